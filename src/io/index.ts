@@ -1,0 +1,1 @@
+export { writeFileAtomic, writeFilesAtomic, readFileChecked, pathExists, syncDir, type WriteFileAtomicOptions } from './files.js';

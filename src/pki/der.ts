@@ -1,0 +1,140 @@
+/**
+ * A minimal DER encoder/decoder for the few structures mtlskit builds by hand
+ * (PBES2 parameters, encrypted PKCS#8, PKCS#12 bags). X.690 §8 and §10.
+ */
+import { MtlsError } from '../errors/index.js';
+
+/** Encodes a DER length (X.690 §8.1.3, definite form). */
+function encodeLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+/** Encodes one TLV with the given tag byte. */
+export function tlv(tag: number, content: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from([tag]), encodeLength(content.length), content]);
+}
+
+/** SEQUENCE of already-encoded elements. */
+export const derSequence = (...items: Uint8Array[]): Buffer => tlv(0x30, Buffer.concat(items));
+/** SET of already-encoded elements (sorted per X.690 §11.6 for DER). */
+export const derSet = (...items: Uint8Array[]): Buffer =>
+  tlv(0x31, Buffer.concat([...items].map((i) => Buffer.from(i)).sort(Buffer.compare)));
+/** OCTET STRING. */
+export const derOctetString = (b: Uint8Array): Buffer => tlv(0x04, b);
+/** NULL. */
+export const derNull = (): Buffer => Buffer.from([0x05, 0x00]);
+/** [n] EXPLICIT constructed context tag. */
+export const derExplicit = (n: number, inner: Uint8Array): Buffer => tlv(0xa0 | n, inner);
+/** BMPString (UTF-16BE), used by PKCS#12 friendlyName. */
+export const derBmpString = (s: string): Buffer => tlv(0x1e, Buffer.from(s, 'utf16le').swap16());
+
+/** INTEGER from a non-negative number or big-endian magnitude. */
+export function derInteger(v: number | bigint | Uint8Array): Buffer {
+  let bytes: Buffer;
+  if (typeof v === 'number' || typeof v === 'bigint') {
+    let n = BigInt(v);
+    if (n < 0n) throw new RangeError('derInteger: negative values are not supported');
+    const out: number[] = [];
+    do {
+      out.unshift(Number(n & 0xffn));
+      n >>= 8n;
+    } while (n > 0n);
+    bytes = Buffer.from(out);
+  } else {
+    bytes = Buffer.from(v);
+    let i = 0;
+    while (i < bytes.length - 1 && bytes[i] === 0 && ((bytes[i + 1] as number) & 0x80) === 0) i++;
+    bytes = bytes.subarray(i);
+  }
+  if (((bytes[0] as number) & 0x80) !== 0) bytes = Buffer.concat([Buffer.from([0]), bytes]);
+  return tlv(0x02, bytes);
+}
+
+/** OBJECT IDENTIFIER from dotted form. */
+export function derOid(oid: string): Buffer {
+  const parts = oid.split('.').map((p) => BigInt(p));
+  if (parts.length < 2) throw new RangeError(`derOid: bad OID ${oid}`);
+  const out: number[] = [Number((parts[0] as bigint) * 40n + (parts[1] as bigint))];
+  for (const p of parts.slice(2)) {
+    const chunk: number[] = [];
+    let v = p;
+    do {
+      chunk.unshift(Number(v & 0x7fn));
+      v >>= 7n;
+    } while (v > 0n);
+    for (let i = 0; i < chunk.length - 1; i++) chunk[i] = (chunk[i] as number) | 0x80;
+    out.push(...chunk);
+  }
+  return tlv(0x06, Buffer.from(out));
+}
+
+/** One parsed TLV element. */
+export interface DerElement {
+  tag: number;
+  /** Content bytes (without tag and length). */
+  content: Buffer;
+  /** The whole encoding, tag through content. */
+  raw: Buffer;
+}
+
+/**
+ * Reads one TLV at `offset`.
+ * @throws MTLS_DER_INVALID on truncation or an unsupported length form
+ */
+export function readDer(buf: Buffer, offset = 0, what = 'DER data'): DerElement & { next: number } {
+  const fail = (why: string): never => {
+    throw new MtlsError('MTLS_DER_INVALID', `${what} is not valid DER: ${why}`);
+  };
+  if (offset + 2 > buf.length) fail('truncated tag/length');
+  const tag = buf[offset] as number;
+  let len = buf[offset + 1] as number;
+  let p = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4) fail('indefinite or oversized length');
+    if (p + n > buf.length) fail('truncated length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + (buf[p + i] as number);
+    p += n;
+  }
+  if (p + len > buf.length) fail(`truncated: element needs ${len} bytes, ${buf.length - p} remain`);
+  return { tag, content: buf.subarray(p, p + len), raw: buf.subarray(offset, p + len), next: p + len };
+}
+
+/** Reads all TLV children of a constructed element's content. */
+export function readDerChildren(content: Buffer, what = 'DER data'): DerElement[] {
+  const out: DerElement[] = [];
+  let p = 0;
+  while (p < content.length) {
+    const e = readDer(content, p, what);
+    out.push({ tag: e.tag, content: e.content, raw: e.raw });
+    p = e.next;
+  }
+  return out;
+}
+
+/** Decodes an OBJECT IDENTIFIER's content bytes to dotted form. */
+export function decodeOid(content: Buffer): string {
+  const first = content[0] as number;
+  const parts: bigint[] = [BigInt(Math.min(2, Math.floor(first / 40))), 0n];
+  parts[1] = BigInt(first) - (parts[0] as bigint) * 40n;
+  let v = 0n;
+  for (const b of content.subarray(1)) {
+    v = (v << 7n) | BigInt(b & 0x7f);
+    if ((b & 0x80) === 0) {
+      parts.push(v);
+      v = 0n;
+    }
+  }
+  return parts.join('.');
+}
+
+/** Decodes an INTEGER's content bytes as an unsigned bigint. */
+export function decodeUnsigned(content: Buffer): bigint {
+  let v = 0n;
+  for (const b of content) v = (v << 8n) | BigInt(b);
+  return v;
+}

@@ -1,0 +1,194 @@
+/**
+ * Distinguished names: parsing OpenSSL's `/C=BR/O=Acme/CN=x` form and RFC 4514,
+ * and the attribute-type table shared by policy checks and display.
+ */
+import { MtlsError } from '../errors/index.js';
+
+/** One attribute of a DN. */
+export interface DnAttribute {
+  /** Short name (`C`, `ST`, `O`, `CN`, `emailAddress`, …) or a dotted OID. */
+  type: string;
+  value: string;
+}
+
+/** A DN as an ordered list, most significant first (C … CN), as OpenSSL prints it. */
+export type DistinguishedName = DnAttribute[];
+
+/** One known attribute type. */
+export interface AttributeType {
+  short: string;
+  long: string;
+  oid: string;
+}
+
+/** Attribute types understood by name (RFC 4519, PKCS#9). */
+export const ATTRIBUTE_TYPES: readonly AttributeType[] = [
+  { short: 'C', long: 'countryName', oid: '2.5.4.6' },
+  { short: 'ST', long: 'stateOrProvinceName', oid: '2.5.4.8' },
+  { short: 'L', long: 'localityName', oid: '2.5.4.7' },
+  { short: 'O', long: 'organizationName', oid: '2.5.4.10' },
+  { short: 'OU', long: 'organizationalUnitName', oid: '2.5.4.11' },
+  { short: 'CN', long: 'commonName', oid: '2.5.4.3' },
+  { short: 'emailAddress', long: 'emailAddress', oid: '1.2.840.113549.1.9.1' },
+  { short: 'serialNumber', long: 'serialNumber', oid: '2.5.4.5' },
+  { short: 'street', long: 'streetAddress', oid: '2.5.4.9' },
+  { short: 'postalCode', long: 'postalCode', oid: '2.5.4.17' },
+  { short: 'title', long: 'title', oid: '2.5.4.12' },
+  { short: 'SN', long: 'surname', oid: '2.5.4.4' },
+  { short: 'GN', long: 'givenName', oid: '2.5.4.42' },
+  { short: 'DC', long: 'domainComponent', oid: '0.9.2342.19200300.100.1.25' },
+  { short: 'UID', long: 'userId', oid: '0.9.2342.19200300.100.1.1' },
+  { short: 'organizationIdentifier', long: 'organizationIdentifier', oid: '2.5.4.97' },
+];
+
+const ALIASES: Record<string, string> = { E: 'emailAddress', EMAIL: 'emailAddress', S: 'ST', STREET: 'street' };
+
+/**
+ * Finds an attribute type by short name, long name, alias or OID
+ * (case-insensitive). Unknown dotted OIDs are returned as their own type.
+ */
+export function findAttributeType(name: string): AttributeType | undefined {
+  const n = ALIASES[name.toUpperCase()] ?? ALIASES[name] ?? name;
+  const lower = n.toLowerCase();
+  const t = ATTRIBUTE_TYPES.find((a) => a.short.toLowerCase() === lower || a.long.toLowerCase() === lower || a.oid === n);
+  if (t) return t;
+  if (/^\d+(\.\d+)+$/.test(n)) return { short: n, long: n, oid: n };
+  return undefined;
+}
+
+function normaliseType(raw: string, input: string): string {
+  const t = findAttributeType(raw.trim());
+  if (!t) {
+    throw new MtlsError('MTLS_BAD_SUBJECT', `unknown attribute type "${raw.trim()}" in subject "${input}"`, { subject: 'subject' });
+  }
+  return t.short;
+}
+
+function parseSlashForm(input: string): DistinguishedName {
+  const out: DistinguishedName = [];
+  // Split on unescaped '/', and '+' starts a multi-valued RDN which we keep flat.
+  const parts: string[] = [];
+  let cur = '';
+  for (let i = 1; i < input.length; i++) {
+    const ch = input[i] as string;
+    if (ch === '\\' && i + 1 < input.length) {
+      cur += input[++i];
+    } else if (ch === '/') {
+      parts.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  parts.push(cur);
+  for (const p of parts) {
+    if (p === '') continue;
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new MtlsError('MTLS_BAD_SUBJECT', `subject component "${p}" has no "=" in "${input}"`, { subject: 'subject' });
+    out.push({ type: normaliseType(p.slice(0, eq), input), value: p.slice(eq + 1) });
+  }
+  return out;
+}
+
+function unescape4514(v: string, input: string): string {
+  let out = '';
+  for (let i = 0; i < v.length; i++) {
+    const ch = v[i] as string;
+    if (ch !== '\\') {
+      out += ch;
+      continue;
+    }
+    const nx = v.slice(i + 1, i + 3);
+    if (/^[0-9a-fA-F]{2}$/.test(nx)) {
+      // Hex pairs may form multi-byte UTF-8 sequences.
+      const bytes: number[] = [];
+      while (v[i] === '\\' && /^[0-9a-fA-F]{2}$/.test(v.slice(i + 1, i + 3))) {
+        bytes.push(parseInt(v.slice(i + 1, i + 3), 16));
+        i += 3;
+      }
+      i--;
+      out += Buffer.from(bytes).toString('utf8');
+    } else if (i + 1 < v.length) {
+      out += v[++i];
+    } else {
+      throw new MtlsError('MTLS_BAD_SUBJECT', `dangling "\\" in subject "${input}"`, { subject: 'subject' });
+    }
+  }
+  return out;
+}
+
+function parseRfc4514(input: string): DistinguishedName {
+  const rdns: string[] = [];
+  let cur = '';
+  let inQuotes = false;
+  for (let i = 0; i < input.length; i++) {
+    const ch = input[i] as string;
+    if (ch === '\\' && i + 1 < input.length) {
+      cur += ch + input[++i];
+    } else if (ch === '"') {
+      inQuotes = !inQuotes;
+    } else if ((ch === ',' || ch === ';') && !inQuotes) {
+      rdns.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  rdns.push(cur);
+  const out: DistinguishedName = [];
+  for (const rdn of rdns) {
+    for (const atv of rdn.split(/(?<!\\)\+/)) {
+      const s = atv.trim();
+      if (!s) throw new MtlsError('MTLS_BAD_SUBJECT', `empty component in subject "${input}"`, { subject: 'subject' });
+      const eq = s.indexOf('=');
+      if (eq <= 0) throw new MtlsError('MTLS_BAD_SUBJECT', `subject component "${s}" has no "=" in "${input}"`, { subject: 'subject' });
+      out.push({ type: normaliseType(s.slice(0, eq), input), value: unescape4514(s.slice(eq + 1).trim(), input) });
+    }
+  }
+  // RFC 4514 §2.1 writes the most significant RDN last; we keep C … CN order.
+  return out.reverse();
+}
+
+/**
+ * Parses a subject in OpenSSL's slash form (`/C=BR/ST=SP/O=Acme/CN=Acme Root CA`)
+ * or RFC 4514 (`CN=Acme Root CA,O=Acme,ST=SP,C=BR`).
+ * @throws MTLS_BAD_SUBJECT naming the bad component
+ */
+export function parseSubject(input: string): DistinguishedName {
+  const s = input.trim();
+  if (!s) throw new MtlsError('MTLS_BAD_SUBJECT', 'the subject is empty', { subject: 'subject' });
+  const dn = s.startsWith('/') ? parseSlashForm(s) : parseRfc4514(s);
+  if (dn.length === 0) throw new MtlsError('MTLS_BAD_SUBJECT', `subject "${input}" has no attributes`, { subject: 'subject' });
+  for (const a of dn) {
+    if (a.value === '') throw new MtlsError('MTLS_BAD_SUBJECT', `subject field ${a.type} is empty in "${input}"`, { subject: a.type });
+    if (a.type === 'C' && !/^[A-Za-z]{2}$/.test(a.value)) {
+      throw new MtlsError('MTLS_BAD_SUBJECT', `countryName must be a two-letter ISO 3166 code, got "${a.value}"`, { subject: 'C' });
+    }
+  }
+  return dn;
+}
+
+function escape4514(v: string): string {
+  return v
+    .replace(/([\\,+"<>;=])/g, '\\$1')
+    .replace(/^([ #])/, '\\$1')
+    .replace(/ $/, '\\ ');
+}
+
+/** Formats a DN as RFC 4514 (most significant last: `CN=x,O=y,C=BR`). */
+export function formatRfc4514(dn: DistinguishedName): string {
+  return [...dn].reverse().map((a) => `${a.type}=${escape4514(a.value)}`).join(',');
+}
+
+/** Formats a DN as OpenSSL's oneline form (`/C=BR/O=Acme/CN=x`), as index.txt stores it. */
+export function formatSlash(dn: DistinguishedName): string {
+  return dn.map((a) => `/${a.type}=${a.value.replace(/\//g, '\\/')}`).join('');
+}
+
+/** Formats a DN as `openssl x509 -text` prints it: `C = BR, ST = SP, O = Acme, CN = x`. */
+export function formatOpenSslText(dn: DistinguishedName): string {
+  return dn.map((a) => `${a.type} = ${/[,+]/.test(a.value) ? `"${a.value}"` : a.value}`).join(', ');
+}
+
+/** The values of one attribute type in a DN (short/long/OID accepted). */
+export function dnValues(dn: DistinguishedName, type: string): string[] {
+  const t = findAttributeType(type);
+  const short = t?.short ?? type;
+  return dn.filter((a) => a.type === short).map((a) => a.value);
+}
