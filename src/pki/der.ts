@@ -138,3 +138,20 @@ export function decodeUnsigned(content: Buffer): bigint {
   for (const b of content) v = (v << 8n) | BigInt(b);
   return v;
 }
+
+/** IA5String. */
+export const derIa5String = (s: string): Buffer => tlv(0x16, Buffer.from(s, 'ascii'));
+
+/**
+ * BIT STRING with the given bit positions set (bit 0 = most significant bit
+ * of the first byte), trailing zero bits trimmed as DER requires for named
+ * bit lists (X.690 §11.2.2).
+ */
+export function derBitString(bits: readonly number[]): Buffer {
+  if (bits.length === 0) return tlv(0x03, Buffer.from([0]));
+  const max = Math.max(...bits);
+  const bytes = Buffer.alloc(Math.floor(max / 8) + 1);
+  for (const b of bits) bytes[b >> 3] = (bytes[b >> 3] as number) | (0x80 >> (b & 7));
+  const unused = 7 - (max & 7);
+  return tlv(0x03, Buffer.concat([Buffer.from([unused]), bytes]));
+}

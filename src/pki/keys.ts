@@ -190,7 +190,7 @@ export function assertKeyStrength(key: KeyObject, subject: string, policy: KeySt
 
 /** True when the private key belongs to the public key (compares SPKI DER). */
 export function keysMatch(privateKey: KeyObject, publicKey: KeyObject): boolean {
-  const a = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  const a = publicKeyOf(privateKey).export({ format: 'der', type: 'spki' });
   const b = publicKey.export({ format: 'der', type: 'spki' });
   return Buffer.compare(a, b) === 0;
 }
@@ -227,10 +227,15 @@ function importAlgorithm(key: KeyObject): webcrypto.RsaHashedImportParams | webc
 export async function toCryptoKeyPair(privateKey: KeyObject, hash = 'SHA-256'): Promise<webcrypto.CryptoKeyPair> {
   const alg = { ...importAlgorithm(privateKey) } as webcrypto.RsaHashedImportParams;
   if (alg.name === 'RSASSA-PKCS1-v1_5') alg.hash = hash;
-  const publicKey = createPublicKey(privateKey);
+  const publicKey = publicKeyOf(privateKey);
   const [priv, pub] = await Promise.all([
     webcrypto.subtle.importKey('pkcs8', privateKey.export({ format: 'der', type: 'pkcs8' }), alg, false, ['sign']),
     webcrypto.subtle.importKey('spki', publicKey.export({ format: 'der', type: 'spki' }), alg, true, ['verify']),
   ]);
   return { privateKey: priv, publicKey: pub };
+}
+
+/** The public half of a key (a public KeyObject passes through). */
+export function publicKeyOf(key: KeyObject): KeyObject {
+  return key.type === 'public' ? key : createPublicKey(key);
 }

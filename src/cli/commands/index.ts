@@ -1,0 +1,9 @@
+import type { Command } from 'commander';
+
+/**
+ * Registers every command group on the program. Each group lives in its own
+ * file and exports one `register…` function.
+ */
+export function registerCommands(program: Command): void {
+  void program;
+}

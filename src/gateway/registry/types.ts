@@ -1,0 +1,176 @@
+/**
+ * The institution registry behind one interface. SQLite is the embedded
+ * default; PostgreSQL (several gateway instances) implements the same interface.
+ */
+
+/** Institution status. */
+export type InstitutionStatus = 'active' | 'suspended';
+
+/** A registered institution. */
+export interface Institution {
+  /** Stable id (slug), e.g. `acme-bank`. */
+  id: string;
+  /** Display name. */
+  name: string;
+  status: InstitutionStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One CA chain an institution sent (two may be active at once, for rotation). */
+export interface CaChainRecord {
+  id: number;
+  institutionId: string;
+  /** The chain as PEM, certificates only (root last or any order). */
+  pem: string;
+  /** SHA-256 fingerprint (hex, lower-case, no colons) of each certificate, leaf-most first. */
+  fingerprints: string[];
+  /** Subject of the top-most CA (for listings). */
+  subject: string;
+  /** Earliest notAfter in the chain (ISO). */
+  notAfter: string;
+  createdAt: string;
+}
+
+/** A static IP or CIDR registered for an institution. */
+export interface IpRecord {
+  id: number;
+  institutionId: string;
+  /** Normalised CIDR, e.g. `203.0.113.7/32` or `2001:db8::/48`. */
+  cidr: string;
+  createdAt: string;
+}
+
+/** A CRL an institution publishes. */
+export interface CrlRecord {
+  id: number;
+  institutionId: string;
+  /** PEM with label `X509 CRL`. */
+  pem: string;
+  issuer: string;
+  thisUpdate: string;
+  nextUpdate: string | null;
+  createdAt: string;
+}
+
+/** A pinned rule: the certificate must match one of an institution's rules, if it has any. */
+export type PinnedRule =
+  | { id: number; institutionId: string; kind: 'subject_cn'; value: string }
+  | { id: number; institutionId: string; kind: 'subject_o'; value: string }
+  | { id: number; institutionId: string; kind: 'fingerprint_sha256'; value: string };
+
+/** Everything about one institution the connection path needs. */
+export interface InstitutionTrust {
+  institution: Institution;
+  chains: CaChainRecord[];
+  ips: IpRecord[];
+  crls: CrlRecord[];
+  rules: PinnedRule[];
+}
+
+/** Outcome class of an audit record. */
+export type AuditOutcome = 'accepted' | 'rejected';
+
+/** Reason codes (closed set, issue 4 §6). */
+export const AUDIT_REASONS = [
+  'ok',
+  'ip_not_registered',
+  'institution_suspended',
+  'tls_version',
+  'no_client_cert',
+  'unknown_ca',
+  'expired',
+  'not_yet_valid',
+  'revoked',
+  'eku_missing',
+  'pinned_rule_mismatch',
+  'handshake_timeout',
+  'bad_request',
+  'upstream_error',
+] as const;
+/** One reason code. */
+export type AuditReason = (typeof AUDIT_REASONS)[number];
+
+/** One audit record: a connection attempt or a request. */
+export interface AuditRecord {
+  id?: number;
+  /** ISO time. */
+  time: string;
+  /** `connection` for the TLS stage, `request` for an HTTP request. */
+  kind: 'connection' | 'request';
+  ip: string;
+  institutionId: string | null;
+  subject: string | null;
+  issuer: string | null;
+  serial: string | null;
+  fingerprintSha256: string | null;
+  tlsVersion: string | null;
+  cipher: string | null;
+  outcome: AuditOutcome;
+  reason: AuditReason;
+  /** Operator-only detail (OpenSSL's reason, upstream error); never sent to the client. */
+  detail: string | null;
+  method?: string | null;
+  path?: string | null;
+  status?: number | null;
+  durationMs?: number | null;
+}
+
+/** Filter for {@link Registry.queryAudit}. */
+export interface AuditQuery {
+  /** ISO lower bound on time. */
+  since?: string;
+  institutionId?: string;
+  outcome?: AuditOutcome;
+  reason?: AuditReason;
+  limit?: number;
+}
+
+/** A registry change notification (used to rebuild cached TLS contexts). */
+export interface RegistryChange {
+  institutionId: string | null;
+  /** Monotonic version of the registry after the change. */
+  version: number;
+}
+
+/**
+ * The registry. All methods are async so the PostgreSQL implementation fits.
+ * Write methods validate their input and throw MtlsError (MTLS_NOT_FOUND,
+ * MTLS_CONFLICT, MTLS_ONBOARD_REJECTED, …).
+ */
+export interface Registry {
+  /** Opens/migrates the store. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  createInstitution(input: { id: string; name: string }): Promise<Institution>;
+  getInstitution(id: string): Promise<Institution | null>;
+  listInstitutions(): Promise<Institution[]>;
+  setInstitutionStatus(id: string, status: InstitutionStatus): Promise<Institution>;
+  deleteInstitution(id: string): Promise<void>;
+
+  /** Adds an already validated chain (validation lives in onboarding). */
+  addCaChain(institutionId: string, chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string }): Promise<CaChainRecord>;
+  removeCaChain(institutionId: string, chainId: number): Promise<void>;
+  /** Every fingerprint registered to any institution (duplicate detection). */
+  findChainByFingerprint(fingerprint: string): Promise<CaChainRecord | null>;
+
+  addIp(institutionId: string, cidr: string): Promise<IpRecord>;
+  removeIp(institutionId: string, cidr: string): Promise<void>;
+
+  putCrl(institutionId: string, crl: { pem: string; issuer: string; thisUpdate: string; nextUpdate: string | null }): Promise<CrlRecord>;
+  removeCrl(institutionId: string, crlId: number): Promise<void>;
+
+  addPinnedRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule>;
+  removePinnedRule(institutionId: string, ruleId: number): Promise<void>;
+
+  /** Everything the connection path needs, for every institution. */
+  loadTrust(): Promise<InstitutionTrust[]>;
+  /** Registry version; bumps on every change. */
+  version(): Promise<number>;
+  /** Subscribes to changes (polling or LISTEN/NOTIFY); returns an unsubscribe function. */
+  onChange(listener: (change: RegistryChange) => void): () => void;
+
+  appendAudit(records: AuditRecord[]): Promise<void>;
+  queryAudit(query: AuditQuery): Promise<AuditRecord[]>;
+}

@@ -1,0 +1,132 @@
+/**
+ * Certificate building: self-signed roots and certificates signed by a CA.
+ */
+import { createPublicKey, randomBytes, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { MtlsError } from '../errors/index.js';
+import { buildExtensions } from './extensions.js';
+import { publicKeyOf, signingAlgorithmFor, toCryptoKeyPair } from './keys.js';
+import type { DistinguishedName } from './names.js';
+import { derBlocksOf } from './pem.js';
+import type { ExtensionProfile, GeneralNameSpec } from './profile.js';
+import { toX509Name } from './x509-name.js';
+
+/** The CA that signs; omit `certificate` for a self-signed certificate. */
+export interface Signer {
+  privateKey: KeyObject;
+  certificate?: x509.X509Certificate;
+}
+
+/** Inputs for {@link buildCertificate}. */
+export interface BuildCertificateOptions {
+  subject: DistinguishedName;
+  /** The subject's public key (for self-signed: derived from the signer key when omitted). */
+  publicKey?: KeyObject;
+  signer: Signer;
+  /** Hex serial; default {@link randomSerial}. */
+  serialNumber?: string;
+  /** Default now. */
+  notBefore?: Date;
+  /** Default notBefore + `days`. */
+  notAfter?: Date;
+  /** Validity in days when `notAfter` is not given (default 375). */
+  days?: number;
+  profile: ExtensionProfile;
+  extraSubjectAltNames?: GeneralNameSpec[];
+  /** Digest for RSA/ECDSA signatures (default SHA-256; P-384 keys default SHA-384). */
+  hash?: string;
+}
+
+/** A built certificate. */
+export interface BuildCertificateResult {
+  certificate: x509.X509Certificate;
+  der: Buffer;
+  pem: string;
+  /** Upper-case hex serial, as index.txt and newcerts/ use it. */
+  serialHex: string;
+}
+
+/**
+ * A random positive serial from the CSPRNG: 16 bytes (127 bits of entropy),
+ * first byte 0x01–0x7f so the DER INTEGER is positive and of fixed length.
+ * CA/B Forum BR §7.1 asks for at least 64 bits; RFC 5280 §4.1.2.2 caps at 20 octets.
+ */
+export function randomSerial(): string {
+  const b = randomBytes(16);
+  b[0] = ((b[0] as number) & 0x7f) | 0x01;
+  return b.toString('hex').toUpperCase();
+}
+
+/**
+ * Builds and signs a certificate.
+ * @throws MTLS_KEY_UNSUPPORTED for signer keys that cannot sign
+ * @throws MTLS_CONFIG_INVALID for impossible profiles
+ */
+export async function buildCertificate(options: BuildCertificateOptions): Promise<BuildCertificateResult> {
+  const { signer } = options;
+  const publicKey = options.publicKey ?? publicKeyOf(signer.privateKey);
+  const signingAlgorithm = signingAlgorithmFor(signer.privateKey, options.hash);
+  const keys = await toCryptoKeyPair(signer.privateKey, 'hash' in signingAlgorithm ? signingAlgorithm.hash : undefined);
+  const notBefore = options.notBefore ?? new Date(Math.floor(Date.now() / 1000) * 1000);
+  const notAfter = options.notAfter ?? new Date(notBefore.getTime() + (options.days ?? 375) * 86_400_000);
+  if (notAfter <= notBefore) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the certificate would expire before it becomes valid', { subject: 'days' });
+  }
+  const serialHex = (options.serialNumber ?? randomSerial()).toUpperCase();
+  const extensions = buildExtensions({
+    profile: options.profile,
+    subjectPublicKey: publicKey,
+    subject: options.subject,
+    issuer: { publicKey: publicKeyOf(signer.privateKey), ...(signer.certificate ? { certificate: signer.certificate } : {}) },
+    ...(options.extraSubjectAltNames ? { extraSubjectAltNames: options.extraSubjectAltNames } : {}),
+  });
+  const subjectName = toX509Name(options.subject);
+  const issuerName = signer.certificate ? new x509.Name(signer.certificate.subjectName.toArrayBuffer()) : subjectName;
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: serialHex,
+    subject: subjectName,
+    issuer: issuerName,
+    notBefore,
+    notAfter,
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }),
+    signingKey: keys.privateKey,
+    signingAlgorithm,
+    extensions,
+  });
+  const der = Buffer.from(certificate.rawData);
+  return { certificate, der, pem: certificate.toString('pem') + '\n', serialHex };
+}
+
+/**
+ * Parses one or more certificates from PEM (every CERTIFICATE block) or DER.
+ * @throws MTLS_PEM_INVALID / MTLS_DER_INVALID
+ */
+export function parseCertificates(data: string | Uint8Array, source = 'certificate'): x509.X509Certificate[] {
+  return derBlocksOf(data, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], source).map((der, i) => {
+    try {
+      return new x509.X509Certificate(der);
+    } catch (e) {
+      throw new MtlsError('MTLS_DER_INVALID', `${source}: certificate #${i + 1} is not valid DER (${(e as Error).message})`, { subject: source, cause: e });
+    }
+  });
+}
+
+/** Parses exactly one certificate (the first). */
+export function parseCertificate(data: string | Uint8Array, source = 'certificate'): x509.X509Certificate {
+  return parseCertificates(data, source)[0] as x509.X509Certificate;
+}
+
+/** The Node X509Certificate view of a certificate (fingerprints, checkPrivateKey, verify). */
+export function toNodeCertificate(cert: x509.X509Certificate): NodeX509 {
+  return new NodeX509(Buffer.from(cert.rawData));
+}
+
+/** The certificate's public key as a Node KeyObject. */
+export function certificatePublicKey(cert: x509.X509Certificate): KeyObject {
+  return createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
+}
+
+/** Upper-case colon-separated SHA-256 fingerprint, as `openssl x509 -fingerprint -sha256` prints it. */
+export function fingerprintSha256(cert: x509.X509Certificate): string {
+  return toNodeCertificate(cert).fingerprint256;
+}
