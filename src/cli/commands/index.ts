@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerPfxCommands } from './pfx.js';
 
 /**
  * Registers every command group on the program. Each group lives in its own
@@ -6,4 +7,5 @@ import type { Command } from 'commander';
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerPfxCommands(program);
 }

@@ -1,0 +1,138 @@
+/**
+ * `mtls ca init`: the guide's Steps 2–4 in one call. Builds the whole CA in a
+ * temporary sibling directory and renames it into place, so a failure or a
+ * crash never leaves a half-made CA behind.
+ */
+import { promises as fs } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { MtlsError } from '../errors/index.js';
+import { syncDir, writeFileAtomic } from '../io/index.js';
+import { buildCertificate, fingerprintSha256 } from '../pki/certificate.js';
+import { describeKey, exportPrivateKeyPem, generateKeyPair, type KeyType } from '../pki/keys.js';
+import { formatSlash, parseSubject, type DistinguishedName } from '../pki/names.js';
+import { BUILTIN_PROFILES, type ExtensionProfile } from '../pki/profile.js';
+import { caLayout, type CaLayout } from './layout.js';
+import { renderOpenSslCnf } from './render-cnf.js';
+
+/** Inputs for {@link initCa}. */
+export interface InitCaOptions {
+  /** The CA directory; must not exist or be empty. */
+  dir: string;
+  /** `/C=BR/ST=SP/O=Acme/CN=Acme Root CA` or RFC 4514, or a parsed DN. */
+  subject: string | DistinguishedName;
+  /** Default rsa4096, as in the guide. */
+  keyType?: KeyType;
+  /** Root validity in days (default 7300, as in the guide). */
+  days?: number;
+  /** Encrypts the CA key (PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256). Required unless `noPassphrase`. */
+  passphrase?: string;
+  /** Write the CA key unencrypted (explicit opt-out). */
+  noPassphrase?: boolean;
+  /** PBKDF2 iterations for the key (default 600,000). */
+  iterations?: number;
+  /** Default validity of issued certificates (default 375). */
+  defaultDays?: number;
+}
+
+/** Result of {@link initCa}. */
+export interface InitCaResult {
+  layout: CaLayout;
+  subject: string;
+  serial: string;
+  notAfter: Date;
+  key: string;
+  keyEncrypted: boolean;
+  fingerprintSha256: string;
+}
+
+/**
+ * Creates a CA directory compatible with `openssl ca -config DIR/openssl.cnf`.
+ * @throws MTLS_FILE_EXISTS when DIR exists and is not empty
+ * @throws MTLS_PASSPHRASE_REQUIRED without a passphrase or `noPassphrase`
+ * @throws MTLS_BAD_SUBJECT, MTLS_BAD_KEY_TYPE, MTLS_FILE_WRITE
+ */
+export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
+  const dir = resolve(options.dir);
+  const subject = typeof options.subject === 'string' ? parseSubject(options.subject) : options.subject;
+  if (options.passphrase === undefined && !options.noPassphrase) {
+    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the CA key needs a passphrase (or pass --no-passphrase to store it unencrypted)');
+  }
+  if (options.passphrase !== undefined && options.passphrase.length < 4) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA passphrase must have at least 4 characters (OpenSSL refuses shorter ones)', { subject: 'passphrase' });
+  }
+  await assertEmptyOrMissing(dir);
+  const keyType = options.keyType ?? 'rsa4096';
+  const keys = await generateKeyPair(keyType);
+  const days = options.days ?? 7300;
+  const root = await buildCertificate({
+    subject,
+    signer: { privateKey: keys.privateKey },
+    profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
+    days,
+  });
+  const keyPem = exportPrivateKeyPem(keys.privateKey, options.passphrase === undefined ? {} : { passphrase: options.passphrase, ...(options.iterations ? { iterations: options.iterations } : {}) });
+
+  const staging = join(dirname(dir), `.${basename(dir)}.init-${randomBytes(4).toString('hex')}`);
+  const final = caLayout(dir);
+  const st = caLayout(staging);
+  try {
+    await fs.mkdir(staging, { mode: 0o755 });
+    for (const d of [st.certs, st.crlDir, st.newCerts]) await fs.mkdir(d, { mode: 0o755 });
+    await fs.mkdir(st.privateDir, { mode: 0o700 });
+    await fs.chmod(st.privateDir, 0o700);
+    await writeFileAtomic(st.caKey, keyPem, { mode: 0o400 });
+    await writeFileAtomic(st.caCert, root.pem, { mode: 0o444 });
+    await writeFileAtomic(st.database, '');
+    // unique_subject = no: renewing with the same subject must not fail (TXT_DB error number 2).
+    await writeFileAtomic(st.databaseAttr, 'unique_subject = no\n');
+    await writeFileAtomic(st.serial, '1000\n');
+    await writeFileAtomic(st.crlNumber, '1000\n');
+    await writeFileAtomic(
+      st.config,
+      renderOpenSslCnf({ dir: final.dir, caSubject: subject, defaultDays: options.defaultDays ?? 375 }),
+    );
+    await syncDir(staging);
+    await fs.rmdir(dir).catch(() => undefined);
+    await fs.rename(staging, dir);
+    await syncDir(dirname(dir));
+  } catch (e) {
+    await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    if (e instanceof MtlsError) throw e;
+    throw new MtlsError('MTLS_FILE_WRITE', `cannot create the CA in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { subject: dir, cause: e });
+  }
+  return {
+    layout: final,
+    subject: formatSlash(subject),
+    serial: root.serialHex,
+    notAfter: root.certificate.notAfter,
+    key: describeKey(keys.privateKey).text,
+    keyEncrypted: options.passphrase !== undefined,
+    fingerprintSha256: fingerprintSha256(root.certificate),
+  };
+}
+
+async function assertEmptyOrMissing(dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      try {
+        await fs.access(dirname(dir));
+      } catch {
+        throw new MtlsError('MTLS_FILE_WRITE', `the parent directory of ${dir} does not exist`, { subject: dir, hint: 'Create the parent directory first.' });
+      }
+      return;
+    }
+    if (code === 'ENOTDIR') throw new MtlsError('MTLS_FILE_EXISTS', `${dir} exists and is a file`, { subject: dir });
+    throw new MtlsError('MTLS_FILE_READ', `cannot read ${dir}: ${code}`, { subject: dir, cause: e });
+  }
+  if (entries.length > 0) {
+    throw new MtlsError('MTLS_FILE_EXISTS', `${dir} already exists and is not empty; refusing to overwrite a CA`, {
+      subject: dir,
+      hint: 'Pick a new directory, or adopt the existing CA with `mtls ca adopt DIR`.',
+    });
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * `mtls pfx export | show | convert`: PKCS#12 files for the client side.
+ * Wiring only; the work is done by src/pki/pkcs12.
+ */
+import { basename } from 'node:path';
+import type { X509Certificate } from 'node:crypto';
+import type { Command } from 'commander';
+import { MtlsError, isMtlsError } from '../../errors/index.js';
+import { pathExists, readFileChecked, writeFileAtomic } from '../../io/index.js';
+import { describeKey, isEncryptedPrivateKey, keysMatch, loadPrivateKey } from '../../pki/keys.js';
+import {
+  buildPfx,
+  convertPfx,
+  describePfx,
+  loadCertificates,
+  parsePfx,
+  DEFAULT_PFX_ITERATIONS,
+  type PfxDescription,
+  type PfxFlavour,
+} from '../../pki/pkcs12/index.js';
+import { info, out, outJson, style, warn } from '../output.js';
+import { readSecret } from '../secrets.js';
+
+/** Environment variable holding the .pfx password. */
+const ENV_PFX_PASSWORD = 'MTLS_PFX_PASSWORD';
+/** Environment variable holding the new password for `pfx convert`. */
+const ENV_PFX_NEW_PASSWORD = 'MTLS_PFX_NEW_PASSWORD';
+/** Environment variable holding the passphrase of an encrypted key. */
+const ENV_KEY_PASSPHRASE = 'MTLS_KEY_PASSPHRASE';
+
+interface ExportOptions {
+  key: string;
+  cert: string;
+  chain?: string[];
+  out: string;
+  legacy?: boolean;
+  name?: string;
+  passwordFile?: string;
+  keyPassphraseFile?: string;
+  iterations?: number;
+  force?: boolean;
+  json?: boolean;
+}
+
+interface ShowOptions {
+  passwordFile?: string;
+  json?: boolean;
+}
+
+interface ConvertOptions {
+  out: string;
+  legacy?: boolean;
+  modern?: boolean;
+  passwordFile?: string;
+  newPasswordFile?: string;
+  name?: string;
+  iterations?: number;
+  force?: boolean;
+  json?: boolean;
+}
+
+function parseIterations(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `--iterations must be a positive integer, got "${value}"`, { subject: '--iterations' });
+  }
+  return n;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+async function refuseExisting(path: string, force: boolean | undefined): Promise<void> {
+  if (!force && (await pathExists(path))) {
+    throw new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${path}: the file already exists`, { subject: path });
+  }
+}
+
+/** Reads the .pfx password: file, env, or a no-echo prompt. */
+function pfxPassword(file: string | undefined, prompt: string, confirm: boolean): Promise<string> {
+  return readSecret({ file, envVar: ENV_PFX_PASSWORD, prompt, confirm, what: 'pfx password' });
+}
+
+async function keyPassphrase(file: string | undefined, keyPath: string): Promise<string> {
+  try {
+    return await readSecret({ file, envVar: ENV_KEY_PASSPHRASE, prompt: `Passphrase for ${keyPath}: `, what: 'key passphrase' });
+  } catch (e) {
+    if (isMtlsError(e, 'MTLS_PASSPHRASE_REQUIRED') && file === undefined) {
+      throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${keyPath} is encrypted and no passphrase was given`, {
+        subject: keyPath,
+        hint: `Pass --key-passphrase-file FILE or set ${ENV_KEY_PASSPHRASE}.`,
+      });
+    }
+    throw e;
+  }
+}
+
+function printDescription(file: string, d: PfxDescription): void {
+  const row = (label: string, value: string): void => out(`${style('bold', `${label}:`.padEnd(17))} ${value}`);
+  row('file', file);
+  row('flavour', d.flavour);
+  row('MAC', d.mac ? `${d.mac.algorithm}, ${d.mac.iterations} iterations, ${d.mac.saltLength}-byte salt` : 'none');
+  row('key encryption', d.keyEncryption?.text ?? 'no private key in the file');
+  row('cert encryption', d.certEncryption?.text ?? 'no certificates in the file');
+  row('friendlyName', d.friendlyName ?? '(none)');
+  row('localKeyId', d.localKeyId ?? '(none)');
+  row(
+    'private key',
+    d.privateKey
+      ? `${d.privateKey.text}${d.privateKey.matchesCertificate ? ' (matches the leaf certificate)' : ' (matches no certificate in the file)'}`
+      : 'none',
+  );
+  if (d.keyCount > 1) row('private keys', String(d.keyCount));
+  if (d.skippedBags.length > 0) row('other bags', d.skippedBags.join(', '));
+  d.certificates.forEach((c, i) => {
+    out();
+    out(style('bold', `certificate ${i + 1} (${c.role})`));
+    const sub = (label: string, value: string): void => out(`  ${`${label}:`.padEnd(15)} ${value}`);
+    sub('subject', c.subject);
+    sub('issuer', c.issuer);
+    sub('serial', c.serial);
+    sub('not before', c.notBefore);
+    sub('not after', c.notAfter);
+    sub('SHA-256', c.sha256);
+    if (c.friendlyName !== null) sub('friendlyName', c.friendlyName);
+    if (c.localKeyId !== null) sub('localKeyId', c.localKeyId);
+  });
+  for (const w of d.warnings) warn(w);
+}
+
+function summary(path: string, d: PfxDescription): Record<string, unknown> {
+  return {
+    ok: true,
+    out: path,
+    flavour: d.flavour,
+    mac: d.mac,
+    keyEncryption: d.keyEncryption?.text ?? null,
+    certEncryption: d.certEncryption?.text ?? null,
+    friendlyName: d.friendlyName,
+    localKeyId: d.localKeyId,
+    certificates: d.certificates.map((c) => ({ role: c.role, subject: c.subject, sha256: c.sha256 })),
+  };
+}
+
+function printWritten(path: string, d: PfxDescription): void {
+  out(`${style('green', 'wrote')} ${path} (mode 0600)`);
+  out(`  flavour:       ${d.flavour}; key: ${d.keyEncryption?.text}; MAC: ${d.mac?.algorithm}, ${d.mac?.iterations} iterations`);
+  out(`  friendlyName:  ${d.friendlyName ?? '(none)'}`);
+  out(`  certificates:  ${d.certificates.map((c) => `${c.role} ${c.subject}`).join('; ')}`);
+  info('Keep the .pfx and its password private: send the provider only the public CA chain.');
+}
+
+async function runExport(opts: ExportOptions): Promise<void> {
+  await refuseExisting(opts.out, opts.force);
+  const keyData = await readFileChecked(opts.key, 'private key');
+  const passphrase = isEncryptedPrivateKey(keyData) ? await keyPassphrase(opts.keyPassphraseFile, opts.key) : undefined;
+  const privateKey = loadPrivateKey(keyData, passphrase, opts.key);
+  const certs = loadCertificates(await readFileChecked(opts.cert, 'certificate'), opts.cert);
+  const leaf = certs.find((c) => keysMatch(privateKey, c.publicKey));
+  if (!leaf) {
+    throw new MtlsError(
+      'MTLS_KEY_MISMATCH',
+      `the private key ${opts.key} (${describeKey(privateKey).text}) does not belong to the certificate in ${opts.cert} (${(certs[0] as X509Certificate).subject.replace(/\n/g, ', ')})`,
+      { subject: opts.key },
+    );
+  }
+  const chain: X509Certificate[] = certs.filter((c) => c !== leaf);
+  for (const f of opts.chain ?? []) chain.push(...loadCertificates(await readFileChecked(f, 'chain file'), f));
+  const password = await pfxPassword(opts.passwordFile, `Password for ${basename(opts.out)}: `, true);
+  const flavour: PfxFlavour = opts.legacy ? 'legacy' : 'modern';
+  const pfx = buildPfx({
+    privateKey,
+    certificate: leaf,
+    chain,
+    password,
+    flavour,
+    ...(opts.name !== undefined ? { friendlyName: opts.name } : {}),
+    ...(opts.iterations !== undefined ? { iterations: opts.iterations } : {}),
+  });
+  const d = describePfx(parsePfx(pfx, password, { source: opts.out }));
+  await writeFileAtomic(opts.out, pfx, { mode: 0o600, force: opts.force ?? false });
+  if (opts.json) outJson(summary(opts.out, d));
+  else printWritten(opts.out, d);
+}
+
+async function runShow(file: string, opts: ShowOptions): Promise<void> {
+  const data = await readFileChecked(file, '.pfx file');
+  const password = await pfxPassword(opts.passwordFile, `Password for ${basename(file)}: `, false);
+  const d = describePfx(parsePfx(data, password, { source: file }));
+  if (opts.json) outJson({ file, ...d });
+  else printDescription(file, d);
+}
+
+async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
+  if (opts.legacy && opts.modern) throw new MtlsError('MTLS_USAGE', '--legacy and --modern exclude each other');
+  await refuseExisting(opts.out, opts.force);
+  const data = await readFileChecked(input, '.pfx file');
+  const password = await pfxPassword(opts.passwordFile, `Password for ${basename(input)}: `, false);
+  let newPassword = password;
+  if (opts.newPasswordFile !== undefined) {
+    newPassword = await readSecret({ file: opts.newPasswordFile, prompt: '', what: 'new pfx password' });
+  } else if (process.env[ENV_PFX_NEW_PASSWORD]) {
+    newPassword = process.env[ENV_PFX_NEW_PASSWORD] as string;
+  }
+  const flavour: PfxFlavour = opts.legacy ? 'legacy' : 'modern';
+  const pfx = convertPfx(data, password, {
+    flavour,
+    newPassword,
+    source: input,
+    ...(opts.name !== undefined ? { friendlyName: opts.name } : {}),
+    ...(opts.iterations !== undefined ? { iterations: opts.iterations } : {}),
+  });
+  const d = describePfx(parsePfx(pfx, newPassword, { source: opts.out }));
+  await writeFileAtomic(opts.out, pfx, { mode: 0o600, force: opts.force ?? false });
+  if (opts.json) outJson({ ...summary(opts.out, d), from: input });
+  else printWritten(opts.out, d);
+}
+
+/**
+ * Registers `mtls pfx export`, `mtls pfx show` and `mtls pfx convert`.
+ * Passwords come from --password-file, MTLS_PFX_PASSWORD, or a no-echo prompt.
+ */
+export function registerPfxCommands(program: Command): void {
+  const pfx = program
+    .command('pfx')
+    .description('PKCS#12 (.pfx/.p12) files: bundle a key and certificate, inspect, convert between flavours')
+    .addHelpText(
+      'after',
+      `
+Flavours:
+  modern  PBES2 AES-256-CBC + PBKDF2-HMAC-SHA256, SHA-256 MAC (OpenSSL 3 default)
+  legacy  pbeWithSHAAnd3-KeyTripleDES-CBC, SHA-1 MAC (older Java, Windows, macOS)
+
+Passwords: --password-file FILE (first line), ${ENV_PFX_PASSWORD}, or a no-echo prompt.`,
+    );
+
+  pfx
+    .command('export')
+    .description('bundle a private key, its certificate and the CA chain into a .pfx (written 0600)')
+    .requiredOption('--key <file>', 'private key (PEM or DER; encrypted keys need their passphrase)')
+    .requiredOption('--cert <file>', 'certificate (PEM or DER); further certificates in the file join the chain')
+    .option('--chain <file>', 'CA certificates to include (PEM bundle); repeatable', collect)
+    .requiredOption('--out <file>', 'the .pfx to write')
+    .option('--legacy', 'write the 3DES / SHA-1 flavour for old keystores')
+    .option('--name <friendlyName>', 'friendlyName (default: the certificate CN)')
+    .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt)`)
+    .option('--key-passphrase-file <file>', `file holding the key's passphrase (else ${ENV_KEY_PASSPHRASE} or a prompt)`)
+    .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS})`, parseIterations)
+    .option('--force', 'replace OUT if it exists')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mtls pfx export --key client.key.pem --cert client.cert.pem --chain ca-chain.pem --out client.pfx
+  $ MTLS_PFX_PASSWORD=… mtls pfx export --key k.pem --cert c.pem --out client-legacy.pfx --legacy --name "ACME client"`,
+    )
+    .action((opts: ExportOptions) => runExport(opts));
+
+  pfx
+    .command('show')
+    .description('show the algorithms, names and certificates of a .pfx (never the key or the password)')
+    .argument('<file>', 'the .pfx / .p12 file')
+    .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt)`)
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Reads modern (AES), 3DES, RC2-40/RC2-128 (openssl -legacy), RC4 and unencrypted files.
+
+Examples:
+  $ mtls pfx show client.pfx
+  $ mtls pfx show old.p12 --password-file pw.txt --json`,
+    )
+    .action((file: string, opts: ShowOptions) => runShow(file, opts));
+
+  pfx
+    .command('convert')
+    .description('rewrite a .pfx in the modern (default) or legacy flavour')
+    .argument('<in>', 'the .pfx / .p12 to read (any supported flavour)')
+    .requiredOption('--out <file>', 'the .pfx to write')
+    .option('--legacy', 'write the 3DES / SHA-1 flavour')
+    .option('--modern', 'write the AES / SHA-256 flavour (the default)')
+    .option('--password-file <file>', `file holding the input password (else ${ENV_PFX_PASSWORD} or a prompt)`)
+    .option('--new-password-file <file>', `file holding the output password (else ${ENV_PFX_NEW_PASSWORD}, else the input password)`)
+    .option('--name <friendlyName>', 'friendlyName (default: the input file\'s)')
+    .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS})`, parseIterations)
+    .option('--force', 'replace OUT if it exists')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mtls pfx convert old-rc2.p12 --out client.pfx
+  $ mtls pfx convert client.pfx --out client-legacy.pfx --legacy --new-password-file new-pw.txt`,
+    )
+    .action((input: string, opts: ConvertOptions) => runConvert(input, opts));
+}

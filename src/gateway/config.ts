@@ -1,0 +1,514 @@
+/**
+ * The gateway's configuration: a YAML file, then environment variables, then
+ * command-line flags (later wins), validated with zod. Every error names the
+ * key, what is wrong with its value, and how to fix it.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { MtlsError } from '../errors/index.js';
+import { DEFAULT_IDENTITY_HEADERS } from './identity-headers.js';
+
+/** A host and port to listen on. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** The validated gateway configuration (every default filled in). */
+export interface GatewayConfig {
+  /** mTLS listener (default 127.0.0.1:8443). */
+  listen: ListenAddress;
+  /** Origin (and optional base path) requests are forwarded to, `http://` or `https://`. */
+  upstream: string;
+  /** Path of the SQLite registry file; null when the caller supplies a Registry object. */
+  registry: string | null;
+  /** The server credential and handshake settings. */
+  tls: {
+    /** Server certificate PEM (leaf first, then intermediates). */
+    cert: string | null;
+    /** Server private key PEM (may be encrypted). */
+    key: string | null;
+    /** File whose first line is the key passphrase (else env MTLS_GATEWAY_KEY_PASSPHRASE). */
+    keyPassphraseFile: string | null;
+    /** Server credential as PKCS#12 instead of cert + key. */
+    pfx: string | null;
+    /** File whose first line is the .pfx password (else env MTLS_GATEWAY_PFX_PASSWORD). */
+    pfxPasswordFile: string | null;
+    /** Time allowed from TCP accept to a finished handshake (default 10 000 ms). */
+    handshakeTimeoutMs: number;
+  };
+  /** Resource limits. */
+  limits: {
+    /** Largest request header block (default 16 KiB); larger gets 431. */
+    maxHeaderBytes: number;
+    /** Largest request body (default 10 MiB); larger gets 413. */
+    maxBodyBytes: number;
+    /** Concurrent TCP connections on the mTLS listener (default 10 000). */
+    maxConnections: number;
+    /** Time to receive a whole request (default 60 000 ms). */
+    requestTimeoutMs: number;
+    /** Idle keep-alive time between requests (default 5 000 ms). */
+    keepAliveTimeoutMs: number;
+  };
+  /** The upstream connection pool (undici). */
+  upstreamPool: {
+    /** Connections per upstream origin (default 64). */
+    connections: number;
+    /** TCP connect timeout (default 5 000 ms); expiry answers 504. */
+    connectTimeoutMs: number;
+    /** Time to the upstream's response headers (default 30 000 ms); expiry answers 504. */
+    responseTimeoutMs: number;
+    /** Idle time allowed while the upstream body streams (default 30 000 ms). */
+    bodyTimeoutMs: number;
+    /** Idle keep-alive of pooled upstream connections (default 4 000 ms). */
+    keepAliveTimeoutMs: number;
+  };
+  /** Post-handshake policy. */
+  policy: {
+    /** Smallest RSA client key (default 2048, NIST SP 800-57 §5.6.1). */
+    minRsaBits: number;
+    /** Smallest EC client key field size (default 256). */
+    minEcBits: number;
+  };
+  /** Names of the identity headers sent upstream. */
+  identityHeaders: {
+    institution: string;
+    subject: string;
+    issuer: string;
+    serial: string;
+    fingerprint: string;
+    clientCert: string;
+    clientCertChain: string;
+  };
+  /** Plain-HTTP operations listener for /healthz, /readyz and /metrics; null turns it off (default 127.0.0.1:9443). */
+  ops: { listen: ListenAddress | null };
+  /** Audit trail settings. */
+  audit: {
+    /** How often queued records are written to the registry (default 250 ms). */
+    flushIntervalMs: number;
+    /** Records kept in memory while the registry is unavailable (default 10 000); the oldest are dropped beyond it, with an error log. */
+    maxQueue: number;
+  };
+  /** pino log level (default info). */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Registry version polling period (default 250 ms; must be ≤ 1 000 so changes apply within 1 s). */
+  registryPollMs: number;
+  /** Longest graceful drain on SIGTERM before open connections are cut (default 30 000 ms). */
+  drainTimeoutMs: number;
+}
+
+/** Default mTLS listen address. */
+export const DEFAULT_LISTEN: ListenAddress = { host: '127.0.0.1', port: 8443 };
+/** Default operations listen address. */
+export const DEFAULT_OPS_LISTEN: ListenAddress = { host: '127.0.0.1', port: 9443 };
+
+/** Flags (and their env twins) that override the file. */
+export interface GatewayConfigOverrides {
+  listen?: string;
+  upstream?: string;
+  registry?: string;
+  cert?: string;
+  key?: string;
+  keyPassphraseFile?: string;
+  pfx?: string;
+  pfxPasswordFile?: string;
+  opsListen?: string;
+  logLevel?: string;
+}
+
+/** Environment variables read by {@link loadGatewayConfig}, by override key. */
+export const GATEWAY_ENV: Readonly<Record<keyof GatewayConfigOverrides, string>> = {
+  listen: 'MTLS_GATEWAY_LISTEN',
+  upstream: 'MTLS_GATEWAY_UPSTREAM',
+  registry: 'MTLS_GATEWAY_REGISTRY',
+  cert: 'MTLS_GATEWAY_CERT',
+  key: 'MTLS_GATEWAY_KEY',
+  keyPassphraseFile: 'MTLS_GATEWAY_KEY_PASSPHRASE_FILE',
+  pfx: 'MTLS_GATEWAY_PFX',
+  pfxPasswordFile: 'MTLS_GATEWAY_PFX_PASSWORD_FILE',
+  opsListen: 'MTLS_GATEWAY_OPS_LISTEN',
+  logLevel: 'MTLS_GATEWAY_LOG_LEVEL',
+};
+
+/** Where each override lands in the file's structure. */
+const OVERRIDE_PATHS: Readonly<Record<keyof GatewayConfigOverrides, string[]>> = {
+  listen: ['listen'],
+  upstream: ['upstream'],
+  registry: ['registry'],
+  cert: ['tls', 'cert'],
+  key: ['tls', 'key'],
+  keyPassphraseFile: ['tls', 'keyPassphraseFile'],
+  pfx: ['tls', 'pfx'],
+  pfxPasswordFile: ['tls', 'pfxPasswordFile'],
+  opsListen: ['ops', 'listen'],
+  logLevel: ['logLevel'],
+};
+
+/** How to fix each key, shown after the problem. */
+const FIXES: Readonly<Record<string, string>> = {
+  listen: 'write HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443',
+  upstream: 'write the upstream origin as a URL, e.g. http://127.0.0.1:8080',
+  registry: 'give the path of the SQLite registry file, e.g. /var/lib/mtls/registry.db',
+  'tls.cert': 'give the server certificate PEM file (leaf first, then intermediates)',
+  'tls.key': 'give the server private key PEM file',
+  'tls.pfx': 'give the server credential .pfx file, or use tls.cert + tls.key instead',
+  'tls.keyPassphraseFile': 'give a file whose first line is the key passphrase',
+  'tls.pfxPasswordFile': 'give a file whose first line is the .pfx password',
+  'tls.handshakeTimeoutMs': 'give milliseconds between 100 and 120000, e.g. 10000',
+  'limits.maxHeaderBytes': 'give bytes between 1024 and 1048576, e.g. 16384 or "16kb"',
+  'limits.maxBodyBytes': 'give bytes, e.g. 10485760 or "10mb"',
+  'limits.maxConnections': 'give a positive integer, e.g. 10000',
+  'limits.requestTimeoutMs': 'give milliseconds, e.g. 60000',
+  'limits.keepAliveTimeoutMs': 'give milliseconds, e.g. 5000',
+  'upstreamPool.connections': 'give a positive integer, e.g. 64',
+  'upstreamPool.connectTimeoutMs': 'give milliseconds, e.g. 5000',
+  'upstreamPool.responseTimeoutMs': 'give milliseconds, e.g. 30000',
+  'upstreamPool.bodyTimeoutMs': 'give milliseconds, e.g. 30000',
+  'upstreamPool.keepAliveTimeoutMs': 'give milliseconds, e.g. 4000',
+  'policy.minRsaBits': 'give 2048 or more (NIST SP 800-57 Part 1 §5.6.1)',
+  'policy.minEcBits': 'give 256 or more',
+  identityHeaders: 'header names are tokens (RFC 9110 §5.1), e.g. X-Mtls-Subject',
+  'ops.listen': 'write HOST:PORT, e.g. 127.0.0.1:9443, or "off"',
+  'audit.flushIntervalMs': 'give milliseconds between 10 and 5000, e.g. 250',
+  'audit.maxQueue': 'give a positive integer, e.g. 10000',
+  logLevel: 'use one of fatal, error, warn, info, debug, trace, silent',
+  registryPollMs: 'give milliseconds between 50 and 1000 (changes must apply within 1 s)',
+  drainTimeoutMs: 'give milliseconds, e.g. 30000',
+};
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** A byte size: an integer, or a string such as `16kb` / `10 MiB` (binary units). */
+const byteSize = (min: number, max: number) =>
+  z
+    .union([z.number(), z.string()])
+    .transform((v, ctx) => {
+      let n: number;
+      if (typeof v === 'number') n = v;
+      else {
+        const m = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(v);
+        const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
+        if (!m || unit === undefined) {
+          ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (use bytes, or a number with kb/mb/gb)` });
+          return z.NEVER;
+        }
+        n = Number(m[1]) * unit;
+      }
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${n} is outside ${min}..${max} bytes` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const listenString = z.string().transform((v, ctx) => {
+  try {
+    return parseListenAddress(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a valid HTTP header name');
+
+const nullablePath = z.string().min(1).nullable().default(null);
+
+const schema = z.strictObject({
+  listen: listenString.default('127.0.0.1:8443'),
+  upstream: z.string().transform((v, ctx) => {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a URL` });
+      return z.NEVER;
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: `scheme ${u.protocol} is not supported (only http: and https:)` });
+      return z.NEVER;
+    }
+    if (u.search || u.hash || u.username || u.password) {
+      ctx.addIssue({ code: 'custom', message: 'must not carry a query, fragment or credentials' });
+      return z.NEVER;
+    }
+    return u.toString().replace(/\/$/, '');
+  }),
+  registry: nullablePath,
+  tls: z
+    .strictObject({
+      cert: nullablePath,
+      key: nullablePath,
+      keyPassphraseFile: nullablePath,
+      pfx: nullablePath,
+      pfxPasswordFile: nullablePath,
+      handshakeTimeoutMs: ms(100, 120_000).default(10_000),
+    })
+    .default({ cert: null, key: null, keyPassphraseFile: null, pfx: null, pfxPasswordFile: null, handshakeTimeoutMs: 10_000 }),
+  limits: z
+    .strictObject({
+      maxHeaderBytes: byteSize(1024, 1024 * 1024).default(16 * 1024),
+      maxBodyBytes: byteSize(0, 1024 ** 3 * 4).default(10 * 1024 * 1024),
+      maxConnections: z.number().int().positive().default(10_000),
+      requestTimeoutMs: ms(1000, 3_600_000).default(60_000),
+      keepAliveTimeoutMs: ms(100, 600_000).default(5_000),
+    })
+    .default({ maxHeaderBytes: 16 * 1024, maxBodyBytes: 10 * 1024 * 1024, maxConnections: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 }),
+  upstreamPool: z
+    .strictObject({
+      connections: z.number().int().positive().max(10_000).default(64),
+      connectTimeoutMs: ms(100, 120_000).default(5_000),
+      responseTimeoutMs: ms(100, 3_600_000).default(30_000),
+      bodyTimeoutMs: ms(100, 3_600_000).default(30_000),
+      keepAliveTimeoutMs: ms(100, 600_000).default(4_000),
+    })
+    .default({ connections: 64, connectTimeoutMs: 5_000, responseTimeoutMs: 30_000, bodyTimeoutMs: 30_000, keepAliveTimeoutMs: 4_000 }),
+  policy: z
+    .strictObject({
+      minRsaBits: z.number().int().min(2048).max(16384).default(2048),
+      minEcBits: z.number().int().min(256).max(521).default(256),
+    })
+    .default({ minRsaBits: 2048, minEcBits: 256 }),
+  identityHeaders: z
+    .strictObject({
+      institution: headerName.default(DEFAULT_IDENTITY_HEADERS.institution),
+      subject: headerName.default(DEFAULT_IDENTITY_HEADERS.subject),
+      issuer: headerName.default(DEFAULT_IDENTITY_HEADERS.issuer),
+      serial: headerName.default(DEFAULT_IDENTITY_HEADERS.serial),
+      fingerprint: headerName.default(DEFAULT_IDENTITY_HEADERS.fingerprint),
+      clientCert: headerName.default(DEFAULT_IDENTITY_HEADERS.clientCert),
+      clientCertChain: headerName.default(DEFAULT_IDENTITY_HEADERS.clientCertChain),
+    })
+    .default({ ...DEFAULT_IDENTITY_HEADERS }),
+  ops: z
+    .strictObject({
+      listen: z
+        .union([z.literal('off'), z.literal(false), z.null(), listenString])
+        .transform((v) => (v === 'off' || v === false || v === null ? null : v))
+        .default({ ...DEFAULT_OPS_LISTEN }),
+    })
+    .default({ listen: { ...DEFAULT_OPS_LISTEN } }),
+  audit: z
+    .strictObject({
+      flushIntervalMs: ms(10, 5_000).default(250),
+      maxQueue: z.number().int().positive().max(1_000_000).default(10_000),
+    })
+    .default({ flushIntervalMs: 250, maxQueue: 10_000 }),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  registryPollMs: ms(50, 1_000).default(250),
+  drainTimeoutMs: ms(0, 3_600_000).default(30_000),
+});
+
+/**
+ * Parses `HOST:PORT` (`[v6]:PORT` for IPv6; a bare `:PORT` or `PORT` means 127.0.0.1).
+ * @throws MTLS_CONFIG_INVALID when the host is not an IP literal or `localhost`, or the port is not 0–65535
+ */
+export function parseListenAddress(text: string): ListenAddress {
+  const t = text.trim();
+  let host: string;
+  let portText: string;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(t);
+  if (v6) {
+    host = v6[1] as string;
+    portText = v6[2] as string;
+  } else if (/^\d+$/.test(t)) {
+    host = '127.0.0.1';
+    portText = t;
+  } else {
+    const i = t.lastIndexOf(':');
+    if (i < 0) throw new MtlsError('MTLS_CONFIG_INVALID', `"${text}" has no port (write HOST:PORT)`, { subject: text });
+    host = t.slice(0, i) || '127.0.0.1';
+    portText = t.slice(i + 1);
+  }
+  if (host === 'localhost') host = '127.0.0.1';
+  if (isIP(host) === 0) {
+    throw new MtlsError('MTLS_CONFIG_INVALID', `"${host}" is not an IP address (listen on an address, not a host name; IPv6 as [::1]:PORT)`, { subject: text });
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) {
+    throw new MtlsError('MTLS_CONFIG_INVALID', `port "${portText}" must be 0 to 65535`, { subject: text });
+  }
+  return { host, port };
+}
+
+/** Formats a listen address as `HOST:PORT` (`[v6]:PORT`). */
+export function formatListenAddress(a: ListenAddress): string {
+  return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const prev = d[i - 1] as number[];
+      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1));
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+function knownKeys(path: PropertyKey[]): string[] {
+  let s: z.ZodType = schema;
+  for (const p of path) {
+    const inner = unwrap(s);
+    if (!(inner instanceof z.ZodObject)) return [];
+    const next = (inner.shape as Record<string, z.ZodType>)[String(p)];
+    if (!next) return [];
+    s = next;
+  }
+  const obj = unwrap(s);
+  return obj instanceof z.ZodObject ? Object.keys(obj.shape as object) : [];
+}
+
+function unwrap(s: z.ZodType): z.ZodType {
+  let cur: z.ZodType = s;
+  for (let i = 0; i < 5; i++) {
+    if (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodNullable) cur = cur.unwrap() as z.ZodType;
+    else break;
+  }
+  return cur;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, data: unknown): { key: string; text: string } {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const parent = path.join('.');
+    const known = knownKeys(issue.path);
+    const parts = issue.keys.map((k) => {
+      const best = known.map((c) => ({ c, d: levenshtein(k, c) })).sort((x, y) => x.d - y.d)[0];
+      const full = parent ? `${parent}.${k}` : k;
+      return best && best.d <= Math.max(2, Math.floor(k.length / 3))
+        ? `unknown key \`${full}\`; did you mean \`${parent ? `${parent}.` : ''}${best.c}\`?`
+        : `unknown key \`${full}\`; known keys here: ${known.join(', ')}`;
+    });
+    return { key: parent ? `${parent}.${issue.keys[0]}` : String(issue.keys[0]), text: parts.join('; ') };
+  }
+  const key = path.join('.');
+  let value: unknown = data;
+  for (const p of path) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[p] : undefined;
+  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
+  const fix = FIXES[key] ?? FIXES[path[0] ?? ''] ?? 'see the documented configuration keys';
+  const msg = issue.message.replace(/^Invalid input: /, '');
+  return { key, text: `key \`${key}\`: ${msg} (got ${shown}); fix: ${fix}` };
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = target;
+  for (const p of path.slice(0, -1)) {
+    const next = cur[p];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1] as string] = value;
+}
+
+/** Inputs for {@link loadGatewayConfig}. */
+export interface LoadGatewayConfigOptions {
+  /** YAML file; relative paths inside it resolve against its directory. */
+  file?: string;
+  /** Already-parsed file content (tests, library callers); `file` wins when both are given. */
+  values?: Record<string, unknown>;
+  /** Command-line flags (relative paths resolve against the working directory). */
+  overrides?: GatewayConfigOverrides;
+  /** Environment (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Require `registry` (default true; false when the caller passes a Registry object). */
+  requireRegistry?: boolean;
+}
+
+/**
+ * Reads, merges and validates the configuration. Precedence: flags, then
+ * environment variables ({@link GATEWAY_ENV}), then the file, then defaults.
+ * @throws MTLS_CONFIG_INVALID naming the key, the bad value and the fix
+ * @throws MTLS_FILE_NOT_FOUND / MTLS_FILE_READ when the file cannot be read
+ */
+export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): GatewayConfig {
+  const env = options.env ?? process.env;
+  let raw: Record<string, unknown> = {};
+  const source = options.file ?? 'configuration';
+  const baseDir = options.file ? dirname(resolve(options.file)) : process.cwd();
+  if (options.file) {
+    let text: string;
+    try {
+      text = readFileSync(options.file, 'utf8');
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') throw new MtlsError('MTLS_FILE_NOT_FOUND', `configuration file not found: ${options.file}`, { subject: options.file });
+      throw new MtlsError('MTLS_FILE_READ', `cannot read configuration file ${options.file}: ${err.code ?? err.message}`, { subject: options.file });
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text, { prettyErrors: true });
+    } catch (e) {
+      throw new MtlsError('MTLS_CONFIG_INVALID', `${options.file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, {
+        subject: options.file,
+        hint: 'Fix the YAML syntax at the line shown (indentation with spaces, `key: value`).',
+      });
+    }
+    if (parsed === null || parsed === undefined) parsed = {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new MtlsError('MTLS_CONFIG_INVALID', `${options.file} must hold a mapping of keys (listen:, upstream:, …) at the top level`, { subject: options.file });
+    }
+    raw = structuredClone(parsed as Record<string, unknown>);
+    for (const p of [['registry'], ['tls', 'cert'], ['tls', 'key'], ['tls', 'keyPassphraseFile'], ['tls', 'pfx'], ['tls', 'pfxPasswordFile']]) {
+      let cur: unknown = raw;
+      for (const k of p.slice(0, -1)) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+      const last = p[p.length - 1] as string;
+      if (cur !== null && typeof cur === 'object' && typeof (cur as Record<string, unknown>)[last] === 'string') {
+        (cur as Record<string, unknown>)[last] = resolve(baseDir, (cur as Record<string, string>)[last] as string);
+      }
+    }
+  } else if (options.values) {
+    raw = structuredClone(options.values);
+  }
+  const pathKeys = new Set<keyof GatewayConfigOverrides>(['registry', 'cert', 'key', 'keyPassphraseFile', 'pfx', 'pfxPasswordFile']);
+  for (const [k, envName] of Object.entries(GATEWAY_ENV) as Array<[keyof GatewayConfigOverrides, string]>) {
+    const fromFlag = options.overrides?.[k];
+    const fromEnv = env[envName];
+    const v = fromFlag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
+    if (v === undefined) continue;
+    setPath(raw, OVERRIDE_PATHS[k], pathKeys.has(k) ? resolve(v) : v);
+  }
+  const requireRegistry = options.requireRegistry ?? true;
+  if (raw.upstream === undefined || raw.upstream === null || raw.upstream === '') {
+    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`upstream\` is missing; fix: ${FIXES.upstream} (flag --upstream, env ${GATEWAY_ENV.upstream})`, { subject: 'upstream' });
+  }
+  if (requireRegistry && (raw.registry === undefined || raw.registry === null || raw.registry === '')) {
+    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`registry\` is missing; fix: ${FIXES.registry} (flag --registry, env ${GATEWAY_ENV.registry})`, { subject: 'registry' });
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => describeIssue(i, raw));
+    const first = issues[0] as { key: string; text: string };
+    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: ${issues.map((i) => i.text).join('; ')}`, {
+      subject: first.key,
+      details: { keys: issues.map((i) => i.key) },
+    });
+  }
+  const cfg = result.data as GatewayConfig;
+  const t = cfg.tls;
+  if (t.pfx && (t.cert || t.key)) {
+    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: keys \`tls.pfx\` and \`tls.cert\`/\`tls.key\` are both set; fix: use either a .pfx or a PEM certificate and key, not both`, { subject: 'tls.pfx' });
+  }
+  if (!t.pfx && !(t.cert && t.key)) {
+    const missing = !t.cert && !t.key ? 'tls.cert and tls.key' : !t.cert ? 'tls.cert' : 'tls.key';
+    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: no server credential: key \`${missing}\` is missing; fix: set tls.cert and tls.key (PEM), or tls.pfx (flags --cert/--key or --pfx)`, {
+      subject: missing.split(' ')[0] as string,
+    });
+  }
+  if (cfg.ops.listen && cfg.ops.listen.port !== 0 && cfg.ops.listen.port === cfg.listen.port && cfg.ops.listen.host === cfg.listen.host) {
+    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`ops.listen\` uses the same address as \`listen\` (${formatListenAddress(cfg.listen)}); fix: ${FIXES['ops.listen']}`, { subject: 'ops.listen' });
+  }
+  const names = Object.values(cfg.identityHeaders).map((n) => n.toLowerCase());
+  if (new Set(names).size !== names.length) {
+    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`identityHeaders\` names the same header twice; fix: give each identity header its own name`, { subject: 'identityHeaders' });
+  }
+  return cfg;
+}

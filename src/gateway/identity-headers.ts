@@ -1,0 +1,141 @@
+/**
+ * The identity the gateway vouches for, sent upstream in headers a client
+ * cannot forge: every incoming copy is removed before the gateway sets its own.
+ *
+ * - `Client-Cert` and `Client-Cert-Chain` follow RFC 9440 §2: the DER
+ *   certificates as RFC 8941 §3.3.5 byte sequences (`:base64:`), the chain as
+ *   a list, leaf excluded, each certificate certifying the one before it.
+ * - `X-Mtls-*` carry the institution id, subject and issuer (RFC 4514 strings,
+ *   non-ASCII escaped as `\XX` per RFC 4514 §2.4), serial (upper-case hex)
+ *   and SHA-256 fingerprint (lower-case hex).
+ * - Other credentials (Authorization, cookies) pass through untouched.
+ */
+
+/** Names of the identity headers (configurable). */
+export interface IdentityHeaderNames {
+  institution: string;
+  subject: string;
+  issuer: string;
+  serial: string;
+  fingerprint: string;
+  clientCert: string;
+  clientCertChain: string;
+}
+
+/** Default identity header names. */
+export const DEFAULT_IDENTITY_HEADERS: Readonly<IdentityHeaderNames> = Object.freeze({
+  institution: 'X-Mtls-Institution',
+  subject: 'X-Mtls-Subject',
+  issuer: 'X-Mtls-Issuer',
+  serial: 'X-Mtls-Serial',
+  fingerprint: 'X-Mtls-Fingerprint-Sha256',
+  clientCert: 'Client-Cert',
+  clientCertChain: 'Client-Cert-Chain',
+});
+
+/** The verified identity of one connection. */
+export interface ClientIdentity {
+  institutionId: string;
+  /** RFC 4514 subject. */
+  subject: string;
+  /** RFC 4514 issuer. */
+  issuer: string;
+  /** Upper-case hex serial. */
+  serial: string;
+  /** Lower-case hex SHA-256 of the DER certificate. */
+  fingerprintSha256: string;
+  /** The client certificate (DER). */
+  certDer: Buffer;
+  /** The validated chain above the leaf, issuer first (DER). */
+  chainDer: Buffer[];
+}
+
+/** Headers dropped because the gateway is the edge and sets its own view (client IP, scheme). */
+const FORWARDING_HEADERS = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) that a proxy must not forward. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+
+const ALWAYS_STRIPPED = new Set(['client-cert', 'client-cert-chain', 'x-forwarded-client-cert', 'x-ssl-client-cert', 'ssl-client-cert']);
+
+/**
+ * True when an incoming header could be mistaken for gateway-set identity:
+ * `X-Client-*`, `X-Mtls-*`, `Client-Cert`, `Client-Cert-Chain`,
+ * `X-Forwarded-Client-Cert`, and any configured identity header name.
+ */
+export function isIdentityHeader(name: string, names: IdentityHeaderNames = DEFAULT_IDENTITY_HEADERS): boolean {
+  const n = name.toLowerCase();
+  if (n.startsWith('x-client-') || n.startsWith('x-mtls-') || ALWAYS_STRIPPED.has(n)) return true;
+  for (const configured of Object.values(names)) if (configured.toLowerCase() === n) return true;
+  return false;
+}
+
+/** RFC 8941 §3.3.5 byte sequence: `:base64:`. */
+export function toByteSequence(der: Uint8Array): string {
+  return `:${Buffer.from(der).toString('base64')}:`;
+}
+
+/**
+ * Makes a header-safe string: printable ASCII passes; any other character
+ * becomes `\XX` per UTF-8 byte (the RFC 4514 §2.4 hex-pair escape).
+ */
+export function headerSafe(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const c = ch.codePointAt(0) as number;
+    if (c >= 0x20 && c < 0x7f) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += `\\${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The identity as header pairs `[name, value]`. */
+export function identityHeaderPairs(identity: ClientIdentity, names: IdentityHeaderNames = DEFAULT_IDENTITY_HEADERS): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [
+    [names.institution, headerSafe(identity.institutionId)],
+    [names.subject, headerSafe(identity.subject)],
+    [names.issuer, headerSafe(identity.issuer)],
+    [names.serial, identity.serial],
+    [names.fingerprint, identity.fingerprintSha256],
+    [names.clientCert, toByteSequence(identity.certDer)],
+  ];
+  if (identity.chainDer.length > 0) pairs.push([names.clientCertChain, identity.chainDer.map(toByteSequence).join(', ')]);
+  return pairs;
+}
+
+/** Inputs for {@link buildUpstreamHeaders}. */
+export interface BuildUpstreamHeadersOptions {
+  /** `req.rawHeaders`: the incoming headers as a flat name/value list. */
+  rawHeaders: readonly string[];
+  identity: ClientIdentity;
+  names?: IdentityHeaderNames;
+  /** Client IP for X-Forwarded-For. */
+  clientIp: string;
+}
+
+/**
+ * The headers to send upstream, as a flat name/value list: incoming headers
+ * minus hop-by-hop headers (and those the Connection header names), minus every
+ * spoofable identity or forwarding header; plus the gateway's identity headers,
+ * `X-Forwarded-For` (the TCP source address) and `X-Forwarded-Proto: https`.
+ */
+export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): string[] {
+  const names = options.names ?? DEFAULT_IDENTITY_HEADERS;
+  const raw = options.rawHeaders;
+  const connectionTokens = new Set<string>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === 'connection') {
+      for (const t of (raw[i + 1] as string).split(',')) connectionTokens.add(t.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || connectionTokens.has(lower) || FORWARDING_HEADERS.has(lower) || isIdentityHeader(lower, names)) continue;
+    out.push(name, raw[i + 1] as string);
+  }
+  for (const [n, v] of identityHeaderPairs(options.identity, names)) out.push(n, v);
+  out.push('X-Forwarded-For', options.clientIp, 'X-Forwarded-Proto', 'https');
+  return out;
+}

@@ -1,0 +1,126 @@
+/**
+ * A parsed view of one certificate the gateway handles (client leaf, client
+ * intermediates, registered CA certificates), with a small cache so a busy
+ * client does not cost an ASN.1 parse per connection.
+ */
+import { createHash, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { MtlsError } from '../errors/index.js';
+import { dnValues, formatRfc4514, type DistinguishedName } from '../pki/names.js';
+import { fromX509Name } from '../pki/x509-name.js';
+
+/** What the gateway needs to know about a certificate. */
+export interface CertInfo {
+  der: Buffer;
+  /** Node's view (native: signature checks, issuer checks). */
+  node: NodeX509;
+  subjectDn: DistinguishedName;
+  issuerDn: DistinguishedName;
+  /** RFC 4514 subject. */
+  subject: string;
+  /** RFC 4514 issuer. */
+  issuer: string;
+  /** DER of the subject Name (for exact issuer matching). */
+  subjectNameDer: Buffer;
+  /** DER of the issuer Name. */
+  issuerNameDer: Buffer;
+  /** Upper-case hex serial without leading zeros. */
+  serial: string;
+  /** Lower-case hex SHA-256 of the DER. */
+  fingerprint: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** basicConstraints CA:TRUE. */
+  isCa: boolean;
+  /** Extended key usage OIDs; undefined when the extension is absent. */
+  ekus: string[] | undefined;
+  publicKey: KeyObject;
+  /** Self-issued (subject Name equals issuer Name). */
+  selfIssued: boolean;
+}
+
+/** Upper-case hex without leading zeros ("00A1" → "A1", "0" stays "0"). */
+export function normalizeSerial(hex: string): string {
+  const s = hex.replace(/[^0-9a-fA-F]/g, '').toUpperCase().replace(/^0+/, '');
+  return s === '' ? '0' : s;
+}
+
+/** Lower-case hex SHA-256 fingerprint without separators. */
+export function normalizeFingerprint(text: string): string {
+  return text.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
+}
+
+/**
+ * Parses a DER certificate.
+ * @throws MTLS_DER_INVALID when the bytes are not a certificate
+ */
+export function parseCertInfo(der: Buffer): CertInfo {
+  let node: NodeX509;
+  let pec: x509.X509Certificate;
+  try {
+    node = new NodeX509(der);
+    pec = new x509.X509Certificate(der);
+  } catch (e) {
+    throw new MtlsError('MTLS_DER_INVALID', `certificate is not valid DER: ${(e as Error).message}`, { cause: e });
+  }
+  const subjectNameDer = Buffer.from(pec.subjectName.toArrayBuffer());
+  const issuerNameDer = Buffer.from(pec.issuerName.toArrayBuffer());
+  const subjectDn = fromX509Name(pec.subjectName);
+  const issuerDn = fromX509Name(pec.issuerName);
+  const ekus = node.keyUsage;
+  return {
+    der,
+    node,
+    subjectDn,
+    issuerDn,
+    subject: formatRfc4514(subjectDn),
+    issuer: formatRfc4514(issuerDn),
+    subjectNameDer,
+    issuerNameDer,
+    serial: normalizeSerial(node.serialNumber),
+    fingerprint: createHash('sha256').update(der).digest('hex'),
+    notBefore: new Date(node.validFrom),
+    notAfter: new Date(node.validTo),
+    isCa: node.ca,
+    ekus: ekus === undefined ? undefined : [...ekus],
+    publicKey: node.publicKey,
+    selfIssued: subjectNameDer.equals(issuerNameDer),
+  };
+}
+
+/** The CN and O values of a subject (pinned rules). */
+export function subjectValues(info: CertInfo, type: 'CN' | 'O'): string[] {
+  return dnValues(info.subjectDn, type);
+}
+
+/** True when `issuer` issued `cert`: names match and the signature verifies with issuer's key. */
+export function isIssuedBy(cert: CertInfo, issuer: CertInfo): boolean {
+  if (!cert.issuerNameDer.equals(issuer.subjectNameDer)) return false;
+  try {
+    return cert.node.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** A bounded cache of parsed certificates keyed by their SHA-256 (oldest evicted first). */
+export class CertInfoCache {
+  private readonly map = new Map<string, CertInfo>();
+
+  /** @param max - entries kept (default 2048) */
+  constructor(private readonly max = 2048) {}
+
+  /**
+   * Parses (or returns the cached parse of) a DER certificate.
+   * @throws MTLS_DER_INVALID
+   */
+  get(der: Buffer): CertInfo {
+    const key = createHash('sha256').update(der).digest('hex');
+    const hit = this.map.get(key);
+    if (hit) return hit;
+    const info = parseCertInfo(der);
+    this.map.set(key, info);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+    return info;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * IP addresses and CIDR blocks for the registry: parsing, validation and one
+ * canonical text form, so that the same block is never stored twice under two
+ * spellings and a lookup by text finds it.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { MtlsError } from '../../errors/index.js';
+
+/** A parsed CIDR block. */
+export interface ParsedCidr {
+  /** 4 or 6. */
+  family: 4 | 6;
+  /** Network address bytes (4 or 16), host bits zero. */
+  network: Buffer;
+  /** Prefix length (0–32 or 0–128). */
+  prefix: number;
+  /** Canonical text: `203.0.113.7/32`, `2001:db8::/48` (RFC 5952 §4 for IPv6). */
+  text: string;
+}
+
+/**
+ * Parses an IPv4 or IPv6 address into its bytes. IPv4-mapped IPv6 addresses
+ * (`::ffff:192.0.2.1`, RFC 4291 §2.5.5.2) stay 16 bytes here; see
+ * {@link parseCidr} for how blocks are canonicalised.
+ * @returns null when the text is not an IP address (zone ids such as `%eth0` included)
+ */
+export function parseIpBytes(text: string): Buffer | null {
+  if (text.includes('%')) return null;
+  if (isIPv4(text)) return Buffer.from(text.split('.').map(Number));
+  if (!isIPv6(text)) return null;
+  let head = text;
+  const tailBytes: number[] = [];
+  const v4 = /:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    tailBytes.push(...(v4[1] as string).split('.').map(Number));
+    head = text.slice(0, v4.index + 1) + '0:0';
+  }
+  const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
+  const leftGroups = left ? left.split(':') : [];
+  const rightGroups = right === undefined ? [] : right ? right.split(':') : [];
+  const missing = 8 - leftGroups.length - rightGroups.length;
+  const groups = [...leftGroups, ...(right === undefined ? [] : Array<string>(missing).fill('0')), ...rightGroups];
+  if (groups.length !== 8) return null;
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  if (tailBytes.length === 4) Buffer.from(tailBytes).copy(out, 12);
+  return out;
+}
+
+/** Formats 4 or 16 address bytes: dotted quad, or RFC 5952 §4 IPv6 text. */
+export function formatIpBytes(bytes: Buffer): string {
+  if (bytes.length === 4) return [...bytes].join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i));
+  // RFC 5952 §4.2: compress the longest run of two or more zero groups (the first on a tie).
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+const MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+
+/**
+ * Parses an IP address or CIDR block and returns its canonical form. A bare
+ * address becomes a /32 or /128. An IPv4-mapped IPv6 block (`::ffff:a.b.c.d/n`,
+ * n ≥ 96) becomes the IPv4 block, because a dual-stack listener reports IPv4
+ * peers in that form and the registry must match either spelling.
+ *
+ * Fails closed: host bits set (`10.0.0.5/24`) are refused rather than silently
+ * widened, and a /0 block is refused because it would register every address
+ * on the Internet for one institution and defeat the source-IP binding.
+ * @param field - what the value is, for messages (default `IP/CIDR`)
+ * @throws MTLS_BAD_ARGUMENT naming the value and what is wrong
+ */
+export function parseCidr(input: string, field = 'IP/CIDR'): ParsedCidr {
+  const raw = input.trim();
+  const slash = raw.indexOf('/');
+  const addrText = slash < 0 ? raw : raw.slice(0, slash);
+  const prefixText = slash < 0 ? undefined : raw.slice(slash + 1);
+  let bytes = parseIpBytes(addrText);
+  if (!bytes) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} "${input}" is not an IPv4 or IPv6 address or CIDR block`, {
+      subject: field,
+      hint: 'Write an address (203.0.113.7, 2001:db8::7) or a block (203.0.113.0/24, 2001:db8::/48), without zone ids.',
+    });
+  }
+  const maxBits = bytes.length * 8;
+  let prefix = maxBits;
+  if (prefixText !== undefined) {
+    if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > maxBits) {
+      throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} "${input}" has an invalid prefix length "/${prefixText}" (0–${maxBits} allowed for IPv${maxBits === 32 ? 4 : 6})`, {
+        subject: field,
+      });
+    }
+    prefix = Number(prefixText);
+  }
+  if (bytes.length === 16 && prefix >= 96 && bytes.subarray(0, 12).equals(MAPPED_PREFIX)) {
+    bytes = Buffer.from(bytes.subarray(12));
+    prefix -= 96;
+  }
+  const family: 4 | 6 = bytes.length === 4 ? 4 : 6;
+  const network = maskBytes(bytes, prefix);
+  if (!network.equals(bytes)) {
+    const suggestion = `${formatIpBytes(network)}/${prefix}`;
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} "${input}" has host bits set beyond /${prefix}`, {
+      subject: field,
+      hint: `Did you mean ${suggestion}? Or register the single address as ${formatIpBytes(bytes)}.`,
+    });
+  }
+  if (prefix === 0) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} "${input}" covers every IPv${family} address; an institution must be bound to its own static IPs`, {
+      subject: field,
+      hint: 'Register the institution\'s static addresses or its provider-assigned block, not /0.',
+    });
+  }
+  return { family, network, prefix, text: `${formatIpBytes(network)}/${prefix}` };
+}
+
+/**
+ * The canonical text of an IP or CIDR (see {@link parseCidr}).
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function normaliseCidr(input: string, field?: string): string {
+  return parseCidr(input, field).text;
+}
+
+function maskBytes(bytes: Buffer, prefix: number): Buffer {
+  const out = Buffer.from(bytes);
+  for (let i = 0; i < out.length; i++) {
+    const bitsHere = Math.max(0, Math.min(8, prefix - i * 8));
+    out[i] = (out[i] as number) & ((0xff << (8 - bitsHere)) & 0xff);
+  }
+  return out;
+}

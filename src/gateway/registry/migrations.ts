@@ -1,0 +1,250 @@
+/**
+ * Registry schema migrations. Each migration has a SQLite and a PostgreSQL
+ * form; the applied versions are recorded in a `schema_version` table, and the
+ * pending ones run in one transaction, so a store is never half-migrated.
+ */
+import type { Database } from 'better-sqlite3';
+import { MtlsError } from '../../errors/index.js';
+
+/** One schema step. */
+export interface Migration {
+  /** 1, 2, … in order. */
+  version: number;
+  description: string;
+  /** DDL for SQLite. */
+  sqlite: string;
+  /** DDL for PostgreSQL. */
+  postgres: string;
+}
+
+const RULE_KINDS = `'subject_cn', 'subject_o', 'fingerprint_sha256'`;
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'institutions, CA chains, IPs, CRLs, pinned rules, audit log, change counter',
+    sqlite: `
+CREATE TABLE registry_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL,
+  last_institution_id TEXT
+);
+INSERT INTO registry_state (id, version, last_institution_id) VALUES (1, 0, NULL);
+CREATE TABLE institutions (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE ca_chains (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  pem TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  not_after TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX ca_chains_institution ON ca_chains(institution_id);
+CREATE TABLE ca_certificates (
+  chain_id INTEGER NOT NULL REFERENCES ca_chains(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  PRIMARY KEY (chain_id, position),
+  UNIQUE (chain_id, fingerprint)
+);
+CREATE INDEX ca_certificates_fingerprint ON ca_certificates(fingerprint);
+CREATE TABLE ip_blocks (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  cidr TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (institution_id, cidr)
+);
+CREATE TABLE crls (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  issuer TEXT NOT NULL,
+  pem TEXT NOT NULL,
+  this_update TEXT NOT NULL,
+  next_update TEXT,
+  created_at TEXT NOT NULL,
+  UNIQUE (institution_id, issuer)
+);
+CREATE TABLE pinned_rules (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN (${RULE_KINDS})),
+  value TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (institution_id, kind, value)
+);
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('connection', 'request')),
+  ip TEXT NOT NULL,
+  institution_id TEXT,
+  subject TEXT,
+  issuer TEXT,
+  serial TEXT,
+  fingerprint_sha256 TEXT,
+  tls_version TEXT,
+  cipher TEXT,
+  outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected')),
+  reason TEXT NOT NULL,
+  detail TEXT,
+  method TEXT,
+  path TEXT,
+  status INTEGER,
+  duration_ms REAL
+);
+CREATE INDEX audit_log_time ON audit_log(time);
+CREATE INDEX audit_log_institution_time ON audit_log(institution_id, time);
+`,
+    postgres: `
+CREATE TABLE registry_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version BIGINT NOT NULL,
+  last_institution_id TEXT
+);
+INSERT INTO registry_state (id, version, last_institution_id) VALUES (1, 0, NULL);
+CREATE TABLE institutions (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE ca_chains (
+  id BIGSERIAL PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  pem TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  not_after TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX ca_chains_institution ON ca_chains(institution_id);
+CREATE TABLE ca_certificates (
+  chain_id BIGINT NOT NULL REFERENCES ca_chains(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  PRIMARY KEY (chain_id, position),
+  UNIQUE (chain_id, fingerprint)
+);
+CREATE INDEX ca_certificates_fingerprint ON ca_certificates(fingerprint);
+CREATE TABLE ip_blocks (
+  id BIGSERIAL PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  cidr TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (institution_id, cidr)
+);
+CREATE TABLE crls (
+  id BIGSERIAL PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  issuer TEXT NOT NULL,
+  pem TEXT NOT NULL,
+  this_update TEXT NOT NULL,
+  next_update TEXT,
+  created_at TEXT NOT NULL,
+  UNIQUE (institution_id, issuer)
+);
+CREATE TABLE pinned_rules (
+  id BIGSERIAL PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN (${RULE_KINDS})),
+  value TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (institution_id, kind, value)
+);
+CREATE TABLE audit_log (
+  id BIGSERIAL PRIMARY KEY,
+  time TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('connection', 'request')),
+  ip TEXT NOT NULL,
+  institution_id TEXT,
+  subject TEXT,
+  issuer TEXT,
+  serial TEXT,
+  fingerprint_sha256 TEXT,
+  tls_version TEXT,
+  cipher TEXT,
+  outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected')),
+  reason TEXT NOT NULL,
+  detail TEXT,
+  method TEXT,
+  path TEXT,
+  status INTEGER,
+  duration_ms DOUBLE PRECISION
+);
+CREATE INDEX audit_log_time ON audit_log(time);
+CREATE INDEX audit_log_institution_time ON audit_log(institution_id, time);
+`,
+  },
+];
+
+/** The schema version this build of mtlskit writes. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+/** What a migration run did. */
+export interface MigrationResult {
+  /** Version before. */
+  from: number;
+  /** Version after. */
+  to: number;
+}
+
+/**
+ * Brings a SQLite registry to {@link LATEST_SCHEMA_VERSION}. Runs inside one
+ * `BEGIN IMMEDIATE` transaction (the write lock is taken first, so two
+ * processes opening a fresh file do not both migrate it); on any error nothing
+ * is applied.
+ * @param source - the file path, for messages
+ * @throws MTLS_CONFIG_INVALID when the file is another application's database
+ * @throws MTLS_CONFIG_UNSUPPORTED when it was written by a newer mtlskit
+ */
+export function migrateSqlite(db: Database, source: string): MigrationResult {
+  const run = db.transaction((): MigrationResult => {
+    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as { name: string }[]).map(
+      (r) => r.name,
+    );
+    let from = 0;
+    if (tables.includes('schema_version')) {
+      from = (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version').get() as { v: number }).v;
+    } else if (tables.length > 0) {
+      throw new MtlsError('MTLS_CONFIG_INVALID', `${source} is a SQLite database but not an mtlskit registry (it has tables ${tables.slice(0, 5).join(', ')} and no schema_version)`, {
+        subject: source,
+        hint: 'Point the registry setting at an mtlskit registry file, or at a new path to create an empty registry.',
+      });
+    } else {
+      db.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    }
+    assertKnownVersion(from, source);
+    const insert = db.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)');
+    for (const m of MIGRATIONS) {
+      if (m.version <= from) continue;
+      db.exec(m.sqlite);
+      insert.run(m.version, m.description, new Date().toISOString());
+    }
+    return { from, to: LATEST_SCHEMA_VERSION };
+  });
+  return run.immediate();
+}
+
+/**
+ * Refuses a store whose schema is newer than this build understands.
+ * @throws MTLS_CONFIG_UNSUPPORTED
+ */
+export function assertKnownVersion(version: number, source: string): void {
+  if (version > LATEST_SCHEMA_VERSION) {
+    throw new MtlsError(
+      'MTLS_CONFIG_UNSUPPORTED',
+      `${source} has registry schema version ${version}, newer than this mtlskit understands (${LATEST_SCHEMA_VERSION})`,
+      { subject: source, hint: 'Upgrade mtlskit on this host to the version that wrote the registry.' },
+    );
+  }
+}

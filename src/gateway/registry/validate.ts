@@ -1,0 +1,179 @@
+/**
+ * Input validation shared by every registry implementation, so that SQLite and
+ * PostgreSQL accept and refuse exactly the same values.
+ */
+import { MtlsError } from '../../errors/index.js';
+import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type AuditReason, type InstitutionStatus, type PinnedRule } from './types.js';
+
+const ID_RE = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
+
+/**
+ * Checks an institution id: a slug of 1–64 characters, lower-case letters,
+ * digits, `.`, `_` and `-`, starting and ending with a letter or digit (it
+ * appears in URLs, headers and audit lines unescaped).
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function validateInstitutionId(id: unknown): string {
+  if (typeof id !== 'string' || !ID_RE.test(id)) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `institution id ${JSON.stringify(id)} is not a valid id`, {
+      subject: 'institution id',
+      hint: 'Use 1–64 lower-case letters, digits, ".", "_" or "-", starting and ending with a letter or digit, e.g. acme-bank.',
+    });
+  }
+  return id;
+}
+
+/**
+ * Checks an institution display name: 1–200 characters, no control characters.
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function validateInstitutionName(name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 200 || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `institution name ${JSON.stringify(name)} must be 1–200 printable characters`, { subject: 'name' });
+  }
+  return name.trim();
+}
+
+/**
+ * Checks an institution status.
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function validateStatus(status: unknown): InstitutionStatus {
+  if (status !== 'active' && status !== 'suspended') {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `status ${JSON.stringify(status)} is not one of active, suspended`, { subject: 'status' });
+  }
+  return status;
+}
+
+/**
+ * Normalises a SHA-256 fingerprint to 64 lower-case hex digits without
+ * separators (`AB:CD:…` and `abcd…` are both accepted).
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function normaliseFingerprint(value: unknown, field = 'fingerprint'): string {
+  const hex = typeof value === 'string' ? value.trim().replace(/[:\s]/g, '').toLowerCase() : '';
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} ${JSON.stringify(value)} is not a SHA-256 fingerprint (64 hex digits)`, {
+      subject: field,
+      hint: 'Print it with `openssl x509 -in cert.pem -noout -fingerprint -sha256`.',
+    });
+  }
+  return hex;
+}
+
+/** Pinned rule kinds. */
+export const PINNED_RULE_KINDS: readonly PinnedRule['kind'][] = ['subject_cn', 'subject_o', 'fingerprint_sha256'];
+
+/**
+ * Checks and normalises a pinned rule: a known kind, and a value of 1–256
+ * printable characters (fingerprints normalised to lower-case hex).
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function validatePinnedRule(rule: { kind: unknown; value: unknown }): { kind: PinnedRule['kind']; value: string } {
+  if (!PINNED_RULE_KINDS.includes(rule.kind as PinnedRule['kind'])) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `pinned rule kind ${JSON.stringify(rule.kind)} is not one of ${PINNED_RULE_KINDS.join(', ')}`, { subject: 'kind' });
+  }
+  const kind = rule.kind as PinnedRule['kind'];
+  if (kind === 'fingerprint_sha256') return { kind, value: normaliseFingerprint(rule.value, 'pinned fingerprint') };
+  if (typeof rule.value !== 'string' || rule.value === '' || rule.value.length > 256 || /[\u0000-\u001f\u007f]/.test(rule.value)) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `pinned rule value ${JSON.stringify(rule.value)} must be 1–256 printable characters`, { subject: 'value' });
+  }
+  return { kind, value: rule.value };
+}
+
+/**
+ * Checks an ISO time and returns it in the canonical `toISOString()` form, so
+ * stored times compare correctly as text.
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function canonicalTime(value: unknown, field: string): string {
+  const d = typeof value === 'string' || value instanceof Date ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(d.getTime())) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} ${JSON.stringify(value)} is not a valid time`, { subject: field, hint: 'Use an ISO 8601 time such as 2025-01-31T12:00:00Z.' });
+  }
+  return d.toISOString();
+}
+
+/**
+ * Checks an audit reason code against the closed set.
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function validateAuditReason(reason: unknown): AuditReason {
+  if (!(AUDIT_REASONS as readonly unknown[]).includes(reason)) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `audit reason ${JSON.stringify(reason)} is not one of ${AUDIT_REASONS.join(', ')}`, { subject: 'reason' });
+  }
+  return reason as AuditReason;
+}
+
+/**
+ * Checks one audit record before it is stored (time canonicalised, closed
+ * sets enforced).
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function validateAuditRecord(r: AuditRecord): AuditRecord {
+  if (r.kind !== 'connection' && r.kind !== 'request') {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `audit kind ${JSON.stringify(r.kind)} is not connection or request`, { subject: 'kind' });
+  }
+  if (r.outcome !== 'accepted' && r.outcome !== 'rejected') {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `audit outcome ${JSON.stringify(r.outcome)} is not accepted or rejected`, { subject: 'outcome' });
+  }
+  if (typeof r.ip !== 'string' || r.ip === '') throw new MtlsError('MTLS_BAD_ARGUMENT', 'audit record has no ip', { subject: 'ip' });
+  return { ...r, time: canonicalTime(r.time, 'audit time'), reason: validateAuditReason(r.reason) };
+}
+
+/** Default and maximum number of audit records one query returns. */
+export const AUDIT_QUERY_DEFAULT_LIMIT = 100;
+/** Upper bound on {@link AuditQuery.limit}. */
+export const AUDIT_QUERY_MAX_LIMIT = 10_000;
+
+/**
+ * Checks an audit query: canonical `since`, known outcome and reason, limit
+ * between 1 and 10,000 (default 100).
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function validateAuditQuery(q: AuditQuery): Required<Pick<AuditQuery, 'limit'>> & AuditQuery {
+  const out: Required<Pick<AuditQuery, 'limit'>> & AuditQuery = { limit: AUDIT_QUERY_DEFAULT_LIMIT };
+  if (q.since !== undefined) out.since = canonicalTime(q.since, 'since');
+  if (q.institutionId !== undefined) out.institutionId = validateInstitutionId(q.institutionId);
+  if (q.outcome !== undefined) {
+    if (q.outcome !== 'accepted' && q.outcome !== 'rejected') {
+      throw new MtlsError('MTLS_BAD_ARGUMENT', `outcome ${JSON.stringify(q.outcome)} is not accepted or rejected`, { subject: 'outcome' });
+    }
+    out.outcome = q.outcome;
+  }
+  if (q.reason !== undefined) out.reason = validateAuditReason(q.reason);
+  if (q.limit !== undefined) {
+    if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > AUDIT_QUERY_MAX_LIMIT) {
+      throw new MtlsError('MTLS_BAD_ARGUMENT', `limit ${JSON.stringify(q.limit)} must be an integer from 1 to ${AUDIT_QUERY_MAX_LIMIT}`, { subject: 'limit' });
+    }
+    out.limit = q.limit;
+  }
+  return out;
+}
+
+/**
+ * Checks the chain record handed to `addCaChain` (onboarding produced it):
+ * non-empty PEM, 1–4 well-formed fingerprints without repeats.
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function validateChainInput(chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string }): {
+  pem: string;
+  fingerprints: string[];
+  subject: string;
+  notAfter: string;
+} {
+  if (typeof chain.pem !== 'string' || !chain.pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain has no CERTIFICATE block', { subject: 'pem' });
+  }
+  if (/PRIVATE KEY-----/.test(chain.pem)) {
+    throw new MtlsError('MTLS_PRIVATE_KEY_IN_CHAIN', 'the CA chain contains a PRIVATE KEY block; it was not stored', { subject: 'pem' });
+  }
+  if (!Array.isArray(chain.fingerprints) || chain.fingerprints.length === 0) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain has no fingerprints', { subject: 'fingerprints' });
+  }
+  const fingerprints = chain.fingerprints.map((f) => normaliseFingerprint(f));
+  if (new Set(fingerprints).size !== fingerprints.length) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain lists the same certificate twice', { subject: 'fingerprints' });
+  }
+  return { pem: chain.pem, fingerprints, subject: String(chain.subject ?? ''), notAfter: canonicalTime(chain.notAfter, 'notAfter') };
+}
