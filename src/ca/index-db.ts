@@ -109,3 +109,9 @@ export function parseIndex(text: string, source = 'index.txt'): IndexEntry[] {
 export function formatIndex(entries: readonly IndexEntry[]): string {
   return entries.map((e) => `${formatIndexLine(e)}\n`).join('');
 }
+
+/** The RFC 5280 §5.3.1 CRLReason code of a reason name (value 7 is unused). */
+export function reasonCode(reason: RevocationReason): number {
+  const i = REVOCATION_REASONS.indexOf(reason);
+  return i >= 7 ? i + 1 : i;
+}

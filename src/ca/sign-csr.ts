@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { MtlsError } from '../errors/index.js';
-import { pathExists, writeFileAtomic } from '../io/index.js';
+import { assertCanWrite, writeFileAtomic } from '../io/index.js';
 import { buildCertificate, fingerprintSha256 } from '../pki/certificate.js';
 import { parseCsr, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
 import { assertKeyStrength } from '../pki/keys.js';
@@ -89,9 +89,7 @@ export async function signCsr(options: SignCsrOptions): Promise<SignCsrResult> {
   const profileName = options.profile ?? cfg.x509Extensions ?? 'usr_cert';
   const profile = findProfile(ca, profileName);
   const profileIsCa = profile.basicConstraints?.value.ca === true;
-  if (options.outPath && !options.force && (await pathExists(options.outPath))) {
-    throw new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${options.outPath}: the file already exists`, { subject: options.outPath });
-  }
+  if (options.outPath) await assertCanWrite(options.outPath, options.force);
   const csr = parseCsr(options.csr, source);
   await checkCsr(csr, profile.name, profileIsCa, source);
   const warnings: string[] = [];

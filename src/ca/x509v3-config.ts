@@ -40,37 +40,37 @@ export const SUPPORTED_EXTENSION_KEYS = [
  * given in the error.
  */
 const UNSUPPORTED_EXTENSIONS: Readonly<Record<string, string>> = {
-  nameConstraints: 'name constraints are not supported',
-  policyConstraints: 'policy constraints are not supported',
-  policyMappings: 'policy mappings are not supported',
-  inhibitAnyPolicy: 'inhibitAnyPolicy is not supported',
-  subjectInfoAccess: 'subjectInfoAccess is not supported',
-  freshestCRL: 'delta CRLs (freshestCRL) are not supported',
-  proxyCertInfo: 'proxy certificates (RFC 3820) are not supported',
-  tlsfeature: 'the TLS feature extension (OCSP must-staple) is not supported',
-  privateKeyUsagePeriod: 'privateKeyUsagePeriod is not supported',
-  noCheck: 'OCSP noCheck is not supported',
-  nsBaseUrl: 'Netscape URL extensions are not supported',
-  nsRevocationUrl: 'Netscape URL extensions are not supported',
-  nsCaRevocationUrl: 'Netscape URL extensions are not supported',
-  nsRenewalUrl: 'Netscape URL extensions are not supported',
-  nsCaPolicyUrl: 'Netscape URL extensions are not supported',
-  nsSslServerName: 'nsSslServerName is not supported',
-  'sbgp-ipAddrBlock': 'RFC 3779 resource extensions are not supported',
-  'sbgp-autonomousSysNum': 'RFC 3779 resource extensions are not supported',
-  'sbgp-routerIdentifier': 'RFC 3779 resource extensions are not supported',
-  ct_precert_scts: 'certificate transparency extensions are not supported',
-  ct_precert_poison: 'certificate transparency extensions are not supported',
-  ct_cert_scts: 'certificate transparency extensions are not supported',
-  crlNumber: 'crlNumber is set by the CRL issuer, not by a profile',
-  deltaCRL: 'delta CRLs are not supported',
-  issuingDistributionPoint: 'issuingDistributionPoint is not supported',
-  CRLReason: 'CRL entry extensions are not supported in profiles',
-  invalidityDate: 'CRL entry extensions are not supported in profiles',
-  certificateIssuer: 'CRL entry extensions are not supported in profiles',
-  noRevAvail: 'noRevAvail is not supported',
-  targetInformation: 'attribute certificate extensions are not supported',
-  subjectDirectoryAttributes: 'subjectDirectoryAttributes is not supported',
+  nameConstraints: 'name constraints',
+  policyConstraints: 'policy constraints',
+  policyMappings: 'policy mappings',
+  inhibitAnyPolicy: 'inhibit anyPolicy',
+  subjectInfoAccess: 'subject information access',
+  freshestCRL: 'delta CRL locations',
+  proxyCertInfo: 'proxy certificates, RFC 3820',
+  tlsfeature: 'TLS feature / OCSP must-staple',
+  privateKeyUsagePeriod: 'private key usage period',
+  noCheck: 'OCSP no-check',
+  nsBaseUrl: 'Netscape URL extensions',
+  nsRevocationUrl: 'Netscape URL extensions',
+  nsCaRevocationUrl: 'Netscape URL extensions',
+  nsRenewalUrl: 'Netscape URL extensions',
+  nsCaPolicyUrl: 'Netscape URL extensions',
+  nsSslServerName: 'Netscape SSL server name',
+  'sbgp-ipAddrBlock': 'RFC 3779 resources',
+  'sbgp-autonomousSysNum': 'RFC 3779 resources',
+  'sbgp-routerIdentifier': 'RFC 3779 resources',
+  ct_precert_scts: 'certificate transparency',
+  ct_precert_poison: 'certificate transparency',
+  ct_cert_scts: 'certificate transparency',
+  crlNumber: 'set by the CRL issuer, not by a profile',
+  deltaCRL: 'delta CRLs',
+  issuingDistributionPoint: 'issuing distribution point',
+  CRLReason: 'a CRL entry extension',
+  invalidityDate: 'a CRL entry extension',
+  certificateIssuer: 'a CRL entry extension',
+  noRevAvail: 'no revocation available',
+  targetInformation: 'attribute certificates',
+  subjectDirectoryAttributes: 'subject directory attributes',
 };
 
 const SUPPORTED = new Set<string>(SUPPORTED_EXTENSION_KEYS);
@@ -266,10 +266,14 @@ function multiValues(text: string, ctx: Ctx): Item[] {
   return parseList(text, ctx);
 }
 
-function nameOnly(item: Item, ctx: Ctx, kind: string): string {
+function misplacedCritical(item: Item, ctx: Ctx): void {
   if (item.name === 'critical') {
     throw invalidAt(item, ctx, `"critical" must open the value and be followed directly by a comma ("critical, …")`, 'Write "critical," with no space before the comma, first in the value, as OpenSSL requires.');
   }
+}
+
+function nameOnly(item: Item, ctx: Ctx, kind: string): string {
+  misplacedCritical(item, ctx);
   if (item.value !== undefined) throw invalidAt(item, ctx, `${kind} "${item.name}" takes no ":${item.value}"`);
   return item.name;
 }
@@ -393,7 +397,7 @@ function basicConstraints(text: string, critical: boolean, ctx: Ctx): NonNullabl
       }
       pathLen = Number(it.value);
     } else {
-      nameOnly(it, ctx, 'basicConstraints option');
+      misplacedCritical(it, ctx);
       throw invalidAt(it, ctx, `unknown basicConstraints option "${it.name}" (OpenSSL: "invalid name")`, 'Use CA:TRUE|FALSE and pathlen:N.');
     }
   }
@@ -453,7 +457,7 @@ function authorityKeyIdentifier(text: string, critical: boolean, ctx: Ctx): Auth
   const spec: AuthorityKeyIdSpec = {};
   for (const it of multiValues(text, ctx)) {
     if (it.name !== 'keyid' && it.name !== 'issuer') {
-      nameOnly(it, ctx, 'authorityKeyIdentifier option');
+      misplacedCritical(it, ctx);
       throw invalidAt(it, ctx, `unknown authorityKeyIdentifier option "${it.name}" (OpenSSL: "unknown option")`, 'Use keyid, keyid:always, issuer or issuer:always.');
     }
     if (it.value !== undefined && it.value !== 'always') {
@@ -490,6 +494,14 @@ function crlDistributionPoints(text: string, critical: boolean, ctx: Ctx): Gener
   };
   const items = text.startsWith('@') ? sectionItems(text.slice(1), ctx.entry, ctx) : parseList(text, ctx);
   for (const it of items) {
+    if (text.startsWith('@') && ['fullname', 'relativename', 'CRLissuer', 'reasons'].includes(it.name)) {
+      throw invalidAt(
+        it,
+        ctx,
+        `"${it.name}" belongs in a distribution point section, which is named without "@" (OpenSSL: "unsupported option")`,
+        `Write crlDistributionPoints = ${text.slice(1)} (no "@"); "@${text.slice(1)}" means a list of names such as URI.0 = http://….`,
+      );
+    }
     if (it.value !== undefined) {
       out.push(uriOnly(generalName(it, ctx, 'other'), it));
       continue;
@@ -595,7 +607,7 @@ export function parseExtensionSection(cfg: ParsedOpenSslConfig, sectionName: str
         entry,
         ctx,
         reason
-          ? `the ${key} extension is not supported: ${reason}`
+          ? `the ${key} extension is not supported by mtlskit (${reason})`
           : `"${key}" is not an x509v3 extension directive mtlskit supports${DOTTED_OID.test(key) ? '' : ' (OpenSSL would also refuse it: "unknown extension name")'}`,
       );
     }

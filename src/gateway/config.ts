@@ -23,7 +23,7 @@ export interface GatewayConfig {
   listen: ListenAddress;
   /** Origin (and optional base path) requests are forwarded to, `http://` or `https://`. */
   upstream: string;
-  /** Path of the SQLite registry file; null when the caller supplies a Registry object. */
+  /** Registry location: a SQLite file path, `sqlite:PATH` or `postgres://…`; null when the caller supplies a Registry object. */
   registry: string | null;
   /** The server credential and handshake settings. */
   tls: {
@@ -151,7 +151,7 @@ const OVERRIDE_PATHS: Readonly<Record<keyof GatewayConfigOverrides, string[]>> =
 const FIXES: Readonly<Record<string, string>> = {
   listen: 'write HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443',
   upstream: 'write the upstream origin as a URL, e.g. http://127.0.0.1:8080',
-  registry: 'give the path of the SQLite registry file, e.g. /var/lib/mtls/registry.db',
+  registry: 'give the registry location: a SQLite file path (e.g. /var/lib/mtls/registry.db) or postgres://user@host/db',
   'tls.cert': 'give the server certificate PEM file (leaf first, then intermediates)',
   'tls.key': 'give the server private key PEM file',
   'tls.pfx': 'give the server credential .pfx file, or use tls.cert + tls.key instead',
@@ -220,7 +220,7 @@ const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a v
 const nullablePath = z.string().min(1).nullable().default(null);
 
 const schema = z.strictObject({
-  listen: listenString.default('127.0.0.1:8443'),
+  listen: listenString.default({ ...DEFAULT_LISTEN }),
   upstream: z.string().transform((v, ctx) => {
     let u: URL;
     try {
@@ -409,6 +409,11 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   cur[path[path.length - 1] as string] = value;
 }
 
+/** True for `sqlite:…` / `postgres://…` registry locations, which are not resolved as paths. */
+function hasScheme(location: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:/i.test(location) && !/^[a-z]:[\\/]/i.test(location);
+}
+
 /** Inputs for {@link loadGatewayConfig}. */
 export interface LoadGatewayConfigOptions {
   /** YAML file; relative paths inside it resolve against its directory. */
@@ -461,7 +466,8 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       let cur: unknown = raw;
       for (const k of p.slice(0, -1)) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
       const last = p[p.length - 1] as string;
-      if (cur !== null && typeof cur === 'object' && typeof (cur as Record<string, unknown>)[last] === 'string') {
+      const value = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[last] : undefined;
+      if (typeof value === 'string' && !(last === 'registry' && hasScheme(value))) {
         (cur as Record<string, unknown>)[last] = resolve(baseDir, (cur as Record<string, string>)[last] as string);
       }
     }
@@ -474,7 +480,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
     const fromEnv = env[envName];
     const v = fromFlag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
     if (v === undefined) continue;
-    setPath(raw, OVERRIDE_PATHS[k], pathKeys.has(k) ? resolve(v) : v);
+    setPath(raw, OVERRIDE_PATHS[k], pathKeys.has(k) && !(k === 'registry' && hasScheme(v)) ? resolve(v) : v);
   }
   const requireRegistry = options.requireRegistry ?? true;
   if (raw.upstream === undefined || raw.upstream === null || raw.upstream === '') {

@@ -4,10 +4,11 @@
  * `::ffff:192.0.2.1`, and that client must match `192.0.2.1/32`.
  *
  * Every address is held as a 128-bit integer; IPv4 lives in the mapped range
- * `::ffff:0:0/96`, so one comparison serves both families.
+ * `::ffff:0:0/96`, so one comparison serves both families. Text parsing is the
+ * registry's (registry/cidr.ts), so the gateway matches exactly what was stored.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { MtlsError } from '../errors/index.js';
+import { formatIpBytes, parseCidr as parseRegistryCidr, parseIpBytes } from './registry/cidr.js';
 
 const MAPPED_PREFIX = 0xffffn << 32n;
 const ALL_ONES = (1n << 128n) - 1n;
@@ -22,68 +23,21 @@ export interface ParsedIp {
   text: string;
 }
 
-/** A parsed CIDR block. */
+/** A CIDR block in the 128-bit space. */
 export interface ParsedCidr {
   family: 4 | 6;
   /** Network address as a 128-bit integer (host bits cleared). */
   network: bigint;
   /** Prefix length in the 128-bit space (IPv4 /n is 96 + n). */
   prefix128: number;
-  /** Canonical text, e.g. `203.0.113.0/24` or `2001:db8::/48`. */
+  /** Canonical text, e.g. `203.0.113.0/24` or `2001:db8::/48` (as the registry stores it). */
   text: string;
 }
 
-function parseV4(text: string): bigint {
-  return text.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
-}
-
-function parseV6(text: string): bigint {
-  let s = text;
-  const zone = s.indexOf('%');
-  if (zone >= 0) s = s.slice(0, zone);
-  let tailV4: bigint | null = null;
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    tailV4 = parseV4(s.slice(lastColon + 1));
-    s = `${s.slice(0, lastColon + 1)}0:0`;
-  }
-  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, null];
-  const headParts = head === '' ? [] : head.split(':');
-  const tailParts = tail === null || tail === '' ? [] : tail.split(':');
-  const missing = 8 - headParts.length - tailParts.length;
-  const groups = [...headParts, ...Array<string>(tail === null ? 0 : missing).fill('0'), ...tailParts];
-  let value = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-  if (tailV4 !== null) value = (value & ~0xffffffffn) | tailV4;
-  return value;
-}
-
-function v4Text(value: bigint): string {
-  const v = Number(value & 0xffffffffn);
-  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
-}
-
-/** RFC 5952 §4 text for a 128-bit address: lower-case, longest zero run as `::`. */
-function v6Text(value: bigint): string {
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+function bytesToBigInt(bytes: Buffer): bigint {
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return bytes.length === 4 ? MAPPED_PREFIX | v : v;
 }
 
 function isMapped(value: bigint): boolean {
@@ -92,20 +46,20 @@ function isMapped(value: bigint): boolean {
 
 /**
  * Parses an IP address as a socket reports it (`127.0.0.1`, `::1`,
- * `::ffff:127.0.0.1`, `fe80::1%eth0`).
+ * `::ffff:127.0.0.1`); a zone id (`fe80::1%eth0`) is dropped.
  * @throws MTLS_BAD_ARGUMENT when the text is not an IP address
  */
 export function parseIp(text: string): ParsedIp {
-  if (isIPv4(text)) {
-    const value = MAPPED_PREFIX | parseV4(text);
-    return { family: 4, value, text: v4Text(value) };
+  const zone = text.indexOf('%');
+  const bytes = parseIpBytes(zone >= 0 ? text.slice(0, zone) : text);
+  if (!bytes) throw new MtlsError('MTLS_BAD_ARGUMENT', `"${text}" is not an IPv4 or IPv6 address`, { subject: text });
+  const value = bytesToBigInt(bytes);
+  if (isMapped(value)) {
+    const v4 = Buffer.alloc(4);
+    v4.writeUInt32BE(Number(value & 0xffffffffn));
+    return { family: 4, value, text: formatIpBytes(v4) };
   }
-  if (isIPv6(text)) {
-    const value = parseV6(text);
-    if (isMapped(value)) return { family: 4, value, text: v4Text(value) };
-    return { family: 6, value, text: v6Text(value) };
-  }
-  throw new MtlsError('MTLS_BAD_ARGUMENT', `"${text}" is not an IPv4 or IPv6 address`, { subject: text });
+  return { family: 6, value, text: formatIpBytes(bytes) };
 }
 
 /**
@@ -121,34 +75,14 @@ export function normalizeIp(text: string): string {
 }
 
 /**
- * Parses a CIDR block or a single address (`203.0.113.7` → `/32`,
- * `2001:db8::1` → `/128`). Host bits must be zero (`10.0.0.1/8` is refused,
- * as it usually hides a typo).
+ * Parses a CIDR block or a single address with the registry's rules
+ * (canonical text, host bits must be zero, IPv4-mapped blocks become IPv4).
  * @throws MTLS_BAD_ARGUMENT naming the bad part
  */
 export function parseCidr(text: string): ParsedCidr {
-  const trimmed = text.trim();
-  const slash = trimmed.indexOf('/');
-  const addrText = slash >= 0 ? trimmed.slice(0, slash) : trimmed;
-  const ip = parseIp(addrText);
-  const max = ip.family === 4 ? 32 : 128;
-  let prefix = max;
-  if (slash >= 0) {
-    const p = trimmed.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p) || Number(p) > max) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `CIDR "${text}": prefix length "${p}" must be 0 to ${max}`, { subject: text });
-    }
-    prefix = Number(p);
-  }
-  const prefix128 = ip.family === 4 ? 96 + prefix : prefix;
-  const mask = prefix128 === 0 ? 0n : (ALL_ONES << BigInt(128 - prefix128)) & ALL_ONES;
-  if ((ip.value & ~mask & ALL_ONES) !== 0n) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `CIDR "${text}" has host bits set; did you mean ${ip.family === 4 ? v4Text(ip.value & mask) : v6Text(ip.value & mask)}/${prefix}?`, {
-      subject: text,
-    });
-  }
-  const network = ip.value & mask;
-  return { family: ip.family, network, prefix128, text: `${ip.family === 4 ? v4Text(network) : v6Text(network)}/${prefix}` };
+  const c = parseRegistryCidr(text);
+  const prefix128 = c.family === 4 ? 96 + c.prefix : c.prefix;
+  return { family: c.family, network: bytesToBigInt(c.network), prefix128, text: c.text };
 }
 
 /** True when the address lies inside the block. */

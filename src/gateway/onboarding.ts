@@ -185,20 +185,43 @@ function isDerPrivateKey(der: Buffer): boolean {
   return false;
 }
 
-/** Reads the upload's blocks; refuses a private key before anything else. */
-function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
+/**
+ * Refuses, loudly, an upload that holds a private key: any PEM block labelled
+ * `… PRIVATE KEY`, or DER bytes that parse as a PKCS#8, PKCS#1 or SEC1 key.
+ * The guide is explicit that the key must never be sent to the provider. The
+ * CLI runs this before anything leaves the machine.
+ * @param what - `CA chain` or `CRL`, for the hint
+ * @throws MTLS_ONBOARD_REJECTED with details.check `private_key`
+ */
+export function assertNoPrivateKey(data: string | Uint8Array, source: string, what: 'CA chain' | 'CRL' = 'CA chain'): void {
+  const hint =
+    what === 'CRL'
+      ? 'Send only the CRL file (e.g. crl/ca.crl.pem). Treat the key that was in this file as exposed: have the institution replace it.'
+      : 'Send only the public CA certificate(s), e.g. certs/ca.cert.pem (never private/ca.key.pem). Treat the key that was in this file as exposed: have the institution replace it and re-issue its CA.';
   const text = typeof data === 'string' ? data : isPem(data) ? Buffer.from(data).toString('utf8') : undefined;
-  if (text !== undefined && containsPrivateKey(text)) {
+  if (text !== undefined) {
+    if (!containsPrivateKey(text)) return;
     const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 #]+)-----/g)].map((m) => m[1] as string);
     const at = blocks.findIndex((l) => l.endsWith('PRIVATE KEY'));
     throw reject(
       'private_key',
       `${source}: block #${at + 1} is a ${blocks[at] ?? 'PRIVATE KEY'} block. A private key must NEVER be sent to the provider; the upload was refused and nothing was stored`,
       source,
-      'Send only the public CA certificate(s), e.g. certs/ca.cert.pem (never private/ca.key.pem). Treat the key that was in this file as exposed: have the institution replace it and re-issue its CA.',
+      hint,
       { position: at + 1 },
     );
   }
+  if (isDerPrivateKey(Buffer.from(data as Uint8Array))) {
+    throw reject('private_key', `${source} is a DER private key. A private key must NEVER be sent to the provider; the upload was refused and nothing was stored`, source, hint, {
+      position: 1,
+    });
+  }
+}
+
+/** Reads the upload's blocks; refuses a private key before anything else. */
+function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
+  assertNoPrivateKey(data, source);
+  const text = typeof data === 'string' ? data : isPem(data) ? Buffer.from(data).toString('utf8') : undefined;
   const out: Parsed[] = [];
   const add = (der: Buffer, position: number, label: string): void => {
     let cert: x509.X509Certificate;
@@ -231,11 +254,6 @@ function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
   } else {
     const der = Buffer.from(data as Uint8Array);
     if (der.length === 0) throw reject('not_a_certificate', `${source} is empty`, source);
-    if (isDerPrivateKey(der)) {
-      throw reject('private_key', `${source} is a DER private key. A private key must NEVER be sent to the provider; the upload was refused and nothing was stored`, source, 'Send only the public CA certificate. Treat this key as exposed: have the institution replace it and re-issue its CA.', {
-        position: 1,
-      });
-    }
     add(der, 1, 'CERTIFICATE');
   }
   return out;
@@ -336,6 +354,16 @@ export function validateCaChain(data: string | Uint8Array, options: ValidateCaCh
   }
 
   const ordered = orderChain(certs, source, name, options.knownIssuers ?? []);
+  // RFC 5280 §4.2.1.9: pathLenConstraint caps the CA certificates that may
+  // follow in a path; a chain that breaks it can never verify a client.
+  ordered.forEach((p, k) => {
+    const pathLen = p.cert.getExtension(x509.BasicConstraintsExtension)?.pathLength;
+    if (pathLen !== undefined && k > pathLen) {
+      throw reject('broken_chain', `${name(p)} has pathLenConstraint ${pathLen} but ${k} CA certificate(s) below it in the chain, so no client certificate could ever verify`, source, 'Re-issue the CA without that path length limit, or send a shorter chain.', {
+        position: p.position,
+      });
+    }
+  });
   const top = ordered[ordered.length - 1] as Parsed;
   (infos.get(top) as ChainCertificateInfo).selfSigned = issuedBy(top.node, top.node);
   const earliest = ordered.reduce((a, b) => (b.cert.notAfter < a.cert.notAfter ? b : a));
@@ -513,10 +541,7 @@ export async function validateCrls(data: string | Uint8Array, caPems: readonly s
   const source = options.source ?? 'CRL';
   const now = options.now ?? new Date();
   const skewMs = (options.clockSkewSeconds ?? 300) * 1000;
-  const text = typeof data === 'string' ? data : isPem(data) ? Buffer.from(data).toString('utf8') : undefined;
-  if (text !== undefined && containsPrivateKey(text)) {
-    throw reject('private_key', `${source} contains a PRIVATE KEY block. A private key must NEVER be sent to the provider; the upload was refused`, source, 'Send only the CRL file (crl/ca.crl.pem). Treat the key as exposed and replace it.');
-  }
+  assertNoPrivateKey(data, source, 'CRL');
   let crls: x509.X509Crl[];
   try {
     crls = parseCrls(data, source);

@@ -125,3 +125,14 @@ export async function writeFilesAtomic(
     throw e;
   }
 }
+
+/**
+ * Refuses early, before any expensive work, when `path` exists and `force`
+ * is not set.
+ * @throws MTLS_FILE_EXISTS
+ */
+export async function assertCanWrite(path: string, force = false): Promise<void> {
+  if (!force && (await pathExists(path))) {
+    throw new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${path}: the file already exists`, { subject: path });
+  }
+}

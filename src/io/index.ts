@@ -1,1 +1,1 @@
-export { writeFileAtomic, writeFilesAtomic, readFileChecked, pathExists, syncDir, type WriteFileAtomicOptions } from './files.js';
+export { writeFileAtomic, writeFilesAtomic, readFileChecked, pathExists, assertCanWrite, syncDir, type WriteFileAtomicOptions } from './files.js';

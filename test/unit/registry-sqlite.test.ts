@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,10 +13,7 @@ import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/regis
 import type { AuditRecord, RegistryChange } from '../../src/gateway/registry/types.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
 
-const fp = (c: TestCa): string => Buffer.from(c.certificate.rawData).length && require_fp(c);
-function require_fp(c: TestCa): string {
-  return new (require('node:crypto').X509Certificate)(Buffer.from(c.certificate.rawData)).fingerprint256.replace(/:/g, '').toLowerCase();
-}
+const fp = (c: TestCa): string => new X509Certificate(Buffer.from(c.certificate.rawData)).fingerprint256.replace(/:/g, '').toLowerCase();
 
 function assertCode(code: string, re?: RegExp) {
   return (e: unknown): boolean => {
@@ -65,7 +63,8 @@ describe('CIDR normalisation', () => {
     assert.equal(normaliseCidr(' 10.0.0.0/8 '), '10.0.0.0/8');
     assert.equal(normaliseCidr('2001:DB8:0:0:0:0:0:1'), '2001:db8::1/128');
     assert.equal(normaliseCidr('2001:db8::/48'), '2001:db8::/48');
-    assert.equal(normaliseCidr('2001:0:0:1:0:0:0:1'), '2001::1:0:0:0:1/128');
+    assert.equal(normaliseCidr('2001:0:0:1:0:0:0:1'), '2001:0:0:1::1/128');
+    assert.equal(normaliseCidr('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1/128');
     assert.equal(normaliseCidr('::ffff:192.0.2.1'), '192.0.2.1/32');
     assert.equal(normaliseCidr('::ffff:192.0.2.0/120'), '192.0.2.0/24');
     assert.equal(normaliseCidr('::1'), '::1/128');

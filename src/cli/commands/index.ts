@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
-import { registerPfxCommands } from './pfx.js';
+import { registerCaCommands } from './ca.js';
+import { registerKeyCommands } from './key.js';
+import { registerCertCommands } from './cert.js';
 
 /**
  * Registers every command group on the program. Each group lives in its own
  * file and exports one `register…` function.
  */
 export function registerCommands(program: Command): void {
-  void program;
-  registerPfxCommands(program);
+  registerCaCommands(program);
+  registerKeyCommands(program);
+  registerCertCommands(program);
 }

@@ -87,6 +87,14 @@ export const AUDIT_REASONS = [
   'handshake_timeout',
   'bad_request',
   'upstream_error',
+  /**
+   * The certificate chains to the institution's CA but fails the gateway's own
+   * certificate policy: a CA certificate (basicConstraints CA:TRUE) used as a
+   * client certificate, a key under the minimum size, or a weak signature
+   * digest (DESIGN "Gateway pitfalls"; TLS alert analogue: bad_certificate,
+   * RFC 5246 §7.2.2). Added after the issue's list, which had no code for it.
+   */
+  'bad_certificate',
 ] as const;
 /** One reason code. */
 export type AuditReason = (typeof AUDIT_REASONS)[number];

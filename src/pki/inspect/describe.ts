@@ -39,11 +39,24 @@ export interface NameDescription {
   dn: DistinguishedName;
 }
 
+/** RSASSA-PSS parameters (RFC 4055 §3.1), defaults filled in. */
+export interface PssParameters {
+  /** Digest name (`sha256`) or OID. */
+  hash: string;
+  /** Mask generation: `mgf1` and its digest. */
+  maskGeneration: string;
+  maskHash: string;
+  saltLength: number;
+  trailerField: number;
+}
+
 /** A signature or algorithm identifier. */
 export interface AlgorithmDescription {
   oid: string;
   /** OpenSSL's name (`sha256WithRSAEncryption`, `ecdsa-with-SHA256`, `ED25519`) or the OID. */
   name: string;
+  /** For rsassaPss. */
+  pss?: PssParameters;
 }
 
 /** A described X.509 certificate. Binary values are lower-case hex unless noted. */
@@ -138,9 +151,43 @@ function nameOf(el: DerElement | undefined, what: string): NameDescription {
   return { text: formatOpenSslText(dn), rfc4514: formatRfc4514(dn), dn };
 }
 
-function algorithmOf(el: DerElement | undefined, what: string): AlgorithmDescription {
+const DIGESTS: Readonly<Record<string, string>> = {
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.4': 'sha224',
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+};
+const MGF1 = '1.2.840.113549.1.1.8';
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
+
+function digestOf(el: DerElement | undefined, what: string): string {
   const [oidEl] = childrenOf(el, TAG.sequence, what);
   const oid = oidOf(oidEl, what);
+  return DIGESTS[oid] ?? oid;
+}
+
+/** RSASSA-PSS-params (RFC 4055 §3.1): every field is optional with a SHA-1 / 20-byte default. */
+function pssParameters(params: DerElement, what: string): PssParameters {
+  const out: PssParameters = { hash: 'sha1', maskGeneration: 'mgf1', maskHash: 'sha1', saltLength: 20, trailerField: 1 };
+  for (const f of childrenOf(params, TAG.sequence, what)) {
+    const [inner] = childrenOf(f, f.tag, what);
+    if (f.tag === 0xa0) out.hash = digestOf(inner, what);
+    else if (f.tag === 0xa1) {
+      const [mgfOid, mgfParams] = childrenOf(inner, TAG.sequence, what);
+      const oid = oidOf(mgfOid, what);
+      out.maskGeneration = oid === MGF1 ? 'mgf1' : oid;
+      if (mgfParams) out.maskHash = digestOf(mgfParams, what);
+    } else if (f.tag === 0xa2) out.saltLength = smallInteger(inner, what);
+    else if (f.tag === 0xa3) out.trailerField = smallInteger(inner, what);
+  }
+  return out;
+}
+
+function algorithmOf(el: DerElement | undefined, what: string): AlgorithmDescription {
+  const [oidEl, params] = childrenOf(el, TAG.sequence, what);
+  const oid = oidOf(oidEl, what);
+  if (oid === RSASSA_PSS && params && params.tag === TAG.sequence) return { oid, name: algorithmName(oid), pss: pssParameters(params, what) };
   return { oid, name: algorithmName(oid) };
 }
 

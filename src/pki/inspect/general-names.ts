@@ -17,10 +17,12 @@ export interface GeneralNameDescription {
   /**
    * The value: the name for dns/email/uri; the address for ip (IPv6 compressed
    * per RFC 5952; `address/prefix` in name constraints); the slash-form DN for
-   * dirName; the OID for rid; `OID;hex` for otherName; hex for x400Address and
-   * ediPartyName.
+   * dirName; the OID for rid; the text value for otherName (hex of the DER
+   * value when it is not a string); hex for x400Address and ediPartyName.
    */
   value: string;
+  /** The type-id, for otherName (`1.3.6.1.4.1.311.20.2.3` is a Microsoft UPN). */
+  oid?: string;
   /** The DN, for dirName. */
   dn?: DistinguishedName;
   /** As OpenSSL prints it: `DNS:a.example`, `IP Address:10.0.0.1`, `DirName:/C=BR/CN=x`. */

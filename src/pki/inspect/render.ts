@@ -4,7 +4,7 @@
  * read side by side.
  */
 import { colonHex, formatOpenSslDate } from './asn1.js';
-import type { CertificateDescription, CrlDescription, CsrDescription } from './describe.js';
+import type { AlgorithmDescription, CertificateDescription, CrlDescription, CsrDescription } from './describe.js';
 import type { ExtensionDescription } from './extensions.js';
 import type { GeneralNameDescription } from './general-names.js';
 import { ACCESS_METHODS, CRL_REASONS, KEY_USAGE_DISPLAY, NS_CERT_TYPE_DISPLAY } from './oid-names.js';
@@ -149,6 +149,21 @@ function renderPublicKey(pk: PublicKeyDescription, indent: number): string[] {
   return lines;
 }
 
+/** The algorithm line, plus RSASSA-PSS parameters as OpenSSL lists them. */
+function algorithmLines(label: string, a: AlgorithmDescription, indent: number): string[] {
+  const lines = [`${pad(indent)}${label}: ${a.name}`];
+  if (a.pss) {
+    const hex2 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(2, '0')}`;
+    lines.push(
+      `${pad(indent + 4)}Hash Algorithm: ${a.pss.hash}`,
+      `${pad(indent + 4)}Mask Algorithm: ${a.pss.maskGeneration} with ${a.pss.maskHash}`,
+      `${pad(indent + 4)}Salt Length: ${hex2(a.pss.saltLength)}`,
+      `${pad(indent + 4)}Trailer Field: ${hex2(a.pss.trailerField)}${a.pss.trailerField === 1 ? ' (default)' : ''}`,
+    );
+  }
+  return lines;
+}
+
 function serialLines(serialHex: string, negative: boolean): string[] {
   const stripped = serialHex.replace(/^0+(?=.)/, '');
   const bytes = Math.ceil(stripped.length / 2);
@@ -169,7 +184,7 @@ export function renderCertificateText(d: CertificateDescription): string {
     '    Data:',
     `${pad(8)}Version: ${d.version} (0x${(d.version - 1).toString(16)})`,
     ...serialLines(d.serialNumber, d.serialNegative),
-    `${pad(8)}Signature Algorithm: ${d.signatureAlgorithm.name}`,
+    ...algorithmLines('Signature Algorithm', d.signatureAlgorithm, 8),
     `${pad(8)}Issuer: ${d.issuer.text}`,
     `${pad(8)}Validity`,
     `${pad(12)}Not Before: ${formatOpenSslDate(new Date(d.notBefore))}`,
@@ -179,7 +194,7 @@ export function renderCertificateText(d: CertificateDescription): string {
     ...renderPublicKey(d.publicKey, 12),
   ];
   if (d.extensions.length) lines.push(`${pad(8)}X509v3 extensions:`, ...renderExtensions(d.extensions, 12));
-  lines.push(`    Signature Algorithm: ${d.signature.name}`, '    Signature Value:', ...hexBlock(d.signature.value, 18, 8));
+  lines.push(...algorithmLines('Signature Algorithm', d.signature, 4), '    Signature Value:', ...hexBlock(d.signature.value, 18, 8));
   lines.push(`SHA256 Fingerprint=${d.fingerprints.sha256}`, `SHA1 Fingerprint=${d.fingerprints.sha1}`);
   return lines.join('\n') + '\n';
 }
@@ -201,7 +216,7 @@ export function renderCsrText(d: CsrDescription): string {
   if (!d.attributes.length && !d.requestedExtensions.length) lines.push(`${pad(12)}(none)`);
   for (const a of d.attributes) lines.push(`${pad(12)}${a.name.padEnd(25)}:${a.values.join(', ')}`);
   if (d.requestedExtensions.length) lines.push(`${pad(12)}Requested Extensions:`, ...renderExtensions(d.requestedExtensions, 16));
-  lines.push(`    Signature Algorithm: ${d.signature.name}`, '    Signature Value:', ...hexBlock(d.signature.value, 18, 8));
+  lines.push(...algorithmLines('Signature Algorithm', d.signature, 4), '    Signature Value:', ...hexBlock(d.signature.value, 18, 8));
   lines.push(`Self-signature: ${d.signatureValid ? 'OK' : 'FAILED (the request was altered or is corrupt)'}`);
   return lines.join('\n') + '\n';
 }
@@ -211,7 +226,7 @@ export function renderCrlText(d: CrlDescription): string {
   const lines = [
     'Certificate Revocation List (CRL):',
     `${pad(8)}Version ${d.version} (0x${(d.version - 1).toString(16)})`,
-    `${pad(8)}Signature Algorithm: ${d.signatureAlgorithm.name}`,
+    ...algorithmLines('Signature Algorithm', d.signatureAlgorithm, 8),
     `${pad(8)}Issuer: ${d.issuer.text}`,
     `${pad(8)}Last Update: ${formatOpenSslDate(new Date(d.thisUpdate))}`,
     `${pad(8)}Next Update: ${d.nextUpdate ? formatOpenSslDate(new Date(d.nextUpdate)) : 'NONE'}`,
@@ -225,6 +240,6 @@ export function renderCrlText(d: CrlDescription): string {
       if (r.extensions.length) lines.push(`${pad(8)}CRL entry extensions:`, ...renderExtensions(r.extensions, 12));
     }
   }
-  lines.push(`    Signature Algorithm: ${d.signature.name}`, '    Signature Value:', ...hexBlock(d.signature.value, 18, 8));
+  lines.push(...algorithmLines('Signature Algorithm', d.signature, 4), '    Signature Value:', ...hexBlock(d.signature.value, 18, 8));
   return lines.join('\n') + '\n';
 }

@@ -1,0 +1,17 @@
+export { initCa, type InitCaOptions, type InitCaResult } from './init-ca.js';
+export { adoptCa, type AdoptCaOptions, type AdoptCaResult } from './adopt-ca.js';
+export { openCa, loadCaKey, findProfile, type OpenCa, type OpenCaOptions } from './open-ca.js';
+export { signCsr, checkCsr, type SignCsrOptions, type SignCsrResult } from './sign-csr.js';
+export { issueClientCertificate, type IssueClientOptions, type IssueClientResult } from './issue-client.js';
+export { revokeCertificate, generateCrl, type RevokeCertificateOptions, type GenerateCrlOptions, type GenerateCrlResult } from './revoke.js';
+export { exportChain, type ExportChainOptions, type ExportChainResult, type ChainCertificate } from './export-chain.js';
+export { readDatabase } from './ca-database.js';
+export { parseIndex, formatIndex, formatIndexLine, REVOCATION_REASONS, type IndexEntry, type RevocationReason } from './index-db.js';
+export { applyPolicy, type DnPolicy, type PolicyRule, type ApplyPolicyOptions, type ApplyPolicyResult } from './policy.js';
+export { caLayout, type CaLayout } from './layout.js';
+export { withCaLock } from './lock.js';
+export { loadCaConfig, type CaConfigResult, type LoadCaConfigOptions } from './ca-config.js';
+export { parseOpenSslConfig } from './openssl-cnf.js';
+export { parseExtensionSection } from './x509v3-config.js';
+export { renderOpenSslCnf, renderExtensionSection, type RenderCnfOptions } from './render-cnf.js';
+export { createKeyFile, createCsrFile, type CreateKeyFileOptions, type CreateKeyFileResult, type CreateCsrFileOptions, type CreateCsrFileResult } from './new-key.js';

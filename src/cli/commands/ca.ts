@@ -1,0 +1,278 @@
+/**
+ * `mtls ca …`: init, adopt, sign, issue, revoke, crl, chain, show.
+ */
+import { Command, Option } from 'commander';
+import {
+  adoptCa,
+  exportChain,
+  generateCrl,
+  initCa,
+  issueClientCertificate,
+  readDatabase,
+  REVOCATION_REASONS,
+  revokeCertificate,
+  signCsr,
+  type RevocationReason,
+} from '../../ca/index.js';
+import { parseSanOption } from '../../ca/san-option.js';
+import { MtlsError } from '../../errors/index.js';
+import { readFileChecked } from '../../io/index.js';
+import { fingerprintSha256 } from '../../pki/certificate.js';
+import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
+import { parseSubject } from '../../pki/names.js';
+import { caKeyFromCli, openCaFromCli } from '../ca-context.js';
+import { info, out, outJson, style, warn, withSpinner } from '../output.js';
+import { readSecret } from '../secrets.js';
+
+const days = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new MtlsError('MTLS_BAD_ARGUMENT', `--days must be a positive whole number, got "${v}"`, { subject: '--days' });
+  return n;
+};
+
+const caOption = (): Option => new Option('--ca <dir>', 'CA directory (default: $MTLS_CA_DIR or the current directory)');
+const passphraseFileOption = (): Option => new Option('--passphrase-file <file>', 'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)');
+
+/** Registers `mtls ca …`. */
+export function registerCaCommands(program: Command): void {
+  const ca = program.command('ca').description('build and run a private CA compatible with `openssl ca`');
+
+  ca.command('init')
+    .description('create a CA directory: layout, openssl.cnf, encrypted key, self-signed root (guide steps 2-4)')
+    .argument('<dir>', 'the CA directory to create (must not exist or be empty)')
+    .requiredOption('--subject <dn>', 'root subject, /C=BR/ST=SP/O=Acme/CN=Acme Root CA or RFC 4514')
+    .addOption(new Option('--key-type <type>', 'CA key type').choices([...KEY_TYPES]).default('rsa4096'))
+    .option('--days <n>', 'root validity in days', days, 7300)
+    .addOption(passphraseFileOption())
+    .option('--no-passphrase', 'store the CA key unencrypted (not recommended)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca init ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Root CA" --passphrase-file ca.pass\n')
+    .action(async (dir: string, o: { subject: string; keyType: string; days: number; passphraseFile?: string; passphrase: boolean; json?: boolean }) => {
+      const subject = parseSubject(o.subject);
+      const keyType = parseKeyType(o.keyType);
+      const passphrase = o.passphrase
+        ? await readSecret({ file: o.passphraseFile, envVar: 'MTLS_CA_PASSPHRASE', prompt: 'New CA key passphrase: ', confirm: true, what: 'CA passphrase' })
+        : undefined;
+      const r = await withSpinner(`generating ${keyType} CA key`, () =>
+        initCa({ dir, subject, keyType, days: o.days, ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }) }),
+      );
+      if (o.json) return outJson(r);
+      out(`${style('green', '✓')} CA created in ${r.layout.dir}`);
+      out(`  subject      ${r.subject}`);
+      out(`  key          ${r.key}, ${r.keyEncrypted ? 'encrypted (AES-256-CBC, PBKDF2-HMAC-SHA256 600000)' : style('yellow', 'NOT encrypted')} → ${r.layout.caKey}`);
+      out(`  certificate  ${r.layout.caCert} (valid until ${r.notAfter.toISOString()})`);
+      out(`  SHA-256      ${r.fingerprintSha256}`);
+      out(`  openssl.cnf  ${r.layout.config} (openssl ca -config ${r.layout.config} works as it stands)`);
+    });
+
+  ca.command('adopt')
+    .description('take over a CA built by hand with the guide (reads its openssl.cnf, checks the database)')
+    .argument('<dir>', 'the CA directory')
+    .option('--config <file>', 'openssl.cnf (default DIR/openssl.cnf)')
+    .addOption(passphraseFileOption())
+    .option('--fix', 'apply safe repairs: create crlnumber/serial, unique_subject = no')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca adopt ~/myCA --fix\n')
+    .action(async (dir: string, o: { config?: string; passphraseFile?: string; fix?: boolean; json?: boolean }) => {
+      const passphrase =
+        o.passphraseFile !== undefined || process.env.MTLS_CA_PASSPHRASE
+          ? await readSecret({ file: o.passphraseFile, envVar: 'MTLS_CA_PASSPHRASE', prompt: 'CA key passphrase: ', what: 'CA passphrase' })
+          : undefined;
+      const r = await adoptCa({ dir, ...(o.config ? { configPath: o.config } : {}), ...(passphrase !== undefined ? { passphrase } : {}), fix: o.fix ?? false });
+      if (o.json) return outJson({ ...r, ca: undefined, config: r.ca.config.configPath });
+      for (const w of r.warnings) warn(w);
+      out(`${style('green', '✓')} adopted ${r.ca.config.dir}`);
+      out(`  subject      ${r.subject}`);
+      out(`  SHA-256      ${r.fingerprintSha256}`);
+      out(`  policy       ${r.policy}`);
+      out(`  profiles     ${r.profiles.join(', ')}`);
+      out(`  database     ${r.certificates.valid} valid, ${r.certificates.revoked} revoked, ${r.certificates.expired} expired`);
+      out(`  key check    ${r.keyChecked ? 'key matches the certificate' : 'not checked (give --passphrase-file)'}`);
+      for (const rep of r.repairs) out(`  ${o.fix ? 'fixed' : 'to fix (run with --fix)'}: ${rep}`);
+    });
+
+  ca.command('sign')
+    .description('sign CSR(s) under the CA policy and record them in index.txt (guide step 5.3)')
+    .argument('<csr...>', 'CSR file(s), PEM or DER')
+    .addOption(caOption())
+    .option('--profile <name>', 'extension profile: usr_cert, client, server, or any section of openssl.cnf')
+    .option('--days <n>', 'validity in days (default: default_days, 375)', days)
+    .option('--san <list>', 'extra subjectAltName, e.g. DNS:api.example,IP:10.0.0.1')
+    .option('--out <file>', 'also write the certificate here (one CSR only)')
+    .option('--force', 'overwrite --out')
+    .addOption(passphraseFileOption())
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca sign client.csr.pem --ca ./myCA --profile client --out client.cert.pem\n')
+    .action(async (csrs: string[], o: { ca?: string; profile?: string; days?: number; san?: string; out?: string; force?: boolean; passphraseFile?: string; json?: boolean }) => {
+      if (o.out && csrs.length > 1) throw new MtlsError('MTLS_USAGE', '--out takes one CSR; with several, certificates go to newcerts/');
+      const ca = await openCaFromCli(o.ca);
+      const caKey = await caKeyFromCli(ca, o.passphraseFile);
+      const sans = o.san ? parseSanOption(o.san) : undefined;
+      const results = [];
+      for (const path of csrs) {
+        const csr = await readFileChecked(path, 'CSR');
+        const r = await signCsr({
+          ca,
+          csr,
+          csrSource: path,
+          caKey,
+          ...(o.profile ? { profile: o.profile } : {}),
+          ...(o.days ? { days: o.days } : {}),
+          ...(sans ? { subjectAltNames: sans } : {}),
+          ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
+        });
+        results.push(r);
+        if (!o.json) {
+          for (const w of r.warnings) warn(w);
+          out(`${style('green', '✓')} signed ${path}: serial ${r.serial}, ${r.subject}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`);
+          out(`  ${r.outPath ?? r.newCertPath}`);
+        }
+      }
+      if (o.json) outJson(results.length === 1 ? results[0] : results);
+    });
+
+  ca.command('issue')
+    .description('key + CSR + signed certificate + .pfx for one client, in one step (guide steps 5-7)')
+    .argument('<name>', 'client name: the CN and the file name stem')
+    .addOption(caOption())
+    .addOption(new Option('--key-type <type>', 'client key type').choices([...KEY_TYPES]).default('rsa2048'))
+    .option('--profile <name>', 'extension profile (client = keyUsage + EKU clientAuth; usr_cert = the guide\'s)', 'client')
+    .option('--days <n>', 'validity in days (default: default_days, 375)', days)
+    .option('--ou <ou>', 'organizationalUnitName')
+    .option('--email <address>', 'emailAddress')
+    .option('--san <list>', 'subjectAltName, e.g. DNS:client.example')
+    .option('--legacy', '.pfx with 3DES + SHA-1 MAC, for older Java, Windows and macOS keystores')
+    .option('--out-dir <dir>', 'write all files here instead of the CA\'s certs/ and private/')
+    .option('--password-file <file>', 'file holding the .pfx password (else $MTLS_PFX_PASSWORD, else a prompt)')
+    .addOption(passphraseFileOption())
+    .option('--force', 'overwrite existing files')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca issue acme-client --ca ./myCA --password-file pfx.pass --passphrase-file ca.pass\n')
+    .action(async (name: string, o: Record<string, string | boolean | number | undefined>) => {
+      const ca = await openCaFromCli(o.ca as string | undefined);
+      const caKey = await caKeyFromCli(ca, o.passphraseFile as string | undefined);
+      const pfxPassword = await readSecret({ file: o.passwordFile as string | undefined, envVar: 'MTLS_PFX_PASSWORD', prompt: '.pfx password: ', confirm: true, what: '.pfx password' });
+      const extra = [
+        ...(o.ou ? [{ type: 'OU', value: String(o.ou) }] : []),
+        ...(o.email ? [{ type: 'emailAddress', value: String(o.email) }] : []),
+      ];
+      const r = await withSpinner('generating the client key', () =>
+        issueClientCertificate({
+          ca,
+          name,
+          caKey,
+          pfxPassword,
+          keyType: parseKeyType(String(o.keyType)),
+          profile: String(o.profile),
+          pfxFlavour: o.legacy ? 'legacy' : 'modern',
+          subject: extra,
+          force: Boolean(o.force),
+          ...(typeof o.days === 'number' ? { days: o.days } : {}),
+          ...(o.san ? { subjectAltNames: parseSanOption(String(o.san)) } : {}),
+          ...(o.outDir ? { outDir: String(o.outDir) } : {}),
+        }),
+      );
+      if (o.json) return outJson(r);
+      for (const w of r.warnings) warn(w);
+      out(`${style('green', '✓')} issued ${r.subject} (serial ${r.serial}, profile ${r.profile}, valid until ${r.notAfter.toISOString()})`);
+      out(`  private key  ${r.keyPath}  (0600, encrypted with the .pfx password)`);
+      out(`  CSR          ${r.csrPath}`);
+      out(`  certificate  ${r.certPath}`);
+      out(`  .pfx         ${r.pfxPath}  (${o.legacy ? 'legacy 3DES/SHA-1' : 'AES-256/SHA-256'})`);
+      out('');
+      out(style('bold', 'Send to the provider (public, safe to e-mail):'));
+      out(`  the CA chain: ${r.chainPath}   (or: mtls ca chain --ca ${ca.config.dir} --out chain.pem)`);
+      out(`  SHA-256 ${fingerprintSha256(ca.certificate)}  ← confirm this out of band`);
+      out(style('bold', 'Never send:'));
+      out(`  ${r.keyPath}, ${r.pfxPath}, or the .pfx password.`);
+    });
+
+  ca.command('revoke')
+    .description('mark a certificate revoked in index.txt (then run `mtls ca crl`)')
+    .argument('[serial]', 'hex serial number')
+    .addOption(caOption())
+    .option('--cert <file>', 'the certificate to revoke, instead of a serial')
+    .addOption(new Option('--reason <reason>', 'CRL reason').choices([...REVOCATION_REASONS]))
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca revoke 0B99EEC5224C3EE64D34E88302544A40 --ca ./myCA --reason keyCompromise\n')
+    .action(async (serial: string | undefined, o: { ca?: string; cert?: string; reason?: RevocationReason; json?: boolean }) => {
+      const ca = await openCaFromCli(o.ca);
+      const r = await revokeCertificate({
+        ca,
+        ...(serial ? { serial } : {}),
+        ...(o.cert ? { certificate: await readFileChecked(o.cert, 'certificate') } : {}),
+        ...(o.reason ? { reason: o.reason } : {}),
+      });
+      if (o.json) return outJson(r);
+      out(`${style('green', '✓')} revoked serial ${r.serial} (${r.subject}), reason ${r.reason}`);
+      info('run `mtls ca crl` to publish a new CRL');
+    });
+
+  ca.command('crl')
+    .description('generate a CRL of every revoked certificate and bump crlnumber')
+    .addOption(caOption())
+    .option('--days <n>', 'days until nextUpdate (default: default_crl_days)', days)
+    .option('--out <file>', 'also write the CRL here')
+    .option('--force', 'overwrite --out')
+    .addOption(passphraseFileOption())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { ca?: string; days?: number; out?: string; force?: boolean; passphraseFile?: string; json?: boolean }) => {
+      const ca = await openCaFromCli(o.ca);
+      const caKey = await caKeyFromCli(ca, o.passphraseFile);
+      const r = await generateCrl({ ca, caKey, ...(o.days ? { days: o.days } : {}), ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}) });
+      if (o.json) return outJson({ ...r, pem: undefined });
+      for (const w of r.warnings) warn(w);
+      out(`${style('green', '✓')} CRL #${r.crlNumber.toString(16).toUpperCase()} with ${r.revoked} revoked certificate(s), next update ${r.nextUpdate.toISOString()}`);
+      out(`  ${r.path}${r.outPath ? `\n  ${r.outPath}` : ''}`);
+    });
+
+  ca.command('chain')
+    .description('write the PUBLIC chain to send to the provider, with SHA-256 fingerprints (guide step 8)')
+    .argument('[files...]', 'more certificate files (intermediates)')
+    .addOption(caOption())
+    .option('--no-ca', 'do not include a CA directory; use only the files given')
+    .option('--out <file>', 'write the chain here (default: print it)')
+    .option('--force', 'overwrite --out')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca chain --ca ./myCA --out acme-chain.pem\n')
+    .action(async (files: string[], o: { ca?: string | boolean; out?: string; force?: boolean; json?: boolean }) => {
+      const ca = o.ca === false ? undefined : await openCaFromCli(typeof o.ca === 'string' ? o.ca : undefined);
+      const r = await exportChain({ ...(ca ? { ca } : {}), files, ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}) });
+      if (o.json) return outJson(r);
+      if (!o.out) process.stdout.write(r.pem);
+      const log = o.out ? out : info;
+      if (o.out) log(`${style('green', '✓')} chain written to ${o.out} (certificates only, no private key)`);
+      for (const c of r.certificates) {
+        log(`  ${c.subject}${c.selfSigned ? ' (root)' : ''}`);
+        log(`    SHA-256 ${c.fingerprintSha256}   valid until ${c.notAfter.toISOString()}`);
+      }
+      log('Confirm these fingerprints with the provider out of band.');
+    });
+
+  ca.command('show')
+    .description('summarise the CA and list the certificates in its database')
+    .addOption(caOption())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { ca?: string; json?: boolean }) => {
+      const ca = await openCaFromCli(o.ca);
+      const entries = await readDatabase(ca.config);
+      const summary = {
+        dir: ca.config.dir,
+        subject: ca.certificate.subject,
+        notAfter: ca.certificate.notAfter,
+        fingerprintSha256: fingerprintSha256(ca.certificate),
+        policy: ca.config.policy,
+        profiles: Object.keys(ca.config.profiles),
+        certificates: entries,
+        warnings: ca.config.warnings,
+      };
+      if (o.json) return outJson(summary);
+      for (const w of ca.config.warnings) warn(w);
+      out(`CA ${summary.subject}`);
+      out(`  dir ${summary.dir}   valid until ${summary.notAfter.toISOString()}`);
+      out(`  SHA-256 ${summary.fingerprintSha256}`);
+      out(`  policy ${summary.policy}; profiles: ${summary.profiles.join(', ')}`);
+      out(`  ${entries.length} certificate(s):`);
+      for (const e of entries) out(`  ${e.status} ${e.serial} ${e.expiry.toISOString().slice(0, 10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`);
+    });
+}

@@ -1,0 +1,173 @@
+/**
+ * `mtls cert show | verify`: inspect certificates, CSRs, CRLs and `.pfx`
+ * files, and check a certificate against a CA chain for a TLS purpose.
+ * Wiring only; the work is done by src/pki/inspect and src/pki/verify-certificate.
+ */
+import { basename } from 'node:path';
+import { Option, type Command } from 'commander';
+import { MtlsError } from '../../errors/index.js';
+import { readFileChecked } from '../../io/index.js';
+import { parseCertificates } from '../../pki/certificate.js';
+import { inspectPki, renderInspectionText } from '../../pki/inspect/index.js';
+import { verifyCertificate, type VerifiedCertificate, type VerifyPurpose, type VerifyResult } from '../../pki/verify-certificate.js';
+import { info, out, outJson, style, warn } from '../output.js';
+import { readSecret } from '../secrets.js';
+
+/** Environment variable holding the .pfx password (shared with `mtls pfx`). */
+const ENV_PFX_PASSWORD = 'MTLS_PFX_PASSWORD';
+
+interface ShowOptions {
+  passwordFile?: string;
+  json?: boolean;
+}
+
+interface VerifyOptions {
+  ca: string[];
+  untrusted?: string[];
+  purpose: VerifyPurpose;
+  at?: string;
+  partialChain?: boolean;
+  acceptAnyEku?: boolean;
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function parseAt(value: string): Date {
+  const d = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `--at must be an ISO-8601 date such as 2026-12-31 or 2026-12-31T23:59:59Z, got "${value}"`, {
+      subject: '--at',
+    });
+  }
+  return d;
+}
+
+async function runShow(file: string, opts: ShowOptions): Promise<void> {
+  const data = await readFileChecked(file, 'input file');
+  const result = await inspectPki({
+    data,
+    source: file,
+    password: () => readSecret({ file: opts.passwordFile, envVar: ENV_PFX_PASSWORD, prompt: `Password for ${basename(file)}: `, what: 'pfx password' }),
+  });
+  if (opts.json) {
+    outJson({ file, format: result.format, objects: result.objects, ...(result.pkcs12 ? { pkcs12: result.pkcs12 } : {}), skipped: result.skipped });
+  } else {
+    process.stdout.write(renderInspectionText(result));
+  }
+  for (const w of result.pkcs12?.warnings ?? []) warn(w);
+  for (const o of result.objects) {
+    if (o.type === 'csr' && !o.signatureValid) warn(`the CSR's self-signature does not verify: it was altered or is corrupt`);
+  }
+}
+
+async function loadCertificateFiles(files: string[], what: string): Promise<ReturnType<typeof parseCertificates>> {
+  const all: ReturnType<typeof parseCertificates> = [];
+  for (const f of files) all.push(...parseCertificates(await readFileChecked(f, what), f));
+  return all;
+}
+
+function pathLine(c: VerifiedCertificate, anchorDepth: number | undefined): string {
+  const anchor = c.depth === anchorDepth && c.trusted ? ' (trust anchor)' : c.trusted ? ' (trusted)' : '';
+  return `  ${c.depth} ${c.subject}${anchor}\n      serial ${c.serialNumber}, valid ${c.notBefore} to ${c.notAfter}`;
+}
+
+function printResult(file: string, r: VerifyResult): void {
+  const last = r.path.length - 1;
+  if (r.ok) out(`${file}: ${style('green', 'OK')} for TLS ${r.purpose} authentication (checked at ${r.at})`);
+  else out(`${file}: ${style('red', 'FAILED')} for TLS ${r.purpose} authentication (checked at ${r.at})`);
+  out('path:');
+  for (const c of r.path) out(pathLine(c, r.ok ? last : undefined));
+  if (!r.ok) {
+    out('failures:');
+    for (const f of r.failures) out(`  [${f.reason}] depth ${f.certificate.depth}: ${f.detail}`);
+  }
+  for (const w of r.warnings) warn(w.message);
+}
+
+async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
+  const at = opts.at !== undefined ? parseAt(opts.at) : undefined;
+  const certs = parseCertificates(await readFileChecked(file, 'certificate'), file);
+  const [certificate, ...bundled] = certs;
+  if (!certificate) throw new MtlsError('MTLS_PEM_INVALID', `${file} holds no certificate`, { subject: file });
+  if (bundled.length && !opts.json) info(`${file}: using the first certificate; the other ${bundled.length} are used as untrusted intermediates`);
+  const chain = await loadCertificateFiles(opts.ca, 'CA file');
+  const untrusted = [...bundled, ...(await loadCertificateFiles(opts.untrusted ?? [], 'untrusted file'))];
+  const result = verifyCertificate({
+    certificate,
+    chain,
+    untrusted,
+    purpose: opts.purpose,
+    ...(at ? { at } : {}),
+    partialChain: opts.partialChain ?? false,
+    acceptAnyExtendedKeyUsage: opts.acceptAnyEku ?? false,
+  });
+  if (!opts.json) printResult(file, result);
+  if (!result.ok) {
+    throw new MtlsError(
+      'MTLS_VERIFY_FAILED',
+      `${file}: "${result.certificate.subject}" (depth ${result.certificate.depth}) failed: ${result.reason}: ${result.detail}`,
+      { subject: file, details: { verification: result } },
+    );
+  }
+  if (opts.json) outJson(result);
+}
+
+/**
+ * Registers `mtls cert show` and `mtls cert verify`.
+ * `.pfx` passwords come from --password-file, MTLS_PFX_PASSWORD, or a no-echo prompt.
+ */
+export function registerCertCommands(program: Command): void {
+  const cert = program.command('cert').description('inspect certificates, CSRs, CRLs and .pfx files; verify a certificate against a CA chain');
+
+  cert
+    .command('show')
+    .description('show a certificate (every one in a PEM bundle), CSR, CRL or .pfx as `openssl x509|req|crl -text` would')
+    .argument('<file>', 'PEM or DER certificate(s), CSR or CRL, or a .pfx/.p12')
+    .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt); only for PKCS#12`)
+    .option('--json', 'print every field as JSON')
+    .addHelpText(
+      'after',
+      `
+Private keys are never shown; a PEM block holding one is listed as skipped.
+
+Examples:
+  $ mtls cert show client.cert.pem
+  $ mtls cert show ca/crl/ca.crl.pem --json
+  $ mtls cert show client.pfx --password-file pw.txt
+
+Exit codes: 0 shown, 3 password required, 4 wrong password, 5 unreadable or malformed file.`,
+    )
+    .action((file: string, opts: ShowOptions) => runShow(file, opts));
+
+  cert
+    .command('verify')
+    .description('check signatures, validity, basicConstraints, keyUsage and EKU along the path to a trusted root')
+    .argument('<cert>', 'the certificate to check (PEM or DER; further certificates in the file are used as intermediates)')
+    .requiredOption('--ca <file>', 'trusted CA certificate(s), PEM bundle or DER; repeatable', collect)
+    .option('--untrusted <file>', 'intermediate certificates used to build the path but not trusted; repeatable', collect)
+    .addOption(new Option('--purpose <purpose>', 'what the certificate is for').choices(['client', 'server']).makeOptionMandatory())
+    .option('--at <iso-date>', 'check validity at this time instead of now (e.g. 2027-01-31T00:00:00Z)')
+    .option('--partial-chain', 'accept a path ending at a trusted certificate that is not self-signed (openssl -partial_chain)')
+    .option('--accept-any-eku', 'accept anyExtendedKeyUsage in place of clientAuth/serverAuth (OpenSSL refuses it)')
+    .option('--json', 'print the verification result as JSON')
+    .addHelpText(
+      'after',
+      `
+Checks, on every certificate of the path: the signature, the validity period,
+basicConstraints CA:TRUE and pathLenConstraint on issuers, keyUsage keyCertSign
+on issuers, the keyUsage and extendedKeyUsage the purpose needs on the leaf,
+and that the path ends at a self-signed certificate from --ca. It does NOT
+check name constraints, certificate policies or revocation (CRL/OCSP).
+
+Examples:
+  $ mtls cert verify client.cert.pem --ca ca-chain.pem --purpose client
+  $ mtls cert verify server.pem --ca root.pem --untrusted intermediate.pem --purpose server --at 2027-01-01
+  $ mtls cert verify client.cert.pem --ca ca-chain.pem --purpose client --json
+
+Exit codes: 0 valid, 2 usage, 4 verification failed (error[MTLS_VERIFY_FAILED] names the certificate and the reason), 5 unreadable file.`,
+    )
+    .action((file: string, opts: VerifyOptions) => runVerify(file, opts));
+}

@@ -1,0 +1,140 @@
+/**
+ * The audit trail: every connection attempt and every request becomes one
+ * {@link AuditRecord}, written at once as a JSON log line (pino) and queued
+ * for the registry, which receives them in batches.
+ */
+import type { Logger } from 'pino';
+import { toMtlsError } from '../errors/index.js';
+import type { CertInfo } from './peer-cert.js';
+import type { AuditOutcome, AuditReason, AuditRecord, Registry } from './registry/types.js';
+
+/** Fields for {@link makeAuditRecord}. */
+export interface AuditFields {
+  kind: AuditRecord['kind'];
+  ip: string;
+  reason: AuditReason;
+  /** Default: `accepted` for `ok`, `rejected` otherwise. */
+  outcome?: AuditOutcome;
+  institutionId?: string | null;
+  cert?: CertInfo | null;
+  tlsVersion?: string | null;
+  cipher?: string | null;
+  detail?: string | null;
+  method?: string | null;
+  path?: string | null;
+  status?: number | null;
+  durationMs?: number | null;
+  time?: Date;
+}
+
+/** Builds an audit record (certificate fields from the parsed client certificate). */
+export function makeAuditRecord(f: AuditFields): AuditRecord {
+  const rec: AuditRecord = {
+    time: (f.time ?? new Date()).toISOString(),
+    kind: f.kind,
+    ip: f.ip,
+    institutionId: f.institutionId ?? null,
+    subject: f.cert?.subject ?? null,
+    issuer: f.cert?.issuer ?? null,
+    serial: f.cert?.serial ?? null,
+    fingerprintSha256: f.cert?.fingerprint ?? null,
+    tlsVersion: f.tlsVersion ?? null,
+    cipher: f.cipher ?? null,
+    outcome: f.outcome ?? (f.reason === 'ok' ? 'accepted' : 'rejected'),
+    reason: f.reason,
+    detail: f.detail ?? null,
+  };
+  if (f.kind === 'request') {
+    rec.method = f.method ?? null;
+    rec.path = f.path ?? null;
+    rec.status = f.status ?? null;
+    rec.durationMs = f.durationMs ?? null;
+  }
+  return rec;
+}
+
+/** Options for {@link AuditSink}. */
+export interface AuditSinkOptions {
+  registry: Registry;
+  logger: Logger;
+  /** Registry write period (default 250 ms). */
+  flushIntervalMs?: number;
+  /** Records held while the registry is failing (default 10 000); the oldest are dropped beyond it. */
+  maxQueue?: number;
+  /** Records per registry write (default 500). */
+  batchSize?: number;
+  /** Called for every record (metrics). */
+  onRecord?: (record: AuditRecord) => void;
+}
+
+/**
+ * Writes audit records to the log at once and to the registry in batches.
+ * A registry failure keeps the records queued (bounded) and logs an error;
+ * the log line has been written either way.
+ */
+export class AuditSink {
+  private queue: AuditRecord[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> | null = null;
+  private dropped = 0;
+  private lastErrorLog = 0;
+  private closed = false;
+
+  constructor(private readonly options: AuditSinkOptions) {
+    this.timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 250);
+    this.timer.unref();
+  }
+
+  /** Records one event. Never throws. */
+  record(record: AuditRecord): void {
+    const level = record.outcome === 'accepted' ? 'info' : 'warn';
+    this.options.logger[level]({ audit: record }, `audit ${record.kind} ${record.outcome} ${record.reason}`);
+    this.options.onRecord?.(record);
+    if (this.closed) return;
+    this.queue.push(record);
+    const max = this.options.maxQueue ?? 10_000;
+    if (this.queue.length > max) {
+      const n = this.queue.length - max;
+      this.queue.splice(0, n);
+      this.dropped += n;
+    }
+  }
+
+  /** Writes every queued record to the registry; resolves when done (or failed, with an error logged). */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.queue.length > 0 ? this.flush() : undefined));
+    if (this.queue.length === 0 && this.dropped === 0) return Promise.resolve();
+    this.flushing = (async () => {
+      if (this.dropped > 0) {
+        this.options.logger.error({ dropped: this.dropped }, `audit: ${this.dropped} record(s) could not be kept for the registry (queue full); they are in the log only`);
+        this.dropped = 0;
+      }
+      const size = this.options.batchSize ?? 500;
+      while (this.queue.length > 0) {
+        const batch = this.queue.slice(0, size);
+        try {
+          await this.options.registry.appendAudit(batch);
+          this.queue.splice(0, batch.length);
+        } catch (e) {
+          const now = Date.now();
+          if (now - this.lastErrorLog > 10_000) {
+            this.lastErrorLog = now;
+            const err = toMtlsError(e);
+            this.options.logger.error({ err: { code: err.code, message: err.message }, queued: this.queue.length }, 'audit: writing to the registry failed; records stay queued');
+          }
+          return;
+        }
+      }
+    })().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  /** Flushes and stops the timer. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+    this.closed = true;
+  }
+}

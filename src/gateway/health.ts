@@ -1,0 +1,105 @@
+/**
+ * Health endpoints and the operations listener.
+ *
+ * `/healthz` (liveness) answers 200 while the process serves HTTP at all.
+ * `/readyz` (readiness) answers 200 only when the mTLS listener is bound, a
+ * trust snapshot is loaded and the gateway is not draining; otherwise 503,
+ * with the reasons in the JSON body. `/metrics` is the Prometheus text format.
+ *
+ * They are served on a separate plain-HTTP listener (`ops.listen`, loopback
+ * by default), never on the mTLS port: a load balancer or kubelet probing
+ * the mTLS port would need a client certificate, and the mTLS port must stay
+ * closed to unregistered addresses. The admin API may mount
+ * {@link handleHealthRequest} as well.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GatewayMetrics } from './metrics.js';
+
+/** What readiness is decided from. */
+export interface HealthState {
+  listening: boolean;
+  draining: boolean;
+  trustLoaded: boolean;
+  registryVersion: number | null;
+  /** Last registry reload error (reported, does not make the gateway unready: the last good snapshot keeps serving). */
+  registryError: string | null;
+  /** Server certificate expiry (ISO). */
+  serverCertNotAfter: string | null;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = type === 'application/json' ? `${JSON.stringify(body)}\n` : String(body);
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * Answers `/healthz`, `/readyz` and (with metrics) `/metrics`.
+ * @returns false when the path is none of them (the caller answers 404)
+ */
+export function handleHealthRequest(req: http.IncomingMessage, res: http.ServerResponse, state: () => HealthState, metrics?: GatewayMetrics): boolean {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (path === '/healthz' || path === '/readyz' || path === '/metrics') {
+      send(res, 405, { error: 'method_not_allowed' });
+      return true;
+    }
+    return false;
+  }
+  if (path === '/healthz') {
+    send(res, 200, { status: 'ok' });
+    return true;
+  }
+  if (path === '/readyz') {
+    const s = state();
+    const problems: string[] = [];
+    if (!s.listening) problems.push('listener not bound');
+    if (!s.trustLoaded) problems.push('registry not loaded');
+    if (s.draining) problems.push('draining');
+    send(res, problems.length === 0 ? 200 : 503, { status: problems.length === 0 ? 'ready' : 'not_ready', problems, ...s });
+    return true;
+  }
+  if (path === '/metrics' && metrics) {
+    metrics.registry.metrics().then(
+      (text) => send(res, 200, text, metrics.registry.contentType),
+      (e: Error) => send(res, 500, { error: 'metrics_failed', message: e.message }),
+    );
+    return true;
+  }
+  return false;
+}
+
+/** A started operations listener. */
+export interface OpsServer {
+  server: http.Server;
+  address(): AddressInfo;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the plain-HTTP operations listener.
+ * @throws the listen error (EADDRINUSE, EACCES) as a Node error
+ */
+export async function startOpsServer(host: string, port: number, state: () => HealthState, metrics?: GatewayMetrics): Promise<OpsServer> {
+  const server = http.createServer((req, res) => {
+    if (!handleHealthRequest(req, res, state, metrics)) send(res, 404, { error: 'not_found' });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    address: () => server.address() as AddressInfo,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Prometheus metrics for the gateway (prom-client), on a registry of its own
+ * so that two gateways in one process never share counters.
+ */
+import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import type { AuditRecord } from './registry/types.js';
+
+/** The gateway's metrics. */
+export class GatewayMetrics {
+  /** The prom-client registry holding every metric below. */
+  readonly registry = new PromRegistry();
+  /** Connection attempts by outcome and reason. */
+  readonly connections: Counter<'outcome' | 'reason'>;
+  /** Requests by outcome, reason and status class. */
+  readonly requests: Counter<'outcome' | 'reason' | 'status'>;
+  /** Request duration in seconds (accepted connections only). */
+  readonly requestDuration: Histogram<'reason'>;
+  /** Open connections on the mTLS listener. */
+  readonly openConnections: Gauge;
+  /** Requests being proxied right now. */
+  readonly inFlight: Gauge;
+  /** Registry version of the trust snapshot in service. */
+  readonly registryVersion: Gauge;
+  /** Institutions in the snapshot, by status. */
+  readonly institutions: Gauge<'status'>;
+
+  /** @param defaults - also collect process metrics (default true) */
+  constructor(defaults = true) {
+    const registers = [this.registry];
+    this.connections = new Counter({ name: 'mtls_gateway_connections_total', help: 'mTLS connection attempts by outcome and reason code', labelNames: ['outcome', 'reason'], registers });
+    this.requests = new Counter({ name: 'mtls_gateway_requests_total', help: 'HTTP requests by outcome, reason code and status class', labelNames: ['outcome', 'reason', 'status'], registers });
+    this.requestDuration = new Histogram({
+      name: 'mtls_gateway_request_duration_seconds',
+      help: 'Time from request start to the end of the response',
+      labelNames: ['reason'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.openConnections = new Gauge({ name: 'mtls_gateway_open_connections', help: 'Open TCP connections on the mTLS listener', registers });
+    this.inFlight = new Gauge({ name: 'mtls_gateway_requests_in_flight', help: 'Requests being proxied', registers });
+    this.registryVersion = new Gauge({ name: 'mtls_gateway_registry_version', help: 'Registry version of the trust snapshot in service', registers });
+    this.institutions = new Gauge({ name: 'mtls_gateway_institutions', help: 'Institutions in the trust snapshot', labelNames: ['status'], registers });
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'mtls_gateway_' });
+  }
+
+  /** Counts one audit record. */
+  observe(r: AuditRecord): void {
+    if (r.kind === 'connection') {
+      this.connections.inc({ outcome: r.outcome, reason: r.reason });
+      return;
+    }
+    const status = r.status ? `${Math.floor(r.status / 100)}xx` : 'none';
+    this.requests.inc({ outcome: r.outcome, reason: r.reason, status });
+    if (typeof r.durationMs === 'number') this.requestDuration.observe({ reason: r.reason }, r.durationMs / 1000);
+  }
+}
