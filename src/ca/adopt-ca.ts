@@ -40,7 +40,8 @@ export interface AdoptCaResult {
  *   MTLS_CA_CORRUPT, MTLS_BAD_PASSPHRASE, MTLS_KEY_MISMATCH
  */
 export async function adoptCa(options: AdoptCaOptions): Promise<AdoptCaResult> {
-  const ca = await openCa(options.dir, options);
+  // An unsupported directive anywhere is an error naming file:line (issue 2 §4).
+  const ca = await openCa(options.dir, { ...options, badProfiles: 'error' });
   const cfg = ca.config;
   const warnings = [...cfg.warnings];
   const repairs: string[] = [];

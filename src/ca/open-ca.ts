@@ -27,6 +27,8 @@ export interface OpenCaOptions {
   configPath?: string;
   env?: NodeJS.ProcessEnv;
   homeDir?: string;
+  /** Unreadable extension sections: `skip` (default; an error only when used) or `error`. */
+  badProfiles?: 'error' | 'skip';
 }
 
 /**
@@ -39,7 +41,7 @@ export async function openCa(dir: string, options: OpenCaOptions = {}): Promise<
   if (!(await pathExists(abs))) {
     throw new MtlsError('MTLS_CA_NOT_FOUND', `no CA directory at ${abs}`, { subject: abs });
   }
-  const config = await loadCaConfig(abs, { ...options, badProfiles: 'skip' });
+  const config = await loadCaConfig(abs, { badProfiles: 'skip', ...options });
   let certificatePem: string;
   try {
     certificatePem = (await readFileChecked(config.certificate, 'CA certificate')).toString('utf8');

@@ -6,13 +6,13 @@
 import type { GeneralNameSpec } from '../pki/profile.js';
 import { parseOpenSslConfig } from './openssl-cnf.js';
 import { parseExtensionSection } from './x509v3-config.js';
+import { encodeCnfValue } from './render-cnf.js';
 
 /**
  * Parses `DNS:…,IP:…,email:…,URI:…` into GeneralNames.
  * @throws MTLS_CONFIG_INVALID naming the bad item
  */
 export function parseSanOption(text: string, source = '--san'): GeneralNameSpec[] {
-  const escaped = text.replace(/\\/g, '\\\\').replace(/\$/g, '\\$');
-  const cfg = parseOpenSslConfig(`[ san ]\nsubjectAltName = ${escaped}\n`, { path: source });
-  return parseExtensionSection(cfg, 'san').subjectAltName?.value ?? [];
+  const cfg = parseOpenSslConfig(`subjectAltName = ${encodeCnfValue(text)}\n`, { path: source });
+  return parseExtensionSection(cfg, 'default').subjectAltName?.value ?? [];
 }

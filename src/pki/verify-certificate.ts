@@ -310,7 +310,7 @@ function checkPath(p: Candidate, options: Required<Pick<VerifyCertificateOptions
   } else if (p.end === 'untrusted_root') {
     fail('untrusted_root', last, `the path ends at the self-signed "${top.desc.subject.text}", which is not among the trusted (--ca) certificates`);
   } else if (p.end === 'path_too_long') {
-    fail('path_too_long', last, `no trust anchor within ${MAX_DEPTH} certificates`);
+    fail('path_too_long', last, `no trust anchor was reached within ${MAX_DEPTH} certificates above "${(nodes[0] as Node).desc.subject.text}"`);
   } else if (p.end === 'partial') {
     warnings.push({ code: 'partial_chain', message: 'the path ends at a trusted certificate that is not self-signed (partial chain accepted)', certificate: ref(top, last) });
   }

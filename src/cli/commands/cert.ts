@@ -108,7 +108,7 @@ async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
   if (!result.ok) {
     throw new MtlsError(
       'MTLS_VERIFY_FAILED',
-      `${file}: "${result.certificate.subject}" (depth ${result.certificate.depth}) failed: ${result.reason}: ${result.detail}`,
+      `${file} is not valid for TLS ${result.purpose} authentication: ${result.reason} at depth ${result.certificate.depth}: ${result.detail}`,
       { subject: file, details: { verification: result } },
     );
   }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerCaCommands } from './ca.js';
 import { registerKeyCommands } from './key.js';
 import { registerCertCommands } from './cert.js';
+import { registerGatewayAdminCommands } from './gateway-admin.js';
 
 /**
  * Registers every command group on the program. Each group lives in its own
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerCaCommands(program);
   registerKeyCommands(program);
   registerCertCommands(program);
+  registerGatewayAdminCommands(program);
 }

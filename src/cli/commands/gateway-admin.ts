@@ -1,0 +1,432 @@
+/**
+ * `mtls gateway institution|ca|ip|crl|rule|audit …`: registry management,
+ * against the registry file (`--registry`) or a running gateway's admin API
+ * (`--admin URL`). Wiring only; the work is done by src/gateway/admin and
+ * src/gateway/onboarding.
+ */
+import type { Command } from 'commander';
+import { MtlsError } from '../../errors/index.js';
+import { readFileChecked } from '../../io/index.js';
+import { createAdminClient } from '../../gateway/admin/client.js';
+import { createLocalAdmin, type RegistryAdmin } from '../../gateway/admin/operations.js';
+import { parseSince } from '../../gateway/admin/since.js';
+import { parseCidr } from '../../gateway/registry/cidr.js';
+import { openRegistry } from '../../gateway/registry/index.js';
+import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type CaChainRecord, type CrlRecord, type IpRecord, type PinnedRule } from '../../gateway/registry/types.js';
+import { isPem } from '../../pki/pem.js';
+import { out, outJson, style, warn } from '../output.js';
+
+/** Environment variable naming the registry (path, sqlite:PATH or postgres:// URL). */
+export const ENV_REGISTRY = 'MTLS_REGISTRY';
+/** Environment variable naming the admin API URL. */
+export const ENV_ADMIN_URL = 'MTLS_ADMIN_URL';
+/** Environment variable naming the admin token file. */
+export const ENV_ADMIN_TOKEN_FILE = 'MTLS_ADMIN_TOKEN_FILE';
+/** Registry used when neither --registry nor MTLS_REGISTRY is given. */
+export const DEFAULT_REGISTRY = './mtls-registry.db';
+
+interface TargetOptions {
+  registry?: string;
+  admin?: string;
+  adminTokenFile?: string;
+  adminCert?: string;
+  adminKey?: string;
+  adminCa?: string;
+  json?: boolean;
+}
+
+const TARGET_HELP = `
+Target (one of):
+  --registry PATH        the registry file, sqlite:PATH or postgres://… (default $${ENV_REGISTRY} or ${DEFAULT_REGISTRY})
+  --admin URL            a running gateway's admin API ($${ENV_ADMIN_URL}), with
+                         --admin-token-file FILE ($${ENV_ADMIN_TOKEN_FILE}) or --admin-cert/--admin-key`;
+
+function addTarget(cmd: Command): Command {
+  return cmd
+    .option('--registry <path>', `registry file, sqlite:PATH or postgres:// URL (default $${ENV_REGISTRY} or ${DEFAULT_REGISTRY})`)
+    .option('--admin <url>', `admin API base URL instead of the registry file (default $${ENV_ADMIN_URL})`)
+    .option('--admin-token-file <file>', `file holding the admin bearer token (default $${ENV_ADMIN_TOKEN_FILE})`)
+    .option('--admin-cert <file>', 'admin client certificate (PEM) for an https admin API')
+    .option('--admin-key <file>', 'its private key (PEM)')
+    .option('--admin-ca <file>', 'CA that signed the admin API server certificate')
+    .option('--json', 'print JSON')
+    .addHelpText('after', TARGET_HELP);
+}
+
+/**
+ * Opens the management target: the admin API when --admin (or
+ * MTLS_ADMIN_URL) is set, else the registry. Read-only commands do not create
+ * a missing SQLite file.
+ */
+async function openTarget(o: TargetOptions, write: boolean): Promise<RegistryAdmin> {
+  const adminUrl = o.admin ?? process.env[ENV_ADMIN_URL];
+  if (adminUrl && o.registry) {
+    throw new MtlsError('MTLS_USAGE', 'give either --registry or --admin, not both', { subject: '--admin' });
+  }
+  if (adminUrl) {
+    const tokenFile = o.adminTokenFile ?? process.env[ENV_ADMIN_TOKEN_FILE];
+    if (!tokenFile && !o.adminCert) {
+      throw new MtlsError('MTLS_USAGE', 'the admin API needs credentials: --admin-token-file FILE or --admin-cert/--admin-key', { subject: '--admin-token-file' });
+    }
+    return createAdminClient({
+      url: adminUrl,
+      ...(tokenFile ? { tokenFile } : {}),
+      ...(o.adminCert ? { certFile: o.adminCert } : {}),
+      ...(o.adminKey ? { keyFile: o.adminKey } : {}),
+      ...(o.adminCa ? { caFile: o.adminCa } : {}),
+    });
+  }
+  const location = o.registry ?? process.env[ENV_REGISTRY] ?? DEFAULT_REGISTRY;
+  const registry = await openRegistry(location, { sqlite: { create: write } });
+  return createLocalAdmin(registry, { ownsRegistry: true });
+}
+
+async function withTarget(o: TargetOptions, write: boolean, fn: (admin: RegistryAdmin) => Promise<void>): Promise<void> {
+  const admin = await openTarget(o, write);
+  try {
+    await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Prints rows as an aligned table with a header. */
+function table(headers: string[], rows: (string | number | null | undefined)[][]): void {
+  if (rows.length === 0) {
+    out(style('dim', '(none)'));
+    return;
+  }
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
+  out(style('bold', line(headers)));
+  for (const r of cells) out(line(r));
+}
+
+const day = (iso: string | null): string => (iso ? iso.slice(0, 10) : '-');
+
+function parseId(value: string, what: string): number {
+  if (!/^\d{1,15}$/.test(value)) throw new MtlsError('MTLS_BAD_ARGUMENT', `${what} "${value}" is not a number`, { subject: what, hint: 'Take the id from the list command.' });
+  return Number(value);
+}
+
+async function readUpload(path: string, what: string): Promise<string | Buffer> {
+  const data = await readFileChecked(path, what);
+  return isPem(data) ? data.toString('utf8') : data;
+}
+
+function printChains(chains: CaChainRecord[]): void {
+  table(
+    ['ID', 'INSTITUTION', 'SUBJECT (top CA)', 'NOT AFTER', 'CERTS'],
+    chains.map((c) => [c.id, c.institutionId, c.subject, day(c.notAfter), c.fingerprints.length]),
+  );
+}
+function printIps(ips: IpRecord[]): void {
+  table(['INSTITUTION', 'IP/CIDR', 'ADDED'], ips.map((i) => [i.institutionId, i.cidr, day(i.createdAt)]));
+}
+function printCrls(crls: CrlRecord[]): void {
+  table(['ID', 'INSTITUTION', 'ISSUER', 'THIS UPDATE', 'NEXT UPDATE'], crls.map((c) => [c.id, c.institutionId, c.issuer, c.thisUpdate, c.nextUpdate]));
+}
+function printRules(rules: PinnedRule[]): void {
+  table(['ID', 'INSTITUTION', 'KIND', 'VALUE'], rules.map((r) => [r.id, r.institutionId, r.kind, r.value]));
+}
+function printAudit(records: AuditRecord[]): void {
+  table(
+    ['TIME', 'KIND', 'OUTCOME', 'REASON', 'IP', 'INSTITUTION', 'SUBJECT', 'REQUEST', 'DETAIL'],
+    records.map((r) => [
+      r.time,
+      r.kind,
+      r.outcome === 'rejected' ? style('red', r.outcome) : r.outcome,
+      r.reason,
+      r.ip,
+      r.institutionId,
+      r.subject,
+      r.kind === 'request' ? `${r.method ?? ''} ${r.path ?? ''} ${r.status ?? ''}`.trim() : null,
+      r.detail,
+    ]),
+  );
+}
+
+/**
+ * Registers the registry management commands under the `gateway` command.
+ * Pass the `gateway` command object; given the root program instead, it
+ * finds (or creates) its `gateway` subcommand.
+ */
+export function registerGatewayAdminCommands(gateway: Command): void {
+  let g = gateway;
+  if (gateway.name() !== 'gateway') {
+    g = gateway.commands.find((c) => c.name() === 'gateway') ?? gateway.command('gateway').description('the TLS-1.2 mTLS gateway: run it and manage its registry');
+  }
+  registerInstitution(g);
+  registerCa(g);
+  registerIp(g);
+  registerCrl(g);
+  registerRule(g);
+  registerAudit(g);
+}
+
+function registerInstitution(g: Command): void {
+  const inst = g.command('institution').description('register, list, suspend and remove institutions');
+  addTarget(
+    inst
+      .command('add <id>')
+      .description('register an institution (status active)')
+      .requiredOption('--name <name>', 'display name')
+      .addHelpText('after', '\nExample:\n  mtls gateway institution add acme-bank --name "Acme Bank" --registry /var/lib/mtls/registry.db'),
+  ).action(async (id: string, o: TargetOptions & { name: string }) =>
+    withTarget(o, true, async (a) => {
+      const r = await a.createInstitution({ id, name: o.name });
+      if (o.json) outJson(r);
+      else out(`added institution ${r.id} (${r.name}), status ${r.status}; next: \`mtls gateway ca add ${r.id} chain.pem\` and \`mtls gateway ip add ${r.id} IP\``);
+    }),
+  );
+  addTarget(inst.command('list').description('list institutions with their counts').addHelpText('after', '\nExample:\n  mtls gateway institution list --json')).action(
+    async (o: TargetOptions) =>
+      withTarget(o, false, async (a) => {
+        const list = await a.listInstitutions();
+        if (o.json) outJson(list);
+        else table(['ID', 'NAME', 'STATUS', 'CAS', 'IPS', 'CRLS', 'RULES'], list.map((i) => [i.id, i.name, i.status === 'suspended' ? style('yellow', i.status) : i.status, i.chains, i.ips, i.crls, i.rules]));
+      }),
+  );
+  addTarget(inst.command('show <id>').description('show everything registered for one institution').addHelpText('after', '\nExample:\n  mtls gateway institution show acme-bank')).action(
+    async (id: string, o: TargetOptions) =>
+      withTarget(o, false, async (a) => {
+        const t = await a.getInstitution(id);
+        if (o.json) {
+          outJson(t);
+          return;
+        }
+        out(`${style('bold', t.institution.id)}  ${t.institution.name}`);
+        out(`status:  ${t.institution.status}`);
+        out(`created: ${t.institution.createdAt}   updated: ${t.institution.updatedAt}`);
+        out('');
+        out(style('bold', 'CA chains'));
+        printChains(t.chains);
+        out('');
+        out(style('bold', 'IPs'));
+        printIps(t.ips);
+        out('');
+        out(style('bold', 'CRLs'));
+        printCrls(t.crls);
+        out('');
+        out(style('bold', 'Pinned rules'));
+        printRules(t.rules);
+      }),
+  );
+  for (const [verb, status, note] of [
+    ['suspend', 'suspended', 'new connections from it are refused within 1 s'],
+    ['activate', 'active', 'its connections are accepted again within 1 s'],
+  ] as const) {
+    addTarget(inst.command(`${verb} <id>`).description(`set an institution ${status}`).addHelpText('after', `\nExample:\n  mtls gateway institution ${verb} acme-bank`)).action(
+      async (id: string, o: TargetOptions) =>
+        withTarget(o, true, async (a) => {
+          const r = await a.setInstitutionStatus(id, status);
+          if (o.json) outJson(r);
+          else out(`institution ${r.id} is ${r.status}; ${note}`);
+        }),
+    );
+  }
+  addTarget(
+    inst
+      .command('remove <id>')
+      .description('remove an institution with its CA chains, IPs, CRLs and rules (audit records stay)')
+      .addHelpText('after', '\nExample:\n  mtls gateway institution remove acme-bank'),
+  ).action(async (id: string, o: TargetOptions) =>
+    withTarget(o, true, async (a) => {
+      await a.deleteInstitution(id);
+      if (o.json) outJson({ ok: true, removed: id });
+      else out(`removed institution ${id}`);
+    }),
+  );
+}
+
+function registerCa(g: Command): void {
+  const ca = g.command('ca').description("onboard and remove institutions' CA chains");
+  addTarget(
+    ca
+      .command('add <institution> <chain>')
+      .description('check and register a CA chain file (PEM or DER): CA certificates only, valid, RSA-2048+/P-256+, SHA-256+, at most 4, chaining to a root')
+      .addHelpText('after', '\nExample:\n  mtls gateway ca add acme-bank acme-ca-chain.pem\n\nA file holding a private key is refused before anything is sent or stored.'),
+  ).action(async (institution: string, file: string, o: TargetOptions) => {
+    const data = await readUpload(file, 'CA chain file');
+    await withTarget(o, true, async (a) => {
+      const r = await a.addCaChain(institution, data, file);
+      for (const w of r.warnings) warn(w);
+      if (o.json) {
+        outJson(r);
+        return;
+      }
+      out(`registered CA chain ${r.chain.id} for ${institution}:`);
+      for (const c of r.certificates) out(`  ${c.subject}  (${c.key}, ${c.signatureAlgorithm}, until ${day(c.notAfter)}${c.selfSigned ? ', self-signed root' : ''})`);
+    });
+  });
+  addTarget(ca.command('list [institution]').description("list CA chains (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway ca list acme-bank')).action(
+    async (institution: string | undefined, o: TargetOptions) =>
+      withTarget(o, false, async (a) => {
+        const chains = await a.listCaChains(institution);
+        if (o.json) outJson(chains);
+        else printChains(chains);
+      }),
+  );
+  addTarget(ca.command('remove <institution> <chainId>').description('remove one CA chain (see `ca list` for ids)').addHelpText('after', '\nExample:\n  mtls gateway ca remove acme-bank 3')).action(
+    async (institution: string, chainId: string, o: TargetOptions) => {
+      const id = parseId(chainId, 'chain id');
+      await withTarget(o, true, async (a) => {
+        await a.removeCaChain(institution, id);
+        if (o.json) outJson({ ok: true, removed: id });
+        else out(`removed CA chain ${id} from ${institution}`);
+      });
+    },
+  );
+}
+
+function registerIp(g: Command): void {
+  const ip = g.command('ip').description("manage institutions' static IPs and CIDR blocks");
+  addTarget(
+    ip
+      .command('add <institution> <cidrs...>')
+      .description('register IPv4/IPv6 addresses or CIDR blocks')
+      .addHelpText('after', '\nExample:\n  mtls gateway ip add acme-bank 203.0.113.7 2001:db8:10::/48'),
+  ).action(async (institution: string, cidrs: string[], o: TargetOptions) => {
+    for (const c of cidrs) parseCidr(c);
+    await withTarget(o, true, async (a) => {
+      const added: IpRecord[] = [];
+      for (const c of cidrs) added.push(await a.addIp(institution, c));
+      if (o.json) outJson(added);
+      else for (const r of added) out(`registered ${r.cidr} for ${institution}`);
+    });
+  });
+  addTarget(ip.command('remove <institution> <cidr>').description('remove an IP or CIDR block').addHelpText('after', '\nExample:\n  mtls gateway ip remove acme-bank 203.0.113.7')).action(
+    async (institution: string, cidr: string, o: TargetOptions) => {
+      const norm = parseCidr(cidr).text;
+      await withTarget(o, true, async (a) => {
+        await a.removeIp(institution, cidr);
+        if (o.json) outJson({ ok: true, removed: norm });
+        else out(`removed ${norm} from ${institution}`);
+      });
+    },
+  );
+  addTarget(ip.command('list [institution]').description("list IPs (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway ip list --json')).action(
+    async (institution: string | undefined, o: TargetOptions) =>
+      withTarget(o, false, async (a) => {
+        const ips = await a.listIps(institution);
+        if (o.json) outJson(ips);
+        else printIps(ips);
+      }),
+  );
+}
+
+function registerCrl(g: Command): void {
+  const crl = g.command('crl').description("manage institutions' CRLs");
+  addTarget(
+    crl
+      .command('put <institution> <file>')
+      .description("check a CRL file (PEM or DER) against the institution's CAs and register it, replacing the CRL of the same issuer")
+      .addHelpText('after', '\nExample:\n  mtls gateway crl put acme-bank acme.crl.pem'),
+  ).action(async (institution: string, file: string, o: TargetOptions) => {
+    const data = await readUpload(file, 'CRL file');
+    await withTarget(o, true, async (a) => {
+      const r = await a.putCrls(institution, data, file);
+      for (const w of r.warnings) warn(w);
+      if (o.json) outJson(r);
+      else for (const c of r.crls) out(`registered CRL ${c.id} for ${institution}: issuer ${c.issuer}, next update ${c.nextUpdate ?? '-'}`);
+    });
+  });
+  addTarget(crl.command('list [institution]').description("list CRLs (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway crl list acme-bank')).action(
+    async (institution: string | undefined, o: TargetOptions) =>
+      withTarget(o, false, async (a) => {
+        const crls = await a.listCrls(institution);
+        if (o.json) outJson(crls);
+        else printCrls(crls);
+      }),
+  );
+  addTarget(crl.command('remove <institution> <crlId>').description('remove one CRL (see `crl list` for ids)').addHelpText('after', '\nExample:\n  mtls gateway crl remove acme-bank 2')).action(
+    async (institution: string, crlId: string, o: TargetOptions) => {
+      const id = parseId(crlId, 'CRL id');
+      await withTarget(o, true, async (a) => {
+        await a.removeCrl(institution, id);
+        if (o.json) outJson({ ok: true, removed: id });
+        else out(`removed CRL ${id} from ${institution}`);
+      });
+    },
+  );
+}
+
+function registerRule(g: Command): void {
+  const rule = g.command('rule').description('pin the client certificates an institution may use (by subject CN, O or SHA-256)');
+  addTarget(
+    rule
+      .command('add <institution>')
+      .description('add a pinned rule; once an institution has rules, its certificates must match one')
+      .option('--cn <value>', 'subject commonName must equal this')
+      .option('--o <value>', 'subject organizationName must equal this')
+      .option('--fingerprint <sha256>', 'certificate SHA-256 fingerprint (hex, colons allowed)')
+      .addHelpText('after', '\nExamples:\n  mtls gateway rule add acme-bank --cn api-client-01\n  mtls gateway rule add acme-bank --fingerprint 3A:7F:…'),
+  ).action(async (institution: string, o: TargetOptions & { cn?: string; o?: string; fingerprint?: string }) => {
+    const given = [
+      o.cn !== undefined ? ({ kind: 'subject_cn', value: o.cn } as const) : undefined,
+      o.o !== undefined ? ({ kind: 'subject_o', value: o.o } as const) : undefined,
+      o.fingerprint !== undefined ? ({ kind: 'fingerprint_sha256', value: o.fingerprint } as const) : undefined,
+    ].filter((x) => x !== undefined);
+    if (given.length !== 1) throw new MtlsError('MTLS_USAGE', 'give exactly one of --cn, --o or --fingerprint', { subject: 'rule' });
+    await withTarget(o, true, async (a) => {
+      const r = await a.addRule(institution, given[0] as { kind: PinnedRule['kind']; value: string });
+      if (o.json) outJson(r);
+      else out(`added rule ${r.id} for ${institution}: ${r.kind} = ${r.value}`);
+    });
+  });
+  addTarget(rule.command('list [institution]').description("list pinned rules (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway rule list acme-bank')).action(
+    async (institution: string | undefined, o: TargetOptions) =>
+      withTarget(o, false, async (a) => {
+        const rules = await a.listRules(institution);
+        if (o.json) outJson(rules);
+        else printRules(rules);
+      }),
+  );
+  addTarget(rule.command('remove <institution> <ruleId>').description('remove one pinned rule (see `rule list` for ids)').addHelpText('after', '\nExample:\n  mtls gateway rule remove acme-bank 4')).action(
+    async (institution: string, ruleId: string, o: TargetOptions) => {
+      const id = parseId(ruleId, 'rule id');
+      await withTarget(o, true, async (a) => {
+        await a.removeRule(institution, id);
+        if (o.json) outJson({ ok: true, removed: id });
+        else out(`removed rule ${id} from ${institution}`);
+      });
+    },
+  );
+}
+
+function registerAudit(g: Command): void {
+  addTarget(
+    g
+      .command('audit')
+      .description('query the audit trail (newest first)')
+      .option('--since <when>', 'duration back from now (30m, 1h, 7d) or an ISO time')
+      .option('--institution <id>', 'only this institution')
+      .option('--outcome <outcome>', 'accepted or rejected')
+      .option('--reason <reason>', `one of: ${AUDIT_REASONS.join(', ')}`)
+      .option('--limit <n>', 'at most this many records (default 100, at most 10000)')
+      .addHelpText('after', '\nExamples:\n  mtls gateway audit --since 1h --outcome rejected\n  mtls gateway audit --institution acme-bank --reason unknown_ca --json'),
+  ).action(async (o: TargetOptions & { since?: string; institution?: string; outcome?: string; reason?: string; limit?: string }) => {
+    const q: AuditQuery = {};
+    if (o.outcome !== undefined) {
+      if (o.outcome !== 'accepted' && o.outcome !== 'rejected') throw new MtlsError('MTLS_BAD_ARGUMENT', `--outcome must be accepted or rejected, got "${o.outcome}"`, { subject: '--outcome' });
+      q.outcome = o.outcome;
+    }
+    if (o.reason !== undefined) {
+      if (!(AUDIT_REASONS as readonly string[]).includes(o.reason)) {
+        throw new MtlsError('MTLS_BAD_ARGUMENT', `--reason "${o.reason}" is not a reason code`, { subject: '--reason', hint: `Use one of: ${AUDIT_REASONS.join(', ')}.` });
+      }
+      q.reason = o.reason as AuditQuery['reason'];
+    }
+    if (o.institution !== undefined) q.institutionId = o.institution;
+    if (o.limit !== undefined) q.limit = parseId(o.limit, '--limit');
+    const admin = Boolean(o.admin ?? process.env[ENV_ADMIN_URL]);
+    // Against the admin API a duration goes as is and is evaluated on the server's clock.
+    if (o.since !== undefined) q.since = admin && /^\d+\s*[smhdw]$/i.test(o.since.trim()) ? o.since.trim() : parseSince(o.since);
+    await withTarget(o, false, async (a) => {
+      const records = await a.queryAudit(q);
+      if (o.json) outJson(records);
+      else printAudit(records);
+    });
+  });
+}
