@@ -67,8 +67,8 @@ function digestFor(md: string): string | undefined {
  * @throws MTLS_CSR_SIGNATURE, MTLS_KEY_TOO_WEAK, MTLS_KEY_UNSUPPORTED, MTLS_POLICY_CA_REQUEST
  */
 export async function checkCsr(csr: ParsedCsr, profileName: string, profileIsCa: boolean, source: string): Promise<void> {
-  await verifyCsrSignature(csr, source);
   assertKeyStrength(csr.publicKey, `${source} public key`);
+  await verifyCsrSignature(csr, source);
   if (csr.requestsCa && !profileIsCa) {
     throw new MtlsError('MTLS_POLICY_CA_REQUEST', `${source} asks for a CA certificate (basicConstraints CA:TRUE) but profile ${profileName} issues leaf certificates`, {
       subject: source,

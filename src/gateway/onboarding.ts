@@ -230,7 +230,8 @@ function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
       cert = new x509.X509Certificate(der);
       node = new NodeX509(der);
     } catch (e) {
-      throw reject('not_a_certificate', `${source}: block #${position} is not a readable X.509 certificate (${(e as Error).message})`, source, 'Export the CA certificate again as PEM (openssl x509 -in ca.cert.pem -outform PEM).', {
+      const what = text === undefined ? `${source} is neither PEM nor a DER X.509 certificate` : `${source}: block #${position} is not a readable X.509 certificate`;
+      throw reject('not_a_certificate', `${what} (${(e as Error).message})`, source, 'Export the CA certificate again as PEM (openssl x509 -in ca.cert.pem -outform PEM).', {
         position,
       });
     }

@@ -157,6 +157,10 @@ const SUPPORTED_CRITICAL = new Set([
   '2.5.29.30', // nameConstraints
   '2.5.29.33', // policyMappings
   '2.5.29.54', // inhibitAnyPolicy
+  '2.5.29.31', // cRLDistributionPoints
+  '1.3.6.1.5.5.7.48.1.5', // id-pkix-ocsp-nocheck
+  '1.3.6.1.5.5.7.1.7', // RFC 3779 IP address blocks
+  '1.3.6.1.5.5.7.1.8', // RFC 3779 AS identifiers
 ]);
 
 /** Extensions this validator recognises but does not evaluate. */
@@ -166,6 +170,8 @@ const NOT_EVALUATED: Readonly<Record<string, string>> = {
   '2.5.29.33': 'policy mappings',
   '2.5.29.36': 'policy constraints',
   '2.5.29.54': 'inhibitAnyPolicy',
+  '1.3.6.1.5.5.7.1.7': 'RFC 3779 IP address blocks',
+  '1.3.6.1.5.5.7.1.8': 'RFC 3779 AS identifiers',
 };
 
 /** Extensions whose value the checks depend on; a malformed one fails the certificate. */
@@ -285,8 +291,9 @@ function buildPaths(leaf: Node, pool: Node[], at: Date, partialChain: boolean, m
       out.push({ nodes: path, end: top.trusted && partialChain ? 'partial' : 'issuer_not_found' });
       return;
     }
-    if (top.trusted && partialChain) out.push({ nodes: path, end: 'partial' });
     for (const c of issuers) walk([...path, c]);
+    // A full path to a root is preferred; the partial one is the fallback.
+    if (top.trusted && partialChain) out.push({ nodes: path, end: 'partial' });
   };
   walk([leaf]);
   return out;

@@ -151,8 +151,16 @@ export function tapSocket(raw: Socket, observer: HandshakeObserver): Duplex {
   });
   raw.on('end', () => tapped.push(null));
   raw.on('error', (err) => tapped.destroy(err));
+  // The TLS layer does not always shut down its side of a JS stream after the
+  // peer's FIN, so the Duplex ends when the TCP socket closes, once the TLS
+  // layer has read everything that came before the FIN.
   raw.on('close', () => {
-    if (!tapped.destroyed) tapped.push(null);
+    if (tapped.destroyed) return;
+    if (tapped.readableEnded) tapped.destroy();
+    else {
+      tapped.push(null);
+      tapped.once('end', () => tapped.destroy());
+    }
   });
   return tapped;
 }

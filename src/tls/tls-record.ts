@@ -174,6 +174,7 @@ export const SIGNATURE_SCHEMES: Readonly<Record<number, string>> = {
   0x0203: 'ecdsa_sha1',
   0x0301: 'rsa_pkcs1_sha224',
   0x0303: 'ecdsa_sha224',
+  0x0302: 'dsa_sha224',
   0x0402: 'dsa_sha256',
   0x0502: 'dsa_sha384',
   0x0602: 'dsa_sha512',

@@ -84,6 +84,12 @@ describe('CA chain onboarding', () => {
     assert.throws(() => validateCaChain(derKey, { source: 'key.der' }), rejected('private_key', /key\.der is a DER private key/));
   });
 
+  it('refuses uploads that are not certificates', () => {
+    assert.throws(() => validateCaChain(Buffer.from('hello world'), { source: 'notes.txt' }), rejected('not_a_certificate', /notes\.txt is neither PEM nor a DER X\.509 certificate/));
+    const csrLike = root.certPem + '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n';
+    assert.throws(() => validateCaChain(csrLike), rejected('not_a_certificate', /block #2 is a CERTIFICATE REQUEST, not a CERTIFICATE/));
+  });
+
   it('refuses a non-CA certificate and a CA without keyCertSign', async () => {
     const leaf = await makeLeaf(dir, root, { cn: 'onb-client' });
     assert.throws(() => validateCaChain(leaf.certPem + root.certPem, { source: 'chain.pem' }), rejected('not_ca', /certificate #1 of 2 in chain\.pem \(CN=onb-client,.*\) is not a CA certificate: basicConstraints CA:TRUE is missing/));

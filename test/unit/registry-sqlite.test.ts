@@ -275,6 +275,25 @@ describe('SQLite registry', () => {
     }
   });
 
+  it('reports a throwing change listener without failing the committed write', async () => {
+    const errors: MtlsError[] = [];
+    const reg = await openSqliteRegistry(join(dir, 'listener.db'), { onError: (e) => errors.push(e) });
+    try {
+      const got: RegistryChange[] = [];
+      reg.onChange(() => {
+        throw new Error('listener bug');
+      });
+      reg.onChange((c) => got.push(c));
+      await reg.createInstitution({ id: 'ok', name: 'OK' });
+      assert.ok(await reg.getInstitution('ok'));
+      assert.equal(got.length, 1, 'the other listeners still run');
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!.message, /listener failed: listener bug/);
+    } finally {
+      await reg.close();
+    }
+  });
+
   it('reports changes made by another connection to the same file within 1 s', async () => {
     const path = join(dir, 'shared.db');
     const gateway = await openSqliteRegistry(path, { pollIntervalMs: 100 });

@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { MtlsError } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
 import { parseCertificates } from '../../pki/certificate.js';
-import { inspectPki, renderInspectionText } from '../../pki/inspect/index.js';
+import { assertPemOrDer, inspectPki, renderInspectionText } from '../../pki/inspect/index.js';
 import { verifyCertificate, type VerifiedCertificate, type VerifyPurpose, type VerifyResult } from '../../pki/verify-certificate.js';
 import { info, out, outJson, style, warn } from '../output.js';
 import { readSecret } from '../secrets.js';
@@ -63,9 +63,14 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
   }
 }
 
+function readCertificates(data: Buffer, source: string): ReturnType<typeof parseCertificates> {
+  assertPemOrDer(data, source);
+  return parseCertificates(data, source);
+}
+
 async function loadCertificateFiles(files: string[], what: string): Promise<ReturnType<typeof parseCertificates>> {
   const all: ReturnType<typeof parseCertificates> = [];
-  for (const f of files) all.push(...parseCertificates(await readFileChecked(f, what), f));
+  for (const f of files) all.push(...readCertificates(await readFileChecked(f, what), f));
   return all;
 }
 
@@ -89,7 +94,7 @@ function printResult(file: string, r: VerifyResult): void {
 
 async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
   const at = opts.at !== undefined ? parseAt(opts.at) : undefined;
-  const certs = parseCertificates(await readFileChecked(file, 'certificate'), file);
+  const certs = readCertificates(await readFileChecked(file, 'certificate'), file);
   const [certificate, ...bundled] = certs;
   if (!certificate) throw new MtlsError('MTLS_PEM_INVALID', `${file} holds no certificate`, { subject: file });
   if (bundled.length && !opts.json) info(`${file}: using the first certificate; the other ${bundled.length} are used as untrusted intermediates`);
@@ -120,7 +125,16 @@ async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
  * `.pfx` passwords come from --password-file, MTLS_PFX_PASSWORD, or a no-echo prompt.
  */
 export function registerCertCommands(program: Command): void {
-  const cert = program.command('cert').description('inspect certificates, CSRs, CRLs and .pfx files; verify a certificate against a CA chain');
+  const cert = program
+    .command('cert')
+    .description('inspect certificates, CSRs, CRLs and .pfx files; verify a certificate against a CA chain')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mtls cert show client.cert.pem
+  $ mtls cert verify client.cert.pem --ca ca-chain.pem --purpose client`,
+    );
 
   cert
     .command('show')

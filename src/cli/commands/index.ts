@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerCaCommands } from './ca.js';
 import { registerKeyCommands } from './key.js';
 import { registerCertCommands } from './cert.js';
+import { registerPfxCommands } from './pfx.js';
 import { registerGatewayAdminCommands } from './gateway-admin.js';
 
 /**
@@ -12,5 +13,6 @@ export function registerCommands(program: Command): void {
   registerCaCommands(program);
   registerKeyCommands(program);
   registerCertCommands(program);
+  registerPfxCommands(program);
   registerGatewayAdminCommands(program);
 }

@@ -28,6 +28,11 @@ const ENV_PFX_NEW_PASSWORD = 'MTLS_PFX_NEW_PASSWORD';
 /** Environment variable holding the passphrase of an encrypted key. */
 const ENV_KEY_PASSPHRASE = 'MTLS_KEY_PASSPHRASE';
 
+/** Exit codes the pfx commands use (the full table is in `mtls --help`). */
+const EXIT_CODES = `
+Exit codes: 0 ok, 2 usage, 3 no password given, 4 wrong password or key/certificate mismatch,
+            5 file missing, exists, truncated or not PKCS#12.`;
+
 interface ExportOptions {
   key: string;
   cert: string;
@@ -256,6 +261,7 @@ Examples:
   $ mtls pfx export --key client.key.pem --cert client.cert.pem --chain ca-chain.pem --out client.pfx
   $ MTLS_PFX_PASSWORD=… mtls pfx export --key k.pem --cert c.pem --out client-legacy.pfx --legacy --name "ACME client"`,
     )
+    .addHelpText('after', EXIT_CODES)
     .action((opts: ExportOptions) => runExport(opts));
 
   pfx
@@ -273,6 +279,7 @@ Examples:
   $ mtls pfx show client.pfx
   $ mtls pfx show old.p12 --password-file pw.txt --json`,
     )
+    .addHelpText('after', EXIT_CODES)
     .action((file: string, opts: ShowOptions) => runShow(file, opts));
 
   pfx
@@ -295,5 +302,6 @@ Examples:
   $ mtls pfx convert old-rc2.p12 --out client.pfx
   $ mtls pfx convert client.pfx --out client-legacy.pfx --legacy --new-password-file new-pw.txt`,
     )
+    .addHelpText('after', EXIT_CODES)
     .action((input: string, opts: ConvertOptions) => runConvert(input, opts));
 }

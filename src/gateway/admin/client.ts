@@ -127,7 +127,7 @@ export class AdminClient implements RegistryAdmin {
     await this.call('DELETE', this.inst(id));
   }
   /** POST /v1/institutions/:id/cas (PEM or DER body) */
-  addCaChain(institutionId: string, data: string | Uint8Array, source = 'chain'): Promise<AddCaChainResult> {
+  async addCaChain(institutionId: string, data: string | Uint8Array, source = 'chain'): Promise<AddCaChainResult> {
     return this.call('POST', `${this.inst(institutionId)}/cas?source=${AdminClient.seg(source)}`, this.upload(data, source, 'CA chain'));
   }
   /** GET /v1/institutions/:id/cas, or /v1/cas */
@@ -151,7 +151,7 @@ export class AdminClient implements RegistryAdmin {
     return (await this.call<{ items: IpRecord[] }>('GET', institutionId === undefined ? '/v1/ips' : `${this.inst(institutionId)}/ips`)).items;
   }
   /** PUT /v1/institutions/:id/crls (PEM or DER body) */
-  putCrls(institutionId: string, data: string | Uint8Array, source = 'CRL'): Promise<PutCrlsResult> {
+  async putCrls(institutionId: string, data: string | Uint8Array, source = 'CRL'): Promise<PutCrlsResult> {
     return this.call('PUT', `${this.inst(institutionId)}/crls?source=${AdminClient.seg(source)}`, this.upload(data, source, 'CRL'));
   }
   /** GET /v1/institutions/:id/crls, or /v1/crls */

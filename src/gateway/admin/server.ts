@@ -5,6 +5,16 @@
  * read from a file; starting with neither is a configuration error.
  * `/healthz` and `/readyz` answer without authentication (they reveal only
  * up/ready), so orchestrator probes work.
+ *
+ * Routes (JSON; errors are `{"error": {code, message, hint}}` with the code's
+ * HTTP status):
+ * - `GET|POST /v1/institutions`, `GET|PATCH|DELETE /v1/institutions/:id` (PATCH `{status}`)
+ * - `GET|POST /v1/institutions/:id/cas` (POST: PEM/DER body or `{pem}`), `DELETE …/cas/:chainId`
+ * - `GET|POST /v1/institutions/:id/ips` (`{cidr}`), `DELETE …/ips/:cidr` or `…/ips?cidr=`
+ * - `GET|PUT /v1/institutions/:id/crls` (PUT: PEM/DER body or `{pem}`), `DELETE …/crls/:crlId`
+ * - `GET|POST /v1/institutions/:id/rules` (`{kind, value}`), `DELETE …/rules/:ruleId`
+ * - `GET /v1/cas`, `/v1/ips`, `/v1/crls`, `/v1/rules` (all institutions)
+ * - `GET /v1/audit?since=1h&institution=X&outcome=rejected&reason=R&limit=N`
  */
 import { createHash, timingSafeEqual, X509Certificate as NodeX509 } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -237,6 +247,7 @@ function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
       if (!cert.ca && (cert.keyUsage ?? []).includes(EKU_OIDS.clientAuth as string)) return `cert:${cert.subject.replace(/\n/g, ',')}`;
     }
   }
+  // RFC 6750 §2.1: Authorization: Bearer <token>.
   const header = req.headers.authorization;
   if (ctx.tokenHash && typeof header === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);

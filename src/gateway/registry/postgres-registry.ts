@@ -43,7 +43,7 @@ export interface PostgresRegistryOptions {
   schema?: string;
   /** Connection pool size (default 5). */
   poolSize?: number;
-  /** Receives errors of the background LISTEN connection (default `process.emitWarning`). */
+  /** Receives errors of the background LISTEN connection and of change listeners (default `process.emitWarning`). */
   onError?: (error: MtlsError) => void;
   /** Delay before re-establishing a dropped LISTEN connection, in ms (default 500). */
   reconnectDelayMs?: number;
@@ -278,7 +278,13 @@ export class PostgresRegistry implements Registry {
     const gap = version - this.lastSeen > 1;
     this.lastSeen = version;
     const change: RegistryChange = { institutionId: gap ? null : institutionId, version };
-    for (const l of [...this.listeners]) l(change);
+    for (const l of [...this.listeners]) {
+      try {
+        l(change);
+      } catch (e) {
+        this.reportError(new MtlsError('MTLS_INTERNAL', `a registry change listener failed: ${(e as Error).message ?? String(e)}`, { cause: e }));
+      }
+    }
   }
 
   private async requireInstitution(q: Queryable, id: string): Promise<Row> {

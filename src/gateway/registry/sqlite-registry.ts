@@ -48,7 +48,7 @@ export interface SqliteRegistryOptions {
   busyTimeoutMs?: number;
   /**
    * Receives errors raised while polling for changes (the poll retries on its
-   * next tick). Default: `process.emitWarning`.
+   * next tick) and errors thrown by change listeners. Default: `process.emitWarning`.
    */
   onError?: (error: MtlsError) => void;
 }
@@ -323,8 +323,20 @@ export class SqliteRegistry implements Registry {
     return result;
   }
 
+  /** Calls each listener; a throwing listener is reported and does not stop the others or fail the write. */
   private emit(change: RegistryChange): void {
-    for (const l of [...this.listeners]) l(change);
+    for (const l of [...this.listeners]) {
+      try {
+        l(change);
+      } catch (e) {
+        this.report(new MtlsError('MTLS_INTERNAL', `a registry change listener failed: ${(e as Error).message ?? String(e)}`, { cause: e }));
+      }
+    }
+  }
+
+  private report(err: MtlsError): void {
+    if (this.options.onError) this.options.onError(err);
+    else process.emitWarning(err.message, { code: err.code });
   }
 
   private requireInstitution(db: Database.Database, id: string): InstitutionRow {
@@ -644,9 +656,8 @@ export class SqliteRegistry implements Registry {
     try {
       row = this.db.prepare('SELECT version, last_institution_id FROM registry_state WHERE id = 1').get() as typeof row;
     } catch (e) {
-      const err = mapSqliteError(e, this.path, 'poll for registry changes');
-      if (this.options.onError) this.options.onError(err);
-      else process.emitWarning(`${err.message} (retrying)`, { code: err.code });
+      const err = mapSqliteError(e, this.path, 'poll for registry changes (retrying)');
+      this.report(err);
       return;
     }
     if (row.version <= this.lastSeen) return;

@@ -4,6 +4,7 @@
  * that every field `openssl x509|req|crl -text` shows is present.
  */
 import type * as x509 from '@peculiar/x509';
+import { MtlsError } from '../../errors/index.js';
 import { fingerprintSha256, toNodeCertificate } from '../certificate.js';
 import { crlNumberOf } from '../crl.js';
 import { verifyCsrSignature, type ParsedCsr } from '../csr.js';
@@ -201,6 +202,14 @@ function explicitExtensions(el: DerElement, what: string): ExtensionDescription[
   return decodeExtensions(seq, what);
 }
 
+function fingerprintsOf(cert: x509.X509Certificate): { sha256: string; sha1: string } {
+  try {
+    return { sha256: fingerprintSha256(cert), sha1: toNodeCertificate(cert).fingerprint };
+  } catch (e) {
+    throw new MtlsError('MTLS_DER_INVALID', `certificate is not readable by OpenSSL (${(e as Error).message})`, { subject: 'certificate', cause: e });
+  }
+}
+
 /**
  * Describes a certificate: every field `openssl x509 -text` shows, plus
  * SHA-256 and SHA-1 fingerprints.
@@ -243,7 +252,7 @@ export function describeCertificate(cert: x509.X509Certificate): CertificateDesc
     publicKey,
     extensions,
     signature: signatureOf(sigAlgEl, sigEl, what),
-    fingerprints: { sha256: fingerprintSha256(cert), sha1: toNodeCertificate(cert).fingerprint },
+    fingerprints: fingerprintsOf(cert),
     selfIssued: Buffer.compare(tbs[i + 2]?.raw ?? Buffer.alloc(0), tbs[i + 4]?.raw ?? Buffer.alloc(1)) === 0 || issuer.rfc4514 === subject.rfc4514,
     isCa: bc?.kind === 'basicConstraints' && bc.ca,
   };

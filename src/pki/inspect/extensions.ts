@@ -3,7 +3,7 @@
  * descriptions. Anything it cannot decode is kept as hex, never dropped.
  */
 import { MtlsError } from '../../errors/index.js';
-import { readDerChildren, type DerElement } from '../der.js';
+import { readDerChildren, tlv, type DerElement } from '../der.js';
 import { formatOpenSslText } from '../names.js';
 import { KEY_USAGE_NAMES, NS_CERT_TYPE_NAMES, type KeyUsageName, type NsCertTypeName } from '../profile.js';
 import { fromX509Name } from '../x509-name.js';
@@ -110,9 +110,7 @@ function decodeDistributionPoints(value: Buffer, what: string): DistributionPoin
         if (choice?.tag === 0xa0) dp.fullName = decodeGeneralNames(choice.content, what);
         else if (choice?.tag === 0xa1) {
           // RelativeDistinguishedName: wrap as a one-RDN Name to reuse the Name reader.
-          const rdn = Buffer.concat([Buffer.from([0x31]), lengthOf(choice.content.length), choice.content]);
-          const name = Buffer.concat([Buffer.from([0x30]), lengthOf(rdn.length), rdn]);
-          dp.relativeName = formatOpenSslText(fromX509Name(name));
+          dp.relativeName = formatOpenSslText(fromX509Name(tlv(TAG.sequence, tlv(TAG.set, choice.content))));
         } else invalid(what, 'bad DistributionPointName');
       } else if (f.tag === 0x81) {
         const bits = bitStringBits({ tag: TAG.bitString, content: f.content, raw: f.raw }, what);
@@ -123,13 +121,6 @@ function decodeDistributionPoints(value: Buffer, what: string): DistributionPoin
     }
     return dp;
   });
-}
-
-function lengthOf(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
 }
 
 function displayText(el: DerElement | undefined, what: string): string {

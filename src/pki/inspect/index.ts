@@ -30,6 +30,7 @@ export type { GeneralNameDescription, GeneralNameType } from './general-names.js
 export { describePublicKey, type PublicKeyDescription } from './public-key.js';
 export { renderCertificateText, renderCrlText, renderCsrText, renderExtensionValue } from './render.js';
 export {
+  assertPemOrDer,
   detectDerKind,
   inspectPki,
   renderInspectionText,

@@ -66,6 +66,9 @@ const CRL_LABELS = ['X509 CRL', 'CRL'];
  * @throws MTLS_DER_INVALID when the data is not DER or matches none of them
  */
 export function detectDerKind(der: Buffer, source = 'input'): DerKind {
+  // Java, Windows and NSS write PFX files in BER with indefinite lengths (30 80 …, version 02 01 03);
+  // certificates, CSRs and CRLs are always DER.
+  if (der[0] === TAG.sequence && der[1] === 0x80 && der[2] === TAG.integer && der[3] === 1 && der[4] === 3) return 'pkcs12';
   const outer = readDer(der, 0, source);
   if (outer.tag !== TAG.sequence) {
     throw new MtlsError('MTLS_DER_INVALID', `${source} is not DER: it does not start with a SEQUENCE`, { subject: source });
@@ -91,6 +94,19 @@ export function detectDerKind(der: Buffer, source = 'input'): DerKind {
 function looksLikeText(buf: Buffer): boolean {
   const sample = buf.subarray(0, 512);
   return sample.length > 0 && [...sample].every((c) => c === 9 || c === 10 || c === 13 || (c >= 32 && c < 127));
+}
+
+/**
+ * Refuses data that is neither PEM nor plausible DER before a parser sees
+ * it, so that a text file without a PEM block gets a clear message.
+ * @throws MTLS_PEM_INVALID for an empty file, or text with no PEM block
+ */
+export function assertPemOrDer(data: Uint8Array, source = 'input'): void {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length === 0) throw new MtlsError('MTLS_PEM_INVALID', `${source} is empty`, { subject: source });
+  if (!isPem(buf) && buf[0] !== TAG.sequence && looksLikeText(buf)) {
+    throw new MtlsError('MTLS_PEM_INVALID', `${source} is text but has no PEM block (expected -----BEGIN …-----)`, { subject: source });
+  }
 }
 
 async function describeDer(der: Buffer, kind: Exclude<DerKind, 'pkcs12'>, source: string): Promise<PkiObjectDescription[]> {
@@ -140,7 +156,7 @@ async function inspectPkcs12(buf: Buffer, source: string, options: InspectPkiOpt
 export async function inspectPki(options: InspectPkiOptions): Promise<InspectPkiResult> {
   const source = options.source ?? 'input';
   const buf = Buffer.from(options.data);
-  if (buf.length === 0) throw new MtlsError('MTLS_PEM_INVALID', `${source} is empty`, { subject: source });
+  assertPemOrDer(buf, source);
   if (isPem(buf)) {
     const blocks = decodePemBlocks(buf.toString('utf8'), source);
     const objects: PkiObjectDescription[] = [];
@@ -163,11 +179,14 @@ export async function inspectPki(options: InspectPkiOptions): Promise<InspectPki
     }
     return { source, format: 'pem', objects, skipped };
   }
-  if (buf[0] !== TAG.sequence && looksLikeText(buf)) {
-    throw new MtlsError('MTLS_PEM_INVALID', `${source} is text but has no PEM block (expected -----BEGIN …-----)`, { subject: source });
+  // By structure first; a .pfx/.p12 name decides only when the structure says nothing.
+  let kind: DerKind;
+  try {
+    kind = detectDerKind(buf, source);
+  } catch (e) {
+    if (!/\.(pfx|p12)$/i.test(source)) throw e;
+    kind = 'pkcs12';
   }
-  const byName = /\.(pfx|p12)$/i.test(source);
-  const kind = byName ? 'pkcs12' : detectDerKind(buf, source);
   if (kind === 'pkcs12') return inspectPkcs12(buf, source, options);
   return { source, format: 'der', objects: await describeDer(buf, kind, source), skipped: [] };
 }

@@ -8,6 +8,7 @@ import type { AlgorithmDescription, CertificateDescription, CrlDescription, CsrD
 import type { ExtensionDescription } from './extensions.js';
 import type { GeneralNameDescription } from './general-names.js';
 import { ACCESS_METHODS, CRL_REASONS, KEY_USAGE_DISPLAY, NS_CERT_TYPE_DISPLAY } from './oid-names.js';
+import { formatOpenSslText } from '../names.js';
 import { KEY_USAGE_NAMES, NS_CERT_TYPE_NAMES } from '../profile.js';
 import type { PublicKeyDescription } from './public-key.js';
 
@@ -26,6 +27,15 @@ function hexBlock(hexText: string, perLine: number, indent: number): string[] {
 
 function names(list: GeneralNameDescription[]): string {
   return list.map((n) => n.text).join(', ');
+}
+
+/**
+ * A GeneralName as OpenSSL's GENERAL_NAME_print shows it (CRL distribution
+ * points, name constraints): the same as {@link GeneralNameDescription.text}
+ * except that a directoryName is in `C = BR, CN = x` form.
+ */
+function printed(n: GeneralNameDescription): string {
+  return n.type === 'dirName' && n.dn ? `DirName:${formatOpenSslText(n.dn)}` : n.text;
 }
 
 /** A CRL or crlNumber INTEGER as OpenSSL prints it: decimal below 128 bits, else 0x-hex. */
@@ -65,10 +75,10 @@ export function renderExtensionValue(ext: ExtensionDescription): string[] {
     case 'freshestCrl': {
       const lines: string[] = [];
       for (const dp of ext.points) {
-        if (dp.fullName) lines.push('Full Name:', ...dp.fullName.map((n) => `  ${n.text}`));
+        if (dp.fullName) lines.push('Full Name:', ...dp.fullName.map((n) => `  ${printed(n)}`));
         if (dp.relativeName !== undefined) lines.push('Relative Name:', `  ${dp.relativeName}`);
         if (dp.reasons) lines.push(`Reasons: ${dp.reasons.join(', ')}`);
-        if (dp.crlIssuer) lines.push('CRL Issuer:', ...dp.crlIssuer.map((n) => `  ${n.text}`));
+        if (dp.crlIssuer) lines.push('CRL Issuer:', ...dp.crlIssuer.map((n) => `  ${printed(n)}`));
       }
       return lines;
     }
@@ -93,8 +103,8 @@ export function renderExtensionValue(ext: ExtensionDescription): string[] {
     }
     case 'nameConstraints': {
       const lines: string[] = [];
-      if (ext.permitted.length) lines.push('Permitted:', ...ext.permitted.map((n) => `  ${n.text}`));
-      if (ext.excluded.length) lines.push('Excluded:', ...ext.excluded.map((n) => `  ${n.text}`));
+      if (ext.permitted.length) lines.push('Permitted:', ...ext.permitted.map((n) => `  ${printed(n)}`));
+      if (ext.excluded.length) lines.push('Excluded:', ...ext.excluded.map((n) => `  ${printed(n)}`));
       return lines;
     }
     case 'policyConstraints': {

@@ -130,6 +130,6 @@ export function describePfx(parsed: ParsedPfx, options: DescribePfxOptions = {})
     keyCount: parsed.keyCount,
     certificates,
     skippedBags: parsed.skippedBags,
-    warnings,
+    warnings: [...new Set(warnings)],
   };
 }

@@ -101,7 +101,7 @@ function invalid(message: string): never {
   throw new MtlsError('MTLS_DER_INVALID', message);
 }
 
-/** The single child of a constructed element, or an error naming `what`. */
+/** The children of a constructed element that must carry `expectedTag`, or an error naming `what`. */
 function children(el: DerElement | undefined, what: string, expectedTag = 0x30): DerElement[] {
   if (!el || el.tag !== expectedTag) invalid(`${what} is malformed`);
   return readDerChildren(el.content, what);
@@ -283,16 +283,21 @@ function sameEncryption(a: PfxEncryption, b: PfxEncryption): boolean {
   return a.algorithm === b.algorithm && a.cipher === b.cipher && a.kdf === b.kdf;
 }
 
+/**
+ * Names the flavour of a file from its ciphers and MAC digest. A missing MAC
+ * does not change the flavour (describePfx warns about it separately).
+ */
 function detectFlavour(mac: MacDigest | null, encryptions: PfxEncryption[]): PfxDetectedFlavour {
   const schemes = new Set(encryptions.map((e) => e.scheme));
   if (encryptions.length === 0 || (schemes.size === 1 && schemes.has('none'))) return 'unencrypted';
   if (schemes.has('none') || schemes.size > 1) return 'mixed';
   if (schemes.has('pbes2')) {
-    return encryptions.every((e) => e.cipher.startsWith('aes-')) && mac !== null && mac !== 'sha1' ? 'modern' : 'mixed';
+    return encryptions.every((e) => e.cipher.startsWith('aes-')) && mac !== 'sha1' ? 'modern' : 'mixed';
   }
   if (encryptions.some((e) => e.cipher.startsWith('rc4'))) return 'legacy-rc4';
   if (encryptions.some((e) => e.cipher.startsWith('rc2'))) return 'legacy-rc2';
-  return encryptions.every((e) => e.cipher === 'des-ede3-cbc') && (mac === null || mac === 'sha1') ? 'legacy-3des' : 'mixed';
+  const tripleDes = encryptions.every((e) => e.cipher === 'des-ede3-cbc' || e.cipher === 'des-ede-cbc');
+  return tripleDes && (mac === null || mac === 'sha1') ? 'legacy-3des' : 'mixed';
 }
 
 /**

@@ -1,0 +1,83 @@
+/**
+ * A Go program (standard library only): crypto/tls with MinVersion =
+ * MaxVersion = tls.VersionTLS12 and tls.LoadX509KeyPair. Go's standard
+ * library reads PEM only, so a `.pfx` is converted to PEM first.
+ */
+import { banner, normaliseRequest, pemFromPfxPaths, pfxToPemCommands, quote, type SnippetOptions, type SnippetResult } from './common.js';
+
+/** Generates the Go program. */
+export function goSnippet(options: SnippetOptions): SnippetResult {
+  const r = normaliseRequest(options);
+  const c = r.credentials;
+  const notes: string[] = [];
+  const head = [`// ${banner('go', r.url)}`, '// Go 1.18 or later; run with: go run main.go', '// TLS 1.2 only (MinVersion = MaxVersion = tls.VersionTLS12), as the provider requires.'];
+  let certPath: string | undefined;
+  let keyPath: string | undefined;
+  if (c.kind === 'pfx') {
+    ({ certPath, keyPath } = pemFromPfxPaths(c.pfxPath));
+    head.push("// Go's standard library cannot read a .pfx; make PEM files from it once (the key unencrypted, mode 0600):");
+    for (const l of pfxToPemCommands(c.pfxPath, true)) head.push(`//   ${l}`);
+    notes.push(`Go's standard library reads PEM only: the program uses ${certPath} and ${keyPath}, made from the .pfx with openssl (commands in the file).`);
+  } else if (c.kind === 'pem') {
+    certPath = c.certPath;
+    keyPath = c.keyPath;
+    if (c.passphraseEnv) {
+      head.push('// tls.LoadX509KeyPair reads unencrypted keys only: decrypt the key once with `openssl pkey -in KEY -out key.plain.pem` (keep it 0600).');
+      notes.push('Go\'s tls.LoadX509KeyPair cannot read an encrypted PKCS#8 key: decrypt it once with openssl pkey and protect the file.');
+    }
+  }
+  const body: string[] = [];
+  if (certPath && keyPath) {
+    body.push(
+      `\tcert, err := tls.LoadX509KeyPair(${quote(certPath)}, ${quote(keyPath)})`,
+      '\tif err != nil {',
+      '\t\tfmt.Fprintln(os.Stderr, "cannot load the client certificate:", err)',
+      '\t\tos.Exit(2)',
+      '\t}',
+    );
+  }
+  body.push('\tconfig := &tls.Config{', '\t\tMinVersion: tls.VersionTLS12,', '\t\tMaxVersion: tls.VersionTLS12,');
+  if (certPath) body.push('\t\tCertificates: []tls.Certificate{cert},');
+  body.push('\t}');
+  if (r.caPath) {
+    body.push(
+      `\tcaPEM, err := os.ReadFile(${quote(r.caPath)})`,
+      '\tif err != nil {',
+      '\t\tfmt.Fprintln(os.Stderr, "cannot read the CA file:", err)',
+      '\t\tos.Exit(2)',
+      '\t}',
+      '\tconfig.RootCAs = x509.NewCertPool()',
+      '\tif !config.RootCAs.AppendCertsFromPEM(caPEM) {',
+      '\t\tfmt.Fprintln(os.Stderr, "no certificate in the CA file")',
+      '\t\tos.Exit(2)',
+      '\t}',
+    );
+  }
+  body.push(
+    '\tclient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: config}}',
+    `\trequest, err := http.NewRequest(${quote(r.method)}, ${quote(r.url)}, ${r.body !== undefined ? `strings.NewReader(${quote(r.body)})` : 'nil'})`,
+    '\tif err != nil {',
+    '\t\tfmt.Fprintln(os.Stderr, err)',
+    '\t\tos.Exit(2)',
+    '\t}',
+    ...r.headers.map(([k, v]) => `\trequest.Header.Add(${quote(k)}, ${quote(v)})`),
+    '\tresponse, err := client.Do(request)',
+    '\tif err != nil {',
+    '\t\tfmt.Fprintln(os.Stderr, "mTLS call failed:", err)',
+    '\t\tos.Exit(1)',
+    '\t}',
+    '\tdefer response.Body.Close()',
+    '\tdata, err := io.ReadAll(response.Body)',
+    '\tif err != nil {',
+    '\t\tfmt.Fprintln(os.Stderr, "reading the response failed:", err)',
+    '\t\tos.Exit(1)',
+    '\t}',
+    '\tfmt.Printf("HTTP status: %d\\n%s\\n", response.StatusCode, data)',
+    '\tif response.StatusCode >= 400 {',
+    '\t\tos.Exit(1)',
+    '\t}',
+  );
+  const imports = ['"crypto/tls"', ...(r.caPath ? ['"crypto/x509"'] : []), '"fmt"', '"io"', '"net/http"', '"os"', ...(r.body !== undefined ? ['"strings"'] : []), '"time"'];
+  const code = [...head, 'package main', '', 'import (', ...imports.map((i) => `\t${i}`), ')', '', 'func main() {', ...body, '}', ''].join('\n');
+  return { lang: 'go', filename: 'main.go', code, run: 'go run main.go', notes };
+}

@@ -1,0 +1,183 @@
+/**
+ * Local servers for the client tests, each on 127.0.0.1 and a free port:
+ * a Node HTTPS server (mTLS or not, version-pinned), a TCP server that closes
+ * on connect, and `openssl s_server` as an independent oracle.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+/** A running test server. */
+export interface TestServer {
+  port: number;
+  /** `https://localhost:PORT` */
+  url: string;
+  close: () => Promise<void>;
+  /** Client subjects the server saw, one per request (mTLS servers only). */
+  seen: string[];
+  /** Events from the TLS layer: `tlsClientError` codes and authorization errors. */
+  events: string[];
+}
+
+/** Options for {@link startNodeServer}. */
+export interface NodeServerOptions {
+  certPem: string;
+  keyPem: string;
+  /** CAs trusted for client certificates (also the CA names in the CertificateRequest). */
+  ca?: string[];
+  /** Ask for a client certificate (default true). */
+  requestCert?: boolean;
+  /** Default TLSv1.2 for both. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/**
+ * A Node HTTPS server with requestCert and rejectUnauthorized: like the
+ * gateway's tenant servers, it drops a client whose certificate fails
+ * verification after the handshake, without an alert. It answers every
+ * request with 200 and JSON `{ ok, method, path, body, client }`.
+ */
+export async function startNodeServer(options: NodeServerOptions): Promise<TestServer> {
+  const seen: string[] = [];
+  const events: string[] = [];
+  const requestCert = options.requestCert ?? true;
+  const tlsOptions: ServerOptions = {
+    cert: options.certPem,
+    key: options.keyPem,
+    requestCert,
+    rejectUnauthorized: requestCert,
+    minVersion: options.minVersion ?? 'TLSv1.2',
+    maxVersion: options.maxVersion ?? 'TLSv1.2',
+    ...(options.ca ? { ca: options.ca } : {}),
+  };
+  const server = createHttpsServer(tlsOptions, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+      const client = peer && peer.subject ? (peer.subject.CN as string) : null;
+      if (client) seen.push(client);
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-test', 'yes');
+      res.end(JSON.stringify({ ok: true, method: req.method, path: req.url, body: Buffer.concat(chunks).toString('utf8'), contentType: req.headers['content-type'] ?? null, client }));
+    });
+  });
+  server.on('tlsClientError', (e: NodeJS.ErrnoException) => events.push(`tlsClientError:${e.code ?? e.message}`));
+  server.on('secureConnection', (s: TLSSocket) => {
+    if (!s.authorized && requestCert) events.push(`unauthorized:${String(s.authorizationError)}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `https://localhost:${port}`,
+    seen,
+    events,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A TCP server that accepts and immediately closes every connection (like a gateway for an unregistered IP). */
+export async function startClosingServer(): Promise<TestServer> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `https://localhost:${port}`,
+    seen: [],
+    events: [],
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** Options for {@link startOpensslServer}. */
+export interface OpensslServerOptions {
+  certPath: string;
+  keyPath: string;
+  /** -CAfile: trusted client CAs and the CertificateRequest's CA names. */
+  caFile: string;
+  /** Extra arguments (default `-tls1_2`). */
+  versionArgs?: string[];
+}
+
+/**
+ * `openssl s_server -Verify 1 -verify_return_error -tls1_2 -CAfile … -www`:
+ * requires a client certificate, sends an alert on a failed verification
+ * (unknown_ca, certificate_expired, unsupported_certificate, …) and answers
+ * `GET /` with a 200 status page. Resolves once it printed ACCEPT.
+ */
+export async function startOpensslServer(options: OpensslServerOptions): Promise<TestServer & { child: ChildProcess }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const child = spawn(
+      'openssl',
+      [
+        's_server',
+        '-accept', `127.0.0.1:${port}`,
+        '-cert', options.certPath,
+        '-key', options.keyPath,
+        '-CAfile', options.caFile,
+        '-Verify', '1',
+        '-verify_return_error',
+        ...(options.versionArgs ?? ['-tls1_2']),
+        '-www',
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    const output: string[] = [];
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000);
+      const onData = (d: Buffer): void => {
+        output.push(d.toString());
+        if (output.join('').includes('ACCEPT')) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (ready) {
+      return {
+        port,
+        url: `https://localhost:${port}`,
+        seen: [],
+        events: output,
+        child,
+        close: () =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill();
+          }),
+      };
+    }
+    child.kill();
+    if (attempt >= 2) throw new Error(`openssl s_server did not start: ${output.join('')}`);
+  }
+}
