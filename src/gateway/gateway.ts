@@ -238,6 +238,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       });
     });
     server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      // node:tls leaves the socket open after a handshake timeout; close it.
+      socket.destroy();
       const { reason, detail } = classifyTlsClientError(err);
       const lookup = trust.lookup(normalizeIp(socket.remoteAddress ?? ''));
       const candidates = lookup.kind === 'tenant' ? lookup.active : [];

@@ -142,10 +142,10 @@ export function buildExtensions(options: BuildExtensionsOptions): x509.Extension
     exts.push(new x509.CRLDistributionPointsExtension(uris));
   }
   if (profile.authorityInfoAccess?.length) {
-    const params: { ocsp: x509.JsonGeneralName[]; caIssuers: x509.JsonGeneralName[] } = { ocsp: [], caIssuers: [] };
+    const params: { ocsp: x509.GeneralName[]; caIssuers: x509.GeneralName[] } = { ocsp: [], caIssuers: [] };
     for (const a of profile.authorityInfoAccess) {
       const [g] = toGeneralNames([a.location], subject);
-      if (g) params[a.method === 'OCSP' ? 'ocsp' : 'caIssuers'].push(g);
+      if (g) params[a.method === 'OCSP' ? 'ocsp' : 'caIssuers'].push(new x509.GeneralName(g.type, g.value));
     }
     exts.push(new x509.AuthorityInfoAccessExtension(params));
   }

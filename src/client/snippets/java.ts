@@ -23,8 +23,10 @@ const PEM_HELPERS = `
     if (pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")) {
       if (passphrase == null) throw new IllegalArgumentException(path + " is encrypted: set the passphrase variable");
       EncryptedPrivateKeyInfo info = new EncryptedPrivateKeyInfo(pemBlock(pem, "ENCRYPTED PRIVATE KEY", path));
-      Cipher cipher = Cipher.getInstance(info.getAlgName());
-      cipher.init(Cipher.DECRYPT_MODE, SecretKeyFactory.getInstance(info.getAlgName()).generateSecret(new PBEKeySpec(passphrase)), info.getAlgParameters());
+      // For PBES2 the JDK names the concrete scheme (e.g. PBEWithHmacSHA256AndAES_256) through the parameters.
+      String scheme = "PBES2".equals(info.getAlgName()) ? info.getAlgParameters().toString() : info.getAlgName();
+      Cipher cipher = Cipher.getInstance(scheme);
+      cipher.init(Cipher.DECRYPT_MODE, SecretKeyFactory.getInstance(scheme).generateSecret(new PBEKeySpec(passphrase)), info.getAlgParameters());
       spec = info.getKeySpec(cipher);
     } else if (pem.contains("-----BEGIN PRIVATE KEY-----")) {
       spec = new PKCS8EncodedKeySpec(pemBlock(pem, "PRIVATE KEY", path));

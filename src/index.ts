@@ -1,0 +1,14 @@
+/**
+ * mtlskit: the library. Every CLI command is a typed function here.
+ * Importing has no side effects beyond the reflect-metadata polyfill that
+ * @peculiar/x509 requires.
+ */
+import 'reflect-metadata';
+
+export * from './errors/index.js';
+export { writeFileAtomic, writeFilesAtomic, readFileChecked, type WriteFileAtomicOptions } from './io/index.js';
+export * from './pki/index.js';
+export * from './ca/index.js';
+export * from './gateway/registry/index.js';
+export * from './gateway/onboarding.js';
+export * from './gateway/admin/index.js';
