@@ -6,20 +6,53 @@
  */
 import 'reflect-metadata';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportChain, initCa, issueClientCertificate, openCa, signCsr } from '../src/ca/index.js';
-import { createCsr } from '../src/pki/csr.js';
+import { exportChain, initCa, issueClientCertificate, openCa } from '../src/ca/index.js';
+import { mtlsRequest } from '../src/client/index.js';
+import { loadGatewayConfig } from '../src/gateway/config.js';
+import { startGateway } from '../src/gateway/gateway.js';
+import { onboardCaChain } from '../src/gateway/onboarding.js';
+import { openRegistry } from '../src/gateway/registry/index.js';
+import { buildCertificate } from '../src/pki/certificate.js';
 import { exportPrivateKeyPem, generateKeyPair } from '../src/pki/keys.js';
 import { parseSubject } from '../src/pki/names.js';
-import { parsePfx } from '../src/pki/pkcs12/index.js';
+import { BUILTIN_PROFILES, type ExtensionProfile } from '../src/pki/profile.js';
+import { loadClientCredentials } from '../src/tls/index.js';
 
 const bold = (s: string): string => (process.env.NO_COLOR || !process.stdout.isTTY ? s : `\u001b[1m${s}\u001b[0m`);
 let stepNo = 0;
 const step = (title: string): void => console.log(`\n${bold(`${++stepNo}. ${title}`)}`);
 const show = (line: string): void => console.log(`   ${line}`);
+
+/** Runs a call that must fail and returns what the client was told. */
+async function describeFailure(call: () => Promise<{ status: number; body: Buffer }>): Promise<string> {
+  try {
+    const r = await call();
+    if (r.status < 400) throw new Error(`expected a refusal, got HTTP ${r.status}`);
+    return `refused with HTTP ${r.status} ${r.body.toString('utf8').trim()}`;
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (err.message?.startsWith('expected a refusal')) throw e;
+    return `refused: ${err.code ?? ''} ${err.message ?? String(e)}`.trim();
+  }
+}
+
+/** Opens a TLS connection from a given loopback source address. */
+function connectFrom(localAddress: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ socket: net.connect({ host: '127.0.0.1', port, localAddress }), servername: 'localhost', minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    s.on('secureConnect', () => {
+      s.destroy();
+      resolve('unexpectedly completed a handshake');
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(`closed before any handshake (${e.code ?? e.message})`));
+    s.on('close', () => resolve('closed before any handshake'));
+  });
+}
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'mtlskit-demo-'));
@@ -45,58 +78,86 @@ async function main(): Promise<void> {
     const chain = await exportChain({ ca, outPath: chainPath });
     for (const c of chain.certificates) show(`${c.subject}  SHA-256 ${c.fingerprintSha256}`);
 
-    step('Start a local TLS-1.2-only server that trusts that chain (the provider)');
-    const serverKeys = await generateKeyPair('ec-p256');
-    const serverCsr = await createCsr({ subject: parseSubject('/C=BR/ST=SP/O=Acme Payments/CN=localhost'), privateKey: serverKeys.privateKey });
-    const serverCert = await signCsr({ ca, csr: serverCsr.pem, profile: 'server', passphrase: caPass, subjectAltNames: [{ type: 'dns', value: 'localhost' }, { type: 'ip', value: '127.0.0.1' }] });
-    const server = https.createServer(
-      {
-        key: exportPrivateKeyPem(serverKeys.privateKey),
-        cert: serverCert.pem,
-        ca: await readFile(chainPath, 'utf8'),
-        requestCert: true,
-        rejectUnauthorized: true,
-        minVersion: 'TLSv1.2',
-        maxVersion: 'TLSv1.2',
+    step('The provider registers the institution: CA chain + static IP 127.0.0.1 (mtls gateway ca add / ip add)');
+    const registry = await openRegistry(join(work, 'registry.db'));
+    await registry.createInstitution({ id: 'acme', name: 'Acme Payments' });
+    const onboarded = await onboardCaChain(registry, 'acme', await readFile(chainPath, 'utf8'), { source: chainPath });
+    await registry.addIp('acme', '127.0.0.1/32');
+    show(`institution acme: ${onboarded.chain.fingerprints.length} CA certificate(s), IP 127.0.0.1/32`);
+
+    step('Start the TLS-1.2-only mTLS gateway in front of a demo upstream (mtls gateway start)');
+    const upstream = http.createServer((req, res) => {
+      const identity = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-mtls-')));
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ path: req.url, identity, authorization: req.headers.authorization ?? null }));
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const providerCa = await generateKeyPair('ec-p256');
+    const providerRoot = await buildCertificate({ subject: parseSubject('/C=BR/O=Provider/CN=Provider Root'), signer: { privateKey: providerCa.privateKey }, profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile, days: 30 });
+    const gwKeys = await generateKeyPair('ec-p256');
+    const gwCert = await buildCertificate({
+      subject: parseSubject('/C=BR/O=Provider/CN=localhost'),
+      publicKey: gwKeys.publicKey,
+      signer: { privateKey: providerCa.privateKey, certificate: providerRoot.certificate },
+      profile: BUILTIN_PROFILES.server_cert as ExtensionProfile,
+      extraSubjectAltNames: [{ type: 'dns', value: 'localhost' }, { type: 'ip', value: '127.0.0.1' }],
+      days: 30,
+    });
+    await writeFile(join(work, 'gw.cert.pem'), gwCert.pem);
+    await writeFile(join(work, 'gw.key.pem'), exportPrivateKeyPem(gwKeys.privateKey), { mode: 0o600 });
+    const config = loadGatewayConfig({
+      overrides: {
+        listen: '127.0.0.1:0',
+        opsListen: '127.0.0.1:0',
+        upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+        cert: join(work, 'gw.cert.pem'),
+        key: join(work, 'gw.key.pem'),
+        logLevel: 'silent',
       },
-      (req, res) => {
-        const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ hello: peer.subject?.CN, protocol: (req.socket as import('node:tls').TLSSocket).getProtocol() }));
-      },
-    );
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    show(`listening on https://127.0.0.1:${port} (TLS 1.2 only, client certificate required)`);
+      requireRegistry: false,
+      env: {},
+    });
+    const gateway = await startGateway({ config, registry, env: {} });
+    const port = gateway.address().port;
+    show(`gateway on https://127.0.0.1:${port} → upstream ${config.upstream}`);
 
     try {
-      step('Make a real mTLS call with the .pfx');
-      const pfx = parsePfx(await readFile(issued.pfxPath), pfxPass);
-      const body = await new Promise<string>((resolve, reject) => {
-        const req = https.request(
-          {
-            host: '127.0.0.1',
-            port,
-            path: '/v1/ping',
-            servername: 'localhost',
-            key: exportPrivateKeyPem(pfx.privateKey as import('node:crypto').KeyObject),
-            cert: pfx.certificate?.toString(),
-            ca: chain.pem,
-            minVersion: 'TLSv1.2',
-            maxVersion: 'TLSv1.2',
-          },
-          (res) => {
-            let data = '';
-            res.on('data', (c) => (data += c));
-            res.on('end', () => (res.statusCode === 200 ? resolve(`${res.statusCode} ${data}`) : reject(new Error(`HTTP ${res.statusCode}: ${data}`))));
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
-      show(`response: ${body}`);
+      const url = `https://localhost:${port}/v1/payments`;
+      const base = { url, ca: [providerRoot.pem], resolve: [{ host: 'localhost', port, address: '127.0.0.1' }] };
+
+      step('A good call with the .pfx (mtls request): the upstream sees the verified identity');
+      const credentials = await loadClientCredentials({ pfxPath: issued.pfxPath, password: pfxPass });
+      const good = await mtlsRequest({ ...base, credentials, headers: [['authorization', 'Basic ZGVtbzpkZW1v'], ['x-mtls-institution', 'spoofed']] });
+      show(`HTTP ${good.status} over ${good.tls.protocol} ${good.tls.cipher}`);
+      show(`upstream received: ${good.body.toString('utf8')}`);
+      if (good.status !== 200) throw new Error(`the good call got HTTP ${good.status}`);
+
+      step('Bad calls, each refused and audited with its reason');
+      const otherKeys = await generateKeyPair('ec-p256');
+      const other = await buildCertificate({ subject: parseSubject('/C=BR/O=Mallory/CN=Mallory CA'), signer: { privateKey: otherKeys.privateKey }, profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile, days: 30 });
+      const intruderKeys = await generateKeyPair('ec-p256');
+      const intruder = await buildCertificate({ subject: parseSubject('/C=BR/O=Mallory/CN=intruder'), publicKey: intruderKeys.publicKey, signer: { privateKey: otherKeys.privateKey, certificate: other.certificate }, profile: BUILTIN_PROFILES.client_cert as ExtensionProfile, days: 30 });
+      await writeFile(join(work, 'intruder.cert.pem'), intruder.pem);
+      await writeFile(join(work, 'intruder.key.pem'), exportPrivateKeyPem(intruderKeys.privateKey), { mode: 0o600 });
+      const intruderCreds = await loadClientCredentials({ certPath: join(work, 'intruder.cert.pem'), keyPath: join(work, 'intruder.key.pem') });
+      const attempts: Array<[string, () => Promise<string>]> = [
+        ['a certificate from another CA', async () => describeFailure(() => mtlsRequest({ ...base, credentials: intruderCreds }))],
+        ['TLS 1.3', async () => describeFailure(() => mtlsRequest({ ...base, credentials, tls: '1.3' }))],
+        ['an unregistered source IP (127.0.0.2)', async () => connectFrom('127.0.0.2', port)],
+      ];
+      for (const [what, attempt] of attempts) show(`${what}: ${await attempt()}`);
+      await gateway.flushAudit();
+      const audit = await registry.queryAudit({ outcome: 'rejected' });
+      show('audit trail (operator view):');
+      for (const a of audit) show(`  ${a.time} ${a.ip} ${a.kind} ${a.outcome} reason=${a.reason}${a.subject ? ` subject="${a.subject}"` : ''}`);
+      const reasons = new Set(audit.map((a) => a.reason));
+      for (const want of ['unknown_ca', 'tls_version', 'ip_not_registered']) {
+        if (!reasons.has(want as never)) throw new Error(`expected an audit record with reason ${want}`);
+      }
     } finally {
-      await new Promise<void>((r) => server.close(() => r()));
+      await gateway.close({ drainTimeoutMs: 2000 });
+      await registry.close();
+      await new Promise<void>((r) => upstream.close(() => r()));
     }
     await writeFile(join(work, 'DONE'), 'ok\n');
     console.log(`\n${bold('Demo finished: every step succeeded.')}`);

@@ -12,3 +12,5 @@ export * from './ca/index.js';
 export * from './gateway/registry/index.js';
 export * from './gateway/onboarding.js';
 export * from './gateway/admin/index.js';
+export * from './tls/index.js';
+export * from './client/index.js';

@@ -68,7 +68,11 @@ export const VERDICTS = [
 /** A verdict. */
 export type Verdict = (typeof VERDICTS)[number];
 
-/** The error code a failed `mtls request` reports for each verdict (exit code 6, DESIGN.md). */
+/**
+ * The error code a failed `mtls request` reports for each verdict (exit code 6, DESIGN.md).
+ * `ok` and `no-client-cert-requested` never become errors; they map to MTLS_INTERNAL
+ * only so that the table is total.
+ */
 export const VERDICT_ERROR_CODES: Readonly<Record<Verdict, ErrorCode>> = {
   ok: 'MTLS_INTERNAL',
   'no-client-cert-requested': 'MTLS_INTERNAL',
@@ -153,7 +157,8 @@ export interface ClassifyInput {
 export function classifyOutcome(input: ClassifyInput): Outcome {
   const { trace } = input;
   if (input.status !== undefined) return { kind: 'http-status', status: input.status, detail: `HTTP ${input.status}` };
-  const firstError = trace?.errors[0];
+  // undici destroys the socket with its own error after a failure; the TLS layer's error says more.
+  const firstError = trace?.errors.find((e) => !e.code?.startsWith('UND_ERR')) ?? trace?.errors[0];
   const code = firstError?.code ?? errorCodeOf(input.error);
   const message = firstError?.message ?? (input.error instanceof Error ? input.error.message : String(input.error));
   const withCode = (o: Outcome): Outcome => (code ? { ...o, errorCode: code } : o);

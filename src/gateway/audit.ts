@@ -4,7 +4,7 @@
  * for the registry, which receives them in batches.
  */
 import type { Logger } from 'pino';
-import { toMtlsError } from '../errors/index.js';
+import { isMtlsError, toMtlsError } from '../errors/index.js';
 import type { CertInfo } from './peer-cert.js';
 import type { AuditOutcome, AuditReason, AuditRecord, Registry } from './registry/types.js';
 
@@ -116,6 +116,10 @@ export class AuditSink {
           await this.options.registry.appendAudit(batch);
           this.queue.splice(0, batch.length);
         } catch (e) {
+          if (isMtlsError(e, 'MTLS_BAD_ARGUMENT') && (await this.appendOneByOne(batch))) {
+            this.queue.splice(0, batch.length);
+            continue;
+          }
           const now = Date.now();
           if (now - this.lastErrorLog > 10_000) {
             this.lastErrorLog = now;
@@ -129,6 +133,24 @@ export class AuditSink {
       this.flushing = null;
     });
     return this.flushing;
+  }
+
+  /**
+   * Stores a batch record by record after the registry refused it as invalid,
+   * so one bad record cannot block the queue: invalid ones are dropped (they
+   * are in the log already) with an error.
+   * @returns false when the registry failed for another reason (keep the batch)
+   */
+  private async appendOneByOne(batch: AuditRecord[]): Promise<boolean> {
+    for (const rec of batch) {
+      try {
+        await this.options.registry.appendAudit([rec]);
+      } catch (e) {
+        if (!isMtlsError(e, 'MTLS_BAD_ARGUMENT')) return false;
+        this.options.logger.error({ err: { code: e.code, message: e.message }, audit: rec }, 'audit: the registry refused a record; it is kept in the log only');
+      }
+    }
+    return true;
   }
 
   /** Flushes and stops the timer. */

@@ -85,6 +85,23 @@ export interface GatewayConfig {
   };
   /** Plain-HTTP operations listener for /healthz, /readyz and /metrics; null turns it off (default 127.0.0.1:9443). */
   ops: { listen: ListenAddress | null };
+  /**
+   * The admin API (REST over the registry), hosted by the gateway process. It
+   * starts only when authentication is configured (`tokenFile` and/or
+   * `clientCaFile`); it is never open.
+   */
+  admin: {
+    /** Listen address (default 127.0.0.1:8444). */
+    listen: ListenAddress;
+    /** File whose first line is the bearer token. */
+    tokenFile: string | null;
+    /** CA (PEM) that admin client certificates must chain to (needs certFile + keyFile). */
+    clientCaFile: string | null;
+    /** Admin HTTPS server certificate (PEM). */
+    certFile: string | null;
+    /** Admin HTTPS server key (PEM). */
+    keyFile: string | null;
+  };
   /** Audit trail settings. */
   audit: {
     /** How often queued records are written to the registry (default 250 ms). */
@@ -116,6 +133,8 @@ export interface GatewayConfigOverrides {
   pfx?: string;
   pfxPasswordFile?: string;
   opsListen?: string;
+  adminListen?: string;
+  adminTokenFile?: string;
   logLevel?: string;
 }
 
@@ -130,6 +149,8 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayConfigOverrides, string>>
   pfx: 'MTLS_GATEWAY_PFX',
   pfxPasswordFile: 'MTLS_GATEWAY_PFX_PASSWORD_FILE',
   opsListen: 'MTLS_GATEWAY_OPS_LISTEN',
+  adminListen: 'MTLS_GATEWAY_ADMIN_LISTEN',
+  adminTokenFile: 'MTLS_GATEWAY_ADMIN_TOKEN_FILE',
   logLevel: 'MTLS_GATEWAY_LOG_LEVEL',
 };
 
@@ -144,6 +165,8 @@ const OVERRIDE_PATHS: Readonly<Record<keyof GatewayConfigOverrides, string[]>> =
   pfx: ['tls', 'pfx'],
   pfxPasswordFile: ['tls', 'pfxPasswordFile'],
   opsListen: ['ops', 'listen'],
+  adminListen: ['admin', 'listen'],
+  adminTokenFile: ['admin', 'tokenFile'],
   logLevel: ['logLevel'],
 };
 
@@ -172,6 +195,11 @@ const FIXES: Readonly<Record<string, string>> = {
   'policy.minEcBits': 'give 256 or more',
   identityHeaders: 'header names are tokens (RFC 9110 §5.1), e.g. X-Mtls-Subject',
   'ops.listen': 'write HOST:PORT, e.g. 127.0.0.1:9443, or "off"',
+  'admin.listen': 'write HOST:PORT, e.g. 127.0.0.1:8444',
+  'admin.tokenFile': 'give a file whose first line is a long random token (openssl rand -hex 32 > admin.token)',
+  'admin.clientCaFile': 'give the PEM CA that admin client certificates chain to (with admin.certFile and admin.keyFile)',
+  'admin.certFile': 'give the admin HTTPS server certificate PEM',
+  'admin.keyFile': 'give the admin HTTPS server key PEM',
   'audit.flushIntervalMs': 'give milliseconds between 10 and 5000, e.g. 250',
   'audit.maxQueue': 'give a positive integer, e.g. 10000',
   logLevel: 'use one of fatal, error, warn, info, debug, trace, silent',
@@ -206,9 +234,9 @@ const byteSize = (min: number, max: number) =>
 
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 
-const listenString = z.string().transform((v, ctx) => {
+const listenString = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
   try {
-    return parseListenAddress(v);
+    return parseListenAddress(String(v));
   } catch (e) {
     ctx.addIssue({ code: 'custom', message: (e as Error).message });
     return z.NEVER;
@@ -293,6 +321,15 @@ const schema = z.strictObject({
         .default({ ...DEFAULT_OPS_LISTEN }),
     })
     .default({ listen: { ...DEFAULT_OPS_LISTEN } }),
+  admin: z
+    .strictObject({
+      listen: listenString.default({ host: '127.0.0.1', port: 8444 }),
+      tokenFile: nullablePath,
+      clientCaFile: nullablePath,
+      certFile: nullablePath,
+      keyFile: nullablePath,
+    })
+    .default({ listen: { host: '127.0.0.1', port: 8444 }, tokenFile: null, clientCaFile: null, certFile: null, keyFile: null }),
   audit: z
     .strictObject({
       flushIntervalMs: ms(10, 5_000).default(250),
@@ -462,7 +499,18 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       throw new MtlsError('MTLS_CONFIG_INVALID', `${options.file} must hold a mapping of keys (listen:, upstream:, …) at the top level`, { subject: options.file });
     }
     raw = structuredClone(parsed as Record<string, unknown>);
-    for (const p of [['registry'], ['tls', 'cert'], ['tls', 'key'], ['tls', 'keyPassphraseFile'], ['tls', 'pfx'], ['tls', 'pfxPasswordFile']]) {
+    for (const p of [
+      ['registry'],
+      ['tls', 'cert'],
+      ['tls', 'key'],
+      ['tls', 'keyPassphraseFile'],
+      ['tls', 'pfx'],
+      ['tls', 'pfxPasswordFile'],
+      ['admin', 'tokenFile'],
+      ['admin', 'clientCaFile'],
+      ['admin', 'certFile'],
+      ['admin', 'keyFile'],
+    ]) {
       let cur: unknown = raw;
       for (const k of p.slice(0, -1)) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
       const last = p[p.length - 1] as string;
@@ -474,7 +522,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   } else if (options.values) {
     raw = structuredClone(options.values);
   }
-  const pathKeys = new Set<keyof GatewayConfigOverrides>(['registry', 'cert', 'key', 'keyPassphraseFile', 'pfx', 'pfxPasswordFile']);
+  const pathKeys = new Set<keyof GatewayConfigOverrides>(['registry', 'cert', 'key', 'keyPassphraseFile', 'pfx', 'pfxPasswordFile', 'adminTokenFile']);
   for (const [k, envName] of Object.entries(GATEWAY_ENV) as Array<[keyof GatewayConfigOverrides, string]>) {
     const fromFlag = options.overrides?.[k];
     const fromEnv = env[envName];
@@ -483,19 +531,25 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
     setPath(raw, OVERRIDE_PATHS[k], pathKeys.has(k) && !(k === 'registry' && hasScheme(v)) ? resolve(v) : v);
   }
   const requireRegistry = options.requireRegistry ?? true;
-  if (raw.upstream === undefined || raw.upstream === null || raw.upstream === '') {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`upstream\` is missing; fix: ${FIXES.upstream} (flag --upstream, env ${GATEWAY_ENV.upstream})`, { subject: 'upstream' });
+  const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
+  const missing: Array<{ key: string; text: string }> = [];
+  if (absent(raw.upstream)) {
+    missing.push({ key: 'upstream', text: `key \`upstream\` is missing; fix: ${FIXES.upstream} (flag --upstream, env ${GATEWAY_ENV.upstream})` });
   }
-  if (requireRegistry && (raw.registry === undefined || raw.registry === null || raw.registry === '')) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`registry\` is missing; fix: ${FIXES.registry} (flag --registry, env ${GATEWAY_ENV.registry})`, { subject: 'registry' });
+  if (requireRegistry && absent(raw.registry)) {
+    missing.push({ key: 'registry', text: `key \`registry\` is missing; fix: ${FIXES.registry} (flag --registry, env ${GATEWAY_ENV.registry})` });
   }
   const result = schema.safeParse(raw);
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => describeIssue(i, raw));
-    const first = issues[0] as { key: string; text: string };
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: ${issues.map((i) => i.text).join('; ')}`, {
+  const zodIssues = result.success ? [] : result.error.issues.filter((i) => !(i.path.length === 1 && missing.some((m) => m.key === i.path[0])));
+  // Unknown keys first: a misspelt key is usually why another one looks missing.
+  const unknown = zodIssues.filter((i) => i.code === 'unrecognized_keys').map((i) => describeIssue(i, raw));
+  const other = zodIssues.filter((i) => i.code !== 'unrecognized_keys').map((i) => describeIssue(i, raw));
+  const problems = [...unknown, ...missing, ...other];
+  if (problems.length > 0 || !result.success) {
+    const first = problems[0] ?? { key: 'configuration', text: 'invalid configuration' };
+    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: ${problems.map((i) => i.text).join('; ')}`, {
       subject: first.key,
-      details: { keys: issues.map((i) => i.key) },
+      details: { keys: problems.map((i) => i.key) },
     });
   }
   const cfg = result.data as GatewayConfig;
@@ -511,6 +565,14 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   }
   if (cfg.ops.listen && cfg.ops.listen.port !== 0 && cfg.ops.listen.port === cfg.listen.port && cfg.ops.listen.host === cfg.listen.host) {
     throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`ops.listen\` uses the same address as \`listen\` (${formatListenAddress(cfg.listen)}); fix: ${FIXES['ops.listen']}`, { subject: 'ops.listen' });
+  }
+  const adminOn = Boolean(cfg.admin.tokenFile || cfg.admin.clientCaFile);
+  if (adminOn && cfg.admin.listen.port !== 0) {
+    for (const [key, other] of [['listen', cfg.listen], ['ops.listen', cfg.ops.listen]] as const) {
+      if (other && other.port === cfg.admin.listen.port && other.host === cfg.admin.listen.host) {
+        throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`admin.listen\` uses the same address as \`${key}\` (${formatListenAddress(other)}); fix: ${FIXES['admin.listen']} on another port`, { subject: 'admin.listen' });
+      }
+    }
   }
   const names = Object.values(cfg.identityHeaders).map((n) => n.toLowerCase());
   if (new Set(names).size !== names.length) {

@@ -15,6 +15,16 @@
  * SSL_OP_NO_RENEGOTIATION), no session tickets (SSL_OP_NO_TICKET; node:tls has
  * no internal session-ID cache), so every connection runs a full handshake and
  * a full chain verification against the registry as it is now.
+ *
+ * What the client is told (the operator always gets the full reason and
+ * detail in the audit record):
+ * - unregistered or only-suspended source IP: the TCP connection is reset
+ *   before any TLS byte (no handshake, no certificate shown);
+ * - TLS version or handshake failure: OpenSSL's TLS alert (protocol_version…);
+ * - handshake timeout: a bare close;
+ * - handshake completed but the policy refused the certificate: HTTP 403 with
+ *   `{"error":"<reason code>"}` and `Connection: close`, nothing else;
+ * - upstream failure: 502/504 with `{"error":"upstream_error"}`.
  */
 import http from 'node:http';
 import tls from 'node:tls';
@@ -26,6 +36,7 @@ import { MtlsError, toMtlsError } from '../errors/index.js';
 import { TLS12_AEAD_CIPHERS } from '../tls/versions.js';
 import { AuditSink, makeAuditRecord } from './audit.js';
 import type { GatewayConfig } from './config.js';
+import { startAdminServer, type RunningAdmin } from './admin/server.js';
 import { startOpsServer, type HealthState, type OpsServer } from './health.js';
 import { buildUpstreamHeaders, type ClientIdentity } from './identity-headers.js';
 import { normalizeIp } from './ip-match.js';
@@ -63,6 +74,8 @@ export interface RunningGateway {
   address(): AddressInfo;
   /** The operations listener's address, or null when it is off. */
   opsAddress(): AddressInfo | null;
+  /** The admin API's base URL, or null when it is off (no admin authentication configured). */
+  adminUrl(): string | null;
   /** The registry in use. */
   readonly registry: Registry;
   /** The prom-client metrics. */
@@ -238,15 +251,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       });
     });
     server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      const ip = normalizeIp(socket.remoteAddress ?? '') || 'unknown';
       // node:tls leaves the socket open after a handshake timeout; close it.
       socket.destroy();
       const { reason, detail } = classifyTlsClientError(err);
-      const lookup = trust.lookup(normalizeIp(socket.remoteAddress ?? ''));
+      const lookup = trust.lookup(ip);
       const candidates = lookup.kind === 'tenant' ? lookup.active : [];
       audit.record(
         makeAuditRecord({
           kind: 'connection',
-          ip: normalizeIp(socket.remoteAddress ?? ''),
+          ip,
           reason,
           institutionId: candidates.length === 1 ? (candidates[0]?.id ?? null) : null,
           detail,
@@ -515,6 +529,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   });
 
   let ops: OpsServer | null = null;
+  let admin: RunningAdmin | null = null;
   const healthState = (): HealthState => ({
     listening: listener.listening,
     draining,
@@ -527,6 +542,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     trust.stop();
     listener.stopAccepting();
     await ops?.close().catch(() => undefined);
+    await admin?.close().catch(() => undefined);
     await audit.close().catch(() => undefined);
     await proxy.destroy().catch(() => undefined);
     httpServer.close(() => undefined);
@@ -535,8 +551,22 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   try {
     await listener.start();
     if (cfg.ops.listen) ops = await startOpsServer(cfg.ops.listen.host, cfg.ops.listen.port, healthState, metrics);
+    if (cfg.admin.tokenFile || cfg.admin.clientCaFile) {
+      admin = await startAdminServer({
+        registry,
+        host: cfg.admin.listen.host,
+        port: cfg.admin.listen.port,
+        ...(cfg.admin.tokenFile ? { tokenFile: cfg.admin.tokenFile } : {}),
+        ...(cfg.admin.clientCaFile ? { clientCaFile: cfg.admin.clientCaFile } : {}),
+        ...(cfg.admin.certFile ? { certFile: cfg.admin.certFile } : {}),
+        ...(cfg.admin.keyFile ? { keyFile: cfg.admin.keyFile } : {}),
+        ready: async () => (listener.listening && !draining ? { ok: true } : { ok: false, detail: draining ? 'draining' : 'listener not bound' }),
+        onRequest: (entry) => logger.info({ admin: entry }, `admin ${entry.method} ${entry.path} ${entry.status}`),
+      });
+    }
   } catch (e) {
     await cleanupAfterFailedStart();
+    if (e instanceof MtlsError) throw e;
     const err = e as NodeJS.ErrnoException;
     throw new MtlsError('MTLS_NETWORK', `cannot listen: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`, {
       subject: 'listen',
@@ -549,6 +579,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     {
       listen: `${addr.address}:${addr.port}`,
       ops: ops ? `${ops.address().address}:${ops.address().port}` : null,
+      admin: admin?.url ?? null,
       upstream: cfg.upstream,
       registryVersion: trust.snapshot.registryVersion,
       institutions: trust.snapshot.institutions.size,
@@ -561,6 +592,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const gateway: RunningGateway = {
     address: () => listener.address(),
     opsAddress: () => ops?.address() ?? null,
+    adminUrl: () => admin?.url ?? null,
     registry,
     metrics,
     snapshot: () => trust.snapshot,
@@ -609,6 +641,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         httpServer.close(() => undefined);
         trust.stop();
         await ops?.close();
+        await admin?.close();
         await proxy.destroy();
         await audit.close();
         if (ownRegistry) await registry.close();

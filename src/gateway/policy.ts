@@ -16,7 +16,11 @@
  *    is refused, and so is anyExtendedKeyUsage alone;
  * 4. checks every certificate on the path against the institution's CRLs
  *    (RFC 5280 §6.3), using only CRLs whose signature verifies with the
- *    issuing CA's key;
+ *    issuing CA's key. Node's `crl` option is deliberately not used: it makes
+ *    OpenSSL demand a CRL for every CA on the path of every institution that
+ *    shares the TLS server, so one institution's CRL would break the others
+ *    (DESIGN "Gateway pitfalls"). A CRL past its nextUpdate still revokes
+ *    what it lists; the trust snapshot reports it as a warning;
  * 5. applies the institution's pinned rules, if it has any.
  */
 import { assertKeyStrength } from '../pki/keys.js';

@@ -6,7 +6,7 @@
  * the audit trail only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, pipeline } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { Pool } from 'undici';
 import type { AuditReason } from './registry/types.js';
@@ -127,7 +127,15 @@ export class UpstreamProxy {
           cb(null, chunk);
         },
       });
-      pipeline(req, body, () => undefined);
+      const stream = body;
+      req.pipe(stream);
+      req.once('error', (e) => stream.destroy(e));
+      // When undici gives up on the body (upstream error, size limit), stop
+      // feeding it and discard the rest, so the client still gets its answer.
+      stream.once('error', () => {
+        req.unpipe(stream);
+        req.resume();
+      });
     }
     const abort = new AbortController();
     const onClose = (): void => {
@@ -164,7 +172,7 @@ export class UpstreamProxy {
       }
       if (abort.signal.aborted) return { status: 499, reason: 'bad_request', detail: 'the client closed the connection before the upstream answered' };
       const c = classify(e);
-      sendReason(res, c.status, 'upstream_error');
+      sendReason(res, c.status, 'upstream_error', hasBody);
       return { status: c.status, reason: 'upstream_error', detail: `${this.origin}: ${c.detail}` };
     } finally {
       res.off('close', onClose);

@@ -3,14 +3,13 @@
  * or a PKCS#12 (.pfx) file. Loaded at start and again on SIGHUP; a credential
  * that does not load keeps the previous one in service.
  */
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
-import { X509Certificate, type KeyObject } from 'node:crypto';
 import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
-import { parseCertificates, toNodeCertificate } from '../pki/certificate.js';
-import { assertKeyStrength, exportPrivateKeyPem, isEncryptedPrivateKey, keysMatch, loadPrivateKey } from '../pki/keys.js';
-import { encodePem } from '../pki/pem.js';
-import { parsePfx } from '../pki/pkcs12/index.js';
+import { assertKeyStrength, isEncryptedPrivateKey } from '../pki/keys.js';
+import { loadClientCredentials, type ClientCredentials } from '../tls/credentials.js';
 
 /** Environment variable holding the PEM key passphrase when no file is given. */
 export const KEY_PASSPHRASE_ENV = 'MTLS_GATEWAY_KEY_PASSPHRASE';
@@ -30,7 +29,7 @@ export interface ServerCredentialSource {
 export interface ServerCredential {
   /** Unencrypted PKCS#8 PEM, held in memory only. */
   keyPem: string;
-  /** Leaf first, then intermediates. */
+  /** Leaf first, then intermediates (self-signed roots left out, RFC 5246 §7.4.2). */
   certPem: string;
   /** RFC 2253-style subject of the leaf, as Node prints it (for logs). */
   subject: string;
@@ -46,13 +45,20 @@ async function readFirstLine(path: string, what: string): Promise<string> {
   return text.split(/\r?\n/)[0] ?? '';
 }
 
-function finish(key: KeyObject, certs: X509Certificate[], source: string, now: Date): ServerCredential {
-  const leaf = certs[0];
-  if (!leaf) throw new MtlsError('MTLS_PEM_INVALID', `${source} holds no certificate`, { subject: source });
-  if (!keysMatch(key, leaf.publicKey)) {
-    throw new MtlsError('MTLS_KEY_MISMATCH', `the private key does not belong to the server certificate in ${source}`, { subject: source });
+/** Fails with the server-side name of a missing file before the shared loader (which speaks of client files) runs. */
+async function mustExist(path: string, what: string): Promise<void> {
+  try {
+    await access(path, fsConstants.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new MtlsError('MTLS_FILE_NOT_FOUND', `${what} not found: ${path}`, { subject: path });
+    throw new MtlsError('MTLS_FILE_READ', `cannot read ${what} ${path}: ${code ?? (e as Error).message}`, { subject: path });
   }
-  assertKeyStrength(key, `server key in ${source}`);
+}
+
+function check(creds: ClientCredentials, source: string, now: Date): ServerCredential {
+  const leaf = creds.certificate;
+  assertKeyStrength(creds.privateKey, `server key in ${source}`);
   const notAfter = new Date(leaf.validTo);
   const notBefore = new Date(leaf.validFrom);
   if (notAfter <= now || notBefore > now) {
@@ -61,49 +67,41 @@ function finish(key: KeyObject, certs: X509Certificate[], source: string, now: D
       hint: 'Renew the server certificate, then reload the gateway (SIGHUP) or start it again.',
     });
   }
-  const keyPem = exportPrivateKeyPem(key);
-  const certPem = certs.map((c) => encodePem('CERTIFICATE', c.raw)).join('');
   try {
-    createSecureContext({ key: keyPem, cert: certPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    createSecureContext({ key: creds.keyPem, cert: creds.certPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
   } catch (e) {
     throw new MtlsError('MTLS_TLS_HANDSHAKE', `OpenSSL refuses the server credential in ${source}: ${(e as Error).message}`, { subject: source, cause: e });
   }
-  return { keyPem, certPem, subject: leaf.subject.replace(/\n/g, ', '), notAfter, fingerprint: leaf.fingerprint256.replace(/:/g, '').toLowerCase(), source };
+  return { keyPem: creds.keyPem, certPem: creds.certPem, subject: leaf.subject.replace(/\n/g, ', '), notAfter, fingerprint: leaf.fingerprint256.replace(/:/g, '').toLowerCase(), source };
 }
 
 /**
- * Loads and checks the server credential: the key must match the leaf, be
- * RSA-2048/P-256 or stronger, and the leaf must be valid now; OpenSSL must
- * accept the pair. Passphrases come from the named file's first line, else the
- * environment ({@link KEY_PASSPHRASE_ENV}, {@link PFX_PASSWORD_ENV}); a .pfx
- * without either is tried with the empty password.
+ * Loads and checks the server credential with the shared loader of
+ * src/tls/credentials (every .pfx flavour, PEM bundles in any order, key
+ * matched to the leaf), then: the key must be RSA-2048/P-256 or stronger, the
+ * leaf valid now, and OpenSSL must accept the pair. Passphrases come from the
+ * named file's first line, else the environment ({@link KEY_PASSPHRASE_ENV},
+ * {@link PFX_PASSWORD_ENV}); a .pfx without either is tried with the empty password.
  * @throws MTLS_FILE_NOT_FOUND / MTLS_FILE_READ, MTLS_PEM_INVALID, MTLS_DER_INVALID,
  *   MTLS_PASSPHRASE_REQUIRED, MTLS_BAD_PASSPHRASE, MTLS_KEY_MISMATCH, MTLS_KEY_TOO_WEAK,
- *   MTLS_VERIFY_FAILED (not valid now), MTLS_TLS_HANDSHAKE (OpenSSL refuses it)
+ *   MTLS_VERIFY_FAILED (not valid now), MTLS_TLS_HANDSHAKE (OpenSSL refuses it),
+ *   MTLS_CONFIG_INVALID when neither a .pfx nor a certificate and key are configured
  */
 export async function loadServerCredential(src: ServerCredentialSource, env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<ServerCredential> {
   if (src.pfx) {
-    const data = await readFileChecked(src.pfx, 'server .pfx');
+    await mustExist(src.pfx, 'server .pfx');
     const password = src.pfxPasswordFile ? await readFirstLine(src.pfxPasswordFile, '.pfx password file') : (env[PFX_PASSWORD_ENV] ?? '');
-    const parsed = parsePfx(data, password, { source: src.pfx });
-    if (!parsed.privateKey || !parsed.certificate) {
-      throw new MtlsError('MTLS_PEM_INVALID', `${src.pfx} holds no private key with its certificate (a trust store, not a credential)`, {
-        subject: src.pfx,
-        hint: 'Export the server certificate together with its private key into the .pfx.',
-      });
-    }
-    return finish(parsed.privateKey, [parsed.certificate, ...parsed.chain], src.pfx, now);
+    return check(await loadClientCredentials({ pfxPath: src.pfx, password }), src.pfx, now);
   }
   if (!src.cert || !src.key) {
     throw new MtlsError('MTLS_CONFIG_INVALID', 'no server credential: set tls.cert and tls.key, or tls.pfx', { subject: 'tls' });
   }
-  const certData = await readFileChecked(src.cert, 'server certificate');
-  const certs = parseCertificates(certData, src.cert).map(toNodeCertificate);
-  const keyData = await readFileChecked(src.key, 'server private key');
-  let passphrase: string | undefined;
-  if (isEncryptedPrivateKey(keyData)) {
-    if (src.keyPassphraseFile) passphrase = await readFirstLine(src.keyPassphraseFile, 'key passphrase file');
-    else if (env[KEY_PASSPHRASE_ENV] !== undefined) passphrase = env[KEY_PASSPHRASE_ENV];
+  await mustExist(src.cert, 'server certificate');
+  await mustExist(src.key, 'server private key');
+  let keyPassphrase: string | undefined;
+  if (isEncryptedPrivateKey(await readFileChecked(src.key, 'server private key'))) {
+    if (src.keyPassphraseFile) keyPassphrase = await readFirstLine(src.keyPassphraseFile, 'key passphrase file');
+    else if (env[KEY_PASSPHRASE_ENV] !== undefined) keyPassphrase = env[KEY_PASSPHRASE_ENV];
     else {
       throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `server private key ${src.key} is encrypted and no passphrase was given`, {
         subject: src.key,
@@ -111,6 +109,6 @@ export async function loadServerCredential(src: ServerCredentialSource, env: Nod
       });
     }
   }
-  const key = loadPrivateKey(keyData, passphrase, src.key);
-  return finish(key, certs, `${src.cert} + ${src.key}`, now);
+  const creds = await loadClientCredentials({ certPath: src.cert, keyPath: src.key, ...(keyPassphrase !== undefined ? { keyPassphrase } : {}) });
+  return check(creds, `${src.cert} + ${src.key}`, now);
 }

@@ -36,7 +36,7 @@ export interface ClientCredentials {
   chain: X509Certificate[];
   /** For node:tls `cert`: the leaf then the intermediates, PEM (self-signed roots left out, RFC 5246 §7.4.2). */
   certPem: string;
-  /** For node:tls `key`: the key as unencrypted PKCS#8 PEM, in memory only. */
+  /** For node:tls `key`: the key as unencrypted PKCS#8 PEM, in memory only (not enumerable, like `privateKey`). */
   keyPem: string;
   /** Where they came from, for messages. */
   source: { kind: 'pfx'; path: string } | { kind: 'pem'; certPath: string; keyPath: string };
@@ -107,14 +107,11 @@ async function loadFromPem(certPath: string, keyPath: string, passphrase: string
 
 function build(certificate: X509Certificate, privateKey: KeyObject, chain: X509Certificate[], source: ClientCredentials['source']): ClientCredentials {
   const sent = [certificate, ...chain.filter((c) => !isSelfSigned(c))];
-  return {
-    certificate,
-    privateKey,
-    chain,
-    certPem: sent.map((c) => c.toString()).join(''),
-    keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    source,
-  };
+  const credentials = { certificate, chain, certPem: sent.map((c) => c.toString()).join(''), source } as ClientCredentials;
+  // The key stays out of JSON.stringify and console.log, so that logging the credentials never leaks it.
+  Object.defineProperty(credentials, 'privateKey', { value: privateKey, enumerable: false });
+  Object.defineProperty(credentials, 'keyPem', { value: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), enumerable: false });
+  return credentials;
 }
 
 function isSelfSigned(c: X509Certificate): boolean {

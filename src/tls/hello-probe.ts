@@ -3,7 +3,9 @@
  * plaintext answer: whether it accepts the offered version and, for TLS 1.2
  * and older, its certificate chain and CertificateRequest. The connection is
  * closed before any key exchange, so no client certificate or key is needed
- * and the server's OpenSSL policy, not the local one, decides.
+ * and the server's policy, not the local one, decides: node:tls on Node 20
+ * (OpenSSL 3) would not even offer TLS 1.0/1.1 without lowering its security
+ * level (`DEFAULT@SECLEVEL=0`), whereas a hand-made hello offers any version.
  */
 import { connect as netConnect } from 'node:net';
 import { HandshakeObserver } from './handshake-tap.js';

@@ -287,6 +287,11 @@ export async function auditRecords(g: RunningGateway, query: AuditQuery = {}): P
 }
 
 /** Waits for an audit record matching `pred` (newest first in the registry). */
-export function waitForAudit(g: RunningGateway, pred: (r: AuditRecord) => boolean, what = 'audit record'): Promise<AuditRecord> {
-  return waitFor(async () => (await auditRecords(g)).find(pred), 5_000, what);
+export async function waitForAudit(g: RunningGateway, pred: (r: AuditRecord) => boolean, what = 'audit record'): Promise<AuditRecord> {
+  try {
+    return await waitFor(async () => (await auditRecords(g)).find(pred), 5_000, what);
+  } catch (e) {
+    const recent = (await auditRecords(g)).slice(0, 6).map((r) => `${r.kind} ${r.ip} ${r.reason} ${r.institutionId ?? '-'} ${r.status ?? ''} ${r.detail ?? ''}`);
+    throw new Error(`${(e as Error).message}; newest records:\n  ${recent.join('\n  ')}`);
+  }
 }

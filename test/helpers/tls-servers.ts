@@ -29,15 +29,18 @@ export interface NodeServerOptions {
   /** Ask for a client certificate (default true). */
   requestCert?: boolean;
   /** Default TLSv1.2 for both. */
-  minVersion?: 'TLSv1.2' | 'TLSv1.3';
-  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher string; TLS 1.0/1.1 need `DEFAULT@SECLEVEL=0` on OpenSSL 3. */
+  ciphers?: string;
 }
 
 /**
  * A Node HTTPS server with requestCert and rejectUnauthorized: like the
  * gateway's tenant servers, it drops a client whose certificate fails
  * verification after the handshake, without an alert. It answers every
- * request with 200 and JSON `{ ok, method, path, body, client }`.
+ * request with JSON `{ ok, method, path, body, contentType, client }`, with
+ * status 200, or NNN for a path `/status/NNN`.
  */
 export async function startNodeServer(options: NodeServerOptions): Promise<TestServer> {
   const seen: string[] = [];
@@ -51,6 +54,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<TestS
     minVersion: options.minVersion ?? 'TLSv1.2',
     maxVersion: options.maxVersion ?? 'TLSv1.2',
     ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.ciphers ? { ciphers: options.ciphers } : {}),
   };
   const server = createHttpsServer(tlsOptions, (req, res) => {
     const chunks: Buffer[] = [];
@@ -59,6 +63,8 @@ export async function startNodeServer(options: NodeServerOptions): Promise<TestS
       const peer = (req.socket as TLSSocket).getPeerCertificate?.();
       const client = peer && peer.subject ? (peer.subject.CN as string) : null;
       if (client) seen.push(client);
+      const status = /^\/status\/(\d{3})/.exec(req.url ?? '');
+      res.statusCode = status ? Number(status[1]) : 200;
       res.setHeader('content-type', 'application/json');
       res.setHeader('x-test', 'yes');
       res.end(JSON.stringify({ ok: true, method: req.method, path: req.url, body: Buffer.concat(chunks).toString('utf8'), contentType: req.headers['content-type'] ?? null, client }));

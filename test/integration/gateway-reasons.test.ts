@@ -88,7 +88,7 @@ before(async () => {
   await registry.addPinnedRule('pinned', { kind: 'subject_cn', value: 'pinned-good' });
   await registerInstitution(registry, 'revoker', revoker.root.certPem, ['127.0.0.7']);
   await uploadCrl(registry, 'revoker', revoker.root, [revokedLeaf.serialHex]);
-  gw = await startTestGateway({ registry, upstream: upstream.url, pki, values: { tls: { cert: pki.server.certPath, key: pki.server.keyPath, handshakeTimeoutMs: 400 } } });
+  gw = await startTestGateway({ registry, upstream: upstream.url, pki, values: { tls: { cert: pki.server.certPath, key: pki.server.keyPath, handshakeTimeoutMs: 400 }, limits: { maxBodyBytes: '1mb' } } });
 });
 
 after(async () => {
@@ -126,6 +126,15 @@ describe('gateway reason codes', () => {
     assert.equal(reqRec.method, 'GET');
     assert.equal(reqRec.reason, 'ok');
     assert.equal(typeof reqRec.durationMs, 'number');
+  });
+
+  test('ok: a POST body streams to the upstream (chunked and with Content-Length)', async () => {
+    const sized = await call(acme.client, '127.0.0.1', { method: 'POST', path: '/post', body: 'z'.repeat(300_000), headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(sized.status, 200);
+    assert.equal((sized.json as { bodyLength: number }).bodyLength, 300_000);
+    const chunked = await call(acme.client, '127.0.0.1', { method: 'PUT', path: '/put', body: 'q'.repeat(70_000), headers: { 'transfer-encoding': 'chunked' } });
+    assert.equal(chunked.status, 200);
+    assert.equal((chunked.json as { bodyLength: number }).bodyLength, 70_000);
   });
 
   test('ip_not_registered: an unknown source address is closed before the handshake', async () => {
@@ -167,7 +176,7 @@ describe('gateway reason codes', () => {
     const { onboardCaChain } = await import('../../src/gateway/onboarding.js');
     await onboardCaChain(registry, 'old', old.certPem);
     await registry.addIp('old', '127.0.0.12');
-    await waitForTrust((s) => s.institutions.has('old'));
+    await waitForTrust((s) => (s.institutions.get('old')?.cidrs.length ?? 0) > 0);
     const rec = await expectRejected(expiredLeaf, 'expired', '127.0.0.12');
     assert.equal(rec.institutionId, 'old');
   });
@@ -237,11 +246,14 @@ describe('gateway reason codes', () => {
     const big = await call(acme.client, '127.0.0.1', { path: '/big-headers', headers: { 'x-filler': 'a'.repeat(20_000) } });
     assert.equal(big.status, 431);
     assert.deepEqual(big.json, { error: 'bad_request' });
-    const body = await call(acme.client, '127.0.0.1', { method: 'POST', path: '/big-body', headers: { 'content-length': String(11 * 1024 * 1024) }, body: Buffer.alloc(0) }).catch((e: Error) => e);
+    const body = await call(acme.client, '127.0.0.1', { method: 'POST', path: '/big-body', headers: { 'content-length': String(2 * 1024 * 1024) }, body: Buffer.alloc(0) }).catch((e: Error) => e);
     if (!(body instanceof Error)) {
       assert.equal(body.status, 413);
       assert.deepEqual(body.json, { error: 'bad_request' });
     }
+    const chunked = await call(acme.client, '127.0.0.1', { method: 'POST', path: '/big-chunked', headers: { 'transfer-encoding': 'chunked' }, body: Buffer.alloc(1536 * 1024, 7) }).catch((e: Error) => e);
+    if (!(chunked instanceof Error)) assert.equal(chunked.status, 413);
+    await waitForAudit(gw.gateway, (r) => r.kind === 'request' && r.path === '/big-chunked' && r.status === 413);
     await waitForAudit(gw.gateway, (r) => r.kind === 'request' && r.reason === 'bad_request' && r.status === 431);
     await waitForAudit(gw.gateway, (r) => r.kind === 'request' && r.reason === 'bad_request' && r.status === 413);
     const plain = await new Promise<string>((resolve) => {
@@ -280,6 +292,8 @@ describe('gateway reason codes', () => {
     try {
       const res = await mtlsRequest({ port: dead.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: '/x' });
       assert.equal(res.status, 502);
+      const withBody = await mtlsRequest({ port: dead.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, method: 'POST', path: '/x', body: 'y'.repeat(200_000) });
+      assert.equal(withBody.status, 502, 'the client gets its answer even when the body was not forwarded');
       assert.deepEqual(res.json, { error: 'upstream_error' });
       assert.equal(res.body.includes('ECONNREFUSED'), false, 'no internals to the client');
       const rec = await waitForAudit(dead.gateway, (r) => r.kind === 'request' && r.reason === 'upstream_error');

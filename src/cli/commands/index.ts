@@ -4,6 +4,10 @@ import { registerKeyCommands } from './key.js';
 import { registerCertCommands } from './cert.js';
 import { registerPfxCommands } from './pfx.js';
 import { registerGatewayAdminCommands } from './gateway-admin.js';
+import { registerGatewayStartCommands } from './gateway-start.js';
+import { registerRequestCommands } from './request.js';
+import { registerProbeCommands } from './probe.js';
+import { registerSnippetCommands } from './snippet.js';
 
 /**
  * Registers every command group on the program. Each group lives in its own
@@ -15,4 +19,8 @@ export function registerCommands(program: Command): void {
   registerCertCommands(program);
   registerPfxCommands(program);
   registerGatewayAdminCommands(program);
+  registerGatewayStartCommands(program);
+  registerRequestCommands(program);
+  registerProbeCommands(program);
+  registerSnippetCommands(program);
 }

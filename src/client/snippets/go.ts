@@ -36,9 +36,11 @@ export function goSnippet(options: SnippetOptions): SnippetResult {
       '\t}',
     );
   }
-  body.push('\tconfig := &tls.Config{', '\t\tMinVersion: tls.VersionTLS12,', '\t\tMaxVersion: tls.VersionTLS12,');
-  if (certPath) body.push('\t\tCertificates: []tls.Certificate{cert},');
-  body.push('\t}');
+  // Aligned the way gofmt aligns consecutive key-value lines.
+  const fields: Array<[string, string]> = [['MinVersion', 'tls.VersionTLS12'], ['MaxVersion', 'tls.VersionTLS12']];
+  if (certPath) fields.push(['Certificates', '[]tls.Certificate{cert}']);
+  const width = Math.max(...fields.map(([k]) => k.length)) + 2;
+  body.push('\tconfig := &tls.Config{', ...fields.map(([k, v]) => `\t\t${`${k}:`.padEnd(width)}${v},`), '\t}');
   if (r.caPath) {
     body.push(
       `\tcaPEM, err := os.ReadFile(${quote(r.caPath)})`,

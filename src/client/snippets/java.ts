@@ -44,6 +44,9 @@ const PEM_HELPERS = `
   }
 `;
 
+/** Headers java.net.http.HttpClient sets itself and refuses from callers. */
+const JAVA_RESTRICTED_HEADERS = new Set(['connection', 'content-length', 'expect', 'host', 'upgrade']);
+
 /** Generates the Java program. */
 export function javaSnippet(options: SnippetOptions): SnippetResult {
   const r = normaliseRequest(options);
@@ -145,7 +148,7 @@ export function javaSnippet(options: SnippetOptions): SnippetResult {
     `    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(${quote(r.url)}))`,
     '        .timeout(Duration.ofSeconds(30))',
     `        .method(${quote(r.method)}, ${publisher});`,
-    ...r.headers.map(([k, v]) => `    request.header(${quote(k)}, ${quote(v)});`),
+    ...r.headers.filter(([k]) => !JAVA_RESTRICTED_HEADERS.has(k.toLowerCase())).map(([k, v]) => `    request.header(${quote(k)}, ${quote(v)});`),
     '    try {',
     '      HttpResponse<String> response = client.send(request.build(), HttpResponse.BodyHandlers.ofString());',
     '      System.out.println("HTTP status: " + response.statusCode());',

@@ -1,0 +1,269 @@
+/**
+ * `mtls request URL`: a curl-like mTLS call. Wiring only; the work is done by
+ * src/client/request.ts. Also home of the client options `mtls probe` shares.
+ */
+import type { Command } from 'commander';
+import { MtlsError, isMtlsError } from '../../errors/index.js';
+import { readFileChecked, writeFileAtomic } from '../../io/index.js';
+import { isEncryptedPrivateKey } from '../../pki/keys.js';
+import { loadClientCredentials, type ClientCredentials } from '../../tls/credentials.js';
+import { loadCaBundle } from '../../tls/trust.js';
+import { tlsVersionRange, type TlsVersionChoice } from '../../tls/versions.js';
+import type { CertificateSummary } from '../../client/certificates.js';
+import type { ClientCertificateReport, TlsReport } from '../../client/diagnose.js';
+import { parseResolveEntry, type MtlsClientOptions, type ResolveEntry } from '../../client/dispatcher.js';
+import { mtlsRequest, type MtlsRequestResult } from '../../client/request.js';
+import { info, out, outJson, style, warn } from '../output.js';
+import { readSecret } from '../secrets.js';
+
+/** Environment variable holding the .pfx password. */
+export const ENV_PFX_PASSWORD = 'MTLS_PFX_PASSWORD';
+/** Environment variable holding the passphrase of an encrypted PEM key. */
+export const ENV_KEY_PASSPHRASE = 'MTLS_KEY_PASSPHRASE';
+
+/** The client options `request` and `probe` share. */
+export interface ClientCliOptions {
+  pfx?: string;
+  passwordFile?: string;
+  cert?: string;
+  key?: string;
+  keyPassphraseFile?: string;
+  ca?: string;
+  tls?: string;
+  resolve?: string[];
+  timeout?: number;
+  json?: boolean;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `--timeout ${value} is not a number of seconds between 0 and 3600`, { subject: '--timeout' });
+  }
+  return n;
+}
+
+/** Adds the credential, trust, version and resolve options to a command. */
+export function addClientOptions(cmd: Command): Command {
+  return cmd
+    .option('--pfx <file>', `client certificate and key as .pfx/.p12 (any flavour, RC2-40 included)`)
+    .option('--password-file <file>', `file holding the .pfx password (else $${ENV_PFX_PASSWORD}, else a prompt)`)
+    .option('--cert <file>', 'client certificate (PEM; the chain may follow the leaf)')
+    .option('--key <file>', 'private key of --cert (PEM or DER PKCS#8)')
+    .option('--key-passphrase-file <file>', `file holding the passphrase of an encrypted --key (else $${ENV_KEY_PASSPHRASE}, else a prompt)`)
+    .option('--ca <file>', "CA bundle for the server's certificate (default: the system roots)")
+    .option('--tls <version>', 'TLS version: 1.2 (default, pinned), 1.3, or auto (1.2-1.3)', '1.2')
+    .option('--resolve <host:port:addr>', 'connect to ADDR for HOST:PORT, keeping HOST for SNI and checks (curl syntax); repeatable', collect)
+    .option('--timeout <seconds>', 'give up on the handshake, and on the answer, after this long (default 15 and 30)', parseSeconds);
+}
+
+/**
+ * Reads the client options: credentials (asking for the password only when
+ * needed), CA bundle, version choice, --resolve entries.
+ * @throws MTLS_USAGE, MTLS_PASSPHRASE_REQUIRED, MTLS_BAD_PASSPHRASE, MTLS_KEY_MISMATCH, MTLS_BAD_ARGUMENT, file errors
+ */
+export async function clientOptionsFromCli(opts: ClientCliOptions): Promise<MtlsClientOptions & { credentials?: ClientCredentials; tls: TlsVersionChoice }> {
+  tlsVersionRange(opts.tls ?? '1.2');
+  const resolve: ResolveEntry[] = (opts.resolve ?? []).map(parseResolveEntry);
+  let credentials: ClientCredentials | undefined;
+  if (opts.pfx !== undefined) {
+    if (opts.cert !== undefined || opts.key !== undefined) {
+      throw new MtlsError('MTLS_USAGE', 'give either --pfx or --cert/--key, not both', { subject: '--pfx' });
+    }
+    const password = await readSecret({ file: opts.passwordFile, envVar: ENV_PFX_PASSWORD, prompt: '.pfx password: ', what: '.pfx password' });
+    credentials = await loadClientCredentials({ pfxPath: opts.pfx, password });
+  } else if (opts.cert !== undefined || opts.key !== undefined) {
+    let keyPassphrase: string | undefined;
+    if (opts.key !== undefined && isEncryptedPrivateKey(await readFileChecked(opts.key, 'private key'))) {
+      keyPassphrase = await readSecret({ file: opts.keyPassphraseFile, envVar: ENV_KEY_PASSPHRASE, prompt: 'key passphrase: ', what: 'key passphrase' });
+    }
+    credentials = await loadClientCredentials({
+      ...(opts.cert !== undefined ? { certPath: opts.cert } : {}),
+      ...(opts.key !== undefined ? { keyPath: opts.key } : {}),
+      ...(keyPassphrase !== undefined ? { keyPassphrase } : {}),
+    });
+  }
+  const ca = opts.ca !== undefined ? await loadCaBundle(opts.ca) : undefined;
+  return {
+    ...(credentials ? { credentials } : {}),
+    ...(ca ? { ca } : {}),
+    tls: (opts.tls ?? '1.2') as TlsVersionChoice,
+    ...(resolve.length > 0 ? { resolve } : {}),
+    ...(opts.timeout !== undefined ? { handshakeTimeoutMs: opts.timeout * 1000 } : {}),
+  };
+}
+
+interface RequestCliOptions extends ClientCliOptions {
+  request?: string;
+  header?: string[];
+  data?: string;
+  output?: string;
+  include?: boolean;
+  verbose?: boolean;
+  fail?: boolean;
+  force?: boolean;
+}
+
+function parseHeader(h: string): [string, string] {
+  const i = h.indexOf(':');
+  const name = i > 0 ? h.slice(0, i).trim() : '';
+  // RFC 9110 §5.1: a field name is a token; §5.5: no CR/LF in a value.
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(h)) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `-H "${h}" is not "Name: value"`, { subject: '-H', hint: 'Write a header as -H "Content-Type: application/json".' });
+  }
+  return [name, h.slice(i + 1).trim()];
+}
+
+async function readData(data: string): Promise<Buffer | string> {
+  if (!data.startsWith('@')) return data;
+  const path = data.slice(1);
+  if (path === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  return readFileChecked(path, 'request body (-d @file)');
+}
+
+/** `* ` lines on stderr, as curl -v writes them. */
+const v = (line: string): void => info(style('dim', `* ${line}`));
+
+function certLine(c: CertificateSummary): string {
+  const when = c.expired ? `EXPIRED ${c.notAfter.slice(0, 10)}` : `expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`;
+  return `${c.subject}  [${when}; issuer ${c.issuer}]`;
+}
+
+/** Prints the TLS report as curl -v style lines on stderr. */
+export function printTlsVerbose(tls: TlsReport, clientCertificate: ClientCertificateReport | null): void {
+  v(`Connected to ${tls.servername ?? tls.address ?? '?'} (${tls.address ?? '?'}) port ${tls.port}`);
+  v(`TLS ${tls.protocol ?? 'not negotiated'}${tls.cipher ? `, cipher ${tls.cipher}` : ''}`);
+  if (tls.serverChain.length > 0) {
+    v('Server certificate chain:');
+    tls.serverChain.forEach((c, i) => v(`  ${i} ${certLine(c)}`));
+  }
+  if (tls.clientCertificateRequested === true) {
+    v(`Server asked for a client certificate; acceptable CA names:${tls.acceptableCaNames && tls.acceptableCaNames.length > 0 ? '' : ' any (empty list)'}`);
+    for (const n of tls.acceptableCaNames ?? []) v(`  ${n}`);
+    if (tls.issuerMatch && !tls.issuerMatch.anyCa) {
+      v(tls.issuerMatch.listed ? `  our issuer is listed (${tls.issuerMatch.matched})` : `  our issuer ${tls.issuerMatch.ourCaNames[0] ?? '?'} is NOT listed`);
+    }
+  } else if (tls.clientCertificateRequested === false) {
+    v('Server did not ask for a client certificate');
+  } else {
+    v(`Whether the server asked for a client certificate is not visible in ${tls.protocol ?? 'this handshake'} (TLS 1.3 encrypts it)`);
+  }
+  if (tls.clientCertificateSent) {
+    if (tls.clientCertificateSent.length === 0) v('We sent no client certificate');
+    else {
+      v('We sent:');
+      tls.clientCertificateSent.forEach((c, i) => v(`  ${i} ${certLine(c)}`));
+    }
+  } else if (clientCertificate) {
+    v(`Client certificate configured (sent if the server asked; ${tls.protocol ?? 'this handshake'} hides which): ${certLine(clientCertificate.certificate)}`);
+  }
+  for (const p of clientCertificate?.problems ?? []) v(`warning: ${p.message}`);
+}
+
+function bodyForJson(body: Buffer): { text: string } | { base64: string } {
+  const text = body.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(body) && !text.includes('\u0000') ? { text } : { base64: body.toString('base64') };
+}
+
+async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
+  const client = await clientOptionsFromCli(opts);
+  const headers = (opts.header ?? []).map(parseHeader);
+  const body = opts.data !== undefined ? await readData(opts.data) : undefined;
+  let result: MtlsRequestResult;
+  try {
+    result = await mtlsRequest({
+      ...client,
+      url,
+      ...(opts.request ? { method: opts.request } : {}),
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout * 1000 } : {}),
+    });
+  } catch (e) {
+    if (opts.verbose && !opts.json && isMtlsError(e) && e.details?.tls) {
+      printTlsVerbose(e.details.tls as TlsReport, (e.details.clientCertificate as ClientCertificateReport | null) ?? null);
+    }
+    throw e;
+  }
+  if (opts.verbose && !opts.json) {
+    printTlsVerbose(result.tls, result.clientCertificate);
+    info(`> ${result.method} ${new URL(result.url).pathname}${new URL(result.url).search} HTTP/1.1`);
+    for (const [k, val] of headers) info(`> ${k}: ${val}`);
+    info(`< HTTP/1.1 ${result.status} ${result.statusText}`);
+    for (const [k, val] of result.headers) info(`< ${k}: ${val}`);
+  }
+  if (!opts.json && result.diagnosis.verdict === 'no-client-cert-requested') warn(result.diagnosis.hint);
+  if (opts.fail && result.status >= 400) {
+    throw new MtlsError('MTLS_HTTP_STATUS', `${url}: the server answered HTTP ${result.status} ${result.statusText}`, {
+      subject: url,
+      hint: `${result.diagnosis.hint} (Without --fail the body is printed and the exit code is 0.)`,
+      details: { status: result.status },
+    });
+  }
+  if (opts.output !== undefined) await writeFileAtomic(opts.output, result.body, { force: opts.force ?? false });
+  if (opts.json) {
+    outJson({
+      ok: true,
+      url: result.url,
+      method: result.method,
+      status: result.status,
+      statusText: result.statusText,
+      headers: result.headers,
+      body: opts.output !== undefined ? { savedTo: opts.output, bytes: result.body.length } : bodyForJson(result.body),
+      tls: result.tls,
+      clientCertificate: result.clientCertificate,
+      diagnosis: result.diagnosis,
+    });
+    return;
+  }
+  if (opts.include) {
+    out(`HTTP/1.1 ${result.status} ${result.statusText}`);
+    for (const [k, val] of result.headers) out(`${k}: ${val}`);
+    out();
+  }
+  if (opts.output === undefined) process.stdout.write(result.body);
+  else if (opts.verbose) v(`saved ${result.body.length} bytes to ${opts.output}`);
+}
+
+/**
+ * Registers `mtls request URL`.
+ */
+export function registerRequestCommands(program: Command): void {
+  const cmd = program
+    .command('request')
+    .description('make one HTTP call over mutual TLS, like curl (TLS 1.2 pinned by default)')
+    .argument('<url>', 'https:// URL')
+    .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
+    .option('-H, --header <header>', '"Name: value"; repeatable', collect)
+    .option('-d, --data <data>', 'request body; @FILE reads a file as is, @- reads stdin')
+    .option('-o, --output <file>', 'write the body to FILE instead of stdout (atomically)')
+    .option('--force', 'let -o replace an existing file')
+    .option('-i, --include', 'print the status line and response headers before the body')
+    .option('-v, --verbose', 'print protocol, cipher, both certificate chains and the CertificateRequest on stderr')
+    .option('--fail', 'exit 6 (MTLS_HTTP_STATUS) on HTTP status >= 400, without printing the body, as curl --fail')
+    .option('--json', 'print status, headers, body, TLS details and the diagnosis as JSON');
+  addClientOptions(cmd)
+    .addHelpText(
+      'after',
+      `
+Without a Content-Type header, -d sends application/json when the body parses as JSON,
+else application/x-www-form-urlencoded (curl's default).
+
+Examples:
+  $ mtls request https://api.example.com/v1/ping --pfx client.pfx --password-file pfx.pass --ca provider-ca.pem
+  $ mtls request https://api.example.com/v1/pay -X POST -H "Content-Type: application/json" -d @payment.json \\
+      --cert client.cert.pem --key client.key.pem -v
+  $ mtls request https://api.example.com/v1/report --pfx client.pfx -o report.pdf --resolve api.example.com:443:203.0.113.7
+
+Exit codes: 0 the call completed (any HTTP status without --fail), 2 usage, 3 no password given,
+  4 wrong password or key/certificate mismatch, 5 file errors,
+  6 network/TLS failure (the message names the likely cause), or HTTP status >= 400 with --fail.`,
+    )
+    .action((url: string, opts: RequestCliOptions) => runRequest(url, opts));
+}

@@ -1,0 +1,185 @@
+/**
+ * `mtls gateway start` as an operator runs it (the built CLI, a real
+ * process): clear errors for a bad config and a corrupt registry, SIGHUP
+ * with a broken credential, and SIGTERM with requests in flight.
+ */
+import 'reflect-metadata';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/pki.js';
+import {
+  makeInstitution,
+  makeServerPki,
+  mtlsRequest,
+  openTestRegistry,
+  registerInstitution,
+  run,
+  startEchoUpstream,
+  waitFor,
+  type EchoUpstream,
+  type TestInstitution,
+  type TestServerPki,
+} from '../helpers/gateway-harness.js';
+
+const CLI = 'dist/cli/main.js';
+const { dir, cleanup } = tempDir('mtlskit-gw-cli-');
+let pki: TestServerPki;
+let upstream: EchoUpstream;
+let acme: TestInstitution;
+let registryPath: string;
+
+before(async () => {
+  pki = await makeServerPki(dir);
+  upstream = await startEchoUpstream();
+  acme = await makeInstitution(dir, 'acme');
+  const registry = await openTestRegistry(dir);
+  registryPath = registry.path;
+  await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
+  await registry.close();
+});
+
+after(async () => {
+  await upstream?.close();
+  cleanup();
+});
+
+function writeConfig(name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, body);
+  return path;
+}
+
+const goodConfig = (): string =>
+  [
+    'listen: 127.0.0.1:0',
+    `upstream: ${upstream.url}`,
+    `registry: ${registryPath}`,
+    'tls:',
+    `  cert: ${pki.server.certPath}`,
+    `  key: ${pki.server.keyPath}`,
+    'ops:',
+    '  listen: 127.0.0.1:0',
+    'registryPollMs: 100',
+    '',
+  ].join('\n');
+
+/** A running CLI gateway with its parsed JSON log lines. */
+interface CliGateway {
+  child: ChildProcess;
+  port: number;
+  lines: Array<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+async function startCli(configPath: string): Promise<CliGateway> {
+  const child = spawn(process.execPath, [CLI, 'gateway', 'start', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  let buf = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const started = await waitFor(() => lines.find((l) => l.msg === 'gateway started'), 15_000, `gateway start (stderr: ${stderr})`);
+  const port = Number(String(started.listen).split(':').pop());
+  return { child, port, lines, exited };
+}
+
+describe('mtls gateway start', () => {
+  test('a bad config gives a clear error naming the key and the fix (exit 3)', async () => {
+    const typo = writeConfig('typo.yaml', goodConfig().replace('upstream:', 'upstrem:'));
+    const r1 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', typo]);
+    assert.equal(r1.code, 3);
+    assert.match(r1.stderr, /error\[MTLS_CONFIG_INVALID\]/);
+    assert.match(r1.stderr, /unknown key `upstrem`; did you mean `upstream`\?/);
+
+    const badListen = writeConfig('listen.yaml', goodConfig().replace('listen: 127.0.0.1:0', 'listen: 127.0.0.1:99999'));
+    const r2 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', badListen]);
+    assert.equal(r2.code, 3);
+    assert.match(r2.stderr, /key `listen`: .*port "99999" must be 0 to 65535.*fix: write HOST:PORT/);
+
+    const badType = writeConfig('type.yaml', `${goodConfig()}limits:\n  maxBodyBytes: lots\n`);
+    const r3 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', badType]);
+    assert.equal(r3.code, 3);
+    assert.match(r3.stderr, /key `limits\.maxBodyBytes`: "lots" is not a size/);
+
+    const noCred = writeConfig('nocred.yaml', goodConfig().replace(/tls:\n.*\n.*\n/, ''));
+    const r4 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', noCred]);
+    assert.equal(r4.code, 3);
+    assert.match(r4.stderr, /no server credential/);
+
+    const yamlBroken = writeConfig('broken.yaml', 'listen: [unclosed\n');
+    const r5 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', yamlBroken]);
+    assert.equal(r5.code, 3);
+    assert.match(r5.stderr, /is not valid YAML/);
+  });
+
+  test('--check validates config, credential and registry without serving', async () => {
+    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', writeConfig('check.yaml', goodConfig()), '--check']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /configuration OK; server certificate .*CN=localhost.*1 institution\(s\)/);
+  });
+
+  test('a corrupt registry file gives a clear error at start (exit 3)', async () => {
+    const corrupt = join(dir, 'corrupt.db');
+    writeFileSync(corrupt, 'this is not a sqlite database, just text '.repeat(200));
+    const cfg = writeConfig('corrupt.yaml', goodConfig().replace(`registry: ${registryPath}`, `registry: ${corrupt}`));
+    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /error\[MTLS_CONFIG_INVALID\]: registry file .*corrupt\.db is not a SQLite database/);
+    assert.match(r.stderr, /hint: /);
+  });
+
+  test('SIGHUP with a broken credential keeps serving with the old one', async () => {
+    const keyCopy = join(dir, 'hup.key.pem');
+    writeFileSync(keyCopy, pki.server.keyPem, { mode: 0o600 });
+    const cfg = writeConfig('hup.yaml', goodConfig().replace(`key: ${pki.server.keyPath}`, `key: ${keyCopy}`));
+    const gw = await startCli(cfg);
+    try {
+      writeFileSync(keyCopy, 'garbage');
+      gw.child.kill('SIGHUP');
+      const failed = await waitFor(() => gw.lines.find((l) => l.msg === 'server credential reload failed; the previous credential stays in service'), 5_000, 'reload failure log');
+      assert.match(JSON.stringify(failed.err), /hup\.key\.pem/);
+      const res = await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: '/after-hup' });
+      assert.equal(res.status, 200);
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
+  test('SIGTERM with requests in flight: they complete, then the process exits 0', async () => {
+    const gw = await startCli(writeConfig('drain.yaml', goodConfig()));
+    const before = upstream.requests.length;
+    const inFlight = [1, 2, 3].map((i) =>
+      mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: `/slow?ms=1000&n=${i}` }),
+    );
+    await waitFor(() => upstream.requests.length >= before + 3, 5_000, 'the three requests to reach the upstream');
+    gw.child.kill('SIGTERM');
+    await waitFor(() => gw.lines.find((l) => l.msg === 'draining'), 5_000, 'drain start');
+    const refused = await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: '/late' }).then(
+      () => 'served',
+      (e: NodeJS.ErrnoException) => e.code ?? e.message,
+    );
+    assert.equal(refused, 'ECONNREFUSED', 'no new connections while draining');
+    const results = await Promise.all(inFlight);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      [200, 200, 200],
+    );
+    assert.equal(await gw.exited, 0);
+    assert.ok(gw.lines.some((l) => l.msg === 'gateway stopped'));
+    const audited = gw.lines.filter((l) => (l.audit as { kind?: string } | undefined)?.kind === 'request' && String((l.audit as { path?: string }).path) === '/slow');
+    assert.equal(audited.length, 3, 'each drained request is in the audit log');
+  });
+});
