@@ -51,6 +51,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `mtls … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 main(process.argv).then(
   (code) => {
     process.exitCode = code;
