@@ -106,11 +106,12 @@ export function registerCaCommands(program: Command): void {
     .action(async (csrs: string[], o: { ca?: string; profile?: string; days?: number; san?: string; out?: string; force?: boolean; passphraseFile?: string; json?: boolean }) => {
       if (o.out && csrs.length > 1) throw new MtlsError('MTLS_USAGE', '--out takes one CSR; with several, certificates go to newcerts/');
       const ca = await openCaFromCli(o.ca);
-      const caKey = await caKeyFromCli(ca, o.passphraseFile);
+      // Read every input before asking for the CA passphrase: a typo fails fast.
+      const inputs = await Promise.all(csrs.map(async (path) => ({ path, csr: await readFileChecked(path, 'CSR') })));
       const sans = o.san ? parseSanOption(o.san) : undefined;
+      const caKey = await caKeyFromCli(ca, o.passphraseFile);
       const results = [];
-      for (const path of csrs) {
-        const csr = await readFileChecked(path, 'CSR');
+      for (const { path, csr } of inputs) {
         const r = await signCsr({
           ca,
           csr,
