@@ -154,10 +154,8 @@ test('ca adopt: a CA built with the guide\'s own commands (typos fixed) signs, a
     // Step 2
     run('bash', ['-c', `mkdir -p ${my}/{certs,crl,newcerts,private} && chmod 700 ${my}/private && touch ${my}/index.txt && echo 1000 > ${my}/serial`]);
     // Step 3: the guide's openssl.cnf verbatim, with dir = ~/myCA.
-    const guide = readFileSync(new URL('../../../shared/reference/mtls-guide.txt', import.meta.url), 'utf8').replace(/\r/g, '');
-    const cnf = /\[ ca \][\s\S]*?extendedKeyUsage = clientAuth, emailProtection/.exec(guide)?.[0];
-    assert.ok(cnf, 'openssl.cnf block found in the guide');
-    writeFileSync(join(my, 'openssl.cnf'), `${cnf.replace(/ +$/gm, '')}\n`);
+    // test/fixtures/guide-openssl.cnf is the guide's Step 3 file, verbatim (trailing spaces trimmed).
+    writeFileSync(join(my, 'openssl.cnf'), readFileSync(new URL('../fixtures/guide-openssl.cnf', import.meta.url), 'utf8'));
     // OpenSSL itself does not expand ~: give it the expanded copy, as a user who fixed it would.
     const forOpenssl = join(home, 'openssl-abs.cnf');
     writeFileSync(forOpenssl, readFileSync(join(my, 'openssl.cnf'), 'utf8').replace('dir = ~/myCA', `dir = ${my}`));
