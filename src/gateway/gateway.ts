@@ -235,6 +235,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       // Always an array: an absent `ca` would make node:tls trust its bundled public roots.
       ca: caPems,
       requestCert: true,
+      // DESIGN "core idea": OpenSSL still verifies the chain; we read its verdict
+      // (socket.authorized / authorizationError) in the secureConnection handler
+      // and evaluateConnection (policy.ts) refuses anything not authorized, so the
+      // operator gets the reason in the audit instead of a silent drop.
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
       maxVersion: 'TLSv1.2',

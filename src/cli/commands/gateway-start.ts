@@ -9,20 +9,9 @@ import { openRegistry } from '../../gateway/registry/index.js';
 import { loadServerCredential } from '../../gateway/server-credential.js';
 import { info } from '../output.js';
 
-interface StartFlags {
+/** The command's flags: the config overrides plus --config and --check. */
+interface StartFlags extends GatewayConfigOverrides {
   config?: string;
-  listen?: string;
-  upstream?: string;
-  registry?: string;
-  cert?: string;
-  key?: string;
-  keyPassphraseFile?: string;
-  pfx?: string;
-  pfxPasswordFile?: string;
-  opsListen?: string;
-  adminListen?: string;
-  adminTokenFile?: string;
-  logLevel?: string;
   check?: boolean;
 }
 

@@ -92,7 +92,7 @@ export function normaliseRequest(o: SnippetOptions): SnippetRequest {
 
 /**
  * A double-quoted string literal valid in JavaScript, Python, Java, Go and C#:
- * JSON escapes, with every non-ASCII character as `\uXXXX` so that the source
+ * JSON escapes, with every non-ASCII character as a `\u` escape of four hex digits so that the source
  * file's encoding never matters.
  */
 export function quote(s: string): string {

@@ -169,6 +169,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
           key,
           ...(options.keyPassphrase !== undefined ? { passphrase: options.keyPassphrase } : {}),
           minVersion: 'TLSv1.2',
+          // The handshake must also admit token callers without a certificate; every
+          // request then goes through authenticate(), which accepts a certificate
+          // only when socket.authorized is true (and it carries clientAuth, no CA:TRUE).
           ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {}),
         },
         handler,
