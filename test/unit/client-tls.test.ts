@@ -250,3 +250,11 @@ test('snippets: TLS 1.2 pinned on every platform, passwords only from the enviro
   assert.throws(() => generateSnippet({ lang: 'node', url: 'https://x.example', headers: [['Bad Header', 'x']] }), (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'));
   assert.throws(() => generateSnippet({ lang: 'node', url: 'https://x.example', certPath: 'c.pem' }), (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'));
 });
+
+test('snippets for runtimes without .pfx support point to mtls pfx unpack with the right names', () => {
+  const py = generateSnippet({ lang: 'python', url: 'https://x.example', pfxPath: 'certs/c.pfx' }).code;
+  assert.match(py, /mtls pfx unpack certs\/c\.pfx --out-dir certs --name c /);
+  assert.match(py, /certs\/c\.cert\.pem/);
+  const go = generateSnippet({ lang: 'go', url: 'https://x.example', pfxPath: 'c.pfx' }).code;
+  assert.match(go, /mtls pfx unpack c\.pfx --out-dir \. --name c --no-key-passphrase/);
+});

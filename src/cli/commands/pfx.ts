@@ -1,12 +1,12 @@
 /**
- * `mtls pfx export | show | convert`: PKCS#12 files for the client side.
+ * `mtls pfx export | show | convert | unpack`: PKCS#12 files for the client side.
  * Wiring only; the work is done by src/pki/pkcs12.
  */
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import type { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import { MtlsError, isMtlsError } from '../../errors/index.js';
-import { pathExists, readFileChecked, writeFileAtomic } from '../../io/index.js';
+import { assertCanWrite, readFileChecked, writeFileAtomic, writeFilesAtomic } from '../../io/index.js';
 import { describeKey, isEncryptedPrivateKey, keysMatch, loadPrivateKey } from '../../pki/keys.js';
 import {
   buildPfx,
@@ -14,6 +14,7 @@ import {
   describePfx,
   loadCertificates,
   parsePfx,
+  unpackPfx,
   DEFAULT_PFX_ITERATIONS,
   type PfxDescription,
   type PfxFlavour,
@@ -74,12 +75,6 @@ function parseIterations(value: string): number {
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
-}
-
-async function refuseExisting(path: string, force: boolean | undefined): Promise<void> {
-  if (!force && (await pathExists(path))) {
-    throw new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${path}: the file already exists`, { subject: path });
-  }
 }
 
 /** Reads the .pfx password: file, env, or a no-echo prompt. */
@@ -157,7 +152,7 @@ function printWritten(path: string, d: PfxDescription): void {
 }
 
 async function runExport(opts: ExportOptions): Promise<void> {
-  await refuseExisting(opts.out, opts.force);
+  await assertCanWrite(opts.out, opts.force);
   const keyData = await readFileChecked(opts.key, 'private key');
   const passphrase = isEncryptedPrivateKey(keyData) ? await keyPassphrase(opts.keyPassphraseFile, opts.key) : undefined;
   const privateKey = loadPrivateKey(keyData, passphrase, opts.key);
@@ -199,7 +194,7 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
 
 async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
   if (opts.legacy && opts.modern) throw new MtlsError('MTLS_USAGE', '--legacy and --modern exclude each other');
-  await refuseExisting(opts.out, opts.force);
+  await assertCanWrite(opts.out, opts.force);
   const data = await readFileChecked(input, '.pfx file');
   const password = await pfxPassword(opts.passwordFile, `Password for ${basename(input)}: `, false);
   let newPassword = password;
@@ -220,6 +215,44 @@ async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
   await writeFileAtomic(opts.out, pfx, { mode: 0o600, force: opts.force ?? false });
   if (opts.json) outJson({ ...summary(opts.out, d), from: input });
   else printWritten(opts.out, d);
+}
+
+interface UnpackOptions {
+  outDir: string;
+  name?: string;
+  passwordFile?: string;
+  keyPassphraseFile?: string;
+  keyPassphrase: boolean;
+  force?: boolean;
+  json?: boolean;
+}
+
+async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
+  const stem = opts.name ?? basename(input).replace(/\.(pfx|p12)$/i, '');
+  const paths = { cert: join(opts.outDir, `${stem}.cert.pem`), chain: join(opts.outDir, `${stem}.chain.pem`), key: join(opts.outDir, `${stem}.key.pem`) };
+  for (const p of Object.values(paths)) await assertCanWrite(p, opts.force);
+  const data = await readFileChecked(input, '.pfx file');
+  const password = await pfxPassword(opts.passwordFile, `Password for ${basename(input)}: `, false);
+  // The PEM key is encrypted by default: with its own passphrase, else the .pfx password.
+  const keyPassphrase = !opts.keyPassphrase
+    ? null
+    : opts.keyPassphraseFile !== undefined
+      ? await readSecret({ file: opts.keyPassphraseFile, prompt: '', what: 'key passphrase' })
+      : password;
+  const r = unpackPfx(data, password, { keyPassphrase, source: input });
+  await writeFilesAtomic(
+    [
+      { path: paths.cert, data: r.certPem, mode: 0o644 },
+      ...(r.chainPem ? [{ path: paths.chain, data: r.chainPem, mode: 0o644 }] : []),
+      { path: paths.key, data: r.keyPem, mode: 0o600 },
+    ],
+    { force: opts.force ?? false },
+  );
+  const written = { cert: paths.cert, chain: r.chainPem ? paths.chain : null, key: paths.key, keyEncrypted: r.keyEncrypted, subject: r.subject };
+  if (opts.json) return outJson(written);
+  out(`${style('green', 'wrote')} ${paths.cert} (${r.subject})`);
+  if (written.chain) out(`${style('green', 'wrote')} ${written.chain}`);
+  out(`${style('green', 'wrote')} ${paths.key} (mode 0600, ${r.keyEncrypted ? `encrypted with ${opts.keyPassphraseFile ? 'the given passphrase' : 'the .pfx password'}` : 'NOT encrypted'})`);
 }
 
 /**
@@ -304,4 +337,25 @@ Examples:
     )
     .addHelpText('after', EXIT_CODES)
     .action((input: string, opts: ConvertOptions) => runConvert(input, opts));
+
+  pfx
+    .command('unpack')
+    .description('write a .pfx out as PEM files (certificate, chain, key) for Python, Go or curl')
+    .argument('<in>', 'the .pfx / .p12 to read (any supported flavour, RC2 included)')
+    .requiredOption('--out-dir <dir>', 'directory for NAME.cert.pem, NAME.chain.pem and NAME.key.pem')
+    .option('--name <stem>', 'file name stem (default: the input name without .pfx)')
+    .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt)`)
+    .option('--key-passphrase-file <file>', 'encrypt the PEM key with this passphrase (default: the .pfx password)')
+    .option('--no-key-passphrase', 'write the PEM key unencrypted (Go\'s LoadX509KeyPair needs this); keep it 0600')
+    .option('--force', 'replace existing files')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mtls pfx unpack client.pfx --out-dir ./pem
+  $ mtls pfx unpack client.pfx --out-dir ./pem --no-key-passphrase   # for Go`,
+    )
+    .addHelpText('after', EXIT_CODES)
+    .action((input: string, opts: UnpackOptions) => runUnpack(input, opts));
 }

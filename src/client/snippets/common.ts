@@ -116,12 +116,19 @@ export function pemFromPfxPaths(pfxPath: string): { certPath: string; keyPath: s
 }
 
 /**
- * The OpenSSL commands that turn a `.pfx` into the PEM files {@link pemFromPfxPaths} names.
- * @param plainKey - write the key unencrypted (for runtimes that cannot decrypt PKCS#8); default encrypted
+ * The command that turns a `.pfx` into the PEM files {@link pemFromPfxPaths}
+ * names (`mtls pfx unpack`, which also reads RC2-40 files), and the OpenSSL
+ * equivalent for users without mtlskit.
+ * @param plainKey - write the key unencrypted (for runtimes that cannot decrypt PKCS#8); default encrypted with the .pfx password
  */
 export function pfxToPemCommands(pfxPath: string, plainKey = false): string[] {
   const { certPath, keyPath } = pemFromPfxPaths(pfxPath);
+  const slash = pfxPath.lastIndexOf('/');
+  const dir = slash >= 0 ? pfxPath.slice(0, slash) || '/' : '.';
+  const stem = certPath.slice(slash + 1).replace(/\.cert\.pem$/, '');
   return [
+    `mtls pfx unpack ${pfxPath} --out-dir ${dir} --name ${stem}${plainKey ? ' --no-key-passphrase' : '   (the PEM key stays encrypted with the .pfx password)'}`,
+    'or with OpenSSL:',
     `openssl pkcs12 -in ${pfxPath} -clcerts -nokeys -out ${certPath}`,
     plainKey
       ? `openssl pkcs12 -in ${pfxPath} -nocerts -nodes -out ${keyPath} && chmod 600 ${keyPath}`

@@ -21,3 +21,4 @@ export { bmpPassword, pkcs12Kdf, PKCS12_KDF_ID, type Pkcs12KdfDigest } from './p
 export { PKCS12_PBE_OID, legacyPbeDecrypt, legacyPbeEncrypt, type LegacyPbeEncryptOptions, type LegacyPbeEncryptResult } from './pbe-legacy.js';
 export { rc2CbcDecryptRaw, rc2CbcEncrypt, rc2DecryptBlock, rc2EncryptBlock, rc2ExpandKey } from './rc2.js';
 export { rc4 } from './rc4.js';
+export { unpackPfx, type UnpackPfxOptions, type UnpackPfxResult } from './unpack-pfx.js';
