@@ -55,7 +55,7 @@ export async function recordIssued(options: RecordIssuedOptions, entries: IndexE
   const serial = normaliseSerial(certificate.serialNumber);
   const subject = formatSlash(fromX509Name(certificate.subjectName));
   if (config.uniqueSubject) {
-    const clash = entries.find((e) => e.status === 'V' && e.subject === subject && e.expiry > new Date());
+    const clash = entries.find((e) => e.status === 'V' && e.subject === subject);
     if (clash) {
       throw new MtlsError('MTLS_CONFLICT', `a valid certificate with subject ${subject} exists (serial ${clash.serial}) and unique_subject = yes`, {
         subject,

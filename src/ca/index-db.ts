@@ -10,7 +10,10 @@ import { MtlsError } from '../errors/index.js';
 /** Status letter. */
 export type IndexStatus = 'V' | 'R' | 'E';
 
-/** CRL reason names as OpenSSL writes them in index.txt (RFC 5280 §5.3.1). */
+/**
+ * Revocation reasons `openssl ca -revoke -crl_reason` accepts and writes in
+ * index.txt (apps/ca.c crl_reasons), each an RFC 5280 §5.3.1 CRLReason.
+ */
 export const REVOCATION_REASONS = [
   'unspecified',
   'keyCompromise',
@@ -20,18 +23,30 @@ export const REVOCATION_REASONS = [
   'cessationOfOperation',
   'certificateHold',
   'removeFromCRL',
-  'privilegeWithdrawn',
-  'AACompromise',
 ] as const;
 /** A revocation reason name. */
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+
+/**
+ * Further names OpenSSL writes for `-crl_hold` / `-crl_compromise` /
+ * `-crl_CA_compromise`, with a third field (an OID or a time), and the
+ * CRLReason each stands for.
+ */
+const OPENSSL_EXTRA_REASONS: Readonly<Record<string, RevocationReason>> = {
+  holdInstruction: 'certificateHold',
+  keyTime: 'keyCompromise',
+  CAkeyTime: 'CACompromise',
+};
 
 /** One index.txt entry. */
 export interface IndexEntry {
   status: IndexStatus;
   expiry: Date;
   revokedAt: Date | null;
-  reason: RevocationReason | null;
+  /** The reason as written (an OpenSSL name: REVOCATION_REASONS, holdInstruction, keyTime, CAkeyTime). */
+  reason: string | null;
+  /** OpenSSL's third revocation field (hold instruction OID or compromise time), kept verbatim. */
+  revocationExtra?: string | null;
   /** Upper-case hex, even length, as OpenSSL writes it. */
   serial: string;
   file: string;
@@ -66,7 +81,8 @@ export function normaliseSerial(serial: string): string {
 
 /** Formats one entry as an index.txt line (without newline). */
 export function formatIndexLine(e: IndexEntry): string {
-  const rev = e.revokedAt ? `${formatIndexTime(e.revokedAt)}${e.reason && e.reason !== 'unspecified' ? `,${e.reason}` : ''}` : '';
+  const reason = e.reason && e.reason !== 'unspecified' ? `,${e.reason}${e.revocationExtra ? `,${e.revocationExtra}` : ''}` : '';
+  const rev = e.revokedAt ? `${formatIndexTime(e.revokedAt)}${reason}` : '';
   return [e.status, formatIndexTime(e.expiry), rev, e.serial, e.file, e.subject].join('\t');
 }
 
@@ -88,19 +104,21 @@ export function parseIndex(text: string, source = 'index.txt'): IndexEntry[] {
       throw new MtlsError('MTLS_CA_CORRUPT', `${where}: unknown status "${status}" (expected V, R or E)`, { subject: source });
     }
     let revokedAt: Date | null = null;
-    let reason: RevocationReason | null = null;
+    let reason: string | null = null;
+    let revocationExtra: string | null = null;
     if (rev) {
-      const [t, r] = rev.split(',');
+      const [t, r, extra] = rev.split(',');
       revokedAt = parseIndexTime(t as string, where);
-      reason = (r as RevocationReason | undefined) ?? 'unspecified';
-      if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) {
+      reason = r ?? 'unspecified';
+      revocationExtra = extra ?? null;
+      if (!(REVOCATION_REASONS as readonly string[]).includes(reason) && !(reason in OPENSSL_EXTRA_REASONS)) {
         throw new MtlsError('MTLS_CA_CORRUPT', `${where}: unknown revocation reason "${r}"`, { subject: source });
       }
     } else if (status === 'R') {
       throw new MtlsError('MTLS_CA_CORRUPT', `${where}: status R without a revocation date`, { subject: source });
     }
     if (!/^[0-9A-Fa-f]+$/.test(serial)) throw new MtlsError('MTLS_CA_CORRUPT', `${where}: bad serial "${serial}"`, { subject: source });
-    out.push({ status, expiry: parseIndexTime(expiry, where), revokedAt, reason, serial: serial.toUpperCase(), file, subject });
+    out.push({ status, expiry: parseIndexTime(expiry, where), revokedAt, reason, revocationExtra, serial: serial.toUpperCase(), file, subject });
   });
   return out;
 }
@@ -110,8 +128,12 @@ export function formatIndex(entries: readonly IndexEntry[]): string {
   return entries.map((e) => `${formatIndexLine(e)}\n`).join('');
 }
 
-/** The RFC 5280 §5.3.1 CRLReason code of a reason name (value 7 is unused). */
-export function reasonCode(reason: RevocationReason): number {
-  const i = REVOCATION_REASONS.indexOf(reason);
-  return i >= 7 ? i + 1 : i;
+/**
+ * The RFC 5280 §5.3.1 CRLReason code of an index.txt reason name
+ * (removeFromCRL is 8: value 7 is unused).
+ */
+export function reasonCode(reason: string): number {
+  const name = OPENSSL_EXTRA_REASONS[reason] ?? reason;
+  const i = (REVOCATION_REASONS as readonly string[]).indexOf(name);
+  return i < 0 ? 0 : i === 7 ? 8 : i;
 }

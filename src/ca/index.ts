@@ -1,8 +1,8 @@
-export { initCa, type InitCaOptions, type InitCaResult } from './init-ca.js';
+export { initCa, assertEmptyOrMissing, type InitCaOptions, type InitCaResult } from './init-ca.js';
 export { adoptCa, type AdoptCaOptions, type AdoptCaResult } from './adopt-ca.js';
 export { openCa, loadCaKey, findProfile, type OpenCa, type OpenCaOptions } from './open-ca.js';
 export { signCsr, checkCsr, type SignCsrOptions, type SignCsrResult } from './sign-csr.js';
-export { issueClientCertificate, type IssueClientOptions, type IssueClientResult } from './issue-client.js';
+export { issueClientCertificate, planIssue, type PlanIssueOptions, type IssueClientOptions, type IssueClientResult } from './issue-client.js';
 export { revokeCertificate, generateCrl, type RevokeCertificateOptions, type GenerateCrlOptions, type GenerateCrlResult } from './revoke.js';
 export { exportChain, type ExportChainOptions, type ExportChainResult, type ChainCertificate } from './export-chain.js';
 export { readDatabase } from './ca-database.js';

@@ -112,7 +112,11 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
   };
 }
 
-async function assertEmptyOrMissing(dir: string): Promise<void> {
+/**
+ * Checks that `dir` can become a new CA: missing (with an existing parent) or empty.
+ * @throws MTLS_FILE_EXISTS, MTLS_FILE_WRITE, MTLS_FILE_READ
+ */
+export async function assertEmptyOrMissing(dir: string): Promise<void> {
   let entries: string[];
   try {
     entries = await fs.readdir(dir);

@@ -12,7 +12,8 @@ import { dnValues, type DistinguishedName } from '../pki/names.js';
 import { buildPfx, type PfxFlavour } from '../pki/pkcs12/index.js';
 import type { GeneralNameSpec } from '../pki/profile.js';
 import { fromX509Name } from '../pki/x509-name.js';
-import type { OpenCa } from './open-ca.js';
+import { findProfile, type OpenCa } from './open-ca.js';
+import { revokeCertificate } from './revoke.js';
 import { signCsr, type SignCsrResult } from './sign-csr.js';
 
 /** Inputs for {@link issueClientCertificate}. */
@@ -61,6 +62,32 @@ function clientSubject(caSubject: DistinguishedName, name: string, extra: Distin
   return out;
 }
 
+/** The inputs {@link planIssue} checks: everything cheap, before any secret is asked for. */
+export type PlanIssueOptions = Pick<IssueClientOptions, 'ca' | 'name' | 'profile' | 'outDir' | 'force'>;
+
+/**
+ * Checks the cheap inputs of an issue — the name, the profile, the output
+ * paths — and returns where the files will go. The CLI calls it before it
+ * prompts for the CA passphrase and the .pfx password.
+ * @throws MTLS_BAD_ARGUMENT, MTLS_PROFILE_UNKNOWN, MTLS_FILE_EXISTS
+ */
+export async function planIssue(options: PlanIssueOptions): Promise<{ keyPath: string; csrPath: string; certPath: string; pfxPath: string }> {
+  const { ca, name } = options;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${name}" is not a usable client name (letters, digits, . _ -; up to 64)`, { subject: 'NAME' });
+  }
+  findProfile(ca, options.profile ?? 'client');
+  const certDir = options.outDir ?? ca.config.certs ?? join(ca.config.dir, 'certs');
+  const paths = {
+    keyPath: join(options.outDir ?? join(ca.config.dir, 'private'), `${name}.key.pem`),
+    csrPath: join(options.outDir ?? ca.config.dir, `${name}.csr.pem`),
+    certPath: join(certDir, `${name}.cert.pem`),
+    pfxPath: join(certDir, `${name}.pfx`),
+  };
+  for (const p of Object.values(paths)) await assertCanWrite(p, options.force);
+  return paths;
+}
+
 /**
  * Issues a client certificate with key, CSR and `.pfx`.
  * Files: private/NAME.key.pem (0600, encrypted with the pfx password),
@@ -70,21 +97,10 @@ function clientSubject(caSubject: DistinguishedName, name: string, extra: Distin
  */
 export async function issueClientCertificate(options: IssueClientOptions): Promise<IssueClientResult> {
   const { ca, name } = options;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${name}" is not a usable client name (letters, digits, . _ -; up to 64)`, { subject: 'NAME' });
-  }
   if (options.pfxPassword.length < 4) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', 'the .pfx password must have at least 4 characters', { subject: 'password' });
   }
-  const certDir = options.outDir ?? ca.config.certs ?? join(ca.config.dir, 'certs');
-  const keyDir = options.outDir ?? join(ca.config.dir, 'private');
-  const paths = {
-    keyPath: join(keyDir, `${name}.key.pem`),
-    csrPath: join(options.outDir ?? ca.config.dir, `${name}.csr.pem`),
-    certPath: join(certDir, `${name}.cert.pem`),
-    pfxPath: join(certDir, `${name}.pfx`),
-  };
-  for (const p of Object.values(paths)) await assertCanWrite(p, options.force);
+  const paths = await planIssue(options);
   const keys = await generateKeyPair(options.keyType ?? 'rsa2048');
   const csr = await createCsr({
     subject: clientSubject(fromX509Name(ca.certificate.subjectName), name, options.subject),
@@ -109,14 +125,21 @@ export async function issueClientCertificate(options: IssueClientOptions): Promi
     flavour: options.pfxFlavour ?? 'modern',
     friendlyName: name,
   });
-  await writeFilesAtomic(
-    [
-      { path: paths.keyPath, data: exportPrivateKeyPem(keys.privateKey, { passphrase: options.pfxPassword }), mode: 0o600 },
-      { path: paths.csrPath, data: csr.pem, mode: 0o644 },
-      { path: paths.certPath, data: signed.pem, mode: 0o644 },
-      { path: paths.pfxPath, data: pfx, mode: 0o600 },
-    ],
-    { force: options.force ?? false },
-  );
+  try {
+    await writeFilesAtomic(
+      [
+        { path: paths.keyPath, data: exportPrivateKeyPem(keys.privateKey, { passphrase: options.pfxPassword }), mode: 0o600 },
+        { path: paths.csrPath, data: csr.pem, mode: 0o644 },
+        { path: paths.certPath, data: signed.pem, mode: 0o644 },
+        { path: paths.pfxPath, data: pfx, mode: 0o600 },
+      ],
+      { force: options.force ?? false },
+    );
+  } catch (e) {
+    // The certificate is in the database but its key never reached the disk:
+    // revoke it, so no valid certificate exists whose key is lost.
+    await revokeCertificate({ ca, serial: signed.serial, reason: 'cessationOfOperation' }).catch(() => undefined);
+    throw e;
+  }
   return { ...signed, ...paths, chainPath: ca.config.certificate };
 }

@@ -18,7 +18,6 @@ export interface CaLayout {
   config: string;
   caCert: string;
   caKey: string;
-  lock: string;
 }
 
 /** The standard layout rooted at `dir` (absolute). */
@@ -37,6 +36,5 @@ export function caLayout(dir: string): CaLayout {
     config: join(dir, 'openssl.cnf'),
     caCert: join(dir, 'certs', 'ca.cert.pem'),
     caKey: join(dir, 'private', 'ca.key.pem'),
-    lock: join(dir, '.mtls.lock'),
   };
 }

@@ -7,8 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import type * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { pathExists, readFileChecked } from '../io/index.js';
-import { parseCertificate } from '../pki/certificate.js';
-import { loadPrivateKey } from '../pki/keys.js';
+import { certificatePublicKey, parseCertificate } from '../pki/certificate.js';
+import { keysMatch, loadPrivateKey } from '../pki/keys.js';
 import { PROFILE_ALIASES, type ExtensionProfile } from '../pki/profile.js';
 import { loadCaConfig, type CaConfigResult } from './ca-config.js';
 
@@ -57,11 +57,19 @@ export async function openCa(dir: string, options: OpenCaOptions = {}): Promise<
 
 /**
  * Loads the CA's private key.
- * @throws MTLS_PASSPHRASE_REQUIRED / MTLS_BAD_PASSPHRASE / MTLS_FILE_NOT_FOUND
+ * @param data - the key file's bytes, when the caller already read them
+ * @throws MTLS_PASSPHRASE_REQUIRED / MTLS_BAD_PASSPHRASE / MTLS_FILE_NOT_FOUND / MTLS_KEY_MISMATCH
  */
-export async function loadCaKey(ca: OpenCa, passphrase?: string): Promise<KeyObject> {
-  const data = await readFileChecked(ca.config.privateKey, 'CA private key');
-  return loadPrivateKey(data, passphrase, ca.config.privateKey);
+export async function loadCaKey(ca: OpenCa, passphrase?: string, data?: Uint8Array): Promise<KeyObject> {
+  const key = loadPrivateKey(data ?? (await readFileChecked(ca.config.privateKey, 'CA private key')), passphrase, ca.config.privateKey);
+  // As `openssl ca` does: never sign with a key the CA certificate does not certify.
+  if (!keysMatch(key, certificatePublicKey(ca.certificate))) {
+    throw new MtlsError('MTLS_KEY_MISMATCH', `the CA key ${ca.config.privateKey} does not belong to the CA certificate ${ca.config.certificate}`, {
+      subject: ca.config.privateKey,
+      hint: 'Point private_key and certificate in openssl.cnf at the pair made together.',
+    });
+  }
+  return key;
 }
 
 /**

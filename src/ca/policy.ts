@@ -59,13 +59,17 @@ export function applyPolicy(options: ApplyPolicyOptions): ApplyPolicyResult {
         });
       }
       for (const v of values) {
-        if (!caValues.some((cv) => normalise(cv) === normalise(v))) {
-          throw new MtlsError(
-            'MTLS_POLICY_FIELD_MISMATCH',
-            `${t.long} does not match the CA: the CSR has "${v}", the CA has "${caValues.join(', ') || '(none)'}" (${name}: ${t.long} = match)`,
-            { subject: t.long, details: { field: t.long, csr: v, ca: caValues.join(', ') }, hint: `Create the CSR with ${t.short}=${caValues[0] ?? '…'}, or relax ${name} in openssl.cnf.` },
-          );
+        const same = caValues.find((cv) => normalise(cv) === normalise(v));
+        if (same !== undefined) {
+          // OpenSSL puts the CA's own entry in the certificate for a `match` field.
+          if (!options.preserve) kept.push({ type: t.short, value: same });
+          continue;
         }
+        throw new MtlsError(
+          'MTLS_POLICY_FIELD_MISMATCH',
+          `${t.long} does not match the CA: the CSR has "${v}", the CA has "${caValues.join(', ') || '(none)'}" (${name}: ${t.long} = match)`,
+          { subject: t.long, details: { field: t.long, csr: v, ca: caValues.join(', ') }, hint: `Create the CSR with ${t.short}=${caValues[0] ?? '…'}, or relax ${name} in openssl.cnf.` },
+        );
       }
     } else if (rule === 'supplied' && values.filter((v) => v !== '').length === 0) {
       throw new MtlsError('MTLS_POLICY_FIELD_MISSING', `${t.long} must be supplied in the CSR (${name}: ${t.long} = supplied)`, {
@@ -73,7 +77,7 @@ export function applyPolicy(options: ApplyPolicyOptions): ApplyPolicyResult {
         details: { field: t.long, csr: null },
       });
     }
-    if (!options.preserve) for (const v of values) kept.push({ type: t.short, value: v });
+    if (!options.preserve && rule !== 'match') for (const v of values) kept.push({ type: t.short, value: v });
   }
   let subject = options.preserve ? requested.filter((a) => named.has(a.type)) : kept;
   const dropped = requested.filter((a) => !named.has(a.type));

@@ -9,7 +9,7 @@ import { assertCanWrite, pathExists, readFileChecked, writeFileAtomic } from '..
 import { parseCertificate } from '../pki/certificate.js';
 import { buildCrl } from '../pki/crl.js';
 import { readDatabase, markRevoked } from './ca-database.js';
-import { REVOCATION_REASONS, reasonCode, type IndexEntry, type RevocationReason } from './index-db.js';
+import { normaliseSerial, REVOCATION_REASONS, reasonCode, type IndexEntry, type RevocationReason } from './index-db.js';
 import { withCaLock } from './lock.js';
 import { loadCaKey, type OpenCa } from './open-ca.js';
 
@@ -95,8 +95,9 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
         reasonCode: reasonCode(e.reason ?? 'unspecified'),
       })),
     });
+    // Bump the counter before publishing: a crash in between leaves a gap, never a reused number (RFC 5280 §5.2.3).
+    if (cfg.crlNumberFile) await writeFileAtomic(cfg.crlNumberFile, `${normaliseSerial((crlNumber + 1n).toString(16))}\n`, { force: true });
     await writeFileAtomic(path, built.pem, { force: true });
-    if (cfg.crlNumberFile) await writeFileAtomic(cfg.crlNumberFile, `${formatCounter(crlNumber + 1n)}\n`, { force: true });
     return { built, crlNumber, revoked: revoked.length };
   });
   if (options.outPath) await writeFileAtomic(options.outPath, result.built.pem, { force: options.force ?? false });
@@ -110,11 +111,6 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
     ...(options.outPath ? { outPath: options.outPath } : {}),
     warnings,
   };
-}
-
-function formatCounter(n: bigint): string {
-  const h = n.toString(16).toUpperCase();
-  return h.length % 2 ? `0${h}` : h;
 }
 
 async function readCrlNumber(file: string | undefined, warnings: string[]): Promise<bigint> {

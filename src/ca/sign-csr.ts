@@ -103,11 +103,13 @@ export async function signCsr(options: SignCsrOptions): Promise<SignCsrResult> {
   });
   if (dropped.length) warnings.push(`dropped subject fields the policy does not name: ${dropped.map((a) => `${a.type}=${a.value}`).join(', ')}`);
   const sans: GeneralNameSpec[] = [...(options.subjectAltNames ?? [])];
-  if (csr.subjectAltNames.length) {
+  const key = (g: GeneralNameSpec): string => JSON.stringify(g);
+  const fromCsr = csr.subjectAltNames.filter((g) => !sans.some((s) => key(s) === key(g)));
+  if (fromCsr.length) {
     if (cfg.copyExtensions === 'none') {
-      warnings.push(`the CSR's subjectAltName was not copied (copy_extensions = none in ${cfg.configPath})`);
+      warnings.push(`the CSR's subjectAltName was not copied (copy_extensions = none in ${cfg.configPath}); pass it with --san`);
     } else if (!profile.subjectAltName) {
-      sans.push(...csr.subjectAltNames);
+      sans.push(...fromCsr);
     }
   }
   const caKey = options.caKey ?? (await loadCaKey(ca, options.passphrase));

@@ -19,7 +19,7 @@ export function openCaFromCli(dir: string | undefined): Promise<OpenCa> {
 /** Loads the CA key, asking for its passphrase (file, MTLS_CA_PASSPHRASE, prompt) only if encrypted. */
 export async function caKeyFromCli(ca: OpenCa, passphraseFile: string | undefined): Promise<KeyObject> {
   const data = await readFileChecked(ca.config.privateKey, 'CA private key');
-  if (!isEncryptedPrivateKey(data)) return loadCaKey(ca);
+  if (!isEncryptedPrivateKey(data)) return loadCaKey(ca, undefined, data);
   const passphrase = await readSecret({ file: passphraseFile, envVar: 'MTLS_CA_PASSPHRASE', prompt: 'CA key passphrase: ', what: 'CA passphrase' });
-  return loadCaKey(ca, passphrase);
+  return loadCaKey(ca, passphrase, data);
 }

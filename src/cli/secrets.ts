@@ -57,7 +57,7 @@ async function promptHidden(prompt: string): Promise<string> {
   stdin.setRawMode?.(true);
   stdin.resume();
   stdin.setEncoding('utf8');
-  return new Promise<string>((resolve, reject) => {
+  return new Promise<string>((resolve) => {
     let value = '';
     const onData = (chunk: string): void => {
       for (const ch of chunk) {
@@ -70,8 +70,8 @@ async function promptHidden(prompt: string): Promise<string> {
         if (ch === '\u0003') {
           cleanup();
           process.stderr.write('\n');
-          reject(new MtlsError('MTLS_USAGE', 'interrupted'));
-          return;
+          // Raw mode swallows SIGINT: exit as a shell would after Ctrl-C (128 + 2).
+          process.exit(130);
         }
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;

@@ -43,7 +43,7 @@ export const ERROR_CODES = {
   MTLS_FILE_READ: io('Check the path and its permissions.'),
   MTLS_LOCK_TIMEOUT: io('Another mtlskit process holds the CA lock; wait for it, or remove a stale lock file if no process is running.'),
 
-  MTLS_BAD_PASSPHRASE: denied('The passphrase is wrong for this file; check for a trailing newline in the passphrase file.'),
+  MTLS_BAD_PASSPHRASE: denied('The passphrase is wrong for this file; passphrase files are read up to the first line break, so check that first line.'),
   MTLS_KEY_MISMATCH: denied('Use the private key that was generated together with this certificate\'s CSR.'),
   MTLS_KEY_TOO_WEAK: denied('Use RSA with at least 2048 bits, or EC P-256 or stronger.'),
   MTLS_KEY_UNSUPPORTED: denied('Use an RSA, EC (P-256/P-384/P-521) or Ed25519 key.'),

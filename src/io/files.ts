@@ -18,10 +18,11 @@ export interface WriteFileAtomicOptions {
  * @throws MTLS_FILE_WRITE on any I/O failure (the temp file is removed)
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
-  const mode = options.mode ?? 0o644;
-  if (!options.force && (await pathExists(path))) {
-    throw new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${path}: the file already exists`, { subject: path });
-  }
+  await writeFilesAtomic([{ path, data, mode: options.mode ?? 0o644 }], { force: options.force ?? false });
+}
+
+/** Writes `data` to a fresh temp file next to `path` (O_EXCL, fsync) and returns its name. */
+async function writeTemp(path: string, data: string | Uint8Array, mode: number): Promise<string> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   let handle: fs.FileHandle | undefined;
   try {
@@ -29,27 +30,22 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await handle.writeFile(data);
     await handle.chmod(mode);
     await handle.sync();
-    await handle.close();
-    handle = undefined;
-    if (!options.force) {
-      // link() fails if the target appeared meanwhile, so we never clobber a file
-      // that another process created after our check.
-      await fs.link(tmp, path);
-      await fs.unlink(tmp);
-    } else {
-      await fs.rename(tmp, path);
-    }
-    await syncDir(dirname(path));
   } catch (e) {
     await handle?.close().catch(() => undefined);
     await fs.unlink(tmp).catch(() => undefined);
-    if (e instanceof MtlsError) throw e;
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EEXIST') {
-      throw new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${path}: the file already exists`, { subject: path });
-    }
-    throw new MtlsError('MTLS_FILE_WRITE', `cannot write ${path}: ${err.code ?? err.message}`, { subject: path, cause: e });
+    throw writeError(path, e);
   }
+  await handle.close();
+  return tmp;
+}
+
+function writeError(path: string, e: unknown): MtlsError {
+  if (e instanceof MtlsError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'EEXIST') {
+    return new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${path}: the file already exists`, { subject: path });
+  }
+  return new MtlsError('MTLS_FILE_WRITE', `cannot write ${path}: ${err.code ?? err.message}`, { subject: path, cause: e });
 }
 
 /** fsyncs a directory so a rename inside it is durable. Best effort on platforms that refuse. */
@@ -97,33 +93,57 @@ export async function readFileChecked(path: string, what = 'file'): Promise<Buff
 }
 
 /**
- * Writes several files as one unit: every file is checked first (none may exist
- * unless `force`), then each is written atomically. If any write fails, the
- * files this call already wrote are removed, so a failed command leaves no
- * partial output.
- * @throws MTLS_FILE_EXISTS, MTLS_FILE_WRITE
+ * Writes several files as one unit, atomically each: every file is first
+ * written in full to a temp file beside its target (fsync), and only then are
+ * the temps put in place — `link` (never clobbers a file that appeared
+ * meanwhile) without `force`, `rename` with it. If putting one in place fails,
+ * the ones already placed are taken back and replaced files restored from a
+ * hard-link backup, so a failed command leaves no partial output and loses
+ * nothing.
+ * @throws MTLS_FILE_EXISTS when a target exists and `force` is not set
+ * @throws MTLS_FILE_WRITE on any I/O failure
  */
 export async function writeFilesAtomic(
   files: ReadonlyArray<{ path: string; data: string | Uint8Array; mode?: number }>,
   options: { force?: boolean } = {},
 ): Promise<void> {
-  if (!options.force) {
-    for (const f of files) {
-      if (await pathExists(f.path)) {
-        throw new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${f.path}: the file already exists`, { subject: f.path });
-      }
-    }
-  }
-  const written: string[] = [];
+  const force = options.force ?? false;
+  for (const f of files) await assertCanWrite(f.path, force);
+  const temps: string[] = [];
   try {
-    for (const f of files) {
-      await writeFileAtomic(f.path, f.data, { mode: f.mode ?? 0o644, force: options.force ?? false });
-      written.push(f.path);
-    }
+    for (const f of files) temps.push(await writeTemp(f.path, f.data, f.mode ?? 0o644));
   } catch (e) {
-    for (const p of written) await fs.unlink(p).catch(() => undefined);
+    await Promise.all(temps.map((t) => fs.unlink(t).catch(() => undefined)));
     throw e;
   }
+  const placed: Array<{ path: string; backup: string | null }> = [];
+  try {
+    for (const [i, f] of files.entries()) {
+      const tmp = temps[i] as string;
+      if (force) {
+        const backup = `${tmp}.bak`;
+        const had = await fs.link(f.path, backup).then(
+          () => true,
+          () => false,
+        );
+        await fs.rename(tmp, f.path);
+        placed.push({ path: f.path, backup: had ? backup : null });
+      } else {
+        await fs.link(tmp, f.path);
+        await fs.unlink(tmp);
+        placed.push({ path: f.path, backup: null });
+      }
+    }
+  } catch (e) {
+    for (const p of placed.reverse()) {
+      if (p.backup) await fs.rename(p.backup, p.path).catch(() => undefined);
+      else await fs.unlink(p.path).catch(() => undefined);
+    }
+    await Promise.all(temps.map((t) => fs.unlink(t).catch(() => undefined)));
+    throw writeError(files[placed.length]?.path ?? 'output', e);
+  }
+  await Promise.all(placed.map((p) => (p.backup ? fs.unlink(p.backup).catch(() => undefined) : undefined)));
+  for (const d of new Set(files.map((f) => dirname(f.path)))) await syncDir(d);
 }
 
 /**

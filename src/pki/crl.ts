@@ -3,7 +3,7 @@
  */
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
-import { derInteger } from './der.js';
+import { decodeUnsigned, derInteger, readDer } from './der.js';
 import { keyIdentifier } from './extensions.js';
 import { publicKeyOf, signingAlgorithmFor, toCryptoKeyPair } from './keys.js';
 import { derBlocksOf, encodePem } from './pem.js';
@@ -87,11 +87,7 @@ export function parseCrls(data: string | Uint8Array, source = 'CRL'): x509.X509C
 export function crlNumberOf(crl: x509.X509Crl): bigint | undefined {
   const ext = crl.extensions.find((e) => e.type === '2.5.29.20');
   if (!ext) return undefined;
-  const v = Buffer.from(ext.value);
-  // INTEGER: tag, length, content
-  let n = 0n;
-  for (const b of v.subarray(2)) n = (n << 8n) | BigInt(b);
-  return n;
+  return decodeUnsigned(readDer(Buffer.from(ext.value), 0, 'crlNumber').content);
 }
 
 /** Finds a serial (hex, any case/leading zeros) among a CRL's entries. */

@@ -6,7 +6,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { signingAlgorithmFor, toCryptoKeyPair } from './keys.js';
-import { parseSubject, type DistinguishedName } from './names.js';
+import type { DistinguishedName } from './names.js';
 import { derBlocksOf } from './pem.js';
 import type { GeneralNameSpec } from './profile.js';
 import { fromX509Name, toX509Name } from './x509-name.js';
@@ -103,9 +103,4 @@ export async function verifyCsrSignature(csr: ParsedCsr, source = 'CSR'): Promis
   if (!ok) {
     throw new MtlsError('MTLS_CSR_SIGNATURE', `${source}: the request's signature does not verify with its own public key`, { subject: source });
   }
-}
-
-/** Parses a subject string or passes a DN through. */
-export function toDn(subject: string | DistinguishedName): DistinguishedName {
-  return typeof subject === 'string' ? parseSubject(subject) : subject;
 }

@@ -168,25 +168,25 @@ function authorityKeyIdentifier(spec: NonNullable<ExtensionProfile['authorityKey
   }
   // RFC 5280 §4.2.1.1; OpenSSL adds issuer+serial when asked "always", or when
   // "issuer" is given and no key id could be had.
-  const wantIssuer = spec.issuer === 'always' || (spec.issuer === 'ifAvailable' && !keyId);
-  if (wantIssuer && issuer.certificate) {
-    const certId = {
-      name: new x509.GeneralNames([{ type: 'dn', value: issuer.certificate.issuerName.toString() }]),
-      serialNumber: issuer.certificate.serialNumber,
-    };
-    const ext = new x509.AuthorityKeyIdentifierExtension(certId as never);
-    if (!keyId) return ext;
-    // Both: build the raw structure.
-    return new x509.Extension('2.5.29.35', false, akiBoth(keyId, issuer.certificate));
-  }
-  return keyId ? new x509.AuthorityKeyIdentifierExtension(keyId) : undefined;
+  const wantIssuer = (spec.issuer === 'always' || (spec.issuer === 'ifAvailable' && !keyId)) && issuer.certificate !== undefined;
+  if (!keyId && !wantIssuer) return undefined;
+  return new x509.Extension('2.5.29.35', false, encodeAki(keyId, wantIssuer ? issuer.certificate : undefined));
 }
 
-function akiBoth(keyIdHex: string, cert: x509.X509Certificate): Buffer {
-  // AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier, [1] authorityCertIssuer GeneralNames, [2] serial }
-  const directoryName = tlv(0xa4, Buffer.from(cert.issuerName.toArrayBuffer()));
-  return tlv(
-    0x30,
-    Buffer.concat([tlv(0x80, Buffer.from(keyIdHex, 'hex')), tlv(0xa1, directoryName), tlv(0x82, Buffer.from(cert.serialNumber, 'hex'))]),
-  );
+/**
+ * AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier, [1] authorityCertIssuer
+ * GeneralNames, [2] authorityCertSerialNumber } (RFC 5280 §4.2.1.1). The serial is
+ * the issuer certificate's positive INTEGER content, a leading 00 restored when
+ * its top bit is set (the library's hex form drops it).
+ */
+function encodeAki(keyIdHex: string | undefined, issuerCert: x509.X509Certificate | undefined): Buffer {
+  const parts: Buffer[] = [];
+  if (keyIdHex) parts.push(tlv(0x80, Buffer.from(keyIdHex, 'hex')));
+  if (issuerCert) {
+    const hex = issuerCert.serialNumber.length % 2 ? `0${issuerCert.serialNumber}` : issuerCert.serialNumber;
+    let serial = Buffer.from(hex, 'hex');
+    if (((serial[0] ?? 0) & 0x80) !== 0) serial = Buffer.concat([Buffer.from([0]), serial]);
+    parts.push(tlv(0xa1, tlv(0xa4, Buffer.from(issuerCert.issuerName.toArrayBuffer()))), tlv(0x82, serial));
+  }
+  return tlv(0x30, Buffer.concat(parts));
 }

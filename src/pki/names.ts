@@ -176,9 +176,15 @@ export function formatRfc4514(dn: DistinguishedName): string {
   return [...dn].reverse().map((a) => `${a.type}=${escape4514(a.value)}`).join(',');
 }
 
-/** Formats a DN as OpenSSL's oneline form (`/C=BR/O=Acme/CN=x`), as index.txt stores it. */
+/**
+ * Formats a DN as OpenSSL's oneline form (`/C=BR/O=Acme/CN=x`), as index.txt
+ * stores it: bytes outside printable ASCII are written `\\xHH` (UTF-8 bytes,
+ * upper-case hex), exactly as `X509_NAME_oneline` does.
+ */
 export function formatSlash(dn: DistinguishedName): string {
-  return dn.map((a) => `/${a.type}=${a.value.replace(/\//g, '\\/')}`).join('');
+  const escape = (v: string): string =>
+    [...Buffer.from(v, 'utf8')].map((b) => (b < 0x20 || b > 0x7e ? `\\x${b.toString(16).toUpperCase().padStart(2, '0')}` : b === 0x2f ? '\\/' : String.fromCharCode(b))).join('');
+  return dn.map((a) => `/${a.type}=${escape(a.value)}`).join('');
 }
 
 /** Formats a DN as `openssl x509 -text` prints it: `C = BR, ST = SP, O = Acme, CN = x`. */

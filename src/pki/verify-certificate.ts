@@ -237,6 +237,22 @@ function isSelfSigned(n: Node, memo: Map<string, boolean>): boolean {
   return n.subjectKey === n.issuerKey && mayHaveIssued(n, n) && signedBy(n, n, memo);
 }
 
+/**
+ * True when a certificate is self-signed (a root, RFC 5280 §3.2): its issuer
+ * name equals its subject (compared as this module compares names), its
+ * authorityKeyIdentifier, when present, matches its own subjectKeyIdentifier,
+ * and its signature verifies with its own public key. A certificate that
+ * cannot be decoded counts as not self-signed.
+ */
+export function isSelfSignedCertificate(cert: x509.X509Certificate): boolean {
+  try {
+    const desc = describeCertificate(cert);
+    return isSelfSigned({ cert, desc, trusted: false, subjectKey: nameKey(desc.subject.dn), issuerKey: nameKey(desc.issuer.dn) }, new Map());
+  } catch {
+    return false;
+  }
+}
+
 function timeValid(n: Node, at: Date): boolean {
   return new Date(n.desc.notBefore) <= at && at <= new Date(n.desc.notAfter);
 }

@@ -4,7 +4,10 @@
 import { Command, Option } from 'commander';
 import {
   adoptCa,
+  assertEmptyOrMissing,
   exportChain,
+  findProfile,
+  planIssue,
   generateCrl,
   initCa,
   issueClientCertificate,
@@ -16,7 +19,8 @@ import {
 } from '../../ca/index.js';
 import { parseSanOption } from '../../ca/san-option.js';
 import { MtlsError } from '../../errors/index.js';
-import { readFileChecked } from '../../io/index.js';
+import { assertCanWrite, readFileChecked } from '../../io/index.js';
+import { resolve } from 'node:path';
 import { fingerprintSha256 } from '../../pki/certificate.js';
 import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { parseSubject } from '../../pki/names.js';
@@ -50,6 +54,7 @@ export function registerCaCommands(program: Command): void {
     .action(async (dir: string, o: { subject: string; keyType: string; days: number; passphraseFile?: string; passphrase: boolean; json?: boolean }) => {
       const subject = parseSubject(o.subject);
       const keyType = parseKeyType(o.keyType);
+      await assertEmptyOrMissing(resolve(dir));
       const passphrase = o.passphrase
         ? await readSecret({ file: o.passphraseFile, envVar: 'MTLS_CA_PASSPHRASE', prompt: 'New CA key passphrase: ', confirm: true, what: 'CA passphrase' })
         : undefined;
@@ -109,6 +114,8 @@ export function registerCaCommands(program: Command): void {
       // Read every input before asking for the CA passphrase: a typo fails fast.
       const inputs = await Promise.all(csrs.map(async (path) => ({ path, csr: await readFileChecked(path, 'CSR') })));
       const sans = o.san ? parseSanOption(o.san) : undefined;
+      findProfile(ca, o.profile ?? ca.config.x509Extensions ?? 'usr_cert');
+      if (o.out) await assertCanWrite(o.out, o.force);
       const caKey = await caKeyFromCli(ca, o.passphraseFile);
       const results = [];
       for (const { path, csr } of inputs) {
@@ -151,6 +158,14 @@ export function registerCaCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  mtls ca issue acme-client --ca ./myCA --password-file pfx.pass --passphrase-file ca.pass\n')
     .action(async (name: string, o: Record<string, string | boolean | number | undefined>) => {
       const ca = await openCaFromCli(o.ca as string | undefined);
+      const sans = o.san ? parseSanOption(String(o.san)) : undefined;
+      await planIssue({
+        ca,
+        name,
+        profile: String(o.profile),
+        force: Boolean(o.force),
+        ...(o.outDir ? { outDir: String(o.outDir) } : {}),
+      });
       const caKey = await caKeyFromCli(ca, o.passphraseFile as string | undefined);
       const pfxPassword = await readSecret({ file: o.passwordFile as string | undefined, envVar: 'MTLS_PFX_PASSWORD', prompt: '.pfx password: ', confirm: true, what: '.pfx password' });
       const extra = [
@@ -169,7 +184,7 @@ export function registerCaCommands(program: Command): void {
           subject: extra,
           force: Boolean(o.force),
           ...(typeof o.days === 'number' ? { days: o.days } : {}),
-          ...(o.san ? { subjectAltNames: parseSanOption(String(o.san)) } : {}),
+          ...(sans ? { subjectAltNames: sans } : {}),
           ...(o.outDir ? { outDir: String(o.outDir) } : {}),
         }),
       );

@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { createCsrFile, createKeyFile, openCa } from '../../ca/index.js';
 import { parseSanOption } from '../../ca/san-option.js';
 import { MtlsError } from '../../errors/index.js';
-import { readFileChecked } from '../../io/index.js';
+import { assertCanWrite, readFileChecked } from '../../io/index.js';
 import { isEncryptedPrivateKey, KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { findAttributeType, parseSubject, type DistinguishedName } from '../../pki/names.js';
 import { out, outJson, style, withSpinner } from '../output.js';
@@ -25,6 +25,7 @@ export function registerKeyCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  mtls key new client.key.pem --type ec-p256 --passphrase-file key.pass\n')
     .action(async (path: string, o: { type: string; passphraseFile?: string; passphrase: boolean; force?: boolean; json?: boolean }) => {
+      await assertCanWrite(path, o.force);
       const passphrase = o.passphrase
         ? await readSecret({ file: o.passphraseFile, envVar: 'MTLS_KEY_PASSPHRASE', prompt: 'New key passphrase: ', confirm: true, what: 'key passphrase' })
         : undefined;
@@ -56,6 +57,7 @@ export function registerKeyCommands(program: Command): void {
     )
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const subject = o.subject ? parseSubject(String(o.subject)) : await subjectFromCa(o);
+      await assertCanWrite(String(o.out), Boolean(o.force));
       const keyData = await readFileChecked(String(o.key), 'private key');
       const keyPassphrase = isEncryptedPrivateKey(keyData)
         ? await readSecret({ file: o.keyPassphraseFile as string | undefined, envVar: 'MTLS_KEY_PASSPHRASE', prompt: 'Key passphrase: ', what: 'key passphrase' })

@@ -20,8 +20,13 @@ export interface UnpackPfxOptions {
 
 /** Result of {@link unpackPfx}. */
 export interface UnpackPfxResult {
+  /**
+   * The leaf followed by its intermediates (every non-self-signed CA in the
+   * file): what a client must send (RFC 5246 §7.4.6), and what Python's
+   * load_cert_chain and Go's LoadX509KeyPair expect in one file.
+   */
   certPem: string;
-  /** CA certificates, issuer first; empty string when the file holds none. */
+  /** Every CA certificate in the file (intermediates and root), issuer first; empty when none. */
   chainPem: string;
   keyPem: string;
   keyEncrypted: boolean;
@@ -39,7 +44,7 @@ export function unpackPfx(data: Uint8Array, password: string, options: UnpackPfx
     throw new MtlsError('MTLS_BAD_ARGUMENT', `${source} holds no private key with its certificate; nothing to unpack for a client`, { subject: source });
   }
   return {
-    certPem: encodePem('CERTIFICATE', parsed.certificate.raw),
+    certPem: [parsed.certificate, ...parsed.chain.filter((c) => c.subject !== c.issuer)].map((c) => encodePem('CERTIFICATE', c.raw)).join(''),
     chainPem: parsed.chain.map((c) => encodePem('CERTIFICATE', c.raw)).join(''),
     keyPem: exportPrivateKeyPem(parsed.privateKey, options.keyPassphrase === null ? {} : { passphrase: options.keyPassphrase }),
     keyEncrypted: options.keyPassphrase !== null,
