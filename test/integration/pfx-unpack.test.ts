@@ -46,6 +46,17 @@ test('unpack: ours and an OpenSSL RC2-40 file become PEM that python ssl loads; 
     assert.match(readFileSync(join(out, 'from-rc2.key.pem'), 'utf8'), /BEGIN PRIVATE KEY/);
     assert.equal(statSync(join(out, 'from-rc2.key.pem')).mode & 0o777, 0o600);
     assert.equal(run('python3', ['-c', PY_LOAD, join(out, 'from-rc2.cert.pem'), join(out, 'from-rc2.key.pem')]).code, 0);
+    // A file without a MAC is refused unless the user accepts it.
+    const nomac = join(t.dir, 'nomac.p12');
+    assert.equal(run('openssl', ['pkcs12', '-export', '-nomac', '-in', res.cert, '-inkey', plainKey, '-passout', `file:${pass}`, '-out', nomac]).code, 0);
+    const refused = await runCli(['pfx', 'unpack', nomac, '--out-dir', out, '--name', 'nomac', '--password-file', pass]);
+    assert.equal(refused.code, 4);
+    assert.match(refused.stderr, /error\[MTLS_VERIFY_FAILED\][\s\S]*no integrity MAC[\s\S]*--allow-no-mac/);
+    assert.ok(!existsSync(join(out, 'nomac.cert.pem')));
+    assert.equal((await runCli(['pfx', 'unpack', nomac, '--out-dir', out, '--name', 'nomac', '--allow-no-mac', '--password-file', pass])).code, 0);
+    const conv = await runCli(['pfx', 'convert', nomac, '--out', join(t.dir, 'conv.pfx'), '--password-file', pass]);
+    assert.equal(conv.code, 4);
+    assert.ok(!existsSync(join(t.dir, 'conv.pfx')));
     // A wrong password: clear error, nothing written.
     const wrong = join(t.dir, 'wrong');
     writeFileSync(wrong, 'nope\n');

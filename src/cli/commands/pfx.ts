@@ -16,6 +16,7 @@ import {
   parsePfx,
   unpackPfx,
   DEFAULT_PFX_ITERATIONS,
+  LEGACY_PFX_ITERATIONS,
   type PfxDescription,
   type PfxFlavour,
 } from '../../pki/pkcs12/index.js';
@@ -61,6 +62,7 @@ interface ConvertOptions {
   newPasswordFile?: string;
   name?: string;
   iterations?: number;
+  allowNoMac?: boolean;
   force?: boolean;
   json?: boolean;
 }
@@ -208,6 +210,7 @@ async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
     flavour,
     newPassword,
     source: input,
+    allowNoMac: opts.allowNoMac ?? false,
     ...(opts.name !== undefined ? { friendlyName: opts.name } : {}),
     ...(opts.iterations !== undefined ? { iterations: opts.iterations } : {}),
   });
@@ -223,6 +226,7 @@ interface UnpackOptions {
   passwordFile?: string;
   keyPassphraseFile?: string;
   keyPassphrase: boolean;
+  allowNoMac?: boolean;
   force?: boolean;
   json?: boolean;
 }
@@ -239,7 +243,7 @@ async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
     : opts.keyPassphraseFile !== undefined
       ? await readSecret({ file: opts.keyPassphraseFile, prompt: '', what: 'key passphrase' })
       : password;
-  const r = unpackPfx(data, password, { keyPassphrase, source: input });
+  const r = unpackPfx(data, password, { keyPassphrase, source: input, allowNoMac: opts.allowNoMac ?? false });
   await writeFilesAtomic(
     [
       { path: paths.cert, data: r.certPem, mode: 0o644 },
@@ -284,7 +288,7 @@ Passwords: --password-file FILE (first line), ${ENV_PFX_PASSWORD}, or a no-echo 
     .option('--name <friendlyName>', 'friendlyName (default: the certificate CN)')
     .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt)`)
     .option('--key-passphrase-file <file>', `file holding the key's passphrase (else ${ENV_KEY_PASSPHRASE} or a prompt)`)
-    .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS})`, parseIterations)
+    .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`, parseIterations)
     .option('--force', 'replace OUT if it exists')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -325,7 +329,8 @@ Examples:
     .option('--password-file <file>', `file holding the input password (else ${ENV_PFX_PASSWORD} or a prompt)`)
     .option('--new-password-file <file>', `file holding the output password (else ${ENV_PFX_NEW_PASSWORD}, else the input password)`)
     .option('--name <friendlyName>', 'friendlyName (default: the input file\'s)')
-    .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS})`, parseIterations)
+    .option('--allow-no-mac', 'accept an input without an integrity MAC (refused by default)')
+    .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`, parseIterations)
     .option('--force', 'replace OUT if it exists')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -346,6 +351,7 @@ Examples:
     .option('--name <stem>', 'file name stem (default: the input name without .pfx)')
     .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt)`)
     .option('--key-passphrase-file <file>', 'encrypt the PEM key with this passphrase (default: the .pfx password)')
+    .option('--allow-no-mac', 'accept an input without an integrity MAC (refused by default)')
     .option('--no-key-passphrase', 'write the PEM key unencrypted (Go\'s LoadX509KeyPair needs this); keep it 0600')
     .option('--force', 'replace existing files')
     .option('--json', 'print the result as JSON')

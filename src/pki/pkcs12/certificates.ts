@@ -100,33 +100,5 @@ export function formatName(nodeDn: string): string {
   return nodeDn.split('\n').filter(Boolean).join(', ');
 }
 
-/** True when `issuer` issued `cert`: names chain and the signature verifies. */
-function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-  try {
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Orders certificates from the leaf upwards: each next one is the issuer of
- * the previous (by name and signature). Certificates that do not fit the path
- * follow in their original order.
- */
-export function orderChain(leaf: X509Certificate | undefined, others: readonly X509Certificate[]): X509Certificate[] {
-  if (!leaf) return [...others];
-  const rest = [...others];
-  const ordered: X509Certificate[] = [];
-  let current = leaf;
-  for (;;) {
-    if (current.subject === current.issuer) break;
-    const child = current;
-    const idx = rest.findIndex((c) => issuedBy(child, c));
-    if (idx < 0) break;
-    const [next] = rest.splice(idx, 1);
-    ordered.push(next as X509Certificate);
-    current = next as X509Certificate;
-  }
-  return [...ordered, ...rest];
-}
+/** Chain ordering lives in src/pki/chain-order.ts; re-exported for the PKCS#12 and TLS credential readers. */
+export { orderChain } from '../chain-order.js';

@@ -3,9 +3,10 @@
  * parse anything OpenSSL, Java or Windows write (including RC2-40, in
  * TypeScript), describe, and convert between flavours.
  */
-export { buildPfx, DEFAULT_PFX_ITERATIONS, type BuildPfxOptions, type PfxFlavour } from './build-pfx.js';
+export { buildPfx, DEFAULT_PFX_ITERATIONS, LEGACY_PFX_ITERATIONS, type BuildPfxOptions, type PfxFlavour } from './build-pfx.js';
 export {
   parsePfx,
+  assertPfxHasMac,
   type ParsedPfx,
   type ParsePfxOptions,
   type PfxAlgorithms,

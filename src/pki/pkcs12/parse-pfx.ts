@@ -393,3 +393,17 @@ export function parsePfx(data: Uint8Array, password: string, options: ParsePfxOp
     skippedBags: collected.skipped,
   };
 }
+
+/**
+ * Refuses a file without a MAC unless the caller accepts that: with no MAC,
+ * nothing ties the contents to the password (RFC 7292 §4, password integrity
+ * mode), so re-encoding it would put a fresh MAC on unchecked data.
+ * @throws MTLS_VERIFY_FAILED
+ */
+export function assertPfxHasMac(parsed: ParsedPfx, source: string, allowNoMac = false): void {
+  if (parsed.algorithms.macAlgorithm !== null || allowNoMac) return;
+  throw new MtlsError('MTLS_VERIFY_FAILED', `${source} has no integrity MAC: its contents cannot be checked against the password`, {
+    subject: source,
+    hint: 'Get a fresh export from its source; if you trust where this file came from, pass --allow-no-mac.',
+  });
+}

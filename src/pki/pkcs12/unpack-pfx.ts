@@ -5,7 +5,7 @@
 import { MtlsError } from '../../errors/index.js';
 import { exportPrivateKeyPem } from '../keys.js';
 import { encodePem } from '../pem.js';
-import { parsePfx } from './parse-pfx.js';
+import { assertPfxHasMac, parsePfx } from './parse-pfx.js';
 
 /** Options for {@link unpackPfx}. */
 export interface UnpackPfxOptions {
@@ -16,6 +16,8 @@ export interface UnpackPfxOptions {
   keyPassphrase: string | null;
   /** Name of the input, for messages. */
   source?: string;
+  /** Accept an input without a MAC (default false: refused). */
+  allowNoMac?: boolean;
 }
 
 /** Result of {@link unpackPfx}. */
@@ -35,11 +37,12 @@ export interface UnpackPfxResult {
 
 /**
  * Reads a .pfx (any flavour mtlskit reads) and returns PEM.
- * @throws MTLS_BAD_PASSPHRASE, MTLS_DER_INVALID, MTLS_BAD_ARGUMENT (no key or no matching certificate)
+ * @throws MTLS_VERIFY_FAILED (no MAC, unless allowNoMac), MTLS_BAD_PASSPHRASE, MTLS_DER_INVALID, MTLS_BAD_ARGUMENT (no key or no matching certificate)
  */
 export function unpackPfx(data: Uint8Array, password: string, options: UnpackPfxOptions): UnpackPfxResult {
   const source = options.source ?? 'PKCS#12 data';
   const parsed = parsePfx(data, password, { source });
+  assertPfxHasMac(parsed, source, options.allowNoMac);
   if (!parsed.privateKey || !parsed.certificate || !parsed.keyMatchesCertificate) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `${source} holds no private key with its certificate; nothing to unpack for a client`, { subject: source });
   }
