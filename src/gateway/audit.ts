@@ -71,6 +71,11 @@ export interface AuditSinkOptions {
  * Writes audit records to the log at once and to the registry in batches.
  * A registry failure keeps the records queued (bounded) and logs an error;
  * the log line has been written either way.
+ *
+ * A batch is taken out of the queue before it is written (the queue only
+ * ever holds records not yet handed to the registry), so records that arrive
+ * or are dropped while a write is under way never shift the batch: a failed
+ * write puts back exactly the records it did not store, oldest first.
  */
 export class AuditSink {
   private queue: AuditRecord[] = [];
@@ -92,6 +97,16 @@ export class AuditSink {
     this.options.onRecord?.(record);
     if (this.closed) return;
     this.queue.push(record);
+    this.trim();
+  }
+
+  /** Records waiting for the registry (not counting a batch being written). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Drops the oldest queued records beyond `maxQueue`, counting them. */
+  private trim(): void {
     const max = this.options.maxQueue ?? 10_000;
     if (this.queue.length > max) {
       const n = this.queue.length - max;
@@ -105,29 +120,20 @@ export class AuditSink {
     if (this.flushing) return this.flushing.then(() => (this.queue.length > 0 ? this.flush() : undefined));
     if (this.queue.length === 0 && this.dropped === 0) return Promise.resolve();
     this.flushing = (async () => {
+      const size = this.options.batchSize ?? 500;
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, size);
+        const unwritten = await this.write(batch);
+        if (unwritten.length > 0) {
+          // Back to the front, oldest first; the bound applies again.
+          this.queue = [...unwritten, ...this.queue];
+          this.trim();
+          break;
+        }
+      }
       if (this.dropped > 0) {
         this.options.logger.error({ dropped: this.dropped }, `audit: ${this.dropped} record(s) could not be kept for the registry (queue full); they are in the log only`);
         this.dropped = 0;
-      }
-      const size = this.options.batchSize ?? 500;
-      while (this.queue.length > 0) {
-        const batch = this.queue.slice(0, size);
-        try {
-          await this.options.registry.appendAudit(batch);
-          this.queue.splice(0, batch.length);
-        } catch (e) {
-          if (isMtlsError(e, 'MTLS_BAD_ARGUMENT') && (await this.appendOneByOne(batch))) {
-            this.queue.splice(0, batch.length);
-            continue;
-          }
-          const now = Date.now();
-          if (now - this.lastErrorLog > 10_000) {
-            this.lastErrorLog = now;
-            const err = toMtlsError(e);
-            this.options.logger.error({ err: { code: err.code, message: err.message }, queued: this.queue.length }, 'audit: writing to the registry failed; records stay queued');
-          }
-          return;
-        }
       }
     })().finally(() => {
       this.flushing = null;
@@ -136,21 +142,49 @@ export class AuditSink {
   }
 
   /**
+   * Writes one batch.
+   * @returns the records not stored (empty when all were, or were refused as invalid)
+   */
+  private async write(batch: AuditRecord[]): Promise<AuditRecord[]> {
+    try {
+      await this.options.registry.appendAudit(batch);
+      return [];
+    } catch (e) {
+      if (isMtlsError(e, 'MTLS_BAD_ARGUMENT')) return this.appendOneByOne(batch);
+      this.logFailure(e);
+      return batch;
+    }
+  }
+
+  private logFailure(e: unknown): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog > 10_000) {
+      this.lastErrorLog = now;
+      const err = toMtlsError(e);
+      this.options.logger.error({ err: { code: err.code, message: err.message }, queued: this.queue.length }, 'audit: writing to the registry failed; records stay queued');
+    }
+  }
+
+  /**
    * Stores a batch record by record after the registry refused it as invalid,
    * so one bad record cannot block the queue: invalid ones are dropped (they
    * are in the log already) with an error.
-   * @returns false when the registry failed for another reason (keep the batch)
+   * @returns the records from the first one the registry failed to store for
+   *   another reason (those are kept); empty when every record was handled
    */
-  private async appendOneByOne(batch: AuditRecord[]): Promise<boolean> {
-    for (const rec of batch) {
+  private async appendOneByOne(batch: AuditRecord[]): Promise<AuditRecord[]> {
+    for (const [i, rec] of batch.entries()) {
       try {
         await this.options.registry.appendAudit([rec]);
       } catch (e) {
-        if (!isMtlsError(e, 'MTLS_BAD_ARGUMENT')) return false;
+        if (!isMtlsError(e, 'MTLS_BAD_ARGUMENT')) {
+          this.logFailure(e);
+          return batch.slice(i);
+        }
         this.options.logger.error({ err: { code: e.code, message: e.message }, audit: rec }, 'audit: the registry refused a record; it is kept in the log only');
       }
     }
-    return true;
+    return [];
   }
 
   /** Flushes and stops the timer. */

@@ -111,7 +111,13 @@ export interface GatewayConfig {
   };
   /** pino log level (default info). */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Registry version polling period (default 250 ms; must be ≤ 1 000 so changes apply within 1 s). */
+  /**
+   * Registry change polling period (default 250 ms, at most 250): a change
+   * made by another process must reach new connections within 1 s, and the
+   * poll, the reload and the rebuild all fit in that second. Also sets the
+   * maximum staleness (10 × this, at least 5 s) after which an unreadable
+   * registry makes the gateway refuse connections.
+   */
   registryPollMs: number;
   /** Longest graceful drain on SIGTERM before open connections are cut (default 30 000 ms). */
   drainTimeoutMs: number;
@@ -203,7 +209,7 @@ const FIXES: Readonly<Record<string, string>> = {
   'audit.flushIntervalMs': 'give milliseconds between 10 and 5000, e.g. 250',
   'audit.maxQueue': 'give a positive integer, e.g. 10000',
   logLevel: 'use one of fatal, error, warn, info, debug, trace, silent',
-  registryPollMs: 'give milliseconds between 50 and 1000 (changes must apply within 1 s)',
+  registryPollMs: 'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
   drainTimeoutMs: 'give milliseconds, e.g. 30000',
 };
 
@@ -337,7 +343,7 @@ const schema = z.strictObject({
     })
     .default({ flushIntervalMs: 250, maxQueue: 10_000 }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  registryPollMs: ms(50, 1_000).default(250),
+  registryPollMs: ms(50, 250).default(250),
   drainTimeoutMs: ms(0, 3_600_000).default(30_000),
 });
 

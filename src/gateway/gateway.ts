@@ -18,12 +18,16 @@
  *
  * What the client is told (the operator always gets the full reason and
  * detail in the audit record):
- * - unregistered or only-suspended source IP: the TCP connection is reset
- *   before any TLS byte (no handshake, no certificate shown);
+ * - unregistered or only-suspended source IP, or a registry that has been
+ *   unreadable for longer than the maximum staleness (fail closed): the TCP
+ *   connection is reset before any TLS byte (no handshake, no certificate shown);
  * - TLS version or handshake failure: OpenSSL's TLS alert (protocol_version…);
  * - handshake timeout: a bare close;
  * - handshake completed but the policy refused the certificate: HTTP 403 with
  *   `{"error":"<reason code>"}` and `Connection: close`, nothing else;
+ * - a registry change on a kept-alive connection: the next request (and every
+ *   request pipelined behind it) waits for the connection to be re-evaluated
+ *   against the new snapshot, then is forwarded or refused with 403;
  * - upstream failure: 502/504 with `{"error":"upstream_error"}`.
  */
 import http from 'node:http';
@@ -47,7 +51,7 @@ import { sendReason, UpstreamProxy } from './proxy.js';
 import { openRegistry } from './registry/index.js';
 import type { AuditReason, Registry } from './registry/types.js';
 import { loadServerCredential, type ServerCredential } from './server-credential.js';
-import { TrustCache, type TrustSnapshot } from './trust-cache.js';
+import { TrustCache, type TrustLookup, type TrustSnapshot } from './trust-cache.js';
 
 /** Time a rejected-but-handshaken client gets to send its request and read the 403. */
 const REJECTED_GRACE_MS = 5_000;
@@ -101,8 +105,15 @@ export interface RunningGateway {
 
 interface ConnState {
   ip: string;
+  /** The decision in force, taken against snapshot {@link generation}. */
   decision: PolicyDecision;
   generation: number;
+  /**
+   * A re-evaluation under way. Every request on the connection (pipelined
+   * ones included) waits for it, so none is forwarded on a decision taken
+   * against an older snapshot.
+   */
+  pending: Promise<PolicyDecision> | null;
   tlsVersion: string | null;
   cipher: string | null;
   leafDer: Buffer | null;
@@ -167,7 +178,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   } else {
     if (!cfg.registry) throw new MtlsError('MTLS_CONFIG_INVALID', 'key `registry` is missing: the gateway needs a registry location', { subject: 'registry' });
     registry = await openRegistry(cfg.registry, {
-      sqlite: { onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
+      sqlite: { pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
     });
   }
   await registry.init();
@@ -225,8 +236,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       for (const w of snap.warnings) if (!old.has(w)) logger.warn({ registryVersion: snap.registryVersion }, w);
       if (prev) logger.info({ registryVersion: snap.registryVersion, generation: snap.generation, institutions: snap.institutions.size }, 'registry change applied');
     },
-    onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry reload failed; the previous trust snapshot stays in service'),
+    onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry reload failed; the previous trust snapshot stays in service until it is too stale'),
+    onStale: (stale, detail) => (stale ? logger.error({ registryStale: true }, detail) : logger.warn({ registryStale: false }, detail)),
   });
+  // Set once the listener exists; the TLS servers only see connections after that.
+  let listenerRef: MtlsListener | null = null;
+  const acceptLookup = (socket: tls.TLSSocket): TrustLookup | undefined => listenerRef?.acceptLookup(socket.remoteAddress, socket.remotePort);
 
   function createTenantServer(caPems: string[], key: string): tls.Server {
     const server = tls.createServer({
@@ -259,7 +274,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       // node:tls leaves the socket open after a handshake timeout; close it.
       socket.destroy();
       const { reason, detail } = classifyTlsClientError(err);
-      const lookup = trust.lookup(ip);
+      const lookup = acceptLookup(socket) ?? trust.lookup(ip);
       const candidates = lookup.kind === 'tenant' ? lookup.active : [];
       audit.record(
         makeAuditRecord({
@@ -279,9 +294,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const { leafDer, presentedDer } = peerCertificates(socket);
     const tlsVersion = socket.getProtocol() ?? null;
     const cipher = socket.getCipher()?.name ?? null;
-    const lookup = trust.lookup(ip);
+    const lookup = trust.relookup(ip, acceptLookup(socket));
     let decision: PolicyDecision;
-    if (lookup.kind === 'unregistered') {
+    if (lookup.kind === 'unavailable') {
+      decision = { outcome: 'rejected', reason: 'registry_unavailable', detail: lookup.detail, institutionId: null, leaf: null, chain: [] };
+    } else if (lookup.kind === 'unregistered') {
       decision = { outcome: 'rejected', reason: 'ip_not_registered', detail: 'the source IP was removed from the registry during the handshake', institutionId: null, leaf: null, chain: [] };
     } else if (lookup.kind === 'suspended') {
       decision = {
@@ -327,7 +344,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }),
     );
     if (socket.destroyed) return;
-    states.set(socket, { ip, decision, generation: lookup.snapshot.generation, tlsVersion, cipher, leafDer, presentedDer });
+    states.set(socket, { ip, decision, generation: lookup.snapshot.generation, pending: null, tlsVersion, cipher, leafDer, presentedDer });
     if (decision.outcome === 'rejected') {
       const timer = setTimeout(() => socket.destroy(), REJECTED_GRACE_MS);
       timer.unref();
@@ -336,18 +353,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     httpServer.emit('connection', socket);
   }
 
-  async function recheck(state: ConnState): Promise<void> {
-    const snap = trust.snapshot;
-    if (state.generation === snap.generation || state.decision.outcome !== 'accepted') return;
+  /** Re-evaluates an accepted connection against the snapshot in service now. */
+  async function reevaluate(state: ConnState): Promise<PolicyDecision> {
     const lookup = trust.lookup(state.ip);
-    state.generation = lookup.snapshot.generation;
-    if (lookup.kind === 'unregistered') {
-      state.decision = { ...state.decision, outcome: 'rejected', reason: 'ip_not_registered', detail: 'the source IP was removed from the registry' };
-      return;
-    }
+    if (lookup.kind === 'unavailable') return { ...state.decision, outcome: 'rejected', reason: 'registry_unavailable', detail: lookup.detail };
+    if (lookup.kind === 'unregistered') return { ...state.decision, outcome: 'rejected', reason: 'ip_not_registered', detail: 'the source IP was removed from the registry' };
     if (lookup.kind === 'suspended' && lookup.suspended.some((i) => i.id === state.decision.institutionId)) {
-      state.decision = { ...state.decision, outcome: 'rejected', reason: 'institution_suspended', detail: `institution ${state.decision.institutionId} was suspended` };
-      return;
+      return { ...state.decision, outcome: 'rejected', reason: 'institution_suspended', detail: `institution ${state.decision.institutionId} was suspended` };
     }
     const next = await evaluateConnection(
       {
@@ -362,10 +374,49 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       (der) => trust.certInfo(der),
     );
     if (next.outcome === 'accepted' && next.institutionId !== state.decision.institutionId) {
-      state.decision = { ...next, outcome: 'rejected', reason: 'unknown_ca', detail: `the certificate now maps to ${next.institutionId}, not ${state.decision.institutionId}` };
-      return;
+      return { ...next, outcome: 'rejected', reason: 'unknown_ca', detail: `the certificate now maps to ${next.institutionId}, not ${state.decision.institutionId}` };
     }
-    state.decision = next;
+    return next;
+  }
+
+  /**
+   * The connection's decision as of the snapshot in service: re-evaluated
+   * once per registry change (a rejection is final). Concurrent callers share
+   * one evaluation, and the generation is recorded only after it finished.
+   */
+  async function currentDecision(state: ConnState): Promise<PolicyDecision> {
+    for (;;) {
+      if (state.pending) {
+        await state.pending;
+        continue;
+      }
+      const generation = trust.snapshot.generation;
+      if (state.decision.outcome !== 'accepted' || state.generation === generation || trust.stale) {
+        if (state.decision.outcome === 'accepted' && trust.stale) {
+          state.decision = { ...state.decision, outcome: 'rejected', reason: 'registry_unavailable', detail: 'the registry is too stale to trust; refusing (fail closed)' };
+        }
+        return state.decision;
+      }
+      state.pending = reevaluate(state).then(
+        (decision) => {
+          state.decision = decision;
+          state.generation = generation;
+          return decision;
+        },
+        (e: unknown) => {
+          // Fail closed: an evaluation that throws refuses the connection.
+          const err = toMtlsError(e);
+          state.decision = { ...state.decision, outcome: 'rejected', reason: 'bad_request', detail: `re-evaluation failed: ${err.message}` };
+          state.generation = generation;
+          return state.decision;
+        },
+      );
+      try {
+        await state.pending;
+      } finally {
+        state.pending = null;
+      }
+    }
   }
 
   function identityOf(decision: PolicyDecision): ClientIdentity {
@@ -419,13 +470,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     activeResponses.add(res);
     try {
       if (draining) res.shouldKeepAlive = false;
-      await recheck(state);
-      if (state.decision.outcome !== 'accepted') {
-        sendReason(res, 403, state.decision.reason, true);
-        recordRequest(state.decision.reason, 403, state.decision.detail);
+      // Loop until the decision was taken against the snapshot in service
+      // right now: a reload may land while this request waited for it.
+      let decision = await currentDecision(state);
+      while (decision.outcome === 'accepted' && state.generation !== trust.snapshot.generation) decision = await currentDecision(state);
+      if (decision.outcome !== 'accepted') {
+        sendReason(res, 403, decision.reason, true);
+        recordRequest(decision.reason, 403, decision.detail);
         return;
       }
-      const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(state.decision), names: cfg.identityHeaders, clientIp: state.ip });
+      const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(decision), names: cfg.identityHeaders, clientIp: state.ip });
       metrics.inFlight.inc();
       try {
         const result = await proxy.forward(req, res, headers);
@@ -450,7 +504,23 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const state = states.get(tlsSocket);
     const code = err.code ?? '';
     if (code === 'ECONNRESET' || !socket.writable) {
+      // Nothing can be sent back, but the operator still learns that a request
+      // (or a connection) ended abnormally and why.
       socket.destroy();
+      if (state) {
+        audit.record(
+          makeAuditRecord({
+            kind: 'request',
+            ip: state.ip,
+            reason: 'bad_request',
+            institutionId: state.decision.institutionId,
+            cert: state.decision.leaf,
+            tlsVersion: state.tlsVersion,
+            cipher: state.cipher,
+            detail: `${code || 'socket not writable'}: the client ${code === 'ECONNRESET' ? 'reset the connection' : 'closed its side'} before a complete request could be answered (${err.message})`.slice(0, 300),
+          }),
+        );
+      }
       return;
     }
     const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
@@ -514,7 +584,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     maxConnections: cfg.limits.maxConnections,
     trust,
     onRefused: (ip, lookup) => {
-      if (lookup.kind === 'unregistered') {
+      if (lookup.kind === 'unavailable') {
+        audit.record(makeAuditRecord({ kind: 'connection', ip, reason: 'registry_unavailable', detail: `${lookup.detail}; closed before the handshake` }));
+      } else if (lookup.kind === 'unregistered') {
         audit.record(makeAuditRecord({ kind: 'connection', ip, reason: 'ip_not_registered', detail: 'no institution is registered for this source IP; closed before the handshake' }));
       } else {
         audit.record(
@@ -531,6 +603,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     onCountChange: (n) => metrics.openConnections.set(n),
     onError: (e, ip) => logger.error({ err: { message: e.message }, ip }, 'trust lookup failed; connection closed'),
   });
+  listenerRef = listener;
 
   let ops: OpsServer | null = null;
   let admin: RunningAdmin | null = null;
@@ -538,6 +611,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     listening: listener.listening,
     draining,
     trustLoaded: true,
+    trustStale: trust.stale,
     registryVersion: trust.snapshot.registryVersion,
     registryError: trust.error?.message ?? null,
     serverCertNotAfter: credential.notAfter.toISOString(),
@@ -564,7 +638,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         ...(cfg.admin.clientCaFile ? { clientCaFile: cfg.admin.clientCaFile } : {}),
         ...(cfg.admin.certFile ? { certFile: cfg.admin.certFile } : {}),
         ...(cfg.admin.keyFile ? { keyFile: cfg.admin.keyFile } : {}),
-        ready: async () => (listener.listening && !draining ? { ok: true } : { ok: false, detail: draining ? 'draining' : 'listener not bound' }),
+        ready: async () =>
+          listener.listening && !draining && !trust.stale
+            ? { ok: true }
+            : { ok: false, detail: draining ? 'draining' : trust.stale ? 'registry unreadable for too long (fail closed)' : 'listener not bound' },
         onRequest: (entry) => logger.info({ admin: entry }, `admin ${entry.method} ${entry.path} ${entry.status}`),
       });
     }

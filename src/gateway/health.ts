@@ -3,7 +3,8 @@
  *
  * `/healthz` (liveness) answers 200 while the process serves HTTP at all.
  * `/readyz` (readiness) answers 200 only when the mTLS listener is bound, a
- * trust snapshot is loaded and the gateway is not draining; otherwise 503,
+ * trust snapshot is loaded and not too stale (the registry has been readable
+ * within the maximum staleness) and the gateway is not draining; otherwise 503,
  * with the reasons in the JSON body. `/metrics` is the Prometheus text format.
  *
  * They are served on a separate plain-HTTP listener (`ops.listen`, loopback
@@ -21,8 +22,10 @@ export interface HealthState {
   listening: boolean;
   draining: boolean;
   trustLoaded: boolean;
+  /** The registry has been unreadable for longer than the maximum staleness: the gateway refuses connections (fail closed). */
+  trustStale: boolean;
   registryVersion: number | null;
-  /** Last registry reload error (reported, does not make the gateway unready: the last good snapshot keeps serving). */
+  /** Last registry reload error (a short failure does not make the gateway unready: the last good snapshot keeps serving until it is too stale). */
   registryError: string | null;
   /** Server certificate expiry (ISO). */
   serverCertNotAfter: string | null;
@@ -56,6 +59,7 @@ export function handleHealthRequest(req: http.IncomingMessage, res: http.ServerR
     const problems: string[] = [];
     if (!s.listening) problems.push('listener not bound');
     if (!s.trustLoaded) problems.push('registry not loaded');
+    if (s.trustStale) problems.push(`registry unreadable for too long: ${s.registryError ?? 'unknown error'}`);
     if (s.draining) problems.push('draining');
     send(res, problems.length === 0 ? 200 : 503, { status: problems.length === 0 ? 'ready' : 'not_ready', problems, ...s });
     return true;

@@ -9,6 +9,11 @@
  *   non-ASCII escaped as `\XX` per RFC 4514 §2.4), serial (upper-case hex)
  *   and SHA-256 fingerprint (lower-case hex).
  * - Other credentials (Authorization, cookies) pass through untouched.
+ * - Incoming headers whose name holds an underscore are dropped, as nginx does
+ *   by default (`underscores_in_headers off`): CGI, WSGI, PHP and Rack map both
+ *   `X-Mtls-Subject` and `X_Mtls_Subject` to `HTTP_X_MTLS_SUBJECT` (RFC 3875
+ *   §4.1.18), so an underscore spelling would slip a forged identity past the
+ *   strip list into such an upstream.
  */
 
 /** Names of the identity headers (configurable). */
@@ -114,9 +119,20 @@ export interface BuildUpstreamHeadersOptions {
 }
 
 /**
+ * True when an incoming header name holds an underscore: dropped on the way
+ * upstream, because CGI-style gateways fold `_` and `-` into one (RFC 3875
+ * §4.1.18), so `X_Mtls_Institution` would reach the application as the
+ * gateway's own `X-Mtls-Institution`.
+ */
+export function hasUnderscore(name: string): boolean {
+  return name.includes('_');
+}
+
+/**
  * The headers to send upstream, as a flat name/value list: incoming headers
  * minus hop-by-hop headers (and those the Connection header names), minus every
- * spoofable identity or forwarding header; plus the gateway's identity headers,
+ * spoofable identity or forwarding header, minus every header whose name holds
+ * an underscore (see {@link hasUnderscore}); plus the gateway's identity headers,
  * `X-Forwarded-For` (the TCP source address) and `X-Forwarded-Proto: https`.
  */
 export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): string[] {
@@ -132,7 +148,7 @@ export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): stri
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || connectionTokens.has(lower) || FORWARDING_HEADERS.has(lower) || isIdentityHeader(lower, names)) continue;
+    if (hasUnderscore(lower) || HOP_BY_HOP.has(lower) || connectionTokens.has(lower) || FORWARDING_HEADERS.has(lower) || isIdentityHeader(lower, names)) continue;
     out.push(name, raw[i + 1] as string);
   }
   for (const [n, v] of identityHeaderPairs(options.identity, names)) out.push(n, v);

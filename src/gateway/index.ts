@@ -17,6 +17,7 @@ export {
   buildUpstreamHeaders,
   identityHeaderPairs,
   isIdentityHeader,
+  hasUnderscore,
   toByteSequence,
   headerSafe,
   DEFAULT_IDENTITY_HEADERS,
@@ -27,7 +28,7 @@ export { IpMatcher, parseIp, normalizeIp, cidrContains } from './ip-match.js';
 export { loadServerCredential } from './server-credential.js';
 export { handleHealthRequest, startOpsServer } from './health.js';
 export { GatewayMetrics } from './metrics.js';
-export { TrustCache, buildSnapshot } from './trust-cache.js';
+export { TrustCache, TrustParseCache, buildSnapshot, updateSnapshot } from './trust-cache.js';
 export { AuditSink, makeAuditRecord } from './audit.js';
 export * from './registry/index.js';
 export * from './onboarding.js';

@@ -87,17 +87,26 @@ export function parseCidr(text: string): ParsedCidr {
 
 /** True when the address lies inside the block. */
 export function cidrContains(cidr: ParsedCidr, ip: ParsedIp): boolean {
-  const mask = cidr.prefix128 === 0 ? 0n : (ALL_ONES << BigInt(128 - cidr.prefix128)) & ALL_ONES;
-  return (ip.value & mask) === cidr.network;
+  return (ip.value & maskOf(cidr.prefix128)) === cidr.network;
+}
+
+/** The network mask of a prefix length in the 128-bit space. */
+function maskOf(prefix128: number): bigint {
+  return prefix128 === 0 ? 0n : (ALL_ONES << BigInt(128 - prefix128)) & ALL_ONES;
 }
 
 /**
  * Maps CIDR blocks to values and finds every value whose block contains an
- * address. Host routes (/32, /128) are found in O(1); wider blocks are scanned.
+ * address. Blocks are indexed by prefix length (one map per length, keyed by
+ * network address), so a lookup costs one mask and one map probe per distinct
+ * prefix length registered (at most 129), however many blocks there are.
  */
 export class IpMatcher<T> {
-  private readonly hosts = new Map<bigint, T[]>();
-  private readonly blocks: Array<{ cidr: ParsedCidr; value: T }> = [];
+  /** Prefix length → network address → values, plus the length's mask. */
+  private readonly byPrefix = new Map<number, { mask: bigint; networks: Map<bigint, T[]> }>();
+  /** Prefix lengths present, longest first (most specific matches come first). */
+  private prefixes: number[] = [];
+  private count = 0;
 
   /**
    * Adds a block.
@@ -105,16 +114,19 @@ export class IpMatcher<T> {
    */
   add(cidr: string | ParsedCidr, value: T): void {
     const parsed = typeof cidr === 'string' ? parseCidr(cidr) : cidr;
-    if (parsed.prefix128 === 128) {
-      const list = this.hosts.get(parsed.network) ?? [];
-      list.push(value);
-      this.hosts.set(parsed.network, list);
-    } else {
-      this.blocks.push({ cidr: parsed, value });
+    let level = this.byPrefix.get(parsed.prefix128);
+    if (!level) {
+      level = { mask: maskOf(parsed.prefix128), networks: new Map() };
+      this.byPrefix.set(parsed.prefix128, level);
+      this.prefixes = [...this.byPrefix.keys()].sort((a, b) => b - a);
     }
+    const list = level.networks.get(parsed.network) ?? [];
+    list.push(value);
+    level.networks.set(parsed.network, list);
+    this.count++;
   }
 
-  /** Every value registered for a block containing `ip` (no duplicates, insertion order). Unparseable input matches nothing. */
+  /** Every value registered for a block containing `ip` (no duplicates; most specific block first). Unparseable input matches nothing. */
   match(ip: string | ParsedIp): T[] {
     let parsed: ParsedIp;
     try {
@@ -122,15 +134,17 @@ export class IpMatcher<T> {
     } catch {
       return [];
     }
-    const out = new Set<T>(this.hosts.get(parsed.value) ?? []);
-    for (const b of this.blocks) if (cidrContains(b.cidr, parsed)) out.add(b.value);
+    const out = new Set<T>();
+    for (const prefix of this.prefixes) {
+      const level = this.byPrefix.get(prefix) as { mask: bigint; networks: Map<bigint, T[]> };
+      const hit = level.networks.get(parsed.value & level.mask);
+      if (hit) for (const v of hit) out.add(v);
+    }
     return [...out];
   }
 
   /** Number of blocks held. */
   get size(): number {
-    let n = this.blocks.length;
-    for (const l of this.hosts.values()) n += l.length;
-    return n;
+    return this.count;
   }
 }

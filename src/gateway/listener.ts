@@ -4,8 +4,9 @@
  *
  * 1. Accept TCP.
  * 2. Look up the institutions registered for the source address.
- * 3. None (or only suspended ones): close at once, without a handshake, so
- *    strangers cost no crypto and learn nothing about the server.
+ * 3. None (or only suspended ones, or a registry too stale to trust): close
+ *    at once, without a handshake, so strangers cost no crypto and learn
+ *    nothing about the server.
  * 4. Otherwise hand the raw socket to the `tls.Server` that trusts exactly
  *    those institutions' CAs (`emit('connection')`); that server's
  *    `handshakeTimeout` bounds the handshake.
@@ -22,7 +23,7 @@ export interface MtlsListenerOptions {
   maxConnections: number;
   trust: TrustCache;
   /** Called for a connection closed before the handshake (for the audit). */
-  onRefused: (ip: string, lookup: Extract<TrustLookup, { kind: 'unregistered' | 'suspended' }>) => void;
+  onRefused: (ip: string, lookup: Extract<TrustLookup, { kind: 'unregistered' | 'suspended' | 'unavailable' }>) => void;
   /** Called when a socket opens or closes (metrics). */
   onCountChange?: (open: number) => void;
   /** Called when the lookup itself fails (the socket is closed: fail closed). */
@@ -33,6 +34,8 @@ export interface MtlsListenerOptions {
 export class MtlsListener {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  /** The lookup made on accept, by `address|port`, until the socket closes (see {@link acceptLookup}). */
+  private readonly lookups = new Map<string, TrustLookup>();
 
   constructor(private readonly options: MtlsListenerOptions) {
     this.server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => this.onConnection(socket));
@@ -56,6 +59,11 @@ export class MtlsListener {
       socket.destroy();
       return;
     }
+    if (lookup.kind === 'tenant') {
+      const key = `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
+      this.lookups.set(key, lookup);
+      socket.once('close', () => this.lookups.delete(key));
+    }
     if (lookup.kind !== 'tenant') {
       this.options.onRefused(ip, lookup);
       // RST rather than FIN: no handshake, no TIME_WAIT kept for a stranger.
@@ -64,6 +72,15 @@ export class MtlsListener {
       return;
     }
     lookup.tenant.server.emit('connection', socket);
+  }
+
+  /**
+   * The trust lookup made when the connection from this peer address and
+   * port was accepted (it stays until that TCP connection closes), so the
+   * post-handshake path need not look the address up again.
+   */
+  acceptLookup(remoteAddress: string | undefined, remotePort: number | undefined): TrustLookup | undefined {
+    return this.lookups.get(`${remoteAddress ?? ''}|${remotePort ?? ''}`);
   }
 
   /**

@@ -3,15 +3,18 @@
  * registry trusts it, and refuses anything a careful operator would refuse,
  * naming the certificate (its subject and its position in the file).
  */
-import { createPrivateKey, X509Certificate as NodeX509 } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate as NodeX509 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
-import { certificatePublicKey } from '../pki/certificate.js';
+import { certificatePublicKey, parseCertificates, toNodeCertificate } from '../pki/certificate.js';
+import { isIssuedBy, orderChainFrom } from '../pki/chain-order.js';
 import { crlNumberOf, parseCrls } from '../pki/crl.js';
 import { decodeOid, readDer, readDerChildren } from '../pki/der.js';
+import { algorithmName } from '../pki/inspect/oid-names.js';
 import { assertKeyStrength, describeKey, type KeyStrengthPolicy } from '../pki/keys.js';
 import { formatRfc4514 } from '../pki/names.js';
 import { containsPrivateKey, decodePemBlocks, encodePem, isPem } from '../pki/pem.js';
+import { loadCertificates } from '../pki/pkcs12/certificates.js';
 import { fromX509Name } from '../pki/x509-name.js';
 import type { CaChainRecord, CrlRecord, Registry } from './registry/types.js';
 
@@ -93,25 +96,27 @@ export interface ValidatedChain {
 // (MD2, MD5, SHA-1, SHA-224, DSA, unknown) is refused: SHA-1 collisions are
 // practical (SHAttered, 2017), and RFC 9155 §2 deprecates SHA-1 signatures in
 // TLS 1.2; an unknown algorithm cannot be judged, so it fails closed.
-const GOOD_SIGNATURES: Record<string, string> = {
-  '1.2.840.113549.1.1.11': 'sha256WithRSAEncryption',
-  '1.2.840.113549.1.1.12': 'sha384WithRSAEncryption',
-  '1.2.840.113549.1.1.13': 'sha512WithRSAEncryption',
-  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
-  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
-  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
-  '1.3.101.112': 'Ed25519',
-  '1.3.101.113': 'Ed448',
-};
-const WEAK_SIGNATURES: Record<string, string> = {
-  '1.2.840.113549.1.1.2': 'md2WithRSAEncryption (MD2)',
-  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption (MD5)',
-  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption (SHA-1)',
-  '1.2.840.113549.1.1.14': 'sha224WithRSAEncryption (SHA-224)',
-  '1.2.840.10045.4.1': 'ecdsa-with-SHA1 (SHA-1)',
-  '1.2.840.10045.4.3.1': 'ecdsa-with-SHA224 (SHA-224)',
-  '1.2.840.10040.4.3': 'dsa-with-sha1 (SHA-1)',
-  '1.3.14.3.2.29': 'sha1WithRSASignature (SHA-1)',
+// Names come from the OID table `mtls cert show` uses (src/pki/inspect/oid-names.ts).
+const GOOD_SIGNATURE_OIDS: ReadonlySet<string> = new Set([
+  '1.2.840.113549.1.1.11', // sha256WithRSAEncryption
+  '1.2.840.113549.1.1.12', // sha384WithRSAEncryption
+  '1.2.840.113549.1.1.13', // sha512WithRSAEncryption
+  '1.2.840.10045.4.3.2', // ecdsa-with-SHA256
+  '1.2.840.10045.4.3.3', // ecdsa-with-SHA384
+  '1.2.840.10045.4.3.4', // ecdsa-with-SHA512
+  '1.3.101.112', // Ed25519
+  '1.3.101.113', // Ed448
+]);
+/** Refused signature algorithms, with the weak digest named in the message. */
+const WEAK_SIGNATURE_DIGESTS: Readonly<Record<string, string>> = {
+  '1.2.840.113549.1.1.2': 'MD2',
+  '1.2.840.113549.1.1.4': 'MD5',
+  '1.2.840.113549.1.1.5': 'SHA-1',
+  '1.2.840.113549.1.1.14': 'SHA-224',
+  '1.2.840.10045.4.1': 'SHA-1',
+  '1.2.840.10045.4.3.1': 'SHA-224',
+  '1.2.840.10040.4.3': 'SHA-1',
+  '1.3.14.3.2.29': 'SHA-1',
 };
 const PSS_OID = '1.2.840.113549.1.1.10';
 const PSS_GOOD_HASHES: Record<string, string> = {
@@ -133,8 +138,9 @@ function signatureAlgorithmOf(der: Buffer, what: string): { name: string; ok: bo
   if (!algId) return { name: 'unreadable', ok: false };
   const [oidEl, params] = readDerChildren(algId.content, what);
   const oid = oidEl ? decodeOid(oidEl.content) : '';
-  if (GOOD_SIGNATURES[oid]) return { name: GOOD_SIGNATURES[oid] as string, ok: true };
-  if (WEAK_SIGNATURES[oid]) return { name: WEAK_SIGNATURES[oid] as string, ok: false };
+  if (GOOD_SIGNATURE_OIDS.has(oid)) return { name: algorithmName(oid), ok: true };
+  const weak = WEAK_SIGNATURE_DIGESTS[oid];
+  if (weak) return { name: `${algorithmName(oid)} (${weak})`, ok: false };
   if (oid === PSS_OID) {
     let hashOid = '1.3.14.3.2.26';
     if (params && params.tag === 0x30) {
@@ -166,11 +172,8 @@ interface Parsed {
 
 const fpOf = (node: NodeX509): string => node.fingerprint256.replace(/:/g, '').toLowerCase();
 const dnOf = (name: x509.Name): string => formatRfc4514(fromX509Name(name));
-
-/** True when `child` names `parent` as issuer (names, AKI/SKI) and parent's key verifies child's signature. */
-function issuedBy(child: NodeX509, parent: NodeX509): boolean {
-  return child.checkIssued(parent) && child.verify(parent.publicKey);
-}
+/** SHA-256 (lower-case hex) of a certificate's SubjectPublicKeyInfo DER. */
+const spkiOf = (node: NodeX509): string => createHash('sha256').update(node.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
 
 /** True when DER bytes parse as a private key (PKCS#8, PKCS#1 or SEC1). */
 function isDerPrivateKey(der: Buffer): boolean {
@@ -366,7 +369,7 @@ export function validateCaChain(data: string | Uint8Array, options: ValidateCaCh
     }
   });
   const top = ordered[ordered.length - 1] as Parsed;
-  (infos.get(top) as ChainCertificateInfo).selfSigned = issuedBy(top.node, top.node);
+  (infos.get(top) as ChainCertificateInfo).selfSigned = isIssuedBy(top.node, top.node);
   const earliest = ordered.reduce((a, b) => (b.cert.notAfter < a.cert.notAfter ? b : a));
   return {
     pem: ordered.map((p) => encodePem('CERTIFICATE', p.der)).join(''),
@@ -380,20 +383,18 @@ export function validateCaChain(data: string | Uint8Array, options: ValidateCaCh
 
 /** Puts the certificates in chain order (issuing CA first), naming any break. */
 function orderChain(certs: Parsed[], source: string, name: (p: Parsed) => string, knownIssuers: readonly string[]): Parsed[] {
-  const parentOf = new Map<Parsed, Parsed>();
+  // A pair whose names (and key identifiers) link but whose signature fails is
+  // a forged or mixed-up certificate: name it rather than "not linked".
   for (const child of certs) {
     for (const parent of certs) {
-      if (parent === child || !child.node.checkIssued(parent.node)) continue;
-      if (!child.node.verify(parent.node.publicKey)) {
+      if (parent !== child && child.node.checkIssued(parent.node) && !child.node.verify(parent.node.publicKey)) {
         throw reject('broken_chain', `${name(child)} names ${name(parent)} as its issuer, but its signature does not verify with that certificate's key`, source, 'The two certificates do not belong together; send the CA that really issued it.', {
           position: child.position,
         });
       }
-      parentOf.set(child, parent);
     }
   }
-  const isParent = new Set(parentOf.values());
-  const bottoms = certs.filter((c) => !isParent.has(c));
+  const bottoms = certs.filter((c) => !certs.some((other) => other !== c && isIssuedBy(other.node, c.node)));
   if (bottoms.length !== 1) {
     const [a, b] = bottoms as [Parsed, Parsed];
     throw reject(
@@ -405,15 +406,12 @@ function orderChain(certs: Parsed[], source: string, name: (p: Parsed) => string
       'Put one chain per upload: the issuing CA, then each CA that signed the one before it, up to the root.',
     );
   }
-  const ordered: Parsed[] = [];
-  let cur: Parsed | undefined = bottoms[0];
-  while (cur && !ordered.includes(cur)) {
-    ordered.push(cur);
-    cur = parentOf.get(cur);
-  }
-  const stray = certs.find((c) => !ordered.includes(c));
+  const bottom = bottoms[0] as Parsed;
+  const { path, rest } = orderChainFrom(bottom, certs.filter((c) => c !== bottom), (p) => p.node);
+  const ordered = [bottom, ...path];
+  const stray = rest[0];
   if (stray) {
-    throw reject('broken_chain', `${name(stray)} is not part of the chain that starts at ${name(ordered[0] as Parsed)}: no certificate in that chain is signed by it`, source, 'Remove unrelated certificates; one chain per upload.', {
+    throw reject('broken_chain', `${name(stray)} is not part of the chain that starts at ${name(bottom)}: no certificate in that chain is signed by it`, source, 'Remove unrelated certificates; one chain per upload.', {
       position: stray.position,
     });
   }
@@ -427,8 +425,8 @@ function orderChain(certs: Parsed[], source: string, name: (p: Parsed) => string
     return ordered;
   }
   for (const pem of knownIssuers) {
-    for (const block of decodePemBlocks(pem, 'registered chain').filter((b) => b.label === 'CERTIFICATE')) {
-      if (issuedBy(top.node, new NodeX509(block.der))) return ordered;
+    for (const cert of parseCertificates(pem, 'registered chain')) {
+      if (isIssuedBy(top.node, toNodeCertificate(cert))) return ordered;
     }
   }
   throw reject(
@@ -453,7 +451,11 @@ export interface OnboardCaChainResult {
 /**
  * Validates a chain (see {@link validateCaChain}), refuses duplicates by
  * SHA-256 (a certificate already registered to another institution, or an
- * issuing CA this institution already has), and stores it.
+ * issuing CA this institution already has) and by public key (a certificate
+ * whose SubjectPublicKeyInfo is that of another institution's CA certificate:
+ * a re-issued or cross-signed copy of its CA verifies the same client
+ * certificates, RFC 5280 §6.1.3, so the two institutions could no longer be
+ * told apart), and stores it.
  * @throws MTLS_NOT_FOUND when the institution does not exist
  * @throws MTLS_ONBOARD_REJECTED for every refused upload
  */
@@ -479,12 +481,39 @@ export async function onboardCaChain(registry: Registry, institutionId: string, 
       });
     }
   }
+  await assertKeysNotRegisteredElsewhere(registry, institutionId, validated, source);
   try {
     const chain = await registry.addCaChain(institutionId, { pem: validated.pem, fingerprints: validated.fingerprints, subject: validated.subject, notAfter: validated.notAfter });
     return { chain, validated, warnings: validated.warnings };
   } catch (e) {
     if (e instanceof MtlsError && e.code === 'MTLS_CONFLICT') throw reject('duplicate', `${source}: ${e.message}`, source, e.hint);
     throw e;
+  }
+}
+
+/**
+ * Refuses a chain holding a certificate whose public key is that of a CA
+ * certificate registered to another institution (same key under any name:
+ * only the key holder can have had it issued).
+ */
+async function assertKeysNotRegisteredElsewhere(registry: Registry, institutionId: string, validated: ValidatedChain, source: string): Promise<void> {
+  const mine = loadCertificates(validated.pem, source).map((node, i) => ({ spki: spkiOf(node), cert: validated.certificates[i] as ChainCertificateInfo }));
+  for (const t of await registry.loadTrust()) {
+    if (t.institution.id === institutionId) continue;
+    for (const chain of t.chains) {
+      for (const node of loadCertificates(chain.pem, `chain ${chain.id} of ${t.institution.id}`)) {
+        const spki = spkiOf(node);
+        const hit = mine.find((m) => m.spki === spki);
+        if (!hit) continue;
+        throw reject(
+          'duplicate',
+          `certificate #${hit.cert.position} in ${source} (${hit.cert.subject}) has the same public key (SPKI SHA-256 ${spki}) as a CA certificate registered to institution "${t.institution.id}" (chain ${chain.id}); one CA key belongs to one institution`,
+          source,
+          'A re-issued or cross-signed copy of another institution\'s CA would let each pass as the other; check that the file came from this institution and that its CA has its own key.',
+          { position: hit.cert.position, institutionId: t.institution.id },
+        );
+      }
+    }
   }
 }
 
@@ -495,7 +524,7 @@ async function institutionTrust(registry: Registry, institutionId: string): Prom
       hint: 'Add it first with `mtls gateway institution add ID --name NAME`.',
     });
   }
-  const t = (await registry.loadTrust()).find((x) => x.institution.id === institutionId);
+  const t = (await registry.loadTrust(institutionId)).find((x) => x.institution.id === institutionId);
   return { chains: t?.chains ?? [], crls: t?.crls ?? [] };
 }
 
@@ -507,7 +536,7 @@ export interface ValidateCrlOptions {
   now?: Date;
   /** Clock skew tolerated on thisUpdate, in seconds (default 300). */
   clockSkewSeconds?: number;
-  /** CRLs already registered (to refuse going back to an older one). */
+  /** CRLs already registered (to refuse going back to an older one from the same signing CA). */
   previous?: readonly CrlRecord[];
 }
 
@@ -523,8 +552,13 @@ export interface ValidatedCrl {
   crlNumber: string | null;
   /** Number of revoked certificates listed. */
   revoked: number;
-  /** SHA-256 of the CA certificate whose key signed it. */
+  /** SHA-256 of the CA certificate whose key signed it (the CRL's identity in the registry). */
   issuerFingerprint: string;
+  /**
+   * Id of the registered CRL from the same signer that was stored before
+   * schema version 2 (no fingerprint recorded), which this one replaces; null otherwise.
+   */
+  replaces: number | null;
   warnings: string[];
 }
 
@@ -534,7 +568,10 @@ export interface ValidatedCrl {
  * §6.3.3 (f)–(g)), that CA must allow cRLSign when it has keyUsage
  * (§4.2.1.3), the signature must use SHA-2 or EdDSA, it must be current
  * (thisUpdate not in the future, nextUpdate not past, §5.1.2.4–5), and not
- * older than the registered CRL of the same issuer (crlNumber, §5.2.3).
+ * older than the registered CRL of the same signing CA (crlNumber, §5.2.3).
+ * CRLs are told apart by the certificate that signed them, not by issuer
+ * name: two CAs of one institution may share a name (rotation), and each
+ * keeps its own CRL. One upload may hold one CRL per signing CA.
  * @param caPems - the institution's registered chains (PEM)
  * @throws MTLS_ONBOARD_REJECTED
  */
@@ -549,12 +586,36 @@ export async function validateCrls(data: string | Uint8Array, caPems: readonly s
   } catch (e) {
     throw reject('not_a_crl', `${source} is not a CRL: ${(e as Error).message}`, source, 'Send the CRL as PEM (-----BEGIN X509 CRL-----) or DER, e.g. from `openssl ca -gencrl`.');
   }
-  const cas: { node: NodeX509; cert: x509.X509Certificate; subject: string }[] = [];
+  const cas: { node: NodeX509; cert: x509.X509Certificate; subject: string; fingerprint: string }[] = [];
   for (const pem of caPems) {
-    for (const b of decodePemBlocks(pem, 'registered chain').filter((x) => x.label === 'CERTIFICATE')) {
-      const cert = new x509.X509Certificate(b.der);
-      if (!cas.some((c) => c.node.fingerprint256 === new NodeX509(b.der).fingerprint256)) cas.push({ node: new NodeX509(b.der), cert, subject: dnOf(cert.subjectName) });
+    for (const cert of parseCertificates(pem, 'registered chain')) {
+      const node = toNodeCertificate(cert);
+      const fingerprint = fpOf(node);
+      if (!cas.some((c) => c.fingerprint === fingerprint)) cas.push({ node, cert, subject: dnOf(cert.subjectName), fingerprint });
     }
+  }
+  /** The registered CA certificates whose key verifies `crl`. */
+  const signersOf = async (crl: x509.X509Crl): Promise<(typeof cas)[number] | undefined> => {
+    const issuerDer = Buffer.from(crl.issuerName.toArrayBuffer());
+    for (const c of cas) {
+      if (!Buffer.from(c.cert.subjectName.toArrayBuffer()).equals(issuerDer)) continue;
+      if (await crl.verify({ publicKey: c.cert }).catch(() => false)) return c;
+    }
+    return undefined;
+  };
+  // The registered CRLs by signer; a CRL stored before schema version 2 has
+  // no fingerprint, so its signer is found the same way as for an upload.
+  const previousBySigner = new Map<string, { record: CrlRecord; crl: x509.X509Crl }>();
+  for (const record of options.previous ?? []) {
+    let old: x509.X509Crl | undefined;
+    try {
+      old = parseCrls(record.pem, `registered CRL ${record.id}`)[0];
+    } catch {
+      old = undefined;
+    }
+    if (!old) continue;
+    const fingerprint = record.issuerFingerprint ?? (await signersOf(old))?.fingerprint;
+    if (fingerprint) previousBySigner.set(fingerprint, { record, crl: old });
   }
   const out: ValidatedCrl[] = [];
   for (const [i, crl] of crls.entries()) {
@@ -568,13 +629,7 @@ export async function validateCrls(data: string | Uint8Array, caPems: readonly s
     if (candidates.length === 0) {
       throw reject('crl_issuer_unknown', `${label} was not issued by any CA registered for this institution${cas.length ? ` (registered: ${cas.map((c) => c.subject).join('; ')})` : ' (it has no CA chain yet)'}`, source, 'Register the CA chain first, or send the CRL of one of the registered CAs.');
     }
-    let signer: (typeof cas)[number] | undefined;
-    for (const c of candidates) {
-      if (await crl.verify({ publicKey: c.cert }).catch(() => false)) {
-        signer = c;
-        break;
-      }
-    }
+    const signer = await signersOf(crl);
     if (!signer) {
       throw reject('crl_signature', `${label}: the signature does not verify with the registered CA's key`, source, 'The CRL was altered, or was signed by another CA with the same name; generate it again with the registered CA.');
     }
@@ -591,9 +646,9 @@ export async function validateCrls(data: string | Uint8Array, caPems: readonly s
     }
     if (!crl.nextUpdate) warnings.push(`${label} has no nextUpdate (RFC 5280 §5.1.2.5 requires one); it never goes stale`);
     const number = crlNumberOf(crl);
-    const prev = (options.previous ?? []).find((p) => p.issuer === issuer);
+    const prev = previousBySigner.get(signer.fingerprint);
     if (prev) {
-      const old = parseCrls(prev.pem, 'registered CRL')[0] as x509.X509Crl;
+      const old = prev.crl;
       const oldNumber = crlNumberOf(old);
       if ((number !== undefined && oldNumber !== undefined && number < oldNumber) || crl.thisUpdate.getTime() < old.thisUpdate.getTime()) {
         throw reject(
@@ -611,13 +666,16 @@ export async function validateCrls(data: string | Uint8Array, caPems: readonly s
       nextUpdate: crl.nextUpdate ? crl.nextUpdate.toISOString() : null,
       crlNumber: number === undefined ? null : number.toString(),
       revoked: crl.entries.length,
-      issuerFingerprint: fpOf(signer.node),
+      issuerFingerprint: signer.fingerprint,
+      replaces: prev && prev.record.issuerFingerprint === null ? prev.record.id : null,
       warnings,
     });
   }
-  const issuers = out.map((c) => c.issuer);
-  const dup = issuers.find((x, i) => issuers.indexOf(x) !== i);
-  if (dup) throw reject('duplicate', `${source} holds two CRLs from ${dup}; send one per issuer`, source);
+  const signers = out.map((c) => c.issuerFingerprint);
+  const dup = out.find((c, i) => signers.indexOf(c.issuerFingerprint) !== i);
+  if (dup) {
+    throw reject('duplicate', `${source} holds two CRLs signed by the same CA (${dup.issuer}, SHA-256 ${dup.issuerFingerprint}); send one per CA`, source, 'Keep only the newest CRL of each CA in the file.');
+  }
   return out;
 }
 
@@ -630,7 +688,8 @@ export interface OnboardCrlResult {
 
 /**
  * Validates CRLs against the institution's registered CAs (see
- * {@link validateCrls}) and stores each, replacing the CRL of the same issuer.
+ * {@link validateCrls}) and stores each, replacing the CRL signed by the same
+ * CA certificate.
  * @throws MTLS_NOT_FOUND when the institution does not exist
  * @throws MTLS_ONBOARD_REJECTED
  */
@@ -642,6 +701,10 @@ export async function onboardCrls(registry: Registry, institutionId: string, dat
     { ...options, previous: trust.crls },
   );
   const crls: CrlRecord[] = [];
-  for (const v of validated) crls.push(await registry.putCrl(institutionId, { pem: v.pem, issuer: v.issuer, thisUpdate: v.thisUpdate, nextUpdate: v.nextUpdate }));
+  for (const v of validated) {
+    crls.push(
+      await registry.putCrl(institutionId, { pem: v.pem, issuer: v.issuer, issuerFingerprint: v.issuerFingerprint, thisUpdate: v.thisUpdate, nextUpdate: v.nextUpdate, replaces: v.replaces }),
+    );
+  }
   return { crls, validated, warnings: validated.flatMap((v) => v.warnings) };
 }

@@ -6,6 +6,7 @@
 import { createHash, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
+import { isIssuedBy as x509IssuedBy } from '../pki/chain-order.js';
 import { dnValues, formatRfc4514, type DistinguishedName } from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
 
@@ -37,6 +38,12 @@ export interface CertInfo {
   publicKey: KeyObject;
   /** Self-issued (subject Name equals issuer Name). */
   selfIssued: boolean;
+  /**
+   * Results of {@link isIssuedBy} with this certificate as the child, by the
+   * issuer's fingerprint (the memo lives and dies with the parsed certificate,
+   * so it is bounded by {@link CertInfoCache}).
+   */
+  issuedByMemo: Map<string, boolean>;
 }
 
 /** Upper-case hex without leading zeros ("00A1" → "A1", "0" stays "0"). */
@@ -85,6 +92,7 @@ export function parseCertInfo(der: Buffer): CertInfo {
     ekus: ekus === undefined ? undefined : [...ekus],
     publicKey: node.publicKey,
     selfIssued: subjectNameDer.equals(issuerNameDer),
+    issuedByMemo: new Map(),
   };
 }
 
@@ -93,22 +101,37 @@ export function subjectValues(info: CertInfo, type: 'CN' | 'O'): string[] {
   return dnValues(info.subjectDn, type);
 }
 
-/** True when `issuer` issued `cert`: names match and the signature verifies with issuer's key. */
+/**
+ * True when `issuer` issued `cert` (see `isIssuedBy` in src/pki/chain-order.ts:
+ * names, key identifiers, keyCertSign and the signature). The result is
+ * memoised per pair (`cert.fingerprint` × `issuer.fingerprint`): path building
+ * tries every registered CA of the source IP's institutions on every
+ * connection, and a signature check costs far more than a map lookup.
+ */
 export function isIssuedBy(cert: CertInfo, issuer: CertInfo): boolean {
-  if (!cert.issuerNameDer.equals(issuer.subjectNameDer)) return false;
-  try {
-    return cert.node.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
+  const hit = cert.issuedByMemo.get(issuer.fingerprint);
+  if (hit !== undefined) return hit;
+  const ok = cert.issuerNameDer.equals(issuer.subjectNameDer) && x509IssuedBy(cert.node, issuer.node);
+  cert.issuedByMemo.set(issuer.fingerprint, ok);
+  return ok;
 }
 
-/** A bounded cache of parsed certificates keyed by their SHA-256 (oldest evicted first). */
+/** A bounded cache of parsed certificates keyed by their SHA-256 (least recently used evicted first). */
 export class CertInfoCache {
   private readonly map = new Map<string, CertInfo>();
 
   /** @param max - entries kept (default 2048) */
   constructor(private readonly max = 2048) {}
+
+  /** Entries held. */
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** True when the certificate with this SHA-256 (lower-case hex) is held; does not touch its recency. */
+  has(fingerprint: string): boolean {
+    return this.map.has(fingerprint);
+  }
 
   /**
    * Parses (or returns the cached parse of) a DER certificate.
@@ -117,7 +140,12 @@ export class CertInfoCache {
   get(der: Buffer): CertInfo {
     const key = createHash('sha256').update(der).digest('hex');
     const hit = this.map.get(key);
-    if (hit) return hit;
+    if (hit) {
+      // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
+      this.map.delete(key);
+      this.map.set(key, hit);
+      return hit;
+    }
     const info = parseCertInfo(der);
     this.map.set(key, info);
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);

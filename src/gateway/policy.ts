@@ -7,10 +7,14 @@
  * of that the gateway:
  * 1. attributes the certificate to exactly one institution by building the
  *    path from the leaf to a CA certificate that institution registered
- *    (issuer name and signature checked at every step), so two institutions
- *    behind one NAT address can never pass as each other;
+ *    (issuer name, key identifiers, signature checked at every step, and
+ *    every issuer a CA: basicConstraints CA:TRUE, §4.2.1.9, and keyCertSign
+ *    when it has keyUsage, §4.2.1.3), so two institutions behind one NAT
+ *    address can never pass as each other;
  * 2. refuses a CA certificate used as a client certificate (RFC 5280 §4.2.1.9)
- *    and keys under the minimum size (NIST SP 800-57 Part 1 §5.6.1);
+ *    and keys under the minimum size (NIST SP 800-57 Part 1 §5.6.1) on the
+ *    leaf and on every intermediate the client sent (registered CAs were
+ *    checked at onboarding);
  * 3. requires the clientAuth extended key usage (RFC 5280 §4.2.1.12); a
  *    certificate without the extension, which RFC 5280 reads as "any purpose",
  *    is refused, and so is anyExtendedKeyUsage alone;
@@ -20,7 +24,10 @@
  *    OpenSSL demand a CRL for every CA on the path of every institution that
  *    shares the TLS server, so one institution's CRL would break the others
  *    (DESIGN "Gateway pitfalls"). A CRL past its nextUpdate still revokes
- *    what it lists; the trust snapshot reports it as a warning;
+ *    what it lists; the trust snapshot reports it as a warning. When a
+ *    registered CRL cannot be read at all, revocation status is unknown and
+ *    the institution's certificates are refused (`revoked`, with a detail
+ *    saying the CRL is unreadable; fail closed);
  * 5. applies the institution's pinned rules, if it has any.
  */
 import { assertKeyStrength } from '../pki/keys.js';
@@ -115,9 +122,10 @@ export function buildInstitutionPath(leaf: CertInfo, presented: readonly CertInf
   for (let depth = 0; depth < MAX_PATH; depth++) {
     if (cur !== leaf && inst.anchorFingerprints.has(cur.fingerprint)) anchored = true;
     if (cur.selfIssued && isIssuedBy(cur, cur)) break;
+    // Only a CA may issue (RFC 5280 §6.1.4 (k)); keyCertSign is part of isIssuedBy.
     const issuer =
-      inst.anchors.find((a) => !used.has(a.fingerprint) && isIssuedBy(cur, a)) ??
-      (anchored ? undefined : presented.find((p) => !used.has(p.fingerprint) && isIssuedBy(cur, p)));
+      inst.anchors.find((a) => !used.has(a.fingerprint) && a.isCa && isIssuedBy(cur, a)) ??
+      (anchored ? undefined : presented.find((p) => !used.has(p.fingerprint) && p.isCa && isIssuedBy(cur, p)));
     if (!issuer) break;
     used.add(issuer.fingerprint);
     path.push(issuer);
@@ -199,18 +207,23 @@ export async function evaluateConnection(evidence: ConnectionEvidence, options: 
   if (leaf.isCa) {
     return reject('bad_certificate', `the client certificate ${describe(leaf)} is a CA certificate (basicConstraints CA:TRUE); issue a client certificate instead`, inst.id, leaf, path);
   }
-  try {
-    assertKeyStrength(leaf.publicKey, `client certificate ${describe(leaf)}`, {
-      ...(options.minRsaBits !== undefined ? { minRsaBits: options.minRsaBits } : {}),
-      ...(options.minEcBits !== undefined ? { minEcBits: options.minEcBits } : {}),
-    });
-  } catch (e) {
-    return reject('bad_certificate', (e as Error).message, inst.id, leaf, path);
+  const keyPolicy = {
+    ...(options.minRsaBits !== undefined ? { minRsaBits: options.minRsaBits } : {}),
+    ...(options.minEcBits !== undefined ? { minEcBits: options.minEcBits } : {}),
+  };
+  for (const c of [leaf, ...path]) {
+    if (c !== leaf && inst.anchorFingerprints.has(c.fingerprint)) continue;
+    try {
+      assertKeyStrength(c.publicKey, `${c === leaf ? 'client certificate' : 'intermediate CA certificate the client sent'} ${describe(c)}`, keyPolicy);
+    } catch (e) {
+      return reject('bad_certificate', (e as Error).message, inst.id, leaf, path);
+    }
   }
   if (!leaf.ekus || !leaf.ekus.includes(CLIENT_AUTH)) {
     const has = leaf.ekus ? `extendedKeyUsage is ${leaf.ekus.join(', ') || 'empty'}` : 'there is no extendedKeyUsage extension';
     return reject('eku_missing', `the client certificate ${describe(leaf)} lacks the clientAuth EKU (${CLIENT_AUTH}); ${has}`, inst.id, leaf, path);
   }
+  if (inst.crlFailure) return reject('revoked', `revocation status of ${describe(leaf)} is unknown: ${inst.crlFailure}`, inst.id, leaf, path);
   const full = [leaf, ...path];
   for (let i = 0; i + 1 < full.length; i++) {
     const cert = full[i] as CertInfo;

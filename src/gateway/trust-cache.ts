@@ -3,21 +3,30 @@
  * index, parsed CA certificates, parsed CRLs, pinned rules per institution)
  * and a cache of per-institution `tls.Server`s built from it.
  *
- * The snapshot is rebuilt whenever the registry changes (its `onChange`
- * events, plus version polling as a safety net, so a change made by another
- * process applies within one poll period). Connections already accepted keep
- * the server they started on; new connections use the new snapshot.
+ * The snapshot follows the registry's change feed (`Registry.onChange`: local
+ * writes at once, other processes' within the registry's poll period or
+ * through LISTEN/NOTIFY). A change names the institution it touched, and only
+ * that institution is reloaded and rebuilt; parsed chains and CRLs are kept
+ * across snapshots by record id and PEM hash, so a rebuild parses and
+ * verifies only what changed (a 500-entry CRL costs tens of milliseconds of
+ * ASN.1 on the event loop). Connections already accepted keep the server
+ * they started on; new connections use the new snapshot.
+ *
+ * Fail closed: when the registry cannot be read (a failed reload or a failed
+ * change feed) for longer than the maximum staleness (10 × the poll period,
+ * at least 5 s), the snapshot is no longer trusted: lookups answer
+ * `unavailable`, so new connections are refused before the handshake and
+ * `/readyz` answers 503, until a reload succeeds.
  */
 import { createHash } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { MtlsError, toMtlsError } from '../errors/index.js';
-import { parseCertificates } from '../pki/certificate.js';
 import { parseCrls } from '../pki/crl.js';
-import { encodePem } from '../pki/pem.js';
-import { IpMatcher, parseCidr, parseIp } from './ip-match.js';
+import { derBlocksOf, encodePem } from '../pki/pem.js';
+import { IpMatcher, parseCidr, parseIp, type ParsedCidr } from './ip-match.js';
 import { CertInfoCache, isIssuedBy, normalizeSerial, type CertInfo } from './peer-cert.js';
-import type { InstitutionStatus, InstitutionTrust, PinnedRule, Registry } from './registry/types.js';
+import type { CaChainRecord, CrlRecord, InstitutionStatus, InstitutionTrust, PinnedRule, Registry, RegistryChange } from './registry/types.js';
 
 /** One CRL of an institution, parsed. */
 export interface CrlInfo {
@@ -52,6 +61,17 @@ export interface InstitutionContext {
   rules: PinnedRule[];
   /** Canonical CIDRs registered for it. */
   cidrs: string[];
+  /** The same blocks, parsed (the IP index is rebuilt from them). */
+  blocks: ParsedCidr[];
+  /**
+   * Set when a registered CRL of this institution cannot be read and no
+   * earlier reading of the same record is at hand: its revocation status is
+   * unknown, so every certificate of the institution is refused (fail closed,
+   * RFC 5280 §6.3.3: status undetermined is not "not revoked").
+   */
+  crlFailure: string | null;
+  /** Problems found while building it (stale or unverifiable CRLs, unreadable entries). */
+  warnings: string[];
 }
 
 /** An immutable view of the registry. */
@@ -64,7 +84,7 @@ export interface TrustSnapshot {
   /** Source IP → institution ids. */
   matcher: IpMatcher<string>;
   builtAt: Date;
-  /** Problems found while building (stale or unverifiable CRLs, unreadable entries). */
+  /** Problems found while building (stale or unverifiable CRLs, unreadable entries), by institution id. */
   warnings: string[];
 }
 
@@ -79,6 +99,7 @@ export interface TenantServer {
 export type TrustLookup =
   | { kind: 'unregistered'; ip: string; snapshot: TrustSnapshot }
   | { kind: 'suspended'; ip: string; suspended: InstitutionContext[]; snapshot: TrustSnapshot }
+  | { kind: 'unavailable'; ip: string; detail: string; snapshot: TrustSnapshot }
   | { kind: 'tenant'; ip: string; tenant: TenantServer; active: InstitutionContext[]; suspended: InstitutionContext[]; snapshot: TrustSnapshot };
 
 /** Builds a TLS server that trusts exactly `caPems` (the gateway supplies it). */
@@ -88,106 +109,244 @@ export type TenantServerFactory = (caPems: string[], key: string) => TlsServer;
 export interface TrustCacheOptions {
   registry: Registry;
   serverFactory: TenantServerFactory;
-  /** Version polling period (default 250 ms). */
+  /**
+   * The registry's poll period (default 250 ms): failed reloads are retried
+   * at this pace, and it sets the default maximum staleness.
+   */
   pollMs?: number;
+  /** How long the registry may stay unreadable before lookups fail closed (default max(5 000, 10 × pollMs) ms). */
+  maxStaleMs?: number;
   /** Called after every successful rebuild. */
   onReload?: (snapshot: TrustSnapshot, previous: TrustSnapshot | null) => void;
-  /** Called when a rebuild fails (the previous snapshot stays in service). */
+  /** Called when a rebuild or the change feed fails (the previous snapshot stays in service until it is too stale). */
   onError?: (error: MtlsError) => void;
+  /** Called when the snapshot becomes too stale to serve (true) and when a reload brings it back (false). */
+  onStale?: (stale: boolean, detail: string) => void;
   /** Shared certificate parse cache. */
   certCache?: CertInfoCache;
+  /** Parsed chains and CRLs kept across snapshots (default: a new one). */
+  parseCache?: TrustParseCache;
+}
+
+/** What one registry record parsed into, with the hash of the PEM it came from. */
+interface Parsed<T> {
+  pemHash: string;
+  value: T;
+}
+
+/** The parsed records of one institution. */
+interface InstitutionParts {
+  chains: Map<number, Parsed<CertInfo[]>>;
+  crls: Map<number, Parsed<CrlInfo[]>>;
 }
 
 /**
- * Builds the snapshot from the registry's trust data.
- * Unreadable chains or CRLs are skipped with a warning (onboarding validates
- * them first; the gateway must still start and serve everyone else).
+ * Parsed CA chains and CRLs kept across snapshots, keyed by institution,
+ * registry record id and the SHA-256 of the stored PEM: a record whose PEM
+ * did not change is never parsed (or its CRL signature verified) again. It
+ * also keeps the last good parse of a record whose new PEM is unreadable.
  */
-export async function buildSnapshot(trust: InstitutionTrust[], registryVersion: number, generation: number, certCache = new CertInfoCache(), now = new Date()): Promise<TrustSnapshot> {
-  const institutions = new Map<string, InstitutionContext>();
-  const matcher = new IpMatcher<string>();
+export class TrustParseCache {
+  /** Parse counters (tests and diagnostics): chains and CRL records parsed so far. */
+  readonly stats = { chainParses: 0, crlParses: 0 };
+  private readonly byInstitution = new Map<string, InstitutionParts>();
+
+  /** The parts of one institution as last built (empty maps for a new one). */
+  partsOf(institutionId: string): InstitutionParts {
+    return this.byInstitution.get(institutionId) ?? { chains: new Map(), crls: new Map() };
+  }
+
+  /** Keeps exactly `parts` for the institution (records no longer registered are dropped). */
+  keep(institutionId: string, parts: InstitutionParts): void {
+    this.byInstitution.set(institutionId, parts);
+  }
+
+  /** Drops every institution not in `ids`. */
+  retainOnly(ids: ReadonlySet<string>): void {
+    for (const id of this.byInstitution.keys()) if (!ids.has(id)) this.byInstitution.delete(id);
+  }
+
+  /** Drops one institution. */
+  forget(institutionId: string): void {
+    this.byInstitution.delete(institutionId);
+  }
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** Parses one stored chain into certificates (through the shared certificate cache). */
+function parseChain(chain: CaChainRecord, institutionId: string, certCache: CertInfoCache): CertInfo[] {
+  return derBlocksOf(chain.pem, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], `CA chain ${chain.id} of ${institutionId}`).map((der) => certCache.get(der));
+}
+
+/** Parses one stored CRL record (it may hold several CRLs). */
+function parseCrlRecord(rec: CrlRecord, institutionId: string): CrlInfo[] {
+  return parseCrls(rec.pem, `CRL ${rec.id} of ${institutionId}`).map((crl) => ({
+    id: rec.id,
+    issuerNameDer: Buffer.from(crl.issuerName.toArrayBuffer()),
+    issuer: crl.issuer,
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate ?? null,
+    revoked: new Set(crl.entries.map((e) => normalizeSerial(e.serialNumber))),
+    crl,
+    verifiedBy: new Map(),
+  }));
+}
+
+/**
+ * Builds one institution's context, reusing the parses in `cache` for every
+ * record whose PEM is unchanged. Unreadable chains are skipped with a warning
+ * (fewer anchors can only refuse more); an unreadable CRL falls back to the
+ * last good parse of the same record, or else fails the institution closed.
+ */
+async function buildInstitution(t: InstitutionTrust, certCache: CertInfoCache, cache: TrustParseCache, now: Date): Promise<InstitutionContext> {
+  const id = t.institution.id;
+  const old = cache.partsOf(id);
+  const parts: InstitutionParts = { chains: new Map(), crls: new Map() };
   const warnings: string[] = [];
-  for (const t of trust) {
-    const id = t.institution.id;
-    const anchors: CertInfo[] = [];
-    const seen = new Set<string>();
-    for (const chain of t.chains) {
-      let certs: x509.X509Certificate[];
+  const anchors: CertInfo[] = [];
+  const seen = new Set<string>();
+  for (const chain of t.chains) {
+    const pemHash = sha256(chain.pem);
+    let entry = old.chains.get(chain.id);
+    if (!entry || entry.pemHash !== pemHash) {
+      cache.stats.chainParses++;
       try {
-        certs = parseCertificates(chain.pem, `CA chain ${chain.id} of ${id}`);
+        entry = { pemHash, value: parseChain(chain, id, certCache) };
       } catch (e) {
         warnings.push(`institution ${id}: CA chain ${chain.id} is unreadable and is ignored (${toMtlsError(e).message})`);
         continue;
       }
-      for (const c of certs) {
-        const info = certCache.get(Buffer.from(c.rawData));
-        if (seen.has(info.fingerprint)) continue;
-        seen.add(info.fingerprint);
-        anchors.push(info);
-      }
     }
-    const crls: CrlInfo[] = [];
-    for (const rec of t.crls) {
-      let parsed: x509.X509Crl[];
+    parts.chains.set(chain.id, entry);
+    for (const info of entry.value) {
+      if (seen.has(info.fingerprint)) continue;
+      seen.add(info.fingerprint);
+      anchors.push(info);
+    }
+  }
+  const crls: CrlInfo[] = [];
+  let crlFailure: string | null = null;
+  for (const rec of t.crls) {
+    const pemHash = sha256(rec.pem);
+    let entry = old.crls.get(rec.id);
+    if (!entry || entry.pemHash !== pemHash) {
+      cache.stats.crlParses++;
       try {
-        parsed = parseCrls(rec.pem, `CRL ${rec.id} of ${id}`);
+        entry = { pemHash, value: parseCrlRecord(rec, id) };
       } catch (e) {
-        warnings.push(`institution ${id}: CRL ${rec.id} is unreadable and is ignored (${toMtlsError(e).message})`);
-        continue;
-      }
-      for (const crl of parsed) {
-        const info: CrlInfo = {
-          id: rec.id,
-          issuerNameDer: Buffer.from(crl.issuerName.toArrayBuffer()),
-          issuer: crl.issuer,
-          thisUpdate: crl.thisUpdate,
-          nextUpdate: crl.nextUpdate ?? null,
-          revoked: new Set(crl.entries.map((e) => normalizeSerial(e.serialNumber))),
-          crl,
-          verifiedBy: new Map(),
-        };
-        const issuers = anchors.filter((a) => a.subjectNameDer.equals(info.issuerNameDer));
-        let verified = false;
-        for (const a of issuers) {
-          const p = crlSignedBy(info, a);
-          if (await p) verified = true;
+        const why = toMtlsError(e).message;
+        if (entry) {
+          warnings.push(`institution ${id}: CRL ${rec.id} as stored now is unreadable (${why}); its last good version (thisUpdate ${entry.value[0]?.thisUpdate.toISOString() ?? '-'}) stays in force`);
+        } else {
+          crlFailure = `CRL ${rec.id} of ${id} is unreadable (${why}), so revocation cannot be checked; the institution's connections are refused until a readable CRL is uploaded`;
+          warnings.push(`institution ${id}: ${crlFailure}`);
+          continue;
         }
-        if (issuers.length > 0 && !verified) {
-          warnings.push(`institution ${id}: CRL ${rec.id} (issuer ${info.issuer}) is not signed by the registered CA of that name; it is ignored for that CA`);
-        }
-        if (info.nextUpdate && info.nextUpdate < now) {
-          warnings.push(`institution ${id}: CRL ${rec.id} (issuer ${info.issuer}) is past its nextUpdate ${info.nextUpdate.toISOString()}; its revocations still apply, upload a fresh CRL`);
-        }
-        crls.push(info);
       }
     }
-    const cidrs: string[] = [];
-    for (const ip of t.ips) {
-      try {
-        const c = parseCidr(ip.cidr);
-        matcher.add(c, id);
-        cidrs.push(c.text);
-      } catch (e) {
-        warnings.push(`institution ${id}: IP entry "${ip.cidr}" is unreadable and is ignored (${toMtlsError(e).message})`);
+    parts.crls.set(rec.id, entry);
+    for (const info of entry.value) {
+      const issuers = anchors.filter((a) => a.subjectNameDer.equals(info.issuerNameDer));
+      let verified = false;
+      for (const a of issuers) if (await crlSignedBy(info, a)) verified = true;
+      if (issuers.length > 0 && !verified) {
+        warnings.push(`institution ${id}: CRL ${rec.id} (issuer ${info.issuer}) is not signed by the registered CA of that name; it is ignored for that CA`);
       }
+      if (info.nextUpdate && info.nextUpdate < now) {
+        warnings.push(`institution ${id}: CRL ${rec.id} (issuer ${info.issuer}) is past its nextUpdate ${info.nextUpdate.toISOString()}; its revocations still apply, upload a fresh CRL`);
+      }
+      crls.push(info);
     }
-    const caHash = createHash('sha256')
-      .update(anchors.map((a) => a.fingerprint).sort().join(','))
-      .digest('hex');
-    institutions.set(id, {
-      id,
-      name: t.institution.name,
-      status: t.institution.status,
-      anchors,
-      anchorFingerprints: new Set(anchors.map((a) => a.fingerprint)),
-      caPems: anchors.map((a) => encodePem('CERTIFICATE', a.der)),
-      caHash,
-      crls,
-      rules: [...t.rules],
-      cidrs,
-    });
+  }
+  cache.keep(id, parts);
+  const cidrs: string[] = [];
+  const blocks: ParsedCidr[] = [];
+  for (const ip of t.ips) {
+    try {
+      const c = parseCidr(ip.cidr);
+      blocks.push(c);
+      cidrs.push(c.text);
+    } catch (e) {
+      warnings.push(`institution ${id}: IP entry "${ip.cidr}" is unreadable and is ignored (${toMtlsError(e).message})`);
+    }
+  }
+  const caHash = createHash('sha256')
+    .update(anchors.map((a) => a.fingerprint).sort().join(','))
+    .digest('hex');
+  return {
+    id,
+    name: t.institution.name,
+    status: t.institution.status,
+    anchors,
+    anchorFingerprints: new Set(anchors.map((a) => a.fingerprint)),
+    caPems: anchors.map((a) => encodePem('CERTIFICATE', a.der)),
+    caHash,
+    crls,
+    rules: [...t.rules],
+    cidrs,
+    blocks,
+    crlFailure,
+    warnings,
+  };
+}
+
+/** Assembles a snapshot from institution contexts (the IP index is rebuilt from their parsed blocks). */
+function assemble(institutions: Map<string, InstitutionContext>, registryVersion: number, generation: number, now: Date): TrustSnapshot {
+  const matcher = new IpMatcher<string>();
+  const ids = [...institutions.keys()].sort();
+  const warnings: string[] = [];
+  for (const id of ids) {
+    const inst = institutions.get(id) as InstitutionContext;
+    for (const b of inst.blocks) matcher.add(b, id);
+    warnings.push(...inst.warnings);
   }
   return { generation, registryVersion, institutions, matcher, builtAt: now, warnings };
+}
+
+/**
+ * Builds the snapshot from the registry's trust data (every institution).
+ * Unreadable chains are skipped with a warning (onboarding validates them
+ * first; the gateway must still start and serve everyone else); an unreadable
+ * CRL fails its institution closed unless an earlier parse of it is in `parseCache`.
+ * @param parseCache - parses kept from earlier snapshots (default: none)
+ */
+export async function buildSnapshot(
+  trust: InstitutionTrust[],
+  registryVersion: number,
+  generation: number,
+  certCache = new CertInfoCache(),
+  now = new Date(),
+  parseCache = new TrustParseCache(),
+): Promise<TrustSnapshot> {
+  const institutions = new Map<string, InstitutionContext>();
+  for (const t of trust) institutions.set(t.institution.id, await buildInstitution(t, certCache, parseCache, now));
+  parseCache.retainOnly(new Set(institutions.keys()));
+  return assemble(institutions, registryVersion, generation, now);
+}
+
+/**
+ * Builds the next snapshot from `previous` by rebuilding only the named
+ * institutions from `trust` (their current registry data; an id absent from
+ * it was deleted). Every other institution is carried over as is.
+ */
+export async function updateSnapshot(
+  previous: TrustSnapshot,
+  changedIds: ReadonlySet<string>,
+  trust: InstitutionTrust[],
+  registryVersion: number,
+  generation: number,
+  certCache = new CertInfoCache(),
+  now = new Date(),
+  parseCache = new TrustParseCache(),
+): Promise<TrustSnapshot> {
+  const institutions = new Map(previous.institutions);
+  for (const id of changedIds) institutions.delete(id);
+  for (const t of trust) {
+    if (changedIds.has(t.institution.id)) institutions.set(t.institution.id, await buildInstitution(t, certCache, parseCache, now));
+  }
+  for (const id of changedIds) if (!institutions.has(id)) parseCache.forget(id);
+  return assemble(institutions, registryVersion, generation, now);
 }
 
 /**
@@ -216,45 +375,65 @@ export class TrustCache {
   private current: TrustSnapshot | null = null;
   private readonly servers = new Map<string, { caHash: string; tenant: TenantServer }>();
   private readonly certCache: CertInfoCache;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly parseCache: TrustParseCache;
+  private readonly pollMs: number;
+  private readonly maxStaleMs: number;
   private unsubscribe: (() => void) | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private staleTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | null = null;
-  private again = false;
+  /** Reload everything on the next pass. */
+  private pendingAll = false;
+  /** Institutions to reload on the next pass. */
+  private readonly pendingIds = new Set<string>();
   private closed = false;
   private lastError: MtlsError | null = null;
+  /** Time of the first failure not yet followed by a successful reload. */
+  private failingSince: number | null = null;
+  private staleReported = false;
 
   constructor(private readonly options: TrustCacheOptions) {
     this.certCache = options.certCache ?? new CertInfoCache();
+    this.parseCache = options.parseCache ?? new TrustParseCache();
+    this.pollMs = options.pollMs ?? 250;
+    this.maxStaleMs = options.maxStaleMs ?? Math.max(5_000, 10 * this.pollMs);
   }
 
   /**
-   * Loads the first snapshot, then follows changes.
+   * Loads the first snapshot, then follows the registry's change feed.
    * @throws whatever the registry throws on its first load (a corrupt file is reported at start)
    */
   async start(): Promise<TrustSnapshot> {
     await this.reloadNow();
     if (this.lastError) throw this.lastError;
-    this.unsubscribe = this.options.registry.onChange(() => this.requestReload());
-    this.timer = setInterval(() => void this.poll(), this.options.pollMs ?? 250);
-    this.timer.unref();
+    this.unsubscribe = this.options.registry.onChange(
+      (change: RegistryChange) => this.requestReload(change.institutionId),
+      (error: MtlsError) => this.fail(error),
+    );
     return this.snapshot;
   }
 
-  /** The snapshot in service. */
+  /** The snapshot in service (it may be stale: see {@link stale}). */
   get snapshot(): TrustSnapshot {
     if (!this.current) throw new MtlsError('MTLS_INTERNAL', 'the trust cache has not been started');
     return this.current;
   }
 
-  /** The last reload error, or null after a successful reload. */
+  /** The last reload or change-feed error, or null after a successful reload. */
   get error(): MtlsError | null {
     return this.lastError;
+  }
+
+  /** True when the registry has been unreadable for longer than the maximum staleness: lookups fail closed. */
+  get stale(): boolean {
+    return this.failingSince !== null && Date.now() - this.failingSince > this.maxStaleMs;
   }
 
   /** Stops following the registry. */
   stop(): void {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.staleTimer) clearTimeout(this.staleTimer);
     this.unsubscribe?.();
   }
 
@@ -263,54 +442,115 @@ export class TrustCache {
     this.servers.clear();
   }
 
-  /** Asks for a rebuild; coalesces with one already running. */
-  requestReload(): void {
+  /**
+   * Asks for a rebuild of one institution (or of everything for null);
+   * coalesces with one already running.
+   */
+  requestReload(institutionId: string | null = null): void {
     if (this.closed) return;
-    if (this.reloading) {
-      this.again = true;
-      return;
-    }
-    void this.reloadNow();
+    if (institutionId === null) this.pendingAll = true;
+    else this.pendingIds.add(institutionId);
+    if (!this.reloading) void this.runReloads();
   }
 
-  /** Rebuilds now and resolves when the snapshot in service reflects the registry as read. */
-  reloadNow(): Promise<void> {
-    if (this.reloading) {
-      this.again = true;
-      return this.reloading;
-    }
+  /** Rebuilds everything now and resolves when the snapshot in service reflects the registry as read. */
+  async reloadNow(): Promise<void> {
+    this.pendingAll = true;
+    // A pass already running may have taken its work before this call; wait
+    // for it, then make sure a pass with the full reload has run.
+    while (this.reloading) await this.reloading;
+    if (this.pendingAll) await this.runReloads();
+  }
+
+  private runReloads(): Promise<void> {
+    if (this.reloading) return this.reloading;
     this.reloading = (async () => {
-      do {
-        this.again = false;
+      while (!this.closed && (this.pendingAll || this.pendingIds.size > 0 || !this.current)) {
+        const all = this.pendingAll || !this.current;
+        const ids = new Set(this.pendingIds);
+        this.pendingAll = false;
+        this.pendingIds.clear();
         try {
           const version = await this.options.registry.version();
-          const trust = await this.options.registry.loadTrust();
           const previous = this.current;
-          const next = await buildSnapshot(trust, version, (previous?.generation ?? 0) + 1, this.certCache);
+          const generation = (previous?.generation ?? 0) + 1;
+          let next: TrustSnapshot;
+          if (all || !previous) {
+            next = await buildSnapshot(await this.options.registry.loadTrust(), version, generation, this.certCache, new Date(), this.parseCache);
+          } else {
+            const trust: InstitutionTrust[] = [];
+            for (const id of ids) trust.push(...(await this.options.registry.loadTrust(id)));
+            next = await updateSnapshot(previous, ids, trust, version, generation, this.certCache, new Date(), this.parseCache);
+          }
           this.current = next;
-          this.lastError = null;
+          this.recovered();
           this.pruneServers(next);
           this.options.onReload?.(next, previous);
         } catch (e) {
-          this.lastError = toMtlsError(e, 'MTLS_INTERNAL', 'registry reload failed');
-          this.options.onError?.(this.lastError);
+          // Retry everything this pass meant to do, after one poll period.
+          if (all) this.pendingAll = true;
+          for (const id of ids) this.pendingIds.add(id);
+          this.fail(toMtlsError(e, 'MTLS_INTERNAL', 'registry reload failed'));
+          if (!this.current) break;
+          this.scheduleRetry();
+          break;
         }
-      } while (this.again && !this.closed);
+      }
     })().finally(() => {
       this.reloading = null;
     });
     return this.reloading;
   }
 
-  private async poll(): Promise<void> {
-    if (this.closed || this.reloading) return;
-    try {
-      const v = await this.options.registry.version();
-      if (!this.current || v !== this.current.registryVersion || this.lastError) this.requestReload();
-    } catch (e) {
-      this.lastError = toMtlsError(e, 'MTLS_INTERNAL', 'registry version poll failed');
-      this.options.onError?.(this.lastError);
+  /** Records a failure: the snapshot is unconfirmed from now on, and a reload is retried. */
+  private fail(error: MtlsError): void {
+    this.lastError = error;
+    this.options.onError?.(error);
+    if (this.closed || !this.current) return;
+    if (this.failingSince === null) {
+      this.failingSince = Date.now();
+      if (this.staleTimer) clearTimeout(this.staleTimer);
+      this.staleTimer = setTimeout(() => this.checkStale(), this.maxStaleMs + 1);
+      this.staleTimer.unref();
     }
+    this.pendingAll = true;
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closed && !this.reloading) void this.runReloads();
+      else if (!this.closed) this.scheduleRetry();
+    }, this.pollMs);
+    this.retryTimer.unref();
+  }
+
+  private recovered(): void {
+    this.lastError = null;
+    this.failingSince = null;
+    if (this.staleTimer) clearTimeout(this.staleTimer);
+    this.staleTimer = undefined;
+    if (this.staleReported) {
+      this.staleReported = false;
+      this.options.onStale?.(false, 'the registry is readable again; connections are accepted');
+    }
+  }
+
+  /** Reports the move to the stale state once. */
+  private checkStale(): boolean {
+    const stale = this.stale;
+    if (stale && !this.staleReported) {
+      this.staleReported = true;
+      this.options.onStale?.(true, this.staleDetail());
+    }
+    return stale;
+  }
+
+  private staleDetail(): string {
+    const since = this.failingSince === null ? '' : ` since ${new Date(this.failingSince).toISOString()}`;
+    return `the registry has been unreadable${since} (${this.lastError?.message ?? 'unknown error'}), longer than the ${this.maxStaleMs} ms the gateway may serve an unconfirmed trust snapshot; refusing connections (fail closed)`;
   }
 
   private pruneServers(snapshot: TrustSnapshot): void {
@@ -332,7 +572,8 @@ export class TrustCache {
 
   /**
    * Finds the institutions registered for a source address and the TLS
-   * server trusting exactly the active ones' CAs.
+   * server trusting exactly the active ones' CAs. Answers `unavailable` while
+   * the snapshot is too stale to trust.
    */
   lookup(remoteAddress: string): TrustLookup {
     const snapshot = this.snapshot;
@@ -345,6 +586,7 @@ export class TrustCache {
     } catch {
       ids = [];
     }
+    if (this.failingSince !== null && this.checkStale()) return { kind: 'unavailable', ip: ipText, detail: this.staleDetail(), snapshot };
     if (ids.length === 0) return { kind: 'unregistered', ip: ipText, snapshot };
     const all = ids.map((id) => snapshot.institutions.get(id)).filter((i): i is InstitutionContext => i !== undefined);
     const active = all.filter((i) => i.status === 'active').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -367,6 +609,16 @@ export class TrustCache {
       this.servers.set(key, entry);
     }
     return { kind: 'tenant', ip: ipText, tenant: entry.tenant, active, suspended, snapshot };
+  }
+
+  /**
+   * The lookup made when the connection was accepted, if it still holds (same
+   * snapshot, not stale); otherwise a fresh one. Saves a second lookup per
+   * connection while still seeing a registry change made during the handshake.
+   */
+  relookup(remoteAddress: string, earlier: TrustLookup | undefined): TrustLookup {
+    if (earlier && this.current && earlier.snapshot.generation === this.current.generation && (this.failingSince === null || !this.checkStale())) return earlier;
+    return this.lookup(remoteAddress);
   }
 
   /** Parses certificates through the shared cache. */

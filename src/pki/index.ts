@@ -53,3 +53,4 @@ export { buildCrl, parseCrls, crlNumberOf, findRevoked, type BuildCrlOptions, ty
 export * from './pkcs12/index.js';
 export * from './inspect/index.js';
 export * from './verify-certificate.js';
+export { isIssuedBy, orderChainFrom, orderChain } from './chain-order.js';

@@ -111,7 +111,7 @@ describe('registry changes under load', () => {
     }
     t.diagnostic(`apply times (ms): ${JSON.stringify(timings)}; steady loop: ${loop.length} requests`);
     for (const [name, ms] of Object.entries(timings)) assert.ok(ms < 1_000, `${name} took ${ms} ms to apply`);
-    assert.ok(loop.length > 20, `the steady loop ran ${loop.length} requests`);
+    assert.ok(loop.length > 5, `the steady loop ran ${loop.length} requests`);
     const failures = loop.filter((o) => o !== 'ok');
     assert.deepEqual(failures, [], `requests that should have passed failed: ${failures.slice(0, 5).join(', ')}`);
   });

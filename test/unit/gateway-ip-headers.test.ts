@@ -28,6 +28,22 @@ describe('ip matching', () => {
     assert.equal(m.size, 5);
   });
 
+  test('nested blocks of many prefix lengths: every containing block matches, most specific first', () => {
+    const m = new IpMatcher<string>();
+    for (let p = 8; p <= 32; p++) {
+      const n = (((10 << 24) | (1 << 16) | (2 << 8) | 3) >>> 0) & (p === 32 ? 0xffffffff : ~(0xffffffff >>> p));
+      m.add(`${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${p}`, `p${p}`);
+    }
+    m.add('2001:db8::/32', 'v6');
+    const hits = m.match('10.1.2.3');
+    assert.equal(hits[0], 'p32');
+    assert.deepEqual([...hits].sort(), Array.from({ length: 25 }, (_, i) => `p${i + 8}`).sort());
+    assert.deepEqual(m.match('10.1.2.2'), Array.from({ length: 24 }, (_, i) => `p${31 - i}`), 'all but the /32, longest prefix first');
+    assert.deepEqual(m.match('10.200.0.1'), ['p8']);
+    assert.deepEqual(m.match('2001:db8::1'), ['v6']);
+    assert.equal(m.size, 26);
+  });
+
   test('normalisation and refusals', () => {
     assert.equal(normalizeIp('::ffff:127.0.0.1'), '127.0.0.1');
     assert.equal(normalizeIp('2001:DB8:0:0:0:0:0:1'), '2001:db8::1');
@@ -72,6 +88,16 @@ describe('identity headers', () => {
     assert.deepEqual(get('x-forwarded-client-cert'), []);
     assert.deepEqual(get('x-forwarded-for'), ['203.0.113.7']);
     for (const hop of ['connection', 'x-hop', 'keep-alive', 'transfer-encoding']) assert.deepEqual(get(hop), [], hop);
+  });
+
+  test('underscore spellings of identity headers (HTTP_X_MTLS_* to CGI/WSGI/PHP/Rack) are dropped', () => {
+    const raw = ['X_Mtls_Institution', 'evil', 'X-Mtls_Subject', 'CN=evil', 'x_client_cert', 'x', 'Client_Cert', ':AA==:', 'My_Header', 'v', 'X-Ok', 'kept'];
+    const out = buildUpstreamHeaders({ rawHeaders: raw, identity, clientIp: '203.0.113.7' });
+    const names = out.filter((_, i) => i % 2 === 0);
+    assert.deepEqual(names.filter((n) => n.includes('_')), [], `names with "_" reached the upstream: ${names.join(', ')}`);
+    assert.ok(names.includes('X-Ok'));
+    assert.equal(out[out.indexOf('X-Mtls-Institution') + 1], 'acme');
+    assert.equal(out.includes('evil'), false);
   });
 
   test('helpers', () => {

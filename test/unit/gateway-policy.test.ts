@@ -6,13 +6,19 @@
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import tls from 'node:tls';
+import { MtlsError } from '../../src/errors/index.js';
+import { buildCertificate } from '../../src/pki/certificate.js';
 import { buildCrl } from '../../src/pki/crl.js';
+import { parseSubject } from '../../src/pki/names.js';
 import { BUILTIN_PROFILES, type ExtensionProfile } from '../../src/pki/profile.js';
-import { CertInfoCache } from '../../src/gateway/peer-cert.js';
+import { CertInfoCache, isIssuedBy } from '../../src/gateway/peer-cert.js';
 import { evaluateConnection, mapAuthorizationError, type ConnectionEvidence } from '../../src/gateway/policy.js';
 import { classifyTlsClientError } from '../../src/gateway/gateway.js';
-import { buildSnapshot, type TrustSnapshot } from '../../src/gateway/trust-cache.js';
-import type { InstitutionTrust, PinnedRule } from '../../src/gateway/registry/types.js';
+import { startOpsServer, type HealthState } from '../../src/gateway/health.js';
+import { buildSnapshot, TrustCache, TrustParseCache, updateSnapshot, type TrustSnapshot } from '../../src/gateway/trust-cache.js';
+import type { InstitutionTrust, PinnedRule, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
 import { makeCa, makeLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-policy-');
@@ -24,13 +30,13 @@ let sub: TestCa;
 let leafViaSub: TestLeaf;
 let other: TestCa;
 
-function trust(id: string, chains: string[], opts: { crls?: string[]; rules?: Array<Pick<PinnedRule, 'kind' | 'value'>>; ips?: string[] } = {}): InstitutionTrust {
+function trust(id: string, chains: string[], opts: { crls?: string[]; rules?: Array<Pick<PinnedRule, 'kind' | 'value'>>; ips?: string[]; status?: 'active' | 'suspended' } = {}): InstitutionTrust {
   const now = new Date().toISOString();
   return {
-    institution: { id, name: id, status: 'active', createdAt: now, updatedAt: now },
+    institution: { id, name: id, status: opts.status ?? 'active', createdAt: now, updatedAt: now },
     chains: chains.map((pem, i) => ({ id: i + 1, institutionId: id, pem, fingerprints: [], subject: id, notAfter: now, createdAt: now })),
     ips: (opts.ips ?? ['192.0.2.1']).map((cidr, i) => ({ id: i + 1, institutionId: id, cidr, createdAt: now })),
-    crls: (opts.crls ?? []).map((pem, i) => ({ id: i + 1, institutionId: id, pem, issuer: '', thisUpdate: now, nextUpdate: null, createdAt: now })),
+    crls: (opts.crls ?? []).map((pem, i) => ({ id: i + 1, institutionId: id, pem, issuer: '', issuerFingerprint: null, thisUpdate: now, nextUpdate: null, createdAt: now })),
     rules: (opts.rules ?? []).map((r, i) => ({ id: i + 1, institutionId: id, ...r }) as PinnedRule),
   };
 }
@@ -142,4 +148,180 @@ describe('gateway policy', () => {
     assert.equal(classifyTlsClientError(e('ERR_SSL_NO_SHARED_CIPHER')).reason, 'bad_request');
     assert.equal(classifyTlsClientError(e('ECONNRESET')).reason, 'bad_request');
   });
+
+  test('path building: an issuer must be a CA, and an intermediate the client sends must have a strong key', async () => {
+    const snap = await buildSnapshot([trust('other', [other.certPem])], 1, 1, cache);
+    // A client certificate (CA:FALSE, no keyCertSign) used to sign another one.
+    const notCa = await makeLeaf(dir, other, { cn: 'not-a-ca' });
+    const forged = await buildCertificate({
+      subject: parseSubject('/O=Test/CN=signed-by-a-leaf'),
+      publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
+      signer: { privateKey: notCa.privateKey, certificate: notCa.certificate },
+      profile: BUILTIN_PROFILES.client_cert as ExtensionProfile,
+      days: 30,
+    });
+    const d = await evaluateConnection(evidence(snap, forged, [notCa]), {}, info);
+    assert.equal(d.reason, 'unknown_ca', d.detail ?? '');
+    // An RSA-1024 intermediate (CA:TRUE) under the registered root.
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const weakInter = await buildCertificate({
+      subject: parseSubject('/O=Weak/CN=Weak Intermediate'),
+      publicKey: weak.publicKey,
+      signer: { privateKey: other.privateKey, certificate: other.certificate },
+      profile: BUILTIN_PROFILES.v3_intermediate_ca as ExtensionProfile,
+      days: 30,
+    });
+    const underWeak = await makeLeaf(dir, { ...other, privateKey: weak.privateKey, certificate: weakInter.certificate }, { cn: 'under-weak' });
+    const w = await evaluateConnection(evidence(snap, underWeak, [weakInter]), {}, info);
+    assert.equal(w.reason, 'bad_certificate', w.detail ?? '');
+    assert.match(w.detail ?? '', /intermediate CA certificate the client sent "CN=Weak Intermediate.*RSA 1024/);
+  });
+
+  test('an unreadable CRL fails its institution closed, unless a good earlier reading of it is at hand', async () => {
+    const leaf = await makeLeaf(dir, other, { cn: 'crl-victim' });
+    const garbage = '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n';
+    const broken = await buildSnapshot([trust('other', [other.certPem], { crls: [garbage] })], 1, 1, cache);
+    const d = await evaluateConnection(evidence(broken, leaf), {}, info);
+    assert.equal(d.outcome, 'rejected');
+    assert.equal(d.reason, 'revoked');
+    assert.match(d.detail ?? '', /revocation status .* is unknown: CRL 1 of other is unreadable/);
+    // With the good CRL parsed first, a corrupted copy of the same record keeps the good one in force.
+    const parses = new TrustParseCache();
+    const good = await buildCrl({ signer: { privateKey: other.privateKey, certificate: other.certificate }, entries: [{ serial: leaf.serialHex, revokedAt: new Date() }], crlNumber: 1n });
+    await buildSnapshot([trust('other', [other.certPem], { crls: [good.pem] })], 1, 1, cache, new Date(), parses);
+    const kept = await buildSnapshot([trust('other', [other.certPem], { crls: [garbage] })], 2, 2, cache, new Date(), parses);
+    assert.ok(kept.warnings.some((w) => /last good version/.test(w)), kept.warnings.join('\n'));
+    const k = await evaluateConnection(evidence(kept, leaf), {}, info);
+    assert.equal(k.reason, 'revoked');
+    assert.match(k.detail ?? '', /is revoked by CRL 1/);
+  });
+
+  test('rebuilds reuse parsed CRLs and chains: an unchanged CRL is never parsed again', async () => {
+    const crlA = await buildCrl({ signer: { privateKey: root.privateKey, certificate: root.certificate }, entries: [{ serial: '01', revokedAt: new Date() }], crlNumber: 1n });
+    const crlB = await buildCrl({ signer: { privateKey: other.privateKey, certificate: other.certificate }, entries: [{ serial: '02', revokedAt: new Date() }], crlNumber: 1n });
+    const data = (a = crlA.pem) => [trust('a', [root.certPem], { crls: [a], ips: ['192.0.2.1'] }), trust('b', [other.certPem], { crls: [crlB.pem], ips: ['192.0.2.2'] })];
+    const parses = new TrustParseCache();
+    const s1 = await buildSnapshot(data(), 1, 1, cache, new Date(), parses);
+    assert.deepEqual(parses.stats, { chainParses: 2, crlParses: 2 });
+    const s2 = await buildSnapshot(data(), 2, 2, cache, new Date(), parses);
+    assert.deepEqual(parses.stats, { chainParses: 2, crlParses: 2 }, 'a full rebuild with nothing changed parses nothing');
+    assert.equal(s2.institutions.get('a')!.crls[0], s1.institutions.get('a')!.crls[0]);
+    const crlA2 = await buildCrl({ signer: { privateKey: root.privateKey, certificate: root.certificate }, entries: [{ serial: '03', revokedAt: new Date() }], crlNumber: 2n });
+    const s3 = await updateSnapshot(s2, new Set(['a']), [data(crlA2.pem)[0]!], 3, 3, cache, new Date(), parses);
+    assert.deepEqual(parses.stats, { chainParses: 2, crlParses: 3 }, "only a's new CRL was parsed");
+    assert.equal(s3.institutions.get('b'), s2.institutions.get('b'), 'an institution that did not change is carried over as is');
+    assert.ok(s3.institutions.get('a')!.crls[0]!.revoked.has('3'));
+    assert.deepEqual(s3.matcher.match('192.0.2.2'), ['b']);
+    const s4 = await updateSnapshot(s3, new Set(['b']), [], 4, 4, cache, new Date(), parses);
+    assert.equal(s4.institutions.has('b'), false, 'an institution missing from the reload was deleted');
+    assert.deepEqual(s4.matcher.match('192.0.2.2'), []);
+  });
+
+  test('issuer checks are memoised per pair, and the certificate cache evicts the least recently used', async () => {
+    const leaf = info(der(leafViaSub));
+    const issuer = info(der(sub));
+    assert.equal(isIssuedBy(leaf, issuer), true);
+    assert.equal(leaf.issuedByMemo.get(issuer.fingerprint), true);
+    const small = new CertInfoCache(2);
+    const [a, b, c] = [root, sub, other].map(der);
+    const fa = small.get(a!).fingerprint;
+    const fb = small.get(b!).fingerprint;
+    small.get(a!);
+    small.get(c!);
+    assert.equal(small.has(fa), true, 'recently used: kept');
+    assert.equal(small.has(fb), false, 'least recently used: evicted');
+  });
 });
+
+/** A registry whose reads can be made to fail, for the trust cache's own logic. */
+class FakeRegistry {
+  version_ = 1;
+  failing = false;
+  loads: Array<string | undefined> = [];
+  listener: ((c: RegistryChange) => void) | undefined;
+  onFeedError: ((e: MtlsError) => void) | undefined;
+  constructor(public data: InstitutionTrust[]) {}
+  private check(): void {
+    if (this.failing) throw new MtlsError('MTLS_NETWORK', 'registry unreachable (test)');
+  }
+  async version(): Promise<number> {
+    this.check();
+    return this.version_;
+  }
+  async loadTrust(id?: string): Promise<InstitutionTrust[]> {
+    this.check();
+    this.loads.push(id);
+    return id === undefined ? this.data : this.data.filter((t) => t.institution.id === id);
+  }
+  onChange(l: (c: RegistryChange) => void, e?: (err: MtlsError) => void): () => void {
+    this.listener = l;
+    this.onFeedError = e;
+    return () => undefined;
+  }
+  change(id: string | null): void {
+    this.version_++;
+    this.listener?.({ institutionId: id, version: this.version_ });
+  }
+}
+
+const until = async (check: () => boolean, what: string, ms = 5_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('trust cache', () => {
+  test('a change reloads only the institution it names', async () => {
+    const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] }), trust('b', [other.certPem], { ips: ['192.0.2.2'] })]);
+    const tc = new TrustCache({ registry: fake as unknown as Registry, serverFactory: () => tls.createServer(), certCache: cache });
+    try {
+      const first = await tc.start();
+      assert.deepEqual(fake.loads, [undefined]);
+      fake.data[0] = trust('a', [root.certPem], { ips: ['192.0.2.1', '192.0.2.9'] });
+      fake.change('a');
+      await until(() => tc.snapshot.generation === 2, 'the reload');
+      assert.deepEqual(fake.loads, [undefined, 'a']);
+      assert.equal(tc.snapshot.institutions.get('b'), first.institutions.get('b'));
+      assert.equal(tc.lookup('192.0.2.9').kind, 'tenant');
+      fake.change(null);
+      await until(() => tc.snapshot.generation === 3, 'the full reload');
+      assert.deepEqual(fake.loads, [undefined, 'a', undefined]);
+    } finally {
+      tc.stop();
+    }
+  });
+
+  test('an unreadable registry: the old snapshot serves until the maximum staleness, then lookups fail closed and /readyz says 503', async () => {
+    const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
+    const events: boolean[] = [];
+    const tc = new TrustCache({ registry: fake as unknown as Registry, serverFactory: () => tls.createServer(), certCache: cache, pollMs: 20, maxStaleMs: 200, onStale: (stale) => events.push(stale) });
+    const state = (): HealthState => ({ listening: true, draining: false, trustLoaded: true, trustStale: tc.stale, registryVersion: 1, registryError: tc.error?.message ?? null, serverCertNotAfter: null });
+    const ops = await startOpsServer('127.0.0.1', 0, state);
+    const readyz = async (): Promise<number> => (await fetch(`http://127.0.0.1:${ops.address().port}/readyz`)).status;
+    try {
+      await tc.start();
+      fake.failing = true;
+      fake.onFeedError?.(new MtlsError('MTLS_LOCK_TIMEOUT', 'poll failed (test)'));
+      assert.equal(tc.lookup('192.0.2.1').kind, 'tenant', 'a short failure keeps the last good snapshot');
+      assert.equal(await readyz(), 200);
+      await until(() => tc.stale, 'staleness');
+      const l = tc.lookup('192.0.2.1');
+      assert.equal(l.kind, 'unavailable');
+      assert.match(l.kind === 'unavailable' ? l.detail : '', /unreachable \(test\).*fail closed/);
+      assert.equal(tc.lookup('198.51.100.7').kind, 'unavailable', 'nobody is let in while the registry cannot be read');
+      assert.equal(await readyz(), 503);
+      assert.deepEqual(events, [true]);
+      fake.failing = false;
+      await until(() => !tc.stale && tc.error === null, 'recovery by the retried reload');
+      assert.equal(tc.lookup('192.0.2.1').kind, 'tenant');
+      assert.equal(await readyz(), 200);
+      assert.deepEqual(events, [true, false]);
+    } finally {
+      tc.stop();
+      await ops.close();
+    }
+  });
+});
+

@@ -6,9 +6,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MtlsError } from '../../src/errors/index.js';
 import { onboardCaChain, onboardCrls, validateCaChain, validateCrls, type OnboardCheck } from '../../src/gateway/onboarding.js';
+import Database from 'better-sqlite3';
 import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import { buildCertificate } from '../../src/pki/certificate.js';
 import { buildCrl } from '../../src/pki/crl.js';
+import { publicKeyOf } from '../../src/pki/keys.js';
+import { parseSubject } from '../../src/pki/names.js';
 import { decodePemBlocks } from '../../src/pki/pem.js';
+import { BUILTIN_PROFILES, type ExtensionProfile } from '../../src/pki/profile.js';
 import { makeCa, makeLeaf, tempDir, type TestCa } from '../helpers/pki.js';
 
 const DAY = 86_400_000;
@@ -200,6 +205,79 @@ describe('CA chain onboarding', () => {
       const stored = (await reg.loadTrust()).find((t) => t.institution.id === 'acme')!.crls;
       assert.equal(stored.length, 1);
       assert.equal(stored[0]!.pem, crl.pem);
+    });
+
+    it("refuses a re-issued copy of another institution's CA (same key, new certificate); the owner may re-issue its own", async () => {
+      const reissue = async (ca: TestCa) =>
+        (
+          await buildCertificate({
+            subject: parseSubject(ca.subject),
+            publicKey: publicKeyOf(ca.privateKey),
+            signer: { privateKey: ca.privateKey },
+            profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
+            days: 365,
+          })
+        ).pem;
+      const copy = await reissue(root);
+      await assert.rejects(onboardCaChain(reg, 'beta', copy, { source: 'copy.pem' }), rejected('duplicate', /certificate #1 in copy\.pem \(CN=Onb Root.*\) has the same public key \(SPKI SHA-256 [0-9a-f]{64}\) as a CA certificate registered to institution "acme"/));
+      assert.equal((await reg.loadTrust('beta'))[0]!.chains.length, 0);
+      const renewed = await onboardCaChain(reg, 'acme', copy, { source: 'renewed.pem' });
+      assert.equal(renewed.chain.institutionId, 'acme');
+    });
+
+    it('two CAs sharing a subject (rotation) keep one CRL each; one upload may carry both', async () => {
+      await reg.createInstitution({ id: 'rot', name: 'Rotation' });
+      const oldCa = await makeCa(dir, { name: 'Onb Rotating' });
+      const newCa = await makeCa(dir, { name: 'Onb Rotating' });
+      await onboardCaChain(reg, 'rot', oldCa.certPem, { source: 'old.pem' });
+      await onboardCaChain(reg, 'rot', newCa.certPem, { source: 'new.pem' });
+      const crlOf = (ca: TestCa, serials: string[], crlNumber: bigint) =>
+        buildCrl({ signer: { privateKey: ca.privateKey, certificate: ca.certificate }, entries: serials.map((serial) => ({ serial, revokedAt: new Date() })), crlNumber });
+      const oldCrl = await crlOf(oldCa, ['0B'], 5n);
+      await onboardCrls(reg, 'rot', oldCrl.pem, { source: 'old.crl.pem' });
+      // The new CA's first CRL (number 1) is not "older" than the old CA's number 5, and does not replace it.
+      const newCrl = await crlOf(newCa, [], 1n);
+      await onboardCrls(reg, 'rot', newCrl.pem, { source: 'new.crl.pem' });
+      let stored = (await reg.loadTrust('rot'))[0]!.crls;
+      assert.equal(stored.length, 2, 'each CA keeps its own CRL');
+      assert.ok(stored.some((c) => c.pem === oldCrl.pem), "the old CA's revocations still apply");
+      assert.equal(new Set(stored.map((c) => c.issuerFingerprint)).size, 2);
+      // Both CAs' next CRLs in one file replace one each.
+      const both = (await crlOf(oldCa, ['0B', '0C'], 6n)).pem + (await crlOf(newCa, ['0D'], 2n)).pem;
+      const r = await onboardCrls(reg, 'rot', both, { source: 'both.crl.pem' });
+      assert.equal(r.crls.length, 2);
+      stored = (await reg.loadTrust('rot'))[0]!.crls;
+      assert.deepEqual(stored.map((c) => c.id).sort(), r.crls.map((c) => c.id).sort());
+      // Going back is still refused per CA, and two CRLs of one CA in one file are refused.
+      await assert.rejects(onboardCrls(reg, 'rot', oldCrl.pem), rejected('crl_older', /crlNumber 5 vs 6/));
+      const twice = (await crlOf(newCa, [], 7n)).pem + (await crlOf(newCa, [], 8n)).pem;
+      await assert.rejects(onboardCrls(reg, 'rot', twice, { source: 'twice.pem' }), rejected('duplicate', /twice\.pem holds two CRLs signed by the same CA/));
+    });
+
+    it('a CRL stored before schema 2 (no signer recorded) is replaced by its own CA, not by a namesake', async () => {
+      await reg.createInstitution({ id: 'legacy', name: 'Legacy' });
+      const a = await makeCa(dir, { name: 'Onb Legacy' });
+      const b = await makeCa(dir, { name: 'Onb Legacy' });
+      await onboardCaChain(reg, 'legacy', a.certPem);
+      await onboardCaChain(reg, 'legacy', b.certPem);
+      const old = await buildCrl({ signer: { privateKey: a.privateKey, certificate: a.certificate }, entries: [{ serial: '0E', revokedAt: new Date() }], crlNumber: 3n });
+      const db = new Database(join(dir, 'onboard.db'));
+      try {
+        db.prepare(`INSERT INTO crls (institution_id, issuer, issuer_fingerprint, pem, this_update, next_update, created_at) VALUES ('legacy', 'x', NULL, ?, ?, NULL, ?)`).run(
+          old.pem,
+          new Date().toISOString(),
+          new Date().toISOString(),
+        );
+      } finally {
+        db.close();
+      }
+      await onboardCrls(reg, 'legacy', (await buildCrl({ signer: { privateKey: b.privateKey, certificate: b.certificate }, entries: [], crlNumber: 1n })).pem);
+      assert.equal((await reg.loadTrust('legacy'))[0]!.crls.length, 2, "the namesake's CRL does not replace it");
+      await assert.rejects(onboardCrls(reg, 'legacy', (await buildCrl({ signer: { privateKey: a.privateKey, certificate: a.certificate }, entries: [], crlNumber: 2n })).pem), rejected('crl_older', /crlNumber 2 vs 3/));
+      await onboardCrls(reg, 'legacy', (await buildCrl({ signer: { privateKey: a.privateKey, certificate: a.certificate }, entries: [], crlNumber: 4n })).pem);
+      const crls = (await reg.loadTrust('legacy'))[0]!.crls;
+      assert.equal(crls.length, 2, 'its own CA replaced it');
+      assert.ok(crls.every((c) => c.issuerFingerprint !== null));
     });
   });
 });

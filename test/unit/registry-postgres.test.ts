@@ -6,6 +6,7 @@ import pg from 'pg';
 import { MtlsError } from '../../src/errors/index.js';
 import { onboardCaChain } from '../../src/gateway/onboarding.js';
 import { openRegistry } from '../../src/gateway/registry/index.js';
+import { MIGRATIONS } from '../../src/gateway/registry/migrations.js';
 import { openPostgresRegistry, type PostgresRegistry } from '../../src/gateway/registry/postgres-registry.js';
 import type { RegistryChange } from '../../src/gateway/registry/types.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
@@ -66,7 +67,7 @@ describe('PostgreSQL registry', async () => {
     await c.connect();
     try {
       const rows = (await c.query(`SELECT version FROM ${schema}.schema_version`)).rows;
-      assert.deepEqual(rows.map((r) => r.version), [1]);
+      assert.deepEqual(rows.map((r) => r.version), [1, 2]);
       await c.query('DROP SCHEMA IF EXISTS mtls_test_foreign CASCADE');
       await c.query('CREATE SCHEMA mtls_test_foreign');
       await c.query('CREATE TABLE mtls_test_foreign.orders (id int)');
@@ -89,7 +90,11 @@ describe('PostgreSQL registry', async () => {
     assert.equal((await b.findChainByFingerprint(fp(ca)))?.id, chain.id);
     assert.equal((await a.addIp('acme', '::ffff:203.0.113.9')).cidr, '203.0.113.9/32');
     await assert.rejects(a.addIp('acme', '203.0.113.9'), code('MTLS_CONFLICT'));
-    await a.putCrl('acme', { pem: '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', issuer: 'CN=PG', thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+    const pgCrl = await a.putCrl('acme', { pem: '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', issuer: 'CN=PG', issuerFingerprint: 'aa'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+    assert.equal((await a.putCrl('acme', { pem: pgCrl.pem, issuer: 'CN=PG', issuerFingerprint: 'aa'.repeat(32), thisUpdate: '2030-01-02T00:00:00Z', nextUpdate: null })).id, pgCrl.id, 'same signer: replaced');
+    const sameName = await a.putCrl('acme', { pem: pgCrl.pem, issuer: 'CN=PG', issuerFingerprint: 'bb'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+    assert.notEqual(sameName.id, pgCrl.id, 'same name, other signer: kept beside it');
+    await a.removeCrl('acme', sameName.id);
     const rule = await a.addPinnedRule('acme', { kind: 'subject_o', value: 'Acme' });
     await a.setInstitutionStatus('beta', 'suspended');
     const trust = await b.loadTrust();
@@ -110,6 +115,32 @@ describe('PostgreSQL registry', async () => {
     assert.equal(recent[0]!.durationMs, 12.25);
     assert.equal(recent[0]!.status, 201);
     assert.equal((await b.queryAudit({ outcome: 'rejected', reason: 'ip_not_registered' })).length, 1);
+  });
+
+  it('migrates a schema-1 registry: CRLs are kept, and two CAs of one name may then each have one', { skip: !available && 'PostgreSQL not reachable' }, async () => {
+    const v1 = `${schema}_v1`;
+    const c = new pg.Client({ connectionString: URL_, options: `-c search_path=${v1}` });
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA ${v1}`);
+      await c.query('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      await c.query(MIGRATIONS[0]!.postgres);
+      await c.query(`INSERT INTO schema_version VALUES (1, 'v1', 'x')`);
+      await c.query(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`);
+      await c.query(`INSERT INTO crls (institution_id, issuer, pem, this_update, next_update, created_at) VALUES ('old', 'CN=Same', 'p', '2030-01-01T00:00:00.000Z', NULL, 'x')`);
+      const reg = await openPostgresRegistry(URL_, { schema: v1 });
+      try {
+        const [old] = await reg.loadTrust('old');
+        assert.deepEqual(old!.crls.map((r) => [r.issuer, r.issuerFingerprint]), [['CN=Same', null]]);
+        await reg.putCrl('old', { pem: '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', issuer: 'CN=Same', issuerFingerprint: 'cd'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+        assert.equal((await reg.loadTrust('old'))[0]!.crls.length, 2);
+      } finally {
+        await reg.close();
+      }
+    } finally {
+      await c.query(`DROP SCHEMA IF EXISTS ${v1} CASCADE`);
+      await c.end();
+    }
   });
 
   it('tells another instance of each change through LISTEN/NOTIFY within 1 s', { skip: !available && 'PostgreSQL not reachable' }, async () => {

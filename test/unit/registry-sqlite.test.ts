@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { MtlsError } from '../../src/errors/index.js';
 import { normaliseCidr, parseCidr } from '../../src/gateway/registry/cidr.js';
 import { openRegistry, parseRegistryLocation } from '../../src/gateway/registry/index.js';
-import { LATEST_SCHEMA_VERSION } from '../../src/gateway/registry/migrations.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/gateway/registry/migrations.js';
 import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord, RegistryChange } from '../../src/gateway/registry/types.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
@@ -115,7 +115,8 @@ describe('SQLite registry', () => {
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       const rows = db.prepare('SELECT version FROM schema_version').all() as { version: number }[];
-      assert.deepEqual(rows.map((r) => r.version), [LATEST_SCHEMA_VERSION]);
+      assert.deepEqual(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
+      assert.equal(rows.at(-1)?.version, LATEST_SCHEMA_VERSION);
       const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[]).map((t) => t.name);
       for (const t of ['institutions', 'ca_chains', 'ca_certificates', 'ip_blocks', 'crls', 'pinned_rules', 'audit_log', 'registry_state']) assert.ok(tables.includes(t), t);
     } finally {
@@ -212,11 +213,17 @@ describe('SQLite registry', () => {
       await reg.removeIp('acme-bank', '2001:db8:0::7/128');
       await assert.rejects(reg.removeIp('acme-bank', '2001:db8::7'), assertCode('MTLS_NOT_FOUND'));
 
-      const crl1 = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
-      const crl2 = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nBBBB\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', thisUpdate: '2030-01-02T00:00:00Z', nextUpdate: '2030-02-01T00:00:00Z' });
-      assert.equal(crl2.id, crl1.id, 'a CRL from the same issuer replaces the old one');
+      const signerA = 'aa'.repeat(32);
+      const crl1 = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', issuerFingerprint: signerA, thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+      const crl2 = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nBBBB\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', issuerFingerprint: signerA.toUpperCase(), thisUpdate: '2030-01-02T00:00:00Z', nextUpdate: '2030-02-01T00:00:00Z' });
+      assert.equal(crl2.id, crl1.id, 'a CRL from the same signing CA replaces the old one');
+      assert.equal(crl2.issuerFingerprint, signerA);
       assert.equal(crl2.thisUpdate, '2030-01-02T00:00:00.000Z');
-      await assert.rejects(reg.putCrl('acme-bank', { pem: 'junk', issuer: 'x', thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null }), assertCode('MTLS_BAD_ARGUMENT'));
+      const rotatedCrl = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nCCCC\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', issuerFingerprint: 'bb'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+      assert.notEqual(rotatedCrl.id, crl2.id, 'a CRL from another CA of the same name is kept beside it');
+      await reg.removeCrl('acme-bank', rotatedCrl.id);
+      await assert.rejects(reg.putCrl('acme-bank', { pem: 'junk', issuer: 'x', issuerFingerprint: signerA, thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null }), assertCode('MTLS_BAD_ARGUMENT'));
+      await assert.rejects(reg.putCrl('acme-bank', { pem: crl2.pem, issuer: 'x', issuerFingerprint: 'nope', thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null }), assertCode('MTLS_BAD_ARGUMENT'));
 
       const rule = await reg.addPinnedRule('acme-bank', { kind: 'fingerprint_sha256', value: 'AB:'.repeat(31) + 'AB' });
       assert.equal(rule.value, 'ab'.repeat(32));
@@ -325,6 +332,70 @@ describe('SQLite registry', () => {
       stopOwn();
       await cli.close();
       await gateway.close();
+    }
+  });
+
+  it('migrates a schema-1 file: CRLs keep their ids and rows; afterwards two CAs of one name each keep a CRL', async () => {
+    const path = join(dir, 'v1.db');
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    db.exec(MIGRATIONS[0]!.sqlite);
+    db.prepare(`INSERT INTO schema_version VALUES (1, 'v1', 'x')`).run();
+    db.prepare(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`).run();
+    db.prepare(`INSERT INTO crls (id, institution_id, issuer, pem, this_update, next_update, created_at) VALUES (7, 'old', 'CN=Same', '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', '2030-01-01T00:00:00.000Z', NULL, 'x')`).run();
+    db.close();
+    const reg = await openSqliteRegistry(path);
+    try {
+      const [old] = await reg.loadTrust('old');
+      assert.deepEqual(old!.crls.map((c) => [c.id, c.issuer, c.issuerFingerprint]), [[7, 'CN=Same', null]]);
+      const next = await reg.putCrl('old', { pem: old!.crls[0]!.pem, issuer: 'CN=Same', issuerFingerprint: 'cd'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+      assert.ok(next.id > 7, 'AUTOINCREMENT continues after the copied ids');
+      assert.equal((await reg.loadTrust('old'))[0]!.crls.length, 2, 'the same issuer name from another CA no longer collides');
+      const replaced = await reg.putCrl('old', { pem: old!.crls[0]!.pem, issuer: 'CN=Same', issuerFingerprint: 'ef'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null, replaces: 7 });
+      assert.deepEqual((await reg.loadTrust('old'))[0]!.crls.map((c) => c.id), [next.id, replaced.id], 'the legacy row it replaces is gone');
+      assert.deepEqual(await reg.loadTrust('nobody'), []);
+    } finally {
+      await reg.close();
+    }
+  });
+
+  it('an audit append waits at most auditBusyTimeoutMs for another process, not the 5 s registry busy timeout', async () => {
+    const path = join(dir, 'busy.db');
+    const reg = await openSqliteRegistry(path);
+    const other = new Database(path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const t0 = Date.now();
+      await assert.rejects(reg.appendAudit([audit()]), assertCode('MTLS_LOCK_TIMEOUT'));
+      const waited = Date.now() - t0;
+      assert.ok(waited < 2_000, `the append blocked the event loop for ${waited} ms`);
+      other.exec('ROLLBACK');
+      await reg.appendAudit([audit()]);
+      assert.equal((await reg.queryAudit({})).length, 1);
+    } finally {
+      other.close();
+      await reg.close();
+    }
+  });
+
+  it('a failing poll reaches onError; the first good poll after it asks for a full reload', async () => {
+    const path = join(dir, 'feed.db');
+    const reg = await openSqliteRegistry(path, { pollIntervalMs: 20, onError: () => undefined });
+    const other = new Database(path);
+    const errors: MtlsError[] = [];
+    const changes: RegistryChange[] = [];
+    const stop = reg.onChange((c) => changes.push(c), (e) => errors.push(e));
+    try {
+      other.exec('ALTER TABLE registry_state RENAME TO registry_state_gone');
+      await waitFor(() => errors[0], 2_000);
+      assert.equal(changes.length, 0);
+      other.exec('ALTER TABLE registry_state_gone RENAME TO registry_state');
+      const change = await waitFor(() => changes[0], 2_000);
+      assert.equal(change.institutionId, null);
+    } finally {
+      stop();
+      other.close();
+      await reg.close();
     }
   });
 

@@ -125,7 +125,10 @@ function printIps(ips: IpRecord[]): void {
   table(['INSTITUTION', 'IP/CIDR', 'ADDED'], ips.map((i) => [i.institutionId, i.cidr, day(i.createdAt)]));
 }
 function printCrls(crls: CrlRecord[]): void {
-  table(['ID', 'INSTITUTION', 'ISSUER', 'THIS UPDATE', 'NEXT UPDATE'], crls.map((c) => [c.id, c.institutionId, c.issuer, c.thisUpdate, c.nextUpdate]));
+  table(
+    ['ID', 'INSTITUTION', 'ISSUER', 'SIGNER SHA-256 (first 16)', 'THIS UPDATE', 'NEXT UPDATE'],
+    crls.map((c) => [c.id, c.institutionId, c.issuer, c.issuerFingerprint ? c.issuerFingerprint.slice(0, 16) : '-', c.thisUpdate, c.nextUpdate]),
+  );
 }
 function printRules(rules: PinnedRule[]): void {
   table(['ID', 'INSTITUTION', 'KIND', 'VALUE'], rules.map((r) => [r.id, r.institutionId, r.kind, r.value]));
@@ -321,7 +324,7 @@ function registerCrl(g: Command): void {
   addTarget(
     crl
       .command('put <institution> <file>')
-      .description("check a CRL file (PEM or DER) against the institution's CAs and register it, replacing the CRL of the same issuer")
+      .description("check a CRL file (PEM or DER) against the institution's CAs and register it, replacing the CRL signed by the same CA certificate")
       .addHelpText('after', '\nExample:\n  mtls gateway crl put acme-bank acme.crl.pem'),
   ).action(async (institution: string, file: string, o: TargetOptions) => {
     const data = await readUpload(file, 'CRL file');

@@ -185,6 +185,39 @@ CREATE INDEX audit_log_time ON audit_log(time);
 CREATE INDEX audit_log_institution_time ON audit_log(institution_id, time);
 `,
   },
+  {
+    version: 2,
+    description: 'CRLs keyed by the SHA-256 of the CA certificate that signed them, not by issuer name',
+    // Two CAs of one institution may share a subject (key rotation, RFC 5280
+    // §5.1.2.3 names the issuer only): keyed by name, the new CA's CRL would
+    // replace the old CA's and un-revoke its certificates. Rows stored before
+    // keep a NULL fingerprint; onboarding finds their signer and replaces them.
+    // SQLite cannot drop a table constraint, so the table is rebuilt (ids kept).
+    sqlite: `
+CREATE TABLE crls_v2 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  issuer TEXT NOT NULL,
+  issuer_fingerprint TEXT,
+  pem TEXT NOT NULL,
+  this_update TEXT NOT NULL,
+  next_update TEXT,
+  created_at TEXT NOT NULL,
+  UNIQUE (institution_id, issuer_fingerprint)
+);
+INSERT INTO crls_v2 (id, institution_id, issuer, issuer_fingerprint, pem, this_update, next_update, created_at)
+  SELECT id, institution_id, issuer, NULL, pem, this_update, next_update, created_at FROM crls;
+DROP TABLE crls;
+ALTER TABLE crls_v2 RENAME TO crls;
+CREATE INDEX crls_institution ON crls(institution_id);
+`,
+    postgres: `
+ALTER TABLE crls ADD COLUMN issuer_fingerprint TEXT;
+ALTER TABLE crls DROP CONSTRAINT crls_institution_id_issuer_key;
+ALTER TABLE crls ADD CONSTRAINT crls_institution_id_issuer_fingerprint_key UNIQUE (institution_id, issuer_fingerprint);
+CREATE INDEX crls_institution ON crls(institution_id);
+`,
+  },
 ];
 
 /** The schema version this build of mtlskit writes. */

@@ -22,15 +22,16 @@ import type {
   InstitutionTrust,
   IpRecord,
   PinnedRule,
+  PutCrlInput,
   Registry,
   RegistryChange,
 } from './types.js';
 import {
-  canonicalTime,
   normaliseFingerprint,
   validateAuditQuery,
   validateAuditRecord,
   validateChainInput,
+  validateCrlInput,
   validateInstitutionId,
   validateInstitutionName,
   validatePinnedRule,
@@ -109,6 +110,7 @@ const toCrl = (r: Row): CrlRecord => ({
   institutionId: str(r.institution_id),
   pem: str(r.pem),
   issuer: str(r.issuer),
+  issuerFingerprint: optStr(r.issuer_fingerprint),
   thisUpdate: str(r.this_update),
   nextUpdate: optStr(r.next_update),
   createdAt: str(r.created_at),
@@ -146,8 +148,10 @@ export class PostgresRegistry implements Registry {
   private pool: pg.Pool | undefined;
   private listenClient: pg.Client | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private readonly listeners = new Set<(change: RegistryChange) => void>();
+  private readonly listeners = new Map<(change: RegistryChange) => void, ((error: MtlsError) => void) | undefined>();
   private lastSeen = 0;
+  /** The LISTEN connection failed: once it is back, listeners are told to reload everything. */
+  private feedBroken = false;
   private closed = false;
   private readonly channel: string;
 
@@ -277,12 +281,28 @@ export class PostgresRegistry implements Registry {
     if (version <= this.lastSeen) return;
     const gap = version - this.lastSeen > 1;
     this.lastSeen = version;
-    const change: RegistryChange = { institutionId: gap ? null : institutionId, version };
-    for (const l of [...this.listeners]) {
+    this.emit({ institutionId: gap ? null : institutionId, version });
+  }
+
+  /** Calls each listener; a throwing listener is reported and does not stop the others. */
+  private emit(change: RegistryChange): void {
+    for (const l of [...this.listeners.keys()]) {
       try {
         l(change);
       } catch (e) {
         this.reportError(new MtlsError('MTLS_INTERNAL', `a registry change listener failed: ${(e as Error).message ?? String(e)}`, { cause: e }));
+      }
+    }
+  }
+
+  /** Tells every subscriber that the change feed failed. */
+  private feedFailed(err: MtlsError): void {
+    this.feedBroken = true;
+    for (const onError of [...this.listeners.values()]) {
+      try {
+        onError?.(err);
+      } catch (e) {
+        this.reportError(new MtlsError('MTLS_INTERNAL', `a registry error listener failed: ${(e as Error).message ?? String(e)}`, { cause: e }));
       }
     }
   }
@@ -477,25 +497,22 @@ export class PostgresRegistry implements Registry {
   }
 
   /**
-   * Stores a CRL validated by onboarding, replacing the one from the same issuer.
+   * Stores a CRL validated by onboarding, replacing the institution's CRL
+   * signed by the same CA certificate (and the pre-schema-2 CRL it `replaces`).
    * @throws MTLS_NOT_FOUND, MTLS_BAD_ARGUMENT
    */
-  async putCrl(institutionId: string, crl: { pem: string; issuer: string; thisUpdate: string; nextUpdate: string | null }): Promise<CrlRecord> {
-    if (typeof crl.pem !== 'string' || !crl.pem.includes('-----BEGIN X509 CRL-----')) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL must be PEM with the label X509 CRL', { subject: 'pem' });
-    }
-    if (typeof crl.issuer !== 'string' || crl.issuer === '') throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL has no issuer', { subject: 'issuer' });
-    const thisUpdate = canonicalTime(crl.thisUpdate, 'thisUpdate');
-    const nextUpdate = crl.nextUpdate === null ? null : canonicalTime(crl.nextUpdate, 'nextUpdate');
+  async putCrl(institutionId: string, crl: PutCrlInput): Promise<CrlRecord> {
+    const input = validateCrlInput(crl);
     const now = new Date().toISOString();
     return this.write(`put a CRL for ${institutionId}`, institutionId, async (q) => {
       await this.requireInstitution(q, institutionId);
+      if (input.replaces !== null) await q.query('DELETE FROM crls WHERE id = $1 AND institution_id = $2 AND issuer_fingerprint IS NULL', [input.replaces, institutionId]);
       const r = await q.query(
-        `INSERT INTO crls (institution_id, issuer, pem, this_update, next_update, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (institution_id, issuer) DO UPDATE SET pem = EXCLUDED.pem, this_update = EXCLUDED.this_update,
+        `INSERT INTO crls (institution_id, issuer, issuer_fingerprint, pem, this_update, next_update, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (institution_id, issuer_fingerprint) DO UPDATE SET issuer = EXCLUDED.issuer, pem = EXCLUDED.pem, this_update = EXCLUDED.this_update,
            next_update = EXCLUDED.next_update, created_at = EXCLUDED.created_at
          RETURNING *`,
-        [institutionId, crl.issuer, crl.pem, thisUpdate, nextUpdate, now],
+        [institutionId, input.issuer, input.issuerFingerprint, input.pem, input.thisUpdate, input.nextUpdate, now],
       );
       return toCrl(r.rows[0] as Row);
     });
@@ -554,29 +571,32 @@ export class PostgresRegistry implements Registry {
     });
   }
 
-  /** Everything the connection path needs, read in one REPEATABLE READ snapshot. */
-  async loadTrust(): Promise<InstitutionTrust[]> {
+  /** Everything the connection path needs (for every institution, or only `institutionId`), read in one REPEATABLE READ snapshot. */
+  async loadTrust(institutionId?: string): Promise<InstitutionTrust[]> {
     const pool = this.conn();
     let client: pg.PoolClient | undefined;
+    const one = institutionId !== undefined;
+    const params = one ? [institutionId] : [];
+    const where = (col: string): string => (one ? ` WHERE ${col} = $1` : '');
     try {
       client = await pool.connect();
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const byId = new Map<string, InstitutionTrust>();
-      for (const row of (await client.query('SELECT * FROM institutions ORDER BY id')).rows as Row[]) {
+      for (const row of (await client.query(`SELECT * FROM institutions${where('id')} ORDER BY id`, params)).rows as Row[]) {
         byId.set(str(row.id), { institution: toInstitution(row), chains: [], ips: [], crls: [], rules: [] });
       }
       const fps = new Map<number, string[]>();
-      for (const r of (await client.query('SELECT chain_id, fingerprint FROM ca_certificates ORDER BY chain_id, position')).rows as Row[]) {
+      for (const r of (await client.query(`SELECT chain_id, fingerprint FROM ca_certificates${where('institution_id')} ORDER BY chain_id, position`, params)).rows as Row[]) {
         const list = fps.get(num(r.chain_id)) ?? [];
         list.push(str(r.fingerprint));
         fps.set(num(r.chain_id), list);
       }
-      for (const r of (await client.query('SELECT * FROM ca_chains ORDER BY id')).rows as Row[]) {
+      for (const r of (await client.query(`SELECT * FROM ca_chains${where('institution_id')} ORDER BY id`, params)).rows as Row[]) {
         byId.get(str(r.institution_id))?.chains.push(this.chainRecord(r, fps.get(num(r.id)) ?? []));
       }
-      for (const r of (await client.query('SELECT * FROM ip_blocks ORDER BY id')).rows as Row[]) byId.get(str(r.institution_id))?.ips.push(toIp(r));
-      for (const r of (await client.query('SELECT * FROM crls ORDER BY id')).rows as Row[]) byId.get(str(r.institution_id))?.crls.push(toCrl(r));
-      for (const r of (await client.query('SELECT * FROM pinned_rules ORDER BY id')).rows as Row[]) byId.get(str(r.institution_id))?.rules.push(toRule(r));
+      for (const r of (await client.query(`SELECT * FROM ip_blocks${where('institution_id')} ORDER BY id`, params)).rows as Row[]) byId.get(str(r.institution_id))?.ips.push(toIp(r));
+      for (const r of (await client.query(`SELECT * FROM crls${where('institution_id')} ORDER BY id`, params)).rows as Row[]) byId.get(str(r.institution_id))?.crls.push(toCrl(r));
+      for (const r of (await client.query(`SELECT * FROM pinned_rules${where('institution_id')} ORDER BY id`, params)).rows as Row[]) byId.get(str(r.institution_id))?.rules.push(toRule(r));
       await client.query('COMMIT');
       return [...byId.values()];
     } catch (e) {
@@ -595,11 +615,13 @@ export class PostgresRegistry implements Registry {
   /**
    * Subscribes to changes through LISTEN/NOTIFY (this instance's writes are
    * reported at once). `institutionId` is null when changes were missed or
-   * folded together (reload everything then).
+   * folded together (reload everything then). A dropped LISTEN connection is
+   * reported to `onError`; once it is back, listeners get a change with
+   * `institutionId` null.
    */
-  onChange(listener: (change: RegistryChange) => void): () => void {
+  onChange(listener: (change: RegistryChange) => void, onError?: (error: MtlsError) => void): () => void {
     this.conn();
-    this.listeners.add(listener);
+    this.listeners.set(listener, onError);
     if (!this.listenClient && !this.reconnectTimer) void this.startListening();
     return () => {
       this.listeners.delete(listener);
@@ -621,7 +643,9 @@ export class PostgresRegistry implements Registry {
       this.listenClient = undefined;
       void client.end().catch(() => undefined);
       if (this.closed || this.listeners.size === 0) return;
-      this.reportError(mapPgError(e, this.where, 'listen for registry changes'));
+      const err = mapPgError(e, this.where, 'listen for registry changes');
+      this.reportError(err);
+      this.feedFailed(err);
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = undefined;
         if (!this.closed && this.listeners.size > 0 && !this.listenClient) void this.startListening();
@@ -644,7 +668,13 @@ export class PostgresRegistry implements Registry {
       await client.query(`LISTEN ${this.channel}`);
       // Catch up on anything committed while not listening.
       const row = (await client.query('SELECT version, last_institution_id FROM registry_state WHERE id = 1')).rows[0] as Row;
-      this.observe(num(row.version), this.lastSeen + 1 === num(row.version) ? optStr(row.last_institution_id) : null);
+      if (this.feedBroken) {
+        this.feedBroken = false;
+        this.lastSeen = Math.max(this.lastSeen, num(row.version));
+        this.emit({ institutionId: null, version: num(row.version) });
+      } else {
+        this.observe(num(row.version), this.lastSeen + 1 === num(row.version) ? optStr(row.last_institution_id) : null);
+      }
     } catch (e) {
       retry(e);
     }

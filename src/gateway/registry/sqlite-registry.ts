@@ -23,15 +23,16 @@ import type {
   InstitutionTrust,
   IpRecord,
   PinnedRule,
+  PutCrlInput,
   Registry,
   RegistryChange,
 } from './types.js';
 import {
-  canonicalTime,
   normaliseFingerprint,
   validateAuditQuery,
   validateAuditRecord,
   validateChainInput,
+  validateCrlInput,
   validateInstitutionId,
   validateInstitutionName,
   validatePinnedRule,
@@ -44,8 +45,15 @@ export interface SqliteRegistryOptions {
   create?: boolean;
   /** How often to poll for other processes' changes, in ms (default 200, at most 250). */
   pollIntervalMs?: number;
-  /** How long a write waits for another process's lock, in ms (default 5000). */
+  /** How long a registry write waits for another process's lock, in ms (default 5000). */
   busyTimeoutMs?: number;
+  /**
+   * How long an audit append waits for another process's lock, in ms (default
+   * 50). better-sqlite3 waits synchronously, so a long wait would stall every
+   * handshake on the event loop; a busy append fails fast instead and the
+   * gateway keeps the records queued for its next flush.
+   */
+  auditBusyTimeoutMs?: number;
   /**
    * Receives errors raised while polling for changes (the poll retries on its
    * next tick) and errors thrown by change listeners. Default: `process.emitWarning`.
@@ -78,6 +86,7 @@ interface CrlRow {
   id: number;
   institution_id: string;
   issuer: string;
+  issuer_fingerprint: string | null;
   pem: string;
   this_update: string;
   next_update: string | null;
@@ -154,6 +163,7 @@ const toCrl = (r: CrlRow): CrlRecord => ({
   institutionId: r.institution_id,
   pem: r.pem,
   issuer: r.issuer,
+  issuerFingerprint: r.issuer_fingerprint,
   thisUpdate: r.this_update,
   nextUpdate: r.next_update,
   createdAt: r.created_at,
@@ -186,9 +196,11 @@ export class SqliteRegistry implements Registry {
   readonly path: string;
   private db: Database.Database | undefined;
   private readonly options: Required<Omit<SqliteRegistryOptions, 'onError'>> & Pick<SqliteRegistryOptions, 'onError'>;
-  private readonly listeners = new Set<(change: RegistryChange) => void>();
+  private readonly listeners = new Map<(change: RegistryChange) => void, ((error: MtlsError) => void) | undefined>();
   private timer: NodeJS.Timeout | undefined;
   private lastSeen = 0;
+  /** The last poll failed: the next good one tells listeners to reload everything. */
+  private feedBroken = false;
   private closed = false;
 
   /**
@@ -198,6 +210,7 @@ export class SqliteRegistry implements Registry {
     this.path = resolve(path);
     const pollIntervalMs = options.pollIntervalMs ?? 200;
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    const auditBusyTimeoutMs = options.auditBusyTimeoutMs ?? 50;
     if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 1 || pollIntervalMs > 250) {
       throw new MtlsError('MTLS_CONFIG_INVALID', `registry pollIntervalMs ${pollIntervalMs} must be an integer from 1 to 250`, {
         subject: 'pollIntervalMs',
@@ -207,7 +220,10 @@ export class SqliteRegistry implements Registry {
     if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
       throw new MtlsError('MTLS_CONFIG_INVALID', `registry busyTimeoutMs ${busyTimeoutMs} must be a non-negative integer`, { subject: 'busyTimeoutMs' });
     }
-    this.options = { create: options.create ?? true, pollIntervalMs, busyTimeoutMs, onError: options.onError };
+    if (!Number.isInteger(auditBusyTimeoutMs) || auditBusyTimeoutMs < 0) {
+      throw new MtlsError('MTLS_CONFIG_INVALID', `registry auditBusyTimeoutMs ${auditBusyTimeoutMs} must be a non-negative integer`, { subject: 'auditBusyTimeoutMs' });
+    }
+    this.options = { create: options.create ?? true, pollIntervalMs, busyTimeoutMs, auditBusyTimeoutMs, onError: options.onError };
   }
 
   /**
@@ -325,7 +341,7 @@ export class SqliteRegistry implements Registry {
 
   /** Calls each listener; a throwing listener is reported and does not stop the others or fail the write. */
   private emit(change: RegistryChange): void {
-    for (const l of [...this.listeners]) {
+    for (const l of [...this.listeners.keys()]) {
       try {
         l(change);
       } catch (e) {
@@ -515,26 +531,22 @@ export class SqliteRegistry implements Registry {
   }
 
   /**
-   * Stores a CRL validated by onboarding, replacing the institution's CRL from
-   * the same issuer.
+   * Stores a CRL validated by onboarding, replacing the institution's CRL
+   * signed by the same CA certificate (and the pre-schema-2 CRL it `replaces`).
    * @throws MTLS_NOT_FOUND, MTLS_BAD_ARGUMENT
    */
-  async putCrl(institutionId: string, crl: { pem: string; issuer: string; thisUpdate: string; nextUpdate: string | null }): Promise<CrlRecord> {
-    if (typeof crl.pem !== 'string' || !crl.pem.includes('-----BEGIN X509 CRL-----')) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL must be PEM with the label X509 CRL', { subject: 'pem' });
-    }
-    if (typeof crl.issuer !== 'string' || crl.issuer === '') throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL has no issuer', { subject: 'issuer' });
-    const thisUpdate = canonicalTime(crl.thisUpdate, 'thisUpdate');
-    const nextUpdate = crl.nextUpdate === null ? null : canonicalTime(crl.nextUpdate, 'nextUpdate');
+  async putCrl(institutionId: string, crl: PutCrlInput): Promise<CrlRecord> {
+    const input = validateCrlInput(crl);
     const now = new Date().toISOString();
     return this.write(`put a CRL for ${institutionId}`, institutionId, (db) => {
       this.requireInstitution(db, institutionId);
+      if (input.replaces !== null) db.prepare('DELETE FROM crls WHERE id = ? AND institution_id = ? AND issuer_fingerprint IS NULL').run(input.replaces, institutionId);
       db.prepare(
-        `INSERT INTO crls (institution_id, issuer, pem, this_update, next_update, created_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (institution_id, issuer) DO UPDATE SET pem = excluded.pem, this_update = excluded.this_update,
+        `INSERT INTO crls (institution_id, issuer, issuer_fingerprint, pem, this_update, next_update, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (institution_id, issuer_fingerprint) DO UPDATE SET issuer = excluded.issuer, pem = excluded.pem, this_update = excluded.this_update,
            next_update = excluded.next_update, created_at = excluded.created_at`,
-      ).run(institutionId, crl.issuer, crl.pem, thisUpdate, nextUpdate, now);
-      return toCrl(db.prepare('SELECT * FROM crls WHERE institution_id = ? AND issuer = ?').get(institutionId, crl.issuer) as CrlRow);
+      ).run(institutionId, input.issuer, input.issuerFingerprint, input.pem, input.thisUpdate, input.nextUpdate, now);
+      return toCrl(db.prepare('SELECT * FROM crls WHERE institution_id = ? AND issuer_fingerprint = ?').get(institutionId, input.issuerFingerprint) as CrlRow);
     });
   }
 
@@ -591,21 +603,24 @@ export class SqliteRegistry implements Registry {
     });
   }
 
-  /** Everything the connection path needs, read as one consistent snapshot. */
-  async loadTrust(): Promise<InstitutionTrust[]> {
+  /** Everything the connection path needs (for every institution, or only `institutionId`), read as one consistent snapshot. */
+  async loadTrust(institutionId?: string): Promise<InstitutionTrust[]> {
+    const one = institutionId !== undefined;
+    const where = (col: string): string => (one ? ` WHERE ${col} = @id` : '');
+    const params = one ? { id: institutionId } : {};
     return this.read('load the registry', (db) =>
       db.transaction(() => {
         const byId = new Map<string, InstitutionTrust>();
-        for (const row of db.prepare('SELECT * FROM institutions ORDER BY id').all() as InstitutionRow[]) {
+        for (const row of db.prepare(`SELECT * FROM institutions${where('id')} ORDER BY id`).all(params) as InstitutionRow[]) {
           byId.set(row.id, { institution: toInstitution(row), chains: [], ips: [], crls: [], rules: [] });
         }
         const fps = new Map<number, string[]>();
-        for (const r of db.prepare('SELECT chain_id, fingerprint FROM ca_certificates ORDER BY chain_id, position').all() as { chain_id: number; fingerprint: string }[]) {
+        for (const r of db.prepare(`SELECT chain_id, fingerprint FROM ca_certificates${where('institution_id')} ORDER BY chain_id, position`).all(params) as { chain_id: number; fingerprint: string }[]) {
           const list = fps.get(r.chain_id) ?? [];
           list.push(r.fingerprint);
           fps.set(r.chain_id, list);
         }
-        for (const r of db.prepare('SELECT * FROM ca_chains ORDER BY id').all() as ChainRow[]) {
+        for (const r of db.prepare(`SELECT * FROM ca_chains${where('institution_id')} ORDER BY id`).all(params) as ChainRow[]) {
           byId.get(r.institution_id)?.chains.push({
             id: r.id,
             institutionId: r.institution_id,
@@ -616,9 +631,9 @@ export class SqliteRegistry implements Registry {
             createdAt: r.created_at,
           });
         }
-        for (const r of db.prepare('SELECT * FROM ip_blocks ORDER BY id').all() as IpRow[]) byId.get(r.institution_id)?.ips.push(toIp(r));
-        for (const r of db.prepare('SELECT * FROM crls ORDER BY id').all() as CrlRow[]) byId.get(r.institution_id)?.crls.push(toCrl(r));
-        for (const r of db.prepare('SELECT * FROM pinned_rules ORDER BY id').all() as RuleRow[]) byId.get(r.institution_id)?.rules.push(toRule(r));
+        for (const r of db.prepare(`SELECT * FROM ip_blocks${where('institution_id')} ORDER BY id`).all(params) as IpRow[]) byId.get(r.institution_id)?.ips.push(toIp(r));
+        for (const r of db.prepare(`SELECT * FROM crls${where('institution_id')} ORDER BY id`).all(params) as CrlRow[]) byId.get(r.institution_id)?.crls.push(toCrl(r));
+        for (const r of db.prepare(`SELECT * FROM pinned_rules${where('institution_id')} ORDER BY id`).all(params) as RuleRow[]) byId.get(r.institution_id)?.rules.push(toRule(r));
         return [...byId.values()];
       })(),
     );
@@ -632,11 +647,13 @@ export class SqliteRegistry implements Registry {
   /**
    * Subscribes to changes: this process's writes are reported at once, other
    * processes' writes within one poll interval. `institutionId` is null when
-   * several changes were folded together (reload everything then).
+   * several changes were folded together (reload everything then). A failing
+   * poll is reported to `onError`; the first good poll after it reports a
+   * change with `institutionId` null.
    */
-  onChange(listener: (change: RegistryChange) => void): () => void {
+  onChange(listener: (change: RegistryChange) => void, onError?: (error: MtlsError) => void): () => void {
     this.conn();
-    this.listeners.add(listener);
+    this.listeners.set(listener, onError);
     if (!this.timer) {
       this.timer = setInterval(() => this.poll(), this.options.pollIntervalMs);
       this.timer.unref();
@@ -657,7 +674,21 @@ export class SqliteRegistry implements Registry {
       row = this.db.prepare('SELECT version, last_institution_id FROM registry_state WHERE id = 1').get() as typeof row;
     } catch (e) {
       const err = mapSqliteError(e, this.path, 'poll for registry changes (retrying)');
+      this.feedBroken = true;
       this.report(err);
+      for (const onError of [...this.listeners.values()]) {
+        try {
+          onError?.(err);
+        } catch (inner) {
+          this.report(new MtlsError('MTLS_INTERNAL', `a registry error listener failed: ${(inner as Error).message ?? String(inner)}`, { cause: inner }));
+        }
+      }
+      return;
+    }
+    if (this.feedBroken) {
+      this.feedBroken = false;
+      this.lastSeen = Math.max(this.lastSeen, row.version);
+      this.emit({ institutionId: null, version: row.version });
       return;
     }
     if (row.version <= this.lastSeen) return;
@@ -668,13 +699,16 @@ export class SqliteRegistry implements Registry {
 
   /**
    * Appends audit records in one transaction (they do not bump the registry
-   * version).
+   * version). Waits at most `auditBusyTimeoutMs` (50 ms) for another
+   * process's lock, so a busy file never stalls the event loop for seconds.
    * @throws MTLS_BAD_ARGUMENT for a record outside the closed sets
+   * @throws MTLS_LOCK_TIMEOUT when the file stayed locked (retry later)
    */
   async appendAudit(records: AuditRecord[]): Promise<void> {
     if (records.length === 0) return;
     const rows = records.map(validateAuditRecord);
     const db = this.conn();
+    db.pragma(`busy_timeout = ${this.options.auditBusyTimeoutMs}`);
     try {
       const ins = db.prepare(
         `INSERT INTO audit_log (time, kind, ip, institution_id, subject, issuer, serial, fingerprint_sha256, tls_version, cipher,
@@ -707,6 +741,8 @@ export class SqliteRegistry implements Registry {
       }).immediate();
     } catch (e) {
       throw mapSqliteError(e, this.path, 'append audit records');
+    } finally {
+      db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
     }
   }
 

@@ -2,6 +2,7 @@
  * The institution registry behind one interface. SQLite is the embedded
  * default; PostgreSQL (several gateway instances) implements the same interface.
  */
+import type { MtlsError } from '../../errors/index.js';
 
 /** Institution status. */
 export type InstitutionStatus = 'active' | 'suspended';
@@ -48,9 +49,32 @@ export interface CrlRecord {
   /** PEM with label `X509 CRL`. */
   pem: string;
   issuer: string;
+  /**
+   * SHA-256 (lower-case hex) of the CA certificate whose key signed the CRL:
+   * the CRL's identity, since two CAs of one institution may share a name
+   * (rotation). Null for a CRL stored before schema version 2.
+   */
+  issuerFingerprint: string | null;
   thisUpdate: string;
   nextUpdate: string | null;
   createdAt: string;
+}
+
+/** Input of {@link Registry.putCrl} (validated by onboarding first). */
+export interface PutCrlInput {
+  /** PEM with label `X509 CRL`. */
+  pem: string;
+  /** RFC 4514 issuer name. */
+  issuer: string;
+  /** SHA-256 of the signing CA certificate; the institution's CRL with the same one is replaced. */
+  issuerFingerprint: string;
+  thisUpdate: string;
+  nextUpdate: string | null;
+  /**
+   * Id of a CRL stored before schema version 2 (no fingerprint) that the same
+   * CA signed; it is deleted in the same transaction.
+   */
+  replaces?: number | null;
 }
 
 /** A pinned rule: the certificate must match one of an institution's rules, if it has any. */
@@ -95,6 +119,13 @@ export const AUDIT_REASONS = [
    * RFC 5246 §7.2.2). Added after the issue's list, which had no code for it.
    */
   'bad_certificate',
+  /**
+   * The registry could not be read for longer than the gateway's maximum
+   * staleness, so it no longer knows whom to trust: connections are refused
+   * before the handshake (fail closed) until a reload succeeds. Added after
+   * the issue's list, which had no code for it.
+   */
+  'registry_unavailable',
 ] as const;
 /** One reason code. */
 export type AuditReason = (typeof AUDIT_REASONS)[number];
@@ -166,18 +197,28 @@ export interface Registry {
   addIp(institutionId: string, cidr: string): Promise<IpRecord>;
   removeIp(institutionId: string, cidr: string): Promise<void>;
 
-  putCrl(institutionId: string, crl: { pem: string; issuer: string; thisUpdate: string; nextUpdate: string | null }): Promise<CrlRecord>;
+  /** Stores a CRL, replacing the institution's CRL signed by the same CA certificate. */
+  putCrl(institutionId: string, crl: PutCrlInput): Promise<CrlRecord>;
   removeCrl(institutionId: string, crlId: number): Promise<void>;
 
   addPinnedRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule>;
   removePinnedRule(institutionId: string, ruleId: number): Promise<void>;
 
-  /** Everything the connection path needs, for every institution. */
-  loadTrust(): Promise<InstitutionTrust[]>;
+  /**
+   * Everything the connection path needs, for every institution, or only for
+   * `institutionId` (an empty list when it does not exist).
+   */
+  loadTrust(institutionId?: string): Promise<InstitutionTrust[]>;
   /** Registry version; bumps on every change. */
   version(): Promise<number>;
-  /** Subscribes to changes (polling or LISTEN/NOTIFY); returns an unsubscribe function. */
-  onChange(listener: (change: RegistryChange) => void): () => void;
+  /**
+   * Subscribes to changes (polling or LISTEN/NOTIFY); returns an unsubscribe
+   * function. `onError` hears when the change feed itself fails (a poll that
+   * cannot read the store, a dropped LISTEN connection): changes may be missed
+   * until it recovers, and on recovery the listener gets a change with
+   * `institutionId` null (reload everything).
+   */
+  onChange(listener: (change: RegistryChange) => void, onError?: (error: MtlsError) => void): () => void;
 
   appendAudit(records: AuditRecord[]): Promise<void>;
   queryAudit(query: AuditQuery): Promise<AuditRecord[]>;

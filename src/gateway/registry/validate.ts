@@ -3,7 +3,7 @@
  * PostgreSQL accept and refuse exactly the same values.
  */
 import { MtlsError } from '../../errors/index.js';
-import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type AuditReason, type InstitutionStatus, type PinnedRule } from './types.js';
+import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type AuditReason, type InstitutionStatus, type PinnedRule, type PutCrlInput } from './types.js';
 
 const ID_RE = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 
@@ -176,4 +176,29 @@ export function validateChainInput(chain: { pem: string; fingerprints: string[];
     throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain lists the same certificate twice', { subject: 'fingerprints' });
   }
   return { pem: chain.pem, fingerprints, subject: String(chain.subject ?? ''), notAfter: canonicalTime(chain.notAfter, 'notAfter') };
+}
+
+/**
+ * Checks the CRL record handed to `putCrl` (onboarding produced it): PEM
+ * labelled `X509 CRL`, an issuer name, the signer's SHA-256, canonical times,
+ * and the optional id of a pre-schema-2 CRL it replaces.
+ * @throws MTLS_BAD_ARGUMENT
+ */
+export function validateCrlInput(crl: PutCrlInput): Required<PutCrlInput> {
+  if (typeof crl.pem !== 'string' || !crl.pem.includes('-----BEGIN X509 CRL-----')) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL must be PEM with the label X509 CRL', { subject: 'pem' });
+  }
+  if (typeof crl.issuer !== 'string' || crl.issuer === '') throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL has no issuer', { subject: 'issuer' });
+  const replaces = crl.replaces ?? null;
+  if (replaces !== null && (!Number.isInteger(replaces) || replaces < 1)) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `replaces ${JSON.stringify(replaces)} is not a CRL id`, { subject: 'replaces' });
+  }
+  return {
+    pem: crl.pem,
+    issuer: crl.issuer,
+    issuerFingerprint: normaliseFingerprint(crl.issuerFingerprint, 'CRL issuer fingerprint'),
+    thisUpdate: canonicalTime(crl.thisUpdate, 'thisUpdate'),
+    nextUpdate: crl.nextUpdate === null ? null : canonicalTime(crl.nextUpdate, 'nextUpdate'),
+    replaces,
+  };
 }

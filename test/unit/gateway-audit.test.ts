@@ -1,0 +1,84 @@
+/**
+ * The audit sink's queue: records arriving or dropped while a registry write
+ * is under way, and a batch the registry only partly stored.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import { MtlsError } from '../../src/errors/index.js';
+import { AuditSink, makeAuditRecord } from '../../src/gateway/audit.js';
+import type { AuditRecord, Registry } from '../../src/gateway/registry/types.js';
+
+function logger(): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: pino({ level: 'info' }, stream), lines };
+}
+
+const rec = (n: number): AuditRecord => makeAuditRecord({ kind: 'request', ip: '192.0.2.1', reason: 'ok', path: `/r${n}` });
+const paths = (rs: AuditRecord[]): string[] => rs.map((r) => r.path ?? '');
+
+describe('audit sink', () => {
+  test('records queued or dropped while a write is under way never shift the batch being written', async () => {
+    const stored: AuditRecord[] = [];
+    let release: () => void = () => undefined;
+    let calls = 0;
+    const registry = {
+      async appendAudit(batch: AuditRecord[]) {
+        calls++;
+        if (calls === 1) await new Promise<void>((r) => (release = r));
+        stored.push(...batch);
+      },
+    } as unknown as Registry;
+    const { log, lines } = logger();
+    const sink = new AuditSink({ registry, logger: log, maxQueue: 5, flushIntervalMs: 60_000 });
+    try {
+      for (let n = 1; n <= 3; n++) sink.record(rec(n));
+      const flushing = sink.flush();
+      await new Promise((r) => setImmediate(r));
+      for (let n = 4; n <= 11; n++) sink.record(rec(n));
+      assert.equal(sink.queued, 5, 'the bound applies to records not yet written');
+      release();
+      await flushing;
+      await sink.flush();
+      assert.deepEqual(paths(stored), ['/r1', '/r2', '/r3', '/r7', '/r8', '/r9', '/r10', '/r11']);
+      const drop = lines.find((l) => typeof l.dropped === 'number');
+      assert.equal(drop?.dropped, 3, 'exactly the three oldest queued records were dropped');
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('a batch refused as invalid and then stored one by one up to a failure is not stored twice', async () => {
+    const stored: AuditRecord[] = [];
+    let r2Failures = 1;
+    const registry = {
+      async appendAudit(batch: AuditRecord[]) {
+        if (batch.length > 1) throw new MtlsError('MTLS_BAD_ARGUMENT', 'one record is invalid (test)');
+        const r = batch[0] as AuditRecord;
+        if (r.path === '/r2' && r2Failures-- > 0) throw new MtlsError('MTLS_LOCK_TIMEOUT', 'busy (test)');
+        if (r.path === '/r4') throw new MtlsError('MTLS_BAD_ARGUMENT', 'invalid (test)');
+        stored.push(r);
+      },
+    } as unknown as Registry;
+    const { log } = logger();
+    const sink = new AuditSink({ registry, logger: log, flushIntervalMs: 60_000 });
+    try {
+      for (let n = 1; n <= 4; n++) sink.record(rec(n));
+      await sink.flush();
+      assert.deepEqual(paths(stored), ['/r1'], 'r2 failed for a transient reason: it and the rest stay queued');
+      assert.equal(sink.queued, 3);
+      await sink.flush();
+      assert.deepEqual(paths(stored), ['/r1', '/r2', '/r3'], 'r1 is not written again; the invalid r4 is dropped');
+      assert.equal(sink.queued, 0);
+    } finally {
+      await sink.close();
+    }
+  });
+});
