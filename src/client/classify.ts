@@ -133,15 +133,23 @@ export function alertFromErrorCode(code: string | undefined): TlsAlert | undefin
   return c === undefined ? undefined : { level: 'fatal', code: c, name: alertName(c) };
 }
 
-function errorCodeOf(e: unknown): string | undefined {
+/** Every `code` on an error and its causes, outermost first. */
+function errorCodesOf(e: unknown): string[] {
+  const out: string[] = [];
   let cur: unknown = e;
   for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
     const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string' && !code.startsWith('UND_ERR') && !code.startsWith('MTLS_')) return code;
+    if (typeof code === 'string') out.push(code);
     cur = (cur as { cause?: unknown }).cause;
   }
-  return undefined;
+  return out;
 }
+
+/**
+ * Codes that mean we gave up waiting, not that the peer did anything: our
+ * handshake timer, node:net's, and undici's header, body and connect timeouts.
+ */
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** What {@link classifyOutcome} looks at. */
 export interface ClassifyInput {
@@ -157,32 +165,45 @@ export interface ClassifyInput {
 export function classifyOutcome(input: ClassifyInput): Outcome {
   const { trace } = input;
   if (input.status !== undefined) return { kind: 'http-status', status: input.status, detail: `HTTP ${input.status}` };
+  const thrown = errorCodesOf(input.error);
   // undici destroys the socket with its own error after a failure; the TLS layer's error says more.
   const firstError = trace?.errors.find((e) => !e.code?.startsWith('UND_ERR')) ?? trace?.errors[0];
-  const code = firstError?.code ?? errorCodeOf(input.error);
+  const code = firstError?.code ?? thrown.find((c) => !c.startsWith('UND_ERR') && !c.startsWith('MTLS_')) ?? thrown.find((c) => c.startsWith('UND_ERR'));
   const message = firstError?.message ?? (input.error instanceof Error ? input.error.message : String(input.error));
   const withCode = (o: Outcome): Outcome => (code ? { ...o, errorCode: code } : o);
+  const timedOut = [...(trace?.errors ?? []).map((e) => e.code), ...thrown].find((c): c is string => c !== undefined && TIMEOUT_CODES.has(c));
   if (!trace || !trace.tcpConnected) {
     if (code === 'ECONNREFUSED') return withCode({ kind: 'connection-refused', detail: 'the connection was refused: nothing listens on that port' });
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return withCode({ kind: 'dns-failure', detail: `the host name does not resolve (${code})` });
-    if (code === 'ETIMEDOUT') return withCode({ kind: 'timeout', detail: 'the TCP connection was not accepted in time' });
+    if (timedOut) return { kind: 'timeout', errorCode: timedOut, detail: 'the TCP connection was not accepted in time' };
     return withCode({ kind: 'network-error', detail: message });
   }
   const t = trace.transcript;
   if (t.malformed || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
     return withCode({ kind: 'not-tls', detail: t.malformed ?? 'the server answered with something that is not TLS' });
   }
-  const received = t.alertsReceived.find((a) => a.code !== 0) ?? alertFromErrorCode(code);
+  // Only a fatal alert ends a handshake (RFC 5246 §7.2); a warning such as unrecognized_name does not.
+  const received = t.alertsReceived.find((a) => a.level === 'fatal') ?? alertFromErrorCode(code);
   if (received) return withCode({ kind: 'tls-alert', alert: received, detail: `the server sent the TLS alert ${received.name} (${received.code})` });
   if (code && SERVER_VERIFY_CODES.has(code)) {
     return withCode({ kind: 'server-certificate-rejected', detail: `we refused the server's certificate: ${message}` });
   }
-  const sent = t.alertsSent.find((a) => a.code !== 0 && a.code !== 90);
+  const sent = t.alertsSent.find((a) => a.level === 'fatal');
   if (sent || (code && code.startsWith('ERR_SSL_') && !/DISCONNECT|SHUTDOWN/.test(code))) {
     return withCode({ kind: 'local-tls-error', ...(sent ? { alert: sent } : {}), detail: sent ? `our TLS stack stopped the handshake with the alert ${sent.name}: ${message}` : message });
   }
-  if (code === 'ETIMEDOUT') {
-    return withCode({ kind: 'timeout', detail: t.bytesReceived === 0 ? 'the server accepted TCP but never answered the ClientHello' : 'the server stopped answering mid-exchange' });
+  // We gave up waiting: the server is slow or silent, whatever stage it reached. Checked before
+  // the closed-* outcomes, because giving up closes the connection from our side.
+  if (timedOut) {
+    const detail = trace.secureConnected
+      ? 'the mTLS handshake completed and the server kept the connection open, but sent no HTTP answer in time'
+      : t.bytesReceived === 0
+        ? 'the server accepted TCP but never answered the ClientHello'
+        : 'the server stopped answering mid-handshake';
+    return { kind: 'timeout', errorCode: timedOut, detail };
+  }
+  if (!trace.peerClosed) {
+    return withCode({ kind: 'network-error', detail: `the connection broke ${trace.secureConnected ? 'after' : 'during'} the handshake without the server closing it: ${message}` });
   }
   if (t.bytesReceived === 0 || !t.serverHello) {
     return withCode({ kind: 'closed-before-handshake', detail: t.bytesReceived === 0 ? 'the server closed the connection before any TLS handshake' : 'the server closed the connection before its ServerHello' });

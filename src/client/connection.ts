@@ -46,9 +46,12 @@ export interface ConnectionTrace {
   peerCertificates: Buffer[] | undefined;
   /** Every error, in order. */
   errors: TraceError[];
-  /** Raw bytes received from the server when the handshake completed (later bytes are application data or alerts). */
-  bytesAtHandshake: number | undefined;
-  closed: boolean;
+  /**
+   * The server closed the connection (TCP FIN or reset) before we did. False
+   * when we gave up first (a timeout) or are still connected: only then may an
+   * outcome say that the server closed.
+   */
+  peerClosed: boolean;
 }
 
 /** Options for {@link openConnection}. */
@@ -79,13 +82,18 @@ export function openConnection(target: ConnectTarget, context: ClientTlsContext,
     cipher: undefined,
     peerCertificates: undefined,
     errors: [],
-    bytesAtHandshake: undefined,
-    closed: false,
+    peerClosed: false,
   };
   const raw = netConnect({ host: target.address ?? host, port: target.port });
   raw.once('connect', () => {
     trace.tcpConnected = true;
     trace.address = raw.remoteAddress ?? trace.address;
+  });
+  raw.once('end', () => {
+    trace.peerClosed = true;
+  });
+  raw.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'ECONNRESET' || e.code === 'EPIPE') trace.peerClosed = true;
   });
   const socket = tlsConnect({
     socket: tapSocket(raw, observer),
@@ -102,7 +110,6 @@ export function openConnection(target: ConnectTarget, context: ClientTlsContext,
   socket.once('secureConnect', () => {
     clearTimeout(timer);
     trace.secureConnected = true;
-    trace.bytesAtHandshake = observer.transcript.bytesReceived;
     trace.protocol = socket.getProtocol() ?? undefined;
     trace.cipher = socket.getCipher()?.name;
     trace.peerCertificates = peerChain(socket.getPeerCertificate(true));
@@ -111,10 +118,7 @@ export function openConnection(target: ConnectTarget, context: ClientTlsContext,
     const phase = trace.secureConnected ? 'after-handshake' : trace.tcpConnected ? 'handshake' : 'connect';
     trace.errors.push({ code: e.code, message: e.message, phase });
   });
-  socket.once('close', () => {
-    clearTimeout(timer);
-    trace.closed = true;
-  });
+  socket.once('close', () => clearTimeout(timer));
   return { socket, trace };
 }
 

@@ -62,7 +62,12 @@ export interface TlsReport {
   issuerMatch: IssuerMatch | null;
 }
 
-function safeSummaries(ders: readonly Uint8Array[] | undefined, at: Date): CertificateSummary[] {
+/**
+ * Summarises DER certificates (a chain as sent on the wire), leaving out any
+ * that cannot be parsed (node:tls judged them already).
+ * @param at - the time validity is judged at (default now)
+ */
+export function summarizeChain(ders: readonly Uint8Array[] | undefined, at: Date = new Date()): CertificateSummary[] {
   const out: CertificateSummary[] = [];
   for (const d of ders ?? []) {
     try {
@@ -88,12 +93,12 @@ export function reportTls(trace: ConnectionTrace, credentials: ClientCredentials
     servername: trace.servername,
     protocol: trace.protocol ?? t.serverHello?.versionName,
     cipher: trace.cipher ?? t.serverHello?.cipherName,
-    serverChain: safeSummaries(trace.peerCertificates ?? t.serverCertificates, at),
+    serverChain: summarizeChain(trace.peerCertificates ?? t.serverCertificates, at),
     clientCertificateRequested: requested,
     acceptableCaNames: cr ? decodeCaNames(cr.certificateAuthorities) : null,
     certificateTypes: cr ? cr.certificateTypes : null,
     signatureAlgorithms: cr ? cr.signatureAlgorithms : null,
-    clientCertificateSent: t.clientCertificates ? safeSummaries(t.clientCertificates, at) : null,
+    clientCertificateSent: t.clientCertificates ? summarizeChain(t.clientCertificates, at) : null,
     issuerMatch: cr && credentials ? matchIssuer(credentials.certificate, credentials.chain, cr.certificateAuthorities) : null,
   };
 }
@@ -125,6 +130,7 @@ export function diagnose(input: ClassifyInput, options: DiagnoseOptions): Diagno
     ...(options.serverVersions ? { serverVersions: options.serverVersions } : {}),
     offeredMax: options.offered.maxVersion,
     ...(options.tls?.acceptableCaNames ? { acceptableCas: options.tls.acceptableCaNames } : {}),
+    handshakeCompleted: input.trace?.secureConnected ?? false,
   });
   return { ok: verdict === 'ok' || verdict === 'no-client-cert-requested', verdict, outcome, cause, hint };
 }

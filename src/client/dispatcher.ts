@@ -46,7 +46,11 @@ export function parseResolveEntry(value: string): ResolveEntry {
   return { host: (m[1] as string).replace(/^\[(.*)\]$/, '$1').toLowerCase(), port, address };
 }
 
-function addressFor(resolve: ResolveEntry[] | undefined, host: string, port: number): string | undefined {
+/**
+ * The address `--resolve` gives for a host and port (host matched without
+ * IPv6 brackets, case-insensitively), or undefined when none applies.
+ */
+export function addressFor(resolve: readonly ResolveEntry[] | undefined, host: string, port: number): string | undefined {
   const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   return resolve?.find((r) => r.host === h && r.port === port)?.address;
 }
@@ -93,7 +97,7 @@ function mtlsConnector(context: ClientTlsContext, options: MtlsClientOptions): b
  * const res = await request('https://api.example.com/v1/ping', { dispatcher });
  * ```
  * @throws MTLS_BAD_ARGUMENT for an unknown `tls` choice
- * @throws MTLS_TLS_HANDSHAKE when OpenSSL refuses the TLS material
+ * @throws MTLS_KEY_TOO_WEAK, MTLS_KEY_MISMATCH, MTLS_KEY_UNSUPPORTED, MTLS_CONFIG_INVALID when OpenSSL refuses the TLS material ({@link createClientTlsContext})
  */
 export function createMtlsDispatcher(options: MtlsClientOptions = {}): Agent {
   const context = createClientTlsContext(options);
@@ -112,7 +116,7 @@ export interface MtlsAgentOptions extends MtlsClientOptions {
  * An `https.Agent` with the same mTLS setup as {@link createMtlsDispatcher},
  * for `https.request`, axios, node-fetch and other clients built on node:https.
  * @throws MTLS_BAD_ARGUMENT for an unknown `tls` choice
- * @throws MTLS_TLS_HANDSHAKE when OpenSSL refuses the TLS material
+ * @throws MTLS_KEY_TOO_WEAK, MTLS_KEY_MISMATCH, MTLS_KEY_UNSUPPORTED, MTLS_CONFIG_INVALID when OpenSSL refuses the TLS material ({@link createClientTlsContext})
  */
 export function createMtlsAgent(options: MtlsAgentOptions = {}): HttpsAgent {
   const context = createClientTlsContext(options);

@@ -14,6 +14,8 @@ export interface HintFacts {
   offeredMax?: TlsVersionName;
   /** The CA names the server accepts (RFC 4514), when seen. */
   acceptableCas?: string[];
+  /** The TLS handshake completed before the exchange ended. */
+  handshakeCompleted?: boolean;
 }
 
 function versionHint(facts: HintFacts): string {
@@ -54,7 +56,9 @@ export function hintFor(verdict: Verdict, facts: HintFacts = {}): string {
     case 'unreachable':
       return 'Check the host name and port, and that a firewall or proxy does not block the connection.';
     case 'timeout':
-      return 'Nothing answered in time: check the host and port; a provider\'s firewall may silently drop traffic from a source IP that is not registered.';
+      return facts.handshakeCompleted
+        ? 'The TLS connection is up but the server did not answer in time: retry with a longer --timeout, and if it persists ask the provider whether the API behind their gateway is slow or down.'
+        : 'Nothing answered in time: check the host and port; a provider\'s firewall may silently drop traffic from a source IP that is not registered.';
     case 'closed-before-handshake':
       return 'The server hung up before any TLS handshake, which is what the provider does for a source IP it has not registered: check that this machine\'s public IP (for example `curl https://ifconfig.me`) is the static IP you registered.';
     case 'not-tls':

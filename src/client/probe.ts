@@ -16,9 +16,9 @@ import { MtlsError } from '../errors/index.js';
 import { sendClientHello, type HelloProbeResult } from '../tls/hello-probe.js';
 import type { CertificateRequestInfo } from '../tls/tls-record.js';
 import { TLS_VERSIONS, tlsVersionRange, type TlsVersionName, type TlsVersionRange } from '../tls/versions.js';
-import { decodeCaNames, matchIssuer, summarizeCertificate, type CertificateSummary, type IssuerMatch } from './certificates.js';
-import { diagnose, reportClientCertificate, reportTls, type ClientCertificateReport, type Diagnosis, type TlsReport } from './diagnose.js';
-import type { MtlsClientOptions } from './dispatcher.js';
+import type { CertificateSummary, IssuerMatch } from './certificates.js';
+import { diagnose, reportClientCertificate, reportTls, summarizeChain, type ClientCertificateReport, type Diagnosis, type TlsReport } from './diagnose.js';
+import { addressFor, type MtlsClientOptions } from './dispatcher.js';
 import { performExchange } from './request.js';
 
 /** Options for {@link probeServer}. */
@@ -110,7 +110,7 @@ export async function probeServer(options: ProbeOptions): Promise<ProbeResult> {
   const { host, port, path: urlPath } = parseProbeTarget(options.target);
   const path = options.path ?? urlPath;
   const offered = tlsVersionRange(options.tls ?? '1.2');
-  const address = options.resolve?.find((r) => r.host === host.toLowerCase() && r.port === port)?.address;
+  const address = addressFor(options.resolve, host, port);
   const timeoutMs = options.timeoutMs ?? 10_000;
 
   const hellos = await Promise.all(
@@ -140,43 +140,27 @@ export async function probeServer(options: ProbeOptions): Promise<ProbeResult> {
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? timeoutMs,
   });
   const tls = exchange.trace ? reportTls(exchange.trace, credentials, request) : null;
-  const crSeen = exchange.trace?.transcript.certificateRequest ?? request ?? null;
-  const certificateRequest: CertificateRequestReport | null = crSeen
-    ? {
-        acceptableCaNames: decodeCaNames(crSeen.certificateAuthorities),
-        certificateTypes: crSeen.certificateTypes,
-        signatureAlgorithms: crSeen.signatureAlgorithms,
-        readOver: exchange.trace?.transcript.certificateRequest ? (tls?.protocol ?? 'TLSv1.2') : (plain?.version ?? 'TLSv1.2'),
-      }
-    : null;
-  const clientCertificateRequested = crSeen ? true : request === null || tls?.clientCertificateRequested === false ? false : null;
-  const issuerMatch = crSeen && credentials ? matchIssuer(credentials.certificate, credentials.chain, crSeen.certificateAuthorities) : null;
-
-  let serverChain: CertificateSummary[] = tls?.serverChain ?? [];
-  if (serverChain.length === 0 && plain?.serverCertificates) {
-    serverChain = [];
-    for (const der of plain.serverCertificates) {
-      try {
-        serverChain.push(summarizeCertificate(der));
-      } catch {
-        // A certificate our parser cannot read is left out of the report.
-      }
-    }
-  }
-  const tlsForDiagnosis: TlsReport | undefined = tls
-    ? { ...tls, clientCertificateRequested, issuerMatch, acceptableCaNames: certificateRequest?.acceptableCaNames ?? tls.acceptableCaNames }
-    : undefined;
+  const certificateRequest: CertificateRequestReport | null =
+    tls && tls.clientCertificateRequested && tls.acceptableCaNames && tls.certificateTypes && tls.signatureAlgorithms
+      ? {
+          acceptableCaNames: tls.acceptableCaNames,
+          certificateTypes: tls.certificateTypes,
+          signatureAlgorithms: tls.signatureAlgorithms,
+          readOver: exchange.trace?.transcript.certificateRequest ? (tls.protocol ?? 'TLSv1.2') : (plain?.version ?? 'TLSv1.2'),
+        }
+      : null;
+  const serverChain: CertificateSummary[] = tls && tls.serverChain.length > 0 ? tls.serverChain : summarizeChain(plain?.serverCertificates);
   const diagnosis = diagnose(
     { trace: exchange.trace, ...(exchange.response ? { status: exchange.response.status } : { error: exchange.error }) },
-    { credentials, ...(clientCertificate ? { clientProblems: clientCertificate.problems } : {}), tls: tlsForDiagnosis, offered, serverVersions },
+    { credentials, ...(clientCertificate ? { clientProblems: clientCertificate.problems } : {}), tls: tls ?? undefined, offered, serverVersions },
   );
   return {
     target: { host, port, address: tls?.address ?? address, path },
     versions,
-    clientCertificateRequested,
+    clientCertificateRequested: tls?.clientCertificateRequested ?? null,
     certificateRequest,
     clientCertificate,
-    issuerMatch,
+    issuerMatch: tls?.issuerMatch ?? null,
     serverChain,
     exchange: { offered, status: exchange.response?.status ?? null, tls },
     diagnosis,

@@ -8,6 +8,7 @@ import { MtlsError } from '../errors/index.js';
 import type { ClientCredentials } from '../tls/credentials.js';
 import { tlsVersionRange } from '../tls/versions.js';
 import type { ConnectionTrace } from './connection.js';
+import { defaultContentType } from './content-type.js';
 import { diagnose, diagnosisError, reportClientCertificate, reportTls, type ClientCertificateReport, type Diagnosis, type TlsReport } from './diagnose.js';
 import { createMtlsDispatcher, type MtlsClientOptions } from './dispatcher.js';
 
@@ -48,17 +49,6 @@ export interface MtlsRequestResult {
   clientCertificate: ClientCertificateReport | null;
   /** `ok`, `no-client-cert-requested` or `http-error`. */
   diagnosis: Diagnosis;
-}
-
-function isJson(text: string): boolean {
-  const s = text.trim();
-  if (!/^[[{]/.test(s)) return false;
-  try {
-    JSON.parse(s);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The raw result of one exchange, before diagnosis. */
@@ -111,7 +101,7 @@ export async function performExchange(options: MtlsRequestOptions): Promise<Exch
   for (const [k, v] of options.headers ?? []) headers.push(k, v);
   if (options.body !== undefined && !(options.headers ?? []).some(([k]) => k.toLowerCase() === 'content-type')) {
     const text = typeof options.body === 'string' ? options.body : Buffer.from(options.body).toString('utf8');
-    headers.push('content-type', options.defaultContentType ?? (isJson(text) ? 'application/json' : 'application/x-www-form-urlencoded'));
+    headers.push('content-type', options.defaultContentType ?? defaultContentType(text));
   }
   const timeout = options.timeoutMs ?? 30_000;
   const limit = options.maxResponseBytes ?? 256 * 1024 * 1024;

@@ -3,8 +3,8 @@
  * server trust, the version pin and the cipher list, as one node:tls
  * SecureContext that every connection of a client shares.
  */
-import { createSecureContext, type SecureContext } from 'node:tls';
-import { MtlsError } from '../errors/index.js';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { MtlsError, type ErrorCode } from '../errors/index.js';
 import type { ClientCredentials } from './credentials.js';
 import { systemRootCertificates } from './trust.js';
 import { clientCipherString, tlsVersionRange, type TlsVersionChoice, type TlsVersionRange } from './versions.js';
@@ -25,8 +25,21 @@ export interface ClientTlsContext {
   range: TlsVersionRange;
   /** The `ciphers` string in force. */
   ciphers: string;
-  /** `custom` when `ca` was given, `system` for the system roots. */
-  trust: 'custom' | 'system';
+}
+
+/** Where the credentials came from, for messages. */
+function describeSource(c: ClientCredentials): { subject: string; text: string } {
+  return c.source.kind === 'pfx'
+    ? { subject: c.source.path, text: `the client certificate and key in ${c.source.path}` }
+    : { subject: c.source.keyPath, text: `the client certificate ${c.source.certPath} with the key ${c.source.keyPath}` };
+}
+
+/** The catalogue code for OpenSSL's refusal of a certificate/key pair. */
+function credentialErrorCode(opensslCode: string | undefined, message: string): ErrorCode {
+  const text = `${opensslCode ?? ''} ${message}`;
+  if (/KEY_TOO_SMALL|MD_TOO_WEAK|key too small|md too weak/i.test(text)) return 'MTLS_KEY_TOO_WEAK';
+  if (/KEY_VALUES_MISMATCH|values mismatch/i.test(text)) return 'MTLS_KEY_MISMATCH';
+  return 'MTLS_KEY_UNSUPPORTED';
 }
 
 /**
@@ -34,21 +47,40 @@ export interface ClientTlsContext {
  * otherwise, forward-secret ciphers only, the client certificate and its
  * chain, and the server trust.
  * @throws MTLS_BAD_ARGUMENT for an unknown version choice
- * @throws MTLS_TLS_HANDSHAKE when OpenSSL refuses the material (for example a key type it cannot use)
+ * @throws MTLS_KEY_TOO_WEAK when OpenSSL's security level refuses the client key or its certificate's signature (e.g. RSA-512)
+ * @throws MTLS_KEY_MISMATCH when the key does not belong to the certificate
+ * @throws MTLS_KEY_UNSUPPORTED when OpenSSL refuses the client certificate or key for another reason
+ * @throws MTLS_CONFIG_INVALID when OpenSSL refuses the other settings (trusted CAs, versions, ciphers),
+ *   or `SSL_CERT_FILE` is set but unusable (see {@link systemRootCertificates})
  */
 export function createClientTlsContext(settings: ClientTlsSettings = {}): ClientTlsContext {
   const range = tlsVersionRange(settings.tls ?? '1.2');
   const ciphers = clientCipherString(range);
-  const ca = settings.ca ?? systemRootCertificates();
+  const base: SecureContextOptions = { ...range, ciphers, ca: settings.ca ?? systemRootCertificates() };
+  const credentials = settings.credentials;
   try {
-    const secureContext = createSecureContext({
-      ...range,
-      ciphers,
-      ca,
-      ...(settings.credentials ? { cert: settings.credentials.certPem, key: settings.credentials.keyPem } : {}),
-    });
-    return { secureContext, range, ciphers, trust: settings.ca ? 'custom' : 'system' };
+    const secureContext = createSecureContext(credentials ? { ...base, cert: credentials.certPem, key: credentials.keyPem } : base);
+    return { secureContext, range, ciphers };
   } catch (e) {
-    throw new MtlsError('MTLS_TLS_HANDSHAKE', `OpenSSL refused the client TLS settings: ${(e as Error).message}`, { cause: e });
+    const err = e as NodeJS.ErrnoException;
+    // Tell the credentials apart from the rest: build the context once more without them.
+    let withoutCredentials: unknown;
+    try {
+      if (credentials) createSecureContext(base);
+    } catch (e2) {
+      withoutCredentials = e2;
+    }
+    if (credentials && withoutCredentials === undefined) {
+      const source = describeSource(credentials);
+      throw new MtlsError(credentialErrorCode(err.code, err.message), `OpenSSL refused ${source.text}: ${err.message}`, {
+        subject: source.subject,
+        cause: e,
+      });
+    }
+    throw new MtlsError('MTLS_CONFIG_INVALID', `OpenSSL refused the client TLS settings (trusted CA certificates, TLS versions, ciphers): ${err.message}`, {
+      subject: 'TLS settings',
+      hint: 'Check the CA bundle given with --ca (or SSL_CERT_FILE): it must hold PEM CA certificates.',
+      cause: e,
+    });
   }
 }

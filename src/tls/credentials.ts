@@ -6,11 +6,13 @@
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { basename } from 'node:path';
+import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
 import { keysMatch, loadPrivateKey } from '../pki/keys.js';
 import { parsePfx } from '../pki/pkcs12/index.js';
 import { loadCertificates, orderChain } from '../pki/pkcs12/certificates.js';
+import { isSelfSignedCertificate } from '../pki/verify-certificate.js';
 
 /** Where to load client credentials from: a `.pfx`, or a PEM certificate and key. */
 export interface LoadClientCredentialsOptions {
@@ -47,6 +49,7 @@ export interface ClientCredentials {
  * flavour that mtlskit reads works (AES/PBES2, 3DES, RC2-40, RC4), which
  * node:tls's own `pfx` option cannot promise: Node 17+ cannot decrypt RC2.
  * @throws MTLS_USAGE when neither or both of pfxPath and certPath/keyPath are given
+ * @throws MTLS_BAD_ARGUMENT when the `.pfx` lacks the private key or the certificate
  * @throws MTLS_PASSPHRASE_REQUIRED when the key is encrypted and no passphrase is given
  * @throws MTLS_BAD_PASSPHRASE when the `.pfx` password or the key passphrase is wrong
  * @throws MTLS_KEY_MISMATCH when the key does not belong to the certificate
@@ -77,9 +80,10 @@ async function loadFromPfx(path: string, password: string | undefined): Promise<
   const data = await readFileChecked(path, '.pfx file');
   const parsed = parsePfx(data, password, { source: path });
   if (!parsed.privateKey || !parsed.certificate) {
-    throw new MtlsError('MTLS_PEM_INVALID', `${path} holds no private key${parsed.privateKey ? ' certificate' : ''}: a client .pfx needs the key and its certificate`, {
+    // The same code `mtls pfx unpack` uses for a .pfx that is not a client's key and certificate: the wrong input file.
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${path} holds no ${parsed.privateKey ? 'certificate' : 'private key'}: a client .pfx needs the private key and its certificate`, {
       subject: path,
-      hint: 'Export the .pfx with the key included (mtls pfx export --key … --cert …).',
+      hint: 'Export the .pfx with both the key and the certificate (mtls pfx export --key KEY.pem --cert CERT.pem).',
     });
   }
   if (!parsed.keyMatchesCertificate) {
@@ -106,18 +110,10 @@ async function loadFromPem(certPath: string, keyPath: string, passphrase: string
 }
 
 function build(certificate: X509Certificate, privateKey: KeyObject, chain: X509Certificate[], source: ClientCredentials['source']): ClientCredentials {
-  const sent = [certificate, ...chain.filter((c) => !isSelfSigned(c))];
+  const sent = [certificate, ...chain.filter((c) => !isSelfSignedCertificate(new x509.X509Certificate(c.raw)))];
   const credentials = { certificate, chain, certPem: sent.map((c) => c.toString()).join(''), source } as ClientCredentials;
   // The key stays out of JSON.stringify and console.log, so that logging the credentials never leaks it.
   Object.defineProperty(credentials, 'privateKey', { value: privateKey, enumerable: false });
   Object.defineProperty(credentials, 'keyPem', { value: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), enumerable: false });
   return credentials;
-}
-
-function isSelfSigned(c: X509Certificate): boolean {
-  try {
-    return c.subject === c.issuer && c.checkIssued(c) && c.verify(c.publicKey);
-  } catch {
-    return false;
-  }
 }

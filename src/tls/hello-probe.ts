@@ -35,6 +35,7 @@ export interface HelloProbeResult {
   /** The server chose the offered version. */
   accepted: boolean;
   serverHello?: ServerHelloInfo;
+  /** The server's fatal alert, else its first warning alert. */
   alert?: TlsAlert;
   /** The server's certificates (DER, leaf first); TLS 1.0–1.2 only. */
   serverCertificates?: Buffer[];
@@ -48,6 +49,11 @@ export interface HelloProbeResult {
   errorCode?: string;
   /** One line for humans. */
   detail: string;
+}
+
+/** The first fatal (level 2) alert, RFC 5246 §7.2. */
+function fatalAlert(alerts: readonly TlsAlert[]): TlsAlert | undefined {
+  return alerts.find((a) => a.level === 'fatal');
 }
 
 /**
@@ -71,7 +77,8 @@ export function sendClientHello(options: HelloProbeOptions): Promise<HelloProbeR
       const accepted = t.serverHello !== undefined && t.serverHello.version === offered;
       const result: HelloProbeResult = { version: options.version, outcome, accepted, detail };
       if (t.serverHello) result.serverHello = t.serverHello;
-      if (t.alertsReceived[0]) result.alert = t.alertsReceived[0];
+      const alert = fatalAlert(t.alertsReceived) ?? t.alertsReceived[0];
+      if (alert) result.alert = alert;
       if (t.serverCertificates) result.serverCertificates = t.serverCertificates;
       if (t.certificateRequest) result.certificateRequest = t.certificateRequest;
       else if (t.serverHelloDone) result.certificateRequest = null;
@@ -86,7 +93,8 @@ export function sendClientHello(options: HelloProbeOptions): Promise<HelloProbeR
     socket.on('data', (chunk: Buffer) => {
       observer.received(chunk);
       if (t.malformed) return finish('not-tls', t.malformed);
-      const alert = t.alertsReceived[0];
+      // Only a fatal alert refuses the hello; a warning (such as unrecognized_name, RFC 6066 §3) may precede a ServerHello.
+      const alert = fatalAlert(t.alertsReceived);
       if (alert) return finish('alert', `alert ${alert.name} (${alert.code})`);
       const hello = t.serverHello;
       if (!hello) return;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
-import { containsPrivateKey } from '../pki/pem.js';
+import { containsPrivateKey, decodePemBlocks, encodePem } from '../pki/pem.js';
 import { loadCertificates } from '../pki/pkcs12/certificates.js';
 
 /**
@@ -34,24 +34,54 @@ const SYSTEM_BUNDLES = [
   '/etc/ssl/cert.pem', // macOS, BSD
 ];
 
+/** The CERTIFICATE blocks of a PEM bundle, each re-encoded as PEM for node:tls `ca`. */
+function bundleCertificates(text: string, source: string): string[] {
+  return decodePemBlocks(text, source)
+    .filter((b) => b.label === 'CERTIFICATE')
+    .map((b) => encodePem('CERTIFICATE', b.der));
+}
+
 /**
- * The system roots: the bundle named by `SSL_CERT_FILE`, else the first
- * platform bundle that exists (as curl uses them), plus the Mozilla roots
- * compiled into Node. A bundle that cannot be read is skipped. Read
- * synchronously (a few hundred KB, once per client), so that dispatchers
- * can be built synchronously.
+ * The system roots, as curl uses them: when `SSL_CERT_FILE` is set, exactly
+ * the certificates of that file and nothing else (so that a user can narrow
+ * trust to one bundle); otherwise the first platform bundle that exists plus
+ * the Mozilla roots compiled into Node. A platform bundle that cannot be read
+ * is skipped. Read synchronously (a few hundred KB, once per client), so that
+ * dispatchers can be built synchronously.
+ * @throws MTLS_CONFIG_INVALID when `SSL_CERT_FILE` is set but cannot be read or holds no certificate
  */
 export function systemRootCertificates(): string[] {
-  const candidates = process.env.SSL_CERT_FILE ? [process.env.SSL_CERT_FILE, ...SYSTEM_BUNDLES] : SYSTEM_BUNDLES;
-  for (const path of candidates) {
-    let text: string;
+  const forced = process.env.SSL_CERT_FILE;
+  if (forced) {
+    const fail = (why: string, cause?: unknown): never => {
+      throw new MtlsError('MTLS_CONFIG_INVALID', `SSL_CERT_FILE=${forced}: ${why}`, {
+        subject: 'SSL_CERT_FILE',
+        hint: 'Point SSL_CERT_FILE at a PEM file of CA certificates, or unset it to use the system roots (or give --ca FILE).',
+        ...(cause ? { cause } : {}),
+      });
+    };
+    let text = '';
     try {
-      text = readFileSync(path, 'utf8');
+      text = readFileSync(forced, 'utf8');
+    } catch (e) {
+      fail(`the file cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, e);
+    }
+    let certs: string[] = [];
+    try {
+      certs = bundleCertificates(text, forced);
+    } catch (e) {
+      fail((e as Error).message, e);
+    }
+    return certs.length > 0 ? certs : fail('the file holds no PEM CERTIFICATE block');
+  }
+  for (const path of SYSTEM_BUNDLES) {
+    let certs: string[];
+    try {
+      certs = bundleCertificates(readFileSync(path, 'utf8'), path);
     } catch {
       continue;
     }
-    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g);
-    if (blocks && blocks.length > 0) return [...new Set([...blocks.map((b) => (b.endsWith('\n') ? b : `${b}\n`)), ...rootCertificates])];
+    if (certs.length > 0) return [...new Set([...certs, ...rootCertificates.map((c) => (c.endsWith('\n') ? c : `${c}\n`))])];
   }
   return [...rootCertificates];
 }

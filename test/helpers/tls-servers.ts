@@ -33,6 +33,8 @@ export interface NodeServerOptions {
   maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   /** OpenSSL cipher string; TLS 1.0/1.1 need `DEFAULT@SECLEVEL=0` on OpenSSL 3. */
   ciphers?: string;
+  /** Accept the handshake and the request, then never answer (a slow API behind the TLS endpoint). */
+  hang?: boolean;
 }
 
 /**
@@ -40,7 +42,7 @@ export interface NodeServerOptions {
  * gateway's tenant servers, it drops a client whose certificate fails
  * verification after the handshake, without an alert. It answers every
  * request with JSON `{ ok, method, path, body, contentType, client }`, with
- * status 200, or NNN for a path `/status/NNN`.
+ * status 200, or NNN for a path `/status/NNN` (or never, with `hang`).
  */
 export async function startNodeServer(options: NodeServerOptions): Promise<TestServer> {
   const seen: string[] = [];
@@ -60,6 +62,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<TestS
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (options.hang) return;
       const peer = (req.socket as TLSSocket).getPeerCertificate?.();
       const client = peer && peer.subject ? (peer.subject.CN as string) : null;
       if (client) seen.push(client);
@@ -186,4 +189,30 @@ export async function startOpensslServer(options: OpensslServerOptions): Promise
     child.kill();
     if (attempt >= 2) throw new Error(`openssl s_server did not start: ${output.join('')}`);
   }
+}
+
+/**
+ * A TCP server that answers any ClientHello with the given TLS records
+ * (hand-made bytes), to show how the client reads unusual answers.
+ */
+export async function startScriptedServer(answer: Buffer): Promise<TestServer> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.once('data', () => s.write(answer));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `https://localhost:${port}`,
+    seen: [],
+    events: [],
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

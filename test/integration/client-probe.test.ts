@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { probeServer, type ProbeResult } from '../../src/client/probe.js';
 import { loadClientCredentials } from '../../src/tls/credentials.js';
 import { makeCa, makeLeaf, makeServerLeaf, tempDir, type MakeLeafOptions, type TestCa, type TestLeaf } from '../helpers/pki.js';
-import { startClosingServer, startNodeServer, startOpensslServer, type NodeServerOptions, type TestServer } from '../helpers/tls-servers.js';
+import { startClosingServer, startNodeServer, startOpensslServer, startScriptedServer, type NodeServerOptions, type TestServer } from '../helpers/tls-servers.js';
+import { sendClientHello } from '../../src/tls/hello-probe.js';
 import { runCli } from '../helpers/cli.js';
 
 const DAY = 86_400_000;
@@ -205,6 +206,28 @@ test('a server that closes on connect: closed before the handshake, likely an un
   }
 });
 
+/** One TLS record (TLS 1.2 record version). */
+const tlsRecord = (type: number, fragment: Buffer): Buffer => Buffer.concat([Buffer.from([type, 3, 3, fragment.length >> 8, fragment.length & 0xff]), fragment]);
+
+test('a warning alert before the ServerHello does not count as refusing the version; a fatal one does', async () => {
+  const hello = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32, 7), Buffer.from([0, 0xc0, 0x2b, 0])]);
+  const flight = Buffer.concat([Buffer.from([2, 0, 0, hello.length]), hello, Buffer.from([14, 0, 0, 0])]);
+  // unrecognized_name (112) at warning level, as servers send for an SNI they do not know (RFC 6066 §3).
+  const warned = await startScriptedServer(Buffer.concat([tlsRecord(21, Buffer.from([1, 112])), tlsRecord(22, flight)]));
+  const fatal = await startScriptedServer(tlsRecord(21, Buffer.from([2, 40])));
+  try {
+    const w = await sendClientHello({ host: 'localhost', port: warned.port, version: 'TLSv1.2', timeoutMs: 10_000 });
+    assert.equal(w.outcome, 'server-hello', w.detail);
+    assert.equal(w.accepted, true);
+    assert.equal(w.alert?.name, 'unrecognized_name');
+    const f = await sendClientHello({ host: 'localhost', port: fatal.port, version: 'TLSv1.2', timeoutMs: 10_000 });
+    assert.deepEqual([f.outcome, f.accepted, f.alert?.name], ['alert', false, 'handshake_failure']);
+  } finally {
+    await warned.close();
+    await fatal.close();
+  }
+});
+
 test('openssl s_server -Verify 1 -tls1_2: CA names equal the -CAfile, and its alerts are decoded', async () => {
   const f = await fixture();
   try {
@@ -253,6 +276,16 @@ test('mtls probe (CLI): the report, --json, and exit 6 when the call fails', asy
       const report = JSON.parse(json.stdout) as ProbeResult;
       assert.equal(report.diagnosis.verdict, 'client-cert-untrusted');
       assert.equal(report.versions.length, 4);
+    });
+    // A working mTLS endpoint whose path answers 404: the probe succeeds (exit 0) and reports the status; --fail makes it exit 6.
+    await withServer(node(f), async (s) => {
+      const args = ['probe', `localhost:${s.port}`, '--path', '/status/404', '--cert', leaf.certPath, '--key', leaf.keyPath, '--ca', f.ca.certPath, '--json'];
+      const ok = await runCli(args);
+      assert.equal(ok.code, 0, ok.stderr);
+      const report = JSON.parse(ok.stdout) as ProbeResult;
+      assert.deepEqual([report.diagnosis.verdict, report.exchange.status], ['http-error', 404]);
+      assert.match(report.diagnosis.hint, /HTTP 404/);
+      assert.equal((await runCli([...args, '--fail'])).code, 6);
     });
   } finally {
     f.cleanup();

@@ -148,6 +148,26 @@ test('library: an untrusted server and a plain-HTTP port are named as such', asy
   }
 });
 
+test('library: a server that accepts us but never answers is a timeout, not a rejection', async () => {
+  const f = await fixture();
+  const leaf = await makeServerLeaf(f.dir, f.ca, { file: 'slow' });
+  const slow = await startNodeServer({ certPem: leaf.certPem, keyPem: leaf.keyPem, ca: [f.ca.certPem], hang: true });
+  try {
+    const credentials = await loadClientCredentials({ certPath: f.client.certPath, keyPath: f.client.keyPath });
+    await assert.rejects(mtlsRequest({ url: `${slow.url}/slow`, credentials, ca: [f.ca.certPem], timeoutMs: 1000 }), (e) => {
+      assert.ok(isMtlsError(e, 'MTLS_TIMEOUT'), String(e));
+      assert.equal(e.details?.verdict, 'timeout');
+      assert.equal((e.details?.outcome as { kind: string }).kind, 'timeout');
+      assert.match(e.message, /the mTLS handshake completed .* no HTTP answer in time/);
+      assert.match(e.hint, /retry with a longer --timeout/);
+      return true;
+    });
+  } finally {
+    await slow.close();
+    await f.cleanup();
+  }
+});
+
 test('library: createMtlsDispatcher (undici) and createMtlsAgent (https.Agent) make the same call', async () => {
   const f = await fixture();
   try {
@@ -213,6 +233,11 @@ test('mtls request (CLI): .pfx and PEM calls, -d @file, -X, -H, -o, -v, --json',
     assert.equal(again.code, 5, 'an existing -o file is not replaced without --force');
     assert.match(again.stderr, /error\[MTLS_FILE_EXISTS\]/);
 
+    // -d is repeatable and joined with &, as in curl; @- reads stdin.
+    const form = await runCli(['request', `${f.server.url}/form`, '-d', 'a=1', '-d', '@-', '-d', `@${bodyFile}`, ...pem], { input: 'b=2' });
+    assert.equal(form.code, 0, form.stderr);
+    assert.deepEqual([JSON.parse(form.stdout).body, JSON.parse(form.stdout).contentType], ['a=1&b=2&{"amount": 10}\n', 'application/x-www-form-urlencoded']);
+
     const json = await runCli(['request', `${f.server.url}/j`, '--json', ...pem]);
     const parsed = JSON.parse(json.stdout);
     assert.equal(parsed.status, 200);
@@ -258,6 +283,12 @@ test('mtls request (CLI): wrong .pfx password, key mismatch, rejected client, -i
     assert.equal(failing.stdout, '');
     assert.match(failing.stderr, /error\[MTLS_HTTP_STATUS\]: .*HTTP 404 Not Found/);
     assert.equal(existsSync(outFile), false, 'a failed command leaves no partial output');
+    // Exit 6 is shared with network failures: --json tells them apart by the status.
+    const failingJson = await runCli(['request', `${g.server.url}/status/404`, '--fail', '--json', ...pem]);
+    assert.equal(failingJson.code, 6);
+    assert.deepEqual(JSON.parse(failingJson.stdout).error.details, { status: 404, statusText: 'Not Found' });
+    const help = await runCli(['request', '--help']);
+    assert.match(help.stdout.replace(/\s+/g, ' '), /Exit code 6 is shared: with --fail, an HTTP error and a network\/TLS failure both exit 6\. .*with --json, by error\.details\.status/);
   } finally {
     await g.cleanup();
   }

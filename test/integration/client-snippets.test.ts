@@ -66,10 +66,12 @@ async function runSnippet(f: Fixture, options: SnippetOptions, tag: string): Pro
   writeFileSync(file, snippet.code);
   const [cmd, args] = (RUNNERS[options.lang] as (file: string) => [string, string[]])(file);
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: dir, env: { ...process.env, MTLS_PFX_PASSWORD: PASSWORD }, timeout: 60_000 }, (err, stdout, stderr) => {
+    // stdin closed and SIGKILL on timeout: a snippet that falls back to a passphrase prompt (OpenSSL ignores SIGTERM while it prompts) fails instead of hanging.
+    const child = execFile(cmd, args, { cwd: dir, env: { ...process.env, MTLS_PFX_PASSWORD: PASSWORD }, timeout: 60_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end();
   });
 }
 
@@ -79,7 +81,8 @@ function call(f: Fixture, lang: SnippetLanguage, server: TestServer, credentials
     url: `${server.url}/v1/payments?src=${lang}`,
     method: 'POST',
     headers: [['X-Request-Id', `it's-${lang}`]],
-    body: '{"amount": 10, "note": "caf\u00e9"}',
+    // é inside the BMP, 😀 outside it (a surrogate pair in UTF-16): each language must send both as UTF-8.
+    body: '{"amount": 10, "note": "caf\u00e9 \u{1F600}"}',
     caPath: f.ca.certPath,
     ...(credentials === 'pfx' ? { pfxPath: f.pfx } : { certPath: f.client.certPath, keyPath: f.client.keyPath }),
   };
@@ -92,7 +95,7 @@ async function expectWorks(f: Fixture, lang: SnippetLanguage, credentials: 'pfx'
   const echoed = JSON.parse(/\{"ok":true.*\}/.exec(r.stdout)?.[0] ?? '{}');
   assert.deepEqual(
     [echoed.method, echoed.path, echoed.body, echoed.contentType, echoed.client],
-    ['POST', `/v1/payments?src=${lang}`, '{"amount": 10, "note": "caf\u00e9"}', 'application/json', 'snippet-client'],
+    ['POST', `/v1/payments?src=${lang}`, '{"amount": 10, "note": "caf\u00e9 \u{1F600}"}', 'application/json', 'snippet-client'],
     `${lang}/${credentials}: the server saw the request and our certificate`,
   );
 }
@@ -118,12 +121,48 @@ test('curl, node, python3 and java snippets get a 200 over TLS 1.2 mTLS and fail
   }
 });
 
-test('the python snippet for a .pfx names the PEM files and the openssl commands that make them', async () => {
-  const s = generateSnippet({ lang: 'python', url: 'https://api.example.com/', pfxPath: 'client.pfx' });
-  assert.match(s.code, /openssl pkcs12 -in client\.pfx -clcerts -nokeys -out client\.cert\.pem/);
-  assert.match(s.code, /load_cert_chain\(certfile="client\.cert\.pem", keyfile="client\.key\.pem", password=os\.environ\.get\("MTLS_KEY_PASSPHRASE"\)\)/);
-  const py = spawnSync('python3', ['-c', 'import ast,sys; ast.parse(sys.stdin.read())'], { input: s.code, encoding: 'utf8' });
-  assert.equal(py.status, 0, py.stderr);
+test('the python snippet for a .pfx names the PEM files, the commands that make them, and reads the .pfx password', async () => {
+  const s = generateSnippet({ lang: 'python', url: 'https://api.example.com/', pfxPath: 'client.pfx', headers: [['X-Mood', 'fine \u{1F600}']] });
+  assert.match(s.code, /openssl pkcs12 -in client\.pfx -passin env:MTLS_PFX_PASSWORD -clcerts -nokeys -out client\.cert\.pem/);
+  // mtls pfx unpack encrypts the key with the .pfx password: the script reads that one.
+  assert.match(s.code, /load_cert_chain\(certfile="client\.cert\.pem", keyfile="client\.key\.pem", password=os\.environ\.get\("MTLS_PFX_PASSWORD"\)\)/);
+  // Python parses it, and the header value is the emoji itself, not two lone surrogates.
+  const check = 'import ast,sys\nt=ast.parse(sys.stdin.read())\nv=[n.value for n in ast.walk(t) if isinstance(n, ast.Constant) and isinstance(n.value, str)]\nsys.exit(0 if "fine \\U0001F600" in v else 1)';
+  const py = spawnSync('python3', ['-c', check], { input: s.code, encoding: 'utf8' });
+  assert.equal(py.status, 0, py.stderr || 'the header value is not U+1F600 in Python');
+});
+
+test('python with a .pfx from an intermediate CA: PEM files from mtls pfx unpack or from the OpenSSL commands send the intermediate', async () => {
+  const f = await fixture();
+  try {
+    const issuing = await makeCa(f.dir, { name: 'Acme Issuing CA', issuer: f.ca });
+    const leaf = await makeLeaf(f.dir, issuing, { cn: 'chained-client' });
+    writeFileSync(join(f.dir, 'cas.pem'), issuing.certPem + f.ca.certPem);
+    // The server trusts the root only: without the intermediate the client is refused.
+    for (const route of ['unpack', 'openssl'] as const) {
+      const dir = join(f.dir, `pfx-${route}`);
+      mkdirSync(dir);
+      const pfx = join(dir, 'client.pfx');
+      const made = run('openssl', ['pkcs12', '-export', '-inkey', leaf.keyPath, '-in', leaf.certPath, '-certfile', join(f.dir, 'cas.pem'), '-out', pfx, '-passout', 'env:MTLS_PFX_PASSWORD'], { env: { MTLS_PFX_PASSWORD: PASSWORD } });
+      assert.equal(made.code, 0, made.stderr);
+      const options: SnippetOptions = { lang: 'python', url: `${f.tls12.url}/chained`, pfxPath: pfx, caPath: f.ca.certPath };
+      if (route === 'unpack') {
+        const r = await runCli(['pfx', 'unpack', pfx, '--out-dir', dir, '--name', 'client'], { env: { MTLS_PFX_PASSWORD: PASSWORD } });
+        assert.equal(r.code, 0, r.stderr);
+      } else {
+        const commands = generateSnippet(options).code.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('openssl '));
+        assert.equal(commands.length, 3, commands.join('\n'));
+        const r = run('sh', ['-c', commands.join(' && ')], { cwd: dir, env: { MTLS_PFX_PASSWORD: PASSWORD } });
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const out = await runSnippet(f, options, route);
+      assert.equal(out.code, 0, `${route}: ${out.stderr}`);
+      assert.match(out.stdout, /HTTP status: 200/);
+      assert.equal(JSON.parse(/\{"ok":true.*\}/.exec(out.stdout)?.[0] ?? '{}').client, 'chained-client', route);
+    }
+  } finally {
+    await f.cleanup();
+  }
 });
 
 const hasTool = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -163,6 +202,9 @@ test('mtls snippet (CLI): --out writes the file once, --json describes it', asyn
     const parsed = JSON.parse(json.stdout) as { filename: string; code: string; notes: string[] };
     assert.equal(parsed.filename, 'MtlsCall.java');
     assert.match(parsed.code, /KeyStore\.getInstance\("PKCS12"\)/);
+    const data = await runCli(['snippet', '--lang', 'curl', 'https://api.example.com/', '-d', 'a=1', '-d', '@-'], { input: 'b=2' });
+    assert.equal(data.code, 0, data.stderr);
+    assert.match(data.stdout, /--data-binary 'a=1&b=2'/, '-d repeats and joins with &, @- reads stdin, as in mtls request');
     const bad = await runCli(['snippet', '--lang', 'cobol', 'https://api.example.com/']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /error\[MTLS_BAD_ARGUMENT\]: unknown language "cobol"/);

@@ -26,10 +26,15 @@ import { alertFromErrorCode, classifyOutcome, classifyVerdict } from '../../src/
 import { checkClientCertificate, decodeCaNames, matchIssuer, summarizeCertificate } from '../../src/client/certificates.js';
 import { hintFor } from '../../src/client/hints.js';
 import { emptyTranscript } from '../../src/tls/handshake-tap.js';
+import { createClientTlsContext } from '../../src/tls/client-context.js';
+import { systemRootCertificates } from '../../src/tls/trust.js';
 import type { ConnectionTrace } from '../../src/client/connection.js';
 import { generateSnippet, SNIPPET_LANGUAGES } from '../../src/client/snippets/index.js';
 import { isMtlsError } from '../../src/errors/index.js';
 import { makeCa, makeLeaf, tempDir } from '../helpers/pki.js';
+import { run } from '../helpers/cli.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { toX509Name } from '../../src/pki/x509-name.js';
 import { parseSubject } from '../../src/pki/names.js';
 
@@ -205,7 +210,7 @@ function trace(partial: Partial<ConnectionTrace>): ConnectionTrace {
   return {
     host: 'h', port: 1, address: '127.0.0.1', servername: 'h', tcpConnected: true, secureConnected: false,
     transcript: emptyTranscript(), protocol: undefined, cipher: undefined, peerCertificates: undefined,
-    errors: [], bytesAtHandshake: undefined, closed: true, ...partial,
+    errors: [], peerClosed: true, ...partial,
   };
 }
 
@@ -245,7 +250,9 @@ test('snippets: TLS 1.2 pinned on every platform, passwords only from the enviro
     assert.match(s.code, pin[lang] as RegExp, `${lang} pins TLS 1.2`);
     if (['curl', 'node', 'java', 'csharp'].includes(lang)) assert.ok(s.code.includes('MY_PFX_PW'), `${lang} reads the password from the env`);
   }
-  assert.match(generateSnippet({ lang: 'python', url: 'https://x.example', pfxPath: 'c.pfx' }).code, /openssl pkcs12 -in c\.pfx -clcerts -nokeys -out c\.cert\.pem/);
+  const pyPfx = generateSnippet({ lang: 'python', url: 'https://x.example', pfxPath: 'c.pfx' }).code;
+  // The OpenSSL route writes the leaf, then its CA certificates, and reads the .pfx password from the same env as the script.
+  assert.match(pyPfx, /openssl pkcs12 -in c\.pfx -passin env:MTLS_PFX_PASSWORD -clcerts -nokeys -out c\.cert\.pem\n +openssl pkcs12 -in c\.pfx -passin env:MTLS_PFX_PASSWORD -cacerts -nokeys >> c\.cert\.pem/);
   assert.throws(() => generateSnippet({ lang: 'node', url: 'http://x.example' }), (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'));
   assert.throws(() => generateSnippet({ lang: 'node', url: 'https://x.example', headers: [['Bad Header', 'x']] }), (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'));
   assert.throws(() => generateSnippet({ lang: 'node', url: 'https://x.example', certPath: 'c.pem' }), (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'));
@@ -253,8 +260,106 @@ test('snippets: TLS 1.2 pinned on every platform, passwords only from the enviro
 
 test('snippets for runtimes without .pfx support point to mtls pfx unpack with the right names', () => {
   const py = generateSnippet({ lang: 'python', url: 'https://x.example', pfxPath: 'certs/c.pfx' }).code;
-  assert.match(py, /mtls pfx unpack certs\/c\.pfx --out-dir certs --name c /);
+  assert.match(py, /mtls pfx unpack certs\/c\.pfx --out-dir certs --name c\n/);
   assert.match(py, /certs\/c\.cert\.pem/);
   const go = generateSnippet({ lang: 'go', url: 'https://x.example', pfxPath: 'c.pfx' }).code;
   assert.match(go, /mtls pfx unpack c\.pfx --out-dir \. --name c --no-key-passphrase/);
+});
+
+test('a slow server is a timeout, not a closed connection; only the peer closing is "closed"; warning alerts are no cause', () => {
+  const t = emptyTranscript();
+  t.bytesReceived = 900;
+  t.serverHello = { version: 0x0303, versionName: 'TLSv1.2', cipherSuite: 0xc02b, cipherName: 'x', helloRetryRequest: false, extensions: [] };
+  t.serverHelloDone = true;
+  // The handshake completed, the server kept the connection open, undici gave up waiting for headers.
+  const slow = classifyOutcome({
+    trace: trace({ transcript: t, secureConnected: true, peerClosed: false, errors: [{ code: 'UND_ERR_HEADERS_TIMEOUT', message: 'Headers Timeout Error', phase: 'after-handshake' }] }),
+    error: Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' }),
+  });
+  assert.equal(slow.kind, 'timeout');
+  assert.equal(slow.errorCode, 'UND_ERR_HEADERS_TIMEOUT');
+  assert.match(slow.detail, /handshake completed.*no HTTP answer in time/);
+  assert.equal(classifyVerdict(slow, { hadCredentials: true }).verdict, 'timeout');
+  assert.match(hintFor('timeout', { handshakeCompleted: true }), /did not answer in time: retry with a longer --timeout/);
+  const body = classifyOutcome({ trace: trace({ transcript: t, secureConnected: true, peerClosed: false }), error: Object.assign(new Error('Body Timeout Error'), { code: 'UND_ERR_BODY_TIMEOUT' }) });
+  assert.equal(body.kind, 'timeout');
+  // The same connection broken on our side without a timeout: not "the server closed".
+  assert.equal(classifyOutcome({ trace: trace({ transcript: t, secureConnected: true, peerClosed: false }), error: new Error('aborted') }).kind, 'network-error');
+  assert.equal(classifyOutcome({ trace: trace({ transcript: t, secureConnected: true, peerClosed: true }), error: new Error('other side closed') }).kind, 'closed-after-handshake');
+  // A warning-level unrecognized_name (RFC 6066 §3) is not why a connection ended.
+  const warned = { ...t, alertsReceived: [{ level: 'warning' as const, code: 112, name: 'unrecognized_name' }] };
+  assert.equal(classifyOutcome({ trace: trace({ transcript: warned }) }).kind, 'closed-after-handshake');
+});
+
+test('SSL_CERT_FILE, when set, is the whole trust store (as in curl)', () => {
+  const { dir, cleanup } = tempDir();
+  const saved = process.env.SSL_CERT_FILE;
+  try {
+    const bundle = join(dir, 'one-ca.pem');
+    writeFileSync(bundle, `# a comment line\n${generateSelfSigned(dir)}`);
+    process.env.SSL_CERT_FILE = bundle;
+    const roots = systemRootCertificates();
+    assert.equal(roots.length, 1, 'only the certificate of SSL_CERT_FILE, not the roots compiled into Node');
+    assert.match(roots[0] as string, /^-----BEGIN CERTIFICATE-----\n/);
+    process.env.SSL_CERT_FILE = join(dir, 'missing.pem');
+    assert.throws(() => systemRootCertificates(), (e) => isMtlsError(e, 'MTLS_CONFIG_INVALID') && /SSL_CERT_FILE=.*missing\.pem: the file cannot be read \(ENOENT\)/.test(e.message));
+    delete process.env.SSL_CERT_FILE;
+    assert.ok(systemRootCertificates().length > 100, 'without it: the system bundle and Node\'s roots');
+  } finally {
+    if (saved === undefined) delete process.env.SSL_CERT_FILE;
+    else process.env.SSL_CERT_FILE = saved;
+    cleanup();
+  }
+});
+
+/** A self-signed RSA-512 certificate made by openssl; its key is next to it. */
+function generateSelfSigned(dir: string): string {
+  const r = run('openssl', ['req', '-x509', '-newkey', 'rsa:512', '-nodes', '-keyout', join(dir, 'weak.key.pem'), '-out', join(dir, 'weak.cert.pem'), '-subj', '/CN=weak', '-days', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  return run('openssl', ['x509', '-in', join(dir, 'weak.cert.pem')]).stdout;
+}
+
+test('client material: a .pfx without key or certificate, a key OpenSSL refuses, intermediates sent without the root', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const root = await makeCa(dir, { name: 'Root' });
+    const inter = await makeCa(dir, { name: 'Issuing', issuer: root });
+    const leaf = await makeLeaf(dir, inter, { cn: 'chained' });
+    const pfx = (name: string, args: string[]): string => {
+      const path = join(dir, name);
+      const r = run('openssl', ['pkcs12', '-export', ...args, '-out', path, '-passout', 'pass:pw']);
+      assert.equal(r.code, 0, r.stderr);
+      return path;
+    };
+    await assert.rejects(loadClientCredentials({ pfxPath: pfx('key-only.pfx', ['-nocerts', '-inkey', leaf.keyPath]), password: 'pw' }), (e) =>
+      isMtlsError(e, 'MTLS_BAD_ARGUMENT') && e.exitCode === 2 && /key-only\.pfx holds no certificate: a client \.pfx needs the private key and its certificate$/.test(e.message));
+    await assert.rejects(loadClientCredentials({ pfxPath: pfx('cert-only.pfx', ['-nokeys', '-in', leaf.certPath]), password: 'pw' }), (e) =>
+      isMtlsError(e, 'MTLS_BAD_ARGUMENT') && /cert-only\.pfx holds no private key:/.test(e.message));
+    writeFileSync(join(dir, 'chain.pem'), inter.certPem + root.certPem);
+    const full = await loadClientCredentials({ pfxPath: pfx('full.pfx', ['-inkey', leaf.keyPath, '-in', leaf.certPath, '-certfile', join(dir, 'chain.pem')]), password: 'pw' });
+    assert.equal(full.chain.length, 2);
+    assert.equal(full.certPem.match(/BEGIN CERTIFICATE/g)?.length, 2, 'the leaf and the intermediate are sent, the self-signed root is not');
+    // OpenSSL's security level refuses RSA-512: a local key problem (exit 4) naming the files, not a handshake failure (exit 6).
+    generateSelfSigned(dir);
+    const weak = await loadClientCredentials({ certPath: join(dir, 'weak.cert.pem'), keyPath: join(dir, 'weak.key.pem') });
+    assert.throws(() => createClientTlsContext({ credentials: weak, ca: [root.certPem] }), (e) =>
+      isMtlsError(e, 'MTLS_KEY_TOO_WEAK') && e.exitCode === 4 && /OpenSSL refused the client certificate .*weak\.cert\.pem with the key .*weak\.key\.pem: .*ee key too small/.test(e.message));
+    assert.ok(createClientTlsContext({ credentials: full, ca: [root.certPem] }).secureContext);
+  } finally {
+    cleanup();
+  }
+});
+
+test('snippets: characters outside the BMP compile in Go and Python; Go loads the key file its instructions write', () => {
+  const go = generateSnippet({ lang: 'go', url: 'https://x.example', headers: [['X-Mood', 'ok \u{1F600}']], body: 'caf\u00e9 \u{1F600}' }).code;
+  assert.match(go, /request\.Header\.Add\("X-Mood", "ok \\U0001F600"\)/);
+  assert.match(go, /strings\.NewReader\("caf\\u00e9 \\U0001F600"\)/);
+  assert.doesNotMatch(go, /\\ud83d/i, 'no surrogate escapes: Go refuses them');
+  assert.match(generateSnippet({ lang: 'java', url: 'https://x.example', body: '\u{1F600}' }).code, /ofString\("\\ud83d\\ude00"\)/, 'Java keeps UTF-16 pairs');
+  const enc = generateSnippet({ lang: 'go', url: 'https://x.example', certPath: 'certs/client.cert.pem', keyPath: 'certs/client.key.pem', keyEncrypted: true }).code;
+  const made = /openssl pkey -in certs\/client\.key\.pem -out (\S+)\)/.exec(enc)?.[1];
+  assert.equal(made, 'certs/client.key.plain.pem');
+  assert.match(enc, /tls\.LoadX509KeyPair\("certs\/client\.cert\.pem", "certs\/client\.key\.plain\.pem"\)/);
+  assert.match(generateSnippet({ lang: 'curl', url: 'https://x.example' }).code, /--fail-with-body, which needs curl 7\.76 or later/);
+  assert.match(generateSnippet({ lang: 'csharp', url: 'https://x.example', pfxPath: 'c.pfx' }).code, /SslStreamCertificateContext\.Create\(clientCertificate, intermediates\)/);
 });

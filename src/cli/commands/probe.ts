@@ -13,6 +13,7 @@ import { addClientOptions, clientOptionsFromCli, type ClientCliOptions } from '.
 interface ProbeCliOptions extends ClientCliOptions {
   path?: string;
   verbose?: boolean;
+  fail?: boolean;
 }
 
 const VERSION_LABELS: Record<string, string> = { TLSv1: 'TLS 1.0', 'TLSv1.1': 'TLS 1.1', 'TLSv1.2': 'TLS 1.2', 'TLSv1.3': 'TLS 1.3' };
@@ -79,7 +80,17 @@ async function runProbe(target: string, opts: ProbeCliOptions): Promise<void> {
   });
   if (opts.json) outJson(result);
   else printReport(result, opts.verbose ?? false);
-  if (!result.diagnosis.ok) process.exitCode = ERROR_CODES[VERDICT_ERROR_CODES[result.diagnosis.verdict]].exit;
+  process.exitCode = probeExitCode(result, opts.fail ?? false);
+}
+
+/**
+ * The exit code of a probe: 0 when the call works. An HTTP error status means
+ * the handshake succeeded and the server answered, so the endpoint works for
+ * mTLS: exit 0 (the report keeps the status and its hint), unless --fail.
+ */
+function probeExitCode(result: ProbeResult, fail: boolean): number {
+  if (result.diagnosis.ok || (result.diagnosis.verdict === 'http-error' && !fail)) return 0;
+  return ERROR_CODES[VERDICT_ERROR_CODES[result.diagnosis.verdict]].exit;
 }
 
 /**
@@ -92,6 +103,7 @@ export function registerProbeCommands(program: Command): void {
     .argument('<host:port>', 'the endpoint, e.g. api.example.com:443 (or an https:// URL)')
     .option('--path <path>', 'path of the one request (default /)')
     .option('-v, --verbose', 'also show certificate types, signature algorithms and error codes')
+    .option('--fail', 'exit 6 (MTLS_HTTP_STATUS) when the request gets an HTTP status >= 400, as curl --fail')
     .option('--json', 'print the report as JSON');
   addClientOptions(cmd)
     .addHelpText(
@@ -105,8 +117,12 @@ Examples:
   $ mtls probe api.example.com:443 --pfx client.pfx --password-file pfx.pass
   $ mtls probe 203.0.113.7:8443 --cert client.cert.pem --key client.key.pem --ca provider-ca.pem --json
 
-Exit codes: 0 the call works, 2 usage, 3-5 credential or file problems,
-  6 the call fails (the report's verdict says why).`,
+Exit codes: 0 the call works (the handshake succeeded and the server answered, whatever the HTTP
+  status: a 404 on the default path / still means mTLS works), 2 usage, 3-5 credential or file
+  problems, 6 the call fails (the report's verdict says why), or, with --fail, an HTTP status >= 400.
+  Exit code 6 is shared: with --fail, an HTTP error and a network/TLS failure both exit 6. Tell them
+  apart by the verdict (http-error) or, with --json, by exchange.status, a number only when the
+  server answered over HTTP (null otherwise).`,
     )
     .action((target: string, opts: ProbeCliOptions) => runProbe(target, opts));
 }

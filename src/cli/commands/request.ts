@@ -13,6 +13,7 @@ import type { CertificateSummary } from '../../client/certificates.js';
 import type { ClientCertificateReport, TlsReport } from '../../client/diagnose.js';
 import { parseResolveEntry, type MtlsClientOptions, type ResolveEntry } from '../../client/dispatcher.js';
 import { mtlsRequest, type MtlsRequestResult } from '../../client/request.js';
+import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson, style, warn } from '../output.js';
 import { readSecret } from '../secrets.js';
 
@@ -34,8 +35,6 @@ export interface ClientCliOptions {
   timeout?: number;
   json?: boolean;
 }
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 function parseSeconds(value: string): number {
   const n = Number(value);
@@ -98,33 +97,12 @@ export async function clientOptionsFromCli(opts: ClientCliOptions): Promise<Mtls
 interface RequestCliOptions extends ClientCliOptions {
   request?: string;
   header?: string[];
-  data?: string;
+  data?: string[];
   output?: string;
   include?: boolean;
   verbose?: boolean;
   fail?: boolean;
   force?: boolean;
-}
-
-function parseHeader(h: string): [string, string] {
-  const i = h.indexOf(':');
-  const name = i > 0 ? h.slice(0, i).trim() : '';
-  // RFC 9110 §5.1: a field name is a token; §5.5: no CR/LF in a value.
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(h)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `-H "${h}" is not "Name: value"`, { subject: '-H', hint: 'Write a header as -H "Content-Type: application/json".' });
-  }
-  return [name, h.slice(i + 1).trim()];
-}
-
-async function readData(data: string): Promise<Buffer | string> {
-  if (!data.startsWith('@')) return data;
-  const path = data.slice(1);
-  if (path === '-') {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  }
-  return readFileChecked(path, 'request body (-d @file)');
 }
 
 /** `* ` lines on stderr, as curl -v writes them. */
@@ -174,7 +152,7 @@ function bodyForJson(body: Buffer): { text: string } | { base64: string } {
 async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
   const client = await clientOptionsFromCli(opts);
   const headers = (opts.header ?? []).map(parseHeader);
-  const body = opts.data !== undefined ? await readData(opts.data) : undefined;
+  const body = await readRequestBody(opts.data);
   let result: MtlsRequestResult;
   try {
     result = await mtlsRequest({
@@ -203,7 +181,7 @@ async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
     throw new MtlsError('MTLS_HTTP_STATUS', `${url}: the server answered HTTP ${result.status} ${result.statusText}`, {
       subject: url,
       hint: `${result.diagnosis.hint} (Without --fail the body is printed and the exit code is 0.)`,
-      details: { status: result.status },
+      details: { status: result.status, statusText: result.statusText },
     });
   }
   if (opts.output !== undefined) await writeFileAtomic(opts.output, result.body, { force: opts.force ?? false });
@@ -241,12 +219,12 @@ export function registerRequestCommands(program: Command): void {
     .argument('<url>', 'https:// URL')
     .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
     .option('-H, --header <header>', '"Name: value"; repeatable', collect)
-    .option('-d, --data <data>', 'request body; @FILE reads a file as is, @- reads stdin')
+    .option('-d, --data <data>', 'request body; @FILE reads a file as is, @- reads stdin; repeatable, joined with & (as curl)', collect)
     .option('-o, --output <file>', 'write the body to FILE instead of stdout (atomically)')
     .option('--force', 'let -o replace an existing file')
     .option('-i, --include', 'print the status line and response headers before the body')
     .option('-v, --verbose', 'print protocol, cipher, both certificate chains and the CertificateRequest on stderr')
-    .option('--fail', 'exit 6 (MTLS_HTTP_STATUS) on HTTP status >= 400, without printing the body, as curl --fail')
+    .option('--fail', 'exit 6 (MTLS_HTTP_STATUS) on HTTP status >= 400, without printing the body, as curl --fail (see exit codes)')
     .option('--json', 'print status, headers, body, TLS details and the diagnosis as JSON');
   addClientOptions(cmd)
     .addHelpText(
@@ -262,8 +240,11 @@ Examples:
   $ mtls request https://api.example.com/v1/report --pfx client.pfx -o report.pdf --resolve api.example.com:443:203.0.113.7
 
 Exit codes: 0 the call completed (any HTTP status without --fail), 2 usage, 3 no password given,
-  4 wrong password or key/certificate mismatch, 5 file errors,
-  6 network/TLS failure (the message names the likely cause), or HTTP status >= 400 with --fail.`,
+  4 wrong password, key/certificate mismatch or a key OpenSSL refuses, 5 file errors,
+  6 network/TLS failure (the message names the likely cause), or HTTP status >= 400 with --fail.
+  Exit code 6 is shared: with --fail, an HTTP error and a network/TLS failure both exit 6. Tell them
+  apart by the error code (MTLS_HTTP_STATUS for the HTTP error) or, with --json, by
+  error.details.status, which only an HTTP error carries.`,
     )
     .action((url: string, opts: RequestCliOptions) => runRequest(url, opts));
 }

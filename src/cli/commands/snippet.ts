@@ -7,6 +7,7 @@ import { MtlsError } from '../../errors/index.js';
 import { readFileChecked, writeFileAtomic } from '../../io/index.js';
 import { isEncryptedPrivateKey } from '../../pki/keys.js';
 import { DEFAULT_KEY_PASSPHRASE_ENV, DEFAULT_PASSWORD_ENV, SNIPPET_LANGUAGES, generateSnippet, type SnippetLanguage } from '../../client/snippets/index.js';
+import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson } from '../output.js';
 
 interface SnippetCliOptions {
@@ -17,7 +18,7 @@ interface SnippetCliOptions {
   ca?: string;
   request?: string;
   header?: string[];
-  data?: string;
+  data?: string[];
   passwordEnv?: string;
   keyPassphraseEnv?: string;
   out?: string;
@@ -25,20 +26,11 @@ interface SnippetCliOptions {
   json?: boolean;
 }
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-function parseHeader(h: string): [string, string] {
-  const i = h.indexOf(':');
-  if (i <= 0) throw new MtlsError('MTLS_BAD_ARGUMENT', `-H "${h}" is not "Name: value"`, { subject: '-H', hint: 'Write a header as -H "Content-Type: application/json".' });
-  return [h.slice(0, i).trim(), h.slice(i + 1).trim()];
-}
-
 async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
   if (!(SNIPPET_LANGUAGES as readonly string[]).includes(opts.lang)) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown language "${opts.lang}"`, { subject: '--lang', hint: `Choose one of ${SNIPPET_LANGUAGES.join(', ')}.` });
   }
-  let body: string | undefined;
-  if (opts.data !== undefined) body = opts.data.startsWith('@') ? (await readFileChecked(opts.data.slice(1), 'request body (-d @file)')).toString('utf8') : opts.data;
+  const body = (await readRequestBody(opts.data))?.toString('utf8');
   const keyEncrypted = opts.key !== undefined ? isEncryptedPrivateKey(await readFileChecked(opts.key, 'private key')) : false;
   const snippet = generateSnippet({
     lang: opts.lang as SnippetLanguage,
@@ -80,7 +72,7 @@ export function registerSnippetCommands(program: Command): void {
     .option('--ca <file>', "CA bundle for the server's certificate (default: the platform's trust store)")
     .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
     .option('-H, --header <header>', '"Name: value"; repeatable', collect)
-    .option('-d, --data <data>', 'request body; @FILE reads a file')
+    .option('-d, --data <data>', 'request body; @FILE reads a file, @- reads stdin; repeatable, joined with & (as curl)', collect)
     .option('--password-env <name>', `env variable the code reads the .pfx password from (default ${DEFAULT_PASSWORD_ENV})`)
     .option('--key-passphrase-env <name>', `env variable for an encrypted key's passphrase (default ${DEFAULT_KEY_PASSPHRASE_ENV})`)
     .option('--out <file>', 'write the code to FILE instead of stdout')

@@ -2,6 +2,7 @@
  * Shared pieces of the snippet generators: the request being described, the
  * client credentials as file paths, and string quoting for each language.
  */
+import { defaultContentType } from '../content-type.js';
 
 /** Languages (and tools) `mtls snippet` writes for. */
 export const SNIPPET_LANGUAGES = ['curl', 'node', 'python', 'java', 'go', 'csharp', 'postman'] as const;
@@ -65,22 +66,11 @@ export interface SnippetRequest {
   caPath: string | undefined;
 }
 
-function looksJson(text: string): boolean {
-  const s = text.trim();
-  if (!/^[[{]/.test(s)) return false;
-  try {
-    JSON.parse(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Fills in defaults: method, Content-Type for a body (JSON when it parses, else form, like `mtls request`). */
 export function normaliseRequest(o: SnippetOptions): SnippetRequest {
   const headers = [...(o.headers ?? [])];
   if (o.body !== undefined && !headers.some(([k]) => k.toLowerCase() === 'content-type')) {
-    headers.push(['Content-Type', looksJson(o.body) ? 'application/json' : 'application/x-www-form-urlencoded']);
+    headers.push(['Content-Type', defaultContentType(o.body)]);
   }
   const credentials: SnippetRequest['credentials'] = o.pfxPath
     ? { kind: 'pfx', pfxPath: o.pfxPath, passwordEnv: o.passwordEnv ?? DEFAULT_PASSWORD_ENV }
@@ -91,12 +81,30 @@ export function normaliseRequest(o: SnippetOptions): SnippetRequest {
 }
 
 /**
- * A double-quoted string literal valid in JavaScript, Python, Java, Go and C#:
- * JSON escapes, with every non-ASCII character as a `\u` escape of four hex digits so that the source
- * file's encoding never matters.
+ * How a language escapes a character outside the Basic Multilingual Plane
+ * (such as an emoji) in a string literal: `surrogates` as a UTF-16 pair of
+ * `\u` escapes (JavaScript, Java, C#), `U8` as one `\U` escape of eight hex
+ * digits (Go and Python, where a surrogate escape is a compile error or a
+ * string that cannot be encoded).
  */
-export function quote(s: string): string {
-  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export type NonBmpEscape = 'surrogates' | 'U8';
+
+/** Lone UTF-16 surrogates: no encoding can carry them. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A double-quoted string literal valid in JavaScript, Python, Java, Go and C#:
+ * JSON escapes, with every non-ASCII character escaped so that the source
+ * file's encoding never matters: `\u` and four hex digits inside the BMP, and
+ * outside it as `nonBmp` says (default `surrogates`). A lone surrogate becomes
+ * U+FFFD, as a UTF-8 encoder would send it.
+ */
+export function quote(s: string, nonBmp: NonBmpEscape = 'surrogates'): string {
+  let json = JSON.stringify(s.replace(LONE_SURROGATE, '\ufffd'));
+  if (nonBmp === 'U8') {
+    json = json.replace(/[\ud800-\udbff][\udc00-\udfff]/g, (pair) => `\\U${(pair.codePointAt(0) as number).toString(16).toUpperCase().padStart(8, '0')}`);
+  }
+  return json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A POSIX shell single-quoted word. */
@@ -115,25 +123,45 @@ export function pemFromPfxPaths(pfxPath: string): { certPath: string; keyPath: s
   return { certPath: `${stem}.cert.pem`, keyPath: `${stem}.key.pem` };
 }
 
+/** A path as one POSIX shell word: as is when it needs no quoting. */
+export function shWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : shQuote(path);
+}
+
+/** Options for {@link pfxToPemCommands}. */
+export interface PfxToPemOptions {
+  /** Write the key unencrypted (for runtimes that cannot decrypt PKCS#8, such as Go's LoadX509KeyPair); default encrypted with the `.pfx` password. */
+  plainKey?: boolean;
+  /** The env variable holding the `.pfx` password, which the OpenSSL commands read (default MTLS_PFX_PASSWORD). */
+  passwordEnv?: string;
+}
+
 /**
- * The command that turns a `.pfx` into the PEM files {@link pemFromPfxPaths}
- * names (`mtls pfx unpack`, which also reads RC2-40 files), and the OpenSSL
- * equivalent for users without mtlskit.
- * @param plainKey - write the key unencrypted (for runtimes that cannot decrypt PKCS#8); default encrypted with the .pfx password
+ * The commands that turn a `.pfx` into the PEM files {@link pemFromPfxPaths}
+ * names: `mtls pfx unpack` (which also reads RC2-40 files), and the OpenSSL
+ * equivalent for users without mtlskit. Both write the certificate file as
+ * the leaf followed by its CA certificates, so that the runtime sends the
+ * intermediates too (RFC 5246 §7.4.6), and encrypt the key with the `.pfx`
+ * password unless `plainKey`. Lines starting with `#` are shell comments;
+ * every other line is one shell command.
  */
-export function pfxToPemCommands(pfxPath: string, plainKey = false): string[] {
+export function pfxToPemCommands(pfxPath: string, options: PfxToPemOptions = {}): string[] {
   const { certPath, keyPath } = pemFromPfxPaths(pfxPath);
   const slash = pfxPath.lastIndexOf('/');
   const dir = slash >= 0 ? pfxPath.slice(0, slash) || '/' : '.';
   const stem = certPath.slice(slash + 1).replace(/\.cert\.pem$/, '');
+  const env = options.passwordEnv ?? DEFAULT_PASSWORD_ENV;
+  const pfx = `openssl pkcs12 -in ${shWord(pfxPath)} -passin env:${env}`;
   return [
-    `mtls pfx unpack ${pfxPath} --out-dir ${dir} --name ${stem}${plainKey ? ' --no-key-passphrase' : '   (the PEM key stays encrypted with the .pfx password)'}`,
-    'or with OpenSSL:',
-    `openssl pkcs12 -in ${pfxPath} -clcerts -nokeys -out ${certPath}`,
-    plainKey
-      ? `openssl pkcs12 -in ${pfxPath} -nocerts -nodes -out ${keyPath} && chmod 600 ${keyPath}`
-      : `openssl pkcs12 -in ${pfxPath} -nocerts -out ${keyPath}   (asks for a new PEM pass phrase)`,
-    '(add -legacy to both for RC2-40 files from old exports)',
+    `mtls pfx unpack ${shWord(pfxPath)} --out-dir ${shWord(dir)} --name ${shWord(stem)}${options.plainKey ? ' --no-key-passphrase' : ''}`,
+    options.plainKey ? '# (the PEM key is written unencrypted, mode 0600)' : '# (the PEM key stays encrypted with the .pfx password)',
+    `# or with OpenSSL, the password read from $${env}; the certificate file gets the leaf first, then its CA certificates`,
+    '# (add -legacy to each openssl command for RC2-40 files from old exports):',
+    `${pfx} -clcerts -nokeys -out ${shWord(certPath)}`,
+    `${pfx} -cacerts -nokeys >> ${shWord(certPath)}`,
+    options.plainKey
+      ? `(umask 077 && ${pfx} -nocerts -nodes -out ${shWord(keyPath)})`
+      : `${pfx} -nocerts -passout env:${env} -out ${shWord(keyPath)}`,
   ];
 }
 

@@ -38,6 +38,16 @@ export function csharpSnippet(options: SnippetOptions): SnippetResult {
       'var clientCertificate = new X509Certificate2(pemCertificate.Export(X509ContentType.Pkcs12));',
     );
   }
+  if (c.kind !== 'none') {
+    head.push(
+      '// Intermediate CAs: .NET sends only the chain it can build from the certificate stores, not the other certificates',
+      `// of ${c.kind === 'pfx' ? 'the .pfx' : 'the PEM file'}. If your certificate comes from an intermediate CA, either install that intermediate in the`,
+      '// current user\'s intermediate store (X509Store(StoreName.CertificateAuthority, StoreLocation.CurrentUser)), or, on',
+      '// .NET 8 or later, use a SocketsHttpHandler whose SslOptions.ClientCertificateContext is',
+      '// SslStreamCertificateContext.Create(clientCertificate, intermediates), with the intermediates in an X509Certificate2Collection.',
+    );
+    notes.push('.NET does not send the intermediates from the .pfx or PEM file: install them in the CurrentUser intermediate (CA) store, or on .NET 8+ pass them through SslStreamCertificateContext (see the comment in Program.cs).');
+  }
   body.push('var handler = new HttpClientHandler', '{', '    SslProtocols = SslProtocols.Tls12,', '    ClientCertificateOptions = ClientCertificateOption.Manual,', '};');
   if (c.kind !== 'none') body.push('handler.ClientCertificates.Add(clientCertificate);');
   if (r.caPath) {

@@ -15,7 +15,7 @@ export function curlSnippet(options: SnippetOptions): SnippetResult {
     '#!/bin/sh',
     `# ${banner('curl', r.url)}`,
     '# TLS 1.2 only (--tlsv1.2 --tls-max 1.2), as the provider requires.',
-    '# Exits non-zero when the call fails, including an HTTP status >= 400 (--fail-with-body).',
+    '# Exits non-zero when the call fails, including an HTTP status >= 400 (--fail-with-body, which needs curl 7.76 or later).',
   ];
   const notes: string[] = [];
   const config: string[] = [];

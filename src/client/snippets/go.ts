@@ -3,7 +3,15 @@
  * MaxVersion = tls.VersionTLS12 and tls.LoadX509KeyPair. Go's standard
  * library reads PEM only, so a `.pfx` is converted to PEM first.
  */
-import { banner, normaliseRequest, pemFromPfxPaths, pfxToPemCommands, quote, type SnippetOptions, type SnippetResult } from './common.js';
+import { banner, normaliseRequest, pemFromPfxPaths, pfxToPemCommands, quote, shWord, type SnippetOptions, type SnippetResult } from './common.js';
+
+/** Where the decrypted copy of an encrypted key goes: `client.key.pem` → `client.key.plain.pem`. */
+function plainKeyPath(keyPath: string): string {
+  return /\.pem$/i.test(keyPath) ? keyPath.replace(/\.pem$/i, '.plain.pem') : `${keyPath}.plain.pem`;
+}
+
+/** A Go string literal: characters outside the BMP as `\U` escapes (a surrogate escape does not compile). */
+const q = (s: string): string => quote(s, 'U8');
 
 /** Generates the Go program. */
 export function goSnippet(options: SnippetOptions): SnippetResult {
@@ -16,20 +24,26 @@ export function goSnippet(options: SnippetOptions): SnippetResult {
   if (c.kind === 'pfx') {
     ({ certPath, keyPath } = pemFromPfxPaths(c.pfxPath));
     head.push("// Go's standard library cannot read a .pfx; make PEM files from it once (the key unencrypted, mode 0600):");
-    for (const l of pfxToPemCommands(c.pfxPath, true)) head.push(`//   ${l}`);
-    notes.push(`Go's standard library reads PEM only: the program uses ${certPath} and ${keyPath}, made from the .pfx with openssl (commands in the file).`);
+    for (const l of pfxToPemCommands(c.pfxPath, { plainKey: true, passwordEnv: c.passwordEnv })) head.push(`//   ${l}`);
+    notes.push(`Go's standard library reads PEM only: the program uses ${certPath} (the leaf, then its intermediates) and ${keyPath}, made from the .pfx once (commands in the file).`);
   } else if (c.kind === 'pem') {
     certPath = c.certPath;
     keyPath = c.keyPath;
     if (c.passphraseEnv) {
-      head.push('// tls.LoadX509KeyPair reads unencrypted keys only: decrypt the key once with `openssl pkey -in KEY -out key.plain.pem` (keep it 0600).');
-      notes.push('Go\'s tls.LoadX509KeyPair cannot read an encrypted PKCS#8 key: decrypt it once with openssl pkey and protect the file.');
+      // LoadX509KeyPair reads unencrypted keys only: the program loads the decrypted copy the comment tells the user to make.
+      keyPath = plainKeyPath(c.keyPath);
+      head.push(
+        '// tls.LoadX509KeyPair reads unencrypted keys only: decrypt the key once (it asks for the passphrase) and keep the copy private:',
+        `//   (umask 077 && openssl pkey -in ${shWord(c.keyPath)} -out ${shWord(keyPath)})`,
+      );
+      notes.push(`Go's tls.LoadX509KeyPair cannot read an encrypted key: the program loads ${keyPath}, a decrypted copy made once with openssl pkey (commands in the file); keep it mode 0600.`);
     }
   }
+  if (certPath) head.push(`// ${certPath} must hold the client certificate first, then any intermediate CA certificates: Go sends them all.`);
   const body: string[] = [];
   if (certPath && keyPath) {
     body.push(
-      `\tcert, err := tls.LoadX509KeyPair(${quote(certPath)}, ${quote(keyPath)})`,
+      `\tcert, err := tls.LoadX509KeyPair(${q(certPath)}, ${q(keyPath)})`,
       '\tif err != nil {',
       '\t\tfmt.Fprintln(os.Stderr, "cannot load the client certificate:", err)',
       '\t\tos.Exit(2)',
@@ -43,7 +57,7 @@ export function goSnippet(options: SnippetOptions): SnippetResult {
   body.push('\tconfig := &tls.Config{', ...fields.map(([k, v]) => `\t\t${`${k}:`.padEnd(width)}${v},`), '\t}');
   if (r.caPath) {
     body.push(
-      `\tcaPEM, err := os.ReadFile(${quote(r.caPath)})`,
+      `\tcaPEM, err := os.ReadFile(${q(r.caPath)})`,
       '\tif err != nil {',
       '\t\tfmt.Fprintln(os.Stderr, "cannot read the CA file:", err)',
       '\t\tos.Exit(2)',
@@ -57,12 +71,12 @@ export function goSnippet(options: SnippetOptions): SnippetResult {
   }
   body.push(
     '\tclient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: config}}',
-    `\trequest, err := http.NewRequest(${quote(r.method)}, ${quote(r.url)}, ${r.body !== undefined ? `strings.NewReader(${quote(r.body)})` : 'nil'})`,
+    `\trequest, err := http.NewRequest(${q(r.method)}, ${q(r.url)}, ${r.body !== undefined ? `strings.NewReader(${q(r.body)})` : 'nil'})`,
     '\tif err != nil {',
     '\t\tfmt.Fprintln(os.Stderr, err)',
     '\t\tos.Exit(2)',
     '\t}',
-    ...r.headers.map(([k, v]) => `\trequest.Header.Add(${quote(k)}, ${quote(v)})`),
+    ...r.headers.map(([k, v]) => `\trequest.Header.Add(${q(k)}, ${q(v)})`),
     '\tresponse, err := client.Do(request)',
     '\tif err != nil {',
     '\t\tfmt.Fprintln(os.Stderr, "mTLS call failed:", err)',

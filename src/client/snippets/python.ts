@@ -4,32 +4,35 @@
  * urllib.request (standard library only). Python's ssl module reads PEM
  * only, so a `.pfx` is converted to PEM first.
  */
-import { DEFAULT_KEY_PASSPHRASE_ENV, banner, normaliseRequest, pemFromPfxPaths, pfxToPemCommands, quote, type SnippetOptions, type SnippetResult } from './common.js';
+import { banner, normaliseRequest, pemFromPfxPaths, pfxToPemCommands, quote, type SnippetOptions, type SnippetResult } from './common.js';
+
+/** A Python string literal: characters outside the BMP as `\\U` escapes. */
+const q = (s: string): string => quote(s, 'U8');
 
 /** Generates the Python snippet. */
 export function pythonSnippet(options: SnippetOptions): SnippetResult {
   const r = normaliseRequest(options);
   const c = r.credentials;
   const notes: string[] = [];
-  const doc = [`"""${banner('python', r.url)}.`, '', 'Python 3.7 or later. TLS 1.2 only (minimum_version = maximum_version = TLSv1_2), as the provider requires.'];
+  const doc = [`r"""${banner('python', r.url)}.`, '', 'Python 3.7 or later. TLS 1.2 only (minimum_version = maximum_version = TLSv1_2), as the provider requires.'];
   let chain = '';
   if (c.kind === 'pfx') {
     const pem = pemFromPfxPaths(c.pfxPath);
-    const env = options.keyPassphraseEnv ?? DEFAULT_KEY_PASSPHRASE_ENV;
     doc.push(
       '',
       "Python's ssl module cannot read a .pfx; make PEM files from it once:",
-      ...pfxToPemCommands(c.pfxPath).map((l) => `    ${l}`),
-      `The key's pass phrase is then read from the environment variable ${env}.`,
+      ...pfxToPemCommands(c.pfxPath, { passwordEnv: c.passwordEnv }).map((l) => `    ${l}`),
+      `Both encrypt the key with the .pfx password, which the script reads from the environment variable ${c.passwordEnv}.`,
     );
-    notes.push(`Python's ssl module reads PEM only: the script uses ${pem.certPath} and ${pem.keyPath}, made from the .pfx with openssl (commands in the script).`);
-    chain = `context.load_cert_chain(certfile=${quote(pem.certPath)}, keyfile=${quote(pem.keyPath)}, password=os.environ.get(${quote(env)}))`;
+    notes.push(`Python's ssl module reads PEM only: the script uses ${pem.certPath} (the leaf, then its intermediates) and ${pem.keyPath}, made from the .pfx once (commands in the script).`);
+    chain = `context.load_cert_chain(certfile=${q(pem.certPath)}, keyfile=${q(pem.keyPath)}, password=os.environ.get(${q(c.passwordEnv)}))`;
   } else if (c.kind === 'pem') {
+    doc.push('', `${c.certPath} holds the client certificate first, then any intermediate CA certificates the server needs.`);
     if (c.passphraseEnv) doc.push(`The key's passphrase is read from the environment variable ${c.passphraseEnv}.`);
-    chain = `context.load_cert_chain(certfile=${quote(c.certPath)}, keyfile=${quote(c.keyPath)}${c.passphraseEnv ? `, password=os.environ.get(${quote(c.passphraseEnv)})` : ''})`;
+    chain = `context.load_cert_chain(certfile=${q(c.certPath)}, keyfile=${q(c.keyPath)}${c.passphraseEnv ? `, password=os.environ.get(${q(c.passphraseEnv)})` : ''})`;
   }
   doc.push('"""');
-  const headers = r.headers.map(([k, v]) => `    ${quote(k)}: ${quote(v)},`);
+  const headers = r.headers.map(([k, v]) => `    ${q(k)}: ${q(v)},`);
   const code = [
     '#!/usr/bin/env python3',
     ...doc,
@@ -43,14 +46,14 @@ export function pythonSnippet(options: SnippetOptions): SnippetResult {
     'context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)',
     'context.minimum_version = ssl.TLSVersion.TLSv1_2',
     'context.maximum_version = ssl.TLSVersion.TLSv1_2',
-    r.caPath ? `context.load_verify_locations(cafile=${quote(r.caPath)})` : 'context.load_default_certs()',
+    r.caPath ? `context.load_verify_locations(cafile=${q(r.caPath)})` : 'context.load_default_certs()',
     ...(chain ? [chain] : []),
     '',
     'headers = {',
     ...headers,
     '}',
-    `body = ${r.body !== undefined ? `${quote(r.body)}.encode("utf-8")` : 'None'}`,
-    `request = urllib.request.Request(${quote(r.url)}, data=body, headers=headers, method=${quote(r.method)})`,
+    `body = ${r.body !== undefined ? `${q(r.body)}.encode("utf-8")` : 'None'}`,
+    `request = urllib.request.Request(${q(r.url)}, data=body, headers=headers, method=${q(r.method)})`,
     'try:',
     '    with urllib.request.urlopen(request, context=context, timeout=30) as response:',
     '        print(f"HTTP status: {response.status}")',
