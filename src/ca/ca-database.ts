@@ -4,11 +4,10 @@
  * that concurrent signers never collide and a crash at any point leaves a
  * database `openssl ca` accepts.
  */
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
-import { pathExists, readFileChecked, writeFileAtomic } from '../io/index.js';
+import { pathExists, readFileChecked, syncDir, writeFileAtomic } from '../io/index.js';
 import { randomSerial } from '../pki/certificate.js';
 import { formatSlash } from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
@@ -21,11 +20,13 @@ export async function readDatabase(config: CaConfigResult): Promise<IndexEntry[]
   return parseIndex(text, config.database);
 }
 
-/** Writes the CA database atomically, keeping the previous one as index.txt.old as OpenSSL does. */
-export async function writeDatabase(config: CaConfigResult, entries: readonly IndexEntry[]): Promise<void> {
-  const current = await fs.readFile(config.database).catch(() => undefined);
-  if (current !== undefined) await writeFileAtomic(`${config.database}.old`, current, { force: true });
-  await writeFileAtomic(config.database, formatIndex(entries), { force: true });
+/**
+ * Writes the CA database atomically, keeping the previous one as index.txt.old
+ * as OpenSSL does (a hard link, not a copy).
+ * @param syncDirectory - fsync the directory (default true; recordIssued syncs once itself)
+ */
+export async function writeDatabase(config: CaConfigResult, entries: readonly IndexEntry[], syncDirectory = true): Promise<void> {
+  await writeFileAtomic(config.database, formatIndex(entries), { force: true, keepBackupAs: `${config.database}.old`, syncDir: syncDirectory });
 }
 
 /** A serial that is in neither the database nor newcerts/ (CSPRNG, 127 bits). */
@@ -63,10 +64,14 @@ export async function recordIssued(options: RecordIssuedOptions, entries: IndexE
       });
     }
   }
+  // Each file is fsynced before it is renamed into place, so every step is
+  // atomic. The certificate is durable before the index names it; index and
+  // serial share one directory fsync at the end.
   await writeFileAtomic(join(config.newCertsDir, `${serial}.pem`), pem, { mode: 0o644 });
   const entry: IndexEntry = { status: 'V', expiry: certificate.notAfter, revokedAt: null, reason: null, serial, file: 'unknown', subject };
-  await writeDatabase(config, [...entries, entry]);
-  await writeFileAtomic(config.serialFile, `${nextSerial(serial)}\n`, { force: true });
+  await writeDatabase(config, [...entries, entry], false);
+  await writeFileAtomic(config.serialFile, `${nextSerial(serial)}\n`, { force: true, syncDir: false });
+  for (const d of new Set([dirname(config.database), dirname(config.serialFile)])) await syncDir(d);
   return entry;
 }
 

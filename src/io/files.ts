@@ -9,6 +9,10 @@ export interface WriteFileAtomicOptions {
   mode?: number;
   /** Replace an existing file (default false: refuse with MTLS_FILE_EXISTS). */
   force?: boolean;
+  /** With `force`: keep the replaced file under this name (a hard link, no copy), as OpenSSL keeps index.txt.old. */
+  keepBackupAs?: string;
+  /** fsync the directory afterwards (default true); callers writing several files sync once themselves. */
+  syncDir?: boolean;
 }
 
 /**
@@ -18,7 +22,10 @@ export interface WriteFileAtomicOptions {
  * @throws MTLS_FILE_WRITE on any I/O failure (the temp file is removed)
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
-  await writeFilesAtomic([{ path, data, mode: options.mode ?? 0o644 }], { force: options.force ?? false });
+  await writeFilesAtomic([{ path, data, mode: options.mode ?? 0o644, ...(options.keepBackupAs ? { keepBackupAs: options.keepBackupAs } : {}) }], {
+    force: options.force ?? false,
+    syncDir: options.syncDir ?? true,
+  });
 }
 
 /** Writes `data` to a fresh temp file next to `path` (O_EXCL, fsync) and returns its name. */
@@ -104,8 +111,8 @@ export async function readFileChecked(path: string, what = 'file'): Promise<Buff
  * @throws MTLS_FILE_WRITE on any I/O failure
  */
 export async function writeFilesAtomic(
-  files: ReadonlyArray<{ path: string; data: string | Uint8Array; mode?: number }>,
-  options: { force?: boolean } = {},
+  files: ReadonlyArray<{ path: string; data: string | Uint8Array; mode?: number; keepBackupAs?: string }>,
+  options: { force?: boolean; syncDir?: boolean } = {},
 ): Promise<void> {
   const force = options.force ?? false;
   for (const f of files) await assertCanWrite(f.path, force);
@@ -116,7 +123,7 @@ export async function writeFilesAtomic(
     await Promise.all(temps.map((t) => fs.unlink(t).catch(() => undefined)));
     throw e;
   }
-  const placed: Array<{ path: string; backup: string | null }> = [];
+  const placed: Array<{ path: string; backup: string | null; keepAs: string | undefined }> = [];
   try {
     for (const [i, f] of files.entries()) {
       const tmp = temps[i] as string;
@@ -127,11 +134,11 @@ export async function writeFilesAtomic(
           () => false,
         );
         await fs.rename(tmp, f.path);
-        placed.push({ path: f.path, backup: had ? backup : null });
+        placed.push({ path: f.path, backup: had ? backup : null, keepAs: f.keepBackupAs });
       } else {
         await fs.link(tmp, f.path);
         await fs.unlink(tmp);
-        placed.push({ path: f.path, backup: null });
+        placed.push({ path: f.path, backup: null, keepAs: undefined });
       }
     }
   } catch (e) {
@@ -142,8 +149,11 @@ export async function writeFilesAtomic(
     await Promise.all(temps.map((t) => fs.unlink(t).catch(() => undefined)));
     throw writeError(files[placed.length]?.path ?? 'output', e);
   }
-  await Promise.all(placed.map((p) => (p.backup ? fs.unlink(p.backup).catch(() => undefined) : undefined)));
-  for (const d of new Set(files.map((f) => dirname(f.path)))) await syncDir(d);
+  for (const p of placed) {
+    if (p.backup && p.keepAs) await fs.rename(p.backup, p.keepAs).catch(() => fs.unlink(p.backup as string).catch(() => undefined));
+    else if (p.backup) await fs.unlink(p.backup).catch(() => undefined);
+  }
+  if (options.syncDir ?? true) for (const d of new Set(files.map((f) => dirname(f.path)))) await syncDir(d);
 }
 
 /**
