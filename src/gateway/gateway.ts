@@ -440,6 +440,28 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     return (q >= 0 ? url.slice(0, q) : url).slice(0, 2048);
   }
 
+  /** Audits one request-stage event on an established connection. */
+  function auditRequest(
+    state: ConnState,
+    reason: AuditReason,
+    detail: string | null,
+    extra: { method?: string | null; path?: string | null; status?: number | null; durationMs?: number | null } = {},
+  ): void {
+    audit.record(
+      makeAuditRecord({
+        kind: 'request',
+        ip: state.ip,
+        reason,
+        institutionId: state.decision.institutionId,
+        cert: state.decision.leaf,
+        tlsVersion: state.tlsVersion,
+        cipher: state.cipher,
+        detail,
+        ...extra,
+      }),
+    );
+  }
+
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
     const socket = req.socket as tls.TLSSocket;
@@ -448,24 +470,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       sendReason(res, 403, 'bad_request', true);
       return;
     }
-    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void => {
-      audit.record(
-        makeAuditRecord({
-          kind: 'request',
-          ip: state.ip,
-          reason,
-          institutionId: state.decision.institutionId,
-          cert: state.decision.leaf,
-          tlsVersion: state.tlsVersion,
-          cipher: state.cipher,
-          detail,
-          method: req.method ?? null,
-          path: requestPath(req),
-          status,
-          durationMs: Math.round(performance.now() - started),
-        }),
-      );
-    };
+    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void =>
+      auditRequest(state, reason, detail, { method: req.method ?? null, path: requestPath(req), status, durationMs: Math.round(performance.now() - started) });
     inFlight++;
     activeResponses.add(res);
     try {
@@ -508,17 +514,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       // (or a connection) ended abnormally and why.
       socket.destroy();
       if (state) {
-        audit.record(
-          makeAuditRecord({
-            kind: 'request',
-            ip: state.ip,
-            reason: 'bad_request',
-            institutionId: state.decision.institutionId,
-            cert: state.decision.leaf,
-            tlsVersion: state.tlsVersion,
-            cipher: state.cipher,
-            detail: `${code || 'socket not writable'}: the client ${code === 'ECONNRESET' ? 'reset the connection' : 'closed its side'} before a complete request could be answered (${err.message})`.slice(0, 300),
-          }),
+        auditRequest(
+          state,
+          'bad_request',
+          `${code || 'socket not writable'}: the client ${code === 'ECONNRESET' ? 'reset the connection' : 'closed its side'} before a complete request could be answered (${err.message})`.slice(0, 300),
         );
       }
       return;
@@ -527,42 +526,18 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const text = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     const body = '{"error":"bad_request"}\n';
     socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-    if (state) {
-      audit.record(
-        makeAuditRecord({
-          kind: 'request',
-          ip: state.ip,
-          reason: 'bad_request',
-          institutionId: state.decision.institutionId,
-          cert: state.decision.leaf,
-          tlsVersion: state.tlsVersion,
-          cipher: state.cipher,
-          detail: `${code || 'parse error'}: ${err.message}`.slice(0, 300),
-          status,
-        }),
-      );
-    }
+    if (state) auditRequest(state, 'bad_request', `${code || 'parse error'}: ${err.message}`.slice(0, 300), { status });
   });
   const refuseUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex): void => {
     const state = states.get(socket as tls.TLSSocket);
     const body = '{"error":"bad_request"}\n';
     socket.end(`HTTP/1.1 501 Not Implemented\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     if (state) {
-      audit.record(
-        makeAuditRecord({
-          kind: 'request',
-          ip: state.ip,
-          reason: 'bad_request',
-          institutionId: state.decision.institutionId,
-          cert: state.decision.leaf,
-          tlsVersion: state.tlsVersion,
-          cipher: state.cipher,
-          detail: `${req.method} with ${req.headers.upgrade ? `Upgrade: ${req.headers.upgrade}` : 'CONNECT'} is not proxied`,
-          method: req.method ?? null,
-          path: requestPath(req),
-          status: 501,
-        }),
-      );
+      auditRequest(state, 'bad_request', `${req.method} with ${req.headers.upgrade ? `Upgrade: ${req.headers.upgrade}` : 'CONNECT'} is not proxied`, {
+        method: req.method ?? null,
+        path: requestPath(req),
+        status: 501,
+      });
     }
   };
   httpServer.on('upgrade', refuseUpgrade);

@@ -5,6 +5,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { MtlsError } from '../../errors/index.js';
+import { formatIpBytes } from '../../pki/ip-text.js';
 
 /** A parsed CIDR block. */
 export interface ParsedCidr {
@@ -47,31 +48,7 @@ export function parseIpBytes(text: string): Buffer | null {
   return out;
 }
 
-/** Formats 4 or 16 address bytes: dotted quad, or RFC 5952 §4 IPv6 text. */
-export function formatIpBytes(bytes: Buffer): string {
-  if (bytes.length === 4) return [...bytes].join('.');
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i));
-  // RFC 5952 §4.2: compress the longest run of two or more zero groups (the first on a tie).
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
+export { formatIpBytes };
 
 const MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
 

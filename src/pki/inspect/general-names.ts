@@ -7,6 +7,7 @@ import { readDerChildren, type DerElement } from '../der.js';
 import { formatSlash, type DistinguishedName } from '../names.js';
 import { fromX509Name } from '../x509-name.js';
 import { TAG, decodeString, hex, invalid, oidOf } from './asn1.js';
+import { formatIpBytes } from '../ip-text.js';
 
 /** The GeneralName choices (RFC 5280 §4.2.1.6). */
 export type GeneralNameType = 'otherName' | 'email' | 'dns' | 'x400Address' | 'dirName' | 'ediPartyName' | 'uri' | 'ip' | 'rid';
@@ -31,35 +32,6 @@ export interface GeneralNameDescription {
 
 const UPN_OID = '1.3.6.1.4.1.311.20.2.3';
 
-function ipv4(bytes: Buffer): string {
-  return [...bytes].join('.');
-}
-
-/** IPv6 as RFC 5952 §4 text: lower case, longest run of ≥2 zero groups compressed. */
-function ipv6Compressed(bytes: Buffer): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hexes = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hexes.join(':');
-  return `${hexes.slice(0, bestStart).join(':')}::${hexes.slice(bestStart + bestLen).join(':')}`;
-}
-
-/** IPv6 as OpenSSL prints it: eight upper-case groups, no compression (`2001:DB8:0:0:0:0:0:1`). */
 function ipv6OpenSsl(bytes: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16).toUpperCase());
@@ -82,8 +54,8 @@ function prefixLength(mask: Buffer): number | undefined {
 
 function describeIp(bytes: Buffer, inNameConstraints: boolean): { value: string; text: string } {
   if (!inNameConstraints) {
-    if (bytes.length === 4) return { value: ipv4(bytes), text: `IP Address:${ipv4(bytes)}` };
-    if (bytes.length === 16) return { value: ipv6Compressed(bytes), text: `IP Address:${ipv6OpenSsl(bytes)}` };
+    if (bytes.length === 4) return { value: formatIpBytes(bytes), text: `IP Address:${formatIpBytes(bytes)}` };
+    if (bytes.length === 16) return { value: formatIpBytes(bytes), text: `IP Address:${ipv6OpenSsl(bytes)}` };
     return { value: hex(bytes), text: 'IP Address:<invalid>' };
   }
   // Name constraints carry address + mask (RFC 5280 §4.2.1.10).
@@ -93,8 +65,8 @@ function describeIp(bytes: Buffer, inNameConstraints: boolean): { value: string;
     const mask = bytes.subarray(half);
     const v4 = half === 4;
     const prefix = prefixLength(mask);
-    const value = `${v4 ? ipv4(addr) : ipv6Compressed(addr)}/${prefix ?? (v4 ? ipv4(mask) : ipv6Compressed(mask))}`;
-    const text = `IP:${v4 ? ipv4(addr) : ipv6OpenSsl(addr)}/${v4 ? ipv4(mask) : ipv6OpenSsl(mask)}`;
+    const value = `${formatIpBytes(addr)}/${prefix ?? formatIpBytes(mask)}`;
+    const text = `IP:${v4 ? formatIpBytes(addr) : ipv6OpenSsl(addr)}/${v4 ? formatIpBytes(mask) : ipv6OpenSsl(mask)}`;
     return { value, text };
   }
   return { value: hex(bytes), text: 'IP:<invalid>' };
