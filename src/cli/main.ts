@@ -17,8 +17,11 @@ Exit codes:
 
 Set MTLS_DEBUG=1 to print stack traces. NO_COLOR disables colour.`;
 
-/** Builds the program (exported for tests that run it in-process). */
-export function buildProgram(): Command {
+/**
+ * Builds the program with the command groups `argv` needs (exported for
+ * tests that run it in-process).
+ */
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('mtls')
     .description('mtlskit: private CA, client certificates, PKCS#12, mTLS client and TLS-1.2 mTLS gateway')
     .version('0.1.0')
@@ -26,7 +29,7 @@ export function buildProgram(): Command {
     .addHelpText('after', EXIT_HELP)
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
-  registerCommands(program);
+  await registerCommands(program, argv);
   for (const cmd of program.commands) applyDefaults(cmd);
   return program;
 }
@@ -38,7 +41,7 @@ function applyDefaults(cmd: Command): void {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
