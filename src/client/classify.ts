@@ -8,6 +8,7 @@ import { alertCode, alertName, type TlsAlert } from '../tls/tls-record.js';
 import type { TlsVersionName, TlsVersionRange } from '../tls/versions.js';
 import { describeDifferences, type ClientCertificateProblem, type IssuerMatch } from './certificates.js';
 import type { ConnectionTrace } from './connection.js';
+import { recognizeCertificateRefusal, type CertificateRefusal } from './http-refusal.js';
 
 /** How an exchange ended. */
 export type OutcomeKind =
@@ -41,6 +42,8 @@ export interface Outcome {
   errorCode?: string;
   /** What was observed, in one line. */
   detail: string;
+  /** For `http-status`: the answer is a front end refusing our certificate. */
+  refusal?: CertificateRefusal;
 }
 
 /** Every verdict (a closed set). */
@@ -157,6 +160,8 @@ export interface ClassifyInput {
   trace: ConnectionTrace | undefined;
   /** The HTTP status, when a response came. */
   status?: number;
+  /** The response body, when a response came (read for certificate refusals). */
+  body?: Uint8Array | string;
   /** The error that ended the exchange, when no response came. */
   error?: unknown;
 }
@@ -164,7 +169,12 @@ export interface ClassifyInput {
 /** Classifies how an exchange ended from its trace and final error. */
 export function classifyOutcome(input: ClassifyInput): Outcome {
   const { trace } = input;
-  if (input.status !== undefined) return { kind: 'http-status', status: input.status, detail: `HTTP ${input.status}` };
+  if (input.status !== undefined) {
+    const refusal = recognizeCertificateRefusal(input.status, input.body);
+    return refusal
+      ? { kind: 'http-status', status: input.status, refusal, detail: `the handshake completed, then ${refusal.server} answered ${refusal.said}` }
+      : { kind: 'http-status', status: input.status, detail: `HTTP ${input.status}` };
+  }
   const thrown = errorCodesOf(input.error);
   // undici destroys the socket with its own error after a failure; the TLS layer's error says more.
   const firstError = trace?.errors.find((e) => !e.code?.startsWith('UND_ERR')) ?? trace?.errors[0];
@@ -275,6 +285,7 @@ export function classifyVerdict(outcome: Outcome, ctx: DiagnoseContext): Classif
   switch (outcome.kind) {
     case 'http-status': {
       const status = outcome.status ?? 0;
+      if (outcome.refusal) return refusalVerdict(outcome.refusal, outcome.detail, ctx);
       if (status >= 400) return { verdict: 'http-error', cause: `the TLS handshake succeeded and the server answered HTTP ${status}` };
       if (ctx.certificateRequested === false) {
         return { verdict: 'no-client-cert-requested', cause: `the server answered HTTP ${status} without asking for a client certificate: this endpoint does not use mTLS` };
@@ -331,6 +342,35 @@ export function classifyVerdict(outcome: Outcome, ctx: DiagnoseContext): Classif
     case 'closed-after-handshake':
       if (!ctx.hadCredentials && ctx.certificateRequested !== false) return { ...missing, cause: `${outcome.detail}; the server asked for a client certificate and we sent none` };
       return refine(ctx, { ...rejected, cause: `${outcome.detail}: the server refused our client certificate without an alert (Node-based servers drop a rejected client this way)` });
+  }
+}
+
+/**
+ * A refusal that came over HTTP: the server names less than a TLS alert does,
+ * so what the client found about its own certificate decides the verdict
+ * where the server's words leave it open.
+ */
+function refusalVerdict(refusal: CertificateRefusal, detail: string, ctx: DiagnoseContext): Classification {
+  if (refusal.kind === 'no-certificate') {
+    if (!ctx.hadCredentials) return { verdict: 'client-cert-missing', cause: `${detail}: the server requires a client certificate and we sent none` };
+    return refine(ctx, { verdict: 'client-cert-missing', cause: `${detail}: the server saw no client certificate although one was configured` });
+  }
+  const problem = (code: ClientCertificateProblem['code']): string | undefined => ctx.clientProblems?.find((p) => p.code === code)?.message;
+  switch (refusal.reason) {
+    case 'expired':
+      return { verdict: 'client-cert-expired', cause: `${detail}: ${problem('expired') ?? 'our certificate or a CA above it has expired'}` };
+    case 'not-yet-valid':
+      return { verdict: 'client-cert-not-yet-valid', cause: `${detail}: ${problem('not_yet_valid') ?? 'our certificate is not valid yet'}` };
+    case 'revoked':
+      return { verdict: 'client-cert-revoked', cause: `${detail}: our certificate is revoked` };
+    case 'wrong-purpose':
+      return { verdict: 'client-cert-wrong-purpose', cause: `${detail}: ${problem('eku_lacks_client_auth') ?? problem('is_ca') ?? 'our certificate is not usable for client authentication'}` };
+    case 'untrusted':
+      return { verdict: 'client-cert-untrusted', cause: ctx.issuerMatch && !ctx.issuerMatch.listed ? `${detail}: ${issuerCause(ctx.issuerMatch)}` : `${detail}: the server does not trust the CA that issued our certificate` };
+    default: {
+      const refined = refine(ctx, { verdict: 'client-cert-rejected', cause: `${detail}: the server refused our client certificate` });
+      return refined.verdict === 'client-cert-rejected' ? refined : { ...refined, cause: `${detail}: ${refined.cause}` };
+    }
   }
 }
 

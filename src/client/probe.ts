@@ -151,7 +151,7 @@ export async function probeServer(options: ProbeOptions): Promise<ProbeResult> {
       : null;
   const serverChain: CertificateSummary[] = tls && tls.serverChain.length > 0 ? tls.serverChain : summarizeChain(plain?.serverCertificates);
   const diagnosis = diagnose(
-    { trace: exchange.trace, ...(exchange.response ? { status: exchange.response.status } : { error: exchange.error }) },
+    { trace: exchange.trace, ...(exchange.response ? { status: exchange.response.status, body: exchange.response.body } : { error: exchange.error }) },
     { credentials, ...(clientCertificate ? { clientProblems: clientCertificate.problems } : {}), tls: tls ?? undefined, offered, serverVersions },
   );
   return {

@@ -153,7 +153,10 @@ export async function performExchange(options: MtlsRequestOptions): Promise<Exch
 
 /**
  * Makes one HTTP call over mTLS. An HTTP error status is a result, not an
- * exception (check `status`, or `diagnosis.verdict === 'http-error'`).
+ * exception (check `status`, or `diagnosis.verdict === 'http-error'`), except
+ * an HTTP answer that refuses the client certificate (nginx's 400/495/496
+ * pages, Kong's 401, mtlskit's 403 reason codes): that is the mTLS failure it
+ * names, thrown like a TLS alert would be.
  * @throws MTLS_BAD_ARGUMENT for a URL that is not https://, or an unknown `tls` choice
  * @throws MTLS_TLS_CLIENT_REJECTED, MTLS_TLS_VERSION, MTLS_TLS_SERVER_UNTRUSTED, MTLS_TLS_HANDSHAKE,
  *   MTLS_NETWORK, MTLS_TIMEOUT when the call fails: the message names the likely cause, the hint what
@@ -167,10 +170,13 @@ export async function mtlsRequest(options: MtlsRequestOptions): Promise<MtlsRequ
   const target = `${result.url.hostname}:${result.url.port || 443}`;
   const tls = result.trace ? reportTls(result.trace, credentials) : undefined;
   const diagnosis = diagnose(
-    { trace: result.trace, ...(result.response ? { status: result.response.status } : { error: result.error }) },
+    { trace: result.trace, ...(result.response ? { status: result.response.status, body: result.response.body } : { error: result.error }) },
     { credentials, ...(clientCertificate ? { clientProblems: clientCertificate.problems } : {}), tls, offered: range },
   );
   if (!result.response || !tls) throw diagnosisError(diagnosis, target, { tls, clientCertificate });
+  // A front end that refused our certificate over HTTP (nginx's 400 "No required SSL
+  // certificate was sent") failed the mTLS call as surely as a TLS alert would.
+  if (diagnosis.outcome.refusal) throw diagnosisError(diagnosis, target, { tls, clientCertificate, status: result.response.status });
   return {
     url: result.url.toString(),
     method: result.method,

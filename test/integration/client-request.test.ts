@@ -288,7 +288,7 @@ test('mtls request (CLI): wrong .pfx password, key mismatch, rejected client, -i
     assert.equal(failingJson.code, 6);
     assert.deepEqual(JSON.parse(failingJson.stdout).error.details, { status: 404, statusText: 'Not Found' });
     const help = await runCli(['request', '--help']);
-    assert.match(help.stdout.replace(/\s+/g, ' '), /Exit code 6 is shared: with --fail, an HTTP error and a network\/TLS failure both exit 6\. .*with --json, by error\.details\.status/);
+    assert.match(help.stdout.replace(/\s+/g, ' '), /Exit code 6 is shared: tell the cases apart by the error code \(MTLS_HTTP_STATUS for a plain HTTP error with --fail, MTLS_TLS_CLIENT_REJECTED for a refused certificate\) or, with --json, by error\.details: only a plain HTTP error carries status without verdict\./);
   } finally {
     await g.cleanup();
   }

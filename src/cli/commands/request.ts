@@ -177,6 +177,9 @@ async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
     for (const [k, val] of result.headers) info(`< ${k}: ${val}`);
   }
   if (!opts.json && result.diagnosis.verdict === 'no-client-cert-requested') warn(result.diagnosis.hint);
+  if (!opts.json && !result.clientCertificate && result.tls.clientCertificateRequested === true) {
+    warn('the server asked for a client certificate and none was configured, so none was sent; give --pfx FILE (or --cert and --key) for an mTLS call');
+  }
   if (opts.fail && result.status >= 400) {
     throw new MtlsError('MTLS_HTTP_STATUS', `${url}: the server answered HTTP ${result.status} ${result.statusText}`, {
       subject: url,
@@ -241,10 +244,12 @@ Examples:
 
 Exit codes: 0 the call completed (any HTTP status without --fail), 2 usage, 3 no password given,
   4 wrong password, key/certificate mismatch or a key OpenSSL refuses, 5 file errors,
-  6 network/TLS failure (the message names the likely cause), or HTTP status >= 400 with --fail.
-  Exit code 6 is shared: with --fail, an HTTP error and a network/TLS failure both exit 6. Tell them
-  apart by the error code (MTLS_HTTP_STATUS for the HTTP error) or, with --json, by
-  error.details.status, which only an HTTP error carries.`,
+  6 network/TLS failure (the message names the likely cause), an HTTP answer that refuses the
+  client certificate (nginx's 400 "No required SSL certificate was sent" / "The SSL certificate
+  error", 495, 496; Kong's 401; an mtlskit gateway's 403 reason), or HTTP status >= 400 with --fail.
+  Exit code 6 is shared: tell the cases apart by the error code (MTLS_HTTP_STATUS for a plain HTTP
+  error with --fail, MTLS_TLS_CLIENT_REJECTED for a refused certificate) or, with --json, by
+  error.details: only a plain HTTP error carries status without verdict.`,
     )
     .action((url: string, opts: RequestCliOptions) => runRequest(url, opts));
 }
