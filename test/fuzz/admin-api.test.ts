@@ -67,7 +67,7 @@ describe('fuzz: admin API request bodies', () => {
     fuzz({
       name: 'admin-cas',
       seeds: [Buffer.from(s.intermediate.certPem), Buffer.from(s.intermediate.certificate.rawData), Buffer.from(s.intermediate.certPem + s.root.certPem)],
-      runs: 150,
+      runs: 100,
       parse: upload('POST', '/v1/institutions/acme/cas'),
     }),
   );
@@ -75,7 +75,7 @@ describe('fuzz: admin API request bodies', () => {
     fuzz({
       name: 'admin-crls',
       seeds: [...s.crls.map((d) => Buffer.from(encodePem('X509 CRL', d))), ...s.crls],
-      runs: 150,
+      runs: 100,
       parse: upload('PUT', '/v1/institutions/acme/crls'),
     }),
   );
@@ -90,7 +90,7 @@ describe('fuzz: admin API request bodies', () => {
     return fuzz({
       name: 'admin-json',
       seeds: bodies.map(([, , b]) => Buffer.from(b)),
-      runs: 300,
+      runs: 200,
       parse: (b) => {
         const [method, path] = bodies[b.length % bodies.length] as [string, string, string];
         return send(method, path, 'application/json', b);

@@ -63,7 +63,7 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     return fuzz({
       name: 'openssl-cnf',
       seeds: [guide, Buffer.from(withIncludes)],
-      runs: 3000,
+      runs: 2000,
       parse: (b) => {
         const cfg = parseOpenSslConfig(b.toString('utf8'), { path: join(dir, 'openssl.cnf'), env: { FUZZ_SAN: 'DNS:x.example', FUZZ_MAIL: 'a@example.com' } });
         return cfg.lookup('CA_default', 'dir');
@@ -93,7 +93,7 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     return fuzz({
       name: 'gateway-yaml',
       seeds: [Buffer.from(seed), Buffer.from('{"listen": "127.0.0.1:0", "upstream": "https://u.example", "registry": "sqlite:x.db", "tls": {"pfx": "s.pfx"}}\n')],
-      runs: 3000,
+      runs: 1000,
       parse: (b) => {
         writeFileSync(file, b);
         return loadGatewayConfig({ file, env: {} });
@@ -112,7 +112,7 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     fuzz({
       name: 'onboard-chain',
       seeds: chainSeeds(),
-      runs: 1500,
+      runs: 800,
       parse: (b) => validateCaChain(b, { source: 'upload.pem', knownIssuers: [s.root.certPem] }),
     }),
   );
@@ -122,7 +122,7 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     return fuzz({
       name: 'onboard-crl',
       seeds: [...s.crls, ...s.crls.map((d) => Buffer.from(encodePem('X509 CRL', d)))],
-      runs: 1500,
+      runs: 500,
       parse: (b) => validateCrls(b, cas, { source: 'upload.crl' }),
     });
   });
