@@ -6,6 +6,7 @@
  */
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors/codes.js';
@@ -79,6 +80,26 @@ describe('fuzz: admin API request bodies', () => {
       parse: upload('PUT', '/v1/institutions/acme/crls'),
     }),
   );
+  it('a corrupted CRL upload is a 422 with the reason not_a_crl, and nothing is stored', async () => {
+    const stored = async (): Promise<unknown[]> =>
+      ((await (await fetch(`${admin.url}/v1/institutions/acme/crls`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { items: unknown[] }).items;
+    const before = await stored();
+    const crl = Buffer.from(s.crls[0] as Buffer);
+    crl[crl.length >> 1] ^= 0xff;
+    const truncated = crl.subarray(0, crl.length - 9);
+    const res = await fetch(`${admin.url}/v1/institutions/acme/crls`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/pkix-crl' },
+      body: truncated,
+    });
+    const body = (await res.json()) as { error: { code: string; hint: string; details?: { check?: string } } };
+    assert.equal(res.status, 422);
+    assert.equal(body.error.code, 'MTLS_ONBOARD_REJECTED');
+    assert.equal(body.error.details?.check, 'not_a_crl');
+    assert.ok(body.error.hint.length > 0);
+    assert.deepEqual(await stored(), before);
+  });
+
   target('admin-json', () => {
     const bodies: [string, string, string][] = [
       ['POST', '/v1/institutions', '{"id":"beta-bank","name":"Beta Bank"}'],
