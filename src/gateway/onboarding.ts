@@ -15,6 +15,7 @@ import { assertKeyStrength, describeKey, type KeyStrengthPolicy } from '../pki/k
 import { formatRfc4514 } from '../pki/names.js';
 import { containsPrivateKey, decodePemBlocks, encodePem, isPem } from '../pki/pem.js';
 import { loadCertificates } from '../pki/pkcs12/certificates.js';
+import { readCertificateDer } from '../pki/read-x509.js';
 import { fromX509Name } from '../pki/x509-name.js';
 import type { CaChainRecord, CrlRecord, Registry } from './registry/types.js';
 
@@ -230,8 +231,10 @@ function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
     let cert: x509.X509Certificate;
     let node: NodeX509;
     try {
-      cert = new x509.X509Certificate(der);
+      cert = readCertificateDer(der, `certificate #${position} of ${source}`);
       node = new NodeX509(der);
+      // OpenSSL decodes the key only when asked; a corrupt one is refused here, not when its strength is checked.
+      certificatePublicKey(cert);
     } catch (e) {
       const what = text === undefined ? `${source} is neither PEM nor a DER X.509 certificate` : `${source}: block #${position} is not a readable X.509 certificate`;
       throw reject('not_a_certificate', `${what} (${(e as Error).message})`, source, 'Export the CA certificate again as PEM (openssl x509 -in ca.cert.pem -outform PEM).', {

@@ -8,6 +8,7 @@ import { buildExtensions } from './extensions.js';
 import { publicKeyOf, signingAlgorithmFor, toCryptoKeyPair } from './keys.js';
 import type { DistinguishedName } from './names.js';
 import { derBlocksOf } from './pem.js';
+import { readCertificateDer } from './read-x509.js';
 import type { ExtensionProfile, GeneralNameSpec } from './profile.js';
 import { toX509Name } from './x509-name.js';
 
@@ -102,13 +103,7 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
  * @throws MTLS_PEM_INVALID / MTLS_DER_INVALID
  */
 export function parseCertificates(data: string | Uint8Array, source = 'certificate'): x509.X509Certificate[] {
-  return derBlocksOf(data, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], source).map((der, i) => {
-    try {
-      return new x509.X509Certificate(der);
-    } catch (e) {
-      throw new MtlsError('MTLS_DER_INVALID', `${source}: certificate #${i + 1} is not valid DER (${(e as Error).message})`, { subject: source, cause: e });
-    }
-  });
+  return derBlocksOf(data, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], source).map((der, i) => readCertificateDer(der, `certificate #${i + 1} in ${source}`));
 }
 
 /** Parses exactly one certificate (the first). */

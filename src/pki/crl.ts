@@ -2,11 +2,11 @@
  * Certificate revocation lists (RFC 5280 §5): building, parsing, and lookup.
  */
 import * as x509 from '@peculiar/x509';
-import { MtlsError } from '../errors/index.js';
 import { decodeUnsigned, derInteger, readDer } from './der.js';
 import { keyIdentifier } from './extensions.js';
 import { publicKeyOf, signingAlgorithmFor, toCryptoKeyPair } from './keys.js';
 import { derBlocksOf, encodePem } from './pem.js';
+import { readCrlDer } from './read-x509.js';
 import type { Signer } from './certificate.js';
 
 /** One revoked certificate. */
@@ -74,13 +74,7 @@ export async function buildCrl(options: BuildCrlOptions): Promise<BuildCrlResult
  * @throws MTLS_PEM_INVALID / MTLS_DER_INVALID
  */
 export function parseCrls(data: string | Uint8Array, source = 'CRL'): x509.X509Crl[] {
-  return derBlocksOf(data, ['X509 CRL', 'CRL'], source).map((der, i) => {
-    try {
-      return new x509.X509Crl(der);
-    } catch (e) {
-      throw new MtlsError('MTLS_DER_INVALID', `${source}: CRL #${i + 1} is not valid DER (${(e as Error).message})`, { subject: source, cause: e });
-    }
-  });
+  return derBlocksOf(data, ['X509 CRL', 'CRL'], source).map((der, i) => readCrlDer(der, `CRL #${i + 1} in ${source}`));
 }
 
 /** The crlNumber of a CRL, if present. */

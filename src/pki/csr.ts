@@ -8,6 +8,7 @@ import { MtlsError } from '../errors/index.js';
 import { signingAlgorithmFor, toCryptoKeyPair } from './keys.js';
 import type { DistinguishedName } from './names.js';
 import { derBlocksOf } from './pem.js';
+import { readCsrDer } from './read-x509.js';
 import type { GeneralNameSpec } from './profile.js';
 import { fromX509Name, toX509Name } from './x509-name.js';
 import { toGeneralNames } from './extensions.js';
@@ -82,10 +83,16 @@ function describeCsr(request: x509.Pkcs10CertificateRequest): ParsedCsr {
  */
 export function parseCsr(data: string | Uint8Array, source = 'CSR'): ParsedCsr {
   const [der] = derBlocksOf(data, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'], source);
+  const request = readCsrDer(der as Buffer, source);
   try {
-    return describeCsr(new x509.Pkcs10CertificateRequest(der as Buffer));
+    return describeCsr(request);
   } catch (e) {
-    throw new MtlsError('MTLS_DER_INVALID', `${source} is not a valid PKCS#10 request (${(e as Error).message})`, { subject: source, cause: e });
+    // The library decoded every part; what is left is OpenSSL reading the key, or a requested extension's value.
+    throw new MtlsError('MTLS_DER_INVALID', `the public key or a requested extension of ${source} is malformed (${(e as Error).message})`, {
+      subject: source,
+      cause: e,
+      hint: `The request is corrupt; generate ${source} again from its key.`,
+    });
   }
 }
 

@@ -514,7 +514,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: HandlerCon
   } catch (e) {
     const httpErr = e instanceof HttpError ? e : undefined;
     const err = httpErr?.error ?? toMtlsError(e);
-    status = httpErr?.status ?? (err.code in ERROR_CODES ? err.httpStatus : 500);
+    status = httpErr?.status ?? statusOf(err);
     errorCode = err.code;
     if (!res.headersSent) {
       send(res, status, { error: { code: err.code, message: err.message, hint: err.hint, ...(err.details ? { details: err.details } : {}) } }, {
@@ -533,6 +533,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: HandlerCon
       ...(errorCode ? { error: errorCode } : {}),
     });
   }
+}
+
+/**
+ * The HTTP status of an error from a route. A request never makes the admin
+ * API read a file, so the catalogue's file-I/O codes for unreadable PEM/DER
+ * can only be about the uploaded body: the client's fault, 422, not a 500.
+ */
+function statusOf(err: MtlsError): number {
+  if (err.code === 'MTLS_PEM_INVALID' || err.code === 'MTLS_DER_INVALID') return 422;
+  return err.code in ERROR_CODES ? err.httpStatus : 500;
 }
 
 async function readiness(ctx: HandlerContext): Promise<{ ok: boolean; version?: number; detail?: string }> {

@@ -148,7 +148,13 @@ export type PkiObjectDescription = CertificateDescription | CsrDescription | Crl
 
 function nameOf(el: DerElement | undefined, what: string): NameDescription {
   if (!el || el.tag !== TAG.sequence) invalid(what, 'expected a Name');
-  const dn = fromX509Name(el.raw);
+  let dn: DistinguishedName;
+  try {
+    dn = fromX509Name(el.raw);
+  } catch (e) {
+    if (e instanceof MtlsError) throw e;
+    return invalid(what, `malformed Name (${(e as Error).message})`);
+  }
   return { text: formatOpenSslText(dn), rfc4514: formatRfc4514(dn), dn };
 }
 

@@ -5,6 +5,7 @@
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../../errors/index.js';
 import { parseCertificates } from '../certificate.js';
+import { readCertificateDer } from '../read-x509.js';
 import { parseCrls } from '../crl.js';
 import { parseCsr } from '../csr.js';
 import { decodeUnsigned, readDer, readDerChildren } from '../der.js';
@@ -134,7 +135,7 @@ async function inspectPkcs12(buf: Buffer, source: string, options: InspectPkiOpt
   for (const c of [parsed.certificate, ...parsed.chain, ...parsed.certificates.map((e) => e.certificate)]) {
     if (!c || seen.has(c.fingerprint256)) continue;
     seen.add(c.fingerprint256);
-    certs.push(new x509.X509Certificate(c.raw));
+    certs.push(readCertificateDer(c.raw, `a certificate in ${source}`));
   }
   return {
     source,

@@ -19,7 +19,10 @@ const TAG_OCTET_STRING = 0x04;
 const TAG_OCTET_STRING_CONSTRUCTED = 0x24;
 
 function fail(what: string, why: string): never {
-  throw new MtlsError('MTLS_DER_INVALID', `${what} is not valid BER/DER: ${why}`);
+  throw new MtlsError('MTLS_DER_INVALID', `${what} is not valid BER/DER: ${why}`, {
+    subject: what,
+    hint: `The outer ASN.1 structure of ${what} is broken (${why}): the file is truncated or damaged; copy or export the .pfx again from its source.`,
+  });
 }
 
 /** Re-encodes one element of `buf` starting at `offset`, never reading past `end`. */

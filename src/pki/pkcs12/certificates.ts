@@ -18,11 +18,31 @@ export const CERTIFICATE_LABELS: readonly string[] = ['CERTIFICATE', 'X509 CERTI
  * @throws MTLS_DER_INVALID when the bytes are not an X.509 certificate
  */
 export function parseCertificateDer(der: Buffer, what: string): X509Certificate {
+  let cert: X509Certificate;
   try {
-    return new X509Certificate(der);
+    cert = new X509Certificate(der);
   } catch (e) {
     throw new MtlsError('MTLS_DER_INVALID', `${what} is not a valid X.509 certificate (${(e as Error).message})`, { subject: what, cause: e });
   }
+  // OpenSSL accepts a malformed UTCTime/GeneralizedTime and prints it as it is; a date nobody can compare is corrupt.
+  for (const [field, text] of [['notBefore', cert.validFrom], ['notAfter', cert.validTo]] as const) {
+    if (Number.isNaN(Date.parse(text))) {
+      throw new MtlsError('MTLS_DER_INVALID', `the ${field} of ${what} is malformed ("${text}")`, {
+        subject: what,
+        hint: `The certificate is corrupt at its validity; export ${what} again from its source.`,
+      });
+    }
+  }
+  try {
+    void cert.publicKey;
+  } catch (e) {
+    throw new MtlsError('MTLS_DER_INVALID', `the subjectPublicKeyInfo of ${what} is malformed (${(e as Error).message})`, {
+      subject: what,
+      cause: e,
+      hint: `The certificate is corrupt at its public key; export ${what} again from its source.`,
+    });
+  }
+  return cert;
 }
 
 /**

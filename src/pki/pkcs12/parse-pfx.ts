@@ -98,7 +98,9 @@ interface Context {
 const MAX_NESTED_SAFES = 8;
 
 function invalid(message: string): never {
-  throw new MtlsError('MTLS_DER_INVALID', message);
+  throw new MtlsError('MTLS_DER_INVALID', message, {
+    hint: `The PKCS#12 structure is broken there (${message}); the file is damaged or was not written as PKCS#12: export the .pfx again from its source.`,
+  });
 }
 
 /** The children of a constructed element that must carry `expectedTag`, or an error naming `what`. */

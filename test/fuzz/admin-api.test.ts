@@ -1,0 +1,121 @@
+/**
+ * Posts fuzzed bodies to a real admin API listener (SQLite registry, bearer
+ * token): CA chain and CRL uploads (PEM, DER, JSON `{pem}`) and the JSON
+ * bodies of institutions, IPs, rules and status changes. Every answer must be
+ * a success or a 4xx carrying a catalogue code and a hint; never a 5xx.
+ */
+import 'reflect-metadata';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ERROR_CODES, type ErrorCode } from '../../src/errors/codes.js';
+import { MtlsError } from '../../src/errors/index.js';
+import { startAdminServer, type RunningAdmin } from '../../src/gateway/admin/server.js';
+import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import { encodePem } from '../../src/pki/pem.js';
+import { tempDir } from '../helpers/pki.js';
+import { pkiSeeds, type PkiSeeds } from './seeds.js';
+import { fuzz, selected } from './harness.js';
+
+const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
+
+describe('fuzz: admin API request bodies', () => {
+  let s: PkiSeeds;
+  let tmp: ReturnType<typeof tempDir>;
+  let registry: SqliteRegistry;
+  let admin: RunningAdmin;
+  before(async () => {
+    s = await pkiSeeds();
+    tmp = tempDir('mtls-fuzz-admin-');
+    registry = await openSqliteRegistry(join(tmp.dir, 'registry.db'));
+    const tokenFile = join(tmp.dir, 'admin.token');
+    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    admin = await startAdminServer({ registry, port: 0, tokenFile, bodyLimit: 64 * 1024 });
+    await send('POST', '/v1/institutions', 'application/json', Buffer.from('{"id":"acme","name":"Acme"}'));
+    await send('POST', '/v1/institutions/acme/cas', 'application/x-pem-file', Buffer.from(s.root.certPem));
+  });
+  after(async () => {
+    await admin?.close();
+    await registry?.close();
+    s.cleanup();
+    tmp.cleanup();
+  });
+
+  /** One request; a 4xx becomes the MtlsError it carries, anything else unexpected an Error. */
+  async function send(method: string, path: string, type: string, body: Buffer): Promise<unknown> {
+    const res = await fetch(`${admin.url}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type }, body });
+    const text = await res.text();
+    if (res.status < 400) return res.status;
+    if (res.status >= 500) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+    const err = (JSON.parse(text) as { error?: { code?: string; message?: string; hint?: string } }).error;
+    if (!err?.code || !(err.code in ERROR_CODES)) throw new Error(`${method} ${path} answered ${res.status} without a catalogue code: ${text}`);
+    throw new MtlsError(err.code as ErrorCode, err.message ?? '', { hint: err.hint ?? '' });
+  }
+  const uploadTypes = ['application/x-pem-file', 'application/octet-stream', 'application/pkix-crl', 'application/json'];
+  /** The same bytes as a raw upload or inside `{"pem": …}`, by the input's length. */
+  const upload = (method: string, path: string) => (b: Buffer) => {
+    const type = uploadTypes[b.length % uploadTypes.length] as string;
+    return send(method, path, type, type === 'application/json' ? Buffer.from(JSON.stringify({ pem: b.toString('latin1') })) : b);
+  };
+  const target = (name: string, run: () => Promise<unknown>): void => {
+    it(name, { skip: !selected(name) }, async () => {
+      await run();
+    });
+  };
+
+  target('admin-cas', () =>
+    fuzz({
+      name: 'admin-cas',
+      seeds: [Buffer.from(s.intermediate.certPem), Buffer.from(s.intermediate.certificate.rawData), Buffer.from(s.intermediate.certPem + s.root.certPem)],
+      runs: 100,
+      parse: upload('POST', '/v1/institutions/acme/cas'),
+    }),
+  );
+  target('admin-crls', () =>
+    fuzz({
+      name: 'admin-crls',
+      seeds: [...s.crls.map((d) => Buffer.from(encodePem('X509 CRL', d))), ...s.crls],
+      runs: 100,
+      parse: upload('PUT', '/v1/institutions/acme/crls'),
+    }),
+  );
+  it('a corrupted CRL upload is a 422 with the reason not_a_crl, and nothing is stored', async () => {
+    const stored = async (): Promise<unknown[]> =>
+      ((await (await fetch(`${admin.url}/v1/institutions/acme/crls`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { items: unknown[] }).items;
+    const before = await stored();
+    const crl = Buffer.from(s.crls[0] as Buffer);
+    crl[crl.length >> 1] ^= 0xff;
+    const truncated = crl.subarray(0, crl.length - 9);
+    const res = await fetch(`${admin.url}/v1/institutions/acme/crls`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/pkix-crl' },
+      body: truncated,
+    });
+    const body = (await res.json()) as { error: { code: string; hint: string; details?: { check?: string } } };
+    assert.equal(res.status, 422);
+    assert.equal(body.error.code, 'MTLS_ONBOARD_REJECTED');
+    assert.equal(body.error.details?.check, 'not_a_crl');
+    assert.ok(body.error.hint.length > 0);
+    assert.deepEqual(await stored(), before);
+  });
+
+  target('admin-json', () => {
+    const bodies: [string, string, string][] = [
+      ['POST', '/v1/institutions', '{"id":"beta-bank","name":"Beta Bank"}'],
+      ['PATCH', '/v1/institutions/acme', '{"status":"suspended"}'],
+      ['POST', '/v1/institutions/acme/ips', '{"cidr":"203.0.113.0/24"}'],
+      ['POST', '/v1/institutions/acme/rules', '{"kind":"subject","value":"CN=client,O=Acme"}'],
+      ['POST', '/v1/institutions/acme/rules', '{"kind":"fingerprint","value":"AB:CD"}'],
+    ];
+    return fuzz({
+      name: 'admin-json',
+      seeds: bodies.map(([, , b]) => Buffer.from(b)),
+      runs: 200,
+      parse: (b) => {
+        const [method, path] = bodies[b.length % bodies.length] as [string, string, string];
+        return send(method, path, 'application/json', b);
+      },
+    });
+  });
+});

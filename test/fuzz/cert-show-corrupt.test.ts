@@ -1,0 +1,87 @@
+/**
+ * `mtls cert show` on corrupted files, through the real CLI: a CRL with a
+ * broken authorityKeyIdentifier, a certificate with a broken extension, and a
+ * truncated or bit-flipped `.pfx` exit 5 with MTLS_DER_INVALID and a hint
+ * that names the broken part, never MTLS_INTERNAL.
+ */
+import 'reflect-metadata';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/pki.js';
+import { PFX_PASSWORD, pfxSeeds, pkiSeeds, type PkiSeeds } from './seeds.js';
+import { regressionInputs } from './harness.js';
+
+/** Replaces the first occurrence of `find` (hex) by `replace` (hex, same length). */
+function patch(der: Buffer, find: string, replace: string): Buffer {
+  const at = der.indexOf(Buffer.from(find, 'hex'));
+  assert.ok(at >= 0, `${find} not found`);
+  const out = Buffer.from(der);
+  Buffer.from(replace, 'hex').copy(out, at);
+  return out;
+}
+
+describe('mtls cert show on corrupted files', () => {
+  let s: PkiSeeds;
+  let tmp: ReturnType<typeof tempDir>;
+  before(async () => {
+    s = await pkiSeeds();
+    tmp = tempDir('mtls-corrupt-');
+  });
+  after(() => {
+    s.cleanup();
+    tmp.cleanup();
+  });
+
+  async function show(name: string, data: Buffer, extra: string[] = []): Promise<{ code: number; stderr: string }> {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, data);
+    const r = await runCli(['cert', 'show', file, ...extra]);
+    assert.doesNotMatch(r.stderr, /MTLS_INTERNAL|    at /, r.stderr);
+    return r;
+  }
+
+  it('a CRL whose authorityKeyIdentifier is not a KeyIdentifier: exit 5, MTLS_DER_INVALID naming the extension', async () => {
+    // AKI ::= SEQUENCE { [0] keyIdentifier }: turn [0] (0x80) into an INTEGER tag so the schema no longer matches.
+    const crl = patch(s.crls[1] as Buffer, '0603551d230418301680', '0603551d230418301602');
+    const r = await show('corrupted-crl.der', crl);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /error\[MTLS_DER_INVALID\]: the authorityKeyIdentifier extension of CRL #1 in .*corrupted-crl\.der is malformed/);
+    assert.match(r.stderr, /hint: .*authorityKeyIdentifier extension/);
+  });
+
+  it('a certificate whose basicConstraints is broken: exit 5, MTLS_DER_INVALID naming the extension', async () => {
+    const cert = Buffer.from(s.intermediate.certificate.rawData);
+    // basicConstraints value: SEQUENCE { BOOLEAN TRUE, ... } -> SEQUENCE { OCTET STRING ... }.
+    const at = cert.indexOf(Buffer.from('0603551d13', 'hex'));
+    const seq = cert.indexOf(Buffer.from('30', 'hex'), at + 5);
+    const broken = Buffer.from(cert);
+    broken[seq + 2] = 0x04;
+    const r = await show('corrupted-cert.der', broken);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /error\[MTLS_DER_INVALID\]: the basicConstraints extension of certificate #1 in .*corrupted-cert\.der is malformed/);
+    assert.match(r.stderr, /hint: .*basicConstraints extension/);
+  });
+
+  it('a truncated .pfx: exit 5, MTLS_DER_INVALID naming the part', async () => {
+    const pw = join(tmp.dir, 'pw.txt');
+    writeFileSync(pw, `${PFX_PASSWORD}\n`);
+    const [pfx] = pfxSeeds(s).modern as [Buffer];
+    const truncated = await show('truncated.pfx', pfx.subarray(0, pfx.length - 40), ['--password-file', pw]);
+    assert.equal(truncated.code, 5, truncated.stderr);
+    assert.match(truncated.stderr, /error\[MTLS_DER_INVALID\]: .*truncated\.pfx/);
+    assert.match(truncated.stderr, /hint: The outer ASN.1 structure of .*truncated\.pfx is broken \(truncated/);
+  });
+
+  it('every regression fixture of the CRL and certificate targets fails with a catalogue error at the CLI', async () => {
+    for (const [target, ext] of [['crl-der', 'crl'], ['cert-der', 'der']] as const) {
+      for (const { input } of regressionInputs(target).slice(0, 3)) {
+        const r = await show(`fixture.${ext}`, input);
+        assert.ok(r.code === 0 || r.code === 5, r.stderr);
+        if (r.code === 5) assert.match(r.stderr, /error\[MTLS_(DER|PEM)_INVALID\]: .*\nhint: /);
+      }
+    }
+  });
+});
