@@ -7,11 +7,12 @@ import { MtlsError } from '../errors/index.js';
 import { readFileChecked, writeFileAtomic } from '../io/index.js';
 import { fingerprintSha256, parseCertificates } from '../pki/certificate.js';
 import { containsPrivateKey, encodePem } from '../pki/pem.js';
+import { readCaChain } from './ca-chain.js';
 import type { OpenCa } from './open-ca.js';
 
 /** Inputs for {@link exportChain}. */
 export interface ExportChainOptions {
-  /** The CA whose certificate (and any intermediates in its certificate file) to export. */
+  /** The CA whose certificate (with its ca-chain.cert.pem, for an intermediate) to export. */
   ca?: OpenCa;
   /** More certificate files to include (intermediates or the root). */
   files?: string[];
@@ -44,7 +45,11 @@ export interface ExportChainResult {
  */
 export async function exportChain(options: ExportChainOptions): Promise<ExportChainResult> {
   const inputs: Array<{ source: string; data: Buffer | string }> = [];
-  if (options.ca) inputs.push({ source: options.ca.config.certificate, data: options.ca.certificatePem });
+  if (options.ca) {
+    // An intermediate CA exports its whole chain (ca-chain.cert.pem), root included.
+    const chain = await readCaChain(options.ca);
+    inputs.push({ source: chain.path ?? options.ca.config.certificate, data: chain.path ? chain.pem : options.ca.certificatePem });
+  }
   for (const f of options.files ?? []) inputs.push({ source: f, data: await readFileChecked(f, 'certificate file') });
   if (inputs.length === 0) throw new MtlsError('MTLS_USAGE', 'nothing to export: give a CA directory or certificate files');
   const certs = [];

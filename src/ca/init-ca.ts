@@ -5,13 +5,16 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { MtlsError } from '../errors/index.js';
 import { syncDir, writeFileAtomic } from '../io/index.js';
-import { buildCertificate, fingerprintSha256 } from '../pki/certificate.js';
+import { buildCertificate, fingerprintSha256, parseCertificate } from '../pki/certificate.js';
 import { describeKey, exportPrivateKeyPem, generateKeyPair, type KeyType } from '../pki/keys.js';
 import { formatSlash, parseSubject, type DistinguishedName } from '../pki/names.js';
+import { fromX509Name } from '../pki/x509-name.js';
 import { BUILTIN_PROFILES, type ExtensionProfile } from '../pki/profile.js';
+import { caChainPath } from './ca-chain.js';
+import { withCrlDistributionPoint } from './crl-distribution.js';
 import { caLayout, type CaLayout } from './layout.js';
 import { renderOpenSslCnf } from './render-cnf.js';
 
@@ -33,6 +36,14 @@ export interface InitCaOptions {
   iterations?: number;
   /** Default validity of issued certificates (default 375). */
   defaultDays?: number;
+  /** CRL distribution point written into the signing profiles (see {@link withCrlDistributionPoint}). */
+  crlUrl?: string;
+  /**
+   * An intermediate: the key and the certificate a parent CA signed for it,
+   * and the chain (this certificate first, root last) for ca-chain.cert.pem.
+   * Without it, initCa makes a key and a self-signed root.
+   */
+  issued?: { privateKey: KeyObject; certificatePem: string; chainPem: string };
 }
 
 /** Result of {@link initCa}. */
@@ -50,11 +61,12 @@ export interface InitCaResult {
  * Creates a CA directory compatible with `openssl ca -config DIR/openssl.cnf`.
  * @throws MTLS_FILE_EXISTS when DIR exists and is not empty
  * @throws MTLS_PASSPHRASE_REQUIRED without a passphrase or `noPassphrase`
- * @throws MTLS_BAD_SUBJECT, MTLS_BAD_KEY_TYPE, MTLS_FILE_WRITE
+ * @throws MTLS_BAD_SUBJECT, MTLS_BAD_KEY_TYPE, MTLS_FILE_WRITE, MTLS_BAD_ARGUMENT (a bad `crlUrl`)
  */
 export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
   const dir = resolve(options.dir);
-  const subject = typeof options.subject === 'string' ? parseSubject(options.subject) : options.subject;
+  const issuedCert = options.issued ? parseCertificate(options.issued.certificatePem, 'intermediate certificate') : undefined;
+  const subject = issuedCert ? fromX509Name(issuedCert.subjectName) : typeof options.subject === 'string' ? parseSubject(options.subject) : options.subject;
   if (options.passphrase === undefined && !options.noPassphrase) {
     throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the CA key needs a passphrase (or pass --no-passphrase to store it unencrypted)');
   }
@@ -62,15 +74,16 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA passphrase must have at least 4 characters (OpenSSL refuses shorter ones)', { subject: 'passphrase' });
   }
   await assertEmptyOrMissing(dir);
-  const keyType = options.keyType ?? 'rsa4096';
-  const keys = await generateKeyPair(keyType);
-  const days = options.days ?? 7300;
-  const root = await buildCertificate({
-    subject,
-    signer: { privateKey: keys.privateKey },
-    profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
-    days,
-  });
+  const profiles = options.crlUrl !== undefined ? withCrlDistributionPoint(BUILTIN_PROFILES, options.crlUrl) : undefined;
+  const keys = options.issued ?? (await generateKeyPair(options.keyType ?? 'rsa4096'));
+  const root = issuedCert
+    ? { certificate: issuedCert, pem: options.issued?.certificatePem as string, serialHex: issuedCert.serialNumber.toUpperCase() }
+    : await buildCertificate({
+        subject,
+        signer: { privateKey: keys.privateKey },
+        profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
+        days: options.days ?? 7300,
+      });
   const keyPem = exportPrivateKeyPem(keys.privateKey, options.passphrase === undefined ? {} : { passphrase: options.passphrase, ...(options.iterations ? { iterations: options.iterations } : {}) });
 
   const staging = join(dirname(dir), `.${basename(dir)}.init-${randomBytes(4).toString('hex')}`);
@@ -83,6 +96,7 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     await fs.chmod(st.privateDir, 0o700);
     await writeFileAtomic(st.caKey, keyPem, { mode: 0o400 });
     await writeFileAtomic(st.caCert, root.pem, { mode: 0o444 });
+    if (options.issued) await writeFileAtomic(caChainPath(st.caCert), options.issued.chainPem, { mode: 0o444 });
     await writeFileAtomic(st.database, '');
     // unique_subject = no: renewing with the same subject must not fail (TXT_DB error number 2).
     await writeFileAtomic(st.databaseAttr, 'unique_subject = no\n');
@@ -90,7 +104,7 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     await writeFileAtomic(st.crlNumber, '1000\n');
     await writeFileAtomic(
       st.config,
-      renderOpenSslCnf({ dir: final.dir, caSubject: subject, defaultDays: options.defaultDays ?? 375 }),
+      renderOpenSslCnf({ dir: final.dir, caSubject: subject, defaultDays: options.defaultDays ?? 375, ...(profiles ? { profiles } : {}) }),
     );
     await syncDir(staging);
     await fs.rmdir(dir).catch(() => undefined);

@@ -12,6 +12,7 @@ import { dnValues, type DistinguishedName } from '../pki/names.js';
 import { buildPfx, type PfxFlavour } from '../pki/pkcs12/index.js';
 import type { GeneralNameSpec } from '../pki/profile.js';
 import { fromX509Name } from '../pki/x509-name.js';
+import { readCaChain } from './ca-chain.js';
 import { findProfile, type OpenCa } from './open-ca.js';
 import { revokeCertificate } from './revoke.js';
 import { signCsr, type SignCsrResult } from './sign-csr.js';
@@ -101,6 +102,8 @@ export async function issueClientCertificate(options: IssueClientOptions): Promi
     throw new MtlsError('MTLS_BAD_ARGUMENT', 'the .pfx password must have at least 4 characters', { subject: 'password' });
   }
   const paths = await planIssue(options);
+  // The .pfx carries the CA chain up to the root, so a client sends its intermediate (RFC 5246 §7.4.6).
+  const caChain = await readCaChain(ca);
   const keys = await generateKeyPair(options.keyType ?? 'rsa2048');
   const csr = await createCsr({
     subject: clientSubject(fromX509Name(ca.certificate.subjectName), name, options.subject),
@@ -120,7 +123,7 @@ export async function issueClientCertificate(options: IssueClientOptions): Promi
   const pfx = buildPfx({
     privateKey: keys.privateKey,
     certificate: signed.pem,
-    chain: [ca.certificatePem],
+    chain: caChain.certificates.map((c) => c.toString('pem')),
     password: options.pfxPassword,
     flavour: options.pfxFlavour ?? 'modern',
     friendlyName: name,
@@ -141,5 +144,5 @@ export async function issueClientCertificate(options: IssueClientOptions): Promi
     await revokeCertificate({ ca, serial: signed.serial, reason: 'cessationOfOperation' }).catch(() => undefined);
     throw e;
   }
-  return { ...signed, ...paths, chainPath: ca.config.certificate };
+  return { ...signed, ...paths, chainPath: caChain.path ?? ca.config.certificate };
 }

@@ -11,6 +11,7 @@ import { buildCrl } from '../pki/crl.js';
 import { readDatabase, markRevoked } from './ca-database.js';
 import { normaliseSerial, REVOCATION_REASONS, reasonCode, type IndexEntry, type RevocationReason } from './index-db.js';
 import { withCaLock } from './lock.js';
+import type { CaConfigResult } from './ca-config.js';
 import { loadCaKey, type OpenCa } from './open-ca.js';
 
 /** Inputs for {@link revokeCertificate}. */
@@ -41,6 +42,11 @@ export async function revokeCertificate(options: RevokeCertificateOptions): Prom
   }
   const s = serial;
   return withCaLock(options.ca.lockPath, () => markRevoked(options.ca.config, { serial: s, ...(options.reason ? { reason: options.reason } : {}) }));
+}
+
+/** The CA's current CRL file: `crl` in openssl.cnf, else crl_dir/ca.crl.pem, else DIR/crl/ca.crl.pem. */
+export function crlFilePath(config: CaConfigResult): string {
+  return config.crlFile ?? join(config.crlDir ?? join(config.dir, 'crl'), 'ca.crl.pem');
 }
 
 /** Inputs for {@link generateCrl}. */
@@ -79,7 +85,7 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
   if (options.outPath) await assertCanWrite(options.outPath, options.force);
   const caKey = options.caKey ?? (await loadCaKey(ca, options.passphrase));
   const warnings: string[] = [];
-  const path = cfg.crlFile ?? join(cfg.crlDir ?? join(cfg.dir, 'crl'), 'ca.crl.pem');
+  const path = crlFilePath(cfg);
   const result = await withCaLock(ca.lockPath, async () => {
     const entries = await readDatabase(cfg);
     const crlNumber = await readCrlNumber(cfg.crlNumberFile, warnings);

@@ -15,6 +15,7 @@ import type { GeneralNameSpec } from '../pki/profile.js';
 import { freshSerial, readDatabase, recordIssued } from './ca-database.js';
 import { withCaLock } from './lock.js';
 import { findProfile, loadCaKey, type OpenCa } from './open-ca.js';
+import { assertPathLength } from './path-length.js';
 import { applyPolicy } from './policy.js';
 
 /** Inputs for {@link signCsr}. */
@@ -80,7 +81,8 @@ export async function checkCsr(csr: ParsedCsr, profileName: string, profileIsCa:
  * Signs a CSR and records it in index.txt / newcerts / serial under the CA lock.
  * @throws MTLS_CSR_SIGNATURE, MTLS_KEY_TOO_WEAK, MTLS_POLICY_CA_REQUEST,
  *   MTLS_POLICY_FIELD_MISMATCH, MTLS_POLICY_FIELD_MISSING, MTLS_PROFILE_UNKNOWN,
- *   MTLS_BAD_PASSPHRASE, MTLS_FILE_EXISTS, MTLS_LOCK_TIMEOUT, MTLS_CA_CORRUPT
+ *   MTLS_BAD_PASSPHRASE, MTLS_FILE_EXISTS, MTLS_LOCK_TIMEOUT, MTLS_CA_CORRUPT,
+ *   MTLS_PATHLEN_EXCEEDED
  */
 export async function signCsr(options: SignCsrOptions): Promise<SignCsrResult> {
   const { ca } = options;
@@ -89,6 +91,7 @@ export async function signCsr(options: SignCsrOptions): Promise<SignCsrResult> {
   const profileName = options.profile ?? cfg.x509Extensions ?? 'usr_cert';
   const profile = findProfile(ca, profileName);
   const profileIsCa = profile.basicConstraints?.value.ca === true;
+  assertPathLength({ signer: ca.certificate, profile, signerSource: cfg.certificate });
   if (options.outPath) await assertCanWrite(options.outPath, options.force);
   const csr = parseCsr(options.csr, source);
   await checkCsr(csr, profile.name, profileIsCa, source);

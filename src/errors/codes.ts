@@ -67,6 +67,10 @@ export const ERROR_CODES = {
   MTLS_TLS_SERVER_UNTRUSTED: net('Give the server\'s CA with --ca, or check the host name.'),
   MTLS_HTTP_STATUS: net('The server answered with an error status; read the body for its reason.'),
   MTLS_TIMEOUT: net('The peer did not answer in time; check connectivity and the registered source IP.'),
+
+  // Certificate lifecycle: renewal, intermediates.
+  MTLS_PATHLEN_EXCEEDED: denied('A CA with pathlen 0 issues end-entity certificates only; sign further CAs with the root.'),
+  MTLS_RENEW_PROFILE_UNKNOWN: config('Name the profile the certificate was issued with: --profile NAME (see `mtls ca show`).'),
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A known error code. */

@@ -128,6 +128,8 @@ export interface OpensslServerOptions {
   caFile: string;
   /** Extra arguments (default `-tls1_2`). */
   versionArgs?: string[];
+  /** -Verify depth (default 1). */
+  verifyDepth?: number;
 }
 
 /**
@@ -147,7 +149,7 @@ export async function startOpensslServer(options: OpensslServerOptions): Promise
         '-cert', options.certPath,
         '-key', options.keyPath,
         '-CAfile', options.caFile,
-        '-Verify', '1',
+        '-Verify', String(options.verifyDepth ?? 1),
         '-verify_return_error',
         ...(options.versionArgs ?? ['-tls1_2']),
         '-www',

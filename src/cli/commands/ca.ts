@@ -27,6 +27,8 @@ import { parseSubject } from '../../pki/names.js';
 import { caKeyFromCli, openCaFromCli } from '../ca-context.js';
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
 import { readSecret } from '../secrets.js';
+import { initIntermediateFromCli, type IntermediateCliOptions } from './ca-init-intermediate.js';
+import { registerCaLifecycleCommands } from './ca-lifecycle.js';
 
 const days = (v: string): number => {
   const n = Number(v);
@@ -46,12 +48,18 @@ export function registerCaCommands(program: Command): void {
     .argument('<dir>', 'the CA directory to create (must not exist or be empty)')
     .requiredOption('--subject <dn>', 'root subject, /C=BR/ST=SP/O=Acme/CN=Acme Root CA or RFC 4514')
     .addOption(new Option('--key-type <type>', 'CA key type').choices([...KEY_TYPES]).default('rsa4096'))
-    .option('--days <n>', 'root validity in days', days, 7300)
+    .option('--days <n>', 'validity in days (default: root 7300; intermediate 3650 or the parent\'s remaining life)', days)
     .addOption(passphraseFileOption())
     .option('--no-passphrase', 'store the CA key unencrypted (not recommended)')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls ca init ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Root CA" --passphrase-file ca.pass\n')
-    .action(async (dir: string, o: { subject: string; keyType: string; days: number; passphraseFile?: string; passphrase: boolean; json?: boolean }) => {
+    // Lifecycle: intermediates and CRL distribution points (src/cli/commands/ca-init-intermediate.ts).
+    .option('--crl-url <url>', 'CRL distribution point put in every certificate this CA issues (crlDistributionPoints = URI:…)')
+    .option('--intermediate', 'make an intermediate CA (pathlen 0) signed by --parent, which then issues; the root can stay offline')
+    .option('--parent <dir>', 'with --intermediate: the root CA directory that signs it and records it in its index.txt')
+    .option('--parent-passphrase-file <file>', 'file holding the parent CA key passphrase (else $MTLS_PARENT_CA_PASSPHRASE, else a prompt)')
+    .addHelpText('after', '\nExamples:\n  mtls ca init ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Root CA" --passphrase-file ca.pass --crl-url http://pki.acme.example/root.crl\n  mtls ca init ./issuing --intermediate --parent ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Issuing CA 1" \\\n      --parent-passphrase-file ca.pass --passphrase-file issuing.pass --crl-url http://pki.acme.example/issuing.crl\n')
+    .action(async (dir: string, o: { subject: string; keyType: string; days?: number; passphraseFile?: string; passphrase: boolean; json?: boolean } & IntermediateCliOptions) => {
+      if (o.intermediate || o.parent) return initIntermediateFromCli(dir, o);
       const subject = parseSubject(o.subject);
       const keyType = parseKeyType(o.keyType);
       await assertEmptyOrMissing(resolve(dir));
@@ -59,7 +67,7 @@ export function registerCaCommands(program: Command): void {
         ? await readSecret({ file: o.passphraseFile, envVar: 'MTLS_CA_PASSPHRASE', prompt: 'New CA key passphrase: ', confirm: true, what: 'CA passphrase' })
         : undefined;
       const r = await withSpinner(`generating ${keyType} CA key`, () =>
-        initCa({ dir, subject, keyType, days: o.days, ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }) }),
+        initCa({ dir, subject, keyType, ...(o.days ? { days: o.days } : {}), ...(o.crlUrl ? { crlUrl: o.crlUrl } : {}), ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }) }),
       );
       if (o.json) return outJson(r);
       out(`${style('green', '✓')} CA created in ${r.layout.dir}`);
@@ -291,4 +299,5 @@ export function registerCaCommands(program: Command): void {
       out(`  ${entries.length} certificate(s):`);
       for (const e of entries) out(`  ${e.status} ${e.serial} ${e.expiry.toISOString().slice(0, 10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`);
     });
+  registerCaLifecycleCommands(ca);
 }

@@ -12,6 +12,7 @@ import { assertPemOrDer, inspectPki, renderInspectionText } from '../../pki/insp
 import { verifyCertificate, type VerifiedCertificate, type VerifyPurpose, type VerifyResult } from '../../pki/verify-certificate.js';
 import { info, out, outJson, style, warn } from '../output.js';
 import { readSecret } from '../secrets.js';
+import { registerCertRenewCommands } from './cert-renew.js';
 
 /** Environment variable holding the .pfx password (shared with `mtls pfx`). */
 const ENV_PFX_PASSWORD = 'MTLS_PFX_PASSWORD';
@@ -184,4 +185,6 @@ Examples:
 Exit codes: 0 valid, 2 usage, 4 verification failed (error[MTLS_VERIFY_FAILED] names the certificate and the reason), 5 unreadable file.`,
     )
     .action((file: string, opts: VerifyOptions) => runVerify(file, opts));
+
+  registerCertRenewCommands(cert);
 }

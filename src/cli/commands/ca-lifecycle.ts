@@ -1,0 +1,102 @@
+/**
+ * `mtls ca status` and `mtls ca list`: expiry watch and the database as a
+ * table. Wiring only; the work is done by src/ca/status.ts and src/ca/list.ts.
+ */
+import type { Command } from 'commander';
+import { caStatus } from '../../ca/status.js';
+import { listCertificates, type CertificateRow } from '../../ca/list.js';
+import { openCaFromCli } from '../ca-context.js';
+import { out, outJson, style } from '../output.js';
+import { parseDaysArg, parseDurationArg, parseTimeArg } from '../time-args.js';
+
+const STATUS_HELP = `
+Checks, at --at (default now):
+  - the CA certificate and, for an intermediate, every issuer above it:
+    expired (alarm) or expiring within --ca-warn-days (default 90);
+  - the CRL (crl = … in openssl.cnf, else crl/ca.crl.pem): missing, unreadable
+    or not signed by this CA (alarm); past its nextUpdate (alarm: relying
+    parties that check revocation then refuse every certificate); nextUpdate
+    within --crl-warn-days (default 7); older than --crl-max-age (default half
+    its validity, i.e. the scheduled \`mtls ca crl\` has not run: alarm);
+  - certificates revoked in index.txt but missing from the CRL (alarm);
+  - certificates expiring within --warn-days (default 30), or expired in that
+    window, that no newer valid certificate with the same subject replaces.
+
+Renew the CRL on a schedule (daily, with default_crl_days = 30) and run this
+check after it; see the README for a systemd timer and a cron line:
+  17 3 * * *  mtls ca crl --ca /srv/ca --passphrase-file /etc/mtls/ca.pass && mtls ca status --ca /srv/ca
+
+Examples:
+  $ mtls ca status --ca ./myCA
+  $ mtls ca status --ca ./myCA --warn-days 60 --json
+  $ mtls ca status --ca ./myCA --at 2027-06-01
+
+Exit codes: 0 nothing needs action, 1 something needs action (each finding is
+printed; with --json, "ok": false and "findings"), 3 the CA cannot be opened,
+5 a file cannot be read.`;
+
+function row(r: CertificateRow): string[] {
+  const note = r.state === 'revoked' ? `${r.reason ?? 'unspecified'} ${r.revokedAt?.toISOString().slice(0, 10) ?? ''}` : r.renewedBy ? `renewed by ${r.renewedBy}` : '';
+  return [r.serial, r.state, r.notAfter.toISOString().slice(0, 10), r.state === 'valid' ? String(r.daysLeft) : '', r.subject, note.trim()];
+}
+
+function table(rows: string[][]): void {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  for (const r of rows) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+}
+
+/** Registers `mtls ca status` and `mtls ca list` on the `ca` command. */
+export function registerCaLifecycleCommands(ca: Command): void {
+  ca.command('status')
+    .description('what needs action: CA expiry, CRL freshness, unpublished revocations, certificates expiring (exit 1 if anything)')
+    .option('--ca <dir>', 'CA directory (default: $MTLS_CA_DIR or the current directory)')
+    .option('--warn-days <n>', 'certificates expiring within this many days need action', (v) => parseDaysArg(v, '--warn-days'), 30)
+    .option('--ca-warn-days <n>', 'the CA chain expiring within this many days needs action', (v) => parseDaysArg(v, '--ca-warn-days'), 90)
+    .option('--crl-warn-days <n>', 'a CRL this close to nextUpdate needs action', (v) => parseDaysArg(v, '--crl-warn-days'), 7)
+    .option('--crl-max-age <duration>', 'a CRL older than this missed its renewal (default: half its validity), e.g. 2d', (v) => parseDurationArg(v, '--crl-max-age'))
+    .option('--at <time>', 'check as of this time instead of now (ISO 8601)', (v) => parseTimeArg(v, '--at'))
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', STATUS_HELP)
+    .action(async (o: { ca?: string; warnDays: number; caWarnDays: number; crlWarnDays: number; crlMaxAge?: number; at?: Date; json?: boolean }) => {
+      const r = await caStatus({
+        ca: await openCaFromCli(o.ca),
+        warnDays: o.warnDays,
+        caWarnDays: o.caWarnDays,
+        crlWarnDays: o.crlWarnDays,
+        ...(o.crlMaxAge !== undefined ? { crlMaxAgeMs: o.crlMaxAge } : {}),
+        ...(o.at ? { at: o.at } : {}),
+      });
+      if (!r.ok) process.exitCode = 1;
+      if (o.json) return outJson(r);
+      out(`CA ${r.ca.subject}: valid until ${r.ca.notAfter.toISOString()} (${r.ca.daysLeft} days)`);
+      out(
+        r.crl.present
+          ? `CRL #${r.crl.crlNumber ?? '?'} ${r.crl.path}: ${r.crl.entries} entries, issued ${r.crl.thisUpdate?.toISOString()}, next update ${r.crl.nextUpdate?.toISOString() ?? 'none'}`
+          : `CRL ${r.crl.path}: none`,
+      );
+      const c = r.counts;
+      out(`certificates: ${c.valid} valid (${c.expiring} expiring within ${o.warnDays} days, ${c.renewed} renewed), ${c.revoked} revoked, ${c.expired} expired`);
+      for (const f of r.findings) out(`${f.severity === 'alarm' ? style('red', 'ALARM') : style('yellow', 'WARNING')} [${f.kind}] ${f.message}`);
+      out(r.ok ? `${style('green', 'OK')}: nothing needs action` : `${r.findings.length} finding(s) need action`);
+    });
+
+  ca.command('list')
+    .description('the CA database as a table: serial, state, expiry, days left, subject, reason')
+    .option('--ca <dir>', 'CA directory (default: $MTLS_CA_DIR or the current directory)')
+    .option('--expiring <duration>', 'only valid certificates expiring within this window, e.g. 30d', (v) => parseDurationArg(v, '--expiring'))
+    .option('--revoked', 'only revoked certificates')
+    .option('--at <time>', 'states as of this time instead of now (ISO 8601)', (v) => parseTimeArg(v, '--at'))
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nStates are computed at --at from each expiry date, whatever index.txt\'s letter says.\n\nExamples:\n  $ mtls ca list --ca ./myCA\n  $ mtls ca list --ca ./myCA --expiring 30d --json\n  $ mtls ca list --ca ./myCA --revoked\n')
+    .action(async (o: { ca?: string; expiring?: number; revoked?: boolean; at?: Date; json?: boolean }) => {
+      const r = await listCertificates({
+        ca: await openCaFromCli(o.ca),
+        ...(o.at ? { at: o.at } : {}),
+        ...(o.expiring !== undefined ? { expiringWithinMs: o.expiring } : {}),
+        ...(o.revoked ? { revokedOnly: true } : {}),
+      });
+      if (o.json) return outJson(r.certificates);
+      if (r.certificates.length === 0) return out('no certificates match');
+      table([['SERIAL', 'STATE', 'EXPIRES', 'DAYS', 'SUBJECT', 'REASON/NOTE'], ...r.certificates.map(row)]);
+    });
+}
