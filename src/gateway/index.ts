@@ -1,5 +1,5 @@
 /** The provider side: the TLS-1.2 mTLS gateway, its registry, onboarding and admin API. */
-export { startGateway, classifyTlsClientError, type StartGatewayOptions, type RunningGateway, type ReloadCredentialResult } from './gateway.js';
+export { startGateway, type StartGatewayOptions, type RunningGateway, type ReloadCredentialResult } from './gateway.js';
 export {
   loadGatewayConfig,
   parseListenAddress,
@@ -28,6 +28,9 @@ export { IpMatcher, parseIp, normalizeIp, cidrContains } from './ip-match.js';
 export { loadServerCredential } from './server-credential.js';
 export { handleHealthRequest, startOpsServer } from './health.js';
 export { GatewayMetrics } from './metrics.js';
+export { createTenantServer, classifyTlsClientError, handshakeErrorRecord, type TenantServerOptions, type ClientOfSocket } from './tenant-server.js';
+export { ConnectionTracker, refusalForLookup, type ConnectionState, type ConnectionTrackerOptions, type HandshakeEvidence } from './connection-state.js';
+export { RequestHandler, type RequestHandlerOptions } from './request-handler.js';
 export { TrustCache, TrustParseCache, buildSnapshot, updateSnapshot } from './trust-cache.js';
 export { AuditSink, makeAuditRecord } from './audit.js';
 export * from './registry/index.js';

@@ -1,0 +1,255 @@
+/**
+ * Per-connection state: the policy decision taken after the handshake, and
+ * its re-evaluation when the registry changes while the connection is kept
+ * alive.
+ *
+ * A decision is taken against one trust snapshot (its generation). When the
+ * snapshot in service moves on, the next request on the connection (and every
+ * request pipelined behind it) waits for one shared re-evaluation against the
+ * new snapshot, so nothing is forwarded on a decision taken against an older
+ * registry. A rejection is final; a registry too stale to trust refuses the
+ * connection (fail closed).
+ */
+import tls from 'node:tls';
+import { toMtlsError } from '../errors/index.js';
+import { makeAuditRecord } from './audit.js';
+import type { CertInfo } from './peer-cert.js';
+import { evaluateConnection, type PolicyDecision, type PolicyOptions } from './policy.js';
+import type { AuditRecord } from './registry/types.js';
+import type { TrustCache, TrustLookup } from './trust-cache.js';
+
+/** What {@link ConnectionTracker} needs from the trust cache. */
+export type ConnectionTrust = Pick<TrustCache, 'lookup' | 'relookup' | 'snapshot' | 'stale' | 'certInfo'>;
+
+/** The state of one accepted TLS connection. */
+export interface ConnectionState {
+  /** The client address (after the PROXY protocol, when a trusted proxy sent one). */
+  ip: string;
+  /** The decision in force, taken against snapshot {@link generation}. */
+  decision: PolicyDecision;
+  generation: number;
+  /**
+   * A re-evaluation under way. Every request on the connection (pipelined
+   * ones included) waits for it, so none is forwarded on a decision taken
+   * against an older snapshot.
+   */
+  pending: Promise<PolicyDecision> | null;
+  tlsVersion: string | null;
+  cipher: string | null;
+  leafDer: Buffer | null;
+  presentedDer: Buffer[];
+}
+
+/** What the handshake produced, read off the TLS socket. */
+export interface HandshakeEvidence {
+  ip: string;
+  leafDer: Buffer | null;
+  presentedDer: Buffer[];
+  authorized: boolean;
+  authorizationError: string | null;
+  tlsVersion: string | null;
+  cipher: string | null;
+}
+
+/** The client certificate and the other certificates it sent, as DER. */
+export function peerCertificates(socket: tls.TLSSocket): { leafDer: Buffer | null; presentedDer: Buffer[] } {
+  const peer = socket.getPeerCertificate(true);
+  if (!peer || !peer.raw || peer.raw.length === 0) return { leafDer: null, presentedDer: [] };
+  const presentedDer: Buffer[] = [];
+  const seen = new Set<tls.PeerCertificate>([peer]);
+  let cur = (peer as tls.DetailedPeerCertificate).issuerCertificate as tls.DetailedPeerCertificate | undefined;
+  for (let i = 0; cur && !seen.has(cur) && i < 10; i++) {
+    seen.add(cur);
+    if (cur.raw) presentedDer.push(cur.raw);
+    cur = cur.issuerCertificate;
+  }
+  return { leafDer: peer.raw, presentedDer };
+}
+
+/** Reads {@link HandshakeEvidence} off a socket whose handshake just completed. */
+export function handshakeEvidence(socket: tls.TLSSocket, ip: string): HandshakeEvidence {
+  const { leafDer, presentedDer } = peerCertificates(socket);
+  return {
+    ip,
+    leafDer,
+    presentedDer,
+    authorized: socket.authorized,
+    authorizationError: socket.authorizationError ? String(socket.authorizationError) : null,
+    tlsVersion: socket.getProtocol() ?? null,
+    cipher: socket.getCipher()?.name ?? null,
+  };
+}
+
+/**
+ * The refusal a lookup implies on its own (registry unavailable, address no
+ * longer registered, its institutions suspended), or null when the
+ * certificate must be evaluated. `when` ends the operator detail
+ * ("during the handshake", …).
+ */
+export function refusalForLookup(lookup: TrustLookup, when: string): PolicyDecision | null {
+  const none = { outcome: 'rejected' as const, leaf: null, chain: [] };
+  if (lookup.kind === 'unavailable') return { ...none, reason: 'registry_unavailable', detail: lookup.detail, institutionId: null };
+  if (lookup.kind === 'unregistered') return { ...none, reason: 'ip_not_registered', detail: `the source IP was removed from the registry ${when}`, institutionId: null };
+  if (lookup.kind === 'suspended') {
+    return {
+      ...none,
+      reason: 'institution_suspended',
+      detail: `institution(s) ${lookup.suspended.map((i) => i.id).join(', ')} suspended ${when}`,
+      institutionId: lookup.suspended.length === 1 ? (lookup.suspended[0]?.id ?? null) : null,
+    };
+  }
+  return null;
+}
+
+/** The `connection` audit record of an admitted (accepted or refused) connection. */
+export function connectionAuditRecord(state: ConnectionState): AuditRecord {
+  return makeAuditRecord({
+    kind: 'connection',
+    ip: state.ip,
+    reason: state.decision.reason,
+    outcome: state.decision.outcome,
+    institutionId: state.decision.institutionId,
+    cert: state.decision.leaf,
+    tlsVersion: state.tlsVersion,
+    cipher: state.cipher,
+    detail: state.decision.detail,
+  });
+}
+
+/** Options for {@link ConnectionTracker}. */
+export interface ConnectionTrackerOptions {
+  trust: ConnectionTrust;
+  policy: PolicyOptions;
+}
+
+/** Decides connections after the handshake and keeps each decision current. */
+export class ConnectionTracker {
+  private readonly states = new WeakMap<object, ConnectionState>();
+
+  constructor(private readonly options: ConnectionTrackerOptions) {}
+
+  /**
+   * Decides a connection whose handshake just completed, against the lookup
+   * made on accept when it still holds (or a fresh one).
+   */
+  async admit(evidence: HandshakeEvidence, acceptLookup?: TrustLookup): Promise<ConnectionState> {
+    const trust = this.options.trust;
+    const lookup = trust.relookup(evidence.ip, acceptLookup);
+    const decision =
+      refusalForLookup(lookup, 'during the handshake') ??
+      (await evaluateConnection(
+        {
+          leafDer: evidence.leafDer,
+          presentedDer: evidence.presentedDer,
+          authorized: evidence.authorized,
+          authorizationError: evidence.authorizationError,
+          active: lookup.kind === 'tenant' ? lookup.active : [],
+          suspended: lookup.kind === 'tenant' ? lookup.suspended : [],
+        },
+        this.options.policy,
+        (der) => trust.certInfo(der),
+      ));
+    if (!decision.leaf && evidence.leafDer) {
+      try {
+        decision.leaf = trust.certInfo(evidence.leafDer);
+      } catch {
+        decision.leaf = null;
+      }
+    }
+    return {
+      ip: evidence.ip,
+      decision,
+      generation: lookup.snapshot.generation,
+      pending: null,
+      tlsVersion: evidence.tlsVersion,
+      cipher: evidence.cipher,
+      leafDer: evidence.leafDer,
+      presentedDer: evidence.presentedDer,
+    };
+  }
+
+  /** Binds a state to its socket (see {@link stateOf}). */
+  attach(socket: object, state: ConnectionState): void {
+    this.states.set(socket, state);
+  }
+
+  /** The state of an admitted socket, or undefined. */
+  stateOf(socket: object): ConnectionState | undefined {
+    return this.states.get(socket);
+  }
+
+  /**
+   * The connection's decision as of the snapshot in service now: re-evaluated
+   * once per registry change (a rejection is final). Concurrent callers share
+   * one evaluation, and the generation is recorded only after it finished; a
+   * reload that lands while a caller waits is evaluated too.
+   */
+  async decisionNow(state: ConnectionState): Promise<PolicyDecision> {
+    let decision = await this.current(state);
+    while (decision.outcome === 'accepted' && state.generation !== this.options.trust.snapshot.generation) decision = await this.current(state);
+    return decision;
+  }
+
+  private async current(state: ConnectionState): Promise<PolicyDecision> {
+    const trust = this.options.trust;
+    for (;;) {
+      if (state.pending) {
+        await state.pending;
+        continue;
+      }
+      const generation = trust.snapshot.generation;
+      if (state.decision.outcome !== 'accepted' || state.generation === generation || trust.stale) {
+        if (state.decision.outcome === 'accepted' && trust.stale) {
+          state.decision = { ...state.decision, outcome: 'rejected', reason: 'registry_unavailable', detail: 'the registry is too stale to trust; refusing (fail closed)' };
+        }
+        return state.decision;
+      }
+      state.pending = this.reevaluate(state).then(
+        (decision) => {
+          state.decision = decision;
+          state.generation = generation;
+          return decision;
+        },
+        (e: unknown) => {
+          // Fail closed: an evaluation that throws refuses the connection.
+          const err = toMtlsError(e);
+          state.decision = { ...state.decision, outcome: 'rejected', reason: 'bad_request', detail: `re-evaluation failed: ${err.message}` };
+          state.generation = generation;
+          return state.decision;
+        },
+      );
+      try {
+        await state.pending;
+      } finally {
+        state.pending = null;
+      }
+    }
+  }
+
+  /** Re-evaluates an accepted connection against the snapshot in service now. */
+  private async reevaluate(state: ConnectionState): Promise<PolicyDecision> {
+    const trust = this.options.trust;
+    const lookup = trust.lookup(state.ip);
+    if (lookup.kind === 'unavailable') return { ...state.decision, outcome: 'rejected', reason: 'registry_unavailable', detail: lookup.detail };
+    if (lookup.kind === 'unregistered') return { ...state.decision, outcome: 'rejected', reason: 'ip_not_registered', detail: 'the source IP was removed from the registry' };
+    if (lookup.kind === 'suspended' && lookup.suspended.some((i) => i.id === state.decision.institutionId)) {
+      return { ...state.decision, outcome: 'rejected', reason: 'institution_suspended', detail: `institution ${state.decision.institutionId} was suspended` };
+    }
+    const next = await evaluateConnection(
+      {
+        leafDer: state.leafDer,
+        presentedDer: state.presentedDer,
+        authorized: true,
+        authorizationError: null,
+        active: lookup.kind === 'tenant' ? lookup.active : [],
+        suspended: lookup.suspended,
+      },
+      this.options.policy,
+      (der: Buffer): CertInfo => trust.certInfo(der),
+    );
+    if (next.outcome === 'accepted' && next.institutionId !== state.decision.institutionId) {
+      return { ...next, outcome: 'rejected', reason: 'unknown_ca', detail: `the certificate now maps to ${next.institutionId}, not ${state.decision.institutionId}` };
+    }
+    return next;
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The request handler: one `http.Server` (it never listens) parses requests
+ * on admitted TLS sockets, checks the connection's decision against the
+ * snapshot in service, and forwards accepted requests with the identity
+ * headers. Every request, refused or forwarded, becomes one audit record.
+ *
+ * What the client is told (the operator gets the reason and detail in the audit):
+ * - the connection's certificate was refused: 403 `{"error":"<reason>"}`, `Connection: close`;
+ * - a malformed request: 400 (431 for oversized headers, 408 on timeout) `{"error":"bad_request"}`;
+ * - Upgrade / CONNECT: 501 `{"error":"bad_request"}` (not proxied);
+ * - upstream failure: 502/504 `{"error":"upstream_error"}`.
+ */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { MtlsError, toMtlsError } from '../errors/index.js';
+import { makeAuditRecord } from './audit.js';
+import type { ConnectionState } from './connection-state.js';
+import { buildUpstreamHeaders, type ClientIdentity, type IdentityHeaderNames } from './identity-headers.js';
+import type { PolicyDecision } from './policy.js';
+import { sendReason, type ForwardResult } from './proxy.js';
+import type { AuditReason, AuditRecord } from './registry/types.js';
+
+/** Options for {@link RequestHandler}. */
+export interface RequestHandlerOptions {
+  limits: { maxHeaderBytes: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
+  identityHeaders: IdentityHeaderNames;
+  /** The state of an admitted socket (undefined for a socket that was never admitted: refused). */
+  stateOf: (socket: object) => ConnectionState | undefined;
+  /** The connection's decision against the snapshot in service now. */
+  decide: (state: ConnectionState) => Promise<PolicyDecision>;
+  /** Forwards an accepted request upstream with the given raw headers, answering the client. */
+  forward: (req: http.IncomingMessage, res: http.ServerResponse, headers: string[]) => Promise<ForwardResult>;
+  audit: (record: AuditRecord) => void;
+  logger: Logger;
+  /** Called when a forward starts and ends (in-flight gauge). */
+  onForward?: (delta: 1 | -1) => void;
+}
+
+/** The upstream identity of an accepted decision. */
+export function identityOf(decision: PolicyDecision): ClientIdentity {
+  const leaf = decision.leaf;
+  if (!leaf || !decision.institutionId) throw new MtlsError('MTLS_INTERNAL', 'an accepted connection has no certificate or institution');
+  return {
+    institutionId: decision.institutionId,
+    subject: leaf.subject,
+    issuer: leaf.issuer,
+    serial: leaf.serial,
+    fingerprintSha256: leaf.fingerprint,
+    certDer: leaf.der,
+    chainDer: decision.chain.map((c) => c.der),
+  };
+}
+
+/** The request path without its query (which may carry secrets), at most 2048 characters. */
+export function requestPath(req: http.IncomingMessage): string | null {
+  const url = req.url ?? null;
+  if (url === null) return null;
+  const q = url.indexOf('?');
+  return (q >= 0 ? url.slice(0, q) : url).slice(0, 2048);
+}
+
+/** A complete `Connection: close` response with a JSON reason, for a socket outside http.ServerResponse. */
+function rawReply(status: number, text: string): string {
+  const body = '{"error":"bad_request"}\n';
+  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/** Parses, checks, forwards and audits requests on admitted connections; tracks them for the drain. */
+export class RequestHandler {
+  /** The HTTP server (never listening) that parses requests. */
+  readonly server: http.Server;
+  private readonly active = new Set<http.ServerResponse>();
+  private draining = false;
+  private inFlightCount = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: RequestHandlerOptions) {
+    const limits = options.limits;
+    this.server = http.createServer(
+      {
+        maxHeaderSize: limits.maxHeaderBytes,
+        requestTimeout: limits.requestTimeoutMs,
+        headersTimeout: Math.min(limits.requestTimeoutMs, 30_000),
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        connectionsCheckingInterval: 1_000,
+      },
+      (req, res) => void this.onRequest(req, res),
+    );
+    // This server never listens (sockets arrive via emit('connection')), so its
+    // request/headers timeouts and idle-connection tracking, which node:http
+    // starts on 'listening', are started here explicitly.
+    this.server.emit('listening');
+    this.server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => this.onClientError(err, socket));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => this.refuseUpgrade(req, socket));
+    this.server.on('connect', (req: http.IncomingMessage, socket: Duplex) => this.refuseUpgrade(req, socket));
+  }
+
+  /** Hands an admitted socket to the HTTP parser. */
+  accept(socket: Duplex): void {
+    this.server.emit('connection', socket);
+  }
+
+  /** Requests being handled now. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /**
+   * Starts the drain: responses not yet started and every later one close
+   * their connection, and idle keep-alive connections are closed (now and
+   * every 100 ms until {@link closeAll}).
+   */
+  startDrain(): void {
+    this.draining = true;
+    for (const res of this.active) if (!res.headersSent) res.shouldKeepAlive = false;
+    this.server.closeIdleConnections();
+  }
+
+  /**
+   * Waits until no request is in flight, at most `timeoutMs`, closing idle
+   * connections as they become idle.
+   * @returns true when every request finished in time
+   */
+  async waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlightCount === 0) return true;
+    const sweep = setInterval(() => this.server.closeIdleConnections(), 100);
+    try {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, timeoutMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    } finally {
+      clearInterval(sweep);
+    }
+    return this.inFlightCount === 0;
+  }
+
+  /** Cuts every connection still open and closes the server. */
+  closeAll(): void {
+    this.server.closeAllConnections();
+    this.server.close(() => undefined);
+  }
+
+  /** Audits one request-stage event on an established connection. */
+  private auditRequest(
+    state: ConnectionState,
+    reason: AuditReason,
+    detail: string | null,
+    extra: { method?: string | null; path?: string | null; status?: number | null; durationMs?: number | null } = {},
+  ): void {
+    this.options.audit(
+      makeAuditRecord({
+        kind: 'request',
+        ip: state.ip,
+        reason,
+        institutionId: state.decision.institutionId,
+        cert: state.decision.leaf,
+        tlsVersion: state.tlsVersion,
+        cipher: state.cipher,
+        detail,
+        ...extra,
+      }),
+    );
+  }
+
+  private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = performance.now();
+    const state = this.options.stateOf(req.socket);
+    if (!state) {
+      sendReason(res, 403, 'bad_request', true);
+      return;
+    }
+    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void =>
+      this.auditRequest(state, reason, detail, { method: req.method ?? null, path: requestPath(req), status, durationMs: Math.round(performance.now() - started) });
+    this.inFlightCount++;
+    this.active.add(res);
+    try {
+      if (this.draining) res.shouldKeepAlive = false;
+      const decision = await this.options.decide(state);
+      if (decision.outcome !== 'accepted') {
+        sendReason(res, 403, decision.reason, true);
+        recordRequest(decision.reason, 403, decision.detail);
+        return;
+      }
+      const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(decision), names: this.options.identityHeaders, clientIp: state.ip });
+      this.options.onForward?.(1);
+      try {
+        const result = await this.options.forward(req, res, headers);
+        recordRequest(result.reason, result.status, result.detail);
+      } finally {
+        this.options.onForward?.(-1);
+      }
+    } catch (e) {
+      const err = toMtlsError(e);
+      this.options.logger.error({ err: { code: err.code, message: err.message } }, 'request handling failed');
+      sendReason(res, 502, 'upstream_error', true);
+      recordRequest('upstream_error', 502, `gateway error: ${err.message}`);
+    } finally {
+      this.active.delete(res);
+      this.inFlightCount--;
+      if (this.inFlightCount === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  private onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    const state = this.options.stateOf(socket);
+    const code = err.code ?? '';
+    if (code === 'ECONNRESET' || !socket.writable) {
+      // Nothing can be sent back, but the operator still learns that a request
+      // (or a connection) ended abnormally and why.
+      socket.destroy();
+      if (state) {
+        this.auditRequest(
+          state,
+          'bad_request',
+          `${code || 'socket not writable'}: the client ${code === 'ECONNRESET' ? 'reset the connection' : 'closed its side'} before a complete request could be answered (${err.message})`.slice(0, 300),
+        );
+      }
+      return;
+    }
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const text = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    socket.end(rawReply(status, text));
+    if (state) this.auditRequest(state, 'bad_request', `${code || 'parse error'}: ${err.message}`.slice(0, 300), { status });
+  }
+
+  private refuseUpgrade(req: http.IncomingMessage, socket: Duplex): void {
+    const state = this.options.stateOf(socket);
+    socket.end(rawReply(501, 'Not Implemented'));
+    if (state) {
+      this.auditRequest(state, 'bad_request', `${req.method} with ${req.headers.upgrade ? `Upgrade: ${req.headers.upgrade}` : 'CONNECT'} is not proxied`, {
+        method: req.method ?? null,
+        path: requestPath(req),
+        status: 501,
+      });
+    }
+  }
+}
