@@ -86,6 +86,8 @@ export interface RunningGateway {
   readonly metrics: GatewayMetrics;
   /** The trust snapshot in service. */
   snapshot(): TrustSnapshot;
+  /** What `/readyz` decides from, now (a supervising process asks each worker for it). */
+  health(): HealthState;
   /** Rebuilds the trust snapshot now (changes are also picked up on their own within `registryPollMs`). */
   reloadTrust(): Promise<TrustSnapshot>;
   /**
@@ -652,6 +654,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     registry,
     metrics,
     snapshot: () => trust.snapshot,
+    health: healthState,
     reloadTrust: async () => {
       await trust.reloadNow();
       if (trust.error) throw trust.error;
