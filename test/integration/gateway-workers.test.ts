@@ -61,7 +61,7 @@ after(async () => {
 });
 
 /** A config whose server credential is a copy the test may replace or delete. */
-function writeConfig(name: string): { path: string; certPath: string; keyPath: string } {
+function writeConfig(name: string, extra: string[] = []): { path: string; certPath: string; keyPath: string } {
   const certPath = join(dir, `${name}.cert.pem`);
   const keyPath = join(dir, `${name}.key.pem`);
   copyFileSync(pki.server.certPath, certPath);
@@ -79,6 +79,7 @@ function writeConfig(name: string): { path: string; certPath: string; keyPath: s
       'ops:',
       '  listen: 127.0.0.1:0',
       'drainTimeoutMs: 5000',
+      ...extra,
       '',
     ].join('\n'),
   );
@@ -90,6 +91,8 @@ interface WorkersCli {
   child: ChildProcess;
   port: number;
   opsPort: number;
+  /** The admin API's base URL, or null when it is off. */
+  adminUrl: string | null;
   lines: Line[];
   stderr: () => string;
   exited: Promise<number | null>;
@@ -116,23 +119,27 @@ async function startWorkersCli(configPath: string): Promise<WorkersCli> {
     child,
     port: Number(String(started.listen).split(':').pop()),
     opsPort: Number(String(started.ops).split(':').pop()),
+    adminUrl: typeof started.admin === 'string' ? started.admin : null,
     lines,
     stderr: () => stderr,
     exited,
   };
 }
 
-function opsGet(port: number, path: string): Promise<{ status: number; body: string }> {
+/** A plain-HTTP request to 127.0.0.1 (ops listener, loopback admin API). */
+function httpCall(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
+    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
   });
 }
+
+const opsGet = (port: number, path: string): Promise<{ status: number; body: string }> => httpCall(`http://127.0.0.1:${port}${path}`);
 
 /** The value of one sample in Prometheus text, or null when absent. */
 function sample(text: string, name: string, labels = ''): number | null {
@@ -206,7 +213,10 @@ describe('mtls gateway start --workers 2', () => {
   });
 
   test('two workers serve one registry: burst, audit once, metrics, reload, kill -9, registry change, drain', async (t) => {
-    const config = writeConfig('main');
+    const token = 'workers-test-admin-token-0123456789abcdef';
+    const tokenFile = join(dir, 'admin.token');
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    const config = writeConfig('main', ['admin:', '  listen: 127.0.0.1:0', `  tokenFile: ${tokenFile}`]);
     const gw = await startWorkersCli(config.path);
     let workerPids: number[] = [];
     try {
@@ -216,7 +226,7 @@ describe('mtls gateway start --workers 2', () => {
       workerPids = first.body.workers.map((w) => w.pid as number);
       assert.equal(new Set(workerPids).size, 2, 'two distinct worker processes');
 
-      await t.test('a burst of mTLS calls: all succeed, both workers serve, one audit record each', async () => {
+      await t.test('a burst of mTLS calls: all succeed, both workers serve, one audit record each', async (st) => {
         const sent: string[] = [];
         for (let round = 0; round < 6 && servingPids(gw.lines, '/burst/').size < 2; round++) {
           const paths = Array.from({ length: 24 }, (_, i) => `/burst/${round}-${i}`);
@@ -229,6 +239,9 @@ describe('mtls gateway start --workers 2', () => {
           await waitFor(() => auditLines(gw.lines, (a) => a.kind === 'request' && String(a.path).startsWith('/burst/')).length >= sent.length, 5_000, 'audit log lines');
         }
         assert.deepEqual([...servingPids(gw.lines, '/burst/')].sort(), [...workerPids].sort(), 'both workers served part of the burst');
+        const perPid = new Map<number, number>();
+        for (const l of auditLines(gw.lines, (a) => a.kind === 'request' && String(a.path).startsWith('/burst/'))) perPid.set(l.pid as number, (perPid.get(l.pid as number) ?? 0) + 1);
+        st.diagnostic(`requests per worker: ${[...perPid.values()].join(' / ')}`);
 
         const inRegistry = async (): Promise<string[]> =>
           (await registry.queryAudit({ limit: 1000 })).filter((r) => r.kind === 'request' && String(r.path).startsWith('/burst/')).map((r) => String(r.path));
@@ -289,11 +302,19 @@ describe('mtls gateway start --workers 2', () => {
         assert.equal(sample(metrics.body, 'mtls_gateway_worker_restarts_total'), 1);
       });
 
-      await t.test('a registry change (suspension) applies in every worker within 1 s', async () => {
+      await t.test('a registry change (suspension) applies in every worker within 1 s', async (st) => {
         const ok = await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: beta.client.certPem, key: beta.client.keyPem, localAddress: BETA_IP, path: '/beta' });
         assert.equal(ok.status, 200);
+        // Through the admin API, which the primary serves (once) on its own registry handle.
+        const admin = gw.adminUrl as string;
+        assert.equal((await httpCall(`${admin}/readyz`)).status, 200, 'the admin API is ready when every worker is');
         const t0 = Date.now();
-        await registry.setInstitutionStatus('beta', 'suspended');
+        const patched = await httpCall(`${admin}/v1/institutions/beta`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ status: 'suspended' }),
+        });
+        assert.equal(patched.status, 200, patched.body);
         const version = await registry.version();
         const applied = await waitFor(
           () => {
@@ -306,6 +327,7 @@ describe('mtls gateway start --workers 2', () => {
           5_000,
           'the change in both workers',
         );
+        st.diagnostic(`applied after ${[...applied.values()].map((at) => at - t0).join(' / ')} ms`);
         for (const [pid, at] of applied) assert.ok(at - t0 < 1_000, `worker ${pid} applied the change after ${at - t0} ms`);
         const refused = await Promise.all(
           Array.from({ length: 8 }, () =>

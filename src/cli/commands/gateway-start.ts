@@ -4,7 +4,7 @@
  * SIGTERM / SIGINT drain gracefully; SIGHUP reloads the server credential.
  */
 import type { Command } from 'commander';
-import { loadGatewayConfig, type GatewayConfig, type GatewayConfigOverrides } from '../../gateway/config.js';
+import { loadGatewayConfig, type GatewayConfigOverrides } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/gateway.js';
 import { startGatewayWorkers } from '../../gateway/workers/primary.js';
 import { openRegistry } from '../../gateway/registry/index.js';
@@ -100,56 +100,88 @@ export function registerGatewayStartCommands(program: Command): void {
         }
         return;
       }
-      if (config.workers > 1) {
-        await runWorkers(config);
-        return;
+      // Caught from here on: SIGHUP's default action would kill a process
+      // still starting (workers log "gateway started" before the primary is
+      // done), and an early SIGTERM must still drain.
+      const signals = watchSignals();
+      try {
+        if (config.workers > 1) {
+          const gw = await startGatewayWorkers({ config });
+          void signals.attach({ close: () => gw.close(), reload: () => void gw.reloadCredential() });
+          // Settles after a drain, or when the supervisor gives up on a
+          // crash-looping worker: then its reason is the command's error.
+          const exit = await gw.done;
+          if (!exit.ok) throw exit.error;
+          return;
+        }
+        const gw = await startGateway({ config });
+        await signals.attach({ close: () => gw.close(), reload: () => void gw.reloadCredential() });
+      } finally {
+        signals.detach();
       }
-      const gw = await startGateway({ config });
-      await untilStopped(
-        () => gw.close(),
-        () => void gw.reloadCredential(),
-      );
     });
 }
 
-/**
- * Waits for SIGTERM/SIGINT, then runs `close`; SIGHUP runs `reload`. Sets a
- * non-zero exit code when the drain fails.
- */
-function untilStopped(close: () => Promise<void>, reload: () => void): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      process.off('SIGHUP', reload);
-      info(`${signal}: draining`);
-      close().then(
-        () => resolve(),
-        (e: unknown) => {
-          info(`drain failed: ${(e as Error).message}`);
-          process.exitCode = 1;
-          resolve();
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', reload);
-  });
+/** What the signals act on once the gateway runs. */
+interface SignalTarget {
+  close(): Promise<void>;
+  reload(): void;
+}
+
+/** Signals caught before the gateway is started, acted on once it is. */
+interface GatewaySignals {
+  /** Acts on signals from now on (and on any caught so far); resolves after a SIGTERM/SIGINT drain. */
+  attach(target: SignalTarget): Promise<void>;
+  /** Removes the handlers. */
+  detach(): void;
 }
 
 /**
- * Runs the primary and its workers until a signal stops them, or until the
- * supervisor gives up on a crash-looping worker (then its error is thrown,
- * so the command exits non-zero with the worker's reason).
+ * Catches SIGTERM/SIGINT (drain) and SIGHUP (credential reload). Sets a
+ * non-zero exit code when the drain fails.
  */
-async function runWorkers(config: GatewayConfig): Promise<void> {
-  const gw = await startGatewayWorkers({ config });
-  void untilStopped(
-    () => gw.close(),
-    () => void gw.reloadCredential(),
-  );
-  const exit = await gw.done;
-  if (!exit.ok) throw exit.error;
+function watchSignals(): GatewaySignals {
+  let target: SignalTarget | null = null;
+  let stopSignal: string | null = null;
+  let reloadPending = false;
+  let stopped: () => void = () => undefined;
+  const whenStopped = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+  const drain = (t: SignalTarget): void => {
+    info(`${stopSignal}: draining`);
+    t.close().then(stopped, (e: unknown) => {
+      info(`drain failed: ${(e as Error).message}`);
+      process.exitCode = 1;
+      stopped();
+    });
+  };
+  const onStop = (signal: string): void => {
+    if (stopSignal) return;
+    stopSignal = signal;
+    if (target) drain(target);
+  };
+  const onTerm = (): void => onStop('SIGTERM');
+  const onInt = (): void => onStop('SIGINT');
+  const onHup = (): void => {
+    if (stopSignal) return;
+    if (target) target.reload();
+    else reloadPending = true;
+  };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+  return {
+    attach: (t) => {
+      target = t;
+      if (stopSignal) drain(t);
+      else if (reloadPending) t.reload();
+      return whenStopped;
+    },
+    detach: () => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      process.off('SIGHUP', onHup);
+    },
+  };
 }
