@@ -59,8 +59,10 @@ import { AggregatorRegistry, Counter, Gauge, Registry as PromRegistry } from 'pr
 import { MtlsError, toMtlsError } from '../../errors/index.js';
 import type { ErrorCode } from '../../errors/codes.js';
 import { ERROR_CODES } from '../../errors/codes.js';
-import { startAdminServer, type RunningAdmin } from '../admin/server.js';
+import { adminConfigured, startConfiguredAdmin } from '../admin/from-config.js';
+import type { RunningAdmin } from '../admin/server.js';
 import type { GatewayConfig } from '../config.js';
+import { listenFailure } from '../listen-failure.js';
 import { listenOps, readinessProblems, sendOpsResponse, type OpsServer } from '../health.js';
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
@@ -173,7 +175,7 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
   const registry: Registry = await openRegistry(cfg.registry, {
     sqlite: { pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
   });
-  const adminOn = Boolean(cfg.admin.tokenFile || cfg.admin.clientCaFile);
+  const adminOn = adminConfigured(cfg.admin);
   if (!adminOn) await registry.close();
 
   const slots: Slot[] = Array.from({ length: cfg.workers }, (_, i) => ({
@@ -433,29 +435,11 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
 
   try {
     if (cfg.ops.listen) ops = await listenOps(cfg.ops.listen.host, cfg.ops.listen.port, handleOps);
-    if (adminOn) {
-      admin = await startAdminServer({
-        registry,
-        host: cfg.admin.listen.host,
-        port: cfg.admin.listen.port,
-        ...(cfg.admin.tokenFile ? { tokenFile: cfg.admin.tokenFile } : {}),
-        ...(cfg.admin.clientCaFile ? { clientCaFile: cfg.admin.clientCaFile } : {}),
-        ...(cfg.admin.certFile ? { certFile: cfg.admin.certFile } : {}),
-        ...(cfg.admin.keyFile ? { keyFile: cfg.admin.keyFile } : {}),
-        ready: allReady,
-        onRequest: (entry) => logger.info({ admin: entry }, `admin ${entry.method} ${entry.path} ${entry.status}`),
-      });
-    }
+    if (adminOn) admin = await startConfiguredAdmin({ admin: cfg.admin, registry, logger, ready: allReady });
   } catch (e) {
     await ops?.close().catch(() => undefined);
     if (adminOn) await registry.close().catch(() => undefined);
-    if (e instanceof MtlsError) throw e;
-    const err = e as NodeJS.ErrnoException;
-    throw new MtlsError('MTLS_NETWORK', `cannot listen: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`, {
-      subject: 'ops.listen',
-      cause: e,
-      hint: 'Choose another port for ops.listen (or admin.listen), or stop the process holding it.',
-    });
+    throw listenFailure(e, 'ops.listen', 'Choose another port for ops.listen (or admin.listen), or stop the process holding it.');
   }
 
   // Must be set before the first fork: node:cluster freezes it then.
