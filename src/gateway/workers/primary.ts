@@ -82,7 +82,7 @@ export interface StartGatewayWorkersOptions {
   config: GatewayConfig;
   /** The primary's logger (default: pino JSON to stdout at `config.logLevel`, with `pid` and `role: primary`). */
   logger?: Logger;
-  /** Restart backoff tuning (default {@link DEFAULT_RESTART_POLICY}). */
+  /** Restart backoff tuning (default: `DEFAULT_RESTART_POLICY` of restart-policy.ts). */
   restart?: RestartPolicyOptions;
 }
 
