@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -154,10 +154,15 @@ const auditLines = (lines: Line[], pred: (a: Record<string, unknown>) => boolean
 const servingPids = (lines: Line[], prefix: string): Set<number> =>
   new Set(auditLines(lines, (a) => a.kind === 'request' && String(a.path).startsWith(prefix)).map((l) => l.pid as number));
 
+/** True while the process runs (a zombie waiting to be reaped by its new parent counts as gone). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
@@ -386,6 +391,25 @@ describe('mtls gateway start --workers 2', () => {
       for (const pid of pids) assert.ok(!alive(pid), `process ${pid} is gone`);
     } finally {
       if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
+      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  test('kill -9 of the primary: its workers exit too, none serves unsupervised', async () => {
+    const gw = await startWorkersCli(writeConfig('orphan').path);
+    const pids = (await readyz(gw.opsPort)).body.workers.map((w) => w.pid as number);
+    try {
+      gw.child.kill('SIGKILL');
+      await gw.exited;
+      await waitFor(() => pids.every((p) => !alive(p)), 5_000, 'the workers to exit');
+      // The port closes with the last thread of the last worker.
+      const attempt = (): Promise<string> =>
+        mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: '/orphan' }).then(
+          () => 'served',
+          (e: NodeJS.ErrnoException) => e.code ?? e.message,
+        );
+      await waitFor(async () => (await attempt()) === 'ECONNREFUSED', 5_000, 'the mTLS port to close');
+    } finally {
       for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
   });

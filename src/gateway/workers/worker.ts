@@ -106,6 +106,6 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => void gateway?.reloadCredential());
-  // The primary is gone (killed, crashed): never serve on unsupervised.
-  process.on('disconnect', () => stop('the primary process went away'));
+  // A primary that dies takes its workers along: node:cluster exits a worker
+  // whose IPC channel closes unexpectedly, so none serves on unsupervised.
 }
