@@ -10,7 +10,7 @@
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -18,7 +18,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import type tls from 'node:tls';
 import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
-import { CLI } from '../helpers/cli.js';
+import { CLI, spawnJsonLogCli } from '../helpers/cli.js';
 import {
   makeInstitution,
   makeServerPki,
@@ -99,29 +99,15 @@ interface WorkersCli {
 }
 
 async function startWorkersCli(configPath: string): Promise<WorkersCli> {
-  const child = spawn(process.execPath, [CLI, 'gateway', 'start', '--config', configPath, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Line[] = [];
-  let buf = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString('utf8');
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line.trim()) lines.push(JSON.parse(line) as Line);
-    }
-  });
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const started = await waitFor(() => lines.find((l) => l.msg === 'gateway workers started'), 20_000, `workers start (stderr: ${stderr})`);
+  const { child, lines, stderr, exited } = spawnJsonLogCli(['gateway', 'start', '--config', configPath, '--workers', '2']);
+  const started = await waitFor(() => lines.find((l) => l.msg === 'gateway workers started'), 20_000, `workers start (stderr: ${stderr()})`);
   return {
     child,
     port: Number(String(started.listen).split(':').pop()),
     opsPort: Number(String(started.ops).split(':').pop()),
     adminUrl: typeof started.admin === 'string' ? started.admin : null,
     lines,
-    stderr: () => stderr,
+    stderr,
     exited,
   };
 }

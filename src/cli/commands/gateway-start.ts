@@ -94,7 +94,7 @@ export function registerGatewayStartCommands(program: Command): void {
         const registry = await openRegistry(config.registry as string, { sqlite: { create: false } });
         try {
           const trust = await registry.loadTrust();
-          info(`configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; registry ${config.registry}: ${trust.length} institution(s)`);
+          info(`configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; registry ${config.registry}: ${trust.length} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`);
         } finally {
           await registry.close();
         }
