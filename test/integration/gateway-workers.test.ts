@@ -100,7 +100,15 @@ interface WorkersCli {
 
 async function startWorkersCli(configPath: string): Promise<WorkersCli> {
   const { child, lines, stderr, exited } = spawnJsonLogCli(['gateway', 'start', '--config', configPath, '--workers', '2']);
-  const started = await waitFor(() => lines.find((l) => l.msg === 'gateway workers started'), 20_000, `workers start (stderr: ${stderr()})`);
+  let started: Line;
+  try {
+    // Generous: three Node processes start, and the machine may be busy.
+    started = await waitFor(() => lines.find((l) => l.msg === 'gateway workers started'), 60_000, `workers start (stderr: ${stderr()})`);
+  } catch (e) {
+    // Its workers exit with it (node:cluster), so nothing is left behind.
+    child.kill('SIGKILL');
+    throw e;
+  }
   return {
     child,
     port: Number(String(started.listen).split(':').pop()),
@@ -254,7 +262,7 @@ describe('mtls gateway start --workers 2', () => {
         copyFileSync(next.keyPath, config.keyPath);
         copyFileSync(next.certPath, config.certPath);
         gw.child.kill('SIGHUP');
-        await waitFor(() => gw.lines.find((l) => l.msg === 'server credential reloaded in every worker'), 10_000, 'the reload summary');
+        await waitFor(() => gw.lines.find((l) => l.msg === 'server credential reloaded in every worker'), 30_000, 'the reload summary');
         const reloaded = new Set(gw.lines.filter((l) => l.msg === 'server credential reloaded').map((l) => l.pid as number));
         assert.deepEqual([...reloaded].sort(), [...workerPids].sort(), 'each worker logged its reload');
         for (let round = 0; round < 6 && servingPids(gw.lines, '/hup/').size < 2; round++) {
@@ -281,13 +289,13 @@ describe('mtls gateway start --workers 2', () => {
           during.map((r) => r.status),
           during.map(() => 200),
         );
-        const died = await waitFor(() => gw.lines.find((l) => l.msg === 'worker exited unexpectedly; restarting it' && l.workerPid === victim), 5_000, 'the death log');
+        const died = await waitFor(() => gw.lines.find((l) => l.msg === 'worker exited unexpectedly; restarting it' && l.workerPid === victim), 15_000, 'the death log');
         assert.equal(died.signal, 'SIGKILL');
-        await waitFor(() => gw.lines.find((l) => l.msg === 'worker restarted and serving'), 10_000, 'the restart log');
+        await waitFor(() => gw.lines.find((l) => l.msg === 'worker restarted and serving'), 30_000, 'the restart log');
         const after = await waitFor(async () => {
           const r = await readyz(gw.opsPort);
           return r.status === 200 ? r : null;
-        }, 10_000, '/readyz 200 again');
+        }, 30_000, '/readyz 200 again');
         workerPids = after.body.workers.map((w) => w.pid as number);
         assert.equal(workerPids.length, 2);
         assert.ok(!workerPids.includes(victim), 'the killed worker was replaced');
@@ -368,7 +376,7 @@ describe('mtls gateway start --workers 2', () => {
     try {
       rmSync(config.keyPath);
       process.kill(pids[0] as number, 'SIGKILL');
-      const code = await Promise.race([gw.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000))]);
+      const code = await Promise.race([gw.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
       assert.equal(code, 5, `exit code of MTLS_FILE_NOT_FOUND (stderr: ${gw.stderr()})`);
       assert.match(gw.stderr(), /error\[MTLS_FILE_NOT_FOUND\]: gateway worker 1 died 5 times in a row soon after starting; last error: .*crashloop\.key\.pem/);
       const restarts = gw.lines.filter((l) => l.msg === 'worker exited unexpectedly; restarting it').map((l) => l.restartInMs);
@@ -387,14 +395,14 @@ describe('mtls gateway start --workers 2', () => {
     try {
       gw.child.kill('SIGKILL');
       await gw.exited;
-      await waitFor(() => pids.every((p) => !alive(p)), 5_000, 'the workers to exit');
+      await waitFor(() => pids.every((p) => !alive(p)), 15_000, 'the workers to exit');
       // The port closes with the last thread of the last worker.
       const attempt = (): Promise<string> =>
         mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: '/orphan' }).then(
           () => 'served',
           (e: NodeJS.ErrnoException) => e.code ?? e.message,
         );
-      await waitFor(async () => (await attempt()) === 'ECONNREFUSED', 5_000, 'the mTLS port to close');
+      await waitFor(async () => (await attempt()) === 'ECONNREFUSED', 15_000, 'the mTLS port to close');
     } finally {
       for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     }

@@ -327,7 +327,8 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     );
   }
 
-  async function answerReady(res: http.ServerResponse): Promise<void> {
+  /** Readiness over every slot: ready only when every configured worker runs and reports ready. */
+  async function readiness(): Promise<{ ready: boolean; problems: string[]; workers: Array<Record<string, unknown>> }> {
     const all = await statuses(false);
     const problems: string[] = stopping ? ['draining'] : [];
     for (const { slot, pid, status } of all) {
@@ -336,12 +337,16 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
       else if (!status) problems.push(`${name}: no answer within ${STATUS_TIMEOUT_MS} ms`);
       else for (const p of readinessProblems(status.health)) problems.push(`${name}: ${p}`);
     }
-    const ready = problems.length === 0;
-    sendOpsResponse(res, ready ? 200 : 503, {
-      status: ready ? 'ready' : 'not_ready',
+    return {
+      ready: problems.length === 0,
       problems,
       workers: all.map(({ slot, pid, status }) => ({ worker: slot.slot, pid, ready: status !== null && readinessProblems(status.health).length === 0, ...(status?.health ?? {}) })),
-    });
+    };
+  }
+
+  async function answerReady(res: http.ServerResponse): Promise<void> {
+    const r = await readiness();
+    sendOpsResponse(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not_ready', problems: r.problems, workers: r.workers });
   }
 
   async function answerMetrics(res: http.ServerResponse): Promise<void> {
@@ -427,10 +432,14 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     return shuttingDown;
   }
 
+  // The admin API's /readyz answers without authentication: it gets the
+  // verdict and a count, not the per-worker problems (paths, pids) /readyz on
+  // the ops listener shows.
   const allReady = async (): Promise<{ ok: boolean; detail?: string }> => {
+    const r = await readiness();
+    if (r.ready) return { ok: true };
     if (stopping) return { ok: false, detail: 'draining' };
-    const notReady = slots.filter((s) => !s.ready).map((s) => s.slot);
-    return notReady.length === 0 ? { ok: true } : { ok: false, detail: `worker(s) ${notReady.join(', ')} not serving` };
+    return { ok: false, detail: `${r.workers.filter((w) => !w.ready).length} of ${slots.length} worker(s) not ready` };
   };
 
   try {
