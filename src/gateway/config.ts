@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MtlsError } from '../errors/index.js';
@@ -121,6 +122,13 @@ export interface GatewayConfig {
   registryPollMs: number;
   /** Longest graceful drain on SIGTERM before open connections are cut (default 30 000 ms). */
   drainTimeoutMs: number;
+  /**
+   * Gateway processes serving the mTLS listener (default: the number of CPUs
+   * this process may use, `os.availableParallelism()`; `auto` means the same).
+   * 1 runs the gateway in a single process; more runs a supervising primary
+   * and that many workers (see `src/gateway/workers`).
+   */
+  workers: number;
 }
 
 /** Default mTLS listen address. */
@@ -142,6 +150,7 @@ export interface GatewayConfigOverrides {
   adminListen?: string;
   adminTokenFile?: string;
   logLevel?: string;
+  workers?: string;
 }
 
 /** Environment variables read by {@link loadGatewayConfig}, by override key. */
@@ -158,6 +167,7 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayConfigOverrides, string>>
   adminListen: 'MTLS_GATEWAY_ADMIN_LISTEN',
   adminTokenFile: 'MTLS_GATEWAY_ADMIN_TOKEN_FILE',
   logLevel: 'MTLS_GATEWAY_LOG_LEVEL',
+  workers: 'MTLS_GATEWAY_WORKERS',
 };
 
 /** Where each override lands in the file's structure. */
@@ -174,7 +184,11 @@ const OVERRIDE_PATHS: Readonly<Record<keyof GatewayConfigOverrides, string[]>> =
   adminListen: ['admin', 'listen'],
   adminTokenFile: ['admin', 'tokenFile'],
   logLevel: ['logLevel'],
+  workers: ['workers'],
 };
+
+/** Upper bound of `workers`: a typo such as 80 for 8 still starts, 10 000 does not. */
+const MAX_WORKERS = 1024;
 
 /** How to fix each key, shown after the problem. */
 const FIXES: Readonly<Record<string, string>> = {
@@ -211,6 +225,7 @@ const FIXES: Readonly<Record<string, string>> = {
   logLevel: 'use one of fatal, error, warn, info, debug, trace, silent',
   registryPollMs: 'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
   drainTimeoutMs: 'give milliseconds, e.g. 30000',
+  workers: `give a whole number of processes from 1 to ${MAX_WORKERS}, or "auto" for one per CPU`,
 };
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
@@ -345,6 +360,18 @@ const schema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   registryPollMs: ms(50, 250).default(250),
   drainTimeoutMs: ms(0, 3_600_000).default(30_000),
+  workers: z
+    .union([z.number(), z.string()])
+    .transform((v, ctx) => {
+      if (typeof v === 'string' && v.trim().toLowerCase() === 'auto') return availableParallelism();
+      const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
+      if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from 1 to ${MAX_WORKERS} or "auto"` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .default(() => availableParallelism()),
 });
 
 /**

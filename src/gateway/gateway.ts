@@ -33,10 +33,12 @@ import { pino, type Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../errors/index.js';
 import { AuditSink, makeAuditRecord } from './audit.js';
 import type { GatewayConfig } from './config.js';
-import { startAdminServer, type RunningAdmin } from './admin/server.js';
+import { adminConfigured, startConfiguredAdmin } from './admin/from-config.js';
+import type { RunningAdmin } from './admin/server.js';
 import { ConnectionTracker, connectionAuditRecord, handshakeEvidence } from './connection-state.js';
 import { startOpsServer, type HealthState, type OpsServer } from './health.js';
 import { normalizeIp } from './ip-match.js';
+import { listenFailure } from './listen-failure.js';
 import { MtlsListener } from './listener.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
@@ -82,6 +84,8 @@ export interface RunningGateway {
   readonly metrics: GatewayMetrics;
   /** The trust snapshot in service. */
   snapshot(): TrustSnapshot;
+  /** What `/readyz` decides from, now (a supervising process asks each worker for it). */
+  health(): HealthState;
   /** Rebuilds the trust snapshot now (changes are also picked up on their own within `registryPollMs`). */
   reloadTrust(): Promise<TrustSnapshot>;
   /**
@@ -264,31 +268,20 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   try {
     await listener.start();
     if (cfg.ops.listen) ops = await startOpsServer(cfg.ops.listen.host, cfg.ops.listen.port, healthState, metrics);
-    if (cfg.admin.tokenFile || cfg.admin.clientCaFile) {
-      admin = await startAdminServer({
+    if (adminConfigured(cfg.admin)) {
+      admin = await startConfiguredAdmin({
+        admin: cfg.admin,
         registry,
-        host: cfg.admin.listen.host,
-        port: cfg.admin.listen.port,
-        ...(cfg.admin.tokenFile ? { tokenFile: cfg.admin.tokenFile } : {}),
-        ...(cfg.admin.clientCaFile ? { clientCaFile: cfg.admin.clientCaFile } : {}),
-        ...(cfg.admin.certFile ? { certFile: cfg.admin.certFile } : {}),
-        ...(cfg.admin.keyFile ? { keyFile: cfg.admin.keyFile } : {}),
+        logger,
         ready: async () =>
           listener.listening && !draining && !trust.stale
             ? { ok: true }
             : { ok: false, detail: draining ? 'draining' : trust.stale ? 'registry unreadable for too long (fail closed)' : 'listener not bound' },
-        onRequest: (entry) => logger.info({ admin: entry }, `admin ${entry.method} ${entry.path} ${entry.status}`),
       });
     }
   } catch (e) {
     await cleanupAfterFailedStart();
-    if (e instanceof MtlsError) throw e;
-    const err = e as NodeJS.ErrnoException;
-    throw new MtlsError('MTLS_NETWORK', `cannot listen: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`, {
-      subject: 'listen',
-      cause: e,
-      hint: 'Choose another port with --listen (or ops.listen), or stop the process holding it.',
-    });
+    throw listenFailure(e, 'listen', 'Choose another port with --listen (or ops.listen), or stop the process holding it.');
   }
   const addr = listener.address();
   logger.info(
@@ -312,6 +305,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     registry,
     metrics,
     snapshot: () => trust.snapshot,
+    health: healthState,
     reloadTrust: async () => {
       await trust.reloadNow();
       if (trust.error) throw trust.error;

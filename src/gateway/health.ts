@@ -31,10 +31,24 @@ export interface HealthState {
   serverCertNotAfter: string | null;
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+/**
+ * Writes an ops response: JSON (`body` serialised) by default, or `body` as
+ * text with the given content type. Never cached.
+ */
+export function sendOpsResponse(res: http.ServerResponse, status: number, body: unknown, type = 'application/json'): void {
   const text = type === 'application/json' ? `${JSON.stringify(body)}\n` : String(body);
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** Why a gateway is not ready (empty when it is). */
+export function readinessProblems(s: HealthState): string[] {
+  const problems: string[] = [];
+  if (!s.listening) problems.push('listener not bound');
+  if (!s.trustLoaded) problems.push('registry not loaded');
+  if (s.trustStale) problems.push(`registry unreadable for too long: ${s.registryError ?? 'unknown error'}`);
+  if (s.draining) problems.push('draining');
+  return problems;
 }
 
 /**
@@ -45,29 +59,25 @@ export function handleHealthRequest(req: http.IncomingMessage, res: http.ServerR
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     if (path === '/healthz' || path === '/readyz' || path === '/metrics') {
-      send(res, 405, { error: 'method_not_allowed' });
+      sendOpsResponse(res, 405, { error: 'method_not_allowed' });
       return true;
     }
     return false;
   }
   if (path === '/healthz') {
-    send(res, 200, { status: 'ok' });
+    sendOpsResponse(res, 200, { status: 'ok' });
     return true;
   }
   if (path === '/readyz') {
     const s = state();
-    const problems: string[] = [];
-    if (!s.listening) problems.push('listener not bound');
-    if (!s.trustLoaded) problems.push('registry not loaded');
-    if (s.trustStale) problems.push(`registry unreadable for too long: ${s.registryError ?? 'unknown error'}`);
-    if (s.draining) problems.push('draining');
-    send(res, problems.length === 0 ? 200 : 503, { status: problems.length === 0 ? 'ready' : 'not_ready', problems, ...s });
+    const problems = readinessProblems(s);
+    sendOpsResponse(res, problems.length === 0 ? 200 : 503, { status: problems.length === 0 ? 'ready' : 'not_ready', problems, ...s });
     return true;
   }
   if (path === '/metrics' && metrics) {
     metrics.registry.metrics().then(
-      (text) => send(res, 200, text, metrics.registry.contentType),
-      (e: Error) => send(res, 500, { error: 'metrics_failed', message: e.message }),
+      (text) => sendOpsResponse(res, 200, text, metrics.registry.contentType),
+      (e: Error) => sendOpsResponse(res, 500, { error: 'metrics_failed', message: e.message }),
     );
     return true;
   }
@@ -85,9 +95,18 @@ export interface OpsServer {
  * Starts the plain-HTTP operations listener.
  * @throws the listen error (EADDRINUSE, EACCES) as a Node error
  */
-export async function startOpsServer(host: string, port: number, state: () => HealthState, metrics?: GatewayMetrics): Promise<OpsServer> {
+export function startOpsServer(host: string, port: number, state: () => HealthState, metrics?: GatewayMetrics): Promise<OpsServer> {
+  return listenOps(host, port, (req, res) => handleHealthRequest(req, res, state, metrics));
+}
+
+/**
+ * Starts a plain-HTTP operations listener around a handler that answers the
+ * paths it knows (returning true) and leaves the rest to a JSON 404.
+ * @throws the listen error (EADDRINUSE, EACCES) as a Node error
+ */
+export async function listenOps(host: string, port: number, handle: (req: http.IncomingMessage, res: http.ServerResponse) => boolean): Promise<OpsServer> {
   const server = http.createServer((req, res) => {
-    if (!handleHealthRequest(req, res, state, metrics)) send(res, 404, { error: 'not_found' });
+    if (!handle(req, res)) sendOpsResponse(res, 404, { error: 'not_found' });
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {

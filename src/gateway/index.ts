@@ -33,6 +33,15 @@ export { ConnectionTracker, refusalForLookup, type ConnectionState, type Connect
 export { RequestHandler, type RequestHandlerOptions } from './request-handler.js';
 export { TrustCache, TrustParseCache, buildSnapshot, updateSnapshot } from './trust-cache.js';
 export { AuditSink, makeAuditRecord } from './audit.js';
+export {
+  startGatewayWorkers,
+  type StartGatewayWorkersOptions,
+  type RunningGatewayWorkers,
+  type WorkerInfo,
+  type WorkerReloadResult,
+  type WorkersExit,
+} from './workers/primary.js';
+export { decideRestart, DEFAULT_RESTART_POLICY, type RestartPolicyOptions, type RestartDecision } from './workers/restart-policy.js';
 export * from './registry/index.js';
 export * from './onboarding.js';
 export * from './admin/index.js';

@@ -90,7 +90,10 @@ export class MtlsListener {
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ host: this.options.host, port: this.options.port, exclusive: true }, () => {
+      // Not `exclusive`: in a cluster worker the listening socket is the one
+      // the primary bound and shares with every worker (see workers/primary.ts);
+      // in a single process the flag changes nothing.
+      this.server.listen({ host: this.options.host, port: this.options.port }, () => {
         this.server.off('error', reject);
         resolve();
       });

@@ -38,8 +38,12 @@ export class GatewayMetrics {
     });
     this.openConnections = new Gauge({ name: 'mtls_gateway_open_connections', help: 'Open TCP connections on the mTLS listener', registers });
     this.inFlight = new Gauge({ name: 'mtls_gateway_requests_in_flight', help: 'Requests being proxied', registers });
-    this.registryVersion = new Gauge({ name: 'mtls_gateway_registry_version', help: 'Registry version of the trust snapshot in service', registers });
-    this.institutions = new Gauge({ name: 'mtls_gateway_institutions', help: 'Institutions in the trust snapshot', labelNames: ['status'], registers });
+    // Across workers (prom-client AggregatorRegistry) counters and the other
+    // gauges add up; the snapshot gauges do not: the oldest version still in
+    // service is the one that matters, and every worker holds the same
+    // institutions.
+    this.registryVersion = new Gauge({ name: 'mtls_gateway_registry_version', help: 'Registry version of the trust snapshot in service (the oldest across workers)', registers, aggregator: 'min' });
+    this.institutions = new Gauge({ name: 'mtls_gateway_institutions', help: 'Institutions in the trust snapshot', labelNames: ['status'], registers, aggregator: 'max' });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'mtls_gateway_' });
   }
 

@@ -1,7 +1,7 @@
 /**
  * Runs the built CLI (dist/cli/main.js) as a real process.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -48,4 +48,33 @@ export function runAsync(cmd: string, args: string[], options: { env?: NodeJS.Pr
 export function run(cmd: string, args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
   const r = spawnSync(cmd, args, { cwd: options.cwd, input: options.input, env: { ...process.env, ...options.env }, encoding: 'utf8' });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** A running `mtls …` whose stdout is JSON lines (the gateway's log), parsed as they arrive. */
+export interface JsonLogCli {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  stderr(): string;
+  /** Settles with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+/** Starts `mtls ARGS…` with stdout parsed as JSON lines. */
+export function spawnJsonLogCli(args: string[]): JsonLogCli {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  let buf = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, lines, stderr: () => stderr, exited };
 }

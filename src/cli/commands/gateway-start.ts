@@ -1,10 +1,12 @@
 /**
- * `mtls gateway start`: runs the TLS-1.2 mTLS gateway in the foreground.
+ * `mtls gateway start`: runs the TLS-1.2 mTLS gateway in the foreground, in
+ * one process (`--workers 1`) or as a primary supervising N workers.
  * SIGTERM / SIGINT drain gracefully; SIGHUP reloads the server credential.
  */
 import type { Command } from 'commander';
 import { loadGatewayConfig, type GatewayConfigOverrides } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/gateway.js';
+import { startGatewayWorkers } from '../../gateway/workers/primary.js';
 import { openRegistry } from '../../gateway/registry/index.js';
 import { loadServerCredential } from '../../gateway/server-credential.js';
 import { info } from '../output.js';
@@ -20,7 +22,7 @@ Configuration: a YAML file (--config), then environment variables, then flags
 (later wins). Environment: MTLS_GATEWAY_LISTEN, MTLS_GATEWAY_UPSTREAM,
 MTLS_GATEWAY_REGISTRY, MTLS_GATEWAY_CERT, MTLS_GATEWAY_KEY, MTLS_GATEWAY_PFX,
 MTLS_GATEWAY_OPS_LISTEN, MTLS_GATEWAY_ADMIN_LISTEN, MTLS_GATEWAY_ADMIN_TOKEN_FILE,
-MTLS_GATEWAY_LOG_LEVEL; secrets: MTLS_GATEWAY_KEY_PASSPHRASE, MTLS_GATEWAY_PFX_PASSWORD.
+MTLS_GATEWAY_LOG_LEVEL, MTLS_GATEWAY_WORKERS; secrets: MTLS_GATEWAY_KEY_PASSPHRASE, MTLS_GATEWAY_PFX_PASSWORD.
 
 Example config (gateway.yaml):
   listen: 127.0.0.1:8443
@@ -38,14 +40,23 @@ Example config (gateway.yaml):
   admin:
     listen: 127.0.0.1:8444
     tokenFile: admin.token      # the admin API starts only with authentication
+  workers: auto                 # processes serving the mTLS port (default: one per CPU)
+
+Workers: with more than one, a primary process supervises them. The workers
+share the mTLS port and each holds the registry snapshot; the primary serves
+the ops listener (/metrics sums every worker; /readyz is ready only when every
+worker is) and the admin API, and restarts a worker that dies (with backoff;
+it gives up and exits 1 when one keeps dying right after starting).
 
 Signals: SIGTERM/SIGINT drain (requests in flight complete, up to drainTimeoutMs),
-SIGHUP reloads the server credential (a broken one keeps the old one and logs why).
-Logs and audit records are JSON lines on stdout.
+SIGHUP reloads the server credential (a broken one keeps the old one and logs why),
+in every worker. Logs and audit records are JSON lines on stdout (with the
+worker's pid when there are workers).
 
 Examples:
   mtls gateway start --config gateway.yaml
   mtls gateway start --upstream http://127.0.0.1:8080 --registry reg.db --cert server.pem --key server.key
+  mtls gateway start --config gateway.yaml --workers 4
   mtls gateway start --config gateway.yaml --check`;
 
 /** Registers `mtls gateway start` under the `gateway` command group (created when absent). */
@@ -68,11 +79,12 @@ export function registerGatewayStartCommands(program: Command): void {
     .option('--admin-listen <host:port>', 'admin API listener (default 127.0.0.1:8444)')
     .option('--admin-token-file <file>', 'bearer token file for the admin API (starts the admin API)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--workers <n|auto>', 'processes serving the mTLS port; 1 runs a single process (default: one per CPU)')
     .option('--check', 'validate the configuration, the server credential and the registry, then exit')
     .addHelpText('after', HELP)
     .action(async (flags: StartFlags) => {
       const overrides: GatewayConfigOverrides = {};
-      for (const k of ['listen', 'upstream', 'registry', 'cert', 'key', 'keyPassphraseFile', 'pfx', 'pfxPasswordFile', 'opsListen', 'adminListen', 'adminTokenFile', 'logLevel'] as const) {
+      for (const k of ['listen', 'upstream', 'registry', 'cert', 'key', 'keyPassphraseFile', 'pfx', 'pfxPasswordFile', 'opsListen', 'adminListen', 'adminTokenFile', 'logLevel', 'workers'] as const) {
         const v = flags[k];
         if (v !== undefined) overrides[k] = v;
       }
@@ -82,35 +94,94 @@ export function registerGatewayStartCommands(program: Command): void {
         const registry = await openRegistry(config.registry as string, { sqlite: { create: false } });
         try {
           const trust = await registry.loadTrust();
-          info(`configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; registry ${config.registry}: ${trust.length} institution(s)`);
+          info(`configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; registry ${config.registry}: ${trust.length} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`);
         } finally {
           await registry.close();
         }
         return;
       }
-      const gw = await startGateway({ config });
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: string): void => {
-          if (stopping) return;
-          stopping = true;
-          process.off('SIGHUP', hup);
-          info(`${signal}: draining`);
-          gw.close().then(
-            () => resolve(),
-            (e: unknown) => {
-              info(`drain failed: ${(e as Error).message}`);
-              process.exitCode = 1;
-              resolve();
-            },
-          );
-        };
-        const hup = (): void => {
-          void gw.reloadCredential();
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.on('SIGHUP', hup);
-      });
+      // Caught from here on: SIGHUP's default action would kill a process
+      // still starting (workers log "gateway started" before the primary is
+      // done), and an early SIGTERM must still drain.
+      const signals = watchSignals();
+      try {
+        if (config.workers > 1) {
+          const gw = await startGatewayWorkers({ config });
+          void signals.attach({ close: () => gw.close(), reload: () => void gw.reloadCredential() });
+          // Settles after a drain, or when the supervisor gives up on a
+          // crash-looping worker: then its reason is the command's error.
+          const exit = await gw.done;
+          if (!exit.ok) throw exit.error;
+          return;
+        }
+        const gw = await startGateway({ config });
+        await signals.attach({ close: () => gw.close(), reload: () => void gw.reloadCredential() });
+      } finally {
+        signals.detach();
+      }
     });
+}
+
+/** What the signals act on once the gateway runs. */
+interface SignalTarget {
+  close(): Promise<void>;
+  reload(): void;
+}
+
+/** Signals caught before the gateway is started, acted on once it is. */
+interface GatewaySignals {
+  /** Acts on signals from now on (and on any caught so far); resolves after a SIGTERM/SIGINT drain. */
+  attach(target: SignalTarget): Promise<void>;
+  /** Removes the handlers. */
+  detach(): void;
+}
+
+/**
+ * Catches SIGTERM/SIGINT (drain) and SIGHUP (credential reload). Sets a
+ * non-zero exit code when the drain fails.
+ */
+function watchSignals(): GatewaySignals {
+  let target: SignalTarget | null = null;
+  let stopSignal: string | null = null;
+  let reloadPending = false;
+  let stopped: () => void = () => undefined;
+  const whenStopped = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+  const drain = (t: SignalTarget): void => {
+    info(`${stopSignal}: draining`);
+    t.close().then(stopped, (e: unknown) => {
+      info(`drain failed: ${(e as Error).message}`);
+      process.exitCode = 1;
+      stopped();
+    });
+  };
+  const onStop = (signal: string): void => {
+    if (stopSignal) return;
+    stopSignal = signal;
+    if (target) drain(target);
+  };
+  const onTerm = (): void => onStop('SIGTERM');
+  const onInt = (): void => onStop('SIGINT');
+  const onHup = (): void => {
+    if (stopSignal) return;
+    if (target) target.reload();
+    else reloadPending = true;
+  };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+  return {
+    attach: (t) => {
+      target = t;
+      if (stopSignal) drain(t);
+      else if (reloadPending) t.reload();
+      return whenStopped;
+    },
+    detach: () => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      process.off('SIGHUP', onHup);
+    },
+  };
 }

@@ -1,0 +1,44 @@
+/**
+ * The admin API as the gateway configuration describes it, for whichever
+ * process hosts it (the single gateway process, or the primary of workers).
+ */
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config.js';
+import type { Registry } from '../registry/types.js';
+import { startAdminServer, type AdminServerOptions, type RunningAdmin } from './server.js';
+
+/** Options for {@link startConfiguredAdmin}. */
+export interface StartConfiguredAdminOptions {
+  /** The `admin` section of the gateway configuration. */
+  admin: GatewayConfig['admin'];
+  /** The registry the API manages (not closed by the server). */
+  registry: Registry;
+  /** Readiness for the admin API's /readyz. */
+  ready: NonNullable<AdminServerOptions['ready']>;
+  /** Receives one line per served admin request. */
+  logger: Logger;
+}
+
+/** True when the configuration turns the admin API on (it never starts without authentication). */
+export function adminConfigured(admin: GatewayConfig['admin']): boolean {
+  return Boolean(admin.tokenFile || admin.clientCaFile);
+}
+
+/**
+ * Starts the admin API from the `admin` configuration section.
+ * @throws the errors of {@link startAdminServer} (MTLS_CONFIG_INVALID, listen errors)
+ */
+export function startConfiguredAdmin(options: StartConfiguredAdminOptions): Promise<RunningAdmin> {
+  const a = options.admin;
+  return startAdminServer({
+    registry: options.registry,
+    host: a.listen.host,
+    port: a.listen.port,
+    ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}),
+    ...(a.clientCaFile ? { clientCaFile: a.clientCaFile } : {}),
+    ...(a.certFile ? { certFile: a.certFile } : {}),
+    ...(a.keyFile ? { keyFile: a.keyFile } : {}),
+    ready: options.ready,
+    onRequest: (entry) => options.logger.info({ admin: entry }, `admin ${entry.method} ${entry.path} ${entry.status}`),
+  });
+}

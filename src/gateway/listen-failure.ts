@@ -1,0 +1,17 @@
+/**
+ * The error for a listener that cannot be bound, shared by every process that
+ * binds one (the gateway, the primary of workers).
+ */
+import { MtlsError } from '../errors/index.js';
+
+/**
+ * Turns a listen error into MTLS_NETWORK naming the cause (a taken port is
+ * said so); an MtlsError passes through unchanged.
+ * @param subject - the configuration key of the listener that failed
+ * @param hint - how to fix it
+ */
+export function listenFailure(e: unknown, subject: string, hint: string): MtlsError {
+  if (e instanceof MtlsError) return e;
+  const err = e as NodeJS.ErrnoException;
+  return new MtlsError('MTLS_NETWORK', `cannot listen: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`, { subject, cause: e, hint });
+}

@@ -1,0 +1,98 @@
+/**
+ * The messages the supervising primary and its gateway workers exchange over
+ * the cluster IPC channel (JSON, one object per message). Every message
+ * carries `mtls` (its kind) so that other users of the channel (prom-client,
+ * Node's own cluster traffic) are never mistaken for ours.
+ */
+import type { AddressInfo } from 'node:net';
+import type { GatewayConfig } from '../config.js';
+import type { HealthState } from '../health.js';
+
+/** An error crossing the process boundary (an `MtlsError` in JSON form). */
+export interface WireError {
+  code: string;
+  message: string;
+  hint?: string;
+  subject?: string;
+}
+
+/** What a worker answers to {@link WorkerReloadRequest}. */
+export type WireReloadResult = { ok: true; subject: string; notAfter: string; fingerprint: string } | { ok: false; error: WireError };
+
+/** Primary → worker: start serving with this configuration (ops listener and admin API already removed). */
+export interface WorkerStartMessage {
+  mtls: 'start';
+  config: GatewayConfig;
+  /** The worker's slot, 1…N; a restarted worker takes over its predecessor's slot. */
+  slot: number;
+}
+
+/** Primary → worker: report health (and metrics when asked). */
+export interface WorkerStatusRequest {
+  mtls: 'status';
+  id: number;
+  metrics: boolean;
+}
+
+/** Primary → worker: load the server credential again. */
+export interface WorkerReloadRequest {
+  mtls: 'reload-credential';
+  id: number;
+}
+
+/** Primary → worker: drain and exit 0. */
+export interface WorkerDrainMessage {
+  mtls: 'drain';
+}
+
+/** Everything the primary sends. */
+export type PrimaryMessage = WorkerStartMessage | WorkerStatusRequest | WorkerReloadRequest | WorkerDrainMessage;
+
+/** Worker → primary: the worker listens for messages; the primary sends {@link WorkerStartMessage} next. */
+export interface WorkerHelloMessage {
+  mtls: 'hello';
+}
+
+/** Worker → primary: the gateway is serving. */
+export interface WorkerReadyMessage {
+  mtls: 'ready';
+  address: AddressInfo;
+}
+
+/** Worker → primary: `startGateway` failed; the worker exits next. */
+export interface WorkerStartFailedMessage {
+  mtls: 'start-failed';
+  error: WireError;
+}
+
+/** Worker → primary: the answer to a {@link WorkerStatusRequest}. */
+export interface WorkerStatusMessage {
+  mtls: 'status';
+  id: number;
+  health: HealthState;
+  /** `getMetricsAsJSON()` of the worker's prom-client registry, when asked (the input of `AggregatorRegistry.aggregate`). */
+  metrics: object[] | null;
+}
+
+/** Worker → primary: the answer to a {@link WorkerReloadRequest}. */
+export interface WorkerReloadMessage {
+  mtls: 'reload-credential';
+  id: number;
+  result: WireReloadResult;
+}
+
+/** Everything a worker sends. */
+export type WorkerMessage = WorkerHelloMessage | WorkerReadyMessage | WorkerStartFailedMessage | WorkerStatusMessage | WorkerReloadMessage;
+
+const PRIMARY_KINDS = new Set(['start', 'status', 'reload-credential', 'drain']);
+const WORKER_KINDS = new Set(['hello', 'ready', 'start-failed', 'status', 'reload-credential']);
+
+/** True when `m` is one of the primary's messages. */
+export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
+  return typeof m === 'object' && m !== null && PRIMARY_KINDS.has((m as { mtls?: unknown }).mtls as string);
+}
+
+/** True when `m` is one of a worker's messages. */
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  return typeof m === 'object' && m !== null && WORKER_KINDS.has((m as { mtls?: unknown }).mtls as string);
+}

@@ -1,0 +1,512 @@
+/**
+ * The gateway on every core: a supervising primary process and N gateway
+ * workers (node:cluster), each a whole {@link startGateway} of its own.
+ *
+ * Design decisions:
+ *
+ * - **Connections: one shared listening socket, accepted by the workers
+ *   (`cluster.SCHED_NONE`), not cluster round-robin.** With round-robin the
+ *   primary accepts every TCP connection and passes its descriptor to a worker
+ *   over the IPC pipe (a `sendmsg` with SCM_RIGHTS and a JSON message per
+ *   connection, plus the worker's reply). In the new-connection-per-request
+ *   mode that is work per request in one single-threaded process, which on a
+ *   2-core machine competes with the workers for a core and caps throughput.
+ *   With a shared socket the kernel hands each connection to whichever worker
+ *   is waiting in accept; the primary never touches connections, only the
+ *   socket (it binds it once and lends it to every worker). The known
+ *   drawback, uneven spread when workers are idle, fades under load: a worker
+ *   busy with TLS handshakes is not waiting in accept, so the idle ones take
+ *   the next connections. (Node 20 has no SO_REUSEPORT option for per-worker
+ *   sockets.)
+ * - **Audit: each worker writes its own records to the registry.** Each
+ *   record is produced in exactly one worker and queued there once; a batch is
+ *   written in one transaction, and a failed write (SQLITE_BUSY after the short
+ *   audit busy timeout) puts the whole batch back for the next flush, so a
+ *   record lands exactly once. SQLite in WAL mode admits one writer at a time,
+ *   but a worker holds the write lock only for a batch insert every flush
+ *   interval (250 ms), so collisions are rare and cost a few milliseconds.
+ *   Shipping records to the primary instead would add a serialisation and an
+ *   IPC message per record on the hot path, and would make one process (the
+ *   primary, competing for the same cores) the bottleneck and the single point
+ *   where all workers' unwritten records die. PostgreSQL takes concurrent
+ *   writers as they are.
+ * - **Trust: each worker keeps its own snapshot** and learns of registry
+ *   changes on its own (SQLite poll or PostgreSQL LISTEN), so a change reaches
+ *   every worker within the same bound as a single process, with no relay.
+ * - **The operations listener and the admin API run in the primary only.**
+ *   `/metrics` there aggregates every worker's metrics (prom-client
+ *   `AggregatorRegistry.aggregate`: counters add up, see metrics.ts for the
+ *   gauges); `/readyz` is ready only when every configured worker is running
+ *   and ready, because a connection may land on any of them and one stale or
+ *   missing worker means some connections fail; `/healthz` is live while at
+ *   least one worker runs. The admin API binds once, writes through the
+ *   primary's own registry handle, and the workers pick its changes up like
+ *   any other process's.
+ * - **Signals.** SIGTERM (or {@link RunningGatewayWorkers.close}) drains every
+ *   worker at once (each stops accepting, lets requests in flight finish up to
+ *   `drainTimeoutMs`) and resolves when all have exited. SIGHUP reloads every
+ *   worker's server credential and reports each outcome. A worker that dies
+ *   on its own is logged and restarted (see restart-policy.ts for the backoff
+ *   and when the supervisor gives up).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { AggregatorRegistry, Counter, Gauge, Registry as PromRegistry } from 'prom-client';
+import { MtlsError, toMtlsError } from '../../errors/index.js';
+import type { ErrorCode } from '../../errors/codes.js';
+import { ERROR_CODES } from '../../errors/codes.js';
+import { adminConfigured, startConfiguredAdmin } from '../admin/from-config.js';
+import type { RunningAdmin } from '../admin/server.js';
+import type { GatewayConfig } from '../config.js';
+import { listenFailure } from '../listen-failure.js';
+import { listenOps, readinessProblems, sendOpsResponse, type OpsServer } from '../health.js';
+import { openRegistry } from '../registry/index.js';
+import type { Registry } from '../registry/types.js';
+import { isWorkerMessage, type PrimaryMessage, type WireError, type WireReloadResult, type WorkerMessage, type WorkerStatusMessage } from './messages.js';
+import { decideRestart, type RestartPolicyOptions } from './restart-policy.js';
+
+/** How long the primary waits for a worker's answer to a status request (`/readyz`, `/metrics`). */
+const STATUS_TIMEOUT_MS = 1_000;
+/** How long the primary waits for a worker's credential reload. */
+const RELOAD_TIMEOUT_MS = 10_000;
+/** Time a draining worker gets beyond `drainTimeoutMs` (closing the registry, flushing the audit) before it is killed. */
+const DRAIN_GRACE_MS = 10_000;
+
+/** Options for {@link startGatewayWorkers}. */
+export interface StartGatewayWorkersOptions {
+  /** The configuration; `workers` says how many processes serve. */
+  config: GatewayConfig;
+  /** The primary's logger (default: pino JSON to stdout at `config.logLevel`, with `pid` and `role: primary`). */
+  logger?: Logger;
+  /** Restart backoff tuning (default: `DEFAULT_RESTART_POLICY` of restart-policy.ts). */
+  restart?: RestartPolicyOptions;
+}
+
+/** One worker slot as seen by the primary. */
+export interface WorkerInfo {
+  /** Slot number, 1…N; a restarted worker keeps its slot. */
+  slot: number;
+  /** The process serving the slot now, or null while it is being restarted. */
+  pid: number | null;
+  /** True once the slot's gateway is serving. */
+  ready: boolean;
+}
+
+/** One worker's answer to {@link RunningGatewayWorkers.reloadCredential}. */
+export interface WorkerReloadResult {
+  slot: number;
+  pid: number | null;
+  /** The reload outcome; an error with code MTLS_TIMEOUT when the worker did not answer. */
+  result: WireReloadResult;
+}
+
+/** How the supervisor ended. */
+export type WorkersExit = { ok: true } | { ok: false; error: MtlsError };
+
+/** A running primary with its workers. */
+export interface RunningGatewayWorkers {
+  /** The mTLS listener's address (shared by every worker). */
+  address(): AddressInfo;
+  /** The operations listener's address, or null when it is off. */
+  opsAddress(): AddressInfo | null;
+  /** The admin API's base URL, or null when it is off. */
+  adminUrl(): string | null;
+  /** Every worker slot now. */
+  workers(): WorkerInfo[];
+  /** Reloads the server credential in every running worker; each keeps its current one on failure. */
+  reloadCredential(): Promise<WorkerReloadResult[]>;
+  /** Drains every worker, then closes the primary's listeners. Idempotent. */
+  close(): Promise<void>;
+  /**
+   * Settles when the supervisor has stopped: after {@link close}, or on its
+   * own when a worker slot is in a crash loop (then `ok: false` with the last
+   * error the worker reported, or MTLS_INTERNAL).
+   */
+  readonly done: Promise<WorkersExit>;
+}
+
+interface Slot {
+  slot: number;
+  worker: Worker | null;
+  startedAt: number;
+  ready: boolean;
+  quickFailures: number;
+  restartTimer: NodeJS.Timeout | null;
+  /** The last start failure a worker in this slot reported. */
+  lastError: WireError | null;
+}
+
+/** The worker entry point next to this module (`.ts` under tsx, `.js` when built). */
+function workerEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  return fileURLToPath(new URL(`./worker-main${extname(here)}`, import.meta.url));
+}
+
+/** An error reported by a worker, as an MtlsError again. */
+function fromWireError(e: WireError, prefix = ''): MtlsError {
+  const code: ErrorCode = e.code in ERROR_CODES ? (e.code as ErrorCode) : 'MTLS_INTERNAL';
+  return new MtlsError(code, `${prefix}${e.message}`, { ...(e.hint ? { hint: e.hint } : {}), ...(e.subject ? { subject: e.subject } : {}) });
+}
+
+/**
+ * Starts the primary: binds the operations listener and the admin API (when
+ * configured), forks `config.workers` gateway workers sharing the mTLS
+ * listening socket, and resolves once every worker serves. One per process
+ * (node:cluster is process-wide).
+ * @throws MTLS_CONFIG_INVALID (bad or missing registry), MTLS_NETWORK (a port
+ *   cannot be bound), or the first error a worker hit while starting (its
+ *   credential, its listener); every worker started so far is stopped first
+ */
+export async function startGatewayWorkers(options: StartGatewayWorkersOptions): Promise<RunningGatewayWorkers> {
+  const cfg = options.config;
+  if (!cluster.isPrimary) throw new MtlsError('MTLS_INTERNAL', 'startGatewayWorkers was called inside a cluster worker; a worker cannot supervise workers');
+  if (!cfg.registry) throw new MtlsError('MTLS_CONFIG_INVALID', 'key `registry` is missing: the gateway needs a registry location', { subject: 'registry' });
+  const logger =
+    options.logger ??
+    pino({ level: cfg.logLevel, base: { service: 'mtls-gateway', pid: process.pid, role: 'primary' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
+
+  // Opened here first, before any worker, so that a new registry file is
+  // created and migrated once rather than by N workers racing, and so that a
+  // corrupt file fails the start with its own error. Kept for the admin API.
+  const registry: Registry = await openRegistry(cfg.registry, {
+    sqlite: { pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
+  });
+  const adminOn = adminConfigured(cfg.admin);
+  if (!adminOn) await registry.close();
+
+  const slots: Slot[] = Array.from({ length: cfg.workers }, (_, i) => ({
+    slot: i + 1,
+    worker: null,
+    startedAt: 0,
+    ready: false,
+    quickFailures: 0,
+    restartTimer: null,
+    lastError: null,
+  }));
+  let stopping = false;
+  let started = false;
+  let listenAddress: AddressInfo | null = null;
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (m: WorkerMessage | null) => void; timer: NodeJS.Timeout }>();
+  const exitWaiters = new Set<() => void>();
+  let settleDone: (exit: WorkersExit) => void = () => undefined;
+  const done = new Promise<WorkersExit>((resolve) => {
+    settleDone = resolve;
+  });
+  let startWaiter: { resolve: () => void; reject: (e: MtlsError) => void } | null = null;
+
+  const primaryMetrics = new PromRegistry();
+  const restarts = new Counter({ name: 'mtls_gateway_worker_restarts_total', help: 'Gateway workers restarted after dying on their own', registers: [primaryMetrics] });
+  new Gauge({
+    name: 'mtls_gateway_workers',
+    help: 'Gateway worker processes, configured and serving',
+    labelNames: ['state'],
+    registers: [primaryMetrics],
+    collect() {
+      this.set({ state: 'configured' }, slots.length);
+      this.set({ state: 'serving' }, slots.filter((s) => s.ready).length);
+    },
+  });
+
+  const workerConfig: GatewayConfig = {
+    ...cfg,
+    workers: 1,
+    ops: { listen: null },
+    admin: { ...cfg.admin, tokenFile: null, clientCaFile: null },
+  };
+
+  function send(worker: Worker, m: PrimaryMessage): boolean {
+    if (!worker.isConnected()) return false;
+    worker.send(m);
+    return true;
+  }
+
+  /** Sends a request and waits for the answer with the same id (null on timeout or a gone worker). */
+  function ask(worker: Worker, make: (id: number) => PrimaryMessage, timeoutMs: number): Promise<WorkerMessage | null> {
+    const id = nextId++;
+    return new Promise((resolve) => {
+      if (!send(worker, make(id))) {
+        resolve(null);
+        return;
+      }
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        resolve(null);
+      }, timeoutMs);
+      pending.set(id, { resolve, timer });
+    });
+  }
+
+  function fork(s: Slot): void {
+    s.ready = false;
+    s.startedAt = Date.now();
+    s.worker = cluster.fork();
+  }
+
+  function slotOf(worker: Worker): Slot | undefined {
+    return slots.find((s) => s.worker === worker);
+  }
+
+  function onMessage(worker: Worker, m: unknown): void {
+    if (!isWorkerMessage(m)) return;
+    const s = slotOf(worker);
+    if (!s) return;
+    if (m.mtls === 'hello') {
+      send(worker, { mtls: 'start', config: workerConfig, slot: s.slot });
+      return;
+    }
+    if (m.mtls === 'ready') {
+      s.ready = true;
+      s.lastError = null;
+      listenAddress ??= m.address;
+      if (started) logger.info({ worker: s.slot, workerPid: worker.process.pid }, 'worker restarted and serving');
+      if (startWaiter && slots.every((x) => x.ready)) startWaiter.resolve();
+      return;
+    }
+    if (m.mtls === 'start-failed') {
+      s.lastError = m.error;
+      if (started) logger.error({ worker: s.slot, workerPid: worker.process.pid, err: m.error }, 'worker failed to start');
+      else startWaiter?.reject(fromWireError(m.error));
+      return;
+    }
+    const waiter = pending.get(m.id);
+    if (waiter) {
+      pending.delete(m.id);
+      clearTimeout(waiter.timer);
+      waiter.resolve(m);
+    }
+  }
+
+  function onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const s = slotOf(worker);
+    if (!s) return;
+    s.worker = null;
+    s.ready = false;
+    for (const w of exitWaiters) w();
+    if (stopping) return;
+    if (!started) {
+      startWaiter?.reject(
+        s.lastError
+          ? fromWireError(s.lastError)
+          : new MtlsError('MTLS_INTERNAL', `gateway worker ${s.slot} exited while starting (${signal ? `signal ${signal}` : `exit code ${code}`})`),
+      );
+      return;
+    }
+    const uptimeMs = Date.now() - s.startedAt;
+    const decision = decideRestart(s.quickFailures, uptimeMs, options.restart);
+    s.quickFailures = decision.quickFailures;
+    const fields = { worker: s.slot, workerPid: worker.process.pid, code, signal, uptimeMs };
+    if (decision.action === 'give-up') {
+      const why = `gateway worker ${s.slot} died ${decision.quickFailures} times in a row soon after starting`;
+      const error = s.lastError ? fromWireError(s.lastError, `${why}; last error: `) : new MtlsError('MTLS_INTERNAL', `${why} (last: ${signal ? `signal ${signal}` : `exit code ${code}`})`);
+      logger.fatal({ ...fields, err: { code: error.code, message: error.message } }, 'worker crash loop: giving up and stopping the gateway');
+      void shutdown({ ok: false, error });
+      return;
+    }
+    logger.error({ ...fields, restartInMs: decision.delayMs }, 'worker exited unexpectedly; restarting it');
+    restarts.inc();
+    s.restartTimer = setTimeout(() => {
+      s.restartTimer = null;
+      if (!stopping) fork(s);
+    }, decision.delayMs);
+  }
+
+  /** Every slot's status answer (null for a slot without a worker or without an answer in time). */
+  async function statuses(metrics: boolean): Promise<Array<{ slot: Slot; pid: number | null; status: WorkerStatusMessage | null }>> {
+    return Promise.all(
+      slots.map(async (s) => {
+        const worker = s.worker;
+        if (!worker || !s.ready) return { slot: s, pid: worker?.process.pid ?? null, status: null };
+        const m = await ask(worker, (id) => ({ mtls: 'status', id, metrics }), STATUS_TIMEOUT_MS);
+        return { slot: s, pid: worker.process.pid ?? null, status: m?.mtls === 'status' ? m : null };
+      }),
+    );
+  }
+
+  /** Readiness over every slot: ready only when every configured worker runs and reports ready. */
+  async function readiness(): Promise<{ ready: boolean; problems: string[]; workers: Array<Record<string, unknown>> }> {
+    const all = await statuses(false);
+    const problems: string[] = stopping ? ['draining'] : [];
+    for (const { slot, pid, status } of all) {
+      const name = `worker ${slot.slot}${pid ? ` (pid ${pid})` : ''}`;
+      if (!slot.ready) problems.push(`${name}: not running (being restarted)`);
+      else if (!status) problems.push(`${name}: no answer within ${STATUS_TIMEOUT_MS} ms`);
+      else for (const p of readinessProblems(status.health)) problems.push(`${name}: ${p}`);
+    }
+    return {
+      ready: problems.length === 0,
+      problems,
+      workers: all.map(({ slot, pid, status }) => ({ worker: slot.slot, pid, ready: status !== null && readinessProblems(status.health).length === 0, ...(status?.health ?? {}) })),
+    };
+  }
+
+  async function answerReady(res: http.ServerResponse): Promise<void> {
+    const r = await readiness();
+    sendOpsResponse(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not_ready', problems: r.problems, workers: r.workers });
+  }
+
+  async function answerMetrics(res: http.ServerResponse): Promise<void> {
+    const all = await statuses(true);
+    const perWorker = all.flatMap(({ status }) => (status?.metrics ? [status.metrics] : []));
+    const merged = PromRegistry.merge([AggregatorRegistry.aggregate(perWorker), primaryMetrics]);
+    sendOpsResponse(res, 200, await merged.metrics(), merged.contentType);
+  }
+
+  function handleOps(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics') return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendOpsResponse(res, 405, { error: 'method_not_allowed' });
+      return true;
+    }
+    if (path === '/healthz') {
+      const alive = slots.filter((s) => s.worker !== null).length;
+      sendOpsResponse(res, alive > 0 ? 200 : 503, { status: alive > 0 ? 'ok' : 'no_workers', workers: alive, configured: slots.length });
+      return true;
+    }
+    const answer = path === '/readyz' ? answerReady(res) : answerMetrics(res);
+    answer.catch((e: unknown) => sendOpsResponse(res, 500, { error: 'ops_failed', message: toMtlsError(e).message }));
+    return true;
+  }
+
+  /** Waits until every slot has no process, or the time is up. */
+  function allExited(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (slots.every((s) => s.worker === null)) {
+          exitWaiters.delete(check);
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      const timer = setTimeout(() => {
+        exitWaiters.delete(check);
+        resolve(false);
+      }, timeoutMs);
+      exitWaiters.add(check);
+      check();
+    });
+  }
+
+  let ops: OpsServer | null = null;
+  let admin: RunningAdmin | null = null;
+  let shuttingDown: Promise<void> | null = null;
+
+  /** Drains every worker, then closes the primary's listeners and settles {@link done}. */
+  function shutdown(exit: WorkersExit): Promise<void> {
+    if (shuttingDown) return shuttingDown;
+    stopping = true;
+    shuttingDown = (async () => {
+      for (const s of slots) {
+        if (s.restartTimer) clearTimeout(s.restartTimer);
+        s.restartTimer = null;
+        if (s.worker && !send(s.worker, { mtls: 'drain' })) s.worker.process.kill('SIGTERM');
+      }
+      logger.info({ workers: slots.filter((s) => s.worker).length, drainTimeoutMs: cfg.drainTimeoutMs }, 'draining every worker');
+      let result = exit;
+      if (!(await allExited(cfg.drainTimeoutMs + DRAIN_GRACE_MS))) {
+        const stuck = slots.filter((s) => s.worker);
+        for (const s of stuck) s.worker?.process.kill('SIGKILL');
+        const error = new MtlsError('MTLS_TIMEOUT', `gateway worker(s) ${stuck.map((s) => s.slot).join(', ')} did not finish draining within ${cfg.drainTimeoutMs + DRAIN_GRACE_MS} ms and were killed`);
+        logger.error({ err: { code: error.code, message: error.message } }, 'drain incomplete');
+        if (result.ok) result = { ok: false, error };
+        await allExited(5_000);
+      }
+      for (const { resolve, timer } of pending.values()) {
+        clearTimeout(timer);
+        resolve(null);
+      }
+      pending.clear();
+      cluster.off('message', onMessage);
+      cluster.off('exit', onExit);
+      await ops?.close();
+      await admin?.close();
+      if (adminOn) await registry.close();
+      logger.info('every worker stopped');
+      settleDone(result);
+    })();
+    return shuttingDown;
+  }
+
+  // The admin API's /readyz answers without authentication: it gets the
+  // verdict and a count, not the per-worker problems (paths, pids) /readyz on
+  // the ops listener shows.
+  const allReady = async (): Promise<{ ok: boolean; detail?: string }> => {
+    const r = await readiness();
+    if (r.ready) return { ok: true };
+    if (stopping) return { ok: false, detail: 'draining' };
+    return { ok: false, detail: `${r.workers.filter((w) => !w.ready).length} of ${slots.length} worker(s) not ready` };
+  };
+
+  try {
+    if (cfg.ops.listen) ops = await listenOps(cfg.ops.listen.host, cfg.ops.listen.port, handleOps);
+    if (adminOn) admin = await startConfiguredAdmin({ admin: cfg.admin, registry, logger, ready: allReady });
+  } catch (e) {
+    await ops?.close().catch(() => undefined);
+    if (adminOn) await registry.close().catch(() => undefined);
+    throw listenFailure(e, 'ops.listen', 'Choose another port for ops.listen (or admin.listen), or stop the process holding it.');
+  }
+
+  // Must be set before the first fork: node:cluster freezes it then.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.setupPrimary({ exec: workerEntry(), args: [], silent: false });
+  cluster.on('message', onMessage);
+  cluster.on('exit', onExit);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      startWaiter = { resolve, reject };
+      for (const s of slots) fork(s);
+    });
+  } catch (e) {
+    await shutdown({ ok: false, error: toMtlsError(e) });
+    throw e;
+  } finally {
+    startWaiter = null;
+  }
+  started = true;
+  const address = listenAddress as AddressInfo | null;
+  if (!address) throw new MtlsError('MTLS_INTERNAL', 'every worker is ready but none reported its address');
+  logger.info(
+    {
+      workers: slots.length,
+      workerPids: slots.map((s) => s.worker?.process.pid ?? null),
+      listen: `${address.address}:${address.port}`,
+      ops: ops ? `${ops.address().address}:${ops.address().port}` : null,
+      admin: admin?.url ?? null,
+    },
+    'gateway workers started',
+  );
+
+  return {
+    address: () => address,
+    opsAddress: () => ops?.address() ?? null,
+    adminUrl: () => admin?.url ?? null,
+    workers: () => slots.map((s) => ({ slot: s.slot, pid: s.worker?.process.pid ?? null, ready: s.ready })),
+    reloadCredential: async () => {
+      const results = await Promise.all(
+        slots.map(async (s): Promise<WorkerReloadResult> => {
+          const worker = s.worker;
+          const pid = worker?.process.pid ?? null;
+          const m = worker && s.ready ? await ask(worker, (id) => ({ mtls: 'reload-credential', id }), RELOAD_TIMEOUT_MS) : null;
+          if (m?.mtls === 'reload-credential') return { slot: s.slot, pid, result: m.result };
+          return { slot: s.slot, pid, result: { ok: false, error: { code: 'MTLS_TIMEOUT', message: `worker ${s.slot} is not serving or did not answer within ${RELOAD_TIMEOUT_MS} ms` } } };
+        }),
+      );
+      const failed = results.filter((r) => !r.result.ok);
+      if (failed.length === 0) logger.info({ workers: results.length }, 'server credential reloaded in every worker');
+      else {
+        logger.error(
+          { failed: failed.map((r) => ({ worker: r.slot, pid: r.pid, err: r.result.ok ? null : r.result.error })), workers: results.length },
+          `server credential reload failed in ${failed.length} of ${results.length} worker(s); those keep their previous credential`,
+        );
+      }
+      return results;
+    },
+    close: () => shutdown({ ok: true }),
+    done,
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * One gateway worker: a cluster worker process that runs {@link startGateway}
+ * with the configuration its primary sends, and answers the primary's
+ * requests for health, metrics, credential reloads and drain.
+ *
+ * Each worker is a whole gateway with its own registry handle: it loads the
+ * trust snapshot, learns of registry changes on its own (the SQLite poll or
+ * PostgreSQL LISTEN, as a single process does, so a change reaches every
+ * worker within the same second) and writes its own audit records (see
+ * primary.ts for why). It never binds the operations listener or the admin
+ * API; the primary does.
+ */
+import cluster from 'node:cluster';
+import { pino, type Logger } from 'pino';
+import { MtlsError, toMtlsError } from '../../errors/index.js';
+import { startGateway, type RunningGateway } from '../gateway.js';
+import { isPrimaryMessage, type PrimaryMessage, type WireError, type WorkerMessage } from './messages.js';
+
+/** Options for {@link runGatewayWorker}. */
+export interface RunGatewayWorkerOptions {
+  /** Environment for passphrases (default process.env, inherited from the primary). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The JSON form of an error, for the primary. */
+export function toWireError(e: unknown): WireError {
+  const err = toMtlsError(e);
+  return { code: err.code, message: err.message, hint: err.hint, ...(err.subject === undefined ? {} : { subject: err.subject }) };
+}
+
+/**
+ * Runs this process as a gateway worker until it is told to drain (by the
+ * primary, SIGTERM or SIGINT) or the primary goes away; then exits 0 (1 when
+ * the drain failed). SIGHUP sent to the worker itself reloads its credential,
+ * as in a single process.
+ * @throws MTLS_INTERNAL when the process is not a cluster worker
+ */
+export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
+  if (!cluster.isWorker || typeof process.send !== 'function') {
+    throw new MtlsError('MTLS_INTERNAL', 'runGatewayWorker runs only in a cluster worker forked by startGatewayWorkers');
+  }
+  const env = options.env ?? process.env;
+  const send = (m: WorkerMessage): void => {
+    if (process.connected) process.send?.(m);
+  };
+  let gateway: RunningGateway | null = null;
+  let logger: Logger | null = null;
+  let stopping = false;
+
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    if (!gateway) process.exit(0);
+    logger?.info({ why }, 'worker stopping');
+    gateway.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        const err = toMtlsError(e);
+        logger?.error({ err: { code: err.code, message: err.message } }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+
+  const onMessage = async (m: PrimaryMessage): Promise<void> => {
+    if (m.mtls === 'start') {
+      if (gateway || stopping) return;
+      logger = pino(
+        { level: m.config.logLevel, base: { service: 'mtls-gateway', pid: process.pid, worker: m.slot }, timestamp: pino.stdTimeFunctions.isoTime },
+        pino.destination({ dest: 1, sync: true }),
+      );
+      try {
+        gateway = await startGateway({ config: m.config, logger, env });
+      } catch (e) {
+        send({ mtls: 'start-failed', error: toWireError(e) });
+        // Let the message leave before the channel closes with the process.
+        setImmediate(() => process.exit(toMtlsError(e).exitCode));
+        return;
+      }
+      if (stopping) {
+        stopping = false;
+        stop('asked to stop while starting');
+        return;
+      }
+      send({ mtls: 'ready', address: gateway.address() });
+      return;
+    }
+    if (m.mtls === 'drain') {
+      stop('drain requested by the primary');
+      return;
+    }
+    if (!gateway) return;
+    if (m.mtls === 'status') {
+      send({ mtls: 'status', id: m.id, health: gateway.health(), metrics: m.metrics ? await gateway.metrics.registry.getMetricsAsJSON() : null });
+      return;
+    }
+    const result = await gateway.reloadCredential();
+    send({ mtls: 'reload-credential', id: m.id, result: result.ok ? result : { ok: false, error: toWireError(result.error) } });
+  };
+
+  process.on('message', (m: unknown) => {
+    if (isPrimaryMessage(m)) void onMessage(m);
+  });
+  // IPC messages that arrive before a listener exists are lost: say when it is there.
+  send({ mtls: 'hello' });
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => void gateway?.reloadCredential());
+  // A primary that dies takes its workers along: node:cluster exits a worker
+  // whose IPC channel closes unexpectedly, so none serves on unsupervised.
+}
