@@ -49,7 +49,7 @@ import { GatewayMetrics } from './metrics.js';
 import { evaluateConnection, type PolicyDecision } from './policy.js';
 import { sendReason, UpstreamProxy } from './proxy.js';
 import { openRegistry } from './registry/index.js';
-import type { AuditReason, Registry } from './registry/types.js';
+import type { AuditReason, AuditRecord, Registry } from './registry/types.js';
 import { loadServerCredential, type ServerCredential } from './server-credential.js';
 import { TrustCache, type TrustLookup, type TrustSnapshot } from './trust-cache.js';
 
@@ -200,6 +200,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     bodyTimeoutMs: cfg.upstreamPool.bodyTimeoutMs,
     keepAliveTimeoutMs: cfg.upstreamPool.keepAliveTimeoutMs,
   });
+  const durable = cfg.audit.durability === 'durable';
   const policyOptions = { minRsaBits: cfg.policy.minRsaBits, minEcBits: cfg.policy.minEcBits };
   const states = new WeakMap<tls.TLSSocket, ConnState>();
   const activeResponses = new Set<http.ServerResponse>();
@@ -440,26 +441,29 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     return (q >= 0 ? url.slice(0, q) : url).slice(0, 2048);
   }
 
-  /** Audits one request-stage event on an established connection. */
-  function auditRequest(
+  /** The audit record of one request-stage event on an established connection. */
+  function requestRecord(
     state: ConnState,
     reason: AuditReason,
     detail: string | null,
     extra: { method?: string | null; path?: string | null; status?: number | null; durationMs?: number | null } = {},
-  ): void {
-    audit.record(
-      makeAuditRecord({
-        kind: 'request',
-        ip: state.ip,
-        reason,
-        institutionId: state.decision.institutionId,
-        cert: state.decision.leaf,
-        tlsVersion: state.tlsVersion,
-        cipher: state.cipher,
-        detail,
-        ...extra,
-      }),
-    );
+  ): AuditRecord {
+    return makeAuditRecord({
+      kind: 'request',
+      ip: state.ip,
+      reason,
+      institutionId: state.decision.institutionId,
+      cert: state.decision.leaf,
+      tlsVersion: state.tlsVersion,
+      cipher: state.cipher,
+      detail,
+      ...extra,
+    });
+  }
+
+  /** Audits one request-stage event on an established connection. */
+  function auditRequest(state: ConnState, reason: AuditReason, detail: string | null, extra: Parameters<typeof requestRecord>[3] = {}): void {
+    audit.record(requestRecord(state, reason, detail, extra));
   }
 
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -470,8 +474,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       sendReason(res, 403, 'bad_request', true);
       return;
     }
-    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void =>
-      auditRequest(state, reason, detail, { method: req.method ?? null, path: requestPath(req), status, durationMs: Math.round(performance.now() - started) });
+    const record = (reason: AuditReason, status: number, detail: string | null): AuditRecord =>
+      requestRecord(state, reason, detail, { method: req.method ?? null, path: requestPath(req), status, durationMs: Math.round(performance.now() - started) });
+    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void => audit.record(record(reason, status, detail));
+    // audit.durability durable: the record is committed before the answer leaves.
+    const commitRequest = (r: { reason: AuditReason; status: number; detail: string | null }): Promise<void> => audit.commit(record(r.reason, r.status, r.detail));
     inFlight++;
     activeResponses.add(res);
     try {
@@ -481,15 +488,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       let decision = await currentDecision(state);
       while (decision.outcome === 'accepted' && state.generation !== trust.snapshot.generation) decision = await currentDecision(state);
       if (decision.outcome !== 'accepted') {
+        // A refusal goes out even if the commit fails (the record stays queued).
+        if (durable) await commitRequest({ reason: decision.reason, status: 403, detail: decision.detail }).catch(() => undefined);
         sendReason(res, 403, decision.reason, true);
-        recordRequest(decision.reason, 403, decision.detail);
+        if (!durable) recordRequest(decision.reason, 403, decision.detail);
         return;
       }
       const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(decision), names: cfg.identityHeaders, clientIp: state.ip });
       metrics.inFlight.inc();
       try {
-        const result = await proxy.forward(req, res, headers);
-        recordRequest(result.reason, result.status, result.detail);
+        const result = await proxy.forward(req, res, headers, durable ? { release: commitRequest } : {});
+        if (!result.released) recordRequest(result.reason, result.status, result.detail);
       } finally {
         metrics.inFlight.dec();
       }
