@@ -12,14 +12,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateCaChain } from '../src/gateway/onboarding.js';
 import type { Registry } from '../src/gateway/registry/types.js';
-import { buildCertificate } from '../src/pki/certificate.js';
-import { generateKeyPair } from '../src/pki/keys.js';
-import { parseSubject } from '../src/pki/names.js';
-import { BUILTIN_PROFILES, type ExtensionProfile } from '../src/pki/profile.js';
 import { makeInstitution, makeServerPki, registerInstitution, type TestInstitution, type TestServerPki } from '../test/helpers/gateway-harness.js';
 import { makeCa, makeLeaf, makeServerLeaf, type TestLeaf } from '../test/helpers/pki.js';
+import { makeRootCaPems } from '../test/helpers/many-institutions.js';
+
+export { manyIp, registerMany } from '../test/helpers/many-institutions.js';
 
 /** The measured institutions' source addresses. 127.0.0.1 lets `openssl s_client` (which cannot bind a source address) act as one. */
 export const EC_IP = '127.0.0.1';
@@ -51,44 +49,16 @@ export async function registerBenchInstitutions(registry: Registry, pki: BenchPk
   await registerInstitution(registry, pki.rsa.id, pki.rsa.root.certPem, [RSA_IP]);
 }
 
-/** The IP of the i-th extra institution: 127.10.x.y (i < 65,536). */
-export function manyIp(i: number): string {
-  return `127.10.${(i >> 8) & 255}.${i & 255}`;
-}
-
 /**
- * `n` self-signed P-256 root CA certificates (PEM), each with its own key,
- * read from the cache in the temp directory when it holds enough.
+ * `n` root CA certificates (PEM), each with its own P-256 key, read from the
+ * cache in the temp directory when it holds enough.
  */
 export async function manyCaPems(n: number): Promise<string[]> {
   const cache = join(tmpdir(), 'mtlskit-bench-many-cas.json');
   let pems: string[] = [];
   if (existsSync(cache)) pems = JSON.parse(readFileSync(cache, 'utf8')) as string[];
   if (pems.length >= n) return pems.slice(0, n);
-  const profile = BUILTIN_PROFILES.v3_ca as ExtensionProfile;
-  for (let i = pems.length; i < n; i++) {
-    const keys = await generateKeyPair('ec-p256');
-    const built = await buildCertificate({ subject: parseSubject(`/C=BR/O=Bench Institution ${i}/CN=Bench Institution ${i} Root CA`), publicKey: keys.publicKey, signer: { privateKey: keys.privateKey }, profile, days: 3650 });
-    pems.push(built.pem);
-  }
+  pems.push(...(await makeRootCaPems(pems.length, n)));
   writeFileSync(cache, JSON.stringify(pems));
   return pems;
-}
-
-/**
- * Registers `pems.length` institutions (`inst-00000`…), one CA and one IP
- * each, straight through the registry library: the chain is validated the
- * way onboarding validates it, without the per-call duplicate lookups.
- * @returns the time taken in ms
- */
-export async function registerMany(registry: Registry, pems: string[]): Promise<number> {
-  const t0 = performance.now();
-  for (const [i, pem] of pems.entries()) {
-    const id = `inst-${String(i).padStart(5, '0')}`;
-    const v = validateCaChain(pem, { source: `${id}.pem` });
-    await registry.createInstitution({ id, name: `Institution ${i}` });
-    await registry.addCaChain(id, { pem: v.pem, fingerprints: v.fingerprints, subject: v.subject, notAfter: v.notAfter });
-    await registry.addIp(id, manyIp(i));
-  }
-  return performance.now() - t0;
 }
