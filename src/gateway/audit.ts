@@ -1,10 +1,14 @@
 /**
  * The audit trail: every connection attempt and every request becomes one
- * {@link AuditRecord}, written at once as a JSON log line (pino) and queued
- * for the registry, which receives them in batches.
+ * {@link AuditRecord}, written at once as a JSON log line (pino, a
+ * synchronous write: a line written survives a SIGKILL) and queued for the
+ * registry, which receives them in batches (`batched`: a SIGKILL loses what
+ * the registry had not received yet, at most one flush interval), or, for
+ * requests with `audit.durability: durable`, committed before the response
+ * is released.
  */
 import type { Logger } from 'pino';
-import { isMtlsError, toMtlsError } from '../errors/index.js';
+import { isMtlsError, MtlsError, toMtlsError } from '../errors/index.js';
 import type { CertInfo } from './peer-cert.js';
 import type { AuditOutcome, AuditReason, AuditRecord, Registry } from './registry/types.js';
 
@@ -84,20 +88,66 @@ export class AuditSink {
   private dropped = 0;
   private lastErrorLog = 0;
   private closed = false;
+  /** Records waiting for a durable commit, with their waiters. */
+  private commits: Array<{ record: AuditRecord; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private committing = false;
 
   constructor(private readonly options: AuditSinkOptions) {
     this.timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 250);
     this.timer.unref();
   }
 
-  /** Records one event. Never throws. */
+  /** Records one event: the log line now, the registry in the next batch. Never throws. */
   record(record: AuditRecord): void {
-    const level = record.outcome === 'accepted' ? 'info' : 'warn';
-    this.options.logger[level]({ audit: record }, `audit ${record.kind} ${record.outcome} ${record.reason}`);
-    this.options.onRecord?.(record);
+    this.log(record);
     if (this.closed) return;
     this.queue.push(record);
     this.trim();
+  }
+
+  /**
+   * Records one event and resolves once it is committed to the registry
+   * (`audit.durability: durable`). The log line is written at once, as with
+   * {@link record}. Records committed while a write is under way go together
+   * in the next one (group commit), so concurrent requests share a
+   * transaction.
+   * @throws (rejects) the registry's error when the write fails; the record
+   *   then joins the batched queue, so it still reaches the registry once it
+   *   recovers, exactly once
+   */
+  commit(record: AuditRecord): Promise<void> {
+    this.log(record);
+    if (this.closed) return Promise.reject(new MtlsError('MTLS_INTERNAL', 'the audit sink is closed; the record is in the log only'));
+    return new Promise<void>((resolve, reject) => {
+      this.commits.push({ record, resolve, reject });
+      if (!this.committing) setImmediate(() => void this.writeCommits());
+      this.committing = true;
+    });
+  }
+
+  /** Writes every record waiting for a commit in one registry call, until none is left. */
+  private async writeCommits(): Promise<void> {
+    while (this.commits.length > 0) {
+      const group = this.commits.splice(0, this.options.batchSize ?? 500);
+      try {
+        await this.options.registry.appendAudit(group.map((c) => c.record));
+        for (const c of group) c.resolve();
+      } catch (e) {
+        this.logFailure(e);
+        // Not stored: the batched path keeps them (a refused-as-invalid record
+        // is sorted out there, one by one).
+        this.queue.push(...group.map((c) => c.record));
+        this.trim();
+        for (const c of group) c.reject(e);
+      }
+    }
+    this.committing = false;
+  }
+
+  private log(record: AuditRecord): void {
+    const level = record.outcome === 'accepted' ? 'info' : 'warn';
+    this.options.logger[level]({ audit: record }, `audit ${record.kind} ${record.outcome} ${record.reason}`);
+    this.options.onRecord?.(record);
   }
 
   /** Records waiting for the registry (not counting a batch being written). */
@@ -187,9 +237,10 @@ export class AuditSink {
     return [];
   }
 
-  /** Flushes and stops the timer. */
+  /** Waits for pending commits, flushes and stops the timer. */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    while (this.committing) await new Promise((r) => setImmediate(r));
     await this.flush();
     this.closed = true;
   }

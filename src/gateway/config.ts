@@ -109,6 +109,12 @@ export interface GatewayConfig {
     flushIntervalMs: number;
     /** Records kept in memory while the registry is unavailable (default 10 000); the oldest are dropped beyond it, with an error log. */
     maxQueue: number;
+    /**
+     * `batched` (default): a request's record is logged at once and reaches the
+     * registry in the next batch. `durable`: it is committed to the registry
+     * before the response is released.
+     */
+    durability: 'batched' | 'durable';
   };
   /** pino log level (default info). */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -222,6 +228,7 @@ const FIXES: Readonly<Record<string, string>> = {
   'admin.keyFile': 'give the admin HTTPS server key PEM',
   'audit.flushIntervalMs': 'give milliseconds between 10 and 5000, e.g. 250',
   'audit.maxQueue': 'give a positive integer, e.g. 10000',
+  'audit.durability': 'give batched (records reach the registry within flushIntervalMs) or durable (committed before the response)',
   logLevel: 'use one of fatal, error, warn, info, debug, trace, silent',
   registryPollMs: 'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
   drainTimeoutMs: 'give milliseconds, e.g. 30000',
@@ -355,8 +362,9 @@ const schema = z.strictObject({
     .strictObject({
       flushIntervalMs: ms(10, 5_000).default(250),
       maxQueue: z.number().int().positive().max(1_000_000).default(10_000),
+      durability: z.enum(['batched', 'durable']).default('batched'),
     })
-    .default({ flushIntervalMs: 250, maxQueue: 10_000 }),
+    .default({ flushIntervalMs: 250, maxQueue: 10_000, durability: 'batched' }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   registryPollMs: ms(50, 250).default(250),
   drainTimeoutMs: ms(0, 3_600_000).default(30_000),

@@ -43,7 +43,7 @@ import { MtlsListener } from './listener.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
 import { openRegistry } from './registry/index.js';
-import type { Registry } from './registry/types.js';
+import type { AuditRecord, Registry } from './registry/types.js';
 import { RequestHandler } from './request-handler.js';
 import { loadServerCredential, type ServerCredential } from './server-credential.js';
 import { createTenantServer, type ClientOfSocket } from './tenant-server.js';
@@ -179,8 +179,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     identityHeaders: cfg.identityHeaders,
     stateOf: (socket) => connections.stateOf(socket),
     decide: (state) => connections.decisionNow(state),
-    forward: (req, res, headers) => proxy.forward(req, res, headers),
+    forward: (req, res, headers, forwardOptions) => proxy.forward(req, res, headers, forwardOptions),
     audit: (r) => audit.record(r),
+    ...(cfg.audit.durability === 'durable' ? { commit: (r: AuditRecord) => audit.commit(r) } : {}),
     logger,
     onForward: (delta) => (delta > 0 ? metrics.inFlight.inc() : metrics.inFlight.dec()),
   });

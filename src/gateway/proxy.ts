@@ -7,8 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
-import { pipeline as pipelineAsync } from 'node:stream/promises';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { AuditReason } from './registry/types.js';
 
 /** Options for {@link UpstreamProxy}. */
@@ -36,6 +35,19 @@ export interface ForwardResult {
   reason: Extract<AuditReason, 'ok' | 'upstream_error' | 'bad_request'>;
   /** Operator-only detail. */
   detail: string | null;
+  /** True when {@link ForwardOptions.release} was called with this result (it is audited already). */
+  released?: boolean;
+}
+
+/** Options for {@link UpstreamProxy.forward}. */
+export interface ForwardOptions {
+  /**
+   * Called with the outcome before anything of the answer (status line,
+   * error body) goes to the client; the answer waits for the promise. With
+   * durable audit it commits the request's record. When it rejects, the
+   * client gets 503 `{"error":"audit_unavailable"}` instead of the answer.
+   */
+  release?: (result: ForwardResult) => Promise<void>;
 }
 
 /** Response headers a proxy must not copy (RFC 9110 §7.6.1). */
@@ -43,6 +55,13 @@ const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connecti
 
 /** Request headers dropped here because node:http already acted on them. */
 const CONSUMED_REQUEST = new Set(['expect']);
+
+/** Why a request to the upstream was cut: the client went away. */
+class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection');
+  }
+}
 
 class BodyTooLarge extends Error {
   constructor(readonly limit: number) {
@@ -95,17 +114,18 @@ export class UpstreamProxy {
    * failure becomes a status and a reason code.
    * @param headers - the upstream request headers as a flat name/value list
    */
-  async forward(req: IncomingMessage, res: ServerResponse, headers: string[]): Promise<ForwardResult> {
+  forward(req: IncomingMessage, res: ServerResponse, headers: string[], options: ForwardOptions = {}): Promise<ForwardResult> {
+    const release = options.release;
     const url = req.url ?? '';
     if (!url.startsWith('/')) {
       sendReason(res, 400, 'bad_request');
-      return { status: 400, reason: 'bad_request', detail: `request target "${url.slice(0, 100)}" is not in origin form (RFC 9112 §3.2.1)` };
+      return Promise.resolve({ status: 400, reason: 'bad_request', detail: `request target "${url.slice(0, 100)}" is not in origin form (RFC 9112 §3.2.1)` });
     }
     const limit = this.options.maxBodyBytes;
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) {
       sendReason(res, 413, 'bad_request', true);
-      return { status: 413, reason: 'bad_request', detail: `Content-Length ${declared} exceeds the ${limit}-byte body limit` };
+      return Promise.resolve({ status: 413, reason: 'bad_request', detail: `Content-Length ${declared} exceeds the ${limit}-byte body limit` });
     }
     const forwardHeaders: string[] = [];
     for (let i = 0; i + 1 < headers.length; i += 2) {
@@ -137,46 +157,109 @@ export class UpstreamProxy {
         req.resume();
       });
     }
-    const abort = new AbortController();
-    const onClose = (): void => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClose);
-    try {
-      const up = await this.pool.request({
-        path: this.basePath + url,
-        method: req.method as 'GET',
-        headers: forwardHeaders,
-        body,
-        signal: abort.signal,
-      });
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(up.headers)) {
-        if (v === undefined || HOP_BY_HOP_RESPONSE.has(k)) continue;
-        out[k] = v;
-      }
-      res.writeHead(up.statusCode, out);
-      try {
-        await pipelineAsync(up.body, res);
-      } catch (e) {
-        if (abort.signal.aborted || res.destroyed) return { status: 499, reason: 'bad_request', detail: 'the client closed the connection during the response' };
-        const c = classify(e);
-        res.destroy();
-        return { status: up.statusCode, reason: 'upstream_error', detail: `upstream response body failed: ${c.detail}` };
-      }
-      return { status: up.statusCode, reason: 'ok', detail: null };
-    } catch (e) {
-      if (tooLarge) {
-        sendReason(res, 413, 'bad_request', true);
-        return { status: 413, reason: 'bad_request', detail: (tooLarge as BodyTooLarge).message };
-      }
-      if (abort.signal.aborted) return { status: 499, reason: 'bad_request', detail: 'the client closed the connection before the upstream answered' };
-      const c = classify(e);
-      sendReason(res, c.status, 'upstream_error', hasBody);
-      return { status: c.status, reason: 'upstream_error', detail: `${this.origin}: ${c.detail}` };
-    } finally {
-      res.off('close', onClose);
-    }
+    return new Promise<ForwardResult>((resolve) => {
+      // The request goes through undici's dispatcher with a handler that
+      // writes straight into `res`: no AbortController, no response Readable,
+      // no stream pipeline per request. Back-pressure is kept by hand: a full
+      // client socket pauses the upstream read until it drains.
+      let controller: Dispatcher.DispatchController | null = null;
+      let status = 0;
+      let clientGone = false;
+      let settled = false;
+      // With a release hook, everything that reaches the client waits for it.
+      let gate: Promise<boolean> | null = null;
+      const afterGate = (fn: () => void): void => {
+        if (gate) void gate.then((ok) => ok && !clientGone && fn());
+        else fn();
+      };
+      const passGate = (result: ForwardResult): void => {
+        if (!release) return;
+        result.released = true;
+        gate = release(result).then(
+          () => true,
+          () => {
+            if (!clientGone) sendReason(res, 503, 'audit_unavailable', true);
+            settle({ ...result, released: true });
+            return false;
+          },
+        );
+      };
+      const settle = (result: ForwardResult): void => {
+        if (settled) return;
+        settled = true;
+        res.off('close', onClose);
+        res.off('drain', onDrain);
+        resolve(result);
+      };
+      const onDrain = (): void => controller?.resume();
+      const onClose = (): void => {
+        if (res.writableFinished) return;
+        clientGone = true;
+        controller?.abort(new ClientGone());
+        settle({ status: 499, reason: 'bad_request', detail: status ? 'the client closed the connection during the response' : 'the client closed the connection before the upstream answered' });
+      };
+      res.once('close', onClose);
+      res.on('drain', onDrain);
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart: (c) => {
+          controller = c;
+          if (clientGone) c.abort(new ClientGone());
+        },
+        onResponseStart: (_c, statusCode, upstreamHeaders) => {
+          // 1xx informational answers are the upstream's business with us.
+          if (statusCode < 200) return;
+          const out: Record<string, string | string[]> = {};
+          for (const k in upstreamHeaders) {
+            const v = upstreamHeaders[k];
+            if (v === undefined || HOP_BY_HOP_RESPONSE.has(k)) continue;
+            out[k] = v;
+          }
+          status = statusCode;
+          if (release) {
+            _c.pause();
+            passGate({ status, reason: 'ok', detail: null });
+          }
+          afterGate(() => {
+            res.writeHead(statusCode, out);
+            if (release) _c.resume();
+          });
+        },
+        onResponseData: (c, chunk) => {
+          afterGate(() => {
+            if (!res.write(chunk)) c.pause();
+          });
+        },
+        onResponseEnd: () => {
+          // Settled once the last byte is handed to the socket, as a drain
+          // must not cut a response that is still being written.
+          afterGate(() => res.end(() => settle({ status, reason: 'ok', detail: null, released: !!release })));
+        },
+        onResponseError: (_c, e) => {
+          if (clientGone || res.destroyed) {
+            onClose();
+            return;
+          }
+          const c = classify(e);
+          if (status) {
+            // Headers are out (or released): a second record tells the failure.
+            afterGate(() => {
+              res.destroy();
+              settle({ status, reason: 'upstream_error', detail: `upstream response body failed: ${c.detail}` });
+            });
+            return;
+          }
+          const result: ForwardResult = tooLarge
+            ? { status: 413, reason: 'bad_request', detail: (tooLarge as BodyTooLarge).message }
+            : { status: c.status, reason: 'upstream_error', detail: `${this.origin}: ${c.detail}` };
+          passGate(result);
+          afterGate(() => {
+            sendReason(res, result.status, result.reason === 'bad_request' ? 'bad_request' : 'upstream_error', tooLarge !== null || hasBody);
+            settle(result);
+          });
+        },
+      };
+      this.pool.dispatch({ path: this.basePath + url, method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders, body }, handler);
+    });
   }
 
   /** Closes the pool (waits for requests in flight). */

@@ -19,8 +19,11 @@ import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
 import { buildUpstreamHeaders, type ClientIdentity, type IdentityHeaderNames } from './identity-headers.js';
 import type { PolicyDecision } from './policy.js';
-import { sendReason, type ForwardResult } from './proxy.js';
+import { sendReason, type ForwardOptions, type ForwardResult } from './proxy.js';
 import type { AuditReason, AuditRecord } from './registry/types.js';
+
+/** Optional request fields of a request audit record. */
+type RequestRecordExtra = { method?: string | null; path?: string | null; status?: number | null; durationMs?: number | null };
 
 /** Options for {@link RequestHandler}. */
 export interface RequestHandlerOptions {
@@ -31,8 +34,13 @@ export interface RequestHandlerOptions {
   /** The connection's decision against the snapshot in service now. */
   decide: (state: ConnectionState) => Promise<PolicyDecision>;
   /** Forwards an accepted request upstream with the given raw headers, answering the client. */
-  forward: (req: http.IncomingMessage, res: http.ServerResponse, headers: string[]) => Promise<ForwardResult>;
+  forward: (req: http.IncomingMessage, res: http.ServerResponse, headers: string[], options: ForwardOptions) => Promise<ForwardResult>;
   audit: (record: AuditRecord) => void;
+  /**
+   * Set for `audit.durability: durable`: commits a request's record before
+   * its answer leaves (rejects when the registry cannot store it).
+   */
+  commit?: (record: AuditRecord) => Promise<void>;
   logger: Logger;
   /** Called when a forward starts and ends (in-flight gauge). */
   onForward?: (delta: 1 | -1) => void;
@@ -147,14 +155,13 @@ export class RequestHandler {
   }
 
   /** Audits one request-stage event on an established connection. */
-  private auditRequest(
-    state: ConnectionState,
-    reason: AuditReason,
-    detail: string | null,
-    extra: { method?: string | null; path?: string | null; status?: number | null; durationMs?: number | null } = {},
-  ): void {
-    this.options.audit(
-      makeAuditRecord({
+  private auditRequest(state: ConnectionState, reason: AuditReason, detail: string | null, extra: RequestRecordExtra = {}): void {
+    this.options.audit(this.requestRecord(state, reason, detail, extra));
+  }
+
+  /** The audit record of one request-stage event on an established connection. */
+  private requestRecord(state: ConnectionState, reason: AuditReason, detail: string | null, extra: RequestRecordExtra = {}): AuditRecord {
+    return makeAuditRecord({
         kind: 'request',
         ip: state.ip,
         reason,
@@ -164,8 +171,7 @@ export class RequestHandler {
         cipher: state.cipher,
         detail,
         ...extra,
-      }),
-    );
+      });
   }
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -175,23 +181,28 @@ export class RequestHandler {
       sendReason(res, 403, 'bad_request', true);
       return;
     }
-    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void =>
-      this.auditRequest(state, reason, detail, { method: req.method ?? null, path: requestPath(req), status, durationMs: Math.round(performance.now() - started) });
+    const record = (reason: AuditReason, status: number, detail: string | null): AuditRecord =>
+      this.requestRecord(state, reason, detail, { method: req.method ?? null, path: requestPath(req), status, durationMs: Math.round(performance.now() - started) });
+    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void => this.options.audit(record(reason, status, detail));
+    const commit = this.options.commit;
     this.inFlightCount++;
     this.active.add(res);
     try {
       if (this.draining) res.shouldKeepAlive = false;
       const decision = await this.options.decide(state);
       if (decision.outcome !== 'accepted') {
+        // Durable: the record is committed before the refusal leaves; a refusal
+        // goes out even if the commit fails (the record stays queued).
+        if (commit) await commit(record(decision.reason, 403, decision.detail)).catch(() => undefined);
         sendReason(res, 403, decision.reason, true);
-        recordRequest(decision.reason, 403, decision.detail);
+        if (!commit) recordRequest(decision.reason, 403, decision.detail);
         return;
       }
       const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(decision), names: this.options.identityHeaders, clientIp: state.ip });
       this.options.onForward?.(1);
       try {
-        const result = await this.options.forward(req, res, headers);
-        recordRequest(result.reason, result.status, result.detail);
+        const result = await this.options.forward(req, res, headers, commit ? { release: (r) => commit(record(r.reason, r.status, r.detail)) } : {});
+        if (!result.released) recordRequest(result.reason, result.status, result.detail);
       } finally {
         this.options.onForward?.(-1);
       }
