@@ -153,7 +153,7 @@ describe('PostgreSQL registry', async () => {
       assert.equal(seen.at(-1)?.version, await b.version(), 'catch-up on subscribe');
       seen.length = 0;
       const t0 = Date.now();
-      await a.addIp('acme', '2001:db8::/32');
+      await a.addIp('acme', '2001:db8::/48');
       const end = Date.now() + 1000;
       while (!seen.length && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
       assert.ok(seen.length >= 1, 'no notification within 1 s');
