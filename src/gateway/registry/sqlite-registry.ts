@@ -19,7 +19,7 @@
  * gone or unreadable fails every operation, so the gateway's snapshot goes
  * stale and it fails closed.
  */
-import { accessSync, closeSync, constants, existsSync, openSync, statSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, rmSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { MtlsError, type ErrorCode } from '../../errors/index.js';
@@ -220,6 +220,7 @@ class SqliteDriver implements SqlDriver {
     if (!this.db || !file || st.dev !== file.dev || st.ino !== file.ino) {
       // Another file now sits at the path (or the old one went away and came back): start over on it.
       this.disconnect();
+      this.removeStaleWal(st);
       this.epoch++;
       return this.connect(st);
     }
@@ -234,6 +235,25 @@ class SqliteDriver implements SqlDriver {
     this.dataVersion = dataVersion;
     this.wrote = false;
     return db;
+  }
+
+  /**
+   * SQLite keeps a moved or deleted database's -wal and -shm (it will not
+   * checkpoint into a file that has moved), and a WAL carries nothing tying it
+   * to its database: opened beside the new file, the old WAL's frames would be
+   * replayed over it. A WAL last written before the new file arrived (its
+   * ctime) belonged to the old one and goes; a newer one is the new file's.
+   */
+  private removeStaleWal(st: Stats): void {
+    const wal = `${this.where}-wal`;
+    let walStat: Stats;
+    try {
+      walStat = statSync(wal);
+    } catch {
+      return;
+    }
+    if (walStat.mtimeMs > st.ctimeMs) return;
+    for (const f of [wal, `${this.where}-shm`]) rmSync(f, { force: true });
   }
 
   async close(): Promise<void> {
