@@ -10,7 +10,7 @@ import { readFileChecked } from '../../io/index.js';
 import { createAdminClient } from '../../gateway/admin/client.js';
 import { createLocalAdmin, type RegistryAdmin } from '../../gateway/admin/operations.js';
 import { parseSince } from '../../gateway/admin/since.js';
-import { parseCidr } from '../../gateway/registry/cidr.js';
+import { assertWideRangeAllowed, parseCidr } from '../../gateway/registry/cidr.js';
 import { openRegistry } from '../../gateway/registry/index.js';
 import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type CaChainRecord, type CrlRecord, type IpRecord, type PinnedRule } from '../../gateway/registry/types.js';
 import { isPem } from '../../pki/pem.js';
@@ -55,10 +55,12 @@ function addTarget(cmd: Command): Command {
 
 /**
  * Opens the management target: the admin API when --admin (or
- * MTLS_ADMIN_URL) is set, else the registry. Read-only commands do not create
- * a missing SQLite file.
+ * MTLS_ADMIN_URL) is set, else the registry. Only `institution add` (the
+ * first write to a new registry) may create a missing SQLite file; every other
+ * command on a missing path fails naming it, so a mistyped path never becomes
+ * a new, empty registry.
  */
-async function openTarget(o: TargetOptions, write: boolean): Promise<RegistryAdmin> {
+async function openTarget(o: TargetOptions, registry: 'create' | 'existing'): Promise<RegistryAdmin> {
   const adminUrl = o.admin ?? process.env[ENV_ADMIN_URL];
   if (adminUrl && o.registry) {
     throw new MtlsError('MTLS_USAGE', 'give either --registry or --admin, not both', { subject: '--admin' });
@@ -77,12 +79,11 @@ async function openTarget(o: TargetOptions, write: boolean): Promise<RegistryAdm
     });
   }
   const location = o.registry ?? process.env[ENV_REGISTRY] ?? DEFAULT_REGISTRY;
-  const registry = await openRegistry(location, { sqlite: { create: write } });
-  return createLocalAdmin(registry, { ownsRegistry: true });
+  return createLocalAdmin(await openRegistry(location, { sqlite: { create: registry === 'create' } }), { ownsRegistry: true });
 }
 
-async function withTarget(o: TargetOptions, write: boolean, fn: (admin: RegistryAdmin) => Promise<void>): Promise<void> {
-  const admin = await openTarget(o, write);
+async function withTarget(o: TargetOptions, registry: 'create' | 'existing', fn: (admin: RegistryAdmin) => Promise<void>): Promise<void> {
+  const admin = await openTarget(o, registry);
   try {
     await fn(admin);
   } finally {
@@ -177,7 +178,7 @@ function registerInstitution(g: Command): void {
       .requiredOption('--name <name>', 'display name')
       .addHelpText('after', '\nExample:\n  mtls gateway institution add acme-bank --name "Acme Bank" --registry /var/lib/mtls/registry.db'),
   ).action(async (id: string, o: TargetOptions & { name: string }) =>
-    withTarget(o, true, async (a) => {
+    withTarget(o, 'create', async (a) => {
       const r = await a.createInstitution({ id, name: o.name });
       if (o.json) outJson(r);
       else out(`added institution ${r.id} (${r.name}), status ${r.status}; next: \`mtls gateway ca add ${r.id} chain.pem\` and \`mtls gateway ip add ${r.id} IP\``);
@@ -185,7 +186,7 @@ function registerInstitution(g: Command): void {
   );
   addTarget(inst.command('list').description('list institutions with their counts').addHelpText('after', '\nExample:\n  mtls gateway institution list --json')).action(
     async (o: TargetOptions) =>
-      withTarget(o, false, async (a) => {
+      withTarget(o, 'existing', async (a) => {
         const list = await a.listInstitutions();
         if (o.json) outJson(list);
         else table(['ID', 'NAME', 'STATUS', 'CAS', 'IPS', 'CRLS', 'RULES'], list.map((i) => [i.id, i.name, i.status === 'suspended' ? style('yellow', i.status) : i.status, i.chains, i.ips, i.crls, i.rules]));
@@ -193,7 +194,7 @@ function registerInstitution(g: Command): void {
   );
   addTarget(inst.command('show <id>').description('show everything registered for one institution').addHelpText('after', '\nExample:\n  mtls gateway institution show acme-bank')).action(
     async (id: string, o: TargetOptions) =>
-      withTarget(o, false, async (a) => {
+      withTarget(o, 'existing', async (a) => {
         const t = await a.getInstitution(id);
         if (o.json) {
           outJson(t);
@@ -222,7 +223,7 @@ function registerInstitution(g: Command): void {
   ] as const) {
     addTarget(inst.command(`${verb} <id>`).description(`set an institution ${status}`).addHelpText('after', `\nExample:\n  mtls gateway institution ${verb} acme-bank`)).action(
       async (id: string, o: TargetOptions) =>
-        withTarget(o, true, async (a) => {
+        withTarget(o, 'existing', async (a) => {
           const r = await a.setInstitutionStatus(id, status);
           if (o.json) outJson(r);
           else out(`institution ${r.id} is ${r.status}; ${note}`);
@@ -235,7 +236,7 @@ function registerInstitution(g: Command): void {
       .description('remove an institution with its CA chains, IPs, CRLs and rules (audit records stay)')
       .addHelpText('after', '\nExample:\n  mtls gateway institution remove acme-bank'),
   ).action(async (id: string, o: TargetOptions) =>
-    withTarget(o, true, async (a) => {
+    withTarget(o, 'existing', async (a) => {
       await a.deleteInstitution(id);
       if (o.json) outJson({ ok: true, removed: id });
       else out(`removed institution ${id}`);
@@ -252,7 +253,7 @@ function registerCa(g: Command): void {
       .addHelpText('after', '\nExample:\n  mtls gateway ca add acme-bank acme-ca-chain.pem\n\nA file holding a private key is refused before anything is sent or stored.'),
   ).action(async (institution: string, file: string, o: TargetOptions) => {
     const data = await readUpload(file, 'CA chain file');
-    await withTarget(o, true, async (a) => {
+    await withTarget(o, 'existing', async (a) => {
       const r = await a.addCaChain(institution, data, file);
       for (const w of r.warnings) warn(w);
       if (o.json) {
@@ -265,7 +266,7 @@ function registerCa(g: Command): void {
   });
   addTarget(ca.command('list [institution]').description("list CA chains (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway ca list acme-bank')).action(
     async (institution: string | undefined, o: TargetOptions) =>
-      withTarget(o, false, async (a) => {
+      withTarget(o, 'existing', async (a) => {
         const chains = await a.listCaChains(institution);
         if (o.json) outJson(chains);
         else printChains(chains);
@@ -274,7 +275,7 @@ function registerCa(g: Command): void {
   addTarget(ca.command('remove <institution> <chainId>').description('remove one CA chain (see `ca list` for ids)').addHelpText('after', '\nExample:\n  mtls gateway ca remove acme-bank 3')).action(
     async (institution: string, chainId: string, o: TargetOptions) => {
       const id = parseId(chainId, 'chain id');
-      await withTarget(o, true, async (a) => {
+      await withTarget(o, 'existing', async (a) => {
         await a.removeCaChain(institution, id);
         if (o.json) outJson({ ok: true, removed: id });
         else out(`removed CA chain ${id} from ${institution}`);
@@ -288,13 +289,15 @@ function registerIp(g: Command): void {
   addTarget(
     ip
       .command('add <institution> <cidrs...>')
-      .description('register IPv4/IPv6 addresses or CIDR blocks')
+      .description('register IPv4/IPv6 addresses or CIDR blocks (IPv4 /16 or narrower, IPv6 /48 or narrower)')
+      .option('--allow-wide-range', 'accept an IPv4 block shorter than /16 or an IPv6 block shorter than /48')
       .addHelpText('after', '\nExample:\n  mtls gateway ip add acme-bank 203.0.113.7 2001:db8:10::/48'),
-  ).action(async (institution: string, cidrs: string[], o: TargetOptions) => {
-    for (const c of cidrs) parseCidr(c);
-    await withTarget(o, true, async (a) => {
+  ).action(async (institution: string, cidrs: string[], o: TargetOptions & { allowWideRange?: boolean }) => {
+    const allowWideRange = o.allowWideRange === true;
+    for (const c of cidrs) if (!allowWideRange) assertWideRangeAllowed(c);
+    await withTarget(o, 'existing', async (a) => {
       const added: IpRecord[] = [];
-      for (const c of cidrs) added.push(await a.addIp(institution, c));
+      for (const c of cidrs) added.push(await a.addIp(institution, c, { allowWideRange }));
       if (o.json) outJson(added);
       else for (const r of added) out(`registered ${r.cidr} for ${institution}`);
     });
@@ -302,7 +305,7 @@ function registerIp(g: Command): void {
   addTarget(ip.command('remove <institution> <cidr>').description('remove an IP or CIDR block').addHelpText('after', '\nExample:\n  mtls gateway ip remove acme-bank 203.0.113.7')).action(
     async (institution: string, cidr: string, o: TargetOptions) => {
       const norm = parseCidr(cidr).text;
-      await withTarget(o, true, async (a) => {
+      await withTarget(o, 'existing', async (a) => {
         await a.removeIp(institution, cidr);
         if (o.json) outJson({ ok: true, removed: norm });
         else out(`removed ${norm} from ${institution}`);
@@ -311,7 +314,7 @@ function registerIp(g: Command): void {
   );
   addTarget(ip.command('list [institution]').description("list IPs (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway ip list --json')).action(
     async (institution: string | undefined, o: TargetOptions) =>
-      withTarget(o, false, async (a) => {
+      withTarget(o, 'existing', async (a) => {
         const ips = await a.listIps(institution);
         if (o.json) outJson(ips);
         else printIps(ips);
@@ -328,7 +331,7 @@ function registerCrl(g: Command): void {
       .addHelpText('after', '\nExample:\n  mtls gateway crl put acme-bank acme.crl.pem'),
   ).action(async (institution: string, file: string, o: TargetOptions) => {
     const data = await readUpload(file, 'CRL file');
-    await withTarget(o, true, async (a) => {
+    await withTarget(o, 'existing', async (a) => {
       const r = await a.putCrls(institution, data, file);
       for (const w of r.warnings) warn(w);
       if (o.json) outJson(r);
@@ -337,7 +340,7 @@ function registerCrl(g: Command): void {
   });
   addTarget(crl.command('list [institution]').description("list CRLs (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway crl list acme-bank')).action(
     async (institution: string | undefined, o: TargetOptions) =>
-      withTarget(o, false, async (a) => {
+      withTarget(o, 'existing', async (a) => {
         const crls = await a.listCrls(institution);
         if (o.json) outJson(crls);
         else printCrls(crls);
@@ -346,7 +349,7 @@ function registerCrl(g: Command): void {
   addTarget(crl.command('remove <institution> <crlId>').description('remove one CRL (see `crl list` for ids)').addHelpText('after', '\nExample:\n  mtls gateway crl remove acme-bank 2')).action(
     async (institution: string, crlId: string, o: TargetOptions) => {
       const id = parseId(crlId, 'CRL id');
-      await withTarget(o, true, async (a) => {
+      await withTarget(o, 'existing', async (a) => {
         await a.removeCrl(institution, id);
         if (o.json) outJson({ ok: true, removed: id });
         else out(`removed CRL ${id} from ${institution}`);
@@ -372,7 +375,7 @@ function registerRule(g: Command): void {
       o.fingerprint !== undefined ? ({ kind: 'fingerprint_sha256', value: o.fingerprint } as const) : undefined,
     ].filter((x) => x !== undefined);
     if (given.length !== 1) throw new MtlsError('MTLS_USAGE', 'give exactly one of --cn, --o or --fingerprint', { subject: 'rule' });
-    await withTarget(o, true, async (a) => {
+    await withTarget(o, 'existing', async (a) => {
       const r = await a.addRule(institution, given[0] as { kind: PinnedRule['kind']; value: string });
       if (o.json) outJson(r);
       else out(`added rule ${r.id} for ${institution}: ${r.kind} = ${r.value}`);
@@ -380,7 +383,7 @@ function registerRule(g: Command): void {
   });
   addTarget(rule.command('list [institution]').description("list pinned rules (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway rule list acme-bank')).action(
     async (institution: string | undefined, o: TargetOptions) =>
-      withTarget(o, false, async (a) => {
+      withTarget(o, 'existing', async (a) => {
         const rules = await a.listRules(institution);
         if (o.json) outJson(rules);
         else printRules(rules);
@@ -389,7 +392,7 @@ function registerRule(g: Command): void {
   addTarget(rule.command('remove <institution> <ruleId>').description('remove one pinned rule (see `rule list` for ids)').addHelpText('after', '\nExample:\n  mtls gateway rule remove acme-bank 4')).action(
     async (institution: string, ruleId: string, o: TargetOptions) => {
       const id = parseId(ruleId, 'rule id');
-      await withTarget(o, true, async (a) => {
+      await withTarget(o, 'existing', async (a) => {
         await a.removeRule(institution, id);
         if (o.json) outJson({ ok: true, removed: id });
         else out(`removed rule ${id} from ${institution}`);
@@ -426,7 +429,7 @@ function registerAudit(g: Command): void {
     const admin = Boolean(o.admin ?? process.env[ENV_ADMIN_URL]);
     // Against the admin API a duration goes as is and is evaluated on the server's clock.
     if (o.since !== undefined) q.since = admin && /^\d+\s*[smhdw]$/i.test(o.since.trim()) ? o.since.trim() : parseSince(o.since);
-    await withTarget(o, false, async (a) => {
+    await withTarget(o, 'existing', async (a) => {
       const records = await a.queryAudit(q);
       if (o.json) outJson(records);
       else printAudit(records);

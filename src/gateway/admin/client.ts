@@ -8,7 +8,7 @@ import { ERROR_CODES, MtlsError, type ErrorCode } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
 import { isPem } from '../../pki/pem.js';
 import { assertNoPrivateKey } from '../onboarding.js';
-import type { AuditQuery, AuditRecord, CaChainRecord, CrlRecord, Institution, InstitutionStatus, InstitutionTrust, IpRecord, PinnedRule } from '../registry/types.js';
+import type { AddIpOptions, AuditQuery, AuditRecord, CaChainRecord, CrlRecord, Institution, InstitutionStatus, InstitutionTrust, IpRecord, PinnedRule } from '../registry/types.js';
 import type { AddCaChainResult, InstitutionSummary, PutCrlsResult, RegistryAdmin } from './operations.js';
 
 /** Options for {@link createAdminClient}. */
@@ -139,8 +139,8 @@ export class AdminClient implements RegistryAdmin {
     await this.call('DELETE', `${this.inst(institutionId)}/cas/${AdminClient.seg(chainId)}`);
   }
   /** POST /v1/institutions/:id/ips */
-  addIp(institutionId: string, cidr: string): Promise<IpRecord> {
-    return this.call('POST', `${this.inst(institutionId)}/ips`, this.json({ cidr }));
+  addIp(institutionId: string, cidr: string, options: AddIpOptions = {}): Promise<IpRecord> {
+    return this.call('POST', `${this.inst(institutionId)}/ips`, this.json({ cidr, ...(options.allowWideRange ? { allowWideRange: true } : {}) }));
   }
   /** DELETE /v1/institutions/:id/ips?cidr=… */
   async removeIp(institutionId: string, cidr: string): Promise<void> {

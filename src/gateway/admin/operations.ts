@@ -7,6 +7,7 @@
 import { MtlsError } from '../../errors/index.js';
 import { onboardCaChain, onboardCrls, type ChainCertificateInfo } from '../onboarding.js';
 import type {
+  AddIpOptions,
   AuditQuery,
   AuditRecord,
   CaChainRecord,
@@ -59,7 +60,7 @@ export interface RegistryAdmin {
   /** @throws MTLS_NOT_FOUND */
   removeCaChain(institutionId: string, chainId: number): Promise<void>;
   /** @throws MTLS_BAD_ARGUMENT, MTLS_CONFLICT, MTLS_NOT_FOUND */
-  addIp(institutionId: string, cidr: string): Promise<IpRecord>;
+  addIp(institutionId: string, cidr: string, options?: AddIpOptions): Promise<IpRecord>;
   /** @throws MTLS_NOT_FOUND */
   removeIp(institutionId: string, cidr: string): Promise<void>;
   listIps(institutionId?: string): Promise<IpRecord[]>;
@@ -117,7 +118,7 @@ export function createLocalAdmin(registry: Registry, options: LocalAdminOptions 
     },
     listCaChains: (id) => collect(id, (t) => t.chains),
     removeCaChain: (id, chainId) => registry.removeCaChain(id, chainId),
-    addIp: (id, cidr) => registry.addIp(id, cidr),
+    addIp: (id, cidr, options) => registry.addIp(id, cidr, options),
     removeIp: (id, cidr) => registry.removeIp(id, cidr),
     listIps: (id) => collect(id, (t) => t.ips),
     async putCrls(institutionId, data, source) {

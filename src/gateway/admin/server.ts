@@ -388,7 +388,7 @@ const ROUTES: Route[] = [
     re: new RegExp(`^/v1/institutions/${ID}/ips$`),
     run: async (m, req, _u, c) => {
       const body = await readJson(req, c.bodyLimit);
-      return { status: 201, body: await c.admin.addIp(m[0] as string, str(body.cidr ?? body.ip, 'cidr')) };
+      return { status: 201, body: await c.admin.addIp(m[0] as string, str(body.cidr ?? body.ip, 'cidr'), { allowWideRange: body.allowWideRange === true }) };
     },
   },
   {

@@ -124,3 +124,24 @@ function maskBytes(bytes: Buffer, prefix: number): Buffer {
   }
   return out;
 }
+
+/** Shortest IPv4 prefix `ip add` accepts without `allowWideRange`: a /16 is 65,536 addresses. */
+export const MIN_IPV4_PREFIX = 16;
+/** Shortest IPv6 prefix accepted without `allowWideRange`: a /48 is the usual assignment to one end site. */
+export const MIN_IPV6_PREFIX = 48;
+
+/**
+ * Refuses a block wider than one institution's network plausibly is: IPv4
+ * shorter than /16, IPv6 shorter than /48. Trust is chosen by source address,
+ * so a wide block lets everyone in it present the institution's certificates.
+ * @throws MTLS_BAD_ARGUMENT naming the block and the override
+ */
+export function assertWideRangeAllowed(cidr: string): void {
+  const { family, prefix, text } = parseCidr(cidr);
+  const min = family === 4 ? MIN_IPV4_PREFIX : MIN_IPV6_PREFIX;
+  if (prefix >= min) return;
+  throw new MtlsError('MTLS_BAD_ARGUMENT', `${text} is wider than /${min}: an IPv${family} block that large is unlikely to be one institution's own static addresses`, {
+    subject: text,
+    hint: `Register the institution's own addresses (a /${min} or narrower), or pass --allow-wide-range (library: { allowWideRange: true }) if the block really is theirs.`,
+  });
+}

@@ -3,8 +3,8 @@
  * form; the applied versions are recorded in a `schema_version` table, and the
  * pending ones run in one transaction, so a store is never half-migrated.
  */
-import type { Database } from 'better-sqlite3';
 import { MtlsError } from '../../errors/index.js';
+import type { SqlDriver } from './sql-driver.js';
 
 /** One schema step. */
 export interface Migration {
@@ -232,40 +232,35 @@ export interface MigrationResult {
 }
 
 /**
- * Brings a SQLite registry to {@link LATEST_SCHEMA_VERSION}. Runs inside one
- * `BEGIN IMMEDIATE` transaction (the write lock is taken first, so two
- * processes opening a fresh file do not both migrate it); on any error nothing
- * is applied.
- * @param source - the file path, for messages
- * @throws MTLS_CONFIG_INVALID when the file is another application's database
+ * Brings a registry store to {@link LATEST_SCHEMA_VERSION}, inside the
+ * driver's `migrate` transaction (SQLite takes the write lock first and
+ * PostgreSQL an advisory lock, so two processes opening a fresh store do not
+ * both migrate it); on any error nothing is applied.
+ * @throws MTLS_CONFIG_INVALID when the store holds another application's tables
  * @throws MTLS_CONFIG_UNSUPPORTED when it was written by a newer mtlskit
  */
-export function migrateSqlite(db: Database, source: string): MigrationResult {
-  const run = db.transaction((): MigrationResult => {
-    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as { name: string }[]).map(
-      (r) => r.name,
-    );
+export async function migrateRegistry(driver: SqlDriver): Promise<MigrationResult> {
+  return driver.transaction('migrate', async (q) => {
+    const tables = await driver.tables(q);
     let from = 0;
     if (tables.includes('schema_version')) {
-      from = (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version').get() as { v: number }).v;
+      from = Number((await q.run('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version')).rows[0]?.v);
     } else if (tables.length > 0) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `${source} is a SQLite database but not an mtlskit registry (it has tables ${tables.slice(0, 5).join(', ')} and no schema_version)`, {
-        subject: source,
-        hint: 'Point the registry setting at an mtlskit registry file, or at a new path to create an empty registry.',
+      throw new MtlsError('MTLS_CONFIG_INVALID', `${driver.where} is not an mtlskit registry: it holds other tables (${tables.slice(0, 5).join(', ')}) and no schema_version`, {
+        subject: driver.where,
+        hint: 'Point the registry setting at an mtlskit registry, or at a new file, schema or database to create an empty one.',
       });
     } else {
-      db.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      await q.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
     }
-    assertKnownVersion(from, source);
-    const insert = db.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)');
+    assertKnownVersion(from, driver.where);
     for (const m of MIGRATIONS) {
       if (m.version <= from) continue;
-      db.exec(m.sqlite);
-      insert.run(m.version, m.description, new Date().toISOString());
+      await q.exec(m[driver.dialect]);
+      await q.run('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)', [m.version, m.description, new Date().toISOString()]);
     }
     return { from, to: LATEST_SCHEMA_VERSION };
   });
-  return run.immediate();
 }
 
 /**

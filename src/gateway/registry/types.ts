@@ -1,6 +1,7 @@
 /**
- * The institution registry behind one interface. SQLite is the embedded
- * default; PostgreSQL (several gateway instances) implements the same interface.
+ * The institution registry behind one interface, implemented once over a SQL
+ * driver: SQLite is the embedded default, PostgreSQL serves several gateway
+ * instances.
  */
 import type { MtlsError } from '../../errors/index.js';
 
@@ -40,6 +41,16 @@ export interface IpRecord {
   /** Normalised CIDR, e.g. `203.0.113.7/32` or `2001:db8::/48`. */
   cidr: string;
   createdAt: string;
+}
+
+/** Options of {@link Registry.addIp}. */
+export interface AddIpOptions {
+  /**
+   * Accept an IPv4 block shorter than /16 or an IPv6 block shorter than /48
+   * (default false): trust is chosen by source address, so a wide block lets
+   * a whole network present the institution's certificates.
+   */
+  allowWideRange?: boolean;
 }
 
 /** A CRL an institution publishes. */
@@ -194,7 +205,8 @@ export interface Registry {
   /** Every fingerprint registered to any institution (duplicate detection). */
   findChainByFingerprint(fingerprint: string): Promise<CaChainRecord | null>;
 
-  addIp(institutionId: string, cidr: string): Promise<IpRecord>;
+  /** Registers an IP or CIDR; blocks wider than /16 (IPv4) or /48 (IPv6) need `options.allowWideRange`. */
+  addIp(institutionId: string, cidr: string, options?: AddIpOptions): Promise<IpRecord>;
   removeIp(institutionId: string, cidr: string): Promise<void>;
 
   /** Stores a CRL, replacing the institution's CRL signed by the same CA certificate. */

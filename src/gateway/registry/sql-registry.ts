@@ -1,0 +1,610 @@
+/**
+ * The one registry implementation, over a {@link SqlDriver} (SQLite or
+ * PostgreSQL). It owns everything the registry means: validation, the
+ * statements, the messages, the audit columns, and the change-feed
+ * bookkeeping.
+ *
+ * Every registry write runs in one transaction that first bumps the version
+ * counter in `registry_state` (on PostgreSQL that row lock also serialises
+ * writers, as SQLite's single writer does) and records which institution
+ * changed. Each open registry compares that counter on every tick of the
+ * driver's change feed, so another process's change reaches `onChange`
+ * listeners within a poll interval or a NOTIFY.
+ */
+import { MtlsError } from '../../errors/index.js';
+import { assertWideRangeAllowed, normaliseCidr } from './cidr.js';
+import { migrateRegistry } from './migrations.js';
+import type { SqlDriver, SqlQuery, SqlRow, SqlTransactionMode, SqlValue } from './sql-driver.js';
+import type {
+  AddIpOptions,
+  AuditQuery,
+  AuditRecord,
+  CaChainRecord,
+  CrlRecord,
+  Institution,
+  InstitutionStatus,
+  InstitutionTrust,
+  IpRecord,
+  PinnedRule,
+  PutCrlInput,
+  Registry,
+  RegistryChange,
+} from './types.js';
+import {
+  normaliseFingerprint,
+  validateAuditQuery,
+  validateAuditRecord,
+  validateChainInput,
+  validateCrlInput,
+  validateInstitutionId,
+  validateInstitutionName,
+  validatePinnedRule,
+  validateStatus,
+} from './validate.js';
+
+/** Options of {@link SqlRegistry}. */
+export interface SqlRegistryOptions {
+  /**
+   * Receives change-feed failures (once per outage) and errors thrown by
+   * change listeners. Default: `process.emitWarning`.
+   */
+  onError?: (error: MtlsError) => void;
+}
+
+const str = (v: unknown): string => String(v);
+const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+const toInstitution = (r: SqlRow): Institution => ({
+  id: str(r.id),
+  name: str(r.name),
+  status: r.status as InstitutionStatus,
+  createdAt: str(r.created_at),
+  updatedAt: str(r.updated_at),
+});
+const toChain = (r: SqlRow, fingerprints: string[]): CaChainRecord => ({
+  id: Number(r.id),
+  institutionId: str(r.institution_id),
+  pem: str(r.pem),
+  fingerprints,
+  subject: str(r.subject),
+  notAfter: str(r.not_after),
+  createdAt: str(r.created_at),
+});
+const toIp = (r: SqlRow): IpRecord => ({ id: Number(r.id), institutionId: str(r.institution_id), cidr: str(r.cidr), createdAt: str(r.created_at) });
+const toCrl = (r: SqlRow): CrlRecord => ({
+  id: Number(r.id),
+  institutionId: str(r.institution_id),
+  pem: str(r.pem),
+  issuer: str(r.issuer),
+  issuerFingerprint: optStr(r.issuer_fingerprint),
+  thisUpdate: str(r.this_update),
+  nextUpdate: optStr(r.next_update),
+  createdAt: str(r.created_at),
+});
+const toRule = (r: SqlRow): PinnedRule => ({ id: Number(r.id), institutionId: str(r.institution_id), kind: r.kind as PinnedRule['kind'], value: str(r.value) }) as PinnedRule;
+
+/** Audit columns, in the order {@link auditValues} gives them. */
+const AUDIT_COLUMNS = ['time', 'kind', 'ip', 'institution_id', 'subject', 'issuer', 'serial', 'fingerprint_sha256', 'tls_version', 'cipher', 'outcome', 'reason', 'detail', 'method', 'path', 'status', 'duration_ms'];
+const auditValues = (r: AuditRecord): SqlValue[] => [
+  r.time,
+  r.kind,
+  r.ip,
+  r.institutionId ?? null,
+  r.subject ?? null,
+  r.issuer ?? null,
+  r.serial ?? null,
+  r.fingerprintSha256 ?? null,
+  r.tlsVersion ?? null,
+  r.cipher ?? null,
+  r.outcome,
+  r.reason,
+  r.detail ?? null,
+  r.method ?? null,
+  r.path ?? null,
+  r.status ?? null,
+  r.durationMs ?? null,
+];
+const toAudit = (r: SqlRow): AuditRecord => ({
+  id: Number(r.id),
+  time: str(r.time),
+  kind: r.kind as AuditRecord['kind'],
+  ip: str(r.ip),
+  institutionId: optStr(r.institution_id),
+  subject: optStr(r.subject),
+  issuer: optStr(r.issuer),
+  serial: optStr(r.serial),
+  fingerprintSha256: optStr(r.fingerprint_sha256),
+  tlsVersion: optStr(r.tls_version),
+  cipher: optStr(r.cipher),
+  outcome: r.outcome as AuditRecord['outcome'],
+  reason: r.reason as AuditRecord['reason'],
+  detail: optStr(r.detail),
+  method: optStr(r.method),
+  path: optStr(r.path),
+  status: optNum(r.status),
+  durationMs: optNum(r.duration_ms),
+});
+
+/** Audit rows per INSERT: 500 × 17 parameters stays under both stores' parameter limits. */
+const AUDIT_ROWS_PER_STATEMENT = 500;
+
+/** The registry over a SQL driver. Open it with `openSqliteRegistry`, `openPostgresRegistry` or `openRegistry`. */
+export class SqlRegistry implements Registry {
+  private readonly listeners = new Map<(change: RegistryChange) => void, ((error: MtlsError) => void) | undefined>();
+  private stopWatch: (() => void) | undefined;
+  private opened = false;
+  private closed = false;
+  private lastSeen = 0;
+  private epoch = 0;
+  /** The change feed failed: the next good tick tells listeners to reload everything. */
+  private feedBroken = false;
+  private polling = false;
+
+  constructor(
+    protected readonly driver: SqlDriver,
+    private readonly options: SqlRegistryOptions = {},
+  ) {}
+
+  /**
+   * Opens the store and applies pending migrations. Idempotent.
+   * @throws MTLS_CONFIG_INVALID for a missing, corrupt or foreign store
+   * @throws MTLS_CONFIG_UNSUPPORTED for a store written by a newer mtlskit
+   * @throws MTLS_NETWORK when PostgreSQL cannot be reached
+   */
+  async init(): Promise<void> {
+    if (this.opened) return;
+    if (this.closed) throw new MtlsError('MTLS_INTERNAL', `registry ${this.driver.where} was closed; open it again`);
+    try {
+      await this.driver.open();
+      await migrateRegistry(this.driver);
+      this.opened = true;
+      this.lastSeen = await this.version();
+    } catch (e) {
+      this.opened = false;
+      await this.driver.close().catch(() => undefined);
+      throw this.driver.mapError(e, 'open the registry');
+    }
+    this.epoch = this.driver.epoch;
+  }
+
+  /** Stops the change feed and closes the store. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.opened = false;
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+    this.listeners.clear();
+    await this.driver.close();
+  }
+
+  /** Runs `fn` in a transaction of the given mode, mapping store errors to MtlsErrors that say what was being done. */
+  private async tx<T>(mode: SqlTransactionMode, action: string, fn: (q: SqlQuery) => Promise<T>): Promise<T> {
+    if (!this.opened) {
+      throw new MtlsError('MTLS_INTERNAL', `registry ${this.driver.where} is ${this.closed ? 'closed' : 'not initialised (call init())'}`, { subject: this.driver.where });
+    }
+    try {
+      return await this.driver.transaction(mode, fn);
+    } catch (e) {
+      throw this.driver.mapError(e, action);
+    }
+  }
+
+  /** Runs one read statement. */
+  private async rows(action: string, sql: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
+    return this.tx('read', action, async (q) => (await q.run(sql, params)).rows);
+  }
+
+  /**
+   * Runs a registry change in one transaction that bumps the version counter,
+   * then tells this process's listeners at once.
+   */
+  private async write<T>(action: string, institutionId: string | null, fn: (q: SqlQuery) => Promise<T>): Promise<T> {
+    let version = 0;
+    const result = await this.tx('write', action, async (q) => {
+      version = Number((await q.run('UPDATE registry_state SET version = version + 1, last_institution_id = ? WHERE id = 1 RETURNING version', [institutionId])).rows[0]?.version);
+      const r = await fn(q);
+      await this.driver.announce(q, version, institutionId);
+      return r;
+    });
+    this.observe(version, institutionId);
+    return result;
+  }
+
+  /**
+   * Records a version read from the store and tells listeners when it moved.
+   * A step of one names its institution; anything else (several changes folded
+   * together, or a version that went back because the store was restored from
+   * a backup) asks for a full reload (institution null).
+   */
+  private observe(version: number, institutionId: string | null): void {
+    if (version === this.lastSeen) return;
+    const single = version === this.lastSeen + 1;
+    this.lastSeen = version;
+    this.emit({ institutionId: single ? institutionId : null, version });
+  }
+
+  /** Calls each listener; a throwing listener is reported and does not stop the others or fail the write. */
+  private emit(change: RegistryChange): void {
+    for (const l of [...this.listeners.keys()]) {
+      try {
+        l(change);
+      } catch (e) {
+        this.report(new MtlsError('MTLS_INTERNAL', `a registry change listener failed: ${(e as Error).message ?? String(e)}`, { cause: e }));
+      }
+    }
+  }
+
+  private report(err: MtlsError): void {
+    if (this.options.onError) this.options.onError(err);
+    else process.emitWarning(err.message, { code: err.code });
+  }
+
+  /** The change feed failed: logged once per outage; every subscriber hears it each time (it keeps their snapshot marked unconfirmed). */
+  private feedFailed(err: MtlsError): void {
+    if (!this.feedBroken) this.report(err);
+    this.feedBroken = true;
+    for (const onError of [...this.listeners.values()]) {
+      try {
+        onError?.(err);
+      } catch (e) {
+        this.report(new MtlsError('MTLS_INTERNAL', `a registry error listener failed: ${(e as Error).message ?? String(e)}`, { cause: e }));
+      }
+    }
+  }
+
+  /** One tick of the change feed: reads the counter and reports what moved. */
+  private async poll(): Promise<void> {
+    if (this.polling || !this.opened) return;
+    this.polling = true;
+    try {
+      const [row] = await this.rows('poll for registry changes (retrying)', 'SELECT version, last_institution_id FROM registry_state WHERE id = 1');
+      if (!this.opened) return;
+      const version = Number(row?.version);
+      if (this.feedBroken || this.epoch !== this.driver.epoch) {
+        // After an outage, or once the store at the configured location was
+        // replaced, nothing said so far can be trusted: reload everything.
+        this.feedBroken = false;
+        this.epoch = this.driver.epoch;
+        this.lastSeen = version;
+        this.emit({ institutionId: null, version });
+        return;
+      }
+      this.observe(version, optStr(row?.last_institution_id));
+    } catch (e) {
+      if (this.opened) this.feedFailed(this.driver.mapError(e, 'poll for registry changes (retrying)'));
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async requireInstitution(q: SqlQuery, id: string): Promise<SqlRow> {
+    const row = (await q.run('SELECT * FROM institutions WHERE id = ?', [id])).rows[0];
+    if (!row) {
+      throw new MtlsError('MTLS_NOT_FOUND', `institution "${id}" is not registered`, {
+        subject: id,
+        hint: 'List institutions with `mtls gateway institution list`, or add it with `mtls gateway institution add ID --name NAME`.',
+      });
+    }
+    return row;
+  }
+
+  /** Deletes one row of an institution; `missing` says what was not there, `list` which command lists it (`ca list`, `ip list`, …). */
+  private async removeOwned(q: SqlQuery, table: string, column: string, value: SqlValue, institutionId: string, missing: string, list: string): Promise<void> {
+    await this.requireInstitution(q, institutionId);
+    if ((await q.run(`DELETE FROM ${table} WHERE ${column} = ? AND institution_id = ?`, [value, institutionId])).changes === 0) {
+      throw new MtlsError('MTLS_NOT_FOUND', missing, { subject: String(value), hint: `List what it has with \`mtls gateway ${list} ${institutionId}\`.` });
+    }
+  }
+
+  /** Runs an INSERT whose unique violation means "already there". */
+  private async insertUnique(q: SqlQuery, sql: string, params: SqlValue[], conflict: () => MtlsError): Promise<SqlRow> {
+    try {
+      return (await q.run(sql, params)).rows[0] as SqlRow;
+    } catch (e) {
+      if (this.driver.isUniqueViolation(e)) throw conflict();
+      throw e;
+    }
+  }
+
+  /**
+   * Registers an institution (status active).
+   * @throws MTLS_BAD_ARGUMENT, MTLS_CONFLICT when the id exists
+   */
+  async createInstitution(input: { id: string; name: string }): Promise<Institution> {
+    const id = validateInstitutionId(input.id);
+    const name = validateInstitutionName(input.name);
+    const now = new Date().toISOString();
+    return this.write(`add institution ${id}`, id, async (q) =>
+      toInstitution(
+        await this.insertUnique(q, `INSERT INTO institutions (id, name, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?) RETURNING *`, [id, name, now, now], () =>
+          new MtlsError('MTLS_CONFLICT', `institution "${id}" already exists`, { subject: id }),
+        ),
+      ),
+    );
+  }
+
+  /** One institution, or null. */
+  async getInstitution(id: string): Promise<Institution | null> {
+    const [row] = await this.rows('read an institution', 'SELECT * FROM institutions WHERE id = ?', [id]);
+    return row ? toInstitution(row) : null;
+  }
+
+  /** Every institution, by id. */
+  async listInstitutions(): Promise<Institution[]> {
+    return (await this.rows('list institutions', 'SELECT * FROM institutions ORDER BY id')).map(toInstitution);
+  }
+
+  /**
+   * Suspends or re-activates an institution.
+   * @throws MTLS_BAD_ARGUMENT, MTLS_NOT_FOUND
+   */
+  async setInstitutionStatus(id: string, status: InstitutionStatus): Promise<Institution> {
+    validateStatus(status);
+    const now = new Date().toISOString();
+    return this.write(`set status of ${id}`, id, async (q) => {
+      await this.requireInstitution(q, id);
+      return toInstitution((await q.run('UPDATE institutions SET status = ?, updated_at = ? WHERE id = ? RETURNING *', [status, now, id])).rows[0] as SqlRow);
+    });
+  }
+
+  /**
+   * Removes an institution with its chains, IPs, CRLs and rules (audit
+   * records are kept).
+   * @throws MTLS_NOT_FOUND
+   */
+  async deleteInstitution(id: string): Promise<void> {
+    await this.write(`remove institution ${id}`, id, async (q) => {
+      await this.requireInstitution(q, id);
+      await q.run('DELETE FROM institutions WHERE id = ?', [id]);
+    });
+  }
+
+  /**
+   * Stores a chain validated by onboarding. Re-checks duplicates inside the
+   * transaction: a certificate registered to another institution, or a chain
+   * whose first (issuing) CA this institution already has.
+   * @throws MTLS_NOT_FOUND, MTLS_CONFLICT, MTLS_BAD_ARGUMENT
+   */
+  async addCaChain(institutionId: string, chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string }): Promise<CaChainRecord> {
+    const input = validateChainInput(chain);
+    const now = new Date().toISOString();
+    return this.write(`add a CA chain to ${institutionId}`, institutionId, async (q) => {
+      await this.requireInstitution(q, institutionId);
+      for (const [i, fp] of input.fingerprints.entries()) {
+        for (const hit of (await q.run('SELECT chain_id, institution_id FROM ca_certificates WHERE fingerprint = ?', [fp])).rows) {
+          if (hit.institution_id !== institutionId) {
+            throw new MtlsError('MTLS_CONFLICT', `certificate #${i + 1} of the chain (SHA-256 ${fp}) is already registered to institution "${str(hit.institution_id)}"`, {
+              subject: fp,
+              hint: 'A CA may belong to one institution only; otherwise two institutions could pass as each other.',
+            });
+          }
+          if (i === 0) {
+            throw new MtlsError('MTLS_CONFLICT', `the chain's issuing CA (SHA-256 ${fp}) is already registered to "${institutionId}" as chain ${Number(hit.chain_id)}`, {
+              subject: fp,
+              hint: 'Nothing to do; list the chains with `mtls gateway ca list`.',
+            });
+          }
+        }
+      }
+      const row = (await q.run('INSERT INTO ca_chains (institution_id, pem, subject, not_after, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *', [institutionId, input.pem, input.subject, input.notAfter, now])).rows[0] as SqlRow;
+      for (const [i, fp] of input.fingerprints.entries()) {
+        await q.run('INSERT INTO ca_certificates (chain_id, position, fingerprint, institution_id) VALUES (?, ?, ?, ?)', [Number(row.id), i, fp, institutionId]);
+      }
+      return toChain(row, input.fingerprints);
+    });
+  }
+
+  /**
+   * Removes one chain of an institution.
+   * @throws MTLS_NOT_FOUND
+   */
+  async removeCaChain(institutionId: string, chainId: number): Promise<void> {
+    await this.write(`remove CA chain ${chainId} of ${institutionId}`, institutionId, (q) =>
+      this.removeOwned(q, 'ca_chains', 'id', chainId, institutionId, `institution "${institutionId}" has no CA chain ${chainId}`, 'ca list'),
+    );
+  }
+
+  /** The chain holding a certificate with this SHA-256 (any separator or case), or null. */
+  async findChainByFingerprint(fingerprint: string): Promise<CaChainRecord | null> {
+    const fp = normaliseFingerprint(fingerprint);
+    return this.tx('read', 'look up a fingerprint', async (q) => {
+      const row = (await q.run('SELECT c.* FROM ca_chains c JOIN ca_certificates f ON f.chain_id = c.id WHERE f.fingerprint = ? ORDER BY c.id LIMIT 1', [fp])).rows[0];
+      if (!row) return null;
+      const fps = (await q.run('SELECT fingerprint FROM ca_certificates WHERE chain_id = ? ORDER BY position', [Number(row.id)])).rows.map((r) => str(r.fingerprint));
+      return toChain(row, fps);
+    });
+  }
+
+  /**
+   * Registers an IP or CIDR (stored in canonical form, see `normaliseCidr`).
+   * Blocks wider than /16 (IPv4) or /48 (IPv6) are refused unless
+   * `options.allowWideRange`.
+   * @throws MTLS_BAD_ARGUMENT (bad or too wide a block), MTLS_NOT_FOUND, MTLS_CONFLICT
+   */
+  async addIp(institutionId: string, cidr: string, options: AddIpOptions = {}): Promise<IpRecord> {
+    const norm = normaliseCidr(cidr);
+    if (!options.allowWideRange) assertWideRangeAllowed(norm);
+    const now = new Date().toISOString();
+    return this.write(`add IP ${norm} to ${institutionId}`, institutionId, async (q) => {
+      await this.requireInstitution(q, institutionId);
+      return toIp(
+        await this.insertUnique(q, 'INSERT INTO ip_blocks (institution_id, cidr, created_at) VALUES (?, ?, ?) RETURNING *', [institutionId, norm, now], () =>
+          new MtlsError('MTLS_CONFLICT', `${norm} is already registered for "${institutionId}"`, { subject: norm }),
+        ),
+      );
+    });
+  }
+
+  /**
+   * Removes an IP or CIDR (any spelling of the same block).
+   * @throws MTLS_BAD_ARGUMENT, MTLS_NOT_FOUND
+   */
+  async removeIp(institutionId: string, cidr: string): Promise<void> {
+    const norm = normaliseCidr(cidr);
+    await this.write(`remove IP ${norm} from ${institutionId}`, institutionId, (q) =>
+      this.removeOwned(q, 'ip_blocks', 'cidr', norm, institutionId, `${norm} is not registered for "${institutionId}"`, 'ip list'),
+    );
+  }
+
+  /**
+   * Stores a CRL validated by onboarding, replacing the institution's CRL
+   * signed by the same CA certificate (and the pre-schema-2 CRL it `replaces`).
+   * @throws MTLS_NOT_FOUND, MTLS_BAD_ARGUMENT
+   */
+  async putCrl(institutionId: string, crl: PutCrlInput): Promise<CrlRecord> {
+    const input = validateCrlInput(crl);
+    const now = new Date().toISOString();
+    return this.write(`put a CRL for ${institutionId}`, institutionId, async (q) => {
+      await this.requireInstitution(q, institutionId);
+      if (input.replaces !== null) await q.run('DELETE FROM crls WHERE id = ? AND institution_id = ? AND issuer_fingerprint IS NULL', [input.replaces, institutionId]);
+      const r = await q.run(
+        `INSERT INTO crls (institution_id, issuer, issuer_fingerprint, pem, this_update, next_update, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (institution_id, issuer_fingerprint) DO UPDATE SET issuer = excluded.issuer, pem = excluded.pem, this_update = excluded.this_update,
+           next_update = excluded.next_update, created_at = excluded.created_at
+         RETURNING *`,
+        [institutionId, input.issuer, input.issuerFingerprint, input.pem, input.thisUpdate, input.nextUpdate, now],
+      );
+      return toCrl(r.rows[0] as SqlRow);
+    });
+  }
+
+  /**
+   * Removes one CRL.
+   * @throws MTLS_NOT_FOUND
+   */
+  async removeCrl(institutionId: string, crlId: number): Promise<void> {
+    await this.write(`remove CRL ${crlId} of ${institutionId}`, institutionId, (q) =>
+      this.removeOwned(q, 'crls', 'id', crlId, institutionId, `institution "${institutionId}" has no CRL ${crlId}`, 'crl list'),
+    );
+  }
+
+  /**
+   * Adds a pinned rule (fingerprints normalised to lower-case hex).
+   * @throws MTLS_BAD_ARGUMENT, MTLS_NOT_FOUND, MTLS_CONFLICT
+   */
+  async addPinnedRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule> {
+    const r = validatePinnedRule(rule);
+    const now = new Date().toISOString();
+    return this.write(`add a pinned rule to ${institutionId}`, institutionId, async (q) => {
+      await this.requireInstitution(q, institutionId);
+      return toRule(
+        await this.insertUnique(q, 'INSERT INTO pinned_rules (institution_id, kind, value, created_at) VALUES (?, ?, ?, ?) RETURNING *', [institutionId, r.kind, r.value, now], () =>
+          new MtlsError('MTLS_CONFLICT', `"${institutionId}" already has the rule ${r.kind}=${r.value}`, { subject: r.value }),
+        ),
+      );
+    });
+  }
+
+  /**
+   * Removes one pinned rule.
+   * @throws MTLS_NOT_FOUND
+   */
+  async removePinnedRule(institutionId: string, ruleId: number): Promise<void> {
+    await this.write(`remove pinned rule ${ruleId} of ${institutionId}`, institutionId, (q) =>
+      this.removeOwned(q, 'pinned_rules', 'id', ruleId, institutionId, `institution "${institutionId}" has no pinned rule ${ruleId}`, 'rule list'),
+    );
+  }
+
+  /** Everything the connection path needs (for every institution, or only `institutionId`), read as one consistent snapshot. */
+  async loadTrust(institutionId?: string): Promise<InstitutionTrust[]> {
+    const one = institutionId !== undefined;
+    const where = (col: string): string => (one ? ` WHERE ${col} = ?` : '');
+    const params = one ? [institutionId] : [];
+    return this.tx('read', 'load the registry', async (q) => {
+      const byId = new Map<string, InstitutionTrust>();
+      for (const row of (await q.run(`SELECT * FROM institutions${where('id')} ORDER BY id`, params)).rows) {
+        byId.set(str(row.id), { institution: toInstitution(row), chains: [], ips: [], crls: [], rules: [] });
+      }
+      const fps = new Map<number, string[]>();
+      for (const r of (await q.run(`SELECT chain_id, fingerprint FROM ca_certificates${where('institution_id')} ORDER BY chain_id, position`, params)).rows) {
+        const list = fps.get(Number(r.chain_id)) ?? [];
+        list.push(str(r.fingerprint));
+        fps.set(Number(r.chain_id), list);
+      }
+      const each = async (table: string, add: (t: InstitutionTrust, r: SqlRow) => void): Promise<void> => {
+        for (const r of (await q.run(`SELECT * FROM ${table}${where('institution_id')} ORDER BY id`, params)).rows) {
+          const t = byId.get(str(r.institution_id));
+          if (t) add(t, r);
+        }
+      };
+      await each('ca_chains', (t, r) => t.chains.push(toChain(r, fps.get(Number(r.id)) ?? [])));
+      await each('ip_blocks', (t, r) => t.ips.push(toIp(r)));
+      await each('crls', (t, r) => t.crls.push(toCrl(r)));
+      await each('pinned_rules', (t, r) => t.rules.push(toRule(r)));
+      return [...byId.values()];
+    });
+  }
+
+  /** The registry version (bumped by every registry write, in any process). */
+  async version(): Promise<number> {
+    const [row] = await this.rows('read the registry version', 'SELECT version FROM registry_state WHERE id = 1');
+    return Number(row?.version);
+  }
+
+  /**
+   * Subscribes to changes: this process's writes are reported at once, other
+   * processes' within one tick of the driver's feed (a SQLite poll, a
+   * PostgreSQL NOTIFY). `institutionId` is null when several changes were
+   * folded together or the store was replaced (reload everything then). A
+   * failing feed is reported to `onError` on every failed tick; the first good
+   * tick after it reports a change with `institutionId` null.
+   */
+  onChange(listener: (change: RegistryChange) => void, onError?: (error: MtlsError) => void): () => void {
+    if (!this.opened) throw new MtlsError('MTLS_INTERNAL', `registry ${this.driver.where} is ${this.closed ? 'closed' : 'not initialised (call init())'}`);
+    this.listeners.set(listener, onError);
+    this.stopWatch ??= this.driver.watch(
+      () => void this.poll(),
+      (e) => this.feedFailed(e),
+    );
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) {
+        this.stopWatch?.();
+        this.stopWatch = undefined;
+      }
+    };
+  }
+
+  /**
+   * Appends audit records in one transaction (they do not bump the registry
+   * version). On SQLite it waits at most `auditBusyTimeoutMs` for another
+   * process's lock, so a busy file never stalls the event loop for seconds.
+   * @throws MTLS_BAD_ARGUMENT for a record outside the closed sets
+   * @throws MTLS_LOCK_TIMEOUT when the store stayed locked (retry later)
+   */
+  async appendAudit(records: AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const rows = records.map(validateAuditRecord);
+    const tuple = `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
+    await this.tx('audit', 'append audit records', async (q) => {
+      for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_STATEMENT) {
+        const batch = rows.slice(i, i + AUDIT_ROWS_PER_STATEMENT);
+        await q.run(`INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES ${batch.map(() => tuple).join(', ')}`, batch.flatMap(auditValues));
+      }
+    });
+  }
+
+  /**
+   * Audit records matching the query, newest first (default limit 100).
+   * @throws MTLS_BAD_ARGUMENT for a bad filter
+   */
+  async queryAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const q = validateAuditQuery(query);
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    for (const [clause, value] of [
+      ['time >= ?', q.since],
+      ['institution_id = ?', q.institutionId],
+      ['outcome = ?', q.outcome],
+      ['reason = ?', q.reason],
+    ] as const) {
+      if (value === undefined) continue;
+      where.push(clause);
+      params.push(value);
+    }
+    params.push(q.limit);
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
+    return (await this.rows('query the audit log', sql, params)).map(toAudit);
+  }
+}

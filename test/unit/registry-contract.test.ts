@@ -1,0 +1,380 @@
+/**
+ * The registry contract: the same cases against both stores, SQLite (a temp
+ * file) and PostgreSQL (a uniquely named database on the local server, created
+ * here and dropped afterwards; MTLS_TEST_PG_URL names another server).
+ */
+import 'reflect-metadata';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { MtlsError } from '../../src/errors/index.js';
+import { onboardCaChain } from '../../src/gateway/onboarding.js';
+import { openRegistry } from '../../src/gateway/registry/index.js';
+import { openPostgresRegistry } from '../../src/gateway/registry/postgres-registry.js';
+import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import type { AuditRecord, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
+import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
+
+const fp = (c: TestCa): string => new X509Certificate(Buffer.from(c.certificate.rawData)).fingerprint256.replace(/:/g, '').toLowerCase();
+
+function assertCode(code: string, re?: RegExp) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof MtlsError, `expected MtlsError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (re) assert.match(e.message, re);
+    return true;
+  };
+}
+
+function chainOf(ca: TestCa): { pem: string; fingerprints: string[]; subject: string; notAfter: string } {
+  return { pem: ca.certPem, fingerprints: [fp(ca)], subject: ca.subject, notAfter: ca.certificate.notAfter.toISOString() };
+}
+
+function audit(over: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    time: new Date().toISOString(),
+    kind: 'connection',
+    ip: '127.0.0.1',
+    institutionId: 'acme',
+    subject: 'CN=client',
+    issuer: 'CN=Acme CA',
+    serial: '01',
+    fingerprintSha256: 'ab'.repeat(32),
+    tlsVersion: 'TLSv1.2',
+    cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+    outcome: 'accepted',
+    reason: 'ok',
+    detail: null,
+    ...over,
+  };
+}
+
+const waitFor = async <T>(get: () => T | undefined, ms: number): Promise<T> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+// The machine's PostgreSQL (trust auth on loopback; .ci/run starts it).
+const PG_ADMIN_URL = process.env.MTLS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG_DB = `mtls_contract_${randomBytes(4).toString('hex')}`;
+const pgUrl = (db: string): string => {
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${db}`;
+  return u.toString();
+};
+async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>, url = PG_ADMIN_URL): Promise<T> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** One store under test: `open(name)` twice gives two handles on the same registry (two processes, in effect). */
+interface Backend {
+  name: string;
+  open(name: string, onError?: (e: MtlsError) => void): Promise<Registry>;
+}
+
+const { dir, cleanup } = tempDir('mtlskit-contract-');
+const backends: Backend[] = [
+  { name: 'SQLite', open: (name, onError) => openSqliteRegistry(join(dir, `${name}.db`), { pollIntervalMs: 50, ...(onError ? { onError } : {}) }) },
+  { name: 'PostgreSQL', open: (name, onError) => openPostgresRegistry(pgUrl(PG_DB), { schema: name, ...(onError ? { onError } : {}) }) },
+];
+
+let caA: TestCa;
+let caB: TestCa;
+let root: TestCa;
+let inter: TestCa;
+before(async () => {
+  [caA, caB, root] = await Promise.all([makeCa(dir, { name: 'Reg A CA' }), makeCa(dir, { name: 'Reg B CA' }), makeCa(dir, { name: 'Reg Root' })]);
+  inter = await makeCa(dir, { name: 'Reg Inter', issuer: root });
+  await pgAdmin((c) => c.query(`CREATE DATABASE ${PG_DB}`));
+});
+after(async () => {
+  await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${PG_DB} WITH (FORCE)`));
+  cleanup();
+});
+
+for (const backend of backends) {
+describe(`registry contract: ${backend.name}`, () => {
+    it('stores institutions, chains, IPs, CRLs and rules, and loads them as trust', async () => {
+      const reg = await backend.open('crud');
+      try {
+        const a = await reg.createInstitution({ id: 'acme-bank', name: 'Acme Bank' });
+        assert.equal(a.status, 'active');
+        await reg.createInstitution({ id: 'beta', name: 'Beta' });
+        await assert.rejects(reg.createInstitution({ id: 'acme-bank', name: 'again' }), assertCode('MTLS_CONFLICT', /already exists/));
+        await assert.rejects(reg.createInstitution({ id: 'Bad Id!', name: 'x' }), assertCode('MTLS_BAD_ARGUMENT', /institution id/));
+        await assert.rejects(reg.createInstitution({ id: 'ok', name: '' }), assertCode('MTLS_BAD_ARGUMENT', /name/));
+        assert.deepEqual((await reg.listInstitutions()).map((i) => i.id), ['acme-bank', 'beta']);
+        assert.equal((await reg.setInstitutionStatus('beta', 'suspended')).status, 'suspended');
+        await assert.rejects(reg.setInstitutionStatus('beta', 'paused' as never), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(reg.setInstitutionStatus('nobody', 'active'), assertCode('MTLS_NOT_FOUND', /nobody/));
+        assert.equal(await reg.getInstitution('nobody'), null);
+
+        const chain = await reg.addCaChain('acme-bank', chainOf(caA));
+        assert.deepEqual(chain.fingerprints, [fp(caA)]);
+        const found = await reg.findChainByFingerprint(fp(caA).toUpperCase().match(/../g)!.join(':'));
+        assert.equal(found?.id, chain.id);
+        assert.equal(await reg.findChainByFingerprint('00'.repeat(32)), null);
+        // A CA belongs to one institution; the issuing CA can't be added twice.
+        await assert.rejects(reg.addCaChain('beta', chainOf(caA)), assertCode('MTLS_CONFLICT', /already registered to institution "acme-bank"/));
+        await assert.rejects(reg.addCaChain('acme-bank', chainOf(caA)), assertCode('MTLS_CONFLICT', /already registered to "acme-bank"/));
+        // Rotation: a second chain sharing the root is fine for the same institution.
+        await reg.addCaChain('acme-bank', chainOf(root));
+        const rotated = await reg.addCaChain('acme-bank', {
+          pem: inter.certPem + root.certPem,
+          fingerprints: [fp(inter), fp(root)],
+          subject: root.subject,
+          notAfter: inter.certificate.notAfter.toISOString(),
+        });
+        assert.deepEqual(rotated.fingerprints, [fp(inter), fp(root)]);
+
+        const ip = await reg.addIp('acme-bank', '203.0.113.0/24');
+        assert.equal(ip.cidr, '203.0.113.0/24');
+        await reg.addIp('acme-bank', '2001:DB8::7');
+        await reg.addIp('beta', '203.0.113.0/24');
+        await assert.rejects(reg.addIp('acme-bank', '203.0.113.0/24'), assertCode('MTLS_CONFLICT'));
+        await assert.rejects(reg.addIp('acme-bank', '203.0.113.9/24'), assertCode('MTLS_BAD_ARGUMENT', /host bits/));
+        await reg.removeIp('acme-bank', '2001:db8:0::7/128');
+        await assert.rejects(reg.removeIp('acme-bank', '2001:db8::7'), assertCode('MTLS_NOT_FOUND'));
+
+        const signerA = 'aa'.repeat(32);
+        const crl1 = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', issuerFingerprint: signerA, thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+        const crl2 = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nBBBB\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', issuerFingerprint: signerA.toUpperCase(), thisUpdate: '2030-01-02T00:00:00Z', nextUpdate: '2030-02-01T00:00:00Z' });
+        assert.equal(crl2.id, crl1.id, 'a CRL from the same signing CA replaces the old one');
+        assert.equal(crl2.issuerFingerprint, signerA);
+        assert.equal(crl2.thisUpdate, '2030-01-02T00:00:00.000Z');
+        const rotatedCrl = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nCCCC\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', issuerFingerprint: 'bb'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+        assert.notEqual(rotatedCrl.id, crl2.id, 'a CRL from another CA of the same name is kept beside it');
+        await reg.removeCrl('acme-bank', rotatedCrl.id);
+        await assert.rejects(reg.putCrl('acme-bank', { pem: 'junk', issuer: 'x', issuerFingerprint: signerA, thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null }), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(reg.putCrl('acme-bank', { pem: crl2.pem, issuer: 'x', issuerFingerprint: 'nope', thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null }), assertCode('MTLS_BAD_ARGUMENT'));
+
+        const rule = await reg.addPinnedRule('acme-bank', { kind: 'fingerprint_sha256', value: 'AB:'.repeat(31) + 'AB' });
+        assert.equal(rule.value, 'ab'.repeat(32));
+        await reg.addPinnedRule('acme-bank', { kind: 'subject_cn', value: 'api-client' });
+        await assert.rejects(reg.addPinnedRule('acme-bank', { kind: 'subject_cn', value: 'api-client' }), assertCode('MTLS_CONFLICT'));
+        await assert.rejects(reg.addPinnedRule('acme-bank', { kind: 'serial' as never, value: '1' }), assertCode('MTLS_BAD_ARGUMENT'));
+
+        const trust = await reg.loadTrust();
+        const acme = trust.find((t) => t.institution.id === 'acme-bank')!;
+        assert.equal(acme.chains.length, 3);
+        assert.deepEqual(acme.ips.map((i) => i.cidr), ['203.0.113.0/24']);
+        assert.equal(acme.crls.length, 1);
+        assert.equal(acme.rules.length, 2);
+        assert.equal(trust.find((t) => t.institution.id === 'beta')!.institution.status, 'suspended');
+
+        await reg.removeCaChain('acme-bank', chain.id);
+        await assert.rejects(reg.removeCaChain('acme-bank', chain.id), assertCode('MTLS_NOT_FOUND'));
+        await assert.rejects(reg.removeCaChain('beta', rotated.id), assertCode('MTLS_NOT_FOUND'), 'a chain is removed only through its own institution');
+        await reg.removePinnedRule('acme-bank', rule.id);
+        await reg.removeCrl('acme-bank', crl2.id);
+
+        // Deleting cascades (foreign keys are on): beta's CA can now be registered elsewhere.
+        await reg.deleteInstitution('acme-bank');
+        assert.equal(await reg.findChainByFingerprint(fp(root)), null);
+        await reg.addCaChain('beta', chainOf(root));
+        await assert.rejects(reg.deleteInstitution('acme-bank'), assertCode('MTLS_NOT_FOUND'));
+      } finally {
+        await reg.close();
+      }
+    });
+
+    it('bumps the version once per write, and a failed write changes nothing', async () => {
+      const reg = await backend.open('consistency');
+      try {
+        const v0 = await reg.version();
+        await reg.createInstitution({ id: 'one', name: 'One' });
+        await reg.addCaChain('one', chainOf(caB));
+        assert.equal(await reg.version(), v0 + 2);
+        const before = await reg.loadTrust();
+        await assert.rejects(reg.addIp('ghost', '192.0.2.1'), assertCode('MTLS_NOT_FOUND'));
+        // The second fingerprint conflicts after the chain row would have been started.
+        await reg.createInstitution({ id: 'two', name: 'Two' });
+        const v1 = await reg.version();
+        await assert.rejects(
+          reg.addCaChain('two', { pem: caA.certPem + caB.certPem, fingerprints: [fp(caA), fp(caB)], subject: 'x', notAfter: new Date().toISOString() }),
+          assertCode('MTLS_CONFLICT'),
+        );
+        await assert.rejects(reg.addCaChain('two', { pem: caA.certPem + '-----BEGIN PRIVATE KEY-----', fingerprints: [fp(caA)], subject: 'x', notAfter: new Date().toISOString() }));
+        assert.equal(await reg.version(), v1, 'failed writes do not bump the version');
+        const afterTrust = await reg.loadTrust();
+        assert.deepEqual(afterTrust.find((t) => t.institution.id === 'two')!.chains, []);
+        assert.deepEqual(afterTrust.find((t) => t.institution.id === 'one'), before.find((t) => t.institution.id === 'one'));
+        assert.equal(await reg.findChainByFingerprint(fp(caA)), null);
+      } finally {
+        await reg.close();
+      }
+    });
+
+    it('reports a throwing change listener without failing the committed write', async () => {
+      const errors: MtlsError[] = [];
+      const reg = await backend.open('listener', (e) => errors.push(e));
+      try {
+        const got: RegistryChange[] = [];
+        reg.onChange(() => {
+          throw new Error('listener bug');
+        });
+        reg.onChange((c) => got.push(c));
+        await reg.createInstitution({ id: 'ok', name: 'OK' });
+        assert.ok(await reg.getInstitution('ok'));
+        assert.equal(got.length, 1, 'the other listeners still run');
+        assert.equal(errors.length, 1);
+        assert.match(errors[0]!.message, /listener failed: listener bug/);
+      } finally {
+        await reg.close();
+      }
+    });
+
+    it('reports changes made by another connection to the same store within 1 s', async () => {
+      const gateway = await backend.open('shared');
+      const cli = await backend.open('shared');
+      const seen: RegistryChange[] = [];
+      const own: RegistryChange[] = [];
+      const stop = gateway.onChange((c) => seen.push(c));
+      const stopOwn = cli.onChange((c) => own.push(c));
+      try {
+        const t0 = Date.now();
+        await cli.createInstitution({ id: 'remote', name: 'Remote' });
+        assert.equal(own.length, 1, 'the writer hears its own change at once');
+        const change = await waitFor(() => seen[0], 1000);
+        assert.ok(Date.now() - t0 < 1000);
+        assert.equal(change.institutionId, 'remote');
+        assert.equal(change.version, await cli.version());
+        assert.equal(await gateway.version(), change.version);
+        assert.ok(await gateway.getInstitution('remote'));
+        // Two writes between polls fold into one change with institutionId null.
+        await cli.addIp('remote', '192.0.2.10');
+        await cli.addIp('remote', '192.0.2.11');
+        const folded = await waitFor(() => seen.find((c) => c.version === change.version + 2), 1000);
+        assert.ok(folded.institutionId === null || seen.length === 3);
+        stop();
+        await cli.setInstitutionStatus('remote', 'suspended');
+        await new Promise((r) => setTimeout(r, 300));
+        assert.ok(!seen.some((c) => c.version === change.version + 3), 'no calls after unsubscribing');
+      } finally {
+        stopOwn();
+        await cli.close();
+        await gateway.close();
+      }
+    });
+
+
+    it('appends and queries the audit log with filters, newest first', async () => {
+      const reg = await backend.open('audit');
+      try {
+        const v = await reg.version();
+        const old = new Date(Date.now() - 3 * 3600_000).toISOString();
+        await reg.appendAudit([
+          audit({ time: old, reason: 'ok' }),
+          audit({ outcome: 'rejected', reason: 'unknown_ca', institutionId: 'acme' }),
+          audit({ outcome: 'rejected', reason: 'ip_not_registered', institutionId: null, ip: '198.51.100.1' }),
+          audit({ kind: 'request', method: 'GET', path: '/v1/x', status: 200, durationMs: 3.5, institutionId: 'other' }),
+        ]);
+        assert.equal(await reg.version(), v, 'audit appends are not registry changes');
+        const all = await reg.queryAudit({});
+        assert.equal(all.length, 4);
+        assert.equal(all[all.length - 1]!.time, old);
+        const since = new Date(Date.now() - 3600_000).toISOString();
+        assert.equal((await reg.queryAudit({ since })).length, 3);
+        const rejected = await reg.queryAudit({ since, outcome: 'rejected' });
+        assert.deepEqual(rejected.map((r) => r.reason).sort(), ['ip_not_registered', 'unknown_ca']);
+        assert.deepEqual((await reg.queryAudit({ institutionId: 'acme', outcome: 'rejected' })).map((r) => r.reason), ['unknown_ca']);
+        assert.equal((await reg.queryAudit({ reason: 'ip_not_registered' }))[0]!.ip, '198.51.100.1');
+        const req = (await reg.queryAudit({ institutionId: 'other' }))[0]!;
+        assert.equal(req.kind, 'request');
+        assert.equal(req.status, 200);
+        assert.equal(req.durationMs, 3.5);
+        assert.equal((await reg.queryAudit({ limit: 2 })).length, 2);
+        await assert.rejects(reg.appendAudit([audit({ reason: 'because' as never })]), assertCode('MTLS_BAD_ARGUMENT', /audit reason/));
+        await assert.rejects(reg.queryAudit({ outcome: 'maybe' as never }), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(reg.queryAudit({ limit: 0 }), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(reg.queryAudit({ since: 'yesterday' }), assertCode('MTLS_BAD_ARGUMENT'));
+        assert.equal((await reg.queryAudit({})).length, 4, 'a rejected batch stores nothing');
+      } finally {
+        await reg.close();
+      }
+    });
+  it('onboards through the library, refuses a CA registered elsewhere, and maps IPv4-mapped addresses', async () => {
+    const a = await backend.open('onboard');
+    const b = await backend.open('onboard');
+    try {
+      await a.createInstitution({ id: 'acme', name: 'Acme' });
+      await a.createInstitution({ id: 'beta', name: 'Beta' });
+      const chain = (await onboardCaChain(a, 'acme', caB.certPem)).chain;
+      assert.deepEqual(chain.fingerprints, [fp(caB)]);
+      await assert.rejects(onboardCaChain(b, 'beta', caB.certPem), assertCode('MTLS_ONBOARD_REJECTED', /already registered to institution "acme"/));
+      assert.equal((await b.findChainByFingerprint(fp(caB)))?.id, chain.id);
+      assert.equal((await a.addIp('acme', '::ffff:203.0.113.9')).cidr, '203.0.113.9/32');
+      await assert.rejects(a.addIp('acme', '203.0.113.9'), assertCode('MTLS_CONFLICT'));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('refuses IPv4 blocks wider than /16 and IPv6 wider than /48 unless allowWideRange', async () => {
+    const reg = await backend.open('wide');
+    try {
+      await reg.createInstitution({ id: 'acme', name: 'Acme' });
+      await assert.rejects(reg.addIp('acme', '10.0.0.0/15'), assertCode('MTLS_BAD_ARGUMENT', /10\.0\.0\.0\/15 is wider than \/16/));
+      await assert.rejects(reg.addIp('acme', '2001:db8::/47'), assertCode('MTLS_BAD_ARGUMENT', /wider than \/48/));
+      assert.deepEqual((await reg.loadTrust('acme'))[0]!.ips, [], 'nothing stored');
+      assert.equal((await reg.addIp('acme', '10.1.0.0/16')).cidr, '10.1.0.0/16');
+      assert.equal((await reg.addIp('acme', '2001:db8::/48')).cidr, '2001:db8::/48');
+      assert.equal((await reg.addIp('acme', '10.0.0.0/8', { allowWideRange: true })).cidr, '10.0.0.0/8');
+      assert.equal((await reg.addIp('acme', '2001:db8::/32', { allowWideRange: true })).cidr, '2001:db8::/32');
+    } finally {
+      await reg.close();
+    }
+  });
+});
+}
+
+describe('registry contract: PostgreSQL-specific refusals', () => {
+  it('migrates its own schema once, refuses a foreign schema, a missing database and an unreachable server', async () => {
+    const reg = await openRegistry(pgUrl(PG_DB), { postgres: { schema: 'once' } });
+    await reg.close();
+    await (await openPostgresRegistry(pgUrl(PG_DB), { schema: 'once' })).close();
+    await pgAdmin(async (c) => {
+      assert.deepEqual((await c.query('SELECT version FROM once.schema_version ORDER BY version')).rows.map((r) => r.version), [1, 2]);
+      await c.query('CREATE SCHEMA foreign_app');
+      await c.query('CREATE TABLE foreign_app.orders (id int)');
+    }, pgUrl(PG_DB));
+    await assert.rejects(openPostgresRegistry(pgUrl(PG_DB), { schema: 'foreign_app' }), assertCode('MTLS_CONFIG_INVALID', /not an mtlskit registry/));
+    await assert.rejects(openPostgresRegistry(pgUrl('no_such_db_mtls')), assertCode('MTLS_CONFIG_INVALID', /does not exist/));
+    await assert.rejects(openPostgresRegistry('postgres://postgres@127.0.0.1:9/test'), assertCode('MTLS_NETWORK', /cannot reach PostgreSQL at postgres:\/\/127\.0\.0\.1:9\/test/));
+  });
+
+  it('migrates a schema-1 registry: CRLs are kept, and two CAs of one name may then each have one', async () => {
+    const { MIGRATIONS } = await import('../../src/gateway/registry/migrations.js');
+    await pgAdmin(async (c) => {
+      await c.query('CREATE SCHEMA v1; SET search_path = v1');
+      await c.query('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      await c.query(MIGRATIONS[0]!.postgres);
+      await c.query(`INSERT INTO schema_version VALUES (1, 'v1', 'x')`);
+      await c.query(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`);
+      await c.query(`INSERT INTO crls (institution_id, issuer, pem, this_update, next_update, created_at) VALUES ('old', 'CN=Same', 'p', '2030-01-01T00:00:00.000Z', NULL, 'x')`);
+    }, pgUrl(PG_DB));
+    const reg = await openPostgresRegistry(pgUrl(PG_DB), { schema: 'v1' });
+    try {
+      const [old] = await reg.loadTrust('old');
+      assert.deepEqual(old!.crls.map((r) => [r.issuer, r.issuerFingerprint]), [['CN=Same', null]]);
+      await reg.putCrl('old', { pem: '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', issuer: 'CN=Same', issuerFingerprint: 'cd'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+      assert.equal((await reg.loadTrust('old'))[0]!.crls.length, 2);
+    } finally {
+      await reg.close();
+    }
+  });
+});
