@@ -1,70 +1,42 @@
 /**
- * Certificate path building and validation for one TLS purpose: a subset of
- * RFC 5280 §6, exact within what it checks, and made to agree with
- * `openssl verify -purpose sslclient|sslserver` on the accept/reject decision.
+ * Certificate path validation for one TLS purpose: RFC 5280 §6, exact rather
+ * than permissive, with pyca/cryptography's validator as the strictness model.
  *
- * Checked, for every certificate of the path:
- * - the signature, with the issuer's public key (RFC 5280 §6.1.3(a)(1));
- *   a trust anchor's own self-signature is not checked (§6.1.1(d));
- * - the validity period at the given time (§6.1.3(a)(2)), the trust anchor
- *   included, as OpenSSL does;
- * - issuer/subject name chaining (§6.1.3(a)(4)) and, when both are present,
- *   authorityKeyIdentifier against the issuer's subjectKeyIdentifier (§4.2.1.1);
- * - on issuers: basicConstraints cA TRUE (§6.1.4(k)), pathLenConstraint
- *   (§6.1.4(l)(m)), keyUsage keyCertSign when keyUsage is present (§6.1.4(n)),
- *   and, as OpenSSL does, an extendedKeyUsage that allows the purpose when
- *   the issuer carries one;
- * - unrecognised critical extensions are rejected (§4.2);
- * - on the end-entity certificate: not a CA, keyUsage for the purpose
- *   (client: digitalSignature, to sign CertificateVerify, RFC 5246 §7.4.8;
- *   server: digitalSignature or keyEncipherment, RFC 5246 §7.4.2), EKU for the
- *   purpose (§4.2.1.12; absent EKU means any purpose and is reported as a
- *   warning), and nsCertType when present (as OpenSSL does);
- * - the path ends at a self-signed certificate given as trusted.
+ * - Path building tries every candidate issuer (name chaining and, when both
+ *   are present, AKI/SKI agreement), backtracking when a path fails, so
+ *   cross-signs, bundles out of order and loops are handled; the work is
+ *   bounded ({@link MAX_PATH_WORK}) and each certificate (and each
+ *   subject + key pair) appears once per path.
+ * - Each path is checked as §6.1 describes: signatures (§6.1.3(a)(1)),
+ *   validity at the given time, to the second (§6.1.3(a)(2)), basicConstraints
+ *   and pathLenConstraint (§6.1.4(k)–(m)), keyUsage (§6.1.4(n)), name
+ *   constraints (§6.1.3(b)–(c), §6.1.4(g)), unknown critical extensions
+ *   (§6.1.4(o)), and the profile rules of ./verify/structure.ts.
+ * - Optionally: revocation by the given CRLs (§6.3), the reference identity
+ *   (RFC 9525), and a maximum number of intermediates.
  *
- * NOT checked: name constraints (§6.1.4(g)), certificate policies and policy
- * mappings (§6.1.3(d)–(f), §6.1.4(a)–(b)), revocation (CRL/OCSP, §6.3), and
- * the trust anchor's own self-signature. Where a certificate carries name
- * constraints or policy extensions, a warning says they were not evaluated.
- *
- * Deliberate differences from OpenSSL's default purpose checks: a CA
- * certificate as the end entity is refused (`leaf_is_ca`), a client
- * certificate whose keyUsage has only keyAgreement is refused, and
- * anyExtendedKeyUsage alone is refused unless `acceptAnyExtendedKeyUsage`
- * (OpenSSL 3.0 refuses it too).
+ * Not evaluated: certificate policies (§6.1.3(d)–(f), §6.1.4(a)–(j)); a
+ * warning says so when a certificate carries them. OCSP is not consulted.
  */
 import type * as x509 from '@peculiar/x509';
-import { certificatePublicKey, toNodeCertificate } from './certificate.js';
-import { describeCertificate, type CertificateDescription } from './inspect/describe.js';
-import type { ExtensionDescription } from './inspect/extensions.js';
 import { EKU_OIDS } from './profile.js';
+import { checkPublicKey, verifySignature, type AcceptedKey } from './verify/algorithms.js';
+import { CRL_REASONS, parseCrlDer, type ParsedCrl } from './verify/crl-check.js';
+import { nameText } from './verify/distinguished-name.js';
+import { EXT } from './verify/extensions.js';
+import { matchesReferenceName, parseReferenceName } from './verify/host-name.js';
+import { checkNameConstraints, constrainedNames } from './verify/name-constraints.js';
+import { parseCertificateDer, serialHex, type ParsedCertificate } from './verify/parse-certificate.js';
+import { VERIFY_REASONS, VERIFY_REASON_TEXT, type VerifyReason } from './verify/reasons.js';
+import { checkStructure, type CertificateRole } from './verify/structure.js';
 
-/** What the certificate will be used for. */
-export type VerifyPurpose = 'client' | 'server';
+export { VERIFY_REASONS, VERIFY_REASON_TEXT, type VerifyReason };
 
-/** Every reason a verification can fail (a closed set). */
-export const VERIFY_REASONS = [
-  'issuer_not_found',
-  'untrusted_root',
-  'signature_invalid',
-  'expired',
-  'not_yet_valid',
-  'not_a_ca',
-  'path_length_exceeded',
-  'key_usage_missing',
-  'eku_missing',
-  'ns_cert_type_missing',
-  'leaf_is_ca',
-  'unhandled_critical_extension',
-  'malformed_certificate',
-  'path_too_long',
-] as const;
-
-/** Why a verification failed. */
-export type VerifyReason = (typeof VERIFY_REASONS)[number];
+/** What the certificate will be used for; `any` skips the keyUsage/EKU purpose checks on the leaf. */
+export type VerifyPurpose = 'client' | 'server' | 'any';
 
 /** Codes of non-fatal findings. */
-export type VerifyWarningCode = 'eku_absent' | 'not_checked' | 'partial_chain';
+export type VerifyWarningCode = 'eku_absent' | 'not_checked' | 'partial_chain' | 'no_crl';
 
 /** One certificate of the path, as reported. */
 export interface VerifiedCertificate {
@@ -99,26 +71,25 @@ export interface VerifyWarning {
 
 /** Inputs for {@link verifyCertificate}. */
 export interface VerifyCertificateOptions {
-  /** The end-entity certificate to check. */
-  certificate: x509.X509Certificate;
+  /** The end-entity certificate to check (parsed, or DER). */
+  certificate: x509.X509Certificate | Uint8Array;
   /** Trusted certificates (`--ca`): the trust anchors, and any intermediates the caller trusts. */
-  chain: x509.X509Certificate[];
+  chain: (x509.X509Certificate | Uint8Array)[];
   /** Untrusted intermediates (`--untrusted`), used only to build the path. Default none. */
-  untrusted?: x509.X509Certificate[];
+  untrusted?: (x509.X509Certificate | Uint8Array)[];
   purpose: VerifyPurpose;
-  /** The time to check validity at. Default now. */
+  /** The time to check validity at; compared to the second (RFC 5280 times have no fractions). Default now. */
   at?: Date;
-  /**
-   * Accept a path that ends at a trusted certificate that is not self-signed
-   * (OpenSSL's `-partial_chain`). Default false: the path must reach a
-   * self-signed trusted root, as OpenSSL and Node's TLS require by default.
-   */
+  /** Accept a path that ends at a trusted certificate that is not self-signed (`-partial_chain`). Default false. */
   partialChain?: boolean;
-  /**
-   * Accept anyExtendedKeyUsage in place of the purpose's EKU. RFC 5280
-   * §4.2.1.12 lets applications refuse it; OpenSSL 3.0 does. Default false.
-   */
+  /** Accept anyExtendedKeyUsage in place of the purpose's EKU (RFC 5280 §4.2.1.12 lets applications refuse it). Default false. */
   acceptAnyExtendedKeyUsage?: boolean;
+  /** DER CRLs (`--crl`). A certificate whose issuer has a CRL here is checked against it. Default none. */
+  crls?: Uint8Array[];
+  /** Reference identity (`--name`): a DNS name, IP address or email address the leaf's SAN must match (RFC 9525). */
+  name?: string;
+  /** The largest number of intermediate CA certificates, self-issued ones not counted. Default {@link DEFAULT_MAX_DEPTH}. */
+  maxDepth?: number;
 }
 
 /** Fields both outcomes share. */
@@ -127,6 +98,8 @@ interface VerifyResultBase {
   /** The time validity was checked at (ISO-8601). */
   at: string;
   /** The path that was built, leaf first (as far as it got). */
+  chain: VerifiedCertificate[];
+  /** The same as `chain` (kept for existing callers). */
   path: VerifiedCertificate[];
   warnings: VerifyWarning[];
 }
@@ -145,307 +118,304 @@ export type VerifyResult =
       failures: VerifyFailure[];
     });
 
-/** Critical extensions OpenSSL 3.0 recognises (X509_supported_extension); others are refused (RFC 5280 §4.2). */
-const SUPPORTED_CRITICAL = new Set([
-  '2.16.840.1.113730.1.1', // nsCertType
-  '2.5.29.15', // keyUsage
-  '2.5.29.17', // subjectAltName
-  '2.5.29.19', // basicConstraints
-  '2.5.29.32', // certificatePolicies
-  '2.5.29.37', // extendedKeyUsage
-  '2.5.29.36', // policyConstraints
-  '2.5.29.30', // nameConstraints
-  '2.5.29.33', // policyMappings
-  '2.5.29.54', // inhibitAnyPolicy
-  '2.5.29.31', // cRLDistributionPoints
-  '1.3.6.1.5.5.7.48.1.5', // id-pkix-ocsp-nocheck
-  '1.3.6.1.5.5.7.1.7', // RFC 3779 IP address blocks
-  '1.3.6.1.5.5.7.1.8', // RFC 3779 AS identifiers
-]);
-
-/** Extensions this validator recognises but does not evaluate. */
-const NOT_EVALUATED: Readonly<Record<string, string>> = {
-  '2.5.29.30': 'name constraints',
-  '2.5.29.32': 'certificate policies',
-  '2.5.29.33': 'policy mappings',
-  '2.5.29.36': 'policy constraints',
-  '2.5.29.54': 'inhibitAnyPolicy',
-  '1.3.6.1.5.5.7.1.7': 'RFC 3779 IP address blocks',
-  '1.3.6.1.5.5.7.1.8': 'RFC 3779 AS identifiers',
-};
-
-/** Extensions whose value the checks depend on; a malformed one fails the certificate. */
-const MUST_DECODE = new Set(['2.5.29.19', '2.5.29.15', '2.5.29.37', '2.16.840.1.113730.1.1', '2.5.29.14', '2.5.29.35']);
-
-const MAX_DEPTH = 16;
-const MAX_PATHS = 64;
+/** Default `maxDepth`: intermediates allowed (pyca/cryptography's default). */
+export const DEFAULT_MAX_DEPTH = 8;
+/** Path-building work budget: candidate issuer checks over the whole search. */
+export const MAX_PATH_WORK = 2000;
 
 interface Node {
-  cert: x509.X509Certificate;
-  desc: CertificateDescription;
+  cert: ParsedCertificate;
   trusted: boolean;
-  /** Canonical subject / issuer keys for name chaining. */
-  subjectKey: string;
-  issuerKey: string;
+  /** The accepted public key, or why it is not. */
+  key: { ok: true; key: AcceptedKey } | { ok: false; reason: VerifyReason; detail: string };
 }
 
-type Termination = 'anchored' | 'partial' | 'untrusted_root' | 'issuer_not_found' | 'path_too_long';
-
-interface Candidate {
-  nodes: Node[];
-  end: Termination;
+/** A path and its failures (none when valid). */
+interface BuildOutcome {
+  path: Node[];
+  failures: VerifyFailure[];
 }
 
-/** RFC 5280 §7.1 name comparison, simplified: case-insensitive, whitespace collapsed. */
-function nameKey(dn: CertificateDescription['subject']['dn']): string {
-  return JSON.stringify(dn.map((a) => [a.type, a.value.trim().replace(/\s+/g, ' ').toLowerCase()]));
-}
+type Walk = (path: Node[], intermediates: number) => BuildOutcome | undefined;
 
-function ext<K extends ExtensionDescription['kind']>(d: CertificateDescription, kind: K): Extract<ExtensionDescription, { kind: K }> | undefined {
-  return d.extensions.find((e) => e.kind === kind) as Extract<ExtensionDescription, { kind: K }> | undefined;
-}
+class Verifier {
+  private readonly sigMemo = new Map<string, ReturnType<typeof verifySignature>>();
+  private work = 0;
+  private best: BuildOutcome | undefined;
+  readonly warnings: VerifyWarning[] = [];
 
-function skiOf(d: CertificateDescription): string | undefined {
-  return ext(d, 'subjectKeyIdentifier')?.keyIdentifier;
-}
+  constructor(
+    private readonly options: VerifyCertificateOptions,
+    private readonly at: Date,
+    private readonly pool: Node[],
+    private readonly crls: ParsedCrl[],
+  ) {}
 
-function signedBy(child: Node, issuer: Node, memo: Map<string, boolean>): boolean {
-  const key = `${child.desc.fingerprints.sha256}>${issuer.desc.fingerprints.sha256}`;
-  let v = memo.get(key);
-  if (v === undefined) {
-    try {
-      v = toNodeCertificate(child.cert).verify(certificatePublicKey(issuer.cert));
-    } catch {
-      v = false;
+  signedBy(child: Node, issuer: Node): ReturnType<typeof verifySignature> {
+    const k = `${child.cert.fingerprint}>${issuer.cert.fingerprint}`;
+    let v = this.sigMemo.get(k);
+    if (!v) {
+      v = issuer.key.ok
+        ? verifySignature(child.cert.tbs, child.cert.signature, child.cert.signatureAlgorithm, issuer.key.key)
+        : { ok: false, reason: 'signature_invalid', detail: `the issuer's key is not usable (${issuer.key.detail})` };
+      this.sigMemo.set(k, v);
     }
-    memo.set(key, v);
+    return v;
   }
-  return v;
-}
 
-/** Could `issuer` have issued `child`: names chain, and AKI/SKI agree when both are present (RFC 5280 §4.2.1.1). */
-function mayHaveIssued(issuer: Node, child: Node): boolean {
-  if (issuer.subjectKey !== child.issuerKey) return false;
-  const aki = ext(child.desc, 'authorityKeyIdentifier');
-  const ski = skiOf(issuer.desc);
-  if (aki?.keyIdentifier && ski && aki.keyIdentifier !== ski) return false;
-  if (aki?.authorityCertSerialNumber && aki.authorityCertSerialNumber.replace(/^0+/, '') !== issuer.desc.serialNumber.replace(/^0+/, '')) return false;
-  return true;
-}
+  selfSigned(n: Node): boolean {
+    return n.cert.subject.key === n.cert.issuer.key && this.mayHaveIssued(n, n) && this.signedBy(n, n).ok;
+  }
 
-function isSelfSigned(n: Node, memo: Map<string, boolean>): boolean {
-  return n.subjectKey === n.issuerKey && mayHaveIssued(n, n) && signedBy(n, n, memo);
-}
+  /** Name chaining, and AKI keyIdentifier against SKI when both are present (§4.2.1.1). */
+  mayHaveIssued(issuer: Node, child: Node): boolean {
+    if (issuer.cert.subject.key !== child.cert.issuer.key) return false;
+    const aki = child.cert.ext.authorityKeyIdentifier?.keyIdentifier;
+    const ski = issuer.cert.ext.subjectKeyIdentifier;
+    return !(aki && ski && !aki.equals(ski));
+  }
 
-/**
- * True when a certificate is self-signed (a root, RFC 5280 §3.2): its issuer
- * name equals its subject (compared as this module compares names), its
- * authorityKeyIdentifier, when present, matches its own subjectKeyIdentifier,
- * and its signature verifies with its own public key. A certificate that
- * cannot be decoded counts as not self-signed.
- */
-export function isSelfSignedCertificate(cert: x509.X509Certificate): boolean {
-  try {
-    const desc = describeCertificate(cert);
-    return isSelfSigned({ cert, desc, trusted: false, subjectKey: nameKey(desc.subject.dn), issuerKey: nameKey(desc.issuer.dn) }, new Map());
-  } catch {
-    return false;
+  /** Depth-first search over candidate issuers; returns the first valid path, or the most informative failure. */
+  build(leaf: Node): BuildOutcome {
+    const consider = (path: Node[], failures: VerifyFailure[]): void => this.consider(path, failures);
+    const walk: Walk = (path, intermediates) => {
+      const top = path[path.length - 1] as Node;
+      const topSelfSigned = this.selfSigned(top);
+      if (top.trusted && topSelfSigned) {
+        const failures = this.validate(path);
+        if (failures.length === 0) return { path, failures };
+        consider(path, failures);
+        return undefined;
+      }
+      if (top.trusted && this.options.partialChain) {
+        // A full path to a root is preferred; ending at this trusted certificate is the fallback.
+        const upwards = topSelfSigned ? undefined : this.extend(path, intermediates, walk);
+        if (upwards) return upwards;
+        const failures = this.validate(path);
+        if (failures.length === 0) {
+          this.warnings.push({ code: 'partial_chain', message: 'the path ends at a trusted certificate that is not self-signed (partial chain accepted)', certificate: ref(top, path.length - 1) });
+          return { path, failures };
+        }
+        consider(path, failures);
+        return undefined;
+      }
+      if (topSelfSigned) {
+        consider(path, [this.failure('untrusted_root', path, path.length - 1, `the path ends at the self-signed "${nameText(top.cert.subject)}", which is not among the trusted (--ca) certificates`)]);
+        return undefined;
+      }
+      return this.extend(path, intermediates, walk);
+    };
+    const found = walk([leaf], 0);
+    return found ?? (this.best as BuildOutcome);
+  }
+
+  /** Tries each candidate issuer of the path's top certificate, verified ones first. */
+  extend(path: Node[], intermediates: number, walk: Walk): BuildOutcome | undefined {
+    const top = path[path.length - 1] as Node;
+    const maxDepth = this.options.maxDepth ?? DEFAULT_MAX_DEPTH;
+      const used = new Set(path.flatMap((n) => [n.cert.fingerprint, `${n.cert.subject.key}|${n.cert.spki.toString('hex')}`]));
+      // A CA (subject and key) appears once per path, which breaks cross-sign loops; a trusted anchor may repeat one that was cross-signed.
+      const named = this.pool.filter(
+        (c) => !used.has(c.cert.fingerprint) && (c.trusted || !used.has(`${c.cert.subject.key}|${c.cert.spki.toString('hex')}`)) && this.mayHaveIssued(c, top),
+      );
+      if (named.length === 0) {
+        this.consider(path, [this.failure('issuer_not_found', path, path.length - 1, `no certificate in --ca or --untrusted issued "${nameText(top.cert.subject)}" (its issuer is "${nameText(top.cert.issuer)}")`)]);
+        return undefined;
+      }
+      const verified = named.filter((c) => {
+        this.work++;
+        return this.signedBy(top, c).ok;
+      });
+      if (verified.length === 0) {
+        const c = named[0] as Node;
+        const s = this.signedBy(top, c) as Extract<ReturnType<typeof verifySignature>, { ok: false }>;
+        this.consider([...path, c], [this.failure(s.reason, [...path, c], path.length - 1, `the signature on "${nameText(top.cert.subject)}" does not verify with the key of "${nameText(c.cert.subject)}": ${s.detail}`)]);
+        return undefined;
+      }
+      verified.sort((a, b) => Number(b.trusted) - Number(a.trusted) || Number(this.timeValid(b)) - Number(this.timeValid(a)));
+      for (const c of verified) {
+        if (this.work > MAX_PATH_WORK) {
+          this.consider(path, [this.failure('work_limit_exceeded', path, path.length - 1, `path building stopped after ${MAX_PATH_WORK} candidate checks`)]);
+          return undefined;
+        }
+        // A self-issued CA does not count towards the depth (§6.1.4(l) counts the same way).
+        const isIntermediate = path.length >= 1 && !(c.trusted && this.selfSigned(c));
+        const next = intermediates + (isIntermediate && c.cert.subject.key !== c.cert.issuer.key ? 1 : 0);
+        if (isIntermediate && next > maxDepth) {
+          this.consider([...path, c], [this.failure('path_too_long', [...path, c], path.length, `more than ${maxDepth} intermediate certificate(s) above "${nameText((path[0] as Node).cert.subject)}" (--max-depth)`)]);
+          continue;
+        }
+        const r = walk([...path, c], next);
+        if (r) return r;
+      }
+    return undefined;
+  }
+
+  /** Keeps the most informative failure: the path that got furthest, then the first found. */
+  consider(path: Node[], failures: VerifyFailure[]): void {
+    const best = this.best;
+    if (!best || path.length > best.path.length || (best.failures[0]?.reason === 'issuer_not_found' && failures[0]?.reason !== 'issuer_not_found')) this.best = { path, failures };
+  }
+
+  timeValid(n: Node): boolean {
+    const t = Math.floor(this.at.getTime() / 1000) * 1000;
+    return n.cert.notBefore.getTime() <= t && t <= n.cert.notAfter.getTime();
+  }
+
+  failure(reason: VerifyReason, path: Node[], i: number, detail: string): VerifyFailure {
+    return { reason, detail, certificate: ref(path[i] as Node, i) };
+  }
+
+  /** Checks a complete path (leaf first, anchor last); returns its failures. */
+  validate(path: Node[]): VerifyFailure[] {
+    const failures: VerifyFailure[] = [];
+    const last = path.length - 1;
+    const purpose = this.options.purpose;
+    const t = Math.floor(this.at.getTime() / 1000) * 1000;
+    let nonSelfIssuedBelow = 0;
+    path.forEach((n, i) => {
+      const c = n.cert;
+      const name = `"${nameText(c.subject)}"`;
+      const fail = (reason: VerifyReason, detail: string): void => {
+        failures.push(this.failure(reason, path, i, `${name}: ${detail}`));
+      };
+      const role: CertificateRole = i === 0 ? 'leaf' : i === last ? 'anchor' : 'ca';
+      // The root rules for the authority key identifier apply to a self-issued anchor even when its AKI breaks the self-signature match.
+      const selfSigned = i === last && (this.selfSigned(n) || c.subject.key === c.issuer.key);
+      for (const p of checkStructure(c, role, selfSigned)) fail(p.reason, p.detail);
+      if (!n.key.ok) fail(n.key.reason, n.key.detail);
+      if (t < c.notBefore.getTime()) fail('not_yet_valid', `not valid before ${c.notBefore.toISOString()} (checked at ${this.at.toISOString()})`);
+      if (t > c.notAfter.getTime()) fail('expired', `expired at ${c.notAfter.toISOString()} (checked at ${this.at.toISOString()})`);
+      if (i < last) {
+        const s = this.signedBy(n, path[i + 1] as Node);
+        if (!s.ok) fail(s.reason, s.detail);
+      }
+      if (i > 0) {
+        const bc = c.ext.basicConstraints;
+        if (bc?.ca && bc.pathLen !== undefined && nonSelfIssuedBelow > bc.pathLen) {
+          fail('path_length_exceeded', `allows ${bc.pathLen} intermediate CA certificate(s) below it (pathlen:${bc.pathLen}); the path has ${nonSelfIssuedBelow}`);
+        }
+        // The leaf does not count (§6.1.4(l) applies to intermediates).
+        if (c.subject.key !== c.issuer.key) nonSelfIssuedBelow++;
+        if (purpose !== 'any' && c.ext.extendedKeyUsage && !this.ekuAllows(c.ext.extendedKeyUsage)) {
+          fail('eku_missing', `the CA restricts its extendedKeyUsage to ${c.ext.extendedKeyUsage.join(', ')}, without ${ekuName(purpose)}`);
+        }
+        const nc = c.ext.nameConstraints;
+        if (nc) {
+          for (let j = i - 1; j >= 0; j--) {
+            const sub = (path[j] as Node).cert;
+            // §6.1.3(b): self-issued intermediates are not subject to the constraints.
+            if (j > 0 && sub.subject.key === sub.issuer.key) continue;
+            const r = checkNameConstraints(constrainedNames(sub.subject, sub.ext.subjectAltName), nc);
+            if (!r.ok) {
+              failures.push(this.failure(r.workLimit ? 'work_limit_exceeded' : 'name_constraints_violated', path, j, `"${nameText(sub.subject)}": ${r.detail} (name constraints of ${name})`));
+              break;
+            }
+          }
+        }
+      }
+      if (i === 0) this.checkLeaf(n, fail);
+      if (i < last) this.checkRevocation(path, i, fail);
+      for (const e of c.extensions) {
+        if (e.oid === EXT.certificatePolicies || e.oid === EXT.policyMappings || e.oid === EXT.policyConstraints || e.oid === EXT.inhibitAnyPolicy) {
+          this.warnings.push({ code: 'not_checked', message: `${name} has certificate policy extensions; they were not evaluated`, certificate: ref(n, i) });
+        }
+      }
+    });
+    return failures;
+  }
+
+  ekuAllows(ekus: string[]): boolean {
+    const wanted = this.options.purpose === 'client' ? EKU_OIDS.clientAuth : EKU_OIDS.serverAuth;
+    return ekus.includes(wanted as string) || (this.options.acceptAnyExtendedKeyUsage === true && ekus.includes(EKU_OIDS.anyExtendedKeyUsage as string));
+  }
+
+  checkLeaf(n: Node, fail: (reason: VerifyReason, detail: string) => void): void {
+    const c = n.cert;
+    const purpose = this.options.purpose;
+    if (c.ext.basicConstraints?.ca) fail('leaf_is_ca', `a CA certificate (basicConstraints CA:TRUE) cannot be the end-entity certificate`);
+    if (this.options.name !== undefined) {
+      const ref = parseReferenceName(this.options.name);
+      if (!matchesReferenceName(c.ext.subjectAltName, ref)) {
+        const sans = (c.ext.subjectAltName ?? []).length;
+        fail('name_mismatch', sans ? `no subjectAltName matches ${ref.kind.toUpperCase()} "${ref.value}" (RFC 9525; the CN is not consulted)` : `it has no subjectAltName to match ${ref.kind.toUpperCase()} "${ref.value}" against (RFC 9525 §6)`);
+      }
+    }
+    if (purpose === 'any') return;
+    const ku = c.ext.keyUsage;
+    // client: digitalSignature signs CertificateVerify (RFC 5246 §7.4.8); server: signature or RSA key transport (§7.4.2).
+    const needed = purpose === 'client' ? ['digitalSignature'] : ['digitalSignature', 'keyEncipherment'];
+    if (ku && !needed.some((u) => ku.has(u as never))) fail('key_usage_missing', `keyUsage ${[...ku].join(', ')} lacks ${needed.join(' or ')} needed for TLS ${purpose} authentication`);
+    const eku = c.ext.extendedKeyUsage;
+    if (!eku) {
+      this.warnings.push({ code: 'eku_absent', message: `"${nameText(c.subject)}" has no extendedKeyUsage, which means any purpose (RFC 5280 §4.2.1.12); policies that require ${ekuName(purpose)} will refuse it`, certificate: ref(n, 0) });
+    } else if (!this.ekuAllows(eku)) fail('eku_missing', `extendedKeyUsage ${eku.map(ekuLabel).join(', ')}, without ${ekuName(purpose)}`);
+    const ns = c.ext.nsCertType;
+    if (ns && !ns.has(purpose)) fail('ns_cert_type_missing', `Netscape Cert Type ${[...ns].join(', ')}, without ${purpose}`);
+  }
+
+  checkRevocation(path: Node[], i: number, fail: (reason: VerifyReason, detail: string) => void): void {
+    if (this.crls.length === 0) return;
+    const c = (path[i] as Node).cert;
+    const issuer = path[i + 1] as Node;
+    const mine = this.crls.filter((crl) => crl.issuer.key === c.issuer.key);
+    const t = Math.floor(this.at.getTime() / 1000) * 1000;
+    let covered = false;
+    for (const crl of mine) {
+      const s = issuer.key.ok ? verifySignature(crl.tbs, crl.signature, crl.signatureAlgorithm, issuer.key.key) : { ok: false as const, detail: 'the issuer key is unusable' };
+      if (!s.ok) {
+        fail('crl_invalid', `the CRL issued by "${nameText(crl.issuer)}" does not verify with the issuer's key (${s.detail})`);
+        continue;
+      }
+      covered = true;
+      if (crl.problems.length) fail('crl_invalid', `the CRL of "${nameText(crl.issuer)}" is unusable: ${crl.problems.join('; ')}`);
+      const ku = issuer.cert.ext.keyUsage;
+      // §6.3.3(f): when the CRL issuer has keyUsage, cRLSign must be set.
+      if (ku && !ku.has('cRLSign')) fail('crl_invalid', `the CRL issuer "${nameText(issuer.cert.subject)}" has keyUsage without cRLSign (RFC 5280 §6.3.3(f))`);
+      if (crl.thisUpdate.getTime() > t) fail('crl_invalid', `the CRL of "${nameText(crl.issuer)}" is not valid before ${crl.thisUpdate.toISOString()}`);
+      if (crl.nextUpdate && crl.nextUpdate.getTime() < t) fail('crl_expired', `the CRL of "${nameText(crl.issuer)}" was due to be replaced at ${crl.nextUpdate.toISOString()}`);
+      const serial = serialHex(c);
+      if (crl.revoked.has(serial)) {
+        const code = crl.revoked.get(serial);
+        fail('revoked', `serial ${serial} is revoked by the CRL of "${nameText(crl.issuer)}"${code !== undefined ? ` (reason: ${CRL_REASONS[code]})` : ''}`);
+      }
+    }
+    if (!covered) this.warnings.push({ code: 'no_crl', message: `no CRL given for the issuer of "${nameText(c.subject)}"; its revocation status was not checked`, certificate: ref(path[i] as Node, i) });
   }
 }
 
-function timeValid(n: Node, at: Date): boolean {
-  return new Date(n.desc.notBefore) <= at && at <= new Date(n.desc.notAfter);
+function ekuName(purpose: VerifyPurpose): string {
+  return purpose === 'client' ? 'clientAuth' : 'serverAuth';
+}
+
+function ekuLabel(oid: string): string {
+  const e = Object.entries(EKU_OIDS).find(([, v]) => v === oid);
+  return e ? e[0] : oid;
 }
 
 function ref(n: Node, depth: number): VerifiedCertificate {
+  const c = n.cert;
   return {
     depth,
-    subject: n.desc.subject.text,
-    issuer: n.desc.issuer.text,
-    serialNumber: n.desc.serialNumber,
-    fingerprintSha256: n.desc.fingerprints.sha256,
-    notBefore: n.desc.notBefore,
-    notAfter: n.desc.notAfter,
+    subject: nameText(c.subject),
+    issuer: nameText(c.issuer),
+    serialNumber: serialHex(c),
+    fingerprintSha256: (c.fingerprint.toUpperCase().match(/../g) ?? []).join(':'),
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
     trusted: n.trusted,
   };
 }
 
-function purposeEku(purpose: VerifyPurpose): string {
-  return purpose === 'client' ? (EKU_OIDS.clientAuth as string) : (EKU_OIDS.serverAuth as string);
+function derOf(c: x509.X509Certificate | Uint8Array): Uint8Array {
+  return c instanceof Uint8Array ? c : new Uint8Array(c.rawData);
 }
 
-function ekuAllows(d: CertificateDescription, purpose: VerifyPurpose, acceptAny: boolean): { present: boolean; ok: boolean; list: string } {
-  const eku = ext(d, 'extendedKeyUsage');
-  if (!eku) return { present: false, ok: true, list: '' };
-  const oids = eku.purposes.map((p) => p.oid);
-  const ok = oids.includes(purposeEku(purpose)) || (acceptAny && oids.includes(EKU_OIDS.anyExtendedKeyUsage as string));
-  return { present: true, ok, list: eku.purposes.map((p) => p.name ?? p.oid).join(', ') };
-}
-
-/** Builds every candidate path (bounded), most promising first. */
-function buildPaths(leaf: Node, pool: Node[], at: Date, partialChain: boolean, memo: Map<string, boolean>): Candidate[] {
-  const out: Candidate[] = [];
-  const walk = (path: Node[]): void => {
-    if (out.length >= MAX_PATHS) return;
-    const top = path[path.length - 1] as Node;
-    if (path.length > MAX_DEPTH) {
-      out.push({ nodes: path, end: 'path_too_long' });
-      return;
-    }
-    const selfSigned = isSelfSigned(top, memo);
-    if (selfSigned) {
-      out.push({ nodes: path, end: top.trusted ? 'anchored' : 'untrusted_root' });
-      return;
-    }
-    const used = new Set(path.map((n) => n.desc.fingerprints.sha256));
-    const issuers = pool
-      .filter((c) => !used.has(c.desc.fingerprints.sha256) && mayHaveIssued(c, top))
-      .map((c) => ({ c, score: (c.trusted ? 4 : 0) + (signedBy(top, c, memo) ? 2 : 0) + (timeValid(c, at) ? 1 : 0) }))
-      .sort((a, b) => b.score - a.score)
-      .map((x) => x.c);
-    if (issuers.length === 0) {
-      out.push({ nodes: path, end: top.trusted && partialChain ? 'partial' : 'issuer_not_found' });
-      return;
-    }
-    for (const c of issuers) walk([...path, c]);
-    // A full path to a root is preferred; the partial one is the fallback.
-    if (top.trusted && partialChain) out.push({ nodes: path, end: 'partial' });
-  };
-  walk([leaf]);
-  return out;
-}
-
-function checkPath(p: Candidate, options: Required<Pick<VerifyCertificateOptions, 'purpose' | 'acceptAnyExtendedKeyUsage'>> & { at: Date }, memo: Map<string, boolean>): {
-  failures: VerifyFailure[];
-  warnings: VerifyWarning[];
-} {
-  const { purpose, at, acceptAnyExtendedKeyUsage: acceptAny } = options;
-  const failures: VerifyFailure[] = [];
-  const warnings: VerifyWarning[] = [];
-  const nodes = p.nodes;
-  const last = nodes.length - 1;
-  const top = nodes[last] as Node;
-  const fail = (reason: VerifyReason, i: number, detail: string): void => {
-    failures.push({ reason, detail, certificate: ref(nodes[i] as Node, i) });
-  };
-  if (p.end === 'issuer_not_found') {
-    fail('issuer_not_found', last, `no certificate in --ca or --untrusted issued "${top.desc.subject.text}" (its issuer is "${top.desc.issuer.text}")`);
-  } else if (p.end === 'untrusted_root') {
-    fail('untrusted_root', last, `the path ends at the self-signed "${top.desc.subject.text}", which is not among the trusted (--ca) certificates`);
-  } else if (p.end === 'path_too_long') {
-    fail('path_too_long', last, `no trust anchor was reached within ${MAX_DEPTH} certificates above "${(nodes[0] as Node).desc.subject.text}"`);
-  } else if (p.end === 'partial') {
-    warnings.push({ code: 'partial_chain', message: 'the path ends at a trusted certificate that is not self-signed (partial chain accepted)', certificate: ref(top, last) });
-  }
-  const anchored = p.end === 'anchored' || p.end === 'partial';
-  // Non-self-issued intermediates seen so far, counted from the leaf upwards (RFC 5280 §6.1.4(l)).
-  let intermediatesBelow = 0;
-  nodes.forEach((n, i) => {
-    const d = n.desc;
-    const name = `"${d.subject.text}"`;
-    for (const e of d.extensions) {
-      if (e.kind === 'unknown' && e.error && MUST_DECODE.has(e.oid)) fail('malformed_certificate', i, `${name}: ${e.name} cannot be decoded (${e.error})`);
-      if (e.critical && !SUPPORTED_CRITICAL.has(e.oid)) fail('unhandled_critical_extension', i, `${name} has the critical extension ${e.name}, which is not recognised (RFC 5280 §4.2)`);
-      const skipped = NOT_EVALUATED[e.oid];
-      if (skipped) warnings.push({ code: 'not_checked', message: `${name} has ${skipped}; they were not evaluated`, certificate: ref(n, i) });
-    }
-    if (at < new Date(d.notBefore)) fail('not_yet_valid', i, `${name} is not valid before ${d.notBefore} (checked at ${at.toISOString()})`);
-    if (at > new Date(d.notAfter)) fail('expired', i, `${name} expired at ${d.notAfter} (checked at ${at.toISOString()})`);
-    if (i < last && !signedBy(n, nodes[i + 1] as Node, memo)) {
-      fail('signature_invalid', i, `the signature on ${name} does not verify with the public key of "${(nodes[i + 1] as Node).desc.subject.text}"`);
-    }
-    const bc = ext(d, 'basicConstraints');
-    const ku = ext(d, 'keyUsage');
-    const eku = ekuAllows(d, purpose, acceptAny);
-    if (i === 0) {
-      if (bc?.ca) {
-        fail('leaf_is_ca', 0, `${name} is a CA certificate (basicConstraints CA:TRUE) and cannot be used as a ${purpose} certificate`);
-      }
-      const needed = purpose === 'client' ? ['digitalSignature'] : ['digitalSignature', 'keyEncipherment'];
-      if (ku && !needed.some((u) => (ku.usages as string[]).includes(u))) {
-        fail('key_usage_missing', 0, `${name} has keyUsage ${ku.usages.join(', ') || '(empty)'}, without ${needed.join(' or ')} needed for TLS ${purpose} authentication`);
-      }
-      if (!eku.present) {
-        warnings.push({ code: 'eku_absent', message: `${name} has no extendedKeyUsage, which means any purpose (RFC 5280 §4.2.1.12); policies that require ${purpose === 'client' ? 'clientAuth' : 'serverAuth'} will refuse it`, certificate: ref(n, 0) });
-      } else if (!eku.ok) {
-        fail('eku_missing', 0, `${name} has extendedKeyUsage ${eku.list}, without ${purpose === 'client' ? 'clientAuth' : 'serverAuth'}`);
-      }
-      const ns = ext(d, 'nsCertType');
-      const nsWanted = purpose === 'client' ? 'client' : 'server';
-      if (ns && !(ns.types as string[]).includes(nsWanted)) {
-        fail('ns_cert_type_missing', 0, `${name} has Netscape Cert Type ${ns.types.join(', ')}, without ${nsWanted}`);
-      }
-      return;
-    }
-    const isAnchor = i === last && anchored && n.trusted;
-    if (!bc?.ca && !(isAnchor && d.version === 1)) {
-      fail('not_a_ca', i, bc ? `${name} issued a certificate but has basicConstraints CA:FALSE` : `${name} issued a certificate but has no basicConstraints CA:TRUE (RFC 5280 §6.1.4(k))`);
-    }
-    if (ku && !ku.usages.includes('keyCertSign')) {
-      fail('key_usage_missing', i, `${name} issued a certificate but its keyUsage (${ku.usages.join(', ') || 'empty'}) lacks keyCertSign (RFC 5280 §6.1.4(n))`);
-    }
-    if (bc?.ca && bc.pathLenConstraint !== undefined && intermediatesBelow > bc.pathLenConstraint) {
-      fail('path_length_exceeded', i, `${name} allows ${bc.pathLenConstraint} intermediate CA certificate(s) below it (pathlen:${bc.pathLenConstraint}), the path has ${intermediatesBelow}`);
-    }
-    if (eku.present && !eku.ok) {
-      fail('eku_missing', i, `the CA ${name} restricts its extendedKeyUsage to ${eku.list}, without ${purpose === 'client' ? 'clientAuth' : 'serverAuth'}`);
-    }
-    if (!d.selfIssued) intermediatesBelow++;
-  });
-  return { failures, warnings };
-}
-
-/**
- * Builds a path from the certificate to a trusted root and validates it for
- * a TLS purpose. Never throws for a verification failure: the result says
- * `ok: false` with a `reason` from {@link VERIFY_REASONS}.
- * @throws MTLS_DER_INVALID when a certificate cannot be decoded at all
- */
-export function verifyCertificate(options: VerifyCertificateOptions): VerifyResult {
-  const at = options.at ?? new Date();
-  const memo = new Map<string, boolean>();
-  const toNode = (cert: x509.X509Certificate, trusted: boolean): Node => {
-    const desc = describeCertificate(cert);
-    return { cert, desc, trusted, subjectKey: nameKey(desc.subject.dn), issuerKey: nameKey(desc.issuer.dn) };
-  };
-  const pool: Node[] = [];
-  const seen = new Set<string>();
-  for (const [list, trusted] of [
-    [options.chain, true],
-    [options.untrusted ?? [], false],
-  ] as const) {
-    for (const c of list) {
-      const n = toNode(c, trusted);
-      if (seen.has(n.desc.fingerprints.sha256)) continue;
-      seen.add(n.desc.fingerprints.sha256);
-      pool.push(n);
-    }
-  }
-  const leafDesc = describeCertificate(options.certificate);
-  const leaf = pool.find((n) => n.desc.fingerprints.sha256 === leafDesc.fingerprints.sha256) ?? toNode(options.certificate, false);
-  const candidates = buildPaths(leaf, pool.filter((n) => n !== leaf), at, options.partialChain ?? false, memo);
-  const checkOptions = { purpose: options.purpose, at, acceptAnyExtendedKeyUsage: options.acceptAnyExtendedKeyUsage ?? false };
-  let best: { c: Candidate; failures: VerifyFailure[]; warnings: VerifyWarning[] } | undefined;
-  for (const c of candidates) {
-    const r = checkPath(c, checkOptions, memo);
-    if (r.failures.length === 0) {
-      return { ok: true, purpose: options.purpose, at: at.toISOString(), path: c.nodes.map(ref), warnings: dedupe(r.warnings) };
-    }
-    if (!best) best = { c, ...r };
-  }
-  const chosen = best as { c: Candidate; failures: VerifyFailure[]; warnings: VerifyWarning[] };
-  const first = chosen.failures[0] as VerifyFailure;
-  return {
-    ok: false,
-    purpose: options.purpose,
-    at: at.toISOString(),
-    reason: first.reason,
-    detail: first.detail,
-    certificate: first.certificate,
-    failures: chosen.failures,
-    path: chosen.c.nodes.map(ref),
-    warnings: dedupe(chosen.warnings),
-  };
+function toNode(der: Uint8Array, trusted: boolean): Node | { malformed: string; fingerprint: string } {
+  const p = parseCertificateDer(der);
+  if (!p.ok) return { malformed: p.detail, fingerprint: p.fingerprint };
+  const k = checkPublicKey(p.cert.spki, p.cert.spkiAlgorithm);
+  return { cert: p.cert, trusted, key: k.ok ? k : { ok: false, reason: k.reason, detail: k.detail } };
 }
 
 function dedupe(ws: VerifyWarning[]): VerifyWarning[] {
@@ -456,4 +426,66 @@ function dedupe(ws: VerifyWarning[]): VerifyWarning[] {
     seen.add(k);
     return true;
   });
+}
+
+/**
+ * Builds a path from the certificate to a trusted root and validates it
+ * (RFC 5280 §6) for a TLS purpose. Never throws for a verification failure:
+ * the result says `ok: false` with a `reason` from {@link VERIFY_REASONS}; a
+ * certificate or CRL that cannot be decoded is such a failure too
+ * (`malformed_certificate`, `crl_invalid`).
+ */
+export function verifyCertificate(options: VerifyCertificateOptions): VerifyResult {
+  const at = options.at ?? new Date();
+  const base = { purpose: options.purpose, at: at.toISOString() };
+  const leafNode = toNode(derOf(options.certificate), false);
+  const unknownCert = (fingerprint: string): VerifiedCertificate => ({
+    depth: 0, subject: '(undecodable)', issuer: '(undecodable)', serialNumber: '', fingerprintSha256: fingerprint, notBefore: '', notAfter: '', trusted: false,
+  });
+  const reject = (reason: VerifyReason, detail: string, certificate: VerifiedCertificate, chain: VerifiedCertificate[]): VerifyResult => ({
+    ...base, ok: false, reason, detail, certificate, failures: [{ reason, detail, certificate }], chain, path: chain, warnings: [],
+  });
+  if ('malformed' in leafNode) return reject('malformed_certificate', `the certificate cannot be decoded: ${leafNode.malformed}`, unknownCert(leafNode.fingerprint), []);
+  const crls: ParsedCrl[] = [];
+  for (const [i, der] of (options.crls ?? []).entries()) {
+    try {
+      crls.push(parseCrlDer(Buffer.from(der)));
+    } catch (e) {
+      return reject('crl_invalid', `CRL #${i + 1} cannot be decoded: ${(e as Error).message}`, ref(leafNode, 0), [ref(leafNode, 0)]);
+    }
+  }
+  const pool: Node[] = [];
+  const seen = new Set<string>([leafNode.cert.fingerprint]);
+  for (const [list, trusted] of [
+    [options.chain, true],
+    [options.untrusted ?? [], false],
+  ] as const) {
+    for (const c of list) {
+      const n = toNode(derOf(c), trusted);
+      // An undecodable extra certificate cannot be an issuer; it is left out of path building.
+      if ('malformed' in n || seen.has(n.cert.fingerprint)) continue;
+      seen.add(n.cert.fingerprint);
+      pool.push(n);
+    }
+  }
+  const leafTrusted = (options.chain.map(derOf).some((d) => Buffer.from(d).equals(leafNode.cert.der)));
+  const leaf: Node = { ...leafNode, trusted: leafTrusted };
+  const v = new Verifier(options, at, pool, crls);
+  const { path, failures } = v.build(leaf);
+  const chain = path.map(ref);
+  const warnings = dedupe(v.warnings);
+  if (failures.length === 0) return { ...base, ok: true, chain, path: chain, warnings };
+  const first = failures[0] as VerifyFailure;
+  return { ...base, ok: false, reason: first.reason, detail: first.detail, certificate: first.certificate, failures, chain, path: chain, warnings };
+}
+
+/**
+ * True when a certificate is self-signed (a root, RFC 5280 §3.2): its issuer
+ * equals its subject, its AKI (if any) matches its SKI, and its signature
+ * verifies with its own key. An undecodable certificate is not self-signed.
+ */
+export function isSelfSignedCertificate(cert: x509.X509Certificate | Uint8Array): boolean {
+  const n = toNode(derOf(cert), false);
+  if ('malformed' in n) return false;
+  return new Verifier({ certificate: cert, chain: [], purpose: 'any' }, new Date(), [], []).selfSigned(n);
 }

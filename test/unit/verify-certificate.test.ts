@@ -187,7 +187,7 @@ describe('verifyCertificate agrees with openssl verify', () => {
   it('a leaf without EKU passes for both purposes, with a warning', async () => {
     const leaf = await makeLeaf(dir, root, {
       cn: 'no-eku',
-      profile: { name: 'no_eku', basicConstraints: { critical: true, value: { ca: false } }, keyUsage: { critical: true, value: ['digitalSignature', 'keyEncipherment'] } },
+      profile: { name: 'no_eku', subjectKeyIdentifier: 'hash', authorityKeyIdentifier: { keyid: 'always' }, basicConstraints: { critical: true, value: { ca: false } }, keyUsage: { critical: true, value: ['digitalSignature', 'keyEncipherment'] } },
     });
     for (const purpose of ['client', 'server'] as const) {
       const r = agree(dir, { cert: leaf.certPath, ca: [root.certPath], purpose }, true);
@@ -241,6 +241,8 @@ describe('verifyCertificate agrees with openssl verify', () => {
       cn: 'ku-enc-only',
       profile: {
         name: 'enc_only',
+        subjectKeyIdentifier: 'hash',
+        authorityKeyIdentifier: { keyid: 'always' },
         basicConstraints: { critical: true, value: { ca: false } },
         keyUsage: { critical: true, value: ['keyEncipherment'] },
         extendedKeyUsage: { critical: false, value: ['clientAuth'] },
@@ -265,6 +267,8 @@ describe('verifyCertificate agrees with openssl verify', () => {
       cn: 'any-eku',
       profile: {
         name: 'any_eku',
+        subjectKeyIdentifier: 'hash',
+        authorityKeyIdentifier: { keyid: 'always' },
         basicConstraints: { critical: true, value: { ca: false } },
         keyUsage: { critical: true, value: ['digitalSignature'] },
         extendedKeyUsage: { critical: false, value: ['anyExtendedKeyUsage'] },
@@ -280,6 +284,8 @@ describe('verifyCertificate agrees with openssl verify', () => {
       cn: 'ns-server',
       profile: {
         name: 'ns_server',
+        subjectKeyIdentifier: 'hash',
+        authorityKeyIdentifier: { keyid: 'always' },
         basicConstraints: { critical: false, value: { ca: false } },
         keyUsage: { critical: true, value: ['digitalSignature'] },
         extendedKeyUsage: { critical: false, value: ['clientAuth', 'serverAuth'] },
@@ -295,7 +301,7 @@ describe('verifyCertificate agrees with openssl verify', () => {
     const csr = join(dir, 'crit.csr');
     const cert = join(dir, 'crit.pem');
     const ext = join(dir, 'crit.cnf');
-    writeFileSync(ext, '[e]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n1.2.3.4.5=critical,ASN1:NULL\n');
+    writeFileSync(ext, '[e]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nauthorityKeyIdentifier=keyid\n1.2.3.4.5=critical,ASN1:NULL\n');
     const run = (args: string[]): void => {
       const r = spawnSync('openssl', args, { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
@@ -306,7 +312,7 @@ describe('verifyCertificate agrees with openssl verify', () => {
     // A critical extension OpenSSL does recognise (CRL distribution points) is no reason to refuse.
     const ext2 = join(dir, 'crit2.cnf');
     const cert2 = join(dir, 'crit2.pem');
-    writeFileSync(ext2, '[e]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\ncrlDistributionPoints=critical,URI:http://crl.example/ca.crl\n');
+    writeFileSync(ext2, '[e]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nauthorityKeyIdentifier=keyid\ncrlDistributionPoints=critical,URI:http://crl.example/ca.crl\n');
     run(['x509', '-req', '-in', csr, '-CA', root.certPath, '-CAkey', root.keyPath, '-set_serial', '778', '-days', '5', '-extfile', ext2, '-extensions', 'e', '-out', cert2]);
     agree(dir, { cert: cert2, ca: [root.certPath], purpose: 'client' }, true);
   });
@@ -334,6 +340,8 @@ describe('verifyCertificate: where it deliberately differs from OpenSSL', () => 
       cn: 'ka-only',
       profile: {
         name: 'ka_only',
+        subjectKeyIdentifier: 'hash',
+        authorityKeyIdentifier: { keyid: 'always' },
         basicConstraints: { critical: true, value: { ca: false } },
         keyUsage: { critical: true, value: ['keyAgreement'] },
         extendedKeyUsage: { critical: false, value: ['clientAuth'] },
