@@ -67,6 +67,9 @@ export const ERROR_CODES = {
   MTLS_TLS_SERVER_UNTRUSTED: net('Give the server\'s CA with --ca, or check the host name.'),
   MTLS_HTTP_STATUS: net('The server answered with an error status; read the body for its reason.'),
   MTLS_TIMEOUT: net('The peer did not answer in time; check connectivity and the registered source IP.'),
+
+  MTLS_VALIDITY_BEYOND_CA: denied('Ask for fewer days with --days, or renew the CA certificate first; a certificate may not outlive its CA.'),
+  MTLS_SAN_REQUIRED: denied('Give the server\'s names with --san DNS:api.example,IP:203.0.113.7, or put a subjectAltName in the CSR (mtls csr new --san …).'),
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A known error code. */
