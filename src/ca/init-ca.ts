@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { MtlsError } from '../errors/index.js';
 import { syncDir, writeFileAtomic } from '../io/index.js';
 import { buildCertificate, fingerprintSha256 } from '../pki/certificate.js';
+import { signatureHashFor } from '../pki/issuance-rules.js';
 import { describeKey, exportPrivateKeyPem, generateKeyPair, type KeyType } from '../pki/keys.js';
 import { formatSlash, parseSubject, type DistinguishedName } from '../pki/names.js';
 import { BUILTIN_PROFILES, type ExtensionProfile } from '../pki/profile.js';
@@ -90,7 +91,8 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     await writeFileAtomic(st.crlNumber, '1000\n');
     await writeFileAtomic(
       st.config,
-      renderOpenSslCnf({ dir: final.dir, caSubject: subject, defaultDays: options.defaultDays ?? 375 }),
+      // default_md follows the CA key (sha384 for P-384), so openssl ca signs as mtls does.
+      renderOpenSslCnf({ dir: final.dir, caSubject: subject, defaultDays: options.defaultDays ?? 375, defaultMd: signatureHashFor({ caKey: keys.privateKey }).defaultMd }),
     );
     await syncDir(staging);
     await fs.rmdir(dir).catch(() => undefined);
