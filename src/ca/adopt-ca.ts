@@ -9,13 +9,19 @@ import { fingerprintSha256 } from '../pki/certificate.js';
 import { isEncryptedPrivateKey } from '../pki/keys.js';
 import { readDatabase } from './ca-database.js';
 import { loadCaKey, openCa, type OpenCa, type OpenCaOptions } from './open-ca.js';
+import { readOpenSslConfig } from './openssl-cnf.js';
+import { CRL_EXTENSIONS_PROFILE, encodeCnfValue, renderExtensionSection } from './render-cnf.js';
 
 /** Inputs for {@link adoptCa}. */
 export interface AdoptCaOptions extends OpenCaOptions {
   dir: string;
   /** CA key passphrase: when given, the key is loaded and matched to the certificate. */
   passphrase?: string;
-  /** Create a missing crlnumber and set `unique_subject = no` in index.txt.attr. */
+  /**
+   * Apply the safe repairs: create a missing serial and crlnumber, set
+   * `unique_subject = no` in index.txt.attr, add the `[crl_ext]` section the
+   * guide names but never defines, and write a `~` dir as the absolute path.
+   */
   fix?: boolean;
 }
 
@@ -68,12 +74,19 @@ export async function adoptCa(options: AdoptCaOptions): Promise<AdoptCaResult> {
     repairs.push(`set unique_subject = no in ${attr}: renewing a certificate with the same subject otherwise fails (TXT_DB error number 2)`);
     if (options.fix) await writeFileAtomic(attr, 'unique_subject = no\n', { force: true });
   }
+  const edits = await configRepairs(ca);
+  repairs.push(...edits.descriptions);
+  let adopted = ca;
+  if (options.fix && edits.text !== undefined) {
+    await writeFileAtomic(cfg.configPath, edits.text, { force: true, keepBackupAs: `${cfg.configPath}.old` });
+    adopted = await openCa(options.dir, { ...options, badProfiles: 'error' });
+  }
   const now = new Date();
   return {
-    ca,
+    ca: adopted,
     subject: ca.certificate.subject,
     fingerprintSha256: fingerprintSha256(ca.certificate),
-    profiles: Object.keys(cfg.profiles),
+    profiles: Object.keys(adopted.config.profiles),
     policy: cfg.policy,
     certificates: {
       valid: entries.filter((e) => e.status === 'V' && e.expiry > now).length,
@@ -86,3 +99,33 @@ export async function adoptCa(options: AdoptCaOptions): Promise<AdoptCaResult> {
   };
 }
 
+
+/**
+ * The repairs of openssl.cnf itself, as the new file text (undefined when
+ * none is needed): the guide's `crl_extensions = crl_ext` names a section it
+ * never defines, so `openssl ca -gencrl` fails until `[ crl_ext ]` exists
+ * (written with authorityKeyIdentifier, which RFC 5280 §5.2.1 requires in
+ * CRLs); and `dir = ~/myCA` means nothing to OpenSSL, which never expands `~`.
+ * Only lines of the main file are touched; the old file is kept as `.old`.
+ */
+async function configRepairs(ca: OpenCa): Promise<{ text?: string; descriptions: string[] }> {
+  const cfg = ca.config;
+  const parsed = readOpenSslConfig(cfg.configPath);
+  const descriptions: string[] = [];
+  const lines = (await readFileChecked(cfg.configPath, 'openssl.cnf')).toString('utf8').split('\n');
+  let changed = false;
+  const dirEntry = parsed.get(cfg.caSection, 'dir');
+  if (dirEntry && dirEntry.file === parsed.path && dirEntry.value.trim().startsWith('~') && lines[dirEntry.line - 1] !== undefined) {
+    descriptions.push(`write dir = ${cfg.dir} in ${cfg.configPath}:${dirEntry.line}: OpenSSL does not expand "~"`);
+    lines[dirEntry.line - 1] = `dir = ${encodeCnfValue(cfg.dir)}`;
+    changed = true;
+  }
+  const crlExt = parsed.lookup(cfg.caSection, 'crl_extensions');
+  if (crlExt && !parsed.section(crlExt.value)) {
+    descriptions.push(`add the [ ${crlExt.value} ] section (authorityKeyIdentifier = keyid:always) to ${cfg.configPath}: openssl ca -gencrl fails without it`);
+    if (lines.length && lines[lines.length - 1] !== '') lines.push('');
+    lines.push(...renderExtensionSection({ ...CRL_EXTENSIONS_PROFILE, name: crlExt.value }).split('\n'));
+    changed = true;
+  }
+  return changed ? { text: lines.join('\n'), descriptions } : { descriptions };
+}

@@ -9,6 +9,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { MtlsError } from '../errors/index.js';
 import { syncDir, writeFileAtomic } from '../io/index.js';
 import { buildCertificate, fingerprintSha256, parseCertificate } from '../pki/certificate.js';
+import { signatureHashFor } from '../pki/issuance-rules.js';
 import { describeKey, exportPrivateKeyPem, generateKeyPair, type KeyType } from '../pki/keys.js';
 import { formatSlash, parseSubject, type DistinguishedName } from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
@@ -104,7 +105,14 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     await writeFileAtomic(st.crlNumber, '1000\n');
     await writeFileAtomic(
       st.config,
-      renderOpenSslCnf({ dir: final.dir, caSubject: subject, defaultDays: options.defaultDays ?? 375, ...(profiles ? { profiles } : {}) }),
+      // default_md follows the CA key (sha384 for P-384), so openssl ca signs as mtls does.
+      renderOpenSslCnf({
+        dir: final.dir,
+        caSubject: subject,
+        defaultDays: options.defaultDays ?? 375,
+        defaultMd: signatureHashFor({ caKey: keys.privateKey }).defaultMd,
+        ...(profiles ? { profiles } : {}),
+      }),
     );
     await syncDir(staging);
     await fs.rmdir(dir).catch(() => undefined);

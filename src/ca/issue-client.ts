@@ -5,10 +5,10 @@
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { MtlsError } from '../errors/index.js';
-import { assertCanWrite, writeFilesAtomic } from '../io/index.js';
+import { assertCanWrite, checkOutDir, makeOutDir, writeFilesAtomic } from '../io/index.js';
 import { createCsr } from '../pki/csr.js';
 import { exportPrivateKeyPem, generateKeyPair, type KeyType } from '../pki/keys.js';
-import { dnValues, type DistinguishedName } from '../pki/names.js';
+import { assertSubjectBounds, dnValues, type DistinguishedName } from '../pki/names.js';
 import { buildPfx, type PfxFlavour } from '../pki/pkcs12/index.js';
 import type { GeneralNameSpec } from '../pki/profile.js';
 import { fromX509Name } from '../pki/x509-name.js';
@@ -36,7 +36,7 @@ export interface IssueClientOptions {
   /** Extra subject fields (OU, emailAddress, …); C/ST/O default to the CA's. */
   subject?: DistinguishedName;
   subjectAltNames?: GeneralNameSpec[];
-  /** Output directory (default: the CA's certs/ and private/, as in the guide). */
+  /** Output directory (default: the CA's certs/ and private/, as in the guide); created (0700) when missing. */
   outDir?: string;
   force?: boolean;
 }
@@ -64,20 +64,23 @@ function clientSubject(caSubject: DistinguishedName, name: string, extra: Distin
 }
 
 /** The inputs {@link planIssue} checks: everything cheap, before any secret is asked for. */
-export type PlanIssueOptions = Pick<IssueClientOptions, 'ca' | 'name' | 'profile' | 'outDir' | 'force'>;
+export type PlanIssueOptions = Pick<IssueClientOptions, 'ca' | 'name' | 'profile' | 'outDir' | 'force' | 'subject'>;
 
 /**
- * Checks the cheap inputs of an issue — the name, the profile, the output
- * paths — and returns where the files will go. The CLI calls it before it
- * prompts for the CA passphrase and the .pfx password.
- * @throws MTLS_BAD_ARGUMENT, MTLS_PROFILE_UNKNOWN, MTLS_FILE_EXISTS
+ * Checks the cheap inputs of an issue — the name, the extra subject fields
+ * (RFC 5280 upper bounds), the profile, the output directory (writable, or
+ * creatable) and paths — and returns where the files will go. The CLI calls it
+ * before it prompts for the CA passphrase and the .pfx password.
+ * @throws MTLS_BAD_ARGUMENT, MTLS_BAD_SUBJECT, MTLS_PROFILE_UNKNOWN, MTLS_FILE_EXISTS, MTLS_FILE_WRITE
  */
 export async function planIssue(options: PlanIssueOptions): Promise<{ keyPath: string; csrPath: string; certPath: string; pfxPath: string }> {
   const { ca, name } = options;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `"${name}" is not a usable client name (letters, digits, . _ -; up to 64)`, { subject: 'NAME' });
   }
+  if (options.subject) assertSubjectBounds(options.subject);
   findProfile(ca, options.profile ?? 'client');
+  if (options.outDir) await checkOutDir(options.outDir);
   const certDir = options.outDir ?? ca.config.certs ?? join(ca.config.dir, 'certs');
   const paths = {
     keyPath: join(options.outDir ?? join(ca.config.dir, 'private'), `${name}.key.pem`),
@@ -129,6 +132,7 @@ export async function issueClientCertificate(options: IssueClientOptions): Promi
     friendlyName: name,
   });
   try {
+    if (options.outDir) await makeOutDir(options.outDir);
     await writeFilesAtomic(
       [
         { path: paths.keyPath, data: exportPrivateKeyPem(keys.privateKey, { passphrase: options.pfxPassword }), mode: 0o600 },
@@ -140,9 +144,26 @@ export async function issueClientCertificate(options: IssueClientOptions): Promi
     );
   } catch (e) {
     // The certificate is in the database but its key never reached the disk:
-    // revoke it, so no valid certificate exists whose key is lost.
-    await revokeCertificate({ ca, serial: signed.serial, reason: 'cessationOfOperation' }).catch(() => undefined);
-    throw e;
+    // revoke it, so no valid certificate exists whose key is lost, and say so.
+    const cause = e instanceof MtlsError ? e : new MtlsError('MTLS_FILE_WRITE', (e as Error).message, { cause: e });
+    const revoked = await revokeCertificate({ ca, serial: signed.serial, reason: 'cessationOfOperation' }).then(
+      () => true,
+      () => false,
+    );
+    throw new MtlsError(
+      cause.code,
+      revoked
+        ? `${cause.message}; the certificate was already signed, so serial ${signed.serial} was revoked (cessationOfOperation) and no file was written`
+        : `${cause.message}; the certificate was already signed as serial ${signed.serial} and could NOT be revoked`,
+      {
+        ...(cause.subject !== undefined ? { subject: cause.subject } : {}),
+        cause: e,
+        details: { ...cause.details, serial: signed.serial, revoked },
+        hint: revoked
+          ? `${cause.hint} Then issue again; run \`mtls ca crl\` to publish the revocation of ${signed.serial}.`
+          : `Revoke it by hand: mtls ca revoke ${signed.serial} --ca ${ca.config.dir}, then fix the cause and issue again.`,
+      },
+    );
   }
   return { ...signed, ...paths, chainPath: caChain.path ?? ca.config.certificate };
 }

@@ -227,6 +227,28 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
   return [main, ...aux.sections].join('\n');
 }
 
+/**
+ * Comments written above built-in sections, where `openssl ca` needs to be
+ * told something `mtls ca sign` does by itself, so both sign the same way.
+ */
+const PROFILE_NOTES: Readonly<Record<string, readonly string[]>> = {
+  usr_cert: [
+    "The guide's profile, kept as written. keyEncipherment suits RSA keys only",
+    '(RFC 5480 §3, RFC 8410 §5): mtls ca sign leaves it out, with a warning, for EC',
+    'and Ed25519 requests. openssl ca writes this keyUsage as it stands, so sign',
+    'EC and Ed25519 requests with -extensions client_cert instead.',
+  ],
+  client_cert: ['digitalSignature only: a TLS client key only signs CertificateVerify (RFC 5246 §7.4.8).'],
+  server_cert: [
+    'digitalSignature only, for every key type: with ECDHE the server key only signs',
+    '(RFC 8422 §5.4); keyEncipherment serves RSA key transport, which mtlskit never',
+    'negotiates. Server certificates need a subjectAltName (RFC 9525 §6.3): mtls ca',
+    "sign copies the CSR's and refuses without one; openssl ca copies nothing",
+    '(copy_extensions = none), so give it the names with -extfile, e.g. a file holding',
+    '"subjectAltName = DNS:api.example" plus this section\'s lines.',
+  ],
+};
+
 /** Options for {@link renderOpenSslCnf}. */
 export interface RenderCnfOptions {
   /** The CA directory; must be absolute (OpenSSL expands neither `~` nor a relative path against the file). */
@@ -389,6 +411,9 @@ export function renderOpenSslCnf(options: RenderCnfOptions): string {
   field('commonName', 'Common Name', undefined, [['commonName_max', '64']]);
   field('emailAddress', 'Email Address', undefined, [['emailAddress_max', '64']]);
   out.push(`${table(dnRows)}\n`);
-  for (const p of Object.values(profiles)) out.push(renderExtensionSection(p));
+  for (const p of Object.values(profiles)) {
+    const note = p === BUILTIN_PROFILES[p.name] ? PROFILE_NOTES[p.name] : undefined;
+    out.push(note ? `${note.map((l) => `# ${l}`).join('\n')}\n${renderExtensionSection(p)}` : renderExtensionSection(p));
+  }
   return out.join('\n');
 }

@@ -8,6 +8,7 @@ import { MtlsError } from '../errors/index.js';
 import { assertCanWrite, pathExists, readFileChecked, writeFileAtomic } from '../io/index.js';
 import { parseCertificate } from '../pki/certificate.js';
 import { buildCrl } from '../pki/crl.js';
+import { signatureHashFor } from '../pki/issuance-rules.js';
 import { readDatabase, markRevoked } from './ca-database.js';
 import { normaliseSerial, REVOCATION_REASONS, reasonCode, type IndexEntry, type RevocationReason } from './index-db.js';
 import { withCaLock } from './lock.js';
@@ -91,8 +92,11 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
     const crlNumber = await readCrlNumber(cfg.crlNumberFile, warnings);
     const revoked = entries.filter((e) => e.status === 'R' && e.revokedAt);
     const days = options.days ?? cfg.defaultCrlDays + cfg.defaultCrlHours / 24;
+    // The same digest as the CA's certificates (curve-bound for ECDSA, default_md for RSA), as openssl ca -gencrl uses.
+    const { hash } = signatureHashFor({ caKey, defaultMd: cfg.defaultMd });
     const built = await buildCrl({
       signer: { privateKey: caKey, certificate: ca.certificate },
+      ...(hash ? { hash } : {}),
       crlNumber,
       days,
       entries: revoked.map((e) => ({

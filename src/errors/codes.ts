@@ -71,6 +71,8 @@ export const ERROR_CODES = {
   // Certificate lifecycle: renewal, intermediates.
   MTLS_PATHLEN_EXCEEDED: denied('A CA with pathlen 0 issues end-entity certificates only; sign further CAs with the root.'),
   MTLS_RENEW_PROFILE_UNKNOWN: config('Name the profile the certificate was issued with: --profile NAME (see `mtls ca show`).'),
+  MTLS_VALIDITY_BEYOND_CA: denied('Ask for fewer days with --days, or renew the CA certificate first; a certificate may not outlive its CA.'),
+  MTLS_SAN_REQUIRED: denied('Give the server\'s names with --san DNS:api.example,IP:203.0.113.7, or put a subjectAltName in the CSR (mtls csr new --san …).'),
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A known error code. */

@@ -195,18 +195,19 @@ export function keysMatch(privateKey: KeyObject, publicKey: KeyObject): boolean 
   return Buffer.compare(a, b) === 0;
 }
 
-/** WebCrypto signature algorithm used with a key (SHA-256 except P-384 → SHA-384). */
+/** WebCrypto signature algorithm used with a key (SHA-256 except P-384 → SHA-384, P-521 → SHA-512). */
 export type SigningAlgorithm = { name: 'RSASSA-PKCS1-v1_5'; hash: string } | { name: 'ECDSA'; hash: string } | { name: 'Ed25519' };
 
 /**
  * The signature algorithm mtlskit uses for a signing key: sha256WithRSAEncryption,
- * ecdsa-with-SHA256 (P-256), ecdsa-with-SHA384 (P-384/P-521), or Ed25519.
+ * ecdsa-with-SHA256 (P-256), ecdsa-with-SHA384 (P-384), ecdsa-with-SHA512 (P-521), or Ed25519.
  * @param hash - override the digest for RSA/ECDSA (e.g. `SHA-256` from default_md)
  */
 export function signingAlgorithmFor(key: KeyObject, hash?: string): SigningAlgorithm {
   const d = describeKey(key);
   if (d.algorithm === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash: hash ?? 'SHA-256' };
-  if (d.algorithm === 'ec') return { name: 'ECDSA', hash: hash ?? (d.bits > 256 ? 'SHA-384' : 'SHA-256') };
+  // RFC 5480 §4: the digest matches the curve (P-256 SHA-256, P-384 SHA-384, P-521 SHA-512).
+  if (d.algorithm === 'ec') return { name: 'ECDSA', hash: hash ?? (d.bits > 384 ? 'SHA-512' : d.bits > 256 ? 'SHA-384' : 'SHA-256') };
   if (d.algorithm === 'ed25519') return { name: 'Ed25519' };
   throw new MtlsError('MTLS_KEY_UNSUPPORTED', `cannot sign with a ${d.text} key`);
 }

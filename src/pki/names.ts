@@ -19,23 +19,29 @@ export interface AttributeType {
   short: string;
   long: string;
   oid: string;
+  /**
+   * The RFC 5280 Appendix A.1 upper bound on the value's length in
+   * characters, and the `ub-…` constant that sets it; absent where RFC 5280
+   * sets none (domainComponent, userId, street, postalCode, …).
+   */
+  upperBound?: { max: number; constant: string };
 }
 
-/** Attribute types understood by name (RFC 4519, PKCS#9). */
+/** Attribute types understood by name (RFC 4519, PKCS#9), with their RFC 5280 upper bounds. */
 export const ATTRIBUTE_TYPES: readonly AttributeType[] = [
-  { short: 'C', long: 'countryName', oid: '2.5.4.6' },
-  { short: 'ST', long: 'stateOrProvinceName', oid: '2.5.4.8' },
-  { short: 'L', long: 'localityName', oid: '2.5.4.7' },
-  { short: 'O', long: 'organizationName', oid: '2.5.4.10' },
-  { short: 'OU', long: 'organizationalUnitName', oid: '2.5.4.11' },
-  { short: 'CN', long: 'commonName', oid: '2.5.4.3' },
-  { short: 'emailAddress', long: 'emailAddress', oid: '1.2.840.113549.1.9.1' },
-  { short: 'serialNumber', long: 'serialNumber', oid: '2.5.4.5' },
+  { short: 'C', long: 'countryName', oid: '2.5.4.6', upperBound: { max: 2, constant: 'ub-country-name-alpha-length' } },
+  { short: 'ST', long: 'stateOrProvinceName', oid: '2.5.4.8', upperBound: { max: 128, constant: 'ub-state-name' } },
+  { short: 'L', long: 'localityName', oid: '2.5.4.7', upperBound: { max: 128, constant: 'ub-locality-name' } },
+  { short: 'O', long: 'organizationName', oid: '2.5.4.10', upperBound: { max: 64, constant: 'ub-organization-name' } },
+  { short: 'OU', long: 'organizationalUnitName', oid: '2.5.4.11', upperBound: { max: 64, constant: 'ub-organizational-unit-name' } },
+  { short: 'CN', long: 'commonName', oid: '2.5.4.3', upperBound: { max: 64, constant: 'ub-common-name' } },
+  { short: 'emailAddress', long: 'emailAddress', oid: '1.2.840.113549.1.9.1', upperBound: { max: 255, constant: 'ub-emailaddress-length' } },
+  { short: 'serialNumber', long: 'serialNumber', oid: '2.5.4.5', upperBound: { max: 64, constant: 'ub-serial-number' } },
   { short: 'street', long: 'streetAddress', oid: '2.5.4.9' },
   { short: 'postalCode', long: 'postalCode', oid: '2.5.4.17' },
-  { short: 'title', long: 'title', oid: '2.5.4.12' },
-  { short: 'SN', long: 'surname', oid: '2.5.4.4' },
-  { short: 'GN', long: 'givenName', oid: '2.5.4.42' },
+  { short: 'title', long: 'title', oid: '2.5.4.12', upperBound: { max: 64, constant: 'ub-title' } },
+  { short: 'SN', long: 'surname', oid: '2.5.4.4', upperBound: { max: 32768, constant: 'ub-name' } },
+  { short: 'GN', long: 'givenName', oid: '2.5.4.42', upperBound: { max: 32768, constant: 'ub-name' } },
   { short: 'DC', long: 'domainComponent', oid: '0.9.2342.19200300.100.1.25' },
   { short: 'UID', long: 'userId', oid: '0.9.2342.19200300.100.1.1' },
   { short: 'organizationIdentifier', long: 'organizationIdentifier', oid: '2.5.4.97' },
@@ -161,7 +167,33 @@ export function parseSubject(input: string): DistinguishedName {
       throw new MtlsError('MTLS_BAD_SUBJECT', `countryName must be a two-letter ISO 3166 code, got "${a.value}"`, { subject: 'C' });
     }
   }
+  assertSubjectBounds(dn);
   return dn;
+}
+
+/**
+ * Refuses a subject whose values exceed the RFC 5280 upper bounds
+ * (Appendix A.1: ub-common-name 64, ub-organization-name 64,
+ * ub-organizational-unit-name 64, ub-locality-name 128, ub-state-name 128,
+ * ub-emailaddress-length 255, ub-serial-number 64, …), which strict parsers
+ * and certificate linters enforce. Lengths count characters (code points), as
+ * the ASN.1 SIZE constraint on a DirectoryString and OpenSSL's `_max` do.
+ * @param source - what the subject belongs to, for the message (default `subject`; e.g. `CSR client.csr.pem`)
+ * @throws MTLS_BAD_SUBJECT naming the field, its length and the bound
+ */
+export function assertSubjectBounds(dn: DistinguishedName, source = 'subject'): void {
+  for (const a of dn) {
+    const t = findAttributeType(a.type);
+    if (!t?.upperBound) continue;
+    const length = [...a.value].length;
+    if (length > t.upperBound.max) {
+      throw new MtlsError('MTLS_BAD_SUBJECT', `${source}: ${t.long} (${t.short}) has ${length} characters; RFC 5280 allows at most ${t.upperBound.max} (${t.upperBound.constant})`, {
+        subject: t.short,
+        details: { field: t.long, length, max: t.upperBound.max },
+        hint: `Shorten ${t.short} to at most ${t.upperBound.max} characters.`,
+      });
+    }
+  }
 }
 
 function escape4514(v: string): string {

@@ -118,20 +118,26 @@ export const BUILTIN_PROFILES: Readonly<Record<string, ExtensionProfile>> = {
     keyUsage: { critical: true, value: ['nonRepudiation', 'digitalSignature', 'keyEncipherment'] },
     extendedKeyUsage: { critical: false, value: ['clientAuth', 'emailProtection'] },
   },
+  // A TLS client key only signs CertificateVerify (RFC 5246 §7.4.8), whatever its type.
   client_cert: {
     name: 'client_cert',
     basicConstraints: { critical: true, value: { ca: false } },
     subjectKeyIdentifier: 'hash',
     authorityKeyIdentifier: { keyid: 'ifAvailable', issuer: 'ifAvailable' },
-    keyUsage: { critical: true, value: ['digitalSignature', 'keyEncipherment'] },
+    keyUsage: { critical: true, value: ['digitalSignature'] },
     extendedKeyUsage: { critical: false, value: ['clientAuth'] },
   },
+  // digitalSignature only, for every key type: with ECDHE the server key signs
+  // the ServerKeyExchange (RFC 8422 §5.4, RFC 5246 §7.4.3) and never decrypts.
+  // keyEncipherment would serve only RSA key transport (TLS_RSA_*), which has
+  // no forward secrecy, which TLS 1.3 removed and which mtlskit never
+  // negotiates; a server that must offer it needs its own profile.
   server_cert: {
     name: 'server_cert',
     basicConstraints: { critical: true, value: { ca: false } },
     subjectKeyIdentifier: 'hash',
     authorityKeyIdentifier: { keyid: 'ifAvailable', issuer: 'ifAvailable' },
-    keyUsage: { critical: true, value: ['digitalSignature', 'keyEncipherment'] },
+    keyUsage: { critical: true, value: ['digitalSignature'] },
     extendedKeyUsage: { critical: false, value: ['serverAuth'] },
   },
 };

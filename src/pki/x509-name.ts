@@ -8,7 +8,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Name as AsnName } from '@peculiar/asn1-x509';
 import { Name } from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
-import { findAttributeType, type DistinguishedName } from './names.js';
+import { assertSubjectBounds, findAttributeType, type DistinguishedName } from './names.js';
 
 const PRINTABLE = new Set(['2.5.4.6', '2.5.4.5']);
 const IA5 = new Set(['1.2.840.113549.1.9.1', '0.9.2342.19200300.100.1.25']);
@@ -21,9 +21,11 @@ const IA5_RE = /^[\x00-\x7f]*$/;
  * Builds a Name (one attribute per RDN, in the given order).
  * @throws MTLS_BAD_SUBJECT when a value does not fit its attribute's string
  *   type (PrintableString for C and serialNumber, IA5String for emailAddress
- *   and DC), which strict parsers such as Go's and `openssl req` reject
+ *   and DC), which strict parsers such as Go's and `openssl req` reject, or
+ *   exceeds its RFC 5280 upper bound ({@link assertSubjectBounds})
  */
 export function toX509Name(dn: DistinguishedName): Name {
+  assertSubjectBounds(dn);
   const json = dn.map((a) => {
     const oid = findAttributeType(a.type)?.oid ?? a.type;
     if (PRINTABLE.has(oid) && !PRINTABLE_RE.test(a.value)) {

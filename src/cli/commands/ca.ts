@@ -39,6 +39,19 @@ const days = (v: string): number => {
 const caOption = (): Option => new Option('--ca <dir>', 'CA directory (default: $MTLS_CA_DIR or the current directory)');
 const passphraseFileOption = (): Option => new Option('--passphrase-file <file>', 'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)');
 
+const ISSUANCE_RULES = `
+Issuance rules (RFC 5280):
+  keyUsage follows the key: client and server profiles carry digitalSignature
+  only; keyEncipherment in a profile (usr_cert) is left out, with a warning,
+  for EC and Ed25519 keys and for clientAuth-only profiles.
+  The signature hash follows the CA key: SHA-384 for P-384, SHA-512 for P-521,
+  default_md for RSA. A certificate may not outlive its CA: a --days that
+  reaches past the CA's notAfter is refused (exit 4), never shortened.
+  Server profiles (serverAuth) need a subjectAltName, from the CSR or --san,
+  and copy the CSR's. Subject values are held to the RFC 5280 upper bounds
+  (CN, O, OU 64; L, ST 128; emailAddress 255; serialNumber 64).
+`;
+
 /** Registers `mtls ca …`. */
 export function registerCaCommands(program: Command): void {
   const ca = program.command('ca').description('build and run a private CA compatible with `openssl ca`');
@@ -83,7 +96,7 @@ export function registerCaCommands(program: Command): void {
     .argument('<dir>', 'the CA directory')
     .option('--config <file>', 'openssl.cnf (default DIR/openssl.cnf)')
     .addOption(passphraseFileOption())
-    .option('--fix', 'apply safe repairs: create crlnumber/serial, unique_subject = no')
+    .option('--fix', 'apply safe repairs: create crlnumber/serial, unique_subject = no, add a missing [crl_ext] section, make a "~" dir absolute')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  mtls ca adopt ~/myCA --fix\n')
     .action(async (dir: string, o: { config?: string; passphraseFile?: string; fix?: boolean; json?: boolean }) => {
@@ -115,7 +128,8 @@ export function registerCaCommands(program: Command): void {
     .option('--force', 'overwrite --out')
     .addOption(passphraseFileOption())
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls ca sign client.csr.pem --ca ./myCA --profile client --out client.cert.pem\n')
+    .addHelpText('after', '\nExamples:\n  mtls ca sign client.csr.pem --ca ./myCA --profile client --out client.cert.pem\n  mtls ca sign api.csr.pem --ca ./myCA --profile server --san DNS:api.example\n')
+    .addHelpText('after', ISSUANCE_RULES)
     .action(async (csrs: string[], o: { ca?: string; profile?: string; days?: number; san?: string; out?: string; force?: boolean; passphraseFile?: string; json?: boolean }) => {
       if (o.out && csrs.length > 1) throw new MtlsError('MTLS_USAGE', '--out takes one CSR; with several, certificates go to newcerts/');
       const ca = await openCaFromCli(o.ca);
@@ -158,28 +172,37 @@ export function registerCaCommands(program: Command): void {
     .option('--email <address>', 'emailAddress')
     .option('--san <list>', 'subjectAltName, e.g. DNS:client.example')
     .option('--legacy', '.pfx with 3DES + SHA-1 MAC, for older Java, Windows and macOS keystores')
-    .option('--out-dir <dir>', 'write all files here instead of the CA\'s certs/ and private/')
+    .option('--out-dir <dir>', 'write all files here instead of the CA\'s certs/ and private/ (created 0700 if missing)')
     .option('--password-file <file>', 'file holding the .pfx password (else $MTLS_PFX_PASSWORD, else a prompt)')
     .addOption(passphraseFileOption())
     .option('--force', 'overwrite existing files')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls ca issue acme-client --ca ./myCA --password-file pfx.pass --passphrase-file ca.pass\n')
+    .addHelpText('after', '\nExample:\n  mtls ca issue acme-client --ca ./myCA --password-file pfx.pass --passphrase-file ca.pass --out-dir ./acme\n')
+    .addHelpText(
+      'after',
+      `${ISSUANCE_RULES}
+--out-dir DIR is created (mode 0700) when missing; an unusable DIR is refused
+before anything is signed. If writing the files fails after signing, the new
+serial is revoked (cessationOfOperation) and the error names it.
+`,
+    )
     .action(async (name: string, o: Record<string, string | boolean | number | undefined>) => {
       const ca = await openCaFromCli(o.ca as string | undefined);
       const sans = o.san ? parseSanOption(String(o.san)) : undefined;
+      const extra = [
+        ...(o.ou ? [{ type: 'OU', value: String(o.ou) }] : []),
+        ...(o.email ? [{ type: 'emailAddress', value: String(o.email) }] : []),
+      ];
       await planIssue({
         ca,
         name,
         profile: String(o.profile),
         force: Boolean(o.force),
+        subject: extra,
         ...(o.outDir ? { outDir: String(o.outDir) } : {}),
       });
       const caKey = await caKeyFromCli(ca, o.passphraseFile as string | undefined);
       const pfxPassword = await readSecret({ file: o.passwordFile as string | undefined, envVar: 'MTLS_PFX_PASSWORD', prompt: '.pfx password: ', confirm: true, what: '.pfx password' });
-      const extra = [
-        ...(o.ou ? [{ type: 'OU', value: String(o.ou) }] : []),
-        ...(o.email ? [{ type: 'emailAddress', value: String(o.email) }] : []),
-      ];
       const r = await withSpinner('generating the client key', () =>
         issueClientCertificate({
           ca,

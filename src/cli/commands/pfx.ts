@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import type { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import { MtlsError, isMtlsError } from '../../errors/index.js';
-import { assertCanWrite, readFileChecked, writeFileAtomic, writeFilesAtomic } from '../../io/index.js';
+import { assertCanWrite, checkOutDir, makeOutDir, readFileChecked, writeFileAtomic, writeFilesAtomic } from '../../io/index.js';
 import { describeKey, isEncryptedPrivateKey, keysMatch, loadPrivateKey } from '../../pki/keys.js';
 import {
   buildPfx,
@@ -234,6 +234,7 @@ interface UnpackOptions {
 async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
   const stem = opts.name ?? basename(input).replace(/\.(pfx|p12)$/i, '');
   const paths = { cert: join(opts.outDir, `${stem}.cert.pem`), chain: join(opts.outDir, `${stem}.chain.pem`), key: join(opts.outDir, `${stem}.key.pem`) };
+  await checkOutDir(opts.outDir);
   for (const p of Object.values(paths)) await assertCanWrite(p, opts.force);
   const data = await readFileChecked(input, '.pfx file');
   const password = await pfxPassword(opts.passwordFile, `Password for ${basename(input)}: `, false);
@@ -244,6 +245,7 @@ async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
       ? await readSecret({ file: opts.keyPassphraseFile, prompt: '', what: 'key passphrase' })
       : password;
   const r = unpackPfx(data, password, { keyPassphrase, source: input, allowNoMac: opts.allowNoMac ?? false });
+  await makeOutDir(opts.outDir);
   await writeFilesAtomic(
     [
       { path: paths.cert, data: r.certPem, mode: 0o644 },
@@ -347,7 +349,7 @@ Examples:
     .command('unpack')
     .description('write a .pfx out as PEM files (certificate, chain, key) for Python, Go or curl')
     .argument('<in>', 'the .pfx / .p12 to read (any supported flavour, RC2 included)')
-    .requiredOption('--out-dir <dir>', 'directory for NAME.cert.pem, NAME.chain.pem and NAME.key.pem')
+    .requiredOption('--out-dir <dir>', 'directory for NAME.cert.pem, NAME.chain.pem and NAME.key.pem (created 0700 if missing)')
     .option('--name <stem>', 'file name stem (default: the input name without .pfx)')
     .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt)`)
     .option('--key-passphrase-file <file>', 'encrypt the PEM key with this passphrase (default: the .pfx password)')
