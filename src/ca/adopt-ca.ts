@@ -45,7 +45,7 @@ export interface AdoptCaResult {
  *   MTLS_CA_CORRUPT, MTLS_BAD_PASSPHRASE, MTLS_KEY_MISMATCH
  */
 export async function adoptCa(options: AdoptCaOptions): Promise<AdoptCaResult> {
-  // An unsupported directive anywhere is an error naming file:line (issue 2 §4).
+  // An unsupported directive anywhere is an error naming file:line, so nothing is silently ignored.
   const ca = await openCa(options.dir, { ...options, badProfiles: 'error' });
   const cfg = ca.config;
   const warnings = [...cfg.warnings];

@@ -1,5 +1,5 @@
 /**
- * Classifies how an mTLS exchange ended (issue 3, probe step 6) and turns it,
+ * Classifies how an mTLS exchange ended (the probe's last step) and turns it,
  * together with what the client knows about its own certificate, into one
  * verdict from a closed set.
  */

@@ -106,7 +106,7 @@ export interface InstitutionTrust {
 /** Outcome class of an audit record. */
 export type AuditOutcome = 'accepted' | 'rejected';
 
-/** Reason codes (closed set, issue 4 §6). */
+/** Reason codes of the audit trail (a closed set). */
 export const AUDIT_REASONS = [
   'ok',
   'ip_not_registered',
