@@ -1,0 +1,135 @@
+/**
+ * A running gateway follows the SQLite registry file at its configured path,
+ * as an operator restoring from backup expects: a replaced file is reopened
+ * and its contents apply (here: a suspension written only to the new file);
+ * a deleted file makes the gateway stale, so that after the maximum staleness
+ * it refuses every connection (`registry_unavailable`) and `/readyz` says not
+ * ready; putting a file back brings it back. Nothing fails open.
+ */
+import 'reflect-metadata';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, renameSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import { tempDir } from '../helpers/pki.js';
+import {
+  makeInstitution,
+  makeServerPki,
+  mtlsRequest,
+  registerInstitution,
+  startEchoUpstream,
+  startTestGateway,
+  waitFor,
+  type EchoUpstream,
+  type TestGateway,
+  type TestInstitution,
+  type TestServerPki,
+} from '../helpers/gateway-harness.js';
+
+const { dir, cleanup } = tempDir('mtlskit-gw-regfile-');
+const path = join(dir, 'registry.db');
+let pki: TestServerPki;
+let registry: SqliteRegistry;
+let upstream: EchoUpstream;
+let gw: TestGateway;
+let acme: TestInstitution;
+
+/** Removes the file and its WAL companions, as `rm registry.db*` would. */
+function removeRegistryFiles(p: string): void {
+  for (const f of [p, `${p}-wal`, `${p}-shm`]) if (existsSync(f)) unlinkSync(f);
+}
+
+/** Writes a registry file elsewhere with `acme` registered, optionally suspended, and closes it. */
+async function writeRegistryCopy(target: string, suspended: boolean): Promise<void> {
+  const other = await openSqliteRegistry(target, { pollIntervalMs: 100 });
+  await registerInstitution(other, 'acme', acme.root.certPem, ['127.0.0.1']);
+  if (suspended) await other.setInstitutionStatus('acme', 'suspended');
+  await other.close();
+  for (const f of [`${target}-wal`, `${target}-shm`]) if (existsSync(f)) unlinkSync(f);
+}
+
+before(async () => {
+  pki = await makeServerPki(dir);
+  acme = await makeInstitution(dir, 'acme');
+  registry = await openSqliteRegistry(path, { pollIntervalMs: 100 });
+  await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
+  upstream = await startEchoUpstream();
+  gw = await startTestGateway({ registry, upstream: upstream.url, pki });
+});
+
+after(async () => {
+  await gw?.close();
+  await upstream?.close();
+  await registry?.close();
+  cleanup();
+});
+
+/**
+ * One call: the HTTP status, or `closed` when the gateway closed the
+ * connection before the handshake (its answer to a source IP that has no
+ * active institution, or to a registry it can no longer trust).
+ */
+async function attempt(p: string): Promise<number | 'closed'> {
+  try {
+    return (await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: p })).status;
+  } catch (e) {
+    if (['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') || /socket disconnected|socket hang up/.test((e as Error).message)) return 'closed';
+    throw e;
+  }
+}
+
+/** The newest audit line the gateway logged with this reason, if any. */
+function loggedReason(reason: string): Record<string, unknown> | undefined {
+  return gw.lines
+    .map((l) => l.audit as Record<string, unknown> | undefined)
+    .filter((a) => a?.reason === reason)
+    .pop();
+}
+const readyz = async () => {
+  const res = await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()?.port}/readyz`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+
+describe('gateway: the registry file is replaced or deleted while it runs', { timeout: 60_000 }, () => {
+  test('a replacement file (restore from backup) is reopened: its suspension applies within a second', async () => {
+    assert.equal(await attempt('/before'), 200);
+    const copy = join(dir, 'restored.db');
+    await writeRegistryCopy(copy, true);
+    renameSync(copy, path);
+    await waitFor(async () => (await attempt('/after-restore')) === 'closed', 3_000, 'the suspension in the replacement file to apply');
+    const record = await waitFor(() => loggedReason('institution_suspended'), 2_000, 'an institution_suspended audit record');
+    assert.equal(record.institutionId, 'acme');
+    assert.equal((await readyz()).status, 200, 'a readable replacement keeps the gateway ready');
+  });
+
+  test('a deleted file makes the gateway stale: every call refused, /readyz not ready, and a log line says why; a restored file recovers', async () => {
+    const copy = join(dir, 'active.db');
+    await writeRegistryCopy(copy, false);
+    renameSync(copy, path);
+    await waitFor(async () => (await attempt('/active')) === 200, 3_000, 'the active registry to apply');
+
+    removeRegistryFiles(path);
+    const notReady = await waitFor(
+      async () => {
+        const r = await readyz();
+        return r.status === 503 ? r : undefined;
+      },
+      15_000,
+      '/readyz to report not ready',
+    );
+    assert.match(JSON.stringify(notReady.body), /registry/i);
+    assert.equal(await attempt('/while-deleted'), 'closed');
+    const record = await waitFor(() => loggedReason('registry_unavailable'), 2_000, 'a registry_unavailable audit record');
+    assert.match(String(record.detail), /stale|registry/i);
+    assert.ok(
+      gw.lines.some((l) => /registry/i.test(String(l.msg)) && /stale|fail|not exist|no such|gone|unreadable/i.test(JSON.stringify(l))),
+      'a log line says the registry is unreadable',
+    );
+
+    await writeRegistryCopy(copy, false);
+    renameSync(copy, path);
+    await waitFor(async () => (await readyz()).status === 200, 5_000, '/readyz to recover');
+    assert.equal(await attempt('/recovered'), 200);
+  });
+});
