@@ -124,7 +124,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   } else {
     if (!cfg.registry) throw new MtlsError('MTLS_CONFIG_INVALID', 'key `registry` is missing: the gateway needs a registry location', { subject: 'registry' });
     registry = await openRegistry(cfg.registry, {
-      sqlite: { pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
+      sqlite: { create: false, pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
     });
   }
   await registry.init();

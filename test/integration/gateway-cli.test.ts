@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnJsonLogCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pki.js';
@@ -129,6 +129,18 @@ describe('mtls gateway start', () => {
     assert.equal(r.code, 3);
     assert.match(r.stderr, /error\[MTLS_CONFIG_INVALID\]: registry file .*corrupt\.db is not a SQLite database/);
     assert.match(r.stderr, /hint: /);
+  });
+
+  test('a registry path that does not exist is refused at start, naming the path, and nothing is created (exit 3)', async () => {
+    for (const workers of ['1', '2']) {
+      const missing = join(dir, `missing-${workers}.db`);
+      const cfg = writeConfig(`missing-${workers}.yaml`, goodConfig().replace(`registry: ${registryPath}`, `registry: ${missing}`));
+      const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--workers', workers]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, new RegExp(`error\\[MTLS_CONFIG_INVALID\\]: registry file .*missing-${workers}\\.db does not exist`));
+      assert.match(r.stderr, /hint: .*institution add/);
+      assert.equal(existsSync(missing), false, 'no empty registry was created');
+    }
   });
 
   test('SIGHUP with a broken credential keeps serving with the old one', async () => {

@@ -169,11 +169,13 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     options.logger ??
     pino({ level: cfg.logLevel, base: { service: 'mtls-gateway', pid: process.pid, role: 'primary' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
 
-  // Opened here first, before any worker, so that a new registry file is
-  // created and migrated once rather than by N workers racing, and so that a
-  // corrupt file fails the start with its own error. Kept for the admin API.
+  // Opened here first, before any worker, so that the schema is migrated once
+  // rather than by N workers racing, and so that a missing or corrupt file
+  // fails the start with its own error. Never created here: a gateway pointed
+  // at a mistyped path would otherwise serve an empty registry and refuse
+  // every institution without saying why. Kept for the admin API.
   const registry: Registry = await openRegistry(cfg.registry, {
-    sqlite: { pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
+    sqlite: { create: false, pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
   });
   const adminOn = adminConfigured(cfg.admin);
   if (!adminOn) await registry.close();
