@@ -1,3 +1,7 @@
+/** A CA on disk, compatible with OpenSSL's CA directory: init, adopt, issue, sign, revoke, CRLs, renewal, status. */
+// @peculiar/x509's dependency injection needs the Reflect metadata API before it loads.
+import 'reflect-metadata';
+
 export { initCa, assertEmptyOrMissing, type InitCaOptions, type InitCaResult } from './init-ca.js';
 export { adoptCa, type AdoptCaOptions, type AdoptCaResult } from './adopt-ca.js';
 export { openCa, loadCaKey, findProfile, type OpenCa, type OpenCaOptions } from './open-ca.js';

@@ -4,9 +4,9 @@
  * (X509V3_parse_list, v2i_GENERAL_NAME, v3_check_critical, …) so that a
  * section means the same to mtlskit as to `openssl ca -extensions SECTION`.
  */
-import { isIP } from 'node:net';
 import { MtlsError } from '../errors/index.js';
 import { findAttributeType, formatSlash, type DistinguishedName } from '../pki/names.js';
+import { parseIpBytes } from '../pki/ip-text.js';
 import {
   EKU_OIDS,
   KEY_USAGE_NAMES,
@@ -366,7 +366,7 @@ function generalName(item: Item, ctx: Ctx, kind: 'san' | 'ian' | 'other'): Gener
       return { type: 'rid', value: oid };
     }
     case 'IP':
-      if (isIP(value) === 0) throw invalidAt(item, ctx, `"${value}" is not an IPv4 or IPv6 address (OpenSSL: "bad ip address")`);
+      if (!parseIpBytes(value)) throw invalidAt(item, ctx, `"${value}" is not an IPv4 or IPv6 address (OpenSSL: "bad ip address")`);
       return { type: 'ip', value };
     case 'dirName':
       return { type: 'dirName', value: dirNameValue(value, item, ctx) };

@@ -1,5 +1,24 @@
-/** The provider side: the TLS-1.2 mTLS gateway, its registry, onboarding and admin API. */
+/**
+ * The provider side: the TLS-1.2 mTLS gateway (one process or supervised
+ * workers), its configuration, the registry of institutions, onboarding
+ * checks and the admin API. The parts the gateway is wired from (tenant TLS
+ * servers, connection state, the request handler, the trust cache, the audit
+ * sink, metrics) are internals: their shape changes with the implementation.
+ *
+ * This entry loads the native SQLite module; `pg` loads only when a
+ * `postgres://` registry is opened.
+ */
+import 'reflect-metadata';
+
 export { startGateway, type StartGatewayOptions, type RunningGateway, type ReloadCredentialResult } from './gateway.js';
+export {
+  startGatewayWorkers,
+  type StartGatewayWorkersOptions,
+  type RunningGatewayWorkers,
+  type WorkerInfo,
+  type WorkerReloadResult,
+  type WorkersExit,
+} from './workers/primary.js';
 export {
   loadGatewayConfig,
   parseListenAddress,
@@ -12,36 +31,26 @@ export {
   type LoadGatewayConfigOptions,
   type ListenAddress,
 } from './config.js';
-export { evaluateConnection, mapAuthorizationError, buildInstitutionPath, type PolicyDecision, type ConnectionEvidence, type PolicyOptions } from './policy.js';
+export { evaluateConnection, type PolicyDecision, type ConnectionEvidence, type PolicyOptions } from './policy.js';
+export { DEFAULT_IDENTITY_HEADERS, type IdentityHeaderNames, type ClientIdentity } from './identity-headers.js';
+export * from './registry/types.js';
+export { openRegistry, parseRegistryLocation, type OpenRegistryOptions, type RegistryLocation } from './registry/index.js';
+export { openSqliteRegistry, SqliteRegistry, type SqliteRegistryOptions } from './registry/sqlite-registry.js';
+export { openPostgresRegistry, PostgresRegistry, type PostgresRegistryOptions } from './registry/postgres-registry.js';
 export {
-  buildUpstreamHeaders,
-  identityHeaderPairs,
-  isIdentityHeader,
-  hasUnderscore,
-  toByteSequence,
-  headerSafe,
-  DEFAULT_IDENTITY_HEADERS,
-  type IdentityHeaderNames,
-  type ClientIdentity,
-} from './identity-headers.js';
-export { IpMatcher, parseIp, normalizeIp, cidrContains } from './ip-match.js';
-export { loadServerCredential } from './server-credential.js';
-export { handleHealthRequest, startOpsServer } from './health.js';
-export { GatewayMetrics } from './metrics.js';
-export { createTenantServer, classifyTlsClientError, handshakeErrorRecord, type TenantServerOptions, type ClientOfSocket } from './tenant-server.js';
-export { ConnectionTracker, refusalForLookup, type ConnectionState, type ConnectionTrackerOptions, type HandshakeEvidence } from './connection-state.js';
-export { RequestHandler, type RequestHandlerOptions } from './request-handler.js';
-export { TrustCache, TrustParseCache, buildSnapshot, updateSnapshot } from './trust-cache.js';
-export { AuditSink, makeAuditRecord } from './audit.js';
-export {
-  startGatewayWorkers,
-  type StartGatewayWorkersOptions,
-  type RunningGatewayWorkers,
-  type WorkerInfo,
-  type WorkerReloadResult,
-  type WorkersExit,
-} from './workers/primary.js';
-export { decideRestart, DEFAULT_RESTART_POLICY, type RestartPolicyOptions, type RestartDecision } from './workers/restart-policy.js';
-export * from './registry/index.js';
-export * from './onboarding.js';
+  assertNoPrivateKey,
+  validateCaChain,
+  onboardCaChain,
+  validateCrls,
+  onboardCrls,
+  type OnboardCheck,
+  type ValidateCaChainOptions,
+  type ChainCertificateInfo,
+  type ValidatedChain,
+  type OnboardCaChainOptions,
+  type OnboardCaChainResult,
+  type ValidateCrlOptions,
+  type ValidatedCrl,
+  type OnboardCrlResult,
+} from './onboarding.js';
 export * from './admin/index.js';

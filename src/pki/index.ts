@@ -1,4 +1,12 @@
-/** Pure X.509: keys, names, extensions/profiles, CSRs, certificates, CRLs, PKCS#12, inspection, verification. */
+/**
+ * Pure X.509: keys, names, extensions/profiles, CSRs, certificates, CRLs,
+ * PKCS#12, inspection, verification. No I/O and no native modules. The
+ * PKCS#12 ciphers and key derivation (RC2, RC4, the RFC 7292 KDF) are
+ * internals of the `.pfx` reader and writer.
+ */
+// @peculiar/x509's dependency injection needs the Reflect metadata API before it loads.
+import 'reflect-metadata';
+
 export { encodePem, decodePemBlocks, isPem, containsPrivateKey, derBlocksOf, PRIVATE_KEY_LABELS, type PemBlock } from './pem.js';
 export {
   KEY_TYPES,

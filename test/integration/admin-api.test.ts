@@ -116,11 +116,15 @@ describe('admin API', () => {
     assert.match(String(none.headers['www-authenticate']), /^Bearer/);
     const noneBody = (await none.body.json()) as { error: { code: string; message: string; hint: string } };
     assert.equal(noneBody.error.code, 'MTLS_UNAUTHORIZED');
-    assert.ok(noneBody.error.hint.length > 0);
+    assert.equal(noneBody.error.message, 'no bearer token was presented');
+    assert.match(noneBody.error.hint, /^Send Authorization: Bearer TOKEN /, 'the hint says what to send');
 
     const bad = await request(`${admin.url}/v1/institutions`, { headers: bearer('b'.repeat(32)) });
     assert.equal(bad.statusCode, 401);
-    await bad.body.dump();
+    const badBody = (await bad.body.json()) as { error: { code: string; message: string; hint: string } };
+    assert.equal(badBody.error.code, 'MTLS_UNAUTHORIZED');
+    assert.equal(badBody.error.message, 'the bearer token is not valid for this admin API');
+    assert.doesNotMatch(JSON.stringify(badBody), /bbbb/, 'the presented token is never echoed');
     const almost = await request(`${admin.url}/v1/institutions`, { headers: bearer(TOKEN.slice(0, -1)) });
     assert.equal(almost.statusCode, 401);
     await almost.body.dump();

@@ -3,9 +3,8 @@
  * canonical text form, so that the same block is never stored twice under two
  * spellings and a lookup by text finds it.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { MtlsError } from '../../errors/index.js';
-import { formatIpBytes } from '../../pki/ip-text.js';
+import { formatIpBytes, parseIpBytes } from '../../pki/ip-text.js';
 
 /** A parsed CIDR block. */
 export interface ParsedCidr {
@@ -19,36 +18,7 @@ export interface ParsedCidr {
   text: string;
 }
 
-/**
- * Parses an IPv4 or IPv6 address into its bytes. IPv4-mapped IPv6 addresses
- * (`::ffff:192.0.2.1`, RFC 4291 §2.5.5.2) stay 16 bytes here; see
- * {@link parseCidr} for how blocks are canonicalised.
- * @returns null when the text is not an IP address (zone ids such as `%eth0` included)
- */
-export function parseIpBytes(text: string): Buffer | null {
-  if (text.includes('%')) return null;
-  if (isIPv4(text)) return Buffer.from(text.split('.').map(Number));
-  if (!isIPv6(text)) return null;
-  let head = text;
-  const tailBytes: number[] = [];
-  const v4 = /:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    tailBytes.push(...(v4[1] as string).split('.').map(Number));
-    head = text.slice(0, v4.index + 1) + '0:0';
-  }
-  const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
-  const leftGroups = left ? left.split(':') : [];
-  const rightGroups = right === undefined ? [] : right ? right.split(':') : [];
-  const missing = 8 - leftGroups.length - rightGroups.length;
-  const groups = [...leftGroups, ...(right === undefined ? [] : Array<string>(missing).fill('0')), ...rightGroups];
-  if (groups.length !== 8) return null;
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  if (tailBytes.length === 4) Buffer.from(tailBytes).copy(out, 12);
-  return out;
-}
-
-export { formatIpBytes };
+export { formatIpBytes, parseIpBytes };
 
 const MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
 

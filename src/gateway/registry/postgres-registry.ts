@@ -9,7 +9,7 @@
  * is reported, re-established, and followed by a full reload, so no change is
  * missed.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { MtlsError, type ErrorCode } from '../../errors/index.js';
 import type { SqlDriver, SqlQuery, SqlTransactionMode, SqlValue } from './sql-driver.js';
 import { SqlRegistry } from './sql-registry.js';
@@ -61,11 +61,34 @@ export function mapPgError(e: unknown, where: string, action: string): MtlsError
   return make('MTLS_INTERNAL', `PostgreSQL at ${where}: ${action} failed: ${msg}`);
 }
 
+/** The `pg` module's default export. */
+type Pg = typeof pg;
+
+/**
+ * Loads `pg`, an optional peer dependency: only a `postgres://` registry
+ * needs it, so a SQLite gateway, a CA or a client never loads it.
+ * @throws MTLS_CONFIG_UNSUPPORTED when it is not installed
+ */
+async function loadPg(): Promise<Pg> {
+  try {
+    return (await import('pg')).default;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /['"]pg['"]/.test((e as Error).message)) {
+      throw new MtlsError('MTLS_CONFIG_UNSUPPORTED', 'a postgres:// registry needs the package `pg`, which is not installed', {
+        subject: 'pg',
+        hint: 'Install it next to mtlskit (`npm install pg@8`), or use a SQLite registry file.',
+      });
+    }
+    throw e;
+  }
+}
+
 /** BIGINT (ids, the version counter) as a number, as SQLite returns it; registry values stay far below 2^53. */
 const INT8_OID = 20;
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
-};
+const typesOf = (driver: Pg): pg.CustomTypesConfig => ({
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : driver.types.getTypeParser(oid, format))) as Pg['types']['getTypeParser'],
+});
 
 /** `?` placeholders to PostgreSQL's `$1, $2, …` (registry statements have no `?` in literals). */
 const numbered = (sql: string): string => {
@@ -89,6 +112,8 @@ class PostgresDriver implements SqlDriver {
   readonly schema: string;
   private readonly channel: string;
   private pool: pg.Pool | undefined;
+  /** The loaded `pg` module (set by {@link open}). */
+  private pg: Pg | undefined;
   private closed = false;
 
   /** @throws MTLS_CONFIG_INVALID for a bad schema name or pool size */
@@ -109,8 +134,8 @@ class PostgresDriver implements SqlDriver {
     this.channel = `mtls_registry_${this.schema}`;
   }
 
-  private config(): pg.ClientConfig {
-    return { connectionString: this.url, options: `-c search_path=${this.schema}`, types };
+  private config(driver: Pg): pg.ClientConfig {
+    return { connectionString: this.url, options: `-c search_path=${this.schema}`, types: typesOf(driver) };
   }
 
   private report(err: MtlsError): void {
@@ -119,7 +144,9 @@ class PostgresDriver implements SqlDriver {
   }
 
   async open(): Promise<void> {
-    const pool = new pg.Pool({ ...this.config(), max: this.options.poolSize ?? 5 });
+    const driver = await loadPg();
+    this.pg = driver;
+    const pool = new driver.Pool({ ...this.config(driver), max: this.options.poolSize ?? 5 });
     pool.on('error', (e) => this.report(this.mapError(e, 'keep an idle connection')));
     this.pool = pool;
   }
@@ -179,7 +206,10 @@ class PostgresDriver implements SqlDriver {
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
     const start = (): void => {
-      const c = new pg.Client(this.config());
+      const driver = this.pg;
+      // open() loads pg before the registry is handed out; a feed without it would never tick.
+      if (!driver) throw new MtlsError('MTLS_INTERNAL', `registry ${this.where}: change feed started before the connection was opened`);
+      const c = new driver.Client(this.config(driver));
       client = c;
       const retry = (e: unknown): void => {
         if (client !== c) return;

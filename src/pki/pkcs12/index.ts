@@ -18,8 +18,4 @@ export { describePfx, type DescribePfxOptions, type PfxCertificateDescription, t
 export { loadCertificates, subjectCommonName, type PfxCertificateInput } from './certificates.js';
 export { NOT_ENCRYPTED, type PfxEncryption } from './encryption.js';
 export { type MacDigest } from './oids.js';
-export { bmpPassword, pkcs12Kdf, PKCS12_KDF_ID, type Pkcs12KdfDigest } from './pkcs12-kdf.js';
-export { PKCS12_PBE_OID, legacyPbeDecrypt, legacyPbeEncrypt, type LegacyPbeEncryptOptions, type LegacyPbeEncryptResult } from './pbe-legacy.js';
-export { rc2CbcDecryptRaw, rc2CbcEncrypt, rc2DecryptBlock, rc2EncryptBlock, rc2ExpandKey } from './rc2.js';
-export { rc4 } from './rc4.js';
 export { unpackPfx, type UnpackPfxOptions, type UnpackPfxResult } from './unpack-pfx.js';

@@ -6,7 +6,7 @@
  * octets (§6.5); email addresses against rfc822Name SANs, the domain part
  * case-insensitively.
  */
-import { isIP } from 'node:net';
+import { parseIpBytes } from '../ip-text.js';
 import type { GeneralName } from './general-names.js';
 
 /** A reference identity. */
@@ -14,24 +14,9 @@ export type ReferenceName = { kind: 'dns' | 'ip' | 'email'; value: string };
 
 /** Classifies `--name` input: an IP literal, a mailbox (has `@`), or a DNS name. */
 export function parseReferenceName(value: string): ReferenceName {
-  if (isIP(value)) return { kind: 'ip', value };
+  if (parseIpBytes(value)) return { kind: 'ip', value };
   if (value.includes('@')) return { kind: 'email', value };
   return { kind: 'dns', value };
-}
-
-/** IP text to octets (4 or 16), or undefined. */
-export function ipBytes(text: string): Buffer | undefined {
-  const v = isIP(text);
-  if (v === 4) return Buffer.from(text.split('.').map(Number));
-  if (v !== 6) return undefined;
-  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
-  const parse = (s: string): number[] => (s ? s.split(':').flatMap((g) => (g.includes('.') ? [...(ipBytes(g) as Buffer)].reduce<number[]>((a, b, i) => (i % 2 ? [...a.slice(0, -1), (a[a.length - 1] as number) * 256 + b] : [...a, b]), []) : [parseInt(g, 16)])) : []);
-  const h = parse(head);
-  const t = tail === undefined ? [] : parse(tail);
-  const groups = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  return out;
 }
 
 function dnsMatches(pattern: string, name: string): boolean {
@@ -49,7 +34,7 @@ export function matchesReferenceName(sans: readonly GeneralName[] | undefined, r
   for (const san of sans ?? []) {
     if (ref.kind === 'dns' && san.type === 'dns' && dnsMatches(san.value, ref.value)) return true;
     if (ref.kind === 'ip' && san.type === 'ip') {
-      const b = ipBytes(ref.value);
+      const b = parseIpBytes(ref.value);
       if (b && b.equals(san.bytes)) return true;
     }
     if (ref.kind === 'email' && san.type === 'email') {
