@@ -27,8 +27,14 @@ const entries: Array<{ name: string; source: string }> = Object.entries(pkg.expo
     source: join(root, (target as { import: string }).import.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')),
   }));
 
-/** One line per exported name: `entry  name  value|type`, sorted. */
+let report: string | undefined;
+/** One line per exported name: `entry  name  value|type`, sorted (computed once: a program over every entry is slow to build). */
 function apiReport(): string {
+  report ??= buildApiReport();
+  return report;
+}
+
+function buildApiReport(): string {
   const program = ts.createProgram(
     entries.map((e) => e.source),
     { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true, noEmit: true, skipLibCheck: true },
