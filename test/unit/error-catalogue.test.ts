@@ -11,18 +11,24 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { ERROR_CODES, type ErrorCodeInfo } from '../../src/errors/index.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SRC = join(ROOT, 'src');
 const CODES_FILE = join(SRC, 'errors', 'codes.ts');
 const DOC_FILE = join(ROOT, 'docs', 'errors.md');
 const README = join(ROOT, 'README.md');
 
-const codes = Object.keys(ERROR_CODES);
-const info = (code: string): ErrorCodeInfo => (ERROR_CODES as Record<string, ErrorCodeInfo>)[code]!;
+const catalogue: Readonly<Record<string, ErrorCodeInfo>> = ERROR_CODES;
+const codes = Object.keys(catalogue);
+function info(code: string): ErrorCodeInfo {
+  const entry = catalogue[code];
+  if (!entry) throw new Error(`${code} is not in ERROR_CODES`);
+  return entry;
+}
 
 /**
  * The category rule. Each category helper in codes.ts fixes the exit code
@@ -33,6 +39,8 @@ const info = (code: string): ErrorCodeInfo => (ERROR_CODES as Record<string, Err
 const CATEGORY_EXIT = { usage: 2, config: 3, denied: 4, io: 5, net: 6 } as const;
 const CATEGORY_HTTP = { usage: 400, config: 400, denied: 422, io: 500, net: 502 } as const;
 type Category = keyof typeof CATEGORY_EXIT;
+const isCategory = (name: string): name is Category => Object.hasOwn(CATEGORY_EXIT, name);
+const CATEGORY_EXITS = new Set<number>(Object.values(CATEGORY_EXIT));
 const INTERNAL = 'MTLS_INTERNAL';
 
 /**
@@ -102,10 +110,10 @@ function findBuilders(files: readonly ts.SourceFile[]): Map<string, number> {
   const candidates: { name: string; index: number; body: ts.Node }[] = [];
   for (const sf of files) {
     const visit = (node: ts.Node): void => {
-      if (ts.isFunctionLike(node) && 'body' in node && node.body) {
+      if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isArrowFunction(node) || ts.isFunctionExpression(node)) && node.body) {
         const name = functionName(node);
         const index = node.parameters.findIndex((p) => isErrorCodeType(p.type));
-        if (name && index >= 0) candidates.push({ name, index, body: node.body as ts.Node });
+        if (name && index >= 0) candidates.push({ name, index, body: node.body });
       }
       ts.forEachChild(node, visit);
     };
@@ -216,8 +224,8 @@ function categoriesInCodesTs(): Map<string, Category | 'literal'> {
         assert.ok(ts.isPropertyAssignment(p), `ERROR_CODES: ${p.getText()} is not a plain "CODE: helper('hint')" entry`);
         const name = p.name.getText();
         if (ts.isObjectLiteralExpression(p.initializer)) result.set(name, 'literal');
-        else if (ts.isCallExpression(p.initializer) && ts.isIdentifier(p.initializer.expression) && p.initializer.expression.text in CATEGORY_EXIT) {
-          result.set(name, p.initializer.expression.text as Category);
+        else if (ts.isCallExpression(p.initializer) && ts.isIdentifier(p.initializer.expression) && isCategory(p.initializer.expression.text)) {
+          result.set(name, p.initializer.expression.text);
         } else assert.fail(`ERROR_CODES.${name} is built with ${p.initializer.getText().slice(0, 40)}…; use one of ${Object.keys(CATEGORY_EXIT).join(', ')}()`);
       }
     }
@@ -233,7 +241,7 @@ function docSections(): { heading: string; body: string }[] {
   const sections: { heading: string; body: string }[] = [];
   for (const part of text.split(/^(?=## )/m)) {
     const m = /^## (.*)\n/.exec(part);
-    if (m) sections.push({ heading: m[1]!.trim(), body: part.slice(m[0].length) });
+    if (m) sections.push({ heading: (m[1] ?? '').trim(), body: part.slice(m[0].length) });
   }
   return sections;
 }
@@ -274,7 +282,7 @@ describe('error catalogue', () => {
           assert.equal(http, 500, `${INTERNAL} must answer HTTP 500`);
         } else {
           // A written-out entry only refines the HTTP status of a category.
-          assert.ok(Object.values(CATEGORY_EXIT).includes(exit as 2), `${code}: exit ${exit} is no category's (${JSON.stringify(CATEGORY_EXIT)}); exit 1 is ${INTERNAL}'s alone`);
+          assert.ok(CATEGORY_EXITS.has(exit), `${code}: exit ${exit} is no category's (${JSON.stringify(CATEGORY_EXIT)}); exit 1 is ${INTERNAL}'s alone`);
           assert.ok(http >= 400 && http <= 599, `${code}: HTTP status ${http} is not an error status`);
         }
       } else {
@@ -326,10 +334,10 @@ describe('error catalogue', () => {
   test("docs/errors.md's exit-code table lists every exit code", () => {
     const text = readFileSync(DOC_FILE, 'utf8');
     const rows = new Map<number, string>();
-    for (const m of text.matchAll(/^\|\s*(\d+)\s*\|\s*([^|]+)\|/gm)) rows.set(Number(m[1]), m[2]!.trim());
+    for (const m of text.matchAll(/^\|\s*(\d+)\s*\|\s*([^|]+)\|/gm)) rows.set(Number(m[1]), (m[2] ?? '').trim());
     for (const [exit, word] of EXIT_MEANINGS) {
       assert.ok(rows.has(exit), `docs/errors.md: the exit-code table needs a row for ${exit}`);
-      assert.match(rows.get(exit)!, new RegExp(word, 'i'), `docs/errors.md: exit ${exit} should mean "${word}"`);
+      assert.match(rows.get(exit) ?? '', new RegExp(word, 'i'), `docs/errors.md: exit ${exit} should mean "${word}"`);
     }
     const used = new Set(codes.map((c) => info(c).exit));
     for (const exit of used) assert.ok(rows.has(exit), `docs/errors.md: exit ${exit} is used by the catalogue but not in the table`);
@@ -341,7 +349,7 @@ describe('error catalogue', () => {
     assert.doesNotMatch(readme, /^\|\s*Exit code\s*\|/m, 'README.md repeats the exit-code table; link to docs/errors.md instead');
     for (const file of [README, DOC_FILE]) {
       for (const m of readFileSync(file, 'utf8').matchAll(/error\[(MTLS_[A-Z0-9_]+)\]/g)) {
-        assert.ok(codes.includes(m[1]!), `${relative(ROOT, file)} shows error[${m[1]}], which is not in the catalogue`);
+        assert.ok(codes.includes(m[1] ?? ''), `${relative(ROOT, file)} shows error[${m[1]}], which is not in the catalogue`);
       }
     }
   });
