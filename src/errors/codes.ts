@@ -53,7 +53,6 @@ export const ERROR_CODES = {
   MTLS_POLICY_CA_REQUEST: denied('A leaf profile cannot issue a CA certificate; use a CA profile (v3_ca) for an intermediate.'),
   MTLS_PRIVATE_KEY_IN_CHAIN: denied('Never send a private key to the provider. Give the CA certificate file (certs/ca.cert.pem), not the key.'),
   MTLS_VERIFY_FAILED: denied('Read the reason; re-issue the certificate or fix the chain it is verified against.'),
-  MTLS_NOT_A_CA: denied('Only CA certificates (basicConstraints CA:TRUE with keyCertSign) can be used here.'),
   MTLS_ONBOARD_REJECTED: denied('Send only the public CA chain, valid today, RSA-2048+/P-256+, SHA-256 or better.'),
   MTLS_ALREADY_REVOKED: denied('The certificate is already revoked; nothing to do.'),
   MTLS_NOT_FOUND: { exit: 4, http: 404, hint: 'Check the name or serial; list what exists first.' },
