@@ -164,7 +164,11 @@ class Verifier {
   }
 
   selfSigned(n: Node): boolean {
-    return n.cert.subject.key === n.cert.issuer.key && this.mayHaveIssued(n, n) && this.signedBy(n, n).ok;
+    if (n.cert.subject.key !== n.cert.issuer.key || !this.mayHaveIssued(n, n)) return false;
+    const s = this.signedBy(n, n);
+    // A trust anchor is its name and key (§6.1.1(d)); its self-signature is never relied on,
+    // so an old root self-signed with SHA-1 still anchors paths.
+    return s.ok || (n.trusted && s.reason === 'weak_algorithm');
   }
 
   /** Name chaining, and AKI keyIdentifier against SKI when both are present (§4.2.1.1). */
@@ -228,6 +232,11 @@ class Verifier {
       });
       if (verified.length === 0) {
         const c = named[0] as Node;
+        // An issuer whose key is refused (weak, unsupported) is the failure, not the signature on its child.
+        if (!c.key.ok) {
+          this.consider([...path, c], [this.failure(c.key.reason, [...path, c], path.length, `"${nameText(c.cert.subject)}": ${c.key.detail}`)]);
+          return undefined;
+        }
         const s = this.signedBy(top, c) as Extract<ReturnType<typeof verifySignature>, { ok: false }>;
         this.consider([...path, c], [this.failure(s.reason, [...path, c], path.length - 1, `the signature on "${nameText(top.cert.subject)}" does not verify with the key of "${nameText(c.cert.subject)}": ${s.detail}`)]);
         return undefined;

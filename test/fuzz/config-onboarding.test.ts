@@ -122,7 +122,7 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     return fuzz({
       name: 'onboard-crl',
       seeds: [...s.crls, ...s.crls.map((d) => Buffer.from(encodePem('X509 CRL', d)))],
-      runs: 500,
+      runs: 1000,
       parse: (b) => validateCrls(b, cas, { source: 'upload.crl' }),
     });
   });

@@ -273,3 +273,32 @@ test('--out-dir: ca issue and pfx unpack create a missing directory (0700); an u
   assert.equal(badUnpack.code, 5, badUnpack.stderr);
   assert.match(badUnpack.stderr, /not a directory/);
 });
+
+test('a failed issue revokes what it signed and names the serial; openssl ca sees it revoked', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const caDir = join(dir, 'ca');
+  await newCa(caDir, 'ec-p256');
+  const env = { MTLS_PFX_PASSWORD: 'secret-pw' };
+  // A directory where the .pfx goes: every check before signing passes (--force),
+  // and the final rename fails once the certificate is already in the database.
+  mkdirSync(join(caDir, 'certs', 'c9.pfx'), { recursive: true });
+  writeFileSync(join(caDir, 'certs', 'c9.pfx', 'keep'), 'x');
+  const r = await runCli(['ca', 'issue', 'c9', '--ca', caDir, '--key-type', 'ec-p256', '--force'], { env });
+  assert.notEqual(r.code, 0, r.stderr);
+  const m = /serial ([0-9A-F]+) was revoked \(cessationOfOperation\) and no file was written/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  assert.match(r.stderr, /hint: .*mtls ca crl.*to publish the revocation of [0-9A-F]+/);
+  const serial = m[1] as string;
+  const index = readFileSync(join(caDir, 'index.txt'), 'utf8').trim().split('\n');
+  assert.equal(index.length, 1);
+  const fields = (index[0] as string).split('\t');
+  assert.equal(fields[0], 'R');
+  assert.equal(fields[3], serial);
+  assert.match(fields[2] as string, /,cessationOfOperation$/);
+  // No key, CSR or certificate of the failed issue is left behind.
+  for (const f of [join(caDir, 'private', 'c9.key.pem'), join(caDir, 'c9.csr.pem'), join(caDir, 'certs', 'c9.cert.pem')]) assert.ok(!existsSync(f), f);
+  // OpenSSL reads the same database: the serial is revoked.
+  const status = run('openssl', ['ca', '-config', join(caDir, 'openssl.cnf'), '-status', serial]);
+  assert.match(status.stdout + status.stderr, new RegExp(`${serial}=Revoked`));
+});

@@ -72,7 +72,7 @@ export function checkStructure(c: ParsedCertificate, role: CertificateRole, self
     else add('not_a_ca', `it is a v${c.version} certificate acting as a CA; only v3 certificates carry basicConstraints (RFC 5280 §6.1.4(k))`);
   }
   for (const e of c.extensions) {
-    if (e.critical && !RECOGNISED_CRITICAL.has(e.oid)) add('unhandled_critical_extension', `it has the critical extension ${e.oid}, which is not recognised (RFC 5280 §4.2)`);
+    if (e.critical && !RECOGNISED_CRITICAL.has(e.oid) && !MUST_BE_NON_CRITICAL[e.oid]) add('unhandled_critical_extension', `it has the critical extension ${e.oid}, which is not recognised (RFC 5280 §4.2)`);
     const nc = MUST_BE_NON_CRITICAL[e.oid];
     if (nc && e.critical) add('invalid_extension', `${nc} is marked critical; it MUST be non-critical`);
     const mc = MUST_BE_CRITICAL[e.oid];
