@@ -136,7 +136,8 @@ describe('gateway policy', () => {
     const s = { ...evidence(snap, stranger), authorized: false, authorizationError: 'CERT_HAS_EXPIRED' };
     assert.equal((await evaluateConnection(s, {}, info)).reason, 'unknown_ca', 'an expired certificate from an unknown CA is unknown_ca');
     assert.equal(mapAuthorizationError('INVALID_PURPOSE'), 'eku_missing');
-    assert.equal(mapAuthorizationError('EE_KEY_TOO_SMALL'), 'bad_certificate');
+    assert.equal(mapAuthorizationError('EE_KEY_TOO_SMALL'), 'weak_key');
+    assert.equal(mapAuthorizationError('CA_MD_TOO_WEAK'), 'bad_certificate');
     assert.equal(mapAuthorizationError('CERT_NOT_YET_VALID'), 'not_yet_valid');
     assert.equal(mapAuthorizationError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY'), 'unknown_ca');
   });
@@ -173,7 +174,7 @@ describe('gateway policy', () => {
     });
     const underWeak = await makeLeaf(dir, { ...other, privateKey: weak.privateKey, certificate: weakInter.certificate }, { cn: 'under-weak' });
     const w = await evaluateConnection(evidence(snap, underWeak, [weakInter]), {}, info);
-    assert.equal(w.reason, 'bad_certificate', w.detail ?? '');
+    assert.equal(w.reason, 'weak_key', w.detail ?? '');
     assert.match(w.detail ?? '', /intermediate CA certificate the client sent "CN=Weak Intermediate.*RSA 1024/);
   });
 
