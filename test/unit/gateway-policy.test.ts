@@ -298,7 +298,7 @@ describe('trust cache', () => {
     const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
     const events: boolean[] = [];
     const tc = new TrustCache({ registry: fake as unknown as Registry, serverFactory: () => tls.createServer(), certCache: cache, pollMs: 20, maxStaleMs: 200, onStale: (stale) => events.push(stale) });
-    const state = (): HealthState => ({ listening: true, draining: false, trustLoaded: true, trustStale: tc.stale, registryVersion: 1, registryError: tc.error?.message ?? null, serverCertNotAfter: null });
+    const state = (): HealthState => ({ listening: true, draining: false, trustLoaded: true, trustStale: tc.stale, registryVersion: 1, registryError: tc.error?.message ?? null, serverCertNotAfter: null, auditFailingSeconds: null, auditError: null, auditMaxFailureSeconds: 30 });
     const ops = await startOpsServer('127.0.0.1', 0, state);
     const readyz = async (): Promise<number> => (await fetch(`http://127.0.0.1:${ops.address().port}/readyz`)).status;
     try {
