@@ -39,6 +39,7 @@ import { ConnectionTracker, connectionAuditRecord, handshakeEvidence } from './c
 import { readinessProblems, startOpsServer, warnIfOpsExposed, type HealthState, type OpsServer } from './health.js';
 import { normalizeIp } from './ip-match.js';
 import { listenFailure } from './listen-failure.js';
+import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
@@ -112,9 +113,8 @@ export interface RunningGateway {
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const cfg = options.config;
   const env = options.env ?? process.env;
-  const logger =
-    options.logger ??
-    pino({ level: cfg.logLevel, base: { service: 'mtls-gateway' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
+  const ownLog = options.logger ? null : new LineBufferDestination(1);
+  const logger = options.logger ?? pino({ level: cfg.logLevel, base: { service: 'mtls-gateway' }, timestamp: pino.stdTimeFunctions.isoTime }, ownLog as LineBufferDestination);
 
   let credential: ServerCredential = await loadServerCredential(cfg.tls, env);
   const ownRegistry = !options.registry;
@@ -354,6 +354,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         await audit.close();
         if (ownRegistry) await registry.close();
         logger.info('gateway stopped');
+        ownLog?.end();
       })();
       return closing;
     },

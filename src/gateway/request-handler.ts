@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../errors/index.js';
 import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
-import { buildUpstreamHeaders, type ClientIdentity, type IdentityHeaderNames } from './identity-headers.js';
+import { buildUpstreamHeaders, identityHeaderPairs, type ClientIdentity, type IdentityHeaderNames } from './identity-headers.js';
 import type { PolicyDecision } from './policy.js';
 import { sendReason, type ForwardOptions, type ForwardResult } from './proxy.js';
 import type { AuditReason, AuditRecord } from './registry/types.js';
@@ -121,6 +121,12 @@ export class RequestHandler {
   private draining = false;
   private inFlightCount = 0;
   private idleWaiters: Array<() => void> = [];
+  /**
+   * Identity headers by decision: a decision object is replaced, never
+   * changed, when the connection is re-evaluated, so an entry can never
+   * outlive the identity it was computed from.
+   */
+  private readonly identityCache = new WeakMap<PolicyDecision, Array<[string, string]>>();
 
   constructor(private readonly options: RequestHandlerOptions) {
     const limits = options.limits;
@@ -194,6 +200,16 @@ export class RequestHandler {
     this.server.close(() => undefined);
   }
 
+  /** The identity headers of an accepted decision, computed once per decision. */
+  private identityPairs(decision: PolicyDecision): Array<[string, string]> {
+    let pairs = this.identityCache.get(decision);
+    if (!pairs) {
+      pairs = identityHeaderPairs(identityOf(decision), this.options.identityHeaders);
+      this.identityCache.set(decision, pairs);
+    }
+    return pairs;
+  }
+
   /** Audits one request-stage event on an established connection. */
   private auditRequest(state: ConnectionState, reason: AuditReason, detail: string | null, extra: RequestRecordExtra = {}): void {
     this.options.audit(this.requestRecord(state, reason, detail, extra));
@@ -249,7 +265,7 @@ export class RequestHandler {
         await refuse('bad_request', 400, fault);
         return;
       }
-      const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(decision), names: this.options.identityHeaders, clientIp: state.ip });
+      const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(decision), identityPairs: this.identityPairs(decision), names: this.options.identityHeaders, clientIp: state.ip });
       this.options.onForward?.(1);
       try {
         const result = await this.options.forward(req, res, headers, commit ? { release: (r) => commit(record(r.reason, r.status, r.detail)) } : {});
