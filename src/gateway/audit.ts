@@ -1,11 +1,17 @@
 /**
  * The audit trail: every connection attempt and every request becomes one
- * {@link AuditRecord}, written at once as a JSON log line (pino, a
- * synchronous write: a line written survives a SIGKILL) and queued for the
- * registry, which receives them in batches (`batched`: a SIGKILL loses what
- * the registry had not received yet, at most one flush interval), or, for
- * requests with `audit.durability: durable`, committed before the response
- * is released.
+ * {@link AuditRecord}, logged at once as a JSON line (the gateway's own log
+ * destination writes a turn's lines with one synchronous write at the end of
+ * that event-loop turn: a SIGKILL loses at most the lines of the turn it
+ * interrupts) and queued for the registry, which receives them in batches
+ * (`batched`: a SIGKILL loses what the registry had not received yet, at
+ * most one flush interval), or, for requests with `audit.durability:
+ * durable`, committed before the response is released.
+ *
+ * An accepted connection gets its own `connection` record at the handshake,
+ * besides one record per request: it is the only trace of a connection that
+ * never sends a request (or whose request never completes), and it carries
+ * the certificate decision once rather than in every request record's detail.
  */
 import type { Logger } from 'pino';
 import { isMtlsError, MtlsError, toMtlsError } from '../errors/index.js';
