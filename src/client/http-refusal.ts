@@ -59,7 +59,7 @@ const MTLSKIT: Readonly<Record<string, { kind: CertificateRefusalKind; reason?: 
   not_yet_valid: { kind: 'certificate-refused', reason: 'not-yet-valid' },
   revoked: { kind: 'certificate-refused', reason: 'revoked' },
   eku_missing: { kind: 'certificate-refused', reason: 'wrong-purpose' },
-  ca_as_client: { kind: 'certificate-refused', reason: 'wrong-purpose' },
+  ca_certificate: { kind: 'certificate-refused', reason: 'wrong-purpose' },
   weak_key: { kind: 'certificate-refused' },
   bad_certificate: { kind: 'certificate-refused' },
   pinned_rule_mismatch: { kind: 'certificate-refused' },

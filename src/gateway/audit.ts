@@ -1,11 +1,17 @@
 /**
  * The audit trail: every connection attempt and every request becomes one
- * {@link AuditRecord}, written at once as a JSON log line (pino, a
- * synchronous write: a line written survives a SIGKILL) and queued for the
- * registry, which receives them in batches (`batched`: a SIGKILL loses what
- * the registry had not received yet, at most one flush interval), or, for
- * requests with `audit.durability: durable`, committed before the response
- * is released.
+ * {@link AuditRecord}, logged at once as a JSON line (the gateway's own log
+ * destination writes a turn's lines with one synchronous write at the end of
+ * that event-loop turn: a SIGKILL loses at most the lines of the turn it
+ * interrupts) and queued for the registry, which receives them in batches
+ * (`batched`: a SIGKILL loses what the registry had not received yet, at
+ * most one flush interval), or, for requests with `audit.durability:
+ * durable`, committed before the response is released.
+ *
+ * An accepted connection gets its own `connection` record at the handshake,
+ * besides one record per request: it is the only trace of a connection that
+ * never sends a request (or whose request never completes), and it carries
+ * the certificate decision once rather than in every request record's detail.
  */
 import type { Logger } from 'pino';
 import { isMtlsError, MtlsError, toMtlsError } from '../errors/index.js';
@@ -57,6 +63,12 @@ export function makeAuditRecord(f: AuditFields): AuditRecord {
   return rec;
 }
 
+/** Records a registry write did not store, and the error (absent when nothing is left to retry). */
+interface Unstored {
+  records: AuditRecord[];
+  error?: unknown;
+}
+
 /** Options for {@link AuditSink}. */
 export interface AuditSinkOptions {
   registry: Registry;
@@ -91,6 +103,9 @@ export class AuditSink {
   /** Records waiting for a durable commit, with their waiters. */
   private commits: Array<{ record: AuditRecord; resolve: () => void; reject: (e: unknown) => void }> = [];
   private committing = false;
+  /** When registry writes started failing (ms since the epoch), or null while they succeed. */
+  private failingSinceMs: number | null = null;
+  private lastError: string | null = null;
 
   constructor(private readonly options: AuditSinkOptions) {
     this.timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 250);
@@ -131,13 +146,14 @@ export class AuditSink {
       const group = this.commits.splice(0, this.options.batchSize ?? 500);
       try {
         await this.options.registry.appendAudit(group.map((c) => c.record));
+        this.succeeded();
         for (const c of group) c.resolve();
       } catch (e) {
-        this.logFailure(e);
         // Not stored: the batched path keeps them (a refused-as-invalid record
         // is sorted out there, one by one).
         this.queue.push(...group.map((c) => c.record));
         this.trim();
+        this.logFailure(e);
         for (const c of group) c.reject(e);
       }
     }
@@ -174,10 +190,11 @@ export class AuditSink {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, size);
         const unwritten = await this.write(batch);
-        if (unwritten.length > 0) {
+        if (unwritten.error !== undefined) {
           // Back to the front, oldest first; the bound applies again.
-          this.queue = [...unwritten, ...this.queue];
+          this.queue = [...unwritten.records, ...this.queue];
           this.trim();
+          this.logFailure(unwritten.error);
           break;
         }
       }
@@ -193,26 +210,53 @@ export class AuditSink {
 
   /**
    * Writes one batch.
-   * @returns the records not stored (empty when all were, or were refused as invalid)
+   * @returns the records not stored and why (no error when all were stored,
+   *   or refused as invalid)
    */
-  private async write(batch: AuditRecord[]): Promise<AuditRecord[]> {
+  private async write(batch: AuditRecord[]): Promise<Unstored> {
     try {
       await this.options.registry.appendAudit(batch);
-      return [];
+      this.succeeded();
+      return { records: [] };
     } catch (e) {
       if (isMtlsError(e, 'MTLS_BAD_ARGUMENT')) return this.appendOneByOne(batch);
-      this.logFailure(e);
-      return batch;
+      return { records: batch, error: e };
     }
   }
 
+  private succeeded(): void {
+    if (this.failingSinceMs !== null) {
+      this.options.logger.warn({ failedForMs: Date.now() - this.failingSinceMs, queued: this.queue.length }, 'audit: writing to the registry works again');
+    }
+    this.failingSinceMs = null;
+    this.lastError = null;
+  }
+
+  /**
+   * Notes a failed registry write (called once the unstored records are back
+   * in the queue, so the logged queue length counts them) and logs it, at
+   * most every 10 s.
+   */
   private logFailure(e: unknown): void {
     const now = Date.now();
+    const err = toMtlsError(e);
+    this.failingSinceMs ??= now;
+    this.lastError = err.message;
     if (now - this.lastErrorLog > 10_000) {
       this.lastErrorLog = now;
-      const err = toMtlsError(e);
-      this.options.logger.error({ err: { code: err.code, message: err.message }, queued: this.queue.length }, 'audit: writing to the registry failed; records stay queued');
+      this.options.logger.error(
+        { err: { code: err.code, message: err.message }, queued: this.queue.length },
+        `audit: writing to the registry failed; ${this.queue.length} record(s) stay queued`,
+      );
     }
+  }
+
+  /**
+   * Since when registry writes have been failing, with the last error; null
+   * while they succeed (readiness: see `audit.maxFailureSeconds`).
+   */
+  failure(): { sinceMs: number; error: string } | null {
+    return this.failingSinceMs === null ? null : { sinceMs: this.failingSinceMs, error: this.lastError ?? 'unknown error' };
   }
 
   /**
@@ -220,21 +264,20 @@ export class AuditSink {
    * so one bad record cannot block the queue: invalid ones are dropped (they
    * are in the log already) with an error.
    * @returns the records from the first one the registry failed to store for
-   *   another reason (those are kept); empty when every record was handled
+   *   another reason (those are kept), with that error; no records when every
+   *   record was handled
    */
-  private async appendOneByOne(batch: AuditRecord[]): Promise<AuditRecord[]> {
+  private async appendOneByOne(batch: AuditRecord[]): Promise<Unstored> {
     for (const [i, rec] of batch.entries()) {
       try {
         await this.options.registry.appendAudit([rec]);
       } catch (e) {
-        if (!isMtlsError(e, 'MTLS_BAD_ARGUMENT')) {
-          this.logFailure(e);
-          return batch.slice(i);
-        }
+        if (!isMtlsError(e, 'MTLS_BAD_ARGUMENT')) return { records: batch.slice(i), error: e };
         this.options.logger.error({ err: { code: e.code, message: e.message }, audit: rec }, 'audit: the registry refused a record; it is kept in the log only');
       }
     }
-    return [];
+    this.succeeded();
+    return { records: [] };
   }
 
   /** Waits for pending commits, flushes and stops the timer. */

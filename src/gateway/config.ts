@@ -115,6 +115,8 @@ export interface GatewayConfig {
      * before the response is released.
      */
     durability: 'batched' | 'durable';
+    /** `/readyz` reports not ready once registry writes have failed for this long (default 30 s). */
+    maxFailureSeconds: number;
   };
   /** pino log level (default info). */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -228,6 +230,7 @@ const FIXES: Readonly<Record<string, string>> = {
   'admin.keyFile': 'give the admin HTTPS server key PEM',
   'audit.flushIntervalMs': 'give milliseconds between 10 and 5000, e.g. 250',
   'audit.maxQueue': 'give a positive integer, e.g. 10000',
+  'audit.maxFailureSeconds': 'give whole seconds between 1 and 86400, e.g. 30',
   'audit.durability': 'give batched (records reach the registry within flushIntervalMs) or durable (committed before the response)',
   logLevel: 'use one of fatal, error, warn, info, debug, trace, silent',
   registryPollMs: 'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
@@ -363,8 +366,9 @@ const schema = z.strictObject({
       flushIntervalMs: ms(10, 5_000).default(250),
       maxQueue: z.number().int().positive().max(1_000_000).default(10_000),
       durability: z.enum(['batched', 'durable']).default('batched'),
+      maxFailureSeconds: z.number().int().min(1).max(86_400).default(30),
     })
-    .default({ flushIntervalMs: 250, maxQueue: 10_000, durability: 'batched' }),
+    .default({ flushIntervalMs: 250, maxQueue: 10_000, durability: 'batched', maxFailureSeconds: 30 }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   registryPollMs: ms(50, 250).default(250),
   drainTimeoutMs: ms(0, 3_600_000).default(30_000),

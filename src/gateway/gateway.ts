@@ -36,9 +36,10 @@ import type { GatewayConfig } from './config.js';
 import { adminConfigured, startConfiguredAdmin } from './admin/from-config.js';
 import type { RunningAdmin } from './admin/server.js';
 import { ConnectionTracker, connectionAuditRecord, handshakeEvidence } from './connection-state.js';
-import { startOpsServer, type HealthState, type OpsServer } from './health.js';
+import { readinessProblems, startOpsServer, warnIfOpsExposed, type HealthState, type OpsServer } from './health.js';
 import { normalizeIp } from './ip-match.js';
 import { listenFailure } from './listen-failure.js';
+import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
@@ -112,9 +113,8 @@ export interface RunningGateway {
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const cfg = options.config;
   const env = options.env ?? process.env;
-  const logger =
-    options.logger ??
-    pino({ level: cfg.logLevel, base: { service: 'mtls-gateway' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
+  const ownLog = options.logger ? null : new LineBufferDestination(1);
+  const logger = options.logger ?? pino({ level: cfg.logLevel, base: { service: 'mtls-gateway' }, timestamp: pino.stdTimeFunctions.isoTime }, ownLog as LineBufferDestination);
 
   let credential: ServerCredential = await loadServerCredential(cfg.tls, env);
   const ownRegistry = !options.registry;
@@ -247,15 +247,21 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   let ops: OpsServer | null = null;
   let admin: RunningAdmin | null = null;
-  const healthState = (): HealthState => ({
-    listening: listener.listening,
-    draining,
-    trustLoaded: true,
-    trustStale: trust.stale,
-    registryVersion: trust.snapshot.registryVersion,
-    registryError: trust.error?.message ?? null,
-    serverCertNotAfter: credential.notAfter.toISOString(),
-  });
+  const healthState = (): HealthState => {
+    const auditFailure = audit.failure();
+    return {
+      listening: listener.listening,
+      draining,
+      trustLoaded: true,
+      trustStale: trust.stale,
+      registryVersion: trust.snapshot.registryVersion,
+      registryError: trust.error?.message ?? null,
+      serverCertNotAfter: credential.notAfter.toISOString(),
+      auditFailingSeconds: auditFailure ? Math.floor((Date.now() - auditFailure.sinceMs) / 1000) : null,
+      auditError: auditFailure?.error ?? null,
+      auditMaxFailureSeconds: cfg.audit.maxFailureSeconds,
+    };
+  };
   const cleanupAfterFailedStart = async (): Promise<void> => {
     trust.stop();
     listener.stopAccepting();
@@ -268,16 +274,20 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   };
   try {
     await listener.start();
-    if (cfg.ops.listen) ops = await startOpsServer(cfg.ops.listen.host, cfg.ops.listen.port, healthState, metrics);
+    if (cfg.ops.listen) {
+      ops = await startOpsServer(cfg.ops.listen.host, cfg.ops.listen.port, healthState, metrics);
+      warnIfOpsExposed(cfg.ops.listen.host, logger);
+    }
     if (adminConfigured(cfg.admin)) {
       admin = await startConfiguredAdmin({
         admin: cfg.admin,
         registry,
         logger,
-        ready: async () =>
-          listener.listening && !draining && !trust.stale
-            ? { ok: true }
-            : { ok: false, detail: draining ? 'draining' : trust.stale ? 'registry unreadable for too long (fail closed)' : 'listener not bound' },
+        // Unauthenticated: the problems without their error text.
+        ready: async () => {
+          const problems = readinessProblems(healthState()).map((p) => p.split(':')[0]);
+          return problems.length === 0 ? { ok: true } : { ok: false, detail: problems.join('; ') };
+        },
       });
     }
   } catch (e) {
@@ -344,6 +354,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         await audit.close();
         if (ownRegistry) await registry.close();
         logger.info('gateway stopped');
+        ownLog?.end();
       })();
       return closing;
     },

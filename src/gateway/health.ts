@@ -4,8 +4,10 @@
  * `/healthz` (liveness) answers 200 while the process serves HTTP at all.
  * `/readyz` (readiness) answers 200 only when the mTLS listener is bound, a
  * trust snapshot is loaded and not too stale (the registry has been readable
- * within the maximum staleness) and the gateway is not draining; otherwise 503,
- * with the reasons in the JSON body. `/metrics` is the Prometheus text format.
+ * within the maximum staleness), audit records have not been failing to reach
+ * the registry for longer than `audit.maxFailureSeconds` (an audit trail that
+ * only the log holds must not look healthy), and the gateway is not draining;
+ * otherwise 503, with the reasons in the JSON body. `/metrics` is the Prometheus text format.
  *
  * They are served on a separate plain-HTTP listener (`ops.listen`, loopback
  * by default), never on the mTLS port: a load balancer or kubelet probing
@@ -15,6 +17,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { isLoopbackHost } from './ip-match.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** What readiness is decided from. */
@@ -29,6 +33,12 @@ export interface HealthState {
   registryError: string | null;
   /** Server certificate expiry (ISO). */
   serverCertNotAfter: string | null;
+  /** Seconds since audit writes to the registry started failing; null while they succeed. */
+  auditFailingSeconds: number | null;
+  /** The last audit write error while they fail. */
+  auditError: string | null;
+  /** `audit.maxFailureSeconds`: how long audit writes may fail before the gateway is not ready. */
+  auditMaxFailureSeconds: number;
 }
 
 /**
@@ -47,6 +57,9 @@ export function readinessProblems(s: HealthState): string[] {
   if (!s.listening) problems.push('listener not bound');
   if (!s.trustLoaded) problems.push('registry not loaded');
   if (s.trustStale) problems.push(`registry unreadable for too long: ${s.registryError ?? 'unknown error'}`);
+  if (s.auditFailingSeconds !== null && s.auditFailingSeconds >= s.auditMaxFailureSeconds) {
+    problems.push(`audit records have not reached the registry for ${s.auditFailingSeconds} s: ${s.auditError ?? 'unknown error'}`);
+  }
   if (s.draining) problems.push('draining');
   return problems;
 }
@@ -82,6 +95,21 @@ export function handleHealthRequest(req: http.IncomingMessage, res: http.ServerR
     return true;
   }
   return false;
+}
+
+/**
+ * Logs a warning when the operations listener is bound beyond loopback: it
+ * has no authentication, and `/metrics` and `/readyz` tell anyone who can
+ * reach it the registry version, error texts and traffic by reason code.
+ * @returns true when it warned
+ */
+export function warnIfOpsExposed(host: string, logger: Pick<Logger, 'warn'>): boolean {
+  if (isLoopbackHost(host)) return false;
+  logger.warn(
+    { opsListen: host },
+    `the operations listener (/healthz, /readyz, /metrics) is bound to ${host}, beyond loopback, without authentication: firewall it or bind it to 127.0.0.1`,
+  );
+  return true;
 }
 
 /** A started operations listener. */

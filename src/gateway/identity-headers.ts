@@ -113,6 +113,12 @@ export interface BuildUpstreamHeadersOptions {
   /** `req.rawHeaders`: the incoming headers as a flat name/value list. */
   rawHeaders: readonly string[];
   identity: ClientIdentity;
+  /**
+   * `identityHeaderPairs(identity, names)` computed before: they depend only
+   * on the connection's decision, so a kept-alive connection computes them
+   * (base64 of the certificates, escaping) once, not per request.
+   */
+  identityPairs?: ReadonlyArray<readonly [string, string]>;
   names?: IdentityHeaderNames;
   /** Client IP for X-Forwarded-For. */
   clientIp: string;
@@ -151,7 +157,7 @@ export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): stri
     if (hasUnderscore(lower) || HOP_BY_HOP.has(lower) || connectionTokens.has(lower) || FORWARDING_HEADERS.has(lower) || isIdentityHeader(lower, names)) continue;
     out.push(name, raw[i + 1] as string);
   }
-  for (const [n, v] of identityHeaderPairs(options.identity, names)) out.push(n, v);
+  for (const [n, v] of options.identityPairs ?? identityHeaderPairs(options.identity, names)) out.push(n, v);
   out.push('X-Forwarded-For', options.clientIp, 'X-Forwarded-Proto', 'https');
   return out;
 }

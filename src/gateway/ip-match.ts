@@ -148,3 +148,13 @@ export class IpMatcher<T> {
     return this.count;
   }
 }
+
+/**
+ * True when a listen host is loopback only: `localhost`, 127.0.0.0/8, `::1`
+ * (or 127.0.0.0/8 written as an IPv4-mapped IPv6 address). A wildcard
+ * (`0.0.0.0`, `::`) or any other address is reachable from the network.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(h);
+}

@@ -11,10 +11,10 @@
  *    every issuer a CA: basicConstraints CA:TRUE, §4.2.1.9, and keyCertSign
  *    when it has keyUsage, §4.2.1.3), so two institutions behind one NAT
  *    address can never pass as each other;
- * 2. refuses a CA certificate used as a client certificate (RFC 5280 §4.2.1.9)
- *    and keys under the minimum size (NIST SP 800-57 Part 1 §5.6.1) on the
- *    leaf and on every intermediate the client sent (registered CAs were
- *    checked at onboarding);
+ * 2. refuses a CA certificate used as a client certificate (`ca_certificate`,
+ *    RFC 5280 §4.2.1.9) and keys under the minimum size (`weak_key`, NIST
+ *    SP 800-57 Part 1 §5.6.1) on the leaf and on every intermediate the
+ *    client sent (registered CAs were checked at onboarding);
  * 3. requires the clientAuth extended key usage (RFC 5280 §4.2.1.12); a
  *    certificate without the extension, which RFC 5280 reads as "any purpose",
  *    is refused, and so is anyExtendedKeyUsage alone;
@@ -97,6 +97,7 @@ export function mapAuthorizationError(code: string | null | undefined): AuditRea
       return 'eku_missing';
     case 'EE_KEY_TOO_SMALL':
     case 'CA_KEY_TOO_SMALL':
+      return 'weak_key';
     case 'CA_MD_TOO_WEAK':
     case 'CERT_SIGNATURE_FAILURE':
     case 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY':
@@ -205,7 +206,7 @@ export async function evaluateConnection(evidence: ConnectionEvidence, options: 
     return reject(reason, `OpenSSL refused the chain of ${describe(leaf)}: ${evidence.authorizationError ?? 'no reason given'}`, inst.id, leaf, path);
   }
   if (leaf.isCa) {
-    return reject('bad_certificate', `the client certificate ${describe(leaf)} is a CA certificate (basicConstraints CA:TRUE); issue a client certificate instead`, inst.id, leaf, path);
+    return reject('ca_certificate', `the client certificate ${describe(leaf)} is a CA certificate (basicConstraints CA:TRUE); issue a client certificate instead`, inst.id, leaf, path);
   }
   const keyPolicy = {
     ...(options.minRsaBits !== undefined ? { minRsaBits: options.minRsaBits } : {}),
@@ -216,7 +217,7 @@ export async function evaluateConnection(evidence: ConnectionEvidence, options: 
     try {
       assertKeyStrength(c.publicKey, `${c === leaf ? 'client certificate' : 'intermediate CA certificate the client sent'} ${describe(c)}`, keyPolicy);
     } catch (e) {
-      return reject('bad_certificate', (e as Error).message, inst.id, leaf, path);
+      return reject('weak_key', (e as Error).message, inst.id, leaf, path);
     }
   }
   if (!leaf.ekus || !leaf.ekus.includes(CLIENT_AUTH)) {

@@ -6,7 +6,9 @@
  *
  * What the client is told (the operator gets the reason and detail in the audit):
  * - the connection's certificate was refused: 403 `{"error":"<reason>"}`, `Connection: close`;
- * - a malformed request: 400 (431 for oversized headers, 408 on timeout) `{"error":"bad_request"}`;
+ * - a malformed request: 400 (431 for oversized headers, 408 on timeout) `{"error":"bad_request"}`,
+ *   among them an HTTP/1.1 request without Host and a repeated singleton
+ *   header (see {@link requestFault});
  * - Upgrade / CONNECT: 501 `{"error":"bad_request"}` (not proxied);
  * - upstream failure: 502/504 `{"error":"upstream_error"}`.
  */
@@ -17,7 +19,7 @@ import type { Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../errors/index.js';
 import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
-import { buildUpstreamHeaders, type ClientIdentity, type IdentityHeaderNames } from './identity-headers.js';
+import { buildUpstreamHeaders, identityHeaderPairs, type ClientIdentity, type IdentityHeaderNames } from './identity-headers.js';
 import type { PolicyDecision } from './policy.js';
 import { sendReason, type ForwardOptions, type ForwardResult } from './proxy.js';
 import type { AuditReason, AuditRecord } from './registry/types.js';
@@ -69,10 +71,46 @@ export function requestPath(req: http.IncomingMessage): string | null {
   return (q >= 0 ? url.slice(0, q) : url).slice(0, 2048);
 }
 
+/**
+ * Header fields that must occur at most once and whose repetition would let
+ * the gateway and the upstream read one request two ways: which virtual host
+ * it is for (Host, RFC 9112 §3.2), how its body is parsed (Content-Type) and
+ * whose credentials it carries (Authorization). Repeated Content-Length and
+ * Content-Length with Transfer-Encoding are refused by node:http's parser
+ * already (RFC 9112 §6.3), as a parse error.
+ */
+const SINGLETON_HEADERS = new Set(['host', 'content-type', 'authorization']);
+
+/**
+ * Why a parsed request must not be forwarded, or null when it may: an
+ * HTTP/1.1 request without Host (RFC 9112 §3.2: the server must answer 400),
+ * or a {@link SINGLETON_HEADERS} field sent more than once. node:http would
+ * answer the missing Host itself, before the gateway could audit it, so the
+ * parser runs with `requireHostHeader: false` and the check is here.
+ */
+export function requestFault(req: Pick<http.IncomingMessage, 'httpVersionMajor' | 'httpVersionMinor' | 'rawHeaders'>): string | null {
+  const raw = req.rawHeaders;
+  let seen: Map<string, number> | null = null;
+  let host = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (!SINGLETON_HEADERS.has(name)) continue;
+    if (name === 'host') host = true;
+    seen ??= new Map();
+    seen.set(name, (seen.get(name) ?? 0) + 1);
+  }
+  if (seen) {
+    for (const [name, n] of seen) if (n > 1) return `${n} ${name} header fields; at most one is allowed (RFC 9110 §5.3)`;
+  }
+  const v11 = req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1);
+  if (v11 && !host) return 'an HTTP/1.1 request without a Host header field (RFC 9112 §3.2)';
+  return null;
+}
+
 /** A complete `Connection: close` response with a JSON reason, for a socket outside http.ServerResponse. */
 function rawReply(status: number, text: string): string {
   const body = '{"error":"bad_request"}\n';
-  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** Parses, checks, forwards and audits requests on admitted connections; tracks them for the drain. */
@@ -83,6 +121,12 @@ export class RequestHandler {
   private draining = false;
   private inFlightCount = 0;
   private idleWaiters: Array<() => void> = [];
+  /**
+   * Identity headers by decision: a decision object is replaced, never
+   * changed, when the connection is re-evaluated, so an entry can never
+   * outlive the identity it was computed from.
+   */
+  private readonly identityCache = new WeakMap<PolicyDecision, Array<[string, string]>>();
 
   constructor(private readonly options: RequestHandlerOptions) {
     const limits = options.limits;
@@ -93,6 +137,8 @@ export class RequestHandler {
         headersTimeout: Math.min(limits.requestTimeoutMs, 30_000),
         keepAliveTimeout: limits.keepAliveTimeoutMs,
         connectionsCheckingInterval: 1_000,
+        // Checked by requestFault, so that the refusal is audited.
+        requireHostHeader: false,
       },
       (req, res) => void this.onRequest(req, res),
     );
@@ -154,6 +200,16 @@ export class RequestHandler {
     this.server.close(() => undefined);
   }
 
+  /** The identity headers of an accepted decision, computed once per decision. */
+  private identityPairs(decision: PolicyDecision): Array<[string, string]> {
+    let pairs = this.identityCache.get(decision);
+    if (!pairs) {
+      pairs = identityHeaderPairs(identityOf(decision), this.options.identityHeaders);
+      this.identityCache.set(decision, pairs);
+    }
+    return pairs;
+  }
+
   /** Audits one request-stage event on an established connection. */
   private auditRequest(state: ConnectionState, reason: AuditReason, detail: string | null, extra: RequestRecordExtra = {}): void {
     this.options.audit(this.requestRecord(state, reason, detail, extra));
@@ -185,20 +241,31 @@ export class RequestHandler {
       this.requestRecord(state, reason, detail, { method: req.method ?? null, path: requestPath(req), status, durationMs: Math.round(performance.now() - started) });
     const recordRequest = (reason: AuditReason, status: number, detail: string | null): void => this.options.audit(record(reason, status, detail));
     const commit = this.options.commit;
+    /**
+     * Answers `{"error":"<reason>"}` and closes. Durable: the record is
+     * committed before the refusal leaves; a refusal goes out even if the
+     * commit fails (the record stays queued).
+     */
+    const refuse = async (reason: AuditReason, status: number, detail: string | null): Promise<void> => {
+      if (commit) await commit(record(reason, status, detail)).catch(() => undefined);
+      sendReason(res, status, reason, true);
+      if (!commit) recordRequest(reason, status, detail);
+    };
     this.inFlightCount++;
     this.active.add(res);
     try {
       if (this.draining) res.shouldKeepAlive = false;
       const decision = await this.options.decide(state);
       if (decision.outcome !== 'accepted') {
-        // Durable: the record is committed before the refusal leaves; a refusal
-        // goes out even if the commit fails (the record stays queued).
-        if (commit) await commit(record(decision.reason, 403, decision.detail)).catch(() => undefined);
-        sendReason(res, 403, decision.reason, true);
-        if (!commit) recordRequest(decision.reason, 403, decision.detail);
+        await refuse(decision.reason, 403, decision.detail);
         return;
       }
-      const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(decision), names: this.options.identityHeaders, clientIp: state.ip });
+      const fault = requestFault(req);
+      if (fault) {
+        await refuse('bad_request', 400, fault);
+        return;
+      }
+      const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(decision), identityPairs: this.identityPairs(decision), names: this.options.identityHeaders, clientIp: state.ip });
       this.options.onForward?.(1);
       try {
         const result = await this.options.forward(req, res, headers, commit ? { release: (r) => commit(record(r.reason, r.status, r.detail)) } : {});

@@ -1,6 +1,8 @@
 /**
  * Connection-level hardening, over raw TLS sockets: pipelined requests after
- * a registry change, and a client that resets the connection mid-request.
+ * a registry change, a client that resets the connection mid-request, and
+ * requests the upstream could read differently from the gateway (no Host,
+ * repeated singleton headers), which are refused with 400 and audited.
  */
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
@@ -17,6 +19,7 @@ import {
   startEchoUpstream,
   startTestGateway,
   uploadCrl,
+  auditRecords,
   waitFor,
   waitForAudit,
   type EchoUpstream,
@@ -32,6 +35,7 @@ let upstream: EchoUpstream;
 let gw: TestGateway;
 let pipe: TestInstitution;
 let reset: TestInstitution;
+let pipe2: TestInstitution;
 
 before(async () => {
   pki = await makeServerPki(dir);
@@ -41,6 +45,8 @@ before(async () => {
   reset = await makeInstitution(dir, 'reset');
   await registerInstitution(registry, 'pipe', pipe.root.certPem, ['127.0.0.1']);
   await registerInstitution(registry, 'reset', reset.root.certPem, ['127.0.0.40']);
+  pipe2 = await makeInstitution(dir, 'pipe2');
+  await registerInstitution(registry, 'pipe2', pipe2.root.certPem, ['127.0.0.41']);
   gw = await startTestGateway({ registry, upstream: upstream.url, pki });
 });
 
@@ -111,5 +117,49 @@ describe('gateway hardening', () => {
     assert.equal(r.reason, 'bad_request');
     assert.equal(r.institutionId, 'reset');
     assert.match(r.detail ?? '', /ECONNRESET: the client reset the connection/);
+  });
+
+  /** Sends one raw request on a fresh accepted connection and returns what came back before the close. */
+  async function rawExchange(request: string): Promise<string> {
+    const c = await connect(pipe2.client, '127.0.0.41');
+    c.tls.write(request);
+    await Promise.race([c.closed, new Promise((r) => setTimeout(r, 3_000))]);
+    c.tls.destroy();
+    return c.received();
+  }
+
+  /** Asserts the gateway's 400 refusal (same body and headers as its other refusals), nothing upstream, and a request audit record. */
+  async function expectBadRequest(request: string, path: string, detail: RegExp): Promise<void> {
+    const got = await rawExchange(request);
+    assert.match(got, /^HTTP\/1\.1 400 /, got);
+    assert.match(got, /\r\ncontent-type: application\/json\r\n/i);
+    assert.match(got, /\r\nconnection: close\r\n/i);
+    assert.ok(got.endsWith('\r\n\r\n{"error":"bad_request"}\n'), got);
+    assert.equal(upstream.requests.some((r) => r.url === path), false, `${path} must not reach the upstream`);
+    const rec = await waitForAudit(gw.gateway, (a) => a.kind === 'request' && a.ip === '127.0.0.41' && detail.test(a.detail ?? ''), `the audit record of ${path}`);
+    assert.equal(rec.reason, 'bad_request');
+    assert.equal(rec.outcome, 'rejected');
+    assert.equal(rec.status, 400);
+    assert.equal(rec.institutionId, 'pipe2');
+  }
+
+  test('an HTTP/1.1 request without Host gets 400 bad_request and an audit record; HTTP/1.0 without Host is served', async () => {
+    await expectBadRequest('GET /no-host HTTP/1.1\r\n\r\n', '/no-host', /without a Host header field/);
+    const rec = (await auditRecords(gw.gateway)).find((a) => a.kind === 'request' && /without a Host/.test(a.detail ?? ''));
+    assert.equal(rec?.path, '/no-host');
+    assert.equal(rec?.method, 'GET');
+    const old = await rawExchange('GET /http10 HTTP/1.0\r\n\r\n');
+    assert.match(old, /^HTTP\/1\.1 200 /, old);
+    assert.ok(upstream.requests.some((r) => r.url === '/http10'));
+  });
+
+  test('two Host headers get 400 bad_request before forwarding, not an upstream error', async () => {
+    await expectBadRequest('GET /two-hosts HTTP/1.1\r\nHost: api\r\nHost: other\r\n\r\n', '/two-hosts', /2 host header fields/);
+  });
+
+  test('two Authorization or Content-Type headers get 400; two Content-Length headers are a parse error, also 400', async () => {
+    await expectBadRequest('GET /two-auth HTTP/1.1\r\nHost: api\r\nAuthorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\n\r\n', '/two-auth', /2 authorization header fields/);
+    await expectBadRequest('POST /two-ct HTTP/1.1\r\nHost: api\r\nContent-Type: a/b\r\ncontent-type: c/d\r\nContent-Length: 0\r\n\r\n', '/two-ct', /2 content-type header fields/);
+    await expectBadRequest('POST /two-cl HTTP/1.1\r\nHost: api\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx', '/two-cl', /Duplicate Content-Length/);
   });
 });

@@ -205,10 +205,14 @@ describe('gateway reason codes', () => {
     assert.deepEqual(res.json, { error: 'eku_missing' });
   });
 
-  test('bad_certificate: a CA certificate or an RSA-1024 key used as client certificate gets 403', async () => {
+  test('ca_certificate: a CA certificate used as client certificate gets 403', async () => {
     const intermediate = await makeCa(dir, { name: 'beta-sub', issuer: beta.root });
-    const rec = await expectRejected({ certPem: intermediate.certPem, keyPem: intermediate.keyPem }, 'bad_certificate', '127.0.0.4');
+    const rec = await expectRejected({ certPem: intermediate.certPem, keyPem: intermediate.keyPem }, 'ca_certificate', '127.0.0.4');
     assert.match(rec.detail ?? '', /CA:TRUE/);
+    assert.equal(rec.institutionId, 'beta');
+  });
+
+  test('weak_key: an RSA-1024 client key gets 403', async () => {
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const built = await buildCertificate({
       subject: parseSubject('/C=BR/O=Test/CN=weak-rsa'),
@@ -217,10 +221,9 @@ describe('gateway reason codes', () => {
       profile: BUILTIN_PROFILES.client_cert as ExtensionProfile,
       days: 10,
     });
-    const res = await call({ certPem: built.pem, keyPem: exportPrivateKeyPem(weak.privateKey) }, '127.0.0.4');
-    assert.deepEqual(res.json, { error: 'bad_certificate' });
-    const weakRec = await waitForAudit(gw.gateway, (r) => r.reason === 'bad_certificate' && (r.subject ?? '').includes('weak-rsa'));
-    assert.match(weakRec.detail ?? '', /RSA 1024/);
+    const rec = await expectRejected({ certPem: built.pem, keyPem: exportPrivateKeyPem(weak.privateKey) }, 'weak_key', '127.0.0.4');
+    assert.match(rec.subject ?? '', /weak-rsa/);
+    assert.match(rec.detail ?? '', /RSA 1024/);
   });
 
   test('pinned_rule_mismatch: only the pinned subject CN passes', async () => {

@@ -1,6 +1,8 @@
 /**
  * The audit sink's queue: records arriving or dropped while a registry write
- * is under way, and a batch the registry only partly stored.
+ * is under way, a batch the registry only partly stored, and a registry that
+ * fails (the error log's queue length, the failure time readiness reads).
+ * Also the warning for an ops listener bound beyond loopback.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +10,7 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { MtlsError } from '../../src/errors/index.js';
 import { AuditSink, makeAuditRecord } from '../../src/gateway/audit.js';
+import { warnIfOpsExposed } from '../../src/gateway/health.js';
 import type { AuditRecord, Registry } from '../../src/gateway/registry/types.js';
 
 function logger(): { log: Logger; lines: Array<Record<string, unknown>> } {
@@ -80,5 +83,49 @@ describe('audit sink', () => {
     } finally {
       await sink.close();
     }
+  });
+
+  test('a failing registry: the error log counts every queued record, and the sink says since when it fails until a write works', async () => {
+    let failing = true;
+    const stored: AuditRecord[] = [];
+    const registry = {
+      async appendAudit(batch: AuditRecord[]) {
+        if (failing) throw new MtlsError('MTLS_FILE_WRITE', 'disk I/O error');
+        stored.push(...batch);
+      },
+    } as unknown as Registry;
+    const { log, lines } = logger();
+    const sink = new AuditSink({ registry, logger: log, flushIntervalMs: 60_000 });
+    try {
+      for (let n = 1; n <= 3; n++) sink.record(rec(n));
+      const before = Date.now();
+      await sink.flush();
+      const failed = lines.find((l) => typeof l.queued === 'number' && l.level === 50);
+      assert.equal(failed?.queued, 3, 'the three records put back are counted');
+      assert.match(String(failed?.msg), /3 record\(s\) stay queued/);
+      const failure = sink.failure();
+      assert.ok(failure && failure.sinceMs >= before - 5 && failure.sinceMs <= Date.now());
+      assert.match(failure.error, /disk I\/O error/);
+      await assert.rejects(sink.commit(rec(4)));
+      assert.equal(sink.failure()?.sinceMs, failure.sinceMs, 'a later failure keeps the first failure time');
+      failing = false;
+      await sink.flush();
+      assert.equal(sink.failure(), null);
+      assert.deepEqual(paths(stored), ['/r1', '/r2', '/r3', '/r4']);
+    } finally {
+      await sink.close();
+    }
+  });
+});
+
+describe('ops listener exposure', () => {
+  test('a non-loopback ops address logs a warning; loopback ones do not', () => {
+    const { log, lines } = logger();
+    for (const host of ['127.0.0.1', '127.3.2.1', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) assert.equal(warnIfOpsExposed(host, log), false, host);
+    assert.equal(lines.length, 0);
+    for (const host of ['0.0.0.0', '::', '10.1.2.3', '192.0.2.7', 'ops.example']) assert.equal(warnIfOpsExposed(host, log), true, host);
+    assert.equal(lines.length, 5);
+    assert.equal(lines[0]?.level, 40);
+    assert.match(String(lines[0]?.msg), /bound to 0\.0\.0\.0, beyond loopback, without authentication/);
   });
 });

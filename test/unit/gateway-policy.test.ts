@@ -136,7 +136,8 @@ describe('gateway policy', () => {
     const s = { ...evidence(snap, stranger), authorized: false, authorizationError: 'CERT_HAS_EXPIRED' };
     assert.equal((await evaluateConnection(s, {}, info)).reason, 'unknown_ca', 'an expired certificate from an unknown CA is unknown_ca');
     assert.equal(mapAuthorizationError('INVALID_PURPOSE'), 'eku_missing');
-    assert.equal(mapAuthorizationError('EE_KEY_TOO_SMALL'), 'bad_certificate');
+    assert.equal(mapAuthorizationError('EE_KEY_TOO_SMALL'), 'weak_key');
+    assert.equal(mapAuthorizationError('CA_MD_TOO_WEAK'), 'bad_certificate');
     assert.equal(mapAuthorizationError('CERT_NOT_YET_VALID'), 'not_yet_valid');
     assert.equal(mapAuthorizationError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY'), 'unknown_ca');
   });
@@ -173,7 +174,7 @@ describe('gateway policy', () => {
     });
     const underWeak = await makeLeaf(dir, { ...other, privateKey: weak.privateKey, certificate: weakInter.certificate }, { cn: 'under-weak' });
     const w = await evaluateConnection(evidence(snap, underWeak, [weakInter]), {}, info);
-    assert.equal(w.reason, 'bad_certificate', w.detail ?? '');
+    assert.equal(w.reason, 'weak_key', w.detail ?? '');
     assert.match(w.detail ?? '', /intermediate CA certificate the client sent "CN=Weak Intermediate.*RSA 1024/);
   });
 
@@ -297,7 +298,7 @@ describe('trust cache', () => {
     const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
     const events: boolean[] = [];
     const tc = new TrustCache({ registry: fake as unknown as Registry, serverFactory: () => tls.createServer(), certCache: cache, pollMs: 20, maxStaleMs: 1_000, onStale: (stale) => events.push(stale) });
-    const state = (): HealthState => ({ listening: true, draining: false, trustLoaded: true, trustStale: tc.stale, registryVersion: 1, registryError: tc.error?.message ?? null, serverCertNotAfter: null });
+    const state = (): HealthState => ({ listening: true, draining: false, trustLoaded: true, trustStale: tc.stale, registryVersion: 1, registryError: tc.error?.message ?? null, serverCertNotAfter: null, auditFailingSeconds: null, auditError: null, auditMaxFailureSeconds: 30 });
     const ops = await startOpsServer('127.0.0.1', 0, state);
     const readyz = async (): Promise<number> => (await fetch(`http://127.0.0.1:${ops.address().port}/readyz`)).status;
     try {

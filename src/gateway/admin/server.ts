@@ -16,6 +16,7 @@
  * - `GET /v1/cas`, `/v1/ips`, `/v1/crls`, `/v1/rules` (all institutions)
  * - `GET /v1/audit?since=1h&institution=X&outcome=rejected&reason=R&limit=N`
  */
+import { isLoopbackHost } from '../ip-match.js';
 import { createHash, timingSafeEqual, X509Certificate as NodeX509 } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -95,8 +96,6 @@ class HttpError extends Error {
   }
 }
 
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 /**
@@ -125,7 +124,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
       hint: 'Give the admin listener a server certificate and key, or use admin.tokenFile alone on loopback.',
     });
   }
-  if (!useTls && !isLoopback(host)) {
+  if (!useTls && !isLoopbackHost(host)) {
     throw new MtlsError('MTLS_CONFIG_INVALID', `the admin API would listen on ${host} over plain HTTP; the bearer token would cross the network in clear`, {
       subject: 'admin.host',
       hint: 'Keep the admin API on 127.0.0.1, or give it admin.certFile and admin.keyFile for HTTPS.',

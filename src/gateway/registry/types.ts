@@ -124,12 +124,23 @@ export const AUDIT_REASONS = [
   'upstream_error',
   /**
    * The certificate chains to the institution's CA but fails the gateway's own
-   * certificate policy: a CA certificate (basicConstraints CA:TRUE) used as a
-   * client certificate, a key under the minimum size, or a weak signature
-   * digest (DESIGN "Gateway pitfalls"; TLS alert analogue: bad_certificate,
-   * RFC 5246 §7.2.2). Added after the issue's list, which had no code for it.
+   * certificate policy in a way no more specific code names: an unparseable
+   * certificate, a weak signature digest or a bad signature as OpenSSL reports
+   * it (TLS alert analogue: bad_certificate, RFC 5246 §7.2.2).
    */
   'bad_certificate',
+  /**
+   * A CA certificate (basicConstraints CA:TRUE, RFC 5280 §4.2.1.9) presented
+   * as the client certificate: an institution must issue a leaf for the call,
+   * never use its CA.
+   */
+  'ca_certificate',
+  /**
+   * A key under the gateway's minimum size (`policy.minRsaBits`,
+   * `policy.minEcBits`; NIST SP 800-57 Part 1 §5.6.1) on the client
+   * certificate or an intermediate the client sent.
+   */
+  'weak_key',
   /**
    * The registry could not be read for longer than the gateway's maximum
    * staleness, so it no longer knows whom to trust: connections are refused

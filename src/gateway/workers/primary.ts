@@ -63,7 +63,7 @@ import { adminConfigured, startConfiguredAdmin } from '../admin/from-config.js';
 import type { RunningAdmin } from '../admin/server.js';
 import type { GatewayConfig } from '../config.js';
 import { listenFailure } from '../listen-failure.js';
-import { listenOps, readinessProblems, sendOpsResponse, type OpsServer } from '../health.js';
+import { listenOps, readinessProblems, sendOpsResponse, warnIfOpsExposed, type OpsServer } from '../health.js';
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
 import { isWorkerMessage, type PrimaryMessage, type WireError, type WireReloadResult, type WorkerMessage, type WorkerStatusMessage } from './messages.js';
@@ -445,7 +445,10 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
   };
 
   try {
-    if (cfg.ops.listen) ops = await listenOps(cfg.ops.listen.host, cfg.ops.listen.port, handleOps);
+    if (cfg.ops.listen) {
+      ops = await listenOps(cfg.ops.listen.host, cfg.ops.listen.port, handleOps);
+      warnIfOpsExposed(cfg.ops.listen.host, logger);
+    }
     if (adminOn) admin = await startConfiguredAdmin({ admin: cfg.admin, registry, logger, ready: allReady });
   } catch (e) {
     await ops?.close().catch(() => undefined);

@@ -10,6 +10,7 @@
  * primary.ts for why). It never binds the operations listener or the admin
  * API; the primary does.
  */
+import { LineBufferDestination } from '../log-destination.js';
 import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../../errors/index.js';
@@ -67,7 +68,7 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
       if (gateway || stopping) return;
       logger = pino(
         { level: m.config.logLevel, base: { service: 'mtls-gateway', pid: process.pid, worker: m.slot }, timestamp: pino.stdTimeFunctions.isoTime },
-        pino.destination({ dest: 1, sync: true }),
+        new LineBufferDestination(1),
       );
       try {
         gateway = await startGateway({ config: m.config, logger, env });
