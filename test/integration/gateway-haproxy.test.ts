@@ -16,6 +16,9 @@ import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import type { SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import { buildProxyHeader } from '../../src/gateway/proxy-protocol.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnJsonLogCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pki.js';
 import { haveHaproxy, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import {
@@ -26,6 +29,7 @@ import {
   registerInstitution,
   startEchoUpstream,
   startTestGateway,
+  waitFor,
   waitForAudit,
   type EchoUpstream,
   type MtlsResponse,
@@ -291,5 +295,41 @@ describe('PROXY protocol optional', () => {
     await expectClosed(requestAfterPrefix(gw.port, CLIENT, [header(CLIENT)], '/optional-spoof'));
     await waitForAudit(gw.gateway, (r) => r.reason === 'proxy_untrusted' && r.ip === CLIENT);
     assert.equal(upstream.requests.some((r) => r.url === '/optional-spoof'), false);
+  });
+});
+
+describe('PROXY protocol with --workers 2 behind HAProxy (the CLI, flags only)', { skip: !haveHaproxy() && 'haproxy is not installed (.ci/run installs it)' }, () => {
+  test('every worker parses the header: all calls are the client\'s, refusals audited', async () => {
+    const config = join(dir, 'workers.yaml');
+    writeFileSync(
+      config,
+      [`listen: 127.0.0.1:0`, `upstream: ${upstream.url}`, `registry: ${join(dir, 'registry.db')}`, 'tls:', `  cert: ${pki.server.certPath}`, `  key: ${pki.server.keyPath}`, 'ops:', '  listen: off', 'drainTimeoutMs: 2000', ''].join('\n'),
+    );
+    const cli = spawnJsonLogCli(['gateway', 'start', '--config', config, '--workers', '2', '--proxy-protocol', 'required', '--trusted-proxies', '127.0.0.1']);
+    const stopCli = async (): Promise<void> => {
+      if (cli.child.exitCode !== null || cli.child.signalCode !== null) return;
+      cli.child.kill('SIGTERM');
+      const timer = setTimeout(() => cli.child.kill('SIGKILL'), 10_000);
+      await cli.exited;
+      clearTimeout(timer);
+    };
+    started.push({ stop: stopCli });
+    const up = await waitFor(() => cli.lines.find((l) => l.msg === 'gateway workers started'), 60_000, `workers start (stderr: ${cli.stderr()})`);
+    const port = Number(String(up.listen).split(':').pop());
+    const lb = await startHaproxy(port);
+    started.push(lb);
+    const calls = [];
+    for (let i = 0; i < 8; i++) {
+      calls.push(mtlsRequest({ port: i % 2 ? lb.v1Port : lb.v2Port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, localAddress: CLIENT, path: `/workers-${i}` }));
+    }
+    for (const res of await Promise.all(calls)) {
+      assert.equal(res.status, 200, res.body);
+      assert.equal((res.json as { headers: Record<string, string> }).headers['x-forwarded-for'], CLIENT);
+    }
+    await expectClosed(mtlsRequest({ port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, localAddress: '127.0.0.1', path: '/workers-direct' }));
+    await waitFor(async () => (await registry.queryAudit({ limit: 1000 })).filter((r) => r.kind === 'request' && r.ip === CLIENT && (r.path ?? '').startsWith('/workers-')).length === 8, 10_000, 'the 8 request records');
+    await waitFor(async () => (await registry.queryAudit({ limit: 1000 })).some((r) => r.reason === 'proxy_header_missing' && /127\.0\.0\.1/.test(r.detail ?? '') && r.time > String(up.time ?? '')), 10_000, 'proxy_header_missing from a worker');
+    await stopCli();
+    assert.equal(await cli.exited, 0);
   });
 });
