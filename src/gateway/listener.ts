@@ -22,7 +22,7 @@
  */
 import net from 'node:net';
 import { IpMatcher, normalizeIp } from './ip-match.js';
-import { parseProxyHeader, type ProxyHeader } from './proxy-protocol.js';
+import { parseProxyHeader, type ProxyHeader, type ProxyParseResult } from './proxy-protocol.js';
 import type { ClientOfSocket } from './tenant-server.js';
 import type { TrustCache, TrustLookup } from './trust-cache.js';
 
@@ -124,12 +124,7 @@ export class MtlsListener {
    * or not), then hands the socket over with the bytes behind the header put back.
    */
   private readHeader(socket: net.Socket, peer: string, proxy: ListenerProxyProtocol): void {
-    let buffered: Buffer = Buffer.alloc(0);
-    const stop = this.watchFirstBytes(socket, proxy.headerTimeoutMs, (chunk) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      const r = parseProxyHeader(buffered);
-      if (r.kind === 'need-more') return;
-      stop();
+    this.readFirstBytes(socket, proxy.headerTimeoutMs, (r, buffered) => {
       if (r.kind === 'ok') {
         if (r.rest.length > 0) socket.unshift(r.rest);
         this.admit(socket, clientAddress(r.header, peer));
@@ -141,7 +136,7 @@ export class MtlsListener {
       } else {
         this.refuseProxy(socket, peer, 'proxy_header_missing', `trusted proxy ${peer} sent no PROXY protocol header (the first bytes are not a signature); closed before the handshake`);
       }
-    }, (why) => {
+    }, (why, buffered) => {
       if (buffered.length > 0) {
         this.refuseProxy(socket, peer, 'proxy_header_invalid', `incomplete PROXY protocol header (${buffered.length} bytes) from trusted proxy ${peer}: ${why}; closed before the handshake`);
       } else if (proxy.mode === 'optional') {
@@ -167,19 +162,14 @@ export class MtlsListener {
       this.refuse(socket, peer, lookup);
       return;
     }
-    let buffered: Buffer = Buffer.alloc(0);
-    const stop = this.watchFirstBytes(socket, proxy.headerTimeoutMs, (chunk) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      const r = parseProxyHeader(buffered);
-      if (r.kind === 'need-more') return;
-      stop();
+    this.readFirstBytes(socket, proxy.headerTimeoutMs, (r, buffered) => {
       if (r.kind === 'invalid' && r.reason === 'no-signature') {
         socket.unshift(buffered);
         this.admit(socket, peer);
         return;
       }
       this.refuseProxy(socket, peer, 'proxy_untrusted', `${peer} sent a PROXY protocol header but is not in trustedProxies; closed before the handshake`);
-    }, (why) => {
+    }, (why, buffered) => {
       if (buffered.length > 0) {
         this.refuseProxy(socket, peer, 'proxy_untrusted', `${peer} began a PROXY protocol header (${why}) but is not in trustedProxies; closed before the handshake`);
       } else this.admit(socket, peer);
@@ -187,33 +177,44 @@ export class MtlsListener {
   }
 
   /**
-   * Feeds the socket's first bytes to `onChunk` until the returned `stop` is
-   * called (the socket is then paused, so later bytes stay queued for the TLS
-   * server); calls `onGiveUp` once on end of stream or after `timeoutMs`.
+   * Reads the socket's first bytes through {@link parseProxyHeader} until it
+   * decides (`onDecided` with the verdict and every byte read), or the peer
+   * ends the stream or `timeoutMs` passes (`onGiveUp`). Either is called once,
+   * with the socket paused and no longer watched, so later bytes stay queued
+   * for the TLS server.
    */
-  private watchFirstBytes(socket: net.Socket, timeoutMs: number, onChunk: (chunk: Buffer) => void, onGiveUp: (why: string) => void): () => void {
+  private readFirstBytes(
+    socket: net.Socket,
+    timeoutMs: number,
+    onDecided: (result: Exclude<ProxyParseResult, { kind: 'need-more' }>, buffered: Buffer) => void,
+    onGiveUp: (why: string, buffered: Buffer) => void,
+  ): void {
+    let buffered: Buffer = Buffer.alloc(0);
     let done = false;
-    const stop = (): void => {
-      if (done) return;
+    const stop = (): boolean => {
+      if (done) return false;
       done = true;
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
-      socket.off('close', stop);
+      socket.off('close', onClose);
       socket.pause();
+      return true;
+    };
+    const onData = (chunk: Buffer): void => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      const r = parseProxyHeader(buffered);
+      if (r.kind !== 'need-more' && stop()) onDecided(r, buffered);
     };
     const giveUp = (why: string): void => {
-      if (done) return;
-      stop();
-      onGiveUp(why);
+      if (stop()) onGiveUp(why, buffered);
     };
-    const onData = (chunk: Buffer): void => onChunk(chunk);
     const onEnd = (): void => giveUp('the peer closed the connection');
+    const onClose = (): void => void stop();
     const timer = setTimeout(() => giveUp(`not complete within ${timeoutMs} ms`), timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
-    socket.once('close', stop);
-    return stop;
+    socket.once('close', onClose);
   }
 
   private lookupOrClose(socket: net.Socket, ip: string): TrustLookup | null {

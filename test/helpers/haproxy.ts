@@ -6,8 +6,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort, waitForPort } from './nginx.js';
 
 /** Where Debian installs the binary. */
 export const HAPROXY_BIN = '/usr/sbin/haproxy';
@@ -29,25 +29,6 @@ export interface RunningHaproxy {
   output(): string;
   /** SIGTERM, then SIGKILL after 2 s; resolves once the process is gone. */
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(port, '127.0.0.1');
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -76,14 +57,7 @@ export async function startHaproxy(gatewayPort: number): Promise<RunningHaproxy>
     child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
     const deadline = Date.now() + 5_000;
-    let up = false;
-    while (Date.now() < deadline && child.exitCode === null) {
-      if ((await accepts(v1Port)) && (await accepts(v2Port))) {
-        up = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const up = (await waitForPort(v1Port, deadline)) && (await waitForPort(v2Port, deadline)) && child.exitCode === null;
     if (up) return { v1Port, v2Port, output: () => out, stop: () => stopChild(child) };
     await stopChild(child);
     last = out;
