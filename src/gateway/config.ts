@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MtlsError } from '../errors/index.js';
 import { DEFAULT_IDENTITY_HEADERS } from './identity-headers.js';
+import { parseCidr } from './registry/cidr.js';
 
 /** A host and port to listen on. */
 export interface ListenAddress {
@@ -137,6 +138,20 @@ export interface GatewayConfig {
    * and that many workers (see `src/gateway/workers`).
    */
   workers: number;
+  /**
+   * PROXY protocol on the mTLS listener (default `off`): `required` behind an
+   * L4 balancer, `optional` while switching one over (see listener.ts
+   * `ProxyProtocolMode`). When on, the address in the header is the client
+   * address everywhere: trust selection, policy, audit, X-Forwarded-For.
+   */
+  proxyProtocol: 'off' | 'optional' | 'required';
+  /**
+   * The balancers whose PROXY headers are believed, as canonical CIDRs
+   * (default none). Required when `proxyProtocol` is on.
+   */
+  trustedProxies: string[];
+  /** Time from TCP accept to a complete PROXY header (default 5 000 ms); slower peers are refused with `proxy_header_invalid`. */
+  proxyHeaderTimeoutMs: number;
 }
 
 /** Default mTLS listen address. */
@@ -159,6 +174,9 @@ export interface GatewayConfigOverrides {
   adminTokenFile?: string;
   logLevel?: string;
   workers?: string;
+  proxyProtocol?: string;
+  /** Comma-separated CIDRs. */
+  trustedProxies?: string;
 }
 
 /** Environment variables read by {@link loadGatewayConfig}, by override key. */
@@ -176,6 +194,8 @@ export const GATEWAY_ENV: Readonly<Record<keyof GatewayConfigOverrides, string>>
   adminTokenFile: 'MTLS_GATEWAY_ADMIN_TOKEN_FILE',
   logLevel: 'MTLS_GATEWAY_LOG_LEVEL',
   workers: 'MTLS_GATEWAY_WORKERS',
+  proxyProtocol: 'MTLS_GATEWAY_PROXY_PROTOCOL',
+  trustedProxies: 'MTLS_GATEWAY_TRUSTED_PROXIES',
 };
 
 /** Where each override lands in the file's structure. */
@@ -193,6 +213,8 @@ const OVERRIDE_PATHS: Readonly<Record<keyof GatewayConfigOverrides, string[]>> =
   adminTokenFile: ['admin', 'tokenFile'],
   logLevel: ['logLevel'],
   workers: ['workers'],
+  proxyProtocol: ['proxyProtocol'],
+  trustedProxies: ['trustedProxies'],
 };
 
 /** Upper bound of `workers`: a typo such as 80 for 8 still starts, 10 000 does not. */
@@ -235,6 +257,9 @@ const FIXES: Readonly<Record<string, string>> = {
   logLevel: 'use one of fatal, error, warn, info, debug, trace, silent',
   registryPollMs: 'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
   drainTimeoutMs: 'give milliseconds, e.g. 30000',
+  proxyProtocol: 'use off, required (every connection comes from a trusted balancer with a header) or optional',
+  trustedProxies: 'list the balancers\' addresses or blocks, e.g. [10.0.0.5, 10.0.1.0/24] (flag --trusted-proxies 10.0.0.5,10.0.1.0/24)',
+  proxyHeaderTimeoutMs: 'give milliseconds between 100 and 60000, e.g. 5000',
   workers: `give a whole number of processes from 1 to ${MAX_WORKERS}, or "auto" for one per CPU`,
 };
 
@@ -384,6 +409,25 @@ const schema = z.strictObject({
       return n;
     })
     .default(() => availableParallelism()),
+  proxyProtocol: z.enum(['off', 'optional', 'required']).default('off'),
+  trustedProxies: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v, ctx) => {
+      const list = (typeof v === 'string' ? v.split(',') : v).map((x) => x.trim()).filter((x) => x !== '');
+      const out: string[] = [];
+      for (const item of list) {
+        try {
+          // The registry's parser: canonical text, host bits refused, /0 refused.
+          out.push(parseCidr(item, 'trustedProxies entry').text);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          return z.NEVER;
+        }
+      }
+      return out;
+    })
+    .default([]),
+  proxyHeaderTimeoutMs: ms(100, 60_000).default(5_000),
 });
 
 /**
@@ -618,6 +662,11 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
         throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`admin.listen\` uses the same address as \`${key}\` (${formatListenAddress(other)}); fix: ${FIXES['admin.listen']} on another port`, { subject: 'admin.listen' });
       }
     }
+  }
+  if (cfg.proxyProtocol !== 'off' && cfg.trustedProxies.length === 0) {
+    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`proxyProtocol\` is ${cfg.proxyProtocol} but \`trustedProxies\` is empty, so no PROXY header would ever be believed; fix: ${FIXES.trustedProxies}`, {
+      subject: 'trustedProxies',
+    });
   }
   const names = Object.values(cfg.identityHeaders).map((n) => n.toLowerCase());
   if (new Set(names).size !== names.length) {

@@ -37,7 +37,6 @@ import { adminConfigured, startConfiguredAdmin } from './admin/from-config.js';
 import type { RunningAdmin } from './admin/server.js';
 import { ConnectionTracker, connectionAuditRecord, handshakeEvidence } from './connection-state.js';
 import { readinessProblems, startOpsServer, warnIfOpsExposed, type HealthState, type OpsServer } from './health.js';
-import { normalizeIp } from './ip-match.js';
 import { listenFailure } from './listen-failure.js';
 import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
@@ -189,9 +188,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   // Set once the listener exists; the TLS servers only see connections after that.
   let listenerRef: MtlsListener | null = null;
+  // The listener is the one place that knows a socket's client address (after
+  // the PROXY protocol); a socket it did not hand over is nobody (fail closed).
   function clientOf(socket: tls.TLSSocket): ClientOfSocket {
-    const ip = normalizeIp(socket.remoteAddress ?? '') || 'unknown';
-    return { ip, lookup: listenerRef?.acceptLookup(socket.remoteAddress, socket.remotePort) ?? trust.lookup(ip) };
+    return listenerRef?.clientOf(socket) ?? { ip: 'unknown', lookup: undefined };
   }
 
   async function onSecureConnection(socket: tls.TLSSocket): Promise<void> {
@@ -240,6 +240,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         );
       }
     },
+    proxyProtocol: { mode: cfg.proxyProtocol, trustedProxies: cfg.trustedProxies, headerTimeoutMs: cfg.proxyHeaderTimeoutMs },
+    onProxyRefused: (peer, reason, detail) => audit.record(makeAuditRecord({ kind: 'connection', ip: peer, reason, detail })),
     onCountChange: (n) => metrics.openConnections.set(n),
     onError: (e, ip) => logger.error({ err: { message: e.message }, ip }, 'trust lookup failed; connection closed'),
   });

@@ -120,7 +120,7 @@ export interface BuildUpstreamHeadersOptions {
    */
   identityPairs?: ReadonlyArray<readonly [string, string]>;
   names?: IdentityHeaderNames;
-  /** Client IP for X-Forwarded-For. */
+  /** Client IP for X-Forwarded-For (the PROXY protocol source when a trusted balancer sent one). */
   clientIp: string;
 }
 
@@ -139,7 +139,8 @@ export function hasUnderscore(name: string): boolean {
  * minus hop-by-hop headers (and those the Connection header names), minus every
  * spoofable identity or forwarding header, minus every header whose name holds
  * an underscore (see {@link hasUnderscore}); plus the gateway's identity headers,
- * `X-Forwarded-For` (the TCP source address) and `X-Forwarded-Proto: https`.
+ * `X-Forwarded-For` (the client address: the TCP peer, or the PROXY protocol
+ * source when a trusted balancer sent one) and `X-Forwarded-Proto: https`.
  */
 export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): string[] {
   const names = options.names ?? DEFAULT_IDENTITY_HEADERS;

@@ -24,7 +24,7 @@ export interface RunningNginx {
 }
 
 /** A port the OS reports free right now. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const { port } = s.address() as AddressInfo;
@@ -32,7 +32,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, deadline: number): Promise<boolean> {
+/** True once 127.0.0.1:`port` accepts connections, false at `deadline` (epoch ms). */
+export async function waitForPort(port: number, deadline: number): Promise<boolean> {
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
       const c = connect(port, '127.0.0.1');

@@ -8,7 +8,7 @@
 import { createHash, generateKeyPairSync, sign, constants, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { derBitString, derExplicit, derInteger, derNull, derOctetString, derOid, derSequence, derSet, tlv } from '../../src/pki/der.js';
-import { ipBytes } from '../../src/pki/verify/host-name.js';
+import { parseIpBytes } from '../../src/pki/ip-text.js';
 
 // ------------------------------------------------------------------ keys
 
@@ -72,7 +72,7 @@ export type Gn = { dns: string } | { rawDns: Buffer } | { ip: string } | { email
 
 function ipWithMask(text: string): Buffer {
   const [addr, len] = text.split('/') as [string, string | undefined];
-  const bytes = ipBytes(addr);
+  const bytes = parseIpBytes(addr);
   if (!bytes) throw new Error(`bad IP ${addr}`);
   if (len === undefined) return bytes;
   const mask = Buffer.alloc(bytes.length);

@@ -22,7 +22,8 @@ Configuration: a YAML file (--config), then environment variables, then flags
 (later wins). Environment: MTLS_GATEWAY_LISTEN, MTLS_GATEWAY_UPSTREAM,
 MTLS_GATEWAY_REGISTRY, MTLS_GATEWAY_CERT, MTLS_GATEWAY_KEY, MTLS_GATEWAY_PFX,
 MTLS_GATEWAY_OPS_LISTEN, MTLS_GATEWAY_ADMIN_LISTEN, MTLS_GATEWAY_ADMIN_TOKEN_FILE,
-MTLS_GATEWAY_LOG_LEVEL, MTLS_GATEWAY_WORKERS; secrets: MTLS_GATEWAY_KEY_PASSPHRASE, MTLS_GATEWAY_PFX_PASSWORD.
+MTLS_GATEWAY_LOG_LEVEL, MTLS_GATEWAY_WORKERS, MTLS_GATEWAY_PROXY_PROTOCOL,
+MTLS_GATEWAY_TRUSTED_PROXIES; secrets: MTLS_GATEWAY_KEY_PASSPHRASE, MTLS_GATEWAY_PFX_PASSWORD.
 
 Example config (gateway.yaml):
   listen: 127.0.0.1:8443
@@ -41,6 +42,13 @@ Example config (gateway.yaml):
     listen: 127.0.0.1:8444
     tokenFile: admin.token      # the admin API starts only with authentication
   workers: auto                 # processes serving the mTLS port (default: one per CPU)
+  proxyProtocol: required       # behind an L4 balancer: off (default), required or optional
+  trustedProxies: [10.0.0.5/32] # the balancers whose PROXY headers are believed
+
+PROXY protocol (v1 and v2, e.g. HAProxy send-proxy / send-proxy-v2; see
+deploy/haproxy.cfg): the header's source address becomes the client address for
+trust selection, policy, audit and X-Forwarded-For. Refusals are audited as
+proxy_untrusted, proxy_header_missing and proxy_header_invalid.
 
 Workers: with more than one, a primary process supervises them. The workers
 share the mTLS port and each holds the registry snapshot; the primary serves
@@ -80,11 +88,13 @@ export function registerGatewayStartCommands(program: Command): void {
     .option('--admin-token-file <file>', 'bearer token file for the admin API (starts the admin API)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--workers <n|auto>', 'processes serving the mTLS port; 1 runs a single process (default: one per CPU)')
+    .option('--proxy-protocol <mode>', 'read a PROXY protocol header first: off, required or optional (default off)')
+    .option('--trusted-proxies <cidrs>', 'comma-separated balancer addresses/CIDRs whose PROXY headers are believed')
     .option('--check', 'validate the configuration, the server credential and the registry, then exit')
     .addHelpText('after', HELP)
     .action(async (flags: StartFlags) => {
       const overrides: GatewayConfigOverrides = {};
-      for (const k of ['listen', 'upstream', 'registry', 'cert', 'key', 'keyPassphraseFile', 'pfx', 'pfxPasswordFile', 'opsListen', 'adminListen', 'adminTokenFile', 'logLevel', 'workers'] as const) {
+      for (const k of ['listen', 'upstream', 'registry', 'cert', 'key', 'keyPassphraseFile', 'pfx', 'pfxPasswordFile', 'opsListen', 'adminListen', 'adminTokenFile', 'logLevel', 'workers', 'proxyProtocol', 'trustedProxies'] as const) {
         const v = flags[k];
         if (v !== undefined) overrides[k] = v;
       }

@@ -148,6 +148,16 @@ export const AUDIT_REASONS = [
    * the issue's list, which had no code for it.
    */
   'registry_unavailable',
+  /**
+   * PROXY protocol: a header from a peer outside `trustedProxies`, or (with
+   * `proxyProtocol: required`) any connection from such a peer. Closed before
+   * the handshake; the record carries the real TCP peer.
+   */
+  'proxy_untrusted',
+  /** PROXY protocol required, and a trusted balancer's connection did not start with a header. */
+  'proxy_header_missing',
+  /** A trusted balancer's PROXY header was malformed, oversized, or not complete in time. */
+  'proxy_header_invalid',
 ] as const;
 /** One reason code. */
 export type AuditReason = (typeof AUDIT_REASONS)[number];
