@@ -70,7 +70,8 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
         pino.destination({ dest: 1, sync: true }),
       );
       try {
-        gateway = await startGateway({ config: m.config, logger, env });
+        // The primary downloads the CRLs for the whole instance (see primary.ts).
+        gateway = await startGateway({ config: m.config, logger, env, crlFetch: false });
       } catch (e) {
         send({ mtls: 'start-failed', error: toWireError(e) });
         // Let the message leave before the channel closes with the process.
