@@ -17,6 +17,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createAdminClient, type AdminClient } from '../../src/gateway/admin/client.js';
+import type { CrlRefreshResult } from '../../src/gateway/crl-distribution.js';
 import type { SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import { runCli, run } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pki.js';
@@ -44,6 +46,7 @@ let registry: SqliteRegistry;
 let upstream: EchoUpstream;
 let gw: TestGateway;
 let crlServer: Server;
+let admin: AdminClient;
 let crlUrl: string;
 /** What the CRL server answers on /ca.crl. */
 let served: Buffer = Buffer.alloc(0);
@@ -86,9 +89,16 @@ async function publishCrl(): Promise<void> {
   served = readFileSync(join(ca, 'crl', 'ca.crl.pem'));
 }
 
-/** Asks the gateway (admin API) to download now, as its schedule would. */
-function refresh(): Promise<{ code: number; stdout: string; stderr: string }> {
+/** `mtls gateway crl url refresh` against the gateway's admin API: the gateway downloads now, as its schedule would. */
+function refreshCli(): Promise<{ code: number; stdout: string; stderr: string }> {
   return mtls(['gateway', 'crl', 'url', 'refresh', 'acme', '--admin', gw.gateway.adminUrl() as string, '--admin-token-file', tokenFile, '--json']);
+}
+
+/** The same through the admin API client (no CLI start-up on a loaded machine). */
+async function refresh(): Promise<CrlRefreshResult> {
+  const [r] = await admin.refreshCrlSources('acme');
+  assert.ok(r);
+  return r;
 }
 
 before(async () => {
@@ -120,9 +130,11 @@ before(async () => {
     pki,
     values: { admin: { listen: '127.0.0.1:0', tokenFile }, crl: { maxBytes: 4096 } },
   });
+  admin = await createAdminClient({ url: gw.gateway.adminUrl() as string, tokenFile });
 });
 
 after(async () => {
+  await admin?.close();
   await gw?.close();
   await upstream?.close();
   crlServer?.closeAllConnections();
@@ -141,9 +153,9 @@ describe('gateway CRL distribution', () => {
 
     await ok(['ca', 'revoke', c1.serial, '--ca', ca]);
     await publishCrl();
-    const r = await refresh();
+    const r = await refreshCli();
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const [res] = JSON.parse(r.stdout) as Array<{ ok: boolean; changed: boolean }>;
+    const [res] = JSON.parse(r.stdout) as CrlRefreshResult[];
     assert.deepEqual([res!.ok, res!.changed], [true, true]);
     assert.equal(await waitFor(async () => ((await outcome(c1)) === 'revoked' ? 'revoked' : undefined), 3_000, 'c1 revoked'), 'revoked');
     assert.equal(await outcome(c2), 'ok');
@@ -151,8 +163,8 @@ describe('gateway CRL distribution', () => {
 
     // The same bytes again: nothing stored, and the registry did not move.
     const version = await registry.version();
-    const again = JSON.parse((await refresh()).stdout) as Array<{ ok: boolean; changed: boolean }>;
-    assert.deepEqual([again[0]!.ok, again[0]!.changed], [true, false]);
+    const again = await refresh();
+    assert.deepEqual([again.ok, again.changed], [true, false]);
     assert.equal(await registry.version(), version);
 
     const list = JSON.parse(await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json'])) as Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }>;
@@ -181,18 +193,18 @@ describe('gateway CRL distribution', () => {
     flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x01; // inside the signature
     await ok(['ca', 'crl', '--ca', otherCa]);
     const foreign = readFileSync(join(otherCa, 'crl', 'ca.crl.pem'));
-    const cases: Array<{ name: string; body: Buffer; code: number; reason: RegExp }> = [
-      { name: 'tampered', body: flipped, code: 4, reason: /signature does not verify/ },
-      { name: 'another CA', body: foreign, code: 4, reason: /signature does not verify/ },
-      { name: 'oversized', body: Buffer.alloc(5000, 0x30), code: 6, reason: /larger than the 4096-byte limit/ },
+    const cases: Array<{ name: string; body: Buffer; reason: RegExp }> = [
+      { name: 'tampered', body: flipped, reason: /signature does not verify/ },
+      { name: 'another CA', body: foreign, reason: /signature does not verify/ },
+      { name: 'oversized', body: Buffer.alloc(5000, 0x30), reason: /larger than the 4096-byte limit/ },
     ];
     for (const c of cases) {
       const crlsBefore = (await registry.loadTrust('acme'))[0]!.crls.map((r) => r.pem);
       const before = gw.lines.length;
       served = c.body;
       const r = await refresh();
-      assert.notEqual(r.code, 0, `${c.name}: refused`);
-      assert.match(r.stdout + r.stderr, c.reason, c.name);
+      assert.equal(r.ok, false, `${c.name}: refused`);
+      assert.match(r.error?.message ?? '', c.reason, c.name);
       const line = gw.lines.slice(before).find((l) => l.event === 'crl_refresh_failed');
       assert.ok(line, `${c.name}: a log line`);
       assert.equal(line.institution, 'acme');
@@ -206,10 +218,15 @@ describe('gateway CRL distribution', () => {
       assert.equal(src!.lastStatus, 'failed');
       assert.match(src!.lastError!, c.reason);
     }
+    // The CLI says so and exits non-zero (4: refused by the onboarding checks).
+    served = flipped;
+    const cli = await refreshCli();
+    assert.equal(cli.code, 4);
+    assert.match(cli.stdout, /MTLS_ONBOARD_REJECTED/);
     const list = await mtls(['gateway', 'crl', 'url', 'list', '--registry', registry.path]);
     assert.match(list.stdout, /failed/);
     const metrics = await (await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)).text();
-    assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="failed"\} 3/);
+    assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="failed"\} 4/);
     served = good;
   });
 
@@ -222,22 +239,21 @@ describe('gateway CRL distribution', () => {
     assert.equal(await outcome(fresh), 'ok');
     await ok(['ca', 'revoke', renewed.oldSerial, '--ca', ca, '--reason', 'superseded']);
     await publishCrl();
-    const r = await refresh();
-    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal((await refresh()).changed, true);
     assert.equal(await waitFor(async () => ((await outcome(old)) === 'revoked' ? 'revoked' : undefined), 3_000, 'old revoked'), 'revoked');
     assert.equal(await outcome(fresh), 'ok');
     c2 = fresh;
   });
 
   test('a CRL past its nextUpdate: fail_closed refuses with crl_expired, fail_open_with_alarm accepts with the reason, a metric and a warning', async () => {
-    // openssl ca -crlsec: nextUpdate 5 s after thisUpdate (fresh when downloaded).
+    // openssl ca -crlsec: nextUpdate 3 s after thisUpdate (fresh when downloaded).
     const short = join(dir, 'short.crl');
-    const gen = run('openssl', ['ca', '-gencrl', '-config', join(ca, 'openssl.cnf'), '-crlsec', '5', '-out', short]);
+    const gen = run('openssl', ['ca', '-gencrl', '-config', join(ca, 'openssl.cnf'), '-crlsec', '3', '-out', short]);
     assert.equal(gen.code, 0, gen.stderr);
     served = readFileSync(short);
     const r = await refresh();
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    const nextUpdate = Date.parse((JSON.parse(r.stdout) as Array<{ nextUpdate: string }>)[0]!.nextUpdate);
+    assert.equal(r.ok, true, r.error?.message);
+    const nextUpdate = Date.parse(r.nextUpdate as string);
     const open = await startTestGateway({ registry, upstream: upstream.url, pki, values: { crl: { stale: 'fail_open_with_alarm' } } });
     try {
       await new Promise((res) => setTimeout(res, Math.max(0, nextUpdate - Date.now()) + 300));
@@ -259,8 +275,8 @@ describe('gateway CRL distribution', () => {
 
       // The server still serves the stale CRL: refused as out of date, logged.
       const stale = await refresh();
-      assert.notEqual(stale.code, 0);
-      assert.match(stale.stdout + stale.stderr, /out of date: nextUpdate was/);
+      assert.equal(stale.ok, false);
+      assert.match(stale.error?.message ?? '', /out of date: nextUpdate was/);
     } finally {
       await open.close();
     }
