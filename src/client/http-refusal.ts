@@ -63,6 +63,7 @@ const MTLSKIT: Readonly<Record<string, { kind: CertificateRefusalKind; reason?: 
   weak_key: { kind: 'certificate-refused' },
   bad_certificate: { kind: 'certificate-refused' },
   pinned_rule_mismatch: { kind: 'certificate-refused' },
+  crl_expired: { kind: 'certificate-refused' },
 };
 
 /** Largest body looked at: the refusal pages are a few hundred bytes. */

@@ -75,6 +75,23 @@ export interface GatewayConfig {
     /** Smallest EC client key field size (default 256). */
     minEcBits: number;
   };
+  /** CRLs downloaded from registered distribution points, and CRLs past their nextUpdate. */
+  crl: {
+    /**
+     * What a CRL past its nextUpdate means for the institution's connections
+     * (RFC 5280 §6.3.3: revocation status is then undetermined).
+     * `fail_closed` (default) refuses them with reason `crl_expired`, as
+     * OpenSSL, nginx and Apache do with an expired CRL: a revocation published
+     * after the stale CRL would otherwise be ignored silently.
+     * `fail_open_with_alarm` accepts them, marking each audit record
+     * `crl_expired`, counting it and logging a warning.
+     */
+    stale: 'fail_closed' | 'fail_open_with_alarm';
+    /** Largest CRL download accepted (default 10 MiB). */
+    maxBytes: number;
+    /** Whole-download deadline (default 10 000 ms). */
+    fetchTimeoutMs: number;
+  };
   /** Names of the identity headers sent upstream. */
   identityHeaders: {
     institution: string;
@@ -243,6 +260,9 @@ const FIXES: Readonly<Record<string, string>> = {
   'upstreamPool.keepAliveTimeoutMs': 'give milliseconds, e.g. 4000',
   'policy.minRsaBits': 'give 2048 or more (NIST SP 800-57 Part 1 §5.6.1)',
   'policy.minEcBits': 'give 256 or more',
+  'crl.stale': 'give fail_closed (refuse while the CRL is past nextUpdate) or fail_open_with_alarm (accept, with an audit reason, a metric and a warning)',
+  'crl.maxBytes': 'give bytes between 1024 and 104857600, e.g. 10485760 or "10mb"',
+  'crl.fetchTimeoutMs': 'give milliseconds between 100 and 300000, e.g. 10000',
   identityHeaders: 'header names are tokens (RFC 9110 §5.1), e.g. X-Mtls-Subject',
   'ops.listen': 'write HOST:PORT, e.g. 127.0.0.1:9443, or "off"',
   'admin.listen': 'write HOST:PORT, e.g. 127.0.0.1:8444',
@@ -358,6 +378,13 @@ const schema = z.strictObject({
       minEcBits: z.number().int().min(256).max(521).default(256),
     })
     .default({ minRsaBits: 2048, minEcBits: 256 }),
+  crl: z
+    .strictObject({
+      stale: z.enum(['fail_closed', 'fail_open_with_alarm']).default('fail_closed'),
+      maxBytes: byteSize(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+      fetchTimeoutMs: ms(100, 300_000).default(10_000),
+    })
+    .default({ stale: 'fail_closed', maxBytes: 10 * 1024 * 1024, fetchTimeoutMs: 10_000 }),
   identityHeaders: z
     .strictObject({
       institution: headerName.default(DEFAULT_IDENTITY_HEADERS.institution),

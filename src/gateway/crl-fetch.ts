@@ -47,16 +47,19 @@ export function parseCrlUrl(url: string): URL {
     parsed = new URL(url);
   } catch {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `CRL URL ${JSON.stringify(url)} is not an absolute URL`, {
+      subject: 'url',
       hint: 'Give the distribution point as http://host/path/ca.crl (the URI in the certificate\'s crlDistributionPoints).',
     });
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `CRL URL ${url} uses ${parsed.protocol.replace(/:$/, '')}; only http and https are fetched`, {
+      subject: 'url',
       hint: 'Publish the CRL over HTTP (RFC 5280 §4.2.1.13: the CRL is signed, so plain HTTP is the usual transport).',
     });
   }
   if (parsed.username || parsed.password) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `CRL URL ${parsed.host}${parsed.pathname} carries credentials`, {
+      subject: 'url',
       hint: 'Remove user:password@ from the URL; CRLs are public documents.',
     });
   }

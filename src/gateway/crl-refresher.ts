@@ -7,6 +7,7 @@
  * service, and the stale-CRL policy decides what happens once that one
  * passes its nextUpdate.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MtlsError } from '../errors/index.js';
 import { fetchCrl, type FetchCrlOptions, type FetchCrlResult } from './crl-fetch.js';
@@ -32,7 +33,7 @@ export interface ApplyCrlResult {
 
 /** Outcome of one scheduled download, for metrics and status. */
 export type CrlFetchOutcome =
-  | { ok: true; source: CrlSource; changed: boolean; thisUpdate: string; nextUpdate: string | null; at: Date }
+  | { ok: true; source: CrlSource; changed: boolean; thisUpdate: string; nextUpdate: string | null; sha256: string; at: Date }
   | { ok: false; source: CrlSource; code: string; message: string; at: Date };
 
 /** Options for {@link CrlRefresher}. */
@@ -143,27 +144,39 @@ export class CrlRefresher {
 
   private async download(entry: Scheduled): Promise<void> {
     const { source } = entry;
-    const { log } = this.options;
-    let outcome: CrlFetchOutcome;
-    try {
-      const fetched = await (this.options.fetchImpl ?? fetchCrl)({ ...this.options.fetch, url: source.url });
-      const applied = await this.options.apply(source, fetched.body);
-      outcome = { ok: true, source, changed: applied.changed, thisUpdate: applied.thisUpdate, nextUpdate: applied.nextUpdate, at: new Date() };
-      if (applied.changed) {
-        log.info({ event: 'crl_refreshed', institution: source.institutionId, url: source.url, thisUpdate: applied.thisUpdate, nextUpdate: applied.nextUpdate }, 'CRL refreshed');
-      }
-    } catch (e) {
-      const code = e instanceof MtlsError ? e.code : 'MTLS_INTERNAL';
-      const message = e instanceof Error ? e.message : String(e);
-      outcome = { ok: false, source, code, message, at: new Date() };
-      log.warn(
-        { event: 'crl_refresh_failed', institution: source.institutionId, url: source.url, code, ...(e instanceof MtlsError && e.details?.check ? { check: e.details.check } : {}) },
-        `CRL refresh failed, the last good CRL stays in service: ${message}`,
-      );
-    }
+    const outcome = await fetchAndApplyCrl(source, this.options);
     this.last.set(source.id, outcome);
     this.options.onOutcome?.(outcome);
     const retry = Math.min(source.intervalSeconds, this.options.retrySeconds ?? 60);
     this.arm(entry, outcome.ok ? source.intervalSeconds : retry);
+  }
+}
+
+/** What {@link fetchAndApplyCrl} needs. */
+export type FetchAndApplyOptions = Pick<CrlRefresherOptions, 'apply' | 'fetch' | 'fetchImpl'> & { log?: Logger };
+
+/**
+ * Downloads one source and hands the body to `apply` (validation and
+ * storage). Never throws: a failed download or a refused CRL is an outcome
+ * with the error's code, logged (institution, URL, reason) as a warning.
+ */
+export async function fetchAndApplyCrl(source: CrlSource, options: FetchAndApplyOptions): Promise<CrlFetchOutcome> {
+  const { log } = options;
+  try {
+    const fetched = await (options.fetchImpl ?? fetchCrl)({ ...options.fetch, url: source.url });
+    const applied = await options.apply(source, fetched.body);
+    const sha256 = createHash('sha256').update(fetched.body).digest('hex');
+    if (applied.changed) {
+      log?.info({ event: 'crl_refreshed', institution: source.institutionId, url: source.url, thisUpdate: applied.thisUpdate, nextUpdate: applied.nextUpdate }, 'CRL refreshed');
+    }
+    return { ok: true, source, changed: applied.changed, thisUpdate: applied.thisUpdate, nextUpdate: applied.nextUpdate, sha256, at: new Date() };
+  } catch (e) {
+    const code = e instanceof MtlsError ? e.code : 'MTLS_INTERNAL';
+    const message = e instanceof Error ? e.message : String(e);
+    log?.warn(
+      { event: 'crl_refresh_failed', institution: source.institutionId, url: source.url, code, ...(e instanceof MtlsError && e.details?.check ? { check: e.details.check } : {}) },
+      `CRL refresh failed, the last good CRL stays in service: ${message}`,
+    );
+    return { ok: false, source, code, message, at: new Date() };
   }
 }

@@ -36,11 +36,12 @@ import type { GatewayConfig } from './config.js';
 import { adminConfigured, startConfiguredAdmin } from './admin/from-config.js';
 import type { RunningAdmin } from './admin/server.js';
 import { ConnectionTracker, connectionAuditRecord, handshakeEvidence } from './connection-state.js';
+import { CrlDistribution } from './crl-distribution.js';
 import { readinessProblems, startOpsServer, warnIfOpsExposed, type HealthState, type OpsServer } from './health.js';
 import { listenFailure } from './listen-failure.js';
 import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
-import { GatewayMetrics } from './metrics.js';
+import { CrlFetchMetrics, GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
 import { openRegistry } from './registry/index.js';
 import type { AuditRecord, Registry } from './registry/types.js';
@@ -63,6 +64,11 @@ export interface StartGatewayOptions {
   logger?: Logger;
   /** Environment for passphrases (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Download the registered CRL URLs on their schedule (default true). A
+   * gateway worker passes false: its primary downloads for the instance.
+   */
+  crlFetch?: boolean;
 }
 
 /** Result of {@link RunningGateway.reloadCredential}. */
@@ -172,7 +178,21 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry reload failed; the previous trust snapshot stays in service until it is too stale'),
     onStale: (stale, detail) => (stale ? logger.error({ registryStale: true }, detail) : logger.warn({ registryStale: false }, detail)),
   });
-  const connections = new ConnectionTracker({ trust, policy: { minRsaBits: cfg.policy.minRsaBits, minEcBits: cfg.policy.minEcBits } });
+  metrics.trackCrls(() => {
+    try {
+      return trust.snapshot;
+    } catch {
+      return null;
+    }
+  });
+  const connections = new ConnectionTracker({ trust, policy: { minRsaBits: cfg.policy.minRsaBits, minEcBits: cfg.policy.minEcBits, crlStale: cfg.crl.stale } });
+  const crlFetch = options.crlFetch ?? true;
+  const crlDownload = crlFetch
+    ? { log: logger, metrics: new CrlFetchMetrics([metrics.registry]), fetch: { maxBytes: cfg.crl.maxBytes, timeoutMs: cfg.crl.fetchTimeoutMs } }
+    : undefined;
+  const crlDistribution = crlDownload ? new CrlDistribution({ registry, ...crlDownload }) : null;
+  /** Last warning per institution about a stale CRL accepted under fail_open_with_alarm. */
+  const staleWarned = new Map<string, number>();
   const requests = new RequestHandler({
     limits: cfg.limits,
     identityHeaders: cfg.identityHeaders,
@@ -198,6 +218,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const client = clientOf(socket);
     const state = await connections.admit(handshakeEvidence(socket, client.ip), client.lookup);
     audit.record(connectionAuditRecord(state));
+    if (state.decision.outcome === 'accepted' && state.decision.reason === 'crl_expired') {
+      // The alarm of crl.stale: fail_open_with_alarm; once a minute per
+      // institution (every connection has its audit record and metric).
+      const inst = state.decision.institutionId ?? '-';
+      if (Date.now() - (staleWarned.get(inst) ?? 0) > 60_000) {
+        staleWarned.set(inst, Date.now());
+        logger.warn({ event: 'crl_expired_accepted', institution: inst, detail: state.decision.detail }, 'connection accepted although the CRL is past its nextUpdate (crl.stale: fail_open_with_alarm)');
+      }
+    }
     if (socket.destroyed) return;
     connections.attach(socket, state);
     if (state.decision.outcome === 'rejected') {
@@ -210,7 +239,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   try {
     await trust.start();
+    await crlDistribution?.start();
   } catch (e) {
+    trust.stop();
+    await crlDistribution?.stop().catch(() => undefined);
     await audit.close().catch(() => undefined);
     await proxy.destroy().catch(() => undefined);
     requests.closeAll();
@@ -266,6 +298,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   };
   const cleanupAfterFailedStart = async (): Promise<void> => {
     trust.stop();
+    await crlDistribution?.stop().catch(() => undefined);
     listener.stopAccepting();
     await ops?.close().catch(() => undefined);
     await admin?.close().catch(() => undefined);
@@ -285,6 +318,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         admin: cfg.admin,
         registry,
         logger,
+        ...(crlDownload ? { crlDownload } : {}),
         // Unauthenticated: the problems without their error text.
         ready: async () => {
           const problems = readinessProblems(healthState()).map((p) => p.split(':')[0]);
@@ -350,6 +384,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         requests.closeAll();
         listener.destroyAll();
         trust.stop();
+        await crlDistribution?.stop();
         await ops?.close();
         await admin?.close();
         await proxy.destroy();

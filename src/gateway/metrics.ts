@@ -4,6 +4,21 @@
  */
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 import type { AuditRecord } from './registry/types.js';
+import type { TrustSnapshot } from './trust-cache.js';
+
+/**
+ * Counters of the process that downloads CRLs (the single gateway process, or
+ * the primary with workers): registered only there, so that aggregating the
+ * workers' metrics never meets the same name twice.
+ */
+export class CrlFetchMetrics {
+  /** CRL downloads by institution and result: `stored` (a new CRL), `unchanged` (byte-identical), `failed` (refused or not downloaded). */
+  readonly fetches: Counter<'institution' | 'result'>;
+
+  constructor(registers: PromRegistry[]) {
+    this.fetches = new Counter({ name: 'mtls_gateway_crl_fetches_total', help: 'CRL downloads from registered distribution points, by institution and result (stored, unchanged, failed)', labelNames: ['institution', 'result'], registers });
+  }
+}
 
 /** The gateway's metrics. */
 export class GatewayMetrics {
@@ -23,6 +38,12 @@ export class GatewayMetrics {
   readonly registryVersion: Gauge;
   /** Institutions in the snapshot, by status. */
   readonly institutions: Gauge<'status'>;
+
+  /** Age of each institution's oldest CRL in service (now minus thisUpdate), in seconds. */
+  readonly crlAge: Gauge<'institution'>;
+  /** Seconds until the earliest nextUpdate among an institution's CRLs (negative once past). */
+  readonly crlNextUpdate: Gauge<'institution'>;
+  private snapshotOf: (() => TrustSnapshot | null) | undefined;
 
   /** @param defaults - also collect process metrics (default true) */
   constructor(defaults = true) {
@@ -44,7 +65,51 @@ export class GatewayMetrics {
     // institutions.
     this.registryVersion = new Gauge({ name: 'mtls_gateway_registry_version', help: 'Registry version of the trust snapshot in service (the oldest across workers)', registers, aggregator: 'min' });
     this.institutions = new Gauge({ name: 'mtls_gateway_institutions', help: 'Institutions in the trust snapshot', labelNames: ['status'], registers, aggregator: 'max' });
+    // Across workers the oldest CRL and the nearest nextUpdate in any worker
+    // are what an alarm must see.
+    const metrics = this;
+    this.crlAge = new Gauge({
+      name: 'mtls_gateway_crl_age_seconds',
+      help: "Age of the institution's oldest CRL in service (now - thisUpdate)",
+      labelNames: ['institution'],
+      registers,
+      aggregator: 'max',
+      collect() {
+        metrics.collectCrls();
+      },
+    });
+    this.crlNextUpdate = new Gauge({
+      name: 'mtls_gateway_crl_next_update_seconds',
+      help: "Seconds until the earliest nextUpdate of the institution's CRLs in service (negative once past: the CRL is stale)",
+      labelNames: ['institution'],
+      registers,
+      aggregator: 'min',
+    });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'mtls_gateway_' });
+  }
+
+  /** Reads the CRL gauges from the snapshot in service at every scrape. */
+  trackCrls(snapshot: () => TrustSnapshot | null): void {
+    this.snapshotOf = snapshot;
+  }
+
+  private collectCrls(): void {
+    const snap = this.snapshotOf?.();
+    this.crlAge.reset();
+    this.crlNextUpdate.reset();
+    if (!snap) return;
+    const now = Date.now();
+    for (const inst of snap.institutions.values()) {
+      if (inst.crls.length === 0) continue;
+      let oldest = Infinity;
+      let next = Infinity;
+      for (const c of inst.crls) {
+        oldest = Math.min(oldest, c.thisUpdate.getTime());
+        if (c.nextUpdate) next = Math.min(next, c.nextUpdate.getTime());
+      }
+      this.crlAge.set({ institution: inst.id }, Math.round((now - oldest) / 1000));
+      if (next !== Infinity) this.crlNextUpdate.set({ institution: inst.id }, Math.round((next - now) / 1000));
+    }
   }
 
   /** Counts one audit record. */

@@ -686,13 +686,16 @@ export async function validateCrls(data: string | Uint8Array, caPems: readonly s
 export interface OnboardCrlResult {
   crls: CrlRecord[];
   validated: ValidatedCrl[];
+  /** How many of them were byte-identical to the CRL already registered for their signer, and so not stored again. */
+  unchanged: number;
   warnings: string[];
 }
 
 /**
  * Validates CRLs against the institution's registered CAs (see
  * {@link validateCrls}) and stores each, replacing the CRL signed by the same
- * CA certificate.
+ * CA certificate; a CRL byte-identical to the registered one is not stored
+ * again (no registry change).
  * @throws MTLS_NOT_FOUND when the institution does not exist
  * @throws MTLS_ONBOARD_REJECTED
  */
@@ -704,10 +707,20 @@ export async function onboardCrls(registry: Registry, institutionId: string, dat
     { ...options, previous: trust.crls },
   );
   const crls: CrlRecord[] = [];
+  let unchanged = 0;
   for (const v of validated) {
+    // The same bytes again (a scheduled download between two CRL runs, a
+    // repeated upload) change nothing: storing them would only bump the
+    // registry version and make every gateway process rebuild its trust.
+    const same = trust.crls.find((c) => c.issuerFingerprint === v.issuerFingerprint && c.pem === v.pem);
+    if (same) {
+      unchanged++;
+      crls.push(same);
+      continue;
+    }
     crls.push(
       await registry.putCrl(institutionId, { pem: v.pem, issuer: v.issuer, issuerFingerprint: v.issuerFingerprint, thisUpdate: v.thisUpdate, nextUpdate: v.nextUpdate, replaces: v.replaces }),
     );
   }
-  return { crls, validated, warnings: validated.flatMap((v) => v.warnings) };
+  return { crls, validated, unchanged, warnings: validated.flatMap((v) => v.warnings) };
 }

@@ -24,7 +24,9 @@
  *    OpenSSL demand a CRL for every CA on the path of every institution that
  *    shares the TLS server, so one institution's CRL would break the others
  *    (DESIGN "Gateway pitfalls"). A CRL past its nextUpdate still revokes
- *    what it lists; the trust snapshot reports it as a warning. When a
+ *    what it lists; beyond that, the certificates it covers follow
+ *    `crlStale` (refused with `crl_expired`, or accepted with that reason on
+ *    the decision as an alarm). When a
  *    registered CRL cannot be read at all, revocation status is unknown and
  *    the institution's certificates are refused (`revoked`, with a detail
  *    saying the CRL is unreadable; fail closed);
@@ -45,6 +47,12 @@ export interface PolicyOptions {
   minRsaBits?: number;
   /** Smallest EC field size (default 256). */
   minEcBits?: number;
+  /**
+   * A certificate whose issuer's CRL is past its nextUpdate: refused with
+   * `crl_expired` (`fail_closed`, the default), or accepted with reason
+   * `crl_expired` on the decision (`fail_open_with_alarm`).
+   */
+  crlStale?: 'fail_closed' | 'fail_open_with_alarm';
 }
 
 /** What the handshake produced, plus the institutions registered for the source IP. */
@@ -226,15 +234,26 @@ export async function evaluateConnection(evidence: ConnectionEvidence, options: 
   }
   if (inst.crlFailure) return reject('revoked', `revocation status of ${describe(leaf)} is unknown: ${inst.crlFailure}`, inst.id, leaf, path);
   const full = [leaf, ...path];
+  let staleCrl: string | null = null;
   for (let i = 0; i + 1 < full.length; i++) {
     const cert = full[i] as CertInfo;
     const issuer = full[i + 1] as CertInfo;
+    let fresh = false;
+    let stale: string | null = null;
     for (const crl of inst.crls) {
-      if (!crl.issuerNameDer.equals(cert.issuerNameDer) || !crl.revoked.has(cert.serial)) continue;
-      if (await crlSignedBy(crl, issuer)) {
+      if (!crl.issuerNameDer.equals(cert.issuerNameDer)) continue;
+      if (!(await crlSignedBy(crl, issuer))) continue;
+      if (crl.revoked.has(cert.serial)) {
         return reject('revoked', `${cert === leaf ? 'the client certificate' : 'CA certificate'} ${describe(cert)} is revoked by CRL ${crl.id} of ${inst.id} (issuer ${crl.issuer})`, inst.id, leaf, path);
       }
+      if (crl.nextUpdate && crl.nextUpdate < now) stale ??= `CRL ${crl.id} of ${inst.id} (issuer ${crl.issuer}) is past its nextUpdate ${crl.nextUpdate.toISOString()}`;
+      else fresh = true;
     }
+    // Undetermined only when no current CRL covers this issuer (RFC 5280 §6.3.3).
+    if (!fresh && stale && !staleCrl) staleCrl = stale;
+  }
+  if (staleCrl && options.crlStale !== 'fail_open_with_alarm') {
+    return reject('crl_expired', `revocation status of ${describe(leaf)} is undetermined: ${staleCrl} (crl.stale: fail_closed)`, inst.id, leaf, path);
   }
   if (inst.rules.length > 0) {
     const cns = subjectValues(leaf, 'CN');
@@ -245,6 +264,9 @@ export async function evaluateConnection(evidence: ConnectionEvidence, options: 
     if (!ok) {
       return reject('pinned_rule_mismatch', `the client certificate ${describe(leaf)} matches none of the ${inst.rules.length} pinned rule(s) of ${inst.id}`, inst.id, leaf, path);
     }
+  }
+  if (staleCrl) {
+    return { outcome: 'accepted', reason: 'crl_expired', detail: `accepted under crl.stale: fail_open_with_alarm; ${staleCrl}`, institutionId: inst.id, leaf, chain: path };
   }
   return { outcome: 'accepted', reason: 'ok', detail: null, institutionId: inst.id, leaf, chain: path };
 }

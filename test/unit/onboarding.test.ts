@@ -180,8 +180,13 @@ describe('CA chain onboarding', () => {
       assert.equal(r.validated[0]!.crlNumber, '5');
       assert.equal(r.validated[0]!.revoked, 1);
       assert.match(r.crls[0]!.pem, /-----BEGIN X509 CRL-----/);
-      // DER works; re-putting the same CRL is fine; an older one is refused.
-      await onboardCrls(reg, 'acme', crl.der);
+      assert.equal(r.unchanged, 0);
+      // DER works; re-putting the same CRL stores nothing (no registry change); an older one is refused.
+      const version = await reg.version();
+      const again = await onboardCrls(reg, 'acme', crl.der);
+      assert.equal(again.unchanged, 1);
+      assert.equal(again.crls[0]!.id, r.crls[0]!.id);
+      assert.equal(await reg.version(), version, 'a byte-identical CRL is not stored again');
       const older = await buildCrl({ signer: { privateKey: root.privateKey, certificate: root.certificate }, entries: [], crlNumber: 4n, thisUpdate: new Date(Date.now() - 3600_000) });
       await assert.rejects(onboardCrls(reg, 'acme', older.pem), rejected('crl_older', /older than the registered one \(crlNumber 4 vs 5/));
       // Another CA's CRL.

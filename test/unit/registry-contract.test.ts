@@ -324,6 +324,62 @@ describe(`registry contract: ${backend.name}`, () => {
     }
   });
 
+  it('keeps CRL distribution points: bounds checked, changes announced, fetch outcomes recorded without a version bump', async () => {
+    const reg = await backend.open('crlsources');
+    const watcher = await backend.open('crlsources');
+    const seen: RegistryChange[] = [];
+    const stop = watcher.onChange((c) => seen.push(c));
+    try {
+      await reg.createInstitution({ id: 'acme', name: 'Acme' });
+      await reg.createInstitution({ id: 'beta', name: 'Beta' });
+      const v0 = await reg.version();
+      await waitFor(() => seen.find((c) => c.version === v0), 1000);
+      const src = await reg.addCrlSource('acme', { url: 'http://PKI.acme.example/ca.crl' });
+      assert.equal(src.url, 'http://pki.acme.example/ca.crl', 'host name normalised');
+      assert.equal(src.intervalSeconds, 3600, 'hourly by default');
+      assert.equal(src.lastStatus, null);
+      const change = await waitFor(() => seen.find((c) => c.version === v0 + 1), 1000);
+      assert.equal(change.institutionId, 'acme', 'another handle hears the new source as a change of the institution');
+      await reg.addCrlSource('acme', { url: 'https://pki.acme.example/sub.crl', intervalSeconds: 60 });
+      await reg.addCrlSource('beta', { url: 'http://pki.acme.example/ca.crl', intervalSeconds: 7 * 86400 });
+      await assert.rejects(reg.addCrlSource('acme', { url: 'http://pki.acme.example/ca.crl' }), assertCode('MTLS_CONFLICT', /already a CRL URL of "acme"/));
+      await assert.rejects(reg.addCrlSource('acme', { url: 'ldap://dir.acme.example/cn=CA' }), (e: unknown) => assertCode('MTLS_BAD_ARGUMENT', /only http and https/)(e) && (e as MtlsError).subject === 'url');
+      await assert.rejects(reg.addCrlSource('acme', { url: 'http://u:pw@pki.acme.example/x.crl' }), assertCode('MTLS_BAD_ARGUMENT', /credentials/));
+      await assert.rejects(reg.addCrlSource('acme', { url: 'http://pki.acme.example/y.crl', intervalSeconds: 59 }), (e: unknown) => assertCode('MTLS_BAD_ARGUMENT', /interval 59s is out of bounds: it must be from 1m to 7d/)(e) && (e as MtlsError).subject === 'interval');
+      await assert.rejects(reg.addCrlSource('acme', { url: 'http://pki.acme.example/y.crl', intervalSeconds: 7 * 86400 + 1 }), assertCode('MTLS_BAD_ARGUMENT', /out of bounds/));
+      await assert.rejects(reg.addCrlSource('ghost', { url: 'http://pki.acme.example/y.crl' }), assertCode('MTLS_NOT_FOUND'));
+      assert.deepEqual((await reg.listCrlSources()).map((s) => [s.institutionId, s.url, s.intervalSeconds]), [
+        ['acme', 'http://pki.acme.example/ca.crl', 3600],
+        ['acme', 'https://pki.acme.example/sub.crl', 60],
+        ['beta', 'http://pki.acme.example/ca.crl', 604800],
+      ]);
+
+      const v1 = await reg.version();
+      await reg.recordCrlFetch(src.id, { ok: true, at: '2030-01-01T00:00:00Z', sha256: 'AB'.repeat(32), thisUpdate: '2029-12-31T00:00:00Z', nextUpdate: '2030-01-07T00:00:00Z' });
+      await reg.recordCrlFetch(src.id, { ok: false, at: '2030-01-01T01:00:00Z', error: 'MTLS_NETWORK: CRL download failed: ECONNREFUSED' });
+      assert.equal(await reg.version(), v1, 'recording an outcome is not a registry change');
+      const [after] = await watcher.listCrlSources('acme');
+      assert.equal(after!.lastStatus, 'failed');
+      assert.equal(after!.lastFetchAt, '2030-01-01T01:00:00.000Z');
+      assert.match(after!.lastError!, /ECONNREFUSED/);
+      assert.equal(after!.lastGoodAt, '2030-01-01T00:00:00.000Z', 'the last good download is kept through a failure');
+      assert.equal(after!.lastGoodSha256, 'ab'.repeat(32));
+      assert.equal(after!.lastGoodNextUpdate, '2030-01-07T00:00:00.000Z');
+      await reg.recordCrlFetch(9_999_999, { ok: false, at: '2030-01-01T01:00:00Z', error: 'x' });
+
+      await assert.rejects(reg.removeCrlSource('beta', 'https://pki.acme.example/sub.crl'), assertCode('MTLS_NOT_FOUND', /not a CRL URL of "beta"/));
+      await reg.removeCrlSource('acme', 'http://PKI.ACME.example:80/ca.crl');
+      assert.equal(await reg.version(), v1 + 1);
+      assert.deepEqual((await reg.listCrlSources('acme')).map((s) => s.url), ['https://pki.acme.example/sub.crl']);
+      await reg.deleteInstitution('acme');
+      assert.deepEqual((await reg.listCrlSources()).map((s) => s.institutionId), ['beta'], 'deleting the institution removes its sources');
+    } finally {
+      stop();
+      await watcher.close();
+      await reg.close();
+    }
+  });
+
   it('refuses IPv4 blocks wider than /16 and IPv6 wider than /48 unless allowWideRange', async () => {
     const reg = await backend.open('wide');
     try {
@@ -348,7 +404,7 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
     await reg.close();
     await (await openPostgresRegistry(pgUrl(PG_DB), { schema: 'once' })).close();
     await pgAdmin(async (c) => {
-      assert.deepEqual((await c.query('SELECT version FROM once.schema_version ORDER BY version')).rows.map((r) => r.version), [1, 2]);
+      assert.deepEqual((await c.query('SELECT version FROM once.schema_version ORDER BY version')).rows.map((r) => r.version), [1, 2, 3]);
       await c.query('CREATE SCHEMA foreign_app');
       await c.query('CREATE TABLE foreign_app.orders (id int)');
     }, pgUrl(PG_DB));

@@ -5,16 +5,17 @@
  * src/gateway/onboarding.
  */
 import type { Command } from 'commander';
-import { MtlsError } from '../../errors/index.js';
+import { ERROR_CODES, MtlsError, type ErrorCode } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
 import { createAdminClient } from '../../gateway/admin/client.js';
 import { createLocalAdmin, type RegistryAdmin } from '../../gateway/admin/operations.js';
 import { parseSince } from '../../gateway/admin/since.js';
 import { assertWideRangeAllowed, parseCidr } from '../../gateway/registry/cidr.js';
 import { openRegistry } from '../../gateway/registry/index.js';
-import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type CaChainRecord, type CrlRecord, type IpRecord, type PinnedRule } from '../../gateway/registry/types.js';
+import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type CaChainRecord, type CrlRecord, type CrlSourceRecord, type IpRecord, type PinnedRule } from '../../gateway/registry/types.js';
 import { isPem } from '../../pki/pem.js';
 import { out, outJson, style, warn } from '../output.js';
+import { parseDurationArg } from '../time-args.js';
 
 /** Environment variable naming the registry (path, sqlite:PATH or postgres:// URL). */
 export const ENV_REGISTRY = 'MTLS_REGISTRY';
@@ -355,6 +356,84 @@ function registerCrl(g: Command): void {
         else out(`removed CRL ${id} from ${institution}`);
       });
     },
+  );
+  registerCrlUrl(crl);
+}
+
+function printCrlSources(sources: CrlSourceRecord[]): void {
+  const now = Date.now();
+  table(
+    ['INSTITUTION', 'URL', 'EVERY', 'LAST FETCH', 'STATUS', 'CRL AGE', 'NEXT UPDATE', 'ERROR'],
+    sources.map((s) => [
+      s.institutionId,
+      s.url,
+      `${s.intervalSeconds}s`,
+      s.lastFetchAt,
+      s.lastStatus === 'failed' ? style('red', 'failed') : s.lastStatus,
+      s.lastGoodThisUpdate ? `${Math.round((now - Date.parse(s.lastGoodThisUpdate)) / 60_000)}m` : null,
+      s.lastGoodNextUpdate,
+      s.lastStatus === 'failed' ? s.lastError : null,
+    ]),
+  );
+}
+
+function registerCrlUrl(crl: Command): void {
+  const url = crl.command('url').description('CRL distribution points the gateway downloads by itself, on a schedule');
+  addTarget(
+    url
+      .command('add <institution> <url>')
+      .description("register a CRL URL (http or https); every gateway instance downloads it on the schedule, checks it against the institution's CAs and swaps it in")
+      .option('--every <duration>', 'download interval, 1m to 7d (default 1h)')
+      .addHelpText('after', '\nExamples:\n  mtls gateway crl url add acme-bank http://pki.acme.example/ca.crl\n  mtls gateway crl url add acme-bank https://pki.acme.example/ca.crl --every 15m'),
+  ).action(async (institution: string, crlUrl: string, o: TargetOptions & { every?: string }) => {
+    const every = o.every === undefined ? undefined : parseDurationArg(o.every, '--every') / 1000;
+    await withTarget(o, 'existing', async (a) => {
+      const r = await a.addCrlSource(institution, crlUrl, every);
+      if (o.json) outJson(r);
+      else out(`added CRL URL ${r.url} for ${institution}, downloaded every ${r.intervalSeconds}s`);
+    });
+  });
+  addTarget(
+    url
+      .command('list [institution]')
+      .description('list CRL URLs with their last download: time, status, CRL age, nextUpdate and the last error')
+      .addHelpText('after', '\nExample:\n  mtls gateway crl url list acme-bank --json'),
+  ).action(async (institution: string | undefined, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const sources = await a.listCrlSources(institution);
+      if (o.json) outJson(sources);
+      else printCrlSources(sources);
+    }),
+  );
+  addTarget(url.command('remove <institution> <url>').description('stop downloading a CRL URL (the CRL in service stays)').addHelpText('after', '\nExample:\n  mtls gateway crl url remove acme-bank http://pki.acme.example/ca.crl')).action(
+    async (institution: string, crlUrl: string, o: TargetOptions) =>
+      withTarget(o, 'existing', async (a) => {
+        await a.removeCrlSource(institution, crlUrl);
+        if (o.json) outJson({ ok: true, removed: crlUrl });
+        else out(`removed CRL URL ${crlUrl} from ${institution}`);
+      }),
+  );
+  addTarget(
+    url
+      .command('refresh <institution> [url]')
+      .description('download now (with --admin: the gateway does) instead of waiting for the schedule; exits non-zero when a download is refused')
+      .addHelpText('after', '\nExample:\n  mtls gateway crl url refresh acme-bank --admin http://127.0.0.1:8444 --admin-token-file admin.token'),
+  ).action(async (institution: string, crlUrl: string | undefined, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const results = await a.refreshCrlSources(institution, crlUrl);
+      if (o.json) outJson(results);
+      else {
+        for (const r of results) {
+          if (r.ok) out(`${r.url}: ${r.changed ? 'new CRL stored' : 'unchanged'} (thisUpdate ${r.thisUpdate}, nextUpdate ${r.nextUpdate ?? '-'})`);
+          else warn(`${r.url}: refused, the last good CRL stays in service: ${r.error?.message ?? ''}`);
+        }
+      }
+      const failed = results.find((r) => !r.ok);
+      if (failed?.error) {
+        const code = (failed.error.code in ERROR_CODES ? failed.error.code : 'MTLS_INTERNAL') as ErrorCode;
+        throw new MtlsError(code, `CRL download from ${failed.url} was refused: ${failed.error.message}`, { subject: failed.url });
+      }
+    }),
   );
 }
 

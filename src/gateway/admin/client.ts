@@ -8,7 +8,8 @@ import { ERROR_CODES, MtlsError, type ErrorCode } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
 import { isPem } from '../../pki/pem.js';
 import { assertNoPrivateKey } from '../onboarding.js';
-import type { AddIpOptions, AuditQuery, AuditRecord, CaChainRecord, CrlRecord, Institution, InstitutionStatus, InstitutionTrust, IpRecord, PinnedRule } from '../registry/types.js';
+import type { CrlRefreshResult } from '../crl-distribution.js';
+import type { AddIpOptions, AuditQuery, AuditRecord, CaChainRecord, CrlRecord, CrlSourceRecord, Institution, InstitutionStatus, InstitutionTrust, IpRecord, PinnedRule } from '../registry/types.js';
 import type { AddCaChainResult, InstitutionSummary, PutCrlsResult, RegistryAdmin } from './operations.js';
 
 /** Options for {@link createAdminClient}. */
@@ -161,6 +162,22 @@ export class AdminClient implements RegistryAdmin {
   /** DELETE /v1/institutions/:id/crls/:crlId */
   async removeCrl(institutionId: string, crlId: number): Promise<void> {
     await this.call('DELETE', `${this.inst(institutionId)}/crls/${AdminClient.seg(crlId)}`);
+  }
+  /** POST /v1/institutions/:id/crl-urls */
+  addCrlSource(institutionId: string, url: string, intervalSeconds?: number): Promise<CrlSourceRecord> {
+    return this.call('POST', `${this.inst(institutionId)}/crl-urls`, this.json({ url, ...(intervalSeconds === undefined ? {} : { intervalSeconds }) }));
+  }
+  /** GET /v1/institutions/:id/crl-urls, or /v1/crl-urls */
+  async listCrlSources(institutionId?: string): Promise<CrlSourceRecord[]> {
+    return (await this.call<{ items: CrlSourceRecord[] }>('GET', institutionId === undefined ? '/v1/crl-urls' : `${this.inst(institutionId)}/crl-urls`)).items;
+  }
+  /** DELETE /v1/institutions/:id/crl-urls?url=… */
+  async removeCrlSource(institutionId: string, url: string): Promise<void> {
+    await this.call('DELETE', `${this.inst(institutionId)}/crl-urls?url=${AdminClient.seg(url)}`);
+  }
+  /** POST /v1/institutions/:id/crl-urls/refresh (the gateway downloads now) */
+  async refreshCrlSources(institutionId: string, url?: string): Promise<CrlRefreshResult[]> {
+    return (await this.call<{ items: CrlRefreshResult[] }>('POST', `${this.inst(institutionId)}/crl-urls/refresh`, this.json(url === undefined ? {} : { url }))).items;
   }
   /** POST /v1/institutions/:id/rules */
   addRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule> {

@@ -17,6 +17,8 @@ export interface StartConfiguredAdminOptions {
   ready: NonNullable<AdminServerOptions['ready']>;
   /** Receives one line per served admin request. */
   logger: Logger;
+  /** Metrics and limits for CRL downloads asked for through the API. */
+  crlDownload?: AdminServerOptions['crlDownload'];
 }
 
 /** True when the configuration turns the admin API on (it never starts without authentication). */
@@ -39,6 +41,7 @@ export function startConfiguredAdmin(options: StartConfiguredAdminOptions): Prom
     ...(a.certFile ? { certFile: a.certFile } : {}),
     ...(a.keyFile ? { keyFile: a.keyFile } : {}),
     ready: options.ready,
+    ...(options.crlDownload ? { crlDownload: options.crlDownload } : {}),
     onRequest: (entry) => options.logger.info({ admin: entry }, `admin ${entry.method} ${entry.path} ${entry.status}`),
   });
 }

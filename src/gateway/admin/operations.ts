@@ -5,6 +5,7 @@
  * client (`client.ts`) performs the same operations over HTTP.
  */
 import { MtlsError } from '../../errors/index.js';
+import { refreshCrlSources, type CrlDownloadOptions, type CrlRefreshResult } from '../crl-distribution.js';
 import { onboardCaChain, onboardCrls, type ChainCertificateInfo } from '../onboarding.js';
 import type {
   AddIpOptions,
@@ -12,6 +13,7 @@ import type {
   AuditRecord,
   CaChainRecord,
   CrlRecord,
+  CrlSourceRecord,
   Institution,
   InstitutionStatus,
   InstitutionTrust,
@@ -69,6 +71,21 @@ export interface RegistryAdmin {
   listCrls(institutionId?: string): Promise<CrlRecord[]>;
   /** @throws MTLS_NOT_FOUND */
   removeCrl(institutionId: string, crlId: number): Promise<void>;
+  /**
+   * Registers a CRL distribution point the gateway downloads on a schedule.
+   * @throws MTLS_BAD_ARGUMENT (naming `url` or `interval`), MTLS_CONFLICT, MTLS_NOT_FOUND
+   */
+  addCrlSource(institutionId: string, url: string, intervalSeconds?: number): Promise<CrlSourceRecord>;
+  /** Distribution points with their last download outcome (one institution's, or all). */
+  listCrlSources(institutionId?: string): Promise<CrlSourceRecord[]>;
+  /** @throws MTLS_BAD_ARGUMENT, MTLS_NOT_FOUND */
+  removeCrlSource(institutionId: string, url: string): Promise<void>;
+  /**
+   * Downloads the institution's CRL URLs now (all, or `url`), each checked and
+   * stored like a scheduled download; a refused one keeps the last good CRL.
+   * @throws MTLS_NOT_FOUND when there is no such source
+   */
+  refreshCrlSources(institutionId: string, url?: string): Promise<CrlRefreshResult[]>;
   /** @throws MTLS_BAD_ARGUMENT, MTLS_CONFLICT, MTLS_NOT_FOUND */
   addRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule>;
   listRules(institutionId?: string): Promise<PinnedRule[]>;
@@ -84,6 +101,8 @@ export interface RegistryAdmin {
 export interface LocalAdminOptions {
   /** Close the registry on `close()` (default false: the caller owns it). */
   ownsRegistry?: boolean;
+  /** Log, metrics and limits for `refreshCrlSources` (the gateway passes its own). */
+  crlDownload?: Omit<CrlDownloadOptions, 'registry'>;
 }
 
 /**
@@ -127,6 +146,13 @@ export function createLocalAdmin(registry: Registry, options: LocalAdminOptions 
     },
     listCrls: (id) => collect(id, (t) => t.crls),
     removeCrl: (id, crlId) => registry.removeCrl(id, crlId),
+    addCrlSource: (id, url, intervalSeconds) => registry.addCrlSource(id, { url, ...(intervalSeconds === undefined ? {} : { intervalSeconds }) }),
+    async listCrlSources(id) {
+      if (id !== undefined) await trustOf(id);
+      return registry.listCrlSources(id);
+    },
+    removeCrlSource: (id, url) => registry.removeCrlSource(id, url),
+    refreshCrlSources: (id, url) => refreshCrlSources(id, url, { ...options.crlDownload, registry }),
     addRule: (id, rule) => registry.addPinnedRule(id, rule),
     listRules: (id) => collect(id, (t) => t.rules),
     removeRule: (id, ruleId) => registry.removePinnedRule(id, ruleId),

@@ -12,6 +12,8 @@
  * - `GET|POST /v1/institutions/:id/cas` (POST: PEM/DER body or `{pem}`), `DELETE …/cas/:chainId`
  * - `GET|POST /v1/institutions/:id/ips` (`{cidr}`), `DELETE …/ips/:cidr` or `…/ips?cidr=`
  * - `GET|PUT /v1/institutions/:id/crls` (PUT: PEM/DER body or `{pem}`), `DELETE …/crls/:crlId`
+ * - `GET|POST /v1/institutions/:id/crl-urls` (`{url, intervalSeconds}`), `DELETE …/crl-urls?url=`,
+ *   `POST …/crl-urls/refresh` (`{url}` optional: download now), `GET /v1/crl-urls`
  * - `GET|POST /v1/institutions/:id/rules` (`{kind, value}`), `DELETE …/rules/:ruleId`
  * - `GET /v1/cas`, `/v1/ips`, `/v1/crls`, `/v1/rules` (all institutions)
  * - `GET /v1/audit?since=1h&institution=X&outcome=rejected&reason=R&limit=N`
@@ -27,7 +29,7 @@ import { readFileChecked } from '../../io/index.js';
 import { EKU_OIDS } from '../../pki/profile.js';
 import { parseCidr } from '../registry/cidr.js';
 import type { AuditQuery, InstitutionStatus, PinnedRule, Registry } from '../registry/types.js';
-import { createLocalAdmin, type RegistryAdmin } from './operations.js';
+import { createLocalAdmin, type LocalAdminOptions, type RegistryAdmin } from './operations.js';
 import { parseSince } from './since.js';
 
 /** Default admin listener port. */
@@ -72,6 +74,8 @@ export interface AdminServerOptions {
   ready?: () => Promise<{ ok: boolean; detail?: string }>;
   /** Called after every request (no secrets are in the entry). */
   onRequest?: (entry: AdminRequestLog) => void;
+  /** Log, metrics and limits for CRL downloads asked for through the API. */
+  crlDownload?: LocalAdminOptions['crlDownload'];
 }
 
 /** A running admin API. */
@@ -153,7 +157,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
     tokenHash = sha256(token);
   }
   const clientCa = options.clientCaFile ? await readConfigFile(options.clientCaFile, 'admin.clientCaFile') : undefined;
-  const admin = createLocalAdmin(options.registry);
+  const admin = createLocalAdmin(options.registry, options.crlDownload ? { crlDownload: options.crlDownload } : {});
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     void handle(req, res, { admin, registry: options.registry, tokenHash, certAuth: Boolean(clientCa), bodyLimit, ready: options.ready, onRequest: options.onRequest });
   };
@@ -418,6 +422,36 @@ const ROUTES: Route[] = [
       return { status: 204 };
     },
   },
+  { method: 'GET', re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`), run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrlSources(m[0]) } }) },
+  {
+    method: 'POST',
+    re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`),
+    run: async (m, req, _u, c) => {
+      const body = await readJson(req, c.bodyLimit);
+      const every = body.intervalSeconds;
+      if (every !== undefined && typeof every !== 'number') throw fail(400, 'MTLS_BAD_ARGUMENT', '"intervalSeconds" must be a number of seconds');
+      return { status: 201, body: await c.admin.addCrlSource(m[0] as string, str(body.url, 'url'), every) };
+    },
+  },
+  {
+    method: 'DELETE',
+    re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`),
+    run: async (m, _r, u, c) => {
+      const url = u.searchParams.get('url');
+      if (!url) throw fail(400, 'MTLS_BAD_ARGUMENT', 'give the CRL URL to remove: DELETE /v1/institutions/ID/crl-urls?url=http://…');
+      await c.admin.removeCrlSource(m[0] as string, url);
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    re: new RegExp(`^/v1/institutions/${ID}/crl-urls/refresh$`),
+    run: async (m, req, _u, c) => {
+      const body = await readJson(req, c.bodyLimit);
+      return { status: 200, body: { items: await c.admin.refreshCrlSources(m[0] as string, body.url === undefined ? undefined : str(body.url, 'url')) } };
+    },
+  },
+  { method: 'GET', re: /^\/v1\/crl-urls$/, run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrlSources() } }) },
   { method: 'GET', re: new RegExp(`^/v1/institutions/${ID}/rules$`), run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listRules(m[0]) } }) },
   {
     method: 'POST',

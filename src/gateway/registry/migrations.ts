@@ -218,6 +218,47 @@ ALTER TABLE crls ADD CONSTRAINT crls_institution_id_issuer_fingerprint_key UNIQU
 CREATE INDEX crls_institution ON crls(institution_id);
 `,
   },
+  {
+    version: 3,
+    description: 'CRL distribution points the gateway fetches on a schedule, with the last fetch outcome',
+    // The last_* columns are bookkeeping written after each download; they do
+    // not bump the registry version, so a fetch that changes nothing does not
+    // make every gateway process reload its trust snapshot.
+    sqlite: `
+CREATE TABLE crl_sources (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  url TEXT NOT NULL,
+  interval_seconds INTEGER NOT NULL CHECK (interval_seconds > 0),
+  created_at TEXT NOT NULL,
+  last_fetch_at TEXT,
+  last_status TEXT CHECK (last_status IN ('ok', 'failed')),
+  last_error TEXT,
+  last_good_at TEXT,
+  last_good_sha256 TEXT,
+  last_good_this_update TEXT,
+  last_good_next_update TEXT,
+  UNIQUE (institution_id, url)
+);
+`,
+    postgres: `
+CREATE TABLE crl_sources (
+  id BIGSERIAL PRIMARY KEY,
+  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
+  url TEXT NOT NULL,
+  interval_seconds INTEGER NOT NULL CHECK (interval_seconds > 0),
+  created_at TEXT NOT NULL,
+  last_fetch_at TEXT,
+  last_status TEXT CHECK (last_status IN ('ok', 'failed')),
+  last_error TEXT,
+  last_good_at TEXT,
+  last_good_sha256 TEXT,
+  last_good_this_update TEXT,
+  last_good_next_update TEXT,
+  UNIQUE (institution_id, url)
+);
+`,
+  },
 ];
 
 /** The schema version this build of mtlskit writes. */

@@ -16,11 +16,14 @@ import { assertWideRangeAllowed, normaliseCidr } from './cidr.js';
 import { migrateRegistry } from './migrations.js';
 import type { SqlDriver, SqlQuery, SqlRow, SqlTransactionMode, SqlValue } from './sql-driver.js';
 import type {
+  AddCrlSourceInput,
   AddIpOptions,
   AuditQuery,
   AuditRecord,
   CaChainRecord,
+  CrlFetchRecord,
   CrlRecord,
+  CrlSourceRecord,
   Institution,
   InstitutionStatus,
   InstitutionTrust,
@@ -31,11 +34,13 @@ import type {
   RegistryChange,
 } from './types.js';
 import {
+  canonicalTime,
   normaliseFingerprint,
   validateAuditQuery,
   validateAuditRecord,
   validateChainInput,
   validateCrlInput,
+  validateCrlSourceInput,
   validateInstitutionId,
   validateInstitutionName,
   validatePinnedRule,
@@ -81,6 +86,20 @@ const toCrl = (r: SqlRow): CrlRecord => ({
   thisUpdate: str(r.this_update),
   nextUpdate: optStr(r.next_update),
   createdAt: str(r.created_at),
+});
+const toCrlSource = (r: SqlRow): CrlSourceRecord => ({
+  id: Number(r.id),
+  institutionId: str(r.institution_id),
+  url: str(r.url),
+  intervalSeconds: Number(r.interval_seconds),
+  createdAt: str(r.created_at),
+  lastFetchAt: optStr(r.last_fetch_at),
+  lastStatus: optStr(r.last_status) as CrlSourceRecord['lastStatus'],
+  lastError: optStr(r.last_error),
+  lastGoodAt: optStr(r.last_good_at),
+  lastGoodSha256: optStr(r.last_good_sha256),
+  lastGoodThisUpdate: optStr(r.last_good_this_update),
+  lastGoodNextUpdate: optStr(r.last_good_next_update),
 });
 const toRule = (r: SqlRow): PinnedRule => ({ id: Number(r.id), institutionId: str(r.institution_id), kind: r.kind as PinnedRule['kind'], value: str(r.value) }) as PinnedRule;
 
@@ -476,6 +495,72 @@ export class SqlRegistry implements Registry {
   async removeCrl(institutionId: string, crlId: number): Promise<void> {
     await this.write(`remove CRL ${crlId} of ${institutionId}`, institutionId, (q) =>
       this.removeOwned(q, 'crls', 'id', crlId, institutionId, `institution "${institutionId}" has no CRL ${crlId}`, 'crl list'),
+    );
+  }
+
+  /**
+   * Registers a CRL distribution point (URL normalised by WHATWG URL parsing).
+   * @throws MTLS_BAD_ARGUMENT naming `url` or `interval`, MTLS_NOT_FOUND, MTLS_CONFLICT
+   */
+  async addCrlSource(institutionId: string, input: AddCrlSourceInput): Promise<CrlSourceRecord> {
+    const v = validateCrlSourceInput(input);
+    const now = new Date().toISOString();
+    return this.write(`add CRL URL ${v.url} to ${institutionId}`, institutionId, async (q) => {
+      await this.requireInstitution(q, institutionId);
+      return toCrlSource(
+        await this.insertUnique(q, 'INSERT INTO crl_sources (institution_id, url, interval_seconds, created_at) VALUES (?, ?, ?, ?) RETURNING *', [institutionId, v.url, v.intervalSeconds, now], () =>
+          new MtlsError('MTLS_CONFLICT', `${v.url} is already a CRL URL of "${institutionId}"`, {
+            subject: v.url,
+            hint: `To change its interval, remove it (\`mtls gateway crl url remove ${institutionId} ${v.url}\`) and add it again with --every.`,
+          }),
+        ),
+      );
+    });
+  }
+
+  /**
+   * Removes a CRL distribution point (any spelling of the same URL).
+   * @throws MTLS_BAD_ARGUMENT, MTLS_NOT_FOUND
+   */
+  async removeCrlSource(institutionId: string, url: string): Promise<void> {
+    const norm = validateCrlSourceInput({ url }).url;
+    await this.write(`remove CRL URL ${norm} from ${institutionId}`, institutionId, (q) =>
+      this.removeOwned(q, 'crl_sources', 'url', norm, institutionId, `${norm} is not a CRL URL of "${institutionId}"`, 'crl url list'),
+    );
+  }
+
+  /** CRL distribution points of one institution, or of all (by institution, then id). */
+  async listCrlSources(institutionId?: string): Promise<CrlSourceRecord[]> {
+    const rows =
+      institutionId === undefined
+        ? await this.rows('list CRL URLs', 'SELECT * FROM crl_sources ORDER BY institution_id, id')
+        : await this.rows('list CRL URLs', 'SELECT * FROM crl_sources WHERE institution_id = ? ORDER BY id', [institutionId]);
+    return rows.map(toCrlSource);
+  }
+
+  /**
+   * Records a download's outcome on its source. Not a registry change (the
+   * version stays), so bookkeeping never makes gateways reload; a source
+   * removed meanwhile is silently skipped.
+   * @throws MTLS_BAD_ARGUMENT for a malformed outcome
+   */
+  async recordCrlFetch(sourceId: number, outcome: CrlFetchRecord): Promise<void> {
+    const at = canonicalTime(outcome.at, 'fetch time');
+    if (outcome.ok) {
+      const sha = normaliseFingerprint(outcome.sha256, 'CRL SHA-256');
+      const thisUpdate = canonicalTime(outcome.thisUpdate, 'thisUpdate');
+      const nextUpdate = outcome.nextUpdate === null ? null : canonicalTime(outcome.nextUpdate, 'nextUpdate');
+      await this.tx('write', `record the download of CRL URL ${sourceId}`, (q) =>
+        q.run(
+          `UPDATE crl_sources SET last_fetch_at = ?, last_status = 'ok', last_error = NULL, last_good_at = ?, last_good_sha256 = ?, last_good_this_update = ?, last_good_next_update = ? WHERE id = ?`,
+          [at, at, sha, thisUpdate, nextUpdate, sourceId],
+        ),
+      );
+      return;
+    }
+    const error = String(outcome.error).slice(0, 1000);
+    await this.tx('write', `record the download of CRL URL ${sourceId}`, (q) =>
+      q.run(`UPDATE crl_sources SET last_fetch_at = ?, last_status = 'failed', last_error = ? WHERE id = ?`, [at, error, sourceId]),
     );
   }
 

@@ -88,6 +88,53 @@ export interface PutCrlInput {
   replaces?: number | null;
 }
 
+/** Bounds of a CRL distribution point's download interval, in seconds. */
+export const CRL_SOURCE_INTERVAL = {
+  /** Shortest: one download a minute per source is plenty for a document with a validity of days. */
+  min: 60,
+  /** Longest: a week, the usual upper bound of a CRL's validity (RFC 5280 §5.1.2.5 nextUpdate). */
+  max: 7 * 24 * 3600,
+  /** Default: hourly. */
+  default: 3600,
+} as const;
+
+/** A CRL distribution point the gateway downloads the institution's CRL from. */
+export interface CrlSourceRecord {
+  id: number;
+  institutionId: string;
+  /** `http://` or `https://` URL. */
+  url: string;
+  /** Seconds between downloads. */
+  intervalSeconds: number;
+  createdAt: string;
+  /** When the last download was attempted (ISO), or null before the first. */
+  lastFetchAt: string | null;
+  /** Outcome of the last download. */
+  lastStatus: 'ok' | 'failed' | null;
+  /** `CODE: message` of the last failed download (cleared by a good one). */
+  lastError: string | null;
+  /** When a download last passed every check (ISO). */
+  lastGoodAt: string | null;
+  /** SHA-256 (hex) of the body of the last good download, as served. */
+  lastGoodSha256: string | null;
+  /** thisUpdate of the last good CRL (its age is now minus this). */
+  lastGoodThisUpdate: string | null;
+  /** nextUpdate of the last good CRL. */
+  lastGoodNextUpdate: string | null;
+}
+
+/** Input of {@link Registry.addCrlSource}. */
+export interface AddCrlSourceInput {
+  url: string;
+  /** Seconds between downloads (default {@link CRL_SOURCE_INTERVAL}.default). */
+  intervalSeconds?: number;
+}
+
+/** Outcome of one download, recorded by {@link Registry.recordCrlFetch}. */
+export type CrlFetchRecord =
+  | { ok: true; at: string; sha256: string; thisUpdate: string; nextUpdate: string | null }
+  | { ok: false; at: string; error: string };
+
 /** A pinned rule: the certificate must match one of an institution's rules, if it has any. */
 export type PinnedRule =
   | { id: number; institutionId: string; kind: 'subject_cn'; value: string }
@@ -144,8 +191,7 @@ export const AUDIT_REASONS = [
   /**
    * The registry could not be read for longer than the gateway's maximum
    * staleness, so it no longer knows whom to trust: connections are refused
-   * before the handshake (fail closed) until a reload succeeds. Added after
-   * the issue's list, which had no code for it.
+   * before the handshake (fail closed) until a reload succeeds.
    */
   'registry_unavailable',
   /**
@@ -158,6 +204,14 @@ export const AUDIT_REASONS = [
   'proxy_header_missing',
   /** A trusted balancer's PROXY header was malformed, oversized, or not complete in time. */
   'proxy_header_invalid',
+  /**
+   * The CRL covering the certificate's issuer is past its nextUpdate (RFC
+   * 5280 §5.1.2.5) and no fresh one has reached the gateway, so revocation
+   * status is undetermined (§6.3.3). Under `crl.stale: fail_closed` the
+   * connection is refused with it; under `fail_open_with_alarm` it is
+   * accepted and this reason marks the accepted record.
+   */
+  'crl_expired',
 ] as const;
 /** One reason code. */
 export type AuditReason = (typeof AUDIT_REASONS)[number];
@@ -233,6 +287,22 @@ export interface Registry {
   /** Stores a CRL, replacing the institution's CRL signed by the same CA certificate. */
   putCrl(institutionId: string, crl: PutCrlInput): Promise<CrlRecord>;
   removeCrl(institutionId: string, crlId: number): Promise<void>;
+
+  /**
+   * Registers a CRL distribution point for an institution (a registry change:
+   * every gateway process hears of it).
+   * @throws MTLS_BAD_ARGUMENT (not http(s), interval out of bounds), MTLS_NOT_FOUND, MTLS_CONFLICT
+   */
+  addCrlSource(institutionId: string, input: AddCrlSourceInput): Promise<CrlSourceRecord>;
+  /** Removes one distribution point by URL. @throws MTLS_NOT_FOUND */
+  removeCrlSource(institutionId: string, url: string): Promise<void>;
+  /** Distribution points of one institution, or of all (by institution, then id). */
+  listCrlSources(institutionId?: string): Promise<CrlSourceRecord[]>;
+  /**
+   * Records the outcome of a download. Bookkeeping, not a registry change:
+   * the version does not move. A source removed meanwhile is ignored.
+   */
+  recordCrlFetch(sourceId: number, outcome: CrlFetchRecord): Promise<void>;
 
   addPinnedRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule>;
   removePinnedRule(institutionId: string, ruleId: number): Promise<void>;

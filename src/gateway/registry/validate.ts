@@ -3,7 +3,8 @@
  * PostgreSQL accept and refuse exactly the same values.
  */
 import { MtlsError } from '../../errors/index.js';
-import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type AuditReason, type InstitutionStatus, type PinnedRule, type PutCrlInput } from './types.js';
+import { parseCrlUrl } from '../crl-fetch.js';
+import { AUDIT_REASONS, CRL_SOURCE_INTERVAL, type AddCrlSourceInput, type AuditQuery, type AuditRecord, type AuditReason, type InstitutionStatus, type PinnedRule, type PutCrlInput } from './types.js';
 
 const ID_RE = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 
@@ -201,4 +202,35 @@ export function validateCrlInput(crl: PutCrlInput): Required<PutCrlInput> {
     nextUpdate: crl.nextUpdate === null ? null : canonicalTime(crl.nextUpdate, 'nextUpdate'),
     replaces,
   };
+}
+
+/** Renders seconds the way `--every` takes them (90 → `90s`, 3600 → `1h`). */
+function formatSeconds(n: number): string {
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) if (n % size === 0) return `${n / size}${unit}`;
+  return `${n}s`;
+}
+
+/**
+ * Checks a CRL distribution point: an absolute http(s) URL without
+ * credentials (RFC 5280 §4.2.1.13; other schemes are not fetched), and an
+ * interval from 1 minute to 7 days (default 1 hour).
+ * @throws MTLS_BAD_ARGUMENT naming the field (`url` or `interval`)
+ */
+export function validateCrlSourceInput(input: AddCrlSourceInput): { url: string; intervalSeconds: number } {
+  if (typeof input.url !== 'string' || input.url.length > 2048) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL URL must be a string of at most 2048 characters', { subject: 'url' });
+  }
+  const url = parseCrlUrl(input.url.trim()).toString();
+  const interval = input.intervalSeconds ?? CRL_SOURCE_INTERVAL.default;
+  if (!Number.isInteger(interval) || interval < CRL_SOURCE_INTERVAL.min || interval > CRL_SOURCE_INTERVAL.max) {
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `CRL download interval ${typeof interval === 'number' && Number.isFinite(interval) ? formatSeconds(interval) : JSON.stringify(interval)} is out of bounds: it must be from ${formatSeconds(CRL_SOURCE_INTERVAL.min)} to ${formatSeconds(CRL_SOURCE_INTERVAL.max)}`,
+      {
+        subject: 'interval',
+        hint: 'Give --every as a duration such as 15m, 1h or 1d; download well within the CRL\'s validity so a missed fetch or two is harmless.',
+      },
+    );
+  }
+  return { url, intervalSeconds: interval };
 }

@@ -42,6 +42,16 @@
  *   least one worker runs. The admin API binds once, writes through the
  *   primary's own registry handle, and the workers pick its changes up like
  *   any other process's.
+ * - **CRL downloads: the primary, and only it.** One process per instance
+ *   downloads the registered CRL URLs, so N workers never fetch the same CRL
+ *   N times nor race to store it. The primary rather than worker 1: it lives
+ *   as long as the instance (a crashed worker restarts, which would restart
+ *   every schedule at once), it already hosts the admin API whose "refresh
+ *   now" then runs in-process, and it keeps downloads from arbitrary URLs off
+ *   the processes serving connections. A stored CRL is a registry write, so
+ *   the workers pick it up from the change feed like any other change; a
+ *   byte-identical download stores nothing and wakes no one. The download
+ *   counters live in the primary's own metrics, merged into `/metrics`.
  * - **Signals.** SIGTERM (or {@link RunningGatewayWorkers.close}) drains every
  *   worker at once (each stops accepting, lets requests in flight finish up to
  *   `drainTimeoutMs`) and resolves when all have exited. SIGHUP reloads every
@@ -63,7 +73,9 @@ import { adminConfigured, startConfiguredAdmin } from '../admin/from-config.js';
 import type { RunningAdmin } from '../admin/server.js';
 import type { GatewayConfig } from '../config.js';
 import { listenFailure } from '../listen-failure.js';
+import { CrlDistribution } from '../crl-distribution.js';
 import { listenOps, readinessProblems, sendOpsResponse, warnIfOpsExposed, type OpsServer } from '../health.js';
+import { CrlFetchMetrics } from '../metrics.js';
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
 import { isWorkerMessage, type PrimaryMessage, type WireError, type WireReloadResult, type WorkerMessage, type WorkerStatusMessage } from './messages.js';
@@ -173,12 +185,12 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
   // rather than by N workers racing, and so that a missing or corrupt file
   // fails the start with its own error. Never created here: a gateway pointed
   // at a mistyped path would otherwise serve an empty registry and refuse
-  // every institution without saying why. Kept for the admin API.
+  // every institution without saying why. Kept for the admin API
+  // and the CRL downloads.
   const registry: Registry = await openRegistry(cfg.registry, {
     sqlite: { create: false, pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
   });
   const adminOn = adminConfigured(cfg.admin);
-  if (!adminOn) await registry.close();
 
   const slots: Slot[] = Array.from({ length: cfg.workers }, (_, i) => ({
     slot: i + 1,
@@ -213,6 +225,9 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
       this.set({ state: 'serving' }, slots.filter((s) => s.ready).length);
     },
   });
+
+  const crlDownload = { log: logger, metrics: new CrlFetchMetrics([primaryMetrics]), fetch: { maxBytes: cfg.crl.maxBytes, timeoutMs: cfg.crl.fetchTimeoutMs } };
+  const crlDistribution = new CrlDistribution({ registry, ...crlDownload });
 
   const workerConfig: GatewayConfig = {
     ...cfg,
@@ -427,7 +442,8 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
       cluster.off('exit', onExit);
       await ops?.close();
       await admin?.close();
-      if (adminOn) await registry.close();
+      await crlDistribution.stop();
+      await registry.close();
       logger.info('every worker stopped');
       settleDone(result);
     })();
@@ -449,10 +465,10 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
       ops = await listenOps(cfg.ops.listen.host, cfg.ops.listen.port, handleOps);
       warnIfOpsExposed(cfg.ops.listen.host, logger);
     }
-    if (adminOn) admin = await startConfiguredAdmin({ admin: cfg.admin, registry, logger, ready: allReady });
+    if (adminOn) admin = await startConfiguredAdmin({ admin: cfg.admin, registry, logger, ready: allReady, crlDownload });
   } catch (e) {
     await ops?.close().catch(() => undefined);
-    if (adminOn) await registry.close().catch(() => undefined);
+    await registry.close().catch(() => undefined);
     throw listenFailure(e, 'ops.listen', 'Choose another port for ops.listen (or admin.listen), or stop the process holding it.');
   }
 
@@ -473,6 +489,8 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     startWaiter = null;
   }
   started = true;
+  // After the workers serve: a CRL stored now reaches them through the change feed.
+  await crlDistribution.start();
   const address = listenAddress as AddressInfo | null;
   if (!address) throw new MtlsError('MTLS_INTERNAL', 'every worker is ready but none reported its address');
   logger.info(

@@ -71,7 +71,8 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
         new LineBufferDestination(1),
       );
       try {
-        gateway = await startGateway({ config: m.config, logger, env });
+        // The primary downloads the CRLs for the whole instance (see primary.ts).
+        gateway = await startGateway({ config: m.config, logger, env, crlFetch: false });
       } catch (e) {
         send({ mtls: 'start-failed', error: toWireError(e) });
         // Let the message leave before the channel closes with the process.
