@@ -263,6 +263,7 @@ serial is revoked (cessationOfOperation) and the error names it.
     .option('--force', 'overwrite --out')
     .addOption(passphraseFileOption())
     .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca crl --ca ./myCA --out acme.crl.pem\n')
     .action(async (o: { ca?: string; days?: number; out?: string; force?: boolean; passphraseFile?: string; json?: boolean }) => {
       const ca = await openCaFromCli(o.ca);
       const caKey = await caKeyFromCli(ca, o.passphraseFile);
@@ -300,6 +301,7 @@ serial is revoked (cessationOfOperation) and the error names it.
     .description('summarise the CA and list the certificates in its database')
     .addOption(caOption())
     .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca show --ca ./myCA --json\n')
     .action(async (o: { ca?: string; json?: boolean }) => {
       const ca = await openCaFromCli(o.ca);
       const entries = await readDatabase(ca.config);
