@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import { reportError } from './output.js';
-import { buildProgram, isCommanderExit } from './program.js';
+import { buildProgram, isCommanderExit, runningCommand, UsageError } from './program.js';
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
@@ -15,7 +15,7 @@ async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (isCommanderExit(e)) return 0;
-    return reportError(e, json);
+    return reportError(e, json, e instanceof UsageError ? e.command : runningCommand());
   }
 }
 

@@ -7,6 +7,9 @@ import { Command, CommanderError } from 'commander';
 import { MtlsError } from '../errors/index.js';
 import { registerCommands } from './commands/index.js';
 import { exitCodesHelp } from './exit-help.js';
+import { acceptedFlags, commandPath } from './hints.js';
+
+export { acceptedFlags, commandPath };
 
 const FOOTER = `
 Set MTLS_DEBUG=1 to print stack traces. NO_COLOR disables colour.`;
@@ -25,28 +28,9 @@ export class UsageError extends MtlsError {
   }
 }
 
-/** `mtls ca sign` for the `sign` command under `ca`. */
-export function commandPath(cmd: Command): string {
-  const names: string[] = [];
-  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
-  return names.join(' ');
-}
-
 /** The leaf commands of a program (those with an action and no subcommands). */
 export function leafCommands(cmd: Command): Command[] {
   return cmd.commands.length === 0 ? [cmd] : cmd.commands.flatMap(leafCommands);
-}
-
-/** The long flags a command accepts, its own and its ancestors' (`--help` included). */
-export function acceptedFlags(cmd: Command): Set<string> {
-  const flags = new Set<string>(['--help']);
-  for (let c: Command | null = cmd; c; c = c.parent) {
-    for (const o of c.options) {
-      if (o.long) flags.add(o.long);
-      // `--no-x` also accepts `--x` when both are declared; commander stores the negated long name.
-    }
-  }
-  return flags;
 }
 
 /**
@@ -60,6 +44,9 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     .addHelpText('after', `${exitCodesHelp()}${FOOTER}`);
   await registerCommands(program, argv);
   applyDefaults(program, argv);
+  program.hook('preAction', (_root, action) => {
+    running = action;
+  });
   return program;
 }
 
@@ -87,6 +74,13 @@ function usageMessage(err: CommanderError, cmd: Command, argv: readonly string[]
     if (unknown !== undefined) return `unknown option '${unknown.split('=')[0]}'`;
   }
   return err.message.replace(/^error: /, '');
+}
+
+let running: Command | undefined;
+
+/** The command whose action is running (for hints that name its flags). */
+export function runningCommand(): Command | undefined {
+  return running;
 }
 
 /** True for commander's non-error outcomes (help shown, version printed). */
