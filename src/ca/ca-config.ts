@@ -386,7 +386,7 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
   if (!existsSync(configPath)) {
     throw new MtlsError('MTLS_CA_NOT_FOUND', `${options.configPath ? configPath : `${caDir} has no openssl.cnf`} (looked for ${configPath})`, {
       subject: configPath,
-      hint: 'A CA built with the guide keeps its configuration in DIR/openssl.cnf (Step 3). Give the file with --config, or create a CA with `mtls ca init DIR`.',
+      hint: 'A CA built with the guide keeps its configuration in DIR/openssl.cnf; name the file explicitly if it lives elsewhere, or create the CA first.',
     });
   }
   const parsed = readOpenSslConfig(configPath, { env, homeDir: home });

@@ -69,7 +69,7 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
   const issuedCert = options.issued ? parseCertificate(options.issued.certificatePem, 'intermediate certificate') : undefined;
   const subject = issuedCert ? fromX509Name(issuedCert.subjectName) : typeof options.subject === 'string' ? parseSubject(options.subject) : options.subject;
   if (options.passphrase === undefined && !options.noPassphrase) {
-    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the CA key needs a passphrase (or pass --no-passphrase to store it unencrypted)');
+    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the CA key needs a passphrase (or an explicit choice to store it unencrypted)');
   }
   if (options.passphrase !== undefined && options.passphrase.length < 4) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA passphrase must have at least 4 characters (OpenSSL refuses shorter ones)', { subject: 'passphrase' });

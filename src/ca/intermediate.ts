@@ -57,7 +57,7 @@ export async function initIntermediateCa(options: InitIntermediateCaOptions): Pr
     throw new MtlsError('MTLS_BAD_ARGUMENT', `the intermediate's directory ${dir} is the parent CA's own`, { subject: dir, hint: 'Give the intermediate a new directory.' });
   }
   if (options.passphrase === undefined && !options.noPassphrase) {
-    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the intermediate CA key needs a passphrase (or pass --no-passphrase to store it unencrypted)');
+    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the intermediate CA key needs a passphrase (or an explicit choice to store it unencrypted)');
   }
   await assertEmptyOrMissing(dir);
   findProfile(parent, INTERMEDIATE_PROFILE);

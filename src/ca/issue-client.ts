@@ -161,7 +161,7 @@ export async function issueClientCertificate(options: IssueClientOptions): Promi
         details: { ...cause.details, serial: signed.serial, revoked },
         hint: revoked
           ? `${cause.hint} Then issue again; run \`mtls ca crl\` to publish the revocation of ${signed.serial}.`
-          : `Revoke it by hand: mtls ca revoke ${signed.serial} --ca ${ca.config.dir}, then fix the cause and issue again.`,
+          : `Revoke serial ${signed.serial} in the CA at ${ca.config.dir} by hand, then fix the cause and issue again.`,
       },
     );
   }

@@ -33,7 +33,7 @@ export function assertPathLength(options: AssertPathLengthOptions): void {
   if (limit === 0) {
     throw new MtlsError('MTLS_PATHLEN_EXCEEDED', `the CA ${signer.subject} has pathlen 0 (${options.signerSource}) and may not sign another CA certificate (profile ${profile.name})`, {
       subject: profile.name,
-      hint: 'Sign the new CA with the root (mtls ca init DIR --intermediate --parent ROOTDIR), or use a leaf profile.',
+      hint: 'Sign the new CA with the root, or use a leaf profile.',
     });
   }
   if (child.pathLen !== undefined && child.pathLen >= limit) {

@@ -122,27 +122,27 @@ async function loadOld(options: RenewCertificateOptions): Promise<{ cert: x509.X
   if (!entry || cert.issuer !== ca.certificate.subject) {
     throw new MtlsError('MTLS_NOT_FOUND', `${cert.subject} (serial ${serial}) was not issued by this CA (${ca.config.database} has no such serial)`, {
       subject: serial,
-      hint: 'Give --ca the directory of the CA that issued the certificate.',
+      hint: 'Use the directory of the CA that issued the certificate.',
     });
   }
   if (entry.status === 'R') {
     throw new MtlsError('MTLS_ALREADY_REVOKED', `serial ${serial} (${entry.subject}) is revoked (${entry.reason ?? 'unspecified'}); a revoked certificate is not renewed`, {
       subject: serial,
-      hint: 'Issue a new certificate with `mtls ca issue`.',
+      hint: 'Issue a new certificate instead.',
     });
   }
   return { cert, entry, ...(options.certificatePath ? { path: options.certificatePath } : {}) };
 }
 
 async function oldKey(files: CertificateFiles, password: string | undefined, cert: x509.X509Certificate): Promise<KeyObject> {
-  if (password === undefined) throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', '--reuse-key needs the password that protects the old key file or .pfx');
+  if (password === undefined) throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'reusing the key needs the password that protects the old key file or .pfx');
   let key: KeyObject | undefined;
   if (await pathExists(files.keyPath)) key = loadPrivateKey(await readFileChecked(files.keyPath, 'private key'), password, files.keyPath);
   else if (await pathExists(files.pfxPath)) key = parsePfx(await readFileChecked(files.pfxPath, '.pfx'), password, { source: files.pfxPath }).privateKey;
   if (!key) {
-    throw new MtlsError('MTLS_FILE_NOT_FOUND', `--reuse-key: neither ${files.keyPath} nor ${files.pfxPath} holds the old key`, {
+    throw new MtlsError('MTLS_FILE_NOT_FOUND', `reusing the key: neither ${files.keyPath} nor ${files.pfxPath} holds the old key`, {
       subject: files.keyPath,
-      hint: 'Renew with a new key (drop --reuse-key), or sign a CSR made with the old key: mtls ca sign CSR.',
+      hint: 'Renew with a new key, or sign a CSR made with the old key.',
     });
   }
   if (!keysMatch(key, certificatePublicKey(cert))) {
@@ -170,7 +170,7 @@ export async function renewCertificate(options: RenewCertificateOptions): Promis
   const writePfx = options.pfx === true || (await pathExists(located.pfxPath));
   const writeKey = !options.reuseKey || writePfx;
   if ((writeKey || writePfx) && options.pfxPassword === undefined) {
-    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the renewed key and .pfx need a password (--password-file or MTLS_PFX_PASSWORD)');
+    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the renewed key and .pfx need a password');
   }
   if (options.pfxPassword !== undefined && options.pfxPassword.length < 4) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', 'the .pfx password must have at least 4 characters', { subject: 'password' });

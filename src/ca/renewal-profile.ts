@@ -46,7 +46,7 @@ export function detectProfile(ca: OpenCa, cert: x509.X509Certificate): Extension
   if (!found) {
     throw new MtlsError('MTLS_RENEW_PROFILE_UNKNOWN', `no profile in ${ca.config.configPath} matches the extensions of ${cert.subject} (serial ${cert.serialNumber})`, {
       subject: cert.serialNumber,
-      hint: `Name the profile to renew with: --profile NAME (profiles: ${Object.keys(ca.config.profiles).join(', ')}).`,
+      hint: `Name the profile to renew with (profiles: ${Object.keys(ca.config.profiles).join(', ')}).`,
     });
   }
   return found;
@@ -91,6 +91,6 @@ export function keyTypeOf(cert: x509.X509Certificate): KeyType {
   if (d.algorithm === 'ed25519') return 'ed25519';
   throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${cert.subject} has a ${d.text} key, which mtlskit does not generate`, {
     subject: cert.serialNumber,
-    hint: 'Choose the new key with --key-type (rsa2048, rsa3072, rsa4096, ec-p256, ec-p384, ed25519).',
+    hint: 'Choose the new key type: rsa2048, rsa3072, rsa4096, ec-p256, ec-p384 or ed25519.',
   });
 }

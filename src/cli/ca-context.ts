@@ -3,15 +3,31 @@
  * (prompting for the passphrase only when the key is encrypted).
  */
 import type { KeyObject } from 'node:crypto';
+import { Option } from 'commander';
 import { loadCaKey, openCa, type OpenCa } from '../ca/index.js';
 import { readFileChecked } from '../io/index.js';
 import { isEncryptedPrivateKey } from '../pki/keys.js';
+import { deprecatedAlias } from './deprecated.js';
+import { ENV } from './env.js';
 import { readSecret } from './secrets.js';
 
-/** `--ca DIR` default: MTLS_CA_DIR, else the current directory. */
-export const defaultCaDir = (): string => process.env.MTLS_CA_DIR ?? '.';
+/** `--ca-dir DIR` default: MTLS_CA_DIR, else the current directory. */
+export const defaultCaDir = (): string => process.env[ENV.caDir] ?? '.';
 
-/** Opens the CA named by `--ca`. */
+/**
+ * `--ca-dir DIR`: a CA directory. Stored under `ca` so that the old spelling
+ * `--ca DIR` (kept as a hidden, deprecated alias) and `--no-ca` share it.
+ */
+export function caDirOption(description = `CA directory (default: $${ENV.caDir} or the current directory)`): Option {
+  const opt = new Option('--ca-dir <dir>', description);
+  opt.attributeName = (): string => 'ca';
+  return opt;
+}
+
+/** The deprecated `--ca DIR` spelling of {@link caDirOption}. */
+export const caDirAlias = (): Option => deprecatedAlias('--ca <dir>', '--ca-dir', 'ca');
+
+/** Opens the CA named by `--ca-dir`. */
 export function openCaFromCli(dir: string | undefined): Promise<OpenCa> {
   return openCa(dir ?? defaultCaDir());
 }
@@ -20,6 +36,6 @@ export function openCaFromCli(dir: string | undefined): Promise<OpenCa> {
 export async function caKeyFromCli(ca: OpenCa, passphraseFile: string | undefined): Promise<KeyObject> {
   const data = await readFileChecked(ca.config.privateKey, 'CA private key');
   if (!isEncryptedPrivateKey(data)) return loadCaKey(ca, undefined, data);
-  const passphrase = await readSecret({ file: passphraseFile, envVar: 'MTLS_CA_PASSPHRASE', prompt: 'CA key passphrase: ', what: 'CA passphrase' });
+  const passphrase = await readSecret({ kind: 'caPassphrase', file: passphraseFile, prompt: 'CA key passphrase: ' });
   return loadCaKey(ca, passphrase, data);
 }

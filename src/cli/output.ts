@@ -1,7 +1,9 @@
 /**
  * CLI output: text or JSON, NO_COLOR-aware colour, error rendering and exit codes.
  */
+import type { Command } from 'commander';
 import { MtlsError, toMtlsError } from '../errors/index.js';
+import { cliHint } from './hints.js';
 
 /** Options every command shares. */
 export interface GlobalOptions {
@@ -46,15 +48,17 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 
 /**
  * Prints an error as `error[CODE]: message` and `hint: …` (or JSON with
- * `--json`) and returns the exit code. Stack traces only with MTLS_DEBUG=1.
+ * `--json`) and returns the exit code. The hint is the CLI's: it names
+ * only flags `command` accepts (see hints.ts). Stack traces only with MTLS_DEBUG=1.
  */
-export function reportError(e: unknown, json = false): number {
+export function reportError(e: unknown, json = false, command?: Command): number {
   const err: MtlsError = toMtlsError(e);
+  const hint = cliHint(err, command);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ok: false, error: err.toJSON() }, jsonReplacer, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ok: false, error: { ...err.toJSON(), hint } }, jsonReplacer, 2)}\n`);
   } else {
     process.stderr.write(`${style('red', `error[${err.code}]`)}: ${err.message}\n`);
-    process.stderr.write(`${style('dim', 'hint')}: ${err.hint}\n`);
+    process.stderr.write(`${style('dim', 'hint')}: ${hint}\n`);
   }
   if (process.env.MTLS_DEBUG === '1') {
     process.stderr.write(`${(err.cause instanceof Error ? err.cause.stack : undefined) ?? err.stack ?? ''}\n`);

@@ -4,19 +4,35 @@
  */
 import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
+import { SECRETS, type SecretKind } from './env.js';
 
 /** Where to get one secret. */
 export interface SecretSource {
-  /** `--passphrase-file` / `--password-file` value. */
-  file?: string;
-  /** Environment variable consulted when no file is given. */
-  envVar?: string;
+  /** Which secret: decides the flag and the variable named in errors. */
+  kind: SecretKind;
+  /** The value of the kind's file flag. */
+  file?: string | undefined;
+  /** Skip the environment variable (secrets that must not be shared with another command's). */
+  noEnv?: boolean;
   /** Prompt text for a terminal. */
   prompt: string;
   /** Ask twice and compare (new secrets). */
   confirm?: boolean;
-  /** What the secret protects, for error messages. */
-  what: string;
+}
+
+/** Where a secret the command used came from, for advice when it turns out wrong. */
+export interface SecretOrigin {
+  kind: SecretKind;
+  from: 'file' | 'env' | 'prompt';
+  /** The file path or variable name. */
+  name: string;
+}
+
+const origins: SecretOrigin[] = [];
+
+/** The secrets this process has read so far, in order. */
+export function secretOrigins(): readonly SecretOrigin[] {
+  return origins;
 }
 
 /**
@@ -25,31 +41,35 @@ export interface SecretSource {
  * @throws MTLS_PASSPHRASE_REQUIRED when none is available (no TTY: CI, pipes)
  */
 export async function readSecret(src: SecretSource): Promise<string> {
+  const { flag, env, what } = SECRETS[src.kind];
+  const envVar = src.noEnv ? undefined : env;
   if (src.file !== undefined) {
-    const text = (await readFileChecked(src.file, `${src.what} file`)).toString('utf8');
+    const text = (await readFileChecked(src.file, `${what} file`)).toString('utf8');
     const first = text.split(/\r?\n/)[0] ?? '';
-    if (first === '') throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${src.what} file ${src.file} is empty`, { subject: src.file });
+    if (first === '') throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${what} file ${src.file} is empty`, { subject: src.file, hint: `Put the ${what} on the first line of ${src.file}.` });
+    origins.push({ kind: src.kind, from: 'file', name: src.file });
     return first;
   }
-  if (src.envVar && process.env[src.envVar] !== undefined && process.env[src.envVar] !== '') {
-    return process.env[src.envVar] as string;
+  const fromEnv = envVar === undefined ? undefined : process.env[envVar];
+  if (envVar !== undefined && fromEnv !== undefined && fromEnv !== '') {
+    origins.push({ kind: src.kind, from: 'env', name: envVar });
+    return fromEnv;
   }
   if (!process.stdin.isTTY) {
-    throw new MtlsError(
-      'MTLS_PASSPHRASE_REQUIRED',
-      `no ${src.what} given and no terminal to ask on`,
-      { hint: `Pass --${src.what.includes('password') ? 'password' : 'passphrase'}-file FILE${src.envVar ? ` or set ${src.envVar}` : ''}.` },
-    );
+    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `no ${what} given and no terminal to ask on`, {
+      subject: flag,
+      hint: `Pass ${flag} FILE${envVar ? ` or set ${envVar}` : ''}.`,
+    });
   }
   const first = await promptHidden(src.prompt);
   if (src.confirm) {
     const again = await promptHidden('Verifying - ' + src.prompt);
-    if (again !== first) throw new MtlsError('MTLS_BAD_ARGUMENT', `the two ${src.what} entries differ`, { hint: 'Type the same value twice.' });
+    if (again !== first) throw new MtlsError('MTLS_BAD_ARGUMENT', `the two ${what} entries differ`, { hint: 'Type the same value twice.' });
   }
-  if (first === '') throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `empty ${src.what}`);
+  if (first === '') throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `empty ${what}`, { hint: `Type the ${what}, or pass ${flag} FILE.` });
+  origins.push({ kind: src.kind, from: 'prompt', name: 'terminal' });
   return first;
 }
-
 /** Prompts on the terminal without echo. */
 async function promptHidden(prompt: string): Promise<string> {
   const stdin = process.stdin;

@@ -2,6 +2,10 @@
  * The catalogue of error codes. Each code carries the process exit code the CLI
  * uses, the HTTP status an API answers with, and a default hint.
  *
+ * Hints here are the library's: they name no command-line flag, so they read
+ * right from code, the admin API and the CLI alike. The CLI adds its flag
+ * names (src/cli/hints.ts).
+ *
  * Exit codes (DESIGN.md): 1 unexpected, 2 usage, 3 configuration,
  * 4 policy or verification denied, 5 file I/O, 6 network/TLS.
  */
@@ -23,27 +27,27 @@ const net = (hint: string): ErrorCodeInfo => ({ exit: 6, http: 502, hint });
 /** Every code an {@link MtlsError} may carry. */
 export const ERROR_CODES = {
   MTLS_INTERNAL: { exit: 1, http: 500, hint: 'This is a bug in mtlskit; rerun with MTLS_DEBUG=1 and report the stack trace.' },
-  MTLS_USAGE: usage('Run the command with --help for its options and examples.'),
+  MTLS_USAGE: usage('Check the arguments against the documentation of the call or command.'),
   MTLS_BAD_SUBJECT: usage('Write the subject as /C=BR/ST=SP/O=Acme/CN=Name or as RFC 4514 (CN=Name,O=Acme,C=BR).'),
   MTLS_BAD_KEY_TYPE: usage('Choose one of rsa2048, rsa3072, rsa4096, ec-p256, ec-p384, ed25519.'),
-  MTLS_BAD_ARGUMENT: usage('Check the value against the command\'s --help.'),
+  MTLS_BAD_ARGUMENT: usage('Check the value against the documented form.'),
 
   MTLS_CONFIG_INVALID: config('Fix the named key in the configuration file and start again.'),
   MTLS_CONFIG_UNSUPPORTED: config('Remove or rewrite the directive; mtlskit names what it supports in its docs.'),
-  MTLS_CA_NOT_FOUND: config('Create the CA with `mtls ca init DIR`, or adopt an existing one with `mtls ca adopt DIR`.'),
+  MTLS_CA_NOT_FOUND: config('Point at the directory of an existing CA (with its openssl.cnf), or create the CA first.'),
   MTLS_CA_CORRUPT: config('Repair the named file, or restore it from backup; `openssl ca -updatedb` can check index.txt.'),
   MTLS_PROFILE_UNKNOWN: config('Pick one of the profiles listed by `mtls ca show`, or add an extension section to openssl.cnf.'),
-  MTLS_PASSPHRASE_REQUIRED: config('Give the passphrase with --passphrase-file FILE or the environment variable named in --help, or run in a terminal to be prompted.'),
+  MTLS_PASSPHRASE_REQUIRED: config('Give the passphrase or password that protects the key or file.'),
 
   MTLS_PEM_INVALID: io('Check that the file is PEM (-----BEGIN …-----) or DER and that it is not truncated.'),
   MTLS_DER_INVALID: io('The DER data is truncated or is not the expected structure; re-export it from its source.'),
   MTLS_FILE_NOT_FOUND: io('Check the path.'),
-  MTLS_FILE_EXISTS: io('Choose another output path, or pass --force to replace the file.'),
+  MTLS_FILE_EXISTS: io('Choose another output path, or allow replacing the existing file.'),
   MTLS_FILE_WRITE: io('Check the directory exists, is writable, and the disk has space.'),
   MTLS_FILE_READ: io('Check the path and its permissions.'),
   MTLS_LOCK_TIMEOUT: io('Another mtlskit process holds the CA lock; wait for it, or remove a stale lock file if no process is running.'),
 
-  MTLS_BAD_PASSPHRASE: denied('The passphrase is wrong for this file; passphrase files are read up to the first line break, so check that first line.'),
+  MTLS_BAD_PASSPHRASE: denied('The passphrase or password is wrong for this file.'),
   MTLS_KEY_MISMATCH: denied('Use the private key that was generated together with this certificate\'s CSR.'),
   MTLS_KEY_TOO_WEAK: denied('Use RSA with at least 2048 bits, or EC P-256 or stronger.'),
   MTLS_KEY_UNSUPPORTED: denied('Use an RSA, EC (P-256/P-384/P-521) or Ed25519 key.'),
@@ -60,18 +64,18 @@ export const ERROR_CODES = {
   MTLS_UNAUTHORIZED: { exit: 4, http: 401, hint: 'Present the admin client certificate or bearer token.' },
 
   MTLS_NETWORK: net('Check the host, port and that a server is listening; check firewalls and the registered source IP.'),
-  MTLS_TLS_HANDSHAKE: net('Run `mtls probe HOST:PORT` with the same credentials for a diagnosis.'),
+  MTLS_TLS_HANDSHAKE: net('Probe the server with the same credentials for a diagnosis (`mtls probe HOST:PORT`).'),
   MTLS_TLS_VERSION: net('The server and client share no TLS version; the provider accepts TLS 1.2 only.'),
   MTLS_TLS_CLIENT_REJECTED: net('The server refused the client certificate; check it chains to the CA the provider registered.'),
-  MTLS_TLS_SERVER_UNTRUSTED: net('Give the server\'s CA with --ca, or check the host name.'),
+  MTLS_TLS_SERVER_UNTRUSTED: net('Trust the CA that signed the server\'s certificate, or check the host name.'),
   MTLS_HTTP_STATUS: net('The server answered with an error status; read the body for its reason.'),
   MTLS_TIMEOUT: net('The peer did not answer in time; check connectivity and the registered source IP.'),
 
   // Certificate lifecycle: renewal, intermediates.
   MTLS_PATHLEN_EXCEEDED: denied('A CA with pathlen 0 issues end-entity certificates only; sign further CAs with the root.'),
-  MTLS_RENEW_PROFILE_UNKNOWN: config('Name the profile the certificate was issued with: --profile NAME (see `mtls ca show`).'),
-  MTLS_VALIDITY_BEYOND_CA: denied('Ask for fewer days with --days, or renew the CA certificate first; a certificate may not outlive its CA.'),
-  MTLS_SAN_REQUIRED: denied('Give the server\'s names with --san DNS:api.example,IP:203.0.113.7, or put a subjectAltName in the CSR (mtls csr new --san …).'),
+  MTLS_RENEW_PROFILE_UNKNOWN: config('Name the profile the certificate was issued with (the CA\'s openssl.cnf lists them).'),
+  MTLS_VALIDITY_BEYOND_CA: denied('Ask for fewer days, or renew the CA certificate first; a certificate may not outlive its CA.'),
+  MTLS_SAN_REQUIRED: denied('Give the server\'s names as subjectAltName entries (DNS:api.example, IP:203.0.113.7), in the CSR or at signing.'),
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A known error code. */

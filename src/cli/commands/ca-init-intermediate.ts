@@ -44,7 +44,7 @@ export async function initIntermediateFromCli(dir: string, o: IntermediateCliOpt
   const parent = await openCaFromCli(o.parent);
   const parentKey = await parentKeyFromCli(parent, o.parentPassphraseFile);
   const passphrase = o.passphrase
-    ? await readSecret({ file: o.passphraseFile, envVar: 'MTLS_CA_PASSPHRASE', prompt: 'New intermediate CA key passphrase: ', confirm: true, what: 'CA passphrase' })
+    ? await readSecret({ kind: 'caPassphrase', file: o.passphraseFile, prompt: 'New intermediate CA key passphrase: ', confirm: true })
     : undefined;
   const r = await withSpinner(`generating the ${keyType} intermediate key`, () =>
     initIntermediateCa({
@@ -77,7 +77,7 @@ export async function initIntermediateFromCli(dir: string, o: IntermediateCliOpt
 async function parentKeyFromCli(parent: OpenCa, file: string | undefined): Promise<KeyObject> {
   const data = await readFileChecked(parent.config.privateKey, 'parent CA private key');
   const passphrase = isEncryptedPrivateKey(data)
-    ? await readSecret({ file, envVar: 'MTLS_PARENT_CA_PASSPHRASE', prompt: 'Parent CA key passphrase: ', what: 'parent CA passphrase' })
+    ? await readSecret({ kind: 'parentCaPassphrase', file, prompt: 'Parent CA key passphrase: ' })
     : undefined;
   return loadCaKey(parent, passphrase, data);
 }

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { caStatus } from '../../ca/status.js';
 import { listCertificates, type CertificateRow } from '../../ca/list.js';
-import { openCaFromCli } from '../ca-context.js';
+import { caDirAlias, caDirOption, openCaFromCli } from '../ca-context.js';
 import { out, outJson, style } from '../output.js';
 import { parseDaysArg, parseDurationArg, parseTimeArg } from '../time-args.js';
 
@@ -24,12 +24,12 @@ Checks, at --at (default now):
 
 Renew the CRL on a schedule (daily, with default_crl_days = 30) and run this
 check after it; see the README for a systemd timer and a cron line:
-  17 3 * * *  mtls ca crl --ca /srv/ca --passphrase-file /etc/mtls/ca.pass && mtls ca status --ca /srv/ca
+  17 3 * * *  mtls ca crl --ca-dir /srv/ca --passphrase-file /etc/mtls/ca.pass && mtls ca status --ca-dir /srv/ca
 
 Examples:
-  $ mtls ca status --ca ./myCA
-  $ mtls ca status --ca ./myCA --warn-days 60 --json
-  $ mtls ca status --ca ./myCA --at 2027-06-01
+  $ mtls ca status --ca-dir ./myCA
+  $ mtls ca status --ca-dir ./myCA --warn-days 60 --json
+  $ mtls ca status --ca-dir ./myCA --at 2027-06-01
 
 Exit codes: 0 nothing needs action, 1 something needs action (each finding is
 printed; with --json, "ok": false and "findings"), 3 the CA cannot be opened,
@@ -49,7 +49,8 @@ function table(rows: string[][]): void {
 export function registerCaLifecycleCommands(ca: Command): void {
   ca.command('status')
     .description('what needs action: CA expiry, CRL freshness, unpublished revocations, certificates expiring (exit 1 if anything)')
-    .option('--ca <dir>', 'CA directory (default: $MTLS_CA_DIR or the current directory)')
+    .addOption(caDirOption())
+    .addOption(caDirAlias())
     .option('--warn-days <n>', 'certificates expiring within this many days need action', (v) => parseDaysArg(v, '--warn-days'), 30)
     .option('--ca-warn-days <n>', 'the CA chain expiring within this many days needs action', (v) => parseDaysArg(v, '--ca-warn-days'), 90)
     .option('--crl-warn-days <n>', 'a CRL this close to nextUpdate needs action', (v) => parseDaysArg(v, '--crl-warn-days'), 7)
@@ -82,12 +83,13 @@ export function registerCaLifecycleCommands(ca: Command): void {
 
   ca.command('list')
     .description('the CA database as a table: serial, state, expiry, days left, subject, reason')
-    .option('--ca <dir>', 'CA directory (default: $MTLS_CA_DIR or the current directory)')
+    .addOption(caDirOption())
+    .addOption(caDirAlias())
     .option('--expiring <duration>', 'only valid certificates expiring within this window, e.g. 30d', (v) => parseDurationArg(v, '--expiring'))
     .option('--revoked', 'only revoked certificates')
     .option('--at <time>', 'states as of this time instead of now (ISO 8601)', (v) => parseTimeArg(v, '--at'))
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nStates are computed at --at from each expiry date, whatever index.txt\'s letter says.\n\nExamples:\n  $ mtls ca list --ca ./myCA\n  $ mtls ca list --ca ./myCA --expiring 30d --json\n  $ mtls ca list --ca ./myCA --revoked\n')
+    .addHelpText('after', '\nStates are computed at --at from each expiry date, whatever index.txt\'s letter says.\n\nExamples:\n  $ mtls ca list --ca-dir ./myCA\n  $ mtls ca list --ca-dir ./myCA --expiring 30d --json\n  $ mtls ca list --ca-dir ./myCA --revoked\n')
     .action(async (o: { ca?: string; expiring?: number; revoked?: boolean; at?: Date; json?: boolean }) => {
       const r = await listCertificates({
         ca: await openCaFromCli(o.ca),

@@ -24,8 +24,9 @@ import { resolve } from 'node:path';
 import { fingerprintSha256 } from '../../pki/certificate.js';
 import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { parseSubject } from '../../pki/names.js';
-import { caKeyFromCli, openCaFromCli } from '../ca-context.js';
+import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-context.js';
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
+import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
 import { initIntermediateFromCli, type IntermediateCliOptions } from './ca-init-intermediate.js';
 import { registerCaLifecycleCommands } from './ca-lifecycle.js';
@@ -36,7 +37,6 @@ const days = (v: string): number => {
   return n;
 };
 
-const caOption = (): Option => new Option('--ca <dir>', 'CA directory (default: $MTLS_CA_DIR or the current directory)');
 const passphraseFileOption = (): Option => new Option('--passphrase-file <file>', 'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)');
 
 const ISSUANCE_RULES = `
@@ -77,7 +77,7 @@ export function registerCaCommands(program: Command): void {
       const keyType = parseKeyType(o.keyType);
       await assertEmptyOrMissing(resolve(dir));
       const passphrase = o.passphrase
-        ? await readSecret({ file: o.passphraseFile, envVar: 'MTLS_CA_PASSPHRASE', prompt: 'New CA key passphrase: ', confirm: true, what: 'CA passphrase' })
+        ? await readSecret({ kind: 'caPassphrase', file: o.passphraseFile, prompt: 'New CA key passphrase: ', confirm: true })
         : undefined;
       const r = await withSpinner(`generating ${keyType} CA key`, () =>
         initCa({ dir, subject, keyType, ...(o.days ? { days: o.days } : {}), ...(o.crlUrl ? { crlUrl: o.crlUrl } : {}), ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }) }),
@@ -101,8 +101,8 @@ export function registerCaCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  mtls ca adopt ~/myCA --fix\n')
     .action(async (dir: string, o: { config?: string; passphraseFile?: string; fix?: boolean; json?: boolean }) => {
       const passphrase =
-        o.passphraseFile !== undefined || process.env.MTLS_CA_PASSPHRASE
-          ? await readSecret({ file: o.passphraseFile, envVar: 'MTLS_CA_PASSPHRASE', prompt: 'CA key passphrase: ', what: 'CA passphrase' })
+        o.passphraseFile !== undefined || process.env[ENV.caPassphrase]
+          ? await readSecret({ kind: 'caPassphrase', file: o.passphraseFile, prompt: 'CA key passphrase: ' })
           : undefined;
       const r = await adoptCa({ dir, ...(o.config ? { configPath: o.config } : {}), ...(passphrase !== undefined ? { passphrase } : {}), fix: o.fix ?? false });
       if (o.json) return outJson({ ...r, ca: undefined, config: r.ca.config.configPath });
@@ -120,7 +120,8 @@ export function registerCaCommands(program: Command): void {
   ca.command('sign')
     .description('sign CSR(s) under the CA policy and record them in index.txt (guide step 5.3)')
     .argument('<csr...>', 'CSR file(s), PEM or DER')
-    .addOption(caOption())
+    .addOption(caDirOption())
+    .addOption(caDirAlias())
     .option('--profile <name>', 'extension profile: usr_cert, client, server, or any section of openssl.cnf')
     .option('--days <n>', 'validity in days (default: default_days, 375)', days)
     .option('--san <list>', 'extra subjectAltName, e.g. DNS:api.example,IP:10.0.0.1')
@@ -128,7 +129,7 @@ export function registerCaCommands(program: Command): void {
     .option('--force', 'overwrite --out')
     .addOption(passphraseFileOption())
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  mtls ca sign client.csr.pem --ca ./myCA --profile client --out client.cert.pem\n  mtls ca sign api.csr.pem --ca ./myCA --profile server --san DNS:api.example\n')
+    .addHelpText('after', '\nExamples:\n  mtls ca sign client.csr.pem --ca-dir ./myCA --profile client --out client.cert.pem\n  mtls ca sign api.csr.pem --ca-dir ./myCA --profile server --san DNS:api.example\n')
     .addHelpText('after', ISSUANCE_RULES)
     .action(async (csrs: string[], o: { ca?: string; profile?: string; days?: number; san?: string; out?: string; force?: boolean; passphraseFile?: string; json?: boolean }) => {
       if (o.out && csrs.length > 1) throw new MtlsError('MTLS_USAGE', '--out takes one CSR; with several, certificates go to newcerts/');
@@ -164,7 +165,8 @@ export function registerCaCommands(program: Command): void {
   ca.command('issue')
     .description('key + CSR + signed certificate + .pfx for one client, in one step (guide steps 5-7)')
     .argument('<name>', 'client name: the CN and the file name stem')
-    .addOption(caOption())
+    .addOption(caDirOption())
+    .addOption(caDirAlias())
     .addOption(new Option('--key-type <type>', 'client key type').choices([...KEY_TYPES]).default('rsa2048'))
     .option('--profile <name>', 'extension profile (client = keyUsage + EKU clientAuth; usr_cert = the guide\'s)', 'client')
     .option('--days <n>', 'validity in days (default: default_days, 375)', days)
@@ -177,7 +179,7 @@ export function registerCaCommands(program: Command): void {
     .addOption(passphraseFileOption())
     .option('--force', 'overwrite existing files')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls ca issue acme-client --ca ./myCA --password-file pfx.pass --passphrase-file ca.pass --out-dir ./acme\n')
+    .addHelpText('after', '\nExample:\n  mtls ca issue acme-client --ca-dir ./myCA --password-file pfx.pass --passphrase-file ca.pass --out-dir ./acme\n')
     .addHelpText(
       'after',
       `${ISSUANCE_RULES}
@@ -202,7 +204,7 @@ serial is revoked (cessationOfOperation) and the error names it.
         ...(o.outDir ? { outDir: String(o.outDir) } : {}),
       });
       const caKey = await caKeyFromCli(ca, o.passphraseFile as string | undefined);
-      const pfxPassword = await readSecret({ file: o.passwordFile as string | undefined, envVar: 'MTLS_PFX_PASSWORD', prompt: '.pfx password: ', confirm: true, what: '.pfx password' });
+      const pfxPassword = await readSecret({ kind: 'pfxPassword', file: o.passwordFile as string | undefined, prompt: '.pfx password: ', confirm: true });
       const r = await withSpinner('generating the client key', () =>
         issueClientCertificate({
           ca,
@@ -228,7 +230,7 @@ serial is revoked (cessationOfOperation) and the error names it.
       out(`  .pfx         ${r.pfxPath}  (${o.legacy ? 'legacy 3DES/SHA-1' : 'AES-256/SHA-256'})`);
       out('');
       out(style('bold', 'Send to the provider (public, safe to e-mail):'));
-      out(`  the CA chain: ${r.chainPath}   (or: mtls ca chain --ca ${ca.config.dir} --out chain.pem)`);
+      out(`  the CA chain: ${r.chainPath}   (or: mtls ca chain --ca-dir ${ca.config.dir} --out chain.pem)`);
       out(`  SHA-256 ${fingerprintSha256(ca.certificate)}  ← confirm this out of band`);
       out(style('bold', 'Never send:'));
       out(`  ${r.keyPath}, ${r.pfxPath}, or the .pfx password.`);
@@ -237,11 +239,12 @@ serial is revoked (cessationOfOperation) and the error names it.
   ca.command('revoke')
     .description('mark a certificate revoked in index.txt (then run `mtls ca crl`)')
     .argument('[serial]', 'hex serial number')
-    .addOption(caOption())
+    .addOption(caDirOption())
+    .addOption(caDirAlias())
     .option('--cert <file>', 'the certificate to revoke, instead of a serial')
     .addOption(new Option('--reason <reason>', 'CRL reason').choices([...REVOCATION_REASONS]))
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls ca revoke 0B99EEC5224C3EE64D34E88302544A40 --ca ./myCA --reason keyCompromise\n')
+    .addHelpText('after', '\nExample:\n  mtls ca revoke 0B99EEC5224C3EE64D34E88302544A40 --ca-dir ./myCA --reason keyCompromise\n')
     .action(async (serial: string | undefined, o: { ca?: string; cert?: string; reason?: RevocationReason; json?: boolean }) => {
       const ca = await openCaFromCli(o.ca);
       const r = await revokeCertificate({
@@ -257,12 +260,14 @@ serial is revoked (cessationOfOperation) and the error names it.
 
   ca.command('crl')
     .description('generate a CRL of every revoked certificate and bump crlnumber')
-    .addOption(caOption())
+    .addOption(caDirOption())
+    .addOption(caDirAlias())
     .option('--days <n>', 'days until nextUpdate (default: default_crl_days)', days)
     .option('--out <file>', 'also write the CRL here')
     .option('--force', 'overwrite --out')
     .addOption(passphraseFileOption())
     .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca crl --ca-dir ./myCA --out acme.crl.pem\n')
     .action(async (o: { ca?: string; days?: number; out?: string; force?: boolean; passphraseFile?: string; json?: boolean }) => {
       const ca = await openCaFromCli(o.ca);
       const caKey = await caKeyFromCli(ca, o.passphraseFile);
@@ -276,12 +281,13 @@ serial is revoked (cessationOfOperation) and the error names it.
   ca.command('chain')
     .description('write the PUBLIC chain to send to the provider, with SHA-256 fingerprints (guide step 8)')
     .argument('[files...]', 'more certificate files (intermediates)')
-    .addOption(caOption())
+    .addOption(caDirOption())
+    .addOption(caDirAlias())
     .option('--no-ca', 'do not include a CA directory; use only the files given')
     .option('--out <file>', 'write the chain here (default: print it)')
     .option('--force', 'overwrite --out')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls ca chain --ca ./myCA --out acme-chain.pem\n')
+    .addHelpText('after', '\nExample:\n  mtls ca chain --ca-dir ./myCA --out acme-chain.pem\n')
     .action(async (files: string[], o: { ca?: string | boolean; out?: string; force?: boolean; json?: boolean }) => {
       const ca = o.ca === false ? undefined : await openCaFromCli(typeof o.ca === 'string' ? o.ca : undefined);
       const r = await exportChain({ ...(ca ? { ca } : {}), files, ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}) });
@@ -298,8 +304,10 @@ serial is revoked (cessationOfOperation) and the error names it.
 
   ca.command('show')
     .description('summarise the CA and list the certificates in its database')
-    .addOption(caOption())
+    .addOption(caDirOption())
+    .addOption(caDirAlias())
     .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mtls ca show --ca-dir ./myCA --json\n')
     .action(async (o: { ca?: string; json?: boolean }) => {
       const ca = await openCaFromCli(o.ca);
       const entries = await readDatabase(ca.config);

@@ -9,7 +9,7 @@ import { renewCertificate } from '../../ca/renew.js';
 import { readFileChecked } from '../../io/index.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
-import { caKeyFromCli, openCaFromCli } from '../ca-context.js';
+import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-context.js';
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
 import { readSecret } from '../secrets.js';
 import { parseDurationArg, parseTimeArg } from '../time-args.js';
@@ -42,7 +42,8 @@ export function registerCertRenewCommands(cert: Command): void {
     .command('renew')
     .description('issue a successor: same subject, subjectAltNames and profile; new key unless --reuse-key; the old one stays valid unless --revoke-old')
     .argument('<cert|serial>', 'the certificate file, or its hex serial in the CA database')
-    .option('--ca <dir>', 'the issuing CA directory (default: $MTLS_CA_DIR or the current directory)')
+    .addOption(caDirOption())
+    .addOption(caDirAlias())
     .option('--reuse-key', 'keep the old key pair (read from the old key file or .pfx with --password-file)')
     .addOption(new Option('--key-type <type>', 'new key type (default: the old key\'s)').choices([...KEY_TYPES]))
     .option('--profile <name>', 'profile (default: the one whose extensions the old certificate carries)')
@@ -63,9 +64,9 @@ are kept as NAME.OLDSERIAL.cert.pem, .pfx and .key.pem. Both certificates are
 valid side by side (unique_subject = no), so clients switch over at their pace.
 
 Examples:
-  $ mtls cert renew myCA/certs/acme-client.cert.pem --ca myCA --password-file pfx.pass
-  $ mtls cert renew 3F2A…9C --ca myCA --reuse-key --password-file pfx.pass
-  $ mtls cert renew myCA/certs/acme-client.cert.pem --ca myCA --revoke-old && mtls ca crl --ca myCA
+  $ mtls cert renew myCA/certs/acme-client.cert.pem --ca-dir myCA --password-file pfx.pass
+  $ mtls cert renew 3F2A…9C --ca-dir myCA --reuse-key --password-file pfx.pass
+  $ mtls cert renew myCA/certs/acme-client.cert.pem --ca-dir myCA --revoke-old && mtls ca crl --ca-dir myCA
 
 Exit codes: 0 renewed, 2 usage, 3 configuration (no matching profile), 4 denied
 (revoked, wrong key, policy), 5 file I/O.`,
@@ -78,7 +79,7 @@ Exit codes: 0 renewed, 2 usage, 3 configuration (no matching profile), 4 denied
       }
       const isSerial = /^(0x)?[0-9A-Fa-f:]+$/.test(arg) && !arg.includes('/') && !arg.includes('.');
       const caKey = await caKeyFromCli(ca, o.passphraseFile);
-      const pfxPassword = await readSecret({ file: o.passwordFile, envVar: 'MTLS_PFX_PASSWORD', prompt: '.pfx/key password: ', what: '.pfx password' });
+      const pfxPassword = await readSecret({ kind: 'pfxPassword', file: o.passwordFile, prompt: '.pfx/key password: ' });
       const r = await withSpinner('renewing', () =>
         renewCertificate({
           ca,
@@ -120,7 +121,7 @@ Follows \`step certificate needs-renewal\`: exit 0 means "renew now", 1 means
 "not yet". Errors use mtlskit's codes: 2 usage, 5 missing or unreadable file.
 
 Examples:
-  $ mtls cert needs-renewal client.cert.pem && mtls cert renew client.cert.pem --ca myCA
+  $ mtls cert needs-renewal client.cert.pem && mtls cert renew client.cert.pem --ca-dir myCA
   $ mtls cert needs-renewal client.cert.pem --within 33%`,
     )
     .action(async (file: string, o: { within: string; at?: Date; json?: boolean }) => {

@@ -13,11 +13,11 @@ import { decodePemBlocks, isPem } from '../../pki/pem.js';
 import { verifyCertificate, type VerifiedCertificate, type VerifyPurpose, type VerifyResult } from '../../pki/verify-certificate.js';
 import { VERIFY_REASONS } from '../../pki/verify/reasons.js';
 import { info, out, outJson, style, warn } from '../output.js';
+import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
 import { registerCertRenewCommands } from './cert-renew.js';
 
 /** Environment variable holding the .pfx password (shared with `mtls pfx`). */
-const ENV_PFX_PASSWORD = 'MTLS_PFX_PASSWORD';
 
 interface ShowOptions {
   passwordFile?: string;
@@ -72,7 +72,7 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
   const result = await inspectPki({
     data,
     source: file,
-    password: () => readSecret({ file: opts.passwordFile, envVar: ENV_PFX_PASSWORD, prompt: `Password for ${basename(file)}: `, what: 'pfx password' }),
+    password: () => readSecret({ kind: 'pfxPassword', file: opts.passwordFile, prompt: `Password for ${basename(file)}: ` }),
   });
   if (opts.json) {
     outJson({ file, format: result.format, objects: result.objects, ...(result.pkcs12 ? { pkcs12: result.pkcs12 } : {}), skipped: result.skipped });
@@ -173,7 +173,7 @@ Examples:
     .command('show')
     .description('show a certificate (every one in a PEM bundle), CSR, CRL or .pfx as `openssl x509|req|crl -text` would')
     .argument('<file>', 'PEM or DER certificate(s), CSR or CRL, or a .pfx/.p12')
-    .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt); only for PKCS#12`)
+    .option('--password-file <file>', `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt); only for PKCS#12`)
     .option('--json', 'print every field as JSON')
     .addHelpText(
       'after',

@@ -14,6 +14,11 @@ import { assertWideRangeAllowed, parseCidr } from '../../gateway/registry/cidr.j
 import { openRegistry } from '../../gateway/registry/index.js';
 import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type CaChainRecord, type CrlRecord, type CrlSourceRecord, type IpRecord, type PinnedRule } from '../../gateway/registry/types.js';
 import { isPem } from '../../pki/pem.js';
+import { fingerprintSha256, parseCertificates } from '../../pki/certificate.js';
+import { colonHex } from '../../pki/inspect/asn1.js';
+import { normalizeFingerprint } from '../../gateway/peer-cert.js';
+import { normaliseFingerprint } from '../../gateway/registry/validate.js';
+import { assertNoPrivateKey } from '../../gateway/onboarding.js';
 import { out, outJson, style, warn } from '../output.js';
 import { parseDurationArg } from '../time-args.js';
 
@@ -117,19 +122,51 @@ async function readUpload(path: string, what: string): Promise<string | Buffer> 
   return isPem(data) ? data.toString('utf8') : data;
 }
 
+/**
+ * A SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` and `mtls ca
+ * chain` print it (upper-case colon hex), whatever form it is stored in. The
+ * JSON outputs keep the registry's form: 64 lower-case hex digits.
+ */
+export function displayFingerprint(fp: string): string {
+  return colonHex(normalizeFingerprint(fp), true);
+}
+
 function printChains(chains: CaChainRecord[]): void {
   table(
-    ['ID', 'INSTITUTION', 'SUBJECT (top CA)', 'NOT AFTER', 'CERTS'],
-    chains.map((c) => [c.id, c.institutionId, c.subject, day(c.notAfter), c.fingerprints.length]),
+    ['ID', 'INSTITUTION', 'SUBJECT (top CA)', 'NOT AFTER', 'CERTS', 'SHA-256 (top CA)'],
+    chains.map((c) => [c.id, c.institutionId, c.subject, day(c.notAfter), c.fingerprints.length, c.fingerprints.length ? displayFingerprint(c.fingerprints[c.fingerprints.length - 1] as string) : '-']),
   );
+}
+
+/**
+ * Refuses a chain whose top-most CA (the self-signed root, else the last
+ * certificate) does not have the fingerprint the institution confirmed out of
+ * band, before anything is sent or stored.
+ * @throws MTLS_BAD_ARGUMENT when `expected` is not a SHA-256 fingerprint
+ * @throws MTLS_ONBOARD_REJECTED on a mismatch
+ */
+function assertExpectedRoot(data: string | Buffer, file: string, expected: string): void {
+  const want = normaliseFingerprint(expected, '--expect-fingerprint');
+  assertNoPrivateKey(data, file);
+  const certs = parseCertificates(data, file);
+  const top = certs.find((c) => c.subject === c.issuer) ?? certs[certs.length - 1];
+  if (!top) throw new MtlsError('MTLS_ONBOARD_REJECTED', `${file} holds no certificate`, { subject: file });
+  const got = normalizeFingerprint(fingerprintSha256(top));
+  if (got !== want) {
+    throw new MtlsError('MTLS_ONBOARD_REJECTED', `the top CA of ${file} (${top.subject}) has SHA-256 ${displayFingerprint(got)}, not the expected ${displayFingerprint(want)}; nothing was registered`, {
+      subject: '--expect-fingerprint',
+      hint: 'Confirm the fingerprint with the institution out of band (they see it in `mtls ca chain`); register the chain only when both agree.',
+      details: { reason: 'fingerprint_mismatch', expected: want, actual: got },
+    });
+  }
 }
 function printIps(ips: IpRecord[]): void {
   table(['INSTITUTION', 'IP/CIDR', 'ADDED'], ips.map((i) => [i.institutionId, i.cidr, day(i.createdAt)]));
 }
 function printCrls(crls: CrlRecord[]): void {
   table(
-    ['ID', 'INSTITUTION', 'ISSUER', 'SIGNER SHA-256 (first 16)', 'THIS UPDATE', 'NEXT UPDATE'],
-    crls.map((c) => [c.id, c.institutionId, c.issuer, c.issuerFingerprint ? c.issuerFingerprint.slice(0, 16) : '-', c.thisUpdate, c.nextUpdate]),
+    ['ID', 'INSTITUTION', 'ISSUER', 'SIGNER SHA-256', 'THIS UPDATE', 'NEXT UPDATE'],
+    crls.map((c) => [c.id, c.institutionId, c.issuer, c.issuerFingerprint ? displayFingerprint(c.issuerFingerprint) : '-', c.thisUpdate, c.nextUpdate]),
   );
 }
 function printRules(rules: PinnedRule[]): void {
@@ -251,9 +288,14 @@ function registerCa(g: Command): void {
     ca
       .command('add <institution> <chain>')
       .description('check and register a CA chain file (PEM or DER): CA certificates only, valid, RSA-2048+/P-256+, SHA-256+, at most 4, chaining to a root')
-      .addHelpText('after', '\nExample:\n  mtls gateway ca add acme-bank acme-ca-chain.pem\n\nA file holding a private key is refused before anything is sent or stored.'),
-  ).action(async (institution: string, file: string, o: TargetOptions) => {
+      .option('--expect-fingerprint <sha256>', 'refuse the chain unless its top CA has this SHA-256 (colon-hex as `mtls ca chain` prints it, or plain hex; any case)')
+      .addHelpText(
+        'after',
+        '\nExamples:\n  mtls gateway ca add acme-bank acme-ca-chain.pem\n  mtls gateway ca add acme-bank acme-ca-chain.pem --expect-fingerprint 01:BC:1C:…\n\nA file holding a private key is refused before anything is sent or stored;\nso is a chain whose top CA does not match --expect-fingerprint.',
+      ),
+  ).action(async (institution: string, file: string, o: TargetOptions & { expectFingerprint?: string }) => {
     const data = await readUpload(file, 'CA chain file');
+    if (o.expectFingerprint !== undefined) assertExpectedRoot(data, file, o.expectFingerprint);
     await withTarget(o, 'existing', async (a) => {
       const r = await a.addCaChain(institution, data, file);
       for (const w of r.warnings) warn(w);
@@ -262,7 +304,10 @@ function registerCa(g: Command): void {
         return;
       }
       out(`registered CA chain ${r.chain.id} for ${institution}:`);
-      for (const c of r.certificates) out(`  ${c.subject}  (${c.key}, ${c.signatureAlgorithm}, until ${day(c.notAfter)}${c.selfSigned ? ', self-signed root' : ''})`);
+      for (const c of r.certificates) {
+        out(`  ${c.subject}  (${c.key}, ${c.signatureAlgorithm}, until ${day(c.notAfter)}${c.selfSigned ? ', self-signed root' : ''})`);
+        out(`    SHA-256 ${displayFingerprint(c.fingerprint)}`);
+      }
     });
   });
   addTarget(ca.command('list [institution]').description("list CA chains (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway ca list acme-bank')).action(

@@ -9,6 +9,9 @@ import { assertCanWrite, readFileChecked } from '../../io/index.js';
 import { isEncryptedPrivateKey, KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { findAttributeType, parseSubject, type DistinguishedName } from '../../pki/names.js';
 import { out, outJson, style, withSpinner } from '../output.js';
+import { caDirAlias, caDirOption } from '../ca-context.js';
+import { deprecatedAlias } from '../deprecated.js';
+import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
 
 /** Registers `mtls key …` and `mtls csr …`. */
@@ -19,15 +22,16 @@ export function registerKeyCommands(program: Command): void {
     .description('generate a private key (PKCS#8, 0600, encrypted unless --no-passphrase)')
     .argument('<out>', 'output file')
     .addOption(new Option('--type <type>', 'key type').choices([...KEY_TYPES]).default('rsa2048'))
-    .option('--passphrase-file <file>', 'file holding the passphrase (else $MTLS_KEY_PASSPHRASE, else a prompt)')
+    .option('--key-passphrase-file <file>', `file holding the new key's passphrase (else $${ENV.keyPassphrase}, else a prompt)`)
+    .addOption(deprecatedAlias('--passphrase-file <file>', '--key-passphrase-file'))
     .option('--no-passphrase', 'write the key unencrypted')
     .option('--force', 'overwrite')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls key new client.key.pem --type ec-p256 --passphrase-file key.pass\n')
-    .action(async (path: string, o: { type: string; passphraseFile?: string; passphrase: boolean; force?: boolean; json?: boolean }) => {
+    .addHelpText('after', '\nExample:\n  mtls key new client.key.pem --type ec-p256 --key-passphrase-file key.pass\n')
+    .action(async (path: string, o: { type: string; keyPassphraseFile?: string; passphrase: boolean; force?: boolean; json?: boolean }) => {
       await assertCanWrite(path, o.force);
       const passphrase = o.passphrase
-        ? await readSecret({ file: o.passphraseFile, envVar: 'MTLS_KEY_PASSPHRASE', prompt: 'New key passphrase: ', confirm: true, what: 'key passphrase' })
+        ? await readSecret({ kind: 'keyPassphrase', file: o.keyPassphraseFile, prompt: 'New key passphrase: ', confirm: true })
         : undefined;
       const r = await withSpinner(`generating ${o.type} key`, () =>
         createKeyFile({ outPath: path, keyType: parseKeyType(o.type), force: o.force ?? false, ...(passphrase !== undefined ? { passphrase } : {}) }),
@@ -42,25 +46,26 @@ export function registerKeyCommands(program: Command): void {
     .description('create a CSR for a key (the DN fields of the guide\'s [req] section)')
     .requiredOption('--key <file>', 'the private key')
     .option('--subject <dn>', 'full subject: /C=BR/ST=SP/O=Acme/CN=client or RFC 4514')
-    .option('--ca <dir>', 'take C/ST/L/O/OU defaults from this CA\'s openssl.cnf [req_distinguished_name]')
-    .option('--cn <name>', 'commonName (with --ca)')
-    .option('--ou <ou>', 'organizationalUnitName (with --ca)')
-    .option('--email <address>', 'emailAddress (with --ca)')
+    .addOption(caDirOption('take C/ST/L/O/OU defaults from this CA directory\'s openssl.cnf [req_distinguished_name]'))
+    .addOption(caDirAlias())
+    .option('--cn <name>', 'commonName (with --ca-dir)')
+    .option('--ou <ou>', 'organizationalUnitName (with --ca-dir)')
+    .option('--email <address>', 'emailAddress (with --ca-dir)')
     .option('--san <list>', 'subjectAltName, e.g. DNS:client.example,IP:203.0.113.7')
     .requiredOption('--out <file>', 'output file')
-    .option('--key-passphrase-file <file>', 'passphrase of an encrypted key (else $MTLS_KEY_PASSPHRASE, else a prompt)')
+    .option('--key-passphrase-file <file>', `passphrase of an encrypted key (else $${ENV.keyPassphrase}, else a prompt)`)
     .option('--force', 'overwrite')
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  mtls csr new --key client.key.pem --subject "/C=BR/ST=SP/O=Acme/CN=client" --out client.csr.pem\n  mtls csr new --key client.key.pem --ca ./myCA --cn client --out client.csr.pem\n',
+      '\nExamples:\n  mtls csr new --key client.key.pem --subject "/C=BR/ST=SP/O=Acme/CN=client" --out client.csr.pem\n  mtls csr new --key client.key.pem --ca-dir ./myCA --cn client --out client.csr.pem\n',
     )
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const subject = o.subject ? parseSubject(String(o.subject)) : await subjectFromCa(o);
       await assertCanWrite(String(o.out), Boolean(o.force));
       const keyData = await readFileChecked(String(o.key), 'private key');
       const keyPassphrase = isEncryptedPrivateKey(keyData)
-        ? await readSecret({ file: o.keyPassphraseFile as string | undefined, envVar: 'MTLS_KEY_PASSPHRASE', prompt: 'Key passphrase: ', what: 'key passphrase' })
+        ? await readSecret({ kind: 'keyPassphrase', file: o.keyPassphraseFile as string | undefined, prompt: 'Key passphrase: ' })
         : undefined;
       const r = await createCsrFile({
         keyPath: String(o.key),
@@ -76,7 +81,7 @@ export function registerKeyCommands(program: Command): void {
 }
 
 async function subjectFromCa(o: Record<string, string | boolean | undefined>): Promise<DistinguishedName> {
-  if (!o.ca || !o.cn) throw new MtlsError('MTLS_USAGE', 'give --subject, or --ca DIR with --cn NAME');
+  if (!o.ca || !o.cn) throw new MtlsError('MTLS_USAGE', 'give --subject, or --ca-dir DIR with --cn NAME');
   const ca = await openCa(String(o.ca));
   const dn: DistinguishedName = [];
   for (const f of ca.config.reqFields) {

@@ -21,14 +21,8 @@ import {
   type PfxFlavour,
 } from '../../pki/pkcs12/index.js';
 import { info, out, outJson, style, warn } from '../output.js';
+import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
-
-/** Environment variable holding the .pfx password. */
-const ENV_PFX_PASSWORD = 'MTLS_PFX_PASSWORD';
-/** Environment variable holding the new password for `pfx convert`. */
-const ENV_PFX_NEW_PASSWORD = 'MTLS_PFX_NEW_PASSWORD';
-/** Environment variable holding the passphrase of an encrypted key. */
-const ENV_KEY_PASSPHRASE = 'MTLS_KEY_PASSPHRASE';
 
 /** Exit codes the pfx commands use (the full table is in `mtls --help`). */
 const EXIT_CODES = `
@@ -81,17 +75,17 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 /** Reads the .pfx password: file, env, or a no-echo prompt. */
 function pfxPassword(file: string | undefined, prompt: string, confirm: boolean): Promise<string> {
-  return readSecret({ file, envVar: ENV_PFX_PASSWORD, prompt, confirm, what: 'pfx password' });
+  return readSecret({ kind: 'pfxPassword', file, prompt, confirm });
 }
 
 async function keyPassphrase(file: string | undefined, keyPath: string): Promise<string> {
   try {
-    return await readSecret({ file, envVar: ENV_KEY_PASSPHRASE, prompt: `Passphrase for ${keyPath}: `, what: 'key passphrase' });
+    return await readSecret({ kind: 'keyPassphrase', file, prompt: `Passphrase for ${keyPath}: ` });
   } catch (e) {
     if (isMtlsError(e, 'MTLS_PASSPHRASE_REQUIRED') && file === undefined) {
       throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${keyPath} is encrypted and no passphrase was given`, {
         subject: keyPath,
-        hint: `Pass --key-passphrase-file FILE or set ${ENV_KEY_PASSPHRASE}.`,
+        hint: `Pass --key-passphrase-file FILE or set ${ENV.keyPassphrase}.`,
       });
     }
     throw e;
@@ -201,9 +195,9 @@ async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
   const password = await pfxPassword(opts.passwordFile, `Password for ${basename(input)}: `, false);
   let newPassword = password;
   if (opts.newPasswordFile !== undefined) {
-    newPassword = await readSecret({ file: opts.newPasswordFile, prompt: '', what: 'new pfx password' });
-  } else if (process.env[ENV_PFX_NEW_PASSWORD]) {
-    newPassword = process.env[ENV_PFX_NEW_PASSWORD] as string;
+    newPassword = await readSecret({ kind: 'pfxNewPassword', file: opts.newPasswordFile, noEnv: true, prompt: '' });
+  } else if (process.env[ENV.pfxNewPassword]) {
+    newPassword = process.env[ENV.pfxNewPassword] as string;
   }
   const flavour: PfxFlavour = opts.legacy ? 'legacy' : 'modern';
   const pfx = convertPfx(data, password, {
@@ -242,7 +236,7 @@ async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
   const keyPassphrase = !opts.keyPassphrase
     ? null
     : opts.keyPassphraseFile !== undefined
-      ? await readSecret({ file: opts.keyPassphraseFile, prompt: '', what: 'key passphrase' })
+      ? await readSecret({ kind: 'keyPassphrase', file: opts.keyPassphraseFile, noEnv: true, prompt: '' })
       : password;
   const r = unpackPfx(data, password, { keyPassphrase, source: input, allowNoMac: opts.allowNoMac ?? false });
   await makeOutDir(opts.outDir);
@@ -276,7 +270,7 @@ Flavours:
   modern  PBES2 AES-256-CBC + PBKDF2-HMAC-SHA256, SHA-256 MAC (OpenSSL 3 default)
   legacy  pbeWithSHAAnd3-KeyTripleDES-CBC, SHA-1 MAC (older Java, Windows, macOS)
 
-Passwords: --password-file FILE (first line), ${ENV_PFX_PASSWORD}, or a no-echo prompt.`,
+Passwords: --password-file FILE (first line), ${ENV.pfxPassword}, or a no-echo prompt.`,
     );
 
   pfx
@@ -288,8 +282,8 @@ Passwords: --password-file FILE (first line), ${ENV_PFX_PASSWORD}, or a no-echo 
     .requiredOption('--out <file>', 'the .pfx to write')
     .option('--legacy', 'write the 3DES / SHA-1 flavour for old keystores')
     .option('--name <friendlyName>', 'friendlyName (default: the certificate CN)')
-    .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt)`)
-    .option('--key-passphrase-file <file>', `file holding the key's passphrase (else ${ENV_KEY_PASSPHRASE} or a prompt)`)
+    .option('--password-file <file>', `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`)
+    .option('--key-passphrase-file <file>', `file holding the key's passphrase (else ${ENV.keyPassphrase} or a prompt)`)
     .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`, parseIterations)
     .option('--force', 'replace OUT if it exists')
     .option('--json', 'print the result as JSON')
@@ -307,7 +301,7 @@ Examples:
     .command('show')
     .description('show the algorithms, names and certificates of a .pfx (never the key or the password)')
     .argument('<file>', 'the .pfx / .p12 file')
-    .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt)`)
+    .option('--password-file <file>', `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`)
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -328,8 +322,8 @@ Examples:
     .requiredOption('--out <file>', 'the .pfx to write')
     .option('--legacy', 'write the 3DES / SHA-1 flavour')
     .option('--modern', 'write the AES / SHA-256 flavour (the default)')
-    .option('--password-file <file>', `file holding the input password (else ${ENV_PFX_PASSWORD} or a prompt)`)
-    .option('--new-password-file <file>', `file holding the output password (else ${ENV_PFX_NEW_PASSWORD}, else the input password)`)
+    .option('--password-file <file>', `file holding the input password (else ${ENV.pfxPassword} or a prompt)`)
+    .option('--new-password-file <file>', `file holding the output password (else ${ENV.pfxNewPassword}, else the input password)`)
     .option('--name <friendlyName>', 'friendlyName (default: the input file\'s)')
     .option('--allow-no-mac', 'accept an input without an integrity MAC (refused by default)')
     .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`, parseIterations)
@@ -351,7 +345,7 @@ Examples:
     .argument('<in>', 'the .pfx / .p12 to read (any supported flavour, RC2 included)')
     .requiredOption('--out-dir <dir>', 'directory for NAME.cert.pem, NAME.chain.pem and NAME.key.pem (created 0700 if missing)')
     .option('--name <stem>', 'file name stem (default: the input name without .pfx)')
-    .option('--password-file <file>', `file holding the .pfx password (else ${ENV_PFX_PASSWORD} or a prompt)`)
+    .option('--password-file <file>', `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`)
     .option('--key-passphrase-file <file>', 'encrypt the PEM key with this passphrase (default: the .pfx password)')
     .option('--allow-no-mac', 'accept an input without an integrity MAC (refused by default)')
     .option('--no-key-passphrase', 'write the PEM key unencrypted (Go\'s LoadX509KeyPair needs this); keep it 0600')

@@ -15,12 +15,8 @@ import { parseResolveEntry, type MtlsClientOptions, type ResolveEntry } from '..
 import { mtlsRequest, type MtlsRequestResult } from '../../client/request.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson, style, warn } from '../output.js';
+import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
-
-/** Environment variable holding the .pfx password. */
-export const ENV_PFX_PASSWORD = 'MTLS_PFX_PASSWORD';
-/** Environment variable holding the passphrase of an encrypted PEM key. */
-export const ENV_KEY_PASSPHRASE = 'MTLS_KEY_PASSPHRASE';
 
 /** The client options `request` and `probe` share. */
 export interface ClientCliOptions {
@@ -48,10 +44,10 @@ function parseSeconds(value: string): number {
 export function addClientOptions(cmd: Command): Command {
   return cmd
     .option('--pfx <file>', `client certificate and key as .pfx/.p12 (any flavour, RC2-40 included)`)
-    .option('--password-file <file>', `file holding the .pfx password (else $${ENV_PFX_PASSWORD}, else a prompt)`)
+    .option('--password-file <file>', `file holding the .pfx password (else $${ENV.pfxPassword}, else a prompt)`)
     .option('--cert <file>', 'client certificate (PEM; the chain may follow the leaf)')
     .option('--key <file>', 'private key of --cert (PEM or DER PKCS#8)')
-    .option('--key-passphrase-file <file>', `file holding the passphrase of an encrypted --key (else $${ENV_KEY_PASSPHRASE}, else a prompt)`)
+    .option('--key-passphrase-file <file>', `file holding the passphrase of an encrypted --key (else $${ENV.keyPassphrase}, else a prompt)`)
     .option('--ca <file>', "CA bundle for the server's certificate (default: the system roots)")
     .option('--tls <version>', 'TLS version: 1.2 (default, pinned), 1.3, or auto (1.2-1.3)', '1.2')
     .option('--resolve <host:port:addr>', 'connect to ADDR for HOST:PORT, keeping HOST for SNI and checks (curl syntax); repeatable', collect)
@@ -71,12 +67,12 @@ export async function clientOptionsFromCli(opts: ClientCliOptions): Promise<Mtls
     if (opts.cert !== undefined || opts.key !== undefined) {
       throw new MtlsError('MTLS_USAGE', 'give either --pfx or --cert/--key, not both', { subject: '--pfx' });
     }
-    const password = await readSecret({ file: opts.passwordFile, envVar: ENV_PFX_PASSWORD, prompt: '.pfx password: ', what: '.pfx password' });
+    const password = await readSecret({ kind: 'pfxPassword', file: opts.passwordFile, prompt: '.pfx password: ' });
     credentials = await loadClientCredentials({ pfxPath: opts.pfx, password });
   } else if (opts.cert !== undefined || opts.key !== undefined) {
     let keyPassphrase: string | undefined;
     if (opts.key !== undefined && isEncryptedPrivateKey(await readFileChecked(opts.key, 'private key'))) {
-      keyPassphrase = await readSecret({ file: opts.keyPassphraseFile, envVar: ENV_KEY_PASSPHRASE, prompt: 'key passphrase: ', what: 'key passphrase' });
+      keyPassphrase = await readSecret({ kind: 'keyPassphrase', file: opts.keyPassphraseFile, prompt: 'key passphrase: ' });
     }
     credentials = await loadClientCredentials({
       ...(opts.cert !== undefined ? { certPath: opts.cert } : {}),

@@ -1,0 +1,70 @@
+/**
+ * Every leaf command's --help lists the exit codes and shows an example, and
+ * commander's usage errors print like every other error (text or JSON), exit 2.
+ */
+import 'reflect-metadata';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Command } from 'commander';
+import { buildProgram, commandPath, leafCommands } from '../../src/cli/program.js';
+import { EXIT_MEANINGS } from '../../src/cli/exit-help.js';
+import { runCli } from '../helpers/cli.js';
+
+/** The full help text of a command, including the sections added after it. */
+export function helpOf(cmd: Command): string {
+  let text = '';
+  cmd.configureOutput({ writeOut: (s) => (text += s) });
+  cmd.outputHelp();
+  return text;
+}
+
+test('every leaf command has --help with the exit-code table and at least one example', async () => {
+  const program = await buildProgram(['node', 'mtls']);
+  const leaves = leafCommands(program);
+  assert.ok(leaves.length >= 38, `expected every command group to be registered, got ${leaves.length} leaves`);
+  const problems: string[] = [];
+  for (const leaf of leaves) {
+    const help = helpOf(leaf);
+    if (!/^Exit codes/m.test(help)) problems.push(`${commandPath(leaf)}: no exit codes`);
+    for (const exit of Object.keys(EXIT_MEANINGS)) {
+      if (!new RegExp(`^\\s+${exit}  `, 'm').test(help)) problems.push(`${commandPath(leaf)}: exit ${exit} missing`);
+    }
+    if (!/^Examples?:/m.test(help)) problems.push(`${commandPath(leaf)}: no example`);
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('a commander usage error prints error[MTLS_USAGE] with a hint naming the command, exit 2', async () => {
+  const r = await runCli(['ca', 'sign', '--bogus', 'x.csr']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, "error[MTLS_USAGE]: unknown option '--bogus'\nhint: Run `mtls ca sign --help` for its options and examples.\n");
+});
+
+test('with --json, a usage error is JSON on stdout, exit 2', async () => {
+  const r = await runCli(['ca', 'sign', '--json', '--bogus', 'x.csr']);
+  assert.equal(r.code, 2);
+  assert.deepEqual(JSON.parse(r.stdout), {
+    ok: false,
+    error: { code: 'MTLS_USAGE', message: "unknown option '--bogus'", hint: 'Run `mtls ca sign --help` for its options and examples.' },
+  });
+});
+
+test('an unknown flag is reported as unknown even when a required option is also missing', async () => {
+  // csr new requires --key and --out; --kye is the typo.
+  const r = await runCli(['csr', 'new', '--kye', 'k.pem']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^error\[MTLS_USAGE\]: unknown option '--kye'\n/);
+});
+
+test('a missing required option alone is reported as missing', async () => {
+  const r = await runCli(['csr', 'new', '--out', '/tmp/never.csr']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^error\[MTLS_USAGE\]: required option '--key <file>' not specified\n/);
+});
+
+test('--help exits 0 and prints the table on stdout', async () => {
+  const r = await runCli(['gateway', 'ca', 'list', '--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^\s+130 {2}interrupted \(Ctrl-C\)$/m);
+});
