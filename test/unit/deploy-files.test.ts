@@ -25,6 +25,7 @@ describe('deploy/ examples', () => {
     assert.equal(url.protocol, 'postgres:');
     assert.equal(url.password, '', 'the password comes from PGPASSFILE, never the URL');
     assert.equal(cfg.ops.listen?.host, '127.0.0.1', 'the unauthenticated ops listener stays on loopback');
+    assert.equal(cfg.proxyProtocol, 'required', 'behind a balancer, every connection carries the client address');
   });
 
   test('the systemd unit sets only environment variables the gateway reads, and no secret', () => {
