@@ -107,8 +107,9 @@ export class GatewayMetrics {
         oldest = Math.min(oldest, c.thisUpdate.getTime());
         if (c.nextUpdate) next = Math.min(next, c.nextUpdate.getTime());
       }
-      this.crlAge.set({ institution: inst.id }, Math.round((now - oldest) / 1000));
-      if (next !== Infinity) this.crlNextUpdate.set({ institution: inst.id }, Math.round((next - now) / 1000));
+      // Millisecond precision: a CRL that has just passed its nextUpdate reads negative, never 0.
+      this.crlAge.set({ institution: inst.id }, (now - oldest) / 1000);
+      if (next !== Infinity) this.crlNextUpdate.set({ institution: inst.id }, (next - now) / 1000);
     }
   }
 

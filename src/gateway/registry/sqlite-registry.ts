@@ -134,7 +134,7 @@ class SqliteDriver implements SqlDriver {
       if (!this.options.create) {
         throw new MtlsError('MTLS_CONFIG_INVALID', `registry file ${path} does not exist`, {
           subject: path,
-          hint: 'Check the registry path (--registry or MTLS_REGISTRY), or create the registry by adding the first institution: `mtls gateway institution add ID --name NAME --registry PATH`.',
+          hint: 'Check the registry path. A registry file is created only by adding its first institution (mtls gateway institution add).',
         });
       }
       if (!existsSync(dirname(path))) {
