@@ -252,6 +252,20 @@ export function mtlsRequest(o: MtlsRequestOptions): Promise<MtlsResponse> {
   });
 }
 
+/**
+ * One call: the HTTP status, or `closed` when the gateway closed the
+ * connection before the handshake (its answer to a source IP with no active
+ * institution, or to a registry it can no longer trust).
+ */
+export async function mtlsAttempt(o: MtlsRequestOptions): Promise<number | 'closed'> {
+  try {
+    return (await mtlsRequest(o)).status;
+  } catch (e) {
+    if (['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') || /socket disconnected|socket hang up/.test((e as Error).message)) return 'closed';
+    throw e;
+  }
+}
+
 /** Runs a program and collects its output (never throws on a non-zero exit). */
 export function run(cmd: string, args: string[], input = '', timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -18,7 +18,7 @@ import { spawnJsonLogCli } from '../helpers/cli.js';
 import {
   makeInstitution,
   makeServerPki,
-  mtlsRequest,
+  mtlsAttempt,
   registerInstitution,
   startEchoUpstream,
   waitFor,
@@ -80,15 +80,8 @@ after(async () => {
   cleanup();
 });
 
-/** The status of one call, or `closed` when the gateway refused it before the handshake. */
-async function attempt(port: number, path: string): Promise<number | 'closed'> {
-  try {
-    return (await mtlsRequest({ port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path })).status;
-  } catch (e) {
-    if (['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') || /socket disconnected|socket hang up/.test((e as Error).message)) return 'closed';
-    throw e;
-  }
-}
+/** One call from acme to an instance: the status, or `closed` before the handshake. */
+const attempt = (port: number, path: string): Promise<number | 'closed'> => mtlsAttempt({ port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path });
 
 describe('two gateway instances on one PostgreSQL registry', { timeout: 120_000 }, () => {
   test('both serve, a suspension reaches every process, and each request is audited once', async (t) => {

@@ -16,7 +16,7 @@ import { tempDir } from '../helpers/pki.js';
 import {
   makeInstitution,
   makeServerPki,
-  mtlsRequest,
+  mtlsAttempt,
   registerInstitution,
   startEchoUpstream,
   startTestGateway,
@@ -65,19 +65,8 @@ after(async () => {
   cleanup();
 });
 
-/**
- * One call: the HTTP status, or `closed` when the gateway closed the
- * connection before the handshake (its answer to a source IP that has no
- * active institution, or to a registry it can no longer trust).
- */
-async function attempt(p: string): Promise<number | 'closed'> {
-  try {
-    return (await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: p })).status;
-  } catch (e) {
-    if (['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') || /socket disconnected|socket hang up/.test((e as Error).message)) return 'closed';
-    throw e;
-  }
-}
+/** One call from acme: the status, or `closed` before the handshake. */
+const attempt = (p: string): Promise<number | 'closed'> => mtlsAttempt({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: p });
 
 /** The newest audit line the gateway logged with this reason, if any. */
 function loggedReason(reason: string): Record<string, unknown> | undefined {
