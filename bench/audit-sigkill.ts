@@ -17,13 +17,19 @@ import { openSqliteRegistry } from '../src/gateway/registry/sqlite-registry.js';
 import { makeBenchPki, registerBenchInstitutions, EC_IP } from './gateway-fixtures.js';
 import { runRound, startGatewayProcess, startUpstream } from './gateway-servers.js';
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '3' }, seconds: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: { trials: { type: 'string', default: '3' }, seconds: { type: 'string', default: '2' } },
+});
 const work = mkdtempSync(join(tmpdir(), 'mtlskit-bench-kill-'));
 try {
   const pki = await makeBenchPki(work);
   const upstream = await startUpstream();
-  console.log(`# audit records after SIGKILL under keep-alive load (${values.seconds} s of load, flush interval 250 ms), ${new Date().toISOString()}\n`);
-  console.log('| durability | trial | request lines in the log | request records in the registry | missing from the registry | registry behind the log by |');
+  console.log(
+    `# audit records after SIGKILL under keep-alive load (${values.seconds} s of load, flush interval 250 ms), ${new Date().toISOString()}\n`,
+  );
+  console.log(
+    '| durability | trial | request lines in the log | request records in the registry | missing from the registry | registry behind the log by |',
+  );
   console.log('|---|---|---|---|---|---|');
   for (const durability of ['batched', 'durable'] as const) {
     for (let t = 1; t <= Number(values.trials); t++) {
@@ -44,12 +50,26 @@ try {
       const loadMs = Number(values.seconds) * 1000;
       const load = runRound(
         gw,
-        { host: '127.0.0.1', localAddress: EC_IP, servername: 'localhost', caFile: pki.server.serverCa.certPath, certFile: pki.ec.client.certPath, keyFile: pki.ec.client.keyPath, mode: 'keepalive', concurrency: 8, durationMs: loadMs + 1_000 },
+        {
+          host: '127.0.0.1',
+          localAddress: EC_IP,
+          servername: 'localhost',
+          caFile: pki.server.serverCa.certPath,
+          certFile: pki.ec.client.certPath,
+          keyFile: pki.ec.client.keyPath,
+          mode: 'keepalive',
+          concurrency: 8,
+          durationMs: loadMs + 1_000,
+        },
         2,
       );
       // Load clients take a while to start on a busy machine: count from the first audited request.
       const deadline = Date.now() + 60_000;
-      while (!readFileSync(gw.logFile, 'utf8').includes('"kind":"request"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (
+        !readFileSync(gw.logFile, 'utf8').includes('"kind":"request"') &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, loadMs));
       process.kill(gw.pid, 'SIGKILL');
       await load.catch(() => undefined);
@@ -58,11 +78,15 @@ try {
         .filter((l) => l.includes('"kind":"request"'))
         .map((l) => (JSON.parse(l) as { audit: { time: string } }).audit.time);
       const db = new Database(regPath, { readonly: true });
-      const row = db.prepare("SELECT count(*) AS n, max(time) AS last FROM audit_log WHERE kind = 'request'").get() as { n: number; last: string | null };
+      const row = db
+        .prepare("SELECT count(*) AS n, max(time) AS last FROM audit_log WHERE kind = 'request'")
+        .get() as { n: number; last: string | null };
       db.close();
       const lastLog = lines.length ? Date.parse(lines[lines.length - 1] as string) : NaN;
       const behind = row.last ? lastLog - Date.parse(row.last) : NaN;
-      console.log(`| ${durability} | ${t} | ${lines.length} | ${row.n} | ${lines.length - row.n} (${((100 * (lines.length - row.n)) / Math.max(1, lines.length)).toFixed(1)}%) | ${Number.isFinite(behind) ? `${behind} ms` : 'n/a'} |`);
+      console.log(
+        `| ${durability} | ${t} | ${lines.length} | ${row.n} | ${lines.length - row.n} (${((100 * (lines.length - row.n)) / Math.max(1, lines.length)).toFixed(1)}%) | ${Number.isFinite(behind) ? `${behind} ms` : 'n/a'} |`,
+      );
     }
   }
   await upstream.stop();

@@ -13,7 +13,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Registry } from '../src/gateway/registry/types.js';
-import { makeInstitution, makeServerPki, registerInstitution, type TestInstitution, type TestServerPki } from '../test/helpers/gateway-harness.js';
+import {
+  makeInstitution,
+  makeServerPki,
+  registerInstitution,
+  type TestInstitution,
+  type TestServerPki,
+} from '../test/helpers/gateway-harness.js';
 import { makeCa, makeLeaf, makeServerLeaf, type TestLeaf } from '../test/helpers/pki.js';
 import { makeRootCaPems } from '../test/helpers/many-institutions.js';
 
@@ -35,7 +41,10 @@ export interface BenchPki {
 /** Makes the server and client certificates in `dir`. */
 export async function makeBenchPki(dir: string): Promise<BenchPki> {
   const server = await makeServerPki(dir);
-  const serverRsa = await makeServerLeaf(dir, server.serverCa, { keyType: 'rsa2048', file: 'server-rsa' });
+  const serverRsa = await makeServerLeaf(dir, server.serverCa, {
+    keyType: 'rsa2048',
+    file: 'server-rsa',
+  });
   const ec = await makeInstitution(dir, 'bench-ec');
   // RSA end to end: root, client and (above) server key.
   const rsaRoot = await makeCa(dir, { name: 'bench-rsa Root CA', keyType: 'rsa2048' });

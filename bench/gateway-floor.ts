@@ -14,7 +14,9 @@ import tls from 'node:tls';
 import { TLS12_AEAD_CIPHERS } from '../src/tls/versions.js';
 
 const [certFile, keyFile, caFile] = process.argv.slice(2) as [string, string, string];
-const response = Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 39\r\n\r\n{"ok":true,"service":"bench-upstream"}\n');
+const response = Buffer.from(
+  'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 39\r\n\r\n{"ok":true,"service":"bench-upstream"}\n',
+);
 const server = tls.createServer(
   {
     cert: readFileSync(certFile),
@@ -44,5 +46,7 @@ const server = tls.createServer(
     socket.on('error', () => socket.destroy());
   },
 );
-server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+server.listen(0, '127.0.0.1', () =>
+  process.send?.({ port: (server.address() as AddressInfo).port }),
+);
 process.on('disconnect', () => process.exit(0));

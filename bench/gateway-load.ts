@@ -82,7 +82,9 @@ async function run(job: LoadJob): Promise<void> {
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.2',
   });
-  const request = Buffer.from(`GET /bench HTTP/1.1\r\nHost: ${job.servername}\r\nUser-Agent: mtlskit-bench\r\n${job.mode === 'new' ? 'Connection: close\r\n' : ''}\r\n`);
+  const request = Buffer.from(
+    `GET /bench HTTP/1.1\r\nHost: ${job.servername}\r\nUser-Agent: mtlskit-bench\r\n${job.mode === 'new' ? 'Connection: close\r\n' : ''}\r\n`,
+  );
   let counting = false;
   let stopped = false;
   let requests = 0;

@@ -11,11 +11,13 @@ import { TLS12_AEAD_CIPHERS } from '../src/tls/versions.js';
 import type { LoadJob, LoadResult } from './gateway-load.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const CLK_TCK =
+  Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** The nginx binary, or null when it is not installed. */
 export function findNginx(): string | null {
-  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx']) if (existsSync(p)) return p;
+  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx'])
+    if (existsSync(p)) return p;
   const r = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : null;
 }
@@ -35,7 +37,10 @@ function statOf(pid: number): { ppid: number; ticks: number } | null {
     // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
     // f[0] is field 3 (state): ppid is field 4, utime..cstime are fields 14..17.
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
+    return {
+      ppid: Number(f[1]),
+      ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+    };
   } catch {
     return null;
   }
@@ -96,7 +101,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, child: ChildProcess, what: string, timeoutMs = 20_000): Promise<void> {
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const t0 = Date.now();
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
@@ -109,7 +119,8 @@ async function waitForPort(port: number, child: ChildProcess, what: string, time
       s.once('error', () => r(false));
     });
     if (ok) return;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what} did not listen on ${port} within ${timeoutMs} ms`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`${what} did not listen on ${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -128,7 +139,10 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
 
 /** Starts the fixed upstream in its own process. */
 export async function startUpstream(): Promise<ServerProcess> {
-  const child = fork(join(ROOT, 'bench/gateway-upstream.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(ROOT, 'bench/gateway-upstream.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const port = await new Promise<number>((res, rej) => {
     child.once('message', (m: { port: number }) => res(m.port));
     child.once('exit', (c) => rej(new Error(`upstream exited (${c})`)));
@@ -137,8 +151,15 @@ export async function startUpstream(): Promise<ServerProcess> {
 }
 
 /** Starts the bare node:tls floor (bench/gateway-floor.ts) in its own process. */
-export async function startFloor(certFile: string, keyFile: string, caFile: string): Promise<ServerProcess> {
-  const child = fork(join(ROOT, 'bench/gateway-floor.ts'), [certFile, keyFile, caFile], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export async function startFloor(
+  certFile: string,
+  keyFile: string,
+  caFile: string,
+): Promise<ServerProcess> {
+  const child = fork(join(ROOT, 'bench/gateway-floor.ts'), [certFile, keyFile, caFile], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const port = await new Promise<number>((res, rej) => {
     child.once('message', (m: { port: number }) => res(m.port));
     child.once('exit', (c) => rej(new Error(`node:tls floor exited (${c})`)));
@@ -214,7 +235,11 @@ http {
 }
 `,
   );
-  const child = spawn(o.nginx, ['-p', o.dir, '-c', conf, '-e', `${o.dir}/nginx-${port}.error.log`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(
+    o.nginx,
+    ['-p', o.dir, '-c', conf, '-e', `${o.dir}/nginx-${port}.error.log`],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   await waitForPort(port, child, 'nginx');
   return { name: 'nginx', pid: child.pid as number, port, stop: () => stopChild(child, 'SIGQUIT') };
 }
@@ -266,18 +291,31 @@ export async function startGatewayProcess(o: StartGatewayProcessOptions): Promis
   const args = [...execArgv, join(ROOT, 'src/cli/main.ts'), 'gateway', 'start', '--config', config];
   if (o.workers > 1) args.push('--workers', String(o.workers));
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', fd, 'inherit'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   closeSync(fd);
   const deadline = Date.now() + 300_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway ${o.label} exited with code ${child.exitCode}; log: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(
+        `gateway ${o.label} exited with code ${child.exitCode}; log: ${readFileSync(logFile, 'utf8').slice(-2000)}`,
+      );
     if (readFileSync(logFile, 'utf8').includes('"msg":"gateway started"')) break;
     if (Date.now() > deadline) throw new Error(`gateway ${o.label} did not start`);
     await new Promise((r) => setTimeout(r, 20));
   }
   const startupMs = performance.now() - t0;
   await waitForPort(port, child, `gateway ${o.label}`);
-  return { name: `gateway ${o.label}`, pid: child.pid as number, port, startupMs, logFile, stop: () => stopChild(child, 'SIGINT') };
+  return {
+    name: `gateway ${o.label}`,
+    pid: child.pid as number,
+    port,
+    startupMs,
+    logFile,
+    stop: () => stopChild(child, 'SIGINT'),
+  };
 }
 
 /** One measured round against one server. */
@@ -294,16 +332,32 @@ export interface RoundResult {
 }
 
 /** Runs the load processes against one server for one round. */
-export async function runRound(server: ServerProcess, job: Omit<LoadJob, 'port'>, processes: number): Promise<RoundResult> {
-  const children = Array.from({ length: processes }, () => fork(join(ROOT, 'bench/gateway-load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+export async function runRound(
+  server: ServerProcess,
+  job: Omit<LoadJob, 'port'>,
+  processes: number,
+): Promise<RoundResult> {
+  const children = Array.from({ length: processes }, () =>
+    fork(join(ROOT, 'bench/gateway-load.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
   try {
-    const ready = children.map((c) => new Promise<void>((res, rej) => {
-      c.once('message', () => res());
-      c.once('exit', (code) => rej(new Error(`load client exited (${code}) before it was ready`)));
-    }));
+    const ready = children.map(
+      (c) =>
+        new Promise<void>((res, rej) => {
+          c.once('message', () => res());
+          c.once('exit', (code) =>
+            rej(new Error(`load client exited (${code}) before it was ready`)),
+          );
+        }),
+    );
     for (const c of children) c.send({ job: { ...job, port: server.port } });
     await Promise.all(ready);
-    const done = children.map((c) => new Promise<LoadResult>((res) => c.once('message', (m: LoadResult) => res(m))));
+    const done = children.map(
+      (c) => new Promise<LoadResult>((res) => c.once('message', (m: LoadResult) => res(m))),
+    );
     const cpu0 = treeCpuMs(server.pid);
     const t0 = performance.now();
     for (const c of children) c.send({ go: true });
@@ -321,6 +375,10 @@ export async function runRound(server: ServerProcess, job: Omit<LoadJob, 'port'>
       requestsPerSecond: requests / seconds,
     };
   } finally {
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined,
+      ),
+    );
   }
 }

@@ -34,7 +34,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openSqliteRegistry } from '../src/gateway/registry/sqlite-registry.js';
 import { mtlsRequest, registerInstitution } from '../test/helpers/gateway-harness.js';
-import { EC_IP, RSA_IP, makeBenchPki, manyCaPems, manyIp, registerBenchInstitutions, registerMany, type BenchPki } from './gateway-fixtures.js';
+import {
+  EC_IP,
+  RSA_IP,
+  makeBenchPki,
+  manyCaPems,
+  manyIp,
+  registerBenchInstitutions,
+  registerMany,
+  type BenchPki,
+} from './gateway-fixtures.js';
 import type { LoadJob } from './gateway-load.js';
 import {
   findNginx,
@@ -73,7 +82,9 @@ const MANY = Number(flags.many);
 
 const nginxBin = findNginx();
 if (!nginxBin) {
-  console.error('nginx is not installed. On Debian/Ubuntu: sudo apt-get install -y nginx-light (the bench runs its own nginx on loopback; the service need not run).');
+  console.error(
+    'nginx is not installed. On Debian/Ubuntu: sudo apt-get install -y nginx-light (the bench runs its own nginx on loopback; the service need not run).',
+  );
   process.exit(2);
 }
 const nginx: string = nginxBin;
@@ -96,27 +107,43 @@ interface Paired {
   rpsRatio: number[];
 }
 
-async function paired(label: string, list: ServerProcess[], job: Omit<LoadJob, 'port'>): Promise<Paired> {
+async function paired(
+  label: string,
+  list: ServerProcess[],
+  job: Omit<LoadJob, 'port'>,
+): Promise<Paired> {
   const results: RoundResult[][] = list.map(() => []);
   for (let i = 0; i < ROUNDS; i++) {
     for (let k = 0; k < list.length; k++) {
       const idx = (i + k) % list.length;
       const s = list[idx] as ServerProcess;
       const r = await runRound(s, job, CLIENTS);
-      if (r.errors > 0) console.error(`  ${label} ${s.name}: ${r.errors} error(s) in round ${i + 1}, first: ${r.firstError}`);
+      if (r.errors > 0)
+        console.error(
+          `  ${label} ${s.name}: ${r.errors} error(s) in round ${i + 1}, first: ${r.firstError}`,
+        );
       (results[idx] as RoundResult[]).push(r);
     }
-    console.error(`  ${label} round ${i + 1}: ${list.map((s, k) => `${s.name} ${f((results[k]?.[i] as RoundResult).cpuMsPerRequest)} ms/req ${(results[k]?.[i] as RoundResult).requestsPerSecond.toFixed(0)} req/s`).join(' | ')}`);
+    console.error(
+      `  ${label} round ${i + 1}: ${list.map((s, k) => `${s.name} ${f((results[k]?.[i] as RoundResult).cpuMsPerRequest)} ms/req ${(results[k]?.[i] as RoundResult).requestsPerSecond.toFixed(0)} req/s`).join(' | ')}`,
+    );
   }
   const base = results[results.length - 1] as RoundResult[];
   return {
     results,
-    cpuRatio: results.map((rs) => median(rs.map((x, i) => x.cpuMsPerRequest / (base[i] as RoundResult).cpuMsPerRequest))),
-    rpsRatio: results.map((rs) => median(rs.map((x, i) => x.requestsPerSecond / (base[i] as RoundResult).requestsPerSecond))),
+    cpuRatio: results.map((rs) =>
+      median(rs.map((x, i) => x.cpuMsPerRequest / (base[i] as RoundResult).cpuMsPerRequest)),
+    ),
+    rpsRatio: results.map((rs) =>
+      median(rs.map((x, i) => x.requestsPerSecond / (base[i] as RoundResult).requestsPerSecond)),
+    ),
   };
 }
 
-const medianOf = (rs: RoundResult[] | undefined, k: 'cpuMsPerRequest' | 'requestsPerSecond'): number => median((rs ?? []).map((r) => r[k]));
+const medianOf = (
+  rs: RoundResult[] | undefined,
+  k: 'cpuMsPerRequest' | 'requestsPerSecond',
+): number => median((rs ?? []).map((r) => r[k]));
 
 function jobFor(pki: BenchPki, mode: string): Omit<LoadJob, 'port'> {
   const rsa = mode === 'new-rsa';
@@ -138,11 +165,28 @@ function jobFor(pki: BenchPki, mode: string): Omit<LoadJob, 'port'> {
 function certificateRequestSize(port: number, pki: BenchPki): number {
   const r = spawnSync(
     'openssl',
-    ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-msg', '-servername', 'localhost', '-CAfile', pki.server.serverCa.certPath, '-cert', pki.ec.client.certPath, '-key', pki.ec.client.keyPath],
+    [
+      's_client',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-tls1_2',
+      '-msg',
+      '-servername',
+      'localhost',
+      '-CAfile',
+      pki.server.serverCa.certPath,
+      '-cert',
+      pki.ec.client.certPath,
+      '-key',
+      pki.ec.client.keyPath,
+    ],
     { input: 'Q\n', encoding: 'utf8', timeout: 10_000 },
   );
   const m = /<<< TLS 1\.2, Handshake \[length ([0-9a-f]+)\], CertificateRequest/.exec(r.stdout);
-  if (!m) throw new Error(`no CertificateRequest in openssl s_client -msg output:\n${r.stdout.slice(0, 2000)}\n${r.stderr.slice(0, 1000)}`);
+  if (!m)
+    throw new Error(
+      `no CertificateRequest in openssl s_client -msg output:\n${r.stdout.slice(0, 2000)}\n${r.stderr.slice(0, 1000)}`,
+    );
   return parseInt(m[1] as string, 16);
 }
 
@@ -160,8 +204,12 @@ const stop = async (s: ServerProcess): Promise<void> => {
 try {
   const startedAt = new Date();
   console.log(`# mtlskit gateway bench, ${startedAt.toISOString()}`);
-  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}, ${spawnSync(nginx, ['-v'], { encoding: 'utf8' }).stderr.trim()}, ${spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout.trim()}`);
-  console.log(`rounds: ${ROUNDS} x ${SECONDS} s per server, alternating; load: ${CLIENTS} client processes x ${CONCURRENCY} connections; workers: ${WORKERS}`);
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}, ${spawnSync(nginx, ['-v'], { encoding: 'utf8' }).stderr.trim()}, ${spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout.trim()}`,
+  );
+  console.log(
+    `rounds: ${ROUNDS} x ${SECONDS} s per server, alternating; load: ${CLIENTS} client processes x ${CONCURRENCY} connections; workers: ${WORKERS}`,
+  );
   const pki = await makeBenchPki(work);
   const regPath = join(work, 'registry.db');
   const reg = await openSqliteRegistry(regPath);
@@ -188,35 +236,62 @@ try {
       }),
     );
     const ngx = track(
-      await startNginx({ nginx, dir: work, certFile: cert.certPath, keyFile: cert.keyPath, clientCaFile: (rsa ? pki.rsa : pki.ec).root.certPath, upstreamPort: upstream.port, workers: WORKERS }),
+      await startNginx({
+        nginx,
+        dir: work,
+        certFile: cert.certPath,
+        keyFile: cert.keyPath,
+        clientCaFile: (rsa ? pki.rsa : pki.ec).root.certPath,
+        upstreamPort: upstream.port,
+        workers: WORKERS,
+      }),
     );
     const clientCa = (rsa ? pki.rsa : pki.ec).root.certPath;
-    const floor = flags.floor ? track(await startFloor(cert.certPath, cert.keyPath, clientCa)) : null;
+    const floor = flags.floor
+      ? track(await startFloor(cert.certPath, cert.keyPath, clientCa))
+      : null;
     const p = await paired(mode, floor ? [gw, floor, ngx] : [gw, ngx], jobFor(pki, mode));
     const last = p.results.length - 1;
     rows.push(
       `| ${mode} | ${f(medianOf(p.results[0], 'cpuMsPerRequest'))} ms | ${f(medianOf(p.results[last], 'cpuMsPerRequest'))} ms | **${f(p.cpuRatio[0] as number, 2)}x** | ${medianOf(p.results[0], 'requestsPerSecond').toFixed(0)} | ${medianOf(p.results[last], 'requestsPerSecond').toFixed(0)} | **${f(p.rpsRatio[0] as number, 2)}x** |` +
-        (floor ? ` ${f(medianOf(p.results[1], 'cpuMsPerRequest'))} ms (${f(p.cpuRatio[1] as number, 2)}x) |` : ''),
+        (floor
+          ? ` ${f(medianOf(p.results[1], 'cpuMsPerRequest'))} ms (${f(p.cpuRatio[1] as number, 2)}x) |`
+          : ''),
     );
     if (floor) await stop(floor);
     await stop(ngx);
     await stop(gw);
   }
   console.log('\n## gateway vs nginx (paired medians over rounds)\n');
-  console.log(`| mode | gateway CPU/req | nginx CPU/req | CPU ratio | gateway req/s | nginx req/s | req/s ratio |${flags.floor ? ' node:tls floor CPU/req (vs nginx) |' : ''}`);
+  console.log(
+    `| mode | gateway CPU/req | nginx CPU/req | CPU ratio | gateway req/s | nginx req/s | req/s ratio |${flags.floor ? ' node:tls floor CPU/req (vs nginx) |' : ''}`,
+  );
   console.log(`|---|---|---|---|---|---|---|${flags.floor ? '---|' : ''}`);
   for (const r of rows) console.log(r);
 
   if (!flags['no-durable']) {
     const durableRows: string[] = [];
     for (const mode of ['keepalive', 'new-p256']) {
-      const common = { dir: work, registry: regPath, upstreamPort: upstream.port, certFile: pki.server.server.certPath, keyFile: pki.server.server.keyPath, workers: WORKERS };
-      const durable = track(await startGatewayProcess({ ...common, label: `durable-${mode}`, durability: 'durable' }));
-      const batched = track(await startGatewayProcess({ ...common, label: `batched-${mode}`, durability: 'batched' }));
+      const common = {
+        dir: work,
+        registry: regPath,
+        upstreamPort: upstream.port,
+        certFile: pki.server.server.certPath,
+        keyFile: pki.server.server.keyPath,
+        workers: WORKERS,
+      };
+      const durable = track(
+        await startGatewayProcess({ ...common, label: `durable-${mode}`, durability: 'durable' }),
+      );
+      const batched = track(
+        await startGatewayProcess({ ...common, label: `batched-${mode}`, durability: 'batched' }),
+      );
       durable.name = 'durable';
       batched.name = 'batched';
       const p = await paired(`durability ${mode}`, [durable, batched], jobFor(pki, mode));
-      durableRows.push(`| ${mode} | ${f(medianOf(p.results[0], 'cpuMsPerRequest'))} ms | ${f(medianOf(p.results[1], 'cpuMsPerRequest'))} ms | ${f(p.cpuRatio[0] as number, 2)}x | ${f(p.rpsRatio[0] as number, 2)}x |`);
+      durableRows.push(
+        `| ${mode} | ${f(medianOf(p.results[0], 'cpuMsPerRequest'))} ms | ${f(medianOf(p.results[1], 'cpuMsPerRequest'))} ms | ${f(p.cpuRatio[0] as number, 2)}x | ${f(p.rpsRatio[0] as number, 2)}x |`,
+      );
       await stop(durable);
       await stop(batched);
     }
@@ -230,15 +305,25 @@ try {
     console.log(`\n## ${MANY} institutions against 1\n`);
     const t0 = performance.now();
     const pems = await manyCaPems(MANY);
-    console.error(`  ${MANY} CA certificates ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.error(
+      `  ${MANY} CA certificates ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     const manyPath = join(work, 'registry-many.db');
     const many = await openSqliteRegistry(manyPath, { pollIntervalMs: 250 });
     await registerBenchInstitutions(many, pki);
     const regMs = await registerMany(many, pems);
     console.error(`  registered in ${(regMs / 1000).toFixed(1)} s`);
-    const common = { dir: work, upstreamPort: upstream.port, certFile: pki.server.server.certPath, keyFile: pki.server.server.keyPath, workers: WORKERS };
+    const common = {
+      dir: work,
+      upstreamPort: upstream.port,
+      certFile: pki.server.server.certPath,
+      keyFile: pki.server.server.keyPath,
+      workers: WORKERS,
+    };
     const one = track(await startGatewayProcess({ ...common, label: 'one', registry: regPath }));
-    const big: GatewayProcess = track(await startGatewayProcess({ ...common, label: 'many', registry: manyPath }));
+    const big: GatewayProcess = track(
+      await startGatewayProcess({ ...common, label: 'many', registry: manyPath }),
+    );
     one.name = '1 institution';
     big.name = `${MANY} institutions`;
     const rssOne = treeRssKb(one.pid);
@@ -254,7 +339,15 @@ try {
     const newIp = manyIp(MANY + 1);
     const probe = async (): Promise<boolean> => {
       try {
-        const r = await mtlsRequest({ port: big.port, ca: pki.server.serverCa.certPem, cert: newcomer.client.certPem, key: newcomer.client.keyPem, localAddress: newIp, path: '/probe', timeoutMs: 5_000 });
+        const r = await mtlsRequest({
+          port: big.port,
+          ca: pki.server.serverCa.certPem,
+          cert: newcomer.client.certPem,
+          key: newcomer.client.keyPem,
+          localAddress: newIp,
+          path: '/probe',
+          timeoutMs: 5_000,
+        });
         return r.status === 200;
       } catch {
         return false;
@@ -280,14 +373,28 @@ try {
 
     console.log('| figure | 1 institution | ' + `${MANY} institutions |`);
     console.log('|---|---|---|');
-    console.log(`| startup (spawn to "gateway started") | ${(one.startupMs / 1000).toFixed(2)} s | ${(big.startupMs / 1000).toFixed(2)} s |`);
-    console.log(`| RSS after startup | ${(rssOne / 1024).toFixed(0)} MB | ${(rssBig / 1024).toFixed(0)} MB (${(rssBigAfter / 1024).toFixed(0)} MB after the load) |`);
+    console.log(
+      `| startup (spawn to "gateway started") | ${(one.startupMs / 1000).toFixed(2)} s | ${(big.startupMs / 1000).toFixed(2)} s |`,
+    );
+    console.log(
+      `| RSS after startup | ${(rssOne / 1024).toFixed(0)} MB | ${(rssBig / 1024).toFixed(0)} MB (${(rssBigAfter / 1024).toFixed(0)} MB after the load) |`,
+    );
     console.log(`| CertificateRequest (openssl s_client -msg) | ${crOne} bytes | ${crBig} bytes |`);
-    console.log(`| server CPU per new P-256 connection | ${f(medianOf(p.results[1], 'cpuMsPerRequest'))} ms | ${f(medianOf(p.results[0], 'cpuMsPerRequest'))} ms |`);
-    console.log(`| handshakes/s, ${MANY} vs 1 (paired median) | | ${f(p.rpsRatio[0] as number, 3)}x (CPU per handshake ${f(p.cpuRatio[0] as number, 3)}x) |`);
-    console.log(`| new institution registered -> first request accepted, under load | | ${f(addMs, 0)} ms |`);
-    console.log(`| institution suspended -> next connection refused, under load | | ${f(suspendMs, 0)} ms |`);
-    console.log(`\n(load during the change: ${underLoad.requestsPerSecond.toFixed(0)} req/s, ${underLoad.errors} error(s); registration of ${MANY} institutions through the registry library: ${(regMs / 1000).toFixed(1)} s)`);
+    console.log(
+      `| server CPU per new P-256 connection | ${f(medianOf(p.results[1], 'cpuMsPerRequest'))} ms | ${f(medianOf(p.results[0], 'cpuMsPerRequest'))} ms |`,
+    );
+    console.log(
+      `| handshakes/s, ${MANY} vs 1 (paired median) | | ${f(p.rpsRatio[0] as number, 3)}x (CPU per handshake ${f(p.cpuRatio[0] as number, 3)}x) |`,
+    );
+    console.log(
+      `| new institution registered -> first request accepted, under load | | ${f(addMs, 0)} ms |`,
+    );
+    console.log(
+      `| institution suspended -> next connection refused, under load | | ${f(suspendMs, 0)} ms |`,
+    );
+    console.log(
+      `\n(load during the change: ${underLoad.requestsPerSecond.toFixed(0)} req/s, ${underLoad.errors} error(s); registration of ${MANY} institutions through the registry library: ${(regMs / 1000).toFixed(1)} s)`,
+    );
   }
   console.log(`\nfinished in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
 } finally {

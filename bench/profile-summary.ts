@@ -23,7 +23,14 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' }, filter: { type: 'string' }, after: { type: 'string' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    top: { type: 'string', default: '30' },
+    filter: { type: 'string' },
+    after: { type: 'string' },
+  },
+});
 const top = Number(values.top);
 for (const file of positionals) {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
@@ -34,7 +41,8 @@ for (const file of positionals) {
   const selfUs = new Map<number, number>();
   let total = 0;
   const onStack = (id: number, name: string): boolean => {
-    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) if ((byId.get(cur) as ProfileNode).callFrame.functionName === name) return true;
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur))
+      if ((byId.get(cur) as ProfileNode).callFrame.functionName === name) return true;
     return false;
   };
   let started = !values.after;
@@ -65,8 +73,12 @@ for (const file of positionals) {
   }
   const show = (title: string, m: Map<string, number>): void => {
     console.log(`\n${title} (${file}, ${(total / 1e6).toFixed(2)} s busy)`);
-    const rows = [...m.entries()].filter(([l]) => !values.filter || l.includes(values.filter)).sort((a, b) => b[1] - a[1]).slice(0, top);
-    for (const [l, us] of rows) console.log(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${l}`);
+    const rows = [...m.entries()]
+      .filter(([l]) => !values.filter || l.includes(values.filter))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top);
+    for (const [l, us] of rows)
+      console.log(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${l}`);
   };
   show('self time', self);
   show('inclusive time', incl);

@@ -8,7 +8,12 @@
 import 'reflect-metadata';
 
 export * from './errors/index.js';
-export { writeFileAtomic, writeFilesAtomic, readFileChecked, type WriteFileAtomicOptions } from './io/index.js';
+export {
+  writeFileAtomic,
+  writeFilesAtomic,
+  readFileChecked,
+  type WriteFileAtomicOptions,
+} from './io/index.js';
 export * from './pki/index.js';
 export * from './ca/index.js';
 export * from './tls/index.js';

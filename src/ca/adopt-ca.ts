@@ -57,28 +57,37 @@ export async function adoptCa(options: AdoptCaOptions): Promise<AdoptCaResult> {
     await loadCaKey(ca, options.passphrase, keyData);
     keyChecked = true;
   } else {
-    warnings.push('the CA key is encrypted and no passphrase was given: the key was not checked against the certificate');
+    warnings.push(
+      'the CA key is encrypted and no passphrase was given: the key was not checked against the certificate',
+    );
   }
   if (!(await pathExists(cfg.serialFile))) {
     repairs.push(`create ${cfg.serialFile} (1000), which openssl ca needs`);
     if (options.fix) await writeFileAtomic(cfg.serialFile, '1000\n');
   }
   if (!cfg.crlNumberFile) {
-    warnings.push(`${cfg.configPath} sets no crlnumber: CRLs from openssl ca -gencrl carry no CRL number (add crlnumber = $dir/crlnumber)`);
+    warnings.push(
+      `${cfg.configPath} sets no crlnumber: CRLs from openssl ca -gencrl carry no CRL number (add crlnumber = $dir/crlnumber)`,
+    );
   } else if (!(await pathExists(cfg.crlNumberFile))) {
     repairs.push(`create ${cfg.crlNumberFile} (1000): openssl ca -gencrl fails without it`);
     if (options.fix) await writeFileAtomic(cfg.crlNumberFile, '1000\n');
   }
   if (cfg.uniqueSubject) {
     const attr = `${cfg.database}.attr`;
-    repairs.push(`set unique_subject = no in ${attr}: renewing a certificate with the same subject otherwise fails (TXT_DB error number 2)`);
+    repairs.push(
+      `set unique_subject = no in ${attr}: renewing a certificate with the same subject otherwise fails (TXT_DB error number 2)`,
+    );
     if (options.fix) await writeFileAtomic(attr, 'unique_subject = no\n', { force: true });
   }
   const edits = await configRepairs(ca);
   repairs.push(...edits.descriptions);
   let adopted = ca;
   if (options.fix && edits.text !== undefined) {
-    await writeFileAtomic(cfg.configPath, edits.text, { force: true, keepBackupAs: `${cfg.configPath}.old` });
+    await writeFileAtomic(cfg.configPath, edits.text, {
+      force: true,
+      keepBackupAs: `${cfg.configPath}.old`,
+    });
     adopted = await openCa(options.dir, { ...options, badProfiles: 'error' });
   }
   const now = new Date();
@@ -91,14 +100,14 @@ export async function adoptCa(options: AdoptCaOptions): Promise<AdoptCaResult> {
     certificates: {
       valid: entries.filter((e) => e.status === 'V' && e.expiry > now).length,
       revoked: entries.filter((e) => e.status === 'R').length,
-      expired: entries.filter((e) => e.status === 'E' || (e.status === 'V' && e.expiry <= now)).length,
+      expired: entries.filter((e) => e.status === 'E' || (e.status === 'V' && e.expiry <= now))
+        .length,
     },
     keyChecked,
     warnings,
     repairs,
   };
 }
-
 
 /**
  * The repairs of openssl.cnf itself, as the new file text (undefined when
@@ -115,16 +124,27 @@ async function configRepairs(ca: OpenCa): Promise<{ text?: string; descriptions:
   const lines = (await readFileChecked(cfg.configPath, 'openssl.cnf')).toString('utf8').split('\n');
   let changed = false;
   const dirEntry = parsed.get(cfg.caSection, 'dir');
-  if (dirEntry && dirEntry.file === parsed.path && dirEntry.value.trim().startsWith('~') && lines[dirEntry.line - 1] !== undefined) {
-    descriptions.push(`write dir = ${cfg.dir} in ${cfg.configPath}:${dirEntry.line}: OpenSSL does not expand "~"`);
+  if (
+    dirEntry &&
+    dirEntry.file === parsed.path &&
+    dirEntry.value.trim().startsWith('~') &&
+    lines[dirEntry.line - 1] !== undefined
+  ) {
+    descriptions.push(
+      `write dir = ${cfg.dir} in ${cfg.configPath}:${dirEntry.line}: OpenSSL does not expand "~"`,
+    );
     lines[dirEntry.line - 1] = `dir = ${encodeCnfValue(cfg.dir)}`;
     changed = true;
   }
   const crlExt = parsed.lookup(cfg.caSection, 'crl_extensions');
   if (crlExt && !parsed.section(crlExt.value)) {
-    descriptions.push(`add the [ ${crlExt.value} ] section (authorityKeyIdentifier = keyid:always) to ${cfg.configPath}: openssl ca -gencrl fails without it`);
+    descriptions.push(
+      `add the [ ${crlExt.value} ] section (authorityKeyIdentifier = keyid:always) to ${cfg.configPath}: openssl ca -gencrl fails without it`,
+    );
     if (lines.length && lines[lines.length - 1] !== '') lines.push('');
-    lines.push(...renderExtensionSection({ ...CRL_EXTENSIONS_PROFILE, name: crlExt.value }).split('\n'));
+    lines.push(
+      ...renderExtensionSection({ ...CRL_EXTENSIONS_PROFILE, name: crlExt.value }).split('\n'),
+    );
     changed = true;
   }
   return changed ? { text: lines.join('\n'), descriptions } : { descriptions };

@@ -40,25 +40,40 @@ export interface CaChainResult {
 export async function readCaChain(ca: OpenCa): Promise<CaChainResult> {
   const path = caChainPath(ca.config.certificate);
   if (!(await pathExists(path))) {
-    return { certificates: [ca.certificate], pem: encodePem('CERTIFICATE', Buffer.from(ca.certificate.rawData)) };
+    return {
+      certificates: [ca.certificate],
+      pem: encodePem('CERTIFICATE', Buffer.from(ca.certificate.rawData)),
+    };
   }
   const certificates = parseCertificates(await readFileChecked(path, 'CA chain'), path);
   const [first] = certificates;
   if (!first || fingerprintSha256(first) !== fingerprintSha256(ca.certificate)) {
-    throw new MtlsError('MTLS_CA_CORRUPT', `${path} does not start with the CA certificate ${ca.config.certificate}`, {
-      subject: path,
-      hint: `Rebuild it: cat ${ca.config.certificate} PARENT-CHAIN.pem > ${path}`,
-    });
+    throw new MtlsError(
+      'MTLS_CA_CORRUPT',
+      `${path} does not start with the CA certificate ${ca.config.certificate}`,
+      {
+        subject: path,
+        hint: `Rebuild it: cat ${ca.config.certificate} PARENT-CHAIN.pem > ${path}`,
+      },
+    );
   }
   for (let i = 0; i + 1 < certificates.length; i++) {
     const child = certificates[i] as x509.X509Certificate;
     const parent = certificates[i + 1] as x509.X509Certificate;
     if (!isIssuedBy(toNodeCertificate(child), toNodeCertificate(parent))) {
-      throw new MtlsError('MTLS_CA_CORRUPT', `${path}: certificate #${i + 1} (${child.subject}) was not issued by certificate #${i + 2} (${parent.subject})`, {
-        subject: path,
-        hint: 'The file must list the CA certificate first and each issuer after it, root last.',
-      });
+      throw new MtlsError(
+        'MTLS_CA_CORRUPT',
+        `${path}: certificate #${i + 1} (${child.subject}) was not issued by certificate #${i + 2} (${parent.subject})`,
+        {
+          subject: path,
+          hint: 'The file must list the CA certificate first and each issuer after it, root last.',
+        },
+      );
     }
   }
-  return { certificates, pem: certificates.map((c) => encodePem('CERTIFICATE', Buffer.from(c.rawData))).join(''), path };
+  return {
+    certificates,
+    pem: certificates.map((c) => encodePem('CERTIFICATE', Buffer.from(c.rawData))).join(''),
+    path,
+  };
 }

@@ -11,7 +11,13 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { MtlsError } from '../errors/index.js';
 import { findAttributeType } from '../pki/names.js';
 import type { ExtensionProfile } from '../pki/profile.js';
-import { formatLocation, parseOpenSslConfig, readOpenSslConfig, type ConfigEntry, type ParsedOpenSslConfig } from './openssl-cnf.js';
+import {
+  formatLocation,
+  parseOpenSslConfig,
+  readOpenSslConfig,
+  type ConfigEntry,
+  type ParsedOpenSslConfig,
+} from './openssl-cnf.js';
 import type { PolicyRule } from './policy.js';
 import { looksLikeExtensionSection, parseExtensionSection } from './x509v3-config.js';
 
@@ -164,7 +170,19 @@ export interface CaConfigResult {
 }
 
 /** CA-section keys holding paths (`~` expansion and absolute resolution apply). */
-const PATH_KEYS = ['dir', 'certs', 'crl_dir', 'new_certs_dir', 'database', 'serial', 'private_key', 'certificate', 'crlnumber', 'crl', 'RANDFILE'] as const;
+const PATH_KEYS = [
+  'dir',
+  'certs',
+  'crl_dir',
+  'new_certs_dir',
+  'database',
+  'serial',
+  'private_key',
+  'certificate',
+  'crlnumber',
+  'crl',
+  'RANDFILE',
+] as const;
 
 /** CA-section keys mtlskit honours (each becomes a field of the result). */
 const HONOURED_KEYS = new Set<string>([
@@ -184,32 +202,42 @@ const HONOURED_KEYS = new Set<string>([
 
 /** CA-section keys `openssl ca` reads that mtlskit accepts without acting on them, and why. */
 const IGNORED_KEYS: Readonly<Record<string, string>> = {
-  RANDFILE: 'mtlskit takes randomness from the operating system CSPRNG (node:crypto); no seed file is read or written',
+  RANDFILE:
+    'mtlskit takes randomness from the operating system CSPRNG (node:crypto); no seed file is read or written',
   name_opt: "display option of openssl ca's confirmation prompt; mtlskit prints its own summary",
   cert_opt: "display option of openssl ca's confirmation prompt; mtlskit prints its own summary",
   rand_serial:
     'mtlskit always uses a random positive serial of at least 64 bits from a CSPRNG (RFC 5280 §4.1.2.2) and keeps the serial file valid',
   utf8: 'mtlskit always reads subject values as UTF-8',
   string_mask: 'mtlskit encodes names as with string_mask = utf8only',
-  msie_hack: 'msie_hack = no is OpenSSL\'s default behaviour',
+  msie_hack: "msie_hack = no is OpenSSL's default behaviour",
 };
 
 /** CA-section keys that change what `openssl ca` signs and that mtlskit does not implement. */
 const UNSUPPORTED_KEYS: Readonly<Record<string, string>> = {
-  default_startdate: 'a fixed start date for every certificate is not supported; mtlskit certificates start now',
+  default_startdate:
+    'a fixed start date for every certificate is not supported; mtlskit certificates start now',
   default_enddate: 'a fixed end date for every certificate is not supported; use default_days',
   msie_hack: 'msie_hack = yes (T61String encoding for old Internet Explorer) is not supported',
 };
 
 /** Keys openssl ca reads from the CA section (any other key is only a variable). */
-const CA_KEYS_OPENSSL_READS = new Set<string>([...HONOURED_KEYS, ...Object.keys(IGNORED_KEYS), ...Object.keys(UNSUPPORTED_KEYS)]);
+const CA_KEYS_OPENSSL_READS = new Set<string>([
+  ...HONOURED_KEYS,
+  ...Object.keys(IGNORED_KEYS),
+  ...Object.keys(UNSUPPORTED_KEYS),
+]);
 
 function loc(e: { file: string; line: number }): string {
   return formatLocation(e);
 }
 
 function invalid(e: ConfigEntry, section: string, message: string, hint?: string): MtlsError {
-  return new MtlsError('MTLS_CONFIG_INVALID', `${loc(e)}: [${section}] ${e.key} = ${e.value}: ${message}`, { subject: loc(e), ...(hint ? { hint } : {}) });
+  return new MtlsError(
+    'MTLS_CONFIG_INVALID',
+    `${loc(e)}: [${section}] ${e.key} = ${e.value}: ${message}`,
+    { subject: loc(e), ...(hint ? { hint } : {}) },
+  );
 }
 
 function yesNo(e: ConfigEntry, section: string): boolean {
@@ -245,12 +273,21 @@ function digest(e: ConfigEntry, section: string): CaConfigResult['defaultMd'] {
   if (md) return md;
   if (['sha1', 'sha-1', 'md5', 'md4', 'md2', 'mdc2', 'ripemd160'].includes(v)) {
     // SHA-1 and MD5 signatures are forgeable by chosen-prefix collisions (RFC 6194 §3; RFC 9155 deprecates them in TLS 1.2).
-    throw invalid(e, section, `mtlskit refuses to sign with ${e.value}: it is broken for signatures (RFC 6194 §3, RFC 9155)`, 'Use default_md = sha256.');
+    throw invalid(
+      e,
+      section,
+      `mtlskit refuses to sign with ${e.value}: it is broken for signatures (RFC 6194 §3, RFC 9155)`,
+      'Use default_md = sha256.',
+    );
   }
-  throw new MtlsError('MTLS_CONFIG_UNSUPPORTED', `${loc(e)}: [${section}] default_md = ${e.value}: digest not supported (sha256, sha384, sha512 or default)`, {
-    subject: loc(e),
-    hint: 'Use default_md = sha256.',
-  });
+  throw new MtlsError(
+    'MTLS_CONFIG_UNSUPPORTED',
+    `${loc(e)}: [${section}] default_md = ${e.value}: digest not supported (sha256, sha384, sha512 or default)`,
+    {
+      subject: loc(e),
+      hint: 'Use default_md = sha256.',
+    },
+  );
 }
 
 function expandHome(value: string, home: string): string | undefined {
@@ -259,13 +296,20 @@ function expandHome(value: string, home: string): string | undefined {
   return undefined;
 }
 
-function readAttrFile(path: string, env: NodeJS.ProcessEnv): { value: boolean; where: string } | undefined {
+function readAttrFile(
+  path: string,
+  env: NodeJS.ProcessEnv,
+): { value: boolean; where: string } | undefined {
   if (!existsSync(path)) return undefined;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new MtlsError('MTLS_FILE_READ', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { subject: path, cause: e });
+    throw new MtlsError(
+      'MTLS_FILE_READ',
+      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { subject: path, cause: e },
+    );
   }
   const attr = parseOpenSslConfig(text, { path, env });
   const e = attr.get('default', 'unique_subject');
@@ -273,13 +317,19 @@ function readAttrFile(path: string, env: NodeJS.ProcessEnv): { value: boolean; w
   return { value: yesNo(e, 'index.txt.attr'), where: loc(e) };
 }
 
-function readReq(cfg: ParsedOpenSslConfig, warnings: string[]): { req?: ReqConfig; fields: ReqField[] } {
+function readReq(
+  cfg: ParsedOpenSslConfig,
+  warnings: string[],
+): { req?: ReqConfig; fields: ReqField[] } {
   const s = cfg.section('req');
   if (!s) return { fields: [] };
   const get = (k: string): ConfigEntry | undefined => cfg.lookup('req', k);
   for (const k of ['input_password', 'output_password']) {
     const e = cfg.get('req', k);
-    if (e) warnings.push(`${loc(e)}: [req] ${k} keeps a passphrase in plain text in openssl.cnf; mtlskit never reads passphrases from it (use --passphrase-file or a prompt) — remove the line`);
+    if (e)
+      warnings.push(
+        `${loc(e)}: [req] ${k} keeps a passphrase in plain text in openssl.cnf; mtlskit never reads passphrases from it (use --passphrase-file or a prompt) — remove the line`,
+      );
   }
   const req: ReqConfig = { prompt: get('prompt')?.value.trim() !== 'no' };
   const bits = get('default_bits');
@@ -297,10 +347,14 @@ function readReq(cfg: ParsedOpenSslConfig, warnings: string[]): { req?: ReqConfi
   req.distinguishedName = dnRef.value;
   const dn = cfg.section(dnRef.value);
   if (!dn) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${loc(dnRef)}: [req] distinguished_name = ${dnRef.value}, but the file has no [ ${dnRef.value} ] section`, {
-      subject: loc(dnRef),
-      hint: `Add a [ ${dnRef.value} ] section (countryName = Country Name (2 letter code), …).`,
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${loc(dnRef)}: [req] distinguished_name = ${dnRef.value}, but the file has no [ ${dnRef.value} ] section`,
+      {
+        subject: loc(dnRef),
+        hint: `Add a [ ${dnRef.value} ] section (countryName = Country Name (2 letter code), …).`,
+      },
+    );
   }
   const fields: ReqField[] = [];
   for (const e of dn.entries) {
@@ -313,10 +367,19 @@ function readReq(cfg: ParsedOpenSslConfig, warnings: string[]): { req?: ReqConfi
     if (multiValued) type = type.slice(1);
     const t = findAttributeType(type);
     if (!t || t.short === t.oid) {
-      warnings.push(`${loc(e)}: [${dn.name}] ${e.key}: "${type}" is not a name attribute mtlskit knows; the prompt is skipped (OpenSSL skips unknown names too)`);
+      warnings.push(
+        `${loc(e)}: [${dn.name}] ${e.key}: "${type}" is not a name attribute mtlskit knows; the prompt is skipped (OpenSSL skips unknown names too)`,
+      );
       continue;
     }
-    const f: ReqField = { key: e.key, field: t.long, short: t.short, prompt: req.prompt ? e.value : t.long, file: e.file, line: e.line };
+    const f: ReqField = {
+      key: e.key,
+      field: t.long,
+      short: t.short,
+      prompt: req.prompt ? e.value : t.long,
+      file: e.file,
+      line: e.line,
+    };
     if (multiValued) f.multiValued = true;
     if (req.prompt) {
       const d = cfg.lookup(dn.name, `${e.key}_default`);
@@ -371,7 +434,10 @@ function readReq(cfg: ParsedOpenSslConfig, warnings: string[]): { req?: ReqConfi
  * @throws MTLS_CONFIG_UNSUPPORTED naming file:line: a key mtlskit cannot
  *   honour, an unsupported extension directive
  */
-export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {}): Promise<CaConfigResult> {
+export async function loadCaConfig(
+  dir: string,
+  options: LoadCaConfigOptions = {},
+): Promise<CaConfigResult> {
   const caDir = resolve(dir);
   const env = options.env ?? process.env;
   const home = options.homeDir ?? homedir();
@@ -381,13 +447,18 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
   } catch {
     throw new MtlsError('MTLS_CA_NOT_FOUND', `no CA directory at ${caDir}`, { subject: caDir });
   }
-  if (!st.isDirectory()) throw new MtlsError('MTLS_CA_NOT_FOUND', `${caDir} is not a directory`, { subject: caDir });
+  if (!st.isDirectory())
+    throw new MtlsError('MTLS_CA_NOT_FOUND', `${caDir} is not a directory`, { subject: caDir });
   const configPath = options.configPath ? resolve(options.configPath) : join(caDir, 'openssl.cnf');
   if (!existsSync(configPath)) {
-    throw new MtlsError('MTLS_CA_NOT_FOUND', `${options.configPath ? configPath : `${caDir} has no openssl.cnf`} (looked for ${configPath})`, {
-      subject: configPath,
-      hint: 'A CA built with the guide keeps its configuration in DIR/openssl.cnf; name the file explicitly if it lives elsewhere, or create the CA first.',
-    });
+    throw new MtlsError(
+      'MTLS_CA_NOT_FOUND',
+      `${options.configPath ? configPath : `${caDir} has no openssl.cnf`} (looked for ${configPath})`,
+      {
+        subject: configPath,
+        hint: 'A CA built with the guide keeps its configuration in DIR/openssl.cnf; name the file explicitly if it lives elsewhere, or create the CA first.',
+      },
+    );
   }
   const parsed = readOpenSslConfig(configPath, { env, homeDir: home });
   const warnings = [...parsed.warnings];
@@ -395,17 +466,25 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
 
   const defaultCa = parsed.lookup('ca', 'default_ca');
   if (!defaultCa || defaultCa.value === '') {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${configPath}: no default_ca in the [ ca ] section, so there is no CA section to read`, {
-      subject: configPath,
-      hint: 'Add\n[ ca ]\ndefault_ca = CA_default\nto the file (Step 3 of the guide).',
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${configPath}: no default_ca in the [ ca ] section, so there is no CA section to read`,
+      {
+        subject: configPath,
+        hint: 'Add\n[ ca ]\ndefault_ca = CA_default\nto the file (Step 3 of the guide).',
+      },
+    );
   }
   const caSection = defaultCa.value;
   if (!parsed.section(caSection)) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${loc(defaultCa)}: default_ca = ${caSection}, but the file has no [ ${caSection} ] section`, {
-      subject: loc(defaultCa),
-      hint: `Add a [ ${caSection} ] section with dir, database, serial, new_certs_dir, certificate, private_key, default_md and policy, or fix the name.`,
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${loc(defaultCa)}: default_ca = ${caSection}, but the file has no [ ${caSection} ] section`,
+      {
+        subject: loc(defaultCa),
+        hint: `Add a [ ${caSection} ] section with dir, database, serial, new_certs_dir, certificate, private_key, default_md and policy, or fix the name.`,
+      },
+    );
   }
   const get = (k: string): ConfigEntry | undefined => {
     const e = parsed.lookup(caSection, k);
@@ -418,15 +497,25 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
   for (const e of parsed.section(caSection)?.entries ?? []) {
     const v = e.value.trim();
     if (e.key === 'msie_hack' && ['no', 'n', 'false', 'off', '0'].includes(v.toLowerCase())) {
-      ignored.push({ key: e.key, value: e.value, reason: IGNORED_KEYS.msie_hack as string, file: e.file, line: e.line });
+      ignored.push({
+        key: e.key,
+        value: e.value,
+        reason: IGNORED_KEYS.msie_hack as string,
+        file: e.file,
+        line: e.line,
+      });
       continue;
     }
     const unsupported = UNSUPPORTED_KEYS[e.key];
     if (unsupported) {
-      throw new MtlsError('MTLS_CONFIG_UNSUPPORTED', `${loc(e)}: [${caSection}] ${e.key} = ${e.value}: ${unsupported}`, {
-        subject: loc(e),
-        hint: `Remove ${e.key} from [${caSection}]; mtlskit honours: ${[...HONOURED_KEYS].join(', ')}.`,
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_UNSUPPORTED',
+        `${loc(e)}: [${caSection}] ${e.key} = ${e.value}: ${unsupported}`,
+        {
+          subject: loc(e),
+          hint: `Remove ${e.key} from [${caSection}]; mtlskit honours: ${[...HONOURED_KEYS].join(', ')}.`,
+        },
+      );
     }
     const reason = IGNORED_KEYS[e.key];
     if (reason) {
@@ -439,7 +528,9 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
       continue;
     }
     if (!CA_KEYS_OPENSSL_READS.has(e.key)) {
-      warnings.push(`${loc(e)}: [${caSection}] ${e.key} is not a setting openssl ca reads; it is only a variable for $${e.key} (check the spelling if it was meant as a setting)`);
+      warnings.push(
+        `${loc(e)}: [${caSection}] ${e.key} is not a setting openssl ca reads; it is only a variable for $${e.key} (check the spelling if it was meant as a setting)`,
+      );
     }
   }
 
@@ -477,26 +568,38 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
       `relative paths resolved against the CA directory ${caDir}: ${relative.join(', ')}; openssl ca resolves them against its working directory, so run it from ${caDir} or make the paths absolute`,
     );
   }
-  const required = (k: 'new_certs_dir' | 'database' | 'serial' | 'certificate' | 'private_key', example: string): string => {
+  const required = (
+    k: 'new_certs_dir' | 'database' | 'serial' | 'certificate' | 'private_key',
+    example: string,
+  ): string => {
     const p = paths[k];
     if (p === undefined) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `${configPath}: [${caSection}] has no ${k}; openssl ca cannot sign without it`, {
-        subject: `${configPath} [${caSection}] ${k}`,
-        hint: `Add ${k} = ${example} to [ ${caSection} ].`,
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `${configPath}: [${caSection}] has no ${k}; openssl ca cannot sign without it`,
+        {
+          subject: `${configPath} [${caSection}] ${k}`,
+          hint: `Add ${k} = ${example} to [ ${caSection} ].`,
+        },
+      );
     }
     return p;
   };
   const dirValue = paths.dir ?? caDir;
   if (paths.dir !== undefined && paths.dir !== caDir) {
-    warnings.push(`${sources.dir}: dir = ${paths.dir} is not the CA directory ${caDir}; mtlskit uses the paths as the file gives them`);
+    warnings.push(
+      `${sources.dir}: dir = ${paths.dir} is not the CA directory ${caDir}; mtlskit uses the paths as the file gives them`,
+    );
   }
 
   // Numbers and digests.
   const daysE = get('default_days');
   let defaultDays = DEFAULT_CA_DAYS;
   if (daysE) defaultDays = nonNegativeInt(daysE, caSection, 1);
-  else warnings.push(`${configPath}: [${caSection}] has no default_days; mtlskit uses ${DEFAULT_CA_DAYS} days (openssl ca would refuse to sign without -days)`);
+  else
+    warnings.push(
+      `${configPath}: [${caSection}] has no default_days; mtlskit uses ${DEFAULT_CA_DAYS} days (openssl ca would refuse to sign without -days)`,
+    );
   const crlDaysE = get('default_crl_days');
   const crlHoursE = get('default_crl_hours');
   let defaultCrlDays = crlDaysE ? nonNegativeInt(crlDaysE, caSection) : 0;
@@ -510,36 +613,60 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
   const mdE = get('default_md');
   let defaultMd: CaConfigResult['defaultMd'] = 'sha256';
   if (mdE) defaultMd = digest(mdE, caSection);
-  else warnings.push(`${configPath}: [${caSection}] has no default_md; mtlskit uses sha256 (openssl ca would refuse to sign without -md)`);
+  else
+    warnings.push(
+      `${configPath}: [${caSection}] has no default_md; mtlskit uses sha256 (openssl ca would refuse to sign without -md)`,
+    );
 
   // Policy.
   const policyE = get('policy');
   if (!policyE) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${configPath}: [${caSection}] has no policy; openssl ca cannot sign without one`, {
-      subject: `${configPath} [${caSection}] policy`,
-      hint: 'Add policy = policy_strict to the CA section and a [ policy_strict ] section (countryName = match, …, commonName = supplied).',
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${configPath}: [${caSection}] has no policy; openssl ca cannot sign without one`,
+      {
+        subject: `${configPath} [${caSection}] policy`,
+        hint: 'Add policy = policy_strict to the CA section and a [ policy_strict ] section (countryName = match, …, commonName = supplied).',
+      },
+    );
   }
   const policySection = parsed.section(policyE.value);
   if (!policySection) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${loc(policyE)}: policy = ${policyE.value}, but the file has no [ ${policyE.value} ] section`, {
-      subject: loc(policyE),
-      hint: `Add a [ ${policyE.value} ] section (countryName = match, …, commonName = supplied).`,
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${loc(policyE)}: policy = ${policyE.value}, but the file has no [ ${policyE.value} ] section`,
+      {
+        subject: loc(policyE),
+        hint: `Add a [ ${policyE.value} ] section (countryName = match, …, commonName = supplied).`,
+      },
+    );
   }
   if (policySection.entries.length === 0) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${loc(policySection)}: policy section [${policySection.name}] is empty, so every subject field would be dropped`, {
-      subject: loc(policySection),
-      hint: 'Name at least commonName = supplied.',
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${loc(policySection)}: policy section [${policySection.name}] is empty, so every subject field would be dropped`,
+      {
+        subject: loc(policySection),
+        hint: 'Name at least commonName = supplied.',
+      },
+    );
   }
   const policyRules: PolicyFieldRule[] = [];
   const policyFields: Record<string, PolicyRule> = {};
   for (const e of policySection.entries) {
     const t = findAttributeType(e.key);
-    if (!t) throw invalid(e, policySection.name, `unknown name attribute "${e.key}" (OpenSSL: "unknown object type in 'policy' configuration")`);
+    if (!t)
+      throw invalid(
+        e,
+        policySection.name,
+        `unknown name attribute "${e.key}" (OpenSSL: "unknown object type in 'policy' configuration")`,
+      );
     if (e.value !== 'match' && e.value !== 'supplied' && e.value !== 'optional') {
-      throw invalid(e, policySection.name, 'a policy rule is match, supplied or optional (lower case, as OpenSSL reads it)');
+      throw invalid(
+        e,
+        policySection.name,
+        'a policy rule is match, supplied or optional (lower case, as OpenSSL reads it)',
+      );
     }
     policyRules.push({ field: t.long, rule: e.value, file: e.file, line: e.line });
     policyFields[t.long] = e.value;
@@ -550,7 +677,8 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
   let copyExtensions: CaConfigResult['copyExtensions'] = 'none';
   if (copyE) {
     const v = copyE.value.trim().toLowerCase();
-    if (v !== 'none' && v !== 'copy' && v !== 'copyall') throw invalid(copyE, caSection, 'expected none, copy or copyall');
+    if (v !== 'none' && v !== 'copy' && v !== 'copyall')
+      throw invalid(copyE, caSection, 'expected none, copy or copyall');
     copyExtensions = v;
     if (v === 'copyall') {
       warnings.push(
@@ -578,10 +706,14 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
   const x509E = get('x509_extensions');
   const crlExtE = get('crl_extensions');
   if (x509E && !parsed.section(x509E.value)) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${loc(x509E)}: x509_extensions = ${x509E.value}, but the file has no [ ${x509E.value} ] section`, {
-      subject: loc(x509E),
-      hint: `Add a [ ${x509E.value} ] section, or remove x509_extensions.`,
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${loc(x509E)}: x509_extensions = ${x509E.value}, but the file has no [ ${x509E.value} ] section`,
+      {
+        subject: loc(x509E),
+        hint: `Add a [ ${x509E.value} ] section, or remove x509_extensions.`,
+      },
+    );
   }
   let crlExtensions: string | undefined;
   if (crlExtE) {
@@ -593,11 +725,21 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
     }
   }
   const { req, fields: reqFields } = readReq(parsed, warnings);
-  const mustRead = new Set([x509E?.value, crlExtensions, req?.x509Extensions, req?.reqExtensions].filter((s): s is string => !!s));
+  const mustRead = new Set(
+    [x509E?.value, crlExtensions, req?.x509Extensions, req?.reqExtensions].filter(
+      (s): s is string => !!s,
+    ),
+  );
   const profiles: Record<string, ExtensionProfile> = {};
   const skippedProfiles: SkippedProfile[] = [];
   for (const s of parsed.sections) {
-    if (s.name === caSection || s.name === policySection.name || s.name === 'ca' || s.name === 'req') continue;
+    if (
+      s.name === caSection ||
+      s.name === policySection.name ||
+      s.name === 'ca' ||
+      s.name === 'req'
+    )
+      continue;
     if (!mustRead.has(s.name) && !looksLikeExtensionSection(s)) continue;
     try {
       profiles[s.name] = parseExtensionSection(parsed, s.name);
@@ -615,7 +757,10 @@ export async function loadCaConfig(dir: string, options: LoadCaConfigOptions = {
     }
   }
   for (const name of [req?.x509Extensions, req?.reqExtensions]) {
-    if (name && !parsed.section(name)) warnings.push(`${configPath}: [req] names extension section [${name}], which does not exist; openssl req fails with this file`);
+    if (name && !parsed.section(name))
+      warnings.push(
+        `${configPath}: [req] names extension section [${name}], which does not exist; openssl req fails with this file`,
+      );
   }
 
   const result: CaConfigResult = {

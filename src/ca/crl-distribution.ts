@@ -12,7 +12,12 @@ import type { ExtensionProfile } from '../pki/profile.js';
  * a certificate someone checks for revocation. v3_ca (a self-signed trust
  * anchor, never looked up in a CRL) and v3_req (a request profile) do not.
  */
-export const CRL_DP_PROFILES: readonly string[] = ['usr_cert', 'client_cert', 'server_cert', 'v3_intermediate_ca'];
+export const CRL_DP_PROFILES: readonly string[] = [
+  'usr_cert',
+  'client_cert',
+  'server_cert',
+  'v3_intermediate_ca',
+];
 
 /**
  * Checks a CRL distribution point URL: an absolute http:// or https:// URL,
@@ -42,10 +47,14 @@ export function checkCrlUrl(url: string): string {
             ? 'holds a space or a quote'
             : undefined;
   if (why) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `the CRL URL "${u.protocol === 'http:' || u.protocol === 'https:' ? u.origin + u.pathname : url.split(':')[0] + ':…'}" ${why}`, {
-      subject: '--crl-url',
-      hint: 'Use a plain http:// URL where the CRL is published, e.g. http://pki.example.com/acme-ca.crl',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `the CRL URL "${u.protocol === 'http:' || u.protocol === 'https:' ? u.origin + u.pathname : url.split(':')[0] + ':…'}" ${why}`,
+      {
+        subject: '--crl-url',
+        hint: 'Use a plain http:// URL where the CRL is published, e.g. http://pki.example.com/acme-ca.crl',
+      },
+    );
   }
   return url;
 }
@@ -55,11 +64,16 @@ export function checkCrlUrl(url: string): string {
  * {@link CRL_DP_PROFILES} present; other profiles are returned unchanged.
  * @throws MTLS_BAD_ARGUMENT for a URL {@link checkCrlUrl} refuses
  */
-export function withCrlDistributionPoint(profiles: Readonly<Record<string, ExtensionProfile>>, url: string): Record<string, ExtensionProfile> {
+export function withCrlDistributionPoint(
+  profiles: Readonly<Record<string, ExtensionProfile>>,
+  url: string,
+): Record<string, ExtensionProfile> {
   checkCrlUrl(url);
   const out: Record<string, ExtensionProfile> = {};
   for (const [name, p] of Object.entries(profiles)) {
-    out[name] = CRL_DP_PROFILES.includes(name) ? { ...p, crlDistributionPoints: [{ type: 'uri', value: url }] } : p;
+    out[name] = CRL_DP_PROFILES.includes(name)
+      ? { ...p, crlDistributionPoints: [{ type: 'uri', value: url }] }
+      : p;
   }
   return out;
 }

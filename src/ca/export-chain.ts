@@ -48,17 +48,29 @@ export async function exportChain(options: ExportChainOptions): Promise<ExportCh
   if (options.ca) {
     // An intermediate CA exports its whole chain (ca-chain.cert.pem), root included.
     const chain = await readCaChain(options.ca);
-    inputs.push({ source: chain.path ?? options.ca.config.certificate, data: chain.path ? chain.pem : options.ca.certificatePem });
+    inputs.push({
+      source: chain.path ?? options.ca.config.certificate,
+      data: chain.path ? chain.pem : options.ca.certificatePem,
+    });
   }
-  for (const f of options.files ?? []) inputs.push({ source: f, data: await readFileChecked(f, 'certificate file') });
-  if (inputs.length === 0) throw new MtlsError('MTLS_USAGE', 'nothing to export: give a CA directory or certificate files');
+  for (const f of options.files ?? [])
+    inputs.push({ source: f, data: await readFileChecked(f, 'certificate file') });
+  if (inputs.length === 0)
+    throw new MtlsError(
+      'MTLS_USAGE',
+      'nothing to export: give a CA directory or certificate files',
+    );
   const certs = [];
   for (const input of inputs) {
     const text = typeof input.data === 'string' ? input.data : input.data.toString('latin1');
     if (containsPrivateKey(text)) {
-      throw new MtlsError('MTLS_PRIVATE_KEY_IN_CHAIN', `${input.source} contains a PRIVATE KEY; a private key must never be sent to the provider`, {
-        subject: input.source,
-      });
+      throw new MtlsError(
+        'MTLS_PRIVATE_KEY_IN_CHAIN',
+        `${input.source} contains a PRIVATE KEY; a private key must never be sent to the provider`,
+        {
+          subject: input.source,
+        },
+      );
     }
     certs.push(...parseCertificates(input.data, input.source));
   }
@@ -72,7 +84,8 @@ export async function exportChain(options: ExportChainOptions): Promise<ExportCh
   // Order: leaf-most CA first, root last (RFC 5246 §7.4.2 order).
   unique.sort((a, b) => depth(b, unique) - depth(a, unique));
   const pem = unique.map((c) => encodePem('CERTIFICATE', Buffer.from(c.rawData))).join('');
-  if (options.outPath) await writeFileAtomic(options.outPath, pem, { mode: 0o644, force: options.force ?? false });
+  if (options.outPath)
+    await writeFileAtomic(options.outPath, pem, { mode: 0o644, force: options.force ?? false });
   return {
     pem,
     certificates: unique.map((c) => ({
@@ -88,7 +101,10 @@ export async function exportChain(options: ExportChainOptions): Promise<ExportCh
 }
 
 /** Distance from the root: 0 for a self-signed certificate. */
-function depth(c: { subject: string; issuer: string }, all: ReadonlyArray<{ subject: string; issuer: string }>): number {
+function depth(
+  c: { subject: string; issuer: string },
+  all: ReadonlyArray<{ subject: string; issuer: string }>,
+): number {
   let d = 0;
   let cur = c;
   while (cur.subject !== cur.issuer && d < all.length) {

@@ -69,19 +69,31 @@ export function parseIndexTime(s: string, where: string): Date {
   if (!m) throw new MtlsError('MTLS_CA_CORRUPT', `${where}: bad date "${s}"`, { subject: where });
   let y = Number(m[1]);
   if ((m[1] as string).length === 2) y += y >= 50 ? 1900 : 2000;
-  return new Date(Date.UTC(y, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+  return new Date(
+    Date.UTC(y, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])),
+  );
 }
 
 /** Normalises a serial to OpenSSL's index form: upper-case hex, even length. */
 export function normaliseSerial(serial: string): string {
-  const h = serial.replace(/[:\s]/g, '').replace(/^0x/i, '').toUpperCase().replace(/^0+(?=.)/, '');
-  if (!/^[0-9A-F]+$/.test(h)) throw new MtlsError('MTLS_BAD_ARGUMENT', `"${serial}" is not a hex serial number`, { subject: 'serial' });
+  const h = serial
+    .replace(/[:\s]/g, '')
+    .replace(/^0x/i, '')
+    .toUpperCase()
+    .replace(/^0+(?=.)/, '');
+  if (!/^[0-9A-F]+$/.test(h))
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${serial}" is not a hex serial number`, {
+      subject: 'serial',
+    });
   return h.length % 2 ? `0${h}` : h;
 }
 
 /** Formats one entry as an index.txt line (without newline). */
 export function formatIndexLine(e: IndexEntry): string {
-  const reason = e.reason && e.reason !== 'unspecified' ? `,${e.reason}${e.revocationExtra ? `,${e.revocationExtra}` : ''}` : '';
+  const reason =
+    e.reason && e.reason !== 'unspecified'
+      ? `,${e.reason}${e.revocationExtra ? `,${e.revocationExtra}` : ''}`
+      : '';
   const rev = e.revokedAt ? `${formatIndexTime(e.revokedAt)}${reason}` : '';
   return [e.status, formatIndexTime(e.expiry), rev, e.serial, e.file, e.subject].join('\t');
 }
@@ -98,10 +110,26 @@ export function parseIndex(text: string, source = 'index.txt'): IndexEntry[] {
     if (line === '') return;
     const where = `${source}:${i + 1}`;
     const f = line.split('\t');
-    if (f.length !== 6) throw new MtlsError('MTLS_CA_CORRUPT', `${where}: expected 6 tab-separated fields, found ${f.length}`, { subject: source });
-    const [status, expiry, rev, serial, file, subject] = f as [string, string, string, string, string, string];
+    if (f.length !== 6)
+      throw new MtlsError(
+        'MTLS_CA_CORRUPT',
+        `${where}: expected 6 tab-separated fields, found ${f.length}`,
+        { subject: source },
+      );
+    const [status, expiry, rev, serial, file, subject] = f as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     if (status !== 'V' && status !== 'R' && status !== 'E') {
-      throw new MtlsError('MTLS_CA_CORRUPT', `${where}: unknown status "${status}" (expected V, R or E)`, { subject: source });
+      throw new MtlsError(
+        'MTLS_CA_CORRUPT',
+        `${where}: unknown status "${status}" (expected V, R or E)`,
+        { subject: source },
+      );
     }
     let revokedAt: Date | null = null;
     let reason: string | null = null;
@@ -111,14 +139,33 @@ export function parseIndex(text: string, source = 'index.txt'): IndexEntry[] {
       revokedAt = parseIndexTime(t as string, where);
       reason = r ?? 'unspecified';
       revocationExtra = extra ?? null;
-      if (!(REVOCATION_REASONS as readonly string[]).includes(reason) && !(reason in OPENSSL_EXTRA_REASONS)) {
-        throw new MtlsError('MTLS_CA_CORRUPT', `${where}: unknown revocation reason "${r}"`, { subject: source });
+      if (
+        !(REVOCATION_REASONS as readonly string[]).includes(reason) &&
+        !(reason in OPENSSL_EXTRA_REASONS)
+      ) {
+        throw new MtlsError('MTLS_CA_CORRUPT', `${where}: unknown revocation reason "${r}"`, {
+          subject: source,
+        });
       }
     } else if (status === 'R') {
-      throw new MtlsError('MTLS_CA_CORRUPT', `${where}: status R without a revocation date`, { subject: source });
+      throw new MtlsError('MTLS_CA_CORRUPT', `${where}: status R without a revocation date`, {
+        subject: source,
+      });
     }
-    if (!/^[0-9A-Fa-f]+$/.test(serial)) throw new MtlsError('MTLS_CA_CORRUPT', `${where}: bad serial "${serial}"`, { subject: source });
-    out.push({ status, expiry: parseIndexTime(expiry, where), revokedAt, reason, revocationExtra, serial: serial.toUpperCase(), file, subject });
+    if (!/^[0-9A-Fa-f]+$/.test(serial))
+      throw new MtlsError('MTLS_CA_CORRUPT', `${where}: bad serial "${serial}"`, {
+        subject: source,
+      });
+    out.push({
+      status,
+      expiry: parseIndexTime(expiry, where),
+      revokedAt,
+      reason,
+      revocationExtra,
+      serial: serial.toUpperCase(),
+      file,
+      subject,
+    });
   });
   return out;
 }

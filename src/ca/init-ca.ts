@@ -66,26 +66,54 @@ export interface InitCaResult {
  */
 export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
   const dir = resolve(options.dir);
-  const issuedCert = options.issued ? parseCertificate(options.issued.certificatePem, 'intermediate certificate') : undefined;
-  const subject = issuedCert ? fromX509Name(issuedCert.subjectName) : typeof options.subject === 'string' ? parseSubject(options.subject) : options.subject;
+  const issuedCert = options.issued
+    ? parseCertificate(options.issued.certificatePem, 'intermediate certificate')
+    : undefined;
+  const subject = issuedCert
+    ? fromX509Name(issuedCert.subjectName)
+    : typeof options.subject === 'string'
+      ? parseSubject(options.subject)
+      : options.subject;
   if (options.passphrase === undefined && !options.noPassphrase) {
-    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the CA key needs a passphrase (or an explicit choice to store it unencrypted)');
+    throw new MtlsError(
+      'MTLS_PASSPHRASE_REQUIRED',
+      'the CA key needs a passphrase (or an explicit choice to store it unencrypted)',
+    );
   }
   if (options.passphrase !== undefined && options.passphrase.length < 4) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA passphrase must have at least 4 characters (OpenSSL refuses shorter ones)', { subject: 'passphrase' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      'the CA passphrase must have at least 4 characters (OpenSSL refuses shorter ones)',
+      { subject: 'passphrase' },
+    );
   }
   await assertEmptyOrMissing(dir);
-  const profiles = options.crlUrl !== undefined ? withCrlDistributionPoint(BUILTIN_PROFILES, options.crlUrl) : undefined;
+  const profiles =
+    options.crlUrl !== undefined
+      ? withCrlDistributionPoint(BUILTIN_PROFILES, options.crlUrl)
+      : undefined;
   const keys = options.issued ?? (await generateKeyPair(options.keyType ?? 'rsa4096'));
   const root = issuedCert
-    ? { certificate: issuedCert, pem: options.issued?.certificatePem as string, serialHex: issuedCert.serialNumber.toUpperCase() }
+    ? {
+        certificate: issuedCert,
+        pem: options.issued?.certificatePem as string,
+        serialHex: issuedCert.serialNumber.toUpperCase(),
+      }
     : await buildCertificate({
         subject,
         signer: { privateKey: keys.privateKey },
         profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
         days: options.days ?? 7300,
       });
-  const keyPem = exportPrivateKeyPem(keys.privateKey, options.passphrase === undefined ? {} : { passphrase: options.passphrase, ...(options.iterations ? { iterations: options.iterations } : {}) });
+  const keyPem = exportPrivateKeyPem(
+    keys.privateKey,
+    options.passphrase === undefined
+      ? {}
+      : {
+          passphrase: options.passphrase,
+          ...(options.iterations ? { iterations: options.iterations } : {}),
+        },
+  );
 
   const staging = join(dirname(dir), `.${basename(dir)}.init-${randomBytes(4).toString('hex')}`);
   const final = caLayout(dir);
@@ -97,7 +125,8 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     await fs.chmod(st.privateDir, 0o700);
     await writeFileAtomic(st.caKey, keyPem, { mode: 0o400 });
     await writeFileAtomic(st.caCert, root.pem, { mode: 0o444 });
-    if (options.issued) await writeFileAtomic(caChainPath(st.caCert), options.issued.chainPem, { mode: 0o444 });
+    if (options.issued)
+      await writeFileAtomic(caChainPath(st.caCert), options.issued.chainPem, { mode: 0o444 });
     await writeFileAtomic(st.database, '');
     // unique_subject = no: renewing with the same subject must not fail (TXT_DB error number 2).
     await writeFileAtomic(st.databaseAttr, 'unique_subject = no\n');
@@ -121,7 +150,11 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
   } catch (e) {
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     if (e instanceof MtlsError) throw e;
-    throw new MtlsError('MTLS_FILE_WRITE', `cannot create the CA in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { subject: dir, cause: e });
+    throw new MtlsError(
+      'MTLS_FILE_WRITE',
+      `cannot create the CA in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { subject: dir, cause: e },
+    );
   }
   return {
     layout: final,
@@ -148,17 +181,28 @@ export async function assertEmptyOrMissing(dir: string): Promise<void> {
       try {
         await fs.access(dirname(dir));
       } catch {
-        throw new MtlsError('MTLS_FILE_WRITE', `the parent directory of ${dir} does not exist`, { subject: dir, hint: 'Create the parent directory first.' });
+        throw new MtlsError('MTLS_FILE_WRITE', `the parent directory of ${dir} does not exist`, {
+          subject: dir,
+          hint: 'Create the parent directory first.',
+        });
       }
       return;
     }
-    if (code === 'ENOTDIR') throw new MtlsError('MTLS_FILE_EXISTS', `${dir} exists and is a file`, { subject: dir });
-    throw new MtlsError('MTLS_FILE_READ', `cannot read ${dir}: ${code}`, { subject: dir, cause: e });
+    if (code === 'ENOTDIR')
+      throw new MtlsError('MTLS_FILE_EXISTS', `${dir} exists and is a file`, { subject: dir });
+    throw new MtlsError('MTLS_FILE_READ', `cannot read ${dir}: ${code}`, {
+      subject: dir,
+      cause: e,
+    });
   }
   if (entries.length > 0) {
-    throw new MtlsError('MTLS_FILE_EXISTS', `${dir} already exists and is not empty; refusing to overwrite a CA`, {
-      subject: dir,
-      hint: 'Pick a new directory, or adopt the existing CA with `mtls ca adopt DIR`.',
-    });
+    throw new MtlsError(
+      'MTLS_FILE_EXISTS',
+      `${dir} already exists and is not empty; refusing to overwrite a CA`,
+      {
+        subject: dir,
+        hint: 'Pick a new directory, or adopt the existing CA with `mtls ca adopt DIR`.',
+      },
+    );
   }
 }

@@ -50,24 +50,40 @@ export interface InitIntermediateCaResult extends InitCaResult {
  * @throws MTLS_PATHLEN_EXCEEDED when the parent itself has pathlen 0
  * @throws everything {@link signCsr} and {@link initCa} throw
  */
-export async function initIntermediateCa(options: InitIntermediateCaOptions): Promise<InitIntermediateCaResult> {
+export async function initIntermediateCa(
+  options: InitIntermediateCaOptions,
+): Promise<InitIntermediateCaResult> {
   const { parent } = options;
   const dir = resolve(options.dir);
   if (resolve(parent.config.dir) === dir) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `the intermediate's directory ${dir} is the parent CA's own`, { subject: dir, hint: 'Give the intermediate a new directory.' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `the intermediate's directory ${dir} is the parent CA's own`,
+      { subject: dir, hint: 'Give the intermediate a new directory.' },
+    );
   }
   if (options.passphrase === undefined && !options.noPassphrase) {
-    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the intermediate CA key needs a passphrase (or an explicit choice to store it unencrypted)');
+    throw new MtlsError(
+      'MTLS_PASSPHRASE_REQUIRED',
+      'the intermediate CA key needs a passphrase (or an explicit choice to store it unencrypted)',
+    );
   }
   await assertEmptyOrMissing(dir);
   findProfile(parent, INTERMEDIATE_PROFILE);
-  const subject = typeof options.subject === 'string' ? parseSubject(options.subject) : options.subject;
+  const subject =
+    typeof options.subject === 'string' ? parseSubject(options.subject) : options.subject;
   const parentChain = await readCaChain(parent);
-  const remainingDays = Math.floor((parent.certificate.notAfter.getTime() - Date.now()) / 86_400_000);
+  const remainingDays = Math.floor(
+    (parent.certificate.notAfter.getTime() - Date.now()) / 86_400_000,
+  );
   if (remainingDays < 1) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `the parent CA ${parent.certificate.subject} expires on ${parent.certificate.notAfter.toISOString()}; it cannot sign an intermediate`, {
-      subject: parent.config.certificate,
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `the parent CA ${parent.certificate.subject} expires on ${parent.certificate.notAfter.toISOString()}; it cannot sign an intermediate`,
+      {
+        subject: parent.config.certificate,
+      },
+    );
   }
   const keys = await generateKeyPair(options.keyType ?? 'rsa4096');
   const csr = await createCsr({ subject, privateKey: keys.privateKey });
@@ -84,12 +100,25 @@ export async function initIntermediateCa(options: InitIntermediateCaOptions): Pr
     result = await initCa({
       ...options,
       dir,
-      issued: { privateKey: keys.privateKey, certificatePem: signed.pem, chainPem: signed.pem + parentChain.pem },
+      issued: {
+        privateKey: keys.privateKey,
+        certificatePem: signed.pem,
+        chainPem: signed.pem + parentChain.pem,
+      },
     });
   } catch (e) {
     // The parent holds a valid CA certificate whose key never reached the disk: revoke it.
-    await revokeCertificate({ ca: parent, serial: signed.serial, reason: 'cessationOfOperation' }).catch(() => undefined);
+    await revokeCertificate({
+      ca: parent,
+      serial: signed.serial,
+      reason: 'cessationOfOperation',
+    }).catch(() => undefined);
     throw e;
   }
-  return { ...result, parentSerial: signed.serial, parentDir: parent.config.dir, chainPath: caChainPath(result.layout.caCert) };
+  return {
+    ...result,
+    parentSerial: signed.serial,
+    parentDir: parent.config.dir,
+    chainPath: caChainPath(result.layout.caCert),
+  };
 }

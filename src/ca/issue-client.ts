@@ -52,11 +52,16 @@ export interface IssueClientResult extends SignCsrResult {
 }
 
 /** Builds the subject: the CA's C, ST and O (what policy_strict matches), extra fields, CN = name. */
-function clientSubject(caSubject: DistinguishedName, name: string, extra: DistinguishedName = []): DistinguishedName {
+function clientSubject(
+  caSubject: DistinguishedName,
+  name: string,
+  extra: DistinguishedName = [],
+): DistinguishedName {
   const out: DistinguishedName = [];
   for (const t of ['C', 'ST', 'L', 'O']) {
     const given = dnValues(extra, t);
-    for (const v of given.length ? given : t === 'L' ? [] : dnValues(caSubject, t)) out.push({ type: t, value: v });
+    for (const v of given.length ? given : t === 'L' ? [] : dnValues(caSubject, t))
+      out.push({ type: t, value: v });
   }
   for (const a of extra) if (!['C', 'ST', 'L', 'O', 'CN'].includes(a.type)) out.push(a);
   out.push({ type: 'CN', value: name });
@@ -64,7 +69,10 @@ function clientSubject(caSubject: DistinguishedName, name: string, extra: Distin
 }
 
 /** The inputs {@link planIssue} checks: everything cheap, before any secret is asked for. */
-export type PlanIssueOptions = Pick<IssueClientOptions, 'ca' | 'name' | 'profile' | 'outDir' | 'force' | 'subject'>;
+export type PlanIssueOptions = Pick<
+  IssueClientOptions,
+  'ca' | 'name' | 'profile' | 'outDir' | 'force' | 'subject'
+>;
 
 /**
  * Checks the cheap inputs of an issue — the name, the extra subject fields
@@ -73,10 +81,16 @@ export type PlanIssueOptions = Pick<IssueClientOptions, 'ca' | 'name' | 'profile
  * before it prompts for the CA passphrase and the .pfx password.
  * @throws MTLS_BAD_ARGUMENT, MTLS_BAD_SUBJECT, MTLS_PROFILE_UNKNOWN, MTLS_FILE_EXISTS, MTLS_FILE_WRITE
  */
-export async function planIssue(options: PlanIssueOptions): Promise<{ keyPath: string; csrPath: string; certPath: string; pfxPath: string }> {
+export async function planIssue(
+  options: PlanIssueOptions,
+): Promise<{ keyPath: string; csrPath: string; certPath: string; pfxPath: string }> {
   const { ca, name } = options;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${name}" is not a usable client name (letters, digits, . _ -; up to 64)`, { subject: 'NAME' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `"${name}" is not a usable client name (letters, digits, . _ -; up to 64)`,
+      { subject: 'NAME' },
+    );
   }
   if (options.subject) assertSubjectBounds(options.subject);
   findProfile(ca, options.profile ?? 'client');
@@ -99,10 +113,14 @@ export async function planIssue(options: PlanIssueOptions): Promise<{ keyPath: s
  * @throws MTLS_FILE_EXISTS before any work when an output exists (without `force`)
  * @throws everything {@link signCsr} throws
  */
-export async function issueClientCertificate(options: IssueClientOptions): Promise<IssueClientResult> {
+export async function issueClientCertificate(
+  options: IssueClientOptions,
+): Promise<IssueClientResult> {
   const { ca, name } = options;
   if (options.pfxPassword.length < 4) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the .pfx password must have at least 4 characters', { subject: 'password' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the .pfx password must have at least 4 characters', {
+      subject: 'password',
+    });
   }
   const paths = await planIssue(options);
   // The .pfx carries the CA chain up to the root, so a client sends its intermediate (RFC 5246 §7.4.6).
@@ -135,7 +153,11 @@ export async function issueClientCertificate(options: IssueClientOptions): Promi
     if (options.outDir) await makeOutDir(options.outDir);
     await writeFilesAtomic(
       [
-        { path: paths.keyPath, data: exportPrivateKeyPem(keys.privateKey, { passphrase: options.pfxPassword }), mode: 0o600 },
+        {
+          path: paths.keyPath,
+          data: exportPrivateKeyPem(keys.privateKey, { passphrase: options.pfxPassword }),
+          mode: 0o600,
+        },
         { path: paths.csrPath, data: csr.pem, mode: 0o644 },
         { path: paths.certPath, data: signed.pem, mode: 0o644 },
         { path: paths.pfxPath, data: pfx, mode: 0o600 },
@@ -145,8 +167,15 @@ export async function issueClientCertificate(options: IssueClientOptions): Promi
   } catch (e) {
     // The certificate is in the database but its key never reached the disk:
     // revoke it, so no valid certificate exists whose key is lost, and say so.
-    const cause = e instanceof MtlsError ? e : new MtlsError('MTLS_FILE_WRITE', (e as Error).message, { cause: e });
-    const revoked = await revokeCertificate({ ca, serial: signed.serial, reason: 'cessationOfOperation' }).then(
+    const cause =
+      e instanceof MtlsError
+        ? e
+        : new MtlsError('MTLS_FILE_WRITE', (e as Error).message, { cause: e });
+    const revoked = await revokeCertificate({
+      ca,
+      serial: signed.serial,
+      reason: 'cessationOfOperation',
+    }).then(
       () => true,
       () => false,
     );

@@ -63,7 +63,13 @@ export function certificateRows(entries: readonly IndexEntry[], at: Date): Certi
   }));
   for (const row of rows) {
     const successor = rows
-      .filter((r) => r !== row && r.state === 'valid' && r.subject === row.subject && r.notAfter.getTime() > row.notAfter.getTime())
+      .filter(
+        (r) =>
+          r !== row &&
+          r.state === 'valid' &&
+          r.subject === row.subject &&
+          r.notAfter.getTime() > row.notAfter.getTime(),
+      )
       .sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())[0];
     if (successor) row.renewedBy = successor.serial;
   }
@@ -74,11 +80,14 @@ export function certificateRows(entries: readonly IndexEntry[], at: Date): Certi
  * Lists the CA's certificates, filtered as asked, in index.txt order.
  * @throws MTLS_CA_CORRUPT for an unreadable index.txt, MTLS_FILE_NOT_FOUND
  */
-export async function listCertificates(options: ListCertificatesOptions): Promise<ListCertificatesResult> {
+export async function listCertificates(
+  options: ListCertificatesOptions,
+): Promise<ListCertificatesResult> {
   const at = options.at ?? new Date();
   let rows = certificateRows(await readDatabase(options.ca.config), at);
   if (options.revokedOnly) rows = rows.filter((r) => r.state === 'revoked');
   const within = options.expiringWithinMs;
-  if (within !== undefined) rows = rows.filter((r) => r.state === 'valid' && r.notAfter.getTime() - at.getTime() <= within);
+  if (within !== undefined)
+    rows = rows.filter((r) => r.state === 'valid' && r.notAfter.getTime() - at.getTime() <= within);
   return { at, certificates: rows };
 }

@@ -45,7 +45,11 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new MtlsError('MTLS_FILE_WRITE', `cannot create lock ${path}: ${(e as NodeJS.ErrnoException).code}`, { subject: path, cause: e });
+    throw new MtlsError(
+      'MTLS_FILE_WRITE',
+      `cannot create lock ${path}: ${(e as NodeJS.ErrnoException).code}`,
+      { subject: path, cause: e },
+    );
   }
 }
 
@@ -58,7 +62,13 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
 
 /** A lock is stale when it is complete, from this host, and its pid is gone. */
 function isStale(owner: LockOwner): boolean {
-  return owner.token !== '' && owner.host === hostname() && Number.isInteger(owner.pid) && owner.pid > 0 && !pidAlive(owner.pid);
+  return (
+    owner.token !== '' &&
+    owner.host === hostname() &&
+    Number.isInteger(owner.pid) &&
+    owner.pid > 0 &&
+    !pidAlive(owner.pid)
+  );
 }
 
 async function takeOverIfStale(path: string): Promise<void> {
@@ -83,7 +93,11 @@ async function takeOverIfStale(path: string): Promise<void> {
  * Runs `work` while holding the CA's lock file.
  * @throws MTLS_LOCK_TIMEOUT naming the holder (pid, host, since) when a live process holds it past the timeout
  */
-export async function withCaLock<T>(lockPath: string, work: () => Promise<T>, options: CaLockOptions = {}): Promise<T> {
+export async function withCaLock<T>(
+  lockPath: string,
+  work: () => Promise<T>,
+  options: CaLockOptions = {},
+): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const token = randomBytes(12).toString('hex');
   const content = `${process.pid}\n${hostname()}\n${new Date().toISOString()}\n${token}\n`;
@@ -92,10 +106,17 @@ export async function withCaLock<T>(lockPath: string, work: () => Promise<T>, op
     await takeOverIfStale(lockPath);
     if (Date.now() > deadline) {
       const o = await readOwner(lockPath);
-      throw new MtlsError('MTLS_LOCK_TIMEOUT', `the CA is locked by ${o ? `pid ${o.pid} on ${o.host} since ${o.since}` : 'another process'} (${lockPath})`, {
-        subject: lockPath,
-        hint: o && o.host !== hostname() ? `The lock was taken on another host (${o.host}); if no mtlskit process runs there any more, delete ${lockPath}.` : undefined,
-      });
+      throw new MtlsError(
+        'MTLS_LOCK_TIMEOUT',
+        `the CA is locked by ${o ? `pid ${o.pid} on ${o.host} since ${o.since}` : 'another process'} (${lockPath})`,
+        {
+          subject: lockPath,
+          hint:
+            o && o.host !== hostname()
+              ? `The lock was taken on another host (${o.host}); if no mtlskit process runs there any more, delete ${lockPath}.`
+              : undefined,
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
     delay = Math.min(delay * 2, 100);

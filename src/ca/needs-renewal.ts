@@ -31,7 +31,16 @@ export function needsRenewal(options: NeedsRenewalOptions): NeedsRenewalResult {
   const c = options.certificate;
   const at = options.at ?? new Date();
   const lifetime = c.notAfter.getTime() - c.notBefore.getTime();
-  const windowMs = options.withinFraction !== undefined ? lifetime * options.withinFraction : (options.withinMs ?? 30 * 86_400_000);
+  const windowMs =
+    options.withinFraction !== undefined
+      ? lifetime * options.withinFraction
+      : (options.withinMs ?? 30 * 86_400_000);
   const remainingMs = c.notAfter.getTime() - at.getTime();
-  return { needsRenewal: remainingMs <= windowMs, expired: remainingMs <= 0, notAfter: c.notAfter, remainingMs, windowMs };
+  return {
+    needsRenewal: remainingMs <= windowMs,
+    expired: remainingMs <= 0,
+    notAfter: c.notAfter,
+    remainingMs,
+    windowMs,
+  };
 }

@@ -4,7 +4,13 @@
  */
 import { assertCanWrite, readFileChecked, writeFileAtomic } from '../io/index.js';
 import { createCsr } from '../pki/csr.js';
-import { describeKey, exportPrivateKeyPem, generateKeyPair, loadPrivateKey, type KeyType } from '../pki/keys.js';
+import {
+  describeKey,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  loadPrivateKey,
+  type KeyType,
+} from '../pki/keys.js';
 import { formatSlash, parseSubject, type DistinguishedName } from '../pki/names.js';
 import type { GeneralNameSpec } from '../pki/profile.js';
 
@@ -32,9 +38,16 @@ export interface CreateKeyFileResult {
 export async function createKeyFile(options: CreateKeyFileOptions): Promise<CreateKeyFileResult> {
   await assertCanWrite(options.outPath, options.force);
   const keys = await generateKeyPair(options.keyType ?? 'rsa2048');
-  const pem = exportPrivateKeyPem(keys.privateKey, options.passphrase === undefined ? {} : { passphrase: options.passphrase });
+  const pem = exportPrivateKeyPem(
+    keys.privateKey,
+    options.passphrase === undefined ? {} : { passphrase: options.passphrase },
+  );
   await writeFileAtomic(options.outPath, pem, { mode: 0o600, force: options.force ?? false });
-  return { path: options.outPath, key: describeKey(keys.privateKey).text, encrypted: options.passphrase !== undefined };
+  return {
+    path: options.outPath,
+    key: describeKey(keys.privateKey).text,
+    encrypted: options.passphrase !== undefined,
+  };
 }
 
 /** Inputs for {@link createCsrFile}. */
@@ -61,10 +74,18 @@ export interface CreateCsrFileResult {
  */
 export async function createCsrFile(options: CreateCsrFileOptions): Promise<CreateCsrFileResult> {
   await assertCanWrite(options.outPath, options.force);
-  const subject = typeof options.subject === 'string' ? parseSubject(options.subject) : options.subject;
-  const key = loadPrivateKey(await readFileChecked(options.keyPath, 'private key'), options.keyPassphrase, options.keyPath);
-  const csr = await createCsr({ subject, privateKey: key, ...(options.subjectAltNames ? { subjectAltNames: options.subjectAltNames } : {}) });
+  const subject =
+    typeof options.subject === 'string' ? parseSubject(options.subject) : options.subject;
+  const key = loadPrivateKey(
+    await readFileChecked(options.keyPath, 'private key'),
+    options.keyPassphrase,
+    options.keyPath,
+  );
+  const csr = await createCsr({
+    subject,
+    privateKey: key,
+    ...(options.subjectAltNames ? { subjectAltNames: options.subjectAltNames } : {}),
+  });
   await writeFileAtomic(options.outPath, csr.pem, { mode: 0o644, force: options.force ?? false });
   return { path: options.outPath, subject: formatSlash(subject), pem: csr.pem };
 }
-

@@ -46,13 +46,22 @@ export async function openCa(dir: string, options: OpenCaOptions = {}): Promise<
   try {
     certificatePem = (await readFileChecked(config.certificate, 'CA certificate')).toString('utf8');
   } catch (e) {
-    throw new MtlsError('MTLS_CA_NOT_FOUND', `the CA certificate ${config.certificate} (certificate = … in ${config.configPath}) cannot be read`, {
-      subject: config.certificate,
-      cause: e,
-    });
+    throw new MtlsError(
+      'MTLS_CA_NOT_FOUND',
+      `the CA certificate ${config.certificate} (certificate = … in ${config.configPath}) cannot be read`,
+      {
+        subject: config.certificate,
+        cause: e,
+      },
+    );
   }
   const certificate = parseCertificate(certificatePem, config.certificate);
-  return { config, certificate, certificatePem, lockPath: join(dirname(config.database), '.mtls.lock') };
+  return {
+    config,
+    certificate,
+    certificatePem,
+    lockPath: join(dirname(config.database), '.mtls.lock'),
+  };
 }
 
 /**
@@ -60,14 +69,26 @@ export async function openCa(dir: string, options: OpenCaOptions = {}): Promise<
  * @param data - the key file's bytes, when the caller already read them
  * @throws MTLS_PASSPHRASE_REQUIRED / MTLS_BAD_PASSPHRASE / MTLS_FILE_NOT_FOUND / MTLS_KEY_MISMATCH
  */
-export async function loadCaKey(ca: OpenCa, passphrase?: string, data?: Uint8Array): Promise<KeyObject> {
-  const key = loadPrivateKey(data ?? (await readFileChecked(ca.config.privateKey, 'CA private key')), passphrase, ca.config.privateKey);
+export async function loadCaKey(
+  ca: OpenCa,
+  passphrase?: string,
+  data?: Uint8Array,
+): Promise<KeyObject> {
+  const key = loadPrivateKey(
+    data ?? (await readFileChecked(ca.config.privateKey, 'CA private key')),
+    passphrase,
+    ca.config.privateKey,
+  );
   // As `openssl ca` does: never sign with a key the CA certificate does not certify.
   if (!keysMatch(key, certificatePublicKey(ca.certificate))) {
-    throw new MtlsError('MTLS_KEY_MISMATCH', `the CA key ${ca.config.privateKey} does not belong to the CA certificate ${ca.config.certificate}`, {
-      subject: ca.config.privateKey,
-      hint: 'Point private_key and certificate in openssl.cnf at the pair made together.',
-    });
+    throw new MtlsError(
+      'MTLS_KEY_MISMATCH',
+      `the CA key ${ca.config.privateKey} does not belong to the CA certificate ${ca.config.certificate}`,
+      {
+        subject: ca.config.privateKey,
+        hint: 'Point private_key and certificate in openssl.cnf at the pair made together.',
+      },
+    );
   }
   return key;
 }
@@ -80,7 +101,9 @@ export async function loadCaKey(ca: OpenCa, passphrase?: string, data?: Uint8Arr
 export function findProfile(ca: OpenCa, name: string): ExtensionProfile {
   const p = ca.config.profiles[name] ?? ca.config.profiles[PROFILE_ALIASES[name] ?? ''];
   if (p) return p;
-  const skipped = ca.config.skippedProfiles.find((s) => s.name === name || s.name === PROFILE_ALIASES[name]);
+  const skipped = ca.config.skippedProfiles.find(
+    (s) => s.name === name || s.name === PROFILE_ALIASES[name],
+  );
   if (skipped) throw skipped.error;
   throw new MtlsError('MTLS_PROFILE_UNKNOWN', `no profile "${name}" in ${ca.config.configPath}`, {
     subject: name,

@@ -78,10 +78,12 @@ export function formatLocation(where: { file: string; line: number }): string {
 /** OpenSSL's limit on a value after variable expansion (MAX_CONF_VALUE_LENGTH). */
 const MAX_VALUE_LENGTH = 65536;
 
-const isWs = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+const isWs = (c: string | undefined): boolean =>
+  c === ' ' || c === '\t' || c === '\r' || c === '\n';
 const isAlnum = (c: string | undefined): boolean => c !== undefined && /^[A-Za-z0-9_]$/.test(c);
 /** CONF_ALNUM_PUNCT: letters, digits, `_` and `!.%&*+,/;?@^~|-`. */
-const isAlnumPunct = (c: string | undefined): boolean => c !== undefined && /^[A-Za-z0-9_!.%&*+,/;?@^~|-]$/.test(c);
+const isAlnumPunct = (c: string | undefined): boolean =>
+  c !== undefined && /^[A-Za-z0-9_!.%&*+,/;?@^~|-]$/.test(c);
 
 function valueKey(section: string, key: string): string {
   return `${section}\u0000${key}`;
@@ -242,7 +244,13 @@ function configError(file: string, line: number, message: string, hint?: string)
  * Processes quotes, escapes and variables of one value (str_copy in conf_def.c).
  * `section` is where variables are looked up first.
  */
-function strCopy(st: ParseState, section: string, from: string, file: string, line: number): string {
+function strCopy(
+  st: ParseState,
+  section: string,
+  from: string,
+  file: string,
+  line: number,
+): string {
   let out = '';
   let i = 0;
   while (i < from.length) {
@@ -268,7 +276,8 @@ function strCopy(st: ParseState, section: string, from: string, file: string, li
       let j = i + 1;
       const close = from[j] === '{' ? '}' : from[j] === '(' ? ')' : '';
       if (close) j++;
-      const isName = (ch: string | undefined): boolean => isAlnum(ch) || (st.flags.dollarid && ch === '$');
+      const isName = (ch: string | undefined): boolean =>
+        isAlnum(ch) || (st.flags.dollarid && ch === '$');
       let refSection = section;
       let nameStart = j;
       while (j < from.length && isName(from[j])) j++;
@@ -282,13 +291,21 @@ function strCopy(st: ParseState, section: string, from: string, file: string, li
       const shown = from.slice(i, close ? j + 1 : j);
       if (close) {
         if (from[j] !== close) {
-          throw configError(file, line, `variable reference "${from.slice(i, j + 1)}" has no closing "${close}" (OpenSSL: "no close brace")`, `Write it as \${${name}}.`);
+          throw configError(
+            file,
+            line,
+            `variable reference "${from.slice(i, j + 1)}" has no closing "${close}" (OpenSSL: "no close brace")`,
+            `Write it as \${${name}}.`,
+          );
         }
         j++;
       }
       const value = resolveVariable(st, refSection, name);
       if (value === undefined) {
-        const where = refSection === section ? `[${section}] or the default section` : `[${refSection}]${refSection === 'ENV' ? ', the environment' : ''} or the default section`;
+        const where =
+          refSection === section
+            ? `[${section}] or the default section`
+            : `[${refSection}]${refSection === 'ENV' ? ', the environment' : ''} or the default section`;
         throw configError(
           file,
           line,
@@ -301,7 +318,11 @@ function strCopy(st: ParseState, section: string, from: string, file: string, li
         );
       }
       if (out.length + value.length + (from.length - j) > MAX_VALUE_LENGTH) {
-        throw configError(file, line, `the value grows beyond ${MAX_VALUE_LENGTH} characters once variables are expanded (OpenSSL: "variable expansion too long")`);
+        throw configError(
+          file,
+          line,
+          `the value grows beyond ${MAX_VALUE_LENGTH} characters once variables are expanded (OpenSSL: "variable expansion too long")`,
+        );
       }
       out += value;
       i = j;
@@ -336,24 +357,41 @@ function handlePragma(st: ParseState, rest: string, file: string, line: number):
   p = trimEnd(p.replace(/^[ \t]+/, ''));
   const colon = p.indexOf(':');
   if (colon <= 0 || colon === p.length - 1) {
-    throw configError(file, line, `.pragma "${p}" is not of the form keyword:value (OpenSSL: "invalid pragma")`, 'Write e.g. `.pragma dollarid:on`.');
+    throw configError(
+      file,
+      line,
+      `.pragma "${p}" is not of the form keyword:value (OpenSSL: "invalid pragma")`,
+      'Write e.g. `.pragma dollarid:on`.',
+    );
   }
   const keyword = trimEnd(p.slice(0, colon));
   const value = p.slice(colon + 1).replace(/^[ \t]+/, '');
   if (keyword === 'dollarid' || keyword === 'abspath') {
     const b = parseBool(value);
     if (b === undefined) {
-      throw configError(file, line, `.pragma ${keyword} takes on, off, true or false, not "${value}" (OpenSSL: "invalid pragma")`);
+      throw configError(
+        file,
+        line,
+        `.pragma ${keyword} takes on, off, true or false, not "${value}" (OpenSSL: "invalid pragma")`,
+      );
     }
     st.flags[keyword] = b;
   } else if (keyword === 'includedir') {
     st.flags.includedir = value;
   } else {
-    st.cfg.warnings.push(`${file}:${line}: unknown .pragma "${keyword}" ignored, as OpenSSL does (known: dollarid, abspath, includedir)`);
+    st.cfg.warnings.push(
+      `${file}:${line}: unknown .pragma "${keyword}" ignored, as OpenSSL does (known: dollarid, abspath, includedir)`,
+    );
   }
 }
 
-function handleInclude(st: ParseState, rest: string, file: string, line: number, inDirectory: boolean): void {
+function handleInclude(
+  st: ParseState,
+  rest: string,
+  file: string,
+  line: number,
+  inDirectory: boolean,
+): void {
   let p = rest;
   if (p.startsWith('=')) p = p.slice(1);
   p = trimEnd(p.replace(/^[ \t]+/, ''));
@@ -364,9 +402,15 @@ function handleInclude(st: ParseState, rest: string, file: string, line: number,
   }
   const includeDir = st.env.OPENSSL_CONF_INCLUDE ?? st.flags.includedir;
   let path = target;
-  if (!isAbsolute(path) && includeDir !== undefined && includeDir !== '') path = join(includeDir, path);
+  if (!isAbsolute(path) && includeDir !== undefined && includeDir !== '')
+    path = join(includeDir, path);
   if (st.flags.abspath && !isAbsolute(path)) {
-    throw configError(file, line, `.include "${target}" is a relative path, but .pragma abspath is on (OpenSSL: "relative path")`, 'Give the include as an absolute path.');
+    throw configError(
+      file,
+      line,
+      `.include "${target}" is a relative path, but .pragma abspath is on (OpenSSL: "relative path")`,
+      'Give the include as an absolute path.',
+    );
   }
   if (!isAbsolute(path)) {
     path = resolve(dirname(file), path);
@@ -378,12 +422,18 @@ function handleInclude(st: ParseState, rest: string, file: string, line: number,
   try {
     stat = statSync(path);
   } catch {
-    st.cfg.warnings.push(`${file}:${line}: .include ${path} does not exist; ignored, as OpenSSL does (its settings are missing)`);
+    st.cfg.warnings.push(
+      `${file}:${line}: .include ${path} does not exist; ignored, as OpenSSL does (its settings are missing)`,
+    );
     return;
   }
   if (stat.isDirectory()) {
     if (inDirectory) {
-      throw configError(file, line, `.include ${path} is a directory included from a file that was itself included from a directory (OpenSSL: "recursive directory include")`);
+      throw configError(
+        file,
+        line,
+        `.include ${path} is a directory included from a file that was itself included from a directory (OpenSSL: "recursive directory include")`,
+      );
     }
     const names = readdirSync(path)
       .filter((n) => /\.(cnf|conf)$/i.test(n))
@@ -397,19 +447,33 @@ function handleInclude(st: ParseState, rest: string, file: string, line: number,
   readInto(st, path, inDirectory, { file, line });
 }
 
-function readInto(st: ParseState, path: string, inDirectory: boolean, from: { file: string; line: number }): void {
+function readInto(
+  st: ParseState,
+  path: string,
+  inDirectory: boolean,
+  from: { file: string; line: number },
+): void {
   const abs = resolve(path);
   if (st.stack.includes(abs)) {
-    throw configError(from.file, from.line, `.include ${path} includes itself (through ${st.stack.join(' → ')})`, 'Remove the .include that closes the loop.');
+    throw configError(
+      from.file,
+      from.line,
+      `.include ${path} includes itself (through ${st.stack.join(' → ')})`,
+      'Remove the .include that closes the loop.',
+    );
   }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new MtlsError('MTLS_FILE_READ', `${from.file}:${from.line}: cannot read included file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-      subject: path,
-      cause: e,
-    });
+    throw new MtlsError(
+      'MTLS_FILE_READ',
+      `${from.file}:${from.line}: cannot read included file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      {
+        subject: path,
+        cause: e,
+      },
+    );
   }
   st.stack.push(abs);
   parseText(st, text, path, inDirectory);
@@ -434,7 +498,11 @@ function parseText(st: ParseState, text: string, file: string, inDirectory: bool
           ss = p;
           continue;
         }
-        throw configError(file, line, `section header "${buf.trim()}" has no closing "]" or holds a character that section names cannot have (OpenSSL: "missing close square bracket")`);
+        throw configError(
+          file,
+          line,
+          `section header "${buf.trim()}" has no closing "]" or holds a character that section names cannot have (OpenSSL: "missing close square bracket")`,
+        );
       }
       const name = strCopy(st, 'default', buf.slice(start, end), file, line);
       st.section = name;
@@ -495,7 +563,10 @@ function parseText(st: ParseState, text: string, file: string, inDirectory: bool
  *   missing `=`, a bad section header, an invalid pragma, an include loop
  * @throws MTLS_FILE_READ when an included file exists but cannot be read
  */
-export function parseOpenSslConfig(text: string, options: ParseOpenSslConfigOptions): ParsedOpenSslConfig {
+export function parseOpenSslConfig(
+  text: string,
+  options: ParseOpenSslConfigOptions,
+): ParsedOpenSslConfig {
   const cfg = new Config(options.path);
   const st: ParseState = {
     cfg,
@@ -514,14 +585,24 @@ export function parseOpenSslConfig(text: string, options: ParseOpenSslConfigOpti
  * @throws MTLS_FILE_READ when it cannot be read
  * @throws MTLS_CONFIG_INVALID as {@link parseOpenSslConfig}
  */
-export function readOpenSslConfig(path: string, options: Omit<ParseOpenSslConfigOptions, 'path'> = {}): ParsedOpenSslConfig {
+export function readOpenSslConfig(
+  path: string,
+  options: Omit<ParseOpenSslConfigOptions, 'path'> = {},
+): ParsedOpenSslConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new MtlsError('MTLS_FILE_NOT_FOUND', `configuration file not found: ${path}`, { subject: path });
-    throw new MtlsError('MTLS_FILE_READ', `cannot read configuration file ${path}: ${code ?? (e as Error).message}`, { subject: path, cause: e });
+    if (code === 'ENOENT')
+      throw new MtlsError('MTLS_FILE_NOT_FOUND', `configuration file not found: ${path}`, {
+        subject: path,
+      });
+    throw new MtlsError(
+      'MTLS_FILE_READ',
+      `cannot read configuration file ${path}: ${code ?? (e as Error).message}`,
+      { subject: path, cause: e },
+    );
   }
   return parseOpenSslConfig(text, { ...options, path });
 }

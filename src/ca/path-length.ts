@@ -31,15 +31,23 @@ export function assertPathLength(options: AssertPathLengthOptions): void {
   const limit = signer.getExtension(x509.BasicConstraintsExtension)?.pathLength;
   if (limit === undefined) return;
   if (limit === 0) {
-    throw new MtlsError('MTLS_PATHLEN_EXCEEDED', `the CA ${signer.subject} has pathlen 0 (${options.signerSource}) and may not sign another CA certificate (profile ${profile.name})`, {
-      subject: profile.name,
-      hint: 'Sign the new CA with the root, or use a leaf profile.',
-    });
+    throw new MtlsError(
+      'MTLS_PATHLEN_EXCEEDED',
+      `the CA ${signer.subject} has pathlen 0 (${options.signerSource}) and may not sign another CA certificate (profile ${profile.name})`,
+      {
+        subject: profile.name,
+        hint: 'Sign the new CA with the root, or use a leaf profile.',
+      },
+    );
   }
   if (child.pathLen !== undefined && child.pathLen >= limit) {
-    throw new MtlsError('MTLS_PATHLEN_EXCEEDED', `profile ${profile.name} asks for pathlen ${child.pathLen}, but the signing CA ${signer.subject} allows at most ${limit - 1} below it`, {
-      subject: profile.name,
-      hint: `Set pathlen:${limit - 1} or lower in [ ${profile.name} ] basicConstraints.`,
-    });
+    throw new MtlsError(
+      'MTLS_PATHLEN_EXCEEDED',
+      `profile ${profile.name} asks for pathlen ${child.pathLen}, but the signing CA ${signer.subject} allows at most ${limit - 1} below it`,
+      {
+        subject: profile.name,
+        hint: `Set pathlen:${limit - 1} or lower in [ ${profile.name} ] basicConstraints.`,
+      },
+    );
   }
 }

@@ -46,17 +46,24 @@ export function applyPolicy(options: ApplyPolicyOptions): ApplyPolicyResult {
   const named = new Set<string>();
   for (const { field, rule } of policy) {
     const t = findAttributeType(field);
-    if (!t) throw new MtlsError('MTLS_CONFIG_INVALID', `${name}: unknown field "${field}"`, { subject: field });
+    if (!t)
+      throw new MtlsError('MTLS_CONFIG_INVALID', `${name}: unknown field "${field}"`, {
+        subject: field,
+      });
     named.add(t.short);
     const values = dnValues(requested, t.short);
     if (rule === 'match') {
       const caValues = dnValues(caSubject, t.short);
       if (values.length === 0) {
-        throw new MtlsError('MTLS_POLICY_FIELD_MISSING', `${t.long} is missing from the CSR; ${name} requires it to match the CA's "${caValues.join(', ')}"`, {
-          subject: t.long,
-          details: { field: t.long, csr: null, ca: caValues.join(', ') },
-          hint: `Add ${t.short}=${caValues[0] ?? '…'} to the CSR subject.`,
-        });
+        throw new MtlsError(
+          'MTLS_POLICY_FIELD_MISSING',
+          `${t.long} is missing from the CSR; ${name} requires it to match the CA's "${caValues.join(', ')}"`,
+          {
+            subject: t.long,
+            details: { field: t.long, csr: null, ca: caValues.join(', ') },
+            hint: `Add ${t.short}=${caValues[0] ?? '…'} to the CSR subject.`,
+          },
+        );
       }
       for (const v of values) {
         const same = caValues.find((cv) => normalise(cv) === normalise(v));
@@ -68,16 +75,25 @@ export function applyPolicy(options: ApplyPolicyOptions): ApplyPolicyResult {
         throw new MtlsError(
           'MTLS_POLICY_FIELD_MISMATCH',
           `${t.long} does not match the CA: the CSR has "${v}", the CA has "${caValues.join(', ') || '(none)'}" (${name}: ${t.long} = match)`,
-          { subject: t.long, details: { field: t.long, csr: v, ca: caValues.join(', ') }, hint: `Create the CSR with ${t.short}=${caValues[0] ?? '…'}, or relax ${name} in openssl.cnf.` },
+          {
+            subject: t.long,
+            details: { field: t.long, csr: v, ca: caValues.join(', ') },
+            hint: `Create the CSR with ${t.short}=${caValues[0] ?? '…'}, or relax ${name} in openssl.cnf.`,
+          },
         );
       }
     } else if (rule === 'supplied' && values.filter((v) => v !== '').length === 0) {
-      throw new MtlsError('MTLS_POLICY_FIELD_MISSING', `${t.long} must be supplied in the CSR (${name}: ${t.long} = supplied)`, {
-        subject: t.long,
-        details: { field: t.long, csr: null },
-      });
+      throw new MtlsError(
+        'MTLS_POLICY_FIELD_MISSING',
+        `${t.long} must be supplied in the CSR (${name}: ${t.long} = supplied)`,
+        {
+          subject: t.long,
+          details: { field: t.long, csr: null },
+        },
+      );
     }
-    if (!options.preserve && rule !== 'match') for (const v of values) kept.push({ type: t.short, value: v });
+    if (!options.preserve && rule !== 'match')
+      for (const v of values) kept.push({ type: t.short, value: v });
   }
   let subject = options.preserve ? requested.filter((a) => named.has(a.type)) : kept;
   const dropped = requested.filter((a) => !named.has(a.type));

@@ -34,7 +34,10 @@ export function encodeCnfValue(value: string): string {
     else if (ch === '\t') out += '\\t';
     else if (ch === '\b') out += '\\b';
     else if (/[\u0000-\u001f\u007f]/.test(ch)) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `the value ${JSON.stringify(value)} holds a control character that openssl.cnf cannot represent`);
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `the value ${JSON.stringify(value)} holds a control character that openssl.cnf cannot represent`,
+      );
     } else out += ch;
   }
   // Leading whitespace: the reader skips it before the value, but not an escaped one.
@@ -47,7 +50,11 @@ const SECTION_NAME = /^[A-Za-z0-9_!.%&*+,/;?@^~|-]+$/;
 
 function checkSectionName(name: string): void {
   if (!SECTION_NAME.test(name)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${name}" cannot be an openssl.cnf section name (letters, digits and _!.%&*+,/;?@^~|- only)`, { subject: name });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `"${name}" cannot be an openssl.cnf section name (letters, digits and _!.%&*+,/;?@^~|- only)`,
+      { subject: name },
+    );
   }
 }
 
@@ -105,7 +112,11 @@ function gnParts(g: GeneralNameSpec, aux: Aux): [string, string] {
  * A GeneralName list: inline `TYPE:value, …` when every value fits a comma
  * list, else an `@section` of `TYPE.N = value` entries.
  */
-function gnList(names: ReadonlyArray<{ prefix?: string; gn: GeneralNameSpec }>, aux: Aux, suffix: string): string {
+function gnList(
+  names: ReadonlyArray<{ prefix?: string; gn: GeneralNameSpec }>,
+  aux: Aux,
+  suffix: string,
+): string {
   const parts = names.map(({ prefix, gn }) => {
     const [t, v] = gnParts(gn, aux);
     return { t: `${prefix ?? ''}${t}`, v };
@@ -136,7 +147,11 @@ function akiValue(spec: NonNullable<ExtensionProfile['authorityKeyIdentifier']>)
 function plainList(field: string, profile: string, values: readonly string[]): string {
   for (const v of values) {
     if (needsSection(v) || v.includes(':')) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `profile ${profile}: ${field} value "${v}" cannot be written to openssl.cnf`, { subject: `${profile}.${field}` });
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `profile ${profile}: ${field} value "${v}" cannot be written to openssl.cnf`,
+        { subject: `${profile}.${field}` },
+      );
     }
   }
   return values.join(', ');
@@ -157,7 +172,9 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
   const put = (k: string, v: string): void => {
     lines.push(`${k} = ${v}`);
   };
-  for (const [field, value] of Object.entries(profile) as Array<[keyof ExtensionProfile, unknown]>) {
+  for (const [field, value] of Object.entries(profile) as Array<
+    [keyof ExtensionProfile, unknown]
+  >) {
     if (field === 'name' || value === undefined) continue;
     const p = profile;
     switch (field) {
@@ -182,13 +199,28 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
         put(field, p.subjectKeyIdentifier as string);
         break;
       case 'authorityKeyIdentifier':
-        put(field, akiValue(p.authorityKeyIdentifier as NonNullable<ExtensionProfile['authorityKeyIdentifier']>));
+        put(
+          field,
+          akiValue(
+            p.authorityKeyIdentifier as NonNullable<ExtensionProfile['authorityKeyIdentifier']>,
+          ),
+        );
         break;
       case 'subjectAltName':
       case 'issuerAltName': {
         const alt = p[field] as NonNullable<ExtensionProfile['subjectAltName']>;
         if (alt.value.length === 0) break;
-        put(field, crit(alt.critical, gnList(alt.value.map((gn) => ({ gn })), aux, field === 'subjectAltName' ? 'alt_names' : 'issuer_alt_names')));
+        put(
+          field,
+          crit(
+            alt.critical,
+            gnList(
+              alt.value.map((gn) => ({ gn })),
+              aux,
+              field === 'subjectAltName' ? 'alt_names' : 'issuer_alt_names',
+            ),
+          ),
+        );
         break;
       }
       case 'nsCertType':
@@ -197,21 +229,44 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
       case 'nsComment': {
         const c = p.nsComment as string;
         if (/^(critical,|DER:|ASN1:)/.test(c)) {
-          throw new MtlsError('MTLS_BAD_ARGUMENT', `profile ${p.name}: an nsComment starting with "${c.slice(0, c.indexOf(c.startsWith('critical,') ? ',' : ':') + 1)}" would be read as an option by OpenSSL`, {
-            subject: `${p.name}.nsComment`,
-          });
+          throw new MtlsError(
+            'MTLS_BAD_ARGUMENT',
+            `profile ${p.name}: an nsComment starting with "${c.slice(0, c.indexOf(c.startsWith('critical,') ? ',' : ':') + 1)}" would be read as an option by OpenSSL`,
+            {
+              subject: `${p.name}.nsComment`,
+            },
+          );
         }
-        put(field, /[\u0000-\u001f]/.test(c) ? encodeCnfValue(c) : `"${c.replace(/[\\"]/g, '\\$&')}"`);
+        put(
+          field,
+          /[\u0000-\u001f]/.test(c) ? encodeCnfValue(c) : `"${c.replace(/[\\"]/g, '\\$&')}"`,
+        );
         break;
       }
       case 'crlDistributionPoints': {
         const dps = p.crlDistributionPoints as GeneralNameSpec[];
-        if (dps.length) put(field, gnList(dps.map((gn) => ({ gn })), aux, 'crl_dp'));
+        if (dps.length)
+          put(
+            field,
+            gnList(
+              dps.map((gn) => ({ gn })),
+              aux,
+              'crl_dp',
+            ),
+          );
         break;
       }
       case 'authorityInfoAccess': {
         const aia = p.authorityInfoAccess as NonNullable<ExtensionProfile['authorityInfoAccess']>;
-        if (aia.length) put(field, gnList(aia.map((a) => ({ prefix: `${a.method};`, gn: a.location })), aux, 'aia'));
+        if (aia.length)
+          put(
+            field,
+            gnList(
+              aia.map((a) => ({ prefix: `${a.method};`, gn: a.location })),
+              aux,
+              'aia',
+            ),
+          );
         break;
       }
       case 'certificatePolicies': {
@@ -220,7 +275,11 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
         break;
       }
       default:
-        throw new MtlsError('MTLS_BAD_ARGUMENT', `profile ${p.name}: the field ${String(field)} has no openssl.cnf form in this version of mtlskit`, { subject: `${p.name}.${String(field)}` });
+        throw new MtlsError(
+          'MTLS_BAD_ARGUMENT',
+          `profile ${p.name}: the field ${String(field)} has no openssl.cnf form in this version of mtlskit`,
+          { subject: `${p.name}.${String(field)}` },
+        );
     }
   }
   const main = `[ ${profile.name} ]\n${lines.map((l) => `${l}\n`).join('')}`;
@@ -238,7 +297,9 @@ const PROFILE_NOTES: Readonly<Record<string, readonly string[]>> = {
     'and Ed25519 requests. openssl ca writes this keyUsage as it stands, so sign',
     'EC and Ed25519 requests with -extensions client_cert instead.',
   ],
-  client_cert: ['digitalSignature only: a TLS client key only signs CertificateVerify (RFC 5246 §7.4.8).'],
+  client_cert: [
+    'digitalSignature only: a TLS client key only signs CertificateVerify (RFC 5246 §7.4.8).',
+  ],
   server_cert: [
     'digitalSignature only, for every key type: with ECDHE the server key only signs',
     '(RFC 8422 §5.4); keyEncipherment serves RSA key transport, which mtlskit never',
@@ -272,12 +333,17 @@ export interface RenderCnfOptions {
 }
 
 function positiveInt(n: number, what: string): number {
-  if (!Number.isSafeInteger(n) || n < 1) throw new MtlsError('MTLS_BAD_ARGUMENT', `${what} must be a positive whole number, got ${n}`, { subject: what });
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${what} must be a positive whole number, got ${n}`, {
+      subject: what,
+    });
   return n;
 }
 
 function table(rows: ReadonlyArray<[string, string] | string>): string {
-  const width = Math.max(...rows.filter((r): r is [string, string] => Array.isArray(r)).map(([k]) => k.length));
+  const width = Math.max(
+    ...rows.filter((r): r is [string, string] => Array.isArray(r)).map(([k]) => k.length),
+  );
   return rows.map((r) => (Array.isArray(r) ? `${r[0].padEnd(width)} = ${r[1]}` : r)).join('\n');
 }
 
@@ -296,21 +362,34 @@ function table(rows: ReadonlyArray<[string, string] | string>): string {
  */
 export function renderOpenSslCnf(options: RenderCnfOptions): string {
   if (!isAbsolute(options.dir)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `the CA directory must be an absolute path in openssl.cnf, got "${options.dir}"`, {
-      subject: 'dir',
-      hint: 'Resolve the path first (path.resolve); OpenSSL reads a relative dir against its working directory and never expands "~".',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `the CA directory must be an absolute path in openssl.cnf, got "${options.dir}"`,
+      {
+        subject: 'dir',
+        hint: 'Resolve the path first (path.resolve); OpenSSL reads a relative dir against its working directory and never expands "~".',
+      },
+    );
   }
   const profiles: Record<string, ExtensionProfile> = { ...(options.profiles ?? BUILTIN_PROFILES) };
   if (!profiles.crl_ext) profiles.crl_ext = { ...CRL_EXTENSIONS_PROFILE };
   const defaultProfile = options.defaultProfile ?? 'usr_cert';
   if (!profiles[defaultProfile]) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `default profile "${defaultProfile}" is not among the profiles written (${Object.keys(profiles).join(', ')})`, {
-      subject: 'defaultProfile',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `default profile "${defaultProfile}" is not among the profiles written (${Object.keys(profiles).join(', ')})`,
+      {
+        subject: 'defaultProfile',
+      },
+    );
   }
   for (const [k, p] of Object.entries(profiles)) {
-    if (p.name !== k) throw new MtlsError('MTLS_BAD_ARGUMENT', `profile key "${k}" differs from its name "${p.name}"`, { subject: k });
+    if (p.name !== k)
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `profile key "${k}" differs from its name "${p.name}"`,
+        { subject: k },
+      );
   }
   const layout = caLayout(options.dir);
   const rel = (p: string): string => `$dir/${relative(options.dir, p).split('\\').join('/')}`;
@@ -360,7 +439,7 @@ export function renderOpenSslCnf(options: RenderCnfOptions): string {
   );
   out.push(
     `${table([
-      '# Subject fields must equal the CA certificate\'s C, ST and O.',
+      "# Subject fields must equal the CA certificate's C, ST and O.",
       '[ policy_strict ]',
       ['countryName', 'match'],
       ['stateOrProvinceName', 'match'],
@@ -394,7 +473,12 @@ export function renderOpenSslCnf(options: RenderCnfOptions): string {
     ])}\n`,
   );
   const dnRows: Array<[string, string] | string> = ['[ req_distinguished_name ]'];
-  const field = (key: string, prompt: string, type: string | undefined, extra: Array<[string, string]> = []): void => {
+  const field = (
+    key: string,
+    prompt: string,
+    type: string | undefined,
+    extra: Array<[string, string]> = [],
+  ): void => {
     dnRows.push([key, prompt]);
     const d = type ? first(type) : undefined;
     if (d !== undefined) dnRows.push([`${key}_default`, encodeCnfValue(d)]);
@@ -413,7 +497,11 @@ export function renderOpenSslCnf(options: RenderCnfOptions): string {
   out.push(`${table(dnRows)}\n`);
   for (const p of Object.values(profiles)) {
     const note = p === BUILTIN_PROFILES[p.name] ? PROFILE_NOTES[p.name] : undefined;
-    out.push(note ? `${note.map((l) => `# ${l}`).join('\n')}\n${renderExtensionSection(p)}` : renderExtensionSection(p));
+    out.push(
+      note
+        ? `${note.map((l) => `# ${l}`).join('\n')}\n${renderExtensionSection(p)}`
+        : renderExtensionSection(p),
+    );
   }
   return out.join('\n');
 }

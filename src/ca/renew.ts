@@ -14,7 +14,13 @@ import { MtlsError } from '../errors/index.js';
 import { pathExists, readFileChecked, writeFilesAtomic } from '../io/index.js';
 import { certificatePublicKey, parseCertificate } from '../pki/certificate.js';
 import { createCsr } from '../pki/csr.js';
-import { exportPrivateKeyPem, generateKeyPair, keysMatch, loadPrivateKey, type KeyType } from '../pki/keys.js';
+import {
+  exportPrivateKeyPem,
+  generateKeyPair,
+  keysMatch,
+  loadPrivateKey,
+  type KeyType,
+} from '../pki/keys.js';
 import { buildPfx, parsePfx, type PfxFlavour } from '../pki/pkcs12/index.js';
 import { fromX509Name } from '../pki/x509-name.js';
 import { readCaChain } from './ca-chain.js';
@@ -79,74 +85,131 @@ const CERT_SUFFIX = '.cert.pem';
 /** Where `mtls ca issue` laid out the files of the certificate at `certPath`. */
 function filesOf(ca: OpenCa, path: string): CertificateFiles {
   const certPath = resolve(path);
-  const stem = basename(certPath).endsWith(CERT_SUFFIX) ? basename(certPath).slice(0, -CERT_SUFFIX.length) : basename(certPath).replace(/\.[^.]+$/, '');
+  const stem = basename(certPath).endsWith(CERT_SUFFIX)
+    ? basename(certPath).slice(0, -CERT_SUFFIX.length)
+    : basename(certPath).replace(/\.[^.]+$/, '');
   const dir = dirname(certPath);
   const caCerts = ca.config.certs ?? join(ca.config.dir, 'certs');
   return {
     certPath,
     // ca issue puts the key in DIR/private unless --out-dir put everything together.
-    keyPath: dir === caCerts ? join(ca.config.dir, 'private', `${stem}.key.pem`) : join(dir, `${stem}.key.pem`),
+    keyPath:
+      dir === caCerts
+        ? join(ca.config.dir, 'private', `${stem}.key.pem`)
+        : join(dir, `${stem}.key.pem`),
     pfxPath: join(dir, `${stem}.pfx`),
   };
 }
 
 /** Finds the certificate's file in the CA's certs/ (by serial), else names one after its CN. */
-async function locate(ca: OpenCa, serial: string, cert: x509.X509Certificate): Promise<CertificateFiles> {
+async function locate(
+  ca: OpenCa,
+  serial: string,
+  cert: x509.X509Certificate,
+): Promise<CertificateFiles> {
   const certs = ca.config.certs ?? join(ca.config.dir, 'certs');
   const names = await fs.readdir(certs).catch(() => [] as string[]);
   for (const n of names.filter((f) => f.endsWith(CERT_SUFFIX))) {
     const p = join(certs, n);
-    const c = await readFileChecked(p, 'certificate').then((d) => parseCertificate(d, p)).catch(() => undefined);
-    if (c && normaliseSerial(c.serialNumber) === serial && c.issuer === cert.issuer) return filesOf(ca, p);
+    const c = await readFileChecked(p, 'certificate')
+      .then((d) => parseCertificate(d, p))
+      .catch(() => undefined);
+    if (c && normaliseSerial(c.serialNumber) === serial && c.issuer === cert.issuer)
+      return filesOf(ca, p);
   }
-  const cn = fromX509Name(cert.subjectName).filter((a) => a.type === 'CN').pop()?.value ?? serial;
+  const cn =
+    fromX509Name(cert.subjectName)
+      .filter((a) => a.type === 'CN')
+      .pop()?.value ?? serial;
   return filesOf(ca, join(certs, `${cn.replace(/[^A-Za-z0-9._-]+/g, '-')}${CERT_SUFFIX}`));
 }
 
-async function loadOld(options: RenewCertificateOptions): Promise<{ cert: x509.X509Certificate; entry: IndexEntry; path?: string }> {
+async function loadOld(
+  options: RenewCertificateOptions,
+): Promise<{ cert: x509.X509Certificate; entry: IndexEntry; path?: string }> {
   const { ca } = options;
   let cert: x509.X509Certificate;
   let serial: string;
   if (options.certificatePath) {
-    cert = parseCertificate(await readFileChecked(options.certificatePath, 'certificate'), options.certificatePath);
+    cert = parseCertificate(
+      await readFileChecked(options.certificatePath, 'certificate'),
+      options.certificatePath,
+    );
     serial = normaliseSerial(cert.serialNumber);
   } else if (options.serial) {
     serial = normaliseSerial(options.serial);
     const p = join(ca.config.newCertsDir, `${serial}.pem`);
-    if (!(await pathExists(p))) throw new MtlsError('MTLS_NOT_FOUND', `serial ${serial} has no certificate in ${ca.config.newCertsDir}`, { subject: serial });
+    if (!(await pathExists(p)))
+      throw new MtlsError(
+        'MTLS_NOT_FOUND',
+        `serial ${serial} has no certificate in ${ca.config.newCertsDir}`,
+        { subject: serial },
+      );
     cert = parseCertificate(await readFileChecked(p, 'certificate'), p);
   } else {
     throw new MtlsError('MTLS_USAGE', 'give the certificate to renew: a file or a serial');
   }
   const entry = (await readDatabase(ca.config)).find((e) => e.serial === serial);
   if (!entry || cert.issuer !== ca.certificate.subject) {
-    throw new MtlsError('MTLS_NOT_FOUND', `${cert.subject} (serial ${serial}) was not issued by this CA (${ca.config.database} has no such serial)`, {
-      subject: serial,
-      hint: 'Use the directory of the CA that issued the certificate.',
-    });
+    throw new MtlsError(
+      'MTLS_NOT_FOUND',
+      `${cert.subject} (serial ${serial}) was not issued by this CA (${ca.config.database} has no such serial)`,
+      {
+        subject: serial,
+        hint: 'Use the directory of the CA that issued the certificate.',
+      },
+    );
   }
   if (entry.status === 'R') {
-    throw new MtlsError('MTLS_ALREADY_REVOKED', `serial ${serial} (${entry.subject}) is revoked (${entry.reason ?? 'unspecified'}); a revoked certificate is not renewed`, {
-      subject: serial,
-      hint: 'Issue a new certificate instead.',
-    });
+    throw new MtlsError(
+      'MTLS_ALREADY_REVOKED',
+      `serial ${serial} (${entry.subject}) is revoked (${entry.reason ?? 'unspecified'}); a revoked certificate is not renewed`,
+      {
+        subject: serial,
+        hint: 'Issue a new certificate instead.',
+      },
+    );
   }
   return { cert, entry, ...(options.certificatePath ? { path: options.certificatePath } : {}) };
 }
 
-async function oldKey(files: CertificateFiles, password: string | undefined, cert: x509.X509Certificate): Promise<KeyObject> {
-  if (password === undefined) throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'reusing the key needs the password that protects the old key file or .pfx');
+async function oldKey(
+  files: CertificateFiles,
+  password: string | undefined,
+  cert: x509.X509Certificate,
+): Promise<KeyObject> {
+  if (password === undefined)
+    throw new MtlsError(
+      'MTLS_PASSPHRASE_REQUIRED',
+      'reusing the key needs the password that protects the old key file or .pfx',
+    );
   let key: KeyObject | undefined;
-  if (await pathExists(files.keyPath)) key = loadPrivateKey(await readFileChecked(files.keyPath, 'private key'), password, files.keyPath);
-  else if (await pathExists(files.pfxPath)) key = parsePfx(await readFileChecked(files.pfxPath, '.pfx'), password, { source: files.pfxPath }).privateKey;
+  if (await pathExists(files.keyPath))
+    key = loadPrivateKey(
+      await readFileChecked(files.keyPath, 'private key'),
+      password,
+      files.keyPath,
+    );
+  else if (await pathExists(files.pfxPath))
+    key = parsePfx(await readFileChecked(files.pfxPath, '.pfx'), password, {
+      source: files.pfxPath,
+    }).privateKey;
   if (!key) {
-    throw new MtlsError('MTLS_FILE_NOT_FOUND', `reusing the key: neither ${files.keyPath} nor ${files.pfxPath} holds the old key`, {
-      subject: files.keyPath,
-      hint: 'Renew with a new key, or sign a CSR made with the old key.',
-    });
+    throw new MtlsError(
+      'MTLS_FILE_NOT_FOUND',
+      `reusing the key: neither ${files.keyPath} nor ${files.pfxPath} holds the old key`,
+      {
+        subject: files.keyPath,
+        hint: 'Renew with a new key, or sign a CSR made with the old key.',
+      },
+    );
   }
   if (!keysMatch(key, certificatePublicKey(cert))) {
-    throw new MtlsError('MTLS_KEY_MISMATCH', `${files.keyPath} does not hold the key of ${cert.subject} (serial ${cert.serialNumber})`, { subject: files.keyPath });
+    throw new MtlsError(
+      'MTLS_KEY_MISMATCH',
+      `${files.keyPath} does not hold the key of ${cert.subject} (serial ${cert.serialNumber})`,
+      { subject: files.keyPath },
+    );
   }
   return key;
 }
@@ -160,11 +223,18 @@ async function oldKey(files: CertificateFiles, password: string | undefined, cer
  * @throws MTLS_NOT_FOUND, MTLS_ALREADY_REVOKED, MTLS_RENEW_PROFILE_UNKNOWN,
  *   MTLS_PASSPHRASE_REQUIRED, MTLS_KEY_MISMATCH, MTLS_FILE_NOT_FOUND, and what {@link signCsr} throws
  */
-export async function renewCertificate(options: RenewCertificateOptions): Promise<RenewCertificateResult> {
+export async function renewCertificate(
+  options: RenewCertificateOptions,
+): Promise<RenewCertificateResult> {
   const { ca } = options;
   const old = await loadOld(options);
-  const located = old.path && !options.outDir ? filesOf(ca, old.path) : await locate(ca, old.entry.serial, old.cert);
-  const target = options.outDir ? filesOf(ca, join(options.outDir, basename(located.certPath))) : located;
+  const located =
+    old.path && !options.outDir
+      ? filesOf(ca, old.path)
+      : await locate(ca, old.entry.serial, old.cert);
+  const target = options.outDir
+    ? filesOf(ca, join(options.outDir, basename(located.certPath)))
+    : located;
   const profile = options.profile ? findProfile(ca, options.profile) : detectProfile(ca, old.cert);
   const sans = subjectAltNamesOf(old.cert);
   const writePfx = options.pfx === true || (await pathExists(located.pfxPath));
@@ -173,11 +243,18 @@ export async function renewCertificate(options: RenewCertificateOptions): Promis
     throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the renewed key and .pfx need a password');
   }
   if (options.pfxPassword !== undefined && options.pfxPassword.length < 4) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the .pfx password must have at least 4 characters', { subject: 'password' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the .pfx password must have at least 4 characters', {
+      subject: 'password',
+    });
   }
   const caChain = await readCaChain(ca);
-  const privateKey = options.reuseKey ? await oldKey(located, options.pfxPassword, old.cert) : (await generateKeyPair(options.keyType ?? keyTypeOf(old.cert))).privateKey;
-  const lifetimeDays = Math.max(1, Math.round((old.cert.notAfter.getTime() - old.cert.notBefore.getTime()) / 86_400_000));
+  const privateKey = options.reuseKey
+    ? await oldKey(located, options.pfxPassword, old.cert)
+    : (await generateKeyPair(options.keyType ?? keyTypeOf(old.cert))).privateKey;
+  const lifetimeDays = Math.max(
+    1,
+    Math.round((old.cert.notAfter.getTime() - old.cert.notBefore.getTime()) / 86_400_000),
+  );
   const csr = await createCsr({ subject: fromX509Name(old.cert.subjectName), privateKey });
   const signed = await signCsr({
     ca,
@@ -187,11 +264,31 @@ export async function renewCertificate(options: RenewCertificateOptions): Promis
     caKey: options.caKey,
     days: options.days ?? lifetimeDays,
     // The profile's own names are added by the profile; carry only the certificate's others.
-    ...(sans.length ? { subjectAltNames: sans.filter((g) => !(profile.subjectAltName?.value ?? []).some((p) => JSON.stringify(p) === JSON.stringify(g))) } : {}),
+    ...(sans.length
+      ? {
+          subjectAltNames: sans.filter(
+            (g) =>
+              !(profile.subjectAltName?.value ?? []).some(
+                (p) => JSON.stringify(p) === JSON.stringify(g),
+              ),
+          ),
+        }
+      : {}),
   });
-  const archive = (p: string): string => p.replace(/(\.cert\.pem|\.key\.pem|\.pfx)$/, `.${old.entry.serial}$1`);
-  const files: Array<{ path: string; data: string | Uint8Array; mode: number; keepBackupAs?: string }> = [{ path: target.certPath, data: signed.pem, mode: 0o644 }];
-  if (writeKey) files.push({ path: target.keyPath, data: exportPrivateKeyPem(privateKey, { passphrase: options.pfxPassword as string }), mode: 0o600 });
+  const archive = (p: string): string =>
+    p.replace(/(\.cert\.pem|\.key\.pem|\.pfx)$/, `.${old.entry.serial}$1`);
+  const files: Array<{
+    path: string;
+    data: string | Uint8Array;
+    mode: number;
+    keepBackupAs?: string;
+  }> = [{ path: target.certPath, data: signed.pem, mode: 0o644 }];
+  if (writeKey)
+    files.push({
+      path: target.keyPath,
+      data: exportPrivateKeyPem(privateKey, { passphrase: options.pfxPassword as string }),
+      mode: 0o600,
+    });
   if (writePfx) {
     const pfx = buildPfx({
       privateKey,
@@ -212,10 +309,13 @@ export async function renewCertificate(options: RenewCertificateOptions): Promis
   try {
     await writeFilesAtomic(files, { force: !options.outDir });
   } catch (e) {
-    await revokeCertificate({ ca, serial: signed.serial, reason: 'cessationOfOperation' }).catch(() => undefined);
+    await revokeCertificate({ ca, serial: signed.serial, reason: 'cessationOfOperation' }).catch(
+      () => undefined,
+    );
     throw e;
   }
-  if (options.revokeOld) await revokeCertificate({ ca, serial: old.entry.serial, reason: 'superseded' });
+  if (options.revokeOld)
+    await revokeCertificate({ ca, serial: old.entry.serial, reason: 'superseded' });
   return {
     ...signed,
     oldSerial: old.entry.serial,

@@ -19,12 +19,20 @@ function ekuSet(oids: readonly string[]): string {
 
 /** The leaf profile's fingerprint: CA flag, EKU set, Netscape cert type present. */
 function profileShape(p: ExtensionProfile): string {
-  return [p.basicConstraints?.value.ca === true, ekuSet((p.extendedKeyUsage?.value ?? []).map((u) => EKU_OIDS[u] ?? u)), (p.nsCertType?.length ?? 0) > 0].join('|');
+  return [
+    p.basicConstraints?.value.ca === true,
+    ekuSet((p.extendedKeyUsage?.value ?? []).map((u) => EKU_OIDS[u] ?? u)),
+    (p.nsCertType?.length ?? 0) > 0,
+  ].join('|');
 }
 
 function certificateShape(cert: x509.X509Certificate): string {
   const eku = cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages.map(String) ?? [];
-  return [cert.getExtension(x509.BasicConstraintsExtension)?.ca === true, ekuSet(eku), cert.extensions.some((e) => e.type === NS_CERT_TYPE_OID)].join('|');
+  return [
+    cert.getExtension(x509.BasicConstraintsExtension)?.ca === true,
+    ekuSet(eku),
+    cert.extensions.some((e) => e.type === NS_CERT_TYPE_OID),
+  ].join('|');
 }
 
 /**
@@ -35,7 +43,9 @@ function certificateShape(cert: x509.X509Certificate): string {
  */
 export function detectProfile(ca: OpenCa, cert: x509.X509Certificate): ExtensionProfile {
   const shape = certificateShape(cert);
-  const candidates = Object.values(ca.config.profiles).filter((p) => p.name !== 'crl_ext' && p.name !== 'v3_req' && profileShape(p) === shape);
+  const candidates = Object.values(ca.config.profiles).filter(
+    (p) => p.name !== 'crl_ext' && p.name !== 'v3_req' && profileShape(p) === shape,
+  );
   const ku = cert.getExtension(x509.KeyUsagesExtension)?.usages;
   const best = candidates.find((p) => {
     let flags = 0;
@@ -44,10 +54,14 @@ export function detectProfile(ca: OpenCa, cert: x509.X509Certificate): Extension
   });
   const found = best ?? candidates[0];
   if (!found) {
-    throw new MtlsError('MTLS_RENEW_PROFILE_UNKNOWN', `no profile in ${ca.config.configPath} matches the extensions of ${cert.subject} (serial ${cert.serialNumber})`, {
-      subject: cert.serialNumber,
-      hint: `Name the profile to renew with (profiles: ${Object.keys(ca.config.profiles).join(', ')}).`,
-    });
+    throw new MtlsError(
+      'MTLS_RENEW_PROFILE_UNKNOWN',
+      `no profile in ${ca.config.configPath} matches the extensions of ${cert.subject} (serial ${cert.serialNumber})`,
+      {
+        subject: cert.serialNumber,
+        hint: `Name the profile to renew with (profiles: ${Object.keys(ca.config.profiles).join(', ')}).`,
+      },
+    );
   }
   return found;
 }
@@ -74,10 +88,14 @@ export function subjectAltNamesOf(cert: x509.X509Certificate): GeneralNameSpec[]
       case 'dn':
         return { type: 'dirName', value: new x509.Name(n.value).toString() };
       default:
-        throw new MtlsError('MTLS_RENEW_PROFILE_UNKNOWN', `${cert.subject} has a subjectAltName of type ${n.type}, which mtlskit cannot issue`, {
-          subject: cert.serialNumber,
-          hint: 'Issue the replacement from a CSR with `mtls ca sign`.',
-        });
+        throw new MtlsError(
+          'MTLS_RENEW_PROFILE_UNKNOWN',
+          `${cert.subject} has a subjectAltName of type ${n.type}, which mtlskit cannot issue`,
+          {
+            subject: cert.serialNumber,
+            hint: 'Issue the replacement from a CSR with `mtls ca sign`.',
+          },
+        );
     }
   });
 }
@@ -85,12 +103,17 @@ export function subjectAltNamesOf(cert: x509.X509Certificate): GeneralNameSpec[]
 /** The key type of a certificate's public key, for a renewal with a new key of the same kind. */
 export function keyTypeOf(cert: x509.X509Certificate): KeyType {
   const d = describeKey(certificatePublicKey(cert) as KeyObject);
-  if (d.algorithm === 'rsa' && [2048, 3072, 4096].includes(d.bits)) return `rsa${d.bits}` as KeyType;
+  if (d.algorithm === 'rsa' && [2048, 3072, 4096].includes(d.bits))
+    return `rsa${d.bits}` as KeyType;
   if (d.algorithm === 'ec' && d.curve === 'P-256') return 'ec-p256';
   if (d.algorithm === 'ec' && d.curve === 'P-384') return 'ec-p384';
   if (d.algorithm === 'ed25519') return 'ed25519';
-  throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${cert.subject} has a ${d.text} key, which mtlskit does not generate`, {
-    subject: cert.serialNumber,
-    hint: 'Choose the new key type: rsa2048, rsa3072, rsa4096, ec-p256, ec-p384 or ed25519.',
-  });
+  throw new MtlsError(
+    'MTLS_KEY_UNSUPPORTED',
+    `${cert.subject} has a ${d.text} key, which mtlskit does not generate`,
+    {
+      subject: cert.serialNumber,
+      hint: 'Choose the new key type: rsa2048, rsa3072, rsa4096, ec-p256, ec-p384 or ed25519.',
+    },
+  );
 }

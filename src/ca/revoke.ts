@@ -10,7 +10,13 @@ import { parseCertificate } from '../pki/certificate.js';
 import { buildCrl } from '../pki/crl.js';
 import { signatureHashFor } from '../pki/issuance-rules.js';
 import { readDatabase, markRevoked } from './ca-database.js';
-import { normaliseSerial, REVOCATION_REASONS, reasonCode, type IndexEntry, type RevocationReason } from './index-db.js';
+import {
+  normaliseSerial,
+  REVOCATION_REASONS,
+  reasonCode,
+  type IndexEntry,
+  type RevocationReason,
+} from './index-db.js';
 import { withCaLock } from './lock.js';
 import type { CaConfigResult } from './ca-config.js';
 import { loadCaKey, type OpenCa } from './open-ca.js';
@@ -33,16 +39,26 @@ export async function revokeCertificate(options: RevokeCertificateOptions): Prom
   if (options.certificate !== undefined) {
     const cert = parseCertificate(options.certificate, 'certificate to revoke');
     if (cert.issuer !== options.ca.certificate.subject) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `the certificate was issued by "${cert.issuer}", not by this CA ("${options.ca.certificate.subject}")`);
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `the certificate was issued by "${cert.issuer}", not by this CA ("${options.ca.certificate.subject}")`,
+      );
     }
     serial = cert.serialNumber;
   }
   if (!serial) throw new MtlsError('MTLS_USAGE', 'give a serial number or a certificate to revoke');
   if (options.reason && !(REVOCATION_REASONS as readonly string[]).includes(options.reason)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown revocation reason "${options.reason}"`, { hint: `Use one of: ${REVOCATION_REASONS.join(', ')}.` });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown revocation reason "${options.reason}"`, {
+      hint: `Use one of: ${REVOCATION_REASONS.join(', ')}.`,
+    });
   }
   const s = serial;
-  return withCaLock(options.ca.lockPath, () => markRevoked(options.ca.config, { serial: s, ...(options.reason ? { reason: options.reason } : {}) }));
+  return withCaLock(options.ca.lockPath, () =>
+    markRevoked(options.ca.config, {
+      serial: s,
+      ...(options.reason ? { reason: options.reason } : {}),
+    }),
+  );
 }
 
 /** The CA's current CRL file: `crl` in openssl.cnf, else crl_dir/ca.crl.pem, else DIR/crl/ca.crl.pem. */
@@ -106,11 +122,17 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
       })),
     });
     // Bump the counter before publishing: a crash in between leaves a gap, never a reused number (RFC 5280 §5.2.3).
-    if (cfg.crlNumberFile) await writeFileAtomic(cfg.crlNumberFile, `${normaliseSerial((crlNumber + 1n).toString(16))}\n`, { force: true });
+    if (cfg.crlNumberFile)
+      await writeFileAtomic(
+        cfg.crlNumberFile,
+        `${normaliseSerial((crlNumber + 1n).toString(16))}\n`,
+        { force: true },
+      );
     await writeFileAtomic(path, built.pem, { force: true });
     return { built, crlNumber, revoked: revoked.length };
   });
-  if (options.outPath) await writeFileAtomic(options.outPath, result.built.pem, { force: options.force ?? false });
+  if (options.outPath)
+    await writeFileAtomic(options.outPath, result.built.pem, { force: options.force ?? false });
   return {
     crlNumber: result.crlNumber,
     revoked: result.revoked,
@@ -125,14 +147,23 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
 
 async function readCrlNumber(file: string | undefined, warnings: string[]): Promise<bigint> {
   if (!file) {
-    warnings.push('the CA has no crlnumber file configured; the CRL number is derived from the time (set crlnumber = $dir/crlnumber in openssl.cnf)');
+    warnings.push(
+      'the CA has no crlnumber file configured; the CRL number is derived from the time (set crlnumber = $dir/crlnumber in openssl.cnf)',
+    );
     return BigInt(Math.floor(Date.now() / 1000));
   }
   if (!(await pathExists(file))) {
-    warnings.push(`${file} did not exist; started CRL numbering at 1000 (openssl ca -gencrl fails without this file)`);
+    warnings.push(
+      `${file} did not exist; started CRL numbering at 1000 (openssl ca -gencrl fails without this file)`,
+    );
     return 0x1000n;
   }
   const text = (await readFileChecked(file, 'crlnumber')).toString('utf8').trim();
-  if (!/^[0-9A-Fa-f]+$/.test(text)) throw new MtlsError('MTLS_CA_CORRUPT', `${file} does not hold a hex number ("${text.slice(0, 20)}")`, { subject: file });
+  if (!/^[0-9A-Fa-f]+$/.test(text))
+    throw new MtlsError(
+      'MTLS_CA_CORRUPT',
+      `${file} does not hold a hex number ("${text.slice(0, 20)}")`,
+      { subject: file },
+    );
   return BigInt(`0x${text}`);
 }

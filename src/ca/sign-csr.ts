@@ -9,7 +9,12 @@ import { assertCanWrite, writeFileAtomic } from '../io/index.js';
 import { buildCertificate, fingerprintSha256 } from '../pki/certificate.js';
 import { parseCsr, verifyCsrSignature, type ParsedCsr } from '../pki/csr.js';
 import { assertKeyStrength } from '../pki/keys.js';
-import { assertWithinIssuerValidity, fitKeyUsageToKey, issuesServerCertificates, signatureHashFor } from '../pki/issuance-rules.js';
+import {
+  assertWithinIssuerValidity,
+  fitKeyUsageToKey,
+  issuesServerCertificates,
+  signatureHashFor,
+} from '../pki/issuance-rules.js';
 import { assertSubjectBounds, formatSlash } from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
 import type { GeneralNameSpec } from '../pki/profile.js';
@@ -64,13 +69,22 @@ export interface SignCsrResult {
  * leaf profile. Pure; no I/O.
  * @throws MTLS_CSR_SIGNATURE, MTLS_KEY_TOO_WEAK, MTLS_KEY_UNSUPPORTED, MTLS_POLICY_CA_REQUEST
  */
-export async function checkCsr(csr: ParsedCsr, profileName: string, profileIsCa: boolean, source: string): Promise<void> {
+export async function checkCsr(
+  csr: ParsedCsr,
+  profileName: string,
+  profileIsCa: boolean,
+  source: string,
+): Promise<void> {
   assertKeyStrength(csr.publicKey, `${source} public key`);
   await verifyCsrSignature(csr, source);
   if (csr.requestsCa && !profileIsCa) {
-    throw new MtlsError('MTLS_POLICY_CA_REQUEST', `${source} asks for a CA certificate (basicConstraints CA:TRUE) but profile ${profileName} issues leaf certificates`, {
-      subject: source,
-    });
+    throw new MtlsError(
+      'MTLS_POLICY_CA_REQUEST',
+      `${source} asks for a CA certificate (basicConstraints CA:TRUE) but profile ${profileName} issues leaf certificates`,
+      {
+        subject: source,
+      },
+    );
   }
 }
 
@@ -95,7 +109,11 @@ export async function signCsr(options: SignCsrOptions): Promise<SignCsrResult> {
   const profileName = options.profile ?? cfg.x509Extensions ?? 'usr_cert';
   const requestedProfile = findProfile(ca, profileName);
   const profileIsCa = requestedProfile.basicConstraints?.value.ca === true;
-  assertPathLength({ signer: ca.certificate, profile: requestedProfile, signerSource: cfg.certificate });
+  assertPathLength({
+    signer: ca.certificate,
+    profile: requestedProfile,
+    signerSource: cfg.certificate,
+  });
   if (options.outPath) await assertCanWrite(options.outPath, options.force);
   const csr = parseCsr(options.csr, source);
   await checkCsr(csr, requestedProfile.name, profileIsCa, source);
@@ -112,7 +130,10 @@ export async function signCsr(options: SignCsrOptions): Promise<SignCsrResult> {
     policyName: cfg.policy,
   });
   assertSubjectBounds(subject, source);
-  if (dropped.length) warnings.push(`dropped subject fields the policy does not name: ${dropped.map((a) => `${a.type}=${a.value}`).join(', ')}`);
+  if (dropped.length)
+    warnings.push(
+      `dropped subject fields the policy does not name: ${dropped.map((a) => `${a.type}=${a.value}`).join(', ')}`,
+    );
   const sans: GeneralNameSpec[] = [...(options.subjectAltNames ?? [])];
   const key = (g: GeneralNameSpec): string => JSON.stringify(g);
   const fromCsr = csr.subjectAltNames.filter((g) => !sans.some((s) => key(s) === key(g)));
@@ -123,18 +144,31 @@ export async function signCsr(options: SignCsrOptions): Promise<SignCsrResult> {
       // the CSR's subjectAltName, and no other CSR extension, is copied.
       sans.push(...fromCsr);
     } else if (cfg.copyExtensions === 'none') {
-      warnings.push(`the CSR's subjectAltName was not copied (copy_extensions = none in ${cfg.configPath}); pass it with --san`);
+      warnings.push(
+        `the CSR's subjectAltName was not copied (copy_extensions = none in ${cfg.configPath}); pass it with --san`,
+      );
     } else if (!profile.subjectAltName) {
       sans.push(...fromCsr);
     }
   }
-  if (serverProfile && sans.length === 0 && !profile.subjectAltName?.value.some((g) => g.type !== 'emailCopy')) {
-    throw new MtlsError('MTLS_SAN_REQUIRED', `${source}: profile ${profile.name} issues server certificates (extendedKeyUsage serverAuth), but neither the CSR nor --san gives a subjectAltName; clients match host names against subjectAltName only (RFC 9525 §6.3)`, {
-      subject: 'subjectAltName',
-    });
+  if (
+    serverProfile &&
+    sans.length === 0 &&
+    !profile.subjectAltName?.value.some((g) => g.type !== 'emailCopy')
+  ) {
+    throw new MtlsError(
+      'MTLS_SAN_REQUIRED',
+      `${source}: profile ${profile.name} issues server certificates (extendedKeyUsage serverAuth), but neither the CSR nor --san gives a subjectAltName; clients match host names against subjectAltName only (RFC 9525 §6.3)`,
+      {
+        subject: 'subjectAltName',
+      },
+    );
   }
   const days = options.days ?? cfg.defaultDays;
-  if (!Number.isInteger(days) || days <= 0) throw new MtlsError('MTLS_BAD_ARGUMENT', `days must be a positive whole number, got ${days}`, { subject: 'days' });
+  if (!Number.isInteger(days) || days <= 0)
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `days must be a positive whole number, got ${days}`, {
+      subject: 'days',
+    });
   const notBefore = options.notBefore ?? new Date(Math.floor(Date.now() / 1000) * 1000);
   const notAfter = new Date(notBefore.getTime() + days * 86_400_000);
   assertWithinIssuerValidity({ notBefore, notAfter, issuer: ca.certificate });
@@ -157,10 +191,17 @@ export async function signCsr(options: SignCsrOptions): Promise<SignCsrResult> {
       ...(sans.length ? { extraSubjectAltNames: sans } : {}),
       ...(hash ? { hash } : {}),
     });
-    const entry = await recordIssued({ config: cfg, certificate: built.certificate, pem: built.pem }, entries);
+    const entry = await recordIssued(
+      { config: cfg, certificate: built.certificate, pem: built.pem },
+      entries,
+    );
     return { built, entry };
   });
-  if (options.outPath) await writeFileAtomic(options.outPath, issued.built.pem, { mode: 0o644, force: options.force ?? false });
+  if (options.outPath)
+    await writeFileAtomic(options.outPath, issued.built.pem, {
+      mode: 0o644,
+      force: options.force ?? false,
+    });
   const cert = issued.built.certificate;
   return {
     serial: issued.entry.serial,

@@ -81,7 +81,12 @@ export interface CaStatusResult {
   /** True when nothing needs action. */
   ok: boolean;
   at: Date;
-  ca: { subject: string; notAfter: Date; daysLeft: number; chain: Array<{ subject: string; notAfter: Date }> };
+  ca: {
+    subject: string;
+    notAfter: Date;
+    daysLeft: number;
+    chain: Array<{ subject: string; notAfter: Date }>;
+  };
   crl: CaStatusCrl;
   counts: { valid: number; expired: number; revoked: number; expiring: number; renewed: number };
   findings: CaStatusFinding[];
@@ -90,65 +95,143 @@ export interface CaStatusResult {
 const DAY_MS = 86_400_000;
 const days = (ms: number): number => Math.floor(ms / DAY_MS);
 
-function chainFindings(chain: readonly x509.X509Certificate[], at: Date, warnMs: number): CaStatusFinding[] {
+function chainFindings(
+  chain: readonly x509.X509Certificate[],
+  at: Date,
+  warnMs: number,
+): CaStatusFinding[] {
   const out: CaStatusFinding[] = [];
   chain.forEach((c, i) => {
     const left = c.notAfter.getTime() - at.getTime();
     const who = i === 0 ? 'the CA certificate' : `issuer ${c.subject} of the CA`;
-    if (left <= 0) out.push({ kind: 'ca_expired', severity: 'alarm', message: `${who} (${c.subject}) expired on ${c.notAfter.toISOString()}; nothing it issued verifies` });
+    if (left <= 0)
+      out.push({
+        kind: 'ca_expired',
+        severity: 'alarm',
+        message: `${who} (${c.subject}) expired on ${c.notAfter.toISOString()}; nothing it issued verifies`,
+      });
     else if (left <= warnMs) {
-      out.push({ kind: 'ca_expiring', severity: 'warning', message: `${who} (${c.subject}) expires on ${c.notAfter.toISOString()}, in ${days(left)} day(s); build its successor and send the new chain to the provider` });
+      out.push({
+        kind: 'ca_expiring',
+        severity: 'warning',
+        message: `${who} (${c.subject}) expires on ${c.notAfter.toISOString()}, in ${days(left)} day(s); build its successor and send the new chain to the provider`,
+      });
     }
   });
   return out;
 }
 
-async function readCrl(ca: OpenCa, path: string): Promise<{ crl?: x509.X509Crl; finding?: CaStatusFinding }> {
+async function readCrl(
+  ca: OpenCa,
+  path: string,
+): Promise<{ crl?: x509.X509Crl; finding?: CaStatusFinding }> {
   if (!(await pathExists(path))) {
-    return { finding: { kind: 'crl_missing', severity: 'alarm', message: `no CRL at ${path}; generate one with \`mtls ca crl\` and schedule it (see \`mtls ca status --help\`)` } };
+    return {
+      finding: {
+        kind: 'crl_missing',
+        severity: 'alarm',
+        message: `no CRL at ${path}; generate one with \`mtls ca crl\` and schedule it (see \`mtls ca status --help\`)`,
+      },
+    };
   }
   let crl: x509.X509Crl | undefined;
   try {
     crl = parseCrls(await readFileChecked(path, 'CRL'), path)[0];
   } catch (e) {
-    return { finding: { kind: 'crl_unreadable', severity: 'alarm', message: `${path} cannot be read as a CRL (${(e as Error).message}); regenerate it with \`mtls ca crl\`` } };
+    return {
+      finding: {
+        kind: 'crl_unreadable',
+        severity: 'alarm',
+        message: `${path} cannot be read as a CRL (${(e as Error).message}); regenerate it with \`mtls ca crl\``,
+      },
+    };
   }
-  if (!crl) return { finding: { kind: 'crl_unreadable', severity: 'alarm', message: `${path} holds no CRL; regenerate it with \`mtls ca crl\`` } };
-  const signed = crl.issuer === ca.certificate.subject && (await crl.verify({ publicKey: ca.certificate }).catch(() => false));
+  if (!crl)
+    return {
+      finding: {
+        kind: 'crl_unreadable',
+        severity: 'alarm',
+        message: `${path} holds no CRL; regenerate it with \`mtls ca crl\``,
+      },
+    };
+  const signed =
+    crl.issuer === ca.certificate.subject &&
+    (await crl.verify({ publicKey: ca.certificate }).catch(() => false));
   if (!signed) {
-    return { crl, finding: { kind: 'crl_wrong_issuer', severity: 'alarm', message: `${path} was not signed by this CA (${ca.certificate.subject}); regenerate it with \`mtls ca crl\`` } };
+    return {
+      crl,
+      finding: {
+        kind: 'crl_wrong_issuer',
+        severity: 'alarm',
+        message: `${path} was not signed by this CA (${ca.certificate.subject}); regenerate it with \`mtls ca crl\``,
+      },
+    };
   }
   return { crl };
 }
 
-function crlTimeFindings(crl: x509.X509Crl, path: string, at: Date, options: CaStatusOptions): CaStatusFinding[] {
+function crlTimeFindings(
+  crl: x509.X509Crl,
+  path: string,
+  at: Date,
+  options: CaStatusOptions,
+): CaStatusFinding[] {
   const out: CaStatusFinding[] = [];
   const next = crl.nextUpdate;
   const age = at.getTime() - crl.thisUpdate.getTime();
   if (next) {
     const left = next.getTime() - at.getTime();
     if (left <= 0) {
-      out.push({ kind: 'crl_expired', severity: 'alarm', message: `the CRL ${path} passed its nextUpdate on ${next.toISOString()}: relying parties that check revocation now refuse EVERY certificate of this CA; run \`mtls ca crl\` and publish it` });
+      out.push({
+        kind: 'crl_expired',
+        severity: 'alarm',
+        message: `the CRL ${path} passed its nextUpdate on ${next.toISOString()}: relying parties that check revocation now refuse EVERY certificate of this CA; run \`mtls ca crl\` and publish it`,
+      });
     } else if (left <= (options.crlWarnDays ?? 7) * DAY_MS) {
-      out.push({ kind: 'crl_expiring', severity: 'warning', message: `the CRL ${path} reaches its nextUpdate on ${next.toISOString()}, in ${days(left)} day(s) ${Math.floor((left % DAY_MS) / 3_600_000)} hour(s); run \`mtls ca crl\` and publish it` });
+      out.push({
+        kind: 'crl_expiring',
+        severity: 'warning',
+        message: `the CRL ${path} reaches its nextUpdate on ${next.toISOString()}, in ${days(left)} day(s) ${Math.floor((left % DAY_MS) / 3_600_000)} hour(s); run \`mtls ca crl\` and publish it`,
+      });
     }
   }
-  const maxAge = options.crlMaxAgeMs ?? (next ? (next.getTime() - crl.thisUpdate.getTime()) / 2 : undefined);
+  const maxAge =
+    options.crlMaxAgeMs ?? (next ? (next.getTime() - crl.thisUpdate.getTime()) / 2 : undefined);
   if (maxAge !== undefined && age > maxAge && !out.some((f) => f.kind === 'crl_expired')) {
-    out.push({ kind: 'crl_overdue', severity: 'alarm', message: `the CRL ${path} was generated on ${crl.thisUpdate.toISOString()}, ${days(age)} day(s) ago, beyond its renewal interval of ${(maxAge / DAY_MS).toFixed(1)} day(s): the scheduled \`mtls ca crl\` has not run` });
+    out.push({
+      kind: 'crl_overdue',
+      severity: 'alarm',
+      message: `the CRL ${path} was generated on ${crl.thisUpdate.toISOString()}, ${days(age)} day(s) ago, beyond its renewal interval of ${(maxAge / DAY_MS).toFixed(1)} day(s): the scheduled \`mtls ca crl\` has not run`,
+    });
   }
   return out;
 }
 
-function certificateFindings(rows: readonly CertificateRow[], at: Date, warnMs: number): CaStatusFinding[] {
+function certificateFindings(
+  rows: readonly CertificateRow[],
+  at: Date,
+  warnMs: number,
+): CaStatusFinding[] {
   const out: CaStatusFinding[] = [];
   for (const r of rows) {
     if (r.state === 'revoked' || r.renewedBy) continue;
     const left = r.notAfter.getTime() - at.getTime();
     if (left > 0 && left <= warnMs) {
-      out.push({ kind: 'certificate_expiring', severity: 'warning', serial: r.serial, subject: r.subject, message: `${r.subject} (serial ${r.serial}) expires on ${r.notAfter.toISOString()}, in ${r.daysLeft} day(s); renew it with \`mtls cert renew ${r.serial}\`` });
+      out.push({
+        kind: 'certificate_expiring',
+        severity: 'warning',
+        serial: r.serial,
+        subject: r.subject,
+        message: `${r.subject} (serial ${r.serial}) expires on ${r.notAfter.toISOString()}, in ${r.daysLeft} day(s); renew it with \`mtls cert renew ${r.serial}\``,
+      });
     } else if (left <= 0 && left > -warnMs) {
-      out.push({ kind: 'certificate_expired', severity: 'alarm', serial: r.serial, subject: r.subject, message: `${r.subject} (serial ${r.serial}) expired on ${r.notAfter.toISOString()} and no valid certificate replaces it; renew it with \`mtls cert renew ${r.serial}\`` });
+      out.push({
+        kind: 'certificate_expired',
+        severity: 'alarm',
+        serial: r.serial,
+        subject: r.subject,
+        message: `${r.subject} (serial ${r.serial}) expired on ${r.notAfter.toISOString()} and no valid certificate replaces it; renew it with \`mtls cert renew ${r.serial}\``,
+      });
     }
   }
   return out;
@@ -208,7 +291,9 @@ export async function caStatus(options: CaStatusOptions): Promise<CaStatusResult
       valid: rows.filter((r) => r.state === 'valid').length,
       expired: rows.filter((r) => r.state === 'expired').length,
       revoked: rows.filter((r) => r.state === 'revoked').length,
-      expiring: rows.filter((r) => r.state === 'valid' && r.notAfter.getTime() - at.getTime() <= warnMs).length,
+      expiring: rows.filter(
+        (r) => r.state === 'valid' && r.notAfter.getTime() - at.getTime() <= warnMs,
+      ).length,
       renewed: rows.filter((r) => r.state !== 'revoked' && r.renewedBy !== undefined).length,
     },
     findings,

@@ -17,7 +17,12 @@ import {
   type KeyUsageName,
   type NsCertTypeName,
 } from '../pki/profile.js';
-import { formatLocation, type ConfigEntry, type ConfigSection, type ParsedOpenSslConfig } from './openssl-cnf.js';
+import {
+  formatLocation,
+  type ConfigEntry,
+  type ConfigSection,
+  type ParsedOpenSslConfig,
+} from './openssl-cnf.js';
 
 /** The extension directives mtlskit reads from an extension section. */
 export const SUPPORTED_EXTENSION_KEYS = [
@@ -87,7 +92,11 @@ const DOTTED_OID = /^[0-2]\.(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/;
  * `OID = DER:…` extension), so it is meant for `-extensions`.
  */
 export function looksLikeExtensionSection(section: ConfigSection): boolean {
-  return section.entries.some((e) => isExtensionKey(e.key) || (DOTTED_OID.test(e.key) && /^(critical,\s*)?(DER|ASN1):/.test(e.value)));
+  return section.entries.some(
+    (e) =>
+      isExtensionKey(e.key) ||
+      (DOTTED_OID.test(e.key) && /^(critical,\s*)?(DER|ASN1):/.test(e.value)),
+  );
 }
 
 /** keyUsage names: short (as in the profile) and OpenSSL's long names. */
@@ -178,16 +187,31 @@ function what(ctx: Ctx): string {
   return `[${ctx.section}] ${ctx.entry.key}`;
 }
 
-function invalidAt(at: { file: string; line: number }, ctx: Ctx, message: string, hint?: string): MtlsError {
+function invalidAt(
+  at: { file: string; line: number },
+  ctx: Ctx,
+  message: string,
+  hint?: string,
+): MtlsError {
   const loc = formatLocation(at);
-  return new MtlsError('MTLS_CONFIG_INVALID', `${loc}: ${what(ctx)}: ${message}`, { subject: loc, ...(hint ? { hint } : {}) });
+  return new MtlsError('MTLS_CONFIG_INVALID', `${loc}: ${what(ctx)}: ${message}`, {
+    subject: loc,
+    ...(hint ? { hint } : {}),
+  });
 }
 
-function unsupportedAt(at: { file: string; line: number }, ctx: Ctx, message: string, hint?: string): MtlsError {
+function unsupportedAt(
+  at: { file: string; line: number },
+  ctx: Ctx,
+  message: string,
+  hint?: string,
+): MtlsError {
   const loc = formatLocation(at);
   return new MtlsError('MTLS_CONFIG_UNSUPPORTED', `${loc}: ${what(ctx)}: ${message}`, {
     subject: loc,
-    hint: hint ?? `Remove or rewrite the directive. mtlskit reads these extension directives: ${SUPPORTED_EXTENSION_KEYS.join(', ')}.`,
+    hint:
+      hint ??
+      `Remove or rewrite the directive. mtlskit reads these extension directives: ${SUPPORTED_EXTENSION_KEYS.join(', ')}.`,
   });
 }
 
@@ -215,7 +239,13 @@ function splitCritical(value: string): { critical: boolean; rest: string } {
 function parseList(text: string, ctx: Ctx): Item[] {
   const e = ctx.entry;
   const items: Item[] = [];
-  const mk = (name: string, value: string | undefined): Item => ({ name, value, file: e.file, line: e.line, where: what(ctx) });
+  const mk = (name: string, value: string | undefined): Item => ({
+    name,
+    value,
+    file: e.file,
+    line: e.line,
+    where: what(ctx),
+  });
   let state: 'name' | 'value' = 'name';
   let q = 0;
   let name: string | undefined;
@@ -225,7 +255,13 @@ function parseList(text: string, ctx: Ctx): Item[] {
     if (state === 'name') {
       if (c === ':' || c === ',') {
         const n = stripSpaces(text.slice(q, p));
-        if (n === undefined) throw invalidAt(e, ctx, `empty name in "${text}" (OpenSSL: "invalid empty name")`, 'Remove the stray comma or colon.');
+        if (n === undefined)
+          throw invalidAt(
+            e,
+            ctx,
+            `empty name in "${text}" (OpenSSL: "invalid empty name")`,
+            'Remove the stray comma or colon.',
+          );
         q = p + 1;
         if (c === ':') {
           state = 'value';
@@ -234,7 +270,12 @@ function parseList(text: string, ctx: Ctx): Item[] {
       }
     } else if (c === ',') {
       const v = stripSpaces(text.slice(q, p));
-      if (v === undefined) throw invalidAt(e, ctx, `"${name}:" has no value in "${text}" (OpenSSL: "invalid null value")`);
+      if (v === undefined)
+        throw invalidAt(
+          e,
+          ctx,
+          `"${name}:" has no value in "${text}" (OpenSSL: "invalid null value")`,
+        );
       items.push(mk(name as string, v));
       state = 'name';
       q = p + 1;
@@ -242,10 +283,21 @@ function parseList(text: string, ctx: Ctx): Item[] {
   }
   const last = stripSpaces(text.slice(q, p));
   if (state === 'value') {
-    if (last === undefined) throw invalidAt(e, ctx, `"${name}:" has no value in "${text}" (OpenSSL: "invalid null value")`);
+    if (last === undefined)
+      throw invalidAt(
+        e,
+        ctx,
+        `"${name}:" has no value in "${text}" (OpenSSL: "invalid null value")`,
+      );
     items.push(mk(name as string, last));
   } else {
-    if (last === undefined) throw invalidAt(e, ctx, `empty name in "${text}" (OpenSSL: "invalid empty name")`, 'Remove the stray comma, or give a value.');
+    if (last === undefined)
+      throw invalidAt(
+        e,
+        ctx,
+        `empty name in "${text}" (OpenSSL: "invalid empty name")`,
+        'Remove the stray comma, or give a value.',
+      );
     items.push(mk(last, undefined));
   }
   return items;
@@ -254,10 +306,21 @@ function parseList(text: string, ctx: Ctx): Item[] {
 function sectionItems(sectionName: string, at: { file: string; line: number }, ctx: Ctx): Item[] {
   const s = ctx.cfg.section(sectionName);
   if (!s) {
-    throw invalidAt(at, ctx, `refers to section [${sectionName}], which does not exist`, `Add a [ ${sectionName} ] section, or fix the name after "@".`);
+    throw invalidAt(
+      at,
+      ctx,
+      `refers to section [${sectionName}], which does not exist`,
+      `Add a [ ${sectionName} ] section, or fix the name after "@".`,
+    );
   }
   if (s.entries.length === 0) throw invalidAt(at, ctx, `section [${sectionName}] is empty`);
-  return s.entries.map((x) => ({ name: x.key, value: x.value, file: x.file, line: x.line, where: `[${sectionName}] ${x.key}` }));
+  return s.entries.map((x) => ({
+    name: x.key,
+    value: x.value,
+    file: x.file,
+    line: x.line,
+    where: `[${sectionName}] ${x.key}`,
+  }));
 }
 
 /** A v2i extension's values: `@section` (whole value) or a comma list. */
@@ -268,13 +331,19 @@ function multiValues(text: string, ctx: Ctx): Item[] {
 
 function misplacedCritical(item: Item, ctx: Ctx): void {
   if (item.name === 'critical') {
-    throw invalidAt(item, ctx, `"critical" must open the value and be followed directly by a comma ("critical, …")`, 'Write "critical," with no space before the comma, first in the value, as OpenSSL requires.');
+    throw invalidAt(
+      item,
+      ctx,
+      `"critical" must open the value and be followed directly by a comma ("critical, …")`,
+      'Write "critical," with no space before the comma, first in the value, as OpenSSL requires.',
+    );
   }
 }
 
 function nameOnly(item: Item, ctx: Ctx, kind: string): string {
   misplacedCritical(item, ctx);
-  if (item.value !== undefined) throw invalidAt(item, ctx, `${kind} "${item.name}" takes no ":${item.value}"`);
+  if (item.value !== undefined)
+    throw invalidAt(item, ctx, `${kind} "${item.name}" takes no ":${item.value}"`);
   return item.name;
 }
 
@@ -311,7 +380,13 @@ function nameCmp(name: string, prefix: string): boolean {
 
 function dirNameValue(sectionName: string, item: Item, ctx: Ctx): string {
   const s = ctx.cfg.section(sectionName);
-  if (!s) throw invalidAt(item, ctx, `dirName refers to section [${sectionName}], which does not exist`, `Add a [ ${sectionName} ] section with the name's fields (C = …, O = …, CN = …).`);
+  if (!s)
+    throw invalidAt(
+      item,
+      ctx,
+      `dirName refers to section [${sectionName}], which does not exist`,
+      `Add a [ ${sectionName} ] section with the name's fields (C = …, O = …, CN = …).`,
+    );
   const dn: DistinguishedName = [];
   for (const x of s.entries) {
     let type = x.key;
@@ -319,19 +394,32 @@ function dirNameValue(sectionName: string, item: Item, ctx: Ctx): string {
     const sep = type.search(/[.:,]/);
     if (sep >= 0 && sep + 1 < type.length) type = type.slice(sep + 1);
     if (type.startsWith('+')) {
-      throw new MtlsError('MTLS_CONFIG_UNSUPPORTED', `${formatLocation(x)}: [${sectionName}] ${x.key}: multi-valued RDNs ("+") in a dirName are not supported`, {
-        subject: formatLocation(x),
-        hint: 'Put each attribute in its own RDN (remove the "+").',
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_UNSUPPORTED',
+        `${formatLocation(x)}: [${sectionName}] ${x.key}: multi-valued RDNs ("+") in a dirName are not supported`,
+        {
+          subject: formatLocation(x),
+          hint: 'Put each attribute in its own RDN (remove the "+").',
+        },
+      );
     }
     const t = findAttributeType(type);
     if (!t) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `${formatLocation(x)}: [${sectionName}] ${x.key}: unknown name attribute "${type}" in dirName`, {
-        subject: formatLocation(x),
-        hint: 'Use C, ST, L, O, OU, CN, emailAddress, … or a dotted OID.',
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `${formatLocation(x)}: [${sectionName}] ${x.key}: unknown name attribute "${type}" in dirName`,
+        {
+          subject: formatLocation(x),
+          hint: 'Use C, ST, L, O, OU, CN, emailAddress, … or a dotted OID.',
+        },
+      );
     }
-    if (x.value === '') throw new MtlsError('MTLS_CONFIG_INVALID', `${formatLocation(x)}: [${sectionName}] ${x.key} is empty in dirName`, { subject: formatLocation(x) });
+    if (x.value === '')
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `${formatLocation(x)}: [${sectionName}] ${x.key} is empty in dirName`,
+        { subject: formatLocation(x) },
+      );
     dn.push({ type: t.short, value: x.value });
   }
   if (dn.length === 0) throw invalidAt(item, ctx, `dirName section [${sectionName}] is empty`);
@@ -342,18 +430,40 @@ function dirNameValue(sectionName: string, item: Item, ctx: Ctx): string {
 function generalName(item: Item, ctx: Ctx, kind: 'san' | 'ian' | 'other'): GeneralNameSpec {
   const { name, value } = item;
   if (kind === 'ian' && nameCmp(name, 'issuer') && value === 'copy') {
-    throw unsupportedAt(item, ctx, '"issuer:copy" is not supported', "List the issuer's alternative names explicitly (DNS:…, URI:…, email:…).");
+    throw unsupportedAt(
+      item,
+      ctx,
+      '"issuer:copy" is not supported',
+      "List the issuer's alternative names explicitly (DNS:…, URI:…, email:…).",
+    );
   }
-  const known = ['email', 'URI', 'DNS', 'RID', 'IP', 'dirName', 'otherName'].find((p) => nameCmp(name, p));
+  const known = ['email', 'URI', 'DNS', 'RID', 'IP', 'dirName', 'otherName'].find((p) =>
+    nameCmp(name, p),
+  );
   if (!known) {
-    throw invalidAt(item, ctx, `"${name}" is not a GeneralName type (OpenSSL: "unsupported option")`, 'Use DNS:, IP:, email:, URI:, RID: or dirName:.');
+    throw invalidAt(
+      item,
+      ctx,
+      `"${name}" is not a GeneralName type (OpenSSL: "unsupported option")`,
+      'Use DNS:, IP:, email:, URI:, RID: or dirName:.',
+    );
   }
-  if (value === undefined) throw invalidAt(item, ctx, `"${name}" has no value (OpenSSL: "missing value"); write ${known}:value`);
+  if (value === undefined)
+    throw invalidAt(
+      item,
+      ctx,
+      `"${name}" has no value (OpenSSL: "missing value"); write ${known}:value`,
+    );
   switch (known) {
     case 'email':
       if (kind === 'san' && value === 'copy') return { type: 'emailCopy' };
       if (kind === 'san' && value === 'move') {
-        throw unsupportedAt(item, ctx, '"email:move" is not supported', 'Use email:copy, and email_in_dn = no in the CA section to keep the address out of the subject.');
+        throw unsupportedAt(
+          item,
+          ctx,
+          '"email:move" is not supported',
+          'Use email:copy, and email_in_dn = no in the CA section to keep the address out of the subject.',
+        );
       }
       return { type: 'email', value };
     case 'URI':
@@ -362,16 +472,32 @@ function generalName(item: Item, ctx: Ctx, kind: 'san' | 'ian' | 'other'): Gener
       return { type: 'dns', value };
     case 'RID': {
       const oid = resolveOid(value, ctx);
-      if (!oid) throw invalidAt(item, ctx, `RID "${value}" is not an OID (OpenSSL: "bad object")`, 'Write the registered ID as a dotted OID, e.g. RID:1.2.3.4.');
+      if (!oid)
+        throw invalidAt(
+          item,
+          ctx,
+          `RID "${value}" is not an OID (OpenSSL: "bad object")`,
+          'Write the registered ID as a dotted OID, e.g. RID:1.2.3.4.',
+        );
       return { type: 'rid', value: oid };
     }
     case 'IP':
-      if (!parseIpBytes(value)) throw invalidAt(item, ctx, `"${value}" is not an IPv4 or IPv6 address (OpenSSL: "bad ip address")`);
+      if (!parseIpBytes(value))
+        throw invalidAt(
+          item,
+          ctx,
+          `"${value}" is not an IPv4 or IPv6 address (OpenSSL: "bad ip address")`,
+        );
       return { type: 'ip', value };
     case 'dirName':
       return { type: 'dirName', value: dirNameValue(value, item, ctx) };
     default:
-      throw unsupportedAt(item, ctx, `otherName GeneralNames ("${name}:${value}") are not supported`, 'Use DNS:, IP:, email:, URI:, RID: or dirName: names.');
+      throw unsupportedAt(
+        item,
+        ctx,
+        `otherName GeneralNames ("${name}:${value}") are not supported`,
+        'Use DNS:, IP:, email:, URI:, RID: or dirName: names.',
+      );
   }
 }
 
@@ -380,48 +506,94 @@ function dedupe<T>(list: T[]): T[] {
 }
 
 function noCritical(critical: boolean, ctx: Ctx, reason: string): void {
-  if (critical) throw invalidAt(ctx.entry, ctx, `must not be critical: ${reason}`, 'Remove "critical," from the value.');
+  if (critical)
+    throw invalidAt(
+      ctx.entry,
+      ctx,
+      `must not be critical: ${reason}`,
+      'Remove "critical," from the value.',
+    );
 }
 
-function basicConstraints(text: string, critical: boolean, ctx: Ctx): NonNullable<ExtensionProfile['basicConstraints']> {
+function basicConstraints(
+  text: string,
+  critical: boolean,
+  ctx: Ctx,
+): NonNullable<ExtensionProfile['basicConstraints']> {
   let ca = false;
   let pathLen: number | undefined;
   for (const it of multiValues(text, ctx)) {
     if (it.name === 'CA') {
       const b = parseBool(it.value);
-      if (b === undefined) throw invalidAt(it, ctx, `CA takes TRUE or FALSE, not "${it.value ?? ''}"`, 'Write CA:TRUE or CA:FALSE.');
+      if (b === undefined)
+        throw invalidAt(
+          it,
+          ctx,
+          `CA takes TRUE or FALSE, not "${it.value ?? ''}"`,
+          'Write CA:TRUE or CA:FALSE.',
+        );
       ca = b;
     } else if (it.name === 'pathlen') {
       if (it.value === undefined || !/^\d+$/.test(it.value)) {
-        throw invalidAt(it, ctx, `pathlen takes a non-negative integer, not "${it.value ?? ''}"`, 'Write pathlen:0 for a CA that may only issue end-entity certificates.');
+        throw invalidAt(
+          it,
+          ctx,
+          `pathlen takes a non-negative integer, not "${it.value ?? ''}"`,
+          'Write pathlen:0 for a CA that may only issue end-entity certificates.',
+        );
       }
       pathLen = Number(it.value);
     } else {
       misplacedCritical(it, ctx);
-      throw invalidAt(it, ctx, `unknown basicConstraints option "${it.name}" (OpenSSL: "invalid name")`, 'Use CA:TRUE|FALSE and pathlen:N.');
+      throw invalidAt(
+        it,
+        ctx,
+        `unknown basicConstraints option "${it.name}" (OpenSSL: "invalid name")`,
+        'Use CA:TRUE|FALSE and pathlen:N.',
+      );
     }
   }
   if (pathLen !== undefined && !ca) {
     // RFC 5280 §4.2.1.9: pathLenConstraint is only meaningful, and only allowed, when cA is TRUE.
-    throw invalidAt(ctx.entry, ctx, 'pathlen is set but CA is not TRUE; RFC 5280 §4.2.1.9 allows pathLenConstraint only in CA certificates', 'Remove pathlen, or add CA:TRUE.');
+    throw invalidAt(
+      ctx.entry,
+      ctx,
+      'pathlen is set but CA is not TRUE; RFC 5280 §4.2.1.9 allows pathLenConstraint only in CA certificates',
+      'Remove pathlen, or add CA:TRUE.',
+    );
   }
   return { critical, value: pathLen === undefined ? { ca } : { ca, pathLen } };
 }
 
-function keyUsage(text: string, critical: boolean, ctx: Ctx): NonNullable<ExtensionProfile['keyUsage']> {
+function keyUsage(
+  text: string,
+  critical: boolean,
+  ctx: Ctx,
+): NonNullable<ExtensionProfile['keyUsage']> {
   const out: KeyUsageName[] = [];
   for (const it of multiValues(text, ctx)) {
     const n = nameOnly(it, ctx, 'keyUsage');
-    const u = (KEY_USAGE_NAMES as readonly string[]).includes(n) ? (n as KeyUsageName) : KEY_USAGE_LONG[n];
+    const u = (KEY_USAGE_NAMES as readonly string[]).includes(n)
+      ? (n as KeyUsageName)
+      : KEY_USAGE_LONG[n];
     if (!u) {
-      throw invalidAt(it, ctx, `unknown keyUsage "${n}" (names are case-sensitive)`, `Use one of: ${KEY_USAGE_NAMES.join(', ')}.`);
+      throw invalidAt(
+        it,
+        ctx,
+        `unknown keyUsage "${n}" (names are case-sensitive)`,
+        `Use one of: ${KEY_USAGE_NAMES.join(', ')}.`,
+      );
     }
     out.push(u);
   }
   return { critical, value: dedupe(out) };
 }
 
-function extendedKeyUsage(text: string, critical: boolean, ctx: Ctx): NonNullable<ExtensionProfile['extendedKeyUsage']> {
+function extendedKeyUsage(
+  text: string,
+  critical: boolean,
+  ctx: Ctx,
+): NonNullable<ExtensionProfile['extendedKeyUsage']> {
   const byOid = new Map(Object.entries(EKU_OIDS).map(([k, v]) => [v, k]));
   const out: string[] = [];
   for (const it of multiValues(text, ctx)) {
@@ -436,7 +608,12 @@ function extendedKeyUsage(text: string, critical: boolean, ctx: Ctx): NonNullabl
       if (oid) r = byOid.get(oid) ?? oid;
     }
     if (!r) {
-      throw invalidAt(it, ctx, `unknown extendedKeyUsage "${n}" (names are case-sensitive)`, `Use one of ${Object.keys(EKU_OIDS).join(', ')}, a long name such as "TLS Web Client Authentication", or a dotted OID.`);
+      throw invalidAt(
+        it,
+        ctx,
+        `unknown extendedKeyUsage "${n}" (names are case-sensitive)`,
+        `Use one of ${Object.keys(EKU_OIDS).join(', ')}, a long name such as "TLS Web Client Authentication", or a dotted OID.`,
+      );
     }
     out.push(r);
   }
@@ -447,10 +624,19 @@ function subjectKeyIdentifier(text: string, critical: boolean, ctx: Ctx): 'hash'
   // RFC 5280 §4.2.1.2: conforming CAs MUST mark this extension non-critical.
   noCritical(critical, ctx, 'RFC 5280 §4.2.1.2 requires subjectKeyIdentifier to be non-critical');
   if (text === 'hash' || text === 'none') return text;
-  throw unsupportedAt(ctx.entry, ctx, `a fixed subjectKeyIdentifier "${text}" is not supported (only hash or none)`, 'Use subjectKeyIdentifier = hash: a fixed value would repeat in every certificate.');
+  throw unsupportedAt(
+    ctx.entry,
+    ctx,
+    `a fixed subjectKeyIdentifier "${text}" is not supported (only hash or none)`,
+    'Use subjectKeyIdentifier = hash: a fixed value would repeat in every certificate.',
+  );
 }
 
-function authorityKeyIdentifier(text: string, critical: boolean, ctx: Ctx): AuthorityKeyIdSpec | undefined {
+function authorityKeyIdentifier(
+  text: string,
+  critical: boolean,
+  ctx: Ctx,
+): AuthorityKeyIdSpec | undefined {
   // RFC 5280 §4.2.1.1: conforming CAs MUST mark this extension non-critical.
   noCritical(critical, ctx, 'RFC 5280 §4.2.1.1 requires authorityKeyIdentifier to be non-critical');
   if (text === 'none') return undefined;
@@ -458,27 +644,54 @@ function authorityKeyIdentifier(text: string, critical: boolean, ctx: Ctx): Auth
   for (const it of multiValues(text, ctx)) {
     if (it.name !== 'keyid' && it.name !== 'issuer') {
       misplacedCritical(it, ctx);
-      throw invalidAt(it, ctx, `unknown authorityKeyIdentifier option "${it.name}" (OpenSSL: "unknown option")`, 'Use keyid, keyid:always, issuer or issuer:always.');
+      throw invalidAt(
+        it,
+        ctx,
+        `unknown authorityKeyIdentifier option "${it.name}" (OpenSSL: "unknown option")`,
+        'Use keyid, keyid:always, issuer or issuer:always.',
+      );
     }
     if (it.value !== undefined && it.value !== 'always') {
-      throw invalidAt(it, ctx, `"${it.name}:${it.value}": the only qualifier is ":always"`, `Write ${it.name} or ${it.name}:always.`);
+      throw invalidAt(
+        it,
+        ctx,
+        `"${it.name}:${it.value}": the only qualifier is ":always"`,
+        `Write ${it.name} or ${it.name}:always.`,
+      );
     }
     spec[it.name] = it.value === 'always' ? 'always' : 'ifAvailable';
   }
   return spec;
 }
 
-function altName(text: string, critical: boolean, ctx: Ctx, kind: 'san' | 'ian'): NonNullable<ExtensionProfile['subjectAltName']> {
+function altName(
+  text: string,
+  critical: boolean,
+  ctx: Ctx,
+  kind: 'san' | 'ian',
+): NonNullable<ExtensionProfile['subjectAltName']> {
   return { critical, value: multiValues(text, ctx).map((it) => generalName(it, ctx, kind)) };
 }
 
 function nsCertType(text: string, critical: boolean, ctx: Ctx): NsCertTypeName[] {
-  noCritical(critical, ctx, 'nsCertType is a non-standard extension; a critical one makes RFC 5280 §4.2 validators reject the certificate');
+  noCritical(
+    critical,
+    ctx,
+    'nsCertType is a non-standard extension; a critical one makes RFC 5280 §4.2 validators reject the certificate',
+  );
   const out: NsCertTypeName[] = [];
   for (const it of multiValues(text, ctx)) {
     const n = nameOnly(it, ctx, 'nsCertType');
-    const t = (NS_CERT_TYPE_NAMES as readonly string[]).includes(n) ? (n as NsCertTypeName) : NS_CERT_TYPE_LONG[n];
-    if (!t) throw invalidAt(it, ctx, `unknown nsCertType "${n}"`, `Use one of: ${NS_CERT_TYPE_NAMES.join(', ')}.`);
+    const t = (NS_CERT_TYPE_NAMES as readonly string[]).includes(n)
+      ? (n as NsCertTypeName)
+      : NS_CERT_TYPE_LONG[n];
+    if (!t)
+      throw invalidAt(
+        it,
+        ctx,
+        `unknown nsCertType "${n}"`,
+        `Use one of: ${NS_CERT_TYPE_NAMES.join(', ')}.`,
+      );
     out.push(t);
   }
   return dedupe(out);
@@ -486,15 +699,30 @@ function nsCertType(text: string, critical: boolean, ctx: Ctx): NsCertTypeName[]
 
 function crlDistributionPoints(text: string, critical: boolean, ctx: Ctx): GeneralNameSpec[] {
   // RFC 5280 §4.2.1.13: the extension SHOULD be non-critical; mtlskit writes it non-critical.
-  noCritical(critical, ctx, 'RFC 5280 §4.2.1.13 says it SHOULD be non-critical, and mtlskit writes it non-critical');
+  noCritical(
+    critical,
+    ctx,
+    'RFC 5280 §4.2.1.13 says it SHOULD be non-critical, and mtlskit writes it non-critical',
+  );
   const out: GeneralNameSpec[] = [];
   const uriOnly = (g: GeneralNameSpec, it: Item): GeneralNameSpec => {
-    if (g.type !== 'uri') throw unsupportedAt(it, ctx, 'CRL distribution points must be URI: names in mtlskit', 'Write URI:http://…/ca.crl.');
+    if (g.type !== 'uri')
+      throw unsupportedAt(
+        it,
+        ctx,
+        'CRL distribution points must be URI: names in mtlskit',
+        'Write URI:http://…/ca.crl.',
+      );
     return g;
   };
-  const items = text.startsWith('@') ? sectionItems(text.slice(1), ctx.entry, ctx) : parseList(text, ctx);
+  const items = text.startsWith('@')
+    ? sectionItems(text.slice(1), ctx.entry, ctx)
+    : parseList(text, ctx);
   for (const it of items) {
-    if (text.startsWith('@') && ['fullname', 'relativename', 'CRLissuer', 'reasons'].includes(it.name)) {
+    if (
+      text.startsWith('@') &&
+      ['fullname', 'relativename', 'CRLissuer', 'reasons'].includes(it.name)
+    ) {
       throw invalidAt(
         it,
         ctx,
@@ -514,49 +742,103 @@ function crlDistributionPoints(text: string, critical: boolean, ctx: Ctx): Gener
         throw new MtlsError(
           'MTLS_CONFIG_UNSUPPORTED',
           `${formatLocation(d)}: ${d.where}: distribution point field "${d.name}" is not supported (only fullname)`,
-          { subject: formatLocation(d), hint: 'Keep only fullname = URI:… in the distribution point section.' },
+          {
+            subject: formatLocation(d),
+            hint: 'Keep only fullname = URI:… in the distribution point section.',
+          },
         );
       }
-      const sub: Ctx = { ...ctx, entry: { ...ctx.entry, file: d.file, line: d.line, key: `${ctx.entry.key} → ${d.where}` } };
-      const list = (d.value ?? '').startsWith('@') ? sectionItems((d.value as string).slice(1), d, sub) : parseList(d.value ?? '', sub);
+      const sub: Ctx = {
+        ...ctx,
+        entry: { ...ctx.entry, file: d.file, line: d.line, key: `${ctx.entry.key} → ${d.where}` },
+      };
+      const list = (d.value ?? '').startsWith('@')
+        ? sectionItems((d.value as string).slice(1), d, sub)
+        : parseList(d.value ?? '', sub);
       for (const g of list) names.push(uriOnly(generalName(g, sub, 'other'), g));
     }
     if (names.length !== 1) {
-      throw unsupportedAt(it, ctx, `distribution point [${it.name}] has ${names.length} full names; mtlskit writes one URI per distribution point`, 'List each URI as its own distribution point: crlDistributionPoints = URI:…, URI:….');
+      throw unsupportedAt(
+        it,
+        ctx,
+        `distribution point [${it.name}] has ${names.length} full names; mtlskit writes one URI per distribution point`,
+        'List each URI as its own distribution point: crlDistributionPoints = URI:…, URI:….',
+      );
     }
     out.push(...names);
   }
   return out;
 }
 
-function authorityInfoAccess(text: string, critical: boolean, ctx: Ctx): NonNullable<ExtensionProfile['authorityInfoAccess']> {
+function authorityInfoAccess(
+  text: string,
+  critical: boolean,
+  ctx: Ctx,
+): NonNullable<ExtensionProfile['authorityInfoAccess']> {
   // RFC 5280 §4.2.2.1: conforming CAs MUST mark this extension non-critical.
   noCritical(critical, ctx, 'RFC 5280 §4.2.2.1 requires authorityInfoAccess to be non-critical');
   const out: NonNullable<ExtensionProfile['authorityInfoAccess']> = [];
   for (const it of multiValues(text, ctx)) {
     const semi = it.name.indexOf(';');
     if (semi < 0) {
-      throw invalidAt(it, ctx, `"${it.name}" has no access method; write METHOD;TYPE:value such as OCSP;URI:http://ocsp.example/ (OpenSSL: "invalid syntax")`);
+      throw invalidAt(
+        it,
+        ctx,
+        `"${it.name}" has no access method; write METHOD;TYPE:value such as OCSP;URI:http://ocsp.example/ (OpenSSL: "invalid syntax")`,
+      );
     }
     const m = it.name.slice(0, semi);
-    const oid = m === 'OCSP' ? AD_OCSP : m === 'caIssuers' || m === 'CA Issuers' ? AD_CA_ISSUERS : resolveOid(m, ctx);
+    const oid =
+      m === 'OCSP'
+        ? AD_OCSP
+        : m === 'caIssuers' || m === 'CA Issuers'
+          ? AD_CA_ISSUERS
+          : resolveOid(m, ctx);
     const method = oid === AD_OCSP ? 'OCSP' : oid === AD_CA_ISSUERS ? 'caIssuers' : undefined;
-    if (!method) throw unsupportedAt(it, ctx, `access method "${m}" is not supported (only OCSP and caIssuers)`);
-    out.push({ method, location: generalName({ ...it, name: it.name.slice(semi + 1) }, ctx, 'other') });
+    if (!method)
+      throw unsupportedAt(
+        it,
+        ctx,
+        `access method "${m}" is not supported (only OCSP and caIssuers)`,
+      );
+    out.push({
+      method,
+      location: generalName({ ...it, name: it.name.slice(semi + 1) }, ctx, 'other'),
+    });
   }
   return out;
 }
 
-function certificatePolicies(text: string, critical: boolean, ctx: Ctx): NonNullable<ExtensionProfile['certificatePolicies']> {
+function certificatePolicies(
+  text: string,
+  critical: boolean,
+  ctx: Ctx,
+): NonNullable<ExtensionProfile['certificatePolicies']> {
   const out: string[] = [];
   for (const it of parseList(text, ctx)) {
     const n = nameOnly(it, ctx, 'policy');
     if (n.startsWith('@')) {
-      throw unsupportedAt(it, ctx, `policy section "${n}" (policy qualifiers: CPS, userNotice) is not supported`, 'List policy OIDs only: certificatePolicies = 1.2.3.4, ….');
+      throw unsupportedAt(
+        it,
+        ctx,
+        `policy section "${n}" (policy qualifiers: CPS, userNotice) is not supported`,
+        'List policy OIDs only: certificatePolicies = 1.2.3.4, ….',
+      );
     }
-    if (n === 'ia5org') throw unsupportedAt(it, ctx, '"ia5org" only affects policy qualifiers, which are not supported');
+    if (n === 'ia5org')
+      throw unsupportedAt(
+        it,
+        ctx,
+        '"ia5org" only affects policy qualifiers, which are not supported',
+      );
     const oid = n === 'anyPolicy' || n === 'X509v3 Any Policy' ? ANY_POLICY : resolveOid(n, ctx);
-    if (!oid) throw invalidAt(it, ctx, `"${n}" is not a policy OID`, 'Write the policy as a dotted OID, or name it in the oid_section.');
+    if (!oid)
+      throw invalidAt(
+        it,
+        ctx,
+        `"${n}" is not a policy OID`,
+        'Write the policy as a dotted OID, or name it in the oid_section.',
+      );
     out.push(oid);
   }
   return { critical, value: dedupe(out) };
@@ -583,14 +865,23 @@ function certificatePolicies(text: string, critical: boolean, ctx: Ctx): NonNull
  *   keyUsage name, bad IP address, missing section, critical where RFC 5280
  *   forbids it, …)
  */
-export function parseExtensionSection(cfg: ParsedOpenSslConfig, sectionName: string): ExtensionProfile {
+export function parseExtensionSection(
+  cfg: ParsedOpenSslConfig,
+  sectionName: string,
+): ExtensionProfile {
   const section = cfg.section(sectionName);
   if (!section) {
     const names = cfg.sections.filter(looksLikeExtensionSection).map((s) => s.name);
-    throw new MtlsError('MTLS_PROFILE_UNKNOWN', `${cfg.path} has no extension section [${sectionName}]`, {
-      subject: sectionName,
-      hint: names.length ? `Extension sections in the file: ${names.join(', ')}.` : `Add a [ ${sectionName} ] section to ${cfg.path}.`,
-    });
+    throw new MtlsError(
+      'MTLS_PROFILE_UNKNOWN',
+      `${cfg.path} has no extension section [${sectionName}]`,
+      {
+        subject: sectionName,
+        hint: names.length
+          ? `Extension sections in the file: ${names.join(', ')}.`
+          : `Add a [ ${sectionName} ] section to ${cfg.path}.`,
+      },
+    );
   }
   const oids = customOids(cfg);
   const profile: ExtensionProfile = { name: sectionName };
@@ -599,7 +890,11 @@ export function parseExtensionSection(cfg: ParsedOpenSslConfig, sectionName: str
     const { critical, rest } = splitCritical(entry.value);
     const key = entry.key;
     if (/^(DER|ASN1):/.test(rest)) {
-      throw unsupportedAt(entry, ctx, `raw extension values ("${rest.slice(0, rest.indexOf(':') + 1)}…") are not supported`);
+      throw unsupportedAt(
+        entry,
+        ctx,
+        `raw extension values ("${rest.slice(0, rest.indexOf(':') + 1)}…") are not supported`,
+      );
     }
     if (!SUPPORTED.has(key)) {
       const reason = UNSUPPORTED_EXTENSIONS[key];
@@ -641,7 +936,11 @@ export function parseExtensionSection(cfg: ParsedOpenSslConfig, sectionName: str
         profile.nsCertType = nsCertType(rest, critical, ctx);
         break;
       case 'nsComment':
-        noCritical(critical, ctx, 'nsComment is a non-standard extension; a critical one makes RFC 5280 §4.2 validators reject the certificate');
+        noCritical(
+          critical,
+          ctx,
+          'nsComment is a non-standard extension; a critical one makes RFC 5280 §4.2 validators reject the certificate',
+        );
         profile.nsComment = rest;
         break;
       case 'crlDistributionPoints':

@@ -18,7 +18,9 @@ export const defaultCaDir = (): string => process.env[ENV.caDir] ?? '.';
  * `--ca-dir DIR`: a CA directory. Stored under `ca` so that the old spelling
  * `--ca DIR` (kept as a hidden, deprecated alias) and `--no-ca` share it.
  */
-export function caDirOption(description = `CA directory (default: $${ENV.caDir} or the current directory)`): Option {
+export function caDirOption(
+  description = `CA directory (default: $${ENV.caDir} or the current directory)`,
+): Option {
   const opt = new Option('--ca-dir <dir>', description);
   opt.attributeName = (): string => 'ca';
   return opt;
@@ -33,9 +35,16 @@ export function openCaFromCli(dir: string | undefined): Promise<OpenCa> {
 }
 
 /** Loads the CA key, asking for its passphrase (file, MTLS_CA_PASSPHRASE, prompt) only if encrypted. */
-export async function caKeyFromCli(ca: OpenCa, passphraseFile: string | undefined): Promise<KeyObject> {
+export async function caKeyFromCli(
+  ca: OpenCa,
+  passphraseFile: string | undefined,
+): Promise<KeyObject> {
   const data = await readFileChecked(ca.config.privateKey, 'CA private key');
   if (!isEncryptedPrivateKey(data)) return loadCaKey(ca, undefined, data);
-  const passphrase = await readSecret({ kind: 'caPassphrase', file: passphraseFile, prompt: 'CA key passphrase: ' });
+  const passphrase = await readSecret({
+    kind: 'caPassphrase',
+    file: passphraseFile,
+    prompt: 'CA key passphrase: ',
+  });
   return loadCaKey(ca, passphrase, data);
 }

@@ -14,7 +14,11 @@ function attributeOf(long: string): string {
  * A hidden option `flags` (e.g. `--passphrase-file <file>`) that sets the
  * value of `replacement` and prints a deprecation warning naming it.
  */
-export function deprecatedAlias(flags: string, replacement: string, attribute = attributeOf(replacement)): Option {
+export function deprecatedAlias(
+  flags: string,
+  replacement: string,
+  attribute = attributeOf(replacement),
+): Option {
   const opt = new Option(flags).hideHelp();
   const old = opt.long ?? flags;
   opt.attributeName = (): string => attribute;
@@ -29,7 +33,11 @@ export function deprecatedAlias(flags: string, replacement: string, attribute = 
  * Reads an environment variable under its current name, else under an old
  * one (with a deprecation warning naming the new name).
  */
-export function envWithAlias(name: string, oldName: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function envWithAlias(
+  name: string,
+  oldName: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   const value = env[name];
   if (value !== undefined && value !== '') return value;
   const old = env[oldName];

@@ -28,10 +28,18 @@ export const ENV = {
 /** The kinds of secret the CLI reads, each with its one flag and one variable. */
 export const SECRETS = {
   caPassphrase: { flag: '--passphrase-file', env: ENV.caPassphrase, what: 'CA passphrase' },
-  parentCaPassphrase: { flag: '--parent-passphrase-file', env: ENV.parentCaPassphrase, what: 'parent CA passphrase' },
+  parentCaPassphrase: {
+    flag: '--parent-passphrase-file',
+    env: ENV.parentCaPassphrase,
+    what: 'parent CA passphrase',
+  },
   keyPassphrase: { flag: '--key-passphrase-file', env: ENV.keyPassphrase, what: 'key passphrase' },
   pfxPassword: { flag: '--password-file', env: ENV.pfxPassword, what: '.pfx password' },
-  pfxNewPassword: { flag: '--new-password-file', env: ENV.pfxNewPassword, what: 'new .pfx password' },
+  pfxNewPassword: {
+    flag: '--new-password-file',
+    env: ENV.pfxNewPassword,
+    what: 'new .pfx password',
+  },
 } as const;
 
 /** A kind of secret. */

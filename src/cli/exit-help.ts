@@ -19,7 +19,10 @@ export const EXIT_MEANINGS: Readonly<Record<number, string>> = {
 /** Catalogue codes grouped by the exit code they produce. */
 export function codesByExit(): Map<number, ErrorCode[]> {
   const groups = new Map<number, ErrorCode[]>();
-  for (const [code, entry] of Object.entries(ERROR_CODES) as [ErrorCode, (typeof ERROR_CODES)[ErrorCode]][]) {
+  for (const [code, entry] of Object.entries(ERROR_CODES) as [
+    ErrorCode,
+    (typeof ERROR_CODES)[ErrorCode],
+  ][]) {
     groups.set(entry.exit, [...(groups.get(entry.exit) ?? []), code]);
   }
   return groups;
@@ -30,7 +33,10 @@ export function exitCodesHelp(): string {
   const groups = codesByExit();
   const lines = Object.entries(EXIT_MEANINGS).map(([exit, meaning]) => {
     const codes = groups.get(Number(exit)) ?? [];
-    const sample = codes.length === 0 ? '' : ` [${codes.slice(0, 3).join(', ')}${codes.length > 3 ? ', …' : ''}]`;
+    const sample =
+      codes.length === 0
+        ? ''
+        : ` [${codes.slice(0, 3).join(', ')}${codes.length > 3 ? ', …' : ''}]`;
     return `  ${exit.padStart(3)}  ${meaning}${sample}`;
   });
   return `\nExit codes (errors print error[CODE] and hint:, or JSON with --json):\n${lines.join('\n')}\n`;

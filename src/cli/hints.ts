@@ -20,20 +20,69 @@ interface FlagAdvice {
 
 /** In order of preference: the first entry whose flags the command has wins. */
 export const FLAG_ADVICE: readonly FlagAdvice[] = [
-  { code: 'MTLS_CA_NOT_FOUND', flags: ['--ca-dir'], text: `Give the CA directory with --ca-dir DIR (or set ${ENV.caDir}); create one with \`mtls ca init DIR\` or adopt one with \`mtls ca adopt DIR\`.` },
-  { code: 'MTLS_CA_NOT_FOUND', flags: ['--config'], text: 'Give the openssl.cnf with --config FILE.' },
-  { code: 'MTLS_CA_NOT_FOUND', flags: [], text: 'Create a CA with `mtls ca init DIR`, or adopt one with `mtls ca adopt DIR`.' },
-  { code: 'MTLS_FILE_EXISTS', flags: ['--force'], text: 'Choose another output path, or pass --force to replace the file.', replace: true },
-  { code: 'MTLS_RENEW_PROFILE_UNKNOWN', flags: ['--profile'], text: 'Pass it with --profile NAME.' },
-  { code: 'MTLS_PROFILE_UNKNOWN', flags: ['--profile'], text: 'Pick one with --profile NAME (`mtls ca show` lists them).' },
+  {
+    code: 'MTLS_CA_NOT_FOUND',
+    flags: ['--ca-dir'],
+    text: `Give the CA directory with --ca-dir DIR (or set ${ENV.caDir}); create one with \`mtls ca init DIR\` or adopt one with \`mtls ca adopt DIR\`.`,
+  },
+  {
+    code: 'MTLS_CA_NOT_FOUND',
+    flags: ['--config'],
+    text: 'Give the openssl.cnf with --config FILE.',
+  },
+  {
+    code: 'MTLS_CA_NOT_FOUND',
+    flags: [],
+    text: 'Create a CA with `mtls ca init DIR`, or adopt one with `mtls ca adopt DIR`.',
+  },
+  {
+    code: 'MTLS_FILE_EXISTS',
+    flags: ['--force'],
+    text: 'Choose another output path, or pass --force to replace the file.',
+    replace: true,
+  },
+  {
+    code: 'MTLS_RENEW_PROFILE_UNKNOWN',
+    flags: ['--profile'],
+    text: 'Pass it with --profile NAME.',
+  },
+  {
+    code: 'MTLS_PROFILE_UNKNOWN',
+    flags: ['--profile'],
+    text: 'Pick one with --profile NAME (`mtls ca show` lists them).',
+  },
   { code: 'MTLS_KEY_UNSUPPORTED', flags: ['--key-type'], text: 'Pass it with --key-type TYPE.' },
   { code: 'MTLS_VALIDITY_BEYOND_CA', flags: ['--days'], text: 'Lower --days.' },
-  { code: 'MTLS_SAN_REQUIRED', flags: ['--san'], text: 'Pass them with --san DNS:api.example,IP:203.0.113.7, or make the CSR with `mtls csr new --san …`.' },
-  { code: 'MTLS_PATHLEN_EXCEEDED', flags: [], text: 'For a new intermediate: `mtls ca init DIR --intermediate --parent ROOTDIR`.' },
-  { code: 'MTLS_TLS_SERVER_UNTRUSTED', flags: ['--ca-file'], text: 'Pass that CA with --ca-file FILE.' },
-  { code: 'MTLS_PASSPHRASE_REQUIRED', flags: ['--password-file'], text: `Pass --password-file FILE or set ${ENV.pfxPassword}.` },
-  { code: 'MTLS_PASSPHRASE_REQUIRED', flags: ['--passphrase-file'], text: `Pass --passphrase-file FILE or set ${ENV.caPassphrase}.` },
-  { code: 'MTLS_PASSPHRASE_REQUIRED', flags: ['--key-passphrase-file'], text: `Pass --key-passphrase-file FILE or set ${ENV.keyPassphrase}.` },
+  {
+    code: 'MTLS_SAN_REQUIRED',
+    flags: ['--san'],
+    text: 'Pass them with --san DNS:api.example,IP:203.0.113.7, or make the CSR with `mtls csr new --san …`.',
+  },
+  {
+    code: 'MTLS_PATHLEN_EXCEEDED',
+    flags: [],
+    text: 'For a new intermediate: `mtls ca init DIR --intermediate --parent ROOTDIR`.',
+  },
+  {
+    code: 'MTLS_TLS_SERVER_UNTRUSTED',
+    flags: ['--ca-file'],
+    text: 'Pass that CA with --ca-file FILE.',
+  },
+  {
+    code: 'MTLS_PASSPHRASE_REQUIRED',
+    flags: ['--password-file'],
+    text: `Pass --password-file FILE or set ${ENV.pfxPassword}.`,
+  },
+  {
+    code: 'MTLS_PASSPHRASE_REQUIRED',
+    flags: ['--passphrase-file'],
+    text: `Pass --passphrase-file FILE or set ${ENV.caPassphrase}.`,
+  },
+  {
+    code: 'MTLS_PASSPHRASE_REQUIRED',
+    flags: ['--key-passphrase-file'],
+    text: `Pass --key-passphrase-file FILE or set ${ENV.keyPassphrase}.`,
+  },
 ];
 
 /** Long flags named in a text (`--key-passphrase-file`), without `=value`. */
@@ -67,8 +116,10 @@ function badSecretAdvice(): string | undefined {
   const last = secretOrigins().at(-1);
   if (!last) return undefined;
   const { what } = SECRETS[last.kind];
-  if (last.from === 'env') return `The ${what} came from the environment variable ${last.name}; check its value (it is used exactly as set).`;
-  if (last.from === 'file') return `The ${what} came from ${last.name}; only its first line is read, so check that line.`;
+  if (last.from === 'env')
+    return `The ${what} came from the environment variable ${last.name}; check its value (it is used exactly as set).`;
+  if (last.from === 'file')
+    return `The ${what} came from ${last.name}; only its first line is read, so check that line.`;
   return `Type the ${what} again.`;
 }
 
@@ -79,10 +130,13 @@ function badSecretAdvice(): string | undefined {
  */
 export function cliHint(err: MtlsError, cmd: Command | undefined): string {
   let hint = err.hint;
-  if (err.code === 'MTLS_BAD_PASSPHRASE') hint = `${ERROR_CODES.MTLS_BAD_PASSPHRASE.hint} ${badSecretAdvice() ?? ''}`.trim();
+  if (err.code === 'MTLS_BAD_PASSPHRASE')
+    hint = `${ERROR_CODES.MTLS_BAD_PASSPHRASE.hint} ${badSecretAdvice() ?? ''}`.trim();
   if (!cmd) return hint;
   const accepted = acceptedFlags(cmd);
-  const advice = FLAG_ADVICE.find((a) => a.code === err.code && a.flags.every((f) => accepted.has(f)) && !hint.includes(a.text));
+  const advice = FLAG_ADVICE.find(
+    (a) => a.code === err.code && a.flags.every((f) => accepted.has(f)) && !hint.includes(a.text),
+  );
   if (advice) hint = advice.replace ? advice.text : `${hint} ${advice.text}`;
   if (flagsIn(hint).every((f) => accepted.has(f))) return hint;
   return `${ERROR_CODES[err.code].hint} Run \`${commandPath(cmd)} --help\` for its options.`;

@@ -6,7 +6,10 @@ import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
 
 /** Commander reducer for a repeatable option: collects every value, in order. */
-export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+export const collect = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  value,
+];
 
 /**
  * Parses `-H "Name: value"`.
@@ -16,7 +19,10 @@ export function parseHeader(h: string): [string, string] {
   const i = h.indexOf(':');
   const name = i > 0 ? h.slice(0, i).trim() : '';
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(h)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `-H "${h}" is not "Name: value"`, { subject: '-H', hint: 'Write a header as -H "Content-Type: application/json".' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `-H "${h}" is not "Name: value"`, {
+      subject: '-H',
+      hint: 'Write a header as -H "Content-Type: application/json".',
+    });
   }
   return [name, h.slice(i + 1).trim()];
 }
@@ -35,13 +41,16 @@ async function readStdin(): Promise<Buffer> {
  * @returns undefined when no `-d` was given
  * @throws MTLS_FILE_NOT_FOUND, MTLS_FILE_READ for an unreadable `@FILE`
  */
-export async function readRequestBody(values: readonly string[] | undefined): Promise<Buffer | undefined> {
+export async function readRequestBody(
+  values: readonly string[] | undefined,
+): Promise<Buffer | undefined> {
   if (!values || values.length === 0) return undefined;
   let stdin: Buffer | undefined;
   const parts: Buffer[] = [];
   for (const d of values) {
     if (d === '@-') parts.push((stdin ??= await readStdin()));
-    else if (d.startsWith('@')) parts.push(await readFileChecked(d.slice(1), 'request body (-d @file)'));
+    else if (d.startsWith('@'))
+      parts.push(await readFileChecked(d.slice(1), 'request body (-d @file)'));
     else parts.push(Buffer.from(d, 'utf8'));
   }
   const out: Buffer[] = [];

@@ -10,7 +10,8 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-const useColor = (): boolean => !process.env.NO_COLOR && process.stderr.isTTY === true && process.env.TERM !== 'dumb';
+const useColor = (): boolean =>
+  !process.env.NO_COLOR && process.stderr.isTTY === true && process.env.TERM !== 'dumb';
 
 /** Wraps text in an ANSI style when colour is allowed. */
 export function style(code: 'bold' | 'red' | 'green' | 'yellow' | 'dim', text: string): string {
@@ -55,13 +56,17 @@ export function reportError(e: unknown, json = false, command?: Command): number
   const err: MtlsError = toMtlsError(e);
   const hint = cliHint(err, command);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ok: false, error: { ...err.toJSON(), hint } }, jsonReplacer, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ok: false, error: { ...err.toJSON(), hint } }, jsonReplacer, 2)}\n`,
+    );
   } else {
     process.stderr.write(`${style('red', `error[${err.code}]`)}: ${err.message}\n`);
     process.stderr.write(`${style('dim', 'hint')}: ${hint}\n`);
   }
   if (process.env.MTLS_DEBUG === '1') {
-    process.stderr.write(`${(err.cause instanceof Error ? err.cause.stack : undefined) ?? err.stack ?? ''}\n`);
+    process.stderr.write(
+      `${(err.cause instanceof Error ? err.cause.stack : undefined) ?? err.stack ?? ''}\n`,
+    );
   }
   return err.exitCode;
 }
@@ -74,7 +79,10 @@ export async function withSpinner<T>(label: string, work: () => Promise<T>): Pro
   if (!process.stderr.isTTY || process.env.CI) return work();
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   let i = 0;
-  const timer = setInterval(() => process.stderr.write(`\r${frames[i++ % frames.length]} ${label}`), 80);
+  const timer = setInterval(
+    () => process.stderr.write(`\r${frames[i++ % frames.length]} ${label}`),
+    80,
+  );
   try {
     return await work();
   } finally {

@@ -15,7 +15,12 @@ const FOOTER = `
 Set MTLS_DEBUG=1 to print stack traces. NO_COLOR disables colour.`;
 
 /** Commander outcomes that are not errors. */
-const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help', 'commander.executeSubCommandAsync']);
+const NOT_ERRORS = new Set([
+  'commander.helpDisplayed',
+  'commander.version',
+  'commander.help',
+  'commander.executeSubCommandAsync',
+]);
 
 /** A commander usage error, kept with the command that raised it. */
 export class UsageError extends MtlsError {
@@ -24,7 +29,9 @@ export class UsageError extends MtlsError {
     /** The command whose parsing failed. */
     readonly command: Command,
   ) {
-    super('MTLS_USAGE', message, { hint: `Run \`${commandPath(command)} --help\` for its options and examples.` });
+    super('MTLS_USAGE', message, {
+      hint: `Run \`${commandPath(command)} --help\` for its options and examples.`,
+    });
   }
 }
 
@@ -39,7 +46,9 @@ export function leafCommands(cmd: Command): Command[] {
  */
 export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('mtls')
-    .description('mtlskit: private CA, client certificates, PKCS#12, mTLS client and TLS-1.2 mTLS gateway')
+    .description(
+      'mtlskit: private CA, client certificates, PKCS#12, mTLS client and TLS-1.2 mTLS gateway',
+    )
     .version('0.1.0')
     .addHelpText('after', `${exitCodesHelp()}${FOOTER}`);
   await registerCommands(program, argv);
@@ -70,7 +79,9 @@ function usageMessage(err: CommanderError, cmd: Command, argv: readonly string[]
   if (err.code === 'commander.missingMandatoryOptionValue') {
     const known = acceptedFlags(cmd);
     const end = argv.indexOf('--');
-    const unknown = (end < 0 ? argv : argv.slice(0, end)).slice(2).find((a) => a.startsWith('--') && !known.has(a.split('=')[0] as string));
+    const unknown = (end < 0 ? argv : argv.slice(0, end))
+      .slice(2)
+      .find((a) => a.startsWith('--') && !known.has(a.split('=')[0] as string));
     if (unknown !== undefined) return `unknown option '${unknown.split('=')[0]}'`;
   }
   return err.message.replace(/^error: /, '');

@@ -46,7 +46,11 @@ export async function readSecret(src: SecretSource): Promise<string> {
   if (src.file !== undefined) {
     const text = (await readFileChecked(src.file, `${what} file`)).toString('utf8');
     const first = text.split(/\r?\n/)[0] ?? '';
-    if (first === '') throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${what} file ${src.file} is empty`, { subject: src.file, hint: `Put the ${what} on the first line of ${src.file}.` });
+    if (first === '')
+      throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${what} file ${src.file} is empty`, {
+        subject: src.file,
+        hint: `Put the ${what} on the first line of ${src.file}.`,
+      });
     origins.push({ kind: src.kind, from: 'file', name: src.file });
     return first;
   }
@@ -64,9 +68,15 @@ export async function readSecret(src: SecretSource): Promise<string> {
   const first = await promptHidden(src.prompt);
   if (src.confirm) {
     const again = await promptHidden('Verifying - ' + src.prompt);
-    if (again !== first) throw new MtlsError('MTLS_BAD_ARGUMENT', `the two ${what} entries differ`, { hint: 'Type the same value twice.' });
+    if (again !== first)
+      throw new MtlsError('MTLS_BAD_ARGUMENT', `the two ${what} entries differ`, {
+        hint: 'Type the same value twice.',
+      });
   }
-  if (first === '') throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `empty ${what}`, { hint: `Type the ${what}, or pass ${flag} FILE.` });
+  if (first === '')
+    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `empty ${what}`, {
+      hint: `Type the ${what}, or pass ${flag} FILE.`,
+    });
   origins.push({ kind: src.kind, from: 'prompt', name: 'terminal' });
   return first;
 }

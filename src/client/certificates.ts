@@ -37,8 +37,15 @@ export interface CertificateSummary {
 const DAY = 86_400_000;
 
 function describe(cert: Uint8Array | NodeX509 | x509.X509Certificate): CertificateDescription {
-  const der = cert instanceof x509.X509Certificate ? cert.rawData : cert instanceof NodeX509 ? cert.raw : cert;
-  return describeCertificate(cert instanceof x509.X509Certificate ? cert : new x509.X509Certificate(der));
+  const der =
+    cert instanceof x509.X509Certificate
+      ? cert.rawData
+      : cert instanceof NodeX509
+        ? cert.raw
+        : cert;
+  return describeCertificate(
+    cert instanceof x509.X509Certificate ? cert : new x509.X509Certificate(der),
+  );
 }
 
 /**
@@ -46,7 +53,10 @@ function describe(cert: Uint8Array | NodeX509 | x509.X509Certificate): Certifica
  * @param at - the time validity is judged at (default now)
  * @throws MTLS_DER_INVALID when the DER is malformed
  */
-export function summarizeCertificate(cert: Uint8Array | NodeX509 | x509.X509Certificate, at: Date = new Date()): CertificateSummary {
+export function summarizeCertificate(
+  cert: Uint8Array | NodeX509 | x509.X509Certificate,
+  at: Date = new Date(),
+): CertificateSummary {
   const d = describe(cert);
   const eku = d.extensions.find((e) => e.kind === 'extendedKeyUsage');
   const notBefore = new Date(d.notBefore);
@@ -64,7 +74,8 @@ export function summarizeCertificate(cert: Uint8Array | NodeX509 | x509.X509Cert
     fingerprintSha256: d.fingerprints.sha256,
     isCa: d.isCa,
     selfIssued: d.selfIssued,
-    extendedKeyUsage: eku && eku.kind === 'extendedKeyUsage' ? eku.purposes.map((p) => p.name ?? p.oid) : null,
+    extendedKeyUsage:
+      eku && eku.kind === 'extendedKeyUsage' ? eku.purposes.map((p) => p.name ?? p.oid) : null,
   };
 }
 
@@ -83,13 +94,24 @@ export interface ClientCertificateProblem {
  * extendedKeyUsage (clientAuth, RFC 5280 §4.2.1.12) and basicConstraints.
  * @param at - the time to judge validity at (default now)
  */
-export function checkClientCertificate(summary: CertificateSummary, at: Date = new Date()): ClientCertificateProblem[] {
+export function checkClientCertificate(
+  summary: CertificateSummary,
+  at: Date = new Date(),
+): ClientCertificateProblem[] {
   const out: ClientCertificateProblem[] = [];
   if (summary.expired) {
-    out.push({ code: 'expired', message: `our certificate ${summary.subject} expired on ${summary.notAfter}`, fatal: true });
+    out.push({
+      code: 'expired',
+      message: `our certificate ${summary.subject} expired on ${summary.notAfter}`,
+      fatal: true,
+    });
   }
   if (summary.notYetValid) {
-    out.push({ code: 'not_yet_valid', message: `our certificate ${summary.subject} is not valid before ${summary.notBefore} (it is now ${at.toISOString()}; check the clock)`, fatal: true });
+    out.push({
+      code: 'not_yet_valid',
+      message: `our certificate ${summary.subject} is not valid before ${summary.notBefore} (it is now ${at.toISOString()}; check the clock)`,
+      fatal: true,
+    });
   }
   const eku = summary.extendedKeyUsage;
   if (eku === null) {
@@ -98,11 +120,24 @@ export function checkClientCertificate(summary: CertificateSummary, at: Date = n
       message: `our certificate has no extendedKeyUsage; OpenSSL accepts that as any purpose (RFC 5280 §4.2.1.12), but providers that require clientAuth refuse it`,
       fatal: false,
     });
-  } else if (!eku.includes('clientAuth') && !eku.includes(EKU_OIDS.clientAuth as string) && !eku.includes('anyExtendedKeyUsage')) {
-    out.push({ code: 'eku_lacks_client_auth', message: `our certificate's extendedKeyUsage is ${eku.join(', ')}, without clientAuth`, fatal: true });
+  } else if (
+    !eku.includes('clientAuth') &&
+    !eku.includes(EKU_OIDS.clientAuth as string) &&
+    !eku.includes('anyExtendedKeyUsage')
+  ) {
+    out.push({
+      code: 'eku_lacks_client_auth',
+      message: `our certificate's extendedKeyUsage is ${eku.join(', ')}, without clientAuth`,
+      fatal: true,
+    });
   }
   if (summary.isCa) {
-    out.push({ code: 'is_ca', message: 'our certificate is a CA certificate (basicConstraints CA:TRUE), not a client certificate', fatal: true });
+    out.push({
+      code: 'is_ca',
+      message:
+        'our certificate is a CA certificate (basicConstraints CA:TRUE), not a client certificate',
+      fatal: true,
+    });
   }
   return out;
 }
@@ -152,16 +187,25 @@ function dnOf(der: Uint8Array): DistinguishedName | undefined {
 
 /** Compares names the way RFC 5280 §7.1 suggests in practice: case-insensitive, inner spaces collapsed. */
 function normalise(dn: DistinguishedName): string {
-  return dn.map((a) => `${a.type.toLowerCase()}=${a.value.trim().replace(/\s+/g, ' ').toLowerCase()}`).join('/');
+  return dn
+    .map((a) => `${a.type.toLowerCase()}=${a.value.trim().replace(/\s+/g, ' ').toLowerCase()}`)
+    .join('/');
 }
 
 function differences(ours: DistinguishedName, theirs: DistinguishedName): NameDifference[] {
   const types = [...new Set([...ours.map((a) => a.type), ...theirs.map((a) => a.type)])];
   const out: NameDifference[] = [];
   for (const type of types) {
-    const a = ours.filter((x) => x.type === type).map((x) => x.value).join('+');
-    const b = theirs.filter((x) => x.type === type).map((x) => x.value).join('+');
-    if (a.toLowerCase() !== b.toLowerCase()) out.push({ type, ours: a === '' ? null : a, theirs: b === '' ? null : b });
+    const a = ours
+      .filter((x) => x.type === type)
+      .map((x) => x.value)
+      .join('+');
+    const b = theirs
+      .filter((x) => x.type === type)
+      .map((x) => x.value)
+      .join('+');
+    if (a.toLowerCase() !== b.toLowerCase())
+      out.push({ type, ours: a === '' ? null : a, theirs: b === '' ? null : b });
   }
   return out;
 }
@@ -173,7 +217,11 @@ function differences(ours: DistinguishedName, theirs: DistinguishedName): NameDi
  * @param chain - the other certificates we hold (intermediates, root)
  * @param acceptable - DER DistinguishedNames from the CertificateRequest
  */
-export function matchIssuer(certificate: NodeX509, chain: readonly NodeX509[], acceptable: readonly Uint8Array[]): IssuerMatch {
+export function matchIssuer(
+  certificate: NodeX509,
+  chain: readonly NodeX509[],
+  acceptable: readonly Uint8Array[],
+): IssuerMatch {
   const ourDers: Uint8Array[] = [];
   for (const c of [certificate, ...chain]) {
     const parsed = new x509.X509Certificate(c.raw);
@@ -193,7 +241,8 @@ export function matchIssuer(certificate: NodeX509, chain: readonly NodeX509[], a
     for (const t of theirs) {
       if (!t) continue;
       const diff = differences(issuer, t);
-      if (!closest || diff.length < closest.differences.length) closest = { name: formatRfc4514(t), differences: diff };
+      if (!closest || diff.length < closest.differences.length)
+        closest = { name: formatRfc4514(t), differences: diff };
     }
   }
   return { anyCa: false, listed: false, ourCaNames, ...(closest ? { closest } : {}) };
@@ -202,6 +251,12 @@ export function matchIssuer(certificate: NodeX509, chain: readonly NodeX509[], a
 /** Says how a listed name differs from ours, e.g. `O is "Acme" there, "ACME Ltd" in ours`. */
 export function describeDifferences(diff: readonly NameDifference[]): string {
   return diff
-    .map((d) => (d.ours === null ? `it has ${d.type}="${d.theirs}" that ours lacks` : d.theirs === null ? `ours has ${d.type}="${d.ours}" that it lacks` : `${d.type} is "${d.theirs}" there, "${d.ours}" in ours`))
+    .map((d) =>
+      d.ours === null
+        ? `it has ${d.type}="${d.theirs}" that ours lacks`
+        : d.theirs === null
+          ? `ours has ${d.type}="${d.ours}" that it lacks`
+          : `${d.type} is "${d.theirs}" there, "${d.ours}" in ours`,
+    )
     .join('; ');
 }

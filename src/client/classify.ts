@@ -6,7 +6,11 @@
 import type { ErrorCode } from '../errors/index.js';
 import { alertCode, alertName, type TlsAlert } from '../tls/tls-record.js';
 import type { TlsVersionName, TlsVersionRange } from '../tls/versions.js';
-import { describeDifferences, type ClientCertificateProblem, type IssuerMatch } from './certificates.js';
+import {
+  describeDifferences,
+  type ClientCertificateProblem,
+  type IssuerMatch,
+} from './certificates.js';
 import type { ConnectionTrace } from './connection.js';
 import { recognizeCertificateRefusal, type CertificateRefusal } from './http-refusal.js';
 
@@ -152,7 +156,13 @@ function errorCodesOf(e: unknown): string[] {
  * Codes that mean we gave up waiting, not that the peer did anything: our
  * handshake timer, node:net's, and undici's header, body and connect timeouts.
  */
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUT_CODES = new Set([
+  'ETIMEDOUT',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** What {@link classifyOutcome} looks at. */
 export interface ClassifyInput {
@@ -172,35 +182,78 @@ export function classifyOutcome(input: ClassifyInput): Outcome {
   if (input.status !== undefined) {
     const refusal = recognizeCertificateRefusal(input.status, input.body);
     return refusal
-      ? { kind: 'http-status', status: input.status, refusal, detail: `the handshake completed, then ${refusal.server} answered ${refusal.said}` }
+      ? {
+          kind: 'http-status',
+          status: input.status,
+          refusal,
+          detail: `the handshake completed, then ${refusal.server} answered ${refusal.said}`,
+        }
       : { kind: 'http-status', status: input.status, detail: `HTTP ${input.status}` };
   }
   const thrown = errorCodesOf(input.error);
   // undici destroys the socket with its own error after a failure; the TLS layer's error says more.
   const firstError = trace?.errors.find((e) => !e.code?.startsWith('UND_ERR')) ?? trace?.errors[0];
-  const code = firstError?.code ?? thrown.find((c) => !c.startsWith('UND_ERR') && !c.startsWith('MTLS_')) ?? thrown.find((c) => c.startsWith('UND_ERR'));
-  const message = firstError?.message ?? (input.error instanceof Error ? input.error.message : String(input.error));
+  const code =
+    firstError?.code ??
+    thrown.find((c) => !c.startsWith('UND_ERR') && !c.startsWith('MTLS_')) ??
+    thrown.find((c) => c.startsWith('UND_ERR'));
+  const message =
+    firstError?.message ??
+    (input.error instanceof Error ? input.error.message : String(input.error));
   const withCode = (o: Outcome): Outcome => (code ? { ...o, errorCode: code } : o);
-  const timedOut = [...(trace?.errors ?? []).map((e) => e.code), ...thrown].find((c): c is string => c !== undefined && TIMEOUT_CODES.has(c));
+  const timedOut = [...(trace?.errors ?? []).map((e) => e.code), ...thrown].find(
+    (c): c is string => c !== undefined && TIMEOUT_CODES.has(c),
+  );
   if (!trace || !trace.tcpConnected) {
-    if (code === 'ECONNREFUSED') return withCode({ kind: 'connection-refused', detail: 'the connection was refused: nothing listens on that port' });
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return withCode({ kind: 'dns-failure', detail: `the host name does not resolve (${code})` });
-    if (timedOut) return { kind: 'timeout', errorCode: timedOut, detail: 'the TCP connection was not accepted in time' };
+    if (code === 'ECONNREFUSED')
+      return withCode({
+        kind: 'connection-refused',
+        detail: 'the connection was refused: nothing listens on that port',
+      });
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return withCode({ kind: 'dns-failure', detail: `the host name does not resolve (${code})` });
+    if (timedOut)
+      return {
+        kind: 'timeout',
+        errorCode: timedOut,
+        detail: 'the TCP connection was not accepted in time',
+      };
     return withCode({ kind: 'network-error', detail: message });
   }
   const t = trace.transcript;
-  if (t.malformed || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
-    return withCode({ kind: 'not-tls', detail: t.malformed ?? 'the server answered with something that is not TLS' });
+  if (
+    t.malformed ||
+    code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG'
+  ) {
+    return withCode({
+      kind: 'not-tls',
+      detail: t.malformed ?? 'the server answered with something that is not TLS',
+    });
   }
   // Only a fatal alert ends a handshake (RFC 5246 §7.2); a warning such as unrecognized_name does not.
   const received = t.alertsReceived.find((a) => a.level === 'fatal') ?? alertFromErrorCode(code);
-  if (received) return withCode({ kind: 'tls-alert', alert: received, detail: `the server sent the TLS alert ${received.name} (${received.code})` });
+  if (received)
+    return withCode({
+      kind: 'tls-alert',
+      alert: received,
+      detail: `the server sent the TLS alert ${received.name} (${received.code})`,
+    });
   if (code && SERVER_VERIFY_CODES.has(code)) {
-    return withCode({ kind: 'server-certificate-rejected', detail: `we refused the server's certificate: ${message}` });
+    return withCode({
+      kind: 'server-certificate-rejected',
+      detail: `we refused the server's certificate: ${message}`,
+    });
   }
   const sent = t.alertsSent.find((a) => a.level === 'fatal');
   if (sent || (code && code.startsWith('ERR_SSL_') && !/DISCONNECT|SHUTDOWN/.test(code))) {
-    return withCode({ kind: 'local-tls-error', ...(sent ? { alert: sent } : {}), detail: sent ? `our TLS stack stopped the handshake with the alert ${sent.name}: ${message}` : message });
+    return withCode({
+      kind: 'local-tls-error',
+      ...(sent ? { alert: sent } : {}),
+      detail: sent
+        ? `our TLS stack stopped the handshake with the alert ${sent.name}: ${message}`
+        : message,
+    });
   }
   // We gave up waiting: the server is slow or silent, whatever stage it reached. Checked before
   // the closed-* outcomes, because giving up closes the connection from our side.
@@ -213,18 +266,32 @@ export function classifyOutcome(input: ClassifyInput): Outcome {
     return { kind: 'timeout', errorCode: timedOut, detail };
   }
   if (!trace.peerClosed) {
-    return withCode({ kind: 'network-error', detail: `the connection broke ${trace.secureConnected ? 'after' : 'during'} the handshake without the server closing it: ${message}` });
+    return withCode({
+      kind: 'network-error',
+      detail: `the connection broke ${trace.secureConnected ? 'after' : 'during'} the handshake without the server closing it: ${message}`,
+    });
   }
   if (t.bytesReceived === 0 || !t.serverHello) {
-    return withCode({ kind: 'closed-before-handshake', detail: t.bytesReceived === 0 ? 'the server closed the connection before any TLS handshake' : 'the server closed the connection before its ServerHello' });
+    return withCode({
+      kind: 'closed-before-handshake',
+      detail:
+        t.bytesReceived === 0
+          ? 'the server closed the connection before any TLS handshake'
+          : 'the server closed the connection before its ServerHello',
+    });
   }
   if (trace.secureConnected || t.serverHelloDone) {
     return withCode({
       kind: 'closed-after-handshake',
-      detail: trace.secureConnected ? 'the handshake completed, then the server closed the connection without an alert and without an HTTP answer' : 'we sent our certificate and finished our side of the handshake, then the server closed the connection without an alert',
+      detail: trace.secureConnected
+        ? 'the handshake completed, then the server closed the connection without an alert and without an HTTP answer'
+        : 'we sent our certificate and finished our side of the handshake, then the server closed the connection without an alert',
     });
   }
-  return withCode({ kind: 'network-error', detail: `the connection broke during the handshake: ${message}` });
+  return withCode({
+    kind: 'network-error',
+    detail: `the connection broke during the handshake: ${message}`,
+  });
 }
 
 /** What the client knows besides the outcome. */
@@ -250,19 +317,27 @@ export interface Classification {
   cause: string;
 }
 
-const CERT_ALERTS = new Set(['bad_certificate', 'certificate_unknown', 'access_denied', 'decrypt_error', 'handshake_failure']);
+const CERT_ALERTS = new Set([
+  'bad_certificate',
+  'certificate_unknown',
+  'access_denied',
+  'decrypt_error',
+  'handshake_failure',
+]);
 
 /** Narrows a generic client-certificate rejection by what we know about our certificate. */
 function refine(ctx: DiagnoseContext, fallback: Classification): Classification {
   const problems = ctx.clientProblems ?? [];
-  const find = (c: ClientCertificateProblem['code']): ClientCertificateProblem | undefined => problems.find((p) => p.code === c);
+  const find = (c: ClientCertificateProblem['code']): ClientCertificateProblem | undefined =>
+    problems.find((p) => p.code === c);
   const expired = find('expired');
   if (expired) return { verdict: 'client-cert-expired', cause: expired.message };
   const early = find('not_yet_valid');
   if (early) return { verdict: 'client-cert-not-yet-valid', cause: early.message };
   const eku = find('eku_lacks_client_auth');
   if (eku) return { verdict: 'client-cert-wrong-purpose', cause: eku.message };
-  if (ctx.issuerMatch && !ctx.issuerMatch.listed) return { verdict: 'client-cert-untrusted', cause: issuerCause(ctx.issuerMatch) };
+  if (ctx.issuerMatch && !ctx.issuerMatch.listed)
+    return { verdict: 'client-cert-untrusted', cause: issuerCause(ctx.issuerMatch) };
   const ca = find('is_ca');
   if (ca) return { verdict: 'client-cert-wrong-purpose', cause: ca.message };
   return fallback;
@@ -270,7 +345,8 @@ function refine(ctx: DiagnoseContext, fallback: Classification): Classification 
 
 function issuerCause(m: IssuerMatch): string {
   const ours = m.ourCaNames[0] ?? 'an unknown CA';
-  if (!m.closest) return `our certificate is issued by ${ours}, which is not among the CA names the server accepts`;
+  if (!m.closest)
+    return `our certificate is issued by ${ours}, which is not among the CA names the server accepts`;
   const diff = m.closest.differences;
   return `our certificate is issued by ${ours}, which is not among the CA names the server accepts; the closest is ${m.closest.name}${diff.length > 0 && diff.length <= 3 ? ` (${describeDifferences(diff)})` : ''}`;
 }
@@ -280,17 +356,33 @@ function issuerCause(m: IssuerMatch): string {
  * about its certificate to name the likely cause of a bare rejection.
  */
 export function classifyVerdict(outcome: Outcome, ctx: DiagnoseContext): Classification {
-  const missing: Classification = { verdict: 'client-cert-missing', cause: 'the server requires a client certificate and we sent none' };
-  const rejected: Classification = { verdict: 'client-cert-rejected', cause: 'the server refused our client certificate without naming a reason' };
+  const missing: Classification = {
+    verdict: 'client-cert-missing',
+    cause: 'the server requires a client certificate and we sent none',
+  };
+  const rejected: Classification = {
+    verdict: 'client-cert-rejected',
+    cause: 'the server refused our client certificate without naming a reason',
+  };
   switch (outcome.kind) {
     case 'http-status': {
       const status = outcome.status ?? 0;
       if (outcome.refusal) return refusalVerdict(outcome.refusal, outcome.detail, ctx);
-      if (status >= 400) return { verdict: 'http-error', cause: `the TLS handshake succeeded and the server answered HTTP ${status}` };
+      if (status >= 400)
+        return {
+          verdict: 'http-error',
+          cause: `the TLS handshake succeeded and the server answered HTTP ${status}`,
+        };
       if (ctx.certificateRequested === false) {
-        return { verdict: 'no-client-cert-requested', cause: `the server answered HTTP ${status} without asking for a client certificate: this endpoint does not use mTLS` };
+        return {
+          verdict: 'no-client-cert-requested',
+          cause: `the server answered HTTP ${status} without asking for a client certificate: this endpoint does not use mTLS`,
+        };
       }
-      return { verdict: 'ok', cause: `the mTLS handshake succeeded and the server answered HTTP ${status}` };
+      return {
+        verdict: 'ok',
+        cause: `the mTLS handshake succeeded and the server answered HTTP ${status}`,
+      };
     }
     case 'connection-refused':
     case 'dns-failure':
@@ -301,47 +393,96 @@ export function classifyVerdict(outcome: Outcome, ctx: DiagnoseContext): Classif
     case 'not-tls':
       return { verdict: 'not-tls', cause: outcome.detail };
     case 'closed-before-handshake':
-      return { verdict: 'closed-before-handshake', cause: `${outcome.detail}; a provider does this when the source IP is not registered` };
+      return {
+        verdict: 'closed-before-handshake',
+        cause: `${outcome.detail}; a provider does this when the source IP is not registered`,
+      };
     case 'server-certificate-rejected': {
       const code = outcome.errorCode ?? '';
-      if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') return { verdict: 'server-name-mismatch', cause: outcome.detail };
+      if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH')
+        return { verdict: 'server-name-mismatch', cause: outcome.detail };
       return { verdict: 'server-untrusted', cause: outcome.detail };
     }
     case 'local-tls-error': {
       const code = outcome.errorCode ?? '';
-      if (outcome.alert?.name === 'protocol_version' || /UNSUPPORTED_PROTOCOL|NO_PROTOCOLS_AVAILABLE|VERSION_TOO_LOW|VERSION_TOO_HIGH/.test(code)) {
+      if (
+        outcome.alert?.name === 'protocol_version' ||
+        /UNSUPPORTED_PROTOCOL|NO_PROTOCOLS_AVAILABLE|VERSION_TOO_LOW|VERSION_TOO_HIGH/.test(code)
+      ) {
         return { verdict: 'tls-version-mismatch', cause: versionCause(ctx, outcome.detail) };
       }
       return { verdict: 'handshake-failure', cause: outcome.detail };
     }
     case 'tls-alert': {
       const name = outcome.alert?.name ?? '';
-      if (name === 'protocol_version' || name === 'inappropriate_fallback') return { verdict: 'tls-version-mismatch', cause: versionCause(ctx, outcome.detail) };
+      if (name === 'protocol_version' || name === 'inappropriate_fallback')
+        return { verdict: 'tls-version-mismatch', cause: versionCause(ctx, outcome.detail) };
       if (name === 'certificate_required') return missing;
       if (name === 'unknown_ca') {
-        return { verdict: 'client-cert-untrusted', cause: ctx.issuerMatch && !ctx.issuerMatch.listed ? issuerCause(ctx.issuerMatch) : 'the server does not trust the CA that issued our certificate (unknown_ca)' };
+        return {
+          verdict: 'client-cert-untrusted',
+          cause:
+            ctx.issuerMatch && !ctx.issuerMatch.listed
+              ? issuerCause(ctx.issuerMatch)
+              : 'the server does not trust the CA that issued our certificate (unknown_ca)',
+        };
       }
       if (name === 'certificate_expired') {
         const p = ctx.clientProblems?.find((x) => x.code === 'expired');
-        return { verdict: 'client-cert-expired', cause: p?.message ?? 'the server says our certificate (or a CA above it) has expired' };
+        return {
+          verdict: 'client-cert-expired',
+          cause: p?.message ?? 'the server says our certificate (or a CA above it) has expired',
+        };
       }
-      if (name === 'certificate_revoked') return { verdict: 'client-cert-revoked', cause: 'the server says our certificate is revoked' };
+      if (name === 'certificate_revoked')
+        return {
+          verdict: 'client-cert-revoked',
+          cause: 'the server says our certificate is revoked',
+        };
       if (name === 'unsupported_certificate') {
-        const p = ctx.clientProblems?.find((x) => x.code === 'eku_lacks_client_auth' || x.code === 'is_ca');
-        return { verdict: 'client-cert-wrong-purpose', cause: p?.message ?? 'the server says our certificate is not usable for client authentication (unsupported_certificate)' };
+        const p = ctx.clientProblems?.find(
+          (x) => x.code === 'eku_lacks_client_auth' || x.code === 'is_ca',
+        );
+        return {
+          verdict: 'client-cert-wrong-purpose',
+          cause:
+            p?.message ??
+            'the server says our certificate is not usable for client authentication (unsupported_certificate)',
+        };
       }
       if (CERT_ALERTS.has(name)) {
-        if (name === 'handshake_failure' && ctx.offered && ctx.serverVersions && ctx.serverVersions[ctx.offered.maxVersion] === false && ctx.serverVersions[ctx.offered.minVersion] === false) {
+        if (
+          name === 'handshake_failure' &&
+          ctx.offered &&
+          ctx.serverVersions &&
+          ctx.serverVersions[ctx.offered.maxVersion] === false &&
+          ctx.serverVersions[ctx.offered.minVersion] === false
+        ) {
           return { verdict: 'tls-version-mismatch', cause: versionCause(ctx, outcome.detail) };
         }
         if (!ctx.hadCredentials && ctx.certificateRequested !== false) return missing;
-        return refine(ctx, name === 'handshake_failure' ? { verdict: 'handshake-failure', cause: `the server ended the handshake with handshake_failure (no shared cipher suite or signature algorithm, or it refused our certificate)` } : { ...rejected, cause: `the server refused our client certificate (${name})` });
+        return refine(
+          ctx,
+          name === 'handshake_failure'
+            ? {
+                verdict: 'handshake-failure',
+                cause: `the server ended the handshake with handshake_failure (no shared cipher suite or signature algorithm, or it refused our certificate)`,
+              }
+            : { ...rejected, cause: `the server refused our client certificate (${name})` },
+        );
       }
       return { verdict: 'handshake-failure', cause: outcome.detail };
     }
     case 'closed-after-handshake':
-      if (!ctx.hadCredentials && ctx.certificateRequested !== false) return { ...missing, cause: `${outcome.detail}; the server asked for a client certificate and we sent none` };
-      return refine(ctx, { ...rejected, cause: `${outcome.detail}: the server refused our client certificate without an alert (Node-based servers drop a rejected client this way)` });
+      if (!ctx.hadCredentials && ctx.certificateRequested !== false)
+        return {
+          ...missing,
+          cause: `${outcome.detail}; the server asked for a client certificate and we sent none`,
+        };
+      return refine(ctx, {
+        ...rejected,
+        cause: `${outcome.detail}: the server refused our client certificate without an alert (Node-based servers drop a rejected client this way)`,
+      });
   }
 }
 
@@ -350,33 +491,74 @@ export function classifyVerdict(outcome: Outcome, ctx: DiagnoseContext): Classif
  * so what the client found about its own certificate decides the verdict
  * where the server's words leave it open.
  */
-function refusalVerdict(refusal: CertificateRefusal, detail: string, ctx: DiagnoseContext): Classification {
+function refusalVerdict(
+  refusal: CertificateRefusal,
+  detail: string,
+  ctx: DiagnoseContext,
+): Classification {
   if (refusal.kind === 'no-certificate') {
-    if (!ctx.hadCredentials) return { verdict: 'client-cert-missing', cause: `${detail}: the server requires a client certificate and we sent none` };
-    return refine(ctx, { verdict: 'client-cert-missing', cause: `${detail}: the server saw no client certificate although one was configured` });
+    if (!ctx.hadCredentials)
+      return {
+        verdict: 'client-cert-missing',
+        cause: `${detail}: the server requires a client certificate and we sent none`,
+      };
+    return refine(ctx, {
+      verdict: 'client-cert-missing',
+      cause: `${detail}: the server saw no client certificate although one was configured`,
+    });
   }
-  const problem = (code: ClientCertificateProblem['code']): string | undefined => ctx.clientProblems?.find((p) => p.code === code)?.message;
+  const problem = (code: ClientCertificateProblem['code']): string | undefined =>
+    ctx.clientProblems?.find((p) => p.code === code)?.message;
   switch (refusal.reason) {
     case 'expired':
-      return { verdict: 'client-cert-expired', cause: `${detail}: ${problem('expired') ?? 'our certificate or a CA above it has expired'}` };
+      return {
+        verdict: 'client-cert-expired',
+        cause: `${detail}: ${problem('expired') ?? 'our certificate or a CA above it has expired'}`,
+      };
     case 'not-yet-valid':
-      return { verdict: 'client-cert-not-yet-valid', cause: `${detail}: ${problem('not_yet_valid') ?? 'our certificate is not valid yet'}` };
+      return {
+        verdict: 'client-cert-not-yet-valid',
+        cause: `${detail}: ${problem('not_yet_valid') ?? 'our certificate is not valid yet'}`,
+      };
     case 'revoked':
       return { verdict: 'client-cert-revoked', cause: `${detail}: our certificate is revoked` };
     case 'wrong-purpose':
-      return { verdict: 'client-cert-wrong-purpose', cause: `${detail}: ${problem('eku_lacks_client_auth') ?? problem('is_ca') ?? 'our certificate is not usable for client authentication'}` };
+      return {
+        verdict: 'client-cert-wrong-purpose',
+        cause: `${detail}: ${problem('eku_lacks_client_auth') ?? problem('is_ca') ?? 'our certificate is not usable for client authentication'}`,
+      };
     case 'untrusted':
-      return { verdict: 'client-cert-untrusted', cause: ctx.issuerMatch && !ctx.issuerMatch.listed ? `${detail}: ${issuerCause(ctx.issuerMatch)}` : `${detail}: the server does not trust the CA that issued our certificate` };
+      return {
+        verdict: 'client-cert-untrusted',
+        cause:
+          ctx.issuerMatch && !ctx.issuerMatch.listed
+            ? `${detail}: ${issuerCause(ctx.issuerMatch)}`
+            : `${detail}: the server does not trust the CA that issued our certificate`,
+      };
     default: {
-      const refined = refine(ctx, { verdict: 'client-cert-rejected', cause: `${detail}: the server refused our client certificate` });
-      return refined.verdict === 'client-cert-rejected' ? refined : { ...refined, cause: `${detail}: ${refined.cause}` };
+      const refined = refine(ctx, {
+        verdict: 'client-cert-rejected',
+        cause: `${detail}: the server refused our client certificate`,
+      });
+      return refined.verdict === 'client-cert-rejected'
+        ? refined
+        : { ...refined, cause: `${detail}: ${refined.cause}` };
     }
   }
 }
 
 function versionCause(ctx: DiagnoseContext, detail: string): string {
-  const accepted = ctx.serverVersions ? Object.entries(ctx.serverVersions).filter(([, ok]) => ok).map(([v]) => v) : [];
-  const offered = ctx.offered ? (ctx.offered.minVersion === ctx.offered.maxVersion ? ctx.offered.minVersion : `${ctx.offered.minVersion}–${ctx.offered.maxVersion}`) : 'our versions';
-  if (accepted.length > 0) return `we offered ${offered}; the server accepts only ${accepted.join(', ')}`;
+  const accepted = ctx.serverVersions
+    ? Object.entries(ctx.serverVersions)
+        .filter(([, ok]) => ok)
+        .map(([v]) => v)
+    : [];
+  const offered = ctx.offered
+    ? ctx.offered.minVersion === ctx.offered.maxVersion
+      ? ctx.offered.minVersion
+      : `${ctx.offered.minVersion}–${ctx.offered.maxVersion}`
+    : 'our versions';
+  if (accepted.length > 0)
+    return `we offered ${offered}; the server accepts only ${accepted.join(', ')}`;
   return `${detail}: the server does not accept ${offered}`;
 }

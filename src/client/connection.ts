@@ -66,7 +66,11 @@ export interface OpenConnectionOptions {
  * Opens a TLS connection with the given client context and records a trace.
  * The returned socket emits `secureConnect` or `error` as a node:tls socket does.
  */
-export function openConnection(target: ConnectTarget, context: ClientTlsContext, options: OpenConnectionOptions = {}): { socket: TLSSocket; trace: ConnectionTrace } {
+export function openConnection(
+  target: ConnectTarget,
+  context: ClientTlsContext,
+  options: OpenConnectionOptions = {},
+): { socket: TLSSocket; trace: ConnectionTrace } {
   const host = target.host.startsWith('[') ? target.host.slice(1, -1) : target.host;
   const servername = isIP(host) === 0 ? host : undefined;
   const observer = new HandshakeObserver();
@@ -104,7 +108,12 @@ export function openConnection(target: ConnectTarget, context: ClientTlsContext,
     rejectUnauthorized: true,
   });
   const timer = setTimeout(() => {
-    const err = Object.assign(new Error(`no TLS handshake with ${host}:${target.port} within ${options.handshakeTimeoutMs ?? 15000} ms`), { code: 'ETIMEDOUT' });
+    const err = Object.assign(
+      new Error(
+        `no TLS handshake with ${host}:${target.port} within ${options.handshakeTimeoutMs ?? 15000} ms`,
+      ),
+      { code: 'ETIMEDOUT' },
+    );
     socket.destroy(err);
   }, options.handshakeTimeoutMs ?? 15000);
   socket.once('secureConnect', () => {
@@ -115,7 +124,11 @@ export function openConnection(target: ConnectTarget, context: ClientTlsContext,
     trace.peerCertificates = peerChain(socket.getPeerCertificate(true));
   });
   socket.on('error', (e: NodeJS.ErrnoException) => {
-    const phase = trace.secureConnected ? 'after-handshake' : trace.tcpConnected ? 'handshake' : 'connect';
+    const phase = trace.secureConnected
+      ? 'after-handshake'
+      : trace.tcpConnected
+        ? 'handshake'
+        : 'connect';
     trace.errors.push({ code: e.code, message: e.message, phase });
   });
   socket.once('close', () => clearTimeout(timer));
@@ -128,7 +141,8 @@ function peerChain(cert: PeerCertificate & { issuerCertificate?: PeerCertificate
   let cur: (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined = cert;
   while (cur && cur.raw && !out.some((d) => d.equals(cur!.raw))) {
     out.push(cur.raw);
-    cur = cur.issuerCertificate as (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined;
+    cur = cur.issuerCertificate as
+      (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined;
   }
   return out;
 }

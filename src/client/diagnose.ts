@@ -6,8 +6,23 @@ import { MtlsError, type ErrorCode } from '../errors/index.js';
 import type { ClientCredentials } from '../tls/credentials.js';
 import type { CertificateRequestInfo } from '../tls/tls-record.js';
 import type { TlsVersionName, TlsVersionRange } from '../tls/versions.js';
-import { checkClientCertificate, decodeCaNames, matchIssuer, summarizeCertificate, type CertificateSummary, type ClientCertificateProblem, type IssuerMatch } from './certificates.js';
-import { VERDICT_ERROR_CODES, classifyOutcome, classifyVerdict, type ClassifyInput, type Outcome, type Verdict } from './classify.js';
+import {
+  checkClientCertificate,
+  decodeCaNames,
+  matchIssuer,
+  summarizeCertificate,
+  type CertificateSummary,
+  type ClientCertificateProblem,
+  type IssuerMatch,
+} from './certificates.js';
+import {
+  VERDICT_ERROR_CODES,
+  classifyOutcome,
+  classifyVerdict,
+  type ClassifyInput,
+  type Outcome,
+  type Verdict,
+} from './classify.js';
 import type { ConnectionTrace } from './connection.js';
 import { hintFor } from './hints.js';
 
@@ -32,9 +47,16 @@ export interface ClientCertificateReport {
 }
 
 /** Summarises our credentials and checks them for client authentication. */
-export function reportClientCertificate(credentials: ClientCredentials, at: Date = new Date()): ClientCertificateReport {
+export function reportClientCertificate(
+  credentials: ClientCredentials,
+  at: Date = new Date(),
+): ClientCertificateReport {
   const certificate = summarizeCertificate(credentials.certificate, at);
-  return { certificate, chain: credentials.chain.map((c) => summarizeCertificate(c, at)), problems: checkClientCertificate(certificate, at) };
+  return {
+    certificate,
+    chain: credentials.chain.map((c) => summarizeCertificate(c, at)),
+    problems: checkClientCertificate(certificate, at),
+  };
 }
 
 /** The TLS side of an exchange, as `-v` and `--json` show it. */
@@ -67,7 +89,10 @@ export interface TlsReport {
  * that cannot be parsed (node:tls judged them already).
  * @param at - the time validity is judged at (default now)
  */
-export function summarizeChain(ders: readonly Uint8Array[] | undefined, at: Date = new Date()): CertificateSummary[] {
+export function summarizeChain(
+  ders: readonly Uint8Array[] | undefined,
+  at: Date = new Date(),
+): CertificateSummary[] {
   const out: CertificateSummary[] = [];
   for (const d of ders ?? []) {
     try {
@@ -83,7 +108,12 @@ export function summarizeChain(ders: readonly Uint8Array[] | undefined, at: Date
  * Builds the TLS report of a connection.
  * @param request - a CertificateRequest seen elsewhere (the probe's own TLS 1.2 ClientHello) when the trace has none
  */
-export function reportTls(trace: ConnectionTrace, credentials: ClientCredentials | undefined, request?: CertificateRequestInfo | null, at: Date = new Date()): TlsReport {
+export function reportTls(
+  trace: ConnectionTrace,
+  credentials: ClientCredentials | undefined,
+  request?: CertificateRequestInfo | null,
+  at: Date = new Date(),
+): TlsReport {
   const t = trace.transcript;
   const cr = t.certificateRequest ?? (t.serverHelloDone ? null : request);
   const requested = cr ? true : cr === null ? false : null;
@@ -99,7 +129,10 @@ export function reportTls(trace: ConnectionTrace, credentials: ClientCredentials
     certificateTypes: cr ? cr.certificateTypes : null,
     signatureAlgorithms: cr ? cr.signatureAlgorithms : null,
     clientCertificateSent: t.clientCertificates ? summarizeChain(t.clientCertificates, at) : null,
-    issuerMatch: cr && credentials ? matchIssuer(credentials.certificate, credentials.chain, cr.certificateAuthorities) : null,
+    issuerMatch:
+      cr && credentials
+        ? matchIssuer(credentials.certificate, credentials.chain, cr.certificateAuthorities)
+        : null,
   };
 }
 
@@ -116,7 +149,11 @@ export interface DiagnoseOptions {
 /** Classifies an exchange and attaches the cause and the hint. */
 export function diagnose(input: ClassifyInput, options: DiagnoseOptions): Diagnosis {
   const outcome = classifyOutcome(input);
-  const problems = options.clientProblems ?? (options.credentials ? checkClientCertificate(summarizeCertificate(options.credentials.certificate)) : []);
+  const problems =
+    options.clientProblems ??
+    (options.credentials
+      ? checkClientCertificate(summarizeCertificate(options.credentials.certificate))
+      : []);
   const { verdict, cause } = classifyVerdict(outcome, {
     hadCredentials: options.credentials !== undefined,
     clientProblems: problems,
@@ -132,11 +169,21 @@ export function diagnose(input: ClassifyInput, options: DiagnoseOptions): Diagno
     ...(options.tls?.acceptableCaNames ? { acceptableCas: options.tls.acceptableCaNames } : {}),
     handshakeCompleted: input.trace?.secureConnected ?? false,
   });
-  return { ok: verdict === 'ok' || verdict === 'no-client-cert-requested', verdict, outcome, cause, hint };
+  return {
+    ok: verdict === 'ok' || verdict === 'no-client-cert-requested',
+    verdict,
+    outcome,
+    cause,
+    hint,
+  };
 }
 
 /** The MtlsError for a failed exchange: the cause as message, the hint as hint, the diagnosis in details. */
-export function diagnosisError(d: Diagnosis, target: string, extra: Record<string, unknown> = {}): MtlsError {
+export function diagnosisError(
+  d: Diagnosis,
+  target: string,
+  extra: Record<string, unknown> = {},
+): MtlsError {
   const code: ErrorCode = VERDICT_ERROR_CODES[d.verdict];
   return new MtlsError(code, `${target}: ${d.cause}`, {
     subject: target,

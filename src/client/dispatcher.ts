@@ -9,7 +9,11 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Agent, type buildConnector } from 'undici';
 import { MtlsError } from '../errors/index.js';
-import { createClientTlsContext, type ClientTlsContext, type ClientTlsSettings } from '../tls/client-context.js';
+import {
+  createClientTlsContext,
+  type ClientTlsContext,
+  type ClientTlsSettings,
+} from '../tls/client-context.js';
 import { openConnection, type ConnectionTrace } from './connection.js';
 
 /** One `--resolve host:port:address` entry. */
@@ -38,10 +42,14 @@ export function parseResolveEntry(value: string): ResolveEntry {
   const address = m ? (m[3] as string).replace(/^\[(.*)\]$/, '$1') : '';
   const port = m ? Number(m[2]) : 0;
   if (!m || isIP(address) === 0 || port < 1 || port > 65535) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `--resolve "${value}" is not HOST:PORT:ADDRESS with an IP address`, {
-      subject: '--resolve',
-      hint: 'Write it as curl does, e.g. --resolve api.example.com:443:203.0.113.7',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `--resolve "${value}" is not HOST:PORT:ADDRESS with an IP address`,
+      {
+        subject: '--resolve',
+        hint: 'Write it as curl does, e.g. --resolve api.example.com:443:203.0.113.7',
+      },
+    );
   }
   return { host: (m[1] as string).replace(/^\[(.*)\]$/, '$1').toLowerCase(), port, address };
 }
@@ -50,7 +58,11 @@ export function parseResolveEntry(value: string): ResolveEntry {
  * The address `--resolve` gives for a host and port (host matched without
  * IPv6 brackets, case-insensitively), or undefined when none applies.
  */
-export function addressFor(resolve: readonly ResolveEntry[] | undefined, host: string, port: number): string | undefined {
+export function addressFor(
+  resolve: readonly ResolveEntry[] | undefined,
+  host: string,
+  port: number,
+): string | undefined {
   const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   return resolve?.find((r) => r.host === h && r.port === port)?.address;
 }
@@ -59,17 +71,29 @@ export function addressFor(resolve: readonly ResolveEntry[] | undefined, host: s
  * Builds an undici connector that opens each connection through
  * {@link openConnection} with one shared client context.
  */
-function mtlsConnector(context: ClientTlsContext, options: MtlsClientOptions): buildConnector.connector {
+function mtlsConnector(
+  context: ClientTlsContext,
+  options: MtlsClientOptions,
+): buildConnector.connector {
   return (opts, callback) => {
     if (opts.protocol !== 'https:') {
-      callback(new MtlsError('MTLS_BAD_ARGUMENT', `an mTLS call needs an https:// URL, not ${opts.protocol}//${opts.hostname}`, { subject: 'URL' }), null);
+      callback(
+        new MtlsError(
+          'MTLS_BAD_ARGUMENT',
+          `an mTLS call needs an https:// URL, not ${opts.protocol}//${opts.hostname}`,
+          { subject: 'URL' },
+        ),
+        null,
+      );
       return;
     }
     const port = Number(opts.port) || 443;
     const { socket, trace } = openConnection(
       { host: opts.hostname, port, address: addressFor(options.resolve, opts.hostname, port) },
       context,
-      options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs },
+      options.handshakeTimeoutMs === undefined
+        ? {}
+        : { handshakeTimeoutMs: options.handshakeTimeoutMs },
     );
     options.onConnection?.(trace);
     const onError = (err: Error): void => {
@@ -120,7 +144,10 @@ export interface MtlsAgentOptions extends MtlsClientOptions {
  */
 export function createMtlsAgent(options: MtlsAgentOptions = {}): HttpsAgent {
   const context = createClientTlsContext(options);
-  const agentOptions: HttpsAgentOptions = { keepAlive: options.keepAlive ?? true, ...(options.maxSockets ? { maxSockets: options.maxSockets } : {}) };
+  const agentOptions: HttpsAgentOptions = {
+    keepAlive: options.keepAlive ?? true,
+    ...(options.maxSockets ? { maxSockets: options.maxSockets } : {}),
+  };
   return new MtlsHttpsAgent(agentOptions, context, options);
 }
 
@@ -135,13 +162,19 @@ class MtlsHttpsAgent extends HttpsAgent {
   }
 
   /** Opens the TLS connection for one request (called by http.Agent). */
-  override createConnection(options: { host?: string | null; hostname?: string | null; port?: number | string | null }): Duplex {
+  override createConnection(options: {
+    host?: string | null;
+    hostname?: string | null;
+    port?: number | string | null;
+  }): Duplex {
     const host = options.hostname ?? options.host ?? 'localhost';
     const port = Number(options.port) || 443;
     const { socket, trace } = openConnection(
       { host, port, address: addressFor(this.mtls.resolve, host, port) },
       this.context,
-      this.mtls.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: this.mtls.handshakeTimeoutMs },
+      this.mtls.handshakeTimeoutMs === undefined
+        ? {}
+        : { handshakeTimeoutMs: this.mtls.handshakeTimeoutMs },
     );
     this.mtls.onConnection?.(trace);
     return socket as TLSSocket;

@@ -34,8 +34,10 @@ function statusHint(status: number | undefined): string {
   if (status === 401 || status === 403) {
     return `The mTLS handshake succeeded; the API itself refused the request (HTTP ${status}): check the API credentials or headers it expects, and ask the provider whether your certificate is linked to your institution.`;
   }
-  if (status === 404) return 'The mTLS handshake succeeded; the path does not exist on this server (HTTP 404): check the URL against the API documentation.';
-  if (status === 421) return 'The server says the request went to the wrong host (HTTP 421): use the host name from its certificate in the URL.';
+  if (status === 404)
+    return 'The mTLS handshake succeeded; the path does not exist on this server (HTTP 404): check the URL against the API documentation.';
+  if (status === 421)
+    return 'The server says the request went to the wrong host (HTTP 421): use the host name from its certificate in the URL.';
   if (status !== undefined && status >= 500) {
     return `The mTLS handshake succeeded; the server failed to handle the request (HTTP ${status}): retry later or send the provider the time of the call.`;
   }
@@ -50,7 +52,7 @@ export function hintFor(verdict: Verdict, facts: HintFacts = {}): string {
     case 'ok':
       return 'The call works. Write it for your platform with `mtls snippet --lang curl|node|python|java|go|csharp|postman URL …`.';
     case 'no-client-cert-requested':
-      return 'The server did not ask for a client certificate, so this endpoint does not enforce mTLS: check that you call the provider\'s mTLS endpoint, not its regular one.';
+      return "The server did not ask for a client certificate, so this endpoint does not enforce mTLS: check that you call the provider's mTLS endpoint, not its regular one.";
     case 'http-error':
       return statusHint(facts.status);
     case 'unreachable':
@@ -58,9 +60,9 @@ export function hintFor(verdict: Verdict, facts: HintFacts = {}): string {
     case 'timeout':
       return facts.handshakeCompleted
         ? 'The TLS connection is up but the server did not answer in time: retry with a longer --timeout, and if it persists ask the provider whether the API behind their gateway is slow or down.'
-        : 'Nothing answered in time: check the host and port; a provider\'s firewall may silently drop traffic from a source IP that is not registered.';
+        : "Nothing answered in time: check the host and port; a provider's firewall may silently drop traffic from a source IP that is not registered.";
     case 'closed-before-handshake':
-      return 'The server hung up before any TLS handshake, which is what the provider does for a source IP it has not registered: check that this machine\'s public IP (for example `curl https://ifconfig.me`) is the static IP you registered.';
+      return "The server hung up before any TLS handshake, which is what the provider does for a source IP it has not registered: check that this machine's public IP (for example `curl https://ifconfig.me`) is the static IP you registered.";
     case 'not-tls':
       return 'The port does not speak TLS: check the port number and that the URL starts with https://.';
     case 'tls-version-mismatch':
@@ -76,7 +78,7 @@ export function hintFor(verdict: Verdict, facts: HintFacts = {}): string {
     case 'client-cert-expired':
       return 'Your certificate has expired: issue a new one from the same CA (`mtls ca issue NAME`) and use it; the provider needs nothing new as long as the CA chain is unchanged.';
     case 'client-cert-not-yet-valid':
-      return 'Your certificate is not valid yet: check this machine\'s clock (and the CA\'s), or wait until its notBefore date.';
+      return "Your certificate is not valid yet: check this machine's clock (and the CA's), or wait until its notBefore date.";
     case 'client-cert-wrong-purpose':
       return 'Your certificate is not allowed for client authentication: issue a new one with the client profile (`mtls ca issue NAME`, profile client or usr_cert), which sets extendedKeyUsage = clientAuth.';
     case 'client-cert-revoked':
@@ -84,8 +86,8 @@ export function hintFor(verdict: Verdict, facts: HintFacts = {}): string {
     case 'client-cert-rejected':
       return 'The server refused your certificate without saying why: confirm with the provider that your CA chain is installed and your source IP registered, and compare your certificate with what they expect (`mtls probe HOST:PORT --pfx …` shows both sides).';
     case 'server-untrusted':
-      return 'This client does not trust the server\'s certificate: pass the provider\'s CA with --ca FILE (or add it to the system roots); never turn verification off.';
+      return "This client does not trust the server's certificate: pass the provider's CA with --ca FILE (or add it to the system roots); never turn verification off.";
     case 'server-name-mismatch':
-      return 'The server\'s certificate does not name the host in the URL: use a host name it names, or --resolve NAME:PORT:IP to call an address under its proper name.';
+      return "The server's certificate does not name the host in the URL: use a host name it names, or --resolve NAME:PORT:IP to call an address under its proper name.";
   }
 }

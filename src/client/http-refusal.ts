@@ -52,7 +52,9 @@ const KONG: ReadonlyArray<{ text: string; kind: CertificateRefusalKind }> = [
  * certificate are mapped to the client's words, the rest are not a
  * certificate refusal.
  */
-const MTLSKIT: Readonly<Record<string, { kind: CertificateRefusalKind; reason?: CertificateRefusal['reason'] }>> = {
+const MTLSKIT: Readonly<
+  Record<string, { kind: CertificateRefusalKind; reason?: CertificateRefusal['reason'] }>
+> = {
   no_client_cert: { kind: 'no-certificate' },
   unknown_ca: { kind: 'certificate-refused', reason: 'untrusted' },
   expired: { kind: 'certificate-refused', reason: 'expired' },
@@ -75,17 +77,33 @@ const SNIFF_BYTES = 4096;
  * @param status - the HTTP status
  * @param body - the response body (only its first 4 KiB are read)
  */
-export function recognizeCertificateRefusal(status: number, body: Uint8Array | string | undefined): CertificateRefusal | undefined {
+export function recognizeCertificateRefusal(
+  status: number,
+  body: Uint8Array | string | undefined,
+): CertificateRefusal | undefined {
   if (status < 400) return undefined;
-  const text = typeof body === 'string' ? body.slice(0, SNIFF_BYTES) : body ? Buffer.from(body.subarray(0, SNIFF_BYTES)).toString('utf8') : '';
+  const text =
+    typeof body === 'string'
+      ? body.slice(0, SNIFF_BYTES)
+      : body
+        ? Buffer.from(body.subarray(0, SNIFF_BYTES)).toString('utf8')
+        : '';
   for (const page of NGINX) {
-    if (text.includes(page.text)) return { kind: page.kind, server: 'nginx', said: `HTTP ${status} "${page.text}"` };
+    if (text.includes(page.text))
+      return { kind: page.kind, server: 'nginx', said: `HTTP ${status} "${page.text}"` };
   }
   // A bare 495/496 (a custom error_page that dropped nginx's text) still says it.
   const bare = NGINX.find((p) => p.status === status);
-  if (bare) return { kind: bare.kind, server: 'nginx', said: `HTTP ${status} (nginx's status for "${bare.text}")` };
+  if (bare)
+    return {
+      kind: bare.kind,
+      server: 'nginx',
+      said: `HTTP ${status} (nginx's status for "${bare.text}")`,
+    };
   if (status === 401) {
-    for (const m of KONG) if (text.includes(m.text)) return { kind: m.kind, server: 'kong', said: `HTTP 401 "${m.text}"` };
+    for (const m of KONG)
+      if (text.includes(m.text))
+        return { kind: m.kind, server: 'kong', said: `HTTP 401 "${m.text}"` };
   }
   if (status === 403 && text.startsWith('{')) {
     let code: unknown;
@@ -95,7 +113,8 @@ export function recognizeCertificateRefusal(status: number, body: Uint8Array | s
       return undefined;
     }
     const known = typeof code === 'string' ? MTLSKIT[code] : undefined;
-    if (known) return { ...known, server: 'mtlskit', said: `HTTP 403 with reason ${code as string}` };
+    if (known)
+      return { ...known, server: 'mtlskit', said: `HTTP 403 with reason ${code as string}` };
   }
   return undefined;
 }

@@ -15,9 +15,22 @@ import { isIP } from 'node:net';
 import { MtlsError } from '../errors/index.js';
 import { sendClientHello, type HelloProbeResult } from '../tls/hello-probe.js';
 import type { CertificateRequestInfo } from '../tls/tls-record.js';
-import { TLS_VERSIONS, tlsVersionRange, type TlsVersionName, type TlsVersionRange } from '../tls/versions.js';
+import {
+  TLS_VERSIONS,
+  tlsVersionRange,
+  type TlsVersionName,
+  type TlsVersionRange,
+} from '../tls/versions.js';
 import type { CertificateSummary, IssuerMatch } from './certificates.js';
-import { diagnose, reportClientCertificate, reportTls, summarizeChain, type ClientCertificateReport, type Diagnosis, type TlsReport } from './diagnose.js';
+import {
+  diagnose,
+  reportClientCertificate,
+  reportTls,
+  summarizeChain,
+  type ClientCertificateReport,
+  type Diagnosis,
+  type TlsReport,
+} from './diagnose.js';
 import { addressFor, type MtlsClientOptions } from './dispatcher.js';
 import { performExchange } from './request.js';
 
@@ -77,7 +90,10 @@ export interface ProbeResult {
  */
 export function parseProbeTarget(target: string): { host: string; port: number; path: string } {
   const fail = (): never => {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${target}" is not HOST:PORT`, { subject: 'target', hint: 'Write it as api.example.com:443, 203.0.113.7:8443, [2001:db8::1]:443 or https://api.example.com/path.' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${target}" is not HOST:PORT`, {
+      subject: 'target',
+      hint: 'Write it as api.example.com:443, 203.0.113.7:8443, [2001:db8::1]:443 or https://api.example.com/path.',
+    });
   };
   if (/^https:\/\//i.test(target)) {
     let url: URL;
@@ -86,9 +102,14 @@ export function parseProbeTarget(target: string): { host: string; port: number; 
     } catch {
       return fail();
     }
-    return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 443), path: `${url.pathname}${url.search}` };
+    return {
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(url.port || 443),
+      path: `${url.pathname}${url.search}`,
+    };
   }
-  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(target) ?? /^([^:[\]/]+)(?::(\d{1,5}))?$/.exec(target);
+  const m =
+    /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(target) ?? /^([^:[\]/]+)(?::(\d{1,5}))?$/.exec(target);
   if (!m && isIP(target) === 6) return { host: target, port: 443, path: '/' };
   if (!m) return fail();
   const port = Number(m[2] ?? 443);
@@ -97,7 +118,12 @@ export function parseProbeTarget(target: string): { host: string; port: number; 
 }
 
 function versionSupport(r: HelloProbeResult): VersionSupport {
-  const accepted = r.outcome === 'server-hello' || r.outcome === 'alert' ? r.accepted : r.outcome === 'closed' && r.serverHello ? r.accepted : null;
+  const accepted =
+    r.outcome === 'server-hello' || r.outcome === 'alert'
+      ? r.accepted
+      : r.outcome === 'closed' && r.serverHello
+        ? r.accepted
+        : null;
   return { version: r.version, accepted, detail: r.detail };
 }
 
@@ -114,18 +140,24 @@ export async function probeServer(options: ProbeOptions): Promise<ProbeResult> {
   const timeoutMs = options.timeoutMs ?? 10_000;
 
   const hellos = await Promise.all(
-    TLS_VERSIONS.map((version) => sendClientHello({ host, port, version, timeoutMs, ...(address ? { address } : {}) })),
+    TLS_VERSIONS.map((version) =>
+      sendClientHello({ host, port, version, timeoutMs, ...(address ? { address } : {}) }),
+    ),
   );
   let versions = hellos.map(versionSupport);
   // A server that speaks some version and hangs up on another refuses that one.
   if (versions.some((v) => v.accepted === true)) {
-    versions = versions.map((v, i) => (v.accepted === null && hellos[i]?.outcome === 'closed' ? { ...v, accepted: false } : v));
+    versions = versions.map((v, i) =>
+      v.accepted === null && hellos[i]?.outcome === 'closed' ? { ...v, accepted: false } : v,
+    );
   }
   const serverVersions: Partial<Record<TlsVersionName, boolean>> = {};
   for (const v of versions) if (v.accepted !== null) serverVersions[v.version] = v.accepted;
 
   // The CertificateRequest and chain from the newest pre-1.3 version the server accepted.
-  const plain = [...hellos].reverse().find((h) => h.accepted && h.version !== 'TLSv1.3' && h.certificateRequest !== undefined);
+  const plain = [...hellos]
+    .reverse()
+    .find((h) => h.accepted && h.version !== 'TLSv1.3' && h.certificateRequest !== undefined);
   const request: CertificateRequestInfo | null | undefined = plain?.certificateRequest;
 
   const credentials = options.credentials;
@@ -141,18 +173,36 @@ export async function probeServer(options: ProbeOptions): Promise<ProbeResult> {
   });
   const tls = exchange.trace ? reportTls(exchange.trace, credentials, request) : null;
   const certificateRequest: CertificateRequestReport | null =
-    tls && tls.clientCertificateRequested && tls.acceptableCaNames && tls.certificateTypes && tls.signatureAlgorithms
+    tls &&
+    tls.clientCertificateRequested &&
+    tls.acceptableCaNames &&
+    tls.certificateTypes &&
+    tls.signatureAlgorithms
       ? {
           acceptableCaNames: tls.acceptableCaNames,
           certificateTypes: tls.certificateTypes,
           signatureAlgorithms: tls.signatureAlgorithms,
-          readOver: exchange.trace?.transcript.certificateRequest ? (tls.protocol ?? 'TLSv1.2') : (plain?.version ?? 'TLSv1.2'),
+          readOver: exchange.trace?.transcript.certificateRequest
+            ? (tls.protocol ?? 'TLSv1.2')
+            : (plain?.version ?? 'TLSv1.2'),
         }
       : null;
-  const serverChain: CertificateSummary[] = tls && tls.serverChain.length > 0 ? tls.serverChain : summarizeChain(plain?.serverCertificates);
+  const serverChain: CertificateSummary[] =
+    tls && tls.serverChain.length > 0 ? tls.serverChain : summarizeChain(plain?.serverCertificates);
   const diagnosis = diagnose(
-    { trace: exchange.trace, ...(exchange.response ? { status: exchange.response.status, body: exchange.response.body } : { error: exchange.error }) },
-    { credentials, ...(clientCertificate ? { clientProblems: clientCertificate.problems } : {}), tls: tls ?? undefined, offered, serverVersions },
+    {
+      trace: exchange.trace,
+      ...(exchange.response
+        ? { status: exchange.response.status, body: exchange.response.body }
+        : { error: exchange.error }),
+    },
+    {
+      credentials,
+      ...(clientCertificate ? { clientProblems: clientCertificate.problems } : {}),
+      tls: tls ?? undefined,
+      offered,
+      serverVersions,
+    },
   );
   return {
     target: { host, port, address: tls?.address ?? address, path },

@@ -9,7 +9,15 @@ import type { ClientCredentials } from '../tls/credentials.js';
 import { tlsVersionRange } from '../tls/versions.js';
 import type { ConnectionTrace } from './connection.js';
 import { defaultContentType } from './content-type.js';
-import { diagnose, diagnosisError, reportClientCertificate, reportTls, type ClientCertificateReport, type Diagnosis, type TlsReport } from './diagnose.js';
+import {
+  diagnose,
+  diagnosisError,
+  reportClientCertificate,
+  reportTls,
+  type ClientCertificateReport,
+  type Diagnosis,
+  type TlsReport,
+} from './diagnose.js';
 import { createMtlsDispatcher, type MtlsClientOptions } from './dispatcher.js';
 
 /** Options for {@link mtlsRequest}. */
@@ -72,10 +80,15 @@ export function parseHttpsUrl(value: string): URL {
   try {
     url = new URL(value);
   } catch {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${value}" is not a URL`, { subject: 'URL', hint: 'Write the full URL, e.g. https://api.example.com/v1/ping' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${value}" is not a URL`, {
+      subject: 'URL',
+      hint: 'Write the full URL, e.g. https://api.example.com/v1/ping',
+    });
   }
   if (url.protocol !== 'https:') {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${value}: an mTLS call needs an https:// URL`, { subject: 'URL' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${value}: an mTLS call needs an https:// URL`, {
+      subject: 'URL',
+    });
   }
   return url;
 }
@@ -99,8 +112,12 @@ export async function performExchange(options: MtlsRequestOptions): Promise<Exch
   const method = (options.method ?? (options.body !== undefined ? 'POST' : 'GET')).toUpperCase();
   const headers: string[] = [];
   for (const [k, v] of options.headers ?? []) headers.push(k, v);
-  if (options.body !== undefined && !(options.headers ?? []).some(([k]) => k.toLowerCase() === 'content-type')) {
-    const text = typeof options.body === 'string' ? options.body : Buffer.from(options.body).toString('utf8');
+  if (
+    options.body !== undefined &&
+    !(options.headers ?? []).some(([k]) => k.toLowerCase() === 'content-type')
+  ) {
+    const text =
+      typeof options.body === 'string' ? options.body : Buffer.from(options.body).toString('utf8');
     headers.push('content-type', options.defaultContentType ?? defaultContentType(text));
   }
   const timeout = options.timeoutMs ?? 30_000;
@@ -112,7 +129,9 @@ export async function performExchange(options: MtlsRequestOptions): Promise<Exch
       response = await undiciRequest(url, {
         method: method as 'GET',
         headers,
-        ...(options.body !== undefined ? { body: typeof options.body === 'string' ? options.body : Buffer.from(options.body) } : {}),
+        ...(options.body !== undefined
+          ? { body: typeof options.body === 'string' ? options.body : Buffer.from(options.body) }
+          : {}),
         dispatcher,
         headersTimeout: timeout,
         bodyTimeout: timeout,
@@ -128,24 +147,41 @@ export async function performExchange(options: MtlsRequestOptions): Promise<Exch
         size += (chunk as Buffer).length;
         if (size > limit) {
           response.body.destroy();
-          throw new MtlsError('MTLS_NETWORK', `${target}: the response body exceeds ${limit} bytes`, { subject: target, hint: 'Raise maxResponseBytes, or fetch the resource in parts.' });
+          throw new MtlsError(
+            'MTLS_NETWORK',
+            `${target}: the response body exceeds ${limit} bytes`,
+            { subject: target, hint: 'Raise maxResponseBytes, or fetch the resource in parts.' },
+          );
         }
         chunks.push(chunk as Buffer);
       }
     } catch (e) {
       if (e instanceof MtlsError) throw e;
-      throw new MtlsError('MTLS_NETWORK', `${target}: the response body broke off after ${size} bytes (${(e as Error).message})`, {
-        subject: target,
-        hint: 'Retry; if it keeps happening, the server or a proxy cuts long responses.',
-        cause: e,
-      });
+      throw new MtlsError(
+        'MTLS_NETWORK',
+        `${target}: the response body broke off after ${size} bytes (${(e as Error).message})`,
+        {
+          subject: target,
+          hint: 'Retry; if it keeps happening, the server or a proxy cuts long responses.',
+          cause: e,
+        },
+      );
     }
     const responseHeaders: Array<[string, string]> = [];
     for (const [k, v] of Object.entries(response.headers)) {
       if (Array.isArray(v)) for (const item of v) responseHeaders.push([k, item]);
       else if (v !== undefined) responseHeaders.push([k, v]);
     }
-    return { url, method, trace, response: { status: response.statusCode, headers: responseHeaders, body: Buffer.concat(chunks) } };
+    return {
+      url,
+      method,
+      trace,
+      response: {
+        status: response.statusCode,
+        headers: responseHeaders,
+        body: Buffer.concat(chunks),
+      },
+    };
   } finally {
     await dispatcher.destroy().catch(() => undefined);
   }
@@ -170,13 +206,28 @@ export async function mtlsRequest(options: MtlsRequestOptions): Promise<MtlsRequ
   const target = `${result.url.hostname}:${result.url.port || 443}`;
   const tls = result.trace ? reportTls(result.trace, credentials) : undefined;
   const diagnosis = diagnose(
-    { trace: result.trace, ...(result.response ? { status: result.response.status, body: result.response.body } : { error: result.error }) },
-    { credentials, ...(clientCertificate ? { clientProblems: clientCertificate.problems } : {}), tls, offered: range },
+    {
+      trace: result.trace,
+      ...(result.response
+        ? { status: result.response.status, body: result.response.body }
+        : { error: result.error }),
+    },
+    {
+      credentials,
+      ...(clientCertificate ? { clientProblems: clientCertificate.problems } : {}),
+      tls,
+      offered: range,
+    },
   );
   if (!result.response || !tls) throw diagnosisError(diagnosis, target, { tls, clientCertificate });
   // A front end that refused our certificate over HTTP (nginx's 400 "No required SSL
   // certificate was sent") failed the mTLS call as surely as a TLS alert would.
-  if (diagnosis.outcome.refusal) throw diagnosisError(diagnosis, target, { tls, clientCertificate, status: result.response.status });
+  if (diagnosis.outcome.refusal)
+    throw diagnosisError(diagnosis, target, {
+      tls,
+      clientCertificate,
+      status: result.response.status,
+    });
   return {
     url: result.url.toString(),
     method: result.method,

@@ -66,7 +66,11 @@ export function isMtlsError(e: unknown, code?: ErrorCode): e is MtlsError {
  * Wraps any thrown value as an {@link MtlsError}; MtlsErrors pass through.
  * @param fallback - code used for foreign errors (default `MTLS_INTERNAL`)
  */
-export function toMtlsError(e: unknown, fallback: ErrorCode = 'MTLS_INTERNAL', context?: string): MtlsError {
+export function toMtlsError(
+  e: unknown,
+  fallback: ErrorCode = 'MTLS_INTERNAL',
+  context?: string,
+): MtlsError {
   if (e instanceof MtlsError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   return new MtlsError(fallback, context ? `${context}: ${msg}` : msg, { cause: e });

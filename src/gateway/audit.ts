@@ -101,7 +101,11 @@ export class AuditSink {
   private lastErrorLog = 0;
   private closed = false;
   /** Records waiting for a durable commit, with their waiters. */
-  private commits: Array<{ record: AuditRecord; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private commits: Array<{
+    record: AuditRecord;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+  }> = [];
   private committing = false;
   /** When registry writes started failing (ms since the epoch), or null while they succeed. */
   private failingSinceMs: number | null = null;
@@ -132,7 +136,10 @@ export class AuditSink {
    */
   commit(record: AuditRecord): Promise<void> {
     this.log(record);
-    if (this.closed) return Promise.reject(new MtlsError('MTLS_INTERNAL', 'the audit sink is closed; the record is in the log only'));
+    if (this.closed)
+      return Promise.reject(
+        new MtlsError('MTLS_INTERNAL', 'the audit sink is closed; the record is in the log only'),
+      );
     return new Promise<void>((resolve, reject) => {
       this.commits.push({ record, resolve, reject });
       if (!this.committing) setImmediate(() => void this.writeCommits());
@@ -162,7 +169,10 @@ export class AuditSink {
 
   private log(record: AuditRecord): void {
     const level = record.outcome === 'accepted' ? 'info' : 'warn';
-    this.options.logger[level]({ audit: record }, `audit ${record.kind} ${record.outcome} ${record.reason}`);
+    this.options.logger[level](
+      { audit: record },
+      `audit ${record.kind} ${record.outcome} ${record.reason}`,
+    );
     this.options.onRecord?.(record);
   }
 
@@ -183,7 +193,8 @@ export class AuditSink {
 
   /** Writes every queued record to the registry; resolves when done (or failed, with an error logged). */
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.queue.length > 0 ? this.flush() : undefined));
+    if (this.flushing)
+      return this.flushing.then(() => (this.queue.length > 0 ? this.flush() : undefined));
     if (this.queue.length === 0 && this.dropped === 0) return Promise.resolve();
     this.flushing = (async () => {
       const size = this.options.batchSize ?? 500;
@@ -199,7 +210,10 @@ export class AuditSink {
         }
       }
       if (this.dropped > 0) {
-        this.options.logger.error({ dropped: this.dropped }, `audit: ${this.dropped} record(s) could not be kept for the registry (queue full); they are in the log only`);
+        this.options.logger.error(
+          { dropped: this.dropped },
+          `audit: ${this.dropped} record(s) could not be kept for the registry (queue full); they are in the log only`,
+        );
         this.dropped = 0;
       }
     })().finally(() => {
@@ -226,7 +240,10 @@ export class AuditSink {
 
   private succeeded(): void {
     if (this.failingSinceMs !== null) {
-      this.options.logger.warn({ failedForMs: Date.now() - this.failingSinceMs, queued: this.queue.length }, 'audit: writing to the registry works again');
+      this.options.logger.warn(
+        { failedForMs: Date.now() - this.failingSinceMs, queued: this.queue.length },
+        'audit: writing to the registry works again',
+      );
     }
     this.failingSinceMs = null;
     this.lastError = null;
@@ -256,7 +273,9 @@ export class AuditSink {
    * while they succeed (readiness: see `audit.maxFailureSeconds`).
    */
   failure(): { sinceMs: number; error: string } | null {
-    return this.failingSinceMs === null ? null : { sinceMs: this.failingSinceMs, error: this.lastError ?? 'unknown error' };
+    return this.failingSinceMs === null
+      ? null
+      : { sinceMs: this.failingSinceMs, error: this.lastError ?? 'unknown error' };
   }
 
   /**
@@ -273,7 +292,10 @@ export class AuditSink {
         await this.options.registry.appendAudit([rec]);
       } catch (e) {
         if (!isMtlsError(e, 'MTLS_BAD_ARGUMENT')) return { records: batch.slice(i), error: e };
-        this.options.logger.error({ err: { code: e.code, message: e.message }, audit: rec }, 'audit: the registry refused a record; it is kept in the log only');
+        this.options.logger.error(
+          { err: { code: e.code, message: e.message }, audit: rec },
+          'audit: the registry refused a record; it is kept in the log only',
+        );
       }
     }
     this.succeeded();

@@ -241,7 +241,8 @@ const MAX_WORKERS = 1024;
 const FIXES: Readonly<Record<string, string>> = {
   listen: 'write HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443',
   upstream: 'write the upstream origin as a URL, e.g. http://127.0.0.1:8080',
-  registry: 'give the registry location: a SQLite file path (e.g. /var/lib/mtls/registry.db) or postgres://user@host/db',
+  registry:
+    'give the registry location: a SQLite file path (e.g. /var/lib/mtls/registry.db) or postgres://user@host/db',
   'tls.cert': 'give the server certificate PEM file (leaf first, then intermediates)',
   'tls.key': 'give the server private key PEM file',
   'tls.pfx': 'give the server credential .pfx file, or use tls.cert + tls.key instead',
@@ -260,53 +261,73 @@ const FIXES: Readonly<Record<string, string>> = {
   'upstreamPool.keepAliveTimeoutMs': 'give milliseconds, e.g. 4000',
   'policy.minRsaBits': 'give 2048 or more (NIST SP 800-57 Part 1 §5.6.1)',
   'policy.minEcBits': 'give 256 or more',
-  'crl.stale': 'give fail_closed (refuse while the CRL is past nextUpdate) or fail_open_with_alarm (accept, with an audit reason, a metric and a warning)',
+  'crl.stale':
+    'give fail_closed (refuse while the CRL is past nextUpdate) or fail_open_with_alarm (accept, with an audit reason, a metric and a warning)',
   'crl.maxBytes': 'give bytes between 1024 and 104857600, e.g. 10485760 or "10mb"',
   'crl.fetchTimeoutMs': 'give milliseconds between 100 and 300000, e.g. 10000',
   identityHeaders: 'header names are tokens (RFC 9110 §5.1), e.g. X-Mtls-Subject',
   'ops.listen': 'write HOST:PORT, e.g. 127.0.0.1:9443, or "off"',
   'admin.listen': 'write HOST:PORT, e.g. 127.0.0.1:8444',
-  'admin.tokenFile': 'give a file whose first line is a long random token (openssl rand -hex 32 > admin.token)',
-  'admin.clientCaFile': 'give the PEM CA that admin client certificates chain to (with admin.certFile and admin.keyFile)',
+  'admin.tokenFile':
+    'give a file whose first line is a long random token (openssl rand -hex 32 > admin.token)',
+  'admin.clientCaFile':
+    'give the PEM CA that admin client certificates chain to (with admin.certFile and admin.keyFile)',
   'admin.certFile': 'give the admin HTTPS server certificate PEM',
   'admin.keyFile': 'give the admin HTTPS server key PEM',
   'audit.flushIntervalMs': 'give milliseconds between 10 and 5000, e.g. 250',
   'audit.maxQueue': 'give a positive integer, e.g. 10000',
   'audit.maxFailureSeconds': 'give whole seconds between 1 and 86400, e.g. 30',
-  'audit.durability': 'give batched (records reach the registry within flushIntervalMs) or durable (committed before the response)',
+  'audit.durability':
+    'give batched (records reach the registry within flushIntervalMs) or durable (committed before the response)',
   logLevel: 'use one of fatal, error, warn, info, debug, trace, silent',
-  registryPollMs: 'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
+  registryPollMs:
+    'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
   drainTimeoutMs: 'give milliseconds, e.g. 30000',
-  proxyProtocol: 'use off, required (every connection comes from a trusted balancer with a header) or optional',
-  trustedProxies: 'list the balancers\' addresses or blocks, e.g. [10.0.0.5, 10.0.1.0/24] (flag --trusted-proxies 10.0.0.5,10.0.1.0/24)',
+  proxyProtocol:
+    'use off, required (every connection comes from a trusted balancer with a header) or optional',
+  trustedProxies:
+    "list the balancers' addresses or blocks, e.g. [10.0.0.5, 10.0.1.0/24] (flag --trusted-proxies 10.0.0.5,10.0.1.0/24)",
   proxyHeaderTimeoutMs: 'give milliseconds between 100 and 60000, e.g. 5000',
   workers: `give a whole number of processes from 1 to ${MAX_WORKERS}, or "auto" for one per CPU`,
 };
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
 
 /** A byte size: an integer, or a string such as `16kb` / `10 MiB` (binary units). */
 const byteSize = (min: number, max: number) =>
-  z
-    .union([z.number(), z.string()])
-    .transform((v, ctx) => {
-      let n: number;
-      if (typeof v === 'number') n = v;
-      else {
-        const m = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(v);
-        const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
-        if (!m || unit === undefined) {
-          ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (use bytes, or a number with kb/mb/gb)` });
-          return z.NEVER;
-        }
-        n = Number(m[1]) * unit;
-      }
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${n} is outside ${min}..${max} bytes` });
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    let n: number;
+    if (typeof v === 'number') n = v;
+    else {
+      const m = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(v);
+      const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
+      if (!m || unit === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${v}" is not a size (use bytes, or a number with kb/mb/gb)`,
+        });
         return z.NEVER;
       }
-      return n;
-    });
+      n = Number(m[1]) * unit;
+    }
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `${n} is outside ${min}..${max} bytes` });
+      return z.NEVER;
+    }
+    return n;
+  });
 
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -319,7 +340,9 @@ const listenString = z.union([z.string(), z.number().int()]).transform((v, ctx) 
   }
 });
 
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a valid HTTP header name');
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a valid HTTP header name');
 
 const nullablePath = z.string().min(1).nullable().default(null);
 
@@ -334,7 +357,10 @@ const schema = z.strictObject({
       return z.NEVER;
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-      ctx.addIssue({ code: 'custom', message: `scheme ${u.protocol} is not supported (only http: and https:)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `scheme ${u.protocol} is not supported (only http: and https:)`,
+      });
       return z.NEVER;
     }
     if (u.search || u.hash || u.username || u.password) {
@@ -353,7 +379,14 @@ const schema = z.strictObject({
       pfxPasswordFile: nullablePath,
       handshakeTimeoutMs: ms(100, 120_000).default(10_000),
     })
-    .default({ cert: null, key: null, keyPassphraseFile: null, pfx: null, pfxPasswordFile: null, handshakeTimeoutMs: 10_000 }),
+    .default({
+      cert: null,
+      key: null,
+      keyPassphraseFile: null,
+      pfx: null,
+      pfxPasswordFile: null,
+      handshakeTimeoutMs: 10_000,
+    }),
   limits: z
     .strictObject({
       maxHeaderBytes: byteSize(1024, 1024 * 1024).default(16 * 1024),
@@ -362,7 +395,13 @@ const schema = z.strictObject({
       requestTimeoutMs: ms(1000, 3_600_000).default(60_000),
       keepAliveTimeoutMs: ms(100, 600_000).default(5_000),
     })
-    .default({ maxHeaderBytes: 16 * 1024, maxBodyBytes: 10 * 1024 * 1024, maxConnections: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 }),
+    .default({
+      maxHeaderBytes: 16 * 1024,
+      maxBodyBytes: 10 * 1024 * 1024,
+      maxConnections: 10_000,
+      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 5_000,
+    }),
   upstreamPool: z
     .strictObject({
       connections: z.number().int().positive().max(10_000).default(64),
@@ -371,7 +410,13 @@ const schema = z.strictObject({
       bodyTimeoutMs: ms(100, 3_600_000).default(30_000),
       keepAliveTimeoutMs: ms(100, 600_000).default(4_000),
     })
-    .default({ connections: 64, connectTimeoutMs: 5_000, responseTimeoutMs: 30_000, bodyTimeoutMs: 30_000, keepAliveTimeoutMs: 4_000 }),
+    .default({
+      connections: 64,
+      connectTimeoutMs: 5_000,
+      responseTimeoutMs: 30_000,
+      bodyTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 4_000,
+    }),
   policy: z
     .strictObject({
       minRsaBits: z.number().int().min(2048).max(16384).default(2048),
@@ -412,7 +457,13 @@ const schema = z.strictObject({
       certFile: nullablePath,
       keyFile: nullablePath,
     })
-    .default({ listen: { host: '127.0.0.1', port: 8444 }, tokenFile: null, clientCaFile: null, certFile: null, keyFile: null }),
+    .default({
+      listen: { host: '127.0.0.1', port: 8444 },
+      tokenFile: null,
+      clientCaFile: null,
+      certFile: null,
+      keyFile: null,
+    }),
   audit: z
     .strictObject({
       flushIntervalMs: ms(10, 5_000).default(250),
@@ -420,7 +471,12 @@ const schema = z.strictObject({
       durability: z.enum(['batched', 'durable']).default('batched'),
       maxFailureSeconds: z.number().int().min(1).max(86_400).default(30),
     })
-    .default({ flushIntervalMs: 250, maxQueue: 10_000, durability: 'batched', maxFailureSeconds: 30 }),
+    .default({
+      flushIntervalMs: 250,
+      maxQueue: 10_000,
+      durability: 'batched',
+      maxFailureSeconds: 30,
+    }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   registryPollMs: ms(50, 250).default(250),
   drainTimeoutMs: ms(0, 3_600_000).default(30_000),
@@ -430,7 +486,10 @@ const schema = z.strictObject({
       if (typeof v === 'string' && v.trim().toLowerCase() === 'auto') return availableParallelism();
       const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
       if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number from 1 to ${MAX_WORKERS} or "auto"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a whole number from 1 to ${MAX_WORKERS} or "auto"`,
+        });
         return z.NEVER;
       }
       return n;
@@ -440,7 +499,9 @@ const schema = z.strictObject({
   trustedProxies: z
     .union([z.string(), z.array(z.string())])
     .transform((v, ctx) => {
-      const list = (typeof v === 'string' ? v.split(',') : v).map((x) => x.trim()).filter((x) => x !== '');
+      const list = (typeof v === 'string' ? v.split(',') : v)
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
       const out: string[] = [];
       for (const item of list) {
         try {
@@ -474,17 +535,26 @@ export function parseListenAddress(text: string): ListenAddress {
     portText = t;
   } else {
     const i = t.lastIndexOf(':');
-    if (i < 0) throw new MtlsError('MTLS_CONFIG_INVALID', `"${text}" has no port (write HOST:PORT)`, { subject: text });
+    if (i < 0)
+      throw new MtlsError('MTLS_CONFIG_INVALID', `"${text}" has no port (write HOST:PORT)`, {
+        subject: text,
+      });
     host = t.slice(0, i) || '127.0.0.1';
     portText = t.slice(i + 1);
   }
   if (host === 'localhost') host = '127.0.0.1';
   if (isIP(host) === 0) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `"${host}" is not an IP address (listen on an address, not a host name; IPv6 as [::1]:PORT)`, { subject: text });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `"${host}" is not an IP address (listen on an address, not a host name; IPv6 as [::1]:PORT)`,
+      { subject: text },
+    );
   }
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `port "${portText}" must be 0 to 65535`, { subject: text });
+    throw new MtlsError('MTLS_CONFIG_INVALID', `port "${portText}" must be 0 to 65535`, {
+      subject: text,
+    });
   }
   return { host, port };
 }
@@ -501,7 +571,11 @@ function levenshtein(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const row = d[i] as number[];
       const prev = d[i - 1] as number[];
-      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1));
+      row[j] = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1),
+      );
     }
   }
   return (d[a.length] as number[])[b.length] as number;
@@ -523,7 +597,8 @@ function knownKeys(path: PropertyKey[]): string[] {
 function unwrap(s: z.ZodType): z.ZodType {
   let cur: z.ZodType = s;
   for (let i = 0; i < 5; i++) {
-    if (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodNullable) cur = cur.unwrap() as z.ZodType;
+    if (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodNullable)
+      cur = cur.unwrap() as z.ZodType;
     else break;
   }
   return cur;
@@ -541,11 +616,18 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): { key: string; t
         ? `unknown key \`${full}\`; did you mean \`${parent ? `${parent}.` : ''}${best.c}\`?`
         : `unknown key \`${full}\`; known keys here: ${known.join(', ')}`;
     });
-    return { key: parent ? `${parent}.${issue.keys[0]}` : String(issue.keys[0]), text: parts.join('; ') };
+    return {
+      key: parent ? `${parent}.${issue.keys[0]}` : String(issue.keys[0]),
+      text: parts.join('; '),
+    };
   }
   const key = path.join('.');
   let value: unknown = data;
-  for (const p of path) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[p] : undefined;
+  for (const p of path)
+    value =
+      value !== null && typeof value === 'object'
+        ? (value as Record<string, unknown>)[p]
+        : undefined;
   const shown = value === undefined ? 'nothing' : JSON.stringify(value);
   const fix = FIXES[key] ?? FIXES[path[0] ?? ''] ?? 'see the documented configuration keys';
   const msg = issue.message.replace(/^Invalid input: /, '');
@@ -598,21 +680,38 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       text = readFileSync(options.file, 'utf8');
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT') throw new MtlsError('MTLS_FILE_NOT_FOUND', `configuration file not found: ${options.file}`, { subject: options.file });
-      throw new MtlsError('MTLS_FILE_READ', `cannot read configuration file ${options.file}: ${err.code ?? err.message}`, { subject: options.file });
+      if (err.code === 'ENOENT')
+        throw new MtlsError(
+          'MTLS_FILE_NOT_FOUND',
+          `configuration file not found: ${options.file}`,
+          { subject: options.file },
+        );
+      throw new MtlsError(
+        'MTLS_FILE_READ',
+        `cannot read configuration file ${options.file}: ${err.code ?? err.message}`,
+        { subject: options.file },
+      );
     }
     let parsed: unknown;
     try {
       parsed = parseYaml(text, { prettyErrors: true });
     } catch (e) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `${options.file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, {
-        subject: options.file,
-        hint: 'Fix the YAML syntax at the line shown (indentation with spaces, `key: value`).',
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `${options.file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`,
+        {
+          subject: options.file,
+          hint: 'Fix the YAML syntax at the line shown (indentation with spaces, `key: value`).',
+        },
+      );
     }
     if (parsed === null || parsed === undefined) parsed = {};
     if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `${options.file} must hold a mapping of keys (listen:, upstream:, …) at the top level`, { subject: options.file });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `${options.file} must hold a mapping of keys (listen:, upstream:, …) at the top level`,
+        { subject: options.file },
+      );
     }
     raw = structuredClone(parsed as Record<string, unknown>);
     for (const p of [
@@ -628,76 +727,148 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       ['admin', 'keyFile'],
     ]) {
       let cur: unknown = raw;
-      for (const k of p.slice(0, -1)) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+      for (const k of p.slice(0, -1))
+        cur =
+          cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
       const last = p[p.length - 1] as string;
-      const value = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[last] : undefined;
+      const value =
+        cur !== null && typeof cur === 'object'
+          ? (cur as Record<string, unknown>)[last]
+          : undefined;
       if (typeof value === 'string' && !(last === 'registry' && hasScheme(value))) {
-        (cur as Record<string, unknown>)[last] = resolve(baseDir, (cur as Record<string, string>)[last] as string);
+        (cur as Record<string, unknown>)[last] = resolve(
+          baseDir,
+          (cur as Record<string, string>)[last] as string,
+        );
       }
     }
   } else if (options.values) {
     raw = structuredClone(options.values);
   }
-  const pathKeys = new Set<keyof GatewayConfigOverrides>(['registry', 'cert', 'key', 'keyPassphraseFile', 'pfx', 'pfxPasswordFile', 'adminTokenFile']);
-  for (const [k, envName] of Object.entries(GATEWAY_ENV) as Array<[keyof GatewayConfigOverrides, string]>) {
+  const pathKeys = new Set<keyof GatewayConfigOverrides>([
+    'registry',
+    'cert',
+    'key',
+    'keyPassphraseFile',
+    'pfx',
+    'pfxPasswordFile',
+    'adminTokenFile',
+  ]);
+  for (const [k, envName] of Object.entries(GATEWAY_ENV) as Array<
+    [keyof GatewayConfigOverrides, string]
+  >) {
     const fromFlag = options.overrides?.[k];
     const fromEnv = env[envName];
     const v = fromFlag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
     if (v === undefined) continue;
-    setPath(raw, OVERRIDE_PATHS[k], pathKeys.has(k) && !(k === 'registry' && hasScheme(v)) ? resolve(v) : v);
+    setPath(
+      raw,
+      OVERRIDE_PATHS[k],
+      pathKeys.has(k) && !(k === 'registry' && hasScheme(v)) ? resolve(v) : v,
+    );
   }
   const requireRegistry = options.requireRegistry ?? true;
   const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
   const missing: Array<{ key: string; text: string }> = [];
   if (absent(raw.upstream)) {
-    missing.push({ key: 'upstream', text: `key \`upstream\` is missing; fix: ${FIXES.upstream} (flag --upstream, env ${GATEWAY_ENV.upstream})` });
+    missing.push({
+      key: 'upstream',
+      text: `key \`upstream\` is missing; fix: ${FIXES.upstream} (flag --upstream, env ${GATEWAY_ENV.upstream})`,
+    });
   }
   if (requireRegistry && absent(raw.registry)) {
-    missing.push({ key: 'registry', text: `key \`registry\` is missing; fix: ${FIXES.registry} (flag --registry, env ${GATEWAY_ENV.registry})` });
+    missing.push({
+      key: 'registry',
+      text: `key \`registry\` is missing; fix: ${FIXES.registry} (flag --registry, env ${GATEWAY_ENV.registry})`,
+    });
   }
   const result = schema.safeParse(raw);
-  const zodIssues = result.success ? [] : result.error.issues.filter((i) => !(i.path.length === 1 && missing.some((m) => m.key === i.path[0])));
+  const zodIssues = result.success
+    ? []
+    : result.error.issues.filter(
+        (i) => !(i.path.length === 1 && missing.some((m) => m.key === i.path[0])),
+      );
   // Unknown keys first: a misspelt key is usually why another one looks missing.
-  const unknown = zodIssues.filter((i) => i.code === 'unrecognized_keys').map((i) => describeIssue(i, raw));
-  const other = zodIssues.filter((i) => i.code !== 'unrecognized_keys').map((i) => describeIssue(i, raw));
+  const unknown = zodIssues
+    .filter((i) => i.code === 'unrecognized_keys')
+    .map((i) => describeIssue(i, raw));
+  const other = zodIssues
+    .filter((i) => i.code !== 'unrecognized_keys')
+    .map((i) => describeIssue(i, raw));
   const problems = [...unknown, ...missing, ...other];
   if (problems.length > 0 || !result.success) {
     const first = problems[0] ?? { key: 'configuration', text: 'invalid configuration' };
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: ${problems.map((i) => i.text).join('; ')}`, {
-      subject: first.key,
-      details: { keys: problems.map((i) => i.key) },
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${source}: ${problems.map((i) => i.text).join('; ')}`,
+      {
+        subject: first.key,
+        details: { keys: problems.map((i) => i.key) },
+      },
+    );
   }
   const cfg = result.data as GatewayConfig;
   const t = cfg.tls;
   if (t.pfx && (t.cert || t.key)) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: keys \`tls.pfx\` and \`tls.cert\`/\`tls.key\` are both set; fix: use either a .pfx or a PEM certificate and key, not both`, { subject: 'tls.pfx' });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${source}: keys \`tls.pfx\` and \`tls.cert\`/\`tls.key\` are both set; fix: use either a .pfx or a PEM certificate and key, not both`,
+      { subject: 'tls.pfx' },
+    );
   }
   if (!t.pfx && !(t.cert && t.key)) {
     const missing = !t.cert && !t.key ? 'tls.cert and tls.key' : !t.cert ? 'tls.cert' : 'tls.key';
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: no server credential: key \`${missing}\` is missing; fix: set tls.cert and tls.key (PEM), or tls.pfx (flags --cert/--key or --pfx)`, {
-      subject: missing.split(' ')[0] as string,
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${source}: no server credential: key \`${missing}\` is missing; fix: set tls.cert and tls.key (PEM), or tls.pfx (flags --cert/--key or --pfx)`,
+      {
+        subject: missing.split(' ')[0] as string,
+      },
+    );
   }
-  if (cfg.ops.listen && cfg.ops.listen.port !== 0 && cfg.ops.listen.port === cfg.listen.port && cfg.ops.listen.host === cfg.listen.host) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`ops.listen\` uses the same address as \`listen\` (${formatListenAddress(cfg.listen)}); fix: ${FIXES['ops.listen']}`, { subject: 'ops.listen' });
+  if (
+    cfg.ops.listen &&
+    cfg.ops.listen.port !== 0 &&
+    cfg.ops.listen.port === cfg.listen.port &&
+    cfg.ops.listen.host === cfg.listen.host
+  ) {
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${source}: key \`ops.listen\` uses the same address as \`listen\` (${formatListenAddress(cfg.listen)}); fix: ${FIXES['ops.listen']}`,
+      { subject: 'ops.listen' },
+    );
   }
   const adminOn = Boolean(cfg.admin.tokenFile || cfg.admin.clientCaFile);
   if (adminOn && cfg.admin.listen.port !== 0) {
-    for (const [key, other] of [['listen', cfg.listen], ['ops.listen', cfg.ops.listen]] as const) {
+    for (const [key, other] of [
+      ['listen', cfg.listen],
+      ['ops.listen', cfg.ops.listen],
+    ] as const) {
       if (other && other.port === cfg.admin.listen.port && other.host === cfg.admin.listen.host) {
-        throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`admin.listen\` uses the same address as \`${key}\` (${formatListenAddress(other)}); fix: ${FIXES['admin.listen']} on another port`, { subject: 'admin.listen' });
+        throw new MtlsError(
+          'MTLS_CONFIG_INVALID',
+          `${source}: key \`admin.listen\` uses the same address as \`${key}\` (${formatListenAddress(other)}); fix: ${FIXES['admin.listen']} on another port`,
+          { subject: 'admin.listen' },
+        );
       }
     }
   }
   if (cfg.proxyProtocol !== 'off' && cfg.trustedProxies.length === 0) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`proxyProtocol\` is ${cfg.proxyProtocol} but \`trustedProxies\` is empty, so no PROXY header would ever be believed; fix: ${FIXES.trustedProxies}`, {
-      subject: 'trustedProxies',
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${source}: key \`proxyProtocol\` is ${cfg.proxyProtocol} but \`trustedProxies\` is empty, so no PROXY header would ever be believed; fix: ${FIXES.trustedProxies}`,
+      {
+        subject: 'trustedProxies',
+      },
+    );
   }
   const names = Object.values(cfg.identityHeaders).map((n) => n.toLowerCase());
   if (new Set(names).size !== names.length) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `${source}: key \`identityHeaders\` names the same header twice; fix: give each identity header its own name`, { subject: 'identityHeaders' });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${source}: key \`identityHeaders\` names the same header twice; fix: give each identity header its own name`,
+      { subject: 'identityHeaders' },
+    );
   }
   return cfg;
 }

@@ -19,7 +19,10 @@ import type { AuditRecord } from './registry/types.js';
 import type { TrustCache, TrustLookup } from './trust-cache.js';
 
 /** What {@link ConnectionTracker} needs from the trust cache. */
-export type ConnectionTrust = Pick<TrustCache, 'lookup' | 'relookup' | 'snapshot' | 'stale' | 'certInfo'>;
+export type ConnectionTrust = Pick<
+  TrustCache,
+  'lookup' | 'relookup' | 'snapshot' | 'stale' | 'certInfo'
+>;
 
 /** The state of one accepted TLS connection. */
 export interface ConnectionState {
@@ -58,7 +61,10 @@ export interface HandshakeEvidence {
  * certificate (subject, issuer, extensions and fingerprints decoded only to
  * be thrown away: about 6% of a new connection's CPU).
  */
-export function peerCertificates(socket: tls.TLSSocket): { leafDer: Buffer | null; presentedDer: Buffer[] } {
+export function peerCertificates(socket: tls.TLSSocket): {
+  leafDer: Buffer | null;
+  presentedDer: Buffer[];
+} {
   const peer = socket.getPeerX509Certificate();
   if (!peer) return { leafDer: null, presentedDer: [] };
   const presentedDer: Buffer[] = [];
@@ -94,8 +100,15 @@ export function handshakeEvidence(socket: tls.TLSSocket, ip: string): HandshakeE
  */
 export function refusalForLookup(lookup: TrustLookup, when: string): PolicyDecision | null {
   const none = { outcome: 'rejected' as const, leaf: null, chain: [] };
-  if (lookup.kind === 'unavailable') return { ...none, reason: 'registry_unavailable', detail: lookup.detail, institutionId: null };
-  if (lookup.kind === 'unregistered') return { ...none, reason: 'ip_not_registered', detail: `the source IP was removed from the registry ${when}`, institutionId: null };
+  if (lookup.kind === 'unavailable')
+    return { ...none, reason: 'registry_unavailable', detail: lookup.detail, institutionId: null };
+  if (lookup.kind === 'unregistered')
+    return {
+      ...none,
+      reason: 'ip_not_registered',
+      detail: `the source IP was removed from the registry ${when}`,
+      institutionId: null,
+    };
   if (lookup.kind === 'suspended') {
     return {
       ...none,
@@ -192,7 +205,11 @@ export class ConnectionTracker {
    */
   async decisionNow(state: ConnectionState): Promise<PolicyDecision> {
     let decision = await this.current(state);
-    while (decision.outcome === 'accepted' && state.generation !== this.options.trust.snapshot.generation) decision = await this.current(state);
+    while (
+      decision.outcome === 'accepted' &&
+      state.generation !== this.options.trust.snapshot.generation
+    )
+      decision = await this.current(state);
     return decision;
   }
 
@@ -206,7 +223,12 @@ export class ConnectionTracker {
       const generation = trust.snapshot.generation;
       if (state.decision.outcome !== 'accepted' || state.generation === generation || trust.stale) {
         if (state.decision.outcome === 'accepted' && trust.stale) {
-          state.decision = { ...state.decision, outcome: 'rejected', reason: 'registry_unavailable', detail: 'the registry is too stale to trust; refusing (fail closed)' };
+          state.decision = {
+            ...state.decision,
+            outcome: 'rejected',
+            reason: 'registry_unavailable',
+            detail: 'the registry is too stale to trust; refusing (fail closed)',
+          };
         }
         return state.decision;
       }
@@ -219,7 +241,12 @@ export class ConnectionTracker {
         (e: unknown) => {
           // Fail closed: an evaluation that throws refuses the connection.
           const err = toMtlsError(e);
-          state.decision = { ...state.decision, outcome: 'rejected', reason: 'bad_request', detail: `re-evaluation failed: ${err.message}` };
+          state.decision = {
+            ...state.decision,
+            outcome: 'rejected',
+            reason: 'bad_request',
+            detail: `re-evaluation failed: ${err.message}`,
+          };
           state.generation = generation;
           return state.decision;
         },
@@ -236,10 +263,30 @@ export class ConnectionTracker {
   private async reevaluate(state: ConnectionState): Promise<PolicyDecision> {
     const trust = this.options.trust;
     const lookup = trust.lookup(state.ip);
-    if (lookup.kind === 'unavailable') return { ...state.decision, outcome: 'rejected', reason: 'registry_unavailable', detail: lookup.detail };
-    if (lookup.kind === 'unregistered') return { ...state.decision, outcome: 'rejected', reason: 'ip_not_registered', detail: 'the source IP was removed from the registry' };
-    if (lookup.kind === 'suspended' && lookup.suspended.some((i) => i.id === state.decision.institutionId)) {
-      return { ...state.decision, outcome: 'rejected', reason: 'institution_suspended', detail: `institution ${state.decision.institutionId} was suspended` };
+    if (lookup.kind === 'unavailable')
+      return {
+        ...state.decision,
+        outcome: 'rejected',
+        reason: 'registry_unavailable',
+        detail: lookup.detail,
+      };
+    if (lookup.kind === 'unregistered')
+      return {
+        ...state.decision,
+        outcome: 'rejected',
+        reason: 'ip_not_registered',
+        detail: 'the source IP was removed from the registry',
+      };
+    if (
+      lookup.kind === 'suspended' &&
+      lookup.suspended.some((i) => i.id === state.decision.institutionId)
+    ) {
+      return {
+        ...state.decision,
+        outcome: 'rejected',
+        reason: 'institution_suspended',
+        detail: `institution ${state.decision.institutionId} was suspended`,
+      };
     }
     const next = await evaluateConnection(
       {
@@ -254,7 +301,12 @@ export class ConnectionTracker {
       (der: Buffer): CertInfo => trust.certInfo(der),
     );
     if (next.outcome === 'accepted' && next.institutionId !== state.decision.institutionId) {
-      return { ...next, outcome: 'rejected', reason: 'unknown_ca', detail: `the certificate now maps to ${next.institutionId}, not ${state.decision.institutionId}` };
+      return {
+        ...next,
+        outcome: 'rejected',
+        reason: 'unknown_ca',
+        detail: `the certificate now maps to ${next.institutionId}, not ${state.decision.institutionId}`,
+      };
     }
     return next;
   }

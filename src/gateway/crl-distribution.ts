@@ -12,7 +12,13 @@
 import type { Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../errors/index.js';
 import { parseCrlUrl, type FetchCrlOptions } from './crl-fetch.js';
-import { CrlRefresher, fetchAndApplyCrl, type ApplyCrlResult, type CrlFetchOutcome, type CrlSource } from './crl-refresher.js';
+import {
+  CrlRefresher,
+  fetchAndApplyCrl,
+  type ApplyCrlResult,
+  type CrlFetchOutcome,
+  type CrlSource,
+} from './crl-refresher.js';
 import type { CrlFetchMetrics } from './metrics.js';
 import { onboardCrls } from './onboarding.js';
 import type { Registry } from './registry/types.js';
@@ -46,34 +52,71 @@ export interface CrlDownloadOptions {
 /** Validates a downloaded body like an upload and stores it (nothing when byte-identical). */
 function applier(registry: Registry): (source: CrlSource, body: Buffer) => Promise<ApplyCrlResult> {
   return async (source, body) => {
-    const r = await onboardCrls(registry, source.institutionId, body, { source: `CRL from ${source.url}` });
+    const r = await onboardCrls(registry, source.institutionId, body, {
+      source: `CRL from ${source.url}`,
+    });
     const first = r.validated[0];
-    return { changed: r.unchanged < r.validated.length, thisUpdate: first?.thisUpdate ?? new Date().toISOString(), nextUpdate: first?.nextUpdate ?? null };
+    return {
+      changed: r.unchanged < r.validated.length,
+      thisUpdate: first?.thisUpdate ?? new Date().toISOString(),
+      nextUpdate: first?.nextUpdate ?? null,
+    };
   };
 }
 
 /** Records a download's outcome on its source and in the metrics; a failure to record is logged, never thrown. */
 async function record(outcome: CrlFetchOutcome, options: CrlDownloadOptions): Promise<void> {
   const inst = outcome.source.institutionId;
-  options.metrics?.fetches.inc({ institution: inst, result: !outcome.ok ? 'failed' : outcome.changed ? 'stored' : 'unchanged' });
+  options.metrics?.fetches.inc({
+    institution: inst,
+    result: !outcome.ok ? 'failed' : outcome.changed ? 'stored' : 'unchanged',
+  });
   try {
     await options.registry.recordCrlFetch(
       outcome.source.id,
       outcome.ok
-        ? { ok: true, at: outcome.at.toISOString(), sha256: outcome.sha256, thisUpdate: outcome.thisUpdate, nextUpdate: outcome.nextUpdate }
+        ? {
+            ok: true,
+            at: outcome.at.toISOString(),
+            sha256: outcome.sha256,
+            thisUpdate: outcome.thisUpdate,
+            nextUpdate: outcome.nextUpdate,
+          }
         : { ok: false, at: outcome.at.toISOString(), error: `${outcome.code}: ${outcome.message}` },
     );
   } catch (e) {
     const err = toMtlsError(e);
-    options.log?.error({ err: { code: err.code, message: err.message }, institution: inst, url: outcome.source.url }, 'could not record the CRL download outcome');
+    options.log?.error(
+      { err: { code: err.code, message: err.message }, institution: inst, url: outcome.source.url },
+      'could not record the CRL download outcome',
+    );
   }
 }
 
 function toResult(o: CrlFetchOutcome): CrlRefreshResult {
-  const base = { sourceId: o.source.id, institutionId: o.source.institutionId, url: o.source.url, at: o.at.toISOString() };
+  const base = {
+    sourceId: o.source.id,
+    institutionId: o.source.institutionId,
+    url: o.source.url,
+    at: o.at.toISOString(),
+  };
   return o.ok
-    ? { ...base, ok: true, changed: o.changed, thisUpdate: o.thisUpdate, nextUpdate: o.nextUpdate, error: null }
-    : { ...base, ok: false, changed: false, thisUpdate: null, nextUpdate: null, error: { code: o.code, message: o.message } };
+    ? {
+        ...base,
+        ok: true,
+        changed: o.changed,
+        thisUpdate: o.thisUpdate,
+        nextUpdate: o.nextUpdate,
+        error: null,
+      }
+    : {
+        ...base,
+        ok: false,
+        changed: false,
+        thisUpdate: null,
+        nextUpdate: null,
+        error: { code: o.code, message: o.message },
+      };
 }
 
 /**
@@ -81,19 +124,33 @@ function toResult(o: CrlFetchOutcome): CrlRefreshResult {
  * `url`), each checked and stored like a scheduled download.
  * @throws MTLS_NOT_FOUND when the institution has no such source
  */
-export async function refreshCrlSources(institutionId: string, url: string | undefined, options: CrlDownloadOptions): Promise<CrlRefreshResult[]> {
+export async function refreshCrlSources(
+  institutionId: string,
+  url: string | undefined,
+  options: CrlDownloadOptions,
+): Promise<CrlRefreshResult[]> {
   const all = await options.registry.listCrlSources(institutionId);
   const norm = url === undefined ? undefined : parseCrlUrl(url).toString();
   const chosen = norm === undefined ? all : all.filter((s) => s.url === norm);
   if (chosen.length === 0) {
-    throw new MtlsError('MTLS_NOT_FOUND', url === undefined ? `institution "${institutionId}" has no CRL URL` : `${url} is not a CRL URL of "${institutionId}"`, {
-      subject: url ?? institutionId,
-      hint: `List them with \`mtls gateway crl url list ${institutionId}\`; add one with \`mtls gateway crl url add ${institutionId} URL\`.`,
-    });
+    throw new MtlsError(
+      'MTLS_NOT_FOUND',
+      url === undefined
+        ? `institution "${institutionId}" has no CRL URL`
+        : `${url} is not a CRL URL of "${institutionId}"`,
+      {
+        subject: url ?? institutionId,
+        hint: `List them with \`mtls gateway crl url list ${institutionId}\`; add one with \`mtls gateway crl url add ${institutionId} URL\`.`,
+      },
+    );
   }
   const out: CrlRefreshResult[] = [];
   for (const source of chosen) {
-    const outcome = await fetchAndApplyCrl(source, { apply: applier(options.registry), ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.log ? { log: options.log } : {}) });
+    const outcome = await fetchAndApplyCrl(source, {
+      apply: applier(options.registry),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
     await record(outcome, options);
     out.push(toResult(outcome));
   }
@@ -105,7 +162,9 @@ export class CrlDistribution {
   private readonly refresher: CrlRefresher;
   private unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly options: CrlDownloadOptions & { log: Logger; retrySeconds?: number }) {
+  constructor(
+    private readonly options: CrlDownloadOptions & { log: Logger; retrySeconds?: number },
+  ) {
     this.refresher = new CrlRefresher({
       listSources: () => options.registry.listCrlSources(),
       apply: applier(options.registry),
@@ -130,7 +189,10 @@ export class CrlDistribution {
       await this.refresher.sync();
     } catch (e) {
       const err = toMtlsError(e);
-      this.options.log.error({ err: { code: err.code, message: err.message } }, 'could not read the CRL URLs; the current schedule stays');
+      this.options.log.error(
+        { err: { code: err.code, message: err.message } },
+        'could not read the CRL URLs; the current schedule stays',
+      );
     }
   }
 

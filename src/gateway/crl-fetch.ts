@@ -46,22 +46,34 @@ export function parseCrlUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `CRL URL ${JSON.stringify(url)} is not an absolute URL`, {
-      subject: 'url',
-      hint: 'Give the distribution point as http://host/path/ca.crl (the URI in the certificate\'s crlDistributionPoints).',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `CRL URL ${JSON.stringify(url)} is not an absolute URL`,
+      {
+        subject: 'url',
+        hint: "Give the distribution point as http://host/path/ca.crl (the URI in the certificate's crlDistributionPoints).",
+      },
+    );
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `CRL URL ${url} uses ${parsed.protocol.replace(/:$/, '')}; only http and https are fetched`, {
-      subject: 'url',
-      hint: 'Publish the CRL over HTTP (RFC 5280 §4.2.1.13: the CRL is signed, so plain HTTP is the usual transport).',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `CRL URL ${url} uses ${parsed.protocol.replace(/:$/, '')}; only http and https are fetched`,
+      {
+        subject: 'url',
+        hint: 'Publish the CRL over HTTP (RFC 5280 §4.2.1.13: the CRL is signed, so plain HTTP is the usual transport).',
+      },
+    );
   }
   if (parsed.username || parsed.password) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `CRL URL ${parsed.host}${parsed.pathname} carries credentials`, {
-      subject: 'url',
-      hint: 'Remove user:password@ from the URL; CRLs are public documents.',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `CRL URL ${parsed.host}${parsed.pathname} carries credentials`,
+      {
+        subject: 'url',
+        hint: 'Remove user:password@ from the URL; CRLs are public documents.',
+      },
+    );
   }
   return parsed;
 }
@@ -84,23 +96,35 @@ export async function fetchCrl(options: FetchCrlOptions): Promise<FetchCrlResult
   let url = parseCrlUrl(options.url);
   try {
     for (let hop = 0; ; hop++) {
-      const res = await doFetch(url, { redirect: 'manual', signal, headers: { accept: 'application/pkix-crl, application/x-pkcs7-crl, */*' } });
+      const res = await doFetch(url, {
+        redirect: 'manual',
+        signal,
+        headers: { accept: 'application/pkix-crl, application/x-pkcs7-crl, */*' },
+      });
       if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
         await res.body?.cancel();
         if (hop >= maxRedirects) {
-          throw new MtlsError('MTLS_HTTP_STATUS', `CRL download from ${options.url} was redirected more than ${maxRedirects} times`, {
-            hint: 'Point the CRL URL at the final location.',
-          });
+          throw new MtlsError(
+            'MTLS_HTTP_STATUS',
+            `CRL download from ${options.url} was redirected more than ${maxRedirects} times`,
+            {
+              hint: 'Point the CRL URL at the final location.',
+            },
+          );
         }
         url = parseCrlUrl(new URL(res.headers.get('location') as string, url).toString());
         continue;
       }
       if (res.status < 200 || res.status > 299) {
         await res.body?.cancel();
-        throw new MtlsError('MTLS_HTTP_STATUS', `CRL download from ${url} answered HTTP ${res.status}`, {
-          hint: 'Check the URL, and that the institution publishes its CRL there.',
-          details: { status: res.status },
-        });
+        throw new MtlsError(
+          'MTLS_HTTP_STATUS',
+          `CRL download from ${url} answered HTTP ${res.status}`,
+          {
+            hint: 'Check the URL, and that the institution publishes its CRL there.',
+            details: { status: res.status },
+          },
+        );
       }
       const declared = Number(res.headers.get('content-length'));
       if (Number.isFinite(declared) && declared > maxBytes) {
@@ -113,21 +137,33 @@ export async function fetchCrl(options: FetchCrlOptions): Promise<FetchCrlResult
   } catch (e) {
     if (e instanceof MtlsError) throw e;
     if (signal.aborted) {
-      throw new MtlsError('MTLS_TIMEOUT', `CRL download from ${url} did not finish within ${timeoutMs} ms`, {
-        hint: 'Check that the CRL server answers, or raise the timeout.',
-      });
+      throw new MtlsError(
+        'MTLS_TIMEOUT',
+        `CRL download from ${url} did not finish within ${timeoutMs} ms`,
+        {
+          hint: 'Check that the CRL server answers, or raise the timeout.',
+        },
+      );
     }
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new MtlsError('MTLS_NETWORK', `CRL download from ${url} failed: ${cause?.code ?? cause?.message ?? (e as Error).message}`, {
-      hint: 'Check the host name, the port and that the CRL server is reachable from the gateway.',
-    });
+    throw new MtlsError(
+      'MTLS_NETWORK',
+      `CRL download from ${url} failed: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+      {
+        hint: 'Check the host name, the port and that the CRL server is reachable from the gateway.',
+      },
+    );
   }
 }
 
 function tooLarge(url: URL, maxBytes: number): MtlsError {
-  return new MtlsError('MTLS_HTTP_STATUS', `CRL download from ${url} is larger than the ${maxBytes}-byte limit`, {
-    hint: 'Check the URL points at a CRL; raise the size limit only if the institution\'s CRL really is that large.',
-  });
+  return new MtlsError(
+    'MTLS_HTTP_STATUS',
+    `CRL download from ${url} is larger than the ${maxBytes}-byte limit`,
+    {
+      hint: "Check the URL points at a CRL; raise the size limit only if the institution's CRL really is that large.",
+    },
+  );
 }
 
 async function readLimited(res: Response, maxBytes: number, url: URL): Promise<Buffer> {

@@ -33,7 +33,15 @@ export interface ApplyCrlResult {
 
 /** Outcome of one scheduled download, for metrics and status. */
 export type CrlFetchOutcome =
-  | { ok: true; source: CrlSource; changed: boolean; thisUpdate: string; nextUpdate: string | null; sha256: string; at: Date }
+  | {
+      ok: true;
+      source: CrlSource;
+      changed: boolean;
+      thisUpdate: string;
+      nextUpdate: string | null;
+      sha256: string;
+      at: Date;
+    }
   | { ok: false; source: CrlSource; code: string; message: string; at: Date };
 
 /** Options for {@link CrlRefresher}. */
@@ -91,7 +99,12 @@ export class CrlRefresher {
     for (const source of sources) {
       seen.add(source.id);
       const current = this.scheduled.get(source.id);
-      if (current && current.source.url === source.url && current.source.intervalSeconds === source.intervalSeconds) continue;
+      if (
+        current &&
+        current.source.url === source.url &&
+        current.source.intervalSeconds === source.intervalSeconds
+      )
+        continue;
       if (current?.timer) clearTimeout(current.timer);
       const entry: Scheduled = { source, timer: undefined, running: undefined };
       this.scheduled.set(source.id, entry);
@@ -109,12 +122,15 @@ export class CrlRefresher {
   async refresh(sourceId: number): Promise<CrlFetchOutcome> {
     const entry = this.scheduled.get(sourceId);
     if (!entry) {
-      throw new MtlsError('MTLS_NOT_FOUND', `CRL source ${sourceId} is not registered`, { hint: 'List the institution\'s CRL URLs first.' });
+      throw new MtlsError('MTLS_NOT_FOUND', `CRL source ${sourceId} is not registered`, {
+        hint: "List the institution's CRL URLs first.",
+      });
     }
     if (entry.timer) clearTimeout(entry.timer);
     await this.run(entry);
     const outcome = this.last.get(sourceId);
-    if (!outcome) throw new MtlsError('MTLS_INTERNAL', `CRL source ${sourceId} finished without an outcome`);
+    if (!outcome)
+      throw new MtlsError('MTLS_INTERNAL', `CRL source ${sourceId} finished without an outcome`);
     return outcome;
   }
 
@@ -153,28 +169,56 @@ export class CrlRefresher {
 }
 
 /** What {@link fetchAndApplyCrl} needs. */
-export type FetchAndApplyOptions = Pick<CrlRefresherOptions, 'apply' | 'fetch' | 'fetchImpl'> & { log?: Logger };
+export type FetchAndApplyOptions = Pick<CrlRefresherOptions, 'apply' | 'fetch' | 'fetchImpl'> & {
+  log?: Logger;
+};
 
 /**
  * Downloads one source and hands the body to `apply` (validation and
  * storage). Never throws: a failed download or a refused CRL is an outcome
  * with the error's code, logged (institution, URL, reason) as a warning.
  */
-export async function fetchAndApplyCrl(source: CrlSource, options: FetchAndApplyOptions): Promise<CrlFetchOutcome> {
+export async function fetchAndApplyCrl(
+  source: CrlSource,
+  options: FetchAndApplyOptions,
+): Promise<CrlFetchOutcome> {
   const { log } = options;
   try {
     const fetched = await (options.fetchImpl ?? fetchCrl)({ ...options.fetch, url: source.url });
     const applied = await options.apply(source, fetched.body);
     const sha256 = createHash('sha256').update(fetched.body).digest('hex');
     if (applied.changed) {
-      log?.info({ event: 'crl_refreshed', institution: source.institutionId, url: source.url, thisUpdate: applied.thisUpdate, nextUpdate: applied.nextUpdate }, 'CRL refreshed');
+      log?.info(
+        {
+          event: 'crl_refreshed',
+          institution: source.institutionId,
+          url: source.url,
+          thisUpdate: applied.thisUpdate,
+          nextUpdate: applied.nextUpdate,
+        },
+        'CRL refreshed',
+      );
     }
-    return { ok: true, source, changed: applied.changed, thisUpdate: applied.thisUpdate, nextUpdate: applied.nextUpdate, sha256, at: new Date() };
+    return {
+      ok: true,
+      source,
+      changed: applied.changed,
+      thisUpdate: applied.thisUpdate,
+      nextUpdate: applied.nextUpdate,
+      sha256,
+      at: new Date(),
+    };
   } catch (e) {
     const code = e instanceof MtlsError ? e.code : 'MTLS_INTERNAL';
     const message = e instanceof Error ? e.message : String(e);
     log?.warn(
-      { event: 'crl_refresh_failed', institution: source.institutionId, url: source.url, code, ...(e instanceof MtlsError && e.details?.check ? { check: e.details.check } : {}) },
+      {
+        event: 'crl_refresh_failed',
+        institution: source.institutionId,
+        url: source.url,
+        code,
+        ...(e instanceof MtlsError && e.details?.check ? { check: e.details.check } : {}),
+      },
       `CRL refresh failed, the last good CRL stays in service: ${message}`,
     );
     return { ok: false, source, code, message, at: new Date() };

@@ -37,7 +37,13 @@ import { adminConfigured, startConfiguredAdmin } from './admin/from-config.js';
 import type { RunningAdmin } from './admin/server.js';
 import { ConnectionTracker, connectionAuditRecord, handshakeEvidence } from './connection-state.js';
 import { CrlDistribution } from './crl-distribution.js';
-import { readinessProblems, startOpsServer, warnIfOpsExposed, type HealthState, type OpsServer } from './health.js';
+import {
+  readinessProblems,
+  startOpsServer,
+  warnIfOpsExposed,
+  type HealthState,
+  type OpsServer,
+} from './health.js';
 import { listenFailure } from './listen-failure.js';
 import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
@@ -119,7 +125,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const cfg = options.config;
   const env = options.env ?? process.env;
   const ownLog = options.logger ? null : new LineBufferDestination(1);
-  const logger = options.logger ?? pino({ level: cfg.logLevel, base: { service: 'mtls-gateway' }, timestamp: pino.stdTimeFunctions.isoTime }, ownLog as LineBufferDestination);
+  const logger =
+    options.logger ??
+    pino(
+      {
+        level: cfg.logLevel,
+        base: { service: 'mtls-gateway' },
+        timestamp: pino.stdTimeFunctions.isoTime,
+      },
+      ownLog as LineBufferDestination,
+    );
 
   let credential: ServerCredential = await loadServerCredential(cfg.tls, env);
   const ownRegistry = !options.registry;
@@ -127,9 +142,19 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   if (options.registry) {
     registry = options.registry;
   } else {
-    if (!cfg.registry) throw new MtlsError('MTLS_CONFIG_INVALID', 'key `registry` is missing: the gateway needs a registry location', { subject: 'registry' });
+    if (!cfg.registry)
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        'key `registry` is missing: the gateway needs a registry location',
+        { subject: 'registry' },
+      );
     registry = await openRegistry(cfg.registry, {
-      sqlite: { create: false, pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
+      sqlite: {
+        create: false,
+        pollIntervalMs: cfg.registryPollMs,
+        onError: (e) =>
+          logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed'),
+      },
     });
   }
   await registry.init();
@@ -172,11 +197,27 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       metrics.institutions.set({ status: 'active' }, active);
       metrics.institutions.set({ status: 'suspended' }, snap.institutions.size - active);
       const old = new Set(prev?.warnings ?? []);
-      for (const w of snap.warnings) if (!old.has(w)) logger.warn({ registryVersion: snap.registryVersion }, w);
-      if (prev) logger.info({ registryVersion: snap.registryVersion, generation: snap.generation, institutions: snap.institutions.size }, 'registry change applied');
+      for (const w of snap.warnings)
+        if (!old.has(w)) logger.warn({ registryVersion: snap.registryVersion }, w);
+      if (prev)
+        logger.info(
+          {
+            registryVersion: snap.registryVersion,
+            generation: snap.generation,
+            institutions: snap.institutions.size,
+          },
+          'registry change applied',
+        );
     },
-    onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry reload failed; the previous trust snapshot stays in service until it is too stale'),
-    onStale: (stale, detail) => (stale ? logger.error({ registryStale: true }, detail) : logger.warn({ registryStale: false }, detail)),
+    onError: (e) =>
+      logger.error(
+        { err: { code: e.code, message: e.message } },
+        'registry reload failed; the previous trust snapshot stays in service until it is too stale',
+      ),
+    onStale: (stale, detail) =>
+      stale
+        ? logger.error({ registryStale: true }, detail)
+        : logger.warn({ registryStale: false }, detail),
   });
   metrics.trackCrls(() => {
     try {
@@ -185,10 +226,21 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       return null;
     }
   });
-  const connections = new ConnectionTracker({ trust, policy: { minRsaBits: cfg.policy.minRsaBits, minEcBits: cfg.policy.minEcBits, crlStale: cfg.crl.stale } });
+  const connections = new ConnectionTracker({
+    trust,
+    policy: {
+      minRsaBits: cfg.policy.minRsaBits,
+      minEcBits: cfg.policy.minEcBits,
+      crlStale: cfg.crl.stale,
+    },
+  });
   const crlFetch = options.crlFetch ?? true;
   const crlDownload = crlFetch
-    ? { log: logger, metrics: new CrlFetchMetrics([metrics.registry]), fetch: { maxBytes: cfg.crl.maxBytes, timeoutMs: cfg.crl.fetchTimeoutMs } }
+    ? {
+        log: logger,
+        metrics: new CrlFetchMetrics([metrics.registry]),
+        fetch: { maxBytes: cfg.crl.maxBytes, timeoutMs: cfg.crl.fetchTimeoutMs },
+      }
     : undefined;
   const crlDistribution = crlDownload ? new CrlDistribution({ registry, ...crlDownload }) : null;
   /** Last warning per institution about a stale CRL accepted under fail_open_with_alarm. */
@@ -198,7 +250,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     identityHeaders: cfg.identityHeaders,
     stateOf: (socket) => connections.stateOf(socket),
     decide: (state) => connections.decisionNow(state),
-    forward: (req, res, headers, forwardOptions) => proxy.forward(req, res, headers, forwardOptions),
+    forward: (req, res, headers, forwardOptions) =>
+      proxy.forward(req, res, headers, forwardOptions),
     audit: (r) => audit.record(r),
     ...(cfg.audit.durability === 'durable' ? { commit: (r: AuditRecord) => audit.commit(r) } : {}),
     logger,
@@ -224,7 +277,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       const inst = state.decision.institutionId ?? '-';
       if (Date.now() - (staleWarned.get(inst) ?? 0) > 60_000) {
         staleWarned.set(inst, Date.now());
-        logger.warn({ event: 'crl_expired_accepted', institution: inst, detail: state.decision.detail }, 'connection accepted although the CRL is past its nextUpdate (crl.stale: fail_open_with_alarm)');
+        logger.warn(
+          { event: 'crl_expired_accepted', institution: inst, detail: state.decision.detail },
+          'connection accepted although the CRL is past its nextUpdate (crl.stale: fail_open_with_alarm)',
+        );
       }
     }
     if (socket.destroyed) return;
@@ -257,9 +313,23 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     trust,
     onRefused: (ip, lookup) => {
       if (lookup.kind === 'unavailable') {
-        audit.record(makeAuditRecord({ kind: 'connection', ip, reason: 'registry_unavailable', detail: `${lookup.detail}; closed before the handshake` }));
+        audit.record(
+          makeAuditRecord({
+            kind: 'connection',
+            ip,
+            reason: 'registry_unavailable',
+            detail: `${lookup.detail}; closed before the handshake`,
+          }),
+        );
       } else if (lookup.kind === 'unregistered') {
-        audit.record(makeAuditRecord({ kind: 'connection', ip, reason: 'ip_not_registered', detail: 'no institution is registered for this source IP; closed before the handshake' }));
+        audit.record(
+          makeAuditRecord({
+            kind: 'connection',
+            ip,
+            reason: 'ip_not_registered',
+            detail: 'no institution is registered for this source IP; closed before the handshake',
+          }),
+        );
       } else {
         audit.record(
           makeAuditRecord({
@@ -272,10 +342,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         );
       }
     },
-    proxyProtocol: { mode: cfg.proxyProtocol, trustedProxies: cfg.trustedProxies, headerTimeoutMs: cfg.proxyHeaderTimeoutMs },
-    onProxyRefused: (peer, reason, detail) => audit.record(makeAuditRecord({ kind: 'connection', ip: peer, reason, detail })),
+    proxyProtocol: {
+      mode: cfg.proxyProtocol,
+      trustedProxies: cfg.trustedProxies,
+      headerTimeoutMs: cfg.proxyHeaderTimeoutMs,
+    },
+    onProxyRefused: (peer, reason, detail) =>
+      audit.record(makeAuditRecord({ kind: 'connection', ip: peer, reason, detail })),
     onCountChange: (n) => metrics.openConnections.set(n),
-    onError: (e, ip) => logger.error({ err: { message: e.message }, ip }, 'trust lookup failed; connection closed'),
+    onError: (e, ip) =>
+      logger.error({ err: { message: e.message }, ip }, 'trust lookup failed; connection closed'),
   });
   listenerRef = listener;
 
@@ -291,7 +367,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       registryVersion: trust.snapshot.registryVersion,
       registryError: trust.error?.message ?? null,
       serverCertNotAfter: credential.notAfter.toISOString(),
-      auditFailingSeconds: auditFailure ? Math.floor((Date.now() - auditFailure.sinceMs) / 1000) : null,
+      auditFailingSeconds: auditFailure
+        ? Math.floor((Date.now() - auditFailure.sinceMs) / 1000)
+        : null,
       auditError: auditFailure?.error ?? null,
       auditMaxFailureSeconds: cfg.audit.maxFailureSeconds,
     };
@@ -328,7 +406,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     }
   } catch (e) {
     await cleanupAfterFailedStart();
-    throw listenFailure(e, 'listen', 'Choose another port with --listen (or ops.listen), or stop the process holding it.');
+    throw listenFailure(
+      e,
+      'listen',
+      'Choose another port with --listen (or ops.listen), or stop the process holding it.',
+    );
   }
   const addr = listener.address();
   logger.info(
@@ -339,7 +421,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       upstream: cfg.upstream,
       registryVersion: trust.snapshot.registryVersion,
       institutions: trust.snapshot.institutions.size,
-      serverCertificate: { subject: credential.subject, notAfter: credential.notAfter.toISOString() },
+      serverCertificate: {
+        subject: credential.subject,
+        notAfter: credential.notAfter.toISOString(),
+      },
     },
     'gateway started',
   );
@@ -363,11 +448,26 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         const next = await loadServerCredential(cfg.tls, env);
         credential = next;
         trust.invalidateServers();
-        logger.info({ subject: next.subject, notAfter: next.notAfter.toISOString(), fingerprint: next.fingerprint }, 'server credential reloaded');
-        return { ok: true, subject: next.subject, notAfter: next.notAfter.toISOString(), fingerprint: next.fingerprint };
+        logger.info(
+          {
+            subject: next.subject,
+            notAfter: next.notAfter.toISOString(),
+            fingerprint: next.fingerprint,
+          },
+          'server credential reloaded',
+        );
+        return {
+          ok: true,
+          subject: next.subject,
+          notAfter: next.notAfter.toISOString(),
+          fingerprint: next.fingerprint,
+        };
       } catch (e) {
         const error = toMtlsError(e);
-        logger.error({ err: { code: error.code, message: error.message } }, 'server credential reload failed; the previous credential stays in service');
+        logger.error(
+          { err: { code: error.code, message: error.message } },
+          'server credential reload failed; the previous credential stays in service',
+        );
         return { ok: false, error };
       }
     },
@@ -377,10 +477,21 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       closing = (async () => {
         draining = true;
         const timeout = opts.drainTimeoutMs ?? cfg.drainTimeoutMs;
-        logger.info({ inFlight: requests.inFlight, openConnections: listener.openConnections, drainTimeoutMs: timeout }, 'draining');
+        logger.info(
+          {
+            inFlight: requests.inFlight,
+            openConnections: listener.openConnections,
+            drainTimeoutMs: timeout,
+          },
+          'draining',
+        );
         listener.stopAccepting();
         requests.startDrain();
-        if (!(await requests.waitIdle(timeout))) logger.warn({ inFlight: requests.inFlight }, 'drain timeout: cutting requests still in flight');
+        if (!(await requests.waitIdle(timeout)))
+          logger.warn(
+            { inFlight: requests.inFlight },
+            'drain timeout: cutting requests still in flight',
+          );
         requests.closeAll();
         listener.destroyAll();
         trust.stop();

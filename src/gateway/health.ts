@@ -45,9 +45,18 @@ export interface HealthState {
  * Writes an ops response: JSON (`body` serialised) by default, or `body` as
  * text with the given content type. Never cached.
  */
-export function sendOpsResponse(res: http.ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+export function sendOpsResponse(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  type = 'application/json',
+): void {
   const text = type === 'application/json' ? `${JSON.stringify(body)}\n` : String(body);
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -56,9 +65,12 @@ export function readinessProblems(s: HealthState): string[] {
   const problems: string[] = [];
   if (!s.listening) problems.push('listener not bound');
   if (!s.trustLoaded) problems.push('registry not loaded');
-  if (s.trustStale) problems.push(`registry unreadable for too long: ${s.registryError ?? 'unknown error'}`);
+  if (s.trustStale)
+    problems.push(`registry unreadable for too long: ${s.registryError ?? 'unknown error'}`);
   if (s.auditFailingSeconds !== null && s.auditFailingSeconds >= s.auditMaxFailureSeconds) {
-    problems.push(`audit records have not reached the registry for ${s.auditFailingSeconds} s: ${s.auditError ?? 'unknown error'}`);
+    problems.push(
+      `audit records have not reached the registry for ${s.auditFailingSeconds} s: ${s.auditError ?? 'unknown error'}`,
+    );
   }
   if (s.draining) problems.push('draining');
   return problems;
@@ -68,7 +80,12 @@ export function readinessProblems(s: HealthState): string[] {
  * Answers `/healthz`, `/readyz` and (with metrics) `/metrics`.
  * @returns false when the path is none of them (the caller answers 404)
  */
-export function handleHealthRequest(req: http.IncomingMessage, res: http.ServerResponse, state: () => HealthState, metrics?: GatewayMetrics): boolean {
+export function handleHealthRequest(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  state: () => HealthState,
+  metrics?: GatewayMetrics,
+): boolean {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     if (path === '/healthz' || path === '/readyz' || path === '/metrics') {
@@ -84,7 +101,11 @@ export function handleHealthRequest(req: http.IncomingMessage, res: http.ServerR
   if (path === '/readyz') {
     const s = state();
     const problems = readinessProblems(s);
-    sendOpsResponse(res, problems.length === 0 ? 200 : 503, { status: problems.length === 0 ? 'ready' : 'not_ready', problems, ...s });
+    sendOpsResponse(res, problems.length === 0 ? 200 : 503, {
+      status: problems.length === 0 ? 'ready' : 'not_ready',
+      problems,
+      ...s,
+    });
     return true;
   }
   if (path === '/metrics' && metrics) {
@@ -123,7 +144,12 @@ export interface OpsServer {
  * Starts the plain-HTTP operations listener.
  * @throws the listen error (EADDRINUSE, EACCES) as a Node error
  */
-export function startOpsServer(host: string, port: number, state: () => HealthState, metrics?: GatewayMetrics): Promise<OpsServer> {
+export function startOpsServer(
+  host: string,
+  port: number,
+  state: () => HealthState,
+  metrics?: GatewayMetrics,
+): Promise<OpsServer> {
   return listenOps(host, port, (req, res) => handleHealthRequest(req, res, state, metrics));
 }
 
@@ -132,7 +158,11 @@ export function startOpsServer(host: string, port: number, state: () => HealthSt
  * paths it knows (returning true) and leaves the rest to a JSON 404.
  * @throws the listen error (EADDRINUSE, EACCES) as a Node error
  */
-export async function listenOps(host: string, port: number, handle: (req: http.IncomingMessage, res: http.ServerResponse) => boolean): Promise<OpsServer> {
+export async function listenOps(
+  host: string,
+  port: number,
+  handle: (req: http.IncomingMessage, res: http.ServerResponse) => boolean,
+): Promise<OpsServer> {
   const server = http.createServer((req, res) => {
     if (!handle(req, res)) sendOpsResponse(res, 404, { error: 'not_found' });
   });

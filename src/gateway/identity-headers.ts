@@ -56,19 +56,45 @@ export interface ClientIdentity {
 }
 
 /** Headers dropped because the gateway is the edge and sets its own view (client IP, scheme). */
-const FORWARDING_HEADERS = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
+const FORWARDING_HEADERS = new Set([
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+]);
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) that a proxy must not forward. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
 
-const ALWAYS_STRIPPED = new Set(['client-cert', 'client-cert-chain', 'x-forwarded-client-cert', 'x-ssl-client-cert', 'ssl-client-cert']);
+const ALWAYS_STRIPPED = new Set([
+  'client-cert',
+  'client-cert-chain',
+  'x-forwarded-client-cert',
+  'x-ssl-client-cert',
+  'ssl-client-cert',
+]);
 
 /**
  * True when an incoming header could be mistaken for gateway-set identity:
  * `X-Client-*`, `X-Mtls-*`, `Client-Cert`, `Client-Cert-Chain`,
  * `X-Forwarded-Client-Cert`, and any configured identity header name.
  */
-export function isIdentityHeader(name: string, names: IdentityHeaderNames = DEFAULT_IDENTITY_HEADERS): boolean {
+export function isIdentityHeader(
+  name: string,
+  names: IdentityHeaderNames = DEFAULT_IDENTITY_HEADERS,
+): boolean {
   const n = name.toLowerCase();
   if (n.startsWith('x-client-') || n.startsWith('x-mtls-') || ALWAYS_STRIPPED.has(n)) return true;
   for (const configured of Object.values(names)) if (configured.toLowerCase() === n) return true;
@@ -89,13 +115,18 @@ export function headerSafe(text: string): string {
   for (const ch of text) {
     const c = ch.codePointAt(0) as number;
     if (c >= 0x20 && c < 0x7f) out += ch;
-    else for (const b of Buffer.from(ch, 'utf8')) out += `\\${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    else
+      for (const b of Buffer.from(ch, 'utf8'))
+        out += `\\${b.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
 
 /** The identity as header pairs `[name, value]`. */
-export function identityHeaderPairs(identity: ClientIdentity, names: IdentityHeaderNames = DEFAULT_IDENTITY_HEADERS): Array<[string, string]> {
+export function identityHeaderPairs(
+  identity: ClientIdentity,
+  names: IdentityHeaderNames = DEFAULT_IDENTITY_HEADERS,
+): Array<[string, string]> {
   const pairs: Array<[string, string]> = [
     [names.institution, headerSafe(identity.institutionId)],
     [names.subject, headerSafe(identity.subject)],
@@ -104,7 +135,8 @@ export function identityHeaderPairs(identity: ClientIdentity, names: IdentityHea
     [names.fingerprint, identity.fingerprintSha256],
     [names.clientCert, toByteSequence(identity.certDer)],
   ];
-  if (identity.chainDer.length > 0) pairs.push([names.clientCertChain, identity.chainDer.map(toByteSequence).join(', ')]);
+  if (identity.chainDer.length > 0)
+    pairs.push([names.clientCertChain, identity.chainDer.map(toByteSequence).join(', ')]);
   return pairs;
 }
 
@@ -148,17 +180,26 @@ export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): stri
   const connectionTokens = new Set<string>();
   for (let i = 0; i + 1 < raw.length; i += 2) {
     if ((raw[i] as string).toLowerCase() === 'connection') {
-      for (const t of (raw[i + 1] as string).split(',')) connectionTokens.add(t.trim().toLowerCase());
+      for (const t of (raw[i + 1] as string).split(','))
+        connectionTokens.add(t.trim().toLowerCase());
     }
   }
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
-    if (hasUnderscore(lower) || HOP_BY_HOP.has(lower) || connectionTokens.has(lower) || FORWARDING_HEADERS.has(lower) || isIdentityHeader(lower, names)) continue;
+    if (
+      hasUnderscore(lower) ||
+      HOP_BY_HOP.has(lower) ||
+      connectionTokens.has(lower) ||
+      FORWARDING_HEADERS.has(lower) ||
+      isIdentityHeader(lower, names)
+    )
+      continue;
     out.push(name, raw[i + 1] as string);
   }
-  for (const [n, v] of options.identityPairs ?? identityHeaderPairs(options.identity, names)) out.push(n, v);
+  for (const [n, v] of options.identityPairs ?? identityHeaderPairs(options.identity, names))
+    out.push(n, v);
   out.push('X-Forwarded-For', options.clientIp, 'X-Forwarded-Proto', 'https');
   return out;
 }

@@ -10,7 +10,12 @@
  */
 import 'reflect-metadata';
 
-export { startGateway, type StartGatewayOptions, type RunningGateway, type ReloadCredentialResult } from './gateway.js';
+export {
+  startGateway,
+  type StartGatewayOptions,
+  type RunningGateway,
+  type ReloadCredentialResult,
+} from './gateway.js';
 export {
   startGatewayWorkers,
   type StartGatewayWorkersOptions,
@@ -31,12 +36,34 @@ export {
   type LoadGatewayConfigOptions,
   type ListenAddress,
 } from './config.js';
-export { evaluateConnection, type PolicyDecision, type ConnectionEvidence, type PolicyOptions } from './policy.js';
-export { DEFAULT_IDENTITY_HEADERS, type IdentityHeaderNames, type ClientIdentity } from './identity-headers.js';
+export {
+  evaluateConnection,
+  type PolicyDecision,
+  type ConnectionEvidence,
+  type PolicyOptions,
+} from './policy.js';
+export {
+  DEFAULT_IDENTITY_HEADERS,
+  type IdentityHeaderNames,
+  type ClientIdentity,
+} from './identity-headers.js';
 export * from './registry/types.js';
-export { openRegistry, parseRegistryLocation, type OpenRegistryOptions, type RegistryLocation } from './registry/index.js';
-export { openSqliteRegistry, SqliteRegistry, type SqliteRegistryOptions } from './registry/sqlite-registry.js';
-export { openPostgresRegistry, PostgresRegistry, type PostgresRegistryOptions } from './registry/postgres-registry.js';
+export {
+  openRegistry,
+  parseRegistryLocation,
+  type OpenRegistryOptions,
+  type RegistryLocation,
+} from './registry/index.js';
+export {
+  openSqliteRegistry,
+  SqliteRegistry,
+  type SqliteRegistryOptions,
+} from './registry/sqlite-registry.js';
+export {
+  openPostgresRegistry,
+  PostgresRegistry,
+  type PostgresRegistryOptions,
+} from './registry/postgres-registry.js';
 export {
   assertNoPrivateKey,
   validateCaChain,

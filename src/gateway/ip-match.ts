@@ -52,7 +52,10 @@ function isMapped(value: bigint): boolean {
 export function parseIp(text: string): ParsedIp {
   const zone = text.indexOf('%');
   const bytes = parseIpBytes(zone >= 0 ? text.slice(0, zone) : text);
-  if (!bytes) throw new MtlsError('MTLS_BAD_ARGUMENT', `"${text}" is not an IPv4 or IPv6 address`, { subject: text });
+  if (!bytes)
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${text}" is not an IPv4 or IPv6 address`, {
+      subject: text,
+    });
   const value = bytesToBigInt(bytes);
   if (isMapped(value)) {
     const v4 = Buffer.alloc(4);

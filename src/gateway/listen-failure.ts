@@ -13,5 +13,9 @@ import { MtlsError } from '../errors/index.js';
 export function listenFailure(e: unknown, subject: string, hint: string): MtlsError {
   if (e instanceof MtlsError) return e;
   const err = e as NodeJS.ErrnoException;
-  return new MtlsError('MTLS_NETWORK', `cannot listen: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`, { subject, cause: e, hint });
+  return new MtlsError(
+    'MTLS_NETWORK',
+    `cannot listen: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`,
+    { subject, cause: e, hint },
+  );
 }

@@ -42,7 +42,8 @@ import type { TrustCache, TrustLookup } from './trust-cache.js';
 export type ProxyProtocolMode = 'off' | 'optional' | 'required';
 
 /** The audit reasons of connections the PROXY protocol stage refuses. */
-export type ProxyRefusalReason = 'proxy_untrusted' | 'proxy_header_missing' | 'proxy_header_invalid';
+export type ProxyRefusalReason =
+  'proxy_untrusted' | 'proxy_header_missing' | 'proxy_header_invalid';
 
 /** PROXY protocol settings of {@link MtlsListener}. */
 export interface ListenerProxyProtocol {
@@ -61,7 +62,10 @@ export interface MtlsListenerOptions {
   maxConnections: number;
   trust: TrustCache;
   /** Called for a connection closed before the handshake (for the audit). */
-  onRefused: (ip: string, lookup: Extract<TrustLookup, { kind: 'unregistered' | 'suspended' | 'unavailable' }>) => void;
+  onRefused: (
+    ip: string,
+    lookup: Extract<TrustLookup, { kind: 'unregistered' | 'suspended' | 'unavailable' }>,
+  ) => void;
   /** Called when a socket opens or closes (metrics). */
   onCountChange?: (open: number) => void;
   /** Called when the lookup itself fails (the socket is closed: fail closed). */
@@ -85,9 +89,12 @@ export class MtlsListener {
   private readonly trusted = new IpMatcher<true>();
 
   constructor(private readonly options: MtlsListenerOptions) {
-    this.server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) => this.onConnection(socket));
+    this.server = net.createServer({ pauseOnConnect: false, noDelay: true }, (socket) =>
+      this.onConnection(socket),
+    );
     this.server.maxConnections = options.maxConnections;
-    this.proxy = options.proxyProtocol && options.proxyProtocol.mode !== 'off' ? options.proxyProtocol : null;
+    this.proxy =
+      options.proxyProtocol && options.proxyProtocol.mode !== 'off' ? options.proxyProtocol : null;
     for (const cidr of this.proxy?.trustedProxies ?? []) this.trusted.add(cidr, true);
   }
 
@@ -113,7 +120,12 @@ export class MtlsListener {
     if (proxy.mode === 'required') {
       // Every connection must come through the balancer: refuse at once,
       // without reading a byte, whatever the peer would have sent.
-      this.refuseProxy(socket, peer, 'proxy_untrusted', `${peer} is not in trustedProxies and proxyProtocol is required; closed before reading`);
+      this.refuseProxy(
+        socket,
+        peer,
+        'proxy_untrusted',
+        `${peer} is not in trustedProxies and proxyProtocol is required; closed before reading`,
+      );
       return;
     }
     this.peekUntrusted(socket, peer, proxy);
@@ -124,29 +136,54 @@ export class MtlsListener {
    * or not), then hands the socket over with the bytes behind the header put back.
    */
   private readHeader(socket: net.Socket, peer: string, proxy: ListenerProxyProtocol): void {
-    this.readFirstBytes(socket, proxy.headerTimeoutMs, (r, buffered) => {
-      if (r.kind === 'ok') {
-        if (r.rest.length > 0) socket.unshift(r.rest);
-        this.admit(socket, clientAddress(r.header, peer));
-      } else if (r.reason !== 'no-signature') {
-        this.refuseProxy(socket, peer, 'proxy_header_invalid', `${r.detail} (from trusted proxy ${peer}); closed before the handshake`);
-      } else if (proxy.mode === 'optional') {
-        socket.unshift(buffered);
-        this.admit(socket, peer);
-      } else {
-        this.refuseProxy(socket, peer, 'proxy_header_missing', `trusted proxy ${peer} sent no PROXY protocol header (the first bytes are not a signature); closed before the handshake`);
-      }
-    }, (why, buffered) => {
-      if (buffered.length > 0) {
-        this.refuseProxy(socket, peer, 'proxy_header_invalid', `incomplete PROXY protocol header (${buffered.length} bytes) from trusted proxy ${peer}: ${why}; closed before the handshake`);
-      } else if (proxy.mode === 'optional') {
-        // Nothing sent at all: as for any direct client, the TLS server's own
-        // timeout and end-of-stream handling decide.
-        this.admit(socket, peer);
-      } else {
-        this.refuseProxy(socket, peer, 'proxy_header_missing', `trusted proxy ${peer} sent no PROXY protocol header: ${why}; closed before the handshake`);
-      }
-    });
+    this.readFirstBytes(
+      socket,
+      proxy.headerTimeoutMs,
+      (r, buffered) => {
+        if (r.kind === 'ok') {
+          if (r.rest.length > 0) socket.unshift(r.rest);
+          this.admit(socket, clientAddress(r.header, peer));
+        } else if (r.reason !== 'no-signature') {
+          this.refuseProxy(
+            socket,
+            peer,
+            'proxy_header_invalid',
+            `${r.detail} (from trusted proxy ${peer}); closed before the handshake`,
+          );
+        } else if (proxy.mode === 'optional') {
+          socket.unshift(buffered);
+          this.admit(socket, peer);
+        } else {
+          this.refuseProxy(
+            socket,
+            peer,
+            'proxy_header_missing',
+            `trusted proxy ${peer} sent no PROXY protocol header (the first bytes are not a signature); closed before the handshake`,
+          );
+        }
+      },
+      (why, buffered) => {
+        if (buffered.length > 0) {
+          this.refuseProxy(
+            socket,
+            peer,
+            'proxy_header_invalid',
+            `incomplete PROXY protocol header (${buffered.length} bytes) from trusted proxy ${peer}: ${why}; closed before the handshake`,
+          );
+        } else if (proxy.mode === 'optional') {
+          // Nothing sent at all: as for any direct client, the TLS server's own
+          // timeout and end-of-stream handling decide.
+          this.admit(socket, peer);
+        } else {
+          this.refuseProxy(
+            socket,
+            peer,
+            'proxy_header_missing',
+            `trusted proxy ${peer} sent no PROXY protocol header: ${why}; closed before the handshake`,
+          );
+        }
+      },
+    );
   }
 
   /**
@@ -162,18 +199,33 @@ export class MtlsListener {
       this.refuse(socket, peer, lookup);
       return;
     }
-    this.readFirstBytes(socket, proxy.headerTimeoutMs, (r, buffered) => {
-      if (r.kind === 'invalid' && r.reason === 'no-signature') {
-        socket.unshift(buffered);
-        this.admit(socket, peer);
-        return;
-      }
-      this.refuseProxy(socket, peer, 'proxy_untrusted', `${peer} sent a PROXY protocol header but is not in trustedProxies; closed before the handshake`);
-    }, (why, buffered) => {
-      if (buffered.length > 0) {
-        this.refuseProxy(socket, peer, 'proxy_untrusted', `${peer} began a PROXY protocol header (${why}) but is not in trustedProxies; closed before the handshake`);
-      } else this.admit(socket, peer);
-    });
+    this.readFirstBytes(
+      socket,
+      proxy.headerTimeoutMs,
+      (r, buffered) => {
+        if (r.kind === 'invalid' && r.reason === 'no-signature') {
+          socket.unshift(buffered);
+          this.admit(socket, peer);
+          return;
+        }
+        this.refuseProxy(
+          socket,
+          peer,
+          'proxy_untrusted',
+          `${peer} sent a PROXY protocol header but is not in trustedProxies; closed before the handshake`,
+        );
+      },
+      (why, buffered) => {
+        if (buffered.length > 0) {
+          this.refuseProxy(
+            socket,
+            peer,
+            'proxy_untrusted',
+            `${peer} began a PROXY protocol header (${why}) but is not in trustedProxies; closed before the handshake`,
+          );
+        } else this.admit(socket, peer);
+      },
+    );
   }
 
   /**
@@ -242,12 +294,21 @@ export class MtlsListener {
     lookup.tenant.server.emit('connection', socket);
   }
 
-  private refuse(socket: net.Socket, ip: string, lookup: Extract<TrustLookup, { kind: 'unregistered' | 'suspended' | 'unavailable' }>): void {
+  private refuse(
+    socket: net.Socket,
+    ip: string,
+    lookup: Extract<TrustLookup, { kind: 'unregistered' | 'suspended' | 'unavailable' }>,
+  ): void {
     this.options.onRefused(ip, lookup);
     reset(socket);
   }
 
-  private refuseProxy(socket: net.Socket, peer: string, reason: ProxyRefusalReason, detail: string): void {
+  private refuseProxy(
+    socket: net.Socket,
+    peer: string,
+    reason: ProxyRefusalReason,
+    detail: string,
+  ): void {
     this.options.onProxyRefused?.(peer, reason, detail);
     reset(socket);
   }
@@ -258,7 +319,10 @@ export class MtlsListener {
    * open; undefined otherwise. Read it before destroying the socket: a
    * destroyed socket no longer knows its peer.
    */
-  clientOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): ClientOfSocket | undefined {
+  clientOf(socket: {
+    remoteAddress?: string | undefined;
+    remotePort?: number | undefined;
+  }): ClientOfSocket | undefined {
     return this.clients.get(`${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`);
   }
 

@@ -32,7 +32,8 @@ export class LineBufferDestination {
   /** Queues one line (pino calls this with the serialised line and its newline). */
   write(line: string): boolean {
     this.pending.push(line);
-    if (this.pending.length > MAX_PENDING_LINES) this.pending.splice(0, this.pending.length - MAX_PENDING_LINES);
+    if (this.pending.length > MAX_PENDING_LINES)
+      this.pending.splice(0, this.pending.length - MAX_PENDING_LINES);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flushLater());

@@ -2,7 +2,13 @@
  * Prometheus metrics for the gateway (prom-client), on a registry of its own
  * so that two gateways in one process never share counters.
  */
-import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry as PromRegistry,
+  collectDefaultMetrics,
+} from 'prom-client';
 import type { AuditRecord } from './registry/types.js';
 import type { TrustSnapshot } from './trust-cache.js';
 
@@ -16,7 +22,12 @@ export class CrlFetchMetrics {
   readonly fetches: Counter<'institution' | 'result'>;
 
   constructor(registers: PromRegistry[]) {
-    this.fetches = new Counter({ name: 'mtls_gateway_crl_fetches_total', help: 'CRL downloads from registered distribution points, by institution and result (stored, unchanged, failed)', labelNames: ['institution', 'result'], registers });
+    this.fetches = new Counter({
+      name: 'mtls_gateway_crl_fetches_total',
+      help: 'CRL downloads from registered distribution points, by institution and result (stored, unchanged, failed)',
+      labelNames: ['institution', 'result'],
+      registers,
+    });
   }
 }
 
@@ -48,8 +59,18 @@ export class GatewayMetrics {
   /** @param defaults - also collect process metrics (default true) */
   constructor(defaults = true) {
     const registers = [this.registry];
-    this.connections = new Counter({ name: 'mtls_gateway_connections_total', help: 'mTLS connection attempts by outcome and reason code', labelNames: ['outcome', 'reason'], registers });
-    this.requests = new Counter({ name: 'mtls_gateway_requests_total', help: 'HTTP requests by outcome, reason code and status class', labelNames: ['outcome', 'reason', 'status'], registers });
+    this.connections = new Counter({
+      name: 'mtls_gateway_connections_total',
+      help: 'mTLS connection attempts by outcome and reason code',
+      labelNames: ['outcome', 'reason'],
+      registers,
+    });
+    this.requests = new Counter({
+      name: 'mtls_gateway_requests_total',
+      help: 'HTTP requests by outcome, reason code and status class',
+      labelNames: ['outcome', 'reason', 'status'],
+      registers,
+    });
     this.requestDuration = new Histogram({
       name: 'mtls_gateway_request_duration_seconds',
       help: 'Time from request start to the end of the response',
@@ -57,14 +78,33 @@ export class GatewayMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.openConnections = new Gauge({ name: 'mtls_gateway_open_connections', help: 'Open TCP connections on the mTLS listener', registers });
-    this.inFlight = new Gauge({ name: 'mtls_gateway_requests_in_flight', help: 'Requests being proxied', registers });
+    this.openConnections = new Gauge({
+      name: 'mtls_gateway_open_connections',
+      help: 'Open TCP connections on the mTLS listener',
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: 'mtls_gateway_requests_in_flight',
+      help: 'Requests being proxied',
+      registers,
+    });
     // Across workers (prom-client AggregatorRegistry) counters and the other
     // gauges add up; the snapshot gauges do not: the oldest version still in
     // service is the one that matters, and every worker holds the same
     // institutions.
-    this.registryVersion = new Gauge({ name: 'mtls_gateway_registry_version', help: 'Registry version of the trust snapshot in service (the oldest across workers)', registers, aggregator: 'min' });
-    this.institutions = new Gauge({ name: 'mtls_gateway_institutions', help: 'Institutions in the trust snapshot', labelNames: ['status'], registers, aggregator: 'max' });
+    this.registryVersion = new Gauge({
+      name: 'mtls_gateway_registry_version',
+      help: 'Registry version of the trust snapshot in service (the oldest across workers)',
+      registers,
+      aggregator: 'min',
+    });
+    this.institutions = new Gauge({
+      name: 'mtls_gateway_institutions',
+      help: 'Institutions in the trust snapshot',
+      labelNames: ['status'],
+      registers,
+      aggregator: 'max',
+    });
     // Across workers the oldest CRL and the nearest nextUpdate in any worker
     // are what an alarm must see.
     const metrics = this;
@@ -121,6 +161,7 @@ export class GatewayMetrics {
     }
     const status = r.status ? `${Math.floor(r.status / 100)}xx` : 'none';
     this.requests.inc({ outcome: r.outcome, reason: r.reason, status });
-    if (typeof r.durationMs === 'number') this.requestDuration.observe({ reason: r.reason }, r.durationMs / 1000);
+    if (typeof r.durationMs === 'number')
+      this.requestDuration.observe({ reason: r.reason }, r.durationMs / 1000);
   }
 }

@@ -151,13 +151,25 @@ function signatureAlgorithmOf(der: Buffer, what: string): { name: string; ok: bo
       if (inner) hashOid = decodeOid(inner.content);
     }
     const hash = PSS_GOOD_HASHES[hashOid];
-    return hash ? { name: `RSASSA-PSS with ${hash}`, ok: true } : { name: `RSASSA-PSS with ${hashOid === '1.3.14.3.2.26' ? 'SHA-1' : hashOid}`, ok: false };
+    return hash
+      ? { name: `RSASSA-PSS with ${hash}`, ok: true }
+      : { name: `RSASSA-PSS with ${hashOid === '1.3.14.3.2.26' ? 'SHA-1' : hashOid}`, ok: false };
   }
   return { name: `unknown algorithm ${oid}`, ok: false };
 }
 
-function reject(check: OnboardCheck, message: string, subject: string, hint?: string, extra: Record<string, unknown> = {}): MtlsError {
-  return new MtlsError('MTLS_ONBOARD_REJECTED', message, { subject, details: { check, ...extra }, ...(hint ? { hint } : {}) });
+function reject(
+  check: OnboardCheck,
+  message: string,
+  subject: string,
+  hint?: string,
+  extra: Record<string, unknown> = {},
+): MtlsError {
+  return new MtlsError('MTLS_ONBOARD_REJECTED', message, {
+    subject,
+    details: { check, ...extra },
+    ...(hint ? { hint } : {}),
+  });
 }
 
 interface Parsed {
@@ -174,7 +186,10 @@ interface Parsed {
 const fpOf = (node: NodeX509): string => node.fingerprint256.replace(/:/g, '').toLowerCase();
 const dnOf = (name: x509.Name): string => formatRfc4514(fromX509Name(name));
 /** SHA-256 (lower-case hex) of a certificate's SubjectPublicKeyInfo DER. */
-const spkiOf = (node: NodeX509): string => createHash('sha256').update(node.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+const spkiOf = (node: NodeX509): string =>
+  createHash('sha256')
+    .update(node.publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 
 /** True when DER bytes parse as a private key (PKCS#8, PKCS#1 or SEC1). */
 function isDerPrivateKey(der: Buffer): boolean {
@@ -197,12 +212,17 @@ function isDerPrivateKey(der: Buffer): boolean {
  * @param what - `CA chain` or `CRL`, for the hint
  * @throws MTLS_ONBOARD_REJECTED with details.check `private_key`
  */
-export function assertNoPrivateKey(data: string | Uint8Array, source: string, what: 'CA chain' | 'CRL' = 'CA chain'): void {
+export function assertNoPrivateKey(
+  data: string | Uint8Array,
+  source: string,
+  what: 'CA chain' | 'CRL' = 'CA chain',
+): void {
   const hint =
     what === 'CRL'
       ? 'Send only the CRL file (e.g. crl/ca.crl.pem). Treat the key that was in this file as exposed: have the institution replace it.'
       : 'Send only the public CA certificate(s), e.g. certs/ca.cert.pem (never private/ca.key.pem). Treat the key that was in this file as exposed: have the institution replace it and re-issue its CA.';
-  const text = typeof data === 'string' ? data : isPem(data) ? Buffer.from(data).toString('utf8') : undefined;
+  const text =
+    typeof data === 'string' ? data : isPem(data) ? Buffer.from(data).toString('utf8') : undefined;
   if (text !== undefined) {
     if (!containsPrivateKey(text)) return;
     const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 #]+)-----/g)].map((m) => m[1] as string);
@@ -216,16 +236,23 @@ export function assertNoPrivateKey(data: string | Uint8Array, source: string, wh
     );
   }
   if (isDerPrivateKey(Buffer.from(data as Uint8Array))) {
-    throw reject('private_key', `${source} is a DER private key. A private key must NEVER be sent to the provider; the upload was refused and nothing was stored`, source, hint, {
-      position: 1,
-    });
+    throw reject(
+      'private_key',
+      `${source} is a DER private key. A private key must NEVER be sent to the provider; the upload was refused and nothing was stored`,
+      source,
+      hint,
+      {
+        position: 1,
+      },
+    );
   }
 }
 
 /** Reads the upload's blocks; refuses a private key before anything else. */
 function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
   assertNoPrivateKey(data, source);
-  const text = typeof data === 'string' ? data : isPem(data) ? Buffer.from(data).toString('utf8') : undefined;
+  const text =
+    typeof data === 'string' ? data : isPem(data) ? Buffer.from(data).toString('utf8') : undefined;
   const out: Parsed[] = [];
   const add = (der: Buffer, position: number, label: string): void => {
     let cert: x509.X509Certificate;
@@ -236,25 +263,54 @@ function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
       // OpenSSL decodes the key only when asked; a corrupt one is refused here, not when its strength is checked.
       certificatePublicKey(cert);
     } catch (e) {
-      const what = text === undefined ? `${source} is neither PEM nor a DER X.509 certificate` : `${source}: block #${position} is not a readable X.509 certificate`;
-      throw reject('not_a_certificate', `${what} (${(e as Error).message})`, source, 'Export the CA certificate again as PEM (openssl x509 -in ca.cert.pem -outform PEM).', {
-        position,
-      });
+      const what =
+        text === undefined
+          ? `${source} is neither PEM nor a DER X.509 certificate`
+          : `${source}: block #${position} is not a readable X.509 certificate`;
+      throw reject(
+        'not_a_certificate',
+        `${what} (${(e as Error).message})`,
+        source,
+        'Export the CA certificate again as PEM (openssl x509 -in ca.cert.pem -outform PEM).',
+        {
+          position,
+        },
+      );
     }
-    out.push({ position, der, cert, node, subject: dnOf(cert.subjectName), issuer: dnOf(cert.issuerName), fingerprint: fpOf(node), label });
+    out.push({
+      position,
+      der,
+      cert,
+      node,
+      subject: dnOf(cert.subjectName),
+      issuer: dnOf(cert.issuerName),
+      fingerprint: fpOf(node),
+      label,
+    });
   };
   if (text !== undefined) {
     let blocks;
     try {
       blocks = decodePemBlocks(text, source);
     } catch (e) {
-      throw reject('not_a_certificate', (e as Error).message, source, 'Send the CA chain as PEM CERTIFICATE blocks.');
+      throw reject(
+        'not_a_certificate',
+        (e as Error).message,
+        source,
+        'Send the CA chain as PEM CERTIFICATE blocks.',
+      );
     }
     blocks.forEach((b, i) => {
       if (b.label !== 'CERTIFICATE' && b.label !== 'TRUSTED CERTIFICATE') {
-        throw reject('not_a_certificate', `${source}: block #${i + 1} is a ${b.label}, not a CERTIFICATE; only CA certificates belong in a chain upload`, source, undefined, {
-          position: i + 1,
-        });
+        throw reject(
+          'not_a_certificate',
+          `${source}: block #${i + 1} is a ${b.label}, not a CERTIFICATE; only CA certificates belong in a chain upload`,
+          source,
+          undefined,
+          {
+            position: i + 1,
+          },
+        );
       }
       add(b.der, i + 1, b.label);
     });
@@ -284,24 +340,40 @@ function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
  * Warns when a certificate expires within `expiryWarningDays` (30).
  * @throws MTLS_ONBOARD_REJECTED
  */
-export function validateCaChain(data: string | Uint8Array, options: ValidateCaChainOptions = {}): ValidatedChain {
+export function validateCaChain(
+  data: string | Uint8Array,
+  options: ValidateCaChainOptions = {},
+): ValidatedChain {
   const source = options.source ?? 'chain';
   const now = options.now ?? new Date();
   const maxLength = options.maxLength ?? 4;
   const warnDays = options.expiryWarningDays ?? 30;
   const certs = readCertificates(data, source);
-  const name = (p: Parsed): string => `certificate #${p.position} of ${certs.length} in ${source} (${p.subject})`;
+  const name = (p: Parsed): string =>
+    `certificate #${p.position} of ${certs.length} in ${source} (${p.subject})`;
 
   if (certs.length > maxLength) {
-    throw reject('too_long', `${source} holds ${certs.length} certificates; a chain may have at most ${maxLength}`, source, 'Send the issuing CA and its parents up to the root only, not client certificates or unrelated CAs.', {
-      count: certs.length,
-    });
+    throw reject(
+      'too_long',
+      `${source} holds ${certs.length} certificates; a chain may have at most ${maxLength}`,
+      source,
+      'Send the issuing CA and its parents up to the root only, not client certificates or unrelated CAs.',
+      {
+        count: certs.length,
+      },
+    );
   }
   const seen = new Map<string, Parsed>();
   for (const p of certs) {
     const first = seen.get(p.fingerprint);
     if (first) {
-      throw reject('duplicate', `${name(p)} is the same certificate as #${first.position}`, source, 'Remove the repeated certificate from the file.', { position: p.position });
+      throw reject(
+        'duplicate',
+        `${name(p)} is the same certificate as #${first.position}`,
+        source,
+        'Remove the repeated certificate from the file.',
+        { position: p.position },
+      );
     }
     seen.set(p.fingerprint, p);
   }
@@ -312,40 +384,78 @@ export function validateCaChain(data: string | Uint8Array, options: ValidateCaCh
     const bc = p.cert.getExtension(x509.BasicConstraintsExtension);
     const ku = p.cert.getExtension(x509.KeyUsagesExtension);
     if (!bc?.ca) {
-      throw reject('not_ca', `${name(p)} is not a CA certificate: basicConstraints CA:TRUE is missing`, source, 'Send the CA certificate that issued the client certificates (and its parents), not the client certificate itself.', {
-        position: p.position,
-      });
+      throw reject(
+        'not_ca',
+        `${name(p)} is not a CA certificate: basicConstraints CA:TRUE is missing`,
+        source,
+        'Send the CA certificate that issued the client certificates (and its parents), not the client certificate itself.',
+        {
+          position: p.position,
+        },
+      );
     }
     if (!ku || (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
-      throw reject('not_ca', `${name(p)} may not sign certificates: keyUsage ${ku ? 'lacks' : 'is missing, so it has no'} keyCertSign`, source, 'Re-issue the CA with keyUsage = critical, digitalSignature, cRLSign, keyCertSign (the guide\'s v3_ca).', {
-        position: p.position,
-      });
+      throw reject(
+        'not_ca',
+        `${name(p)} may not sign certificates: keyUsage ${ku ? 'lacks' : 'is missing, so it has no'} keyCertSign`,
+        source,
+        "Re-issue the CA with keyUsage = critical, digitalSignature, cRLSign, keyCertSign (the guide's v3_ca).",
+        {
+          position: p.position,
+        },
+      );
     }
     if (p.cert.notBefore.getTime() > now.getTime()) {
-      throw reject('not_yet_valid', `${name(p)} is not valid yet: notBefore is ${p.cert.notBefore.toISOString()}`, source, 'Check the clock of the machine that issued it, or upload it once it is valid.', {
-        position: p.position,
-      });
+      throw reject(
+        'not_yet_valid',
+        `${name(p)} is not valid yet: notBefore is ${p.cert.notBefore.toISOString()}`,
+        source,
+        'Check the clock of the machine that issued it, or upload it once it is valid.',
+        {
+          position: p.position,
+        },
+      );
     }
     if (p.cert.notAfter.getTime() < now.getTime()) {
-      throw reject('expired', `${name(p)} expired on ${p.cert.notAfter.toISOString()}`, source, 'Ask the institution for its renewed CA certificate.', { position: p.position });
+      throw reject(
+        'expired',
+        `${name(p)} expired on ${p.cert.notAfter.toISOString()}`,
+        source,
+        'Ask the institution for its renewed CA certificate.',
+        { position: p.position },
+      );
     }
     const key = certificatePublicKey(p.cert);
     try {
       assertKeyStrength(key, name(p), options.keyPolicy);
     } catch (e) {
-      throw reject('weak_key', (e as Error).message, source, 'The CA key must be RSA with at least 2048 bits or EC P-256 or stronger; re-create the CA with a stronger key.', {
-        position: p.position,
-      });
+      throw reject(
+        'weak_key',
+        (e as Error).message,
+        source,
+        'The CA key must be RSA with at least 2048 bits or EC P-256 or stronger; re-create the CA with a stronger key.',
+        {
+          position: p.position,
+        },
+      );
     }
     const sig = signatureAlgorithmOf(p.der, name(p));
     if (!sig.ok) {
-      throw reject('weak_signature', `${name(p)} is signed with ${sig.name}, which is not accepted`, source, 'Re-issue the certificate with SHA-256 or better (openssl req/ca … -sha256).', {
-        position: p.position,
-      });
+      throw reject(
+        'weak_signature',
+        `${name(p)} is signed with ${sig.name}, which is not accepted`,
+        source,
+        'Re-issue the certificate with SHA-256 or better (openssl req/ca … -sha256).',
+        {
+          position: p.position,
+        },
+      );
     }
     const daysLeft = (p.cert.notAfter.getTime() - now.getTime()) / 86_400_000;
     if (daysLeft <= warnDays) {
-      warnings.push(`${name(p)} expires on ${p.cert.notAfter.toISOString()} (in ${Math.max(0, Math.floor(daysLeft))} days); ask the institution for its renewed CA`);
+      warnings.push(
+        `${name(p)} expires on ${p.cert.notAfter.toISOString()} (in ${Math.max(0, Math.floor(daysLeft))} days); ask the institution for its renewed CA`,
+      );
     }
     infos.set(p, {
       position: p.position,
@@ -366,9 +476,15 @@ export function validateCaChain(data: string | Uint8Array, options: ValidateCaCh
   ordered.forEach((p, k) => {
     const pathLen = p.cert.getExtension(x509.BasicConstraintsExtension)?.pathLength;
     if (pathLen !== undefined && k > pathLen) {
-      throw reject('broken_chain', `${name(p)} has pathLenConstraint ${pathLen} but ${k} CA certificate(s) below it in the chain, so no client certificate could ever verify`, source, 'Re-issue the CA without that path length limit, or send a shorter chain.', {
-        position: p.position,
-      });
+      throw reject(
+        'broken_chain',
+        `${name(p)} has pathLenConstraint ${pathLen} but ${k} CA certificate(s) below it in the chain, so no client certificate could ever verify`,
+        source,
+        'Re-issue the CA without that path length limit, or send a shorter chain.',
+        {
+          position: p.position,
+        },
+      );
     }
   });
   const top = ordered[ordered.length - 1] as Parsed;
@@ -385,19 +501,36 @@ export function validateCaChain(data: string | Uint8Array, options: ValidateCaCh
 }
 
 /** Puts the certificates in chain order (issuing CA first), naming any break. */
-function orderChain(certs: Parsed[], source: string, name: (p: Parsed) => string, knownIssuers: readonly string[]): Parsed[] {
+function orderChain(
+  certs: Parsed[],
+  source: string,
+  name: (p: Parsed) => string,
+  knownIssuers: readonly string[],
+): Parsed[] {
   // A pair whose names (and key identifiers) link but whose signature fails is
   // a forged or mixed-up certificate: name it rather than "not linked".
   for (const child of certs) {
     for (const parent of certs) {
-      if (parent !== child && child.node.checkIssued(parent.node) && !child.node.verify(parent.node.publicKey)) {
-        throw reject('broken_chain', `${name(child)} names ${name(parent)} as its issuer, but its signature does not verify with that certificate's key`, source, 'The two certificates do not belong together; send the CA that really issued it.', {
-          position: child.position,
-        });
+      if (
+        parent !== child &&
+        child.node.checkIssued(parent.node) &&
+        !child.node.verify(parent.node.publicKey)
+      ) {
+        throw reject(
+          'broken_chain',
+          `${name(child)} names ${name(parent)} as its issuer, but its signature does not verify with that certificate's key`,
+          source,
+          'The two certificates do not belong together; send the CA that really issued it.',
+          {
+            position: child.position,
+          },
+        );
       }
     }
   }
-  const bottoms = certs.filter((c) => !certs.some((other) => other !== c && isIssuedBy(other.node, c.node)));
+  const bottoms = certs.filter(
+    (c) => !certs.some((other) => other !== c && isIssuedBy(other.node, c.node)),
+  );
   if (bottoms.length !== 1) {
     const [a, b] = bottoms as [Parsed, Parsed];
     throw reject(
@@ -410,20 +543,36 @@ function orderChain(certs: Parsed[], source: string, name: (p: Parsed) => string
     );
   }
   const bottom = bottoms[0] as Parsed;
-  const { path, rest } = orderChainFrom(bottom, certs.filter((c) => c !== bottom), (p) => p.node);
+  const { path, rest } = orderChainFrom(
+    bottom,
+    certs.filter((c) => c !== bottom),
+    (p) => p.node,
+  );
   const ordered = [bottom, ...path];
   const stray = rest[0];
   if (stray) {
-    throw reject('broken_chain', `${name(stray)} is not part of the chain that starts at ${name(bottom)}: no certificate in that chain is signed by it`, source, 'Remove unrelated certificates; one chain per upload.', {
-      position: stray.position,
-    });
+    throw reject(
+      'broken_chain',
+      `${name(stray)} is not part of the chain that starts at ${name(bottom)}: no certificate in that chain is signed by it`,
+      source,
+      'Remove unrelated certificates; one chain per upload.',
+      {
+        position: stray.position,
+      },
+    );
   }
   const top = ordered[ordered.length - 1] as Parsed;
   if (top.node.checkIssued(top.node)) {
     if (!top.node.verify(top.node.publicKey)) {
-      throw reject('broken_chain', `${name(top)} is self-issued but its self-signature does not verify`, source, 'The certificate is corrupt or was altered; export it again from the CA.', {
-        position: top.position,
-      });
+      throw reject(
+        'broken_chain',
+        `${name(top)} is self-issued but its self-signature does not verify`,
+        source,
+        'The certificate is corrupt or was altered; export it again from the CA.',
+        {
+          position: top.position,
+        },
+      );
     }
     return ordered;
   }
@@ -462,34 +611,61 @@ export interface OnboardCaChainResult {
  * @throws MTLS_NOT_FOUND when the institution does not exist
  * @throws MTLS_ONBOARD_REJECTED for every refused upload
  */
-export async function onboardCaChain(registry: Registry, institutionId: string, pem: string | Uint8Array, options: OnboardCaChainOptions = {}): Promise<OnboardCaChainResult> {
+export async function onboardCaChain(
+  registry: Registry,
+  institutionId: string,
+  pem: string | Uint8Array,
+  options: OnboardCaChainOptions = {},
+): Promise<OnboardCaChainResult> {
   const source = options.source ?? 'chain';
   const trust = await institutionTrust(registry, institutionId);
-  const validated = validateCaChain(pem, { ...options, source, knownIssuers: trust.chains.map((c) => c.pem) });
+  const validated = validateCaChain(pem, {
+    ...options,
+    source,
+    knownIssuers: trust.chains.map((c) => c.pem),
+  });
   for (const [i, fp] of validated.fingerprints.entries()) {
     const hit = await registry.findChainByFingerprint(fp);
     if (!hit) continue;
     const cert = validated.certificates[i] as ChainCertificateInfo;
     const label = `certificate #${cert.position} in ${source} (${cert.subject})`;
     if (hit.institutionId !== institutionId) {
-      throw reject('duplicate', `${label} is already registered to institution "${hit.institutionId}" (chain ${hit.id}); one CA belongs to one institution`, source, 'Check that the file came from this institution; a CA shared by two institutions would let each pass as the other.', {
-        position: cert.position,
-        institutionId: hit.institutionId,
-      });
+      throw reject(
+        'duplicate',
+        `${label} is already registered to institution "${hit.institutionId}" (chain ${hit.id}); one CA belongs to one institution`,
+        source,
+        'Check that the file came from this institution; a CA shared by two institutions would let each pass as the other.',
+        {
+          position: cert.position,
+          institutionId: hit.institutionId,
+        },
+      );
     }
     if (i === 0) {
-      throw reject('duplicate', `${label} is already registered to "${institutionId}" as chain ${hit.id}`, source, `Nothing to do; see \`mtls gateway ca list ${institutionId}\`.`, {
-        position: cert.position,
-        chainId: hit.id,
-      });
+      throw reject(
+        'duplicate',
+        `${label} is already registered to "${institutionId}" as chain ${hit.id}`,
+        source,
+        `Nothing to do; see \`mtls gateway ca list ${institutionId}\`.`,
+        {
+          position: cert.position,
+          chainId: hit.id,
+        },
+      );
     }
   }
   await assertKeysNotRegisteredElsewhere(registry, institutionId, validated, source);
   try {
-    const chain = await registry.addCaChain(institutionId, { pem: validated.pem, fingerprints: validated.fingerprints, subject: validated.subject, notAfter: validated.notAfter });
+    const chain = await registry.addCaChain(institutionId, {
+      pem: validated.pem,
+      fingerprints: validated.fingerprints,
+      subject: validated.subject,
+      notAfter: validated.notAfter,
+    });
     return { chain, validated, warnings: validated.warnings };
   } catch (e) {
-    if (e instanceof MtlsError && e.code === 'MTLS_CONFLICT') throw reject('duplicate', `${source}: ${e.message}`, source, e.hint);
+    if (e instanceof MtlsError && e.code === 'MTLS_CONFLICT')
+      throw reject('duplicate', `${source}: ${e.message}`, source, e.hint);
     throw e;
   }
 }
@@ -499,8 +675,16 @@ export async function onboardCaChain(registry: Registry, institutionId: string, 
  * certificate registered to another institution (same key under any name:
  * only the key holder can have had it issued).
  */
-async function assertKeysNotRegisteredElsewhere(registry: Registry, institutionId: string, validated: ValidatedChain, source: string): Promise<void> {
-  const mine = loadCertificates(validated.pem, source).map((node, i) => ({ spki: spkiOf(node), cert: validated.certificates[i] as ChainCertificateInfo }));
+async function assertKeysNotRegisteredElsewhere(
+  registry: Registry,
+  institutionId: string,
+  validated: ValidatedChain,
+  source: string,
+): Promise<void> {
+  const mine = loadCertificates(validated.pem, source).map((node, i) => ({
+    spki: spkiOf(node),
+    cert: validated.certificates[i] as ChainCertificateInfo,
+  }));
   for (const t of await registry.loadTrust()) {
     if (t.institution.id === institutionId) continue;
     for (const chain of t.chains) {
@@ -512,7 +696,7 @@ async function assertKeysNotRegisteredElsewhere(registry: Registry, institutionI
           'duplicate',
           `certificate #${hit.cert.position} in ${source} (${hit.cert.subject}) has the same public key (SPKI SHA-256 ${spki}) as a CA certificate registered to institution "${t.institution.id}" (chain ${chain.id}); one CA key belongs to one institution`,
           source,
-          'A re-issued or cross-signed copy of another institution\'s CA would let each pass as the other; check that the file came from this institution and that its CA has its own key.',
+          "A re-issued or cross-signed copy of another institution's CA would let each pass as the other; check that the file came from this institution and that its CA has its own key.",
           { position: hit.cert.position, institutionId: t.institution.id },
         );
       }
@@ -520,14 +704,19 @@ async function assertKeysNotRegisteredElsewhere(registry: Registry, institutionI
   }
 }
 
-async function institutionTrust(registry: Registry, institutionId: string): Promise<{ chains: CaChainRecord[]; crls: CrlRecord[] }> {
+async function institutionTrust(
+  registry: Registry,
+  institutionId: string,
+): Promise<{ chains: CaChainRecord[]; crls: CrlRecord[] }> {
   if (!(await registry.getInstitution(institutionId))) {
     throw new MtlsError('MTLS_NOT_FOUND', `institution "${institutionId}" is not registered`, {
       subject: institutionId,
       hint: 'Add it first with `mtls gateway institution add ID --name NAME`.',
     });
   }
-  const t = (await registry.loadTrust(institutionId)).find((x) => x.institution.id === institutionId);
+  const t = (await registry.loadTrust(institutionId)).find(
+    (x) => x.institution.id === institutionId,
+  );
   return { chains: t?.chains ?? [], crls: t?.crls ?? [] };
 }
 
@@ -578,7 +767,11 @@ export interface ValidatedCrl {
  * @param caPems - the institution's registered chains (PEM)
  * @throws MTLS_ONBOARD_REJECTED
  */
-export async function validateCrls(data: string | Uint8Array, caPems: readonly string[], options: ValidateCrlOptions = {}): Promise<ValidatedCrl[]> {
+export async function validateCrls(
+  data: string | Uint8Array,
+  caPems: readonly string[],
+  options: ValidateCrlOptions = {},
+): Promise<ValidatedCrl[]> {
   const source = options.source ?? 'CRL';
   const now = options.now ?? new Date();
   const skewMs = (options.clockSkewSeconds ?? 300) * 1000;
@@ -587,14 +780,25 @@ export async function validateCrls(data: string | Uint8Array, caPems: readonly s
   try {
     crls = parseCrls(data, source);
   } catch (e) {
-    throw reject('not_a_crl', `${source} is not a CRL: ${(e as Error).message}`, source, 'Send the CRL as PEM (-----BEGIN X509 CRL-----) or DER, e.g. from `openssl ca -gencrl`.');
+    throw reject(
+      'not_a_crl',
+      `${source} is not a CRL: ${(e as Error).message}`,
+      source,
+      'Send the CRL as PEM (-----BEGIN X509 CRL-----) or DER, e.g. from `openssl ca -gencrl`.',
+    );
   }
-  const cas: { node: NodeX509; cert: x509.X509Certificate; subject: string; fingerprint: string }[] = [];
+  const cas: {
+    node: NodeX509;
+    cert: x509.X509Certificate;
+    subject: string;
+    fingerprint: string;
+  }[] = [];
   for (const pem of caPems) {
     for (const cert of parseCertificates(pem, 'registered chain')) {
       const node = toNodeCertificate(cert);
       const fingerprint = fpOf(node);
-      if (!cas.some((c) => c.fingerprint === fingerprint)) cas.push({ node, cert, subject: dnOf(cert.subjectName), fingerprint });
+      if (!cas.some((c) => c.fingerprint === fingerprint))
+        cas.push({ node, cert, subject: dnOf(cert.subjectName), fingerprint });
     }
   }
   /** The registered CA certificates whose key verifies `crl`. */
@@ -626,34 +830,73 @@ export async function validateCrls(data: string | Uint8Array, caPems: readonly s
     const label = `CRL #${i + 1} in ${source} (issuer ${issuer})`;
     const der = Buffer.from(crl.rawData);
     const sig = signatureAlgorithmOf(der, label);
-    if (!sig.ok) throw reject('weak_signature', `${label} is signed with ${sig.name}, which is not accepted`, source, 'Generate the CRL with -md sha256.');
+    if (!sig.ok)
+      throw reject(
+        'weak_signature',
+        `${label} is signed with ${sig.name}, which is not accepted`,
+        source,
+        'Generate the CRL with -md sha256.',
+      );
     const issuerDer = Buffer.from(crl.issuerName.toArrayBuffer());
-    const candidates = cas.filter((c) => Buffer.from(c.cert.subjectName.toArrayBuffer()).equals(issuerDer));
+    const candidates = cas.filter((c) =>
+      Buffer.from(c.cert.subjectName.toArrayBuffer()).equals(issuerDer),
+    );
     if (candidates.length === 0) {
-      throw reject('crl_issuer_unknown', `${label} was not issued by any CA registered for this institution${cas.length ? ` (registered: ${cas.map((c) => c.subject).join('; ')})` : ' (it has no CA chain yet)'}`, source, 'Register the CA chain first, or send the CRL of one of the registered CAs.');
+      throw reject(
+        'crl_issuer_unknown',
+        `${label} was not issued by any CA registered for this institution${cas.length ? ` (registered: ${cas.map((c) => c.subject).join('; ')})` : ' (it has no CA chain yet)'}`,
+        source,
+        'Register the CA chain first, or send the CRL of one of the registered CAs.',
+      );
     }
     const signer = await signersOf(crl);
     if (!signer) {
-      throw reject('crl_signature', `${label}: the signature does not verify with the registered CA's key`, source, 'The CRL was altered, or was signed by another CA with the same name; generate it again with the registered CA.');
+      throw reject(
+        'crl_signature',
+        `${label}: the signature does not verify with the registered CA's key`,
+        source,
+        'The CRL was altered, or was signed by another CA with the same name; generate it again with the registered CA.',
+      );
     }
     const ku = signer.cert.getExtension(x509.KeyUsagesExtension);
     if (ku && (ku.usages & x509.KeyUsageFlags.cRLSign) === 0) {
-      throw reject('crl_signature', `${label}: the CA ${signer.subject} has keyUsage without cRLSign, so it may not sign CRLs`, source, 'Re-issue the CA with keyUsage including cRLSign.');
+      throw reject(
+        'crl_signature',
+        `${label}: the CA ${signer.subject} has keyUsage without cRLSign, so it may not sign CRLs`,
+        source,
+        'Re-issue the CA with keyUsage including cRLSign.',
+      );
     }
     if (crl.thisUpdate.getTime() > now.getTime() + skewMs) {
-      throw reject('crl_not_yet_valid', `${label} has thisUpdate ${crl.thisUpdate.toISOString()}, in the future`, source, 'Check the clock of the CA host and generate the CRL again.');
+      throw reject(
+        'crl_not_yet_valid',
+        `${label} has thisUpdate ${crl.thisUpdate.toISOString()}, in the future`,
+        source,
+        'Check the clock of the CA host and generate the CRL again.',
+      );
     }
     const warnings: string[] = [];
     if (crl.nextUpdate && crl.nextUpdate.getTime() < now.getTime()) {
-      throw reject('crl_stale', `${label} is out of date: nextUpdate was ${crl.nextUpdate.toISOString()}`, source, 'Generate a fresh CRL (openssl ca -gencrl) and send it.');
+      throw reject(
+        'crl_stale',
+        `${label} is out of date: nextUpdate was ${crl.nextUpdate.toISOString()}`,
+        source,
+        'Generate a fresh CRL (openssl ca -gencrl) and send it.',
+      );
     }
-    if (!crl.nextUpdate) warnings.push(`${label} has no nextUpdate (RFC 5280 §5.1.2.5 requires one); it never goes stale`);
+    if (!crl.nextUpdate)
+      warnings.push(
+        `${label} has no nextUpdate (RFC 5280 §5.1.2.5 requires one); it never goes stale`,
+      );
     const number = crlNumberOf(crl);
     const prev = previousBySigner.get(signer.fingerprint);
     if (prev) {
       const old = prev.crl;
       const oldNumber = crlNumberOf(old);
-      if ((number !== undefined && oldNumber !== undefined && number < oldNumber) || crl.thisUpdate.getTime() < old.thisUpdate.getTime()) {
+      if (
+        (number !== undefined && oldNumber !== undefined && number < oldNumber) ||
+        crl.thisUpdate.getTime() < old.thisUpdate.getTime()
+      ) {
         throw reject(
           'crl_older',
           `${label} is older than the registered one (crlNumber ${number ?? '-'} vs ${oldNumber ?? '-'}, thisUpdate ${crl.thisUpdate.toISOString()} vs ${old.thisUpdate.toISOString()})`,
@@ -677,7 +920,12 @@ export async function validateCrls(data: string | Uint8Array, caPems: readonly s
   const signers = out.map((c) => c.issuerFingerprint);
   const dup = out.find((c, i) => signers.indexOf(c.issuerFingerprint) !== i);
   if (dup) {
-    throw reject('duplicate', `${source} holds two CRLs signed by the same CA (${dup.issuer}, SHA-256 ${dup.issuerFingerprint}); send one per CA`, source, 'Keep only the newest CRL of each CA in the file.');
+    throw reject(
+      'duplicate',
+      `${source} holds two CRLs signed by the same CA (${dup.issuer}, SHA-256 ${dup.issuerFingerprint}); send one per CA`,
+      source,
+      'Keep only the newest CRL of each CA in the file.',
+    );
   }
   return out;
 }
@@ -699,7 +947,12 @@ export interface OnboardCrlResult {
  * @throws MTLS_NOT_FOUND when the institution does not exist
  * @throws MTLS_ONBOARD_REJECTED
  */
-export async function onboardCrls(registry: Registry, institutionId: string, data: string | Uint8Array, options: Omit<ValidateCrlOptions, 'previous'> = {}): Promise<OnboardCrlResult> {
+export async function onboardCrls(
+  registry: Registry,
+  institutionId: string,
+  data: string | Uint8Array,
+  options: Omit<ValidateCrlOptions, 'previous'> = {},
+): Promise<OnboardCrlResult> {
   const trust = await institutionTrust(registry, institutionId);
   const validated = await validateCrls(
     data,
@@ -712,14 +965,23 @@ export async function onboardCrls(registry: Registry, institutionId: string, dat
     // The same bytes again (a scheduled download between two CRL runs, a
     // repeated upload) change nothing: storing them would only bump the
     // registry version and make every gateway process rebuild its trust.
-    const same = trust.crls.find((c) => c.issuerFingerprint === v.issuerFingerprint && c.pem === v.pem);
+    const same = trust.crls.find(
+      (c) => c.issuerFingerprint === v.issuerFingerprint && c.pem === v.pem,
+    );
     if (same) {
       unchanged++;
       crls.push(same);
       continue;
     }
     crls.push(
-      await registry.putCrl(institutionId, { pem: v.pem, issuer: v.issuer, issuerFingerprint: v.issuerFingerprint, thisUpdate: v.thisUpdate, nextUpdate: v.nextUpdate, replaces: v.replaces }),
+      await registry.putCrl(institutionId, {
+        pem: v.pem,
+        issuer: v.issuer,
+        issuerFingerprint: v.issuerFingerprint,
+        thisUpdate: v.thisUpdate,
+        nextUpdate: v.nextUpdate,
+        replaces: v.replaces,
+      }),
     );
   }
   return { crls, validated, unchanged, warnings: validated.flatMap((v) => v.warnings) };

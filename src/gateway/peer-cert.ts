@@ -48,7 +48,10 @@ export interface CertInfo {
 
 /** Upper-case hex without leading zeros ("00A1" → "A1", "0" stays "0"). */
 export function normalizeSerial(hex: string): string {
-  const s = hex.replace(/[^0-9a-fA-F]/g, '').toUpperCase().replace(/^0+/, '');
+  const s = hex
+    .replace(/[^0-9a-fA-F]/g, '')
+    .toUpperCase()
+    .replace(/^0+/, '');
   return s === '' ? '0' : s;
 }
 
@@ -68,7 +71,11 @@ export function parseCertInfo(der: Buffer): CertInfo {
     node = new NodeX509(der);
     pec = new x509.X509Certificate(der);
   } catch (e) {
-    throw new MtlsError('MTLS_DER_INVALID', `certificate is not valid DER: ${(e as Error).message}`, { cause: e });
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `certificate is not valid DER: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const subjectNameDer = Buffer.from(pec.subjectName.toArrayBuffer());
   const issuerNameDer = Buffer.from(pec.issuerName.toArrayBuffer());
@@ -111,7 +118,8 @@ export function subjectValues(info: CertInfo, type: 'CN' | 'O'): string[] {
 export function isIssuedBy(cert: CertInfo, issuer: CertInfo): boolean {
   const hit = cert.issuedByMemo.get(issuer.fingerprint);
   if (hit !== undefined) return hit;
-  const ok = cert.issuerNameDer.equals(issuer.subjectNameDer) && x509IssuedBy(cert.node, issuer.node);
+  const ok =
+    cert.issuerNameDer.equals(issuer.subjectNameDer) && x509IssuedBy(cert.node, issuer.node);
   cert.issuedByMemo.set(issuer.fingerprint, ok);
   return ok;
 }

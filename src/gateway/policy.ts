@@ -123,7 +123,11 @@ export function mapAuthorizationError(code: string | null | undefined): AuditRea
  * intermediates).
  * @returns the path above the leaf (issuer first), or null when it never reaches the institution
  */
-export function buildInstitutionPath(leaf: CertInfo, presented: readonly CertInfo[], inst: InstitutionContext): CertInfo[] | null {
+export function buildInstitutionPath(
+  leaf: CertInfo,
+  presented: readonly CertInfo[],
+  inst: InstitutionContext,
+): CertInfo[] | null {
   const path: CertInfo[] = [];
   let cur = leaf;
   let anchored = false;
@@ -134,7 +138,9 @@ export function buildInstitutionPath(leaf: CertInfo, presented: readonly CertInf
     // Only a CA may issue (RFC 5280 §6.1.4 (k)); keyCertSign is part of isIssuedBy.
     const issuer =
       inst.anchors.find((a) => !used.has(a.fingerprint) && a.isCa && isIssuedBy(cur, a)) ??
-      (anchored ? undefined : presented.find((p) => !used.has(p.fingerprint) && p.isCa && isIssuedBy(cur, p)));
+      (anchored
+        ? undefined
+        : presented.find((p) => !used.has(p.fingerprint) && p.isCa && isIssuedBy(cur, p)));
     if (!issuer) break;
     used.add(issuer.fingerprint);
     path.push(issuer);
@@ -144,7 +150,13 @@ export function buildInstitutionPath(leaf: CertInfo, presented: readonly CertInf
   return anchored ? path : null;
 }
 
-function reject(reason: AuditReason, detail: string, institutionId: string | null, leaf: CertInfo | null, chain: CertInfo[] = []): PolicyDecision {
+function reject(
+  reason: AuditReason,
+  detail: string,
+  institutionId: string | null,
+  leaf: CertInfo | null,
+  chain: CertInfo[] = [],
+): PolicyDecision {
   return { outcome: 'rejected', reason, detail, institutionId, leaf, chain };
 }
 
@@ -156,19 +168,33 @@ function describe(c: CertInfo): string {
  * Decides a connection. Pure apart from CRL signature checks (cached).
  * @param certInfo - parses DER (use the trust cache's shared parser)
  */
-export async function evaluateConnection(evidence: ConnectionEvidence, options: PolicyOptions, certInfo: (der: Buffer) => CertInfo): Promise<PolicyDecision> {
+export async function evaluateConnection(
+  evidence: ConnectionEvidence,
+  options: PolicyOptions,
+  certInfo: (der: Buffer) => CertInfo,
+): Promise<PolicyDecision> {
   const now = evidence.now ?? new Date();
   const candidates = [...evidence.active, ...evidence.suspended];
   const soleCandidate = candidates.length === 1 ? (candidates[0] as InstitutionContext).id : null;
   if (!evidence.leafDer || evidence.leafDer.length === 0) {
-    return reject('no_client_cert', 'the client sent no certificate (empty Certificate message, RFC 5246 §7.4.6)', soleCandidate, null);
+    return reject(
+      'no_client_cert',
+      'the client sent no certificate (empty Certificate message, RFC 5246 §7.4.6)',
+      soleCandidate,
+      null,
+    );
   }
   let leaf: CertInfo;
   const presented: CertInfo[] = [];
   try {
     leaf = certInfo(evidence.leafDer);
   } catch (e) {
-    return reject('bad_certificate', `the client certificate cannot be parsed: ${(e as Error).message}`, soleCandidate, null);
+    return reject(
+      'bad_certificate',
+      `the client certificate cannot be parsed: ${(e as Error).message}`,
+      soleCandidate,
+      null,
+    );
   }
   for (const der of evidence.presentedDer) {
     try {
@@ -187,12 +213,22 @@ export async function evaluateConnection(evidence: ConnectionEvidence, options: 
   if (matches.length === 0) {
     for (const inst of evidence.suspended) {
       if (buildInstitutionPath(leaf, presented, inst)) {
-        return reject('institution_suspended', `the certificate ${describe(leaf)} belongs to suspended institution ${inst.id}`, inst.id, leaf);
+        return reject(
+          'institution_suspended',
+          `the certificate ${describe(leaf)} belongs to suspended institution ${inst.id}`,
+          inst.id,
+          leaf,
+        );
       }
     }
     const ids = evidence.active.map((i) => i.id).join(', ') || '(none)';
     const openssl = evidence.authorizationError ? `OpenSSL: ${evidence.authorizationError}; ` : '';
-    return reject('unknown_ca', `${openssl}the certificate ${describe(leaf)} issued by "${leaf.issuer}" does not chain to a CA registered for ${ids}`, soleCandidate, leaf);
+    return reject(
+      'unknown_ca',
+      `${openssl}the certificate ${describe(leaf)} issued by "${leaf.issuer}" does not chain to a CA registered for ${ids}`,
+      soleCandidate,
+      leaf,
+    );
   }
   if (matches.length > 1) {
     return reject(
@@ -204,17 +240,42 @@ export async function evaluateConnection(evidence: ConnectionEvidence, options: 
   }
   const { inst, path } = matches[0] as { inst: InstitutionContext; path: CertInfo[] };
   for (const c of [leaf, ...path]) {
-    if (c.notAfter < now) return reject('expired', `${c === leaf ? 'the client certificate' : 'CA certificate'} ${describe(c)} expired at ${c.notAfter.toISOString()}`, inst.id, leaf, path);
+    if (c.notAfter < now)
+      return reject(
+        'expired',
+        `${c === leaf ? 'the client certificate' : 'CA certificate'} ${describe(c)} expired at ${c.notAfter.toISOString()}`,
+        inst.id,
+        leaf,
+        path,
+      );
     if (c.notBefore > now) {
-      return reject('not_yet_valid', `${c === leaf ? 'the client certificate' : 'CA certificate'} ${describe(c)} is valid only from ${c.notBefore.toISOString()}`, inst.id, leaf, path);
+      return reject(
+        'not_yet_valid',
+        `${c === leaf ? 'the client certificate' : 'CA certificate'} ${describe(c)} is valid only from ${c.notBefore.toISOString()}`,
+        inst.id,
+        leaf,
+        path,
+      );
     }
   }
   if (!evidence.authorized) {
     const reason = mapAuthorizationError(evidence.authorizationError);
-    return reject(reason, `OpenSSL refused the chain of ${describe(leaf)}: ${evidence.authorizationError ?? 'no reason given'}`, inst.id, leaf, path);
+    return reject(
+      reason,
+      `OpenSSL refused the chain of ${describe(leaf)}: ${evidence.authorizationError ?? 'no reason given'}`,
+      inst.id,
+      leaf,
+      path,
+    );
   }
   if (leaf.isCa) {
-    return reject('ca_certificate', `the client certificate ${describe(leaf)} is a CA certificate (basicConstraints CA:TRUE); issue a client certificate instead`, inst.id, leaf, path);
+    return reject(
+      'ca_certificate',
+      `the client certificate ${describe(leaf)} is a CA certificate (basicConstraints CA:TRUE); issue a client certificate instead`,
+      inst.id,
+      leaf,
+      path,
+    );
   }
   const keyPolicy = {
     ...(options.minRsaBits !== undefined ? { minRsaBits: options.minRsaBits } : {}),
@@ -223,16 +284,35 @@ export async function evaluateConnection(evidence: ConnectionEvidence, options: 
   for (const c of [leaf, ...path]) {
     if (c !== leaf && inst.anchorFingerprints.has(c.fingerprint)) continue;
     try {
-      assertKeyStrength(c.publicKey, `${c === leaf ? 'client certificate' : 'intermediate CA certificate the client sent'} ${describe(c)}`, keyPolicy);
+      assertKeyStrength(
+        c.publicKey,
+        `${c === leaf ? 'client certificate' : 'intermediate CA certificate the client sent'} ${describe(c)}`,
+        keyPolicy,
+      );
     } catch (e) {
       return reject('weak_key', (e as Error).message, inst.id, leaf, path);
     }
   }
   if (!leaf.ekus || !leaf.ekus.includes(CLIENT_AUTH)) {
-    const has = leaf.ekus ? `extendedKeyUsage is ${leaf.ekus.join(', ') || 'empty'}` : 'there is no extendedKeyUsage extension';
-    return reject('eku_missing', `the client certificate ${describe(leaf)} lacks the clientAuth EKU (${CLIENT_AUTH}); ${has}`, inst.id, leaf, path);
+    const has = leaf.ekus
+      ? `extendedKeyUsage is ${leaf.ekus.join(', ') || 'empty'}`
+      : 'there is no extendedKeyUsage extension';
+    return reject(
+      'eku_missing',
+      `the client certificate ${describe(leaf)} lacks the clientAuth EKU (${CLIENT_AUTH}); ${has}`,
+      inst.id,
+      leaf,
+      path,
+    );
   }
-  if (inst.crlFailure) return reject('revoked', `revocation status of ${describe(leaf)} is unknown: ${inst.crlFailure}`, inst.id, leaf, path);
+  if (inst.crlFailure)
+    return reject(
+      'revoked',
+      `revocation status of ${describe(leaf)} is unknown: ${inst.crlFailure}`,
+      inst.id,
+      leaf,
+      path,
+    );
   const full = [leaf, ...path];
   let staleCrl: string | null = null;
   for (let i = 0; i + 1 < full.length; i++) {
@@ -244,29 +324,66 @@ export async function evaluateConnection(evidence: ConnectionEvidence, options: 
       if (!crl.issuerNameDer.equals(cert.issuerNameDer)) continue;
       if (!(await crlSignedBy(crl, issuer))) continue;
       if (crl.revoked.has(cert.serial)) {
-        return reject('revoked', `${cert === leaf ? 'the client certificate' : 'CA certificate'} ${describe(cert)} is revoked by CRL ${crl.id} of ${inst.id} (issuer ${crl.issuer})`, inst.id, leaf, path);
+        return reject(
+          'revoked',
+          `${cert === leaf ? 'the client certificate' : 'CA certificate'} ${describe(cert)} is revoked by CRL ${crl.id} of ${inst.id} (issuer ${crl.issuer})`,
+          inst.id,
+          leaf,
+          path,
+        );
       }
-      if (crl.nextUpdate && crl.nextUpdate < now) stale ??= `CRL ${crl.id} of ${inst.id} (issuer ${crl.issuer}) is past its nextUpdate ${crl.nextUpdate.toISOString()}`;
+      if (crl.nextUpdate && crl.nextUpdate < now)
+        stale ??= `CRL ${crl.id} of ${inst.id} (issuer ${crl.issuer}) is past its nextUpdate ${crl.nextUpdate.toISOString()}`;
       else fresh = true;
     }
     // Undetermined only when no current CRL covers this issuer (RFC 5280 §6.3.3).
     if (!fresh && stale && !staleCrl) staleCrl = stale;
   }
   if (staleCrl && options.crlStale !== 'fail_open_with_alarm') {
-    return reject('crl_expired', `revocation status of ${describe(leaf)} is undetermined: ${staleCrl} (crl.stale: fail_closed)`, inst.id, leaf, path);
+    return reject(
+      'crl_expired',
+      `revocation status of ${describe(leaf)} is undetermined: ${staleCrl} (crl.stale: fail_closed)`,
+      inst.id,
+      leaf,
+      path,
+    );
   }
   if (inst.rules.length > 0) {
     const cns = subjectValues(leaf, 'CN');
     const os = subjectValues(leaf, 'O');
     const ok = inst.rules.some((r) =>
-      r.kind === 'subject_cn' ? cns.includes(r.value) : r.kind === 'subject_o' ? os.includes(r.value) : normalizeFingerprint(r.value) === leaf.fingerprint,
+      r.kind === 'subject_cn'
+        ? cns.includes(r.value)
+        : r.kind === 'subject_o'
+          ? os.includes(r.value)
+          : normalizeFingerprint(r.value) === leaf.fingerprint,
     );
     if (!ok) {
-      return reject('pinned_rule_mismatch', `the client certificate ${describe(leaf)} matches none of the ${inst.rules.length} pinned rule(s) of ${inst.id}`, inst.id, leaf, path);
+      return reject(
+        'pinned_rule_mismatch',
+        `the client certificate ${describe(leaf)} matches none of the ${inst.rules.length} pinned rule(s) of ${inst.id}`,
+        inst.id,
+        leaf,
+        path,
+      );
     }
   }
   if (staleCrl) {
-    return { outcome: 'accepted', reason: 'crl_expired', detail: `accepted under crl.stale: fail_open_with_alarm; ${staleCrl}`, institutionId: inst.id, leaf, chain: path };
+    return {
+      outcome: 'accepted',
+      reason: 'crl_expired',
+      detail: `accepted under crl.stale: fail_open_with_alarm; ${staleCrl}`,
+      institutionId: inst.id,
+      leaf,
+      chain: path,
+    };
   }
-  return { outcome: 'accepted', reason: 'ok', detail: null, institutionId: inst.id, leaf, chain: path };
+  return {
+    outcome: 'accepted',
+    reason: 'ok',
+    detail: null,
+    institutionId: inst.id,
+    leaf,
+    chain: path,
+  };
 }

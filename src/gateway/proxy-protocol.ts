@@ -20,7 +20,9 @@ import { formatIpBytes, parseIpBytes } from './registry/cidr.js';
 /** The v1 signature: "PROXY" (then exactly one space). */
 const V1_SIGNATURE = Buffer.from('PROXY', 'latin1');
 /** The v2 signature: `\r\n\r\n\0\r\nQUIT\n`. */
-export const PROXY_V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+export const PROXY_V2_SIGNATURE = Buffer.from([
+  0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
+]);
 /** Fixed part of a v2 header: signature, version/command, family/transport, length. */
 const V2_FIXED = 16;
 
@@ -110,11 +112,19 @@ function prefixMatches(bytes: Buffer, signature: Buffer): boolean {
 export function parseProxyHeader(bytes: Buffer): ProxyParseResult {
   if (bytes.length === 0) return NEED_MORE;
   if (bytes[0] === 0x50) {
-    if (!prefixMatches(bytes, V1_SIGNATURE)) return invalid('no-signature', 'the connection does not start with a PROXY protocol signature');
+    if (!prefixMatches(bytes, V1_SIGNATURE))
+      return invalid(
+        'no-signature',
+        'the connection does not start with a PROXY protocol signature',
+      );
     return bytes.length < V1_SIGNATURE.length ? NEED_MORE : parseV1(bytes);
   }
   if (bytes[0] === 0x0d) {
-    if (!prefixMatches(bytes, PROXY_V2_SIGNATURE)) return invalid('no-signature', 'the connection does not start with a PROXY protocol signature');
+    if (!prefixMatches(bytes, PROXY_V2_SIGNATURE))
+      return invalid(
+        'no-signature',
+        'the connection does not start with a PROXY protocol signature',
+      );
     return bytes.length < PROXY_V2_SIGNATURE.length ? NEED_MORE : parseV2(bytes);
   }
   return invalid('no-signature', 'the connection does not start with a PROXY protocol signature');
@@ -133,39 +143,86 @@ function parseV1(bytes: Buffer): ProxyParseResult {
   for (let i = V1_SIGNATURE.length; i < limit; i++) {
     const c = bytes[i] as number;
     if (c === 0x0d) {
-      if (i + 1 >= bytes.length) return bytes.length >= PROXY_V1_MAX_BYTES ? invalid('oversized', `v1 line without CRLF in the first ${PROXY_V1_MAX_BYTES} bytes`) : NEED_MORE;
+      if (i + 1 >= bytes.length)
+        return bytes.length >= PROXY_V1_MAX_BYTES
+          ? invalid('oversized', `v1 line without CRLF in the first ${PROXY_V1_MAX_BYTES} bytes`)
+          : NEED_MORE;
       if (bytes[i + 1] !== 0x0a) return invalid('malformed', 'v1 line: CR not followed by LF');
       end = i;
       break;
     }
-    if (c < 0x20 || c > 0x7e) return invalid('malformed', `v1 line: byte 0x${c.toString(16).padStart(2, '0')} at offset ${i} is not printable US-ASCII`);
+    if (c < 0x20 || c > 0x7e)
+      return invalid(
+        'malformed',
+        `v1 line: byte 0x${c.toString(16).padStart(2, '0')} at offset ${i} is not printable US-ASCII`,
+      );
   }
   if (end < 0) {
-    return bytes.length >= PROXY_V1_MAX_BYTES ? invalid('oversized', `v1 line without CRLF in the first ${PROXY_V1_MAX_BYTES} bytes`) : NEED_MORE;
+    return bytes.length >= PROXY_V1_MAX_BYTES
+      ? invalid('oversized', `v1 line without CRLF in the first ${PROXY_V1_MAX_BYTES} bytes`)
+      : NEED_MORE;
   }
   const length = end + 2;
   const line = bytes.toString('latin1', 0, end);
   const parts = line.split(' ');
-  if (parts[0] !== 'PROXY') return invalid('malformed', 'v1 line: "PROXY" must be followed by exactly one space');
+  if (parts[0] !== 'PROXY')
+    return invalid('malformed', 'v1 line: "PROXY" must be followed by exactly one space');
   const proto = parts[1];
   if (proto === 'UNKNOWN') {
     // The specification: the receiver ignores anything after UNKNOWN up to CRLF.
-    return { kind: 'ok', header: { version: 1, command: 'proxy', family: 'unspec', transport: 'unspec', source: null, destination: null, tlvTypes: [], length }, rest: bytes.subarray(length) };
+    return {
+      kind: 'ok',
+      header: {
+        version: 1,
+        command: 'proxy',
+        family: 'unspec',
+        transport: 'unspec',
+        source: null,
+        destination: null,
+        tlvTypes: [],
+        length,
+      },
+      rest: bytes.subarray(length),
+    };
   }
-  if (proto !== 'TCP4' && proto !== 'TCP6') return invalid('malformed', `v1 line: protocol ${JSON.stringify(proto ?? '')} is not TCP4, TCP6 or UNKNOWN`);
-  if (parts.length !== 6) return invalid('malformed', `v1 line: ${proto} needs exactly four fields separated by single spaces`);
+  if (proto !== 'TCP4' && proto !== 'TCP6')
+    return invalid(
+      'malformed',
+      `v1 line: protocol ${JSON.stringify(proto ?? '')} is not TCP4, TCP6 or UNKNOWN`,
+    );
+  if (parts.length !== 6)
+    return invalid(
+      'malformed',
+      `v1 line: ${proto} needs exactly four fields separated by single spaces`,
+    );
   const family = proto === 'TCP4' ? 'ipv4' : 'ipv6';
   const src = v1Address(parts[2] as string, family);
   const dst = v1Address(parts[3] as string, family);
-  if (!src || !dst) return invalid('malformed', `v1 line: ${!src ? 'source' : 'destination'} address ${JSON.stringify(!src ? parts[2] : parts[3])} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`);
+  if (!src || !dst)
+    return invalid(
+      'malformed',
+      `v1 line: ${!src ? 'source' : 'destination'} address ${JSON.stringify(!src ? parts[2] : parts[3])} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`,
+    );
   const srcPort = v1Port(parts[4] as string);
   const dstPort = v1Port(parts[5] as string);
   if (srcPort === null || dstPort === null) {
-    return invalid('malformed', `v1 line: ${srcPort === null ? 'source' : 'destination'} port ${JSON.stringify(srcPort === null ? parts[4] : parts[5])} is not a decimal 0..65535 without leading zeros`);
+    return invalid(
+      'malformed',
+      `v1 line: ${srcPort === null ? 'source' : 'destination'} port ${JSON.stringify(srcPort === null ? parts[4] : parts[5])} is not a decimal 0..65535 without leading zeros`,
+    );
   }
   return {
     kind: 'ok',
-    header: { version: 1, command: 'proxy', family, transport: 'stream', source: { address: src, port: srcPort }, destination: { address: dst, port: dstPort }, tlvTypes: [], length },
+    header: {
+      version: 1,
+      command: 'proxy',
+      family,
+      transport: 'stream',
+      source: { address: src, port: srcPort },
+      destination: { address: dst, port: dstPort },
+      tlvTypes: [],
+      length,
+    },
     rest: bytes.subarray(length),
   };
 }
@@ -192,33 +249,68 @@ const PP2_TYPE_CRC32C = 0x03;
 function parseV2(bytes: Buffer): ProxyParseResult {
   if (bytes.length > PROXY_V2_SIGNATURE.length) {
     const verCmd = bytes[12] as number;
-    if (verCmd >> 4 !== 2) return invalid('malformed', `v2 header: version ${verCmd >> 4}, only 2 exists`);
-    if ((verCmd & 0x0f) > 1) return invalid('malformed', `v2 header: command 0x${(verCmd & 0x0f).toString(16)} is neither LOCAL nor PROXY`);
+    if (verCmd >> 4 !== 2)
+      return invalid('malformed', `v2 header: version ${verCmd >> 4}, only 2 exists`);
+    if ((verCmd & 0x0f) > 1)
+      return invalid(
+        'malformed',
+        `v2 header: command 0x${(verCmd & 0x0f).toString(16)} is neither LOCAL nor PROXY`,
+      );
   }
   if (bytes.length > 13) {
     const fam = bytes[13] as number;
-    if (fam >> 4 > 3 || (fam & 0x0f) > 2) return invalid('malformed', `v2 header: family/transport byte 0x${fam.toString(16).padStart(2, '0')} is not defined`);
+    if (fam >> 4 > 3 || (fam & 0x0f) > 2)
+      return invalid(
+        'malformed',
+        `v2 header: family/transport byte 0x${fam.toString(16).padStart(2, '0')} is not defined`,
+      );
   }
   if (bytes.length < V2_FIXED) return NEED_MORE;
   const verCmd = bytes[12] as number;
   const fam = bytes[13] as number;
   const length = V2_FIXED + bytes.readUInt16BE(14);
-  if (length > PROXY_V2_MAX_BYTES) return invalid('oversized', `v2 header of ${length} bytes (at most ${PROXY_V2_MAX_BYTES} accepted)`);
+  if (length > PROXY_V2_MAX_BYTES)
+    return invalid(
+      'oversized',
+      `v2 header of ${length} bytes (at most ${PROXY_V2_MAX_BYTES} accepted)`,
+    );
   if (bytes.length < length) return NEED_MORE;
   const header = bytes.subarray(0, length);
   const rest = bytes.subarray(length);
   const local = (verCmd & 0x0f) === 0;
   const familyNibble = fam >> 4;
   const transportNibble = fam & 0x0f;
-  const family = (['unspec', 'ipv4', 'ipv6', 'unix'] as const)[familyNibble] as ProxyHeader['family'];
-  const transport = (['unspec', 'stream', 'dgram'] as const)[transportNibble] as ProxyHeader['transport'];
+  const family = (['unspec', 'ipv4', 'ipv6', 'unix'] as const)[
+    familyNibble
+  ] as ProxyHeader['family'];
+  const transport = (['unspec', 'stream', 'dgram'] as const)[
+    transportNibble
+  ] as ProxyHeader['transport'];
   if (local) {
     // LOCAL: the specification says discard the whole block, family included,
     // and never assume it is empty.
-    return { kind: 'ok', header: { version: 2, command: 'local', family: 'unspec', transport: 'unspec', source: null, destination: null, tlvTypes: [], length }, rest };
+    return {
+      kind: 'ok',
+      header: {
+        version: 2,
+        command: 'local',
+        family: 'unspec',
+        transport: 'unspec',
+        source: null,
+        destination: null,
+        tlvTypes: [],
+        length,
+      },
+      rest,
+    };
   }
-  const addressLength = family === 'unspec' || transport === 'unspec' ? 0 : (V2_ADDRESS_LENGTH[familyNibble] as number);
-  if (length - V2_FIXED < addressLength) return invalid('malformed', `v2 header: ${length - V2_FIXED} bytes of addresses, ${family}/${transport} needs ${addressLength}`);
+  const addressLength =
+    family === 'unspec' || transport === 'unspec' ? 0 : (V2_ADDRESS_LENGTH[familyNibble] as number);
+  if (length - V2_FIXED < addressLength)
+    return invalid(
+      'malformed',
+      `v2 header: ${length - V2_FIXED} bytes of addresses, ${family}/${transport} needs ${addressLength}`,
+    );
   let source: ProxyEndpoint | null = null;
   let destination: ProxyEndpoint | null = null;
   // Only TCP over IPv4/IPv6 names a client the gateway can use; a datagram or
@@ -226,8 +318,14 @@ function parseV2(bytes: Buffer): ProxyParseResult {
   if (transport === 'stream' && (family === 'ipv4' || family === 'ipv6')) {
     const n = family === 'ipv4' ? 4 : 16;
     const a = V2_FIXED;
-    source = { address: formatIpBytes(Buffer.from(header.subarray(a, a + n))), port: header.readUInt16BE(a + 2 * n) };
-    destination = { address: formatIpBytes(Buffer.from(header.subarray(a + n, a + 2 * n))), port: header.readUInt16BE(a + 2 * n + 2) };
+    source = {
+      address: formatIpBytes(Buffer.from(header.subarray(a, a + n))),
+      port: header.readUInt16BE(a + 2 * n),
+    };
+    destination = {
+      address: formatIpBytes(Buffer.from(header.subarray(a + n, a + 2 * n))),
+      port: header.readUInt16BE(a + 2 * n + 2),
+    };
   }
   const tlvTypes: number[] = [];
   // With an unspecified family or transport the specification says to ignore
@@ -236,7 +334,20 @@ function parseV2(bytes: Buffer): ProxyParseResult {
     const checked = checkTlvs(header, V2_FIXED + addressLength, tlvTypes);
     if (checked) return invalid('malformed', `v2 header: ${checked}`);
   }
-  return { kind: 'ok', header: { version: 2, command: 'proxy', family, transport, source, destination, tlvTypes, length }, rest };
+  return {
+    kind: 'ok',
+    header: {
+      version: 2,
+      command: 'proxy',
+      family,
+      transport,
+      source,
+      destination,
+      tlvTypes,
+      length,
+    },
+    rest,
+  };
 }
 
 /**
@@ -251,7 +362,8 @@ function checkTlvs(header: Buffer, from: number, types: number[]): string | null
     if (p + 3 > header.length) return `truncated TLV at offset ${p}`;
     const type = header[p] as number;
     const len = header.readUInt16BE(p + 1);
-    if (p + 3 + len > header.length) return `TLV 0x${type.toString(16)} at offset ${p} claims ${len} bytes, past the header's end`;
+    if (p + 3 + len > header.length)
+      return `TLV 0x${type.toString(16)} at offset ${p} claims ${len} bytes, past the header's end`;
     if (type === PP2_TYPE_CRC32C) {
       if (len !== 4) return `CRC32C TLV of ${len} bytes (4 expected)`;
       const stated = header.readUInt32BE(p + 3);
@@ -304,10 +416,15 @@ export interface BuildProxyHeaderOptions {
 export function buildProxyHeader(o: BuildProxyHeaderOptions): Buffer {
   const src = o.source ? parseIpBytes(o.source.address) : null;
   const dst = o.destination ? parseIpBytes(o.destination.address) : null;
-  if ((o.source || o.destination) && (!src || !dst || src.length !== dst.length)) throw new TypeError('source and destination must be IP addresses of the same family');
+  if ((o.source || o.destination) && (!src || !dst || src.length !== dst.length))
+    throw new TypeError('source and destination must be IP addresses of the same family');
   if (o.version === 1) {
-    if (!src || !dst || !o.source || !o.destination) return Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
-    return Buffer.from(`PROXY ${src.length === 4 ? 'TCP4' : 'TCP6'} ${formatIpBytes(src)} ${formatIpBytes(dst)} ${o.source.port} ${o.destination.port}\r\n`, 'latin1');
+    if (!src || !dst || !o.source || !o.destination)
+      return Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
+    return Buffer.from(
+      `PROXY ${src.length === 4 ? 'TCP4' : 'TCP6'} ${formatIpBytes(src)} ${formatIpBytes(dst)} ${o.source.port} ${o.destination.port}\r\n`,
+      'latin1',
+    );
   }
   const parts: Buffer[] = [];
   let fam = 0x00;

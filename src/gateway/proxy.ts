@@ -51,7 +51,16 @@ export interface ForwardOptions {
 }
 
 /** Response headers a proxy must not copy (RFC 9110 §7.6.1). */
-const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate']);
+const HOP_BY_HOP_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+]);
 
 /** Request headers dropped here because node:http already acted on them. */
 const CONSUMED_REQUEST = new Set(['expect']);
@@ -70,13 +79,22 @@ class BodyTooLarge extends Error {
 }
 
 /** Answers with a short JSON reason code and nothing else. */
-export function sendReason(res: ServerResponse, status: number, reason: string, close = false): void {
+export function sendReason(
+  res: ServerResponse,
+  status: number,
+  reason: string,
+  close = false,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = `${JSON.stringify({ error: reason })}\n`;
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' };
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  };
   if (close) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(body);
@@ -86,8 +104,15 @@ function classify(e: unknown): { status: number; detail: string } {
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = err.code ?? err.cause?.code ?? 'ERROR';
   const message = err.message ?? String(e);
-  const timeout = code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT';
-  return { status: timeout ? 504 : 502, detail: `${code}: ${message}${err.cause?.message && err.cause.message !== message ? ` (${err.cause.message})` : ''}` };
+  const timeout =
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'ETIMEDOUT';
+  return {
+    status: timeout ? 504 : 502,
+    detail: `${code}: ${message}${err.cause?.message && err.cause.message !== message ? ` (${err.cause.message})` : ''}`,
+  };
 }
 
 /** The upstream connection pool and the forwarding logic. */
@@ -114,24 +139,40 @@ export class UpstreamProxy {
    * failure becomes a status and a reason code.
    * @param headers - the upstream request headers as a flat name/value list
    */
-  forward(req: IncomingMessage, res: ServerResponse, headers: string[], options: ForwardOptions = {}): Promise<ForwardResult> {
+  forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: string[],
+    options: ForwardOptions = {},
+  ): Promise<ForwardResult> {
     const release = options.release;
     const url = req.url ?? '';
     if (!url.startsWith('/')) {
       sendReason(res, 400, 'bad_request');
-      return Promise.resolve({ status: 400, reason: 'bad_request', detail: `request target "${url.slice(0, 100)}" is not in origin form (RFC 9112 §3.2.1)` });
+      return Promise.resolve({
+        status: 400,
+        reason: 'bad_request',
+        detail: `request target "${url.slice(0, 100)}" is not in origin form (RFC 9112 §3.2.1)`,
+      });
     }
     const limit = this.options.maxBodyBytes;
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) {
       sendReason(res, 413, 'bad_request', true);
-      return Promise.resolve({ status: 413, reason: 'bad_request', detail: `Content-Length ${declared} exceeds the ${limit}-byte body limit` });
+      return Promise.resolve({
+        status: 413,
+        reason: 'bad_request',
+        detail: `Content-Length ${declared} exceeds the ${limit}-byte body limit`,
+      });
     }
     const forwardHeaders: string[] = [];
     for (let i = 0; i + 1 < headers.length; i += 2) {
-      if (!CONSUMED_REQUEST.has((headers[i] as string).toLowerCase())) forwardHeaders.push(headers[i] as string, headers[i + 1] as string);
+      if (!CONSUMED_REQUEST.has((headers[i] as string).toLowerCase()))
+        forwardHeaders.push(headers[i] as string, headers[i + 1] as string);
     }
-    const hasBody = (declared !== undefined && Number(declared) > 0) || req.headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      (declared !== undefined && Number(declared) > 0) ||
+      req.headers['transfer-encoding'] !== undefined;
     let tooLarge: BodyTooLarge | null = null;
     let body: Transform | null = null;
     if (hasBody) {
@@ -196,7 +237,13 @@ export class UpstreamProxy {
         if (res.writableFinished) return;
         clientGone = true;
         controller?.abort(new ClientGone());
-        settle({ status: 499, reason: 'bad_request', detail: status ? 'the client closed the connection during the response' : 'the client closed the connection before the upstream answered' });
+        settle({
+          status: 499,
+          reason: 'bad_request',
+          detail: status
+            ? 'the client closed the connection during the response'
+            : 'the client closed the connection before the upstream answered',
+        });
       };
       res.once('close', onClose);
       res.on('drain', onDrain);
@@ -232,7 +279,9 @@ export class UpstreamProxy {
         onResponseEnd: () => {
           // Settled once the last byte is handed to the socket, as a drain
           // must not cut a response that is still being written.
-          afterGate(() => res.end(() => settle({ status, reason: 'ok', detail: null, released: !!release })));
+          afterGate(() =>
+            res.end(() => settle({ status, reason: 'ok', detail: null, released: !!release })),
+          );
         },
         onResponseError: (_c, e) => {
           if (clientGone || res.destroyed) {
@@ -244,7 +293,11 @@ export class UpstreamProxy {
             // Headers are out (or released): a second record tells the failure.
             afterGate(() => {
               res.destroy();
-              settle({ status, reason: 'upstream_error', detail: `upstream response body failed: ${c.detail}` });
+              settle({
+                status,
+                reason: 'upstream_error',
+                detail: `upstream response body failed: ${c.detail}`,
+              });
             });
             return;
           }
@@ -253,12 +306,25 @@ export class UpstreamProxy {
             : { status: c.status, reason: 'upstream_error', detail: `${this.origin}: ${c.detail}` };
           passGate(result);
           afterGate(() => {
-            sendReason(res, result.status, result.reason === 'bad_request' ? 'bad_request' : 'upstream_error', tooLarge !== null || hasBody);
+            sendReason(
+              res,
+              result.status,
+              result.reason === 'bad_request' ? 'bad_request' : 'upstream_error',
+              tooLarge !== null || hasBody,
+            );
             settle(result);
           });
         },
       };
-      this.pool.dispatch({ path: this.basePath + url, method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders, body }, handler);
+      this.pool.dispatch(
+        {
+          path: this.basePath + url,
+          method: req.method as Dispatcher.HttpMethod,
+          headers: forwardHeaders,
+          body,
+        },
+        handler,
+      );
     });
   }
 

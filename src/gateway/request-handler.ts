@@ -19,13 +19,23 @@ import type { Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../errors/index.js';
 import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
-import { buildUpstreamHeaders, identityHeaderPairs, type ClientIdentity, type IdentityHeaderNames } from './identity-headers.js';
+import {
+  buildUpstreamHeaders,
+  identityHeaderPairs,
+  type ClientIdentity,
+  type IdentityHeaderNames,
+} from './identity-headers.js';
 import type { PolicyDecision } from './policy.js';
 import { sendReason, type ForwardOptions, type ForwardResult } from './proxy.js';
 import type { AuditReason, AuditRecord } from './registry/types.js';
 
 /** Optional request fields of a request audit record. */
-type RequestRecordExtra = { method?: string | null; path?: string | null; status?: number | null; durationMs?: number | null };
+type RequestRecordExtra = {
+  method?: string | null;
+  path?: string | null;
+  status?: number | null;
+  durationMs?: number | null;
+};
 
 /** Options for {@link RequestHandler}. */
 export interface RequestHandlerOptions {
@@ -36,7 +46,12 @@ export interface RequestHandlerOptions {
   /** The connection's decision against the snapshot in service now. */
   decide: (state: ConnectionState) => Promise<PolicyDecision>;
   /** Forwards an accepted request upstream with the given raw headers, answering the client. */
-  forward: (req: http.IncomingMessage, res: http.ServerResponse, headers: string[], options: ForwardOptions) => Promise<ForwardResult>;
+  forward: (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    headers: string[],
+    options: ForwardOptions,
+  ) => Promise<ForwardResult>;
   audit: (record: AuditRecord) => void;
   /**
    * Set for `audit.durability: durable`: commits a request's record before
@@ -51,7 +66,11 @@ export interface RequestHandlerOptions {
 /** The upstream identity of an accepted decision. */
 export function identityOf(decision: PolicyDecision): ClientIdentity {
   const leaf = decision.leaf;
-  if (!leaf || !decision.institutionId) throw new MtlsError('MTLS_INTERNAL', 'an accepted connection has no certificate or institution');
+  if (!leaf || !decision.institutionId)
+    throw new MtlsError(
+      'MTLS_INTERNAL',
+      'an accepted connection has no certificate or institution',
+    );
   return {
     institutionId: decision.institutionId,
     subject: leaf.subject,
@@ -88,7 +107,9 @@ const SINGLETON_HEADERS = new Set(['host', 'content-type', 'authorization']);
  * answer the missing Host itself, before the gateway could audit it, so the
  * parser runs with `requireHostHeader: false` and the check is here.
  */
-export function requestFault(req: Pick<http.IncomingMessage, 'httpVersionMajor' | 'httpVersionMinor' | 'rawHeaders'>): string | null {
+export function requestFault(
+  req: Pick<http.IncomingMessage, 'httpVersionMajor' | 'httpVersionMinor' | 'rawHeaders'>,
+): string | null {
   const raw = req.rawHeaders;
   let seen: Map<string, number> | null = null;
   let host = false;
@@ -100,7 +121,8 @@ export function requestFault(req: Pick<http.IncomingMessage, 'httpVersionMajor' 
     seen.set(name, (seen.get(name) ?? 0) + 1);
   }
   if (seen) {
-    for (const [name, n] of seen) if (n > 1) return `${n} ${name} header fields; at most one is allowed (RFC 9110 §5.3)`;
+    for (const [name, n] of seen)
+      if (n > 1) return `${n} ${name} header fields; at most one is allowed (RFC 9110 §5.3)`;
   }
   const v11 = req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1);
   if (v11 && !host) return 'an HTTP/1.1 request without a Host header field (RFC 9112 §3.2)';
@@ -146,9 +168,15 @@ export class RequestHandler {
     // request/headers timeouts and idle-connection tracking, which node:http
     // starts on 'listening', are started here explicitly.
     this.server.emit('listening');
-    this.server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => this.onClientError(err, socket));
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => this.refuseUpgrade(req, socket));
-    this.server.on('connect', (req: http.IncomingMessage, socket: Duplex) => this.refuseUpgrade(req, socket));
+    this.server.on('clientError', (err: Error & { code?: string }, socket: Duplex) =>
+      this.onClientError(err, socket),
+    );
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) =>
+      this.refuseUpgrade(req, socket),
+    );
+    this.server.on('connect', (req: http.IncomingMessage, socket: Duplex) =>
+      this.refuseUpgrade(req, socket),
+    );
   }
 
   /** Hands an admitted socket to the HTTP parser. */
@@ -211,23 +239,33 @@ export class RequestHandler {
   }
 
   /** Audits one request-stage event on an established connection. */
-  private auditRequest(state: ConnectionState, reason: AuditReason, detail: string | null, extra: RequestRecordExtra = {}): void {
+  private auditRequest(
+    state: ConnectionState,
+    reason: AuditReason,
+    detail: string | null,
+    extra: RequestRecordExtra = {},
+  ): void {
     this.options.audit(this.requestRecord(state, reason, detail, extra));
   }
 
   /** The audit record of one request-stage event on an established connection. */
-  private requestRecord(state: ConnectionState, reason: AuditReason, detail: string | null, extra: RequestRecordExtra = {}): AuditRecord {
+  private requestRecord(
+    state: ConnectionState,
+    reason: AuditReason,
+    detail: string | null,
+    extra: RequestRecordExtra = {},
+  ): AuditRecord {
     return makeAuditRecord({
-        kind: 'request',
-        ip: state.ip,
-        reason,
-        institutionId: state.decision.institutionId,
-        cert: state.decision.leaf,
-        tlsVersion: state.tlsVersion,
-        cipher: state.cipher,
-        detail,
-        ...extra,
-      });
+      kind: 'request',
+      ip: state.ip,
+      reason,
+      institutionId: state.decision.institutionId,
+      cert: state.decision.leaf,
+      tlsVersion: state.tlsVersion,
+      cipher: state.cipher,
+      detail,
+      ...extra,
+    });
   }
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -238,15 +276,25 @@ export class RequestHandler {
       return;
     }
     const record = (reason: AuditReason, status: number, detail: string | null): AuditRecord =>
-      this.requestRecord(state, reason, detail, { method: req.method ?? null, path: requestPath(req), status, durationMs: Math.round(performance.now() - started) });
-    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void => this.options.audit(record(reason, status, detail));
+      this.requestRecord(state, reason, detail, {
+        method: req.method ?? null,
+        path: requestPath(req),
+        status,
+        durationMs: Math.round(performance.now() - started),
+      });
+    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void =>
+      this.options.audit(record(reason, status, detail));
     const commit = this.options.commit;
     /**
      * Answers `{"error":"<reason>"}` and closes. Durable: the record is
      * committed before the refusal leaves; a refusal goes out even if the
      * commit fails (the record stays queued).
      */
-    const refuse = async (reason: AuditReason, status: number, detail: string | null): Promise<void> => {
+    const refuse = async (
+      reason: AuditReason,
+      status: number,
+      detail: string | null,
+    ): Promise<void> => {
       if (commit) await commit(record(reason, status, detail)).catch(() => undefined);
       sendReason(res, status, reason, true);
       if (!commit) recordRequest(reason, status, detail);
@@ -265,17 +313,31 @@ export class RequestHandler {
         await refuse('bad_request', 400, fault);
         return;
       }
-      const headers = buildUpstreamHeaders({ rawHeaders: req.rawHeaders, identity: identityOf(decision), identityPairs: this.identityPairs(decision), names: this.options.identityHeaders, clientIp: state.ip });
+      const headers = buildUpstreamHeaders({
+        rawHeaders: req.rawHeaders,
+        identity: identityOf(decision),
+        identityPairs: this.identityPairs(decision),
+        names: this.options.identityHeaders,
+        clientIp: state.ip,
+      });
       this.options.onForward?.(1);
       try {
-        const result = await this.options.forward(req, res, headers, commit ? { release: (r) => commit(record(r.reason, r.status, r.detail)) } : {});
+        const result = await this.options.forward(
+          req,
+          res,
+          headers,
+          commit ? { release: (r) => commit(record(r.reason, r.status, r.detail)) } : {},
+        );
         if (!result.released) recordRequest(result.reason, result.status, result.detail);
       } finally {
         this.options.onForward?.(-1);
       }
     } catch (e) {
       const err = toMtlsError(e);
-      this.options.logger.error({ err: { code: err.code, message: err.message } }, 'request handling failed');
+      this.options.logger.error(
+        { err: { code: err.code, message: err.message } },
+        'request handling failed',
+      );
       sendReason(res, 502, 'upstream_error', true);
       recordRequest('upstream_error', 502, `gateway error: ${err.message}`);
     } finally {
@@ -300,26 +362,46 @@ export class RequestHandler {
         this.auditRequest(
           state,
           'bad_request',
-          `${code || 'socket not writable'}: the client ${code === 'ECONNRESET' ? 'reset the connection' : 'closed its side'} before a complete request could be answered (${err.message})`.slice(0, 300),
+          `${code || 'socket not writable'}: the client ${code === 'ECONNRESET' ? 'reset the connection' : 'closed its side'} before a complete request could be answered (${err.message})`.slice(
+            0,
+            300,
+          ),
         );
       }
       return;
     }
-    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const text = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    const status =
+      code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const text =
+      status === 431
+        ? 'Request Header Fields Too Large'
+        : status === 408
+          ? 'Request Timeout'
+          : 'Bad Request';
     socket.end(rawReply(status, text));
-    if (state) this.auditRequest(state, 'bad_request', `${code || 'parse error'}: ${err.message}`.slice(0, 300), { status });
+    if (state)
+      this.auditRequest(
+        state,
+        'bad_request',
+        `${code || 'parse error'}: ${err.message}`.slice(0, 300),
+        { status },
+      );
   }
 
   private refuseUpgrade(req: http.IncomingMessage, socket: Duplex): void {
     const state = this.options.stateOf(socket);
     socket.end(rawReply(501, 'Not Implemented'));
     if (state) {
-      this.auditRequest(state, 'bad_request', `${req.method} with ${req.headers.upgrade ? `Upgrade: ${req.headers.upgrade}` : 'CONNECT'} is not proxied`, {
-        method: req.method ?? null,
-        path: requestPath(req),
-        status: 501,
-      });
+      this.auditRequest(
+        state,
+        'bad_request',
+        `${req.method} with ${req.headers.upgrade ? `Upgrade: ${req.headers.upgrade}` : 'CONNECT'} is not proxied`,
+        {
+          method: req.method ?? null,
+          path: requestPath(req),
+          status: 501,
+        },
+      );
     }
   }
 }

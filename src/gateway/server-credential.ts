@@ -51,8 +51,13 @@ async function mustExist(path: string, what: string): Promise<void> {
     await access(path, fsConstants.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new MtlsError('MTLS_FILE_NOT_FOUND', `${what} not found: ${path}`, { subject: path });
-    throw new MtlsError('MTLS_FILE_READ', `cannot read ${what} ${path}: ${code ?? (e as Error).message}`, { subject: path });
+    if (code === 'ENOENT')
+      throw new MtlsError('MTLS_FILE_NOT_FOUND', `${what} not found: ${path}`, { subject: path });
+    throw new MtlsError(
+      'MTLS_FILE_READ',
+      `cannot read ${what} ${path}: ${code ?? (e as Error).message}`,
+      { subject: path },
+    );
   }
 }
 
@@ -62,17 +67,37 @@ function check(creds: ClientCredentials, source: string, now: Date): ServerCrede
   const notAfter = new Date(leaf.validTo);
   const notBefore = new Date(leaf.validFrom);
   if (notAfter <= now || notBefore > now) {
-    throw new MtlsError('MTLS_VERIFY_FAILED', `the server certificate in ${source} is not valid now (valid ${notBefore.toISOString()} to ${notAfter.toISOString()})`, {
-      subject: source,
-      hint: 'Renew the server certificate, then reload the gateway (SIGHUP) or start it again.',
-    });
+    throw new MtlsError(
+      'MTLS_VERIFY_FAILED',
+      `the server certificate in ${source} is not valid now (valid ${notBefore.toISOString()} to ${notAfter.toISOString()})`,
+      {
+        subject: source,
+        hint: 'Renew the server certificate, then reload the gateway (SIGHUP) or start it again.',
+      },
+    );
   }
   try {
-    createSecureContext({ key: creds.keyPem, cert: creds.certPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    createSecureContext({
+      key: creds.keyPem,
+      cert: creds.certPem,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.2',
+    });
   } catch (e) {
-    throw new MtlsError('MTLS_TLS_HANDSHAKE', `OpenSSL refuses the server credential in ${source}: ${(e as Error).message}`, { subject: source, cause: e });
+    throw new MtlsError(
+      'MTLS_TLS_HANDSHAKE',
+      `OpenSSL refuses the server credential in ${source}: ${(e as Error).message}`,
+      { subject: source, cause: e },
+    );
   }
-  return { keyPem: creds.keyPem, certPem: creds.certPem, subject: leaf.subject.replace(/\n/g, ', '), notAfter, fingerprint: leaf.fingerprint256.replace(/:/g, '').toLowerCase(), source };
+  return {
+    keyPem: creds.keyPem,
+    certPem: creds.certPem,
+    subject: leaf.subject.replace(/\n/g, ', '),
+    notAfter,
+    fingerprint: leaf.fingerprint256.replace(/:/g, '').toLowerCase(),
+    source,
+  };
 }
 
 /**
@@ -87,28 +112,47 @@ function check(creds: ClientCredentials, source: string, now: Date): ServerCrede
  *   MTLS_VERIFY_FAILED (not valid now), MTLS_TLS_HANDSHAKE (OpenSSL refuses it),
  *   MTLS_CONFIG_INVALID when neither a .pfx nor a certificate and key are configured
  */
-export async function loadServerCredential(src: ServerCredentialSource, env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<ServerCredential> {
+export async function loadServerCredential(
+  src: ServerCredentialSource,
+  env: NodeJS.ProcessEnv = process.env,
+  now = new Date(),
+): Promise<ServerCredential> {
   if (src.pfx) {
     await mustExist(src.pfx, 'server .pfx');
-    const password = src.pfxPasswordFile ? await readFirstLine(src.pfxPasswordFile, '.pfx password file') : (env[PFX_PASSWORD_ENV] ?? '');
+    const password = src.pfxPasswordFile
+      ? await readFirstLine(src.pfxPasswordFile, '.pfx password file')
+      : (env[PFX_PASSWORD_ENV] ?? '');
     return check(await loadClientCredentials({ pfxPath: src.pfx, password }), src.pfx, now);
   }
   if (!src.cert || !src.key) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', 'no server credential: set tls.cert and tls.key, or tls.pfx', { subject: 'tls' });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      'no server credential: set tls.cert and tls.key, or tls.pfx',
+      { subject: 'tls' },
+    );
   }
   await mustExist(src.cert, 'server certificate');
   await mustExist(src.key, 'server private key');
   let keyPassphrase: string | undefined;
   if (isEncryptedPrivateKey(await readFileChecked(src.key, 'server private key'))) {
-    if (src.keyPassphraseFile) keyPassphrase = await readFirstLine(src.keyPassphraseFile, 'key passphrase file');
+    if (src.keyPassphraseFile)
+      keyPassphrase = await readFirstLine(src.keyPassphraseFile, 'key passphrase file');
     else if (env[KEY_PASSPHRASE_ENV] !== undefined) keyPassphrase = env[KEY_PASSPHRASE_ENV];
     else {
-      throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `server private key ${src.key} is encrypted and no passphrase was given`, {
-        subject: src.key,
-        hint: `Set tls.keyPassphraseFile (flag --key-passphrase-file) or the environment variable ${KEY_PASSPHRASE_ENV}.`,
-      });
+      throw new MtlsError(
+        'MTLS_PASSPHRASE_REQUIRED',
+        `server private key ${src.key} is encrypted and no passphrase was given`,
+        {
+          subject: src.key,
+          hint: `Set tls.keyPassphraseFile (flag --key-passphrase-file) or the environment variable ${KEY_PASSPHRASE_ENV}.`,
+        },
+      );
     }
   }
-  const creds = await loadClientCredentials({ certPath: src.cert, keyPath: src.key, ...(keyPassphrase !== undefined ? { keyPassphrase } : {}) });
+  const creds = await loadClientCredentials({
+    certPath: src.cert,
+    keyPath: src.key,
+    ...(keyPassphrase !== undefined ? { keyPassphrase } : {}),
+  });
   return check(creds, `${src.cert} + ${src.key}`, now);
 }

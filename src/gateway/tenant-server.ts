@@ -51,10 +51,17 @@ export interface TenantServerOptions {
  * Maps a failed handshake (node:tls `tlsClientError`) to a reason code and an
  * operator detail.
  */
-export function classifyTlsClientError(err: Error & { code?: string }): { reason: AuditReason; detail: string } {
+export function classifyTlsClientError(err: Error & { code?: string }): {
+  reason: AuditReason;
+  detail: string;
+} {
   const code = err.code ?? '';
   const message = (err.message ?? '').replace(/^[0-9A-F]+:error:/, '').slice(0, 300);
-  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return { reason: 'handshake_timeout', detail: 'the client did not complete the TLS handshake in time' };
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT')
+    return {
+      reason: 'handshake_timeout',
+      detail: 'the client did not complete the TLS handshake in time',
+    };
   if (
     code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' ||
     code === 'ERR_SSL_VERSION_TOO_LOW' ||
@@ -62,12 +69,27 @@ export function classifyTlsClientError(err: Error & { code?: string }): { reason
     code === 'ERR_SSL_UNKNOWN_PROTOCOL' ||
     /protocol version|unsupported protocol/i.test(message)
   ) {
-    return { reason: 'tls_version', detail: `the client does not offer TLS 1.2 (${code || message})` };
+    return {
+      reason: 'tls_version',
+      detail: `the client does not offer TLS 1.2 (${code || message})`,
+    };
   }
-  if (code === 'ERR_SSL_NO_SHARED_CIPHER') return { reason: 'bad_request', detail: 'no shared cipher: the client offers no ECDHE+AEAD suite for TLS 1.2' };
-  if (code === 'ERR_SSL_HTTP_REQUEST') return { reason: 'bad_request', detail: 'the client spoke plain HTTP to the TLS port' };
-  if (code === 'ECONNRESET' || code === 'EPIPE') return { reason: 'bad_request', detail: 'the client closed the connection during the handshake' };
-  return { reason: 'bad_request', detail: `handshake failed: ${code ? `${code}: ` : ''}${message}` };
+  if (code === 'ERR_SSL_NO_SHARED_CIPHER')
+    return {
+      reason: 'bad_request',
+      detail: 'no shared cipher: the client offers no ECDHE+AEAD suite for TLS 1.2',
+    };
+  if (code === 'ERR_SSL_HTTP_REQUEST')
+    return { reason: 'bad_request', detail: 'the client spoke plain HTTP to the TLS port' };
+  if (code === 'ECONNRESET' || code === 'EPIPE')
+    return {
+      reason: 'bad_request',
+      detail: 'the client closed the connection during the handshake',
+    };
+  return {
+    reason: 'bad_request',
+    detail: `handshake failed: ${code ? `${code}: ` : ''}${message}`,
+  };
 }
 
 /**
@@ -75,7 +97,10 @@ export function classifyTlsClientError(err: Error & { code?: string }): { reason
  * {@link classifyTlsClientError}, attributed to the institution when exactly
  * one active institution is registered for the address.
  */
-export function handshakeErrorRecord(err: Error & { code?: string }, client: ClientOfSocket): AuditRecord {
+export function handshakeErrorRecord(
+  err: Error & { code?: string },
+  client: ClientOfSocket,
+): AuditRecord {
   const { reason, detail } = classifyTlsClientError(err);
   const candidates = client.lookup?.kind === 'tenant' ? client.lookup.active : [];
   return makeAuditRecord({
@@ -114,7 +139,10 @@ export function createTenantServer(options: TenantServerOptions): tls.Server {
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     options.onSecureConnection(socket).catch((e: unknown) => {
       const err = toMtlsError(e);
-      options.logger.error({ err: { code: err.code, message: err.message }, tenant: options.key }, 'post-handshake evaluation failed; connection closed');
+      options.logger.error(
+        { err: { code: err.code, message: err.message }, tenant: options.key },
+        'post-handshake evaluation failed; connection closed',
+      );
       socket.destroy();
     });
   });

@@ -26,7 +26,15 @@ import { parseCrls } from '../pki/crl.js';
 import { derBlocksOf, encodePem } from '../pki/pem.js';
 import { IpMatcher, parseCidr, parseIp, type ParsedCidr } from './ip-match.js';
 import { CertInfoCache, isIssuedBy, normalizeSerial, type CertInfo } from './peer-cert.js';
-import type { CaChainRecord, CrlRecord, InstitutionStatus, InstitutionTrust, PinnedRule, Registry, RegistryChange } from './registry/types.js';
+import type {
+  CaChainRecord,
+  CrlRecord,
+  InstitutionStatus,
+  InstitutionTrust,
+  PinnedRule,
+  Registry,
+  RegistryChange,
+} from './registry/types.js';
 
 /** One CRL of an institution, parsed. */
 export interface CrlInfo {
@@ -100,7 +108,14 @@ export type TrustLookup =
   | { kind: 'unregistered'; ip: string; snapshot: TrustSnapshot }
   | { kind: 'suspended'; ip: string; suspended: InstitutionContext[]; snapshot: TrustSnapshot }
   | { kind: 'unavailable'; ip: string; detail: string; snapshot: TrustSnapshot }
-  | { kind: 'tenant'; ip: string; tenant: TenantServer; active: InstitutionContext[]; suspended: InstitutionContext[]; snapshot: TrustSnapshot };
+  | {
+      kind: 'tenant';
+      ip: string;
+      tenant: TenantServer;
+      active: InstitutionContext[];
+      suspended: InstitutionContext[];
+      snapshot: TrustSnapshot;
+    };
 
 /** Builds a TLS server that trusts exactly `caPems` (the gateway supplies it). */
 export type TenantServerFactory = (caPems: string[], key: string) => TlsServer;
@@ -175,8 +190,16 @@ export class TrustParseCache {
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** Parses one stored chain into certificates (through the shared certificate cache). */
-function parseChain(chain: CaChainRecord, institutionId: string, certCache: CertInfoCache): CertInfo[] {
-  return derBlocksOf(chain.pem, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], `CA chain ${chain.id} of ${institutionId}`).map((der) => certCache.get(der));
+function parseChain(
+  chain: CaChainRecord,
+  institutionId: string,
+  certCache: CertInfoCache,
+): CertInfo[] {
+  return derBlocksOf(
+    chain.pem,
+    ['CERTIFICATE', 'TRUSTED CERTIFICATE'],
+    `CA chain ${chain.id} of ${institutionId}`,
+  ).map((der) => certCache.get(der));
 }
 
 /** Parses one stored CRL record (it may hold several CRLs). */
@@ -199,7 +222,12 @@ function parseCrlRecord(rec: CrlRecord, institutionId: string): CrlInfo[] {
  * (fewer anchors can only refuse more); an unreadable CRL falls back to the
  * last good parse of the same record, or else fails the institution closed.
  */
-async function buildInstitution(t: InstitutionTrust, certCache: CertInfoCache, cache: TrustParseCache, now: Date): Promise<InstitutionContext> {
+async function buildInstitution(
+  t: InstitutionTrust,
+  certCache: CertInfoCache,
+  cache: TrustParseCache,
+  now: Date,
+): Promise<InstitutionContext> {
   const id = t.institution.id;
   const old = cache.partsOf(id);
   const parts: InstitutionParts = { chains: new Map(), crls: new Map() };
@@ -214,7 +242,9 @@ async function buildInstitution(t: InstitutionTrust, certCache: CertInfoCache, c
       try {
         entry = { pemHash, value: parseChain(chain, id, certCache) };
       } catch (e) {
-        warnings.push(`institution ${id}: CA chain ${chain.id} is unreadable and is ignored (${toMtlsError(e).message})`);
+        warnings.push(
+          `institution ${id}: CA chain ${chain.id} is unreadable and is ignored (${toMtlsError(e).message})`,
+        );
         continue;
       }
     }
@@ -237,7 +267,9 @@ async function buildInstitution(t: InstitutionTrust, certCache: CertInfoCache, c
       } catch (e) {
         const why = toMtlsError(e).message;
         if (entry) {
-          warnings.push(`institution ${id}: CRL ${rec.id} as stored now is unreadable (${why}); its last good version (thisUpdate ${entry.value[0]?.thisUpdate.toISOString() ?? '-'}) stays in force`);
+          warnings.push(
+            `institution ${id}: CRL ${rec.id} as stored now is unreadable (${why}); its last good version (thisUpdate ${entry.value[0]?.thisUpdate.toISOString() ?? '-'}) stays in force`,
+          );
         } else {
           crlFailure = `CRL ${rec.id} of ${id} is unreadable (${why}), so revocation cannot be checked; the institution's connections are refused until a readable CRL is uploaded`;
           warnings.push(`institution ${id}: ${crlFailure}`);
@@ -251,10 +283,14 @@ async function buildInstitution(t: InstitutionTrust, certCache: CertInfoCache, c
       let verified = false;
       for (const a of issuers) if (await crlSignedBy(info, a)) verified = true;
       if (issuers.length > 0 && !verified) {
-        warnings.push(`institution ${id}: CRL ${rec.id} (issuer ${info.issuer}) is not signed by the registered CA of that name; it is ignored for that CA`);
+        warnings.push(
+          `institution ${id}: CRL ${rec.id} (issuer ${info.issuer}) is not signed by the registered CA of that name; it is ignored for that CA`,
+        );
       }
       if (info.nextUpdate && info.nextUpdate < now) {
-        warnings.push(`institution ${id}: CRL ${rec.id} (issuer ${info.issuer}) is past its nextUpdate ${info.nextUpdate.toISOString()}; its revocations still apply, upload a fresh CRL`);
+        warnings.push(
+          `institution ${id}: CRL ${rec.id} (issuer ${info.issuer}) is past its nextUpdate ${info.nextUpdate.toISOString()}; its revocations still apply, upload a fresh CRL`,
+        );
       }
       crls.push(info);
     }
@@ -268,11 +304,18 @@ async function buildInstitution(t: InstitutionTrust, certCache: CertInfoCache, c
       blocks.push(c);
       cidrs.push(c.text);
     } catch (e) {
-      warnings.push(`institution ${id}: IP entry "${ip.cidr}" is unreadable and is ignored (${toMtlsError(e).message})`);
+      warnings.push(
+        `institution ${id}: IP entry "${ip.cidr}" is unreadable and is ignored (${toMtlsError(e).message})`,
+      );
     }
   }
   const caHash = createHash('sha256')
-    .update(anchors.map((a) => a.fingerprint).sort().join(','))
+    .update(
+      anchors
+        .map((a) => a.fingerprint)
+        .sort()
+        .join(','),
+    )
     .digest('hex');
   return {
     id,
@@ -292,7 +335,12 @@ async function buildInstitution(t: InstitutionTrust, certCache: CertInfoCache, c
 }
 
 /** Assembles a snapshot from institution contexts (the IP index is rebuilt from their parsed blocks). */
-function assemble(institutions: Map<string, InstitutionContext>, registryVersion: number, generation: number, now: Date): TrustSnapshot {
+function assemble(
+  institutions: Map<string, InstitutionContext>,
+  registryVersion: number,
+  generation: number,
+  now: Date,
+): TrustSnapshot {
   const matcher = new IpMatcher<string>();
   const ids = [...institutions.keys()].sort();
   const warnings: string[] = [];
@@ -320,7 +368,8 @@ export async function buildSnapshot(
   parseCache = new TrustParseCache(),
 ): Promise<TrustSnapshot> {
   const institutions = new Map<string, InstitutionContext>();
-  for (const t of trust) institutions.set(t.institution.id, await buildInstitution(t, certCache, parseCache, now));
+  for (const t of trust)
+    institutions.set(t.institution.id, await buildInstitution(t, certCache, parseCache, now));
   parseCache.retainOnly(new Set(institutions.keys()));
   return assemble(institutions, registryVersion, generation, now);
 }
@@ -343,7 +392,8 @@ export async function updateSnapshot(
   const institutions = new Map(previous.institutions);
   for (const id of changedIds) institutions.delete(id);
   for (const t of trust) {
-    if (changedIds.has(t.institution.id)) institutions.set(t.institution.id, await buildInstitution(t, certCache, parseCache, now));
+    if (changedIds.has(t.institution.id))
+      institutions.set(t.institution.id, await buildInstitution(t, certCache, parseCache, now));
   }
   for (const id of changedIds) if (!institutions.has(id)) parseCache.forget(id);
   return assemble(institutions, registryVersion, generation, now);
@@ -356,7 +406,12 @@ export function crlSignedBy(crl: CrlInfo, issuer: CertInfo): Promise<boolean> {
   let p = crl.verifiedBy.get(issuer.fingerprint);
   if (!p) {
     if (!crl.issuerNameDer.equals(issuer.subjectNameDer)) p = Promise.resolve(false);
-    else p = crl.crl.verify({ publicKey: new x509.PublicKey(issuer.publicKey.export({ format: 'der', type: 'spki' })) }).catch(() => false);
+    else
+      p = crl.crl
+        .verify({
+          publicKey: new x509.PublicKey(issuer.publicKey.export({ format: 'der', type: 'spki' })),
+        })
+        .catch(() => false);
     crl.verifiedBy.set(issuer.fingerprint, p);
   }
   return p;
@@ -476,11 +531,27 @@ export class TrustCache {
           const generation = (previous?.generation ?? 0) + 1;
           let next: TrustSnapshot;
           if (all || !previous) {
-            next = await buildSnapshot(await this.options.registry.loadTrust(), version, generation, this.certCache, new Date(), this.parseCache);
+            next = await buildSnapshot(
+              await this.options.registry.loadTrust(),
+              version,
+              generation,
+              this.certCache,
+              new Date(),
+              this.parseCache,
+            );
           } else {
             const trust: InstitutionTrust[] = [];
             for (const id of ids) trust.push(...(await this.options.registry.loadTrust(id)));
-            next = await updateSnapshot(previous, ids, trust, version, generation, this.certCache, new Date(), this.parseCache);
+            next = await updateSnapshot(
+              previous,
+              ids,
+              trust,
+              version,
+              generation,
+              this.certCache,
+              new Date(),
+              this.parseCache,
+            );
           }
           this.current = next;
           this.recovered();
@@ -549,7 +620,8 @@ export class TrustCache {
   }
 
   private staleDetail(): string {
-    const since = this.failingSince === null ? '' : ` since ${new Date(this.failingSince).toISOString()}`;
+    const since =
+      this.failingSince === null ? '' : ` since ${new Date(this.failingSince).toISOString()}`;
     return `the registry has been unreadable${since} (${this.lastError?.message ?? 'unknown error'}), longer than the ${this.maxStaleMs} ms the gateway may serve an unconfirmed trust snapshot; refusing connections (fail closed)`;
   }
 
@@ -586,10 +658,15 @@ export class TrustCache {
     } catch {
       ids = [];
     }
-    if (this.failingSince !== null && this.checkStale()) return { kind: 'unavailable', ip: ipText, detail: this.staleDetail(), snapshot };
+    if (this.failingSince !== null && this.checkStale())
+      return { kind: 'unavailable', ip: ipText, detail: this.staleDetail(), snapshot };
     if (ids.length === 0) return { kind: 'unregistered', ip: ipText, snapshot };
-    const all = ids.map((id) => snapshot.institutions.get(id)).filter((i): i is InstitutionContext => i !== undefined);
-    const active = all.filter((i) => i.status === 'active').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const all = ids
+      .map((id) => snapshot.institutions.get(id))
+      .filter((i): i is InstitutionContext => i !== undefined);
+    const active = all
+      .filter((i) => i.status === 'active')
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const suspended = all.filter((i) => i.status !== 'active');
     if (active.length === 0) return { kind: 'suspended', ip: ipText, suspended, snapshot };
     const key = active.map((i) => i.id).join(',');
@@ -617,7 +694,13 @@ export class TrustCache {
    * connection while still seeing a registry change made during the handshake.
    */
   relookup(remoteAddress: string, earlier: TrustLookup | undefined): TrustLookup {
-    if (earlier && this.current && earlier.snapshot.generation === this.current.generation && (this.failingSince === null || !this.checkStale())) return earlier;
+    if (
+      earlier &&
+      this.current &&
+      earlier.snapshot.generation === this.current.generation &&
+      (this.failingSince === null || !this.checkStale())
+    )
+      return earlier;
     return this.lookup(remoteAddress);
   }
 

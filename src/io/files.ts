@@ -21,11 +21,25 @@ export interface WriteFileAtomicOptions {
  * @throws MTLS_FILE_EXISTS when the target exists and `force` is not set
  * @throws MTLS_FILE_WRITE on any I/O failure (the temp file is removed)
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
-  await writeFilesAtomic([{ path, data, mode: options.mode ?? 0o644, ...(options.keepBackupAs ? { keepBackupAs: options.keepBackupAs } : {}) }], {
-    force: options.force ?? false,
-    syncDir: options.syncDir ?? true,
-  });
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  await writeFilesAtomic(
+    [
+      {
+        path,
+        data,
+        mode: options.mode ?? 0o644,
+        ...(options.keepBackupAs ? { keepBackupAs: options.keepBackupAs } : {}),
+      },
+    ],
+    {
+      force: options.force ?? false,
+      syncDir: options.syncDir ?? true,
+    },
+  );
 }
 
 /** Writes `data` to a fresh temp file next to `path` (O_EXCL, fsync) and returns its name. */
@@ -50,9 +64,16 @@ function writeError(path: string, e: unknown): MtlsError {
   if (e instanceof MtlsError) return e;
   const err = e as NodeJS.ErrnoException;
   if (err.code === 'EEXIST') {
-    return new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${path}: the file already exists`, { subject: path });
+    return new MtlsError(
+      'MTLS_FILE_EXISTS',
+      `refusing to overwrite ${path}: the file already exists`,
+      { subject: path },
+    );
   }
-  return new MtlsError('MTLS_FILE_WRITE', `cannot write ${path}: ${err.code ?? err.message}`, { subject: path, cause: e });
+  return new MtlsError('MTLS_FILE_WRITE', `cannot write ${path}: ${err.code ?? err.message}`, {
+    subject: path,
+    cause: e,
+  });
 }
 
 /** fsyncs a directory so a rename inside it is durable. Best effort on platforms that refuse. */
@@ -93,9 +114,15 @@ export async function readFileChecked(path: string, what = 'file'): Promise<Buff
       throw new MtlsError('MTLS_FILE_NOT_FOUND', `${what} not found: ${path}`, { subject: path });
     }
     if (err.code === 'EISDIR') {
-      throw new MtlsError('MTLS_FILE_READ', `${what} ${path} is a directory, not a file`, { subject: path });
+      throw new MtlsError('MTLS_FILE_READ', `${what} ${path} is a directory, not a file`, {
+        subject: path,
+      });
     }
-    throw new MtlsError('MTLS_FILE_READ', `cannot read ${what} ${path}: ${err.code ?? err.message}`, { subject: path, cause: e });
+    throw new MtlsError(
+      'MTLS_FILE_READ',
+      `cannot read ${what} ${path}: ${err.code ?? err.message}`,
+      { subject: path, cause: e },
+    );
   }
 }
 
@@ -111,7 +138,12 @@ export async function readFileChecked(path: string, what = 'file'): Promise<Buff
  * @throws MTLS_FILE_WRITE on any I/O failure
  */
 export async function writeFilesAtomic(
-  files: ReadonlyArray<{ path: string; data: string | Uint8Array; mode?: number; keepBackupAs?: string }>,
+  files: ReadonlyArray<{
+    path: string;
+    data: string | Uint8Array;
+    mode?: number;
+    keepBackupAs?: string;
+  }>,
   options: { force?: boolean; syncDir?: boolean } = {},
 ): Promise<void> {
   const force = options.force ?? false;
@@ -150,10 +182,14 @@ export async function writeFilesAtomic(
     throw writeError(files[placed.length]?.path ?? 'output', e);
   }
   for (const p of placed) {
-    if (p.backup && p.keepAs) await fs.rename(p.backup, p.keepAs).catch(() => fs.unlink(p.backup as string).catch(() => undefined));
+    if (p.backup && p.keepAs)
+      await fs
+        .rename(p.backup, p.keepAs)
+        .catch(() => fs.unlink(p.backup as string).catch(() => undefined));
     else if (p.backup) await fs.unlink(p.backup).catch(() => undefined);
   }
-  if (options.syncDir ?? true) for (const d of new Set(files.map((f) => dirname(f.path)))) await syncDir(d);
+  if (options.syncDir ?? true)
+    for (const d of new Set(files.map((f) => dirname(f.path)))) await syncDir(d);
 }
 
 /**
@@ -163,6 +199,10 @@ export async function writeFilesAtomic(
  */
 export async function assertCanWrite(path: string, force = false): Promise<void> {
   if (!force && (await pathExists(path))) {
-    throw new MtlsError('MTLS_FILE_EXISTS', `refusing to overwrite ${path}: the file already exists`, { subject: path });
+    throw new MtlsError(
+      'MTLS_FILE_EXISTS',
+      `refusing to overwrite ${path}: the file already exists`,
+      { subject: path },
+    );
   }
 }

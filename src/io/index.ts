@@ -1,2 +1,10 @@
-export { writeFileAtomic, writeFilesAtomic, readFileChecked, pathExists, assertCanWrite, syncDir, type WriteFileAtomicOptions } from './files.js';
+export {
+  writeFileAtomic,
+  writeFilesAtomic,
+  readFileChecked,
+  pathExists,
+  assertCanWrite,
+  syncDir,
+  type WriteFileAtomicOptions,
+} from './files.js';
 export { checkOutDir, makeOutDir } from './out-dir.js';

@@ -16,15 +16,27 @@ import { MtlsError } from '../errors/index.js';
 export async function checkOutDir(dir: string): Promise<void> {
   let p = resolve(dir);
   for (;;) {
-    const st = await fs.stat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? undefined : Promise.reject(e)));
+    const st = await fs
+      .stat(p)
+      .catch((e: NodeJS.ErrnoException) =>
+        e.code === 'ENOENT' || e.code === 'ENOTDIR' ? undefined : Promise.reject(e),
+      );
     if (st) {
       if (!st.isDirectory()) {
-        throw new MtlsError('MTLS_FILE_WRITE', `cannot use --out-dir ${dir}: ${p} exists and is not a directory`, { subject: dir, hint: 'Choose another --out-dir.' });
+        throw new MtlsError(
+          'MTLS_FILE_WRITE',
+          `cannot use --out-dir ${dir}: ${p} exists and is not a directory`,
+          { subject: dir, hint: 'Choose another --out-dir.' },
+        );
       }
       try {
         await fs.access(p, fsc.W_OK | fsc.X_OK);
       } catch {
-        throw new MtlsError('MTLS_FILE_WRITE', `cannot use --out-dir ${dir}: ${p} is not writable`, { subject: dir, hint: 'Choose a directory you can write to.' });
+        throw new MtlsError(
+          'MTLS_FILE_WRITE',
+          `cannot use --out-dir ${dir}: ${p} is not writable`,
+          { subject: dir, hint: 'Choose a directory you can write to.' },
+        );
       }
       return;
     }
@@ -42,6 +54,10 @@ export async function makeOutDir(dir: string): Promise<void> {
   try {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new MtlsError('MTLS_FILE_WRITE', `cannot create --out-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { subject: dir, cause: e });
+    throw new MtlsError(
+      'MTLS_FILE_WRITE',
+      `cannot create --out-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { subject: dir, cause: e },
+    );
   }
 }

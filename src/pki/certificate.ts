@@ -1,7 +1,12 @@
 /**
  * Certificate building: self-signed roots and certificates signed by a CA.
  */
-import { createPublicKey, randomBytes, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
+import {
+  createPublicKey,
+  randomBytes,
+  X509Certificate as NodeX509,
+  type KeyObject,
+} from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { buildExtensions } from './extensions.js';
@@ -63,26 +68,41 @@ export function randomSerial(): string {
  * @throws MTLS_KEY_UNSUPPORTED for signer keys that cannot sign
  * @throws MTLS_CONFIG_INVALID for impossible profiles
  */
-export async function buildCertificate(options: BuildCertificateOptions): Promise<BuildCertificateResult> {
+export async function buildCertificate(
+  options: BuildCertificateOptions,
+): Promise<BuildCertificateResult> {
   const { signer } = options;
   const publicKey = options.publicKey ?? publicKeyOf(signer.privateKey);
   const signingAlgorithm = signingAlgorithmFor(signer.privateKey, options.hash);
-  const keys = await toCryptoKeyPair(signer.privateKey, 'hash' in signingAlgorithm ? signingAlgorithm.hash : undefined);
+  const keys = await toCryptoKeyPair(
+    signer.privateKey,
+    'hash' in signingAlgorithm ? signingAlgorithm.hash : undefined,
+  );
   const notBefore = options.notBefore ?? new Date(Math.floor(Date.now() / 1000) * 1000);
-  const notAfter = options.notAfter ?? new Date(notBefore.getTime() + (options.days ?? 375) * 86_400_000);
+  const notAfter =
+    options.notAfter ?? new Date(notBefore.getTime() + (options.days ?? 375) * 86_400_000);
   if (notAfter <= notBefore) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the certificate would expire before it becomes valid', { subject: 'days' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      'the certificate would expire before it becomes valid',
+      { subject: 'days' },
+    );
   }
   const serialHex = (options.serialNumber ?? randomSerial()).toUpperCase();
   const extensions = buildExtensions({
     profile: options.profile,
     subjectPublicKey: publicKey,
     subject: options.subject,
-    issuer: { publicKey: publicKeyOf(signer.privateKey), ...(signer.certificate ? { certificate: signer.certificate } : {}) },
+    issuer: {
+      publicKey: publicKeyOf(signer.privateKey),
+      ...(signer.certificate ? { certificate: signer.certificate } : {}),
+    },
     ...(options.extraSubjectAltNames ? { extraSubjectAltNames: options.extraSubjectAltNames } : {}),
   });
   const subjectName = toX509Name(options.subject);
-  const issuerName = signer.certificate ? new x509.Name(signer.certificate.subjectName.toArrayBuffer()) : subjectName;
+  const issuerName = signer.certificate
+    ? new x509.Name(signer.certificate.subjectName.toArrayBuffer())
+    : subjectName;
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: serialHex,
     subject: subjectName,
@@ -102,12 +122,20 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
  * Parses one or more certificates from PEM (every CERTIFICATE block) or DER.
  * @throws MTLS_PEM_INVALID / MTLS_DER_INVALID
  */
-export function parseCertificates(data: string | Uint8Array, source = 'certificate'): x509.X509Certificate[] {
-  return derBlocksOf(data, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], source).map((der, i) => readCertificateDer(der, `certificate #${i + 1} in ${source}`));
+export function parseCertificates(
+  data: string | Uint8Array,
+  source = 'certificate',
+): x509.X509Certificate[] {
+  return derBlocksOf(data, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], source).map((der, i) =>
+    readCertificateDer(der, `certificate #${i + 1} in ${source}`),
+  );
 }
 
 /** Parses exactly one certificate (the first). */
-export function parseCertificate(data: string | Uint8Array, source = 'certificate'): x509.X509Certificate {
+export function parseCertificate(
+  data: string | Uint8Array,
+  source = 'certificate',
+): x509.X509Certificate {
   return parseCertificates(data, source)[0] as x509.X509Certificate;
 }
 

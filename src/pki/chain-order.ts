@@ -35,7 +35,11 @@ export interface OrderedChain<T> {
  * remaining certificate issued the current one. Each certificate is used once.
  * @param x509Of - the node:crypto view of an item
  */
-export function orderChainFrom<T>(start: T, others: readonly T[], x509Of: (item: T) => X509Certificate): OrderedChain<T> {
+export function orderChainFrom<T>(
+  start: T,
+  others: readonly T[],
+  x509Of: (item: T) => X509Certificate,
+): OrderedChain<T> {
   const rest = [...others];
   const path: T[] = [];
   let current = x509Of(start);
@@ -56,7 +60,10 @@ export function orderChainFrom<T>(start: T, others: readonly T[], x509Of: (item:
  * the previous (by name and signature). Certificates that do not fit the path
  * follow in their original order. Without a leaf the input comes back as is.
  */
-export function orderChain(leaf: X509Certificate | undefined, others: readonly X509Certificate[]): X509Certificate[] {
+export function orderChain(
+  leaf: X509Certificate | undefined,
+  others: readonly X509Certificate[],
+): X509Certificate[] {
   if (!leaf) return [...others];
   const { path, rest } = orderChainFrom(leaf, others, (c) => c);
   return [...path, ...rest];

@@ -47,18 +47,27 @@ export interface BuildCrlResult {
 export async function buildCrl(options: BuildCrlOptions): Promise<BuildCrlResult> {
   const { signer } = options;
   const signingAlgorithm = signingAlgorithmFor(signer.privateKey, options.hash);
-  const keys = await toCryptoKeyPair(signer.privateKey, 'hash' in signingAlgorithm ? signingAlgorithm.hash : undefined);
+  const keys = await toCryptoKeyPair(
+    signer.privateKey,
+    'hash' in signingAlgorithm ? signingAlgorithm.hash : undefined,
+  );
   const thisUpdate = options.thisUpdate ?? new Date(Math.floor(Date.now() / 1000) * 1000);
-  const nextUpdate = options.nextUpdate ?? new Date(thisUpdate.getTime() + (options.days ?? 30) * 86_400_000);
+  const nextUpdate =
+    options.nextUpdate ?? new Date(thisUpdate.getTime() + (options.days ?? 30) * 86_400_000);
   const ski = signer.certificate.extensions.find((e) => e.type === '2.5.29.14');
-  const keyId = ski ? new x509.SubjectKeyIdentifierExtension(ski.rawData).keyId : keyIdentifier(publicKeyOf(signer.privateKey)).toString('hex');
+  const keyId = ski
+    ? new x509.SubjectKeyIdentifierExtension(ski.rawData).keyId
+    : keyIdentifier(publicKeyOf(signer.privateKey)).toString('hex');
   const crl = await x509.X509CrlGenerator.create({
     issuer: new x509.Name(signer.certificate.subjectName.toArrayBuffer()),
     thisUpdate,
     nextUpdate,
     signingKey: keys.privateKey,
     signingAlgorithm,
-    extensions: [new x509.AuthorityKeyIdentifierExtension(keyId), new x509.Extension('2.5.29.20', false, derInteger(options.crlNumber))],
+    extensions: [
+      new x509.AuthorityKeyIdentifierExtension(keyId),
+      new x509.Extension('2.5.29.20', false, derInteger(options.crlNumber)),
+    ],
     entries: options.entries.map((e) => ({
       serialNumber: e.serial,
       revocationDate: e.revokedAt,
@@ -74,7 +83,9 @@ export async function buildCrl(options: BuildCrlOptions): Promise<BuildCrlResult
  * @throws MTLS_PEM_INVALID / MTLS_DER_INVALID
  */
 export function parseCrls(data: string | Uint8Array, source = 'CRL'): x509.X509Crl[] {
-  return derBlocksOf(data, ['X509 CRL', 'CRL'], source).map((der, i) => readCrlDer(der, `CRL #${i + 1} in ${source}`));
+  return derBlocksOf(data, ['X509 CRL', 'CRL'], source).map((der, i) =>
+    readCrlDer(der, `CRL #${i + 1} in ${source}`),
+  );
 }
 
 /** The crlNumber of a CRL, if present. */

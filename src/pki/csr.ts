@@ -37,10 +37,17 @@ export interface ParsedCsr {
 /** Builds and signs a CSR with the subject's key (SHA-256; Ed25519 pure). */
 export async function createCsr(options: CreateCsrOptions): Promise<ParsedCsr> {
   const signingAlgorithm = signingAlgorithmFor(options.privateKey);
-  const keys = await toCryptoKeyPair(options.privateKey, 'hash' in signingAlgorithm ? signingAlgorithm.hash : undefined);
+  const keys = await toCryptoKeyPair(
+    options.privateKey,
+    'hash' in signingAlgorithm ? signingAlgorithm.hash : undefined,
+  );
   const extensions: x509.Extension[] = [];
   if (options.subjectAltNames?.length) {
-    extensions.push(new x509.SubjectAlternativeNameExtension(toGeneralNames(options.subjectAltNames, options.subject)));
+    extensions.push(
+      new x509.SubjectAlternativeNameExtension(
+        toGeneralNames(options.subjectAltNames, options.subject),
+      ),
+    );
   }
   const request = await x509.Pkcs10CertificateRequestGenerator.create({
     name: toX509Name(options.subject),
@@ -52,7 +59,11 @@ export async function createCsr(options: CreateCsrOptions): Promise<ParsedCsr> {
 }
 
 function describeCsr(request: x509.Pkcs10CertificateRequest): ParsedCsr {
-  const publicKey = createPublicKey({ key: Buffer.from(request.publicKey.rawData), format: 'der', type: 'spki' });
+  const publicKey = createPublicKey({
+    key: Buffer.from(request.publicKey.rawData),
+    format: 'der',
+    type: 'spki',
+  });
   const sanRaw = request.extensions.find((e) => e.type === '2.5.29.17');
   const sanExt = sanRaw ? new x509.SubjectAlternativeNameExtension(sanRaw.rawData) : undefined;
   const subjectAltNames: GeneralNameSpec[] = [];
@@ -88,11 +99,15 @@ export function parseCsr(data: string | Uint8Array, source = 'CSR'): ParsedCsr {
     return describeCsr(request);
   } catch (e) {
     // The library decoded every part; what is left is OpenSSL reading the key, or a requested extension's value.
-    throw new MtlsError('MTLS_DER_INVALID', `the public key or a requested extension of ${source} is malformed (${(e as Error).message})`, {
-      subject: source,
-      cause: e,
-      hint: `The request is corrupt; generate ${source} again from its key.`,
-    });
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `the public key or a requested extension of ${source} is malformed (${(e as Error).message})`,
+      {
+        subject: source,
+        cause: e,
+        hint: `The request is corrupt; generate ${source} again from its key.`,
+      },
+    );
   }
 }
 
@@ -108,6 +123,10 @@ export async function verifyCsrSignature(csr: ParsedCsr, source = 'CSR'): Promis
     ok = false;
   }
   if (!ok) {
-    throw new MtlsError('MTLS_CSR_SIGNATURE', `${source}: the request's signature does not verify with its own public key`, { subject: source });
+    throw new MtlsError(
+      'MTLS_CSR_SIGNATURE',
+      `${source}: the request's signature does not verify with its own public key`,
+      { subject: source },
+    );
   }
 }

@@ -101,7 +101,12 @@ export function readDer(buf: Buffer, offset = 0, what = 'DER data'): DerElement 
     p += n;
   }
   if (p + len > buf.length) fail(`truncated: element needs ${len} bytes, ${buf.length - p} remain`);
-  return { tag, content: buf.subarray(p, p + len), raw: buf.subarray(offset, p + len), next: p + len };
+  return {
+    tag,
+    content: buf.subarray(p, p + len),
+    raw: buf.subarray(offset, p + len),
+    next: p + len,
+  };
 }
 
 /** Reads all TLV children of a constructed element's content. */

@@ -8,7 +8,13 @@ import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { derBitString, derIa5String, readDer, readDerChildren, tlv } from './der.js';
 import { dnValues, parseSubject, type DistinguishedName } from './names.js';
-import { EKU_OIDS, KEY_USAGE_NAMES, NS_CERT_TYPE_NAMES, type ExtensionProfile, type GeneralNameSpec } from './profile.js';
+import {
+  EKU_OIDS,
+  KEY_USAGE_NAMES,
+  NS_CERT_TYPE_NAMES,
+  type ExtensionProfile,
+  type GeneralNameSpec,
+} from './profile.js';
 import { toX509Name } from './x509-name.js';
 
 /** OIDs of extensions mtlskit builds raw. */
@@ -46,12 +52,19 @@ export function keyIdentifier(publicKey: KeyObject): Buffer {
   const spki = publicKeyOf(publicKey).export({ format: 'der', type: 'spki' });
   // SubjectPublicKeyInfo ::= SEQUENCE { algorithm, subjectPublicKey BIT STRING }
   const [, bits] = readDerChildren(readDer(spki, 0, 'public key').content, 'public key');
-  if (!bits) throw new MtlsError('MTLS_DER_INVALID', 'public key: SubjectPublicKeyInfo has no subjectPublicKey');
+  if (!bits)
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      'public key: SubjectPublicKeyInfo has no subjectPublicKey',
+    );
   return createHash('sha1').update(bits.content.subarray(1)).digest();
 }
 
 /** Converts profile GeneralNames to @peculiar/x509 JSON form. */
-export function toGeneralNames(specs: GeneralNameSpec[], subject: DistinguishedName): x509.JsonGeneralName[] {
+export function toGeneralNames(
+  specs: GeneralNameSpec[],
+  subject: DistinguishedName,
+): x509.JsonGeneralName[] {
   const out: x509.JsonGeneralName[] = [];
   for (const s of specs) {
     switch (s.type) {
@@ -84,7 +97,10 @@ export function toGeneralNames(specs: GeneralNameSpec[], subject: DistinguishedN
 function nsCertTypeExtension(names: readonly string[]): x509.Extension {
   const bits = names.map((n) => {
     const i = (NS_CERT_TYPE_NAMES as readonly string[]).indexOf(n);
-    if (i < 0) throw new MtlsError('MTLS_CONFIG_INVALID', `unknown nsCertType "${n}"`, { subject: 'nsCertType' });
+    if (i < 0)
+      throw new MtlsError('MTLS_CONFIG_INVALID', `unknown nsCertType "${n}"`, {
+        subject: 'nsCertType',
+      });
     return i;
   });
   return new x509.Extension(EXT_OID.nsCertType, false, derBitString(bits));
@@ -112,9 +128,12 @@ export function buildExtensions(options: BuildExtensionsOptions): x509.Extension
     exts.push(new x509.ExtendedKeyUsageExtension(oids, profile.extendedKeyUsage.critical));
   }
   if (profile.nsCertType?.length) exts.push(nsCertTypeExtension(profile.nsCertType));
-  if (profile.nsComment !== undefined) exts.push(new x509.Extension(EXT_OID.nsComment, false, derIa5String(profile.nsComment)));
+  if (profile.nsComment !== undefined)
+    exts.push(new x509.Extension(EXT_OID.nsComment, false, derIa5String(profile.nsComment)));
   if (profile.subjectKeyIdentifier === 'hash') {
-    exts.push(new x509.SubjectKeyIdentifierExtension(keyIdentifier(subjectPublicKey).toString('hex')));
+    exts.push(
+      new x509.SubjectKeyIdentifierExtension(keyIdentifier(subjectPublicKey).toString('hex')),
+    );
   }
   if (profile.authorityKeyIdentifier) {
     const aki = authorityKeyIdentifier(profile.authorityKeyIdentifier, issuer);
@@ -123,7 +142,10 @@ export function buildExtensions(options: BuildExtensionsOptions): x509.Extension
   const sans = [...(profile.subjectAltName?.value ?? []), ...(options.extraSubjectAltNames ?? [])];
   if (sans.length) {
     const names = toGeneralNames(sans, subject);
-    if (names.length) exts.push(new x509.SubjectAlternativeNameExtension(names, profile.subjectAltName?.critical ?? false));
+    if (names.length)
+      exts.push(
+        new x509.SubjectAlternativeNameExtension(names, profile.subjectAltName?.critical ?? false),
+      );
   }
   if (profile.issuerAltName?.value.length) {
     exts.push(
@@ -135,42 +157,75 @@ export function buildExtensions(options: BuildExtensionsOptions): x509.Extension
     );
   }
   if (profile.crlDistributionPoints?.length) {
-    const uris = profile.crlDistributionPoints.filter((g) => g.type === 'uri').map((g) => (g as { value: string }).value);
+    const uris = profile.crlDistributionPoints
+      .filter((g) => g.type === 'uri')
+      .map((g) => (g as { value: string }).value);
     if (uris.length !== profile.crlDistributionPoints.length) {
-      throw new MtlsError('MTLS_CONFIG_UNSUPPORTED', `profile ${profile.name}: crlDistributionPoints supports URI names only`);
+      throw new MtlsError(
+        'MTLS_CONFIG_UNSUPPORTED',
+        `profile ${profile.name}: crlDistributionPoints supports URI names only`,
+      );
     }
     exts.push(new x509.CRLDistributionPointsExtension(uris));
   }
   if (profile.authorityInfoAccess?.length) {
-    const params: { ocsp: x509.GeneralName[]; caIssuers: x509.GeneralName[] } = { ocsp: [], caIssuers: [] };
+    const params: { ocsp: x509.GeneralName[]; caIssuers: x509.GeneralName[] } = {
+      ocsp: [],
+      caIssuers: [],
+    };
     for (const a of profile.authorityInfoAccess) {
       const [g] = toGeneralNames([a.location], subject);
-      if (g) params[a.method === 'OCSP' ? 'ocsp' : 'caIssuers'].push(new x509.GeneralName(g.type, g.value));
+      if (g)
+        params[a.method === 'OCSP' ? 'ocsp' : 'caIssuers'].push(
+          new x509.GeneralName(g.type, g.value),
+        );
     }
     exts.push(new x509.AuthorityInfoAccessExtension(params));
   }
   if (profile.certificatePolicies?.value.length) {
-    exts.push(new x509.CertificatePolicyExtension(profile.certificatePolicies.value, profile.certificatePolicies.critical));
+    exts.push(
+      new x509.CertificatePolicyExtension(
+        profile.certificatePolicies.value,
+        profile.certificatePolicies.critical,
+      ),
+    );
   }
   return exts;
 }
 
-function authorityKeyIdentifier(spec: NonNullable<ExtensionProfile['authorityKeyIdentifier']>, issuer: IssuerContext): x509.Extension | undefined {
+function authorityKeyIdentifier(
+  spec: NonNullable<ExtensionProfile['authorityKeyIdentifier']>,
+  issuer: IssuerContext,
+): x509.Extension | undefined {
   let keyId: string | undefined;
   if (spec.keyid) {
     const ski = issuer.certificate?.getExtension(x509.SubjectKeyIdentifierExtension);
-    keyId = ski ? ski.keyId : issuer.certificate ? undefined : keyIdentifier(issuer.publicKey).toString('hex');
+    keyId = ski
+      ? ski.keyId
+      : issuer.certificate
+        ? undefined
+        : keyIdentifier(issuer.publicKey).toString('hex');
     if (!keyId && spec.keyid === 'always') {
-      throw new MtlsError('MTLS_CONFIG_INVALID', 'authorityKeyIdentifier = keyid:always, but the issuer certificate has no subjectKeyIdentifier', {
-        hint: 'Re-issue the CA certificate with subjectKeyIdentifier = hash, or use keyid without :always.',
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        'authorityKeyIdentifier = keyid:always, but the issuer certificate has no subjectKeyIdentifier',
+        {
+          hint: 'Re-issue the CA certificate with subjectKeyIdentifier = hash, or use keyid without :always.',
+        },
+      );
     }
   }
   // RFC 5280 §4.2.1.1; OpenSSL adds issuer+serial when asked "always", or when
   // "issuer" is given and no key id could be had.
-  const wantIssuer = (spec.issuer === 'always' || (spec.issuer === 'ifAvailable' && !keyId)) && issuer.certificate !== undefined;
+  const wantIssuer =
+    (spec.issuer === 'always' || (spec.issuer === 'ifAvailable' && !keyId)) &&
+    issuer.certificate !== undefined;
   if (!keyId && !wantIssuer) return undefined;
-  return new x509.Extension('2.5.29.35', false, encodeAki(keyId, wantIssuer ? issuer.certificate : undefined));
+  return new x509.Extension(
+    '2.5.29.35',
+    false,
+    encodeAki(keyId, wantIssuer ? issuer.certificate : undefined),
+  );
 }
 
 /**
@@ -179,14 +234,21 @@ function authorityKeyIdentifier(spec: NonNullable<ExtensionProfile['authorityKey
  * the issuer certificate's positive INTEGER content, a leading 00 restored when
  * its top bit is set (the library's hex form drops it).
  */
-function encodeAki(keyIdHex: string | undefined, issuerCert: x509.X509Certificate | undefined): Buffer {
+function encodeAki(
+  keyIdHex: string | undefined,
+  issuerCert: x509.X509Certificate | undefined,
+): Buffer {
   const parts: Buffer[] = [];
   if (keyIdHex) parts.push(tlv(0x80, Buffer.from(keyIdHex, 'hex')));
   if (issuerCert) {
-    const hex = issuerCert.serialNumber.length % 2 ? `0${issuerCert.serialNumber}` : issuerCert.serialNumber;
+    const hex =
+      issuerCert.serialNumber.length % 2 ? `0${issuerCert.serialNumber}` : issuerCert.serialNumber;
     let serial = Buffer.from(hex, 'hex');
     if (((serial[0] ?? 0) & 0x80) !== 0) serial = Buffer.concat([Buffer.from([0]), serial]);
-    parts.push(tlv(0xa1, tlv(0xa4, Buffer.from(issuerCert.issuerName.toArrayBuffer()))), tlv(0x82, serial));
+    parts.push(
+      tlv(0xa1, tlv(0xa4, Buffer.from(issuerCert.issuerName.toArrayBuffer()))),
+      tlv(0x82, serial),
+    );
   }
   return tlv(0x30, Buffer.concat(parts));
 }

@@ -7,7 +7,15 @@
 // @peculiar/x509's dependency injection needs the Reflect metadata API before it loads.
 import 'reflect-metadata';
 
-export { encodePem, decodePemBlocks, isPem, containsPrivateKey, derBlocksOf, PRIVATE_KEY_LABELS, type PemBlock } from './pem.js';
+export {
+  encodePem,
+  decodePemBlocks,
+  isPem,
+  containsPrivateKey,
+  derBlocksOf,
+  PRIVATE_KEY_LABELS,
+  type PemBlock,
+} from './pem.js';
 export {
   KEY_TYPES,
   parseKeyType,
@@ -28,7 +36,14 @@ export {
   type ExportPrivateKeyOptions,
   type SigningAlgorithm,
 } from './keys.js';
-export { pbes2Encrypt, pbes2Decrypt, describePbes2, DEFAULT_KEY_ITERATIONS, type Pbes2EncryptOptions, type Pbes2EncryptResult } from './pbes2.js';
+export {
+  pbes2Encrypt,
+  pbes2Decrypt,
+  describePbes2,
+  DEFAULT_KEY_ITERATIONS,
+  type Pbes2EncryptOptions,
+  type Pbes2EncryptResult,
+} from './pbes2.js';
 export {
   parseSubject,
   formatRfc4514,
@@ -43,7 +58,14 @@ export {
 } from './names.js';
 export { toX509Name, fromX509Name } from './x509-name.js';
 export * from './profile.js';
-export { buildExtensions, keyIdentifier, toGeneralNames, EXT_OID, type BuildExtensionsOptions, type IssuerContext } from './extensions.js';
+export {
+  buildExtensions,
+  keyIdentifier,
+  toGeneralNames,
+  EXT_OID,
+  type BuildExtensionsOptions,
+  type IssuerContext,
+} from './extensions.js';
 export {
   buildCertificate,
   randomSerial,
@@ -56,8 +78,22 @@ export {
   type BuildCertificateResult,
   type Signer,
 } from './certificate.js';
-export { createCsr, parseCsr, verifyCsrSignature, type CreateCsrOptions, type ParsedCsr } from './csr.js';
-export { buildCrl, parseCrls, crlNumberOf, findRevoked, type BuildCrlOptions, type BuildCrlResult, type CrlEntrySpec } from './crl.js';
+export {
+  createCsr,
+  parseCsr,
+  verifyCsrSignature,
+  type CreateCsrOptions,
+  type ParsedCsr,
+} from './csr.js';
+export {
+  buildCrl,
+  parseCrls,
+  crlNumberOf,
+  findRevoked,
+  type BuildCrlOptions,
+  type BuildCrlResult,
+  type CrlEntrySpec,
+} from './crl.js';
 export * from './pkcs12/index.js';
 export * from './inspect/index.js';
 export * from './verify-certificate.js';

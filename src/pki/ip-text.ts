@@ -17,7 +17,8 @@ import ipaddr from 'ipaddr.js';
  */
 export function parseIpBytes(text: string): Buffer | null {
   if (text.includes('%')) return null;
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return Buffer.from(ipaddr.IPv4.parse(text).toByteArray());
+  if (ipaddr.IPv4.isValidFourPartDecimal(text))
+    return Buffer.from(ipaddr.IPv4.parse(text).toByteArray());
   // ipaddr.js accepts `::ffff:01.2.3.4`; the embedded quad obeys the IPv4 rule.
   const dotted = /:([^:]*\.[^:]*)$/.exec(text);
   if (dotted && !ipaddr.IPv4.isValidFourPartDecimal(dotted[1] ?? '')) return null;
@@ -27,5 +28,7 @@ export function parseIpBytes(text: string): Buffer | null {
 
 /** Formats 4 or 16 address bytes: dotted quad, or RFC 5952 §4 IPv6 text. */
 export function formatIpBytes(bytes: Buffer): string {
-  return bytes.length === 4 ? ipaddr.fromByteArray([...bytes]).toString() : (ipaddr.fromByteArray([...bytes]) as ipaddr.IPv6).toRFC5952String();
+  return bytes.length === 4
+    ? ipaddr.fromByteArray([...bytes]).toString()
+    : (ipaddr.fromByteArray([...bytes]) as ipaddr.IPv6).toRFC5952String();
 }

@@ -19,9 +19,24 @@ import { EKU_OIDS, type ExtensionProfile, type KeyUsageName } from './profile.js
  * Ed25519/Ed448, RFC 8410 §5 (signing only).
  */
 const USAGES_BY_ALGORITHM: Readonly<Record<string, readonly KeyUsageName[]>> = {
-  rsa: ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyCertSign', 'cRLSign'],
+  rsa: [
+    'digitalSignature',
+    'nonRepudiation',
+    'keyEncipherment',
+    'dataEncipherment',
+    'keyCertSign',
+    'cRLSign',
+  ],
   'rsa-pss': ['digitalSignature', 'nonRepudiation', 'keyCertSign', 'cRLSign'],
-  ec: ['digitalSignature', 'nonRepudiation', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'],
+  ec: [
+    'digitalSignature',
+    'nonRepudiation',
+    'keyAgreement',
+    'keyCertSign',
+    'cRLSign',
+    'encipherOnly',
+    'decipherOnly',
+  ],
   ed25519: ['digitalSignature', 'nonRepudiation', 'keyCertSign', 'cRLSign'],
   ed448: ['digitalSignature', 'nonRepudiation', 'keyCertSign', 'cRLSign'],
 };
@@ -35,7 +50,13 @@ const ALGORITHM_RFC: Readonly<Record<string, string>> = {
 };
 
 /** Key-establishment bits a TLS client certificate never uses. */
-const KEY_ESTABLISHMENT: readonly KeyUsageName[] = ['keyEncipherment', 'dataEncipherment', 'keyAgreement', 'encipherOnly', 'decipherOnly'];
+const KEY_ESTABLISHMENT: readonly KeyUsageName[] = [
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'encipherOnly',
+  'decipherOnly',
+];
 
 /** One keyUsage bit left out, and why. */
 export interface DroppedKeyUsage {
@@ -85,21 +106,31 @@ export function fitKeyUsageToKey(options: FitKeyUsageOptions): FitKeyUsageResult
   const dropped: DroppedKeyUsage[] = [];
   const kept = ku.value.filter((usage) => {
     if (!allowed.includes(usage)) {
-      dropped.push({ usage, reason: `a ${key.text} key cannot carry ${usage} (${ALGORITHM_RFC[key.algorithm] ?? 'RFC 5280 §4.2.1.3'})` });
+      dropped.push({
+        usage,
+        reason: `a ${key.text} key cannot carry ${usage} (${ALGORITHM_RFC[key.algorithm] ?? 'RFC 5280 §4.2.1.3'})`,
+      });
       return false;
     }
     if (clientOnly && KEY_ESTABLISHMENT.includes(usage)) {
-      dropped.push({ usage, reason: `a TLS client key only signs (RFC 5246 §7.4.8), and ${profile.name}'s only extendedKeyUsage is clientAuth` });
+      dropped.push({
+        usage,
+        reason: `a TLS client key only signs (RFC 5246 §7.4.8), and ${profile.name}'s only extendedKeyUsage is clientAuth`,
+      });
       return false;
     }
     return true;
   });
   if (dropped.length === 0) return { profile, dropped };
   if (kept.length === 0) {
-    throw new MtlsError('MTLS_KEY_UNSUPPORTED', `profile ${profile.name} asks for keyUsage ${ku.value.join(', ')}, none of which a ${key.text} key can carry`, {
-      subject: profile.name,
-      hint: 'Sign with a profile whose keyUsage includes digitalSignature (client or server), or use an RSA key.',
-    });
+    throw new MtlsError(
+      'MTLS_KEY_UNSUPPORTED',
+      `profile ${profile.name} asks for keyUsage ${ku.value.join(', ')}, none of which a ${key.text} key can carry`,
+      {
+        subject: profile.name,
+        hint: 'Sign with a profile whose keyUsage includes digitalSignature (client or server), or use an RSA key.',
+      },
+    );
   }
   return { profile: { ...profile, keyUsage: { critical: ku.critical, value: kept } }, dropped };
 }
@@ -126,9 +157,14 @@ export interface SignatureHashResult {
 }
 
 /** ECDSA curve → digest of matching strength (RFC 5480 §4). */
-const EC_HASH: Readonly<Record<string, SignatureHash>> = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' };
+const EC_HASH: Readonly<Record<string, SignatureHash>> = {
+  'P-256': 'SHA-256',
+  'P-384': 'SHA-384',
+  'P-521': 'SHA-512',
+};
 
-const toMd = (h: SignatureHash): SignatureHashResult['defaultMd'] => h.toLowerCase().replace('-', '') as SignatureHashResult['defaultMd'];
+const toMd = (h: SignatureHash): SignatureHashResult['defaultMd'] =>
+  h.toLowerCase().replace('-', '') as SignatureHashResult['defaultMd'];
 
 /**
  * The digest a CA signs certificates and CRLs with. An ECDSA key fixes it by
@@ -144,7 +180,8 @@ export function signatureHashFor(options: SignatureHashOptions): SignatureHashRe
   const curveHash = key.algorithm === 'ec' ? EC_HASH[key.curve ?? ''] : undefined;
   if (curveHash) {
     const wanted = toMd(curveHash);
-    if (md === undefined || md === 'default' || md === wanted) return { hash: curveHash, defaultMd: wanted };
+    if (md === undefined || md === 'default' || md === wanted)
+      return { hash: curveHash, defaultMd: wanted };
     return {
       hash: curveHash,
       defaultMd: wanted,
@@ -182,7 +219,11 @@ export function assertWithinIssuerValidity(options: IssuerValidityOptions): void
     `the certificate would be valid until ${notAfter.toISOString()}, but the CA certificate "${issuer.subject}" expires on ${issuer.notAfter.toISOString()}; a certificate may not outlive its CA`,
     {
       subject: 'days',
-      details: { notAfter: notAfter.toISOString(), caNotAfter: issuer.notAfter.toISOString(), maxDays: Math.max(0, maxDays) },
+      details: {
+        notAfter: notAfter.toISOString(),
+        caNotAfter: issuer.notAfter.toISOString(),
+        maxDays: Math.max(0, maxDays),
+      },
       hint:
         maxDays >= 1
           ? `Ask for at most ${maxDays} day(s) with --days ${maxDays}, or renew the CA certificate first.`

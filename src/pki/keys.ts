@@ -2,7 +2,13 @@
  * Key pairs: generation (native, via node:crypto), encrypted PKCS#8 at rest,
  * loading, strength checks and WebCrypto handles for @peculiar/x509.
  */
-import { createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair, webcrypto, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair as nodeGenerateKeyPair,
+  webcrypto,
+  type KeyObject,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import { MtlsError } from '../errors/index.js';
 import { derOctetString, derSequence } from './der.js';
@@ -12,7 +18,14 @@ import { decodePemBlocks, encodePem, isPem } from './pem.js';
 const generate = promisify(nodeGenerateKeyPair);
 
 /** Key types mtlskit generates. */
-export const KEY_TYPES = ['rsa2048', 'rsa3072', 'rsa4096', 'ec-p256', 'ec-p384', 'ed25519'] as const;
+export const KEY_TYPES = [
+  'rsa2048',
+  'rsa3072',
+  'rsa4096',
+  'ec-p256',
+  'ec-p384',
+  'ed25519',
+] as const;
 /** A key type name. */
 export type KeyType = (typeof KEY_TYPES)[number];
 
@@ -66,7 +79,9 @@ export interface ExportPrivateKeyOptions {
 export function exportPrivateKeyPem(key: KeyObject, options: ExportPrivateKeyOptions = {}): string {
   const der = key.export({ format: 'der', type: 'pkcs8' });
   if (options.passphrase === undefined) return encodePem('PRIVATE KEY', der);
-  const { algorithm, ciphertext } = pbes2Encrypt(der, options.passphrase, { iterations: options.iterations ?? DEFAULT_KEY_ITERATIONS });
+  const { algorithm, ciphertext } = pbes2Encrypt(der, options.passphrase, {
+    iterations: options.iterations ?? DEFAULT_KEY_ITERATIONS,
+  });
   return encodePem('ENCRYPTED PRIVATE KEY', derSequence(algorithm, derOctetString(ciphertext)));
 }
 
@@ -84,19 +99,33 @@ export function isEncryptedPrivateKey(data: string | Uint8Array): boolean {
  * @throws MTLS_BAD_PASSPHRASE when the passphrase is wrong
  * @throws MTLS_PEM_INVALID when the data is no private key
  */
-export function loadPrivateKey(data: string | Uint8Array, passphrase?: string, source = 'private key'): KeyObject {
+export function loadPrivateKey(
+  data: string | Uint8Array,
+  passphrase?: string,
+  source = 'private key',
+): KeyObject {
   const encrypted = isEncryptedPrivateKey(data);
   if (encrypted && passphrase === undefined) {
-    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${source} is encrypted and no passphrase was given`, { subject: source });
+    throw new MtlsError(
+      'MTLS_PASSPHRASE_REQUIRED',
+      `${source} is encrypted and no passphrase was given`,
+      { subject: source },
+    );
   }
   try {
     if (isPem(data)) {
       const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
       const blocks = decodePemBlocks(text, source).filter((b) => b.label.endsWith('PRIVATE KEY'));
       if (blocks.length === 0) {
-        throw new MtlsError('MTLS_PEM_INVALID', `${source}: no PRIVATE KEY block found`, { subject: source });
+        throw new MtlsError('MTLS_PEM_INVALID', `${source}: no PRIVATE KEY block found`, {
+          subject: source,
+        });
       }
-      return createPrivateKey({ key: text, format: 'pem', ...(passphrase !== undefined ? { passphrase } : {}) });
+      return createPrivateKey({
+        key: text,
+        format: 'pem',
+        ...(passphrase !== undefined ? { passphrase } : {}),
+      });
     }
     const der = Buffer.from(data);
     try {
@@ -109,9 +138,16 @@ export function loadPrivateKey(data: string | Uint8Array, passphrase?: string, s
     if (e instanceof MtlsError) throw e;
     const msg = (e as Error).message ?? '';
     if (encrypted && /bad decrypt|wrong|decrypt|unable to|unsupported/i.test(msg)) {
-      throw new MtlsError('MTLS_BAD_PASSPHRASE', `cannot decrypt ${source}: the passphrase is wrong`, { subject: source });
+      throw new MtlsError(
+        'MTLS_BAD_PASSPHRASE',
+        `cannot decrypt ${source}: the passphrase is wrong`,
+        { subject: source },
+      );
     }
-    throw new MtlsError('MTLS_PEM_INVALID', `${source} is not a readable private key (${msg})`, { subject: source, cause: e });
+    throw new MtlsError('MTLS_PEM_INVALID', `${source} is not a readable private key (${msg})`, {
+      subject: source,
+      cause: e,
+    });
   }
 }
 
@@ -142,7 +178,11 @@ export function describeKey(key: KeyObject): KeyDescription {
   switch (key.asymmetricKeyType) {
     case 'rsa':
     case 'rsa-pss':
-      return { algorithm: key.asymmetricKeyType, bits: d.modulusLength ?? 0, text: `RSA ${d.modulusLength ?? '?'}` };
+      return {
+        algorithm: key.asymmetricKeyType,
+        bits: d.modulusLength ?? 0,
+        text: `RSA ${d.modulusLength ?? '?'}`,
+      };
     case 'ec': {
       const c = CURVES[d.namedCurve ?? ''] ?? { name: d.namedCurve ?? 'unknown', bits: 0 };
       return { algorithm: 'ec', bits: c.bits, curve: c.name, text: `EC ${c.name}` };
@@ -152,7 +192,11 @@ export function describeKey(key: KeyObject): KeyDescription {
     case 'ed448':
       return { algorithm: 'ed448', bits: 456, text: 'Ed448' };
     default:
-      return { algorithm: key.asymmetricKeyType ?? 'unknown', bits: 0, text: key.asymmetricKeyType ?? 'unknown' };
+      return {
+        algorithm: key.asymmetricKeyType ?? 'unknown',
+        bits: 0,
+        text: key.asymmetricKeyType ?? 'unknown',
+      };
   }
 }
 
@@ -170,22 +214,39 @@ export interface KeyStrengthPolicy {
  * @throws MTLS_KEY_TOO_WEAK
  * @throws MTLS_KEY_UNSUPPORTED for algorithms outside RSA, EC and EdDSA
  */
-export function assertKeyStrength(key: KeyObject, subject: string, policy: KeyStrengthPolicy = {}): void {
+export function assertKeyStrength(
+  key: KeyObject,
+  subject: string,
+  policy: KeyStrengthPolicy = {},
+): void {
   const d = describeKey(key);
   const minRsa = policy.minRsaBits ?? 2048;
   const minEc = policy.minEcBits ?? 256;
   if (d.algorithm === 'rsa' || d.algorithm === 'rsa-pss') {
-    if (d.bits < minRsa) throw new MtlsError('MTLS_KEY_TOO_WEAK', `${subject}: ${d.text} is weaker than RSA-${minRsa}`, { subject });
+    if (d.bits < minRsa)
+      throw new MtlsError(
+        'MTLS_KEY_TOO_WEAK',
+        `${subject}: ${d.text} is weaker than RSA-${minRsa}`,
+        { subject },
+      );
     return;
   }
   if (d.algorithm === 'ec') {
     if (d.bits < minEc || d.curve === 'secp256k1') {
-      throw new MtlsError('MTLS_KEY_TOO_WEAK', `${subject}: ${d.text} is not allowed; use P-256 or stronger`, { subject });
+      throw new MtlsError(
+        'MTLS_KEY_TOO_WEAK',
+        `${subject}: ${d.text} is not allowed; use P-256 or stronger`,
+        { subject },
+      );
     }
     return;
   }
   if (d.algorithm === 'ed25519' || d.algorithm === 'ed448') return;
-  throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${subject}: key algorithm ${d.algorithm} is not supported`, { subject });
+  throw new MtlsError(
+    'MTLS_KEY_UNSUPPORTED',
+    `${subject}: key algorithm ${d.algorithm} is not supported`,
+    { subject },
+  );
 }
 
 /** True when the private key belongs to the public key (compares SPKI DER). */
@@ -196,7 +257,10 @@ export function keysMatch(privateKey: KeyObject, publicKey: KeyObject): boolean 
 }
 
 /** WebCrypto signature algorithm used with a key (SHA-256 except P-384 → SHA-384, P-521 → SHA-512). */
-export type SigningAlgorithm = { name: 'RSASSA-PKCS1-v1_5'; hash: string } | { name: 'ECDSA'; hash: string } | { name: 'Ed25519' };
+export type SigningAlgorithm =
+  | { name: 'RSASSA-PKCS1-v1_5'; hash: string }
+  | { name: 'ECDSA'; hash: string }
+  | { name: 'Ed25519' };
 
 /**
  * The signature algorithm mtlskit uses for a signing key: sha256WithRSAEncryption,
@@ -207,12 +271,18 @@ export function signingAlgorithmFor(key: KeyObject, hash?: string): SigningAlgor
   const d = describeKey(key);
   if (d.algorithm === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash: hash ?? 'SHA-256' };
   // RFC 5480 §4: the digest matches the curve (P-256 SHA-256, P-384 SHA-384, P-521 SHA-512).
-  if (d.algorithm === 'ec') return { name: 'ECDSA', hash: hash ?? (d.bits > 384 ? 'SHA-512' : d.bits > 256 ? 'SHA-384' : 'SHA-256') };
+  if (d.algorithm === 'ec')
+    return {
+      name: 'ECDSA',
+      hash: hash ?? (d.bits > 384 ? 'SHA-512' : d.bits > 256 ? 'SHA-384' : 'SHA-256'),
+    };
   if (d.algorithm === 'ed25519') return { name: 'Ed25519' };
   throw new MtlsError('MTLS_KEY_UNSUPPORTED', `cannot sign with a ${d.text} key`);
 }
 
-function importAlgorithm(key: KeyObject): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams | webcrypto.Algorithm {
+function importAlgorithm(
+  key: KeyObject,
+): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams | webcrypto.Algorithm {
   const d = describeKey(key);
   if (d.algorithm === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   if (d.algorithm === 'ec') return { name: 'ECDSA', namedCurve: d.curve ?? 'P-256' };
@@ -225,13 +295,28 @@ function importAlgorithm(key: KeyObject): webcrypto.RsaHashedImportParams | webc
  * KeyObject.toCryptoKey, so the key goes through PKCS#8/SPKI DER.
  * @param hash - digest to bind into RSA keys (default SHA-256)
  */
-export async function toCryptoKeyPair(privateKey: KeyObject, hash = 'SHA-256'): Promise<webcrypto.CryptoKeyPair> {
+export async function toCryptoKeyPair(
+  privateKey: KeyObject,
+  hash = 'SHA-256',
+): Promise<webcrypto.CryptoKeyPair> {
   const alg = { ...importAlgorithm(privateKey) } as webcrypto.RsaHashedImportParams;
   if (alg.name === 'RSASSA-PKCS1-v1_5') alg.hash = hash;
   const publicKey = publicKeyOf(privateKey);
   const [priv, pub] = await Promise.all([
-    webcrypto.subtle.importKey('pkcs8', privateKey.export({ format: 'der', type: 'pkcs8' }), alg, false, ['sign']),
-    webcrypto.subtle.importKey('spki', publicKey.export({ format: 'der', type: 'spki' }), alg, true, ['verify']),
+    webcrypto.subtle.importKey(
+      'pkcs8',
+      privateKey.export({ format: 'der', type: 'pkcs8' }),
+      alg,
+      false,
+      ['sign'],
+    ),
+    webcrypto.subtle.importKey(
+      'spki',
+      publicKey.export({ format: 'der', type: 'spki' }),
+      alg,
+      true,
+      ['verify'],
+    ),
   ]);
   return { privateKey: priv, publicKey: pub };
 }

@@ -29,25 +29,75 @@ export interface AttributeType {
 
 /** Attribute types understood by name (RFC 4519, PKCS#9), with their RFC 5280 upper bounds. */
 export const ATTRIBUTE_TYPES: readonly AttributeType[] = [
-  { short: 'C', long: 'countryName', oid: '2.5.4.6', upperBound: { max: 2, constant: 'ub-country-name-alpha-length' } },
-  { short: 'ST', long: 'stateOrProvinceName', oid: '2.5.4.8', upperBound: { max: 128, constant: 'ub-state-name' } },
-  { short: 'L', long: 'localityName', oid: '2.5.4.7', upperBound: { max: 128, constant: 'ub-locality-name' } },
-  { short: 'O', long: 'organizationName', oid: '2.5.4.10', upperBound: { max: 64, constant: 'ub-organization-name' } },
-  { short: 'OU', long: 'organizationalUnitName', oid: '2.5.4.11', upperBound: { max: 64, constant: 'ub-organizational-unit-name' } },
-  { short: 'CN', long: 'commonName', oid: '2.5.4.3', upperBound: { max: 64, constant: 'ub-common-name' } },
-  { short: 'emailAddress', long: 'emailAddress', oid: '1.2.840.113549.1.9.1', upperBound: { max: 255, constant: 'ub-emailaddress-length' } },
-  { short: 'serialNumber', long: 'serialNumber', oid: '2.5.4.5', upperBound: { max: 64, constant: 'ub-serial-number' } },
+  {
+    short: 'C',
+    long: 'countryName',
+    oid: '2.5.4.6',
+    upperBound: { max: 2, constant: 'ub-country-name-alpha-length' },
+  },
+  {
+    short: 'ST',
+    long: 'stateOrProvinceName',
+    oid: '2.5.4.8',
+    upperBound: { max: 128, constant: 'ub-state-name' },
+  },
+  {
+    short: 'L',
+    long: 'localityName',
+    oid: '2.5.4.7',
+    upperBound: { max: 128, constant: 'ub-locality-name' },
+  },
+  {
+    short: 'O',
+    long: 'organizationName',
+    oid: '2.5.4.10',
+    upperBound: { max: 64, constant: 'ub-organization-name' },
+  },
+  {
+    short: 'OU',
+    long: 'organizationalUnitName',
+    oid: '2.5.4.11',
+    upperBound: { max: 64, constant: 'ub-organizational-unit-name' },
+  },
+  {
+    short: 'CN',
+    long: 'commonName',
+    oid: '2.5.4.3',
+    upperBound: { max: 64, constant: 'ub-common-name' },
+  },
+  {
+    short: 'emailAddress',
+    long: 'emailAddress',
+    oid: '1.2.840.113549.1.9.1',
+    upperBound: { max: 255, constant: 'ub-emailaddress-length' },
+  },
+  {
+    short: 'serialNumber',
+    long: 'serialNumber',
+    oid: '2.5.4.5',
+    upperBound: { max: 64, constant: 'ub-serial-number' },
+  },
   { short: 'street', long: 'streetAddress', oid: '2.5.4.9' },
   { short: 'postalCode', long: 'postalCode', oid: '2.5.4.17' },
   { short: 'title', long: 'title', oid: '2.5.4.12', upperBound: { max: 64, constant: 'ub-title' } },
   { short: 'SN', long: 'surname', oid: '2.5.4.4', upperBound: { max: 32768, constant: 'ub-name' } },
-  { short: 'GN', long: 'givenName', oid: '2.5.4.42', upperBound: { max: 32768, constant: 'ub-name' } },
+  {
+    short: 'GN',
+    long: 'givenName',
+    oid: '2.5.4.42',
+    upperBound: { max: 32768, constant: 'ub-name' },
+  },
   { short: 'DC', long: 'domainComponent', oid: '0.9.2342.19200300.100.1.25' },
   { short: 'UID', long: 'userId', oid: '0.9.2342.19200300.100.1.1' },
   { short: 'organizationIdentifier', long: 'organizationIdentifier', oid: '2.5.4.97' },
 ];
 
-const ALIASES: Record<string, string> = { E: 'emailAddress', EMAIL: 'emailAddress', S: 'ST', STREET: 'street' };
+const ALIASES: Record<string, string> = {
+  E: 'emailAddress',
+  EMAIL: 'emailAddress',
+  S: 'ST',
+  STREET: 'street',
+};
 
 /**
  * Finds an attribute type by short name, long name, alias or OID
@@ -56,7 +106,9 @@ const ALIASES: Record<string, string> = { E: 'emailAddress', EMAIL: 'emailAddres
 export function findAttributeType(name: string): AttributeType | undefined {
   const n = ALIASES[name.toUpperCase()] ?? ALIASES[name] ?? name;
   const lower = n.toLowerCase();
-  const t = ATTRIBUTE_TYPES.find((a) => a.short.toLowerCase() === lower || a.long.toLowerCase() === lower || a.oid === n);
+  const t = ATTRIBUTE_TYPES.find(
+    (a) => a.short.toLowerCase() === lower || a.long.toLowerCase() === lower || a.oid === n,
+  );
   if (t) return t;
   if (/^\d+(\.\d+)+$/.test(n)) return { short: n, long: n, oid: n };
   return undefined;
@@ -65,7 +117,11 @@ export function findAttributeType(name: string): AttributeType | undefined {
 function normaliseType(raw: string, input: string): string {
   const t = findAttributeType(raw.trim());
   if (!t) {
-    throw new MtlsError('MTLS_BAD_SUBJECT', `unknown attribute type "${raw.trim()}" in subject "${input}"`, { subject: 'subject' });
+    throw new MtlsError(
+      'MTLS_BAD_SUBJECT',
+      `unknown attribute type "${raw.trim()}" in subject "${input}"`,
+      { subject: 'subject' },
+    );
   }
   return t.short;
 }
@@ -88,7 +144,10 @@ function parseSlashForm(input: string): DistinguishedName {
   for (const p of parts) {
     if (p === '') continue;
     const eq = p.indexOf('=');
-    if (eq <= 0) throw new MtlsError('MTLS_BAD_SUBJECT', `subject component "${p}" has no "=" in "${input}"`, { subject: 'subject' });
+    if (eq <= 0)
+      throw new MtlsError('MTLS_BAD_SUBJECT', `subject component "${p}" has no "=" in "${input}"`, {
+        subject: 'subject',
+      });
     out.push({ type: normaliseType(p.slice(0, eq), input), value: p.slice(eq + 1) });
   }
   return out;
@@ -115,7 +174,9 @@ function unescape4514(v: string, input: string): string {
     } else if (i + 1 < v.length) {
       out += v[++i];
     } else {
-      throw new MtlsError('MTLS_BAD_SUBJECT', `dangling "\\" in subject "${input}"`, { subject: 'subject' });
+      throw new MtlsError('MTLS_BAD_SUBJECT', `dangling "\\" in subject "${input}"`, {
+        subject: 'subject',
+      });
     }
   }
   return out;
@@ -141,10 +202,21 @@ function parseRfc4514(input: string): DistinguishedName {
   for (const rdn of rdns) {
     for (const atv of rdn.split(/(?<!\\)\+/)) {
       const s = atv.trim();
-      if (!s) throw new MtlsError('MTLS_BAD_SUBJECT', `empty component in subject "${input}"`, { subject: 'subject' });
+      if (!s)
+        throw new MtlsError('MTLS_BAD_SUBJECT', `empty component in subject "${input}"`, {
+          subject: 'subject',
+        });
       const eq = s.indexOf('=');
-      if (eq <= 0) throw new MtlsError('MTLS_BAD_SUBJECT', `subject component "${s}" has no "=" in "${input}"`, { subject: 'subject' });
-      out.push({ type: normaliseType(s.slice(0, eq), input), value: unescape4514(s.slice(eq + 1).trim(), input) });
+      if (eq <= 0)
+        throw new MtlsError(
+          'MTLS_BAD_SUBJECT',
+          `subject component "${s}" has no "=" in "${input}"`,
+          { subject: 'subject' },
+        );
+      out.push({
+        type: normaliseType(s.slice(0, eq), input),
+        value: unescape4514(s.slice(eq + 1).trim(), input),
+      });
     }
   }
   // RFC 4514 §2.1 writes the most significant RDN last; we keep C … CN order.
@@ -160,11 +232,21 @@ export function parseSubject(input: string): DistinguishedName {
   const s = input.trim();
   if (!s) throw new MtlsError('MTLS_BAD_SUBJECT', 'the subject is empty', { subject: 'subject' });
   const dn = s.startsWith('/') ? parseSlashForm(s) : parseRfc4514(s);
-  if (dn.length === 0) throw new MtlsError('MTLS_BAD_SUBJECT', `subject "${input}" has no attributes`, { subject: 'subject' });
+  if (dn.length === 0)
+    throw new MtlsError('MTLS_BAD_SUBJECT', `subject "${input}" has no attributes`, {
+      subject: 'subject',
+    });
   for (const a of dn) {
-    if (a.value === '') throw new MtlsError('MTLS_BAD_SUBJECT', `subject field ${a.type} is empty in "${input}"`, { subject: a.type });
+    if (a.value === '')
+      throw new MtlsError('MTLS_BAD_SUBJECT', `subject field ${a.type} is empty in "${input}"`, {
+        subject: a.type,
+      });
     if (a.type === 'C' && !/^[A-Za-z]{2}$/.test(a.value)) {
-      throw new MtlsError('MTLS_BAD_SUBJECT', `countryName must be a two-letter ISO 3166 code, got "${a.value}"`, { subject: 'C' });
+      throw new MtlsError(
+        'MTLS_BAD_SUBJECT',
+        `countryName must be a two-letter ISO 3166 code, got "${a.value}"`,
+        { subject: 'C' },
+      );
     }
   }
   assertSubjectBounds(dn);
@@ -187,11 +269,15 @@ export function assertSubjectBounds(dn: DistinguishedName, source = 'subject'): 
     if (!t?.upperBound) continue;
     const length = [...a.value].length;
     if (length > t.upperBound.max) {
-      throw new MtlsError('MTLS_BAD_SUBJECT', `${source}: ${t.long} (${t.short}) has ${length} characters; RFC 5280 allows at most ${t.upperBound.max} (${t.upperBound.constant})`, {
-        subject: t.short,
-        details: { field: t.long, length, max: t.upperBound.max },
-        hint: `Shorten ${t.short} to at most ${t.upperBound.max} characters.`,
-      });
+      throw new MtlsError(
+        'MTLS_BAD_SUBJECT',
+        `${source}: ${t.long} (${t.short}) has ${length} characters; RFC 5280 allows at most ${t.upperBound.max} (${t.upperBound.constant})`,
+        {
+          subject: t.short,
+          details: { field: t.long, length, max: t.upperBound.max },
+          hint: `Shorten ${t.short} to at most ${t.upperBound.max} characters.`,
+        },
+      );
     }
   }
 }
@@ -205,7 +291,10 @@ function escape4514(v: string): string {
 
 /** Formats a DN as RFC 4514 (most significant last: `CN=x,O=y,C=BR`). */
 export function formatRfc4514(dn: DistinguishedName): string {
-  return [...dn].reverse().map((a) => `${a.type}=${escape4514(a.value)}`).join(',');
+  return [...dn]
+    .reverse()
+    .map((a) => `${a.type}=${escape4514(a.value)}`)
+    .join(',');
 }
 
 /**
@@ -215,7 +304,15 @@ export function formatRfc4514(dn: DistinguishedName): string {
  */
 export function formatSlash(dn: DistinguishedName): string {
   const escape = (v: string): string =>
-    [...Buffer.from(v, 'utf8')].map((b) => (b < 0x20 || b > 0x7e ? `\\x${b.toString(16).toUpperCase().padStart(2, '0')}` : b === 0x2f ? '\\/' : String.fromCharCode(b))).join('');
+    [...Buffer.from(v, 'utf8')]
+      .map((b) =>
+        b < 0x20 || b > 0x7e
+          ? `\\x${b.toString(16).toUpperCase().padStart(2, '0')}`
+          : b === 0x2f
+            ? '\\/'
+            : String.fromCharCode(b),
+      )
+      .join('');
   return dn.map((a) => `/${a.type}=${escape(a.value)}`).join('');
 }
 

@@ -5,7 +5,17 @@
  */
 import { createCipheriv, createDecipheriv, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { MtlsError } from '../errors/index.js';
-import { decodeOid, decodeUnsigned, derInteger, derNull, derOctetString, derOid, derSequence, readDer, readDerChildren } from './der.js';
+import {
+  decodeOid,
+  decodeUnsigned,
+  derInteger,
+  derNull,
+  derOctetString,
+  derOid,
+  derSequence,
+  readDer,
+  readDerChildren,
+} from './der.js';
 
 /** OIDs used by PBES2. */
 export const OID = {
@@ -58,7 +68,11 @@ export interface Pbes2EncryptResult {
  * used as UTF-8 bytes, as OpenSSL does for PBES2 (RFC 8018 §3 leaves it to the
  * application).
  */
-export function pbes2Encrypt(plaintext: Uint8Array, password: string, options: Pbes2EncryptOptions = {}): Pbes2EncryptResult {
+export function pbes2Encrypt(
+  plaintext: Uint8Array,
+  password: string,
+  options: Pbes2EncryptOptions = {},
+): Pbes2EncryptResult {
   const iterations = options.iterations ?? DEFAULT_KEY_ITERATIONS;
   const salt = options.salt ?? randomBytes(16);
   const iv = randomBytes(16);
@@ -67,7 +81,11 @@ export function pbes2Encrypt(plaintext: Uint8Array, password: string, options: P
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   const kdf = derSequence(
     derOid(OID.pbkdf2),
-    derSequence(derOctetString(salt), derInteger(iterations), derSequence(derOid(OID.hmacWithSHA256), derNull())),
+    derSequence(
+      derOctetString(salt),
+      derInteger(iterations),
+      derSequence(derOid(OID.hmacWithSHA256), derNull()),
+    ),
   );
   const enc = derSequence(derOid(OID.aes256cbc), derOctetString(iv));
   const algorithm = derSequence(derOid(OID.pbes2), derSequence(kdf, enc));
@@ -81,13 +99,23 @@ export interface Pbes2Description {
   iterations: number;
 }
 
-function parseParams(params: Buffer): { salt: Buffer; iterations: number; prf: string; cipher: string; keyLen: number; iv: Buffer } {
+function parseParams(params: Buffer): {
+  salt: Buffer;
+  iterations: number;
+  prf: string;
+  cipher: string;
+  keyLen: number;
+  iv: Buffer;
+} {
   const what = 'PBES2 parameters';
   const [kdfAlg, encAlg] = readDerChildren(readDer(params, 0, what).content, what);
   if (!kdfAlg || !encAlg) throw new MtlsError('MTLS_DER_INVALID', `${what}: missing KDF or cipher`);
   const [kdfOid, kdfParams] = readDerChildren(kdfAlg.content, what);
   if (!kdfOid || decodeOid(kdfOid.content) !== OID.pbkdf2 || !kdfParams) {
-    throw new MtlsError('MTLS_KEY_UNSUPPORTED', 'PBES2 with a key derivation other than PBKDF2 is not supported');
+    throw new MtlsError(
+      'MTLS_KEY_UNSUPPORTED',
+      'PBES2 with a key derivation other than PBKDF2 is not supported',
+    );
   }
   const kp = readDerChildren(kdfParams.content, what);
   const salt = kp[0]?.content;
@@ -104,7 +132,8 @@ function parseParams(params: Buffer): { salt: Buffer; iterations: number; prf: s
   const [encOid, ivEl] = readDerChildren(encAlg.content, what);
   const cipherOid = decodeOid(encOid?.content ?? Buffer.alloc(1));
   const cipher = CIPHER[cipherOid];
-  if (!cipher || !ivEl || !salt) throw new MtlsError('MTLS_KEY_UNSUPPORTED', `PBES2 cipher ${cipherOid} is not supported`);
+  if (!cipher || !ivEl || !salt)
+    throw new MtlsError('MTLS_KEY_UNSUPPORTED', `PBES2 cipher ${cipherOid} is not supported`);
   return { salt, iterations, prf, cipher: cipher.name, keyLen: cipher.keyLen, iv: ivEl.content };
 }
 
@@ -127,6 +156,10 @@ export function pbes2Decrypt(params: Buffer, ciphertext: Buffer, passwordBytes: 
     const d = createDecipheriv(p.cipher, key, p.iv);
     return Buffer.concat([d.update(ciphertext), d.final()]);
   } catch (e) {
-    throw new MtlsError('MTLS_BAD_PASSPHRASE', 'decryption failed: the password is wrong or the data is corrupt', { cause: e });
+    throw new MtlsError(
+      'MTLS_BAD_PASSPHRASE',
+      'decryption failed: the password is wrong or the data is corrupt',
+      { cause: e },
+    );
   }
 }

@@ -24,7 +24,8 @@ export function encodePem(label: string, der: Uint8Array): string {
 
 /** True when the data looks like PEM text (has a BEGIN line). */
 export function isPem(data: string | Uint8Array): boolean {
-  const text = typeof data === 'string' ? data : Buffer.from(data.subarray(0, 4096)).toString('latin1');
+  const text =
+    typeof data === 'string' ? data : Buffer.from(data.subarray(0, 4096)).toString('latin1');
   return text.includes('-----BEGIN ');
 }
 
@@ -49,12 +50,20 @@ export function decodePemBlocks(text: string, source = 'input'): PemBlock[] {
     }
     const b64 = b64Lines.join('');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0 || b64.length === 0) {
-      throw new MtlsError('MTLS_PEM_INVALID', `${source}: the ${label} block has corrupt base64 content`, { subject: source });
+      throw new MtlsError(
+        'MTLS_PEM_INVALID',
+        `${source}: the ${label} block has corrupt base64 content`,
+        { subject: source },
+      );
     }
     blocks.push({ label, der: Buffer.from(b64, 'base64'), headers });
   }
   if (blocks.length === 0) {
-    throw new MtlsError('MTLS_PEM_INVALID', `${source}: no PEM block found (expected -----BEGIN …----- / -----END …-----)`, { subject: source });
+    throw new MtlsError(
+      'MTLS_PEM_INVALID',
+      `${source}: no PEM block found (expected -----BEGIN …----- / -----END …-----)`,
+      { subject: source },
+    );
   }
   return blocks;
 }
@@ -79,16 +88,23 @@ export function containsPrivateKey(text: string): boolean {
  * whole input as one DER blob when it is not PEM.
  * @throws MTLS_PEM_INVALID when PEM has no block with a wanted label
  */
-export function derBlocksOf(data: string | Uint8Array, labels: readonly string[], source = 'input'): Buffer[] {
+export function derBlocksOf(
+  data: string | Uint8Array,
+  labels: readonly string[],
+  source = 'input',
+): Buffer[] {
   if (isPem(data)) {
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     const blocks = decodePemBlocks(text, source).filter((b) => labels.includes(b.label));
     if (blocks.length === 0) {
-      throw new MtlsError('MTLS_PEM_INVALID', `${source}: no ${labels.join(' / ')} block found`, { subject: source });
+      throw new MtlsError('MTLS_PEM_INVALID', `${source}: no ${labels.join(' / ')} block found`, {
+        subject: source,
+      });
     }
     return blocks.map((b) => b.der);
   }
   const buf = typeof data === 'string' ? Buffer.from(data, 'binary') : Buffer.from(data);
-  if (buf.length === 0) throw new MtlsError('MTLS_PEM_INVALID', `${source}: the file is empty`, { subject: source });
+  if (buf.length === 0)
+    throw new MtlsError('MTLS_PEM_INVALID', `${source}: the file is empty`, { subject: source });
   return [buf];
 }

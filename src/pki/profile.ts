@@ -36,7 +36,16 @@ export const EKU_OIDS: Readonly<Record<string, string>> = {
 };
 
 /** Netscape cert type bits (obsolete; kept for the guide's usr_cert). */
-export const NS_CERT_TYPE_NAMES = ['client', 'server', 'email', 'objsign', 'reserved', 'sslCA', 'emailCA', 'objCA'] as const;
+export const NS_CERT_TYPE_NAMES = [
+  'client',
+  'server',
+  'email',
+  'objsign',
+  'reserved',
+  'sslCA',
+  'emailCA',
+  'objCA',
+] as const;
 /** A Netscape cert type name. */
 export type NsCertTypeName = (typeof NS_CERT_TYPE_NAMES)[number];
 
@@ -143,4 +152,8 @@ export const BUILTIN_PROFILES: Readonly<Record<string, ExtensionProfile>> = {
 };
 
 /** CLI profile aliases: `client` → client_cert, `server` → server_cert. */
-export const PROFILE_ALIASES: Readonly<Record<string, string>> = { client: 'client_cert', server: 'server_cert', ca: 'v3_ca' };
+export const PROFILE_ALIASES: Readonly<Record<string, string>> = {
+  client: 'client_cert',
+  server: 'server_cert',
+  ca: 'v3_ca',
+};

@@ -41,14 +41,22 @@ function part<T>(name: string, what: string, get: () => T): T {
  * Decodes extensions through the library, one by one when the list as a
  * whole fails, so the message names the extension that is broken.
  */
-function checkExtensions(touchAll: () => unknown, raw: () => readonly AsnExtension[] | undefined, what: string, scope = ''): void {
+function checkExtensions(
+  touchAll: () => unknown,
+  raw: () => readonly AsnExtension[] | undefined,
+  what: string,
+  scope = '',
+): void {
   try {
     touchAll();
     return;
   } catch (e) {
     if (e instanceof MtlsError) throw e;
     const list = part(`the extensions${scope}`, what, raw) ?? [];
-    for (const ext of list) part(`${extensionLabel(ext.extnID)}${scope}`, what, () => x509.ExtensionFactory.create(AsnConvert.serialize(ext)));
+    for (const ext of list)
+      part(`${extensionLabel(ext.extnID)}${scope}`, what, () =>
+        x509.ExtensionFactory.create(AsnConvert.serialize(ext)),
+      );
     throw malformed(`the extensions${scope}`, what, e);
   }
 }
@@ -58,7 +66,10 @@ function checkExtensions(touchAll: () => unknown, raw: () => readonly AsnExtensi
  * @param what - names the object in messages (`certificate #2 of chain.pem`)
  * @throws MTLS_DER_INVALID naming the malformed structure
  */
-export function readCertificateDer(der: Uint8Array, what = 'the certificate'): x509.X509Certificate {
+export function readCertificateDer(
+  der: Uint8Array,
+  what = 'the certificate',
+): x509.X509Certificate {
   const cert = part('the DER structure', what, () => new x509.X509Certificate(der));
   part('the serialNumber', what, () => cert.serialNumber);
   part('the issuer name', what, () => cert.issuerName.toString());
@@ -66,7 +77,11 @@ export function readCertificateDer(der: Uint8Array, what = 'the certificate'): x
   part('the validity', what, () => [cert.notBefore, cert.notAfter]);
   part('the signature algorithm', what, () => [cert.signatureAlgorithm, cert.signature]);
   part('the subjectPublicKeyInfo', what, () => cert.publicKey.algorithm);
-  checkExtensions(() => cert.extensions, () => AsnConvert.parse(der, Certificate).tbsCertificate.extensions, what);
+  checkExtensions(
+    () => cert.extensions,
+    () => AsnConvert.parse(der, Certificate).tbsCertificate.extensions,
+    what,
+  );
   return cert;
 }
 
@@ -79,7 +94,11 @@ export function readCrlDer(der: Uint8Array, what = 'the CRL'): x509.X509Crl {
   part('the issuer name', what, () => crl.issuerName.toString());
   part('thisUpdate / nextUpdate', what, () => [crl.thisUpdate, crl.nextUpdate]);
   part('the signature algorithm', what, () => [crl.signatureAlgorithm, crl.signature]);
-  checkExtensions(() => crl.extensions, () => AsnConvert.parse(der, CertificateList).tbsCertList.crlExtensions, what);
+  checkExtensions(
+    () => crl.extensions,
+    () => AsnConvert.parse(der, CertificateList).tbsCertList.crlExtensions,
+    what,
+  );
   const entries = part('the revokedCertificates list', what, () => crl.entries);
   entries.forEach((entry, i) => {
     const scope = ` of CRL entry #${i + 1}`;
@@ -87,7 +106,9 @@ export function readCrlDer(der: Uint8Array, what = 'the CRL'): x509.X509Crl {
     part(`the revocationDate${scope}`, what, () => entry.revocationDate);
     checkExtensions(
       () => [entry.extensions, entry.reason, entry.invalidity],
-      () => AsnConvert.parse(der, CertificateList).tbsCertList.revokedCertificates?.[i]?.crlEntryExtensions,
+      () =>
+        AsnConvert.parse(der, CertificateList).tbsCertList.revokedCertificates?.[i]
+          ?.crlEntryExtensions,
       what,
       scope,
     );

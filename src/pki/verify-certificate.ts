@@ -26,7 +26,11 @@ import { nameText } from './verify/distinguished-name.js';
 import { EXT } from './verify/extensions.js';
 import { matchesReferenceName, parseReferenceName } from './verify/host-name.js';
 import { checkNameConstraints, constrainedNames } from './verify/name-constraints.js';
-import { parseCertificateDer, serialHex, type ParsedCertificate } from './verify/parse-certificate.js';
+import {
+  parseCertificateDer,
+  serialHex,
+  type ParsedCertificate,
+} from './verify/parse-certificate.js';
 import { VERIFY_REASONS, VERIFY_REASON_TEXT, type VerifyReason } from './verify/reasons.js';
 import { checkStructure, type CertificateRole } from './verify/structure.js';
 
@@ -156,8 +160,17 @@ class Verifier {
     let v = this.sigMemo.get(k);
     if (!v) {
       v = issuer.key.ok
-        ? verifySignature(child.cert.tbs, child.cert.signature, child.cert.signatureAlgorithm, issuer.key.key)
-        : { ok: false, reason: 'signature_invalid', detail: `the issuer's key is not usable (${issuer.key.detail})` };
+        ? verifySignature(
+            child.cert.tbs,
+            child.cert.signature,
+            child.cert.signatureAlgorithm,
+            issuer.key.key,
+          )
+        : {
+            ok: false,
+            reason: 'signature_invalid',
+            detail: `the issuer's key is not usable (${issuer.key.detail})`,
+          };
       this.sigMemo.set(k, v);
     }
     return v;
@@ -181,7 +194,8 @@ class Verifier {
 
   /** Depth-first search over candidate issuers; returns the first valid path, or the most informative failure. */
   build(leaf: Node): BuildOutcome {
-    const consider = (path: Node[], failures: VerifyFailure[]): void => this.consider(path, failures);
+    const consider = (path: Node[], failures: VerifyFailure[]): void =>
+      this.consider(path, failures);
     const walk: Walk = (path, intermediates) => {
       const top = path[path.length - 1] as Node;
       const topSelfSigned = this.selfSigned(top);
@@ -197,14 +211,26 @@ class Verifier {
         if (upwards) return upwards;
         const failures = this.validate(path);
         if (failures.length === 0) {
-          this.warnings.push({ code: 'partial_chain', message: 'the path ends at a trusted certificate that is not self-signed (partial chain accepted)', certificate: ref(top, path.length - 1) });
+          this.warnings.push({
+            code: 'partial_chain',
+            message:
+              'the path ends at a trusted certificate that is not self-signed (partial chain accepted)',
+            certificate: ref(top, path.length - 1),
+          });
           return { path, failures };
         }
         consider(path, failures);
         return undefined;
       }
       if (topSelfSigned) {
-        consider(path, [this.failure('untrusted_root', path, path.length - 1, `the path ends at the self-signed "${nameText(top.cert.subject)}", which is not among the trusted (--ca) certificates`)]);
+        consider(path, [
+          this.failure(
+            'untrusted_root',
+            path,
+            path.length - 1,
+            `the path ends at the self-signed "${nameText(top.cert.subject)}", which is not among the trusted (--ca) certificates`,
+          ),
+        ]);
         return undefined;
       }
       return this.extend(path, intermediates, walk);
@@ -217,53 +243,116 @@ class Verifier {
   extend(path: Node[], intermediates: number, walk: Walk): BuildOutcome | undefined {
     const top = path[path.length - 1] as Node;
     const maxDepth = this.options.maxDepth ?? DEFAULT_MAX_DEPTH;
-      const used = new Set(path.flatMap((n) => [n.cert.fingerprint, `${n.cert.subject.key}|${n.cert.spki.toString('hex')}`]));
-      // A CA (subject and key) appears once per path, which breaks cross-sign loops; a trusted anchor may repeat one that was cross-signed.
-      const named = this.pool.filter(
-        (c) => !used.has(c.cert.fingerprint) && (c.trusted || !used.has(`${c.cert.subject.key}|${c.cert.spki.toString('hex')}`)) && this.mayHaveIssued(c, top),
+    const used = new Set(
+      path.flatMap((n) => [
+        n.cert.fingerprint,
+        `${n.cert.subject.key}|${n.cert.spki.toString('hex')}`,
+      ]),
+    );
+    // A CA (subject and key) appears once per path, which breaks cross-sign loops; a trusted anchor may repeat one that was cross-signed.
+    const named = this.pool.filter(
+      (c) =>
+        !used.has(c.cert.fingerprint) &&
+        (c.trusted || !used.has(`${c.cert.subject.key}|${c.cert.spki.toString('hex')}`)) &&
+        this.mayHaveIssued(c, top),
+    );
+    if (named.length === 0) {
+      this.consider(path, [
+        this.failure(
+          'issuer_not_found',
+          path,
+          path.length - 1,
+          `no certificate in --ca or --untrusted issued "${nameText(top.cert.subject)}" (its issuer is "${nameText(top.cert.issuer)}")`,
+        ),
+      ]);
+      return undefined;
+    }
+    const verified = named.filter((c) => {
+      this.work++;
+      return this.signedBy(top, c).ok;
+    });
+    if (verified.length === 0) {
+      const c = named[0] as Node;
+      // An issuer whose key is refused (weak, unsupported) is the failure, not the signature on its child.
+      if (!c.key.ok) {
+        this.consider(
+          [...path, c],
+          [
+            this.failure(
+              c.key.reason,
+              [...path, c],
+              path.length,
+              `"${nameText(c.cert.subject)}": ${c.key.detail}`,
+            ),
+          ],
+        );
+        return undefined;
+      }
+      const s = this.signedBy(top, c) as Extract<ReturnType<typeof verifySignature>, { ok: false }>;
+      this.consider(
+        [...path, c],
+        [
+          this.failure(
+            s.reason,
+            [...path, c],
+            path.length - 1,
+            `the signature on "${nameText(top.cert.subject)}" does not verify with the key of "${nameText(c.cert.subject)}": ${s.detail}`,
+          ),
+        ],
       );
-      if (named.length === 0) {
-        this.consider(path, [this.failure('issuer_not_found', path, path.length - 1, `no certificate in --ca or --untrusted issued "${nameText(top.cert.subject)}" (its issuer is "${nameText(top.cert.issuer)}")`)]);
+      return undefined;
+    }
+    verified.sort(
+      (a, b) =>
+        Number(b.trusted) - Number(a.trusted) ||
+        Number(this.timeValid(b)) - Number(this.timeValid(a)),
+    );
+    for (const c of verified) {
+      if (this.work > MAX_PATH_WORK) {
+        this.consider(path, [
+          this.failure(
+            'work_limit_exceeded',
+            path,
+            path.length - 1,
+            `path building stopped after ${MAX_PATH_WORK} candidate checks`,
+          ),
+        ]);
         return undefined;
       }
-      const verified = named.filter((c) => {
-        this.work++;
-        return this.signedBy(top, c).ok;
-      });
-      if (verified.length === 0) {
-        const c = named[0] as Node;
-        // An issuer whose key is refused (weak, unsupported) is the failure, not the signature on its child.
-        if (!c.key.ok) {
-          this.consider([...path, c], [this.failure(c.key.reason, [...path, c], path.length, `"${nameText(c.cert.subject)}": ${c.key.detail}`)]);
-          return undefined;
-        }
-        const s = this.signedBy(top, c) as Extract<ReturnType<typeof verifySignature>, { ok: false }>;
-        this.consider([...path, c], [this.failure(s.reason, [...path, c], path.length - 1, `the signature on "${nameText(top.cert.subject)}" does not verify with the key of "${nameText(c.cert.subject)}": ${s.detail}`)]);
-        return undefined;
+      // A self-issued CA does not count towards the depth (§6.1.4(l) counts the same way).
+      const isIntermediate = path.length >= 1 && !(c.trusted && this.selfSigned(c));
+      const next =
+        intermediates + (isIntermediate && c.cert.subject.key !== c.cert.issuer.key ? 1 : 0);
+      if (isIntermediate && next > maxDepth) {
+        this.consider(
+          [...path, c],
+          [
+            this.failure(
+              'path_too_long',
+              [...path, c],
+              path.length,
+              `more than ${maxDepth} intermediate certificate(s) above "${nameText((path[0] as Node).cert.subject)}" (--max-depth)`,
+            ),
+          ],
+        );
+        continue;
       }
-      verified.sort((a, b) => Number(b.trusted) - Number(a.trusted) || Number(this.timeValid(b)) - Number(this.timeValid(a)));
-      for (const c of verified) {
-        if (this.work > MAX_PATH_WORK) {
-          this.consider(path, [this.failure('work_limit_exceeded', path, path.length - 1, `path building stopped after ${MAX_PATH_WORK} candidate checks`)]);
-          return undefined;
-        }
-        // A self-issued CA does not count towards the depth (§6.1.4(l) counts the same way).
-        const isIntermediate = path.length >= 1 && !(c.trusted && this.selfSigned(c));
-        const next = intermediates + (isIntermediate && c.cert.subject.key !== c.cert.issuer.key ? 1 : 0);
-        if (isIntermediate && next > maxDepth) {
-          this.consider([...path, c], [this.failure('path_too_long', [...path, c], path.length, `more than ${maxDepth} intermediate certificate(s) above "${nameText((path[0] as Node).cert.subject)}" (--max-depth)`)]);
-          continue;
-        }
-        const r = walk([...path, c], next);
-        if (r) return r;
-      }
+      const r = walk([...path, c], next);
+      if (r) return r;
+    }
     return undefined;
   }
 
   /** Keeps the most informative failure: the path that got furthest, then the first found. */
   consider(path: Node[], failures: VerifyFailure[]): void {
     const best = this.best;
-    if (!best || path.length > best.path.length || (best.failures[0]?.reason === 'issuer_not_found' && failures[0]?.reason !== 'issuer_not_found')) this.best = { path, failures };
+    if (
+      !best ||
+      path.length > best.path.length ||
+      (best.failures[0]?.reason === 'issuer_not_found' &&
+        failures[0]?.reason !== 'issuer_not_found')
+    )
+      this.best = { path, failures };
   }
 
   timeValid(n: Node): boolean {
@@ -293,8 +382,16 @@ class Verifier {
       const selfSigned = i === last && (this.selfSigned(n) || c.subject.key === c.issuer.key);
       for (const p of checkStructure(c, role, selfSigned)) fail(p.reason, p.detail);
       if (!n.key.ok) fail(n.key.reason, n.key.detail);
-      if (t < c.notBefore.getTime()) fail('not_yet_valid', `not valid before ${c.notBefore.toISOString()} (checked at ${this.at.toISOString()})`);
-      if (t > c.notAfter.getTime()) fail('expired', `expired at ${c.notAfter.toISOString()} (checked at ${this.at.toISOString()})`);
+      if (t < c.notBefore.getTime())
+        fail(
+          'not_yet_valid',
+          `not valid before ${c.notBefore.toISOString()} (checked at ${this.at.toISOString()})`,
+        );
+      if (t > c.notAfter.getTime())
+        fail(
+          'expired',
+          `expired at ${c.notAfter.toISOString()} (checked at ${this.at.toISOString()})`,
+        );
       if (i < last) {
         const s = this.signedBy(n, path[i + 1] as Node);
         if (!s.ok) fail(s.reason, s.detail);
@@ -302,12 +399,22 @@ class Verifier {
       if (i > 0) {
         const bc = c.ext.basicConstraints;
         if (bc?.ca && bc.pathLen !== undefined && nonSelfIssuedBelow > bc.pathLen) {
-          fail('path_length_exceeded', `allows ${bc.pathLen} intermediate CA certificate(s) below it (pathlen:${bc.pathLen}); the path has ${nonSelfIssuedBelow}`);
+          fail(
+            'path_length_exceeded',
+            `allows ${bc.pathLen} intermediate CA certificate(s) below it (pathlen:${bc.pathLen}); the path has ${nonSelfIssuedBelow}`,
+          );
         }
         // The leaf does not count (§6.1.4(l) applies to intermediates).
         if (c.subject.key !== c.issuer.key) nonSelfIssuedBelow++;
-        if (purpose !== 'any' && c.ext.extendedKeyUsage && !this.ekuAllows(c.ext.extendedKeyUsage)) {
-          fail('eku_missing', `the CA restricts its extendedKeyUsage to ${c.ext.extendedKeyUsage.join(', ')}, without ${ekuName(purpose)}`);
+        if (
+          purpose !== 'any' &&
+          c.ext.extendedKeyUsage &&
+          !this.ekuAllows(c.ext.extendedKeyUsage)
+        ) {
+          fail(
+            'eku_missing',
+            `the CA restricts its extendedKeyUsage to ${c.ext.extendedKeyUsage.join(', ')}, without ${ekuName(purpose)}`,
+          );
         }
         const nc = c.ext.nameConstraints;
         if (nc) {
@@ -315,9 +422,19 @@ class Verifier {
             const sub = (path[j] as Node).cert;
             // §6.1.3(b): self-issued intermediates are not subject to the constraints.
             if (j > 0 && sub.subject.key === sub.issuer.key) continue;
-            const r = checkNameConstraints(constrainedNames(sub.subject, sub.ext.subjectAltName), nc);
+            const r = checkNameConstraints(
+              constrainedNames(sub.subject, sub.ext.subjectAltName),
+              nc,
+            );
             if (!r.ok) {
-              failures.push(this.failure(r.workLimit ? 'work_limit_exceeded' : 'name_constraints_violated', path, j, `"${nameText(sub.subject)}": ${r.detail} (name constraints of ${name})`));
+              failures.push(
+                this.failure(
+                  r.workLimit ? 'work_limit_exceeded' : 'name_constraints_violated',
+                  path,
+                  j,
+                  `"${nameText(sub.subject)}": ${r.detail} (name constraints of ${name})`,
+                ),
+              );
               break;
             }
           }
@@ -326,8 +443,17 @@ class Verifier {
       if (i === 0) this.checkLeaf(n, fail);
       if (i < last) this.checkRevocation(path, i, fail);
       for (const e of c.extensions) {
-        if (e.oid === EXT.certificatePolicies || e.oid === EXT.policyMappings || e.oid === EXT.policyConstraints || e.oid === EXT.inhibitAnyPolicy) {
-          this.warnings.push({ code: 'not_checked', message: `${name} has certificate policy extensions; they were not evaluated`, certificate: ref(n, i) });
+        if (
+          e.oid === EXT.certificatePolicies ||
+          e.oid === EXT.policyMappings ||
+          e.oid === EXT.policyConstraints ||
+          e.oid === EXT.inhibitAnyPolicy
+        ) {
+          this.warnings.push({
+            code: 'not_checked',
+            message: `${name} has certificate policy extensions; they were not evaluated`,
+            certificate: ref(n, i),
+          });
         }
       }
     });
@@ -336,34 +462,65 @@ class Verifier {
 
   ekuAllows(ekus: string[]): boolean {
     const wanted = this.options.purpose === 'client' ? EKU_OIDS.clientAuth : EKU_OIDS.serverAuth;
-    return ekus.includes(wanted as string) || (this.options.acceptAnyExtendedKeyUsage === true && ekus.includes(EKU_OIDS.anyExtendedKeyUsage as string));
+    return (
+      ekus.includes(wanted as string) ||
+      (this.options.acceptAnyExtendedKeyUsage === true &&
+        ekus.includes(EKU_OIDS.anyExtendedKeyUsage as string))
+    );
   }
 
   checkLeaf(n: Node, fail: (reason: VerifyReason, detail: string) => void): void {
     const c = n.cert;
     const purpose = this.options.purpose;
-    if (c.ext.basicConstraints?.ca) fail('leaf_is_ca', `a CA certificate (basicConstraints CA:TRUE) cannot be the end-entity certificate`);
+    if (c.ext.basicConstraints?.ca)
+      fail(
+        'leaf_is_ca',
+        `a CA certificate (basicConstraints CA:TRUE) cannot be the end-entity certificate`,
+      );
     if (this.options.name !== undefined) {
       const ref = parseReferenceName(this.options.name);
       if (!matchesReferenceName(c.ext.subjectAltName, ref)) {
         const sans = (c.ext.subjectAltName ?? []).length;
-        fail('name_mismatch', sans ? `no subjectAltName matches ${ref.kind.toUpperCase()} "${ref.value}" (RFC 9525; the CN is not consulted)` : `it has no subjectAltName to match ${ref.kind.toUpperCase()} "${ref.value}" against (RFC 9525 §6)`);
+        fail(
+          'name_mismatch',
+          sans
+            ? `no subjectAltName matches ${ref.kind.toUpperCase()} "${ref.value}" (RFC 9525; the CN is not consulted)`
+            : `it has no subjectAltName to match ${ref.kind.toUpperCase()} "${ref.value}" against (RFC 9525 §6)`,
+        );
       }
     }
     if (purpose === 'any') return;
     const ku = c.ext.keyUsage;
     // client: digitalSignature signs CertificateVerify (RFC 5246 §7.4.8); server: signature or RSA key transport (§7.4.2).
-    const needed = purpose === 'client' ? ['digitalSignature'] : ['digitalSignature', 'keyEncipherment'];
-    if (ku && !needed.some((u) => ku.has(u as never))) fail('key_usage_missing', `keyUsage ${[...ku].join(', ')} lacks ${needed.join(' or ')} needed for TLS ${purpose} authentication`);
+    const needed =
+      purpose === 'client' ? ['digitalSignature'] : ['digitalSignature', 'keyEncipherment'];
+    if (ku && !needed.some((u) => ku.has(u as never)))
+      fail(
+        'key_usage_missing',
+        `keyUsage ${[...ku].join(', ')} lacks ${needed.join(' or ')} needed for TLS ${purpose} authentication`,
+      );
     const eku = c.ext.extendedKeyUsage;
     if (!eku) {
-      this.warnings.push({ code: 'eku_absent', message: `"${nameText(c.subject)}" has no extendedKeyUsage, which means any purpose (RFC 5280 §4.2.1.12); policies that require ${ekuName(purpose)} will refuse it`, certificate: ref(n, 0) });
-    } else if (!this.ekuAllows(eku)) fail('eku_missing', `extendedKeyUsage ${eku.map(ekuLabel).join(', ')}, without ${ekuName(purpose)}`);
+      this.warnings.push({
+        code: 'eku_absent',
+        message: `"${nameText(c.subject)}" has no extendedKeyUsage, which means any purpose (RFC 5280 §4.2.1.12); policies that require ${ekuName(purpose)} will refuse it`,
+        certificate: ref(n, 0),
+      });
+    } else if (!this.ekuAllows(eku))
+      fail(
+        'eku_missing',
+        `extendedKeyUsage ${eku.map(ekuLabel).join(', ')}, without ${ekuName(purpose)}`,
+      );
     const ns = c.ext.nsCertType;
-    if (ns && !ns.has(purpose)) fail('ns_cert_type_missing', `Netscape Cert Type ${[...ns].join(', ')}, without ${purpose}`);
+    if (ns && !ns.has(purpose))
+      fail('ns_cert_type_missing', `Netscape Cert Type ${[...ns].join(', ')}, without ${purpose}`);
   }
 
-  checkRevocation(path: Node[], i: number, fail: (reason: VerifyReason, detail: string) => void): void {
+  checkRevocation(
+    path: Node[],
+    i: number,
+    fail: (reason: VerifyReason, detail: string) => void,
+  ): void {
     if (this.crls.length === 0) return;
     const c = (path[i] as Node).cert;
     const issuer = path[i + 1] as Node;
@@ -371,25 +528,54 @@ class Verifier {
     const t = Math.floor(this.at.getTime() / 1000) * 1000;
     let covered = false;
     for (const crl of mine) {
-      const s = issuer.key.ok ? verifySignature(crl.tbs, crl.signature, crl.signatureAlgorithm, issuer.key.key) : { ok: false as const, detail: 'the issuer key is unusable' };
+      const s = issuer.key.ok
+        ? verifySignature(crl.tbs, crl.signature, crl.signatureAlgorithm, issuer.key.key)
+        : { ok: false as const, detail: 'the issuer key is unusable' };
       if (!s.ok) {
-        fail('crl_invalid', `the CRL issued by "${nameText(crl.issuer)}" does not verify with the issuer's key (${s.detail})`);
+        fail(
+          'crl_invalid',
+          `the CRL issued by "${nameText(crl.issuer)}" does not verify with the issuer's key (${s.detail})`,
+        );
         continue;
       }
       covered = true;
-      if (crl.problems.length) fail('crl_invalid', `the CRL of "${nameText(crl.issuer)}" is unusable: ${crl.problems.join('; ')}`);
+      if (crl.problems.length)
+        fail(
+          'crl_invalid',
+          `the CRL of "${nameText(crl.issuer)}" is unusable: ${crl.problems.join('; ')}`,
+        );
       const ku = issuer.cert.ext.keyUsage;
       // §6.3.3(f): when the CRL issuer has keyUsage, cRLSign must be set.
-      if (ku && !ku.has('cRLSign')) fail('crl_invalid', `the CRL issuer "${nameText(issuer.cert.subject)}" has keyUsage without cRLSign (RFC 5280 §6.3.3(f))`);
-      if (crl.thisUpdate.getTime() > t) fail('crl_invalid', `the CRL of "${nameText(crl.issuer)}" is not valid before ${crl.thisUpdate.toISOString()}`);
-      if (crl.nextUpdate && crl.nextUpdate.getTime() < t) fail('crl_expired', `the CRL of "${nameText(crl.issuer)}" was due to be replaced at ${crl.nextUpdate.toISOString()}`);
+      if (ku && !ku.has('cRLSign'))
+        fail(
+          'crl_invalid',
+          `the CRL issuer "${nameText(issuer.cert.subject)}" has keyUsage without cRLSign (RFC 5280 §6.3.3(f))`,
+        );
+      if (crl.thisUpdate.getTime() > t)
+        fail(
+          'crl_invalid',
+          `the CRL of "${nameText(crl.issuer)}" is not valid before ${crl.thisUpdate.toISOString()}`,
+        );
+      if (crl.nextUpdate && crl.nextUpdate.getTime() < t)
+        fail(
+          'crl_expired',
+          `the CRL of "${nameText(crl.issuer)}" was due to be replaced at ${crl.nextUpdate.toISOString()}`,
+        );
       const serial = serialHex(c);
       if (crl.revoked.has(serial)) {
         const code = crl.revoked.get(serial);
-        fail('revoked', `serial ${serial} is revoked by the CRL of "${nameText(crl.issuer)}"${code !== undefined ? ` (reason: ${CRL_REASONS[code]})` : ''}`);
+        fail(
+          'revoked',
+          `serial ${serial} is revoked by the CRL of "${nameText(crl.issuer)}"${code !== undefined ? ` (reason: ${CRL_REASONS[code]})` : ''}`,
+        );
       }
     }
-    if (!covered) this.warnings.push({ code: 'no_crl', message: `no CRL given for the issuer of "${nameText(c.subject)}"; its revocation status was not checked`, certificate: ref(path[i] as Node, i) });
+    if (!covered)
+      this.warnings.push({
+        code: 'no_crl',
+        message: `no CRL given for the issuer of "${nameText(c.subject)}"; its revocation status was not checked`,
+        certificate: ref(path[i] as Node, i),
+      });
   }
 }
 
@@ -420,11 +606,18 @@ function derOf(c: x509.X509Certificate | Uint8Array): Uint8Array {
   return c instanceof Uint8Array ? c : new Uint8Array(c.rawData);
 }
 
-function toNode(der: Uint8Array, trusted: boolean): Node | { malformed: string; fingerprint: string } {
+function toNode(
+  der: Uint8Array,
+  trusted: boolean,
+): Node | { malformed: string; fingerprint: string } {
   const p = parseCertificateDer(der);
   if (!p.ok) return { malformed: p.detail, fingerprint: p.fingerprint };
   const k = checkPublicKey(p.cert.spki, p.cert.spkiAlgorithm);
-  return { cert: p.cert, trusted, key: k.ok ? k : { ok: false, reason: k.reason, detail: k.detail } };
+  return {
+    cert: p.cert,
+    trusted,
+    key: k.ok ? k : { ok: false, reason: k.reason, detail: k.detail },
+  };
 }
 
 function dedupe(ws: VerifyWarning[]): VerifyWarning[] {
@@ -449,18 +642,49 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
   const base = { purpose: options.purpose, at: at.toISOString() };
   const leafNode = toNode(derOf(options.certificate), false);
   const unknownCert = (fingerprint: string): VerifiedCertificate => ({
-    depth: 0, subject: '(undecodable)', issuer: '(undecodable)', serialNumber: '', fingerprintSha256: fingerprint, notBefore: '', notAfter: '', trusted: false,
+    depth: 0,
+    subject: '(undecodable)',
+    issuer: '(undecodable)',
+    serialNumber: '',
+    fingerprintSha256: fingerprint,
+    notBefore: '',
+    notAfter: '',
+    trusted: false,
   });
-  const reject = (reason: VerifyReason, detail: string, certificate: VerifiedCertificate, chain: VerifiedCertificate[]): VerifyResult => ({
-    ...base, ok: false, reason, detail, certificate, failures: [{ reason, detail, certificate }], chain, path: chain, warnings: [],
+  const reject = (
+    reason: VerifyReason,
+    detail: string,
+    certificate: VerifiedCertificate,
+    chain: VerifiedCertificate[],
+  ): VerifyResult => ({
+    ...base,
+    ok: false,
+    reason,
+    detail,
+    certificate,
+    failures: [{ reason, detail, certificate }],
+    chain,
+    path: chain,
+    warnings: [],
   });
-  if ('malformed' in leafNode) return reject('malformed_certificate', `the certificate cannot be decoded: ${leafNode.malformed}`, unknownCert(leafNode.fingerprint), []);
+  if ('malformed' in leafNode)
+    return reject(
+      'malformed_certificate',
+      `the certificate cannot be decoded: ${leafNode.malformed}`,
+      unknownCert(leafNode.fingerprint),
+      [],
+    );
   const crls: ParsedCrl[] = [];
   for (const [i, der] of (options.crls ?? []).entries()) {
     try {
       crls.push(parseCrlDer(Buffer.from(der)));
     } catch (e) {
-      return reject('crl_invalid', `CRL #${i + 1} cannot be decoded: ${(e as Error).message}`, ref(leafNode, 0), [ref(leafNode, 0)]);
+      return reject(
+        'crl_invalid',
+        `CRL #${i + 1} cannot be decoded: ${(e as Error).message}`,
+        ref(leafNode, 0),
+        [ref(leafNode, 0)],
+      );
     }
   }
   const pool: Node[] = [];
@@ -477,7 +701,9 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
       pool.push(n);
     }
   }
-  const leafTrusted = (options.chain.map(derOf).some((d) => Buffer.from(d).equals(leafNode.cert.der)));
+  const leafTrusted = options.chain
+    .map(derOf)
+    .some((d) => Buffer.from(d).equals(leafNode.cert.der));
   const leaf: Node = { ...leafNode, trusted: leafTrusted };
   const v = new Verifier(options, at, pool, crls);
   const { path, failures } = v.build(leaf);
@@ -485,7 +711,17 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
   const warnings = dedupe(v.warnings);
   if (failures.length === 0) return { ...base, ok: true, chain, path: chain, warnings };
   const first = failures[0] as VerifyFailure;
-  return { ...base, ok: false, reason: first.reason, detail: first.detail, certificate: first.certificate, failures, chain, path: chain, warnings };
+  return {
+    ...base,
+    ok: false,
+    reason: first.reason,
+    detail: first.detail,
+    certificate: first.certificate,
+    failures,
+    chain,
+    path: chain,
+    warnings,
+  };
 }
 
 /**
@@ -496,5 +732,10 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
 export function isSelfSignedCertificate(cert: x509.X509Certificate | Uint8Array): boolean {
   const n = toNode(derOf(cert), false);
   if ('malformed' in n) return false;
-  return new Verifier({ certificate: cert, chain: [], purpose: 'any' }, new Date(), [], []).selfSigned(n);
+  return new Verifier(
+    { certificate: cert, chain: [], purpose: 'any' },
+    new Date(),
+    [],
+    [],
+  ).selfSigned(n);
 }

@@ -29,12 +29,22 @@ export function toX509Name(dn: DistinguishedName): Name {
   const json = dn.map((a) => {
     const oid = findAttributeType(a.type)?.oid ?? a.type;
     if (PRINTABLE.has(oid) && !PRINTABLE_RE.test(a.value)) {
-      throw new MtlsError('MTLS_BAD_SUBJECT', `${a.type} "${a.value}" has characters a PrintableString cannot hold (letters, digits, space and '()+,-./:=? only)`, { subject: a.type });
+      throw new MtlsError(
+        'MTLS_BAD_SUBJECT',
+        `${a.type} "${a.value}" has characters a PrintableString cannot hold (letters, digits, space and '()+,-./:=? only)`,
+        { subject: a.type },
+      );
     }
     if (IA5.has(oid) && !IA5_RE.test(a.value)) {
-      throw new MtlsError('MTLS_BAD_SUBJECT', `${a.type} "${a.value}" must be ASCII (IA5String)`, { subject: a.type });
+      throw new MtlsError('MTLS_BAD_SUBJECT', `${a.type} "${a.value}" must be ASCII (IA5String)`, {
+        subject: a.type,
+      });
     }
-    const value = PRINTABLE.has(oid) ? { printableString: a.value } : IA5.has(oid) ? { ia5String: a.value } : { utf8String: a.value };
+    const value = PRINTABLE.has(oid)
+      ? { printableString: a.value }
+      : IA5.has(oid)
+        ? { ia5String: a.value }
+        : { utf8String: a.value };
     return { [oid]: [value] };
   });
   return new Name(json as unknown as ConstructorParameters<typeof Name>[0]);
@@ -50,7 +60,11 @@ export function fromX509Name(name: Name | ArrayBuffer | Uint8Array): Distinguish
   const rdns = AsnConvert.parse(der, AsnName);
   const out: DistinguishedName = [];
   for (const rdn of rdns) {
-    for (const atv of rdn) out.push({ type: findAttributeType(atv.type)?.short ?? atv.type, value: atv.value.toString() });
+    for (const atv of rdn)
+      out.push({
+        type: findAttributeType(atv.type)?.short ?? atv.type,
+        value: atv.value.toString(),
+      });
   }
   return out;
 }

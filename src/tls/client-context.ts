@@ -7,7 +7,12 @@ import { createSecureContext, type SecureContext, type SecureContextOptions } fr
 import { MtlsError, type ErrorCode } from '../errors/index.js';
 import type { ClientCredentials } from './credentials.js';
 import { systemRootCertificates } from './trust.js';
-import { clientCipherString, tlsVersionRange, type TlsVersionChoice, type TlsVersionRange } from './versions.js';
+import {
+  clientCipherString,
+  tlsVersionRange,
+  type TlsVersionChoice,
+  type TlsVersionRange,
+} from './versions.js';
 
 /** TLS settings of an mTLS client. */
 export interface ClientTlsSettings {
@@ -31,7 +36,10 @@ export interface ClientTlsContext {
 function describeSource(c: ClientCredentials): { subject: string; text: string } {
   return c.source.kind === 'pfx'
     ? { subject: c.source.path, text: `the client certificate and key in ${c.source.path}` }
-    : { subject: c.source.keyPath, text: `the client certificate ${c.source.certPath} with the key ${c.source.keyPath}` };
+    : {
+        subject: c.source.keyPath,
+        text: `the client certificate ${c.source.certPath} with the key ${c.source.keyPath}`,
+      };
 }
 
 /** The catalogue code for OpenSSL's refusal of a certificate/key pair. */
@@ -56,10 +64,16 @@ function credentialErrorCode(opensslCode: string | undefined, message: string): 
 export function createClientTlsContext(settings: ClientTlsSettings = {}): ClientTlsContext {
   const range = tlsVersionRange(settings.tls ?? '1.2');
   const ciphers = clientCipherString(range);
-  const base: SecureContextOptions = { ...range, ciphers, ca: settings.ca ?? systemRootCertificates() };
+  const base: SecureContextOptions = {
+    ...range,
+    ciphers,
+    ca: settings.ca ?? systemRootCertificates(),
+  };
   const credentials = settings.credentials;
   try {
-    const secureContext = createSecureContext(credentials ? { ...base, cert: credentials.certPem, key: credentials.keyPem } : base);
+    const secureContext = createSecureContext(
+      credentials ? { ...base, cert: credentials.certPem, key: credentials.keyPem } : base,
+    );
     return { secureContext, range, ciphers };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -72,15 +86,23 @@ export function createClientTlsContext(settings: ClientTlsSettings = {}): Client
     }
     if (credentials && withoutCredentials === undefined) {
       const source = describeSource(credentials);
-      throw new MtlsError(credentialErrorCode(err.code, err.message), `OpenSSL refused ${source.text}: ${err.message}`, {
-        subject: source.subject,
-        cause: e,
-      });
+      throw new MtlsError(
+        credentialErrorCode(err.code, err.message),
+        `OpenSSL refused ${source.text}: ${err.message}`,
+        {
+          subject: source.subject,
+          cause: e,
+        },
+      );
     }
-    throw new MtlsError('MTLS_CONFIG_INVALID', `OpenSSL refused the client TLS settings (trusted CA certificates, TLS versions, ciphers): ${err.message}`, {
-      subject: 'TLS settings',
-      hint: 'Check the CA bundle given with --ca (or SSL_CERT_FILE): it must hold PEM CA certificates.',
-      cause: e,
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `OpenSSL refused the client TLS settings (trusted CA certificates, TLS versions, ciphers): ${err.message}`,
+      {
+        subject: 'TLS settings',
+        hint: 'Check the CA bundle given with --ca (or SSL_CERT_FILE): it must hold PEM CA certificates.',
+        cause: e,
+      },
+    );
   }
 }

@@ -55,17 +55,27 @@ export interface ClientCredentials {
  * @throws MTLS_KEY_MISMATCH when the key does not belong to the certificate
  * @throws MTLS_FILE_NOT_FOUND, MTLS_FILE_READ, MTLS_PEM_INVALID, MTLS_DER_INVALID, MTLS_KEY_UNSUPPORTED
  */
-export async function loadClientCredentials(options: LoadClientCredentialsOptions): Promise<ClientCredentials> {
+export async function loadClientCredentials(
+  options: LoadClientCredentialsOptions,
+): Promise<ClientCredentials> {
   const hasPem = options.certPath !== undefined || options.keyPath !== undefined;
   if (options.pfxPath !== undefined && hasPem) {
-    throw new MtlsError('MTLS_USAGE', 'give either a .pfx (--pfx) or a certificate and key (--cert/--key), not both', { subject: '--pfx' });
+    throw new MtlsError(
+      'MTLS_USAGE',
+      'give either a .pfx (--pfx) or a certificate and key (--cert/--key), not both',
+      { subject: '--pfx' },
+    );
   }
   if (options.pfxPath !== undefined) return loadFromPfx(options.pfxPath, options.password);
   if (options.certPath === undefined || options.keyPath === undefined) {
-    throw new MtlsError('MTLS_USAGE', options.certPath === undefined ? '--key needs --cert' : '--cert needs --key', {
-      subject: options.certPath === undefined ? '--cert' : '--key',
-      hint: 'Give both --cert CERT.pem and --key KEY.pem, or --pfx FILE.pfx with --password-file.',
-    });
+    throw new MtlsError(
+      'MTLS_USAGE',
+      options.certPath === undefined ? '--key needs --cert' : '--cert needs --key',
+      {
+        subject: options.certPath === undefined ? '--cert' : '--key',
+        hint: 'Give both --cert CERT.pem and --key KEY.pem, or --pfx FILE.pfx with --password-file.',
+      },
+    );
   }
   return loadFromPem(options.certPath, options.keyPath, options.keyPassphrase);
 }
@@ -81,39 +91,74 @@ async function loadFromPfx(path: string, password: string | undefined): Promise<
   const parsed = parsePfx(data, password, { source: path });
   if (!parsed.privateKey || !parsed.certificate) {
     // The same code `mtls pfx unpack` uses for a .pfx that is not a client's key and certificate: the wrong input file.
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${path} holds no ${parsed.privateKey ? 'certificate' : 'private key'}: a client .pfx needs the private key and its certificate`, {
-      subject: path,
-      hint: 'Export the .pfx with both the key and the certificate (mtls pfx export --key KEY.pem --cert CERT.pem).',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${path} holds no ${parsed.privateKey ? 'certificate' : 'private key'}: a client .pfx needs the private key and its certificate`,
+      {
+        subject: path,
+        hint: 'Export the .pfx with both the key and the certificate (mtls pfx export --key KEY.pem --cert CERT.pem).',
+      },
+    );
   }
   if (!parsed.keyMatchesCertificate) {
-    throw new MtlsError('MTLS_KEY_MISMATCH', `${path}: the private key does not belong to the certificate ${parsed.certificate.subject.replace(/\n/g, ', ')}`, {
-      subject: path,
-    });
+    throw new MtlsError(
+      'MTLS_KEY_MISMATCH',
+      `${path}: the private key does not belong to the certificate ${parsed.certificate.subject.replace(/\n/g, ', ')}`,
+      {
+        subject: path,
+      },
+    );
   }
   return build(parsed.certificate, parsed.privateKey, parsed.chain, { kind: 'pfx', path });
 }
 
-async function loadFromPem(certPath: string, keyPath: string, passphrase: string | undefined): Promise<ClientCredentials> {
-  const [certData, keyData] = await Promise.all([readFileChecked(certPath, 'client certificate'), readFileChecked(keyPath, 'private key')]);
+async function loadFromPem(
+  certPath: string,
+  keyPath: string,
+  passphrase: string | undefined,
+): Promise<ClientCredentials> {
+  const [certData, keyData] = await Promise.all([
+    readFileChecked(certPath, 'client certificate'),
+    readFileChecked(keyPath, 'private key'),
+  ]);
   const certs = loadCertificates(certData, certPath);
   const privateKey = loadPrivateKey(keyData, passphrase, keyPath);
   const leafIndex = certs.findIndex((c) => keysMatch(privateKey, c.publicKey));
   if (leafIndex < 0) {
-    throw new MtlsError('MTLS_KEY_MISMATCH', `${basename(keyPath)} does not belong to ${certs.length > 1 ? 'any certificate in ' : 'the certificate in '}${certPath}`, {
-      subject: keyPath,
-    });
+    throw new MtlsError(
+      'MTLS_KEY_MISMATCH',
+      `${basename(keyPath)} does not belong to ${certs.length > 1 ? 'any certificate in ' : 'the certificate in '}${certPath}`,
+      {
+        subject: keyPath,
+      },
+    );
   }
   const leaf = certs[leafIndex] as X509Certificate;
   const others = certs.filter((_, i) => i !== leafIndex);
   return build(leaf, privateKey, orderChain(leaf, others), { kind: 'pem', certPath, keyPath });
 }
 
-function build(certificate: X509Certificate, privateKey: KeyObject, chain: X509Certificate[], source: ClientCredentials['source']): ClientCredentials {
-  const sent = [certificate, ...chain.filter((c) => !isSelfSignedCertificate(new x509.X509Certificate(c.raw)))];
-  const credentials = { certificate, chain, certPem: sent.map((c) => c.toString()).join(''), source } as ClientCredentials;
+function build(
+  certificate: X509Certificate,
+  privateKey: KeyObject,
+  chain: X509Certificate[],
+  source: ClientCredentials['source'],
+): ClientCredentials {
+  const sent = [
+    certificate,
+    ...chain.filter((c) => !isSelfSignedCertificate(new x509.X509Certificate(c.raw))),
+  ];
+  const credentials = {
+    certificate,
+    chain,
+    certPem: sent.map((c) => c.toString()).join(''),
+    source,
+  } as ClientCredentials;
   // The key stays out of JSON.stringify and console.log, so that logging the credentials never leaks it.
   Object.defineProperty(credentials, 'privateKey', { value: privateKey, enumerable: false });
-  Object.defineProperty(credentials, 'keyPem', { value: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), enumerable: false });
+  Object.defineProperty(credentials, 'keyPem', {
+    value: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    enumerable: false,
+  });
   return credentials;
 }

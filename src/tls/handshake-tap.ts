@@ -49,7 +49,13 @@ export interface HandshakeTranscript {
 
 /** Creates an empty transcript. */
 export function emptyTranscript(): HandshakeTranscript {
-  return { bytesReceived: 0, bytesSent: 0, serverHelloDone: false, alertsReceived: [], alertsSent: [] };
+  return {
+    bytesReceived: 0,
+    bytesSent: 0,
+    serverHelloDone: false,
+    alertsReceived: [],
+    alertsSent: [],
+  };
 }
 
 /** Decodes one direction of a connection into a transcript. */
@@ -75,9 +81,13 @@ class DirectionDecoder {
           this.encrypted = true;
         } else if (record.type === CONTENT_TYPE.alert) {
           const alert = decodeAlert(record.fragment);
-          if (alert) (this.fromServer ? this.transcript.alertsReceived : this.transcript.alertsSent).push(alert);
+          if (alert)
+            (this.fromServer ? this.transcript.alertsReceived : this.transcript.alertsSent).push(
+              alert,
+            );
         } else if (record.type === CONTENT_TYPE.handshake) {
-          for (const msg of this.handshakes.push(record.fragment)) this.onMessage(msg.type, msg.body);
+          for (const msg of this.handshakes.push(record.fragment))
+            this.onMessage(msg.type, msg.body);
         }
       }
     } catch (e) {

@@ -9,7 +9,12 @@
  */
 import { connect as netConnect } from 'node:net';
 import { HandshakeObserver } from './handshake-tap.js';
-import { buildClientHello, type CertificateRequestInfo, type ServerHelloInfo, type TlsAlert } from './tls-record.js';
+import {
+  buildClientHello,
+  type CertificateRequestInfo,
+  type ServerHelloInfo,
+  type TlsAlert,
+} from './tls-record.js';
 import { TLS_VERSION_CODES, type TlsVersionName } from './versions.js';
 
 /** Options for {@link sendClientHello}. */
@@ -26,7 +31,8 @@ export interface HelloProbeOptions {
 }
 
 /** How the server answered a ClientHello. */
-export type HelloOutcome = 'server-hello' | 'alert' | 'closed' | 'refused' | 'timeout' | 'not-tls' | 'network-error';
+export type HelloOutcome =
+  'server-hello' | 'alert' | 'closed' | 'refused' | 'timeout' | 'not-tls' | 'network-error';
 
 /** The server's answer to one ClientHello. */
 export interface HelloProbeResult {
@@ -85,7 +91,10 @@ export function sendClientHello(options: HelloProbeOptions): Promise<HelloProbeR
       if (errorCode) result.errorCode = errorCode;
       resolve(result);
     };
-    const timer = setTimeout(() => finish('timeout', `no answer within ${timeoutMs} ms`, 'ETIMEDOUT'), timeoutMs);
+    const timer = setTimeout(
+      () => finish('timeout', `no answer within ${timeoutMs} ms`, 'ETIMEDOUT'),
+      timeoutMs,
+    );
     socket.once('connect', () => {
       connected = true;
       socket.write(buildClientHello({ version: options.version, servername: options.host }));
@@ -99,18 +108,36 @@ export function sendClientHello(options: HelloProbeOptions): Promise<HelloProbeR
       const hello = t.serverHello;
       if (!hello) return;
       const describe = `ServerHello ${hello.versionName} ${hello.cipherName}`;
-      if (hello.version !== offered) return finish('server-hello', `${describe} (answered a different version than offered)`);
-      if (hello.version >= 0x0304) return finish('server-hello', hello.helloRetryRequest ? `${describe} (HelloRetryRequest)` : describe);
+      if (hello.version !== offered)
+        return finish('server-hello', `${describe} (answered a different version than offered)`);
+      if (hello.version >= 0x0304)
+        return finish(
+          'server-hello',
+          hello.helloRetryRequest ? `${describe} (HelloRetryRequest)` : describe,
+        );
       if (t.serverHelloDone) return finish('server-hello', describe);
     });
     socket.once('end', () => {
-      if (t.serverHello) finish('server-hello', `ServerHello ${t.serverHello.versionName}, then the server closed`);
-      else finish('closed', t.bytesReceived === 0 ? 'the server closed the connection without answering' : 'the server closed the connection mid-answer');
+      if (t.serverHello)
+        finish('server-hello', `ServerHello ${t.serverHello.versionName}, then the server closed`);
+      else
+        finish(
+          'closed',
+          t.bytesReceived === 0
+            ? 'the server closed the connection without answering'
+            : 'the server closed the connection mid-answer',
+        );
     });
     socket.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ECONNREFUSED') finish('refused', 'connection refused', e.code);
       else if (connected && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
-        finish(t.serverHello ? 'server-hello' : 'closed', t.serverHello ? `ServerHello ${t.serverHello.versionName}, then a reset` : 'the server reset the connection without answering', e.code);
+        finish(
+          t.serverHello ? 'server-hello' : 'closed',
+          t.serverHello
+            ? `ServerHello ${t.serverHello.versionName}, then a reset`
+            : 'the server reset the connection without answering',
+          e.code,
+        );
       } else finish('network-error', e.message, e.code);
     });
   });

@@ -15,7 +15,12 @@ import { MtlsError } from '../errors/index.js';
 import { TLS_VERSION_CODES, tlsVersionName, type TlsVersionName } from './versions.js';
 
 /** Record content types (RFC 8446 §5.1). */
-export const CONTENT_TYPE = { changeCipherSpec: 20, alert: 21, handshake: 22, applicationData: 23 } as const;
+export const CONTENT_TYPE = {
+  changeCipherSpec: 20,
+  alert: 21,
+  handshake: 22,
+  applicationData: 23,
+} as const;
 
 /** Handshake message types (RFC 8446 §4, RFC 5246 §7.4). */
 export const HANDSHAKE_TYPE = {
@@ -100,7 +105,11 @@ export function decodeAlert(fragment: Uint8Array): TlsAlert | undefined {
   if (fragment.length !== 2) return undefined;
   const level = fragment[0] as number;
   const code = fragment[1] as number;
-  return { level: level === 1 ? 'warning' : level === 2 ? 'fatal' : `level_${level}`, code, name: alertName(code) };
+  return {
+    level: level === 1 ? 'warning' : level === 2 ? 'fatal' : `level_${level}`,
+    code,
+    name: alertName(code),
+  };
 }
 
 /** IANA cipher suite codes and their OpenSSL names, for the suites mtlskit offers or meets. */
@@ -207,16 +216,21 @@ export class TlsRecordReader {
    * @throws MTLS_TLS_HANDSHAKE when the bytes are not TLS records (for example an HTTP answer on a TLS port)
    */
   push(chunk: Uint8Array): TlsRecord[] {
-    this.buffered = this.buffered.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffered, chunk]);
+    this.buffered =
+      this.buffered.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffered, chunk]);
     const out: TlsRecord[] = [];
     while (this.buffered.length >= 5) {
       const type = this.buffered[0] as number;
       const version = this.buffered.readUInt16BE(1);
       const length = this.buffered.readUInt16BE(3);
-      if (type < 20 || type > 24 || (version >> 8) !== 3 || length > MAX_RECORD) {
-        throw new MtlsError('MTLS_TLS_HANDSHAKE', `the peer did not answer with TLS (first bytes: ${printable(this.buffered.subarray(0, 16))})`, {
-          hint: 'Check the port: it may serve plain HTTP or another protocol, not TLS.',
-        });
+      if (type < 20 || type > 24 || version >> 8 !== 3 || length > MAX_RECORD) {
+        throw new MtlsError(
+          'MTLS_TLS_HANDSHAKE',
+          `the peer did not answer with TLS (first bytes: ${printable(this.buffered.subarray(0, 16))})`,
+          {
+            hint: 'Check the port: it may serve plain HTTP or another protocol, not TLS.',
+          },
+        );
       }
       if (this.buffered.length < 5 + length) break;
       out.push({ type, version, fragment: Buffer.from(this.buffered.subarray(5, 5 + length)) });
@@ -243,7 +257,8 @@ export class HandshakeReader {
 
   /** Adds a handshake record fragment and returns the completed messages. */
   push(fragment: Uint8Array): HandshakeMessage[] {
-    this.buffered = this.buffered.length === 0 ? Buffer.from(fragment) : Buffer.concat([this.buffered, fragment]);
+    this.buffered =
+      this.buffered.length === 0 ? Buffer.from(fragment) : Buffer.concat([this.buffered, fragment]);
     const out: HandshakeMessage[] = [];
     while (this.buffered.length >= 4) {
       const type = this.buffered[0] as number;
@@ -265,7 +280,10 @@ class Cursor {
   ) {}
   private need(n: number): void {
     if (this.pos + n > this.buf.length) {
-      throw new MtlsError('MTLS_TLS_HANDSHAKE', `malformed ${this.what} from the server: truncated at byte ${this.pos}`);
+      throw new MtlsError(
+        'MTLS_TLS_HANDSHAKE',
+        `malformed ${this.what} from the server: truncated at byte ${this.pos}`,
+      );
     }
   }
   get remaining(): number {
@@ -305,7 +323,10 @@ class Cursor {
 }
 
 /** SHA-256("HelloRetryRequest"): the ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3). */
-const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
+const HRR_RANDOM = Buffer.from(
+  'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c',
+  'hex',
+);
 
 /** What a ServerHello says. */
 export interface ServerHelloInfo {
@@ -385,7 +406,8 @@ export function parseCertificateRequest(body: Buffer, version: number): Certific
   const signatureAlgorithms: string[] = [];
   if (version >= 0x0303) {
     const algs = c.vec16();
-    for (let i = 0; i + 1 < algs.length; i += 2) signatureAlgorithms.push(signatureSchemeName(algs.readUInt16BE(i)));
+    for (let i = 0; i + 1 < algs.length; i += 2)
+      signatureAlgorithms.push(signatureSchemeName(algs.readUInt16BE(i)));
   }
   const names = new Cursor(c.vec16(), 'CertificateRequest certificate_authorities');
   const certificateAuthorities: Buffer[] = [];
@@ -402,7 +424,9 @@ export interface ClientHelloOptions {
 }
 
 const GROUPS = [0x001d, 0x0017, 0x0018, 0x0019]; // x25519, secp256r1, secp384r1, secp521r1
-const SIGNATURE_ALGORITHMS = [0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0807, 0x0201, 0x0203];
+const SIGNATURE_ALGORITHMS = [
+  0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0807, 0x0201, 0x0203,
+];
 const TLS13_SUITES = [0x1301, 0x1302, 0x1303];
 const TLS12_SUITES = [
   0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0x009e, 0x009f, 0xc023, 0xc027, 0xc024, 0xc028,
@@ -418,7 +442,8 @@ const u16 = (n: number): Buffer => {
 const vec8 = (b: Uint8Array): Buffer => Buffer.concat([Buffer.from([b.length]), b]);
 const vec16 = (b: Uint8Array): Buffer => Buffer.concat([u16(b.length), b]);
 const u16list = (ns: readonly number[]): Buffer => Buffer.concat(ns.map(u16));
-const extension = (type: number, data: Uint8Array): Buffer => Buffer.concat([u16(type), vec16(data)]);
+const extension = (type: number, data: Uint8Array): Buffer =>
+  Buffer.concat([u16(type), vec16(data)]);
 
 /**
  * Builds a ClientHello record that offers exactly one protocol version, with
@@ -445,7 +470,9 @@ export function buildClientHello(options: ClientHelloOptions): Buffer {
   if (tls13) {
     exts.push(extension(43, vec8(u16(0x0304))));
     const pub = generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' });
-    exts.push(extension(51, vec16(Buffer.concat([u16(0x001d), vec16(pub.subarray(pub.length - 32))]))));
+    exts.push(
+      extension(51, vec16(Buffer.concat([u16(0x001d), vec16(pub.subarray(pub.length - 32))]))),
+    );
   }
   const body = Buffer.concat([
     u16(tls13 ? 0x0303 : v),
@@ -455,8 +482,17 @@ export function buildClientHello(options: ClientHelloOptions): Buffer {
     vec8(Buffer.from([0])),
     vec16(Buffer.concat(exts)),
   ]);
-  const handshake = Buffer.concat([Buffer.from([HANDSHAKE_TYPE.clientHello]), u24(body.length), body]);
-  return Buffer.concat([Buffer.from([CONTENT_TYPE.handshake]), u16(0x0301), u16(handshake.length), handshake]);
+  const handshake = Buffer.concat([
+    Buffer.from([HANDSHAKE_TYPE.clientHello]),
+    u24(body.length),
+    body,
+  ]);
+  return Buffer.concat([
+    Buffer.from([CONTENT_TYPE.handshake]),
+    u16(0x0301),
+    u16(handshake.length),
+    handshake,
+  ]);
 }
 
 function u24(n: number): Buffer {

@@ -18,10 +18,14 @@ import { loadCertificates } from '../pki/pkcs12/certificates.js';
 export async function loadCaBundle(path: string): Promise<string[]> {
   const data = await readFileChecked(path, 'CA bundle');
   if (containsPrivateKey(data.toString('latin1'))) {
-    throw new MtlsError('MTLS_PRIVATE_KEY_IN_CHAIN', `${path} holds a private key; a CA bundle holds certificates only`, {
-      subject: path,
-      hint: 'Give the CA certificate file (PEM), not a key; keep the key file private.',
-    });
+    throw new MtlsError(
+      'MTLS_PRIVATE_KEY_IN_CHAIN',
+      `${path} holds a private key; a CA bundle holds certificates only`,
+      {
+        subject: path,
+        hint: 'Give the CA certificate file (PEM), not a key; keep the key file private.',
+      },
+    );
   }
   return loadCertificates(data, path).map((c) => c.toString());
 }
@@ -64,7 +68,10 @@ export function systemRootCertificates(): string[] {
     try {
       text = readFileSync(forced, 'utf8');
     } catch (e) {
-      fail(`the file cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, e);
+      fail(
+        `the file cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        e,
+      );
     }
     let certs: string[] = [];
     try {
@@ -81,7 +88,10 @@ export function systemRootCertificates(): string[] {
     } catch {
       continue;
     }
-    if (certs.length > 0) return [...new Set([...certs, ...rootCertificates.map((c) => (c.endsWith('\n') ? c : `${c}\n`))])];
+    if (certs.length > 0)
+      return [
+        ...new Set([...certs, ...rootCertificates.map((c) => (c.endsWith('\n') ? c : `${c}\n`))]),
+      ];
   }
   return [...rootCertificates];
 }

@@ -92,7 +92,11 @@ export const TLS12_CLIENT_CIPHERS: string = [
 ].join(':');
 
 /** The TLS 1.3 cipher suites (RFC 8446 §9.1 mandatory and recommended ones). */
-export const TLS13_CIPHERSUITES: string = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'].join(':');
+export const TLS13_CIPHERSUITES: string = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+].join(':');
 
 /**
  * The `ciphers` string for a client context with the given version range.
@@ -100,5 +104,7 @@ export const TLS13_CIPHERSUITES: string = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_25
  * 1.3 suites are included whenever the range reaches TLS 1.3.
  */
 export function clientCipherString(range: TlsVersionRange): string {
-  return range.maxVersion === 'TLSv1.3' ? `${TLS13_CIPHERSUITES}:${TLS12_CLIENT_CIPHERS}` : TLS12_CLIENT_CIPHERS;
+  return range.maxVersion === 'TLSv1.3'
+    ? `${TLS13_CIPHERSUITES}:${TLS12_CLIENT_CIPHERS}`
+    : TLS12_CLIENT_CIPHERS;
 }

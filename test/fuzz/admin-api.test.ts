@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors/codes.js';
 import { MtlsError } from '../../src/errors/index.js';
 import { startAdminServer, type RunningAdmin } from '../../src/gateway/admin/server.js';
-import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import {
+  openSqliteRegistry,
+  type SqliteRegistry,
+} from '../../src/gateway/registry/sqlite-registry.js';
 import { encodePem } from '../../src/pki/pem.js';
 import { tempDir } from '../helpers/pki.js';
 import { pkiSeeds, type PkiSeeds } from './seeds.js';
@@ -32,8 +35,18 @@ describe('fuzz: admin API request bodies', () => {
     const tokenFile = join(tmp.dir, 'admin.token');
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     admin = await startAdminServer({ registry, port: 0, tokenFile, bodyLimit: 64 * 1024 });
-    await send('POST', '/v1/institutions', 'application/json', Buffer.from('{"id":"acme","name":"Acme"}'));
-    await send('POST', '/v1/institutions/acme/cas', 'application/x-pem-file', Buffer.from(s.root.certPem));
+    await send(
+      'POST',
+      '/v1/institutions',
+      'application/json',
+      Buffer.from('{"id":"acme","name":"Acme"}'),
+    );
+    await send(
+      'POST',
+      '/v1/institutions/acme/cas',
+      'application/x-pem-file',
+      Buffer.from(s.root.certPem),
+    );
   });
   after(async () => {
     await admin?.close();
@@ -44,19 +57,35 @@ describe('fuzz: admin API request bodies', () => {
 
   /** One request; a 4xx becomes the MtlsError it carries, anything else unexpected an Error. */
   async function send(method: string, path: string, type: string, body: Buffer): Promise<unknown> {
-    const res = await fetch(`${admin.url}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type }, body });
+    const res = await fetch(`${admin.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type },
+      body,
+    });
     const text = await res.text();
     if (res.status < 400) return res.status;
     if (res.status >= 500) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-    const err = (JSON.parse(text) as { error?: { code?: string; message?: string; hint?: string } }).error;
-    if (!err?.code || !(err.code in ERROR_CODES)) throw new Error(`${method} ${path} answered ${res.status} without a catalogue code: ${text}`);
+    const err = (JSON.parse(text) as { error?: { code?: string; message?: string; hint?: string } })
+      .error;
+    if (!err?.code || !(err.code in ERROR_CODES))
+      throw new Error(`${method} ${path} answered ${res.status} without a catalogue code: ${text}`);
     throw new MtlsError(err.code as ErrorCode, err.message ?? '', { hint: err.hint ?? '' });
   }
-  const uploadTypes = ['application/x-pem-file', 'application/octet-stream', 'application/pkix-crl', 'application/json'];
+  const uploadTypes = [
+    'application/x-pem-file',
+    'application/octet-stream',
+    'application/pkix-crl',
+    'application/json',
+  ];
   /** The same bytes as a raw upload or inside `{"pem": …}`, by the input's length. */
   const upload = (method: string, path: string) => (b: Buffer) => {
     const type = uploadTypes[b.length % uploadTypes.length] as string;
-    return send(method, path, type, type === 'application/json' ? Buffer.from(JSON.stringify({ pem: b.toString('latin1') })) : b);
+    return send(
+      method,
+      path,
+      type,
+      type === 'application/json' ? Buffer.from(JSON.stringify({ pem: b.toString('latin1') })) : b,
+    );
   };
   const target = (name: string, run: () => Promise<unknown>): void => {
     it(name, { skip: !selected(name) }, async () => {
@@ -67,7 +96,11 @@ describe('fuzz: admin API request bodies', () => {
   target('admin-cas', () =>
     fuzz({
       name: 'admin-cas',
-      seeds: [Buffer.from(s.intermediate.certPem), Buffer.from(s.intermediate.certificate.rawData), Buffer.from(s.intermediate.certPem + s.root.certPem)],
+      seeds: [
+        Buffer.from(s.intermediate.certPem),
+        Buffer.from(s.intermediate.certificate.rawData),
+        Buffer.from(s.intermediate.certPem + s.root.certPem),
+      ],
       runs: 500,
       parse: upload('POST', '/v1/institutions/acme/cas'),
     }),
@@ -82,17 +115,26 @@ describe('fuzz: admin API request bodies', () => {
   );
   it('a corrupted CRL upload is a 422 with the reason not_a_crl, and nothing is stored', async () => {
     const stored = async (): Promise<unknown[]> =>
-      ((await (await fetch(`${admin.url}/v1/institutions/acme/crls`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { items: unknown[] }).items;
+      (
+        (await (
+          await fetch(`${admin.url}/v1/institutions/acme/crls`, {
+            headers: { authorization: `Bearer ${TOKEN}` },
+          })
+        ).json()) as { items: unknown[] }
+      ).items;
     const before = await stored();
     const crl = Buffer.from(s.crls[0] as Buffer);
-    crl[crl.length >> 1] ^= 0xff;
+    const mid = crl.length >> 1;
+    crl.writeUInt8(crl.readUInt8(mid) ^ 0xff, mid);
     const truncated = crl.subarray(0, crl.length - 9);
     const res = await fetch(`${admin.url}/v1/institutions/acme/crls`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/pkix-crl' },
       body: truncated,
     });
-    const body = (await res.json()) as { error: { code: string; hint: string; details?: { check?: string } } };
+    const body = (await res.json()) as {
+      error: { code: string; hint: string; details?: { check?: string } };
+    };
     assert.equal(res.status, 422);
     assert.equal(body.error.code, 'MTLS_ONBOARD_REJECTED');
     assert.equal(body.error.details?.check, 'not_a_crl');

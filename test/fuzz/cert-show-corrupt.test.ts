@@ -35,7 +35,11 @@ describe('mtls cert show on corrupted files', () => {
     tmp.cleanup();
   });
 
-  async function show(name: string, data: Buffer, extra: string[] = []): Promise<{ code: number; stderr: string }> {
+  async function show(
+    name: string,
+    data: Buffer,
+    extra: string[] = [],
+  ): Promise<{ code: number; stderr: string }> {
     const file = join(tmp.dir, name);
     writeFileSync(file, data);
     const r = await runCli(['cert', 'show', file, ...extra]);
@@ -48,7 +52,10 @@ describe('mtls cert show on corrupted files', () => {
     const crl = patch(s.crls[1] as Buffer, '0603551d230418301680', '0603551d230418301602');
     const r = await show('corrupted-crl.der', crl);
     assert.equal(r.code, 5, r.stderr);
-    assert.match(r.stderr, /error\[MTLS_DER_INVALID\]: the authorityKeyIdentifier extension of CRL #1 in .*corrupted-crl\.der is malformed/);
+    assert.match(
+      r.stderr,
+      /error\[MTLS_DER_INVALID\]: the authorityKeyIdentifier extension of CRL #1 in .*corrupted-crl\.der is malformed/,
+    );
     assert.match(r.stderr, /hint: .*authorityKeyIdentifier extension/);
   });
 
@@ -61,7 +68,10 @@ describe('mtls cert show on corrupted files', () => {
     broken[seq + 2] = 0x04;
     const r = await show('corrupted-cert.der', broken);
     assert.equal(r.code, 5, r.stderr);
-    assert.match(r.stderr, /error\[MTLS_DER_INVALID\]: the basicConstraints extension of certificate #1 in .*corrupted-cert\.der is malformed/);
+    assert.match(
+      r.stderr,
+      /error\[MTLS_DER_INVALID\]: the basicConstraints extension of certificate #1 in .*corrupted-cert\.der is malformed/,
+    );
     assert.match(r.stderr, /hint: .*basicConstraints extension/);
   });
 
@@ -69,14 +79,23 @@ describe('mtls cert show on corrupted files', () => {
     const pw = join(tmp.dir, 'pw.txt');
     writeFileSync(pw, `${PFX_PASSWORD}\n`);
     const [pfx] = pfxSeeds(s).modern as [Buffer];
-    const truncated = await show('truncated.pfx', pfx.subarray(0, pfx.length - 40), ['--password-file', pw]);
+    const truncated = await show('truncated.pfx', pfx.subarray(0, pfx.length - 40), [
+      '--password-file',
+      pw,
+    ]);
     assert.equal(truncated.code, 5, truncated.stderr);
     assert.match(truncated.stderr, /error\[MTLS_DER_INVALID\]: .*truncated\.pfx/);
-    assert.match(truncated.stderr, /hint: The outer ASN.1 structure of .*truncated\.pfx is broken \(truncated/);
+    assert.match(
+      truncated.stderr,
+      /hint: The outer ASN.1 structure of .*truncated\.pfx is broken \(truncated/,
+    );
   });
 
   it('every regression fixture of the CRL and certificate targets fails with a catalogue error at the CLI', async () => {
-    for (const [target, ext] of [['crl-der', 'crl'], ['cert-der', 'der']] as const) {
+    for (const [target, ext] of [
+      ['crl-der', 'crl'],
+      ['cert-der', 'der'],
+    ] as const) {
       for (const { input } of regressionInputs(target).slice(0, 3)) {
         const r = await show(`fixture.${ext}`, input);
         assert.ok(r.code === 0 || r.code === 5, r.stderr);

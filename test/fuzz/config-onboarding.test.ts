@@ -37,8 +37,14 @@ describe('fuzz: configuration files and onboarding uploads', () => {
   target('openssl-cnf', () => {
     const dir = join(tmp.dir, 'cnf');
     mkdirSync(join(dir, 'conf.d'), { recursive: true });
-    writeFileSync(join(dir, 'conf.d', 'extra.cnf'), '[ extra_ext ]\nbasicConstraints = CA:FALSE\nsubjectAltName = $ENV::FUZZ_SAN\n');
-    writeFileSync(join(dir, 'included.cnf'), 'default_days = 30\n[ policy_loose ]\ncommonName = supplied\n');
+    writeFileSync(
+      join(dir, 'conf.d', 'extra.cnf'),
+      '[ extra_ext ]\nbasicConstraints = CA:FALSE\nsubjectAltName = $ENV::FUZZ_SAN\n',
+    );
+    writeFileSync(
+      join(dir, 'included.cnf'),
+      'default_days = 30\n[ policy_loose ]\ncommonName = supplied\n',
+    );
     const guide = readFileSync(new URL('../fixtures/guide-openssl.cnf', import.meta.url));
     const withIncludes = [
       'HOME = .',
@@ -65,7 +71,10 @@ describe('fuzz: configuration files and onboarding uploads', () => {
       seeds: [guide, Buffer.from(withIncludes)],
       runs: 2000,
       parse: (b) => {
-        const cfg = parseOpenSslConfig(b.toString('utf8'), { path: join(dir, 'openssl.cnf'), env: { FUZZ_SAN: 'DNS:x.example', FUZZ_MAIL: 'a@example.com' } });
+        const cfg = parseOpenSslConfig(b.toString('utf8'), {
+          path: join(dir, 'openssl.cnf'),
+          env: { FUZZ_SAN: 'DNS:x.example', FUZZ_MAIL: 'a@example.com' },
+        });
         return cfg.lookup('CA_default', 'dir');
       },
     });
@@ -92,7 +101,12 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     ].join('\n');
     return fuzz({
       name: 'gateway-yaml',
-      seeds: [Buffer.from(seed), Buffer.from('{"listen": "127.0.0.1:0", "upstream": "https://u.example", "registry": "sqlite:x.db", "tls": {"pfx": "s.pfx"}}\n')],
+      seeds: [
+        Buffer.from(seed),
+        Buffer.from(
+          '{"listen": "127.0.0.1:0", "upstream": "https://u.example", "registry": "sqlite:x.db", "tls": {"pfx": "s.pfx"}}\n',
+        ),
+      ],
       runs: 1000,
       parse: (b) => {
         writeFileSync(file, b);
@@ -127,15 +141,22 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     });
   });
 
-  it('round trip: a valid chain upload gives back its certificates in chain order, whatever the order sent', { skip: !selected('roundtrip') }, () => {
-    const certs = [s.intermediate.certPem, s.root.certPem];
-    fc.assert(
-      fc.property(fc.boolean(), fc.boolean(), (reversed, der) => {
-        const ordered = reversed ? [...certs].reverse() : certs;
-        const r = validateCaChain(der ? Buffer.from(s.intermediate.certificate.rawData) : ordered.join(''), { source: 'upload', knownIssuers: [s.root.certPem] });
-        assert.equal(r.pem, der ? s.intermediate.certPem : certs.join(''));
-      }),
-      { seed: 0x13f022, numRuns: LONG_RUN ? 200 : 8 },
-    );
-  });
+  it(
+    'round trip: a valid chain upload gives back its certificates in chain order, whatever the order sent',
+    { skip: !selected('roundtrip') },
+    () => {
+      const certs = [s.intermediate.certPem, s.root.certPem];
+      fc.assert(
+        fc.property(fc.boolean(), fc.boolean(), (reversed, der) => {
+          const ordered = reversed ? [...certs].reverse() : certs;
+          const r = validateCaChain(
+            der ? Buffer.from(s.intermediate.certificate.rawData) : ordered.join(''),
+            { source: 'upload', knownIssuers: [s.root.certPem] },
+          );
+          assert.equal(r.pem, der ? s.intermediate.certPem : certs.join(''));
+        }),
+        { seed: 0x13f022, numRuns: LONG_RUN ? 200 : 8 },
+      );
+    },
+  );
 });

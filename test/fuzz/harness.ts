@@ -15,7 +15,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -28,7 +35,8 @@ export const FIXTURE_DIR = join(fileURLToPath(new URL('../fixtures/fuzz', import
 /** The long budget, when `npm run fuzz` asks for one. */
 const LONG_RUNS = Number(process.env.MTLS_FUZZ_RUNS ?? '') || undefined;
 /** The fixed seed of the in-suite budget; `MTLS_FUZZ_SEED` replays another run. */
-const SEED = process.env.MTLS_FUZZ_SEED !== undefined ? Number(process.env.MTLS_FUZZ_SEED) : 0x13f022;
+const SEED =
+  process.env.MTLS_FUZZ_SEED !== undefined ? Number(process.env.MTLS_FUZZ_SEED) : 0x13f022;
 /** fast-check's replay path of a failure, with MTLS_FUZZ_SEED. */
 const REPLAY_PATH = process.env.MTLS_FUZZ_PATH;
 /** Only the targets whose name contains this run (`npm run fuzz -- pfx`). */
@@ -73,9 +81,30 @@ export interface FuzzReport {
 
 /** Values that break length fields, tags and counters. */
 const INTERESTING: readonly number[][] = [
-  [0x00], [0x01], [0x7f], [0x80], [0x81], [0xff], [0x82, 0xff, 0xff], [0x84, 0xff, 0xff, 0xff, 0xff], [0x83, 0x7f, 0xff, 0xff],
-  [0x30, 0x80], [0x00, 0x00], [0xff, 0xff], [0x7f, 0xff], [0x80, 0x00], [0x05, 0x00], [0x02, 0x00], [0x06, 0x00], [0x04, 0x84],
-  [0x30, 0x00], [0xa0, 0x00], [0x00, 0x00, 0x00, 0x00], [0xff, 0xff, 0xff, 0xff], [0x7f, 0xff, 0xff, 0xff], [0x2d, 0x2d, 0x2d, 0x2d, 0x2d],
+  [0x00],
+  [0x01],
+  [0x7f],
+  [0x80],
+  [0x81],
+  [0xff],
+  [0x82, 0xff, 0xff],
+  [0x84, 0xff, 0xff, 0xff, 0xff],
+  [0x83, 0x7f, 0xff, 0xff],
+  [0x30, 0x80],
+  [0x00, 0x00],
+  [0xff, 0xff],
+  [0x7f, 0xff],
+  [0x80, 0x00],
+  [0x05, 0x00],
+  [0x02, 0x00],
+  [0x06, 0x00],
+  [0x04, 0x84],
+  [0x30, 0x00],
+  [0xa0, 0x00],
+  [0x00, 0x00, 0x00, 0x00],
+  [0xff, 0xff, 0xff, 0xff],
+  [0x7f, 0xff, 0xff, 0xff],
+  [0x2d, 0x2d, 0x2d, 0x2d, 0x2d],
 ];
 
 type Mutation =
@@ -89,13 +118,56 @@ type Mutation =
   | { op: 'tlv'; node: number; edit: 'tag' | 'length' | 'empty' | 'grow'; value: number };
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('flip' as const), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('flip' as const),
+      at: fc.nat(),
+      mask: fc.integer({ min: 1, max: 255 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 64 }) }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('interesting' as const), at: fc.nat(), value: fc.nat(INTERESTING.length - 1) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('splice' as const), at: fc.nat(), other: fc.nat(), from: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 64 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('insert' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('delete' as const),
+      at: fc.nat(),
+      length: fc.integer({ min: 1, max: 64 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('interesting' as const),
+      at: fc.nat(),
+      value: fc.nat(INTERESTING.length - 1),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('splice' as const),
+      at: fc.nat(),
+      other: fc.nat(),
+      from: fc.nat(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('duplicate' as const),
+      at: fc.nat(),
+      length: fc.integer({ min: 1, max: 64 }),
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
@@ -166,7 +238,10 @@ function applyMutation(input: Buffer, m: Mutation, seeds: readonly Buffer[]): Bu
     }
     case 'splice': {
       const other = seeds[m.other % seeds.length] as Buffer;
-      return Buffer.concat([input.subarray(0, pos(m.at, n + 1)), other.subarray(pos(m.from, other.length + 1))]);
+      return Buffer.concat([
+        input.subarray(0, pos(m.at, n + 1)),
+        other.subarray(pos(m.from, other.length + 1)),
+      ]);
     }
     case 'duplicate': {
       const i = pos(m.at, n + 1);
@@ -187,8 +262,17 @@ function applyMutation(input: Buffer, m: Mutation, seeds: readonly Buffer[]): Bu
       }
       // Drop the content (keeping a short-form zero length), or append bytes
       // to it without fixing the parents' lengths.
-      if (m.edit === 'empty') return Buffer.concat([input.subarray(0, node.at + 1), Buffer.from([0]), input.subarray(node.end)]);
-      return Buffer.concat([input.subarray(0, node.end), Buffer.alloc(1 + (m.value % 8), m.value), input.subarray(node.end)]);
+      if (m.edit === 'empty')
+        return Buffer.concat([
+          input.subarray(0, node.at + 1),
+          Buffer.from([0]),
+          input.subarray(node.end),
+        ]);
+      return Buffer.concat([
+        input.subarray(0, node.end),
+        Buffer.alloc(1 + (m.value % 8), m.value),
+        input.subarray(node.end),
+      ]);
     }
   }
 }
@@ -201,8 +285,13 @@ export function mutantsOf(seeds: readonly Uint8Array[]): fc.Arbitrary<Buffer> {
   const bufs = seeds.map((s) => Buffer.from(s));
   assert.ok(bufs.length > 0, 'a fuzz target needs at least one seed');
   return fc
-    .record({ seed: fc.nat(bufs.length - 1), mutations: fc.array(mutationArb, { minLength: 0, maxLength: 4 }) })
-    .map(({ seed, mutations }) => mutations.reduce((b, m) => applyMutation(b, m, bufs), bufs[seed] as Buffer));
+    .record({
+      seed: fc.nat(bufs.length - 1),
+      mutations: fc.array(mutationArb, { minLength: 0, maxLength: 4 }),
+    })
+    .map(({ seed, mutations }) =>
+      mutations.reduce((b, m) => applyMutation(b, m, bufs), bufs[seed] as Buffer),
+    );
 }
 
 // -------------------------------------------------------------- properties
@@ -214,7 +303,8 @@ export function assertCatalogueError(e: unknown): asserts e is MtlsError {
     throw new Error(`not an MtlsError: ${err.name}: ${err.message}\n${err.stack ?? ''}`);
   }
   if (!(e.code in ERROR_CODES)) throw new Error(`unknown code ${e.code}: ${e.message}`);
-  if (e.code === 'MTLS_INTERNAL') throw new Error(`MTLS_INTERNAL for bad input: ${e.message}\n${e.stack ?? ''}`);
+  if (e.code === 'MTLS_INTERNAL')
+    throw new Error(`MTLS_INTERNAL for bad input: ${e.message}\n${e.stack ?? ''}`);
   if (!e.hint || e.hint.trim() === '') throw new Error(`${e.code} without a hint: ${e.message}`);
   if (e.message.trim() === '') throw new Error(`${e.code} without a message`);
 }
@@ -240,7 +330,9 @@ async function checkOne(target: FuzzTarget, input: Buffer, report: FuzzReport): 
   report.maxCpuMs = Math.max(report.maxCpuMs, spent);
   if (spent > MAX_CPU_MS) {
     report.overLimit++;
-    throw new Error(`${target.name}: the input took ${spent.toFixed(0)} ms of CPU (limit ${MAX_CPU_MS} ms)`);
+    throw new Error(
+      `${target.name}: the input took ${spent.toFixed(0)} ms of CPU (limit ${MAX_CPU_MS} ms)`,
+    );
   }
   if (code === null) {
     report.accepted++;
@@ -255,7 +347,10 @@ export function regressionInputs(target: string): { file: string; input: Buffer 
   return readdirSync(dir)
     .filter((f) => f.endsWith('.hex'))
     .sort()
-    .map((f) => ({ file: join(dir, f), input: Buffer.from(readFileSync(join(dir, f), 'utf8').replace(/\s+/g, ''), 'hex') }));
+    .map((f) => ({
+      file: join(dir, f),
+      input: Buffer.from(readFileSync(join(dir, f), 'utf8').replace(/\s+/g, ''), 'hex'),
+    }));
 }
 
 function saveRegression(target: string, input: Buffer): string {
@@ -293,7 +388,9 @@ export async function fuzz(target: FuzzTarget): Promise<FuzzReport> {
     try {
       await checkOne(target, input, report);
     } catch (e) {
-      throw new Error(`${target.name}: regression fixture ${file} fails again: ${(e as Error).message}`);
+      throw new Error(
+        `${target.name}: regression fixture ${file} fails again: ${(e as Error).message}`,
+      );
     }
   }
   for (const seed of target.seeds) await checkOne(target, Buffer.from(seed), report);
@@ -309,7 +406,10 @@ export async function fuzz(target: FuzzTarget): Promise<FuzzReport> {
     report.nonCatalogue++;
     writeReport(report);
     const saved = input && LONG_RUN ? `\nsaved as ${saveRegression(target.name, input)}` : '';
-    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    const cause =
+      details.errorInstance instanceof Error
+        ? details.errorInstance.message
+        : String(details.errorInstance);
     throw new Error(
       `fuzz ${target.name} failed after ${details.numRuns} cases (${details.numShrinks} shrinks)\n` +
         `replay: MTLS_FUZZ_SEED=${details.seed} MTLS_FUZZ_PATH=${details.counterexamplePath ?? ''} npm run fuzz -- ${target.name}\n` +

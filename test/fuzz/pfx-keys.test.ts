@@ -12,14 +12,23 @@ import { exportPrivateKeyPem, loadPrivateKey } from '../../src/pki/keys.js';
 import { buildPfx, describePfx, parsePfx } from '../../src/pki/pkcs12/index.js';
 import { inspectPki, renderInspectionText } from '../../src/pki/inspect/index.js';
 import { pkcs8 } from '../helpers/pfx-fixtures.js';
-import { KEY_PASSPHRASE, PFX_PASSWORD, pfxSeeds, pkiSeeds, type PfxSeeds, type PkiSeeds } from './seeds.js';
+import {
+  KEY_PASSPHRASE,
+  PFX_PASSWORD,
+  pfxSeeds,
+  pkiSeeds,
+  type PfxSeeds,
+  type PkiSeeds,
+} from './seeds.js';
 import { LONG_RUN, fuzz, selected } from './harness.js';
 
 /** What `mtls pfx show` / `mtls cert show x.pfx` do with the bytes. */
 async function showPfx(input: Buffer): Promise<unknown> {
   const parsed = parsePfx(input, PFX_PASSWORD, { source: 'client.pfx' });
   describePfx(parsed);
-  renderInspectionText(await inspectPki({ data: input, source: 'client.pfx', password: PFX_PASSWORD }));
+  renderInspectionText(
+    await inspectPki({ data: input, source: 'client.pfx', password: PFX_PASSWORD }),
+  );
   return parsed;
 }
 
@@ -37,8 +46,12 @@ describe('fuzz: .pfx files and private keys', () => {
     });
   };
 
-  target('pfx-modern', () => fuzz({ name: 'pfx-modern', seeds: p.modern, parse: showPfx, runs: 600 }));
-  target('pfx-legacy-3des', () => fuzz({ name: 'pfx-legacy-3des', seeds: p.legacy3des, parse: showPfx, runs: 600 }));
+  target('pfx-modern', () =>
+    fuzz({ name: 'pfx-modern', seeds: p.modern, parse: showPfx, runs: 600 }),
+  );
+  target('pfx-legacy-3des', () =>
+    fuzz({ name: 'pfx-legacy-3des', seeds: p.legacy3des, parse: showPfx, runs: 600 }),
+  );
   target('pfx-rc2', () => fuzz({ name: 'pfx-rc2', seeds: p.rc2, parse: showPfx, runs: 600 }));
 
   const keySeeds = (): Buffer[] => {
@@ -48,10 +61,24 @@ describe('fuzz: .pfx files and private keys', () => {
       Buffer.from(exportPrivateKeyPem(ec)),
       Buffer.from(exportPrivateKeyPem(ec, { passphrase: KEY_PASSPHRASE, iterations: 1 })),
       ec.export({ format: 'der', type: 'pkcs8' }),
-      ec.export({ format: 'der', type: 'pkcs8', cipher: 'aes-128-cbc', passphrase: KEY_PASSPHRASE }),
+      ec.export({
+        format: 'der',
+        type: 'pkcs8',
+        cipher: 'aes-128-cbc',
+        passphrase: KEY_PASSPHRASE,
+      }),
       Buffer.from(ec.export({ format: 'pem', type: 'sec1' }) as string),
-      Buffer.from(ec.export({ format: 'pem', type: 'sec1', cipher: 'aes-128-cbc', passphrase: KEY_PASSPHRASE }) as string),
-      Buffer.from(loadPrivateKey(readFileSync(rsa)).export({ format: 'pem', type: 'pkcs1' }) as string),
+      Buffer.from(
+        ec.export({
+          format: 'pem',
+          type: 'sec1',
+          cipher: 'aes-128-cbc',
+          passphrase: KEY_PASSPHRASE,
+        }) as string,
+      ),
+      Buffer.from(
+        loadPrivateKey(readFileSync(rsa)).export({ format: 'pem', type: 'pkcs1' }) as string,
+      ),
     ];
   };
   target('private-key', () =>
@@ -63,31 +90,62 @@ describe('fuzz: .pfx files and private keys', () => {
     }),
   );
   target('private-key-no-passphrase', () =>
-    fuzz({ name: 'private-key-no-passphrase', seeds: keySeeds(), parse: (b) => loadPrivateKey(b, undefined, 'client.key') }),
+    fuzz({
+      name: 'private-key-no-passphrase',
+      seeds: keySeeds(),
+      parse: (b) => loadPrivateKey(b, undefined, 'client.key'),
+    }),
   );
 
-  it('round trip: a .pfx built in either flavour, with any password, gives back its key, certificate and chain', { skip: !selected('roundtrip') }, () => {
-    const chain = [Buffer.from(s.intermediate.certificate.rawData), Buffer.from(s.root.certificate.rawData)];
-    fc.assert(
-      fc.property(fc.constantFrom('modern' as const, 'legacy' as const), fc.string({ maxLength: 24 }), fc.string({ maxLength: 32 }), (flavour, password, friendlyName) => {
-        const pfx = buildPfx({ privateKey: s.leaf.privateKey, certificate: s.leaf.certPem, chain, password, flavour, friendlyName, iterations: 1 });
-        const back = parsePfx(pfx, password);
-        assert.ok(back.privateKey && back.certificate);
-        assert.deepEqual(pkcs8(back.privateKey), pkcs8(s.leaf.privateKey));
-        assert.deepEqual(back.certificate.raw, Buffer.from(s.leaf.certificate.rawData));
-        assert.deepEqual(back.chain.map((c) => c.raw), chain);
-      }),
-      { seed: 0x13f022, numRuns: LONG_RUN ? 2000 : 100 },
-    );
-  });
+  it(
+    'round trip: a .pfx built in either flavour, with any password, gives back its key, certificate and chain',
+    { skip: !selected('roundtrip') },
+    () => {
+      const chain = [
+        Buffer.from(s.intermediate.certificate.rawData),
+        Buffer.from(s.root.certificate.rawData),
+      ];
+      fc.assert(
+        fc.property(
+          fc.constantFrom('modern' as const, 'legacy' as const),
+          fc.string({ maxLength: 24 }),
+          fc.string({ maxLength: 32 }),
+          (flavour, password, friendlyName) => {
+            const pfx = buildPfx({
+              privateKey: s.leaf.privateKey,
+              certificate: s.leaf.certPem,
+              chain,
+              password,
+              flavour,
+              friendlyName,
+              iterations: 1,
+            });
+            const back = parsePfx(pfx, password);
+            assert.ok(back.privateKey && back.certificate);
+            assert.deepEqual(pkcs8(back.privateKey), pkcs8(s.leaf.privateKey));
+            assert.deepEqual(back.certificate.raw, Buffer.from(s.leaf.certificate.rawData));
+            assert.deepEqual(
+              back.chain.map((c) => c.raw),
+              chain,
+            );
+          },
+        ),
+        { seed: 0x13f022, numRuns: LONG_RUN ? 2000 : 100 },
+      );
+    },
+  );
 
-  it('round trip: an encrypted key gives back the same key with its passphrase', { skip: !selected('roundtrip') }, () => {
-    fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 40 }), (passphrase) => {
-        const pem = exportPrivateKeyPem(s.leaf.privateKey, { passphrase, iterations: 1 });
-        assert.deepEqual(pkcs8(loadPrivateKey(pem, passphrase)), pkcs8(s.leaf.privateKey));
-      }),
-      { seed: 0x13f022, numRuns: LONG_RUN ? 2000 : 100 },
-    );
-  });
+  it(
+    'round trip: an encrypted key gives back the same key with its passphrase',
+    { skip: !selected('roundtrip') },
+    () => {
+      fc.assert(
+        fc.property(fc.string({ minLength: 1, maxLength: 40 }), (passphrase) => {
+          const pem = exportPrivateKeyPem(s.leaf.privateKey, { passphrase, iterations: 1 });
+          assert.deepEqual(pkcs8(loadPrivateKey(pem, passphrase)), pkcs8(s.leaf.privateKey));
+        }),
+        { seed: 0x13f022, numRuns: LONG_RUN ? 2000 : 100 },
+      );
+    },
+  );
 });

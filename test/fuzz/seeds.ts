@@ -14,7 +14,14 @@ import { parseSubject } from '../../src/pki/names.js';
 import { buildPfx } from '../../src/pki/pkcs12/index.js';
 import { encodePem } from '../../src/pki/pem.js';
 import { makePfxFixture, openssl, type PfxFixture } from '../helpers/pfx-fixtures.js';
-import { makeCa, makeLeaf, makeServerLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
+import {
+  makeCa,
+  makeLeaf,
+  makeServerLeaf,
+  tempDir,
+  type TestCa,
+  type TestLeaf,
+} from '../helpers/pki.js';
 
 /** The password of every `.pfx` seed (regression fixtures are replayed with it). */
 export const PFX_PASSWORD = 'fuzz-pass';
@@ -51,14 +58,27 @@ async function makePkiSeeds(): Promise<PkiSeeds> {
   const tmp = tempDir('mtls-fuzz-');
   const root = await makeCa(tmp.dir, { name: 'Fuzz Root' });
   const intermediate = await makeCa(tmp.dir, { name: 'Fuzz Issuing CA', issuer: root });
-  const leaf = await makeLeaf(tmp.dir, intermediate, { cn: 'fuzz-client', sans: [{ type: 'email', value: 'ops@example.com' }, { type: 'uri', value: 'https://example.com/x' }] });
+  const leaf = await makeLeaf(tmp.dir, intermediate, {
+    cn: 'fuzz-client',
+    sans: [
+      { type: 'email', value: 'ops@example.com' },
+      { type: 'uri', value: 'https://example.com/x' },
+    ],
+  });
   const server = await makeServerLeaf(tmp.dir, intermediate);
   const ec = await generateKeyPair('ec-p256');
-  const csrPlain = await createCsr({ subject: parseSubject('/C=BR/ST=SP/O=Fuzz/CN=plain'), privateKey: ec.privateKey });
+  const csrPlain = await createCsr({
+    subject: parseSubject('/C=BR/ST=SP/O=Fuzz/CN=plain'),
+    privateKey: ec.privateKey,
+  });
   const csrSans = await createCsr({
     subject: parseSubject('/C=BR/O=Fuzz/OU=Ops/CN=with-sans/emailAddress=a@example.com'),
     privateKey: ec.privateKey,
-    subjectAltNames: [{ type: 'dns', value: 'a.example.com' }, { type: 'ip', value: '192.0.2.7' }, { type: 'ip', value: '2001:db8::1' }],
+    subjectAltNames: [
+      { type: 'dns', value: 'a.example.com' },
+      { type: 'ip', value: '192.0.2.7' },
+      { type: 'ip', value: '2001:db8::1' },
+    ],
   });
   const now = new Date();
   const crlOf = (ca: TestCa, entries: { serial: string; reasonCode?: number }[]): Promise<Buffer> =>
@@ -70,11 +90,31 @@ async function makePkiSeeds(): Promise<PkiSeeds> {
     }).then((r) => r.der);
   const crls = [
     await crlOf(root, []),
-    await crlOf(intermediate, [{ serial: leaf.serialHex, reasonCode: 1 }, { serial: '0A1B2C', reasonCode: 4 }, { serial: '7F' }]),
+    await crlOf(intermediate, [
+      { serial: leaf.serialHex, reasonCode: 1 },
+      { serial: '0A1B2C', reasonCode: 4 },
+      { serial: '7F' },
+    ]),
   ];
   const fx = makePfxFixture('ec', 'Fuzz OpenSSL Client');
   // OpenSSL's own CSR and CRL encodings (an RSA key, the guide's v1 CRL path).
-  openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', fx.path('rsa.key'), '-out', fx.path('rsa.csr'), '-outform', 'DER', '-subj', '/C=BR/O=Fuzz/CN=rsa-csr', '-addext', 'subjectAltName=DNS:rsa.example.com']);
+  openssl([
+    'req',
+    '-new',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    fx.path('rsa.key'),
+    '-out',
+    fx.path('rsa.csr'),
+    '-outform',
+    'DER',
+    '-subj',
+    '/C=BR/O=Fuzz/CN=rsa-csr',
+    '-addext',
+    'subjectAltName=DNS:rsa.example.com',
+  ]);
   const certificates = [
     Buffer.from(root.certificate.rawData),
     Buffer.from(intermediate.certificate.rawData),
@@ -118,21 +158,56 @@ export interface PfxSeeds {
 /** Builds the `.pfx` seeds: ours (modern, legacy) and OpenSSL's (AES, 3DES, RC2-40, no MAC). */
 export function pfxSeeds(s: PkiSeeds): PfxSeeds {
   const fx = s.openssl;
-  const ours = (flavour: 'modern' | 'legacy', key: KeyObject, cert: Buffer, chain: Buffer[]): Buffer =>
-    buildPfx({ privateKey: key, certificate: cert, chain, password: PFX_PASSWORD, flavour, iterations: 1, macIterations: 1 });
+  const ours = (
+    flavour: 'modern' | 'legacy',
+    key: KeyObject,
+    cert: Buffer,
+    chain: Buffer[],
+  ): Buffer =>
+    buildPfx({
+      privateKey: key,
+      certificate: cert,
+      chain,
+      password: PFX_PASSWORD,
+      flavour,
+      iterations: 1,
+      macIterations: 1,
+    });
   const viaOpenssl = (name: string, extra: string[]): Buffer => {
     openssl([
-      'pkcs12', '-export', '-inkey', fx.files.leafKey, '-in', fx.files.leaf, '-certfile', fx.files.chain,
-      '-passout', `pass:${PFX_PASSWORD}`, '-out', fx.path(name), '-iter', '1', ...extra,
+      'pkcs12',
+      '-export',
+      '-inkey',
+      fx.files.leafKey,
+      '-in',
+      fx.files.leaf,
+      '-certfile',
+      fx.files.chain,
+      '-passout',
+      `pass:${PFX_PASSWORD}`,
+      '-out',
+      fx.path(name),
+      '-iter',
+      '1',
+      ...extra,
     ]);
     return readFileSync(fx.path(name));
   };
   const leafKey = s.leaf.privateKey;
   const leafDer = Buffer.from(s.leaf.certificate.rawData);
-  const chain = [Buffer.from(s.intermediate.certificate.rawData), Buffer.from(s.root.certificate.rawData)];
+  const chain = [
+    Buffer.from(s.intermediate.certificate.rawData),
+    Buffer.from(s.root.certificate.rawData),
+  ];
   return {
-    modern: [ours('modern', leafKey, leafDer, chain), viaOpenssl('aes.p12', []), viaOpenssl('aes-nomac.p12', ['-nomac'])],
+    modern: [
+      ours('modern', leafKey, leafDer, chain),
+      viaOpenssl('aes.p12', []),
+      viaOpenssl('aes-nomac.p12', ['-nomac']),
+    ],
     legacy3des: [ours('legacy', leafKey, leafDer, chain), viaOpenssl('3des.p12', ['-legacy'])],
-    rc2: [viaOpenssl('rc2.p12', ['-legacy', '-certpbe', 'PBE-SHA1-RC2-40', '-keypbe', 'PBE-SHA1-3DES'])],
+    rc2: [
+      viaOpenssl('rc2.p12', ['-legacy', '-certpbe', 'PBE-SHA1-RC2-40', '-keypbe', 'PBE-SHA1-3DES']),
+    ],
   };
 }

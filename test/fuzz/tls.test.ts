@@ -40,8 +40,10 @@ function decodeServerFlight(bytes: Buffer): unknown[] {
         const hello = parseServerHello(msg.body);
         version = hello.version;
         out.push(hello);
-      } else if (msg.type === HANDSHAKE_TYPE.certificate) out.push(parseCertificateMessage(msg.body));
-      else if (msg.type === HANDSHAKE_TYPE.certificateRequest) out.push(parseCertificateRequest(msg.body, version));
+      } else if (msg.type === HANDSHAKE_TYPE.certificate)
+        out.push(parseCertificateMessage(msg.body));
+      else if (msg.type === HANDSHAKE_TYPE.certificateRequest)
+        out.push(parseCertificateRequest(msg.body, version));
     }
   }
   return out;
@@ -57,12 +59,19 @@ function captureFlight(port: number, version: TlsVersionName): Promise<Buffer> {
       socket.destroy();
       resolve(Buffer.concat(chunks));
     };
-    socket.on('connect', () => socket.write(buildClientHello({ version, servername: 'localhost' })));
+    socket.on('connect', () =>
+      socket.write(buildClientHello({ version, servername: 'localhost' })),
+    );
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
       observer.received(c);
       const t = observer.transcript;
-      if (t.serverHelloDone || t.alertsReceived.length > 0 || (t.serverHello?.version ?? 0) >= 0x0304) done();
+      if (
+        t.serverHelloDone ||
+        t.alertsReceived.length > 0 ||
+        (t.serverHello?.version ?? 0) >= 0x0304
+      )
+        done();
     });
     socket.on('end', done);
     socket.on('error', (e) => (chunks.length ? done() : reject(e)));
@@ -86,7 +95,8 @@ describe('fuzz: TLS records and handshake messages from a server', () => {
     server.on('tlsClientError', () => undefined);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
-    for (const v of ['TLSv1.2', 'TLSv1.3', 'TLSv1'] as const) flights.push(await captureFlight(port, v));
+    for (const v of ['TLSv1.2', 'TLSv1.3', 'TLSv1'] as const)
+      flights.push(await captureFlight(port, v));
     assert.ok(flights.every((f) => f.length > 0));
   });
   after(async () => {
@@ -97,7 +107,9 @@ describe('fuzz: TLS records and handshake messages from a server', () => {
   it('the captured TLS 1.2 flight decodes to a ServerHello, the chain and a CertificateRequest', () => {
     const out = decodeServerFlight(flights[0] as Buffer);
     assert.ok(out.some((m) => Array.isArray(m) && m.length === 2));
-    assert.ok(out.some((m) => typeof m === 'object' && m !== null && 'certificateAuthorities' in m));
+    assert.ok(
+      out.some((m) => typeof m === 'object' && m !== null && 'certificateAuthorities' in m),
+    );
   });
 
   it('tls-server-flight', { skip: !selected('tls-server-flight') }, async () => {
@@ -120,7 +132,8 @@ describe('fuzz: TLS records and handshake messages from a server', () => {
           observer.received(b.subarray(0, split));
           observer.received(b.subarray(split));
           const malformed = observer.transcript.malformed;
-          if (failure === undefined && malformed !== undefined) throw new Error(`the observer called parseable bytes malformed: ${malformed}`);
+          if (failure === undefined && malformed !== undefined)
+            throw new Error(`the observer called parseable bytes malformed: ${malformed}`);
         }
         if (failure !== undefined) throw failure;
         return parsed;

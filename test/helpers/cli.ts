@@ -16,7 +16,10 @@ export interface CliResult {
 }
 
 /** Runs `mtls ARGS…` and waits for it (no TTY: secrets must come from files or env). */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
+): Promise<CliResult> {
   return runAsync(process.execPath, [CLI, ...args], {
     ...options,
     env: { NO_COLOR: '1', MTLS_CA_PASSPHRASE: '', MTLS_PFX_PASSWORD: '', ...options.env },
@@ -27,7 +30,11 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
  * Runs a process without blocking the event loop: use it whenever the process
  * talks to a server living in the test's own process (curl, openssl s_client).
  */
-export function runAsync(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
+export function runAsync(
+  cmd: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: options.cwd,
@@ -45,8 +52,17 @@ export function runAsync(cmd: string, args: string[], options: { env?: NodeJS.Pr
 }
 
 /** Runs an external tool synchronously (openssl, keytool); never against an in-process server. */
-export function run(cmd: string, args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
-  const r = spawnSync(cmd, args, { cwd: options.cwd, input: options.input, env: { ...process.env, ...options.env }, encoding: 'utf8' });
+export function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
+): CliResult {
+  const r = spawnSync(cmd, args, {
+    cwd: options.cwd,
+    input: options.input,
+    env: { ...process.env, ...options.env },
+    encoding: 'utf8',
+  });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 

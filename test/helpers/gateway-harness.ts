@@ -16,10 +16,20 @@ import { pino, type Logger } from 'pino';
 import { loadGatewayConfig } from '../../src/gateway/config.js';
 import { startGateway, type RunningGateway } from '../../src/gateway/gateway.js';
 import { onboardCaChain, onboardCrls } from '../../src/gateway/onboarding.js';
-import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import {
+  openSqliteRegistry,
+  type SqliteRegistry,
+} from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditQuery, AuditRecord, Registry } from '../../src/gateway/registry/types.js';
 import { buildCrl } from '../../src/pki/crl.js';
-import { makeCa, makeLeaf, makeServerLeaf, type MakeLeafOptions, type TestCa, type TestLeaf } from './pki.js';
+import {
+  makeCa,
+  makeLeaf,
+  makeServerLeaf,
+  type MakeLeafOptions,
+  type TestCa,
+  type TestLeaf,
+} from './pki.js';
 
 /** What the echo upstream saw for one request. */
 export interface EchoedRequest {
@@ -49,14 +59,23 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       bodyLength += d.length;
     });
     req.on('end', () => {
-      const seen: EchoedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyLength };
+      const seen: EchoedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        bodyLength,
+      };
       requests.push(seen);
       const u = new URL(req.url ?? '/', 'http://x');
       const delay = u.pathname === '/slow' ? Number(u.searchParams.get('ms') ?? '0') : 0;
       const status = u.pathname === '/status' ? Number(u.searchParams.get('code') ?? '200') : 200;
       setTimeout(() => {
         const body = JSON.stringify(seen);
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-upstream': 'echo' });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'x-upstream': 'echo',
+        });
         res.end(body);
       }, delay);
     });
@@ -97,7 +116,11 @@ export async function makeServerPki(dir: string): Promise<TestServerPki> {
 }
 
 /** Makes an institution: a root CA and one good client certificate. */
-export async function makeInstitution(dir: string, id: string, leaf: MakeLeafOptions = {}): Promise<TestInstitution> {
+export async function makeInstitution(
+  dir: string,
+  id: string,
+  leaf: MakeLeafOptions = {},
+): Promise<TestInstitution> {
   const root = await makeCa(dir, { name: `${id} Root CA` });
   const client = await makeLeaf(dir, root, { cn: `${id}-client`, ...leaf });
   return { id, root, client };
@@ -109,14 +132,25 @@ export function openTestRegistry(dir: string): Promise<SqliteRegistry> {
 }
 
 /** Registers an institution with its CA chain (through onboarding) and its IPs. */
-export async function registerInstitution(registry: Registry, id: string, chainPem: string, ips: string[]): Promise<void> {
+export async function registerInstitution(
+  registry: Registry,
+  id: string,
+  chainPem: string,
+  ips: string[],
+): Promise<void> {
   await registry.createInstitution({ id, name: `${id} Bank` });
   await onboardCaChain(registry, id, chainPem, { source: `${id}.chain.pem` });
   for (const ip of ips) await registry.addIp(id, ip);
 }
 
 /** Builds a CRL signed by `ca` revoking `serials` and uploads it through onboarding. */
-export async function uploadCrl(registry: Registry, institutionId: string, ca: TestCa, serials: string[], crlNumber = 1n): Promise<void> {
+export async function uploadCrl(
+  registry: Registry,
+  institutionId: string,
+  ca: TestCa,
+  serials: string[],
+  crlNumber = 1n,
+): Promise<void> {
   const crl = await buildCrl({
     signer: { privateKey: ca.privateKey, certificate: ca.certificate },
     entries: serials.map((serial) => ({ serial, revokedAt: new Date(Date.now() - 60_000) })),
@@ -130,7 +164,8 @@ export function memoryLogger(): { logger: Logger; lines: Array<Record<string, un
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString('utf8').split('\n'))
+        if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
@@ -171,7 +206,12 @@ export async function startTestGateway(o: StartTestGatewayOptions): Promise<Test
   });
   const { logger, lines } = memoryLogger();
   const gateway = await startGateway({ config, registry: o.registry, logger, env: {} });
-  return { gateway, port: gateway.address().port, lines, close: () => gateway.close({ drainTimeoutMs: 2_000 }) };
+  return {
+    gateway,
+    port: gateway.address().port,
+    lines,
+    close: () => gateway.close({ drainTimeoutMs: 2_000 }),
+  };
 }
 
 /** Result of {@link mtlsRequest}. */
@@ -261,13 +301,22 @@ export async function mtlsAttempt(o: MtlsRequestOptions): Promise<number | 'clos
   try {
     return (await mtlsRequest(o)).status;
   } catch (e) {
-    if (['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') || /socket disconnected|socket hang up/.test((e as Error).message)) return 'closed';
+    if (
+      ['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') ||
+      /socket disconnected|socket hang up/.test((e as Error).message)
+    )
+      return 'closed';
     throw e;
   }
 }
 
 /** Runs a program and collects its output (never throws on a non-zero exit). */
-export function run(cmd: string, args: string[], input = '', timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  input = '',
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -284,28 +333,45 @@ export function run(cmd: string, args: string[], input = '', timeoutMs = 20_000)
 }
 
 /** Waits until `check` returns a value (polls every 25 ms, bounded). */
-export async function waitFor<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
     if (v) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
 
 /** Flushes the gateway's audit queue and queries the registry. */
-export async function auditRecords(g: RunningGateway, query: AuditQuery = {}): Promise<AuditRecord[]> {
+export async function auditRecords(
+  g: RunningGateway,
+  query: AuditQuery = {},
+): Promise<AuditRecord[]> {
   await g.flushAudit();
   return g.registry.queryAudit({ limit: 1000, ...query });
 }
 
 /** Waits for an audit record matching `pred` (newest first in the registry). */
-export async function waitForAudit(g: RunningGateway, pred: (r: AuditRecord) => boolean, what = 'audit record'): Promise<AuditRecord> {
+export async function waitForAudit(
+  g: RunningGateway,
+  pred: (r: AuditRecord) => boolean,
+  what = 'audit record',
+): Promise<AuditRecord> {
   try {
     return await waitFor(async () => (await auditRecords(g)).find(pred), 5_000, what);
   } catch (e) {
-    const recent = (await auditRecords(g)).slice(0, 6).map((r) => `${r.kind} ${r.ip} ${r.reason} ${r.institutionId ?? '-'} ${r.status ?? ''} ${r.detail ?? ''}`);
+    const recent = (await auditRecords(g))
+      .slice(0, 6)
+      .map(
+        (r) =>
+          `${r.kind} ${r.ip} ${r.reason} ${r.institutionId ?? '-'} ${r.status ?? ''} ${r.detail ?? ''}`,
+      );
     throw new Error(`${(e as Error).message}; newest records:\n  ${recent.join('\n  ')}`);
   }
 }

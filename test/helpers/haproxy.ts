@@ -51,13 +51,21 @@ export async function startHaproxy(gatewayPort: number): Promise<RunningHaproxy>
     const v2Port = await freePort();
     const child = spawn(HAPROXY_BIN, ['-db', '-f', HAPROXY_CFG], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MTLS_LB_BIND: `127.0.0.1:${v1Port}`, MTLS_LB_V2_BIND: `127.0.0.1:${v2Port}`, MTLS_GATEWAY_ADDR: `127.0.0.1:${gatewayPort}` },
+      env: {
+        ...process.env,
+        MTLS_LB_BIND: `127.0.0.1:${v1Port}`,
+        MTLS_LB_V2_BIND: `127.0.0.1:${v2Port}`,
+        MTLS_GATEWAY_ADDR: `127.0.0.1:${gatewayPort}`,
+      },
     });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
     const deadline = Date.now() + 5_000;
-    const up = (await waitForPort(v1Port, deadline)) && (await waitForPort(v2Port, deadline)) && child.exitCode === null;
+    const up =
+      (await waitForPort(v1Port, deadline)) &&
+      (await waitForPort(v2Port, deadline)) &&
+      child.exitCode === null;
     if (up) return { v1Port, v2Port, output: () => out, stop: () => stopChild(child) };
     await stopChild(child);
     last = out;

@@ -26,7 +26,13 @@ export async function makeRootCaPems(from: number, to: number): Promise<string[]
   const pems: string[] = [];
   for (let i = from; i < to; i++) {
     const keys = await generateKeyPair('ec-p256');
-    const built = await buildCertificate({ subject: parseSubject(`/C=BR/O=Institution ${i}/CN=Institution ${i} Root CA`), publicKey: keys.publicKey, signer: { privateKey: keys.privateKey }, profile, days: 3650 });
+    const built = await buildCertificate({
+      subject: parseSubject(`/C=BR/O=Institution ${i}/CN=Institution ${i} Root CA`),
+      publicKey: keys.publicKey,
+      signer: { privateKey: keys.privateKey },
+      profile,
+      days: 3650,
+    });
     pems.push(built.pem);
   }
   return pems;
@@ -44,7 +50,12 @@ export async function registerMany(registry: Registry, pems: string[]): Promise<
     const id = manyId(i);
     const v = validateCaChain(pem, { source: `${id}.pem` });
     await registry.createInstitution({ id, name: `Institution ${i}` });
-    await registry.addCaChain(id, { pem: v.pem, fingerprints: v.fingerprints, subject: v.subject, notAfter: v.notAfter });
+    await registry.addCaChain(id, {
+      pem: v.pem,
+      fingerprints: v.fingerprints,
+      subject: v.subject,
+      notAfter: v.notAfter,
+    });
     await registry.addIp(id, manyIp(i));
   }
   return performance.now() - t0;

@@ -80,7 +80,9 @@ ${server}
 }
 `,
     );
-    const child = spawn(NGINX_BIN, ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(NGINX_BIN, ['-p', dir, '-c', conf], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -11,7 +11,11 @@ import { join } from 'node:path';
 
 /** Runs openssl and returns stdout; throws with stderr on failure. */
 export function openssl(args: string[], options: ExecFileSyncOptions = {}): string {
-  return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options }) as string;
+  return execFileSync('openssl', args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...options,
+  }) as string;
 }
 
 /** A generated PKI in a temp dir. */
@@ -24,7 +28,10 @@ export interface PfxFixture {
   leafCert: X509Certificate;
   otherKey: KeyObject;
   /** Files: root.pem, int.pem, leaf.key, leaf.pem, chain.pem (int + root), server.key, server.pem, other.key. */
-  files: Record<'root' | 'intermediate' | 'leafKey' | 'leaf' | 'chain' | 'serverKey' | 'server' | 'otherKey', string>;
+  files: Record<
+    'root' | 'intermediate' | 'leafKey' | 'leaf' | 'chain' | 'serverKey' | 'server' | 'otherKey',
+    string
+  >;
   cleanup: () => void;
 }
 
@@ -56,26 +63,81 @@ const RSA = ['-newkey', 'rsa:2048'];
  * Makes the fixture PKI. `leafType` picks the client key (EC P-256 default).
  * @param leafCn - the client certificate's CN (the default friendlyName)
  */
-export function makePfxFixture(leafType: 'ec' | 'rsa' = 'ec', leafCn = 'ACME Client 01'): PfxFixture {
+export function makePfxFixture(
+  leafType: 'ec' | 'rsa' = 'ec',
+  leafCn = 'ACME Client 01',
+): PfxFixture {
   const dir = mkdtempSync(join(tmpdir(), 'mtls-pfx-'));
   const path = (name: string): string => join(dir, name);
   writeFileSync(path('ext.cnf'), EXTENSIONS);
   const days = ['-days', '30'];
-  openssl(['req', '-x509', ...EC, '-nodes', '-keyout', path('root.key'), '-out', path('root.pem'), ...days, '-subj', '/C=BR/O=ACME Test/CN=ACME Test Root']);
+  openssl([
+    'req',
+    '-x509',
+    ...EC,
+    '-nodes',
+    '-keyout',
+    path('root.key'),
+    '-out',
+    path('root.pem'),
+    ...days,
+    '-subj',
+    '/C=BR/O=ACME Test/CN=ACME Test Root',
+  ]);
   const sign = (name: string, subj: string, newkey: string[], ca: string, ext: string): void => {
-    openssl(['req', '-new', ...newkey, '-nodes', '-keyout', path(`${name}.key`), '-out', path(`${name}.csr`), '-subj', subj]);
     openssl([
-      'x509', '-req', '-in', path(`${name}.csr`), '-CA', path(`${ca}.pem`), '-CAkey', path(`${ca}.key`),
-      '-set_serial', `0x${randomBytes(9).toString('hex')}`, '-out', path(`${name}.pem`), ...days,
-      '-extfile', path('ext.cnf'), '-extensions', ext, '-sha256',
+      'req',
+      '-new',
+      ...newkey,
+      '-nodes',
+      '-keyout',
+      path(`${name}.key`),
+      '-out',
+      path(`${name}.csr`),
+      '-subj',
+      subj,
+    ]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      path(`${name}.csr`),
+      '-CA',
+      path(`${ca}.pem`),
+      '-CAkey',
+      path(`${ca}.key`),
+      '-set_serial',
+      `0x${randomBytes(9).toString('hex')}`,
+      '-out',
+      path(`${name}.pem`),
+      ...days,
+      '-extfile',
+      path('ext.cnf'),
+      '-extensions',
+      ext,
+      '-sha256',
     ]);
   };
   sign('int', '/C=BR/O=ACME Test/CN=ACME Test Issuing CA', EC, 'root', 'v3_int');
   sign('leaf', `/C=BR/O=ACME Test/CN=${leafCn}`, leafType === 'ec' ? EC : RSA, 'int', 'v3_client');
   sign('server', '/C=BR/O=ACME Test/CN=localhost', EC, 'int', 'v3_server');
-  openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path('other.key')]);
-  writeFileSync(path('chain.pem'), readFileSync(path('int.pem'), 'utf8') + readFileSync(path('root.pem'), 'utf8'));
-  writeFileSync(path('server-chain.pem'), readFileSync(path('server.pem'), 'utf8') + readFileSync(path('int.pem'), 'utf8'));
+  openssl([
+    'genpkey',
+    '-algorithm',
+    'EC',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-out',
+    path('other.key'),
+  ]);
+  writeFileSync(
+    path('chain.pem'),
+    readFileSync(path('int.pem'), 'utf8') + readFileSync(path('root.pem'), 'utf8'),
+  );
+  writeFileSync(
+    path('server-chain.pem'),
+    readFileSync(path('server.pem'), 'utf8') + readFileSync(path('int.pem'), 'utf8'),
+  );
   const cert = (f: string): X509Certificate => new X509Certificate(readFileSync(path(f)));
   const key = (f: string): KeyObject => createPrivateKey(readFileSync(path(f)));
   return {

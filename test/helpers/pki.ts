@@ -10,7 +10,11 @@ import type * as x509 from '@peculiar/x509';
 import { buildCertificate } from '../../src/pki/certificate.js';
 import { exportPrivateKeyPem, generateKeyPair, type KeyType } from '../../src/pki/keys.js';
 import { parseSubject } from '../../src/pki/names.js';
-import { BUILTIN_PROFILES, type ExtensionProfile, type GeneralNameSpec } from '../../src/pki/profile.js';
+import {
+  BUILTIN_PROFILES,
+  type ExtensionProfile,
+  type GeneralNameSpec,
+} from '../../src/pki/profile.js';
 import type { KeyObject } from 'node:crypto';
 
 /** A temp dir removed by the returned cleanup. */
@@ -46,7 +50,14 @@ let counter = 0;
 /** Makes a CA. With `issuer` it is an intermediate signed by that CA. */
 export async function makeCa(
   dir: string,
-  opts: { name?: string; keyType?: KeyType; issuer?: TestCa; notBefore?: Date; notAfter?: Date; days?: number } = {},
+  opts: {
+    name?: string;
+    keyType?: KeyType;
+    issuer?: TestCa;
+    notBefore?: Date;
+    notAfter?: Date;
+    days?: number;
+  } = {},
 ): Promise<TestCa> {
   const name = opts.name ?? `Test CA ${++counter}`;
   const subject = `/C=BR/ST=SP/O=${name}/CN=${name}`;
@@ -54,8 +65,12 @@ export async function makeCa(
   const built = await buildCertificate({
     subject: parseSubject(subject),
     publicKey: keys.publicKey,
-    signer: opts.issuer ? { privateKey: opts.issuer.privateKey, certificate: opts.issuer.certificate } : { privateKey: keys.privateKey },
-    profile: opts.issuer ? (BUILTIN_PROFILES.v3_intermediate_ca as ExtensionProfile) : (BUILTIN_PROFILES.v3_ca as ExtensionProfile),
+    signer: opts.issuer
+      ? { privateKey: opts.issuer.privateKey, certificate: opts.issuer.certificate }
+      : { privateKey: keys.privateKey },
+    profile: opts.issuer
+      ? (BUILTIN_PROFILES.v3_intermediate_ca as ExtensionProfile)
+      : (BUILTIN_PROFILES.v3_ca as ExtensionProfile),
     days: opts.days ?? 3650,
     ...(opts.notBefore ? { notBefore: opts.notBefore } : {}),
     ...(opts.notAfter ? { notAfter: opts.notAfter } : {}),
@@ -66,7 +81,15 @@ export async function makeCa(
   const keyPem = exportPrivateKeyPem(keys.privateKey);
   writeFileSync(certPath, built.pem);
   writeFileSync(keyPath, keyPem, { mode: 0o600 });
-  return { subject, privateKey: keys.privateKey, certificate: built.certificate, certPem: built.pem, keyPem, certPath, keyPath };
+  return {
+    subject,
+    privateKey: keys.privateKey,
+    certificate: built.certificate,
+    certPem: built.pem,
+    keyPem,
+    certPath,
+    keyPath,
+  };
 }
 
 /** Options for {@link makeLeaf}. */
@@ -84,10 +107,17 @@ export interface MakeLeafOptions {
 }
 
 /** Issues a leaf certificate from `ca` and writes cert + key PEM. */
-export async function makeLeaf(dir: string, ca: TestCa, opts: MakeLeafOptions = {}): Promise<TestLeaf> {
+export async function makeLeaf(
+  dir: string,
+  ca: TestCa,
+  opts: MakeLeafOptions = {},
+): Promise<TestLeaf> {
   const cn = opts.cn ?? `leaf-${++counter}`;
   const keys = await generateKeyPair(opts.keyType ?? 'ec-p256');
-  const profile = typeof opts.profile === 'object' ? opts.profile : (BUILTIN_PROFILES[opts.profile ?? 'client_cert'] as ExtensionProfile);
+  const profile =
+    typeof opts.profile === 'object'
+      ? opts.profile
+      : (BUILTIN_PROFILES[opts.profile ?? 'client_cert'] as ExtensionProfile);
   const built = await buildCertificate({
     subject: parseSubject(`/C=BR/ST=SP/O=Test/CN=${cn}`),
     publicKey: keys.publicKey,
@@ -104,11 +134,23 @@ export async function makeLeaf(dir: string, ca: TestCa, opts: MakeLeafOptions = 
   const keyPem = exportPrivateKeyPem(keys.privateKey);
   writeFileSync(certPath, built.pem);
   writeFileSync(keyPath, keyPem, { mode: 0o600 });
-  return { certPem: built.pem, keyPem, certPath, keyPath, certificate: built.certificate, privateKey: keys.privateKey, serialHex: built.serialHex };
+  return {
+    certPem: built.pem,
+    keyPem,
+    certPath,
+    keyPath,
+    certificate: built.certificate,
+    privateKey: keys.privateKey,
+    serialHex: built.serialHex,
+  };
 }
 
 /** A server certificate for localhost/127.0.0.1 (server_cert profile with SANs). */
-export function makeServerLeaf(dir: string, ca: TestCa, opts: MakeLeafOptions = {}): Promise<TestLeaf> {
+export function makeServerLeaf(
+  dir: string,
+  ca: TestCa,
+  opts: MakeLeafOptions = {},
+): Promise<TestLeaf> {
   return makeLeaf(dir, ca, {
     cn: 'localhost',
     profile: 'server_cert',

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** The maintenance database URL the test databases are created from. */
-export const PG_ADMIN_URL = process.env.MTLS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_ADMIN_URL =
+  process.env.MTLS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** The URL of database `db` on the same server as {@link PG_ADMIN_URL}. */
 export function pgUrl(db: string): string {
@@ -38,5 +39,10 @@ export interface TestDatabase {
 export async function createTestDatabase(prefix: string): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(4).toString('hex')}`;
   await pgAdmin((c) => c.query(`CREATE DATABASE ${name}`));
-  return { name, url: pgUrl(name), drop: () => pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined) };
+  return {
+    name,
+    url: pgUrl(name),
+    drop: () =>
+      pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
 }

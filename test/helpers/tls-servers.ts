@@ -70,10 +70,21 @@ export async function startNodeServer(options: NodeServerOptions): Promise<TestS
       res.statusCode = status ? Number(status[1]) : 200;
       res.setHeader('content-type', 'application/json');
       res.setHeader('x-test', 'yes');
-      res.end(JSON.stringify({ ok: true, method: req.method, path: req.url, body: Buffer.concat(chunks).toString('utf8'), contentType: req.headers['content-type'] ?? null, client }));
+      res.end(
+        JSON.stringify({
+          ok: true,
+          method: req.method,
+          path: req.url,
+          body: Buffer.concat(chunks).toString('utf8'),
+          contentType: req.headers['content-type'] ?? null,
+          client,
+        }),
+      );
     });
   });
-  server.on('tlsClientError', (e: NodeJS.ErrnoException) => events.push(`tlsClientError:${e.code ?? e.message}`));
+  server.on('tlsClientError', (e: NodeJS.ErrnoException) =>
+    events.push(`tlsClientError:${e.code ?? e.message}`),
+  );
   server.on('secureConnection', (s: TLSSocket) => {
     if (!s.authorized && requestCert) events.push(`unauthorized:${String(s.authorizationError)}`);
   });
@@ -138,18 +149,25 @@ export interface OpensslServerOptions {
  * (unknown_ca, certificate_expired, unsupported_certificate, …) and answers
  * `GET /` with a 200 status page. Resolves once it printed ACCEPT.
  */
-export async function startOpensslServer(options: OpensslServerOptions): Promise<TestServer & { child: ChildProcess }> {
+export async function startOpensslServer(
+  options: OpensslServerOptions,
+): Promise<TestServer & { child: ChildProcess }> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const child = spawn(
       'openssl',
       [
         's_server',
-        '-accept', `127.0.0.1:${port}`,
-        '-cert', options.certPath,
-        '-key', options.keyPath,
-        '-CAfile', options.caFile,
-        '-Verify', String(options.verifyDepth ?? 1),
+        '-accept',
+        `127.0.0.1:${port}`,
+        '-cert',
+        options.certPath,
+        '-key',
+        options.keyPath,
+        '-CAfile',
+        options.caFile,
+        '-Verify',
+        String(options.verifyDepth ?? 1),
         '-verify_return_error',
         ...(options.versionArgs ?? ['-tls1_2']),
         '-www',

@@ -8,11 +8,25 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { MtlsError } from '../../src/errors/index.js';
 import { createAdminClient, type AdminClient } from '../../src/gateway/admin/client.js';
-import { startAdminServer, type AdminRequestLog, type RunningAdmin } from '../../src/gateway/admin/server.js';
-import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import {
+  startAdminServer,
+  type AdminRequestLog,
+  type RunningAdmin,
+} from '../../src/gateway/admin/server.js';
+import {
+  openSqliteRegistry,
+  type SqliteRegistry,
+} from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord } from '../../src/gateway/registry/types.js';
 import { buildCrl } from '../../src/pki/crl.js';
-import { makeCa, makeLeaf, makeServerLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
+import {
+  makeCa,
+  makeLeaf,
+  makeServerLeaf,
+  tempDir,
+  type TestCa,
+  type TestLeaf,
+} from '../helpers/pki.js';
 
 const exec = promisify(execFile);
 const CLI = resolve('dist/cli/main.js');
@@ -27,16 +41,25 @@ interface CliResult {
 /** Runs the built CLI asynchronously (the admin server lives in this process). */
 async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   try {
-    const r = await exec(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', MTLS_REGISTRY: '', MTLS_ADMIN_URL: '', ...env }, timeout: 30_000 });
+    const r = await exec(process.execPath, [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: '1', MTLS_REGISTRY: '', MTLS_ADMIN_URL: '', ...env },
+      timeout: 30_000,
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+    return {
+      code: typeof err.code === 'number' ? err.code : -1,
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? '',
+    };
   }
 }
 
 async function curl(args: string[]): Promise<{ status: number; body: string }> {
-  const r = await exec('curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', ...args], { timeout: 15_000 });
+  const r = await exec('curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', ...args], {
+    timeout: 15_000,
+  });
   const idx = r.stdout.lastIndexOf('\n');
   return { status: Number(r.stdout.slice(idx + 1)), body: r.stdout.slice(0, idx) };
 }
@@ -78,13 +101,22 @@ describe('admin API', () => {
   before(async () => {
     if (!existsSync(CLI)) throw new Error('build the CLI first: npx tsc -p tsconfig.build.json');
     ({ dir, cleanup } = tempDir('mtlskit-admin-'));
-    [acmeCa, adminCa] = await Promise.all([makeCa(dir, { name: 'Admin Acme CA' }), makeCa(dir, { name: 'Ops Admin CA' })]);
+    [acmeCa, adminCa] = await Promise.all([
+      makeCa(dir, { name: 'Admin Acme CA' }),
+      makeCa(dir, { name: 'Ops Admin CA' }),
+    ]);
     serverLeaf = await makeServerLeaf(dir, adminCa);
     registryPath = join(dir, 'registry.db');
     registry = await openSqliteRegistry(registryPath);
     tokenFile = join(dir, 'admin.token');
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    admin = await startAdminServer({ registry, port: 0, tokenFile, bodyLimit: 64 * 1024, onRequest: (e) => log.push(e) });
+    admin = await startAdminServer({
+      registry,
+      port: 0,
+      tokenFile,
+      bodyLimit: 64 * 1024,
+      onRequest: (e) => log.push(e),
+    });
     client = await createAdminClient({ url: admin.url, tokenFile });
   });
   after(async () => {
@@ -95,14 +127,42 @@ describe('admin API', () => {
   });
 
   it('never starts open, and refuses unsafe listener settings', async () => {
-    await assert.rejects(startAdminServer({ registry, port: 0 }), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_CONFIG_INVALID' && /never started open/.test(e.message));
-    await assert.rejects(startAdminServer({ registry, port: 0, clientCaFile: adminCa.certPath }), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_CONFIG_INVALID' && /requires HTTPS/.test(e.message));
-    await assert.rejects(startAdminServer({ registry, port: 0, host: '0.0.0.0', tokenFile }), (e: unknown) => e instanceof MtlsError && /plain HTTP/.test(e.message) && e.subject === 'admin.host');
+    await assert.rejects(
+      startAdminServer({ registry, port: 0 }),
+      (e: unknown) =>
+        e instanceof MtlsError &&
+        e.code === 'MTLS_CONFIG_INVALID' &&
+        /never started open/.test(e.message),
+    );
+    await assert.rejects(
+      startAdminServer({ registry, port: 0, clientCaFile: adminCa.certPath }),
+      (e: unknown) =>
+        e instanceof MtlsError &&
+        e.code === 'MTLS_CONFIG_INVALID' &&
+        /requires HTTPS/.test(e.message),
+    );
+    await assert.rejects(
+      startAdminServer({ registry, port: 0, host: '0.0.0.0', tokenFile }),
+      (e: unknown) =>
+        e instanceof MtlsError && /plain HTTP/.test(e.message) && e.subject === 'admin.host',
+    );
     const short = join(dir, 'short.token');
     writeFileSync(short, 'abc\n');
-    await assert.rejects(startAdminServer({ registry, port: 0, tokenFile: short }), (e: unknown) => e instanceof MtlsError && /shorter than 16/.test(e.message));
-    await assert.rejects(startAdminServer({ registry, port: 0, tokenFile: join(dir, 'missing.token') }), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_CONFIG_INVALID' && /admin\.tokenFile/.test(e.message));
-    await assert.rejects(startAdminServer({ registry, port: admin.port, tokenFile }), (e: unknown) => e instanceof MtlsError && /EADDRINUSE/.test(e.message));
+    await assert.rejects(
+      startAdminServer({ registry, port: 0, tokenFile: short }),
+      (e: unknown) => e instanceof MtlsError && /shorter than 16/.test(e.message),
+    );
+    await assert.rejects(
+      startAdminServer({ registry, port: 0, tokenFile: join(dir, 'missing.token') }),
+      (e: unknown) =>
+        e instanceof MtlsError &&
+        e.code === 'MTLS_CONFIG_INVALID' &&
+        /admin\.tokenFile/.test(e.message),
+    );
+    await assert.rejects(
+      startAdminServer({ registry, port: admin.port, tokenFile }),
+      (e: unknown) => e instanceof MtlsError && /EADDRINUSE/.test(e.message),
+    );
   });
 
   it('answers /healthz and /readyz without credentials, everything else only with the token', async () => {
@@ -114,56 +174,101 @@ describe('admin API', () => {
     const none = await request(`${admin.url}/v1/institutions`);
     assert.equal(none.statusCode, 401);
     assert.match(String(none.headers['www-authenticate']), /^Bearer/);
-    const noneBody = (await none.body.json()) as { error: { code: string; message: string; hint: string } };
+    const noneBody = (await none.body.json()) as {
+      error: { code: string; message: string; hint: string };
+    };
     assert.equal(noneBody.error.code, 'MTLS_UNAUTHORIZED');
     assert.equal(noneBody.error.message, 'no bearer token was presented');
-    assert.match(noneBody.error.hint, /^Send Authorization: Bearer TOKEN /, 'the hint says what to send');
+    assert.match(
+      noneBody.error.hint,
+      /^Send Authorization: Bearer TOKEN /,
+      'the hint says what to send',
+    );
 
     const bad = await request(`${admin.url}/v1/institutions`, { headers: bearer('b'.repeat(32)) });
     assert.equal(bad.statusCode, 401);
-    const badBody = (await bad.body.json()) as { error: { code: string; message: string; hint: string } };
+    const badBody = (await bad.body.json()) as {
+      error: { code: string; message: string; hint: string };
+    };
     assert.equal(badBody.error.code, 'MTLS_UNAUTHORIZED');
     assert.equal(badBody.error.message, 'the bearer token is not valid for this admin API');
     assert.doesNotMatch(JSON.stringify(badBody), /bbbb/, 'the presented token is never echoed');
-    const almost = await request(`${admin.url}/v1/institutions`, { headers: bearer(TOKEN.slice(0, -1)) });
+    const almost = await request(`${admin.url}/v1/institutions`, {
+      headers: bearer(TOKEN.slice(0, -1)),
+    });
     assert.equal(almost.statusCode, 401);
     await almost.body.dump();
-    const basic = await request(`${admin.url}/v1/institutions`, { headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` } });
+    const basic = await request(`${admin.url}/v1/institutions`, {
+      headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` },
+    });
     assert.equal(basic.statusCode, 401);
     await basic.body.dump();
 
     // curl as an independent client.
-    const good = await curl(['-H', `Authorization: Bearer ${TOKEN}`, `${admin.url}/v1/institutions`]);
+    const good = await curl([
+      '-H',
+      `Authorization: Bearer ${TOKEN}`,
+      `${admin.url}/v1/institutions`,
+    ]);
     assert.equal(good.status, 200);
     assert.deepEqual(JSON.parse(good.body), { items: [] });
     const noTok = await curl([`${admin.url}/v1/audit`]);
     assert.equal(noTok.status, 401);
-    assert.ok(log.some((e) => e.status === 401 && e.actor === null) && log.some((e) => e.status === 200 && e.actor === 'token'));
+    assert.ok(
+      log.some((e) => e.status === 401 && e.actor === null) &&
+        log.some((e) => e.status === 200 && e.actor === 'token'),
+    );
     assert.ok(!JSON.stringify(log).includes(TOKEN), 'the token never reaches the request log');
   });
 
   it('manages institutions, CA chains, IPs, CRLs, rules and the audit over REST', async () => {
     const inst = await client.createInstitution({ id: 'acme', name: 'Acme Bank' });
     assert.equal(inst.status, 'active');
-    await assert.rejects(client.createInstitution({ id: 'acme', name: 'again' }), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_CONFLICT');
-    assert.deepEqual((await client.listInstitutions()).map((i) => [i.id, i.chains]), [['acme', 0]]);
+    await assert.rejects(
+      client.createInstitution({ id: 'acme', name: 'again' }),
+      (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_CONFLICT',
+    );
+    assert.deepEqual(
+      (await client.listInstitutions()).map((i) => [i.id, i.chains]),
+      [['acme', 0]],
+    );
 
     const added = await client.addCaChain('acme', acmeCa.certPem, 'acme-ca.pem');
     assert.equal(added.certificates[0]!.subject.split(',')[0], 'CN=Admin Acme CA');
     assert.deepEqual(added.warnings, []);
     // The client refuses a private key before sending; the server refuses it too.
-    await assert.rejects(client.addCaChain('acme', acmeCa.certPem + acmeCa.keyPem, 'bundle.pem'), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_ONBOARD_REJECTED' && /NEVER/.test(e.message));
-    const raw = await request(`${admin.url}/v1/institutions/acme/cas`, { method: 'POST', headers: { ...bearer(), 'content-type': 'application/x-pem-file' }, body: acmeCa.certPem + acmeCa.keyPem });
+    await assert.rejects(
+      client.addCaChain('acme', acmeCa.certPem + acmeCa.keyPem, 'bundle.pem'),
+      (e: unknown) =>
+        e instanceof MtlsError && e.code === 'MTLS_ONBOARD_REJECTED' && /NEVER/.test(e.message),
+    );
+    const raw = await request(`${admin.url}/v1/institutions/acme/cas`, {
+      method: 'POST',
+      headers: { ...bearer(), 'content-type': 'application/x-pem-file' },
+      body: acmeCa.certPem + acmeCa.keyPem,
+    });
     assert.equal(raw.statusCode, 422);
-    const rawBody = (await raw.body.json()) as { error: { code: string; message: string; details: { check: string } } };
+    const rawBody = (await raw.body.json()) as {
+      error: { code: string; message: string; details: { check: string } };
+    };
     assert.equal(rawBody.error.code, 'MTLS_ONBOARD_REJECTED');
     assert.equal(rawBody.error.details.check, 'private_key');
     assert.ok(!rawBody.error.message.includes('BEGIN PRIVATE KEY'));
-    await assert.rejects(client.addCaChain('acme', acmeCa.certPem), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_ONBOARD_REJECTED' && (e.details as { check: string }).check === 'duplicate');
+    await assert.rejects(
+      client.addCaChain('acme', acmeCa.certPem),
+      (e: unknown) =>
+        e instanceof MtlsError &&
+        e.code === 'MTLS_ONBOARD_REJECTED' &&
+        (e.details as { check: string }).check === 'duplicate',
+    );
     // JSON upload form and DER upload both work (against another institution).
     await client.createInstitution({ id: 'beta', name: 'Beta' });
     const betaCa = await makeCa(dir, { name: 'Admin Beta CA' });
-    const viaJson = await request(`${admin.url}/v1/institutions/beta/cas`, { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: JSON.stringify({ pem: betaCa.certPem }) });
+    const viaJson = await request(`${admin.url}/v1/institutions/beta/cas`, {
+      method: 'POST',
+      headers: { ...bearer(), 'content-type': 'application/json' },
+      body: JSON.stringify({ pem: betaCa.certPem }),
+    });
     assert.equal(viaJson.statusCode, 201);
     await viaJson.body.dump();
     const betaChains = await client.listCaChains('beta');
@@ -174,17 +279,36 @@ describe('admin API', () => {
 
     assert.equal((await client.addIp('acme', '203.0.113.7')).cidr, '203.0.113.7/32');
     await client.addIp('acme', '2001:db8::/48');
-    await assert.rejects(client.addIp('acme', '203.0.113.7/24'), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_BAD_ARGUMENT');
+    await assert.rejects(
+      client.addIp('acme', '203.0.113.7/24'),
+      (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_BAD_ARGUMENT',
+    );
     await client.removeIp('acme', '2001:db8::/48');
-    assert.deepEqual((await client.listIps('acme')).map((i) => i.cidr), ['203.0.113.7/32']);
-    const delByPath = await request(`${admin.url}/v1/institutions/acme/ips/${encodeURIComponent('203.0.113.7/32')}`, { method: 'DELETE', headers: bearer() });
+    assert.deepEqual(
+      (await client.listIps('acme')).map((i) => i.cidr),
+      ['203.0.113.7/32'],
+    );
+    const delByPath = await request(
+      `${admin.url}/v1/institutions/acme/ips/${encodeURIComponent('203.0.113.7/32')}`,
+      { method: 'DELETE', headers: bearer() },
+    );
     assert.equal(delByPath.statusCode, 204);
     await client.addIp('acme', '203.0.113.7');
 
-    const crl = await buildCrl({ signer: { privateKey: acmeCa.privateKey, certificate: acmeCa.certificate }, entries: [{ serial: '1F', revokedAt: new Date() }], crlNumber: 1n });
+    const crl = await buildCrl({
+      signer: { privateKey: acmeCa.privateKey, certificate: acmeCa.certificate },
+      entries: [{ serial: '1F', revokedAt: new Date() }],
+      crlNumber: 1n,
+    });
     const put = await client.putCrls('acme', crl.pem, 'acme.crl');
     assert.equal(put.crls.length, 1);
-    await assert.rejects(client.putCrls('beta', crl.pem), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_ONBOARD_REJECTED' && /not issued by any CA registered/.test(e.message));
+    await assert.rejects(
+      client.putCrls('beta', crl.pem),
+      (e: unknown) =>
+        e instanceof MtlsError &&
+        e.code === 'MTLS_ONBOARD_REJECTED' &&
+        /not issued by any CA registered/.test(e.message),
+    );
     assert.equal((await client.listCrls()).length, 1);
 
     const rule = await client.addRule('acme', { kind: 'subject_cn', value: 'api-client' });
@@ -195,10 +319,17 @@ describe('admin API', () => {
     assert.equal(detail.chains.length, 1);
     assert.equal(detail.ips.length, 1);
     assert.equal(detail.crls.length, 1);
-    await assert.rejects(client.getInstitution('nobody'), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_NOT_FOUND');
+    await assert.rejects(
+      client.getInstitution('nobody'),
+      (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_NOT_FOUND',
+    );
 
     assert.equal((await client.setInstitutionStatus('beta', 'suspended')).status, 'suspended');
-    const patchName = await request(`${admin.url}/v1/institutions/beta`, { method: 'PATCH', headers: { ...bearer(), 'content-type': 'application/json' }, body: '{"name":"x"}' });
+    const patchName = await request(`${admin.url}/v1/institutions/beta`, {
+      method: 'PATCH',
+      headers: { ...bearer(), 'content-type': 'application/json' },
+      body: '{"name":"x"}',
+    });
     assert.equal(patchName.statusCode, 400);
     await patchName.body.dump();
 
@@ -208,8 +339,15 @@ describe('admin API', () => {
       audit({ time: new Date(Date.now() - 5 * 3600_000).toISOString(), reason: 'revoked' }),
       audit({ institutionId: null, reason: 'ip_not_registered', ip: '198.51.100.9' }),
     ]);
-    const recent = await client.queryAudit({ since: '1h', institutionId: 'acme', outcome: 'rejected' });
-    assert.deepEqual(recent.map((r) => r.reason), ['unknown_ca']);
+    const recent = await client.queryAudit({
+      since: '1h',
+      institutionId: 'acme',
+      outcome: 'rejected',
+    });
+    assert.deepEqual(
+      recent.map((r) => r.reason),
+      ['unknown_ca'],
+    );
     assert.equal((await client.queryAudit({ reason: 'ip_not_registered' }))[0]!.ip, '198.51.100.9');
     assert.equal((await client.queryAudit({ limit: 2 })).length, 2);
     const badSince = await request(`${admin.url}/v1/audit?since=yesterday`, { headers: bearer() });
@@ -217,26 +355,49 @@ describe('admin API', () => {
     await badSince.body.dump();
 
     await client.deleteInstitution('beta');
-    assert.deepEqual((await client.listInstitutions()).map((i) => i.id), ['acme']);
+    assert.deepEqual(
+      (await client.listInstitutions()).map((i) => i.id),
+      ['acme'],
+    );
   });
 
   it('answers errors as JSON: 404, 405, 413, 415, 403 for browser requests', async () => {
     const notFound = await request(`${admin.url}/v1/nothing`, { headers: bearer() });
     assert.equal(notFound.statusCode, 404);
-    assert.equal(((await notFound.body.json()) as { error: { code: string } }).error.code, 'MTLS_NOT_FOUND');
-    const method = await request(`${admin.url}/v1/institutions`, { method: 'PUT', headers: bearer() });
+    assert.equal(
+      ((await notFound.body.json()) as { error: { code: string } }).error.code,
+      'MTLS_NOT_FOUND',
+    );
+    const method = await request(`${admin.url}/v1/institutions`, {
+      method: 'PUT',
+      headers: bearer(),
+    });
     assert.equal(method.statusCode, 405);
     await method.body.dump();
-    const big = await request(`${admin.url}/v1/institutions/acme/cas`, { method: 'POST', headers: { ...bearer(), 'content-type': 'application/x-pem-file' }, body: 'A'.repeat(100 * 1024) });
+    const big = await request(`${admin.url}/v1/institutions/acme/cas`, {
+      method: 'POST',
+      headers: { ...bearer(), 'content-type': 'application/x-pem-file' },
+      body: 'A'.repeat(100 * 1024),
+    });
     assert.equal(big.statusCode, 413);
     await big.body.dump();
-    const form = await request(`${admin.url}/v1/institutions`, { method: 'POST', headers: { ...bearer(), 'content-type': 'application/x-www-form-urlencoded' }, body: 'id=x' });
+    const form = await request(`${admin.url}/v1/institutions`, {
+      method: 'POST',
+      headers: { ...bearer(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'id=x',
+    });
     assert.equal(form.statusCode, 415);
     await form.body.dump();
-    const badJson = await request(`${admin.url}/v1/institutions`, { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: '{' });
+    const badJson = await request(`${admin.url}/v1/institutions`, {
+      method: 'POST',
+      headers: { ...bearer(), 'content-type': 'application/json' },
+      body: '{',
+    });
     assert.equal(badJson.statusCode, 400);
     await badJson.body.dump();
-    const browser = await request(`${admin.url}/v1/institutions`, { headers: { ...bearer(), origin: 'https://evil.example' } });
+    const browser = await request(`${admin.url}/v1/institutions`, {
+      headers: { ...bearer(), origin: 'https://evil.example' },
+    });
     assert.equal(browser.statusCode, 403);
     await browser.body.dump();
   });
@@ -246,27 +407,65 @@ describe('admin API', () => {
     const noEku = await makeLeaf(dir, adminCa, { cn: 'ops-server-cert', profile: 'server_cert' });
     const strangerCa = await makeCa(dir, { name: 'Stranger CA' });
     const stranger = await makeLeaf(dir, strangerCa, { cn: 'ops-stranger' });
-    const https = await startAdminServer({ registry, port: 0, certFile: serverLeaf.certPath, keyFile: serverLeaf.keyPath, clientCaFile: adminCa.certPath });
+    const https = await startAdminServer({
+      registry,
+      port: 0,
+      certFile: serverLeaf.certPath,
+      keyFile: serverLeaf.keyPath,
+      clientCaFile: adminCa.certPath,
+    });
     try {
       assert.match(https.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-      const certClient = await createAdminClient({ url: https.url, certFile: good.certPath, keyFile: good.keyPath, caFile: adminCa.certPath });
+      const certClient = await createAdminClient({
+        url: https.url,
+        certFile: good.certPath,
+        keyFile: good.keyPath,
+        caFile: adminCa.certPath,
+      });
       try {
-        assert.deepEqual((await certClient.listInstitutions()).map((i) => i.id), ['acme']);
+        assert.deepEqual(
+          (await certClient.listInstitutions()).map((i) => i.id),
+          ['acme'],
+        );
       } finally {
         await certClient.close();
       }
-      const viaCurl = await curl(['--cacert', adminCa.certPath, '--cert', good.certPath, '--key', good.keyPath, `${https.url}/v1/institutions`]);
+      const viaCurl = await curl([
+        '--cacert',
+        adminCa.certPath,
+        '--cert',
+        good.certPath,
+        '--key',
+        good.keyPath,
+        `${https.url}/v1/institutions`,
+      ]);
       assert.equal(viaCurl.status, 200);
       for (const leaf of [noEku, stranger]) {
-        const r = await curl(['--cacert', adminCa.certPath, '--cert', leaf.certPath, '--key', leaf.keyPath, `${https.url}/v1/institutions`]);
+        const r = await curl([
+          '--cacert',
+          adminCa.certPath,
+          '--cert',
+          leaf.certPath,
+          '--key',
+          leaf.keyPath,
+          `${https.url}/v1/institutions`,
+        ]);
         assert.equal(r.status, 401, `${leaf.certPath} must not be an admin credential`);
       }
       const anonymous = await curl(['--cacert', adminCa.certPath, `${https.url}/v1/institutions`]);
       assert.equal(anonymous.status, 401);
       // The CLI trusts only the given CA for the admin server.
-      const untrusted = await createAdminClient({ url: https.url, certFile: good.certPath, keyFile: good.keyPath, caFile: strangerCa.certPath });
+      const untrusted = await createAdminClient({
+        url: https.url,
+        certFile: good.certPath,
+        keyFile: good.keyPath,
+        caFile: strangerCa.certPath,
+      });
       try {
-        await assert.rejects(untrusted.listInstitutions(), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_TLS_SERVER_UNTRUSTED');
+        await assert.rejects(
+          untrusted.listInstitutions(),
+          (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_TLS_SERVER_UNTRUSTED',
+        );
       } finally {
         await untrusted.close();
       }
@@ -281,10 +480,21 @@ describe('admin API', () => {
       const reg = ['--registry', file];
       const missing = await cli(['gateway', 'institution', 'list', ...reg]);
       assert.equal(missing.code, 3, missing.stderr);
-      assert.match(missing.stderr, /error\[MTLS_CONFIG_INVALID\]: registry file .*cli\.db does not exist/);
+      assert.match(
+        missing.stderr,
+        /error\[MTLS_CONFIG_INVALID\]: registry file .*cli\.db does not exist/,
+      );
       assert.ok(!existsSync(file), 'a read command creates no registry');
 
-      const add = await cli(['gateway', 'institution', 'add', 'gamma', '--name', 'Gamma Bank', ...reg]);
+      const add = await cli([
+        'gateway',
+        'institution',
+        'add',
+        'gamma',
+        '--name',
+        'Gamma Bank',
+        ...reg,
+      ]);
       assert.equal(add.code, 0, add.stderr);
       assert.match(add.stdout, /added institution gamma \(Gamma Bank\)/);
       const gammaCa = await makeCa(dir, { name: 'CLI Gamma CA' });
@@ -295,8 +505,19 @@ describe('admin API', () => {
       writeFileSync(bundle, gammaCa.certPem + gammaCa.keyPem);
       const key = await cli(['gateway', 'ca', 'add', 'gamma', bundle, ...reg]);
       assert.equal(key.code, 4);
-      assert.match(key.stderr, /error\[MTLS_ONBOARD_REJECTED\]: .*bundle\.pem: block #2 is a PRIVATE KEY block\. A private key must NEVER be sent/);
-      const ip = await cli(['gateway', 'ip', 'add', 'gamma', '192.0.2.10', '2001:db8:1::/48', ...reg]);
+      assert.match(
+        key.stderr,
+        /error\[MTLS_ONBOARD_REJECTED\]: .*bundle\.pem: block #2 is a PRIVATE KEY block\. A private key must NEVER be sent/,
+      );
+      const ip = await cli([
+        'gateway',
+        'ip',
+        'add',
+        'gamma',
+        '192.0.2.10',
+        '2001:db8:1::/48',
+        ...reg,
+      ]);
       assert.equal(ip.code, 0, ip.stderr);
       const badIp = await cli(['gateway', 'ip', 'add', 'gamma', '192.0.2.10/24', ...reg]);
       assert.equal(badIp.code, 2);
@@ -304,7 +525,17 @@ describe('admin API', () => {
       assert.match(badIp.stderr, /hint: Did you mean 192\.0\.2\.0\/24/);
       const rule = await cli(['gateway', 'rule', 'add', 'gamma', '--cn', 'api-client', ...reg]);
       assert.equal(rule.code, 0, rule.stderr);
-      const twoRules = await cli(['gateway', 'rule', 'add', 'gamma', '--cn', 'a', '--o', 'b', ...reg]);
+      const twoRules = await cli([
+        'gateway',
+        'rule',
+        'add',
+        'gamma',
+        '--cn',
+        'a',
+        '--o',
+        'b',
+        ...reg,
+      ]);
       assert.equal(twoRules.code, 2);
       assert.equal((await cli(['gateway', 'institution', 'suspend', 'gamma', ...reg])).code, 0);
 
@@ -312,26 +543,50 @@ describe('admin API', () => {
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, /^ID\s+NAME\s+STATUS\s+CAS\s+IPS\s+CRLS\s+RULES\n/);
       assert.match(table.stdout, /gamma\s+Gamma Bank\s+suspended\s+1\s+2\s+0\s+1/);
-      const json = JSON.parse((await cli(['gateway', 'institution', 'show', 'gamma', '--json', ...reg])).stdout) as { institution: { status: string }; ips: { cidr: string }[] };
+      const json = JSON.parse(
+        (await cli(['gateway', 'institution', 'show', 'gamma', '--json', ...reg])).stdout,
+      ) as { institution: { status: string }; ips: { cidr: string }[] };
       assert.equal(json.institution.status, 'suspended');
-      assert.deepEqual(json.ips.map((i) => i.cidr), ['192.0.2.10/32', '2001:db8:1::/48']);
+      assert.deepEqual(
+        json.ips.map((i) => i.cidr),
+        ['192.0.2.10/32', '2001:db8:1::/48'],
+      );
       const unknown = await cli(['gateway', 'institution', 'show', 'nobody', ...reg]);
       assert.equal(unknown.code, 4);
       assert.match(unknown.stderr, /error\[MTLS_NOT_FOUND\]/);
 
       const r = await openSqliteRegistry(file);
-      await r.appendAudit([audit({ institutionId: 'gamma', reason: 'eku_missing' }), audit({ institutionId: 'gamma', outcome: 'accepted', reason: 'ok' })]);
+      await r.appendAudit([
+        audit({ institutionId: 'gamma', reason: 'eku_missing' }),
+        audit({ institutionId: 'gamma', outcome: 'accepted', reason: 'ok' }),
+      ]);
       await r.close();
-      const auditJson = await cli(['gateway', 'audit', '--since', '1h', '--institution', 'gamma', '--outcome', 'rejected', '--json', ...reg]);
+      const auditJson = await cli([
+        'gateway',
+        'audit',
+        '--since',
+        '1h',
+        '--institution',
+        'gamma',
+        '--outcome',
+        'rejected',
+        '--json',
+        ...reg,
+      ]);
       assert.equal(auditJson.code, 0, auditJson.stderr);
-      assert.deepEqual((JSON.parse(auditJson.stdout) as AuditRecord[]).map((x) => x.reason), ['eku_missing']);
+      assert.deepEqual(
+        (JSON.parse(auditJson.stdout) as AuditRecord[]).map((x) => x.reason),
+        ['eku_missing'],
+      );
       const auditTable = await cli(['gateway', 'audit', '--since', '1h', ...reg]);
       assert.match(auditTable.stdout, /^TIME\s+KIND\s+OUTCOME\s+REASON/);
       assert.match(auditTable.stdout, /rejected\s+eku_missing\s+127\.0\.0\.1\s+gamma/);
       const badReason = await cli(['gateway', 'audit', '--reason', 'nope', ...reg]);
       assert.equal(badReason.code, 2);
       // MTLS_REGISTRY is the default target.
-      const viaEnv = await cli(['gateway', 'ip', 'list', 'gamma', '--json'], { MTLS_REGISTRY: file });
+      const viaEnv = await cli(['gateway', 'ip', 'list', 'gamma', '--json'], {
+        MTLS_REGISTRY: file,
+      });
       assert.equal((JSON.parse(viaEnv.stdout) as unknown[]).length, 2);
       const removed = await cli(['gateway', 'institution', 'remove', 'gamma', '--json', ...reg]);
       assert.deepEqual(JSON.parse(removed.stdout), { ok: true, removed: 'gamma' });
@@ -339,11 +594,27 @@ describe('admin API', () => {
 
     it('manages the same registry through the admin API (--admin), with the token from a file', async () => {
       const target = ['--admin', admin.url, '--admin-token-file', tokenFile];
-      const add = await cli(['gateway', 'institution', 'add', 'delta', '--name', 'Delta', ...target]);
+      const add = await cli([
+        'gateway',
+        'institution',
+        'add',
+        'delta',
+        '--name',
+        'Delta',
+        ...target,
+      ]);
       assert.equal(add.code, 0, add.stderr);
       assert.ok(await registry.getInstitution('delta'), 'the API wrote to the registry');
       const deltaCa = await makeCa(dir, { name: 'CLI Delta CA' });
-      const ca = await cli(['gateway', 'ca', 'add', 'delta', deltaCa.certPath, '--json', ...target]);
+      const ca = await cli([
+        'gateway',
+        'ca',
+        'add',
+        'delta',
+        deltaCa.certPath,
+        '--json',
+        ...target,
+      ]);
       assert.equal(ca.code, 0, ca.stderr);
       assert.equal((JSON.parse(ca.stdout) as { certificates: unknown[] }).certificates.length, 1);
       const bundle = join(dir, 'delta-bundle.pem');
@@ -353,27 +624,73 @@ describe('admin API', () => {
       assert.equal(key.code, 4);
       assert.match(key.stderr, /MTLS_ONBOARD_REJECTED.*NEVER/);
       assert.ok(!log.slice(keyLog).some((e) => e.method === 'POST'), 'the key never left the CLI');
-      assert.equal((await cli(['gateway', 'ip', 'add', 'delta', '198.51.100.0/24', ...target])).code, 0);
+      assert.equal(
+        (await cli(['gateway', 'ip', 'add', 'delta', '198.51.100.0/24', ...target])).code,
+        0,
+      );
       const ips = await cli(['gateway', 'ip', 'list', '--json', ...target]);
-      assert.ok((JSON.parse(ips.stdout) as { cidr: string }[]).some((i) => i.cidr === '198.51.100.0/24'));
+      assert.ok(
+        (JSON.parse(ips.stdout) as { cidr: string }[]).some((i) => i.cidr === '198.51.100.0/24'),
+      );
       const crlFile = join(dir, 'delta.crl.pem');
-      writeFileSync(crlFile, (await buildCrl({ signer: { privateKey: deltaCa.privateKey, certificate: deltaCa.certificate }, entries: [], crlNumber: 3n })).pem);
+      writeFileSync(
+        crlFile,
+        (
+          await buildCrl({
+            signer: { privateKey: deltaCa.privateKey, certificate: deltaCa.certificate },
+            entries: [],
+            crlNumber: 3n,
+          })
+        ).pem,
+      );
       const crl = await cli(['gateway', 'crl', 'put', 'delta', crlFile, ...target]);
       assert.equal(crl.code, 0, crl.stderr);
       assert.match(crl.stdout, /registered CRL \d+ for delta: issuer CN=CLI Delta CA/);
-      await registry.appendAudit([audit({ institutionId: 'delta', reason: 'pinned_rule_mismatch' })]);
-      const au = await cli(['gateway', 'audit', '--since', '1h', '--institution', 'delta', '--outcome', 'rejected', '--json', ...target]);
+      await registry.appendAudit([
+        audit({ institutionId: 'delta', reason: 'pinned_rule_mismatch' }),
+      ]);
+      const au = await cli([
+        'gateway',
+        'audit',
+        '--since',
+        '1h',
+        '--institution',
+        'delta',
+        '--outcome',
+        'rejected',
+        '--json',
+        ...target,
+      ]);
       assert.equal(au.code, 0, au.stderr);
-      assert.deepEqual((JSON.parse(au.stdout) as AuditRecord[]).map((x) => x.reason), ['pinned_rule_mismatch']);
+      assert.deepEqual(
+        (JSON.parse(au.stdout) as AuditRecord[]).map((x) => x.reason),
+        ['pinned_rule_mismatch'],
+      );
 
       const wrongToken = join(dir, 'wrong.token');
       writeFileSync(wrongToken, 'c'.repeat(32));
-      const denied = await cli(['gateway', 'institution', 'list', '--admin', admin.url, '--admin-token-file', wrongToken]);
+      const denied = await cli([
+        'gateway',
+        'institution',
+        'list',
+        '--admin',
+        admin.url,
+        '--admin-token-file',
+        wrongToken,
+      ]);
       assert.equal(denied.code, 4);
       assert.match(denied.stderr, /error\[MTLS_UNAUTHORIZED\]/);
       const noCreds = await cli(['gateway', 'institution', 'list', '--admin', admin.url]);
       assert.equal(noCreds.code, 2);
-      const down = await cli(['gateway', 'institution', 'list', '--admin', 'http://127.0.0.1:9', '--admin-token-file', tokenFile]);
+      const down = await cli([
+        'gateway',
+        'institution',
+        'list',
+        '--admin',
+        'http://127.0.0.1:9',
+        '--admin-token-file',
+        tokenFile,
+      ]);
       assert.equal(down.code, 6);
       assert.match(down.stderr, /error\[MTLS_NETWORK\]: cannot reach the admin API/);
     });

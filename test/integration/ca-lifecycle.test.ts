@@ -33,7 +33,17 @@ async function setup(extra: string[] = []): Promise<Setup> {
   writeFileSync(pfxPass, 'pfx password\n');
   const ca = join(t.dir, 'root');
   // Unencrypted: 600,000 PBKDF2 rounds per command would dominate the run; passphrases are tested elsewhere.
-  const r = await runCli(['ca', 'init', ca, '--subject', ROOT_SUBJECT, '--key-type', 'ec-p256', '--no-passphrase', ...extra]);
+  const r = await runCli([
+    'ca',
+    'init',
+    ca,
+    '--subject',
+    ROOT_SUBJECT,
+    '--key-type',
+    'ec-p256',
+    '--no-passphrase',
+    ...extra,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return { dir: t.dir, ca, pass, pfxPass, cleanup: t.cleanup };
 }
@@ -42,7 +52,10 @@ async function mtls(args: string[]): Promise<{ code: number; stdout: string; std
   return runCli(args);
 }
 
-async function status(s: Setup, ...args: string[]): Promise<{ code: number; kinds: string[]; out: string }> {
+async function status(
+  s: Setup,
+  ...args: string[]
+): Promise<{ code: number; kinds: string[]; out: string }> {
   const r = await mtls(['ca', 'status', '--ca', s.ca, '--json', ...args]);
   const json = JSON.parse(r.stdout) as { ok: boolean; findings: Array<{ kind: string }> };
   assert.equal(json.ok, r.code === 0, r.stdout);
@@ -76,7 +89,21 @@ test('ca status: 1 without a CRL, 0 when fresh, 1 near and past nextUpdate and w
     assert.equal(text.code, 1);
     assert.match(text.stdout, /ALARM \[crl_expired\].*refuse EVERY certificate/);
 
-    const issued = await mtls(['ca', 'issue', 'soon', '--ca', s.ca, '--key-type', 'ec-p256', '--days', '20', '--password-file', s.pfxPass, '--passphrase-file', s.pass]);
+    const issued = await mtls([
+      'ca',
+      'issue',
+      'soon',
+      '--ca',
+      s.ca,
+      '--key-type',
+      'ec-p256',
+      '--days',
+      '20',
+      '--password-file',
+      s.pfxPass,
+      '--passphrase-file',
+      s.pass,
+    ]);
     assert.equal(issued.code, 0, issued.stderr);
     const expiring = await status(s);
     assert.equal(expiring.code, 1);
@@ -84,10 +111,28 @@ test('ca status: 1 without a CRL, 0 when fresh, 1 near and past nextUpdate and w
     assert.equal((await status(s, '--warn-days', '10')).code, 0);
     const list = await mtls(['ca', 'list', '--ca', s.ca, '--expiring', '30d', '--json']);
     assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual((JSON.parse(list.stdout) as Array<{ subject: string; state: string }>).map((r) => [r.subject, r.state]), [['/C=BR/ST=SP/O=Acme/CN=soon', 'valid']]);
+    assert.deepEqual(
+      (JSON.parse(list.stdout) as Array<{ subject: string; state: string }>).map((r) => [
+        r.subject,
+        r.state,
+      ]),
+      [['/C=BR/ST=SP/O=Acme/CN=soon', 'valid']],
+    );
 
     // A renewal with a longer life answers the warning.
-    const renewed = await mtls(['cert', 'renew', join(s.ca, 'certs', 'soon.cert.pem'), '--ca', s.ca, '--days', '375', '--password-file', s.pfxPass, '--passphrase-file', s.pass]);
+    const renewed = await mtls([
+      'cert',
+      'renew',
+      join(s.ca, 'certs', 'soon.cert.pem'),
+      '--ca',
+      s.ca,
+      '--days',
+      '375',
+      '--password-file',
+      s.pfxPass,
+      '--passphrase-file',
+      s.pass,
+    ]);
     assert.equal(renewed.code, 0, renewed.stderr);
     assert.equal((await status(s)).code, 0);
   } finally {
@@ -98,12 +143,55 @@ test('ca status: 1 without a CRL, 0 when fresh, 1 near and past nextUpdate and w
 test('cert needs-renewal: exit 0 inside the window or expired, 1 outside; errors are not 0 or 1', async () => {
   const s = await setup();
   try {
-    assert.equal((await mtls(['ca', 'issue', 'c', '--ca', s.ca, '--key-type', 'ec-p256', '--days', '100', '--password-file', s.pfxPass, '--passphrase-file', s.pass])).code, 0);
+    assert.equal(
+      (
+        await mtls([
+          'ca',
+          'issue',
+          'c',
+          '--ca',
+          s.ca,
+          '--key-type',
+          'ec-p256',
+          '--days',
+          '100',
+          '--password-file',
+          s.pfxPass,
+          '--passphrase-file',
+          s.pass,
+        ])
+      ).code,
+      0,
+    );
     const cert = join(s.ca, 'certs', 'c.cert.pem');
     assert.equal((await mtls(['cert', 'needs-renewal', cert])).code, 1);
     assert.equal((await mtls(['cert', 'needs-renewal', cert, '--within', '120d'])).code, 0);
-    assert.equal((await mtls(['cert', 'needs-renewal', cert, '--within', '50%', '--at', new Date(Date.now() + 60 * DAY).toISOString()])).code, 0);
-    assert.equal((await mtls(['cert', 'needs-renewal', cert, '--at', new Date(Date.now() + 101 * DAY).toISOString()])).code, 0);
+    assert.equal(
+      (
+        await mtls([
+          'cert',
+          'needs-renewal',
+          cert,
+          '--within',
+          '50%',
+          '--at',
+          new Date(Date.now() + 60 * DAY).toISOString(),
+        ])
+      ).code,
+      0,
+    );
+    assert.equal(
+      (
+        await mtls([
+          'cert',
+          'needs-renewal',
+          cert,
+          '--at',
+          new Date(Date.now() + 101 * DAY).toISOString(),
+        ])
+      ).code,
+      0,
+    );
     assert.equal((await mtls(['cert', 'needs-renewal', join(s.dir, 'missing.pem')])).code, 5);
     const bad = await mtls(['cert', 'needs-renewal', cert, '--within', 'soon']);
     assert.equal(bad.code, 2);
@@ -116,34 +204,93 @@ test('cert needs-renewal: exit 0 inside the window or expired, 1 outside; errors
 test('cert renew keeps subject, SANs and profile with a new key; --revoke-old is superseded in index.txt and the CRL; openssl ca keeps working', async () => {
   const s = await setup(['--crl-url', 'http://pki.acme.example/root.crl']);
   try {
-    const issued = await mtls(['ca', 'issue', 'acme-client', '--ca', s.ca, '--key-type', 'ec-p256', '--ou', 'Payments', '--san', 'DNS:client.acme.example,IP:10.0.0.7', '--password-file', s.pfxPass, '--passphrase-file', s.pass]);
+    const issued = await mtls([
+      'ca',
+      'issue',
+      'acme-client',
+      '--ca',
+      s.ca,
+      '--key-type',
+      'ec-p256',
+      '--ou',
+      'Payments',
+      '--san',
+      'DNS:client.acme.example,IP:10.0.0.7',
+      '--password-file',
+      s.pfxPass,
+      '--passphrase-file',
+      s.pass,
+    ]);
     assert.equal(issued.code, 0, issued.stderr);
     const certPath = join(s.ca, 'certs', 'acme-client.cert.pem');
     const oldText = x509Text(certPath);
-    const oldSerial = run('openssl', ['x509', '-in', certPath, '-noout', '-serial']).stdout.trim().split('=')[1] as string;
+    const oldSerial = run('openssl', ['x509', '-in', certPath, '-noout', '-serial'])
+      .stdout.trim()
+      .split('=')[1] as string;
     const oldKey = readFileSync(join(s.ca, 'private', 'acme-client.key.pem'), 'utf8');
 
-    const r = await mtls(['cert', 'renew', certPath, '--ca', s.ca, '--revoke-old', '--password-file', s.pfxPass, '--passphrase-file', s.pass, '--json']);
+    const r = await mtls([
+      'cert',
+      'renew',
+      certPath,
+      '--ca',
+      s.ca,
+      '--revoke-old',
+      '--password-file',
+      s.pfxPass,
+      '--passphrase-file',
+      s.pass,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const res = JSON.parse(r.stdout) as { serial: string; oldSerial: string; profile: string; archived: string[] };
+    const res = JSON.parse(r.stdout) as {
+      serial: string;
+      oldSerial: string;
+      profile: string;
+      archived: string[];
+    };
     assert.equal(res.oldSerial, oldSerial);
     assert.equal(res.profile, 'client_cert');
     const newText = x509Text(certPath);
     const field = (t: string, re: RegExp): string => re.exec(t)?.[1]?.trim() ?? '';
-    for (const re of [/Subject: (.+)/, /X509v3 Subject Alternative Name:\s*\n\s*(.+)/, /X509v3 Extended Key Usage:\s*\n\s*(.+)/, /X509v3 Key Usage: (?:critical)?\s*\n\s*(.+)/, /URI:(.+)/]) {
+    for (const re of [
+      /Subject: (.+)/,
+      /X509v3 Subject Alternative Name:\s*\n\s*(.+)/,
+      /X509v3 Extended Key Usage:\s*\n\s*(.+)/,
+      /X509v3 Key Usage: (?:critical)?\s*\n\s*(.+)/,
+      /URI:(.+)/,
+    ]) {
       assert.notEqual(field(oldText, re), '', `old certificate lacks ${re}`);
       assert.equal(field(newText, re), field(oldText, re), `${re}`);
     }
     assert.match(newText, /OU = Payments/);
     assert.match(newText, /DNS:client.acme.example, IP Address:10.0.0.7/);
-    assert.notEqual(field(newText, /Serial Number:\s*\n\s*(.+)/), field(oldText, /Serial Number:\s*\n\s*(.+)/));
-    assert.notEqual(field(newText, /pub:\s*\n([\s\S]+?)ASN1 OID/), field(oldText, /pub:\s*\n([\s\S]+?)ASN1 OID/), 'a new key by default');
+    assert.notEqual(
+      field(newText, /Serial Number:\s*\n\s*(.+)/),
+      field(oldText, /Serial Number:\s*\n\s*(.+)/),
+    );
+    assert.notEqual(
+      field(newText, /pub:\s*\n([\s\S]+?)ASN1 OID/),
+      field(oldText, /pub:\s*\n([\s\S]+?)ASN1 OID/),
+      'a new key by default',
+    );
     assert.notEqual(readFileSync(join(s.ca, 'private', 'acme-client.key.pem'), 'utf8'), oldKey);
     // The replaced files are kept under the old serial.
     assert.ok(existsSync(join(s.ca, 'certs', `acme-client.${oldSerial}.cert.pem`)));
-    assert.equal(readFileSync(join(s.ca, 'private', `acme-client.${oldSerial}.key.pem`), 'utf8'), oldKey);
+    assert.equal(
+      readFileSync(join(s.ca, 'private', `acme-client.${oldSerial}.key.pem`), 'utf8'),
+      oldKey,
+    );
     // The new .pfx opens with the password and holds the new certificate.
-    const pfx = run('openssl', ['pkcs12', '-in', join(s.ca, 'certs', 'acme-client.pfx'), '-passin', `file:${s.pfxPass}`, '-nokeys', '-clcerts']);
+    const pfx = run('openssl', [
+      'pkcs12',
+      '-in',
+      join(s.ca, 'certs', 'acme-client.pfx'),
+      '-passin',
+      `file:${s.pfxPass}`,
+      '-nokeys',
+      '-clcerts',
+    ]);
     assert.equal(pfx.code, 0, pfx.stderr);
     assert.match(pfx.stdout, /subject=.*CN = acme-client/);
 
@@ -155,20 +302,75 @@ test('cert renew keeps subject, SANs and profile with a new key; --revoke-old is
     const upd = run('openssl', ['ca', '-config', cnf, '-updatedb', '-passin', `file:${s.pass}`]);
     assert.equal(upd.code, 0, upd.stderr);
     const crlFile = join(s.dir, 'openssl.crl');
-    const gen = run('openssl', ['ca', '-config', cnf, '-gencrl', '-passin', `file:${s.pass}`, '-out', crlFile]);
+    const gen = run('openssl', [
+      'ca',
+      '-config',
+      cnf,
+      '-gencrl',
+      '-passin',
+      `file:${s.pass}`,
+      '-out',
+      crlFile,
+    ]);
     assert.equal(gen.code, 0, gen.stderr);
     const crlText = run('openssl', ['crl', '-in', crlFile, '-noout', '-text']).stdout;
-    assert.match(crlText, new RegExp(`Serial Number: ${oldSerial}[\\s\\S]*?CRL Reason Code:\\s*\\n\\s*Superseded`));
+    assert.match(
+      crlText,
+      new RegExp(`Serial Number: ${oldSerial}[\\s\\S]*?CRL Reason Code:\\s*\\n\\s*Superseded`),
+    );
     // Ours: the next CRL also says superseded.
     assert.equal((await mtls(['ca', 'crl', '--ca', s.ca, '--passphrase-file', s.pass])).code, 0);
-    const ours = run('openssl', ['crl', '-in', join(s.ca, 'crl', 'ca.crl.pem'), '-noout', '-text']).stdout;
-    assert.match(ours, new RegExp(`Serial Number: ${oldSerial}[\\s\\S]*?CRL Reason Code:\\s*\\n\\s*Superseded`));
+    const ours = run('openssl', [
+      'crl',
+      '-in',
+      join(s.ca, 'crl', 'ca.crl.pem'),
+      '-noout',
+      '-text',
+    ]).stdout;
+    assert.match(
+      ours,
+      new RegExp(`Serial Number: ${oldSerial}[\\s\\S]*?CRL Reason Code:\\s*\\n\\s*Superseded`),
+    );
     assert.doesNotMatch(ours, new RegExp(res.serial));
     const key = join(s.dir, 'o.key');
     const csr = join(s.dir, 'o.csr');
-    assert.equal(run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', '/C=BR/ST=SP/O=Acme/CN=acme-client', '-out', csr]).code, 0);
-    const signed = run('openssl', ['ca', '-config', cnf, '-batch', '-passin', `file:${s.pass}`, '-extensions', 'client_cert', '-in', csr, '-out', join(s.dir, 'o.pem')]);
-    assert.equal(signed.code, 0, `same subject as a valid certificate must sign (unique_subject = no): ${signed.stderr}`);
+    assert.equal(
+      run('openssl', [
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        key,
+        '-subj',
+        '/C=BR/ST=SP/O=Acme/CN=acme-client',
+        '-out',
+        csr,
+      ]).code,
+      0,
+    );
+    const signed = run('openssl', [
+      'ca',
+      '-config',
+      cnf,
+      '-batch',
+      '-passin',
+      `file:${s.pass}`,
+      '-extensions',
+      'client_cert',
+      '-in',
+      csr,
+      '-out',
+      join(s.dir, 'o.pem'),
+    ]);
+    assert.equal(
+      signed.code,
+      0,
+      `same subject as a valid certificate must sign (unique_subject = no): ${signed.stderr}`,
+    );
     assert.match(x509Text(join(s.dir, 'o.pem')), /URI:http:\/\/pki.acme.example\/root.crl/);
     // And we still read what openssl wrote.
     const list = await mtls(['ca', 'list', '--ca', s.ca, '--json']);
@@ -184,21 +386,71 @@ test('cert renew keeps subject, SANs and profile with a new key; --revoke-old is
 test('cert renew --reuse-key keeps the key; a revoked certificate and a foreign one are refused', async () => {
   const s = await setup();
   try {
-    assert.equal((await mtls(['ca', 'issue', 'k', '--ca', s.ca, '--key-type', 'ec-p256', '--password-file', s.pfxPass, '--passphrase-file', s.pass])).code, 0);
+    assert.equal(
+      (
+        await mtls([
+          'ca',
+          'issue',
+          'k',
+          '--ca',
+          s.ca,
+          '--key-type',
+          'ec-p256',
+          '--password-file',
+          s.pfxPass,
+          '--passphrase-file',
+          s.pass,
+        ])
+      ).code,
+      0,
+    );
     const certPath = join(s.ca, 'certs', 'k.cert.pem');
     const pub = (): string => run('openssl', ['x509', '-in', certPath, '-noout', '-pubkey']).stdout;
     const before = pub();
-    const serial = run('openssl', ['x509', '-in', certPath, '-noout', '-serial']).stdout.trim().split('=')[1] as string;
-    const r = await mtls(['cert', 'renew', serial, '--ca', s.ca, '--reuse-key', '--password-file', s.pfxPass, '--passphrase-file', s.pass]);
+    const serial = run('openssl', ['x509', '-in', certPath, '-noout', '-serial'])
+      .stdout.trim()
+      .split('=')[1] as string;
+    const r = await mtls([
+      'cert',
+      'renew',
+      serial,
+      '--ca',
+      s.ca,
+      '--reuse-key',
+      '--password-file',
+      s.pfxPass,
+      '--passphrase-file',
+      s.pass,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(pub(), before);
     assert.equal((await mtls(['ca', 'revoke', serial, '--ca', s.ca])).code, 0);
-    const again = await mtls(['cert', 'renew', serial, '--ca', s.ca, '--password-file', s.pfxPass, '--passphrase-file', s.pass]);
+    const again = await mtls([
+      'cert',
+      'renew',
+      serial,
+      '--ca',
+      s.ca,
+      '--password-file',
+      s.pfxPass,
+      '--passphrase-file',
+      s.pass,
+    ]);
     assert.equal(again.code, 4);
     assert.match(again.stderr, /error\[MTLS_ALREADY_REVOKED\]/);
     const other = await setup();
     try {
-      const foreign = await mtls(['cert', 'renew', certPath, '--ca', other.ca, '--password-file', s.pfxPass, '--passphrase-file', other.pass]);
+      const foreign = await mtls([
+        'cert',
+        'renew',
+        certPath,
+        '--ca',
+        other.ca,
+        '--password-file',
+        s.pfxPass,
+        '--passphrase-file',
+        other.pass,
+      ]);
       assert.equal(foreign.code, 4);
       assert.match(foreign.stderr, /error\[MTLS_NOT_FOUND\].*not issued by this CA/);
     } finally {
@@ -215,44 +467,137 @@ test('intermediate: recorded by the root, pathlen 0 enforced, chain exported, an
     const ipass = join(s.dir, 'issuing.pass');
     writeFileSync(ipass, 'issuing passphrase\n');
     const issuing = join(s.dir, 'issuing');
-    const init = await mtls(['ca', 'init', issuing, '--intermediate', '--parent', s.ca, '--subject', '/C=BR/ST=SP/O=Acme/CN=Acme Issuing CA', '--key-type', 'ec-p256', '--parent-passphrase-file', s.pass, '--passphrase-file', ipass]);
+    const init = await mtls([
+      'ca',
+      'init',
+      issuing,
+      '--intermediate',
+      '--parent',
+      s.ca,
+      '--subject',
+      '/C=BR/ST=SP/O=Acme/CN=Acme Issuing CA',
+      '--key-type',
+      'ec-p256',
+      '--parent-passphrase-file',
+      s.pass,
+      '--passphrase-file',
+      ipass,
+    ]);
     assert.equal(init.code, 0, init.stderr);
     const caText = x509Text(join(issuing, 'certs', 'ca.cert.pem'));
     assert.match(caText, /CA:TRUE, pathlen:0/);
     assert.match(caText, /Issuer: C = BR, ST = SP, O = Acme, CN = Acme Root CA/);
     assert.match(readFileSync(join(s.ca, 'index.txt'), 'utf8'), /^V\t.*\/CN=Acme Issuing CA$/m);
     const rootPem = join(s.ca, 'certs', 'ca.cert.pem');
-    assert.equal(run('openssl', ['verify', '-CAfile', rootPem, join(issuing, 'certs', 'ca.cert.pem')]).code, 0);
+    assert.equal(
+      run('openssl', ['verify', '-CAfile', rootPem, join(issuing, 'certs', 'ca.cert.pem')]).code,
+      0,
+    );
 
-    const sub = await mtls(['ca', 'init', join(s.dir, 'sub'), '--intermediate', '--parent', issuing, '--subject', '/C=BR/ST=SP/O=Acme/CN=Sub', '--key-type', 'ec-p256', '--parent-passphrase-file', ipass, '--passphrase-file', ipass]);
+    const sub = await mtls([
+      'ca',
+      'init',
+      join(s.dir, 'sub'),
+      '--intermediate',
+      '--parent',
+      issuing,
+      '--subject',
+      '/C=BR/ST=SP/O=Acme/CN=Sub',
+      '--key-type',
+      'ec-p256',
+      '--parent-passphrase-file',
+      ipass,
+      '--passphrase-file',
+      ipass,
+    ]);
     assert.equal(sub.code, 4);
     assert.match(sub.stderr, /error\[MTLS_PATHLEN_EXCEEDED\].*pathlen 0/);
     assert.equal(existsSync(join(s.dir, 'sub')), false);
-    const half = await mtls(['ca', 'init', join(s.dir, 'x'), '--parent', s.ca, '--subject', '/C=BR/ST=SP/O=Acme/CN=X', '--passphrase-file', ipass]);
+    const half = await mtls([
+      'ca',
+      'init',
+      join(s.dir, 'x'),
+      '--parent',
+      s.ca,
+      '--subject',
+      '/C=BR/ST=SP/O=Acme/CN=X',
+      '--passphrase-file',
+      ipass,
+    ]);
     assert.equal(half.code, 2);
 
     const chain = await mtls(['ca', 'chain', '--ca', issuing, '--out', join(s.dir, 'chain.pem')]);
     assert.equal(chain.code, 0, chain.stderr);
-    const subjects = run('openssl', ['crl2pkcs7', '-nocrl', '-certfile', join(s.dir, 'chain.pem')]).stdout;
+    const subjects = run('openssl', [
+      'crl2pkcs7',
+      '-nocrl',
+      '-certfile',
+      join(s.dir, 'chain.pem'),
+    ]).stdout;
     const printed = run('openssl', ['pkcs7', '-print_certs', '-noout'], { input: subjects }).stdout;
-    assert.deepEqual([...printed.matchAll(/subject=.*CN = (.+)/g)].map((m) => m[1]), ['Acme Issuing CA', 'Acme Root CA']);
+    assert.deepEqual(
+      [...printed.matchAll(/subject=.*CN = (.+)/g)].map((m) => m[1]),
+      ['Acme Issuing CA', 'Acme Root CA'],
+    );
 
-    const issued = await mtls(['ca', 'issue', 'branch', '--ca', issuing, '--key-type', 'ec-p256', '--password-file', s.pfxPass, '--passphrase-file', ipass]);
+    const issued = await mtls([
+      'ca',
+      'issue',
+      'branch',
+      '--ca',
+      issuing,
+      '--key-type',
+      'ec-p256',
+      '--password-file',
+      s.pfxPass,
+      '--passphrase-file',
+      ipass,
+    ]);
     assert.equal(issued.code, 0, issued.stderr);
-    const pfx = run('openssl', ['pkcs12', '-in', join(issuing, 'certs', 'branch.pfx'), '-passin', `file:${s.pfxPass}`, '-nokeys']);
-    assert.deepEqual([...pfx.stdout.matchAll(/^subject=.*CN = (.+)$/gm)].map((m) => m[1]), ['branch', 'Acme Issuing CA', 'Acme Root CA']);
+    const pfx = run('openssl', [
+      'pkcs12',
+      '-in',
+      join(issuing, 'certs', 'branch.pfx'),
+      '-passin',
+      `file:${s.pfxPass}`,
+      '-nokeys',
+    ]);
+    assert.deepEqual(
+      [...pfx.stdout.matchAll(/^subject=.*CN = (.+)$/gm)].map((m) => m[1]),
+      ['branch', 'Acme Issuing CA', 'Acme Root CA'],
+    );
 
     const srvCa = await makeCa(s.dir, { name: 'Provider Server CA' });
     const srv = await makeServerLeaf(s.dir, srvCa);
-    const server = await startOpensslServer({ certPath: srv.certPath, keyPath: srv.keyPath, caFile: rootPem, verifyDepth: 2 });
+    const server = await startOpensslServer({
+      certPath: srv.certPath,
+      keyPath: srv.keyPath,
+      caFile: rootPem,
+      verifyDepth: 2,
+    });
     try {
-      const call = (withChain: boolean): Promise<{ code: number; stdout: string; stderr: string }> =>
+      const call = (
+        withChain: boolean,
+      ): Promise<{ code: number; stdout: string; stderr: string }> =>
         runAsync(
           'openssl',
           [
-            's_client', '-connect', `127.0.0.1:${server.port}`, '-tls1_2', '-quiet',
-            '-CAfile', srvCa.certPath, '-verify_return_error', '-verify_hostname', 'localhost',
-            '-cert', join(issuing, 'certs', 'branch.cert.pem'), '-key', join(issuing, 'private', 'branch.key.pem'), '-pass', `file:${s.pfxPass}`,
+            's_client',
+            '-connect',
+            `127.0.0.1:${server.port}`,
+            '-tls1_2',
+            '-quiet',
+            '-CAfile',
+            srvCa.certPath,
+            '-verify_return_error',
+            '-verify_hostname',
+            'localhost',
+            '-cert',
+            join(issuing, 'certs', 'branch.cert.pem'),
+            '-key',
+            join(issuing, 'private', 'branch.key.pem'),
+            '-pass',
+            `file:${s.pfxPass}`,
             ...(withChain ? ['-cert_chain', join(issuing, 'certs', 'ca.cert.pem')] : []),
           ],
           { input: 'GET / HTTP/1.0\r\n\r\n' },
@@ -275,7 +620,18 @@ test('ca init --crl-url refuses URLs that cannot serve a CRL, before making anyt
   const t = tempDir();
   try {
     for (const url of ['ldap://x/crl', 'http://user:secret@pki.example/ca.crl', 'not a url']) {
-      const r = await runCli(['ca', 'init', join(t.dir, 'ca'), '--subject', ROOT_SUBJECT, '--key-type', 'ec-p256', '--no-passphrase', '--crl-url', url]);
+      const r = await runCli([
+        'ca',
+        'init',
+        join(t.dir, 'ca'),
+        '--subject',
+        ROOT_SUBJECT,
+        '--key-type',
+        'ec-p256',
+        '--no-passphrase',
+        '--crl-url',
+        url,
+      ]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /error\[MTLS_BAD_ARGUMENT\]: the CRL URL/);
       assert.doesNotMatch(r.stderr, /secret/);

@@ -16,7 +16,10 @@ import { makeCa, makeLeaf, tempDir, type TestCa, type TestLeaf } from '../helper
 
 const CLI = resolve('dist/cli/main.js');
 
-function mtls(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+function mtls(
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1', MTLS_PFX_PASSWORD: '', ...env },
@@ -44,8 +47,17 @@ describe('mtls cert show', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^Certificate:\n {4}Data:\n {8}Version: 3 \(0x2\)$/m);
     assert.match(r.stdout, /^ {8}Subject: C = BR, ST = SP, O = Test, CN = cli-client$/m);
-    assert.match(r.stdout, /^ {12}X509v3 Extended Key Usage:\n {16}TLS Web Client Authentication$/m);
-    const fp = spawnSync('openssl', ['x509', '-in', leaf.certPath, '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' }).stdout.trim().split('=')[1];
+    assert.match(
+      r.stdout,
+      /^ {12}X509v3 Extended Key Usage:\n {16}TLS Web Client Authentication$/m,
+    );
+    const fp = spawnSync(
+      'openssl',
+      ['x509', '-in', leaf.certPath, '-noout', '-fingerprint', '-sha256'],
+      { encoding: 'utf8' },
+    )
+      .stdout.trim()
+      .split('=')[1];
     assert.ok(r.stdout.includes(`SHA256 Fingerprint=${fp}`));
   });
 
@@ -54,11 +66,18 @@ describe('mtls cert show', () => {
     writeFileSync(bundle, leaf.certPem + inter.certPem + leaf.keyPem);
     const r = mtls(['cert', 'show', bundle, '--json']);
     assert.equal(r.status, 0, r.stderr);
-    const j = JSON.parse(r.stdout) as { format: string; objects: Array<{ type: string; subject: { text: string } }>; skipped: Array<{ label: string }> };
+    const j = JSON.parse(r.stdout) as {
+      format: string;
+      objects: Array<{ type: string; subject: { text: string } }>;
+      skipped: Array<{ label: string }>;
+    };
     assert.equal(j.format, 'pem');
     assert.deepEqual(
       j.objects.map((o) => o.subject.text),
-      ['C = BR, ST = SP, O = Test, CN = cli-client', 'C = BR, ST = SP, O = CLI Inter, CN = CLI Inter'],
+      [
+        'C = BR, ST = SP, O = Test, CN = cli-client',
+        'C = BR, ST = SP, O = CLI Inter, CN = CLI Inter',
+      ],
     );
     assert.deepEqual(
       j.skipped.map((s) => s.label),
@@ -75,7 +94,11 @@ describe('mtls cert show', () => {
     assert.match(r1.stdout, /CN = cli-client/);
 
     const keys = await generateKeyPair('ec-p256');
-    const csr = await createCsr({ subject: parseSubject('/C=BR/O=Acme/CN=req'), privateKey: keys.privateKey, subjectAltNames: [{ type: 'dns', value: 'req.example' }] });
+    const csr = await createCsr({
+      subject: parseSubject('/C=BR/O=Acme/CN=req'),
+      privateKey: keys.privateKey,
+      subjectAltNames: [{ type: 'dns', value: 'req.example' }],
+    });
     const csrFile = join(dir, 'req.csr');
     writeFileSync(csrFile, csr.pem);
     const r2 = mtls(['cert', 'show', csrFile]);
@@ -87,18 +110,29 @@ describe('mtls cert show', () => {
     const crl = await buildCrl({
       signer: { privateKey: inter.privateKey, certificate: inter.certificate },
       crlNumber: 7n,
-      entries: [{ serial: leaf.serialHex, revokedAt: new Date('2026-02-03T04:05:06Z'), reasonCode: 1 }],
+      entries: [
+        { serial: leaf.serialHex, revokedAt: new Date('2026-02-03T04:05:06Z'), reasonCode: 1 },
+      ],
     });
     const crlFile = join(dir, 'ca.crl.pem');
     writeFileSync(crlFile, crl.pem);
     const r3 = mtls(['cert', 'show', crlFile, '--json']);
     assert.equal(r3.status, 0, r3.stderr);
-    const j = JSON.parse(r3.stdout) as { objects: Array<{ type: string; crlNumber: string; revoked: Array<{ serialNumber: string; reason: string }> }> };
+    const j = JSON.parse(r3.stdout) as {
+      objects: Array<{
+        type: string;
+        crlNumber: string;
+        revoked: Array<{ serialNumber: string; reason: string }>;
+      }>;
+    };
     assert.equal(j.objects[0]?.type, 'crl');
     assert.equal(j.objects[0]?.crlNumber, '7');
     // Serials compared as numbers: a random serial may start with a zero nibble,
     // which one hex rendering keeps and another drops.
-    assert.deepEqual(j.objects[0]?.revoked.map((x) => [BigInt(`0x${x.serialNumber.replace(/:/g, '')}`), x.reason]), [[BigInt(`0x${leaf.serialHex}`), 'keyCompromise']]);
+    assert.deepEqual(
+      j.objects[0]?.revoked.map((x) => [BigInt(`0x${x.serialNumber.replace(/:/g, '')}`), x.reason]),
+      [[BigInt(`0x${leaf.serialHex}`), 'keyCompromise']],
+    );
   });
 
   it('shows the certificates inside a .pfx with --password-file; wrong or missing password fail', () => {
@@ -107,9 +141,26 @@ describe('mtls cert show', () => {
     writeFileSync(pw, 'correct horse\n');
     const chain = join(dir, 'chain.pem');
     writeFileSync(chain, inter.certPem + root.certPem);
-    const made = spawnSync('openssl', ['pkcs12', '-export', '-inkey', leaf.keyPath, '-in', leaf.certPath, '-certfile', chain, '-passout', `file:${pw}`, '-out', pfx], {
-      encoding: 'utf8',
-    });
+    const made = spawnSync(
+      'openssl',
+      [
+        'pkcs12',
+        '-export',
+        '-inkey',
+        leaf.keyPath,
+        '-in',
+        leaf.certPath,
+        '-certfile',
+        chain,
+        '-passout',
+        `file:${pw}`,
+        '-out',
+        pfx,
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
     assert.equal(made.status, 0, made.stderr);
 
     const r = mtls(['cert', 'show', pfx, '--password-file', pw]);
@@ -136,7 +187,10 @@ describe('mtls cert show', () => {
 
   it('bad input: garbage PEM, truncated DER, a missing file', () => {
     const garbage = join(dir, 'garbage.pem');
-    writeFileSync(garbage, '-----BEGIN CERTIFICATE-----\n!!! not base64 !!!\n-----END CERTIFICATE-----\n');
+    writeFileSync(
+      garbage,
+      '-----BEGIN CERTIFICATE-----\n!!! not base64 !!!\n-----END CERTIFICATE-----\n',
+    );
     const g = mtls(['cert', 'show', garbage]);
     assert.equal(g.status, 5);
     assert.match(g.stderr, /^error\[MTLS_PEM_INVALID\]: .*garbage\.pem/m);
@@ -167,16 +221,44 @@ describe('mtls cert verify', () => {
     root = await makeCa(dir, { name: 'Verify CLI Root' });
     inter = await makeCa(dir, { name: 'Verify CLI Inter', issuer: root });
     client = await makeLeaf(dir, inter, { cn: 'cli-verify-client' });
-    server = await makeLeaf(dir, inter, { cn: 'localhost', profile: 'server_cert', file: 'server' });
+    server = await makeLeaf(dir, inter, {
+      cn: 'localhost',
+      profile: 'server_cert',
+      file: 'server',
+    });
   });
   after(() => cleanup());
 
   it('exit 0 and the path for a good certificate; --json gives the result', () => {
-    const r = mtls(['cert', 'verify', client.certPath, '--ca', root.certPath, '--untrusted', inter.certPath, '--purpose', 'client']);
+    const r = mtls([
+      'cert',
+      'verify',
+      client.certPath,
+      '--ca',
+      root.certPath,
+      '--untrusted',
+      inter.certPath,
+      '--purpose',
+      'client',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /: OK for TLS client authentication/);
-    assert.match(r.stdout, /^ {2}2 C = BR, ST = SP, O = Verify CLI Root, CN = Verify CLI Root \(trust anchor\)$/m);
-    const j = mtls(['cert', 'verify', client.certPath, '--ca', root.certPath, '--ca', inter.certPath, '--purpose', 'client', '--json']);
+    assert.match(
+      r.stdout,
+      /^ {2}2 C = BR, ST = SP, O = Verify CLI Root, CN = Verify CLI Root \(trust anchor\)$/m,
+    );
+    const j = mtls([
+      'cert',
+      'verify',
+      client.certPath,
+      '--ca',
+      root.certPath,
+      '--ca',
+      inter.certPath,
+      '--purpose',
+      'client',
+      '--json',
+    ]);
     assert.equal(j.status, 0, j.stderr);
     const res = JSON.parse(j.stdout) as { ok: boolean; path: unknown[]; purpose: string };
     assert.equal(res.ok, true);
@@ -184,36 +266,102 @@ describe('mtls cert verify', () => {
     // A full chain file: the leaf first, its intermediate after it.
     const full = join(dir, 'fullchain.pem');
     writeFileSync(full, client.certPem + inter.certPem);
-    assert.equal(mtls(['cert', 'verify', full, '--ca', root.certPath, '--purpose', 'client']).status, 0);
+    assert.equal(
+      mtls(['cert', 'verify', full, '--ca', root.certPath, '--purpose', 'client']).status,
+      0,
+    );
   });
 
   it('exit 4 with MTLS_VERIFY_FAILED naming the certificate and the reason', () => {
-    const r = mtls(['cert', 'verify', server.certPath, '--ca', root.certPath, '--untrusted', inter.certPath, '--purpose', 'client']);
+    const r = mtls([
+      'cert',
+      'verify',
+      server.certPath,
+      '--ca',
+      root.certPath,
+      '--untrusted',
+      inter.certPath,
+      '--purpose',
+      'client',
+    ]);
     assert.equal(r.status, 4);
-    assert.match(r.stderr, /^error\[MTLS_VERIFY_FAILED\]: .*server\.cert\.pem.*eku_missing.*CN = localhost/m);
+    assert.match(
+      r.stderr,
+      /^error\[MTLS_VERIFY_FAILED\]: .*server\.cert\.pem.*eku_missing.*CN = localhost/m,
+    );
     assert.match(r.stdout, /\[eku_missing\] depth 0/);
 
-    const j = mtls(['cert', 'verify', server.certPath, '--ca', root.certPath, '--untrusted', inter.certPath, '--purpose', 'client', '--json']);
+    const j = mtls([
+      'cert',
+      'verify',
+      server.certPath,
+      '--ca',
+      root.certPath,
+      '--untrusted',
+      inter.certPath,
+      '--purpose',
+      'client',
+      '--json',
+    ]);
     assert.equal(j.status, 4);
-    const res = JSON.parse(j.stdout) as { ok: boolean; error: { code: string; details: { verification: { reason: string; certificate: { depth: number } } } } };
+    const res = JSON.parse(j.stdout) as {
+      ok: boolean;
+      error: {
+        code: string;
+        details: { verification: { reason: string; certificate: { depth: number } } };
+      };
+    };
     assert.equal(res.ok, false);
     assert.equal(res.error.code, 'MTLS_VERIFY_FAILED');
     assert.equal(res.error.details.verification.reason, 'eku_missing');
     assert.equal(res.error.details.verification.certificate.depth, 0);
 
-    const later = mtls(['cert', 'verify', client.certPath, '--ca', root.certPath, '--untrusted', inter.certPath, '--purpose', 'client', '--at', '2099-01-01']);
+    const later = mtls([
+      'cert',
+      'verify',
+      client.certPath,
+      '--ca',
+      root.certPath,
+      '--untrusted',
+      inter.certPath,
+      '--purpose',
+      'client',
+      '--at',
+      '2099-01-01',
+    ]);
     assert.equal(later.status, 4);
     assert.match(later.stderr, /expired/);
 
-    const wrongCa = mtls(['cert', 'verify', client.certPath, '--ca', inter.certPath, '--purpose', 'client']);
+    const wrongCa = mtls([
+      'cert',
+      'verify',
+      client.certPath,
+      '--ca',
+      inter.certPath,
+      '--purpose',
+      'client',
+    ]);
     assert.equal(wrongCa.status, 4);
     assert.match(wrongCa.stderr, /issuer_not_found/);
   });
 
   it('usage errors exit 2; an unreadable CA file is an I/O error', () => {
-    assert.equal(mtls(['cert', 'verify', client.certPath, '--ca', root.certPath, '--purpose', 'bogus']).status, 2);
+    assert.equal(
+      mtls(['cert', 'verify', client.certPath, '--ca', root.certPath, '--purpose', 'bogus']).status,
+      2,
+    );
     assert.equal(mtls(['cert', 'verify', client.certPath, '--ca', root.certPath]).status, 2);
-    const at = mtls(['cert', 'verify', client.certPath, '--ca', root.certPath, '--purpose', 'client', '--at', 'yesterday']);
+    const at = mtls([
+      'cert',
+      'verify',
+      client.certPath,
+      '--ca',
+      root.certPath,
+      '--purpose',
+      'client',
+      '--at',
+      'yesterday',
+    ]);
     assert.equal(at.status, 2);
     assert.match(at.stderr, /^error\[MTLS_BAD_ARGUMENT\]: --at/m);
     const garbage = join(dir, 'garbage-ca.pem');

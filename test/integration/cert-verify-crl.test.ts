@@ -16,13 +16,40 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
     const ca = join(t.dir, 'ca');
     const pfxPass = join(t.dir, 'pfx.pass');
     writeFileSync(pfxPass, 'pfx password\n');
-    const init = await runCli(['ca', 'init', ca, '--subject', '/C=BR/ST=SP/O=Acme/CN=Acme Root', '--key-type', 'ec-p256', '--no-passphrase']);
+    const init = await runCli([
+      'ca',
+      'init',
+      ca,
+      '--subject',
+      '/C=BR/ST=SP/O=Acme/CN=Acme Root',
+      '--key-type',
+      'ec-p256',
+      '--no-passphrase',
+    ]);
     assert.equal(init.code, 0, init.stderr);
     for (const name of ['good', 'bad']) {
-      const r = await runCli(['ca', 'issue', name, '--ca', ca, '--key-type', 'ec-p256', '--password-file', pfxPass]);
+      const r = await runCli([
+        'ca',
+        'issue',
+        name,
+        '--ca',
+        ca,
+        '--key-type',
+        'ec-p256',
+        '--password-file',
+        pfxPass,
+      ]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const serial = run('openssl', ['x509', '-in', join(ca, 'certs', 'bad.cert.pem'), '-noout', '-serial']).stdout.trim().replace(/^serial=/, '');
+    const serial = run('openssl', [
+      'x509',
+      '-in',
+      join(ca, 'certs', 'bad.cert.pem'),
+      '-noout',
+      '-serial',
+    ])
+      .stdout.trim()
+      .replace(/^serial=/, '');
     const revoke = await runCli(['ca', 'revoke', serial, '--ca', ca, '--reason', 'keyCompromise']);
     assert.equal(revoke.code, 0, revoke.stderr);
     const crl = await runCli(['ca', 'crl', '--ca', ca]);
@@ -30,19 +57,66 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
     const crlPath = join(ca, 'crl', 'ca.crl.pem');
     const caCert = join(ca, 'certs', 'ca.cert.pem');
 
-    const bad = await runCli(['cert', 'verify', join(ca, 'certs', 'bad.cert.pem'), '--ca', caCert, '--purpose', 'client', '--crl', crlPath, '--json']);
+    const bad = await runCli([
+      'cert',
+      'verify',
+      join(ca, 'certs', 'bad.cert.pem'),
+      '--ca',
+      caCert,
+      '--purpose',
+      'client',
+      '--crl',
+      crlPath,
+      '--json',
+    ]);
     assert.equal(bad.code, 4, bad.stderr);
     assert.equal(JSON.parse(bad.stdout).error.details.verification.reason, 'revoked');
-    const sslBad = run('openssl', ['verify', '-crl_check', '-CAfile', caCert, '-CRLfile', crlPath, join(ca, 'certs', 'bad.cert.pem')]);
+    const sslBad = run('openssl', [
+      'verify',
+      '-crl_check',
+      '-CAfile',
+      caCert,
+      '-CRLfile',
+      crlPath,
+      join(ca, 'certs', 'bad.cert.pem'),
+    ]);
     assert.notEqual(sslBad.code, 0);
     assert.match(sslBad.stdout + sslBad.stderr, /certificate revoked/);
 
-    const good = await runCli(['cert', 'verify', join(ca, 'certs', 'good.cert.pem'), '--ca', caCert, '--purpose', 'client', '--crl', crlPath]);
+    const good = await runCli([
+      'cert',
+      'verify',
+      join(ca, 'certs', 'good.cert.pem'),
+      '--ca',
+      caCert,
+      '--purpose',
+      'client',
+      '--crl',
+      crlPath,
+    ]);
     assert.equal(good.code, 0, good.stderr);
-    const sslGood = run('openssl', ['verify', '-crl_check', '-CAfile', caCert, '-CRLfile', crlPath, join(ca, 'certs', 'good.cert.pem')]);
+    const sslGood = run('openssl', [
+      'verify',
+      '-crl_check',
+      '-CAfile',
+      caCert,
+      '-CRLfile',
+      crlPath,
+      join(ca, 'certs', 'good.cert.pem'),
+    ]);
     assert.equal(sslGood.code, 0, sslGood.stderr);
 
-    const notCrl = await runCli(['cert', 'verify', join(ca, 'certs', 'good.cert.pem'), '--ca', caCert, '--purpose', 'client', '--crl', caCert]);
+    const notCrl = await runCli([
+      'cert',
+      'verify',
+      join(ca, 'certs', 'good.cert.pem'),
+      '--ca',
+      caCert,
+      '--purpose',
+      'client',
+      '--crl',
+      caCert,
+    ]);
     assert.equal(notCrl.code, 5, notCrl.stderr);
     assert.match(notCrl.stderr, /error\[MTLS_PEM_INVALID\]: .*holds no X509 CRL block/);
   } finally {

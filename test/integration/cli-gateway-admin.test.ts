@@ -23,17 +23,40 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mtls-gw-admin-'));
   registry = join(dir, 'registry.db');
   for (const name of ['acme', 'other']) {
-    const init = await runCli(['ca', 'init', join(dir, name), '--subject', `/C=BR/ST=SP/O=${name}/CN=${name} Root`, '--key-type', 'ec-p256', '--no-passphrase']);
+    const init = await runCli([
+      'ca',
+      'init',
+      join(dir, name),
+      '--subject',
+      `/C=BR/ST=SP/O=${name}/CN=${name} Root`,
+      '--key-type',
+      'ec-p256',
+      '--no-passphrase',
+    ]);
     assert.equal(init.code, 0, init.stderr);
   }
   chain = join(dir, 'acme-chain.pem');
   otherChain = join(dir, 'other-chain.pem');
   const c = await runCli(['ca', 'chain', '--ca-dir', join(dir, 'acme'), '--out', chain, '--json']);
   assert.equal(c.code, 0, c.stderr);
-  fingerprint = (JSON.parse(c.stdout) as { certificates: { fingerprintSha256: string }[] }).certificates[0]?.fingerprintSha256 ?? '';
+  fingerprint =
+    (JSON.parse(c.stdout) as { certificates: { fingerprintSha256: string }[] }).certificates[0]
+      ?.fingerprintSha256 ?? '';
   assert.match(fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
-  assert.equal((await runCli(['ca', 'chain', '--ca-dir', join(dir, 'other'), '--out', otherChain])).code, 0);
-  const add = await runCli(['gateway', 'institution', 'add', 'acme', '--name', 'Acme', '--registry', registry]);
+  assert.equal(
+    (await runCli(['ca', 'chain', '--ca-dir', join(dir, 'other'), '--out', otherChain])).code,
+    0,
+  );
+  const add = await runCli([
+    'gateway',
+    'institution',
+    'add',
+    'acme',
+    '--name',
+    'Acme',
+    '--registry',
+    registry,
+  ]);
   assert.equal(add.code, 0, add.stderr);
 });
 
@@ -42,23 +65,61 @@ after(async () => {
 });
 
 test('ca add refuses a chain whose root does not match --expect-fingerprint, and stores nothing', async () => {
-  const r = await runCli(['gateway', 'ca', 'add', 'acme', otherChain, '--expect-fingerprint', fingerprint, '--registry', registry]);
+  const r = await runCli([
+    'gateway',
+    'ca',
+    'add',
+    'acme',
+    otherChain,
+    '--expect-fingerprint',
+    fingerprint,
+    '--registry',
+    registry,
+  ]);
   assert.equal(r.code, 4);
-  assert.match(r.stderr, new RegExp(`^error\\[MTLS_ONBOARD_REJECTED\\]: the top CA of .*other-chain\\.pem \\(C=BR, ST=SP, O=other, CN=other Root\\) has SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}, not the expected ${fingerprint}; nothing was registered\\n`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^error\\[MTLS_ONBOARD_REJECTED\\]: the top CA of .*other-chain\\.pem \\(C=BR, ST=SP, O=other, CN=other Root\\) has SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}, not the expected ${fingerprint}; nothing was registered\\n`,
+    ),
+  );
   assert.match(r.stderr, /\nhint: Confirm the fingerprint with the institution out of band/);
   const list = await runCli(['gateway', 'ca', 'list', 'acme', '--json', '--registry', registry]);
   assert.deepEqual(JSON.parse(list.stdout), []);
 });
 
 test('--expect-fingerprint that is not a SHA-256 is a usage error', async () => {
-  const r = await runCli(['gateway', 'ca', 'add', 'acme', chain, '--expect-fingerprint', 'AB:CD', '--registry', registry]);
+  const r = await runCli([
+    'gateway',
+    'ca',
+    'add',
+    'acme',
+    chain,
+    '--expect-fingerprint',
+    'AB:CD',
+    '--registry',
+    registry,
+  ]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^error\[MTLS_BAD_ARGUMENT\]: --expect-fingerprint "AB:CD" is not a SHA-256 fingerprint/);
+  assert.match(
+    r.stderr,
+    /^error\[MTLS_BAD_ARGUMENT\]: --expect-fingerprint "AB:CD" is not a SHA-256 fingerprint/,
+  );
 });
 
 test('the fingerprint from ca chain, in plain lower-case hex, is accepted; add, list and institution show print it as ca chain does', async () => {
   const plain = fingerprint.replace(/:/g, '').toLowerCase();
-  const r = await runCli(['gateway', 'ca', 'add', 'acme', chain, '--expect-fingerprint', plain, '--registry', registry]);
+  const r = await runCli([
+    'gateway',
+    'ca',
+    'add',
+    'acme',
+    chain,
+    '--expect-fingerprint',
+    plain,
+    '--registry',
+    registry,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`\\n {4}SHA-256 ${fingerprint}\\n`));
   const list = await runCli(['gateway', 'ca', 'list', 'acme', '--registry', registry]);
@@ -69,19 +130,28 @@ test('the fingerprint from ca chain, in plain lower-case hex, is accepted; add, 
   assert.ok(show.stdout.includes(fingerprint), show.stdout);
   // JSON keeps the registry's form: 64 lower-case hex digits.
   const json = await runCli(['gateway', 'ca', 'list', 'acme', '--json', '--registry', registry]);
-  assert.deepEqual((JSON.parse(json.stdout) as { fingerprints: string[] }[])[0]?.fingerprints, [plain]);
+  assert.deepEqual((JSON.parse(json.stdout) as { fingerprints: string[] }[])[0]?.fingerprints, [
+    plain,
+  ]);
 });
 
 test('a management command on a missing registry path fails naming it and creates nothing', async () => {
   const missing = join(dir, 'nowhere', 'typo.db');
-  for (const args of [['gateway', 'ca', 'list'], ['gateway', 'institution', 'list'], ['gateway', 'ip', 'list']]) {
+  for (const args of [
+    ['gateway', 'ca', 'list'],
+    ['gateway', 'institution', 'list'],
+    ['gateway', 'ip', 'list'],
+  ]) {
     const r = await runCli([...args, '--registry', missing]);
     assert.notEqual(r.code, 0, args.join(' '));
     assert.ok(r.stderr.includes(missing), r.stderr);
     assert.equal(existsSync(missing), false);
   }
   // The same through MTLS_REGISTRY, from another directory.
-  const r = await runCli(['gateway', 'ca', 'list'], { cwd: dir, env: { MTLS_REGISTRY: join(dir, 'typo2.db') } });
+  const r = await runCli(['gateway', 'ca', 'list'], {
+    cwd: dir,
+    env: { MTLS_REGISTRY: join(dir, 'typo2.db') },
+  });
   assert.notEqual(r.code, 0);
   assert.equal(existsSync(join(dir, 'typo2.db')), false);
 });
@@ -92,6 +162,15 @@ test('ip add refuses a wide range without --allow-wide-range and stores it with 
   assert.match(r.stderr, /--allow-wide-range/);
   const list = await runCli(['gateway', 'ip', 'list', 'acme', '--json', '--registry', registry]);
   assert.deepEqual(JSON.parse(list.stdout), []);
-  const ok = await runCli(['gateway', 'ip', 'add', 'acme', '10.0.0.0/8', '--allow-wide-range', '--registry', registry]);
+  const ok = await runCli([
+    'gateway',
+    'ip',
+    'add',
+    'acme',
+    '10.0.0.0/8',
+    '--allow-wide-range',
+    '--registry',
+    registry,
+  ]);
   assert.equal(ok.code, 0, ok.stderr);
 });

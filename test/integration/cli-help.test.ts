@@ -21,13 +21,17 @@ export function helpOf(cmd: Command): string {
 test('every leaf command has --help with the exit-code table and at least one example', async () => {
   const program = await buildProgram(['node', 'mtls']);
   const leaves = leafCommands(program);
-  assert.ok(leaves.length >= 38, `expected every command group to be registered, got ${leaves.length} leaves`);
+  assert.ok(
+    leaves.length >= 38,
+    `expected every command group to be registered, got ${leaves.length} leaves`,
+  );
   const problems: string[] = [];
   for (const leaf of leaves) {
     const help = helpOf(leaf);
     if (!/^Exit codes/m.test(help)) problems.push(`${commandPath(leaf)}: no exit codes`);
     for (const exit of Object.keys(EXIT_MEANINGS)) {
-      if (!new RegExp(`^\\s+${exit}  `, 'm').test(help)) problems.push(`${commandPath(leaf)}: exit ${exit} missing`);
+      if (!new RegExp(`^\\s+${exit}  `, 'm').test(help))
+        problems.push(`${commandPath(leaf)}: exit ${exit} missing`);
     }
     if (!/^Examples?:/m.test(help)) problems.push(`${commandPath(leaf)}: no example`);
   }
@@ -38,7 +42,10 @@ test('a commander usage error prints error[MTLS_USAGE] with a hint naming the co
   const r = await runCli(['ca', 'sign', '--bogus', 'x.csr']);
   assert.equal(r.code, 2);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr, "error[MTLS_USAGE]: unknown option '--bogus'\nhint: Run `mtls ca sign --help` for its options and examples.\n");
+  assert.equal(
+    r.stderr,
+    "error[MTLS_USAGE]: unknown option '--bogus'\nhint: Run `mtls ca sign --help` for its options and examples.\n",
+  );
 });
 
 test('with --json, a usage error is JSON on stdout, exit 2', async () => {
@@ -46,7 +53,11 @@ test('with --json, a usage error is JSON on stdout, exit 2', async () => {
   assert.equal(r.code, 2);
   assert.deepEqual(JSON.parse(r.stdout), {
     ok: false,
-    error: { code: 'MTLS_USAGE', message: "unknown option '--bogus'", hint: 'Run `mtls ca sign --help` for its options and examples.' },
+    error: {
+      code: 'MTLS_USAGE',
+      message: "unknown option '--bogus'",
+      hint: 'Run `mtls ca sign --help` for its options and examples.',
+    },
   });
 });
 

@@ -15,7 +15,14 @@ import { MtlsError } from '../../src/errors/index.js';
 import { loadClientCredentials, type ClientCredentials } from '../../src/tls/credentials.js';
 import { runCli } from '../helpers/cli.js';
 import { haveNginx, startNginx, type RunningNginx } from '../helpers/nginx.js';
-import { makeCa, makeLeaf, makeServerLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
+import {
+  makeCa,
+  makeLeaf,
+  makeServerLeaf,
+  tempDir,
+  type TestCa,
+  type TestLeaf,
+} from '../helpers/pki.js';
 
 const DAY = 86_400_000;
 
@@ -30,36 +37,49 @@ function refused(verdict: string, re: RegExp) {
   };
 }
 
-describe('the client behind nginx', { skip: haveNginx() ? false : 'nginx is not installed (apt-get install nginx-light)' }, () => {
-  let dir: string;
-  let cleanup: () => void;
-  let ca: TestCa;
-  let other: TestCa;
-  let good: TestLeaf;
-  let expired: TestLeaf;
-  let stranger: TestLeaf;
-  let on: RunningNginx;
-  let optional: RunningNginx;
-  const creds = (l: TestLeaf): Promise<ClientCredentials> => loadClientCredentials({ certPath: l.certPath, keyPath: l.keyPath });
+describe(
+  'the client behind nginx',
+  { skip: haveNginx() ? false : 'nginx is not installed (apt-get install nginx-light)' },
+  () => {
+    let dir: string;
+    let cleanup: () => void;
+    let ca: TestCa;
+    let other: TestCa;
+    let good: TestLeaf;
+    let expired: TestLeaf;
+    let stranger: TestLeaf;
+    let on: RunningNginx;
+    let optional: RunningNginx;
+    const creds = (l: TestLeaf): Promise<ClientCredentials> =>
+      loadClientCredentials({ certPath: l.certPath, keyPath: l.keyPath });
 
-  before(async () => {
-    ({ dir, cleanup } = tempDir('mtlskit-nginx-'));
-    ca = await makeCa(dir, { name: 'Acme Client CA' });
-    other = await makeCa(dir, { name: 'Other Bank CA' });
-    const server = await makeServerLeaf(dir, ca);
-    good = await makeLeaf(dir, ca, { cn: 'good-client' });
-    expired = await makeLeaf(dir, ca, { cn: 'expired-client', notBefore: new Date(Date.now() - 40 * DAY), notAfter: new Date(Date.now() - 5 * DAY) });
-    stranger = await makeLeaf(dir, other, { cn: 'stranger' });
-    const tls = `    ssl_certificate ${server.certPath};
+    before(async () => {
+      ({ dir, cleanup } = tempDir('mtlskit-nginx-'));
+      ca = await makeCa(dir, { name: 'Acme Client CA' });
+      other = await makeCa(dir, { name: 'Other Bank CA' });
+      const server = await makeServerLeaf(dir, ca);
+      good = await makeLeaf(dir, ca, { cn: 'good-client' });
+      expired = await makeLeaf(dir, ca, {
+        cn: 'expired-client',
+        notBefore: new Date(Date.now() - 40 * DAY),
+        notAfter: new Date(Date.now() - 5 * DAY),
+      });
+      stranger = await makeLeaf(dir, other, { cn: 'stranger' });
+      const tls = `    ssl_certificate ${server.certPath};
     ssl_certificate_key ${server.keyPath};
     ssl_client_certificate ${ca.certPath};
     ssl_verify_depth 2;`;
-    on = await startNginx(dir, `${tls}
+      on = await startNginx(
+        dir,
+        `${tls}
     ssl_verify_client on;
-    location / { return 200 "hello $ssl_client_s_dn\\n"; }`);
-    // The usual "optional" set-up: nginx lets the request in and the
-    // location turns $ssl_client_verify into its own 495/496 status pages.
-    optional = await startNginx(dir, `${tls}
+    location / { return 200 "hello $ssl_client_s_dn\\n"; }`,
+      );
+      // The usual "optional" set-up: nginx lets the request in and the
+      // location turns $ssl_client_verify into its own 495/496 status pages.
+      optional = await startNginx(
+        dir,
+        `${tls}
     ssl_verify_client optional;
     error_page 495 =495 /cert-error;
     error_page 496 =496 /no-cert;
@@ -70,61 +90,105 @@ describe('the client behind nginx', { skip: haveNginx() ? false : 'nginx is not 
       if ($ssl_client_verify = NONE) { return 496; }
       if ($ssl_client_verify != SUCCESS) { return 495; }
       return 200 "hello $ssl_client_s_dn\\n";
-    }`);
-  });
-  after(async () => {
-    await Promise.all([on?.stop(), optional?.stop()]);
-    cleanup();
-  });
+    }`,
+      );
+    });
+    after(async () => {
+      await Promise.all([on?.stop(), optional?.stop()]);
+      cleanup();
+    });
 
-  const url = (n: RunningNginx, path = '/'): string => `https://localhost:${n.port}${path}`;
+    const url = (n: RunningNginx, path = '/'): string => `https://localhost:${n.port}${path}`;
 
-  it('a good certificate gets 200 through both set-ups', async () => {
-    for (const n of [on, optional]) {
-      const r = await mtlsRequest({ url: url(n), ca: [ca.certPem], credentials: await creds(good) });
-      assert.equal(r.status, 200);
-      assert.equal(r.diagnosis.verdict, 'ok');
-      assert.match(r.body.toString(), /CN=good-client/);
-    }
-  });
+    it('a good certificate gets 200 through both set-ups', async () => {
+      for (const n of [on, optional]) {
+        const r = await mtlsRequest({
+          url: url(n),
+          ca: [ca.certPem],
+          credentials: await creds(good),
+        });
+        assert.equal(r.status, 200);
+        assert.equal(r.diagnosis.verdict, 'ok');
+        assert.match(r.body.toString(), /CN=good-client/);
+      }
+    });
 
-  it('ssl_verify_client on, no certificate: nginx 400 is client-cert-missing, not an API error', async () => {
-    await assert.rejects(mtlsRequest({ url: url(on), ca: [ca.certPem] }), refused('client-cert-missing', /nginx answered HTTP 400 "No required SSL certificate was sent".*we sent none/));
-  });
+    it('ssl_verify_client on, no certificate: nginx 400 is client-cert-missing, not an API error', async () => {
+      await assert.rejects(
+        mtlsRequest({ url: url(on), ca: [ca.certPem] }),
+        refused(
+          'client-cert-missing',
+          /nginx answered HTTP 400 "No required SSL certificate was sent".*we sent none/,
+        ),
+      );
+    });
 
-  it('ssl_verify_client on, expired certificate: the verdict names the expiry the client found', async () => {
-    await assert.rejects(mtlsRequest({ url: url(on), ca: [ca.certPem], credentials: await creds(expired) }), refused('client-cert-expired', /"The SSL certificate error".*expired/));
-  });
+    it('ssl_verify_client on, expired certificate: the verdict names the expiry the client found', async () => {
+      await assert.rejects(
+        mtlsRequest({ url: url(on), ca: [ca.certPem], credentials: await creds(expired) }),
+        refused('client-cert-expired', /"The SSL certificate error".*expired/),
+      );
+    });
 
-  it('ssl_verify_client on, a certificate from a CA nginx does not list: client-cert-untrusted naming our issuer', async () => {
-    await assert.rejects(
-      mtlsRequest({ url: url(on), ca: [ca.certPem], credentials: await creds(stranger) }),
-      refused('client-cert-untrusted', /issued by CN=Other Bank CA,.*which is not among the CA names the server accepts/),
-    );
-  });
+    it('ssl_verify_client on, a certificate from a CA nginx does not list: client-cert-untrusted naming our issuer', async () => {
+      await assert.rejects(
+        mtlsRequest({ url: url(on), ca: [ca.certPem], credentials: await creds(stranger) }),
+        refused(
+          'client-cert-untrusted',
+          /issued by CN=Other Bank CA,.*which is not among the CA names the server accepts/,
+        ),
+      );
+    });
 
-  it('optional set-up: bare 496 and 495 statuses are recognised too', async () => {
-    await assert.rejects(mtlsRequest({ url: url(optional), ca: [ca.certPem] }), refused('client-cert-missing', /HTTP 496/));
-    await assert.rejects(mtlsRequest({ url: url(optional), ca: [ca.certPem], credentials: await creds(expired) }), refused('client-cert-expired', /HTTP 495/));
-  });
+    it('optional set-up: bare 496 and 495 statuses are recognised too', async () => {
+      await assert.rejects(
+        mtlsRequest({ url: url(optional), ca: [ca.certPem] }),
+        refused('client-cert-missing', /HTTP 496/),
+      );
+      await assert.rejects(
+        mtlsRequest({ url: url(optional), ca: [ca.certPem], credentials: await creds(expired) }),
+        refused('client-cert-expired', /HTTP 495/),
+      );
+    });
 
-  it('mtls request exits 6 with the diagnosis; without a certificate to a server that asked, it warns', async () => {
-    const r = await runCli(['request', url(on), '--ca', ca.certPath, '--cert', expired.certPath, '--key', expired.keyPath]);
-    assert.equal(r.code, 6, r.stderr);
-    assert.match(r.stderr, /^error\[MTLS_TLS_CLIENT_REJECTED\]: .*"The SSL certificate error".*expired/m);
-    assert.match(r.stderr, /^hint: /m);
-    assert.equal(r.stdout, '', 'the refusal page is not printed as if it were the answer');
+    it('mtls request exits 6 with the diagnosis; without a certificate to a server that asked, it warns', async () => {
+      const r = await runCli([
+        'request',
+        url(on),
+        '--ca',
+        ca.certPath,
+        '--cert',
+        expired.certPath,
+        '--key',
+        expired.keyPath,
+      ]);
+      assert.equal(r.code, 6, r.stderr);
+      assert.match(
+        r.stderr,
+        /^error\[MTLS_TLS_CLIENT_REJECTED\]: .*"The SSL certificate error".*expired/m,
+      );
+      assert.match(r.stderr, /^hint: /m);
+      assert.equal(r.stdout, '', 'the refusal page is not printed as if it were the answer');
 
-    const open = await runCli(['request', url(optional, '/open'), '--ca', ca.certPath]);
-    assert.equal(open.code, 0, open.stderr);
-    assert.equal(open.stdout, 'open\n');
-    assert.match(open.stderr, /the server asked for a client certificate and none was configured/);
-  });
+      const open = await runCli(['request', url(optional, '/open'), '--ca', ca.certPath]);
+      assert.equal(open.code, 0, open.stderr);
+      assert.equal(open.stdout, 'open\n');
+      assert.match(
+        open.stderr,
+        /the server asked for a client certificate and none was configured/,
+      );
+    });
 
-  it('mtls probe uses what it found about the certificate for its verdict', async () => {
-    const r = await probeServer({ target: `localhost:${on.port}`, ca: [ca.certPem], credentials: await creds(expired), timeoutMs: 10_000 });
-    assert.equal(r.diagnosis.verdict, 'client-cert-expired');
-    assert.equal(r.diagnosis.ok, false);
-    assert.match(r.diagnosis.cause, /nginx answered HTTP 400/);
-  });
-});
+    it('mtls probe uses what it found about the certificate for its verdict', async () => {
+      const r = await probeServer({
+        target: `localhost:${on.port}`,
+        ca: [ca.certPem],
+        credentials: await creds(expired),
+        timeoutMs: 10_000,
+      });
+      assert.equal(r.diagnosis.verdict, 'client-cert-expired');
+      assert.equal(r.diagnosis.ok, false);
+      assert.match(r.diagnosis.cause, /nginx answered HTTP 400/);
+    });
+  },
+);

@@ -17,7 +17,14 @@ import { createMtlsAgent, createMtlsDispatcher } from '../../src/client/dispatch
 import { mtlsRequest } from '../../src/client/request.js';
 import { loadClientCredentials } from '../../src/tls/credentials.js';
 import { isMtlsError } from '../../src/errors/index.js';
-import { makeCa, makeLeaf, makeServerLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
+import {
+  makeCa,
+  makeLeaf,
+  makeServerLeaf,
+  tempDir,
+  type TestCa,
+  type TestLeaf,
+} from '../helpers/pki.js';
 import { startNodeServer, type TestServer } from '../helpers/tls-servers.js';
 import { run, runCli } from '../helpers/cli.js';
 
@@ -44,11 +51,34 @@ async function fixture(serverCa?: 'other'): Promise<Fixture> {
   const passwordFile = join(dir, 'pfx.pass');
   writeFileSync(passwordFile, `${PASSWORD}\n`);
   const pfx = join(dir, 'client.pfx');
-  const r = run('openssl', ['pkcs12', '-export', '-inkey', client.keyPath, '-in', client.certPath, '-certfile', ca.certPath, '-out', pfx, '-passout', `file:${passwordFile}`]);
+  const r = run('openssl', [
+    'pkcs12',
+    '-export',
+    '-inkey',
+    client.keyPath,
+    '-in',
+    client.certPath,
+    '-certfile',
+    ca.certPath,
+    '-out',
+    pfx,
+    '-passout',
+    `file:${passwordFile}`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  const server = await startNodeServer({ certPem: serverLeaf.certPem, keyPem: serverLeaf.keyPem, ca: [serverCa === 'other' ? other.certPem : ca.certPem] });
+  const server = await startNodeServer({
+    certPem: serverLeaf.certPem,
+    keyPem: serverLeaf.keyPem,
+    ca: [serverCa === 'other' ? other.certPem : ca.certPem],
+  });
   return {
-    dir, ca, other, client, pfx, passwordFile, server,
+    dir,
+    ca,
+    other,
+    client,
+    pfx,
+    passwordFile,
+    server,
     cleanup: async () => {
       await server.close();
       cleanup();
@@ -60,9 +90,33 @@ test('library: a good call via an openssl .pfx (modern and RC2-40) and via PEM',
   const f = await fixture();
   try {
     const legacy = join(f.dir, 'client-rc2.pfx');
-    const r = run('openssl', ['pkcs12', '-export', '-legacy', '-inkey', f.client.keyPath, '-in', f.client.certPath, '-out', legacy, '-passout', `file:${f.passwordFile}`]);
+    const r = run('openssl', [
+      'pkcs12',
+      '-export',
+      '-legacy',
+      '-inkey',
+      f.client.keyPath,
+      '-in',
+      f.client.certPath,
+      '-out',
+      legacy,
+      '-passout',
+      `file:${f.passwordFile}`,
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(run('openssl', ['pkcs12', '-info', '-noout', '-legacy', '-in', legacy, '-passin', `file:${f.passwordFile}`]).stderr, /RC2/);
+    assert.match(
+      run('openssl', [
+        'pkcs12',
+        '-info',
+        '-noout',
+        '-legacy',
+        '-in',
+        legacy,
+        '-passin',
+        `file:${f.passwordFile}`,
+      ]).stderr,
+      /RC2/,
+    );
     const sources = [
       { pfxPath: f.pfx, password: PASSWORD },
       { pfxPath: legacy, password: PASSWORD },
@@ -70,12 +124,18 @@ test('library: a good call via an openssl .pfx (modern and RC2-40) and via PEM',
     ];
     for (const source of sources) {
       const credentials = await loadClientCredentials(source);
-      const res = await mtlsRequest({ url: `${f.server.url}/v1/ping`, credentials, ca: [f.ca.certPem] });
+      const res = await mtlsRequest({
+        url: `${f.server.url}/v1/ping`,
+        credentials,
+        ca: [f.ca.certPem],
+      });
       assert.equal(res.status, 200);
       assert.equal(JSON.parse(res.body.toString()).client, 'acme-client');
       assert.equal(res.tls.protocol, 'TLSv1.2');
       assert.equal(res.tls.clientCertificateRequested, true);
-      assert.deepEqual(res.tls.acceptableCaNames, ['CN=Acme Client CA,O=Acme Client CA,ST=SP,C=BR']);
+      assert.deepEqual(res.tls.acceptableCaNames, [
+        'CN=Acme Client CA,O=Acme Client CA,ST=SP,C=BR',
+      ]);
       assert.equal(res.tls.clientCertificateSent?.[0]?.subject, 'CN=acme-client,O=Test,ST=SP,C=BR');
       assert.equal(res.diagnosis.verdict, 'ok');
     }
@@ -89,14 +149,22 @@ test('library: a rejected client gets an MtlsError whose message names the cause
   const f = await fixture('other');
   try {
     const credentials = await loadClientCredentials({ pfxPath: f.pfx, password: PASSWORD });
-    await assert.rejects(mtlsRequest({ url: f.server.url, credentials, ca: [f.ca.certPem] }), (e) => {
-      assert.ok(isMtlsError(e, 'MTLS_TLS_CLIENT_REJECTED'));
-      assert.equal(e.exitCode, 6);
-      assert.match(e.message, /issued by CN=Acme Client CA.*not among the CA names the server accepts/);
-      assert.equal(e.details?.verdict, 'client-cert-untrusted');
-      return true;
-    });
-    await assert.rejects(loadClientCredentials({ pfxPath: f.pfx, password: 'wrong' }), (e) => isMtlsError(e, 'MTLS_BAD_PASSPHRASE'));
+    await assert.rejects(
+      mtlsRequest({ url: f.server.url, credentials, ca: [f.ca.certPem] }),
+      (e) => {
+        assert.ok(isMtlsError(e, 'MTLS_TLS_CLIENT_REJECTED'));
+        assert.equal(e.exitCode, 6);
+        assert.match(
+          e.message,
+          /issued by CN=Acme Client CA.*not among the CA names the server accepts/,
+        );
+        assert.equal(e.details?.verdict, 'client-cert-untrusted');
+        return true;
+      },
+    );
+    await assert.rejects(loadClientCredentials({ pfxPath: f.pfx, password: 'wrong' }), (e) =>
+      isMtlsError(e, 'MTLS_BAD_PASSPHRASE'),
+    );
   } finally {
     await f.cleanup();
   }
@@ -105,15 +173,36 @@ test('library: a rejected client gets an MtlsError whose message names the cause
 test('library: --resolve keeps the host name for SNI and verification', async () => {
   const f = await fixture();
   try {
-    const named = await makeServerLeaf(f.dir, f.ca, { cn: 'api.mtls.test', sans: [{ type: 'dns', value: 'api.mtls.test' }], file: 'api' });
-    const s = await startNodeServer({ certPem: named.certPem, keyPem: named.keyPem, ca: [f.ca.certPem] });
+    const named = await makeServerLeaf(f.dir, f.ca, {
+      cn: 'api.mtls.test',
+      sans: [{ type: 'dns', value: 'api.mtls.test' }],
+      file: 'api',
+    });
+    const s = await startNodeServer({
+      certPem: named.certPem,
+      keyPem: named.keyPem,
+      ca: [f.ca.certPem],
+    });
     try {
-      const credentials = await loadClientCredentials({ certPath: f.client.certPath, keyPath: f.client.keyPath });
-      const res = await mtlsRequest({ url: `https://api.mtls.test:${s.port}/`, credentials, ca: [f.ca.certPem], resolve: [{ host: 'api.mtls.test', port: s.port, address: '127.0.0.1' }] });
+      const credentials = await loadClientCredentials({
+        certPath: f.client.certPath,
+        keyPath: f.client.keyPath,
+      });
+      const res = await mtlsRequest({
+        url: `https://api.mtls.test:${s.port}/`,
+        credentials,
+        ca: [f.ca.certPem],
+        resolve: [{ host: 'api.mtls.test', port: s.port, address: '127.0.0.1' }],
+      });
       assert.equal(res.status, 200);
       assert.equal(res.tls.servername, 'api.mtls.test');
       // The same server called by IP: its certificate does not name 127.0.0.1.
-      await assert.rejects(mtlsRequest({ url: `https://127.0.0.1:${s.port}/`, credentials, ca: [f.ca.certPem] }), (e) => isMtlsError(e, 'MTLS_TLS_SERVER_UNTRUSTED') && e.details?.verdict === 'server-name-mismatch');
+      await assert.rejects(
+        mtlsRequest({ url: `https://127.0.0.1:${s.port}/`, credentials, ca: [f.ca.certPem] }),
+        (e) =>
+          isMtlsError(e, 'MTLS_TLS_SERVER_UNTRUSTED') &&
+          e.details?.verdict === 'server-name-mismatch',
+      );
     } finally {
       await s.close();
     }
@@ -127,7 +216,10 @@ test('library: an untrusted server and a plain-HTTP port are named as such', asy
   const plain = createHttpServer((_req, res) => res.end('plain'));
   await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
   try {
-    const credentials = await loadClientCredentials({ certPath: f.client.certPath, keyPath: f.client.keyPath });
+    const credentials = await loadClientCredentials({
+      certPath: f.client.certPath,
+      keyPath: f.client.keyPath,
+    });
     // Default trust is the system roots, which do not include the test CA.
     await assert.rejects(mtlsRequest({ url: f.server.url, credentials }), (e) => {
       assert.ok(isMtlsError(e, 'MTLS_TLS_SERVER_UNTRUSTED'));
@@ -151,17 +243,28 @@ test('library: an untrusted server and a plain-HTTP port are named as such', asy
 test('library: a server that accepts us but never answers is a timeout, not a rejection', async () => {
   const f = await fixture();
   const leaf = await makeServerLeaf(f.dir, f.ca, { file: 'slow' });
-  const slow = await startNodeServer({ certPem: leaf.certPem, keyPem: leaf.keyPem, ca: [f.ca.certPem], hang: true });
+  const slow = await startNodeServer({
+    certPem: leaf.certPem,
+    keyPem: leaf.keyPem,
+    ca: [f.ca.certPem],
+    hang: true,
+  });
   try {
-    const credentials = await loadClientCredentials({ certPath: f.client.certPath, keyPath: f.client.keyPath });
-    await assert.rejects(mtlsRequest({ url: `${slow.url}/slow`, credentials, ca: [f.ca.certPem], timeoutMs: 1000 }), (e) => {
-      assert.ok(isMtlsError(e, 'MTLS_TIMEOUT'), String(e));
-      assert.equal(e.details?.verdict, 'timeout');
-      assert.equal((e.details?.outcome as { kind: string }).kind, 'timeout');
-      assert.match(e.message, /the mTLS handshake completed .* no HTTP answer in time/);
-      assert.match(e.hint, /retry with a longer --timeout/);
-      return true;
+    const credentials = await loadClientCredentials({
+      certPath: f.client.certPath,
+      keyPath: f.client.keyPath,
     });
+    await assert.rejects(
+      mtlsRequest({ url: `${slow.url}/slow`, credentials, ca: [f.ca.certPem], timeoutMs: 1000 }),
+      (e) => {
+        assert.ok(isMtlsError(e, 'MTLS_TIMEOUT'), String(e));
+        assert.equal(e.details?.verdict, 'timeout');
+        assert.equal((e.details?.outcome as { kind: string }).kind, 'timeout');
+        assert.match(e.message, /the mTLS handshake completed .* no HTTP answer in time/);
+        assert.match(e.hint, /retry with a longer --timeout/);
+        return true;
+      },
+    );
   } finally {
     await slow.close();
     await f.cleanup();
@@ -176,7 +279,7 @@ test('library: createMtlsDispatcher (undici) and createMtlsAgent (https.Agent) m
     try {
       const res = await undiciRequest(`${f.server.url}/undici`, { dispatcher });
       assert.equal(res.statusCode, 200);
-      assert.equal((await res.body.json() as { path: string }).path, '/undici');
+      assert.equal(((await res.body.json()) as { path: string }).path, '/undici');
     } finally {
       await dispatcher.close();
     }
@@ -194,7 +297,13 @@ test('library: createMtlsDispatcher (undici) and createMtlsAgent (https.Agent) m
     assert.equal(JSON.parse(body).client, 'acme-client');
     // Pinned to TLS 1.2 by default: a TLS-1.3-only server is refused.
     const leaf = await makeServerLeaf(f.dir, f.ca, { file: 'srv13' });
-    const s13 = await startNodeServer({ certPem: leaf.certPem, keyPem: leaf.keyPem, ca: [f.ca.certPem], minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
+    const s13 = await startNodeServer({
+      certPem: leaf.certPem,
+      keyPem: leaf.keyPem,
+      ca: [f.ca.certPem],
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+    });
     const d13 = createMtlsDispatcher({ credentials, ca: [f.ca.certPem] });
     try {
       await assert.rejects(undiciRequest(s13.url, { dispatcher: d13 }), /protocol version/);
@@ -219,14 +328,36 @@ test('mtls request (CLI): .pfx and PEM calls, -d @file, -X, -H, -o, -v, --json',
     writeFileSync(bodyFile, '{"amount": 10}\n');
     const out = join(f.dir, 'answer.json');
     const pem = ['--cert', f.client.certPath, '--key', f.client.keyPath, '--ca', f.ca.certPath];
-    const put = await runCli(['request', `${f.server.url}/pay`, '-X', 'PUT', '-H', 'X-Request-Id: 42', '-d', `@${bodyFile}`, '-o', out, '-v', ...pem]);
+    const put = await runCli([
+      'request',
+      `${f.server.url}/pay`,
+      '-X',
+      'PUT',
+      '-H',
+      'X-Request-Id: 42',
+      '-d',
+      `@${bodyFile}`,
+      '-o',
+      out,
+      '-v',
+      ...pem,
+    ]);
     assert.equal(put.code, 0, put.stderr);
     assert.equal(put.stdout, '', 'with -o the body goes to the file only');
     const echoed = JSON.parse(readFileSync(out, 'utf8'));
-    assert.deepEqual([echoed.method, echoed.body, echoed.contentType], ['PUT', '{"amount": 10}\n', 'application/json']);
+    assert.deepEqual(
+      [echoed.method, echoed.body, echoed.contentType],
+      ['PUT', '{"amount": 10}\n', 'application/json'],
+    );
     assert.match(put.stderr, /\* TLS TLSv1\.2, cipher ECDHE-ECDSA-AES\d+-GCM-SHA\d+/);
-    assert.match(put.stderr, /\* Server certificate chain:\n\* +0 CN=localhost,O=Test,ST=SP,C=BR +\[expires \d{4}-\d\d-\d\d \(\d+ days\)/);
-    assert.match(put.stderr, /\* Server asked for a client certificate; acceptable CA names:\n\* +CN=Acme Client CA/);
+    assert.match(
+      put.stderr,
+      /\* Server certificate chain:\n\* +0 CN=localhost,O=Test,ST=SP,C=BR +\[expires \d{4}-\d\d-\d\d \(\d+ days\)/,
+    );
+    assert.match(
+      put.stderr,
+      /\* Server asked for a client certificate; acceptable CA names:\n\* +CN=Acme Client CA/,
+    );
     assert.match(put.stderr, /\* We sent:\n\* +0 CN=acme-client,O=Test,ST=SP,C=BR/);
 
     const again = await runCli(['request', `${f.server.url}/pay`, '-o', out, ...pem]);
@@ -234,9 +365,15 @@ test('mtls request (CLI): .pfx and PEM calls, -d @file, -X, -H, -o, -v, --json',
     assert.match(again.stderr, /error\[MTLS_FILE_EXISTS\]/);
 
     // -d is repeatable and joined with &, as in curl; @- reads stdin.
-    const form = await runCli(['request', `${f.server.url}/form`, '-d', 'a=1', '-d', '@-', '-d', `@${bodyFile}`, ...pem], { input: 'b=2' });
+    const form = await runCli(
+      ['request', `${f.server.url}/form`, '-d', 'a=1', '-d', '@-', '-d', `@${bodyFile}`, ...pem],
+      { input: 'b=2' },
+    );
     assert.equal(form.code, 0, form.stderr);
-    assert.deepEqual([JSON.parse(form.stdout).body, JSON.parse(form.stdout).contentType], ['a=1&b=2&{"amount": 10}\n', 'application/x-www-form-urlencoded']);
+    assert.deepEqual(
+      [JSON.parse(form.stdout).body, JSON.parse(form.stdout).contentType],
+      ['a=1&b=2&{"amount": 10}\n', 'application/x-www-form-urlencoded'],
+    );
 
     const json = await runCli(['request', `${f.server.url}/j`, '--json', ...pem]);
     const parsed = JSON.parse(json.stdout);
@@ -257,17 +394,43 @@ test('mtls request (CLI): wrong .pfx password, key mismatch, rejected client, -i
     const bad = await runCli(['request', f.server.url, '--pfx', f.pfx, '--password-file', wrongPw]);
     assert.equal(bad.code, 4);
     assert.match(bad.stderr, /error\[MTLS_BAD_PASSPHRASE\]: .*client\.pfx.*password is wrong/);
-    assert.doesNotMatch(bad.stderr, /not the password|at \w+ \(/, 'no password and no stack trace in the output');
+    assert.doesNotMatch(
+      bad.stderr,
+      /not the password|at \w+ \(/,
+      'no password and no stack trace in the output',
+    );
 
     const otherLeaf = await makeLeaf(f.dir, f.ca, { cn: 'someone-else' });
-    const mismatch = await runCli(['request', f.server.url, '--cert', f.client.certPath, '--key', otherLeaf.keyPath]);
+    const mismatch = await runCli([
+      'request',
+      f.server.url,
+      '--cert',
+      f.client.certPath,
+      '--key',
+      otherLeaf.keyPath,
+    ]);
     assert.equal(mismatch.code, 4);
     assert.match(mismatch.stderr, /error\[MTLS_KEY_MISMATCH\]/);
 
-    const rejected = await runCli(['request', f.server.url, '--pfx', f.pfx, '--password-file', f.passwordFile, '--ca', f.ca.certPath]);
+    const rejected = await runCli([
+      'request',
+      f.server.url,
+      '--pfx',
+      f.pfx,
+      '--password-file',
+      f.passwordFile,
+      '--ca',
+      f.ca.certPath,
+    ]);
     assert.equal(rejected.code, 6);
-    assert.match(rejected.stderr, /error\[MTLS_TLS_CLIENT_REJECTED\]: .*our certificate is issued by CN=Acme Client CA,O=Acme Client CA,ST=SP,C=BR, which is not among the CA names the server accepts/);
-    assert.match(rejected.stderr, /hint: The server does not trust the CA that issued your certificate \(it accepts: CN=Other Bank CA/);
+    assert.match(
+      rejected.stderr,
+      /error\[MTLS_TLS_CLIENT_REJECTED\]: .*our certificate is issued by CN=Acme Client CA,O=Acme Client CA,ST=SP,C=BR, which is not among the CA names the server accepts/,
+    );
+    assert.match(
+      rejected.stderr,
+      /hint: The server does not trust the CA that issued your certificate \(it accepts: CN=Other Bank CA/,
+    );
   } finally {
     await f.cleanup();
   }
@@ -276,19 +439,41 @@ test('mtls request (CLI): wrong .pfx password, key mismatch, rejected client, -i
     const pem = ['--cert', g.client.certPath, '--key', g.client.keyPath, '--ca', g.ca.certPath];
     const plain = await runCli(['request', `${g.server.url}/status/404`, '-i', ...pem]);
     assert.equal(plain.code, 0, 'an HTTP error is not an exit code without --fail');
-    assert.match(plain.stdout, /^HTTP\/1\.1 404 Not Found\ncontent-type: application\/json\n(.*\n)*x-test: yes\n(.*\n)*\n\{"ok":true,"method":"GET","path":"\/status\/404"/);
+    assert.match(
+      plain.stdout,
+      /^HTTP\/1\.1 404 Not Found\ncontent-type: application\/json\n(.*\n)*x-test: yes\n(.*\n)*\n\{"ok":true,"method":"GET","path":"\/status\/404"/,
+    );
     const outFile = join(g.dir, 'never.json');
-    const failing = await runCli(['request', `${g.server.url}/status/404`, '--fail', '-o', outFile, ...pem]);
+    const failing = await runCli([
+      'request',
+      `${g.server.url}/status/404`,
+      '--fail',
+      '-o',
+      outFile,
+      ...pem,
+    ]);
     assert.equal(failing.code, 6);
     assert.equal(failing.stdout, '');
     assert.match(failing.stderr, /error\[MTLS_HTTP_STATUS\]: .*HTTP 404 Not Found/);
     assert.equal(existsSync(outFile), false, 'a failed command leaves no partial output');
     // Exit 6 is shared with network failures: --json tells them apart by the status.
-    const failingJson = await runCli(['request', `${g.server.url}/status/404`, '--fail', '--json', ...pem]);
+    const failingJson = await runCli([
+      'request',
+      `${g.server.url}/status/404`,
+      '--fail',
+      '--json',
+      ...pem,
+    ]);
     assert.equal(failingJson.code, 6);
-    assert.deepEqual(JSON.parse(failingJson.stdout).error.details, { status: 404, statusText: 'Not Found' });
+    assert.deepEqual(JSON.parse(failingJson.stdout).error.details, {
+      status: 404,
+      statusText: 'Not Found',
+    });
     const help = await runCli(['request', '--help']);
-    assert.match(help.stdout.replace(/\s+/g, ' '), /Exit code 6 is shared: tell the cases apart by the error code \(MTLS_HTTP_STATUS for a plain HTTP error with --fail, MTLS_TLS_CLIENT_REJECTED for a refused certificate\) or, with --json, by error\.details: only a plain HTTP error carries status without verdict\./);
+    assert.match(
+      help.stdout.replace(/\s+/g, ' '),
+      /Exit code 6 is shared: tell the cases apart by the error code \(MTLS_HTTP_STATUS for a plain HTTP error with --fail, MTLS_TLS_CLIENT_REJECTED for a refused certificate\) or, with --json, by error\.details: only a plain HTTP error carries status without verdict\./,
+    );
   } finally {
     await g.cleanup();
   }

@@ -47,15 +47,29 @@ after(async () => {
 
 /** Request records for `path` in the registry. */
 async function stored(path: string): Promise<AuditRecord[]> {
-  return (await registry.queryAudit({ limit: 1000 })).filter((r) => r.kind === 'request' && r.path === path);
+  return (await registry.queryAudit({ limit: 1000 })).filter(
+    (r) => r.kind === 'request' && r.path === path,
+  );
 }
 
-const call = (port: number, path: string) => mtlsRequest({ port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path });
+const call = (port: number, path: string) =>
+  mtlsRequest({
+    port,
+    ca: pki.serverCa.certPem,
+    cert: acme.client.certPem,
+    key: acme.client.keyPem,
+    path,
+  });
 
 describe('audit durability', () => {
   test('durable: the request record is in the registry when the response arrives', async () => {
     // A long flush interval: only the commit can have stored it.
-    const gw = await startTestGateway({ registry, upstream: upstream.url, pki, values: { audit: { durability: 'durable', flushIntervalMs: 5_000 } } });
+    const gw = await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { audit: { durability: 'durable', flushIntervalMs: 5_000 } },
+    });
     try {
       for (const path of ['/durable/1', '/durable/2', '/durable/3']) {
         const r = await call(gw.port, path);
@@ -78,12 +92,20 @@ describe('audit durability', () => {
   });
 
   test('batched: the same record waits for the next flush', async () => {
-    const gw = await startTestGateway({ registry, upstream: upstream.url, pki, values: { audit: { durability: 'batched', flushIntervalMs: 5_000 } } });
+    const gw = await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { audit: { durability: 'batched', flushIntervalMs: 5_000 } },
+    });
     try {
       const r = await call(gw.port, '/batched/1');
       assert.equal(r.status, 200);
       assert.equal((await stored('/batched/1')).length, 0, 'not in the registry before the flush');
-      assert.ok(gw.lines.some((l) => (l.audit as AuditRecord | undefined)?.path === '/batched/1'), 'but in the log at once');
+      assert.ok(
+        gw.lines.some((l) => (l.audit as AuditRecord | undefined)?.path === '/batched/1'),
+        'but in the log at once',
+      );
       await gw.gateway.flushAudit();
       assert.equal((await stored('/batched/1')).length, 1);
     } finally {
@@ -105,7 +127,12 @@ describe('audit durability', () => {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
-    const gw = await startTestGateway({ registry: flaky, upstream: upstream.url, pki, values: { audit: { durability: 'durable', flushIntervalMs: 5_000 } } });
+    const gw = await startTestGateway({
+      registry: flaky,
+      upstream: upstream.url,
+      pki,
+      values: { audit: { durability: 'durable', flushIntervalMs: 5_000 } },
+    });
     try {
       const r = await call(gw.port, '/durable/down');
       assert.equal(r.status, 503);
@@ -113,7 +140,11 @@ describe('audit durability', () => {
       assert.equal((await stored('/durable/down')).length, 0);
       failing = false;
       await gw.gateway.flushAudit();
-      assert.equal((await stored('/durable/down')).length, 1, 'kept and stored once the registry is back');
+      assert.equal(
+        (await stored('/durable/down')).length,
+        1,
+        'kept and stored once the registry is back',
+      );
     } finally {
       await gw.close();
     }

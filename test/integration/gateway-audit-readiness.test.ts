@@ -47,13 +47,22 @@ before(async () => {
     get(target, prop, receiver) {
       if (prop === 'appendAudit') {
         return (records: AuditRecord[]) =>
-          auditFails ? Promise.reject(new MtlsError('MTLS_FILE_WRITE', 'attempt to write a readonly database')) : target.appendAudit(records);
+          auditFails
+            ? Promise.reject(
+                new MtlsError('MTLS_FILE_WRITE', 'attempt to write a readonly database'),
+              )
+            : target.appendAudit(records);
       }
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   }) as Registry;
-  gw = await startTestGateway({ registry: failing, upstream: upstream.url, pki, values: { audit: { flushIntervalMs: 50, maxFailureSeconds: 1 } } });
+  gw = await startTestGateway({
+    registry: failing,
+    upstream: upstream.url,
+    pki,
+    values: { audit: { flushIntervalMs: 50, maxFailureSeconds: 1 } },
+  });
 });
 
 after(async () => {
@@ -64,35 +73,79 @@ after(async () => {
   cleanup();
 });
 
-const readyz = async (): Promise<{ status: number; body: { problems: string[]; auditFailingSeconds: number | null } }> => {
+const readyz = async (): Promise<{
+  status: number;
+  body: { problems: string[]; auditFailingSeconds: number | null };
+}> => {
   const r = await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()?.port}/readyz`);
-  return { status: r.status, body: (await r.json()) as { problems: string[]; auditFailingSeconds: number | null } };
+  return {
+    status: r.status,
+    body: (await r.json()) as { problems: string[]; auditFailingSeconds: number | null },
+  };
 };
 
 describe('readiness and the audit trail', () => {
   test('audit writes failing past audit.maxFailureSeconds make /readyz 503 with the reason; it recovers and nothing is lost', async () => {
     assert.equal((await readyz()).status, 200);
     auditFails = true;
-    const call = (path: string) => mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path });
-    assert.equal((await call('/while-failing-1')).status, 200, 'requests are still served (the log holds the records)');
+    const call = (path: string) =>
+      mtlsRequest({
+        port: gw.port,
+        ca: pki.serverCa.certPem,
+        cert: acme.client.certPem,
+        key: acme.client.keyPem,
+        path,
+      });
+    assert.equal(
+      (await call('/while-failing-1')).status,
+      200,
+      'requests are still served (the log holds the records)',
+    );
     // Failing, but not yet for audit.maxFailureSeconds: still ready.
-    await waitFor(() => gw.lines.some((l) => /audit: writing to the registry failed/.test(String(l.msg))), 3_000, 'the audit failure log line');
+    await waitFor(
+      () => gw.lines.some((l) => /audit: writing to the registry failed/.test(String(l.msg))),
+      3_000,
+      'the audit failure log line',
+    );
     const early = await readyz();
     assert.equal(early.status, 200, JSON.stringify(early.body));
-    const failedLine = gw.lines.find((l) => /audit: writing to the registry failed/.test(String(l.msg)));
-    assert.ok(typeof failedLine?.queued === 'number' && failedLine.queued >= 1, `the log counts the records waiting: ${JSON.stringify(failedLine)}`);
-    const notReady = await waitFor(async () => {
-      const r = await readyz();
-      return r.status === 503 ? r : null;
-    }, 5_000, '/readyz 503');
-    assert.ok(notReady.body.problems.some((p) => /audit records have not reached the registry for \d+ s: attempt to write a readonly database/.test(p)), notReady.body.problems.join('; '));
+    const failedLine = gw.lines.find((l) =>
+      /audit: writing to the registry failed/.test(String(l.msg)),
+    );
+    assert.ok(
+      typeof failedLine?.queued === 'number' && failedLine.queued >= 1,
+      `the log counts the records waiting: ${JSON.stringify(failedLine)}`,
+    );
+    const notReady = await waitFor(
+      async () => {
+        const r = await readyz();
+        return r.status === 503 ? r : null;
+      },
+      5_000,
+      '/readyz 503',
+    );
+    assert.ok(
+      notReady.body.problems.some((p) =>
+        /audit records have not reached the registry for \d+ s: attempt to write a readonly database/.test(
+          p,
+        ),
+      ),
+      notReady.body.problems.join('; '),
+    );
     assert.ok((notReady.body.auditFailingSeconds ?? 0) >= 1);
     await call('/while-failing-2');
     auditFails = false;
     await waitFor(async () => (await readyz()).status === 200, 5_000, '/readyz 200 again');
     assert.equal((await readyz()).body.auditFailingSeconds, null);
-    assert.ok(gw.lines.some((l) => /audit: writing to the registry works again/.test(String(l.msg))));
+    assert.ok(
+      gw.lines.some((l) => /audit: writing to the registry works again/.test(String(l.msg))),
+    );
     const stored = await registry.queryAudit({ limit: 100 });
-    for (const path of ['/while-failing-1', '/while-failing-2']) assert.equal(stored.filter((r) => r.path === path).length, 1, `${path} reached the registry exactly once`);
+    for (const path of ['/while-failing-1', '/while-failing-2'])
+      assert.equal(
+        stored.filter((r) => r.path === path).length,
+        1,
+        `${path} reached the registry exactly once`,
+      );
   });
 });

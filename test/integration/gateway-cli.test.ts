@@ -80,8 +80,17 @@ interface CliGateway {
 }
 
 async function startCli(configPath: string): Promise<CliGateway> {
-  const { child, lines, stderr, exited } = spawnJsonLogCli(['gateway', 'start', '--config', configPath]);
-  const started = await waitFor(() => lines.find((l) => l.msg === 'gateway started'), 15_000, `gateway start (stderr: ${stderr()})`);
+  const { child, lines, stderr, exited } = spawnJsonLogCli([
+    'gateway',
+    'start',
+    '--config',
+    configPath,
+  ]);
+  const started = await waitFor(
+    () => lines.find((l) => l.msg === 'gateway started'),
+    15_000,
+    `gateway start (stderr: ${stderr()})`,
+  );
   const port = Number(String(started.listen).split(':').pop());
   return { child, port, lines, exited };
 }
@@ -94,10 +103,16 @@ describe('mtls gateway start', () => {
     assert.match(r1.stderr, /error\[MTLS_CONFIG_INVALID\]/);
     assert.match(r1.stderr, /unknown key `upstrem`; did you mean `upstream`\?/);
 
-    const badListen = writeConfig('listen.yaml', goodConfig().replace('listen: 127.0.0.1:0', 'listen: 127.0.0.1:99999'));
+    const badListen = writeConfig(
+      'listen.yaml',
+      goodConfig().replace('listen: 127.0.0.1:0', 'listen: 127.0.0.1:99999'),
+    );
     const r2 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', badListen]);
     assert.equal(r2.code, 3);
-    assert.match(r2.stderr, /key `listen`: .*port "99999" must be 0 to 65535.*fix: write HOST:PORT/);
+    assert.match(
+      r2.stderr,
+      /key `listen`: .*port "99999" must be 0 to 65535.*fix: write HOST:PORT/,
+    );
 
     const badType = writeConfig('type.yaml', `${goodConfig()}limits:\n  maxBodyBytes: lots\n`);
     const r3 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', badType]);
@@ -116,28 +131,60 @@ describe('mtls gateway start', () => {
   });
 
   test('--check validates config, credential and registry without serving', async () => {
-    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', writeConfig('check.yaml', goodConfig()), '--check']);
+    const r = await run(process.execPath, [
+      CLI,
+      'gateway',
+      'start',
+      '--config',
+      writeConfig('check.yaml', goodConfig()),
+      '--check',
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /configuration OK; server certificate .*CN=localhost.*1 institution\(s\)/);
+    assert.match(
+      r.stderr,
+      /configuration OK; server certificate .*CN=localhost.*1 institution\(s\)/,
+    );
   });
 
   test('a corrupt registry file gives a clear error at start (exit 3)', async () => {
     const corrupt = join(dir, 'corrupt.db');
     writeFileSync(corrupt, 'this is not a sqlite database, just text '.repeat(200));
-    const cfg = writeConfig('corrupt.yaml', goodConfig().replace(`registry: ${registryPath}`, `registry: ${corrupt}`));
+    const cfg = writeConfig(
+      'corrupt.yaml',
+      goodConfig().replace(`registry: ${registryPath}`, `registry: ${corrupt}`),
+    );
     const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg]);
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /error\[MTLS_CONFIG_INVALID\]: registry file .*corrupt\.db is not a SQLite database/);
+    assert.match(
+      r.stderr,
+      /error\[MTLS_CONFIG_INVALID\]: registry file .*corrupt\.db is not a SQLite database/,
+    );
     assert.match(r.stderr, /hint: /);
   });
 
   test('a registry path that does not exist is refused at start, naming the path, and nothing is created (exit 3)', async () => {
     for (const workers of ['1', '2']) {
       const missing = join(dir, `missing-${workers}.db`);
-      const cfg = writeConfig(`missing-${workers}.yaml`, goodConfig().replace(`registry: ${registryPath}`, `registry: ${missing}`));
-      const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--workers', workers]);
+      const cfg = writeConfig(
+        `missing-${workers}.yaml`,
+        goodConfig().replace(`registry: ${registryPath}`, `registry: ${missing}`),
+      );
+      const r = await run(process.execPath, [
+        CLI,
+        'gateway',
+        'start',
+        '--config',
+        cfg,
+        '--workers',
+        workers,
+      ]);
       assert.equal(r.code, 3, r.stderr);
-      assert.match(r.stderr, new RegExp(`error\\[MTLS_CONFIG_INVALID\\]: registry file .*missing-${workers}\\.db does not exist`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `error\\[MTLS_CONFIG_INVALID\\]: registry file .*missing-${workers}\\.db does not exist`,
+        ),
+      );
       assert.match(r.stderr, /hint: .*institution add/);
       assert.equal(existsSync(missing), false, 'no empty registry was created');
     }
@@ -146,14 +193,31 @@ describe('mtls gateway start', () => {
   test('SIGHUP with a broken credential keeps serving with the old one', async () => {
     const keyCopy = join(dir, 'hup.key.pem');
     writeFileSync(keyCopy, pki.server.keyPem, { mode: 0o600 });
-    const cfg = writeConfig('hup.yaml', goodConfig().replace(`key: ${pki.server.keyPath}`, `key: ${keyCopy}`));
+    const cfg = writeConfig(
+      'hup.yaml',
+      goodConfig().replace(`key: ${pki.server.keyPath}`, `key: ${keyCopy}`),
+    );
     const gw = await startCli(cfg);
     try {
       writeFileSync(keyCopy, 'garbage');
       gw.child.kill('SIGHUP');
-      const failed = await waitFor(() => gw.lines.find((l) => l.msg === 'server credential reload failed; the previous credential stays in service'), 5_000, 'reload failure log');
+      const failed = await waitFor(
+        () =>
+          gw.lines.find(
+            (l) =>
+              l.msg === 'server credential reload failed; the previous credential stays in service',
+          ),
+        5_000,
+        'reload failure log',
+      );
       assert.match(JSON.stringify(failed.err), /hup\.key\.pem/);
-      const res = await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: '/after-hup' });
+      const res = await mtlsRequest({
+        port: gw.port,
+        ca: pki.serverCa.certPem,
+        cert: acme.client.certPem,
+        key: acme.client.keyPem,
+        path: '/after-hup',
+      });
       assert.equal(res.status, 200);
     } finally {
       gw.child.kill('SIGTERM');
@@ -165,12 +229,28 @@ describe('mtls gateway start', () => {
     const gw = await startCli(writeConfig('drain.yaml', goodConfig()));
     const before = upstream.requests.length;
     const inFlight = [1, 2, 3].map((i) =>
-      mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: `/slow?ms=1000&n=${i}` }),
+      mtlsRequest({
+        port: gw.port,
+        ca: pki.serverCa.certPem,
+        cert: acme.client.certPem,
+        key: acme.client.keyPem,
+        path: `/slow?ms=1000&n=${i}`,
+      }),
     );
-    await waitFor(() => upstream.requests.length >= before + 3, 5_000, 'the three requests to reach the upstream');
+    await waitFor(
+      () => upstream.requests.length >= before + 3,
+      5_000,
+      'the three requests to reach the upstream',
+    );
     gw.child.kill('SIGTERM');
     await waitFor(() => gw.lines.find((l) => l.msg === 'draining'), 5_000, 'drain start');
-    const refused = await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: '/late' }).then(
+    const refused = await mtlsRequest({
+      port: gw.port,
+      ca: pki.serverCa.certPem,
+      cert: acme.client.certPem,
+      key: acme.client.keyPem,
+      path: '/late',
+    }).then(
       () => 'served',
       (e: NodeJS.ErrnoException) => e.code ?? e.message,
     );
@@ -182,7 +262,11 @@ describe('mtls gateway start', () => {
     );
     assert.equal(await gw.exited, 0);
     assert.ok(gw.lines.some((l) => l.msg === 'gateway stopped'));
-    const audited = gw.lines.filter((l) => (l.audit as { kind?: string } | undefined)?.kind === 'request' && String((l.audit as { path?: string }).path) === '/slow');
+    const audited = gw.lines.filter(
+      (l) =>
+        (l.audit as { kind?: string } | undefined)?.kind === 'request' &&
+        String((l.audit as { path?: string }).path) === '/slow',
+    );
     assert.equal(audited.length, 3, 'each drained request is in the audit log');
   });
 });

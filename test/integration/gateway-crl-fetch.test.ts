@@ -72,15 +72,28 @@ async function ok(args: string[]): Promise<string> {
 /** The client as issued now under certs/NAME (key decrypted with the .pfx password). */
 function clientFiles(name: string): Client {
   const certPem = readFileSync(join(ca, 'certs', `${name}.cert.pem`), 'utf8');
-  const keyPem = createPrivateKey({ key: readFileSync(join(ca, 'private', `${name}.key.pem`)), passphrase: 'pfx password' }).export({ type: 'pkcs8', format: 'pem' }) as string;
-  const serial = run('openssl', ['x509', '-noout', '-serial'], { input: certPem }).stdout.trim().replace(/^serial=/, '');
+  const keyPem = createPrivateKey({
+    key: readFileSync(join(ca, 'private', `${name}.key.pem`)),
+    passphrase: 'pfx password',
+  }).export({ type: 'pkcs8', format: 'pem' }) as string;
+  const serial = run('openssl', ['x509', '-noout', '-serial'], { input: certPem })
+    .stdout.trim()
+    .replace(/^serial=/, '');
   return { serial, certPem, keyPem };
 }
 
 /** 'ok' for a 200, else the reason code the gateway answered. */
 async function outcome(c: Client): Promise<string> {
-  const r = await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: c.certPem, key: c.keyPem, path: '/x' });
-  return r.status === 200 ? 'ok' : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`);
+  const r = await mtlsRequest({
+    port: gw.port,
+    ca: pki.serverCa.certPem,
+    cert: c.certPem,
+    key: c.keyPem,
+    path: '/x',
+  });
+  return r.status === 200
+    ? 'ok'
+    : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`);
 }
 
 /** Publishes the CA's current CRL (as written by `mtls ca crl`) on the CRL server. */
@@ -91,7 +104,18 @@ async function publishCrl(): Promise<void> {
 
 /** `mtls gateway crl url refresh` against the gateway's admin API: the gateway downloads now, as its schedule would. */
 function refreshCli(): Promise<{ code: number; stdout: string; stderr: string }> {
-  return mtls(['gateway', 'crl', 'url', 'refresh', 'acme', '--admin', gw.gateway.adminUrl() as string, '--admin-token-file', tokenFile, '--json']);
+  return mtls([
+    'gateway',
+    'crl',
+    'url',
+    'refresh',
+    'acme',
+    '--admin',
+    gw.gateway.adminUrl() as string,
+    '--admin-token-file',
+    tokenFile,
+    '--json',
+  ]);
 }
 
 /** The same through the admin API client (no CLI start-up on a loaded machine). */
@@ -104,14 +128,48 @@ async function refresh(): Promise<CrlRefreshResult> {
 before(async () => {
   writeFileSync(pfxPass, 'pfx password\n');
   writeFileSync(tokenFile, 'crl-fetch-admin-token-0123456789\n');
-  await ok(['ca', 'init', ca, '--subject', '/C=BR/ST=SP/O=Acme/CN=Acme Root', '--key-type', 'ec-p256', '--no-passphrase']);
-  await ok(['ca', 'init', otherCa, '--subject', '/C=BR/ST=SP/O=Acme/CN=Acme Root', '--key-type', 'ec-p256', '--no-passphrase']);
-  for (const name of ['c1', 'c2']) await ok(['ca', 'issue', name, '--ca', ca, '--key-type', 'ec-p256', '--password-file', pfxPass]);
+  await ok([
+    'ca',
+    'init',
+    ca,
+    '--subject',
+    '/C=BR/ST=SP/O=Acme/CN=Acme Root',
+    '--key-type',
+    'ec-p256',
+    '--no-passphrase',
+  ]);
+  await ok([
+    'ca',
+    'init',
+    otherCa,
+    '--subject',
+    '/C=BR/ST=SP/O=Acme/CN=Acme Root',
+    '--key-type',
+    'ec-p256',
+    '--no-passphrase',
+  ]);
+  for (const name of ['c1', 'c2'])
+    await ok([
+      'ca',
+      'issue',
+      name,
+      '--ca',
+      ca,
+      '--key-type',
+      'ec-p256',
+      '--password-file',
+      pfxPass,
+    ]);
   c1 = clientFiles('c1');
   c2 = clientFiles('c2');
   pki = await makeServerPki(dir);
   registry = await openTestRegistry(dir);
-  await registerInstitution(registry, 'acme', readFileSync(join(ca, 'certs', 'ca.cert.pem'), 'utf8'), ['127.0.0.1']);
+  await registerInstitution(
+    registry,
+    'acme',
+    readFileSync(join(ca, 'certs', 'ca.cert.pem'), 'utf8'),
+    ['127.0.0.1'],
+  );
   upstream = await startEchoUpstream();
   crlServer = createServer((req, res) => {
     if (req.url !== '/ca.crl') {
@@ -145,9 +203,28 @@ after(async () => {
 
 describe('gateway CRL distribution', () => {
   test('a CRL URL added to the registry is downloaded at once; a revocation takes effect after a refresh, without a restart', async () => {
-    const add = await mtls(['gateway', 'crl', 'url', 'add', 'acme', crlUrl, '--every', '1h', '--registry', registry.path, '--json']);
+    const add = await mtls([
+      'gateway',
+      'crl',
+      'url',
+      'add',
+      'acme',
+      crlUrl,
+      '--every',
+      '1h',
+      '--registry',
+      registry.path,
+      '--json',
+    ]);
     assert.equal(add.code, 0, add.stderr);
-    await waitFor(() => gw.lines.find((l) => l.event === 'crl_refreshed' && l.institution === 'acme' && l.url === crlUrl), 5_000, 'the first download');
+    await waitFor(
+      () =>
+        gw.lines.find(
+          (l) => l.event === 'crl_refreshed' && l.institution === 'acme' && l.url === crlUrl,
+        ),
+      5_000,
+      'the first download',
+    );
     assert.equal(await outcome(c1), 'ok');
     assert.equal(await outcome(c2), 'ok');
 
@@ -157,9 +234,22 @@ describe('gateway CRL distribution', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const [res] = JSON.parse(r.stdout) as CrlRefreshResult[];
     assert.deepEqual([res!.ok, res!.changed], [true, true]);
-    assert.equal(await waitFor(async () => ((await outcome(c1)) === 'revoked' ? 'revoked' : undefined), 3_000, 'c1 revoked'), 'revoked');
+    assert.equal(
+      await waitFor(
+        async () => ((await outcome(c1)) === 'revoked' ? 'revoked' : undefined),
+        3_000,
+        'c1 revoked',
+      ),
+      'revoked',
+    );
     assert.equal(await outcome(c2), 'ok');
-    await waitForAudit(gw.gateway, (a) => a.kind === 'connection' && a.reason === 'revoked' && a.serial === c1.serial.replace(/^0+/, ''));
+    await waitForAudit(
+      gw.gateway,
+      (a) =>
+        a.kind === 'connection' &&
+        a.reason === 'revoked' &&
+        a.serial === c1.serial.replace(/^0+/, ''),
+    );
 
     // The same bytes again: nothing stored, and the registry did not move.
     const version = await registry.version();
@@ -167,14 +257,25 @@ describe('gateway CRL distribution', () => {
     assert.deepEqual([again.ok, again.changed], [true, false]);
     assert.equal(await registry.version(), version);
 
-    const list = JSON.parse(await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json'])) as Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }>;
+    const list = JSON.parse(
+      await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json']),
+    ) as Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }>;
     assert.equal(list[0]!.lastStatus, 'ok');
     assert.equal(list[0]!.intervalSeconds, 3600);
-    assert.equal(list[0]!.lastGoodSha256, createHash('sha256').update(served).digest('hex'), 'the fingerprint of the file as served');
+    assert.equal(
+      list[0]!.lastGoodSha256,
+      createHash('sha256').update(served).digest('hex'),
+      'the fingerprint of the file as served',
+    );
 
-    const metrics = await (await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)).text();
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)
+    ).text();
     assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="stored"\} 2/);
-    assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="unchanged"\} 1/);
+    assert.match(
+      metrics,
+      /mtls_gateway_crl_fetches_total\{institution="acme",result="unchanged"\} 1/,
+    );
     assert.match(metrics, /mtls_gateway_crl_age_seconds\{institution="acme"\} \d+/);
     const next = /mtls_gateway_crl_next_update_seconds\{institution="acme"\} (\d+)/.exec(metrics);
     assert.ok(next && Number(next[1]) > 29 * 86400, 'default_crl_days = 30 ahead');
@@ -196,7 +297,11 @@ describe('gateway CRL distribution', () => {
     const cases: Array<{ name: string; body: Buffer; reason: RegExp }> = [
       { name: 'tampered', body: flipped, reason: /signature does not verify/ },
       { name: 'another CA', body: foreign, reason: /signature does not verify/ },
-      { name: 'oversized', body: Buffer.alloc(5000, 0x30), reason: /larger than the 4096-byte limit/ },
+      {
+        name: 'oversized',
+        body: Buffer.alloc(5000, 0x30),
+        reason: /larger than the 4096-byte limit/,
+      },
     ];
     for (const c of cases) {
       const crlsBefore = (await registry.loadTrust('acme'))[0]!.crls.map((r) => r.pem);
@@ -211,7 +316,11 @@ describe('gateway CRL distribution', () => {
       assert.equal(line.url, crlUrl);
       assert.match(String(line.msg), /the last good CRL stays in service/);
       assert.match(String(line.msg), c.reason);
-      assert.deepEqual((await registry.loadTrust('acme'))[0]!.crls.map((x) => x.pem), crlsBefore, `${c.name}: nothing stored`);
+      assert.deepEqual(
+        (await registry.loadTrust('acme'))[0]!.crls.map((x) => x.pem),
+        crlsBefore,
+        `${c.name}: nothing stored`,
+      );
       assert.equal(await outcome(c1), 'revoked', `${c.name}: the revocation still holds`);
       assert.equal(await outcome(c2), 'ok');
       const [src] = await registry.listCrlSources('acme');
@@ -225,14 +334,27 @@ describe('gateway CRL distribution', () => {
     assert.match(cli.stdout, /MTLS_ONBOARD_REJECTED/);
     const list = await mtls(['gateway', 'crl', 'url', 'list', '--registry', registry.path]);
     assert.match(list.stdout, /failed/);
-    const metrics = await (await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)).text();
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)
+    ).text();
     assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="failed"\} 4/);
     served = good;
   });
 
   test('renewal through rollover: old and new certificates both pass; after revoking the old one and a refresh, only the new one does', async () => {
     const old = c2;
-    const renewed = JSON.parse(await ok(['cert', 'renew', join(ca, 'certs', 'c2.cert.pem'), '--ca', ca, '--password-file', pfxPass, '--json'])) as { serial: string; oldSerial: string };
+    const renewed = JSON.parse(
+      await ok([
+        'cert',
+        'renew',
+        join(ca, 'certs', 'c2.cert.pem'),
+        '--ca',
+        ca,
+        '--password-file',
+        pfxPass,
+        '--json',
+      ]),
+    ) as { serial: string; oldSerial: string };
     const fresh = clientFiles('c2');
     assert.notEqual(fresh.serial, old.serial);
     assert.equal(await outcome(old), 'ok');
@@ -240,7 +362,14 @@ describe('gateway CRL distribution', () => {
     await ok(['ca', 'revoke', renewed.oldSerial, '--ca', ca, '--reason', 'superseded']);
     await publishCrl();
     assert.equal((await refresh()).changed, true);
-    assert.equal(await waitFor(async () => ((await outcome(old)) === 'revoked' ? 'revoked' : undefined), 3_000, 'old revoked'), 'revoked');
+    assert.equal(
+      await waitFor(
+        async () => ((await outcome(old)) === 'revoked' ? 'revoked' : undefined),
+        3_000,
+        'old revoked',
+      ),
+      'revoked',
+    );
     assert.equal(await outcome(fresh), 'ok');
     c2 = fresh;
   });
@@ -248,29 +377,65 @@ describe('gateway CRL distribution', () => {
   test('a CRL past its nextUpdate: fail_closed refuses with crl_expired, fail_open_with_alarm accepts with the reason, a metric and a warning', async () => {
     // openssl ca -crlsec: nextUpdate 3 s after thisUpdate (fresh when downloaded).
     const short = join(dir, 'short.crl');
-    const gen = run('openssl', ['ca', '-gencrl', '-config', join(ca, 'openssl.cnf'), '-crlsec', '3', '-out', short]);
+    const gen = run('openssl', [
+      'ca',
+      '-gencrl',
+      '-config',
+      join(ca, 'openssl.cnf'),
+      '-crlsec',
+      '3',
+      '-out',
+      short,
+    ]);
     assert.equal(gen.code, 0, gen.stderr);
     served = readFileSync(short);
     const r = await refresh();
     assert.equal(r.ok, true, r.error?.message);
     const nextUpdate = Date.parse(r.nextUpdate as string);
-    const open = await startTestGateway({ registry, upstream: upstream.url, pki, values: { crl: { stale: 'fail_open_with_alarm' } } });
+    const open = await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { crl: { stale: 'fail_open_with_alarm' } },
+    });
     try {
       await new Promise((res) => setTimeout(res, Math.max(0, nextUpdate - Date.now()) + 300));
       // Default policy (fail_closed).
       assert.equal(await outcome(c2), 'crl_expired');
-      const refused = await waitForAudit(gw.gateway, (a) => a.kind === 'connection' && a.reason === 'crl_expired');
+      const refused = await waitForAudit(
+        gw.gateway,
+        (a) => a.kind === 'connection' && a.reason === 'crl_expired',
+      );
       assert.equal(refused.outcome, 'rejected');
       assert.match(refused.detail ?? '', /past its nextUpdate/);
       assert.equal(await outcome(c1), 'revoked', 'a stale CRL still revokes what it lists');
 
-      const resp = await mtlsRequest({ port: open.port, ca: pki.serverCa.certPem, cert: c2.certPem, key: c2.keyPem, path: '/x' });
+      const resp = await mtlsRequest({
+        port: open.port,
+        ca: pki.serverCa.certPem,
+        cert: c2.certPem,
+        key: c2.keyPem,
+        path: '/x',
+      });
       assert.equal(resp.status, 200);
-      const accepted = await waitForAudit(open.gateway, (a) => a.kind === 'connection' && a.reason === 'crl_expired' && a.outcome === 'accepted');
+      const accepted = await waitForAudit(
+        open.gateway,
+        (a) => a.kind === 'connection' && a.reason === 'crl_expired' && a.outcome === 'accepted',
+      );
       assert.match(accepted.detail ?? '', /fail_open_with_alarm/);
-      assert.ok(open.lines.some((l) => l.event === 'crl_expired_accepted' && l.level === 40 && l.institution === 'acme'), 'a warning line');
-      const metrics = await (await fetch(`http://127.0.0.1:${open.gateway.opsAddress()!.port}/metrics`)).text();
-      assert.match(metrics, /mtls_gateway_connections_total\{outcome="accepted",reason="crl_expired"\} 1/);
+      assert.ok(
+        open.lines.some(
+          (l) => l.event === 'crl_expired_accepted' && l.level === 40 && l.institution === 'acme',
+        ),
+        'a warning line',
+      );
+      const metrics = await (
+        await fetch(`http://127.0.0.1:${open.gateway.opsAddress()!.port}/metrics`)
+      ).text();
+      assert.match(
+        metrics,
+        /mtls_gateway_connections_total\{outcome="accepted",reason="crl_expired"\} 1/,
+      );
       assert.match(metrics, /mtls_gateway_crl_next_update_seconds\{institution="acme"\} -\d+/);
 
       // The server still serves the stale CRL: refused as out of date, logged.

@@ -71,7 +71,9 @@ async function gatewayWith(values: Record<string, unknown>): Promise<TestGateway
 
 /** Expects the connection to fail before any HTTP response. */
 async function expectClosed(promise: Promise<unknown>): Promise<void> {
-  await assert.rejects(promise, (e: Error & { code?: string }) => /ECONNRESET|socket hang up|EPIPE|disconnected|closed/i.test(`${e.code ?? ''} ${e.message}`));
+  await assert.rejects(promise, (e: Error & { code?: string }) =>
+    /ECONNRESET|socket hang up|EPIPE|disconnected|closed/i.test(`${e.code ?? ''} ${e.message}`),
+  );
 }
 
 /**
@@ -79,7 +81,13 @@ async function expectClosed(promise: Promise<unknown>): Promise<void> {
  * pause between them, so they leave as separate TCP segments), then runs
  * TLS and one HTTPS request over the same socket.
  */
-function requestAfterPrefix(port: number, localAddress: string, pieces: Buffer[], path = '/', leaf = acme.client): Promise<MtlsResponse> {
+function requestAfterPrefix(
+  port: number,
+  localAddress: string,
+  pieces: Buffer[],
+  path = '/',
+  leaf = acme.client,
+): Promise<MtlsResponse> {
   return new Promise((resolve, reject) => {
     const raw = net.connect({ host: '127.0.0.1', port, localAddress });
     raw.setNoDelay(true);
@@ -96,27 +104,42 @@ function requestAfterPrefix(port: number, localAddress: string, pieces: Buffer[]
         raw.write(p);
         await new Promise((r) => setTimeout(r, 30));
       }
-      const secure = tls.connect({ socket: raw, servername: 'localhost', ca: pki.serverCa.certPem, cert: leaf.certPem, key: leaf.keyPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+      const secure = tls.connect({
+        socket: raw,
+        servername: 'localhost',
+        ca: pki.serverCa.certPem,
+        cert: leaf.certPem,
+        key: leaf.keyPem,
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.2',
+      });
       secure.on('error', (e) => {
         clearTimeout(timer);
         reject(e);
       });
-      const req = https.request({ createConnection: () => secure, path, headers: { host: 'localhost', 'x-forwarded-for': '6.6.6.6' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => {
-          clearTimeout(timer);
-          const body = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(body);
-          } catch {
-            json = undefined;
-          }
-          raw.destroy();
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json });
-        });
-      });
+      const req = https.request(
+        {
+          createConnection: () => secure,
+          path,
+          headers: { host: 'localhost', 'x-forwarded-for': '6.6.6.6' },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () => {
+            clearTimeout(timer);
+            const body = Buffer.concat(chunks).toString('utf8');
+            let json: unknown;
+            try {
+              json = JSON.parse(body);
+            } catch {
+              json = undefined;
+            }
+            raw.destroy();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json });
+          });
+        },
+      );
       req.on('error', (e) => {
         clearTimeout(timer);
         reject(e);
@@ -127,7 +150,12 @@ function requestAfterPrefix(port: number, localAddress: string, pieces: Buffer[]
 }
 
 /** Writes raw bytes from `localAddress` and resolves when the gateway closes the connection. */
-function sendAndWaitClose(port: number, localAddress: string, bytes: Buffer[], delayMs = 30): Promise<void> {
+function sendAndWaitClose(
+  port: number,
+  localAddress: string,
+  bytes: Buffer[],
+  delayMs = 30,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const raw = net.connect({ host: '127.0.0.1', port, localAddress });
     const timer = setTimeout(() => {
@@ -149,129 +177,241 @@ function sendAndWaitClose(port: number, localAddress: string, bytes: Buffer[], d
   });
 }
 
-const header = (source: string, version: 1 | 2 = 1): Buffer => buildProxyHeader({ version, source: { address: source, port: 40000 }, destination: { address: '127.0.0.1', port: 8443 } });
-
-describe('PROXY protocol required, behind a real HAProxy', { skip: !haveHaproxy() && 'haproxy is not installed (.ci/run installs it)' }, () => {
-  let gw: TestGateway;
-  let lb: RunningHaproxy;
-  before(async () => {
-    gw = await gatewayWith({ proxyProtocol: 'required', trustedProxies: ['127.0.0.1'], proxyHeaderTimeoutMs: 1_000 });
-    lb = await startHaproxy(gw.port);
-    started.push(lb);
+const header = (source: string, version: 1 | 2 = 1): Buffer =>
+  buildProxyHeader({
+    version,
+    source: { address: source, port: 40000 },
+    destination: { address: '127.0.0.1', port: 8443 },
   });
 
-  for (const version of ['v1', 'v2'] as const) {
-    test(`through HAProxy send-proxy${version === 'v2' ? '-v2' : ''}: the client's address chooses trust and reaches the audit and X-Forwarded-For`, async () => {
-      const path = `/through-${version}`;
-      const res = await mtlsRequest({ port: version === 'v1' ? lb.v1Port : lb.v2Port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, localAddress: CLIENT, path, headers: { 'x-forwarded-for': '6.6.6.6' } });
-      assert.equal(res.status, 200, `${res.body}\nhaproxy: ${lb.output()}`);
-      const seen = res.json as { url: string; headers: Record<string, string> };
-      assert.equal(seen.url, path);
-      assert.equal(seen.headers['x-mtls-institution'], 'acme');
-      assert.equal(seen.headers['x-forwarded-for'], CLIENT, 'X-Forwarded-For is the PROXY source, and the client\'s own copy is dropped');
-      const conn = await waitForAudit(gw.gateway, (r) => r.kind === 'connection' && r.reason === 'ok' && r.ip === CLIENT);
-      assert.equal(conn.institutionId, 'acme');
-      const req = await waitForAudit(gw.gateway, (r) => r.kind === 'request' && r.path === path);
-      assert.equal(req.ip, CLIENT);
-    });
-  }
-
-  test('through HAProxy from an unregistered source address: refused before the handshake as ip_not_registered', async () => {
-    await expectClosed(mtlsRequest({ port: lb.v2Port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, localAddress: STRANGER, path: '/stranger' }));
-    const rec = await waitForAudit(gw.gateway, (r) => r.reason === 'ip_not_registered' && r.ip === STRANGER);
-    assert.equal(rec.kind, 'connection');
-    assert.equal(upstream.requests.some((r) => r.url === '/stranger'), false);
-  });
-
-  test('a trusted peer connecting without a header: proxy_header_missing, audited with the real peer', async () => {
-    await expectClosed(mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, localAddress: '127.0.0.1', path: '/direct' }));
-    const rec = await waitForAudit(gw.gateway, (r) => r.reason === 'proxy_header_missing' && r.ip === '127.0.0.1');
-    assert.match(rec.detail ?? '', /no PROXY protocol header/);
-  });
-
-  test('a PROXY header from a peer outside trustedProxies: proxy_untrusted, and its claimed address is not believed', async () => {
-    await expectClosed(requestAfterPrefix(gw.port, CLIENT, [header(CLIENT)], '/spoof'));
-    const rec = await waitForAudit(gw.gateway, (r) => r.reason === 'proxy_untrusted' && r.ip === CLIENT);
-    assert.match(rec.detail ?? '', /not in trustedProxies/);
-    assert.equal(upstream.requests.some((r) => r.url === '/spoof'), false);
-  });
-
-  test('a malformed header from the trusted proxy: proxy_header_invalid', async () => {
-    await sendAndWaitClose(gw.port, '127.0.0.1', [Buffer.from('PROXY TCP4 127.0.0.256 127.0.0.1 1 2\r\n')]);
-    const rec = await waitForAudit(gw.gateway, (r) => r.reason === 'proxy_header_invalid' && r.ip === '127.0.0.1' && /address/.test(r.detail ?? ''));
-    assert.equal(rec.outcome, 'rejected');
-  });
-
-  test('an oversized v2 header: proxy_header_invalid from its first 16 bytes', async () => {
-    const big = Buffer.from(header(CLIENT, 2));
-    big.writeUInt16BE(60_000, 14);
-    await sendAndWaitClose(gw.port, '127.0.0.1', [big.subarray(0, 16)]);
-    await waitForAudit(gw.gateway, (r) => r.reason === 'proxy_header_invalid' && /at most/.test(r.detail ?? ''));
-  });
-
-  test('a header that never completes: proxy_header_invalid after proxyHeaderTimeoutMs', async () => {
-    await sendAndWaitClose(gw.port, '127.0.0.1', [Buffer.from('PROXY TCP4 127.0.0.5')]);
-    await waitForAudit(gw.gateway, (r) => r.reason === 'proxy_header_invalid' && /within 1000 ms/.test(r.detail ?? ''));
-  });
-
-  for (const version of [1, 2] as const) {
-    test(`a v${version} header split across TCP segments, the ClientHello after it: accepted as ${CLIENT}`, async () => {
-      const h = header(CLIENT, version);
-      const pieces = [h.subarray(0, 1), h.subarray(1, 9), h.subarray(9, h.length - 1), h.subarray(h.length - 1)];
-      const res = await requestAfterPrefix(gw.port, '127.0.0.1', pieces, `/split-v${version}`);
-      assert.equal(res.status, 200, res.body);
-      assert.equal((res.json as { headers: Record<string, string> }).headers['x-forwarded-for'], CLIENT);
-    });
-  }
-
-  test('a header and the ClientHello in one segment: the bytes behind the header reach TLS', async () => {
-    // node:tls writes straight to a net.Socket's handle, so the TLS client runs
-    // over a JS stream instead: its first write (the ClientHello) leaves in
-    // one raw write together with the header.
-    const res = await new Promise<MtlsResponse>((resolve, reject) => {
-      const raw = net.connect({ host: '127.0.0.1', port: gw.port, localAddress: '127.0.0.1' });
-      raw.setNoDelay(true);
-      raw.on('error', reject);
-      let first = true;
-      const wire = new Duplex({
-        read() {},
-        write(chunk: Buffer, _enc, cb) {
-          const out = first ? Buffer.concat([header(CLIENT, 2), chunk]) : chunk;
-          first = false;
-          raw.write(out, cb);
-        },
-        final(cb) {
-          raw.end();
-          cb();
-        },
+describe(
+  'PROXY protocol required, behind a real HAProxy',
+  { skip: !haveHaproxy() && 'haproxy is not installed (.ci/run installs it)' },
+  () => {
+    let gw: TestGateway;
+    let lb: RunningHaproxy;
+    before(async () => {
+      gw = await gatewayWith({
+        proxyProtocol: 'required',
+        trustedProxies: ['127.0.0.1'],
+        proxyHeaderTimeoutMs: 1_000,
       });
-      raw.on('data', (d: Buffer) => wire.push(d));
-      raw.on('end', () => wire.push(null));
-      raw.once('connect', () => {
-        const secure = tls.connect({ socket: wire, servername: 'localhost', ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
-        secure.on('error', reject);
-        const req = http.request({ createConnection: () => secure, path: '/one-segment', headers: { host: 'localhost' } }, (r) => {
-          const chunks: Buffer[] = [];
-          r.on('data', (d: Buffer) => chunks.push(d));
-          r.on('end', () => {
-            raw.destroy();
-            resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks).toString('utf8'), json: undefined });
-          });
+      lb = await startHaproxy(gw.port);
+      started.push(lb);
+    });
+
+    for (const version of ['v1', 'v2'] as const) {
+      test(`through HAProxy send-proxy${version === 'v2' ? '-v2' : ''}: the client's address chooses trust and reaches the audit and X-Forwarded-For`, async () => {
+        const path = `/through-${version}`;
+        const res = await mtlsRequest({
+          port: version === 'v1' ? lb.v1Port : lb.v2Port,
+          ca: pki.serverCa.certPem,
+          cert: acme.client.certPem,
+          key: acme.client.keyPem,
+          localAddress: CLIENT,
+          path,
+          headers: { 'x-forwarded-for': '6.6.6.6' },
         });
-        req.on('error', reject);
-        req.end();
+        assert.equal(res.status, 200, `${res.body}\nhaproxy: ${lb.output()}`);
+        const seen = res.json as { url: string; headers: Record<string, string> };
+        assert.equal(seen.url, path);
+        assert.equal(seen.headers['x-mtls-institution'], 'acme');
+        assert.equal(
+          seen.headers['x-forwarded-for'],
+          CLIENT,
+          "X-Forwarded-For is the PROXY source, and the client's own copy is dropped",
+        );
+        const conn = await waitForAudit(
+          gw.gateway,
+          (r) => r.kind === 'connection' && r.reason === 'ok' && r.ip === CLIENT,
+        );
+        assert.equal(conn.institutionId, 'acme');
+        const req = await waitForAudit(gw.gateway, (r) => r.kind === 'request' && r.path === path);
+        assert.equal(req.ip, CLIENT);
       });
-    });
-    assert.equal(res.status, 200, res.body);
-    await waitForAudit(gw.gateway, (r) => r.kind === 'request' && r.path === '/one-segment' && r.ip === CLIENT);
-  });
+    }
 
-  test('a v2 LOCAL header (a balancer health check) stands for the balancer itself', async () => {
-    await sendAndWaitClose(gw.port, '127.0.0.1', [buildProxyHeader({ version: 2 }), Buffer.from([0x16, 0x03, 0x01])]);
-    // 127.0.0.1 is not a registered institution: refused as what it is, the balancer.
-    await waitForAudit(gw.gateway, (r) => r.reason === 'ip_not_registered' && r.ip === '127.0.0.1');
-  });
-});
+    test('through HAProxy from an unregistered source address: refused before the handshake as ip_not_registered', async () => {
+      await expectClosed(
+        mtlsRequest({
+          port: lb.v2Port,
+          ca: pki.serverCa.certPem,
+          cert: acme.client.certPem,
+          key: acme.client.keyPem,
+          localAddress: STRANGER,
+          path: '/stranger',
+        }),
+      );
+      const rec = await waitForAudit(
+        gw.gateway,
+        (r) => r.reason === 'ip_not_registered' && r.ip === STRANGER,
+      );
+      assert.equal(rec.kind, 'connection');
+      assert.equal(
+        upstream.requests.some((r) => r.url === '/stranger'),
+        false,
+      );
+    });
+
+    test('a trusted peer connecting without a header: proxy_header_missing, audited with the real peer', async () => {
+      await expectClosed(
+        mtlsRequest({
+          port: gw.port,
+          ca: pki.serverCa.certPem,
+          cert: acme.client.certPem,
+          key: acme.client.keyPem,
+          localAddress: '127.0.0.1',
+          path: '/direct',
+        }),
+      );
+      const rec = await waitForAudit(
+        gw.gateway,
+        (r) => r.reason === 'proxy_header_missing' && r.ip === '127.0.0.1',
+      );
+      assert.match(rec.detail ?? '', /no PROXY protocol header/);
+    });
+
+    test('a PROXY header from a peer outside trustedProxies: proxy_untrusted, and its claimed address is not believed', async () => {
+      await expectClosed(requestAfterPrefix(gw.port, CLIENT, [header(CLIENT)], '/spoof'));
+      const rec = await waitForAudit(
+        gw.gateway,
+        (r) => r.reason === 'proxy_untrusted' && r.ip === CLIENT,
+      );
+      assert.match(rec.detail ?? '', /not in trustedProxies/);
+      assert.equal(
+        upstream.requests.some((r) => r.url === '/spoof'),
+        false,
+      );
+    });
+
+    test('a malformed header from the trusted proxy: proxy_header_invalid', async () => {
+      await sendAndWaitClose(gw.port, '127.0.0.1', [
+        Buffer.from('PROXY TCP4 127.0.0.256 127.0.0.1 1 2\r\n'),
+      ]);
+      const rec = await waitForAudit(
+        gw.gateway,
+        (r) =>
+          r.reason === 'proxy_header_invalid' &&
+          r.ip === '127.0.0.1' &&
+          /address/.test(r.detail ?? ''),
+      );
+      assert.equal(rec.outcome, 'rejected');
+    });
+
+    test('an oversized v2 header: proxy_header_invalid from its first 16 bytes', async () => {
+      const big = Buffer.from(header(CLIENT, 2));
+      big.writeUInt16BE(60_000, 14);
+      await sendAndWaitClose(gw.port, '127.0.0.1', [big.subarray(0, 16)]);
+      await waitForAudit(
+        gw.gateway,
+        (r) => r.reason === 'proxy_header_invalid' && /at most/.test(r.detail ?? ''),
+      );
+    });
+
+    test('a header that never completes: proxy_header_invalid after proxyHeaderTimeoutMs', async () => {
+      await sendAndWaitClose(gw.port, '127.0.0.1', [Buffer.from('PROXY TCP4 127.0.0.5')]);
+      await waitForAudit(
+        gw.gateway,
+        (r) => r.reason === 'proxy_header_invalid' && /within 1000 ms/.test(r.detail ?? ''),
+      );
+    });
+
+    for (const version of [1, 2] as const) {
+      test(`a v${version} header split across TCP segments, the ClientHello after it: accepted as ${CLIENT}`, async () => {
+        const h = header(CLIENT, version);
+        const pieces = [
+          h.subarray(0, 1),
+          h.subarray(1, 9),
+          h.subarray(9, h.length - 1),
+          h.subarray(h.length - 1),
+        ];
+        const res = await requestAfterPrefix(gw.port, '127.0.0.1', pieces, `/split-v${version}`);
+        assert.equal(res.status, 200, res.body);
+        assert.equal(
+          (res.json as { headers: Record<string, string> }).headers['x-forwarded-for'],
+          CLIENT,
+        );
+      });
+    }
+
+    test('a header and the ClientHello in one segment: the bytes behind the header reach TLS', async () => {
+      // node:tls writes straight to a net.Socket's handle, so the TLS client runs
+      // over a JS stream instead: its first write (the ClientHello) leaves in
+      // one raw write together with the header.
+      const res = await new Promise<MtlsResponse>((resolve, reject) => {
+        const raw = net.connect({ host: '127.0.0.1', port: gw.port, localAddress: '127.0.0.1' });
+        raw.setNoDelay(true);
+        raw.on('error', reject);
+        let first = true;
+        const wire = new Duplex({
+          read() {},
+          write(chunk: Buffer, _enc, cb) {
+            const out = first ? Buffer.concat([header(CLIENT, 2), chunk]) : chunk;
+            first = false;
+            raw.write(out, cb);
+          },
+          final(cb) {
+            raw.end();
+            cb();
+          },
+        });
+        raw.on('data', (d: Buffer) => wire.push(d));
+        raw.on('end', () => wire.push(null));
+        raw.once('connect', () => {
+          const secure = tls.connect({
+            socket: wire,
+            servername: 'localhost',
+            ca: pki.serverCa.certPem,
+            cert: acme.client.certPem,
+            key: acme.client.keyPem,
+            minVersion: 'TLSv1.2',
+            maxVersion: 'TLSv1.2',
+          });
+          secure.on('error', reject);
+          const req = http.request(
+            {
+              createConnection: () => secure,
+              path: '/one-segment',
+              headers: { host: 'localhost' },
+            },
+            (r) => {
+              const chunks: Buffer[] = [];
+              r.on('data', (d: Buffer) => chunks.push(d));
+              r.on('end', () => {
+                raw.destroy();
+                resolve({
+                  status: r.statusCode ?? 0,
+                  headers: r.headers,
+                  body: Buffer.concat(chunks).toString('utf8'),
+                  json: undefined,
+                });
+              });
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      });
+      assert.equal(res.status, 200, res.body);
+      await waitForAudit(
+        gw.gateway,
+        (r) => r.kind === 'request' && r.path === '/one-segment' && r.ip === CLIENT,
+      );
+    });
+
+    test('a v2 LOCAL header (a balancer health check) stands for the balancer itself', async () => {
+      await sendAndWaitClose(gw.port, '127.0.0.1', [
+        buildProxyHeader({ version: 2 }),
+        Buffer.from([0x16, 0x03, 0x01]),
+      ]);
+      // 127.0.0.1 is not a registered institution: refused as what it is, the balancer.
+      await waitForAudit(
+        gw.gateway,
+        (r) => r.reason === 'ip_not_registered' && r.ip === '127.0.0.1',
+      );
+    });
+  },
+);
 
 describe('PROXY protocol optional', () => {
   let gw: TestGateway;
@@ -281,55 +421,142 @@ describe('PROXY protocol optional', () => {
   });
 
   test('a direct client outside trustedProxies is served under its own address', async () => {
-    const res = await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, localAddress: CLIENT, path: '/optional-direct' });
+    const res = await mtlsRequest({
+      port: gw.port,
+      ca: pki.serverCa.certPem,
+      cert: acme.client.certPem,
+      key: acme.client.keyPem,
+      localAddress: CLIENT,
+      path: '/optional-direct',
+    });
     assert.equal(res.status, 200, res.body);
-    assert.equal((res.json as { headers: Record<string, string> }).headers['x-forwarded-for'], CLIENT);
+    assert.equal(
+      (res.json as { headers: Record<string, string> }).headers['x-forwarded-for'],
+      CLIENT,
+    );
   });
 
   test('the trusted balancer with a header is believed', async () => {
-    const res = await requestAfterPrefix(gw.port, '127.0.0.1', [header(CLIENT, 2)], '/optional-proxied');
+    const res = await requestAfterPrefix(
+      gw.port,
+      '127.0.0.1',
+      [header(CLIENT, 2)],
+      '/optional-proxied',
+    );
     assert.equal(res.status, 200, res.body);
   });
 
   test('a PROXY header from a registered peer outside trustedProxies: proxy_untrusted', async () => {
     await expectClosed(requestAfterPrefix(gw.port, CLIENT, [header(CLIENT)], '/optional-spoof'));
     await waitForAudit(gw.gateway, (r) => r.reason === 'proxy_untrusted' && r.ip === CLIENT);
-    assert.equal(upstream.requests.some((r) => r.url === '/optional-spoof'), false);
+    assert.equal(
+      upstream.requests.some((r) => r.url === '/optional-spoof'),
+      false,
+    );
   });
 });
 
-describe('PROXY protocol with --workers 2 behind HAProxy (the CLI, flags only)', { skip: !haveHaproxy() && 'haproxy is not installed (.ci/run installs it)' }, () => {
-  test('every worker parses the header: all calls are the client\'s, refusals audited', async () => {
-    const config = join(dir, 'workers.yaml');
-    writeFileSync(
-      config,
-      [`listen: 127.0.0.1:0`, `upstream: ${upstream.url}`, `registry: ${join(dir, 'registry.db')}`, 'tls:', `  cert: ${pki.server.certPath}`, `  key: ${pki.server.keyPath}`, 'ops:', '  listen: off', 'drainTimeoutMs: 2000', ''].join('\n'),
-    );
-    const cli = spawnJsonLogCli(['gateway', 'start', '--config', config, '--workers', '2', '--proxy-protocol', 'required', '--trusted-proxies', '127.0.0.1']);
-    const stopCli = async (): Promise<void> => {
-      if (cli.child.exitCode !== null || cli.child.signalCode !== null) return;
-      cli.child.kill('SIGTERM');
-      const timer = setTimeout(() => cli.child.kill('SIGKILL'), 10_000);
-      await cli.exited;
-      clearTimeout(timer);
-    };
-    started.push({ stop: stopCli });
-    const up = await waitFor(() => cli.lines.find((l) => l.msg === 'gateway workers started'), 60_000, `workers start (stderr: ${cli.stderr()})`);
-    const port = Number(String(up.listen).split(':').pop());
-    const lb = await startHaproxy(port);
-    started.push(lb);
-    const calls = [];
-    for (let i = 0; i < 8; i++) {
-      calls.push(mtlsRequest({ port: i % 2 ? lb.v1Port : lb.v2Port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, localAddress: CLIENT, path: `/workers-${i}` }));
-    }
-    for (const res of await Promise.all(calls)) {
-      assert.equal(res.status, 200, res.body);
-      assert.equal((res.json as { headers: Record<string, string> }).headers['x-forwarded-for'], CLIENT);
-    }
-    await expectClosed(mtlsRequest({ port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, localAddress: '127.0.0.1', path: '/workers-direct' }));
-    await waitFor(async () => (await registry.queryAudit({ limit: 1000 })).filter((r) => r.kind === 'request' && r.ip === CLIENT && (r.path ?? '').startsWith('/workers-')).length === 8, 10_000, 'the 8 request records');
-    await waitFor(async () => (await registry.queryAudit({ limit: 1000 })).some((r) => r.reason === 'proxy_header_missing' && /127\.0\.0\.1/.test(r.detail ?? '') && r.time > String(up.time ?? '')), 10_000, 'proxy_header_missing from a worker');
-    await stopCli();
-    assert.equal(await cli.exited, 0);
-  });
-});
+describe(
+  'PROXY protocol with --workers 2 behind HAProxy (the CLI, flags only)',
+  { skip: !haveHaproxy() && 'haproxy is not installed (.ci/run installs it)' },
+  () => {
+    test("every worker parses the header: all calls are the client's, refusals audited", async () => {
+      const config = join(dir, 'workers.yaml');
+      writeFileSync(
+        config,
+        [
+          `listen: 127.0.0.1:0`,
+          `upstream: ${upstream.url}`,
+          `registry: ${join(dir, 'registry.db')}`,
+          'tls:',
+          `  cert: ${pki.server.certPath}`,
+          `  key: ${pki.server.keyPath}`,
+          'ops:',
+          '  listen: off',
+          'drainTimeoutMs: 2000',
+          '',
+        ].join('\n'),
+      );
+      const cli = spawnJsonLogCli([
+        'gateway',
+        'start',
+        '--config',
+        config,
+        '--workers',
+        '2',
+        '--proxy-protocol',
+        'required',
+        '--trusted-proxies',
+        '127.0.0.1',
+      ]);
+      const stopCli = async (): Promise<void> => {
+        if (cli.child.exitCode !== null || cli.child.signalCode !== null) return;
+        cli.child.kill('SIGTERM');
+        const timer = setTimeout(() => cli.child.kill('SIGKILL'), 10_000);
+        await cli.exited;
+        clearTimeout(timer);
+      };
+      started.push({ stop: stopCli });
+      const up = await waitFor(
+        () => cli.lines.find((l) => l.msg === 'gateway workers started'),
+        60_000,
+        `workers start (stderr: ${cli.stderr()})`,
+      );
+      const port = Number(String(up.listen).split(':').pop());
+      const lb = await startHaproxy(port);
+      started.push(lb);
+      const calls = [];
+      for (let i = 0; i < 8; i++) {
+        calls.push(
+          mtlsRequest({
+            port: i % 2 ? lb.v1Port : lb.v2Port,
+            ca: pki.serverCa.certPem,
+            cert: acme.client.certPem,
+            key: acme.client.keyPem,
+            localAddress: CLIENT,
+            path: `/workers-${i}`,
+          }),
+        );
+      }
+      for (const res of await Promise.all(calls)) {
+        assert.equal(res.status, 200, res.body);
+        assert.equal(
+          (res.json as { headers: Record<string, string> }).headers['x-forwarded-for'],
+          CLIENT,
+        );
+      }
+      await expectClosed(
+        mtlsRequest({
+          port,
+          ca: pki.serverCa.certPem,
+          cert: acme.client.certPem,
+          key: acme.client.keyPem,
+          localAddress: '127.0.0.1',
+          path: '/workers-direct',
+        }),
+      );
+      await waitFor(
+        async () =>
+          (await registry.queryAudit({ limit: 1000 })).filter(
+            (r) =>
+              r.kind === 'request' && r.ip === CLIENT && (r.path ?? '').startsWith('/workers-'),
+          ).length === 8,
+        10_000,
+        'the 8 request records',
+      );
+      await waitFor(
+        async () =>
+          (await registry.queryAudit({ limit: 1000 })).some(
+            (r) =>
+              r.reason === 'proxy_header_missing' &&
+              /127\.0\.0\.1/.test(r.detail ?? '') &&
+              r.time > String(up.time ?? ''),
+          ),
+        10_000,
+        'proxy_header_missing from a worker',
+      );
+      await stopCli();
+      assert.equal(await cli.exited, 0);
+    });
+  },
+);

@@ -58,7 +58,11 @@ after(async () => {
 });
 
 /** A TLS 1.2 connection with a client certificate, collecting everything the gateway sends. */
-async function connect(leaf: { certPem: string; keyPem: string }, localAddress: string, socket?: net.Socket): Promise<{ tls: tls.TLSSocket; received: () => string; closed: Promise<void> }> {
+async function connect(
+  leaf: { certPem: string; keyPem: string },
+  localAddress: string,
+  socket?: net.Socket,
+): Promise<{ tls: tls.TLSSocket; received: () => string; closed: Promise<void> }> {
   let data = '';
   const s = tls.connect({
     ...(socket ? { socket } : { host: '127.0.0.1', port: gw.port, localAddress }),
@@ -92,7 +96,11 @@ describe('gateway hardening', () => {
       c.tls.write(get('/pipe-2') + get('/pipe-3') + get('/pipe-4'));
       await Promise.race([c.closed, new Promise((r) => setTimeout(r, 3_000))]);
       const forwarded = upstream.requests.map((r) => r.url).filter((u) => u.startsWith('/pipe-'));
-      assert.deepEqual(forwarded, ['/pipe-1'], `forwarded after the revocation: ${forwarded.join(', ')}`);
+      assert.deepEqual(
+        forwarded,
+        ['/pipe-1'],
+        `forwarded after the revocation: ${forwarded.join(', ')}`,
+      );
       assert.match(c.received(), /HTTP\/1\.1 403[\s\S]*\{"error":"revoked"\}/);
     } finally {
       c.tls.destroy();
@@ -108,12 +116,20 @@ describe('gateway hardening', () => {
     raw.on('error', () => undefined);
     const c = await connect(reset.client, '127.0.0.40', raw);
     // The gateway has decided on the connection once its audit record exists.
-    await waitForAudit(gw.gateway, (a) => a.kind === 'connection' && a.ip === '127.0.0.40' && a.reason === 'ok', 'the accepted connection');
+    await waitForAudit(
+      gw.gateway,
+      (a) => a.kind === 'connection' && a.ip === '127.0.0.40' && a.reason === 'ok',
+      'the accepted connection',
+    );
     await new Promise<void>((r) => c.tls.write('GET /half HTTP/1.1\r\nHost: api\r\n', () => r()));
     // Loopback delivers the half request well within this; then a TCP RST, no close_notify, no FIN.
     await new Promise((r) => setTimeout(r, 200));
     raw.resetAndDestroy();
-    const r = await waitForAudit(gw.gateway, (a) => a.kind === 'request' && a.ip === '127.0.0.40' && /ECONNRESET/.test(a.detail ?? ''), 'the reset request audit');
+    const r = await waitForAudit(
+      gw.gateway,
+      (a) => a.kind === 'request' && a.ip === '127.0.0.40' && /ECONNRESET/.test(a.detail ?? ''),
+      'the reset request audit',
+    );
     assert.equal(r.reason, 'bad_request');
     assert.equal(r.institutionId, 'reset');
     assert.match(r.detail ?? '', /ECONNRESET: the client reset the connection/);
@@ -135,8 +151,16 @@ describe('gateway hardening', () => {
     assert.match(got, /\r\ncontent-type: application\/json\r\n/i);
     assert.match(got, /\r\nconnection: close\r\n/i);
     assert.ok(got.endsWith('\r\n\r\n{"error":"bad_request"}\n'), got);
-    assert.equal(upstream.requests.some((r) => r.url === path), false, `${path} must not reach the upstream`);
-    const rec = await waitForAudit(gw.gateway, (a) => a.kind === 'request' && a.ip === '127.0.0.41' && detail.test(a.detail ?? ''), `the audit record of ${path}`);
+    assert.equal(
+      upstream.requests.some((r) => r.url === path),
+      false,
+      `${path} must not reach the upstream`,
+    );
+    const rec = await waitForAudit(
+      gw.gateway,
+      (a) => a.kind === 'request' && a.ip === '127.0.0.41' && detail.test(a.detail ?? ''),
+      `the audit record of ${path}`,
+    );
     assert.equal(rec.reason, 'bad_request');
     assert.equal(rec.outcome, 'rejected');
     assert.equal(rec.status, 400);
@@ -144,8 +168,14 @@ describe('gateway hardening', () => {
   }
 
   test('an HTTP/1.1 request without Host gets 400 bad_request and an audit record; HTTP/1.0 without Host is served', async () => {
-    await expectBadRequest('GET /no-host HTTP/1.1\r\n\r\n', '/no-host', /without a Host header field/);
-    const rec = (await auditRecords(gw.gateway)).find((a) => a.kind === 'request' && /without a Host/.test(a.detail ?? ''));
+    await expectBadRequest(
+      'GET /no-host HTTP/1.1\r\n\r\n',
+      '/no-host',
+      /without a Host header field/,
+    );
+    const rec = (await auditRecords(gw.gateway)).find(
+      (a) => a.kind === 'request' && /without a Host/.test(a.detail ?? ''),
+    );
     assert.equal(rec?.path, '/no-host');
     assert.equal(rec?.method, 'GET');
     const old = await rawExchange('GET /http10 HTTP/1.0\r\n\r\n');
@@ -154,12 +184,28 @@ describe('gateway hardening', () => {
   });
 
   test('two Host headers get 400 bad_request before forwarding, not an upstream error', async () => {
-    await expectBadRequest('GET /two-hosts HTTP/1.1\r\nHost: api\r\nHost: other\r\n\r\n', '/two-hosts', /2 host header fields/);
+    await expectBadRequest(
+      'GET /two-hosts HTTP/1.1\r\nHost: api\r\nHost: other\r\n\r\n',
+      '/two-hosts',
+      /2 host header fields/,
+    );
   });
 
   test('two Authorization or Content-Type headers get 400; two Content-Length headers are a parse error, also 400', async () => {
-    await expectBadRequest('GET /two-auth HTTP/1.1\r\nHost: api\r\nAuthorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\n\r\n', '/two-auth', /2 authorization header fields/);
-    await expectBadRequest('POST /two-ct HTTP/1.1\r\nHost: api\r\nContent-Type: a/b\r\ncontent-type: c/d\r\nContent-Length: 0\r\n\r\n', '/two-ct', /2 content-type header fields/);
-    await expectBadRequest('POST /two-cl HTTP/1.1\r\nHost: api\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx', '/two-cl', /Duplicate Content-Length/);
+    await expectBadRequest(
+      'GET /two-auth HTTP/1.1\r\nHost: api\r\nAuthorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\n\r\n',
+      '/two-auth',
+      /2 authorization header fields/,
+    );
+    await expectBadRequest(
+      'POST /two-ct HTTP/1.1\r\nHost: api\r\nContent-Type: a/b\r\ncontent-type: c/d\r\nContent-Length: 0\r\n\r\n',
+      '/two-ct',
+      /2 content-type header fields/,
+    );
+    await expectBadRequest(
+      'POST /two-cl HTTP/1.1\r\nHost: api\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx',
+      '/two-cl',
+      /Duplicate Content-Length/,
+    );
   });
 });

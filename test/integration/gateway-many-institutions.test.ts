@@ -73,7 +73,21 @@ after(async () => {
  * prints it (spawned asynchronously: the gateway runs in this process).
  */
 async function certificateRequestLength(port: number): Promise<number> {
-  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-msg', '-servername', 'localhost', '-CAfile', pki.serverCa.certPath, '-cert', acme.client.certPath, '-key', acme.client.keyPath]);
+  const child = spawn('openssl', [
+    's_client',
+    '-connect',
+    `127.0.0.1:${port}`,
+    '-tls1_2',
+    '-msg',
+    '-servername',
+    'localhost',
+    '-CAfile',
+    pki.serverCa.certPath,
+    '-cert',
+    acme.client.certPath,
+    '-key',
+    acme.client.keyPath,
+  ]);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stdin.end('Q\n');
@@ -94,12 +108,32 @@ describe(`${MANY} institutions`, () => {
   });
 
   test("each IP gets its own institution's trust", async () => {
-    const ok = await mtlsRequest({ port: many.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: '/many' });
+    const ok = await mtlsRequest({
+      port: many.port,
+      ca: pki.serverCa.certPem,
+      cert: acme.client.certPem,
+      key: acme.client.keyPem,
+      path: '/many',
+    });
     assert.equal(ok.status, 200);
-    const okBeta = await mtlsRequest({ port: many.port, ca: pki.serverCa.certPem, cert: beta.client.certPem, key: beta.client.keyPem, localAddress: '127.0.0.2', path: '/many' });
+    const okBeta = await mtlsRequest({
+      port: many.port,
+      ca: pki.serverCa.certPem,
+      cert: beta.client.certPem,
+      key: beta.client.keyPem,
+      localAddress: '127.0.0.2',
+      path: '/many',
+    });
     assert.equal(okBeta.status, 200);
     // acme's certificate from one of the 300 other institutions' IPs: that IP's server does not know acme's CA.
-    const wrong = await mtlsRequest({ port: many.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, localAddress: manyIp(MANY >> 1), path: '/many' }).then(
+    const wrong = await mtlsRequest({
+      port: many.port,
+      ca: pki.serverCa.certPem,
+      cert: acme.client.certPem,
+      key: acme.client.keyPem,
+      localAddress: manyIp(MANY >> 1),
+      path: '/many',
+    }).then(
       (r) => `status ${r.status} ${(r.json as { error?: string } | undefined)?.error ?? ''}`,
       (e: NodeJS.ErrnoException) => `closed ${e.code ?? e.message}`,
     );

@@ -56,18 +56,26 @@ after(async () => {
   cleanup();
 });
 
-const httpGet = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
+const httpGet = (path: string): string =>
+  `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
 
 describe('gateway against curl, openssl and mtls request', () => {
   test('curl --tlsv1.2 --tls-max 1.2 with a client certificate reaches the upstream', async () => {
     const r = await run('curl', [
       '-sS',
-      '--cert', acme.client.certPath,
-      '--key', acme.client.keyPath,
-      '--cacert', pki.serverCa.certPath,
-      '--tlsv1.2', '--tls-max', '1.2',
-      '--interface', '127.0.0.1',
-      '-H', 'Authorization: Bearer abc',
+      '--cert',
+      acme.client.certPath,
+      '--key',
+      acme.client.keyPath,
+      '--cacert',
+      pki.serverCa.certPath,
+      '--tlsv1.2',
+      '--tls-max',
+      '1.2',
+      '--interface',
+      '127.0.0.1',
+      '-H',
+      'Authorization: Bearer abc',
       `https://localhost:${gw.port}/via-curl`,
     ]);
     assert.equal(r.code, 0, r.stderr);
@@ -78,10 +86,30 @@ describe('gateway against curl, openssl and mtls request', () => {
   });
 
   test('curl without a client certificate gets 403 no_client_cert; curl with TLS 1.3 is refused', async () => {
-    const noCert = await run('curl', ['-sS', '--cacert', pki.serverCa.certPath, '--tlsv1.2', '--tls-max', '1.2', `https://localhost:${gw.port}/no-cert`, '-w', '%{http_code}']);
+    const noCert = await run('curl', [
+      '-sS',
+      '--cacert',
+      pki.serverCa.certPath,
+      '--tlsv1.2',
+      '--tls-max',
+      '1.2',
+      `https://localhost:${gw.port}/no-cert`,
+      '-w',
+      '%{http_code}',
+    ]);
     assert.equal(noCert.code, 0, noCert.stderr);
     assert.deepEqual(noCert.stdout.trim().split('\n'), ['{"error":"no_client_cert"}', '403']);
-    const tls13 = await run('curl', ['-sS', '--cert', acme.client.certPath, '--key', acme.client.keyPath, '--cacert', pki.serverCa.certPath, '--tlsv1.3', `https://localhost:${gw.port}/`]);
+    const tls13 = await run('curl', [
+      '-sS',
+      '--cert',
+      acme.client.certPath,
+      '--key',
+      acme.client.keyPath,
+      '--cacert',
+      pki.serverCa.certPath,
+      '--tlsv1.3',
+      `https://localhost:${gw.port}/`,
+    ]);
     assert.notEqual(tls13.code, 0);
     assert.match(tls13.stderr, /alert protocol version|protocol version/i);
   });
@@ -89,7 +117,22 @@ describe('gateway against curl, openssl and mtls request', () => {
   test('openssl s_client -tls1_2 makes a good call', async () => {
     const r = await run(
       'openssl',
-      ['s_client', '-connect', `127.0.0.1:${gw.port}`, '-servername', 'localhost', '-tls1_2', '-cert', acme.client.certPath, '-key', acme.client.keyPath, '-CAfile', pki.serverCa.certPath, '-verify_return_error', '-quiet'],
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${gw.port}`,
+        '-servername',
+        'localhost',
+        '-tls1_2',
+        '-cert',
+        acme.client.certPath,
+        '-key',
+        acme.client.keyPath,
+        '-CAfile',
+        pki.serverCa.certPath,
+        '-verify_return_error',
+        '-quiet',
+      ],
       httpGet('/via-openssl'),
     );
     assert.match(r.stdout, /^HTTP\/1\.1 200 OK/);
@@ -99,7 +142,20 @@ describe('gateway against curl, openssl and mtls request', () => {
 
   for (const flag of ['-tls1_1', '-tls1_3']) {
     test(`openssl s_client ${flag} is refused with a protocol_version alert`, async () => {
-      const args = ['s_client', '-connect', `127.0.0.1:${gw.port}`, '-servername', 'localhost', flag, '-cert', acme.client.certPath, '-key', acme.client.keyPath, '-CAfile', pki.serverCa.certPath];
+      const args = [
+        's_client',
+        '-connect',
+        `127.0.0.1:${gw.port}`,
+        '-servername',
+        'localhost',
+        flag,
+        '-cert',
+        acme.client.certPath,
+        '-key',
+        acme.client.keyPath,
+        '-CAfile',
+        pki.serverCa.certPath,
+      ];
       if (flag === '-tls1_1') args.push('-cipher', 'DEFAULT@SECLEVEL=0');
       const r = await run('openssl', args, '');
       assert.notEqual(r.code, 0);
@@ -111,7 +167,22 @@ describe('gateway against curl, openssl and mtls request', () => {
   test('with 50 institutions, the CertificateRequest lists only the connecting institution CA', async () => {
     for (const pick of [many[6], many[41]]) {
       assert.ok(pick);
-      const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${gw.port}`, '-bind', pick.ip, '-servername', 'localhost', '-tls1_2', '-CAfile', pki.serverCa.certPath], '');
+      const r = await run(
+        'openssl',
+        [
+          's_client',
+          '-connect',
+          `127.0.0.1:${gw.port}`,
+          '-bind',
+          pick.ip,
+          '-servername',
+          'localhost',
+          '-tls1_2',
+          '-CAfile',
+          pki.serverCa.certPath,
+        ],
+        '',
+      );
       const out = r.stdout;
       const start = out.indexOf('Acceptable client certificate CA names');
       assert.ok(start >= 0, `no CertificateRequest seen:\n${out}\n${r.stderr}`);
@@ -122,26 +193,72 @@ describe('gateway against curl, openssl and mtls request', () => {
         .filter((l) => /^[A-Z]+ = /.test(l));
       assert.deepEqual(names, [`C = BR, ST = SP, O = ${pick.id} Root CA, CN = ${pick.id} Root CA`]);
     }
-    const fromAcme = await run('openssl', ['s_client', '-connect', `127.0.0.1:${gw.port}`, '-bind', '127.0.0.1', '-servername', 'localhost', '-tls1_2', '-CAfile', pki.serverCa.certPath], '');
-    assert.match(fromAcme.stdout, /Acceptable client certificate CA names\nC = BR, ST = SP, O = acme Root CA, CN = acme Root CA\n(?!C = )/);
+    const fromAcme = await run(
+      'openssl',
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${gw.port}`,
+        '-bind',
+        '127.0.0.1',
+        '-servername',
+        'localhost',
+        '-tls1_2',
+        '-CAfile',
+        pki.serverCa.certPath,
+      ],
+      '',
+    );
+    assert.match(
+      fromAcme.stdout,
+      /Acceptable client certificate CA names\nC = BR, ST = SP, O = acme Root CA, CN = acme Root CA\n(?!C = )/,
+    );
   });
 
   test('an unregistered source address gets no handshake at all (openssl sees no server certificate)', async () => {
-    const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${gw.port}`, '-bind', '127.0.2.1', '-servername', 'localhost', '-tls1_2'], '');
+    const r = await run(
+      'openssl',
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${gw.port}`,
+        '-bind',
+        '127.0.2.1',
+        '-servername',
+        'localhost',
+        '-tls1_2',
+      ],
+      '',
+    );
     assert.notEqual(r.code, 0);
     assert.doesNotMatch(r.stdout, /BEGIN CERTIFICATE|Server certificate/);
-    assert.match(r.stdout + r.stderr, /no peer certificate available|errno=104|Connection reset|unexpected eof/i);
+    assert.match(
+      r.stdout + r.stderr,
+      /no peer certificate available|errno=104|Connection reset|unexpected eof/i,
+    );
   });
 
-  test('mtls request makes a good call', { skip: !existsSync('dist/cli/main.js') && 'build first (npm run build)' }, async () => {
-    const r = await run(process.execPath, [
-      'dist/cli/main.js', 'request', `https://localhost:${gw.port}/via-mtls-request`,
-      '--cert', acme.client.certPath, '--key', acme.client.keyPath, '--ca', pki.serverCa.certPath,
-      '--resolve', `localhost:${gw.port}:127.0.0.1`,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const seen = JSON.parse(r.stdout) as { url: string; headers: Record<string, string> };
-    assert.equal(seen.url, '/via-mtls-request');
-    assert.equal(seen.headers['x-mtls-institution'], 'acme');
-  });
+  test(
+    'mtls request makes a good call',
+    { skip: !existsSync('dist/cli/main.js') && 'build first (npm run build)' },
+    async () => {
+      const r = await run(process.execPath, [
+        'dist/cli/main.js',
+        'request',
+        `https://localhost:${gw.port}/via-mtls-request`,
+        '--cert',
+        acme.client.certPath,
+        '--key',
+        acme.client.keyPath,
+        '--ca',
+        pki.serverCa.certPath,
+        '--resolve',
+        `localhost:${gw.port}:127.0.0.1`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const seen = JSON.parse(r.stdout) as { url: string; headers: Record<string, string> };
+      assert.equal(seen.url, '/via-mtls-request');
+      assert.equal(seen.headers['x-mtls-institution'], 'acme');
+    },
+  );
 });

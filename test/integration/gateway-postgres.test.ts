@@ -47,12 +47,34 @@ async function startInstance(name: string, workers: number): Promise<Instance> {
   const path = join(dir, `${name}.yaml`);
   writeFileSync(
     path,
-    ['listen: 127.0.0.1:0', `upstream: ${upstream.url}`, `registry: ${db.url}`, 'tls:', `  cert: ${pki.server.certPath}`, `  key: ${pki.server.keyPath}`, 'ops:', '  listen: null', 'drainTimeoutMs: 3000', ''].join('\n'),
+    [
+      'listen: 127.0.0.1:0',
+      `upstream: ${upstream.url}`,
+      `registry: ${db.url}`,
+      'tls:',
+      `  cert: ${pki.server.certPath}`,
+      `  key: ${pki.server.keyPath}`,
+      'ops:',
+      '  listen: null',
+      'drainTimeoutMs: 3000',
+      '',
+    ].join('\n'),
   );
-  const { child, lines, stderr, exited } = spawnJsonLogCli(['gateway', 'start', '--config', path, '--workers', String(workers)]);
+  const { child, lines, stderr, exited } = spawnJsonLogCli([
+    'gateway',
+    'start',
+    '--config',
+    path,
+    '--workers',
+    String(workers),
+  ]);
   const startedMsg = workers > 1 ? 'gateway workers started' : 'gateway started';
   try {
-    const started = await waitFor(() => lines.find((l) => l.msg === startedMsg), 60_000, `${name} to start (stderr: ${stderr()})`);
+    const started = await waitFor(
+      () => lines.find((l) => l.msg === startedMsg),
+      60_000,
+      `${name} to start (stderr: ${stderr()})`,
+    );
     const instance = { child, port: Number(String(started.listen).split(':').pop()), exited };
     instances.push(instance);
     return instance;
@@ -81,14 +103,24 @@ after(async () => {
 });
 
 /** One call from acme to an instance: the status, or `closed` before the handshake. */
-const attempt = (port: number, path: string): Promise<number | 'closed'> => mtlsAttempt({ port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path });
+const attempt = (port: number, path: string): Promise<number | 'closed'> =>
+  mtlsAttempt({
+    port,
+    ca: pki.serverCa.certPem,
+    cert: acme.client.certPem,
+    key: acme.client.keyPem,
+    path,
+  });
 
 describe('two gateway instances on one PostgreSQL registry', { timeout: 120_000 }, () => {
   test('both serve, a suspension reaches every process, and each request is audited once', async (t) => {
     const [a, b] = await Promise.all([startInstance('a', 2), startInstance('b', 1)]);
     const paths: string[] = [];
     for (let i = 0; i < 10; i++) {
-      for (const [name, inst] of [['a', a!], ['b', b!]] as const) {
+      for (const [name, inst] of [
+        ['a', a!],
+        ['b', b!],
+      ] as const) {
         const path = `/pg-${name}-${i}`;
         paths.push(path);
         assert.equal(await attempt(inst.port, path), 200, `${path} served`);
@@ -103,18 +135,40 @@ describe('two gateway instances on one PostgreSQL registry', { timeout: 120_000 
       5_000,
       'every request record in the shared registry',
     );
-    const records = (await registry.queryAudit({ limit: 1000 })).filter((r) => r.kind === 'request' && paths.includes(r.path ?? ''));
-    assert.deepEqual(records.map((r) => r.path).sort(), [...paths].sort(), 'each request exactly once');
+    const records = (await registry.queryAudit({ limit: 1000 })).filter(
+      (r) => r.kind === 'request' && paths.includes(r.path ?? ''),
+    );
+    assert.deepEqual(
+      records.map((r) => r.path).sort(),
+      [...paths].sort(),
+      'each request exactly once',
+    );
 
     const suspendedAt = Date.now();
     await registry.setInstitutionStatus('acme', 'suspended');
     // Each instance, and on `a` both workers (connections land on either), must refuse.
-    await waitFor(async () => (await attempt(a!.port, '/after-a')) === 'closed' && (await attempt(b!.port, '/after-b')) === 'closed', 5_000, 'the suspension to reach both instances');
+    await waitFor(
+      async () =>
+        (await attempt(a!.port, '/after-a')) === 'closed' &&
+        (await attempt(b!.port, '/after-b')) === 'closed',
+      5_000,
+      'the suspension to reach both instances',
+    );
     const refusedWithin = Date.now() - suspendedAt;
-    for (let i = 0; i < 6; i++) assert.equal(await attempt(a!.port, `/after-a-${i}`), 'closed', 'every worker of instance a refuses');
+    for (let i = 0; i < 6; i++)
+      assert.equal(
+        await attempt(a!.port, `/after-a-${i}`),
+        'closed',
+        'every worker of instance a refuses',
+      );
     // The 1 s goal is a benchmark figure on a shared machine, not an assertion.
     t.diagnostic(`suspension applied on both instances in ${refusedWithin} ms`);
     await registry.setInstitutionStatus('acme', 'active');
-    await waitFor(async () => (await attempt(a!.port, '/back-a')) === 200 && (await attempt(b!.port, '/back-b')) === 200, 5_000, 'reactivation to reach both instances');
+    await waitFor(
+      async () =>
+        (await attempt(a!.port, '/back-a')) === 200 && (await attempt(b!.port, '/back-b')) === 200,
+      5_000,
+      'reactivation to reach both instances',
+    );
   });
 });

@@ -11,7 +11,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import {
+  openSqliteRegistry,
+  type SqliteRegistry,
+} from '../../src/gateway/registry/sqlite-registry.js';
 import { tempDir } from '../helpers/pki.js';
 import {
   makeInstitution,
@@ -66,7 +69,14 @@ after(async () => {
 });
 
 /** One call from acme: the status, or `closed` before the handshake. */
-const attempt = (p: string): Promise<number | 'closed'> => mtlsAttempt({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: p });
+const attempt = (p: string): Promise<number | 'closed'> =>
+  mtlsAttempt({
+    port: gw.port,
+    ca: pki.serverCa.certPem,
+    cert: acme.client.certPem,
+    key: acme.client.keyPem,
+    path: p,
+  });
 
 /** The newest audit line the gateway logged with this reason, if any. */
 function loggedReason(reason: string): Record<string, unknown> | undefined {
@@ -80,45 +90,69 @@ const readyz = async () => {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
-describe('gateway: the registry file is replaced or deleted while it runs', { timeout: 60_000 }, () => {
-  test('a replacement file (restore from backup) is reopened: its suspension applies within a second', async () => {
-    assert.equal(await attempt('/before'), 200);
-    const copy = join(dir, 'restored.db');
-    await writeRegistryCopy(copy, true);
-    renameSync(copy, path);
-    await waitFor(async () => (await attempt('/after-restore')) === 'closed', 3_000, 'the suspension in the replacement file to apply');
-    const record = await waitFor(() => loggedReason('institution_suspended'), 2_000, 'an institution_suspended audit record');
-    assert.equal(record.institutionId, 'acme');
-    assert.equal((await readyz()).status, 200, 'a readable replacement keeps the gateway ready');
-  });
+describe(
+  'gateway: the registry file is replaced or deleted while it runs',
+  { timeout: 60_000 },
+  () => {
+    test('a replacement file (restore from backup) is reopened: its suspension applies within a second', async () => {
+      assert.equal(await attempt('/before'), 200);
+      const copy = join(dir, 'restored.db');
+      await writeRegistryCopy(copy, true);
+      renameSync(copy, path);
+      await waitFor(
+        async () => (await attempt('/after-restore')) === 'closed',
+        3_000,
+        'the suspension in the replacement file to apply',
+      );
+      const record = await waitFor(
+        () => loggedReason('institution_suspended'),
+        2_000,
+        'an institution_suspended audit record',
+      );
+      assert.equal(record.institutionId, 'acme');
+      assert.equal((await readyz()).status, 200, 'a readable replacement keeps the gateway ready');
+    });
 
-  test('a deleted file makes the gateway stale: every call refused, /readyz not ready, and a log line says why; a restored file recovers', async () => {
-    const copy = join(dir, 'active.db');
-    await writeRegistryCopy(copy, false);
-    renameSync(copy, path);
-    await waitFor(async () => (await attempt('/active')) === 200, 3_000, 'the active registry to apply');
+    test('a deleted file makes the gateway stale: every call refused, /readyz not ready, and a log line says why; a restored file recovers', async () => {
+      const copy = join(dir, 'active.db');
+      await writeRegistryCopy(copy, false);
+      renameSync(copy, path);
+      await waitFor(
+        async () => (await attempt('/active')) === 200,
+        3_000,
+        'the active registry to apply',
+      );
 
-    removeRegistryFiles(path);
-    const notReady = await waitFor(
-      async () => {
-        const r = await readyz();
-        return r.status === 503 ? r : undefined;
-      },
-      15_000,
-      '/readyz to report not ready',
-    );
-    assert.match(JSON.stringify(notReady.body), /registry/i);
-    assert.equal(await attempt('/while-deleted'), 'closed');
-    const record = await waitFor(() => loggedReason('registry_unavailable'), 2_000, 'a registry_unavailable audit record');
-    assert.match(String(record.detail), /stale|registry/i);
-    assert.ok(
-      gw.lines.some((l) => /registry/i.test(String(l.msg)) && /stale|fail|not exist|no such|gone|unreadable/i.test(JSON.stringify(l))),
-      'a log line says the registry is unreadable',
-    );
+      removeRegistryFiles(path);
+      const notReady = await waitFor(
+        async () => {
+          const r = await readyz();
+          return r.status === 503 ? r : undefined;
+        },
+        15_000,
+        '/readyz to report not ready',
+      );
+      assert.match(JSON.stringify(notReady.body), /registry/i);
+      assert.equal(await attempt('/while-deleted'), 'closed');
+      const record = await waitFor(
+        () => loggedReason('registry_unavailable'),
+        2_000,
+        'a registry_unavailable audit record',
+      );
+      assert.match(String(record.detail), /stale|registry/i);
+      assert.ok(
+        gw.lines.some(
+          (l) =>
+            /registry/i.test(String(l.msg)) &&
+            /stale|fail|not exist|no such|gone|unreadable/i.test(JSON.stringify(l)),
+        ),
+        'a log line says the registry is unreadable',
+      );
 
-    await writeRegistryCopy(copy, false);
-    renameSync(copy, path);
-    await waitFor(async () => (await readyz()).status === 200, 5_000, '/readyz to recover');
-    assert.equal(await attempt('/recovered'), 200);
-  });
-});
+      await writeRegistryCopy(copy, false);
+      renameSync(copy, path);
+      await waitFor(async () => (await readyz()).status === 200, 5_000, '/readyz to recover');
+      assert.equal(await attempt('/recovered'), 200);
+    });
+  },
+);

@@ -12,7 +12,10 @@ import https from 'node:https';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { onboardCaChain } from '../../src/gateway/onboarding.js';
-import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import {
+  openSqliteRegistry,
+  type SqliteRegistry,
+} from '../../src/gateway/registry/sqlite-registry.js';
 import { makeCa, makeLeaf, makeServerLeaf, tempDir, type TestLeaf } from '../helpers/pki.js';
 import {
   makeInstitution,
@@ -47,7 +50,12 @@ before(async () => {
   beta = await makeInstitution(dir, 'beta');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
   await registerInstitution(registry, 'beta', beta.root.certPem, ['127.0.0.30']);
-  gw = await startTestGateway({ registry, upstream: upstream.url, pki, values: { registryPollMs: 250 } });
+  gw = await startTestGateway({
+    registry,
+    upstream: upstream.url,
+    pki,
+    values: { registryPollMs: 250 },
+  });
 });
 
 after(async () => {
@@ -61,15 +69,29 @@ after(async () => {
 /** 'ok' for a 200, else the reason code or the connection error. */
 async function outcome(leaf: TestLeaf, localAddress: string, agent?: https.Agent): Promise<string> {
   try {
-    const r = await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: leaf.certPem, key: leaf.keyPem, localAddress, path: '/loop', ...(agent ? { agent } : {}) });
-    return r.status === 200 ? 'ok' : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`);
+    const r = await mtlsRequest({
+      port: gw.port,
+      ca: pki.serverCa.certPem,
+      cert: leaf.certPem,
+      key: leaf.keyPem,
+      localAddress,
+      path: '/loop',
+      ...(agent ? { agent } : {}),
+    });
+    return r.status === 200
+      ? 'ok'
+      : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`);
   } catch (e) {
     return `closed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
   }
 }
 
 /** Applies a change through the other handle and measures until the outcome flips to `want`. */
-async function measure(change: () => Promise<unknown>, probe: () => Promise<string>, want: (o: string) => boolean): Promise<number> {
+async function measure(
+  change: () => Promise<unknown>,
+  probe: () => Promise<string>,
+  want: (o: string) => boolean,
+): Promise<number> {
   await change();
   const t0 = Date.now();
   for (let i = 0; i < 200; i++) {
@@ -95,31 +117,76 @@ describe('registry changes under load', () => {
     const doomed = await makeLeaf(dir, acme.root, { cn: 'acme-doomed' });
     const timings: Record<string, number> = {};
     try {
-      timings.ipAdded = await measure(() => other.addIp('acme', '127.0.0.20'), () => outcome(acme.client, '127.0.0.20'), (o) => o === 'ok');
-      timings.caAdded = await measure(() => onboardCaChain(other, 'acme', rotated.certPem), () => outcome(rotatedLeaf, '127.0.0.1'), (o) => o === 'ok');
-      timings.crlUpdated = await measure(() => uploadCrl(other, 'acme', acme.root, [doomed.serialHex]), () => outcome(doomed, '127.0.0.1'), (o) => o === 'revoked');
-      timings.ipRemoved = await measure(() => other.removeIp('acme', '127.0.0.20'), () => outcome(acme.client, '127.0.0.20'), (o) => o.startsWith('closed'));
-      const chainId = (await other.loadTrust()).find((t) => t.institution.id === 'acme')?.chains.find((c) => c.subject.includes('Root CA 2'))?.id;
+      timings.ipAdded = await measure(
+        () => other.addIp('acme', '127.0.0.20'),
+        () => outcome(acme.client, '127.0.0.20'),
+        (o) => o === 'ok',
+      );
+      timings.caAdded = await measure(
+        () => onboardCaChain(other, 'acme', rotated.certPem),
+        () => outcome(rotatedLeaf, '127.0.0.1'),
+        (o) => o === 'ok',
+      );
+      timings.crlUpdated = await measure(
+        () => uploadCrl(other, 'acme', acme.root, [doomed.serialHex]),
+        () => outcome(doomed, '127.0.0.1'),
+        (o) => o === 'revoked',
+      );
+      timings.ipRemoved = await measure(
+        () => other.removeIp('acme', '127.0.0.20'),
+        () => outcome(acme.client, '127.0.0.20'),
+        (o) => o.startsWith('closed'),
+      );
+      const chainId = (await other.loadTrust())
+        .find((t) => t.institution.id === 'acme')
+        ?.chains.find((c) => c.subject.includes('Root CA 2'))?.id;
       assert.ok(chainId);
-      timings.caRemoved = await measure(() => other.removeCaChain('acme', chainId), () => outcome(rotatedLeaf, '127.0.0.1'), (o) => o === 'unknown_ca');
-      timings.suspended = await measure(() => other.setInstitutionStatus('beta', 'suspended'), () => outcome(beta.client, '127.0.0.30'), (o) => o.startsWith('closed'));
-      timings.reactivated = await measure(() => other.setInstitutionStatus('beta', 'active'), () => outcome(beta.client, '127.0.0.30'), (o) => o === 'ok');
+      timings.caRemoved = await measure(
+        () => other.removeCaChain('acme', chainId),
+        () => outcome(rotatedLeaf, '127.0.0.1'),
+        (o) => o === 'unknown_ca',
+      );
+      timings.suspended = await measure(
+        () => other.setInstitutionStatus('beta', 'suspended'),
+        () => outcome(beta.client, '127.0.0.30'),
+        (o) => o.startsWith('closed'),
+      );
+      timings.reactivated = await measure(
+        () => other.setInstitutionStatus('beta', 'active'),
+        () => outcome(beta.client, '127.0.0.30'),
+        (o) => o === 'ok',
+      );
     } finally {
       stop = true;
       await steady;
       keepAlive.destroy();
     }
-    t.diagnostic(`apply times (ms): ${JSON.stringify(timings)}; steady loop: ${loop.length} requests`);
-    for (const [name, ms] of Object.entries(timings)) assert.ok(ms < 1_000, `${name} took ${ms} ms to apply`);
+    t.diagnostic(
+      `apply times (ms): ${JSON.stringify(timings)}; steady loop: ${loop.length} requests`,
+    );
+    for (const [name, ms] of Object.entries(timings))
+      assert.ok(ms < 1_000, `${name} took ${ms} ms to apply`);
     assert.ok(loop.length > 5, `the steady loop ran ${loop.length} requests`);
     const failures = loop.filter((o) => o !== 'ok');
-    assert.deepEqual(failures, [], `requests that should have passed failed: ${failures.slice(0, 5).join(', ')}`);
+    assert.deepEqual(
+      failures,
+      [],
+      `requests that should have passed failed: ${failures.slice(0, 5).join(', ')}`,
+    );
   });
 
   test('a request in flight completes when its institution is suspended; the next one is refused', async () => {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const slow = mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: beta.client.certPem, key: beta.client.keyPem, localAddress: '127.0.0.30', path: '/slow?ms=700', agent });
+      const slow = mtlsRequest({
+        port: gw.port,
+        ca: pki.serverCa.certPem,
+        cert: beta.client.certPem,
+        key: beta.client.keyPem,
+        localAddress: '127.0.0.30',
+        path: '/slow?ms=700',
+        agent,
+      });
       await new Promise((r) => setTimeout(r, 150));
       await other.setInstitutionStatus('beta', 'suspended');
       const res = await slow;
@@ -131,7 +198,11 @@ describe('registry changes under load', () => {
         if (next !== 'ok') break;
         await new Promise((r) => setTimeout(r, 20));
       }
-      assert.match(next, /^(institution_suspended|closed)/, 'the kept-alive connection is refused once the suspension is seen');
+      assert.match(
+        next,
+        /^(institution_suspended|closed)/,
+        'the kept-alive connection is refused once the suspension is seen',
+      );
     } finally {
       agent.destroy();
       await other.setInstitutionStatus('beta', 'active');
@@ -143,15 +214,30 @@ describe('server credential reload', () => {
   test('a broken credential keeps the old one; a good one is served to new connections', async () => {
     const serverSerial = async (): Promise<string> =>
       new Promise((resolve, reject) => {
-        const s = tls.connect({ port: gw.port, host: '127.0.0.1', servername: 'localhost', ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }, () => {
-          const serial = s.getPeerCertificate().serialNumber;
-          s.end();
-          resolve(serial);
-        });
+        const s = tls.connect(
+          {
+            port: gw.port,
+            host: '127.0.0.1',
+            servername: 'localhost',
+            ca: pki.serverCa.certPem,
+            cert: acme.client.certPem,
+            key: acme.client.keyPem,
+            minVersion: 'TLSv1.2',
+            maxVersion: 'TLSv1.2',
+          },
+          () => {
+            const serial = s.getPeerCertificate().serialNumber;
+            s.end();
+            resolve(serial);
+          },
+        );
         s.on('error', reject);
       });
     const before = await serverSerial();
-    writeFileSync(pki.server.keyPath, '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n');
+    writeFileSync(
+      pki.server.keyPath,
+      '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n',
+    );
     const broken = await gw.gateway.reloadCredential();
     assert.equal(broken.ok, false);
     assert.equal(await serverSerial(), before, 'the old credential stays in service');

@@ -17,7 +17,10 @@ import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
 import type tls from 'node:tls';
-import { openSqliteRegistry, type SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import {
+  openSqliteRegistry,
+  type SqliteRegistry,
+} from '../../src/gateway/registry/sqlite-registry.js';
 import { CLI, spawnJsonLogCli } from '../helpers/cli.js';
 import {
   makeInstitution,
@@ -61,7 +64,10 @@ after(async () => {
 });
 
 /** A config whose server credential is a copy the test may replace or delete. */
-function writeConfig(name: string, extra: string[] = []): { path: string; certPath: string; keyPath: string } {
+function writeConfig(
+  name: string,
+  extra: string[] = [],
+): { path: string; certPath: string; keyPath: string } {
   const certPath = join(dir, `${name}.cert.pem`);
   const keyPath = join(dir, `${name}.key.pem`);
   copyFileSync(pki.server.certPath, certPath);
@@ -99,11 +105,22 @@ interface WorkersCli {
 }
 
 async function startWorkersCli(configPath: string): Promise<WorkersCli> {
-  const { child, lines, stderr, exited } = spawnJsonLogCli(['gateway', 'start', '--config', configPath, '--workers', '2']);
+  const { child, lines, stderr, exited } = spawnJsonLogCli([
+    'gateway',
+    'start',
+    '--config',
+    configPath,
+    '--workers',
+    '2',
+  ]);
   let started: Line;
   try {
     // Generous: three Node processes start, and the machine may be busy.
-    started = await waitFor(() => lines.find((l) => l.msg === 'gateway workers started'), 60_000, `workers start (stderr: ${stderr()})`);
+    started = await waitFor(
+      () => lines.find((l) => l.msg === 'gateway workers started'),
+      60_000,
+      `workers start (stderr: ${stderr()})`,
+    );
   } catch (e) {
     // Its workers exit with it (node:cluster), so nothing is left behind.
     child.kill('SIGKILL');
@@ -121,19 +138,27 @@ async function startWorkersCli(configPath: string): Promise<WorkersCli> {
 }
 
 /** A plain-HTTP request to 127.0.0.1 (ops listener, loopback admin API). */
-function httpCall(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
+function httpCall(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers ?? {} },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
 }
 
-const opsGet = (port: number, path: string): Promise<{ status: number; body: string }> => httpCall(`http://127.0.0.1:${port}${path}`);
+const opsGet = (port: number, path: string): Promise<{ status: number; body: string }> =>
+  httpCall(`http://127.0.0.1:${port}${path}`);
 
 /** The value of one sample in Prometheus text, or null when absent. */
 function sample(text: string, name: string, labels = ''): number | null {
@@ -142,11 +167,18 @@ function sample(text: string, name: string, labels = ''): number | null {
 }
 
 const auditLines = (lines: Line[], pred: (a: Record<string, unknown>) => boolean): Line[] =>
-  lines.filter((l) => typeof l.audit === 'object' && l.audit !== null && pred(l.audit as Record<string, unknown>));
+  lines.filter(
+    (l) =>
+      typeof l.audit === 'object' && l.audit !== null && pred(l.audit as Record<string, unknown>),
+  );
 
 /** Pids of the processes that logged the audit records of requests whose path starts with `prefix`. */
 const servingPids = (lines: Line[], prefix: string): Set<number> =>
-  new Set(auditLines(lines, (a) => a.kind === 'request' && String(a.path).startsWith(prefix)).map((l) => l.pid as number));
+  new Set(
+    auditLines(lines, (a) => a.kind === 'request' && String(a.path).startsWith(prefix)).map(
+      (l) => l.pid as number,
+    ),
+  );
 
 /** True while the process runs (a zombie waiting to be reaped by its new parent counts as gone). */
 function alive(pid: number): boolean {
@@ -174,7 +206,10 @@ async function readyz(port: number): Promise<{ status: number; body: ReadyBody }
 }
 
 /** One request from acme whose response also says which server certificate the connection saw. */
-function requestSeeingCert(port: number, path: string): Promise<{ status: number; fingerprint: string }> {
+function requestSeeingCert(
+  port: number,
+  path: string,
+): Promise<{ status: number; fingerprint: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
@@ -203,10 +238,29 @@ function requestSeeingCert(port: number, path: string): Promise<{ status: number
 describe('mtls gateway start --workers 2', () => {
   test('bad --workers / MTLS_GATEWAY_WORKERS values are refused naming the key (exit 3)', async () => {
     const { path } = writeConfig('badworkers');
-    const r1 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', path, '--workers', '0']);
+    const r1 = await run(process.execPath, [
+      CLI,
+      'gateway',
+      'start',
+      '--config',
+      path,
+      '--workers',
+      '0',
+    ]);
     assert.equal(r1.code, 3, r1.stderr);
-    assert.match(r1.stderr, /error\[MTLS_CONFIG_INVALID\]: .*key `workers`: must be a whole number from 1 to 1024 or "auto" \(got "0"\)/);
-    const r2 = await run('env', [`MTLS_GATEWAY_WORKERS=two`, process.execPath, CLI, 'gateway', 'start', '--config', path]);
+    assert.match(
+      r1.stderr,
+      /error\[MTLS_CONFIG_INVALID\]: .*key `workers`: must be a whole number from 1 to 1024 or "auto" \(got "0"\)/,
+    );
+    const r2 = await run('env', [
+      `MTLS_GATEWAY_WORKERS=two`,
+      process.execPath,
+      CLI,
+      'gateway',
+      'start',
+      '--config',
+      path,
+    ]);
     assert.equal(r2.code, 3, r2.stderr);
     assert.match(r2.stderr, /key `workers`: .*\(got "two"\)/);
   });
@@ -215,7 +269,11 @@ describe('mtls gateway start --workers 2', () => {
     const token = 'workers-test-admin-token-0123456789abcdef';
     const tokenFile = join(dir, 'admin.token');
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-    const config = writeConfig('main', ['admin:', '  listen: 127.0.0.1:0', `  tokenFile: ${tokenFile}`]);
+    const config = writeConfig('main', [
+      'admin:',
+      '  listen: 127.0.0.1:0',
+      `  tokenFile: ${tokenFile}`,
+    ]);
     const gw = await startWorkersCli(config.path);
     let workerPids: number[] = [];
     try {
@@ -225,142 +283,306 @@ describe('mtls gateway start --workers 2', () => {
       workerPids = first.body.workers.map((w) => w.pid as number);
       assert.equal(new Set(workerPids).size, 2, 'two distinct worker processes');
 
-      await t.test('a burst of mTLS calls: all succeed, both workers serve, one audit record each', async (st) => {
-        const sent: string[] = [];
-        for (let round = 0; round < 6 && servingPids(gw.lines, '/burst/').size < 2; round++) {
-          const paths = Array.from({ length: 24 }, (_, i) => `/burst/${round}-${i}`);
-          const results = await Promise.all(paths.map((path) => mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path })));
+      await t.test(
+        'a burst of mTLS calls: all succeed, both workers serve, one audit record each',
+        async (st) => {
+          const sent: string[] = [];
+          for (let round = 0; round < 6 && servingPids(gw.lines, '/burst/').size < 2; round++) {
+            const paths = Array.from({ length: 24 }, (_, i) => `/burst/${round}-${i}`);
+            const results = await Promise.all(
+              paths.map((path) =>
+                mtlsRequest({
+                  port: gw.port,
+                  ca: pki.serverCa.certPem,
+                  cert: acme.client.certPem,
+                  key: acme.client.keyPem,
+                  path,
+                }),
+              ),
+            );
+            assert.deepEqual(
+              results.map((r) => r.status),
+              paths.map(() => 200),
+            );
+            sent.push(...paths);
+            await waitFor(
+              () =>
+                auditLines(
+                  gw.lines,
+                  (a) => a.kind === 'request' && String(a.path).startsWith('/burst/'),
+                ).length >= sent.length,
+              5_000,
+              'audit log lines',
+            );
+          }
+          assert.deepEqual(
+            [...servingPids(gw.lines, '/burst/')].sort(),
+            [...workerPids].sort(),
+            'both workers served part of the burst',
+          );
+          const perPid = new Map<number, number>();
+          for (const l of auditLines(
+            gw.lines,
+            (a) => a.kind === 'request' && String(a.path).startsWith('/burst/'),
+          ))
+            perPid.set(l.pid as number, (perPid.get(l.pid as number) ?? 0) + 1);
+          st.diagnostic(`requests per worker: ${[...perPid.values()].join(' / ')}`);
+
+          const inRegistry = async (): Promise<string[]> =>
+            (await registry.queryAudit({ limit: 1000 }))
+              .filter((r) => r.kind === 'request' && String(r.path).startsWith('/burst/'))
+              .map((r) => String(r.path));
+          await waitFor(
+            async () => (await inRegistry()).length >= sent.length,
+            5_000,
+            'every audit record in the registry',
+          );
+          // Two more flush periods: a duplicate written late would show now.
+          await new Promise((r) => setTimeout(r, 600));
+          assert.deepEqual(
+            (await inRegistry()).sort(),
+            [...sent].sort(),
+            'each request exactly once in the registry',
+          );
+
+          const metrics = await opsGet(gw.opsPort, '/metrics');
+          assert.equal(metrics.status, 200);
+          assert.equal(
+            sample(
+              metrics.body,
+              'mtls_gateway_requests_total',
+              '{outcome="accepted",reason="ok",status="2xx"}',
+            ),
+            sent.length,
+            'the counter sums both workers',
+          );
+          assert.equal(sample(metrics.body, 'mtls_gateway_workers', '{state="serving"}'), 2);
+          assert.equal(
+            sample(metrics.body, 'mtls_gateway_registry_version'),
+            await registry.version(),
+          );
+        },
+      );
+
+      await t.test(
+        'SIGHUP: every worker reloads its certificate and clients see the new one',
+        async () => {
+          const next = await makeServerLeaf(dir, pki.serverCa, { file: 'server-next' });
+          const nextFingerprint = new X509Certificate(next.certPem).fingerprint256;
+          copyFileSync(next.keyPath, config.keyPath);
+          copyFileSync(next.certPath, config.certPath);
+          gw.child.kill('SIGHUP');
+          await waitFor(
+            () => gw.lines.find((l) => l.msg === 'server credential reloaded in every worker'),
+            30_000,
+            'the reload summary',
+          );
+          const reloaded = new Set(
+            gw.lines
+              .filter((l) => l.msg === 'server credential reloaded')
+              .map((l) => l.pid as number),
+          );
+          assert.deepEqual(
+            [...reloaded].sort(),
+            [...workerPids].sort(),
+            'each worker logged its reload',
+          );
+          for (let round = 0; round < 6 && servingPids(gw.lines, '/hup/').size < 2; round++) {
+            const seen = await Promise.all(
+              Array.from({ length: 12 }, (_, i) =>
+                requestSeeingCert(gw.port, `/hup/${round}-${i}`),
+              ),
+            );
+            for (const s of seen) {
+              assert.equal(s.status, 200);
+              assert.equal(
+                s.fingerprint,
+                nextFingerprint,
+                'the new certificate on every connection',
+              );
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          assert.equal(
+            servingPids(gw.lines, '/hup/').size,
+            2,
+            'both workers answered with the new certificate',
+          );
+        },
+      );
+
+      await t.test(
+        'kill -9 of a worker: logged, restarted, and the service never stops',
+        async () => {
+          const victim = workerPids[0] as number;
+          process.kill(victim, 'SIGKILL');
+          const gap = await readyz(gw.opsPort);
+          assert.equal(gap.status, 503, 'not ready while a worker is missing');
+          assert.match(
+            gap.body.problems.join('; '),
+            /worker 1 \(pid \d+\): (not running|no answer)/,
+          );
+          const during = await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              mtlsRequest({
+                port: gw.port,
+                ca: pki.serverCa.certPem,
+                cert: acme.client.certPem,
+                key: acme.client.keyPem,
+                path: `/after-kill/${i}`,
+              }),
+            ),
+          );
+          assert.deepEqual(
+            during.map((r) => r.status),
+            during.map(() => 200),
+          );
+          const died = await waitFor(
+            () =>
+              gw.lines.find(
+                (l) =>
+                  l.msg === 'worker exited unexpectedly; restarting it' && l.workerPid === victim,
+              ),
+            15_000,
+            'the death log',
+          );
+          assert.equal(died.signal, 'SIGKILL');
+          await waitFor(
+            () => gw.lines.find((l) => l.msg === 'worker restarted and serving'),
+            30_000,
+            'the restart log',
+          );
+          const after = await waitFor(
+            async () => {
+              const r = await readyz(gw.opsPort);
+              return r.status === 200 ? r : null;
+            },
+            30_000,
+            '/readyz 200 again',
+          );
+          workerPids = after.body.workers.map((w) => w.pid as number);
+          assert.equal(workerPids.length, 2);
+          assert.ok(!workerPids.includes(victim), 'the killed worker was replaced');
+          assert.ok(!alive(victim));
+          const metrics = await opsGet(gw.opsPort, '/metrics');
+          assert.equal(sample(metrics.body, 'mtls_gateway_worker_restarts_total'), 1);
+        },
+      );
+
+      await t.test(
+        'a registry change (suspension) applies in every worker within 1 s',
+        async (st) => {
+          const ok = await mtlsRequest({
+            port: gw.port,
+            ca: pki.serverCa.certPem,
+            cert: beta.client.certPem,
+            key: beta.client.keyPem,
+            localAddress: BETA_IP,
+            path: '/beta',
+          });
+          assert.equal(ok.status, 200);
+          // Through the admin API, which the primary serves (once) on its own registry handle.
+          const admin = gw.adminUrl as string;
+          assert.equal(
+            (await httpCall(`${admin}/readyz`)).status,
+            200,
+            'the admin API is ready when every worker is',
+          );
+          const t0 = Date.now();
+          const patched = await httpCall(`${admin}/v1/institutions/beta`, {
+            method: 'PATCH',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ status: 'suspended' }),
+          });
+          assert.equal(patched.status, 200, patched.body);
+          const version = await registry.version();
+          const applied = await waitFor(
+            () => {
+              const byPid = new Map<number, number>();
+              for (const l of gw.lines) {
+                if (
+                  l.msg === 'registry change applied' &&
+                  Number(l.registryVersion) >= version &&
+                  !byPid.has(l.pid as number)
+                )
+                  byPid.set(l.pid as number, Date.parse(String(l.time)));
+              }
+              return workerPids.every((p) => byPid.has(p)) ? byPid : null;
+            },
+            5_000,
+            'the change in both workers',
+          );
+          st.diagnostic(
+            `applied after ${[...applied.values()].map((at) => at - t0).join(' / ')} ms`,
+          );
+          for (const [pid, at] of applied)
+            assert.ok(at - t0 < 1_000, `worker ${pid} applied the change after ${at - t0} ms`);
+          const refused = await Promise.all(
+            Array.from({ length: 8 }, () =>
+              mtlsRequest({
+                port: gw.port,
+                ca: pki.serverCa.certPem,
+                cert: beta.client.certPem,
+                key: beta.client.keyPem,
+                localAddress: BETA_IP,
+                path: '/beta',
+              }).then(
+                (r) => `served ${r.status}`,
+                (e: NodeJS.ErrnoException) => e.code ?? e.message,
+              ),
+            ),
+          );
+          assert.deepEqual(
+            refused,
+            refused.map(() => 'ECONNRESET'),
+            'a suspended institution is refused before the handshake',
+          );
+          await waitFor(
+            () =>
+              auditLines(gw.lines, (a) => a.reason === 'institution_suspended').length >=
+              refused.length,
+            5_000,
+            'an audit line per refusal',
+          );
+          await registry.setInstitutionStatus('beta', 'active');
+        },
+      );
+
+      await t.test(
+        'SIGTERM: requests in flight complete, every process exits, code 0',
+        async () => {
+          const before = upstream.requests.length;
+          const inFlight = [1, 2, 3].map((i) =>
+            mtlsRequest({
+              port: gw.port,
+              ca: pki.serverCa.certPem,
+              cert: acme.client.certPem,
+              key: acme.client.keyPem,
+              path: `/slow?ms=800&n=${i}`,
+            }),
+          );
+          await waitFor(
+            () => upstream.requests.length >= before + 3,
+            5_000,
+            'the three requests to reach the upstream',
+          );
+          gw.child.kill('SIGTERM');
+          const results = await Promise.all(inFlight);
           assert.deepEqual(
             results.map((r) => r.status),
-            paths.map(() => 200),
+            [200, 200, 200],
           );
-          sent.push(...paths);
-          await waitFor(() => auditLines(gw.lines, (a) => a.kind === 'request' && String(a.path).startsWith('/burst/')).length >= sent.length, 5_000, 'audit log lines');
-        }
-        assert.deepEqual([...servingPids(gw.lines, '/burst/')].sort(), [...workerPids].sort(), 'both workers served part of the burst');
-        const perPid = new Map<number, number>();
-        for (const l of auditLines(gw.lines, (a) => a.kind === 'request' && String(a.path).startsWith('/burst/'))) perPid.set(l.pid as number, (perPid.get(l.pid as number) ?? 0) + 1);
-        st.diagnostic(`requests per worker: ${[...perPid.values()].join(' / ')}`);
-
-        const inRegistry = async (): Promise<string[]> =>
-          (await registry.queryAudit({ limit: 1000 })).filter((r) => r.kind === 'request' && String(r.path).startsWith('/burst/')).map((r) => String(r.path));
-        await waitFor(async () => (await inRegistry()).length >= sent.length, 5_000, 'every audit record in the registry');
-        // Two more flush periods: a duplicate written late would show now.
-        await new Promise((r) => setTimeout(r, 600));
-        assert.deepEqual((await inRegistry()).sort(), [...sent].sort(), 'each request exactly once in the registry');
-
-        const metrics = await opsGet(gw.opsPort, '/metrics');
-        assert.equal(metrics.status, 200);
-        assert.equal(sample(metrics.body, 'mtls_gateway_requests_total', '{outcome="accepted",reason="ok",status="2xx"}'), sent.length, 'the counter sums both workers');
-        assert.equal(sample(metrics.body, 'mtls_gateway_workers', '{state="serving"}'), 2);
-        assert.equal(sample(metrics.body, 'mtls_gateway_registry_version'), await registry.version());
-      });
-
-      await t.test('SIGHUP: every worker reloads its certificate and clients see the new one', async () => {
-        const next = await makeServerLeaf(dir, pki.serverCa, { file: 'server-next' });
-        const nextFingerprint = new X509Certificate(next.certPem).fingerprint256;
-        copyFileSync(next.keyPath, config.keyPath);
-        copyFileSync(next.certPath, config.certPath);
-        gw.child.kill('SIGHUP');
-        await waitFor(() => gw.lines.find((l) => l.msg === 'server credential reloaded in every worker'), 30_000, 'the reload summary');
-        const reloaded = new Set(gw.lines.filter((l) => l.msg === 'server credential reloaded').map((l) => l.pid as number));
-        assert.deepEqual([...reloaded].sort(), [...workerPids].sort(), 'each worker logged its reload');
-        for (let round = 0; round < 6 && servingPids(gw.lines, '/hup/').size < 2; round++) {
-          const seen = await Promise.all(Array.from({ length: 12 }, (_, i) => requestSeeingCert(gw.port, `/hup/${round}-${i}`)));
-          for (const s of seen) {
-            assert.equal(s.status, 200);
-            assert.equal(s.fingerprint, nextFingerprint, 'the new certificate on every connection');
-          }
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        assert.equal(servingPids(gw.lines, '/hup/').size, 2, 'both workers answered with the new certificate');
-      });
-
-      await t.test('kill -9 of a worker: logged, restarted, and the service never stops', async () => {
-        const victim = workerPids[0] as number;
-        process.kill(victim, 'SIGKILL');
-        const gap = await readyz(gw.opsPort);
-        assert.equal(gap.status, 503, 'not ready while a worker is missing');
-        assert.match(gap.body.problems.join('; '), /worker 1 \(pid \d+\): (not running|no answer)/);
-        const during = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: `/after-kill/${i}` })),
-        );
-        assert.deepEqual(
-          during.map((r) => r.status),
-          during.map(() => 200),
-        );
-        const died = await waitFor(() => gw.lines.find((l) => l.msg === 'worker exited unexpectedly; restarting it' && l.workerPid === victim), 15_000, 'the death log');
-        assert.equal(died.signal, 'SIGKILL');
-        await waitFor(() => gw.lines.find((l) => l.msg === 'worker restarted and serving'), 30_000, 'the restart log');
-        const after = await waitFor(async () => {
-          const r = await readyz(gw.opsPort);
-          return r.status === 200 ? r : null;
-        }, 30_000, '/readyz 200 again');
-        workerPids = after.body.workers.map((w) => w.pid as number);
-        assert.equal(workerPids.length, 2);
-        assert.ok(!workerPids.includes(victim), 'the killed worker was replaced');
-        assert.ok(!alive(victim));
-        const metrics = await opsGet(gw.opsPort, '/metrics');
-        assert.equal(sample(metrics.body, 'mtls_gateway_worker_restarts_total'), 1);
-      });
-
-      await t.test('a registry change (suspension) applies in every worker within 1 s', async (st) => {
-        const ok = await mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: beta.client.certPem, key: beta.client.keyPem, localAddress: BETA_IP, path: '/beta' });
-        assert.equal(ok.status, 200);
-        // Through the admin API, which the primary serves (once) on its own registry handle.
-        const admin = gw.adminUrl as string;
-        assert.equal((await httpCall(`${admin}/readyz`)).status, 200, 'the admin API is ready when every worker is');
-        const t0 = Date.now();
-        const patched = await httpCall(`${admin}/v1/institutions/beta`, {
-          method: 'PATCH',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ status: 'suspended' }),
-        });
-        assert.equal(patched.status, 200, patched.body);
-        const version = await registry.version();
-        const applied = await waitFor(
-          () => {
-            const byPid = new Map<number, number>();
-            for (const l of gw.lines) {
-              if (l.msg === 'registry change applied' && Number(l.registryVersion) >= version && !byPid.has(l.pid as number)) byPid.set(l.pid as number, Date.parse(String(l.time)));
-            }
-            return workerPids.every((p) => byPid.has(p)) ? byPid : null;
-          },
-          5_000,
-          'the change in both workers',
-        );
-        st.diagnostic(`applied after ${[...applied.values()].map((at) => at - t0).join(' / ')} ms`);
-        for (const [pid, at] of applied) assert.ok(at - t0 < 1_000, `worker ${pid} applied the change after ${at - t0} ms`);
-        const refused = await Promise.all(
-          Array.from({ length: 8 }, () =>
-            mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: beta.client.certPem, key: beta.client.keyPem, localAddress: BETA_IP, path: '/beta' }).then(
-              (r) => `served ${r.status}`,
-              (e: NodeJS.ErrnoException) => e.code ?? e.message,
-            ),
-          ),
-        );
-        assert.deepEqual(refused, refused.map(() => 'ECONNRESET'), 'a suspended institution is refused before the handshake');
-        await waitFor(() => auditLines(gw.lines, (a) => a.reason === 'institution_suspended').length >= refused.length, 5_000, 'an audit line per refusal');
-        await registry.setInstitutionStatus('beta', 'active');
-      });
-
-      await t.test('SIGTERM: requests in flight complete, every process exits, code 0', async () => {
-        const before = upstream.requests.length;
-        const inFlight = [1, 2, 3].map((i) =>
-          mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: `/slow?ms=800&n=${i}` }),
-        );
-        await waitFor(() => upstream.requests.length >= before + 3, 5_000, 'the three requests to reach the upstream');
-        gw.child.kill('SIGTERM');
-        const results = await Promise.all(inFlight);
-        assert.deepEqual(
-          results.map((r) => r.status),
-          [200, 200, 200],
-        );
-        assert.equal(await gw.exited, 0, gw.stderr());
-        assert.ok(gw.lines.some((l) => l.msg === 'every worker stopped'));
-        assert.equal(gw.lines.filter((l) => l.msg === 'gateway stopped').length, 2, 'each worker drained');
-        for (const pid of [...workerPids, gw.child.pid as number]) assert.ok(!alive(pid), `process ${pid} is gone`);
-      });
+          assert.equal(await gw.exited, 0, gw.stderr());
+          assert.ok(gw.lines.some((l) => l.msg === 'every worker stopped'));
+          assert.equal(
+            gw.lines.filter((l) => l.msg === 'gateway stopped').length,
+            2,
+            'each worker drained',
+          );
+          for (const pid of [...workerPids, gw.child.pid as number])
+            assert.ok(!alive(pid), `process ${pid} is gone`);
+        },
+      );
     } finally {
       if (gw.child.exitCode === null) {
         gw.child.kill('SIGKILL');
@@ -376,12 +598,29 @@ describe('mtls gateway start --workers 2', () => {
     try {
       rmSync(config.keyPath);
       process.kill(pids[0] as number, 'SIGKILL');
-      const code = await Promise.race([gw.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
+      const code = await Promise.race([
+        gw.exited,
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000)),
+      ]);
       assert.equal(code, 5, `exit code of MTLS_FILE_NOT_FOUND (stderr: ${gw.stderr()})`);
-      assert.match(gw.stderr(), /error\[MTLS_FILE_NOT_FOUND\]: gateway worker 1 died 5 times in a row soon after starting; last error: .*crashloop\.key\.pem/);
-      const restarts = gw.lines.filter((l) => l.msg === 'worker exited unexpectedly; restarting it').map((l) => l.restartInMs);
-      assert.deepEqual(restarts.filter((d) => d !== 0), [100, 200, 400, 800], 'the delay doubles between restarts');
-      assert.ok(gw.lines.some((l) => l.level === 60 && l.msg === 'worker crash loop: giving up and stopping the gateway'));
+      assert.match(
+        gw.stderr(),
+        /error\[MTLS_FILE_NOT_FOUND\]: gateway worker 1 died 5 times in a row soon after starting; last error: .*crashloop\.key\.pem/,
+      );
+      const restarts = gw.lines
+        .filter((l) => l.msg === 'worker exited unexpectedly; restarting it')
+        .map((l) => l.restartInMs);
+      assert.deepEqual(
+        restarts.filter((d) => d !== 0),
+        [100, 200, 400, 800],
+        'the delay doubles between restarts',
+      );
+      assert.ok(
+        gw.lines.some(
+          (l) =>
+            l.level === 60 && l.msg === 'worker crash loop: giving up and stopping the gateway',
+        ),
+      );
       for (const pid of pids) assert.ok(!alive(pid), `process ${pid} is gone`);
     } finally {
       if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
@@ -398,11 +637,21 @@ describe('mtls gateway start --workers 2', () => {
       await waitFor(() => pids.every((p) => !alive(p)), 15_000, 'the workers to exit');
       // The port closes with the last thread of the last worker.
       const attempt = (): Promise<string> =>
-        mtlsRequest({ port: gw.port, ca: pki.serverCa.certPem, cert: acme.client.certPem, key: acme.client.keyPem, path: '/orphan' }).then(
+        mtlsRequest({
+          port: gw.port,
+          ca: pki.serverCa.certPem,
+          cert: acme.client.certPem,
+          key: acme.client.keyPem,
+          path: '/orphan',
+        }).then(
           () => 'served',
           (e: NodeJS.ErrnoException) => e.code ?? e.message,
         );
-      await waitFor(async () => (await attempt()) === 'ECONNREFUSED', 15_000, 'the mTLS port to close');
+      await waitFor(
+        async () => (await attempt()) === 'ECONNREFUSED',
+        15_000,
+        'the mTLS port to close',
+      );
     } finally {
       for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     }

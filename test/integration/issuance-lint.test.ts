@@ -7,7 +7,14 @@
 import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
@@ -46,14 +53,23 @@ async function csrFor(keyType: KeyType, cn: string, san?: string): Promise<strin
 
 const KU_TEXT: Record<string, { openssl: string; certtool: string }> = {
   sig: { openssl: 'Digital Signature', certtool: 'Digital signature.' },
-  sigNr: { openssl: 'Digital Signature, Non Repudiation', certtool: 'Digital signature.\n\t\t\tNon repudiation.' },
-  sigNrKe: { openssl: 'Digital Signature, Non Repudiation, Key Encipherment', certtool: 'Digital signature.\n\t\t\tNon repudiation.\n\t\t\tKey encipherment.' },
+  sigNr: {
+    openssl: 'Digital Signature, Non Repudiation',
+    certtool: 'Digital signature.\n\t\t\tNon repudiation.',
+  },
+  sigNrKe: {
+    openssl: 'Digital Signature, Non Repudiation, Key Encipherment',
+    certtool: 'Digital signature.\n\t\t\tNon repudiation.\n\t\t\tKey encipherment.',
+  },
 };
 
 const EKU_TEXT: Record<string, { openssl: string; certtool: string }> = {
   client: { openssl: 'TLS Web Client Authentication', certtool: 'TLS WWW Client.' },
   server: { openssl: 'TLS Web Server Authentication', certtool: 'TLS WWW Server.' },
-  usr_cert: { openssl: 'TLS Web Client Authentication, E-mail Protection', certtool: 'TLS WWW Client.\n\t\t\tEmail protection.' },
+  usr_cert: {
+    openssl: 'TLS Web Client Authentication, E-mail Protection',
+    certtool: 'TLS WWW Client.\n\t\t\tEmail protection.',
+  },
 };
 
 test('every profile x key type under a P-384 CA: keyUsage, EKU, ecdsa-with-SHA384 and validity, read by openssl and certtool', async (t) => {
@@ -77,28 +93,59 @@ test('every profile x key type under a P-384 CA: keyUsage, EKU, ecdsa-with-SHA38
 
       const text = tool('openssl', ['x509', '-in', certPath, '-noout', '-text']);
       assert.match(text, /Signature Algorithm: ecdsa-with-SHA384/, what);
-      assert.ok(text.includes(`X509v3 Key Usage: critical\n                ${KU_TEXT[ku]?.openssl}\n`), `${what}: keyUsage\n${text}`);
-      assert.ok(text.includes(`X509v3 Extended Key Usage: \n                ${EKU_TEXT[profile]?.openssl}\n`), `${what}: EKU`);
-      if (profile === 'server') assert.match(text, new RegExp(`DNS:${cn}\\.example`), `${what}: SAN copied from the CSR`);
-      if (profile === 'usr_cert' && !isRsa) assert.ok(r.warnings.some((w) => w.includes('keyEncipherment left out') && w.includes('RFC')), `${what}: warned`);
+      assert.ok(
+        text.includes(`X509v3 Key Usage: critical\n                ${KU_TEXT[ku]?.openssl}\n`),
+        `${what}: keyUsage\n${text}`,
+      );
+      assert.ok(
+        text.includes(
+          `X509v3 Extended Key Usage: \n                ${EKU_TEXT[profile]?.openssl}\n`,
+        ),
+        `${what}: EKU`,
+      );
+      if (profile === 'server')
+        assert.match(text, new RegExp(`DNS:${cn}\\.example`), `${what}: SAN copied from the CSR`);
+      if (profile === 'usr_cert' && !isRsa)
+        assert.ok(
+          r.warnings.some((w) => w.includes('keyEncipherment left out') && w.includes('RFC')),
+          `${what}: warned`,
+        );
 
       const gnu = tool('certtool', ['-i', '--infile', certPath]);
       assert.match(gnu, /Signature Algorithm: ECDSA-SHA384/, what);
-      assert.ok(gnu.includes(`Key Usage (critical):\n\t\t\t${KU_TEXT[ku]?.certtool}\n\t\tKey Purpose`), `${what}: certtool keyUsage\n${gnu}`);
-      assert.ok(gnu.includes(`Key Purpose (not critical):\n\t\t\t${EKU_TEXT[profile]?.certtool}\n`), `${what}: certtool EKU`);
-      if (!(profile === 'usr_cert' && isRsa)) assert.doesNotMatch(gnu, /Key encipherment/, `${what}: no keyEncipherment`);
+      assert.ok(
+        gnu.includes(`Key Usage (critical):\n\t\t\t${KU_TEXT[ku]?.certtool}\n\t\tKey Purpose`),
+        `${what}: certtool keyUsage\n${gnu}`,
+      );
+      assert.ok(
+        gnu.includes(`Key Purpose (not critical):\n\t\t\t${EKU_TEXT[profile]?.certtool}\n`),
+        `${what}: certtool EKU`,
+      );
+      if (!(profile === 'usr_cert' && isRsa))
+        assert.doesNotMatch(gnu, /Key encipherment/, `${what}: no keyEncipherment`);
 
       // Validity: exactly the days asked for, inside the CA's.
       assert.equal(r.notAfter.getTime() - r.notBefore.getTime(), 90 * 86_400_000, what);
       assert.ok(r.notAfter <= ca.certificate.notAfter, what);
       const purpose = profile === 'server' ? 'sslserver' : 'sslclient';
-      const v = run('openssl', ['verify', '-x509_strict', '-purpose', purpose, '-CAfile', caPath, certPath]);
+      const v = run('openssl', [
+        'verify',
+        '-x509_strict',
+        '-purpose',
+        purpose,
+        '-CAfile',
+        caPath,
+        certPath,
+      ]);
       assert.equal(v.code, 0, `${what}: openssl verify: ${v.stdout}${v.stderr}`);
     }
   }
   // The CRL is signed with the same digest.
   const crl = await generateCrl({ ca, outPath: join(dir, 'ca.crl.pem') });
-  assert.match(tool('openssl', ['crl', '-in', crl.path, '-noout', '-text']), /Signature Algorithm: ecdsa-with-SHA384/);
+  assert.match(
+    tool('openssl', ['crl', '-in', crl.path, '-noout', '-text']),
+    /Signature Algorithm: ecdsa-with-SHA384/,
+  );
 });
 
 test('the signature hash follows the CA key: RSA sha256 (default_md), P-256 SHA-256, Ed25519, P-521 SHA-512; openssl ca agrees', async (t) => {
@@ -110,28 +157,62 @@ test('the signature hash follows the CA key: RSA sha256 (default_md), P-256 SHA-
     ['ed25519', 'ED25519', 'EdDSA-Ed25519'],
   ] as const) {
     const ca = await newCa(join(dir, keyType), keyType);
-    const r = await signCsr({ ca, csr: await csrFor('ec-p256', `leaf-${keyType}`), profile: 'client' });
+    const r = await signCsr({
+      ca,
+      csr: await csrFor('ec-p256', `leaf-${keyType}`),
+      profile: 'client',
+    });
     const certPath = join(dir, `leaf-${keyType}.pem`);
     writeFileSync(certPath, r.pem);
-    assert.match(tool('openssl', ['x509', '-in', certPath, '-noout', '-text']), new RegExp(`Signature Algorithm: ${openssl}`), keyType);
-    assert.match(tool('certtool', ['-i', '--infile', certPath]), new RegExp(`Signature Algorithm: ${certtool}`), keyType);
+    assert.match(
+      tool('openssl', ['x509', '-in', certPath, '-noout', '-text']),
+      new RegExp(`Signature Algorithm: ${openssl}`),
+      keyType,
+    );
+    assert.match(
+      tool('certtool', ['-i', '--infile', certPath]),
+      new RegExp(`Signature Algorithm: ${certtool}`),
+      keyType,
+    );
     const crl = await generateCrl({ ca });
-    assert.match(tool('openssl', ['crl', '-in', crl.path, '-noout', '-text']), new RegExp(`Signature Algorithm: ${openssl}`), `${keyType} CRL`);
+    assert.match(
+      tool('openssl', ['crl', '-in', crl.path, '-noout', '-text']),
+      new RegExp(`Signature Algorithm: ${openssl}`),
+      `${keyType} CRL`,
+    );
   }
   // openssl ca with the generated file signs a P-384 CA's leaf with SHA-384, as mtls does.
   const p384 = await newCa(join(dir, 'p384'), 'ec-p384');
   const csrPath = join(dir, 'o.csr.pem');
   writeFileSync(csrPath, await csrFor('ec-p256', 'by-openssl'));
   const out = join(dir, 'o.pem');
-  tool('openssl', ['ca', '-config', p384.config.configPath, '-batch', '-extensions', 'client_cert', '-in', csrPath, '-out', out]);
+  tool('openssl', [
+    'ca',
+    '-config',
+    p384.config.configPath,
+    '-batch',
+    '-extensions',
+    'client_cert',
+    '-in',
+    csrPath,
+    '-out',
+    out,
+  ]);
   const text = tool('openssl', ['x509', '-in', out, '-noout', '-text']);
   assert.match(text, /Signature Algorithm: ecdsa-with-SHA384/);
   assert.match(text, /X509v3 Key Usage: critical\n\s+Digital Signature\n/);
   // P-521 (read, never generated, by mtlskit): a P-521 signer uses SHA-512.
   const k521 = (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'secp521r1' });
-  const root = await buildCertificate({ subject: parseSubject('/CN=P-521 root'), signer: { privateKey: k521.privateKey }, profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile });
+  const root = await buildCertificate({
+    subject: parseSubject('/CN=P-521 root'),
+    signer: { privateKey: k521.privateKey },
+    profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
+  });
   writeFileSync(join(dir, 'p521.pem'), root.pem);
-  assert.match(tool('openssl', ['x509', '-in', join(dir, 'p521.pem'), '-noout', '-text']), /Signature Algorithm: ecdsa-with-SHA512/);
+  assert.match(
+    tool('openssl', ['x509', '-in', join(dir, 'p521.pem'), '-noout', '-text']),
+    /Signature Algorithm: ecdsa-with-SHA512/,
+  );
 });
 
 test('a default_md the CA key overrules is reported', async (t) => {
@@ -140,9 +221,19 @@ test('a default_md the CA key overrules is reported', async (t) => {
   const caDir = join(dir, 'ca');
   await initCa({ dir: caDir, subject: CA_SUBJECT, keyType: 'ec-p384', noPassphrase: true });
   const cnf = join(caDir, 'openssl.cnf');
-  writeFileSync(cnf, readFileSync(cnf, 'utf8').replace(/^default_md(\s+)= sha384$/m, 'default_md$1= sha256'));
-  const r = await signCsr({ ca: await openCa(caDir), csr: await csrFor('ec-p256', 'x'), profile: 'client' });
-  assert.ok(r.warnings.some((w) => w.includes('default_md = sha256 is overruled') && w.includes('SHA-384')), r.warnings.join('\n'));
+  writeFileSync(
+    cnf,
+    readFileSync(cnf, 'utf8').replace(/^default_md(\s+)= sha384$/m, 'default_md$1= sha256'),
+  );
+  const r = await signCsr({
+    ca: await openCa(caDir),
+    csr: await csrFor('ec-p256', 'x'),
+    profile: 'client',
+  });
+  assert.ok(
+    r.warnings.some((w) => w.includes('default_md = sha256 is overruled') && w.includes('SHA-384')),
+    r.warnings.join('\n'),
+  );
 });
 
 test('reject paths: outliving the CA, a server certificate without SAN, subjects beyond the RFC 5280 bounds', async (t) => {
@@ -154,64 +245,212 @@ test('reject paths: outliving the CA, a server certificate without SAN, subjects
   writeFileSync(csrPath, await csrFor('ec-p256', 'long-lived'));
 
   // --days 9000 under a 100-day CA: refused (exit 4), never capped; the hint gives the longest that fits.
-  const long = await runCli(['ca', 'sign', csrPath, '--ca', caDir, '--profile', 'client', '--days', '9000']);
+  const long = await runCli([
+    'ca',
+    'sign',
+    csrPath,
+    '--ca',
+    caDir,
+    '--profile',
+    'client',
+    '--days',
+    '9000',
+  ]);
   assert.equal(long.code, 4, long.stderr);
-  assert.match(long.stderr, /error\[MTLS_VALIDITY_BEYOND_CA\]: the certificate would be valid until .* but the CA certificate .* expires on /);
+  assert.match(
+    long.stderr,
+    /error\[MTLS_VALIDITY_BEYOND_CA\]: the certificate would be valid until .* but the CA certificate .* expires on /,
+  );
   assert.match(long.stderr, /hint: Ask for at most (99|100) day\(s\) with --days/);
-  const fits = await runCli(['ca', 'sign', csrPath, '--ca', caDir, '--profile', 'client', '--days', '99', '--json']);
+  const fits = await runCli([
+    'ca',
+    'sign',
+    csrPath,
+    '--ca',
+    caDir,
+    '--profile',
+    'client',
+    '--days',
+    '99',
+    '--json',
+  ]);
   assert.equal(fits.code, 0, fits.stderr);
 
   // server without any SAN: refused; with --san: accepted and written.
-  const noSan = await runCli(['ca', 'sign', csrPath, '--ca', caDir, '--profile', 'server', '--days', '30']);
+  const noSan = await runCli([
+    'ca',
+    'sign',
+    csrPath,
+    '--ca',
+    caDir,
+    '--profile',
+    'server',
+    '--days',
+    '30',
+  ]);
   assert.equal(noSan.code, 4, noSan.stderr);
-  assert.match(noSan.stderr, /error\[MTLS_SAN_REQUIRED\]: .*c\.csr\.pem: profile server_cert issues server certificates .* neither the CSR nor --san gives a subjectAltName/);
-  const withSan = await runCli(['ca', 'sign', csrPath, '--ca', caDir, '--profile', 'server', '--days', '30', '--san', 'DNS:api.example', '--out', join(dir, 's.pem')]);
+  assert.match(
+    noSan.stderr,
+    /error\[MTLS_SAN_REQUIRED\]: .*c\.csr\.pem: profile server_cert issues server certificates .* neither the CSR nor --san gives a subjectAltName/,
+  );
+  const withSan = await runCli([
+    'ca',
+    'sign',
+    csrPath,
+    '--ca',
+    caDir,
+    '--profile',
+    'server',
+    '--days',
+    '30',
+    '--san',
+    'DNS:api.example',
+    '--out',
+    join(dir, 's.pem'),
+  ]);
   assert.equal(withSan.code, 0, withSan.stderr);
-  assert.match(tool('openssl', ['x509', '-in', join(dir, 's.pem'), '-noout', '-ext', 'subjectAltName']), /DNS:api\.example/);
+  assert.match(
+    tool('openssl', ['x509', '-in', join(dir, 's.pem'), '-noout', '-ext', 'subjectAltName']),
+    /DNS:api\.example/,
+  );
   // Nothing was recorded for the refused requests.
   assert.equal(readFileSync(join(caDir, 'index.txt'), 'utf8').trim().split('\n').length, 2);
 
   // Upper bounds at every place a subject is built or signed, naming the field.
-  const init = await runCli(['ca', 'init', join(dir, 'ca2'), '--subject', `/C=BR/O=Acme/CN=${'x'.repeat(300)}`, '--key-type', 'ec-p256', '--no-passphrase']);
+  const init = await runCli([
+    'ca',
+    'init',
+    join(dir, 'ca2'),
+    '--subject',
+    `/C=BR/O=Acme/CN=${'x'.repeat(300)}`,
+    '--key-type',
+    'ec-p256',
+    '--no-passphrase',
+  ]);
   assert.equal(init.code, 2, init.stderr);
-  assert.match(init.stderr, /commonName \(CN\) has 300 characters; RFC 5280 allows at most 64 \(ub-common-name\)/);
+  assert.match(
+    init.stderr,
+    /commonName \(CN\) has 300 characters; RFC 5280 allows at most 64 \(ub-common-name\)/,
+  );
   assert.equal(existsSync(join(dir, 'ca2')), false);
   for (const [field, subject, message] of [
-    ['O', `/C=BR/O=${'o'.repeat(65)}/CN=x`, /organizationName \(O\) has 65 characters; RFC 5280 allows at most 64 \(ub-organization-name\)/],
-    ['OU', `/C=BR/OU=${'u'.repeat(65)}/CN=x`, /organizationalUnitName \(OU\) has 65 characters.*ub-organizational-unit-name/],
-    ['L', `/C=BR/L=${'l'.repeat(129)}/CN=x`, /localityName \(L\) has 129 characters.*at most 128 \(ub-locality-name\)/],
-    ['ST', `/C=BR/ST=${'s'.repeat(129)}/CN=x`, /stateOrProvinceName \(ST\) has 129 characters.*ub-state-name/],
-    ['emailAddress', `/C=BR/CN=x/emailAddress=${'e'.repeat(250)}@x.example`, /emailAddress \(emailAddress\) has 260 characters.*at most 255 \(ub-emailaddress-length\)/],
-    ['serialNumber', `/C=BR/CN=x/serialNumber=${'1'.repeat(65)}`, /serialNumber \(serialNumber\) has 65 characters.*ub-serial-number/],
+    [
+      'O',
+      `/C=BR/O=${'o'.repeat(65)}/CN=x`,
+      /organizationName \(O\) has 65 characters; RFC 5280 allows at most 64 \(ub-organization-name\)/,
+    ],
+    [
+      'OU',
+      `/C=BR/OU=${'u'.repeat(65)}/CN=x`,
+      /organizationalUnitName \(OU\) has 65 characters.*ub-organizational-unit-name/,
+    ],
+    [
+      'L',
+      `/C=BR/L=${'l'.repeat(129)}/CN=x`,
+      /localityName \(L\) has 129 characters.*at most 128 \(ub-locality-name\)/,
+    ],
+    [
+      'ST',
+      `/C=BR/ST=${'s'.repeat(129)}/CN=x`,
+      /stateOrProvinceName \(ST\) has 129 characters.*ub-state-name/,
+    ],
+    [
+      'emailAddress',
+      `/C=BR/CN=x/emailAddress=${'e'.repeat(250)}@x.example`,
+      /emailAddress \(emailAddress\) has 260 characters.*at most 255 \(ub-emailaddress-length\)/,
+    ],
+    [
+      'serialNumber',
+      `/C=BR/CN=x/serialNumber=${'1'.repeat(65)}`,
+      /serialNumber \(serialNumber\) has 65 characters.*ub-serial-number/,
+    ],
   ] as const) {
-    assert.throws(() => parseSubject(subject), (e: unknown) => isMtlsError(e, 'MTLS_BAD_SUBJECT') && message.test(e.message) && e.subject === field, field);
+    assert.throws(
+      () => parseSubject(subject),
+      (e: unknown) =>
+        isMtlsError(e, 'MTLS_BAD_SUBJECT') && message.test(e.message) && e.subject === field,
+      field,
+    );
   }
   // Exactly at the bound is fine, counted in characters, not bytes.
   assert.equal(parseSubject(`/CN=${'é'.repeat(64)}`)[0]?.value.length, 64);
   const keyPath = join(dir, 'k.pem');
-  tool('openssl', ['genpkey', '-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyPath]);
-  const csrNew = await runCli(['csr', 'new', '--key', keyPath, '--subject', `/C=BR/CN=${'c'.repeat(65)}`, '--out', join(dir, 'n.csr.pem')]);
+  tool('openssl', [
+    'genpkey',
+    '-algorithm',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-out',
+    keyPath,
+  ]);
+  const csrNew = await runCli([
+    'csr',
+    'new',
+    '--key',
+    keyPath,
+    '--subject',
+    `/C=BR/CN=${'c'.repeat(65)}`,
+    '--out',
+    join(dir, 'n.csr.pem'),
+  ]);
   assert.equal(csrNew.code, 2, csrNew.stderr);
   assert.match(csrNew.stderr, /commonName \(CN\) has 65 characters/);
-  const issue = await runCli(['ca', 'issue', 'client1', '--ca', caDir, '--ou', 'u'.repeat(70), '--days', '30', '--key-type', 'ec-p256'], { env: { MTLS_PFX_PASSWORD: 'secret-pw' } });
+  const issue = await runCli(
+    [
+      'ca',
+      'issue',
+      'client1',
+      '--ca',
+      caDir,
+      '--ou',
+      'u'.repeat(70),
+      '--days',
+      '30',
+      '--key-type',
+      'ec-p256',
+    ],
+    { env: { MTLS_PFX_PASSWORD: 'secret-pw' } },
+  );
   assert.equal(issue.code, 2, issue.stderr);
   assert.match(issue.stderr, /organizationalUnitName \(OU\) has 70 characters/);
   // A CSR made by a tool without bounds is refused when signed, naming the CSR and the field.
   const longCsr = join(dir, 'long.csr.pem');
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const req = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${'z'.repeat(65)},O=Acme,ST=SP,C=BR`, keys, signingAlgorithm: alg });
+  const keys = (await webcrypto.subtle.generateKey(alg, false, [
+    'sign',
+    'verify',
+  ])) as webcrypto.CryptoKeyPair;
+  const req = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${'z'.repeat(65)},O=Acme,ST=SP,C=BR`,
+    keys,
+    signingAlgorithm: alg,
+  });
   writeFileSync(longCsr, req.toString('pem'));
-  const signLong = await runCli(['ca', 'sign', longCsr, '--ca', caDir, '--profile', 'client', '--days', '30']);
+  const signLong = await runCli([
+    'ca',
+    'sign',
+    longCsr,
+    '--ca',
+    caDir,
+    '--profile',
+    'client',
+    '--days',
+    '30',
+  ]);
   assert.equal(signLong.code, 2, signLong.stderr);
-  assert.match(signLong.stderr, /long\.csr\.pem: commonName \(CN\) has 65 characters; RFC 5280 allows at most 64/);
+  assert.match(
+    signLong.stderr,
+    /long\.csr\.pem: commonName \(CN\) has 65 characters; RFC 5280 allows at most 64/,
+  );
 });
 
 test("ca adopt --fix adds the guide's missing [crl_ext] and an absolute dir, and openssl ca -gencrl works afterwards", async (t) => {
   const { dir: home, cleanup } = tempDir();
   t.after(cleanup);
   const caDir = join(home, 'myCA');
-  for (const d of ['certs', 'crl', 'newcerts', 'private']) mkdirSync(join(caDir, d), { recursive: true });
+  for (const d of ['certs', 'crl', 'newcerts', 'private'])
+    mkdirSync(join(caDir, d), { recursive: true });
   writeFileSync(join(caDir, 'index.txt'), '');
   writeFileSync(join(caDir, 'serial'), '1000\n');
   const cnf = join(caDir, 'openssl.cnf');
@@ -220,8 +459,36 @@ test("ca adopt --fix adds the guide's missing [crl_ext] and an absolute dir, and
   const real = readFileSync(cnf, 'utf8').replace('dir = ~/myCA', `dir = ${caDir}`);
   const tmpCnf = join(home, 'abs.cnf');
   writeFileSync(tmpCnf, real);
-  tool('openssl', ['req', '-config', tmpCnf, '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(caDir, 'private', 'ca.key.pem'), '-new', '-x509', '-days', '3650', '-extensions', 'v3_ca', '-subj', CA_SUBJECT, '-out', join(caDir, 'certs', 'ca.cert.pem')]);
-  const before = run('openssl', ['ca', '-config', cnf, '-gencrl', '-out', join(home, 'before.crl')]);
+  tool('openssl', [
+    'req',
+    '-config',
+    tmpCnf,
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    join(caDir, 'private', 'ca.key.pem'),
+    '-new',
+    '-x509',
+    '-days',
+    '3650',
+    '-extensions',
+    'v3_ca',
+    '-subj',
+    CA_SUBJECT,
+    '-out',
+    join(caDir, 'certs', 'ca.cert.pem'),
+  ]);
+  const before = run('openssl', [
+    'ca',
+    '-config',
+    cnf,
+    '-gencrl',
+    '-out',
+    join(home, 'before.crl'),
+  ]);
   assert.notEqual(before.code, 0, 'the guide file as written cannot make a CRL');
 
   const dry = await runCli(['ca', 'adopt', caDir], { env: { HOME: home } });
@@ -238,7 +505,10 @@ test("ca adopt --fix adds the guide's missing [crl_ext] and an absolute dir, and
 
   const crlPath = join(home, 'after.crl');
   tool('openssl', ['ca', '-config', cnf, '-gencrl', '-out', crlPath]);
-  assert.match(tool('openssl', ['crl', '-in', crlPath, '-noout', '-text']), /X509v3 Authority Key Identifier:/);
+  assert.match(
+    tool('openssl', ['crl', '-in', crlPath, '-noout', '-text']),
+    /X509v3 Authority Key Identifier:/,
+  );
   // And mtls reads the repaired file with no crl_ext warning.
   const again = await runCli(['ca', 'adopt', caDir], { env: { HOME: home } });
   assert.doesNotMatch(again.stderr, /crl_ext/);
@@ -251,25 +521,41 @@ test('--out-dir: ca issue and pfx unpack create a missing directory (0700); an u
   await newCa(caDir, 'ec-p256');
   const env = { MTLS_PFX_PASSWORD: 'secret-pw' };
   const out = join(dir, 'new', 'nested');
-  const ok = await runCli(['ca', 'issue', 'c1', '--ca', caDir, '--key-type', 'ec-p256', '--out-dir', out, '--json'], { env });
+  const ok = await runCli(
+    ['ca', 'issue', 'c1', '--ca', caDir, '--key-type', 'ec-p256', '--out-dir', out, '--json'],
+    { env },
+  );
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(statSync(out).mode & 0o777, 0o700);
-  for (const f of ['c1.key.pem', 'c1.cert.pem', 'c1.pfx', 'c1.csr.pem']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['c1.key.pem', 'c1.cert.pem', 'c1.pfx', 'c1.csr.pem'])
+    assert.ok(existsSync(join(out, f)), f);
 
   const file = join(dir, 'a-file');
   writeFileSync(file, 'x');
-  const bad = await runCli(['ca', 'issue', 'c2', '--ca', caDir, '--key-type', 'ec-p256', '--out-dir', join(file, 'sub')], { env });
+  const bad = await runCli(
+    ['ca', 'issue', 'c2', '--ca', caDir, '--key-type', 'ec-p256', '--out-dir', join(file, 'sub')],
+    { env },
+  );
   assert.equal(bad.code, 5, bad.stderr);
-  assert.match(bad.stderr, /error\[MTLS_FILE_WRITE\]: cannot use --out-dir .*a-file exists and is not a directory/);
+  assert.match(
+    bad.stderr,
+    /error\[MTLS_FILE_WRITE\]: cannot use --out-dir .*a-file exists and is not a directory/,
+  );
   // Refused before signing: only c1 is in the database.
   assert.equal(readFileSync(join(caDir, 'index.txt'), 'utf8').trim().split('\n').length, 1);
 
   const pem = join(dir, 'pem', 'deeper');
-  const unpack = await runCli(['pfx', 'unpack', join(out, 'c1.pfx'), '--out-dir', pem, '--name', 'c1'], { env });
+  const unpack = await runCli(
+    ['pfx', 'unpack', join(out, 'c1.pfx'), '--out-dir', pem, '--name', 'c1'],
+    { env },
+  );
   assert.equal(unpack.code, 0, unpack.stderr);
   assert.equal(statSync(pem).mode & 0o777, 0o700);
   assert.ok(existsSync(join(pem, 'c1.cert.pem')));
-  const badUnpack = await runCli(['pfx', 'unpack', join(out, 'c1.pfx'), '--out-dir', join(file, 'x')], { env });
+  const badUnpack = await runCli(
+    ['pfx', 'unpack', join(out, 'c1.pfx'), '--out-dir', join(file, 'x')],
+    { env },
+  );
   assert.equal(badUnpack.code, 5, badUnpack.stderr);
   assert.match(badUnpack.stderr, /not a directory/);
 });
@@ -284,9 +570,13 @@ test('a failed issue revokes what it signed and names the serial; openssl ca see
   // and the final rename fails once the certificate is already in the database.
   mkdirSync(join(caDir, 'certs', 'c9.pfx'), { recursive: true });
   writeFileSync(join(caDir, 'certs', 'c9.pfx', 'keep'), 'x');
-  const r = await runCli(['ca', 'issue', 'c9', '--ca', caDir, '--key-type', 'ec-p256', '--force'], { env });
+  const r = await runCli(['ca', 'issue', 'c9', '--ca', caDir, '--key-type', 'ec-p256', '--force'], {
+    env,
+  });
   assert.notEqual(r.code, 0, r.stderr);
-  const m = /serial ([0-9A-F]+) was revoked \(cessationOfOperation\) and no file was written/.exec(r.stderr);
+  const m = /serial ([0-9A-F]+) was revoked \(cessationOfOperation\) and no file was written/.exec(
+    r.stderr,
+  );
   assert.ok(m, r.stderr);
   assert.match(r.stderr, /hint: .*mtls ca crl.*to publish the revocation of [0-9A-F]+/);
   const serial = m[1] as string;
@@ -297,7 +587,12 @@ test('a failed issue revokes what it signed and names the serial; openssl ca see
   assert.equal(fields[3], serial);
   assert.match(fields[2] as string, /,cessationOfOperation$/);
   // No key, CSR or certificate of the failed issue is left behind.
-  for (const f of [join(caDir, 'private', 'c9.key.pem'), join(caDir, 'c9.csr.pem'), join(caDir, 'certs', 'c9.cert.pem')]) assert.ok(!existsSync(f), f);
+  for (const f of [
+    join(caDir, 'private', 'c9.key.pem'),
+    join(caDir, 'c9.csr.pem'),
+    join(caDir, 'certs', 'c9.cert.pem'),
+  ])
+    assert.ok(!existsSync(f), f);
   // OpenSSL reads the same database: the serial is revoked.
   const status = run('openssl', ['ca', '-config', join(caDir, 'openssl.cnf'), '-status', serial]);
   assert.match(status.stdout + status.stderr, new RegExp(`${serial}=Revoked`));

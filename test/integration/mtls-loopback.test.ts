@@ -27,12 +27,39 @@ before(async () => {
   cleanup = t.cleanup;
   caDir = join(dir, 'myCA');
   writeFileSync(join(dir, 'pfx.pass'), `${pfxPass}\n`);
-  assert.equal((await runCli(['ca', 'init', caDir, '--subject', '/C=BR/ST=SP/O=Acme/CN=Acme Root', '--key-type', 'ec-p256', '--no-passphrase'])).code, 0);
-  const issued = await runCli(['ca', 'issue', 'acme-client', '--ca', caDir, '--key-type', 'ec-p256', '--password-file', join(dir, 'pfx.pass')]);
+  assert.equal(
+    (
+      await runCli([
+        'ca',
+        'init',
+        caDir,
+        '--subject',
+        '/C=BR/ST=SP/O=Acme/CN=Acme Root',
+        '--key-type',
+        'ec-p256',
+        '--no-passphrase',
+      ])
+    ).code,
+    0,
+  );
+  const issued = await runCli([
+    'ca',
+    'issue',
+    'acme-client',
+    '--ca',
+    caDir,
+    '--key-type',
+    'ec-p256',
+    '--password-file',
+    join(dir, 'pfx.pass'),
+  ]);
   assert.equal(issued.code, 0, issued.stderr);
   assert.match(issued.stdout, /Send to the provider/);
   assert.match(issued.stdout, /Never send/);
-  assert.equal((await runCli(['ca', 'chain', '--ca', caDir, '--out', join(dir, 'chain.pem')])).code, 0);
+  assert.equal(
+    (await runCli(['ca', 'chain', '--ca', caDir, '--out', join(dir, 'chain.pem')])).code,
+    0,
+  );
   // The provider's own server certificate comes from the provider's CA, not the institution's.
   const providerCa = await makeCa(dir, { name: 'Provider CA' });
   const srv = await makeServerLeaf(dir, providerCa);
@@ -55,7 +82,6 @@ before(async () => {
   port = (server.address() as AddressInfo).port;
 });
 
-
 after(async () => {
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
@@ -64,11 +90,21 @@ after(async () => {
 
 function get(options: https.RequestOptions): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: '/', servername: 'localhost', ca: readFileSync(join(dir, 'provider-ca.cert.pem')), ...options }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/',
+        servername: 'localhost',
+        ca: readFileSync(join(dir, 'provider-ca.cert.pem')),
+        ...options,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -85,8 +121,34 @@ test('accepts our client via the .pfx (Node loads it as it stands)', async () =>
 test('accepts our client via curl --cert/--key', async () => {
   const keyPass = join(dir, 'pfx.pass');
   const plainKey = join(dir, 'client-plain.key');
-  assert.equal(run('openssl', ['pkey', '-in', join(caDir, 'private', 'acme-client.key.pem'), '-passin', `file:${keyPass}`, '-out', plainKey]).code, 0);
-  const r = await runAsync('curl', ['-sS', '--fail', '--tlsv1.2', '--tls-max', '1.2', '--cacert', join(dir, 'provider-ca.cert.pem'), '--cert', join(caDir, 'certs', 'acme-client.cert.pem'), '--key', plainKey, '--resolve', `localhost:${port}:127.0.0.1`, `https://localhost:${port}/`]);
+  assert.equal(
+    run('openssl', [
+      'pkey',
+      '-in',
+      join(caDir, 'private', 'acme-client.key.pem'),
+      '-passin',
+      `file:${keyPass}`,
+      '-out',
+      plainKey,
+    ]).code,
+    0,
+  );
+  const r = await runAsync('curl', [
+    '-sS',
+    '--fail',
+    '--tlsv1.2',
+    '--tls-max',
+    '1.2',
+    '--cacert',
+    join(dir, 'provider-ca.cert.pem'),
+    '--cert',
+    join(caDir, 'certs', 'acme-client.cert.pem'),
+    '--key',
+    plainKey,
+    '--resolve',
+    `localhost:${port}:127.0.0.1`,
+    `https://localhost:${port}/`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).cn, 'acme-client');
 });
@@ -96,27 +158,60 @@ test('rejects a certificate from another CA, and a call without a certificate', 
   const leaf = await makeLeaf(dir, other, { cn: 'intruder' });
   // Node's client sees the refusal as the alert or, when the server's close wins
   // the race with it, as a reset before the handshake finished.
-  const refused = (e: NodeJS.ErrnoException): boolean => e.code === 'ECONNRESET' || /alert (unknown ca|handshake failure)/.test(e.message);
+  const refused = (e: NodeJS.ErrnoException): boolean =>
+    e.code === 'ECONNRESET' || /alert (unknown ca|handshake failure)/.test(e.message);
   await assert.rejects(get({ key: leaf.keyPem, cert: leaf.certPem, agent: false }), refused);
   await assert.rejects(get({ agent: false }), refused);
   // openssl s_client shows exactly what the server did. With no certificate
   // OpenSSL itself ends the handshake with handshake_failure (alert 40,
   // RFC 5246 §7.2.2). A chain it cannot build is judged by Node after
   // OpenSSL's verify callback, so the server closes without an alert.
-  const sClient = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-tls1_2', '-CAfile', join(dir, 'provider-ca.cert.pem')];
-  const foreign = await runAsync('openssl', [...sClient, '-cert', leaf.certPath, '-key', leaf.keyPath], { input: '' });
+  const sClient = [
+    's_client',
+    '-connect',
+    `127.0.0.1:${port}`,
+    '-servername',
+    'localhost',
+    '-tls1_2',
+    '-CAfile',
+    join(dir, 'provider-ca.cert.pem'),
+  ];
+  const foreign = await runAsync(
+    'openssl',
+    [...sClient, '-cert', leaf.certPath, '-key', leaf.keyPath],
+    { input: '' },
+  );
   assert.match(foreign.stderr, /unexpected eof while reading/);
   const none = await runAsync('openssl', sClient, { input: '' });
   assert.match(none.stderr, /SSL alert number 40/);
 });
 
 test('openssl s_client -tls1_3 fails; -tls1_2 completes', async () => {
-  const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', join(dir, 'provider-ca.cert.pem')];
+  const args = [
+    's_client',
+    '-connect',
+    `127.0.0.1:${port}`,
+    '-servername',
+    'localhost',
+    '-CAfile',
+    join(dir, 'provider-ca.cert.pem'),
+  ];
   const t13 = await runAsync('openssl', [...args, '-tls1_3'], { input: '' });
   assert.notEqual(t13.code, 0);
   // A TLS 1.2-only server answers a 1.3-only ClientHello with the protocol_version alert (RFC 8446 §4.2.1).
   assert.match(t13.stderr, /tlsv1 alert protocol version/);
-  const t12 = await runAsync('openssl', [...args, '-tls1_2', '-cert', join(caDir, 'certs', 'acme-client.cert.pem'), '-key', join(dir, 'client-plain.key')], { input: '' });
+  const t12 = await runAsync(
+    'openssl',
+    [
+      ...args,
+      '-tls1_2',
+      '-cert',
+      join(caDir, 'certs', 'acme-client.cert.pem'),
+      '-key',
+      join(dir, 'client-plain.key'),
+    ],
+    { input: '' },
+  );
   assert.match(t12.stdout, /Protocol\s*: TLSv1\.2/);
   assert.match(t12.stdout, /Verify return code: 0 \(ok\)/);
 });

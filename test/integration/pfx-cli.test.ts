@@ -8,7 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePfx } from '../../src/pki/pkcs12/index.js';
-import { makePfxFixture, openssl, pkcs8, writePasswordFile, type PfxFixture } from '../helpers/pfx-fixtures.js';
+import {
+  makePfxFixture,
+  openssl,
+  pkcs8,
+  writePasswordFile,
+  type PfxFixture,
+} from '../helpers/pfx-fixtures.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 const PASSWORD = 'cli-pfx-password-42';
@@ -38,14 +44,29 @@ describe('mtls pfx (CLI)', () => {
   let fx: PfxFixture;
   let pw: string;
   before(() => {
-    assert.ok(existsSync(CLI), `build the CLI first (npx tsc -p tsconfig.build.json): ${CLI} is missing`);
+    assert.ok(
+      existsSync(CLI),
+      `build the CLI first (npx tsc -p tsconfig.build.json): ${CLI} is missing`,
+    );
     fx = makePfxFixture('ec');
     pw = writePasswordFile(fx, 'pw.txt', PASSWORD);
   });
   after(() => fx.cleanup());
 
   const exportArgs = (out: string, extra: string[] = []): string[] => [
-    'pfx', 'export', '--key', fx.files.leafKey, '--cert', fx.files.leaf, '--chain', fx.files.chain, '--out', out, '--password-file', pw, ...extra,
+    'pfx',
+    'export',
+    '--key',
+    fx.files.leafKey,
+    '--cert',
+    fx.files.leaf,
+    '--chain',
+    fx.files.chain,
+    '--out',
+    out,
+    '--password-file',
+    pw,
+    ...extra,
   ];
 
   it('export writes a modern .pfx with mode 0600 that openssl reads without -legacy', () => {
@@ -63,7 +84,22 @@ describe('mtls pfx (CLI)', () => {
   it('export --legacy --name with the password from MTLS_PFX_PASSWORD; show --json describes it', () => {
     const out = fx.path('client-legacy.pfx');
     const r = mtls(
-      ['pfx', 'export', '--key', fx.files.leafKey, '--cert', fx.files.leaf, '--chain', fx.files.chain, '--out', out, '--legacy', '--name', 'Legacy Box', '--json'],
+      [
+        'pfx',
+        'export',
+        '--key',
+        fx.files.leafKey,
+        '--cert',
+        fx.files.leaf,
+        '--chain',
+        fx.files.chain,
+        '--out',
+        out,
+        '--legacy',
+        '--name',
+        'Legacy Box',
+        '--json',
+      ],
       { MTLS_PFX_PASSWORD: PASSWORD },
     );
     assert.equal(r.status, 0, r.stderr);
@@ -76,7 +112,10 @@ describe('mtls pfx (CLI)', () => {
     assert.equal(d.keyEncryption.algorithm, 'pbeWithSHAAnd3-KeyTripleDES-CBC');
     assert.equal(d.friendlyName, 'Legacy Box');
     assert.equal(d.privateKey.text, 'EC P-256');
-    assert.deepEqual(d.certificates.map((c: { role: string }) => c.role), ['leaf', 'chain', 'chain']);
+    assert.deepEqual(
+      d.certificates.map((c: { role: string }) => c.role),
+      ['leaf', 'chain', 'chain'],
+    );
     assert.equal(d.certificates[0].sha256, fx.leafCert.fingerprint256);
   });
 
@@ -85,21 +124,59 @@ describe('mtls pfx (CLI)', () => {
     assert.equal(mtls(exportArgs(out)).status, 0);
     const r = mtls(['pfx', 'show', out, '--password-file', pw]);
     assert.equal(r.status, 0, r.stderr);
-    for (const s of [/flavour: +modern/, /MAC: +sha256, 100000 iterations/, /key encryption: +PBES2 \(PBKDF2-hmacWithSHA256, AES-256-CBC\)/, /friendlyName: +ACME Client 01/, /private key: +EC P-256 \(matches the leaf certificate\)/, /certificate 1 \(leaf\)/, /SHA-256: +[0-9A-F:]{95}/]) {
+    for (const s of [
+      /flavour: +modern/,
+      /MAC: +sha256, 100000 iterations/,
+      /key encryption: +PBES2 \(PBKDF2-hmacWithSHA256, AES-256-CBC\)/,
+      /friendlyName: +ACME Client 01/,
+      /private key: +EC P-256 \(matches the leaf certificate\)/,
+      /certificate 1 \(leaf\)/,
+      /SHA-256: +[0-9A-F:]{95}/,
+    ]) {
       assert.match(r.stdout, s);
     }
     const keyB64 = pkcs8(fx.leafKey).toString('base64').slice(0, 40);
-    assert.ok(!r.stdout.includes('PRIVATE KEY') && !r.stdout.includes(keyB64) && !r.stdout.includes(PASSWORD));
+    assert.ok(
+      !r.stdout.includes('PRIVATE KEY') &&
+        !r.stdout.includes(keyB64) &&
+        !r.stdout.includes(PASSWORD),
+    );
   });
 
   it('export reads an encrypted key with --key-passphrase-file, and refuses it without or with a wrong one (no output file)', () => {
     const encKey = fx.path('leaf-enc.key');
-    openssl(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', fx.files.leafKey, '-out', encKey, '-passout', 'pass:key-pass']);
+    openssl([
+      'pkcs8',
+      '-topk8',
+      '-v2',
+      'aes-256-cbc',
+      '-in',
+      fx.files.leafKey,
+      '-out',
+      encKey,
+      '-passout',
+      'pass:key-pass',
+    ]);
     const keyPw = writePasswordFile(fx, 'keypw.txt', 'key-pass');
-    const args = (out: string, extra: string[]): string[] => ['pfx', 'export', '--key', encKey, '--cert', fx.files.leaf, '--out', out, '--password-file', pw, ...extra];
+    const args = (out: string, extra: string[]): string[] => [
+      'pfx',
+      'export',
+      '--key',
+      encKey,
+      '--cert',
+      fx.files.leaf,
+      '--out',
+      out,
+      '--password-file',
+      pw,
+      ...extra,
+    ];
     const good = fx.path('from-enc.pfx');
     assert.equal(mtls(args(good, ['--key-passphrase-file', keyPw])).status, 0);
-    assert.deepEqual(pkcs8(parsePfx(readFileSync(good), PASSWORD).privateKey as never), pkcs8(fx.leafKey));
+    assert.deepEqual(
+      pkcs8(parsePfx(readFileSync(good), PASSWORD).privateKey as never),
+      pkcs8(fx.leafKey),
+    );
     const missing = fx.path('no-key-pass.pfx');
     const r1 = mtls(args(missing, []));
     assertError(r1, 'MTLS_PASSPHRASE_REQUIRED', 3);
@@ -112,7 +189,18 @@ describe('mtls pfx (CLI)', () => {
 
   it('export refuses a key that does not match the certificate: MTLS_KEY_MISMATCH, exit 4, no file', () => {
     const out = fx.path('mismatch.pfx');
-    const r = mtls(['pfx', 'export', '--key', fx.files.otherKey, '--cert', fx.files.leaf, '--out', out, '--password-file', pw]);
+    const r = mtls([
+      'pfx',
+      'export',
+      '--key',
+      fx.files.otherKey,
+      '--cert',
+      fx.files.leaf,
+      '--out',
+      out,
+      '--password-file',
+      pw,
+    ]);
     assertError(r, 'MTLS_KEY_MISMATCH', 4);
     assert.ok(!existsSync(out));
   });
@@ -128,21 +216,57 @@ describe('mtls pfx (CLI)', () => {
 
   it('export with garbage PEM as the certificate: MTLS_PEM_INVALID, exit 5, no file', () => {
     const garbage = fx.path('garbage.pem');
-    writeFileSync(garbage, '-----BEGIN CERTIFICATE-----\nnot base64 at all!!\n-----END CERTIFICATE-----\n');
+    writeFileSync(
+      garbage,
+      '-----BEGIN CERTIFICATE-----\nnot base64 at all!!\n-----END CERTIFICATE-----\n',
+    );
     const out = fx.path('garbage.pfx');
-    assertError(mtls(['pfx', 'export', '--key', fx.files.leafKey, '--cert', garbage, '--out', out, '--password-file', pw]), 'MTLS_PEM_INVALID', 5);
+    assertError(
+      mtls([
+        'pfx',
+        'export',
+        '--key',
+        fx.files.leafKey,
+        '--cert',
+        garbage,
+        '--out',
+        out,
+        '--password-file',
+        pw,
+      ]),
+      'MTLS_PEM_INVALID',
+      5,
+    );
     assert.ok(!existsSync(out));
   });
 
   it('export without any password source and no terminal: MTLS_PASSPHRASE_REQUIRED, exit 3, no file', () => {
     const out = fx.path('nopw.pfx');
-    assertError(mtls(['pfx', 'export', '--key', fx.files.leafKey, '--cert', fx.files.leaf, '--out', out]), 'MTLS_PASSPHRASE_REQUIRED', 3);
+    assertError(
+      mtls(['pfx', 'export', '--key', fx.files.leafKey, '--cert', fx.files.leaf, '--out', out]),
+      'MTLS_PASSPHRASE_REQUIRED',
+      3,
+    );
     assert.ok(!existsSync(out));
   });
 
   it('show and convert an openssl -legacy (RC2-40) file; openssl reads the converted file without -legacy', () => {
     const rc2 = fx.path('openssl-legacy.p12');
-    openssl(['pkcs12', '-export', '-legacy', '-inkey', fx.files.leafKey, '-in', fx.files.leaf, '-certfile', fx.files.chain, '-out', rc2, '-passout', `file:${pw}`]);
+    openssl([
+      'pkcs12',
+      '-export',
+      '-legacy',
+      '-inkey',
+      fx.files.leafKey,
+      '-in',
+      fx.files.leaf,
+      '-certfile',
+      fx.files.chain,
+      '-out',
+      rc2,
+      '-passout',
+      `file:${pw}`,
+    ]);
     const show = mtls(['pfx', 'show', rc2, '--password-file', pw]);
     assert.equal(show.status, 0, show.stderr);
     assert.match(show.stdout, /flavour: +legacy-rc2/);
@@ -151,18 +275,41 @@ describe('mtls pfx (CLI)', () => {
 
     const newPw = writePasswordFile(fx, 'newpw.txt', 'brand-new-pw');
     const modern = fx.path('converted-modern.pfx');
-    const r = mtls(['pfx', 'convert', rc2, '--out', modern, '--password-file', pw, '--new-password-file', newPw]);
+    const r = mtls([
+      'pfx',
+      'convert',
+      rc2,
+      '--out',
+      modern,
+      '--password-file',
+      pw,
+      '--new-password-file',
+      newPw,
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(statSync(modern).mode & 0o777, 0o600);
-    const keyPem = openssl(['pkcs12', '-in', modern, '-passin', `file:${newPw}`, '-nocerts', '-nodes']);
+    const keyPem = openssl([
+      'pkcs12',
+      '-in',
+      modern,
+      '-passin',
+      `file:${newPw}`,
+      '-nocerts',
+      '-nodes',
+    ]);
     assert.match(keyPem, /BEGIN PRIVATE KEY/);
     assert.equal(parsePfx(readFileSync(modern), 'brand-new-pw').algorithms.flavour, 'modern');
 
     const legacy = fx.path('converted-legacy.pfx');
-    const j = mtls(['pfx', 'convert', rc2, '--out', legacy, '--legacy', '--json'], { MTLS_PFX_PASSWORD: PASSWORD });
+    const j = mtls(['pfx', 'convert', rc2, '--out', legacy, '--legacy', '--json'], {
+      MTLS_PFX_PASSWORD: PASSWORD,
+    });
     assert.equal(j.status, 0, j.stderr);
     assert.equal(JSON.parse(j.stdout).flavour, 'legacy-3des');
-    assert.match(openssl(['pkcs12', '-in', legacy, '-passin', `file:${pw}`, '-nokeys']), /BEGIN CERTIFICATE/);
+    assert.match(
+      openssl(['pkcs12', '-in', legacy, '-passin', `file:${pw}`, '-nokeys']),
+      /BEGIN CERTIFICATE/,
+    );
   });
 
   it('show and convert refuse a wrong password, truncated DER and garbage with clear codes and no output', () => {
@@ -171,25 +318,51 @@ describe('mtls pfx (CLI)', () => {
     const wrongPw = writePasswordFile(fx, 'wrong.txt', 'not the password');
     assertError(mtls(['pfx', 'show', good, '--password-file', wrongPw]), 'MTLS_BAD_PASSPHRASE', 4);
     const out = fx.path('never.pfx');
-    assertError(mtls(['pfx', 'convert', good, '--out', out, '--password-file', wrongPw]), 'MTLS_BAD_PASSPHRASE', 4);
+    assertError(
+      mtls(['pfx', 'convert', good, '--out', out, '--password-file', wrongPw]),
+      'MTLS_BAD_PASSPHRASE',
+      4,
+    );
     assert.ok(!existsSync(out));
 
     const truncated = fx.path('truncated.pfx');
     writeFileSync(truncated, readFileSync(good).subarray(0, 300));
     assertError(mtls(['pfx', 'show', truncated, '--password-file', pw]), 'MTLS_DER_INVALID', 5);
-    assertError(mtls(['pfx', 'convert', truncated, '--out', out, '--password-file', pw]), 'MTLS_DER_INVALID', 5);
+    assertError(
+      mtls(['pfx', 'convert', truncated, '--out', out, '--password-file', pw]),
+      'MTLS_DER_INVALID',
+      5,
+    );
     assert.ok(!existsSync(out));
 
     const json = mtls(['pfx', 'show', fx.files.leaf, '--password-file', pw, '--json']);
     assert.equal(json.status, 5);
     assert.equal(JSON.parse(json.stdout).error.code, 'MTLS_PEM_INVALID');
 
-    assertError(mtls(['pfx', 'show', fx.path('missing.pfx'), '--password-file', pw]), 'MTLS_FILE_NOT_FOUND', 5);
+    assertError(
+      mtls(['pfx', 'show', fx.path('missing.pfx'), '--password-file', pw]),
+      'MTLS_FILE_NOT_FOUND',
+      5,
+    );
   });
 
   it('convert rejects --legacy together with --modern (exit 2)', () => {
     const out = fx.path('both.pfx');
-    assertError(mtls(['pfx', 'convert', fx.files.leaf, '--out', out, '--legacy', '--modern', '--password-file', pw]), 'MTLS_USAGE', 2);
+    assertError(
+      mtls([
+        'pfx',
+        'convert',
+        fx.files.leaf,
+        '--out',
+        out,
+        '--legacy',
+        '--modern',
+        '--password-file',
+        pw,
+      ]),
+      'MTLS_USAGE',
+      2,
+    );
     assert.ok(!existsSync(out));
   });
 

@@ -24,13 +24,31 @@ describe('PKCS#12 interop with Java keytool', () => {
 
   const ours = (flavour: PfxFlavour): string => {
     const file = fx.path(`ours-${flavour}.p12`);
-    writeFileSync(file, buildPfx({ privateKey: fx.leafKey, certificate: fx.leafCert, chain: [fx.intermediateCert, fx.rootCert], password: PASSWORD, flavour }));
+    writeFileSync(
+      file,
+      buildPfx({
+        privateKey: fx.leafKey,
+        certificate: fx.leafCert,
+        chain: [fx.intermediateCert, fx.rootCert],
+        password: PASSWORD,
+        flavour,
+      }),
+    );
     return file;
   };
 
   for (const flavour of ['modern', 'legacy'] as const) {
     it(`keytool -list -storetype PKCS12 reads our ${flavour} file: one PrivateKeyEntry with a chain of 3`, () => {
-      const listing = keytool(['-list', '-v', '-storetype', 'PKCS12', '-keystore', ours(flavour), '-storepass', PASSWORD]);
+      const listing = keytool([
+        '-list',
+        '-v',
+        '-storetype',
+        'PKCS12',
+        '-keystore',
+        ours(flavour),
+        '-storepass',
+        PASSWORD,
+      ]);
       assert.match(listing, /Your keystore contains 1 entry/);
       assert.match(listing, /Alias name: acme client 01/i);
       assert.match(listing, /Entry type: PrivateKeyEntry/);
@@ -41,8 +59,20 @@ describe('PKCS#12 interop with Java keytool', () => {
     it(`keytool -importkeystore decrypts the key of our ${flavour} file, and we read the keystore Java writes`, () => {
       const dest = fx.path(`java-copy-of-${flavour}.p12`);
       keytool([
-        '-importkeystore', '-noprompt', '-srckeystore', ours(flavour), '-srcstoretype', 'PKCS12', '-srcstorepass', PASSWORD,
-        '-destkeystore', dest, '-deststoretype', 'PKCS12', '-deststorepass', 'java-side-pw',
+        '-importkeystore',
+        '-noprompt',
+        '-srckeystore',
+        ours(flavour),
+        '-srcstoretype',
+        'PKCS12',
+        '-srcstorepass',
+        PASSWORD,
+        '-destkeystore',
+        dest,
+        '-deststoretype',
+        'PKCS12',
+        '-deststorepass',
+        'java-side-pw',
       ]);
       const p = parsePfx(readFileSync(dest), 'java-side-pw');
       assert.deepEqual(pkcs8(p.privateKey as never), pkcs8(fx.leafKey));
@@ -57,8 +87,25 @@ describe('PKCS#12 interop with Java keytool', () => {
       const file = fx.path(`genkeypair-${legacy}.p12`);
       keytool([
         ...(legacy ? ['-J-Dkeystore.pkcs12.legacy'] : []),
-        '-genkeypair', '-keyalg', 'EC', '-groupname', 'secp256r1', '-alias', 'java-made', '-dname', 'CN=java made,O=ACME Test',
-        '-validity', '5', '-storetype', 'PKCS12', '-keystore', file, '-storepass', PASSWORD, '-keypass', PASSWORD,
+        '-genkeypair',
+        '-keyalg',
+        'EC',
+        '-groupname',
+        'secp256r1',
+        '-alias',
+        'java-made',
+        '-dname',
+        'CN=java made,O=ACME Test',
+        '-validity',
+        '5',
+        '-storetype',
+        'PKCS12',
+        '-keystore',
+        file,
+        '-storepass',
+        PASSWORD,
+        '-keypass',
+        PASSWORD,
       ]);
       const p = parsePfx(readFileSync(file), PASSWORD);
       assert.ok(p.privateKey);

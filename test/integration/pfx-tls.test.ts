@@ -49,7 +49,13 @@ describe('PKCS#12 with node:tls', () => {
   });
 
   const ours = (flavour: PfxFlavour): Buffer =>
-    buildPfx({ privateKey: fx.leafKey, certificate: fx.leafCert, chain: [fx.intermediateCert], password: PASSWORD, flavour });
+    buildPfx({
+      privateKey: fx.leafKey,
+      certificate: fx.leafCert,
+      chain: [fx.intermediateCert],
+      password: PASSWORD,
+      flavour,
+    });
 
   async function call(pfx: Buffer, passphrase: string): Promise<string> {
     const socket = tls.connect({
@@ -76,7 +82,10 @@ describe('PKCS#12 with node:tls', () => {
     it(`tls.createSecureContext loads our ${flavour} .pfx and refuses a wrong passphrase`, () => {
       const pfx = ours(flavour);
       assert.ok(tls.createSecureContext({ pfx, passphrase: PASSWORD }));
-      assert.throws(() => tls.createSecureContext({ pfx, passphrase: 'wrong' }), /mac verify failure|bad decrypt|wrong/i);
+      assert.throws(
+        () => tls.createSecureContext({ pfx, passphrase: 'wrong' }),
+        /mac verify failure|bad decrypt|wrong/i,
+      );
     });
 
     it(`our ${flavour} .pfx authenticates a client in a TLS 1.2 mutual handshake (chain sent from the .pfx)`, async () => {
@@ -91,11 +100,25 @@ describe('PKCS#12 with node:tls', () => {
     const pwFile = fx.path('pw.txt');
     writeFileSync(pwFile, `${PASSWORD}\n`);
     openssl([
-      'pkcs12', '-export', '-legacy', '-inkey', fx.files.leafKey, '-in', fx.files.leaf, '-certfile', fx.files.intermediate,
-      '-out', file, '-passout', `file:${pwFile}`,
+      'pkcs12',
+      '-export',
+      '-legacy',
+      '-inkey',
+      fx.files.leafKey,
+      '-in',
+      fx.files.leaf,
+      '-certfile',
+      fx.files.intermediate,
+      '-out',
+      file,
+      '-passout',
+      `file:${pwFile}`,
     ]);
     const rc2 = readFileSync(file);
-    assert.throws(() => tls.createSecureContext({ pfx: rc2, passphrase: PASSWORD }), /unsupported/i);
+    assert.throws(
+      () => tls.createSecureContext({ pfx: rc2, passphrase: PASSWORD }),
+      /unsupported/i,
+    );
     const converted = convertPfx(rc2, PASSWORD);
     const before = seen.length;
     assert.equal(await call(converted, PASSWORD), 'hello\n');

@@ -19,24 +19,35 @@ import { run } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pki.js';
 
 test('index.txt: OpenSSL hold/compromise lines parse, round-trip verbatim, and map to CRL reasons', () => {
-  const text = [
-    'R\t271208101940Z\t261128101940Z,holdInstruction,1.2.840.10040.2.2\t0A\tunknown\t/C=BR/CN=a',
-    'R\t271208101940Z\t261128101940Z,keyTime,20261101000000Z\t0B\tunknown\t/C=BR/CN=b',
-    'R\t271208101940Z\t261128101940Z,removeFromCRL\t0C\tunknown\t/C=BR/CN=c',
-    'V\t20510101000000Z\t\t0D\tunknown\t/C=BR/CN=d',
-  ].join('\n') + '\n';
+  const text =
+    [
+      'R\t271208101940Z\t261128101940Z,holdInstruction,1.2.840.10040.2.2\t0A\tunknown\t/C=BR/CN=a',
+      'R\t271208101940Z\t261128101940Z,keyTime,20261101000000Z\t0B\tunknown\t/C=BR/CN=b',
+      'R\t271208101940Z\t261128101940Z,removeFromCRL\t0C\tunknown\t/C=BR/CN=c',
+      'V\t20510101000000Z\t\t0D\tunknown\t/C=BR/CN=d',
+    ].join('\n') + '\n';
   const entries = parseIndex(text);
   assert.equal(formatIndex(entries), text);
-  assert.deepEqual(entries.map((e) => (e.reason ? reasonCode(e.reason) : null)), [6, 1, 8, null]);
+  assert.deepEqual(
+    entries.map((e) => (e.reason ? reasonCode(e.reason) : null)),
+    [6, 1, 8, null],
+  );
   assert.equal(entries[3]?.expiry.getUTCFullYear(), 2051);
-  assert.throws(() => parseIndex('R\t271208101940Z\t261128101940Z,privilegeWithdrawn\t0A\tunknown\t/CN=x\n'), { code: 'MTLS_CA_CORRUPT' });
+  assert.throws(
+    () => parseIndex('R\t271208101940Z\t261128101940Z,privilegeWithdrawn\t0A\tunknown\t/CN=x\n'),
+    { code: 'MTLS_CA_CORRUPT' },
+  );
 });
 
 test('DN: index.txt form escapes like X509_NAME_oneline, types resolve by OID, string types are enforced', () => {
   const dn = fromX509Name(toX509Name(parseSubject('/C=BR/ST=São Paulo/GN=John/title=Dr/CN=x')));
   assert.equal(formatSlash(dn), '/C=BR/ST=S\\xC3\\xA3o Paulo/GN=John/title=Dr/CN=x');
-  assert.throws(() => toX509Name(parseSubject('/serialNumber=12_34@x/CN=y')), { code: 'MTLS_BAD_SUBJECT' });
-  assert.throws(() => toX509Name(parseSubject('/CN=y/emailAddress=joão@x.br')), { code: 'MTLS_BAD_SUBJECT' });
+  assert.throws(() => toX509Name(parseSubject('/serialNumber=12_34@x/CN=y')), {
+    code: 'MTLS_BAD_SUBJECT',
+  });
+  assert.throws(() => toX509Name(parseSubject('/CN=y/emailAddress=joão@x.br')), {
+    code: 'MTLS_BAD_SUBJECT',
+  });
 });
 
 test('policy: a match field carries the CA value; unnamed fields are dropped', () => {
@@ -58,13 +69,32 @@ test('AKI with issuer serial: a serial with its top bit set stays positive and o
   try {
     const k = await generateKeyPair('ec-p256');
     const akiBoth = { keyid: 'always', issuer: 'always' } as const;
-    const root = await buildCertificate({ subject: parseSubject('/CN=root'), signer: { privateKey: k.privateKey }, profile: { ...(BUILTIN_PROFILES.v3_ca as ExtensionProfile), authorityKeyIdentifier: akiBoth }, serialNumber: '8201FF' });
+    const root = await buildCertificate({
+      subject: parseSubject('/CN=root'),
+      signer: { privateKey: k.privateKey },
+      profile: { ...(BUILTIN_PROFILES.v3_ca as ExtensionProfile), authorityKeyIdentifier: akiBoth },
+      serialNumber: '8201FF',
+    });
     const l = await generateKeyPair('ec-p256');
-    const leaf = await buildCertificate({ subject: parseSubject('/CN=leaf'), publicKey: l.publicKey, signer: { privateKey: k.privateKey, certificate: root.certificate }, profile: { ...(BUILTIN_PROFILES.client_cert as ExtensionProfile), authorityKeyIdentifier: akiBoth } });
+    const leaf = await buildCertificate({
+      subject: parseSubject('/CN=leaf'),
+      publicKey: l.publicKey,
+      signer: { privateKey: k.privateKey, certificate: root.certificate },
+      profile: {
+        ...(BUILTIN_PROFILES.client_cert as ExtensionProfile),
+        authorityKeyIdentifier: akiBoth,
+      },
+    });
     writeFileSync(join(t.dir, 'root.pem'), root.pem);
     writeFileSync(join(t.dir, 'leaf.pem'), leaf.pem);
-    assert.equal(run('openssl', ['verify', '-CAfile', join(t.dir, 'root.pem'), join(t.dir, 'leaf.pem')]).code, 0);
-    assert.match(run('openssl', ['x509', '-in', join(t.dir, 'leaf.pem'), '-noout', '-text']).stdout, /serial:82:01:FF/);
+    assert.equal(
+      run('openssl', ['verify', '-CAfile', join(t.dir, 'root.pem'), join(t.dir, 'leaf.pem')]).code,
+      0,
+    );
+    assert.match(
+      run('openssl', ['x509', '-in', join(t.dir, 'leaf.pem'), '-noout', '-text']).stdout,
+      /serial:82:01:FF/,
+    );
   } finally {
     t.cleanup();
   }
@@ -84,7 +114,10 @@ test('writeFilesAtomic: a failure on one file leaves every target as it was and 
       writeFilesAtomic(
         [
           { path: ok, data: 'new a' },
-          { path: asRoot ? join(t.dir, 'missing-dir', 'b.txt') : join(locked, 'b.txt'), data: 'new b' },
+          {
+            path: asRoot ? join(t.dir, 'missing-dir', 'b.txt') : join(locked, 'b.txt'),
+            data: 'new b',
+          },
         ],
         { force: true },
       ),
@@ -92,7 +125,10 @@ test('writeFilesAtomic: a failure on one file leaves every target as it was and 
     );
     chmodSync(locked, 0o700);
     assert.equal(readFileSync(ok, 'utf8'), 'old a');
-    assert.deepEqual(readdirSync(t.dir).filter((f) => f.endsWith('.tmp') || f.endsWith('.bak')), []);
+    assert.deepEqual(
+      readdirSync(t.dir).filter((f) => f.endsWith('.tmp') || f.endsWith('.bak')),
+      [],
+    );
     await assert.rejects(writeFilesAtomic([{ path: ok, data: 'x' }]), { code: 'MTLS_FILE_EXISTS' });
     assert.equal(readFileSync(ok, 'utf8'), 'old a');
   } finally {
@@ -100,7 +136,7 @@ test('writeFilesAtomic: a failure on one file leaves every target as it was and 
   }
 });
 
-test('CA lock: a dead owner\'s lock is taken over, a live one times out naming its holder', async () => {
+test("CA lock: a dead owner's lock is taken over, a live one times out naming its holder", async () => {
   const { withCaLock } = await import('../../src/ca/lock.js');
   const { hostname } = await import('node:os');
   const t = tempDir();
@@ -111,12 +147,15 @@ test('CA lock: a dead owner\'s lock is taken over, a live one times out naming i
     assert.equal(await withCaLock(lock, async () => 'ran', { timeoutMs: 5000 }), 'ran');
     assert.deepEqual(readdirSync(t.dir), []);
     writeFileSync(lock, `${process.pid}\n${hostname()}\n2026-01-01T00:00:00Z\nlive\n`);
-    await assert.rejects(withCaLock(lock, async () => 'no', { timeoutMs: 200 }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'MTLS_LOCK_TIMEOUT');
-      assert.match(e.message, new RegExp(`pid ${process.pid}`));
-      return true;
-    });
-    assert.match(readFileSync(lock, 'utf8'), /live/, 'the live owner\'s lock is untouched');
+    await assert.rejects(
+      withCaLock(lock, async () => 'no', { timeoutMs: 200 }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'MTLS_LOCK_TIMEOUT');
+        assert.match(e.message, new RegExp(`pid ${process.pid}`));
+        return true;
+      },
+    );
+    assert.match(readFileSync(lock, 'utf8'), /live/, "the live owner's lock is untouched");
   } finally {
     t.cleanup();
   }

@@ -15,16 +15,40 @@ describe('client: mtlskit refusal codes', () => {
       server: 'mtlskit',
       said: 'HTTP 403 with reason ca_certificate',
     });
-    assert.equal(recognizeCertificateRefusal(403, '{"error":"weak_key"}')?.kind, 'certificate-refused');
-    assert.equal(recognizeCertificateRefusal(403, '{"error":"ca_as_client"}'), undefined, 'a code the gateway never sends is not guessed');
+    assert.equal(
+      recognizeCertificateRefusal(403, '{"error":"weak_key"}')?.kind,
+      'certificate-refused',
+    );
+    assert.equal(
+      recognizeCertificateRefusal(403, '{"error":"ca_as_client"}'),
+      undefined,
+      'a code the gateway never sends is not guessed',
+    );
     assert.equal(recognizeCertificateRefusal(403, '{"error":"upstream_error"}'), undefined);
   });
 
   test('every certificate reason code of the gateway is recognised', () => {
-    const certificateCodes = ['no_client_cert', 'unknown_ca', 'expired', 'not_yet_valid', 'revoked', 'eku_missing', 'ca_certificate', 'weak_key', 'bad_certificate', 'pinned_rule_mismatch'];
+    const certificateCodes = [
+      'no_client_cert',
+      'unknown_ca',
+      'expired',
+      'not_yet_valid',
+      'revoked',
+      'eku_missing',
+      'ca_certificate',
+      'weak_key',
+      'bad_certificate',
+      'pinned_rule_mismatch',
+    ];
     for (const code of certificateCodes) {
-      assert.ok((AUDIT_REASONS as readonly string[]).includes(code), `${code} is a gateway reason code`);
-      assert.ok(recognizeCertificateRefusal(403, JSON.stringify({ error: code })), `${code} is recognised`);
+      assert.ok(
+        (AUDIT_REASONS as readonly string[]).includes(code),
+        `${code} is a gateway reason code`,
+      );
+      assert.ok(
+        recognizeCertificateRefusal(403, JSON.stringify({ error: code })),
+        `${code} is recognised`,
+      );
     }
   });
 });

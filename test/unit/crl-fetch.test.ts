@@ -23,7 +23,10 @@ describe('fetchCrl', () => {
     server = createServer((req, res) => {
       switch (req.url) {
         case '/ca.crl':
-          res.writeHead(200, { 'content-type': 'application/pkix-crl', 'content-length': body.length });
+          res.writeHead(200, {
+            'content-type': 'application/pkix-crl',
+            'content-length': body.length,
+          });
           res.end(body);
           return;
         case '/moved':
@@ -79,24 +82,42 @@ describe('fetchCrl', () => {
   });
 
   it('refuses a redirect loop after the limit', async () => {
-    await assert.rejects(fetchCrl({ url: `${base}/loop`, maxRedirects: 2 }), fails('MTLS_HTTP_STATUS', /redirected more than 2 times/));
+    await assert.rejects(
+      fetchCrl({ url: `${base}/loop`, maxRedirects: 2 }),
+      fails('MTLS_HTTP_STATUS', /redirected more than 2 times/),
+    );
   });
 
   it('refuses a redirect to another scheme', async () => {
-    await assert.rejects(fetchCrl({ url: `${base}/to-file` }), fails('MTLS_BAD_ARGUMENT', /file; only http and https/));
+    await assert.rejects(
+      fetchCrl({ url: `${base}/to-file` }),
+      fails('MTLS_BAD_ARGUMENT', /file; only http and https/),
+    );
   });
 
   it('refuses an HTTP error status, naming it', async () => {
-    await assert.rejects(fetchCrl({ url: `${base}/nope` }), fails('MTLS_HTTP_STATUS', /answered HTTP 404/));
+    await assert.rejects(
+      fetchCrl({ url: `${base}/nope` }),
+      fails('MTLS_HTTP_STATUS', /answered HTTP 404/),
+    );
   });
 
   it('refuses a body over the limit, declared or not', async () => {
-    await assert.rejects(fetchCrl({ url: `${base}/big-declared`, maxBytes: 4096 }), fails('MTLS_HTTP_STATUS', /larger than the 4096-byte limit/));
-    await assert.rejects(fetchCrl({ url: `${base}/big-chunked`, maxBytes: 4096 }), fails('MTLS_HTTP_STATUS', /larger than the 4096-byte limit/));
+    await assert.rejects(
+      fetchCrl({ url: `${base}/big-declared`, maxBytes: 4096 }),
+      fails('MTLS_HTTP_STATUS', /larger than the 4096-byte limit/),
+    );
+    await assert.rejects(
+      fetchCrl({ url: `${base}/big-chunked`, maxBytes: 4096 }),
+      fails('MTLS_HTTP_STATUS', /larger than the 4096-byte limit/),
+    );
   });
 
   it('gives up on a server that never finishes', async () => {
-    await assert.rejects(fetchCrl({ url: `${base}/slow`, timeoutMs: 300 }), fails('MTLS_TIMEOUT', /did not finish within 300 ms/));
+    await assert.rejects(
+      fetchCrl({ url: `${base}/slow`, timeoutMs: 300 }),
+      fails('MTLS_TIMEOUT', /did not finish within 300 ms/),
+    );
   });
 
   it('names a server that cannot be reached', async () => {
@@ -104,17 +125,26 @@ describe('fetchCrl', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    await assert.rejects(fetchCrl({ url: `http://127.0.0.1:${port}/ca.crl` }), fails('MTLS_NETWORK', /ECONNREFUSED/));
+    await assert.rejects(
+      fetchCrl({ url: `http://127.0.0.1:${port}/ca.crl` }),
+      fails('MTLS_NETWORK', /ECONNREFUSED/),
+    );
   });
 
   it('accepts only absolute http(s) URLs without credentials', () => {
     assert.equal(parseCrlUrl('https://crl.example/ca.crl').host, 'crl.example');
-    assert.throws(() => parseCrlUrl('ldap://dir.example/cn=CA'), fails('MTLS_BAD_ARGUMENT', /uses ldap/));
+    assert.throws(
+      () => parseCrlUrl('ldap://dir.example/cn=CA'),
+      fails('MTLS_BAD_ARGUMENT', /uses ldap/),
+    );
     assert.throws(() => parseCrlUrl('/ca.crl'), fails('MTLS_BAD_ARGUMENT', /not an absolute URL/));
-    assert.throws(() => parseCrlUrl('http://u:secret@crl.example/ca.crl'), (e: unknown) => {
-      assert.ok(e instanceof MtlsError);
-      assert.doesNotMatch(e.message, /secret/);
-      return true;
-    });
+    assert.throws(
+      () => parseCrlUrl('http://u:secret@crl.example/ca.crl'),
+      (e: unknown) => {
+        assert.ok(e instanceof MtlsError);
+        assert.doesNotMatch(e.message, /secret/);
+        return true;
+      },
+    );
   });
 });

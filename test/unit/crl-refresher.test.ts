@@ -3,16 +3,27 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { MtlsError } from '../../src/errors/index.js';
 import type { FetchCrlOptions } from '../../src/gateway/crl-fetch.js';
-import { CrlRefresher, type CrlFetchOutcome, type CrlSource } from '../../src/gateway/crl-refresher.js';
+import {
+  CrlRefresher,
+  type CrlFetchOutcome,
+  type CrlSource,
+} from '../../src/gateway/crl-refresher.js';
 
 /** A pino logger that keeps its lines for assertions. */
 function memoryLog(): { log: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const log = pino(
+    { level: 'info' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  );
   return { log, lines };
 }
 
-const source = (id: number, url = `http://crl.test/${id}.crl`, intervalSeconds = 3600): CrlSource => ({ id, institutionId: `inst-${id}`, url, intervalSeconds });
+const source = (
+  id: number,
+  url = `http://crl.test/${id}.crl`,
+  intervalSeconds = 3600,
+): CrlSource => ({ id, institutionId: `inst-${id}`, url, intervalSeconds });
 
 describe('CrlRefresher', () => {
   it('fetches a new source at once, stores it, and keeps the last good CRL when a later download fails', async () => {
@@ -22,11 +33,22 @@ describe('CrlRefresher', () => {
     const outcomes: CrlFetchOutcome[] = [];
     const r = new CrlRefresher({
       listSources: async () => [source(1)],
-      fetchImpl: async (o: FetchCrlOptions) => ({ body: serve(), finalUrl: o.url, contentType: null }),
+      fetchImpl: async (o: FetchCrlOptions) => ({
+        body: serve(),
+        finalUrl: o.url,
+        contentType: null,
+      }),
       apply: async (_s, body) => {
-        if (body.toString() === 'tampered') throw new MtlsError('MTLS_ONBOARD_REJECTED', 'the signature does not verify', { details: { check: 'crl_signature' } });
+        if (body.toString() === 'tampered')
+          throw new MtlsError('MTLS_ONBOARD_REJECTED', 'the signature does not verify', {
+            details: { check: 'crl_signature' },
+          });
         stored.push(body.toString());
-        return { changed: true, thisUpdate: '2026-12-01T00:00:00.000Z', nextUpdate: '2026-12-08T00:00:00.000Z' };
+        return {
+          changed: true,
+          thisUpdate: '2026-12-01T00:00:00.000Z',
+          nextUpdate: '2026-12-08T00:00:00.000Z',
+        };
       },
       onOutcome: (o) => outcomes.push(o),
       log,
@@ -43,7 +65,10 @@ describe('CrlRefresher', () => {
     assert.deepEqual(stored, ['crl-1'], 'the refused download replaced nothing');
     const warn = lines.find((l) => l.event === 'crl_refresh_failed');
     assert.equal(warn?.check, 'crl_signature');
-    assert.match(String(warn?.msg), /last good CRL stays in service: the signature does not verify/);
+    assert.match(
+      String(warn?.msg),
+      /last good CRL stays in service: the signature does not verify/,
+    );
     assert.ok(outcomes.length >= 2);
     await r.stop();
   });
@@ -58,7 +83,11 @@ describe('CrlRefresher', () => {
         fetched.push(o.url);
         return { body: Buffer.from('x'), finalUrl: o.url, contentType: null };
       },
-      apply: async () => ({ changed: false, thisUpdate: '2026-12-01T00:00:00.000Z', nextUpdate: null }),
+      apply: async () => ({
+        changed: false,
+        thisUpdate: '2026-12-01T00:00:00.000Z',
+        nextUpdate: null,
+      }),
       log,
     });
     await r.sync();
@@ -68,7 +97,10 @@ describe('CrlRefresher', () => {
     await r.sync();
     await new Promise((res) => setTimeout(res, 50));
     assert.deepEqual(fetched.slice(2), ['http://crl.test/2b.crl']);
-    await assert.rejects(r.refresh(1), (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_NOT_FOUND');
+    await assert.rejects(
+      r.refresh(1),
+      (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_NOT_FOUND',
+    );
     assert.equal(r.outcomes.has(1), false);
     await r.stop();
   });

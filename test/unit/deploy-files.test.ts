@@ -24,36 +24,62 @@ describe('deploy/ examples', () => {
     const url = new URL(cfg.registry);
     assert.equal(url.protocol, 'postgres:');
     assert.equal(url.password, '', 'the password comes from PGPASSFILE, never the URL');
-    assert.equal(cfg.ops.listen?.host, '127.0.0.1', 'the unauthenticated ops listener stays on loopback');
-    assert.equal(cfg.proxyProtocol, 'required', 'behind a balancer, every connection carries the client address');
+    assert.equal(
+      cfg.ops.listen?.host,
+      '127.0.0.1',
+      'the unauthenticated ops listener stays on loopback',
+    );
+    assert.equal(
+      cfg.proxyProtocol,
+      'required',
+      'behind a balancer, every connection carries the client address',
+    );
   });
 
   test('the systemd unit sets only environment variables the gateway reads, and no secret', () => {
     const known = new Set<string>([...Object.values(GATEWAY_ENV), 'PGPASSFILE']);
-    const set = [...unit.matchAll(/^Environment=([A-Z0-9_]+)=(.*)$/gm)].map((m) => ({ name: m[1]!, value: m[2]! }));
+    const set = [...unit.matchAll(/^Environment=([A-Z0-9_]+)=(.*)$/gm)].map((m) => ({
+      name: m[1]!,
+      value: m[2]!,
+    }));
     assert.ok(set.length > 0);
     for (const { name, value } of set) {
       assert.ok(known.has(name), `${name} is not read by the gateway`);
       assert.match(name, /FILE$/, `${name}: secrets are passed as files, never as values`);
-      assert.ok(value.startsWith('%d/') || value.startsWith('/etc/mtls/secrets/'), `${name} points at a credential file`);
+      assert.ok(
+        value.startsWith('%d/') || value.startsWith('/etc/mtls/secrets/'),
+        `${name} points at a credential file`,
+      );
     }
     assert.match(unit, /^ExecStart=\S+ gateway start --config \/etc\/mtls\/gateway\.yaml$/m);
     assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
-    assert.match(unit, /^KillMode=mixed$/m, 'SIGTERM to the primary only: it drains the workers itself');
+    assert.match(
+      unit,
+      /^KillMode=mixed$/m,
+      'SIGTERM to the primary only: it drains the workers itself',
+    );
   });
 
-  test('systemd-analyze accepts the unit', { skip: spawnSync('systemd-analyze', ['--version']).status !== 0 && 'systemd-analyze is not installed' }, () => {
-    // The unit names the installed CLI, which a test machine lacks: check a
-    // copy that runs /bin/true, so that only the unit's own syntax is judged.
-    const { dir, cleanup } = tempDir('mtlskit-unit-');
-    try {
-      const copy = join(dir, 'mtls-gateway.service');
-      writeFileSync(copy, unit.replaceAll('/usr/local/bin/mtls', '/bin/true'));
-      const r = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stderr.trim(), '', r.stderr);
-    } finally {
-      cleanup();
-    }
-  });
+  test(
+    'systemd-analyze accepts the unit',
+    {
+      skip:
+        spawnSync('systemd-analyze', ['--version']).status !== 0 &&
+        'systemd-analyze is not installed',
+    },
+    () => {
+      // The unit names the installed CLI, which a test machine lacks: check a
+      // copy that runs /bin/true, so that only the unit's own syntax is judged.
+      const { dir, cleanup } = tempDir('mtlskit-unit-');
+      try {
+        const copy = join(dir, 'mtls-gateway.service');
+        writeFileSync(copy, unit.replaceAll('/usr/local/bin/mtls', '/bin/true'));
+        const r = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stderr.trim(), '', r.stderr);
+      } finally {
+        cleanup();
+      }
+    },
+  );
 });

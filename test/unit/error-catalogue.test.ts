@@ -77,7 +77,8 @@ function listTs(dir: string): string[] {
   return files;
 }
 
-const parse = (file: string): ts.SourceFile => ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+const parse = (file: string): ts.SourceFile =>
+  ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
 
 /** Where a code is raised: file and line, for the failure messages. */
 interface RaiseSite {
@@ -92,8 +93,17 @@ const calleeName = (e: ts.LeftHandSideExpression): string | undefined =>
   ts.isIdentifier(e) ? e.text : ts.isPropertyAccessExpression(e) ? e.name.text : undefined;
 
 function functionName(fn: ts.SignatureDeclaration): string | undefined {
-  if ((ts.isFunctionDeclaration(fn) || ts.isMethodDeclaration(fn)) && fn.name && ts.isIdentifier(fn.name)) return fn.name.text;
-  if ((ts.isArrowFunction(fn) || ts.isFunctionExpression(fn)) && ts.isVariableDeclaration(fn.parent) && ts.isIdentifier(fn.parent.name)) {
+  if (
+    (ts.isFunctionDeclaration(fn) || ts.isMethodDeclaration(fn)) &&
+    fn.name &&
+    ts.isIdentifier(fn.name)
+  )
+    return fn.name.text;
+  if (
+    (ts.isArrowFunction(fn) || ts.isFunctionExpression(fn)) &&
+    ts.isVariableDeclaration(fn.parent) &&
+    ts.isIdentifier(fn.parent.name)
+  ) {
     return fn.parent.name.text;
   }
   return undefined;
@@ -110,7 +120,13 @@ function findBuilders(files: readonly ts.SourceFile[]): Map<string, number> {
   const candidates: { name: string; index: number; body: ts.Node }[] = [];
   for (const sf of files) {
     const visit = (node: ts.Node): void => {
-      if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isArrowFunction(node) || ts.isFunctionExpression(node)) && node.body) {
+      if (
+        (ts.isFunctionDeclaration(node) ||
+          ts.isMethodDeclaration(node) ||
+          ts.isArrowFunction(node) ||
+          ts.isFunctionExpression(node)) &&
+        node.body
+      ) {
         const name = functionName(node);
         const index = node.parameters.findIndex((p) => isErrorCodeType(p.type));
         if (name && index >= 0) candidates.push({ name, index, body: node.body });
@@ -124,13 +140,14 @@ function findBuilders(files: readonly ts.SourceFile[]): Map<string, number> {
     const visit = (node: ts.Node): void => {
       if (found) return;
       if (ts.isNewExpression(node) && calleeName(node.expression) === 'MtlsError') found = true;
-      else if (ts.isCallExpression(node) && builders.has(calleeName(node.expression) ?? '')) found = true;
+      else if (ts.isCallExpression(node) && builders.has(calleeName(node.expression) ?? ''))
+        found = true;
       else ts.forEachChild(node, visit);
     };
     visit(body);
     return found;
   };
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const c of candidates) {
       if (!builders.has(c.name) && builds(c.body)) {
@@ -176,7 +193,8 @@ function isRaise(lit: ts.StringLiteralLike, builders: ReadonlyMap<string, number
     if (ts.isNewExpression(node) && calleeName(node.expression) !== 'MtlsError') return false;
     return index !== undefined && node.arguments[index] === child;
   }
-  if ((ts.isVariableDeclaration(node) || ts.isParameter(node)) && node.initializer === child) return isErrorCodeType(node.type);
+  if ((ts.isVariableDeclaration(node) || ts.isParameter(node)) && node.initializer === child)
+    return isErrorCodeType(node.type);
   const enclosingFn = (n: ts.Node): ts.SignatureDeclaration | undefined => {
     for (let p: ts.Node | undefined = n; p; p = p.parent) if (ts.isFunctionLike(p)) return p;
     return undefined;
@@ -186,7 +204,11 @@ function isRaise(lit: ts.StringLiteralLike, builders: ReadonlyMap<string, number
   if (ts.isPropertyAssignment(node) && node.initializer === child) {
     let table: ts.Node = node.parent;
     while (!ts.isVariableDeclaration(table) && !ts.isSourceFile(table)) table = table.parent;
-    return ts.isVariableDeclaration(table) && table.type !== undefined && /\bErrorCode\b/.test(table.type.getText());
+    return (
+      ts.isVariableDeclaration(table) &&
+      table.type !== undefined &&
+      /\bErrorCode\b/.test(table.type.getText())
+    );
   }
   return false;
 }
@@ -200,7 +222,11 @@ function findRaiseSites(): RaiseSite[] {
   const sites: RaiseSite[] = [];
   for (const sf of files) {
     const visit = (node: ts.Node): void => {
-      if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) && known.has(node.text) && isRaise(node, builders)) {
+      if (
+        (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) &&
+        known.has(node.text) &&
+        isRaise(node, builders)
+      ) {
         const { line } = sf.getLineAndCharacterOfPosition(node.getStart());
         sites.push({ code: node.text, where: `${relative(ROOT, sf.fileName)}:${line + 1}` });
       }
@@ -216,17 +242,35 @@ function categoriesInCodesTs(): Map<string, Category | 'literal'> {
   const sf = parse(CODES_FILE);
   const result = new Map<string, Category | 'literal'>();
   const visit = (node: ts.Node): void => {
-    if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.name.text === 'ERROR_CODES' && node.initializer) {
+    if (
+      ts.isVariableDeclaration(node) &&
+      ts.isIdentifier(node.name) &&
+      node.name.text === 'ERROR_CODES' &&
+      node.initializer
+    ) {
       let init: ts.Expression = node.initializer;
       while (ts.isAsExpression(init) || ts.isSatisfiesExpression(init)) init = init.expression;
-      assert.ok(ts.isObjectLiteralExpression(init), 'ERROR_CODES is no longer an object literal; update this test');
+      assert.ok(
+        ts.isObjectLiteralExpression(init),
+        'ERROR_CODES is no longer an object literal; update this test',
+      );
       for (const p of init.properties) {
-        assert.ok(ts.isPropertyAssignment(p), `ERROR_CODES: ${p.getText()} is not a plain "CODE: helper('hint')" entry`);
+        assert.ok(
+          ts.isPropertyAssignment(p),
+          `ERROR_CODES: ${p.getText()} is not a plain "CODE: helper('hint')" entry`,
+        );
         const name = p.name.getText();
         if (ts.isObjectLiteralExpression(p.initializer)) result.set(name, 'literal');
-        else if (ts.isCallExpression(p.initializer) && ts.isIdentifier(p.initializer.expression) && isCategory(p.initializer.expression.text)) {
+        else if (
+          ts.isCallExpression(p.initializer) &&
+          ts.isIdentifier(p.initializer.expression) &&
+          isCategory(p.initializer.expression.text)
+        ) {
           result.set(name, p.initializer.expression.text);
-        } else assert.fail(`ERROR_CODES.${name} is built with ${p.initializer.getText().slice(0, 40)}…; use one of ${Object.keys(CATEGORY_EXIT).join(', ')}()`);
+        } else
+          assert.fail(
+            `ERROR_CODES.${name} is built with ${p.initializer.getText().slice(0, 40)}…; use one of ${Object.keys(CATEGORY_EXIT).join(', ')}()`,
+          );
       }
     }
     ts.forEachChild(node, visit);
@@ -247,7 +291,8 @@ function docSections(): { heading: string; body: string }[] {
 }
 
 /** The line every code's section carries, exactly. */
-const statusLine = (code: string): string => `Exit code: ${info(code).exit}. HTTP status: ${info(code).http}.`;
+const statusLine = (code: string): string =>
+  `Exit code: ${info(code).exit}. HTTP status: ${info(code).http}.`;
 
 describe('error catalogue', () => {
   test('codes are unique and spelled MTLS_UPPER_CASE', () => {
@@ -273,7 +318,11 @@ describe('error catalogue', () => {
 
   test("each code's exit code follows its category", () => {
     const categories = categoriesInCodesTs();
-    assert.deepEqual([...categories.keys()].sort(), [...codes].sort(), 'codes.ts source and ERROR_CODES disagree');
+    assert.deepEqual(
+      [...categories.keys()].sort(),
+      [...codes].sort(),
+      'codes.ts source and ERROR_CODES disagree',
+    );
     for (const [code, category] of categories) {
       const { exit, http } = info(code);
       if (category === 'literal') {
@@ -282,15 +331,34 @@ describe('error catalogue', () => {
           assert.equal(http, 500, `${INTERNAL} must answer HTTP 500`);
         } else {
           // A written-out entry only refines the HTTP status of a category.
-          assert.ok(CATEGORY_EXITS.has(exit), `${code}: exit ${exit} is no category's (${JSON.stringify(CATEGORY_EXIT)}); exit 1 is ${INTERNAL}'s alone`);
-          assert.ok(http >= 400 && http <= 599, `${code}: HTTP status ${http} is not an error status`);
+          assert.ok(
+            CATEGORY_EXITS.has(exit),
+            `${code}: exit ${exit} is no category's (${JSON.stringify(CATEGORY_EXIT)}); exit 1 is ${INTERNAL}'s alone`,
+          );
+          assert.ok(
+            http >= 400 && http <= 599,
+            `${code}: HTTP status ${http} is not an error status`,
+          );
         }
       } else {
-        assert.equal(exit, CATEGORY_EXIT[category], `${code} is a ${category}() code and must exit ${CATEGORY_EXIT[category]}`);
-        assert.equal(http, CATEGORY_HTTP[category], `${code} is a ${category}() code and must answer HTTP ${CATEGORY_HTTP[category]}`);
+        assert.equal(
+          exit,
+          CATEGORY_EXIT[category],
+          `${code} is a ${category}() code and must exit ${CATEGORY_EXIT[category]}`,
+        );
+        assert.equal(
+          http,
+          CATEGORY_HTTP[category],
+          `${code} is a ${category}() code and must answer HTTP ${CATEGORY_HTTP[category]}`,
+        );
       }
       for (const [prefix, want] of PREFIX_EXIT) {
-        if (code.startsWith(prefix)) assert.equal(exit, want, `${code}: codes named ${prefix}* exit ${want}; file it under the matching helper`);
+        if (code.startsWith(prefix))
+          assert.equal(
+            exit,
+            want,
+            `${code}: codes named ${prefix}* exit ${want}; file it under the matching helper`,
+          );
       }
     }
   });
@@ -312,44 +380,95 @@ describe('error catalogue', () => {
       missing,
       [],
       `docs/errors.md lacks a section for: ${missing.join(', ')}. Add for each:\n` +
-        missing.map((c) => `## ${c}\n\nWhat it means.\n\n${statusLine(c)}\n\n**Typical causes.** …\n\n**Fix.** …\n`).join('\n'),
+        missing
+          .map(
+            (c) =>
+              `## ${c}\n\nWhat it means.\n\n${statusLine(c)}\n\n**Typical causes.** …\n\n**Fix.** …\n`,
+          )
+          .join('\n'),
     );
     const unknown = codeHeadings.filter((h) => !codes.includes(h));
-    assert.deepEqual(unknown, [], `docs/errors.md has sections for codes that are not in the catalogue (remove them): ${unknown.join(', ')}`);
+    assert.deepEqual(
+      unknown,
+      [],
+      `docs/errors.md has sections for codes that are not in the catalogue (remove them): ${unknown.join(', ')}`,
+    );
     const twice = codeHeadings.filter((h, i) => codeHeadings.indexOf(h) !== i);
-    assert.deepEqual(twice, [], `docs/errors.md has more than one section for: ${twice.join(', ')}`);
+    assert.deepEqual(
+      twice,
+      [],
+      `docs/errors.md has more than one section for: ${twice.join(', ')}`,
+    );
     for (const { heading, body } of sections) {
       if (!codes.includes(heading)) continue;
       const lines = body.split('\n').map((l) => l.trim());
-      assert.ok(lines.includes(statusLine(heading)), `docs/errors.md, ## ${heading}: needs the line "${statusLine(heading)}" (from src/errors/codes.ts)`);
+      assert.ok(
+        lines.includes(statusLine(heading)),
+        `docs/errors.md, ## ${heading}: needs the line "${statusLine(heading)}" (from src/errors/codes.ts)`,
+      );
       const stated = lines.filter((l) => /^Exit code: /.test(l));
-      assert.equal(stated.length, 1, `docs/errors.md, ## ${heading}: states its exit code more than once`);
-      assert.match(body, /\*\*Typical causes\.\*\*\s+\S/, `docs/errors.md, ## ${heading}: needs a "**Typical causes.**" paragraph`);
-      assert.match(body, /\*\*Fix\.\*\*\s+\S/, `docs/errors.md, ## ${heading}: needs a "**Fix.**" paragraph`);
+      assert.equal(
+        stated.length,
+        1,
+        `docs/errors.md, ## ${heading}: states its exit code more than once`,
+      );
+      assert.match(
+        body,
+        /\*\*Typical causes\.\*\*\s+\S/,
+        `docs/errors.md, ## ${heading}: needs a "**Typical causes.**" paragraph`,
+      );
+      assert.match(
+        body,
+        /\*\*Fix\.\*\*\s+\S/,
+        `docs/errors.md, ## ${heading}: needs a "**Fix.**" paragraph`,
+      );
       const meaning = body.slice(0, body.indexOf('Exit code: ')).trim();
-      assert.ok(meaning.length > 0, `docs/errors.md, ## ${heading}: start with a paragraph saying what the code means`);
+      assert.ok(
+        meaning.length > 0,
+        `docs/errors.md, ## ${heading}: start with a paragraph saying what the code means`,
+      );
     }
   });
 
   test("docs/errors.md's exit-code table lists every exit code", () => {
     const text = readFileSync(DOC_FILE, 'utf8');
     const rows = new Map<number, string>();
-    for (const m of text.matchAll(/^\|\s*(\d+)\s*\|\s*([^|]+)\|/gm)) rows.set(Number(m[1]), (m[2] ?? '').trim());
+    for (const m of text.matchAll(/^\|\s*(\d+)\s*\|\s*([^|]+)\|/gm))
+      rows.set(Number(m[1]), (m[2] ?? '').trim());
     for (const [exit, word] of EXIT_MEANINGS) {
       assert.ok(rows.has(exit), `docs/errors.md: the exit-code table needs a row for ${exit}`);
-      assert.match(rows.get(exit) ?? '', new RegExp(word, 'i'), `docs/errors.md: exit ${exit} should mean "${word}"`);
+      assert.match(
+        rows.get(exit) ?? '',
+        new RegExp(word, 'i'),
+        `docs/errors.md: exit ${exit} should mean "${word}"`,
+      );
     }
     const used = new Set(codes.map((c) => info(c).exit));
-    for (const exit of used) assert.ok(rows.has(exit), `docs/errors.md: exit ${exit} is used by the catalogue but not in the table`);
+    for (const exit of used)
+      assert.ok(
+        rows.has(exit),
+        `docs/errors.md: exit ${exit} is used by the catalogue but not in the table`,
+      );
   });
 
   test('the README points at docs/errors.md and names only catalogue codes', () => {
     const readme = readFileSync(README, 'utf8');
-    assert.match(readme, /\]\(docs\/errors\.md\)/, 'README.md should link to docs/errors.md rather than repeat the catalogue');
-    assert.doesNotMatch(readme, /^\|\s*Exit code\s*\|/m, 'README.md repeats the exit-code table; link to docs/errors.md instead');
+    assert.match(
+      readme,
+      /\]\(docs\/errors\.md\)/,
+      'README.md should link to docs/errors.md rather than repeat the catalogue',
+    );
+    assert.doesNotMatch(
+      readme,
+      /^\|\s*Exit code\s*\|/m,
+      'README.md repeats the exit-code table; link to docs/errors.md instead',
+    );
     for (const file of [README, DOC_FILE]) {
       for (const m of readFileSync(file, 'utf8').matchAll(/error\[(MTLS_[A-Z0-9_]+)\]/g)) {
-        assert.ok(codes.includes(m[1] ?? ''), `${relative(ROOT, file)} shows error[${m[1]}], which is not in the catalogue`);
+        assert.ok(
+          codes.includes(m[1] ?? ''),
+          `${relative(ROOT, file)} shows error[${m[1]}], which is not in the catalogue`,
+        );
       }
     }
   });

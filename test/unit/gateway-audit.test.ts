@@ -17,14 +17,16 @@ function logger(): { log: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString('utf8').split('\n'))
+        if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
   return { log: pino({ level: 'info' }, stream), lines };
 }
 
-const rec = (n: number): AuditRecord => makeAuditRecord({ kind: 'request', ip: '192.0.2.1', reason: 'ok', path: `/r${n}` });
+const rec = (n: number): AuditRecord =>
+  makeAuditRecord({ kind: 'request', ip: '192.0.2.1', reason: 'ok', path: `/r${n}` });
 const paths = (rs: AuditRecord[]): string[] => rs.map((r) => r.path ?? '');
 
 describe('audit sink', () => {
@@ -63,9 +65,11 @@ describe('audit sink', () => {
     let r2Failures = 1;
     const registry = {
       async appendAudit(batch: AuditRecord[]) {
-        if (batch.length > 1) throw new MtlsError('MTLS_BAD_ARGUMENT', 'one record is invalid (test)');
+        if (batch.length > 1)
+          throw new MtlsError('MTLS_BAD_ARGUMENT', 'one record is invalid (test)');
         const r = batch[0] as AuditRecord;
-        if (r.path === '/r2' && r2Failures-- > 0) throw new MtlsError('MTLS_LOCK_TIMEOUT', 'busy (test)');
+        if (r.path === '/r2' && r2Failures-- > 0)
+          throw new MtlsError('MTLS_LOCK_TIMEOUT', 'busy (test)');
         if (r.path === '/r4') throw new MtlsError('MTLS_BAD_ARGUMENT', 'invalid (test)');
         stored.push(r);
       },
@@ -75,10 +79,18 @@ describe('audit sink', () => {
     try {
       for (let n = 1; n <= 4; n++) sink.record(rec(n));
       await sink.flush();
-      assert.deepEqual(paths(stored), ['/r1'], 'r2 failed for a transient reason: it and the rest stay queued');
+      assert.deepEqual(
+        paths(stored),
+        ['/r1'],
+        'r2 failed for a transient reason: it and the rest stay queued',
+      );
       assert.equal(sink.queued, 3);
       await sink.flush();
-      assert.deepEqual(paths(stored), ['/r1', '/r2', '/r3'], 'r1 is not written again; the invalid r4 is dropped');
+      assert.deepEqual(
+        paths(stored),
+        ['/r1', '/r2', '/r3'],
+        'r1 is not written again; the invalid r4 is dropped',
+      );
       assert.equal(sink.queued, 0);
     } finally {
       await sink.close();
@@ -107,7 +119,11 @@ describe('audit sink', () => {
       assert.ok(failure && failure.sinceMs >= before - 5 && failure.sinceMs <= Date.now());
       assert.match(failure.error, /disk I\/O error/);
       await assert.rejects(sink.commit(rec(4)));
-      assert.equal(sink.failure()?.sinceMs, failure.sinceMs, 'a later failure keeps the first failure time');
+      assert.equal(
+        sink.failure()?.sinceMs,
+        failure.sinceMs,
+        'a later failure keeps the first failure time',
+      );
       failing = false;
       await sink.flush();
       assert.equal(sink.failure(), null);
@@ -121,11 +137,16 @@ describe('audit sink', () => {
 describe('ops listener exposure', () => {
   test('a non-loopback ops address logs a warning; loopback ones do not', () => {
     const { log, lines } = logger();
-    for (const host of ['127.0.0.1', '127.3.2.1', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) assert.equal(warnIfOpsExposed(host, log), false, host);
+    for (const host of ['127.0.0.1', '127.3.2.1', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1'])
+      assert.equal(warnIfOpsExposed(host, log), false, host);
     assert.equal(lines.length, 0);
-    for (const host of ['0.0.0.0', '::', '10.1.2.3', '192.0.2.7', 'ops.example']) assert.equal(warnIfOpsExposed(host, log), true, host);
+    for (const host of ['0.0.0.0', '::', '10.1.2.3', '192.0.2.7', 'ops.example'])
+      assert.equal(warnIfOpsExposed(host, log), true, host);
     assert.equal(lines.length, 5);
     assert.equal(lines[0]?.level, 40);
-    assert.match(String(lines[0]?.msg), /bound to 0\.0\.0\.0, beyond loopback, without authentication/);
+    assert.match(
+      String(lines[0]?.msg),
+      /bound to 0\.0\.0\.0, beyond loopback, without authentication/,
+    );
   });
 });

@@ -5,16 +5,29 @@
 import 'reflect-metadata';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnectionTracker, refusalForLookup, type ConnectionState, type ConnectionTrust } from '../../src/gateway/connection-state.js';
+import {
+  ConnectionTracker,
+  refusalForLookup,
+  type ConnectionState,
+  type ConnectionTrust,
+} from '../../src/gateway/connection-state.js';
 import type { PolicyDecision } from '../../src/gateway/policy.js';
 import { handshakeErrorRecord } from '../../src/gateway/tenant-server.js';
-import type { InstitutionContext, TrustLookup, TrustSnapshot } from '../../src/gateway/trust-cache.js';
+import type {
+  InstitutionContext,
+  TrustLookup,
+  TrustSnapshot,
+} from '../../src/gateway/trust-cache.js';
 
-const inst = (id: string): InstitutionContext => ({ id, status: 'active' }) as unknown as InstitutionContext;
-const snapshot = (generation: number): TrustSnapshot => ({ generation }) as unknown as TrustSnapshot;
+const inst = (id: string): InstitutionContext =>
+  ({ id, status: 'active' }) as unknown as InstitutionContext;
+const snapshot = (generation: number): TrustSnapshot =>
+  ({ generation }) as unknown as TrustSnapshot;
 
 /** A trust cache stand-in whose snapshot generation and lookup answer the test sets. */
-function fakeTrust(answer: (ip: string) => TrustLookup): ConnectionTrust & { generation: number; stale: boolean; lookups: number } {
+function fakeTrust(
+  answer: (ip: string) => TrustLookup,
+): ConnectionTrust & { generation: number; stale: boolean; lookups: number } {
   const t = {
     generation: 1,
     stale: false,
@@ -37,16 +50,41 @@ function fakeTrust(answer: (ip: string) => TrustLookup): ConnectionTrust & { gen
 }
 
 function acceptedState(): ConnectionState {
-  const decision: PolicyDecision = { outcome: 'accepted', reason: 'ok', detail: null, institutionId: 'acme', leaf: null, chain: [] };
-  return { ip: '127.0.0.9', decision, generation: 1, pending: null, tlsVersion: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256', leafDer: null, presentedDer: [] };
+  const decision: PolicyDecision = {
+    outcome: 'accepted',
+    reason: 'ok',
+    detail: null,
+    institutionId: 'acme',
+    leaf: null,
+    chain: [],
+  };
+  return {
+    ip: '127.0.0.9',
+    decision,
+    generation: 1,
+    pending: null,
+    tlsVersion: 'TLSv1.2',
+    cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+    leafDer: null,
+    presentedDer: [],
+  };
 }
 
 describe('connection state', () => {
   test('a kept-alive connection is refused once its institution is suspended, with one re-evaluation for concurrent requests', async () => {
-    const trust = fakeTrust((ip) => ({ kind: 'suspended', ip, suspended: [inst('acme')], snapshot: snapshot(2) }));
+    const trust = fakeTrust((ip) => ({
+      kind: 'suspended',
+      ip,
+      suspended: [inst('acme')],
+      snapshot: snapshot(2),
+    }));
     const tracker = new ConnectionTracker({ trust, policy: {} });
     const state = acceptedState();
-    assert.equal((await tracker.decisionNow(state)).outcome, 'accepted', 'same generation: no re-evaluation');
+    assert.equal(
+      (await tracker.decisionNow(state)).outcome,
+      'accepted',
+      'same generation: no re-evaluation',
+    );
     assert.equal(trust.lookups, 0);
     trust.generation = 2;
     const [a, b] = await Promise.all([tracker.decisionNow(state), tracker.decisionNow(state)]);
@@ -74,25 +112,59 @@ describe('connection state', () => {
   });
 
   test('refusalForLookup: refusals implied by the lookup alone; a tenant needs the certificate', () => {
-    assert.equal(refusalForLookup({ kind: 'unavailable', ip: '127.0.0.1', detail: 'stale', snapshot: snapshot(1) }, 'now')?.reason, 'registry_unavailable');
-    const s = refusalForLookup({ kind: 'suspended', ip: '127.0.0.1', suspended: [inst('acme')], snapshot: snapshot(1) }, 'during the handshake');
+    assert.equal(
+      refusalForLookup(
+        { kind: 'unavailable', ip: '127.0.0.1', detail: 'stale', snapshot: snapshot(1) },
+        'now',
+      )?.reason,
+      'registry_unavailable',
+    );
+    const s = refusalForLookup(
+      { kind: 'suspended', ip: '127.0.0.1', suspended: [inst('acme')], snapshot: snapshot(1) },
+      'during the handshake',
+    );
     assert.equal(s?.reason, 'institution_suspended');
     assert.equal(s?.institutionId, 'acme');
-    assert.equal(refusalForLookup({ kind: 'tenant', ip: '127.0.0.1', tenant: { key: 'acme', server: null as never }, active: [inst('acme')], suspended: [], snapshot: snapshot(1) }, 'now'), null);
+    assert.equal(
+      refusalForLookup(
+        {
+          kind: 'tenant',
+          ip: '127.0.0.1',
+          tenant: { key: 'acme', server: null as never },
+          active: [inst('acme')],
+          suspended: [],
+          snapshot: snapshot(1),
+        },
+        'now',
+      ),
+      null,
+    );
   });
 });
 
 describe('tenant server', () => {
   test('a failed handshake is audited with its reason, attributed to the only institution of the address', () => {
-    const err = Object.assign(new Error('unsupported protocol'), { code: 'ERR_SSL_UNSUPPORTED_PROTOCOL' });
-    const lookup: TrustLookup = { kind: 'tenant', ip: '127.0.0.9', tenant: { key: 'acme', server: null as never }, active: [inst('acme')], suspended: [], snapshot: snapshot(1) };
+    const err = Object.assign(new Error('unsupported protocol'), {
+      code: 'ERR_SSL_UNSUPPORTED_PROTOCOL',
+    });
+    const lookup: TrustLookup = {
+      kind: 'tenant',
+      ip: '127.0.0.9',
+      tenant: { key: 'acme', server: null as never },
+      active: [inst('acme')],
+      suspended: [],
+      snapshot: snapshot(1),
+    };
     const rec = handshakeErrorRecord(err, { ip: '127.0.0.9', lookup });
     assert.equal(rec.kind, 'connection');
     assert.equal(rec.reason, 'tls_version');
     assert.equal(rec.outcome, 'rejected');
     assert.equal(rec.institutionId, 'acme');
     assert.equal(rec.ip, '127.0.0.9');
-    const shared = handshakeErrorRecord(err, { ip: '127.0.0.9', lookup: { ...lookup, active: [inst('a'), inst('b')] } });
+    const shared = handshakeErrorRecord(err, {
+      ip: '127.0.0.9',
+      lookup: { ...lookup, active: [inst('a'), inst('b')] },
+    });
     assert.equal(shared.institutionId, null, 'two institutions share the address: no guess');
   });
 });

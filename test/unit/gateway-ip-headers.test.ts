@@ -5,7 +5,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IpMatcher, normalizeIp, parseCidr } from '../../src/gateway/ip-match.js';
-import { buildUpstreamHeaders, headerSafe, isIdentityHeader, toByteSequence, type ClientIdentity } from '../../src/gateway/identity-headers.js';
+import {
+  buildUpstreamHeaders,
+  headerSafe,
+  isIdentityHeader,
+  toByteSequence,
+  type ClientIdentity,
+} from '../../src/gateway/identity-headers.js';
 
 describe('ip matching', () => {
   test('IPv4, IPv6 and IPv4-mapped addresses match the right blocks', () => {
@@ -16,7 +22,11 @@ describe('ip matching', () => {
     m.add('2001:db8:0:1::5', 'host6');
     m.add('::ffff:192.0.2.0/120', 'mapped');
     assert.deepEqual(m.match('203.0.113.7'), ['host4']);
-    assert.deepEqual(m.match('::ffff:203.0.113.7'), ['host4'], 'a dual-stack socket reports IPv4 peers as mapped');
+    assert.deepEqual(
+      m.match('::ffff:203.0.113.7'),
+      ['host4'],
+      'a dual-stack socket reports IPv4 peers as mapped',
+    );
     assert.deepEqual(m.match('198.51.100.255'), ['net4']);
     assert.deepEqual(m.match('198.51.101.1'), []);
     assert.deepEqual(m.match('2001:db8:0:1::5').sort(), ['host6', 'net6']);
@@ -31,14 +41,20 @@ describe('ip matching', () => {
   test('nested blocks of many prefix lengths: every containing block matches, most specific first', () => {
     const m = new IpMatcher<string>();
     for (let p = 8; p <= 32; p++) {
-      const n = (((10 << 24) | (1 << 16) | (2 << 8) | 3) >>> 0) & (p === 32 ? 0xffffffff : ~(0xffffffff >>> p));
+      const n =
+        (((10 << 24) | (1 << 16) | (2 << 8) | 3) >>> 0) &
+        (p === 32 ? 0xffffffff : ~(0xffffffff >>> p));
       m.add(`${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${p}`, `p${p}`);
     }
     m.add('2001:db8::/32', 'v6');
     const hits = m.match('10.1.2.3');
     assert.equal(hits[0], 'p32');
     assert.deepEqual([...hits].sort(), Array.from({ length: 25 }, (_, i) => `p${i + 8}`).sort());
-    assert.deepEqual(m.match('10.1.2.2'), Array.from({ length: 24 }, (_, i) => `p${31 - i}`), 'all but the /32, longest prefix first');
+    assert.deepEqual(
+      m.match('10.1.2.2'),
+      Array.from({ length: 24 }, (_, i) => `p${31 - i}`),
+      'all but the /32, longest prefix first',
+    );
     assert.deepEqual(m.match('10.200.0.1'), ['p8']);
     assert.deepEqual(m.match('2001:db8::1'), ['v6']);
     assert.equal(m.size, 26);
@@ -66,35 +82,93 @@ describe('identity headers', () => {
 
   test('every spoofable header is removed and the gateway sets its own', () => {
     const raw = [
-      'Host', 'api', 'Authorization', 'Basic abc', 'X-Mtls-Institution', 'evil', 'x-client-cert-subject', 'CN=x', 'Client-Cert', ':AA==:',
-      'CLIENT-CERT-CHAIN', ':AA==:', 'X-Forwarded-Client-Cert', 'Hash=1', 'X-Forwarded-For', '1.2.3.4', 'Connection', 'keep-alive, X-Hop',
-      'X-Hop', '1', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'X-Other', 'kept', 'X-Custom-Subject', 'spoof',
+      'Host',
+      'api',
+      'Authorization',
+      'Basic abc',
+      'X-Mtls-Institution',
+      'evil',
+      'x-client-cert-subject',
+      'CN=x',
+      'Client-Cert',
+      ':AA==:',
+      'CLIENT-CERT-CHAIN',
+      ':AA==:',
+      'X-Forwarded-Client-Cert',
+      'Hash=1',
+      'X-Forwarded-For',
+      '1.2.3.4',
+      'Connection',
+      'keep-alive, X-Hop',
+      'X-Hop',
+      '1',
+      'Keep-Alive',
+      'timeout=5',
+      'Transfer-Encoding',
+      'chunked',
+      'X-Other',
+      'kept',
+      'X-Custom-Subject',
+      'spoof',
     ];
-    const out = buildUpstreamHeaders({ rawHeaders: raw, identity, clientIp: '203.0.113.7', names: {
-      institution: 'X-Mtls-Institution', subject: 'X-Custom-Subject', issuer: 'X-Mtls-Issuer', serial: 'X-Mtls-Serial',
-      fingerprint: 'X-Mtls-Fingerprint-Sha256', clientCert: 'Client-Cert', clientCertChain: 'Client-Cert-Chain',
-    } });
+    const out = buildUpstreamHeaders({
+      rawHeaders: raw,
+      identity,
+      clientIp: '203.0.113.7',
+      names: {
+        institution: 'X-Mtls-Institution',
+        subject: 'X-Custom-Subject',
+        issuer: 'X-Mtls-Issuer',
+        serial: 'X-Mtls-Serial',
+        fingerprint: 'X-Mtls-Fingerprint-Sha256',
+        clientCert: 'Client-Cert',
+        clientCertChain: 'Client-Cert-Chain',
+      },
+    });
     const pairs: Array<[string, string]> = [];
     for (let i = 0; i < out.length; i += 2) pairs.push([out[i] as string, out[i + 1] as string]);
-    const get = (n: string) => pairs.filter(([k]) => k.toLowerCase() === n.toLowerCase()).map(([, v]) => v);
+    const get = (n: string) =>
+      pairs.filter(([k]) => k.toLowerCase() === n.toLowerCase()).map(([, v]) => v);
     assert.deepEqual(get('authorization'), ['Basic abc']);
     assert.deepEqual(get('host'), ['api']);
     assert.deepEqual(get('x-other'), ['kept']);
     assert.deepEqual(get('x-mtls-institution'), ['acme']);
-    assert.deepEqual(get('x-custom-subject'), ['CN=Zo\\C3\\AB,O=Acme'], 'a configured header name is stripped and set; non-ASCII is escaped');
+    assert.deepEqual(
+      get('x-custom-subject'),
+      ['CN=Zo\\C3\\AB,O=Acme'],
+      'a configured header name is stripped and set; non-ASCII is escaped',
+    );
     assert.deepEqual(get('x-client-cert-subject'), []);
     assert.deepEqual(get('client-cert'), [':AQID:']);
     assert.deepEqual(get('client-cert-chain'), [':BA==:, :BQY=:']);
     assert.deepEqual(get('x-forwarded-client-cert'), []);
     assert.deepEqual(get('x-forwarded-for'), ['203.0.113.7']);
-    for (const hop of ['connection', 'x-hop', 'keep-alive', 'transfer-encoding']) assert.deepEqual(get(hop), [], hop);
+    for (const hop of ['connection', 'x-hop', 'keep-alive', 'transfer-encoding'])
+      assert.deepEqual(get(hop), [], hop);
   });
 
   test('underscore spellings of identity headers (HTTP_X_MTLS_* to CGI/WSGI/PHP/Rack) are dropped', () => {
-    const raw = ['X_Mtls_Institution', 'evil', 'X-Mtls_Subject', 'CN=evil', 'x_client_cert', 'x', 'Client_Cert', ':AA==:', 'My_Header', 'v', 'X-Ok', 'kept'];
+    const raw = [
+      'X_Mtls_Institution',
+      'evil',
+      'X-Mtls_Subject',
+      'CN=evil',
+      'x_client_cert',
+      'x',
+      'Client_Cert',
+      ':AA==:',
+      'My_Header',
+      'v',
+      'X-Ok',
+      'kept',
+    ];
     const out = buildUpstreamHeaders({ rawHeaders: raw, identity, clientIp: '203.0.113.7' });
     const names = out.filter((_, i) => i % 2 === 0);
-    assert.deepEqual(names.filter((n) => n.includes('_')), [], `names with "_" reached the upstream: ${names.join(', ')}`);
+    assert.deepEqual(
+      names.filter((n) => n.includes('_')),
+      [],
+      `names with "_" reached the upstream: ${names.join(', ')}`,
+    );
     assert.ok(names.includes('X-Ok'));
     assert.equal(out[out.indexOf('X-Mtls-Institution') + 1], 'acme');
     assert.equal(out.includes('evil'), false);

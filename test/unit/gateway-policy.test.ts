@@ -14,36 +14,95 @@ import { buildCrl } from '../../src/pki/crl.js';
 import { parseSubject } from '../../src/pki/names.js';
 import { BUILTIN_PROFILES, type ExtensionProfile } from '../../src/pki/profile.js';
 import { CertInfoCache, isIssuedBy } from '../../src/gateway/peer-cert.js';
-import { evaluateConnection, mapAuthorizationError, type ConnectionEvidence } from '../../src/gateway/policy.js';
+import {
+  evaluateConnection,
+  mapAuthorizationError,
+  type ConnectionEvidence,
+} from '../../src/gateway/policy.js';
 import { classifyTlsClientError } from '../../src/gateway/gateway.js';
 import { startOpsServer, type HealthState } from '../../src/gateway/health.js';
-import { buildSnapshot, TrustCache, TrustParseCache, updateSnapshot, type TrustSnapshot } from '../../src/gateway/trust-cache.js';
-import type { InstitutionTrust, PinnedRule, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
+import {
+  buildSnapshot,
+  TrustCache,
+  TrustParseCache,
+  updateSnapshot,
+  type TrustSnapshot,
+} from '../../src/gateway/trust-cache.js';
+import type {
+  InstitutionTrust,
+  PinnedRule,
+  Registry,
+  RegistryChange,
+} from '../../src/gateway/registry/types.js';
 import { makeCa, makeLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-policy-');
 const cache = new CertInfoCache();
 const info = (der: Buffer) => cache.get(der);
-const der = (x: { certificate: { rawData: ArrayBuffer } }): Buffer => Buffer.from(x.certificate.rawData);
+const der = (x: { certificate: { rawData: ArrayBuffer } }): Buffer =>
+  Buffer.from(x.certificate.rawData);
 let root: TestCa;
 let sub: TestCa;
 let leafViaSub: TestLeaf;
 let other: TestCa;
 
-function trust(id: string, chains: string[], opts: { crls?: string[]; rules?: Array<Pick<PinnedRule, 'kind' | 'value'>>; ips?: string[]; status?: 'active' | 'suspended' } = {}): InstitutionTrust {
+function trust(
+  id: string,
+  chains: string[],
+  opts: {
+    crls?: string[];
+    rules?: Array<Pick<PinnedRule, 'kind' | 'value'>>;
+    ips?: string[];
+    status?: 'active' | 'suspended';
+  } = {},
+): InstitutionTrust {
   const now = new Date().toISOString();
   return {
     institution: { id, name: id, status: opts.status ?? 'active', createdAt: now, updatedAt: now },
-    chains: chains.map((pem, i) => ({ id: i + 1, institutionId: id, pem, fingerprints: [], subject: id, notAfter: now, createdAt: now })),
-    ips: (opts.ips ?? ['192.0.2.1']).map((cidr, i) => ({ id: i + 1, institutionId: id, cidr, createdAt: now })),
-    crls: (opts.crls ?? []).map((pem, i) => ({ id: i + 1, institutionId: id, pem, issuer: '', issuerFingerprint: null, thisUpdate: now, nextUpdate: null, createdAt: now })),
+    chains: chains.map((pem, i) => ({
+      id: i + 1,
+      institutionId: id,
+      pem,
+      fingerprints: [],
+      subject: id,
+      notAfter: now,
+      createdAt: now,
+    })),
+    ips: (opts.ips ?? ['192.0.2.1']).map((cidr, i) => ({
+      id: i + 1,
+      institutionId: id,
+      cidr,
+      createdAt: now,
+    })),
+    crls: (opts.crls ?? []).map((pem, i) => ({
+      id: i + 1,
+      institutionId: id,
+      pem,
+      issuer: '',
+      issuerFingerprint: null,
+      thisUpdate: now,
+      nextUpdate: null,
+      createdAt: now,
+    })),
     rules: (opts.rules ?? []).map((r, i) => ({ id: i + 1, institutionId: id, ...r }) as PinnedRule),
   };
 }
 
-function evidence(snapshot: TrustSnapshot, leaf: { certificate: { rawData: ArrayBuffer } }, presented: Array<{ certificate: { rawData: ArrayBuffer } }> = [], ids?: string[]): ConnectionEvidence {
+function evidence(
+  snapshot: TrustSnapshot,
+  leaf: { certificate: { rawData: ArrayBuffer } },
+  presented: Array<{ certificate: { rawData: ArrayBuffer } }> = [],
+  ids?: string[],
+): ConnectionEvidence {
   const active = [...snapshot.institutions.values()].filter((i) => !ids || ids.includes(i.id));
-  return { leafDer: der(leaf), presentedDer: presented.map(der), authorized: true, authorizationError: null, active, suspended: [] };
+  return {
+    leafDer: der(leaf),
+    presentedDer: presented.map(der),
+    authorized: true,
+    authorizationError: null,
+    active,
+    suspended: [],
+  };
 }
 
 before(async () => {
@@ -56,7 +115,12 @@ after(cleanup);
 
 describe('gateway policy', () => {
   test('a leaf under an intermediate the client sends is attributed to the root owner', async () => {
-    const snap = await buildSnapshot([trust('acme', [root.certPem]), trust('other', [other.certPem])], 1, 1, cache);
+    const snap = await buildSnapshot(
+      [trust('acme', [root.certPem]), trust('other', [other.certPem])],
+      1,
+      1,
+      cache,
+    );
     const d = await evaluateConnection(evidence(snap, leafViaSub, [sub]), {}, info);
     assert.equal(d.outcome, 'accepted', d.detail ?? '');
     assert.equal(d.institutionId, 'acme');
@@ -76,7 +140,12 @@ describe('gateway policy', () => {
   });
 
   test('a certificate whose CA two institutions share is refused rather than guessed', async () => {
-    const snap = await buildSnapshot([trust('a', [root.certPem]), trust('b', [root.certPem])], 1, 1, cache);
+    const snap = await buildSnapshot(
+      [trust('a', [root.certPem]), trust('b', [root.certPem])],
+      1,
+      1,
+      cache,
+    );
     const d = await evaluateConnection(evidence(snap, leafViaSub, [sub]), {}, info);
     assert.equal(d.reason, 'unknown_ca');
     assert.match(d.detail ?? '', /several institutions/);
@@ -85,14 +154,34 @@ describe('gateway policy', () => {
   test('CA key rotation under the same name: each key attributes its own leaves', async () => {
     const rotated = await makeCa(dir, { name: 'Policy Root' });
     const leafNew = await makeLeaf(dir, rotated, { cn: 'new-key' });
-    const snap = await buildSnapshot([trust('old', [root.certPem]), trust('new', [rotated.certPem])], 1, 1, cache);
-    assert.equal((await evaluateConnection(evidence(snap, leafNew), {}, info)).institutionId, 'new');
-    assert.equal((await evaluateConnection(evidence(snap, leafViaSub, [sub]), {}, info)).institutionId, 'old');
+    const snap = await buildSnapshot(
+      [trust('old', [root.certPem]), trust('new', [rotated.certPem])],
+      1,
+      1,
+      cache,
+    );
+    assert.equal(
+      (await evaluateConnection(evidence(snap, leafNew), {}, info)).institutionId,
+      'new',
+    );
+    assert.equal(
+      (await evaluateConnection(evidence(snap, leafViaSub, [sub]), {}, info)).institutionId,
+      'old',
+    );
   });
 
   test('CRLs: the root revoking the intermediate revokes its leaves; a CRL from another key is ignored', async () => {
-    const byRoot = await buildCrl({ signer: { privateKey: root.privateKey, certificate: root.certificate }, entries: [{ serial: sub.certificate.serialNumber, revokedAt: new Date() }], crlNumber: 1n });
-    const snap = await buildSnapshot([trust('acme', [root.certPem], { crls: [byRoot.pem] })], 1, 1, cache);
+    const byRoot = await buildCrl({
+      signer: { privateKey: root.privateKey, certificate: root.certificate },
+      entries: [{ serial: sub.certificate.serialNumber, revokedAt: new Date() }],
+      crlNumber: 1n,
+    });
+    const snap = await buildSnapshot(
+      [trust('acme', [root.certPem], { crls: [byRoot.pem] })],
+      1,
+      1,
+      cache,
+    );
     const d = await evaluateConnection(evidence(snap, leafViaSub, [sub]), {}, info);
     assert.equal(d.reason, 'revoked');
     assert.match(d.detail ?? '', /CA certificate "CN=Policy Issuing/);
@@ -103,14 +192,26 @@ describe('gateway policy', () => {
       entries: [{ serial: leafViaSub.serialHex, revokedAt: new Date() }],
       crlNumber: 9n,
     });
-    const snap2 = await buildSnapshot([trust('acme', [sub.certPem + root.certPem], { crls: [forged.pem] })], 1, 1, cache);
-    assert.ok(snap2.warnings.some((w) => /not signed by the registered CA/.test(w)), snap2.warnings.join('\n'));
+    const snap2 = await buildSnapshot(
+      [trust('acme', [sub.certPem + root.certPem], { crls: [forged.pem] })],
+      1,
+      1,
+      cache,
+    );
+    assert.ok(
+      snap2.warnings.some((w) => /not signed by the registered CA/.test(w)),
+      snap2.warnings.join('\n'),
+    );
     const d2 = await evaluateConnection(evidence(snap2, leafViaSub), {}, info);
     assert.equal(d2.reason, 'ok', 'a CRL the issuer did not sign revokes nothing');
   });
 
   test('EKU: anyExtendedKeyUsage alone is not clientAuth', async () => {
-    const profile: ExtensionProfile = { ...(BUILTIN_PROFILES.client_cert as ExtensionProfile), name: 'any', extendedKeyUsage: { critical: false, value: ['anyExtendedKeyUsage'] } };
+    const profile: ExtensionProfile = {
+      ...(BUILTIN_PROFILES.client_cert as ExtensionProfile),
+      name: 'any',
+      extendedKeyUsage: { critical: false, value: ['anyExtendedKeyUsage'] },
+    };
     const anyEku = await makeLeaf(dir, other, { cn: 'any-eku', profile });
     const snap = await buildSnapshot([trust('other', [other.certPem])], 1, 1, cache);
     const d = await evaluateConnection(evidence(snap, anyEku), {}, info);
@@ -121,20 +222,45 @@ describe('gateway policy', () => {
   test('pinned rules: fingerprint (any spelling) and subject O', async () => {
     const leaf = await makeLeaf(dir, other, { cn: 'pin-me' });
     const fp = info(der(leaf)).fingerprint.toUpperCase().match(/../g)?.join(':') ?? '';
-    const byFp = await buildSnapshot([trust('other', [other.certPem], { rules: [{ kind: 'fingerprint_sha256', value: fp }] })], 1, 1, cache);
+    const byFp = await buildSnapshot(
+      [trust('other', [other.certPem], { rules: [{ kind: 'fingerprint_sha256', value: fp }] })],
+      1,
+      1,
+      cache,
+    );
     assert.equal((await evaluateConnection(evidence(byFp, leaf), {}, info)).reason, 'ok');
-    const byO = await buildSnapshot([trust('other', [other.certPem], { rules: [{ kind: 'subject_o', value: 'Someone Else' }] })], 1, 1, cache);
-    assert.equal((await evaluateConnection(evidence(byO, leaf), {}, info)).reason, 'pinned_rule_mismatch');
+    const byO = await buildSnapshot(
+      [trust('other', [other.certPem], { rules: [{ kind: 'subject_o', value: 'Someone Else' }] })],
+      1,
+      1,
+      cache,
+    );
+    assert.equal(
+      (await evaluateConnection(evidence(byO, leaf), {}, info)).reason,
+      'pinned_rule_mismatch',
+    );
   });
 
   test("OpenSSL's verdict is mapped after attribution; a stranger stays unknown_ca", async () => {
     const snap = await buildSnapshot([trust('other', [other.certPem])], 1, 1, cache);
     const leaf = await makeLeaf(dir, other, { cn: 'openssl-says' });
-    const e = { ...evidence(snap, leaf), authorized: false, authorizationError: 'CERT_HAS_EXPIRED' };
+    const e = {
+      ...evidence(snap, leaf),
+      authorized: false,
+      authorizationError: 'CERT_HAS_EXPIRED',
+    };
     assert.equal((await evaluateConnection(e, {}, info)).reason, 'expired');
     const stranger = await makeLeaf(dir, root, { cn: 'stranger' });
-    const s = { ...evidence(snap, stranger), authorized: false, authorizationError: 'CERT_HAS_EXPIRED' };
-    assert.equal((await evaluateConnection(s, {}, info)).reason, 'unknown_ca', 'an expired certificate from an unknown CA is unknown_ca');
+    const s = {
+      ...evidence(snap, stranger),
+      authorized: false,
+      authorizationError: 'CERT_HAS_EXPIRED',
+    };
+    assert.equal(
+      (await evaluateConnection(s, {}, info)).reason,
+      'unknown_ca',
+      'an expired certificate from an unknown CA is unknown_ca',
+    );
     assert.equal(mapAuthorizationError('INVALID_PURPOSE'), 'eku_missing');
     assert.equal(mapAuthorizationError('EE_KEY_TOO_SMALL'), 'weak_key');
     assert.equal(mapAuthorizationError('CA_MD_TOO_WEAK'), 'bad_certificate');
@@ -144,7 +270,10 @@ describe('gateway policy', () => {
 
   test('handshake failures are classified', () => {
     const e = (code: string, message = 'x') => Object.assign(new Error(message), { code });
-    assert.equal(classifyTlsClientError(e('ERR_TLS_HANDSHAKE_TIMEOUT')).reason, 'handshake_timeout');
+    assert.equal(
+      classifyTlsClientError(e('ERR_TLS_HANDSHAKE_TIMEOUT')).reason,
+      'handshake_timeout',
+    );
     assert.equal(classifyTlsClientError(e('ERR_SSL_UNSUPPORTED_PROTOCOL')).reason, 'tls_version');
     assert.equal(classifyTlsClientError(e('ERR_SSL_NO_SHARED_CIPHER')).reason, 'bad_request');
     assert.equal(classifyTlsClientError(e('ECONNRESET')).reason, 'bad_request');
@@ -172,49 +301,118 @@ describe('gateway policy', () => {
       profile: BUILTIN_PROFILES.v3_intermediate_ca as ExtensionProfile,
       days: 30,
     });
-    const underWeak = await makeLeaf(dir, { ...other, privateKey: weak.privateKey, certificate: weakInter.certificate }, { cn: 'under-weak' });
+    const underWeak = await makeLeaf(
+      dir,
+      { ...other, privateKey: weak.privateKey, certificate: weakInter.certificate },
+      { cn: 'under-weak' },
+    );
     const w = await evaluateConnection(evidence(snap, underWeak, [weakInter]), {}, info);
     assert.equal(w.reason, 'weak_key', w.detail ?? '');
-    assert.match(w.detail ?? '', /intermediate CA certificate the client sent "CN=Weak Intermediate.*RSA 1024/);
+    assert.match(
+      w.detail ?? '',
+      /intermediate CA certificate the client sent "CN=Weak Intermediate.*RSA 1024/,
+    );
   });
 
   test('an unreadable CRL fails its institution closed, unless a good earlier reading of it is at hand', async () => {
     const leaf = await makeLeaf(dir, other, { cn: 'crl-victim' });
     const garbage = '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n';
-    const broken = await buildSnapshot([trust('other', [other.certPem], { crls: [garbage] })], 1, 1, cache);
+    const broken = await buildSnapshot(
+      [trust('other', [other.certPem], { crls: [garbage] })],
+      1,
+      1,
+      cache,
+    );
     const d = await evaluateConnection(evidence(broken, leaf), {}, info);
     assert.equal(d.outcome, 'rejected');
     assert.equal(d.reason, 'revoked');
     assert.match(d.detail ?? '', /revocation status .* is unknown: CRL 1 of other is unreadable/);
     // With the good CRL parsed first, a corrupted copy of the same record keeps the good one in force.
     const parses = new TrustParseCache();
-    const good = await buildCrl({ signer: { privateKey: other.privateKey, certificate: other.certificate }, entries: [{ serial: leaf.serialHex, revokedAt: new Date() }], crlNumber: 1n });
-    await buildSnapshot([trust('other', [other.certPem], { crls: [good.pem] })], 1, 1, cache, new Date(), parses);
-    const kept = await buildSnapshot([trust('other', [other.certPem], { crls: [garbage] })], 2, 2, cache, new Date(), parses);
-    assert.ok(kept.warnings.some((w) => /last good version/.test(w)), kept.warnings.join('\n'));
+    const good = await buildCrl({
+      signer: { privateKey: other.privateKey, certificate: other.certificate },
+      entries: [{ serial: leaf.serialHex, revokedAt: new Date() }],
+      crlNumber: 1n,
+    });
+    await buildSnapshot(
+      [trust('other', [other.certPem], { crls: [good.pem] })],
+      1,
+      1,
+      cache,
+      new Date(),
+      parses,
+    );
+    const kept = await buildSnapshot(
+      [trust('other', [other.certPem], { crls: [garbage] })],
+      2,
+      2,
+      cache,
+      new Date(),
+      parses,
+    );
+    assert.ok(
+      kept.warnings.some((w) => /last good version/.test(w)),
+      kept.warnings.join('\n'),
+    );
     const k = await evaluateConnection(evidence(kept, leaf), {}, info);
     assert.equal(k.reason, 'revoked');
     assert.match(k.detail ?? '', /is revoked by CRL 1/);
   });
 
   test('rebuilds reuse parsed CRLs and chains: an unchanged CRL is never parsed again', async () => {
-    const crlA = await buildCrl({ signer: { privateKey: root.privateKey, certificate: root.certificate }, entries: [{ serial: '01', revokedAt: new Date() }], crlNumber: 1n });
-    const crlB = await buildCrl({ signer: { privateKey: other.privateKey, certificate: other.certificate }, entries: [{ serial: '02', revokedAt: new Date() }], crlNumber: 1n });
-    const data = (a = crlA.pem) => [trust('a', [root.certPem], { crls: [a], ips: ['192.0.2.1'] }), trust('b', [other.certPem], { crls: [crlB.pem], ips: ['192.0.2.2'] })];
+    const crlA = await buildCrl({
+      signer: { privateKey: root.privateKey, certificate: root.certificate },
+      entries: [{ serial: '01', revokedAt: new Date() }],
+      crlNumber: 1n,
+    });
+    const crlB = await buildCrl({
+      signer: { privateKey: other.privateKey, certificate: other.certificate },
+      entries: [{ serial: '02', revokedAt: new Date() }],
+      crlNumber: 1n,
+    });
+    const data = (a = crlA.pem) => [
+      trust('a', [root.certPem], { crls: [a], ips: ['192.0.2.1'] }),
+      trust('b', [other.certPem], { crls: [crlB.pem], ips: ['192.0.2.2'] }),
+    ];
     const parses = new TrustParseCache();
     const s1 = await buildSnapshot(data(), 1, 1, cache, new Date(), parses);
     assert.deepEqual(parses.stats, { chainParses: 2, crlParses: 2 });
     const s2 = await buildSnapshot(data(), 2, 2, cache, new Date(), parses);
-    assert.deepEqual(parses.stats, { chainParses: 2, crlParses: 2 }, 'a full rebuild with nothing changed parses nothing');
+    assert.deepEqual(
+      parses.stats,
+      { chainParses: 2, crlParses: 2 },
+      'a full rebuild with nothing changed parses nothing',
+    );
     assert.equal(s2.institutions.get('a')!.crls[0], s1.institutions.get('a')!.crls[0]);
-    const crlA2 = await buildCrl({ signer: { privateKey: root.privateKey, certificate: root.certificate }, entries: [{ serial: '03', revokedAt: new Date() }], crlNumber: 2n });
-    const s3 = await updateSnapshot(s2, new Set(['a']), [data(crlA2.pem)[0]!], 3, 3, cache, new Date(), parses);
+    const crlA2 = await buildCrl({
+      signer: { privateKey: root.privateKey, certificate: root.certificate },
+      entries: [{ serial: '03', revokedAt: new Date() }],
+      crlNumber: 2n,
+    });
+    const s3 = await updateSnapshot(
+      s2,
+      new Set(['a']),
+      [data(crlA2.pem)[0]!],
+      3,
+      3,
+      cache,
+      new Date(),
+      parses,
+    );
     assert.deepEqual(parses.stats, { chainParses: 2, crlParses: 3 }, "only a's new CRL was parsed");
-    assert.equal(s3.institutions.get('b'), s2.institutions.get('b'), 'an institution that did not change is carried over as is');
+    assert.equal(
+      s3.institutions.get('b'),
+      s2.institutions.get('b'),
+      'an institution that did not change is carried over as is',
+    );
     assert.ok(s3.institutions.get('a')!.crls[0]!.revoked.has('3'));
     assert.deepEqual(s3.matcher.match('192.0.2.2'), ['b']);
     const s4 = await updateSnapshot(s3, new Set(['b']), [], 4, 4, cache, new Date(), parses);
-    assert.equal(s4.institutions.has('b'), false, 'an institution missing from the reload was deleted');
+    assert.equal(
+      s4.institutions.has('b'),
+      false,
+      'an institution missing from the reload was deleted',
+    );
     assert.deepEqual(s4.matcher.match('192.0.2.2'), []);
   });
 
@@ -275,8 +473,15 @@ const until = async (check: () => boolean, what: string, ms = 5_000): Promise<vo
 
 describe('trust cache', () => {
   test('a change reloads only the institution it names', async () => {
-    const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] }), trust('b', [other.certPem], { ips: ['192.0.2.2'] })]);
-    const tc = new TrustCache({ registry: fake as unknown as Registry, serverFactory: () => tls.createServer(), certCache: cache });
+    const fake = new FakeRegistry([
+      trust('a', [root.certPem], { ips: ['192.0.2.1'] }),
+      trust('b', [other.certPem], { ips: ['192.0.2.2'] }),
+    ]);
+    const tc = new TrustCache({
+      registry: fake as unknown as Registry,
+      serverFactory: () => tls.createServer(),
+      certCache: cache,
+    });
     try {
       const first = await tc.start();
       assert.deepEqual(fake.loads, [undefined]);
@@ -297,21 +502,48 @@ describe('trust cache', () => {
   test('an unreadable registry: the old snapshot serves until the maximum staleness, then lookups fail closed and /readyz says 503', async () => {
     const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
     const events: boolean[] = [];
-    const tc = new TrustCache({ registry: fake as unknown as Registry, serverFactory: () => tls.createServer(), certCache: cache, pollMs: 20, maxStaleMs: 1_000, onStale: (stale) => events.push(stale) });
-    const state = (): HealthState => ({ listening: true, draining: false, trustLoaded: true, trustStale: tc.stale, registryVersion: 1, registryError: tc.error?.message ?? null, serverCertNotAfter: null, auditFailingSeconds: null, auditError: null, auditMaxFailureSeconds: 30 });
+    const tc = new TrustCache({
+      registry: fake as unknown as Registry,
+      serverFactory: () => tls.createServer(),
+      certCache: cache,
+      pollMs: 20,
+      maxStaleMs: 1_000,
+      onStale: (stale) => events.push(stale),
+    });
+    const state = (): HealthState => ({
+      listening: true,
+      draining: false,
+      trustLoaded: true,
+      trustStale: tc.stale,
+      registryVersion: 1,
+      registryError: tc.error?.message ?? null,
+      serverCertNotAfter: null,
+      auditFailingSeconds: null,
+      auditError: null,
+      auditMaxFailureSeconds: 30,
+    });
     const ops = await startOpsServer('127.0.0.1', 0, state);
-    const readyz = async (): Promise<number> => (await fetch(`http://127.0.0.1:${ops.address().port}/readyz`)).status;
+    const readyz = async (): Promise<number> =>
+      (await fetch(`http://127.0.0.1:${ops.address().port}/readyz`)).status;
     try {
       await tc.start();
       fake.failing = true;
       fake.onFeedError?.(new MtlsError('MTLS_LOCK_TIMEOUT', 'poll failed (test)'));
-      assert.equal(tc.lookup('192.0.2.1').kind, 'tenant', 'a short failure keeps the last good snapshot');
+      assert.equal(
+        tc.lookup('192.0.2.1').kind,
+        'tenant',
+        'a short failure keeps the last good snapshot',
+      );
       assert.equal(await readyz(), 200);
       await until(() => tc.stale, 'staleness');
       const l = tc.lookup('192.0.2.1');
       assert.equal(l.kind, 'unavailable');
       assert.match(l.kind === 'unavailable' ? l.detail : '', /unreachable \(test\).*fail closed/);
-      assert.equal(tc.lookup('198.51.100.7').kind, 'unavailable', 'nobody is let in while the registry cannot be read');
+      assert.equal(
+        tc.lookup('198.51.100.7').kind,
+        'unavailable',
+        'nobody is let in while the registry cannot be read',
+      );
       assert.equal(await readyz(), 503);
       assert.deepEqual(events, [true]);
       fake.failing = false;
@@ -325,4 +557,3 @@ describe('trust cache', () => {
     }
   });
 });
-

@@ -1,6 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROXY_V1_MAX_BYTES, PROXY_V2_MAX_BYTES, PROXY_V2_SIGNATURE, buildProxyHeader, crc32c, parseProxyHeader, type ProxyParseResult } from '../../src/gateway/proxy-protocol.js';
+import {
+  PROXY_V1_MAX_BYTES,
+  PROXY_V2_MAX_BYTES,
+  PROXY_V2_SIGNATURE,
+  buildProxyHeader,
+  crc32c,
+  parseProxyHeader,
+  type ProxyParseResult,
+} from '../../src/gateway/proxy-protocol.js';
 
 /** The first bytes of a TLS 1.2 ClientHello record, as they follow the header on the wire. */
 const CLIENT_HELLO = Buffer.from('16030100c8010000c40303', 'hex');
@@ -29,7 +37,11 @@ function feedSplit(bytes: Buffer, at: number): ProxyParseResult {
 
 describe('PROXY protocol v1', () => {
   it('parses TCP4 and TCP6 lines and returns the ClientHello behind them', () => {
-    const r = ok(parseProxyHeader(Buffer.concat([v1('PROXY TCP4 127.0.0.5 127.0.0.1 51000 8443\r\n'), CLIENT_HELLO])));
+    const r = ok(
+      parseProxyHeader(
+        Buffer.concat([v1('PROXY TCP4 127.0.0.5 127.0.0.1 51000 8443\r\n'), CLIENT_HELLO]),
+      ),
+    );
     assert.deepEqual(r.header.source, { address: '127.0.0.5', port: 51000 });
     assert.deepEqual(r.header.destination, { address: '127.0.0.1', port: 8443 });
     assert.equal(r.header.length, 43);
@@ -41,7 +53,10 @@ describe('PROXY protocol v1', () => {
   });
 
   it('UNKNOWN means "use the real peer": no source, the rest of the line ignored', () => {
-    for (const line of ['PROXY UNKNOWN\r\n', 'PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n']) {
+    for (const line of [
+      'PROXY UNKNOWN\r\n',
+      'PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n',
+    ]) {
       const r = ok(parseProxyHeader(v1(line)));
       assert.equal(r.header.source, null);
       assert.equal(r.header.family, 'unspec');
@@ -49,7 +64,8 @@ describe('PROXY protocol v1', () => {
   });
 
   it('accepts the 107-byte worst case and refuses 108 bytes without CRLF', () => {
-    const worst = 'PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n';
+    const worst =
+      'PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n';
     assert.equal(worst.length, PROXY_V1_MAX_BYTES);
     ok(parseProxyHeader(v1(worst)));
     invalid(parseProxyHeader(v1(`PROXY UNKNOWN ${'a'.repeat(120)}`)), 'oversized');
@@ -85,12 +101,24 @@ describe('PROXY protocol v1', () => {
 
 describe('PROXY protocol v2', () => {
   it('parses IPv4 and IPv6 PROXY headers with TLVs and the ClientHello behind them', () => {
-    const h4 = buildProxyHeader({ version: 2, source: { address: '127.0.0.5', port: 40000 }, destination: { address: '127.0.0.1', port: 8443 }, tlvs: [{ type: 0x01, value: Buffer.from('h2') }, { type: 0xea, value: Buffer.from('vpce-0123') }] });
+    const h4 = buildProxyHeader({
+      version: 2,
+      source: { address: '127.0.0.5', port: 40000 },
+      destination: { address: '127.0.0.1', port: 8443 },
+      tlvs: [
+        { type: 0x01, value: Buffer.from('h2') },
+        { type: 0xea, value: Buffer.from('vpce-0123') },
+      ],
+    });
     const r = ok(parseProxyHeader(Buffer.concat([h4, CLIENT_HELLO])));
     assert.deepEqual(r.header.source, { address: '127.0.0.5', port: 40000 });
     assert.deepEqual(r.header.tlvTypes, [0x01, 0xea]);
     assert.deepEqual(r.rest, CLIENT_HELLO);
-    const h6 = buildProxyHeader({ version: 2, source: { address: '2001:db8::5', port: 1 }, destination: { address: '::ffff:127.0.0.1', port: 2 } });
+    const h6 = buildProxyHeader({
+      version: 2,
+      source: { address: '2001:db8::5', port: 1 },
+      destination: { address: '::ffff:127.0.0.1', port: 2 },
+    });
     const r6 = ok(parseProxyHeader(h6));
     assert.deepEqual(r6.header.source, { address: '2001:db8::5', port: 1 });
     assert.equal(r6.header.destination?.address, '::ffff:7f00:1');
@@ -99,7 +127,11 @@ describe('PROXY protocol v2', () => {
   it('LOCAL (health check) carries no client, even with an address block present', () => {
     const local = buildProxyHeader({ version: 2 });
     assert.equal(ok(parseProxyHeader(local)).header.command, 'local');
-    const withAddresses = buildProxyHeader({ version: 2, source: { address: '10.0.0.1', port: 1 }, destination: { address: '10.0.0.2', port: 2 } });
+    const withAddresses = buildProxyHeader({
+      version: 2,
+      source: { address: '10.0.0.1', port: 1 },
+      destination: { address: '10.0.0.2', port: 2 },
+    });
     withAddresses[12] = 0x20;
     const r = ok(parseProxyHeader(withAddresses));
     assert.equal(r.header.command, 'local');
@@ -110,7 +142,11 @@ describe('PROXY protocol v2', () => {
   it('UNSPEC, AF_UNIX and datagram relays fall back to the real peer', () => {
     for (const fam of [0x00, 0x31, 0x12, 0x22]) {
       const len = fam === 0x31 ? 216 : fam === 0x22 ? 36 : fam === 0x12 ? 12 : 0;
-      const h = Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from([0x21, fam, len >> 8, len & 0xff]), Buffer.alloc(len)]);
+      const h = Buffer.concat([
+        PROXY_V2_SIGNATURE,
+        Buffer.from([0x21, fam, len >> 8, len & 0xff]),
+        Buffer.alloc(len),
+      ]);
       const r = ok(parseProxyHeader(h));
       assert.equal(r.header.source, null, `fam 0x${fam.toString(16)}`);
     }
@@ -118,14 +154,24 @@ describe('PROXY protocol v2', () => {
 
   it('verifies a CRC32C TLV and refuses a wrong one', () => {
     assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283); // RFC 3720 B.4 check value
-    const h = buildProxyHeader({ version: 2, source: { address: '127.0.0.5', port: 1 }, destination: { address: '127.0.0.1', port: 2 }, crc32c: true });
+    const h = buildProxyHeader({
+      version: 2,
+      source: { address: '127.0.0.5', port: 1 },
+      destination: { address: '127.0.0.1', port: 2 },
+      crc32c: true,
+    });
     assert.deepEqual(ok(parseProxyHeader(h)).header.tlvTypes, [0x03]);
     h[20] = (h[20] as number) ^ 1;
     assert.match(invalid(parseProxyHeader(h), 'malformed'), /CRC32C/);
   });
 
   it('refuses bad version, command, family, short address blocks and overrunning TLVs', () => {
-    const good = buildProxyHeader({ version: 2, source: { address: '127.0.0.5', port: 1 }, destination: { address: '127.0.0.1', port: 2 }, tlvs: [{ type: 5, value: Buffer.from('id') }] });
+    const good = buildProxyHeader({
+      version: 2,
+      source: { address: '127.0.0.5', port: 1 },
+      destination: { address: '127.0.0.1', port: 2 },
+      tlvs: [{ type: 5, value: Buffer.from('id') }],
+    });
     const edit = (at: number, v: number): Buffer => {
       const b = Buffer.from(good);
       b[at] = v;
@@ -147,7 +193,10 @@ describe('PROXY protocol v2', () => {
   it('refuses an oversized header from its 16 fixed bytes, without waiting for the rest', () => {
     const fixed = Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from([0x21, 0x11, 0xff, 0xff])]);
     invalid(parseProxyHeader(fixed), 'oversized');
-    const atCap = Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from([0x21, 0x11, (PROXY_V2_MAX_BYTES - 16) >> 8, (PROXY_V2_MAX_BYTES - 16) & 0xff])]);
+    const atCap = Buffer.concat([
+      PROXY_V2_SIGNATURE,
+      Buffer.from([0x21, 0x11, (PROXY_V2_MAX_BYTES - 16) >> 8, (PROXY_V2_MAX_BYTES - 16) & 0xff]),
+    ]);
     assert.equal(parseProxyHeader(atCap).kind, 'need-more');
   });
 });
@@ -157,8 +206,18 @@ describe('PROXY protocol framing', () => {
     const headers = [
       v1('PROXY TCP4 127.0.0.5 127.0.0.1 51000 8443\r\n'),
       v1('PROXY TCP6 2001:db8::5 ::1 1 2\r\n'),
-      buildProxyHeader({ version: 2, source: { address: '127.0.0.5', port: 40000 }, destination: { address: '127.0.0.1', port: 8443 }, crc32c: true }),
-      buildProxyHeader({ version: 2, source: { address: '2001:db8::5', port: 1 }, destination: { address: '::1', port: 2 }, tlvs: [{ type: 4, value: Buffer.alloc(10) }] }),
+      buildProxyHeader({
+        version: 2,
+        source: { address: '127.0.0.5', port: 40000 },
+        destination: { address: '127.0.0.1', port: 8443 },
+        crc32c: true,
+      }),
+      buildProxyHeader({
+        version: 2,
+        source: { address: '2001:db8::5', port: 1 },
+        destination: { address: '::1', port: 2 },
+        tlvs: [{ type: 4, value: Buffer.alloc(10) }],
+      }),
       buildProxyHeader({ version: 2 }),
     ];
     for (const h of headers) {

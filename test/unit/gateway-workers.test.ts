@@ -10,22 +10,43 @@ import { isMtlsError } from '../../src/errors/index.js';
 import { loadGatewayConfig } from '../../src/gateway/config.js';
 import { decideRestart, DEFAULT_RESTART_POLICY } from '../../src/gateway/workers/restart-policy.js';
 
-const base = { upstream: 'http://127.0.0.1:8080', registry: 'reg.db', tls: { cert: 's.pem', key: 's.key' } };
+const base = {
+  upstream: 'http://127.0.0.1:8080',
+  registry: 'reg.db',
+  tls: { cert: 's.pem', key: 's.key' },
+};
 
 describe('workers key', () => {
   test('defaults to one per CPU; auto means the same; file < env < flag', () => {
     assert.equal(loadGatewayConfig({ values: base, env: {} }).workers, availableParallelism());
-    assert.equal(loadGatewayConfig({ values: { ...base, workers: 'auto' }, env: {} }).workers, availableParallelism());
+    assert.equal(
+      loadGatewayConfig({ values: { ...base, workers: 'auto' }, env: {} }).workers,
+      availableParallelism(),
+    );
     assert.equal(loadGatewayConfig({ values: { ...base, workers: 3 }, env: {} }).workers, 3);
-    assert.equal(loadGatewayConfig({ values: { ...base, workers: 3 }, env: { MTLS_GATEWAY_WORKERS: '4' } }).workers, 4);
-    assert.equal(loadGatewayConfig({ values: { ...base, workers: 3 }, env: { MTLS_GATEWAY_WORKERS: '4' }, overrides: { workers: '1' } }).workers, 1);
+    assert.equal(
+      loadGatewayConfig({ values: { ...base, workers: 3 }, env: { MTLS_GATEWAY_WORKERS: '4' } })
+        .workers,
+      4,
+    );
+    assert.equal(
+      loadGatewayConfig({
+        values: { ...base, workers: 3 },
+        env: { MTLS_GATEWAY_WORKERS: '4' },
+        overrides: { workers: '1' },
+      }).workers,
+      1,
+    );
   });
 
   test('refuses 0, fractions, words and absurd counts, naming the key and the fix', () => {
     for (const bad of [0, 2.5, 'two', -1, 5000]) {
       assert.throws(
         () => loadGatewayConfig({ values: { ...base, workers: bad }, env: {} }),
-        (e: unknown) => isMtlsError(e, 'MTLS_CONFIG_INVALID') && /key `workers`: must be a whole number from 1 to 1024 or "auto"/.test(e.message) && /fix: give a whole number/.test(e.message),
+        (e: unknown) =>
+          isMtlsError(e, 'MTLS_CONFIG_INVALID') &&
+          /key `workers`: must be a whole number from 1 to 1024 or "auto"/.test(e.message) &&
+          /fix: give a whole number/.test(e.message),
         String(bad),
       );
     }
@@ -34,7 +55,11 @@ describe('workers key', () => {
 
 describe('restart policy', () => {
   test('a worker that had been serving is restarted at once and its slot starts afresh', () => {
-    assert.deepEqual(decideRestart(3, DEFAULT_RESTART_POLICY.stableAfterMs), { action: 'restart', delayMs: 0, quickFailures: 0 });
+    assert.deepEqual(decideRestart(3, DEFAULT_RESTART_POLICY.stableAfterMs), {
+      action: 'restart',
+      delayMs: 0,
+      quickFailures: 0,
+    });
   });
 
   test('quick deaths in a row: the delay doubles, is capped, and the fifth gives up', () => {
@@ -48,6 +73,10 @@ describe('restart policy', () => {
     }
     assert.deepEqual(delays, [100, 200, 400, 800]);
     assert.equal(failures, 5);
-    assert.deepEqual(decideRestart(5, 50, { maxQuickFailures: 20, maxDelayMs: 1_000 }), { action: 'restart', delayMs: 1_000, quickFailures: 6 });
+    assert.deepEqual(decideRestart(5, 50, { maxQuickFailures: 20, maxDelayMs: 1_000 }), {
+      action: 'restart',
+      delayMs: 1_000,
+      quickFailures: 6,
+    });
   });
 });

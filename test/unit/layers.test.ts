@@ -27,7 +27,20 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Node built-ins pki must not touch: it is pure X.509, with no I/O of its own. */
-const PKI_FORBIDDEN_BUILTINS = new Set(['fs', 'fs/promises', 'net', 'tls', 'http', 'https', 'http2', 'dgram', 'dns', 'child_process', 'cluster', 'worker_threads']);
+const PKI_FORBIDDEN_BUILTINS = new Set([
+  'fs',
+  'fs/promises',
+  'net',
+  'tls',
+  'http',
+  'https',
+  'http2',
+  'dgram',
+  'dns',
+  'child_process',
+  'cluster',
+  'worker_threads',
+]);
 
 interface Edge {
   from: string;
@@ -57,7 +70,8 @@ for (const file of files) {
   const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
   const from = relative(SRC, file);
   for (const { fileName: specifier } of info.importedFiles) {
-    if (specifier.startsWith('.')) edges.push({ from, to: resolveLocal(file, specifier), specifier });
+    if (specifier.startsWith('.'))
+      edges.push({ from, to: resolveLocal(file, specifier), specifier });
     else builtins.push({ from, to: specifier.replace(/^node:/, ''), specifier });
   }
 }
@@ -69,8 +83,13 @@ describe('layers: the import rules of the design', () => {
   test('the scanner sees the whole tree', () => {
     assert.ok(files.length > 100, `${files.length} modules`);
     assert.ok(edges.length > 300, `${edges.length} imports`);
-    for (const e of edges) assert.ok(files.includes(join(SRC, e.to)), `${e.from} imports ${e.specifier}, which is not a module under src/`);
-    for (const layer of new Set(files.map((f) => layerOf(relative(SRC, f))))) assert.ok(layer in MAY_IMPORT, `src/${layer} has no row in the layer table`);
+    for (const e of edges)
+      assert.ok(
+        files.includes(join(SRC, e.to)),
+        `${e.from} imports ${e.specifier}, which is not a module under src/`,
+      );
+    for (const layer of new Set(files.map((f) => layerOf(relative(SRC, f)))))
+      assert.ok(layer in MAY_IMPORT, `src/${layer} has no row in the layer table`);
   });
 
   test('each layer imports only the layers below it; nothing imports the CLI', () => {
@@ -84,7 +103,9 @@ describe('layers: the import rules of the design', () => {
   });
 
   test('pki does no I/O: no fs, net, tls, http or processes', () => {
-    const broken = builtins.filter((e) => layerOf(e.from) === 'pki' && PKI_FORBIDDEN_BUILTINS.has(e.to)).map((e) => `${e.from} -> ${e.specifier}`);
+    const broken = builtins
+      .filter((e) => layerOf(e.from) === 'pki' && PKI_FORBIDDEN_BUILTINS.has(e.to))
+      .map((e) => `${e.from} -> ${e.specifier}`);
     assert.deepEqual(broken, []);
   });
 

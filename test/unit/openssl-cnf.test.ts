@@ -5,7 +5,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMtlsError, type MtlsError } from '../../src/errors/index.js';
-import { parseOpenSslConfig, readOpenSslConfig, type ParsedOpenSslConfig } from '../../src/ca/openssl-cnf.js';
+import {
+  parseOpenSslConfig,
+  readOpenSslConfig,
+  type ParsedOpenSslConfig,
+} from '../../src/ca/openssl-cnf.js';
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mtls-cnf-'));
@@ -13,8 +17,10 @@ function tmp(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
-const parse = (text: string, env: NodeJS.ProcessEnv = {}): ParsedOpenSslConfig => parseOpenSslConfig(text, { path: '/cfg/openssl.cnf', env });
-const val = (cfg: ParsedOpenSslConfig, s: string, k: string): string | undefined => cfg.get(s, k)?.value;
+const parse = (text: string, env: NodeJS.ProcessEnv = {}): ParsedOpenSslConfig =>
+  parseOpenSslConfig(text, { path: '/cfg/openssl.cnf', env });
+const val = (cfg: ParsedOpenSslConfig, s: string, k: string): string | undefined =>
+  cfg.get(s, k)?.value;
 
 function configError(fn: () => unknown, code: MtlsError['code'], ...parts: string[]): MtlsError {
   let err: unknown;
@@ -24,12 +30,24 @@ function configError(fn: () => unknown, code: MtlsError['code'], ...parts: strin
     err = e;
   }
   assert.ok(isMtlsError(err, code), `expected ${code}, got ${String(err)}`);
-  for (const p of parts) assert.ok(err.message.includes(p), `message "${err.message}" should include "${p}"`);
+  for (const p of parts)
+    assert.ok(err.message.includes(p), `message "${err.message}" should include "${p}"`);
   return err;
 }
 
 test('sections, whitespace inside brackets, comments and the default section', () => {
-  const cfg = parse(['# top comment', 'g = global  # trailing', '[ ca ]  ', 'default_ca = CA_default', '[my  sect]', 'a=1', '[ default ]', 'late = yes'].join('\n'));
+  const cfg = parse(
+    [
+      '# top comment',
+      'g = global  # trailing',
+      '[ ca ]  ',
+      'default_ca = CA_default',
+      '[my  sect]',
+      'a=1',
+      '[ default ]',
+      'late = yes',
+    ].join('\n'),
+  );
   assert.deepEqual(
     cfg.sections.map((s) => s.name),
     ['default', 'ca', 'my  sect'],
@@ -111,18 +129,49 @@ test('a section named ENV overrides the environment, as in OpenSSL', () => {
 });
 
 test('an undefined variable is an error naming file:line, as OpenSSL reports it', () => {
-  const e = configError(() => parse('x = 1\n[ s1 ]\na = $undefinedvar/z'), 'MTLS_CONFIG_INVALID', '/cfg/openssl.cnf:3', 'undefinedvar', 'has no value');
+  const e = configError(
+    () => parse('x = 1\n[ s1 ]\na = $undefinedvar/z'),
+    'MTLS_CONFIG_INVALID',
+    '/cfg/openssl.cnf:3',
+    'undefinedvar',
+    'has no value',
+  );
   assert.equal(e.subject, '/cfg/openssl.cnf:3');
-  configError(() => parse('[s]\na = ${ENV::MTLS_NOT_SET_ANYWHERE}'), 'MTLS_CONFIG_INVALID', '/cfg/openssl.cnf:2', 'MTLS_NOT_SET_ANYWHERE');
-  configError(() => parse('a = x $ y'), 'MTLS_CONFIG_INVALID', '/cfg/openssl.cnf:1', 'not followed by a variable name');
-  configError(() => parse('v = 1\na = ${v.x}'), 'MTLS_CONFIG_INVALID', '/cfg/openssl.cnf:2', 'closing "}"');
+  configError(
+    () => parse('[s]\na = ${ENV::MTLS_NOT_SET_ANYWHERE}'),
+    'MTLS_CONFIG_INVALID',
+    '/cfg/openssl.cnf:2',
+    'MTLS_NOT_SET_ANYWHERE',
+  );
+  configError(
+    () => parse('a = x $ y'),
+    'MTLS_CONFIG_INVALID',
+    '/cfg/openssl.cnf:1',
+    'not followed by a variable name',
+  );
+  configError(
+    () => parse('v = 1\na = ${v.x}'),
+    'MTLS_CONFIG_INVALID',
+    '/cfg/openssl.cnf:2',
+    'closing "}"',
+  );
   // a variable must be defined on an earlier line
   configError(() => parse('a = $later\nlater = 1'), 'MTLS_CONFIG_INVALID', ':1');
 });
 
 test('syntax errors name file and line', () => {
-  configError(() => parse('ok = 1\nmy key = v'), 'MTLS_CONFIG_INVALID', '/cfg/openssl.cnf:2', 'missing equal sign');
-  configError(() => parse('[ s'), 'MTLS_CONFIG_INVALID', '/cfg/openssl.cnf:1', 'missing close square bracket');
+  configError(
+    () => parse('ok = 1\nmy key = v'),
+    'MTLS_CONFIG_INVALID',
+    '/cfg/openssl.cnf:2',
+    'missing equal sign',
+  );
+  configError(
+    () => parse('[ s'),
+    'MTLS_CONFIG_INVALID',
+    '/cfg/openssl.cnf:1',
+    'missing close square bracket',
+  );
   configError(() => parse('[ $v ]'), 'MTLS_CONFIG_INVALID', '/cfg/openssl.cnf:1');
 });
 
@@ -132,7 +181,9 @@ test('a repeated key keeps the last value at its last position and warns', () =>
     cfg.section('s')?.entries.map((e) => `${e.key}=${e.value}`),
     ['other=x', 'dup=2'],
   );
-  assert.ok(cfg.warnings.some((w) => w.includes('/cfg/openssl.cnf:4') && w.includes('/cfg/openssl.cnf:2')));
+  assert.ok(
+    cfg.warnings.some((w) => w.includes('/cfg/openssl.cnf:4') && w.includes('/cfg/openssl.cnf:2')),
+  );
 });
 
 test('numbered keys (0.organizationName) stay distinct and in order', () => {
@@ -152,21 +203,34 @@ test('.include of a file and of a directory, relative to the including file', (t
   writeFileSync(join(dir, 'conf.d', 'a.conf'), '[ dsec ]\ny = $s::ik\n');
   writeFileSync(join(dir, 'conf.d', 'c.txt'), 'ignored = 1\n');
   const main = join(dir, 'openssl.cnf');
-  writeFileSync(main, '[ s ]\n.include sub/inc.cnf\nafter = 1\n.include = conf.d\n[ s ]\nlast = 1\n');
+  writeFileSync(
+    main,
+    '[ s ]\n.include sub/inc.cnf\nafter = 1\n.include = conf.d\n[ s ]\nlast = 1\n',
+  );
   const cfg = readOpenSslConfig(main, { env: {} });
   assert.equal(val(cfg, 's', 'ik'), 'from_inc');
   // OpenSSL keeps the section the included file left open
   assert.equal(val(cfg, 'incsect', 'after'), '1');
   assert.equal(val(cfg, 'dsec', 'y'), 'from_inc');
   assert.equal(val(cfg, 'dsec', 'z'), '1');
-  assert.equal(cfg.section('dsec')?.entries.some((e) => e.key === 'ignored'), false);
+  assert.equal(
+    cfg.section('dsec')?.entries.some((e) => e.key === 'ignored'),
+    false,
+  );
   assert.equal(val(cfg, 's', 'last'), '1');
   const x = cfg.get('incsect', 'x');
   assert.equal(x?.file, join(dir, 'sub', 'inc.cnf'));
   assert.equal(x?.line, 3);
-  assert.deepEqual(cfg.files, [main, join(dir, 'sub', 'inc.cnf'), join(dir, 'conf.d', 'a.conf'), join(dir, 'conf.d', 'b.cnf')]);
+  assert.deepEqual(cfg.files, [
+    main,
+    join(dir, 'sub', 'inc.cnf'),
+    join(dir, 'conf.d', 'a.conf'),
+    join(dir, 'conf.d', 'b.cnf'),
+  ]);
   // relative includes: OpenSSL resolves them against its working directory; we say so
-  assert.ok(cfg.warnings.some((w) => w.startsWith(`${main}:2:`) && w.includes('working directory')));
+  assert.ok(
+    cfg.warnings.some((w) => w.startsWith(`${main}:2:`) && w.includes('working directory')),
+  );
 });
 
 test('.include: includedir pragma, OPENSSL_CONF_INCLUDE, abspath, missing file, loops', (t) => {
@@ -184,7 +248,12 @@ test('.include: includedir pragma, OPENSSL_CONF_INCLUDE, abspath, missing file, 
   assert.equal(val(b, 'default', 'fromx'), '1');
 
   writeFileSync(main, '.pragma = abspath:on\n.include inc/x.cnf\n');
-  configError(() => readOpenSslConfig(main, { env: {} }), 'MTLS_CONFIG_INVALID', `${main}:2`, 'relative path');
+  configError(
+    () => readOpenSslConfig(main, { env: {} }),
+    'MTLS_CONFIG_INVALID',
+    `${main}:2`,
+    'relative path',
+  );
 
   writeFileSync(main, `.include ${join(dir, 'nope.cnf')}\nok = 1\n`);
   const c = readOpenSslConfig(main, { env: {} });
@@ -201,7 +270,12 @@ test('.pragma: dollarid, unknown pragmas warn, malformed pragmas fail', () => {
   assert.equal(val(cfg, 'default', 'a'), '$v$x 1');
   const w = parse('.pragma foo:bar\na = 1');
   assert.ok(w.warnings.some((x) => x.includes('/cfg/openssl.cnf:1') && x.includes('foo')));
-  configError(() => parse('.pragma dollarid'), 'MTLS_CONFIG_INVALID', '/cfg/openssl.cnf:1', 'invalid pragma');
+  configError(
+    () => parse('.pragma dollarid'),
+    'MTLS_CONFIG_INVALID',
+    '/cfg/openssl.cnf:1',
+    'invalid pragma',
+  );
   configError(() => parse('.pragma dollarid:maybe'), 'MTLS_CONFIG_INVALID', '/cfg/openssl.cnf:1');
 });
 
@@ -231,12 +305,28 @@ test('oracle: openssl req reads the same values from the same file', (t) => {
   const path = join(dir, 'o.cnf');
   writeFileSync(path, text);
   const ours = readOpenSslConfig(path, { env: { MTLS_T: 'envval' } });
-  execFileSync('openssl', ['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', join(dir, 'k.pem')]);
-  execFileSync('openssl', ['req', '-new', '-config', path, '-key', join(dir, 'k.pem'), '-out', join(dir, 'r.csr')], {
-    env: { ...process.env, MTLS_T: 'envval' },
-    stdio: 'pipe',
-  });
-  const out = execFileSync('openssl', ['req', '-in', join(dir, 'r.csr'), '-noout', '-subject', '-nameopt', 'multiline,-esc_msb,utf8'], { encoding: 'utf8' });
+  execFileSync('openssl', [
+    'ecparam',
+    '-genkey',
+    '-name',
+    'prime256v1',
+    '-noout',
+    '-out',
+    join(dir, 'k.pem'),
+  ]);
+  execFileSync(
+    'openssl',
+    ['req', '-new', '-config', path, '-key', join(dir, 'k.pem'), '-out', join(dir, 'r.csr')],
+    {
+      env: { ...process.env, MTLS_T: 'envval' },
+      stdio: 'pipe',
+    },
+  );
+  const out = execFileSync(
+    'openssl',
+    ['req', '-in', join(dir, 'r.csr'), '-noout', '-subject', '-nameopt', 'multiline,-esc_msb,utf8'],
+    { encoding: 'utf8' },
+  );
   const theirs = new Map(
     out
       .split('\n')
@@ -261,11 +351,36 @@ test('oracle: openssl also refuses an undefined variable', (t) => {
   writeFileSync(path, 'x = 1\n[ req ]\ndistinguished_name = $nothere\n');
   let stderr = '';
   try {
-    execFileSync('openssl', ['req', '-config', path, '-new', '-subj', '/CN=x', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k'), '-out', join(dir, 'r')], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-config',
+        path,
+        '-new',
+        '-subj',
+        '/CN=x',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'k'),
+        '-out',
+        join(dir, 'r'),
+      ],
+      { stdio: 'pipe' },
+    );
   } catch (e) {
     stderr = String((e as { stderr?: Buffer }).stderr ?? '');
   }
   assert.match(stderr, /line 3/);
   assert.match(stderr, /variable has no value/);
-  configError(() => readOpenSslConfig(path, { env: {} }), 'MTLS_CONFIG_INVALID', `${path}:3`, 'variable has no value');
+  configError(
+    () => readOpenSslConfig(path, { env: {} }),
+    'MTLS_CONFIG_INVALID',
+    `${path}:3`,
+    'variable has no value',
+  );
 });

@@ -32,7 +32,12 @@ describe('PKCS#12 KDF (RFC 7292 App. B)', () => {
 
   for (const [pw, salt, iter, id, want] of VECTORS) {
     it(`matches the published vector "${pw}" salt ${salt} id ${id} (${iter} iterations)`, () => {
-      assert.equal(pkcs12Kdf('sha1', bmpPassword(pw), hex(salt), id, iter, want.length / 2).toString('hex').toUpperCase(), want);
+      assert.equal(
+        pkcs12Kdf('sha1', bmpPassword(pw), hex(salt), id, iter, want.length / 2)
+          .toString('hex')
+          .toUpperCase(),
+        want,
+      );
     });
   }
 
@@ -43,20 +48,55 @@ describe('PKCS#12 KDF (RFC 7292 App. B)', () => {
     ['sha256', 'correct horse', '00112233445566778899aabbccddeeff', 2048, 3, 32],
     ['sha256', 'p\u00e4ss', '0102030405', 7, 1, 100],
     ['sha384', 'x', 'ffeeddccbbaa99887766554433221100ff', 3, 3, 48],
-    ['sha512', 'longer password than one block of sixty-four bytes, surely it is', '0a0b', 5, 1, 150],
+    [
+      'sha512',
+      'longer password than one block of sixty-four bytes, surely it is',
+      '0a0b',
+      5,
+      1,
+      150,
+    ],
   ];
   for (const [digest, pw, salt, iter, id, len] of cases) {
     it(`agrees with openssl kdf PKCS12KDF for ${digest}, ${len} bytes`, () => {
-      const theirs = execFileSync('openssl', [
-        'kdf', '-keylen', String(len), '-kdfopt', `digest:${digest.toUpperCase()}`, '-kdfopt', `hexpass:${bmpPassword(pw).toString('hex')}`,
-        '-kdfopt', `hexsalt:${salt}`, '-kdfopt', `iter:${iter}`, '-kdfopt', `id:${id}`, 'PKCS12KDF',
-      ], { encoding: 'utf8' }).trim().replace(/:/g, '').toLowerCase();
-      assert.equal(pkcs12Kdf(digest, bmpPassword(pw), hex(salt), id, iter, len).toString('hex'), theirs);
+      const theirs = execFileSync(
+        'openssl',
+        [
+          'kdf',
+          '-keylen',
+          String(len),
+          '-kdfopt',
+          `digest:${digest.toUpperCase()}`,
+          '-kdfopt',
+          `hexpass:${bmpPassword(pw).toString('hex')}`,
+          '-kdfopt',
+          `hexsalt:${salt}`,
+          '-kdfopt',
+          `iter:${iter}`,
+          '-kdfopt',
+          `id:${id}`,
+          'PKCS12KDF',
+        ],
+        { encoding: 'utf8' },
+      )
+        .trim()
+        .replace(/:/g, '')
+        .toLowerCase();
+      assert.equal(
+        pkcs12Kdf(digest, bmpPassword(pw), hex(salt), id, iter, len).toString('hex'),
+        theirs,
+      );
     });
   }
 
   it('refuses a zero iteration count and a zero length', () => {
-    assert.throws(() => pkcs12Kdf('sha1', bmpPassword('a'), hex('00'), 1, 0, 8), (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'));
-    assert.throws(() => pkcs12Kdf('sha1', bmpPassword('a'), hex('00'), 1, 1, 0), (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'));
+    assert.throws(
+      () => pkcs12Kdf('sha1', bmpPassword('a'), hex('00'), 1, 0, 8),
+      (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'),
+    );
+    assert.throws(
+      () => pkcs12Kdf('sha1', bmpPassword('a'), hex('00'), 1, 1, 0),
+      (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'),
+    );
   });
 });

@@ -4,14 +4,22 @@ import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { isMtlsError, type ErrorCode } from '../../src/errors/index.js';
 import { readDer, readDerChildren, tlv } from '../../src/pki/der.js';
 import { berToDer } from '../../src/pki/pkcs12/ber.js';
-import { buildPfx, convertPfx, describePfx, parsePfx, type PfxFlavour } from '../../src/pki/pkcs12/index.js';
+import {
+  buildPfx,
+  convertPfx,
+  describePfx,
+  parsePfx,
+  type PfxFlavour,
+} from '../../src/pki/pkcs12/index.js';
 import { exportPrivateKeyPem } from '../../src/pki/keys.js';
 import { makePfxFixture, pkcs8, type PfxFixture } from '../helpers/pfx-fixtures.js';
 
-const rejects = (code: ErrorCode) => (e: unknown): boolean => {
-  assert.ok(isMtlsError(e, code), `expected ${code}, got ${String((e as Error)?.stack ?? e)}`);
-  return true;
-};
+const rejects =
+  (code: ErrorCode) =>
+  (e: unknown): boolean => {
+    assert.ok(isMtlsError(e, code), `expected ${code}, got ${String((e as Error)?.stack ?? e)}`);
+    return true;
+  };
 
 /** Re-encodes DER as BER the way Java/NSS do: indefinite lengths, chunked OCTET STRINGs (never inside one). */
 function toBer(der: Buffer): Buffer {
@@ -22,7 +30,8 @@ function toBer(der: Buffer): Buffer {
   }
   if (el.tag === 0x04 && el.content.length > 100) {
     const chunks: Buffer[] = [];
-    for (let i = 0; i < el.content.length; i += 100) chunks.push(tlv(0x04, el.content.subarray(i, i + 100)));
+    for (let i = 0; i < el.content.length; i += 100)
+      chunks.push(tlv(0x04, el.content.subarray(i, i + 100)));
     return Buffer.concat([Buffer.from([0x24, 0x80]), ...chunks, Buffer.from([0, 0])]);
   }
   return el.raw;
@@ -35,7 +44,11 @@ describe('PKCS#12 build and parse', () => {
   });
   after(() => fx.cleanup());
 
-  const build = (flavour: PfxFlavour, password = 'correct horse', extra: Partial<Parameters<typeof buildPfx>[0]> = {}): Buffer =>
+  const build = (
+    flavour: PfxFlavour,
+    password = 'correct horse',
+    extra: Partial<Parameters<typeof buildPfx>[0]> = {},
+  ): Buffer =>
     buildPfx({
       privateKey: fx.leafKey,
       certificate: fx.leafCert,
@@ -52,16 +65,25 @@ describe('PKCS#12 build and parse', () => {
       assert.ok(p.privateKey);
       assert.deepEqual(pkcs8(p.privateKey), pkcs8(fx.leafKey));
       assert.equal(p.certificate?.fingerprint256, fx.leafCert.fingerprint256);
-      assert.deepEqual(p.chain.map((c) => c.fingerprint256), [fx.intermediateCert.fingerprint256, fx.rootCert.fingerprint256]);
+      assert.deepEqual(
+        p.chain.map((c) => c.fingerprint256),
+        [fx.intermediateCert.fingerprint256, fx.rootCert.fingerprint256],
+      );
       assert.equal(p.friendlyName, 'ACME Client 01');
       assert.deepEqual(p.localKeyId, createHash('sha1').update(fx.leafCert.raw).digest());
       assert.equal(p.keyMatchesCertificate, true);
       assert.equal(p.keyCount, 1);
-      const leafEntry = p.certificates.find((c) => c.certificate.fingerprint256 === fx.leafCert.fingerprint256);
+      const leafEntry = p.certificates.find(
+        (c) => c.certificate.fingerprint256 === fx.leafCert.fingerprint256,
+      );
       assert.equal(leafEntry?.friendlyName, 'ACME Client 01');
       assert.deepEqual(leafEntry?.localKeyId, p.localKeyId);
       // Chain certificates carry no attributes, as OpenSSL writes them.
-      assert.ok(p.certificates.filter((c) => c !== leafEntry).every((c) => c.friendlyName === undefined && c.localKeyId === undefined));
+      assert.ok(
+        p.certificates
+          .filter((c) => c !== leafEntry)
+          .every((c) => c.friendlyName === undefined && c.localKeyId === undefined),
+      );
     });
   }
 
@@ -93,7 +115,14 @@ describe('PKCS#12 build and parse', () => {
 
   it('defaults to the modern flavour and honours friendlyName and iteration options', () => {
     const p = parsePfx(
-      buildPfx({ privateKey: fx.leafKey, certificate: fx.leafCert, password: 'pw', friendlyName: 'Zoë – client', iterations: 3000, macIterations: 4000 }),
+      buildPfx({
+        privateKey: fx.leafKey,
+        certificate: fx.leafCert,
+        password: 'pw',
+        friendlyName: 'Zoë – client',
+        iterations: 3000,
+        macIterations: 4000,
+      }),
       'pw',
     );
     assert.equal(p.algorithms.flavour, 'modern');
@@ -101,7 +130,15 @@ describe('PKCS#12 build and parse', () => {
     assert.equal(p.algorithms.keyEncryption?.iterations, 3000);
     assert.equal(p.algorithms.macIterations, 4000);
     assert.deepEqual(p.chain, []);
-    const none = parsePfx(buildPfx({ privateKey: fx.leafKey, certificate: fx.leafCert, password: 'pw', friendlyName: '' }), 'pw');
+    const none = parsePfx(
+      buildPfx({
+        privateKey: fx.leafKey,
+        certificate: fx.leafCert,
+        password: 'pw',
+        friendlyName: '',
+      }),
+      'pw',
+    );
     assert.equal(none.friendlyName, undefined);
   });
 
@@ -115,7 +152,10 @@ describe('PKCS#12 build and parse', () => {
       }),
       'pw',
     );
-    assert.deepEqual(p.chain.map((c) => c.fingerprint256), [fx.intermediateCert.fingerprint256]);
+    assert.deepEqual(
+      p.chain.map((c) => c.fingerprint256),
+      [fx.intermediateCert.fingerprint256],
+    );
   });
 
   for (const flavour of ['modern', 'legacy'] as const) {
@@ -146,25 +186,38 @@ describe('PKCS#12 build and parse', () => {
   it('truncated DER is MTLS_DER_INVALID at every cut point', () => {
     const data = build('legacy');
     for (const cut of [1, 2, 3, 10, 100, data.length >> 1, data.length - 40, data.length - 1]) {
-      assert.throws(() => parsePfx(data.subarray(0, cut), 'correct horse'), rejects('MTLS_DER_INVALID'), `cut at ${cut}`);
+      assert.throws(
+        () => parsePfx(data.subarray(0, cut), 'correct horse'),
+        rejects('MTLS_DER_INVALID'),
+        `cut at ${cut}`,
+      );
     }
   });
 
   it('garbage, empty input, trailing bytes and non-PKCS#12 DER are MTLS_DER_INVALID; PEM text is MTLS_PEM_INVALID', () => {
     assert.throws(() => parsePfx(randomBytes(600), 'x'), rejects('MTLS_DER_INVALID'));
     assert.throws(() => parsePfx(Buffer.alloc(0), 'x'), rejects('MTLS_DER_INVALID'));
-    assert.throws(() => parsePfx(Buffer.concat([build('modern'), Buffer.from([0])]), 'correct horse'), rejects('MTLS_DER_INVALID'));
+    assert.throws(
+      () => parsePfx(Buffer.concat([build('modern'), Buffer.from([0])]), 'correct horse'),
+      rejects('MTLS_DER_INVALID'),
+    );
     assert.throws(() => parsePfx(fx.leafCert.raw, 'x'), rejects('MTLS_DER_INVALID'));
-    assert.throws(() => parsePfx(Buffer.from(fx.leafCert.toString()), 'x'), rejects('MTLS_PEM_INVALID'));
+    assert.throws(
+      () => parsePfx(Buffer.from(fx.leafCert.toString()), 'x'),
+      rejects('MTLS_PEM_INVALID'),
+    );
   });
 
   it('names the file in error messages when given a source', () => {
-    assert.throws(() => parsePfx(build('modern'), 'nope', { source: 'client.pfx' }), (e) => {
-      assert.ok(isMtlsError(e, 'MTLS_BAD_PASSPHRASE'));
-      assert.match((e as Error).message, /client\.pfx/);
-      assert.doesNotMatch((e as Error).message, /nope/);
-      return true;
-    });
+    assert.throws(
+      () => parsePfx(build('modern'), 'nope', { source: 'client.pfx' }),
+      (e) => {
+        assert.ok(isMtlsError(e, 'MTLS_BAD_PASSPHRASE'));
+        assert.match((e as Error).message, /client\.pfx/);
+        assert.doesNotMatch((e as Error).message, /nope/);
+        return true;
+      },
+    );
   });
 
   it('reads BER: indefinite lengths and constructed OCTET STRINGs (Java, Windows, NSS)', () => {
@@ -177,18 +230,47 @@ describe('PKCS#12 build and parse', () => {
   });
 
   it('refuses a key that does not match the certificate (MTLS_KEY_MISMATCH) and a public key (MTLS_BAD_ARGUMENT)', () => {
-    assert.throws(() => buildPfx({ privateKey: fx.otherKey, certificate: fx.leafCert, password: 'pw' }), rejects('MTLS_KEY_MISMATCH'));
-    assert.throws(() => buildPfx({ privateKey: fx.leafKey, certificate: fx.rootCert, password: 'pw', flavour: 'legacy' }), rejects('MTLS_KEY_MISMATCH'));
-    assert.throws(() => buildPfx({ privateKey: createPublicKey(fx.leafKey), certificate: fx.leafCert, password: 'pw' }), rejects('MTLS_BAD_ARGUMENT'));
+    assert.throws(
+      () => buildPfx({ privateKey: fx.otherKey, certificate: fx.leafCert, password: 'pw' }),
+      rejects('MTLS_KEY_MISMATCH'),
+    );
+    assert.throws(
+      () =>
+        buildPfx({
+          privateKey: fx.leafKey,
+          certificate: fx.rootCert,
+          password: 'pw',
+          flavour: 'legacy',
+        }),
+      rejects('MTLS_KEY_MISMATCH'),
+    );
+    assert.throws(
+      () =>
+        buildPfx({
+          privateKey: createPublicKey(fx.leafKey),
+          certificate: fx.leafCert,
+          password: 'pw',
+        }),
+      rejects('MTLS_BAD_ARGUMENT'),
+    );
   });
 
   it('refuses bad iteration counts, unknown flavours and non-certificates', () => {
     const base = { privateKey: fx.leafKey, certificate: fx.leafCert, password: 'pw' };
     assert.throws(() => buildPfx({ ...base, iterations: 0 }), rejects('MTLS_BAD_ARGUMENT'));
     assert.throws(() => buildPfx({ ...base, iterations: 1.5 }), rejects('MTLS_BAD_ARGUMENT'));
-    assert.throws(() => buildPfx({ ...base, flavour: 'rc2' as PfxFlavour }), rejects('MTLS_BAD_ARGUMENT'));
-    assert.throws(() => buildPfx({ ...base, certificate: randomBytes(64) }), rejects('MTLS_DER_INVALID'));
-    assert.throws(() => buildPfx({ ...base, chain: ['-----BEGIN X-----\nAAAA\n-----END X-----\n'] }), rejects('MTLS_PEM_INVALID'));
+    assert.throws(
+      () => buildPfx({ ...base, flavour: 'rc2' as PfxFlavour }),
+      rejects('MTLS_BAD_ARGUMENT'),
+    );
+    assert.throws(
+      () => buildPfx({ ...base, certificate: randomBytes(64) }),
+      rejects('MTLS_DER_INVALID'),
+    );
+    assert.throws(
+      () => buildPfx({ ...base, chain: ['-----BEGIN X-----\nAAAA\n-----END X-----\n'] }),
+      rejects('MTLS_PEM_INVALID'),
+    );
   });
 
   it('refuses PBMAC1 (RFC 9579) with MTLS_KEY_UNSUPPORTED rather than a wrong-password error', () => {
@@ -204,7 +286,10 @@ describe('PKCS#12 build and parse', () => {
   });
 
   it('convertPfx turns each flavour into the other, keeping key, chain and friendlyName, optionally with a new password', () => {
-    const legacy = convertPfx(build('modern', 'old', { friendlyName: 'kept name' }), 'old', { flavour: 'legacy', newPassword: 'new' });
+    const legacy = convertPfx(build('modern', 'old', { friendlyName: 'kept name' }), 'old', {
+      flavour: 'legacy',
+      newPassword: 'new',
+    });
     assert.throws(() => parsePfx(legacy, 'old'), rejects('MTLS_BAD_PASSPHRASE'));
     const l = parsePfx(legacy, 'new');
     assert.equal(l.algorithms.flavour, 'legacy-3des');
@@ -212,7 +297,10 @@ describe('PKCS#12 build and parse', () => {
     const modern = parsePfx(convertPfx(legacy, 'new'), 'new');
     assert.equal(modern.algorithms.flavour, 'modern');
     assert.deepEqual(pkcs8(modern.privateKey as never), pkcs8(fx.leafKey));
-    assert.deepEqual(modern.chain.map((c) => c.fingerprint256), [fx.intermediateCert.fingerprint256, fx.rootCert.fingerprint256]);
+    assert.deepEqual(
+      modern.chain.map((c) => c.fingerprint256),
+      [fx.intermediateCert.fingerprint256, fx.rootCert.fingerprint256],
+    );
     assert.equal(modern.friendlyName, 'kept name');
   });
 
@@ -226,8 +314,17 @@ describe('PKCS#12 build and parse', () => {
     assert.ok(!json.includes(keyB64) && !json.includes(keyPem.split('\n')[1] as string));
     assert.ok(!json.includes(pkcs8(fx.leafKey).toString('hex')));
     assert.equal(d.flavour, 'legacy-3des');
-    assert.deepEqual(d.privateKey, { algorithm: 'ec', bits: 256, curve: 'P-256', text: 'EC P-256', matchesCertificate: true });
-    assert.deepEqual(d.certificates.map((c) => c.role), ['leaf', 'chain', 'chain']);
+    assert.deepEqual(d.privateKey, {
+      algorithm: 'ec',
+      bits: 256,
+      curve: 'P-256',
+      text: 'EC P-256',
+      matchesCertificate: true,
+    });
+    assert.deepEqual(
+      d.certificates.map((c) => c.role),
+      ['leaf', 'chain', 'chain'],
+    );
     const leaf = d.certificates[0];
     assert.equal(leaf?.subject, 'C=BR, O=ACME Test, CN=ACME Client 01');
     assert.equal(leaf?.issuer, 'C=BR, O=ACME Test, CN=ACME Test Issuing CA');
@@ -235,7 +332,9 @@ describe('PKCS#12 build and parse', () => {
     assert.equal(leaf?.sha256, fx.leafCert.fingerprint256);
     assert.equal(leaf?.notAfter, new Date(fx.leafCert.validTo).toISOString());
     assert.ok(d.warnings.some((w) => /legacy flavour/.test(w)));
-    const later = describePfx(parsePfx(build('modern'), 'correct horse'), { now: new Date(Date.now() + 400 * 86400_000) });
+    const later = describePfx(parsePfx(build('modern'), 'correct horse'), {
+      now: new Date(Date.now() + 400 * 86400_000),
+    });
     assert.ok(later.warnings.some((w) => /expired/.test(w)));
   });
 });

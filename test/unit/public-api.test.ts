@@ -17,14 +17,19 @@ import ts from 'typescript';
 
 const root = join(import.meta.dirname, '..', '..');
 const reportPath = join(root, 'docs', 'api-report.txt');
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, { import?: string } | string> };
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, { import?: string } | string>;
+};
 
 /** Entry name (`mtlskit/pki`) to its source file, from package.json's exports. */
 const entries: Array<{ name: string; source: string }> = Object.entries(pkg.exports)
   .filter(([, target]) => typeof target === 'object' && target.import)
   .map(([subpath, target]) => ({
     name: subpath === '.' ? 'mtlskit' : `mtlskit/${subpath.slice(2)}`,
-    source: join(root, (target as { import: string }).import.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')),
+    source: join(
+      root,
+      (target as { import: string }).import.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'),
+    ),
   }));
 
 let report: string | undefined;
@@ -37,7 +42,14 @@ function apiReport(): string {
 function buildApiReport(): string {
   const program = ts.createProgram(
     entries.map((e) => e.source),
-    { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true, noEmit: true, skipLibCheck: true },
+    {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+    },
   );
   const checker = program.getTypeChecker();
   const lines: string[] = [];
@@ -62,7 +74,10 @@ function loadedBy(specifier: string): { betterSqlite: boolean; pg: boolean } {
     await import(${JSON.stringify(specifier)});
     const loaded = Object.keys(createRequire(import.meta.url).cache);
     console.log(JSON.stringify({ betterSqlite: loaded.some((k) => k.includes('/node_modules/better-sqlite3/')), pg: loaded.some((k) => k.includes('/node_modules/pg/')) }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { betterSqlite: boolean; pg: boolean };
 }
@@ -76,23 +91,53 @@ describe('public API', () => {
     const actual = apiReport();
     if (process.env.MTLS_UPDATE_API === '1') writeFileSync(reportPath, actual);
     const expected = readFileSync(reportPath, 'utf8');
-    assert.equal(actual, expected, 'the public surface changed: review it, then rerun with MTLS_UPDATE_API=1 to accept');
+    assert.equal(
+      actual,
+      expected,
+      'the public surface changed: review it, then rerun with MTLS_UPDATE_API=1 to accept',
+    );
   });
 
   test('internals are not exported', () => {
     const report = apiReport();
     const exported = new Set(report.split('\n').map((l) => l.split('  ')[1]));
-    for (const internal of ['rc4', 'rc2ExpandKey', 'pkcs12Kdf', 'legacyPbeDecrypt', 'tapSocket', 'TlsRecordReader', 'sendClientHello', 'hasUnderscore', 'IpMatcher', 'RequestHandler', 'ConnectionTracker', 'TrustCache', 'AuditSink', 'createTenantServer', 'MIGRATIONS', 'classifyOutcome', 'hintFor']) {
+    for (const internal of [
+      'rc4',
+      'rc2ExpandKey',
+      'pkcs12Kdf',
+      'legacyPbeDecrypt',
+      'tapSocket',
+      'TlsRecordReader',
+      'sendClientHello',
+      'hasUnderscore',
+      'IpMatcher',
+      'RequestHandler',
+      'ConnectionTracker',
+      'TrustCache',
+      'AuditSink',
+      'createTenantServer',
+      'MIGRATIONS',
+      'classifyOutcome',
+      'hintFor',
+    ]) {
       assert.equal(exported.has(internal), false, `${internal} is exported`);
     }
-    assert.doesNotMatch(report, /^mtlskit {2}startGateway /m, 'the root entry leaves the gateway to mtlskit/gateway');
+    assert.doesNotMatch(
+      report,
+      /^mtlskit {2}startGateway /m,
+      'the root entry leaves the gateway to mtlskit/gateway',
+    );
   });
 
   test('only mtlskit/gateway loads the native SQLite module, and nothing loads pg on import', () => {
     for (const specifier of ['mtlskit', 'mtlskit/pki', 'mtlskit/ca', 'mtlskit/client']) {
       assert.deepEqual(loadedBy(specifier), { betterSqlite: false, pg: false }, specifier);
     }
-    assert.deepEqual(loadedBy('mtlskit/gateway'), { betterSqlite: true, pg: false }, 'the check itself sees a native module load');
+    assert.deepEqual(
+      loadedBy('mtlskit/gateway'),
+      { betterSqlite: true, pg: false },
+      'the check itself sees a native module load',
+    );
   });
 
   test('a postgres:// registry without pg installed is a clear error', () => {
@@ -107,11 +152,24 @@ describe('public API', () => {
       const { openRegistry } = await import('mtlskit/gateway');
       try { await openRegistry('postgres://mtls@127.0.0.1:1/registry'); console.log('opened'); }
       catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })); }`;
-    const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        `data:text/javascript,${encodeURIComponent(register)}`,
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      { cwd: root, encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const err = JSON.parse(r.stdout) as { code: string; message: string; hint: string };
     assert.equal(err.code, 'MTLS_CONFIG_UNSUPPORTED');
-    assert.equal(err.message, 'a postgres:// registry needs the package `pg`, which is not installed');
+    assert.equal(
+      err.message,
+      'a postgres:// registry needs the package `pg`, which is not installed',
+    );
     assert.match(err.hint, /npm install pg@8/);
   });
 });

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { isMtlsError } from '../../src/errors/index.js';
-import { rc2CbcDecryptRaw, rc2CbcEncrypt, rc2DecryptBlock, rc2EncryptBlock, rc2ExpandKey } from '../../src/pki/pkcs12/rc2.js';
+import {
+  rc2CbcDecryptRaw,
+  rc2CbcEncrypt,
+  rc2DecryptBlock,
+  rc2EncryptBlock,
+  rc2ExpandKey,
+} from '../../src/pki/pkcs12/rc2.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 
@@ -16,7 +22,12 @@ const RFC_2268_VECTORS: Array<[string, number, string, string]> = [
   ['88bca90e90875a', 64, '0000000000000000', '6ccf4308974c267f'],
   ['88bca90e90875a7f0f79c384627bafb2', 64, '0000000000000000', '1a807d272bbe5db1'],
   ['88bca90e90875a7f0f79c384627bafb2', 128, '0000000000000000', '2269552ab0f85ca6'],
-  ['88bca90e90875a7f0f79c384627bafb216f80a6f85920584c42fceb0be255daf1e', 129, '0000000000000000', '5b78d3a43dfff1f1'],
+  [
+    '88bca90e90875a7f0f79c384627bafb216f80a6f85920584c42fceb0be255daf1e',
+    129,
+    '0000000000000000',
+    '5b78d3a43dfff1f1',
+  ],
 ];
 
 describe('RC2 (RFC 2268)', () => {
@@ -46,20 +57,37 @@ describe('RC2 (RFC 2268)', () => {
 
   // OpenSSL's legacy provider as an independent oracle for the CBC mode and
   // the effective-key-bits parameter of the two PKCS#12 variants.
-  for (const [cipher, keyLen] of [['rc2-40-cbc', 5], ['rc2-cbc', 16]] as const) {
+  for (const [cipher, keyLen] of [
+    ['rc2-40-cbc', 5],
+    ['rc2-cbc', 16],
+  ] as const) {
     it(`agrees with openssl enc -${cipher} (legacy provider)`, () => {
       const key = randomBytes(keyLen);
       const iv = randomBytes(8);
       const plain = randomBytes(77);
-      const theirs = execFileSync('openssl', [
-        'enc', `-${cipher}`, '-provider', 'legacy', '-provider', 'default', '-K', key.toString('hex'), '-iv', iv.toString('hex'),
-      ], { input: plain });
+      const theirs = execFileSync(
+        'openssl',
+        [
+          'enc',
+          `-${cipher}`,
+          '-provider',
+          'legacy',
+          '-provider',
+          'default',
+          '-K',
+          key.toString('hex'),
+          '-iv',
+          iv.toString('hex'),
+        ],
+        { input: plain },
+      );
       assert.deepEqual(rc2CbcEncrypt(key, keyLen * 8, iv, plain), theirs);
     });
   }
 
   it('refuses keys, effective lengths, IVs and ciphertexts that RC2 cannot take', () => {
-    const bad = (fn: () => unknown): void => assert.throws(fn, (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'));
+    const bad = (fn: () => unknown): void =>
+      assert.throws(fn, (e) => isMtlsError(e, 'MTLS_BAD_ARGUMENT'));
     bad(() => rc2ExpandKey(Buffer.alloc(0), 40));
     bad(() => rc2ExpandKey(Buffer.alloc(129), 40));
     bad(() => rc2ExpandKey(Buffer.alloc(5), 0));

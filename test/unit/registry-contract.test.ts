@@ -17,7 +17,10 @@ import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.j
 import type { AuditRecord, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
 
-const fp = (c: TestCa): string => new X509Certificate(Buffer.from(c.certificate.rawData)).fingerprint256.replace(/:/g, '').toLowerCase();
+const fp = (c: TestCa): string =>
+  new X509Certificate(Buffer.from(c.certificate.rawData)).fingerprint256
+    .replace(/:/g, '')
+    .toLowerCase();
 
 function assertCode(code: string, re?: RegExp) {
   return (e: unknown): boolean => {
@@ -28,8 +31,18 @@ function assertCode(code: string, re?: RegExp) {
   };
 }
 
-function chainOf(ca: TestCa): { pem: string; fingerprints: string[]; subject: string; notAfter: string } {
-  return { pem: ca.certPem, fingerprints: [fp(ca)], subject: ca.subject, notAfter: ca.certificate.notAfter.toISOString() };
+function chainOf(ca: TestCa): {
+  pem: string;
+  fingerprints: string[];
+  subject: string;
+  notAfter: string;
+} {
+  return {
+    pem: ca.certPem,
+    fingerprints: [fp(ca)],
+    subject: ca.subject,
+    notAfter: ca.certificate.notAfter.toISOString(),
+  };
 }
 
 function audit(over: Partial<AuditRecord> = {}): AuditRecord {
@@ -87,8 +100,19 @@ interface Backend {
 
 const { dir, cleanup } = tempDir('mtlskit-contract-');
 const backends: Backend[] = [
-  { name: 'SQLite', open: (name, onError) => openSqliteRegistry(join(dir, `${name}.db`), { pollIntervalMs: 50, ...(onError ? { onError } : {}) }) },
-  { name: 'PostgreSQL', open: (name, onError) => openPostgresRegistry(pgUrl(PG_DB), { schema: name, ...(onError ? { onError } : {}) }) },
+  {
+    name: 'SQLite',
+    open: (name, onError) =>
+      openSqliteRegistry(join(dir, `${name}.db`), {
+        pollIntervalMs: 50,
+        ...(onError ? { onError } : {}),
+      }),
+  },
+  {
+    name: 'PostgreSQL',
+    open: (name, onError) =>
+      openPostgresRegistry(pgUrl(PG_DB), { schema: name, ...(onError ? { onError } : {}) }),
+  },
 ];
 
 let caA: TestCa;
@@ -96,7 +120,11 @@ let caB: TestCa;
 let root: TestCa;
 let inter: TestCa;
 before(async () => {
-  [caA, caB, root] = await Promise.all([makeCa(dir, { name: 'Reg A CA' }), makeCa(dir, { name: 'Reg B CA' }), makeCa(dir, { name: 'Reg Root' })]);
+  [caA, caB, root] = await Promise.all([
+    makeCa(dir, { name: 'Reg A CA' }),
+    makeCa(dir, { name: 'Reg B CA' }),
+    makeCa(dir, { name: 'Reg Root' }),
+  ]);
   inter = await makeCa(dir, { name: 'Reg Inter', issuer: root });
   await pgAdmin((c) => c.query(`CREATE DATABASE ${PG_DB}`));
 });
@@ -106,30 +134,56 @@ after(async () => {
 });
 
 for (const backend of backends) {
-describe(`registry contract: ${backend.name}`, () => {
+  describe(`registry contract: ${backend.name}`, () => {
     it('stores institutions, chains, IPs, CRLs and rules, and loads them as trust', async () => {
       const reg = await backend.open('crud');
       try {
         const a = await reg.createInstitution({ id: 'acme-bank', name: 'Acme Bank' });
         assert.equal(a.status, 'active');
         await reg.createInstitution({ id: 'beta', name: 'Beta' });
-        await assert.rejects(reg.createInstitution({ id: 'acme-bank', name: 'again' }), assertCode('MTLS_CONFLICT', /already exists/));
-        await assert.rejects(reg.createInstitution({ id: 'Bad Id!', name: 'x' }), assertCode('MTLS_BAD_ARGUMENT', /institution id/));
-        await assert.rejects(reg.createInstitution({ id: 'ok', name: '' }), assertCode('MTLS_BAD_ARGUMENT', /name/));
-        assert.deepEqual((await reg.listInstitutions()).map((i) => i.id), ['acme-bank', 'beta']);
+        await assert.rejects(
+          reg.createInstitution({ id: 'acme-bank', name: 'again' }),
+          assertCode('MTLS_CONFLICT', /already exists/),
+        );
+        await assert.rejects(
+          reg.createInstitution({ id: 'Bad Id!', name: 'x' }),
+          assertCode('MTLS_BAD_ARGUMENT', /institution id/),
+        );
+        await assert.rejects(
+          reg.createInstitution({ id: 'ok', name: '' }),
+          assertCode('MTLS_BAD_ARGUMENT', /name/),
+        );
+        assert.deepEqual(
+          (await reg.listInstitutions()).map((i) => i.id),
+          ['acme-bank', 'beta'],
+        );
         assert.equal((await reg.setInstitutionStatus('beta', 'suspended')).status, 'suspended');
-        await assert.rejects(reg.setInstitutionStatus('beta', 'paused' as never), assertCode('MTLS_BAD_ARGUMENT'));
-        await assert.rejects(reg.setInstitutionStatus('nobody', 'active'), assertCode('MTLS_NOT_FOUND', /nobody/));
+        await assert.rejects(
+          reg.setInstitutionStatus('beta', 'paused' as never),
+          assertCode('MTLS_BAD_ARGUMENT'),
+        );
+        await assert.rejects(
+          reg.setInstitutionStatus('nobody', 'active'),
+          assertCode('MTLS_NOT_FOUND', /nobody/),
+        );
         assert.equal(await reg.getInstitution('nobody'), null);
 
         const chain = await reg.addCaChain('acme-bank', chainOf(caA));
         assert.deepEqual(chain.fingerprints, [fp(caA)]);
-        const found = await reg.findChainByFingerprint(fp(caA).toUpperCase().match(/../g)!.join(':'));
+        const found = await reg.findChainByFingerprint(
+          fp(caA).toUpperCase().match(/../g)!.join(':'),
+        );
         assert.equal(found?.id, chain.id);
         assert.equal(await reg.findChainByFingerprint('00'.repeat(32)), null);
         // A CA belongs to one institution; the issuing CA can't be added twice.
-        await assert.rejects(reg.addCaChain('beta', chainOf(caA)), assertCode('MTLS_CONFLICT', /already registered to institution "acme-bank"/));
-        await assert.rejects(reg.addCaChain('acme-bank', chainOf(caA)), assertCode('MTLS_CONFLICT', /already registered to "acme-bank"/));
+        await assert.rejects(
+          reg.addCaChain('beta', chainOf(caA)),
+          assertCode('MTLS_CONFLICT', /already registered to institution "acme-bank"/),
+        );
+        await assert.rejects(
+          reg.addCaChain('acme-bank', chainOf(caA)),
+          assertCode('MTLS_CONFLICT', /already registered to "acme-bank"/),
+        );
         // Rotation: a second chain sharing the root is fine for the same institution.
         await reg.addCaChain('acme-bank', chainOf(root));
         const rotated = await reg.addCaChain('acme-bank', {
@@ -145,39 +199,107 @@ describe(`registry contract: ${backend.name}`, () => {
         await reg.addIp('acme-bank', '2001:DB8::7');
         await reg.addIp('beta', '203.0.113.0/24');
         await assert.rejects(reg.addIp('acme-bank', '203.0.113.0/24'), assertCode('MTLS_CONFLICT'));
-        await assert.rejects(reg.addIp('acme-bank', '203.0.113.9/24'), assertCode('MTLS_BAD_ARGUMENT', /host bits/));
+        await assert.rejects(
+          reg.addIp('acme-bank', '203.0.113.9/24'),
+          assertCode('MTLS_BAD_ARGUMENT', /host bits/),
+        );
         await reg.removeIp('acme-bank', '2001:db8:0::7/128');
-        await assert.rejects(reg.removeIp('acme-bank', '2001:db8::7'), assertCode('MTLS_NOT_FOUND'));
+        await assert.rejects(
+          reg.removeIp('acme-bank', '2001:db8::7'),
+          assertCode('MTLS_NOT_FOUND'),
+        );
 
         const signerA = 'aa'.repeat(32);
-        const crl1 = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', issuerFingerprint: signerA, thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
-        const crl2 = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nBBBB\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', issuerFingerprint: signerA.toUpperCase(), thisUpdate: '2030-01-02T00:00:00Z', nextUpdate: '2030-02-01T00:00:00Z' });
+        const crl1 = await reg.putCrl('acme-bank', {
+          pem: '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n',
+          issuer: 'CN=Reg A CA',
+          issuerFingerprint: signerA,
+          thisUpdate: '2030-01-01T00:00:00Z',
+          nextUpdate: null,
+        });
+        const crl2 = await reg.putCrl('acme-bank', {
+          pem: '-----BEGIN X509 CRL-----\nBBBB\n-----END X509 CRL-----\n',
+          issuer: 'CN=Reg A CA',
+          issuerFingerprint: signerA.toUpperCase(),
+          thisUpdate: '2030-01-02T00:00:00Z',
+          nextUpdate: '2030-02-01T00:00:00Z',
+        });
         assert.equal(crl2.id, crl1.id, 'a CRL from the same signing CA replaces the old one');
         assert.equal(crl2.issuerFingerprint, signerA);
         assert.equal(crl2.thisUpdate, '2030-01-02T00:00:00.000Z');
-        const rotatedCrl = await reg.putCrl('acme-bank', { pem: '-----BEGIN X509 CRL-----\nCCCC\n-----END X509 CRL-----\n', issuer: 'CN=Reg A CA', issuerFingerprint: 'bb'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
-        assert.notEqual(rotatedCrl.id, crl2.id, 'a CRL from another CA of the same name is kept beside it');
+        const rotatedCrl = await reg.putCrl('acme-bank', {
+          pem: '-----BEGIN X509 CRL-----\nCCCC\n-----END X509 CRL-----\n',
+          issuer: 'CN=Reg A CA',
+          issuerFingerprint: 'bb'.repeat(32),
+          thisUpdate: '2030-01-01T00:00:00Z',
+          nextUpdate: null,
+        });
+        assert.notEqual(
+          rotatedCrl.id,
+          crl2.id,
+          'a CRL from another CA of the same name is kept beside it',
+        );
         await reg.removeCrl('acme-bank', rotatedCrl.id);
-        await assert.rejects(reg.putCrl('acme-bank', { pem: 'junk', issuer: 'x', issuerFingerprint: signerA, thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null }), assertCode('MTLS_BAD_ARGUMENT'));
-        await assert.rejects(reg.putCrl('acme-bank', { pem: crl2.pem, issuer: 'x', issuerFingerprint: 'nope', thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null }), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(
+          reg.putCrl('acme-bank', {
+            pem: 'junk',
+            issuer: 'x',
+            issuerFingerprint: signerA,
+            thisUpdate: '2030-01-01T00:00:00Z',
+            nextUpdate: null,
+          }),
+          assertCode('MTLS_BAD_ARGUMENT'),
+        );
+        await assert.rejects(
+          reg.putCrl('acme-bank', {
+            pem: crl2.pem,
+            issuer: 'x',
+            issuerFingerprint: 'nope',
+            thisUpdate: '2030-01-01T00:00:00Z',
+            nextUpdate: null,
+          }),
+          assertCode('MTLS_BAD_ARGUMENT'),
+        );
 
-        const rule = await reg.addPinnedRule('acme-bank', { kind: 'fingerprint_sha256', value: 'AB:'.repeat(31) + 'AB' });
+        const rule = await reg.addPinnedRule('acme-bank', {
+          kind: 'fingerprint_sha256',
+          value: 'AB:'.repeat(31) + 'AB',
+        });
         assert.equal(rule.value, 'ab'.repeat(32));
         await reg.addPinnedRule('acme-bank', { kind: 'subject_cn', value: 'api-client' });
-        await assert.rejects(reg.addPinnedRule('acme-bank', { kind: 'subject_cn', value: 'api-client' }), assertCode('MTLS_CONFLICT'));
-        await assert.rejects(reg.addPinnedRule('acme-bank', { kind: 'serial' as never, value: '1' }), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(
+          reg.addPinnedRule('acme-bank', { kind: 'subject_cn', value: 'api-client' }),
+          assertCode('MTLS_CONFLICT'),
+        );
+        await assert.rejects(
+          reg.addPinnedRule('acme-bank', { kind: 'serial' as never, value: '1' }),
+          assertCode('MTLS_BAD_ARGUMENT'),
+        );
 
         const trust = await reg.loadTrust();
         const acme = trust.find((t) => t.institution.id === 'acme-bank')!;
         assert.equal(acme.chains.length, 3);
-        assert.deepEqual(acme.ips.map((i) => i.cidr), ['203.0.113.0/24']);
+        assert.deepEqual(
+          acme.ips.map((i) => i.cidr),
+          ['203.0.113.0/24'],
+        );
         assert.equal(acme.crls.length, 1);
         assert.equal(acme.rules.length, 2);
-        assert.equal(trust.find((t) => t.institution.id === 'beta')!.institution.status, 'suspended');
+        assert.equal(
+          trust.find((t) => t.institution.id === 'beta')!.institution.status,
+          'suspended',
+        );
 
         await reg.removeCaChain('acme-bank', chain.id);
-        await assert.rejects(reg.removeCaChain('acme-bank', chain.id), assertCode('MTLS_NOT_FOUND'));
-        await assert.rejects(reg.removeCaChain('beta', rotated.id), assertCode('MTLS_NOT_FOUND'), 'a chain is removed only through its own institution');
+        await assert.rejects(
+          reg.removeCaChain('acme-bank', chain.id),
+          assertCode('MTLS_NOT_FOUND'),
+        );
+        await assert.rejects(
+          reg.removeCaChain('beta', rotated.id),
+          assertCode('MTLS_NOT_FOUND'),
+          'a chain is removed only through its own institution',
+        );
         await reg.removePinnedRule('acme-bank', rule.id);
         await reg.removeCrl('acme-bank', crl2.id);
 
@@ -204,14 +326,29 @@ describe(`registry contract: ${backend.name}`, () => {
         await reg.createInstitution({ id: 'two', name: 'Two' });
         const v1 = await reg.version();
         await assert.rejects(
-          reg.addCaChain('two', { pem: caA.certPem + caB.certPem, fingerprints: [fp(caA), fp(caB)], subject: 'x', notAfter: new Date().toISOString() }),
+          reg.addCaChain('two', {
+            pem: caA.certPem + caB.certPem,
+            fingerprints: [fp(caA), fp(caB)],
+            subject: 'x',
+            notAfter: new Date().toISOString(),
+          }),
           assertCode('MTLS_CONFLICT'),
         );
-        await assert.rejects(reg.addCaChain('two', { pem: caA.certPem + '-----BEGIN PRIVATE KEY-----', fingerprints: [fp(caA)], subject: 'x', notAfter: new Date().toISOString() }));
+        await assert.rejects(
+          reg.addCaChain('two', {
+            pem: caA.certPem + '-----BEGIN PRIVATE KEY-----',
+            fingerprints: [fp(caA)],
+            subject: 'x',
+            notAfter: new Date().toISOString(),
+          }),
+        );
         assert.equal(await reg.version(), v1, 'failed writes do not bump the version');
         const afterTrust = await reg.loadTrust();
         assert.deepEqual(afterTrust.find((t) => t.institution.id === 'two')!.chains, []);
-        assert.deepEqual(afterTrust.find((t) => t.institution.id === 'one'), before.find((t) => t.institution.id === 'one'));
+        assert.deepEqual(
+          afterTrust.find((t) => t.institution.id === 'one'),
+          before.find((t) => t.institution.id === 'one'),
+        );
         assert.equal(await reg.findChainByFingerprint(fp(caA)), null);
       } finally {
         await reg.close();
@@ -257,19 +394,24 @@ describe(`registry contract: ${backend.name}`, () => {
         // Two writes between polls fold into one change with institutionId null.
         await cli.addIp('remote', '192.0.2.10');
         await cli.addIp('remote', '192.0.2.11');
-        const folded = await waitFor(() => seen.find((c) => c.version === change.version + 2), 1000);
+        const folded = await waitFor(
+          () => seen.find((c) => c.version === change.version + 2),
+          1000,
+        );
         assert.ok(folded.institutionId === null || seen.length === 3);
         stop();
         await cli.setInstitutionStatus('remote', 'suspended');
         await new Promise((r) => setTimeout(r, 300));
-        assert.ok(!seen.some((c) => c.version === change.version + 3), 'no calls after unsubscribing');
+        assert.ok(
+          !seen.some((c) => c.version === change.version + 3),
+          'no calls after unsubscribing',
+        );
       } finally {
         stopOwn();
         await cli.close();
         await gateway.close();
       }
     });
-
 
     it('appends and queries the audit log with filters, newest first', async () => {
       const reg = await backend.open('audit');
@@ -279,8 +421,20 @@ describe(`registry contract: ${backend.name}`, () => {
         await reg.appendAudit([
           audit({ time: old, reason: 'ok' }),
           audit({ outcome: 'rejected', reason: 'unknown_ca', institutionId: 'acme' }),
-          audit({ outcome: 'rejected', reason: 'ip_not_registered', institutionId: null, ip: '198.51.100.1' }),
-          audit({ kind: 'request', method: 'GET', path: '/v1/x', status: 200, durationMs: 3.5, institutionId: 'other' }),
+          audit({
+            outcome: 'rejected',
+            reason: 'ip_not_registered',
+            institutionId: null,
+            ip: '198.51.100.1',
+          }),
+          audit({
+            kind: 'request',
+            method: 'GET',
+            path: '/v1/x',
+            status: 200,
+            durationMs: 3.5,
+            institutionId: 'other',
+          }),
         ]);
         assert.equal(await reg.version(), v, 'audit appends are not registry changes');
         const all = await reg.queryAudit({});
@@ -290,112 +444,208 @@ describe(`registry contract: ${backend.name}`, () => {
         assert.equal((await reg.queryAudit({ since })).length, 3);
         const rejected = await reg.queryAudit({ since, outcome: 'rejected' });
         assert.deepEqual(rejected.map((r) => r.reason).sort(), ['ip_not_registered', 'unknown_ca']);
-        assert.deepEqual((await reg.queryAudit({ institutionId: 'acme', outcome: 'rejected' })).map((r) => r.reason), ['unknown_ca']);
-        assert.equal((await reg.queryAudit({ reason: 'ip_not_registered' }))[0]!.ip, '198.51.100.1');
+        assert.deepEqual(
+          (await reg.queryAudit({ institutionId: 'acme', outcome: 'rejected' })).map(
+            (r) => r.reason,
+          ),
+          ['unknown_ca'],
+        );
+        assert.equal(
+          (await reg.queryAudit({ reason: 'ip_not_registered' }))[0]!.ip,
+          '198.51.100.1',
+        );
         const req = (await reg.queryAudit({ institutionId: 'other' }))[0]!;
         assert.equal(req.kind, 'request');
         assert.equal(req.status, 200);
         assert.equal(req.durationMs, 3.5);
         assert.equal((await reg.queryAudit({ limit: 2 })).length, 2);
-        await assert.rejects(reg.appendAudit([audit({ reason: 'because' as never })]), assertCode('MTLS_BAD_ARGUMENT', /audit reason/));
-        await assert.rejects(reg.queryAudit({ outcome: 'maybe' as never }), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(
+          reg.appendAudit([audit({ reason: 'because' as never })]),
+          assertCode('MTLS_BAD_ARGUMENT', /audit reason/),
+        );
+        await assert.rejects(
+          reg.queryAudit({ outcome: 'maybe' as never }),
+          assertCode('MTLS_BAD_ARGUMENT'),
+        );
         await assert.rejects(reg.queryAudit({ limit: 0 }), assertCode('MTLS_BAD_ARGUMENT'));
-        await assert.rejects(reg.queryAudit({ since: 'yesterday' }), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(
+          reg.queryAudit({ since: 'yesterday' }),
+          assertCode('MTLS_BAD_ARGUMENT'),
+        );
         assert.equal((await reg.queryAudit({})).length, 4, 'a rejected batch stores nothing');
       } finally {
         await reg.close();
       }
     });
-  it('onboards through the library, refuses a CA registered elsewhere, and maps IPv4-mapped addresses', async () => {
-    const a = await backend.open('onboard');
-    const b = await backend.open('onboard');
-    try {
-      await a.createInstitution({ id: 'acme', name: 'Acme' });
-      await a.createInstitution({ id: 'beta', name: 'Beta' });
-      const chain = (await onboardCaChain(a, 'acme', caB.certPem)).chain;
-      assert.deepEqual(chain.fingerprints, [fp(caB)]);
-      await assert.rejects(onboardCaChain(b, 'beta', caB.certPem), assertCode('MTLS_ONBOARD_REJECTED', /already registered to institution "acme"/));
-      assert.equal((await b.findChainByFingerprint(fp(caB)))?.id, chain.id);
-      assert.equal((await a.addIp('acme', '::ffff:203.0.113.9')).cidr, '203.0.113.9/32');
-      await assert.rejects(a.addIp('acme', '203.0.113.9'), assertCode('MTLS_CONFLICT'));
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    it('onboards through the library, refuses a CA registered elsewhere, and maps IPv4-mapped addresses', async () => {
+      const a = await backend.open('onboard');
+      const b = await backend.open('onboard');
+      try {
+        await a.createInstitution({ id: 'acme', name: 'Acme' });
+        await a.createInstitution({ id: 'beta', name: 'Beta' });
+        const chain = (await onboardCaChain(a, 'acme', caB.certPem)).chain;
+        assert.deepEqual(chain.fingerprints, [fp(caB)]);
+        await assert.rejects(
+          onboardCaChain(b, 'beta', caB.certPem),
+          assertCode('MTLS_ONBOARD_REJECTED', /already registered to institution "acme"/),
+        );
+        assert.equal((await b.findChainByFingerprint(fp(caB)))?.id, chain.id);
+        assert.equal((await a.addIp('acme', '::ffff:203.0.113.9')).cidr, '203.0.113.9/32');
+        await assert.rejects(a.addIp('acme', '203.0.113.9'), assertCode('MTLS_CONFLICT'));
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('keeps CRL distribution points: bounds checked, changes announced, fetch outcomes recorded without a version bump', async () => {
+      const reg = await backend.open('crlsources');
+      const watcher = await backend.open('crlsources');
+      const seen: RegistryChange[] = [];
+      const stop = watcher.onChange((c) => seen.push(c));
+      try {
+        await reg.createInstitution({ id: 'acme', name: 'Acme' });
+        await reg.createInstitution({ id: 'beta', name: 'Beta' });
+        const v0 = await reg.version();
+        await waitFor(() => seen.find((c) => c.version === v0), 1000);
+        const src = await reg.addCrlSource('acme', { url: 'http://PKI.acme.example/ca.crl' });
+        assert.equal(src.url, 'http://pki.acme.example/ca.crl', 'host name normalised');
+        assert.equal(src.intervalSeconds, 3600, 'hourly by default');
+        assert.equal(src.lastStatus, null);
+        const change = await waitFor(() => seen.find((c) => c.version === v0 + 1), 1000);
+        assert.equal(
+          change.institutionId,
+          'acme',
+          'another handle hears the new source as a change of the institution',
+        );
+        await reg.addCrlSource('acme', {
+          url: 'https://pki.acme.example/sub.crl',
+          intervalSeconds: 60,
+        });
+        await reg.addCrlSource('beta', {
+          url: 'http://pki.acme.example/ca.crl',
+          intervalSeconds: 7 * 86400,
+        });
+        await assert.rejects(
+          reg.addCrlSource('acme', { url: 'http://pki.acme.example/ca.crl' }),
+          assertCode('MTLS_CONFLICT', /already a CRL URL of "acme"/),
+        );
+        await assert.rejects(
+          reg.addCrlSource('acme', { url: 'ldap://dir.acme.example/cn=CA' }),
+          (e: unknown) =>
+            assertCode('MTLS_BAD_ARGUMENT', /only http and https/)(e) &&
+            (e as MtlsError).subject === 'url',
+        );
+        await assert.rejects(
+          reg.addCrlSource('acme', { url: 'http://u:pw@pki.acme.example/x.crl' }),
+          assertCode('MTLS_BAD_ARGUMENT', /credentials/),
+        );
+        await assert.rejects(
+          reg.addCrlSource('acme', { url: 'http://pki.acme.example/y.crl', intervalSeconds: 59 }),
+          (e: unknown) =>
+            assertCode(
+              'MTLS_BAD_ARGUMENT',
+              /interval 59s is out of bounds: it must be from 1m to 7d/,
+            )(e) && (e as MtlsError).subject === 'interval',
+        );
+        await assert.rejects(
+          reg.addCrlSource('acme', {
+            url: 'http://pki.acme.example/y.crl',
+            intervalSeconds: 7 * 86400 + 1,
+          }),
+          assertCode('MTLS_BAD_ARGUMENT', /out of bounds/),
+        );
+        await assert.rejects(
+          reg.addCrlSource('ghost', { url: 'http://pki.acme.example/y.crl' }),
+          assertCode('MTLS_NOT_FOUND'),
+        );
+        assert.deepEqual(
+          (await reg.listCrlSources()).map((s) => [s.institutionId, s.url, s.intervalSeconds]),
+          [
+            ['acme', 'http://pki.acme.example/ca.crl', 3600],
+            ['acme', 'https://pki.acme.example/sub.crl', 60],
+            ['beta', 'http://pki.acme.example/ca.crl', 604800],
+          ],
+        );
+
+        const v1 = await reg.version();
+        await reg.recordCrlFetch(src.id, {
+          ok: true,
+          at: '2030-01-01T00:00:00Z',
+          sha256: 'AB'.repeat(32),
+          thisUpdate: '2029-12-31T00:00:00Z',
+          nextUpdate: '2030-01-07T00:00:00Z',
+        });
+        await reg.recordCrlFetch(src.id, {
+          ok: false,
+          at: '2030-01-01T01:00:00Z',
+          error: 'MTLS_NETWORK: CRL download failed: ECONNREFUSED',
+        });
+        assert.equal(await reg.version(), v1, 'recording an outcome is not a registry change');
+        const [after] = await watcher.listCrlSources('acme');
+        assert.equal(after!.lastStatus, 'failed');
+        assert.equal(after!.lastFetchAt, '2030-01-01T01:00:00.000Z');
+        assert.match(after!.lastError!, /ECONNREFUSED/);
+        assert.equal(
+          after!.lastGoodAt,
+          '2030-01-01T00:00:00.000Z',
+          'the last good download is kept through a failure',
+        );
+        assert.equal(after!.lastGoodSha256, 'ab'.repeat(32));
+        assert.equal(after!.lastGoodNextUpdate, '2030-01-07T00:00:00.000Z');
+        await reg.recordCrlFetch(9_999_999, { ok: false, at: '2030-01-01T01:00:00Z', error: 'x' });
+
+        await assert.rejects(
+          reg.removeCrlSource('beta', 'https://pki.acme.example/sub.crl'),
+          assertCode('MTLS_NOT_FOUND', /not a CRL URL of "beta"/),
+        );
+        await reg.removeCrlSource('acme', 'http://PKI.ACME.example:80/ca.crl');
+        assert.equal(await reg.version(), v1 + 1);
+        assert.deepEqual(
+          (await reg.listCrlSources('acme')).map((s) => s.url),
+          ['https://pki.acme.example/sub.crl'],
+        );
+        await reg.deleteInstitution('acme');
+        assert.deepEqual(
+          (await reg.listCrlSources()).map((s) => s.institutionId),
+          ['beta'],
+          'deleting the institution removes its sources',
+        );
+      } finally {
+        stop();
+        await watcher.close();
+        await reg.close();
+      }
+    });
+
+    it('refuses IPv4 blocks wider than /16 and IPv6 wider than /48 unless allowWideRange', async () => {
+      const reg = await backend.open('wide');
+      try {
+        await reg.createInstitution({ id: 'acme', name: 'Acme' });
+        await assert.rejects(
+          reg.addIp('acme', '10.0.0.0/15'),
+          assertCode('MTLS_BAD_ARGUMENT', /10\.0\.0\.0\/15 is wider than \/16/),
+        );
+        await assert.rejects(
+          reg.addIp('acme', '2001:db8::/47'),
+          assertCode('MTLS_BAD_ARGUMENT', /wider than \/48/),
+        );
+        assert.deepEqual((await reg.loadTrust('acme'))[0]!.ips, [], 'nothing stored');
+        assert.equal((await reg.addIp('acme', '10.1.0.0/16')).cidr, '10.1.0.0/16');
+        assert.equal((await reg.addIp('acme', '2001:db8::/48')).cidr, '2001:db8::/48');
+        assert.equal(
+          (await reg.addIp('acme', '10.0.0.0/8', { allowWideRange: true })).cidr,
+          '10.0.0.0/8',
+        );
+        assert.equal(
+          (await reg.addIp('acme', '2001:db8::/32', { allowWideRange: true })).cidr,
+          '2001:db8::/32',
+        );
+      } finally {
+        await reg.close();
+      }
+    });
   });
-
-  it('keeps CRL distribution points: bounds checked, changes announced, fetch outcomes recorded without a version bump', async () => {
-    const reg = await backend.open('crlsources');
-    const watcher = await backend.open('crlsources');
-    const seen: RegistryChange[] = [];
-    const stop = watcher.onChange((c) => seen.push(c));
-    try {
-      await reg.createInstitution({ id: 'acme', name: 'Acme' });
-      await reg.createInstitution({ id: 'beta', name: 'Beta' });
-      const v0 = await reg.version();
-      await waitFor(() => seen.find((c) => c.version === v0), 1000);
-      const src = await reg.addCrlSource('acme', { url: 'http://PKI.acme.example/ca.crl' });
-      assert.equal(src.url, 'http://pki.acme.example/ca.crl', 'host name normalised');
-      assert.equal(src.intervalSeconds, 3600, 'hourly by default');
-      assert.equal(src.lastStatus, null);
-      const change = await waitFor(() => seen.find((c) => c.version === v0 + 1), 1000);
-      assert.equal(change.institutionId, 'acme', 'another handle hears the new source as a change of the institution');
-      await reg.addCrlSource('acme', { url: 'https://pki.acme.example/sub.crl', intervalSeconds: 60 });
-      await reg.addCrlSource('beta', { url: 'http://pki.acme.example/ca.crl', intervalSeconds: 7 * 86400 });
-      await assert.rejects(reg.addCrlSource('acme', { url: 'http://pki.acme.example/ca.crl' }), assertCode('MTLS_CONFLICT', /already a CRL URL of "acme"/));
-      await assert.rejects(reg.addCrlSource('acme', { url: 'ldap://dir.acme.example/cn=CA' }), (e: unknown) => assertCode('MTLS_BAD_ARGUMENT', /only http and https/)(e) && (e as MtlsError).subject === 'url');
-      await assert.rejects(reg.addCrlSource('acme', { url: 'http://u:pw@pki.acme.example/x.crl' }), assertCode('MTLS_BAD_ARGUMENT', /credentials/));
-      await assert.rejects(reg.addCrlSource('acme', { url: 'http://pki.acme.example/y.crl', intervalSeconds: 59 }), (e: unknown) => assertCode('MTLS_BAD_ARGUMENT', /interval 59s is out of bounds: it must be from 1m to 7d/)(e) && (e as MtlsError).subject === 'interval');
-      await assert.rejects(reg.addCrlSource('acme', { url: 'http://pki.acme.example/y.crl', intervalSeconds: 7 * 86400 + 1 }), assertCode('MTLS_BAD_ARGUMENT', /out of bounds/));
-      await assert.rejects(reg.addCrlSource('ghost', { url: 'http://pki.acme.example/y.crl' }), assertCode('MTLS_NOT_FOUND'));
-      assert.deepEqual((await reg.listCrlSources()).map((s) => [s.institutionId, s.url, s.intervalSeconds]), [
-        ['acme', 'http://pki.acme.example/ca.crl', 3600],
-        ['acme', 'https://pki.acme.example/sub.crl', 60],
-        ['beta', 'http://pki.acme.example/ca.crl', 604800],
-      ]);
-
-      const v1 = await reg.version();
-      await reg.recordCrlFetch(src.id, { ok: true, at: '2030-01-01T00:00:00Z', sha256: 'AB'.repeat(32), thisUpdate: '2029-12-31T00:00:00Z', nextUpdate: '2030-01-07T00:00:00Z' });
-      await reg.recordCrlFetch(src.id, { ok: false, at: '2030-01-01T01:00:00Z', error: 'MTLS_NETWORK: CRL download failed: ECONNREFUSED' });
-      assert.equal(await reg.version(), v1, 'recording an outcome is not a registry change');
-      const [after] = await watcher.listCrlSources('acme');
-      assert.equal(after!.lastStatus, 'failed');
-      assert.equal(after!.lastFetchAt, '2030-01-01T01:00:00.000Z');
-      assert.match(after!.lastError!, /ECONNREFUSED/);
-      assert.equal(after!.lastGoodAt, '2030-01-01T00:00:00.000Z', 'the last good download is kept through a failure');
-      assert.equal(after!.lastGoodSha256, 'ab'.repeat(32));
-      assert.equal(after!.lastGoodNextUpdate, '2030-01-07T00:00:00.000Z');
-      await reg.recordCrlFetch(9_999_999, { ok: false, at: '2030-01-01T01:00:00Z', error: 'x' });
-
-      await assert.rejects(reg.removeCrlSource('beta', 'https://pki.acme.example/sub.crl'), assertCode('MTLS_NOT_FOUND', /not a CRL URL of "beta"/));
-      await reg.removeCrlSource('acme', 'http://PKI.ACME.example:80/ca.crl');
-      assert.equal(await reg.version(), v1 + 1);
-      assert.deepEqual((await reg.listCrlSources('acme')).map((s) => s.url), ['https://pki.acme.example/sub.crl']);
-      await reg.deleteInstitution('acme');
-      assert.deepEqual((await reg.listCrlSources()).map((s) => s.institutionId), ['beta'], 'deleting the institution removes its sources');
-    } finally {
-      stop();
-      await watcher.close();
-      await reg.close();
-    }
-  });
-
-  it('refuses IPv4 blocks wider than /16 and IPv6 wider than /48 unless allowWideRange', async () => {
-    const reg = await backend.open('wide');
-    try {
-      await reg.createInstitution({ id: 'acme', name: 'Acme' });
-      await assert.rejects(reg.addIp('acme', '10.0.0.0/15'), assertCode('MTLS_BAD_ARGUMENT', /10\.0\.0\.0\/15 is wider than \/16/));
-      await assert.rejects(reg.addIp('acme', '2001:db8::/47'), assertCode('MTLS_BAD_ARGUMENT', /wider than \/48/));
-      assert.deepEqual((await reg.loadTrust('acme'))[0]!.ips, [], 'nothing stored');
-      assert.equal((await reg.addIp('acme', '10.1.0.0/16')).cidr, '10.1.0.0/16');
-      assert.equal((await reg.addIp('acme', '2001:db8::/48')).cidr, '2001:db8::/48');
-      assert.equal((await reg.addIp('acme', '10.0.0.0/8', { allowWideRange: true })).cidr, '10.0.0.0/8');
-      assert.equal((await reg.addIp('acme', '2001:db8::/32', { allowWideRange: true })).cidr, '2001:db8::/32');
-    } finally {
-      await reg.close();
-    }
-  });
-});
 }
 
 describe('registry contract: PostgreSQL-specific refusals', () => {
@@ -404,30 +654,57 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
     await reg.close();
     await (await openPostgresRegistry(pgUrl(PG_DB), { schema: 'once' })).close();
     await pgAdmin(async (c) => {
-      assert.deepEqual((await c.query('SELECT version FROM once.schema_version ORDER BY version')).rows.map((r) => r.version), [1, 2, 3]);
+      assert.deepEqual(
+        (await c.query('SELECT version FROM once.schema_version ORDER BY version')).rows.map(
+          (r) => r.version,
+        ),
+        [1, 2, 3],
+      );
       await c.query('CREATE SCHEMA foreign_app');
       await c.query('CREATE TABLE foreign_app.orders (id int)');
     }, pgUrl(PG_DB));
-    await assert.rejects(openPostgresRegistry(pgUrl(PG_DB), { schema: 'foreign_app' }), assertCode('MTLS_CONFIG_INVALID', /not an mtlskit registry/));
-    await assert.rejects(openPostgresRegistry(pgUrl('no_such_db_mtls')), assertCode('MTLS_CONFIG_INVALID', /does not exist/));
-    await assert.rejects(openPostgresRegistry('postgres://postgres@127.0.0.1:9/test'), assertCode('MTLS_NETWORK', /cannot reach PostgreSQL at postgres:\/\/127\.0\.0\.1:9\/test/));
+    await assert.rejects(
+      openPostgresRegistry(pgUrl(PG_DB), { schema: 'foreign_app' }),
+      assertCode('MTLS_CONFIG_INVALID', /not an mtlskit registry/),
+    );
+    await assert.rejects(
+      openPostgresRegistry(pgUrl('no_such_db_mtls')),
+      assertCode('MTLS_CONFIG_INVALID', /does not exist/),
+    );
+    await assert.rejects(
+      openPostgresRegistry('postgres://postgres@127.0.0.1:9/test'),
+      assertCode('MTLS_NETWORK', /cannot reach PostgreSQL at postgres:\/\/127\.0\.0\.1:9\/test/),
+    );
   });
 
   it('migrates a schema-1 registry: CRLs are kept, and two CAs of one name may then each have one', async () => {
     const { MIGRATIONS } = await import('../../src/gateway/registry/migrations.js');
     await pgAdmin(async (c) => {
       await c.query('CREATE SCHEMA v1; SET search_path = v1');
-      await c.query('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      await c.query(
+        'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
+      );
       await c.query(MIGRATIONS[0]!.postgres);
       await c.query(`INSERT INTO schema_version VALUES (1, 'v1', 'x')`);
       await c.query(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`);
-      await c.query(`INSERT INTO crls (institution_id, issuer, pem, this_update, next_update, created_at) VALUES ('old', 'CN=Same', 'p', '2030-01-01T00:00:00.000Z', NULL, 'x')`);
+      await c.query(
+        `INSERT INTO crls (institution_id, issuer, pem, this_update, next_update, created_at) VALUES ('old', 'CN=Same', 'p', '2030-01-01T00:00:00.000Z', NULL, 'x')`,
+      );
     }, pgUrl(PG_DB));
     const reg = await openPostgresRegistry(pgUrl(PG_DB), { schema: 'v1' });
     try {
       const [old] = await reg.loadTrust('old');
-      assert.deepEqual(old!.crls.map((r) => [r.issuer, r.issuerFingerprint]), [['CN=Same', null]]);
-      await reg.putCrl('old', { pem: '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', issuer: 'CN=Same', issuerFingerprint: 'cd'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+      assert.deepEqual(
+        old!.crls.map((r) => [r.issuer, r.issuerFingerprint]),
+        [['CN=Same', null]],
+      );
+      await reg.putCrl('old', {
+        pem: '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n',
+        issuer: 'CN=Same',
+        issuerFingerprint: 'cd'.repeat(32),
+        thisUpdate: '2030-01-01T00:00:00Z',
+        nextUpdate: null,
+      });
       assert.equal((await reg.loadTrust('old'))[0]!.crls.length, 2);
     } finally {
       await reg.close();

@@ -1,7 +1,18 @@
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MtlsError } from '../../src/errors/index.js';
@@ -64,8 +75,16 @@ describe('CIDR normalisation', () => {
     assert.equal(parseCidr('fe80::/10').family, 6);
   });
   it('refuses host bits, bad prefixes, zone ids, /0 and garbage', () => {
-    assert.throws(() => normaliseCidr('10.0.0.5/24'), (e: unknown) => assertCode('MTLS_BAD_ARGUMENT', /host bits/)(e) && /10\.0\.0\.0\/24/.test((e as MtlsError).hint));
-    assert.throws(() => normaliseCidr('10.0.0.0/33'), assertCode('MTLS_BAD_ARGUMENT', /prefix length/));
+    assert.throws(
+      () => normaliseCidr('10.0.0.5/24'),
+      (e: unknown) =>
+        assertCode('MTLS_BAD_ARGUMENT', /host bits/)(e) &&
+        /10\.0\.0\.0\/24/.test((e as MtlsError).hint),
+    );
+    assert.throws(
+      () => normaliseCidr('10.0.0.0/33'),
+      assertCode('MTLS_BAD_ARGUMENT', /prefix length/),
+    );
     assert.throws(() => normaliseCidr('fe80::1%eth0'), assertCode('MTLS_BAD_ARGUMENT'));
     assert.throws(() => normaliseCidr('0.0.0.0/0'), assertCode('MTLS_BAD_ARGUMENT', /every IPv4/));
     assert.throws(() => normaliseCidr('::/0'), assertCode('MTLS_BAD_ARGUMENT', /every IPv6/));
@@ -76,10 +95,19 @@ describe('CIDR normalisation', () => {
 
 describe('registry location', () => {
   it('parses sqlite:, plain paths and postgres URLs; refuses other schemes', () => {
-    assert.deepEqual(parseRegistryLocation('sqlite:/var/lib/r.db'), { kind: 'sqlite', path: '/var/lib/r.db' });
+    assert.deepEqual(parseRegistryLocation('sqlite:/var/lib/r.db'), {
+      kind: 'sqlite',
+      path: '/var/lib/r.db',
+    });
     assert.deepEqual(parseRegistryLocation('./r.db'), { kind: 'sqlite', path: './r.db' });
-    assert.deepEqual(parseRegistryLocation('postgres://u@h/db'), { kind: 'postgres', url: 'postgres://u@h/db' });
-    assert.throws(() => parseRegistryLocation('mysql://h/db'), assertCode('MTLS_CONFIG_UNSUPPORTED', /mysql/));
+    assert.deepEqual(parseRegistryLocation('postgres://u@h/db'), {
+      kind: 'postgres',
+      url: 'postgres://u@h/db',
+    });
+    assert.throws(
+      () => parseRegistryLocation('mysql://h/db'),
+      assertCode('MTLS_CONFIG_UNSUPPORTED', /mysql/),
+    );
     assert.throws(() => parseRegistryLocation(' '), assertCode('MTLS_CONFIG_INVALID'));
   });
 });
@@ -102,31 +130,61 @@ describe('SQLite registry', () => {
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       const rows = db.prepare('SELECT version FROM schema_version').all() as { version: number }[];
-      assert.deepEqual(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        MIGRATIONS.map((m) => m.version),
+      );
       assert.equal(rows.at(-1)?.version, LATEST_SCHEMA_VERSION);
-      const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[]).map((t) => t.name);
-      for (const t of ['institutions', 'ca_chains', 'ca_certificates', 'ip_blocks', 'crls', 'pinned_rules', 'audit_log', 'registry_state']) assert.ok(tables.includes(t), t);
+      const tables = (
+        db.prepare(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[]
+      ).map((t) => t.name);
+      for (const t of [
+        'institutions',
+        'ca_chains',
+        'ca_certificates',
+        'ip_blocks',
+        'crls',
+        'pinned_rules',
+        'audit_log',
+        'registry_state',
+      ])
+        assert.ok(tables.includes(t), t);
     } finally {
       db.close();
     }
   });
 
-  it('refuses a registry written by a newer schema, and another application\'s database', async () => {
+  it("refuses a registry written by a newer schema, and another application's database", async () => {
     const newer = join(dir, 'newer.db');
     (await openSqliteRegistry(newer)).close();
     const db = new Database(newer);
-    db.prepare(`INSERT INTO schema_version (version, description, applied_at) VALUES (99, 'future', 'x')`).run();
+    db.prepare(
+      `INSERT INTO schema_version (version, description, applied_at) VALUES (99, 'future', 'x')`,
+    ).run();
     db.close();
-    await assert.rejects(openSqliteRegistry(newer), assertCode('MTLS_CONFIG_UNSUPPORTED', /schema version 99/));
+    await assert.rejects(
+      openSqliteRegistry(newer),
+      assertCode('MTLS_CONFIG_UNSUPPORTED', /schema version 99/),
+    );
 
     const foreign = join(dir, 'foreign.db');
     const f = new Database(foreign);
     f.exec('CREATE TABLE customers (id INTEGER)');
     f.close();
-    await assert.rejects(openSqliteRegistry(foreign), (e: unknown) => assertCode('MTLS_CONFIG_INVALID', /not an mtlskit registry/)(e) && (e as MtlsError).message.includes(foreign));
+    await assert.rejects(
+      openSqliteRegistry(foreign),
+      (e: unknown) =>
+        assertCode('MTLS_CONFIG_INVALID', /not an mtlskit registry/)(e) &&
+        (e as MtlsError).message.includes(foreign),
+    );
     // Nothing was added to the foreign file.
     const g = new Database(foreign, { readonly: true });
-    assert.deepEqual((g.prepare(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[]).map((t) => t.name), ['customers']);
+    assert.deepEqual(
+      (
+        g.prepare(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[]
+      ).map((t) => t.name),
+      ['customers'],
+    );
     g.close();
   });
 
@@ -149,33 +207,78 @@ describe('SQLite registry', () => {
     const fd = openSync(damaged, 'r+');
     writeSync(fd, Buffer.alloc(size - 100, 0xa5), 0, size - 100, 100);
     closeSync(fd);
-    await assert.rejects(openSqliteRegistry(damaged), (e: unknown) => assertCode('MTLS_CONFIG_INVALID', /corrupt|not a SQLite/)(e) && (e as MtlsError).message.includes(damaged));
+    await assert.rejects(
+      openSqliteRegistry(damaged),
+      (e: unknown) =>
+        assertCode('MTLS_CONFIG_INVALID', /corrupt|not a SQLite/)(e) &&
+        (e as MtlsError).message.includes(damaged),
+    );
 
-    await assert.rejects(openSqliteRegistry(join(dir, 'absent.db'), { create: false }), assertCode('MTLS_CONFIG_INVALID', /does not exist/));
-    await assert.rejects(openSqliteRegistry(join(dir, 'no-such-dir', 'r.db')), assertCode('MTLS_CONFIG_INVALID', /directory .* does not exist/));
+    await assert.rejects(
+      openSqliteRegistry(join(dir, 'absent.db'), { create: false }),
+      assertCode('MTLS_CONFIG_INVALID', /does not exist/),
+    );
+    await assert.rejects(
+      openSqliteRegistry(join(dir, 'no-such-dir', 'r.db')),
+      assertCode('MTLS_CONFIG_INVALID', /directory .* does not exist/),
+    );
     mkdirSync(join(dir, 'a-dir.db'));
-    await assert.rejects(openSqliteRegistry(join(dir, 'a-dir.db')), assertCode('MTLS_CONFIG_INVALID', /is a directory/));
-    await assert.rejects(openSqliteRegistry(join(dir, 'poll.db'), { pollIntervalMs: 1000 }), assertCode('MTLS_CONFIG_INVALID', /pollIntervalMs/));
+    await assert.rejects(
+      openSqliteRegistry(join(dir, 'a-dir.db')),
+      assertCode('MTLS_CONFIG_INVALID', /is a directory/),
+    );
+    await assert.rejects(
+      openSqliteRegistry(join(dir, 'poll.db'), { pollIntervalMs: 1000 }),
+      assertCode('MTLS_CONFIG_INVALID', /pollIntervalMs/),
+    );
   });
 
   it('migrates a schema-1 file: CRLs keep their ids and rows; afterwards two CAs of one name each keep a CRL', async () => {
     const path = join(dir, 'v1.db');
     const db = new Database(path);
-    db.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    db.exec(
+      'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
     db.exec(MIGRATIONS[0]!.sqlite);
     db.prepare(`INSERT INTO schema_version VALUES (1, 'v1', 'x')`).run();
     db.prepare(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`).run();
-    db.prepare(`INSERT INTO crls (id, institution_id, issuer, pem, this_update, next_update, created_at) VALUES (7, 'old', 'CN=Same', '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', '2030-01-01T00:00:00.000Z', NULL, 'x')`).run();
+    db.prepare(
+      `INSERT INTO crls (id, institution_id, issuer, pem, this_update, next_update, created_at) VALUES (7, 'old', 'CN=Same', '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', '2030-01-01T00:00:00.000Z', NULL, 'x')`,
+    ).run();
     db.close();
     const reg = await openSqliteRegistry(path);
     try {
       const [old] = await reg.loadTrust('old');
-      assert.deepEqual(old!.crls.map((c) => [c.id, c.issuer, c.issuerFingerprint]), [[7, 'CN=Same', null]]);
-      const next = await reg.putCrl('old', { pem: old!.crls[0]!.pem, issuer: 'CN=Same', issuerFingerprint: 'cd'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null });
+      assert.deepEqual(
+        old!.crls.map((c) => [c.id, c.issuer, c.issuerFingerprint]),
+        [[7, 'CN=Same', null]],
+      );
+      const next = await reg.putCrl('old', {
+        pem: old!.crls[0]!.pem,
+        issuer: 'CN=Same',
+        issuerFingerprint: 'cd'.repeat(32),
+        thisUpdate: '2030-01-01T00:00:00Z',
+        nextUpdate: null,
+      });
       assert.ok(next.id > 7, 'AUTOINCREMENT continues after the copied ids');
-      assert.equal((await reg.loadTrust('old'))[0]!.crls.length, 2, 'the same issuer name from another CA no longer collides');
-      const replaced = await reg.putCrl('old', { pem: old!.crls[0]!.pem, issuer: 'CN=Same', issuerFingerprint: 'ef'.repeat(32), thisUpdate: '2030-01-01T00:00:00Z', nextUpdate: null, replaces: 7 });
-      assert.deepEqual((await reg.loadTrust('old'))[0]!.crls.map((c) => c.id), [next.id, replaced.id], 'the legacy row it replaces is gone');
+      assert.equal(
+        (await reg.loadTrust('old'))[0]!.crls.length,
+        2,
+        'the same issuer name from another CA no longer collides',
+      );
+      const replaced = await reg.putCrl('old', {
+        pem: old!.crls[0]!.pem,
+        issuer: 'CN=Same',
+        issuerFingerprint: 'ef'.repeat(32),
+        thisUpdate: '2030-01-01T00:00:00Z',
+        nextUpdate: null,
+        replaces: 7,
+      });
+      assert.deepEqual(
+        (await reg.loadTrust('old'))[0]!.crls.map((c) => c.id),
+        [next.id, replaced.id],
+        'the legacy row it replaces is gone',
+      );
       assert.deepEqual(await reg.loadTrust('nobody'), []);
     } finally {
       await reg.close();
@@ -207,7 +310,10 @@ describe('SQLite registry', () => {
     const other = new Database(path);
     const errors: MtlsError[] = [];
     const changes: RegistryChange[] = [];
-    const stop = reg.onChange((c) => changes.push(c), (e) => errors.push(e));
+    const stop = reg.onChange(
+      (c) => changes.push(c),
+      (e) => errors.push(e),
+    );
     try {
       other.exec('ALTER TABLE registry_state RENAME TO registry_state_gone');
       await waitFor(() => errors[0], 2_000);
@@ -222,13 +328,13 @@ describe('SQLite registry', () => {
     }
   });
 
-
   it('creates a new registry file mode 0600 (owner only), and its -wal and -shm too', async () => {
     const path = join(dir, 'private.db');
     const reg = await openSqliteRegistry(path);
     try {
       await reg.createInstitution({ id: 'x', name: 'X' });
-      for (const f of [path, `${path}-wal`, `${path}-shm`]) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+      for (const f of [path, `${path}-wal`, `${path}-shm`])
+        assert.equal(statSync(f).mode & 0o777, 0o600, f);
     } finally {
       await reg.close();
     }
@@ -240,7 +346,10 @@ describe('SQLite registry', () => {
     const reg = await openSqliteRegistry(path, { pollIntervalMs: 20, onError: () => undefined });
     const changes: RegistryChange[] = [];
     const errors: MtlsError[] = [];
-    const stop = reg.onChange((c) => changes.push(c), (e) => errors.push(e));
+    const stop = reg.onChange(
+      (c) => changes.push(c),
+      (e) => errors.push(e),
+    );
     try {
       await reg.createInstitution({ id: 'acme', name: 'Acme' });
       // The backup: a copy in which acme is suspended (made through another registry on a copy).
@@ -252,12 +361,29 @@ describe('SQLite registry', () => {
       copyFileSync(backup, `${path}.restore`);
       renameSync(`${path}.restore`, path);
       const reload = await waitFor(() => changes.find((c) => c.institutionId === null), 2_000);
-      assert.equal(reload.version, 2, 'the restored file\'s version, though lower than the one seen before');
-      assert.equal((await reg.getInstitution('acme'))?.status, 'suspended', 'the new file\'s contents apply');
+      assert.equal(
+        reload.version,
+        2,
+        "the restored file's version, though lower than the one seen before",
+      );
+      assert.equal(
+        (await reg.getInstitution('acme'))?.status,
+        'suspended',
+        "the new file's contents apply",
+      );
 
       unlinkSync(path);
-      await assert.rejects(reg.loadTrust(), (e: unknown) => assertCode('MTLS_FILE_NOT_FOUND', /registry file .*live\.db is gone/)(e) && /restore|Put the registry back/i.test((e as MtlsError).hint));
-      await assert.rejects(reg.appendAudit([audit()]), assertCode('MTLS_FILE_NOT_FOUND'), 'audit records are not written into a deleted file');
+      await assert.rejects(
+        reg.loadTrust(),
+        (e: unknown) =>
+          assertCode('MTLS_FILE_NOT_FOUND', /registry file .*live\.db is gone/)(e) &&
+          /restore|Put the registry back/i.test((e as MtlsError).hint),
+      );
+      await assert.rejects(
+        reg.appendAudit([audit()]),
+        assertCode('MTLS_FILE_NOT_FOUND'),
+        'audit records are not written into a deleted file',
+      );
       await waitFor(() => errors[0], 2_000);
       copyFileSync(backup, path);
       changes.length = 0;

@@ -23,7 +23,9 @@ interface LimboCase {
   crls: string[];
 }
 
-const suite = JSON.parse(readFileSync(new URL('../fixtures/x509-limbo/x509-limbo.json', import.meta.url), 'utf8')) as { testcases: LimboCase[] };
+const suite = JSON.parse(
+  readFileSync(new URL('../fixtures/x509-limbo/x509-limbo.json', import.meta.url), 'utf8'),
+) as { testcases: LimboCase[] };
 const der = (pem: string): Buffer => derBlocksOf(pem, ['CERTIFICATE'])[0] as Buffer;
 
 function run(c: LimboCase): { ok: boolean; reason?: string } {
@@ -61,11 +63,14 @@ describe('x509-limbo conformance', () => {
       if (good) right++;
       else {
         if (r.ok) badAccepted.push(c.id);
-        if (!listed) wrong.push(`${c.id} expected ${c.expected_result}, got ${r.ok ? 'SUCCESS' : r.reason}`);
+        if (!listed)
+          wrong.push(`${c.id} expected ${c.expected_result}, got ${r.ok ? 'SUCCESS' : r.reason}`);
       }
     }
     const score = (100 * right) / ran;
-    process.stdout.write(`# x509-limbo: ${right}/${ran} right (${score.toFixed(1)}%), ${outOfScope} out of scope\n`);
+    process.stdout.write(
+      `# x509-limbo: ${right}/${ran} right (${score.toFixed(1)}%), ${outOfScope} out of scope\n`,
+    );
     assert.deepEqual(wrong, [], wrong.join('\n'));
     assert.deepEqual(badAccepted, [], 'bad chains accepted');
     assert.ok(score >= 99, `score ${score.toFixed(1)}% < 99%`);

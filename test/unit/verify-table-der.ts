@@ -7,13 +7,24 @@
  */
 import { createHash, generateKeyPairSync, sign, constants, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { derBitString, derExplicit, derInteger, derNull, derOctetString, derOid, derSequence, derSet, tlv } from '../../src/pki/der.js';
+import {
+  derBitString,
+  derExplicit,
+  derInteger,
+  derNull,
+  derOctetString,
+  derOid,
+  derSequence,
+  derSet,
+  tlv,
+} from '../../src/pki/der.js';
 import { parseIpBytes } from '../../src/pki/ip-text.js';
 
 // ------------------------------------------------------------------ keys
 
 /** The key types the cases use. */
-export type TableKeyType = 'p256' | 'p384' | 'p192' | 'secp256k1' | 'rsa1024' | 'rsa2048' | 'ed25519';
+export type TableKeyType =
+  'p256' | 'p384' | 'p192' | 'secp256k1' | 'rsa1024' | 'rsa2048' | 'ed25519';
 
 /** A key pair. */
 export interface TableKey {
@@ -31,9 +42,21 @@ export function newKey(type: TableKeyType): TableKey {
       ? generateKeyPairSync('rsa', { modulusLength: type === 'rsa1024' ? 1024 : 2048 })
       : type === 'ed25519'
         ? generateKeyPairSync('ed25519')
-        : generateKeyPairSync('ec', { namedCurve: { p256: 'prime256v1', p384: 'secp384r1', p192: 'prime192v1', secp256k1: 'secp256k1' }[type] });
+        : generateKeyPairSync('ec', {
+            namedCurve: {
+              p256: 'prime256v1',
+              p384: 'secp384r1',
+              p192: 'prime192v1',
+              secp256k1: 'secp256k1',
+            }[type],
+          });
   const spki = pair.publicKey.export({ type: 'spki', format: 'der' });
-  return { type, privateKey: pair.privateKey, spki, keyId: createHash('sha1').update(spki).digest() };
+  return {
+    type,
+    privateKey: pair.privateKey,
+    spki,
+    keyId: createHash('sha1').update(spki).digest(),
+  };
 }
 
 /** Hands out keys, generating RSA ones once per pool. */
@@ -53,7 +76,13 @@ export function keyPool(): (type?: TableKeyType) => TableKey {
 
 // ------------------------------------------------------------------ names
 
-const ATTR_OIDS: Readonly<Record<string, string>> = { C: '2.5.4.6', O: '2.5.4.10', OU: '2.5.4.11', CN: '2.5.4.3', emailAddress: '1.2.840.113549.1.9.1' };
+const ATTR_OIDS: Readonly<Record<string, string>> = {
+  C: '2.5.4.6',
+  O: '2.5.4.10',
+  OU: '2.5.4.11',
+  CN: '2.5.4.3',
+  emailAddress: '1.2.840.113549.1.9.1',
+};
 
 /** A Name from `[type, value]` pairs, one RDN each; `[]` is the empty name. */
 export function dn(...attrs: [keyof typeof ATTR_OIDS | string, string][]): Buffer {
@@ -61,14 +90,25 @@ export function dn(...attrs: [keyof typeof ATTR_OIDS | string, string][]): Buffe
     ...attrs.map(([type, value]) => {
       const oid = ATTR_OIDS[type] ?? type;
       // countryName is a PrintableString, emailAddress an IA5String (RFC 5280 App. A); the rest UTF8String.
-      const str = type === 'C' ? tlv(0x13, Buffer.from(value)) : type === 'emailAddress' ? tlv(0x16, Buffer.from(value)) : tlv(0x0c, Buffer.from(value, 'utf8'));
+      const str =
+        type === 'C'
+          ? tlv(0x13, Buffer.from(value))
+          : type === 'emailAddress'
+            ? tlv(0x16, Buffer.from(value))
+            : tlv(0x0c, Buffer.from(value, 'utf8'));
       return derSet(derSequence(derOid(oid), str));
     }),
   );
 }
 
 /** A GeneralName (RFC 5280 §4.2.1.6). IP constraints are `a.b.c.d/len`; `rawDns` carries any bytes. */
-export type Gn = { dns: string } | { rawDns: Buffer } | { ip: string } | { email: string } | { uri: string } | { dirName: Buffer };
+export type Gn =
+  | { dns: string }
+  | { rawDns: Buffer }
+  | { ip: string }
+  | { email: string }
+  | { uri: string }
+  | { dirName: Buffer };
 
 function ipWithMask(text: string): Buffer {
   const [addr, len] = text.split('/') as [string, string | undefined];
@@ -119,7 +159,15 @@ export interface Ext {
   value: Buffer;
 }
 
-const KU_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign'] as const;
+const KU_BITS = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+] as const;
 const EKU: Readonly<Record<string, string>> = {
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
@@ -133,18 +181,43 @@ export const ext = {
   bc: (ca: boolean, pathLen?: number, critical = true): Ext => ({
     oid: OID.bc,
     critical,
-    value: derSequence(...(ca ? [Buffer.from([0x01, 0x01, 0xff])] : []), ...(pathLen !== undefined ? [derInteger(pathLen)] : [])),
+    value: derSequence(
+      ...(ca ? [Buffer.from([0x01, 0x01, 0xff])] : []),
+      ...(pathLen !== undefined ? [derInteger(pathLen)] : []),
+    ),
   }),
-  ku: (bits: (typeof KU_BITS)[number][], critical = true): Ext => ({ oid: OID.ku, critical, value: derBitString(bits.map((b) => KU_BITS.indexOf(b))) }),
-  eku: (names: string[], critical = false): Ext => ({ oid: OID.eku, critical, value: derSequence(...names.map((n) => derOid(EKU[n] ?? n))) }),
-  san: (names: Gn[], critical = false): Ext => ({ oid: OID.san, critical, value: derSequence(...names.map(gn)) }),
-  ski: (keyId: Buffer, critical = false): Ext => ({ oid: OID.ski, critical, value: derOctetString(keyId) }),
-  aki: (keyId: Buffer, critical = false): Ext => ({ oid: OID.aki, critical, value: derSequence(tlv(0x80, keyId)) }),
+  ku: (bits: (typeof KU_BITS)[number][], critical = true): Ext => ({
+    oid: OID.ku,
+    critical,
+    value: derBitString(bits.map((b) => KU_BITS.indexOf(b))),
+  }),
+  eku: (names: string[], critical = false): Ext => ({
+    oid: OID.eku,
+    critical,
+    value: derSequence(...names.map((n) => derOid(EKU[n] ?? n))),
+  }),
+  san: (names: Gn[], critical = false): Ext => ({
+    oid: OID.san,
+    critical,
+    value: derSequence(...names.map(gn)),
+  }),
+  ski: (keyId: Buffer, critical = false): Ext => ({
+    oid: OID.ski,
+    critical,
+    value: derOctetString(keyId),
+  }),
+  aki: (keyId: Buffer, critical = false): Ext => ({
+    oid: OID.aki,
+    critical,
+    value: derSequence(tlv(0x80, keyId)),
+  }),
   nc: (c: { permitted?: Gn[]; excluded?: Gn[] }): Ext => ({
     oid: OID.nc,
     critical: true,
     value: derSequence(
-      ...(c.permitted ? [tlv(0xa0, Buffer.concat(c.permitted.map((g) => derSequence(gn(g)))))] : []),
+      ...(c.permitted
+        ? [tlv(0xa0, Buffer.concat(c.permitted.map((g) => derSequence(gn(g)))))]
+        : []),
       ...(c.excluded ? [tlv(0xa1, Buffer.concat(c.excluded.map((g) => derSequence(gn(g)))))] : []),
     ),
   }),
@@ -152,13 +225,18 @@ export const ext = {
 };
 
 function encodeExtension(e: Ext): Buffer {
-  return derSequence(derOid(e.oid), ...(e.critical ? [Buffer.from([0x01, 0x01, 0xff])] : []), derOctetString(e.value));
+  return derSequence(
+    derOid(e.oid),
+    ...(e.critical ? [Buffer.from([0x01, 0x01, 0xff])] : []),
+    derOctetString(e.value),
+  );
 }
 
 // --------------------------------------------------------------- signing
 
 /** Signature algorithms the cases sign with. */
-export type TableSigAlg = 'sha256' | 'sha384' | 'sha512' | 'sha1' | 'md5' | 'pss-sha256' | 'ed25519';
+export type TableSigAlg =
+  'sha256' | 'sha384' | 'sha512' | 'sha1' | 'md5' | 'pss-sha256' | 'ed25519';
 
 function algorithmId(key: TableKey, alg: TableSigAlg): Buffer {
   if (key.type === 'ed25519') return derSequence(derOid('1.3.101.112'));
@@ -167,22 +245,42 @@ function algorithmId(key: TableKey, alg: TableSigAlg): Buffer {
       const sha256 = derSequence(derOid('2.16.840.1.101.3.4.2.1'), derNull());
       return derSequence(
         derOid('1.2.840.113549.1.1.10'),
-        derSequence(derExplicit(0, sha256), derExplicit(1, derSequence(derOid('1.2.840.113549.1.1.8'), sha256)), derExplicit(2, derInteger(32))),
+        derSequence(
+          derExplicit(0, sha256),
+          derExplicit(1, derSequence(derOid('1.2.840.113549.1.1.8'), sha256)),
+          derExplicit(2, derInteger(32)),
+        ),
       );
     }
-    const rsa: Partial<Record<TableSigAlg, string>> = { sha256: '1.2.840.113549.1.1.11', sha384: '1.2.840.113549.1.1.12', sha512: '1.2.840.113549.1.1.13', sha1: '1.2.840.113549.1.1.5', md5: '1.2.840.113549.1.1.4' };
+    const rsa: Partial<Record<TableSigAlg, string>> = {
+      sha256: '1.2.840.113549.1.1.11',
+      sha384: '1.2.840.113549.1.1.12',
+      sha512: '1.2.840.113549.1.1.13',
+      sha1: '1.2.840.113549.1.1.5',
+      md5: '1.2.840.113549.1.1.4',
+    };
     const oid = rsa[alg];
     if (!oid) throw new Error(`no RSA algorithm for ${alg}`);
     return derSequence(derOid(oid), derNull());
   }
-  const oid = { sha256: '1.2.840.10045.4.3.2', sha384: '1.2.840.10045.4.3.3', sha512: '1.2.840.10045.4.3.4', sha1: '1.2.840.10045.4.1' }[alg as 'sha256'];
+  const oid = {
+    sha256: '1.2.840.10045.4.3.2',
+    sha384: '1.2.840.10045.4.3.3',
+    sha512: '1.2.840.10045.4.3.4',
+    sha1: '1.2.840.10045.4.1',
+  }[alg as 'sha256'];
   if (!oid) throw new Error(`no ECDSA algorithm for ${alg}`);
   return derSequence(derOid(oid));
 }
 
 function signWith(key: TableKey, alg: TableSigAlg, data: Buffer): Buffer {
   if (key.type === 'ed25519') return sign(null, data, key.privateKey);
-  if (alg === 'pss-sha256') return sign('sha256', data, { key: key.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  if (alg === 'pss-sha256')
+    return sign('sha256', data, {
+      key: key.privateKey,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 32,
+    });
   return sign(alg, data, key.privateKey);
 }
 
@@ -241,9 +339,15 @@ export function certificate(s: CertSpec): TableCert {
     derSequence(derTime(s.notBefore, s.generalizedNotBefore), derTime(s.notAfter)),
     s.subject,
     s.key.spki,
-    ...(s.version === 1 || s.extensions.length === 0 ? [] : [derExplicit(3, derSequence(...s.extensions.map(encodeExtension)))]),
+    ...(s.version === 1 || s.extensions.length === 0
+      ? []
+      : [derExplicit(3, derSequence(...s.extensions.map(encodeExtension)))]),
   );
-  const der = derSequence(tbs, algorithmId(signer, alg), tlv(0x03, Buffer.concat([Buffer.from([0]), signWith(signer, alg, tbs)])));
+  const der = derSequence(
+    tbs,
+    algorithmId(signer, alg),
+    tlv(0x03, Buffer.concat([Buffer.from([0]), signWith(signer, alg, tbs)])),
+  );
   return { der, pem: toPem('CERTIFICATE', der), subject: s.subject, key: s.key, serial };
 }
 
@@ -279,10 +383,22 @@ export interface CrlSpec {
 export function crl(s: CrlSpec): Buffer {
   const signer = s.signingKey ?? s.issuer.key;
   const alg = s.alg ?? (signer.type === 'p384' ? 'sha384' : 'sha256');
-  const exts = s.extensions ?? [ext.aki(s.issuer.key.keyId), ext.raw(OID.crlNumber, false, derInteger(1))];
+  const exts = s.extensions ?? [
+    ext.aki(s.issuer.key.keyId),
+    ext.raw(OID.crlNumber, false, derInteger(1)),
+  ];
   const entries = s.entries.map((e) => {
-    const entryExts = [...(e.reason !== undefined ? [ext.raw(OID.reasonCode, false, tlv(0x0a, Buffer.from([e.reason])))] : []), ...(e.extensions ?? [])];
-    return derSequence(derInteger(e.serial), derTime(new Date(s.thisUpdate.getTime() - 3600_000)), ...(entryExts.length ? [derSequence(...entryExts.map(encodeExtension))] : []));
+    const entryExts = [
+      ...(e.reason !== undefined
+        ? [ext.raw(OID.reasonCode, false, tlv(0x0a, Buffer.from([e.reason])))]
+        : []),
+      ...(e.extensions ?? []),
+    ];
+    return derSequence(
+      derInteger(e.serial),
+      derTime(new Date(s.thisUpdate.getTime() - 3600_000)),
+      ...(entryExts.length ? [derSequence(...entryExts.map(encodeExtension))] : []),
+    );
   });
   const tbs = derSequence(
     derInteger(1),
@@ -293,5 +409,9 @@ export function crl(s: CrlSpec): Buffer {
     ...(entries.length ? [derSequence(...entries)] : []),
     ...(exts.length ? [derExplicit(0, derSequence(...exts.map(encodeExtension)))] : []),
   );
-  return derSequence(tbs, algorithmId(signer, alg), tlv(0x03, Buffer.concat([Buffer.from([0]), signWith(signer, alg, tbs)])));
+  return derSequence(
+    tbs,
+    algorithmId(signer, alg),
+    tlv(0x03, Buffer.concat([Buffer.from([0]), signWith(signer, alg, tbs)])),
+  );
 }

@@ -14,9 +14,31 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VERIFY_REASONS, verifyCertificate, type VerifyPurpose, type VerifyReason, type VerifyResult } from '../../src/pki/verify-certificate.js';
+import {
+  VERIFY_REASONS,
+  verifyCertificate,
+  type VerifyPurpose,
+  type VerifyReason,
+  type VerifyResult,
+} from '../../src/pki/verify-certificate.js';
 import { tempDir } from '../helpers/pki.js';
-import { certificate, crl, dn, ext, gnText, keyPool, OID, toPem, type CertSpec, type Ext, type Gn, type TableCert, type TableKey, type TableKeyType, type TableSigAlg } from './verify-table-der.js';
+import {
+  certificate,
+  crl,
+  dn,
+  ext,
+  gnText,
+  keyPool,
+  OID,
+  toPem,
+  type CertSpec,
+  type Ext,
+  type Gn,
+  type TableCert,
+  type TableKey,
+  type TableKeyType,
+  type TableSigAlg,
+} from './verify-table-der.js';
 
 const DAY = 86_400_000;
 /** Every case is checked at this time (and openssl -attime), so none depends on the clock. */
@@ -111,9 +133,17 @@ function mkLeaf(issuer: TableCert, o: LeafOptions = {}): TableCert {
   });
 }
 
-const without = (oid: string) => (e: Ext[]): Ext[] => e.filter((x) => x.oid !== oid);
-const replace = (x: Ext) => (e: Ext[]): Ext[] => e.map((y) => (y.oid === x.oid ? x : y));
-const plus = (...x: Ext[]) => (e: Ext[]): Ext[] => [...e, ...x];
+const without =
+  (oid: string) =>
+  (e: Ext[]): Ext[] =>
+    e.filter((x) => x.oid !== oid);
+const replace =
+  (x: Ext) =>
+  (e: Ext[]): Ext[] =>
+    e.map((y) => (y.oid === x.oid ? x : y));
+const plus =
+  (...x: Ext[]) =>
+  (e: Ext[]): Ext[] => [...e, ...x];
 const UNKNOWN = '1.3.6.1.4.1.55555.1';
 const NULL = Buffer.from([0x05, 0x00]);
 
@@ -124,27 +154,58 @@ function simple(leaf: LeafOptions = {}, root: CaOptions = {}): Scenario {
 }
 
 /** root → intermediate → leaf. */
-function twoLevel(inter: CaOptions = {}, leaf: LeafOptions = {}, root: CaOptions = {}): Scenario & { root: TableCert; inter: TableCert } {
+function twoLevel(
+  inter: CaOptions = {},
+  leaf: LeafOptions = {},
+  root: CaOptions = {},
+): Scenario & { root: TableCert; inter: TableCert } {
   const r = mkCa('Root', root);
   const i = mkCa('Inter', { issuer: r, ...inter });
   return { leaf: mkLeaf(i, leaf), ca: [r], untrusted: [i], root: r, inter: i };
 }
 
 /** A root with name constraints over a leaf with the given SANs (and subject). */
-function constrained(nc: { permitted?: string[]; excluded?: string[]; permittedDn?: Buffer[]; excludedDn?: Buffer[] }, sans: string[], subject?: Buffer): Scenario {
+function constrained(
+  nc: { permitted?: string[]; excluded?: string[]; permittedDn?: Buffer[]; excludedDn?: Buffer[] },
+  sans: string[],
+  subject?: Buffer,
+): Scenario {
   const c: { permitted?: Gn[]; excluded?: Gn[] } = {};
-  if (nc.permitted || nc.permittedDn) c.permitted = [...(nc.permitted ?? []).map(gnText), ...(nc.permittedDn ?? []).map((d) => ({ dirName: d }))];
-  if (nc.excluded || nc.excludedDn) c.excluded = [...(nc.excluded ?? []).map(gnText), ...(nc.excludedDn ?? []).map((d) => ({ dirName: d }))];
-  return twoLevel({ exts: plus(ext.nc(c)) }, { sans: sans.length ? sans.map(gnText) : null, ...(subject ? { subject } : {}) });
+  if (nc.permitted || nc.permittedDn)
+    c.permitted = [
+      ...(nc.permitted ?? []).map(gnText),
+      ...(nc.permittedDn ?? []).map((d) => ({ dirName: d })),
+    ];
+  if (nc.excluded || nc.excludedDn)
+    c.excluded = [
+      ...(nc.excluded ?? []).map(gnText),
+      ...(nc.excludedDn ?? []).map((d) => ({ dirName: d })),
+    ];
+  return twoLevel(
+    { exts: plus(ext.nc(c)) },
+    { sans: sans.length ? sans.map(gnText) : null, ...(subject ? { subject } : {}) },
+  );
 }
 
 /** root → leaf with a CRL from the root. */
-function withCrl(entries: (leaf: TableCert) => Parameters<typeof crl>[0]['entries'], o: Partial<Parameters<typeof crl>[0]> = {}, root: CaOptions = {}): Scenario {
+function withCrl(
+  entries: (leaf: TableCert) => Parameters<typeof crl>[0]['entries'],
+  o: Partial<Parameters<typeof crl>[0]> = {},
+  root: CaOptions = {},
+): Scenario {
   const s = simple({}, root);
   const r = s.ca[0] as TableCert;
   return {
     ...s,
-    crls: [crl({ issuer: r, thisUpdate: new Date(T0.getTime() - DAY), nextUpdate: new Date(T0.getTime() + 7 * DAY), entries: entries(s.leaf), ...o })],
+    crls: [
+      crl({
+        issuer: r,
+        thisUpdate: new Date(T0.getTime() - DAY),
+        nextUpdate: new Date(T0.getTime() + 7 * DAY),
+        entries: entries(s.leaf),
+        ...o,
+      }),
+    ],
   };
 }
 
@@ -193,32 +254,94 @@ interface Row {
 
 const ROWS: Row[] = [
   // ---- validity, to the second, at --at
-  { rule: 'validity', what: 'a leaf valid at the checked time', build: () => simple(), expect: 'ok' },
-  { rule: 'validity', what: 'a leaf past its notAfter', build: () => simple({ notAfter: new Date(T0.getTime() - DAY) }), expect: ['expired', 0], openssl: /certificate has expired/ },
-  { rule: 'validity', what: 'a leaf before its notBefore', build: () => simple({ notBefore: new Date(T0.getTime() + DAY) }), expect: ['not_yet_valid', 0], openssl: /certificate is not yet valid/ },
-  { rule: 'validity', what: '--at one second before notBefore', build: () => ({ ...simple(), at: new Date(T0.getTime() - 30 * DAY - 1000) }), expect: ['not_yet_valid', 0], openssl: /certificate is not yet valid/ },
-  { rule: 'validity', what: '--at exactly notBefore', build: () => ({ ...simple(), at: new Date(T0.getTime() - 30 * DAY) }), expect: 'ok' },
+  {
+    rule: 'validity',
+    what: 'a leaf valid at the checked time',
+    build: () => simple(),
+    expect: 'ok',
+  },
+  {
+    rule: 'validity',
+    what: 'a leaf past its notAfter',
+    build: () => simple({ notAfter: new Date(T0.getTime() - DAY) }),
+    expect: ['expired', 0],
+    openssl: /certificate has expired/,
+  },
+  {
+    rule: 'validity',
+    what: 'a leaf before its notBefore',
+    build: () => simple({ notBefore: new Date(T0.getTime() + DAY) }),
+    expect: ['not_yet_valid', 0],
+    openssl: /certificate is not yet valid/,
+  },
+  {
+    rule: 'validity',
+    what: '--at one second before notBefore',
+    build: () => ({ ...simple(), at: new Date(T0.getTime() - 30 * DAY - 1000) }),
+    expect: ['not_yet_valid', 0],
+    openssl: /certificate is not yet valid/,
+  },
+  {
+    rule: 'validity',
+    what: '--at exactly notBefore',
+    build: () => ({ ...simple(), at: new Date(T0.getTime() - 30 * DAY) }),
+    expect: 'ok',
+  },
   {
     rule: 'validity',
     what: '--at exactly notAfter (RFC 5280 §4.1.2.5: the period includes notAfter)',
     build: () => ({ ...simple(), at: new Date(T0.getTime() + 30 * DAY) }),
     expect: 'ok',
-    differs: 'OpenSSL 3.0 counts a certificate as expired at its notAfter second (X509_cmp_time returns -1 for equal times); RFC 5280 §4.1.2.5 makes the validity period inclusive of notAfter',
+    differs:
+      'OpenSSL 3.0 counts a certificate as expired at its notAfter second (X509_cmp_time returns -1 for equal times); RFC 5280 §4.1.2.5 makes the validity period inclusive of notAfter',
   },
-  { rule: 'validity', what: '--at one second after notAfter', build: () => ({ ...simple(), at: new Date(T0.getTime() + 30 * DAY + 1000) }), expect: ['expired', 0], openssl: /certificate has expired/ },
-  { rule: 'validity', what: 'an expired intermediate', build: () => twoLevel({ notAfter: new Date(T0.getTime() - DAY) }), expect: ['expired', 1], openssl: /certificate has expired/ },
-  { rule: 'validity', what: 'an expired trust anchor', build: () => twoLevel({}, {}, { notAfter: new Date(T0.getTime() - DAY) }), expect: ['expired', 2], openssl: /certificate has expired/ },
-  { rule: 'validity', what: 'notAfter in 2050 and later as GeneralizedTime', build: () => simple({ notAfter: new Date('2051-01-01T00:00:00Z') }, { notAfter: new Date('2060-01-01T00:00:00Z') }), expect: 'ok' },
+  {
+    rule: 'validity',
+    what: '--at one second after notAfter',
+    build: () => ({ ...simple(), at: new Date(T0.getTime() + 30 * DAY + 1000) }),
+    expect: ['expired', 0],
+    openssl: /certificate has expired/,
+  },
+  {
+    rule: 'validity',
+    what: 'an expired intermediate',
+    build: () => twoLevel({ notAfter: new Date(T0.getTime() - DAY) }),
+    expect: ['expired', 1],
+    openssl: /certificate has expired/,
+  },
+  {
+    rule: 'validity',
+    what: 'an expired trust anchor',
+    build: () => twoLevel({}, {}, { notAfter: new Date(T0.getTime() - DAY) }),
+    expect: ['expired', 2],
+    openssl: /certificate has expired/,
+  },
+  {
+    rule: 'validity',
+    what: 'notAfter in 2050 and later as GeneralizedTime',
+    build: () =>
+      simple(
+        { notAfter: new Date('2051-01-01T00:00:00Z') },
+        { notAfter: new Date('2060-01-01T00:00:00Z') },
+      ),
+    expect: 'ok',
+  },
   {
     rule: 'validity',
     what: 'GeneralizedTime for a year before 2050',
     build: () => simple({ generalizedNotBefore: true }),
     expect: ['malformed_certificate', 0],
-    differs: 'OpenSSL reads either time type for any year; RFC 5280 §4.1.2.5 requires UTCTime through 2049',
+    differs:
+      'OpenSSL reads either time type for any year; RFC 5280 §4.1.2.5 requires UTCTime through 2049',
   },
 
   // ---- pathLenConstraint and --max-depth
-  { rule: 'pathLen', what: 'pathlen:0 intermediate issuing a leaf', build: () => twoLevel({ pathLen: 0 }), expect: 'ok' },
+  {
+    rule: 'pathLen',
+    what: 'pathlen:0 intermediate issuing a leaf',
+    build: () => twoLevel({ pathLen: 0 }),
+    expect: 'ok',
+  },
   {
     rule: 'pathLen',
     what: 'pathlen:0 intermediate issuing another CA',
@@ -268,13 +391,40 @@ const ROWS: Row[] = [
     expect: ['invalid_extension', 0],
     openssl: /[Pp]ath length|invalid|unsuitable certificate purpose/,
   },
-  { rule: 'max depth', what: 'three intermediates, --max-depth 3', build: () => ({ ...deep(3), maxDepth: 3 }), expect: 'ok' },
-  { rule: 'max depth', what: 'three intermediates, --max-depth 2', build: () => ({ ...deep(3), maxDepth: 2 }), expect: ['path_too_long', 3], openssl: /certificate chain too long/ },
-  { rule: 'max depth', what: 'a leaf under the root, --max-depth 0', build: () => ({ ...simple(), maxDepth: 0 }), expect: 'ok' },
-  { rule: 'max depth', what: 'one intermediate, --max-depth 0', build: () => ({ ...deep(1), maxDepth: 0 }), expect: ['path_too_long', 1], openssl: /certificate chain too long/ },
+  {
+    rule: 'max depth',
+    what: 'three intermediates, --max-depth 3',
+    build: () => ({ ...deep(3), maxDepth: 3 }),
+    expect: 'ok',
+  },
+  {
+    rule: 'max depth',
+    what: 'three intermediates, --max-depth 2',
+    build: () => ({ ...deep(3), maxDepth: 2 }),
+    expect: ['path_too_long', 3],
+    openssl: /certificate chain too long/,
+  },
+  {
+    rule: 'max depth',
+    what: 'a leaf under the root, --max-depth 0',
+    build: () => ({ ...simple(), maxDepth: 0 }),
+    expect: 'ok',
+  },
+  {
+    rule: 'max depth',
+    what: 'one intermediate, --max-depth 0',
+    build: () => ({ ...deep(1), maxDepth: 0 }),
+    expect: ['path_too_long', 1],
+    openssl: /certificate chain too long/,
+  },
 
   // ---- name constraints
-  { rule: 'name constraints', what: 'DNS permitted example.com: www.example.com', build: () => constrained({ permitted: ['example.com'] }, ['www.example.com']), expect: 'ok' },
+  {
+    rule: 'name constraints',
+    what: 'DNS permitted example.com: www.example.com',
+    build: () => constrained({ permitted: ['example.com'] }, ['www.example.com']),
+    expect: 'ok',
+  },
   {
     rule: 'name constraints',
     what: 'DNS permitted example.com: www.other.com',
@@ -301,9 +451,15 @@ const ROWS: Row[] = [
     what: 'DNS excluded x.example.com: a wildcard *.example.com that could stand for it',
     build: () => constrained({ excluded: ['x.example.com'] }, ['*.example.com']),
     expect: ['name_constraints_violated', 0],
-    differs: 'OpenSSL compares the wildcard text as a name and finds it outside x.example.com; a wildcard covering an excluded name is refused here (the CVE-2025-61727 analysis)',
+    differs:
+      'OpenSSL compares the wildcard text as a name and finds it outside x.example.com; a wildcard covering an excluded name is refused here (the CVE-2025-61727 analysis)',
   },
-  { rule: 'name constraints', what: 'IP permitted 10.0.0.0/8: 10.1.2.3', build: () => constrained({ permitted: ['10.0.0.0/8'] }, ['10.1.2.3']), expect: 'ok' },
+  {
+    rule: 'name constraints',
+    what: 'IP permitted 10.0.0.0/8: 10.1.2.3',
+    build: () => constrained({ permitted: ['10.0.0.0/8'] }, ['10.1.2.3']),
+    expect: 'ok',
+  },
   {
     rule: 'name constraints',
     what: 'IP permitted 10.0.0.0/8: 192.168.1.1',
@@ -318,7 +474,12 @@ const ROWS: Row[] = [
     expect: ['name_constraints_violated', 0],
     openssl: /excluded subtree violation/,
   },
-  { rule: 'name constraints', what: 'IPv6 permitted 2001:db8::/32: 2001:db8::1', build: () => constrained({ permitted: ['2001:db8::/32'] }, ['2001:db8::1']), expect: 'ok' },
+  {
+    rule: 'name constraints',
+    what: 'IPv6 permitted 2001:db8::/32: 2001:db8::1',
+    build: () => constrained({ permitted: ['2001:db8::/32'] }, ['2001:db8::1']),
+    expect: 'ok',
+  },
   {
     rule: 'name constraints',
     what: 'IPv6 permitted 2001:db8::/32: an IPv4 address',
@@ -326,12 +487,24 @@ const ROWS: Row[] = [
     expect: ['name_constraints_violated', 0],
     openssl: /permitted subtree violation/,
   },
-  { rule: 'name constraints', what: 'email permitted example.com: user@example.com', build: () => twoLevel({ exts: plus(ext.nc({ permitted: [{ email: 'example.com' }] })) }, { sans: [{ email: 'user@example.com' }] }), expect: 'ok' },
+  {
+    rule: 'name constraints',
+    what: 'email permitted example.com: user@example.com',
+    build: () =>
+      twoLevel(
+        { exts: plus(ext.nc({ permitted: [{ email: 'example.com' }] })) },
+        { sans: [{ email: 'user@example.com' }] },
+      ),
+    expect: 'ok',
+  },
   {
     rule: 'name constraints',
     what: 'email permitted .example.com: user@example.com (only subdomains)',
     build: () => {
-      const s = twoLevel({ exts: plus(ext.nc({ permitted: [{ email: '.example.com' }] })) }, { sans: [{ email: 'user@example.com' }] });
+      const s = twoLevel(
+        { exts: plus(ext.nc({ permitted: [{ email: '.example.com' }] })) },
+        { sans: [{ email: 'user@example.com' }] },
+      );
       return s;
     },
     expect: ['name_constraints_violated', 0],
@@ -340,13 +513,21 @@ const ROWS: Row[] = [
   {
     rule: 'name constraints',
     what: 'email permitted .example.com: user@mail.example.com',
-    build: () => twoLevel({ exts: plus(ext.nc({ permitted: [{ email: '.example.com' }] })) }, { sans: [{ email: 'user@mail.example.com' }] }),
+    build: () =>
+      twoLevel(
+        { exts: plus(ext.nc({ permitted: [{ email: '.example.com' }] })) },
+        { sans: [{ email: 'user@mail.example.com' }] },
+      ),
     expect: 'ok',
   },
   {
     rule: 'name constraints',
     what: 'email excluded mailbox bad@example.com',
-    build: () => twoLevel({ exts: plus(ext.nc({ excluded: [{ email: 'bad@example.com' }] })) }, { sans: [{ email: 'bad@example.com' }] }),
+    build: () =>
+      twoLevel(
+        { exts: plus(ext.nc({ excluded: [{ email: 'bad@example.com' }] })) },
+        { sans: [{ email: 'bad@example.com' }] },
+      ),
     expect: ['name_constraints_violated', 0],
     openssl: /excluded subtree violation/,
   },
@@ -354,27 +535,36 @@ const ROWS: Row[] = [
     rule: 'name constraints',
     what: 'email permitted example.com: an emailAddress in the subject DN outside it',
     build: () =>
-      twoLevel({ exts: plus(ext.nc({ permitted: [{ email: 'example.com' }] })) }, { sans: [{ dns: 'leaf.example.com' }], subject: dn(['O', 'Table'], ['CN', 'leaf'], ['emailAddress', 'user@other.com']) }),
+      twoLevel(
+        { exts: plus(ext.nc({ permitted: [{ email: 'example.com' }] })) },
+        {
+          sans: [{ dns: 'leaf.example.com' }],
+          subject: dn(['O', 'Table'], ['CN', 'leaf'], ['emailAddress', 'user@other.com']),
+        },
+      ),
     expect: ['name_constraints_violated', 0],
     openssl: /permitted subtree violation/,
   },
   {
     rule: 'name constraints',
     what: 'dirName permitted C=BR, O=Table: the leaf subject inside',
-    build: () => constrained({ permittedDn: [dn(['C', 'BR'], ['O', 'Table'])] }, ['leaf.example.com']),
+    build: () =>
+      constrained({ permittedDn: [dn(['C', 'BR'], ['O', 'Table'])] }, ['leaf.example.com']),
     expect: 'ok',
   },
   {
     rule: 'name constraints',
     what: 'dirName permitted C=BR, O=Other: the leaf subject outside',
-    build: () => constrained({ permittedDn: [dn(['C', 'BR'], ['O', 'Other'])] }, ['leaf.example.com']),
+    build: () =>
+      constrained({ permittedDn: [dn(['C', 'BR'], ['O', 'Other'])] }, ['leaf.example.com']),
     expect: ['name_constraints_violated', 0],
     openssl: /permitted subtree violation/,
   },
   {
     rule: 'name constraints',
     what: 'dirName excluded C=BR, O=Table: the leaf subject inside',
-    build: () => constrained({ excludedDn: [dn(['C', 'BR'], ['O', 'Table'])] }, ['leaf.example.com']),
+    build: () =>
+      constrained({ excludedDn: [dn(['C', 'BR'], ['O', 'Table'])] }, ['leaf.example.com']),
     expect: ['name_constraints_violated', 0],
     openssl: /excluded subtree violation/,
   },
@@ -391,61 +581,141 @@ const ROWS: Row[] = [
   {
     rule: 'name constraints',
     what: 'DNS constraints and a leaf with no SAN, whose CN looks like a host name outside them',
-    build: () => constrained({ permitted: ['example.com'] }, [], dn(['C', 'BR'], ['O', 'Table'], ['CN', 'www.other.com'])),
+    build: () =>
+      constrained(
+        { permitted: ['example.com'] },
+        [],
+        dn(['C', 'BR'], ['O', 'Table'], ['CN', 'www.other.com']),
+      ),
     expect: 'ok',
-    differs: 'OpenSSL 3.0 applies DNS constraints to a host-name-like CN when there is no SAN; here the CN is never a reference identity (RFC 9525 §6.3), so only SANs and the DN (dirName) are constrained, as RFC 5280 §4.2.1.10 says',
+    differs:
+      'OpenSSL 3.0 applies DNS constraints to a host-name-like CN when there is no SAN; here the CN is never a reference identity (RFC 9525 §6.3), so only SANs and the DN (dirName) are constrained, as RFC 5280 §4.2.1.10 says',
   },
   {
     rule: 'name constraints',
     what: 'nameConstraints in an end-entity certificate',
     build: () => simple({ exts: plus(ext.nc({ permitted: [{ dns: 'example.com' }] })) }),
     expect: ['invalid_extension', 0],
-    differs: 'OpenSSL ignores nameConstraints on a leaf; RFC 5280 §4.2.1.10 says they MUST only be used in a CA certificate',
+    differs:
+      'OpenSSL ignores nameConstraints on a leaf; RFC 5280 §4.2.1.10 says they MUST only be used in a CA certificate',
   },
 
   // ---- reference identity (--name): DNS, IP, email
-  { rule: 'name', what: 'DNS name equal to a SAN', build: () => ({ ...simple({ sans: [{ dns: 'www.example.com' }] }), name: 'www.example.com' }), expect: 'ok' },
-  { rule: 'name', what: 'DNS name in another case', build: () => ({ ...simple({ sans: [{ dns: 'www.example.com' }] }), name: 'WWW.Example.COM' }), expect: 'ok' },
-  { rule: 'name', what: 'DNS name not among the SANs', build: () => ({ ...simple({ sans: [{ dns: 'www.example.com' }] }), name: 'api.example.com' }), expect: ['name_mismatch', 0], openssl: /[Hh]ostname mismatch/ },
-  { rule: 'name', what: 'wildcard *.example.com: a.example.com', build: () => ({ ...simple({ sans: [{ dns: '*.example.com' }] }), name: 'a.example.com' }), expect: 'ok' },
-  { rule: 'name', what: 'wildcard *.example.com: a.b.example.com (one label only)', build: () => ({ ...simple({ sans: [{ dns: '*.example.com' }] }), name: 'a.b.example.com' }), expect: ['name_mismatch', 0], openssl: /[Hh]ostname mismatch/ },
-  { rule: 'name', what: 'wildcard *.example.com: example.com itself', build: () => ({ ...simple({ sans: [{ dns: '*.example.com' }] }), name: 'example.com' }), expect: ['name_mismatch', 0], openssl: /[Hh]ostname mismatch/ },
+  {
+    rule: 'name',
+    what: 'DNS name equal to a SAN',
+    build: () => ({ ...simple({ sans: [{ dns: 'www.example.com' }] }), name: 'www.example.com' }),
+    expect: 'ok',
+  },
+  {
+    rule: 'name',
+    what: 'DNS name in another case',
+    build: () => ({ ...simple({ sans: [{ dns: 'www.example.com' }] }), name: 'WWW.Example.COM' }),
+    expect: 'ok',
+  },
+  {
+    rule: 'name',
+    what: 'DNS name not among the SANs',
+    build: () => ({ ...simple({ sans: [{ dns: 'www.example.com' }] }), name: 'api.example.com' }),
+    expect: ['name_mismatch', 0],
+    openssl: /[Hh]ostname mismatch/,
+  },
+  {
+    rule: 'name',
+    what: 'wildcard *.example.com: a.example.com',
+    build: () => ({ ...simple({ sans: [{ dns: '*.example.com' }] }), name: 'a.example.com' }),
+    expect: 'ok',
+  },
+  {
+    rule: 'name',
+    what: 'wildcard *.example.com: a.b.example.com (one label only)',
+    build: () => ({ ...simple({ sans: [{ dns: '*.example.com' }] }), name: 'a.b.example.com' }),
+    expect: ['name_mismatch', 0],
+    openssl: /[Hh]ostname mismatch/,
+  },
+  {
+    rule: 'name',
+    what: 'wildcard *.example.com: example.com itself',
+    build: () => ({ ...simple({ sans: [{ dns: '*.example.com' }] }), name: 'example.com' }),
+    expect: ['name_mismatch', 0],
+    openssl: /[Hh]ostname mismatch/,
+  },
   {
     rule: 'name',
     what: 'partial wildcard w*.example.com in a SAN',
     build: () => ({ ...simple({ sans: [{ dns: 'w*.example.com' }] }), name: 'www.example.com' }),
     expect: ['malformed_certificate', 0],
-    differs: 'OpenSSL matches partial wildcards by default; RFC 9525 §6.3 allows only a complete left-most "*" label, and the SAN is not in preferred name syntax',
+    differs:
+      'OpenSSL matches partial wildcards by default; RFC 9525 §6.3 allows only a complete left-most "*" label, and the SAN is not in preferred name syntax',
   },
   {
     rule: 'name',
     what: 'no SAN, the host name only in the CN',
-    build: () => ({ ...simple({ sans: null, subject: dn(['C', 'BR'], ['O', 'Table'], ['CN', 'www.example.com']) }), name: 'www.example.com' }),
+    build: () => ({
+      ...simple({
+        sans: null,
+        subject: dn(['C', 'BR'], ['O', 'Table'], ['CN', 'www.example.com']),
+      }),
+      name: 'www.example.com',
+    }),
     expect: ['name_mismatch', 0],
     differs: 'OpenSSL 3.0 falls back to the CN when there is no DNS SAN; RFC 9525 §6.3 forbids it',
   },
-  { rule: 'name', what: 'IDNA: an A-label SAN and the same A-label', build: () => ({ ...simple({ sans: [{ dns: 'xn--bcher-kva.example' }] }), name: 'xn--bcher-kva.example' }), expect: 'ok' },
+  {
+    rule: 'name',
+    what: 'IDNA: an A-label SAN and the same A-label',
+    build: () => ({
+      ...simple({ sans: [{ dns: 'xn--bcher-kva.example' }] }),
+      name: 'xn--bcher-kva.example',
+    }),
+    expect: 'ok',
+  },
   {
     rule: 'name',
     what: 'IDNA: an A-label SAN and the U-label (not converted)',
-    build: () => ({ ...simple({ sans: [{ dns: 'xn--bcher-kva.example' }] }), name: 'bücher.example' }),
+    build: () => ({
+      ...simple({ sans: [{ dns: 'xn--bcher-kva.example' }] }),
+      name: 'bücher.example',
+    }),
     expect: ['name_mismatch', 0],
     openssl: /[Hh]ostname mismatch/,
   },
-  { rule: 'name', what: 'IDNA: a wildcard over an A-label', build: () => ({ ...simple({ sans: [{ dns: '*.example.com' }] }), name: 'xn--bcher-kva.example.com' }), expect: 'ok' },
+  {
+    rule: 'name',
+    what: 'IDNA: a wildcard over an A-label',
+    build: () => ({
+      ...simple({ sans: [{ dns: '*.example.com' }] }),
+      name: 'xn--bcher-kva.example.com',
+    }),
+    expect: 'ok',
+  },
   {
     rule: 'name',
     what: 'IDNA: a raw UTF-8 U-label in a dNSName',
     build: () => simple({ sans: [{ rawDns: Buffer.from('bücher.example', 'utf8') }] }),
     expect: ['malformed_certificate', 0],
-    differs: 'OpenSSL does not check the IA5String of a dNSName unless asked for that name; RFC 5280 §4.2.1.6 requires preferred name syntax (A-labels)',
+    differs:
+      'OpenSSL does not check the IA5String of a dNSName unless asked for that name; RFC 5280 §4.2.1.6 requires preferred name syntax (A-labels)',
   },
-  { rule: 'name', what: 'IP address equal to an iPAddress SAN', build: () => ({ ...simple({ sans: [{ ip: '127.0.0.1' }] }), name: '127.0.0.1' }), expect: 'ok' },
-  { rule: 'name', what: 'IPv6 written another way', build: () => ({ ...simple({ sans: [{ ip: '::1' }] }), name: '0:0:0:0:0:0:0:1' }), expect: 'ok' },
+  {
+    rule: 'name',
+    what: 'IP address equal to an iPAddress SAN',
+    build: () => ({ ...simple({ sans: [{ ip: '127.0.0.1' }] }), name: '127.0.0.1' }),
+    expect: 'ok',
+  },
+  {
+    rule: 'name',
+    what: 'IPv6 written another way',
+    build: () => ({ ...simple({ sans: [{ ip: '::1' }] }), name: '0:0:0:0:0:0:0:1' }),
+    expect: 'ok',
+  },
   {
     rule: 'name',
     what: 'IP address only as a dNSName SAN',
-    build: () => ({ ...simple({ sans: [{ dns: 'leaf.example.com' }, { ip: '127.0.0.2' }] }), name: '127.0.0.1' }),
+    build: () => ({
+      ...simple({ sans: [{ dns: 'leaf.example.com' }, { ip: '127.0.0.2' }] }),
+      name: '127.0.0.1',
+    }),
     expect: ['name_mismatch', 0],
     openssl: /IP address mismatch/,
   },
@@ -456,35 +726,109 @@ const ROWS: Row[] = [
     expect: ['name_mismatch', 0],
     openssl: /IP address mismatch/,
   },
-  { rule: 'name', what: 'email: domain part in another case', build: () => ({ ...simple({ sans: [{ email: 'user@example.com' }] }), name: 'user@EXAMPLE.com' }), expect: 'ok' },
+  {
+    rule: 'name',
+    what: 'email: domain part in another case',
+    build: () => ({
+      ...simple({ sans: [{ email: 'user@example.com' }] }),
+      name: 'user@EXAMPLE.com',
+    }),
+    expect: 'ok',
+  },
   {
     rule: 'name',
     what: 'email: local part in another case',
-    build: () => ({ ...simple({ sans: [{ email: 'user@example.com' }] }), name: 'User@example.com' }),
+    build: () => ({
+      ...simple({ sans: [{ email: 'user@example.com' }] }),
+      name: 'User@example.com',
+    }),
     expect: ['name_mismatch', 0],
     openssl: /[Ee]mail address mismatch/,
   },
   {
     rule: 'name',
     what: 'email only in the subject emailAddress',
-    build: () => ({ ...simple({ sans: null, subject: dn(['O', 'Table'], ['CN', 'leaf'], ['emailAddress', 'user@example.com']) }), name: 'user@example.com' }),
+    build: () => ({
+      ...simple({
+        sans: null,
+        subject: dn(['O', 'Table'], ['CN', 'leaf'], ['emailAddress', 'user@example.com']),
+      }),
+      name: 'user@example.com',
+    }),
     expect: ['name_mismatch', 0],
-    differs: 'OpenSSL falls back to the subject emailAddress when there is no rfc822Name SAN; RFC 9525 matches SANs only',
+    differs:
+      'OpenSSL falls back to the subject emailAddress when there is no rfc822Name SAN; RFC 9525 matches SANs only',
   },
 
   // ---- EKU per purpose
-  { rule: 'EKU', what: 'clientAuth only, purpose server', build: () => ({ ...simple({ eku: ['clientAuth'] }), purpose: 'server' }), expect: ['eku_missing', 0], openssl: /unsuitable certificate purpose/ },
-  { rule: 'EKU', what: 'serverAuth only, purpose client', build: () => ({ ...simple({ eku: ['serverAuth'] }), purpose: 'client' }), expect: ['eku_missing', 0], openssl: /unsuitable certificate purpose/ },
-  { rule: 'EKU', what: 'codeSigning only, purpose client', build: () => simple({ eku: ['codeSigning'] }), expect: ['eku_missing', 0], openssl: /unsuitable certificate purpose/ },
-  { rule: 'EKU', what: 'codeSigning only, purpose any', build: () => ({ ...simple({ eku: ['codeSigning'] }), purpose: 'any' }), expect: 'ok' },
-  { rule: 'EKU', what: 'a critical EKU with clientAuth', build: () => simple({ exts: replace(ext.eku(['clientAuth'], true)) }), expect: 'ok' },
-  { rule: 'EKU', what: 'anyExtendedKeyUsage alone, purpose client', build: () => simple({ eku: ['any'] }), expect: ['eku_missing', 0], openssl: /unsuitable certificate purpose/ },
-  { rule: 'EKU', what: 'no EKU (any purpose, with a warning)', build: () => simple({ eku: null }), expect: 'ok' },
-  { rule: 'EKU', what: 'an intermediate restricted to serverAuth, purpose client', build: () => twoLevel({ exts: plus(ext.eku(['serverAuth'])) }), expect: ['eku_missing', 1], openssl: /unsuitable certificate purpose/ },
-  { rule: 'EKU', what: 'an intermediate restricted to clientAuth, purpose client', build: () => twoLevel({ exts: plus(ext.eku(['clientAuth'])) }), expect: 'ok' },
+  {
+    rule: 'EKU',
+    what: 'clientAuth only, purpose server',
+    build: () => ({ ...simple({ eku: ['clientAuth'] }), purpose: 'server' }),
+    expect: ['eku_missing', 0],
+    openssl: /unsuitable certificate purpose/,
+  },
+  {
+    rule: 'EKU',
+    what: 'serverAuth only, purpose client',
+    build: () => ({ ...simple({ eku: ['serverAuth'] }), purpose: 'client' }),
+    expect: ['eku_missing', 0],
+    openssl: /unsuitable certificate purpose/,
+  },
+  {
+    rule: 'EKU',
+    what: 'codeSigning only, purpose client',
+    build: () => simple({ eku: ['codeSigning'] }),
+    expect: ['eku_missing', 0],
+    openssl: /unsuitable certificate purpose/,
+  },
+  {
+    rule: 'EKU',
+    what: 'codeSigning only, purpose any',
+    build: () => ({ ...simple({ eku: ['codeSigning'] }), purpose: 'any' }),
+    expect: 'ok',
+  },
+  {
+    rule: 'EKU',
+    what: 'a critical EKU with clientAuth',
+    build: () => simple({ exts: replace(ext.eku(['clientAuth'], true)) }),
+    expect: 'ok',
+  },
+  {
+    rule: 'EKU',
+    what: 'anyExtendedKeyUsage alone, purpose client',
+    build: () => simple({ eku: ['any'] }),
+    expect: ['eku_missing', 0],
+    openssl: /unsuitable certificate purpose/,
+  },
+  {
+    rule: 'EKU',
+    what: 'no EKU (any purpose, with a warning)',
+    build: () => simple({ eku: null }),
+    expect: 'ok',
+  },
+  {
+    rule: 'EKU',
+    what: 'an intermediate restricted to serverAuth, purpose client',
+    build: () => twoLevel({ exts: plus(ext.eku(['serverAuth'])) }),
+    expect: ['eku_missing', 1],
+    openssl: /unsuitable certificate purpose/,
+  },
+  {
+    rule: 'EKU',
+    what: 'an intermediate restricted to clientAuth, purpose client',
+    build: () => twoLevel({ exts: plus(ext.eku(['clientAuth'])) }),
+    expect: 'ok',
+  },
 
   // ---- keyUsage
-  { rule: 'keyUsage', what: 'a CA without keyCertSign', build: () => twoLevel({ exts: replace(ext.ku(['digitalSignature', 'cRLSign'])) }), expect: ['key_usage_missing', 1], openssl: /key usage does not include certificate signing/ },
+  {
+    rule: 'keyUsage',
+    what: 'a CA without keyCertSign',
+    build: () => twoLevel({ exts: replace(ext.ku(['digitalSignature', 'cRLSign'])) }),
+    expect: ['key_usage_missing', 1],
+    openssl: /key usage does not include certificate signing/,
+  },
   {
     rule: 'keyUsage',
     what: 'keyCertSign on a non-CA leaf',
@@ -492,22 +836,62 @@ const ROWS: Row[] = [
     expect: ['invalid_extension', 0],
     openssl: /keyCertSign invalid for non-CA|unsuitable certificate purpose/,
   },
-  { rule: 'keyUsage', what: 'nonRepudiation only, purpose client', build: () => simple({ ku: ['nonRepudiation'] }), expect: ['key_usage_missing', 0], openssl: /unsuitable certificate purpose/ },
-  { rule: 'keyUsage', what: 'keyEncipherment only, purpose server (RSA key transport)', build: () => ({ ...simple({ ku: ['keyEncipherment'] }), purpose: 'server' }), expect: 'ok' },
-  { rule: 'keyUsage', what: 'no keyUsage on the leaf', build: () => simple({ ku: null }), expect: 'ok' },
+  {
+    rule: 'keyUsage',
+    what: 'nonRepudiation only, purpose client',
+    build: () => simple({ ku: ['nonRepudiation'] }),
+    expect: ['key_usage_missing', 0],
+    openssl: /unsuitable certificate purpose/,
+  },
+  {
+    rule: 'keyUsage',
+    what: 'keyEncipherment only, purpose server (RSA key transport)',
+    build: () => ({ ...simple({ ku: ['keyEncipherment'] }), purpose: 'server' }),
+    expect: 'ok',
+  },
+  {
+    rule: 'keyUsage',
+    what: 'no keyUsage on the leaf',
+    build: () => simple({ ku: null }),
+    expect: 'ok',
+  },
   {
     rule: 'keyUsage',
     what: 'keyAgreement only, purpose client',
     build: () => simple({ ku: ['keyAgreement'] }),
     expect: ['key_usage_missing', 0],
-    differs: 'OpenSSL\'s sslclient purpose accepts keyAgreement; a TLS 1.2 client signs CertificateVerify (RFC 5246 §7.4.8), which needs digitalSignature',
+    differs:
+      "OpenSSL's sslclient purpose accepts keyAgreement; a TLS 1.2 client signs CertificateVerify (RFC 5246 §7.4.8), which needs digitalSignature",
   },
 
   // ---- basicConstraints and v1 CAs
-  { rule: 'basicConstraints', what: 'a CA whose basicConstraints is not critical', build: () => twoLevel({ exts: replace(ext.bc(true, undefined, false)) }), expect: ['invalid_extension', 1], openssl: /[Bb]asic [Cc]onstraints of CA cert not marked critical/ },
-  { rule: 'basicConstraints', what: 'an issuer without basicConstraints', build: () => twoLevel({ exts: (e) => without(OID.ku)(without(OID.bc)(e)) }), expect: ['not_a_ca', 1], openssl: /invalid CA certificate/ },
-  { rule: 'basicConstraints', what: 'an issuer with CA:FALSE', build: () => twoLevel({ exts: (e) => without(OID.ku)(replace(ext.bc(false))(e)) }), expect: ['not_a_ca', 1], openssl: /invalid CA certificate/ },
-  { rule: 'basicConstraints', what: 'a leaf without basicConstraints', build: () => simple({ exts: without(OID.bc) }), expect: 'ok' },
+  {
+    rule: 'basicConstraints',
+    what: 'a CA whose basicConstraints is not critical',
+    build: () => twoLevel({ exts: replace(ext.bc(true, undefined, false)) }),
+    expect: ['invalid_extension', 1],
+    openssl: /[Bb]asic [Cc]onstraints of CA cert not marked critical/,
+  },
+  {
+    rule: 'basicConstraints',
+    what: 'an issuer without basicConstraints',
+    build: () => twoLevel({ exts: (e) => without(OID.ku)(without(OID.bc)(e)) }),
+    expect: ['not_a_ca', 1],
+    openssl: /invalid CA certificate/,
+  },
+  {
+    rule: 'basicConstraints',
+    what: 'an issuer with CA:FALSE',
+    build: () => twoLevel({ exts: (e) => without(OID.ku)(replace(ext.bc(false))(e)) }),
+    expect: ['not_a_ca', 1],
+    openssl: /invalid CA certificate/,
+  },
+  {
+    rule: 'basicConstraints',
+    what: 'a leaf without basicConstraints',
+    build: () => simple({ exts: without(OID.bc) }),
+    expect: 'ok',
+  },
   {
     rule: 'basicConstraints',
     what: 'a CA certificate as the leaf',
@@ -516,9 +900,16 @@ const ROWS: Row[] = [
       return { leaf: s.inter, ca: s.ca };
     },
     expect: ['leaf_is_ca', 0],
-    differs: 'OpenSSL accepts a CA certificate as a client or server certificate; an end entity here is never CA:TRUE (the gateway pitfall in DESIGN.md)',
+    differs:
+      'OpenSSL accepts a CA certificate as a client or server certificate; an end entity here is never CA:TRUE (the gateway pitfall in DESIGN.md)',
   },
-  { rule: 'v1', what: 'a v1 intermediate', build: () => twoLevel({ version: 1 }), expect: ['not_a_ca', 1], openssl: /invalid CA certificate|unable to get local issuer/ },
+  {
+    rule: 'v1',
+    what: 'a v1 intermediate',
+    build: () => twoLevel({ version: 1 }),
+    expect: ['not_a_ca', 1],
+    openssl: /invalid CA certificate|unable to get local issuer/,
+  },
   {
     rule: 'v1',
     what: 'a v1 self-signed trust anchor',
@@ -529,15 +920,56 @@ const ROWS: Row[] = [
   },
 
   // ---- extensions: duplicates, unknown critical ones
-  { rule: 'extensions', what: 'a leaf with the EKU extension twice', build: () => simple({ exts: plus(ext.eku(['clientAuth'])) }), expect: ['malformed_certificate', 0], openssl: /.+/ },
-  { rule: 'extensions', what: 'an intermediate with basicConstraints twice', build: () => twoLevel({ exts: plus(ext.bc(true)) }), expect: ['issuer_not_found', 0], openssl: /.+/ },
-  { rule: 'extensions', what: 'an unknown critical extension on the leaf', build: () => simple({ exts: plus(ext.raw(UNKNOWN, true, NULL)) }), expect: ['unhandled_critical_extension', 0], openssl: /unhandled critical extension/ },
-  { rule: 'extensions', what: 'an unknown critical extension on an intermediate', build: () => twoLevel({ exts: plus(ext.raw(UNKNOWN, true, NULL)) }), expect: ['unhandled_critical_extension', 1], openssl: /unhandled critical extension/ },
-  { rule: 'extensions', what: 'an unknown non-critical extension', build: () => simple({ exts: plus(ext.raw(UNKNOWN, false, NULL)) }), expect: 'ok' },
+  {
+    rule: 'extensions',
+    what: 'a leaf with the EKU extension twice',
+    build: () => simple({ exts: plus(ext.eku(['clientAuth'])) }),
+    expect: ['malformed_certificate', 0],
+    openssl: /.+/,
+  },
+  {
+    rule: 'extensions',
+    what: 'an intermediate with basicConstraints twice',
+    build: () => twoLevel({ exts: plus(ext.bc(true)) }),
+    expect: ['issuer_not_found', 0],
+    openssl: /.+/,
+  },
+  {
+    rule: 'extensions',
+    what: 'an unknown critical extension on the leaf',
+    build: () => simple({ exts: plus(ext.raw(UNKNOWN, true, NULL)) }),
+    expect: ['unhandled_critical_extension', 0],
+    openssl: /unhandled critical extension/,
+  },
+  {
+    rule: 'extensions',
+    what: 'an unknown critical extension on an intermediate',
+    build: () => twoLevel({ exts: plus(ext.raw(UNKNOWN, true, NULL)) }),
+    expect: ['unhandled_critical_extension', 1],
+    openssl: /unhandled critical extension/,
+  },
+  {
+    rule: 'extensions',
+    what: 'an unknown non-critical extension',
+    build: () => simple({ exts: plus(ext.raw(UNKNOWN, false, NULL)) }),
+    expect: 'ok',
+  },
 
   // ---- key identifiers
-  { rule: 'AKI/SKI', what: 'a CA without subjectKeyIdentifier', build: () => twoLevel({ exts: without(OID.ski) }), expect: ['invalid_extension', 1], openssl: /[Mm]issing [Ss]ubject [Kk]ey [Ii]dentifier/ },
-  { rule: 'AKI/SKI', what: 'a leaf without authorityKeyIdentifier', build: () => simple({ exts: without(OID.aki) }), expect: ['invalid_extension', 0], openssl: /[Mm]issing [Aa]uthority [Kk]ey [Ii]dentifier/ },
+  {
+    rule: 'AKI/SKI',
+    what: 'a CA without subjectKeyIdentifier',
+    build: () => twoLevel({ exts: without(OID.ski) }),
+    expect: ['invalid_extension', 1],
+    openssl: /[Mm]issing [Ss]ubject [Kk]ey [Ii]dentifier/,
+  },
+  {
+    rule: 'AKI/SKI',
+    what: 'a leaf without authorityKeyIdentifier',
+    build: () => simple({ exts: without(OID.aki) }),
+    expect: ['invalid_extension', 0],
+    openssl: /[Mm]issing [Aa]uthority [Kk]ey [Ii]dentifier/,
+  },
   {
     rule: 'AKI/SKI',
     what: 'a critical authorityKeyIdentifier',
@@ -548,10 +980,17 @@ const ROWS: Row[] = [
     expect: ['invalid_extension', 0],
     openssl: /unhandled critical extension/,
   },
-  { rule: 'AKI/SKI', what: 'a critical subjectKeyIdentifier', build: () => simple({ exts: (e) => e.map((x) => (x.oid === OID.ski ? { ...x, critical: true } : x)) }), expect: ['invalid_extension', 0], openssl: /unhandled critical extension/ },
   {
     rule: 'AKI/SKI',
-    what: 'an AKI that names another key than the issuer\'s SKI',
+    what: 'a critical subjectKeyIdentifier',
+    build: () =>
+      simple({ exts: (e) => e.map((x) => (x.oid === OID.ski ? { ...x, critical: true } : x)) }),
+    expect: ['invalid_extension', 0],
+    openssl: /unhandled critical extension/,
+  },
+  {
+    rule: 'AKI/SKI',
+    what: "an AKI that names another key than the issuer's SKI",
     build: () => simple({ exts: replace(ext.aki(key().keyId)) }),
     expect: ['issuer_not_found', 0],
     openssl: /unable to get local issuer certificate|key identifier mismatch/,
@@ -568,10 +1007,33 @@ const ROWS: Row[] = [
   },
 
   // ---- CRLs
-  { rule: 'CRL', what: 'a CRL that lists another serial', build: () => withCrl(() => [{ serial: Buffer.from([0x7f, 0x01]) }]), expect: 'ok' },
-  { rule: 'CRL', what: 'a revoked leaf (keyCompromise)', build: () => withCrl((l) => [{ serial: l.serial, reason: 1 }]), expect: ['revoked', 0], openssl: /certificate revoked/ },
-  { rule: 'CRL', what: 'a revoked leaf (certificateHold)', build: () => withCrl((l) => [{ serial: l.serial, reason: 6 }]), expect: ['revoked', 0], openssl: /certificate revoked/ },
-  { rule: 'CRL', what: 'a revoked leaf without a reason code', build: () => withCrl((l) => [{ serial: l.serial }]), expect: ['revoked', 0], openssl: /certificate revoked/ },
+  {
+    rule: 'CRL',
+    what: 'a CRL that lists another serial',
+    build: () => withCrl(() => [{ serial: Buffer.from([0x7f, 0x01]) }]),
+    expect: 'ok',
+  },
+  {
+    rule: 'CRL',
+    what: 'a revoked leaf (keyCompromise)',
+    build: () => withCrl((l) => [{ serial: l.serial, reason: 1 }]),
+    expect: ['revoked', 0],
+    openssl: /certificate revoked/,
+  },
+  {
+    rule: 'CRL',
+    what: 'a revoked leaf (certificateHold)',
+    build: () => withCrl((l) => [{ serial: l.serial, reason: 6 }]),
+    expect: ['revoked', 0],
+    openssl: /certificate revoked/,
+  },
+  {
+    rule: 'CRL',
+    what: 'a revoked leaf without a reason code',
+    build: () => withCrl((l) => [{ serial: l.serial }]),
+    expect: ['revoked', 0],
+    openssl: /certificate revoked/,
+  },
   {
     rule: 'CRL',
     what: 'reason code 7, which RFC 5280 §5.3.1 leaves unused',
@@ -581,30 +1043,77 @@ const ROWS: Row[] = [
   },
   {
     rule: 'CRL',
-    what: 'a revoked intermediate on the root\'s CRL (-crl_check_all)',
+    what: "a revoked intermediate on the root's CRL (-crl_check_all)",
     build: () => {
       const s = twoLevel();
       const nu = new Date(T0.getTime() + 7 * DAY);
       const tu = new Date(T0.getTime() - DAY);
-      return { ...s, crlAll: true, crls: [crl({ issuer: s.root, thisUpdate: tu, nextUpdate: nu, entries: [{ serial: s.inter.serial, reason: 2 }] }), crl({ issuer: s.inter, thisUpdate: tu, nextUpdate: nu, entries: [] })] };
+      return {
+        ...s,
+        crlAll: true,
+        crls: [
+          crl({
+            issuer: s.root,
+            thisUpdate: tu,
+            nextUpdate: nu,
+            entries: [{ serial: s.inter.serial, reason: 2 }],
+          }),
+          crl({ issuer: s.inter, thisUpdate: tu, nextUpdate: nu, entries: [] }),
+        ],
+      };
     },
     expect: ['revoked', 1],
     openssl: /certificate revoked/,
   },
-  { rule: 'CRL', what: 'a CRL past its nextUpdate', build: () => withCrl(() => [], { thisUpdate: new Date(T0.getTime() - 10 * DAY), nextUpdate: new Date(T0.getTime() - DAY) }), expect: ['crl_expired', 0], openssl: /CRL has expired/ },
-  { rule: 'CRL', what: 'a CRL before its thisUpdate', build: () => withCrl(() => [], { thisUpdate: new Date(T0.getTime() + DAY), nextUpdate: new Date(T0.getTime() + 10 * DAY) }), expect: ['crl_invalid', 0], openssl: /CRL is not yet valid/ },
-  { rule: 'CRL', what: 'a CRL signed by another key under the issuer\'s name', build: () => withCrl((l) => [{ serial: l.serial }], { signingKey: key() }), expect: ['crl_invalid', 0], openssl: /CRL signature failure/ },
+  {
+    rule: 'CRL',
+    what: 'a CRL past its nextUpdate',
+    build: () =>
+      withCrl(() => [], {
+        thisUpdate: new Date(T0.getTime() - 10 * DAY),
+        nextUpdate: new Date(T0.getTime() - DAY),
+      }),
+    expect: ['crl_expired', 0],
+    openssl: /CRL has expired/,
+  },
+  {
+    rule: 'CRL',
+    what: 'a CRL before its thisUpdate',
+    build: () =>
+      withCrl(() => [], {
+        thisUpdate: new Date(T0.getTime() + DAY),
+        nextUpdate: new Date(T0.getTime() + 10 * DAY),
+      }),
+    expect: ['crl_invalid', 0],
+    openssl: /CRL is not yet valid/,
+  },
+  {
+    rule: 'CRL',
+    what: "a CRL signed by another key under the issuer's name",
+    build: () => withCrl((l) => [{ serial: l.serial }], { signingKey: key() }),
+    expect: ['crl_invalid', 0],
+    openssl: /CRL signature failure/,
+  },
   {
     rule: 'CRL',
     what: 'a CRL with an unknown critical extension',
-    build: () => withCrl(() => [], { extensions: [ext.raw(UNKNOWN, true, NULL), ext.raw(OID.crlNumber, false, Buffer.from([0x02, 0x01, 0x01]))] }),
+    build: () =>
+      withCrl(() => [], {
+        extensions: [
+          ext.raw(UNKNOWN, true, NULL),
+          ext.raw(OID.crlNumber, false, Buffer.from([0x02, 0x01, 0x01])),
+        ],
+      }),
     expect: ['crl_invalid', 0],
     openssl: /unhandled critical CRL extension/,
   },
   {
     rule: 'CRL',
     what: 'a CRL entry with an unknown critical extension',
-    build: () => withCrl(() => [{ serial: Buffer.from([0x7f, 0x02]), extensions: [ext.raw(UNKNOWN, true, NULL)] }]),
+    build: () =>
+      withCrl(() => [
+        { serial: Buffer.from([0x7f, 0x02]), extensions: [ext.raw(UNKNOWN, true, NULL)] },
+      ]),
     expect: ['crl_invalid', 0],
     openssl: /unhandled critical CRL extension/,
   },
@@ -613,12 +1122,14 @@ const ROWS: Row[] = [
     what: 'a CRL without cRLNumber',
     build: () => withCrl(() => [], { extensions: [] }),
     expect: ['crl_invalid', 0],
-    differs: 'OpenSSL uses a CRL without cRLNumber; RFC 5280 §5.2.3 makes it mandatory for conforming CRL issuers',
+    differs:
+      'OpenSSL uses a CRL without cRLNumber; RFC 5280 §5.2.3 makes it mandatory for conforming CRL issuers',
   },
   {
     rule: 'CRL',
-    what: 'a CRL whose issuer\'s keyUsage lacks cRLSign',
-    build: () => withCrl(() => [], {}, { exts: replace(ext.ku(['digitalSignature', 'keyCertSign'])) }),
+    what: "a CRL whose issuer's keyUsage lacks cRLSign",
+    build: () =>
+      withCrl(() => [], {}, { exts: replace(ext.ku(['digitalSignature', 'keyCertSign'])) }),
     expect: ['crl_invalid', 0],
     openssl: /key usage does not include CRL signing/,
   },
@@ -627,10 +1138,21 @@ const ROWS: Row[] = [
     what: 'only a CRL of another CA',
     build: () => {
       const other = mkCa('Other');
-      return { ...simple(), crls: [crl({ issuer: other, thisUpdate: new Date(T0.getTime() - DAY), nextUpdate: new Date(T0.getTime() + DAY), entries: [] })] };
+      return {
+        ...simple(),
+        crls: [
+          crl({
+            issuer: other,
+            thisUpdate: new Date(T0.getTime() - DAY),
+            nextUpdate: new Date(T0.getTime() + DAY),
+            entries: [],
+          }),
+        ],
+      };
     },
     expect: 'ok',
-    differs: 'openssl -crl_check fails without a CRL for the leaf\'s issuer; here a CRL of another issuer is no evidence either way, and the result warns no_crl',
+    differs:
+      "openssl -crl_check fails without a CRL for the leaf's issuer; here a CRL of another issuer is no evidence either way, and the result warns no_crl",
   },
 
   // ---- path building: cross-signs, backtracking, loops
@@ -655,7 +1177,8 @@ const ROWS: Row[] = [
       return { leaf: mkLeaf(x1), ca: [newRoot], untrusted: [x1, oldRoot, x2] };
     },
     expect: 'ok',
-    differs: 'OpenSSL 3.0 takes the first untrusted issuer and does not backtrack when it ends at an untrusted root (the CVE-2024-0567 shape); every candidate issuer is tried here',
+    differs:
+      'OpenSSL 3.0 takes the first untrusted issuer and does not backtrack when it ends at an untrusted root (the CVE-2024-0567 shape); every candidate issuer is tried here',
   },
   {
     rule: 'path building',
@@ -698,27 +1221,91 @@ const ROWS: Row[] = [
       return { leaf: mkLeaf(aByB), ca: [r], untrusted: [aByB, bByA, bByR] };
     },
     expect: 'ok',
-    differs: 'OpenSSL 3.0 follows the first issuer it finds into the loop and gives up; the search here backtracks to the path through the trusted root',
+    differs:
+      'OpenSSL 3.0 follows the first issuer it finds into the loop and gives up; the search here backtracks to the path through the trusted root',
   },
 
   // ---- keys and signature algorithms
-  { rule: 'keys', what: 'an RSA-1024 leaf', build: () => ({ ...simple({ keyType: 'rsa1024' }), openssl: ['-auth_level', '2'] }), expect: ['weak_key', 0], openssl: /EE certificate key too weak/ },
-  { rule: 'keys', what: 'an RSA-1024 intermediate', build: () => ({ ...twoLevel({ keyType: 'rsa1024' }), openssl: ['-auth_level', '2'] }), expect: ['weak_key', 1], openssl: /CA certificate key too weak/ },
-  { rule: 'keys', what: 'a P-192 leaf', build: () => ({ ...simple({ keyType: 'p192' }), openssl: ['-auth_level', '2'] }), expect: ['weak_key', 0], openssl: /EE certificate key too weak/ },
+  {
+    rule: 'keys',
+    what: 'an RSA-1024 leaf',
+    build: () => ({ ...simple({ keyType: 'rsa1024' }), openssl: ['-auth_level', '2'] }),
+    expect: ['weak_key', 0],
+    openssl: /EE certificate key too weak/,
+  },
+  {
+    rule: 'keys',
+    what: 'an RSA-1024 intermediate',
+    build: () => ({ ...twoLevel({ keyType: 'rsa1024' }), openssl: ['-auth_level', '2'] }),
+    expect: ['weak_key', 1],
+    openssl: /CA certificate key too weak/,
+  },
+  {
+    rule: 'keys',
+    what: 'a P-192 leaf',
+    build: () => ({ ...simple({ keyType: 'p192' }), openssl: ['-auth_level', '2'] }),
+    expect: ['weak_key', 0],
+    openssl: /EE certificate key too weak/,
+  },
   {
     rule: 'keys',
     what: 'a secp256k1 leaf',
     build: () => simple({ keyType: 'secp256k1' }),
     expect: ['weak_key', 0],
-    differs: 'OpenSSL accepts any curve of 128-bit strength; only P-256, P-384 and P-521 are accepted here (RFC 8422 §5.1.1 for TLS, as pyca/cryptography)',
+    differs:
+      'OpenSSL accepts any curve of 128-bit strength; only P-256, P-384 and P-521 are accepted here (RFC 8422 §5.1.1 for TLS, as pyca/cryptography)',
   },
-  { rule: 'keys', what: 'an Ed25519 leaf', build: () => simple({ keyType: 'ed25519' }), expect: 'ok' },
-  { rule: 'keys', what: 'an RSA-2048 leaf under a P-384 CA (SHA-384)', build: () => simple({ keyType: 'rsa2048' }, { keyType: 'p384' }), expect: 'ok' },
-  { rule: 'signature', what: 'sha1WithRSAEncryption', build: () => ({ ...simple({ alg: 'sha1' }, { keyType: 'rsa2048' }), openssl: ['-auth_level', '2'] }), expect: ['weak_algorithm', 0], openssl: /digest algorithm too weak/ },
-  { rule: 'signature', what: 'ecdsa-with-SHA1', build: () => ({ ...simple({ alg: 'sha1' }), openssl: ['-auth_level', '2'] }), expect: ['weak_algorithm', 0], openssl: /digest algorithm too weak/ },
-  { rule: 'signature', what: 'md5WithRSAEncryption', build: () => ({ ...simple({ alg: 'md5' }, { keyType: 'rsa2048' }), openssl: ['-auth_level', '2'] }), expect: ['weak_algorithm', 0], openssl: /digest algorithm too weak|signature/ },
-  { rule: 'signature', what: 'RSA-PSS with SHA-256', build: () => simple({ alg: 'pss-sha256' }, { keyType: 'rsa2048' }), expect: 'ok' },
-  { rule: 'signature', what: 'ECDSA P-256 with SHA-512', build: () => simple({ alg: 'sha512' }), expect: 'ok' },
+  {
+    rule: 'keys',
+    what: 'an Ed25519 leaf',
+    build: () => simple({ keyType: 'ed25519' }),
+    expect: 'ok',
+  },
+  {
+    rule: 'keys',
+    what: 'an RSA-2048 leaf under a P-384 CA (SHA-384)',
+    build: () => simple({ keyType: 'rsa2048' }, { keyType: 'p384' }),
+    expect: 'ok',
+  },
+  {
+    rule: 'signature',
+    what: 'sha1WithRSAEncryption',
+    build: () => ({
+      ...simple({ alg: 'sha1' }, { keyType: 'rsa2048' }),
+      openssl: ['-auth_level', '2'],
+    }),
+    expect: ['weak_algorithm', 0],
+    openssl: /digest algorithm too weak/,
+  },
+  {
+    rule: 'signature',
+    what: 'ecdsa-with-SHA1',
+    build: () => ({ ...simple({ alg: 'sha1' }), openssl: ['-auth_level', '2'] }),
+    expect: ['weak_algorithm', 0],
+    openssl: /digest algorithm too weak/,
+  },
+  {
+    rule: 'signature',
+    what: 'md5WithRSAEncryption',
+    build: () => ({
+      ...simple({ alg: 'md5' }, { keyType: 'rsa2048' }),
+      openssl: ['-auth_level', '2'],
+    }),
+    expect: ['weak_algorithm', 0],
+    openssl: /digest algorithm too weak|signature/,
+  },
+  {
+    rule: 'signature',
+    what: 'RSA-PSS with SHA-256',
+    build: () => simple({ alg: 'pss-sha256' }, { keyType: 'rsa2048' }),
+    expect: 'ok',
+  },
+  {
+    rule: 'signature',
+    what: 'ECDSA P-256 with SHA-512',
+    build: () => simple({ alg: 'sha512' }),
+    expect: 'ok',
+  },
   {
     rule: 'signature',
     what: 'signatureAlgorithm differs from the one inside tbsCertificate',
@@ -732,19 +1319,48 @@ const ROWS: Row[] = [
     build: () => simple({}, { alg: 'sha1', keyType: 'rsa2048' }),
     expect: 'ok',
   },
-  { rule: 'signature', what: 'a leaf signed by another key', build: () => simple({ signingKey: key() }), expect: ['issuer_not_found', 0], openssl: /unable to get local issuer certificate|signature failure/ },
+  {
+    rule: 'signature',
+    what: 'a leaf signed by another key',
+    build: () => simple({ signingKey: key() }),
+    expect: ['issuer_not_found', 0],
+    openssl: /unable to get local issuer certificate|signature failure/,
+  },
 
   // ---- subject and serial
-  { rule: 'subject', what: 'an empty subject with a critical SAN', build: () => simple({ subject: dn(), exts: (e) => e.map((x) => (x.oid === OID.san ? { ...x, critical: true } : x)) }), expect: 'ok' },
-  { rule: 'subject', what: 'an empty subject with a non-critical SAN', build: () => simple({ subject: dn() }), expect: ['invalid_extension', 0], openssl: /[Ss]ubject name is empty|not critical/ },
+  {
+    rule: 'subject',
+    what: 'an empty subject with a critical SAN',
+    build: () =>
+      simple({
+        subject: dn(),
+        exts: (e) => e.map((x) => (x.oid === OID.san ? { ...x, critical: true } : x)),
+      }),
+    expect: 'ok',
+  },
+  {
+    rule: 'subject',
+    what: 'an empty subject with a non-critical SAN',
+    build: () => simple({ subject: dn() }),
+    expect: ['invalid_extension', 0],
+    openssl: /[Ss]ubject name is empty|not critical/,
+  },
   {
     rule: 'subject',
     what: 'a critical SAN with a non-empty subject',
-    build: () => simple({ exts: (e) => e.map((x) => (x.oid === OID.san ? { ...x, critical: true } : x)) }),
+    build: () =>
+      simple({ exts: (e) => e.map((x) => (x.oid === OID.san ? { ...x, critical: true } : x)) }),
     expect: ['invalid_extension', 0],
-    differs: 'OpenSSL accepts it; RFC 5280 §4.2.1.6 says the SAN SHOULD NOT be critical then, and the validator follows pyca/cryptography in refusing it',
+    differs:
+      'OpenSSL accepts it; RFC 5280 §4.2.1.6 says the SAN SHOULD NOT be critical then, and the validator follows pyca/cryptography in refusing it',
   },
-  { rule: 'subject', what: 'an empty SAN extension', build: () => simple({ sans: [] }), expect: ['malformed_certificate', 0], openssl: /[Ss]ubject [Aa]lt [Nn]ame extension is empty|.+/ },
+  {
+    rule: 'subject',
+    what: 'an empty SAN extension',
+    build: () => simple({ sans: [] }),
+    expect: ['malformed_certificate', 0],
+    openssl: /[Ss]ubject [Aa]lt [Nn]ame extension is empty|.+/,
+  },
   {
     rule: 'serial',
     what: 'serial number zero',
@@ -784,13 +1400,30 @@ function openssl(dir: string, id: number, s: Scenario): { ok: boolean; output: s
     return p;
   };
   const purpose = s.purpose ?? 'client';
-  const args = ['verify', '-x509_strict', '-attime', String(Math.floor((s.at ?? T0).getTime() / 1000)), '-CAfile', file('ca', s.ca.map((c) => c.pem).join(''))];
+  const args = [
+    'verify',
+    '-x509_strict',
+    '-attime',
+    String(Math.floor((s.at ?? T0).getTime() / 1000)),
+    '-CAfile',
+    file('ca', s.ca.map((c) => c.pem).join('')),
+  ];
   if (purpose !== 'any') args.push('-purpose', purpose === 'client' ? 'sslclient' : 'sslserver');
-  if (s.untrusted?.length) args.push('-untrusted', file('untrusted', s.untrusted.map((c) => c.pem).join('')));
-  if (s.crls?.length) args.push('-CRLfile', file('crls', s.crls.map((c) => toPem('X509 CRL', c)).join('')), s.crlAll ? '-crl_check_all' : '-crl_check');
+  if (s.untrusted?.length)
+    args.push('-untrusted', file('untrusted', s.untrusted.map((c) => c.pem).join('')));
+  if (s.crls?.length)
+    args.push(
+      '-CRLfile',
+      file('crls', s.crls.map((c) => toPem('X509 CRL', c)).join('')),
+      s.crlAll ? '-crl_check_all' : '-crl_check',
+    );
   if (s.maxDepth !== undefined) args.push('-verify_depth', String(s.maxDepth));
   if (s.name !== undefined) {
-    const flag = /^[0-9.]+$|:/.test(s.name) ? '-verify_ip' : s.name.includes('@') ? '-verify_email' : '-verify_hostname';
+    const flag = /^[0-9.]+$|:/.test(s.name)
+      ? '-verify_ip'
+      : s.name.includes('@')
+        ? '-verify_email'
+        : '-verify_hostname';
     args.push(flag, s.name);
   }
   args.push(...(s.openssl ?? []), file('leaf', s.leaf.pem));
@@ -808,7 +1441,8 @@ describe('verifyCertificate: table-driven rules, checked against openssl verify'
 
   it(`has at least 60 rows, every reason a known one`, () => {
     assert.ok(ROWS.length >= 60, `${ROWS.length} rows`);
-    for (const r of ROWS) if (r.expect !== 'ok') assert.ok(VERIFY_REASONS.includes(r.expect[0]), r.expect[0]);
+    for (const r of ROWS)
+      if (r.expect !== 'ok') assert.ok(VERIFY_REASONS.includes(r.expect[0]), r.expect[0]);
   });
 
   ROWS.forEach((row, i) => {
@@ -816,18 +1450,27 @@ describe('verifyCertificate: table-driven rules, checked against openssl verify'
     it(label, () => {
       const s = row.build();
       const r = ours(s);
-      if (row.expect === 'ok') assert.equal(r.ok, true, `verifyCertificate: ${r.ok ? '' : `${r.reason}: ${r.detail}`}`);
+      if (row.expect === 'ok')
+        assert.equal(r.ok, true, `verifyCertificate: ${r.ok ? '' : `${r.reason}: ${r.detail}`}`);
       else {
         assert.equal(r.ok, false, 'verifyCertificate accepted it');
         if (!r.ok) {
-          assert.equal(r.reason, row.expect[0], `first failure: ${r.reason} at depth ${r.certificate.depth}: ${r.detail}`);
+          assert.equal(
+            r.reason,
+            row.expect[0],
+            `first failure: ${r.reason} at depth ${r.certificate.depth}: ${r.detail}`,
+          );
           assert.equal(r.certificate.depth, row.expect[1], r.detail);
         }
       }
       if (row.noOracle) return;
       const o = openssl(dir, i, s);
       if (row.differs) {
-        assert.notEqual(o.ok, r.ok, `OpenSSL was expected to answer otherwise (${row.differs}), and agrees: ${o.output}`);
+        assert.notEqual(
+          o.ok,
+          r.ok,
+          `OpenSSL was expected to answer otherwise (${row.differs}), and agrees: ${o.output}`,
+        );
         return;
       }
       assert.equal(o.ok, r.ok, `openssl verify disagrees: ${o.output}`);

@@ -34,9 +34,16 @@ export interface IntermediateCliOptions {
  * Runs `ca init --intermediate --parent ROOTDIR`.
  * @throws MTLS_USAGE when only one of --intermediate and --parent is given
  */
-export async function initIntermediateFromCli(dir: string, o: IntermediateCliOptions): Promise<void> {
+export async function initIntermediateFromCli(
+  dir: string,
+  o: IntermediateCliOptions,
+): Promise<void> {
   if (!o.intermediate || !o.parent) {
-    throw new MtlsError('MTLS_USAGE', '--intermediate and --parent go together: --intermediate --parent ROOTDIR', { subject: o.parent ? '--intermediate' : '--parent' });
+    throw new MtlsError(
+      'MTLS_USAGE',
+      '--intermediate and --parent go together: --intermediate --parent ROOTDIR',
+      { subject: o.parent ? '--intermediate' : '--parent' },
+    );
   }
   const subject = parseSubject(o.subject);
   const keyType = parseKeyType(o.keyType);
@@ -44,7 +51,12 @@ export async function initIntermediateFromCli(dir: string, o: IntermediateCliOpt
   const parent = await openCaFromCli(o.parent);
   const parentKey = await parentKeyFromCli(parent, o.parentPassphraseFile);
   const passphrase = o.passphrase
-    ? await readSecret({ kind: 'caPassphrase', file: o.passphraseFile, prompt: 'New intermediate CA key passphrase: ', confirm: true })
+    ? await readSecret({
+        kind: 'caPassphrase',
+        file: o.passphraseFile,
+        prompt: 'New intermediate CA key passphrase: ',
+        confirm: true,
+      })
     : undefined;
   const r = await withSpinner(`generating the ${keyType} intermediate key`, () =>
     initIntermediateCa({
@@ -61,8 +73,12 @@ export async function initIntermediateFromCli(dir: string, o: IntermediateCliOpt
   if (o.json) return outJson(r);
   out(`${style('green', '✓')} intermediate CA created in ${r.layout.dir}`);
   out(`  subject      ${r.subject}`);
-  out(`  signed by    ${parent.certificate.subject} (serial ${r.parentSerial} in ${r.parentDir}/index.txt)`);
-  out(`  key          ${r.key}, ${r.keyEncrypted ? 'encrypted' : style('yellow', 'NOT encrypted')} → ${r.layout.caKey}`);
+  out(
+    `  signed by    ${parent.certificate.subject} (serial ${r.parentSerial} in ${r.parentDir}/index.txt)`,
+  );
+  out(
+    `  key          ${r.key}, ${r.keyEncrypted ? 'encrypted' : style('yellow', 'NOT encrypted')} → ${r.layout.caKey}`,
+  );
   out(`  certificate  ${r.layout.caCert} (pathlen 0, valid until ${r.notAfter.toISOString()})`);
   out(`  chain        ${r.chainPath} (intermediate + root: what \`mtls ca chain\` exports)`);
   out(`  SHA-256      ${r.fingerprintSha256}`);

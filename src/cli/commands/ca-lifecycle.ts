@@ -36,69 +36,151 @@ printed; with --json, "ok": false and "findings"), 3 the CA cannot be opened,
 5 a file cannot be read.`;
 
 function row(r: CertificateRow): string[] {
-  const note = r.state === 'revoked' ? `${r.reason ?? 'unspecified'} ${r.revokedAt?.toISOString().slice(0, 10) ?? ''}` : r.renewedBy ? `renewed by ${r.renewedBy}` : '';
-  return [r.serial, r.state, r.notAfter.toISOString().slice(0, 10), r.state === 'valid' ? String(r.daysLeft) : '', r.subject, note.trim()];
+  const note =
+    r.state === 'revoked'
+      ? `${r.reason ?? 'unspecified'} ${r.revokedAt?.toISOString().slice(0, 10) ?? ''}`
+      : r.renewedBy
+        ? `renewed by ${r.renewedBy}`
+        : '';
+  return [
+    r.serial,
+    r.state,
+    r.notAfter.toISOString().slice(0, 10),
+    r.state === 'valid' ? String(r.daysLeft) : '',
+    r.subject,
+    note.trim(),
+  ];
 }
 
 function table(rows: string[][]): void {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  for (const r of rows) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  for (const r of rows)
+    out(
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 /** Registers `mtls ca status` and `mtls ca list` on the `ca` command. */
 export function registerCaLifecycleCommands(ca: Command): void {
   ca.command('status')
-    .description('what needs action: CA expiry, CRL freshness, unpublished revocations, certificates expiring (exit 1 if anything)')
+    .description(
+      'what needs action: CA expiry, CRL freshness, unpublished revocations, certificates expiring (exit 1 if anything)',
+    )
     .addOption(caDirOption())
     .addOption(caDirAlias())
-    .option('--warn-days <n>', 'certificates expiring within this many days need action', (v) => parseDaysArg(v, '--warn-days'), 30)
-    .option('--ca-warn-days <n>', 'the CA chain expiring within this many days needs action', (v) => parseDaysArg(v, '--ca-warn-days'), 90)
-    .option('--crl-warn-days <n>', 'a CRL this close to nextUpdate needs action', (v) => parseDaysArg(v, '--crl-warn-days'), 7)
-    .option('--crl-max-age <duration>', 'a CRL older than this missed its renewal (default: half its validity), e.g. 2d', (v) => parseDurationArg(v, '--crl-max-age'))
-    .option('--at <time>', 'check as of this time instead of now (ISO 8601)', (v) => parseTimeArg(v, '--at'))
+    .option(
+      '--warn-days <n>',
+      'certificates expiring within this many days need action',
+      (v) => parseDaysArg(v, '--warn-days'),
+      30,
+    )
+    .option(
+      '--ca-warn-days <n>',
+      'the CA chain expiring within this many days needs action',
+      (v) => parseDaysArg(v, '--ca-warn-days'),
+      90,
+    )
+    .option(
+      '--crl-warn-days <n>',
+      'a CRL this close to nextUpdate needs action',
+      (v) => parseDaysArg(v, '--crl-warn-days'),
+      7,
+    )
+    .option(
+      '--crl-max-age <duration>',
+      'a CRL older than this missed its renewal (default: half its validity), e.g. 2d',
+      (v) => parseDurationArg(v, '--crl-max-age'),
+    )
+    .option('--at <time>', 'check as of this time instead of now (ISO 8601)', (v) =>
+      parseTimeArg(v, '--at'),
+    )
     .option('--json', 'machine-readable output')
     .addHelpText('after', STATUS_HELP)
-    .action(async (o: { ca?: string; warnDays: number; caWarnDays: number; crlWarnDays: number; crlMaxAge?: number; at?: Date; json?: boolean }) => {
-      const r = await caStatus({
-        ca: await openCaFromCli(o.ca),
-        warnDays: o.warnDays,
-        caWarnDays: o.caWarnDays,
-        crlWarnDays: o.crlWarnDays,
-        ...(o.crlMaxAge !== undefined ? { crlMaxAgeMs: o.crlMaxAge } : {}),
-        ...(o.at ? { at: o.at } : {}),
-      });
-      if (!r.ok) process.exitCode = 1;
-      if (o.json) return outJson(r);
-      out(`CA ${r.ca.subject}: valid until ${r.ca.notAfter.toISOString()} (${r.ca.daysLeft} days)`);
-      out(
-        r.crl.present
-          ? `CRL #${r.crl.crlNumber ?? '?'} ${r.crl.path}: ${r.crl.entries} entries, issued ${r.crl.thisUpdate?.toISOString()}, next update ${r.crl.nextUpdate?.toISOString() ?? 'none'}`
-          : `CRL ${r.crl.path}: none`,
-      );
-      const c = r.counts;
-      out(`certificates: ${c.valid} valid (${c.expiring} expiring within ${o.warnDays} days, ${c.renewed} renewed), ${c.revoked} revoked, ${c.expired} expired`);
-      for (const f of r.findings) out(`${f.severity === 'alarm' ? style('red', 'ALARM') : style('yellow', 'WARNING')} [${f.kind}] ${f.message}`);
-      out(r.ok ? `${style('green', 'OK')}: nothing needs action` : `${r.findings.length} finding(s) need action`);
-    });
+    .action(
+      async (o: {
+        ca?: string;
+        warnDays: number;
+        caWarnDays: number;
+        crlWarnDays: number;
+        crlMaxAge?: number;
+        at?: Date;
+        json?: boolean;
+      }) => {
+        const r = await caStatus({
+          ca: await openCaFromCli(o.ca),
+          warnDays: o.warnDays,
+          caWarnDays: o.caWarnDays,
+          crlWarnDays: o.crlWarnDays,
+          ...(o.crlMaxAge !== undefined ? { crlMaxAgeMs: o.crlMaxAge } : {}),
+          ...(o.at ? { at: o.at } : {}),
+        });
+        if (!r.ok) process.exitCode = 1;
+        if (o.json) return outJson(r);
+        out(
+          `CA ${r.ca.subject}: valid until ${r.ca.notAfter.toISOString()} (${r.ca.daysLeft} days)`,
+        );
+        out(
+          r.crl.present
+            ? `CRL #${r.crl.crlNumber ?? '?'} ${r.crl.path}: ${r.crl.entries} entries, issued ${r.crl.thisUpdate?.toISOString()}, next update ${r.crl.nextUpdate?.toISOString() ?? 'none'}`
+            : `CRL ${r.crl.path}: none`,
+        );
+        const c = r.counts;
+        out(
+          `certificates: ${c.valid} valid (${c.expiring} expiring within ${o.warnDays} days, ${c.renewed} renewed), ${c.revoked} revoked, ${c.expired} expired`,
+        );
+        for (const f of r.findings)
+          out(
+            `${f.severity === 'alarm' ? style('red', 'ALARM') : style('yellow', 'WARNING')} [${f.kind}] ${f.message}`,
+          );
+        out(
+          r.ok
+            ? `${style('green', 'OK')}: nothing needs action`
+            : `${r.findings.length} finding(s) need action`,
+        );
+      },
+    );
 
   ca.command('list')
     .description('the CA database as a table: serial, state, expiry, days left, subject, reason')
     .addOption(caDirOption())
     .addOption(caDirAlias())
-    .option('--expiring <duration>', 'only valid certificates expiring within this window, e.g. 30d', (v) => parseDurationArg(v, '--expiring'))
+    .option(
+      '--expiring <duration>',
+      'only valid certificates expiring within this window, e.g. 30d',
+      (v) => parseDurationArg(v, '--expiring'),
+    )
     .option('--revoked', 'only revoked certificates')
-    .option('--at <time>', 'states as of this time instead of now (ISO 8601)', (v) => parseTimeArg(v, '--at'))
+    .option('--at <time>', 'states as of this time instead of now (ISO 8601)', (v) =>
+      parseTimeArg(v, '--at'),
+    )
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nStates are computed at --at from each expiry date, whatever index.txt\'s letter says.\n\nExamples:\n  $ mtls ca list --ca-dir ./myCA\n  $ mtls ca list --ca-dir ./myCA --expiring 30d --json\n  $ mtls ca list --ca-dir ./myCA --revoked\n')
-    .action(async (o: { ca?: string; expiring?: number; revoked?: boolean; at?: Date; json?: boolean }) => {
-      const r = await listCertificates({
-        ca: await openCaFromCli(o.ca),
-        ...(o.at ? { at: o.at } : {}),
-        ...(o.expiring !== undefined ? { expiringWithinMs: o.expiring } : {}),
-        ...(o.revoked ? { revokedOnly: true } : {}),
-      });
-      if (o.json) return outJson(r.certificates);
-      if (r.certificates.length === 0) return out('no certificates match');
-      table([['SERIAL', 'STATE', 'EXPIRES', 'DAYS', 'SUBJECT', 'REASON/NOTE'], ...r.certificates.map(row)]);
-    });
+    .addHelpText(
+      'after',
+      "\nStates are computed at --at from each expiry date, whatever index.txt's letter says.\n\nExamples:\n  $ mtls ca list --ca-dir ./myCA\n  $ mtls ca list --ca-dir ./myCA --expiring 30d --json\n  $ mtls ca list --ca-dir ./myCA --revoked\n",
+    )
+    .action(
+      async (o: {
+        ca?: string;
+        expiring?: number;
+        revoked?: boolean;
+        at?: Date;
+        json?: boolean;
+      }) => {
+        const r = await listCertificates({
+          ca: await openCaFromCli(o.ca),
+          ...(o.at ? { at: o.at } : {}),
+          ...(o.expiring !== undefined ? { expiringWithinMs: o.expiring } : {}),
+          ...(o.revoked ? { revokedOnly: true } : {}),
+        });
+        if (o.json) return outJson(r.certificates);
+        if (r.certificates.length === 0) return out('no certificates match');
+        table([
+          ['SERIAL', 'STATE', 'EXPIRES', 'DAYS', 'SUBJECT', 'REASON/NOTE'],
+          ...r.certificates.map(row),
+        ]);
+      },
+    );
 }

@@ -33,11 +33,18 @@ import { registerCaLifecycleCommands } from './ca-lifecycle.js';
 
 const days = (v: string): number => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new MtlsError('MTLS_BAD_ARGUMENT', `--days must be a positive whole number, got "${v}"`, { subject: '--days' });
+  if (!Number.isInteger(n) || n <= 0)
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `--days must be a positive whole number, got "${v}"`, {
+      subject: '--days',
+    });
   return n;
 };
 
-const passphraseFileOption = (): Option => new Option('--passphrase-file <file>', 'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)');
+const passphraseFileOption = (): Option =>
+  new Option(
+    '--passphrase-file <file>',
+    'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)',
+  );
 
 const ISSUANCE_RULES = `
 Issuance rules (RFC 5280):
@@ -54,132 +61,257 @@ Issuance rules (RFC 5280):
 
 /** Registers `mtls ca …`. */
 export function registerCaCommands(program: Command): void {
-  const ca = program.command('ca').description('build and run a private CA compatible with `openssl ca`');
+  const ca = program
+    .command('ca')
+    .description('build and run a private CA compatible with `openssl ca`');
 
   ca.command('init')
-    .description('create a CA directory: layout, openssl.cnf, encrypted key, self-signed root (guide steps 2-4)')
+    .description(
+      'create a CA directory: layout, openssl.cnf, encrypted key, self-signed root (guide steps 2-4)',
+    )
     .argument('<dir>', 'the CA directory to create (must not exist or be empty)')
-    .requiredOption('--subject <dn>', 'root subject, /C=BR/ST=SP/O=Acme/CN=Acme Root CA or RFC 4514')
-    .addOption(new Option('--key-type <type>', 'CA key type').choices([...KEY_TYPES]).default('rsa4096'))
-    .option('--days <n>', 'validity in days (default: root 7300; intermediate 3650 or the parent\'s remaining life)', days)
+    .requiredOption(
+      '--subject <dn>',
+      'root subject, /C=BR/ST=SP/O=Acme/CN=Acme Root CA or RFC 4514',
+    )
+    .addOption(
+      new Option('--key-type <type>', 'CA key type').choices([...KEY_TYPES]).default('rsa4096'),
+    )
+    .option(
+      '--days <n>',
+      "validity in days (default: root 7300; intermediate 3650 or the parent's remaining life)",
+      days,
+    )
     .addOption(passphraseFileOption())
     .option('--no-passphrase', 'store the CA key unencrypted (not recommended)')
     .option('--json', 'machine-readable output')
     // Lifecycle: intermediates and CRL distribution points (src/cli/commands/ca-init-intermediate.ts).
-    .option('--crl-url <url>', 'CRL distribution point put in every certificate this CA issues (crlDistributionPoints = URI:…)')
-    .option('--intermediate', 'make an intermediate CA (pathlen 0) signed by --parent, which then issues; the root can stay offline')
-    .option('--parent <dir>', 'with --intermediate: the root CA directory that signs it and records it in its index.txt')
-    .option('--parent-passphrase-file <file>', 'file holding the parent CA key passphrase (else $MTLS_PARENT_CA_PASSPHRASE, else a prompt)')
-    .addHelpText('after', '\nExamples:\n  mtls ca init ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Root CA" --passphrase-file ca.pass --crl-url http://pki.acme.example/root.crl\n  mtls ca init ./issuing --intermediate --parent ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Issuing CA 1" \\\n      --parent-passphrase-file ca.pass --passphrase-file issuing.pass --crl-url http://pki.acme.example/issuing.crl\n')
-    .action(async (dir: string, o: { subject: string; keyType: string; days?: number; passphraseFile?: string; passphrase: boolean; json?: boolean } & IntermediateCliOptions) => {
-      if (o.intermediate || o.parent) return initIntermediateFromCli(dir, o);
-      const subject = parseSubject(o.subject);
-      const keyType = parseKeyType(o.keyType);
-      await assertEmptyOrMissing(resolve(dir));
-      const passphrase = o.passphrase
-        ? await readSecret({ kind: 'caPassphrase', file: o.passphraseFile, prompt: 'New CA key passphrase: ', confirm: true })
-        : undefined;
-      const r = await withSpinner(`generating ${keyType} CA key`, () =>
-        initCa({ dir, subject, keyType, ...(o.days ? { days: o.days } : {}), ...(o.crlUrl ? { crlUrl: o.crlUrl } : {}), ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }) }),
-      );
-      if (o.json) return outJson(r);
-      out(`${style('green', '✓')} CA created in ${r.layout.dir}`);
-      out(`  subject      ${r.subject}`);
-      out(`  key          ${r.key}, ${r.keyEncrypted ? 'encrypted (AES-256-CBC, PBKDF2-HMAC-SHA256 600000)' : style('yellow', 'NOT encrypted')} → ${r.layout.caKey}`);
-      out(`  certificate  ${r.layout.caCert} (valid until ${r.notAfter.toISOString()})`);
-      out(`  SHA-256      ${r.fingerprintSha256}`);
-      out(`  openssl.cnf  ${r.layout.config} (openssl ca -config ${r.layout.config} works as it stands)`);
-    });
+    .option(
+      '--crl-url <url>',
+      'CRL distribution point put in every certificate this CA issues (crlDistributionPoints = URI:…)',
+    )
+    .option(
+      '--intermediate',
+      'make an intermediate CA (pathlen 0) signed by --parent, which then issues; the root can stay offline',
+    )
+    .option(
+      '--parent <dir>',
+      'with --intermediate: the root CA directory that signs it and records it in its index.txt',
+    )
+    .option(
+      '--parent-passphrase-file <file>',
+      'file holding the parent CA key passphrase (else $MTLS_PARENT_CA_PASSPHRASE, else a prompt)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mtls ca init ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Root CA" --passphrase-file ca.pass --crl-url http://pki.acme.example/root.crl\n  mtls ca init ./issuing --intermediate --parent ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Issuing CA 1" \\\n      --parent-passphrase-file ca.pass --passphrase-file issuing.pass --crl-url http://pki.acme.example/issuing.crl\n',
+    )
+    .action(
+      async (
+        dir: string,
+        o: {
+          subject: string;
+          keyType: string;
+          days?: number;
+          passphraseFile?: string;
+          passphrase: boolean;
+          json?: boolean;
+        } & IntermediateCliOptions,
+      ) => {
+        if (o.intermediate || o.parent) return initIntermediateFromCli(dir, o);
+        const subject = parseSubject(o.subject);
+        const keyType = parseKeyType(o.keyType);
+        await assertEmptyOrMissing(resolve(dir));
+        const passphrase = o.passphrase
+          ? await readSecret({
+              kind: 'caPassphrase',
+              file: o.passphraseFile,
+              prompt: 'New CA key passphrase: ',
+              confirm: true,
+            })
+          : undefined;
+        const r = await withSpinner(`generating ${keyType} CA key`, () =>
+          initCa({
+            dir,
+            subject,
+            keyType,
+            ...(o.days ? { days: o.days } : {}),
+            ...(o.crlUrl ? { crlUrl: o.crlUrl } : {}),
+            ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }),
+          }),
+        );
+        if (o.json) return outJson(r);
+        out(`${style('green', '✓')} CA created in ${r.layout.dir}`);
+        out(`  subject      ${r.subject}`);
+        out(
+          `  key          ${r.key}, ${r.keyEncrypted ? 'encrypted (AES-256-CBC, PBKDF2-HMAC-SHA256 600000)' : style('yellow', 'NOT encrypted')} → ${r.layout.caKey}`,
+        );
+        out(`  certificate  ${r.layout.caCert} (valid until ${r.notAfter.toISOString()})`);
+        out(`  SHA-256      ${r.fingerprintSha256}`);
+        out(
+          `  openssl.cnf  ${r.layout.config} (openssl ca -config ${r.layout.config} works as it stands)`,
+        );
+      },
+    );
 
   ca.command('adopt')
-    .description('take over a CA built by hand with the guide (reads its openssl.cnf, checks the database)')
+    .description(
+      'take over a CA built by hand with the guide (reads its openssl.cnf, checks the database)',
+    )
     .argument('<dir>', 'the CA directory')
     .option('--config <file>', 'openssl.cnf (default DIR/openssl.cnf)')
     .addOption(passphraseFileOption())
-    .option('--fix', 'apply safe repairs: create crlnumber/serial, unique_subject = no, add a missing [crl_ext] section, make a "~" dir absolute')
+    .option(
+      '--fix',
+      'apply safe repairs: create crlnumber/serial, unique_subject = no, add a missing [crl_ext] section, make a "~" dir absolute',
+    )
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  mtls ca adopt ~/myCA --fix\n')
-    .action(async (dir: string, o: { config?: string; passphraseFile?: string; fix?: boolean; json?: boolean }) => {
-      const passphrase =
-        o.passphraseFile !== undefined || process.env[ENV.caPassphrase]
-          ? await readSecret({ kind: 'caPassphrase', file: o.passphraseFile, prompt: 'CA key passphrase: ' })
-          : undefined;
-      const r = await adoptCa({ dir, ...(o.config ? { configPath: o.config } : {}), ...(passphrase !== undefined ? { passphrase } : {}), fix: o.fix ?? false });
-      if (o.json) return outJson({ ...r, ca: undefined, config: r.ca.config.configPath });
-      for (const w of r.warnings) warn(w);
-      out(`${style('green', '✓')} adopted ${r.ca.config.dir}`);
-      out(`  subject      ${r.subject}`);
-      out(`  SHA-256      ${r.fingerprintSha256}`);
-      out(`  policy       ${r.policy}`);
-      out(`  profiles     ${r.profiles.join(', ')}`);
-      out(`  database     ${r.certificates.valid} valid, ${r.certificates.revoked} revoked, ${r.certificates.expired} expired`);
-      out(`  key check    ${r.keyChecked ? 'key matches the certificate' : 'not checked (give --passphrase-file)'}`);
-      for (const rep of r.repairs) out(`  ${o.fix ? 'fixed' : 'to fix (run with --fix)'}: ${rep}`);
-    });
+    .action(
+      async (
+        dir: string,
+        o: { config?: string; passphraseFile?: string; fix?: boolean; json?: boolean },
+      ) => {
+        const passphrase =
+          o.passphraseFile !== undefined || process.env[ENV.caPassphrase]
+            ? await readSecret({
+                kind: 'caPassphrase',
+                file: o.passphraseFile,
+                prompt: 'CA key passphrase: ',
+              })
+            : undefined;
+        const r = await adoptCa({
+          dir,
+          ...(o.config ? { configPath: o.config } : {}),
+          ...(passphrase !== undefined ? { passphrase } : {}),
+          fix: o.fix ?? false,
+        });
+        if (o.json) return outJson({ ...r, ca: undefined, config: r.ca.config.configPath });
+        for (const w of r.warnings) warn(w);
+        out(`${style('green', '✓')} adopted ${r.ca.config.dir}`);
+        out(`  subject      ${r.subject}`);
+        out(`  SHA-256      ${r.fingerprintSha256}`);
+        out(`  policy       ${r.policy}`);
+        out(`  profiles     ${r.profiles.join(', ')}`);
+        out(
+          `  database     ${r.certificates.valid} valid, ${r.certificates.revoked} revoked, ${r.certificates.expired} expired`,
+        );
+        out(
+          `  key check    ${r.keyChecked ? 'key matches the certificate' : 'not checked (give --passphrase-file)'}`,
+        );
+        for (const rep of r.repairs)
+          out(`  ${o.fix ? 'fixed' : 'to fix (run with --fix)'}: ${rep}`);
+      },
+    );
 
   ca.command('sign')
     .description('sign CSR(s) under the CA policy and record them in index.txt (guide step 5.3)')
     .argument('<csr...>', 'CSR file(s), PEM or DER')
     .addOption(caDirOption())
     .addOption(caDirAlias())
-    .option('--profile <name>', 'extension profile: usr_cert, client, server, or any section of openssl.cnf')
+    .option(
+      '--profile <name>',
+      'extension profile: usr_cert, client, server, or any section of openssl.cnf',
+    )
     .option('--days <n>', 'validity in days (default: default_days, 375)', days)
     .option('--san <list>', 'extra subjectAltName, e.g. DNS:api.example,IP:10.0.0.1')
     .option('--out <file>', 'also write the certificate here (one CSR only)')
     .option('--force', 'overwrite --out')
     .addOption(passphraseFileOption())
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  mtls ca sign client.csr.pem --ca-dir ./myCA --profile client --out client.cert.pem\n  mtls ca sign api.csr.pem --ca-dir ./myCA --profile server --san DNS:api.example\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mtls ca sign client.csr.pem --ca-dir ./myCA --profile client --out client.cert.pem\n  mtls ca sign api.csr.pem --ca-dir ./myCA --profile server --san DNS:api.example\n',
+    )
     .addHelpText('after', ISSUANCE_RULES)
-    .action(async (csrs: string[], o: { ca?: string; profile?: string; days?: number; san?: string; out?: string; force?: boolean; passphraseFile?: string; json?: boolean }) => {
-      if (o.out && csrs.length > 1) throw new MtlsError('MTLS_USAGE', '--out takes one CSR; with several, certificates go to newcerts/');
-      const ca = await openCaFromCli(o.ca);
-      // Read every input before asking for the CA passphrase: a typo fails fast.
-      const inputs = await Promise.all(csrs.map(async (path) => ({ path, csr: await readFileChecked(path, 'CSR') })));
-      const sans = o.san ? parseSanOption(o.san) : undefined;
-      findProfile(ca, o.profile ?? ca.config.x509Extensions ?? 'usr_cert');
-      if (o.out) await assertCanWrite(o.out, o.force);
-      const caKey = await caKeyFromCli(ca, o.passphraseFile);
-      const results = [];
-      for (const { path, csr } of inputs) {
-        const r = await signCsr({
-          ca,
-          csr,
-          csrSource: path,
-          caKey,
-          ...(o.profile ? { profile: o.profile } : {}),
-          ...(o.days ? { days: o.days } : {}),
-          ...(sans ? { subjectAltNames: sans } : {}),
-          ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
-        });
-        results.push(r);
-        if (!o.json) {
-          for (const w of r.warnings) warn(w);
-          out(`${style('green', '✓')} signed ${path}: serial ${r.serial}, ${r.subject}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`);
-          out(`  ${r.outPath ?? r.newCertPath}`);
+    .action(
+      async (
+        csrs: string[],
+        o: {
+          ca?: string;
+          profile?: string;
+          days?: number;
+          san?: string;
+          out?: string;
+          force?: boolean;
+          passphraseFile?: string;
+          json?: boolean;
+        },
+      ) => {
+        if (o.out && csrs.length > 1)
+          throw new MtlsError(
+            'MTLS_USAGE',
+            '--out takes one CSR; with several, certificates go to newcerts/',
+          );
+        const ca = await openCaFromCli(o.ca);
+        // Read every input before asking for the CA passphrase: a typo fails fast.
+        const inputs = await Promise.all(
+          csrs.map(async (path) => ({ path, csr: await readFileChecked(path, 'CSR') })),
+        );
+        const sans = o.san ? parseSanOption(o.san) : undefined;
+        findProfile(ca, o.profile ?? ca.config.x509Extensions ?? 'usr_cert');
+        if (o.out) await assertCanWrite(o.out, o.force);
+        const caKey = await caKeyFromCli(ca, o.passphraseFile);
+        const results = [];
+        for (const { path, csr } of inputs) {
+          const r = await signCsr({
+            ca,
+            csr,
+            csrSource: path,
+            caKey,
+            ...(o.profile ? { profile: o.profile } : {}),
+            ...(o.days ? { days: o.days } : {}),
+            ...(sans ? { subjectAltNames: sans } : {}),
+            ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
+          });
+          results.push(r);
+          if (!o.json) {
+            for (const w of r.warnings) warn(w);
+            out(
+              `${style('green', '✓')} signed ${path}: serial ${r.serial}, ${r.subject}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`,
+            );
+            out(`  ${r.outPath ?? r.newCertPath}`);
+          }
         }
-      }
-      if (o.json) outJson(results.length === 1 ? results[0] : results);
-    });
+        if (o.json) outJson(results.length === 1 ? results[0] : results);
+      },
+    );
 
   ca.command('issue')
-    .description('key + CSR + signed certificate + .pfx for one client, in one step (guide steps 5-7)')
+    .description(
+      'key + CSR + signed certificate + .pfx for one client, in one step (guide steps 5-7)',
+    )
     .argument('<name>', 'client name: the CN and the file name stem')
     .addOption(caDirOption())
     .addOption(caDirAlias())
-    .addOption(new Option('--key-type <type>', 'client key type').choices([...KEY_TYPES]).default('rsa2048'))
-    .option('--profile <name>', 'extension profile (client = keyUsage + EKU clientAuth; usr_cert = the guide\'s)', 'client')
+    .addOption(
+      new Option('--key-type <type>', 'client key type').choices([...KEY_TYPES]).default('rsa2048'),
+    )
+    .option(
+      '--profile <name>',
+      "extension profile (client = keyUsage + EKU clientAuth; usr_cert = the guide's)",
+      'client',
+    )
     .option('--days <n>', 'validity in days (default: default_days, 375)', days)
     .option('--ou <ou>', 'organizationalUnitName')
     .option('--email <address>', 'emailAddress')
     .option('--san <list>', 'subjectAltName, e.g. DNS:client.example')
     .option('--legacy', '.pfx with 3DES + SHA-1 MAC, for older Java, Windows and macOS keystores')
-    .option('--out-dir <dir>', 'write all files here instead of the CA\'s certs/ and private/ (created 0700 if missing)')
-    .option('--password-file <file>', 'file holding the .pfx password (else $MTLS_PFX_PASSWORD, else a prompt)')
+    .option(
+      '--out-dir <dir>',
+      "write all files here instead of the CA's certs/ and private/ (created 0700 if missing)",
+    )
+    .option(
+      '--password-file <file>',
+      'file holding the .pfx password (else $MTLS_PFX_PASSWORD, else a prompt)',
+    )
     .addOption(passphraseFileOption())
     .option('--force', 'overwrite existing files')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls ca issue acme-client --ca-dir ./myCA --password-file pfx.pass --passphrase-file ca.pass --out-dir ./acme\n')
+    .addHelpText(
+      'after',
+      '\nExample:\n  mtls ca issue acme-client --ca-dir ./myCA --password-file pfx.pass --passphrase-file ca.pass --out-dir ./acme\n',
+    )
     .addHelpText(
       'after',
       `${ISSUANCE_RULES}
@@ -204,7 +336,12 @@ serial is revoked (cessationOfOperation) and the error names it.
         ...(o.outDir ? { outDir: String(o.outDir) } : {}),
       });
       const caKey = await caKeyFromCli(ca, o.passphraseFile as string | undefined);
-      const pfxPassword = await readSecret({ kind: 'pfxPassword', file: o.passwordFile as string | undefined, prompt: '.pfx password: ', confirm: true });
+      const pfxPassword = await readSecret({
+        kind: 'pfxPassword',
+        file: o.passwordFile as string | undefined,
+        prompt: '.pfx password: ',
+        confirm: true,
+      });
       const r = await withSpinner('generating the client key', () =>
         issueClientCertificate({
           ca,
@@ -223,14 +360,18 @@ serial is revoked (cessationOfOperation) and the error names it.
       );
       if (o.json) return outJson(r);
       for (const w of r.warnings) warn(w);
-      out(`${style('green', '✓')} issued ${r.subject} (serial ${r.serial}, profile ${r.profile}, valid until ${r.notAfter.toISOString()})`);
+      out(
+        `${style('green', '✓')} issued ${r.subject} (serial ${r.serial}, profile ${r.profile}, valid until ${r.notAfter.toISOString()})`,
+      );
       out(`  private key  ${r.keyPath}  (0600, encrypted with the .pfx password)`);
       out(`  CSR          ${r.csrPath}`);
       out(`  certificate  ${r.certPath}`);
       out(`  .pfx         ${r.pfxPath}  (${o.legacy ? 'legacy 3DES/SHA-1' : 'AES-256/SHA-256'})`);
       out('');
       out(style('bold', 'Send to the provider (public, safe to e-mail):'));
-      out(`  the CA chain: ${r.chainPath}   (or: mtls ca chain --ca-dir ${ca.config.dir} --out chain.pem)`);
+      out(
+        `  the CA chain: ${r.chainPath}   (or: mtls ca chain --ca-dir ${ca.config.dir} --out chain.pem)`,
+      );
       out(`  SHA-256 ${fingerprintSha256(ca.certificate)}  ← confirm this out of band`);
       out(style('bold', 'Never send:'));
       out(`  ${r.keyPath}, ${r.pfxPath}, or the .pfx password.`);
@@ -244,19 +385,27 @@ serial is revoked (cessationOfOperation) and the error names it.
     .option('--cert <file>', 'the certificate to revoke, instead of a serial')
     .addOption(new Option('--reason <reason>', 'CRL reason').choices([...REVOCATION_REASONS]))
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls ca revoke 0B99EEC5224C3EE64D34E88302544A40 --ca-dir ./myCA --reason keyCompromise\n')
-    .action(async (serial: string | undefined, o: { ca?: string; cert?: string; reason?: RevocationReason; json?: boolean }) => {
-      const ca = await openCaFromCli(o.ca);
-      const r = await revokeCertificate({
-        ca,
-        ...(serial ? { serial } : {}),
-        ...(o.cert ? { certificate: await readFileChecked(o.cert, 'certificate') } : {}),
-        ...(o.reason ? { reason: o.reason } : {}),
-      });
-      if (o.json) return outJson(r);
-      out(`${style('green', '✓')} revoked serial ${r.serial} (${r.subject}), reason ${r.reason}`);
-      info('run `mtls ca crl` to publish a new CRL');
-    });
+    .addHelpText(
+      'after',
+      '\nExample:\n  mtls ca revoke 0B99EEC5224C3EE64D34E88302544A40 --ca-dir ./myCA --reason keyCompromise\n',
+    )
+    .action(
+      async (
+        serial: string | undefined,
+        o: { ca?: string; cert?: string; reason?: RevocationReason; json?: boolean },
+      ) => {
+        const ca = await openCaFromCli(o.ca);
+        const r = await revokeCertificate({
+          ca,
+          ...(serial ? { serial } : {}),
+          ...(o.cert ? { certificate: await readFileChecked(o.cert, 'certificate') } : {}),
+          ...(o.reason ? { reason: o.reason } : {}),
+        });
+        if (o.json) return outJson(r);
+        out(`${style('green', '✓')} revoked serial ${r.serial} (${r.subject}), reason ${r.reason}`);
+        info('run `mtls ca crl` to publish a new CRL');
+      },
+    );
 
   ca.command('crl')
     .description('generate a CRL of every revoked certificate and bump crlnumber')
@@ -268,18 +417,36 @@ serial is revoked (cessationOfOperation) and the error names it.
     .addOption(passphraseFileOption())
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  mtls ca crl --ca-dir ./myCA --out acme.crl.pem\n')
-    .action(async (o: { ca?: string; days?: number; out?: string; force?: boolean; passphraseFile?: string; json?: boolean }) => {
-      const ca = await openCaFromCli(o.ca);
-      const caKey = await caKeyFromCli(ca, o.passphraseFile);
-      const r = await generateCrl({ ca, caKey, ...(o.days ? { days: o.days } : {}), ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}) });
-      if (o.json) return outJson({ ...r, pem: undefined });
-      for (const w of r.warnings) warn(w);
-      out(`${style('green', '✓')} CRL #${r.crlNumber.toString(16).toUpperCase()} with ${r.revoked} revoked certificate(s), next update ${r.nextUpdate.toISOString()}`);
-      out(`  ${r.path}${r.outPath ? `\n  ${r.outPath}` : ''}`);
-    });
+    .action(
+      async (o: {
+        ca?: string;
+        days?: number;
+        out?: string;
+        force?: boolean;
+        passphraseFile?: string;
+        json?: boolean;
+      }) => {
+        const ca = await openCaFromCli(o.ca);
+        const caKey = await caKeyFromCli(ca, o.passphraseFile);
+        const r = await generateCrl({
+          ca,
+          caKey,
+          ...(o.days ? { days: o.days } : {}),
+          ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
+        });
+        if (o.json) return outJson({ ...r, pem: undefined });
+        for (const w of r.warnings) warn(w);
+        out(
+          `${style('green', '✓')} CRL #${r.crlNumber.toString(16).toUpperCase()} with ${r.revoked} revoked certificate(s), next update ${r.nextUpdate.toISOString()}`,
+        );
+        out(`  ${r.path}${r.outPath ? `\n  ${r.outPath}` : ''}`);
+      },
+    );
 
   ca.command('chain')
-    .description('write the PUBLIC chain to send to the provider, with SHA-256 fingerprints (guide step 8)')
+    .description(
+      'write the PUBLIC chain to send to the provider, with SHA-256 fingerprints (guide step 8)',
+    )
     .argument('[files...]', 'more certificate files (intermediates)')
     .addOption(caDirOption())
     .addOption(caDirAlias())
@@ -288,19 +455,34 @@ serial is revoked (cessationOfOperation) and the error names it.
     .option('--force', 'overwrite --out')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  mtls ca chain --ca-dir ./myCA --out acme-chain.pem\n')
-    .action(async (files: string[], o: { ca?: string | boolean; out?: string; force?: boolean; json?: boolean }) => {
-      const ca = o.ca === false ? undefined : await openCaFromCli(typeof o.ca === 'string' ? o.ca : undefined);
-      const r = await exportChain({ ...(ca ? { ca } : {}), files, ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}) });
-      if (o.json) return outJson(r);
-      if (!o.out) process.stdout.write(r.pem);
-      const log = o.out ? out : info;
-      if (o.out) log(`${style('green', '✓')} chain written to ${o.out} (certificates only, no private key)`);
-      for (const c of r.certificates) {
-        log(`  ${c.subject}${c.selfSigned ? ' (root)' : ''}`);
-        log(`    SHA-256 ${c.fingerprintSha256}   valid until ${c.notAfter.toISOString()}`);
-      }
-      log('Confirm these fingerprints with the provider out of band.');
-    });
+    .action(
+      async (
+        files: string[],
+        o: { ca?: string | boolean; out?: string; force?: boolean; json?: boolean },
+      ) => {
+        const ca =
+          o.ca === false
+            ? undefined
+            : await openCaFromCli(typeof o.ca === 'string' ? o.ca : undefined);
+        const r = await exportChain({
+          ...(ca ? { ca } : {}),
+          files,
+          ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
+        });
+        if (o.json) return outJson(r);
+        if (!o.out) process.stdout.write(r.pem);
+        const log = o.out ? out : info;
+        if (o.out)
+          log(
+            `${style('green', '✓')} chain written to ${o.out} (certificates only, no private key)`,
+          );
+        for (const c of r.certificates) {
+          log(`  ${c.subject}${c.selfSigned ? ' (root)' : ''}`);
+          log(`    SHA-256 ${c.fingerprintSha256}   valid until ${c.notAfter.toISOString()}`);
+        }
+        log('Confirm these fingerprints with the provider out of band.');
+      },
+    );
 
   ca.command('show')
     .description('summarise the CA and list the certificates in its database')
@@ -328,7 +510,10 @@ serial is revoked (cessationOfOperation) and the error names it.
       out(`  SHA-256 ${summary.fingerprintSha256}`);
       out(`  policy ${summary.policy}; profiles: ${summary.profiles.join(', ')}`);
       out(`  ${entries.length} certificate(s):`);
-      for (const e of entries) out(`  ${e.status} ${e.serial} ${e.expiry.toISOString().slice(0, 10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`);
+      for (const e of entries)
+        out(
+          `  ${e.status} ${e.serial} ${e.expiry.toISOString().slice(0, 10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`,
+        );
     });
   registerCaLifecycleCommands(ca);
 }

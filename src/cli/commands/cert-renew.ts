@@ -40,20 +40,41 @@ function parseWithin(v: string): { withinMs: number } | { withinFraction: number
 export function registerCertRenewCommands(cert: Command): void {
   cert
     .command('renew')
-    .description('issue a successor: same subject, subjectAltNames and profile; new key unless --reuse-key; the old one stays valid unless --revoke-old')
+    .description(
+      'issue a successor: same subject, subjectAltNames and profile; new key unless --reuse-key; the old one stays valid unless --revoke-old',
+    )
     .argument('<cert|serial>', 'the certificate file, or its hex serial in the CA database')
     .addOption(caDirOption())
     .addOption(caDirAlias())
-    .option('--reuse-key', 'keep the old key pair (read from the old key file or .pfx with --password-file)')
-    .addOption(new Option('--key-type <type>', 'new key type (default: the old key\'s)').choices([...KEY_TYPES]))
-    .option('--profile <name>', 'profile (default: the one whose extensions the old certificate carries)')
-    .option('--days <n>', 'validity in days (default: the old certificate\'s lifetime)')
+    .option(
+      '--reuse-key',
+      'keep the old key pair (read from the old key file or .pfx with --password-file)',
+    )
+    .addOption(
+      new Option('--key-type <type>', "new key type (default: the old key's)").choices([
+        ...KEY_TYPES,
+      ]),
+    )
+    .option(
+      '--profile <name>',
+      'profile (default: the one whose extensions the old certificate carries)',
+    )
+    .option('--days <n>', "validity in days (default: the old certificate's lifetime)")
     .option('--pfx', 'write a .pfx even if the old certificate had none')
     .option('--legacy', '.pfx with 3DES + SHA-1 MAC, for older Java, Windows and macOS keystores')
-    .option('--revoke-old', 'revoke the old certificate (reason superseded) once the new one is written; then run `mtls ca crl`')
+    .option(
+      '--revoke-old',
+      'revoke the old certificate (reason superseded) once the new one is written; then run `mtls ca crl`',
+    )
     .option('--out-dir <dir>', 'write the new files here and leave the old ones untouched')
-    .option('--password-file <file>', 'file holding the .pfx/key password (else $MTLS_PFX_PASSWORD, else a prompt)')
-    .option('--passphrase-file <file>', 'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)')
+    .option(
+      '--password-file <file>',
+      'file holding the .pfx/key password (else $MTLS_PFX_PASSWORD, else a prompt)',
+    )
+    .option(
+      '--passphrase-file <file>',
+      'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)',
+    )
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
@@ -75,11 +96,19 @@ Exit codes: 0 renewed, 2 usage, 3 configuration (no matching profile), 4 denied
       const ca = await openCaFromCli(o.ca);
       const days = o.days === undefined ? undefined : Number(o.days);
       if (days !== undefined && (!Number.isInteger(days) || days <= 0)) {
-        throw new MtlsError('MTLS_BAD_ARGUMENT', `--days must be a positive whole number, got "${o.days}"`, { subject: '--days' });
+        throw new MtlsError(
+          'MTLS_BAD_ARGUMENT',
+          `--days must be a positive whole number, got "${o.days}"`,
+          { subject: '--days' },
+        );
       }
       const isSerial = /^(0x)?[0-9A-Fa-f:]+$/.test(arg) && !arg.includes('/') && !arg.includes('.');
       const caKey = await caKeyFromCli(ca, o.passphraseFile);
-      const pfxPassword = await readSecret({ kind: 'pfxPassword', file: o.passwordFile, prompt: '.pfx/key password: ' });
+      const pfxPassword = await readSecret({
+        kind: 'pfxPassword',
+        file: o.passwordFile,
+        prompt: '.pfx/key password: ',
+      });
       const r = await withSpinner('renewing', () =>
         renewCertificate({
           ca,
@@ -98,21 +127,38 @@ Exit codes: 0 renewed, 2 usage, 3 configuration (no matching profile), 4 denied
       );
       if (o.json) return outJson({ ...r, pem: undefined });
       for (const w of r.warnings) warn(w);
-      out(`${style('green', '✓')} renewed serial ${r.oldSerial} → ${r.serial}: ${r.subject}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`);
+      out(
+        `${style('green', '✓')} renewed serial ${r.oldSerial} → ${r.serial}: ${r.subject}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`,
+      );
       out(`  certificate  ${r.certPath}`);
-      if (r.keyPath) out(`  private key  ${r.keyPath}  (${r.keyReused ? 'the old key' : 'a new key'}, encrypted with the .pfx password)`);
+      if (r.keyPath)
+        out(
+          `  private key  ${r.keyPath}  (${r.keyReused ? 'the old key' : 'a new key'}, encrypted with the .pfx password)`,
+        );
       if (r.pfxPath) out(`  .pfx         ${r.pfxPath}`);
       for (const a of r.archived) out(`  kept         ${a}`);
-      if (r.oldRevoked) info(`serial ${r.oldSerial} revoked (superseded); run \`mtls ca crl\` to publish it`);
-      else info(`serial ${r.oldSerial} stays valid until it expires; revoke it once clients use the new one: mtls ca revoke ${r.oldSerial} --reason superseded`);
+      if (r.oldRevoked)
+        info(`serial ${r.oldSerial} revoked (superseded); run \`mtls ca crl\` to publish it`);
+      else
+        info(
+          `serial ${r.oldSerial} stays valid until it expires; revoke it once clients use the new one: mtls ca revoke ${r.oldSerial} --reason superseded`,
+        );
     });
 
   cert
     .command('needs-renewal')
-    .description('exit 0 if the certificate is within its renewal window (or expired), 1 if not: for scripts')
+    .description(
+      'exit 0 if the certificate is within its renewal window (or expired), 1 if not: for scripts',
+    )
     .argument('<cert>', 'certificate file (PEM or DER; the first certificate is checked)')
-    .option('--within <window>', 'renewal window before notAfter: a duration (30d, 12h) or a share of the lifetime (33%)', '30d')
-    .option('--at <time>', 'decide as of this time instead of now (ISO 8601)', (v) => parseTimeArg(v, '--at'))
+    .option(
+      '--within <window>',
+      'renewal window before notAfter: a duration (30d, 12h) or a share of the lifetime (33%)',
+      '30d',
+    )
+    .option('--at <time>', 'decide as of this time instead of now (ISO 8601)', (v) =>
+      parseTimeArg(v, '--at'),
+    )
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
@@ -126,12 +172,20 @@ Examples:
     )
     .action(async (file: string, o: { within: string; at?: Date; json?: boolean }) => {
       const certificate = parseCertificate(await readFileChecked(file, 'certificate'), file);
-      const r = needsRenewal({ certificate, ...parseWithin(o.within), ...(o.at ? { at: o.at } : {}) });
+      const r = needsRenewal({
+        certificate,
+        ...parseWithin(o.within),
+        ...(o.at ? { at: o.at } : {}),
+      });
       process.exitCode = r.needsRenewal ? 0 : 1;
       if (o.json) return outJson({ file, ...r });
       const days = Math.floor(r.remainingMs / 86_400_000);
       if (r.expired) out(`${file}: expired on ${r.notAfter.toISOString()}; renew it`);
-      else if (r.needsRenewal) out(`${file}: expires on ${r.notAfter.toISOString()}, in ${days} day(s); renew it`);
-      else out(`${file}: valid until ${r.notAfter.toISOString()} (${days} day(s)); no renewal needed yet`);
+      else if (r.needsRenewal)
+        out(`${file}: expires on ${r.notAfter.toISOString()}, in ${days} day(s); renew it`);
+      else
+        out(
+          `${file}: valid until ${r.notAfter.toISOString()} (${days} day(s)); no renewal needed yet`,
+        );
     });
 }

@@ -10,7 +10,12 @@ import { readFileChecked } from '../../io/index.js';
 import { parseCertificates } from '../../pki/certificate.js';
 import { assertPemOrDer, inspectPki, renderInspectionText } from '../../pki/inspect/index.js';
 import { decodePemBlocks, isPem } from '../../pki/pem.js';
-import { verifyCertificate, type VerifiedCertificate, type VerifyPurpose, type VerifyResult } from '../../pki/verify-certificate.js';
+import {
+  verifyCertificate,
+  type VerifiedCertificate,
+  type VerifyPurpose,
+  type VerifyResult,
+} from '../../pki/verify-certificate.js';
 import { VERIFY_REASONS } from '../../pki/verify/reasons.js';
 import { info, out, outJson, style, warn } from '../output.js';
 import { ENV } from '../env.js';
@@ -46,8 +51,14 @@ async function loadCrlFiles(files: readonly string[]): Promise<Uint8Array[]> {
       out.push(data);
       continue;
     }
-    const blocks = decodePemBlocks(data.toString('latin1'), file).filter((b) => b.label === 'X509 CRL');
-    if (blocks.length === 0) throw new MtlsError('MTLS_PEM_INVALID', `${file} holds no X509 CRL block`, { subject: file, hint: 'Give the CRL as PEM (-----BEGIN X509 CRL-----) or DER, e.g. from `mtls ca crl` or `openssl ca -gencrl`.' });
+    const blocks = decodePemBlocks(data.toString('latin1'), file).filter(
+      (b) => b.label === 'X509 CRL',
+    );
+    if (blocks.length === 0)
+      throw new MtlsError('MTLS_PEM_INVALID', `${file} holds no X509 CRL block`, {
+        subject: file,
+        hint: 'Give the CRL as PEM (-----BEGIN X509 CRL-----) or DER, e.g. from `mtls ca crl` or `openssl ca -gencrl`.',
+      });
     for (const b of blocks) out.push(b.der);
   }
   return out;
@@ -60,9 +71,13 @@ function collect(value: string, previous: string[] | undefined): string[] {
 function parseAt(value: string): Date {
   const d = new Date(value);
   if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `--at must be an ISO-8601 date such as 2026-12-31 or 2026-12-31T23:59:59Z, got "${value}"`, {
-      subject: '--at',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `--at must be an ISO-8601 date such as 2026-12-31 or 2026-12-31T23:59:59Z, got "${value}"`,
+      {
+        subject: '--at',
+      },
+    );
   }
   return d;
 }
@@ -72,16 +87,28 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
   const result = await inspectPki({
     data,
     source: file,
-    password: () => readSecret({ kind: 'pfxPassword', file: opts.passwordFile, prompt: `Password for ${basename(file)}: ` }),
+    password: () =>
+      readSecret({
+        kind: 'pfxPassword',
+        file: opts.passwordFile,
+        prompt: `Password for ${basename(file)}: `,
+      }),
   });
   if (opts.json) {
-    outJson({ file, format: result.format, objects: result.objects, ...(result.pkcs12 ? { pkcs12: result.pkcs12 } : {}), skipped: result.skipped });
+    outJson({
+      file,
+      format: result.format,
+      objects: result.objects,
+      ...(result.pkcs12 ? { pkcs12: result.pkcs12 } : {}),
+      skipped: result.skipped,
+    });
   } else {
     process.stdout.write(renderInspectionText(result));
   }
   for (const w of result.pkcs12?.warnings ?? []) warn(w);
   for (const o of result.objects) {
-    if (o.type === 'csr' && !o.signatureValid) warn(`the CSR's self-signature does not verify: it was altered or is corrupt`);
+    if (o.type === 'csr' && !o.signatureValid)
+      warn(`the CSR's self-signature does not verify: it was altered or is corrupt`);
   }
 }
 
@@ -90,21 +117,31 @@ function readCertificates(data: Buffer, source: string): ReturnType<typeof parse
   return parseCertificates(data, source);
 }
 
-async function loadCertificateFiles(files: string[], what: string): Promise<ReturnType<typeof parseCertificates>> {
+async function loadCertificateFiles(
+  files: string[],
+  what: string,
+): Promise<ReturnType<typeof parseCertificates>> {
   const all: ReturnType<typeof parseCertificates> = [];
   for (const f of files) all.push(...readCertificates(await readFileChecked(f, what), f));
   return all;
 }
 
 function pathLine(c: VerifiedCertificate, anchorDepth: number | undefined): string {
-  const anchor = c.depth === anchorDepth && c.trusted ? ' (trust anchor)' : c.trusted ? ' (trusted)' : '';
+  const anchor =
+    c.depth === anchorDepth && c.trusted ? ' (trust anchor)' : c.trusted ? ' (trusted)' : '';
   return `  ${c.depth} ${c.subject}${anchor}\n      serial ${c.serialNumber}, valid ${c.notBefore} to ${c.notAfter}`;
 }
 
 function printResult(file: string, r: VerifyResult): void {
   const last = r.path.length - 1;
-  if (r.ok) out(`${file}: ${style('green', 'OK')} for TLS ${r.purpose} authentication (checked at ${r.at})`);
-  else out(`${file}: ${style('red', 'FAILED')} for TLS ${r.purpose} authentication (checked at ${r.at})`);
+  if (r.ok)
+    out(
+      `${file}: ${style('green', 'OK')} for TLS ${r.purpose} authentication (checked at ${r.at})`,
+    );
+  else
+    out(
+      `${file}: ${style('red', 'FAILED')} for TLS ${r.purpose} authentication (checked at ${r.at})`,
+    );
   out('path:');
   for (const c of r.path) out(pathLine(c, r.ok ? last : undefined));
   if (!r.ok) {
@@ -117,7 +154,14 @@ function printResult(file: string, r: VerifyResult): void {
 function parseMaxDepth(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 32) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `--max-depth ${value} is not a whole number from 0 to 32`, { subject: '--max-depth', hint: 'Give the largest number of intermediate CAs allowed between the certificate and the root, e.g. --max-depth 2.' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `--max-depth ${value} is not a whole number from 0 to 32`,
+      {
+        subject: '--max-depth',
+        hint: 'Give the largest number of intermediate CAs allowed between the certificate and the root, e.g. --max-depth 2.',
+      },
+    );
   }
   return n;
 }
@@ -126,10 +170,17 @@ async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
   const at = opts.at !== undefined ? parseAt(opts.at) : undefined;
   const certs = readCertificates(await readFileChecked(file, 'certificate'), file);
   const [certificate, ...bundled] = certs;
-  if (!certificate) throw new MtlsError('MTLS_PEM_INVALID', `${file} holds no certificate`, { subject: file });
-  if (bundled.length && !opts.json) info(`${file}: using the first certificate; the other ${bundled.length} are used as untrusted intermediates`);
+  if (!certificate)
+    throw new MtlsError('MTLS_PEM_INVALID', `${file} holds no certificate`, { subject: file });
+  if (bundled.length && !opts.json)
+    info(
+      `${file}: using the first certificate; the other ${bundled.length} are used as untrusted intermediates`,
+    );
   const chain = await loadCertificateFiles(opts.ca, 'CA file');
-  const untrusted = [...bundled, ...(await loadCertificateFiles(opts.untrusted ?? [], 'untrusted file'))];
+  const untrusted = [
+    ...bundled,
+    ...(await loadCertificateFiles(opts.untrusted ?? [], 'untrusted file')),
+  ];
   const result = verifyCertificate({
     certificate,
     chain,
@@ -160,7 +211,9 @@ async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
 export function registerCertCommands(program: Command): void {
   const cert = program
     .command('cert')
-    .description('inspect certificates, CSRs, CRLs and .pfx files; verify a certificate against a CA chain')
+    .description(
+      'inspect certificates, CSRs, CRLs and .pfx files; verify a certificate against a CA chain',
+    )
     .addHelpText(
       'after',
       `
@@ -171,9 +224,14 @@ Examples:
 
   cert
     .command('show')
-    .description('show a certificate (every one in a PEM bundle), CSR, CRL or .pfx as `openssl x509|req|crl -text` would')
+    .description(
+      'show a certificate (every one in a PEM bundle), CSR, CRL or .pfx as `openssl x509|req|crl -text` would',
+    )
     .argument('<file>', 'PEM or DER certificate(s), CSR or CRL, or a .pfx/.p12')
-    .option('--password-file <file>', `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt); only for PKCS#12`)
+    .option(
+      '--password-file <file>',
+      `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt); only for PKCS#12`,
+    )
     .option('--json', 'print every field as JSON')
     .addHelpText(
       'after',
@@ -191,17 +249,46 @@ Exit codes: 0 shown, 3 password required, 4 wrong password, 5 unreadable or malf
 
   cert
     .command('verify')
-    .description('check signatures, validity, basicConstraints, keyUsage and EKU along the path to a trusted root')
-    .argument('<cert>', 'the certificate to check (PEM or DER; further certificates in the file are used as intermediates)')
-    .requiredOption('--ca <file>', 'trusted CA certificate(s), PEM bundle or DER; repeatable', collect)
-    .option('--untrusted <file>', 'intermediate certificates used to build the path but not trusted; repeatable', collect)
-    .addOption(new Option('--purpose <purpose>', 'what the certificate is for').choices(['client', 'server', 'any']).makeOptionMandatory())
-    .option('--at <iso-date>', 'check validity at this time instead of now (e.g. 2027-01-31T00:00:00Z)')
-    .option('--partial-chain', 'accept a path ending at a trusted certificate that is not self-signed (openssl -partial_chain)')
+    .description(
+      'check signatures, validity, basicConstraints, keyUsage and EKU along the path to a trusted root',
+    )
+    .argument(
+      '<cert>',
+      'the certificate to check (PEM or DER; further certificates in the file are used as intermediates)',
+    )
+    .requiredOption(
+      '--ca <file>',
+      'trusted CA certificate(s), PEM bundle or DER; repeatable',
+      collect,
+    )
+    .option(
+      '--untrusted <file>',
+      'intermediate certificates used to build the path but not trusted; repeatable',
+      collect,
+    )
+    .addOption(
+      new Option('--purpose <purpose>', 'what the certificate is for')
+        .choices(['client', 'server', 'any'])
+        .makeOptionMandatory(),
+    )
+    .option(
+      '--at <iso-date>',
+      'check validity at this time instead of now (e.g. 2027-01-31T00:00:00Z)',
+    )
+    .option(
+      '--partial-chain',
+      'accept a path ending at a trusted certificate that is not self-signed (openssl -partial_chain)',
+    )
     .option('--crl <file>', 'CRL (PEM or DER) to check revocation against; repeatable', collect)
-    .option('--name <name>', 'DNS name, IP address or email address the certificate must be for (RFC 9525)')
+    .option(
+      '--name <name>',
+      'DNS name, IP address or email address the certificate must be for (RFC 9525)',
+    )
     .option('--max-depth <n>', 'largest number of intermediate CAs in the path (default 8)')
-    .option('--accept-any-eku', 'accept anyExtendedKeyUsage in place of clientAuth/serverAuth (OpenSSL refuses it)')
+    .option(
+      '--accept-any-eku',
+      'accept anyExtendedKeyUsage in place of clientAuth/serverAuth (OpenSSL refuses it)',
+    )
     .option('--json', 'print the verification result as JSON')
     .addHelpText(
       'after',

@@ -12,7 +12,16 @@ import { createLocalAdmin, type RegistryAdmin } from '../../gateway/admin/operat
 import { parseSince } from '../../gateway/admin/since.js';
 import { assertWideRangeAllowed, parseCidr } from '../../gateway/registry/cidr.js';
 import { openRegistry } from '../../gateway/registry/index.js';
-import { AUDIT_REASONS, type AuditQuery, type AuditRecord, type CaChainRecord, type CrlRecord, type CrlSourceRecord, type IpRecord, type PinnedRule } from '../../gateway/registry/types.js';
+import {
+  AUDIT_REASONS,
+  type AuditQuery,
+  type AuditRecord,
+  type CaChainRecord,
+  type CrlRecord,
+  type CrlSourceRecord,
+  type IpRecord,
+  type PinnedRule,
+} from '../../gateway/registry/types.js';
 import { isPem } from '../../pki/pem.js';
 import { fingerprintSha256, parseCertificates } from '../../pki/certificate.js';
 import { colonHex } from '../../pki/inspect/asn1.js';
@@ -49,9 +58,18 @@ Target (one of):
 
 function addTarget(cmd: Command): Command {
   return cmd
-    .option('--registry <path>', `registry file, sqlite:PATH or postgres:// URL (default $${ENV_REGISTRY} or ${DEFAULT_REGISTRY})`)
-    .option('--admin <url>', `admin API base URL instead of the registry file (default $${ENV_ADMIN_URL})`)
-    .option('--admin-token-file <file>', `file holding the admin bearer token (default $${ENV_ADMIN_TOKEN_FILE})`)
+    .option(
+      '--registry <path>',
+      `registry file, sqlite:PATH or postgres:// URL (default $${ENV_REGISTRY} or ${DEFAULT_REGISTRY})`,
+    )
+    .option(
+      '--admin <url>',
+      `admin API base URL instead of the registry file (default $${ENV_ADMIN_URL})`,
+    )
+    .option(
+      '--admin-token-file <file>',
+      `file holding the admin bearer token (default $${ENV_ADMIN_TOKEN_FILE})`,
+    )
     .option('--admin-cert <file>', 'admin client certificate (PEM) for an https admin API')
     .option('--admin-key <file>', 'its private key (PEM)')
     .option('--admin-ca <file>', 'CA that signed the admin API server certificate')
@@ -66,15 +84,24 @@ function addTarget(cmd: Command): Command {
  * command on a missing path fails naming it, so a mistyped path never becomes
  * a new, empty registry.
  */
-async function openTarget(o: TargetOptions, registry: 'create' | 'existing'): Promise<RegistryAdmin> {
+async function openTarget(
+  o: TargetOptions,
+  registry: 'create' | 'existing',
+): Promise<RegistryAdmin> {
   const adminUrl = o.admin ?? process.env[ENV_ADMIN_URL];
   if (adminUrl && o.registry) {
-    throw new MtlsError('MTLS_USAGE', 'give either --registry or --admin, not both', { subject: '--admin' });
+    throw new MtlsError('MTLS_USAGE', 'give either --registry or --admin, not both', {
+      subject: '--admin',
+    });
   }
   if (adminUrl) {
     const tokenFile = o.adminTokenFile ?? process.env[ENV_ADMIN_TOKEN_FILE];
     if (!tokenFile && !o.adminCert) {
-      throw new MtlsError('MTLS_USAGE', 'the admin API needs credentials: --admin-token-file FILE or --admin-cert/--admin-key', { subject: '--admin-token-file' });
+      throw new MtlsError(
+        'MTLS_USAGE',
+        'the admin API needs credentials: --admin-token-file FILE or --admin-cert/--admin-key',
+        { subject: '--admin-token-file' },
+      );
     }
     return createAdminClient({
       url: adminUrl,
@@ -85,10 +112,17 @@ async function openTarget(o: TargetOptions, registry: 'create' | 'existing'): Pr
     });
   }
   const location = o.registry ?? process.env[ENV_REGISTRY] ?? DEFAULT_REGISTRY;
-  return createLocalAdmin(await openRegistry(location, { sqlite: { create: registry === 'create' } }), { ownsRegistry: true });
+  return createLocalAdmin(
+    await openRegistry(location, { sqlite: { create: registry === 'create' } }),
+    { ownsRegistry: true },
+  );
 }
 
-async function withTarget(o: TargetOptions, registry: 'create' | 'existing', fn: (admin: RegistryAdmin) => Promise<void>): Promise<void> {
+async function withTarget(
+  o: TargetOptions,
+  registry: 'create' | 'existing',
+  fn: (admin: RegistryAdmin) => Promise<void>,
+): Promise<void> {
   const admin = await openTarget(o, registry);
   try {
     await fn(admin);
@@ -103,9 +137,14 @@ function table(headers: string[], rows: (string | number | null | undefined)[][]
     out(style('dim', '(none)'));
     return;
   }
-  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))));
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
+  const cells = rows.map((r) =>
+    r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))),
+  );
+  const widths = headers.map((h, i) =>
+    Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)),
+  );
+  const line = (r: string[]): string =>
+    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
   out(style('bold', line(headers)));
   for (const r of cells) out(line(r));
 }
@@ -113,7 +152,11 @@ function table(headers: string[], rows: (string | number | null | undefined)[][]
 const day = (iso: string | null): string => (iso ? iso.slice(0, 10) : '-');
 
 function parseId(value: string, what: string): number {
-  if (!/^\d{1,15}$/.test(value)) throw new MtlsError('MTLS_BAD_ARGUMENT', `${what} "${value}" is not a number`, { subject: what, hint: 'Take the id from the list command.' });
+  if (!/^\d{1,15}$/.test(value))
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${what} "${value}" is not a number`, {
+      subject: what,
+      hint: 'Take the id from the list command.',
+    });
   return Number(value);
 }
 
@@ -134,7 +177,16 @@ export function displayFingerprint(fp: string): string {
 function printChains(chains: CaChainRecord[]): void {
   table(
     ['ID', 'INSTITUTION', 'SUBJECT (top CA)', 'NOT AFTER', 'CERTS', 'SHA-256 (top CA)'],
-    chains.map((c) => [c.id, c.institutionId, c.subject, day(c.notAfter), c.fingerprints.length, c.fingerprints.length ? displayFingerprint(c.fingerprints[c.fingerprints.length - 1] as string) : '-']),
+    chains.map((c) => [
+      c.id,
+      c.institutionId,
+      c.subject,
+      day(c.notAfter),
+      c.fingerprints.length,
+      c.fingerprints.length
+        ? displayFingerprint(c.fingerprints[c.fingerprints.length - 1] as string)
+        : '-',
+    ]),
   );
 }
 
@@ -150,27 +202,45 @@ function assertExpectedRoot(data: string | Buffer, file: string, expected: strin
   assertNoPrivateKey(data, file);
   const certs = parseCertificates(data, file);
   const top = certs.find((c) => c.subject === c.issuer) ?? certs[certs.length - 1];
-  if (!top) throw new MtlsError('MTLS_ONBOARD_REJECTED', `${file} holds no certificate`, { subject: file });
+  if (!top)
+    throw new MtlsError('MTLS_ONBOARD_REJECTED', `${file} holds no certificate`, { subject: file });
   const got = normalizeFingerprint(fingerprintSha256(top));
   if (got !== want) {
-    throw new MtlsError('MTLS_ONBOARD_REJECTED', `the top CA of ${file} (${top.subject}) has SHA-256 ${displayFingerprint(got)}, not the expected ${displayFingerprint(want)}; nothing was registered`, {
-      subject: '--expect-fingerprint',
-      hint: 'Confirm the fingerprint with the institution out of band (they see it in `mtls ca chain`); register the chain only when both agree.',
-      details: { reason: 'fingerprint_mismatch', expected: want, actual: got },
-    });
+    throw new MtlsError(
+      'MTLS_ONBOARD_REJECTED',
+      `the top CA of ${file} (${top.subject}) has SHA-256 ${displayFingerprint(got)}, not the expected ${displayFingerprint(want)}; nothing was registered`,
+      {
+        subject: '--expect-fingerprint',
+        hint: 'Confirm the fingerprint with the institution out of band (they see it in `mtls ca chain`); register the chain only when both agree.',
+        details: { reason: 'fingerprint_mismatch', expected: want, actual: got },
+      },
+    );
   }
 }
 function printIps(ips: IpRecord[]): void {
-  table(['INSTITUTION', 'IP/CIDR', 'ADDED'], ips.map((i) => [i.institutionId, i.cidr, day(i.createdAt)]));
+  table(
+    ['INSTITUTION', 'IP/CIDR', 'ADDED'],
+    ips.map((i) => [i.institutionId, i.cidr, day(i.createdAt)]),
+  );
 }
 function printCrls(crls: CrlRecord[]): void {
   table(
     ['ID', 'INSTITUTION', 'ISSUER', 'SIGNER SHA-256', 'THIS UPDATE', 'NEXT UPDATE'],
-    crls.map((c) => [c.id, c.institutionId, c.issuer, c.issuerFingerprint ? displayFingerprint(c.issuerFingerprint) : '-', c.thisUpdate, c.nextUpdate]),
+    crls.map((c) => [
+      c.id,
+      c.institutionId,
+      c.issuer,
+      c.issuerFingerprint ? displayFingerprint(c.issuerFingerprint) : '-',
+      c.thisUpdate,
+      c.nextUpdate,
+    ]),
   );
 }
 function printRules(rules: PinnedRule[]): void {
-  table(['ID', 'INSTITUTION', 'KIND', 'VALUE'], rules.map((r) => [r.id, r.institutionId, r.kind, r.value]));
+  table(
+    ['ID', 'INSTITUTION', 'KIND', 'VALUE'],
+    rules.map((r) => [r.id, r.institutionId, r.kind, r.value]),
+  );
 }
 function printAudit(records: AuditRecord[]): void {
   table(
@@ -197,7 +267,11 @@ function printAudit(records: AuditRecord[]): void {
 export function registerGatewayAdminCommands(gateway: Command): void {
   let g = gateway;
   if (gateway.name() !== 'gateway') {
-    g = gateway.commands.find((c) => c.name() === 'gateway') ?? gateway.command('gateway').description('the TLS-1.2 mTLS gateway: run it and manage its registry');
+    g =
+      gateway.commands.find((c) => c.name() === 'gateway') ??
+      gateway
+        .command('gateway')
+        .description('the TLS-1.2 mTLS gateway: run it and manage its registry');
   }
   registerInstitution(g);
   registerCa(g);
@@ -208,70 +282,104 @@ export function registerGatewayAdminCommands(gateway: Command): void {
 }
 
 function registerInstitution(g: Command): void {
-  const inst = g.command('institution').description('register, list, suspend and remove institutions');
+  const inst = g
+    .command('institution')
+    .description('register, list, suspend and remove institutions');
   addTarget(
     inst
       .command('add <id>')
       .description('register an institution (status active)')
       .requiredOption('--name <name>', 'display name')
-      .addHelpText('after', '\nExample:\n  mtls gateway institution add acme-bank --name "Acme Bank" --registry /var/lib/mtls/registry.db'),
+      .addHelpText(
+        'after',
+        '\nExample:\n  mtls gateway institution add acme-bank --name "Acme Bank" --registry /var/lib/mtls/registry.db',
+      ),
   ).action(async (id: string, o: TargetOptions & { name: string }) =>
     withTarget(o, 'create', async (a) => {
       const r = await a.createInstitution({ id, name: o.name });
       if (o.json) outJson(r);
-      else out(`added institution ${r.id} (${r.name}), status ${r.status}; next: \`mtls gateway ca add ${r.id} chain.pem\` and \`mtls gateway ip add ${r.id} IP\``);
+      else
+        out(
+          `added institution ${r.id} (${r.name}), status ${r.status}; next: \`mtls gateway ca add ${r.id} chain.pem\` and \`mtls gateway ip add ${r.id} IP\``,
+        );
     }),
   );
-  addTarget(inst.command('list').description('list institutions with their counts').addHelpText('after', '\nExample:\n  mtls gateway institution list --json')).action(
-    async (o: TargetOptions) =>
-      withTarget(o, 'existing', async (a) => {
-        const list = await a.listInstitutions();
-        if (o.json) outJson(list);
-        else table(['ID', 'NAME', 'STATUS', 'CAS', 'IPS', 'CRLS', 'RULES'], list.map((i) => [i.id, i.name, i.status === 'suspended' ? style('yellow', i.status) : i.status, i.chains, i.ips, i.crls, i.rules]));
-      }),
+  addTarget(
+    inst
+      .command('list')
+      .description('list institutions with their counts')
+      .addHelpText('after', '\nExample:\n  mtls gateway institution list --json'),
+  ).action(async (o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const list = await a.listInstitutions();
+      if (o.json) outJson(list);
+      else
+        table(
+          ['ID', 'NAME', 'STATUS', 'CAS', 'IPS', 'CRLS', 'RULES'],
+          list.map((i) => [
+            i.id,
+            i.name,
+            i.status === 'suspended' ? style('yellow', i.status) : i.status,
+            i.chains,
+            i.ips,
+            i.crls,
+            i.rules,
+          ]),
+        );
+    }),
   );
-  addTarget(inst.command('show <id>').description('show everything registered for one institution').addHelpText('after', '\nExample:\n  mtls gateway institution show acme-bank')).action(
-    async (id: string, o: TargetOptions) =>
-      withTarget(o, 'existing', async (a) => {
-        const t = await a.getInstitution(id);
-        if (o.json) {
-          outJson(t);
-          return;
-        }
-        out(`${style('bold', t.institution.id)}  ${t.institution.name}`);
-        out(`status:  ${t.institution.status}`);
-        out(`created: ${t.institution.createdAt}   updated: ${t.institution.updatedAt}`);
-        out('');
-        out(style('bold', 'CA chains'));
-        printChains(t.chains);
-        out('');
-        out(style('bold', 'IPs'));
-        printIps(t.ips);
-        out('');
-        out(style('bold', 'CRLs'));
-        printCrls(t.crls);
-        out('');
-        out(style('bold', 'Pinned rules'));
-        printRules(t.rules);
-      }),
+  addTarget(
+    inst
+      .command('show <id>')
+      .description('show everything registered for one institution')
+      .addHelpText('after', '\nExample:\n  mtls gateway institution show acme-bank'),
+  ).action(async (id: string, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const t = await a.getInstitution(id);
+      if (o.json) {
+        outJson(t);
+        return;
+      }
+      out(`${style('bold', t.institution.id)}  ${t.institution.name}`);
+      out(`status:  ${t.institution.status}`);
+      out(`created: ${t.institution.createdAt}   updated: ${t.institution.updatedAt}`);
+      out('');
+      out(style('bold', 'CA chains'));
+      printChains(t.chains);
+      out('');
+      out(style('bold', 'IPs'));
+      printIps(t.ips);
+      out('');
+      out(style('bold', 'CRLs'));
+      printCrls(t.crls);
+      out('');
+      out(style('bold', 'Pinned rules'));
+      printRules(t.rules);
+    }),
   );
   for (const [verb, status, note] of [
     ['suspend', 'suspended', 'new connections from it are refused within 1 s'],
     ['activate', 'active', 'its connections are accepted again within 1 s'],
   ] as const) {
-    addTarget(inst.command(`${verb} <id>`).description(`set an institution ${status}`).addHelpText('after', `\nExample:\n  mtls gateway institution ${verb} acme-bank`)).action(
-      async (id: string, o: TargetOptions) =>
-        withTarget(o, 'existing', async (a) => {
-          const r = await a.setInstitutionStatus(id, status);
-          if (o.json) outJson(r);
-          else out(`institution ${r.id} is ${r.status}; ${note}`);
-        }),
+    addTarget(
+      inst
+        .command(`${verb} <id>`)
+        .description(`set an institution ${status}`)
+        .addHelpText('after', `\nExample:\n  mtls gateway institution ${verb} acme-bank`),
+    ).action(async (id: string, o: TargetOptions) =>
+      withTarget(o, 'existing', async (a) => {
+        const r = await a.setInstitutionStatus(id, status);
+        if (o.json) outJson(r);
+        else out(`institution ${r.id} is ${r.status}; ${note}`);
+      }),
     );
   }
   addTarget(
     inst
       .command('remove <id>')
-      .description('remove an institution with its CA chains, IPs, CRLs and rules (audit records stay)')
+      .description(
+        'remove an institution with its CA chains, IPs, CRLs and rules (audit records stay)',
+      )
       .addHelpText('after', '\nExample:\n  mtls gateway institution remove acme-bank'),
   ).action(async (id: string, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
@@ -287,47 +395,67 @@ function registerCa(g: Command): void {
   addTarget(
     ca
       .command('add <institution> <chain>')
-      .description('check and register a CA chain file (PEM or DER): CA certificates only, valid, RSA-2048+/P-256+, SHA-256+, at most 4, chaining to a root')
-      .option('--expect-fingerprint <sha256>', 'refuse the chain unless its top CA has this SHA-256 (colon-hex as `mtls ca chain` prints it, or plain hex; any case)')
+      .description(
+        'check and register a CA chain file (PEM or DER): CA certificates only, valid, RSA-2048+/P-256+, SHA-256+, at most 4, chaining to a root',
+      )
+      .option(
+        '--expect-fingerprint <sha256>',
+        'refuse the chain unless its top CA has this SHA-256 (colon-hex as `mtls ca chain` prints it, or plain hex; any case)',
+      )
       .addHelpText(
         'after',
         '\nExamples:\n  mtls gateway ca add acme-bank acme-ca-chain.pem\n  mtls gateway ca add acme-bank acme-ca-chain.pem --expect-fingerprint 01:BC:1C:…\n\nA file holding a private key is refused before anything is sent or stored;\nso is a chain whose top CA does not match --expect-fingerprint.',
       ),
-  ).action(async (institution: string, file: string, o: TargetOptions & { expectFingerprint?: string }) => {
-    const data = await readUpload(file, 'CA chain file');
-    if (o.expectFingerprint !== undefined) assertExpectedRoot(data, file, o.expectFingerprint);
-    await withTarget(o, 'existing', async (a) => {
-      const r = await a.addCaChain(institution, data, file);
-      for (const w of r.warnings) warn(w);
-      if (o.json) {
-        outJson(r);
-        return;
-      }
-      out(`registered CA chain ${r.chain.id} for ${institution}:`);
-      for (const c of r.certificates) {
-        out(`  ${c.subject}  (${c.key}, ${c.signatureAlgorithm}, until ${day(c.notAfter)}${c.selfSigned ? ', self-signed root' : ''})`);
-        out(`    SHA-256 ${displayFingerprint(c.fingerprint)}`);
-      }
-    });
-  });
-  addTarget(ca.command('list [institution]').description("list CA chains (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway ca list acme-bank')).action(
-    async (institution: string | undefined, o: TargetOptions) =>
-      withTarget(o, 'existing', async (a) => {
-        const chains = await a.listCaChains(institution);
-        if (o.json) outJson(chains);
-        else printChains(chains);
-      }),
-  );
-  addTarget(ca.command('remove <institution> <chainId>').description('remove one CA chain (see `ca list` for ids)').addHelpText('after', '\nExample:\n  mtls gateway ca remove acme-bank 3')).action(
-    async (institution: string, chainId: string, o: TargetOptions) => {
-      const id = parseId(chainId, 'chain id');
+  ).action(
+    async (
+      institution: string,
+      file: string,
+      o: TargetOptions & { expectFingerprint?: string },
+    ) => {
+      const data = await readUpload(file, 'CA chain file');
+      if (o.expectFingerprint !== undefined) assertExpectedRoot(data, file, o.expectFingerprint);
       await withTarget(o, 'existing', async (a) => {
-        await a.removeCaChain(institution, id);
-        if (o.json) outJson({ ok: true, removed: id });
-        else out(`removed CA chain ${id} from ${institution}`);
+        const r = await a.addCaChain(institution, data, file);
+        for (const w of r.warnings) warn(w);
+        if (o.json) {
+          outJson(r);
+          return;
+        }
+        out(`registered CA chain ${r.chain.id} for ${institution}:`);
+        for (const c of r.certificates) {
+          out(
+            `  ${c.subject}  (${c.key}, ${c.signatureAlgorithm}, until ${day(c.notAfter)}${c.selfSigned ? ', self-signed root' : ''})`,
+          );
+          out(`    SHA-256 ${displayFingerprint(c.fingerprint)}`);
+        }
       });
     },
   );
+  addTarget(
+    ca
+      .command('list [institution]')
+      .description("list CA chains (one institution's, or all)")
+      .addHelpText('after', '\nExample:\n  mtls gateway ca list acme-bank'),
+  ).action(async (institution: string | undefined, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const chains = await a.listCaChains(institution);
+      if (o.json) outJson(chains);
+      else printChains(chains);
+    }),
+  );
+  addTarget(
+    ca
+      .command('remove <institution> <chainId>')
+      .description('remove one CA chain (see `ca list` for ids)')
+      .addHelpText('after', '\nExample:\n  mtls gateway ca remove acme-bank 3'),
+  ).action(async (institution: string, chainId: string, o: TargetOptions) => {
+    const id = parseId(chainId, 'chain id');
+    await withTarget(o, 'existing', async (a) => {
+      await a.removeCaChain(institution, id);
+      if (o.json) outJson({ ok: true, removed: id });
+      else out(`removed CA chain ${id} from ${institution}`);
+    });
+  });
 }
 
 function registerIp(g: Command): void {
@@ -335,36 +463,57 @@ function registerIp(g: Command): void {
   addTarget(
     ip
       .command('add <institution> <cidrs...>')
-      .description('register IPv4/IPv6 addresses or CIDR blocks (IPv4 /16 or narrower, IPv6 /48 or narrower)')
-      .option('--allow-wide-range', 'accept an IPv4 block shorter than /16 or an IPv6 block shorter than /48')
-      .addHelpText('after', '\nExample:\n  mtls gateway ip add acme-bank 203.0.113.7 2001:db8:10::/48'),
-  ).action(async (institution: string, cidrs: string[], o: TargetOptions & { allowWideRange?: boolean }) => {
-    const allowWideRange = o.allowWideRange === true;
-    for (const c of cidrs) if (!allowWideRange) assertWideRangeAllowed(c);
-    await withTarget(o, 'existing', async (a) => {
-      const added: IpRecord[] = [];
-      for (const c of cidrs) added.push(await a.addIp(institution, c, { allowWideRange }));
-      if (o.json) outJson(added);
-      else for (const r of added) out(`registered ${r.cidr} for ${institution}`);
-    });
-  });
-  addTarget(ip.command('remove <institution> <cidr>').description('remove an IP or CIDR block').addHelpText('after', '\nExample:\n  mtls gateway ip remove acme-bank 203.0.113.7')).action(
-    async (institution: string, cidr: string, o: TargetOptions) => {
-      const norm = parseCidr(cidr).text;
+      .description(
+        'register IPv4/IPv6 addresses or CIDR blocks (IPv4 /16 or narrower, IPv6 /48 or narrower)',
+      )
+      .option(
+        '--allow-wide-range',
+        'accept an IPv4 block shorter than /16 or an IPv6 block shorter than /48',
+      )
+      .addHelpText(
+        'after',
+        '\nExample:\n  mtls gateway ip add acme-bank 203.0.113.7 2001:db8:10::/48',
+      ),
+  ).action(
+    async (
+      institution: string,
+      cidrs: string[],
+      o: TargetOptions & { allowWideRange?: boolean },
+    ) => {
+      const allowWideRange = o.allowWideRange === true;
+      for (const c of cidrs) if (!allowWideRange) assertWideRangeAllowed(c);
       await withTarget(o, 'existing', async (a) => {
-        await a.removeIp(institution, cidr);
-        if (o.json) outJson({ ok: true, removed: norm });
-        else out(`removed ${norm} from ${institution}`);
+        const added: IpRecord[] = [];
+        for (const c of cidrs) added.push(await a.addIp(institution, c, { allowWideRange }));
+        if (o.json) outJson(added);
+        else for (const r of added) out(`registered ${r.cidr} for ${institution}`);
       });
     },
   );
-  addTarget(ip.command('list [institution]').description("list IPs (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway ip list --json')).action(
-    async (institution: string | undefined, o: TargetOptions) =>
-      withTarget(o, 'existing', async (a) => {
-        const ips = await a.listIps(institution);
-        if (o.json) outJson(ips);
-        else printIps(ips);
-      }),
+  addTarget(
+    ip
+      .command('remove <institution> <cidr>')
+      .description('remove an IP or CIDR block')
+      .addHelpText('after', '\nExample:\n  mtls gateway ip remove acme-bank 203.0.113.7'),
+  ).action(async (institution: string, cidr: string, o: TargetOptions) => {
+    const norm = parseCidr(cidr).text;
+    await withTarget(o, 'existing', async (a) => {
+      await a.removeIp(institution, cidr);
+      if (o.json) outJson({ ok: true, removed: norm });
+      else out(`removed ${norm} from ${institution}`);
+    });
+  });
+  addTarget(
+    ip
+      .command('list [institution]')
+      .description("list IPs (one institution's, or all)")
+      .addHelpText('after', '\nExample:\n  mtls gateway ip list --json'),
+  ).action(async (institution: string | undefined, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const ips = await a.listIps(institution);
+      if (o.json) outJson(ips);
+      else printIps(ips);
+    }),
   );
 }
 
@@ -373,7 +522,9 @@ function registerCrl(g: Command): void {
   addTarget(
     crl
       .command('put <institution> <file>')
-      .description("check a CRL file (PEM or DER) against the institution's CAs and register it, replacing the CRL signed by the same CA certificate")
+      .description(
+        "check a CRL file (PEM or DER) against the institution's CAs and register it, replacing the CRL signed by the same CA certificate",
+      )
       .addHelpText('after', '\nExample:\n  mtls gateway crl put acme-bank acme.crl.pem'),
   ).action(async (institution: string, file: string, o: TargetOptions) => {
     const data = await readUpload(file, 'CRL file');
@@ -381,27 +532,38 @@ function registerCrl(g: Command): void {
       const r = await a.putCrls(institution, data, file);
       for (const w of r.warnings) warn(w);
       if (o.json) outJson(r);
-      else for (const c of r.crls) out(`registered CRL ${c.id} for ${institution}: issuer ${c.issuer}, next update ${c.nextUpdate ?? '-'}`);
+      else
+        for (const c of r.crls)
+          out(
+            `registered CRL ${c.id} for ${institution}: issuer ${c.issuer}, next update ${c.nextUpdate ?? '-'}`,
+          );
     });
   });
-  addTarget(crl.command('list [institution]').description("list CRLs (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway crl list acme-bank')).action(
-    async (institution: string | undefined, o: TargetOptions) =>
-      withTarget(o, 'existing', async (a) => {
-        const crls = await a.listCrls(institution);
-        if (o.json) outJson(crls);
-        else printCrls(crls);
-      }),
+  addTarget(
+    crl
+      .command('list [institution]')
+      .description("list CRLs (one institution's, or all)")
+      .addHelpText('after', '\nExample:\n  mtls gateway crl list acme-bank'),
+  ).action(async (institution: string | undefined, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const crls = await a.listCrls(institution);
+      if (o.json) outJson(crls);
+      else printCrls(crls);
+    }),
   );
-  addTarget(crl.command('remove <institution> <crlId>').description('remove one CRL (see `crl list` for ids)').addHelpText('after', '\nExample:\n  mtls gateway crl remove acme-bank 2')).action(
-    async (institution: string, crlId: string, o: TargetOptions) => {
-      const id = parseId(crlId, 'CRL id');
-      await withTarget(o, 'existing', async (a) => {
-        await a.removeCrl(institution, id);
-        if (o.json) outJson({ ok: true, removed: id });
-        else out(`removed CRL ${id} from ${institution}`);
-      });
-    },
-  );
+  addTarget(
+    crl
+      .command('remove <institution> <crlId>')
+      .description('remove one CRL (see `crl list` for ids)')
+      .addHelpText('after', '\nExample:\n  mtls gateway crl remove acme-bank 2'),
+  ).action(async (institution: string, crlId: string, o: TargetOptions) => {
+    const id = parseId(crlId, 'CRL id');
+    await withTarget(o, 'existing', async (a) => {
+      await a.removeCrl(institution, id);
+      if (o.json) outJson({ ok: true, removed: id });
+      else out(`removed CRL ${id} from ${institution}`);
+    });
+  });
   registerCrlUrl(crl);
 }
 
@@ -415,7 +577,9 @@ function printCrlSources(sources: CrlSourceRecord[]): void {
       `${s.intervalSeconds}s`,
       s.lastFetchAt,
       s.lastStatus === 'failed' ? style('red', 'failed') : s.lastStatus,
-      s.lastGoodThisUpdate ? `${Math.round((now - Date.parse(s.lastGoodThisUpdate)) / 60_000)}m` : null,
+      s.lastGoodThisUpdate
+        ? `${Math.round((now - Date.parse(s.lastGoodThisUpdate)) / 60_000)}m`
+        : null,
       s.lastGoodNextUpdate,
       s.lastStatus === 'failed' ? s.lastError : null,
     ]),
@@ -423,13 +587,20 @@ function printCrlSources(sources: CrlSourceRecord[]): void {
 }
 
 function registerCrlUrl(crl: Command): void {
-  const url = crl.command('url').description('CRL distribution points the gateway downloads by itself, on a schedule');
+  const url = crl
+    .command('url')
+    .description('CRL distribution points the gateway downloads by itself, on a schedule');
   addTarget(
     url
       .command('add <institution> <url>')
-      .description("register a CRL URL (http or https); every gateway instance downloads it on the schedule, checks it against the institution's CAs and swaps it in")
+      .description(
+        "register a CRL URL (http or https); every gateway instance downloads it on the schedule, checks it against the institution's CAs and swaps it in",
+      )
       .option('--every <duration>', 'download interval, 1m to 7d (default 1h)')
-      .addHelpText('after', '\nExamples:\n  mtls gateway crl url add acme-bank http://pki.acme.example/ca.crl\n  mtls gateway crl url add acme-bank https://pki.acme.example/ca.crl --every 15m'),
+      .addHelpText(
+        'after',
+        '\nExamples:\n  mtls gateway crl url add acme-bank http://pki.acme.example/ca.crl\n  mtls gateway crl url add acme-bank https://pki.acme.example/ca.crl --every 15m',
+      ),
   ).action(async (institution: string, crlUrl: string, o: TargetOptions & { every?: string }) => {
     const every = o.every === undefined ? undefined : parseDurationArg(o.every, '--every') / 1000;
     await withTarget(o, 'existing', async (a) => {
@@ -441,7 +612,9 @@ function registerCrlUrl(crl: Command): void {
   addTarget(
     url
       .command('list [institution]')
-      .description('list CRL URLs with their last download: time, status, CRL age, nextUpdate and the last error')
+      .description(
+        'list CRL URLs with their last download: time, status, CRL age, nextUpdate and the last error',
+      )
       .addHelpText('after', '\nExample:\n  mtls gateway crl url list acme-bank --json'),
   ).action(async (institution: string | undefined, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
@@ -450,79 +623,132 @@ function registerCrlUrl(crl: Command): void {
       else printCrlSources(sources);
     }),
   );
-  addTarget(url.command('remove <institution> <url>').description('stop downloading a CRL URL (the CRL in service stays)').addHelpText('after', '\nExample:\n  mtls gateway crl url remove acme-bank http://pki.acme.example/ca.crl')).action(
-    async (institution: string, crlUrl: string, o: TargetOptions) =>
-      withTarget(o, 'existing', async (a) => {
-        await a.removeCrlSource(institution, crlUrl);
-        if (o.json) outJson({ ok: true, removed: crlUrl });
-        else out(`removed CRL URL ${crlUrl} from ${institution}`);
-      }),
+  addTarget(
+    url
+      .command('remove <institution> <url>')
+      .description('stop downloading a CRL URL (the CRL in service stays)')
+      .addHelpText(
+        'after',
+        '\nExample:\n  mtls gateway crl url remove acme-bank http://pki.acme.example/ca.crl',
+      ),
+  ).action(async (institution: string, crlUrl: string, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      await a.removeCrlSource(institution, crlUrl);
+      if (o.json) outJson({ ok: true, removed: crlUrl });
+      else out(`removed CRL URL ${crlUrl} from ${institution}`);
+    }),
   );
   addTarget(
     url
       .command('refresh <institution> [url]')
-      .description('download now (with --admin: the gateway does) instead of waiting for the schedule; exits non-zero when a download is refused')
-      .addHelpText('after', '\nExample:\n  mtls gateway crl url refresh acme-bank --admin http://127.0.0.1:8444 --admin-token-file admin.token'),
+      .description(
+        'download now (with --admin: the gateway does) instead of waiting for the schedule; exits non-zero when a download is refused',
+      )
+      .addHelpText(
+        'after',
+        '\nExample:\n  mtls gateway crl url refresh acme-bank --admin http://127.0.0.1:8444 --admin-token-file admin.token',
+      ),
   ).action(async (institution: string, crlUrl: string | undefined, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       const results = await a.refreshCrlSources(institution, crlUrl);
       if (o.json) outJson(results);
       else {
         for (const r of results) {
-          if (r.ok) out(`${r.url}: ${r.changed ? 'new CRL stored' : 'unchanged'} (thisUpdate ${r.thisUpdate}, nextUpdate ${r.nextUpdate ?? '-'})`);
-          else warn(`${r.url}: refused, the last good CRL stays in service: ${r.error?.message ?? ''}`);
+          if (r.ok)
+            out(
+              `${r.url}: ${r.changed ? 'new CRL stored' : 'unchanged'} (thisUpdate ${r.thisUpdate}, nextUpdate ${r.nextUpdate ?? '-'})`,
+            );
+          else
+            warn(
+              `${r.url}: refused, the last good CRL stays in service: ${r.error?.message ?? ''}`,
+            );
         }
       }
       const failed = results.find((r) => !r.ok);
       if (failed?.error) {
-        const code = (failed.error.code in ERROR_CODES ? failed.error.code : 'MTLS_INTERNAL') as ErrorCode;
-        throw new MtlsError(code, `CRL download from ${failed.url} was refused: ${failed.error.message}`, { subject: failed.url });
+        const code = (
+          failed.error.code in ERROR_CODES ? failed.error.code : 'MTLS_INTERNAL'
+        ) as ErrorCode;
+        throw new MtlsError(
+          code,
+          `CRL download from ${failed.url} was refused: ${failed.error.message}`,
+          { subject: failed.url },
+        );
       }
     }),
   );
 }
 
 function registerRule(g: Command): void {
-  const rule = g.command('rule').description('pin the client certificates an institution may use (by subject CN, O or SHA-256)');
+  const rule = g
+    .command('rule')
+    .description(
+      'pin the client certificates an institution may use (by subject CN, O or SHA-256)',
+    );
   addTarget(
     rule
       .command('add <institution>')
-      .description('add a pinned rule; once an institution has rules, its certificates must match one')
+      .description(
+        'add a pinned rule; once an institution has rules, its certificates must match one',
+      )
       .option('--cn <value>', 'subject commonName must equal this')
       .option('--o <value>', 'subject organizationName must equal this')
       .option('--fingerprint <sha256>', 'certificate SHA-256 fingerprint (hex, colons allowed)')
-      .addHelpText('after', '\nExamples:\n  mtls gateway rule add acme-bank --cn api-client-01\n  mtls gateway rule add acme-bank --fingerprint 3A:7F:…'),
-  ).action(async (institution: string, o: TargetOptions & { cn?: string; o?: string; fingerprint?: string }) => {
-    const given = [
-      o.cn !== undefined ? ({ kind: 'subject_cn', value: o.cn } as const) : undefined,
-      o.o !== undefined ? ({ kind: 'subject_o', value: o.o } as const) : undefined,
-      o.fingerprint !== undefined ? ({ kind: 'fingerprint_sha256', value: o.fingerprint } as const) : undefined,
-    ].filter((x) => x !== undefined);
-    if (given.length !== 1) throw new MtlsError('MTLS_USAGE', 'give exactly one of --cn, --o or --fingerprint', { subject: 'rule' });
-    await withTarget(o, 'existing', async (a) => {
-      const r = await a.addRule(institution, given[0] as { kind: PinnedRule['kind']; value: string });
-      if (o.json) outJson(r);
-      else out(`added rule ${r.id} for ${institution}: ${r.kind} = ${r.value}`);
-    });
-  });
-  addTarget(rule.command('list [institution]').description("list pinned rules (one institution's, or all)").addHelpText('after', '\nExample:\n  mtls gateway rule list acme-bank')).action(
-    async (institution: string | undefined, o: TargetOptions) =>
-      withTarget(o, 'existing', async (a) => {
-        const rules = await a.listRules(institution);
-        if (o.json) outJson(rules);
-        else printRules(rules);
-      }),
-  );
-  addTarget(rule.command('remove <institution> <ruleId>').description('remove one pinned rule (see `rule list` for ids)').addHelpText('after', '\nExample:\n  mtls gateway rule remove acme-bank 4')).action(
-    async (institution: string, ruleId: string, o: TargetOptions) => {
-      const id = parseId(ruleId, 'rule id');
+      .addHelpText(
+        'after',
+        '\nExamples:\n  mtls gateway rule add acme-bank --cn api-client-01\n  mtls gateway rule add acme-bank --fingerprint 3A:7F:…',
+      ),
+  ).action(
+    async (
+      institution: string,
+      o: TargetOptions & { cn?: string; o?: string; fingerprint?: string },
+    ) => {
+      const given = [
+        o.cn !== undefined ? ({ kind: 'subject_cn', value: o.cn } as const) : undefined,
+        o.o !== undefined ? ({ kind: 'subject_o', value: o.o } as const) : undefined,
+        o.fingerprint !== undefined
+          ? ({ kind: 'fingerprint_sha256', value: o.fingerprint } as const)
+          : undefined,
+      ].filter((x) => x !== undefined);
+      if (given.length !== 1)
+        throw new MtlsError('MTLS_USAGE', 'give exactly one of --cn, --o or --fingerprint', {
+          subject: 'rule',
+        });
       await withTarget(o, 'existing', async (a) => {
-        await a.removeRule(institution, id);
-        if (o.json) outJson({ ok: true, removed: id });
-        else out(`removed rule ${id} from ${institution}`);
+        const r = await a.addRule(
+          institution,
+          given[0] as { kind: PinnedRule['kind']; value: string },
+        );
+        if (o.json) outJson(r);
+        else out(`added rule ${r.id} for ${institution}: ${r.kind} = ${r.value}`);
       });
     },
   );
+  addTarget(
+    rule
+      .command('list [institution]')
+      .description("list pinned rules (one institution's, or all)")
+      .addHelpText('after', '\nExample:\n  mtls gateway rule list acme-bank'),
+  ).action(async (institution: string | undefined, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const rules = await a.listRules(institution);
+      if (o.json) outJson(rules);
+      else printRules(rules);
+    }),
+  );
+  addTarget(
+    rule
+      .command('remove <institution> <ruleId>')
+      .description('remove one pinned rule (see `rule list` for ids)')
+      .addHelpText('after', '\nExample:\n  mtls gateway rule remove acme-bank 4'),
+  ).action(async (institution: string, ruleId: string, o: TargetOptions) => {
+    const id = parseId(ruleId, 'rule id');
+    await withTarget(o, 'existing', async (a) => {
+      await a.removeRule(institution, id);
+      if (o.json) outJson({ ok: true, removed: id });
+      else out(`removed rule ${id} from ${institution}`);
+    });
+  });
 }
 
 function registerAudit(g: Command): void {
@@ -535,28 +761,51 @@ function registerAudit(g: Command): void {
       .option('--outcome <outcome>', 'accepted or rejected')
       .option('--reason <reason>', `one of: ${AUDIT_REASONS.join(', ')}`)
       .option('--limit <n>', 'at most this many records (default 100, at most 10000)')
-      .addHelpText('after', '\nExamples:\n  mtls gateway audit --since 1h --outcome rejected\n  mtls gateway audit --institution acme-bank --reason unknown_ca --json'),
-  ).action(async (o: TargetOptions & { since?: string; institution?: string; outcome?: string; reason?: string; limit?: string }) => {
-    const q: AuditQuery = {};
-    if (o.outcome !== undefined) {
-      if (o.outcome !== 'accepted' && o.outcome !== 'rejected') throw new MtlsError('MTLS_BAD_ARGUMENT', `--outcome must be accepted or rejected, got "${o.outcome}"`, { subject: '--outcome' });
-      q.outcome = o.outcome;
-    }
-    if (o.reason !== undefined) {
-      if (!(AUDIT_REASONS as readonly string[]).includes(o.reason)) {
-        throw new MtlsError('MTLS_BAD_ARGUMENT', `--reason "${o.reason}" is not a reason code`, { subject: '--reason', hint: `Use one of: ${AUDIT_REASONS.join(', ')}.` });
+      .addHelpText(
+        'after',
+        '\nExamples:\n  mtls gateway audit --since 1h --outcome rejected\n  mtls gateway audit --institution acme-bank --reason unknown_ca --json',
+      ),
+  ).action(
+    async (
+      o: TargetOptions & {
+        since?: string;
+        institution?: string;
+        outcome?: string;
+        reason?: string;
+        limit?: string;
+      },
+    ) => {
+      const q: AuditQuery = {};
+      if (o.outcome !== undefined) {
+        if (o.outcome !== 'accepted' && o.outcome !== 'rejected')
+          throw new MtlsError(
+            'MTLS_BAD_ARGUMENT',
+            `--outcome must be accepted or rejected, got "${o.outcome}"`,
+            { subject: '--outcome' },
+          );
+        q.outcome = o.outcome;
       }
-      q.reason = o.reason as AuditQuery['reason'];
-    }
-    if (o.institution !== undefined) q.institutionId = o.institution;
-    if (o.limit !== undefined) q.limit = parseId(o.limit, '--limit');
-    const admin = Boolean(o.admin ?? process.env[ENV_ADMIN_URL]);
-    // Against the admin API a duration goes as is and is evaluated on the server's clock.
-    if (o.since !== undefined) q.since = admin && /^\d+\s*[smhdw]$/i.test(o.since.trim()) ? o.since.trim() : parseSince(o.since);
-    await withTarget(o, 'existing', async (a) => {
-      const records = await a.queryAudit(q);
-      if (o.json) outJson(records);
-      else printAudit(records);
-    });
-  });
+      if (o.reason !== undefined) {
+        if (!(AUDIT_REASONS as readonly string[]).includes(o.reason)) {
+          throw new MtlsError('MTLS_BAD_ARGUMENT', `--reason "${o.reason}" is not a reason code`, {
+            subject: '--reason',
+            hint: `Use one of: ${AUDIT_REASONS.join(', ')}.`,
+          });
+        }
+        q.reason = o.reason as AuditQuery['reason'];
+      }
+      if (o.institution !== undefined) q.institutionId = o.institution;
+      if (o.limit !== undefined) q.limit = parseId(o.limit, '--limit');
+      const admin = Boolean(o.admin ?? process.env[ENV_ADMIN_URL]);
+      // Against the admin API a duration goes as is and is evaluated on the server's clock.
+      if (o.since !== undefined)
+        q.since =
+          admin && /^\d+\s*[smhdw]$/i.test(o.since.trim()) ? o.since.trim() : parseSince(o.since);
+      await withTarget(o, 'existing', async (a) => {
+        const records = await a.queryAudit(q);
+        if (o.json) outJson(records);
+        else printAudit(records);
+      });
+    },
+  );
 }

@@ -70,7 +70,10 @@ Examples:
 /** Registers `mtls gateway start` under the `gateway` command group (created when absent). */
 export function registerGatewayStartCommands(program: Command): void {
   const gateway =
-    program.commands.find((c) => c.name() === 'gateway') ?? program.command('gateway').description('the TLS-1.2 mTLS gateway: run it and manage its registry');
+    program.commands.find((c) => c.name() === 'gateway') ??
+    program
+      .command('gateway')
+      .description('the TLS-1.2 mTLS gateway: run it and manage its registry');
   gateway
     .command('start')
     .description('run the TLS-1.2 mTLS gateway in the foreground')
@@ -80,31 +83,78 @@ export function registerGatewayStartCommands(program: Command): void {
     .option('--registry <location>', 'registry: SQLite file path or postgres:// URL')
     .option('--cert <file>', 'server certificate PEM (leaf first, then intermediates)')
     .option('--key <file>', 'server private key PEM')
-    .option('--key-passphrase-file <file>', 'file holding the key passphrase (else env MTLS_GATEWAY_KEY_PASSPHRASE)')
+    .option(
+      '--key-passphrase-file <file>',
+      'file holding the key passphrase (else env MTLS_GATEWAY_KEY_PASSPHRASE)',
+    )
     .option('--pfx <file>', 'server credential as .pfx instead of --cert/--key')
-    .option('--pfx-password-file <file>', 'file holding the .pfx password (else env MTLS_GATEWAY_PFX_PASSWORD)')
+    .option(
+      '--pfx-password-file <file>',
+      'file holding the .pfx password (else env MTLS_GATEWAY_PFX_PASSWORD)',
+    )
     .option('--ops-listen <host:port|off>', 'health and metrics listener (default 127.0.0.1:9443)')
     .option('--admin-listen <host:port>', 'admin API listener (default 127.0.0.1:8444)')
-    .option('--admin-token-file <file>', 'bearer token file for the admin API (starts the admin API)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
-    .option('--workers <n|auto>', 'processes serving the mTLS port; 1 runs a single process (default: one per CPU)')
-    .option('--proxy-protocol <mode>', 'read a PROXY protocol header first: off, required or optional (default off)')
-    .option('--trusted-proxies <cidrs>', 'comma-separated balancer addresses/CIDRs whose PROXY headers are believed')
-    .option('--check', 'validate the configuration, the server credential and the registry, then exit')
+    .option(
+      '--admin-token-file <file>',
+      'bearer token file for the admin API (starts the admin API)',
+    )
+    .option(
+      '--log-level <level>',
+      'fatal, error, warn, info, debug, trace or silent (default info)',
+    )
+    .option(
+      '--workers <n|auto>',
+      'processes serving the mTLS port; 1 runs a single process (default: one per CPU)',
+    )
+    .option(
+      '--proxy-protocol <mode>',
+      'read a PROXY protocol header first: off, required or optional (default off)',
+    )
+    .option(
+      '--trusted-proxies <cidrs>',
+      'comma-separated balancer addresses/CIDRs whose PROXY headers are believed',
+    )
+    .option(
+      '--check',
+      'validate the configuration, the server credential and the registry, then exit',
+    )
     .addHelpText('after', HELP)
     .action(async (flags: StartFlags) => {
       const overrides: GatewayConfigOverrides = {};
-      for (const k of ['listen', 'upstream', 'registry', 'cert', 'key', 'keyPassphraseFile', 'pfx', 'pfxPasswordFile', 'opsListen', 'adminListen', 'adminTokenFile', 'logLevel', 'workers', 'proxyProtocol', 'trustedProxies'] as const) {
+      for (const k of [
+        'listen',
+        'upstream',
+        'registry',
+        'cert',
+        'key',
+        'keyPassphraseFile',
+        'pfx',
+        'pfxPasswordFile',
+        'opsListen',
+        'adminListen',
+        'adminTokenFile',
+        'logLevel',
+        'workers',
+        'proxyProtocol',
+        'trustedProxies',
+      ] as const) {
         const v = flags[k];
         if (v !== undefined) overrides[k] = v;
       }
-      const config = loadGatewayConfig({ ...(flags.config ? { file: flags.config } : {}), overrides });
+      const config = loadGatewayConfig({
+        ...(flags.config ? { file: flags.config } : {}),
+        overrides,
+      });
       if (flags.check) {
         const cred = await loadServerCredential(config.tls);
-        const registry = await openRegistry(config.registry as string, { sqlite: { create: false } });
+        const registry = await openRegistry(config.registry as string, {
+          sqlite: { create: false },
+        });
         try {
           const trust = await registry.loadTrust();
-          info(`configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; registry ${config.registry}: ${trust.length} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`);
+          info(
+            `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; registry ${config.registry}: ${trust.length} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
+          );
         } finally {
           await registry.close();
         }
@@ -117,7 +167,10 @@ export function registerGatewayStartCommands(program: Command): void {
       try {
         if (config.workers > 1) {
           const gw = await startGatewayWorkers({ config });
-          void signals.attach({ close: () => gw.close(), reload: () => void gw.reloadCredential() });
+          void signals.attach({
+            close: () => gw.close(),
+            reload: () => void gw.reloadCredential(),
+          });
           // Settles after a drain, or when the supervisor gives up on a
           // crash-looping worker: then its reason is the command's error.
           const exit = await gw.done;

@@ -12,7 +12,10 @@ const GROUPS: Readonly<Record<string, () => Promise<Register[]>>> = {
   csr: async () => [(await import('./key.js')).registerKeyCommands],
   cert: async () => [(await import('./cert.js')).registerCertCommands],
   pfx: async () => [(await import('./pfx.js')).registerPfxCommands],
-  gateway: async () => [(await import('./gateway-start.js')).registerGatewayStartCommands, (await import('./gateway-admin.js')).registerGatewayAdminCommands],
+  gateway: async () => [
+    (await import('./gateway-start.js')).registerGatewayStartCommands,
+    (await import('./gateway-admin.js')).registerGatewayAdminCommands,
+  ],
   request: async () => [(await import('./request.js')).registerRequestCommands],
   probe: async () => [(await import('./probe.js')).registerProbeCommands],
   snippet: async () => [(await import('./snippet.js')).registerSnippetCommands],
@@ -26,7 +29,11 @@ const GROUPS: Readonly<Record<string, () => Promise<Register[]>>> = {
 export async function registerCommands(program: Command, argv: readonly string[]): Promise<void> {
   const first = argv.slice(2).find((a) => !a.startsWith('-'));
   const versionOnly = first === undefined && argv.some((a) => a === '--version' || a === '-V');
-  const names = versionOnly ? [] : first !== undefined && GROUPS[first] ? [first] : Object.keys(GROUPS);
+  const names = versionOnly
+    ? []
+    : first !== undefined && GROUPS[first]
+      ? [first]
+      : Object.keys(GROUPS);
   const seen = new Set<Register>();
   for (const name of names) {
     for (const register of await (GROUPS[name] as () => Promise<Register[]>)()) {

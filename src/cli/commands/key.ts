@@ -22,38 +22,74 @@ export function registerKeyCommands(program: Command): void {
     .description('generate a private key (PKCS#8, 0600, encrypted unless --no-passphrase)')
     .argument('<out>', 'output file')
     .addOption(new Option('--type <type>', 'key type').choices([...KEY_TYPES]).default('rsa2048'))
-    .option('--key-passphrase-file <file>', `file holding the new key's passphrase (else $${ENV.keyPassphrase}, else a prompt)`)
+    .option(
+      '--key-passphrase-file <file>',
+      `file holding the new key's passphrase (else $${ENV.keyPassphrase}, else a prompt)`,
+    )
     .addOption(deprecatedAlias('--passphrase-file <file>', '--key-passphrase-file'))
     .option('--no-passphrase', 'write the key unencrypted')
     .option('--force', 'overwrite')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls key new client.key.pem --type ec-p256 --key-passphrase-file key.pass\n')
-    .action(async (path: string, o: { type: string; keyPassphraseFile?: string; passphrase: boolean; force?: boolean; json?: boolean }) => {
-      await assertCanWrite(path, o.force);
-      const passphrase = o.passphrase
-        ? await readSecret({ kind: 'keyPassphrase', file: o.keyPassphraseFile, prompt: 'New key passphrase: ', confirm: true })
-        : undefined;
-      const r = await withSpinner(`generating ${o.type} key`, () =>
-        createKeyFile({ outPath: path, keyType: parseKeyType(o.type), force: o.force ?? false, ...(passphrase !== undefined ? { passphrase } : {}) }),
-      );
-      if (o.json) return outJson(r);
-      out(`${style('green', '✓')} ${r.key} key written to ${r.path} (0600, ${r.encrypted ? 'encrypted' : 'NOT encrypted'})`);
-    });
+    .addHelpText(
+      'after',
+      '\nExample:\n  mtls key new client.key.pem --type ec-p256 --key-passphrase-file key.pass\n',
+    )
+    .action(
+      async (
+        path: string,
+        o: {
+          type: string;
+          keyPassphraseFile?: string;
+          passphrase: boolean;
+          force?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        await assertCanWrite(path, o.force);
+        const passphrase = o.passphrase
+          ? await readSecret({
+              kind: 'keyPassphrase',
+              file: o.keyPassphraseFile,
+              prompt: 'New key passphrase: ',
+              confirm: true,
+            })
+          : undefined;
+        const r = await withSpinner(`generating ${o.type} key`, () =>
+          createKeyFile({
+            outPath: path,
+            keyType: parseKeyType(o.type),
+            force: o.force ?? false,
+            ...(passphrase !== undefined ? { passphrase } : {}),
+          }),
+        );
+        if (o.json) return outJson(r);
+        out(
+          `${style('green', '✓')} ${r.key} key written to ${r.path} (0600, ${r.encrypted ? 'encrypted' : 'NOT encrypted'})`,
+        );
+      },
+    );
 
   const csr = program.command('csr').description('certificate signing requests');
   csr
     .command('new')
-    .description('create a CSR for a key (the DN fields of the guide\'s [req] section)')
+    .description("create a CSR for a key (the DN fields of the guide's [req] section)")
     .requiredOption('--key <file>', 'the private key')
     .option('--subject <dn>', 'full subject: /C=BR/ST=SP/O=Acme/CN=client or RFC 4514')
-    .addOption(caDirOption('take C/ST/L/O/OU defaults from this CA directory\'s openssl.cnf [req_distinguished_name]'))
+    .addOption(
+      caDirOption(
+        "take C/ST/L/O/OU defaults from this CA directory's openssl.cnf [req_distinguished_name]",
+      ),
+    )
     .addOption(caDirAlias())
     .option('--cn <name>', 'commonName (with --ca-dir)')
     .option('--ou <ou>', 'organizationalUnitName (with --ca-dir)')
     .option('--email <address>', 'emailAddress (with --ca-dir)')
     .option('--san <list>', 'subjectAltName, e.g. DNS:client.example,IP:203.0.113.7')
     .requiredOption('--out <file>', 'output file')
-    .option('--key-passphrase-file <file>', `passphrase of an encrypted key (else $${ENV.keyPassphrase}, else a prompt)`)
+    .option(
+      '--key-passphrase-file <file>',
+      `passphrase of an encrypted key (else $${ENV.keyPassphrase}, else a prompt)`,
+    )
     .option('--force', 'overwrite')
     .option('--json', 'machine-readable output')
     .addHelpText(
@@ -65,7 +101,11 @@ export function registerKeyCommands(program: Command): void {
       await assertCanWrite(String(o.out), Boolean(o.force));
       const keyData = await readFileChecked(String(o.key), 'private key');
       const keyPassphrase = isEncryptedPrivateKey(keyData)
-        ? await readSecret({ kind: 'keyPassphrase', file: o.keyPassphraseFile as string | undefined, prompt: 'Key passphrase: ' })
+        ? await readSecret({
+            kind: 'keyPassphrase',
+            file: o.keyPassphraseFile as string | undefined,
+            prompt: 'Key passphrase: ',
+          })
         : undefined;
       const r = await createCsrFile({
         keyPath: String(o.key),
@@ -80,14 +120,24 @@ export function registerKeyCommands(program: Command): void {
     });
 }
 
-async function subjectFromCa(o: Record<string, string | boolean | undefined>): Promise<DistinguishedName> {
-  if (!o.ca || !o.cn) throw new MtlsError('MTLS_USAGE', 'give --subject, or --ca-dir DIR with --cn NAME');
+async function subjectFromCa(
+  o: Record<string, string | boolean | undefined>,
+): Promise<DistinguishedName> {
+  if (!o.ca || !o.cn)
+    throw new MtlsError('MTLS_USAGE', 'give --subject, or --ca-dir DIR with --cn NAME');
   const ca = await openCa(String(o.ca));
   const dn: DistinguishedName = [];
   for (const f of ca.config.reqFields) {
     const t = findAttributeType(f.field);
     if (!t) continue;
-    const value = t.short === 'CN' ? String(o.cn) : t.short === 'OU' && o.ou ? String(o.ou) : t.short === 'emailAddress' && o.email ? String(o.email) : (f.value ?? f.default);
+    const value =
+      t.short === 'CN'
+        ? String(o.cn)
+        : t.short === 'OU' && o.ou
+          ? String(o.ou)
+          : t.short === 'emailAddress' && o.email
+            ? String(o.email)
+            : (f.value ?? f.default);
     if (value) dn.push({ type: t.short, value });
   }
   if (!dn.some((a) => a.type === 'CN')) dn.push({ type: 'CN', value: String(o.cn) });

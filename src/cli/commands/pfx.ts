@@ -6,7 +6,14 @@ import { basename, join } from 'node:path';
 import type { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import { MtlsError, isMtlsError } from '../../errors/index.js';
-import { assertCanWrite, checkOutDir, makeOutDir, readFileChecked, writeFileAtomic, writeFilesAtomic } from '../../io/index.js';
+import {
+  assertCanWrite,
+  checkOutDir,
+  makeOutDir,
+  readFileChecked,
+  writeFileAtomic,
+  writeFilesAtomic,
+} from '../../io/index.js';
 import { describeKey, isEncryptedPrivateKey, keysMatch, loadPrivateKey } from '../../pki/keys.js';
 import {
   buildPfx,
@@ -64,7 +71,11 @@ interface ConvertOptions {
 function parseIterations(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `--iterations must be a positive integer, got "${value}"`, { subject: '--iterations' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `--iterations must be a positive integer, got "${value}"`,
+      { subject: '--iterations' },
+    );
   }
   return n;
 }
@@ -83,20 +94,30 @@ async function keyPassphrase(file: string | undefined, keyPath: string): Promise
     return await readSecret({ kind: 'keyPassphrase', file, prompt: `Passphrase for ${keyPath}: ` });
   } catch (e) {
     if (isMtlsError(e, 'MTLS_PASSPHRASE_REQUIRED') && file === undefined) {
-      throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${keyPath} is encrypted and no passphrase was given`, {
-        subject: keyPath,
-        hint: `Pass --key-passphrase-file FILE or set ${ENV.keyPassphrase}.`,
-      });
+      throw new MtlsError(
+        'MTLS_PASSPHRASE_REQUIRED',
+        `${keyPath} is encrypted and no passphrase was given`,
+        {
+          subject: keyPath,
+          hint: `Pass --key-passphrase-file FILE or set ${ENV.keyPassphrase}.`,
+        },
+      );
     }
     throw e;
   }
 }
 
 function printDescription(file: string, d: PfxDescription): void {
-  const row = (label: string, value: string): void => out(`${style('bold', `${label}:`.padEnd(17))} ${value}`);
+  const row = (label: string, value: string): void =>
+    out(`${style('bold', `${label}:`.padEnd(17))} ${value}`);
   row('file', file);
   row('flavour', d.flavour);
-  row('MAC', d.mac ? `${d.mac.algorithm}, ${d.mac.iterations} iterations, ${d.mac.saltLength}-byte salt` : 'none');
+  row(
+    'MAC',
+    d.mac
+      ? `${d.mac.algorithm}, ${d.mac.iterations} iterations, ${d.mac.saltLength}-byte salt`
+      : 'none',
+  );
   row('key encryption', d.keyEncryption?.text ?? 'no private key in the file');
   row('cert encryption', d.certEncryption?.text ?? 'no certificates in the file');
   row('friendlyName', d.friendlyName ?? '(none)');
@@ -135,13 +156,19 @@ function summary(path: string, d: PfxDescription): Record<string, unknown> {
     certEncryption: d.certEncryption?.text ?? null,
     friendlyName: d.friendlyName,
     localKeyId: d.localKeyId,
-    certificates: d.certificates.map((c) => ({ role: c.role, subject: c.subject, sha256: c.sha256 })),
+    certificates: d.certificates.map((c) => ({
+      role: c.role,
+      subject: c.subject,
+      sha256: c.sha256,
+    })),
   };
 }
 
 function printWritten(path: string, d: PfxDescription): void {
   out(`${style('green', 'wrote')} ${path} (mode 0600)`);
-  out(`  flavour:       ${d.flavour}; key: ${d.keyEncryption?.text}; MAC: ${d.mac?.algorithm}, ${d.mac?.iterations} iterations`);
+  out(
+    `  flavour:       ${d.flavour}; key: ${d.keyEncryption?.text}; MAC: ${d.mac?.algorithm}, ${d.mac?.iterations} iterations`,
+  );
   out(`  friendlyName:  ${d.friendlyName ?? '(none)'}`);
   out(`  certificates:  ${d.certificates.map((c) => `${c.role} ${c.subject}`).join('; ')}`);
   info('Keep the .pfx and its password private: send the provider only the public CA chain.');
@@ -150,7 +177,9 @@ function printWritten(path: string, d: PfxDescription): void {
 async function runExport(opts: ExportOptions): Promise<void> {
   await assertCanWrite(opts.out, opts.force);
   const keyData = await readFileChecked(opts.key, 'private key');
-  const passphrase = isEncryptedPrivateKey(keyData) ? await keyPassphrase(opts.keyPassphraseFile, opts.key) : undefined;
+  const passphrase = isEncryptedPrivateKey(keyData)
+    ? await keyPassphrase(opts.keyPassphraseFile, opts.key)
+    : undefined;
   const privateKey = loadPrivateKey(keyData, passphrase, opts.key);
   const certs = loadCertificates(await readFileChecked(opts.cert, 'certificate'), opts.cert);
   const leaf = certs.find((c) => keysMatch(privateKey, c.publicKey));
@@ -162,8 +191,13 @@ async function runExport(opts: ExportOptions): Promise<void> {
     );
   }
   const chain: X509Certificate[] = certs.filter((c) => c !== leaf);
-  for (const f of opts.chain ?? []) chain.push(...loadCertificates(await readFileChecked(f, 'chain file'), f));
-  const password = await pfxPassword(opts.passwordFile, `Password for ${basename(opts.out)}: `, true);
+  for (const f of opts.chain ?? [])
+    chain.push(...loadCertificates(await readFileChecked(f, 'chain file'), f));
+  const password = await pfxPassword(
+    opts.passwordFile,
+    `Password for ${basename(opts.out)}: `,
+    true,
+  );
   const flavour: PfxFlavour = opts.legacy ? 'legacy' : 'modern';
   const pfx = buildPfx({
     privateKey,
@@ -189,13 +223,19 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
 }
 
 async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
-  if (opts.legacy && opts.modern) throw new MtlsError('MTLS_USAGE', '--legacy and --modern exclude each other');
+  if (opts.legacy && opts.modern)
+    throw new MtlsError('MTLS_USAGE', '--legacy and --modern exclude each other');
   await assertCanWrite(opts.out, opts.force);
   const data = await readFileChecked(input, '.pfx file');
   const password = await pfxPassword(opts.passwordFile, `Password for ${basename(input)}: `, false);
   let newPassword = password;
   if (opts.newPasswordFile !== undefined) {
-    newPassword = await readSecret({ kind: 'pfxNewPassword', file: opts.newPasswordFile, noEnv: true, prompt: '' });
+    newPassword = await readSecret({
+      kind: 'pfxNewPassword',
+      file: opts.newPasswordFile,
+      noEnv: true,
+      prompt: '',
+    });
   } else if (process.env[ENV.pfxNewPassword]) {
     newPassword = process.env[ENV.pfxNewPassword] as string;
   }
@@ -227,7 +267,11 @@ interface UnpackOptions {
 
 async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
   const stem = opts.name ?? basename(input).replace(/\.(pfx|p12)$/i, '');
-  const paths = { cert: join(opts.outDir, `${stem}.cert.pem`), chain: join(opts.outDir, `${stem}.chain.pem`), key: join(opts.outDir, `${stem}.key.pem`) };
+  const paths = {
+    cert: join(opts.outDir, `${stem}.cert.pem`),
+    chain: join(opts.outDir, `${stem}.chain.pem`),
+    key: join(opts.outDir, `${stem}.key.pem`),
+  };
   await checkOutDir(opts.outDir);
   for (const p of Object.values(paths)) await assertCanWrite(p, opts.force);
   const data = await readFileChecked(input, '.pfx file');
@@ -236,9 +280,18 @@ async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
   const keyPassphrase = !opts.keyPassphrase
     ? null
     : opts.keyPassphraseFile !== undefined
-      ? await readSecret({ kind: 'keyPassphrase', file: opts.keyPassphraseFile, noEnv: true, prompt: '' })
+      ? await readSecret({
+          kind: 'keyPassphrase',
+          file: opts.keyPassphraseFile,
+          noEnv: true,
+          prompt: '',
+        })
       : password;
-  const r = unpackPfx(data, password, { keyPassphrase, source: input, allowNoMac: opts.allowNoMac ?? false });
+  const r = unpackPfx(data, password, {
+    keyPassphrase,
+    source: input,
+    allowNoMac: opts.allowNoMac ?? false,
+  });
   await makeOutDir(opts.outDir);
   await writeFilesAtomic(
     [
@@ -248,11 +301,19 @@ async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
     ],
     { force: opts.force ?? false },
   );
-  const written = { cert: paths.cert, chain: r.chainPem ? paths.chain : null, key: paths.key, keyEncrypted: r.keyEncrypted, subject: r.subject };
+  const written = {
+    cert: paths.cert,
+    chain: r.chainPem ? paths.chain : null,
+    key: paths.key,
+    keyEncrypted: r.keyEncrypted,
+    subject: r.subject,
+  };
   if (opts.json) return outJson(written);
   out(`${style('green', 'wrote')} ${paths.cert} (${r.subject})`);
   if (written.chain) out(`${style('green', 'wrote')} ${written.chain}`);
-  out(`${style('green', 'wrote')} ${paths.key} (mode 0600, ${r.keyEncrypted ? `encrypted with ${opts.keyPassphraseFile ? 'the given passphrase' : 'the .pfx password'}` : 'NOT encrypted'})`);
+  out(
+    `${style('green', 'wrote')} ${paths.key} (mode 0600, ${r.keyEncrypted ? `encrypted with ${opts.keyPassphraseFile ? 'the given passphrase' : 'the .pfx password'}` : 'NOT encrypted'})`,
+  );
 }
 
 /**
@@ -262,7 +323,9 @@ async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
 export function registerPfxCommands(program: Command): void {
   const pfx = program
     .command('pfx')
-    .description('PKCS#12 (.pfx/.p12) files: bundle a key and certificate, inspect, convert between flavours')
+    .description(
+      'PKCS#12 (.pfx/.p12) files: bundle a key and certificate, inspect, convert between flavours',
+    )
     .addHelpText(
       'after',
       `
@@ -275,16 +338,34 @@ Passwords: --password-file FILE (first line), ${ENV.pfxPassword}, or a no-echo p
 
   pfx
     .command('export')
-    .description('bundle a private key, its certificate and the CA chain into a .pfx (written 0600)')
-    .requiredOption('--key <file>', 'private key (PEM or DER; encrypted keys need their passphrase)')
-    .requiredOption('--cert <file>', 'certificate (PEM or DER); further certificates in the file join the chain')
+    .description(
+      'bundle a private key, its certificate and the CA chain into a .pfx (written 0600)',
+    )
+    .requiredOption(
+      '--key <file>',
+      'private key (PEM or DER; encrypted keys need their passphrase)',
+    )
+    .requiredOption(
+      '--cert <file>',
+      'certificate (PEM or DER); further certificates in the file join the chain',
+    )
     .option('--chain <file>', 'CA certificates to include (PEM bundle); repeatable', collect)
     .requiredOption('--out <file>', 'the .pfx to write')
     .option('--legacy', 'write the 3DES / SHA-1 flavour for old keystores')
     .option('--name <friendlyName>', 'friendlyName (default: the certificate CN)')
-    .option('--password-file <file>', `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`)
-    .option('--key-passphrase-file <file>', `file holding the key's passphrase (else ${ENV.keyPassphrase} or a prompt)`)
-    .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`, parseIterations)
+    .option(
+      '--password-file <file>',
+      `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`,
+    )
+    .option(
+      '--key-passphrase-file <file>',
+      `file holding the key's passphrase (else ${ENV.keyPassphrase} or a prompt)`,
+    )
+    .option(
+      '--iterations <n>',
+      `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`,
+      parseIterations,
+    )
     .option('--force', 'replace OUT if it exists')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -299,9 +380,14 @@ Examples:
 
   pfx
     .command('show')
-    .description('show the algorithms, names and certificates of a .pfx (never the key or the password)')
+    .description(
+      'show the algorithms, names and certificates of a .pfx (never the key or the password)',
+    )
     .argument('<file>', 'the .pfx / .p12 file')
-    .option('--password-file <file>', `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`)
+    .option(
+      '--password-file <file>',
+      `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`,
+    )
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -322,11 +408,21 @@ Examples:
     .requiredOption('--out <file>', 'the .pfx to write')
     .option('--legacy', 'write the 3DES / SHA-1 flavour')
     .option('--modern', 'write the AES / SHA-256 flavour (the default)')
-    .option('--password-file <file>', `file holding the input password (else ${ENV.pfxPassword} or a prompt)`)
-    .option('--new-password-file <file>', `file holding the output password (else ${ENV.pfxNewPassword}, else the input password)`)
-    .option('--name <friendlyName>', 'friendlyName (default: the input file\'s)')
+    .option(
+      '--password-file <file>',
+      `file holding the input password (else ${ENV.pfxPassword} or a prompt)`,
+    )
+    .option(
+      '--new-password-file <file>',
+      `file holding the output password (else ${ENV.pfxNewPassword}, else the input password)`,
+    )
+    .option('--name <friendlyName>', "friendlyName (default: the input file's)")
     .option('--allow-no-mac', 'accept an input without an integrity MAC (refused by default)')
-    .option('--iterations <n>', `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`, parseIterations)
+    .option(
+      '--iterations <n>',
+      `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`,
+      parseIterations,
+    )
     .option('--force', 'replace OUT if it exists')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -343,12 +439,24 @@ Examples:
     .command('unpack')
     .description('write a .pfx out as PEM files (certificate, chain, key) for Python, Go or curl')
     .argument('<in>', 'the .pfx / .p12 to read (any supported flavour, RC2 included)')
-    .requiredOption('--out-dir <dir>', 'directory for NAME.cert.pem, NAME.chain.pem and NAME.key.pem (created 0700 if missing)')
+    .requiredOption(
+      '--out-dir <dir>',
+      'directory for NAME.cert.pem, NAME.chain.pem and NAME.key.pem (created 0700 if missing)',
+    )
     .option('--name <stem>', 'file name stem (default: the input name without .pfx)')
-    .option('--password-file <file>', `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`)
-    .option('--key-passphrase-file <file>', 'encrypt the PEM key with this passphrase (default: the .pfx password)')
+    .option(
+      '--password-file <file>',
+      `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`,
+    )
+    .option(
+      '--key-passphrase-file <file>',
+      'encrypt the PEM key with this passphrase (default: the .pfx password)',
+    )
     .option('--allow-no-mac', 'accept an input without an integrity MAC (refused by default)')
-    .option('--no-key-passphrase', 'write the PEM key unencrypted (Go\'s LoadX509KeyPair needs this); keep it 0600')
+    .option(
+      '--no-key-passphrase',
+      "write the PEM key unencrypted (Go's LoadX509KeyPair needs this); keep it 0600",
+    )
     .option('--force', 'replace existing files')
     .option('--json', 'print the result as JSON')
     .addHelpText(

@@ -16,30 +16,55 @@ interface ProbeCliOptions extends ClientCliOptions {
   fail?: boolean;
 }
 
-const VERSION_LABELS: Record<string, string> = { TLSv1: 'TLS 1.0', 'TLSv1.1': 'TLS 1.1', 'TLSv1.2': 'TLS 1.2', 'TLSv1.3': 'TLS 1.3' };
+const VERSION_LABELS: Record<string, string> = {
+  TLSv1: 'TLS 1.0',
+  'TLSv1.1': 'TLS 1.1',
+  'TLSv1.2': 'TLS 1.2',
+  'TLSv1.3': 'TLS 1.3',
+};
 
-const yesNo = (b: boolean | null): string => (b === null ? style('yellow', 'unknown') : b ? style('green', 'yes') : style('red', 'no'));
+const yesNo = (b: boolean | null): string =>
+  b === null ? style('yellow', 'unknown') : b ? style('green', 'yes') : style('red', 'no');
 
 function certLine(c: CertificateSummary): string {
-  const when = c.expired ? style('red', `EXPIRED on ${c.notAfter.slice(0, 10)}`) : `expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`;
+  const when = c.expired
+    ? style('red', `EXPIRED on ${c.notAfter.slice(0, 10)}`)
+    : `expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`;
   return `${c.subject}\n        issuer ${c.issuer}; ${when}; ${c.key}`;
 }
 
 function printReport(r: ProbeResult, verbose: boolean): void {
   const t = r.target;
-  out(style('bold', `mTLS probe of ${t.host}:${t.port}${t.address && t.address !== t.host ? ` (${t.address})` : ''}`));
+  out(
+    style(
+      'bold',
+      `mTLS probe of ${t.host}:${t.port}${t.address && t.address !== t.host ? ` (${t.address})` : ''}`,
+    ),
+  );
   out();
   out('1. TLS versions the server accepts');
-  for (const v of r.versions) out(`   ${(VERSION_LABELS[v.version] ?? v.version).padEnd(8)} ${yesNo(v.accepted)}  ${style('dim', v.detail)}`);
-  out(`2. Client certificate requested: ${yesNo(r.clientCertificateRequested)}${r.clientCertificateRequested === null ? ' (TLS 1.3 encrypts the request; not visible)' : ''}`);
+  for (const v of r.versions)
+    out(
+      `   ${(VERSION_LABELS[v.version] ?? v.version).padEnd(8)} ${yesNo(v.accepted)}  ${style('dim', v.detail)}`,
+    );
+  out(
+    `2. Client certificate requested: ${yesNo(r.clientCertificateRequested)}${r.clientCertificateRequested === null ? ' (TLS 1.3 encrypts the request; not visible)' : ''}`,
+  );
   out('3. Acceptable client CA names (from the CertificateRequest)');
   if (!r.certificateRequest) out('   none seen');
   else {
     if (r.certificateRequest.acceptableCaNames.length === 0) out('   (empty list: any CA)');
     for (const n of r.certificateRequest.acceptableCaNames) out(`   ${n}`);
     if (verbose) {
-      out(style('dim', `   certificate types: ${r.certificateRequest.certificateTypes.join(', ')}`));
-      out(style('dim', `   signature algorithms: ${r.certificateRequest.signatureAlgorithms.join(', ')}`));
+      out(
+        style('dim', `   certificate types: ${r.certificateRequest.certificateTypes.join(', ')}`),
+      );
+      out(
+        style(
+          'dim',
+          `   signature algorithms: ${r.certificateRequest.signatureAlgorithms.join(', ')}`,
+        ),
+      );
     }
   }
   out('4. Our certificate');
@@ -51,21 +76,33 @@ function printReport(r: ProbeResult, verbose: boolean): void {
       if (m.anyCa) out('   issuer listed: the server accepts any CA');
       else if (m.listed) out(`   issuer listed: ${style('green', 'yes')} (${m.matched})`);
       else {
-        out(`   issuer listed: ${style('red', 'no')}: ${m.ourCaNames[0] ?? '?'} is not among the names above`);
-        if (m.closest) out(`   closest: ${m.closest.name} (${describeDifferences(m.closest.differences)})`);
+        out(
+          `   issuer listed: ${style('red', 'no')}: ${m.ourCaNames[0] ?? '?'} is not among the names above`,
+        );
+        if (m.closest)
+          out(`   closest: ${m.closest.name} (${describeDifferences(m.closest.differences)})`);
       }
     }
-    for (const p of r.clientCertificate.problems) out(`   ${p.fatal ? style('red', 'problem') : style('yellow', 'warning')}: ${p.message}`);
+    for (const p of r.clientCertificate.problems)
+      out(`   ${p.fatal ? style('red', 'problem') : style('yellow', 'warning')}: ${p.message}`);
   }
   out('5. Server certificate chain');
   if (r.serverChain.length === 0) out('   not seen');
   r.serverChain.forEach((c, i) => out(`   ${i}  ${certLine(c)}`));
-  const offered = r.exchange.offered.minVersion === r.exchange.offered.maxVersion ? `${r.exchange.offered.minVersion} pinned` : `${r.exchange.offered.minVersion}-${r.exchange.offered.maxVersion}`;
+  const offered =
+    r.exchange.offered.minVersion === r.exchange.offered.maxVersion
+      ? `${r.exchange.offered.minVersion} pinned`
+      : `${r.exchange.offered.minVersion}-${r.exchange.offered.maxVersion}`;
   out(`6. Full handshake and one request (${offered})`);
-  out(`   ${r.diagnosis.outcome.detail}${r.exchange.tls?.protocol && r.exchange.tls.cipher ? style('dim', ` [${r.exchange.tls.protocol}, ${r.exchange.tls.cipher}]`) : ''}`);
-  if (r.diagnosis.outcome.errorCode && verbose) out(style('dim', `   error code: ${r.diagnosis.outcome.errorCode}`));
+  out(
+    `   ${r.diagnosis.outcome.detail}${r.exchange.tls?.protocol && r.exchange.tls.cipher ? style('dim', ` [${r.exchange.tls.protocol}, ${r.exchange.tls.cipher}]`) : ''}`,
+  );
+  if (r.diagnosis.outcome.errorCode && verbose)
+    out(style('dim', `   error code: ${r.diagnosis.outcome.errorCode}`));
   out();
-  out(`Verdict: ${r.diagnosis.ok ? style('green', r.diagnosis.verdict) : style('red', r.diagnosis.verdict)}`);
+  out(
+    `Verdict: ${r.diagnosis.ok ? style('green', r.diagnosis.verdict) : style('red', r.diagnosis.verdict)}`,
+  );
   out(`Cause:   ${r.diagnosis.cause}`);
   out(`Hint:    ${r.diagnosis.hint}`);
 }
@@ -99,11 +136,16 @@ function probeExitCode(result: ProbeResult, fail: boolean): number {
 export function registerProbeCommands(program: Command): void {
   const cmd = program
     .command('probe')
-    .description('diagnose an mTLS endpoint: versions, CertificateRequest CA names, chains, and why a call fails')
+    .description(
+      'diagnose an mTLS endpoint: versions, CertificateRequest CA names, chains, and why a call fails',
+    )
     .argument('<host:port>', 'the endpoint, e.g. api.example.com:443 (or an https:// URL)')
     .option('--path <path>', 'path of the one request (default /)')
     .option('-v, --verbose', 'also show certificate types, signature algorithms and error codes')
-    .option('--fail', 'exit 6 (MTLS_HTTP_STATUS) when the request gets an HTTP status >= 400, as curl --fail')
+    .option(
+      '--fail',
+      'exit 6 (MTLS_HTTP_STATUS) when the request gets an HTTP status >= 400, as curl --fail',
+    )
     .option('--json', 'print the report as JSON');
   addClientOptions(cmd)
     .addHelpText(

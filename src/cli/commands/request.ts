@@ -11,7 +11,11 @@ import { loadCaBundle } from '../../tls/trust.js';
 import { tlsVersionRange, type TlsVersionChoice } from '../../tls/versions.js';
 import type { CertificateSummary } from '../../client/certificates.js';
 import type { ClientCertificateReport, TlsReport } from '../../client/diagnose.js';
-import { parseResolveEntry, type MtlsClientOptions, type ResolveEntry } from '../../client/dispatcher.js';
+import {
+  parseResolveEntry,
+  type MtlsClientOptions,
+  type ResolveEntry,
+} from '../../client/dispatcher.js';
 import { mtlsRequest, type MtlsRequestResult } from '../../client/request.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson, style, warn } from '../output.js';
@@ -35,7 +39,11 @@ export interface ClientCliOptions {
 function parseSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 3600) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `--timeout ${value} is not a number of seconds between 0 and 3600`, { subject: '--timeout' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `--timeout ${value} is not a number of seconds between 0 and 3600`,
+      { subject: '--timeout' },
+    );
   }
   return n;
 }
@@ -43,15 +51,32 @@ function parseSeconds(value: string): number {
 /** Adds the credential, trust, version and resolve options to a command. */
 export function addClientOptions(cmd: Command): Command {
   return cmd
-    .option('--pfx <file>', `client certificate and key as .pfx/.p12 (any flavour, RC2-40 included)`)
-    .option('--password-file <file>', `file holding the .pfx password (else $${ENV.pfxPassword}, else a prompt)`)
+    .option(
+      '--pfx <file>',
+      `client certificate and key as .pfx/.p12 (any flavour, RC2-40 included)`,
+    )
+    .option(
+      '--password-file <file>',
+      `file holding the .pfx password (else $${ENV.pfxPassword}, else a prompt)`,
+    )
     .option('--cert <file>', 'client certificate (PEM; the chain may follow the leaf)')
     .option('--key <file>', 'private key of --cert (PEM or DER PKCS#8)')
-    .option('--key-passphrase-file <file>', `file holding the passphrase of an encrypted --key (else $${ENV.keyPassphrase}, else a prompt)`)
+    .option(
+      '--key-passphrase-file <file>',
+      `file holding the passphrase of an encrypted --key (else $${ENV.keyPassphrase}, else a prompt)`,
+    )
     .option('--ca <file>', "CA bundle for the server's certificate (default: the system roots)")
     .option('--tls <version>', 'TLS version: 1.2 (default, pinned), 1.3, or auto (1.2-1.3)', '1.2')
-    .option('--resolve <host:port:addr>', 'connect to ADDR for HOST:PORT, keeping HOST for SNI and checks (curl syntax); repeatable', collect)
-    .option('--timeout <seconds>', 'give up on the handshake, and on the answer, after this long (default 15 and 30)', parseSeconds);
+    .option(
+      '--resolve <host:port:addr>',
+      'connect to ADDR for HOST:PORT, keeping HOST for SNI and checks (curl syntax); repeatable',
+      collect,
+    )
+    .option(
+      '--timeout <seconds>',
+      'give up on the handshake, and on the answer, after this long (default 15 and 30)',
+      parseSeconds,
+    );
 }
 
 /**
@@ -59,20 +84,35 @@ export function addClientOptions(cmd: Command): Command {
  * needed), CA bundle, version choice, --resolve entries.
  * @throws MTLS_USAGE, MTLS_PASSPHRASE_REQUIRED, MTLS_BAD_PASSPHRASE, MTLS_KEY_MISMATCH, MTLS_BAD_ARGUMENT, file errors
  */
-export async function clientOptionsFromCli(opts: ClientCliOptions): Promise<MtlsClientOptions & { credentials?: ClientCredentials; tls: TlsVersionChoice }> {
+export async function clientOptionsFromCli(
+  opts: ClientCliOptions,
+): Promise<MtlsClientOptions & { credentials?: ClientCredentials; tls: TlsVersionChoice }> {
   tlsVersionRange(opts.tls ?? '1.2');
   const resolve: ResolveEntry[] = (opts.resolve ?? []).map(parseResolveEntry);
   let credentials: ClientCredentials | undefined;
   if (opts.pfx !== undefined) {
     if (opts.cert !== undefined || opts.key !== undefined) {
-      throw new MtlsError('MTLS_USAGE', 'give either --pfx or --cert/--key, not both', { subject: '--pfx' });
+      throw new MtlsError('MTLS_USAGE', 'give either --pfx or --cert/--key, not both', {
+        subject: '--pfx',
+      });
     }
-    const password = await readSecret({ kind: 'pfxPassword', file: opts.passwordFile, prompt: '.pfx password: ' });
+    const password = await readSecret({
+      kind: 'pfxPassword',
+      file: opts.passwordFile,
+      prompt: '.pfx password: ',
+    });
     credentials = await loadClientCredentials({ pfxPath: opts.pfx, password });
   } else if (opts.cert !== undefined || opts.key !== undefined) {
     let keyPassphrase: string | undefined;
-    if (opts.key !== undefined && isEncryptedPrivateKey(await readFileChecked(opts.key, 'private key'))) {
-      keyPassphrase = await readSecret({ kind: 'keyPassphrase', file: opts.keyPassphraseFile, prompt: 'key passphrase: ' });
+    if (
+      opts.key !== undefined &&
+      isEncryptedPrivateKey(await readFileChecked(opts.key, 'private key'))
+    ) {
+      keyPassphrase = await readSecret({
+        kind: 'keyPassphrase',
+        file: opts.keyPassphraseFile,
+        prompt: 'key passphrase: ',
+      });
     }
     credentials = await loadClientCredentials({
       ...(opts.cert !== undefined ? { certPath: opts.cert } : {}),
@@ -105,28 +145,43 @@ interface RequestCliOptions extends ClientCliOptions {
 const v = (line: string): void => info(style('dim', `* ${line}`));
 
 function certLine(c: CertificateSummary): string {
-  const when = c.expired ? `EXPIRED ${c.notAfter.slice(0, 10)}` : `expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`;
+  const when = c.expired
+    ? `EXPIRED ${c.notAfter.slice(0, 10)}`
+    : `expires ${c.notAfter.slice(0, 10)} (${c.daysLeft} days)`;
   return `${c.subject}  [${when}; issuer ${c.issuer}]`;
 }
 
 /** Prints the TLS report as curl -v style lines on stderr. */
-export function printTlsVerbose(tls: TlsReport, clientCertificate: ClientCertificateReport | null): void {
-  v(`Connected to ${tls.servername ?? tls.address ?? '?'} (${tls.address ?? '?'}) port ${tls.port}`);
+export function printTlsVerbose(
+  tls: TlsReport,
+  clientCertificate: ClientCertificateReport | null,
+): void {
+  v(
+    `Connected to ${tls.servername ?? tls.address ?? '?'} (${tls.address ?? '?'}) port ${tls.port}`,
+  );
   v(`TLS ${tls.protocol ?? 'not negotiated'}${tls.cipher ? `, cipher ${tls.cipher}` : ''}`);
   if (tls.serverChain.length > 0) {
     v('Server certificate chain:');
     tls.serverChain.forEach((c, i) => v(`  ${i} ${certLine(c)}`));
   }
   if (tls.clientCertificateRequested === true) {
-    v(`Server asked for a client certificate; acceptable CA names:${tls.acceptableCaNames && tls.acceptableCaNames.length > 0 ? '' : ' any (empty list)'}`);
+    v(
+      `Server asked for a client certificate; acceptable CA names:${tls.acceptableCaNames && tls.acceptableCaNames.length > 0 ? '' : ' any (empty list)'}`,
+    );
     for (const n of tls.acceptableCaNames ?? []) v(`  ${n}`);
     if (tls.issuerMatch && !tls.issuerMatch.anyCa) {
-      v(tls.issuerMatch.listed ? `  our issuer is listed (${tls.issuerMatch.matched})` : `  our issuer ${tls.issuerMatch.ourCaNames[0] ?? '?'} is NOT listed`);
+      v(
+        tls.issuerMatch.listed
+          ? `  our issuer is listed (${tls.issuerMatch.matched})`
+          : `  our issuer ${tls.issuerMatch.ourCaNames[0] ?? '?'} is NOT listed`,
+      );
     }
   } else if (tls.clientCertificateRequested === false) {
     v('Server did not ask for a client certificate');
   } else {
-    v(`Whether the server asked for a client certificate is not visible in ${tls.protocol ?? 'this handshake'} (TLS 1.3 encrypts it)`);
+    v(
+      `Whether the server asked for a client certificate is not visible in ${tls.protocol ?? 'this handshake'} (TLS 1.3 encrypts it)`,
+    );
   }
   if (tls.clientCertificateSent) {
     if (tls.clientCertificateSent.length === 0) v('We sent no client certificate');
@@ -135,14 +190,18 @@ export function printTlsVerbose(tls: TlsReport, clientCertificate: ClientCertifi
       tls.clientCertificateSent.forEach((c, i) => v(`  ${i} ${certLine(c)}`));
     }
   } else if (clientCertificate) {
-    v(`Client certificate configured (sent if the server asked; ${tls.protocol ?? 'this handshake'} hides which): ${certLine(clientCertificate.certificate)}`);
+    v(
+      `Client certificate configured (sent if the server asked; ${tls.protocol ?? 'this handshake'} hides which): ${certLine(clientCertificate.certificate)}`,
+    );
   }
   for (const p of clientCertificate?.problems ?? []) v(`warning: ${p.message}`);
 }
 
 function bodyForJson(body: Buffer): { text: string } | { base64: string } {
   const text = body.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(body) && !text.includes('\u0000') ? { text } : { base64: body.toString('base64') };
+  return Buffer.from(text, 'utf8').equals(body) && !text.includes('\u0000')
+    ? { text }
+    : { base64: body.toString('base64') };
 }
 
 async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
@@ -161,29 +220,42 @@ async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
     });
   } catch (e) {
     if (opts.verbose && !opts.json && isMtlsError(e) && e.details?.tls) {
-      printTlsVerbose(e.details.tls as TlsReport, (e.details.clientCertificate as ClientCertificateReport | null) ?? null);
+      printTlsVerbose(
+        e.details.tls as TlsReport,
+        (e.details.clientCertificate as ClientCertificateReport | null) ?? null,
+      );
     }
     throw e;
   }
   if (opts.verbose && !opts.json) {
     printTlsVerbose(result.tls, result.clientCertificate);
-    info(`> ${result.method} ${new URL(result.url).pathname}${new URL(result.url).search} HTTP/1.1`);
+    info(
+      `> ${result.method} ${new URL(result.url).pathname}${new URL(result.url).search} HTTP/1.1`,
+    );
     for (const [k, val] of headers) info(`> ${k}: ${val}`);
     info(`< HTTP/1.1 ${result.status} ${result.statusText}`);
     for (const [k, val] of result.headers) info(`< ${k}: ${val}`);
   }
-  if (!opts.json && result.diagnosis.verdict === 'no-client-cert-requested') warn(result.diagnosis.hint);
+  if (!opts.json && result.diagnosis.verdict === 'no-client-cert-requested')
+    warn(result.diagnosis.hint);
   if (!opts.json && !result.clientCertificate && result.tls.clientCertificateRequested === true) {
-    warn('the server asked for a client certificate and none was configured, so none was sent; give --pfx FILE (or --cert and --key) for an mTLS call');
+    warn(
+      'the server asked for a client certificate and none was configured, so none was sent; give --pfx FILE (or --cert and --key) for an mTLS call',
+    );
   }
   if (opts.fail && result.status >= 400) {
-    throw new MtlsError('MTLS_HTTP_STATUS', `${url}: the server answered HTTP ${result.status} ${result.statusText}`, {
-      subject: url,
-      hint: `${result.diagnosis.hint} (Without --fail the body is printed and the exit code is 0.)`,
-      details: { status: result.status, statusText: result.statusText },
-    });
+    throw new MtlsError(
+      'MTLS_HTTP_STATUS',
+      `${url}: the server answered HTTP ${result.status} ${result.statusText}`,
+      {
+        subject: url,
+        hint: `${result.diagnosis.hint} (Without --fail the body is printed and the exit code is 0.)`,
+        details: { status: result.status, statusText: result.statusText },
+      },
+    );
   }
-  if (opts.output !== undefined) await writeFileAtomic(opts.output, result.body, { force: opts.force ?? false });
+  if (opts.output !== undefined)
+    await writeFileAtomic(opts.output, result.body, { force: opts.force ?? false });
   if (opts.json) {
     outJson({
       ok: true,
@@ -192,7 +264,10 @@ async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
       status: result.status,
       statusText: result.statusText,
       headers: result.headers,
-      body: opts.output !== undefined ? { savedTo: opts.output, bytes: result.body.length } : bodyForJson(result.body),
+      body:
+        opts.output !== undefined
+          ? { savedTo: opts.output, bytes: result.body.length }
+          : bodyForJson(result.body),
       tls: result.tls,
       clientCertificate: result.clientCertificate,
       diagnosis: result.diagnosis,
@@ -218,12 +293,22 @@ export function registerRequestCommands(program: Command): void {
     .argument('<url>', 'https:// URL')
     .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
     .option('-H, --header <header>', '"Name: value"; repeatable', collect)
-    .option('-d, --data <data>', 'request body; @FILE reads a file as is, @- reads stdin; repeatable, joined with & (as curl)', collect)
+    .option(
+      '-d, --data <data>',
+      'request body; @FILE reads a file as is, @- reads stdin; repeatable, joined with & (as curl)',
+      collect,
+    )
     .option('-o, --output <file>', 'write the body to FILE instead of stdout (atomically)')
     .option('--force', 'let -o replace an existing file')
     .option('-i, --include', 'print the status line and response headers before the body')
-    .option('-v, --verbose', 'print protocol, cipher, both certificate chains and the CertificateRequest on stderr')
-    .option('--fail', 'exit 6 (MTLS_HTTP_STATUS) on HTTP status >= 400, without printing the body, as curl --fail (see exit codes)')
+    .option(
+      '-v, --verbose',
+      'print protocol, cipher, both certificate chains and the CertificateRequest on stderr',
+    )
+    .option(
+      '--fail',
+      'exit 6 (MTLS_HTTP_STATUS) on HTTP status >= 400, without printing the body, as curl --fail (see exit codes)',
+    )
     .option('--json', 'print status, headers, body, TLS details and the diagnosis as JSON');
   addClientOptions(cmd)
     .addHelpText(

@@ -6,7 +6,13 @@ import type { Command } from 'commander';
 import { MtlsError } from '../../errors/index.js';
 import { readFileChecked, writeFileAtomic } from '../../io/index.js';
 import { isEncryptedPrivateKey } from '../../pki/keys.js';
-import { DEFAULT_KEY_PASSPHRASE_ENV, DEFAULT_PASSWORD_ENV, SNIPPET_LANGUAGES, generateSnippet, type SnippetLanguage } from '../../client/snippets/index.js';
+import {
+  DEFAULT_KEY_PASSPHRASE_ENV,
+  DEFAULT_PASSWORD_ENV,
+  SNIPPET_LANGUAGES,
+  generateSnippet,
+  type SnippetLanguage,
+} from '../../client/snippets/index.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson } from '../output.js';
 
@@ -28,10 +34,16 @@ interface SnippetCliOptions {
 
 async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
   if (!(SNIPPET_LANGUAGES as readonly string[]).includes(opts.lang)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown language "${opts.lang}"`, { subject: '--lang', hint: `Choose one of ${SNIPPET_LANGUAGES.join(', ')}.` });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown language "${opts.lang}"`, {
+      subject: '--lang',
+      hint: `Choose one of ${SNIPPET_LANGUAGES.join(', ')}.`,
+    });
   }
   const body = (await readRequestBody(opts.data))?.toString('utf8');
-  const keyEncrypted = opts.key !== undefined ? isEncryptedPrivateKey(await readFileChecked(opts.key, 'private key')) : false;
+  const keyEncrypted =
+    opts.key !== undefined
+      ? isEncryptedPrivateKey(await readFileChecked(opts.key, 'private key'))
+      : false;
   const snippet = generateSnippet({
     lang: opts.lang as SnippetLanguage,
     url,
@@ -46,7 +58,10 @@ async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
     ...(opts.keyPassphraseEnv ? { keyPassphraseEnv: opts.keyPassphraseEnv } : {}),
   });
   if (opts.out !== undefined) {
-    await writeFileAtomic(opts.out, snippet.code, { force: opts.force ?? false, mode: snippet.lang === 'curl' ? 0o755 : 0o644 });
+    await writeFileAtomic(opts.out, snippet.code, {
+      force: opts.force ?? false,
+      mode: snippet.lang === 'curl' ? 0o755 : 0o644,
+    });
   }
   if (opts.json) {
     outJson({ ...snippet, ...(opts.out !== undefined ? { savedTo: opts.out } : {}) });
@@ -63,18 +78,33 @@ async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
 export function registerSnippetCommands(program: Command): void {
   program
     .command('snippet')
-    .description('write ready-to-run code (or Postman steps) for the same mTLS call, TLS 1.2 pinned')
+    .description(
+      'write ready-to-run code (or Postman steps) for the same mTLS call, TLS 1.2 pinned',
+    )
     .argument('<url>', 'https:// URL to call')
     .requiredOption('--lang <lang>', `one of ${SNIPPET_LANGUAGES.join(', ')}`)
     .option('--pfx <file>', 'client .pfx the code loads (its password comes from an env variable)')
     .option('--cert <file>', 'client certificate (PEM) the code loads')
     .option('--key <file>', 'private key (PEM) the code loads')
-    .option('--ca <file>', "CA bundle for the server's certificate (default: the platform's trust store)")
+    .option(
+      '--ca <file>',
+      "CA bundle for the server's certificate (default: the platform's trust store)",
+    )
     .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
     .option('-H, --header <header>', '"Name: value"; repeatable', collect)
-    .option('-d, --data <data>', 'request body; @FILE reads a file, @- reads stdin; repeatable, joined with & (as curl)', collect)
-    .option('--password-env <name>', `env variable the code reads the .pfx password from (default ${DEFAULT_PASSWORD_ENV})`)
-    .option('--key-passphrase-env <name>', `env variable for an encrypted key's passphrase (default ${DEFAULT_KEY_PASSPHRASE_ENV})`)
+    .option(
+      '-d, --data <data>',
+      'request body; @FILE reads a file, @- reads stdin; repeatable, joined with & (as curl)',
+      collect,
+    )
+    .option(
+      '--password-env <name>',
+      `env variable the code reads the .pfx password from (default ${DEFAULT_PASSWORD_ENV})`,
+    )
+    .option(
+      '--key-passphrase-env <name>',
+      `env variable for an encrypted key's passphrase (default ${DEFAULT_KEY_PASSPHRASE_ENV})`,
+    )
     .option('--out <file>', 'write the code to FILE instead of stdout')
     .option('--force', 'let --out replace an existing file')
     .option('--json', 'print { lang, filename, code, run, notes } as JSON')

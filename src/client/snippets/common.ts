@@ -5,7 +5,15 @@
 import { defaultContentType } from '../content-type.js';
 
 /** Languages (and tools) `mtls snippet` writes for. */
-export const SNIPPET_LANGUAGES = ['curl', 'node', 'python', 'java', 'go', 'csharp', 'postman'] as const;
+export const SNIPPET_LANGUAGES = [
+  'curl',
+  'node',
+  'python',
+  'java',
+  'go',
+  'csharp',
+  'postman',
+] as const;
 /** One of {@link SNIPPET_LANGUAGES}. */
 export type SnippetLanguage = (typeof SNIPPET_LANGUAGES)[number];
 
@@ -75,9 +83,23 @@ export function normaliseRequest(o: SnippetOptions): SnippetRequest {
   const credentials: SnippetRequest['credentials'] = o.pfxPath
     ? { kind: 'pfx', pfxPath: o.pfxPath, passwordEnv: o.passwordEnv ?? DEFAULT_PASSWORD_ENV }
     : o.certPath && o.keyPath
-      ? { kind: 'pem', certPath: o.certPath, keyPath: o.keyPath, passphraseEnv: o.keyEncrypted ? (o.keyPassphraseEnv ?? DEFAULT_KEY_PASSPHRASE_ENV) : undefined }
+      ? {
+          kind: 'pem',
+          certPath: o.certPath,
+          keyPath: o.keyPath,
+          passphraseEnv: o.keyEncrypted
+            ? (o.keyPassphraseEnv ?? DEFAULT_KEY_PASSPHRASE_ENV)
+            : undefined,
+        }
       : { kind: 'none' };
-  return { url: o.url, method: (o.method ?? (o.body !== undefined ? 'POST' : 'GET')).toUpperCase(), headers, body: o.body, credentials, caPath: o.caPath };
+  return {
+    url: o.url,
+    method: (o.method ?? (o.body !== undefined ? 'POST' : 'GET')).toUpperCase(),
+    headers,
+    body: o.body,
+    credentials,
+    caPath: o.caPath,
+  };
 }
 
 /**
@@ -102,9 +124,15 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 export function quote(s: string, nonBmp: NonBmpEscape = 'surrogates'): string {
   let json = JSON.stringify(s.replace(LONE_SURROGATE, '\ufffd'));
   if (nonBmp === 'U8') {
-    json = json.replace(/[\ud800-\udbff][\udc00-\udfff]/g, (pair) => `\\U${(pair.codePointAt(0) as number).toString(16).toUpperCase().padStart(8, '0')}`);
+    json = json.replace(
+      /[\ud800-\udbff][\udc00-\udfff]/g,
+      (pair) => `\\U${(pair.codePointAt(0) as number).toString(16).toUpperCase().padStart(8, '0')}`,
+    );
   }
-  return json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return json.replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** A POSIX shell single-quoted word. */
@@ -154,7 +182,9 @@ export function pfxToPemCommands(pfxPath: string, options: PfxToPemOptions = {})
   const pfx = `openssl pkcs12 -in ${shWord(pfxPath)} -passin env:${env}`;
   return [
     `mtls pfx unpack ${shWord(pfxPath)} --out-dir ${shWord(dir)} --name ${shWord(stem)}${options.plainKey ? ' --no-key-passphrase' : ''}`,
-    options.plainKey ? '# (the PEM key is written unencrypted, mode 0600)' : '# (the PEM key stays encrypted with the .pfx password)',
+    options.plainKey
+      ? '# (the PEM key is written unencrypted, mode 0600)'
+      : '# (the PEM key stays encrypted with the .pfx password)',
     `# or with OpenSSL, the password read from $${env}; the certificate file gets the leaf first, then its CA certificates`,
     '# (add -legacy to each openssl command for RC2-40 files from old exports):',
     `${pfx} -clcerts -nokeys -out ${shWord(certPath)}`,

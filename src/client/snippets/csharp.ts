@@ -4,7 +4,13 @@
  * is trusted through X509ChainTrustMode.CustomRootTrust, never by turning
  * validation off.
  */
-import { banner, normaliseRequest, quote, type SnippetOptions, type SnippetResult } from './common.js';
+import {
+  banner,
+  normaliseRequest,
+  quote,
+  type SnippetOptions,
+  type SnippetResult,
+} from './common.js';
 
 /** Generates the C# program. */
 export function csharpSnippet(options: SnippetOptions): SnippetResult {
@@ -18,7 +24,9 @@ export function csharpSnippet(options: SnippetOptions): SnippetResult {
   ];
   const body: string[] = [];
   if (c.kind === 'pfx') {
-    head.push(`// The .pfx password comes from the environment variable ${c.passwordEnv}; never write it into the code.`);
+    head.push(
+      `// The .pfx password comes from the environment variable ${c.passwordEnv}; never write it into the code.`,
+    );
     body.push(
       `var password = Environment.GetEnvironmentVariable(${quote(c.passwordEnv)});`,
       'if (string.IsNullOrEmpty(password))',
@@ -29,7 +37,8 @@ export function csharpSnippet(options: SnippetOptions): SnippetResult {
       `var clientCertificate = new X509Certificate2(${quote(c.pfxPath)}, password);`,
     );
   } else if (c.kind === 'pem') {
-    if (c.passphraseEnv) head.push(`// The key's passphrase comes from the environment variable ${c.passphraseEnv}.`);
+    if (c.passphraseEnv)
+      head.push(`// The key's passphrase comes from the environment variable ${c.passphraseEnv}.`);
     body.push(
       c.passphraseEnv
         ? `var pemCertificate = X509Certificate2.CreateFromEncryptedPemFile(${quote(c.certPath)}, Environment.GetEnvironmentVariable(${quote(c.passphraseEnv)}) ?? "", ${quote(c.keyPath)});`
@@ -42,13 +51,21 @@ export function csharpSnippet(options: SnippetOptions): SnippetResult {
     head.push(
       '// Intermediate CAs: .NET sends only the chain it can build from the certificate stores, not the other certificates',
       `// of ${c.kind === 'pfx' ? 'the .pfx' : 'the PEM file'}. If your certificate comes from an intermediate CA, either install that intermediate in the`,
-      '// current user\'s intermediate store (X509Store(StoreName.CertificateAuthority, StoreLocation.CurrentUser)), or, on',
+      "// current user's intermediate store (X509Store(StoreName.CertificateAuthority, StoreLocation.CurrentUser)), or, on",
       '// .NET 8 or later, use a SocketsHttpHandler whose SslOptions.ClientCertificateContext is',
       '// SslStreamCertificateContext.Create(clientCertificate, intermediates), with the intermediates in an X509Certificate2Collection.',
     );
-    notes.push('.NET does not send the intermediates from the .pfx or PEM file: install them in the CurrentUser intermediate (CA) store, or on .NET 8+ pass them through SslStreamCertificateContext (see the comment in Program.cs).');
+    notes.push(
+      '.NET does not send the intermediates from the .pfx or PEM file: install them in the CurrentUser intermediate (CA) store, or on .NET 8+ pass them through SslStreamCertificateContext (see the comment in Program.cs).',
+    );
   }
-  body.push('var handler = new HttpClientHandler', '{', '    SslProtocols = SslProtocols.Tls12,', '    ClientCertificateOptions = ClientCertificateOption.Manual,', '};');
+  body.push(
+    'var handler = new HttpClientHandler',
+    '{',
+    '    SslProtocols = SslProtocols.Tls12,',
+    '    ClientCertificateOptions = ClientCertificateOption.Manual,',
+    '};',
+  );
   if (c.kind !== 'none') body.push('handler.ClientCertificates.Add(clientCertificate);');
   if (r.caPath) {
     body.push(
@@ -71,11 +88,16 @@ export function csharpSnippet(options: SnippetOptions): SnippetResult {
   body.push(
     'using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };',
     `var request = new HttpRequestMessage(new HttpMethod(${quote(r.method)}), ${quote(r.url)});`,
-    ...r.headers.filter(([k]) => k.toLowerCase() !== 'content-type').map(([k, v]) => `request.Headers.TryAddWithoutValidation(${quote(k)}, ${quote(v)});`),
+    ...r.headers
+      .filter(([k]) => k.toLowerCase() !== 'content-type')
+      .map(([k, v]) => `request.Headers.TryAddWithoutValidation(${quote(k)}, ${quote(v)});`),
   );
   if (r.body !== undefined) {
     body.push(`request.Content = new StringContent(${quote(r.body)}, Encoding.UTF8);`);
-    if (contentType) body.push(`request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(${quote(contentType)});`);
+    if (contentType)
+      body.push(
+        `request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(${quote(contentType)});`,
+      );
   }
   body.push(
     'try',
@@ -102,6 +124,14 @@ export function csharpSnippet(options: SnippetOptions): SnippetResult {
     ...body,
     '',
   ].join('\n');
-  notes.push('.NET on Linux and macOS reads the modern AES .pfx; Windows before Server 2019 / Windows 10 1709 needs the legacy flavour (`mtls pfx convert --legacy`).');
-  return { lang: 'csharp', filename: 'Program.cs', code, run: c.kind === 'pfx' ? `${c.passwordEnv}=… dotnet run` : 'dotnet run', notes };
+  notes.push(
+    '.NET on Linux and macOS reads the modern AES .pfx; Windows before Server 2019 / Windows 10 1709 needs the legacy flavour (`mtls pfx convert --legacy`).',
+  );
+  return {
+    lang: 'csharp',
+    filename: 'Program.cs',
+    code,
+    run: c.kind === 'pfx' ? `${c.passwordEnv}=… dotnet run` : 'dotnet run',
+    notes,
+  };
 }

@@ -3,11 +3,22 @@
  * MaxVersion = tls.VersionTLS12 and tls.LoadX509KeyPair. Go's standard
  * library reads PEM only, so a `.pfx` is converted to PEM first.
  */
-import { banner, normaliseRequest, pemFromPfxPaths, pfxToPemCommands, quote, shWord, type SnippetOptions, type SnippetResult } from './common.js';
+import {
+  banner,
+  normaliseRequest,
+  pemFromPfxPaths,
+  pfxToPemCommands,
+  quote,
+  shWord,
+  type SnippetOptions,
+  type SnippetResult,
+} from './common.js';
 
 /** Where the decrypted copy of an encrypted key goes: `client.key.pem` → `client.key.plain.pem`. */
 function plainKeyPath(keyPath: string): string {
-  return /\.pem$/i.test(keyPath) ? keyPath.replace(/\.pem$/i, '.plain.pem') : `${keyPath}.plain.pem`;
+  return /\.pem$/i.test(keyPath)
+    ? keyPath.replace(/\.pem$/i, '.plain.pem')
+    : `${keyPath}.plain.pem`;
 }
 
 /** A Go string literal: characters outside the BMP as `\U` escapes (a surrogate escape does not compile). */
@@ -18,14 +29,23 @@ export function goSnippet(options: SnippetOptions): SnippetResult {
   const r = normaliseRequest(options);
   const c = r.credentials;
   const notes: string[] = [];
-  const head = [`// ${banner('go', r.url)}`, '// Go 1.18 or later; run with: go run main.go', '// TLS 1.2 only (MinVersion = MaxVersion = tls.VersionTLS12), as the provider requires.'];
+  const head = [
+    `// ${banner('go', r.url)}`,
+    '// Go 1.18 or later; run with: go run main.go',
+    '// TLS 1.2 only (MinVersion = MaxVersion = tls.VersionTLS12), as the provider requires.',
+  ];
   let certPath: string | undefined;
   let keyPath: string | undefined;
   if (c.kind === 'pfx') {
     ({ certPath, keyPath } = pemFromPfxPaths(c.pfxPath));
-    head.push("// Go's standard library cannot read a .pfx; make PEM files from it once (the key unencrypted, mode 0600):");
-    for (const l of pfxToPemCommands(c.pfxPath, { plainKey: true, passwordEnv: c.passwordEnv })) head.push(`//   ${l}`);
-    notes.push(`Go's standard library reads PEM only: the program uses ${certPath} (the leaf, then its intermediates) and ${keyPath}, made from the .pfx once (commands in the file).`);
+    head.push(
+      "// Go's standard library cannot read a .pfx; make PEM files from it once (the key unencrypted, mode 0600):",
+    );
+    for (const l of pfxToPemCommands(c.pfxPath, { plainKey: true, passwordEnv: c.passwordEnv }))
+      head.push(`//   ${l}`);
+    notes.push(
+      `Go's standard library reads PEM only: the program uses ${certPath} (the leaf, then its intermediates) and ${keyPath}, made from the .pfx once (commands in the file).`,
+    );
   } else if (c.kind === 'pem') {
     certPath = c.certPath;
     keyPath = c.keyPath;
@@ -36,10 +56,15 @@ export function goSnippet(options: SnippetOptions): SnippetResult {
         '// tls.LoadX509KeyPair reads unencrypted keys only: decrypt the key once (it asks for the passphrase) and keep the copy private:',
         `//   (umask 077 && openssl pkey -in ${shWord(c.keyPath)} -out ${shWord(keyPath)})`,
       );
-      notes.push(`Go's tls.LoadX509KeyPair cannot read an encrypted key: the program loads ${keyPath}, a decrypted copy made once with openssl pkey (commands in the file); keep it mode 0600.`);
+      notes.push(
+        `Go's tls.LoadX509KeyPair cannot read an encrypted key: the program loads ${keyPath}, a decrypted copy made once with openssl pkey (commands in the file); keep it mode 0600.`,
+      );
     }
   }
-  if (certPath) head.push(`// ${certPath} must hold the client certificate first, then any intermediate CA certificates: Go sends them all.`);
+  if (certPath)
+    head.push(
+      `// ${certPath} must hold the client certificate first, then any intermediate CA certificates: Go sends them all.`,
+    );
   const body: string[] = [];
   if (certPath && keyPath) {
     body.push(
@@ -51,10 +76,17 @@ export function goSnippet(options: SnippetOptions): SnippetResult {
     );
   }
   // Aligned the way gofmt aligns consecutive key-value lines.
-  const fields: Array<[string, string]> = [['MinVersion', 'tls.VersionTLS12'], ['MaxVersion', 'tls.VersionTLS12']];
+  const fields: Array<[string, string]> = [
+    ['MinVersion', 'tls.VersionTLS12'],
+    ['MaxVersion', 'tls.VersionTLS12'],
+  ];
   if (certPath) fields.push(['Certificates', '[]tls.Certificate{cert}']);
   const width = Math.max(...fields.map(([k]) => k.length)) + 2;
-  body.push('\tconfig := &tls.Config{', ...fields.map(([k, v]) => `\t\t${`${k}:`.padEnd(width)}${v},`), '\t}');
+  body.push(
+    '\tconfig := &tls.Config{',
+    ...fields.map(([k, v]) => `\t\t${`${k}:`.padEnd(width)}${v},`),
+    '\t}',
+  );
   if (r.caPath) {
     body.push(
       `\tcaPEM, err := os.ReadFile(${q(r.caPath)})`,
@@ -93,7 +125,28 @@ export function goSnippet(options: SnippetOptions): SnippetResult {
     '\t\tos.Exit(1)',
     '\t}',
   );
-  const imports = ['"crypto/tls"', ...(r.caPath ? ['"crypto/x509"'] : []), '"fmt"', '"io"', '"net/http"', '"os"', ...(r.body !== undefined ? ['"strings"'] : []), '"time"'];
-  const code = [...head, 'package main', '', 'import (', ...imports.map((i) => `\t${i}`), ')', '', 'func main() {', ...body, '}', ''].join('\n');
+  const imports = [
+    '"crypto/tls"',
+    ...(r.caPath ? ['"crypto/x509"'] : []),
+    '"fmt"',
+    '"io"',
+    '"net/http"',
+    '"os"',
+    ...(r.body !== undefined ? ['"strings"'] : []),
+    '"time"',
+  ];
+  const code = [
+    ...head,
+    'package main',
+    '',
+    'import (',
+    ...imports.map((i) => `\t${i}`),
+    ')',
+    '',
+    'func main() {',
+    ...body,
+    '}',
+    '',
+  ].join('\n');
   return { lang: 'go', filename: 'main.go', code, run: 'go run main.go', notes };
 }

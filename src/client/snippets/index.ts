@@ -5,7 +5,12 @@
  * environment, never written into the code.
  */
 import { MtlsError } from '../../errors/index.js';
-import { SNIPPET_LANGUAGES, type SnippetLanguage, type SnippetOptions, type SnippetResult } from './common.js';
+import {
+  SNIPPET_LANGUAGES,
+  type SnippetLanguage,
+  type SnippetOptions,
+  type SnippetResult,
+} from './common.js';
 import { csharpSnippet } from './csharp.js';
 import { curlSnippet } from './curl.js';
 import { goSnippet } from './go.js';
@@ -40,30 +45,57 @@ const GENERATORS: Readonly<Record<SnippetLanguage, (o: SnippetOptions) => Snippe
  */
 export function generateSnippet(options: SnippetOptions): SnippetResult {
   if (!(SNIPPET_LANGUAGES as readonly string[]).includes(options.lang)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown snippet language "${options.lang}"`, { subject: '--lang', hint: `Choose one of ${SNIPPET_LANGUAGES.join(', ')}.` });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown snippet language "${options.lang}"`, {
+      subject: '--lang',
+      hint: `Choose one of ${SNIPPET_LANGUAGES.join(', ')}.`,
+    });
   }
   let url: URL;
   try {
     url = new URL(options.url);
   } catch {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${options.url}" is not a URL`, { subject: 'URL', hint: 'Write the full URL, e.g. https://api.example.com/v1/ping' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `"${options.url}" is not a URL`, {
+      subject: 'URL',
+      hint: 'Write the full URL, e.g. https://api.example.com/v1/ping',
+    });
   }
-  if (url.protocol !== 'https:') throw new MtlsError('MTLS_BAD_ARGUMENT', `${options.url}: an mTLS call needs an https:// URL`, { subject: 'URL' });
+  if (url.protocol !== 'https:')
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `${options.url}: an mTLS call needs an https:// URL`, {
+      subject: 'URL',
+    });
   if (options.pfxPath && (options.certPath || options.keyPath)) {
-    throw new MtlsError('MTLS_USAGE', 'give either a .pfx (--pfx) or a certificate and key (--cert/--key), not both', { subject: '--pfx' });
+    throw new MtlsError(
+      'MTLS_USAGE',
+      'give either a .pfx (--pfx) or a certificate and key (--cert/--key), not both',
+      { subject: '--pfx' },
+    );
   }
   if ((options.certPath === undefined) !== (options.keyPath === undefined)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', options.certPath ? '--cert needs --key' : '--key needs --cert', { subject: options.certPath ? '--key' : '--cert' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      options.certPath ? '--cert needs --key' : '--key needs --cert',
+      { subject: options.certPath ? '--key' : '--cert' },
+    );
   }
   for (const [name, value] of options.headers ?? []) {
     // RFC 9110 §5.1 (field names are tokens) and §5.5 (no CR/LF in values).
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(value)) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `header "${name}" is not a valid HTTP header`, { subject: '-H', hint: 'Write headers as "Name: value" on one line.' });
+      throw new MtlsError('MTLS_BAD_ARGUMENT', `header "${name}" is not a valid HTTP header`, {
+        subject: '-H',
+        hint: 'Write headers as "Name: value" on one line.',
+      });
     }
   }
   for (const env of [options.passwordEnv, options.keyPassphraseEnv]) {
     if (env !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `"${env}" is not a valid environment variable name`, { subject: '--password-env', hint: 'Use letters, digits and underscores, e.g. MTLS_PFX_PASSWORD.' });
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `"${env}" is not a valid environment variable name`,
+        {
+          subject: '--password-env',
+          hint: 'Use letters, digits and underscores, e.g. MTLS_PFX_PASSWORD.',
+        },
+      );
     }
   }
   return GENERATORS[options.lang](options);

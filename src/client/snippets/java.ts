@@ -4,7 +4,13 @@
  * java.net.http.HttpClient with SSLParameters protocols {"TLSv1.2"}.
  * PEM credentials are loaded into an in-memory PKCS12 KeyStore.
  */
-import { banner, normaliseRequest, quote, type SnippetOptions, type SnippetResult } from './common.js';
+import {
+  banner,
+  normaliseRequest,
+  quote,
+  type SnippetOptions,
+  type SnippetResult,
+} from './common.js';
 
 const PEM_HELPERS = `
   /** The DER bytes of the first PEM block with this label. */
@@ -45,7 +51,13 @@ const PEM_HELPERS = `
 `;
 
 /** Headers java.net.http.HttpClient sets itself and refuses from callers. */
-const JAVA_RESTRICTED_HEADERS = new Set(['connection', 'content-length', 'expect', 'host', 'upgrade']);
+const JAVA_RESTRICTED_HEADERS = new Set([
+  'connection',
+  'content-length',
+  'expect',
+  'host',
+  'upgrade',
+]);
 
 /** Generates the Java program. */
 export function javaSnippet(options: SnippetOptions): SnippetResult {
@@ -59,7 +71,9 @@ export function javaSnippet(options: SnippetOptions): SnippetResult {
   const keys: string[] = [];
   const notes: string[] = [];
   if (c.kind === 'pfx') {
-    head.push(`// The .pfx password comes from the environment variable ${c.passwordEnv}; never write it into the code.`);
+    head.push(
+      `// The .pfx password comes from the environment variable ${c.passwordEnv}; never write it into the code.`,
+    );
     keys.push(
       `    String password = System.getenv(${quote(c.passwordEnv)});`,
       '    if (password == null || password.isEmpty()) {',
@@ -72,9 +86,12 @@ export function javaSnippet(options: SnippetOptions): SnippetResult {
       '      keyStore.load(in, storePassword);',
       '    }',
     );
-    notes.push('Java 8u301+/11.0.12+/17 read the modern AES .pfx; older Java needs the legacy flavour: `mtls pfx convert client.pfx --legacy --out client-legacy.pfx`.');
+    notes.push(
+      'Java 8u301+/11.0.12+/17 read the modern AES .pfx; older Java needs the legacy flavour: `mtls pfx convert client.pfx --legacy --out client-legacy.pfx`.',
+    );
   } else if (c.kind === 'pem') {
-    if (c.passphraseEnv) head.push(`// The key's passphrase comes from the environment variable ${c.passphraseEnv}.`);
+    if (c.passphraseEnv)
+      head.push(`// The key's passphrase comes from the environment variable ${c.passphraseEnv}.`);
     keys.push(
       '    // PEM certificate and key, loaded into an in-memory PKCS12 KeyStore.',
       '    List<Certificate> chain;',
@@ -90,7 +107,9 @@ export function javaSnippet(options: SnippetOptions): SnippetResult {
       '    keyStore.load(null, null);',
       '    keyStore.setKeyEntry("client", key, storePassword, chain.toArray(new Certificate[0]));',
     );
-    notes.push('Java reads PKCS#8 PEM keys ("PRIVATE KEY" or "ENCRYPTED PRIVATE KEY"); a .pfx is the more usual route in Java.');
+    notes.push(
+      'Java reads PKCS#8 PEM keys ("PRIVATE KEY" or "ENCRYPTED PRIVATE KEY"); a .pfx is the more usual route in Java.',
+    );
   }
   const trust: string[] = r.caPath
     ? [
@@ -103,9 +122,15 @@ export function javaSnippet(options: SnippetOptions): SnippetResult {
         '    TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());',
         '    trust.init(trustStore);',
       ]
-    : ['    TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());', '    trust.init((KeyStore) null); // the JDK\'s cacerts'];
+    : [
+        '    TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());',
+        "    trust.init((KeyStore) null); // the JDK's cacerts",
+      ];
   const hasKeys = c.kind !== 'none';
-  const publisher = r.body !== undefined ? `HttpRequest.BodyPublishers.ofString(${quote(r.body)})` : 'HttpRequest.BodyPublishers.noBody()';
+  const publisher =
+    r.body !== undefined
+      ? `HttpRequest.BodyPublishers.ofString(${quote(r.body)})`
+      : 'HttpRequest.BodyPublishers.noBody()';
   const code = [
     ...head,
     'import java.io.InputStream;',
@@ -131,7 +156,10 @@ export function javaSnippet(options: SnippetOptions): SnippetResult {
     '  public static void main(String[] args) throws Exception {',
     ...keys,
     ...(hasKeys
-      ? ['    KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());', '    keys.init(keyStore, storePassword);']
+      ? [
+          '    KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());',
+          '    keys.init(keyStore, storePassword);',
+        ]
       : []),
     ...trust,
     '',
@@ -148,7 +176,9 @@ export function javaSnippet(options: SnippetOptions): SnippetResult {
     `    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(${quote(r.url)}))`,
     '        .timeout(Duration.ofSeconds(30))',
     `        .method(${quote(r.method)}, ${publisher});`,
-    ...r.headers.filter(([k]) => !JAVA_RESTRICTED_HEADERS.has(k.toLowerCase())).map(([k, v]) => `    request.header(${quote(k)}, ${quote(v)});`),
+    ...r.headers
+      .filter(([k]) => !JAVA_RESTRICTED_HEADERS.has(k.toLowerCase()))
+      .map(([k, v]) => `    request.header(${quote(k)}, ${quote(v)});`),
     '    try {',
     '      HttpResponse<String> response = client.send(request.build(), HttpResponse.BodyHandlers.ofString());',
     '      System.out.println("HTTP status: " + response.statusCode());',
@@ -163,5 +193,11 @@ export function javaSnippet(options: SnippetOptions): SnippetResult {
     '}',
     '',
   ].join('\n');
-  return { lang: 'java', filename: 'MtlsCall.java', code, run: c.kind === 'pfx' ? `${c.passwordEnv}=… java MtlsCall.java` : 'java MtlsCall.java', notes };
+  return {
+    lang: 'java',
+    filename: 'MtlsCall.java',
+    code,
+    run: c.kind === 'pfx' ? `${c.passwordEnv}=… java MtlsCall.java` : 'java MtlsCall.java',
+    notes,
+  };
 }

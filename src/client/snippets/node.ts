@@ -2,18 +2,30 @@
  * A Node.js ES module using node:https, with minVersion = maxVersion =
  * 'TLSv1.2'.
  */
-import { banner, normaliseRequest, quote, rc2Note, type SnippetOptions, type SnippetResult } from './common.js';
+import {
+  banner,
+  normaliseRequest,
+  quote,
+  rc2Note,
+  type SnippetOptions,
+  type SnippetResult,
+} from './common.js';
 
 /** Generates the Node.js snippet. */
 export function nodeSnippet(options: SnippetOptions): SnippetResult {
   const r = normaliseRequest(options);
   const c = r.credentials;
   const notes: string[] = [];
-  const head = [`// ${banner('node', r.url)}`, "// Node.js 18 or later. TLS 1.2 only (minVersion = maxVersion = 'TLSv1.2'), as the provider requires."];
+  const head = [
+    `// ${banner('node', r.url)}`,
+    "// Node.js 18 or later. TLS 1.2 only (minVersion = maxVersion = 'TLSv1.2'), as the provider requires.",
+  ];
   const setup: string[] = [];
   const tls: string[] = [];
   if (c.kind === 'pfx') {
-    head.push(`// The .pfx password comes from the environment variable ${c.passwordEnv}; never write it into the code.`);
+    head.push(
+      `// The .pfx password comes from the environment variable ${c.passwordEnv}; never write it into the code.`,
+    );
     setup.push(
       `const password = process.env.${c.passwordEnv};`,
       `if (!password) {`,
@@ -24,7 +36,10 @@ export function nodeSnippet(options: SnippetOptions): SnippetResult {
     tls.push(`  pfx: readFileSync(${quote(c.pfxPath)}),`, '  passphrase: password,');
     notes.push(rc2Note('Node.js 17 and later'));
   } else if (c.kind === 'pem') {
-    tls.push(`  cert: readFileSync(${quote(c.certPath)}),`, `  key: readFileSync(${quote(c.keyPath)}),`);
+    tls.push(
+      `  cert: readFileSync(${quote(c.certPath)}),`,
+      `  key: readFileSync(${quote(c.keyPath)}),`,
+    );
     if (c.passphraseEnv) {
       head.push(`// The key's passphrase comes from the environment variable ${c.passphraseEnv}.`);
       tls.push(`  passphrase: process.env.${c.passphraseEnv},`);
@@ -68,5 +83,11 @@ export function nodeSnippet(options: SnippetOptions): SnippetResult {
     r.body !== undefined ? 'request.end(body);' : 'request.end();',
     '',
   ].join('\n');
-  return { lang: 'node', filename: 'mtls-call.mjs', code, run: c.kind === 'pfx' ? `${c.passwordEnv}=… node mtls-call.mjs` : 'node mtls-call.mjs', notes };
+  return {
+    lang: 'node',
+    filename: 'mtls-call.mjs',
+    code,
+    run: c.kind === 'pfx' ? `${c.passwordEnv}=… node mtls-call.mjs` : 'node mtls-call.mjs',
+    notes,
+  };
 }

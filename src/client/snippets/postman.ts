@@ -12,17 +12,27 @@ export function postmanSnippet(options: SnippetOptions): SnippetResult {
   const port = url.port || '443';
   const steps: string[] = [`${banner('postman', r.url)}`, ''];
   steps.push('1. Client certificate');
-  steps.push('   Settings (gear icon) > Settings > Certificates > Client certificates > Add Certificate');
+  steps.push(
+    '   Settings (gear icon) > Settings > Certificates > Client certificates > Add Certificate',
+  );
   steps.push(`   Host: ${url.hostname}    Port: ${port}`);
   if (c.kind === 'pfx') {
     steps.push(`   PFX file: ${c.pfxPath}`);
-    steps.push('   Passphrase: type the .pfx password (Postman keeps it locally; never share it or put it in a collection)');
+    steps.push(
+      '   Passphrase: type the .pfx password (Postman keeps it locally; never share it or put it in a collection)',
+    );
   } else if (c.kind === 'pem') {
     steps.push(`   CRT file: ${c.certPath}`);
     steps.push(`   KEY file: ${c.keyPath}`);
-    steps.push(c.passphraseEnv ? '   Passphrase: type the key passphrase' : '   Passphrase: leave empty (the key is not encrypted)');
+    steps.push(
+      c.passphraseEnv
+        ? '   Passphrase: type the key passphrase'
+        : '   Passphrase: leave empty (the key is not encrypted)',
+    );
   } else {
-    steps.push('   (no client certificate was given to `mtls snippet`; add the .pfx or the CRT and KEY files here)');
+    steps.push(
+      '   (no client certificate was given to `mtls snippet`; add the .pfx or the CRT and KEY files here)',
+    );
   }
   steps.push('');
   steps.push('2. Server trust');
@@ -30,7 +40,9 @@ export function postmanSnippet(options: SnippetOptions): SnippetResult {
     steps.push('   Settings > Certificates > CA certificates: switch it on and select');
     steps.push(`   PEM file: ${r.caPath}`);
   } else {
-    steps.push('   The server certificate is checked against the system roots; leave CA certificates off.');
+    steps.push(
+      '   The server certificate is checked against the system roots; leave CA certificates off.',
+    );
   }
   steps.push('   Keep "SSL certificate verification" on (Settings > General).');
   steps.push('');
@@ -51,9 +63,19 @@ export function postmanSnippet(options: SnippetOptions): SnippetResult {
   }
   steps.push('');
   steps.push('5. Send');
-  steps.push('   The Postman Console (View > Show Postman Console) shows, under the request, the TLS protocol,');
+  steps.push(
+    '   The Postman Console (View > Show Postman Console) shows, under the request, the TLS protocol,',
+  );
   steps.push('   the cipher and the client certificate that was sent.');
-  steps.push(`   If the call fails, run: mtls probe ${url.hostname}:${port}${c.kind === 'pfx' ? ` --pfx ${c.pfxPath}` : c.kind === 'pem' ? ` --cert ${c.certPath} --key ${c.keyPath}` : ''}${r.caPath ? ` --ca ${r.caPath}` : ''}`);
+  steps.push(
+    `   If the call fails, run: mtls probe ${url.hostname}:${port}${c.kind === 'pfx' ? ` --pfx ${c.pfxPath}` : c.kind === 'pem' ? ` --cert ${c.certPath} --key ${c.keyPath}` : ''}${r.caPath ? ` --ca ${r.caPath}` : ''}`,
+  );
   steps.push('   for a diagnosis of the handshake.');
-  return { lang: 'postman', filename: 'postman-steps.txt', code: `${steps.join('\n')}\n`, run: 'follow the steps in Postman', notes: [] };
+  return {
+    lang: 'postman',
+    filename: 'postman-steps.txt',
+    code: `${steps.join('\n')}\n`,
+    run: 'follow the steps in Postman',
+    notes: [],
+  };
 }

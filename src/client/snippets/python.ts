@@ -4,7 +4,15 @@
  * urllib.request (standard library only). Python's ssl module reads PEM
  * only, so a `.pfx` is converted to PEM first.
  */
-import { banner, normaliseRequest, pemFromPfxPaths, pfxToPemCommands, quote, type SnippetOptions, type SnippetResult } from './common.js';
+import {
+  banner,
+  normaliseRequest,
+  pemFromPfxPaths,
+  pfxToPemCommands,
+  quote,
+  type SnippetOptions,
+  type SnippetResult,
+} from './common.js';
 
 /** A Python string literal: characters outside the BMP as `\\U` escapes. */
 const q = (s: string): string => quote(s, 'U8');
@@ -14,7 +22,11 @@ export function pythonSnippet(options: SnippetOptions): SnippetResult {
   const r = normaliseRequest(options);
   const c = r.credentials;
   const notes: string[] = [];
-  const doc = [`r"""${banner('python', r.url)}.`, '', 'Python 3.7 or later. TLS 1.2 only (minimum_version = maximum_version = TLSv1_2), as the provider requires.'];
+  const doc = [
+    `r"""${banner('python', r.url)}.`,
+    '',
+    'Python 3.7 or later. TLS 1.2 only (minimum_version = maximum_version = TLSv1_2), as the provider requires.',
+  ];
   let chain = '';
   if (c.kind === 'pfx') {
     const pem = pemFromPfxPaths(c.pfxPath);
@@ -24,11 +36,17 @@ export function pythonSnippet(options: SnippetOptions): SnippetResult {
       ...pfxToPemCommands(c.pfxPath, { passwordEnv: c.passwordEnv }).map((l) => `    ${l}`),
       `Both encrypt the key with the .pfx password, which the script reads from the environment variable ${c.passwordEnv}.`,
     );
-    notes.push(`Python's ssl module reads PEM only: the script uses ${pem.certPath} (the leaf, then its intermediates) and ${pem.keyPath}, made from the .pfx once (commands in the script).`);
+    notes.push(
+      `Python's ssl module reads PEM only: the script uses ${pem.certPath} (the leaf, then its intermediates) and ${pem.keyPath}, made from the .pfx once (commands in the script).`,
+    );
     chain = `context.load_cert_chain(certfile=${q(pem.certPath)}, keyfile=${q(pem.keyPath)}, password=os.environ.get(${q(c.passwordEnv)}))`;
   } else if (c.kind === 'pem') {
-    doc.push('', `${c.certPath} holds the client certificate first, then any intermediate CA certificates the server needs.`);
-    if (c.passphraseEnv) doc.push(`The key's passphrase is read from the environment variable ${c.passphraseEnv}.`);
+    doc.push(
+      '',
+      `${c.certPath} holds the client certificate first, then any intermediate CA certificates the server needs.`,
+    );
+    if (c.passphraseEnv)
+      doc.push(`The key's passphrase is read from the environment variable ${c.passphraseEnv}.`);
     chain = `context.load_cert_chain(certfile=${q(c.certPath)}, keyfile=${q(c.keyPath)}${c.passphraseEnv ? `, password=os.environ.get(${q(c.passphraseEnv)})` : ''})`;
   }
   doc.push('"""');
@@ -46,7 +64,9 @@ export function pythonSnippet(options: SnippetOptions): SnippetResult {
     'context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)',
     'context.minimum_version = ssl.TLSVersion.TLSv1_2',
     'context.maximum_version = ssl.TLSVersion.TLSv1_2',
-    r.caPath ? `context.load_verify_locations(cafile=${q(r.caPath)})` : 'context.load_default_certs()',
+    r.caPath
+      ? `context.load_verify_locations(cafile=${q(r.caPath)})`
+      : 'context.load_default_certs()',
     ...(chain ? [chain] : []),
     '',
     'headers = {',

@@ -9,8 +9,25 @@ import { readFileChecked } from '../../io/index.js';
 import { isPem } from '../../pki/pem.js';
 import { assertNoPrivateKey } from '../onboarding.js';
 import type { CrlRefreshResult } from '../crl-distribution.js';
-import type { AddIpOptions, AuditQuery, AuditRecord, CaChainRecord, CrlRecord, CrlSourceRecord, Institution, InstitutionStatus, InstitutionTrust, IpRecord, PinnedRule } from '../registry/types.js';
-import type { AddCaChainResult, InstitutionSummary, PutCrlsResult, RegistryAdmin } from './operations.js';
+import type {
+  AddIpOptions,
+  AuditQuery,
+  AuditRecord,
+  CaChainRecord,
+  CrlRecord,
+  CrlSourceRecord,
+  Institution,
+  InstitutionStatus,
+  InstitutionTrust,
+  IpRecord,
+  PinnedRule,
+} from '../registry/types.js';
+import type {
+  AddCaChainResult,
+  InstitutionSummary,
+  PutCrlsResult,
+  RegistryAdmin,
+} from './operations.js';
 
 /** Options for {@link createAdminClient}. */
 export interface AdminClientOptions {
@@ -49,7 +66,11 @@ export class AdminClient implements RegistryAdmin {
     this.timeoutMs = init.timeoutMs;
   }
 
-  private async call<T>(method: Dispatcher.HttpMethod, path: string, body?: { type: string; data: string | Buffer }): Promise<T> {
+  private async call<T>(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    body?: { type: string; data: string | Buffer },
+  ): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body) headers['content-type'] = body.type;
@@ -72,13 +93,19 @@ export class AdminClient implements RegistryAdmin {
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch {
-      throw new MtlsError('MTLS_HTTP_STATUS', `the admin API at ${this.url} answered ${res.statusCode} with a body that is not JSON`, {
-        hint: 'Check that --admin points at the mtlskit admin API, not at the gateway or another service.',
-      });
+      throw new MtlsError(
+        'MTLS_HTTP_STATUS',
+        `the admin API at ${this.url} answered ${res.statusCode} with a body that is not JSON`,
+        {
+          hint: 'Check that --admin points at the mtlskit admin API, not at the gateway or another service.',
+        },
+      );
     }
     if (res.statusCode >= 400) {
       const err = (parsed as ErrorBody | undefined)?.error;
-      const code = (err?.code && err.code in ERROR_CODES ? err.code : 'MTLS_HTTP_STATUS') as ErrorCode;
+      const code = (
+        err?.code && err.code in ERROR_CODES ? err.code : 'MTLS_HTTP_STATUS'
+      ) as ErrorCode;
       throw new MtlsError(code, err?.message ?? `the admin API answered ${res.statusCode}`, {
         ...(err?.hint ? { hint: err.hint } : {}),
         ...(err?.details ? { details: err.details } : {}),
@@ -92,11 +119,22 @@ export class AdminClient implements RegistryAdmin {
     return { type: 'application/json', data: JSON.stringify(data) };
   }
 
-  private upload(data: string | Uint8Array, source: string, what: 'CA chain' | 'CRL'): { type: string; data: string | Buffer } {
+  private upload(
+    data: string | Uint8Array,
+    source: string,
+    what: 'CA chain' | 'CRL',
+  ): { type: string; data: string | Buffer } {
     // Refuse a private key here, before it leaves this machine.
     assertNoPrivateKey(data, source, what);
-    if (typeof data === 'string' || isPem(data)) return { type: 'application/x-pem-file', data: typeof data === 'string' ? data : Buffer.from(data).toString('utf8') };
-    return { type: what === 'CRL' ? 'application/pkix-crl' : 'application/pkix-cert', data: Buffer.from(data) };
+    if (typeof data === 'string' || isPem(data))
+      return {
+        type: 'application/x-pem-file',
+        data: typeof data === 'string' ? data : Buffer.from(data).toString('utf8'),
+      };
+    return {
+      type: what === 'CRL' ? 'application/pkix-crl' : 'application/pkix-cert',
+      data: Buffer.from(data),
+    };
   }
 
   private static seg(v: string | number): string {
@@ -128,12 +166,25 @@ export class AdminClient implements RegistryAdmin {
     await this.call('DELETE', this.inst(id));
   }
   /** POST /v1/institutions/:id/cas (PEM or DER body) */
-  async addCaChain(institutionId: string, data: string | Uint8Array, source = 'chain'): Promise<AddCaChainResult> {
-    return this.call('POST', `${this.inst(institutionId)}/cas?source=${AdminClient.seg(source)}`, this.upload(data, source, 'CA chain'));
+  async addCaChain(
+    institutionId: string,
+    data: string | Uint8Array,
+    source = 'chain',
+  ): Promise<AddCaChainResult> {
+    return this.call(
+      'POST',
+      `${this.inst(institutionId)}/cas?source=${AdminClient.seg(source)}`,
+      this.upload(data, source, 'CA chain'),
+    );
   }
   /** GET /v1/institutions/:id/cas, or /v1/cas */
   async listCaChains(institutionId?: string): Promise<CaChainRecord[]> {
-    return (await this.call<{ items: CaChainRecord[] }>('GET', institutionId === undefined ? '/v1/cas' : `${this.inst(institutionId)}/cas`)).items;
+    return (
+      await this.call<{ items: CaChainRecord[] }>(
+        'GET',
+        institutionId === undefined ? '/v1/cas' : `${this.inst(institutionId)}/cas`,
+      )
+    ).items;
   }
   /** DELETE /v1/institutions/:id/cas/:chainId */
   async removeCaChain(institutionId: string, chainId: number): Promise<void> {
@@ -141,7 +192,11 @@ export class AdminClient implements RegistryAdmin {
   }
   /** POST /v1/institutions/:id/ips */
   addIp(institutionId: string, cidr: string, options: AddIpOptions = {}): Promise<IpRecord> {
-    return this.call('POST', `${this.inst(institutionId)}/ips`, this.json({ cidr, ...(options.allowWideRange ? { allowWideRange: true } : {}) }));
+    return this.call(
+      'POST',
+      `${this.inst(institutionId)}/ips`,
+      this.json({ cidr, ...(options.allowWideRange ? { allowWideRange: true } : {}) }),
+    );
   }
   /** DELETE /v1/institutions/:id/ips?cidr=… */
   async removeIp(institutionId: string, cidr: string): Promise<void> {
@@ -149,27 +204,58 @@ export class AdminClient implements RegistryAdmin {
   }
   /** GET /v1/institutions/:id/ips, or /v1/ips */
   async listIps(institutionId?: string): Promise<IpRecord[]> {
-    return (await this.call<{ items: IpRecord[] }>('GET', institutionId === undefined ? '/v1/ips' : `${this.inst(institutionId)}/ips`)).items;
+    return (
+      await this.call<{ items: IpRecord[] }>(
+        'GET',
+        institutionId === undefined ? '/v1/ips' : `${this.inst(institutionId)}/ips`,
+      )
+    ).items;
   }
   /** PUT /v1/institutions/:id/crls (PEM or DER body) */
-  async putCrls(institutionId: string, data: string | Uint8Array, source = 'CRL'): Promise<PutCrlsResult> {
-    return this.call('PUT', `${this.inst(institutionId)}/crls?source=${AdminClient.seg(source)}`, this.upload(data, source, 'CRL'));
+  async putCrls(
+    institutionId: string,
+    data: string | Uint8Array,
+    source = 'CRL',
+  ): Promise<PutCrlsResult> {
+    return this.call(
+      'PUT',
+      `${this.inst(institutionId)}/crls?source=${AdminClient.seg(source)}`,
+      this.upload(data, source, 'CRL'),
+    );
   }
   /** GET /v1/institutions/:id/crls, or /v1/crls */
   async listCrls(institutionId?: string): Promise<CrlRecord[]> {
-    return (await this.call<{ items: CrlRecord[] }>('GET', institutionId === undefined ? '/v1/crls' : `${this.inst(institutionId)}/crls`)).items;
+    return (
+      await this.call<{ items: CrlRecord[] }>(
+        'GET',
+        institutionId === undefined ? '/v1/crls' : `${this.inst(institutionId)}/crls`,
+      )
+    ).items;
   }
   /** DELETE /v1/institutions/:id/crls/:crlId */
   async removeCrl(institutionId: string, crlId: number): Promise<void> {
     await this.call('DELETE', `${this.inst(institutionId)}/crls/${AdminClient.seg(crlId)}`);
   }
   /** POST /v1/institutions/:id/crl-urls */
-  addCrlSource(institutionId: string, url: string, intervalSeconds?: number): Promise<CrlSourceRecord> {
-    return this.call('POST', `${this.inst(institutionId)}/crl-urls`, this.json({ url, ...(intervalSeconds === undefined ? {} : { intervalSeconds }) }));
+  addCrlSource(
+    institutionId: string,
+    url: string,
+    intervalSeconds?: number,
+  ): Promise<CrlSourceRecord> {
+    return this.call(
+      'POST',
+      `${this.inst(institutionId)}/crl-urls`,
+      this.json({ url, ...(intervalSeconds === undefined ? {} : { intervalSeconds }) }),
+    );
   }
   /** GET /v1/institutions/:id/crl-urls, or /v1/crl-urls */
   async listCrlSources(institutionId?: string): Promise<CrlSourceRecord[]> {
-    return (await this.call<{ items: CrlSourceRecord[] }>('GET', institutionId === undefined ? '/v1/crl-urls' : `${this.inst(institutionId)}/crl-urls`)).items;
+    return (
+      await this.call<{ items: CrlSourceRecord[] }>(
+        'GET',
+        institutionId === undefined ? '/v1/crl-urls' : `${this.inst(institutionId)}/crl-urls`,
+      )
+    ).items;
   }
   /** DELETE /v1/institutions/:id/crl-urls?url=… */
   async removeCrlSource(institutionId: string, url: string): Promise<void> {
@@ -177,15 +263,29 @@ export class AdminClient implements RegistryAdmin {
   }
   /** POST /v1/institutions/:id/crl-urls/refresh (the gateway downloads now) */
   async refreshCrlSources(institutionId: string, url?: string): Promise<CrlRefreshResult[]> {
-    return (await this.call<{ items: CrlRefreshResult[] }>('POST', `${this.inst(institutionId)}/crl-urls/refresh`, this.json(url === undefined ? {} : { url }))).items;
+    return (
+      await this.call<{ items: CrlRefreshResult[] }>(
+        'POST',
+        `${this.inst(institutionId)}/crl-urls/refresh`,
+        this.json(url === undefined ? {} : { url }),
+      )
+    ).items;
   }
   /** POST /v1/institutions/:id/rules */
-  addRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule> {
+  addRule(
+    institutionId: string,
+    rule: { kind: PinnedRule['kind']; value: string },
+  ): Promise<PinnedRule> {
     return this.call('POST', `${this.inst(institutionId)}/rules`, this.json(rule));
   }
   /** GET /v1/institutions/:id/rules, or /v1/rules */
   async listRules(institutionId?: string): Promise<PinnedRule[]> {
-    return (await this.call<{ items: PinnedRule[] }>('GET', institutionId === undefined ? '/v1/rules' : `${this.inst(institutionId)}/rules`)).items;
+    return (
+      await this.call<{ items: PinnedRule[] }>(
+        'GET',
+        institutionId === undefined ? '/v1/rules' : `${this.inst(institutionId)}/rules`,
+      )
+    ).items;
   }
   /** DELETE /v1/institutions/:id/rules/:ruleId */
   async removeRule(institutionId: string, ruleId: number): Promise<void> {
@@ -203,7 +303,8 @@ export class AdminClient implements RegistryAdmin {
     if (query.reason !== undefined) p.set('reason', query.reason);
     if (query.limit !== undefined) p.set('limit', String(query.limit));
     const qs = p.toString();
-    return (await this.call<{ items: AuditRecord[] }>('GET', `/v1/audit${qs ? `?${qs}` : ''}`)).items;
+    return (await this.call<{ items: AuditRecord[] }>('GET', `/v1/audit${qs ? `?${qs}` : ''}`))
+      .items;
   }
   /** Closes the connection pool. */
   async close(): Promise<void> {
@@ -216,19 +317,29 @@ function networkError(e: unknown, url: string): MtlsError {
   const code = err.code ?? err.cause?.code ?? '';
   const msg = err.cause?.message ?? err.message ?? String(e);
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME/.test(code)) {
-    return new MtlsError('MTLS_TLS_SERVER_UNTRUSTED', `the admin API certificate at ${url} is not trusted (${code})`, {
-      cause: e,
-      hint: 'Give the admin server\'s CA with --admin-ca FILE, and use the host name in its certificate.',
-    });
+    return new MtlsError(
+      'MTLS_TLS_SERVER_UNTRUSTED',
+      `the admin API certificate at ${url} is not trusted (${code})`,
+      {
+        cause: e,
+        hint: "Give the admin server's CA with --admin-ca FILE, and use the host name in its certificate.",
+      },
+    );
   }
-  if (/TIMEOUT/i.test(code)) return new MtlsError('MTLS_TIMEOUT', `the admin API at ${url} did not answer in time`, { cause: e });
+  if (/TIMEOUT/i.test(code))
+    return new MtlsError('MTLS_TIMEOUT', `the admin API at ${url} did not answer in time`, {
+      cause: e,
+    });
   if (/SSL|TLS|alert/i.test(`${code} ${msg}`)) {
     return new MtlsError('MTLS_TLS_HANDSHAKE', `TLS with the admin API at ${url} failed: ${msg}`, {
       cause: e,
       hint: 'Check --admin-cert/--admin-key (an admin client certificate) and --admin-ca.',
     });
   }
-  return new MtlsError('MTLS_NETWORK', `cannot reach the admin API at ${url}: ${code || msg}`, { cause: e, hint: 'Check --admin URL and that the gateway admin listener is running.' });
+  return new MtlsError('MTLS_NETWORK', `cannot reach the admin API at ${url}: ${code || msg}`, {
+    cause: e,
+    hint: 'Check --admin URL and that the gateway admin listener is running.',
+  });
 }
 
 /**
@@ -243,21 +354,44 @@ export async function createAdminClient(options: AdminClientOptions): Promise<Ad
   try {
     url = new URL(options.url);
   } catch {
-    throw new MtlsError('MTLS_USAGE', `--admin "${options.url}" is not a URL`, { subject: '--admin', hint: 'Write it as http://127.0.0.1:8444 or https://admin.example:8444.' });
+    throw new MtlsError('MTLS_USAGE', `--admin "${options.url}" is not a URL`, {
+      subject: '--admin',
+      hint: 'Write it as http://127.0.0.1:8444 or https://admin.example:8444.',
+    });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new MtlsError('MTLS_USAGE', `--admin "${options.url}" must be an http:// or https:// URL`, { subject: '--admin' });
+    throw new MtlsError(
+      'MTLS_USAGE',
+      `--admin "${options.url}" must be an http:// or https:// URL`,
+      { subject: '--admin' },
+    );
   }
   if (Boolean(options.certFile) !== Boolean(options.keyFile)) {
-    throw new MtlsError('MTLS_USAGE', 'an admin client certificate needs both --admin-cert and --admin-key', { subject: options.certFile ? '--admin-key' : '--admin-cert' });
+    throw new MtlsError(
+      'MTLS_USAGE',
+      'an admin client certificate needs both --admin-cert and --admin-key',
+      { subject: options.certFile ? '--admin-key' : '--admin-cert' },
+    );
   }
   if ((options.certFile || options.caFile) && url.protocol !== 'https:') {
-    throw new MtlsError('MTLS_USAGE', `--admin-cert/--admin-ca need an https:// admin URL, got ${url.protocol}`, { subject: '--admin' });
+    throw new MtlsError(
+      'MTLS_USAGE',
+      `--admin-cert/--admin-ca need an https:// admin URL, got ${url.protocol}`,
+      { subject: '--admin' },
+    );
   }
   let token: string | undefined;
   if (options.tokenFile) {
-    token = (await readFileChecked(options.tokenFile, 'admin token file')).toString('utf8').split(/\r?\n/)[0]?.trim();
-    if (!token) throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `admin token file ${options.tokenFile} is empty`, { subject: options.tokenFile });
+    token = (await readFileChecked(options.tokenFile, 'admin token file'))
+      .toString('utf8')
+      .split(/\r?\n/)[0]
+      ?.trim();
+    if (!token)
+      throw new MtlsError(
+        'MTLS_PASSPHRASE_REQUIRED',
+        `admin token file ${options.tokenFile} is empty`,
+        { subject: options.tokenFile },
+      );
   }
   const connect: Record<string, unknown> = {};
   if (options.caFile) connect.ca = await readFileChecked(options.caFile, 'admin CA file');
@@ -267,5 +401,9 @@ export async function createAdminClient(options: AdminClientOptions): Promise<Ad
     if (options.keyPassphrase !== undefined) connect.passphrase = options.keyPassphrase;
   }
   const dispatcher = new Agent({ connect, keepAliveTimeout: 4_000 });
-  return new AdminClient(url.toString(), { ...(token !== undefined ? { token } : {}), dispatcher, timeoutMs: options.timeoutMs ?? 30_000 });
+  return new AdminClient(url.toString(), {
+    ...(token !== undefined ? { token } : {}),
+    dispatcher,
+    timeoutMs: options.timeoutMs ?? 30_000,
+  });
 }

@@ -42,6 +42,7 @@ export function startConfiguredAdmin(options: StartConfiguredAdminOptions): Prom
     ...(a.keyFile ? { keyFile: a.keyFile } : {}),
     ready: options.ready,
     ...(options.crlDownload ? { crlDownload: options.crlDownload } : {}),
-    onRequest: (entry) => options.logger.info({ admin: entry }, `admin ${entry.method} ${entry.path} ${entry.status}`),
+    onRequest: (entry) =>
+      options.logger.info({ admin: entry }, `admin ${entry.method} ${entry.path} ${entry.status}`),
   });
 }

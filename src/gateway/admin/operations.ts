@@ -5,7 +5,11 @@
  * client (`client.ts`) performs the same operations over HTTP.
  */
 import { MtlsError } from '../../errors/index.js';
-import { refreshCrlSources, type CrlDownloadOptions, type CrlRefreshResult } from '../crl-distribution.js';
+import {
+  refreshCrlSources,
+  type CrlDownloadOptions,
+  type CrlRefreshResult,
+} from '../crl-distribution.js';
 import { onboardCaChain, onboardCrls, type ChainCertificateInfo } from '../onboarding.js';
 import type {
   AddIpOptions,
@@ -56,7 +60,11 @@ export interface RegistryAdmin {
   /** @throws MTLS_NOT_FOUND */
   deleteInstitution(id: string): Promise<void>;
   /** Validates (onboarding) and stores a chain. @throws MTLS_ONBOARD_REJECTED, MTLS_NOT_FOUND */
-  addCaChain(institutionId: string, data: string | Uint8Array, source?: string): Promise<AddCaChainResult>;
+  addCaChain(
+    institutionId: string,
+    data: string | Uint8Array,
+    source?: string,
+  ): Promise<AddCaChainResult>;
   /** Chains of one institution, or of all when omitted. */
   listCaChains(institutionId?: string): Promise<CaChainRecord[]>;
   /** @throws MTLS_NOT_FOUND */
@@ -67,7 +75,11 @@ export interface RegistryAdmin {
   removeIp(institutionId: string, cidr: string): Promise<void>;
   listIps(institutionId?: string): Promise<IpRecord[]>;
   /** Validates (signature against the institution's CAs) and stores CRLs. @throws MTLS_ONBOARD_REJECTED */
-  putCrls(institutionId: string, data: string | Uint8Array, source?: string): Promise<PutCrlsResult>;
+  putCrls(
+    institutionId: string,
+    data: string | Uint8Array,
+    source?: string,
+  ): Promise<PutCrlsResult>;
   listCrls(institutionId?: string): Promise<CrlRecord[]>;
   /** @throws MTLS_NOT_FOUND */
   removeCrl(institutionId: string, crlId: number): Promise<void>;
@@ -75,7 +87,11 @@ export interface RegistryAdmin {
    * Registers a CRL distribution point the gateway downloads on a schedule.
    * @throws MTLS_BAD_ARGUMENT (naming `url` or `interval`), MTLS_CONFLICT, MTLS_NOT_FOUND
    */
-  addCrlSource(institutionId: string, url: string, intervalSeconds?: number): Promise<CrlSourceRecord>;
+  addCrlSource(
+    institutionId: string,
+    url: string,
+    intervalSeconds?: number,
+  ): Promise<CrlSourceRecord>;
   /** Distribution points with their last download outcome (one institution's, or all). */
   listCrlSources(institutionId?: string): Promise<CrlSourceRecord[]>;
   /** @throws MTLS_BAD_ARGUMENT, MTLS_NOT_FOUND */
@@ -87,7 +103,10 @@ export interface RegistryAdmin {
    */
   refreshCrlSources(institutionId: string, url?: string): Promise<CrlRefreshResult[]>;
   /** @throws MTLS_BAD_ARGUMENT, MTLS_CONFLICT, MTLS_NOT_FOUND */
-  addRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule>;
+  addRule(
+    institutionId: string,
+    rule: { kind: PinnedRule['kind']; value: string },
+  ): Promise<PinnedRule>;
   listRules(institutionId?: string): Promise<PinnedRule[]>;
   /** @throws MTLS_NOT_FOUND */
   removeRule(institutionId: string, ruleId: number): Promise<void>;
@@ -109,7 +128,10 @@ export interface LocalAdminOptions {
  * Registry management on a registry object: onboarding checks on every CA
  * and CRL, listings built from one consistent `loadTrust()` snapshot.
  */
-export function createLocalAdmin(registry: Registry, options: LocalAdminOptions = {}): RegistryAdmin {
+export function createLocalAdmin(
+  registry: Registry,
+  options: LocalAdminOptions = {},
+): RegistryAdmin {
   const trustOf = async (institutionId: string): Promise<InstitutionTrust> => {
     const t = (await registry.loadTrust()).find((x) => x.institution.id === institutionId);
     if (!t) {
@@ -120,19 +142,35 @@ export function createLocalAdmin(registry: Registry, options: LocalAdminOptions 
     }
     return t;
   };
-  const collect = async <T>(institutionId: string | undefined, pick: (t: InstitutionTrust) => T[]): Promise<T[]> =>
-    institutionId === undefined ? (await registry.loadTrust()).flatMap(pick) : pick(await trustOf(institutionId));
+  const collect = async <T>(
+    institutionId: string | undefined,
+    pick: (t: InstitutionTrust) => T[],
+  ): Promise<T[]> =>
+    institutionId === undefined
+      ? (await registry.loadTrust()).flatMap(pick)
+      : pick(await trustOf(institutionId));
 
   return {
     async listInstitutions() {
-      return (await registry.loadTrust()).map((t) => ({ ...t.institution, chains: t.chains.length, ips: t.ips.length, crls: t.crls.length, rules: t.rules.length }));
+      return (await registry.loadTrust()).map((t) => ({
+        ...t.institution,
+        chains: t.chains.length,
+        ips: t.ips.length,
+        crls: t.crls.length,
+        rules: t.rules.length,
+      }));
     },
     createInstitution: (input) => registry.createInstitution(input),
     getInstitution: trustOf,
     setInstitutionStatus: (id, status) => registry.setInstitutionStatus(id, status),
     deleteInstitution: (id) => registry.deleteInstitution(id),
     async addCaChain(institutionId, data, source) {
-      const r = await onboardCaChain(registry, institutionId, data, source === undefined ? {} : { source });
+      const r = await onboardCaChain(
+        registry,
+        institutionId,
+        data,
+        source === undefined ? {} : { source },
+      );
       return { chain: r.chain, certificates: r.validated.certificates, warnings: r.warnings };
     },
     listCaChains: (id) => collect(id, (t) => t.chains),
@@ -141,18 +179,28 @@ export function createLocalAdmin(registry: Registry, options: LocalAdminOptions 
     removeIp: (id, cidr) => registry.removeIp(id, cidr),
     listIps: (id) => collect(id, (t) => t.ips),
     async putCrls(institutionId, data, source) {
-      const r = await onboardCrls(registry, institutionId, data, source === undefined ? {} : { source });
+      const r = await onboardCrls(
+        registry,
+        institutionId,
+        data,
+        source === undefined ? {} : { source },
+      );
       return { crls: r.crls, warnings: r.warnings };
     },
     listCrls: (id) => collect(id, (t) => t.crls),
     removeCrl: (id, crlId) => registry.removeCrl(id, crlId),
-    addCrlSource: (id, url, intervalSeconds) => registry.addCrlSource(id, { url, ...(intervalSeconds === undefined ? {} : { intervalSeconds }) }),
+    addCrlSource: (id, url, intervalSeconds) =>
+      registry.addCrlSource(id, {
+        url,
+        ...(intervalSeconds === undefined ? {} : { intervalSeconds }),
+      }),
     async listCrlSources(id) {
       if (id !== undefined) await trustOf(id);
       return registry.listCrlSources(id);
     },
     removeCrlSource: (id, url) => registry.removeCrlSource(id, url),
-    refreshCrlSources: (id, url) => refreshCrlSources(id, url, { ...options.crlDownload, registry }),
+    refreshCrlSources: (id, url) =>
+      refreshCrlSources(id, url, { ...options.crlDownload, registry }),
     addRule: (id, rule) => registry.addPinnedRule(id, rule),
     listRules: (id) => collect(id, (t) => t.rules),
     removeRule: (id, ruleId) => registry.removePinnedRule(id, ruleId),

@@ -20,7 +20,12 @@
  */
 import { isLoopbackHost } from '../ip-match.js';
 import { createHash, timingSafeEqual, X509Certificate as NodeX509 } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -113,53 +118,96 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
   const port = options.port ?? DEFAULT_ADMIN_PORT;
   const bodyLimit = options.bodyLimit ?? DEFAULT_ADMIN_BODY_LIMIT;
   if (!options.tokenFile && !options.clientCaFile) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', 'the admin API has no authentication configured, and it is never started open', {
-      subject: 'admin',
-      hint: 'Set admin.tokenFile (a file holding a random token, e.g. `openssl rand -hex 32 > admin.token`) and/or admin.clientCaFile with admin.certFile and admin.keyFile.',
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      'the admin API has no authentication configured, and it is never started open',
+      {
+        subject: 'admin',
+        hint: 'Set admin.tokenFile (a file holding a random token, e.g. `openssl rand -hex 32 > admin.token`) and/or admin.clientCaFile with admin.certFile and admin.keyFile.',
+      },
+    );
   }
   const useTls = Boolean(options.certFile || options.keyFile);
   if (useTls && !(options.certFile && options.keyFile)) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', 'admin HTTPS needs both certFile and keyFile', { subject: options.certFile ? 'admin.keyFile' : 'admin.certFile' });
+    throw new MtlsError('MTLS_CONFIG_INVALID', 'admin HTTPS needs both certFile and keyFile', {
+      subject: options.certFile ? 'admin.keyFile' : 'admin.certFile',
+    });
   }
   if (options.clientCaFile && !useTls) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', 'admin.clientCaFile requires HTTPS, but admin.certFile and admin.keyFile are not set', {
-      subject: 'admin.clientCaFile',
-      hint: 'Give the admin listener a server certificate and key, or use admin.tokenFile alone on loopback.',
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      'admin.clientCaFile requires HTTPS, but admin.certFile and admin.keyFile are not set',
+      {
+        subject: 'admin.clientCaFile',
+        hint: 'Give the admin listener a server certificate and key, or use admin.tokenFile alone on loopback.',
+      },
+    );
   }
   if (!useTls && !isLoopbackHost(host)) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `the admin API would listen on ${host} over plain HTTP; the bearer token would cross the network in clear`, {
-      subject: 'admin.host',
-      hint: 'Keep the admin API on 127.0.0.1, or give it admin.certFile and admin.keyFile for HTTPS.',
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `the admin API would listen on ${host} over plain HTTP; the bearer token would cross the network in clear`,
+      {
+        subject: 'admin.host',
+        hint: 'Keep the admin API on 127.0.0.1, or give it admin.certFile and admin.keyFile for HTTPS.',
+      },
+    );
   }
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) {
-    throw new MtlsError('MTLS_CONFIG_INVALID', `admin bodyLimit ${bodyLimit} must be an integer of at least 1024 bytes`, { subject: 'admin.bodyLimit' });
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `admin bodyLimit ${bodyLimit} must be an integer of at least 1024 bytes`,
+      { subject: 'admin.bodyLimit' },
+    );
   }
   const readConfigFile = async (path: string, key: string): Promise<Buffer> => {
     try {
       return await readFileChecked(path, key);
     } catch (e) {
       const err = toMtlsError(e);
-      throw new MtlsError('MTLS_CONFIG_INVALID', `${key}: ${err.message}`, { subject: key, cause: e, hint: `Fix the path given for ${key}.` });
+      throw new MtlsError('MTLS_CONFIG_INVALID', `${key}: ${err.message}`, {
+        subject: key,
+        cause: e,
+        hint: `Fix the path given for ${key}.`,
+      });
     }
   };
   let tokenHash: Buffer | undefined;
   if (options.tokenFile) {
-    const token = (await readConfigFile(options.tokenFile, 'admin.tokenFile')).toString('utf8').split(/\r?\n/)[0]?.trim() ?? '';
+    const token =
+      (await readConfigFile(options.tokenFile, 'admin.tokenFile'))
+        .toString('utf8')
+        .split(/\r?\n/)[0]
+        ?.trim() ?? '';
     if (token.length < 16) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `admin.tokenFile ${options.tokenFile} holds a token shorter than 16 characters`, {
-        subject: 'admin.tokenFile',
-        hint: 'Write a long random token: openssl rand -hex 32 > admin.token',
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `admin.tokenFile ${options.tokenFile} holds a token shorter than 16 characters`,
+        {
+          subject: 'admin.tokenFile',
+          hint: 'Write a long random token: openssl rand -hex 32 > admin.token',
+        },
+      );
     }
     tokenHash = sha256(token);
   }
-  const clientCa = options.clientCaFile ? await readConfigFile(options.clientCaFile, 'admin.clientCaFile') : undefined;
-  const admin = createLocalAdmin(options.registry, options.crlDownload ? { crlDownload: options.crlDownload } : {});
+  const clientCa = options.clientCaFile
+    ? await readConfigFile(options.clientCaFile, 'admin.clientCaFile')
+    : undefined;
+  const admin = createLocalAdmin(
+    options.registry,
+    options.crlDownload ? { crlDownload: options.crlDownload } : {},
+  );
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(req, res, { admin, registry: options.registry, tokenHash, certAuth: Boolean(clientCa), bodyLimit, ready: options.ready, onRequest: options.onRequest });
+    void handle(req, res, {
+      admin,
+      registry: options.registry,
+      tokenHash,
+      certAuth: Boolean(clientCa),
+      bodyLimit,
+      ready: options.ready,
+      onRequest: options.onRequest,
+    });
   };
   let server: Server;
   if (useTls) {
@@ -180,11 +228,15 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
         handler,
       );
     } catch (e) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `admin certFile/keyFile cannot be used: ${(e as Error).message}`, {
-        subject: 'admin.certFile',
-        cause: e,
-        hint: 'Check that the key belongs to the certificate and the passphrase is right.',
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `admin certFile/keyFile cannot be used: ${(e as Error).message}`,
+        {
+          subject: 'admin.certFile',
+          cause: e,
+          hint: 'Check that the key belongs to the certificate and the passphrase is right.',
+        },
+      );
     }
   } else {
     server = createHttpServer(handler);
@@ -195,11 +247,18 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
       reject(
-        new MtlsError('MTLS_CONFIG_INVALID', `the admin API cannot listen on ${host}:${port}: ${e.code ?? e.message}`, {
-          subject: 'admin.port',
-          cause: e,
-          hint: e.code === 'EADDRINUSE' ? 'Another process uses that port; choose another admin port.' : 'Check the admin host and port.',
-        }),
+        new MtlsError(
+          'MTLS_CONFIG_INVALID',
+          `the admin API cannot listen on ${host}:${port}: ${e.code ?? e.message}`,
+          {
+            subject: 'admin.port',
+            cause: e,
+            hint:
+              e.code === 'EADDRINUSE'
+                ? 'Another process uses that port; choose another admin port.'
+                : 'Check the admin host and port.',
+          },
+        ),
       );
     };
     server.once('error', onError);
@@ -239,7 +298,8 @@ interface HandlerContext {
   onRequest: AdminServerOptions['onRequest'];
 }
 
-const fail = (status: number, code: ErrorCode, message: string, hint?: string): HttpError => new HttpError(status, new MtlsError(code, message, hint ? { hint } : {}));
+const fail = (status: number, code: ErrorCode, message: string, hint?: string): HttpError =>
+  new HttpError(status, new MtlsError(code, message, hint ? { hint } : {}));
 
 /** Who is calling: a valid admin client certificate, or the bearer token. */
 function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
@@ -250,7 +310,8 @@ function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
       const cert = new NodeX509(raw.raw);
       // RFC 5280 §4.2.1.12: a certificate without the clientAuth EKU (or a CA
       // certificate) is not an admin client credential, whatever OpenSSL allows.
-      if (!cert.ca && (cert.keyUsage ?? []).includes(EKU_OIDS.clientAuth as string)) return `cert:${cert.subject.replace(/\n/g, ',')}`;
+      if (!cert.ca && (cert.keyUsage ?? []).includes(EKU_OIDS.clientAuth as string))
+        return `cert:${cert.subject.replace(/\n/g, ',')}`;
     }
   }
   // RFC 6750 §2.1: Authorization: Bearer <token>.
@@ -259,55 +320,96 @@ function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     // Compare digests so the comparison is constant-time whatever the length.
     if (m && timingSafeEqual(sha256(m[1] as string), ctx.tokenHash)) return 'token';
-    throw fail(401, 'MTLS_UNAUTHORIZED', 'the bearer token is not valid for this admin API', 'Check the token file given with --admin-token-file.');
+    throw fail(
+      401,
+      'MTLS_UNAUTHORIZED',
+      'the bearer token is not valid for this admin API',
+      'Check the token file given with --admin-token-file.',
+    );
   }
   throw fail(
     401,
     'MTLS_UNAUTHORIZED',
-    ctx.certAuth ? 'no valid admin client certificate or bearer token was presented' : 'no bearer token was presented',
-    ctx.certAuth ? 'Present an admin client certificate (clientAuth EKU, issued by the admin CA) or Authorization: Bearer TOKEN.' : 'Send Authorization: Bearer TOKEN (the CLI: --admin-token-file FILE).',
+    ctx.certAuth
+      ? 'no valid admin client certificate or bearer token was presented'
+      : 'no bearer token was presented',
+    ctx.certAuth
+      ? 'Present an admin client certificate (clientAuth EKU, issued by the admin CA) or Authorization: Bearer TOKEN.'
+      : 'Send Authorization: Bearer TOKEN (the CLI: --admin-token-file FILE).',
   );
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) throw fail(413, 'MTLS_BAD_ARGUMENT', `the request body (${declared} bytes) exceeds the admin API limit of ${limit} bytes`);
+  if (declared > limit)
+    throw fail(
+      413,
+      'MTLS_BAD_ARGUMENT',
+      `the request body (${declared} bytes) exceeds the admin API limit of ${limit} bytes`,
+    );
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw fail(413, 'MTLS_BAD_ARGUMENT', `the request body exceeds the admin API limit of ${limit} bytes`);
+    if (size > limit)
+      throw fail(
+        413,
+        'MTLS_BAD_ARGUMENT',
+        `the request body exceeds the admin API limit of ${limit} bytes`,
+      );
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
 }
 
-const contentType = (req: IncomingMessage): string => (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+const contentType = (req: IncomingMessage): string =>
+  (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 
 async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const body = await readBody(req, limit);
-  if (contentType(req) !== 'application/json') throw fail(415, 'MTLS_BAD_ARGUMENT', `expected Content-Type application/json, got "${req.headers['content-type'] ?? ''}"`);
+  if (contentType(req) !== 'application/json')
+    throw fail(
+      415,
+      'MTLS_BAD_ARGUMENT',
+      `expected Content-Type application/json, got "${req.headers['content-type'] ?? ''}"`,
+    );
   try {
     const v: unknown = JSON.parse(body.toString('utf8'));
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (e) {
-    throw fail(400, 'MTLS_BAD_ARGUMENT', `the request body is not a JSON object (${(e as Error).message})`);
+    throw fail(
+      400,
+      'MTLS_BAD_ARGUMENT',
+      `the request body is not a JSON object (${(e as Error).message})`,
+    );
   }
 }
 
-const UPLOAD_TYPES = new Set(['application/x-pem-file', 'application/pkix-cert', 'application/pkix-crl', 'application/octet-stream', 'text/plain']);
+const UPLOAD_TYPES = new Set([
+  'application/x-pem-file',
+  'application/pkix-cert',
+  'application/pkix-crl',
+  'application/octet-stream',
+  'text/plain',
+]);
 
 /** A CA or CRL upload: raw PEM/DER, or JSON {"pem": "..."}. */
 async function readUpload(req: IncomingMessage, limit: number): Promise<string | Buffer> {
   const type = contentType(req);
   if (type === 'application/json') {
     const body = await readJson(req, limit);
-    if (typeof body.pem !== 'string') throw fail(400, 'MTLS_BAD_ARGUMENT', 'the JSON body needs a "pem" string');
+    if (typeof body.pem !== 'string')
+      throw fail(400, 'MTLS_BAD_ARGUMENT', 'the JSON body needs a "pem" string');
     return body.pem;
   }
   if (!UPLOAD_TYPES.has(type)) {
-    throw fail(415, 'MTLS_BAD_ARGUMENT', `unsupported Content-Type "${type}"`, `Send ${[...UPLOAD_TYPES].join(', ')} or application/json {"pem": …}.`);
+    throw fail(
+      415,
+      'MTLS_BAD_ARGUMENT',
+      `unsupported Content-Type "${type}"`,
+      `Send ${[...UPLOAD_TYPES].join(', ')} or application/json {"pem": …}.`,
+    );
   }
   const body = await readBody(req, limit);
   if (body.length === 0) throw fail(400, 'MTLS_BAD_ARGUMENT', 'the upload is empty');
@@ -324,40 +426,92 @@ const intParam = (v: string, what: string): number => {
   return Number(v);
 };
 
-function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (body === undefined) {
     res.writeHead(status, { 'cache-control': 'no-store', ...headers });
     res.end();
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
   res.end(text);
 }
 
-type Route = { method: string; re: RegExp; run: (m: (string | undefined)[], req: IncomingMessage, url: URL, ctx: HandlerContext) => Promise<{ status: number; body?: unknown; headers?: Record<string, string> }> };
+type Route = {
+  method: string;
+  re: RegExp;
+  run: (
+    m: (string | undefined)[],
+    req: IncomingMessage,
+    url: URL,
+    ctx: HandlerContext,
+  ) => Promise<{ status: number; body?: unknown; headers?: Record<string, string> }>;
+};
 
 const ID = '([^/]+)';
 const ROUTES: Route[] = [
-  { method: 'GET', re: /^\/v1\/institutions$/, run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listInstitutions() } }) },
+  {
+    method: 'GET',
+    re: /^\/v1\/institutions$/,
+    run: async (_m, _r, _u, c) => ({
+      status: 200,
+      body: { items: await c.admin.listInstitutions() },
+    }),
+  },
   {
     method: 'POST',
     re: /^\/v1\/institutions$/,
     run: async (_m, req, _u, c) => {
       const body = await readJson(req, c.bodyLimit);
-      const inst = await c.admin.createInstitution({ id: str(body.id, 'id'), name: str(body.name ?? body.id, 'name') });
-      return { status: 201, body: inst, headers: { location: `/v1/institutions/${encodeURIComponent(inst.id)}` } };
+      const inst = await c.admin.createInstitution({
+        id: str(body.id, 'id'),
+        name: str(body.name ?? body.id, 'name'),
+      });
+      return {
+        status: 201,
+        body: inst,
+        headers: { location: `/v1/institutions/${encodeURIComponent(inst.id)}` },
+      };
     },
   },
-  { method: 'GET', re: new RegExp(`^/v1/institutions/${ID}$`), run: async (m, _r, _u, c) => ({ status: 200, body: await c.admin.getInstitution(m[0] as string) }) },
+  {
+    method: 'GET',
+    re: new RegExp(`^/v1/institutions/${ID}$`),
+    run: async (m, _r, _u, c) => ({
+      status: 200,
+      body: await c.admin.getInstitution(m[0] as string),
+    }),
+  },
   {
     method: 'PATCH',
     re: new RegExp(`^/v1/institutions/${ID}$`),
     run: async (m, req, _u, c) => {
       const body = await readJson(req, c.bodyLimit);
       const extra = Object.keys(body).filter((k) => k !== 'status');
-      if (extra.length) throw fail(400, 'MTLS_BAD_ARGUMENT', `cannot change ${extra.join(', ')}; only "status" (active|suspended) can be changed`);
-      return { status: 200, body: await c.admin.setInstitutionStatus(m[0] as string, str(body.status, 'status') as InstitutionStatus) };
+      if (extra.length)
+        throw fail(
+          400,
+          'MTLS_BAD_ARGUMENT',
+          `cannot change ${extra.join(', ')}; only "status" (active|suspended) can be changed`,
+        );
+      return {
+        status: 200,
+        body: await c.admin.setInstitutionStatus(
+          m[0] as string,
+          str(body.status, 'status') as InstitutionStatus,
+        ),
+      };
     },
   },
   {
@@ -368,13 +522,27 @@ const ROUTES: Route[] = [
       return { status: 204 };
     },
   },
-  { method: 'GET', re: new RegExp(`^/v1/institutions/${ID}/cas$`), run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCaChains(m[0]) } }) },
+  {
+    method: 'GET',
+    re: new RegExp(`^/v1/institutions/${ID}/cas$`),
+    run: async (m, _r, _u, c) => ({
+      status: 200,
+      body: { items: await c.admin.listCaChains(m[0]) },
+    }),
+  },
   {
     method: 'POST',
     re: new RegExp(`^/v1/institutions/${ID}/cas$`),
     run: async (m, req, u, c) => {
       const data = await readUpload(req, c.bodyLimit);
-      return { status: 201, body: await c.admin.addCaChain(m[0] as string, data, u.searchParams.get('source') ?? 'upload') };
+      return {
+        status: 201,
+        body: await c.admin.addCaChain(
+          m[0] as string,
+          data,
+          u.searchParams.get('source') ?? 'upload',
+        ),
+      };
     },
   },
   {
@@ -385,13 +553,22 @@ const ROUTES: Route[] = [
       return { status: 204 };
     },
   },
-  { method: 'GET', re: new RegExp(`^/v1/institutions/${ID}/ips$`), run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listIps(m[0]) } }) },
+  {
+    method: 'GET',
+    re: new RegExp(`^/v1/institutions/${ID}/ips$`),
+    run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listIps(m[0]) } }),
+  },
   {
     method: 'POST',
     re: new RegExp(`^/v1/institutions/${ID}/ips$`),
     run: async (m, req, _u, c) => {
       const body = await readJson(req, c.bodyLimit);
-      return { status: 201, body: await c.admin.addIp(m[0] as string, str(body.cidr ?? body.ip, 'cidr'), { allowWideRange: body.allowWideRange === true }) };
+      return {
+        status: 201,
+        body: await c.admin.addIp(m[0] as string, str(body.cidr ?? body.ip, 'cidr'), {
+          allowWideRange: body.allowWideRange === true,
+        }),
+      };
     },
   },
   {
@@ -399,19 +576,31 @@ const ROUTES: Route[] = [
     re: new RegExp(`^/v1/institutions/${ID}/ips(?:/${ID})?$`),
     run: async (m, _r, u, c) => {
       const cidr = m[1] ?? u.searchParams.get('cidr');
-      if (!cidr) throw fail(400, 'MTLS_BAD_ARGUMENT', 'give the IP/CIDR to remove: DELETE /v1/institutions/ID/ips?cidr=203.0.113.7');
+      if (!cidr)
+        throw fail(
+          400,
+          'MTLS_BAD_ARGUMENT',
+          'give the IP/CIDR to remove: DELETE /v1/institutions/ID/ips?cidr=203.0.113.7',
+        );
       parseCidr(cidr);
       await c.admin.removeIp(m[0] as string, cidr);
       return { status: 204 };
     },
   },
-  { method: 'GET', re: new RegExp(`^/v1/institutions/${ID}/crls$`), run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrls(m[0]) } }) },
+  {
+    method: 'GET',
+    re: new RegExp(`^/v1/institutions/${ID}/crls$`),
+    run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrls(m[0]) } }),
+  },
   {
     method: 'PUT',
     re: new RegExp(`^/v1/institutions/${ID}/crls$`),
     run: async (m, req, u, c) => {
       const data = await readUpload(req, c.bodyLimit);
-      return { status: 200, body: await c.admin.putCrls(m[0] as string, data, u.searchParams.get('source') ?? 'upload') };
+      return {
+        status: 200,
+        body: await c.admin.putCrls(m[0] as string, data, u.searchParams.get('source') ?? 'upload'),
+      };
     },
   },
   {
@@ -422,15 +611,26 @@ const ROUTES: Route[] = [
       return { status: 204 };
     },
   },
-  { method: 'GET', re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`), run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrlSources(m[0]) } }) },
+  {
+    method: 'GET',
+    re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`),
+    run: async (m, _r, _u, c) => ({
+      status: 200,
+      body: { items: await c.admin.listCrlSources(m[0]) },
+    }),
+  },
   {
     method: 'POST',
     re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`),
     run: async (m, req, _u, c) => {
       const body = await readJson(req, c.bodyLimit);
       const every = body.intervalSeconds;
-      if (every !== undefined && typeof every !== 'number') throw fail(400, 'MTLS_BAD_ARGUMENT', '"intervalSeconds" must be a number of seconds');
-      return { status: 201, body: await c.admin.addCrlSource(m[0] as string, str(body.url, 'url'), every) };
+      if (every !== undefined && typeof every !== 'number')
+        throw fail(400, 'MTLS_BAD_ARGUMENT', '"intervalSeconds" must be a number of seconds');
+      return {
+        status: 201,
+        body: await c.admin.addCrlSource(m[0] as string, str(body.url, 'url'), every),
+      };
     },
   },
   {
@@ -438,7 +638,12 @@ const ROUTES: Route[] = [
     re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`),
     run: async (m, _r, u, c) => {
       const url = u.searchParams.get('url');
-      if (!url) throw fail(400, 'MTLS_BAD_ARGUMENT', 'give the CRL URL to remove: DELETE /v1/institutions/ID/crl-urls?url=http://…');
+      if (!url)
+        throw fail(
+          400,
+          'MTLS_BAD_ARGUMENT',
+          'give the CRL URL to remove: DELETE /v1/institutions/ID/crl-urls?url=http://…',
+        );
       await c.admin.removeCrlSource(m[0] as string, url);
       return { status: 204 };
     },
@@ -448,17 +653,42 @@ const ROUTES: Route[] = [
     re: new RegExp(`^/v1/institutions/${ID}/crl-urls/refresh$`),
     run: async (m, req, _u, c) => {
       const body = await readJson(req, c.bodyLimit);
-      return { status: 200, body: { items: await c.admin.refreshCrlSources(m[0] as string, body.url === undefined ? undefined : str(body.url, 'url')) } };
+      return {
+        status: 200,
+        body: {
+          items: await c.admin.refreshCrlSources(
+            m[0] as string,
+            body.url === undefined ? undefined : str(body.url, 'url'),
+          ),
+        },
+      };
     },
   },
-  { method: 'GET', re: /^\/v1\/crl-urls$/, run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrlSources() } }) },
-  { method: 'GET', re: new RegExp(`^/v1/institutions/${ID}/rules$`), run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listRules(m[0]) } }) },
+  {
+    method: 'GET',
+    re: /^\/v1\/crl-urls$/,
+    run: async (_m, _r, _u, c) => ({
+      status: 200,
+      body: { items: await c.admin.listCrlSources() },
+    }),
+  },
+  {
+    method: 'GET',
+    re: new RegExp(`^/v1/institutions/${ID}/rules$`),
+    run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listRules(m[0]) } }),
+  },
   {
     method: 'POST',
     re: new RegExp(`^/v1/institutions/${ID}/rules$`),
     run: async (m, req, _u, c) => {
       const body = await readJson(req, c.bodyLimit);
-      return { status: 201, body: await c.admin.addRule(m[0] as string, { kind: str(body.kind, 'kind') as PinnedRule['kind'], value: str(body.value, 'value') }) };
+      return {
+        status: 201,
+        body: await c.admin.addRule(m[0] as string, {
+          kind: str(body.kind, 'kind') as PinnedRule['kind'],
+          value: str(body.value, 'value'),
+        }),
+      };
     },
   },
   {
@@ -469,10 +699,26 @@ const ROUTES: Route[] = [
       return { status: 204 };
     },
   },
-  { method: 'GET', re: /^\/v1\/cas$/, run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCaChains() } }) },
-  { method: 'GET', re: /^\/v1\/ips$/, run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listIps() } }) },
-  { method: 'GET', re: /^\/v1\/crls$/, run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrls() } }) },
-  { method: 'GET', re: /^\/v1\/rules$/, run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listRules() } }) },
+  {
+    method: 'GET',
+    re: /^\/v1\/cas$/,
+    run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCaChains() } }),
+  },
+  {
+    method: 'GET',
+    re: /^\/v1\/ips$/,
+    run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listIps() } }),
+  },
+  {
+    method: 'GET',
+    re: /^\/v1\/crls$/,
+    run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrls() } }),
+  },
+  {
+    method: 'GET',
+    re: /^\/v1\/rules$/,
+    run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listRules() } }),
+  },
   {
     method: 'GET',
     re: /^\/v1\/audit$/,
@@ -494,7 +740,11 @@ const ROUTES: Route[] = [
   },
 ];
 
-async function handle(req: IncomingMessage, res: ServerResponse, ctx: HandlerContext): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HandlerContext,
+): Promise<void> {
   const started = process.hrtime.bigint();
   const method = req.method ?? 'GET';
   let path = '/';
@@ -512,14 +762,28 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: HandlerCon
     if (path === '/readyz' && (method === 'GET' || method === 'HEAD')) {
       const r = await readiness(ctx);
       status = r.ok ? 200 : 503;
-      send(res, status, r.ok ? { status: 'ready', registryVersion: r.version } : { status: 'not_ready', detail: r.detail });
+      send(
+        res,
+        status,
+        r.ok
+          ? { status: 'ready', registryVersion: r.version }
+          : { status: 'not_ready', detail: r.detail },
+      );
       return;
     }
     // A browser page must never drive the admin API (CSRF with an admin
     // client certificate installed in the browser): browsers send Origin /
     // Sec-Fetch-Site on such requests; the CLI and scripts do not.
-    if (req.headers.origin !== undefined || (req.headers['sec-fetch-site'] !== undefined && req.headers['sec-fetch-site'] !== 'none')) {
-      throw fail(403, 'MTLS_UNAUTHORIZED', 'the admin API does not serve browser requests (an Origin header was sent)', 'Call it from the CLI or a script.');
+    if (
+      req.headers.origin !== undefined ||
+      (req.headers['sec-fetch-site'] !== undefined && req.headers['sec-fetch-site'] !== 'none')
+    ) {
+      throw fail(
+        403,
+        'MTLS_UNAUTHORIZED',
+        'the admin API does not serve browser requests (an Origin header was sent)',
+        'Call it from the CLI or a script.',
+      );
     }
     actor = authenticate(req, ctx);
     let allowed: string[] = [];
@@ -542,18 +806,41 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: HandlerCon
       return;
     }
     allowed = [...new Set(allowed)];
-    if (allowed.length) throw new HttpError(405, new MtlsError('MTLS_USAGE', `${method} is not allowed on ${path}`, { hint: `Use ${allowed.join(', ')}.` }));
-    throw fail(404, 'MTLS_NOT_FOUND', `no admin API resource at ${path}`, 'See the admin API routes under /v1 (institutions, cas, ips, crls, rules, audit).');
+    if (allowed.length)
+      throw new HttpError(
+        405,
+        new MtlsError('MTLS_USAGE', `${method} is not allowed on ${path}`, {
+          hint: `Use ${allowed.join(', ')}.`,
+        }),
+      );
+    throw fail(
+      404,
+      'MTLS_NOT_FOUND',
+      `no admin API resource at ${path}`,
+      'See the admin API routes under /v1 (institutions, cas, ips, crls, rules, audit).',
+    );
   } catch (e) {
     const httpErr = e instanceof HttpError ? e : undefined;
     const err = httpErr?.error ?? toMtlsError(e);
     status = httpErr?.status ?? statusOf(err);
     errorCode = err.code;
     if (!res.headersSent) {
-      send(res, status, { error: { code: err.code, message: err.message, hint: err.hint, ...(err.details ? { details: err.details } : {}) } }, {
-        ...(status === 401 ? { 'www-authenticate': 'Bearer realm="mtls-admin"' } : {}),
-        ...(status === 413 ? { connection: 'close' } : {}),
-      });
+      send(
+        res,
+        status,
+        {
+          error: {
+            code: err.code,
+            message: err.message,
+            hint: err.hint,
+            ...(err.details ? { details: err.details } : {}),
+          },
+        },
+        {
+          ...(status === 401 ? { 'www-authenticate': 'Bearer realm="mtls-admin"' } : {}),
+          ...(status === 413 ? { connection: 'close' } : {}),
+        },
+      );
     }
   } finally {
     ctx.onRequest?.({
@@ -578,7 +865,9 @@ function statusOf(err: MtlsError): number {
   return err.code in ERROR_CODES ? err.httpStatus : 500;
 }
 
-async function readiness(ctx: HandlerContext): Promise<{ ok: boolean; version?: number; detail?: string }> {
+async function readiness(
+  ctx: HandlerContext,
+): Promise<{ ok: boolean; version?: number; detail?: string }> {
   try {
     const version = await ctx.registry.version();
     if (ctx.ready) {

@@ -41,18 +41,26 @@ export function parseCidr(input: string, field = 'IP/CIDR'): ParsedCidr {
   const prefixText = slash < 0 ? undefined : raw.slice(slash + 1);
   let bytes = parseIpBytes(addrText);
   if (!bytes) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} "${input}" is not an IPv4 or IPv6 address or CIDR block`, {
-      subject: field,
-      hint: 'Write an address (203.0.113.7, 2001:db8::7) or a block (203.0.113.0/24, 2001:db8::/48), without zone ids.',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${field} "${input}" is not an IPv4 or IPv6 address or CIDR block`,
+      {
+        subject: field,
+        hint: 'Write an address (203.0.113.7, 2001:db8::7) or a block (203.0.113.0/24, 2001:db8::/48), without zone ids.',
+      },
+    );
   }
   const maxBits = bytes.length * 8;
   let prefix = maxBits;
   if (prefixText !== undefined) {
     if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > maxBits) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} "${input}" has an invalid prefix length "/${prefixText}" (0–${maxBits} allowed for IPv${maxBits === 32 ? 4 : 6})`, {
-        subject: field,
-      });
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `${field} "${input}" has an invalid prefix length "/${prefixText}" (0–${maxBits} allowed for IPv${maxBits === 32 ? 4 : 6})`,
+        {
+          subject: field,
+        },
+      );
     }
     prefix = Number(prefixText);
   }
@@ -64,16 +72,24 @@ export function parseCidr(input: string, field = 'IP/CIDR'): ParsedCidr {
   const network = maskBytes(bytes, prefix);
   if (!network.equals(bytes)) {
     const suggestion = `${formatIpBytes(network)}/${prefix}`;
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} "${input}" has host bits set beyond /${prefix}`, {
-      subject: field,
-      hint: `Did you mean ${suggestion}? Or register the single address as ${formatIpBytes(bytes)}.`,
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${field} "${input}" has host bits set beyond /${prefix}`,
+      {
+        subject: field,
+        hint: `Did you mean ${suggestion}? Or register the single address as ${formatIpBytes(bytes)}.`,
+      },
+    );
   }
   if (prefix === 0) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} "${input}" covers every IPv${family} address; an institution must be bound to its own static IPs`, {
-      subject: field,
-      hint: 'Register the institution\'s static addresses or its provider-assigned block, not /0.',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${field} "${input}" covers every IPv${family} address; an institution must be bound to its own static IPs`,
+      {
+        subject: field,
+        hint: "Register the institution's static addresses or its provider-assigned block, not /0.",
+      },
+    );
   }
   return { family, network, prefix, text: `${formatIpBytes(network)}/${prefix}` };
 }
@@ -110,8 +126,12 @@ export function assertWideRangeAllowed(cidr: string): void {
   const { family, prefix, text } = parseCidr(cidr);
   const min = family === 4 ? MIN_IPV4_PREFIX : MIN_IPV6_PREFIX;
   if (prefix >= min) return;
-  throw new MtlsError('MTLS_BAD_ARGUMENT', `${text} is wider than /${min}: an IPv${family} block that large is unlikely to be one institution's own static addresses`, {
-    subject: text,
-    hint: `Register the institution's own addresses (a /${min} or narrower), or pass --allow-wide-range (library: { allowWideRange: true }) if the block really is theirs.`,
-  });
+  throw new MtlsError(
+    'MTLS_BAD_ARGUMENT',
+    `${text} is wider than /${min}: an IPv${family} block that large is unlikely to be one institution's own static addresses`,
+    {
+      subject: text,
+      hint: `Register the institution's own addresses (a /${min} or narrower), or pass --allow-wide-range (library: { allowWideRange: true }) if the block really is theirs.`,
+    },
+  );
 }

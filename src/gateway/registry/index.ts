@@ -8,8 +8,16 @@ import { openSqliteRegistry, type SqliteRegistryOptions } from './sqlite-registr
 import type { Registry } from './types.js';
 
 export * from './types.js';
-export { openSqliteRegistry, SqliteRegistry, type SqliteRegistryOptions } from './sqlite-registry.js';
-export { openPostgresRegistry, PostgresRegistry, type PostgresRegistryOptions } from './postgres-registry.js';
+export {
+  openSqliteRegistry,
+  SqliteRegistry,
+  type SqliteRegistryOptions,
+} from './sqlite-registry.js';
+export {
+  openPostgresRegistry,
+  PostgresRegistry,
+  type PostgresRegistryOptions,
+} from './postgres-registry.js';
 export { normaliseCidr, parseCidr, parseIpBytes, formatIpBytes, type ParsedCidr } from './cidr.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
 
@@ -38,15 +46,23 @@ export function parseRegistryLocation(location: string): RegistryLocation {
   if (/^postgres(ql)?:\/\//i.test(value)) return { kind: 'postgres', url: value };
   if (/^sqlite:/i.test(value)) {
     const path = value.replace(/^sqlite:(\/\/)?/i, '');
-    if (path === '') throw new MtlsError('MTLS_CONFIG_INVALID', `registry location "${value}" has no file path`, { subject: 'registry', hint: 'Write sqlite:/var/lib/mtls/registry.db.' });
+    if (path === '')
+      throw new MtlsError('MTLS_CONFIG_INVALID', `registry location "${value}" has no file path`, {
+        subject: 'registry',
+        hint: 'Write sqlite:/var/lib/mtls/registry.db.',
+      });
     return { kind: 'sqlite', path };
   }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value);
   if (scheme) {
-    throw new MtlsError('MTLS_CONFIG_UNSUPPORTED', `registry location "${value}" uses the unsupported scheme ${scheme[1]}:`, {
-      subject: 'registry',
-      hint: 'Use a SQLite file path (sqlite:PATH) or a PostgreSQL URL (postgres://user@host:5432/db).',
-    });
+    throw new MtlsError(
+      'MTLS_CONFIG_UNSUPPORTED',
+      `registry location "${value}" uses the unsupported scheme ${scheme[1]}:`,
+      {
+        subject: 'registry',
+        hint: 'Use a SQLite file path (sqlite:PATH) or a PostgreSQL URL (postgres://user@host:5432/db).',
+      },
+    );
   }
   return { kind: 'sqlite', path: value };
 }
@@ -56,7 +72,10 @@ export function parseRegistryLocation(location: string): RegistryLocation {
  * @throws MTLS_CONFIG_INVALID / MTLS_CONFIG_UNSUPPORTED naming the location and the fix
  * @throws MTLS_NETWORK when PostgreSQL cannot be reached
  */
-export async function openRegistry(location: string, options: OpenRegistryOptions = {}): Promise<Registry> {
+export async function openRegistry(
+  location: string,
+  options: OpenRegistryOptions = {},
+): Promise<Registry> {
   const loc = parseRegistryLocation(location);
   if (loc.kind === 'postgres') return openPostgresRegistry(loc.url, options.postgres);
   return openSqliteRegistry(loc.path, options.sqlite);

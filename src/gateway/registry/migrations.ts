@@ -187,7 +187,8 @@ CREATE INDEX audit_log_institution_time ON audit_log(institution_id, time);
   },
   {
     version: 2,
-    description: 'CRLs keyed by the SHA-256 of the CA certificate that signed them, not by issuer name',
+    description:
+      'CRLs keyed by the SHA-256 of the CA certificate that signed them, not by issuer name',
     // Two CAs of one institution may share a subject (key rotation, RFC 5280
     // §5.1.2.3 names the issuer only): keyed by name, the new CA's CRL would
     // replace the old CA's and un-revoke its certificates. Rows stored before
@@ -220,7 +221,8 @@ CREATE INDEX crls_institution ON crls(institution_id);
   },
   {
     version: 3,
-    description: 'CRL distribution points the gateway fetches on a schedule, with the last fetch outcome',
+    description:
+      'CRL distribution points the gateway fetches on a schedule, with the last fetch outcome',
     // The last_* columns are bookkeeping written after each download; they do
     // not bump the registry version, so a fetch that changes nothing does not
     // make every gateway process reload its trust snapshot.
@@ -285,20 +287,31 @@ export async function migrateRegistry(driver: SqlDriver): Promise<MigrationResul
     const tables = await driver.tables(q);
     let from = 0;
     if (tables.includes('schema_version')) {
-      from = Number((await q.run('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version')).rows[0]?.v);
+      from = Number(
+        (await q.run('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version')).rows[0]?.v,
+      );
     } else if (tables.length > 0) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `${driver.where} is not an mtlskit registry: it holds other tables (${tables.slice(0, 5).join(', ')}) and no schema_version`, {
-        subject: driver.where,
-        hint: 'Point the registry setting at an mtlskit registry, or at a new file, schema or database to create an empty one.',
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `${driver.where} is not an mtlskit registry: it holds other tables (${tables.slice(0, 5).join(', ')}) and no schema_version`,
+        {
+          subject: driver.where,
+          hint: 'Point the registry setting at an mtlskit registry, or at a new file, schema or database to create an empty one.',
+        },
+      );
     } else {
-      await q.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      await q.exec(
+        'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
+      );
     }
     assertKnownVersion(from, driver.where);
     for (const m of MIGRATIONS) {
       if (m.version <= from) continue;
       await q.exec(m[driver.dialect]);
-      await q.run('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)', [m.version, m.description, new Date().toISOString()]);
+      await q.run(
+        'INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)',
+        [m.version, m.description, new Date().toISOString()],
+      );
     }
     return { from, to: LATEST_SCHEMA_VERSION };
   });
@@ -313,7 +326,10 @@ export function assertKnownVersion(version: number, source: string): void {
     throw new MtlsError(
       'MTLS_CONFIG_UNSUPPORTED',
       `${source} has registry schema version ${version}, newer than this mtlskit understands (${LATEST_SCHEMA_VERSION})`,
-      { subject: source, hint: 'Upgrade mtlskit on this host to the version that wrote the registry.' },
+      {
+        subject: source,
+        hint: 'Upgrade mtlskit on this host to the version that wrote the registry.',
+      },
     );
   }
 }

@@ -42,21 +42,47 @@ export function mapPgError(e: unknown, where: string, action: string): MtlsError
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
   const msg = err.message ?? String(e);
-  const make = (c: ErrorCode, message: string, hint?: string): MtlsError => new MtlsError(c, message, { subject: where, cause: e, ...(hint ? { hint } : {}) });
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(code) || /Connection terminated/i.test(msg)) {
-    return make('MTLS_NETWORK', `cannot reach PostgreSQL at ${where} to ${action} (${code || msg})`, 'Check that PostgreSQL is running and the host and port in the registry URL are right.');
+  const make = (c: ErrorCode, message: string, hint?: string): MtlsError =>
+    new MtlsError(c, message, { subject: where, cause: e, ...(hint ? { hint } : {}) });
+  if (
+    ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(
+      code,
+    ) ||
+    /Connection terminated/i.test(msg)
+  ) {
+    return make(
+      'MTLS_NETWORK',
+      `cannot reach PostgreSQL at ${where} to ${action} (${code || msg})`,
+      'Check that PostgreSQL is running and the host and port in the registry URL are right.',
+    );
   }
   if (code === '28P01' || code === '28000') {
-    return make('MTLS_CONFIG_INVALID', `PostgreSQL at ${where} refused the login (${msg})`, 'Check the user and password in the registry URL (or PGPASSWORD / ~/.pgpass) and pg_hba.conf.');
+    return make(
+      'MTLS_CONFIG_INVALID',
+      `PostgreSQL at ${where} refused the login (${msg})`,
+      'Check the user and password in the registry URL (or PGPASSWORD / ~/.pgpass) and pg_hba.conf.',
+    );
   }
   if (code === '3D000') {
-    return make('MTLS_CONFIG_INVALID', `PostgreSQL database in ${where} does not exist (${msg})`, 'Create it (createdb NAME) or fix the database name in the registry URL.');
+    return make(
+      'MTLS_CONFIG_INVALID',
+      `PostgreSQL database in ${where} does not exist (${msg})`,
+      'Create it (createdb NAME) or fix the database name in the registry URL.',
+    );
   }
   if (code === '42501') {
-    return make('MTLS_CONFIG_INVALID', `PostgreSQL user may not ${action} at ${where} (${msg})`, 'Grant the registry user rights on its schema (GRANT ALL ON SCHEMA mtls TO …).');
+    return make(
+      'MTLS_CONFIG_INVALID',
+      `PostgreSQL user may not ${action} at ${where} (${msg})`,
+      'Grant the registry user rights on its schema (GRANT ALL ON SCHEMA mtls TO …).',
+    );
   }
   if (code === '40001' || code === '40P01' || code === '55P03') {
-    return make('MTLS_LOCK_TIMEOUT', `PostgreSQL at ${where}: ${action} conflicted with another writer (${msg})`, 'Retry the command.');
+    return make(
+      'MTLS_LOCK_TIMEOUT',
+      `PostgreSQL at ${where}: ${action} conflicted with another writer (${msg})`,
+      'Retry the command.',
+    );
   }
   return make('MTLS_INTERNAL', `PostgreSQL at ${where}: ${action} failed: ${msg}`);
 }
@@ -74,11 +100,18 @@ async function loadPg(): Promise<Pg> {
     return (await import('pg')).default;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /['"]pg['"]/.test((e as Error).message)) {
-      throw new MtlsError('MTLS_CONFIG_UNSUPPORTED', 'a postgres:// registry needs the package `pg`, which is not installed', {
-        subject: 'pg',
-        hint: 'Install it next to mtlskit (`npm install pg@8`), or use a SQLite registry file.',
-      });
+    if (
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      /['"]pg['"]/.test((e as Error).message)
+    ) {
+      throw new MtlsError(
+        'MTLS_CONFIG_UNSUPPORTED',
+        'a postgres:// registry needs the package `pg`, which is not installed',
+        {
+          subject: 'pg',
+          hint: 'Install it next to mtlskit (`npm install pg@8`), or use a SQLite registry file.',
+        },
+      );
     }
     throw e;
   }
@@ -87,7 +120,10 @@ async function loadPg(): Promise<Pg> {
 /** BIGINT (ids, the version counter) as a number, as SQLite returns it; registry values stay far below 2^53. */
 const INT8_OID = 20;
 const typesOf = (driver: Pg): pg.CustomTypesConfig => ({
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : driver.types.getTypeParser(oid, format))) as Pg['types']['getTypeParser'],
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID
+      ? Number
+      : driver.types.getTypeParser(oid, format)) as Pg['types']['getTypeParser'],
 });
 
 /** `?` placeholders to PostgreSQL's `$1, $2, …` (registry statements have no `?` in literals). */
@@ -124,18 +160,30 @@ class PostgresDriver implements SqlDriver {
     this.server = describeUrl(url);
     this.schema = options.schema ?? 'mtls';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `registry schema name "${this.schema}" is not a plain lower-case SQL identifier`, { subject: 'schema' });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `registry schema name "${this.schema}" is not a plain lower-case SQL identifier`,
+        { subject: 'schema' },
+      );
     }
     const poolSize = options.poolSize ?? 5;
     if (!Number.isInteger(poolSize) || poolSize < 1) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `registry poolSize ${poolSize} must be a positive integer`, { subject: 'poolSize' });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `registry poolSize ${poolSize} must be a positive integer`,
+        { subject: 'poolSize' },
+      );
     }
     this.where = `${this.server} (schema ${this.schema})`;
     this.channel = `mtls_registry_${this.schema}`;
   }
 
   private config(driver: Pg): pg.ClientConfig {
-    return { connectionString: this.url, options: `-c search_path=${this.schema}`, types: typesOf(driver) };
+    return {
+      connectionString: this.url,
+      options: `-c search_path=${this.schema}`,
+      types: typesOf(driver),
+    };
   }
 
   private report(err: MtlsError): void {
@@ -174,7 +222,9 @@ class PostgresDriver implements SqlDriver {
     try {
       await client.query(BEGIN[mode]);
       if (mode === 'migrate') {
-        await q.run('SELECT pg_advisory_xact_lock(hashtext(?))', [`mtlskit-migrate-${this.schema}`]);
+        await q.run('SELECT pg_advisory_xact_lock(hashtext(?))', [
+          `mtlskit-migrate-${this.schema}`,
+        ]);
         await q.exec(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
       }
       const result = await fn(q);
@@ -193,11 +243,18 @@ class PostgresDriver implements SqlDriver {
   }
 
   async tables(q: SqlQuery): Promise<string[]> {
-    return (await q.run('SELECT table_name FROM information_schema.tables WHERE table_schema = ?', [this.schema])).rows.map((r) => String(r.table_name));
+    return (
+      await q.run('SELECT table_name FROM information_schema.tables WHERE table_schema = ?', [
+        this.schema,
+      ])
+    ).rows.map((r) => String(r.table_name));
   }
 
   async announce(q: SqlQuery, version: number, institutionId: string | null): Promise<void> {
-    await q.run('SELECT pg_notify(?, ?)', [this.channel, JSON.stringify({ version, institutionId })]);
+    await q.run('SELECT pg_notify(?, ?)', [
+      this.channel,
+      JSON.stringify({ version, institutionId }),
+    ]);
   }
 
   /** LISTENs on the registry's channel; each notification, and each (re)connection (catch-up), is a tick. */
@@ -208,7 +265,11 @@ class PostgresDriver implements SqlDriver {
     const start = (): void => {
       const driver = this.pg;
       // open() loads pg before the registry is handed out; a feed without it would never tick.
-      if (!driver) throw new MtlsError('MTLS_INTERNAL', `registry ${this.where}: change feed started before the connection was opened`);
+      if (!driver)
+        throw new MtlsError(
+          'MTLS_INTERNAL',
+          `registry ${this.where}: change feed started before the connection was opened`,
+        );
       const c = new driver.Client(this.config(driver));
       client = c;
       const retry = (e: unknown): void => {
@@ -274,7 +335,10 @@ export class PostgresRegistry extends SqlRegistry {
  * @throws MTLS_CONFIG_INVALID for a refused login, a missing database or a foreign schema
  * @throws MTLS_CONFIG_UNSUPPORTED when a newer mtlskit wrote the schema
  */
-export async function openPostgresRegistry(url: string, options: PostgresRegistryOptions = {}): Promise<PostgresRegistry> {
+export async function openPostgresRegistry(
+  url: string,
+  options: PostgresRegistryOptions = {},
+): Promise<PostgresRegistry> {
   const registry = new PostgresRegistry(url, options);
   await registry.init();
   return registry;

@@ -76,7 +76,12 @@ const toChain = (r: SqlRow, fingerprints: string[]): CaChainRecord => ({
   notAfter: str(r.not_after),
   createdAt: str(r.created_at),
 });
-const toIp = (r: SqlRow): IpRecord => ({ id: Number(r.id), institutionId: str(r.institution_id), cidr: str(r.cidr), createdAt: str(r.created_at) });
+const toIp = (r: SqlRow): IpRecord => ({
+  id: Number(r.id),
+  institutionId: str(r.institution_id),
+  cidr: str(r.cidr),
+  createdAt: str(r.created_at),
+});
 const toCrl = (r: SqlRow): CrlRecord => ({
   id: Number(r.id),
   institutionId: str(r.institution_id),
@@ -101,10 +106,34 @@ const toCrlSource = (r: SqlRow): CrlSourceRecord => ({
   lastGoodThisUpdate: optStr(r.last_good_this_update),
   lastGoodNextUpdate: optStr(r.last_good_next_update),
 });
-const toRule = (r: SqlRow): PinnedRule => ({ id: Number(r.id), institutionId: str(r.institution_id), kind: r.kind as PinnedRule['kind'], value: str(r.value) }) as PinnedRule;
+const toRule = (r: SqlRow): PinnedRule =>
+  ({
+    id: Number(r.id),
+    institutionId: str(r.institution_id),
+    kind: r.kind as PinnedRule['kind'],
+    value: str(r.value),
+  }) as PinnedRule;
 
 /** Audit columns, in the order {@link auditValues} gives them. */
-const AUDIT_COLUMNS = ['time', 'kind', 'ip', 'institution_id', 'subject', 'issuer', 'serial', 'fingerprint_sha256', 'tls_version', 'cipher', 'outcome', 'reason', 'detail', 'method', 'path', 'status', 'duration_ms'];
+const AUDIT_COLUMNS = [
+  'time',
+  'kind',
+  'ip',
+  'institution_id',
+  'subject',
+  'issuer',
+  'serial',
+  'fingerprint_sha256',
+  'tls_version',
+  'cipher',
+  'outcome',
+  'reason',
+  'detail',
+  'method',
+  'path',
+  'status',
+  'duration_ms',
+];
 const auditValues = (r: AuditRecord): SqlValue[] => [
   r.time,
   r.kind,
@@ -150,7 +179,10 @@ const AUDIT_ROWS_PER_STATEMENT = 500;
 
 /** The registry over a SQL driver. Open it with `openSqliteRegistry`, `openPostgresRegistry` or `openRegistry`. */
 export class SqlRegistry implements Registry {
-  private readonly listeners = new Map<(change: RegistryChange) => void, ((error: MtlsError) => void) | undefined>();
+  private readonly listeners = new Map<
+    (change: RegistryChange) => void,
+    ((error: MtlsError) => void) | undefined
+  >();
   private stopWatch: (() => void) | undefined;
   private opened = false;
   private closed = false;
@@ -173,7 +205,11 @@ export class SqlRegistry implements Registry {
    */
   async init(): Promise<void> {
     if (this.opened) return;
-    if (this.closed) throw new MtlsError('MTLS_INTERNAL', `registry ${this.driver.where} was closed; open it again`);
+    if (this.closed)
+      throw new MtlsError(
+        'MTLS_INTERNAL',
+        `registry ${this.driver.where} was closed; open it again`,
+      );
     try {
       await this.driver.open();
       await migrateRegistry(this.driver);
@@ -198,9 +234,17 @@ export class SqlRegistry implements Registry {
   }
 
   /** Runs `fn` in a transaction of the given mode, mapping store errors to MtlsErrors that say what was being done. */
-  private async tx<T>(mode: SqlTransactionMode, action: string, fn: (q: SqlQuery) => Promise<T>): Promise<T> {
+  private async tx<T>(
+    mode: SqlTransactionMode,
+    action: string,
+    fn: (q: SqlQuery) => Promise<T>,
+  ): Promise<T> {
     if (!this.opened) {
-      throw new MtlsError('MTLS_INTERNAL', `registry ${this.driver.where} is ${this.closed ? 'closed' : 'not initialised (call init())'}`, { subject: this.driver.where });
+      throw new MtlsError(
+        'MTLS_INTERNAL',
+        `registry ${this.driver.where} is ${this.closed ? 'closed' : 'not initialised (call init())'}`,
+        { subject: this.driver.where },
+      );
     }
     try {
       return await this.driver.transaction(mode, fn);
@@ -210,7 +254,11 @@ export class SqlRegistry implements Registry {
   }
 
   /** Runs one read statement. */
-  private async rows(action: string, sql: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
+  private async rows(
+    action: string,
+    sql: string,
+    params: readonly SqlValue[] = [],
+  ): Promise<SqlRow[]> {
     return this.tx('read', action, async (q) => (await q.run(sql, params)).rows);
   }
 
@@ -218,10 +266,21 @@ export class SqlRegistry implements Registry {
    * Runs a registry change in one transaction that bumps the version counter,
    * then tells this process's listeners at once.
    */
-  private async write<T>(action: string, institutionId: string | null, fn: (q: SqlQuery) => Promise<T>): Promise<T> {
+  private async write<T>(
+    action: string,
+    institutionId: string | null,
+    fn: (q: SqlQuery) => Promise<T>,
+  ): Promise<T> {
     let version = 0;
     const result = await this.tx('write', action, async (q) => {
-      version = Number((await q.run('UPDATE registry_state SET version = version + 1, last_institution_id = ? WHERE id = 1 RETURNING version', [institutionId])).rows[0]?.version);
+      version = Number(
+        (
+          await q.run(
+            'UPDATE registry_state SET version = version + 1, last_institution_id = ? WHERE id = 1 RETURNING version',
+            [institutionId],
+          )
+        ).rows[0]?.version,
+      );
       const r = await fn(q);
       await this.driver.announce(q, version, institutionId);
       return r;
@@ -249,7 +308,13 @@ export class SqlRegistry implements Registry {
       try {
         l(change);
       } catch (e) {
-        this.report(new MtlsError('MTLS_INTERNAL', `a registry change listener failed: ${(e as Error).message ?? String(e)}`, { cause: e }));
+        this.report(
+          new MtlsError(
+            'MTLS_INTERNAL',
+            `a registry change listener failed: ${(e as Error).message ?? String(e)}`,
+            { cause: e },
+          ),
+        );
       }
     }
   }
@@ -267,7 +332,13 @@ export class SqlRegistry implements Registry {
       try {
         onError?.(err);
       } catch (e) {
-        this.report(new MtlsError('MTLS_INTERNAL', `a registry error listener failed: ${(e as Error).message ?? String(e)}`, { cause: e }));
+        this.report(
+          new MtlsError(
+            'MTLS_INTERNAL',
+            `a registry error listener failed: ${(e as Error).message ?? String(e)}`,
+            { cause: e },
+          ),
+        );
       }
     }
   }
@@ -277,7 +348,10 @@ export class SqlRegistry implements Registry {
     if (this.polling || !this.opened) return;
     this.polling = true;
     try {
-      const [row] = await this.rows('poll for registry changes (retrying)', 'SELECT version, last_institution_id FROM registry_state WHERE id = 1');
+      const [row] = await this.rows(
+        'poll for registry changes (retrying)',
+        'SELECT version, last_institution_id FROM registry_state WHERE id = 1',
+      );
       if (!this.opened) return;
       const version = Number(row?.version);
       if (this.feedBroken || this.epoch !== this.driver.epoch) {
@@ -291,7 +365,8 @@ export class SqlRegistry implements Registry {
       }
       this.observe(version, optStr(row?.last_institution_id));
     } catch (e) {
-      if (this.opened) this.feedFailed(this.driver.mapError(e, 'poll for registry changes (retrying)'));
+      if (this.opened)
+        this.feedFailed(this.driver.mapError(e, 'poll for registry changes (retrying)'));
     } finally {
       this.polling = false;
     }
@@ -309,15 +384,38 @@ export class SqlRegistry implements Registry {
   }
 
   /** Deletes one row of an institution; `missing` says what was not there, `list` which command lists it (`ca list`, `ip list`, …). */
-  private async removeOwned(q: SqlQuery, table: string, column: string, value: SqlValue, institutionId: string, missing: string, list: string): Promise<void> {
+  private async removeOwned(
+    q: SqlQuery,
+    table: string,
+    column: string,
+    value: SqlValue,
+    institutionId: string,
+    missing: string,
+    list: string,
+  ): Promise<void> {
     await this.requireInstitution(q, institutionId);
-    if ((await q.run(`DELETE FROM ${table} WHERE ${column} = ? AND institution_id = ?`, [value, institutionId])).changes === 0) {
-      throw new MtlsError('MTLS_NOT_FOUND', missing, { subject: String(value), hint: `List what it has with \`mtls gateway ${list} ${institutionId}\`.` });
+    if (
+      (
+        await q.run(`DELETE FROM ${table} WHERE ${column} = ? AND institution_id = ?`, [
+          value,
+          institutionId,
+        ])
+      ).changes === 0
+    ) {
+      throw new MtlsError('MTLS_NOT_FOUND', missing, {
+        subject: String(value),
+        hint: `List what it has with \`mtls gateway ${list} ${institutionId}\`.`,
+      });
     }
   }
 
   /** Runs an INSERT whose unique violation means "already there". */
-  private async insertUnique(q: SqlQuery, sql: string, params: SqlValue[], conflict: () => MtlsError): Promise<SqlRow> {
+  private async insertUnique(
+    q: SqlQuery,
+    sql: string,
+    params: SqlValue[],
+    conflict: () => MtlsError,
+  ): Promise<SqlRow> {
     try {
       return (await q.run(sql, params)).rows[0] as SqlRow;
     } catch (e) {
@@ -336,8 +434,12 @@ export class SqlRegistry implements Registry {
     const now = new Date().toISOString();
     return this.write(`add institution ${id}`, id, async (q) =>
       toInstitution(
-        await this.insertUnique(q, `INSERT INTO institutions (id, name, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?) RETURNING *`, [id, name, now, now], () =>
-          new MtlsError('MTLS_CONFLICT', `institution "${id}" already exists`, { subject: id }),
+        await this.insertUnique(
+          q,
+          `INSERT INTO institutions (id, name, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?) RETURNING *`,
+          [id, name, now, now],
+          () =>
+            new MtlsError('MTLS_CONFLICT', `institution "${id}" already exists`, { subject: id }),
         ),
       ),
     );
@@ -345,13 +447,19 @@ export class SqlRegistry implements Registry {
 
   /** One institution, or null. */
   async getInstitution(id: string): Promise<Institution | null> {
-    const [row] = await this.rows('read an institution', 'SELECT * FROM institutions WHERE id = ?', [id]);
+    const [row] = await this.rows(
+      'read an institution',
+      'SELECT * FROM institutions WHERE id = ?',
+      [id],
+    );
     return row ? toInstitution(row) : null;
   }
 
   /** Every institution, by id. */
   async listInstitutions(): Promise<Institution[]> {
-    return (await this.rows('list institutions', 'SELECT * FROM institutions ORDER BY id')).map(toInstitution);
+    return (await this.rows('list institutions', 'SELECT * FROM institutions ORDER BY id')).map(
+      toInstitution,
+    );
   }
 
   /**
@@ -363,7 +471,14 @@ export class SqlRegistry implements Registry {
     const now = new Date().toISOString();
     return this.write(`set status of ${id}`, id, async (q) => {
       await this.requireInstitution(q, id);
-      return toInstitution((await q.run('UPDATE institutions SET status = ?, updated_at = ? WHERE id = ? RETURNING *', [status, now, id])).rows[0] as SqlRow);
+      return toInstitution(
+        (
+          await q.run(
+            'UPDATE institutions SET status = ?, updated_at = ? WHERE id = ? RETURNING *',
+            [status, now, id],
+          )
+        ).rows[0] as SqlRow,
+      );
     });
   }
 
@@ -385,30 +500,54 @@ export class SqlRegistry implements Registry {
    * whose first (issuing) CA this institution already has.
    * @throws MTLS_NOT_FOUND, MTLS_CONFLICT, MTLS_BAD_ARGUMENT
    */
-  async addCaChain(institutionId: string, chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string }): Promise<CaChainRecord> {
+  async addCaChain(
+    institutionId: string,
+    chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string },
+  ): Promise<CaChainRecord> {
     const input = validateChainInput(chain);
     const now = new Date().toISOString();
     return this.write(`add a CA chain to ${institutionId}`, institutionId, async (q) => {
       await this.requireInstitution(q, institutionId);
       for (const [i, fp] of input.fingerprints.entries()) {
-        for (const hit of (await q.run('SELECT chain_id, institution_id FROM ca_certificates WHERE fingerprint = ?', [fp])).rows) {
+        for (const hit of (
+          await q.run(
+            'SELECT chain_id, institution_id FROM ca_certificates WHERE fingerprint = ?',
+            [fp],
+          )
+        ).rows) {
           if (hit.institution_id !== institutionId) {
-            throw new MtlsError('MTLS_CONFLICT', `certificate #${i + 1} of the chain (SHA-256 ${fp}) is already registered to institution "${str(hit.institution_id)}"`, {
-              subject: fp,
-              hint: 'A CA may belong to one institution only; otherwise two institutions could pass as each other.',
-            });
+            throw new MtlsError(
+              'MTLS_CONFLICT',
+              `certificate #${i + 1} of the chain (SHA-256 ${fp}) is already registered to institution "${str(hit.institution_id)}"`,
+              {
+                subject: fp,
+                hint: 'A CA may belong to one institution only; otherwise two institutions could pass as each other.',
+              },
+            );
           }
           if (i === 0) {
-            throw new MtlsError('MTLS_CONFLICT', `the chain's issuing CA (SHA-256 ${fp}) is already registered to "${institutionId}" as chain ${Number(hit.chain_id)}`, {
-              subject: fp,
-              hint: 'Nothing to do; list the chains with `mtls gateway ca list`.',
-            });
+            throw new MtlsError(
+              'MTLS_CONFLICT',
+              `the chain's issuing CA (SHA-256 ${fp}) is already registered to "${institutionId}" as chain ${Number(hit.chain_id)}`,
+              {
+                subject: fp,
+                hint: 'Nothing to do; list the chains with `mtls gateway ca list`.',
+              },
+            );
           }
         }
       }
-      const row = (await q.run('INSERT INTO ca_chains (institution_id, pem, subject, not_after, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *', [institutionId, input.pem, input.subject, input.notAfter, now])).rows[0] as SqlRow;
+      const row = (
+        await q.run(
+          'INSERT INTO ca_chains (institution_id, pem, subject, not_after, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *',
+          [institutionId, input.pem, input.subject, input.notAfter, now],
+        )
+      ).rows[0] as SqlRow;
       for (const [i, fp] of input.fingerprints.entries()) {
-        await q.run('INSERT INTO ca_certificates (chain_id, position, fingerprint, institution_id) VALUES (?, ?, ?, ?)', [Number(row.id), i, fp, institutionId]);
+        await q.run(
+          'INSERT INTO ca_certificates (chain_id, position, fingerprint, institution_id) VALUES (?, ?, ?, ?)',
+          [Number(row.id), i, fp, institutionId],
+        );
       }
       return toChain(row, input.fingerprints);
     });
@@ -420,7 +559,15 @@ export class SqlRegistry implements Registry {
    */
   async removeCaChain(institutionId: string, chainId: number): Promise<void> {
     await this.write(`remove CA chain ${chainId} of ${institutionId}`, institutionId, (q) =>
-      this.removeOwned(q, 'ca_chains', 'id', chainId, institutionId, `institution "${institutionId}" has no CA chain ${chainId}`, 'ca list'),
+      this.removeOwned(
+        q,
+        'ca_chains',
+        'id',
+        chainId,
+        institutionId,
+        `institution "${institutionId}" has no CA chain ${chainId}`,
+        'ca list',
+      ),
     );
   }
 
@@ -428,9 +575,19 @@ export class SqlRegistry implements Registry {
   async findChainByFingerprint(fingerprint: string): Promise<CaChainRecord | null> {
     const fp = normaliseFingerprint(fingerprint);
     return this.tx('read', 'look up a fingerprint', async (q) => {
-      const row = (await q.run('SELECT c.* FROM ca_chains c JOIN ca_certificates f ON f.chain_id = c.id WHERE f.fingerprint = ? ORDER BY c.id LIMIT 1', [fp])).rows[0];
+      const row = (
+        await q.run(
+          'SELECT c.* FROM ca_chains c JOIN ca_certificates f ON f.chain_id = c.id WHERE f.fingerprint = ? ORDER BY c.id LIMIT 1',
+          [fp],
+        )
+      ).rows[0];
       if (!row) return null;
-      const fps = (await q.run('SELECT fingerprint FROM ca_certificates WHERE chain_id = ? ORDER BY position', [Number(row.id)])).rows.map((r) => str(r.fingerprint));
+      const fps = (
+        await q.run(
+          'SELECT fingerprint FROM ca_certificates WHERE chain_id = ? ORDER BY position',
+          [Number(row.id)],
+        )
+      ).rows.map((r) => str(r.fingerprint));
       return toChain(row, fps);
     });
   }
@@ -448,8 +605,14 @@ export class SqlRegistry implements Registry {
     return this.write(`add IP ${norm} to ${institutionId}`, institutionId, async (q) => {
       await this.requireInstitution(q, institutionId);
       return toIp(
-        await this.insertUnique(q, 'INSERT INTO ip_blocks (institution_id, cidr, created_at) VALUES (?, ?, ?) RETURNING *', [institutionId, norm, now], () =>
-          new MtlsError('MTLS_CONFLICT', `${norm} is already registered for "${institutionId}"`, { subject: norm }),
+        await this.insertUnique(
+          q,
+          'INSERT INTO ip_blocks (institution_id, cidr, created_at) VALUES (?, ?, ?) RETURNING *',
+          [institutionId, norm, now],
+          () =>
+            new MtlsError('MTLS_CONFLICT', `${norm} is already registered for "${institutionId}"`, {
+              subject: norm,
+            }),
         ),
       );
     });
@@ -462,7 +625,15 @@ export class SqlRegistry implements Registry {
   async removeIp(institutionId: string, cidr: string): Promise<void> {
     const norm = normaliseCidr(cidr);
     await this.write(`remove IP ${norm} from ${institutionId}`, institutionId, (q) =>
-      this.removeOwned(q, 'ip_blocks', 'cidr', norm, institutionId, `${norm} is not registered for "${institutionId}"`, 'ip list'),
+      this.removeOwned(
+        q,
+        'ip_blocks',
+        'cidr',
+        norm,
+        institutionId,
+        `${norm} is not registered for "${institutionId}"`,
+        'ip list',
+      ),
     );
   }
 
@@ -476,13 +647,25 @@ export class SqlRegistry implements Registry {
     const now = new Date().toISOString();
     return this.write(`put a CRL for ${institutionId}`, institutionId, async (q) => {
       await this.requireInstitution(q, institutionId);
-      if (input.replaces !== null) await q.run('DELETE FROM crls WHERE id = ? AND institution_id = ? AND issuer_fingerprint IS NULL', [input.replaces, institutionId]);
+      if (input.replaces !== null)
+        await q.run(
+          'DELETE FROM crls WHERE id = ? AND institution_id = ? AND issuer_fingerprint IS NULL',
+          [input.replaces, institutionId],
+        );
       const r = await q.run(
         `INSERT INTO crls (institution_id, issuer, issuer_fingerprint, pem, this_update, next_update, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (institution_id, issuer_fingerprint) DO UPDATE SET issuer = excluded.issuer, pem = excluded.pem, this_update = excluded.this_update,
            next_update = excluded.next_update, created_at = excluded.created_at
          RETURNING *`,
-        [institutionId, input.issuer, input.issuerFingerprint, input.pem, input.thisUpdate, input.nextUpdate, now],
+        [
+          institutionId,
+          input.issuer,
+          input.issuerFingerprint,
+          input.pem,
+          input.thisUpdate,
+          input.nextUpdate,
+          now,
+        ],
       );
       return toCrl(r.rows[0] as SqlRow);
     });
@@ -494,7 +677,15 @@ export class SqlRegistry implements Registry {
    */
   async removeCrl(institutionId: string, crlId: number): Promise<void> {
     await this.write(`remove CRL ${crlId} of ${institutionId}`, institutionId, (q) =>
-      this.removeOwned(q, 'crls', 'id', crlId, institutionId, `institution "${institutionId}" has no CRL ${crlId}`, 'crl list'),
+      this.removeOwned(
+        q,
+        'crls',
+        'id',
+        crlId,
+        institutionId,
+        `institution "${institutionId}" has no CRL ${crlId}`,
+        'crl list',
+      ),
     );
   }
 
@@ -508,11 +699,15 @@ export class SqlRegistry implements Registry {
     return this.write(`add CRL URL ${v.url} to ${institutionId}`, institutionId, async (q) => {
       await this.requireInstitution(q, institutionId);
       return toCrlSource(
-        await this.insertUnique(q, 'INSERT INTO crl_sources (institution_id, url, interval_seconds, created_at) VALUES (?, ?, ?, ?) RETURNING *', [institutionId, v.url, v.intervalSeconds, now], () =>
-          new MtlsError('MTLS_CONFLICT', `${v.url} is already a CRL URL of "${institutionId}"`, {
-            subject: v.url,
-            hint: `To change its interval, remove it (\`mtls gateway crl url remove ${institutionId} ${v.url}\`) and add it again with --every.`,
-          }),
+        await this.insertUnique(
+          q,
+          'INSERT INTO crl_sources (institution_id, url, interval_seconds, created_at) VALUES (?, ?, ?, ?) RETURNING *',
+          [institutionId, v.url, v.intervalSeconds, now],
+          () =>
+            new MtlsError('MTLS_CONFLICT', `${v.url} is already a CRL URL of "${institutionId}"`, {
+              subject: v.url,
+              hint: `To change its interval, remove it (\`mtls gateway crl url remove ${institutionId} ${v.url}\`) and add it again with --every.`,
+            }),
         ),
       );
     });
@@ -525,7 +720,15 @@ export class SqlRegistry implements Registry {
   async removeCrlSource(institutionId: string, url: string): Promise<void> {
     const norm = validateCrlSourceInput({ url }).url;
     await this.write(`remove CRL URL ${norm} from ${institutionId}`, institutionId, (q) =>
-      this.removeOwned(q, 'crl_sources', 'url', norm, institutionId, `${norm} is not a CRL URL of "${institutionId}"`, 'crl url list'),
+      this.removeOwned(
+        q,
+        'crl_sources',
+        'url',
+        norm,
+        institutionId,
+        `${norm} is not a CRL URL of "${institutionId}"`,
+        'crl url list',
+      ),
     );
   }
 
@@ -534,7 +737,11 @@ export class SqlRegistry implements Registry {
     const rows =
       institutionId === undefined
         ? await this.rows('list CRL URLs', 'SELECT * FROM crl_sources ORDER BY institution_id, id')
-        : await this.rows('list CRL URLs', 'SELECT * FROM crl_sources WHERE institution_id = ? ORDER BY id', [institutionId]);
+        : await this.rows(
+            'list CRL URLs',
+            'SELECT * FROM crl_sources WHERE institution_id = ? ORDER BY id',
+            [institutionId],
+          );
     return rows.map(toCrlSource);
   }
 
@@ -549,7 +756,8 @@ export class SqlRegistry implements Registry {
     if (outcome.ok) {
       const sha = normaliseFingerprint(outcome.sha256, 'CRL SHA-256');
       const thisUpdate = canonicalTime(outcome.thisUpdate, 'thisUpdate');
-      const nextUpdate = outcome.nextUpdate === null ? null : canonicalTime(outcome.nextUpdate, 'nextUpdate');
+      const nextUpdate =
+        outcome.nextUpdate === null ? null : canonicalTime(outcome.nextUpdate, 'nextUpdate');
       await this.tx('write', `record the download of CRL URL ${sourceId}`, (q) =>
         q.run(
           `UPDATE crl_sources SET last_fetch_at = ?, last_status = 'ok', last_error = NULL, last_good_at = ?, last_good_sha256 = ?, last_good_this_update = ?, last_good_next_update = ? WHERE id = ?`,
@@ -560,7 +768,10 @@ export class SqlRegistry implements Registry {
     }
     const error = String(outcome.error).slice(0, 1000);
     await this.tx('write', `record the download of CRL URL ${sourceId}`, (q) =>
-      q.run(`UPDATE crl_sources SET last_fetch_at = ?, last_status = 'failed', last_error = ? WHERE id = ?`, [at, error, sourceId]),
+      q.run(
+        `UPDATE crl_sources SET last_fetch_at = ?, last_status = 'failed', last_error = ? WHERE id = ?`,
+        [at, error, sourceId],
+      ),
     );
   }
 
@@ -568,14 +779,25 @@ export class SqlRegistry implements Registry {
    * Adds a pinned rule (fingerprints normalised to lower-case hex).
    * @throws MTLS_BAD_ARGUMENT, MTLS_NOT_FOUND, MTLS_CONFLICT
    */
-  async addPinnedRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule> {
+  async addPinnedRule(
+    institutionId: string,
+    rule: { kind: PinnedRule['kind']; value: string },
+  ): Promise<PinnedRule> {
     const r = validatePinnedRule(rule);
     const now = new Date().toISOString();
     return this.write(`add a pinned rule to ${institutionId}`, institutionId, async (q) => {
       await this.requireInstitution(q, institutionId);
       return toRule(
-        await this.insertUnique(q, 'INSERT INTO pinned_rules (institution_id, kind, value, created_at) VALUES (?, ?, ?, ?) RETURNING *', [institutionId, r.kind, r.value, now], () =>
-          new MtlsError('MTLS_CONFLICT', `"${institutionId}" already has the rule ${r.kind}=${r.value}`, { subject: r.value }),
+        await this.insertUnique(
+          q,
+          'INSERT INTO pinned_rules (institution_id, kind, value, created_at) VALUES (?, ?, ?, ?) RETURNING *',
+          [institutionId, r.kind, r.value, now],
+          () =>
+            new MtlsError(
+              'MTLS_CONFLICT',
+              `"${institutionId}" already has the rule ${r.kind}=${r.value}`,
+              { subject: r.value },
+            ),
         ),
       );
     });
@@ -587,7 +809,15 @@ export class SqlRegistry implements Registry {
    */
   async removePinnedRule(institutionId: string, ruleId: number): Promise<void> {
     await this.write(`remove pinned rule ${ruleId} of ${institutionId}`, institutionId, (q) =>
-      this.removeOwned(q, 'pinned_rules', 'id', ruleId, institutionId, `institution "${institutionId}" has no pinned rule ${ruleId}`, 'rule list'),
+      this.removeOwned(
+        q,
+        'pinned_rules',
+        'id',
+        ruleId,
+        institutionId,
+        `institution "${institutionId}" has no pinned rule ${ruleId}`,
+        'rule list',
+      ),
     );
   }
 
@@ -598,17 +828,35 @@ export class SqlRegistry implements Registry {
     const params = one ? [institutionId] : [];
     return this.tx('read', 'load the registry', async (q) => {
       const byId = new Map<string, InstitutionTrust>();
-      for (const row of (await q.run(`SELECT * FROM institutions${where('id')} ORDER BY id`, params)).rows) {
-        byId.set(str(row.id), { institution: toInstitution(row), chains: [], ips: [], crls: [], rules: [] });
+      for (const row of (
+        await q.run(`SELECT * FROM institutions${where('id')} ORDER BY id`, params)
+      ).rows) {
+        byId.set(str(row.id), {
+          institution: toInstitution(row),
+          chains: [],
+          ips: [],
+          crls: [],
+          rules: [],
+        });
       }
       const fps = new Map<number, string[]>();
-      for (const r of (await q.run(`SELECT chain_id, fingerprint FROM ca_certificates${where('institution_id')} ORDER BY chain_id, position`, params)).rows) {
+      for (const r of (
+        await q.run(
+          `SELECT chain_id, fingerprint FROM ca_certificates${where('institution_id')} ORDER BY chain_id, position`,
+          params,
+        )
+      ).rows) {
         const list = fps.get(Number(r.chain_id)) ?? [];
         list.push(str(r.fingerprint));
         fps.set(Number(r.chain_id), list);
       }
-      const each = async (table: string, add: (t: InstitutionTrust, r: SqlRow) => void): Promise<void> => {
-        for (const r of (await q.run(`SELECT * FROM ${table}${where('institution_id')} ORDER BY id`, params)).rows) {
+      const each = async (
+        table: string,
+        add: (t: InstitutionTrust, r: SqlRow) => void,
+      ): Promise<void> => {
+        for (const r of (
+          await q.run(`SELECT * FROM ${table}${where('institution_id')} ORDER BY id`, params)
+        ).rows) {
           const t = byId.get(str(r.institution_id));
           if (t) add(t, r);
         }
@@ -623,7 +871,10 @@ export class SqlRegistry implements Registry {
 
   /** The registry version (bumped by every registry write, in any process). */
   async version(): Promise<number> {
-    const [row] = await this.rows('read the registry version', 'SELECT version FROM registry_state WHERE id = 1');
+    const [row] = await this.rows(
+      'read the registry version',
+      'SELECT version FROM registry_state WHERE id = 1',
+    );
     return Number(row?.version);
   }
 
@@ -635,8 +886,15 @@ export class SqlRegistry implements Registry {
    * failing feed is reported to `onError` on every failed tick; the first good
    * tick after it reports a change with `institutionId` null.
    */
-  onChange(listener: (change: RegistryChange) => void, onError?: (error: MtlsError) => void): () => void {
-    if (!this.opened) throw new MtlsError('MTLS_INTERNAL', `registry ${this.driver.where} is ${this.closed ? 'closed' : 'not initialised (call init())'}`);
+  onChange(
+    listener: (change: RegistryChange) => void,
+    onError?: (error: MtlsError) => void,
+  ): () => void {
+    if (!this.opened)
+      throw new MtlsError(
+        'MTLS_INTERNAL',
+        `registry ${this.driver.where} is ${this.closed ? 'closed' : 'not initialised (call init())'}`,
+      );
     this.listeners.set(listener, onError);
     this.stopWatch ??= this.driver.watch(
       () => void this.poll(),
@@ -665,7 +923,10 @@ export class SqlRegistry implements Registry {
     await this.tx('audit', 'append audit records', async (q) => {
       for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_STATEMENT) {
         const batch = rows.slice(i, i + AUDIT_ROWS_PER_STATEMENT);
-        await q.run(`INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES ${batch.map(() => tuple).join(', ')}`, batch.flatMap(auditValues));
+        await q.run(
+          `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES ${batch.map(() => tuple).join(', ')}`,
+          batch.flatMap(auditValues),
+        );
       }
     });
   }

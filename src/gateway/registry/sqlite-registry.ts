@@ -19,7 +19,16 @@
  * gone or unreadable fails every operation, so the gateway's snapshot goes
  * stale and it fails closed.
  */
-import { accessSync, closeSync, constants, existsSync, openSync, rmSync, statSync, type Stats } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  rmSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { MtlsError, type ErrorCode } from '../../errors/index.js';
@@ -68,24 +77,55 @@ export function mapSqliteError(e: unknown, path: string, action: string): MtlsEr
   const make = (c: ErrorCode, message: string, hint?: string): MtlsError =>
     new MtlsError(c, message, { subject: path, cause: e, ...(hint ? { hint } : {}) });
   if (code === 'SQLITE_NOTADB') {
-    return make('MTLS_CONFIG_INVALID', `registry file ${path} is not a SQLite database (${msg}) while trying to ${action}`, CORRUPT_HINT(path));
+    return make(
+      'MTLS_CONFIG_INVALID',
+      `registry file ${path} is not a SQLite database (${msg}) while trying to ${action}`,
+      CORRUPT_HINT(path),
+    );
   }
   if (code.startsWith('SQLITE_CORRUPT')) {
-    return make('MTLS_CONFIG_INVALID', `registry file ${path} is corrupt (${msg}) while trying to ${action}`, CORRUPT_HINT(path));
+    return make(
+      'MTLS_CONFIG_INVALID',
+      `registry file ${path} is corrupt (${msg}) while trying to ${action}`,
+      CORRUPT_HINT(path),
+    );
   }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return make('MTLS_LOCK_TIMEOUT', `registry file ${path} stayed locked by another process; could not ${action}`, 'Retry; if it persists, find the process holding the registry open in a long transaction.');
+    return make(
+      'MTLS_LOCK_TIMEOUT',
+      `registry file ${path} stayed locked by another process; could not ${action}`,
+      'Retry; if it persists, find the process holding the registry open in a long transaction.',
+    );
   }
-  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
-    return make('MTLS_CONFIG_INVALID', `cannot open registry file ${path} (${msg})`, `Check that ${dirname(path)} exists and that this user may read and write ${path} and its -wal/-shm files.`);
+  if (
+    code.startsWith('SQLITE_CANTOPEN') ||
+    code.startsWith('SQLITE_PERM') ||
+    code.startsWith('SQLITE_AUTH')
+  ) {
+    return make(
+      'MTLS_CONFIG_INVALID',
+      `cannot open registry file ${path} (${msg})`,
+      `Check that ${dirname(path)} exists and that this user may read and write ${path} and its -wal/-shm files.`,
+    );
   }
-  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_FULL')) {
-    return make('MTLS_FILE_WRITE', `cannot ${action}: registry file ${path} is not writable (${msg})`, `Check permissions on ${path} and its directory, and free disk space.`);
+  if (
+    code.startsWith('SQLITE_READONLY') ||
+    code.startsWith('SQLITE_IOERR') ||
+    code.startsWith('SQLITE_FULL')
+  ) {
+    return make(
+      'MTLS_FILE_WRITE',
+      `cannot ${action}: registry file ${path} is not writable (${msg})`,
+      `Check permissions on ${path} and its directory, and free disk space.`,
+    );
   }
   return make('MTLS_INTERNAL', `registry ${path}: ${action} failed: ${msg}`);
 }
 
-const isUniqueViolation = (e: unknown): boolean => ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'].includes((e as { code?: string }).code ?? '');
+const isUniqueViolation = (e: unknown): boolean =>
+  ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'].includes(
+    (e as { code?: string }).code ?? '',
+  );
 
 /** Prepared statements kept per connection; the multi-row audit INSERT varies in length, so the cache is bounded. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -114,18 +154,32 @@ class SqliteDriver implements SqlDriver {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     const auditBusyTimeoutMs = options.auditBusyTimeoutMs ?? 50;
     if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 1 || pollIntervalMs > 250) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `registry pollIntervalMs ${pollIntervalMs} must be an integer from 1 to 250`, {
-        subject: 'pollIntervalMs',
-        hint: 'Changes must reach the gateway within 1 s; keep the poll at 250 ms or less.',
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `registry pollIntervalMs ${pollIntervalMs} must be an integer from 1 to 250`,
+        {
+          subject: 'pollIntervalMs',
+          hint: 'Changes must reach the gateway within 1 s; keep the poll at 250 ms or less.',
+        },
+      );
     }
     for (const [name, value] of [
       ['busyTimeoutMs', busyTimeoutMs],
       ['auditBusyTimeoutMs', auditBusyTimeoutMs],
     ] as const) {
-      if (!Number.isInteger(value) || value < 0) throw new MtlsError('MTLS_CONFIG_INVALID', `registry ${name} ${value} must be a non-negative integer`, { subject: name });
+      if (!Number.isInteger(value) || value < 0)
+        throw new MtlsError(
+          'MTLS_CONFIG_INVALID',
+          `registry ${name} ${value} must be a non-negative integer`,
+          { subject: name },
+        );
     }
-    this.options = { create: options.create ?? true, pollIntervalMs, busyTimeoutMs, auditBusyTimeoutMs };
+    this.options = {
+      create: options.create ?? true,
+      pollIntervalMs,
+      busyTimeoutMs,
+      auditBusyTimeoutMs,
+    };
   }
 
   async open(): Promise<void> {
@@ -138,10 +192,14 @@ class SqliteDriver implements SqlDriver {
         });
       }
       if (!existsSync(dirname(path))) {
-        throw new MtlsError('MTLS_CONFIG_INVALID', `cannot create registry file ${path}: directory ${dirname(path)} does not exist`, {
-          subject: path,
-          hint: `Create the directory (mkdir -p ${dirname(path)}) or choose another registry path.`,
-        });
+        throw new MtlsError(
+          'MTLS_CONFIG_INVALID',
+          `cannot create registry file ${path}: directory ${dirname(path)} does not exist`,
+          {
+            subject: path,
+            hint: `Create the directory (mkdir -p ${dirname(path)}) or choose another registry path.`,
+          },
+        );
       }
       // The registry holds who may connect and the audit trail: owner only.
       // SQLite gives its -wal and -shm files the main file's mode.
@@ -151,25 +209,36 @@ class SqliteDriver implements SqlDriver {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
     } else if (statSync(path).isDirectory()) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `registry path ${path} is a directory, not a file`, {
-        subject: path,
-        hint: `Give a file path such as ${path.replace(/\/$/, '')}/mtls-registry.db.`,
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `registry path ${path} is a directory, not a file`,
+        {
+          subject: path,
+          hint: `Give a file path such as ${path.replace(/\/$/, '')}/mtls-registry.db.`,
+        },
+      );
     }
     this.connect(statSync(path));
   }
 
   /** Opens the file at the path (whose stat is `st`) and sets WAL, busy_timeout and foreign keys. */
   private connect(st: Stats): Database.Database {
-    const db = new Database(this.where, { fileMustExist: true, timeout: this.options.busyTimeoutMs });
+    const db = new Database(this.where, {
+      fileMustExist: true,
+      timeout: this.options.busyTimeoutMs,
+    });
     try {
       db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') {
-        throw new MtlsError('MTLS_CONFIG_INVALID', `registry file ${this.where} could not be switched to WAL mode (it reports ${String(mode)})`, {
-          subject: this.where,
-          hint: 'Put the registry on a local filesystem that supports shared memory (not NFS).',
-        });
+        throw new MtlsError(
+          'MTLS_CONFIG_INVALID',
+          `registry file ${this.where} could not be switched to WAL mode (it reports ${String(mode)})`,
+          {
+            subject: this.where,
+            hint: 'Put the registry on a local filesystem that supports shared memory (not NFS).',
+          },
+        );
       }
       db.pragma('foreign_keys = ON');
       db.pragma('synchronous = NORMAL');
@@ -202,7 +271,10 @@ class SqliteDriver implements SqlDriver {
    * @throws MTLS_FILE_NOT_FOUND / MTLS_FILE_READ when the file is gone or unreadable
    */
   private current(): Database.Database {
-    if (this.closed) throw new MtlsError('MTLS_INTERNAL', `registry ${this.where} is closed`, { subject: this.where });
+    if (this.closed)
+      throw new MtlsError('MTLS_INTERNAL', `registry ${this.where} is closed`, {
+        subject: this.where,
+      });
     let st: Stats;
     try {
       st = statSync(this.where);
@@ -210,11 +282,15 @@ class SqliteDriver implements SqlDriver {
     } catch (e) {
       this.disconnect();
       const gone = (e as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new MtlsError(gone ? 'MTLS_FILE_NOT_FOUND' : 'MTLS_FILE_READ', `registry file ${this.where} ${gone ? 'is gone (deleted or moved away)' : `cannot be read (${(e as Error).message})`}`, {
-        subject: this.where,
-        cause: e,
-        hint: `Put the registry back (mv the restored copy into place, or \`sqlite3 ${this.where} ".restore BACKUP"\`). Until then a gateway keeps its last trust snapshot only up to its maximum staleness, then refuses every connection.`,
-      });
+      throw new MtlsError(
+        gone ? 'MTLS_FILE_NOT_FOUND' : 'MTLS_FILE_READ',
+        `registry file ${this.where} ${gone ? 'is gone (deleted or moved away)' : `cannot be read (${(e as Error).message})`}`,
+        {
+          subject: this.where,
+          cause: e,
+          hint: `Put the registry back (mv the restored copy into place, or \`sqlite3 ${this.where} ".restore BACKUP"\`). Until then a gateway keeps its last trust snapshot only up to its maximum staleness, then refuses every connection.`,
+        },
+      );
     }
     const file = this.file;
     if (!this.db || !file || st.dev !== file.dev || st.ino !== file.ino) {
@@ -312,7 +388,11 @@ class SqliteDriver implements SqlDriver {
   }
 
   async tables(q: SqlQuery): Promise<string[]> {
-    return (await q.run(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)).rows.map((r) => String(r.name));
+    return (
+      await q.run(
+        `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
+      )
+    ).rows.map((r) => String(r.name));
   }
 
   /** Nothing to send: other processes poll the version counter. */
@@ -352,7 +432,10 @@ export class SqliteRegistry extends SqlRegistry {
  * @throws MTLS_CONFIG_INVALID naming the path for a missing, corrupt, foreign or unopenable file
  * @throws MTLS_CONFIG_UNSUPPORTED when a newer mtlskit wrote the schema
  */
-export async function openSqliteRegistry(path: string, options: SqliteRegistryOptions = {}): Promise<SqliteRegistry> {
+export async function openSqliteRegistry(
+  path: string,
+  options: SqliteRegistryOptions = {},
+): Promise<SqliteRegistry> {
   const registry = new SqliteRegistry(path, options);
   await registry.init();
   return registry;

@@ -275,7 +275,10 @@ export interface Registry {
   deleteInstitution(id: string): Promise<void>;
 
   /** Adds an already validated chain (validation lives in onboarding). */
-  addCaChain(institutionId: string, chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string }): Promise<CaChainRecord>;
+  addCaChain(
+    institutionId: string,
+    chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string },
+  ): Promise<CaChainRecord>;
   removeCaChain(institutionId: string, chainId: number): Promise<void>;
   /** Every fingerprint registered to any institution (duplicate detection). */
   findChainByFingerprint(fingerprint: string): Promise<CaChainRecord | null>;
@@ -304,7 +307,10 @@ export interface Registry {
    */
   recordCrlFetch(sourceId: number, outcome: CrlFetchRecord): Promise<void>;
 
-  addPinnedRule(institutionId: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule>;
+  addPinnedRule(
+    institutionId: string,
+    rule: { kind: PinnedRule['kind']; value: string },
+  ): Promise<PinnedRule>;
   removePinnedRule(institutionId: string, ruleId: number): Promise<void>;
 
   /**
@@ -321,7 +327,10 @@ export interface Registry {
    * until it recovers, and on recovery the listener gets a change with
    * `institutionId` null (reload everything).
    */
-  onChange(listener: (change: RegistryChange) => void, onError?: (error: MtlsError) => void): () => void;
+  onChange(
+    listener: (change: RegistryChange) => void,
+    onError?: (error: MtlsError) => void,
+  ): () => void;
 
   appendAudit(records: AuditRecord[]): Promise<void>;
   queryAudit(query: AuditQuery): Promise<AuditRecord[]>;

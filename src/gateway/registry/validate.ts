@@ -4,7 +4,17 @@
  */
 import { MtlsError } from '../../errors/index.js';
 import { parseCrlUrl } from '../crl-fetch.js';
-import { AUDIT_REASONS, CRL_SOURCE_INTERVAL, type AddCrlSourceInput, type AuditQuery, type AuditRecord, type AuditReason, type InstitutionStatus, type PinnedRule, type PutCrlInput } from './types.js';
+import {
+  AUDIT_REASONS,
+  CRL_SOURCE_INTERVAL,
+  type AddCrlSourceInput,
+  type AuditQuery,
+  type AuditRecord,
+  type AuditReason,
+  type InstitutionStatus,
+  type PinnedRule,
+  type PutCrlInput,
+} from './types.js';
 
 const ID_RE = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 
@@ -16,10 +26,14 @@ const ID_RE = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
  */
 export function validateInstitutionId(id: unknown): string {
   if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `institution id ${JSON.stringify(id)} is not a valid id`, {
-      subject: 'institution id',
-      hint: 'Use 1–64 lower-case letters, digits, ".", "_" or "-", starting and ending with a letter or digit, e.g. acme-bank.',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `institution id ${JSON.stringify(id)} is not a valid id`,
+      {
+        subject: 'institution id',
+        hint: 'Use 1–64 lower-case letters, digits, ".", "_" or "-", starting and ending with a letter or digit, e.g. acme-bank.',
+      },
+    );
   }
   return id;
 }
@@ -29,8 +43,17 @@ export function validateInstitutionId(id: unknown): string {
  * @throws MTLS_BAD_ARGUMENT
  */
 export function validateInstitutionName(name: unknown): string {
-  if (typeof name !== 'string' || name.trim() === '' || name.length > 200 || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `institution name ${JSON.stringify(name)} must be 1–200 printable characters`, { subject: 'name' });
+  if (
+    typeof name !== 'string' ||
+    name.trim() === '' ||
+    name.length > 200 ||
+    /[\u0000-\u001f\u007f]/.test(name)
+  ) {
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `institution name ${JSON.stringify(name)} must be 1–200 printable characters`,
+      { subject: 'name' },
+    );
   }
   return name.trim();
 }
@@ -41,7 +64,11 @@ export function validateInstitutionName(name: unknown): string {
  */
 export function validateStatus(status: unknown): InstitutionStatus {
   if (status !== 'active' && status !== 'suspended') {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `status ${JSON.stringify(status)} is not one of active, suspended`, { subject: 'status' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `status ${JSON.stringify(status)} is not one of active, suspended`,
+      { subject: 'status' },
+    );
   }
   return status;
 }
@@ -54,30 +81,55 @@ export function validateStatus(status: unknown): InstitutionStatus {
 export function normaliseFingerprint(value: unknown, field = 'fingerprint'): string {
   const hex = typeof value === 'string' ? value.trim().replace(/[:\s]/g, '').toLowerCase() : '';
   if (!/^[0-9a-f]{64}$/.test(hex)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} ${JSON.stringify(value)} is not a SHA-256 fingerprint (64 hex digits)`, {
-      subject: field,
-      hint: 'Print it with `openssl x509 -in cert.pem -noout -fingerprint -sha256`.',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${field} ${JSON.stringify(value)} is not a SHA-256 fingerprint (64 hex digits)`,
+      {
+        subject: field,
+        hint: 'Print it with `openssl x509 -in cert.pem -noout -fingerprint -sha256`.',
+      },
+    );
   }
   return hex;
 }
 
 /** Pinned rule kinds. */
-export const PINNED_RULE_KINDS: readonly PinnedRule['kind'][] = ['subject_cn', 'subject_o', 'fingerprint_sha256'];
+export const PINNED_RULE_KINDS: readonly PinnedRule['kind'][] = [
+  'subject_cn',
+  'subject_o',
+  'fingerprint_sha256',
+];
 
 /**
  * Checks and normalises a pinned rule: a known kind, and a value of 1–256
  * printable characters (fingerprints normalised to lower-case hex).
  * @throws MTLS_BAD_ARGUMENT
  */
-export function validatePinnedRule(rule: { kind: unknown; value: unknown }): { kind: PinnedRule['kind']; value: string } {
+export function validatePinnedRule(rule: { kind: unknown; value: unknown }): {
+  kind: PinnedRule['kind'];
+  value: string;
+} {
   if (!PINNED_RULE_KINDS.includes(rule.kind as PinnedRule['kind'])) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `pinned rule kind ${JSON.stringify(rule.kind)} is not one of ${PINNED_RULE_KINDS.join(', ')}`, { subject: 'kind' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `pinned rule kind ${JSON.stringify(rule.kind)} is not one of ${PINNED_RULE_KINDS.join(', ')}`,
+      { subject: 'kind' },
+    );
   }
   const kind = rule.kind as PinnedRule['kind'];
-  if (kind === 'fingerprint_sha256') return { kind, value: normaliseFingerprint(rule.value, 'pinned fingerprint') };
-  if (typeof rule.value !== 'string' || rule.value === '' || rule.value.length > 256 || /[\u0000-\u001f\u007f]/.test(rule.value)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `pinned rule value ${JSON.stringify(rule.value)} must be 1–256 printable characters`, { subject: 'value' });
+  if (kind === 'fingerprint_sha256')
+    return { kind, value: normaliseFingerprint(rule.value, 'pinned fingerprint') };
+  if (
+    typeof rule.value !== 'string' ||
+    rule.value === '' ||
+    rule.value.length > 256 ||
+    /[\u0000-\u001f\u007f]/.test(rule.value)
+  ) {
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `pinned rule value ${JSON.stringify(rule.value)} must be 1–256 printable characters`,
+      { subject: 'value' },
+    );
   }
   return { kind, value: rule.value };
 }
@@ -90,7 +142,11 @@ export function validatePinnedRule(rule: { kind: unknown; value: unknown }): { k
 export function canonicalTime(value: unknown, field: string): string {
   const d = typeof value === 'string' || value instanceof Date ? new Date(value) : new Date(NaN);
   if (Number.isNaN(d.getTime())) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${field} ${JSON.stringify(value)} is not a valid time`, { subject: field, hint: 'Use an ISO 8601 time such as 2025-01-31T12:00:00Z.' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${field} ${JSON.stringify(value)} is not a valid time`,
+      { subject: field, hint: 'Use an ISO 8601 time such as 2025-01-31T12:00:00Z.' },
+    );
   }
   return d.toISOString();
 }
@@ -101,7 +157,11 @@ export function canonicalTime(value: unknown, field: string): string {
  */
 export function validateAuditReason(reason: unknown): AuditReason {
   if (!(AUDIT_REASONS as readonly unknown[]).includes(reason)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `audit reason ${JSON.stringify(reason)} is not one of ${AUDIT_REASONS.join(', ')}`, { subject: 'reason' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `audit reason ${JSON.stringify(reason)} is not one of ${AUDIT_REASONS.join(', ')}`,
+      { subject: 'reason' },
+    );
   }
   return reason as AuditReason;
 }
@@ -113,12 +173,21 @@ export function validateAuditReason(reason: unknown): AuditReason {
  */
 export function validateAuditRecord(r: AuditRecord): AuditRecord {
   if (r.kind !== 'connection' && r.kind !== 'request') {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `audit kind ${JSON.stringify(r.kind)} is not connection or request`, { subject: 'kind' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `audit kind ${JSON.stringify(r.kind)} is not connection or request`,
+      { subject: 'kind' },
+    );
   }
   if (r.outcome !== 'accepted' && r.outcome !== 'rejected') {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `audit outcome ${JSON.stringify(r.outcome)} is not accepted or rejected`, { subject: 'outcome' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `audit outcome ${JSON.stringify(r.outcome)} is not accepted or rejected`,
+      { subject: 'outcome' },
+    );
   }
-  if (typeof r.ip !== 'string' || r.ip === '') throw new MtlsError('MTLS_BAD_ARGUMENT', 'audit record has no ip', { subject: 'ip' });
+  if (typeof r.ip !== 'string' || r.ip === '')
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'audit record has no ip', { subject: 'ip' });
   return { ...r, time: canonicalTime(r.time, 'audit time'), reason: validateAuditReason(r.reason) };
 }
 
@@ -132,20 +201,32 @@ export const AUDIT_QUERY_MAX_LIMIT = 10_000;
  * between 1 and 10,000 (default 100).
  * @throws MTLS_BAD_ARGUMENT
  */
-export function validateAuditQuery(q: AuditQuery): Required<Pick<AuditQuery, 'limit'>> & AuditQuery {
-  const out: Required<Pick<AuditQuery, 'limit'>> & AuditQuery = { limit: AUDIT_QUERY_DEFAULT_LIMIT };
+export function validateAuditQuery(
+  q: AuditQuery,
+): Required<Pick<AuditQuery, 'limit'>> & AuditQuery {
+  const out: Required<Pick<AuditQuery, 'limit'>> & AuditQuery = {
+    limit: AUDIT_QUERY_DEFAULT_LIMIT,
+  };
   if (q.since !== undefined) out.since = canonicalTime(q.since, 'since');
   if (q.institutionId !== undefined) out.institutionId = validateInstitutionId(q.institutionId);
   if (q.outcome !== undefined) {
     if (q.outcome !== 'accepted' && q.outcome !== 'rejected') {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `outcome ${JSON.stringify(q.outcome)} is not accepted or rejected`, { subject: 'outcome' });
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `outcome ${JSON.stringify(q.outcome)} is not accepted or rejected`,
+        { subject: 'outcome' },
+      );
     }
     out.outcome = q.outcome;
   }
   if (q.reason !== undefined) out.reason = validateAuditReason(q.reason);
   if (q.limit !== undefined) {
     if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > AUDIT_QUERY_MAX_LIMIT) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `limit ${JSON.stringify(q.limit)} must be an integer from 1 to ${AUDIT_QUERY_MAX_LIMIT}`, { subject: 'limit' });
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `limit ${JSON.stringify(q.limit)} must be an integer from 1 to ${AUDIT_QUERY_MAX_LIMIT}`,
+        { subject: 'limit' },
+      );
     }
     out.limit = q.limit;
   }
@@ -157,26 +238,46 @@ export function validateAuditQuery(q: AuditQuery): Required<Pick<AuditQuery, 'li
  * non-empty PEM, 1–4 well-formed fingerprints without repeats.
  * @throws MTLS_BAD_ARGUMENT
  */
-export function validateChainInput(chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string }): {
+export function validateChainInput(chain: {
+  pem: string;
+  fingerprints: string[];
+  subject: string;
+  notAfter: string;
+}): {
   pem: string;
   fingerprints: string[];
   subject: string;
   notAfter: string;
 } {
   if (typeof chain.pem !== 'string' || !chain.pem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain has no CERTIFICATE block', { subject: 'pem' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain has no CERTIFICATE block', {
+      subject: 'pem',
+    });
   }
   if (/PRIVATE KEY-----/.test(chain.pem)) {
-    throw new MtlsError('MTLS_PRIVATE_KEY_IN_CHAIN', 'the CA chain contains a PRIVATE KEY block; it was not stored', { subject: 'pem' });
+    throw new MtlsError(
+      'MTLS_PRIVATE_KEY_IN_CHAIN',
+      'the CA chain contains a PRIVATE KEY block; it was not stored',
+      { subject: 'pem' },
+    );
   }
   if (!Array.isArray(chain.fingerprints) || chain.fingerprints.length === 0) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain has no fingerprints', { subject: 'fingerprints' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain has no fingerprints', {
+      subject: 'fingerprints',
+    });
   }
   const fingerprints = chain.fingerprints.map((f) => normaliseFingerprint(f));
   if (new Set(fingerprints).size !== fingerprints.length) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain lists the same certificate twice', { subject: 'fingerprints' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CA chain lists the same certificate twice', {
+      subject: 'fingerprints',
+    });
   }
-  return { pem: chain.pem, fingerprints, subject: String(chain.subject ?? ''), notAfter: canonicalTime(chain.notAfter, 'notAfter') };
+  return {
+    pem: chain.pem,
+    fingerprints,
+    subject: String(chain.subject ?? ''),
+    notAfter: canonicalTime(chain.notAfter, 'notAfter'),
+  };
 }
 
 /**
@@ -187,12 +288,19 @@ export function validateChainInput(chain: { pem: string; fingerprints: string[];
  */
 export function validateCrlInput(crl: PutCrlInput): Required<PutCrlInput> {
   if (typeof crl.pem !== 'string' || !crl.pem.includes('-----BEGIN X509 CRL-----')) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL must be PEM with the label X509 CRL', { subject: 'pem' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL must be PEM with the label X509 CRL', {
+      subject: 'pem',
+    });
   }
-  if (typeof crl.issuer !== 'string' || crl.issuer === '') throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL has no issuer', { subject: 'issuer' });
+  if (typeof crl.issuer !== 'string' || crl.issuer === '')
+    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL has no issuer', { subject: 'issuer' });
   const replaces = crl.replaces ?? null;
   if (replaces !== null && (!Number.isInteger(replaces) || replaces < 1)) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `replaces ${JSON.stringify(replaces)} is not a CRL id`, { subject: 'replaces' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `replaces ${JSON.stringify(replaces)} is not a CRL id`,
+      { subject: 'replaces' },
+    );
   }
   return {
     pem: crl.pem,
@@ -206,7 +314,12 @@ export function validateCrlInput(crl: PutCrlInput): Required<PutCrlInput> {
 
 /** Renders seconds the way `--every` takes them (90 → `90s`, 3600 → `1h`). */
 function formatSeconds(n: number): string {
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) if (n % size === 0) return `${n / size}${unit}`;
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const)
+    if (n % size === 0) return `${n / size}${unit}`;
   return `${n}s`;
 }
 
@@ -216,19 +329,30 @@ function formatSeconds(n: number): string {
  * interval from 1 minute to 7 days (default 1 hour).
  * @throws MTLS_BAD_ARGUMENT naming the field (`url` or `interval`)
  */
-export function validateCrlSourceInput(input: AddCrlSourceInput): { url: string; intervalSeconds: number } {
+export function validateCrlSourceInput(input: AddCrlSourceInput): {
+  url: string;
+  intervalSeconds: number;
+} {
   if (typeof input.url !== 'string' || input.url.length > 2048) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', 'the CRL URL must be a string of at most 2048 characters', { subject: 'url' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      'the CRL URL must be a string of at most 2048 characters',
+      { subject: 'url' },
+    );
   }
   const url = parseCrlUrl(input.url.trim()).toString();
   const interval = input.intervalSeconds ?? CRL_SOURCE_INTERVAL.default;
-  if (!Number.isInteger(interval) || interval < CRL_SOURCE_INTERVAL.min || interval > CRL_SOURCE_INTERVAL.max) {
+  if (
+    !Number.isInteger(interval) ||
+    interval < CRL_SOURCE_INTERVAL.min ||
+    interval > CRL_SOURCE_INTERVAL.max
+  ) {
     throw new MtlsError(
       'MTLS_BAD_ARGUMENT',
       `CRL download interval ${typeof interval === 'number' && Number.isFinite(interval) ? formatSeconds(interval) : JSON.stringify(interval)} is out of bounds: it must be from ${formatSeconds(CRL_SOURCE_INTERVAL.min)} to ${formatSeconds(CRL_SOURCE_INTERVAL.max)}`,
       {
         subject: 'interval',
-        hint: 'Give --every as a duration such as 15m, 1h or 1d; download well within the CRL\'s validity so a missed fetch or two is harmless.',
+        hint: "Give --every as a duration such as 15m, 1h or 1d; download well within the CRL's validity so a missed fetch or two is harmless.",
       },
     );
   }

@@ -17,7 +17,9 @@ export interface WireError {
 }
 
 /** What a worker answers to {@link WorkerReloadRequest}. */
-export type WireReloadResult = { ok: true; subject: string; notAfter: string; fingerprint: string } | { ok: false; error: WireError };
+export type WireReloadResult =
+  | { ok: true; subject: string; notAfter: string; fingerprint: string }
+  | { ok: false; error: WireError };
 
 /** Primary → worker: start serving with this configuration (ops listener and admin API already removed). */
 export interface WorkerStartMessage {
@@ -46,7 +48,8 @@ export interface WorkerDrainMessage {
 }
 
 /** Everything the primary sends. */
-export type PrimaryMessage = WorkerStartMessage | WorkerStatusRequest | WorkerReloadRequest | WorkerDrainMessage;
+export type PrimaryMessage =
+  WorkerStartMessage | WorkerStatusRequest | WorkerReloadRequest | WorkerDrainMessage;
 
 /** Worker → primary: the worker listens for messages; the primary sends {@link WorkerStartMessage} next. */
 export interface WorkerHelloMessage {
@@ -82,17 +85,30 @@ export interface WorkerReloadMessage {
 }
 
 /** Everything a worker sends. */
-export type WorkerMessage = WorkerHelloMessage | WorkerReadyMessage | WorkerStartFailedMessage | WorkerStatusMessage | WorkerReloadMessage;
+export type WorkerMessage =
+  | WorkerHelloMessage
+  | WorkerReadyMessage
+  | WorkerStartFailedMessage
+  | WorkerStatusMessage
+  | WorkerReloadMessage;
 
 const PRIMARY_KINDS = new Set(['start', 'status', 'reload-credential', 'drain']);
 const WORKER_KINDS = new Set(['hello', 'ready', 'start-failed', 'status', 'reload-credential']);
 
 /** True when `m` is one of the primary's messages. */
 export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
-  return typeof m === 'object' && m !== null && PRIMARY_KINDS.has((m as { mtls?: unknown }).mtls as string);
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    PRIMARY_KINDS.has((m as { mtls?: unknown }).mtls as string)
+  );
 }
 
 /** True when `m` is one of a worker's messages. */
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
-  return typeof m === 'object' && m !== null && WORKER_KINDS.has((m as { mtls?: unknown }).mtls as string);
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    WORKER_KINDS.has((m as { mtls?: unknown }).mtls as string)
+  );
 }

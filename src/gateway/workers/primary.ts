@@ -74,11 +74,24 @@ import type { RunningAdmin } from '../admin/server.js';
 import type { GatewayConfig } from '../config.js';
 import { listenFailure } from '../listen-failure.js';
 import { CrlDistribution } from '../crl-distribution.js';
-import { listenOps, readinessProblems, sendOpsResponse, warnIfOpsExposed, type OpsServer } from '../health.js';
+import {
+  listenOps,
+  readinessProblems,
+  sendOpsResponse,
+  warnIfOpsExposed,
+  type OpsServer,
+} from '../health.js';
 import { CrlFetchMetrics } from '../metrics.js';
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
-import { isWorkerMessage, type PrimaryMessage, type WireError, type WireReloadResult, type WorkerMessage, type WorkerStatusMessage } from './messages.js';
+import {
+  isWorkerMessage,
+  type PrimaryMessage,
+  type WireError,
+  type WireReloadResult,
+  type WorkerMessage,
+  type WorkerStatusMessage,
+} from './messages.js';
 import { decideRestart, type RestartPolicyOptions } from './restart-policy.js';
 
 /** How long the primary waits for a worker's answer to a status request (`/readyz`, `/metrics`). */
@@ -161,7 +174,10 @@ function workerEntry(): string {
 /** An error reported by a worker, as an MtlsError again. */
 function fromWireError(e: WireError, prefix = ''): MtlsError {
   const code: ErrorCode = e.code in ERROR_CODES ? (e.code as ErrorCode) : 'MTLS_INTERNAL';
-  return new MtlsError(code, `${prefix}${e.message}`, { ...(e.hint ? { hint: e.hint } : {}), ...(e.subject ? { subject: e.subject } : {}) });
+  return new MtlsError(code, `${prefix}${e.message}`, {
+    ...(e.hint ? { hint: e.hint } : {}),
+    ...(e.subject ? { subject: e.subject } : {}),
+  });
 }
 
 /**
@@ -173,13 +189,31 @@ function fromWireError(e: WireError, prefix = ''): MtlsError {
  *   cannot be bound), or the first error a worker hit while starting (its
  *   credential, its listener); every worker started so far is stopped first
  */
-export async function startGatewayWorkers(options: StartGatewayWorkersOptions): Promise<RunningGatewayWorkers> {
+export async function startGatewayWorkers(
+  options: StartGatewayWorkersOptions,
+): Promise<RunningGatewayWorkers> {
   const cfg = options.config;
-  if (!cluster.isPrimary) throw new MtlsError('MTLS_INTERNAL', 'startGatewayWorkers was called inside a cluster worker; a worker cannot supervise workers');
-  if (!cfg.registry) throw new MtlsError('MTLS_CONFIG_INVALID', 'key `registry` is missing: the gateway needs a registry location', { subject: 'registry' });
+  if (!cluster.isPrimary)
+    throw new MtlsError(
+      'MTLS_INTERNAL',
+      'startGatewayWorkers was called inside a cluster worker; a worker cannot supervise workers',
+    );
+  if (!cfg.registry)
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      'key `registry` is missing: the gateway needs a registry location',
+      { subject: 'registry' },
+    );
   const logger =
     options.logger ??
-    pino({ level: cfg.logLevel, base: { service: 'mtls-gateway', pid: process.pid, role: 'primary' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
+    pino(
+      {
+        level: cfg.logLevel,
+        base: { service: 'mtls-gateway', pid: process.pid, role: 'primary' },
+        timestamp: pino.stdTimeFunctions.isoTime,
+      },
+      pino.destination({ dest: 1, sync: true }),
+    );
 
   // Opened here first, before any worker, so that the schema is migrated once
   // rather than by N workers racing, and so that a missing or corrupt file
@@ -188,7 +222,12 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
   // every institution without saying why. Kept for the admin API
   // and the CRL downloads.
   const registry: Registry = await openRegistry(cfg.registry, {
-    sqlite: { create: false, pollIntervalMs: cfg.registryPollMs, onError: (e) => logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed') },
+    sqlite: {
+      create: false,
+      pollIntervalMs: cfg.registryPollMs,
+      onError: (e) =>
+        logger.error({ err: { code: e.code, message: e.message } }, 'registry poll failed'),
+    },
   });
   const adminOn = adminConfigured(cfg.admin);
 
@@ -205,7 +244,10 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
   let started = false;
   let listenAddress: AddressInfo | null = null;
   let nextId = 1;
-  const pending = new Map<number, { resolve: (m: WorkerMessage | null) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<
+    number,
+    { resolve: (m: WorkerMessage | null) => void; timer: NodeJS.Timeout }
+  >();
   const exitWaiters = new Set<() => void>();
   let settleDone: (exit: WorkersExit) => void = () => undefined;
   const done = new Promise<WorkersExit>((resolve) => {
@@ -214,7 +256,11 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
   let startWaiter: { resolve: () => void; reject: (e: MtlsError) => void } | null = null;
 
   const primaryMetrics = new PromRegistry();
-  const restarts = new Counter({ name: 'mtls_gateway_worker_restarts_total', help: 'Gateway workers restarted after dying on their own', registers: [primaryMetrics] });
+  const restarts = new Counter({
+    name: 'mtls_gateway_worker_restarts_total',
+    help: 'Gateway workers restarted after dying on their own',
+    registers: [primaryMetrics],
+  });
   new Gauge({
     name: 'mtls_gateway_workers',
     help: 'Gateway worker processes, configured and serving',
@@ -226,7 +272,11 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     },
   });
 
-  const crlDownload = { log: logger, metrics: new CrlFetchMetrics([primaryMetrics]), fetch: { maxBytes: cfg.crl.maxBytes, timeoutMs: cfg.crl.fetchTimeoutMs } };
+  const crlDownload = {
+    log: logger,
+    metrics: new CrlFetchMetrics([primaryMetrics]),
+    fetch: { maxBytes: cfg.crl.maxBytes, timeoutMs: cfg.crl.fetchTimeoutMs },
+  };
   const crlDistribution = new CrlDistribution({ registry, ...crlDownload });
 
   const workerConfig: GatewayConfig = {
@@ -243,7 +293,11 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
   }
 
   /** Sends a request and waits for the answer with the same id (null on timeout or a gone worker). */
-  function ask(worker: Worker, make: (id: number) => PrimaryMessage, timeoutMs: number): Promise<WorkerMessage | null> {
+  function ask(
+    worker: Worker,
+    make: (id: number) => PrimaryMessage,
+    timeoutMs: number,
+  ): Promise<WorkerMessage | null> {
     const id = nextId++;
     return new Promise((resolve) => {
       if (!send(worker, make(id))) {
@@ -280,13 +334,21 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
       s.ready = true;
       s.lastError = null;
       listenAddress ??= m.address;
-      if (started) logger.info({ worker: s.slot, workerPid: worker.process.pid }, 'worker restarted and serving');
+      if (started)
+        logger.info(
+          { worker: s.slot, workerPid: worker.process.pid },
+          'worker restarted and serving',
+        );
       if (startWaiter && slots.every((x) => x.ready)) startWaiter.resolve();
       return;
     }
     if (m.mtls === 'start-failed') {
       s.lastError = m.error;
-      if (started) logger.error({ worker: s.slot, workerPid: worker.process.pid, err: m.error }, 'worker failed to start');
+      if (started)
+        logger.error(
+          { worker: s.slot, workerPid: worker.process.pid, err: m.error },
+          'worker failed to start',
+        );
       else startWaiter?.reject(fromWireError(m.error));
       return;
     }
@@ -309,7 +371,10 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
       startWaiter?.reject(
         s.lastError
           ? fromWireError(s.lastError)
-          : new MtlsError('MTLS_INTERNAL', `gateway worker ${s.slot} exited while starting (${signal ? `signal ${signal}` : `exit code ${code}`})`),
+          : new MtlsError(
+              'MTLS_INTERNAL',
+              `gateway worker ${s.slot} exited while starting (${signal ? `signal ${signal}` : `exit code ${code}`})`,
+            ),
       );
       return;
     }
@@ -319,12 +384,23 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     const fields = { worker: s.slot, workerPid: worker.process.pid, code, signal, uptimeMs };
     if (decision.action === 'give-up') {
       const why = `gateway worker ${s.slot} died ${decision.quickFailures} times in a row soon after starting`;
-      const error = s.lastError ? fromWireError(s.lastError, `${why}; last error: `) : new MtlsError('MTLS_INTERNAL', `${why} (last: ${signal ? `signal ${signal}` : `exit code ${code}`})`);
-      logger.fatal({ ...fields, err: { code: error.code, message: error.message } }, 'worker crash loop: giving up and stopping the gateway');
+      const error = s.lastError
+        ? fromWireError(s.lastError, `${why}; last error: `)
+        : new MtlsError(
+            'MTLS_INTERNAL',
+            `${why} (last: ${signal ? `signal ${signal}` : `exit code ${code}`})`,
+          );
+      logger.fatal(
+        { ...fields, err: { code: error.code, message: error.message } },
+        'worker crash loop: giving up and stopping the gateway',
+      );
       void shutdown({ ok: false, error });
       return;
     }
-    logger.error({ ...fields, restartInMs: decision.delayMs }, 'worker exited unexpectedly; restarting it');
+    logger.error(
+      { ...fields, restartInMs: decision.delayMs },
+      'worker exited unexpectedly; restarting it',
+    );
     restarts.inc();
     s.restartTimer = setTimeout(() => {
       s.restartTimer = null;
@@ -333,19 +409,29 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
   }
 
   /** Every slot's status answer (null for a slot without a worker or without an answer in time). */
-  async function statuses(metrics: boolean): Promise<Array<{ slot: Slot; pid: number | null; status: WorkerStatusMessage | null }>> {
+  async function statuses(
+    metrics: boolean,
+  ): Promise<Array<{ slot: Slot; pid: number | null; status: WorkerStatusMessage | null }>> {
     return Promise.all(
       slots.map(async (s) => {
         const worker = s.worker;
         if (!worker || !s.ready) return { slot: s, pid: worker?.process.pid ?? null, status: null };
         const m = await ask(worker, (id) => ({ mtls: 'status', id, metrics }), STATUS_TIMEOUT_MS);
-        return { slot: s, pid: worker.process.pid ?? null, status: m?.mtls === 'status' ? m : null };
+        return {
+          slot: s,
+          pid: worker.process.pid ?? null,
+          status: m?.mtls === 'status' ? m : null,
+        };
       }),
     );
   }
 
   /** Readiness over every slot: ready only when every configured worker runs and reports ready. */
-  async function readiness(): Promise<{ ready: boolean; problems: string[]; workers: Array<Record<string, unknown>> }> {
+  async function readiness(): Promise<{
+    ready: boolean;
+    problems: string[];
+    workers: Array<Record<string, unknown>>;
+  }> {
     const all = await statuses(false);
     const problems: string[] = stopping ? ['draining'] : [];
     for (const { slot, pid, status } of all) {
@@ -357,13 +443,22 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     return {
       ready: problems.length === 0,
       problems,
-      workers: all.map(({ slot, pid, status }) => ({ worker: slot.slot, pid, ready: status !== null && readinessProblems(status.health).length === 0, ...(status?.health ?? {}) })),
+      workers: all.map(({ slot, pid, status }) => ({
+        worker: slot.slot,
+        pid,
+        ready: status !== null && readinessProblems(status.health).length === 0,
+        ...(status?.health ?? {}),
+      })),
     };
   }
 
   async function answerReady(res: http.ServerResponse): Promise<void> {
     const r = await readiness();
-    sendOpsResponse(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not_ready', problems: r.problems, workers: r.workers });
+    sendOpsResponse(res, r.ready ? 200 : 503, {
+      status: r.ready ? 'ready' : 'not_ready',
+      problems: r.problems,
+      workers: r.workers,
+    });
   }
 
   async function answerMetrics(res: http.ServerResponse): Promise<void> {
@@ -382,11 +477,17 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     }
     if (path === '/healthz') {
       const alive = slots.filter((s) => s.worker !== null).length;
-      sendOpsResponse(res, alive > 0 ? 200 : 503, { status: alive > 0 ? 'ok' : 'no_workers', workers: alive, configured: slots.length });
+      sendOpsResponse(res, alive > 0 ? 200 : 503, {
+        status: alive > 0 ? 'ok' : 'no_workers',
+        workers: alive,
+        configured: slots.length,
+      });
       return true;
     }
     const answer = path === '/readyz' ? answerReady(res) : answerMetrics(res);
-    answer.catch((e: unknown) => sendOpsResponse(res, 500, { error: 'ops_failed', message: toMtlsError(e).message }));
+    answer.catch((e: unknown) =>
+      sendOpsResponse(res, 500, { error: 'ops_failed', message: toMtlsError(e).message }),
+    );
     return true;
   }
 
@@ -423,12 +524,18 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
         s.restartTimer = null;
         if (s.worker && !send(s.worker, { mtls: 'drain' })) s.worker.process.kill('SIGTERM');
       }
-      logger.info({ workers: slots.filter((s) => s.worker).length, drainTimeoutMs: cfg.drainTimeoutMs }, 'draining every worker');
+      logger.info(
+        { workers: slots.filter((s) => s.worker).length, drainTimeoutMs: cfg.drainTimeoutMs },
+        'draining every worker',
+      );
       let result = exit;
       if (!(await allExited(cfg.drainTimeoutMs + DRAIN_GRACE_MS))) {
         const stuck = slots.filter((s) => s.worker);
         for (const s of stuck) s.worker?.process.kill('SIGKILL');
-        const error = new MtlsError('MTLS_TIMEOUT', `gateway worker(s) ${stuck.map((s) => s.slot).join(', ')} did not finish draining within ${cfg.drainTimeoutMs + DRAIN_GRACE_MS} ms and were killed`);
+        const error = new MtlsError(
+          'MTLS_TIMEOUT',
+          `gateway worker(s) ${stuck.map((s) => s.slot).join(', ')} did not finish draining within ${cfg.drainTimeoutMs + DRAIN_GRACE_MS} ms and were killed`,
+        );
         logger.error({ err: { code: error.code, message: error.message } }, 'drain incomplete');
         if (result.ok) result = { ok: false, error };
         await allExited(5_000);
@@ -457,7 +564,10 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     const r = await readiness();
     if (r.ready) return { ok: true };
     if (stopping) return { ok: false, detail: 'draining' };
-    return { ok: false, detail: `${r.workers.filter((w) => !w.ready).length} of ${slots.length} worker(s) not ready` };
+    return {
+      ok: false,
+      detail: `${r.workers.filter((w) => !w.ready).length} of ${slots.length} worker(s) not ready`,
+    };
   };
 
   try {
@@ -465,11 +575,22 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
       ops = await listenOps(cfg.ops.listen.host, cfg.ops.listen.port, handleOps);
       warnIfOpsExposed(cfg.ops.listen.host, logger);
     }
-    if (adminOn) admin = await startConfiguredAdmin({ admin: cfg.admin, registry, logger, ready: allReady, crlDownload });
+    if (adminOn)
+      admin = await startConfiguredAdmin({
+        admin: cfg.admin,
+        registry,
+        logger,
+        ready: allReady,
+        crlDownload,
+      });
   } catch (e) {
     await ops?.close().catch(() => undefined);
     await registry.close().catch(() => undefined);
-    throw listenFailure(e, 'ops.listen', 'Choose another port for ops.listen (or admin.listen), or stop the process holding it.');
+    throw listenFailure(
+      e,
+      'ops.listen',
+      'Choose another port for ops.listen (or admin.listen), or stop the process holding it.',
+    );
   }
 
   // Must be set before the first fork: node:cluster freezes it then.
@@ -492,7 +613,8 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
   // After the workers serve: a CRL stored now reaches them through the change feed.
   await crlDistribution.start();
   const address = listenAddress as AddressInfo | null;
-  if (!address) throw new MtlsError('MTLS_INTERNAL', 'every worker is ready but none reported its address');
+  if (!address)
+    throw new MtlsError('MTLS_INTERNAL', 'every worker is ready but none reported its address');
   logger.info(
     {
       workers: slots.length,
@@ -508,22 +630,44 @@ export async function startGatewayWorkers(options: StartGatewayWorkersOptions): 
     address: () => address,
     opsAddress: () => ops?.address() ?? null,
     adminUrl: () => admin?.url ?? null,
-    workers: () => slots.map((s) => ({ slot: s.slot, pid: s.worker?.process.pid ?? null, ready: s.ready })),
+    workers: () =>
+      slots.map((s) => ({ slot: s.slot, pid: s.worker?.process.pid ?? null, ready: s.ready })),
     reloadCredential: async () => {
       const results = await Promise.all(
         slots.map(async (s): Promise<WorkerReloadResult> => {
           const worker = s.worker;
           const pid = worker?.process.pid ?? null;
-          const m = worker && s.ready ? await ask(worker, (id) => ({ mtls: 'reload-credential', id }), RELOAD_TIMEOUT_MS) : null;
+          const m =
+            worker && s.ready
+              ? await ask(worker, (id) => ({ mtls: 'reload-credential', id }), RELOAD_TIMEOUT_MS)
+              : null;
           if (m?.mtls === 'reload-credential') return { slot: s.slot, pid, result: m.result };
-          return { slot: s.slot, pid, result: { ok: false, error: { code: 'MTLS_TIMEOUT', message: `worker ${s.slot} is not serving or did not answer within ${RELOAD_TIMEOUT_MS} ms` } } };
+          return {
+            slot: s.slot,
+            pid,
+            result: {
+              ok: false,
+              error: {
+                code: 'MTLS_TIMEOUT',
+                message: `worker ${s.slot} is not serving or did not answer within ${RELOAD_TIMEOUT_MS} ms`,
+              },
+            },
+          };
         }),
       );
       const failed = results.filter((r) => !r.result.ok);
-      if (failed.length === 0) logger.info({ workers: results.length }, 'server credential reloaded in every worker');
+      if (failed.length === 0)
+        logger.info({ workers: results.length }, 'server credential reloaded in every worker');
       else {
         logger.error(
-          { failed: failed.map((r) => ({ worker: r.slot, pid: r.pid, err: r.result.ok ? null : r.result.error })), workers: results.length },
+          {
+            failed: failed.map((r) => ({
+              worker: r.slot,
+              pid: r.pid,
+              err: r.result.ok ? null : r.result.error,
+            })),
+            workers: results.length,
+          },
           `server credential reload failed in ${failed.length} of ${results.length} worker(s); those keep their previous credential`,
         );
       }

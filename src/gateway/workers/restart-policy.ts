@@ -44,10 +44,18 @@ export type RestartDecision =
  * @returns restart after `delayMs` (0 for a worker that had been stable), or
  *   give up; `quickFailures` is the slot's new count
  */
-export function decideRestart(quickFailures: number, uptimeMs: number, options: RestartPolicyOptions = {}): RestartDecision {
+export function decideRestart(
+  quickFailures: number,
+  uptimeMs: number,
+  options: RestartPolicyOptions = {},
+): RestartDecision {
   const o = { ...DEFAULT_RESTART_POLICY, ...options };
   if (uptimeMs >= o.stableAfterMs) return { action: 'restart', delayMs: 0, quickFailures: 0 };
   const n = quickFailures + 1;
   if (n >= o.maxQuickFailures) return { action: 'give-up', quickFailures: n };
-  return { action: 'restart', delayMs: Math.min(o.initialDelayMs * 2 ** (n - 1), o.maxDelayMs), quickFailures: n };
+  return {
+    action: 'restart',
+    delayMs: Math.min(o.initialDelayMs * 2 ** (n - 1), o.maxDelayMs),
+    quickFailures: n,
+  };
 }

@@ -15,7 +15,12 @@ import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../../errors/index.js';
 import { startGateway, type RunningGateway } from '../gateway.js';
-import { isPrimaryMessage, type PrimaryMessage, type WireError, type WorkerMessage } from './messages.js';
+import {
+  isPrimaryMessage,
+  type PrimaryMessage,
+  type WireError,
+  type WorkerMessage,
+} from './messages.js';
 
 /** Options for {@link runGatewayWorker}. */
 export interface RunGatewayWorkerOptions {
@@ -26,7 +31,12 @@ export interface RunGatewayWorkerOptions {
 /** The JSON form of an error, for the primary. */
 export function toWireError(e: unknown): WireError {
   const err = toMtlsError(e);
-  return { code: err.code, message: err.message, hint: err.hint, ...(err.subject === undefined ? {} : { subject: err.subject }) };
+  return {
+    code: err.code,
+    message: err.message,
+    hint: err.hint,
+    ...(err.subject === undefined ? {} : { subject: err.subject }),
+  };
 }
 
 /**
@@ -38,7 +48,10 @@ export function toWireError(e: unknown): WireError {
  */
 export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
   if (!cluster.isWorker || typeof process.send !== 'function') {
-    throw new MtlsError('MTLS_INTERNAL', 'runGatewayWorker runs only in a cluster worker forked by startGatewayWorkers');
+    throw new MtlsError(
+      'MTLS_INTERNAL',
+      'runGatewayWorker runs only in a cluster worker forked by startGatewayWorkers',
+    );
   }
   const env = options.env ?? process.env;
   const send = (m: WorkerMessage): void => {
@@ -67,7 +80,11 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
     if (m.mtls === 'start') {
       if (gateway || stopping) return;
       logger = pino(
-        { level: m.config.logLevel, base: { service: 'mtls-gateway', pid: process.pid, worker: m.slot }, timestamp: pino.stdTimeFunctions.isoTime },
+        {
+          level: m.config.logLevel,
+          base: { service: 'mtls-gateway', pid: process.pid, worker: m.slot },
+          timestamp: pino.stdTimeFunctions.isoTime,
+        },
         new LineBufferDestination(1),
       );
       try {
@@ -93,11 +110,20 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
     }
     if (!gateway) return;
     if (m.mtls === 'status') {
-      send({ mtls: 'status', id: m.id, health: gateway.health(), metrics: m.metrics ? await gateway.metrics.registry.getMetricsAsJSON() : null });
+      send({
+        mtls: 'status',
+        id: m.id,
+        health: gateway.health(),
+        metrics: m.metrics ? await gateway.metrics.registry.getMetricsAsJSON() : null,
+      });
       return;
     }
     const result = await gateway.reloadCredential();
-    send({ mtls: 'reload-credential', id: m.id, result: result.ok ? result : { ok: false, error: toWireError(result.error) } });
+    send({
+      mtls: 'reload-credential',
+      id: m.id,
+      result: result.ok ? result : { ok: false, error: toWireError(result.error) },
+    });
   };
 
   process.on('message', (m: unknown) => {

@@ -41,13 +41,15 @@ export function readWhole(buf: Buffer, what: string): DerElement {
 /** The children of a constructed element, after checking its tag. */
 export function childrenOf(el: DerElement | undefined, tag: number, what: string): DerElement[] {
   if (!el) invalid(what, 'element missing');
-  if (el.tag !== tag) invalid(what, `expected tag 0x${tag.toString(16)}, found 0x${el.tag.toString(16)}`);
+  if (el.tag !== tag)
+    invalid(what, `expected tag 0x${tag.toString(16)}, found 0x${el.tag.toString(16)}`);
   return readDerChildren(el.content, what);
 }
 
 /** Decodes an OBJECT IDENTIFIER element. */
 export function oidOf(el: DerElement | undefined, what: string): string {
-  if (!el || el.tag !== TAG.oid || el.content.length === 0) invalid(what, 'expected an OBJECT IDENTIFIER');
+  if (!el || el.tag !== TAG.oid || el.content.length === 0)
+    invalid(what, 'expected an OBJECT IDENTIFIER');
   return decodeOid(el.content);
 }
 
@@ -78,7 +80,8 @@ export function integerIsNegative(content: Buffer): boolean {
 
 /** A non-negative INTEGER as a bigint. */
 export function integerValue(el: DerElement | undefined, what: string): bigint {
-  if (!el || el.tag !== TAG.integer || el.content.length === 0) invalid(what, 'expected an INTEGER');
+  if (!el || el.tag !== TAG.integer || el.content.length === 0)
+    invalid(what, 'expected an INTEGER');
   if (integerIsNegative(el.content)) invalid(what, 'negative INTEGER');
   let v = 0n;
   for (const b of el.content) v = (v << 8n) | BigInt(b);
@@ -107,7 +110,8 @@ export function decodeString(el: DerElement, what: string): string {
       return Buffer.from(el.content).swap16().toString('utf16le');
     case TAG.universalString: {
       let s = '';
-      for (let i = 0; i + 3 < el.content.length; i += 4) s += String.fromCodePoint(el.content.readUInt32BE(i));
+      for (let i = 0; i + 3 < el.content.length; i += 4)
+        s += String.fromCodePoint(el.content.readUInt32BE(i));
       return s;
     }
     default:
@@ -117,7 +121,8 @@ export function decodeString(el: DerElement, what: string): string {
 
 /** Decodes UTCTime (RFC 5280 §4.1.2.5.1: YY ≥ 50 is 19YY) or GeneralizedTime (§4.1.2.5.2). */
 export function decodeTime(el: DerElement | undefined, what: string): Date {
-  if (!el || (el.tag !== TAG.utcTime && el.tag !== TAG.generalizedTime)) invalid(what, 'expected UTCTime or GeneralizedTime');
+  if (!el || (el.tag !== TAG.utcTime && el.tag !== TAG.generalizedTime))
+    invalid(what, 'expected UTCTime or GeneralizedTime');
   const s = el.content.toString('latin1');
   const m =
     el.tag === TAG.utcTime
@@ -128,7 +133,15 @@ export function decodeTime(el: DerElement | undefined, what: string): Date {
   if (el.tag === TAG.utcTime) year += year >= 50 ? 1900 : 2000;
   const frac = el.tag === TAG.generalizedTime && m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
   const zone = (el.tag === TAG.utcTime ? m[7] : m[8]) ?? 'Z';
-  let ms = Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? '0')) + Math.round(frac);
+  let ms =
+    Date.UTC(
+      year,
+      Number(m[2]) - 1,
+      Number(m[3]),
+      Number(m[4]),
+      Number(m[5]),
+      Number(m[6] ?? '0'),
+    ) + Math.round(frac);
   if (zone !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1;
     ms -= sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3, 5))) * 60_000;
@@ -140,19 +153,22 @@ export function decodeTime(el: DerElement | undefined, what: string): Date {
 
 /** The bit positions set in a BIT STRING (bit 0 = most significant bit of the first octet). */
 export function bitStringBits(el: DerElement | undefined, what: string): number[] {
-  if (!el || el.tag !== TAG.bitString || el.content.length === 0) invalid(what, 'expected a BIT STRING');
+  if (!el || el.tag !== TAG.bitString || el.content.length === 0)
+    invalid(what, 'expected a BIT STRING');
   const unused = el.content[0] as number;
   if (unused > 7) invalid(what, 'more than 7 unused bits');
   const bytes = el.content.subarray(1);
   const total = bytes.length * 8 - unused;
   const out: number[] = [];
-  for (let i = 0; i < total; i++) if (((bytes[i >> 3] as number) & (0x80 >> (i & 7))) !== 0) out.push(i);
+  for (let i = 0; i < total; i++)
+    if (((bytes[i >> 3] as number) & (0x80 >> (i & 7))) !== 0) out.push(i);
   return out;
 }
 
 /** The bytes of a BIT STRING (without the unused-bits octet). */
 export function bitStringBytes(el: DerElement | undefined, what: string): Buffer {
-  if (!el || el.tag !== TAG.bitString || el.content.length === 0) invalid(what, 'expected a BIT STRING');
+  if (!el || el.tag !== TAG.bitString || el.content.length === 0)
+    invalid(what, 'expected a BIT STRING');
   return el.content.subarray(1);
 }
 

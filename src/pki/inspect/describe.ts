@@ -176,7 +176,13 @@ function digestOf(el: DerElement | undefined, what: string): string {
 
 /** RSASSA-PSS-params (RFC 4055 §3.1): every field is optional with a SHA-1 / 20-byte default. */
 function pssParameters(params: DerElement, what: string): PssParameters {
-  const out: PssParameters = { hash: 'sha1', maskGeneration: 'mgf1', maskHash: 'sha1', saltLength: 20, trailerField: 1 };
+  const out: PssParameters = {
+    hash: 'sha1',
+    maskGeneration: 'mgf1',
+    maskHash: 'sha1',
+    saltLength: 20,
+    trailerField: 1,
+  };
   for (const f of childrenOf(params, TAG.sequence, what)) {
     const [inner] = childrenOf(f, f.tag, what);
     if (f.tag === 0xa0) out.hash = digestOf(inner, what);
@@ -194,11 +200,16 @@ function pssParameters(params: DerElement, what: string): PssParameters {
 function algorithmOf(el: DerElement | undefined, what: string): AlgorithmDescription {
   const [oidEl, params] = childrenOf(el, TAG.sequence, what);
   const oid = oidOf(oidEl, what);
-  if (oid === RSASSA_PSS && params && params.tag === TAG.sequence) return { oid, name: algorithmName(oid), pss: pssParameters(params, what) };
+  if (oid === RSASSA_PSS && params && params.tag === TAG.sequence)
+    return { oid, name: algorithmName(oid), pss: pssParameters(params, what) };
   return { oid, name: algorithmName(oid) };
 }
 
-function signatureOf(algEl: DerElement | undefined, sigEl: DerElement | undefined, what: string): AlgorithmDescription & { value: string } {
+function signatureOf(
+  algEl: DerElement | undefined,
+  sigEl: DerElement | undefined,
+  what: string,
+): AlgorithmDescription & { value: string } {
   return { ...algorithmOf(algEl, what), value: hex(bitStringBytes(sigEl, `${what} signature`)) };
 }
 
@@ -212,7 +223,11 @@ function fingerprintsOf(cert: x509.X509Certificate): { sha256: string; sha1: str
   try {
     return { sha256: fingerprintSha256(cert), sha1: toNodeCertificate(cert).fingerprint };
   } catch (e) {
-    throw new MtlsError('MTLS_DER_INVALID', `certificate is not readable by OpenSSL (${(e as Error).message})`, { subject: 'certificate', cause: e });
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `certificate is not readable by OpenSSL (${(e as Error).message})`,
+      { subject: 'certificate', cause: e },
+    );
   }
 }
 
@@ -259,7 +274,9 @@ export function describeCertificate(cert: x509.X509Certificate): CertificateDesc
     extensions,
     signature: signatureOf(sigAlgEl, sigEl, what),
     fingerprints: fingerprintsOf(cert),
-    selfIssued: Buffer.compare(tbs[i + 2]?.raw ?? Buffer.alloc(0), tbs[i + 4]?.raw ?? Buffer.alloc(1)) === 0 || issuer.rfc4514 === subject.rfc4514,
+    selfIssued:
+      Buffer.compare(tbs[i + 2]?.raw ?? Buffer.alloc(0), tbs[i + 4]?.raw ?? Buffer.alloc(1)) ===
+        0 || issuer.rfc4514 === subject.rfc4514,
     isCa: bc?.kind === 'basicConstraints' && bc.ca,
   };
 }
@@ -274,11 +291,17 @@ const CHALLENGE_PASSWORD = '1.2.840.113549.1.9.7';
 export async function describeCsr(csr: ParsedCsr): Promise<CsrDescription> {
   const what = 'CSR';
   const [infoEl, sigAlgEl, sigEl] = childrenOf(readWhole(csr.der, what), TAG.sequence, what);
-  const [versionEl, subjectEl, spkiEl, attrsEl] = childrenOf(infoEl, TAG.sequence, `${what} CertificationRequestInfo`);
+  const [versionEl, subjectEl, spkiEl, attrsEl] = childrenOf(
+    infoEl,
+    TAG.sequence,
+    `${what} CertificationRequestInfo`,
+  );
   if (!spkiEl) invalid(what, 'subjectPublicKeyInfo missing');
   const attributes: CsrAttributeDescription[] = [];
   let requestedExtensions: ExtensionDescription[] = [];
-  for (const attr of attrsEl && attrsEl.tag === 0xa0 ? childrenOf(attrsEl, 0xa0, `${what} attributes`) : []) {
+  for (const attr of attrsEl && attrsEl.tag === 0xa0
+    ? childrenOf(attrsEl, 0xa0, `${what} attributes`)
+    : []) {
     const [typeEl, valuesEl] = childrenOf(attr, TAG.sequence, `${what} attribute`);
     const oid = oidOf(typeEl, `${what} attribute`);
     const values = childrenOf(valuesEl, TAG.set, `${what} attribute ${oid}`);
@@ -353,13 +376,17 @@ export function describeCrl(crl: x509.X509Crl): CrlDescription {
       for (const entry of childrenOf(el, TAG.sequence, `${what} revokedCertificates`)) {
         const [serialEl, dateEl, entryExtEl] = childrenOf(entry, TAG.sequence, `${what} entry`);
         if (!serialEl || serialEl.tag !== TAG.integer) invalid(`${what} entry`, 'serial missing');
-        const entryExts = entryExtEl ? decodeExtensions(entryExtEl, `${what} entry extensions`) : [];
+        const entryExts = entryExtEl
+          ? decodeExtensions(entryExtEl, `${what} entry extensions`)
+          : [];
         const reasonExt = entryExts.find((e) => e.kind === 'crlReason');
         const invalidity = entryExts.find((e) => e.kind === 'invalidityDate');
         revoked.push({
           serialNumber: integerHex(serialEl.content),
           revocationDate: isoDate(decodeTime(dateEl, `${what} revocationDate`)),
-          ...(reasonExt?.kind === 'crlReason' ? { reason: CRL_REASONS[reasonExt.code]?.name ?? reasonExt.reason } : {}),
+          ...(reasonExt?.kind === 'crlReason'
+            ? { reason: CRL_REASONS[reasonExt.code]?.name ?? reasonExt.reason }
+            : {}),
           ...(invalidity?.kind === 'invalidityDate' ? { invalidityDate: invalidity.date } : {}),
           extensions: entryExts,
         });
@@ -378,7 +405,9 @@ export function describeCrl(crl: x509.X509Crl): CrlDescription {
     thisUpdate,
     ...(nextUpdate ? { nextUpdate } : {}),
     ...(crlNumber !== undefined ? { crlNumber: crlNumber.toString() } : {}),
-    ...(aki?.kind === 'authorityKeyIdentifier' && aki.keyIdentifier ? { authorityKeyIdentifier: aki.keyIdentifier } : {}),
+    ...(aki?.kind === 'authorityKeyIdentifier' && aki.keyIdentifier
+      ? { authorityKeyIdentifier: aki.keyIdentifier }
+      : {}),
     extensions,
     revoked,
     signature: signatureOf(sigAlgEl, sigEl, what),

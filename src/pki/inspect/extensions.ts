@@ -5,11 +5,40 @@
 import { MtlsError } from '../../errors/index.js';
 import { readDerChildren, tlv, type DerElement } from '../der.js';
 import { formatOpenSslText } from '../names.js';
-import { KEY_USAGE_NAMES, NS_CERT_TYPE_NAMES, type KeyUsageName, type NsCertTypeName } from '../profile.js';
+import {
+  KEY_USAGE_NAMES,
+  NS_CERT_TYPE_NAMES,
+  type KeyUsageName,
+  type NsCertTypeName,
+} from '../profile.js';
 import { fromX509Name } from '../x509-name.js';
-import { TAG, bitStringBits, childrenOf, decodeString, decodeTime, hex, integerValue, invalid, isoDate, oidOf, readWhole, smallInteger } from './asn1.js';
-import { decodeGeneralName, decodeGeneralNames, type GeneralNameDescription } from './general-names.js';
-import { ACCESS_METHODS, CRL_REASONS, EXTENSION_NAMES, POLICY_NAMES, REASON_FLAGS_DISPLAY, ekuNames } from './oid-names.js';
+import {
+  TAG,
+  bitStringBits,
+  childrenOf,
+  decodeString,
+  decodeTime,
+  hex,
+  integerValue,
+  invalid,
+  isoDate,
+  oidOf,
+  readWhole,
+  smallInteger,
+} from './asn1.js';
+import {
+  decodeGeneralName,
+  decodeGeneralNames,
+  type GeneralNameDescription,
+} from './general-names.js';
+import {
+  ACCESS_METHODS,
+  CRL_REASONS,
+  EXTENSION_NAMES,
+  POLICY_NAMES,
+  REASON_FLAGS_DISPLAY,
+  ekuNames,
+} from './oid-names.js';
 
 /** One extended key usage. */
 export interface EkuDescription {
@@ -67,14 +96,29 @@ export type ExtensionDescription = ExtensionBase &
     | { kind: 'keyUsage'; usages: KeyUsageName[] }
     | { kind: 'extendedKeyUsage'; purposes: EkuDescription[] }
     | { kind: 'subjectKeyIdentifier'; keyIdentifier: string }
-    | { kind: 'authorityKeyIdentifier'; keyIdentifier?: string; authorityCertIssuer?: GeneralNameDescription[]; authorityCertSerialNumber?: string }
-    | { kind: 'subjectAltName' | 'issuerAltName' | 'certificateIssuer'; names: GeneralNameDescription[] }
+    | {
+        kind: 'authorityKeyIdentifier';
+        keyIdentifier?: string;
+        authorityCertIssuer?: GeneralNameDescription[];
+        authorityCertSerialNumber?: string;
+      }
+    | {
+        kind: 'subjectAltName' | 'issuerAltName' | 'certificateIssuer';
+        names: GeneralNameDescription[];
+      }
     | { kind: 'nsCertType'; types: NsCertTypeName[] }
     | { kind: 'nsComment'; comment: string }
     | { kind: 'crlDistributionPoints' | 'freshestCrl'; points: DistributionPointDescription[] }
-    | { kind: 'authorityInfoAccess' | 'subjectInfoAccess'; accessDescriptions: AccessDescriptionInfo[] }
+    | {
+        kind: 'authorityInfoAccess' | 'subjectInfoAccess';
+        accessDescriptions: AccessDescriptionInfo[];
+      }
     | { kind: 'certificatePolicies'; policies: PolicyDescription[] }
-    | { kind: 'nameConstraints'; permitted: GeneralNameDescription[]; excluded: GeneralNameDescription[] }
+    | {
+        kind: 'nameConstraints';
+        permitted: GeneralNameDescription[];
+        excluded: GeneralNameDescription[];
+      }
     | { kind: 'policyConstraints'; requireExplicitPolicy?: number; inhibitPolicyMapping?: number }
     | { kind: 'inhibitAnyPolicy'; skipCerts: number }
     | { kind: 'crlNumber' | 'deltaCrlIndicator'; number: string }
@@ -94,7 +138,10 @@ export type ExtensionDescription = ExtensionBase &
 /** The extension kinds. */
 export type ExtensionKind = ExtensionDescription['kind'];
 
-const TLS_FEATURES: Readonly<Record<number, string>> = { 5: 'status_request', 17: 'status_request_v2' };
+const TLS_FEATURES: Readonly<Record<number, string>> = {
+  5: 'status_request',
+  17: 'status_request_v2',
+};
 
 function ekuOf(oid: string): EkuDescription {
   const n = ekuNames(oid);
@@ -110,7 +157,9 @@ function decodeDistributionPoints(value: Buffer, what: string): DistributionPoin
         if (choice?.tag === 0xa0) dp.fullName = decodeGeneralNames(choice.content, what);
         else if (choice?.tag === 0xa1) {
           // RelativeDistinguishedName: wrap as a one-RDN Name to reuse the Name reader.
-          dp.relativeName = formatOpenSslText(fromX509Name(tlv(TAG.sequence, tlv(TAG.set, choice.content))));
+          dp.relativeName = formatOpenSslText(
+            fromX509Name(tlv(TAG.sequence, tlv(TAG.set, choice.content))),
+          );
         } else invalid(what, 'bad DistributionPointName');
       } else if (f.tag === 0x81) {
         const bits = bitStringBits({ tag: TAG.bitString, content: f.content, raw: f.raw }, what);
@@ -144,7 +193,9 @@ function decodePolicies(value: Buffer, what: string): PolicyDescription[] {
           if (part.tag === TAG.sequence) {
             const [org, numbers] = readDerChildren(part.content, what);
             notice.organization = displayText(org, what);
-            notice.noticeNumbers = numbers ? childrenOf(numbers, TAG.sequence, what).map((n) => integerValue(n, what).toString()) : [];
+            notice.noticeNumbers = numbers
+              ? childrenOf(numbers, TAG.sequence, what).map((n) => integerValue(n, what).toString())
+              : [];
           } else notice.explicitText = displayText(part, what);
         }
         qualifiers.push(notice);
@@ -164,7 +215,11 @@ function decodeSubtrees(el: DerElement, what: string): GeneralNameDescription[] 
   });
 }
 
-function decodeKnown(short: string, value: Buffer, what: string): Record<string, unknown> & { kind: ExtensionKind } {
+function decodeKnown(
+  short: string,
+  value: Buffer,
+  what: string,
+): Record<string, unknown> & { kind: ExtensionKind } {
   switch (short) {
     case 'basicConstraints': {
       const fields = childrenOf(readWhole(value, what), TAG.sequence, what);
@@ -175,25 +230,42 @@ function decodeKnown(short: string, value: Buffer, what: string): Record<string,
         else if (f.tag === TAG.integer) pathLenConstraint = smallInteger(f, what);
         else invalid(what, 'unexpected field');
       }
-      return { kind: 'basicConstraints', ca, ...(pathLenConstraint !== undefined ? { pathLenConstraint } : {}) };
+      return {
+        kind: 'basicConstraints',
+        ca,
+        ...(pathLenConstraint !== undefined ? { pathLenConstraint } : {}),
+      };
     }
     case 'keyUsage': {
       const bits = bitStringBits(readWhole(value, what), what);
-      return { kind: 'keyUsage', usages: bits.filter((b) => b < KEY_USAGE_NAMES.length).map((b) => KEY_USAGE_NAMES[b] as KeyUsageName) };
+      return {
+        kind: 'keyUsage',
+        usages: bits
+          .filter((b) => b < KEY_USAGE_NAMES.length)
+          .map((b) => KEY_USAGE_NAMES[b] as KeyUsageName),
+      };
     }
     case 'extendedKeyUsage':
-      return { kind: 'extendedKeyUsage', purposes: childrenOf(readWhole(value, what), TAG.sequence, what).map((e) => ekuOf(oidOf(e, what))) };
+      return {
+        kind: 'extendedKeyUsage',
+        purposes: childrenOf(readWhole(value, what), TAG.sequence, what).map((e) =>
+          ekuOf(oidOf(e, what)),
+        ),
+      };
     case 'subjectKeyIdentifier': {
       const el = readWhole(value, what);
       if (el.tag !== TAG.octetString) invalid(what, 'expected an OCTET STRING');
       return { kind: 'subjectKeyIdentifier', keyIdentifier: hex(el.content) };
     }
     case 'authorityKeyIdentifier': {
-      const out: Record<string, unknown> & { kind: ExtensionKind } = { kind: 'authorityKeyIdentifier' };
+      const out: Record<string, unknown> & { kind: ExtensionKind } = {
+        kind: 'authorityKeyIdentifier',
+      };
       for (const f of childrenOf(readWhole(value, what), TAG.sequence, what)) {
         if (f.tag === 0x80) out.keyIdentifier = hex(f.content);
         else if (f.tag === 0xa1) out.authorityCertIssuer = decodeGeneralNames(f.content, what);
-        else if (f.tag === 0x82) out.authorityCertSerialNumber = f.content.toString('hex').toUpperCase();
+        else if (f.tag === 0x82)
+          out.authorityCertSerialNumber = f.content.toString('hex').toUpperCase();
         else invalid(what, 'unexpected field');
       }
       return out;
@@ -207,7 +279,12 @@ function decodeKnown(short: string, value: Buffer, what: string): Record<string,
     }
     case 'nsCertType': {
       const bits = bitStringBits(readWhole(value, what), what);
-      return { kind: 'nsCertType', types: bits.filter((b) => b < NS_CERT_TYPE_NAMES.length).map((b) => NS_CERT_TYPE_NAMES[b] as NsCertTypeName) };
+      return {
+        kind: 'nsCertType',
+        types: bits
+          .filter((b) => b < NS_CERT_TYPE_NAMES.length)
+          .map((b) => NS_CERT_TYPE_NAMES[b] as NsCertTypeName),
+      };
     }
     case 'nsComment':
       return { kind: 'nsComment', comment: decodeString(readWhole(value, what), what) };
@@ -222,13 +299,21 @@ function decodeKnown(short: string, value: Buffer, what: string): Record<string,
           const [m, loc] = childrenOf(ad, TAG.sequence, what);
           const methodOid = oidOf(m, what);
           if (!loc) return invalid(what, 'AccessDescription without a location');
-          return { methodOid, method: ACCESS_METHODS[methodOid]?.short ?? methodOid, location: decodeGeneralName(loc, what) };
+          return {
+            methodOid,
+            method: ACCESS_METHODS[methodOid]?.short ?? methodOid,
+            location: decodeGeneralName(loc, what),
+          };
         }),
       };
     case 'certificatePolicies':
       return { kind: 'certificatePolicies', policies: decodePolicies(value, what) };
     case 'nameConstraints': {
-      const out = { kind: 'nameConstraints' as const, permitted: [] as GeneralNameDescription[], excluded: [] as GeneralNameDescription[] };
+      const out = {
+        kind: 'nameConstraints' as const,
+        permitted: [] as GeneralNameDescription[],
+        excluded: [] as GeneralNameDescription[],
+      };
       for (const f of childrenOf(readWhole(value, what), TAG.sequence, what)) {
         if (f.tag === 0xa0) out.permitted = decodeSubtrees(f, what);
         else if (f.tag === 0xa1) out.excluded = decodeSubtrees(f, what);
@@ -279,7 +364,11 @@ function decodeKnown(short: string, value: Buffer, what: string): Record<string,
  * Decodes one extension. Unknown OIDs, and known extensions whose value is
  * malformed, come back as `kind: 'unknown'` with the hex value (and `error`).
  */
-export function decodeExtension(oid: string, critical: boolean, value: Buffer): ExtensionDescription {
+export function decodeExtension(
+  oid: string,
+  critical: boolean,
+  value: Buffer,
+): ExtensionDescription {
   const known = EXTENSION_NAMES[oid];
   const base: ExtensionBase = { oid, name: known?.display ?? oid, critical };
   if (!known) return { ...base, kind: 'unknown', hex: hex(value) };
@@ -305,7 +394,8 @@ export function decodeExtensions(seq: DerElement, what: string): ExtensionDescri
       critical = valueEl.content[0] !== 0;
       valueEl = fields[2];
     }
-    if (!valueEl || valueEl.tag !== TAG.octetString) invalid(what, `extension ${oid} has no OCTET STRING value`);
+    if (!valueEl || valueEl.tag !== TAG.octetString)
+      invalid(what, `extension ${oid} has no OCTET STRING value`);
     return decodeExtension(oid, critical, valueEl.content);
   });
 }

@@ -10,7 +10,8 @@ import { TAG, decodeString, hex, invalid, oidOf } from './asn1.js';
 import { formatIpBytes } from '../ip-text.js';
 
 /** The GeneralName choices (RFC 5280 §4.2.1.6). */
-export type GeneralNameType = 'otherName' | 'email' | 'dns' | 'x400Address' | 'dirName' | 'ediPartyName' | 'uri' | 'ip' | 'rid';
+export type GeneralNameType =
+  'otherName' | 'email' | 'dns' | 'x400Address' | 'dirName' | 'ediPartyName' | 'uri' | 'ip' | 'rid';
 
 /** One decoded GeneralName. */
 export interface GeneralNameDescription {
@@ -54,8 +55,10 @@ function prefixLength(mask: Buffer): number | undefined {
 
 function describeIp(bytes: Buffer, inNameConstraints: boolean): { value: string; text: string } {
   if (!inNameConstraints) {
-    if (bytes.length === 4) return { value: formatIpBytes(bytes), text: `IP Address:${formatIpBytes(bytes)}` };
-    if (bytes.length === 16) return { value: formatIpBytes(bytes), text: `IP Address:${ipv6OpenSsl(bytes)}` };
+    if (bytes.length === 4)
+      return { value: formatIpBytes(bytes), text: `IP Address:${formatIpBytes(bytes)}` };
+    if (bytes.length === 16)
+      return { value: formatIpBytes(bytes), text: `IP Address:${ipv6OpenSsl(bytes)}` };
     return { value: hex(bytes), text: 'IP Address:<invalid>' };
   }
   // Name constraints carry address + mask (RFC 5280 §4.2.1.10).
@@ -77,7 +80,11 @@ function describeIp(bytes: Buffer, inNameConstraints: boolean): { value: string;
  * @param inNameConstraints - iPAddress holds address and mask (RFC 5280 §4.2.1.10)
  * @throws MTLS_DER_INVALID on malformed input
  */
-export function decodeGeneralName(el: DerElement, what: string, inNameConstraints = false): GeneralNameDescription {
+export function decodeGeneralName(
+  el: DerElement,
+  what: string,
+  inNameConstraints = false,
+): GeneralNameDescription {
   const ia5 = (): string => el.content.toString('latin1');
   switch (el.tag) {
     case 0xa0: {
@@ -93,8 +100,19 @@ export function decodeGeneralName(el: DerElement, what: string, inNameConstraint
           text = undefined;
         }
       }
-      if (text === undefined) return { type: 'otherName', oid, value: inner ? hex(inner.raw) : '', text: 'othername:<unsupported>' };
-      return { type: 'otherName', oid, value: text, text: `othername: ${oid === UPN_OID ? 'UPN' : oid}::${text}` };
+      if (text === undefined)
+        return {
+          type: 'otherName',
+          oid,
+          value: inner ? hex(inner.raw) : '',
+          text: 'othername:<unsupported>',
+        };
+      return {
+        type: 'otherName',
+        oid,
+        value: text,
+        text: `othername: ${oid === UPN_OID ? 'UPN' : oid}::${text}`,
+      };
     }
     case 0x81:
       return { type: 'email', value: ia5(), text: `email:${ia5()}` };
@@ -127,7 +145,10 @@ export function decodeGeneralName(el: DerElement, what: string, inNameConstraint
 }
 
 /** Decodes the content of a GeneralNames SEQUENCE (or an implicitly tagged one). */
-export function decodeGeneralNames(content: Buffer, what: string, inNameConstraints = false): GeneralNameDescription[] {
+export function decodeGeneralNames(
+  content: Buffer,
+  what: string,
+  inNameConstraints = false,
+): GeneralNameDescription[] {
   return readDerChildren(content, what).map((el) => decodeGeneralName(el, what, inNameConstraints));
 }
-

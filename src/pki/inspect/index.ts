@@ -28,7 +28,12 @@ export {
 } from './extensions.js';
 export type { GeneralNameDescription, GeneralNameType } from './general-names.js';
 export { describePublicKey, type PublicKeyDescription } from './public-key.js';
-export { renderCertificateText, renderCrlText, renderCsrText, renderExtensionValue } from './render.js';
+export {
+  renderCertificateText,
+  renderCrlText,
+  renderCsrText,
+  renderExtensionValue,
+} from './render.js';
 export {
   assertPemOrDer,
   detectDerKind,

@@ -69,16 +69,37 @@ const CRL_LABELS = ['X509 CRL', 'CRL'];
 export function detectDerKind(der: Buffer, source = 'input'): DerKind {
   // Java, Windows and NSS write PFX files in BER with indefinite lengths (30 80 …, version 02 01 03);
   // certificates, CSRs and CRLs are always DER.
-  if (der[0] === TAG.sequence && der[1] === 0x80 && der[2] === TAG.integer && der[3] === 1 && der[4] === 3) return 'pkcs12';
+  if (
+    der[0] === TAG.sequence &&
+    der[1] === 0x80 &&
+    der[2] === TAG.integer &&
+    der[3] === 1 &&
+    der[4] === 3
+  )
+    return 'pkcs12';
   const outer = readDer(der, 0, source);
   if (outer.tag !== TAG.sequence) {
-    throw new MtlsError('MTLS_DER_INVALID', `${source} is not DER: it does not start with a SEQUENCE`, { subject: source });
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `${source} is not DER: it does not start with a SEQUENCE`,
+      { subject: source },
+    );
   }
   const top = readDerChildren(outer.content, source);
   const [first, second] = top;
   // PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo, macData OPTIONAL }
-  if (first?.tag === TAG.integer && decodeUnsigned(first.content) === 3n && second?.tag === TAG.sequence) return 'pkcs12';
-  if (first?.tag !== TAG.sequence) throw new MtlsError('MTLS_DER_INVALID', `${source} is not a certificate, CSR, CRL or PKCS#12 file`, { subject: source });
+  if (
+    first?.tag === TAG.integer &&
+    decodeUnsigned(first.content) === 3n &&
+    second?.tag === TAG.sequence
+  )
+    return 'pkcs12';
+  if (first?.tag !== TAG.sequence)
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `${source} is not a certificate, CSR, CRL or PKCS#12 file`,
+      { subject: source },
+    );
   const inner = readDerChildren(first.content, source);
   const [a, b, , d] = inner;
   if (a?.tag === 0xa0) return 'certificate';
@@ -86,15 +107,23 @@ export function detectDerKind(der: Buffer, source = 'input'): DerKind {
   if (a?.tag === TAG.integer && b?.tag === TAG.sequence) {
     const bFirst = readDerChildren(b.content, source)[0];
     // A certificate or v2 CRL has an AlgorithmIdentifier here (starting with an OID); a CSR has a Name.
-    if (bFirst?.tag === TAG.oid) return d && (d.tag === TAG.utcTime || d.tag === TAG.generalizedTime) ? 'crl' : 'certificate';
+    if (bFirst?.tag === TAG.oid)
+      return d && (d.tag === TAG.utcTime || d.tag === TAG.generalizedTime) ? 'crl' : 'certificate';
     return 'csr';
   }
-  throw new MtlsError('MTLS_DER_INVALID', `${source} is not a certificate, CSR, CRL or PKCS#12 file`, { subject: source });
+  throw new MtlsError(
+    'MTLS_DER_INVALID',
+    `${source} is not a certificate, CSR, CRL or PKCS#12 file`,
+    { subject: source },
+  );
 }
 
 function looksLikeText(buf: Buffer): boolean {
   const sample = buf.subarray(0, 512);
-  return sample.length > 0 && [...sample].every((c) => c === 9 || c === 10 || c === 13 || (c >= 32 && c < 127));
+  return (
+    sample.length > 0 &&
+    [...sample].every((c) => c === 9 || c === 10 || c === 13 || (c >= 32 && c < 127))
+  );
 }
 
 /**
@@ -104,13 +133,22 @@ function looksLikeText(buf: Buffer): boolean {
  */
 export function assertPemOrDer(data: Uint8Array, source = 'input'): void {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (buf.length === 0) throw new MtlsError('MTLS_PEM_INVALID', `${source} is empty`, { subject: source });
+  if (buf.length === 0)
+    throw new MtlsError('MTLS_PEM_INVALID', `${source} is empty`, { subject: source });
   if (!isPem(buf) && buf[0] !== TAG.sequence && looksLikeText(buf)) {
-    throw new MtlsError('MTLS_PEM_INVALID', `${source} is text but has no PEM block (expected -----BEGIN …-----)`, { subject: source });
+    throw new MtlsError(
+      'MTLS_PEM_INVALID',
+      `${source} is text but has no PEM block (expected -----BEGIN …-----)`,
+      { subject: source },
+    );
   }
 }
 
-async function describeDer(der: Buffer, kind: Exclude<DerKind, 'pkcs12'>, source: string): Promise<PkiObjectDescription[]> {
+async function describeDer(
+  der: Buffer,
+  kind: Exclude<DerKind, 'pkcs12'>,
+  source: string,
+): Promise<PkiObjectDescription[]> {
   switch (kind) {
     case 'certificate':
       return parseCertificates(der, source).map(describeCertificate);
@@ -121,18 +159,31 @@ async function describeDer(der: Buffer, kind: Exclude<DerKind, 'pkcs12'>, source
   }
 }
 
-async function inspectPkcs12(buf: Buffer, source: string, options: InspectPkiOptions): Promise<InspectPkiResult> {
+async function inspectPkcs12(
+  buf: Buffer,
+  source: string,
+  options: InspectPkiOptions,
+): Promise<InspectPkiResult> {
   if (options.password === undefined) {
-    throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${source} is a PKCS#12 file and no password was given`, {
-      subject: source,
-      hint: 'Pass --password-file FILE (an empty first line is not accepted; use a file with the password).',
-    });
+    throw new MtlsError(
+      'MTLS_PASSPHRASE_REQUIRED',
+      `${source} is a PKCS#12 file and no password was given`,
+      {
+        subject: source,
+        hint: 'Pass --password-file FILE (an empty first line is not accepted; use a file with the password).',
+      },
+    );
   }
-  const password = typeof options.password === 'string' ? options.password : await options.password();
+  const password =
+    typeof options.password === 'string' ? options.password : await options.password();
   const parsed = parsePfx(buf, password, { source });
   const certs: x509.X509Certificate[] = [];
   const seen = new Set<string>();
-  for (const c of [parsed.certificate, ...parsed.chain, ...parsed.certificates.map((e) => e.certificate)]) {
+  for (const c of [
+    parsed.certificate,
+    ...parsed.chain,
+    ...parsed.certificates.map((e) => e.certificate),
+  ]) {
     if (!c || seen.has(c.fingerprint256)) continue;
     seen.add(c.fingerprint256);
     certs.push(readCertificateDer(c.raw, `a certificate in ${source}`));
@@ -166,17 +217,25 @@ export async function inspectPki(options: InspectPkiOptions): Promise<InspectPki
       const where = `${source} (PEM block ${i + 1}, ${block.label})`;
       if (CERT_LABELS.includes(block.label)) {
         // TRUSTED CERTIFICATE appends OpenSSL trust settings after the certificate: keep the certificate only.
-        const der = block.label === 'TRUSTED CERTIFICATE' ? readDer(block.der, 0, where).raw : block.der;
+        const der =
+          block.label === 'TRUSTED CERTIFICATE' ? readDer(block.der, 0, where).raw : block.der;
         objects.push(...(await describeDer(der, 'certificate', where)));
-      } else if (CSR_LABELS.includes(block.label)) objects.push(...(await describeDer(block.der, 'csr', where)));
-      else if (CRL_LABELS.includes(block.label)) objects.push(...(await describeDer(block.der, 'crl', where)));
-      else if (PRIVATE_KEY_LABELS.includes(block.label)) skipped.push({ label: block.label, reason: 'private keys are never shown' });
+      } else if (CSR_LABELS.includes(block.label))
+        objects.push(...(await describeDer(block.der, 'csr', where)));
+      else if (CRL_LABELS.includes(block.label))
+        objects.push(...(await describeDer(block.der, 'crl', where)));
+      else if (PRIVATE_KEY_LABELS.includes(block.label))
+        skipped.push({ label: block.label, reason: 'private keys are never shown' });
       else skipped.push({ label: block.label, reason: 'not a certificate, CSR or CRL' });
     }
     if (objects.length === 0) {
-      throw new MtlsError('MTLS_PEM_INVALID', `${source} holds no certificate, CSR or CRL (found: ${blocks.map((b) => b.label).join(', ')})`, {
-        subject: source,
-      });
+      throw new MtlsError(
+        'MTLS_PEM_INVALID',
+        `${source} holds no certificate, CSR or CRL (found: ${blocks.map((b) => b.label).join(', ')})`,
+        {
+          subject: source,
+        },
+      );
     }
     return { source, format: 'pem', objects, skipped };
   }
@@ -228,9 +287,16 @@ export function renderInspectionText(r: InspectPkiResult): string {
   if (r.pkcs12) parts.push(pkcs12Header(r.pkcs12).join('\n') + '\n');
   const several = r.objects.length > 1 || r.pkcs12 !== undefined;
   r.objects.forEach((o, i) => {
-    const entry = o.type === 'certificate' ? r.pkcs12?.certificates.find((c) => c.sha256 === o.fingerprints.sha256) : undefined;
-    const role = entry ? ` (${entry.role}${entry.friendlyName !== null ? `, friendlyName ${entry.friendlyName}` : ''})` : '';
-    const header = several ? `# ${i + 1}/${r.objects.length}: ${o.type === 'csr' ? 'CSR' : o.type === 'crl' ? 'CRL' : 'certificate'}${role}\n` : '';
+    const entry =
+      o.type === 'certificate'
+        ? r.pkcs12?.certificates.find((c) => c.sha256 === o.fingerprints.sha256)
+        : undefined;
+    const role = entry
+      ? ` (${entry.role}${entry.friendlyName !== null ? `, friendlyName ${entry.friendlyName}` : ''})`
+      : '';
+    const header = several
+      ? `# ${i + 1}/${r.objects.length}: ${o.type === 'csr' ? 'CSR' : o.type === 'crl' ? 'CRL' : 'certificate'}${role}\n`
+      : '';
     parts.push(header + renderPkiObjectText(o));
   });
   for (const s of r.skipped) parts.push(`# skipped ${s.label}: ${s.reason}\n`);

@@ -51,7 +51,10 @@ export const CURVES: Readonly<Record<string, { name: string; nist?: string; bits
 
 /** Extension OIDs: the short name used as the JSON `kind` and OpenSSL's display name. */
 export const EXTENSION_NAMES: Readonly<Record<string, { short: string; display: string }>> = {
-  '2.5.29.9': { short: 'subjectDirectoryAttributes', display: 'X509v3 Subject Directory Attributes' },
+  '2.5.29.9': {
+    short: 'subjectDirectoryAttributes',
+    display: 'X509v3 Subject Directory Attributes',
+  },
   '2.5.29.14': { short: 'subjectKeyIdentifier', display: 'X509v3 Subject Key Identifier' },
   '2.5.29.15': { short: 'keyUsage', display: 'X509v3 Key Usage' },
   '2.5.29.16': { short: 'privateKeyUsagePeriod', display: 'X509v3 Private Key Usage Period' },
@@ -79,7 +82,10 @@ export const EXTENSION_NAMES: Readonly<Record<string, { short: string; display: 
   '1.3.6.1.5.5.7.1.24': { short: 'tlsFeature', display: 'TLS Feature' },
   '1.3.6.1.5.5.7.48.1.5': { short: 'ocspNoCheck', display: 'OCSP No Check' },
   '1.3.6.1.4.1.11129.2.4.2': { short: 'ctPrecertificateScts', display: 'CT Precertificate SCTs' },
-  '1.3.6.1.4.1.11129.2.4.3': { short: 'ctPrecertificatePoison', display: 'CT Precertificate Poison' },
+  '1.3.6.1.4.1.11129.2.4.3': {
+    short: 'ctPrecertificatePoison',
+    display: 'CT Precertificate Poison',
+  },
   '2.16.840.1.113730.1.1': { short: 'nsCertType', display: 'Netscape Cert Type' },
   '2.16.840.1.113730.1.13': { short: 'nsComment', display: 'Netscape Comment' },
 };

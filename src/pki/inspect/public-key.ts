@@ -57,7 +57,10 @@ export function describePublicKey(spki: Buffer, what = 'public key'): PublicKeyD
       ...base,
       bits,
       summary: summary?.text ?? `RSA ${bits}`,
-      rsa: { modulus: hex((n as { content: Buffer }).content), exponent: integerValue(e, `${what} exponent`).toString() },
+      rsa: {
+        modulus: hex((n as { content: Buffer }).content),
+        exponent: integerValue(e, `${what} exponent`).toString(),
+      },
     };
   }
   if (oid === '1.2.840.10045.2.1') {
@@ -68,7 +71,12 @@ export function describePublicKey(spki: Buffer, what = 'public key'): PublicKeyD
       ...base,
       bits,
       summary: summary?.text ?? `EC ${c?.nist ?? c?.name ?? curveOid}`,
-      ec: { curveOid, ...(c ? { curve: c.name } : {}), ...(c?.nist ? { nistCurve: c.nist } : {}), publicPoint: hex(keyBytes) },
+      ec: {
+        curveOid,
+        ...(c ? { curve: c.name } : {}),
+        ...(c?.nist ? { nistCurve: c.nist } : {}),
+        publicPoint: hex(keyBytes),
+      },
     };
   }
   const fixed: Record<string, { bits: number; text: string }> = {
@@ -78,5 +86,10 @@ export function describePublicKey(spki: Buffer, what = 'public key'): PublicKeyD
     '1.3.101.111': { bits: 448, text: 'X448' },
   };
   const f = summary ?? fixed[oid];
-  return { ...base, bits: f?.bits ?? 0, summary: f?.text ?? algorithmName(oid), publicKey: hex(keyBytes) };
+  return {
+    ...base,
+    bits: f?.bits ?? 0,
+    summary: f?.text ?? algorithmName(oid),
+    publicKey: hex(keyBytes),
+  };
 }

@@ -4,10 +4,20 @@
  * read side by side.
  */
 import { colonHex, formatOpenSslDate } from './asn1.js';
-import type { AlgorithmDescription, CertificateDescription, CrlDescription, CsrDescription } from './describe.js';
+import type {
+  AlgorithmDescription,
+  CertificateDescription,
+  CrlDescription,
+  CsrDescription,
+} from './describe.js';
 import type { ExtensionDescription } from './extensions.js';
 import type { GeneralNameDescription } from './general-names.js';
-import { ACCESS_METHODS, CRL_REASONS, KEY_USAGE_DISPLAY, NS_CERT_TYPE_DISPLAY } from './oid-names.js';
+import {
+  ACCESS_METHODS,
+  CRL_REASONS,
+  KEY_USAGE_DISPLAY,
+  NS_CERT_TYPE_DISPLAY,
+} from './oid-names.js';
 import { formatOpenSslText } from '../names.js';
 import { KEY_USAGE_NAMES, NS_CERT_TYPE_NAMES } from '../profile.js';
 import type { PublicKeyDescription } from './public-key.js';
@@ -48,7 +58,9 @@ function bigNumberText(decimal: string): string {
 export function renderExtensionValue(ext: ExtensionDescription): string[] {
   switch (ext.kind) {
     case 'basicConstraints':
-      return [`CA:${ext.ca ? 'TRUE' : 'FALSE'}${ext.pathLenConstraint !== undefined ? `, pathlen:${ext.pathLenConstraint}` : ''}`];
+      return [
+        `CA:${ext.ca ? 'TRUE' : 'FALSE'}${ext.pathLenConstraint !== undefined ? `, pathlen:${ext.pathLenConstraint}` : ''}`,
+      ];
     case 'keyUsage':
       return [ext.usages.map((u) => KEY_USAGE_DISPLAY[KEY_USAGE_NAMES.indexOf(u)]).join(', ')];
     case 'extendedKeyUsage':
@@ -56,11 +68,13 @@ export function renderExtensionValue(ext: ExtensionDescription): string[] {
     case 'subjectKeyIdentifier':
       return [colonHex(ext.keyIdentifier, true)];
     case 'authorityKeyIdentifier': {
-      if (ext.keyIdentifier && !ext.authorityCertIssuer && !ext.authorityCertSerialNumber) return [colonHex(ext.keyIdentifier, true)];
+      if (ext.keyIdentifier && !ext.authorityCertIssuer && !ext.authorityCertSerialNumber)
+        return [colonHex(ext.keyIdentifier, true)];
       const lines: string[] = [];
       if (ext.keyIdentifier) lines.push(`keyid:${colonHex(ext.keyIdentifier, true)}`);
       for (const n of ext.authorityCertIssuer ?? []) lines.push(n.text);
-      if (ext.authorityCertSerialNumber) lines.push(`serial:${colonHex(ext.authorityCertSerialNumber, true)}`);
+      if (ext.authorityCertSerialNumber)
+        lines.push(`serial:${colonHex(ext.authorityCertSerialNumber, true)}`);
       return lines;
     }
     case 'subjectAltName':
@@ -84,7 +98,9 @@ export function renderExtensionValue(ext: ExtensionDescription): string[] {
     }
     case 'authorityInfoAccess':
     case 'subjectInfoAccess':
-      return ext.accessDescriptions.map((a) => `${ACCESS_METHODS[a.methodOid]?.display ?? a.methodOid} - ${a.location.text}`);
+      return ext.accessDescriptions.map(
+        (a) => `${ACCESS_METHODS[a.methodOid]?.display ?? a.methodOid} - ${a.location.text}`,
+      );
     case 'certificatePolicies': {
       const lines: string[] = [];
       for (const p of ext.policies) {
@@ -94,7 +110,10 @@ export function renderExtensionValue(ext: ExtensionDescription): string[] {
           else if (q.type === 'userNotice') {
             lines.push('  User Notice:');
             if (q.organization !== undefined) lines.push(`    Organization: ${q.organization}`);
-            if (q.noticeNumbers) lines.push(`    Number${q.noticeNumbers.length > 1 ? 's' : ''}: ${q.noticeNumbers.join(', ')}`);
+            if (q.noticeNumbers)
+              lines.push(
+                `    Number${q.noticeNumbers.length > 1 ? 's' : ''}: ${q.noticeNumbers.join(', ')}`,
+              );
             if (q.explicitText !== undefined) lines.push(`    Explicit Text: ${q.explicitText}`);
           } else lines.push(`  Unknown Qualifier: ${q.oid}`);
         }
@@ -103,14 +122,18 @@ export function renderExtensionValue(ext: ExtensionDescription): string[] {
     }
     case 'nameConstraints': {
       const lines: string[] = [];
-      if (ext.permitted.length) lines.push('Permitted:', ...ext.permitted.map((n) => `  ${printed(n)}`));
-      if (ext.excluded.length) lines.push('Excluded:', ...ext.excluded.map((n) => `  ${printed(n)}`));
+      if (ext.permitted.length)
+        lines.push('Permitted:', ...ext.permitted.map((n) => `  ${printed(n)}`));
+      if (ext.excluded.length)
+        lines.push('Excluded:', ...ext.excluded.map((n) => `  ${printed(n)}`));
       return lines;
     }
     case 'policyConstraints': {
       const parts: string[] = [];
-      if (ext.requireExplicitPolicy !== undefined) parts.push(`Require Explicit Policy:${ext.requireExplicitPolicy}`);
-      if (ext.inhibitPolicyMapping !== undefined) parts.push(`Inhibit Policy Mapping:${ext.inhibitPolicyMapping}`);
+      if (ext.requireExplicitPolicy !== undefined)
+        parts.push(`Require Explicit Policy:${ext.requireExplicitPolicy}`);
+      if (ext.inhibitPolicyMapping !== undefined)
+        parts.push(`Inhibit Policy Mapping:${ext.inhibitPolicyMapping}`);
       return [parts.join(', ')];
     }
     case 'inhibitAnyPolicy':
@@ -145,15 +168,29 @@ function renderPublicKey(pk: PublicKeyDescription, indent: number): string[] {
   const i = indent + 4;
   if (pk.rsa) {
     const e = BigInt(pk.rsa.exponent);
-    lines.push(`${pad(i)}Public-Key: (${pk.bits} bit)`, `${pad(i)}Modulus:`, ...hexBlock(pk.rsa.modulus, 15, i + 4));
+    lines.push(
+      `${pad(i)}Public-Key: (${pk.bits} bit)`,
+      `${pad(i)}Modulus:`,
+      ...hexBlock(pk.rsa.modulus, 15, i + 4),
+    );
     lines.push(`${pad(i)}Exponent: ${e} (0x${e.toString(16)})`);
   } else if (pk.ec) {
-    lines.push(`${pad(i)}Public-Key: (${pk.bits} bit)`, `${pad(i)}pub:`, ...hexBlock(pk.ec.publicPoint, 15, i + 4));
+    lines.push(
+      `${pad(i)}Public-Key: (${pk.bits} bit)`,
+      `${pad(i)}pub:`,
+      ...hexBlock(pk.ec.publicPoint, 15, i + 4),
+    );
     lines.push(`${pad(i)}ASN1 OID: ${pk.ec.curve ?? pk.ec.curveOid}`);
     if (pk.ec.nistCurve) lines.push(`${pad(i)}NIST CURVE: ${pk.ec.nistCurve}`);
   } else {
-    const edLike = pk.algorithm === 'ED25519' || pk.algorithm === 'ED448' || pk.algorithm === 'X25519' || pk.algorithm === 'X448';
-    lines.push(edLike ? `${pad(i)}${pk.algorithm} Public-Key:` : `${pad(i)}Public-Key: (${pk.bits} bit)`);
+    const edLike =
+      pk.algorithm === 'ED25519' ||
+      pk.algorithm === 'ED448' ||
+      pk.algorithm === 'X25519' ||
+      pk.algorithm === 'X448';
+    lines.push(
+      edLike ? `${pad(i)}${pk.algorithm} Public-Key:` : `${pad(i)}Public-Key: (${pk.bits} bit)`,
+    );
     lines.push(`${pad(i)}pub:`, ...hexBlock(pk.publicKey ?? '', 15, i + 4));
   }
   return lines;
@@ -179,7 +216,8 @@ function serialLines(serialHex: string, negative: boolean): string[] {
   const bytes = Math.ceil(stripped.length / 2);
   const v = BigInt(`0x${serialHex}`);
   // OpenSSL prints serials that fit a signed long as decimal (x509/t_x509.c).
-  if (!negative && bytes <= 8 && v < 2n ** 63n) return [`${pad(8)}Serial Number: ${v} (0x${v.toString(16)})`];
+  if (!negative && bytes <= 8 && v < 2n ** 63n)
+    return [`${pad(8)}Serial Number: ${v} (0x${v.toString(16)})`];
   const even = stripped.length % 2 ? `0${stripped}` : stripped;
   return [`${pad(8)}Serial Number:${negative ? ' (Negative)' : ''}`, `${pad(12)}${colonHex(even)}`];
 }
@@ -203,9 +241,17 @@ export function renderCertificateText(d: CertificateDescription): string {
     `${pad(8)}Subject Public Key Info:`,
     ...renderPublicKey(d.publicKey, 12),
   ];
-  if (d.extensions.length) lines.push(`${pad(8)}X509v3 extensions:`, ...renderExtensions(d.extensions, 12));
-  lines.push(...algorithmLines('Signature Algorithm', d.signature, 4), '    Signature Value:', ...hexBlock(d.signature.value, 18, 8));
-  lines.push(`SHA256 Fingerprint=${d.fingerprints.sha256}`, `SHA1 Fingerprint=${d.fingerprints.sha1}`);
+  if (d.extensions.length)
+    lines.push(`${pad(8)}X509v3 extensions:`, ...renderExtensions(d.extensions, 12));
+  lines.push(
+    ...algorithmLines('Signature Algorithm', d.signature, 4),
+    '    Signature Value:',
+    ...hexBlock(d.signature.value, 18, 8),
+  );
+  lines.push(
+    `SHA256 Fingerprint=${d.fingerprints.sha256}`,
+    `SHA1 Fingerprint=${d.fingerprints.sha1}`,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -225,9 +271,16 @@ export function renderCsrText(d: CsrDescription): string {
   ];
   if (!d.attributes.length && !d.requestedExtensions.length) lines.push(`${pad(12)}(none)`);
   for (const a of d.attributes) lines.push(`${pad(12)}${a.name.padEnd(25)}:${a.values.join(', ')}`);
-  if (d.requestedExtensions.length) lines.push(`${pad(12)}Requested Extensions:`, ...renderExtensions(d.requestedExtensions, 16));
-  lines.push(...algorithmLines('Signature Algorithm', d.signature, 4), '    Signature Value:', ...hexBlock(d.signature.value, 18, 8));
-  lines.push(`Self-signature: ${d.signatureValid ? 'OK' : 'FAILED (the request was altered or is corrupt)'}`);
+  if (d.requestedExtensions.length)
+    lines.push(`${pad(12)}Requested Extensions:`, ...renderExtensions(d.requestedExtensions, 16));
+  lines.push(
+    ...algorithmLines('Signature Algorithm', d.signature, 4),
+    '    Signature Value:',
+    ...hexBlock(d.signature.value, 18, 8),
+  );
+  lines.push(
+    `Self-signature: ${d.signatureValid ? 'OK' : 'FAILED (the request was altered or is corrupt)'}`,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -241,15 +294,24 @@ export function renderCrlText(d: CrlDescription): string {
     `${pad(8)}Last Update: ${formatOpenSslDate(new Date(d.thisUpdate))}`,
     `${pad(8)}Next Update: ${d.nextUpdate ? formatOpenSslDate(new Date(d.nextUpdate)) : 'NONE'}`,
   ];
-  if (d.extensions.length) lines.push(`${pad(8)}CRL extensions:`, ...renderExtensions(d.extensions, 12));
+  if (d.extensions.length)
+    lines.push(`${pad(8)}CRL extensions:`, ...renderExtensions(d.extensions, 12));
   if (!d.revoked.length) lines.push('No Revoked Certificates.');
   else {
     lines.push('Revoked Certificates:');
     for (const r of d.revoked) {
-      lines.push(`    Serial Number: ${r.serialNumber}`, `${pad(8)}Revocation Date: ${formatOpenSslDate(new Date(r.revocationDate))}`);
-      if (r.extensions.length) lines.push(`${pad(8)}CRL entry extensions:`, ...renderExtensions(r.extensions, 12));
+      lines.push(
+        `    Serial Number: ${r.serialNumber}`,
+        `${pad(8)}Revocation Date: ${formatOpenSslDate(new Date(r.revocationDate))}`,
+      );
+      if (r.extensions.length)
+        lines.push(`${pad(8)}CRL entry extensions:`, ...renderExtensions(r.extensions, 12));
     }
   }
-  lines.push(...algorithmLines('Signature Algorithm', d.signature, 4), '    Signature Value:', ...hexBlock(d.signature.value, 18, 8));
+  lines.push(
+    ...algorithmLines('Signature Algorithm', d.signature, 4),
+    '    Signature Value:',
+    ...hexBlock(d.signature.value, 18, 8),
+  );
   return lines.join('\n') + '\n';
 }

@@ -26,7 +26,13 @@ function fail(what: string, why: string): never {
 }
 
 /** Re-encodes one element of `buf` starting at `offset`, never reading past `end`. */
-function normalise(buf: Buffer, offset: number, end: number, depth: number, what: string): { der: Buffer; next: number } {
+function normalise(
+  buf: Buffer,
+  offset: number,
+  end: number,
+  depth: number,
+  what: string,
+): { der: Buffer; next: number } {
   if (depth > MAX_DEPTH) fail(what, `nesting deeper than ${MAX_DEPTH} levels`);
   if (offset + 2 > end) fail(what, 'truncated tag/length');
   const tag = buf[offset] as number;
@@ -41,7 +47,8 @@ function normalise(buf: Buffer, offset: number, end: number, depth: number, what
     const children: Buffer[] = [];
     for (;;) {
       if (p + 2 > end) fail(what, 'truncated: end-of-contents octets are missing');
-      if (buf[p] === 0 && buf[p + 1] === 0) return { der: assemble(tag, children, what), next: p + 2 };
+      if (buf[p] === 0 && buf[p + 1] === 0)
+        return { der: assemble(tag, children, what), next: p + 2 };
       const child = normalise(buf, p, end, depth + 1, what);
       children.push(child.der);
       p = child.next;
@@ -75,7 +82,8 @@ function assemble(tag: number, children: Buffer[], what: string): Buffer {
   // A constructed OCTET STRING is the concatenation of its segments (X.690 §8.7.3.2).
   const segments = children.map((c) => {
     const e = readDer(c, 0, what);
-    if (e.tag !== TAG_OCTET_STRING) fail(what, 'a constructed OCTET STRING holds a segment that is not an OCTET STRING');
+    if (e.tag !== TAG_OCTET_STRING)
+      fail(what, 'a constructed OCTET STRING holds a segment that is not an OCTET STRING');
     return e.content;
   });
   return tlv(TAG_OCTET_STRING, Buffer.concat(segments));
@@ -91,6 +99,7 @@ function assemble(tag: number, children: Buffer[], what: string): Buffer {
 export function berToDer(buf: Buffer, what = 'PKCS#12 data'): Buffer {
   if (buf.length === 0) fail(what, 'no data');
   const { der, next } = normalise(buf, 0, buf.length, 0, what);
-  if (next !== buf.length) fail(what, `${buf.length - next} unexpected bytes after the end of the structure`);
+  if (next !== buf.length)
+    fail(what, `${buf.length - next} unexpected bytes after the end of the structure`);
   return der;
 }

@@ -18,7 +18,16 @@
  */
 import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
 import { MtlsError } from '../../errors/index.js';
-import { derBmpString, derExplicit, derInteger, derOctetString, derOid, derSequence, derSet, tlv } from '../der.js';
+import {
+  derBmpString,
+  derExplicit,
+  derInteger,
+  derOctetString,
+  derOid,
+  derSequence,
+  derSet,
+  tlv,
+} from '../der.js';
 import { keysMatch } from '../keys.js';
 import { pbes2Encrypt } from '../pbes2.js';
 import { subjectCommonName, toX509, type PfxCertificateInput } from './certificates.js';
@@ -58,7 +67,11 @@ export interface BuildPfxOptions {
 
 function checkIterations(n: number, what: string): number {
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_READ_ITERATIONS) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${what} ${n} must be an integer between 1 and ${MAX_READ_ITERATIONS}`, { subject: what });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${what} ${n} must be an integer between 1 and ${MAX_READ_ITERATIONS}`,
+      { subject: what },
+    );
   }
   return n;
 }
@@ -68,11 +81,19 @@ function attribute(oid: string, value: Buffer): Buffer {
 }
 
 function safeBag(bagType: string, value: Buffer, attributes: Buffer[]): Buffer {
-  return derSequence(derOid(bagType), derExplicit(0, value), ...(attributes.length > 0 ? [derSet(...attributes)] : []));
+  return derSequence(
+    derOid(bagType),
+    derExplicit(0, value),
+    ...(attributes.length > 0 ? [derSet(...attributes)] : []),
+  );
 }
 
 function certBag(cert: X509Certificate, attributes: Buffer[]): Buffer {
-  return safeBag(BAG_TYPE.certBag, derSequence(derOid(CERT_TYPE.x509Certificate), derExplicit(0, derOctetString(cert.raw))), attributes);
+  return safeBag(
+    BAG_TYPE.certBag,
+    derSequence(derOid(CERT_TYPE.x509Certificate), derExplicit(0, derOctetString(cert.raw))),
+    attributes,
+  );
 }
 
 /** ContentInfo { data, [0] OCTET STRING } (RFC 5652 §4). */
@@ -83,7 +104,10 @@ function dataContentInfo(content: Buffer): Buffer {
 /** ContentInfo { encryptedData, [0] EncryptedData } (RFC 5652 §8). */
 function encryptedContentInfo(algorithm: Buffer, ciphertext: Buffer): Buffer {
   const eci = derSequence(derOid(CONTENT_TYPE.data), algorithm, tlv(0x80, ciphertext));
-  return derSequence(derOid(CONTENT_TYPE.encryptedData), derExplicit(0, derSequence(derInteger(0), eci)));
+  return derSequence(
+    derOid(CONTENT_TYPE.encryptedData),
+    derExplicit(0, derSequence(derInteger(0), eci)),
+  );
 }
 
 /**
@@ -98,19 +122,33 @@ function encryptedContentInfo(algorithm: Buffer, ciphertext: Buffer): Buffer {
 export function buildPfx(options: BuildPfxOptions): Buffer {
   const flavour = options.flavour ?? 'modern';
   if (flavour !== 'modern' && flavour !== 'legacy') {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown PKCS#12 flavour "${String(flavour)}"`, { hint: 'Use modern or legacy.' });
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown PKCS#12 flavour "${String(flavour)}"`, {
+      hint: 'Use modern or legacy.',
+    });
   }
-  const iterations = checkIterations(options.iterations ?? (options.flavour === 'legacy' ? LEGACY_PFX_ITERATIONS : DEFAULT_PFX_ITERATIONS), 'iteration count');
+  const iterations = checkIterations(
+    options.iterations ??
+      (options.flavour === 'legacy' ? LEGACY_PFX_ITERATIONS : DEFAULT_PFX_ITERATIONS),
+    'iteration count',
+  );
   const macIterations = checkIterations(options.macIterations ?? iterations, 'MAC iteration count');
   const { privateKey, password } = options;
   if (privateKey.type !== 'private') {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `a .pfx needs the private key, but a ${privateKey.type} key was given`, { subject: 'private key' });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `a .pfx needs the private key, but a ${privateKey.type} key was given`,
+      { subject: 'private key' },
+    );
   }
   const leaf = toX509(options.certificate, 'certificate');
   if (!keysMatch(privateKey, leaf.publicKey)) {
-    throw new MtlsError('MTLS_KEY_MISMATCH', `the private key does not belong to the certificate ${leaf.subject.replace(/\n/g, ', ')}`, {
-      subject: 'private key',
-    });
+    throw new MtlsError(
+      'MTLS_KEY_MISMATCH',
+      `the private key does not belong to the certificate ${leaf.subject.replace(/\n/g, ', ')}`,
+      {
+        subject: 'private key',
+      },
+    );
   }
   const seen = new Set<string>([leaf.fingerprint256]);
   const chain: X509Certificate[] = [];
@@ -124,7 +162,8 @@ export function buildPfx(options: BuildPfxOptions): Buffer {
   const friendlyName = options.friendlyName ?? subjectCommonName(leaf) ?? '';
   const localKeyId = createHash('sha1').update(leaf.raw).digest();
   const attrs = [attribute(ATTRIBUTE.localKeyId, derOctetString(localKeyId))];
-  if (friendlyName !== '') attrs.push(attribute(ATTRIBUTE.friendlyName, derBmpString(friendlyName)));
+  if (friendlyName !== '')
+    attrs.push(attribute(ATTRIBUTE.friendlyName, derBmpString(friendlyName)));
 
   const bmp = bmpPassword(password);
   const encrypt = (plain: Buffer): { algorithm: Buffer; ciphertext: Buffer } =>
@@ -134,13 +173,20 @@ export function buildPfx(options: BuildPfxOptions): Buffer {
 
   const keyDer = privateKey.export({ format: 'der', type: 'pkcs8' });
   const keyEnc = encrypt(keyDer);
-  const keyBag = safeBag(BAG_TYPE.pkcs8ShroudedKeyBag, derSequence(keyEnc.algorithm, derOctetString(keyEnc.ciphertext)), attrs);
+  const keyBag = safeBag(
+    BAG_TYPE.pkcs8ShroudedKeyBag,
+    derSequence(keyEnc.algorithm, derOctetString(keyEnc.ciphertext)),
+    attrs,
+  );
 
   const certSafe = derSequence(certBag(leaf, attrs), ...chain.map((c) => certBag(c, [])));
   const certEnc = encrypt(certSafe);
 
   // Certificates first, then the key: the order OpenSSL writes.
-  const authSafe = derSequence(encryptedContentInfo(certEnc.algorithm, certEnc.ciphertext), dataContentInfo(derSequence(keyBag)));
+  const authSafe = derSequence(
+    encryptedContentInfo(certEnc.algorithm, certEnc.ciphertext),
+    dataContentInfo(derSequence(keyBag)),
+  );
   const macData = buildMacData(flavour === 'modern' ? 'sha256' : 'sha1', bmp, authSafe, {
     iterations: macIterations,
     // NIST SP 800-132 §5.1 asks for 128-bit salts; the legacy flavour keeps

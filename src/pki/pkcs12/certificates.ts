@@ -11,7 +11,11 @@ import { derBlocksOf } from '../pem.js';
 export type PfxCertificateInput = Uint8Array | string | X509Certificate;
 
 /** PEM labels a certificate may carry. */
-export const CERTIFICATE_LABELS: readonly string[] = ['CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED CERTIFICATE'];
+export const CERTIFICATE_LABELS: readonly string[] = [
+  'CERTIFICATE',
+  'X509 CERTIFICATE',
+  'TRUSTED CERTIFICATE',
+];
 
 /**
  * Parses a certificate from DER bytes.
@@ -22,10 +26,17 @@ export function parseCertificateDer(der: Buffer, what: string): X509Certificate 
   try {
     cert = new X509Certificate(der);
   } catch (e) {
-    throw new MtlsError('MTLS_DER_INVALID', `${what} is not a valid X.509 certificate (${(e as Error).message})`, { subject: what, cause: e });
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `${what} is not a valid X.509 certificate (${(e as Error).message})`,
+      { subject: what, cause: e },
+    );
   }
   // OpenSSL accepts a malformed UTCTime/GeneralizedTime and prints it as it is; a date nobody can compare is corrupt.
-  for (const [field, text] of [['notBefore', cert.validFrom], ['notAfter', cert.validTo]] as const) {
+  for (const [field, text] of [
+    ['notBefore', cert.validFrom],
+    ['notAfter', cert.validTo],
+  ] as const) {
     if (Number.isNaN(Date.parse(text))) {
       throw new MtlsError('MTLS_DER_INVALID', `the ${field} of ${what} is malformed ("${text}")`, {
         subject: what,
@@ -36,11 +47,15 @@ export function parseCertificateDer(der: Buffer, what: string): X509Certificate 
   try {
     void cert.publicKey;
   } catch (e) {
-    throw new MtlsError('MTLS_DER_INVALID', `the subjectPublicKeyInfo of ${what} is malformed (${(e as Error).message})`, {
-      subject: what,
-      cause: e,
-      hint: `The certificate is corrupt at its public key; export ${what} again from its source.`,
-    });
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `the subjectPublicKeyInfo of ${what} is malformed (${(e as Error).message})`,
+      {
+        subject: what,
+        cause: e,
+        hint: `The certificate is corrupt at its public key; export ${what} again from its source.`,
+      },
+    );
   }
   return cert;
 }
@@ -52,7 +67,10 @@ export function parseCertificateDer(der: Buffer, what: string): X509Certificate 
  * @throws MTLS_PEM_INVALID when PEM holds no certificate block or the input is empty
  * @throws MTLS_DER_INVALID when a block is not a certificate
  */
-export function loadCertificates(data: string | Uint8Array, source = 'certificate'): X509Certificate[] {
+export function loadCertificates(
+  data: string | Uint8Array,
+  source = 'certificate',
+): X509Certificate[] {
   return derBlocksOf(data, CERTIFICATE_LABELS, source).map((der, i, all) =>
     parseCertificateDer(der, all.length > 1 ? `${source} (certificate ${i + 1})` : source),
   );
@@ -65,7 +83,8 @@ export function loadCertificates(data: string | Uint8Array, source = 'certificat
 export function toX509(input: PfxCertificateInput, what: string): X509Certificate {
   if (input instanceof X509Certificate) return input;
   const first = loadCertificates(input, what)[0];
-  if (!first) throw new MtlsError('MTLS_PEM_INVALID', `${what}: no certificate found`, { subject: what });
+  if (!first)
+    throw new MtlsError('MTLS_PEM_INVALID', `${what}: no certificate found`, { subject: what });
   return first;
 }
 
@@ -81,7 +100,8 @@ function decodeDirectoryString(tag: number, content: Buffer): string | undefined
       return content.toString('latin1');
     case 0x1e: // BMPString
       return Buffer.from(content).swap16().toString('utf16le');
-    case 0x1c: { // UniversalString (UTF-32BE)
+    case 0x1c: {
+      // UniversalString (UTF-32BE)
       const cps: number[] = [];
       for (let i = 0; i + 3 < content.length; i += 4) cps.push(content.readUInt32BE(i));
       return String.fromCodePoint(...cps);

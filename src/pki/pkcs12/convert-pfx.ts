@@ -30,18 +30,30 @@ export interface ConvertPfxOptions {
  * @throws MTLS_BAD_ARGUMENT when the file holds no private key (a trust store)
  * @throws MTLS_KEY_MISMATCH when no certificate in the file belongs to its key
  */
-export function convertPfx(data: Uint8Array, password: string, options: ConvertPfxOptions = {}): Buffer {
+export function convertPfx(
+  data: Uint8Array,
+  password: string,
+  options: ConvertPfxOptions = {},
+): Buffer {
   const source = options.source ?? 'PKCS#12 data';
   const parsed = parsePfx(data, password, { source });
   assertPfxHasMac(parsed, source, options.allowNoMac);
   if (!parsed.privateKey) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${source} holds no private key, only certificates; there is nothing to convert into a client .pfx`, {
-      subject: source,
-      hint: 'Export the certificates with `openssl pkcs12 -nokeys` if you need them as PEM.',
-    });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${source} holds no private key, only certificates; there is nothing to convert into a client .pfx`,
+      {
+        subject: source,
+        hint: 'Export the certificates with `openssl pkcs12 -nokeys` if you need them as PEM.',
+      },
+    );
   }
   if (!parsed.certificate || !parsed.keyMatchesCertificate) {
-    throw new MtlsError('MTLS_KEY_MISMATCH', `${source}: no certificate in the file belongs to its private key`, { subject: source });
+    throw new MtlsError(
+      'MTLS_KEY_MISMATCH',
+      `${source}: no certificate in the file belongs to its private key`,
+      { subject: source },
+    );
   }
   const friendlyName = options.friendlyName ?? parsed.friendlyName;
   return buildPfx({

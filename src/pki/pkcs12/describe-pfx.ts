@@ -41,7 +41,13 @@ export interface PfxDescription {
   /** Colon-separated hex. */
   localKeyId: string | null;
   /** Type and size of the key only. */
-  privateKey: { algorithm: string; bits: number; curve?: string; text: string; matchesCertificate: boolean } | null;
+  privateKey: {
+    algorithm: string;
+    bits: number;
+    curve?: string;
+    text: string;
+    matchesCertificate: boolean;
+  } | null;
   keyCount: number;
   /** Leaf first, then the chain from the leaf's issuer upwards. */
   certificates: PfxCertificateDescription[];
@@ -56,7 +62,8 @@ export interface DescribePfxOptions {
   now?: Date;
 }
 
-const hexColons = (b: Buffer): string => (b.toString('hex').toUpperCase().match(/../g) ?? []).join(':');
+const hexColons = (b: Buffer): string =>
+  (b.toString('hex').toUpperCase().match(/../g) ?? []).join(':');
 
 /** Iteration counts below this draw a warning (RFC 8018 §4.2 asks for at least 1,000). */
 const LOW_ITERATIONS = 1000;
@@ -67,7 +74,8 @@ const LOW_ITERATIONS = 1000;
 export function describePfx(parsed: ParsedPfx, options: DescribePfxOptions = {}): PfxDescription {
   const now = options.now ?? new Date();
   const { algorithms: alg } = parsed;
-  const entryOf = (c: X509Certificate) => parsed.certificates.find((e) => e.certificate.fingerprint256 === c.fingerprint256);
+  const entryOf = (c: X509Certificate) =>
+    parsed.certificates.find((e) => e.certificate.fingerprint256 === c.fingerprint256);
   const describeCert = (c: X509Certificate, role: 'leaf' | 'chain'): PfxCertificateDescription => {
     const entry = entryOf(c);
     return {
@@ -89,22 +97,41 @@ export function describePfx(parsed: ParsedPfx, options: DescribePfxOptions = {})
   ];
 
   const warnings: string[] = [];
-  if (alg.macAlgorithm === null) warnings.push('the file has no MAC: its contents can be altered without the password going wrong');
-  const encs = [alg.keyEncryption, alg.certEncryption].filter((e): e is PfxEncryption => e !== null);
+  if (alg.macAlgorithm === null)
+    warnings.push(
+      'the file has no MAC: its contents can be altered without the password going wrong',
+    );
+  const encs = [alg.keyEncryption, alg.certEncryption].filter(
+    (e): e is PfxEncryption => e !== null,
+  );
   for (const e of encs) {
     if (e.cipher.startsWith('rc2') || e.cipher.startsWith('rc4')) {
-      warnings.push(`${e.algorithm} is broken cryptography, and Node 17+ cannot load such a file; convert it to the modern flavour`);
+      warnings.push(
+        `${e.algorithm} is broken cryptography, and Node 17+ cannot load such a file; convert it to the modern flavour`,
+      );
     }
   }
-  if (alg.flavour === 'legacy-3des') warnings.push('legacy flavour (3DES, SHA-1 MAC): keep it only for keystores that cannot read the modern (AES) flavour');
-  if (alg.keyEncryption?.scheme === 'none') warnings.push('the private key is stored unencrypted inside the file');
-  const lowest = Math.min(...encs.filter((e) => e.scheme !== 'none').map((e) => e.iterations), alg.macIterations ?? Infinity);
-  if (lowest < LOW_ITERATIONS) warnings.push(`an iteration count of ${lowest} is low: the password is cheap to guess offline`);
-  if (parsed.privateKey && !parsed.keyMatchesCertificate) warnings.push('no certificate in the file belongs to the private key');
-  if (parsed.keyCount > 1) warnings.push(`the file holds ${parsed.keyCount} private keys; only the first is used`);
+  if (alg.flavour === 'legacy-3des')
+    warnings.push(
+      'legacy flavour (3DES, SHA-1 MAC): keep it only for keystores that cannot read the modern (AES) flavour',
+    );
+  if (alg.keyEncryption?.scheme === 'none')
+    warnings.push('the private key is stored unencrypted inside the file');
+  const lowest = Math.min(
+    ...encs.filter((e) => e.scheme !== 'none').map((e) => e.iterations),
+    alg.macIterations ?? Infinity,
+  );
+  if (lowest < LOW_ITERATIONS)
+    warnings.push(`an iteration count of ${lowest} is low: the password is cheap to guess offline`);
+  if (parsed.privateKey && !parsed.keyMatchesCertificate)
+    warnings.push('no certificate in the file belongs to the private key');
+  if (parsed.keyCount > 1)
+    warnings.push(`the file holds ${parsed.keyCount} private keys; only the first is used`);
   for (const c of certificates) {
-    if (new Date(c.notAfter) < now) warnings.push(`certificate ${c.subject} expired on ${c.notAfter}`);
-    else if (new Date(c.notBefore) > now) warnings.push(`certificate ${c.subject} is not valid before ${c.notBefore}`);
+    if (new Date(c.notAfter) < now)
+      warnings.push(`certificate ${c.subject} expired on ${c.notAfter}`);
+    else if (new Date(c.notBefore) > now)
+      warnings.push(`certificate ${c.subject} is not valid before ${c.notBefore}`);
   }
 
   const key = parsed.privateKey ? describeKey(parsed.privateKey) : undefined;
@@ -113,7 +140,11 @@ export function describePfx(parsed: ParsedPfx, options: DescribePfxOptions = {})
     mac:
       alg.macAlgorithm === null
         ? null
-        : { algorithm: alg.macAlgorithm, iterations: alg.macIterations as number, saltLength: alg.macSaltLength as number },
+        : {
+            algorithm: alg.macAlgorithm,
+            iterations: alg.macIterations as number,
+            saltLength: alg.macSaltLength as number,
+          },
     keyEncryption: alg.keyEncryption,
     certEncryption: alg.certEncryption,
     friendlyName: parsed.friendlyName ?? null,

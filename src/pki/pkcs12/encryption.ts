@@ -59,20 +59,26 @@ export interface AlgorithmIdentifier {
 export function readAlgorithmIdentifier(der: Buffer, what: string): AlgorithmIdentifier {
   const seq = readDer(der, 0, what);
   const [oid, params] = readDerChildren(seq.content, what);
-  if (seq.tag !== 0x30 || oid?.tag !== 0x06) throw new MtlsError('MTLS_DER_INVALID', `${what}: malformed AlgorithmIdentifier`);
+  if (seq.tag !== 0x30 || oid?.tag !== 0x06)
+    throw new MtlsError('MTLS_DER_INVALID', `${what}: malformed AlgorithmIdentifier`);
   return { oid: decodeOid(oid.content), params: params?.raw };
 }
 
 function needParams(alg: AlgorithmIdentifier, what: string): Buffer {
-  if (!alg.params) throw new MtlsError('MTLS_DER_INVALID', `${what}: algorithm ${alg.oid} has no parameters`);
+  if (!alg.params)
+    throw new MtlsError('MTLS_DER_INVALID', `${what}: algorithm ${alg.oid} has no parameters`);
   return alg.params;
 }
 
 function checkIterations(n: number, what: string): void {
   if (n > MAX_READ_ITERATIONS) {
-    throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${what}: iteration count ${n} exceeds mtlskit's limit of ${MAX_READ_ITERATIONS}`, {
-      hint: 'Re-export the file with a normal iteration count (2,048 to 600,000).',
-    });
+    throw new MtlsError(
+      'MTLS_KEY_UNSUPPORTED',
+      `${what}: iteration count ${n} exceeds mtlskit's limit of ${MAX_READ_ITERATIONS}`,
+      {
+        hint: 'Re-export the file with a normal iteration count (2,048 to 600,000).',
+      },
+    );
   }
 }
 
@@ -99,9 +105,13 @@ export function describeEncryption(algorithmDer: Buffer, what: string): PfxEncry
   }
   const scheme = legacyPbeScheme(alg.oid);
   if (!scheme) {
-    throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${what} is encrypted with algorithm ${alg.oid}, which is neither PBES2 nor a PKCS#12 PBE scheme`, {
-      hint: 'Re-export the file with AES (OpenSSL 3 default) or 3DES (-legacy -keypbe PBE-SHA1-3DES).',
-    });
+    throw new MtlsError(
+      'MTLS_KEY_UNSUPPORTED',
+      `${what} is encrypted with algorithm ${alg.oid}, which is neither PBES2 nor a PKCS#12 PBE scheme`,
+      {
+        hint: 'Re-export the file with AES (OpenSSL 3 default) or 3DES (-legacy -keypbe PBE-SHA1-3DES).',
+      },
+    );
   }
   const p = parseLegacyPbeParams(needParams(alg, what));
   checkIterations(p.iterations, what);
@@ -122,7 +132,12 @@ export function describeEncryption(algorithmDer: Buffer, what: string): PfxEncry
  * @throws MTLS_KEY_UNSUPPORTED for an unknown algorithm or an absurd iteration count
  * @throws MTLS_DER_INVALID for malformed parameters
  */
-export function decryptWithAlgorithm(algorithmDer: Buffer, ciphertext: Buffer, passwords: PfxPasswordBytes, what: string): Buffer {
+export function decryptWithAlgorithm(
+  algorithmDer: Buffer,
+  ciphertext: Buffer,
+  passwords: PfxPasswordBytes,
+  what: string,
+): Buffer {
   describeEncryption(algorithmDer, what);
   const alg = readAlgorithmIdentifier(algorithmDer, what);
   const params = needParams(alg, what);

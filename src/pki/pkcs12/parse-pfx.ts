@@ -12,13 +12,20 @@ import { keysMatch } from '../keys.js';
 import { isPem } from '../pem.js';
 import { berToDer } from './ber.js';
 import { orderChain, parseCertificateDer } from './certificates.js';
-import { NOT_ENCRYPTED, decryptWithAlgorithm, describeEncryption, type PfxEncryption, type PfxPasswordBytes } from './encryption.js';
+import {
+  NOT_ENCRYPTED,
+  decryptWithAlgorithm,
+  describeEncryption,
+  type PfxEncryption,
+  type PfxPasswordBytes,
+} from './encryption.js';
 import { parseMacData, verifyMac } from './mac.js';
 import { ATTRIBUTE, BAG_NAMES, BAG_TYPE, CERT_TYPE, CONTENT_TYPE, type MacDigest } from './oids.js';
 import { bmpPassword } from './pkcs12-kdf.js';
 
 /** The flavour a file was written in, as far as its algorithms tell. */
-export type PfxDetectedFlavour = 'modern' | 'legacy-3des' | 'legacy-rc2' | 'legacy-rc4' | 'unencrypted' | 'mixed';
+export type PfxDetectedFlavour =
+  'modern' | 'legacy-3des' | 'legacy-rc2' | 'legacy-rc4' | 'unencrypted' | 'mixed';
 
 /** What protects a PKCS#12 file. */
 export interface PfxAlgorithms {
@@ -129,10 +136,14 @@ function openDecrypted<T>(ctx: Context, what: string, fn: () => T): T {
     return fn();
   } catch (e) {
     if (!ctx.macVerified && isMtlsError(e, 'MTLS_DER_INVALID')) {
-      throw new MtlsError('MTLS_BAD_PASSPHRASE', `${ctx.what}: ${what} does not decrypt to valid data: the password is wrong or the file is corrupt`, {
-        subject: ctx.what,
-        cause: e,
-      });
+      throw new MtlsError(
+        'MTLS_BAD_PASSPHRASE',
+        `${ctx.what}: ${what} does not decrypt to valid data: the password is wrong or the file is corrupt`,
+        {
+          subject: ctx.what,
+          cause: e,
+        },
+      );
     }
     throw e;
   }
@@ -152,7 +163,10 @@ function decrypt(ctx: Context, algorithm: Buffer, ciphertext: Buffer, what: stri
   }
 }
 
-function readAttributes(el: DerElement | undefined, what: string): { friendlyName?: string; localKeyId?: Buffer } {
+function readAttributes(
+  el: DerElement | undefined,
+  what: string,
+): { friendlyName?: string; localKeyId?: Buffer } {
   const out: { friendlyName?: string; localKeyId?: Buffer } = {};
   if (!el) return out;
   for (const attr of children(el, `${what} attributes`, 0x31)) {
@@ -161,7 +175,8 @@ function readAttributes(el: DerElement | undefined, what: string): { friendlyNam
     const first = children(values, `${what} attribute values`, 0x31)[0];
     if (!first) continue;
     if (oid === ATTRIBUTE.friendlyName) {
-      if (first.tag === 0x1e) out.friendlyName = Buffer.from(first.content).swap16().toString('utf16le');
+      if (first.tag === 0x1e)
+        out.friendlyName = Buffer.from(first.content).swap16().toString('utf16le');
       else if (first.tag === 0x0c) out.friendlyName = first.content.toString('utf8');
     } else if (oid === ATTRIBUTE.localKeyId && first.tag === 0x04) {
       out.localKeyId = Buffer.from(first.content);
@@ -175,22 +190,37 @@ function loadKey(ctx: Context, pkcs8: Buffer, what: string): KeyObject {
     return createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
   } catch (e) {
     if (!ctx.macVerified) {
-      throw new MtlsError('MTLS_BAD_PASSPHRASE', `${ctx.what}: the ${what} does not decrypt to a private key: the password is wrong or the file is corrupt`, {
+      throw new MtlsError(
+        'MTLS_BAD_PASSPHRASE',
+        `${ctx.what}: the ${what} does not decrypt to a private key: the password is wrong or the file is corrupt`,
+        {
+          subject: ctx.what,
+          cause: e,
+        },
+      );
+    }
+    throw new MtlsError(
+      'MTLS_KEY_UNSUPPORTED',
+      `${ctx.what}: the ${what} holds a private key node:crypto cannot load (${(e as Error).message})`,
+      {
         subject: ctx.what,
         cause: e,
-      });
-    }
-    throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${ctx.what}: the ${what} holds a private key node:crypto cannot load (${(e as Error).message})`, {
-      subject: ctx.what,
-      cause: e,
-    });
+      },
+    );
   }
 }
 
 /** Walks one SafeContents ::= SEQUENCE OF SafeBag (RFC 7292 §4.2). */
-function readSafeContents(ctx: Context, der: Buffer, encryption: PfxEncryption, out: Collected, depth: number): void {
+function readSafeContents(
+  ctx: Context,
+  der: Buffer,
+  encryption: PfxEncryption,
+  out: Collected,
+  depth: number,
+): void {
   const what = `${ctx.what} SafeContents`;
-  if (depth > MAX_NESTED_SAFES) invalid(`${what}: safeContentsBag nested deeper than ${MAX_NESTED_SAFES} levels`);
+  if (depth > MAX_NESTED_SAFES)
+    invalid(`${what}: safeContentsBag nested deeper than ${MAX_NESTED_SAFES} levels`);
   const bags = children(readDer(berToDer(der, what), 0, what), what);
   bags.forEach((bag, i) => {
     const bagWhat = `${ctx.what} bag ${i + 1}`;
@@ -201,7 +231,12 @@ function readSafeContents(ctx: Context, der: Buffer, encryption: PfxEncryption, 
     const attrs = readAttributes(attrsEl, bagWhat);
     switch (type) {
       case BAG_TYPE.keyBag:
-        out.keys.push({ key: loadKey(ctx, value.raw, 'key bag'), friendlyName: attrs.friendlyName, localKeyId: attrs.localKeyId, encryption });
+        out.keys.push({
+          key: loadKey(ctx, value.raw, 'key bag'),
+          friendlyName: attrs.friendlyName,
+          localKeyId: attrs.localKeyId,
+          encryption,
+        });
         break;
       case BAG_TYPE.pkcs8ShroudedKeyBag: {
         const [alg, data] = children(value, `${bagWhat} EncryptedPrivateKeyInfo`);
@@ -209,7 +244,12 @@ function readSafeContents(ctx: Context, der: Buffer, encryption: PfxEncryption, 
         const keyEncryption = describeEncryption(alg.raw, `${ctx.what} key bag`);
         const pkcs8 = decrypt(ctx, alg.raw, octets(data, `${bagWhat} encrypted key`), 'key bag');
         const key = loadKey(ctx, pkcs8, 'key bag');
-        out.keys.push({ key, friendlyName: attrs.friendlyName, localKeyId: attrs.localKeyId, encryption: keyEncryption });
+        out.keys.push({
+          key,
+          friendlyName: attrs.friendlyName,
+          localKeyId: attrs.localKeyId,
+          encryption: keyEncryption,
+        });
         break;
       }
       case BAG_TYPE.certBag: {
@@ -218,9 +258,17 @@ function readSafeContents(ctx: Context, der: Buffer, encryption: PfxEncryption, 
           out.skipped.push('certBag (SDSI certificate)');
           break;
         }
-        const der = octets(children(certValue, `${bagWhat} certificate`, 0xa0)[0], `${bagWhat} certificate`);
+        const der = octets(
+          children(certValue, `${bagWhat} certificate`, 0xa0)[0],
+          `${bagWhat} certificate`,
+        );
         const certificate = parseCertificateDer(Buffer.from(der), `${bagWhat} certificate`);
-        out.certs.push({ certificate, friendlyName: attrs.friendlyName, localKeyId: attrs.localKeyId, encryption });
+        out.certs.push({
+          certificate,
+          friendlyName: attrs.friendlyName,
+          localKeyId: attrs.localKeyId,
+          encryption,
+        });
         break;
       }
       case BAG_TYPE.safeContentsBag:
@@ -249,17 +297,24 @@ function readContentInfo(ctx: Context, ci: DerElement, index: number, out: Colle
     if (!alg) invalid(`${what} EncryptedContentInfo has no algorithm`);
     let ciphertext: Buffer;
     if (enc?.tag === 0x80) ciphertext = enc.content;
-    else if (enc?.tag === 0xa0) ciphertext = Buffer.concat(readDerChildren(enc.content, what).map((s) => octets(s, what)));
+    else if (enc?.tag === 0xa0)
+      ciphertext = Buffer.concat(readDerChildren(enc.content, what).map((s) => octets(s, what)));
     else invalid(`${what} EncryptedContentInfo has no encrypted content`);
     const encryption = describeEncryption(alg.raw, `${ctx.what} certificate safe`);
     const plain = decrypt(ctx, alg.raw, ciphertext, 'certificate safe');
-    openDecrypted(ctx, 'the certificate safe', () => readSafeContents(ctx, plain, encryption, out, 0));
+    openDecrypted(ctx, 'the certificate safe', () =>
+      readSafeContents(ctx, plain, encryption, out, 0),
+    );
     return;
   }
   if (type === CONTENT_TYPE.envelopedData) {
-    throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${what} uses public-key privacy mode (envelopedData), which needs the recipient's key; mtlskit reads password-protected files only`, {
-      subject: ctx.what,
-    });
+    throw new MtlsError(
+      'MTLS_KEY_UNSUPPORTED',
+      `${what} uses public-key privacy mode (envelopedData), which needs the recipient's key; mtlskit reads password-protected files only`,
+      {
+        subject: ctx.what,
+      },
+    );
   }
   invalid(`${what} has content type ${type}, which PKCS#12 does not define`);
 }
@@ -294,11 +349,15 @@ function detectFlavour(mac: MacDigest | null, encryptions: PfxEncryption[]): Pfx
   if (encryptions.length === 0 || (schemes.size === 1 && schemes.has('none'))) return 'unencrypted';
   if (schemes.has('none') || schemes.size > 1) return 'mixed';
   if (schemes.has('pbes2')) {
-    return encryptions.every((e) => e.cipher.startsWith('aes-')) && mac !== 'sha1' ? 'modern' : 'mixed';
+    return encryptions.every((e) => e.cipher.startsWith('aes-')) && mac !== 'sha1'
+      ? 'modern'
+      : 'mixed';
   }
   if (encryptions.some((e) => e.cipher.startsWith('rc4'))) return 'legacy-rc4';
   if (encryptions.some((e) => e.cipher.startsWith('rc2'))) return 'legacy-rc2';
-  const tripleDes = encryptions.every((e) => e.cipher === 'des-ede3-cbc' || e.cipher === 'des-ede-cbc');
+  const tripleDes = encryptions.every(
+    (e) => e.cipher === 'des-ede3-cbc' || e.cipher === 'des-ede-cbc',
+  );
   return tripleDes && (mac === null || mac === 'sha1') ? 'legacy-3des' : 'mixed';
 }
 
@@ -313,15 +372,23 @@ function detectFlavour(mac: MacDigest | null, encryptions: PfxEncryption[]): Pfx
  * @throws MTLS_PEM_INVALID when the data is PEM text rather than a binary PKCS#12 file
  * @throws MTLS_KEY_UNSUPPORTED for public-key modes, PBMAC1 or unknown ciphers
  */
-export function parsePfx(data: Uint8Array, password: string, options: ParsePfxOptions = {}): ParsedPfx {
+export function parsePfx(
+  data: Uint8Array,
+  password: string,
+  options: ParsePfxOptions = {},
+): ParsedPfx {
   const what = options.source ?? 'PKCS#12 data';
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (buf.length === 0) invalid(`${what} is empty`);
   if (isPem(buf)) {
-    throw new MtlsError('MTLS_PEM_INVALID', `${what} is PEM text, but a .pfx/.p12 file is binary DER`, {
-      subject: what,
-      hint: 'To bundle a PEM key and certificate into a .pfx, use `mtls pfx export --key KEY --cert CERT --out FILE`.',
-    });
+    throw new MtlsError(
+      'MTLS_PEM_INVALID',
+      `${what} is PEM text, but a .pfx/.p12 file is binary DER`,
+      {
+        subject: what,
+        hint: 'To bundle a PEM key and certificate into a .pfx, use `mtls pfx export --key KEY --cert CERT --out FILE`.',
+      },
+    );
   }
   const top = children(readDer(berToDer(buf, what), 0, what), `${what} (PFX)`);
   const [versionEl, authSafeEl, macEl] = top;
@@ -331,12 +398,20 @@ export function parsePfx(data: Uint8Array, password: string, options: ParsePfxOp
   const [authTypeEl, authContentEl] = children(authSafeEl, `${what} authSafe`);
   const authType = oidOf(authTypeEl, `${what} authSafe`);
   if (authType === CONTENT_TYPE.signedData) {
-    throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${what} uses public-key integrity mode (signedData); mtlskit reads password-integrity files only`, {
-      subject: what,
-    });
+    throw new MtlsError(
+      'MTLS_KEY_UNSUPPORTED',
+      `${what} uses public-key integrity mode (signedData); mtlskit reads password-integrity files only`,
+      {
+        subject: what,
+      },
+    );
   }
-  if (authType !== CONTENT_TYPE.data) invalid(`${what}: authSafe has content type ${authType}, expected data`);
-  const authSafe = octets(children(authContentEl, `${what} authSafe content`, 0xa0)[0], `${what} authSafe`);
+  if (authType !== CONTENT_TYPE.data)
+    invalid(`${what}: authSafe has content type ${authType}, expected data`);
+  const authSafe = octets(
+    children(authContentEl, `${what} authSafe content`, 0xa0)[0],
+    `${what} authSafe`,
+  );
 
   let bmp = bmpPassword(password);
   let mac: ReturnType<typeof parseMacData> | undefined;
@@ -344,16 +419,27 @@ export function parsePfx(data: Uint8Array, password: string, options: ParsePfxOp
     mac = parseMacData(macEl.raw);
     const verified = verifyMac(mac, passwordCandidates(password), authSafe);
     if (!verified) {
-      throw new MtlsError('MTLS_BAD_PASSPHRASE', `${what}: the password is wrong (the PKCS#12 MAC does not verify), or the file was altered`, {
-        subject: what,
-      });
+      throw new MtlsError(
+        'MTLS_BAD_PASSPHRASE',
+        `${what}: the password is wrong (the PKCS#12 MAC does not verify), or the file was altered`,
+        {
+          subject: what,
+        },
+      );
     }
     bmp = verified;
   }
-  const ctx: Context = { what, passwords: { utf8: Buffer.from(password, 'utf8'), bmp }, macVerified: mac !== undefined };
+  const ctx: Context = {
+    what,
+    passwords: { utf8: Buffer.from(password, 'utf8'), bmp },
+    macVerified: mac !== undefined,
+  };
 
   const collected: Collected = { keys: [], certs: [], skipped: [] };
-  const safes = children(readDer(berToDer(authSafe, `${what} AuthenticatedSafe`), 0, what), `${what} AuthenticatedSafe`);
+  const safes = children(
+    readDer(berToDer(authSafe, `${what} AuthenticatedSafe`), 0, what),
+    `${what} AuthenticatedSafe`,
+  );
   safes.forEach((ci, i) => readContentInfo(ctx, ci, i, collected));
 
   const key = collected.keys[0];
@@ -362,13 +448,18 @@ export function parsePfx(data: Uint8Array, password: string, options: ParsePfxOp
     leafIndex = collected.certs.findIndex((c) => keysMatch(key.key, c.certificate.publicKey));
     if (leafIndex < 0 && key.localKeyId) {
       const id = key.localKeyId;
-      leafIndex = collected.certs.findIndex((c) => c.localKeyId !== undefined && c.localKeyId.equals(id));
+      leafIndex = collected.certs.findIndex(
+        (c) => c.localKeyId !== undefined && c.localKeyId.equals(id),
+      );
     }
   }
   const leafEntry = leafIndex >= 0 ? collected.certs[leafIndex] : undefined;
   const others = collected.certs.filter((_, i) => i !== leafIndex).map((c) => c.certificate);
 
-  const encryptions = [...collected.keys.map((k) => k.encryption), ...collected.certs.map((c) => c.encryption)];
+  const encryptions = [
+    ...collected.keys.map((k) => k.encryption),
+    ...collected.certs.map((c) => c.encryption),
+  ];
   const keyEncryption = key?.encryption ?? null;
   const certEncryption = leafEntry?.encryption ?? collected.certs[0]?.encryption ?? null;
   let flavour = detectFlavour(mac?.digest ?? null, encryptions);
@@ -381,7 +472,10 @@ export function parsePfx(data: Uint8Array, password: string, options: ParsePfxOp
     chain: orderChain(leafEntry?.certificate, others),
     friendlyName: key?.friendlyName ?? leafEntry?.friendlyName,
     localKeyId: key?.localKeyId ?? leafEntry?.localKeyId,
-    keyMatchesCertificate: key !== undefined && leafEntry !== undefined && keysMatch(key.key, leafEntry.certificate.publicKey),
+    keyMatchesCertificate:
+      key !== undefined &&
+      leafEntry !== undefined &&
+      keysMatch(key.key, leafEntry.certificate.publicKey),
     algorithms: {
       macAlgorithm: mac?.digest ?? null,
       macIterations: mac?.iterations ?? null,
@@ -404,8 +498,12 @@ export function parsePfx(data: Uint8Array, password: string, options: ParsePfxOp
  */
 export function assertPfxHasMac(parsed: ParsedPfx, source: string, allowNoMac = false): void {
   if (parsed.algorithms.macAlgorithm !== null || allowNoMac) return;
-  throw new MtlsError('MTLS_VERIFY_FAILED', `${source} has no integrity MAC: its contents cannot be checked against the password`, {
-    subject: source,
-    hint: 'Get a fresh export from its source; if you trust where this file came from, pass --allow-no-mac.',
-  });
+  throw new MtlsError(
+    'MTLS_VERIFY_FAILED',
+    `${source} has no integrity MAC: its contents cannot be checked against the password`,
+    {
+      subject: source,
+      hint: 'Get a fresh export from its source; if you trust where this file came from, pass --allow-no-mac.',
+    },
+  );
 }

@@ -6,7 +6,15 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { MtlsError } from '../../errors/index.js';
-import { decodeUnsigned, derInteger, derOctetString, derOid, derSequence, readDer, readDerChildren } from '../der.js';
+import {
+  decodeUnsigned,
+  derInteger,
+  derOctetString,
+  derOid,
+  derSequence,
+  readDer,
+  readDerChildren,
+} from '../der.js';
 import { PKCS12_KDF_ID, pkcs12Kdf } from './pkcs12-kdf.js';
 import { rc2CbcDecryptRaw, rc2CbcEncrypt } from './rc2.js';
 import { rc4 } from './rc4.js';
@@ -39,26 +47,56 @@ export interface LegacyPbeScheme {
 
 const SCHEMES: Readonly<Record<string, LegacyPbeScheme>> = {
   [PKCS12_PBE_OID.sha1And128BitRc4]: {
-    oid: PKCS12_PBE_OID.sha1And128BitRc4, name: 'pbeWithSHAAnd128BitRC4', cipher: 'rc4-128', keyLength: 16, ivLength: 0, kind: 'rc4',
+    oid: PKCS12_PBE_OID.sha1And128BitRc4,
+    name: 'pbeWithSHAAnd128BitRC4',
+    cipher: 'rc4-128',
+    keyLength: 16,
+    ivLength: 0,
+    kind: 'rc4',
   },
   [PKCS12_PBE_OID.sha1And40BitRc4]: {
-    oid: PKCS12_PBE_OID.sha1And40BitRc4, name: 'pbeWithSHAAnd40BitRC4', cipher: 'rc4-40', keyLength: 5, ivLength: 0, kind: 'rc4',
+    oid: PKCS12_PBE_OID.sha1And40BitRc4,
+    name: 'pbeWithSHAAnd40BitRC4',
+    cipher: 'rc4-40',
+    keyLength: 5,
+    ivLength: 0,
+    kind: 'rc4',
   },
   [PKCS12_PBE_OID.sha1And3KeyTripleDesCbc]: {
-    oid: PKCS12_PBE_OID.sha1And3KeyTripleDesCbc, name: 'pbeWithSHAAnd3-KeyTripleDES-CBC', cipher: 'des-ede3-cbc', keyLength: 24, ivLength: 8,
-    kind: 'node', nodeCipher: 'des-ede3-cbc',
+    oid: PKCS12_PBE_OID.sha1And3KeyTripleDesCbc,
+    name: 'pbeWithSHAAnd3-KeyTripleDES-CBC',
+    cipher: 'des-ede3-cbc',
+    keyLength: 24,
+    ivLength: 8,
+    kind: 'node',
+    nodeCipher: 'des-ede3-cbc',
   },
   [PKCS12_PBE_OID.sha1And2KeyTripleDesCbc]: {
-    oid: PKCS12_PBE_OID.sha1And2KeyTripleDesCbc, name: 'pbeWithSHAAnd2-KeyTripleDES-CBC', cipher: 'des-ede-cbc', keyLength: 16, ivLength: 8,
-    kind: 'node', nodeCipher: 'des-ede-cbc',
+    oid: PKCS12_PBE_OID.sha1And2KeyTripleDesCbc,
+    name: 'pbeWithSHAAnd2-KeyTripleDES-CBC',
+    cipher: 'des-ede-cbc',
+    keyLength: 16,
+    ivLength: 8,
+    kind: 'node',
+    nodeCipher: 'des-ede-cbc',
   },
   [PKCS12_PBE_OID.sha1And128BitRc2Cbc]: {
-    oid: PKCS12_PBE_OID.sha1And128BitRc2Cbc, name: 'pbeWithSHAAnd128BitRC2-CBC', cipher: 'rc2-128-cbc', keyLength: 16, ivLength: 8,
-    kind: 'rc2', effectiveBits: 128,
+    oid: PKCS12_PBE_OID.sha1And128BitRc2Cbc,
+    name: 'pbeWithSHAAnd128BitRC2-CBC',
+    cipher: 'rc2-128-cbc',
+    keyLength: 16,
+    ivLength: 8,
+    kind: 'rc2',
+    effectiveBits: 128,
   },
   [PKCS12_PBE_OID.sha1And40BitRc2Cbc]: {
-    oid: PKCS12_PBE_OID.sha1And40BitRc2Cbc, name: 'pbeWithSHAAnd40BitRC2-CBC', cipher: 'rc2-40-cbc', keyLength: 5, ivLength: 8,
-    kind: 'rc2', effectiveBits: 40,
+    oid: PKCS12_PBE_OID.sha1And40BitRc2Cbc,
+    name: 'pbeWithSHAAnd40BitRC2-CBC',
+    cipher: 'rc2-40-cbc',
+    keyLength: 5,
+    ivLength: 8,
+    kind: 'rc2',
+    effectiveBits: 40,
   },
 };
 
@@ -82,16 +120,37 @@ export function parseLegacyPbeParams(params: Buffer): LegacyPbeParams {
   const seq = readDer(params, 0, what);
   const [salt, iter] = readDerChildren(seq.content, what);
   if (seq.tag !== 0x30 || salt?.tag !== 0x04 || iter?.tag !== 0x02 || iter.content.length > 6) {
-    throw new MtlsError('MTLS_DER_INVALID', `${what} are malformed (expected SEQUENCE { salt OCTET STRING, iterations INTEGER })`);
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `${what} are malformed (expected SEQUENCE { salt OCTET STRING, iterations INTEGER })`,
+    );
   }
   const iterations = Number(decodeUnsigned(iter.content));
-  if (iterations < 1) throw new MtlsError('MTLS_DER_INVALID', `${what}: iteration count ${iterations} is not positive`);
+  if (iterations < 1)
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `${what}: iteration count ${iterations} is not positive`,
+    );
   return { salt: salt.content, iterations };
 }
 
-function deriveKeyIv(scheme: LegacyPbeScheme, passwordBmp: Buffer, p: LegacyPbeParams): { key: Buffer; iv: Buffer } {
-  const key = pkcs12Kdf('sha1', passwordBmp, p.salt, PKCS12_KDF_ID.key, p.iterations, scheme.keyLength);
-  const iv = scheme.ivLength > 0 ? pkcs12Kdf('sha1', passwordBmp, p.salt, PKCS12_KDF_ID.iv, p.iterations, scheme.ivLength) : Buffer.alloc(0);
+function deriveKeyIv(
+  scheme: LegacyPbeScheme,
+  passwordBmp: Buffer,
+  p: LegacyPbeParams,
+): { key: Buffer; iv: Buffer } {
+  const key = pkcs12Kdf(
+    'sha1',
+    passwordBmp,
+    p.salt,
+    PKCS12_KDF_ID.key,
+    p.iterations,
+    scheme.keyLength,
+  );
+  const iv =
+    scheme.ivLength > 0
+      ? pkcs12Kdf('sha1', passwordBmp, p.salt, PKCS12_KDF_ID.iv, p.iterations, scheme.ivLength)
+      : Buffer.alloc(0);
   return { key, iv };
 }
 
@@ -105,7 +164,10 @@ function stripPadding(buf: Buffer, blockSize: number): Buffer | undefined {
 }
 
 function unknown(oid: string): never {
-  throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${oid} is not a PKCS#12 password-based encryption scheme`);
+  throw new MtlsError(
+    'MTLS_KEY_UNSUPPORTED',
+    `${oid} is not a PKCS#12 password-based encryption scheme`,
+  );
 }
 
 /**
@@ -116,13 +178,21 @@ function unknown(oid: string): never {
  * @throws MTLS_DER_INVALID when the ciphertext length cannot be right
  * @throws MTLS_KEY_UNSUPPORTED for an OID that is not a PKCS#12 PBE scheme
  */
-export function legacyPbeDecrypt(oid: string, params: Buffer, ciphertext: Buffer, passwordBmp: Buffer): Buffer {
+export function legacyPbeDecrypt(
+  oid: string,
+  params: Buffer,
+  ciphertext: Buffer,
+  passwordBmp: Buffer,
+): Buffer {
   const scheme = SCHEMES[oid] ?? unknown(oid);
   const p = parseLegacyPbeParams(params);
   const { key, iv } = deriveKeyIv(scheme, passwordBmp, p);
   if (scheme.kind === 'rc4') return rc4(key, ciphertext);
   if (ciphertext.length === 0 || ciphertext.length % 8 !== 0) {
-    throw new MtlsError('MTLS_DER_INVALID', `${scheme.name} ciphertext of ${ciphertext.length} bytes is not a whole number of 8-byte blocks`);
+    throw new MtlsError(
+      'MTLS_DER_INVALID',
+      `${scheme.name} ciphertext of ${ciphertext.length} bytes is not a whole number of 8-byte blocks`,
+    );
   }
   let padded: Buffer;
   if (scheme.kind === 'rc2') {
@@ -133,7 +203,11 @@ export function legacyPbeDecrypt(oid: string, params: Buffer, ciphertext: Buffer
     padded = Buffer.concat([d.update(ciphertext), d.final()]);
   }
   const plain = stripPadding(padded, 8);
-  if (!plain) throw new MtlsError('MTLS_BAD_PASSPHRASE', `${scheme.name} decryption failed: the password is wrong or the data is corrupt`);
+  if (!plain)
+    throw new MtlsError(
+      'MTLS_BAD_PASSPHRASE',
+      `${scheme.name} decryption failed: the password is wrong or the data is corrupt`,
+    );
   return plain;
 }
 
@@ -166,15 +240,22 @@ export function legacyPbeEncrypt(
   options: LegacyPbeEncryptOptions = {},
 ): LegacyPbeEncryptResult {
   const scheme = SCHEMES[oid] ?? unknown(oid);
-  const p: LegacyPbeParams = { salt: options.salt ?? randomBytes(8), iterations: options.iterations ?? 2048 };
+  const p: LegacyPbeParams = {
+    salt: options.salt ?? randomBytes(8),
+    iterations: options.iterations ?? 2048,
+  };
   const { key, iv } = deriveKeyIv(scheme, passwordBmp, p);
   let ciphertext: Buffer;
   if (scheme.kind === 'rc4') ciphertext = rc4(key, plaintext);
-  else if (scheme.kind === 'rc2') ciphertext = rc2CbcEncrypt(key, scheme.effectiveBits as number, iv, plaintext);
+  else if (scheme.kind === 'rc2')
+    ciphertext = rc2CbcEncrypt(key, scheme.effectiveBits as number, iv, plaintext);
   else {
     const c = createCipheriv(scheme.nodeCipher as string, key, iv);
     ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
   }
-  const algorithm = derSequence(derOid(oid), derSequence(derOctetString(p.salt), derInteger(p.iterations)));
+  const algorithm = derSequence(
+    derOid(oid),
+    derSequence(derOctetString(p.salt), derInteger(p.iterations)),
+  );
   return { algorithm, ciphertext };
 }

@@ -61,11 +61,19 @@ export function pkcs12Kdf(
   length: number,
 ): Buffer {
   const sizes = HASH_SIZES[digest];
-  if (!sizes) throw new MtlsError('MTLS_BAD_ARGUMENT', `the PKCS#12 KDF does not support digest ${String(digest)}`);
+  if (!sizes)
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `the PKCS#12 KDF does not support digest ${String(digest)}`,
+    );
   if (!Number.isSafeInteger(iterations) || iterations < 1) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `PKCS#12 KDF iteration count ${iterations} must be a positive integer`);
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `PKCS#12 KDF iteration count ${iterations} must be a positive integer`,
+    );
   }
-  if (!Number.isSafeInteger(length) || length < 1) throw new MtlsError('MTLS_BAD_ARGUMENT', `PKCS#12 KDF output length ${length} is invalid`);
+  if (!Number.isSafeInteger(length) || length < 1)
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `PKCS#12 KDF output length ${length} is invalid`);
   const { u, v } = sizes;
   const D = Buffer.alloc(v, id);
   const I = Buffer.concat([stretch(Buffer.from(salt), v), stretch(Buffer.from(passwordBytes), v)]);

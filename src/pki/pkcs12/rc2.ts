@@ -34,19 +34,27 @@ const SHIFT = [1, 2, 3, 5] as const;
  */
 export function rc2ExpandKey(key: Uint8Array, effectiveBits: number): Uint16Array {
   if (key.length < 1 || key.length > 128) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `RC2 key length ${key.length} is outside 1..128 bytes`);
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `RC2 key length ${key.length} is outside 1..128 bytes`,
+    );
   }
   if (!Number.isInteger(effectiveBits) || effectiveBits < 1 || effectiveBits > 1024) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `RC2 effective key length ${effectiveBits} is outside 1..1024 bits`);
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `RC2 effective key length ${effectiveBits} is outside 1..1024 bits`,
+    );
   }
   const T = key.length;
   const T8 = Math.ceil(effectiveBits / 8);
   const TM = 0xff >> (8 * T8 - effectiveBits);
   const L = new Uint8Array(128);
   L.set(key);
-  for (let i = T; i < 128; i++) L[i] = PITABLE[((L[i - 1] as number) + (L[i - T] as number)) & 0xff] as number;
+  for (let i = T; i < 128; i++)
+    L[i] = PITABLE[((L[i - 1] as number) + (L[i - T] as number)) & 0xff] as number;
   L[128 - T8] = PITABLE[(L[128 - T8] as number) & TM] as number;
-  for (let i = 127 - T8; i >= 0; i--) L[i] = PITABLE[(L[i + 1] as number) ^ (L[i + T8] as number)] as number;
+  for (let i = 127 - T8; i >= 0; i--)
+    L[i] = PITABLE[(L[i + 1] as number) ^ (L[i + T8] as number)] as number;
   const K = new Uint16Array(64);
   for (let i = 0; i < 64; i++) K[i] = (L[2 * i] as number) | ((L[2 * i + 1] as number) << 8);
   return K;
@@ -57,7 +65,8 @@ const ror16 = (x: number, s: number): number => ((x >>> s) | (x << (16 - s))) & 
 
 function readWords(block: Uint8Array, offset: number): number[] {
   const R: number[] = [];
-  for (let i = 0; i < 4; i++) R.push((block[offset + 2 * i] as number) | ((block[offset + 2 * i + 1] as number) << 8));
+  for (let i = 0; i < 4; i++)
+    R.push((block[offset + 2 * i] as number) | ((block[offset + 2 * i + 1] as number) << 8));
   return R;
 }
 
@@ -82,7 +91,8 @@ export function rc2EncryptBlock(K: Uint16Array, block: Uint8Array, offset = 0): 
     }
   };
   const mashRound = (): void => {
-    for (let i = 0; i < 4; i++) R[i] = ((R[i] as number) + (K[(R[(i + 3) & 3] as number) & 63] as number)) & 0xffff;
+    for (let i = 0; i < 4; i++)
+      R[i] = ((R[i] as number) + (K[(R[(i + 3) & 3] as number) & 63] as number)) & 0xffff;
   };
   for (let r = 0; r < 5; r++) mixRound();
   mashRound();
@@ -101,11 +111,14 @@ export function rc2DecryptBlock(K: Uint16Array, block: Uint8Array, offset = 0): 
       const a = R[(i + 3) & 3] as number;
       const b = R[(i + 2) & 3] as number;
       const c = R[(i + 1) & 3] as number;
-      R[i] = (ror16(R[i] as number, SHIFT[i] as number) - (K[j--] as number) - (a & b) - (~a & c)) & 0xffff;
+      R[i] =
+        (ror16(R[i] as number, SHIFT[i] as number) - (K[j--] as number) - (a & b) - (~a & c)) &
+        0xffff;
     }
   };
   const rMashRound = (): void => {
-    for (let i = 3; i >= 0; i--) R[i] = ((R[i] as number) - (K[(R[(i + 3) & 3] as number) & 63] as number)) & 0xffff;
+    for (let i = 3; i >= 0; i--)
+      R[i] = ((R[i] as number) - (K[(R[(i + 3) & 3] as number) & 63] as number)) & 0xffff;
   };
   for (let r = 0; r < 5; r++) rMixRound();
   rMashRound();
@@ -116,9 +129,13 @@ export function rc2DecryptBlock(K: Uint16Array, block: Uint8Array, offset = 0): 
 }
 
 function checkCbcArgs(iv: Uint8Array, data: Uint8Array, padded: boolean): void {
-  if (iv.length !== RC2_BLOCK_SIZE) throw new MtlsError('MTLS_BAD_ARGUMENT', `RC2-CBC needs an 8-byte IV, got ${iv.length} bytes`);
+  if (iv.length !== RC2_BLOCK_SIZE)
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `RC2-CBC needs an 8-byte IV, got ${iv.length} bytes`);
   if (padded && data.length % RC2_BLOCK_SIZE !== 0) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `RC2-CBC ciphertext length ${data.length} is not a multiple of 8`);
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `RC2-CBC ciphertext length ${data.length} is not a multiple of 8`,
+    );
   }
 }
 
@@ -127,14 +144,20 @@ function checkCbcArgs(iv: Uint8Array, data: Uint8Array, padded: boolean): void {
  * @param effectiveBits - T1 (40 for RC2-40, 128 for RC2-128)
  * @throws MTLS_BAD_ARGUMENT on a bad key, effective length or IV
  */
-export function rc2CbcEncrypt(key: Uint8Array, effectiveBits: number, iv: Uint8Array, plaintext: Uint8Array): Buffer {
+export function rc2CbcEncrypt(
+  key: Uint8Array,
+  effectiveBits: number,
+  iv: Uint8Array,
+  plaintext: Uint8Array,
+): Buffer {
   checkCbcArgs(iv, plaintext, false);
   const K = rc2ExpandKey(key, effectiveBits);
   const pad = RC2_BLOCK_SIZE - (plaintext.length % RC2_BLOCK_SIZE);
   const out = Buffer.concat([Buffer.from(plaintext), Buffer.alloc(pad, pad)]);
   let prev: Uint8Array = iv;
   for (let off = 0; off < out.length; off += RC2_BLOCK_SIZE) {
-    for (let i = 0; i < RC2_BLOCK_SIZE; i++) out[off + i] = (out[off + i] as number) ^ (prev[i] as number);
+    for (let i = 0; i < RC2_BLOCK_SIZE; i++)
+      out[off + i] = (out[off + i] as number) ^ (prev[i] as number);
     rc2EncryptBlock(K, out, off);
     prev = out.subarray(off, off + RC2_BLOCK_SIZE);
   }
@@ -147,14 +170,20 @@ export function rc2CbcEncrypt(key: Uint8Array, effectiveBits: number, iv: Uint8A
  * password shows up.
  * @throws MTLS_BAD_ARGUMENT on a bad key, effective length, IV, or a length that is not a multiple of 8
  */
-export function rc2CbcDecryptRaw(key: Uint8Array, effectiveBits: number, iv: Uint8Array, ciphertext: Uint8Array): Buffer {
+export function rc2CbcDecryptRaw(
+  key: Uint8Array,
+  effectiveBits: number,
+  iv: Uint8Array,
+  ciphertext: Uint8Array,
+): Buffer {
   checkCbcArgs(iv, ciphertext, true);
   const K = rc2ExpandKey(key, effectiveBits);
   const out = Buffer.from(ciphertext);
   for (let off = out.length - RC2_BLOCK_SIZE; off >= 0; off -= RC2_BLOCK_SIZE) {
     rc2DecryptBlock(K, out, off);
     const prev = off === 0 ? iv : ciphertext.subarray(off - RC2_BLOCK_SIZE, off);
-    for (let i = 0; i < RC2_BLOCK_SIZE; i++) out[off + i] = (out[off + i] as number) ^ (prev[i] as number);
+    for (let i = 0; i < RC2_BLOCK_SIZE; i++)
+      out[off + i] = (out[off + i] as number) ^ (prev[i] as number);
   }
   return out;
 }

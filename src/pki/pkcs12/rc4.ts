@@ -11,7 +11,11 @@ import { MtlsError } from '../../errors/index.js';
  * @throws MTLS_BAD_ARGUMENT on an empty or oversized key
  */
 export function rc4(key: Uint8Array, data: Uint8Array): Buffer {
-  if (key.length < 1 || key.length > 256) throw new MtlsError('MTLS_BAD_ARGUMENT', `RC4 key length ${key.length} is outside 1..256 bytes`);
+  if (key.length < 1 || key.length > 256)
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `RC4 key length ${key.length} is outside 1..256 bytes`,
+    );
   const S = new Uint8Array(256);
   for (let i = 0; i < 256; i++) S[i] = i;
   for (let i = 0, j = 0; i < 256; i++) {

@@ -39,17 +39,30 @@ export interface UnpackPfxResult {
  * Reads a .pfx (any flavour mtlskit reads) and returns PEM.
  * @throws MTLS_VERIFY_FAILED (no MAC, unless allowNoMac), MTLS_BAD_PASSPHRASE, MTLS_DER_INVALID, MTLS_BAD_ARGUMENT (no key or no matching certificate)
  */
-export function unpackPfx(data: Uint8Array, password: string, options: UnpackPfxOptions): UnpackPfxResult {
+export function unpackPfx(
+  data: Uint8Array,
+  password: string,
+  options: UnpackPfxOptions,
+): UnpackPfxResult {
   const source = options.source ?? 'PKCS#12 data';
   const parsed = parsePfx(data, password, { source });
   assertPfxHasMac(parsed, source, options.allowNoMac);
   if (!parsed.privateKey || !parsed.certificate || !parsed.keyMatchesCertificate) {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `${source} holds no private key with its certificate; nothing to unpack for a client`, { subject: source });
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${source} holds no private key with its certificate; nothing to unpack for a client`,
+      { subject: source },
+    );
   }
   return {
-    certPem: [parsed.certificate, ...parsed.chain.filter((c) => c.subject !== c.issuer)].map((c) => encodePem('CERTIFICATE', c.raw)).join(''),
+    certPem: [parsed.certificate, ...parsed.chain.filter((c) => c.subject !== c.issuer)]
+      .map((c) => encodePem('CERTIFICATE', c.raw))
+      .join(''),
     chainPem: parsed.chain.map((c) => encodePem('CERTIFICATE', c.raw)).join(''),
-    keyPem: exportPrivateKeyPem(parsed.privateKey, options.keyPassphrase === null ? {} : { passphrase: options.keyPassphrase }),
+    keyPem: exportPrivateKeyPem(
+      parsed.privateKey,
+      options.keyPassphrase === null ? {} : { passphrase: options.keyPassphrase },
+    ),
     keyEncrypted: options.keyPassphrase !== null,
     subject: parsed.certificate.subject.replace(/\n/g, ', '),
   };

@@ -68,31 +68,58 @@ export interface AcceptedKey {
 }
 
 /** The outcome of {@link checkPublicKey}. */
-export type PublicKeyCheck = { ok: true; key: AcceptedKey } | { ok: false; reason: 'weak_key' | 'unsupported_algorithm'; detail: string };
+export type PublicKeyCheck =
+  | { ok: true; key: AcceptedKey }
+  | { ok: false; reason: 'weak_key' | 'unsupported_algorithm'; detail: string };
 
 /** Checks a SubjectPublicKeyInfo against the accepted key types and sizes. */
 export function checkPublicKey(spki: Buffer, algorithmId: AlgorithmIdentifier): PublicKeyCheck {
   const a = algorithmId.oid;
   if (a === EC) {
     const p = algorithmId.params;
-    if (!p || p.tag !== T.oid) return { ok: false, reason: 'unsupported_algorithm', detail: 'the EC key has explicit curve parameters; RFC 5480 §2.1.1 requires a named curve' };
+    if (!p || p.tag !== T.oid)
+      return {
+        ok: false,
+        reason: 'unsupported_algorithm',
+        detail: 'the EC key has explicit curve parameters; RFC 5480 §2.1.1 requires a named curve',
+      };
     const curveOid = oid(p, 'namedCurve');
     const curve = NAMED_CURVES[curveOid];
-    if (!curve) return { ok: false, reason: 'weak_key', detail: `the EC key is on curve ${curveOid}, not on P-256, P-384 or P-521` };
+    if (!curve)
+      return {
+        ok: false,
+        reason: 'weak_key',
+        detail: `the EC key is on curve ${curveOid}, not on P-256, P-384 or P-521`,
+      };
     return importKey(spki, 'ec', `EC ${curve}`);
   }
   if (a === RSA || a === RSA_PSS) {
     const imported = importKey(spki, 'rsa', 'RSA');
     if (!imported.ok) return imported;
     const bits = imported.key.key.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < 2048) return { ok: false, reason: 'weak_key', detail: `the RSA key has ${bits} bits; at least 2048 are required` };
-    if (bits % 8 !== 0) return { ok: false, reason: 'weak_key', detail: `the RSA modulus has ${bits} bits, not a whole number of bytes` };
+    if (bits < 2048)
+      return {
+        ok: false,
+        reason: 'weak_key',
+        detail: `the RSA key has ${bits} bits; at least 2048 are required`,
+      };
+    if (bits % 8 !== 0)
+      return {
+        ok: false,
+        reason: 'weak_key',
+        detail: `the RSA modulus has ${bits} bits, not a whole number of bytes`,
+      };
     return { ok: true, key: { ...imported.key, description: `RSA-${bits}` } };
   }
   if (a === ED25519) return importKey(spki, 'ed25519', 'Ed25519');
   if (a === ED448) return importKey(spki, 'ed448', 'Ed448');
-  if (a === '1.2.840.10040.4.1') return { ok: false, reason: 'weak_key', detail: 'DSA keys are not accepted' };
-  return { ok: false, reason: 'unsupported_algorithm', detail: `the public key algorithm ${a} is not supported` };
+  if (a === '1.2.840.10040.4.1')
+    return { ok: false, reason: 'weak_key', detail: 'DSA keys are not accepted' };
+  return {
+    ok: false,
+    reason: 'unsupported_algorithm',
+    detail: `the public key algorithm ${a} is not supported`,
+  };
 }
 
 function importKey(spki: Buffer, kind: AcceptedKey['kind'], description: string): PublicKeyCheck {
@@ -100,14 +127,26 @@ function importKey(spki: Buffer, kind: AcceptedKey['kind'], description: string)
     const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
     return { ok: true, key: { key, kind, description } };
   } catch (e) {
-    return { ok: false, reason: 'unsupported_algorithm', detail: `the ${description} public key cannot be read (${(e as Error).message})` };
+    return {
+      ok: false,
+      reason: 'unsupported_algorithm',
+      detail: `the ${description} public key cannot be read (${(e as Error).message})`,
+    };
   }
 }
 
 /** The outcome of {@link verifySignature}. */
-export type SignatureCheck = { ok: true } | { ok: false; reason: 'signature_invalid' | 'unsupported_algorithm' | 'weak_algorithm'; detail: string };
+export type SignatureCheck =
+  | { ok: true }
+  | {
+      ok: false;
+      reason: 'signature_invalid' | 'unsupported_algorithm' | 'weak_algorithm';
+      detail: string;
+    };
 
-function pssParams(params: AlgorithmIdentifier['params']): { hash: string; saltLength: number } | undefined {
+function pssParams(
+  params: AlgorithmIdentifier['params'],
+): { hash: string; saltLength: number } | undefined {
   // RSASSA-PSS-params (RFC 4055 §3.1); only SHA-2 with MGF1 of the same hash is accepted.
   try {
     const fields = children(params, T.sequence, 'RSASSA-PSS-params');
@@ -135,28 +174,78 @@ function pssParams(params: AlgorithmIdentifier['params']): { hash: string; saltL
  * Verifies `signature` over `data` with the issuer's key, under the named
  * algorithm, which must match the key's type. Never throws.
  */
-export function verifySignature(data: Buffer, signature: Buffer, alg: AlgorithmIdentifier, issuerKey: AcceptedKey): SignatureCheck {
+export function verifySignature(
+  data: Buffer,
+  signature: Buffer,
+  alg: AlgorithmIdentifier,
+  issuerKey: AcceptedKey,
+): SignatureCheck {
   const weak = WEAK_SIGNATURES[alg.oid];
-  if (weak) return { ok: false, reason: 'weak_algorithm', detail: `signed with ${weak}, which is not accepted` };
+  if (weak)
+    return {
+      ok: false,
+      reason: 'weak_algorithm',
+      detail: `signed with ${weak}, which is not accepted`,
+    };
   const scheme = SIGNATURES[alg.oid];
-  if (!scheme) return { ok: false, reason: 'unsupported_algorithm', detail: `the signature algorithm ${alg.oid} is not supported` };
-  if (scheme.key !== issuerKey.kind) return { ok: false, reason: 'signature_invalid', detail: `the signature algorithm (${alg.oid}) does not fit the issuer's ${issuerKey.description} key` };
+  if (!scheme)
+    return {
+      ok: false,
+      reason: 'unsupported_algorithm',
+      detail: `the signature algorithm ${alg.oid} is not supported`,
+    };
+  if (scheme.key !== issuerKey.kind)
+    return {
+      ok: false,
+      reason: 'signature_invalid',
+      detail: `the signature algorithm (${alg.oid}) does not fit the issuer's ${issuerKey.description} key`,
+    };
   const params = alg.params;
-  if (scheme.params === 'absent' && params) return { ok: false, reason: 'signature_invalid', detail: 'the signature algorithm carries parameters it must not have' };
-  if (scheme.params === 'null' && params && !(params.tag === T.null && params.content.length === 0)) {
-    return { ok: false, reason: 'signature_invalid', detail: 'the RSA signature algorithm parameters are not NULL' };
+  if (scheme.params === 'absent' && params)
+    return {
+      ok: false,
+      reason: 'signature_invalid',
+      detail: 'the signature algorithm carries parameters it must not have',
+    };
+  if (
+    scheme.params === 'null' &&
+    params &&
+    !(params.tag === T.null && params.content.length === 0)
+  ) {
+    return {
+      ok: false,
+      reason: 'signature_invalid',
+      detail: 'the RSA signature algorithm parameters are not NULL',
+    };
   }
   try {
     if (scheme.pss) {
       const p = pssParams(params);
-      if (!p) return { ok: false, reason: 'unsupported_algorithm', detail: 'the RSA-PSS parameters are not SHA-256/384/512 with a matching MGF1' };
-      const ok = verify(p.hash, data, { key: issuerKey.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: p.saltLength }, signature);
-      return ok ? { ok: true } : { ok: false, reason: 'signature_invalid', detail: 'the signature does not verify' };
+      if (!p)
+        return {
+          ok: false,
+          reason: 'unsupported_algorithm',
+          detail: 'the RSA-PSS parameters are not SHA-256/384/512 with a matching MGF1',
+        };
+      const ok = verify(
+        p.hash,
+        data,
+        { key: issuerKey.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: p.saltLength },
+        signature,
+      );
+      return ok
+        ? { ok: true }
+        : { ok: false, reason: 'signature_invalid', detail: 'the signature does not verify' };
     }
     const ok = verify(scheme.hash, data, issuerKey.key, signature);
-    return ok ? { ok: true } : { ok: false, reason: 'signature_invalid', detail: 'the signature does not verify' };
+    return ok
+      ? { ok: true }
+      : { ok: false, reason: 'signature_invalid', detail: 'the signature does not verify' };
   } catch (e) {
-    return { ok: false, reason: 'signature_invalid', detail: `the signature cannot be checked (${(e as Error).message})` };
+    return {
+      ok: false,
+      reason: 'signature_invalid',
+      detail: `the signature cannot be checked (${(e as Error).message})`,
+    };
   }
 }
-

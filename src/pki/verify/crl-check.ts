@@ -9,7 +9,20 @@
  * deltaCRLIndicator is refused as unknown.
  */
 import type { DerElement } from '../der.js';
-import { algorithm, bad, bitString, boolean, children, integerBytes, oid, one, smallUnsigned, T, time, type AlgorithmIdentifier } from './der-fields.js';
+import {
+  algorithm,
+  bad,
+  bitString,
+  boolean,
+  children,
+  integerBytes,
+  oid,
+  one,
+  smallUnsigned,
+  T,
+  time,
+  type AlgorithmIdentifier,
+} from './der-fields.js';
 import { decodeName, type DecodedName } from './distinguished-name.js';
 
 /** A parsed CRL. */
@@ -32,7 +45,19 @@ const REASON_CODE = '2.5.29.21';
 const INVALIDITY_DATE = '2.5.29.24';
 
 /** Names of the reason codes (RFC 5280 §5.3.1). */
-export const CRL_REASONS = ['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', '(unused)', 'removeFromCRL', 'privilegeWithdrawn', 'aACompromise'];
+export const CRL_REASONS = [
+  'unspecified',
+  'keyCompromise',
+  'cACompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'certificateHold',
+  '(unused)',
+  'removeFromCRL',
+  'privilegeWithdrawn',
+  'aACompromise',
+];
 
 function hexSerial(c: Buffer): string {
   let i = 0;
@@ -40,7 +65,12 @@ function hexSerial(c: Buffer): string {
   return c.subarray(i).toString('hex').toUpperCase();
 }
 
-function extensions(el: DerElement, what: string, problems: string[], known: Set<string>): Map<string, { critical: boolean; value: Buffer }> {
+function extensions(
+  el: DerElement,
+  what: string,
+  problems: string[],
+  known: Set<string>,
+): Map<string, { critical: boolean; value: Buffer }> {
   const out = new Map<string, { critical: boolean; value: Buffer }>();
   for (const e of children(el, T.sequence, what)) {
     const f = children(e, T.sequence, what);
@@ -50,7 +80,8 @@ function extensions(el: DerElement, what: string, problems: string[], known: Set
     if (!v || v.tag !== T.octetString) bad(what, 'extension value is not an OCTET STRING');
     if (out.has(id)) bad(what, `extension ${id} appears twice`);
     out.set(id, { critical, value: v.content });
-    if (critical && !known.has(id)) problems.push(`it has the unknown critical extension ${id} (RFC 5280 §5.2)`);
+    if (critical && !known.has(id))
+      problems.push(`it has the unknown critical extension ${id} (RFC 5280 §5.2)`);
   }
   return out;
 }
@@ -65,14 +96,16 @@ export function parseCrlDer(der: Buffer): ParsedCrl {
   const tbs = children(tbsEl, T.sequence, 'tbsCertList');
   let i = 0;
   if (tbs[0]?.tag === T.integer) {
-    if (smallUnsigned(tbs[0], 'CRL version') !== 1) bad('CRL version', 'only v2 is allowed when present');
+    if (smallUnsigned(tbs[0], 'CRL version') !== 1)
+      bad('CRL version', 'only v2 is allowed when present');
     i++;
   }
   const inner = algorithm(tbs[i++], 'tbsCertList signature');
   const issuer = decodeName(tbs[i++], 'CRL issuer');
   const thisUpdate = time(tbs[i++], 'thisUpdate');
   let nextUpdate: Date | undefined;
-  if (tbs[i] && (tbs[i]?.tag === T.utcTime || tbs[i]?.tag === T.generalizedTime)) nextUpdate = time(tbs[i++], 'nextUpdate');
+  if (tbs[i] && (tbs[i]?.tag === T.utcTime || tbs[i]?.tag === T.generalizedTime))
+    nextUpdate = time(tbs[i++], 'nextUpdate');
   const problems: string[] = [];
   const revoked = new Map<string, number | undefined>();
   if (tbs[i]?.tag === T.sequence) {
@@ -82,11 +115,17 @@ export function parseCrlDer(der: Buffer): ParsedCrl {
       time(dateEl, 'revocationDate');
       let reason: number | undefined;
       if (extsEl) {
-        const exts = extensions(extsEl, 'CRL entry extensions', problems, new Set([REASON_CODE, INVALIDITY_DATE]));
+        const exts = extensions(
+          extsEl,
+          'CRL entry extensions',
+          problems,
+          new Set([REASON_CODE, INVALIDITY_DATE]),
+        );
         const r = exts.get(REASON_CODE);
         if (r) {
           const el = one(r.value, 'reasonCode');
-          if (el.tag !== 0x0a || el.content.length !== 1) bad('reasonCode', 'expected an ENUMERATED');
+          if (el.tag !== 0x0a || el.content.length !== 1)
+            bad('reasonCode', 'expected an ENUMERATED');
           reason = el.content[0] as number;
           // §5.3.1: value 7 is unused, and removeFromCRL belongs in delta CRLs only.
           if (reason === 7 || reason > 10) bad('reasonCode', `unknown reason code ${reason}`);
@@ -97,13 +136,25 @@ export function parseCrlDer(der: Buffer): ParsedCrl {
   }
   let crlNumber = false;
   if (tbs[i]?.tag === 0xa0) {
-    const [seq] = children({ ...(tbs[i] as DerElement), tag: T.sequence }, T.sequence, 'crlExtensions');
-    const exts = extensions(seq as DerElement, 'crlExtensions', problems, new Set([CRL_NUMBER, AKI]));
+    const [seq] = children(
+      { ...(tbs[i] as DerElement), tag: T.sequence },
+      T.sequence,
+      'crlExtensions',
+    );
+    const exts = extensions(
+      seq as DerElement,
+      'crlExtensions',
+      problems,
+      new Set([CRL_NUMBER, AKI]),
+    );
     const n = exts.get(CRL_NUMBER);
     if (n) {
       integerBytes(one(n.value, 'cRLNumber'), 'cRLNumber');
       crlNumber = true;
-      if (n.critical) problems.push('its cRLNumber extension is critical; RFC 5280 §5.2.3 requires it non-critical');
+      if (n.critical)
+        problems.push(
+          'its cRLNumber extension is critical; RFC 5280 §5.2.3 requires it non-critical',
+        );
     }
     i++;
   }
@@ -111,7 +162,17 @@ export function parseCrlDer(der: Buffer): ParsedCrl {
   // §5.2.3: "conforming CRL issuers MUST include this extension in all CRLs".
   if (!crlNumber) problems.push('it has no cRLNumber extension (RFC 5280 §5.2.3)');
   const signatureAlgorithm = algorithm(algEl, 'CRL signatureAlgorithm');
-  if (!signatureAlgorithm.raw.equals(inner.raw)) bad('CRL signatureAlgorithm', 'differs from the one inside tbsCertList (RFC 5280 §5.1.1.2)');
+  if (!signatureAlgorithm.raw.equals(inner.raw))
+    bad('CRL signatureAlgorithm', 'differs from the one inside tbsCertList (RFC 5280 §5.1.1.2)');
   const sig = bitString(sigEl, 'CRL signatureValue');
-  return { tbs: (tbsEl as DerElement).raw, signatureAlgorithm, signature: sig.bytes, issuer, thisUpdate, ...(nextUpdate ? { nextUpdate } : {}), revoked, problems };
+  return {
+    tbs: (tbsEl as DerElement).raw,
+    signatureAlgorithm,
+    signature: sig.bytes,
+    issuer,
+    thisUpdate,
+    ...(nextUpdate ? { nextUpdate } : {}),
+    revoked,
+    problems,
+  };
 }

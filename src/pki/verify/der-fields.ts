@@ -48,7 +48,8 @@ export function one(buf: Buffer, what: string): DerElement {
 /** The children of a constructed element of the given tag. */
 export function children(el: DerElement | undefined, tag: number, what: string): DerElement[] {
   if (!el) bad(what, 'missing');
-  if (el.tag !== tag) bad(what, `expected tag 0x${tag.toString(16)}, found 0x${el.tag.toString(16)}`);
+  if (el.tag !== tag)
+    bad(what, `expected tag 0x${tag.toString(16)}, found 0x${el.tag.toString(16)}`);
   try {
     return readDerChildren(el.content, what);
   } catch (e) {
@@ -58,8 +59,10 @@ export function children(el: DerElement | undefined, tag: number, what: string):
 
 /** An OBJECT IDENTIFIER in dotted form. */
 export function oid(el: DerElement | undefined, what: string): string {
-  if (!el || el.tag !== T.oid || el.content.length === 0) bad(what, 'expected an OBJECT IDENTIFIER');
-  if (((el.content[el.content.length - 1] as number) & 0x80) !== 0) bad(what, 'truncated OBJECT IDENTIFIER');
+  if (!el || el.tag !== T.oid || el.content.length === 0)
+    bad(what, 'expected an OBJECT IDENTIFIER');
+  if (((el.content[el.content.length - 1] as number) & 0x80) !== 0)
+    bad(what, 'truncated OBJECT IDENTIFIER');
   return decodeOid(el.content);
 }
 
@@ -72,10 +75,18 @@ export function boolean(el: DerElement, what: string): boolean {
 }
 
 /** INTEGER content bytes, checked for the minimal encoding X.690 §8.3.2 requires. */
-export function integerBytes(el: DerElement | undefined, what: string, tag: number = T.integer): Buffer {
+export function integerBytes(
+  el: DerElement | undefined,
+  what: string,
+  tag: number = T.integer,
+): Buffer {
   if (!el || el.tag !== tag || el.content.length === 0) bad(what, 'expected an INTEGER');
   const c = el.content;
-  if (c.length > 1 && ((c[0] === 0x00 && ((c[1] as number) & 0x80) === 0) || (c[0] === 0xff && ((c[1] as number) & 0x80) !== 0))) {
+  if (
+    c.length > 1 &&
+    ((c[0] === 0x00 && ((c[1] as number) & 0x80) === 0) ||
+      (c[0] === 0xff && ((c[1] as number) & 0x80) !== 0))
+  ) {
     bad(what, 'INTEGER is not minimally encoded');
   }
   return c;
@@ -92,12 +103,16 @@ export function smallUnsigned(el: DerElement | undefined, what: string): number 
 }
 
 /** BIT STRING: the bytes and the count of unused trailing bits. */
-export function bitString(el: DerElement | undefined, what: string): { bytes: Buffer; unused: number } {
+export function bitString(
+  el: DerElement | undefined,
+  what: string,
+): { bytes: Buffer; unused: number } {
   if (!el || el.tag !== T.bitString || el.content.length === 0) bad(what, 'expected a BIT STRING');
   const unused = el.content[0] as number;
   if (unused > 7 || (unused > 0 && el.content.length === 1)) bad(what, 'bad unused-bits count');
   const bytes = el.content.subarray(1);
-  if (unused > 0 && ((bytes[bytes.length - 1] as number) & ((1 << unused) - 1)) !== 0) bad(what, 'unused bits are not zero (X.690 §11.2.1)');
+  if (unused > 0 && ((bytes[bytes.length - 1] as number) & ((1 << unused) - 1)) !== 0)
+    bad(what, 'unused bits are not zero (X.690 §11.2.1)');
   return { bytes, unused };
 }
 
@@ -106,7 +121,8 @@ export function namedBits(el: DerElement | undefined, what: string): number[] {
   const { bytes, unused } = bitString(el, what);
   const out: number[] = [];
   const total = bytes.length * 8 - unused;
-  for (let i = 0; i < total; i++) if (((bytes[i >> 3] as number) & (0x80 >> (i & 7))) !== 0) out.push(i);
+  for (let i = 0; i < total; i++)
+    if (((bytes[i >> 3] as number) & (0x80 >> (i & 7))) !== 0) out.push(i);
   return out;
 }
 
@@ -120,18 +136,37 @@ const GEN_RE = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
  * seconds and without fractional seconds. Anything else is malformed.
  */
 export function time(el: DerElement | undefined, what: string): Date {
-  if (!el || (el.tag !== T.utcTime && el.tag !== T.generalizedTime)) bad(what, 'expected UTCTime or GeneralizedTime');
+  if (!el || (el.tag !== T.utcTime && el.tag !== T.generalizedTime))
+    bad(what, 'expected UTCTime or GeneralizedTime');
   const s = el.content.toString('latin1');
   const utc = el.tag === T.utcTime;
   const m = (utc ? UTC_RE : GEN_RE).exec(s);
-  if (!m) bad(what, `time "${s}" is not ${utc ? 'YYMMDDHHMMSSZ' : 'YYYYMMDDHHMMSSZ'} (RFC 5280 §4.1.2.5)`);
+  if (!m)
+    bad(
+      what,
+      `time "${s}" is not ${utc ? 'YYMMDDHHMMSSZ' : 'YYYYMMDDHHMMSSZ'} (RFC 5280 §4.1.2.5)`,
+    );
   let year = Number(m[1]);
   if (utc) year += year >= 50 ? 1900 : 2000;
-  else if (year >= 1950 && year <= 2049) bad(what, `GeneralizedTime "${s}" is used for a year UTCTime must encode (RFC 5280 §4.1.2.5)`);
-  const [mo, d, h, mi, se] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
+  else if (year >= 1950 && year <= 2049)
+    bad(what, `GeneralizedTime "${s}" is used for a year UTCTime must encode (RFC 5280 §4.1.2.5)`);
+  const [mo, d, h, mi, se] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const ms = Date.UTC(year, mo - 1, d, h, mi, se);
   const back = new Date(ms);
-  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) {
+  if (
+    back.getUTCFullYear() !== year ||
+    back.getUTCMonth() !== mo - 1 ||
+    back.getUTCDate() !== d ||
+    h > 23 ||
+    mi > 59 ||
+    se > 59
+  ) {
     bad(what, `time "${s}" is not a valid date`);
   }
   return back;
@@ -148,5 +183,9 @@ export interface AlgorithmIdentifier {
 export function algorithm(el: DerElement | undefined, what: string): AlgorithmIdentifier {
   const [o, params, extra] = children(el, T.sequence, what);
   if (extra) bad(what, 'too many fields');
-  return { oid: oid(o, `${what} algorithm`), ...(params ? { params } : {}), raw: (el as DerElement).raw };
+  return {
+    oid: oid(o, `${what} algorithm`),
+    ...(params ? { params } : {}),
+    raw: (el as DerElement).raw,
+  };
 }

@@ -37,7 +37,8 @@ function decodeText(el: DerElement, what: string): string {
   switch (el.tag) {
     case 0x0c: {
       const s = el.content.toString('utf8');
-      if (Buffer.from(s, 'utf8').compare(el.content) !== 0) bad(what, 'UTF8String is not valid UTF-8');
+      if (Buffer.from(s, 'utf8').compare(el.content) !== 0)
+        bad(what, 'UTF8String is not valid UTF-8');
       return s;
     }
     case 0x1e:
@@ -46,7 +47,8 @@ function decodeText(el: DerElement, what: string): string {
     case 0x1c: {
       if (el.content.length % 4) bad(what, 'UniversalString length is not a multiple of 4');
       let s = '';
-      for (let i = 0; i < el.content.length; i += 4) s += String.fromCodePoint(el.content.readUInt32BE(i));
+      for (let i = 0; i < el.content.length; i += 4)
+        s += String.fromCodePoint(el.content.readUInt32BE(i));
       return s;
     }
     default:
@@ -75,7 +77,9 @@ export function decodeName(el: DerElement | undefined, what: string): DecodedNam
         const [type, value, extra] = children(a, T.sequence, `${what} attribute`);
         if (!value || extra) bad(what, 'an attribute is not (type, value)');
         const t = oid(type, `${what} attribute type`);
-        const text = STRING_TAGS.has(value.tag) ? decodeText(value, `${what} ${t}`) : value.raw.toString('hex');
+        const text = STRING_TAGS.has(value.tag)
+          ? decodeText(value, `${what} ${t}`)
+          : value.raw.toString('hex');
         return { oid: t, tag: value.tag, text };
       }),
     );
@@ -96,12 +100,19 @@ export function nameWithinSubtree(name: DecodedName, base: DecodedName): boolean
 
 /** Canonical form of RDNs: attributes of each RDN sorted (a SET), strings prepared. */
 function rdnKey(rdns: NameAttribute[][]): string {
-  return JSON.stringify(rdns.map((rdn) => rdn.map((a) => `${a.oid}=${STRING_TAGS.has(a.tag) ? prepare(a.text) : `#${a.text}`}`).sort()));
+  return JSON.stringify(
+    rdns.map((rdn) =>
+      rdn.map((a) => `${a.oid}=${STRING_TAGS.has(a.tag) ? prepare(a.text) : `#${a.text}`}`).sort(),
+    ),
+  );
 }
 
 /** The values of one attribute type, in order. */
 export function attributeValues(n: DecodedName, attributeOid: string): string[] {
-  return n.rdns.flat().filter((a) => a.oid === attributeOid).map((a) => a.text);
+  return n.rdns
+    .flat()
+    .filter((a) => a.oid === attributeOid)
+    .map((a) => a.text);
 }
 
 /** OpenSSL's one-line form (`C = BR, O = Acme, CN = x`), with OIDs for unnamed types. */
@@ -116,5 +127,7 @@ export function nameText(n: DecodedName): string {
     [EMAIL_ADDRESS_OID]: 'emailAddress',
   };
   if (n.rdns.length === 0) return '(empty)';
-  return n.rdns.map((rdn) => rdn.map((a) => `${short[a.oid] ?? a.oid} = ${a.text}`).join(' + ')).join(', ');
+  return n.rdns
+    .map((rdn) => rdn.map((a) => `${short[a.oid] ?? a.oid} = ${a.text}`).join(' + '))
+    .join(', ');
 }

@@ -4,7 +4,17 @@
  * section) is a {@link DerFieldError}, which makes the certificate malformed.
  */
 import type { DerElement } from '../der.js';
-import { bad, boolean, children, integerBytes, namedBits, oid, one, smallUnsigned, T } from './der-fields.js';
+import {
+  bad,
+  boolean,
+  children,
+  integerBytes,
+  namedBits,
+  oid,
+  one,
+  smallUnsigned,
+  T,
+} from './der-fields.js';
 import { decodeGeneralName, decodeGeneralNames, type GeneralName } from './general-names.js';
 
 /** Extension OIDs (RFC 5280 §4.2, and the few others the validator reads). */
@@ -55,7 +65,16 @@ export const KEY_USAGE_BITS = [
 export type KeyUsageBit = (typeof KEY_USAGE_BITS)[number];
 
 /** nsCertType bits (Netscape): 0 client, 1 server. */
-export const NS_CERT_TYPE_BITS = ['client', 'server', 'email', 'objsign', 'reserved', 'sslCA', 'emailCA', 'objCA'] as const;
+export const NS_CERT_TYPE_BITS = [
+  'client',
+  'server',
+  'email',
+  'objsign',
+  'reserved',
+  'sslCA',
+  'emailCA',
+  'objCA',
+] as const;
 
 /** A GeneralSubtree (RFC 5280 §4.2.1.10); minimum 0 and no maximum, as the section requires. */
 export interface GeneralSubtree {
@@ -101,7 +120,9 @@ function keyUsage(value: Buffer): Set<KeyUsageBit> {
   const bits = namedBits(one(value, 'keyUsage'), 'keyUsage');
   // §4.2.1.3: when keyUsage is present, at least one bit MUST be set.
   if (bits.length === 0) bad('keyUsage', 'no bit is set (RFC 5280 §4.2.1.3)');
-  return new Set(bits.filter((b) => b < KEY_USAGE_BITS.length).map((b) => KEY_USAGE_BITS[b] as KeyUsageBit));
+  return new Set(
+    bits.filter((b) => b < KEY_USAGE_BITS.length).map((b) => KEY_USAGE_BITS[b] as KeyUsageBit),
+  );
 }
 
 function extendedKeyUsage(value: Buffer): string[] {
@@ -110,7 +131,9 @@ function extendedKeyUsage(value: Buffer): string[] {
   return list.map((e) => oid(e, 'extendedKeyUsage purpose'));
 }
 
-function authorityKeyIdentifier(value: Buffer): NonNullable<DecodedExtensions['authorityKeyIdentifier']> {
+function authorityKeyIdentifier(
+  value: Buffer,
+): NonNullable<DecodedExtensions['authorityKeyIdentifier']> {
   const what = 'authorityKeyIdentifier';
   const fields = children(one(value, what), T.sequence, what);
   let keyIdentifier: Buffer | undefined;
@@ -131,7 +154,11 @@ function authorityKeyIdentifier(value: Buffer): NonNullable<DecodedExtensions['a
     } else bad(what, `unexpected field tag 0x${f.tag.toString(16)}`);
   }
   // §4.2.1.1: authorityCertIssuer and authorityCertSerialNumber go together.
-  if (hasIssuer !== hasSerial) bad(what, 'authorityCertIssuer and authorityCertSerialNumber must both be present or both absent');
+  if (hasIssuer !== hasSerial)
+    bad(
+      what,
+      'authorityCertIssuer and authorityCertSerialNumber must both be present or both absent',
+    );
   return { ...(keyIdentifier ? { keyIdentifier } : {}), hasIssuer, hasSerial };
 }
 
@@ -142,7 +169,8 @@ function subtrees(el: DerElement, what: string): GeneralSubtree[] {
     const [base, ...rest] = children(st, T.sequence, what);
     if (!base) bad(what, 'GeneralSubtree without a base');
     // §4.2.1.10: minimum MUST be zero (so DER omits it) and maximum MUST be absent.
-    if (rest.length) bad(what, 'GeneralSubtree has minimum or maximum, which RFC 5280 §4.2.1.10 forbids');
+    if (rest.length)
+      bad(what, 'GeneralSubtree has minimum or maximum, which RFC 5280 §4.2.1.10 forbids');
     return { base: decodeGeneralName(base, what, 'constraint') };
   });
 }
@@ -161,7 +189,8 @@ function nameConstraints(value: Buffer): NonNullable<DecodedExtensions['nameCons
     else out.excluded = subtrees(f, `${what} excludedSubtrees`);
   }
   // §4.2.1.10: "either the permittedSubtrees field or the excludedSubtrees MUST be present".
-  if (!out.permitted && !out.excluded) bad(what, 'neither permittedSubtrees nor excludedSubtrees is present (RFC 5280 §4.2.1.10)');
+  if (!out.permitted && !out.excluded)
+    bad(what, 'neither permittedSubtrees nor excludedSubtrees is present (RFC 5280 §4.2.1.10)');
   return out;
 }
 
@@ -177,7 +206,9 @@ function accessDescriptions(value: Buffer, what: string): void {
 }
 
 function nsCertType(value: Buffer): Set<string> {
-  return new Set(namedBits(one(value, 'nsCertType'), 'nsCertType').map((b) => NS_CERT_TYPE_BITS[b] ?? String(b)));
+  return new Set(
+    namedBits(one(value, 'nsCertType'), 'nsCertType').map((b) => NS_CERT_TYPE_BITS[b] ?? String(b)),
+  );
 }
 
 /**

@@ -39,7 +39,9 @@ const LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 export function isValidDnsName(name: string, wildcard = false): boolean {
   if (name.length === 0 || name.length > 253) return false;
   const labels = name.split('.');
-  return labels.every((l, i) => LABEL_RE.test(l) || (wildcard && i === 0 && l === '*' && labels.length > 1));
+  return labels.every(
+    (l, i) => LABEL_RE.test(l) || (wildcard && i === 0 && l === '*' && labels.length > 1),
+  );
 }
 
 /** The atext characters of RFC 5322 §3.2.3, which a Dot-string local part may hold. */
@@ -60,17 +62,30 @@ export function isValidMailbox(value: string): boolean {
  * Decodes one GeneralName, checking its syntax for `context`.
  * @throws DerFieldError when malformed (RFC 5280 §4.2.1.6 "MUST" rules)
  */
-export function decodeGeneralName(el: DerElement, what: string, context: GeneralNameContext): GeneralName {
+export function decodeGeneralName(
+  el: DerElement,
+  what: string,
+  context: GeneralNameContext,
+): GeneralName {
   switch (el.tag) {
     case 0xa0: {
-      const [typeId, value, extra] = children({ ...el, tag: T.sequence }, T.sequence, `${what} otherName`);
+      const [typeId, value, extra] = children(
+        { ...el, tag: T.sequence },
+        T.sequence,
+        `${what} otherName`,
+      );
       if (!value || value.tag !== 0xa0 || extra) bad(what, 'otherName is not (type-id, [0] value)');
       return { type: 'otherName', oid: oid(typeId, `${what} otherName type-id`) };
     }
     case 0x81: {
       const v = ia5(el, what);
-      if (context === 'name' && !isValidMailbox(v)) bad(what, `rfc822Name "${v}" is not a mailbox (RFC 5280 §4.2.1.6)`);
-      if (context === 'constraint' && !isValidEmailConstraint(v)) bad(what, `rfc822Name constraint "${v}" is neither a mailbox, a host nor a domain (RFC 5280 §4.2.1.10)`);
+      if (context === 'name' && !isValidMailbox(v))
+        bad(what, `rfc822Name "${v}" is not a mailbox (RFC 5280 §4.2.1.6)`);
+      if (context === 'constraint' && !isValidEmailConstraint(v))
+        bad(
+          what,
+          `rfc822Name constraint "${v}" is neither a mailbox, a host nor a domain (RFC 5280 §4.2.1.10)`,
+        );
       return { type: 'email', value: v };
     }
     case 0x82: {
@@ -83,7 +98,11 @@ export function decodeGeneralName(el: DerElement, what: string, context: General
     case 0xa3:
       return { type: 'x400Address' };
     case 0xa4: {
-      const [name, extra] = children({ ...el, tag: T.sequence }, T.sequence, `${what} directoryName`);
+      const [name, extra] = children(
+        { ...el, tag: T.sequence },
+        T.sequence,
+        `${what} directoryName`,
+      );
       if (extra) bad(what, 'directoryName holds more than one Name');
       return { type: 'dirName', name: decodeName(name, `${what} directoryName`) };
     }
@@ -91,19 +110,26 @@ export function decodeGeneralName(el: DerElement, what: string, context: General
       return { type: 'ediPartyName' };
     case 0x86: {
       const v = ia5(el, what);
-      if (context === 'name' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(v)) bad(what, `URI "${v}" has no scheme (RFC 3986 §3)`);
+      if (context === 'name' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(v))
+        bad(what, `URI "${v}" has no scheme (RFC 3986 §3)`);
       return { type: 'uri', value: v };
     }
     case 0x87: {
       const b = el.content;
       if (context === 'name') {
-        if (b.length !== 4 && b.length !== 16) bad(what, `iPAddress of ${b.length} octets (4 or 16 expected, RFC 5280 §4.2.1.6)`);
+        if (b.length !== 4 && b.length !== 16)
+          bad(what, `iPAddress of ${b.length} octets (4 or 16 expected, RFC 5280 §4.2.1.6)`);
         return { type: 'ip', bytes: b };
       }
-      if (b.length !== 8 && b.length !== 32) bad(what, `iPAddress constraint of ${b.length} octets (8 or 32 expected, RFC 5280 §4.2.1.10)`);
+      if (b.length !== 8 && b.length !== 32)
+        bad(
+          what,
+          `iPAddress constraint of ${b.length} octets (8 or 32 expected, RFC 5280 §4.2.1.10)`,
+        );
       const address = b.subarray(0, b.length / 2);
       const mask = b.subarray(b.length / 2);
-      if (!isContiguousMask(mask)) bad(what, 'iPAddress constraint mask is not a contiguous prefix');
+      if (!isContiguousMask(mask))
+        bad(what, 'iPAddress constraint mask is not a contiguous prefix');
       return { type: 'ipRange', address, mask };
     }
     case 0x88:
@@ -135,7 +161,11 @@ function isContiguousMask(mask: Buffer): boolean {
  * Decodes a GeneralNames SEQUENCE (at least one name, §4.2.1.6).
  * @throws DerFieldError when malformed
  */
-export function decodeGeneralNames(el: DerElement | undefined, what: string, context: GeneralNameContext = 'name'): GeneralName[] {
+export function decodeGeneralNames(
+  el: DerElement | undefined,
+  what: string,
+  context: GeneralNameContext = 'name',
+): GeneralName[] {
   const items = children(el, T.sequence, what);
   if (items.length === 0) bad(what, 'GeneralNames is empty (SIZE (1..MAX))');
   return items.map((g) => decodeGeneralName(g, what, context));

@@ -30,7 +30,10 @@ function dnsMatches(pattern: string, name: string): boolean {
 }
 
 /** True when a SAN of the certificate matches the reference identity. */
-export function matchesReferenceName(sans: readonly GeneralName[] | undefined, ref: ReferenceName): boolean {
+export function matchesReferenceName(
+  sans: readonly GeneralName[] | undefined,
+  ref: ReferenceName,
+): boolean {
   for (const san of sans ?? []) {
     if (ref.kind === 'dns' && san.type === 'dns' && dnsMatches(san.value, ref.value)) return true;
     if (ref.kind === 'ip' && san.type === 'ip') {
@@ -38,8 +41,14 @@ export function matchesReferenceName(sans: readonly GeneralName[] | undefined, r
       if (b && b.equals(san.bytes)) return true;
     }
     if (ref.kind === 'email' && san.type === 'email') {
-      const [l1, d1] = [san.value.slice(0, san.value.lastIndexOf('@')), san.value.slice(san.value.lastIndexOf('@') + 1)];
-      const [l2, d2] = [ref.value.slice(0, ref.value.lastIndexOf('@')), ref.value.slice(ref.value.lastIndexOf('@') + 1)];
+      const [l1, d1] = [
+        san.value.slice(0, san.value.lastIndexOf('@')),
+        san.value.slice(san.value.lastIndexOf('@') + 1),
+      ];
+      const [l2, d2] = [
+        ref.value.slice(0, ref.value.lastIndexOf('@')),
+        ref.value.slice(ref.value.lastIndexOf('@') + 1),
+      ];
       if (l1 === l2 && d1.toLowerCase() === d2.toLowerCase()) return true;
     }
   }

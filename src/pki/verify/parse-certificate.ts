@@ -6,7 +6,20 @@
  */
 import { createHash } from 'node:crypto';
 import type { DerElement } from '../der.js';
-import { algorithm, bad, bitString, boolean, children, integerBytes, oid, one, smallUnsigned, T, time, type AlgorithmIdentifier } from './der-fields.js';
+import {
+  algorithm,
+  bad,
+  bitString,
+  boolean,
+  children,
+  integerBytes,
+  oid,
+  one,
+  smallUnsigned,
+  T,
+  time,
+  type AlgorithmIdentifier,
+} from './der-fields.js';
 import { decodeName, type DecodedName } from './distinguished-name.js';
 import { decodeExtensions, type DecodedExtensions, type RawExtension } from './extensions.js';
 
@@ -35,7 +48,8 @@ export interface ParsedCertificate {
 }
 
 /** The outcome of {@link parseCertificateDer}. */
-export type ParseCertificateResult = { ok: true; cert: ParsedCertificate } | { ok: false; detail: string; fingerprint: string };
+export type ParseCertificateResult =
+  { ok: true; cert: ParsedCertificate } | { ok: false; detail: string; fingerprint: string };
 
 function extensionsOf(el: DerElement): RawExtension[] {
   const [seq, extra] = children({ ...el, tag: T.sequence }, T.sequence, 'extensions');
@@ -55,7 +69,8 @@ function extensionsOf(el: DerElement): RawExtension[] {
       i++;
     }
     const value = fields[i];
-    if (!value || value.tag !== T.octetString || fields[i + 1]) bad(`extension ${id}`, 'expected (extnID, critical, extnValue OCTET STRING)');
+    if (!value || value.tag !== T.octetString || fields[i + 1])
+      bad(`extension ${id}`, 'expected (extnID, critical, extnValue OCTET STRING)');
     // §4.2: "A certificate MUST NOT include more than one instance of a particular extension."
     if (seen.has(id)) bad(`extension ${id}`, 'appears more than once (RFC 5280 §4.2)');
     seen.add(id);
@@ -64,7 +79,11 @@ function extensionsOf(el: DerElement): RawExtension[] {
 }
 
 function parse(der: Buffer): ParsedCertificate {
-  const [tbsEl, sigAlgEl, sigEl, extra] = children(one(der, 'certificate'), T.sequence, 'certificate');
+  const [tbsEl, sigAlgEl, sigEl, extra] = children(
+    one(der, 'certificate'),
+    T.sequence,
+    'certificate',
+  );
   if (extra) bad('certificate', 'more than three fields');
   const tbs = children(tbsEl, T.sequence, 'tbsCertificate');
   let i = 0;
@@ -107,7 +126,11 @@ function parse(der: Buffer): ParsedCertificate {
   }
   const signatureAlgorithm = algorithm(sigAlgEl, 'signatureAlgorithm');
   // §4.1.1.2: the outer algorithm MUST equal the signature field in tbsCertificate.
-  if (!signatureAlgorithm.raw.equals(innerAlg.raw)) bad('signatureAlgorithm', 'differs from the signature field inside tbsCertificate (RFC 5280 §4.1.1.2)');
+  if (!signatureAlgorithm.raw.equals(innerAlg.raw))
+    bad(
+      'signatureAlgorithm',
+      'differs from the signature field inside tbsCertificate (RFC 5280 §4.1.1.2)',
+    );
   const sig = bitString(sigEl, 'signatureValue');
   if (sig.unused !== 0) bad('signatureValue', 'has unused bits');
   return {
@@ -138,7 +161,11 @@ export function parseCertificateDer(der: Uint8Array): ParseCertificateResult {
   try {
     return { ok: true, cert: parse(buf) };
   } catch (e) {
-    return { ok: false, detail: (e as Error).message, fingerprint: createHash('sha256').update(buf).digest('hex') };
+    return {
+      ok: false,
+      detail: (e as Error).message,
+      fingerprint: createHash('sha256').update(buf).digest('hex'),
+    };
   }
 }
 
