@@ -4,6 +4,7 @@
 import eslint from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import local from './scripts/eslint/explained-casts.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test/fixtures/**', 'coverage/**'] },
@@ -28,6 +29,11 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
       ],
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { local },
+    rules: { 'local/explained-casts': 'error' },
   },
   {
     // node:test's test()/describe() return promises the runner itself awaits;
