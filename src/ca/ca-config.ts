@@ -20,6 +20,7 @@ import {
 } from './openssl-cnf.js';
 import type { PolicyRule } from './policy.js';
 import { looksLikeExtensionSection, parseExtensionSection } from './x509v3-config.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** `default_days` when the CA section has none (the guide's value; `openssl ca` itself would demand `-days`). */
 export const DEFAULT_CA_DAYS = 375;
@@ -307,7 +308,7 @@ function readAttrFile(
   } catch (e) {
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      `cannot read ${path}: ${errorCode(e) ?? errorMessage(e)}`,
       { subject: path, cause: e },
     );
   }

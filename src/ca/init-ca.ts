@@ -18,6 +18,7 @@ import { caChainPath } from './ca-chain.js';
 import { withCrlDistributionPoint } from './crl-distribution.js';
 import { caLayout, type CaLayout } from './layout.js';
 import { renderOpenSslCnf } from './render-cnf.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** Inputs for {@link initCa}. */
 export interface InitCaOptions {
@@ -152,7 +153,7 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     if (e instanceof MtlsError) throw e;
     throw new MtlsError(
       'MTLS_FILE_WRITE',
-      `cannot create the CA in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      `cannot create the CA in ${dir}: ${errorCode(e) ?? errorMessage(e)}`,
       { subject: dir, cause: e },
     );
   }
@@ -176,7 +177,7 @@ export async function assertEmptyOrMissing(dir: string): Promise<void> {
   try {
     entries = await fs.readdir(dir);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errorCode(e);
     if (code === 'ENOENT') {
       try {
         await fs.access(dirname(dir));

@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { MtlsError } from '../errors/index.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** One `key = value` of a section, after quote, escape and variable processing. */
 export interface ConfigEntry {
@@ -468,7 +469,7 @@ function readInto(
   } catch (e) {
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `${from.file}:${from.line}: cannot read included file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      `${from.file}:${from.line}: cannot read included file ${path}: ${errorCode(e) ?? errorMessage(e)}`,
       {
         subject: path,
         cause: e,
@@ -593,14 +594,14 @@ export function readOpenSslConfig(
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errorCode(e);
     if (code === 'ENOENT')
       throw new MtlsError('MTLS_FILE_NOT_FOUND', `configuration file not found: ${path}`, {
         subject: path,
       });
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `cannot read configuration file ${path}: ${code ?? (e as Error).message}`,
+      `cannot read configuration file ${path}: ${code ?? errorMessage(e)}`,
       { subject: path, cause: e },
     );
   }

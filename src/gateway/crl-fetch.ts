@@ -6,6 +6,7 @@
  * hostile or broken server can waste at most one bounded download.
  */
 import { MtlsError } from '../errors/index.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 /** Options for {@link fetchCrl}. */
 export interface FetchCrlOptions {
@@ -148,7 +149,7 @@ export async function fetchCrl(options: FetchCrlOptions): Promise<FetchCrlResult
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw new MtlsError(
       'MTLS_NETWORK',
-      `CRL download from ${url} failed: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+      `CRL download from ${url} failed: ${cause?.code ?? cause?.message ?? errorMessage(e)}`,
       {
         hint: 'Check the host name, the port and that the CRL server is reachable from the gateway.',
       },

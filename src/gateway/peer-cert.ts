@@ -9,6 +9,7 @@ import { MtlsError } from '../errors/index.js';
 import { isIssuedBy as x509IssuedBy } from '../pki/chain-order.js';
 import { dnValues, formatRfc4514, type DistinguishedName } from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 /** What the gateway needs to know about a certificate. */
 export interface CertInfo {
@@ -73,7 +74,7 @@ export function parseCertInfo(der: Buffer): CertInfo {
   } catch (e) {
     throw new MtlsError(
       'MTLS_DER_INVALID',
-      `certificate is not valid DER: ${(e as Error).message}`,
+      `certificate is not valid DER: ${errorMessage(e)}`,
       { cause: e },
     );
   }

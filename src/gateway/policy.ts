@@ -37,6 +37,7 @@ import { EKU_OIDS } from '../pki/profile.js';
 import { subjectValues, isIssuedBy, normalizeFingerprint, type CertInfo } from './peer-cert.js';
 import type { AuditReason } from './registry/types.js';
 import { crlSignedBy, type InstitutionContext } from './trust-cache.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 const CLIENT_AUTH = EKU_OIDS.clientAuth as string;
 const MAX_PATH = 8;
@@ -191,7 +192,7 @@ export async function evaluateConnection(
   } catch (e) {
     return reject(
       'bad_certificate',
-      `the client certificate cannot be parsed: ${(e as Error).message}`,
+      `the client certificate cannot be parsed: ${errorMessage(e)}`,
       soleCandidate,
       null,
     );
@@ -290,7 +291,7 @@ export async function evaluateConnection(
         keyPolicy,
       );
     } catch (e) {
-      return reject('weak_key', (e as Error).message, inst.id, leaf, path);
+      return reject('weak_key', errorMessage(e), inst.id, leaf, path);
     }
   }
   if (!leaf.ekus || !leaf.ekus.includes(CLIENT_AUTH)) {
