@@ -58,7 +58,7 @@ export class LineBufferDestination {
       this.flushSync();
       cb?.();
     } catch (e) {
-      cb?.(e as Error);
+      cb?.(e instanceof Error ? e : new Error(String(e)));
     }
   }
 
