@@ -94,18 +94,21 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
       ? withCrlDistributionPoint(BUILTIN_PROFILES, options.crlUrl)
       : undefined;
   const keys = options.issued ?? (await generateKeyPair(options.keyType ?? 'rsa4096'));
-  const root = issuedCert
-    ? {
-        certificate: issuedCert,
-        pem: options.issued?.certificatePem as string,
-        serialHex: issuedCert.serialNumber.toUpperCase(),
-      }
-    : await buildCertificate({
-        subject,
-        signer: { privateKey: keys.privateKey },
-        profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
-        days: options.days ?? 7300,
-      });
+  const issuedPem = options.issued?.certificatePem;
+  const root =
+    issuedCert && issuedPem !== undefined
+      ? {
+          certificate: issuedCert,
+          pem: issuedPem,
+          serialHex: issuedCert.serialNumber.toUpperCase(),
+        }
+      : await buildCertificate({
+          subject,
+          signer: { privateKey: keys.privateKey },
+          // BUILTIN_PROFILES is typed as a string record, but v3_ca is one of its fixed entries.
+          profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
+          days: options.days ?? 7300,
+        });
   const keyPem = exportPrivateKeyPem(
     keys.privateKey,
     options.passphrase === undefined

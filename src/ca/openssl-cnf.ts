@@ -166,7 +166,7 @@ function logicalLines(text: string): LogicalLine[] {
   let buf = '';
   let start = 0;
   let continuing = false;
-  physical.forEach((raw, i) => {
+  for (const [i, raw] of physical.entries()) {
     const line = raw.replace(/[\r\n]+$/, '');
     if (!continuing) start = i + 1;
     buf += line;
@@ -174,12 +174,12 @@ function logicalLines(text: string): LogicalLine[] {
     if (buf.endsWith('\\') && !buf.endsWith('\\\\')) {
       buf = buf.slice(0, -1);
       continuing = true;
-      return;
+      continue;
     }
     out.push({ text: buf, line: start });
     buf = '';
     continuing = false;
-  });
+  }
   if (continuing) out.push({ text: buf, line: start });
   return out;
 }
@@ -255,7 +255,7 @@ function strCopy(
   let out = '';
   let i = 0;
   while (i < from.length) {
-    const c = from[i] as string;
+    const c = from.charAt(i);
     if (c === '"' || c === "'") {
       i++;
       while (i < from.length && from[i] !== c) {
@@ -263,14 +263,14 @@ function strCopy(
           i++;
           if (i >= from.length) break;
         }
-        out += from[i];
+        out += from.charAt(i);
         i++;
       }
       if (from[i] === c) i++;
     } else if (c === '\\') {
       i++;
       if (i >= from.length) break;
-      const v = from[i] as string;
+      const v = from.charAt(i);
       i++;
       out += v === 'r' ? '\r' : v === 'n' ? '\n' : v === 'b' ? '\b' : v === 't' ? '\t' : v;
     } else if (c === '$' && (!st.flags.dollarid || from[i + 1] === '{' || from[i + 1] === '(')) {

@@ -17,11 +17,11 @@ import { errorCode, errorMessage } from '../errors/mtls-error.js';
 export async function checkOutDir(dir: string): Promise<void> {
   let p = resolve(dir);
   for (;;) {
-    const st = await fs
-      .stat(p)
-      .catch((e: NodeJS.ErrnoException) =>
-        e.code === 'ENOENT' || e.code === 'ENOTDIR' ? undefined : Promise.reject(e),
-      );
+    const st = await fs.stat(p).catch((e: unknown) => {
+      const code = errorCode(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw e;
+    });
     if (st) {
       if (!st.isDirectory()) {
         throw new MtlsError(

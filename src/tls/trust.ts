@@ -69,10 +69,7 @@ export function systemRootCertificates(): string[] {
     try {
       text = readFileSync(forced, 'utf8');
     } catch (e) {
-      fail(
-        `the file cannot be read (${errorCode(e) ?? errorMessage(e)})`,
-        e,
-      );
+      fail(`the file cannot be read (${errorCode(e) ?? errorMessage(e)})`, e);
     }
     let certs: string[] = [];
     try {
