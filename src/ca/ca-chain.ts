@@ -57,9 +57,9 @@ export async function readCaChain(ca: OpenCa): Promise<CaChainResult> {
       },
     );
   }
-  for (let i = 0; i + 1 < certificates.length; i++) {
-    const child = certificates[i] as x509.X509Certificate;
-    const parent = certificates[i + 1] as x509.X509Certificate;
+  for (const [i, child] of certificates.entries()) {
+    const parent = certificates[i + 1];
+    if (!parent) break;
     if (!isIssuedBy(toNodeCertificate(child), toNodeCertificate(parent))) {
       throw new MtlsError(
         'MTLS_CA_CORRUPT',

@@ -20,6 +20,7 @@ import {
 } from './openssl-cnf.js';
 import type { PolicyRule } from './policy.js';
 import { looksLikeExtensionSection, parseExtensionSection } from './x509v3-config.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** `default_days` when the CA section has none (the guide's value; `openssl ca` itself would demand `-days`). */
 export const DEFAULT_CA_DAYS = 375;
@@ -201,6 +202,7 @@ const HONOURED_KEYS = new Set<string>([
 ]);
 
 /** CA-section keys `openssl ca` reads that mtlskit accepts without acting on them, and why. */
+const MSIE_HACK_REASON = "msie_hack = no is OpenSSL's default behaviour";
 const IGNORED_KEYS: Readonly<Record<string, string>> = {
   RANDFILE:
     'mtlskit takes randomness from the operating system CSPRNG (node:crypto); no seed file is read or written',
@@ -210,7 +212,7 @@ const IGNORED_KEYS: Readonly<Record<string, string>> = {
     'mtlskit always uses a random positive serial of at least 64 bits from a CSPRNG (RFC 5280 §4.1.2.2) and keeps the serial file valid',
   utf8: 'mtlskit always reads subject values as UTF-8',
   string_mask: 'mtlskit encodes names as with string_mask = utf8only',
-  msie_hack: "msie_hack = no is OpenSSL's default behaviour",
+  msie_hack: MSIE_HACK_REASON,
 };
 
 /** CA-section keys that change what `openssl ca` signs and that mtlskit does not implement. */
@@ -307,7 +309,7 @@ function readAttrFile(
   } catch (e) {
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      `cannot read ${path}: ${errorCode(e) ?? errorMessage(e)}`,
       { subject: path, cause: e },
     );
   }
@@ -434,6 +436,9 @@ function readReq(
  * @throws MTLS_CONFIG_UNSUPPORTED naming file:line: a key mtlskit cannot
  *   honour, an unsupported extension directive
  */
+// Promise-returning so that reading the files may become asynchronous without
+// breaking callers; being async, every throw below reaches them as a rejection.
+// eslint-disable-next-line @typescript-eslint/require-await -- see above
 export async function loadCaConfig(
   dir: string,
   options: LoadCaConfigOptions = {},
@@ -500,7 +505,7 @@ export async function loadCaConfig(
       ignored.push({
         key: e.key,
         value: e.value,
-        reason: IGNORED_KEYS.msie_hack as string,
+        reason: MSIE_HACK_REASON,
         file: e.file,
         line: e.line,
       });

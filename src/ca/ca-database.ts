@@ -135,11 +135,11 @@ export async function markRevoked(
   const entries = await readDatabase(config);
   const serial = normaliseSerial(options.serial);
   const i = entries.findIndex((e) => e.serial === serial);
-  if (i < 0)
+  const e = entries[i];
+  if (!e)
     throw new MtlsError('MTLS_NOT_FOUND', `serial ${serial} is not in ${config.database}`, {
       subject: serial,
     });
-  const e = entries[i] as IndexEntry;
   if (e.status === 'R') {
     throw new MtlsError(
       'MTLS_ALREADY_REVOKED',

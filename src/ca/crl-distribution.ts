@@ -49,7 +49,7 @@ export function checkCrlUrl(url: string): string {
   if (why) {
     throw new MtlsError(
       'MTLS_BAD_ARGUMENT',
-      `the CRL URL "${u.protocol === 'http:' || u.protocol === 'https:' ? u.origin + u.pathname : url.split(':')[0] + ':…'}" ${why}`,
+      `the CRL URL "${u.protocol === 'http:' || u.protocol === 'https:' ? u.origin + u.pathname : `${url.split(':')[0] ?? ''}:…`}" ${why}`,
       {
         subject: '--crl-url',
         hint: 'Use a plain http:// URL where the CRL is published, e.g. http://pki.example.com/acme-ca.crl',

@@ -68,7 +68,7 @@ export function parseIndexTime(s: string, where: string): Date {
   const m = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) throw new MtlsError('MTLS_CA_CORRUPT', `${where}: bad date "${s}"`, { subject: where });
   let y = Number(m[1]);
-  if ((m[1] as string).length === 2) y += y >= 50 ? 1900 : 2000;
+  if (m[1]?.length === 2) y += y >= 50 ? 1900 : 2000;
   return new Date(
     Date.UTC(y, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])),
   );
@@ -116,14 +116,7 @@ export function parseIndex(text: string, source = 'index.txt'): IndexEntry[] {
         `${where}: expected 6 tab-separated fields, found ${f.length}`,
         { subject: source },
       );
-    const [status, expiry, rev, serial, file, subject] = f as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    const [status = '', expiry = '', rev = '', serial = '', file = '', subject = ''] = f;
     if (status !== 'V' && status !== 'R' && status !== 'E') {
       throw new MtlsError(
         'MTLS_CA_CORRUPT',
@@ -136,11 +129,11 @@ export function parseIndex(text: string, source = 'index.txt'): IndexEntry[] {
     let revocationExtra: string | null = null;
     if (rev) {
       const [t, r, extra] = rev.split(',');
-      revokedAt = parseIndexTime(t as string, where);
+      revokedAt = parseIndexTime(t ?? '', where);
       reason = r ?? 'unspecified';
       revocationExtra = extra ?? null;
       if (
-        !(REVOCATION_REASONS as readonly string[]).includes(reason) &&
+        !REVOCATION_REASONS.some((known) => known === reason) &&
         !(reason in OPENSSL_EXTRA_REASONS)
       ) {
         throw new MtlsError('MTLS_CA_CORRUPT', `${where}: unknown revocation reason "${r}"`, {
@@ -181,6 +174,6 @@ export function formatIndex(entries: readonly IndexEntry[]): string {
  */
 export function reasonCode(reason: string): number {
   const name = OPENSSL_EXTRA_REASONS[reason] ?? reason;
-  const i = (REVOCATION_REASONS as readonly string[]).indexOf(name);
+  const i = REVOCATION_REASONS.findIndex((known) => known === name);
   return i < 0 ? 0 : i === 7 ? 8 : i;
 }

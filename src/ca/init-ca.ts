@@ -18,6 +18,7 @@ import { caChainPath } from './ca-chain.js';
 import { withCrlDistributionPoint } from './crl-distribution.js';
 import { caLayout, type CaLayout } from './layout.js';
 import { renderOpenSslCnf } from './render-cnf.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** Inputs for {@link initCa}. */
 export interface InitCaOptions {
@@ -93,18 +94,21 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
       ? withCrlDistributionPoint(BUILTIN_PROFILES, options.crlUrl)
       : undefined;
   const keys = options.issued ?? (await generateKeyPair(options.keyType ?? 'rsa4096'));
-  const root = issuedCert
-    ? {
-        certificate: issuedCert,
-        pem: options.issued?.certificatePem as string,
-        serialHex: issuedCert.serialNumber.toUpperCase(),
-      }
-    : await buildCertificate({
-        subject,
-        signer: { privateKey: keys.privateKey },
-        profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
-        days: options.days ?? 7300,
-      });
+  const issuedPem = options.issued?.certificatePem;
+  const root =
+    issuedCert && issuedPem !== undefined
+      ? {
+          certificate: issuedCert,
+          pem: issuedPem,
+          serialHex: issuedCert.serialNumber.toUpperCase(),
+        }
+      : await buildCertificate({
+          subject,
+          signer: { privateKey: keys.privateKey },
+          // BUILTIN_PROFILES is typed as a string record, but v3_ca is one of its fixed entries.
+          profile: BUILTIN_PROFILES.v3_ca as ExtensionProfile,
+          days: options.days ?? 7300,
+        });
   const keyPem = exportPrivateKeyPem(
     keys.privateKey,
     options.passphrase === undefined
@@ -152,7 +156,7 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     if (e instanceof MtlsError) throw e;
     throw new MtlsError(
       'MTLS_FILE_WRITE',
-      `cannot create the CA in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      `cannot create the CA in ${dir}: ${errorCode(e) ?? errorMessage(e)}`,
       { subject: dir, cause: e },
     );
   }
@@ -176,7 +180,7 @@ export async function assertEmptyOrMissing(dir: string): Promise<void> {
   try {
     entries = await fs.readdir(dir);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errorCode(e);
     if (code === 'ENOENT') {
       try {
         await fs.access(dirname(dir));

@@ -16,6 +16,7 @@ import { readCaChain } from './ca-chain.js';
 import { findProfile, type OpenCa } from './open-ca.js';
 import { revokeCertificate } from './revoke.js';
 import { signCsr, type SignCsrResult } from './sign-csr.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 /** Inputs for {@link issueClientCertificate}. */
 export interface IssueClientOptions {
@@ -170,7 +171,7 @@ export async function issueClientCertificate(
     const cause =
       e instanceof MtlsError
         ? e
-        : new MtlsError('MTLS_FILE_WRITE', (e as Error).message, { cause: e });
+        : new MtlsError('MTLS_FILE_WRITE', errorMessage(e), { cause: e });
     const revoked = await revokeCertificate({
       ca,
       serial: signed.serial,

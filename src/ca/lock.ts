@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import { hostname } from 'node:os';
 import { MtlsError } from '../errors/index.js';
+import { errorCode } from '../errors/mtls-error.js';
 
 /** Options for {@link withCaLock}. */
 export interface CaLockOptions {
@@ -29,7 +30,7 @@ function pidAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return errorCode(e) === 'EPERM';
   }
 }
 
@@ -44,10 +45,10 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
     }
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if (errorCode(e) === 'EEXIST') return false;
     throw new MtlsError(
       'MTLS_FILE_WRITE',
-      `cannot create lock ${path}: ${(e as NodeJS.ErrnoException).code}`,
+      `cannot create lock ${path}: ${errorCode(e)}`,
       { subject: path, cause: e },
     );
   }

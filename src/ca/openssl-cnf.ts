@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { MtlsError } from '../errors/index.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** One `key = value` of a section, after quote, escape and variable processing. */
 export interface ConfigEntry {
@@ -165,7 +166,7 @@ function logicalLines(text: string): LogicalLine[] {
   let buf = '';
   let start = 0;
   let continuing = false;
-  physical.forEach((raw, i) => {
+  for (const [i, raw] of physical.entries()) {
     const line = raw.replace(/[\r\n]+$/, '');
     if (!continuing) start = i + 1;
     buf += line;
@@ -173,12 +174,12 @@ function logicalLines(text: string): LogicalLine[] {
     if (buf.endsWith('\\') && !buf.endsWith('\\\\')) {
       buf = buf.slice(0, -1);
       continuing = true;
-      return;
+      continue;
     }
     out.push({ text: buf, line: start });
     buf = '';
     continuing = false;
-  });
+  }
   if (continuing) out.push({ text: buf, line: start });
   return out;
 }
@@ -254,7 +255,7 @@ function strCopy(
   let out = '';
   let i = 0;
   while (i < from.length) {
-    const c = from[i] as string;
+    const c = from.charAt(i);
     if (c === '"' || c === "'") {
       i++;
       while (i < from.length && from[i] !== c) {
@@ -262,14 +263,14 @@ function strCopy(
           i++;
           if (i >= from.length) break;
         }
-        out += from[i];
+        out += from.charAt(i);
         i++;
       }
       if (from[i] === c) i++;
     } else if (c === '\\') {
       i++;
       if (i >= from.length) break;
-      const v = from[i] as string;
+      const v = from.charAt(i);
       i++;
       out += v === 'r' ? '\r' : v === 'n' ? '\n' : v === 'b' ? '\b' : v === 't' ? '\t' : v;
     } else if (c === '$' && (!st.flags.dollarid || from[i + 1] === '{' || from[i + 1] === '(')) {
@@ -468,7 +469,7 @@ function readInto(
   } catch (e) {
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `${from.file}:${from.line}: cannot read included file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      `${from.file}:${from.line}: cannot read included file ${path}: ${errorCode(e) ?? errorMessage(e)}`,
       {
         subject: path,
         cause: e,
@@ -593,14 +594,14 @@ export function readOpenSslConfig(
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errorCode(e);
     if (code === 'ENOENT')
       throw new MtlsError('MTLS_FILE_NOT_FOUND', `configuration file not found: ${path}`, {
         subject: path,
       });
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `cannot read configuration file ${path}: ${code ?? (e as Error).message}`,
+      `cannot read configuration file ${path}: ${code ?? errorMessage(e)}`,
       { subject: path, cause: e },
     );
   }

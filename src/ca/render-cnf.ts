@@ -33,6 +33,7 @@ export function encodeCnfValue(value: string): string {
     else if (ch === '\r') out += '\\r';
     else if (ch === '\t') out += '\\t';
     else if (ch === '\b') out += '\\b';
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
     else if (/[\u0000-\u001f\u007f]/.test(ch)) {
       throw new MtlsError(
         'MTLS_BAD_ARGUMENT',
@@ -172,44 +173,42 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
   const put = (k: string, v: string): void => {
     lines.push(`${k} = ${v}`);
   };
-  for (const [field, value] of Object.entries(profile) as Array<
-    [keyof ExtensionProfile, unknown]
-  >) {
+  // In the profile's own key order, so that the section reads back in that order.
+  const fields: Array<[string, unknown]> = Object.entries(profile);
+  for (const [field, value] of fields) {
     if (field === 'name' || value === undefined) continue;
     const p = profile;
     switch (field) {
       case 'basicConstraints': {
-        const bc = p.basicConstraints as NonNullable<ExtensionProfile['basicConstraints']>;
+        const bc = p.basicConstraints;
+        if (!bc) break;
         const v = [`CA:${bc.value.ca ? 'TRUE' : 'FALSE'}`];
         if (bc.value.pathLen !== undefined) v.push(`pathlen:${bc.value.pathLen}`);
         put(field, crit(bc.critical, v.join(', ')));
         break;
       }
       case 'keyUsage': {
-        const ku = p.keyUsage as NonNullable<ExtensionProfile['keyUsage']>;
+        const ku = p.keyUsage;
+        if (!ku) break;
         put(field, crit(ku.critical, plainList(field, p.name, ku.value)));
         break;
       }
       case 'extendedKeyUsage': {
-        const eku = p.extendedKeyUsage as NonNullable<ExtensionProfile['extendedKeyUsage']>;
+        const eku = p.extendedKeyUsage;
+        if (!eku) break;
         put(field, crit(eku.critical, plainList(field, p.name, eku.value)));
         break;
       }
       case 'subjectKeyIdentifier':
-        put(field, p.subjectKeyIdentifier as string);
+        if (p.subjectKeyIdentifier) put(field, p.subjectKeyIdentifier);
         break;
       case 'authorityKeyIdentifier':
-        put(
-          field,
-          akiValue(
-            p.authorityKeyIdentifier as NonNullable<ExtensionProfile['authorityKeyIdentifier']>,
-          ),
-        );
+        if (p.authorityKeyIdentifier) put(field, akiValue(p.authorityKeyIdentifier));
         break;
       case 'subjectAltName':
       case 'issuerAltName': {
-        const alt = p[field] as NonNullable<ExtensionProfile['subjectAltName']>;
-        if (alt.value.length === 0) break;
+        const alt = p[field];
+        if (!alt || alt.value.length === 0) break;
         put(
           field,
           crit(
@@ -224,10 +223,11 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
         break;
       }
       case 'nsCertType':
-        put(field, plainList(field, p.name, p.nsCertType as string[]));
+        if (p.nsCertType) put(field, plainList(field, p.name, p.nsCertType));
         break;
       case 'nsComment': {
-        const c = p.nsComment as string;
+        const c = p.nsComment;
+        if (c === undefined) break;
         if (/^(critical,|DER:|ASN1:)/.test(c)) {
           throw new MtlsError(
             'MTLS_BAD_ARGUMENT',
@@ -239,13 +239,14 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
         }
         put(
           field,
+          // eslint-disable-next-line no-control-regex -- finding control characters is the point
           /[\u0000-\u001f]/.test(c) ? encodeCnfValue(c) : `"${c.replace(/[\\"]/g, '\\$&')}"`,
         );
         break;
       }
       case 'crlDistributionPoints': {
-        const dps = p.crlDistributionPoints as GeneralNameSpec[];
-        if (dps.length)
+        const dps = p.crlDistributionPoints;
+        if (dps?.length)
           put(
             field,
             gnList(
@@ -257,8 +258,8 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
         break;
       }
       case 'authorityInfoAccess': {
-        const aia = p.authorityInfoAccess as NonNullable<ExtensionProfile['authorityInfoAccess']>;
-        if (aia.length)
+        const aia = p.authorityInfoAccess;
+        if (aia?.length)
           put(
             field,
             gnList(
@@ -270,15 +271,15 @@ export function renderExtensionSection(profile: ExtensionProfile): string {
         break;
       }
       case 'certificatePolicies': {
-        const cp = p.certificatePolicies as NonNullable<ExtensionProfile['certificatePolicies']>;
-        if (cp.value.length) put(field, crit(cp.critical, plainList(field, p.name, cp.value)));
+        const cp = p.certificatePolicies;
+        if (cp?.value.length) put(field, crit(cp.critical, plainList(field, p.name, cp.value)));
         break;
       }
       default:
         throw new MtlsError(
           'MTLS_BAD_ARGUMENT',
-          `profile ${p.name}: the field ${String(field)} has no openssl.cnf form in this version of mtlskit`,
-          { subject: `${p.name}.${String(field)}` },
+          `profile ${p.name}: the field ${field} has no openssl.cnf form in this version of mtlskit`,
+          { subject: `${p.name}.${field}` },
         );
     }
   }

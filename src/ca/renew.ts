@@ -108,7 +108,7 @@ async function locate(
   cert: x509.X509Certificate,
 ): Promise<CertificateFiles> {
   const certs = ca.config.certs ?? join(ca.config.dir, 'certs');
-  const names = await fs.readdir(certs).catch(() => [] as string[]);
+  const names = await fs.readdir(certs).catch((): string[] => []);
   for (const n of names.filter((f) => f.endsWith(CERT_SUFFIX))) {
     const p = join(certs, n);
     const c = await readFileChecked(p, 'certificate')
@@ -239,7 +239,9 @@ export async function renewCertificate(
   const sans = subjectAltNamesOf(old.cert);
   const writePfx = options.pfx === true || (await pathExists(located.pfxPath));
   const writeKey = !options.reuseKey || writePfx;
-  if ((writeKey || writePfx) && options.pfxPassword === undefined) {
+  // A .pfx always comes with a new key file (writeKey covers writePfx).
+  const password = options.pfxPassword;
+  if (writeKey && password === undefined) {
     throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', 'the renewed key and .pfx need a password');
   }
   if (options.pfxPassword !== undefined && options.pfxPassword.length < 4) {
@@ -283,18 +285,18 @@ export async function renewCertificate(
     mode: number;
     keepBackupAs?: string;
   }> = [{ path: target.certPath, data: signed.pem, mode: 0o644 }];
-  if (writeKey)
+  if (writeKey && password !== undefined)
     files.push({
       path: target.keyPath,
-      data: exportPrivateKeyPem(privateKey, { passphrase: options.pfxPassword as string }),
+      data: exportPrivateKeyPem(privateKey, { passphrase: password }),
       mode: 0o600,
     });
-  if (writePfx) {
+  if (writePfx && password !== undefined) {
     const pfx = buildPfx({
       privateKey,
       certificate: signed.pem,
       chain: caChain.certificates.map((c) => c.toString('pem')),
-      password: options.pfxPassword as string,
+      password,
       flavour: options.pfxFlavour ?? 'modern',
       friendlyName: basename(target.certPath, CERT_SUFFIX),
     });

@@ -3,11 +3,10 @@
  * profile it was issued with (index.txt does not record it, so it is read
  * back from the certificate's extensions), its subjectAltNames, and its key type.
  */
-import type { KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { certificatePublicKey } from '../pki/certificate.js';
-import { describeKey, type KeyType } from '../pki/keys.js';
+import { describeKey, KEY_TYPES, type KeyType } from '../pki/keys.js';
 import { EKU_OIDS, type ExtensionProfile, type GeneralNameSpec } from '../pki/profile.js';
 import type { OpenCa } from './open-ca.js';
 
@@ -50,7 +49,8 @@ export function detectProfile(ca: OpenCa, cert: x509.X509Certificate): Extension
   const best = candidates.find((p) => {
     let flags = 0;
     for (const u of p.keyUsage?.value ?? []) flags |= x509.KeyUsageFlags[u];
-    return flags === (ku ?? 0);
+    const wanted: number = ku ?? 0;
+    return flags === wanted;
   });
   const found = best ?? candidates[0];
   if (!found) {
@@ -102,9 +102,9 @@ export function subjectAltNamesOf(cert: x509.X509Certificate): GeneralNameSpec[]
 
 /** The key type of a certificate's public key, for a renewal with a new key of the same kind. */
 export function keyTypeOf(cert: x509.X509Certificate): KeyType {
-  const d = describeKey(certificatePublicKey(cert) as KeyObject);
-  if (d.algorithm === 'rsa' && [2048, 3072, 4096].includes(d.bits))
-    return `rsa${d.bits}` as KeyType;
+  const d = describeKey(certificatePublicKey(cert));
+  const rsa = KEY_TYPES.find((t) => t === `rsa${d.bits}`);
+  if (d.algorithm === 'rsa' && rsa) return rsa;
   if (d.algorithm === 'ec' && d.curve === 'P-256') return 'ec-p256';
   if (d.algorithm === 'ec' && d.curve === 'P-384') return 'ec-p384';
   if (d.algorithm === 'ed25519') return 'ed25519';

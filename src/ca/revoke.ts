@@ -47,7 +47,8 @@ export async function revokeCertificate(options: RevokeCertificateOptions): Prom
     serial = cert.serialNumber;
   }
   if (!serial) throw new MtlsError('MTLS_USAGE', 'give a serial number or a certificate to revoke');
-  if (options.reason && !(REVOCATION_REASONS as readonly string[]).includes(options.reason)) {
+  const reason = options.reason;
+  if (reason && !REVOCATION_REASONS.some((known) => known === reason)) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown revocation reason "${options.reason}"`, {
       hint: `Use one of: ${REVOCATION_REASONS.join(', ')}.`,
     });
@@ -106,7 +107,9 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
   const result = await withCaLock(ca.lockPath, async () => {
     const entries = await readDatabase(cfg);
     const crlNumber = await readCrlNumber(cfg.crlNumberFile, warnings);
-    const revoked = entries.filter((e) => e.status === 'R' && e.revokedAt);
+    const revoked = entries.filter(
+      (e): e is IndexEntry & { revokedAt: Date } => e.status === 'R' && e.revokedAt !== null,
+    );
     const days = options.days ?? cfg.defaultCrlDays + cfg.defaultCrlHours / 24;
     // The same digest as the CA's certificates (curve-bound for ECDSA, default_md for RSA), as openssl ca -gencrl uses.
     const { hash } = signatureHashFor({ caKey, defaultMd: cfg.defaultMd });
@@ -117,7 +120,7 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
       days,
       entries: revoked.map((e) => ({
         serial: e.serial,
-        revokedAt: e.revokedAt as Date,
+        revokedAt: e.revokedAt,
         reasonCode: reasonCode(e.reason ?? 'unspecified'),
       })),
     });
@@ -133,11 +136,15 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
   });
   if (options.outPath)
     await writeFileAtomic(options.outPath, result.built.pem, { force: options.force ?? false });
+  const nextUpdate = result.built.crl.nextUpdate;
+  // buildCrl always sets nextUpdate from `days`.
+  if (!nextUpdate)
+    throw new MtlsError('MTLS_INTERNAL', `the CRL built for ${path} has no nextUpdate`);
   return {
     crlNumber: result.crlNumber,
     revoked: result.revoked,
     thisUpdate: result.built.crl.thisUpdate,
-    nextUpdate: result.built.crl.nextUpdate as Date,
+    nextUpdate,
     pem: result.built.pem,
     path,
     ...(options.outPath ? { outPath: options.outPath } : {}),

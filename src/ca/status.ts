@@ -11,6 +11,7 @@ import { readDatabase } from './ca-database.js';
 import { certificateRows, type CertificateRow } from './list.js';
 import type { OpenCa } from './open-ca.js';
 import { crlFilePath } from './revoke.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 /** What needs action. */
 export type CaStatusFindingKind =
@@ -142,7 +143,7 @@ async function readCrl(
       finding: {
         kind: 'crl_unreadable',
         severity: 'alarm',
-        message: `${path} cannot be read as a CRL (${(e as Error).message}); regenerate it with \`mtls ca crl\``,
+        message: `${path} cannot be read as a CRL (${errorMessage(e)}); regenerate it with \`mtls ca crl\``,
       },
     };
   }

@@ -276,7 +276,8 @@ function parseList(text: string, ctx: Ctx): Item[] {
           ctx,
           `"${name}:" has no value in "${text}" (OpenSSL: "invalid null value")`,
         );
-      items.push(mk(name as string, v));
+      // The 'value' state is entered only once a name was read.
+      items.push(mk(name ?? '', v));
       state = 'name';
       q = p + 1;
     }
@@ -289,7 +290,7 @@ function parseList(text: string, ctx: Ctx): Item[] {
         ctx,
         `"${name}:" has no value in "${text}" (OpenSSL: "invalid null value")`,
       );
-    items.push(mk(name as string, last));
+    items.push(mk(name ?? '', last));
   } else {
     if (last === undefined)
       throw invalidAt(
@@ -354,7 +355,7 @@ function customOids(cfg: ParsedOpenSslConfig): Map<string, string> {
   for (const e of s?.entries ?? []) {
     // `name = oid` or `name = long name, oid`
     const parts = e.value.split(',').map((p) => p.trim());
-    const oid = parts[parts.length - 1] as string;
+    const oid = parts.at(-1) ?? '';
     if (!DOTTED_OID.test(oid)) continue;
     out.set(e.key, oid);
     if (parts.length > 1 && parts[0]) out.set(parts[0], oid);
@@ -573,9 +574,7 @@ function keyUsage(
   const out: KeyUsageName[] = [];
   for (const it of multiValues(text, ctx)) {
     const n = nameOnly(it, ctx, 'keyUsage');
-    const u = (KEY_USAGE_NAMES as readonly string[]).includes(n)
-      ? (n as KeyUsageName)
-      : KEY_USAGE_LONG[n];
+    const u = KEY_USAGE_NAMES.find((k) => k === n) ?? KEY_USAGE_LONG[n];
     if (!u) {
       throw invalidAt(
         it,
@@ -682,9 +681,7 @@ function nsCertType(text: string, critical: boolean, ctx: Ctx): NsCertTypeName[]
   const out: NsCertTypeName[] = [];
   for (const it of multiValues(text, ctx)) {
     const n = nameOnly(it, ctx, 'nsCertType');
-    const t = (NS_CERT_TYPE_NAMES as readonly string[]).includes(n)
-      ? (n as NsCertTypeName)
-      : NS_CERT_TYPE_LONG[n];
+    const t = NS_CERT_TYPE_NAMES.find((k) => k === n) ?? NS_CERT_TYPE_LONG[n];
     if (!t)
       throw invalidAt(
         it,
@@ -752,9 +749,10 @@ function crlDistributionPoints(text: string, critical: boolean, ctx: Ctx): Gener
         ...ctx,
         entry: { ...ctx.entry, file: d.file, line: d.line, key: `${ctx.entry.key} → ${d.where}` },
       };
-      const list = (d.value ?? '').startsWith('@')
-        ? sectionItems((d.value as string).slice(1), d, sub)
-        : parseList(d.value ?? '', sub);
+      const value = d.value ?? '';
+      const list = value.startsWith('@')
+        ? sectionItems(value.slice(1), d, sub)
+        : parseList(value, sub);
       for (const g of list) names.push(uriOnly(generalName(g, sub, 'other'), g));
     }
     if (names.length !== 1) {

@@ -6,6 +6,7 @@
  * hostile or broken server can waste at most one bounded download.
  */
 import { MtlsError } from '../errors/index.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** Options for {@link fetchCrl}. */
 export interface FetchCrlOptions {
@@ -101,7 +102,8 @@ export async function fetchCrl(options: FetchCrlOptions): Promise<FetchCrlResult
         signal,
         headers: { accept: 'application/pkix-crl, application/x-pkcs7-crl, */*' },
       });
-      if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
+      const location = res.headers.get('location');
+      if (res.status >= 300 && res.status < 400 && location) {
         await res.body?.cancel();
         if (hop >= maxRedirects) {
           throw new MtlsError(
@@ -112,14 +114,14 @@ export async function fetchCrl(options: FetchCrlOptions): Promise<FetchCrlResult
             },
           );
         }
-        url = parseCrlUrl(new URL(res.headers.get('location') as string, url).toString());
+        url = parseCrlUrl(new URL(location, url).toString());
         continue;
       }
       if (res.status < 200 || res.status > 299) {
         await res.body?.cancel();
         throw new MtlsError(
           'MTLS_HTTP_STATUS',
-          `CRL download from ${url} answered HTTP ${res.status}`,
+          `CRL download from ${url.href} answered HTTP ${res.status}`,
           {
             hint: 'Check the URL, and that the institution publishes its CRL there.',
             details: { status: res.status },
@@ -139,27 +141,25 @@ export async function fetchCrl(options: FetchCrlOptions): Promise<FetchCrlResult
     if (signal.aborted) {
       throw new MtlsError(
         'MTLS_TIMEOUT',
-        `CRL download from ${url} did not finish within ${timeoutMs} ms`,
+        `CRL download from ${url.href} did not finish within ${timeoutMs} ms`,
         {
           hint: 'Check that the CRL server answers, or raise the timeout.',
         },
       );
     }
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new MtlsError(
-      'MTLS_NETWORK',
-      `CRL download from ${url} failed: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
-      {
-        hint: 'Check the host name, the port and that the CRL server is reachable from the gateway.',
-      },
-    );
+    // fetch() wraps the socket error (ECONNREFUSED, ENOTFOUND, …) as its cause.
+    const cause: unknown = e instanceof Error ? e.cause : undefined;
+    const why = errorCode(cause) ?? (cause instanceof Error ? cause.message : errorMessage(e));
+    throw new MtlsError('MTLS_NETWORK', `CRL download from ${url.href} failed: ${why}`, {
+      hint: 'Check the host name, the port and that the CRL server is reachable from the gateway.',
+    });
   }
 }
 
 function tooLarge(url: URL, maxBytes: number): MtlsError {
   return new MtlsError(
     'MTLS_HTTP_STATUS',
-    `CRL download from ${url} is larger than the ${maxBytes}-byte limit`,
+    `CRL download from ${url.href} is larger than the ${maxBytes}-byte limit`,
     {
       hint: "Check the URL points at a CRL; raise the size limit only if the institution's CRL really is that large.",
     },
@@ -172,8 +172,15 @@ async function readLimited(res: Response, maxBytes: number, url: URL): Promise<B
   let total = 0;
   const reader = res.body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+    const chunk: { done: boolean; value?: unknown } = await reader.read();
+    if (chunk.done) break;
+    const value = chunk.value;
+    // A fetch() body stream yields bytes; anything else is not a download.
+    if (!(value instanceof Uint8Array))
+      throw new MtlsError(
+        'MTLS_INTERNAL',
+        `CRL download from ${url.href} yielded a non-byte chunk`,
+      );
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel();

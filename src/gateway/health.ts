@@ -20,6 +20,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { isLoopbackHost } from './ip-match.js';
 import type { GatewayMetrics } from './metrics.js';
+import { errorMessage } from '../errors/mtls-error.js';
+import { boundAddress } from './bound-address.js';
 
 /** What readiness is decided from. */
 export interface HealthState {
@@ -111,7 +113,8 @@ export function handleHealthRequest(
   if (path === '/metrics' && metrics) {
     metrics.registry.metrics().then(
       (text) => sendOpsResponse(res, 200, text, metrics.registry.contentType),
-      (e: Error) => sendOpsResponse(res, 500, { error: 'metrics_failed', message: e.message }),
+      (e: unknown) =>
+        sendOpsResponse(res, 500, { error: 'metrics_failed', message: errorMessage(e) }),
     );
     return true;
   }
@@ -176,7 +179,7 @@ export async function listenOps(
   });
   return {
     server,
-    address: () => server.address() as AddressInfo,
+    address: () => boundAddress(server, 'the ops server'),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -15,6 +15,7 @@
  *   §4.1.18), so an underscore spelling would slip a forged identity past the
  *   strip list into such an upstream.
  */
+import { rawHeaderPairs } from './raw-headers.js';
 
 /** Names of the identity headers (configurable). */
 export interface IdentityHeaderNames {
@@ -97,7 +98,8 @@ export function isIdentityHeader(
 ): boolean {
   const n = name.toLowerCase();
   if (n.startsWith('x-client-') || n.startsWith('x-mtls-') || ALWAYS_STRIPPED.has(n)) return true;
-  for (const configured of Object.values(names)) if (configured.toLowerCase() === n) return true;
+  const configured: Record<keyof IdentityHeaderNames, string> = names;
+  for (const c of Object.values(configured)) if (c.toLowerCase() === n) return true;
   return false;
 }
 
@@ -113,7 +115,8 @@ export function toByteSequence(der: Uint8Array): string {
 export function headerSafe(text: string): string {
   let out = '';
   for (const ch of text) {
-    const c = ch.codePointAt(0) as number;
+    // `for … of` a string yields whole code points, never an empty one.
+    const c = ch.codePointAt(0) ?? 0;
     if (c >= 0x20 && c < 0x7f) out += ch;
     else
       for (const b of Buffer.from(ch, 'utf8'))
@@ -176,17 +179,15 @@ export function hasUnderscore(name: string): boolean {
  */
 export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): string[] {
   const names = options.names ?? DEFAULT_IDENTITY_HEADERS;
-  const raw = options.rawHeaders;
   const connectionTokens = new Set<string>();
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() === 'connection') {
-      for (const t of (raw[i + 1] as string).split(','))
-        connectionTokens.add(t.trim().toLowerCase());
+  const pairs = rawHeaderPairs(options.rawHeaders);
+  for (const [name, value] of pairs) {
+    if (name.toLowerCase() === 'connection') {
+      for (const t of value.split(',')) connectionTokens.add(t.trim().toLowerCase());
     }
   }
   const out: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] as string;
+  for (const [name, value] of pairs) {
     const lower = name.toLowerCase();
     if (
       hasUnderscore(lower) ||
@@ -196,7 +197,7 @@ export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): stri
       isIdentityHeader(lower, names)
     )
       continue;
-    out.push(name, raw[i + 1] as string);
+    out.push(name, value);
   }
   for (const [n, v] of options.identityPairs ?? identityHeaderPairs(options.identity, names))
     out.push(n, v);

@@ -139,7 +139,8 @@ export class IpMatcher<T> {
     }
     const out = new Set<T>();
     for (const prefix of this.prefixes) {
-      const level = this.byPrefix.get(prefix) as { mask: bigint; networks: Map<bigint, T[]> };
+      const level = this.byPrefix.get(prefix);
+      if (!level) continue;
       const hit = level.networks.get(parsed.value & level.mask);
       if (hit) for (const v of hit) out.add(v);
     }

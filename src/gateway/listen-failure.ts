@@ -3,6 +3,7 @@
  * binds one (the gateway, the primary of workers).
  */
 import { MtlsError } from '../errors/index.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /**
  * Turns a listen error into MTLS_NETWORK naming the cause (a taken port is
@@ -12,10 +13,10 @@ import { MtlsError } from '../errors/index.js';
  */
 export function listenFailure(e: unknown, subject: string, hint: string): MtlsError {
   if (e instanceof MtlsError) return e;
-  const err = e as NodeJS.ErrnoException;
+  const code = errorCode(e);
   return new MtlsError(
     'MTLS_NETWORK',
-    `cannot listen: ${err.code ?? err.message}${err.code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`,
+    `cannot listen: ${code ?? errorMessage(e)}${code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`,
     { subject, cause: e, hint },
   );
 }

@@ -14,6 +14,7 @@
  * pino's `logger.flush()`.
  */
 import { writeSync } from 'node:fs';
+import { errorCode } from '../errors/mtls-error.js';
 
 /** Lines held while the descriptor cannot be written (the oldest go first beyond it). */
 const MAX_PENDING_LINES = 100_000;
@@ -57,7 +58,7 @@ export class LineBufferDestination {
       this.flushSync();
       cb?.();
     } catch (e) {
-      cb?.(e as Error);
+      cb?.(e instanceof Error ? e : new Error(String(e)));
     }
   }
 
@@ -77,7 +78,7 @@ export class LineBufferDestination {
         const n = writeSync(this.fd, buf);
         buf = buf.subarray(n);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || ++waits > 1_000) {
+        if (errorCode(e) !== 'EAGAIN' || ++waits > 1_000) {
           this.pending.unshift(buf.toString('utf8'));
           throw e;
         }

@@ -18,6 +18,7 @@ import { loadCertificates } from '../pki/pkcs12/certificates.js';
 import { readCertificateDer } from '../pki/read-x509.js';
 import { fromX509Name } from '../pki/x509-name.js';
 import type { CaChainRecord, CrlRecord, Registry } from './registry/types.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 /** Which onboarding check refused the upload (in `MtlsError.details.check`). */
 export type OnboardCheck =
@@ -225,7 +226,7 @@ export function assertNoPrivateKey(
     typeof data === 'string' ? data : isPem(data) ? Buffer.from(data).toString('utf8') : undefined;
   if (text !== undefined) {
     if (!containsPrivateKey(text)) return;
-    const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 #]+)-----/g)].map((m) => m[1] as string);
+    const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 #]+)-----/g)].map((m) => m[1] ?? '');
     const at = blocks.findIndex((l) => l.endsWith('PRIVATE KEY'));
     throw reject(
       'private_key',
@@ -235,7 +236,7 @@ export function assertNoPrivateKey(
       { position: at + 1 },
     );
   }
-  if (isDerPrivateKey(Buffer.from(data as Uint8Array))) {
+  if (typeof data !== 'string' && isDerPrivateKey(Buffer.from(data))) {
     throw reject(
       'private_key',
       `${source} is a DER private key. A private key must NEVER be sent to the provider; the upload was refused and nothing was stored`,
@@ -269,7 +270,7 @@ function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
           : `${source}: block #${position} is not a readable X.509 certificate`;
       throw reject(
         'not_a_certificate',
-        `${what} (${(e as Error).message})`,
+        `${what} (${errorMessage(e)})`,
         source,
         'Export the CA certificate again as PEM (openssl x509 -in ca.cert.pem -outform PEM).',
         {
@@ -295,7 +296,7 @@ function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
     } catch (e) {
       throw reject(
         'not_a_certificate',
-        (e as Error).message,
+        errorMessage(e),
         source,
         'Send the CA chain as PEM CERTIFICATE blocks.',
       );
@@ -314,8 +315,8 @@ function readCertificates(data: string | Uint8Array, source: string): Parsed[] {
       }
       add(b.der, i + 1, b.label);
     });
-  } else {
-    const der = Buffer.from(data as Uint8Array);
+  } else if (typeof data !== 'string') {
+    const der = Buffer.from(data);
     if (der.length === 0) throw reject('not_a_certificate', `${source} is empty`, source);
     add(der, 1, 'CERTIFICATE');
   }
@@ -431,7 +432,7 @@ export function validateCaChain(
     } catch (e) {
       throw reject(
         'weak_key',
-        (e as Error).message,
+        errorMessage(e),
         source,
         'The CA key must be RSA with at least 2048 bits or EC P-256 or stronger; re-create the CA with a stronger key.',
         {
@@ -470,7 +471,13 @@ export function validateCaChain(
     });
   }
 
-  const ordered = orderChain(certs, source, name, options.knownIssuers ?? []);
+  const { ordered, top } = orderChain(certs, source, name, options.knownIssuers ?? []);
+  const infoOf = (p: Parsed): ChainCertificateInfo => {
+    const info = infos.get(p);
+    // Every certificate orderChain returns was checked (and described) above.
+    if (!info) throw new MtlsError('MTLS_INTERNAL', `${name(p)} was ordered but not checked`);
+    return info;
+  };
   // RFC 5280 §4.2.1.9: pathLenConstraint caps the CA certificates that may
   // follow in a path; a chain that breaks it can never verify a client.
   ordered.forEach((p, k) => {
@@ -487,26 +494,25 @@ export function validateCaChain(
       );
     }
   });
-  const top = ordered[ordered.length - 1] as Parsed;
-  (infos.get(top) as ChainCertificateInfo).selfSigned = isIssuedBy(top.node, top.node);
+  infoOf(top).selfSigned = isIssuedBy(top.node, top.node);
   const earliest = ordered.reduce((a, b) => (b.cert.notAfter < a.cert.notAfter ? b : a));
   return {
     pem: ordered.map((p) => encodePem('CERTIFICATE', p.der)).join(''),
     fingerprints: ordered.map((p) => p.fingerprint),
     subject: top.subject,
     notAfter: earliest.cert.notAfter.toISOString(),
-    certificates: ordered.map((p) => infos.get(p) as ChainCertificateInfo),
+    certificates: ordered.map(infoOf),
     warnings,
   };
 }
 
-/** Puts the certificates in chain order (issuing CA first), naming any break. */
+/** Puts the certificates in chain order (issuing CA first, `top` last), naming any break. */
 function orderChain(
   certs: Parsed[],
   source: string,
   name: (p: Parsed) => string,
   knownIssuers: readonly string[],
-): Parsed[] {
+): { ordered: Parsed[]; top: Parsed } {
   // A pair whose names (and key identifiers) link but whose signature fails is
   // a forged or mixed-up certificate: name it rather than "not linked".
   for (const child of certs) {
@@ -531,18 +537,17 @@ function orderChain(
   const bottoms = certs.filter(
     (c) => !certs.some((other) => other !== c && isIssuedBy(other.node, c.node)),
   );
-  if (bottoms.length !== 1) {
-    const [a, b] = bottoms as [Parsed, Parsed];
+  const [bottom, second] = bottoms;
+  if (bottom === undefined || second !== undefined) {
     throw reject(
       'broken_chain',
-      bottoms.length === 0
+      bottom === undefined
         ? `${source}: the certificates issue each other in a loop; no issuing CA at the bottom`
-        : `${source} does not form one chain: ${name(a)} and ${name(b)} are not linked (neither is signed by the other, nor both by one path)`,
+        : `${source} does not form one chain: ${name(bottom)} and ${name(second ?? bottom)} are not linked (neither is signed by the other, nor both by one path)`,
       source,
       'Put one chain per upload: the issuing CA, then each CA that signed the one before it, up to the root.',
     );
   }
-  const bottom = bottoms[0] as Parsed;
   const { path, rest } = orderChainFrom(
     bottom,
     certs.filter((c) => c !== bottom),
@@ -561,7 +566,7 @@ function orderChain(
       },
     );
   }
-  const top = ordered[ordered.length - 1] as Parsed;
+  const top = path.at(-1) ?? bottom;
   if (top.node.checkIssued(top.node)) {
     if (!top.node.verify(top.node.publicKey)) {
       throw reject(
@@ -574,11 +579,11 @@ function orderChain(
         },
       );
     }
-    return ordered;
+    return { ordered, top };
   }
   for (const pem of knownIssuers) {
     for (const cert of parseCertificates(pem, 'registered chain')) {
-      if (isIssuedBy(top.node, toNodeCertificate(cert))) return ordered;
+      if (isIssuedBy(top.node, toNodeCertificate(cert))) return { ordered, top };
     }
   }
   throw reject(
@@ -624,10 +629,9 @@ export async function onboardCaChain(
     source,
     knownIssuers: trust.chains.map((c) => c.pem),
   });
-  for (const [i, fp] of validated.fingerprints.entries()) {
-    const hit = await registry.findChainByFingerprint(fp);
+  for (const [i, cert] of validated.certificates.entries()) {
+    const hit = await registry.findChainByFingerprint(cert.fingerprint);
     if (!hit) continue;
-    const cert = validated.certificates[i] as ChainCertificateInfo;
     const label = `certificate #${cert.position} in ${source} (${cert.subject})`;
     if (hit.institutionId !== institutionId) {
       throw reject(
@@ -681,10 +685,11 @@ async function assertKeysNotRegisteredElsewhere(
   validated: ValidatedChain,
   source: string,
 ): Promise<void> {
-  const mine = loadCertificates(validated.pem, source).map((node, i) => ({
-    spki: spkiOf(node),
-    cert: validated.certificates[i] as ChainCertificateInfo,
-  }));
+  // validated.pem holds validated.certificates, in the same order.
+  const mine = loadCertificates(validated.pem, source).flatMap((node, i) => {
+    const cert = validated.certificates[i];
+    return cert ? [{ spki: spkiOf(node), cert }] : [];
+  });
   for (const t of await registry.loadTrust()) {
     if (t.institution.id === institutionId) continue;
     for (const chain of t.chains) {
@@ -782,7 +787,7 @@ export async function validateCrls(
   } catch (e) {
     throw reject(
       'not_a_crl',
-      `${source} is not a CRL: ${(e as Error).message}`,
+      `${source} is not a CRL: ${errorMessage(e)}`,
       source,
       'Send the CRL as PEM (-----BEGIN X509 CRL-----) or DER, e.g. from `openssl ca -gencrl`.',
     );

@@ -9,6 +9,7 @@ import { MtlsError } from '../errors/index.js';
 import { isIssuedBy as x509IssuedBy } from '../pki/chain-order.js';
 import { dnValues, formatRfc4514, type DistinguishedName } from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 /** What the gateway needs to know about a certificate. */
 export interface CertInfo {
@@ -71,11 +72,9 @@ export function parseCertInfo(der: Buffer): CertInfo {
     node = new NodeX509(der);
     pec = new x509.X509Certificate(der);
   } catch (e) {
-    throw new MtlsError(
-      'MTLS_DER_INVALID',
-      `certificate is not valid DER: ${(e as Error).message}`,
-      { cause: e },
-    );
+    throw new MtlsError('MTLS_DER_INVALID', `certificate is not valid DER: ${errorMessage(e)}`, {
+      cause: e,
+    });
   }
   const subjectNameDer = Buffer.from(pec.subjectName.toArrayBuffer());
   const issuerNameDer = Buffer.from(pec.issuerName.toArrayBuffer());
@@ -96,6 +95,8 @@ export function parseCertInfo(der: Buffer): CertInfo {
     notBefore: new Date(node.validFrom),
     notAfter: new Date(node.validTo),
     isCa: node.ca,
+    // @types/node says string[], but Node gives undefined for a certificate without the extension.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
     ekus: ekus === undefined ? undefined : [...ekus],
     publicKey: node.publicKey,
     selfIssued: subjectNameDer.equals(issuerNameDer),
@@ -156,7 +157,10 @@ export class CertInfoCache {
     }
     const info = parseCertInfo(der);
     this.map.set(key, info);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+    if (this.map.size > this.max) {
+      const [oldest] = this.map.keys();
+      if (oldest !== undefined) this.map.delete(oldest);
+    }
     return info;
   }
 }

@@ -37,7 +37,9 @@ import { EKU_OIDS } from '../pki/profile.js';
 import { subjectValues, isIssuedBy, normalizeFingerprint, type CertInfo } from './peer-cert.js';
 import type { AuditReason } from './registry/types.js';
 import { crlSignedBy, type InstitutionContext } from './trust-cache.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
+// EKU_OIDS is typed as a string record, but clientAuth is one of its fixed entries.
 const CLIENT_AUTH = EKU_OIDS.clientAuth as string;
 const MAX_PATH = 8;
 
@@ -175,7 +177,7 @@ export async function evaluateConnection(
 ): Promise<PolicyDecision> {
   const now = evidence.now ?? new Date();
   const candidates = [...evidence.active, ...evidence.suspended];
-  const soleCandidate = candidates.length === 1 ? (candidates[0] as InstitutionContext).id : null;
+  const soleCandidate = candidates.length === 1 ? (candidates[0]?.id ?? null) : null;
   if (!evidence.leafDer || evidence.leafDer.length === 0) {
     return reject(
       'no_client_cert',
@@ -191,7 +193,7 @@ export async function evaluateConnection(
   } catch (e) {
     return reject(
       'bad_certificate',
-      `the client certificate cannot be parsed: ${(e as Error).message}`,
+      `the client certificate cannot be parsed: ${errorMessage(e)}`,
       soleCandidate,
       null,
     );
@@ -210,7 +212,8 @@ export async function evaluateConnection(
     const path = buildInstitutionPath(leaf, presented, inst);
     if (path) matches.push({ inst, path });
   }
-  if (matches.length === 0) {
+  const [match] = matches;
+  if (!match) {
     for (const inst of evidence.suspended) {
       if (buildInstitutionPath(leaf, presented, inst)) {
         return reject(
@@ -238,7 +241,7 @@ export async function evaluateConnection(
       leaf,
     );
   }
-  const { inst, path } = matches[0] as { inst: InstitutionContext; path: CertInfo[] };
+  const { inst, path } = match;
   for (const c of [leaf, ...path]) {
     if (c.notAfter < now)
       return reject(
@@ -290,7 +293,7 @@ export async function evaluateConnection(
         keyPolicy,
       );
     } catch (e) {
-      return reject('weak_key', (e as Error).message, inst.id, leaf, path);
+      return reject('weak_key', errorMessage(e), inst.id, leaf, path);
     }
   }
   if (!leaf.ekus || !leaf.ekus.includes(CLIENT_AUTH)) {
@@ -315,9 +318,9 @@ export async function evaluateConnection(
     );
   const full = [leaf, ...path];
   let staleCrl: string | null = null;
-  for (let i = 0; i + 1 < full.length; i++) {
-    const cert = full[i] as CertInfo;
-    const issuer = full[i + 1] as CertInfo;
+  for (const [i, cert] of full.entries()) {
+    const issuer = full[i + 1];
+    if (!issuer) break;
     let fresh = false;
     let stale: string | null = null;
     for (const crl of inst.crls) {

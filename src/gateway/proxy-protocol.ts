@@ -141,7 +141,7 @@ function parseV1(bytes: Buffer): ProxyParseResult {
   // US-ASCII printable characters only, and CR only as the first half of CRLF
   // (the specification refuses a lone CR or LF as the end of the line).
   for (let i = V1_SIGNATURE.length; i < limit; i++) {
-    const c = bytes[i] as number;
+    const c = bytes.readUInt8(i);
     if (c === 0x0d) {
       if (i + 1 >= bytes.length)
         return bytes.length >= PROXY_V1_MAX_BYTES
@@ -196,15 +196,16 @@ function parseV1(bytes: Buffer): ProxyParseResult {
       `v1 line: ${proto} needs exactly four fields separated by single spaces`,
     );
   const family = proto === 'TCP4' ? 'ipv4' : 'ipv6';
-  const src = v1Address(parts[2] as string, family);
-  const dst = v1Address(parts[3] as string, family);
+  const [, , srcText = '', dstText = '', srcPortText = '', dstPortText = ''] = parts;
+  const src = v1Address(srcText, family);
+  const dst = v1Address(dstText, family);
   if (!src || !dst)
     return invalid(
       'malformed',
       `v1 line: ${!src ? 'source' : 'destination'} address ${JSON.stringify(!src ? parts[2] : parts[3])} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`,
     );
-  const srcPort = v1Port(parts[4] as string);
-  const dstPort = v1Port(parts[5] as string);
+  const srcPort = v1Port(srcPortText);
+  const dstPort = v1Port(dstPortText);
   if (srcPort === null || dstPort === null) {
     return invalid(
       'malformed',
@@ -245,10 +246,13 @@ function v1Port(text: string): number | null {
 /** Address block lengths by family nibble (INET, INET6, UNIX). */
 const V2_ADDRESS_LENGTH: Readonly<Record<number, number>> = { 0x1: 12, 0x2: 36, 0x3: 216 };
 const PP2_TYPE_CRC32C = 0x03;
+/** Address families and transports by their nibble of the v2 header's 14th byte. */
+const V2_FAMILIES: readonly ProxyHeader['family'][] = ['unspec', 'ipv4', 'ipv6', 'unix'];
+const V2_TRANSPORTS: readonly ProxyHeader['transport'][] = ['unspec', 'stream', 'dgram'];
 
 function parseV2(bytes: Buffer): ProxyParseResult {
   if (bytes.length > PROXY_V2_SIGNATURE.length) {
-    const verCmd = bytes[12] as number;
+    const verCmd = bytes.readUInt8(12);
     if (verCmd >> 4 !== 2)
       return invalid('malformed', `v2 header: version ${verCmd >> 4}, only 2 exists`);
     if ((verCmd & 0x0f) > 1)
@@ -258,7 +262,7 @@ function parseV2(bytes: Buffer): ProxyParseResult {
       );
   }
   if (bytes.length > 13) {
-    const fam = bytes[13] as number;
+    const fam = bytes.readUInt8(13);
     if (fam >> 4 > 3 || (fam & 0x0f) > 2)
       return invalid(
         'malformed',
@@ -266,8 +270,8 @@ function parseV2(bytes: Buffer): ProxyParseResult {
       );
   }
   if (bytes.length < V2_FIXED) return NEED_MORE;
-  const verCmd = bytes[12] as number;
-  const fam = bytes[13] as number;
+  const verCmd = bytes.readUInt8(12);
+  const fam = bytes.readUInt8(13);
   const length = V2_FIXED + bytes.readUInt16BE(14);
   if (length > PROXY_V2_MAX_BYTES)
     return invalid(
@@ -280,12 +284,9 @@ function parseV2(bytes: Buffer): ProxyParseResult {
   const local = (verCmd & 0x0f) === 0;
   const familyNibble = fam >> 4;
   const transportNibble = fam & 0x0f;
-  const family = (['unspec', 'ipv4', 'ipv6', 'unix'] as const)[
-    familyNibble
-  ] as ProxyHeader['family'];
-  const transport = (['unspec', 'stream', 'dgram'] as const)[
-    transportNibble
-  ] as ProxyHeader['transport'];
+  // Both nibbles were checked against the defined values above.
+  const family = V2_FAMILIES[familyNibble] ?? 'unspec';
+  const transport = V2_TRANSPORTS[transportNibble] ?? 'unspec';
   if (local) {
     // LOCAL: the specification says discard the whole block, family included,
     // and never assume it is empty.
@@ -305,7 +306,7 @@ function parseV2(bytes: Buffer): ProxyParseResult {
     };
   }
   const addressLength =
-    family === 'unspec' || transport === 'unspec' ? 0 : (V2_ADDRESS_LENGTH[familyNibble] as number);
+    family === 'unspec' || transport === 'unspec' ? 0 : (V2_ADDRESS_LENGTH[familyNibble] ?? 0);
   if (length - V2_FIXED < addressLength)
     return invalid(
       'malformed',
@@ -360,7 +361,7 @@ function checkTlvs(header: Buffer, from: number, types: number[]): string | null
   let p = from;
   while (p < header.length) {
     if (p + 3 > header.length) return `truncated TLV at offset ${p}`;
-    const type = header[p] as number;
+    const type = header.readUInt8(p);
     const len = header.readUInt16BE(p + 1);
     if (p + 3 + len > header.length)
       return `TLV 0x${type.toString(16)} at offset ${p} claims ${len} bytes, past the header's end`;
@@ -390,7 +391,7 @@ export function crc32c(data: Uint8Array): number {
     }
   }
   let crc = 0xffffffff;
-  for (const b of data) crc = (CRC32C_TABLE[(crc ^ b) & 0xff] as number) ^ (crc >>> 8);
+  for (const b of data) crc = (CRC32C_TABLE[(crc ^ b) & 0xff] ?? 0) ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 

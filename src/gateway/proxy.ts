@@ -9,6 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { AuditReason } from './registry/types.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
+import { rawHeaderPairs } from './raw-headers.js';
 
 /** Options for {@link UpstreamProxy}. */
 export interface UpstreamProxyOptions {
@@ -101,9 +103,10 @@ export function sendReason(
 }
 
 function classify(e: unknown): { status: number; detail: string } {
-  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = err.code ?? err.cause?.code ?? 'ERROR';
-  const message = err.message ?? String(e);
+  const cause: unknown = e instanceof Error ? e.cause : undefined;
+  const code = errorCode(e) ?? errorCode(cause) ?? 'ERROR';
+  const message = errorMessage(e);
+  const causeMessage = cause instanceof Error ? cause.message : undefined;
   const timeout =
     code === 'UND_ERR_CONNECT_TIMEOUT' ||
     code === 'UND_ERR_HEADERS_TIMEOUT' ||
@@ -111,7 +114,7 @@ function classify(e: unknown): { status: number; detail: string } {
     code === 'ETIMEDOUT';
   return {
     status: timeout ? 504 : 502,
-    detail: `${code}: ${message}${err.cause?.message && err.cause.message !== message ? ` (${err.cause.message})` : ''}`,
+    detail: `${code}: ${message}${causeMessage && causeMessage !== message ? ` (${causeMessage})` : ''}`,
   };
 }
 
@@ -166,9 +169,8 @@ export class UpstreamProxy {
       });
     }
     const forwardHeaders: string[] = [];
-    for (let i = 0; i + 1 < headers.length; i += 2) {
-      if (!CONSUMED_REQUEST.has((headers[i] as string).toLowerCase()))
-        forwardHeaders.push(headers[i] as string, headers[i + 1] as string);
+    for (const [name, value] of rawHeaderPairs(headers)) {
+      if (!CONSUMED_REQUEST.has(name.toLowerCase())) forwardHeaders.push(name, value);
     }
     const hasBody =
       (declared !== undefined && Number(declared) > 0) ||
@@ -302,7 +304,7 @@ export class UpstreamProxy {
             return;
           }
           const result: ForwardResult = tooLarge
-            ? { status: 413, reason: 'bad_request', detail: (tooLarge as BodyTooLarge).message }
+            ? { status: 413, reason: 'bad_request', detail: tooLarge.message }
             : { status: c.status, reason: 'upstream_error', detail: `${this.origin}: ${c.detail}` };
           passGate(result);
           afterGate(() => {
@@ -319,7 +321,8 @@ export class UpstreamProxy {
       this.pool.dispatch(
         {
           path: this.basePath + url,
-          method: req.method as Dispatcher.HttpMethod,
+          // node:http sets the method on every request it parsed.
+          method: req.method ?? 'GET',
           headers: forwardHeaders,
           body,
         },

@@ -10,6 +10,7 @@ import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
 import { assertKeyStrength, isEncryptedPrivateKey } from '../pki/keys.js';
 import { loadClientCredentials, type ClientCredentials } from '../tls/credentials.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** Environment variable holding the PEM key passphrase when no file is given. */
 export const KEY_PASSPHRASE_ENV = 'MTLS_GATEWAY_KEY_PASSPHRASE';
@@ -50,12 +51,12 @@ async function mustExist(path: string, what: string): Promise<void> {
   try {
     await access(path, fsConstants.R_OK);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errorCode(e);
     if (code === 'ENOENT')
       throw new MtlsError('MTLS_FILE_NOT_FOUND', `${what} not found: ${path}`, { subject: path });
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `cannot read ${what} ${path}: ${code ?? (e as Error).message}`,
+      `cannot read ${what} ${path}: ${code ?? errorMessage(e)}`,
       { subject: path },
     );
   }
@@ -86,7 +87,7 @@ function check(creds: ClientCredentials, source: string, now: Date): ServerCrede
   } catch (e) {
     throw new MtlsError(
       'MTLS_TLS_HANDSHAKE',
-      `OpenSSL refuses the server credential in ${source}: ${(e as Error).message}`,
+      `OpenSSL refuses the server credential in ${source}: ${errorMessage(e)}`,
       { subject: source, cause: e },
     );
   }

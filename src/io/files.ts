@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MtlsError } from '../errors/index.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** Options for {@link writeFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -62,15 +63,15 @@ async function writeTemp(path: string, data: string | Uint8Array, mode: number):
 
 function writeError(path: string, e: unknown): MtlsError {
   if (e instanceof MtlsError) return e;
-  const err = e as NodeJS.ErrnoException;
-  if (err.code === 'EEXIST') {
+  const code = errorCode(e);
+  if (code === 'EEXIST') {
     return new MtlsError(
       'MTLS_FILE_EXISTS',
       `refusing to overwrite ${path}: the file already exists`,
       { subject: path },
     );
   }
-  return new MtlsError('MTLS_FILE_WRITE', `cannot write ${path}: ${err.code ?? err.message}`, {
+  return new MtlsError('MTLS_FILE_WRITE', `cannot write ${path}: ${code ?? errorMessage(e)}`, {
     subject: path,
     cause: e,
   });
@@ -109,18 +110,18 @@ export async function readFileChecked(path: string, what = 'file'): Promise<Buff
   try {
     return await fs.readFile(path);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') {
+    const code = errorCode(e);
+    if (code === 'ENOENT') {
       throw new MtlsError('MTLS_FILE_NOT_FOUND', `${what} not found: ${path}`, { subject: path });
     }
-    if (err.code === 'EISDIR') {
+    if (code === 'EISDIR') {
       throw new MtlsError('MTLS_FILE_READ', `${what} ${path} is a directory, not a file`, {
         subject: path,
       });
     }
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `cannot read ${what} ${path}: ${err.code ?? err.message}`,
+      `cannot read ${what} ${path}: ${code ?? errorMessage(e)}`,
       { subject: path, cause: e },
     );
   }
@@ -158,7 +159,10 @@ export async function writeFilesAtomic(
   const placed: Array<{ path: string; backup: string | null; keepAs: string | undefined }> = [];
   try {
     for (const [i, f] of files.entries()) {
-      const tmp = temps[i] as string;
+      // writeTemp made one temporary file per output, in order.
+      const tmp = temps[i];
+      if (tmp === undefined)
+        throw new MtlsError('MTLS_INTERNAL', `no temporary file for ${f.path}`);
       if (force) {
         const backup = `${tmp}.bak`;
         const had = await fs.link(f.path, backup).then(
@@ -181,12 +185,10 @@ export async function writeFilesAtomic(
     await Promise.all(temps.map((t) => fs.unlink(t).catch(() => undefined)));
     throw writeError(files[placed.length]?.path ?? 'output', e);
   }
-  for (const p of placed) {
-    if (p.backup && p.keepAs)
-      await fs
-        .rename(p.backup, p.keepAs)
-        .catch(() => fs.unlink(p.backup as string).catch(() => undefined));
-    else if (p.backup) await fs.unlink(p.backup).catch(() => undefined);
+  for (const { backup, keepAs } of placed) {
+    if (backup && keepAs)
+      await fs.rename(backup, keepAs).catch(() => fs.unlink(backup).catch(() => undefined));
+    else if (backup) await fs.unlink(backup).catch(() => undefined);
   }
   if (options.syncDir ?? true)
     for (const d of new Set(files.map((f) => dirname(f.path)))) await syncDir(d);

@@ -7,6 +7,7 @@
 import { promises as fs, constants as fsc } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { MtlsError } from '../errors/index.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /**
  * Checks that `dir` is a writable directory, or can be created: its nearest
@@ -16,11 +17,11 @@ import { MtlsError } from '../errors/index.js';
 export async function checkOutDir(dir: string): Promise<void> {
   let p = resolve(dir);
   for (;;) {
-    const st = await fs
-      .stat(p)
-      .catch((e: NodeJS.ErrnoException) =>
-        e.code === 'ENOENT' || e.code === 'ENOTDIR' ? undefined : Promise.reject(e),
-      );
+    const st = await fs.stat(p).catch((e: unknown) => {
+      const code = errorCode(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw e;
+    });
     if (st) {
       if (!st.isDirectory()) {
         throw new MtlsError(
@@ -56,7 +57,7 @@ export async function makeOutDir(dir: string): Promise<void> {
   } catch (e) {
     throw new MtlsError(
       'MTLS_FILE_WRITE',
-      `cannot create --out-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      `cannot create --out-dir ${dir}: ${errorCode(e) ?? errorMessage(e)}`,
       { subject: dir, cause: e },
     );
   }

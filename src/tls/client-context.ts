@@ -13,6 +13,7 @@ import {
   type TlsVersionChoice,
   type TlsVersionRange,
 } from './versions.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /** TLS settings of an mTLS client. */
 export interface ClientTlsSettings {
@@ -76,7 +77,7 @@ export function createClientTlsContext(settings: ClientTlsSettings = {}): Client
     );
     return { secureContext, range, ciphers };
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
+    const message = errorMessage(e);
     // Tell the credentials apart from the rest: build the context once more without them.
     let withoutCredentials: unknown;
     try {
@@ -87,8 +88,8 @@ export function createClientTlsContext(settings: ClientTlsSettings = {}): Client
     if (credentials && withoutCredentials === undefined) {
       const source = describeSource(credentials);
       throw new MtlsError(
-        credentialErrorCode(err.code, err.message),
-        `OpenSSL refused ${source.text}: ${err.message}`,
+        credentialErrorCode(errorCode(e), message),
+        `OpenSSL refused ${source.text}: ${message}`,
         {
           subject: source.subject,
           cause: e,
@@ -97,7 +98,7 @@ export function createClientTlsContext(settings: ClientTlsSettings = {}): Client
     }
     throw new MtlsError(
       'MTLS_CONFIG_INVALID',
-      `OpenSSL refused the client TLS settings (trusted CA certificates, TLS versions, ciphers): ${err.message}`,
+      `OpenSSL refused the client TLS settings (trusted CA certificates, TLS versions, ciphers): ${message}`,
       {
         subject: 'TLS settings',
         hint: 'Check the CA bundle given with --ca (or SSL_CERT_FILE): it must hold PEM CA certificates.',

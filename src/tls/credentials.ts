@@ -123,8 +123,8 @@ async function loadFromPem(
   ]);
   const certs = loadCertificates(certData, certPath);
   const privateKey = loadPrivateKey(keyData, passphrase, keyPath);
-  const leafIndex = certs.findIndex((c) => keysMatch(privateKey, c.publicKey));
-  if (leafIndex < 0) {
+  const leaf = certs.find((c) => keysMatch(privateKey, c.publicKey));
+  if (!leaf) {
     throw new MtlsError(
       'MTLS_KEY_MISMATCH',
       `${basename(keyPath)} does not belong to ${certs.length > 1 ? 'any certificate in ' : 'the certificate in '}${certPath}`,
@@ -133,8 +133,7 @@ async function loadFromPem(
       },
     );
   }
-  const leaf = certs[leafIndex] as X509Certificate;
-  const others = certs.filter((_, i) => i !== leafIndex);
+  const others = certs.filter((c) => c !== leaf);
   return build(leaf, privateKey, orderChain(leaf, others), { kind: 'pem', certPath, keyPath });
 }
 
@@ -148,17 +147,17 @@ function build(
     certificate,
     ...chain.filter((c) => !isSelfSignedCertificate(new x509.X509Certificate(c.raw))),
   ];
-  const credentials = {
+  const credentials: ClientCredentials = {
     certificate,
     chain,
     certPem: sent.map((c) => c.toString()).join(''),
     source,
-  } as ClientCredentials;
+    privateKey,
+    keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
   // The key stays out of JSON.stringify and console.log, so that logging the credentials never leaks it.
-  Object.defineProperty(credentials, 'privateKey', { value: privateKey, enumerable: false });
-  Object.defineProperty(credentials, 'keyPem', {
-    value: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    enumerable: false,
-  });
+  const hidden = { enumerable: false, writable: false, configurable: false };
+  Object.defineProperty(credentials, 'privateKey', hidden);
+  Object.defineProperty(credentials, 'keyPem', hidden);
   return credentials;
 }

@@ -24,6 +24,7 @@ import {
   type ServerHelloInfo,
   type TlsAlert,
 } from './tls-record.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 /** What was seen in clear on one connection. */
 export interface HandshakeTranscript {
@@ -92,7 +93,7 @@ class DirectionDecoder {
       }
     } catch (e) {
       this.broken = true;
-      if (this.fromServer) this.transcript.malformed = (e as Error).message;
+      if (this.fromServer) this.transcript.malformed = errorMessage(e);
     }
   }
 

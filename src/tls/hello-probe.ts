@@ -101,21 +101,27 @@ export function sendClientHello(options: HelloProbeOptions): Promise<HelloProbeR
     });
     socket.on('data', (chunk: Buffer) => {
       observer.received(chunk);
-      if (t.malformed) return finish('not-tls', t.malformed);
+      if (t.malformed) {
+        finish('not-tls', t.malformed);
+        return;
+      }
       // Only a fatal alert refuses the hello; a warning (such as unrecognized_name, RFC 6066 §3) may precede a ServerHello.
       const alert = fatalAlert(t.alertsReceived);
-      if (alert) return finish('alert', `alert ${alert.name} (${alert.code})`);
+      if (alert) {
+        finish('alert', `alert ${alert.name} (${alert.code})`);
+        return;
+      }
       const hello = t.serverHello;
       if (!hello) return;
       const describe = `ServerHello ${hello.versionName} ${hello.cipherName}`;
       if (hello.version !== offered)
-        return finish('server-hello', `${describe} (answered a different version than offered)`);
-      if (hello.version >= 0x0304)
-        return finish(
+        finish('server-hello', `${describe} (answered a different version than offered)`);
+      else if (hello.version >= 0x0304)
+        finish(
           'server-hello',
           hello.helloRetryRequest ? `${describe} (HelloRetryRequest)` : describe,
         );
-      if (t.serverHelloDone) return finish('server-hello', describe);
+      else if (t.serverHelloDone) finish('server-hello', describe);
     });
     socket.once('end', () => {
       if (t.serverHello)

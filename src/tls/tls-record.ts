@@ -103,8 +103,7 @@ export interface TlsAlert {
 /** Decodes a plaintext alert record fragment (2 bytes: level, description). */
 export function decodeAlert(fragment: Uint8Array): TlsAlert | undefined {
   if (fragment.length !== 2) return undefined;
-  const level = fragment[0] as number;
-  const code = fragment[1] as number;
+  const [level = 0, code = 0] = fragment;
   return {
     level: level === 1 ? 'warning' : level === 2 ? 'fatal' : `level_${level}`,
     code,
@@ -220,7 +219,7 @@ export class TlsRecordReader {
       this.buffered.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffered, chunk]);
     const out: TlsRecord[] = [];
     while (this.buffered.length >= 5) {
-      const type = this.buffered[0] as number;
+      const type = this.buffered.readUInt8(0);
       const version = this.buffered.readUInt16BE(1);
       const length = this.buffered.readUInt16BE(3);
       if (type < 20 || type > 24 || version >> 8 !== 3 || length > MAX_RECORD) {
@@ -261,7 +260,7 @@ export class HandshakeReader {
       this.buffered.length === 0 ? Buffer.from(fragment) : Buffer.concat([this.buffered, fragment]);
     const out: HandshakeMessage[] = [];
     while (this.buffered.length >= 4) {
-      const type = this.buffered[0] as number;
+      const type = this.buffered.readUInt8(0);
       const length = this.buffered.readUIntBE(1, 3);
       if (this.buffered.length < 4 + length) break;
       out.push({ type, body: Buffer.from(this.buffered.subarray(4, 4 + length)) });
@@ -291,7 +290,7 @@ class Cursor {
   }
   u8(): number {
     this.need(1);
-    return this.buf[this.pos++] as number;
+    return this.buf.readUInt8(this.pos++);
   }
   u16(): number {
     this.need(2);

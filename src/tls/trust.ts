@@ -8,6 +8,7 @@ import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
 import { containsPrivateKey, decodePemBlocks, encodePem } from '../pki/pem.js';
 import { loadCertificates } from '../pki/pkcs12/certificates.js';
+import { errorCode, errorMessage } from '../errors/mtls-error.js';
 
 /**
  * Reads a CA bundle (one or more PEM certificates, or one DER certificate) and
@@ -68,16 +69,13 @@ export function systemRootCertificates(): string[] {
     try {
       text = readFileSync(forced, 'utf8');
     } catch (e) {
-      fail(
-        `the file cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-        e,
-      );
+      fail(`the file cannot be read (${errorCode(e) ?? errorMessage(e)})`, e);
     }
     let certs: string[] = [];
     try {
       certs = bundleCertificates(text, forced);
     } catch (e) {
-      fail((e as Error).message, e);
+      fail(errorMessage(e), e);
     }
     return certs.length > 0 ? certs : fail('the file holds no PEM CERTIFICATE block');
   }

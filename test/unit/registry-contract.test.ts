@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { MtlsError } from '../../src/errors/index.js';
 import { onboardCaChain } from '../../src/gateway/onboarding.js';
 import { openRegistry } from '../../src/gateway/registry/index.js';
@@ -16,6 +15,7 @@ import { openPostgresRegistry } from '../../src/gateway/registry/postgres-regist
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
+import { pgAdmin, pgUrl } from '../helpers/postgres.js';
 
 const fp = (c: TestCa): string =>
   new X509Certificate(Buffer.from(c.certificate.rawData)).fingerprint256
@@ -75,22 +75,7 @@ const waitFor = async <T>(get: () => T | undefined, ms: number): Promise<T> => {
 };
 
 // The machine's PostgreSQL (trust auth on loopback; .ci/run starts it).
-const PG_ADMIN_URL = process.env.MTLS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PG_DB = `mtls_contract_${randomBytes(4).toString('hex')}`;
-const pgUrl = (db: string): string => {
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
-async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>, url = PG_ADMIN_URL): Promise<T> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** One store under test: `open(name)` twice gives two handles on the same registry (two processes, in effect). */
 interface Backend {

@@ -104,9 +104,9 @@ export function normaliseCidr(input: string, field?: string): string {
 
 function maskBytes(bytes: Buffer, prefix: number): Buffer {
   const out = Buffer.from(bytes);
-  for (let i = 0; i < out.length; i++) {
+  for (const [i, byte] of bytes.entries()) {
     const bitsHere = Math.max(0, Math.min(8, prefix - i * 8));
-    out[i] = (out[i] as number) & ((0xff << (8 - bitsHere)) & 0xff);
+    out[i] = byte & ((0xff << (8 - bitsHere)) & 0xff);
   }
   return out;
 }

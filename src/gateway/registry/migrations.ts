@@ -1,10 +1,13 @@
 /**
  * Registry schema migrations. Each migration has a SQLite and a PostgreSQL
- * form; the applied versions are recorded in a `schema_version` table, and the
- * pending ones run in one transaction, so a store is never half-migrated.
+ * form, written once where the two differ only in column types; the applied
+ * versions are recorded in a `schema_version` table, and the pending ones run
+ * in one transaction, so a store is never half-migrated. A migration's DDL
+ * never changes once released: a store migrated by an older build must end up
+ * with the same schema as a new one.
  */
 import { MtlsError } from '../../errors/index.js';
-import type { SqlDriver } from './sql-driver.js';
+import type { SqlDialect, SqlDriver } from './sql-driver.js';
 
 /** One schema step. */
 export interface Migration {
@@ -19,15 +22,40 @@ export interface Migration {
 
 const RULE_KINDS = `'subject_cn', 'subject_o', 'fingerprint_sha256'`;
 
+/**
+ * The column types in which the two stores differ; everything else in the
+ * DDL (TEXT times, CHECK constraints, cascades) is written once.
+ */
+interface ColumnTypes {
+  /** An auto-numbered primary key. SQLite's AUTOINCREMENT never reuses an id. */
+  id: string;
+  /** A 64-bit integer: a counter, or a reference to an auto-numbered id. */
+  bigint: string;
+  /** A double-precision number. */
+  double: string;
+}
+
+const COLUMN_TYPES: Record<SqlDialect, ColumnTypes> = {
+  sqlite: { id: 'INTEGER PRIMARY KEY AUTOINCREMENT', bigint: 'INTEGER', double: 'REAL' },
+  postgres: { id: 'BIGSERIAL PRIMARY KEY', bigint: 'BIGINT', double: 'DOUBLE PRECISION' },
+};
+
+/** Both dialects of a migration from one DDL template over {@link ColumnTypes}. */
+const inBothDialects = (ddl: (t: ColumnTypes) => string): Record<SqlDialect, string> => ({
+  sqlite: ddl(COLUMN_TYPES.sqlite),
+  postgres: ddl(COLUMN_TYPES.postgres),
+});
+
 /** Every migration, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: 'institutions, CA chains, IPs, CRLs, pinned rules, audit log, change counter',
-    sqlite: `
+    ...inBothDialects(
+      (t) => `
 CREATE TABLE registry_state (
   id INTEGER PRIMARY KEY CHECK (id = 1),
-  version INTEGER NOT NULL,
+  version ${t.bigint} NOT NULL,
   last_institution_id TEXT
 );
 INSERT INTO registry_state (id, version, last_institution_id) VALUES (1, 0, NULL);
@@ -39,7 +67,7 @@ CREATE TABLE institutions (
   updated_at TEXT NOT NULL
 );
 CREATE TABLE ca_chains (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id ${t.id},
   institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
   pem TEXT NOT NULL,
   subject TEXT NOT NULL,
@@ -48,7 +76,7 @@ CREATE TABLE ca_chains (
 );
 CREATE INDEX ca_chains_institution ON ca_chains(institution_id);
 CREATE TABLE ca_certificates (
-  chain_id INTEGER NOT NULL REFERENCES ca_chains(id) ON DELETE CASCADE,
+  chain_id ${t.bigint} NOT NULL REFERENCES ca_chains(id) ON DELETE CASCADE,
   position INTEGER NOT NULL,
   fingerprint TEXT NOT NULL,
   institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
@@ -57,14 +85,14 @@ CREATE TABLE ca_certificates (
 );
 CREATE INDEX ca_certificates_fingerprint ON ca_certificates(fingerprint);
 CREATE TABLE ip_blocks (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id ${t.id},
   institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
   cidr TEXT NOT NULL,
   created_at TEXT NOT NULL,
   UNIQUE (institution_id, cidr)
 );
 CREATE TABLE crls (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id ${t.id},
   institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
   issuer TEXT NOT NULL,
   pem TEXT NOT NULL,
@@ -74,7 +102,7 @@ CREATE TABLE crls (
   UNIQUE (institution_id, issuer)
 );
 CREATE TABLE pinned_rules (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id ${t.id},
   institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
   kind TEXT NOT NULL CHECK (kind IN (${RULE_KINDS})),
   value TEXT NOT NULL,
@@ -82,7 +110,7 @@ CREATE TABLE pinned_rules (
   UNIQUE (institution_id, kind, value)
 );
 CREATE TABLE audit_log (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id ${t.id},
   time TEXT NOT NULL,
   kind TEXT NOT NULL CHECK (kind IN ('connection', 'request')),
   ip TEXT NOT NULL,
@@ -99,91 +127,12 @@ CREATE TABLE audit_log (
   method TEXT,
   path TEXT,
   status INTEGER,
-  duration_ms REAL
+  duration_ms ${t.double}
 );
 CREATE INDEX audit_log_time ON audit_log(time);
 CREATE INDEX audit_log_institution_time ON audit_log(institution_id, time);
 `,
-    postgres: `
-CREATE TABLE registry_state (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  version BIGINT NOT NULL,
-  last_institution_id TEXT
-);
-INSERT INTO registry_state (id, version, last_institution_id) VALUES (1, 0, NULL);
-CREATE TABLE institutions (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
-);
-CREATE TABLE ca_chains (
-  id BIGSERIAL PRIMARY KEY,
-  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
-  pem TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  not_after TEXT NOT NULL,
-  created_at TEXT NOT NULL
-);
-CREATE INDEX ca_chains_institution ON ca_chains(institution_id);
-CREATE TABLE ca_certificates (
-  chain_id BIGINT NOT NULL REFERENCES ca_chains(id) ON DELETE CASCADE,
-  position INTEGER NOT NULL,
-  fingerprint TEXT NOT NULL,
-  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
-  PRIMARY KEY (chain_id, position),
-  UNIQUE (chain_id, fingerprint)
-);
-CREATE INDEX ca_certificates_fingerprint ON ca_certificates(fingerprint);
-CREATE TABLE ip_blocks (
-  id BIGSERIAL PRIMARY KEY,
-  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
-  cidr TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  UNIQUE (institution_id, cidr)
-);
-CREATE TABLE crls (
-  id BIGSERIAL PRIMARY KEY,
-  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
-  issuer TEXT NOT NULL,
-  pem TEXT NOT NULL,
-  this_update TEXT NOT NULL,
-  next_update TEXT,
-  created_at TEXT NOT NULL,
-  UNIQUE (institution_id, issuer)
-);
-CREATE TABLE pinned_rules (
-  id BIGSERIAL PRIMARY KEY,
-  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
-  kind TEXT NOT NULL CHECK (kind IN (${RULE_KINDS})),
-  value TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  UNIQUE (institution_id, kind, value)
-);
-CREATE TABLE audit_log (
-  id BIGSERIAL PRIMARY KEY,
-  time TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('connection', 'request')),
-  ip TEXT NOT NULL,
-  institution_id TEXT,
-  subject TEXT,
-  issuer TEXT,
-  serial TEXT,
-  fingerprint_sha256 TEXT,
-  tls_version TEXT,
-  cipher TEXT,
-  outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected')),
-  reason TEXT NOT NULL,
-  detail TEXT,
-  method TEXT,
-  path TEXT,
-  status INTEGER,
-  duration_ms DOUBLE PRECISION
-);
-CREATE INDEX audit_log_time ON audit_log(time);
-CREATE INDEX audit_log_institution_time ON audit_log(institution_id, time);
-`,
+    ),
   },
   {
     version: 2,
@@ -226,9 +175,10 @@ CREATE INDEX crls_institution ON crls(institution_id);
     // The last_* columns are bookkeeping written after each download; they do
     // not bump the registry version, so a fetch that changes nothing does not
     // make every gateway process reload its trust snapshot.
-    sqlite: `
+    ...inBothDialects(
+      (t) => `
 CREATE TABLE crl_sources (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id ${t.id},
   institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
   url TEXT NOT NULL,
   interval_seconds INTEGER NOT NULL CHECK (interval_seconds > 0),
@@ -243,23 +193,7 @@ CREATE TABLE crl_sources (
   UNIQUE (institution_id, url)
 );
 `,
-    postgres: `
-CREATE TABLE crl_sources (
-  id BIGSERIAL PRIMARY KEY,
-  institution_id TEXT NOT NULL REFERENCES institutions(id) ON DELETE CASCADE,
-  url TEXT NOT NULL,
-  interval_seconds INTEGER NOT NULL CHECK (interval_seconds > 0),
-  created_at TEXT NOT NULL,
-  last_fetch_at TEXT,
-  last_status TEXT CHECK (last_status IN ('ok', 'failed')),
-  last_error TEXT,
-  last_good_at TEXT,
-  last_good_sha256 TEXT,
-  last_good_this_update TEXT,
-  last_good_next_update TEXT,
-  UNIQUE (institution_id, url)
-);
-`,
+    ),
   },
 ];
 

@@ -11,8 +11,9 @@
  */
 import type pg from 'pg';
 import { MtlsError, type ErrorCode } from '../../errors/index.js';
-import type { SqlDriver, SqlQuery, SqlTransactionMode, SqlValue } from './sql-driver.js';
+import type { SqlDriver, SqlQuery, SqlRow, SqlTransactionMode, SqlValue } from './sql-driver.js';
 import { SqlRegistry } from './sql-registry.js';
+import { errorCode, errorMessage } from '../../errors/mtls-error.js';
 
 /** Options for {@link openPostgresRegistry}. */
 export interface PostgresRegistryOptions {
@@ -39,9 +40,8 @@ function describeUrl(url: string): string {
 /** Maps a pg error to an MtlsError naming the server (never the password). */
 export function mapPgError(e: unknown, where: string, action: string): MtlsError {
   if (e instanceof MtlsError) return e;
-  const err = e as { code?: string; message?: string };
-  const code = err.code ?? '';
-  const msg = err.message ?? String(e);
+  const code = errorCode(e) ?? '';
+  const msg = errorMessage(e);
   const make = (c: ErrorCode, message: string, hint?: string): MtlsError =>
     new MtlsError(c, message, { subject: where, cause: e, ...(hint ? { hint } : {}) });
   if (
@@ -99,10 +99,10 @@ async function loadPg(): Promise<Pg> {
   try {
     return (await import('pg')).default;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errorCode(e);
     if (
       (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
-      /['"]pg['"]/.test((e as Error).message)
+      /['"]pg['"]/.test(errorMessage(e))
     ) {
       throw new MtlsError(
         'MTLS_CONFIG_UNSUPPORTED',
@@ -119,12 +119,11 @@ async function loadPg(): Promise<Pg> {
 
 /** BIGINT (ids, the version counter) as a number, as SQLite returns it; registry values stay far below 2^53. */
 const INT8_OID = 20;
-const typesOf = (driver: Pg): pg.CustomTypesConfig => ({
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID
-      ? Number
-      : driver.types.getTypeParser(oid, format)) as Pg['types']['getTypeParser'],
-});
+const typesOf = (driver: Pg): pg.CustomTypesConfig => {
+  const types = new driver.TypeOverrides(driver.types);
+  types.setTypeParser(INT8_OID, Number);
+  return types;
+};
 
 /** `?` placeholders to PostgreSQL's `$1, $2, …` (registry statements have no `?` in literals). */
 const numbered = (sql: string): string => {
@@ -211,7 +210,7 @@ class PostgresDriver implements SqlDriver {
     const client = await this.pool.connect();
     const q: SqlQuery = {
       run: async (sql: string, params: readonly SqlValue[] = []) => {
-        const r = await client.query(numbered(sql), params as SqlValue[]);
+        const r = await client.query<SqlRow>(numbered(sql), [...params]);
         return { rows: r.rows, changes: r.rowCount ?? r.rows.length };
       },
       exec: async (sql: string) => {
@@ -304,7 +303,7 @@ class PostgresDriver implements SqlDriver {
   }
 
   isUniqueViolation(e: unknown): boolean {
-    return (e as { code?: string }).code === '23505';
+    return errorCode(e) === '23505';
   }
 
   mapError(e: unknown, action: string): MtlsError {

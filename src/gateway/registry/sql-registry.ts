@@ -15,6 +15,7 @@ import { MtlsError } from '../../errors/index.js';
 import { assertWideRangeAllowed, normaliseCidr } from './cidr.js';
 import { migrateRegistry } from './migrations.js';
 import type { SqlDriver, SqlQuery, SqlRow, SqlTransactionMode, SqlValue } from './sql-driver.js';
+import { AUDIT_REASONS } from './types.js';
 import type {
   AddCrlSourceInput,
   AddIpOptions,
@@ -34,6 +35,9 @@ import type {
   RegistryChange,
 } from './types.js';
 import {
+  AUDIT_KINDS,
+  AUDIT_OUTCOMES,
+  PINNED_RULE_KINDS,
   canonicalTime,
   normaliseFingerprint,
   validateAuditQuery,
@@ -46,6 +50,7 @@ import {
   validatePinnedRule,
   validateStatus,
 } from './validate.js';
+import { errorMessage } from '../../errors/mtls-error.js';
 
 /** Options of {@link SqlRegistry}. */
 export interface SqlRegistryOptions {
@@ -57,13 +62,47 @@ export interface SqlRegistryOptions {
 }
 
 const str = (v: unknown): string => String(v);
-const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : str(v));
 const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/**
+ * A column value from a closed set. The column's CHECK constraint (or the
+ * validation before every write) keeps it there; anything else means the
+ * store was edited by hand, and the registry refuses to guess.
+ * @throws MTLS_CONFIG_INVALID
+ */
+function closedSet<T>(values: readonly T[], v: unknown, column: string): T {
+  const found = values.find((x) => x === v);
+  if (found === undefined) {
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `registry column ${column} holds ${JSON.stringify(v)}, which is not one of ${values.join(', ')}`,
+      {
+        subject: column,
+        hint: 'The registry was changed outside mtlskit; restore it from backup or correct the row.',
+      },
+    );
+  }
+  return found;
+}
+const INSTITUTION_STATUSES: readonly InstitutionStatus[] = ['active', 'suspended'];
+const FETCH_STATUSES: readonly NonNullable<CrlSourceRecord['lastStatus']>[] = ['ok', 'failed'];
+
+/**
+ * The row a statement with `RETURNING *` gave back. Such a statement always
+ * returns the row it wrote; none means the driver broke that promise.
+ * @throws MTLS_INTERNAL
+ */
+function returned(rows: readonly SqlRow[], action: string): SqlRow {
+  const [row] = rows;
+  if (!row) throw new MtlsError('MTLS_INTERNAL', `${action} returned no row`);
+  return row;
+}
 
 const toInstitution = (r: SqlRow): Institution => ({
   id: str(r.id),
   name: str(r.name),
-  status: r.status as InstitutionStatus,
+  status: closedSet(INSTITUTION_STATUSES, r.status, 'institutions.status'),
   createdAt: str(r.created_at),
   updatedAt: str(r.updated_at),
 });
@@ -99,20 +138,22 @@ const toCrlSource = (r: SqlRow): CrlSourceRecord => ({
   intervalSeconds: Number(r.interval_seconds),
   createdAt: str(r.created_at),
   lastFetchAt: optStr(r.last_fetch_at),
-  lastStatus: optStr(r.last_status) as CrlSourceRecord['lastStatus'],
+  lastStatus:
+    r.last_status === null
+      ? null
+      : closedSet(FETCH_STATUSES, r.last_status, 'crl_sources.last_status'),
   lastError: optStr(r.last_error),
   lastGoodAt: optStr(r.last_good_at),
   lastGoodSha256: optStr(r.last_good_sha256),
   lastGoodThisUpdate: optStr(r.last_good_this_update),
   lastGoodNextUpdate: optStr(r.last_good_next_update),
 });
-const toRule = (r: SqlRow): PinnedRule =>
-  ({
-    id: Number(r.id),
-    institutionId: str(r.institution_id),
-    kind: r.kind as PinnedRule['kind'],
-    value: str(r.value),
-  }) as PinnedRule;
+const toRule = (r: SqlRow): PinnedRule => ({
+  id: Number(r.id),
+  institutionId: str(r.institution_id),
+  kind: closedSet(PINNED_RULE_KINDS, r.kind, 'pinned_rules.kind'),
+  value: str(r.value),
+});
 
 /** Audit columns, in the order {@link auditValues} gives them. */
 const AUDIT_COLUMNS = [
@@ -156,7 +197,7 @@ const auditValues = (r: AuditRecord): SqlValue[] => [
 const toAudit = (r: SqlRow): AuditRecord => ({
   id: Number(r.id),
   time: str(r.time),
-  kind: r.kind as AuditRecord['kind'],
+  kind: closedSet(AUDIT_KINDS, r.kind, 'audit_log.kind'),
   ip: str(r.ip),
   institutionId: optStr(r.institution_id),
   subject: optStr(r.subject),
@@ -165,8 +206,8 @@ const toAudit = (r: SqlRow): AuditRecord => ({
   fingerprintSha256: optStr(r.fingerprint_sha256),
   tlsVersion: optStr(r.tls_version),
   cipher: optStr(r.cipher),
-  outcome: r.outcome as AuditRecord['outcome'],
-  reason: r.reason as AuditRecord['reason'],
+  outcome: closedSet(AUDIT_OUTCOMES, r.outcome, 'audit_log.outcome'),
+  reason: closedSet(AUDIT_REASONS, r.reason, 'audit_log.reason'),
   detail: optStr(r.detail),
   method: optStr(r.method),
   path: optStr(r.path),
@@ -309,11 +350,9 @@ export class SqlRegistry implements Registry {
         l(change);
       } catch (e) {
         this.report(
-          new MtlsError(
-            'MTLS_INTERNAL',
-            `a registry change listener failed: ${(e as Error).message ?? String(e)}`,
-            { cause: e },
-          ),
+          new MtlsError('MTLS_INTERNAL', `a registry change listener failed: ${errorMessage(e)}`, {
+            cause: e,
+          }),
         );
       }
     }
@@ -333,11 +372,9 @@ export class SqlRegistry implements Registry {
         onError?.(err);
       } catch (e) {
         this.report(
-          new MtlsError(
-            'MTLS_INTERNAL',
-            `a registry error listener failed: ${(e as Error).message ?? String(e)}`,
-            { cause: e },
-          ),
+          new MtlsError('MTLS_INTERNAL', `a registry error listener failed: ${errorMessage(e)}`, {
+            cause: e,
+          }),
         );
       }
     }
@@ -352,6 +389,8 @@ export class SqlRegistry implements Registry {
         'poll for registry changes (retrying)',
         'SELECT version, last_institution_id FROM registry_state WHERE id = 1',
       );
+      // close() may have run during the await (the type narrowing cannot know).
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
       if (!this.opened) return;
       const version = Number(row?.version);
       if (this.feedBroken || this.epoch !== this.driver.epoch) {
@@ -365,6 +404,8 @@ export class SqlRegistry implements Registry {
       }
       this.observe(version, optStr(row?.last_institution_id));
     } catch (e) {
+      // close() may have run during the await: a closed registry reports nothing.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
       if (this.opened)
         this.feedFailed(this.driver.mapError(e, 'poll for registry changes (retrying)'));
     } finally {
@@ -417,7 +458,7 @@ export class SqlRegistry implements Registry {
     conflict: () => MtlsError,
   ): Promise<SqlRow> {
     try {
-      return (await q.run(sql, params)).rows[0] as SqlRow;
+      return returned((await q.run(sql, params)).rows, 'an INSERT … RETURNING');
     } catch (e) {
       if (this.driver.isUniqueViolation(e)) throw conflict();
       throw e;
@@ -472,12 +513,15 @@ export class SqlRegistry implements Registry {
     return this.write(`set status of ${id}`, id, async (q) => {
       await this.requireInstitution(q, id);
       return toInstitution(
-        (
-          await q.run(
-            'UPDATE institutions SET status = ?, updated_at = ? WHERE id = ? RETURNING *',
-            [status, now, id],
-          )
-        ).rows[0] as SqlRow,
+        returned(
+          (
+            await q.run(
+              'UPDATE institutions SET status = ?, updated_at = ? WHERE id = ? RETURNING *',
+              [status, now, id],
+            )
+          ).rows,
+          'the status UPDATE',
+        ),
       );
     });
   }
@@ -537,12 +581,15 @@ export class SqlRegistry implements Registry {
           }
         }
       }
-      const row = (
-        await q.run(
-          'INSERT INTO ca_chains (institution_id, pem, subject, not_after, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *',
-          [institutionId, input.pem, input.subject, input.notAfter, now],
-        )
-      ).rows[0] as SqlRow;
+      const row = returned(
+        (
+          await q.run(
+            'INSERT INTO ca_chains (institution_id, pem, subject, not_after, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *',
+            [institutionId, input.pem, input.subject, input.notAfter, now],
+          )
+        ).rows,
+        'the CA chain INSERT',
+      );
       for (const [i, fp] of input.fingerprints.entries()) {
         await q.run(
           'INSERT INTO ca_certificates (chain_id, position, fingerprint, institution_id) VALUES (?, ?, ?, ?)',
@@ -667,7 +714,7 @@ export class SqlRegistry implements Registry {
           now,
         ],
       );
-      return toCrl(r.rows[0] as SqlRow);
+      return toCrl(returned(r.rows, 'the CRL upsert'));
     });
   }
 
@@ -766,7 +813,7 @@ export class SqlRegistry implements Registry {
       );
       return;
     }
-    const error = String(outcome.error).slice(0, 1000);
+    const error = outcome.error.slice(0, 1000);
     await this.tx('write', `record the download of CRL URL ${sourceId}`, (q) =>
       q.run(
         `UPDATE crl_sources SET last_fetch_at = ?, last_status = 'failed', last_error = ? WHERE id = ?`,

@@ -34,6 +34,7 @@ import Database from 'better-sqlite3';
 import { MtlsError, type ErrorCode } from '../../errors/index.js';
 import type { SqlDriver, SqlQuery, SqlRow, SqlTransactionMode, SqlValue } from './sql-driver.js';
 import { SqlRegistry } from './sql-registry.js';
+import { errorCode, errorMessage } from '../../errors/mtls-error.js';
 
 /** Options for {@link openSqliteRegistry}. */
 export interface SqliteRegistryOptions {
@@ -71,9 +72,8 @@ const CORRUPT_HINT = (path: string): string =>
  */
 export function mapSqliteError(e: unknown, path: string, action: string): MtlsError {
   if (e instanceof MtlsError) return e;
-  const err = e as { code?: string; message?: string };
-  const code = err.code ?? '';
-  const msg = err.message ?? String(e);
+  const code = errorCode(e) ?? '';
+  const msg = errorMessage(e);
   const make = (c: ErrorCode, message: string, hint?: string): MtlsError =>
     new MtlsError(c, message, { subject: path, cause: e, ...(hint ? { hint } : {}) });
   if (code === 'SQLITE_NOTADB') {
@@ -123,9 +123,22 @@ export function mapSqliteError(e: unknown, path: string, action: string): MtlsEr
 }
 
 const isUniqueViolation = (e: unknown): boolean =>
-  ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'].includes(
-    (e as { code?: string }).code ?? '',
-  );
+  ['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY'].includes(errorCode(e) ?? '');
+
+/** A prepared registry statement: `?` parameters in, rows of column values out. */
+type Statement = Database.Statement<SqlValue[], SqlRow>;
+
+/**
+ * Runs a synchronous better-sqlite3 call where the driver interface wants a
+ * promise: like an async function, it runs now and a throw becomes a rejection.
+ */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
 
 /** Prepared statements kept per connection; the multi-row audit INSERT varies in length, so the cache is bounded. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -136,7 +149,7 @@ class SqliteDriver implements SqlDriver {
   readonly where: string;
   epoch = 0;
   private db: Database.Database | undefined;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, Statement>();
   /** Device, inode and size of the file the connection has open, as last checked. */
   private file: Pick<Stats, 'dev' | 'ino' | 'size'> | undefined;
   private dataVersion = 0;
@@ -182,7 +195,13 @@ class SqliteDriver implements SqlDriver {
     };
   }
 
-  async open(): Promise<void> {
+  open(): Promise<void> {
+    return settle(() => {
+      this.openNow();
+    });
+  }
+
+  private openNow(): void {
     const path = this.where;
     if (!existsSync(path)) {
       if (!this.options.create) {
@@ -206,7 +225,7 @@ class SqliteDriver implements SqlDriver {
       try {
         closeSync(openSync(path, 'wx', 0o600));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        if (errorCode(e) !== 'EEXIST') throw e;
       }
     } else if (statSync(path).isDirectory()) {
       throw new MtlsError(
@@ -281,10 +300,10 @@ class SqliteDriver implements SqlDriver {
       accessSync(this.where, constants.R_OK);
     } catch (e) {
       this.disconnect();
-      const gone = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      const gone = errorCode(e) === 'ENOENT';
       throw new MtlsError(
         gone ? 'MTLS_FILE_NOT_FOUND' : 'MTLS_FILE_READ',
-        `registry file ${this.where} ${gone ? 'is gone (deleted or moved away)' : `cannot be read (${(e as Error).message})`}`,
+        `registry file ${this.where} ${gone ? 'is gone (deleted or moved away)' : `cannot be read (${errorMessage(e)})`}`,
         {
           subject: this.where,
           cause: e,
@@ -338,11 +357,11 @@ class SqliteDriver implements SqlDriver {
     this.disconnect();
   }
 
-  private prepare(db: Database.Database, sql: string): Database.Statement {
+  private prepare(db: Database.Database, sql: string): Statement {
     let stmt = this.statements.get(sql);
     if (!stmt) {
       if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();
-      stmt = db.prepare(sql);
+      stmt = db.prepare<SqlValue[], SqlRow>(sql);
       this.statements.set(sql, stmt);
     }
     return stmt;
@@ -352,17 +371,19 @@ class SqliteDriver implements SqlDriver {
     const run = async (): Promise<T> => {
       const db = this.current();
       const q: SqlQuery = {
-        run: async (sql: string, params: readonly SqlValue[] = []) => {
-          const stmt = this.prepare(db, sql);
-          if (stmt.reader) {
-            const rows = stmt.all(...params) as SqlRow[];
-            return { rows, changes: rows.length };
-          }
-          return { rows: [], changes: stmt.run(...params).changes };
-        },
-        exec: async (sql: string) => {
-          db.exec(sql);
-        },
+        run: (sql: string, params: readonly SqlValue[] = []) =>
+          settle(() => {
+            const stmt = this.prepare(db, sql);
+            if (stmt.reader) {
+              const rows = stmt.all(...params);
+              return { rows, changes: rows.length };
+            }
+            return { rows: [], changes: stmt.run(...params).changes };
+          }),
+        exec: (sql: string) =>
+          settle(() => {
+            db.exec(sql);
+          }),
       };
       if (mode === 'audit') db.pragma(`busy_timeout = ${this.options.auditBusyTimeoutMs}`);
       try {

@@ -47,6 +47,7 @@ export function validateInstitutionName(name: unknown): string {
     typeof name !== 'string' ||
     name.trim() === '' ||
     name.length > 200 ||
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     /[\u0000-\u001f\u007f]/.test(name)
   ) {
     throw new MtlsError(
@@ -109,20 +110,21 @@ export function validatePinnedRule(rule: { kind: unknown; value: unknown }): {
   kind: PinnedRule['kind'];
   value: string;
 } {
-  if (!PINNED_RULE_KINDS.includes(rule.kind as PinnedRule['kind'])) {
+  const kind = PINNED_RULE_KINDS.find((k) => k === rule.kind);
+  if (kind === undefined) {
     throw new MtlsError(
       'MTLS_BAD_ARGUMENT',
       `pinned rule kind ${JSON.stringify(rule.kind)} is not one of ${PINNED_RULE_KINDS.join(', ')}`,
       { subject: 'kind' },
     );
   }
-  const kind = rule.kind as PinnedRule['kind'];
   if (kind === 'fingerprint_sha256')
     return { kind, value: normaliseFingerprint(rule.value, 'pinned fingerprint') };
   if (
     typeof rule.value !== 'string' ||
     rule.value === '' ||
     rule.value.length > 256 ||
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     /[\u0000-\u001f\u007f]/.test(rule.value)
   ) {
     throw new MtlsError(
@@ -156,15 +158,20 @@ export function canonicalTime(value: unknown, field: string): string {
  * @throws MTLS_BAD_ARGUMENT
  */
 export function validateAuditReason(reason: unknown): AuditReason {
-  if (!(AUDIT_REASONS as readonly unknown[]).includes(reason)) {
+  const known = AUDIT_REASONS.find((r) => r === reason);
+  if (known === undefined) {
     throw new MtlsError(
       'MTLS_BAD_ARGUMENT',
       `audit reason ${JSON.stringify(reason)} is not one of ${AUDIT_REASONS.join(', ')}`,
       { subject: 'reason' },
     );
   }
-  return reason as AuditReason;
+  return known;
 }
+
+/** The closed sets of the audit columns besides the reason ({@link AUDIT_REASONS}). */
+export const AUDIT_KINDS: readonly AuditRecord['kind'][] = ['connection', 'request'];
+export const AUDIT_OUTCOMES: readonly AuditRecord['outcome'][] = ['accepted', 'rejected'];
 
 /**
  * Checks one audit record before it is stored (time canonicalised, closed
@@ -172,14 +179,16 @@ export function validateAuditReason(reason: unknown): AuditReason {
  * @throws MTLS_BAD_ARGUMENT
  */
 export function validateAuditRecord(r: AuditRecord): AuditRecord {
-  if (r.kind !== 'connection' && r.kind !== 'request') {
+  // Records also arrive from JavaScript callers and worker messages: the
+  // closed sets are checked at run time, whatever the type says.
+  if (!AUDIT_KINDS.some((k) => k === r.kind)) {
     throw new MtlsError(
       'MTLS_BAD_ARGUMENT',
       `audit kind ${JSON.stringify(r.kind)} is not connection or request`,
       { subject: 'kind' },
     );
   }
-  if (r.outcome !== 'accepted' && r.outcome !== 'rejected') {
+  if (!AUDIT_OUTCOMES.some((o) => o === r.outcome)) {
     throw new MtlsError(
       'MTLS_BAD_ARGUMENT',
       `audit outcome ${JSON.stringify(r.outcome)} is not accepted or rejected`,
@@ -210,7 +219,7 @@ export function validateAuditQuery(
   if (q.since !== undefined) out.since = canonicalTime(q.since, 'since');
   if (q.institutionId !== undefined) out.institutionId = validateInstitutionId(q.institutionId);
   if (q.outcome !== undefined) {
-    if (q.outcome !== 'accepted' && q.outcome !== 'rejected') {
+    if (!AUDIT_OUTCOMES.some((o) => o === q.outcome)) {
       throw new MtlsError(
         'MTLS_BAD_ARGUMENT',
         `outcome ${JSON.stringify(q.outcome)} is not accepted or rejected`,
@@ -275,7 +284,7 @@ export function validateChainInput(chain: {
   return {
     pem: chain.pem,
     fingerprints,
-    subject: String(chain.subject ?? ''),
+    subject: typeof chain.subject === 'string' ? chain.subject : '',
     notAfter: canonicalTime(chain.notAfter, 'notAfter'),
   };
 }
