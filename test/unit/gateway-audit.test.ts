@@ -2,9 +2,14 @@
  * The audit sink's queue: records arriving or dropped while a registry write
  * is under way, a batch the registry only partly stored, and a registry that
  * fails (the error log's queue length, the failure time readiness reads).
- * Also the warning for an ops listener bound beyond loopback.
+ * Also the warning for an ops listener bound beyond loopback, and the
+ * registry's audit INSERTs: any batch size, a fixed set of statement texts.
  */
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { join } from 'node:path';
+import type { SqlDriver, SqlQuery } from '../../src/gateway/registry/sql-driver.js';
+import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import { tempDir } from '../helpers/pki.js';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
@@ -148,5 +153,49 @@ describe('ops listener exposure', () => {
       String(lines[0]?.msg),
       /bound to 0\.0\.0\.0, beyond loopback, without authentication/,
     );
+  });
+});
+
+describe('registry audit append', () => {
+  const { dir, cleanup } = tempDir('mtlskit-audit-append-');
+  after(cleanup);
+
+  test('batches of any size are stored once each, in order, in one transaction, through three INSERT texts', async () => {
+    const registry = await openSqliteRegistry(join(dir, 'registry.db'));
+    try {
+      // The registry's SQL driver, to see every statement it runs.
+      const driver = (registry as unknown as { driver: SqlDriver }).driver;
+      const texts = new Set<string>();
+      let transactions = 0;
+      const transaction = driver.transaction.bind(driver);
+      driver.transaction = <T>(
+        mode: Parameters<SqlDriver['transaction']>[0],
+        fn: (q: SqlQuery) => Promise<T>,
+      ) =>
+        transaction(mode, (q) => {
+          if (mode === 'audit') transactions++;
+          return fn({
+            ...q,
+            run: (sql, params) => {
+              if (sql.startsWith('INSERT INTO audit_log')) texts.add(sql);
+              return q.run(sql, params);
+            },
+          });
+        });
+      let n = 0;
+      const sizes = [1, 7, 8, 9, 63, 64, 65, 137, 500];
+      for (const size of sizes)
+        await registry.appendAudit(Array.from({ length: size }, () => rec(n++)));
+      assert.equal(transactions, sizes.length, 'one transaction per batch');
+      assert.equal(texts.size, 3, 'rows of 64, 8 and 1: three statements to prepare');
+      const stored = await registry.queryAudit({ limit: 10_000 });
+      assert.deepEqual(
+        paths(stored).reverse(),
+        Array.from({ length: n }, (_, i) => `/r${i}`),
+        'every record once, in order',
+      );
+    } finally {
+      await registry.close();
+    }
   });
 });
