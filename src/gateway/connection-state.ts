@@ -89,17 +89,25 @@ export function peerCertificates(socket: tls.TLSSocket): {
   return { leafDer: peer.raw, presentedDer };
 }
 
+/** Widens a value Node's types declare as always set when at runtime it may not be. */
+const maybeUnset = <T>(value: T): T | null | undefined => value;
+
 /** Reads {@link HandshakeEvidence} off a socket whose handshake just completed. */
 export function handshakeEvidence(socket: tls.TLSSocket, ip: string): HandshakeEvidence {
   const { leafDer, presentedDer } = peerCertificates(socket);
+  // Both are typed as always set, but node:tls leaves authorizationError
+  // unset on an authorized socket and getCipher() answers null once the handle
+  // is gone: widened here so the checks stay.
+  const authorizationError = maybeUnset(socket.authorizationError);
+  const cipher = maybeUnset(socket.getCipher());
   return {
     ip,
     leafDer,
     presentedDer,
     authorized: socket.authorized,
-    authorizationError: socket.authorizationError ? String(socket.authorizationError) : null,
-    tlsVersion: socket.getProtocol() ?? null,
-    cipher: socket.getCipher()?.name ?? null,
+    authorizationError: authorizationError ? String(authorizationError) : null,
+    tlsVersion: socket.getProtocol(),
+    cipher: cipher?.name ?? null,
   };
 }
 

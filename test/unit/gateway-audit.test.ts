@@ -69,15 +69,17 @@ describe('audit sink', () => {
     const stored: AuditRecord[] = [];
     let r2Failures = 1;
     const registry = {
-      async appendAudit(batch: AuditRecord[]) {
-        if (batch.length > 1)
-          throw new MtlsError('MTLS_BAD_ARGUMENT', 'one record is invalid (test)');
-        const r = batch[0] as AuditRecord;
-        if (r.path === '/r2' && r2Failures-- > 0)
-          throw new MtlsError('MTLS_LOCK_TIMEOUT', 'busy (test)');
-        if (r.path === '/r4') throw new MtlsError('MTLS_BAD_ARGUMENT', 'invalid (test)');
-        stored.push(r);
-      },
+      // Its throws become the rejections a registry gives.
+      appendAudit: (batch: AuditRecord[]): Promise<void> =>
+        Promise.resolve().then(() => {
+          if (batch.length > 1)
+            throw new MtlsError('MTLS_BAD_ARGUMENT', 'one record is invalid (test)');
+          const r = batch[0] as AuditRecord;
+          if (r.path === '/r2' && r2Failures-- > 0)
+            throw new MtlsError('MTLS_LOCK_TIMEOUT', 'busy (test)');
+          if (r.path === '/r4') throw new MtlsError('MTLS_BAD_ARGUMENT', 'invalid (test)');
+          stored.push(r);
+        }),
     } as unknown as Registry;
     const { log } = logger();
     const sink = new AuditSink({ registry, logger: log, flushIntervalMs: 60_000 });
@@ -106,9 +108,10 @@ describe('audit sink', () => {
     let failing = true;
     const stored: AuditRecord[] = [];
     const registry = {
-      async appendAudit(batch: AuditRecord[]) {
-        if (failing) throw new MtlsError('MTLS_FILE_WRITE', 'disk I/O error');
+      appendAudit(batch: AuditRecord[]): Promise<void> {
+        if (failing) return Promise.reject(new MtlsError('MTLS_FILE_WRITE', 'disk I/O error'));
         stored.push(...batch);
+        return Promise.resolve();
       },
     } as unknown as Registry;
     const { log, lines } = logger();
@@ -119,7 +122,7 @@ describe('audit sink', () => {
       await sink.flush();
       const failed = lines.find((l) => typeof l.queued === 'number' && l.level === 50);
       assert.equal(failed?.queued, 3, 'the three records put back are counted');
-      assert.match(String(failed?.msg), /3 record\(s\) stay queued/);
+      assert.match(String(failed.msg), /3 record\(s\) stay queued/);
       const failure = sink.failure();
       assert.ok(failure && failure.sinceMs >= before - 5 && failure.sinceMs <= Date.now());
       assert.match(failure.error, /disk I\/O error/);
@@ -150,7 +153,7 @@ describe('ops listener exposure', () => {
     assert.equal(lines.length, 5);
     assert.equal(lines[0]?.level, 40);
     assert.match(
-      String(lines[0]?.msg),
+      String(lines[0].msg),
       /bound to 0\.0\.0\.0, beyond loopback, without authentication/,
     );
   });
