@@ -7,7 +7,7 @@
  * oversized) keep the last good CRL in service with a log line naming the
  * institution, the URL and the reason; renewal through rollover; a CRL past
  * its nextUpdate (made by `openssl ca -gencrl -crlsec`) under each
- * `crl.stale` policy.
+ * `crl.stale` policy, for new connections and for a kept-alive one.
  */
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createAdminClient, type AdminClient } from '../../src/gateway/admin/client.js';
@@ -94,6 +95,45 @@ async function outcome(c: Client): Promise<string> {
   return r.status === 200
     ? 'ok'
     : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`);
+}
+
+/** One request on `agent`'s connection: the status, the reason refused, and whether the connection was reused. */
+function keptAlive(
+  port: number,
+  agent: https.Agent,
+  c: Client,
+): Promise<{ status: number; reason: string | null; reused: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port,
+        path: '/kept',
+        ca: pki.serverCa.certPem,
+        cert: c.certPem,
+        key: c.keyPem,
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.2',
+        agent,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString('utf8')));
+        res.on('end', () => {
+          let reason: string | null = null;
+          try {
+            reason = (JSON.parse(body) as { error?: string }).error ?? null;
+          } catch {
+            reason = null;
+          }
+          resolve({ status: res.statusCode ?? 0, reason, reused: req.reusedSocket });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Publishes the CA's current CRL (as written by `mtls ca crl`) on the CRL server. */
@@ -374,8 +414,8 @@ describe('gateway CRL distribution', () => {
     c2 = fresh;
   });
 
-  test('a CRL past its nextUpdate: fail_closed refuses with crl_expired, fail_open_with_alarm accepts with the reason, a metric and a warning', async () => {
-    // openssl ca -crlsec: nextUpdate 3 s after thisUpdate (fresh when downloaded).
+  test('a CRL past its nextUpdate: fail_closed refuses with crl_expired (kept-alive connections too), fail_open_with_alarm accepts with the reason, a metric and a warning', async () => {
+    // openssl ca -crlsec: nextUpdate 5 s after thisUpdate (fresh when downloaded).
     const short = join(dir, 'short.crl');
     const gen = run('openssl', [
       'ca',
@@ -383,7 +423,7 @@ describe('gateway CRL distribution', () => {
       '-config',
       join(ca, 'openssl.cnf'),
       '-crlsec',
-      '3',
+      '5',
       '-out',
       short,
     ]);
@@ -398,9 +438,41 @@ describe('gateway CRL distribution', () => {
       pki,
       values: { crl: { stale: 'fail_open_with_alarm' } },
     });
+    // A connection to each gateway, accepted while the CRL is current and kept alive.
+    const closedAgent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const openAgent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     try {
+      for (const [port, agent] of [
+        [gw.port, closedAgent],
+        [open.port, openAgent],
+      ] as const) {
+        const first = await keptAlive(port, agent, c2);
+        assert.equal(first.status, 200, 'accepted while the CRL is current');
+        // Requests keep it alive (keepAliveTimeoutMs 5 s) until just before nextUpdate.
+        while (Date.now() < nextUpdate - 1_000) {
+          await new Promise((res) => setTimeout(res, 500));
+          assert.equal((await keptAlive(port, agent, c2)).status, 200);
+        }
+      }
       await new Promise((res) => setTimeout(res, Math.max(0, nextUpdate - Date.now()) + 300));
-      // Default policy (fail_closed).
+      // No registry change since: the clock alone moves the decision of the kept-alive connection.
+      const kept = await keptAlive(gw.port, closedAgent, c2);
+      assert.equal(kept.reused, true, 'the same connection');
+      assert.deepEqual([kept.status, kept.reason], [403, 'crl_expired']);
+      const keptRecord = await waitForAudit(
+        gw.gateway,
+        (a) => a.kind === 'request' && a.path === '/kept' && a.reason === 'crl_expired',
+      );
+      assert.equal(keptRecord.outcome, 'rejected');
+      assert.match(keptRecord.detail ?? '', /past its nextUpdate/);
+      const keptOpen = await keptAlive(open.port, openAgent, c2);
+      assert.deepEqual(
+        [keptOpen.reused, keptOpen.status],
+        [true, 200],
+        'fail_open_with_alarm: the kept-alive connection goes on',
+      );
+
+      // Default policy (fail_closed), a new connection: the same reason.
       assert.equal(await outcome(c2), 'crl_expired');
       const refused = await waitForAudit(
         gw.gateway,
@@ -443,6 +515,8 @@ describe('gateway CRL distribution', () => {
       assert.equal(stale.ok, false);
       assert.match(stale.error?.message ?? '', /out of date: nextUpdate was/);
     } finally {
+      closedAgent.destroy();
+      openAgent.destroy();
       await open.close();
     }
   });
