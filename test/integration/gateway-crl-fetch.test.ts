@@ -49,6 +49,8 @@ let gw: TestGateway;
 let crlServer: Server;
 let admin: AdminClient;
 let crlUrl: string;
+/** Closes what before() opened, in the order opened. */
+const closers: Array<() => unknown> = [];
 /** What the CRL server answers on /ca.crl. */
 let served: Buffer = Buffer.alloc(0);
 
@@ -95,6 +97,20 @@ async function outcome(c: Client): Promise<string> {
   return r.status === 200
     ? 'ok'
     : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`);
+}
+
+/** The port of a test gateway's ops listener. */
+function opsPort(g: TestGateway): number {
+  const address = g.gateway.opsAddress();
+  assert.ok(address, 'the ops listener is on');
+  return address.port;
+}
+
+/** The PEM of every CRL stored for acme. */
+async function storedCrls(): Promise<string[]> {
+  const [trust] = await registry.loadTrust('acme');
+  assert.ok(trust, 'acme is registered');
+  return trust.crls.map((r) => r.pem);
 }
 
 /** One request on `agent`'s connection: the status, the reason refused, and whether the connection was reused. */
@@ -204,6 +220,8 @@ before(async () => {
   c2 = clientFiles('c2');
   pki = await makeServerPki(dir);
   registry = await openTestRegistry(dir);
+  const reg = registry;
+  closers.push(() => reg.close());
   await registerInstitution(
     registry,
     'acme',
@@ -211,6 +229,8 @@ before(async () => {
     ['127.0.0.1'],
   );
   upstream = await startEchoUpstream();
+  const up = upstream;
+  closers.push(() => up.close());
   crlServer = createServer((req, res) => {
     if (req.url !== '/ca.crl') {
       res.writeHead(404).end();
@@ -220,6 +240,11 @@ before(async () => {
     res.end(served);
   });
   await new Promise<void>((r) => crlServer.listen(0, '127.0.0.1', r));
+  const server = crlServer;
+  closers.push(() => {
+    server.closeAllConnections();
+    server.close();
+  });
   crlUrl = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/ca.crl`;
   await publishCrl();
   gw = await startTestGateway({
@@ -228,16 +253,16 @@ before(async () => {
     pki,
     values: { admin: { listen: '127.0.0.1:0', tokenFile }, crl: { maxBytes: 4096 } },
   });
+  const gateway = gw;
+  closers.push(() => gateway.close());
   admin = await createAdminClient({ url: gw.gateway.adminUrl() as string, tokenFile });
+  const client = admin;
+  closers.push(() => client.close());
 });
 
 after(async () => {
-  await admin?.close();
-  await gw?.close();
-  await upstream?.close();
-  crlServer?.closeAllConnections();
-  crlServer?.close();
-  await registry?.close();
+  // Last opened first; only what before() got to open.
+  for (let close = closers.pop(); close; close = closers.pop()) await close();
   cleanup();
 });
 
@@ -273,7 +298,8 @@ describe('gateway CRL distribution', () => {
     const r = await refreshCli();
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const [res] = JSON.parse(r.stdout) as CrlRefreshResult[];
-    assert.deepEqual([res!.ok, res!.changed], [true, true]);
+    assert.ok(res);
+    assert.deepEqual([res.ok, res.changed], [true, true]);
     assert.equal(
       await waitFor(
         async () => ((await outcome(c1)) === 'revoked' ? 'revoked' : undefined),
@@ -300,17 +326,17 @@ describe('gateway CRL distribution', () => {
     const list = JSON.parse(
       await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json']),
     ) as Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }>;
-    assert.equal(list[0]!.lastStatus, 'ok');
-    assert.equal(list[0]!.intervalSeconds, 3600);
+    const [source] = list;
+    assert.ok(source);
+    assert.equal(source.lastStatus, 'ok');
+    assert.equal(source.intervalSeconds, 3600);
     assert.equal(
-      list[0]!.lastGoodSha256,
+      source.lastGoodSha256,
       createHash('sha256').update(served).digest('hex'),
       'the fingerprint of the file as served',
     );
 
-    const metrics = await (
-      await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)
-    ).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${opsPort(gw)}/metrics`)).text();
     assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="stored"\} 2/);
     assert.match(
       metrics,
@@ -344,7 +370,7 @@ describe('gateway CRL distribution', () => {
       },
     ];
     for (const c of cases) {
-      const crlsBefore = (await registry.loadTrust('acme'))[0]!.crls.map((r) => r.pem);
+      const crlsBefore = await storedCrls();
       const before = gw.lines.length;
       served = c.body;
       const r = await refresh();
@@ -356,16 +382,12 @@ describe('gateway CRL distribution', () => {
       assert.equal(line.url, crlUrl);
       assert.match(String(line.msg), /the last good CRL stays in service/);
       assert.match(String(line.msg), c.reason);
-      assert.deepEqual(
-        (await registry.loadTrust('acme'))[0]!.crls.map((x) => x.pem),
-        crlsBefore,
-        `${c.name}: nothing stored`,
-      );
+      assert.deepEqual(await storedCrls(), crlsBefore, `${c.name}: nothing stored`);
       assert.equal(await outcome(c1), 'revoked', `${c.name}: the revocation still holds`);
       assert.equal(await outcome(c2), 'ok');
       const [src] = await registry.listCrlSources('acme');
-      assert.equal(src!.lastStatus, 'failed');
-      assert.match(src!.lastError!, c.reason);
+      assert.equal(src?.lastStatus, 'failed');
+      assert.match(src.lastError ?? '', c.reason);
     }
     // The CLI says so and exits non-zero (4: refused by the onboarding checks).
     served = flipped;
@@ -374,9 +396,7 @@ describe('gateway CRL distribution', () => {
     assert.match(cli.stdout, /MTLS_ONBOARD_REJECTED/);
     const list = await mtls(['gateway', 'crl', 'url', 'list', '--registry', registry.path]);
     assert.match(list.stdout, /failed/);
-    const metrics = await (
-      await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)
-    ).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${opsPort(gw)}/metrics`)).text();
     assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="failed"\} 4/);
     served = good;
   });
@@ -501,9 +521,7 @@ describe('gateway CRL distribution', () => {
         ),
         'a warning line',
       );
-      const metrics = await (
-        await fetch(`http://127.0.0.1:${open.gateway.opsAddress()!.port}/metrics`)
-      ).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${opsPort(open)}/metrics`)).text();
       assert.match(
         metrics,
         /mtls_gateway_connections_total\{outcome="accepted",reason="crl_expired"\} 1/,
