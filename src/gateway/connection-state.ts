@@ -1,7 +1,7 @@
 /**
  * Per-connection state: the policy decision taken after the handshake, and
- * its re-evaluation when the registry changes while the connection is kept
- * alive.
+ * its re-evaluation while the connection is kept alive, when the registry
+ * changes or when time alone changes the answer.
  *
  * A decision is taken against one trust snapshot (its generation). When the
  * snapshot in service moves on, the next request on the connection (and every
@@ -9,6 +9,12 @@
  * new snapshot, so nothing is forwarded on a decision taken against an older
  * registry. A rejection is final; a registry too stale to trust refuses the
  * connection (fail closed).
+ *
+ * Time matters too: a CRL passing its nextUpdate (under `crl.stale`) or a
+ * certificate passing its notAfter changes the decision with the registry
+ * untouched. Each decision records the first such instant ahead of it
+ * ({@link decisionExpiry}); the next request after it re-evaluates, exactly as
+ * after a registry change. One comparison per request, no timer per connection.
  */
 import tls from 'node:tls';
 import { toMtlsError } from '../errors/index.js';
@@ -16,7 +22,7 @@ import { makeAuditRecord } from './audit.js';
 import type { CertInfo } from './peer-cert.js';
 import { evaluateConnection, type PolicyDecision, type PolicyOptions } from './policy.js';
 import type { AuditRecord } from './registry/types.js';
-import type { TrustCache, TrustLookup } from './trust-cache.js';
+import type { TrustCache, TrustLookup, TrustSnapshot } from './trust-cache.js';
 
 /** What {@link ConnectionTracker} needs from the trust cache. */
 export type ConnectionTrust = Pick<
@@ -37,6 +43,11 @@ export interface ConnectionState {
    * against an older snapshot.
    */
   pending: Promise<PolicyDecision> | null;
+  /**
+   * Epoch ms after which time alone may change {@link decision} (see
+   * {@link decisionExpiry}); Infinity when nothing ahead can.
+   */
+  recheckAt: number;
   tlsVersion: string | null;
   cipher: string | null;
   leafDer: Buffer | null;
@@ -78,17 +89,25 @@ export function peerCertificates(socket: tls.TLSSocket): {
   return { leafDer: peer.raw, presentedDer };
 }
 
+/** Widens a value Node's types declare as always set when at runtime it may not be. */
+const maybeUnset = <T>(value: T): T | null | undefined => value;
+
 /** Reads {@link HandshakeEvidence} off a socket whose handshake just completed. */
 export function handshakeEvidence(socket: tls.TLSSocket, ip: string): HandshakeEvidence {
   const { leafDer, presentedDer } = peerCertificates(socket);
+  // Both are typed as always set, but node:tls leaves authorizationError
+  // unset on an authorized socket and getCipher() answers null once the handle
+  // is gone: widened here so the checks stay.
+  const authorizationError = maybeUnset(socket.authorizationError);
+  const cipher = maybeUnset(socket.getCipher());
   return {
     ip,
     leafDer,
     presentedDer,
     authorized: socket.authorized,
-    authorizationError: socket.authorizationError ? String(socket.authorizationError) : null,
-    tlsVersion: socket.getProtocol() ?? null,
-    cipher: socket.getCipher()?.name ?? null,
+    authorizationError: authorizationError ? String(authorizationError) : null,
+    tlsVersion: socket.getProtocol(),
+    cipher: cipher?.name ?? null,
   };
 }
 
@@ -120,6 +139,35 @@ export function refusalForLookup(lookup: TrustLookup, when: string): PolicyDecis
   return null;
 }
 
+/**
+ * The last instant (epoch ms) at which an accepted decision still holds with
+ * the registry unchanged: the earliest notAfter of the client certificate and
+ * of the path above it, and the earliest nextUpdate among the institution's
+ * CRLs, that is not behind `now` yet. The policy treats a time equal to these
+ * bounds as still current (`nextUpdate < now` is stale), so the decision is
+ * due for re-evaluation once the clock is strictly past the returned value.
+ * Infinity for a rejection (final) or when nothing ahead can change it. Over-
+ * approximating is safe: a re-evaluation that finds nothing new returns the
+ * same decision.
+ */
+export function decisionExpiry(
+  decision: PolicyDecision,
+  snapshot: TrustSnapshot,
+  now: number,
+): number {
+  if (decision.outcome !== 'accepted') return Infinity;
+  let at = Infinity;
+  const consider = (t: number): void => {
+    if (t >= now && t < at) at = t;
+  };
+  if (decision.leaf) consider(decision.leaf.notAfter.getTime());
+  for (const c of decision.chain) consider(c.notAfter.getTime());
+  const inst =
+    decision.institutionId === null ? undefined : snapshot.institutions.get(decision.institutionId);
+  for (const crl of inst?.crls ?? []) if (crl.nextUpdate) consider(crl.nextUpdate.getTime());
+  return at;
+}
+
 /** The `connection` audit record of an admitted (accepted or refused) connection. */
 export function connectionAuditRecord(state: ConnectionState): AuditRecord {
   return makeAuditRecord({
@@ -139,13 +187,18 @@ export function connectionAuditRecord(state: ConnectionState): AuditRecord {
 export interface ConnectionTrackerOptions {
   trust: ConnectionTrust;
   policy: PolicyOptions;
+  /** The clock, in epoch ms (default `Date.now`; tests move it). */
+  now?: () => number;
 }
 
 /** Decides connections after the handshake and keeps each decision current. */
 export class ConnectionTracker {
   private readonly states = new WeakMap<object, ConnectionState>();
+  private readonly now: () => number;
 
-  constructor(private readonly options: ConnectionTrackerOptions) {}
+  constructor(private readonly options: ConnectionTrackerOptions) {
+    this.now = options.now ?? ((): number => Date.now());
+  }
 
   /**
    * Decides a connection whose handshake just completed, against the lookup
@@ -153,6 +206,7 @@ export class ConnectionTracker {
    */
   async admit(evidence: HandshakeEvidence, acceptLookup?: TrustLookup): Promise<ConnectionState> {
     const trust = this.options.trust;
+    const now = this.now();
     const lookup = trust.relookup(evidence.ip, acceptLookup);
     const decision =
       refusalForLookup(lookup, 'during the handshake') ??
@@ -164,6 +218,7 @@ export class ConnectionTracker {
           authorizationError: evidence.authorizationError,
           active: lookup.kind === 'tenant' ? lookup.active : [],
           suspended: lookup.kind === 'tenant' ? lookup.suspended : [],
+          now: new Date(now),
         },
         this.options.policy,
         (der) => trust.certInfo(der),
@@ -180,6 +235,7 @@ export class ConnectionTracker {
       decision,
       generation: lookup.snapshot.generation,
       pending: null,
+      recheckAt: decisionExpiry(decision, lookup.snapshot, now),
       tlsVersion: evidence.tlsVersion,
       cipher: evidence.cipher,
       leafDer: evidence.leafDer,
@@ -199,18 +255,22 @@ export class ConnectionTracker {
 
   /**
    * The connection's decision as of the snapshot in service now: re-evaluated
-   * once per registry change (a rejection is final). Concurrent callers share
-   * one evaluation, and the generation is recorded only after it finished; a
-   * reload that lands while a caller waits is evaluated too.
+   * once per registry change, and once the clock passes the decision's
+   * {@link ConnectionState.recheckAt} (a rejection is final). Concurrent
+   * callers share one evaluation, and the generation is recorded only after it
+   * finished; a reload that lands while a caller waits is evaluated too.
    */
   async decisionNow(state: ConnectionState): Promise<PolicyDecision> {
     let decision = await this.current(state);
-    while (
-      decision.outcome === 'accepted' &&
-      state.generation !== this.options.trust.snapshot.generation
-    )
-      decision = await this.current(state);
+    while (decision.outcome === 'accepted' && this.due(state)) decision = await this.current(state);
     return decision;
+  }
+
+  /** True when the state's decision predates the snapshot in service or the clock. */
+  private due(state: ConnectionState): boolean {
+    return (
+      state.generation !== this.options.trust.snapshot.generation || this.now() > state.recheckAt
+    );
   }
 
   private async current(state: ConnectionState): Promise<PolicyDecision> {
@@ -221,7 +281,7 @@ export class ConnectionTracker {
         continue;
       }
       const generation = trust.snapshot.generation;
-      if (state.decision.outcome !== 'accepted' || state.generation === generation || trust.stale) {
+      if (state.decision.outcome !== 'accepted' || !this.due(state) || trust.stale) {
         if (state.decision.outcome === 'accepted' && trust.stale) {
           state.decision = {
             ...state.decision,
@@ -232,10 +292,12 @@ export class ConnectionTracker {
         }
         return state.decision;
       }
-      state.pending = this.reevaluate(state).then(
+      const now = this.now();
+      state.pending = this.reevaluate(state, now).then(
         (decision) => {
           state.decision = decision;
           state.generation = generation;
+          state.recheckAt = decisionExpiry(decision, trust.snapshot, now);
           return decision;
         },
         (e: unknown) => {
@@ -259,8 +321,8 @@ export class ConnectionTracker {
     }
   }
 
-  /** Re-evaluates an accepted connection against the snapshot in service now. */
-  private async reevaluate(state: ConnectionState): Promise<PolicyDecision> {
+  /** Re-evaluates an accepted connection against the snapshot in service and the clock at `now`. */
+  private async reevaluate(state: ConnectionState, now: number): Promise<PolicyDecision> {
     const trust = this.options.trust;
     const lookup = trust.lookup(state.ip);
     if (lookup.kind === 'unavailable')
@@ -296,6 +358,7 @@ export class ConnectionTracker {
         authorizationError: null,
         active: lookup.kind === 'tenant' ? lookup.active : [],
         suspended: lookup.suspended,
+        now: new Date(now),
       },
       this.options.policy,
       (der: Buffer): CertInfo => trust.certInfo(der),

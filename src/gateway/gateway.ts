@@ -124,17 +124,20 @@ export interface RunningGateway {
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const cfg = options.config;
   const env = options.env ?? process.env;
-  const ownLog = options.logger ? null : new LineBufferDestination(1);
-  const logger =
-    options.logger ??
-    pino(
+  let ownLog: LineBufferDestination | null = null;
+  let logger: Logger;
+  if (options.logger) logger = options.logger;
+  else {
+    ownLog = new LineBufferDestination(1);
+    logger = pino(
       {
         level: cfg.logLevel,
         base: { service: 'mtls-gateway' },
         timestamp: pino.stdTimeFunctions.isoTime,
       },
-      ownLog as LineBufferDestination,
+      ownLog,
     );
+  }
 
   let credential: ServerCredential = await loadServerCredential(cfg.tls, env);
   const ownRegistry = !options.registry;
@@ -398,9 +401,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         logger,
         ...(crlDownload ? { crlDownload } : {}),
         // Unauthenticated: the problems without their error text.
-        ready: async () => {
+        ready: () => {
           const problems = readinessProblems(healthState()).map((p) => p.split(':')[0]);
-          return problems.length === 0 ? { ok: true } : { ok: false, detail: problems.join('; ') };
+          return Promise.resolve(
+            problems.length === 0 ? { ok: true } : { ok: false, detail: problems.join('; ') },
+          );
         },
       });
     }

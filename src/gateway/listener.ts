@@ -21,6 +21,7 @@
  * of the gateway asks {@link MtlsListener.clientOf}.
  */
 import net from 'node:net';
+import { MtlsError, toMtlsError } from '../errors/index.js';
 import { IpMatcher, normalizeIp } from './ip-match.js';
 import { parseProxyHeader, type ProxyHeader, type ProxyParseResult } from './proxy-protocol.js';
 import type { ClientOfSocket } from './tenant-server.js';
@@ -273,7 +274,7 @@ export class MtlsListener {
     try {
       return this.options.trust.lookup(ip);
     } catch (e) {
-      this.options.onError?.(e as Error, ip);
+      this.options.onError?.(toMtlsError(e), ip);
       socket.destroy();
       return null;
     }
@@ -345,7 +346,11 @@ export class MtlsListener {
 
   /** The bound address. */
   address(): net.AddressInfo {
-    return this.server.address() as net.AddressInfo;
+    const address = this.server.address();
+    // A TCP server bound to host:port: never a pipe name, null only before listen().
+    if (address === null || typeof address === 'string')
+      throw new MtlsError('MTLS_INTERNAL', 'the mTLS listener is not bound to a TCP port');
+    return address;
   }
 
   /** True while the port is bound. */

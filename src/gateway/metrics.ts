@@ -107,15 +107,14 @@ export class GatewayMetrics {
     });
     // Across workers the oldest CRL and the nearest nextUpdate in any worker
     // are what an alarm must see.
-    const metrics = this;
     this.crlAge = new Gauge({
       name: 'mtls_gateway_crl_age_seconds',
       help: "Age of the institution's oldest CRL in service (now - thisUpdate)",
       labelNames: ['institution'],
       registers,
       aggregator: 'max',
-      collect() {
-        metrics.collectCrls();
+      collect: () => {
+        this.collectCrls();
       },
     });
     this.crlNextUpdate = new Gauge({

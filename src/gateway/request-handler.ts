@@ -114,7 +114,7 @@ export function requestFault(
   let seen: Map<string, number> | null = null;
   let host = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
+    const name = (raw[i] ?? '').toLowerCase();
     if (!SINGLETON_HEADERS.has(name)) continue;
     if (name === 'host') host = true;
     seen ??= new Map();

@@ -56,7 +56,7 @@ export function classifyTlsClientError(err: Error & { code?: string }): {
   detail: string;
 } {
   const code = err.code ?? '';
-  const message = (err.message ?? '').replace(/^[0-9A-F]+:error:/, '').slice(0, 300);
+  const message = err.message.replace(/^[0-9A-F]+:error:/, '').slice(0, 300);
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT')
     return {
       reason: 'handshake_timeout',

@@ -345,7 +345,8 @@ function assemble(
   const ids = [...institutions.keys()].sort();
   const warnings: string[] = [];
   for (const id of ids) {
-    const inst = institutions.get(id) as InstitutionContext;
+    const inst = institutions.get(id);
+    if (!inst) continue;
     for (const b of inst.blocks) matcher.add(b, id);
     warnings.push(...inst.warnings);
   }
@@ -514,7 +515,8 @@ export class TrustCache {
     // A pass already running may have taken its work before this call; wait
     // for it, then make sure a pass with the full reload has run.
     while (this.reloading) await this.reloading;
-    if (this.pendingAll) await this.runReloads();
+    // A no-op when the pass waited for already did the full reload.
+    await this.runReloads();
   }
 
   private runReloads(): Promise<void> {
@@ -678,8 +680,11 @@ export class TrustCache {
       for (const inst of active) {
         inst.anchors.forEach((a, i) => {
           if (seen.has(a.fingerprint)) return;
+          const pem = inst.caPems[i];
+          if (pem === undefined)
+            throw new MtlsError('MTLS_INTERNAL', `institution ${inst.id}: anchor ${i} has no PEM`);
           seen.add(a.fingerprint);
-          caPems.push(inst.caPems[i] as string);
+          caPems.push(pem);
         });
       }
       entry = { caHash, tenant: { key, server: this.options.serverFactory(caPems, key) } };

@@ -7,7 +7,7 @@
  * oversized) keep the last good CRL in service with a log line naming the
  * institution, the URL and the reason; renewal through rollover; a CRL past
  * its nextUpdate (made by `openssl ca -gencrl -crlsec`) under each
- * `crl.stale` policy.
+ * `crl.stale` policy, for new connections and for a kept-alive one.
  */
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createAdminClient, type AdminClient } from '../../src/gateway/admin/client.js';
@@ -48,6 +49,8 @@ let gw: TestGateway;
 let crlServer: Server;
 let admin: AdminClient;
 let crlUrl: string;
+/** Closes what before() opened, in the order opened. */
+const closers: Array<() => unknown> = [];
 /** What the CRL server answers on /ca.crl. */
 let served: Buffer = Buffer.alloc(0);
 
@@ -94,6 +97,59 @@ async function outcome(c: Client): Promise<string> {
   return r.status === 200
     ? 'ok'
     : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`);
+}
+
+/** The port of a test gateway's ops listener. */
+function opsPort(g: TestGateway): number {
+  const address = g.gateway.opsAddress();
+  assert.ok(address, 'the ops listener is on');
+  return address.port;
+}
+
+/** The PEM of every CRL stored for acme. */
+async function storedCrls(): Promise<string[]> {
+  const [trust] = await registry.loadTrust('acme');
+  assert.ok(trust, 'acme is registered');
+  return trust.crls.map((r) => r.pem);
+}
+
+/** One request on `agent`'s connection: the status, the reason refused, and whether the connection was reused. */
+function keptAlive(
+  port: number,
+  agent: https.Agent,
+  c: Client,
+): Promise<{ status: number; reason: string | null; reused: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port,
+        path: '/kept',
+        ca: pki.serverCa.certPem,
+        cert: c.certPem,
+        key: c.keyPem,
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.2',
+        agent,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString('utf8')));
+        res.on('end', () => {
+          let reason: string | null = null;
+          try {
+            reason = (JSON.parse(body) as { error?: string }).error ?? null;
+          } catch {
+            reason = null;
+          }
+          resolve({ status: res.statusCode ?? 0, reason, reused: req.reusedSocket });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Publishes the CA's current CRL (as written by `mtls ca crl`) on the CRL server. */
@@ -164,6 +220,8 @@ before(async () => {
   c2 = clientFiles('c2');
   pki = await makeServerPki(dir);
   registry = await openTestRegistry(dir);
+  const reg = registry;
+  closers.push(() => reg.close());
   await registerInstitution(
     registry,
     'acme',
@@ -171,6 +229,8 @@ before(async () => {
     ['127.0.0.1'],
   );
   upstream = await startEchoUpstream();
+  const up = upstream;
+  closers.push(() => up.close());
   crlServer = createServer((req, res) => {
     if (req.url !== '/ca.crl') {
       res.writeHead(404).end();
@@ -180,6 +240,11 @@ before(async () => {
     res.end(served);
   });
   await new Promise<void>((r) => crlServer.listen(0, '127.0.0.1', r));
+  const server = crlServer;
+  closers.push(() => {
+    server.closeAllConnections();
+    server.close();
+  });
   crlUrl = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/ca.crl`;
   await publishCrl();
   gw = await startTestGateway({
@@ -188,16 +253,16 @@ before(async () => {
     pki,
     values: { admin: { listen: '127.0.0.1:0', tokenFile }, crl: { maxBytes: 4096 } },
   });
+  const gateway = gw;
+  closers.push(() => gateway.close());
   admin = await createAdminClient({ url: gw.gateway.adminUrl() as string, tokenFile });
+  const client = admin;
+  closers.push(() => client.close());
 });
 
 after(async () => {
-  await admin?.close();
-  await gw?.close();
-  await upstream?.close();
-  crlServer?.closeAllConnections();
-  crlServer?.close();
-  await registry?.close();
+  // Last opened first; only what before() got to open.
+  for (let close = closers.pop(); close; close = closers.pop()) await close();
   cleanup();
 });
 
@@ -233,7 +298,8 @@ describe('gateway CRL distribution', () => {
     const r = await refreshCli();
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const [res] = JSON.parse(r.stdout) as CrlRefreshResult[];
-    assert.deepEqual([res!.ok, res!.changed], [true, true]);
+    assert.ok(res);
+    assert.deepEqual([res.ok, res.changed], [true, true]);
     assert.equal(
       await waitFor(
         async () => ((await outcome(c1)) === 'revoked' ? 'revoked' : undefined),
@@ -260,17 +326,17 @@ describe('gateway CRL distribution', () => {
     const list = JSON.parse(
       await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json']),
     ) as Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }>;
-    assert.equal(list[0]!.lastStatus, 'ok');
-    assert.equal(list[0]!.intervalSeconds, 3600);
+    const [source] = list;
+    assert.ok(source);
+    assert.equal(source.lastStatus, 'ok');
+    assert.equal(source.intervalSeconds, 3600);
     assert.equal(
-      list[0]!.lastGoodSha256,
+      source.lastGoodSha256,
       createHash('sha256').update(served).digest('hex'),
       'the fingerprint of the file as served',
     );
 
-    const metrics = await (
-      await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)
-    ).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${opsPort(gw)}/metrics`)).text();
     assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="stored"\} 2/);
     assert.match(
       metrics,
@@ -304,7 +370,7 @@ describe('gateway CRL distribution', () => {
       },
     ];
     for (const c of cases) {
-      const crlsBefore = (await registry.loadTrust('acme'))[0]!.crls.map((r) => r.pem);
+      const crlsBefore = await storedCrls();
       const before = gw.lines.length;
       served = c.body;
       const r = await refresh();
@@ -316,16 +382,12 @@ describe('gateway CRL distribution', () => {
       assert.equal(line.url, crlUrl);
       assert.match(String(line.msg), /the last good CRL stays in service/);
       assert.match(String(line.msg), c.reason);
-      assert.deepEqual(
-        (await registry.loadTrust('acme'))[0]!.crls.map((x) => x.pem),
-        crlsBefore,
-        `${c.name}: nothing stored`,
-      );
+      assert.deepEqual(await storedCrls(), crlsBefore, `${c.name}: nothing stored`);
       assert.equal(await outcome(c1), 'revoked', `${c.name}: the revocation still holds`);
       assert.equal(await outcome(c2), 'ok');
       const [src] = await registry.listCrlSources('acme');
-      assert.equal(src!.lastStatus, 'failed');
-      assert.match(src!.lastError!, c.reason);
+      assert.equal(src?.lastStatus, 'failed');
+      assert.match(src.lastError ?? '', c.reason);
     }
     // The CLI says so and exits non-zero (4: refused by the onboarding checks).
     served = flipped;
@@ -334,9 +396,7 @@ describe('gateway CRL distribution', () => {
     assert.match(cli.stdout, /MTLS_ONBOARD_REJECTED/);
     const list = await mtls(['gateway', 'crl', 'url', 'list', '--registry', registry.path]);
     assert.match(list.stdout, /failed/);
-    const metrics = await (
-      await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)
-    ).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${opsPort(gw)}/metrics`)).text();
     assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="failed"\} 4/);
     served = good;
   });
@@ -374,8 +434,8 @@ describe('gateway CRL distribution', () => {
     c2 = fresh;
   });
 
-  test('a CRL past its nextUpdate: fail_closed refuses with crl_expired, fail_open_with_alarm accepts with the reason, a metric and a warning', async () => {
-    // openssl ca -crlsec: nextUpdate 3 s after thisUpdate (fresh when downloaded).
+  test('a CRL past its nextUpdate: fail_closed refuses with crl_expired (kept-alive connections too), fail_open_with_alarm accepts with the reason, a metric and a warning', async () => {
+    // openssl ca -crlsec: nextUpdate 5 s after thisUpdate (fresh when downloaded).
     const short = join(dir, 'short.crl');
     const gen = run('openssl', [
       'ca',
@@ -383,7 +443,7 @@ describe('gateway CRL distribution', () => {
       '-config',
       join(ca, 'openssl.cnf'),
       '-crlsec',
-      '3',
+      '5',
       '-out',
       short,
     ]);
@@ -398,9 +458,41 @@ describe('gateway CRL distribution', () => {
       pki,
       values: { crl: { stale: 'fail_open_with_alarm' } },
     });
+    // A connection to each gateway, accepted while the CRL is current and kept alive.
+    const closedAgent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const openAgent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     try {
+      for (const [port, agent] of [
+        [gw.port, closedAgent],
+        [open.port, openAgent],
+      ] as const) {
+        const first = await keptAlive(port, agent, c2);
+        assert.equal(first.status, 200, 'accepted while the CRL is current');
+        // Requests keep it alive (keepAliveTimeoutMs 5 s) until just before nextUpdate.
+        while (Date.now() < nextUpdate - 1_000) {
+          await new Promise((res) => setTimeout(res, 500));
+          assert.equal((await keptAlive(port, agent, c2)).status, 200);
+        }
+      }
       await new Promise((res) => setTimeout(res, Math.max(0, nextUpdate - Date.now()) + 300));
-      // Default policy (fail_closed).
+      // No registry change since: the clock alone moves the decision of the kept-alive connection.
+      const kept = await keptAlive(gw.port, closedAgent, c2);
+      assert.equal(kept.reused, true, 'the same connection');
+      assert.deepEqual([kept.status, kept.reason], [403, 'crl_expired']);
+      const keptRecord = await waitForAudit(
+        gw.gateway,
+        (a) => a.kind === 'request' && a.path === '/kept' && a.reason === 'crl_expired',
+      );
+      assert.equal(keptRecord.outcome, 'rejected');
+      assert.match(keptRecord.detail ?? '', /past its nextUpdate/);
+      const keptOpen = await keptAlive(open.port, openAgent, c2);
+      assert.deepEqual(
+        [keptOpen.reused, keptOpen.status],
+        [true, 200],
+        'fail_open_with_alarm: the kept-alive connection goes on',
+      );
+
+      // Default policy (fail_closed), a new connection: the same reason.
       assert.equal(await outcome(c2), 'crl_expired');
       const refused = await waitForAudit(
         gw.gateway,
@@ -429,9 +521,7 @@ describe('gateway CRL distribution', () => {
         ),
         'a warning line',
       );
-      const metrics = await (
-        await fetch(`http://127.0.0.1:${open.gateway.opsAddress()!.port}/metrics`)
-      ).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${opsPort(open)}/metrics`)).text();
       assert.match(
         metrics,
         /mtls_gateway_connections_total\{outcome="accepted",reason="crl_expired"\} 1/,
@@ -443,6 +533,8 @@ describe('gateway CRL distribution', () => {
       assert.equal(stale.ok, false);
       assert.match(stale.error?.message ?? '', /out of date: nextUpdate was/);
     } finally {
+      closedAgent.destroy();
+      openAgent.destroy();
       await open.close();
     }
   });

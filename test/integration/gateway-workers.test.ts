@@ -6,17 +6,30 @@
  * 1 s; SIGHUP reloads every worker's certificate; a worker killed with -9 is
  * restarted while the other serves; SIGTERM drains and leaves no process; a
  * worker that cannot start makes the supervisor give up with the reason.
+ * Only the primary downloads registered CRLs (each download's TCP socket is
+ * traced to its process through /proc), and every worker applies what it
+ * stored.
  */
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Database from 'better-sqlite3';
+import { buildCrl } from '../../src/pki/crl.js';
 import https from 'node:https';
 import { join } from 'node:path';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import {
   openSqliteRegistry,
   type SqliteRegistry,
@@ -34,7 +47,7 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
-import { makeServerLeaf, tempDir } from '../helpers/pki.js';
+import { makeLeaf, makeServerLeaf, tempDir, type TestCa } from '../helpers/pki.js';
 
 type Line = Record<string, unknown>;
 
@@ -46,11 +59,17 @@ let registry: SqliteRegistry;
 let acme: TestInstitution;
 let beta: TestInstitution;
 const BETA_IP = '127.0.0.31';
+/** Closes what before() opened, in the order opened. */
+const closers: Array<() => unknown> = [];
 
 before(async () => {
   pki = await makeServerPki(dir);
   upstream = await startEchoUpstream();
+  const up = upstream;
+  closers.push(() => up.close());
   registry = await openSqliteRegistry(registryPath, { pollIntervalMs: 100 });
+  const reg = registry;
+  closers.push(() => reg.close());
   acme = await makeInstitution(dir, 'acme');
   beta = await makeInstitution(dir, 'beta');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
@@ -58,10 +77,17 @@ before(async () => {
 });
 
 after(async () => {
-  await registry?.close();
-  await upstream?.close();
+  // Last opened first; only what before() got to open.
+  for (let close = closers.pop(); close; close = closers.pop()) await close();
   cleanup();
 });
+
+/** A socket error's code (ECONNRESET, …), else its message. */
+function errorCode(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code: unknown = (e as NodeJS.ErrnoException).code;
+  return typeof code === 'string' ? code : e.message;
+}
 
 /** A config whose server credential is a copy the test may replace or delete. */
 function writeConfig(
@@ -105,35 +131,28 @@ interface WorkersCli {
 }
 
 async function startWorkersCli(configPath: string): Promise<WorkersCli> {
-  const { child, lines, stderr, exited } = spawnJsonLogCli([
-    'gateway',
-    'start',
-    '--config',
-    configPath,
-    '--workers',
-    '2',
-  ]);
+  const cli = spawnJsonLogCli(['gateway', 'start', '--config', configPath, '--workers', '2']);
   let started: Line;
   try {
     // Generous: three Node processes start, and the machine may be busy.
     started = await waitFor(
-      () => lines.find((l) => l.msg === 'gateway workers started'),
+      () => cli.lines.find((l) => l.msg === 'gateway workers started'),
       60_000,
-      `workers start (stderr: ${stderr()})`,
+      `workers start (stderr: ${cli.stderr()})`,
     );
   } catch (e) {
     // Its workers exit with it (node:cluster), so nothing is left behind.
-    child.kill('SIGKILL');
+    cli.child.kill('SIGKILL');
     throw e;
   }
   return {
-    child,
+    child: cli.child,
     port: Number(String(started.listen).split(':').pop()),
     opsPort: Number(String(started.ops).split(':').pop()),
     adminUrl: typeof started.admin === 'string' ? started.admin : null,
-    lines,
-    stderr,
-    exited,
+    lines: cli.lines,
+    stderr: () => cli.stderr(),
+    exited: cli.exited,
   };
 }
 
@@ -225,7 +244,11 @@ function requestSeeingCert(
         agent: false,
       },
       (res) => {
-        const fingerprint = (res.socket as tls.TLSSocket).getPeerCertificate().fingerprint256;
+        if (!(res.socket instanceof tls.TLSSocket)) {
+          reject(new Error('not a TLS connection'));
+          return;
+        }
+        const fingerprint = res.socket.getPeerCertificate().fingerprint256;
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, fingerprint }));
       },
@@ -233,6 +256,52 @@ function requestSeeingCert(
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * The process holding the client end of a loopback TCP connection whose
+ * client port is `port` (Linux: the socket's inode from /proc/net/tcp*, then
+ * the process with a descriptor on it), or null when none is found.
+ */
+function socketOwner(port: number): number | null {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let inode: string | undefined;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1]?.endsWith(hex) && f[9] !== '0') inode = f[9];
+    }
+    if (inode) break;
+  }
+  if (!inode) return null;
+  const link = `socket:[${inode}]`;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // another user's process, or gone
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === link) return Number(pid);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return null;
+}
+
+/** A CRL of `ca` revoking `serials`, as PEM. */
+async function crlPem(ca: TestCa, serials: string[], crlNumber: bigint): Promise<string> {
+  return (
+    await buildCrl({
+      signer: { privateKey: ca.privateKey, certificate: ca.certificate },
+      entries: serials.map((serial) => ({ serial, revokedAt: new Date(Date.now() - 60_000) })),
+      crlNumber,
+    })
+  ).pem;
 }
 
 describe('mtls gateway start --workers 2', () => {
@@ -377,11 +446,19 @@ describe('mtls gateway start --workers 2', () => {
             30_000,
             'the reload summary',
           );
-          const reloaded = new Set(
-            gw.lines
-              .filter((l) => l.msg === 'server credential reloaded')
-              .map((l) => l.pid as number),
-          );
+          // Each worker writes its own line: it may reach the shared stdout
+          // after the primary's summary.
+          const reloadedBy = (): Set<number> =>
+            new Set(
+              gw.lines
+                .filter((l) => l.msg === 'server credential reloaded')
+                .map((l) => l.pid as number),
+            );
+          const reloaded = await waitFor(
+            () => (reloadedBy().size >= workerPids.length ? reloadedBy() : null),
+            5_000,
+            'a reload line from each worker',
+          ).catch(() => reloadedBy());
           assert.deepEqual(
             [...reloaded].sort(),
             [...workerPids].sort(),
@@ -528,7 +605,7 @@ describe('mtls gateway start --workers 2', () => {
                 path: '/beta',
               }).then(
                 (r) => `served ${r.status}`,
-                (e: NodeJS.ErrnoException) => e.code ?? e.message,
+                (e: unknown) => errorCode(e),
               ),
             ),
           );
@@ -645,7 +722,7 @@ describe('mtls gateway start --workers 2', () => {
           path: '/orphan',
         }).then(
           () => 'served',
-          (e: NodeJS.ErrnoException) => e.code ?? e.message,
+          (e: unknown) => errorCode(e),
         );
       await waitFor(
         async () => (await attempt()) === 'ECONNREFUSED',
@@ -654,6 +731,123 @@ describe('mtls gateway start --workers 2', () => {
       );
     } finally {
       for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+  test('only the primary downloads CRLs, every period; each worker applies what it stored', async () => {
+    const ip = '127.0.0.33';
+    const crlco = await makeInstitution(dir, 'crlco');
+    const other = await makeLeaf(dir, crlco.root, { cn: 'crlco-other' });
+    await registerInstitution(registry, 'crlco', crlco.root.certPem, [ip]);
+    let served = await crlPem(crlco.root, [], 1n);
+    /** The process behind each download, in order. */
+    const downloads: Array<number | null> = [];
+    const crlServer = http.createServer((req, res) => {
+      downloads.push(socketOwner(req.socket.remotePort ?? 0));
+      res.writeHead(200, { 'content-type': 'application/pkix-crl' });
+      res.end(served);
+    });
+    await new Promise<void>((r) => crlServer.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/crlco.crl`;
+    const source = await registry.addCrlSource('crlco', { url, intervalSeconds: 60 });
+    // The registry refuses periods under a minute; shortened in the file so
+    // that several periods pass within the test (the gateway reads the
+    // sources when it starts).
+    const db = new Database(registryPath);
+    db.prepare('UPDATE crl_sources SET interval_seconds = 1 WHERE id = ?').run(source.id);
+    db.close();
+    const call = (client: TestInstitution['client'], path: string): Promise<string> =>
+      mtlsRequest({
+        port: gw.port,
+        ca: pki.serverCa.certPem,
+        cert: client.certPem,
+        key: client.keyPem,
+        localAddress: ip,
+        path,
+      }).then((r) =>
+        r.status === 200
+          ? 'ok'
+          : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`),
+      );
+    /** Bursts of `client` until both workers answered; every answer must be `expected`. */
+    const fromBothWorkers = async (
+      client: TestInstitution['client'],
+      prefix: string,
+      expected: string,
+    ): Promise<void> => {
+      for (let round = 0; round < 6 && servingPids(gw.lines, prefix).size < 2; round++) {
+        const paths = Array.from({ length: 12 }, (_, i) => `${prefix}${round}-${i}`);
+        const results = await Promise.all(paths.map((p) => call(client, p)));
+        assert.deepEqual(
+          results,
+          paths.map(() => expected),
+        );
+        await waitFor(
+          () =>
+            auditLines(gw.lines, (a) => a.kind === 'request' && String(a.path).startsWith(prefix))
+              .length >=
+            paths.length * (round + 1),
+          5_000,
+          'audit lines',
+        );
+      }
+      assert.deepEqual(
+        [...servingPids(gw.lines, prefix)].sort(),
+        [...workerPids].sort(),
+        `both workers answered ${expected}`,
+      );
+    };
+
+    const gw = await startWorkersCli(writeConfig('crlfetch').path);
+    const primary = gw.child.pid as number;
+    let workerPids: number[] = [];
+    try {
+      workerPids = (await readyz(gw.opsPort)).body.workers.map((w) => w.pid as number);
+      await waitFor(() => downloads.length >= 3, 15_000, 'three download periods');
+      await fromBothWorkers(crlco.client, '/crl-before/', 'ok');
+
+      // The CA revokes crlco.client: the next scheduled download stores it.
+      const mark = gw.lines.length;
+      served = await crlPem(crlco.root, [crlco.client.serialHex], 2n);
+      const refreshed = await waitFor(
+        () =>
+          gw.lines
+            .slice(mark)
+            .find((l) => l.event === 'crl_refreshed' && l.institution === 'crlco' && l.url === url),
+        15_000,
+        'the revoking CRL stored',
+      );
+      assert.equal(refreshed.pid, primary, 'logged by the primary');
+      const version = await registry.version();
+      await waitFor(
+        () =>
+          workerPids.every((pid) =>
+            gw.lines.some(
+              (l) =>
+                l.pid === pid &&
+                l.msg === 'registry change applied' &&
+                Number(l.registryVersion) >= version,
+            ),
+          ),
+        5_000,
+        'the new CRL in both workers',
+      );
+      await fromBothWorkers(crlco.client, '/crl-after/', 'revoked');
+      assert.equal(await call(other, '/crl-other'), 'ok', 'the other certificate still passes');
+      const seen = downloads.length;
+      await waitFor(() => downloads.length >= seen + 2, 15_000, 'two more periods');
+
+      assert.deepEqual(
+        downloads.filter((pid) => pid !== primary),
+        [],
+        `every download came from the primary (pid ${primary}; workers ${workerPids.join(', ')})`,
+      );
+    } finally {
+      if (gw.child.exitCode === null) gw.child.kill('SIGTERM');
+      await gw.exited;
+      for (const pid of workerPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      await registry.removeCrlSource('crlco', url);
+      crlServer.closeAllConnections();
+      crlServer.close();
     }
   });
 });

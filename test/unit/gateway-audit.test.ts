@@ -2,9 +2,14 @@
  * The audit sink's queue: records arriving or dropped while a registry write
  * is under way, a batch the registry only partly stored, and a registry that
  * fails (the error log's queue length, the failure time readiness reads).
- * Also the warning for an ops listener bound beyond loopback.
+ * Also the warning for an ops listener bound beyond loopback, and the
+ * registry's audit INSERTs: any batch size, a fixed set of statement texts.
  */
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { join } from 'node:path';
+import type { SqlDriver, SqlQuery } from '../../src/gateway/registry/sql-driver.js';
+import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
+import { tempDir } from '../helpers/pki.js';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
@@ -64,15 +69,17 @@ describe('audit sink', () => {
     const stored: AuditRecord[] = [];
     let r2Failures = 1;
     const registry = {
-      async appendAudit(batch: AuditRecord[]) {
-        if (batch.length > 1)
-          throw new MtlsError('MTLS_BAD_ARGUMENT', 'one record is invalid (test)');
-        const r = batch[0] as AuditRecord;
-        if (r.path === '/r2' && r2Failures-- > 0)
-          throw new MtlsError('MTLS_LOCK_TIMEOUT', 'busy (test)');
-        if (r.path === '/r4') throw new MtlsError('MTLS_BAD_ARGUMENT', 'invalid (test)');
-        stored.push(r);
-      },
+      // Its throws become the rejections a registry gives.
+      appendAudit: (batch: AuditRecord[]): Promise<void> =>
+        Promise.resolve().then(() => {
+          if (batch.length > 1)
+            throw new MtlsError('MTLS_BAD_ARGUMENT', 'one record is invalid (test)');
+          const r = batch[0] as AuditRecord;
+          if (r.path === '/r2' && r2Failures-- > 0)
+            throw new MtlsError('MTLS_LOCK_TIMEOUT', 'busy (test)');
+          if (r.path === '/r4') throw new MtlsError('MTLS_BAD_ARGUMENT', 'invalid (test)');
+          stored.push(r);
+        }),
     } as unknown as Registry;
     const { log } = logger();
     const sink = new AuditSink({ registry, logger: log, flushIntervalMs: 60_000 });
@@ -101,9 +108,10 @@ describe('audit sink', () => {
     let failing = true;
     const stored: AuditRecord[] = [];
     const registry = {
-      async appendAudit(batch: AuditRecord[]) {
-        if (failing) throw new MtlsError('MTLS_FILE_WRITE', 'disk I/O error');
+      appendAudit(batch: AuditRecord[]): Promise<void> {
+        if (failing) return Promise.reject(new MtlsError('MTLS_FILE_WRITE', 'disk I/O error'));
         stored.push(...batch);
+        return Promise.resolve();
       },
     } as unknown as Registry;
     const { log, lines } = logger();
@@ -114,7 +122,7 @@ describe('audit sink', () => {
       await sink.flush();
       const failed = lines.find((l) => typeof l.queued === 'number' && l.level === 50);
       assert.equal(failed?.queued, 3, 'the three records put back are counted');
-      assert.match(String(failed?.msg), /3 record\(s\) stay queued/);
+      assert.match(String(failed.msg), /3 record\(s\) stay queued/);
       const failure = sink.failure();
       assert.ok(failure && failure.sinceMs >= before - 5 && failure.sinceMs <= Date.now());
       assert.match(failure.error, /disk I\/O error/);
@@ -145,8 +153,52 @@ describe('ops listener exposure', () => {
     assert.equal(lines.length, 5);
     assert.equal(lines[0]?.level, 40);
     assert.match(
-      String(lines[0]?.msg),
+      String(lines[0].msg),
       /bound to 0\.0\.0\.0, beyond loopback, without authentication/,
     );
+  });
+});
+
+describe('registry audit append', () => {
+  const { dir, cleanup } = tempDir('mtlskit-audit-append-');
+  after(cleanup);
+
+  test('batches of any size are stored once each, in order, in one transaction, through three INSERT texts', async () => {
+    const registry = await openSqliteRegistry(join(dir, 'registry.db'));
+    try {
+      // The registry's SQL driver, to see every statement it runs.
+      const driver = (registry as unknown as { driver: SqlDriver }).driver;
+      const texts = new Set<string>();
+      let transactions = 0;
+      const transaction = driver.transaction.bind(driver);
+      driver.transaction = <T>(
+        mode: Parameters<SqlDriver['transaction']>[0],
+        fn: (q: SqlQuery) => Promise<T>,
+      ) =>
+        transaction(mode, (q) => {
+          if (mode === 'audit') transactions++;
+          return fn({
+            ...q,
+            run: (sql, params) => {
+              if (sql.startsWith('INSERT INTO audit_log')) texts.add(sql);
+              return q.run(sql, params);
+            },
+          });
+        });
+      let n = 0;
+      const sizes = [1, 7, 8, 9, 63, 64, 65, 137, 500];
+      for (const size of sizes)
+        await registry.appendAudit(Array.from({ length: size }, () => rec(n++)));
+      assert.equal(transactions, sizes.length, 'one transaction per batch');
+      assert.equal(texts.size, 3, 'rows of 64, 8 and 1: three statements to prepare');
+      const stored = await registry.queryAudit({ limit: 10_000 });
+      assert.deepEqual(
+        paths(stored).reverse(),
+        Array.from({ length: n }, (_, i) => `/r${i}`),
+        'every record once, in order',
+      );
+    } finally {
+      await registry.close();
+    }
   });
 });

@@ -215,8 +215,22 @@ const toAudit = (r: SqlRow): AuditRecord => ({
   durationMs: optNum(r.duration_ms),
 });
 
-/** Audit rows per INSERT: 500 × 17 parameters stays under both stores' parameter limits. */
-const AUDIT_ROWS_PER_STATEMENT = 500;
+/**
+ * Rows per audit INSERT, largest first. A batch is written as statements of
+ * exactly these sizes (64 × 17 parameters stays under both stores' parameter
+ * limits), so the INSERT text takes three forms and each is prepared once:
+ * a text per batch size made SQLite re-prepare the statement for almost every
+ * flush (and evicted the other cached statements).
+ */
+const AUDIT_ROWS_PER_STATEMENT = [64, 8, 1] as const;
+
+/** The INSERT of `n` audit rows. */
+const auditInsert = (n: number): string =>
+  `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES ${Array.from(
+    { length: n },
+    () => `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`,
+  ).join(', ')}`;
+const AUDIT_INSERTS = new Map(AUDIT_ROWS_PER_STATEMENT.map((n) => [n, auditInsert(n)]));
 
 /** The registry over a SQL driver. Open it with `openSqliteRegistry`, `openPostgresRegistry` or `openRegistry`. */
 export class SqlRegistry implements Registry {
@@ -966,14 +980,11 @@ export class SqlRegistry implements Registry {
   async appendAudit(records: AuditRecord[]): Promise<void> {
     if (records.length === 0) return;
     const rows = records.map(validateAuditRecord);
-    const tuple = `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
     await this.tx('audit', 'append audit records', async (q) => {
-      for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_STATEMENT) {
-        const batch = rows.slice(i, i + AUDIT_ROWS_PER_STATEMENT);
-        await q.run(
-          `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES ${batch.map(() => tuple).join(', ')}`,
-          batch.flatMap(auditValues),
-        );
+      let i = 0;
+      for (const [size, sql] of AUDIT_INSERTS) {
+        for (; rows.length - i >= size; i += size)
+          await q.run(sql, rows.slice(i, i + size).flatMap(auditValues));
       }
     });
   }

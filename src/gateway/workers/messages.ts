@@ -100,7 +100,9 @@ export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
   return (
     typeof m === 'object' &&
     m !== null &&
-    PRIMARY_KINDS.has((m as { mtls?: unknown }).mtls as string)
+    'mtls' in m &&
+    typeof m.mtls === 'string' &&
+    PRIMARY_KINDS.has(m.mtls)
   );
 }
 
@@ -109,6 +111,8 @@ export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return (
     typeof m === 'object' &&
     m !== null &&
-    WORKER_KINDS.has((m as { mtls?: unknown }).mtls as string)
+    'mtls' in m &&
+    typeof m.mtls === 'string' &&
+    WORKER_KINDS.has(m.mtls)
   );
 }

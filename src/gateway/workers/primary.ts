@@ -171,9 +171,12 @@ function workerEntry(): string {
   return fileURLToPath(new URL(`./worker-main${extname(here)}`, import.meta.url));
 }
 
+/** True for a code of the catalogue (own keys only: `'toString' in ERROR_CODES` is true too). */
+const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_CODES, code);
+
 /** An error reported by a worker, as an MtlsError again. */
 function fromWireError(e: WireError, prefix = ''): MtlsError {
-  const code: ErrorCode = e.code in ERROR_CODES ? (e.code as ErrorCode) : 'MTLS_INTERNAL';
+  const code: ErrorCode = isErrorCode(e.code) ? e.code : 'MTLS_INTERNAL';
   return new MtlsError(code, `${prefix}${e.message}`, {
     ...(e.hint ? { hint: e.hint } : {}),
     ...(e.subject ? { subject: e.subject } : {}),
@@ -242,7 +245,9 @@ export async function startGatewayWorkers(
   }));
   let stopping = false;
   let started = false;
-  let listenAddress: AddressInfo | null = null;
+  // An object: the first worker's address is set from a message handler, which
+  // flow analysis does not see.
+  const listen: { address: AddressInfo | null } = { address: null };
   let nextId = 1;
   const pending = new Map<
     number,
@@ -333,7 +338,7 @@ export async function startGatewayWorkers(
     if (m.mtls === 'ready') {
       s.ready = true;
       s.lastError = null;
-      listenAddress ??= m.address;
+      listen.address ??= m.address;
       if (started)
         logger.info(
           { worker: s.slot, workerPid: worker.process.pid },
@@ -612,7 +617,7 @@ export async function startGatewayWorkers(
   started = true;
   // After the workers serve: a CRL stored now reaches them through the change feed.
   await crlDistribution.start();
-  const address = listenAddress as AddressInfo | null;
+  const address = listen.address;
   if (!address)
     throw new MtlsError('MTLS_INTERNAL', 'every worker is ready but none reported its address');
   logger.info(

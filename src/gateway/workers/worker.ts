@@ -60,6 +60,8 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
   let gateway: RunningGateway | null = null;
   let logger: Logger | null = null;
   let stopping = false;
+  // Read through a function where `stop` may have run during an await.
+  const isStopping = (): boolean => stopping;
 
   const stop = (why: string): void => {
     if (stopping) return;
@@ -96,7 +98,7 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
         setImmediate(() => process.exit(toMtlsError(e).exitCode));
         return;
       }
-      if (stopping) {
+      if (isStopping()) {
         stopping = false;
         stop('asked to stop while starting');
         return;
