@@ -176,120 +176,217 @@ export const DEFAULT_LISTEN: ListenAddress = { host: '127.0.0.1', port: 8443 };
 /** Default operations listen address. */
 export const DEFAULT_OPS_LISTEN: ListenAddress = { host: '127.0.0.1', port: 9443 };
 
-/** Flags (and their env twins) that override the file. */
-export interface GatewayConfigOverrides {
-  listen?: string;
-  upstream?: string;
-  registry?: string;
-  cert?: string;
-  key?: string;
-  keyPassphraseFile?: string;
-  pfx?: string;
-  pfxPasswordFile?: string;
-  opsListen?: string;
-  adminListen?: string;
-  adminTokenFile?: string;
-  logLevel?: string;
-  workers?: string;
-  proxyProtocol?: string;
-  /** Comma-separated CIDRs. */
-  trustedProxies?: string;
-}
-
-/** Environment variables read by {@link loadGatewayConfig}, by override key. */
-export const GATEWAY_ENV: Readonly<Record<keyof GatewayConfigOverrides, string>> = {
-  listen: 'MTLS_GATEWAY_LISTEN',
-  upstream: 'MTLS_GATEWAY_UPSTREAM',
-  registry: 'MTLS_GATEWAY_REGISTRY',
-  cert: 'MTLS_GATEWAY_CERT',
-  key: 'MTLS_GATEWAY_KEY',
-  keyPassphraseFile: 'MTLS_GATEWAY_KEY_PASSPHRASE_FILE',
-  pfx: 'MTLS_GATEWAY_PFX',
-  pfxPasswordFile: 'MTLS_GATEWAY_PFX_PASSWORD_FILE',
-  opsListen: 'MTLS_GATEWAY_OPS_LISTEN',
-  adminListen: 'MTLS_GATEWAY_ADMIN_LISTEN',
-  adminTokenFile: 'MTLS_GATEWAY_ADMIN_TOKEN_FILE',
-  logLevel: 'MTLS_GATEWAY_LOG_LEVEL',
-  workers: 'MTLS_GATEWAY_WORKERS',
-  proxyProtocol: 'MTLS_GATEWAY_PROXY_PROTOCOL',
-  trustedProxies: 'MTLS_GATEWAY_TRUSTED_PROXIES',
-};
-
-/** Where each override lands in the file's structure. */
-const OVERRIDE_PATHS: Readonly<Record<keyof GatewayConfigOverrides, string[]>> = {
-  listen: ['listen'],
-  upstream: ['upstream'],
-  registry: ['registry'],
-  cert: ['tls', 'cert'],
-  key: ['tls', 'key'],
-  keyPassphraseFile: ['tls', 'keyPassphraseFile'],
-  pfx: ['tls', 'pfx'],
-  pfxPasswordFile: ['tls', 'pfxPasswordFile'],
-  opsListen: ['ops', 'listen'],
-  adminListen: ['admin', 'listen'],
-  adminTokenFile: ['admin', 'tokenFile'],
-  logLevel: ['logLevel'],
-  workers: ['workers'],
-  proxyProtocol: ['proxyProtocol'],
-  trustedProxies: ['trustedProxies'],
-};
-
 /** Upper bound of `workers`: a typo such as 80 for 8 still starts, 10 000 does not. */
 const MAX_WORKERS = 1024;
 
-/** How to fix each key, shown after the problem. */
-const FIXES: Readonly<Record<string, string>> = {
-  listen: 'write HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443',
-  upstream: 'write the upstream origin as a URL, e.g. http://127.0.0.1:8080',
-  registry:
-    'give the registry location: a SQLite file path (e.g. /var/lib/mtls/registry.db) or postgres://user@host/db',
-  'tls.cert': 'give the server certificate PEM file (leaf first, then intermediates)',
-  'tls.key': 'give the server private key PEM file',
-  'tls.pfx': 'give the server credential .pfx file, or use tls.cert + tls.key instead',
-  'tls.keyPassphraseFile': 'give a file whose first line is the key passphrase',
-  'tls.pfxPasswordFile': 'give a file whose first line is the .pfx password',
-  'tls.handshakeTimeoutMs': 'give milliseconds between 100 and 120000, e.g. 10000',
-  'limits.maxHeaderBytes': 'give bytes between 1024 and 1048576, e.g. 16384 or "16kb"',
-  'limits.maxBodyBytes': 'give bytes, e.g. 10485760 or "10mb"',
-  'limits.maxConnections': 'give a positive integer, e.g. 10000',
-  'limits.requestTimeoutMs': 'give milliseconds, e.g. 60000',
-  'limits.keepAliveTimeoutMs': 'give milliseconds, e.g. 5000',
-  'upstreamPool.connections': 'give a positive integer, e.g. 64',
-  'upstreamPool.connectTimeoutMs': 'give milliseconds, e.g. 5000',
-  'upstreamPool.responseTimeoutMs': 'give milliseconds, e.g. 30000',
-  'upstreamPool.bodyTimeoutMs': 'give milliseconds, e.g. 30000',
-  'upstreamPool.keepAliveTimeoutMs': 'give milliseconds, e.g. 4000',
-  'policy.minRsaBits': 'give 2048 or more (NIST SP 800-57 Part 1 §5.6.1)',
-  'policy.minEcBits': 'give 256 or more',
-  'crl.stale':
-    'give fail_closed (refuse while the CRL is past nextUpdate) or fail_open_with_alarm (accept, with an audit reason, a metric and a warning)',
-  'crl.maxBytes': 'give bytes between 1024 and 104857600, e.g. 10485760 or "10mb"',
-  'crl.fetchTimeoutMs': 'give milliseconds between 100 and 300000, e.g. 10000',
-  identityHeaders: 'header names are tokens (RFC 9110 §5.1), e.g. X-Mtls-Subject',
-  'ops.listen': 'write HOST:PORT, e.g. 127.0.0.1:9443, or "off"',
-  'admin.listen': 'write HOST:PORT, e.g. 127.0.0.1:8444',
-  'admin.tokenFile':
-    'give a file whose first line is a long random token (openssl rand -hex 32 > admin.token)',
-  'admin.clientCaFile':
-    'give the PEM CA that admin client certificates chain to (with admin.certFile and admin.keyFile)',
-  'admin.certFile': 'give the admin HTTPS server certificate PEM',
-  'admin.keyFile': 'give the admin HTTPS server key PEM',
-  'audit.flushIntervalMs': 'give milliseconds between 10 and 5000, e.g. 250',
-  'audit.maxQueue': 'give a positive integer, e.g. 10000',
-  'audit.maxFailureSeconds': 'give whole seconds between 1 and 86400, e.g. 30',
-  'audit.durability':
-    'give batched (records reach the registry within flushIntervalMs) or durable (committed before the response)',
-  logLevel: 'use one of fatal, error, warn, info, debug, trace, silent',
-  registryPollMs:
-    'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
-  drainTimeoutMs: 'give milliseconds, e.g. 30000',
-  proxyProtocol:
-    'use off, required (every connection comes from a trusted balancer with a header) or optional',
-  trustedProxies:
-    "list the balancers' addresses or blocks, e.g. [10.0.0.5, 10.0.1.0/24] (flag --trusted-proxies 10.0.0.5,10.0.1.0/24)",
-  proxyHeaderTimeoutMs: 'give milliseconds between 100 and 60000, e.g. 5000',
-  workers: `give a whole number of processes from 1 to ${MAX_WORKERS}, or "auto" for one per CPU`,
-};
+/** What the configuration knows about one key besides its schema. */
+interface KeyBase {
+  /** How to fix a bad value, shown after the problem. */
+  fix: string;
+  /**
+   * A file path: resolved against the configuration file's directory (from
+   * the file) or the working directory (from a flag or the environment).
+   * `unless-url` leaves `sqlite:…` / `postgres://…` locations alone.
+   */
+  file?: true | 'unless-url';
+}
+/** A key that a flag and an environment variable can set. */
+interface OverridableKey extends KeyBase {
+  /** The override's name; the `gateway start` flag is its kebab-case (`keyPassphraseFile` → `--key-passphrase-file`). */
+  override: string;
+  /** The environment variable that overrides the file. */
+  env: string;
+  /** Its former name, still read, with a deprecation warning. */
+  envAlias?: string;
+}
+type KeyInfo = KeyBase | OverridableKey;
+
+/**
+ * Every configuration key with its fix hint, and for those that can be set
+ * outside the file, its flag and environment variable; path keys say so. The
+ * overrides, the environment, path resolution and the hints all derive from
+ * this table. The registry and admin token variables are the ones the
+ * management commands read, so one variable serves both.
+ */
+const KEYS = {
+  listen: {
+    fix: 'write HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443',
+    override: 'listen',
+    env: 'MTLS_GATEWAY_LISTEN',
+  },
+  upstream: {
+    fix: 'write the upstream origin as a URL, e.g. http://127.0.0.1:8080',
+    override: 'upstream',
+    env: 'MTLS_GATEWAY_UPSTREAM',
+  },
+  registry: {
+    fix: 'give the registry location: a SQLite file path (e.g. /var/lib/mtls/registry.db) or postgres://user@host/db',
+    override: 'registry',
+    env: 'MTLS_REGISTRY',
+    envAlias: 'MTLS_GATEWAY_REGISTRY',
+    file: 'unless-url',
+  },
+  'tls.cert': {
+    fix: 'give the server certificate PEM file (leaf first, then intermediates)',
+    override: 'cert',
+    env: 'MTLS_GATEWAY_CERT',
+    file: true,
+  },
+  'tls.key': {
+    fix: 'give the server private key PEM file',
+    override: 'key',
+    env: 'MTLS_GATEWAY_KEY',
+    file: true,
+  },
+  'tls.keyPassphraseFile': {
+    fix: 'give a file whose first line is the key passphrase',
+    override: 'keyPassphraseFile',
+    env: 'MTLS_GATEWAY_KEY_PASSPHRASE_FILE',
+    file: true,
+  },
+  'tls.pfx': {
+    fix: 'give the server credential .pfx file, or use tls.cert + tls.key instead',
+    override: 'pfx',
+    env: 'MTLS_GATEWAY_PFX',
+    file: true,
+  },
+  'tls.pfxPasswordFile': {
+    fix: 'give a file whose first line is the .pfx password',
+    override: 'pfxPasswordFile',
+    env: 'MTLS_GATEWAY_PFX_PASSWORD_FILE',
+    file: true,
+  },
+  'tls.handshakeTimeoutMs': { fix: 'give milliseconds between 100 and 120000, e.g. 10000' },
+  'limits.maxHeaderBytes': {
+    fix: 'give bytes between 1024 and 1048576, e.g. 16384 or "16kb"',
+  },
+  'limits.maxBodyBytes': { fix: 'give bytes, e.g. 10485760 or "10mb"' },
+  'limits.maxConnections': { fix: 'give a positive integer, e.g. 10000' },
+  'limits.requestTimeoutMs': { fix: 'give milliseconds, e.g. 60000' },
+  'limits.keepAliveTimeoutMs': { fix: 'give milliseconds, e.g. 5000' },
+  'upstreamPool.connections': { fix: 'give a positive integer, e.g. 64' },
+  'upstreamPool.connectTimeoutMs': { fix: 'give milliseconds, e.g. 5000' },
+  'upstreamPool.responseTimeoutMs': { fix: 'give milliseconds, e.g. 30000' },
+  'upstreamPool.bodyTimeoutMs': { fix: 'give milliseconds, e.g. 30000' },
+  'upstreamPool.keepAliveTimeoutMs': { fix: 'give milliseconds, e.g. 4000' },
+  'policy.minRsaBits': { fix: 'give 2048 or more (NIST SP 800-57 Part 1 §5.6.1)' },
+  'policy.minEcBits': { fix: 'give 256 or more' },
+  'crl.stale': {
+    fix: 'give fail_closed (refuse while the CRL is past nextUpdate) or fail_open_with_alarm (accept, with an audit reason, a metric and a warning)',
+  },
+  'crl.maxBytes': { fix: 'give bytes between 1024 and 104857600, e.g. 10485760 or "10mb"' },
+  'crl.fetchTimeoutMs': { fix: 'give milliseconds between 100 and 300000, e.g. 10000' },
+  identityHeaders: { fix: 'header names are tokens (RFC 9110 §5.1), e.g. X-Mtls-Subject' },
+  'ops.listen': {
+    fix: 'write HOST:PORT, e.g. 127.0.0.1:9443, or "off"',
+    override: 'opsListen',
+    env: 'MTLS_GATEWAY_OPS_LISTEN',
+  },
+  'admin.listen': {
+    fix: 'write HOST:PORT, e.g. 127.0.0.1:8444',
+    override: 'adminListen',
+    env: 'MTLS_GATEWAY_ADMIN_LISTEN',
+  },
+  'admin.tokenFile': {
+    fix: 'give a file whose first line is a long random token (openssl rand -hex 32 > admin.token)',
+    override: 'adminTokenFile',
+    env: 'MTLS_ADMIN_TOKEN_FILE',
+    envAlias: 'MTLS_GATEWAY_ADMIN_TOKEN_FILE',
+    file: true,
+  },
+  'admin.clientCaFile': {
+    fix: 'give the PEM CA that admin client certificates chain to (with admin.certFile and admin.keyFile)',
+    file: true,
+  },
+  'admin.certFile': { fix: 'give the admin HTTPS server certificate PEM', file: true },
+  'admin.keyFile': { fix: 'give the admin HTTPS server key PEM', file: true },
+  'audit.flushIntervalMs': { fix: 'give milliseconds between 10 and 5000, e.g. 250' },
+  'audit.maxQueue': { fix: 'give a positive integer, e.g. 10000' },
+  'audit.maxFailureSeconds': { fix: 'give whole seconds between 1 and 86400, e.g. 30' },
+  'audit.durability': {
+    fix: 'give batched (records reach the registry within flushIntervalMs) or durable (committed before the response)',
+  },
+  logLevel: {
+    fix: 'use one of fatal, error, warn, info, debug, trace, silent',
+    override: 'logLevel',
+    env: 'MTLS_GATEWAY_LOG_LEVEL',
+  },
+  registryPollMs: {
+    fix: 'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
+  },
+  drainTimeoutMs: { fix: 'give milliseconds, e.g. 30000' },
+  proxyProtocol: {
+    fix: 'use off, required (every connection comes from a trusted balancer with a header) or optional',
+    override: 'proxyProtocol',
+    env: 'MTLS_GATEWAY_PROXY_PROTOCOL',
+  },
+  trustedProxies: {
+    fix: "list the balancers' addresses or blocks, e.g. [10.0.0.5, 10.0.1.0/24] (flag --trusted-proxies 10.0.0.5,10.0.1.0/24)",
+    override: 'trustedProxies',
+    env: 'MTLS_GATEWAY_TRUSTED_PROXIES',
+  },
+  proxyHeaderTimeoutMs: { fix: 'give milliseconds between 100 and 60000, e.g. 5000' },
+  workers: {
+    fix: `give a whole number of processes from 1 to ${MAX_WORKERS}, or "auto" for one per CPU`,
+    override: 'workers',
+    env: 'MTLS_GATEWAY_WORKERS',
+  },
+} as const satisfies Record<string, KeyInfo>;
+
+/** A configuration key path (`tls.cert`). */
+export type GatewayConfigKey = keyof typeof KEYS;
+
+/** The name of an override (a `gateway start` flag's attribute). */
+type OverrideName = {
+  [K in GatewayConfigKey]: (typeof KEYS)[K] extends { override: infer O extends string }
+    ? O
+    : never;
+}[GatewayConfigKey];
+
+/** Flags (and their env twins) that override the file; comma-separated CIDRs for `trustedProxies`. */
+export type GatewayConfigOverrides = { [K in OverrideName]?: string };
+
+/** One row of {@link GATEWAY_CONFIG_KEYS}. */
+export interface GatewayConfigKeyInfo {
+  /** The key's path in the file, dotted. */
+  key: string;
+  /** How to fix a bad value. */
+  fix: string;
+  /** The override (flag attribute) name, the flag and the environment variable, when it has them. */
+  override?: { name: OverrideName; flag: string; env: string; envAlias?: string };
+  /** Resolved as a file path (`unless-url`: not a `scheme:` location). */
+  file?: true | 'unless-url';
+}
+
+const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** The configuration keys: fix hint, flag, environment variable, whether a file path. */
+export const GATEWAY_CONFIG_KEYS: readonly GatewayConfigKeyInfo[] = Object.entries(KEYS).map(
+  ([key, info]: [string, KeyBase | (OverridableKey & { override: OverrideName })]) => ({
+    key,
+    fix: info.fix,
+    ...('override' in info
+      ? {
+          override: {
+            name: info.override,
+            flag: `--${kebab(info.override)}`,
+            env: info.env,
+            ...(info.envAlias === undefined ? {} : { envAlias: info.envAlias }),
+          },
+        }
+      : {}),
+    ...(info.file === undefined ? {} : { file: info.file }),
+  }),
+);
+
+/** Environment variables read by {@link loadGatewayConfig}, by override name. */
+export const GATEWAY_ENV: Readonly<Record<OverrideName, string>> = Object.fromEntries(
+  GATEWAY_CONFIG_KEYS.flatMap((k) => (k.override ? [[k.override.name, k.override.env]] : [])),
+) as Record<OverrideName, string>; // an OverridableKey row always has both, so every name is present
+
+/** The fix hint of a key (or of its top-level key). */
+const fixOf = (key: string): string =>
+  GATEWAY_CONFIG_KEYS.find((k) => k.key === key)?.fix ?? 'see the documented configuration keys';
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -335,7 +432,7 @@ const listenString = z.union([z.string(), z.number().int()]).transform((v, ctx) 
   try {
     return parseListenAddress(String(v));
   } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    ctx.addIssue({ code: 'custom', message: messageOf(e) });
     return z.NEVER;
   }
 });
@@ -508,7 +605,7 @@ const schema = z.strictObject({
           // The registry's parser: canonical text, host bits refused, /0 refused.
           out.push(parseCidr(item, 'trustedProxies entry').text);
         } catch (e) {
-          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          ctx.addIssue({ code: 'custom', message: messageOf(e) });
           return z.NEVER;
         }
       }
@@ -528,8 +625,8 @@ export function parseListenAddress(text: string): ListenAddress {
   let portText: string;
   const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(t);
   if (v6) {
-    host = v6[1] as string;
-    portText = v6[2] as string;
+    host = v6[1] ?? '';
+    portText = v6[2] ?? '';
   } else if (/^\d+$/.test(t)) {
     host = '127.0.0.1';
     portText = t;
@@ -564,21 +661,20 @@ export function formatListenAddress(a: ListenAddress): string {
   return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
+/** Edit distance, case-insensitive (for "did you mean" on unknown keys). */
 function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const row = d[i] as number[];
-      const prev = d[i - 1] as number[];
-      row[j] = Math.min(
-        (prev[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (prev[j - 1] as number) + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1),
-      );
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
     }
+    prev = row;
   }
-  return (d[a.length] as number[])[b.length] as number;
+  return prev[y.length] ?? 0;
 }
 
 function knownKeys(path: PropertyKey[]): string[] {
@@ -586,20 +682,23 @@ function knownKeys(path: PropertyKey[]): string[] {
   for (const p of path) {
     const inner = unwrap(s);
     if (!(inner instanceof z.ZodObject)) return [];
-    const next = (inner.shape as Record<string, z.ZodType>)[String(p)];
-    if (!next) return [];
+    const next: unknown = inner.shape[String(p)];
+    if (!(next instanceof z.ZodType)) return [];
     s = next;
   }
   const obj = unwrap(s);
-  return obj instanceof z.ZodObject ? Object.keys(obj.shape as object) : [];
+  return obj instanceof z.ZodObject ? Object.keys(obj.shape) : [];
 }
 
 function unwrap(s: z.ZodType): z.ZodType {
   let cur: z.ZodType = s;
   for (let i = 0; i < 5; i++) {
-    if (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodNullable)
-      cur = cur.unwrap() as z.ZodType;
-    else break;
+    const inner: unknown =
+      cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodNullable
+        ? cur.unwrap()
+        : undefined;
+    if (!(inner instanceof z.ZodType)) break;
+    cur = inner;
   }
   return cur;
 }
@@ -626,23 +725,75 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): { key: string; t
   for (const p of path)
     value =
       value !== null && typeof value === 'object'
-        ? (value as Record<string, unknown>)[p]
+        ? new Map(Object.entries(value)).get(p)
         : undefined;
   const shown = value === undefined ? 'nothing' : JSON.stringify(value);
-  const fix = FIXES[key] ?? FIXES[path[0] ?? ''] ?? 'see the documented configuration keys';
+  const fix = fixOf(GATEWAY_CONFIG_KEYS.some((k) => k.key === key) ? key : (path[0] ?? ''));
   const msg = issue.message.replace(/^Invalid input: /, '');
   return { key, text: `key \`${key}\`: ${msg} (got ${shown}); fix: ${fix}` };
 }
 
-function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+/** The object holding a dotted key's last segment, created on the way when `create`. */
+function parentOf(
+  target: Record<string, unknown>,
+  key: string,
+  create: boolean,
+): { obj: Record<string, unknown>; last: string } | undefined {
+  const parts = key.split('.');
+  const last = parts.pop() ?? key;
   let cur = target;
-  for (const p of path.slice(0, -1)) {
+  for (const p of parts) {
     const next = cur[p];
-    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[p] = {};
-    cur = cur[p] as Record<string, unknown>;
+    if (isRecord(next)) cur = next;
+    else if (create) cur = cur[p] = {};
+    else return undefined;
   }
-  cur[path[path.length - 1] as string] = value;
+  return { obj: cur, last };
 }
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** The errno code (`ENOENT`) of a failed fs call. */
+const errnoCode = (e: unknown): string | undefined =>
+  e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+const getPath = (target: Record<string, unknown>, key: string): unknown => {
+  const at = parentOf(target, key, false);
+  return at?.obj[at.last];
+};
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const at = parentOf(target, key, true);
+  if (at) at.obj[at.last] = value;
+}
+
+/** A path key's value resolved against `base`; other keys, and registry URLs, unchanged. */
+const resolvePath = (k: GatewayConfigKeyInfo, value: string, base: string): string =>
+  k.file === true || (k.file === 'unless-url' && !hasScheme(value)) ? resolve(base, value) : value;
+
+/** An environment variable, else its former name (with a deprecation warning); empty counts as unset. */
+function readEnv(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  alias: string | undefined,
+  onDeprecated: (message: string) => void = (m) => process.emitWarning(m, 'DeprecationWarning'),
+): string | undefined {
+  const v = env[name];
+  if (v !== undefined && v !== '') return v;
+  const old = alias === undefined ? undefined : env[alias];
+  if (alias === undefined || old === undefined || old === '') return undefined;
+  onDeprecated(`${alias} is deprecated; set ${name} instead`);
+  return old;
+}
+
+/** "flag --x, env Y" for a key settable outside the file. */
+const whereElse = (key: string): string => {
+  const o = GATEWAY_CONFIG_KEYS.find((k) => k.key === key)?.override;
+  return o ? `flag ${o.flag}, env ${o.env}` : 'set it in the configuration file';
+};
 
 /** True for `sqlite:…` / `postgres://…` registry locations, which are not resolved as paths. */
 function hasScheme(location: string): boolean {
@@ -661,6 +812,11 @@ export interface LoadGatewayConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Require `registry` (default true; false when the caller passes a Registry object). */
   requireRegistry?: boolean;
+  /**
+   * Told when a variable is read under its former name (default: a Node
+   * `DeprecationWarning`); the CLI prints it as a warning.
+   */
+  onDeprecated?: (message: string) => void;
 }
 
 /**
@@ -679,8 +835,8 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
     try {
       text = readFileSync(options.file, 'utf8');
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT')
+      const code = errnoCode(e);
+      if (code === 'ENOENT')
         throw new MtlsError(
           'MTLS_FILE_NOT_FOUND',
           `configuration file not found: ${options.file}`,
@@ -688,7 +844,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
         );
       throw new MtlsError(
         'MTLS_FILE_READ',
-        `cannot read configuration file ${options.file}: ${err.code ?? err.message}`,
+        `cannot read configuration file ${options.file}: ${code ?? messageOf(e)}`,
         { subject: options.file },
       );
     }
@@ -698,7 +854,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
     } catch (e) {
       throw new MtlsError(
         'MTLS_CONFIG_INVALID',
-        `${options.file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`,
+        `${options.file} is not valid YAML: ${messageOf(e).split('\n')[0] ?? ''}`,
         {
           subject: options.file,
           hint: 'Fix the YAML syntax at the line shown (indentation with spaces, `key: value`).',
@@ -706,66 +862,26 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       );
     }
     if (parsed === null || parsed === undefined) parsed = {};
-    if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    if (!isRecord(parsed)) {
       throw new MtlsError(
         'MTLS_CONFIG_INVALID',
         `${options.file} must hold a mapping of keys (listen:, upstream:, …) at the top level`,
         { subject: options.file },
       );
     }
-    raw = structuredClone(parsed as Record<string, unknown>);
-    for (const p of [
-      ['registry'],
-      ['tls', 'cert'],
-      ['tls', 'key'],
-      ['tls', 'keyPassphraseFile'],
-      ['tls', 'pfx'],
-      ['tls', 'pfxPasswordFile'],
-      ['admin', 'tokenFile'],
-      ['admin', 'clientCaFile'],
-      ['admin', 'certFile'],
-      ['admin', 'keyFile'],
-    ]) {
-      let cur: unknown = raw;
-      for (const k of p.slice(0, -1))
-        cur =
-          cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
-      const last = p[p.length - 1] as string;
-      const value =
-        cur !== null && typeof cur === 'object'
-          ? (cur as Record<string, unknown>)[last]
-          : undefined;
-      if (typeof value === 'string' && !(last === 'registry' && hasScheme(value))) {
-        (cur as Record<string, unknown>)[last] = resolve(
-          baseDir,
-          (cur as Record<string, string>)[last] as string,
-        );
-      }
+    raw = structuredClone(parsed);
+    for (const k of GATEWAY_CONFIG_KEYS) {
+      const value = getPath(raw, k.key);
+      if (typeof value === 'string') setPath(raw, k.key, resolvePath(k, value, baseDir));
     }
   } else if (options.values) {
     raw = structuredClone(options.values);
   }
-  const pathKeys = new Set<keyof GatewayConfigOverrides>([
-    'registry',
-    'cert',
-    'key',
-    'keyPassphraseFile',
-    'pfx',
-    'pfxPasswordFile',
-    'adminTokenFile',
-  ]);
-  for (const [k, envName] of Object.entries(GATEWAY_ENV) as Array<
-    [keyof GatewayConfigOverrides, string]
-  >) {
-    const fromFlag = options.overrides?.[k];
-    const fromEnv = env[envName];
-    const v = fromFlag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
-    if (v === undefined) continue;
-    setPath(
-      raw,
-      OVERRIDE_PATHS[k],
-      pathKeys.has(k) && !(k === 'registry' && hasScheme(v)) ? resolve(v) : v,
-    );
+  for (const k of GATEWAY_CONFIG_KEYS) {
+    if (!k.override) continue;
+    const { name, env: envName, envAlias } = k.override;
+    const v = options.overrides?.[name] ?? readEnv(env, envName, envAlias, options.onDeprecated);
+    if (v !== undefined) setPath(raw, k.key, resolvePath(k, v, process.cwd()));
   }
   const requireRegistry = options.requireRegistry ?? true;
   const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
@@ -773,13 +889,13 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   if (absent(raw.upstream)) {
     missing.push({
       key: 'upstream',
-      text: `key \`upstream\` is missing; fix: ${FIXES.upstream} (flag --upstream, env ${GATEWAY_ENV.upstream})`,
+      text: `key \`upstream\` is missing; fix: ${fixOf('upstream')} (${whereElse('upstream')})`,
     });
   }
   if (requireRegistry && absent(raw.registry)) {
     missing.push({
       key: 'registry',
-      text: `key \`registry\` is missing; fix: ${FIXES.registry} (flag --registry, env ${GATEWAY_ENV.registry})`,
+      text: `key \`registry\` is missing; fix: ${fixOf('registry')} (${whereElse('registry')})`,
     });
   }
   const result = schema.safeParse(raw);
@@ -807,7 +923,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       },
     );
   }
-  const cfg = result.data as GatewayConfig;
+  const cfg: GatewayConfig = result.data;
   const t = cfg.tls;
   if (t.pfx && (t.cert || t.key)) {
     throw new MtlsError(
@@ -822,7 +938,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       'MTLS_CONFIG_INVALID',
       `${source}: no server credential: key \`${missing}\` is missing; fix: set tls.cert and tls.key (PEM), or tls.pfx (flags --cert/--key or --pfx)`,
       {
-        subject: missing.split(' ')[0] as string,
+        subject: missing.split(' ')[0] ?? missing,
       },
     );
   }
@@ -834,7 +950,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   ) {
     throw new MtlsError(
       'MTLS_CONFIG_INVALID',
-      `${source}: key \`ops.listen\` uses the same address as \`listen\` (${formatListenAddress(cfg.listen)}); fix: ${FIXES['ops.listen']}`,
+      `${source}: key \`ops.listen\` uses the same address as \`listen\` (${formatListenAddress(cfg.listen)}); fix: ${fixOf('ops.listen')}`,
       { subject: 'ops.listen' },
     );
   }
@@ -847,7 +963,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       if (other && other.port === cfg.admin.listen.port && other.host === cfg.admin.listen.host) {
         throw new MtlsError(
           'MTLS_CONFIG_INVALID',
-          `${source}: key \`admin.listen\` uses the same address as \`${key}\` (${formatListenAddress(other)}); fix: ${FIXES['admin.listen']} on another port`,
+          `${source}: key \`admin.listen\` uses the same address as \`${key}\` (${formatListenAddress(other)}); fix: ${fixOf('admin.listen')} on another port`,
           { subject: 'admin.listen' },
         );
       }
@@ -856,7 +972,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   if (cfg.proxyProtocol !== 'off' && cfg.trustedProxies.length === 0) {
     throw new MtlsError(
       'MTLS_CONFIG_INVALID',
-      `${source}: key \`proxyProtocol\` is ${cfg.proxyProtocol} but \`trustedProxies\` is empty, so no PROXY header would ever be believed; fix: ${FIXES.trustedProxies}`,
+      `${source}: key \`proxyProtocol\` is ${cfg.proxyProtocol} but \`trustedProxies\` is empty, so no PROXY header would ever be believed; fix: ${fixOf('trustedProxies')}`,
       {
         subject: 'trustedProxies',
       },

@@ -4,12 +4,17 @@
  * SIGTERM / SIGINT drain gracefully; SIGHUP reloads the server credential.
  */
 import type { Command } from 'commander';
-import { loadGatewayConfig, type GatewayConfigOverrides } from '../../gateway/config.js';
+import {
+  GATEWAY_CONFIG_KEYS,
+  loadGatewayConfig,
+  type GatewayConfigOverrides,
+} from '../../gateway/config.js';
 import { startGateway } from '../../gateway/gateway.js';
 import { startGatewayWorkers } from '../../gateway/workers/primary.js';
 import { openRegistry } from '../../gateway/registry/index.js';
 import { loadServerCredential } from '../../gateway/server-credential.js';
-import { info } from '../output.js';
+import { MtlsError } from '../../errors/index.js';
+import { info, warn } from '../output.js';
 
 /** The command's flags: the config overrides plus --config and --check. */
 interface StartFlags extends GatewayConfigOverrides {
@@ -17,13 +22,16 @@ interface StartFlags extends GatewayConfigOverrides {
   check?: boolean;
 }
 
+/** The flags that override the configuration file, from the configuration's key table. */
+const OVERRIDES = GATEWAY_CONFIG_KEYS.flatMap((k) => (k.override ? [k.override] : []));
+
 const HELP = `
 Configuration: a YAML file (--config), then environment variables, then flags
-(later wins). Environment: MTLS_GATEWAY_LISTEN, MTLS_GATEWAY_UPSTREAM,
-MTLS_GATEWAY_REGISTRY, MTLS_GATEWAY_CERT, MTLS_GATEWAY_KEY, MTLS_GATEWAY_PFX,
-MTLS_GATEWAY_OPS_LISTEN, MTLS_GATEWAY_ADMIN_LISTEN, MTLS_GATEWAY_ADMIN_TOKEN_FILE,
-MTLS_GATEWAY_LOG_LEVEL, MTLS_GATEWAY_WORKERS, MTLS_GATEWAY_PROXY_PROTOCOL,
-MTLS_GATEWAY_TRUSTED_PROXIES; secrets: MTLS_GATEWAY_KEY_PASSPHRASE, MTLS_GATEWAY_PFX_PASSWORD.
+(later wins). Environment (one per flag): ${OVERRIDES.map((o) => o.env).join(', ')};
+secrets: MTLS_GATEWAY_KEY_PASSPHRASE, MTLS_GATEWAY_PFX_PASSWORD.
+${OVERRIDES.filter((o) => o.envAlias)
+  .map((o) => `${o.envAlias ?? ''} still works, deprecated: set ${o.env}.`)
+  .join('\n')}
 
 Example config (gateway.yaml):
   listen: 127.0.0.1:8443
@@ -121,35 +129,23 @@ export function registerGatewayStartCommands(program: Command): void {
     .addHelpText('after', HELP)
     .action(async (flags: StartFlags) => {
       const overrides: GatewayConfigOverrides = {};
-      for (const k of [
-        'listen',
-        'upstream',
-        'registry',
-        'cert',
-        'key',
-        'keyPassphraseFile',
-        'pfx',
-        'pfxPasswordFile',
-        'opsListen',
-        'adminListen',
-        'adminTokenFile',
-        'logLevel',
-        'workers',
-        'proxyProtocol',
-        'trustedProxies',
-      ] as const) {
-        const v = flags[k];
-        if (v !== undefined) overrides[k] = v;
+      for (const { name } of OVERRIDES) {
+        const v = flags[name];
+        if (v !== undefined) overrides[name] = v;
       }
       const config = loadGatewayConfig({
         ...(flags.config ? { file: flags.config } : {}),
         overrides,
+        onDeprecated: warn,
       });
       if (flags.check) {
         const cred = await loadServerCredential(config.tls);
-        const registry = await openRegistry(config.registry as string, {
-          sqlite: { create: false },
-        });
+        // loadGatewayConfig requires `registry` unless told otherwise; this only narrows.
+        if (config.registry === null)
+          throw new MtlsError('MTLS_CONFIG_INVALID', 'no registry is configured', {
+            subject: 'registry',
+          });
+        const registry = await openRegistry(config.registry, { sqlite: { create: false } });
         try {
           const trust = await registry.loadTrust();
           info(
@@ -214,7 +210,7 @@ function watchSignals(): GatewaySignals {
   const drain = (t: SignalTarget): void => {
     info(`${stopSignal}: draining`);
     t.close().then(stopped, (e: unknown) => {
-      info(`drain failed: ${(e as Error).message}`);
+      info(`drain failed: ${e instanceof Error ? e.message : String(e)}`);
       process.exitCode = 1;
       stopped();
     });

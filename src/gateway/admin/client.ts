@@ -4,6 +4,7 @@
  * admin client certificate.
  */
 import { Agent, request, type Dispatcher } from 'undici';
+import { z } from 'zod';
 import { ERROR_CODES, MtlsError, type ErrorCode } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
 import { isPem } from '../../pki/pem.js';
@@ -28,6 +29,13 @@ import type {
   PutCrlsResult,
   RegistryAdmin,
 } from './operations.js';
+import {
+  ADMIN_ROUTES as R,
+  routePath,
+  type AdminRoute,
+  type RouteRequest,
+  type RouteResult,
+} from './routes.js';
 
 /** Options for {@link createAdminClient}. */
 export interface AdminClientOptions {
@@ -47,9 +55,33 @@ export interface AdminClientOptions {
   timeoutMs?: number;
 }
 
-interface ErrorBody {
-  error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> };
-}
+/** The error answer of the admin API. */
+const errorBody = z.object({
+  error: z
+    .object({
+      code: z.string().optional(),
+      message: z.string().optional(),
+      hint: z.string().optional(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
+});
+/** A listing answer. */
+const itemsBody = z.object({ items: z.array(z.unknown()) });
+/** An upload as {@link AdminClient} prepares it. */
+const uploadBody = z.object({
+  type: z.string(),
+  data: z.union([z.string(), z.instanceof(Buffer)]),
+});
+
+/** What undici's errors carry (a code, or one on their cause). */
+const networkErrorShape = z.object({
+  code: z.string().optional(),
+  message: z.string().optional(),
+  cause: z.object({ code: z.string().optional(), message: z.string().optional() }).optional(),
+});
+
+const isErrorCode = (code: string): code is ErrorCode => code in ERROR_CODES;
 
 /** The admin API over HTTP(S). Create with {@link createAdminClient}. */
 export class AdminClient implements RegistryAdmin {
@@ -66,11 +98,34 @@ export class AdminClient implements RegistryAdmin {
     this.timeoutMs = init.timeoutMs;
   }
 
-  private async call<T>(
+  /** Sends one request of a route from the route table and returns the operation's result. */
+  private async send<R extends AdminRoute>(
+    route: R,
+    input: RouteRequest<R>,
+  ): Promise<RouteResult<R>> {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(input.query ?? {}))
+      if (typeof v === 'string') query.set(k, v);
+    const qs = query.toString();
+    const path = `${routePath(route, input.params)}${qs ? `?${qs}` : ''}`;
+    const body =
+      route.body === 'none' || input.body === undefined
+        ? undefined
+        : route.body === 'upload'
+          ? uploadBody.parse(input.body)
+          : { type: 'application/json', data: JSON.stringify(input.body) };
+    const parsed = await this.call(route.method, path, body);
+    const result =
+      route.status === 204 ? undefined : route.items ? itemsBody.parse(parsed).items : parsed;
+    // The mtlskit admin API's answer to this route is its operation's result (void for 204).
+    return result as RouteResult<R>;
+  }
+
+  private async call(
     method: Dispatcher.HttpMethod,
     path: string,
     body?: { type: string; data: string | Buffer },
-  ): Promise<T> {
+  ): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body) headers['content-type'] = body.type;
@@ -88,7 +143,7 @@ export class AdminClient implements RegistryAdmin {
       throw networkError(e, this.url);
     }
     const text = await res.body.text();
-    if (res.statusCode === 204) return undefined as T;
+    if (res.statusCode === 204) return undefined;
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
@@ -102,21 +157,15 @@ export class AdminClient implements RegistryAdmin {
       );
     }
     if (res.statusCode >= 400) {
-      const err = (parsed as ErrorBody | undefined)?.error;
-      const code = (
-        err?.code && err.code in ERROR_CODES ? err.code : 'MTLS_HTTP_STATUS'
-      ) as ErrorCode;
+      const err = errorBody.safeParse(parsed).data?.error;
+      const code = err?.code !== undefined && isErrorCode(err.code) ? err.code : 'MTLS_HTTP_STATUS';
       throw new MtlsError(code, err?.message ?? `the admin API answered ${res.statusCode}`, {
         ...(err?.hint ? { hint: err.hint } : {}),
         ...(err?.details ? { details: err.details } : {}),
         subject: `${method} ${path}`,
       });
     }
-    return parsed as T;
-  }
-
-  private json(data: unknown): { type: string; data: string } {
-    return { type: 'application/json', data: JSON.stringify(data) };
+    return parsed;
   }
 
   private upload(
@@ -137,174 +186,124 @@ export class AdminClient implements RegistryAdmin {
     };
   }
 
-  private static seg(v: string | number): string {
-    return encodeURIComponent(String(v));
-  }
-
-  private inst(id: string): string {
-    return `/v1/institutions/${AdminClient.seg(id)}`;
-  }
-
   /** GET /v1/institutions */
-  async listInstitutions(): Promise<InstitutionSummary[]> {
-    return (await this.call<{ items: InstitutionSummary[] }>('GET', '/v1/institutions')).items;
+  listInstitutions(): Promise<InstitutionSummary[]> {
+    return this.send(R.listInstitutions, { params: {} });
   }
   /** POST /v1/institutions */
   createInstitution(input: { id: string; name: string }): Promise<Institution> {
-    return this.call('POST', '/v1/institutions', this.json(input));
+    return this.send(R.createInstitution, { params: {}, body: input });
   }
   /** GET /v1/institutions/:id */
   getInstitution(id: string): Promise<InstitutionTrust> {
-    return this.call('GET', this.inst(id));
+    return this.send(R.getInstitution, { params: { id } });
   }
   /** PATCH /v1/institutions/:id */
   setInstitutionStatus(id: string, status: InstitutionStatus): Promise<Institution> {
-    return this.call('PATCH', this.inst(id), this.json({ status }));
+    return this.send(R.setInstitutionStatus, { params: { id }, body: { status } });
   }
   /** DELETE /v1/institutions/:id */
-  async deleteInstitution(id: string): Promise<void> {
-    await this.call('DELETE', this.inst(id));
+  deleteInstitution(id: string): Promise<void> {
+    return this.send(R.deleteInstitution, { params: { id } });
   }
-  /** POST /v1/institutions/:id/cas (PEM or DER body) */
+  /** POST /v1/institutions/:id/cas (PEM or DER body); a private key is refused before it is sent. */
   async addCaChain(
-    institutionId: string,
+    id: string,
     data: string | Uint8Array,
     source = 'chain',
   ): Promise<AddCaChainResult> {
-    return this.call(
-      'POST',
-      `${this.inst(institutionId)}/cas?source=${AdminClient.seg(source)}`,
-      this.upload(data, source, 'CA chain'),
-    );
+    const body = this.upload(data, source, 'CA chain');
+    return await this.send(R.addCaChain, { params: { id }, query: { source }, body });
   }
   /** GET /v1/institutions/:id/cas, or /v1/cas */
-  async listCaChains(institutionId?: string): Promise<CaChainRecord[]> {
-    return (
-      await this.call<{ items: CaChainRecord[] }>(
-        'GET',
-        institutionId === undefined ? '/v1/cas' : `${this.inst(institutionId)}/cas`,
-      )
-    ).items;
+  listCaChains(id?: string): Promise<CaChainRecord[]> {
+    return id === undefined
+      ? this.send(R.listAllCaChains, { params: {} })
+      : this.send(R.listCaChains, { params: { id } });
   }
   /** DELETE /v1/institutions/:id/cas/:chainId */
-  async removeCaChain(institutionId: string, chainId: number): Promise<void> {
-    await this.call('DELETE', `${this.inst(institutionId)}/cas/${AdminClient.seg(chainId)}`);
+  removeCaChain(id: string, chainId: number): Promise<void> {
+    return this.send(R.removeCaChain, { params: { id, chainId: String(chainId) } });
   }
   /** POST /v1/institutions/:id/ips */
-  addIp(institutionId: string, cidr: string, options: AddIpOptions = {}): Promise<IpRecord> {
-    return this.call(
-      'POST',
-      `${this.inst(institutionId)}/ips`,
-      this.json({ cidr, ...(options.allowWideRange ? { allowWideRange: true } : {}) }),
-    );
+  addIp(id: string, cidr: string, options: AddIpOptions = {}): Promise<IpRecord> {
+    const body = { cidr, ...(options.allowWideRange ? { allowWideRange: true } : {}) };
+    return this.send(R.addIp, { params: { id }, body });
   }
   /** DELETE /v1/institutions/:id/ips?cidr=… */
-  async removeIp(institutionId: string, cidr: string): Promise<void> {
-    await this.call('DELETE', `${this.inst(institutionId)}/ips?cidr=${AdminClient.seg(cidr)}`);
+  removeIp(id: string, cidr: string): Promise<void> {
+    return this.send(R.removeIp, { params: { id }, query: { cidr } });
   }
   /** GET /v1/institutions/:id/ips, or /v1/ips */
-  async listIps(institutionId?: string): Promise<IpRecord[]> {
-    return (
-      await this.call<{ items: IpRecord[] }>(
-        'GET',
-        institutionId === undefined ? '/v1/ips' : `${this.inst(institutionId)}/ips`,
-      )
-    ).items;
+  listIps(id?: string): Promise<IpRecord[]> {
+    return id === undefined
+      ? this.send(R.listAllIps, { params: {} })
+      : this.send(R.listIps, { params: { id } });
   }
   /** PUT /v1/institutions/:id/crls (PEM or DER body) */
-  async putCrls(
-    institutionId: string,
-    data: string | Uint8Array,
-    source = 'CRL',
-  ): Promise<PutCrlsResult> {
-    return this.call(
-      'PUT',
-      `${this.inst(institutionId)}/crls?source=${AdminClient.seg(source)}`,
-      this.upload(data, source, 'CRL'),
-    );
+  async putCrls(id: string, data: string | Uint8Array, source = 'CRL'): Promise<PutCrlsResult> {
+    const body = this.upload(data, source, 'CRL');
+    return await this.send(R.putCrls, { params: { id }, query: { source }, body });
   }
   /** GET /v1/institutions/:id/crls, or /v1/crls */
-  async listCrls(institutionId?: string): Promise<CrlRecord[]> {
-    return (
-      await this.call<{ items: CrlRecord[] }>(
-        'GET',
-        institutionId === undefined ? '/v1/crls' : `${this.inst(institutionId)}/crls`,
-      )
-    ).items;
+  listCrls(id?: string): Promise<CrlRecord[]> {
+    return id === undefined
+      ? this.send(R.listAllCrls, { params: {} })
+      : this.send(R.listCrls, { params: { id } });
   }
   /** DELETE /v1/institutions/:id/crls/:crlId */
-  async removeCrl(institutionId: string, crlId: number): Promise<void> {
-    await this.call('DELETE', `${this.inst(institutionId)}/crls/${AdminClient.seg(crlId)}`);
+  removeCrl(id: string, crlId: number): Promise<void> {
+    return this.send(R.removeCrl, { params: { id, crlId: String(crlId) } });
   }
   /** POST /v1/institutions/:id/crl-urls */
-  addCrlSource(
-    institutionId: string,
-    url: string,
-    intervalSeconds?: number,
-  ): Promise<CrlSourceRecord> {
-    return this.call(
-      'POST',
-      `${this.inst(institutionId)}/crl-urls`,
-      this.json({ url, ...(intervalSeconds === undefined ? {} : { intervalSeconds }) }),
-    );
+  addCrlSource(id: string, url: string, intervalSeconds?: number): Promise<CrlSourceRecord> {
+    const body = { url, ...(intervalSeconds === undefined ? {} : { intervalSeconds }) };
+    return this.send(R.addCrlSource, { params: { id }, body });
   }
   /** GET /v1/institutions/:id/crl-urls, or /v1/crl-urls */
-  async listCrlSources(institutionId?: string): Promise<CrlSourceRecord[]> {
-    return (
-      await this.call<{ items: CrlSourceRecord[] }>(
-        'GET',
-        institutionId === undefined ? '/v1/crl-urls' : `${this.inst(institutionId)}/crl-urls`,
-      )
-    ).items;
+  listCrlSources(id?: string): Promise<CrlSourceRecord[]> {
+    return id === undefined
+      ? this.send(R.listAllCrlSources, { params: {} })
+      : this.send(R.listCrlSources, { params: { id } });
   }
   /** DELETE /v1/institutions/:id/crl-urls?url=… */
-  async removeCrlSource(institutionId: string, url: string): Promise<void> {
-    await this.call('DELETE', `${this.inst(institutionId)}/crl-urls?url=${AdminClient.seg(url)}`);
+  removeCrlSource(id: string, url: string): Promise<void> {
+    return this.send(R.removeCrlSource, { params: { id }, query: { url } });
   }
   /** POST /v1/institutions/:id/crl-urls/refresh (the gateway downloads now) */
-  async refreshCrlSources(institutionId: string, url?: string): Promise<CrlRefreshResult[]> {
-    return (
-      await this.call<{ items: CrlRefreshResult[] }>(
-        'POST',
-        `${this.inst(institutionId)}/crl-urls/refresh`,
-        this.json(url === undefined ? {} : { url }),
-      )
-    ).items;
+  refreshCrlSources(id: string, url?: string): Promise<CrlRefreshResult[]> {
+    return this.send(R.refreshCrlSources, {
+      params: { id },
+      body: url === undefined ? {} : { url },
+    });
   }
   /** POST /v1/institutions/:id/rules */
-  addRule(
-    institutionId: string,
-    rule: { kind: PinnedRule['kind']; value: string },
-  ): Promise<PinnedRule> {
-    return this.call('POST', `${this.inst(institutionId)}/rules`, this.json(rule));
+  addRule(id: string, rule: { kind: PinnedRule['kind']; value: string }): Promise<PinnedRule> {
+    return this.send(R.addRule, { params: { id }, body: rule });
   }
   /** GET /v1/institutions/:id/rules, or /v1/rules */
-  async listRules(institutionId?: string): Promise<PinnedRule[]> {
-    return (
-      await this.call<{ items: PinnedRule[] }>(
-        'GET',
-        institutionId === undefined ? '/v1/rules' : `${this.inst(institutionId)}/rules`,
-      )
-    ).items;
+  listRules(id?: string): Promise<PinnedRule[]> {
+    return id === undefined
+      ? this.send(R.listAllRules, { params: {} })
+      : this.send(R.listRules, { params: { id } });
   }
   /** DELETE /v1/institutions/:id/rules/:ruleId */
-  async removeRule(institutionId: string, ruleId: number): Promise<void> {
-    await this.call('DELETE', `${this.inst(institutionId)}/rules/${AdminClient.seg(ruleId)}`);
+  removeRule(id: string, ruleId: number): Promise<void> {
+    return this.send(R.removeRule, { params: { id, ruleId: String(ruleId) } });
   }
   /**
    * GET /v1/audit. `since` may be a duration (`1h`), evaluated on the server's
    * clock, or an ISO time.
    */
-  async queryAudit(query: AuditQuery): Promise<AuditRecord[]> {
-    const p = new URLSearchParams();
-    if (query.since !== undefined) p.set('since', query.since);
-    if (query.institutionId !== undefined) p.set('institution', query.institutionId);
-    if (query.outcome !== undefined) p.set('outcome', query.outcome);
-    if (query.reason !== undefined) p.set('reason', query.reason);
-    if (query.limit !== undefined) p.set('limit', String(query.limit));
-    const qs = p.toString();
-    return (await this.call<{ items: AuditRecord[] }>('GET', `/v1/audit${qs ? `?${qs}` : ''}`))
-      .items;
+  queryAudit(q: AuditQuery): Promise<AuditRecord[]> {
+    const query = {
+      since: q.since,
+      institution: q.institutionId,
+      outcome: q.outcome,
+      reason: q.reason,
+      limit: q.limit === undefined ? undefined : String(q.limit),
+    };
+    return this.send(R.queryAudit, { params: {}, query });
   }
   /** Closes the connection pool. */
   async close(): Promise<void> {
@@ -313,7 +312,8 @@ export class AdminClient implements RegistryAdmin {
 }
 
 function networkError(e: unknown, url: string): MtlsError {
-  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const err =
+    networkErrorShape.safeParse(e).data ?? ({} satisfies z.infer<typeof networkErrorShape>);
   const code = err.code ?? err.cause?.code ?? '';
   const msg = err.cause?.message ?? err.message ?? String(e);
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME/.test(code)) {

@@ -6,17 +6,9 @@
  * `/healthz` and `/readyz` answer without authentication (they reveal only
  * up/ready), so orchestrator probes work.
  *
- * Routes (JSON; errors are `{"error": {code, message, hint}}` with the code's
- * HTTP status):
- * - `GET|POST /v1/institutions`, `GET|PATCH|DELETE /v1/institutions/:id` (PATCH `{status}`)
- * - `GET|POST /v1/institutions/:id/cas` (POST: PEM/DER body or `{pem}`), `DELETE …/cas/:chainId`
- * - `GET|POST /v1/institutions/:id/ips` (`{cidr}`), `DELETE …/ips/:cidr` or `…/ips?cidr=`
- * - `GET|PUT /v1/institutions/:id/crls` (PUT: PEM/DER body or `{pem}`), `DELETE …/crls/:crlId`
- * - `GET|POST /v1/institutions/:id/crl-urls` (`{url, intervalSeconds}`), `DELETE …/crl-urls?url=`,
- *   `POST …/crl-urls/refresh` (`{url}` optional: download now), `GET /v1/crl-urls`
- * - `GET|POST /v1/institutions/:id/rules` (`{kind, value}`), `DELETE …/rules/:ruleId`
- * - `GET /v1/cas`, `/v1/ips`, `/v1/crls`, `/v1/rules` (all institutions)
- * - `GET /v1/audit?since=1h&institution=X&outcome=rejected&reason=R&limit=N`
+ * The routes, their schemas and the operations they call are declared once
+ * in `routes.ts` (the client builds its requests from the same table); errors
+ * are `{"error": {code, message, hint}}` with the code's HTTP status.
  */
 import { isLoopbackHost } from '../ip-match.js';
 import { createHash, timingSafeEqual, X509Certificate as NodeX509 } from 'node:crypto';
@@ -27,15 +19,12 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import { ERROR_CODES, MtlsError, toMtlsError, type ErrorCode } from '../../errors/index.js';
+import { TLSSocket, type PeerCertificate } from 'node:tls';
+import { ERROR_CODES, MtlsError, toMtlsError } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
-import { EKU_OIDS } from '../../pki/profile.js';
-import { parseCidr } from '../registry/cidr.js';
-import type { AuditQuery, InstitutionStatus, PinnedRule, Registry } from '../registry/types.js';
+import type { Registry } from '../registry/types.js';
+import { dispatch, fail, HttpError } from './dispatch.js';
 import { createLocalAdmin, type LocalAdminOptions, type RegistryAdmin } from './operations.js';
-import { parseSince } from './since.js';
 
 /** Default admin listener port. */
 export const DEFAULT_ADMIN_PORT = 8444;
@@ -96,14 +85,8 @@ export interface RunningAdmin {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: MtlsError,
-  ) {
-    super(error.message);
-  }
-}
+/** The clientAuth extended key usage (RFC 5280 §4.2.1.12, id-kp 2). */
+const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -210,9 +193,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
     });
   };
   let server: Server;
-  if (useTls) {
-    const cert = await readConfigFile(options.certFile as string, 'admin.certFile');
-    const key = await readConfigFile(options.keyFile as string, 'admin.keyFile');
+  if (options.certFile && options.keyFile) {
+    const cert = await readConfigFile(options.certFile, 'admin.certFile');
+    const key = await readConfigFile(options.keyFile, 'admin.keyFile');
     try {
       server = createHttpsServer(
         {
@@ -230,7 +213,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
     } catch (e) {
       throw new MtlsError(
         'MTLS_CONFIG_INVALID',
-        `admin certFile/keyFile cannot be used: ${(e as Error).message}`,
+        `admin certFile/keyFile cannot be used: ${e instanceof Error ? e.message : String(e)}`,
         {
           subject: 'admin.certFile',
           cause: e,
@@ -267,7 +250,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
       resolve();
     });
   });
-  const addr = server.address() as AddressInfo;
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string')
+    throw new MtlsError('MTLS_INTERNAL', 'the admin listener has no TCP address after listen()');
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     url: `${useTls ? 'https' : 'http'}://${urlHost}:${addr.port}`,
@@ -298,28 +283,26 @@ interface HandlerContext {
   onRequest: AdminServerOptions['onRequest'];
 }
 
-const fail = (status: number, code: ErrorCode, message: string, hint?: string): HttpError =>
-  new HttpError(status, new MtlsError(code, message, hint ? { hint } : {}));
-
 /** Who is calling: a valid admin client certificate, or the bearer token. */
 function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
-  if (ctx.certAuth) {
-    const sock = req.socket as TLSSocket;
-    const raw = sock.getPeerCertificate?.(false);
-    if (sock.authorized && raw && raw.raw) {
-      const cert = new NodeX509(raw.raw);
-      // RFC 5280 §4.2.1.12: a certificate without the clientAuth EKU (or a CA
-      // certificate) is not an admin client credential, whatever OpenSSL allows.
-      if (!cert.ca && (cert.keyUsage ?? []).includes(EKU_OIDS.clientAuth as string))
-        return `cert:${cert.subject.replace(/\n/g, ',')}`;
-    }
+  const sock = req.socket;
+  if (ctx.certAuth && sock instanceof TLSSocket && sock.authorized) {
+    // Node returns {} (no `raw`) when the peer sent no certificate, whatever its typings say.
+    const peer: Partial<PeerCertificate> = sock.getPeerCertificate(false);
+    const cert = peer.raw ? new NodeX509(peer.raw) : undefined;
+    // Likewise `keyUsage` (the EKU OIDs) is undefined without the extension.
+    const ekus: string[] | undefined = cert?.keyUsage;
+    // RFC 5280 §4.2.1.12: a certificate without the clientAuth EKU (or a CA
+    // certificate) is not an admin client credential, whatever OpenSSL allows.
+    if (cert && !cert.ca && ekus?.includes(CLIENT_AUTH_EKU))
+      return `cert:${cert.subject.replace(/\n/g, ',')}`;
   }
   // RFC 6750 §2.1: Authorization: Bearer <token>.
   const header = req.headers.authorization;
   if (ctx.tokenHash && typeof header === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     // Compare digests so the comparison is constant-time whatever the length.
-    if (m && timingSafeEqual(sha256(m[1] as string), ctx.tokenHash)) return 'token';
+    if (m?.[1] !== undefined && timingSafeEqual(sha256(m[1]), ctx.tokenHash)) return 'token';
     throw fail(
       401,
       'MTLS_UNAUTHORIZED',
@@ -338,93 +321,6 @@ function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
       : 'Send Authorization: Bearer TOKEN (the CLI: --admin-token-file FILE).',
   );
 }
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit)
-    throw fail(
-      413,
-      'MTLS_BAD_ARGUMENT',
-      `the request body (${declared} bytes) exceeds the admin API limit of ${limit} bytes`,
-    );
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit)
-      throw fail(
-        413,
-        'MTLS_BAD_ARGUMENT',
-        `the request body exceeds the admin API limit of ${limit} bytes`,
-      );
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-const contentType = (req: IncomingMessage): string =>
-  (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-
-async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
-  const body = await readBody(req, limit);
-  if (contentType(req) !== 'application/json')
-    throw fail(
-      415,
-      'MTLS_BAD_ARGUMENT',
-      `expected Content-Type application/json, got "${req.headers['content-type'] ?? ''}"`,
-    );
-  try {
-    const v: unknown = JSON.parse(body.toString('utf8'));
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw fail(
-      400,
-      'MTLS_BAD_ARGUMENT',
-      `the request body is not a JSON object (${(e as Error).message})`,
-    );
-  }
-}
-
-const UPLOAD_TYPES = new Set([
-  'application/x-pem-file',
-  'application/pkix-cert',
-  'application/pkix-crl',
-  'application/octet-stream',
-  'text/plain',
-]);
-
-/** A CA or CRL upload: raw PEM/DER, or JSON {"pem": "..."}. */
-async function readUpload(req: IncomingMessage, limit: number): Promise<string | Buffer> {
-  const type = contentType(req);
-  if (type === 'application/json') {
-    const body = await readJson(req, limit);
-    if (typeof body.pem !== 'string')
-      throw fail(400, 'MTLS_BAD_ARGUMENT', 'the JSON body needs a "pem" string');
-    return body.pem;
-  }
-  if (!UPLOAD_TYPES.has(type)) {
-    throw fail(
-      415,
-      'MTLS_BAD_ARGUMENT',
-      `unsupported Content-Type "${type}"`,
-      `Send ${[...UPLOAD_TYPES].join(', ')} or application/json {"pem": …}.`,
-    );
-  }
-  const body = await readBody(req, limit);
-  if (body.length === 0) throw fail(400, 'MTLS_BAD_ARGUMENT', 'the upload is empty');
-  return body;
-}
-
-const str = (v: unknown, field: string): string => {
-  if (typeof v !== 'string') throw fail(400, 'MTLS_BAD_ARGUMENT', `"${field}" must be a string`);
-  return v;
-};
-
-const intParam = (v: string, what: string): number => {
-  if (!/^\d{1,15}$/.test(v)) throw fail(400, 'MTLS_BAD_ARGUMENT', `${what} "${v}" is not a number`);
-  return Number(v);
-};
 
 function send(
   res: ServerResponse,
@@ -447,298 +343,6 @@ function send(
   });
   res.end(text);
 }
-
-type Route = {
-  method: string;
-  re: RegExp;
-  run: (
-    m: (string | undefined)[],
-    req: IncomingMessage,
-    url: URL,
-    ctx: HandlerContext,
-  ) => Promise<{ status: number; body?: unknown; headers?: Record<string, string> }>;
-};
-
-const ID = '([^/]+)';
-const ROUTES: Route[] = [
-  {
-    method: 'GET',
-    re: /^\/v1\/institutions$/,
-    run: async (_m, _r, _u, c) => ({
-      status: 200,
-      body: { items: await c.admin.listInstitutions() },
-    }),
-  },
-  {
-    method: 'POST',
-    re: /^\/v1\/institutions$/,
-    run: async (_m, req, _u, c) => {
-      const body = await readJson(req, c.bodyLimit);
-      const inst = await c.admin.createInstitution({
-        id: str(body.id, 'id'),
-        name: str(body.name ?? body.id, 'name'),
-      });
-      return {
-        status: 201,
-        body: inst,
-        headers: { location: `/v1/institutions/${encodeURIComponent(inst.id)}` },
-      };
-    },
-  },
-  {
-    method: 'GET',
-    re: new RegExp(`^/v1/institutions/${ID}$`),
-    run: async (m, _r, _u, c) => ({
-      status: 200,
-      body: await c.admin.getInstitution(m[0] as string),
-    }),
-  },
-  {
-    method: 'PATCH',
-    re: new RegExp(`^/v1/institutions/${ID}$`),
-    run: async (m, req, _u, c) => {
-      const body = await readJson(req, c.bodyLimit);
-      const extra = Object.keys(body).filter((k) => k !== 'status');
-      if (extra.length)
-        throw fail(
-          400,
-          'MTLS_BAD_ARGUMENT',
-          `cannot change ${extra.join(', ')}; only "status" (active|suspended) can be changed`,
-        );
-      return {
-        status: 200,
-        body: await c.admin.setInstitutionStatus(
-          m[0] as string,
-          str(body.status, 'status') as InstitutionStatus,
-        ),
-      };
-    },
-  },
-  {
-    method: 'DELETE',
-    re: new RegExp(`^/v1/institutions/${ID}$`),
-    run: async (m, _r, _u, c) => {
-      await c.admin.deleteInstitution(m[0] as string);
-      return { status: 204 };
-    },
-  },
-  {
-    method: 'GET',
-    re: new RegExp(`^/v1/institutions/${ID}/cas$`),
-    run: async (m, _r, _u, c) => ({
-      status: 200,
-      body: { items: await c.admin.listCaChains(m[0]) },
-    }),
-  },
-  {
-    method: 'POST',
-    re: new RegExp(`^/v1/institutions/${ID}/cas$`),
-    run: async (m, req, u, c) => {
-      const data = await readUpload(req, c.bodyLimit);
-      return {
-        status: 201,
-        body: await c.admin.addCaChain(
-          m[0] as string,
-          data,
-          u.searchParams.get('source') ?? 'upload',
-        ),
-      };
-    },
-  },
-  {
-    method: 'DELETE',
-    re: new RegExp(`^/v1/institutions/${ID}/cas/${ID}$`),
-    run: async (m, _r, _u, c) => {
-      await c.admin.removeCaChain(m[0] as string, intParam(m[1] as string, 'chain id'));
-      return { status: 204 };
-    },
-  },
-  {
-    method: 'GET',
-    re: new RegExp(`^/v1/institutions/${ID}/ips$`),
-    run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listIps(m[0]) } }),
-  },
-  {
-    method: 'POST',
-    re: new RegExp(`^/v1/institutions/${ID}/ips$`),
-    run: async (m, req, _u, c) => {
-      const body = await readJson(req, c.bodyLimit);
-      return {
-        status: 201,
-        body: await c.admin.addIp(m[0] as string, str(body.cidr ?? body.ip, 'cidr'), {
-          allowWideRange: body.allowWideRange === true,
-        }),
-      };
-    },
-  },
-  {
-    method: 'DELETE',
-    re: new RegExp(`^/v1/institutions/${ID}/ips(?:/${ID})?$`),
-    run: async (m, _r, u, c) => {
-      const cidr = m[1] ?? u.searchParams.get('cidr');
-      if (!cidr)
-        throw fail(
-          400,
-          'MTLS_BAD_ARGUMENT',
-          'give the IP/CIDR to remove: DELETE /v1/institutions/ID/ips?cidr=203.0.113.7',
-        );
-      parseCidr(cidr);
-      await c.admin.removeIp(m[0] as string, cidr);
-      return { status: 204 };
-    },
-  },
-  {
-    method: 'GET',
-    re: new RegExp(`^/v1/institutions/${ID}/crls$`),
-    run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrls(m[0]) } }),
-  },
-  {
-    method: 'PUT',
-    re: new RegExp(`^/v1/institutions/${ID}/crls$`),
-    run: async (m, req, u, c) => {
-      const data = await readUpload(req, c.bodyLimit);
-      return {
-        status: 200,
-        body: await c.admin.putCrls(m[0] as string, data, u.searchParams.get('source') ?? 'upload'),
-      };
-    },
-  },
-  {
-    method: 'DELETE',
-    re: new RegExp(`^/v1/institutions/${ID}/crls/${ID}$`),
-    run: async (m, _r, _u, c) => {
-      await c.admin.removeCrl(m[0] as string, intParam(m[1] as string, 'CRL id'));
-      return { status: 204 };
-    },
-  },
-  {
-    method: 'GET',
-    re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`),
-    run: async (m, _r, _u, c) => ({
-      status: 200,
-      body: { items: await c.admin.listCrlSources(m[0]) },
-    }),
-  },
-  {
-    method: 'POST',
-    re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`),
-    run: async (m, req, _u, c) => {
-      const body = await readJson(req, c.bodyLimit);
-      const every = body.intervalSeconds;
-      if (every !== undefined && typeof every !== 'number')
-        throw fail(400, 'MTLS_BAD_ARGUMENT', '"intervalSeconds" must be a number of seconds');
-      return {
-        status: 201,
-        body: await c.admin.addCrlSource(m[0] as string, str(body.url, 'url'), every),
-      };
-    },
-  },
-  {
-    method: 'DELETE',
-    re: new RegExp(`^/v1/institutions/${ID}/crl-urls$`),
-    run: async (m, _r, u, c) => {
-      const url = u.searchParams.get('url');
-      if (!url)
-        throw fail(
-          400,
-          'MTLS_BAD_ARGUMENT',
-          'give the CRL URL to remove: DELETE /v1/institutions/ID/crl-urls?url=http://…',
-        );
-      await c.admin.removeCrlSource(m[0] as string, url);
-      return { status: 204 };
-    },
-  },
-  {
-    method: 'POST',
-    re: new RegExp(`^/v1/institutions/${ID}/crl-urls/refresh$`),
-    run: async (m, req, _u, c) => {
-      const body = await readJson(req, c.bodyLimit);
-      return {
-        status: 200,
-        body: {
-          items: await c.admin.refreshCrlSources(
-            m[0] as string,
-            body.url === undefined ? undefined : str(body.url, 'url'),
-          ),
-        },
-      };
-    },
-  },
-  {
-    method: 'GET',
-    re: /^\/v1\/crl-urls$/,
-    run: async (_m, _r, _u, c) => ({
-      status: 200,
-      body: { items: await c.admin.listCrlSources() },
-    }),
-  },
-  {
-    method: 'GET',
-    re: new RegExp(`^/v1/institutions/${ID}/rules$`),
-    run: async (m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listRules(m[0]) } }),
-  },
-  {
-    method: 'POST',
-    re: new RegExp(`^/v1/institutions/${ID}/rules$`),
-    run: async (m, req, _u, c) => {
-      const body = await readJson(req, c.bodyLimit);
-      return {
-        status: 201,
-        body: await c.admin.addRule(m[0] as string, {
-          kind: str(body.kind, 'kind') as PinnedRule['kind'],
-          value: str(body.value, 'value'),
-        }),
-      };
-    },
-  },
-  {
-    method: 'DELETE',
-    re: new RegExp(`^/v1/institutions/${ID}/rules/${ID}$`),
-    run: async (m, _r, _u, c) => {
-      await c.admin.removeRule(m[0] as string, intParam(m[1] as string, 'rule id'));
-      return { status: 204 };
-    },
-  },
-  {
-    method: 'GET',
-    re: /^\/v1\/cas$/,
-    run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCaChains() } }),
-  },
-  {
-    method: 'GET',
-    re: /^\/v1\/ips$/,
-    run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listIps() } }),
-  },
-  {
-    method: 'GET',
-    re: /^\/v1\/crls$/,
-    run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listCrls() } }),
-  },
-  {
-    method: 'GET',
-    re: /^\/v1\/rules$/,
-    run: async (_m, _r, _u, c) => ({ status: 200, body: { items: await c.admin.listRules() } }),
-  },
-  {
-    method: 'GET',
-    re: /^\/v1\/audit$/,
-    run: async (_m, _r, u, c) => {
-      const p = u.searchParams;
-      const q: AuditQuery = {};
-      const since = p.get('since');
-      if (since) q.since = parseSince(since);
-      const inst = p.get('institution');
-      if (inst) q.institutionId = inst;
-      const outcome = p.get('outcome');
-      if (outcome) q.outcome = outcome as AuditQuery['outcome'];
-      const reason = p.get('reason');
-      if (reason) q.reason = reason as AuditQuery['reason'];
-      const limit = p.get('limit');
-      if (limit) q.limit = intParam(limit, 'limit');
-      return { status: 200, body: { items: await c.admin.queryAudit(q) } };
-    },
-  },
-];
 
 async function handle(
   req: IncomingMessage,
@@ -786,39 +390,9 @@ async function handle(
       );
     }
     actor = authenticate(req, ctx);
-    let allowed: string[] = [];
-    for (const route of ROUTES) {
-      const m = route.re.exec(path);
-      if (!m) continue;
-      if (route.method !== method) {
-        allowed.push(route.method);
-        continue;
-      }
-      let params: (string | undefined)[];
-      try {
-        params = m.slice(1).map((s) => (s === undefined ? undefined : decodeURIComponent(s)));
-      } catch {
-        throw fail(400, 'MTLS_BAD_ARGUMENT', `the path ${path} is not valid percent-encoding`);
-      }
-      const r = await route.run(params, req, url, ctx);
-      status = r.status;
-      send(res, r.status, r.body, r.headers);
-      return;
-    }
-    allowed = [...new Set(allowed)];
-    if (allowed.length)
-      throw new HttpError(
-        405,
-        new MtlsError('MTLS_USAGE', `${method} is not allowed on ${path}`, {
-          hint: `Use ${allowed.join(', ')}.`,
-        }),
-      );
-    throw fail(
-      404,
-      'MTLS_NOT_FOUND',
-      `no admin API resource at ${path}`,
-      'See the admin API routes under /v1 (institutions, cas, ips, crls, rules, audit).',
-    );
+    const r = await dispatch(req, url, ctx.admin, ctx.bodyLimit);
+    status = r.status;
+    send(res, r.status, r.body, r.headers);
   } catch (e) {
     const httpErr = e instanceof HttpError ? e : undefined;
     const err = httpErr?.error ?? toMtlsError(e);
@@ -837,6 +411,7 @@ async function handle(
           },
         },
         {
+          ...httpErr?.headers,
           ...(status === 401 ? { 'www-authenticate': 'Bearer realm="mtls-admin"' } : {}),
           ...(status === 413 ? { connection: 'close' } : {}),
         },

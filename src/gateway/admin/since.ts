@@ -20,10 +20,8 @@ const UNITS: Record<string, number> = {
 export function parseSince(value: string, now: Date = new Date()): string {
   const v = value.trim();
   const m = /^(\d{1,6})\s*([smhdw])$/i.exec(v);
-  if (m)
-    return new Date(
-      now.getTime() - Number(m[1]) * (UNITS[(m[2] as string).toLowerCase()] as number),
-    ).toISOString();
+  const unit = UNITS[m?.[2]?.toLowerCase() ?? ''];
+  if (m && unit !== undefined) return new Date(now.getTime() - Number(m[1]) * unit).toISOString();
   if (/^\d{4}-\d{2}-\d{2}/.test(v)) {
     const d = new Date(v);
     if (!Number.isNaN(d.getTime())) return d.toISOString();
