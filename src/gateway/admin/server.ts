@@ -36,6 +36,7 @@ import { parseCidr } from '../registry/cidr.js';
 import type { AuditQuery, InstitutionStatus, PinnedRule, Registry } from '../registry/types.js';
 import { createLocalAdmin, type LocalAdminOptions, type RegistryAdmin } from './operations.js';
 import { parseSince } from './since.js';
+import { createConsole, type ConsoleApp, type ConsoleOptions } from '../console/handler.js';
 
 /** Default admin listener port. */
 export const DEFAULT_ADMIN_PORT = 8444;
@@ -81,6 +82,8 @@ export interface AdminServerOptions {
   onRequest?: (entry: AdminRequestLog) => void;
   /** Log, metrics and limits for CRL downloads asked for through the API. */
   crlDownload?: LocalAdminOptions['crlDownload'];
+  /** Web console hook: what the console at /console/ shows beyond the registry. */
+  console?: ConsoleOptions;
 }
 
 /** A running admin API. */
@@ -198,16 +201,28 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
     options.registry,
     options.crlDownload ? { crlDownload: options.crlDownload } : {},
   );
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(req, res, {
-      admin,
+  const ctx: Omit<HandlerContext, 'console'> = {
+    admin,
+    registry: options.registry,
+    tokenHash,
+    certAuth: Boolean(clientCa),
+    bodyLimit,
+    ready: options.ready,
+    onRequest: options.onRequest,
+  };
+  // Web console hook: the console borrows this server's authentication, body limit and readiness.
+  const consoleApp = await createConsole(
+    {
       registry: options.registry,
-      tokenHash,
-      certAuth: Boolean(clientCa),
-      bodyLimit,
-      ready: options.ready,
-      onRequest: options.onRequest,
-    });
+      tls: useTls,
+      authenticate: (req, bearer) => authenticate(req, ctx, bearer),
+      readBody: (req) => readBody(req, bodyLimit),
+      readiness: () => readiness(ctx),
+    },
+    options.console,
+  );
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    void handle(req, res, { ...ctx, console: consoleApp });
   };
   let server: Server;
   if (useTls) {
@@ -296,13 +311,20 @@ interface HandlerContext {
   bodyLimit: number;
   ready: AdminServerOptions['ready'];
   onRequest: AdminServerOptions['onRequest'];
+  /** Web console hook. */
+  console: ConsoleApp;
 }
 
 const fail = (status: number, code: ErrorCode, message: string, hint?: string): HttpError =>
   new HttpError(status, new MtlsError(code, message, hint ? { hint } : {}));
 
 /** Who is calling: a valid admin client certificate, or the bearer token. */
-function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
+function authenticate(
+  req: IncomingMessage,
+  ctx: Omit<HandlerContext, 'console'>,
+  // Web console hook: the console's sign-in passes the token it was given.
+  header = req.headers.authorization,
+): string {
   if (ctx.certAuth) {
     const sock = req.socket as TLSSocket;
     const raw = sock.getPeerCertificate?.(false);
@@ -315,7 +337,6 @@ function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
     }
   }
   // RFC 6750 §2.1: Authorization: Bearer <token>.
-  const header = req.headers.authorization;
   if (ctx.tokenHash && typeof header === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     // Compare digests so the comparison is constant-time whatever the length.
@@ -771,12 +792,21 @@ async function handle(
       );
       return;
     }
+    // Web console hook: /console/ is served by the console module (its own sign-in and CSRF).
+    if (ctx.console.owns(path)) {
+      status = await ctx.console.handle(req, res, url);
+      return;
+    }
+    // Web console hook: the console page's own /v1 calls carry its session
+    // cookie and CSRF token; any other browser request is refused below.
+    const consoleActor = ctx.console.sessionActor(req);
     // A browser page must never drive the admin API (CSRF with an admin
     // client certificate installed in the browser): browsers send Origin /
     // Sec-Fetch-Site on such requests; the CLI and scripts do not.
     if (
-      req.headers.origin !== undefined ||
-      (req.headers['sec-fetch-site'] !== undefined && req.headers['sec-fetch-site'] !== 'none')
+      consoleActor === undefined &&
+      (req.headers.origin !== undefined ||
+        (req.headers['sec-fetch-site'] !== undefined && req.headers['sec-fetch-site'] !== 'none'))
     ) {
       throw fail(
         403,
@@ -785,7 +815,7 @@ async function handle(
         'Call it from the CLI or a script.',
       );
     }
-    actor = authenticate(req, ctx);
+    actor = consoleActor ?? authenticate(req, ctx);
     let allowed: string[] = [];
     for (const route of ROUTES) {
       const m = route.re.exec(path);
@@ -866,7 +896,7 @@ function statusOf(err: MtlsError): number {
 }
 
 async function readiness(
-  ctx: HandlerContext,
+  ctx: Pick<HandlerContext, 'registry' | 'ready'>,
 ): Promise<{ ok: boolean; version?: number; detail?: string }> {
   try {
     const version = await ctx.registry.version();
