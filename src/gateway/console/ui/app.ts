@@ -310,7 +310,8 @@ async function render(): Promise<void> {
     h('span', {}, `Signed in (${session.actor})`),
     h('button', { class: 'secondary', type: 'button', onclick: () => void logout() }, 'Sign out'),
   );
-  const [, page = 'overview', arg] = (location.hash || '#/overview').split('/').map(decodeURIComponent);
+  const route = (location.hash || '#/overview').split('?')[0] ?? '';
+  const [, page = 'overview', arg] = route.split('/').map(decodeURIComponent);
   for (const a of document.querySelectorAll('nav a'))
     if (a.getAttribute('href') === `#/${page}`) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
