@@ -26,7 +26,8 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
     fix: 'The institution calls only from the static IPs it gave you; register the new address (or CIDR) on its page if it is really theirs.',
   },
   institution_suspended: {
-    meaning: 'The institution is suspended, so its calls are refused whatever certificate they carry.',
+    meaning:
+      'The institution is suspended, so its calls are refused whatever certificate they carry.',
     fix: 'Activate the institution once the reason for the suspension is settled.',
   },
   tls_version: {
@@ -38,7 +39,8 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
     fix: 'The institution must configure its client with the certificate and key (the .pfx) issued by its registered CA.',
   },
   unknown_ca: {
-    meaning: 'The client certificate was not issued by any CA registered for the institution calling from this address.',
+    meaning:
+      'The client certificate was not issued by any CA registered for the institution calling from this address.',
     fix: 'The institution must use a certificate from its registered CA, or send you the chain of the CA it now uses to register.',
   },
   expired: {
@@ -58,7 +60,8 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
     fix: 'The institution must issue a client certificate with extendedKeyUsage clientAuth.',
   },
   pinned_rule_mismatch: {
-    meaning: "The certificate chains to the institution's CA but matches none of its pinned rules (subject CN, O or fingerprint).",
+    meaning:
+      "The certificate chains to the institution's CA but matches none of its pinned rules (subject CN, O or fingerprint).",
     fix: 'The institution must use the pinned certificate, or you update the pinned rules on its page.',
   },
   handshake_timeout: {
@@ -74,7 +77,8 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
     fix: "Nothing on the institution's side; the provider's API team should look at the upstream.",
   },
   bad_certificate: {
-    meaning: "The certificate chains to the institution's CA but fails the gateway's certificate policy (unparseable, weak digest, bad signature).",
+    meaning:
+      "The certificate chains to the institution's CA but fails the gateway's certificate policy (unparseable, weak digest, bad signature).",
     fix: 'The institution must issue a new certificate with a SHA-256 (or stronger) signature.',
   },
   ca_certificate: {
@@ -86,15 +90,18 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
     fix: 'The institution must issue a certificate with at least RSA-2048 or EC P-256.',
   },
   registry_unavailable: {
-    meaning: 'The gateway could not read its registry for too long, so it refused every call (fail closed).',
+    meaning:
+      'The gateway could not read its registry for too long, so it refused every call (fail closed).',
     fix: "Nothing on the institution's side; the provider's operator must restore the registry.",
   },
   proxy_untrusted: {
-    meaning: 'A PROXY protocol header came from a peer outside trustedProxies (or, with required, any connection from such a peer).',
+    meaning:
+      'A PROXY protocol header came from a peer outside trustedProxies (or, with required, any connection from such a peer).',
     fix: "The provider's operator must list the balancer in trustedProxies, or the peer must not send PROXY headers.",
   },
   proxy_header_missing: {
-    meaning: "PROXY protocol is required and a trusted balancer's connection did not start with a header.",
+    meaning:
+      "PROXY protocol is required and a trusted balancer's connection did not start with a header.",
     fix: "The provider's operator must turn send-proxy on at the balancer.",
   },
   proxy_header_invalid: {
@@ -102,7 +109,8 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
     fix: "The provider's operator must check the balancer's PROXY protocol settings.",
   },
   crl_expired: {
-    meaning: "The institution's CRL is past its nextUpdate and no fresh one has arrived, so revocation status is unknown.",
+    meaning:
+      "The institution's CRL is past its nextUpdate and no fresh one has arrived, so revocation status is unknown.",
     fix: 'The institution must publish a fresh CRL (or you upload it), and check the CRL URL the gateway downloads from.',
   },
 };

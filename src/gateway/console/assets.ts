@@ -44,11 +44,15 @@ export async function loadConsoleAssets(dir: string): Promise<Map<string, Consol
     try {
       out.set(name, { body: await readFile(join(dir, name)), type });
     } catch (e) {
-      throw new MtlsError('MTLS_CONFIG_INVALID', `the console asset ${join(dir, name)} is missing`, {
-        subject: 'console',
-        cause: e,
-        hint: 'Build the package (npm run build) so that dist/gateway/console/assets exists.',
-      });
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `the console asset ${join(dir, name)} is missing`,
+        {
+          subject: 'console',
+          cause: e,
+          hint: 'Build the package (npm run build) so that dist/gateway/console/assets exists.',
+        },
+      );
     }
   }
   return out;

@@ -156,7 +156,9 @@ function errorOf(e: unknown): MtlsError {
   return toMtlsError(e);
 }
 
-const isReason = (v: string): v is AuditReason => (AUDIT_REASONS as readonly string[]).includes(v);
+const isReason = (v: string): v is AuditReason =>
+  // Widening the closed tuple to string[] only to ask includes(); the guard narrows back.
+  (AUDIT_REASONS as readonly string[]).includes(v);
 
 /** Reads the audit filter of a console request (institution, ip, outcome, reason, from, to). */
 function auditFilter(p: URLSearchParams): AuditQuery {
@@ -252,7 +254,8 @@ async function activity(
   for (const row of await registry.auditPerMinute(new Date(start).toISOString())) {
     const b = buckets.get(row.minute);
     if (b) b[row.outcome] += row.count;
-    if (row.outcome === 'rejected') reasons.set(row.reason, (reasons.get(row.reason) ?? 0) + row.count);
+    if (row.outcome === 'rejected')
+      reasons.set(row.reason, (reasons.get(row.reason) ?? 0) + row.count);
   }
   return {
     perMinute: [...buckets.values()],
@@ -265,9 +268,7 @@ async function activity(
 
 /** A file name fit to appear in messages: printable, short. */
 const sourceName = (name: string | null): string =>
-  name === null || name.trim() === ''
-    ? 'upload'
-    : name.replace(/[^\w.\- ]/g, '_').slice(0, 100);
+  name === null || name.trim() === '' ? 'upload' : name.replace(/[^\w.\- ]/g, '_').slice(0, 100);
 
 /**
  * Creates the console. Unbuilt assets do not stop the admin API: the console
@@ -292,9 +293,17 @@ export async function createConsole(
   /** The session of a console API call: cookie, CSRF header, same origin. */
   const requireSession = (req: IncomingMessage): ConsoleSession => {
     const s = sessions.fromRequest(req);
-    if (!s) throw refuse(401, 'not signed in to the console (no session, or it expired)', 'Sign in again.');
+    if (!s)
+      throw refuse(
+        401,
+        'not signed in to the console (no session, or it expired)',
+        'Sign in again.',
+      );
     const csrf = req.headers[CSRF_HEADER];
-    if (!sameOrigin(req, deps.tls) || !sameSecret(typeof csrf === 'string' ? csrf : undefined, s.csrf))
+    if (
+      !sameOrigin(req, deps.tls) ||
+      !sameSecret(typeof csrf === 'string' ? csrf : undefined, s.csrf)
+    )
       throw refuse(
         403,
         'the request did not come from the console page (missing or wrong CSRF token, or another origin)',
@@ -325,7 +334,10 @@ export async function createConsole(
       let token: unknown;
       try {
         const parsed: unknown = JSON.parse((await deps.readBody(req)).toString('utf8'));
-        token = typeof parsed === 'object' && parsed !== null && 'token' in parsed ? parsed.token : undefined;
+        token =
+          typeof parsed === 'object' && parsed !== null && 'token' in parsed
+            ? parsed.token
+            : undefined;
       } catch {
         throw refuse(400, 'the sign-in body is not JSON');
       }
@@ -339,7 +351,8 @@ export async function createConsole(
     if (name === 'session' && method === 'GET') {
       const existing = sessions.fromRequest(req);
       if (existing) return sendJson(res, 200, sessionBody(existing));
-      if (!sameOrigin(req, deps.tls)) throw refuse(403, 'the console session is not served to another origin');
+      if (!sameOrigin(req, deps.tls))
+        throw refuse(403, 'the console session is not served to another origin');
       let actor: string;
       try {
         // Only a client certificate can sign in here: the page sends no token.
@@ -409,8 +422,7 @@ export async function createConsole(
           crls: t.crls.length,
           rules: t.rules.length,
           // The oldest CRL's thisUpdate: the age that matters is the stalest one.
-          crlThisUpdate:
-            t.crls.map((c) => c.thisUpdate).sort()[0] ?? null,
+          crlThisUpdate: t.crls.map((c) => c.thisUpdate).sort()[0] ?? null,
           lastAccepted: lastOf(t.institution.id, 'accepted'),
           lastRejected: lastOf(t.institution.id, 'rejected'),
         })),
@@ -448,7 +460,10 @@ export async function createConsole(
     }
     if (name === 'audit') {
       const q = auditFilter(url.searchParams);
-      const pageSize = Math.min(200, intParam(url.searchParams.get('pageSize') ?? '50', 'pageSize') || 50);
+      const pageSize = Math.min(
+        200,
+        intParam(url.searchParams.get('pageSize') ?? '50', 'pageSize') || 50,
+      );
       const page = Math.max(1, intParam(url.searchParams.get('page') ?? '1', 'page'));
       const rows = await registry.queryAudit({
         ...q,
@@ -494,11 +509,17 @@ export async function createConsole(
         if (path.startsWith('/console/api/')) {
           return await api(req, res, url, path.slice('/console/api/'.length));
         }
-        const file = path === '/console/' ? 'index.html' : /^\/console\/assets\/([\w.-]+)$/.exec(path)?.[1];
+        const file =
+          path === '/console/' ? 'index.html' : /^\/console\/assets\/([\w.-]+)$/.exec(path)?.[1];
         if (assets instanceof MtlsError) throw new ConsoleHttpError(503, assets);
         const asset = file === undefined ? undefined : assets.get(file);
-        if (!asset) throw new ConsoleHttpError(404, new MtlsError('MTLS_NOT_FOUND', `no console page at ${path}`));
-        if (method !== 'GET' && method !== 'HEAD') throw refuse(405, `${method} is not allowed on ${path}`);
+        if (!asset)
+          throw new ConsoleHttpError(
+            404,
+            new MtlsError('MTLS_NOT_FOUND', `no console page at ${path}`),
+          );
+        if (method !== 'GET' && method !== 'HEAD')
+          throw refuse(405, `${method} is not allowed on ${path}`);
         res.writeHead(200, {
           ...PAGE_HEADERS,
           'content-type': asset.type,
@@ -520,7 +541,10 @@ export async function createConsole(
       const s = sessions.fromRequest(req);
       if (!s) return undefined;
       const csrf = req.headers[CSRF_HEADER];
-      if (!sameOrigin(req, deps.tls) || !sameSecret(typeof csrf === 'string' ? csrf : undefined, s.csrf))
+      if (
+        !sameOrigin(req, deps.tls) ||
+        !sameSecret(typeof csrf === 'string' ? csrf : undefined, s.csrf)
+      )
         return undefined;
       return `console:${s.actor}`;
     },

@@ -162,14 +162,21 @@ async function call<T>(
     headers['content-type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  const res = await fetch(url, { method, headers, body: payload ?? null, credentials: 'same-origin' });
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: payload ?? null,
+    credentials: 'same-origin',
+  });
+  // 204 answers (DELETE) are awaited for their completion only, never read.
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   const json: unknown = text ? JSON.parse(text) : undefined;
   if (!res.ok) {
     const err =
       typeof json === 'object' && json !== null && 'error' in json
-        ? (json.error as ApiErrorBody)
+        ? // Every error of the admin API and the console is {error: {code, message, hint}}.
+          (json.error as ApiErrorBody)
         : { code: `HTTP_${res.status}`, message: text || res.statusText };
     if (res.status === 401 && !url.endsWith('/login')) {
       session = undefined;
@@ -177,12 +184,15 @@ async function call<T>(
     }
     throw new ApiError(res.status, err);
   }
+  // The JSON shapes are the server's (src/gateway/console/handler.ts and the /v1 routes).
   return json as T;
 }
 
 function errorBox(e: unknown): HTMLElement {
   const body: ApiErrorBody =
-    e instanceof ApiError ? e.body : { code: 'ERROR', message: e instanceof Error ? e.message : String(e) };
+    e instanceof ApiError
+      ? e.body
+      : { code: 'ERROR', message: e instanceof Error ? e.message : String(e) };
   return h(
     'div',
     { class: 'error', role: 'alert' },
@@ -203,7 +213,13 @@ function age(iso: string | null | undefined): string {
   const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
   const abs = Math.abs(s);
   const text =
-    abs < 120 ? `${abs} s` : abs < 7200 ? `${Math.round(abs / 60)} min` : abs < 172800 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} days`;
+    abs < 120
+      ? `${abs} s`
+      : abs < 7200
+        ? `${Math.round(abs / 60)} min`
+        : abs < 172800
+          ? `${Math.round(abs / 3600)} h`
+          : `${Math.round(abs / 86400)} days`;
   return s >= 0 ? `${text} ago` : `in ${text}`;
 }
 const reasonText = (code: string): ReasonText | undefined => session?.reasons[code];
@@ -214,7 +230,9 @@ function reasonCell(code: string): HTMLElement {
     'td',
     {},
     h('code', {}, code),
-    t && code !== 'ok' ? h('div', {}, t.meaning, h('div', { class: 'muted' }, 'Fix: ', t.fix)) : null,
+    t && code !== 'ok'
+      ? h('div', {}, t.meaning, h('div', { class: 'muted' }, 'Fix: ', t.fix))
+      : null,
   );
 }
 
@@ -226,7 +244,13 @@ function auditTable(rows: AuditRecord[], caption: string): HTMLTableElement {
     h(
       'thead',
       {},
-      h('tr', {}, ['Time', 'Institution', 'IP', 'Outcome', 'Reason', 'Certificate', 'Request'].map((c) => h('th', { scope: 'col' }, c))),
+      h(
+        'tr',
+        {},
+        ['Time', 'Institution', 'IP', 'Outcome', 'Reason', 'Certificate', 'Request'].map((c) =>
+          h('th', { scope: 'col' }, c),
+        ),
+      ),
     ),
     h('tbody', {}, rows.map(auditRow)),
   );
@@ -241,7 +265,11 @@ function auditRow(r: AuditRecord): HTMLTableRowElement {
     h('td', { class: r.outcome === 'accepted' ? 'ok' : 'bad' }, r.outcome),
     reasonCell(r.reason),
     h('td', {}, r.subject ?? '—'),
-    h('td', {}, r.kind === 'request' ? `${r.method ?? ''} ${r.path ?? ''} ${r.status ?? ''}` : 'connection'),
+    h(
+      'td',
+      {},
+      r.kind === 'request' ? `${r.method ?? ''} ${r.path ?? ''} ${r.status ?? ''}` : 'connection',
+    ),
   );
 }
 
@@ -252,7 +280,13 @@ function renderLogin(message?: string): void {
   byId('nav').hidden = true;
   byId('who').replaceChildren();
   const error = h('div', {});
-  const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', required: true });
+  const input = h('input', {
+    id: 'token',
+    name: 'token',
+    type: 'password',
+    autocomplete: 'off',
+    required: true,
+  });
   const form = h(
     'form',
     {
@@ -276,7 +310,11 @@ function renderLogin(message?: string): void {
     main(),
     h('h1', {}, 'Sign in'),
     message ? h('p', { class: 'notice' }, message) : null,
-    h('p', {}, 'Paste the admin API token (the first line of the admin token file). It is exchanged for a session cookie and not kept by the page.'),
+    h(
+      'p',
+      {},
+      'Paste the admin API token (the first line of the admin token file). It is exchanged for a session cookie and not kept by the page.',
+    ),
     form,
     error,
   );
@@ -293,6 +331,9 @@ async function logout(): Promise<void> {
 }
 
 // ---- pages ---------------------------------------------------------------
+
+/** Read through a call so the compiler does not assume the session outlives an await. */
+const signedIn = (): boolean => session !== undefined;
 
 function stopPolling(): void {
   if (pollTimer !== undefined) window.clearInterval(pollTimer);
@@ -323,7 +364,8 @@ async function render(): Promise<void> {
     else if (page === 'audit') view = await auditPage();
     else view = await overviewPage();
   } catch (e) {
-    if (!session) return;
+    // A 401 inside a page has already shown the sign-in form.
+    if (!signedIn()) return;
     view = errorBox(e);
   }
   main().replaceChildren(view);
@@ -335,7 +377,9 @@ async function overviewPage(): Promise<Node> {
   const o = await call<Overview>('GET', '/console/api/overview');
   const accepted = o.perMinute.reduce((n, m) => n + m.accepted, 0);
   const rejected = o.perMinute.reduce((n, m) => n + m.rejected, 0);
-  const certDays = o.serverCertNotAfter ? Math.floor((Date.parse(o.serverCertNotAfter) - Date.now()) / 86400000) : null;
+  const certDays = o.serverCertNotAfter
+    ? Math.floor((Date.parse(o.serverCertNotAfter) - Date.now()) / 86400000)
+    : null;
   return h(
     'section',
     {},
@@ -343,34 +387,69 @@ async function overviewPage(): Promise<Node> {
     h(
       'div',
       { class: 'cards' },
-      h('div', { class: 'card' }, h('h2', {}, 'Readiness'), h('p', { class: o.ready.ok ? 'ok' : 'bad' }, o.ready.ok ? 'Ready' : `Not ready: ${o.ready.detail ?? ''}`)),
+      h(
+        'div',
+        { class: 'card' },
+        h('h2', {}, 'Readiness'),
+        h(
+          'p',
+          { class: o.ready.ok ? 'ok' : 'bad' },
+          o.ready.ok ? 'Ready' : `Not ready: ${o.ready.detail ?? ''}`,
+        ),
+      ),
       h(
         'div',
         { class: 'card' },
         h('h2', {}, 'Registry'),
         h('p', {}, `Version ${o.registryVersion ?? '—'}`),
-        o.trustStale ? h('p', { class: 'bad' }, 'Stale: the gateway cannot read the registry') : null,
+        o.trustStale
+          ? h('p', { class: 'bad' }, 'Stale: the gateway cannot read the registry')
+          : null,
         o.registryError ? h('p', { class: 'warn' }, `Last reload error: ${o.registryError}`) : null,
-        o.auditFailingSeconds !== null ? h('p', { class: 'bad' }, `Audit writes failing for ${o.auditFailingSeconds} s`) : null,
+        o.auditFailingSeconds !== null
+          ? h('p', { class: 'bad' }, `Audit writes failing for ${o.auditFailingSeconds} s`)
+          : null,
       ),
       h(
         'div',
         { class: 'card' },
         h('h2', {}, 'Server certificate'),
-        h('p', { class: certDays !== null && certDays < 30 ? 'bad' : '' }, o.serverCertNotAfter ? `Expires ${when(o.serverCertNotAfter)} (${certDays} days)` : 'Not known to the admin listener'),
+        h(
+          'p',
+          { class: certDays !== null && certDays < 30 ? 'bad' : '' },
+          o.serverCertNotAfter
+            ? `Expires ${when(o.serverCertNotAfter)} (${certDays} days)`
+            : 'Not known to the admin listener',
+        ),
       ),
     ),
     h('h2', {}, 'Connections per minute, last hour'),
-    chart(o.perMinute, `${accepted} accepted and ${rejected} rejected connections in the last hour`),
-    h('p', { class: 'legend' }, h('span', {}, h('span', { class: 'swatch', style: 'background:#17632a' }), `Accepted (${accepted})`), h('span', {}, h('span', { class: 'swatch', style: 'background:#a4161a' }), `Rejected (${rejected})`)),
+    chart(
+      o.perMinute,
+      `${accepted} accepted and ${rejected} rejected connections in the last hour`,
+    ),
+    h(
+      'p',
+      { class: 'legend' },
+      h('span', {}, h('span', { class: 'swatch accepted' }), `Accepted (${accepted})`),
+      h('span', {}, h('span', { class: 'swatch rejected' }), `Rejected (${rejected})`),
+    ),
     h('h2', {}, 'Top rejection reasons, last hour'),
     o.topReasons.length === 0
       ? h('p', {}, 'No rejections in the last hour.')
       : h(
           'table',
           {},
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Count'), h('th', { scope: 'col' }, 'Reason'))),
-          h('tbody', {}, o.topReasons.map((r) => h('tr', {}, h('td', {}, r.count), reasonCell(r.reason)))),
+          h(
+            'thead',
+            {},
+            h('tr', {}, h('th', { scope: 'col' }, 'Count'), h('th', { scope: 'col' }, 'Reason')),
+          ),
+          h(
+            'tbody',
+            {},
+            o.topReasons.map((r) => h('tr', {}, h('td', {}, r.count), reasonCell(r.reason))),
+          ),
         ),
   );
 }
@@ -381,7 +460,12 @@ function chart(rows: Overview['perMinute'], label: string): SVGElement {
   const mid = 100;
   const max = Math.max(1, ...rows.map((r) => Math.max(r.accepted, r.rejected)));
   const bw = w / Math.max(1, rows.length);
-  const root = svg('svg', { class: 'chart', viewBox: `0 0 ${w} 200`, role: 'img', 'aria-label': label });
+  const root = svg('svg', {
+    class: 'chart',
+    viewBox: `0 0 ${w} 200`,
+    role: 'img',
+    'aria-label': label,
+  });
   const title = svg('title', {});
   title.textContent = label;
   root.appendChild(title);
@@ -389,8 +473,14 @@ function chart(rows: Overview['perMinute'], label: string): SVGElement {
   rows.forEach((r, i) => {
     const a = (r.accepted / max) * 95;
     const b = (r.rejected / max) * 95;
-    if (a > 0) root.appendChild(svg('rect', { x: i * bw + 1, y: mid - a, width: bw - 2, height: a, fill: '#17632a' }));
-    if (b > 0) root.appendChild(svg('rect', { x: i * bw + 1, y: mid, width: bw - 2, height: b, fill: '#a4161a' }));
+    if (a > 0)
+      root.appendChild(
+        svg('rect', { x: i * bw + 1, y: mid - a, width: bw - 2, height: a, fill: '#17632a' }),
+      );
+    if (b > 0)
+      root.appendChild(
+        svg('rect', { x: i * bw + 1, y: mid, width: bw - 2, height: b, fill: '#a4161a' }),
+      );
   });
   return root;
 }
@@ -398,7 +488,12 @@ function chart(rows: Overview['perMinute'], label: string): SVGElement {
 async function institutionsPage(): Promise<Node> {
   const { items } = await call<{ items: InstitutionRow[] }>('GET', '/console/api/institutions');
   const error = h('div', {});
-  const id = h('input', { id: 'new-id', name: 'id', required: true, pattern: '[a-z0-9][a-z0-9-]*' });
+  const id = h('input', {
+    id: 'new-id',
+    name: 'id',
+    required: true,
+    pattern: '[a-z0-9][a-z0-9-]*',
+  });
   const name = h('input', { id: 'new-name', name: 'name', required: true });
   const add = h(
     'form',
@@ -429,7 +524,24 @@ async function institutionsPage(): Promise<Node> {
       'table',
       {},
       h('caption', { class: 'visually-hidden' }, 'Registered institutions'),
-      h('thead', {}, h('tr', {}, ['Institution', 'Status', 'CAs', 'IPs', 'CRL age', 'Last accepted', 'Last rejected', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          [
+            'Institution',
+            'Status',
+            'CAs',
+            'IPs',
+            'CRL age',
+            'Last accepted',
+            'Last rejected',
+            'Actions',
+          ].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -437,7 +549,12 @@ async function institutionsPage(): Promise<Node> {
           h(
             'tr',
             {},
-            h('td', {}, h('a', { href: `#/institutions/${encodeURIComponent(i.id)}` }, i.id), h('div', { class: 'muted' }, i.name)),
+            h(
+              'td',
+              {},
+              h('a', { href: `#/institutions/${encodeURIComponent(i.id)}` }, i.id),
+              h('div', { class: 'muted' }, i.name),
+            ),
             h('td', { class: i.status === 'active' ? 'ok' : 'bad' }, i.status),
             h('td', {}, i.chains),
             h('td', {}, i.ips),
@@ -483,7 +600,11 @@ function removeControl(id: string): HTMLElement {
       class: 'secondary',
       onclick: () => {
         const input = h('input', { id: `confirm-${id}`, autocomplete: 'off' });
-        const go = h('button', { type: 'submit', class: 'danger', disabled: true }, 'Remove for good');
+        const go = h(
+          'button',
+          { type: 'submit', class: 'danger', disabled: true },
+          'Remove for good',
+        );
         input.addEventListener('input', () => {
           go.disabled = input.value !== id;
         });
@@ -503,7 +624,12 @@ function removeControl(id: string): HTMLElement {
                 .catch((err: unknown) => wrap.append(errorBox(err)));
             },
           },
-          h('label', { for: `confirm-${id}` }, `Type ${id} to remove it and everything registered for it`, input),
+          h(
+            'label',
+            { for: `confirm-${id}` },
+            `Type ${id} to remove it and everything registered for it`,
+            input,
+          ),
           go,
         );
         wrap.replaceChildren(form);
@@ -517,7 +643,10 @@ function removeControl(id: string): HTMLElement {
 }
 
 async function institutionPage(id: string): Promise<Node> {
-  const d = await call<InstitutionDetail>('GET', `/console/api/institution?id=${encodeURIComponent(id)}`);
+  const d = await call<InstitutionDetail>(
+    'GET',
+    `/console/api/institution?id=${encodeURIComponent(id)}`,
+  );
   const base = `/v1/institutions/${encodeURIComponent(id)}`;
   const error = h('div', {});
   const act = (p: Promise<unknown>, done: string): void => {
@@ -526,31 +655,102 @@ async function institutionPage(id: string): Promise<Node> {
       void render();
     }).catch((err: unknown) => error.replaceChildren(errorBox(err)));
   };
-  const ip = h('input', { id: 'ip', name: 'cidr', required: true, placeholder: '203.0.113.7 or 203.0.113.0/28' });
-  const ruleKind = h('select', { id: 'rule-kind' }, ['subject_cn', 'subject_o', 'fingerprint_sha256'].map((k) => h('option', { value: k }, k)));
+  const ip = h('input', {
+    id: 'ip',
+    name: 'cidr',
+    required: true,
+    placeholder: '203.0.113.7 or 203.0.113.0/28',
+  });
+  const ruleKind = h(
+    'select',
+    { id: 'rule-kind' },
+    ['subject_cn', 'subject_o', 'fingerprint_sha256'].map((k) => h('option', { value: k }, k)),
+  );
   const ruleValue = h('input', { id: 'rule-value', required: true });
   return h(
     'section',
     {},
     h('p', {}, h('a', { href: '#/institutions' }, '← Institutions')),
     h('h1', {}, `${d.institution.name} (${d.institution.id})`),
-    h('p', {}, 'Status: ', h('strong', { class: d.institution.status === 'active' ? 'ok' : 'bad' }, d.institution.status), ' ', statusButton(id, d.institution.status)),
+    h(
+      'p',
+      {},
+      'Status: ',
+      h(
+        'strong',
+        { class: d.institution.status === 'active' ? 'ok' : 'bad' },
+        d.institution.status,
+      ),
+      ' ',
+      statusButton(id, d.institution.status),
+    ),
     error,
     h('h2', {}, 'CA chains'),
     h('p', {}, h('a', { href: `#/onboard/${encodeURIComponent(id)}` }, 'Onboard a CA chain…')),
-    d.chains.length === 0 ? h('p', {}, 'No CA chain yet: calls from this institution are refused until one is onboarded.') : null,
+    d.chains.length === 0
+      ? h(
+          'p',
+          {},
+          'No CA chain yet: calls from this institution are refused until one is onboarded.',
+        )
+      : null,
     d.chains.map((c) =>
       h(
         'div',
         { class: 'card chain' },
         h('h3', {}, `Chain ${c.id}: ${c.subject}`),
         h('p', {}, `Earliest notAfter ${when(c.notAfter)} · added ${when(c.createdAt)}`),
-        certTable(c.certificates ?? c.fingerprints.map((f, i) => ({ position: i + 1, subject: i === c.fingerprints.length - 1 ? c.subject : '', issuer: '', fingerprint: f, notBefore: '', notAfter: '', key: '', signatureAlgorithm: '', selfSigned: false }))),
-        h('button', { type: 'button', class: 'secondary', onclick: () => act(call('DELETE', `${base}/cas/${c.id}`), `Chain ${c.id} removed`) }, `Remove chain ${c.id}`),
+        certTable(
+          c.certificates ??
+            c.fingerprints.map((f, i) => ({
+              position: i + 1,
+              subject: i === c.fingerprints.length - 1 ? c.subject : '',
+              issuer: '',
+              fingerprint: f,
+              notBefore: '',
+              notAfter: '',
+              key: '',
+              signatureAlgorithm: '',
+              selfSigned: false,
+            })),
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            onclick: () => act(call('DELETE', `${base}/cas/${c.id}`), `Chain ${c.id} removed`),
+          },
+          `Remove chain ${c.id}`,
+        ),
       ),
     ),
     h('h2', {}, 'IPs and CIDRs'),
-    h('ul', {}, d.ips.map((r) => h('li', {}, h('code', {}, r.cidr), ' ', h('button', { type: 'button', class: 'secondary', onclick: () => act(call('DELETE', `${base}/ips?cidr=${encodeURIComponent(r.cidr)}`), `${r.cidr} removed`) }, `Remove ${r.cidr}`)))),
+    h(
+      'ul',
+      {},
+      d.ips.map((r) =>
+        h(
+          'li',
+          {},
+          h('code', {}, r.cidr),
+          ' ',
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              onclick: () =>
+                act(
+                  call('DELETE', `${base}/ips?cidr=${encodeURIComponent(r.cidr)}`),
+                  `${r.cidr} removed`,
+                ),
+            },
+            `Remove ${r.cidr}`,
+          ),
+        ),
+      ),
+    ),
     d.ips.length === 0 ? h('p', {}, 'No address yet.') : null,
     h(
       'form',
@@ -570,20 +770,84 @@ async function institutionPage(id: string): Promise<Node> {
       : h(
           'table',
           {},
-          h('thead', {}, h('tr', {}, ['Issuer', 'thisUpdate', 'Age', 'nextUpdate'].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, d.crls.map((c) => h('tr', {}, h('td', {}, c.issuer), h('td', {}, when(c.thisUpdate)), h('td', {}, age(c.thisUpdate)), h('td', { class: c.nextUpdate && Date.parse(c.nextUpdate) < Date.now() ? 'bad' : '' }, when(c.nextUpdate))))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Issuer', 'thisUpdate', 'Age', 'nextUpdate'].map((c) =>
+                h('th', { scope: 'col' }, c),
+              ),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            d.crls.map((c) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, c.issuer),
+                h('td', {}, when(c.thisUpdate)),
+                h('td', {}, age(c.thisUpdate)),
+                h(
+                  'td',
+                  { class: c.nextUpdate && Date.parse(c.nextUpdate) < Date.now() ? 'bad' : '' },
+                  when(c.nextUpdate),
+                ),
+              ),
+            ),
+          ),
         ),
-    d.crlSources.length ? h('ul', {}, d.crlSources.map((s) => h('li', {}, `${s.url} — last download ${s.lastStatus ?? 'not yet'}, last good ${when(s.lastGoodAt)}`))) : null,
+    d.crlSources.length
+      ? h(
+          'ul',
+          {},
+          d.crlSources.map((s) =>
+            h(
+              'li',
+              {},
+              `${s.url} — last download ${s.lastStatus ?? 'not yet'}, last good ${when(s.lastGoodAt)}`,
+            ),
+          ),
+        )
+      : null,
     h('h2', {}, 'Pinned rules'),
-    d.rules.length === 0 ? h('p', {}, 'No pinned rule: any certificate from the registered CAs is accepted.') : null,
-    h('ul', {}, d.rules.map((r) => h('li', {}, h('code', {}, `${r.kind} = ${r.value}`), ' ', h('button', { type: 'button', class: 'secondary', onclick: () => act(call('DELETE', `${base}/rules/${r.id}`), 'Rule removed') }, 'Remove rule')))),
+    d.rules.length === 0
+      ? h('p', {}, 'No pinned rule: any certificate from the registered CAs is accepted.')
+      : null,
+    h(
+      'ul',
+      {},
+      d.rules.map((r) =>
+        h(
+          'li',
+          {},
+          h('code', {}, `${r.kind} = ${r.value}`),
+          ' ',
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              onclick: () => act(call('DELETE', `${base}/rules/${r.id}`), 'Rule removed'),
+            },
+            'Remove rule',
+          ),
+        ),
+      ),
+    ),
     h(
       'form',
       {
         class: 'inline',
         onsubmit: (e) => {
           e.preventDefault();
-          act(call('POST', `${base}/rules`, { kind: ruleKind.value, value: ruleValue.value.trim() }), 'Rule added');
+          act(
+            call('POST', `${base}/rules`, { kind: ruleKind.value, value: ruleValue.value.trim() }),
+            'Rule added',
+          );
         },
       },
       h('label', { for: 'rule-kind' }, 'Rule', ruleKind),
@@ -591,8 +855,18 @@ async function institutionPage(id: string): Promise<Node> {
       h('button', { type: 'submit' }, 'Add rule'),
     ),
     h('h2', {}, 'Recent audit records'),
-    d.audit.length ? auditTable(d.audit, `Recent audit records of ${id}`) : h('p', {}, 'No call recorded yet.'),
-    h('p', {}, h('a', { href: `#/audit?institution=${encodeURIComponent(id)}` }, 'All audit records of this institution')),
+    d.audit.length
+      ? auditTable(d.audit, `Recent audit records of ${id}`)
+      : h('p', {}, 'No call recorded yet.'),
+    h(
+      'p',
+      {},
+      h(
+        'a',
+        { href: `#/audit?institution=${encodeURIComponent(id)}` },
+        'All audit records of this institution',
+      ),
+    ),
   );
 }
 
@@ -600,7 +874,17 @@ function certTable(certs: CertInfo[]): HTMLTableElement {
   return h(
     'table',
     { class: 'certs' },
-    h('thead', {}, h('tr', {}, ['#', 'Subject', 'Key', 'notAfter', 'SHA-256 fingerprint'].map((c) => h('th', { scope: 'col' }, c)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['#', 'Subject', 'Key', 'notAfter', 'SHA-256 fingerprint'].map((c) =>
+          h('th', { scope: 'col' }, c),
+        ),
+      ),
+    ),
     h(
       'tbody',
       {},
@@ -609,7 +893,14 @@ function certTable(certs: CertInfo[]): HTMLTableElement {
           'tr',
           {},
           h('td', {}, c.position),
-          h('td', {}, c.subject, c.issuer && !c.selfSigned ? h('div', { class: 'muted' }, `issued by ${c.issuer}`) : null),
+          h(
+            'td',
+            {},
+            c.subject,
+            c.issuer && !c.selfSigned
+              ? h('div', { class: 'muted' }, `issued by ${c.issuer}`)
+              : null,
+          ),
           h('td', {}, c.key || '—'),
           h('td', {}, when(c.notAfter || null)),
           h('td', {}, h('span', { class: 'fingerprint' }, colonHex(c.fingerprint))),
@@ -621,8 +912,17 @@ function certTable(certs: CertInfo[]): HTMLTableElement {
 
 function onboardPage(id: string): Node {
   const result = h('div', { 'aria-live': 'polite' });
-  const file = h('input', { id: 'chain-file', type: 'file', accept: '.pem,.crt,.cer,.der,.p7b,application/x-pem-file,application/pkix-cert' });
-  const expected = h('input', { id: 'expected-fp', size: 70, autocomplete: 'off', placeholder: 'AB:CD:… (read over the phone)' });
+  const file = h('input', {
+    id: 'chain-file',
+    type: 'file',
+    accept: '.pem,.crt,.cer,.der,.p7b,application/x-pem-file,application/pkix-cert',
+  });
+  const expected = h('input', {
+    id: 'expected-fp',
+    size: 70,
+    autocomplete: 'off',
+    placeholder: 'AB:CD:… (read over the phone)',
+  });
   const store = h('button', { type: 'button', disabled: true }, 'Store this chain');
   let current: { data: ArrayBuffer; name: string; fingerprints: string[] } | undefined;
   const matchNote = h('p', {});
@@ -640,7 +940,13 @@ function onboardPage(id: string): Node {
     }
     const ok = current.fingerprints.includes(want);
     matchNote.replaceChildren(
-      h('span', { class: ok ? 'ok' : 'bad', role: 'alert' }, ok ? 'The expected fingerprint matches a certificate of this chain.' : 'The expected fingerprint matches no certificate of this chain: do not store it.'),
+      h(
+        'span',
+        { class: ok ? 'ok' : 'bad', role: 'alert' },
+        ok
+          ? 'The expected fingerprint matches a certificate of this chain.'
+          : 'The expected fingerprint matches no certificate of this chain: do not store it.',
+      ),
     );
     store.disabled = !ok;
   };
@@ -651,7 +957,13 @@ function onboardPage(id: string): Node {
     result.replaceChildren(h('p', {}, `Checking ${f.name}…`));
     const data = await f.arrayBuffer();
     try {
-      const r = await call<{ ok: boolean; certificates?: CertInfo[]; fingerprints?: string[]; warnings?: string[]; error?: ApiErrorBody }>(
+      const r = await call<{
+        ok: boolean;
+        certificates?: CertInfo[];
+        fingerprints?: string[];
+        warnings?: string[];
+        error?: ApiErrorBody;
+      }>(
         'POST',
         `/console/api/validate-chain?institution=${encodeURIComponent(id)}&name=${encodeURIComponent(f.name)}`,
         undefined,
@@ -661,7 +973,17 @@ function onboardPage(id: string): Node {
         const err = r.error ?? { code: 'ERROR', message: 'refused' };
         result.replaceChildren(
           h('h2', {}, 'Refused'),
-          h('div', { class: 'error', role: 'alert' }, h('strong', {}, err.message), err.hint ? h('p', {}, err.hint) : null, h('p', { class: 'muted' }, `${err.code}${typeof err.details?.check === 'string' ? ` · check: ${err.details.check}` : ''}`)),
+          h(
+            'div',
+            { class: 'error', role: 'alert' },
+            h('strong', {}, err.message),
+            err.hint ? h('p', {}, err.hint) : null,
+            h(
+              'p',
+              { class: 'muted' },
+              `${err.code}${typeof err.details?.check === 'string' ? ` · check: ${err.details.check}` : ''}`,
+            ),
+          ),
           h('p', {}, 'Nothing was stored.'),
         );
         return;
@@ -670,7 +992,11 @@ function onboardPage(id: string): Node {
       fill(
         result,
         h('h2', {}, 'Checks passed'),
-        h('p', {}, `${r.certificates.length} certificate(s), issuing CA first. Nothing is stored until you press Store.`),
+        h(
+          'p',
+          {},
+          `${r.certificates.length} certificate(s), issuing CA first. Nothing is stored until you press Store.`,
+        ),
         certTable(r.certificates),
         (r.warnings ?? []).map((w) => h('p', { class: 'warn' }, `Warning: ${w}`)),
       );
@@ -699,24 +1025,39 @@ function onboardPage(id: string): Node {
   store.addEventListener('click', () => {
     if (!current) return;
     const c = current;
-    call<{ chain: { id: number }; certificates: CertInfo[] }>('POST', `/v1/institutions/${encodeURIComponent(id)}/cas?source=${encodeURIComponent(c.name)}`, undefined, { data: c.data, type: 'application/octet-stream' })
+    call<{ chain: { id: number }; certificates: CertInfo[] }>(
+      'POST',
+      `/v1/institutions/${encodeURIComponent(id)}/cas?source=${encodeURIComponent(c.name)}`,
+      undefined,
+      { data: c.data, type: 'application/octet-stream' },
+    )
       .then((r) => {
         current = undefined;
         store.disabled = true;
         result.replaceChildren(
-          h('div', { class: 'notice', role: 'status' }, h('strong', {}, `Stored as chain ${r.chain.id}.`)),
+          h(
+            'div',
+            { class: 'notice', role: 'status' },
+            h('strong', {}, `Stored as chain ${r.chain.id}.`),
+          ),
           certTable(r.certificates),
           h('p', {}, h('a', { href: `#/institutions/${encodeURIComponent(id)}` }, `Back to ${id}`)),
         );
       })
-      .catch((err: unknown) => result.replaceChildren(errorBox(err), h('p', {}, 'Nothing was stored.')));
+      .catch((err: unknown) =>
+        result.replaceChildren(errorBox(err), h('p', {}, 'Nothing was stored.')),
+      );
   });
   return h(
     'section',
     {},
     h('p', {}, h('a', { href: `#/institutions/${encodeURIComponent(id)}` }, `← ${id}`)),
     h('h1', {}, `Onboard a CA chain for ${id}`),
-    h('p', {}, 'The file (PEM or DER) is checked by the same onboarding checks as `mtls gateway ca add` before anything is stored. A file holding a private key is refused.'),
+    h(
+      'p',
+      {},
+      'The file (PEM or DER) is checked by the same onboarding checks as `mtls gateway ca add` before anything is stored. A file holding a private key is refused.',
+    ),
     h('label', { for: 'chain-file' }, 'Chain file (PEM or DER)', file),
     drop,
     h('label', { for: 'expected-fp' }, 'Expected SHA-256 fingerprint (optional)', expected),
@@ -729,11 +1070,28 @@ function onboardPage(id: string): Node {
 async function auditPage(): Promise<Node> {
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
   const page = Math.max(1, Number(params.get('page') ?? '1') || 1);
-  const { items: institutions } = await call<{ items: InstitutionRow[] }>('GET', '/console/api/institutions');
-  const inst = h('select', { id: 'f-institution', name: 'institution' }, h('option', { value: '' }, 'Any'), institutions.map((i) => h('option', { value: i.id }, i.id)));
+  const { items: institutions } = await call<{ items: InstitutionRow[] }>(
+    'GET',
+    '/console/api/institutions',
+  );
+  const inst = h(
+    'select',
+    { id: 'f-institution', name: 'institution' },
+    h('option', { value: '' }, 'Any'),
+    institutions.map((i) => h('option', { value: i.id }, i.id)),
+  );
   const ip = h('input', { id: 'f-ip', name: 'ip', size: 16 });
-  const outcome = h('select', { id: 'f-outcome', name: 'outcome' }, ['', 'accepted', 'rejected'].map((o) => h('option', { value: o }, o || 'Any')));
-  const reason = h('select', { id: 'f-reason', name: 'reason' }, h('option', { value: '' }, 'Any'), Object.keys(session?.reasons ?? {}).map((r) => h('option', { value: r }, r)));
+  const outcome = h(
+    'select',
+    { id: 'f-outcome', name: 'outcome' },
+    ['', 'accepted', 'rejected'].map((o) => h('option', { value: o }, o || 'Any')),
+  );
+  const reason = h(
+    'select',
+    { id: 'f-reason', name: 'reason' },
+    h('option', { value: '' }, 'Any'),
+    Object.keys(session?.reasons ?? {}).map((r) => h('option', { value: r }, r)),
+  );
   const from = h('input', { id: 'f-from', name: 'from', type: 'datetime-local', step: 1 });
   const to = h('input', { id: 'f-to', name: 'to', type: 'datetime-local', step: 1 });
   inst.value = params.get('institution') ?? '';
@@ -760,7 +1118,10 @@ async function auditPage(): Promise<Node> {
   const q = filter();
   q.set('page', String(page));
   q.set('pageSize', '50');
-  const r = await call<{ items: AuditRecord[]; hasMore: boolean }>('GET', `/console/api/audit?${q.toString()}`);
+  const r = await call<{ items: AuditRecord[]; hasMore: boolean }>(
+    'GET',
+    `/console/api/audit?${q.toString()}`,
+  );
   const table = auditTable(r.items, 'Audit records, newest first');
   const tbody = table.tBodies[0];
   const go = (p: number): void => {
@@ -787,7 +1148,9 @@ async function auditPage(): Promise<Node> {
     }, 2000);
   }
   const csv = async (): Promise<void> => {
-    const res = await fetch(`/console/api/audit.csv?${filter().toString()}`, { headers: { 'x-mtls-csrf': session?.csrf ?? '' } });
+    const res = await fetch(`/console/api/audit.csv?${filter().toString()}`, {
+      headers: { 'x-mtls-csrf': session?.csrf ?? '' },
+    });
     if (!res.ok) throw new Error(`CSV export failed (${res.status})`);
     const url = URL.createObjectURL(await res.blob());
     const a = h('a', { href: url, download: 'audit.csv' });
@@ -820,18 +1183,39 @@ async function auditPage(): Promise<Node> {
     h(
       'p',
       {},
-      h('label', { for: 'live', style: 'flex-direction:row' }, live, ' Live updates (newest records appear on page 1)'),
+      h(
+        'label',
+        { for: 'live', class: 'check' },
+        live,
+        ' Live updates (newest records appear on page 1)',
+      ),
       ' ',
-      h('button', { type: 'button', class: 'secondary', onclick: () => void csv().catch((e: unknown) => main().prepend(errorBox(e))) }, 'Export CSV'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          onclick: () => void csv().catch((e: unknown) => main().prepend(errorBox(e))),
+        },
+        'Export CSV',
+      ),
     ),
     table,
     r.items.length === 0 ? h('p', {}, 'No record matches.') : null,
     h(
       'nav',
       { 'aria-label': 'Pages' },
-      h('button', { type: 'button', class: 'secondary', disabled: page <= 1, onclick: () => go(page - 1) }, 'Previous page'),
+      h(
+        'button',
+        { type: 'button', class: 'secondary', disabled: page <= 1, onclick: () => go(page - 1) },
+        'Previous page',
+      ),
       ` Page ${page} `,
-      h('button', { type: 'button', class: 'secondary', disabled: !r.hasMore, onclick: () => go(page + 1) }, 'Next page'),
+      h(
+        'button',
+        { type: 'button', class: 'secondary', disabled: !r.hasMore, onclick: () => go(page + 1) },
+        'Next page',
+      ),
     ),
   );
 }
