@@ -305,6 +305,12 @@ describe(
       );
       await nav('Audit trail').click();
       await page.locator('table.audit tr', { hasText: 'institution_suspended' }).first().waitFor();
+      // The overview now has traffic: bars, counts and the top rejection reasons.
+      await nav('Overview').click();
+      await page.getByText(/Accepted \([1-9]\d*\)/).waitFor();
+      await page.locator('table', { hasText: 'institution_suspended' }).waitFor();
+      assert.ok((await page.locator('svg.chart rect').count()) >= 1);
+      await shot('overview-traffic');
     });
 
     it('refuses a cross-site POST carrying the session cookie, and a same-site call without the CSRF token', async () => {
@@ -350,7 +356,8 @@ describe(
       assert.equal(api.status(), 403);
       // The session survived all of it.
       await page.reload();
-      await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
+      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).waitFor();
     });
 
     it('removes an institution only after its id is typed, and signs out', async () => {

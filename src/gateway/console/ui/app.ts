@@ -463,6 +463,7 @@ function chart(rows: Overview['perMinute'], label: string): SVGElement {
   const root = svg('svg', {
     class: 'chart',
     viewBox: `0 0 ${w} 200`,
+    preserveAspectRatio: 'none',
     role: 'img',
     'aria-label': label,
   });
