@@ -498,6 +498,7 @@ for (const backend of backends) {
             ip: '198.51.100.1',
           }),
           audit({ time: t('2030-01-01T10:03:00Z'), institutionId: 'beta' }),
+          audit({ time: t('2030-01-01T10:03:01Z'), institutionId: 'beta', kind: 'request' }),
         ]);
         const ips = (await reg.queryAudit({ ip: '203.0.113.7' })).map((r) => r.reason);
         assert.deepEqual(ips, ['unknown_ca', 'ok']);
@@ -534,6 +535,7 @@ for (const backend of backends) {
           },
           { minute: '2030-01-01T10:03', outcome: 'accepted', reason: 'ok', count: 1 },
         ]);
+        // Only connections are counted: the request record of 10:03 is not.
         assert.equal((await reg.auditPerMinute('2030-01-01T10:02:30Z')).length, 1);
         await assert.rejects(reg.auditPerMinute('soon'), assertCode('MTLS_BAD_ARGUMENT'));
 
@@ -543,7 +545,7 @@ for (const backend of backends) {
         assert.deepEqual(last, [
           { institutionId: 'acme', outcome: 'accepted', time: t('2030-01-01T10:00:40Z') },
           { institutionId: 'acme', outcome: 'rejected', time: t('2030-01-01T10:01:10Z') },
-          { institutionId: 'beta', outcome: 'accepted', time: t('2030-01-01T10:03:00Z') },
+          { institutionId: 'beta', outcome: 'accepted', time: t('2030-01-01T10:03:01Z') },
         ]);
       } finally {
         await reg.close();

@@ -961,7 +961,8 @@ export class SqlRegistry implements Registry {
   }
 
   /**
-   * Records since `since` counted per minute, outcome and reason. Times are
+   * Connection records since `since` (one per TLS connection; request
+   * records are left out) counted per minute, outcome and reason. Times are
    * stored as canonical ISO text, so the minute is its first 16 characters
    * in both stores.
    * @throws MTLS_BAD_ARGUMENT for a bad time
@@ -970,7 +971,7 @@ export class SqlRegistry implements Registry {
     const from = canonicalTime(since, 'since');
     const rows = await this.rows(
       'count the audit log per minute',
-      `SELECT substr(time, 1, 16) AS minute, outcome, reason, COUNT(*) AS n FROM audit_log WHERE time >= ? GROUP BY substr(time, 1, 16), outcome, reason ORDER BY minute`,
+      `SELECT substr(time, 1, 16) AS minute, outcome, reason, COUNT(*) AS n FROM audit_log WHERE time >= ? AND kind = 'connection' GROUP BY substr(time, 1, 16), outcome, reason ORDER BY minute`,
       [from],
     );
     return rows.map((r) => ({

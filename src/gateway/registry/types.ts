@@ -360,7 +360,7 @@ export interface Registry {
   appendAudit(records: AuditRecord[]): Promise<void>;
   queryAudit(query: AuditQuery): Promise<AuditRecord[]>;
   /**
-   * Records since `since` (ISO) counted per minute, outcome and reason,
+   * Connection records (not request records) since `since` (ISO) counted per minute, outcome and reason,
    * oldest minute first. @throws MTLS_BAD_ARGUMENT for a bad time
    */
   auditPerMinute(since: string): Promise<AuditMinuteCount[]>;
