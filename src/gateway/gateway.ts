@@ -399,6 +399,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         admin: cfg.admin,
         registry,
         logger,
+        health: healthState,
         ...(crlDownload ? { crlDownload } : {}),
         // Unauthenticated: the problems without their error text.
         ready: () => {

@@ -462,6 +462,80 @@ for (const backend of backends) {
         await reg.close();
       }
     });
+    it('filters the audit log by address, time range and id, pages it, and counts it per minute', async () => {
+      const reg = await backend.open('audit_console');
+      try {
+        const t = (iso: string): string => new Date(iso).toISOString();
+        await reg.appendAudit([
+          audit({ time: t('2030-01-01T10:00:05Z'), ip: '203.0.113.7' }),
+          audit({ time: t('2030-01-01T10:00:40Z'), ip: '203.0.113.8' }),
+          audit({
+            time: t('2030-01-01T10:01:10Z'),
+            outcome: 'rejected',
+            reason: 'unknown_ca',
+            ip: '203.0.113.7',
+          }),
+          audit({
+            time: t('2030-01-01T10:02:00Z'),
+            outcome: 'rejected',
+            reason: 'ip_not_registered',
+            institutionId: null,
+            ip: '198.51.100.1',
+          }),
+          audit({ time: t('2030-01-01T10:03:00Z'), institutionId: 'beta' }),
+          audit({ time: t('2030-01-01T10:03:01Z'), institutionId: 'beta', kind: 'request' }),
+        ]);
+        const ips = (await reg.queryAudit({ ip: '203.0.113.7' })).map((r) => r.reason);
+        assert.deepEqual(ips, ['unknown_ca', 'ok']);
+        const window = await reg.queryAudit({
+          since: '2030-01-01T10:00:30Z',
+          until: '2030-01-01T10:02:00Z',
+        });
+        assert.deepEqual(
+          window.map((r) => r.time),
+          [t('2030-01-01T10:01:10Z'), t('2030-01-01T10:00:40Z')],
+          'since is inclusive, until exclusive',
+        );
+        const all = await reg.queryAudit({});
+        const page2 = await reg.queryAudit({ limit: 2, offset: 2 });
+        assert.deepEqual(
+          page2.map((r) => r.id),
+          all.slice(2, 4).map((r) => r.id),
+        );
+        const oldest = all[all.length - 1]?.id ?? -1;
+        assert.equal((await reg.queryAudit({ afterId: oldest })).length, all.length - 1);
+        await assert.rejects(reg.queryAudit({ ip: 'x; DROP' }), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(reg.queryAudit({ offset: -1 }), assertCode('MTLS_BAD_ARGUMENT'));
+        await assert.rejects(reg.queryAudit({ until: 'later' }), assertCode('MTLS_BAD_ARGUMENT'));
+
+        const counts = await reg.auditPerMinute('2030-01-01T10:00:00Z');
+        assert.deepEqual(counts, [
+          { minute: '2030-01-01T10:00', outcome: 'accepted', reason: 'ok', count: 2 },
+          { minute: '2030-01-01T10:01', outcome: 'rejected', reason: 'unknown_ca', count: 1 },
+          {
+            minute: '2030-01-01T10:02',
+            outcome: 'rejected',
+            reason: 'ip_not_registered',
+            count: 1,
+          },
+          { minute: '2030-01-01T10:03', outcome: 'accepted', reason: 'ok', count: 1 },
+        ]);
+        // Only connections are counted: the request record of 10:03 is not.
+        assert.equal((await reg.auditPerMinute('2030-01-01T10:02:30Z')).length, 1);
+        await assert.rejects(reg.auditPerMinute('soon'), assertCode('MTLS_BAD_ARGUMENT'));
+
+        const last = (await reg.auditLastCalls()).sort((a, b) =>
+          `${a.institutionId}${a.outcome}`.localeCompare(`${b.institutionId}${b.outcome}`),
+        );
+        assert.deepEqual(last, [
+          { institutionId: 'acme', outcome: 'accepted', time: t('2030-01-01T10:00:40Z') },
+          { institutionId: 'acme', outcome: 'rejected', time: t('2030-01-01T10:01:10Z') },
+          { institutionId: 'beta', outcome: 'accepted', time: t('2030-01-01T10:03:01Z') },
+        ]);
+      } finally {
+        await reg.close();
+      }
+    });
     it('onboards through the library, refuses a CA registered elsewhere, and maps IPv4-mapped addresses', async () => {
       const a = await backend.open('onboard');
       const b = await backend.open('onboard');

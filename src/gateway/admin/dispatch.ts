@@ -45,7 +45,7 @@ export interface RouteResponse {
   headers?: Record<string, string>;
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit)
     throw fail(

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
+import type { HealthState } from '../health.js';
 import type { Registry } from '../registry/types.js';
 import { startAdminServer, type AdminServerOptions, type RunningAdmin } from './server.js';
 
@@ -19,6 +20,8 @@ export interface StartConfiguredAdminOptions {
   logger: Logger;
   /** Metrics and limits for CRL downloads asked for through the API. */
   crlDownload?: AdminServerOptions['crlDownload'];
+  /** The gateway's health, shown on the web console's overview. */
+  health?: () => HealthState;
 }
 
 /** True when the configuration turns the admin API on (it never starts without authentication). */
@@ -42,6 +45,7 @@ export function startConfiguredAdmin(options: StartConfiguredAdminOptions): Prom
     ...(a.keyFile ? { keyFile: a.keyFile } : {}),
     ready: options.ready,
     ...(options.crlDownload ? { crlDownload: options.crlDownload } : {}),
+    ...(options.health ? { console: { health: options.health } } : {}),
     onRequest: (entry) =>
       options.logger.info({ admin: entry }, `admin ${entry.method} ${entry.path} ${entry.status}`),
   });

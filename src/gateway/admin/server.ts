@@ -23,8 +23,9 @@ import { TLSSocket, type PeerCertificate } from 'node:tls';
 import { ERROR_CODES, MtlsError, toMtlsError } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
 import type { Registry } from '../registry/types.js';
-import { dispatch, fail, HttpError } from './dispatch.js';
+import { dispatch, fail, HttpError, readBody } from './dispatch.js';
 import { createLocalAdmin, type LocalAdminOptions, type RegistryAdmin } from './operations.js';
+import { createConsole, type ConsoleApp, type ConsoleOptions } from '../console/handler.js';
 
 /** Default admin listener port. */
 export const DEFAULT_ADMIN_PORT = 8444;
@@ -70,6 +71,8 @@ export interface AdminServerOptions {
   onRequest?: (entry: AdminRequestLog) => void;
   /** Log, metrics and limits for CRL downloads asked for through the API. */
   crlDownload?: LocalAdminOptions['crlDownload'];
+  /** Web console hook: what the console at /console/ shows beyond the registry. */
+  console?: ConsoleOptions;
 }
 
 /** A running admin API. */
@@ -181,16 +184,28 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
     options.registry,
     options.crlDownload ? { crlDownload: options.crlDownload } : {},
   );
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(req, res, {
-      admin,
+  const ctx: Omit<HandlerContext, 'console'> = {
+    admin,
+    registry: options.registry,
+    tokenHash,
+    certAuth: Boolean(clientCa),
+    bodyLimit,
+    ready: options.ready,
+    onRequest: options.onRequest,
+  };
+  // Web console hook: the console borrows this server's authentication, body limit and readiness.
+  const consoleApp = await createConsole(
+    {
       registry: options.registry,
-      tokenHash,
-      certAuth: Boolean(clientCa),
-      bodyLimit,
-      ready: options.ready,
-      onRequest: options.onRequest,
-    });
+      tls: useTls,
+      authenticate: (req, bearer) => authenticate(req, ctx, bearer),
+      readBody: (req) => readBody(req, bodyLimit),
+      readiness: () => readiness(ctx),
+    },
+    options.console,
+  );
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    void handle(req, res, { ...ctx, console: consoleApp });
   };
   let server: Server;
   if (options.certFile && options.keyFile) {
@@ -281,10 +296,17 @@ interface HandlerContext {
   bodyLimit: number;
   ready: AdminServerOptions['ready'];
   onRequest: AdminServerOptions['onRequest'];
+  /** Web console hook. */
+  console: ConsoleApp;
 }
 
 /** Who is calling: a valid admin client certificate, or the bearer token. */
-function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
+function authenticate(
+  req: IncomingMessage,
+  ctx: Omit<HandlerContext, 'console'>,
+  // Web console hook: the console's sign-in passes the token it was given.
+  header = req.headers.authorization,
+): string {
   const sock = req.socket;
   if (ctx.certAuth && sock instanceof TLSSocket && sock.authorized) {
     // Node returns {} (no `raw`) when the peer sent no certificate, whatever its typings say.
@@ -298,7 +320,6 @@ function authenticate(req: IncomingMessage, ctx: HandlerContext): string {
       return `cert:${cert.subject.replace(/\n/g, ',')}`;
   }
   // RFC 6750 §2.1: Authorization: Bearer <token>.
-  const header = req.headers.authorization;
   if (ctx.tokenHash && typeof header === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     // Compare digests so the comparison is constant-time whatever the length.
@@ -375,12 +396,21 @@ async function handle(
       );
       return;
     }
+    // Web console hook: /console/ is served by the console module (its own sign-in and CSRF).
+    if (ctx.console.owns(path)) {
+      status = await ctx.console.handle(req, res, url);
+      return;
+    }
+    // Web console hook: the console page's own /v1 calls carry its session
+    // cookie and CSRF token; any other browser request is refused below.
+    const consoleActor = ctx.console.sessionActor(req);
     // A browser page must never drive the admin API (CSRF with an admin
     // client certificate installed in the browser): browsers send Origin /
     // Sec-Fetch-Site on such requests; the CLI and scripts do not.
     if (
-      req.headers.origin !== undefined ||
-      (req.headers['sec-fetch-site'] !== undefined && req.headers['sec-fetch-site'] !== 'none')
+      consoleActor === undefined &&
+      (req.headers.origin !== undefined ||
+        (req.headers['sec-fetch-site'] !== undefined && req.headers['sec-fetch-site'] !== 'none'))
     ) {
       throw fail(
         403,
@@ -389,7 +419,7 @@ async function handle(
         'Call it from the CLI or a script.',
       );
     }
-    actor = authenticate(req, ctx);
+    actor = consoleActor ?? authenticate(req, ctx);
     const r = await dispatch(req, url, ctx.admin, ctx.bodyLimit);
     status = r.status;
     send(res, r.status, r.body, r.headers);
@@ -441,7 +471,7 @@ function statusOf(err: MtlsError): number {
 }
 
 async function readiness(
-  ctx: HandlerContext,
+  ctx: Pick<HandlerContext, 'registry' | 'ready'>,
 ): Promise<{ ok: boolean; version?: number; detail?: string }> {
   try {
     const version = await ctx.registry.version();

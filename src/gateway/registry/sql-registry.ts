@@ -19,6 +19,8 @@ import { AUDIT_REASONS } from './types.js';
 import type {
   AddCrlSourceInput,
   AddIpOptions,
+  AuditLastCall,
+  AuditMinuteCount,
   AuditQuery,
   AuditRecord,
   CaChainRecord,
@@ -41,6 +43,7 @@ import {
   canonicalTime,
   normaliseFingerprint,
   validateAuditQuery,
+  validateAuditReason,
   validateAuditRecord,
   validateChainInput,
   validateCrlInput,
@@ -999,16 +1002,56 @@ export class SqlRegistry implements Registry {
     const params: SqlValue[] = [];
     for (const [clause, value] of [
       ['time >= ?', q.since],
+      ['time < ?', q.until],
       ['institution_id = ?', q.institutionId],
+      ['ip = ?', q.ip],
       ['outcome = ?', q.outcome],
       ['reason = ?', q.reason],
+      ['id > ?', q.afterId],
     ] as const) {
       if (value === undefined) continue;
       where.push(clause);
       params.push(value);
     }
-    params.push(q.limit);
-    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
+    params.push(q.limit, q.offset ?? 0);
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ? OFFSET ?`;
     return (await this.rows('query the audit log', sql, params)).map(toAudit);
+  }
+
+  /**
+   * Connection records since `since` (one per TLS connection; request
+   * records are left out) counted per minute, outcome and reason. Times are
+   * stored as canonical ISO text, so the minute is its first 16 characters
+   * in both stores.
+   * @throws MTLS_BAD_ARGUMENT for a bad time
+   */
+  async auditPerMinute(since: string): Promise<AuditMinuteCount[]> {
+    const from = canonicalTime(since, 'since');
+    const rows = await this.rows(
+      'count the audit log per minute',
+      `SELECT substr(time, 1, 16) AS minute, outcome, reason, COUNT(*) AS n FROM audit_log WHERE time >= ? AND kind = 'connection' GROUP BY substr(time, 1, 16), outcome, reason ORDER BY minute`,
+      [from],
+    );
+    return rows.map((r) => ({
+      minute: str(r.minute),
+      // The column's CHECK constraint admits only these two values.
+      outcome: r.outcome === 'accepted' ? 'accepted' : 'rejected',
+      reason: validateAuditReason(r.reason),
+      count: Number(r.n),
+    }));
+  }
+
+  /** Each institution's newest accepted and newest rejected record time. */
+  async auditLastCalls(): Promise<AuditLastCall[]> {
+    const rows = await this.rows(
+      'read the last calls per institution',
+      `SELECT institution_id, outcome, MAX(time) AS last FROM audit_log WHERE institution_id IS NOT NULL GROUP BY institution_id, outcome`,
+    );
+    return rows.map((r) => ({
+      institutionId: str(r.institution_id),
+      // The column's CHECK constraint admits only these two values.
+      outcome: r.outcome === 'accepted' ? 'accepted' : 'rejected',
+      time: str(r.last),
+    }));
   }
 }

@@ -245,10 +245,35 @@ export interface AuditRecord {
 export interface AuditQuery {
   /** ISO lower bound on time. */
   since?: string;
+  /** ISO upper bound on time (exclusive). */
+  until?: string;
   institutionId?: string;
+  /** The client address exactly as recorded. */
+  ip?: string;
   outcome?: AuditOutcome;
   reason?: AuditReason;
+  /** Only records with a larger id (the ones appended since that record). */
+  afterId?: number;
   limit?: number;
+  /** Skip this many matching records first (paging). */
+  offset?: number;
+}
+
+/** One row of {@link Registry.auditPerMinute}: how many records of one kind in one minute. */
+export interface AuditMinuteCount {
+  /** The minute, `YYYY-MM-DDTHH:MM` (UTC). */
+  minute: string;
+  outcome: AuditOutcome;
+  reason: AuditReason;
+  count: number;
+}
+
+/** One row of {@link Registry.auditLastCalls}: an institution's newest record of one outcome. */
+export interface AuditLastCall {
+  institutionId: string;
+  outcome: AuditOutcome;
+  /** ISO time of the newest such record. */
+  time: string;
 }
 
 /** A registry change notification (used to rebuild cached TLS contexts). */
@@ -334,4 +359,11 @@ export interface Registry {
 
   appendAudit(records: AuditRecord[]): Promise<void>;
   queryAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  /**
+   * Connection records (not request records) since `since` (ISO) counted per minute, outcome and reason,
+   * oldest minute first. @throws MTLS_BAD_ARGUMENT for a bad time
+   */
+  auditPerMinute(since: string): Promise<AuditMinuteCount[]>;
+  /** Each institution's newest accepted and newest rejected record time. */
+  auditLastCalls(): Promise<AuditLastCall[]>;
 }

@@ -217,7 +217,29 @@ export function validateAuditQuery(
     limit: AUDIT_QUERY_DEFAULT_LIMIT,
   };
   if (q.since !== undefined) out.since = canonicalTime(q.since, 'since');
+  if (q.until !== undefined) out.until = canonicalTime(q.until, 'until');
   if (q.institutionId !== undefined) out.institutionId = validateInstitutionId(q.institutionId);
+  if (q.ip !== undefined) {
+    if (typeof q.ip !== 'string' || !/^[0-9A-Fa-f:.]{2,45}$/.test(q.ip)) {
+      throw new MtlsError('MTLS_BAD_ARGUMENT', `ip ${JSON.stringify(q.ip)} is not an IP address`, {
+        subject: 'ip',
+        hint: 'Give one address as recorded, e.g. 203.0.113.7 or 2001:db8::7.',
+      });
+    }
+    out.ip = q.ip;
+  }
+  for (const key of ['afterId', 'offset'] as const) {
+    const v = q[key];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `${key} ${JSON.stringify(v)} must be a non-negative integer`,
+        { subject: key },
+      );
+    }
+    out[key] = v;
+  }
   if (q.outcome !== undefined) {
     if (!AUDIT_OUTCOMES.some((o) => o === q.outcome)) {
       throw new MtlsError(
