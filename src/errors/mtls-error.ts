@@ -57,6 +57,11 @@ export class MtlsError extends Error {
   }
 }
 
+/** The message of a thrown value: an Error's message, anything else as a string. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** True when `e` is an {@link MtlsError}, optionally with the given code. */
 export function isMtlsError(e: unknown, code?: ErrorCode): e is MtlsError {
   return e instanceof MtlsError && (code === undefined || e.code === code);
@@ -72,6 +77,6 @@ export function toMtlsError(
   context?: string,
 ): MtlsError {
   if (e instanceof MtlsError) return e;
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   return new MtlsError(fallback, context ? `${context}: ${msg}` : msg, { cause: e });
 }

@@ -14,6 +14,7 @@ import { MtlsError } from '../errors/index.js';
 import { derOctetString, derSequence } from './der.js';
 import { pbes2Encrypt, DEFAULT_KEY_ITERATIONS } from './pbes2.js';
 import { decodePemBlocks, encodePem, isPem } from './pem.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 const generate = promisify(nodeGenerateKeyPair);
 
@@ -136,7 +137,7 @@ export function loadPrivateKey(
     }
   } catch (e) {
     if (e instanceof MtlsError) throw e;
-    const msg = (e as Error).message ?? '';
+    const msg = errorMessage(e);
     if (encrypted && /bad decrypt|wrong|decrypt|unable to|unsupported/i.test(msg)) {
       throw new MtlsError(
         'MTLS_BAD_PASSPHRASE',

@@ -22,6 +22,7 @@ import {
 } from './der-fields.js';
 import { decodeName, type DecodedName } from './distinguished-name.js';
 import { decodeExtensions, type DecodedExtensions, type RawExtension } from './extensions.js';
+import { errorMessage } from '../../errors/mtls-error.js';
 
 /** A certificate as the validator sees it. */
 export interface ParsedCertificate {
@@ -163,7 +164,7 @@ export function parseCertificateDer(der: Uint8Array): ParseCertificateResult {
   } catch (e) {
     return {
       ok: false,
-      detail: (e as Error).message,
+      detail: errorMessage(e),
       fingerprint: createHash('sha256').update(buf).digest('hex'),
     };
   }
