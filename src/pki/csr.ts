@@ -95,7 +95,7 @@ function describeCsr(request: x509.Pkcs10CertificateRequest): ParsedCsr {
  */
 export function parseCsr(data: string | Uint8Array, source = 'CSR'): ParsedCsr {
   const [der] = derBlocksOf(data, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'], source);
-  const request = readCsrDer(der as Buffer, source);
+  const request = readCsrDer(der, source);
   try {
     return describeCsr(request);
   } catch (e) {

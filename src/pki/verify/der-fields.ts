@@ -68,9 +68,14 @@ export function oid(el: DerElement | undefined, what: string): string {
   return decodeOid(el.content);
 }
 
+/** An element a parser already required (its children were read); narrows away `undefined`. */
+export function present(el: DerElement | undefined, what: string): DerElement {
+  return el ?? bad(what, 'missing');
+}
+
 /** A DER BOOLEAN: 0x00 or 0xFF only (X.690 §11.1). */
-export function boolean(el: DerElement, what: string): boolean {
-  if (el.tag !== T.boolean || el.content.length !== 1) bad(what, 'expected a BOOLEAN');
+export function boolean(el: DerElement | undefined, what: string): boolean {
+  if (!el || el.tag !== T.boolean || el.content.length !== 1) bad(what, 'expected a BOOLEAN');
   const v = el.content[0];
   if (v !== 0x00 && v !== 0xff) bad(what, 'BOOLEAN is not DER (must be 0x00 or 0xFF)');
   return v === 0xff;

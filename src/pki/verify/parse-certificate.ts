@@ -15,6 +15,7 @@ import {
   integerBytes,
   oid,
   one,
+  present,
   smallUnsigned,
   T,
   time,
@@ -64,8 +65,9 @@ function extensionsOf(el: DerElement): RawExtension[] {
     const id = oid(fields[0], 'extension id');
     let i = 1;
     let critical = false;
-    if (fields[i]?.tag === T.boolean) {
-      critical = boolean(fields[i] as DerElement, `extension ${id} critical`);
+    const criticalEl = fields[i];
+    if (criticalEl?.tag === T.boolean) {
+      critical = boolean(criticalEl, `extension ${id} critical`);
       if (!critical) bad(`extension ${id}`, 'critical FALSE is encoded, DER omits the DEFAULT');
       i++;
     }
@@ -139,14 +141,14 @@ function parse(der: Buffer): ParsedCertificate {
     fingerprint: createHash('sha256').update(der).digest('hex'),
     version,
     serial,
-    tbs: (tbsEl as DerElement).raw,
+    tbs: present(tbsEl, 'tbsCertificate').raw,
     signatureAlgorithm,
     signature: sig.bytes,
     issuer,
     subject,
     notBefore,
     notAfter,
-    spki: (spkiEl as DerElement).raw,
+    spki: present(spkiEl, 'subjectPublicKeyInfo').raw,
     spkiAlgorithm,
     extensions,
     ext: decodeExtensions(extensions),
