@@ -46,7 +46,8 @@ export function parseCertificateDer(der: Buffer, what: string): X509Certificate 
     }
   }
   try {
-    void cert.publicKey;
+    // Decoding and re-encoding the subjectPublicKeyInfo throws when it is malformed.
+    cert.publicKey.export({ type: 'spki', format: 'der' });
   } catch (e) {
     throw new MtlsError(
       'MTLS_DER_INVALID',

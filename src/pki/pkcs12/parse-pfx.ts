@@ -464,8 +464,9 @@ export function parsePfx(
   const keyEncryption = key?.encryption ?? null;
   const certEncryption = leafEntry?.encryption ?? collected.certs[0]?.encryption ?? null;
   let flavour = detectFlavour(mac?.digest ?? null, encryptions);
-  const certEncs = collected.certs.map((c) => c.encryption);
-  if (certEncs.some((e) => !sameEncryption(e, certEncs[0] as PfxEncryption))) flavour = 'mixed';
+  const [firstCertEnc, ...otherCertEncs] = collected.certs.map((c) => c.encryption);
+  if (firstCertEnc && otherCertEncs.some((e) => !sameEncryption(e, firstCertEnc)))
+    flavour = 'mixed';
 
   return {
     privateKey: key?.key,
