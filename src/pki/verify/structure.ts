@@ -183,6 +183,14 @@ export function checkStructure(
   // §4.2.1.2: subjectKeyIdentifier MUST appear in all CA certificates.
   if (!ext.subjectKeyIdentifier)
     add('invalid_extension', 'the CA certificate has no subjectKeyIdentifier (RFC 5280 §4.2.1.2)');
+  // §4.2.1.3: conforming CAs MUST include keyUsage in certificates whose keys verify certificate
+  // signatures (OpenSSL's -x509_strict and pyca/cryptography refuse a CA without it). A trust
+  // anchor is trusted as given (§6.1.1(d)), so only an intermediate is held to this.
+  if (!ku && role === 'ca')
+    add(
+      'key_usage_missing',
+      'it issued a certificate but has no keyUsage extension; a CA certificate MUST have one with keyCertSign (RFC 5280 §4.2.1.3)',
+    );
   // §6.1.4(n): keyCertSign when keyUsage is present.
   if (ku && !ku.has('keyCertSign'))
     add(
