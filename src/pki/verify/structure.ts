@@ -5,6 +5,7 @@
  * is: a certificate that breaks a "MUST" of the profile is refused.
  */
 import type { VerifyReason } from './reasons.js';
+import { at } from '../bytes.js';
 import { isEmptyName } from './distinguished-name.js';
 import { EXT } from './extensions.js';
 import type { ParsedCertificate } from './parse-certificate.js';
@@ -66,7 +67,7 @@ export function checkStructure(
   const serialTooLong = c.serial.length > 21 || (c.serial.length === 21 && c.serial[0] !== 0);
   if (role === 'anchor') {
     // Exempt, see above.
-  } else if (((c.serial[0] as number) & 0x80) !== 0)
+  } else if ((at(c.serial, 0) & 0x80) !== 0)
     add('malformed_certificate', 'the serial number is negative (RFC 5280 §4.1.2.2)');
   else if (c.serial.every((b) => b === 0))
     add('malformed_certificate', 'the serial number is zero (RFC 5280 §4.1.2.2)');
