@@ -62,8 +62,9 @@ export function derInteger(v: number | bigint | Uint8Array): Buffer {
 export function derOid(oid: string): Buffer {
   const [first, second, ...rest] = oid.split('.').map((p) => BigInt(p));
   if (first === undefined || second === undefined) throw new RangeError(`derOid: bad OID ${oid}`);
-  const out: number[] = [Number(first * 40n + second)];
-  for (const p of rest) {
+  const out: number[] = [];
+  // The first two arcs share one subidentifier (X.690 §8.19.4), base-128 like the rest: 2.999 is 1079.
+  for (const p of [first * 40n + second, ...rest]) {
     // Base-128 digits, most significant first; every digit but the last has bit 8 set.
     const chunk: number[] = [];
     let v = p;
@@ -128,18 +129,21 @@ export function readDerChildren(content: Buffer, what = 'DER data'): DerElement[
 
 /** Decodes an OBJECT IDENTIFIER's content bytes to dotted form. */
 export function decodeOid(content: Buffer): string {
-  const first = byteAt(content, 0, 'an OBJECT IDENTIFIER');
-  const arc0 = Math.min(2, Math.floor(first / 40));
-  const parts: bigint[] = [BigInt(arc0), BigInt(first - arc0 * 40)];
+  const subs: bigint[] = [];
   let v = 0n;
-  for (const b of content.subarray(1)) {
+  for (const b of content) {
     v = (v << 7n) | BigInt(b & 0x7f);
     if ((b & 0x80) === 0) {
-      parts.push(v);
+      subs.push(v);
       v = 0n;
     }
   }
-  return parts.join('.');
+  const [head, ...tail] = subs;
+  if (head === undefined)
+    throw new MtlsError('MTLS_DER_INVALID', 'an OBJECT IDENTIFIER is not valid DER: it is empty');
+  // X.690 §8.19.4: the first subidentifier is 40 × arc1 + arc2, with arc1 at most 2.
+  const arc0 = head < 80n ? head / 40n : 2n;
+  return [arc0, head - arc0 * 40n, ...tail].join('.');
 }
 
 /** Decodes an INTEGER's content bytes as an unsigned bigint. */
