@@ -13,6 +13,7 @@ import { buildExtensions } from './extensions.js';
 import { publicKeyOf, signingAlgorithmFor, toCryptoKeyPair } from './keys.js';
 import type { DistinguishedName } from './names.js';
 import { derBlocksOf } from './pem.js';
+import { at } from './bytes.js';
 import { readCertificateDer } from './read-x509.js';
 import type { ExtensionProfile, GeneralNameSpec } from './profile.js';
 import { toX509Name } from './x509-name.js';
@@ -59,7 +60,7 @@ export interface BuildCertificateResult {
  */
 export function randomSerial(): string {
   const b = randomBytes(16);
-  b[0] = ((b[0] as number) & 0x7f) | 0x01;
+  b[0] = (at(b, 0) & 0x7f) | 0x01;
   return b.toString('hex').toUpperCase();
 }
 
@@ -126,9 +127,19 @@ export function parseCertificates(
   data: string | Uint8Array,
   source = 'certificate',
 ): x509.X509Certificate[] {
-  return derBlocksOf(data, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], source).map((der, i) =>
-    readCertificateDer(der, `certificate #${i + 1} in ${source}`),
-  );
+  return readCertificates(data, source);
+}
+
+/** {@link parseCertificates}, typed as the non-empty list it always is. */
+function readCertificates(
+  data: string | Uint8Array,
+  source: string,
+): [x509.X509Certificate, ...x509.X509Certificate[]] {
+  const [first, ...rest] = derBlocksOf(data, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], source);
+  return [
+    readCertificateDer(first, `certificate #1 in ${source}`),
+    ...rest.map((der, i) => readCertificateDer(der, `certificate #${i + 2} in ${source}`)),
+  ];
 }
 
 /** Parses exactly one certificate (the first). */
@@ -136,7 +147,7 @@ export function parseCertificate(
   data: string | Uint8Array,
   source = 'certificate',
 ): x509.X509Certificate {
-  return parseCertificates(data, source)[0] as x509.X509Certificate;
+  return readCertificates(data, source)[0];
 }
 
 /** The Node X509Certificate view of a certificate (fingerprints, checkPrivateKey, verify). */

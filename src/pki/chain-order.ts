@@ -48,7 +48,9 @@ export function orderChainFrom<T>(
     const child = current;
     const idx = rest.findIndex((c) => isIssuedBy(child, x509Of(c)));
     if (idx < 0) break;
-    const [next] = rest.splice(idx, 1) as [T];
+    const [next] = rest.splice(idx, 1);
+    // findIndex found it, so splice removed exactly one element.
+    if (next === undefined) break;
     path.push(next);
     current = x509Of(next);
   }

@@ -12,6 +12,7 @@ import { readCsrDer } from './read-x509.js';
 import type { GeneralNameSpec } from './profile.js';
 import { fromX509Name, toX509Name } from './x509-name.js';
 import { toGeneralNames } from './extensions.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 /** Inputs for {@link createCsr}. */
 export interface CreateCsrOptions {
@@ -94,14 +95,14 @@ function describeCsr(request: x509.Pkcs10CertificateRequest): ParsedCsr {
  */
 export function parseCsr(data: string | Uint8Array, source = 'CSR'): ParsedCsr {
   const [der] = derBlocksOf(data, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'], source);
-  const request = readCsrDer(der as Buffer, source);
+  const request = readCsrDer(der, source);
   try {
     return describeCsr(request);
   } catch (e) {
     // The library decoded every part; what is left is OpenSSL reading the key, or a requested extension's value.
     throw new MtlsError(
       'MTLS_DER_INVALID',
-      `the public key or a requested extension of ${source} is malformed (${(e as Error).message})`,
+      `the public key or a requested extension of ${source} is malformed (${errorMessage(e)})`,
       {
         subject: source,
         cause: e,

@@ -3,6 +3,7 @@
  * (PBES2 parameters, encrypted PKCS#8, PKCS#12 bags). X.690 §8 and §10.
  */
 import { MtlsError } from '../errors/index.js';
+import { at, byteAt } from './bytes.js';
 
 /** Encodes a DER length (X.690 §8.1.3, definite form). */
 function encodeLength(n: number): Buffer {
@@ -21,7 +22,10 @@ export function tlv(tag: number, content: Uint8Array): Buffer {
 export const derSequence = (...items: Uint8Array[]): Buffer => tlv(0x30, Buffer.concat(items));
 /** SET of already-encoded elements (sorted per X.690 §11.6 for DER). */
 export const derSet = (...items: Uint8Array[]): Buffer =>
-  tlv(0x31, Buffer.concat([...items].map((i) => Buffer.from(i)).sort(Buffer.compare)));
+  tlv(
+    0x31,
+    Buffer.concat([...items].map((i) => Buffer.from(i)).sort((a, b) => Buffer.compare(a, b))),
+  );
 /** OCTET STRING. */
 export const derOctetString = (b: Uint8Array): Buffer => tlv(0x04, b);
 /** NULL. */
@@ -46,26 +50,28 @@ export function derInteger(v: number | bigint | Uint8Array): Buffer {
   } else {
     bytes = Buffer.from(v);
     let i = 0;
-    while (i < bytes.length - 1 && bytes[i] === 0 && ((bytes[i + 1] as number) & 0x80) === 0) i++;
+    while (i < bytes.length - 1 && bytes[i] === 0 && (at(bytes, i + 1) & 0x80) === 0) i++;
     bytes = bytes.subarray(i);
+    if (bytes.length === 0) throw new RangeError('derInteger: empty magnitude');
   }
-  if (((bytes[0] as number) & 0x80) !== 0) bytes = Buffer.concat([Buffer.from([0]), bytes]);
+  if ((at(bytes, 0) & 0x80) !== 0) bytes = Buffer.concat([Buffer.from([0]), bytes]);
   return tlv(0x02, bytes);
 }
 
 /** OBJECT IDENTIFIER from dotted form. */
 export function derOid(oid: string): Buffer {
-  const parts = oid.split('.').map((p) => BigInt(p));
-  if (parts.length < 2) throw new RangeError(`derOid: bad OID ${oid}`);
-  const out: number[] = [Number((parts[0] as bigint) * 40n + (parts[1] as bigint))];
-  for (const p of parts.slice(2)) {
+  const [first, second, ...rest] = oid.split('.').map((p) => BigInt(p));
+  if (first === undefined || second === undefined) throw new RangeError(`derOid: bad OID ${oid}`);
+  const out: number[] = [];
+  // The first two arcs share one subidentifier (X.690 §8.19.4), base-128 like the rest: 2.999 is 1079.
+  for (const p of [first * 40n + second, ...rest]) {
+    // Base-128 digits, most significant first; every digit but the last has bit 8 set.
     const chunk: number[] = [];
     let v = p;
     do {
-      chunk.unshift(Number(v & 0x7fn));
+      chunk.unshift(Number(v & 0x7fn) | (chunk.length > 0 ? 0x80 : 0));
       v >>= 7n;
     } while (v > 0n);
-    for (let i = 0; i < chunk.length - 1; i++) chunk[i] = (chunk[i] as number) | 0x80;
     out.push(...chunk);
   }
   return tlv(0x06, Buffer.from(out));
@@ -89,15 +95,15 @@ export function readDer(buf: Buffer, offset = 0, what = 'DER data'): DerElement 
     throw new MtlsError('MTLS_DER_INVALID', `${what} is not valid DER: ${why}`);
   };
   if (offset + 2 > buf.length) fail('truncated tag/length');
-  const tag = buf[offset] as number;
-  let len = buf[offset + 1] as number;
+  const tag = byteAt(buf, offset, what);
+  let len = byteAt(buf, offset + 1, what);
   let p = offset + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
     if (n === 0 || n > 4) fail('indefinite or oversized length');
     if (p + n > buf.length) fail('truncated length');
     len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + (buf[p + i] as number);
+    for (let i = 0; i < n; i++) len = len * 256 + byteAt(buf, p + i, what);
     p += n;
   }
   if (p + len > buf.length) fail(`truncated: element needs ${len} bytes, ${buf.length - p} remain`);
@@ -123,18 +129,21 @@ export function readDerChildren(content: Buffer, what = 'DER data'): DerElement[
 
 /** Decodes an OBJECT IDENTIFIER's content bytes to dotted form. */
 export function decodeOid(content: Buffer): string {
-  const first = content[0] as number;
-  const parts: bigint[] = [BigInt(Math.min(2, Math.floor(first / 40))), 0n];
-  parts[1] = BigInt(first) - (parts[0] as bigint) * 40n;
+  const subs: bigint[] = [];
   let v = 0n;
-  for (const b of content.subarray(1)) {
+  for (const b of content) {
     v = (v << 7n) | BigInt(b & 0x7f);
     if ((b & 0x80) === 0) {
-      parts.push(v);
+      subs.push(v);
       v = 0n;
     }
   }
-  return parts.join('.');
+  const [head, ...tail] = subs;
+  if (head === undefined)
+    throw new MtlsError('MTLS_DER_INVALID', 'an OBJECT IDENTIFIER is not valid DER: it is empty');
+  // X.690 §8.19.4: the first subidentifier is 40 × arc1 + arc2, with arc1 at most 2.
+  const arc0 = head < 80n ? head / 40n : 2n;
+  return [arc0, head - arc0 * 40n, ...tail].join('.');
 }
 
 /** Decodes an INTEGER's content bytes as an unsigned bigint. */
@@ -156,7 +165,7 @@ export function derBitString(bits: readonly number[]): Buffer {
   if (bits.length === 0) return tlv(0x03, Buffer.from([0]));
   const max = Math.max(...bits);
   const bytes = Buffer.alloc(Math.floor(max / 8) + 1);
-  for (const b of bits) bytes[b >> 3] = (bytes[b >> 3] as number) | (0x80 >> (b & 7));
+  for (const b of bits) bytes[b >> 3] = at(bytes, b >> 3) | (0x80 >> (b & 7));
   const unused = 7 - (max & 7);
   return tlv(0x03, Buffer.concat([Buffer.from([unused]), bytes]));
 }

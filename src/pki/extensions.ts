@@ -96,7 +96,7 @@ export function toGeneralNames(
 
 function nsCertTypeExtension(names: readonly string[]): x509.Extension {
   const bits = names.map((n) => {
-    const i = (NS_CERT_TYPE_NAMES as readonly string[]).indexOf(n);
+    const i = NS_CERT_TYPE_NAMES.findIndex((t) => t === n);
     if (i < 0)
       throw new MtlsError('MTLS_CONFIG_INVALID', `unknown nsCertType "${n}"`, {
         subject: 'nsCertType',
@@ -121,6 +121,7 @@ export function buildExtensions(options: BuildExtensionsOptions): x509.Extension
   if (profile.keyUsage) {
     let flags = 0;
     for (const u of profile.keyUsage.value) flags |= 1 << KEY_USAGE_NAMES.indexOf(u);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- the library takes a bit mask of KeyUsageFlags, which is a number, not one member
     exts.push(new x509.KeyUsagesExtension(flags, profile.keyUsage.critical));
   }
   if (profile.extendedKeyUsage) {
@@ -157,9 +158,7 @@ export function buildExtensions(options: BuildExtensionsOptions): x509.Extension
     );
   }
   if (profile.crlDistributionPoints?.length) {
-    const uris = profile.crlDistributionPoints
-      .filter((g) => g.type === 'uri')
-      .map((g) => (g as { value: string }).value);
+    const uris = profile.crlDistributionPoints.flatMap((g) => (g.type === 'uri' ? [g.value] : []));
     if (uris.length !== profile.crlDistributionPoints.length) {
       throw new MtlsError(
         'MTLS_CONFIG_UNSUPPORTED',

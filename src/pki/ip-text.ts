@@ -28,7 +28,6 @@ export function parseIpBytes(text: string): Buffer | null {
 
 /** Formats 4 or 16 address bytes: dotted quad, or RFC 5952 §4 IPv6 text. */
 export function formatIpBytes(bytes: Buffer): string {
-  return bytes.length === 4
-    ? ipaddr.fromByteArray([...bytes]).toString()
-    : (ipaddr.fromByteArray([...bytes]) as ipaddr.IPv6).toRFC5952String();
+  const ip = ipaddr.fromByteArray([...bytes]);
+  return ip instanceof ipaddr.IPv6 ? ip.toRFC5952String() : ip.toString();
 }

@@ -10,6 +10,7 @@ import type * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { describeKey } from './keys.js';
 import { EKU_OIDS, type ExtensionProfile, type KeyUsageName } from './profile.js';
+import { ekuOid } from './eku-oid.js';
 
 /**
  * keyUsage bits each public key algorithm may carry:
@@ -163,8 +164,12 @@ const EC_HASH: Readonly<Record<string, SignatureHash>> = {
   'P-521': 'SHA-512',
 };
 
-const toMd = (h: SignatureHash): SignatureHashResult['defaultMd'] =>
-  h.toLowerCase().replace('-', '') as SignatureHashResult['defaultMd'];
+const MD_OF: Readonly<Record<SignatureHash, SignatureHashResult['defaultMd']>> = {
+  'SHA-256': 'sha256',
+  'SHA-384': 'sha384',
+  'SHA-512': 'sha512',
+};
+const toMd = (h: SignatureHash): SignatureHashResult['defaultMd'] => MD_OF[h];
 
 /**
  * The digest a CA signs certificates and CRLs with. An ECDSA key fixes it by
@@ -239,5 +244,5 @@ export function assertWithinIssuerValidity(options: IssuerValidityOptions): void
  * (RFC 9525 §6.3, RFC 6125 §6.4.4).
  */
 export function issuesServerCertificates(profile: ExtensionProfile): boolean {
-  return ekuOids(profile).includes(EKU_OIDS.serverAuth as string);
+  return ekuOids(profile).includes(ekuOid('serverAuth'));
 }

@@ -14,6 +14,7 @@ import { MtlsError } from '../errors/index.js';
 import { derOctetString, derSequence } from './der.js';
 import { pbes2Encrypt, DEFAULT_KEY_ITERATIONS } from './pbes2.js';
 import { decodePemBlocks, encodePem, isPem } from './pem.js';
+import { errorMessage } from '../errors/mtls-error.js';
 
 const generate = promisify(nodeGenerateKeyPair);
 
@@ -35,12 +36,14 @@ export interface KeyPair {
   publicKey: KeyObject;
 }
 
+const isKeyType = (name: string): name is KeyType => KEY_TYPES.some((t) => t === name);
+
 /**
  * Checks a key type name.
  * @throws MTLS_BAD_KEY_TYPE
  */
 export function parseKeyType(name: string): KeyType {
-  if ((KEY_TYPES as readonly string[]).includes(name)) return name as KeyType;
+  if (isKeyType(name)) return name;
   throw new MtlsError('MTLS_BAD_KEY_TYPE', `unknown key type "${name}"`, { subject: 'key type' });
 }
 
@@ -136,7 +139,7 @@ export function loadPrivateKey(
     }
   } catch (e) {
     if (e instanceof MtlsError) throw e;
-    const msg = (e as Error).message ?? '';
+    const msg = errorMessage(e);
     if (encrypted && /bad decrypt|wrong|decrypt|unable to|unsupported/i.test(msg)) {
       throw new MtlsError(
         'MTLS_BAD_PASSPHRASE',
@@ -282,9 +285,10 @@ export function signingAlgorithmFor(key: KeyObject, hash?: string): SigningAlgor
 
 function importAlgorithm(
   key: KeyObject,
+  hash = 'SHA-256',
 ): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams | webcrypto.Algorithm {
   const d = describeKey(key);
-  if (d.algorithm === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  if (d.algorithm === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash };
   if (d.algorithm === 'ec') return { name: 'ECDSA', namedCurve: d.curve ?? 'P-256' };
   if (d.algorithm === 'ed25519') return { name: 'Ed25519' };
   throw new MtlsError('MTLS_KEY_UNSUPPORTED', `${d.text} keys cannot be used for signing here`);
@@ -299,8 +303,7 @@ export async function toCryptoKeyPair(
   privateKey: KeyObject,
   hash = 'SHA-256',
 ): Promise<webcrypto.CryptoKeyPair> {
-  const alg = { ...importAlgorithm(privateKey) } as webcrypto.RsaHashedImportParams;
-  if (alg.name === 'RSASSA-PKCS1-v1_5') alg.hash = hash;
+  const alg = importAlgorithm(privateKey, hash);
   const publicKey = publicKeyOf(privateKey);
   const [priv, pub] = await Promise.all([
     webcrypto.subtle.importKey(

@@ -132,9 +132,9 @@ function parseSlashForm(input: string): DistinguishedName {
   const parts: string[] = [];
   let cur = '';
   for (let i = 1; i < input.length; i++) {
-    const ch = input[i] as string;
+    const ch = input.charAt(i);
     if (ch === '\\' && i + 1 < input.length) {
-      cur += input[++i];
+      cur += input.charAt(++i);
     } else if (ch === '/') {
       parts.push(cur);
       cur = '';
@@ -156,7 +156,7 @@ function parseSlashForm(input: string): DistinguishedName {
 function unescape4514(v: string, input: string): string {
   let out = '';
   for (let i = 0; i < v.length; i++) {
-    const ch = v[i] as string;
+    const ch = v.charAt(i);
     if (ch !== '\\') {
       out += ch;
       continue;
@@ -172,7 +172,7 @@ function unescape4514(v: string, input: string): string {
       i--;
       out += Buffer.from(bytes).toString('utf8');
     } else if (i + 1 < v.length) {
-      out += v[++i];
+      out += v.charAt(++i);
     } else {
       throw new MtlsError('MTLS_BAD_SUBJECT', `dangling "\\" in subject "${input}"`, {
         subject: 'subject',
@@ -187,9 +187,9 @@ function parseRfc4514(input: string): DistinguishedName {
   let cur = '';
   let inQuotes = false;
   for (let i = 0; i < input.length; i++) {
-    const ch = input[i] as string;
+    const ch = input.charAt(i);
     if (ch === '\\' && i + 1 < input.length) {
-      cur += ch + input[++i];
+      cur += ch + input.charAt(++i);
     } else if (ch === '"') {
       inQuotes = !inQuotes;
     } else if ((ch === ',' || ch === ';') && !inQuotes) {
@@ -267,7 +267,8 @@ export function assertSubjectBounds(dn: DistinguishedName, source = 'subject'): 
   for (const a of dn) {
     const t = findAttributeType(a.type);
     if (!t?.upperBound) continue;
-    const length = [...a.value].length;
+    // Upper bounds count characters (code points), not UTF-16 units.
+    const length = Array.from(a.value).length;
     if (length > t.upperBound.max) {
       throw new MtlsError(
         'MTLS_BAD_SUBJECT',

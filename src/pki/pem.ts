@@ -37,15 +37,16 @@ export function isPem(data: string | Uint8Array): boolean {
 export function decodePemBlocks(text: string, source = 'input'): PemBlock[] {
   const blocks: PemBlock[] = [];
   for (const m of text.matchAll(BLOCK_RE)) {
-    const label = m[1] as string;
-    const body = m[2] as string;
+    const [, label, body] = m;
+    // Both groups of BLOCK_RE are mandatory, so a match always has them.
+    if (label === undefined || body === undefined) continue;
     const headers: Record<string, string> = {};
     const b64Lines: string[] = [];
     for (const raw of body.split(/\r?\n/)) {
       const line = raw.trim();
       if (!line) continue;
-      const h = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
-      if (h) headers[h[1] as string] = h[2] as string;
+      const [, name, value] = /^([A-Za-z-]+):\s*(.*)$/.exec(line) ?? [];
+      if (name !== undefined && value !== undefined) headers[name] = value;
       else b64Lines.push(line);
     }
     const b64 = b64Lines.join('');
@@ -92,16 +93,16 @@ export function derBlocksOf(
   data: string | Uint8Array,
   labels: readonly string[],
   source = 'input',
-): Buffer[] {
+): [Buffer, ...Buffer[]] {
   if (isPem(data)) {
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
-    const blocks = decodePemBlocks(text, source).filter((b) => labels.includes(b.label));
-    if (blocks.length === 0) {
+    const [first, ...rest] = decodePemBlocks(text, source).filter((b) => labels.includes(b.label));
+    if (!first) {
       throw new MtlsError('MTLS_PEM_INVALID', `${source}: no ${labels.join(' / ')} block found`, {
         subject: source,
       });
     }
-    return blocks.map((b) => b.der);
+    return [first.der, ...rest.map((b) => b.der)];
   }
   const buf = typeof data === 'string' ? Buffer.from(data, 'binary') : Buffer.from(data);
   if (buf.length === 0)

@@ -76,7 +76,7 @@ export function readCertificateDer(
   part('the subject name', what, () => cert.subjectName.toString());
   part('the validity', what, () => [cert.notBefore, cert.notAfter]);
   part('the signature algorithm', what, () => [cert.signatureAlgorithm, cert.signature]);
-  part('the subjectPublicKeyInfo', what, () => cert.publicKey.algorithm);
+  part('the subjectPublicKeyInfo', what, () => cert.publicKey);
   checkExtensions(
     () => cert.extensions,
     () => AsnConvert.parse(der, Certificate).tbsCertificate.extensions,
@@ -124,7 +124,7 @@ export function readCsrDer(der: Uint8Array, what = 'the CSR'): x509.Pkcs10Certif
   const csr = part('the DER structure', what, () => new x509.Pkcs10CertificateRequest(der));
   part('the subject name', what, () => csr.subjectName.toString());
   part('the signature algorithm', what, () => [csr.signatureAlgorithm, csr.signature]);
-  part('the subjectPublicKeyInfo', what, () => csr.publicKey.algorithm);
+  part('the subjectPublicKeyInfo', what, () => csr.publicKey);
   part('the attributes', what, () => csr.attributes);
   part('the extensionRequest attribute', what, () => csr.extensions);
   return csr;

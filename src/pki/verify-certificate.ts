@@ -20,10 +20,11 @@
  */
 import type * as x509 from '@peculiar/x509';
 import { EKU_OIDS } from './profile.js';
+import { ekuOid } from './eku-oid.js';
 import { checkPublicKey, verifySignature, type AcceptedKey } from './verify/algorithms.js';
 import { CRL_REASONS, parseCrlDer, type ParsedCrl } from './verify/crl-check.js';
 import { nameText } from './verify/distinguished-name.js';
-import { EXT } from './verify/extensions.js';
+import { EXT, type KeyUsageBit } from './verify/extensions.js';
 import { matchesReferenceName, parseReferenceName } from './verify/host-name.js';
 import { checkNameConstraints, constrainedNames } from './verify/name-constraints.js';
 import {
@@ -33,6 +34,7 @@ import {
 } from './verify/parse-certificate.js';
 import { VERIFY_REASONS, VERIFY_REASON_TEXT, type VerifyReason } from './verify/reasons.js';
 import { checkStructure, type CertificateRole } from './verify/structure.js';
+import { MtlsError, errorMessage } from '../errors/mtls-error.js';
 
 export { VERIFY_REASONS, VERIFY_REASON_TEXT, type VerifyReason };
 
@@ -142,6 +144,17 @@ interface BuildOutcome {
 
 type Walk = (path: Node[], intermediates: number) => BuildOutcome | undefined;
 
+/** Node `i` of a path or candidate list the caller knows to be that long; a miss is a bug. */
+function nodeAt(nodes: readonly Node[], i: number): Node {
+  const n = nodes[i];
+  if (!n)
+    throw new MtlsError('MTLS_INTERNAL', `position ${i} is outside a path of ${nodes.length}`);
+  return n;
+}
+
+/** The top of a path (its last node); paths start with the leaf and only grow. */
+const topOf = (path: readonly Node[]): Node => nodeAt(path, path.length - 1);
+
 class Verifier {
   private readonly sigMemo = new Map<string, ReturnType<typeof verifySignature>>();
   private work = 0;
@@ -197,7 +210,7 @@ class Verifier {
     const consider = (path: Node[], failures: VerifyFailure[]): void =>
       this.consider(path, failures);
     const walk: Walk = (path, intermediates) => {
-      const top = path[path.length - 1] as Node;
+      const top = topOf(path);
       const topSelfSigned = this.selfSigned(top);
       if (top.trusted && topSelfSigned) {
         const failures = this.validate(path);
@@ -236,12 +249,15 @@ class Verifier {
       return this.extend(path, intermediates, walk);
     };
     const found = walk([leaf], 0);
-    return found ?? (this.best as BuildOutcome);
+    if (found) return found;
+    // Every branch of walk that returns nothing has called consider() first.
+    if (!this.best) throw new MtlsError('MTLS_INTERNAL', 'path building ended without an outcome');
+    return this.best;
   }
 
   /** Tries each candidate issuer of the path's top certificate, verified ones first. */
   extend(path: Node[], intermediates: number, walk: Walk): BuildOutcome | undefined {
-    const top = path[path.length - 1] as Node;
+    const top = topOf(path);
     const maxDepth = this.options.maxDepth ?? DEFAULT_MAX_DEPTH;
     const used = new Set(
       path.flatMap((n) => [
@@ -272,7 +288,7 @@ class Verifier {
       return this.signedBy(top, c).ok;
     });
     if (verified.length === 0) {
-      const c = named[0] as Node;
+      const c = nodeAt(named, 0);
       // An issuer whose key is refused (weak, unsupported) is the failure, not the signature on its child.
       if (!c.key.ok) {
         this.consider(
@@ -288,7 +304,9 @@ class Verifier {
         );
         return undefined;
       }
-      const s = this.signedBy(top, c) as Extract<ReturnType<typeof verifySignature>, { ok: false }>;
+      const s = this.signedBy(top, c);
+      // Not verified means the memoised check failed; the guard only narrows the type.
+      if (s.ok) return undefined;
       this.consider(
         [...path, c],
         [
@@ -331,7 +349,7 @@ class Verifier {
               'path_too_long',
               [...path, c],
               path.length,
-              `more than ${maxDepth} intermediate certificate(s) above "${nameText((path[0] as Node).cert.subject)}" (--max-depth)`,
+              `more than ${maxDepth} intermediate certificate(s) above "${nameText(nodeAt(path, 0).cert.subject)}" (--max-depth)`,
             ),
           ],
         );
@@ -361,7 +379,7 @@ class Verifier {
   }
 
   failure(reason: VerifyReason, path: Node[], i: number, detail: string): VerifyFailure {
-    return { reason, detail, certificate: ref(path[i] as Node, i) };
+    return { reason, detail, certificate: ref(nodeAt(path, i), i) };
   }
 
   /** Checks a complete path (leaf first, anchor last); returns its failures. */
@@ -393,7 +411,7 @@ class Verifier {
           `expired at ${c.notAfter.toISOString()} (checked at ${this.at.toISOString()})`,
         );
       if (i < last) {
-        const s = this.signedBy(n, path[i + 1] as Node);
+        const s = this.signedBy(n, nodeAt(path, i + 1));
         if (!s.ok) fail(s.reason, s.detail);
       }
       if (i > 0) {
@@ -419,7 +437,7 @@ class Verifier {
         const nc = c.ext.nameConstraints;
         if (nc) {
           for (let j = i - 1; j >= 0; j--) {
-            const sub = (path[j] as Node).cert;
+            const sub = nodeAt(path, j).cert;
             // §6.1.3(b): self-issued intermediates are not subject to the constraints.
             if (j > 0 && sub.subject.key === sub.issuer.key) continue;
             const r = checkNameConstraints(
@@ -461,11 +479,11 @@ class Verifier {
   }
 
   ekuAllows(ekus: string[]): boolean {
-    const wanted = this.options.purpose === 'client' ? EKU_OIDS.clientAuth : EKU_OIDS.serverAuth;
+    const wanted = ekuOid(this.options.purpose === 'client' ? 'clientAuth' : 'serverAuth');
     return (
-      ekus.includes(wanted as string) ||
+      ekus.includes(wanted) ||
       (this.options.acceptAnyExtendedKeyUsage === true &&
-        ekus.includes(EKU_OIDS.anyExtendedKeyUsage as string))
+        ekus.includes(ekuOid('anyExtendedKeyUsage')))
     );
   }
 
@@ -492,9 +510,9 @@ class Verifier {
     if (purpose === 'any') return;
     const ku = c.ext.keyUsage;
     // client: digitalSignature signs CertificateVerify (RFC 5246 §7.4.8); server: signature or RSA key transport (§7.4.2).
-    const needed =
+    const needed: KeyUsageBit[] =
       purpose === 'client' ? ['digitalSignature'] : ['digitalSignature', 'keyEncipherment'];
-    if (ku && !needed.some((u) => ku.has(u as never)))
+    if (ku && !needed.some((u) => ku.has(u)))
       fail(
         'key_usage_missing',
         `keyUsage ${[...ku].join(', ')} lacks ${needed.join(' or ')} needed for TLS ${purpose} authentication`,
@@ -522,8 +540,8 @@ class Verifier {
     fail: (reason: VerifyReason, detail: string) => void,
   ): void {
     if (this.crls.length === 0) return;
-    const c = (path[i] as Node).cert;
-    const issuer = path[i + 1] as Node;
+    const c = nodeAt(path, i).cert;
+    const issuer = nodeAt(path, i + 1);
     const mine = this.crls.filter((crl) => crl.issuer.key === c.issuer.key);
     const t = Math.floor(this.at.getTime() / 1000) * 1000;
     let covered = false;
@@ -574,7 +592,7 @@ class Verifier {
       this.warnings.push({
         code: 'no_crl',
         message: `no CRL given for the issuer of "${nameText(c.subject)}"; its revocation status was not checked`,
-        certificate: ref(path[i] as Node, i),
+        certificate: ref(nodeAt(path, i), i),
       });
   }
 }
@@ -681,7 +699,7 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
     } catch (e) {
       return reject(
         'crl_invalid',
-        `CRL #${i + 1} cannot be decoded: ${(e as Error).message}`,
+        `CRL #${i + 1} cannot be decoded: ${errorMessage(e)}`,
         ref(leafNode, 0),
         [ref(leafNode, 0)],
       );
@@ -709,8 +727,8 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
   const { path, failures } = v.build(leaf);
   const chain = path.map(ref);
   const warnings = dedupe(v.warnings);
-  if (failures.length === 0) return { ...base, ok: true, chain, path: chain, warnings };
-  const first = failures[0] as VerifyFailure;
+  const [first] = failures;
+  if (!first) return { ...base, ok: true, chain, path: chain, warnings };
   return {
     ...base,
     ok: false,

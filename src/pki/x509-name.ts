@@ -15,7 +15,7 @@ const IA5 = new Set(['1.2.840.113549.1.9.1', '0.9.2342.19200300.100.1.25']);
 
 const PRINTABLE_RE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 // IA5String (X.680 §41: the 128 ASCII characters).
-const IA5_RE = /^[\x00-\x7f]*$/;
+const IA5_RE = /^\p{ASCII}*$/u;
 
 /**
  * Builds a Name (one attribute per RDN, in the given order).
@@ -47,7 +47,7 @@ export function toX509Name(dn: DistinguishedName): Name {
         : { utf8String: a.value };
     return { [oid]: [value] };
   });
-  return new Name(json as unknown as ConstructorParameters<typeof Name>[0]);
+  return new Name(json);
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { MtlsError } from '../../errors/index.js';
 import { decodeOid, readDer, readDerChildren, type DerElement } from '../der.js';
+import { at } from '../bytes.js';
 
 /** Universal tags used here (X.680 §8.4). */
 export const TAG = {
@@ -75,7 +76,7 @@ export function integerHex(content: Buffer): string {
 
 /** True when a DER INTEGER's content is negative (two's complement sign bit). */
 export function integerIsNegative(content: Buffer): boolean {
-  return content.length > 0 && ((content[0] as number) & 0x80) !== 0;
+  return ((content[0] ?? 0) & 0x80) !== 0; // empty content: not negative
 }
 
 /** A non-negative INTEGER as a bigint. */
@@ -155,13 +156,12 @@ export function decodeTime(el: DerElement | undefined, what: string): Date {
 export function bitStringBits(el: DerElement | undefined, what: string): number[] {
   if (!el || el.tag !== TAG.bitString || el.content.length === 0)
     invalid(what, 'expected a BIT STRING');
-  const unused = el.content[0] as number;
+  const unused = at(el.content, 0);
   if (unused > 7) invalid(what, 'more than 7 unused bits');
   const bytes = el.content.subarray(1);
   const total = bytes.length * 8 - unused;
   const out: number[] = [];
-  for (let i = 0; i < total; i++)
-    if (((bytes[i >> 3] as number) & (0x80 >> (i & 7))) !== 0) out.push(i);
+  for (let i = 0; i < total; i++) if ((at(bytes, i >> 3) & (0x80 >> (i & 7))) !== 0) out.push(i);
   return out;
 }
 

@@ -29,6 +29,7 @@ import { decodeExtensions, type ExtensionDescription } from './extensions.js';
 import { CSR_ATTRIBUTE_NAMES, CRL_REASONS, algorithmName } from './oid-names.js';
 import { describePublicKey, type PublicKeyDescription } from './public-key.js';
 import type { DerElement } from '../der.js';
+import { errorMessage } from '../../errors/mtls-error.js';
 
 /** A distinguished name in three forms. */
 export interface NameDescription {
@@ -153,7 +154,7 @@ function nameOf(el: DerElement | undefined, what: string): NameDescription {
     dn = fromX509Name(el.raw);
   } catch (e) {
     if (e instanceof MtlsError) throw e;
-    return invalid(what, `malformed Name (${(e as Error).message})`);
+    return invalid(what, `malformed Name (${errorMessage(e)})`);
   }
   return { text: formatOpenSslText(dn), rfc4514: formatRfc4514(dn), dn };
 }
@@ -225,7 +226,7 @@ function fingerprintsOf(cert: x509.X509Certificate): { sha256: string; sha1: str
   } catch (e) {
     throw new MtlsError(
       'MTLS_DER_INVALID',
-      `certificate is not readable by OpenSSL (${(e as Error).message})`,
+      `certificate is not readable by OpenSSL (${errorMessage(e)})`,
       { subject: 'certificate', cause: e },
     );
   }

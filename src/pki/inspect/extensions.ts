@@ -240,9 +240,11 @@ function decodeKnown(
       const bits = bitStringBits(readWhole(value, what), what);
       return {
         kind: 'keyUsage',
-        usages: bits
-          .filter((b) => b < KEY_USAGE_NAMES.length)
-          .map((b) => KEY_USAGE_NAMES[b] as KeyUsageName),
+        usages: bits.flatMap((b) => {
+          // Bits past decipherOnly have no name and are left out.
+          const name = KEY_USAGE_NAMES[b];
+          return name === undefined ? [] : [name];
+        }),
       };
     }
     case 'extendedKeyUsage':
@@ -281,9 +283,10 @@ function decodeKnown(
       const bits = bitStringBits(readWhole(value, what), what);
       return {
         kind: 'nsCertType',
-        types: bits
-          .filter((b) => b < NS_CERT_TYPE_NAMES.length)
-          .map((b) => NS_CERT_TYPE_NAMES[b] as NsCertTypeName),
+        types: bits.flatMap((b) => {
+          const name = NS_CERT_TYPE_NAMES[b];
+          return name === undefined ? [] : [name];
+        }),
       };
     }
     case 'nsComment':
@@ -309,17 +312,14 @@ function decodeKnown(
     case 'certificatePolicies':
       return { kind: 'certificatePolicies', policies: decodePolicies(value, what) };
     case 'nameConstraints': {
-      const out = {
-        kind: 'nameConstraints' as const,
-        permitted: [] as GeneralNameDescription[],
-        excluded: [] as GeneralNameDescription[],
-      };
+      let permitted: GeneralNameDescription[] = [];
+      let excluded: GeneralNameDescription[] = [];
       for (const f of childrenOf(readWhole(value, what), TAG.sequence, what)) {
-        if (f.tag === 0xa0) out.permitted = decodeSubtrees(f, what);
-        else if (f.tag === 0xa1) out.excluded = decodeSubtrees(f, what);
+        if (f.tag === 0xa0) permitted = decodeSubtrees(f, what);
+        else if (f.tag === 0xa1) excluded = decodeSubtrees(f, what);
         else invalid(what, 'unexpected field');
       }
-      return out;
+      return { kind: 'nameConstraints', permitted, excluded };
     }
     case 'policyConstraints': {
       const out: Record<string, unknown> & { kind: ExtensionKind } = { kind: 'policyConstraints' };
@@ -373,6 +373,8 @@ export function decodeExtension(
   const base: ExtensionBase = { oid, name: known?.display ?? oid, critical };
   if (!known) return { ...base, kind: 'unknown', hex: hex(value) };
   try {
+    // decodeKnown returns each variant's fields next to its `kind` (one switch case per kind),
+    // but through a loose Record type the union cannot be checked against; the cast names it.
     return { ...base, ...decodeKnown(known.short, value, known.display) } as ExtensionDescription;
   } catch (e) {
     if (!(e instanceof MtlsError)) throw e;

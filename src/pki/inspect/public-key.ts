@@ -5,7 +5,16 @@
  */
 import { createHash, createPublicKey } from 'node:crypto';
 import { describeKey } from '../keys.js';
-import { TAG, bitStringBytes, childrenOf, hex, integerValue, oidOf, readWhole } from './asn1.js';
+import {
+  TAG,
+  bitStringBytes,
+  childrenOf,
+  hex,
+  integerValue,
+  invalid,
+  oidOf,
+  readWhole,
+} from './asn1.js';
 import { CURVES, algorithmName } from './oid-names.js';
 
 /** A described public key. */
@@ -51,6 +60,7 @@ export function describePublicKey(spki: Buffer, what = 'public key'): PublicKeyD
   const base = { algorithm: algorithmName(oid), oid, spkiSha256 };
   if (oid === '1.2.840.113549.1.1.1' || oid === '1.2.840.113549.1.1.10') {
     const [n, e] = childrenOf(readWhole(keyBytes, what), TAG.sequence, what);
+    if (!n) invalid(what, 'the RSA key has no modulus');
     const modulus = integerValue(n, `${what} modulus`);
     const bits = summary?.bits ?? bitLength(modulus);
     return {
@@ -58,7 +68,7 @@ export function describePublicKey(spki: Buffer, what = 'public key'): PublicKeyD
       bits,
       summary: summary?.text ?? `RSA ${bits}`,
       rsa: {
-        modulus: hex((n as { content: Buffer }).content),
+        modulus: hex(n.content),
         exponent: integerValue(e, `${what} exponent`).toString(),
       },
     };

@@ -11,6 +11,7 @@
  */
 import { MtlsError } from '../../errors/index.js';
 import { readDer, tlv } from '../der.js';
+import { byteAt } from '../bytes.js';
 
 /** Deepest nesting accepted; real PKCS#12 files stay below 15. */
 const MAX_DEPTH = 64;
@@ -35,10 +36,10 @@ function normalise(
 ): { der: Buffer; next: number } {
   if (depth > MAX_DEPTH) fail(what, `nesting deeper than ${MAX_DEPTH} levels`);
   if (offset + 2 > end) fail(what, 'truncated tag/length');
-  const tag = buf[offset] as number;
+  const tag = byteAt(buf, offset, what);
   if ((tag & 0x1f) === 0x1f) fail(what, 'high-number tags do not occur in PKCS#12');
   const constructed = (tag & 0x20) !== 0;
-  const lenByte = buf[offset + 1] as number;
+  const lenByte = byteAt(buf, offset + 1, what);
   let p = offset + 2;
 
   if (lenByte === 0x80) {
@@ -61,7 +62,7 @@ function normalise(
     if (n > 4) fail(what, 'length field longer than 4 bytes');
     if (p + n > end) fail(what, 'truncated length');
     len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + (buf[p + i] as number);
+    for (let i = 0; i < n; i++) len = len * 256 + byteAt(buf, p + i, what);
     p += n;
   }
   if (p + len > end) fail(what, `truncated: element needs ${len} bytes, ${end - p} remain`);

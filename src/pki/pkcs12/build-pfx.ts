@@ -110,6 +110,9 @@ function encryptedContentInfo(algorithm: Buffer, ciphertext: Buffer): Buffer {
   );
 }
 
+/** Flavours buildPfx writes, for the check of untyped callers. */
+const PFX_FLAVOURS: readonly string[] = ['modern', 'legacy'];
+
 /**
  * Builds a password-protected `.pfx` holding a private key, its certificate
  * and optionally its CA chain. friendlyName and localKeyId (SHA-1 of the
@@ -121,8 +124,9 @@ function encryptedContentInfo(algorithm: Buffer, ciphertext: Buffer): Buffer {
  */
 export function buildPfx(options: BuildPfxOptions): Buffer {
   const flavour = options.flavour ?? 'modern';
-  if (flavour !== 'modern' && flavour !== 'legacy') {
-    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown PKCS#12 flavour "${String(flavour)}"`, {
+  // The type allows only these two; a JavaScript caller may still pass another string.
+  if (!PFX_FLAVOURS.includes(flavour)) {
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown PKCS#12 flavour "${flavour}"`, {
       hint: 'Use modern or legacy.',
     });
   }

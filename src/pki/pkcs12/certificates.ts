@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { MtlsError } from '../../errors/index.js';
 import { decodeOid, readDer, readDerChildren } from '../der.js';
 import { derBlocksOf } from '../pem.js';
+import { errorMessage } from '../../errors/mtls-error.js';
 
 /** A certificate as DER, PEM text, or a node:crypto X509Certificate. */
 export type PfxCertificateInput = Uint8Array | string | X509Certificate;
@@ -28,7 +29,7 @@ export function parseCertificateDer(der: Buffer, what: string): X509Certificate 
   } catch (e) {
     throw new MtlsError(
       'MTLS_DER_INVALID',
-      `${what} is not a valid X.509 certificate (${(e as Error).message})`,
+      `${what} is not a valid X.509 certificate (${errorMessage(e)})`,
       { subject: what, cause: e },
     );
   }
@@ -45,11 +46,12 @@ export function parseCertificateDer(der: Buffer, what: string): X509Certificate 
     }
   }
   try {
-    void cert.publicKey;
+    // Decoding and re-encoding the subjectPublicKeyInfo throws when it is malformed.
+    cert.publicKey.export({ type: 'spki', format: 'der' });
   } catch (e) {
     throw new MtlsError(
       'MTLS_DER_INVALID',
-      `the subjectPublicKeyInfo of ${what} is malformed (${(e as Error).message})`,
+      `the subjectPublicKeyInfo of ${what} is malformed (${errorMessage(e)})`,
       {
         subject: what,
         cause: e,

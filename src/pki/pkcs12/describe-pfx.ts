@@ -137,13 +137,14 @@ export function describePfx(parsed: ParsedPfx, options: DescribePfxOptions = {})
   const key = parsed.privateKey ? describeKey(parsed.privateKey) : undefined;
   return {
     flavour: alg.flavour,
+    // The parser sets the three MAC fields together: all null when the file has no MAC.
     mac:
-      alg.macAlgorithm === null
+      alg.macAlgorithm === null || alg.macIterations === null || alg.macSaltLength === null
         ? null
         : {
             algorithm: alg.macAlgorithm,
-            iterations: alg.macIterations as number,
-            saltLength: alg.macSaltLength as number,
+            iterations: alg.macIterations,
+            saltLength: alg.macSaltLength,
           },
     keyEncryption: alg.keyEncryption,
     certEncryption: alg.certEncryption,

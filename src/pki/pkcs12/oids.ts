@@ -57,9 +57,15 @@ export const DIGEST_OID = {
 /** A digest name a PKCS#12 MAC may use. */
 export type MacDigest = keyof typeof DIGEST_OID;
 
+function isMacDigest(name: string): name is MacDigest {
+  return Object.hasOwn(DIGEST_OID, name);
+}
+
 /** node:crypto digest name for a digest OID (inverse of {@link DIGEST_OID}). */
 export const DIGEST: Readonly<Record<string, MacDigest>> = Object.fromEntries(
-  Object.entries(DIGEST_OID).map(([name, oid]) => [oid, name as MacDigest]),
+  Object.entries(DIGEST_OID).flatMap(([name, oid]): [string, MacDigest][] =>
+    isMacDigest(name) ? [[oid, name]] : [],
+  ),
 );
 
 /** PBMAC1 (RFC 9579), recognised so that the error can name it. */

@@ -22,6 +22,7 @@ import {
 import { parseMacData, verifyMac } from './mac.js';
 import { ATTRIBUTE, BAG_NAMES, BAG_TYPE, CERT_TYPE, CONTENT_TYPE, type MacDigest } from './oids.js';
 import { bmpPassword } from './pkcs12-kdf.js';
+import { errorMessage } from '../../errors/mtls-error.js';
 
 /** The flavour a file was written in, as far as its algorithms tell. */
 export type PfxDetectedFlavour =
@@ -201,7 +202,7 @@ function loadKey(ctx: Context, pkcs8: Buffer, what: string): KeyObject {
     }
     throw new MtlsError(
       'MTLS_KEY_UNSUPPORTED',
-      `${ctx.what}: the ${what} holds a private key node:crypto cannot load (${(e as Error).message})`,
+      `${ctx.what}: the ${what} holds a private key node:crypto cannot load (${errorMessage(e)})`,
       {
         subject: ctx.what,
         cause: e,
@@ -463,8 +464,9 @@ export function parsePfx(
   const keyEncryption = key?.encryption ?? null;
   const certEncryption = leafEntry?.encryption ?? collected.certs[0]?.encryption ?? null;
   let flavour = detectFlavour(mac?.digest ?? null, encryptions);
-  const certEncs = collected.certs.map((c) => c.encryption);
-  if (certEncs.some((e) => !sameEncryption(e, certEncs[0] as PfxEncryption))) flavour = 'mixed';
+  const [firstCertEnc, ...otherCertEncs] = collected.certs.map((c) => c.encryption);
+  if (firstCertEnc && otherCertEncs.some((e) => !sameEncryption(e, firstCertEnc)))
+    flavour = 'mixed';
 
   return {
     privateKey: key?.key,

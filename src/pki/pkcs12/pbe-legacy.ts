@@ -18,6 +18,7 @@ import {
 import { PKCS12_KDF_ID, pkcs12Kdf } from './pkcs12-kdf.js';
 import { rc2CbcDecryptRaw, rc2CbcEncrypt } from './rc2.js';
 import { rc4 } from './rc4.js';
+import { at } from '../bytes.js';
 
 /** OIDs of the PKCS#12 PBE schemes (RFC 7292 App. C, pkcs-12PbeIds). */
 export const PKCS12_PBE_OID = {
@@ -29,8 +30,17 @@ export const PKCS12_PBE_OID = {
   sha1And40BitRc2Cbc: '1.2.840.113549.1.12.1.6',
 } as const;
 
-/** One PKCS#12 PBE scheme. */
-export interface LegacyPbeScheme {
+/** One PKCS#12 PBE scheme: what it is, and which implementation runs its cipher. */
+export type LegacyPbeScheme = LegacyPbeSchemeBase &
+  (
+    | { kind: 'rc4' }
+    /** RC2 with its effective key bits. */
+    | { kind: 'rc2'; effectiveBits: number }
+    /** A cipher node:crypto has, by its node:crypto name. */
+    | { kind: 'node'; nodeCipher: string }
+  );
+
+interface LegacyPbeSchemeBase {
   oid: string;
   /** The name RFC 7292 gives it, e.g. `pbeWithSHAAnd3-KeyTripleDES-CBC`. */
   name: string;
@@ -38,11 +48,6 @@ export interface LegacyPbeScheme {
   cipher: string;
   keyLength: number;
   ivLength: number;
-  kind: 'node' | 'rc2' | 'rc4';
-  /** RC2 effective key bits. */
-  effectiveBits?: number;
-  /** The node:crypto cipher name when kind is `node`. */
-  nodeCipher?: string;
 }
 
 const SCHEMES: Readonly<Record<string, LegacyPbeScheme>> = {
@@ -157,7 +162,7 @@ function deriveKeyIv(
 /** Checks and removes PKCS#7 padding (RFC 8018 §6.1.1); undefined when it is wrong. */
 function stripPadding(buf: Buffer, blockSize: number): Buffer | undefined {
   if (buf.length === 0 || buf.length % blockSize !== 0) return undefined;
-  const pad = buf[buf.length - 1] as number;
+  const pad = at(buf, buf.length - 1);
   if (pad < 1 || pad > blockSize) return undefined;
   for (let i = buf.length - pad; i < buf.length; i++) if (buf[i] !== pad) return undefined;
   return buf.subarray(0, buf.length - pad);
@@ -196,9 +201,9 @@ export function legacyPbeDecrypt(
   }
   let padded: Buffer;
   if (scheme.kind === 'rc2') {
-    padded = rc2CbcDecryptRaw(key, scheme.effectiveBits as number, iv, ciphertext);
+    padded = rc2CbcDecryptRaw(key, scheme.effectiveBits, iv, ciphertext);
   } else {
-    const d = createDecipheriv(scheme.nodeCipher as string, key, iv);
+    const d = createDecipheriv(scheme.nodeCipher, key, iv);
     d.setAutoPadding(false);
     padded = Buffer.concat([d.update(ciphertext), d.final()]);
   }
@@ -248,9 +253,9 @@ export function legacyPbeEncrypt(
   let ciphertext: Buffer;
   if (scheme.kind === 'rc4') ciphertext = rc4(key, plaintext);
   else if (scheme.kind === 'rc2')
-    ciphertext = rc2CbcEncrypt(key, scheme.effectiveBits as number, iv, plaintext);
+    ciphertext = rc2CbcEncrypt(key, scheme.effectiveBits, iv, plaintext);
   else {
-    const c = createCipheriv(scheme.nodeCipher as string, key, iv);
+    const c = createCipheriv(scheme.nodeCipher, key, iv);
     ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
   }
   const algorithm = derSequence(

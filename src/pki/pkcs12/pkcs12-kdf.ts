@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { MtlsError } from '../../errors/index.js';
+import { at } from '../bytes.js';
 
 /** Output size u and block size v, in bytes, of each digest (RFC 7292 App. B.2). */
 const HASH_SIZES = {
@@ -41,9 +42,8 @@ export function bmpPassword(password: string): Buffer {
 /** Repeats `src` to fill `v * ceil(src.length / v)` bytes (RFC 7292 App. B.2 steps 2, 3). */
 function stretch(src: Buffer, v: number): Buffer {
   if (src.length === 0) return Buffer.alloc(0);
-  const out = Buffer.alloc(v * Math.ceil(src.length / v));
-  for (let i = 0; i < out.length; i++) out[i] = src[i % src.length] as number;
-  return out;
+  // Buffer.alloc with a Buffer fill repeats it to the requested size.
+  return Buffer.alloc(v * Math.ceil(src.length / v), src);
 }
 
 /**
@@ -60,12 +60,10 @@ export function pkcs12Kdf(
   iterations: number,
   length: number,
 ): Buffer {
+  // The type already says which digests exist; a JavaScript caller may still pass another name.
+  if (!Object.hasOwn(HASH_SIZES, digest))
+    throw new MtlsError('MTLS_BAD_ARGUMENT', `the PKCS#12 KDF does not support digest ${digest}`);
   const sizes = HASH_SIZES[digest];
-  if (!sizes)
-    throw new MtlsError(
-      'MTLS_BAD_ARGUMENT',
-      `the PKCS#12 KDF does not support digest ${String(digest)}`,
-    );
   if (!Number.isSafeInteger(iterations) || iterations < 1) {
     throw new MtlsError(
       'MTLS_BAD_ARGUMENT',
@@ -85,12 +83,12 @@ export function pkcs12Kdf(
     for (let r = 1; r < iterations; r++) A = createHash(digest).update(A).digest();
     A.copy(out, i * u);
     if (i === blocks - 1) break;
-    for (let k = 0; k < v; k++) B[k] = A[k % u] as number;
+    B.fill(A); // B is A repeated to v bytes (step 6B)
     // I_j = (I_j + B + 1) mod 2^(8v) for every v-byte block of I (step 6C).
     for (let j = 0; j < I.length; j += v) {
       let carry = 1;
       for (let k = v - 1; k >= 0; k--) {
-        const sum = (I[j + k] as number) + (B[k] as number) + carry;
+        const sum = at(I, j + k) + at(B, k) + carry;
         I[j + k] = sum & 0xff;
         carry = sum >>> 8;
       }

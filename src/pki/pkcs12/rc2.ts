@@ -6,6 +6,7 @@
  * Windows and Java exports). RC2-40 is broken; nothing here writes it by default.
  */
 import { MtlsError } from '../../errors/index.js';
+import { at } from '../bytes.js';
 
 /** RC2 block size in bytes. */
 export const RC2_BLOCK_SIZE = 8;
@@ -22,9 +23,6 @@ const PITABLE = Buffer.from(
     '0d38341bab33ffb0bb480c5fb9b1cd2ec5f3db47e5a59c770aa62068fe7fc1ad',
   'hex',
 );
-
-/** Rotation amounts of the four MIX steps (RFC 2268 §3.1). */
-const SHIFT = [1, 2, 3, 5] as const;
 
 /**
  * Expands a key into the 64 16-bit subkeys K[0..63] (RFC 2268 §2).
@@ -50,82 +48,91 @@ export function rc2ExpandKey(key: Uint8Array, effectiveBits: number): Uint16Arra
   const TM = 0xff >> (8 * T8 - effectiveBits);
   const L = new Uint8Array(128);
   L.set(key);
-  for (let i = T; i < 128; i++)
-    L[i] = PITABLE[((L[i - 1] as number) + (L[i - T] as number)) & 0xff] as number;
-  L[128 - T8] = PITABLE[(L[128 - T8] as number) & TM] as number;
-  for (let i = 127 - T8; i >= 0; i--)
-    L[i] = PITABLE[(L[i + 1] as number) ^ (L[i + T8] as number)] as number;
+  for (let i = T; i < 128; i++) L[i] = at(PITABLE, (at(L, i - 1) + at(L, i - T)) & 0xff);
+  L[128 - T8] = at(PITABLE, at(L, 128 - T8) & TM);
+  for (let i = 127 - T8; i >= 0; i--) L[i] = at(PITABLE, at(L, i + 1) ^ at(L, i + T8));
   const K = new Uint16Array(64);
-  for (let i = 0; i < 64; i++) K[i] = (L[2 * i] as number) | ((L[2 * i + 1] as number) << 8);
+  for (let i = 0; i < 64; i++) K[i] = at(L, 2 * i) | (at(L, 2 * i + 1) << 8);
   return K;
 }
 
 const rol16 = (x: number, s: number): number => ((x << s) | (x >>> (16 - s))) & 0xffff;
 const ror16 = (x: number, s: number): number => ((x >>> s) | (x << (16 - s))) & 0xffff;
 
-function readWords(block: Uint8Array, offset: number): number[] {
-  const R: number[] = [];
-  for (let i = 0; i < 4; i++)
-    R.push((block[offset + 2 * i] as number) | ((block[offset + 2 * i + 1] as number) << 8));
-  return R;
+/** Little-endian 16-bit word `w` (0..3) of the block at `offset`. */
+const word = (block: Uint8Array, offset: number, w: number): number =>
+  at(block, offset + 2 * w) | (at(block, offset + 2 * w + 1) << 8);
+
+function writeWords(
+  r0: number,
+  r1: number,
+  r2: number,
+  r3: number,
+  out: Uint8Array,
+  offset: number,
+): void {
+  out[offset] = r0 & 0xff;
+  out[offset + 1] = r0 >>> 8;
+  out[offset + 2] = r1 & 0xff;
+  out[offset + 3] = r1 >>> 8;
+  out[offset + 4] = r2 & 0xff;
+  out[offset + 5] = r2 >>> 8;
+  out[offset + 6] = r3 & 0xff;
+  out[offset + 7] = r3 >>> 8;
 }
 
-function writeWords(R: number[], out: Uint8Array, offset: number): void {
-  for (let i = 0; i < 4; i++) {
-    out[offset + 2 * i] = (R[i] as number) & 0xff;
-    out[offset + 2 * i + 1] = (R[i] as number) >>> 8;
-  }
-}
+/*
+ * The four words R[0..3] live in locals r0..r3 and each round is written out
+ * word by word (RFC 2268 §3.2, §3.3, §4.1, §4.2), so the only indexed reads
+ * are into the key schedule, whose indices stay in 0..63 by construction.
+ */
 
 /** Encrypts one 8-byte block in place (RFC 2268 §3). */
 export function rc2EncryptBlock(K: Uint16Array, block: Uint8Array, offset = 0): void {
-  const R = readWords(block, offset);
+  let r0 = word(block, offset, 0);
+  let r1 = word(block, offset, 1);
+  let r2 = word(block, offset, 2);
+  let r3 = word(block, offset, 3);
   let j = 0;
-  const mixRound = (): void => {
-    for (let i = 0; i < 4; i++) {
-      const a = R[(i + 3) & 3] as number;
-      const b = R[(i + 2) & 3] as number;
-      const c = R[(i + 1) & 3] as number;
-      const sum = ((R[i] as number) + (K[j++] as number) + (a & b) + (~a & c)) & 0xffff;
-      R[i] = rol16(sum, SHIFT[i] as number);
+  for (let round = 0; round < 16; round++) {
+    // MIX (§3.1); rotation amounts 1, 2, 3, 5.
+    r0 = rol16((r0 + at(K, j++) + (r3 & r2) + (~r3 & r1)) & 0xffff, 1);
+    r1 = rol16((r1 + at(K, j++) + (r0 & r3) + (~r0 & r2)) & 0xffff, 2);
+    r2 = rol16((r2 + at(K, j++) + (r1 & r0) + (~r1 & r3)) & 0xffff, 3);
+    r3 = rol16((r3 + at(K, j++) + (r2 & r1) + (~r2 & r0)) & 0xffff, 5);
+    // MASH (§3.2) after the 5th and the 11th mixing round.
+    if (round === 4 || round === 10) {
+      r0 = (r0 + at(K, r3 & 63)) & 0xffff;
+      r1 = (r1 + at(K, r0 & 63)) & 0xffff;
+      r2 = (r2 + at(K, r1 & 63)) & 0xffff;
+      r3 = (r3 + at(K, r2 & 63)) & 0xffff;
     }
-  };
-  const mashRound = (): void => {
-    for (let i = 0; i < 4; i++)
-      R[i] = ((R[i] as number) + (K[(R[(i + 3) & 3] as number) & 63] as number)) & 0xffff;
-  };
-  for (let r = 0; r < 5; r++) mixRound();
-  mashRound();
-  for (let r = 0; r < 6; r++) mixRound();
-  mashRound();
-  for (let r = 0; r < 5; r++) mixRound();
-  writeWords(R, block, offset);
+  }
+  writeWords(r0, r1, r2, r3, block, offset);
 }
 
 /** Decrypts one 8-byte block in place (RFC 2268 §4). */
 export function rc2DecryptBlock(K: Uint16Array, block: Uint8Array, offset = 0): void {
-  const R = readWords(block, offset);
+  let r0 = word(block, offset, 0);
+  let r1 = word(block, offset, 1);
+  let r2 = word(block, offset, 2);
+  let r3 = word(block, offset, 3);
   let j = 63;
-  const rMixRound = (): void => {
-    for (let i = 3; i >= 0; i--) {
-      const a = R[(i + 3) & 3] as number;
-      const b = R[(i + 2) & 3] as number;
-      const c = R[(i + 1) & 3] as number;
-      R[i] =
-        (ror16(R[i] as number, SHIFT[i] as number) - (K[j--] as number) - (a & b) - (~a & c)) &
-        0xffff;
+  for (let round = 0; round < 16; round++) {
+    // R-MIX (§4.1), words in the order 3, 2, 1, 0.
+    r3 = (ror16(r3, 5) - at(K, j--) - (r2 & r1) - (~r2 & r0)) & 0xffff;
+    r2 = (ror16(r2, 3) - at(K, j--) - (r1 & r0) - (~r1 & r3)) & 0xffff;
+    r1 = (ror16(r1, 2) - at(K, j--) - (r0 & r3) - (~r0 & r2)) & 0xffff;
+    r0 = (ror16(r0, 1) - at(K, j--) - (r3 & r2) - (~r3 & r1)) & 0xffff;
+    // R-MASH (§4.2) after the 5th and the 11th reverse mixing round.
+    if (round === 4 || round === 10) {
+      r3 = (r3 - at(K, r2 & 63)) & 0xffff;
+      r2 = (r2 - at(K, r1 & 63)) & 0xffff;
+      r1 = (r1 - at(K, r0 & 63)) & 0xffff;
+      r0 = (r0 - at(K, r3 & 63)) & 0xffff;
     }
-  };
-  const rMashRound = (): void => {
-    for (let i = 3; i >= 0; i--)
-      R[i] = ((R[i] as number) - (K[(R[(i + 3) & 3] as number) & 63] as number)) & 0xffff;
-  };
-  for (let r = 0; r < 5; r++) rMixRound();
-  rMashRound();
-  for (let r = 0; r < 6; r++) rMixRound();
-  rMashRound();
-  for (let r = 0; r < 5; r++) rMixRound();
-  writeWords(R, block, offset);
+  }
+  writeWords(r0, r1, r2, r3, block, offset);
 }
 
 function checkCbcArgs(iv: Uint8Array, data: Uint8Array, padded: boolean): void {
@@ -156,8 +163,7 @@ export function rc2CbcEncrypt(
   const out = Buffer.concat([Buffer.from(plaintext), Buffer.alloc(pad, pad)]);
   let prev: Uint8Array = iv;
   for (let off = 0; off < out.length; off += RC2_BLOCK_SIZE) {
-    for (let i = 0; i < RC2_BLOCK_SIZE; i++)
-      out[off + i] = (out[off + i] as number) ^ (prev[i] as number);
+    for (let i = 0; i < RC2_BLOCK_SIZE; i++) out[off + i] = at(out, off + i) ^ at(prev, i);
     rc2EncryptBlock(K, out, off);
     prev = out.subarray(off, off + RC2_BLOCK_SIZE);
   }
@@ -182,8 +188,7 @@ export function rc2CbcDecryptRaw(
   for (let off = out.length - RC2_BLOCK_SIZE; off >= 0; off -= RC2_BLOCK_SIZE) {
     rc2DecryptBlock(K, out, off);
     const prev = off === 0 ? iv : ciphertext.subarray(off - RC2_BLOCK_SIZE, off);
-    for (let i = 0; i < RC2_BLOCK_SIZE; i++)
-      out[off + i] = (out[off + i] as number) ^ (prev[i] as number);
+    for (let i = 0; i < RC2_BLOCK_SIZE; i++) out[off + i] = at(out, off + i) ^ at(prev, i);
   }
   return out;
 }

@@ -4,6 +4,7 @@
  * OpenSSL's legacy provider. RC4 is broken (RFC 7465); mtlskit never writes it.
  */
 import { MtlsError } from '../../errors/index.js';
+import { at } from '../bytes.js';
 
 /**
  * RC4 keystream XOR: encryption and decryption are the same operation.
@@ -16,22 +17,27 @@ export function rc4(key: Uint8Array, data: Uint8Array): Buffer {
       'MTLS_BAD_ARGUMENT',
       `RC4 key length ${key.length} is outside 1..256 bytes`,
     );
+  // S is a 256-byte permutation and every index below is masked with 0xff,
+  // so `at` never throws here; it stands in for an unchecked read.
   const S = new Uint8Array(256);
   for (let i = 0; i < 256; i++) S[i] = i;
   for (let i = 0, j = 0; i < 256; i++) {
-    j = (j + (S[i] as number) + (key[i % key.length] as number)) & 0xff;
-    const t = S[i] as number;
-    S[i] = S[j] as number;
-    S[j] = t;
+    const si = at(S, i);
+    j = (j + si + at(key, i % key.length)) & 0xff;
+    S[i] = at(S, j);
+    S[j] = si;
   }
   const out = Buffer.alloc(data.length);
-  for (let n = 0, i = 0, j = 0; n < data.length; n++) {
+  let i = 0;
+  let j = 0;
+  for (let n = 0; n < data.length; n++) {
     i = (i + 1) & 0xff;
-    j = (j + (S[i] as number)) & 0xff;
-    const t = S[i] as number;
-    S[i] = S[j] as number;
-    S[j] = t;
-    out[n] = (data[n] as number) ^ (S[((S[i] as number) + (S[j] as number)) & 0xff] as number);
+    const si = at(S, i);
+    j = (j + si) & 0xff;
+    const sj = at(S, j);
+    S[i] = sj;
+    S[j] = si;
+    out[n] = at(data, n) ^ at(S, (si + sj) & 0xff);
   }
   return out;
 }

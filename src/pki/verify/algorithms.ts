@@ -12,6 +12,7 @@
 import { createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
 import type { AlgorithmIdentifier } from './der-fields.js';
 import { children, oid, smallUnsigned, T } from './der-fields.js';
+import { errorMessage } from '../../errors/mtls-error.js';
 
 const RSA = '1.2.840.113549.1.1.1';
 const RSA_PSS = '1.2.840.113549.1.1.10';
@@ -130,7 +131,7 @@ function importKey(spki: Buffer, kind: AcceptedKey['kind'], description: string)
     return {
       ok: false,
       reason: 'unsupported_algorithm',
-      detail: `the ${description} public key cannot be read (${(e as Error).message})`,
+      detail: `the ${description} public key cannot be read (${errorMessage(e)})`,
     };
   }
 }
@@ -245,7 +246,7 @@ export function verifySignature(
     return {
       ok: false,
       reason: 'signature_invalid',
-      detail: `the signature cannot be checked (${(e as Error).message})`,
+      detail: `the signature cannot be checked (${errorMessage(e)})`,
     };
   }
 }

@@ -9,6 +9,7 @@
  * deltaCRLIndicator is refused as unknown.
  */
 import type { DerElement } from '../der.js';
+import { at } from '../bytes.js';
 import {
   algorithm,
   bad,
@@ -18,6 +19,7 @@ import {
   integerBytes,
   oid,
   one,
+  present,
   smallUnsigned,
   T,
   time,
@@ -66,7 +68,7 @@ function hexSerial(c: Buffer): string {
 }
 
 function extensions(
-  el: DerElement,
+  el: DerElement | undefined,
   what: string,
   problems: string[],
   known: Set<string>,
@@ -75,7 +77,7 @@ function extensions(
   for (const e of children(el, T.sequence, what)) {
     const f = children(e, T.sequence, what);
     const id = oid(f[0], `${what} id`);
-    const critical = f.length === 3 ? boolean(f[1] as DerElement, `${what} critical`) : false;
+    const critical = f.length === 3 ? boolean(f[1], `${what} critical`) : false;
     const v = f[f.length - 1];
     if (!v || v.tag !== T.octetString) bad(what, 'extension value is not an OCTET STRING');
     if (out.has(id)) bad(what, `extension ${id} appears twice`);
@@ -126,7 +128,7 @@ export function parseCrlDer(der: Buffer): ParsedCrl {
           const el = one(r.value, 'reasonCode');
           if (el.tag !== 0x0a || el.content.length !== 1)
             bad('reasonCode', 'expected an ENUMERATED');
-          reason = el.content[0] as number;
+          reason = at(el.content, 0);
           // §5.3.1: value 7 is unused, and removeFromCRL belongs in delta CRLs only.
           if (reason === 7 || reason > 10) bad('reasonCode', `unknown reason code ${reason}`);
         }
@@ -135,18 +137,10 @@ export function parseCrlDer(der: Buffer): ParsedCrl {
     }
   }
   let crlNumber = false;
-  if (tbs[i]?.tag === 0xa0) {
-    const [seq] = children(
-      { ...(tbs[i] as DerElement), tag: T.sequence },
-      T.sequence,
-      'crlExtensions',
-    );
-    const exts = extensions(
-      seq as DerElement,
-      'crlExtensions',
-      problems,
-      new Set([CRL_NUMBER, AKI]),
-    );
+  const crlExtensions = tbs[i];
+  if (crlExtensions?.tag === 0xa0) {
+    const [seq] = children({ ...crlExtensions, tag: T.sequence }, T.sequence, 'crlExtensions');
+    const exts = extensions(seq, 'crlExtensions', problems, new Set([CRL_NUMBER, AKI]));
     const n = exts.get(CRL_NUMBER);
     if (n) {
       integerBytes(one(n.value, 'cRLNumber'), 'cRLNumber');
@@ -166,7 +160,7 @@ export function parseCrlDer(der: Buffer): ParsedCrl {
     bad('CRL signatureAlgorithm', 'differs from the one inside tbsCertList (RFC 5280 §5.1.1.2)');
   const sig = bitString(sigEl, 'CRL signatureValue');
   return {
-    tbs: (tbsEl as DerElement).raw,
+    tbs: present(tbsEl, 'tbsCertList').raw,
     signatureAlgorithm,
     signature: sig.bytes,
     issuer,

@@ -5,6 +5,8 @@
  * hostile encoding is a rejection, never a crash.
  */
 import { decodeOid, readDer, readDerChildren, type DerElement } from '../der.js';
+import { at } from '../bytes.js';
+import { errorMessage } from '../../errors/mtls-error.js';
 
 /** A DER field that does not follow X.690 DER or the RFC 5280 ASN.1. */
 export class DerFieldError extends Error {
@@ -39,7 +41,7 @@ export function one(buf: Buffer, what: string): DerElement {
   try {
     el = readDer(buf, 0, what);
   } catch (e) {
-    bad(what, (e as Error).message);
+    bad(what, errorMessage(e));
   }
   if (el.next !== buf.length) bad(what, `${buf.length - el.next} bytes of trailing data`);
   return { tag: el.tag, content: el.content, raw: el.raw };
@@ -53,7 +55,7 @@ export function children(el: DerElement | undefined, tag: number, what: string):
   try {
     return readDerChildren(el.content, what);
   } catch (e) {
-    return bad(what, (e as Error).message);
+    return bad(what, errorMessage(e));
   }
 }
 
@@ -61,14 +63,19 @@ export function children(el: DerElement | undefined, tag: number, what: string):
 export function oid(el: DerElement | undefined, what: string): string {
   if (!el || el.tag !== T.oid || el.content.length === 0)
     bad(what, 'expected an OBJECT IDENTIFIER');
-  if (((el.content[el.content.length - 1] as number) & 0x80) !== 0)
+  if ((at(el.content, el.content.length - 1) & 0x80) !== 0)
     bad(what, 'truncated OBJECT IDENTIFIER');
   return decodeOid(el.content);
 }
 
+/** An element a parser already required (its children were read); narrows away `undefined`. */
+export function present(el: DerElement | undefined, what: string): DerElement {
+  return el ?? bad(what, 'missing');
+}
+
 /** A DER BOOLEAN: 0x00 or 0xFF only (X.690 §11.1). */
-export function boolean(el: DerElement, what: string): boolean {
-  if (el.tag !== T.boolean || el.content.length !== 1) bad(what, 'expected a BOOLEAN');
+export function boolean(el: DerElement | undefined, what: string): boolean {
+  if (!el || el.tag !== T.boolean || el.content.length !== 1) bad(what, 'expected a BOOLEAN');
   const v = el.content[0];
   if (v !== 0x00 && v !== 0xff) bad(what, 'BOOLEAN is not DER (must be 0x00 or 0xFF)');
   return v === 0xff;
@@ -84,8 +91,7 @@ export function integerBytes(
   const c = el.content;
   if (
     c.length > 1 &&
-    ((c[0] === 0x00 && ((c[1] as number) & 0x80) === 0) ||
-      (c[0] === 0xff && ((c[1] as number) & 0x80) !== 0))
+    ((c[0] === 0x00 && (at(c, 1) & 0x80) === 0) || (c[0] === 0xff && (at(c, 1) & 0x80) !== 0))
   ) {
     bad(what, 'INTEGER is not minimally encoded');
   }
@@ -95,7 +101,7 @@ export function integerBytes(
 /** A small non-negative INTEGER. */
 export function smallUnsigned(el: DerElement | undefined, what: string): number {
   const c = integerBytes(el, what);
-  if (((c[0] as number) & 0x80) !== 0) bad(what, 'negative INTEGER');
+  if ((at(c, 0) & 0x80) !== 0) bad(what, 'negative INTEGER');
   if (c.length > 6) bad(what, 'INTEGER too large');
   let v = 0;
   for (const b of c) v = v * 256 + b;
@@ -108,10 +114,10 @@ export function bitString(
   what: string,
 ): { bytes: Buffer; unused: number } {
   if (!el || el.tag !== T.bitString || el.content.length === 0) bad(what, 'expected a BIT STRING');
-  const unused = el.content[0] as number;
+  const unused = at(el.content, 0);
   if (unused > 7 || (unused > 0 && el.content.length === 1)) bad(what, 'bad unused-bits count');
   const bytes = el.content.subarray(1);
-  if (unused > 0 && ((bytes[bytes.length - 1] as number) & ((1 << unused) - 1)) !== 0)
+  if (unused > 0 && (at(bytes, bytes.length - 1) & ((1 << unused) - 1)) !== 0)
     bad(what, 'unused bits are not zero (X.690 §11.2.1)');
   return { bytes, unused };
 }
@@ -121,8 +127,7 @@ export function namedBits(el: DerElement | undefined, what: string): number[] {
   const { bytes, unused } = bitString(el, what);
   const out: number[] = [];
   const total = bytes.length * 8 - unused;
-  for (let i = 0; i < total; i++)
-    if (((bytes[i >> 3] as number) & (0x80 >> (i & 7))) !== 0) out.push(i);
+  for (let i = 0; i < total; i++) if ((at(bytes, i >> 3) & (0x80 >> (i & 7))) !== 0) out.push(i);
   return out;
 }
 
@@ -150,13 +155,16 @@ export function time(el: DerElement | undefined, what: string): Date {
   if (utc) year += year >= 50 ? 1900 : 2000;
   else if (year >= 1950 && year <= 2049)
     bad(what, `GeneralizedTime "${s}" is used for a year UTCTime must encode (RFC 5280 §4.1.2.5)`);
-  const [mo, d, h, mi, se] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [mo, d, h, mi, se] = [m[2], m[3], m[4], m[5], m[6]].map(Number);
+  // The regex has exactly six groups, so all five are present.
+  if (
+    mo === undefined ||
+    d === undefined ||
+    h === undefined ||
+    mi === undefined ||
+    se === undefined
+  )
+    return bad(what, `time "${s}" is not a valid date`);
   const ms = Date.UTC(year, mo - 1, d, h, mi, se);
   const back = new Date(ms);
   if (
@@ -181,11 +189,12 @@ export interface AlgorithmIdentifier {
 
 /** Reads an AlgorithmIdentifier (RFC 5280 §4.1.1.2). */
 export function algorithm(el: DerElement | undefined, what: string): AlgorithmIdentifier {
+  if (!el) return bad(what, 'missing');
   const [o, params, extra] = children(el, T.sequence, what);
   if (extra) bad(what, 'too many fields');
   return {
     oid: oid(o, `${what} algorithm`),
     ...(params ? { params } : {}),
-    raw: (el as DerElement).raw,
+    raw: el.raw,
   };
 }

@@ -6,7 +6,7 @@
  * use (§4.2.1.10).
  */
 import type { DerElement } from '../der.js';
-import { bad, children, oid, T } from './der-fields.js';
+import { bad, children, oid, present, T } from './der-fields.js';
 
 /** One attribute of a relative distinguished name. */
 export interface NameAttribute {
@@ -84,7 +84,7 @@ export function decodeName(el: DerElement | undefined, what: string): DecodedNam
       }),
     );
   }
-  return { rdns, raw: (el as DerElement).raw, key: rdnKey(rdns) };
+  return { rdns, raw: present(el, what).raw, key: rdnKey(rdns) };
 }
 
 /** True when the name has no RDN (an empty subject, RFC 5280 §4.1.2.6). */

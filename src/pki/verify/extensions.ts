@@ -105,8 +105,9 @@ function basicConstraints(value: Buffer): NonNullable<DecodedExtensions['basicCo
   let ca = false;
   let pathLen: number | undefined;
   let i = 0;
-  if (fields[i]?.tag === T.boolean) {
-    ca = boolean(fields[i] as DerElement, `${what} cA`);
+  const caEl = fields[i];
+  if (caEl?.tag === T.boolean) {
+    ca = boolean(caEl, `${what} cA`);
     // DER omits a value equal to its DEFAULT (X.690 §11.5).
     if (!ca) bad(what, 'cA FALSE is encoded, DER omits the DEFAULT');
     i++;
@@ -121,7 +122,11 @@ function keyUsage(value: Buffer): Set<KeyUsageBit> {
   // §4.2.1.3: when keyUsage is present, at least one bit MUST be set.
   if (bits.length === 0) bad('keyUsage', 'no bit is set (RFC 5280 §4.2.1.3)');
   return new Set(
-    bits.filter((b) => b < KEY_USAGE_BITS.length).map((b) => KEY_USAGE_BITS[b] as KeyUsageBit),
+    bits.flatMap((b) => {
+      // Bits past decipherOnly are unnamed (RFC 5280 §4.2.1.3) and ignored.
+      const name = KEY_USAGE_BITS[b];
+      return name === undefined ? [] : [name];
+    }),
   );
 }
 

@@ -17,6 +17,7 @@ import {
 import type { GeneralSubtree } from './extensions.js';
 import type { GeneralName } from './general-names.js';
 import { generalNameText } from './general-names.js';
+import { at } from '../bytes.js';
 
 /** The largest constraints × names product evaluated (OpenSSL uses a similar bound for the same attack). */
 export const NAME_CONSTRAINT_WORK_LIMIT = 1 << 20;
@@ -58,7 +59,7 @@ function emailWithin(mailbox: string, base: string): boolean {
 function ipWithin(bytes: Buffer, address: Buffer, mask: Buffer): boolean {
   if (bytes.length !== address.length) return false;
   for (let i = 0; i < bytes.length; i++)
-    if ((((bytes[i] as number) ^ (address[i] as number)) & (mask[i] as number)) !== 0) return false;
+    if (((at(bytes, i) ^ at(address, i)) & at(mask, i)) !== 0) return false;
   return true;
 }
 

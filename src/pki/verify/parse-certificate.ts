@@ -15,6 +15,7 @@ import {
   integerBytes,
   oid,
   one,
+  present,
   smallUnsigned,
   T,
   time,
@@ -22,6 +23,7 @@ import {
 } from './der-fields.js';
 import { decodeName, type DecodedName } from './distinguished-name.js';
 import { decodeExtensions, type DecodedExtensions, type RawExtension } from './extensions.js';
+import { errorMessage } from '../../errors/mtls-error.js';
 
 /** A certificate as the validator sees it. */
 export interface ParsedCertificate {
@@ -63,8 +65,9 @@ function extensionsOf(el: DerElement): RawExtension[] {
     const id = oid(fields[0], 'extension id');
     let i = 1;
     let critical = false;
-    if (fields[i]?.tag === T.boolean) {
-      critical = boolean(fields[i] as DerElement, `extension ${id} critical`);
+    const criticalEl = fields[i];
+    if (criticalEl?.tag === T.boolean) {
+      critical = boolean(criticalEl, `extension ${id} critical`);
       if (!critical) bad(`extension ${id}`, 'critical FALSE is encoded, DER omits the DEFAULT');
       i++;
     }
@@ -138,14 +141,14 @@ function parse(der: Buffer): ParsedCertificate {
     fingerprint: createHash('sha256').update(der).digest('hex'),
     version,
     serial,
-    tbs: (tbsEl as DerElement).raw,
+    tbs: present(tbsEl, 'tbsCertificate').raw,
     signatureAlgorithm,
     signature: sig.bytes,
     issuer,
     subject,
     notBefore,
     notAfter,
-    spki: (spkiEl as DerElement).raw,
+    spki: present(spkiEl, 'subjectPublicKeyInfo').raw,
     spkiAlgorithm,
     extensions,
     ext: decodeExtensions(extensions),
@@ -163,7 +166,7 @@ export function parseCertificateDer(der: Uint8Array): ParseCertificateResult {
   } catch (e) {
     return {
       ok: false,
-      detail: (e as Error).message,
+      detail: errorMessage(e),
       fingerprint: createHash('sha256').update(buf).digest('hex'),
     };
   }

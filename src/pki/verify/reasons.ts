@@ -43,4 +43,6 @@ export const VERIFY_REASON_TEXT = {
 export type VerifyReason = keyof typeof VERIFY_REASON_TEXT;
 
 /** Every reason, in a stable order (a closed set). */
-export const VERIFY_REASONS = Object.keys(VERIFY_REASON_TEXT) as VerifyReason[];
+export const VERIFY_REASONS: VerifyReason[] = Object.keys(VERIFY_REASON_TEXT).filter(
+  (k): k is VerifyReason => Object.hasOwn(VERIFY_REASON_TEXT, k),
+);

@@ -5,6 +5,7 @@
  * is: a certificate that breaks a "MUST" of the profile is refused.
  */
 import type { VerifyReason } from './reasons.js';
+import { at } from '../bytes.js';
 import { isEmptyName } from './distinguished-name.js';
 import { EXT } from './extensions.js';
 import type { ParsedCertificate } from './parse-certificate.js';
@@ -66,7 +67,7 @@ export function checkStructure(
   const serialTooLong = c.serial.length > 21 || (c.serial.length === 21 && c.serial[0] !== 0);
   if (role === 'anchor') {
     // Exempt, see above.
-  } else if (((c.serial[0] as number) & 0x80) !== 0)
+  } else if ((at(c.serial, 0) & 0x80) !== 0)
     add('malformed_certificate', 'the serial number is negative (RFC 5280 §4.1.2.2)');
   else if (c.serial.every((b) => b === 0))
     add('malformed_certificate', 'the serial number is zero (RFC 5280 §4.1.2.2)');
@@ -183,6 +184,14 @@ export function checkStructure(
   // §4.2.1.2: subjectKeyIdentifier MUST appear in all CA certificates.
   if (!ext.subjectKeyIdentifier)
     add('invalid_extension', 'the CA certificate has no subjectKeyIdentifier (RFC 5280 §4.2.1.2)');
+  // §4.2.1.3: conforming CAs MUST include keyUsage in certificates whose keys verify certificate
+  // signatures (OpenSSL's -x509_strict and pyca/cryptography refuse a CA without it). A trust
+  // anchor is trusted as given (§6.1.1(d)), so only an intermediate is held to this.
+  if (!ku && role === 'ca')
+    add(
+      'key_usage_missing',
+      'it issued a certificate but has no keyUsage extension; a CA certificate MUST have one with keyCertSign (RFC 5280 §4.2.1.3)',
+    );
   // §6.1.4(n): keyCertSign when keyUsage is present.
   if (ku && !ku.has('keyCertSign'))
     add(
