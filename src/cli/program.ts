@@ -8,6 +8,7 @@ import { MtlsError } from '../errors/index.js';
 import { registerCommands } from './commands/index.js';
 import { exitCodesHelp } from './exit-help.js';
 import { acceptedFlags, commandPath } from './hints.js';
+import { versionText } from './version.js';
 
 export { acceptedFlags, commandPath };
 
@@ -49,7 +50,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     .description(
       'mtlskit: private CA, client certificates, PKCS#12, mTLS client and TLS-1.2 mTLS gateway',
     )
-    .version('0.1.0')
+    .version(versionText(), '-V, --version', 'print the versions of mtlskit, Node and OpenSSL')
     .addHelpText('after', `${exitCodesHelp()}${FOOTER}`);
   await registerCommands(program, argv);
   applyDefaults(program, argv);

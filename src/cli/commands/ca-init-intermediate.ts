@@ -14,6 +14,7 @@ import { isEncryptedPrivateKey, parseKeyType } from '../../pki/keys.js';
 import { parseSubject } from '../../pki/names.js';
 import { openCaFromCli } from '../ca-context.js';
 import { out, outJson, style, withSpinner } from '../output.js';
+import { dnText } from '../format.js';
 import { readSecret } from '../secrets.js';
 
 /** The `ca init` options this module reads. */
@@ -70,9 +71,9 @@ export async function initIntermediateFromCli(
       ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }),
     }),
   );
-  if (o.json) return outJson(r);
+  if (o.json) return outJson('ca-init', r);
   out(`${style('green', '✓')} intermediate CA created in ${r.layout.dir}`);
-  out(`  subject      ${r.subject}`);
+  out(`  subject      ${dnText(r.subject)}`);
   out(
     `  signed by    ${parent.certificate.subject} (serial ${r.parentSerial} in ${r.parentDir}/index.txt)`,
   );
@@ -82,7 +83,7 @@ export async function initIntermediateFromCli(
   out(`  certificate  ${r.layout.caCert} (pathlen 0, valid until ${r.notAfter.toISOString()})`);
   out(`  chain        ${r.chainPath} (intermediate + root: what \`mtls ca chain\` exports)`);
   out(`  SHA-256      ${r.fingerprintSha256}`);
-  out('Issue with --ca ' + r.layout.dir + '; the root key can now go offline.');
+  out('Issue with --ca-dir ' + r.layout.dir + '; the root key can now go offline.');
 }
 
 /**

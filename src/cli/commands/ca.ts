@@ -26,6 +26,7 @@ import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { parseSubject } from '../../pki/names.js';
 import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-context.js';
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
+import { crlNumberText, dnText } from '../format.js';
 import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
 import { initIntermediateFromCli, type IntermediateCliOptions } from './ca-init-intermediate.js';
@@ -140,9 +141,9 @@ export function registerCaCommands(program: Command): void {
             ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }),
           }),
         );
-        if (o.json) return outJson(r);
+        if (o.json) return outJson('ca-init', r);
         out(`${style('green', '✓')} CA created in ${r.layout.dir}`);
-        out(`  subject      ${r.subject}`);
+        out(`  subject      ${dnText(r.subject)}`);
         out(
           `  key          ${r.key}, ${r.keyEncrypted ? 'encrypted (AES-256-CBC, PBKDF2-HMAC-SHA256 600000)' : style('yellow', 'NOT encrypted')} → ${r.layout.caKey}`,
         );
@@ -186,10 +187,11 @@ export function registerCaCommands(program: Command): void {
           ...(passphrase !== undefined ? { passphrase } : {}),
           fix: o.fix ?? false,
         });
-        if (o.json) return outJson({ ...r, ca: undefined, config: r.ca.config.configPath });
+        if (o.json)
+          return outJson('ca-adopt', { ...r, ca: undefined, config: r.ca.config.configPath });
         for (const w of r.warnings) warn(w);
         out(`${style('green', '✓')} adopted ${r.ca.config.dir}`);
-        out(`  subject      ${r.subject}`);
+        out(`  subject      ${dnText(r.subject)}`);
         out(`  SHA-256      ${r.fingerprintSha256}`);
         out(`  policy       ${r.policy}`);
         out(`  profiles     ${r.profiles.join(', ')}`);
@@ -268,12 +270,12 @@ export function registerCaCommands(program: Command): void {
           if (!o.json) {
             for (const w of r.warnings) warn(w);
             out(
-              `${style('green', '✓')} signed ${path}: serial ${r.serial}, ${r.subject}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`,
+              `${style('green', '✓')} signed ${path}: serial ${r.serial}, ${dnText(r.subject)}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`,
             );
             out(`  ${r.outPath ?? r.newCertPath}`);
           }
         }
-        if (o.json) outJson(results.length === 1 ? results[0] : results);
+        if (o.json) outJson('ca-sign', results.length === 1 ? results[0] : results);
       },
     );
 
@@ -358,10 +360,10 @@ serial is revoked (cessationOfOperation) and the error names it.
           ...(o.outDir ? { outDir: String(o.outDir) } : {}),
         }),
       );
-      if (o.json) return outJson(r);
+      if (o.json) return outJson('ca-issue', r);
       for (const w of r.warnings) warn(w);
       out(
-        `${style('green', '✓')} issued ${r.subject} (serial ${r.serial}, profile ${r.profile}, valid until ${r.notAfter.toISOString()})`,
+        `${style('green', '✓')} issued ${dnText(r.subject)} (serial ${r.serial}, profile ${r.profile}, valid until ${r.notAfter.toISOString()})`,
       );
       out(`  private key  ${r.keyPath}  (0600, encrypted with the .pfx password)`);
       out(`  CSR          ${r.csrPath}`);
@@ -401,8 +403,10 @@ serial is revoked (cessationOfOperation) and the error names it.
           ...(o.cert ? { certificate: await readFileChecked(o.cert, 'certificate') } : {}),
           ...(o.reason ? { reason: o.reason } : {}),
         });
-        if (o.json) return outJson(r);
-        out(`${style('green', '✓')} revoked serial ${r.serial} (${r.subject}), reason ${r.reason}`);
+        if (o.json) return outJson('ca-revoke', r);
+        out(
+          `${style('green', '✓')} revoked serial ${r.serial} (${dnText(r.subject)}), reason ${r.reason}`,
+        );
         info('run `mtls ca crl` to publish a new CRL');
       },
     );
@@ -434,10 +438,10 @@ serial is revoked (cessationOfOperation) and the error names it.
           ...(o.days ? { days: o.days } : {}),
           ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
         });
-        if (o.json) return outJson({ ...r, pem: undefined });
+        if (o.json) return outJson('ca-crl', { ...r, pem: undefined });
         for (const w of r.warnings) warn(w);
         out(
-          `${style('green', '✓')} CRL #${r.crlNumber.toString(16).toUpperCase()} with ${r.revoked} revoked certificate(s), next update ${r.nextUpdate.toISOString()}`,
+          `${style('green', '✓')} CRL ${crlNumberText(r.crlNumber)} with ${r.revoked} revoked certificate(s), next update ${r.nextUpdate.toISOString()}`,
         );
         out(`  ${r.path}${r.outPath ? `\n  ${r.outPath}` : ''}`);
       },
@@ -469,7 +473,7 @@ serial is revoked (cessationOfOperation) and the error names it.
           files,
           ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
         });
-        if (o.json) return outJson(r);
+        if (o.json) return outJson('ca-chain', r);
         if (!o.out) process.stdout.write(r.pem);
         const log = o.out ? out : info;
         if (o.out)
@@ -477,7 +481,7 @@ serial is revoked (cessationOfOperation) and the error names it.
             `${style('green', '✓')} chain written to ${o.out} (certificates only, no private key)`,
           );
         for (const c of r.certificates) {
-          log(`  ${c.subject}${c.selfSigned ? ' (root)' : ''}`);
+          log(`  ${dnText(c.subject)}${c.selfSigned ? ' (root)' : ''}`);
           log(`    SHA-256 ${c.fingerprintSha256}   valid until ${c.notAfter.toISOString()}`);
         }
         log('Confirm these fingerprints with the provider out of band.');
@@ -503,16 +507,16 @@ serial is revoked (cessationOfOperation) and the error names it.
         certificates: entries,
         warnings: ca.config.warnings,
       };
-      if (o.json) return outJson(summary);
+      if (o.json) return outJson('ca-show', summary);
       for (const w of ca.config.warnings) warn(w);
-      out(`CA ${summary.subject}`);
+      out(`CA ${dnText(summary.subject)}`);
       out(`  dir ${summary.dir}   valid until ${summary.notAfter.toISOString()}`);
       out(`  SHA-256 ${summary.fingerprintSha256}`);
       out(`  policy ${summary.policy}; profiles: ${summary.profiles.join(', ')}`);
       out(`  ${entries.length} certificate(s):`);
       for (const e of entries)
         out(
-          `  ${e.status} ${e.serial} ${e.expiry.toISOString().slice(0, 10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`,
+          `  ${e.status} ${e.serial} ${e.expiry.toISOString().slice(0, 10)} ${dnText(e.subject)}${e.reason ? ` (${e.reason})` : ''}`,
         );
     });
   registerCaLifecycleCommands(ca);

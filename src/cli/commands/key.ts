@@ -9,6 +9,7 @@ import { assertCanWrite, readFileChecked } from '../../io/index.js';
 import { isEncryptedPrivateKey, KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { findAttributeType, parseSubject, type DistinguishedName } from '../../pki/names.js';
 import { out, outJson, style, withSpinner } from '../output.js';
+import { dnText } from '../format.js';
 import { caDirAlias, caDirOption } from '../ca-context.js';
 import { deprecatedAlias } from '../deprecated.js';
 import { ENV } from '../env.js';
@@ -62,7 +63,7 @@ export function registerKeyCommands(program: Command): void {
             ...(passphrase !== undefined ? { passphrase } : {}),
           }),
         );
-        if (o.json) return outJson(r);
+        if (o.json) return outJson('key-new', r);
         out(
           `${style('green', '✓')} ${r.key} key written to ${r.path} (0600, ${r.encrypted ? 'encrypted' : 'NOT encrypted'})`,
         );
@@ -115,8 +116,8 @@ export function registerKeyCommands(program: Command): void {
         ...(keyPassphrase !== undefined ? { keyPassphrase } : {}),
         ...(o.san ? { subjectAltNames: parseSanOption(String(o.san)) } : {}),
       });
-      if (o.json) return outJson({ path: r.path, subject: r.subject });
-      out(`${style('green', '✓')} CSR for ${r.subject} written to ${r.path}`);
+      if (o.json) return outJson('csr-new', { path: r.path, subject: r.subject });
+      out(`${style('green', '✓')} CSR for ${dnText(r.subject)} written to ${r.path}`);
     });
 }
 

@@ -19,6 +19,7 @@ import {
 import { mtlsRequest, type MtlsRequestResult } from '../../client/request.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson, style, warn } from '../output.js';
+import { deprecatedAlias } from '../deprecated.js';
 import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
 
@@ -29,7 +30,7 @@ export interface ClientCliOptions {
   cert?: string;
   key?: string;
   keyPassphraseFile?: string;
-  ca?: string;
+  caFile?: string;
   tls?: string;
   resolve?: string[];
   timeout?: number;
@@ -65,7 +66,11 @@ export function addClientOptions(cmd: Command): Command {
       '--key-passphrase-file <file>',
       `file holding the passphrase of an encrypted --key (else $${ENV.keyPassphrase}, else a prompt)`,
     )
-    .option('--ca <file>', "CA bundle for the server's certificate (default: the system roots)")
+    .option(
+      '--ca-file <file>',
+      "trusted CA certificates (PEM bundle) for the server's certificate (default: the system roots)",
+    )
+    .addOption(deprecatedAlias('--ca <file>', '--ca-file'))
     .option('--tls <version>', 'TLS version: 1.2 (default, pinned), 1.3, or auto (1.2-1.3)', '1.2')
     .option(
       '--resolve <host:port:addr>',
@@ -120,7 +125,7 @@ export async function clientOptionsFromCli(
       ...(keyPassphrase !== undefined ? { keyPassphrase } : {}),
     });
   }
-  const ca = opts.ca !== undefined ? await loadCaBundle(opts.ca) : undefined;
+  const ca = opts.caFile !== undefined ? await loadCaBundle(opts.caFile) : undefined;
   return {
     ...(credentials ? { credentials } : {}),
     ...(ca ? { ca } : {}),
@@ -257,7 +262,7 @@ async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
   if (opts.output !== undefined)
     await writeFileAtomic(opts.output, result.body, { force: opts.force ?? false });
   if (opts.json) {
-    outJson({
+    outJson('request', {
       ok: true,
       url: result.url,
       method: result.method,
@@ -318,7 +323,7 @@ Without a Content-Type header, -d sends application/json when the body parses as
 else application/x-www-form-urlencoded (curl's default).
 
 Examples:
-  $ mtls request https://api.example.com/v1/ping --pfx client.pfx --password-file pfx.pass --ca provider-ca.pem
+  $ mtls request https://api.example.com/v1/ping --pfx client.pfx --password-file pfx.pass --ca-file provider-ca.pem
   $ mtls request https://api.example.com/v1/pay -X POST -H "Content-Type: application/json" -d @payment.json \\
       --cert client.cert.pem --key client.key.pem -v
   $ mtls request https://api.example.com/v1/report --pfx client.pfx -o report.pdf --resolve api.example.com:443:203.0.113.7

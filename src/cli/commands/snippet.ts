@@ -13,6 +13,7 @@ import {
   generateSnippet,
   type SnippetLanguage,
 } from '../../client/snippets/index.js';
+import { deprecatedAlias } from '../deprecated.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson } from '../output.js';
 
@@ -21,7 +22,7 @@ interface SnippetCliOptions {
   pfx?: string;
   cert?: string;
   key?: string;
-  ca?: string;
+  caFile?: string;
   request?: string;
   header?: string[];
   data?: string[];
@@ -53,7 +54,7 @@ async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
     ...(opts.pfx ? { pfxPath: opts.pfx } : {}),
     ...(opts.cert ? { certPath: opts.cert } : {}),
     ...(opts.key ? { keyPath: opts.key, keyEncrypted } : {}),
-    ...(opts.ca ? { caPath: opts.ca } : {}),
+    ...(opts.caFile ? { caPath: opts.caFile } : {}),
     ...(opts.passwordEnv ? { passwordEnv: opts.passwordEnv } : {}),
     ...(opts.keyPassphraseEnv ? { keyPassphraseEnv: opts.keyPassphraseEnv } : {}),
   });
@@ -64,7 +65,7 @@ async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
     });
   }
   if (opts.json) {
-    outJson({ ...snippet, ...(opts.out !== undefined ? { savedTo: opts.out } : {}) });
+    outJson('snippet', { ...snippet, ...(opts.out !== undefined ? { savedTo: opts.out } : {}) });
     return;
   }
   if (opts.out === undefined) process.stdout.write(snippet.code);
@@ -87,9 +88,10 @@ export function registerSnippetCommands(program: Command): void {
     .option('--cert <file>', 'client certificate (PEM) the code loads')
     .option('--key <file>', 'private key (PEM) the code loads')
     .option(
-      '--ca <file>',
-      "CA bundle for the server's certificate (default: the platform's trust store)",
+      '--ca-file <file>',
+      "trusted CA certificates (PEM bundle) for the server's certificate (default: the platform's trust store)",
     )
+    .addOption(deprecatedAlias('--ca <file>', '--ca-file'))
     .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
     .option('-H, --header <header>', '"Name: value"; repeatable', collect)
     .option(
@@ -115,7 +117,7 @@ Passwords are never written into the code: it reads them from environment variab
 python and go read PEM only; with --pfx their code names PEM files and the openssl commands to make them.
 
 Examples:
-  $ mtls snippet --lang java https://api.example.com/v1/ping --pfx client.pfx --ca provider-ca.pem --out MtlsCall.java
+  $ mtls snippet --lang java https://api.example.com/v1/ping --pfx client.pfx --ca-file provider-ca.pem --out MtlsCall.java
   $ mtls snippet --lang python https://api.example.com/v1/pay -d @payment.json --cert client.cert.pem --key client.key.pem
   $ mtls snippet --lang postman https://api.example.com/v1/ping --pfx client.pfx
 

@@ -68,7 +68,7 @@ export function postmanSnippet(options: SnippetOptions): SnippetResult {
   );
   steps.push('   the cipher and the client certificate that was sent.');
   steps.push(
-    `   If the call fails, run: mtls probe ${url.hostname}:${port}${c.kind === 'pfx' ? ` --pfx ${c.pfxPath}` : c.kind === 'pem' ? ` --cert ${c.certPath} --key ${c.keyPath}` : ''}${r.caPath ? ` --ca ${r.caPath}` : ''}`,
+    `   If the call fails, run: mtls probe ${url.hostname}:${port}${c.kind === 'pfx' ? ` --pfx ${c.pfxPath}` : c.kind === 'pem' ? ` --cert ${c.certPath} --key ${c.keyPath}` : ''}${r.caPath ? ` --ca-file ${r.caPath}` : ''}`,
   );
   steps.push('   for a diagnosis of the handshake.');
   return {
