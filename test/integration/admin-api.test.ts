@@ -588,7 +588,15 @@ describe('admin API', () => {
         MTLS_REGISTRY: file,
       });
       assert.equal((JSON.parse(viaEnv.stdout) as unknown[]).length, 2);
-      const removed = await cli(['gateway', 'institution', 'remove', 'gamma', '--json', ...reg]);
+      const removed = await cli([
+        'gateway',
+        'institution',
+        'remove',
+        'gamma',
+        '--yes',
+        '--json',
+        ...reg,
+      ]);
       assert.deepEqual(JSON.parse(removed.stdout), { ok: true, removed: 'gamma' });
     });
 

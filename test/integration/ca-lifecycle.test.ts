@@ -42,6 +42,7 @@ async function setup(extra: string[] = []): Promise<Setup> {
     '--key-type',
     'ec-p256',
     '--no-passphrase',
+    '--insecure',
     ...extra,
   ]);
   assert.equal(r.code, 0, r.stderr);
@@ -629,6 +630,7 @@ test('ca init --crl-url refuses URLs that cannot serve a CRL, before making anyt
         '--key-type',
         'ec-p256',
         '--no-passphrase',
+        '--insecure',
         '--crl-url',
         url,
       ]);

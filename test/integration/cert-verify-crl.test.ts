@@ -25,6 +25,7 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
       '--key-type',
       'ec-p256',
       '--no-passphrase',
+      '--insecure',
     ]);
     assert.equal(init.code, 0, init.stderr);
     for (const name of ['good', 'bad']) {

@@ -32,6 +32,7 @@ before(async () => {
       '--key-type',
       'ec-p256',
       '--no-passphrase',
+      '--insecure',
     ]);
     assert.equal(init.code, 0, init.stderr);
   }

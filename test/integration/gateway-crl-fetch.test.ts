@@ -137,6 +137,7 @@ before(async () => {
     '--key-type',
     'ec-p256',
     '--no-passphrase',
+    '--insecure',
   ]);
   await ok([
     'ca',
@@ -147,6 +148,7 @@ before(async () => {
     '--key-type',
     'ec-p256',
     '--no-passphrase',
+    '--insecure',
   ]);
   for (const name of ['c1', 'c2'])
     await ok([

@@ -15,7 +15,7 @@ import { parseSubject } from '../../pki/names.js';
 import { openCaFromCli } from '../ca-context.js';
 import { out, outJson, style, withSpinner } from '../output.js';
 import { dnText } from '../format.js';
-import { readSecret } from '../secrets.js';
+import { CA_PASSPHRASE_MIN, readSecret } from '../secrets.js';
 
 /** The `ca init` options this module reads. */
 export interface IntermediateCliOptions {
@@ -56,6 +56,7 @@ export async function initIntermediateFromCli(
         kind: 'caPassphrase',
         file: o.passphraseFile,
         prompt: 'New intermediate CA key passphrase: ',
+        minLength: CA_PASSPHRASE_MIN,
         confirm: true,
       })
     : undefined;

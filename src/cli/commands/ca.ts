@@ -28,7 +28,7 @@ import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-cont
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
 import { crlNumberText, dnText } from '../format.js';
 import { ENV } from '../env.js';
-import { readSecret } from '../secrets.js';
+import { CA_PASSPHRASE_MIN, readSecret } from '../secrets.js';
 import { initIntermediateFromCli, type IntermediateCliOptions } from './ca-init-intermediate.js';
 import { registerCaLifecycleCommands } from './ca-lifecycle.js';
 
@@ -44,8 +44,25 @@ const days = (v: string): number => {
 const passphraseFileOption = (): Option =>
   new Option(
     '--passphrase-file <file>',
-    'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)',
+    `file holding the CA key passphrase, - for stdin (else $${ENV.caPassphrase}, else a prompt)`,
   );
+
+/**
+ * An unencrypted CA key is a deliberate choice: `--no-passphrase` alone is
+ * refused, as step's `--no-password` needs `--insecure`.
+ * @throws MTLS_USAGE for --no-passphrase without --insecure
+ */
+function assertNoPassphraseConfirmed(o: { passphrase: boolean; insecure?: boolean }): void {
+  if (o.passphrase || o.insecure === true) return;
+  throw new MtlsError(
+    'MTLS_USAGE',
+    '--no-passphrase writes the CA key unencrypted and needs --insecure to confirm it',
+    {
+      subject: '--no-passphrase',
+      hint: 'Add --insecure to store the CA key unencrypted, or drop --no-passphrase and give --passphrase-file FILE.',
+    },
+  );
+}
 
 const ISSUANCE_RULES = `
 Issuance rules (RFC 5280):
@@ -84,7 +101,8 @@ export function registerCaCommands(program: Command): void {
       days,
     )
     .addOption(passphraseFileOption())
-    .option('--no-passphrase', 'store the CA key unencrypted (not recommended)')
+    .option('--no-passphrase', 'store the CA key unencrypted; needs --insecure as well')
+    .option('--insecure', 'confirm --no-passphrase: the CA key is written unencrypted')
     .option('--json', 'machine-readable output')
     // Lifecycle: intermediates and CRL distribution points (src/cli/commands/ca-init-intermediate.ts).
     .option(
@@ -116,9 +134,11 @@ export function registerCaCommands(program: Command): void {
           days?: number;
           passphraseFile?: string;
           passphrase: boolean;
+          insecure?: boolean;
           json?: boolean;
         } & IntermediateCliOptions,
       ) => {
+        assertNoPassphraseConfirmed(o);
         if (o.intermediate || o.parent) return initIntermediateFromCli(dir, o);
         const subject = parseSubject(o.subject);
         const keyType = parseKeyType(o.keyType);
@@ -129,6 +149,7 @@ export function registerCaCommands(program: Command): void {
               file: o.passphraseFile,
               prompt: 'New CA key passphrase: ',
               confirm: true,
+              minLength: CA_PASSPHRASE_MIN,
             })
           : undefined;
         const r = await withSpinner(`generating ${keyType} CA key`, () =>

@@ -29,6 +29,7 @@ import { normalizeFingerprint } from '../../gateway/peer-cert.js';
 import { normaliseFingerprint } from '../../gateway/registry/validate.js';
 import { assertNoPrivateKey } from '../../gateway/onboarding.js';
 import { out, outJson, style, warn } from '../output.js';
+import { confirmOrYes } from '../confirm.js';
 import { dnFromRfc4514 } from '../format.js';
 import { isDurationText, parseDurationArg } from '../time-args.js';
 
@@ -381,9 +382,17 @@ function registerInstitution(g: Command): void {
       .description(
         'remove an institution with its CA chains, IPs, CRLs and rules (audit records stay)',
       )
-      .addHelpText('after', '\nExample:\n  mtls gateway institution remove acme-bank'),
-  ).action(async (id: string, o: TargetOptions) =>
+      .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+      .addHelpText(
+        'after',
+        '\nAsks for confirmation on a terminal; elsewhere it needs --yes.\n\nExample:\n  mtls gateway institution remove acme-bank --yes',
+      ),
+  ).action(async (id: string, o: TargetOptions & { yes?: boolean }) =>
     withTarget(o, 'existing', async (a) => {
+      await confirmOrYes(
+        `Remove institution ${id} with its CA chains, IPs, CRLs and rules?`,
+        o.yes,
+      );
       await a.deleteInstitution(id);
       if (o.json) outJson('gateway-institution-remove', { ok: true, removed: id });
       else out(`removed institution ${id}`);
