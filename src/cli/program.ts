@@ -9,6 +9,7 @@ import { registerCommands } from './commands/index.js';
 import { exitCodesHelp } from './exit-help.js';
 import { acceptedFlags, commandPath } from './hints.js';
 import { versionText } from './version.js';
+import { registerCompletionCommand } from './completion.js';
 
 export { acceptedFlags, commandPath };
 
@@ -53,6 +54,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     .version(versionText(), '-V, --version', 'print the versions of mtlskit, Node and OpenSSL')
     .addHelpText('after', `${exitCodesHelp()}${FOOTER}`);
   await registerCommands(program, argv);
+  registerCompletionCommand(program);
   applyDefaults(program, argv);
   program.hook('preAction', (_root, action) => {
     running = action;

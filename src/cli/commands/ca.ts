@@ -64,6 +64,15 @@ function assertNoPassphraseConfirmed(o: { passphrase: boolean; insecure?: boolea
   );
 }
 
+/**
+ * The profile `ca sign` and `ca issue` use without --profile: client
+ * certificates are what this CA is for (openssl.cnf's x509_extensions stays
+ * the default of `openssl ca` itself).
+ */
+const DEFAULT_PROFILE = 'client';
+const PROFILE_HELP =
+  "extension profile: client (keyUsage + EKU clientAuth), server, usr_cert (the guide's), or any section of openssl.cnf";
+
 const ISSUANCE_RULES = `
 Issuance rules (RFC 5280):
   keyUsage follows the key: client and server profiles carry digitalSignature
@@ -232,10 +241,7 @@ export function registerCaCommands(program: Command): void {
     .argument('<csr...>', 'CSR file(s), PEM or DER')
     .addOption(caDirOption())
     .addOption(caDirAlias())
-    .option(
-      '--profile <name>',
-      'extension profile: usr_cert, client, server, or any section of openssl.cnf',
-    )
+    .option('--profile <name>', PROFILE_HELP, DEFAULT_PROFILE)
     .option('--days <n>', 'validity in days (default: default_days, 375)', days)
     .option('--san <list>', 'extra subjectAltName, e.g. DNS:api.example,IP:10.0.0.1')
     .option('--out <file>', 'also write the certificate here (one CSR only)')
@@ -252,7 +258,7 @@ export function registerCaCommands(program: Command): void {
         csrs: string[],
         o: {
           ca?: string;
-          profile?: string;
+          profile: string;
           days?: number;
           san?: string;
           out?: string;
@@ -272,7 +278,7 @@ export function registerCaCommands(program: Command): void {
           csrs.map(async (path) => ({ path, csr: await readFileChecked(path, 'CSR') })),
         );
         const sans = o.san ? parseSanOption(o.san) : undefined;
-        findProfile(ca, o.profile ?? ca.config.x509Extensions ?? 'usr_cert');
+        findProfile(ca, o.profile);
         if (o.out) await assertCanWrite(o.out, o.force);
         const caKey = await caKeyFromCli(ca, o.passphraseFile);
         const results = [];
@@ -282,7 +288,7 @@ export function registerCaCommands(program: Command): void {
             csr,
             csrSource: path,
             caKey,
-            ...(o.profile ? { profile: o.profile } : {}),
+            profile: o.profile,
             ...(o.days ? { days: o.days } : {}),
             ...(sans ? { subjectAltNames: sans } : {}),
             ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
@@ -310,11 +316,7 @@ export function registerCaCommands(program: Command): void {
     .addOption(
       new Option('--key-type <type>', 'client key type').choices([...KEY_TYPES]).default('rsa2048'),
     )
-    .option(
-      '--profile <name>',
-      "extension profile (client = keyUsage + EKU clientAuth; usr_cert = the guide's)",
-      'client',
-    )
+    .option('--profile <name>', PROFILE_HELP, DEFAULT_PROFILE)
     .option('--days <n>', 'validity in days (default: default_days, 375)', days)
     .option('--ou <ou>', 'organizationalUnitName')
     .option('--email <address>', 'emailAddress')

@@ -20,6 +20,7 @@ import { VERIFY_REASONS } from '../../pki/verify/reasons.js';
 import { deprecatedAlias } from '../deprecated.js';
 import { collect } from '../http-args.js';
 import { parseTimeArg } from '../time-args.js';
+import { shortLine } from '../short-lines.js';
 import { info, out, outJson, style, warn } from '../output.js';
 import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
@@ -30,6 +31,7 @@ import { registerCertRenewCommands } from './cert-renew.js';
 interface ShowOptions {
   passwordFile?: string;
   json?: boolean;
+  short?: boolean;
 }
 
 interface VerifyOptions {
@@ -87,6 +89,8 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
       ...(result.pkcs12 ? { pkcs12: result.pkcs12 } : {}),
       skipped: result.skipped,
     });
+  } else if (opts.short) {
+    for (const o of result.objects) out(shortLine(o));
   } else {
     process.stdout.write(renderInspectionText(result));
   }
@@ -218,6 +222,10 @@ Examples:
       `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt); only for PKCS#12`,
     )
     .option('--json', 'print every field as JSON')
+    .option(
+      '--short',
+      'one line per certificate, CSR or CRL: name, issuer, serial, validity, key, SHA-256',
+    )
     .addHelpText(
       'after',
       `
@@ -226,6 +234,7 @@ Private keys are never shown; a PEM block holding one is listed as skipped.
 Examples:
   $ mtls cert show client.cert.pem
   $ mtls cert show ca/crl/ca.crl.pem --json
+  $ mtls cert show ca-chain.pem --short
   $ mtls cert show client.pfx --password-file pw.txt
 
 Exit codes: 0 shown, 3 password required, 4 wrong password, 5 unreadable or malformed file.`,
