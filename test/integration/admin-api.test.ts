@@ -575,7 +575,7 @@ describe('admin API', () => {
       ]);
       assert.equal(auditJson.code, 0, auditJson.stderr);
       assert.deepEqual(
-        (JSON.parse(auditJson.stdout) as AuditRecord[]).map((x) => x.reason),
+        (JSON.parse(auditJson.stdout) as { items: AuditRecord[] }).items.map((x) => x.reason),
         ['eku_missing'],
       );
       const auditTable = await cli(['gateway', 'audit', '--since', '1h', ...reg]);
@@ -587,7 +587,7 @@ describe('admin API', () => {
       const viaEnv = await cli(['gateway', 'ip', 'list', 'gamma', '--json'], {
         MTLS_REGISTRY: file,
       });
-      assert.equal((JSON.parse(viaEnv.stdout) as unknown[]).length, 2);
+      assert.equal((JSON.parse(viaEnv.stdout) as { items: unknown[] }).items.length, 2);
       const removed = await cli([
         'gateway',
         'institution',
@@ -597,7 +597,11 @@ describe('admin API', () => {
         '--json',
         ...reg,
       ]);
-      assert.deepEqual(JSON.parse(removed.stdout), { ok: true, removed: 'gamma' });
+      assert.deepEqual(JSON.parse(removed.stdout), {
+        schema: 'mtls.gateway-institution-remove/v1',
+        ok: true,
+        removed: 'gamma',
+      });
     });
 
     it('manages the same registry through the admin API (--admin), with the token from a file', async () => {
@@ -638,7 +642,9 @@ describe('admin API', () => {
       );
       const ips = await cli(['gateway', 'ip', 'list', '--json', ...target]);
       assert.ok(
-        (JSON.parse(ips.stdout) as { cidr: string }[]).some((i) => i.cidr === '198.51.100.0/24'),
+        (JSON.parse(ips.stdout) as { items: { cidr: string }[] }).items.some(
+          (i) => i.cidr === '198.51.100.0/24',
+        ),
       );
       const crlFile = join(dir, 'delta.crl.pem');
       writeFileSync(
@@ -671,7 +677,7 @@ describe('admin API', () => {
       ]);
       assert.equal(au.code, 0, au.stderr);
       assert.deepEqual(
-        (JSON.parse(au.stdout) as AuditRecord[]).map((x) => x.reason),
+        (JSON.parse(au.stdout) as { items: AuditRecord[] }).items.map((x) => x.reason),
         ['pinned_rule_mismatch'],
       );
 

@@ -234,7 +234,7 @@ describe('gateway CRL distribution', () => {
     await publishCrl();
     const r = await refreshCli();
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const [res] = JSON.parse(r.stdout) as CrlRefreshResult[];
+    const [res] = (JSON.parse(r.stdout) as { items: CrlRefreshResult[] }).items;
     assert.deepEqual([res!.ok, res!.changed], [true, true]);
     assert.equal(
       await waitFor(
@@ -259,9 +259,11 @@ describe('gateway CRL distribution', () => {
     assert.deepEqual([again.ok, again.changed], [true, false]);
     assert.equal(await registry.version(), version);
 
-    const list = JSON.parse(
-      await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json']),
-    ) as Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }>;
+    const list = (
+      JSON.parse(
+        await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json']),
+      ) as { items: Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }> }
+    ).items;
     assert.equal(list[0]!.lastStatus, 'ok');
     assert.equal(list[0]!.intervalSeconds, 3600);
     assert.equal(

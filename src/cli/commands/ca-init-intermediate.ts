@@ -72,7 +72,10 @@ export async function initIntermediateFromCli(
       ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }),
     }),
   );
-  if (o.json) return outJson('ca-init', r);
+  if (o.json) {
+    outJson('ca-init', r);
+    return;
+  }
   out(`${style('green', '✓')} intermediate CA created in ${r.layout.dir}`);
   out(`  subject      ${dnText(r.subject)}`);
   out(

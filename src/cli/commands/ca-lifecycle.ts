@@ -119,7 +119,10 @@ export function registerCaLifecycleCommands(ca: Command): void {
           ...(o.at ? { at: o.at } : {}),
         });
         if (!r.ok) process.exitCode = 1;
-        if (o.json) return outJson('ca-status', r);
+        if (o.json) {
+          outJson('ca-status', r);
+          return;
+        }
         out(
           `CA ${dnText(r.ca.subject)}: valid until ${r.ca.notAfter.toISOString()} (${r.ca.daysLeft} days)`,
         );
@@ -176,8 +179,14 @@ export function registerCaLifecycleCommands(ca: Command): void {
           ...(o.expiring !== undefined ? { expiringWithinMs: o.expiring } : {}),
           ...(o.revoked ? { revokedOnly: true } : {}),
         });
-        if (o.json) return outJson('ca-list', r.certificates);
-        if (r.certificates.length === 0) return out('no certificates match');
+        if (o.json) {
+          outJson('ca-list', r.certificates);
+          return;
+        }
+        if (r.certificates.length === 0) {
+          out('no certificates match');
+          return;
+        }
         table([
           ['SERIAL', 'STATE', 'EXPIRES', 'DAYS', 'SUBJECT', 'REASON/NOTE'],
           ...r.certificates.map(row),

@@ -26,6 +26,7 @@ import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { parseSubject } from '../../pki/names.js';
 import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-context.js';
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
+import { stringOption } from '../option-values.js';
 import { crlNumberText, dnText } from '../format.js';
 import { ENV } from '../env.js';
 import { CA_PASSPHRASE_MIN, readSecret } from '../secrets.js';
@@ -171,7 +172,10 @@ export function registerCaCommands(program: Command): void {
             ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }),
           }),
         );
-        if (o.json) return outJson('ca-init', r);
+        if (o.json) {
+          outJson('ca-init', r);
+          return;
+        }
         out(`${style('green', '✓')} CA created in ${r.layout.dir}`);
         out(`  subject      ${dnText(r.subject)}`);
         out(
@@ -217,8 +221,10 @@ export function registerCaCommands(program: Command): void {
           ...(passphrase !== undefined ? { passphrase } : {}),
           fix: o.fix ?? false,
         });
-        if (o.json)
-          return outJson('ca-adopt', { ...r, ca: undefined, config: r.ca.config.configPath });
+        if (o.json) {
+          outJson('ca-adopt', { ...r, ca: undefined, config: r.ca.config.configPath });
+          return;
+        }
         for (const w of r.warnings) warn(w);
         out(`${style('green', '✓')} adopted ${r.ca.config.dir}`);
         out(`  subject      ${dnText(r.subject)}`);
@@ -346,7 +352,7 @@ serial is revoked (cessationOfOperation) and the error names it.
 `,
     )
     .action(async (name: string, o: Record<string, string | boolean | number | undefined>) => {
-      const ca = await openCaFromCli(o.ca as string | undefined);
+      const ca = await openCaFromCli(stringOption(o.ca));
       const sans = o.san ? parseSanOption(String(o.san)) : undefined;
       const extra = [
         ...(o.ou ? [{ type: 'OU', value: String(o.ou) }] : []),
@@ -360,10 +366,10 @@ serial is revoked (cessationOfOperation) and the error names it.
         subject: extra,
         ...(o.outDir ? { outDir: String(o.outDir) } : {}),
       });
-      const caKey = await caKeyFromCli(ca, o.passphraseFile as string | undefined);
+      const caKey = await caKeyFromCli(ca, stringOption(o.passphraseFile));
       const pfxPassword = await readSecret({
         kind: 'pfxPassword',
-        file: o.passwordFile as string | undefined,
+        file: stringOption(o.passwordFile),
         prompt: '.pfx password: ',
         confirm: true,
       });
@@ -383,7 +389,10 @@ serial is revoked (cessationOfOperation) and the error names it.
           ...(o.outDir ? { outDir: String(o.outDir) } : {}),
         }),
       );
-      if (o.json) return outJson('ca-issue', r);
+      if (o.json) {
+        outJson('ca-issue', r);
+        return;
+      }
       for (const w of r.warnings) warn(w);
       out(
         `${style('green', '✓')} issued ${dnText(r.subject)} (serial ${r.serial}, profile ${r.profile}, valid until ${r.notAfter.toISOString()})`,
@@ -426,7 +435,10 @@ serial is revoked (cessationOfOperation) and the error names it.
           ...(o.cert ? { certificate: await readFileChecked(o.cert, 'certificate') } : {}),
           ...(o.reason ? { reason: o.reason } : {}),
         });
-        if (o.json) return outJson('ca-revoke', r);
+        if (o.json) {
+          outJson('ca-revoke', r);
+          return;
+        }
         out(
           `${style('green', '✓')} revoked serial ${r.serial} (${dnText(r.subject)}), reason ${r.reason}`,
         );
@@ -461,7 +473,10 @@ serial is revoked (cessationOfOperation) and the error names it.
           ...(o.days ? { days: o.days } : {}),
           ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
         });
-        if (o.json) return outJson('ca-crl', { ...r, pem: undefined });
+        if (o.json) {
+          outJson('ca-crl', { ...r, pem: undefined });
+          return;
+        }
         for (const w of r.warnings) warn(w);
         out(
           `${style('green', '✓')} CRL ${crlNumberText(r.crlNumber)} with ${r.revoked} revoked certificate(s), next update ${r.nextUpdate.toISOString()}`,
@@ -496,7 +511,10 @@ serial is revoked (cessationOfOperation) and the error names it.
           files,
           ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
         });
-        if (o.json) return outJson('ca-chain', r);
+        if (o.json) {
+          outJson('ca-chain', r);
+          return;
+        }
         if (!o.out) process.stdout.write(r.pem);
         const log = o.out ? out : info;
         if (o.out)
@@ -530,7 +548,10 @@ serial is revoked (cessationOfOperation) and the error names it.
         certificates: entries,
         warnings: ca.config.warnings,
       };
-      if (o.json) return outJson('ca-show', summary);
+      if (o.json) {
+        outJson('ca-show', summary);
+        return;
+      }
       for (const w of ca.config.warnings) warn(w);
       out(`CA ${dnText(summary.subject)}`);
       out(`  dir ${summary.dir}   valid until ${summary.notAfter.toISOString()}`);

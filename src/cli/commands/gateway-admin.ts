@@ -29,6 +29,7 @@ import { normalizeFingerprint } from '../../gateway/peer-cert.js';
 import { normaliseFingerprint } from '../../gateway/registry/validate.js';
 import { assertNoPrivateKey } from '../../gateway/onboarding.js';
 import { out, outJson, style, warn } from '../output.js';
+import { isOneOf } from '../option-values.js';
 import { confirmOrYes } from '../confirm.js';
 import { dnFromRfc4514 } from '../format.js';
 import { isDurationText, parseDurationArg } from '../time-args.js';
@@ -146,7 +147,7 @@ function table(headers: string[], rows: (string | number | null | undefined)[][]
     Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)),
   );
   const line = (r: string[]): string =>
-    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
+    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
   out(style('bold', line(headers)));
   for (const r of cells) out(line(r));
 }
@@ -176,6 +177,11 @@ export function displayFingerprint(fp: string): string {
   return colonHex(normalizeFingerprint(fp), true);
 }
 
+/** True for a code of the catalogue (a code the admin API reported may be any string). */
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
+
 function printChains(chains: CaChainRecord[]): void {
   table(
     ['ID', 'INSTITUTION', 'SUBJECT (top CA)', 'NOT AFTER', 'CERTS', 'SHA-256 (top CA)'],
@@ -185,9 +191,7 @@ function printChains(chains: CaChainRecord[]): void {
       dnFromRfc4514(c.subject),
       day(c.notAfter),
       c.fingerprints.length,
-      c.fingerprints.length
-        ? displayFingerprint(c.fingerprints[c.fingerprints.length - 1] as string)
-        : '-',
+      ((top) => (top !== undefined ? displayFingerprint(top) : '-'))(c.fingerprints.at(-1)),
     ]),
   );
 }
@@ -676,9 +680,8 @@ function registerCrlUrl(crl: Command): void {
       }
       const failed = results.find((r) => !r.ok);
       if (failed?.error) {
-        const code = (
-          failed.error.code in ERROR_CODES ? failed.error.code : 'MTLS_INTERNAL'
-        ) as ErrorCode;
+        const reported = failed.error.code;
+        const code: ErrorCode = isErrorCode(reported) ? reported : 'MTLS_INTERNAL';
         throw new MtlsError(
           code,
           `CRL download from ${failed.url} was refused: ${failed.error.message}`,
@@ -720,15 +723,13 @@ function registerRule(g: Command): void {
           ? ({ kind: 'fingerprint_sha256', value: o.fingerprint } as const)
           : undefined,
       ].filter((x) => x !== undefined);
-      if (given.length !== 1)
+      const rule = given[0];
+      if (given.length !== 1 || rule === undefined)
         throw new MtlsError('MTLS_USAGE', 'give exactly one of --cn, --o or --fingerprint', {
           subject: 'rule',
         });
       await withTarget(o, 'existing', async (a) => {
-        const r = await a.addRule(
-          institution,
-          given[0] as { kind: PinnedRule['kind']; value: string },
-        );
+        const r = await a.addRule(institution, rule);
         if (o.json) outJson('gateway-rule-add', r);
         else out(`added rule ${r.id} for ${institution}: ${r.kind} = ${r.value}`);
       });
@@ -796,13 +797,14 @@ function registerAudit(g: Command): void {
         q.outcome = o.outcome;
       }
       if (o.reason !== undefined) {
-        if (!(AUDIT_REASONS as readonly string[]).includes(o.reason)) {
+        const reason = o.reason;
+        if (!isOneOf(reason, AUDIT_REASONS)) {
           throw new MtlsError('MTLS_BAD_ARGUMENT', `--reason "${o.reason}" is not a reason code`, {
             subject: '--reason',
             hint: `Use one of: ${AUDIT_REASONS.join(', ')}.`,
           });
         }
-        q.reason = o.reason as AuditQuery['reason'];
+        q.reason = reason;
       }
       if (o.institution !== undefined) q.institutionId = o.institution;
       if (o.limit !== undefined) q.limit = parseId(o.limit, '--limit');

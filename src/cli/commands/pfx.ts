@@ -306,7 +306,10 @@ async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
     keyEncrypted: r.keyEncrypted,
     subject: r.subject,
   };
-  if (opts.json) return outJson('pfx-unpack', written);
+  if (opts.json) {
+    outJson('pfx-unpack', written);
+    return;
+  }
   out(`${style('green', 'wrote')} ${paths.cert} (${dnText(r.subject)})`);
   if (written.chain) out(`${style('green', 'wrote')} ${written.chain}`);
   out(

@@ -11,11 +11,11 @@ import {
   DEFAULT_PASSWORD_ENV,
   SNIPPET_LANGUAGES,
   generateSnippet,
-  type SnippetLanguage,
 } from '../../client/snippets/index.js';
 import { deprecatedAlias } from '../deprecated.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson } from '../output.js';
+import { isOneOf } from '../option-values.js';
 
 interface SnippetCliOptions {
   lang: string;
@@ -34,7 +34,8 @@ interface SnippetCliOptions {
 }
 
 async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
-  if (!(SNIPPET_LANGUAGES as readonly string[]).includes(opts.lang)) {
+  const lang = opts.lang;
+  if (!isOneOf(lang, SNIPPET_LANGUAGES)) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown language "${opts.lang}"`, {
       subject: '--lang',
       hint: `Choose one of ${SNIPPET_LANGUAGES.join(', ')}.`,
@@ -46,7 +47,7 @@ async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
       ? isEncryptedPrivateKey(await readFileChecked(opts.key, 'private key'))
       : false;
   const snippet = generateSnippet({
-    lang: opts.lang as SnippetLanguage,
+    lang,
     url,
     ...(opts.request ? { method: opts.request } : {}),
     headers: (opts.header ?? []).map(parseHeader),
