@@ -12,7 +12,7 @@ export interface GlobalOptions {
 }
 
 const useColor = (): boolean =>
-  !process.env.NO_COLOR && process.stderr.isTTY === true && process.env.TERM !== 'dumb';
+  !process.env.NO_COLOR && process.stderr.isTTY && process.env.TERM !== 'dumb';
 
 /** Wraps text in an ANSI style when colour is allowed. */
 export function style(code: 'bold' | 'red' | 'green' | 'yellow' | 'dim', text: string): string {

@@ -84,7 +84,7 @@ function usageMessage(err: CommanderError, cmd: Command, argv: readonly string[]
     const end = argv.indexOf('--');
     const unknown = (end < 0 ? argv : argv.slice(0, end))
       .slice(2)
-      .find((a) => a.startsWith('--') && !known.has(a.split('=')[0] as string));
+      .find((a) => a.startsWith('--') && !known.has(a.split('=')[0] ?? a));
     if (unknown !== undefined) return `unknown option '${unknown.split('=')[0]}'`;
   }
   return err.message.replace(/^error: /, '');

@@ -74,8 +74,7 @@ export function summarizeCertificate(
     fingerprintSha256: d.fingerprints.sha256,
     isCa: d.isCa,
     selfIssued: d.selfIssued,
-    extendedKeyUsage:
-      eku && eku.kind === 'extendedKeyUsage' ? eku.purposes.map((p) => p.name ?? p.oid) : null,
+    extendedKeyUsage: eku ? eku.purposes.map((p) => p.name ?? p.oid) : null,
   };
 }
 
@@ -121,9 +120,7 @@ export function checkClientCertificate(
       fatal: false,
     });
   } else if (
-    !eku.includes('clientAuth') &&
-    !eku.includes(EKU_OIDS.clientAuth as string) &&
-    !eku.includes('anyExtendedKeyUsage')
+    !eku.some((e) => e === 'clientAuth' || e === EKU_OIDS.clientAuth || e === 'anyExtendedKeyUsage')
   ) {
     out.push({
       code: 'eku_lacks_client_auth',

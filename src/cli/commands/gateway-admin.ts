@@ -5,7 +5,7 @@
  * src/gateway/onboarding.
  */
 import type { Command } from 'commander';
-import { ERROR_CODES, MtlsError, type ErrorCode } from '../../errors/index.js';
+import { MtlsError, type ErrorCode } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
 import { createAdminClient } from '../../gateway/admin/client.js';
 import { createLocalAdmin, type RegistryAdmin } from '../../gateway/admin/operations.js';
@@ -31,6 +31,7 @@ import { assertNoPrivateKey } from '../../gateway/onboarding.js';
 import { out, outJson, style, warn } from '../output.js';
 import { isOneOf } from '../option-values.js';
 import { confirmOrYes } from '../confirm.js';
+import { isErrorCode } from '../exit-help.js';
 import { dnFromRfc4514 } from '../format.js';
 import { isDurationText, parseDurationArg } from '../time-args.js';
 
@@ -175,11 +176,6 @@ async function readUpload(path: string, what: string): Promise<string | Buffer> 
  */
 export function displayFingerprint(fp: string): string {
   return colonHex(normalizeFingerprint(fp), true);
-}
-
-/** True for a code of the catalogue (a code the admin API reported may be any string). */
-function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_CODES, code);
 }
 
 function printChains(chains: CaChainRecord[]): void {

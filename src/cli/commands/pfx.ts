@@ -184,7 +184,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
   if (!leaf) {
     throw new MtlsError(
       'MTLS_KEY_MISMATCH',
-      `the private key ${opts.key} (${describeKey(privateKey).text}) does not belong to the certificate in ${opts.cert} (${(certs[0] as X509Certificate).subject.replace(/\n/g, ', ')})`,
+      `the private key ${opts.key} (${describeKey(privateKey).text}) does not belong to the certificate in ${opts.cert} (${certs[0]?.subject.replace(/\n/g, ', ') ?? 'no certificate'})`,
       { subject: opts.key },
     );
   }
@@ -234,8 +234,9 @@ async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
       noEnv: true,
       prompt: '',
     });
-  } else if (process.env[ENV.pfxNewPassword]) {
-    newPassword = process.env[ENV.pfxNewPassword] as string;
+  } else {
+    const fromEnv = process.env[ENV.pfxNewPassword];
+    if (fromEnv) newPassword = fromEnv;
   }
   const flavour: PfxFlavour = opts.legacy ? 'legacy' : 'modern';
   const pfx = convertPfx(data, password, {

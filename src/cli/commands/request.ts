@@ -21,6 +21,7 @@ import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson, style, warn } from '../output.js';
 import { deprecatedAlias } from '../deprecated.js';
 import { ENV } from '../env.js';
+import { isOneOf } from '../option-values.js';
 import { readSecret } from '../secrets.js';
 
 /** The client options `request` and `probe` share. */
@@ -35,6 +36,23 @@ export interface ClientCliOptions {
   resolve?: string[];
   timeout?: number;
   json?: boolean;
+}
+
+/** The `--tls` choices (tlsVersionRange checks the value first, with its own message). */
+const TLS_CHOICES: readonly TlsVersionChoice[] = ['1.2', '1.3', 'auto'];
+
+/** The TLS report a failed request carries in its error details, if any. */
+function tlsReportOf(
+  details: Readonly<Record<string, unknown>> | undefined,
+): { tls: TlsReport; clientCertificate: ClientCertificateReport | null } | null {
+  const tls = details?.tls;
+  if (typeof tls !== 'object' || tls === null) return null;
+  return {
+    // mtlsRequest puts its own TlsReport and ClientCertificateReport in these fields (src/client/request.ts).
+    tls: tls as TlsReport,
+    // Same source as above: the report or null.
+    clientCertificate: (details?.clientCertificate as ClientCertificateReport | null) ?? null,
+  };
 }
 
 function parseSeconds(value: string): number {
@@ -126,10 +144,19 @@ export async function clientOptionsFromCli(
     });
   }
   const ca = opts.caFile !== undefined ? await loadCaBundle(opts.caFile) : undefined;
+  const tls = opts.tls ?? '1.2';
+  if (!isOneOf(tls, TLS_CHOICES))
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `--tls ${tls} is not one of ${TLS_CHOICES.join(', ')}`,
+      {
+        subject: '--tls',
+      },
+    );
   return {
     ...(credentials ? { credentials } : {}),
     ...(ca ? { ca } : {}),
-    tls: (opts.tls ?? '1.2') as TlsVersionChoice,
+    tls,
     ...(resolve.length > 0 ? { resolve } : {}),
     ...(opts.timeout !== undefined ? { handshakeTimeoutMs: opts.timeout * 1000 } : {}),
   };
@@ -224,12 +251,8 @@ async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
       ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout * 1000 } : {}),
     });
   } catch (e) {
-    if (opts.verbose && !opts.json && isMtlsError(e) && e.details?.tls) {
-      printTlsVerbose(
-        e.details.tls as TlsReport,
-        (e.details.clientCertificate as ClientCertificateReport | null) ?? null,
-      );
-    }
+    const report = opts.verbose && !opts.json && isMtlsError(e) ? tlsReportOf(e.details) : null;
+    if (report) printTlsVerbose(report.tls, report.clientCertificate);
     throw e;
   }
   if (opts.verbose && !opts.json) {
