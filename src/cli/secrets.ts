@@ -80,7 +80,7 @@ export async function readSecret(src: SecretSource): Promise<string> {
   }
   let first = await promptHidden(src.prompt);
   // Too short: say so and ask again before the confirmation, as openssl does.
-  while (first !== '' && src.minLength !== undefined && [...first].length < src.minLength) {
+  while (first !== '' && src.minLength !== undefined && Array.from(first).length < src.minLength) {
     process.stderr.write(`The ${what} must have at least ${src.minLength} characters.\n`);
     first = await promptHidden(src.prompt);
   }
@@ -103,7 +103,7 @@ export async function readSecret(src: SecretSource): Promise<string> {
  * @throws MTLS_BAD_ARGUMENT naming where it came from and the minimum
  */
 function assertLength(value: string, src: SecretSource, where: string): void {
-  const length = [...value].length;
+  const length = Array.from(value).length;
   if (src.minLength === undefined || length >= src.minLength) return;
   throw new MtlsError(
     'MTLS_BAD_ARGUMENT',
@@ -119,7 +119,7 @@ function assertLength(value: string, src: SecretSource, where: string): void {
 async function promptHidden(prompt: string): Promise<string> {
   const stdin = process.stdin;
   process.stderr.write(prompt);
-  stdin.setRawMode?.(true);
+  stdin.setRawMode(true);
   stdin.resume();
   stdin.setEncoding('utf8');
   return new Promise<string>((resolve) => {
@@ -144,7 +144,7 @@ async function promptHidden(prompt: string): Promise<string> {
     };
     const cleanup = (): void => {
       stdin.off('data', onData);
-      stdin.setRawMode?.(false);
+      stdin.setRawMode(false);
       stdin.pause();
     };
     stdin.on('data', onData);

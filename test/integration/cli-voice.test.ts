@@ -86,7 +86,9 @@ test('ca issue, ca show and ca list print UTF-8 names as text, never \\xHH', asy
     '-noout',
     '-serial',
   ]).stdout.trim();
-  assert.equal(`serial=${j.items[0]?.serial ?? ''}`, serial);
+  const [first] = j.items;
+  assert.ok(first);
+  assert.equal(`serial=${first.serial}`, serial);
 });
 
 test('every JSON output carries its schema; a certificate serial is named serial', async () => {

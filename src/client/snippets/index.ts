@@ -46,7 +46,7 @@ const GENERATORS: Readonly<Record<SnippetLanguage, (o: SnippetOptions) => Snippe
  *   certificate), or a .pfx together with them
  */
 export function generateSnippet(options: SnippetOptions): SnippetResult {
-  if (!(SNIPPET_LANGUAGES as readonly string[]).includes(options.lang)) {
+  if (!SNIPPET_LANGUAGES.includes(options.lang)) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown snippet language "${options.lang}"`, {
       subject: '--lang',
       hint: `Choose one of ${SNIPPET_LANGUAGES.join(', ')}.`,

@@ -10,7 +10,7 @@ export function postmanSnippet(options: SnippetOptions): SnippetResult {
   const c = r.credentials;
   const url = new URL(r.url);
   const port = url.port || '443';
-  const steps: string[] = [`${banner('postman', r.url)}`, ''];
+  const steps: string[] = [banner('postman', r.url), ''];
   steps.push('1. Client certificate');
   steps.push(
     '   Settings (gear icon) > Settings > Certificates > Client certificates > Add Certificate',
