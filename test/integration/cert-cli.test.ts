@@ -126,11 +126,11 @@ describe('mtls cert show', () => {
       }>;
     };
     assert.equal(j.objects[0]?.type, 'crl');
-    assert.equal(j.objects[0]?.crlNumber, '7');
+    assert.equal(j.objects[0].crlNumber, '7');
     // Serials compared as numbers: a random serial may start with a zero nibble,
     // which one hex rendering keeps and another drops.
     assert.deepEqual(
-      j.objects[0]?.revoked.map((x) => [BigInt(`0x${x.serial.replace(/:/g, '')}`), x.reason]),
+      j.objects[0].revoked.map((x) => [BigInt(`0x${x.serial.replace(/:/g, '')}`), x.reason]),
       [[BigInt(`0x${leaf.serialHex}`), 'keyCompromise']],
     );
   });
