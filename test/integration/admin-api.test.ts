@@ -659,7 +659,7 @@ describe('admin API', () => {
       );
       const crl = await cli(['gateway', 'crl', 'put', 'delta', crlFile, ...target]);
       assert.equal(crl.code, 0, crl.stderr);
-      assert.match(crl.stdout, /registered CRL \d+ for delta: issuer CN=CLI Delta CA/);
+      assert.match(crl.stdout, /registered CRL \d+ for delta: issuer C=BR, .*CN=CLI Delta CA/);
       await registry.appendAudit([
         audit({ institutionId: 'delta', reason: 'pinned_rule_mismatch' }),
       ]);
