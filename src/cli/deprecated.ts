@@ -12,20 +12,33 @@ function attributeOf(long: string): string {
 
 /**
  * A hidden option `flags` (e.g. `--passphrase-file <file>`) that sets the
- * value of `replacement` and prints a deprecation warning naming it.
+ * value of `replacement` and prints a deprecation warning naming it (once).
+ * `parse` is the replacement's reducer, for a repeatable option.
  */
 export function deprecatedAlias(
   flags: string,
   replacement: string,
   attribute = attributeOf(replacement),
+  parse?: (value: string, previous: string[] | undefined) => string[],
 ): Option {
   const opt = new Option(flags).hideHelp();
   const old = opt.long ?? flags;
   opt.attributeName = (): string => attribute;
-  opt.argParser((value: string) => {
-    warn(`${old} is deprecated; use ${replacement}`);
-    return value;
-  });
+  let warned = false;
+  const note = (): void => {
+    if (!warned) warn(`${old} is deprecated; use ${replacement}`);
+    warned = true;
+  };
+  if (parse)
+    opt.argParser((value: string, previous: string[] | undefined) => {
+      note();
+      return parse(value, previous);
+    });
+  else
+    opt.argParser((value: string) => {
+      note();
+      return value;
+    });
   return opt;
 }
 

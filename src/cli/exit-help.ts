@@ -16,14 +16,16 @@ export const EXIT_MEANINGS: Readonly<Record<number, string>> = {
   130: 'interrupted (Ctrl-C)',
 };
 
+/** True for a code of the catalogue (a code from outside, e.g. the admin API, may be any string). */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}
+
 /** Catalogue codes grouped by the exit code they produce. */
 export function codesByExit(): Map<number, ErrorCode[]> {
   const groups = new Map<number, ErrorCode[]>();
-  for (const [code, entry] of Object.entries(ERROR_CODES) as [
-    ErrorCode,
-    (typeof ERROR_CODES)[ErrorCode],
-  ][]) {
-    groups.set(entry.exit, [...(groups.get(entry.exit) ?? []), code]);
+  for (const [code, entry] of Object.entries(ERROR_CODES)) {
+    if (isErrorCode(code)) groups.set(entry.exit, [...(groups.get(entry.exit) ?? []), code]);
   }
   return groups;
 }

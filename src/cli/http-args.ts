@@ -4,6 +4,7 @@
  */
 import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
+import { readAllStdin } from './stdin.js';
 
 /** Commander reducer for a repeatable option: collects every value, in order. */
 export const collect = (value: string, previous: string[] | undefined): string[] => [
@@ -27,12 +28,6 @@ export function parseHeader(h: string): [string, string] {
   return [name, h.slice(i + 1).trim()];
 }
 
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /**
  * Reads the `-d` values into one body, as curl does: each value is the text
  * itself, `@FILE` (the file as is) or `@-` (standard input, read once and
@@ -48,7 +43,7 @@ export async function readRequestBody(
   let stdin: Buffer | undefined;
   const parts: Buffer[] = [];
   for (const d of values) {
-    if (d === '@-') parts.push((stdin ??= await readStdin()));
+    if (d === '@-') parts.push((stdin ??= await readAllStdin()));
     else if (d.startsWith('@'))
       parts.push(await readFileChecked(d.slice(1), 'request body (-d @file)'));
     else parts.push(Buffer.from(d, 'utf8'));

@@ -29,7 +29,7 @@ main(process.argv).then(
   (code) => {
     process.exitCode = code;
   },
-  (e) => {
+  (e: unknown) => {
     process.exitCode = reportError(e);
   },
 );

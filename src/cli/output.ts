@@ -3,6 +3,7 @@
  */
 import type { Command } from 'commander';
 import { MtlsError, toMtlsError } from '../errors/index.js';
+import { dnText } from './format.js';
 import { cliHint } from './hints.js';
 
 /** Options every command shares. */
@@ -11,7 +12,7 @@ export interface GlobalOptions {
 }
 
 const useColor = (): boolean =>
-  !process.env.NO_COLOR && process.stderr.isTTY === true && process.env.TERM !== 'dumb';
+  !process.env.NO_COLOR && process.stderr.isTTY && process.env.TERM !== 'dumb';
 
 /** Wraps text in an ANSI style when colour is allowed. */
 export function style(code: 'bold' | 'red' | 'green' | 'yellow' | 'dim', text: string): string {
@@ -35,16 +36,53 @@ export function warn(line: string): void {
   process.stderr.write(`${style('yellow', 'warning')}: ${line}\n`);
 }
 
-/** Prints a value as pretty JSON on stdout. */
-export function outJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, jsonReplacer, 2)}\n`);
+/** The `schema` value of a JSON output: `mtls.<kind>/v1`. */
+export const jsonSchema = (kind: string): string => `mtls.${kind}/v1`;
+
+/**
+ * Prints a command's result as pretty JSON on stdout, tagged with
+ * `"schema": "mtls.<kind>/v1"` (a list goes under `items`). Names are the
+ * same in every output: the certificate serial is `serial`, and a DN is
+ * `C=BR, O=Acme, CN=x` (the CA database's oneline form is converted).
+ * @param kind - what the output is, e.g. `ca-issue` (README lists the kinds and fields)
+ */
+export function outJson(kind: string, value: unknown): void {
+  const body = Array.isArray(value) ? { items: value } : value;
+  const tagged =
+    typeof body === 'object' && body !== null
+      ? { schema: jsonSchema(kind), ...body }
+      : { schema: jsonSchema(kind), value: body };
+  process.stdout.write(`${JSON.stringify(tagged, jsonReplacer, 2)}\n`);
 }
 
-function jsonReplacer(_key: string, value: unknown): unknown {
+/** Object keys renamed in JSON output so that one thing has one name. */
+const RENAMED_KEYS: Readonly<Record<string, string>> = { serialNumber: 'serial' };
+
+/** Values JSON cannot hold as they are: bigints, dates, buffers. */
+function plainReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Date) return value.toISOString();
   if (Buffer.isBuffer(value)) return value.toString('hex');
   return value;
+}
+
+function jsonReplacer(key: string, raw: unknown): unknown {
+  const value = plainReplacer(key, raw);
+  if ((key === 'subject' || key === 'issuer') && typeof value === 'string') return dnText(value);
+  if (isPlainObject(value) && Object.keys(value).some((k) => k in RENAMED_KEYS))
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [RENAMED_KEYS[k] ?? k, v] as const),
+    );
+  return value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.getPrototypeOf(value) === Object.prototype
+  );
 }
 
 /**
@@ -57,7 +95,7 @@ export function reportError(e: unknown, json = false, command?: Command): number
   const hint = cliHint(err, command);
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ ok: false, error: { ...err.toJSON(), hint } }, jsonReplacer, 2)}\n`,
+      `${JSON.stringify({ schema: jsonSchema('error'), ok: false, error: { ...err.toJSON(), hint } }, plainReplacer, 2)}\n`,
     );
   } else {
     process.stderr.write(`${style('red', `error[${err.code}]`)}: ${err.message}\n`);

@@ -8,6 +8,8 @@ import { MtlsError } from '../errors/index.js';
 import { registerCommands } from './commands/index.js';
 import { exitCodesHelp } from './exit-help.js';
 import { acceptedFlags, commandPath } from './hints.js';
+import { versionText } from './version.js';
+import { registerCompletionCommand } from './completion.js';
 
 export { acceptedFlags, commandPath };
 
@@ -49,9 +51,10 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     .description(
       'mtlskit: private CA, client certificates, PKCS#12, mTLS client and TLS-1.2 mTLS gateway',
     )
-    .version('0.1.0')
+    .version(versionText(), '-V, --version', 'print the versions of mtlskit, Node and OpenSSL')
     .addHelpText('after', `${exitCodesHelp()}${FOOTER}`);
   await registerCommands(program, argv);
+  registerCompletionCommand(program);
   applyDefaults(program, argv);
   program.hook('preAction', (_root, action) => {
     running = action;
@@ -81,7 +84,7 @@ function usageMessage(err: CommanderError, cmd: Command, argv: readonly string[]
     const end = argv.indexOf('--');
     const unknown = (end < 0 ? argv : argv.slice(0, end))
       .slice(2)
-      .find((a) => a.startsWith('--') && !known.has(a.split('=')[0] as string));
+      .find((a) => a.startsWith('--') && !known.has(a.split('=')[0] ?? a));
     if (unknown !== undefined) return `unknown option '${unknown.split('=')[0]}'`;
   }
   return err.message.replace(/^error: /, '');

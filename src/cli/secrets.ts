@@ -5,6 +5,10 @@
 import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
 import { SECRETS, type SecretKind } from './env.js';
+import { readAllStdin } from './stdin.js';
+
+/** Fewest characters of a new CA key passphrase. */
+export const CA_PASSPHRASE_MIN = 8;
 
 /** Where to get one secret. */
 export interface SecretSource {
@@ -18,6 +22,8 @@ export interface SecretSource {
   prompt: string;
   /** Ask twice and compare (new secrets). */
   confirm?: boolean;
+  /** Fewest characters accepted (new CA passphrases: 8), checked before the confirmation. */
+  minLength?: number;
 }
 
 /** Where a secret the command used came from, for advice when it turns out wrong. */
@@ -44,18 +50,25 @@ export async function readSecret(src: SecretSource): Promise<string> {
   const { flag, env, what } = SECRETS[src.kind];
   const envVar = src.noEnv ? undefined : env;
   if (src.file !== undefined) {
-    const text = (await readFileChecked(src.file, `${what} file`)).toString('utf8');
+    // `-` is standard input, as for openssl's `-passin stdin`.
+    const fromStdin = src.file === '-';
+    const where = fromStdin ? 'standard input' : src.file;
+    const text = (
+      fromStdin ? await readAllStdin() : await readFileChecked(src.file, `${what} file`)
+    ).toString('utf8');
     const first = text.split(/\r?\n/)[0] ?? '';
     if (first === '')
-      throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${what} file ${src.file} is empty`, {
+      throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `${what} from ${where} is empty`, {
         subject: src.file,
-        hint: `Put the ${what} on the first line of ${src.file}.`,
+        hint: `Put the ${what} on the first line of ${where}.`,
       });
-    origins.push({ kind: src.kind, from: 'file', name: src.file });
+    assertLength(first, src, `${what} from ${where}`);
+    origins.push({ kind: src.kind, from: 'file', name: where });
     return first;
   }
   const fromEnv = envVar === undefined ? undefined : process.env[envVar];
   if (envVar !== undefined && fromEnv !== undefined && fromEnv !== '') {
+    assertLength(fromEnv, src, `${what} in ${envVar}`);
     origins.push({ kind: src.kind, from: 'env', name: envVar });
     return fromEnv;
   }
@@ -65,7 +78,12 @@ export async function readSecret(src: SecretSource): Promise<string> {
       hint: `Pass ${flag} FILE${envVar ? ` or set ${envVar}` : ''}.`,
     });
   }
-  const first = await promptHidden(src.prompt);
+  let first = await promptHidden(src.prompt);
+  // Too short: say so and ask again before the confirmation, as openssl does.
+  while (first !== '' && src.minLength !== undefined && Array.from(first).length < src.minLength) {
+    process.stderr.write(`The ${what} must have at least ${src.minLength} characters.\n`);
+    first = await promptHidden(src.prompt);
+  }
   if (src.confirm) {
     const again = await promptHidden('Verifying - ' + src.prompt);
     if (again !== first)
@@ -80,11 +98,28 @@ export async function readSecret(src: SecretSource): Promise<string> {
   origins.push({ kind: src.kind, from: 'prompt', name: 'terminal' });
   return first;
 }
+/**
+ * Refuses a secret shorter than `src.minLength` characters.
+ * @throws MTLS_BAD_ARGUMENT naming where it came from and the minimum
+ */
+function assertLength(value: string, src: SecretSource, where: string): void {
+  const length = Array.from(value).length;
+  if (src.minLength === undefined || length >= src.minLength) return;
+  throw new MtlsError(
+    'MTLS_BAD_ARGUMENT',
+    `the ${where} has ${length} characters; it needs at least ${src.minLength}`,
+    {
+      subject: SECRETS[src.kind].flag,
+      hint: `Choose a ${SECRETS[src.kind].what} of at least ${src.minLength} characters.`,
+    },
+  );
+}
+
 /** Prompts on the terminal without echo. */
 async function promptHidden(prompt: string): Promise<string> {
   const stdin = process.stdin;
   process.stderr.write(prompt);
-  stdin.setRawMode?.(true);
+  stdin.setRawMode(true);
   stdin.resume();
   stdin.setEncoding('utf8');
   return new Promise<string>((resolve) => {
@@ -109,7 +144,7 @@ async function promptHidden(prompt: string): Promise<string> {
     };
     const cleanup = (): void => {
       stdin.off('data', onData);
-      stdin.setRawMode?.(false);
+      stdin.setRawMode(false);
       stdin.pause();
     };
     stdin.on('data', onData);

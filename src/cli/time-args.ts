@@ -1,31 +1,19 @@
 /**
- * Time arguments shared by the lifecycle commands: `--at` (an ISO 8601
- * time) and windows such as `--within 30d` / `--expiring 12h`.
+ * Time arguments of the CLI: `--at` (an ISO 8601 time), windows such as
+ * `--within 30d` / `--expiring 12h`, `--since` and day counts. The parsing is
+ * the library's (src/pki/time-text.ts), shared with the admin API.
  */
 import { MtlsError } from '../errors/index.js';
+import { parseDurationText, parseTimeText } from '../pki/time-text.js';
 
-const UNITS: Readonly<Record<string, number>> = {
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
+export { isDurationText } from '../pki/time-text.js';
 
 /**
  * Parses a duration: a whole number and a unit, s m h d w (`30d`, `12h`).
  * @throws MTLS_BAD_ARGUMENT naming the option
  */
 export function parseDurationArg(value: string, option: string): number {
-  const m = /^(\d{1,7})\s*([smhdw])$/i.exec(value.trim());
-  if (!m) {
-    throw new MtlsError(
-      'MTLS_BAD_ARGUMENT',
-      `${option} must be a duration such as 30d, 12h or 2w, got "${value}"`,
-      { subject: option },
-    );
-  }
-  return Number(m[1]) * (UNITS[(m[2] as string).toLowerCase()] as number);
+  return parseDurationText(value, option);
 }
 
 /**
@@ -33,15 +21,7 @@ export function parseDurationArg(value: string, option: string): number {
  * @throws MTLS_BAD_ARGUMENT naming the option
  */
 export function parseTimeArg(value: string, option: string): Date {
-  const d = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) {
-    throw new MtlsError(
-      'MTLS_BAD_ARGUMENT',
-      `${option} must be an ISO-8601 time such as 2027-01-31 or 2027-01-31T12:00:00Z, got "${value}"`,
-      { subject: option },
-    );
-  }
-  return d;
+  return parseTimeText(value, option);
 }
 
 /**

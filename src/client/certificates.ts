@@ -8,7 +8,7 @@ import { X509Certificate as NodeX509 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { describeCertificate, type CertificateDescription } from '../pki/inspect/index.js';
 import { EKU_OIDS } from '../pki/profile.js';
-import { formatRfc4514, type DistinguishedName } from '../pki/names.js';
+import { formatDn, type DistinguishedName } from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
 
 /** A certificate in a few fields. */
@@ -62,8 +62,8 @@ export function summarizeCertificate(
   const notBefore = new Date(d.notBefore);
   const notAfter = new Date(d.notAfter);
   return {
-    subject: d.subject.rfc4514,
-    issuer: d.issuer.rfc4514,
+    subject: formatDn(d.subject.dn),
+    issuer: formatDn(d.issuer.dn),
     serialNumber: d.serialNumber,
     notBefore: d.notBefore,
     notAfter: d.notAfter,
@@ -74,8 +74,7 @@ export function summarizeCertificate(
     fingerprintSha256: d.fingerprints.sha256,
     isCa: d.isCa,
     selfIssued: d.selfIssued,
-    extendedKeyUsage:
-      eku && eku.kind === 'extendedKeyUsage' ? eku.purposes.map((p) => p.name ?? p.oid) : null,
+    extendedKeyUsage: eku ? eku.purposes.map((p) => p.name ?? p.oid) : null,
   };
 }
 
@@ -121,9 +120,7 @@ export function checkClientCertificate(
       fatal: false,
     });
   } else if (
-    !eku.includes('clientAuth') &&
-    !eku.includes(EKU_OIDS.clientAuth as string) &&
-    !eku.includes('anyExtendedKeyUsage')
+    !eku.some((e) => e === 'clientAuth' || e === EKU_OIDS.clientAuth || e === 'anyExtendedKeyUsage')
   ) {
     out.push({
       code: 'eku_lacks_client_auth',
@@ -164,13 +161,13 @@ export interface IssuerMatch {
 }
 
 /**
- * Decodes the CA names of a CertificateRequest to RFC 4514 strings.
+ * Decodes the CA names of a CertificateRequest to text, as OpenSSL shows them (`C=BR, O=Acme, CN=x`).
  * A name that is not valid DER is shown as hex.
  */
 export function decodeCaNames(names: readonly Uint8Array[]): string[] {
   return names.map((n) => {
     try {
-      return formatRfc4514(fromX509Name(n));
+      return formatDn(fromX509Name(n));
     } catch {
       return `#${Buffer.from(n).toString('hex')}`;
     }
@@ -228,12 +225,12 @@ export function matchIssuer(
     ourDers.push(new Uint8Array(parsed.issuerName.toArrayBuffer()));
   }
   const ours = ourDers.map((d) => dnOf(d)).filter((d): d is DistinguishedName => d !== undefined);
-  const ourCaNames = [...new Set(ours.map(formatRfc4514))];
+  const ourCaNames = [...new Set(ours.map(formatDn))];
   if (acceptable.length === 0) return { anyCa: true, listed: true, ourCaNames };
   const theirs = acceptable.map((d) => dnOf(d));
   for (const dn of ours) {
     const hit = theirs.find((t) => t !== undefined && normalise(t) === normalise(dn));
-    if (hit) return { anyCa: false, listed: true, ourCaNames, matched: formatRfc4514(hit) };
+    if (hit) return { anyCa: false, listed: true, ourCaNames, matched: formatDn(hit) };
   }
   const issuer = ours[0];
   let closest: IssuerMatch['closest'];
@@ -242,7 +239,7 @@ export function matchIssuer(
       if (!t) continue;
       const diff = differences(issuer, t);
       if (!closest || diff.length < closest.differences.length)
-        closest = { name: formatRfc4514(t), differences: diff };
+        closest = { name: formatDn(t), differences: diff };
     }
   }
   return { anyCa: false, listed: false, ourCaNames, ...(closest ? { closest } : {}) };

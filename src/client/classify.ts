@@ -135,7 +135,7 @@ export function alertFromErrorCode(code: string | undefined): TlsAlert | undefin
   if (!code) return undefined;
   const m = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_(?:ALERT_)?([A-Z_]+)$/.exec(code);
   if (!m) return undefined;
-  const name = (m[1] as string).toLowerCase();
+  const name = (m[1] ?? '').toLowerCase();
   const c = alertCode(name);
   return c === undefined ? undefined : { level: 'fatal', code: c, name: alertName(c) };
 }
@@ -144,10 +144,10 @@ export function alertFromErrorCode(code: string | undefined): TlsAlert | undefin
 function errorCodesOf(e: unknown): string[] {
   const out: string[] = [];
   let cur: unknown = e;
-  for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
-    const code = (cur as { code?: unknown }).code;
+  for (let i = 0; i < 4 && typeof cur === 'object' && cur !== null; i++) {
+    const code = 'code' in cur ? cur.code : undefined;
     if (typeof code === 'string') out.push(code);
-    cur = (cur as { cause?: unknown }).cause;
+    cur = 'cause' in cur ? cur.cause : undefined;
   }
   return out;
 }

@@ -120,7 +120,7 @@ export function openConnection(
     clearTimeout(timer);
     trace.secureConnected = true;
     trace.protocol = socket.getProtocol() ?? undefined;
-    trace.cipher = socket.getCipher()?.name;
+    trace.cipher = socket.getCipher().name;
     trace.peerCertificates = peerChain(socket.getPeerCertificate(true));
   });
   socket.on('error', (e: NodeJS.ErrnoException) => {
@@ -139,10 +139,12 @@ export function openConnection(
 function peerChain(cert: PeerCertificate & { issuerCertificate?: PeerCertificate }): Buffer[] {
   const out: Buffer[] = [];
   let cur: (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined = cert;
-  while (cur && cur.raw && !out.some((d) => d.equals(cur!.raw))) {
-    out.push(cur.raw);
-    cur = cur.issuerCertificate as
-      (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined;
+  while (cur?.raw) {
+    const raw = cur.raw;
+    // A self-signed root is its own issuer: stop at the first repeat.
+    if (out.some((d) => d.equals(raw))) break;
+    out.push(raw);
+    cur = cur.issuerCertificate;
   }
   return out;
 }

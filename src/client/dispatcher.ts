@@ -6,7 +6,6 @@
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import { Agent, type buildConnector } from 'undici';
 import { MtlsError } from '../errors/index.js';
 import {
@@ -39,7 +38,7 @@ export interface MtlsClientOptions extends ClientTlsSettings {
  */
 export function parseResolveEntry(value: string): ResolveEntry {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5}):(.+)$/.exec(value.trim());
-  const address = m ? (m[3] as string).replace(/^\[(.*)\]$/, '$1') : '';
+  const address = (m?.[3] ?? '').replace(/^\[(.*)\]$/, '$1');
   const port = m ? Number(m[2]) : 0;
   if (!m || isIP(address) === 0 || port < 1 || port > 65535) {
     throw new MtlsError(
@@ -51,7 +50,7 @@ export function parseResolveEntry(value: string): ResolveEntry {
       },
     );
   }
-  return { host: (m[1] as string).replace(/^\[(.*)\]$/, '$1').toLowerCase(), port, address };
+  return { host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1').toLowerCase(), port, address };
 }
 
 /**
@@ -177,6 +176,6 @@ class MtlsHttpsAgent extends HttpsAgent {
         : { handshakeTimeoutMs: this.mtls.handshakeTimeoutMs },
     );
     this.mtls.onConnection?.(trace);
-    return socket as TLSSocket;
+    return socket;
   }
 }

@@ -86,7 +86,7 @@ export function hintFor(verdict: Verdict, facts: HintFacts = {}): string {
     case 'client-cert-rejected':
       return 'The server refused your certificate without saying why: confirm with the provider that your CA chain is installed and your source IP registered, and compare your certificate with what they expect (`mtls probe HOST:PORT --pfx …` shows both sides).';
     case 'server-untrusted':
-      return "This client does not trust the server's certificate: pass the provider's CA with --ca FILE (or add it to the system roots); never turn verification off.";
+      return "This client does not trust the server's certificate: pass the provider's CA with --ca-file FILE (or add it to the system roots); never turn verification off.";
     case 'server-name-mismatch':
       return "The server's certificate does not name the host in the URL: use a host name it names, or --resolve NAME:PORT:IP to call an address under its proper name.";
   }

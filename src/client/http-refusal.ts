@@ -108,13 +108,17 @@ export function recognizeCertificateRefusal(
   if (status === 403 && text.startsWith('{')) {
     let code: unknown;
     try {
-      code = (JSON.parse(text) as { error?: unknown }).error;
+      const parsed: unknown = JSON.parse(text);
+      code =
+        typeof parsed === 'object' && parsed !== null && 'error' in parsed
+          ? parsed.error
+          : undefined;
     } catch {
       return undefined;
     }
-    const known = typeof code === 'string' ? MTLSKIT[code] : undefined;
-    if (known)
-      return { ...known, server: 'mtlskit', said: `HTTP 403 with reason ${code as string}` };
+    if (typeof code !== 'string') return undefined;
+    const known = MTLSKIT[code];
+    if (known) return { ...known, server: 'mtlskit', said: `HTTP 403 with reason ${code}` };
   }
   return undefined;
 }

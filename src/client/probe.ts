@@ -114,7 +114,9 @@ export function parseProbeTarget(target: string): { host: string; port: number; 
   if (!m) return fail();
   const port = Number(m[2] ?? 443);
   if (port < 1 || port > 65535) fail();
-  return { host: m[1] as string, port, path: '/' };
+  const host = m[1];
+  if (host === undefined) return fail();
+  return { host, port, path: '/' };
 }
 
 function versionSupport(r: HelloProbeResult): VersionSupport {

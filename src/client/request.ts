@@ -127,6 +127,7 @@ export async function performExchange(options: MtlsRequestOptions): Promise<Exch
     let response: Awaited<ReturnType<typeof undiciRequest>>;
     try {
       response = await undiciRequest(url, {
+        // undici sends any method token; its type names only the common verbs.
         method: method as 'GET',
         headers,
         ...(options.body !== undefined
@@ -144,7 +145,8 @@ export async function performExchange(options: MtlsRequestOptions): Promise<Exch
     let size = 0;
     try {
       for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
+        const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+        size += bytes.length;
         if (size > limit) {
           response.body.destroy();
           throw new MtlsError(
@@ -153,13 +155,13 @@ export async function performExchange(options: MtlsRequestOptions): Promise<Exch
             { subject: target, hint: 'Raise maxResponseBytes, or fetch the resource in parts.' },
           );
         }
-        chunks.push(chunk as Buffer);
+        chunks.push(bytes);
       }
     } catch (e) {
       if (e instanceof MtlsError) throw e;
       throw new MtlsError(
         'MTLS_NETWORK',
-        `${target}: the response body broke off after ${size} bytes (${(e as Error).message})`,
+        `${target}: the response body broke off after ${size} bytes (${e instanceof Error ? e.message : String(e)})`,
         {
           subject: target,
           hint: 'Retry; if it keeps happening, the server or a proxy cuts long responses.',

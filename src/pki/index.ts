@@ -48,6 +48,8 @@ export {
   parseSubject,
   formatRfc4514,
   formatSlash,
+  formatDn,
+  parseOneline,
   formatOpenSslText,
   dnValues,
   findAttributeType,

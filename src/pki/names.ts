@@ -153,7 +153,7 @@ function parseSlashForm(input: string): DistinguishedName {
   return out;
 }
 
-function unescape4514(v: string, input: string): string {
+function unescapeDnValue(v: string, input: string): string {
   let out = '';
   for (let i = 0; i < v.length; i++) {
     const ch = v.charAt(i);
@@ -215,7 +215,7 @@ function parseRfc4514(input: string): DistinguishedName {
         );
       out.push({
         type: normaliseType(s.slice(0, eq), input),
-        value: unescape4514(s.slice(eq + 1).trim(), input),
+        value: unescapeDnValue(s.slice(eq + 1).trim(), input),
       });
     }
   }
@@ -283,7 +283,8 @@ export function assertSubjectBounds(dn: DistinguishedName, source = 'subject'): 
   }
 }
 
-function escape4514(v: string): string {
+/** Escapes an attribute value as RFC 4514 §2.4 asks (`,`, `+`, `"`, `\\`, `<`, `>`, `;`, `=`, leading `#`/space, trailing space). */
+export function escapeDnValue(v: string): string {
   return v
     .replace(/([\\,+"<>;=])/g, '\\$1')
     .replace(/^([ #])/, '\\$1')
@@ -294,7 +295,7 @@ function escape4514(v: string): string {
 export function formatRfc4514(dn: DistinguishedName): string {
   return [...dn]
     .reverse()
-    .map((a) => `${a.type}=${escape4514(a.value)}`)
+    .map((a) => `${a.type}=${escapeDnValue(a.value)}`)
     .join(',');
 }
 
@@ -315,6 +316,27 @@ export function formatSlash(dn: DistinguishedName): string {
       )
       .join('');
   return dn.map((a) => `/${a.type}=${escape(a.value)}`).join('');
+}
+
+/**
+ * Formats a DN for people: RFC 4514 attribute strings (§2.4 escaping) in the
+ * order OpenSSL and the certificate hold them, most significant first, joined
+ * by ", " (`C=BR, ST=São Paulo, O=Acme, CN=x`). Values stay UTF-8 text.
+ */
+export function formatDn(dn: DistinguishedName): string {
+  return dn.map((a) => `${a.type}=${escapeDnValue(a.value)}`).join(', ');
+}
+
+/**
+ * Parses OpenSSL's oneline form as index.txt stores it (the inverse of
+ * {@link formatSlash}): `\xHH` runs are UTF-8 bytes, `\/` is a slash.
+ * @throws MTLS_BAD_SUBJECT for a component without "=" or an unknown type
+ */
+export function parseOneline(input: string): DistinguishedName {
+  const decoded = input.replace(/(?:\\x[0-9A-Fa-f]{2})+/g, (run) =>
+    Buffer.from(run.replace(/\\x/g, ''), 'hex').toString('utf8').replace(/[/\\]/g, '\\$&'),
+  );
+  return parseSlashForm(decoded);
 }
 
 /** Formats a DN as `openssl x509 -text` prints it: `C = BR, ST = SP, O = Acme, CN = x`. */

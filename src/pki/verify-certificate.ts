@@ -48,7 +48,7 @@ export type VerifyWarningCode = 'eku_absent' | 'not_checked' | 'partial_chain' |
 export interface VerifiedCertificate {
   /** 0 for the end-entity certificate, increasing towards the trust anchor. */
   depth: number;
-  /** OpenSSL text form (`C = BR, O = Acme, CN = x`). */
+  /** Display form (`C=BR, O=Acme, CN=x`). */
   subject: string;
   issuer: string;
   /** Upper-case hex. */

@@ -575,7 +575,7 @@ describe('admin API', () => {
       ]);
       assert.equal(auditJson.code, 0, auditJson.stderr);
       assert.deepEqual(
-        (JSON.parse(auditJson.stdout) as AuditRecord[]).map((x) => x.reason),
+        (JSON.parse(auditJson.stdout) as { items: AuditRecord[] }).items.map((x) => x.reason),
         ['eku_missing'],
       );
       const auditTable = await cli(['gateway', 'audit', '--since', '1h', ...reg]);
@@ -587,9 +587,21 @@ describe('admin API', () => {
       const viaEnv = await cli(['gateway', 'ip', 'list', 'gamma', '--json'], {
         MTLS_REGISTRY: file,
       });
-      assert.equal((JSON.parse(viaEnv.stdout) as unknown[]).length, 2);
-      const removed = await cli(['gateway', 'institution', 'remove', 'gamma', '--json', ...reg]);
-      assert.deepEqual(JSON.parse(removed.stdout), { ok: true, removed: 'gamma' });
+      assert.equal((JSON.parse(viaEnv.stdout) as { items: unknown[] }).items.length, 2);
+      const removed = await cli([
+        'gateway',
+        'institution',
+        'remove',
+        'gamma',
+        '--yes',
+        '--json',
+        ...reg,
+      ]);
+      assert.deepEqual(JSON.parse(removed.stdout), {
+        schema: 'mtls.gateway-institution-remove/v1',
+        ok: true,
+        removed: 'gamma',
+      });
     });
 
     it('manages the same registry through the admin API (--admin), with the token from a file', async () => {
@@ -630,7 +642,9 @@ describe('admin API', () => {
       );
       const ips = await cli(['gateway', 'ip', 'list', '--json', ...target]);
       assert.ok(
-        (JSON.parse(ips.stdout) as { cidr: string }[]).some((i) => i.cidr === '198.51.100.0/24'),
+        (JSON.parse(ips.stdout) as { items: { cidr: string }[] }).items.some(
+          (i) => i.cidr === '198.51.100.0/24',
+        ),
       );
       const crlFile = join(dir, 'delta.crl.pem');
       writeFileSync(
@@ -645,7 +659,7 @@ describe('admin API', () => {
       );
       const crl = await cli(['gateway', 'crl', 'put', 'delta', crlFile, ...target]);
       assert.equal(crl.code, 0, crl.stderr);
-      assert.match(crl.stdout, /registered CRL \d+ for delta: issuer CN=CLI Delta CA/);
+      assert.match(crl.stdout, /registered CRL \d+ for delta: issuer C=BR, .*CN=CLI Delta CA/);
       await registry.appendAudit([
         audit({ institutionId: 'delta', reason: 'pinned_rule_mismatch' }),
       ]);
@@ -663,7 +677,7 @@ describe('admin API', () => {
       ]);
       assert.equal(au.code, 0, au.stderr);
       assert.deepEqual(
-        (JSON.parse(au.stdout) as AuditRecord[]).map((x) => x.reason),
+        (JSON.parse(au.stdout) as { items: AuditRecord[] }).items.map((x) => x.reason),
         ['pinned_rule_mismatch'],
       );
 

@@ -298,7 +298,15 @@ test('an output file that already exists is not overwritten', async () => {
     5,
   );
   assert.equal(readFileSync(out, 'utf8'), 'precious');
-  const r = await runCli(['ca', 'init', ca, '--subject', '/CN=again', '--no-passphrase']);
+  const r = await runCli([
+    'ca',
+    'init',
+    ca,
+    '--subject',
+    '/CN=again',
+    '--no-passphrase',
+    '--insecure',
+  ]);
   assert.equal(r.code, 5);
   assert.match(r.stderr, /error\[MTLS_FILE_EXISTS\]/);
 });
@@ -324,7 +332,15 @@ test('a private key handed to ca chain is refused and nothing is written', async
 
 test('ca init: a bad subject and a bad key type are usage errors; a failed init leaves nothing', async () => {
   const target = join(dir, 'new-ca');
-  const r = await runCli(['ca', 'init', target, '--subject', '/C=Brazil/CN=x', '--no-passphrase']);
+  const r = await runCli([
+    'ca',
+    'init',
+    target,
+    '--subject',
+    '/C=Brazil/CN=x',
+    '--no-passphrase',
+    '--insecure',
+  ]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /error\[MTLS_BAD_SUBJECT\][\s\S]*countryName/);
   assert.ok(!existsSync(target));
@@ -337,6 +353,7 @@ test('ca init: a bad subject and a bad key type are usage errors; a failed init 
     '--key-type',
     'dsa1024',
     '--no-passphrase',
+    '--insecure',
   ]);
   assert.equal(k.code, 2);
   assert.ok(!existsSync(target));

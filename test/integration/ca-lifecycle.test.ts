@@ -42,6 +42,7 @@ async function setup(extra: string[] = []): Promise<Setup> {
     '--key-type',
     'ec-p256',
     '--no-passphrase',
+    '--insecure',
     ...extra,
   ]);
   assert.equal(r.code, 0, r.stderr);
@@ -112,11 +113,10 @@ test('ca status: 1 without a CRL, 0 when fresh, 1 near and past nextUpdate and w
     const list = await mtls(['ca', 'list', '--ca', s.ca, '--expiring', '30d', '--json']);
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(
-      (JSON.parse(list.stdout) as Array<{ subject: string; state: string }>).map((r) => [
-        r.subject,
-        r.state,
-      ]),
-      [['/C=BR/ST=SP/O=Acme/CN=soon', 'valid']],
+      (JSON.parse(list.stdout) as { items: Array<{ subject: string; state: string }> }).items.map(
+        (r) => [r.subject, r.state],
+      ),
+      [['C=BR, ST=SP, O=Acme, CN=soon', 'valid']],
     );
 
     // A renewal with a longer life answers the warning.
@@ -375,7 +375,7 @@ test('cert renew keeps subject, SANs and profile with a new key; --revoke-old is
     // And we still read what openssl wrote.
     const list = await mtls(['ca', 'list', '--ca', s.ca, '--json']);
     assert.equal(list.code, 0, list.stderr);
-    assert.equal((JSON.parse(list.stdout) as unknown[]).length, 3);
+    assert.equal((JSON.parse(list.stdout) as { items: unknown[] }).items.length, 3);
     const revoked = await mtls(['ca', 'list', '--ca', s.ca, '--revoked']);
     assert.match(revoked.stdout, new RegExp(`${oldSerial}\\s+revoked.*superseded`));
   } finally {
@@ -629,6 +629,7 @@ test('ca init --crl-url refuses URLs that cannot serve a CRL, before making anyt
         '--key-type',
         'ec-p256',
         '--no-passphrase',
+        '--insecure',
         '--crl-url',
         url,
       ]);

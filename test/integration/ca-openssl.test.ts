@@ -274,6 +274,7 @@ test('our key, CSR and certificate pass openssl pkey, req -verify and verify -pu
       '--key-type',
       'ec-p384',
       '--no-passphrase',
+      '--insecure',
     ]);
     const kp = join(s.dir, 'k.pass');
     writeFileSync(kp, 'key pass phrase\n');
@@ -546,6 +547,7 @@ test('4 processes x 25 CSRs: 100 unique serials, 100 index lines, openssl ca -up
       '--key-type',
       'ec-p256',
       '--no-passphrase',
+      '--insecure',
     ]);
     const key = join(s.dir, 'k.pem');
     run('openssl', [
@@ -603,6 +605,7 @@ test('a signer killed with SIGKILL mid-run leaves a database the next run accept
       '--key-type',
       'ec-p256',
       '--no-passphrase',
+      '--insecure',
     ]);
     const key = join(s.dir, 'k.pem');
     run('openssl', [

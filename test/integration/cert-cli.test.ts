@@ -122,15 +122,15 @@ describe('mtls cert show', () => {
       objects: Array<{
         type: string;
         crlNumber: string;
-        revoked: Array<{ serialNumber: string; reason: string }>;
+        revoked: Array<{ serial: string; reason: string }>;
       }>;
     };
     assert.equal(j.objects[0]?.type, 'crl');
-    assert.equal(j.objects[0]?.crlNumber, '7');
+    assert.equal(j.objects[0].crlNumber, '7');
     // Serials compared as numbers: a random serial may start with a zero nibble,
     // which one hex rendering keeps and another drops.
     assert.deepEqual(
-      j.objects[0]?.revoked.map((x) => [BigInt(`0x${x.serialNumber.replace(/:/g, '')}`), x.reason]),
+      j.objects[0].revoked.map((x) => [BigInt(`0x${x.serial.replace(/:/g, '')}`), x.reason]),
       [[BigInt(`0x${leaf.serialHex}`), 'keyCompromise']],
     );
   });
@@ -234,7 +234,7 @@ describe('mtls cert verify', () => {
       'cert',
       'verify',
       client.certPath,
-      '--ca',
+      '--ca-file',
       root.certPath,
       '--untrusted',
       inter.certPath,
@@ -245,15 +245,15 @@ describe('mtls cert verify', () => {
     assert.match(r.stdout, /: OK for TLS client authentication/);
     assert.match(
       r.stdout,
-      /^ {2}2 C = BR, ST = SP, O = Verify CLI Root, CN = Verify CLI Root \(trust anchor\)$/m,
+      /^ {2}2 C=BR, ST=SP, O=Verify CLI Root, CN=Verify CLI Root \(trust anchor\)$/m,
     );
     const j = mtls([
       'cert',
       'verify',
       client.certPath,
-      '--ca',
+      '--ca-file',
       root.certPath,
-      '--ca',
+      '--ca-file',
       inter.certPath,
       '--purpose',
       'client',
@@ -267,7 +267,7 @@ describe('mtls cert verify', () => {
     const full = join(dir, 'fullchain.pem');
     writeFileSync(full, client.certPem + inter.certPem);
     assert.equal(
-      mtls(['cert', 'verify', full, '--ca', root.certPath, '--purpose', 'client']).status,
+      mtls(['cert', 'verify', full, '--ca-file', root.certPath, '--purpose', 'client']).status,
       0,
     );
   });
@@ -277,7 +277,7 @@ describe('mtls cert verify', () => {
       'cert',
       'verify',
       server.certPath,
-      '--ca',
+      '--ca-file',
       root.certPath,
       '--untrusted',
       inter.certPath,
@@ -287,7 +287,7 @@ describe('mtls cert verify', () => {
     assert.equal(r.status, 4);
     assert.match(
       r.stderr,
-      /^error\[MTLS_VERIFY_FAILED\]: .*server\.cert\.pem.*eku_missing.*CN = localhost/m,
+      /^error\[MTLS_VERIFY_FAILED\]: .*server\.cert\.pem.*eku_missing.*CN=localhost/m,
     );
     assert.match(r.stdout, /\[eku_missing\] depth 0/);
 
@@ -295,7 +295,7 @@ describe('mtls cert verify', () => {
       'cert',
       'verify',
       server.certPath,
-      '--ca',
+      '--ca-file',
       root.certPath,
       '--untrusted',
       inter.certPath,
@@ -320,7 +320,7 @@ describe('mtls cert verify', () => {
       'cert',
       'verify',
       client.certPath,
-      '--ca',
+      '--ca-file',
       root.certPath,
       '--untrusted',
       inter.certPath,
@@ -336,7 +336,7 @@ describe('mtls cert verify', () => {
       'cert',
       'verify',
       client.certPath,
-      '--ca',
+      '--ca-file',
       inter.certPath,
       '--purpose',
       'client',
@@ -347,15 +347,16 @@ describe('mtls cert verify', () => {
 
   it('usage errors exit 2; an unreadable CA file is an I/O error', () => {
     assert.equal(
-      mtls(['cert', 'verify', client.certPath, '--ca', root.certPath, '--purpose', 'bogus']).status,
+      mtls(['cert', 'verify', client.certPath, '--ca-file', root.certPath, '--purpose', 'bogus'])
+        .status,
       2,
     );
-    assert.equal(mtls(['cert', 'verify', client.certPath, '--ca', root.certPath]).status, 2);
+    assert.equal(mtls(['cert', 'verify', client.certPath, '--ca-file', root.certPath]).status, 2);
     const at = mtls([
       'cert',
       'verify',
       client.certPath,
-      '--ca',
+      '--ca-file',
       root.certPath,
       '--purpose',
       'client',
@@ -366,7 +367,15 @@ describe('mtls cert verify', () => {
     assert.match(at.stderr, /^error\[MTLS_BAD_ARGUMENT\]: --at/m);
     const garbage = join(dir, 'garbage-ca.pem');
     writeFileSync(garbage, 'not a certificate\n');
-    const g = mtls(['cert', 'verify', client.certPath, '--ca', garbage, '--purpose', 'client']);
+    const g = mtls([
+      'cert',
+      'verify',
+      client.certPath,
+      '--ca-file',
+      garbage,
+      '--purpose',
+      'client',
+    ]);
     assert.equal(g.status, 5);
     assert.match(g.stderr, /^error\[MTLS_PEM_INVALID\]/m);
   });

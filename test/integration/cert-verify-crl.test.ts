@@ -25,6 +25,7 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
       '--key-type',
       'ec-p256',
       '--no-passphrase',
+      '--insecure',
     ]);
     assert.equal(init.code, 0, init.stderr);
     for (const name of ['good', 'bad']) {
@@ -32,7 +33,7 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
         'ca',
         'issue',
         name,
-        '--ca',
+        '--ca-dir',
         ca,
         '--key-type',
         'ec-p256',
@@ -50,9 +51,17 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
     ])
       .stdout.trim()
       .replace(/^serial=/, '');
-    const revoke = await runCli(['ca', 'revoke', serial, '--ca', ca, '--reason', 'keyCompromise']);
+    const revoke = await runCli([
+      'ca',
+      'revoke',
+      serial,
+      '--ca-dir',
+      ca,
+      '--reason',
+      'keyCompromise',
+    ]);
     assert.equal(revoke.code, 0, revoke.stderr);
-    const crl = await runCli(['ca', 'crl', '--ca', ca]);
+    const crl = await runCli(['ca', 'crl', '--ca-dir', ca]);
     assert.equal(crl.code, 0, crl.stderr);
     const crlPath = join(ca, 'crl', 'ca.crl.pem');
     const caCert = join(ca, 'certs', 'ca.cert.pem');
@@ -61,7 +70,7 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
       'cert',
       'verify',
       join(ca, 'certs', 'bad.cert.pem'),
-      '--ca',
+      '--ca-file',
       caCert,
       '--purpose',
       'client',
@@ -87,7 +96,7 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
       'cert',
       'verify',
       join(ca, 'certs', 'good.cert.pem'),
-      '--ca',
+      '--ca-file',
       caCert,
       '--purpose',
       'client',
@@ -110,7 +119,7 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
       'cert',
       'verify',
       join(ca, 'certs', 'good.cert.pem'),
-      '--ca',
+      '--ca-file',
       caCert,
       '--purpose',
       'client',

@@ -32,6 +32,7 @@ before(async () => {
       '--key-type',
       'ec-p256',
       '--no-passphrase',
+      '--insecure',
     ]);
     assert.equal(init.code, 0, init.stderr);
   }
@@ -85,7 +86,7 @@ test('ca add refuses a chain whose root does not match --expect-fingerprint, and
   );
   assert.match(r.stderr, /\nhint: Confirm the fingerprint with the institution out of band/);
   const list = await runCli(['gateway', 'ca', 'list', 'acme', '--json', '--registry', registry]);
-  assert.deepEqual(JSON.parse(list.stdout), []);
+  assert.deepEqual((JSON.parse(list.stdout) as { items: unknown[] }).items, []);
 });
 
 test('--expect-fingerprint that is not a SHA-256 is a usage error', async () => {
@@ -130,9 +131,10 @@ test('the fingerprint from ca chain, in plain lower-case hex, is accepted; add, 
   assert.ok(show.stdout.includes(fingerprint), show.stdout);
   // JSON keeps the registry's form: 64 lower-case hex digits.
   const json = await runCli(['gateway', 'ca', 'list', 'acme', '--json', '--registry', registry]);
-  assert.deepEqual((JSON.parse(json.stdout) as { fingerprints: string[] }[])[0]?.fingerprints, [
-    plain,
-  ]);
+  assert.deepEqual(
+    (JSON.parse(json.stdout) as { items: { fingerprints: string[] }[] }).items[0]?.fingerprints,
+    [plain],
+  );
 });
 
 test('a management command on a missing registry path fails naming it and creates nothing', async () => {
@@ -161,7 +163,7 @@ test('ip add refuses a wide range without --allow-wide-range and stores it with 
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--allow-wide-range/);
   const list = await runCli(['gateway', 'ip', 'list', 'acme', '--json', '--registry', registry]);
-  assert.deepEqual(JSON.parse(list.stdout), []);
+  assert.deepEqual((JSON.parse(list.stdout) as { items: unknown[] }).items, []);
   const ok = await runCli([
     'gateway',
     'ip',

@@ -52,6 +52,7 @@ test('with --json, a usage error is JSON on stdout, exit 2', async () => {
   const r = await runCli(['ca', 'sign', '--json', '--bogus', 'x.csr']);
   assert.equal(r.code, 2);
   assert.deepEqual(JSON.parse(r.stdout), {
+    schema: 'mtls.error/v1',
     ok: false,
     error: {
       code: 'MTLS_USAGE',

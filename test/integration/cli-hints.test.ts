@@ -174,6 +174,7 @@ test('a wrong MTLS_PFX_PASSWORD gets a hint about the variable, a wrong password
     '--key-type',
     'ec-p256',
     '--no-passphrase',
+    '--insecure',
   ]);
   assert.equal(init.code, 0, init.stderr);
   const issue = await runCli(

@@ -135,7 +135,7 @@ describe(
         mtlsRequest({ url: url(on), ca: [ca.certPem], credentials: await creds(stranger) }),
         refused(
           'client-cert-untrusted',
-          /issued by CN=Other Bank CA,.*which is not among the CA names the server accepts/,
+          /issued by C=BR, .*CN=Other Bank CA, which is not among the CA names the server accepts/,
         ),
       );
     });
@@ -155,7 +155,7 @@ describe(
       const r = await runCli([
         'request',
         url(on),
-        '--ca',
+        '--ca-file',
         ca.certPath,
         '--cert',
         expired.certPath,
@@ -170,7 +170,7 @@ describe(
       assert.match(r.stderr, /^hint: /m);
       assert.equal(r.stdout, '', 'the refusal page is not printed as if it were the answer');
 
-      const open = await runCli(['request', url(optional, '/open'), '--ca', ca.certPath]);
+      const open = await runCli(['request', url(optional, '/open'), '--ca-file', ca.certPath]);
       assert.equal(open.code, 0, open.stderr);
       assert.equal(open.stdout, 'open\n');
       assert.match(

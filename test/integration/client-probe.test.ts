@@ -97,11 +97,11 @@ test('a good client against a Node mTLS server: ok, and the CA names are those c
       assert.deepEqual(accepted(r), ['TLSv1.2']);
       assert.equal(r.clientCertificateRequested, true);
       assert.deepEqual(r.certificateRequest?.acceptableCaNames, [
-        'CN=Acme Client CA,O=Acme Client CA,ST=SP,C=BR',
-        'CN=Other Bank CA,O=Other Bank CA,ST=SP,C=BR',
+        'C=BR, ST=SP, O=Acme Client CA, CN=Acme Client CA',
+        'C=BR, ST=SP, O=Other Bank CA, CN=Other Bank CA',
       ]);
       assert.equal(r.issuerMatch?.listed, true);
-      assert.equal(r.serverChain[0]?.subject, 'CN=localhost,O=Test,ST=SP,C=BR');
+      assert.equal(r.serverChain[0]?.subject, 'C=BR, ST=SP, O=Test, CN=localhost');
       assert.ok((r.serverChain[0]?.daysLeft ?? 0) >= 29);
       assert.equal(r.exchange.status, 200);
       assert.deepEqual(s.seen, ['good-client']);
@@ -134,12 +134,12 @@ test('a Node server that trusts another CA drops us after the handshake; the pro
       assert.equal(r.diagnosis.outcome.kind, 'closed-after-handshake');
       assert.equal(r.diagnosis.verdict, 'client-cert-untrusted');
       assert.deepEqual(r.certificateRequest?.acceptableCaNames, [
-        'CN=Other Bank CA,O=Other Bank CA,ST=SP,C=BR',
+        'C=BR, ST=SP, O=Other Bank CA, CN=Other Bank CA',
       ]);
       assert.equal(r.issuerMatch?.listed, false);
       assert.match(
         r.diagnosis.cause,
-        /issued by CN=Acme Client CA.*not among.*O is "Other Bank CA" there, "Acme Client CA" in ours/,
+        /issued by C=BR, ST=SP, O=Acme Client CA, CN=Acme Client CA.*not among.*O is "Other Bank CA" there, "Acme Client CA" in ours/,
       );
       assert.match(r.diagnosis.hint, /does not trust the CA that issued your certificate/);
     });
@@ -340,8 +340,8 @@ test('openssl s_server -Verify 1 -tls1_2: CA names equal the -CAfile, and its al
         const good = await probeWith(f, s, { cn: 'good' });
         assert.equal(good.diagnosis.verdict, 'ok', good.diagnosis.cause);
         assert.deepEqual(good.certificateRequest?.acceptableCaNames, [
-          'CN=Acme Client CA,O=Acme Client CA,ST=SP,C=BR',
-          'CN=Other Bank CA,O=Other Bank CA,ST=SP,C=BR',
+          'C=BR, ST=SP, O=Acme Client CA, CN=Acme Client CA',
+          'C=BR, ST=SP, O=Other Bank CA, CN=Other Bank CA',
         ]);
         assert.deepEqual(accepted(good), ['TLSv1.2']);
         const expired = await probeWith(f, s, {
@@ -367,7 +367,7 @@ test('openssl s_server -Verify 1 -tls1_2: CA names equal the -CAfile, and its al
       async (s) => {
         const r = await probeWith(f, s, { cn: 'good' });
         assert.deepEqual(r.certificateRequest?.acceptableCaNames, [
-          'CN=Other Bank CA,O=Other Bank CA,ST=SP,C=BR',
+          'C=BR, ST=SP, O=Other Bank CA, CN=Other Bank CA',
         ]);
         assert.equal(r.diagnosis.outcome.alert?.name, 'unknown_ca');
         assert.equal(r.diagnosis.verdict, 'client-cert-untrusted');
@@ -391,7 +391,7 @@ test('mtls probe (CLI): the report, --json, and exit 6 when the call fails', asy
         leaf.certPath,
         '--key',
         leaf.keyPath,
-        '--ca',
+        '--ca-file',
         f.ca.certPath,
       ];
       const text = await runCli(args);
@@ -399,7 +399,7 @@ test('mtls probe (CLI): the report, --json, and exit 6 when the call fails', asy
       assert.match(text.stdout, /1\. TLS versions the server accepts\n {3}TLS 1\.0 +no/);
       assert.match(
         text.stdout,
-        /3\. Acceptable client CA names.*\n {3}CN=Other Bank CA,O=Other Bank CA,ST=SP,C=BR/,
+        /3\. Acceptable client CA names.*\n {3}C=BR, ST=SP, O=Other Bank CA, CN=Other Bank CA/,
       );
       assert.match(text.stdout, /issuer listed: no/);
       assert.match(
@@ -423,7 +423,7 @@ test('mtls probe (CLI): the report, --json, and exit 6 when the call fails', asy
         leaf.certPath,
         '--key',
         leaf.keyPath,
-        '--ca',
+        '--ca-file',
         f.ca.certPath,
         '--json',
       ];

@@ -134,9 +134,12 @@ test('library: a good call via an openssl .pfx (modern and RC2-40) and via PEM',
       assert.equal(res.tls.protocol, 'TLSv1.2');
       assert.equal(res.tls.clientCertificateRequested, true);
       assert.deepEqual(res.tls.acceptableCaNames, [
-        'CN=Acme Client CA,O=Acme Client CA,ST=SP,C=BR',
+        'C=BR, ST=SP, O=Acme Client CA, CN=Acme Client CA',
       ]);
-      assert.equal(res.tls.clientCertificateSent?.[0]?.subject, 'CN=acme-client,O=Test,ST=SP,C=BR');
+      assert.equal(
+        res.tls.clientCertificateSent?.[0]?.subject,
+        'C=BR, ST=SP, O=Test, CN=acme-client',
+      );
       assert.equal(res.diagnosis.verdict, 'ok');
     }
     assert.deepEqual(f.server.seen, ['acme-client', 'acme-client', 'acme-client']);
@@ -156,7 +159,7 @@ test('library: a rejected client gets an MtlsError whose message names the cause
         assert.equal(e.exitCode, 6);
         assert.match(
           e.message,
-          /issued by CN=Acme Client CA.*not among the CA names the server accepts/,
+          /issued by C=BR, ST=SP, O=Acme Client CA, CN=Acme Client CA.*not among the CA names the server accepts/,
         );
         assert.equal(e.details?.verdict, 'client-cert-untrusted');
         return true;
@@ -224,7 +227,7 @@ test('library: an untrusted server and a plain-HTTP port are named as such', asy
     await assert.rejects(mtlsRequest({ url: f.server.url, credentials }), (e) => {
       assert.ok(isMtlsError(e, 'MTLS_TLS_SERVER_UNTRUSTED'));
       assert.equal(e.details?.verdict, 'server-untrusted');
-      assert.match(e.hint, /--ca FILE/);
+      assert.match(e.hint, /--ca-file FILE/);
       return true;
     });
     const port = (plain.address() as AddressInfo).port;
@@ -319,7 +322,7 @@ test('library: createMtlsDispatcher (undici) and createMtlsAgent (https.Agent) m
 test('mtls request (CLI): .pfx and PEM calls, -d @file, -X, -H, -o, -v, --json', async () => {
   const f = await fixture();
   try {
-    const pfxArgs = ['--pfx', f.pfx, '--password-file', f.passwordFile, '--ca', f.ca.certPath];
+    const pfxArgs = ['--pfx', f.pfx, '--password-file', f.passwordFile, '--ca-file', f.ca.certPath];
     const viaPfx = await runCli(['request', `${f.server.url}/hello`, ...pfxArgs]);
     assert.equal(viaPfx.code, 0, viaPfx.stderr);
     assert.equal(JSON.parse(viaPfx.stdout).client, 'acme-client');
@@ -327,7 +330,14 @@ test('mtls request (CLI): .pfx and PEM calls, -d @file, -X, -H, -o, -v, --json',
     const bodyFile = join(f.dir, 'payment.json');
     writeFileSync(bodyFile, '{"amount": 10}\n');
     const out = join(f.dir, 'answer.json');
-    const pem = ['--cert', f.client.certPath, '--key', f.client.keyPath, '--ca', f.ca.certPath];
+    const pem = [
+      '--cert',
+      f.client.certPath,
+      '--key',
+      f.client.keyPath,
+      '--ca-file',
+      f.ca.certPath,
+    ];
     const put = await runCli([
       'request',
       `${f.server.url}/pay`,
@@ -352,13 +362,13 @@ test('mtls request (CLI): .pfx and PEM calls, -d @file, -X, -H, -o, -v, --json',
     assert.match(put.stderr, /\* TLS TLSv1\.2, cipher ECDHE-ECDSA-AES\d+-GCM-SHA\d+/);
     assert.match(
       put.stderr,
-      /\* Server certificate chain:\n\* +0 CN=localhost,O=Test,ST=SP,C=BR +\[expires \d{4}-\d\d-\d\d \(\d+ days\)/,
+      /\* Server certificate chain:\n\* +0 C=BR, ST=SP, O=Test, CN=localhost +\[expires \d{4}-\d\d-\d\d \(\d+ days\)/,
     );
     assert.match(
       put.stderr,
-      /\* Server asked for a client certificate; acceptable CA names:\n\* +CN=Acme Client CA/,
+      /\* Server asked for a client certificate; acceptable CA names:\n\* +C=BR, ST=SP, O=Acme Client CA, CN=Acme Client CA/,
     );
-    assert.match(put.stderr, /\* We sent:\n\* +0 CN=acme-client,O=Test,ST=SP,C=BR/);
+    assert.match(put.stderr, /\* We sent:\n\* +0 C=BR, ST=SP, O=Test, CN=acme-client/);
 
     const again = await runCli(['request', `${f.server.url}/pay`, '-o', out, ...pem]);
     assert.equal(again.code, 5, 'an existing -o file is not replaced without --force');
@@ -419,24 +429,31 @@ test('mtls request (CLI): wrong .pfx password, key mismatch, rejected client, -i
       f.pfx,
       '--password-file',
       f.passwordFile,
-      '--ca',
+      '--ca-file',
       f.ca.certPath,
     ]);
     assert.equal(rejected.code, 6);
     assert.match(
       rejected.stderr,
-      /error\[MTLS_TLS_CLIENT_REJECTED\]: .*our certificate is issued by CN=Acme Client CA,O=Acme Client CA,ST=SP,C=BR, which is not among the CA names the server accepts/,
+      /error\[MTLS_TLS_CLIENT_REJECTED\]: .*our certificate is issued by C=BR, ST=SP, O=Acme Client CA, CN=Acme Client CA, which is not among the CA names the server accepts/,
     );
     assert.match(
       rejected.stderr,
-      /hint: The server does not trust the CA that issued your certificate \(it accepts: CN=Other Bank CA/,
+      /hint: The server does not trust the CA that issued your certificate \(it accepts: C=BR, ST=SP, O=Other Bank CA, CN=Other Bank CA/,
     );
   } finally {
     await f.cleanup();
   }
   const g = await fixture();
   try {
-    const pem = ['--cert', g.client.certPath, '--key', g.client.keyPath, '--ca', g.ca.certPath];
+    const pem = [
+      '--cert',
+      g.client.certPath,
+      '--key',
+      g.client.keyPath,
+      '--ca-file',
+      g.ca.certPath,
+    ];
     const plain = await runCli(['request', `${g.server.url}/status/404`, '-i', ...pem]);
     assert.equal(plain.code, 0, 'an HTTP error is not an exit code without --fail');
     assert.match(

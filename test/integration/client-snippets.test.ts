@@ -368,7 +368,7 @@ test('mtls snippet (CLI): --out writes the file once, --json describes it', asyn
       'https://api.example.com/v1/ping',
       '--pfx',
       'client.pfx',
-      '--ca',
+      '--ca-file',
       'ca.pem',
       '--out',
       out,

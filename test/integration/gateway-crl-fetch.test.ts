@@ -193,6 +193,7 @@ before(async () => {
     '--key-type',
     'ec-p256',
     '--no-passphrase',
+    '--insecure',
   ]);
   await ok([
     'ca',
@@ -203,6 +204,7 @@ before(async () => {
     '--key-type',
     'ec-p256',
     '--no-passphrase',
+    '--insecure',
   ]);
   for (const name of ['c1', 'c2'])
     await ok([
@@ -297,7 +299,7 @@ describe('gateway CRL distribution', () => {
     await publishCrl();
     const r = await refreshCli();
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const [res] = JSON.parse(r.stdout) as CrlRefreshResult[];
+    const [res] = (JSON.parse(r.stdout) as { items: CrlRefreshResult[] }).items;
     assert.ok(res);
     assert.deepEqual([res.ok, res.changed], [true, true]);
     assert.equal(
@@ -323,9 +325,11 @@ describe('gateway CRL distribution', () => {
     assert.deepEqual([again.ok, again.changed], [true, false]);
     assert.equal(await registry.version(), version);
 
-    const list = JSON.parse(
-      await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json']),
-    ) as Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }>;
+    const list = (
+      JSON.parse(
+        await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json']),
+      ) as { items: Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }> }
+    ).items;
     const [source] = list;
     assert.ok(source);
     assert.equal(source.lastStatus, 'ok');

@@ -326,6 +326,7 @@ test('reject paths: outliving the CA, a server certificate without SAN, subjects
     '--key-type',
     'ec-p256',
     '--no-passphrase',
+    '--insecure',
   ]);
   assert.equal(init.code, 2, init.stderr);
   assert.match(

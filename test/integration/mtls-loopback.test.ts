@@ -38,6 +38,7 @@ before(async () => {
         '--key-type',
         'ec-p256',
         '--no-passphrase',
+        '--insecure',
       ])
     ).code,
     0,

@@ -29,6 +29,7 @@ test('unpack: ours and an OpenSSL RC2-40 file become PEM that python ssl loads; 
           '--key-type',
           'ec-p256',
           '--no-passphrase',
+          '--insecure',
         ])
       ).code,
       0,

@@ -14,7 +14,8 @@ import { isEncryptedPrivateKey, parseKeyType } from '../../pki/keys.js';
 import { parseSubject } from '../../pki/names.js';
 import { openCaFromCli } from '../ca-context.js';
 import { out, outJson, style, withSpinner } from '../output.js';
-import { readSecret } from '../secrets.js';
+import { dnText } from '../format.js';
+import { CA_PASSPHRASE_MIN, readSecret } from '../secrets.js';
 
 /** The `ca init` options this module reads. */
 export interface IntermediateCliOptions {
@@ -55,6 +56,7 @@ export async function initIntermediateFromCli(
         kind: 'caPassphrase',
         file: o.passphraseFile,
         prompt: 'New intermediate CA key passphrase: ',
+        minLength: CA_PASSPHRASE_MIN,
         confirm: true,
       })
     : undefined;
@@ -70,9 +72,12 @@ export async function initIntermediateFromCli(
       ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }),
     }),
   );
-  if (o.json) return outJson(r);
+  if (o.json) {
+    outJson('ca-init', r);
+    return;
+  }
   out(`${style('green', '✓')} intermediate CA created in ${r.layout.dir}`);
-  out(`  subject      ${r.subject}`);
+  out(`  subject      ${dnText(r.subject)}`);
   out(
     `  signed by    ${parent.certificate.subject} (serial ${r.parentSerial} in ${r.parentDir}/index.txt)`,
   );
@@ -82,7 +87,7 @@ export async function initIntermediateFromCli(
   out(`  certificate  ${r.layout.caCert} (pathlen 0, valid until ${r.notAfter.toISOString()})`);
   out(`  chain        ${r.chainPath} (intermediate + root: what \`mtls ca chain\` exports)`);
   out(`  SHA-256      ${r.fingerprintSha256}`);
-  out('Issue with --ca ' + r.layout.dir + '; the root key can now go offline.');
+  out('Issue with --ca-dir ' + r.layout.dir + '; the root key can now go offline.');
 }
 
 /**

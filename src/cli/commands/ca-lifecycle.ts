@@ -7,6 +7,7 @@ import { caStatus } from '../../ca/status.js';
 import { listCertificates, type CertificateRow } from '../../ca/list.js';
 import { caDirAlias, caDirOption, openCaFromCli } from '../ca-context.js';
 import { out, outJson, style } from '../output.js';
+import { crlNumberText, dnText } from '../format.js';
 import { parseDaysArg, parseDurationArg, parseTimeArg } from '../time-args.js';
 
 const STATUS_HELP = `
@@ -47,7 +48,7 @@ function row(r: CertificateRow): string[] {
     r.state,
     r.notAfter.toISOString().slice(0, 10),
     r.state === 'valid' ? String(r.daysLeft) : '',
-    r.subject,
+    dnText(r.subject),
     note.trim(),
   ];
 }
@@ -118,13 +119,16 @@ export function registerCaLifecycleCommands(ca: Command): void {
           ...(o.at ? { at: o.at } : {}),
         });
         if (!r.ok) process.exitCode = 1;
-        if (o.json) return outJson(r);
+        if (o.json) {
+          outJson('ca-status', r);
+          return;
+        }
         out(
-          `CA ${r.ca.subject}: valid until ${r.ca.notAfter.toISOString()} (${r.ca.daysLeft} days)`,
+          `CA ${dnText(r.ca.subject)}: valid until ${r.ca.notAfter.toISOString()} (${r.ca.daysLeft} days)`,
         );
         out(
           r.crl.present
-            ? `CRL #${r.crl.crlNumber ?? '?'} ${r.crl.path}: ${r.crl.entries} entries, issued ${r.crl.thisUpdate?.toISOString()}, next update ${r.crl.nextUpdate?.toISOString() ?? 'none'}`
+            ? `CRL ${r.crl.crlNumber !== undefined ? crlNumberText(r.crl.crlNumber) : '(no number)'} ${r.crl.path}: ${r.crl.entries} entries, issued ${r.crl.thisUpdate?.toISOString()}, next update ${r.crl.nextUpdate?.toISOString() ?? 'none'}`
             : `CRL ${r.crl.path}: none`,
         );
         const c = r.counts;
@@ -175,8 +179,14 @@ export function registerCaLifecycleCommands(ca: Command): void {
           ...(o.expiring !== undefined ? { expiringWithinMs: o.expiring } : {}),
           ...(o.revoked ? { revokedOnly: true } : {}),
         });
-        if (o.json) return outJson(r.certificates);
-        if (r.certificates.length === 0) return out('no certificates match');
+        if (o.json) {
+          outJson('ca-list', r.certificates);
+          return;
+        }
+        if (r.certificates.length === 0) {
+          out('no certificates match');
+          return;
+        }
         table([
           ['SERIAL', 'STATE', 'EXPIRES', 'DAYS', 'SUBJECT', 'REASON/NOTE'],
           ...r.certificates.map(row),

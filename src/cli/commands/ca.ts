@@ -26,8 +26,10 @@ import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { parseSubject } from '../../pki/names.js';
 import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-context.js';
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
+import { stringOption } from '../option-values.js';
+import { crlNumberText, dnText } from '../format.js';
 import { ENV } from '../env.js';
-import { readSecret } from '../secrets.js';
+import { CA_PASSPHRASE_MIN, readSecret } from '../secrets.js';
 import { initIntermediateFromCli, type IntermediateCliOptions } from './ca-init-intermediate.js';
 import { registerCaLifecycleCommands } from './ca-lifecycle.js';
 
@@ -43,8 +45,34 @@ const days = (v: string): number => {
 const passphraseFileOption = (): Option =>
   new Option(
     '--passphrase-file <file>',
-    'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)',
+    `file holding the CA key passphrase, - for stdin (else $${ENV.caPassphrase}, else a prompt)`,
   );
+
+/**
+ * An unencrypted CA key is a deliberate choice: `--no-passphrase` alone is
+ * refused, as step's `--no-password` needs `--insecure`.
+ * @throws MTLS_USAGE for --no-passphrase without --insecure
+ */
+function assertNoPassphraseConfirmed(o: { passphrase: boolean; insecure?: boolean }): void {
+  if (o.passphrase || o.insecure === true) return;
+  throw new MtlsError(
+    'MTLS_USAGE',
+    '--no-passphrase writes the CA key unencrypted and needs --insecure to confirm it',
+    {
+      subject: '--no-passphrase',
+      hint: 'Add --insecure to store the CA key unencrypted, or drop --no-passphrase and give --passphrase-file FILE.',
+    },
+  );
+}
+
+/**
+ * The profile `ca sign` and `ca issue` use without --profile: client
+ * certificates are what this CA is for (openssl.cnf's x509_extensions stays
+ * the default of `openssl ca` itself).
+ */
+const DEFAULT_PROFILE = 'client';
+const PROFILE_HELP =
+  "extension profile: client (keyUsage + EKU clientAuth), server, usr_cert (the guide's), or any section of openssl.cnf";
 
 const ISSUANCE_RULES = `
 Issuance rules (RFC 5280):
@@ -83,7 +111,8 @@ export function registerCaCommands(program: Command): void {
       days,
     )
     .addOption(passphraseFileOption())
-    .option('--no-passphrase', 'store the CA key unencrypted (not recommended)')
+    .option('--no-passphrase', 'store the CA key unencrypted; needs --insecure as well')
+    .option('--insecure', 'confirm --no-passphrase: the CA key is written unencrypted')
     .option('--json', 'machine-readable output')
     // Lifecycle: intermediates and CRL distribution points (src/cli/commands/ca-init-intermediate.ts).
     .option(
@@ -115,9 +144,11 @@ export function registerCaCommands(program: Command): void {
           days?: number;
           passphraseFile?: string;
           passphrase: boolean;
+          insecure?: boolean;
           json?: boolean;
         } & IntermediateCliOptions,
       ) => {
+        assertNoPassphraseConfirmed(o);
         if (o.intermediate || o.parent) return initIntermediateFromCli(dir, o);
         const subject = parseSubject(o.subject);
         const keyType = parseKeyType(o.keyType);
@@ -128,6 +159,7 @@ export function registerCaCommands(program: Command): void {
               file: o.passphraseFile,
               prompt: 'New CA key passphrase: ',
               confirm: true,
+              minLength: CA_PASSPHRASE_MIN,
             })
           : undefined;
         const r = await withSpinner(`generating ${keyType} CA key`, () =>
@@ -140,9 +172,12 @@ export function registerCaCommands(program: Command): void {
             ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }),
           }),
         );
-        if (o.json) return outJson(r);
+        if (o.json) {
+          outJson('ca-init', r);
+          return;
+        }
         out(`${style('green', '✓')} CA created in ${r.layout.dir}`);
-        out(`  subject      ${r.subject}`);
+        out(`  subject      ${dnText(r.subject)}`);
         out(
           `  key          ${r.key}, ${r.keyEncrypted ? 'encrypted (AES-256-CBC, PBKDF2-HMAC-SHA256 600000)' : style('yellow', 'NOT encrypted')} → ${r.layout.caKey}`,
         );
@@ -186,10 +221,13 @@ export function registerCaCommands(program: Command): void {
           ...(passphrase !== undefined ? { passphrase } : {}),
           fix: o.fix ?? false,
         });
-        if (o.json) return outJson({ ...r, ca: undefined, config: r.ca.config.configPath });
+        if (o.json) {
+          outJson('ca-adopt', { ...r, ca: undefined, config: r.ca.config.configPath });
+          return;
+        }
         for (const w of r.warnings) warn(w);
         out(`${style('green', '✓')} adopted ${r.ca.config.dir}`);
-        out(`  subject      ${r.subject}`);
+        out(`  subject      ${dnText(r.subject)}`);
         out(`  SHA-256      ${r.fingerprintSha256}`);
         out(`  policy       ${r.policy}`);
         out(`  profiles     ${r.profiles.join(', ')}`);
@@ -209,10 +247,7 @@ export function registerCaCommands(program: Command): void {
     .argument('<csr...>', 'CSR file(s), PEM or DER')
     .addOption(caDirOption())
     .addOption(caDirAlias())
-    .option(
-      '--profile <name>',
-      'extension profile: usr_cert, client, server, or any section of openssl.cnf',
-    )
+    .option('--profile <name>', PROFILE_HELP, DEFAULT_PROFILE)
     .option('--days <n>', 'validity in days (default: default_days, 375)', days)
     .option('--san <list>', 'extra subjectAltName, e.g. DNS:api.example,IP:10.0.0.1')
     .option('--out <file>', 'also write the certificate here (one CSR only)')
@@ -229,7 +264,7 @@ export function registerCaCommands(program: Command): void {
         csrs: string[],
         o: {
           ca?: string;
-          profile?: string;
+          profile: string;
           days?: number;
           san?: string;
           out?: string;
@@ -249,7 +284,7 @@ export function registerCaCommands(program: Command): void {
           csrs.map(async (path) => ({ path, csr: await readFileChecked(path, 'CSR') })),
         );
         const sans = o.san ? parseSanOption(o.san) : undefined;
-        findProfile(ca, o.profile ?? ca.config.x509Extensions ?? 'usr_cert');
+        findProfile(ca, o.profile);
         if (o.out) await assertCanWrite(o.out, o.force);
         const caKey = await caKeyFromCli(ca, o.passphraseFile);
         const results = [];
@@ -259,7 +294,7 @@ export function registerCaCommands(program: Command): void {
             csr,
             csrSource: path,
             caKey,
-            ...(o.profile ? { profile: o.profile } : {}),
+            profile: o.profile,
             ...(o.days ? { days: o.days } : {}),
             ...(sans ? { subjectAltNames: sans } : {}),
             ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
@@ -268,12 +303,12 @@ export function registerCaCommands(program: Command): void {
           if (!o.json) {
             for (const w of r.warnings) warn(w);
             out(
-              `${style('green', '✓')} signed ${path}: serial ${r.serial}, ${r.subject}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`,
+              `${style('green', '✓')} signed ${path}: serial ${r.serial}, ${dnText(r.subject)}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`,
             );
             out(`  ${r.outPath ?? r.newCertPath}`);
           }
         }
-        if (o.json) outJson(results.length === 1 ? results[0] : results);
+        if (o.json) outJson('ca-sign', results.length === 1 ? results[0] : results);
       },
     );
 
@@ -287,11 +322,7 @@ export function registerCaCommands(program: Command): void {
     .addOption(
       new Option('--key-type <type>', 'client key type').choices([...KEY_TYPES]).default('rsa2048'),
     )
-    .option(
-      '--profile <name>',
-      "extension profile (client = keyUsage + EKU clientAuth; usr_cert = the guide's)",
-      'client',
-    )
+    .option('--profile <name>', PROFILE_HELP, DEFAULT_PROFILE)
     .option('--days <n>', 'validity in days (default: default_days, 375)', days)
     .option('--ou <ou>', 'organizationalUnitName')
     .option('--email <address>', 'emailAddress')
@@ -321,7 +352,7 @@ serial is revoked (cessationOfOperation) and the error names it.
 `,
     )
     .action(async (name: string, o: Record<string, string | boolean | number | undefined>) => {
-      const ca = await openCaFromCli(o.ca as string | undefined);
+      const ca = await openCaFromCli(stringOption(o.ca));
       const sans = o.san ? parseSanOption(String(o.san)) : undefined;
       const extra = [
         ...(o.ou ? [{ type: 'OU', value: String(o.ou) }] : []),
@@ -335,10 +366,10 @@ serial is revoked (cessationOfOperation) and the error names it.
         subject: extra,
         ...(o.outDir ? { outDir: String(o.outDir) } : {}),
       });
-      const caKey = await caKeyFromCli(ca, o.passphraseFile as string | undefined);
+      const caKey = await caKeyFromCli(ca, stringOption(o.passphraseFile));
       const pfxPassword = await readSecret({
         kind: 'pfxPassword',
-        file: o.passwordFile as string | undefined,
+        file: stringOption(o.passwordFile),
         prompt: '.pfx password: ',
         confirm: true,
       });
@@ -358,10 +389,13 @@ serial is revoked (cessationOfOperation) and the error names it.
           ...(o.outDir ? { outDir: String(o.outDir) } : {}),
         }),
       );
-      if (o.json) return outJson(r);
+      if (o.json) {
+        outJson('ca-issue', r);
+        return;
+      }
       for (const w of r.warnings) warn(w);
       out(
-        `${style('green', '✓')} issued ${r.subject} (serial ${r.serial}, profile ${r.profile}, valid until ${r.notAfter.toISOString()})`,
+        `${style('green', '✓')} issued ${dnText(r.subject)} (serial ${r.serial}, profile ${r.profile}, valid until ${r.notAfter.toISOString()})`,
       );
       out(`  private key  ${r.keyPath}  (0600, encrypted with the .pfx password)`);
       out(`  CSR          ${r.csrPath}`);
@@ -401,8 +435,13 @@ serial is revoked (cessationOfOperation) and the error names it.
           ...(o.cert ? { certificate: await readFileChecked(o.cert, 'certificate') } : {}),
           ...(o.reason ? { reason: o.reason } : {}),
         });
-        if (o.json) return outJson(r);
-        out(`${style('green', '✓')} revoked serial ${r.serial} (${r.subject}), reason ${r.reason}`);
+        if (o.json) {
+          outJson('ca-revoke', r);
+          return;
+        }
+        out(
+          `${style('green', '✓')} revoked serial ${r.serial} (${dnText(r.subject)}), reason ${r.reason}`,
+        );
         info('run `mtls ca crl` to publish a new CRL');
       },
     );
@@ -434,10 +473,13 @@ serial is revoked (cessationOfOperation) and the error names it.
           ...(o.days ? { days: o.days } : {}),
           ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
         });
-        if (o.json) return outJson({ ...r, pem: undefined });
+        if (o.json) {
+          outJson('ca-crl', { ...r, pem: undefined });
+          return;
+        }
         for (const w of r.warnings) warn(w);
         out(
-          `${style('green', '✓')} CRL #${r.crlNumber.toString(16).toUpperCase()} with ${r.revoked} revoked certificate(s), next update ${r.nextUpdate.toISOString()}`,
+          `${style('green', '✓')} CRL ${crlNumberText(r.crlNumber)} with ${r.revoked} revoked certificate(s), next update ${r.nextUpdate.toISOString()}`,
         );
         out(`  ${r.path}${r.outPath ? `\n  ${r.outPath}` : ''}`);
       },
@@ -469,7 +511,10 @@ serial is revoked (cessationOfOperation) and the error names it.
           files,
           ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
         });
-        if (o.json) return outJson(r);
+        if (o.json) {
+          outJson('ca-chain', r);
+          return;
+        }
         if (!o.out) process.stdout.write(r.pem);
         const log = o.out ? out : info;
         if (o.out)
@@ -477,7 +522,7 @@ serial is revoked (cessationOfOperation) and the error names it.
             `${style('green', '✓')} chain written to ${o.out} (certificates only, no private key)`,
           );
         for (const c of r.certificates) {
-          log(`  ${c.subject}${c.selfSigned ? ' (root)' : ''}`);
+          log(`  ${dnText(c.subject)}${c.selfSigned ? ' (root)' : ''}`);
           log(`    SHA-256 ${c.fingerprintSha256}   valid until ${c.notAfter.toISOString()}`);
         }
         log('Confirm these fingerprints with the provider out of band.');
@@ -503,16 +548,19 @@ serial is revoked (cessationOfOperation) and the error names it.
         certificates: entries,
         warnings: ca.config.warnings,
       };
-      if (o.json) return outJson(summary);
+      if (o.json) {
+        outJson('ca-show', summary);
+        return;
+      }
       for (const w of ca.config.warnings) warn(w);
-      out(`CA ${summary.subject}`);
+      out(`CA ${dnText(summary.subject)}`);
       out(`  dir ${summary.dir}   valid until ${summary.notAfter.toISOString()}`);
       out(`  SHA-256 ${summary.fingerprintSha256}`);
       out(`  policy ${summary.policy}; profiles: ${summary.profiles.join(', ')}`);
       out(`  ${entries.length} certificate(s):`);
       for (const e of entries)
         out(
-          `  ${e.status} ${e.serial} ${e.expiry.toISOString().slice(0, 10)} ${e.subject}${e.reason ? ` (${e.reason})` : ''}`,
+          `  ${e.status} ${e.serial} ${e.expiry.toISOString().slice(0, 10)} ${dnText(e.subject)}${e.reason ? ` (${e.reason})` : ''}`,
         );
     });
   registerCaLifecycleCommands(ca);

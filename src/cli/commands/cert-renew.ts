@@ -11,6 +11,7 @@ import { parseCertificate } from '../../pki/certificate.js';
 import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-context.js';
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
+import { dnText } from '../format.js';
 import { readSecret } from '../secrets.js';
 import { parseDurationArg, parseTimeArg } from '../time-args.js';
 
@@ -125,10 +126,13 @@ Exit codes: 0 renewed, 2 usage, 3 configuration (no matching profile), 4 denied
           ...(o.outDir ? { outDir: o.outDir } : {}),
         }),
       );
-      if (o.json) return outJson({ ...r, pem: undefined });
+      if (o.json) {
+        outJson('cert-renew', { ...r, pem: undefined });
+        return;
+      }
       for (const w of r.warnings) warn(w);
       out(
-        `${style('green', '✓')} renewed serial ${r.oldSerial} → ${r.serial}: ${r.subject}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`,
+        `${style('green', '✓')} renewed serial ${r.oldSerial} → ${r.serial}: ${dnText(r.subject)}, profile ${r.profile}, valid until ${r.notAfter.toISOString()}`,
       );
       out(`  certificate  ${r.certPath}`);
       if (r.keyPath)
@@ -178,7 +182,10 @@ Examples:
         ...(o.at ? { at: o.at } : {}),
       });
       process.exitCode = r.needsRenewal ? 0 : 1;
-      if (o.json) return outJson({ file, ...r });
+      if (o.json) {
+        outJson('cert-needs-renewal', { file, ...r });
+        return;
+      }
       const days = Math.floor(r.remainingMs / 86_400_000);
       if (r.expired) out(`${file}: expired on ${r.notAfter.toISOString()}; renew it`);
       else if (r.needsRenewal)

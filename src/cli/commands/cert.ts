@@ -17,6 +17,10 @@ import {
   type VerifyResult,
 } from '../../pki/verify-certificate.js';
 import { VERIFY_REASONS } from '../../pki/verify/reasons.js';
+import { deprecatedAlias } from '../deprecated.js';
+import { collect } from '../http-args.js';
+import { parseTimeArg } from '../time-args.js';
+import { shortLine } from '../short-lines.js';
 import { info, out, outJson, style, warn } from '../output.js';
 import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
@@ -27,10 +31,11 @@ import { registerCertRenewCommands } from './cert-renew.js';
 interface ShowOptions {
   passwordFile?: string;
   json?: boolean;
+  short?: boolean;
 }
 
 interface VerifyOptions {
-  ca: string[];
+  caFile: string[];
   untrusted?: string[];
   purpose: VerifyPurpose;
   at?: string;
@@ -64,24 +69,6 @@ async function loadCrlFiles(files: readonly string[]): Promise<Uint8Array[]> {
   return out;
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function parseAt(value: string): Date {
-  const d = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) {
-    throw new MtlsError(
-      'MTLS_BAD_ARGUMENT',
-      `--at must be an ISO-8601 date such as 2026-12-31 or 2026-12-31T23:59:59Z, got "${value}"`,
-      {
-        subject: '--at',
-      },
-    );
-  }
-  return d;
-}
-
 async function runShow(file: string, opts: ShowOptions): Promise<void> {
   const data = await readFileChecked(file, 'input file');
   const result = await inspectPki({
@@ -95,13 +82,15 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
       }),
   });
   if (opts.json) {
-    outJson({
+    outJson('cert-show', {
       file,
       format: result.format,
       objects: result.objects,
       ...(result.pkcs12 ? { pkcs12: result.pkcs12 } : {}),
       skipped: result.skipped,
     });
+  } else if (opts.short) {
+    for (const o of result.objects) out(shortLine(o));
   } else {
     process.stdout.write(renderInspectionText(result));
   }
@@ -167,7 +156,7 @@ function parseMaxDepth(value: string): number {
 }
 
 async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
-  const at = opts.at !== undefined ? parseAt(opts.at) : undefined;
+  const at = opts.at !== undefined ? parseTimeArg(opts.at, '--at') : undefined;
   const certs = readCertificates(await readFileChecked(file, 'certificate'), file);
   const [certificate, ...bundled] = certs;
   if (!certificate)
@@ -176,7 +165,7 @@ async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
     info(
       `${file}: using the first certificate; the other ${bundled.length} are used as untrusted intermediates`,
     );
-  const chain = await loadCertificateFiles(opts.ca, 'CA file');
+  const chain = await loadCertificateFiles(opts.caFile, 'CA file');
   const untrusted = [
     ...bundled,
     ...(await loadCertificateFiles(opts.untrusted ?? [], 'untrusted file')),
@@ -201,7 +190,7 @@ async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
       { subject: file, details: { verification: result } },
     );
   }
-  if (opts.json) outJson(result);
+  if (opts.json) outJson('cert-verify', result);
 }
 
 /**
@@ -219,7 +208,7 @@ export function registerCertCommands(program: Command): void {
       `
 Examples:
   $ mtls cert show client.cert.pem
-  $ mtls cert verify client.cert.pem --ca ca-chain.pem --purpose client`,
+  $ mtls cert verify client.cert.pem --ca-file ca-chain.pem --purpose client`,
     );
 
   cert
@@ -233,6 +222,10 @@ Examples:
       `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt); only for PKCS#12`,
     )
     .option('--json', 'print every field as JSON')
+    .option(
+      '--short',
+      'one line per certificate, CSR or CRL: name, issuer, serial, validity, key, SHA-256',
+    )
     .addHelpText(
       'after',
       `
@@ -241,6 +234,7 @@ Private keys are never shown; a PEM block holding one is listed as skipped.
 Examples:
   $ mtls cert show client.cert.pem
   $ mtls cert show ca/crl/ca.crl.pem --json
+  $ mtls cert show ca-chain.pem --short
   $ mtls cert show client.pfx --password-file pw.txt
 
 Exit codes: 0 shown, 3 password required, 4 wrong password, 5 unreadable or malformed file.`,
@@ -257,10 +251,11 @@ Exit codes: 0 shown, 3 password required, 4 wrong password, 5 unreadable or malf
       'the certificate to check (PEM or DER; further certificates in the file are used as intermediates)',
     )
     .requiredOption(
-      '--ca <file>',
+      '--ca-file <file>',
       'trusted CA certificate(s), PEM bundle or DER; repeatable',
       collect,
     )
+    .addOption(deprecatedAlias('--ca <file>', '--ca-file', 'caFile', collect))
     .option(
       '--untrusted <file>',
       'intermediate certificates used to build the path but not trusted; repeatable',
@@ -304,9 +299,9 @@ freshness). Certificate policies are not evaluated (a warning says so).
 Reason codes (closed set): ${VERIFY_REASONS.join(', ')}.
 
 Examples:
-  $ mtls cert verify client.cert.pem --ca ca-chain.pem --purpose client
-  $ mtls cert verify server.pem --ca root.pem --untrusted intermediate.pem --purpose server --at 2027-01-01
-  $ mtls cert verify client.cert.pem --ca ca-chain.pem --purpose client --json
+  $ mtls cert verify client.cert.pem --ca-file ca-chain.pem --purpose client
+  $ mtls cert verify server.pem --ca-file root.pem --untrusted intermediate.pem --purpose server --at 2027-01-01
+  $ mtls cert verify client.cert.pem --ca-file ca-chain.pem --purpose client --json
 
 Exit codes: 0 valid, 2 usage, 4 verification failed (error[MTLS_VERIFY_FAILED] names the certificate and the reason), 5 unreadable file.`,
     )

@@ -5,7 +5,7 @@
  * src/gateway/onboarding.
  */
 import type { Command } from 'commander';
-import { ERROR_CODES, MtlsError, type ErrorCode } from '../../errors/index.js';
+import { MtlsError, type ErrorCode } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
 import { createAdminClient } from '../../gateway/admin/client.js';
 import { createLocalAdmin, type RegistryAdmin } from '../../gateway/admin/operations.js';
@@ -29,7 +29,11 @@ import { normalizeFingerprint } from '../../gateway/peer-cert.js';
 import { normaliseFingerprint } from '../../gateway/registry/validate.js';
 import { assertNoPrivateKey } from '../../gateway/onboarding.js';
 import { out, outJson, style, warn } from '../output.js';
-import { parseDurationArg } from '../time-args.js';
+import { isOneOf } from '../option-values.js';
+import { confirmOrYes } from '../confirm.js';
+import { isErrorCode } from '../exit-help.js';
+import { dnFromRfc4514 } from '../format.js';
+import { isDurationText, parseDurationArg } from '../time-args.js';
 
 /** Environment variable naming the registry (path, sqlite:PATH or postgres:// URL). */
 export const ENV_REGISTRY = 'MTLS_REGISTRY';
@@ -144,7 +148,7 @@ function table(headers: string[], rows: (string | number | null | undefined)[][]
     Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)),
   );
   const line = (r: string[]): string =>
-    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
+    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
   out(style('bold', line(headers)));
   for (const r of cells) out(line(r));
 }
@@ -180,12 +184,10 @@ function printChains(chains: CaChainRecord[]): void {
     chains.map((c) => [
       c.id,
       c.institutionId,
-      c.subject,
+      dnFromRfc4514(c.subject),
       day(c.notAfter),
       c.fingerprints.length,
-      c.fingerprints.length
-        ? displayFingerprint(c.fingerprints[c.fingerprints.length - 1] as string)
-        : '-',
+      ((top) => (top !== undefined ? displayFingerprint(top) : '-'))(c.fingerprints.at(-1)),
     ]),
   );
 }
@@ -229,7 +231,7 @@ function printCrls(crls: CrlRecord[]): void {
     crls.map((c) => [
       c.id,
       c.institutionId,
-      c.issuer,
+      dnFromRfc4514(c.issuer),
       c.issuerFingerprint ? displayFingerprint(c.issuerFingerprint) : '-',
       c.thisUpdate,
       c.nextUpdate,
@@ -252,7 +254,7 @@ function printAudit(records: AuditRecord[]): void {
       r.reason,
       r.ip,
       r.institutionId,
-      r.subject,
+      r.subject === null ? null : dnFromRfc4514(r.subject),
       r.kind === 'request' ? `${r.method ?? ''} ${r.path ?? ''} ${r.status ?? ''}`.trim() : null,
       r.detail,
     ]),
@@ -297,7 +299,7 @@ function registerInstitution(g: Command): void {
   ).action(async (id: string, o: TargetOptions & { name: string }) =>
     withTarget(o, 'create', async (a) => {
       const r = await a.createInstitution({ id, name: o.name });
-      if (o.json) outJson(r);
+      if (o.json) outJson('gateway-institution-add', r);
       else
         out(
           `added institution ${r.id} (${r.name}), status ${r.status}; next: \`mtls gateway ca add ${r.id} chain.pem\` and \`mtls gateway ip add ${r.id} IP\``,
@@ -312,7 +314,7 @@ function registerInstitution(g: Command): void {
   ).action(async (o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       const list = await a.listInstitutions();
-      if (o.json) outJson(list);
+      if (o.json) outJson('gateway-institution-list', list);
       else
         table(
           ['ID', 'NAME', 'STATUS', 'CAS', 'IPS', 'CRLS', 'RULES'],
@@ -337,7 +339,7 @@ function registerInstitution(g: Command): void {
     withTarget(o, 'existing', async (a) => {
       const t = await a.getInstitution(id);
       if (o.json) {
-        outJson(t);
+        outJson('gateway-institution-show', t);
         return;
       }
       out(`${style('bold', t.institution.id)}  ${t.institution.name}`);
@@ -369,7 +371,7 @@ function registerInstitution(g: Command): void {
     ).action(async (id: string, o: TargetOptions) =>
       withTarget(o, 'existing', async (a) => {
         const r = await a.setInstitutionStatus(id, status);
-        if (o.json) outJson(r);
+        if (o.json) outJson(`gateway-institution-${verb}`, r);
         else out(`institution ${r.id} is ${r.status}; ${note}`);
       }),
     );
@@ -380,11 +382,19 @@ function registerInstitution(g: Command): void {
       .description(
         'remove an institution with its CA chains, IPs, CRLs and rules (audit records stay)',
       )
-      .addHelpText('after', '\nExample:\n  mtls gateway institution remove acme-bank'),
-  ).action(async (id: string, o: TargetOptions) =>
+      .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+      .addHelpText(
+        'after',
+        '\nAsks for confirmation on a terminal; elsewhere it needs --yes.\n\nExample:\n  mtls gateway institution remove acme-bank --yes',
+      ),
+  ).action(async (id: string, o: TargetOptions & { yes?: boolean }) =>
     withTarget(o, 'existing', async (a) => {
+      await confirmOrYes(
+        `Remove institution ${id} with its CA chains, IPs, CRLs and rules?`,
+        o.yes,
+      );
       await a.deleteInstitution(id);
-      if (o.json) outJson({ ok: true, removed: id });
+      if (o.json) outJson('gateway-institution-remove', { ok: true, removed: id });
       else out(`removed institution ${id}`);
     }),
   );
@@ -418,13 +428,13 @@ function registerCa(g: Command): void {
         const r = await a.addCaChain(institution, data, file);
         for (const w of r.warnings) warn(w);
         if (o.json) {
-          outJson(r);
+          outJson('gateway-ca-add', r);
           return;
         }
         out(`registered CA chain ${r.chain.id} for ${institution}:`);
         for (const c of r.certificates) {
           out(
-            `  ${c.subject}  (${c.key}, ${c.signatureAlgorithm}, until ${day(c.notAfter)}${c.selfSigned ? ', self-signed root' : ''})`,
+            `  ${dnFromRfc4514(c.subject)}  (${c.key}, ${c.signatureAlgorithm}, until ${day(c.notAfter)}${c.selfSigned ? ', self-signed root' : ''})`,
           );
           out(`    SHA-256 ${displayFingerprint(c.fingerprint)}`);
         }
@@ -439,7 +449,7 @@ function registerCa(g: Command): void {
   ).action(async (institution: string | undefined, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       const chains = await a.listCaChains(institution);
-      if (o.json) outJson(chains);
+      if (o.json) outJson('gateway-ca-list', chains);
       else printChains(chains);
     }),
   );
@@ -452,7 +462,7 @@ function registerCa(g: Command): void {
     const id = parseId(chainId, 'chain id');
     await withTarget(o, 'existing', async (a) => {
       await a.removeCaChain(institution, id);
-      if (o.json) outJson({ ok: true, removed: id });
+      if (o.json) outJson('gateway-ca-remove', { ok: true, removed: id });
       else out(`removed CA chain ${id} from ${institution}`);
     });
   });
@@ -485,7 +495,7 @@ function registerIp(g: Command): void {
       await withTarget(o, 'existing', async (a) => {
         const added: IpRecord[] = [];
         for (const c of cidrs) added.push(await a.addIp(institution, c, { allowWideRange }));
-        if (o.json) outJson(added);
+        if (o.json) outJson('gateway-ip-add', added);
         else for (const r of added) out(`registered ${r.cidr} for ${institution}`);
       });
     },
@@ -499,7 +509,7 @@ function registerIp(g: Command): void {
     const norm = parseCidr(cidr).text;
     await withTarget(o, 'existing', async (a) => {
       await a.removeIp(institution, cidr);
-      if (o.json) outJson({ ok: true, removed: norm });
+      if (o.json) outJson('gateway-ip-remove', { ok: true, removed: norm });
       else out(`removed ${norm} from ${institution}`);
     });
   });
@@ -511,7 +521,7 @@ function registerIp(g: Command): void {
   ).action(async (institution: string | undefined, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       const ips = await a.listIps(institution);
-      if (o.json) outJson(ips);
+      if (o.json) outJson('gateway-ip-list', ips);
       else printIps(ips);
     }),
   );
@@ -531,11 +541,11 @@ function registerCrl(g: Command): void {
     await withTarget(o, 'existing', async (a) => {
       const r = await a.putCrls(institution, data, file);
       for (const w of r.warnings) warn(w);
-      if (o.json) outJson(r);
+      if (o.json) outJson('gateway-crl-put', r);
       else
         for (const c of r.crls)
           out(
-            `registered CRL ${c.id} for ${institution}: issuer ${c.issuer}, next update ${c.nextUpdate ?? '-'}`,
+            `registered CRL ${c.id} for ${institution}: issuer ${dnFromRfc4514(c.issuer)}, next update ${c.nextUpdate ?? '-'}`,
           );
     });
   });
@@ -547,7 +557,7 @@ function registerCrl(g: Command): void {
   ).action(async (institution: string | undefined, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       const crls = await a.listCrls(institution);
-      if (o.json) outJson(crls);
+      if (o.json) outJson('gateway-crl-list', crls);
       else printCrls(crls);
     }),
   );
@@ -560,7 +570,7 @@ function registerCrl(g: Command): void {
     const id = parseId(crlId, 'CRL id');
     await withTarget(o, 'existing', async (a) => {
       await a.removeCrl(institution, id);
-      if (o.json) outJson({ ok: true, removed: id });
+      if (o.json) outJson('gateway-crl-remove', { ok: true, removed: id });
       else out(`removed CRL ${id} from ${institution}`);
     });
   });
@@ -605,7 +615,7 @@ function registerCrlUrl(crl: Command): void {
     const every = o.every === undefined ? undefined : parseDurationArg(o.every, '--every') / 1000;
     await withTarget(o, 'existing', async (a) => {
       const r = await a.addCrlSource(institution, crlUrl, every);
-      if (o.json) outJson(r);
+      if (o.json) outJson('gateway-crl-url-add', r);
       else out(`added CRL URL ${r.url} for ${institution}, downloaded every ${r.intervalSeconds}s`);
     });
   });
@@ -619,7 +629,7 @@ function registerCrlUrl(crl: Command): void {
   ).action(async (institution: string | undefined, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       const sources = await a.listCrlSources(institution);
-      if (o.json) outJson(sources);
+      if (o.json) outJson('gateway-crl-url-list', sources);
       else printCrlSources(sources);
     }),
   );
@@ -634,7 +644,7 @@ function registerCrlUrl(crl: Command): void {
   ).action(async (institution: string, crlUrl: string, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       await a.removeCrlSource(institution, crlUrl);
-      if (o.json) outJson({ ok: true, removed: crlUrl });
+      if (o.json) outJson('gateway-crl-url-remove', { ok: true, removed: crlUrl });
       else out(`removed CRL URL ${crlUrl} from ${institution}`);
     }),
   );
@@ -651,7 +661,7 @@ function registerCrlUrl(crl: Command): void {
   ).action(async (institution: string, crlUrl: string | undefined, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       const results = await a.refreshCrlSources(institution, crlUrl);
-      if (o.json) outJson(results);
+      if (o.json) outJson('gateway-crl-url-refresh', results);
       else {
         for (const r of results) {
           if (r.ok)
@@ -666,9 +676,8 @@ function registerCrlUrl(crl: Command): void {
       }
       const failed = results.find((r) => !r.ok);
       if (failed?.error) {
-        const code = (
-          failed.error.code in ERROR_CODES ? failed.error.code : 'MTLS_INTERNAL'
-        ) as ErrorCode;
+        const reported = failed.error.code;
+        const code: ErrorCode = isErrorCode(reported) ? reported : 'MTLS_INTERNAL';
         throw new MtlsError(
           code,
           `CRL download from ${failed.url} was refused: ${failed.error.message}`,
@@ -710,16 +719,14 @@ function registerRule(g: Command): void {
           ? ({ kind: 'fingerprint_sha256', value: o.fingerprint } as const)
           : undefined,
       ].filter((x) => x !== undefined);
-      if (given.length !== 1)
+      const rule = given[0];
+      if (given.length !== 1 || rule === undefined)
         throw new MtlsError('MTLS_USAGE', 'give exactly one of --cn, --o or --fingerprint', {
           subject: 'rule',
         });
       await withTarget(o, 'existing', async (a) => {
-        const r = await a.addRule(
-          institution,
-          given[0] as { kind: PinnedRule['kind']; value: string },
-        );
-        if (o.json) outJson(r);
+        const r = await a.addRule(institution, rule);
+        if (o.json) outJson('gateway-rule-add', r);
         else out(`added rule ${r.id} for ${institution}: ${r.kind} = ${r.value}`);
       });
     },
@@ -732,7 +739,7 @@ function registerRule(g: Command): void {
   ).action(async (institution: string | undefined, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       const rules = await a.listRules(institution);
-      if (o.json) outJson(rules);
+      if (o.json) outJson('gateway-rule-list', rules);
       else printRules(rules);
     }),
   );
@@ -745,7 +752,7 @@ function registerRule(g: Command): void {
     const id = parseId(ruleId, 'rule id');
     await withTarget(o, 'existing', async (a) => {
       await a.removeRule(institution, id);
-      if (o.json) outJson({ ok: true, removed: id });
+      if (o.json) outJson('gateway-rule-remove', { ok: true, removed: id });
       else out(`removed rule ${id} from ${institution}`);
     });
   });
@@ -786,24 +793,24 @@ function registerAudit(g: Command): void {
         q.outcome = o.outcome;
       }
       if (o.reason !== undefined) {
-        if (!(AUDIT_REASONS as readonly string[]).includes(o.reason)) {
+        const reason = o.reason;
+        if (!isOneOf(reason, AUDIT_REASONS)) {
           throw new MtlsError('MTLS_BAD_ARGUMENT', `--reason "${o.reason}" is not a reason code`, {
             subject: '--reason',
             hint: `Use one of: ${AUDIT_REASONS.join(', ')}.`,
           });
         }
-        q.reason = o.reason as AuditQuery['reason'];
+        q.reason = reason;
       }
       if (o.institution !== undefined) q.institutionId = o.institution;
       if (o.limit !== undefined) q.limit = parseId(o.limit, '--limit');
       const admin = Boolean(o.admin ?? process.env[ENV_ADMIN_URL]);
       // Against the admin API a duration goes as is and is evaluated on the server's clock.
       if (o.since !== undefined)
-        q.since =
-          admin && /^\d+\s*[smhdw]$/i.test(o.since.trim()) ? o.since.trim() : parseSince(o.since);
+        q.since = admin && isDurationText(o.since) ? o.since.trim() : parseSince(o.since);
       await withTarget(o, 'existing', async (a) => {
         const records = await a.queryAudit(q);
-        if (o.json) outJson(records);
+        if (o.json) outJson('gateway-audit', records);
         else printAudit(records);
       });
     },

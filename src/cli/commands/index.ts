@@ -36,7 +36,9 @@ export async function registerCommands(program: Command, argv: readonly string[]
       : Object.keys(GROUPS);
   const seen = new Set<Register>();
   for (const name of names) {
-    for (const register of await (GROUPS[name] as () => Promise<Register[]>)()) {
+    const load = GROUPS[name];
+    if (load === undefined) continue;
+    for (const register of await load()) {
       if (seen.has(register)) continue;
       seen.add(register);
       register(program);

@@ -9,6 +9,8 @@ import { assertCanWrite, readFileChecked } from '../../io/index.js';
 import { isEncryptedPrivateKey, KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { findAttributeType, parseSubject, type DistinguishedName } from '../../pki/names.js';
 import { out, outJson, style, withSpinner } from '../output.js';
+import { stringOption } from '../option-values.js';
+import { dnText } from '../format.js';
 import { caDirAlias, caDirOption } from '../ca-context.js';
 import { deprecatedAlias } from '../deprecated.js';
 import { ENV } from '../env.js';
@@ -62,7 +64,10 @@ export function registerKeyCommands(program: Command): void {
             ...(passphrase !== undefined ? { passphrase } : {}),
           }),
         );
-        if (o.json) return outJson(r);
+        if (o.json) {
+          outJson('key-new', r);
+          return;
+        }
         out(
           `${style('green', '✓')} ${r.key} key written to ${r.path} (0600, ${r.encrypted ? 'encrypted' : 'NOT encrypted'})`,
         );
@@ -103,7 +108,7 @@ export function registerKeyCommands(program: Command): void {
       const keyPassphrase = isEncryptedPrivateKey(keyData)
         ? await readSecret({
             kind: 'keyPassphrase',
-            file: o.keyPassphraseFile as string | undefined,
+            file: stringOption(o.keyPassphraseFile),
             prompt: 'Key passphrase: ',
           })
         : undefined;
@@ -115,8 +120,11 @@ export function registerKeyCommands(program: Command): void {
         ...(keyPassphrase !== undefined ? { keyPassphrase } : {}),
         ...(o.san ? { subjectAltNames: parseSanOption(String(o.san)) } : {}),
       });
-      if (o.json) return outJson({ path: r.path, subject: r.subject });
-      out(`${style('green', '✓')} CSR for ${r.subject} written to ${r.path}`);
+      if (o.json) {
+        outJson('csr-new', { path: r.path, subject: r.subject });
+        return;
+      }
+      out(`${style('green', '✓')} CSR for ${dnText(r.subject)} written to ${r.path}`);
     });
 }
 

@@ -27,7 +27,9 @@ import {
   type PfxDescription,
   type PfxFlavour,
 } from '../../pki/pkcs12/index.js';
+import { collect } from '../http-args.js';
 import { info, out, outJson, style, warn } from '../output.js';
+import { dnText } from '../format.js';
 import { ENV } from '../env.js';
 import { readSecret } from '../secrets.js';
 
@@ -78,10 +80,6 @@ function parseIterations(value: string): number {
     );
   }
   return n;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 /** Reads the .pfx password: file, env, or a no-echo prompt. */
@@ -186,7 +184,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
   if (!leaf) {
     throw new MtlsError(
       'MTLS_KEY_MISMATCH',
-      `the private key ${opts.key} (${describeKey(privateKey).text}) does not belong to the certificate in ${opts.cert} (${(certs[0] as X509Certificate).subject.replace(/\n/g, ', ')})`,
+      `the private key ${opts.key} (${describeKey(privateKey).text}) does not belong to the certificate in ${opts.cert} (${certs[0]?.subject.replace(/\n/g, ', ') ?? 'no certificate'})`,
       { subject: opts.key },
     );
   }
@@ -210,7 +208,7 @@ async function runExport(opts: ExportOptions): Promise<void> {
   });
   const d = describePfx(parsePfx(pfx, password, { source: opts.out }));
   await writeFileAtomic(opts.out, pfx, { mode: 0o600, force: opts.force ?? false });
-  if (opts.json) outJson(summary(opts.out, d));
+  if (opts.json) outJson('pfx-export', summary(opts.out, d));
   else printWritten(opts.out, d);
 }
 
@@ -218,7 +216,7 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
   const data = await readFileChecked(file, '.pfx file');
   const password = await pfxPassword(opts.passwordFile, `Password for ${basename(file)}: `, false);
   const d = describePfx(parsePfx(data, password, { source: file }));
-  if (opts.json) outJson({ file, ...d });
+  if (opts.json) outJson('pfx-show', { file, ...d });
   else printDescription(file, d);
 }
 
@@ -236,8 +234,9 @@ async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
       noEnv: true,
       prompt: '',
     });
-  } else if (process.env[ENV.pfxNewPassword]) {
-    newPassword = process.env[ENV.pfxNewPassword] as string;
+  } else {
+    const fromEnv = process.env[ENV.pfxNewPassword];
+    if (fromEnv) newPassword = fromEnv;
   }
   const flavour: PfxFlavour = opts.legacy ? 'legacy' : 'modern';
   const pfx = convertPfx(data, password, {
@@ -250,7 +249,7 @@ async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
   });
   const d = describePfx(parsePfx(pfx, newPassword, { source: opts.out }));
   await writeFileAtomic(opts.out, pfx, { mode: 0o600, force: opts.force ?? false });
-  if (opts.json) outJson({ ...summary(opts.out, d), from: input });
+  if (opts.json) outJson('pfx-convert', { ...summary(opts.out, d), from: input });
   else printWritten(opts.out, d);
 }
 
@@ -308,8 +307,11 @@ async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
     keyEncrypted: r.keyEncrypted,
     subject: r.subject,
   };
-  if (opts.json) return outJson(written);
-  out(`${style('green', 'wrote')} ${paths.cert} (${r.subject})`);
+  if (opts.json) {
+    outJson('pfx-unpack', written);
+    return;
+  }
+  out(`${style('green', 'wrote')} ${paths.cert} (${dnText(r.subject)})`);
   if (written.chain) out(`${style('green', 'wrote')} ${written.chain}`);
   out(
     `${style('green', 'wrote')} ${paths.key} (mode 0600, ${r.keyEncrypted ? `encrypted with ${opts.keyPassphraseFile ? 'the given passphrase' : 'the .pfx password'}` : 'NOT encrypted'})`,

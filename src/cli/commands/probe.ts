@@ -115,7 +115,7 @@ async function runProbe(target: string, opts: ProbeCliOptions): Promise<void> {
     ...(opts.path ? { path: opts.path } : {}),
     ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout * 1000 } : {}),
   });
-  if (opts.json) outJson(result);
+  if (opts.json) outJson('probe', result);
   else printReport(result, opts.verbose ?? false);
   process.exitCode = probeExitCode(result, opts.fail ?? false);
 }
@@ -157,7 +157,7 @@ among them; 5 the server chain and expiry; 6 a full handshake and one GET, class
 
 Examples:
   $ mtls probe api.example.com:443 --pfx client.pfx --password-file pfx.pass
-  $ mtls probe 203.0.113.7:8443 --cert client.cert.pem --key client.key.pem --ca provider-ca.pem --json
+  $ mtls probe 203.0.113.7:8443 --cert client.cert.pem --key client.key.pem --ca-file provider-ca.pem --json
 
 Exit codes: 0 the call works (the handshake succeeded and the server answered, whatever the HTTP
   status: a 404 on the default path / still means mTLS works), 2 usage, 3-5 credential or file

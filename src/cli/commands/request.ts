@@ -19,7 +19,9 @@ import {
 import { mtlsRequest, type MtlsRequestResult } from '../../client/request.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson, style, warn } from '../output.js';
+import { deprecatedAlias } from '../deprecated.js';
 import { ENV } from '../env.js';
+import { isOneOf } from '../option-values.js';
 import { readSecret } from '../secrets.js';
 
 /** The client options `request` and `probe` share. */
@@ -29,11 +31,28 @@ export interface ClientCliOptions {
   cert?: string;
   key?: string;
   keyPassphraseFile?: string;
-  ca?: string;
+  caFile?: string;
   tls?: string;
   resolve?: string[];
   timeout?: number;
   json?: boolean;
+}
+
+/** The `--tls` choices (tlsVersionRange checks the value first, with its own message). */
+const TLS_CHOICES: readonly TlsVersionChoice[] = ['1.2', '1.3', 'auto'];
+
+/** The TLS report a failed request carries in its error details, if any. */
+function tlsReportOf(
+  details: Readonly<Record<string, unknown>> | undefined,
+): { tls: TlsReport; clientCertificate: ClientCertificateReport | null } | null {
+  const tls = details?.tls;
+  if (typeof tls !== 'object' || tls === null) return null;
+  return {
+    // mtlsRequest puts its own TlsReport and ClientCertificateReport in these fields (src/client/request.ts).
+    tls: tls as TlsReport,
+    // Same source as above: the report or null.
+    clientCertificate: (details?.clientCertificate as ClientCertificateReport | null) ?? null,
+  };
 }
 
 function parseSeconds(value: string): number {
@@ -65,7 +84,11 @@ export function addClientOptions(cmd: Command): Command {
       '--key-passphrase-file <file>',
       `file holding the passphrase of an encrypted --key (else $${ENV.keyPassphrase}, else a prompt)`,
     )
-    .option('--ca <file>', "CA bundle for the server's certificate (default: the system roots)")
+    .option(
+      '--ca-file <file>',
+      "trusted CA certificates (PEM bundle) for the server's certificate (default: the system roots)",
+    )
+    .addOption(deprecatedAlias('--ca <file>', '--ca-file'))
     .option('--tls <version>', 'TLS version: 1.2 (default, pinned), 1.3, or auto (1.2-1.3)', '1.2')
     .option(
       '--resolve <host:port:addr>',
@@ -120,11 +143,20 @@ export async function clientOptionsFromCli(
       ...(keyPassphrase !== undefined ? { keyPassphrase } : {}),
     });
   }
-  const ca = opts.ca !== undefined ? await loadCaBundle(opts.ca) : undefined;
+  const ca = opts.caFile !== undefined ? await loadCaBundle(opts.caFile) : undefined;
+  const tls = opts.tls ?? '1.2';
+  if (!isOneOf(tls, TLS_CHOICES))
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `--tls ${tls} is not one of ${TLS_CHOICES.join(', ')}`,
+      {
+        subject: '--tls',
+      },
+    );
   return {
     ...(credentials ? { credentials } : {}),
     ...(ca ? { ca } : {}),
-    tls: (opts.tls ?? '1.2') as TlsVersionChoice,
+    tls,
     ...(resolve.length > 0 ? { resolve } : {}),
     ...(opts.timeout !== undefined ? { handshakeTimeoutMs: opts.timeout * 1000 } : {}),
   };
@@ -219,12 +251,8 @@ async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
       ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout * 1000 } : {}),
     });
   } catch (e) {
-    if (opts.verbose && !opts.json && isMtlsError(e) && e.details?.tls) {
-      printTlsVerbose(
-        e.details.tls as TlsReport,
-        (e.details.clientCertificate as ClientCertificateReport | null) ?? null,
-      );
-    }
+    const report = opts.verbose && !opts.json && isMtlsError(e) ? tlsReportOf(e.details) : null;
+    if (report) printTlsVerbose(report.tls, report.clientCertificate);
     throw e;
   }
   if (opts.verbose && !opts.json) {
@@ -257,7 +285,7 @@ async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
   if (opts.output !== undefined)
     await writeFileAtomic(opts.output, result.body, { force: opts.force ?? false });
   if (opts.json) {
-    outJson({
+    outJson('request', {
       ok: true,
       url: result.url,
       method: result.method,
@@ -318,7 +346,7 @@ Without a Content-Type header, -d sends application/json when the body parses as
 else application/x-www-form-urlencoded (curl's default).
 
 Examples:
-  $ mtls request https://api.example.com/v1/ping --pfx client.pfx --password-file pfx.pass --ca provider-ca.pem
+  $ mtls request https://api.example.com/v1/ping --pfx client.pfx --password-file pfx.pass --ca-file provider-ca.pem
   $ mtls request https://api.example.com/v1/pay -X POST -H "Content-Type: application/json" -d @payment.json \\
       --cert client.cert.pem --key client.key.pem -v
   $ mtls request https://api.example.com/v1/report --pfx client.pfx -o report.pdf --resolve api.example.com:443:203.0.113.7

@@ -11,17 +11,18 @@ import {
   DEFAULT_PASSWORD_ENV,
   SNIPPET_LANGUAGES,
   generateSnippet,
-  type SnippetLanguage,
 } from '../../client/snippets/index.js';
+import { deprecatedAlias } from '../deprecated.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson } from '../output.js';
+import { isOneOf } from '../option-values.js';
 
 interface SnippetCliOptions {
   lang: string;
   pfx?: string;
   cert?: string;
   key?: string;
-  ca?: string;
+  caFile?: string;
   request?: string;
   header?: string[];
   data?: string[];
@@ -33,7 +34,8 @@ interface SnippetCliOptions {
 }
 
 async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
-  if (!(SNIPPET_LANGUAGES as readonly string[]).includes(opts.lang)) {
+  const lang = opts.lang;
+  if (!isOneOf(lang, SNIPPET_LANGUAGES)) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown language "${opts.lang}"`, {
       subject: '--lang',
       hint: `Choose one of ${SNIPPET_LANGUAGES.join(', ')}.`,
@@ -45,7 +47,7 @@ async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
       ? isEncryptedPrivateKey(await readFileChecked(opts.key, 'private key'))
       : false;
   const snippet = generateSnippet({
-    lang: opts.lang as SnippetLanguage,
+    lang,
     url,
     ...(opts.request ? { method: opts.request } : {}),
     headers: (opts.header ?? []).map(parseHeader),
@@ -53,7 +55,7 @@ async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
     ...(opts.pfx ? { pfxPath: opts.pfx } : {}),
     ...(opts.cert ? { certPath: opts.cert } : {}),
     ...(opts.key ? { keyPath: opts.key, keyEncrypted } : {}),
-    ...(opts.ca ? { caPath: opts.ca } : {}),
+    ...(opts.caFile ? { caPath: opts.caFile } : {}),
     ...(opts.passwordEnv ? { passwordEnv: opts.passwordEnv } : {}),
     ...(opts.keyPassphraseEnv ? { keyPassphraseEnv: opts.keyPassphraseEnv } : {}),
   });
@@ -64,7 +66,7 @@ async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
     });
   }
   if (opts.json) {
-    outJson({ ...snippet, ...(opts.out !== undefined ? { savedTo: opts.out } : {}) });
+    outJson('snippet', { ...snippet, ...(opts.out !== undefined ? { savedTo: opts.out } : {}) });
     return;
   }
   if (opts.out === undefined) process.stdout.write(snippet.code);
@@ -87,9 +89,10 @@ export function registerSnippetCommands(program: Command): void {
     .option('--cert <file>', 'client certificate (PEM) the code loads')
     .option('--key <file>', 'private key (PEM) the code loads')
     .option(
-      '--ca <file>',
-      "CA bundle for the server's certificate (default: the platform's trust store)",
+      '--ca-file <file>',
+      "trusted CA certificates (PEM bundle) for the server's certificate (default: the platform's trust store)",
     )
+    .addOption(deprecatedAlias('--ca <file>', '--ca-file'))
     .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
     .option('-H, --header <header>', '"Name: value"; repeatable', collect)
     .option(
@@ -115,7 +118,7 @@ Passwords are never written into the code: it reads them from environment variab
 python and go read PEM only; with --pfx their code names PEM files and the openssl commands to make them.
 
 Examples:
-  $ mtls snippet --lang java https://api.example.com/v1/ping --pfx client.pfx --ca provider-ca.pem --out MtlsCall.java
+  $ mtls snippet --lang java https://api.example.com/v1/ping --pfx client.pfx --ca-file provider-ca.pem --out MtlsCall.java
   $ mtls snippet --lang python https://api.example.com/v1/pay -d @payment.json --cert client.cert.pem --key client.key.pem
   $ mtls snippet --lang postman https://api.example.com/v1/ping --pfx client.pfx
 

@@ -126,7 +126,7 @@ export function quote(s: string, nonBmp: NonBmpEscape = 'surrogates'): string {
   if (nonBmp === 'U8') {
     json = json.replace(
       /[\ud800-\udbff][\udc00-\udfff]/g,
-      (pair) => `\\U${(pair.codePointAt(0) as number).toString(16).toUpperCase().padStart(8, '0')}`,
+      (pair) => `\\U${(pair.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(8, '0')}`,
     );
   }
   return json.replace(

@@ -41,10 +41,12 @@ const GENERATORS: Readonly<Record<SnippetLanguage, (o: SnippetOptions) => Snippe
 /**
  * Generates the code for one platform.
  * @throws MTLS_BAD_ARGUMENT for an unknown language, a URL that is not
- *   https://, a header name that is not an HTTP token, or a certificate without its key
+ *   https://, or a header name that is not an HTTP token
+ * @throws MTLS_USAGE for a certificate without its key (or a key without its
+ *   certificate), or a .pfx together with them
  */
 export function generateSnippet(options: SnippetOptions): SnippetResult {
-  if (!(SNIPPET_LANGUAGES as readonly string[]).includes(options.lang)) {
+  if (!SNIPPET_LANGUAGES.includes(options.lang)) {
     throw new MtlsError('MTLS_BAD_ARGUMENT', `unknown snippet language "${options.lang}"`, {
       subject: '--lang',
       hint: `Choose one of ${SNIPPET_LANGUAGES.join(', ')}.`,
@@ -71,10 +73,14 @@ export function generateSnippet(options: SnippetOptions): SnippetResult {
     );
   }
   if ((options.certPath === undefined) !== (options.keyPath === undefined)) {
+    // The same code and text as the request/probe credential loader (src/tls/credentials.ts).
     throw new MtlsError(
-      'MTLS_BAD_ARGUMENT',
-      options.certPath ? '--cert needs --key' : '--key needs --cert',
-      { subject: options.certPath ? '--key' : '--cert' },
+      'MTLS_USAGE',
+      options.certPath === undefined ? '--key needs --cert' : '--cert needs --key',
+      {
+        subject: options.certPath === undefined ? '--cert' : '--key',
+        hint: 'Give both --cert CERT.pem and --key KEY.pem, or --pfx FILE.pfx.',
+      },
     );
   }
   for (const [name, value] of options.headers ?? []) {

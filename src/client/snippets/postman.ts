@@ -10,7 +10,7 @@ export function postmanSnippet(options: SnippetOptions): SnippetResult {
   const c = r.credentials;
   const url = new URL(r.url);
   const port = url.port || '443';
-  const steps: string[] = [`${banner('postman', r.url)}`, ''];
+  const steps: string[] = [banner('postman', r.url), ''];
   steps.push('1. Client certificate');
   steps.push(
     '   Settings (gear icon) > Settings > Certificates > Client certificates > Add Certificate',
@@ -68,7 +68,7 @@ export function postmanSnippet(options: SnippetOptions): SnippetResult {
   );
   steps.push('   the cipher and the client certificate that was sent.');
   steps.push(
-    `   If the call fails, run: mtls probe ${url.hostname}:${port}${c.kind === 'pfx' ? ` --pfx ${c.pfxPath}` : c.kind === 'pem' ? ` --cert ${c.certPath} --key ${c.keyPath}` : ''}${r.caPath ? ` --ca ${r.caPath}` : ''}`,
+    `   If the call fails, run: mtls probe ${url.hostname}:${port}${c.kind === 'pfx' ? ` --pfx ${c.pfxPath}` : c.kind === 'pem' ? ` --cert ${c.certPath} --key ${c.keyPath}` : ''}${r.caPath ? ` --ca-file ${r.caPath}` : ''}`,
   );
   steps.push('   for a diagnosis of the handshake.');
   return {

@@ -7,6 +7,7 @@
  */
 import type { DerElement } from '../der.js';
 import { bad, children, oid, present, T } from './der-fields.js';
+import { escapeDnValue } from '../names.js';
 
 /** One attribute of a relative distinguished name. */
 export interface NameAttribute {
@@ -115,7 +116,10 @@ export function attributeValues(n: DecodedName, attributeOid: string): string[] 
     .map((a) => a.text);
 }
 
-/** OpenSSL's one-line form (`C = BR, O = Acme, CN = x`), with OIDs for unnamed types. */
+/**
+ * The display form every command uses (`C=BR, O=Acme, CN=x`: RFC 4514
+ * attribute strings in certificate order), with OIDs for unnamed types.
+ */
 export function nameText(n: DecodedName): string {
   const short: Record<string, string> = {
     '2.5.4.3': 'CN',
@@ -128,6 +132,6 @@ export function nameText(n: DecodedName): string {
   };
   if (n.rdns.length === 0) return '(empty)';
   return n.rdns
-    .map((rdn) => rdn.map((a) => `${short[a.oid] ?? a.oid} = ${a.text}`).join(' + '))
+    .map((rdn) => rdn.map((a) => `${short[a.oid] ?? a.oid}=${escapeDnValue(a.text)}`).join('+'))
     .join(', ');
 }
