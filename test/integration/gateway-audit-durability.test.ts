@@ -24,8 +24,11 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-durable-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -33,17 +36,13 @@ let acme: TestInstitution;
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  upstream = await startEchoUpstream();
+  registry = teardown.use(await openTestRegistry(dir));
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
 });
 
-after(async () => {
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 /** Request records for `path` in the registry. */
 async function stored(path: string): Promise<AuditRecord[]> {

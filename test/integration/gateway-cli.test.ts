@@ -24,9 +24,12 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const CLI = 'dist/cli/main.js';
 const { dir, cleanup } = tempDir('mtlskit-gw-cli-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let upstream: EchoUpstream;
 let acme: TestInstitution;
@@ -34,7 +37,7 @@ let registryPath: string;
 
 before(async () => {
   pki = await makeServerPki(dir);
-  upstream = await startEchoUpstream();
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   const registry = await openTestRegistry(dir);
   registryPath = registry.path;
@@ -42,10 +45,7 @@ before(async () => {
   await registry.close();
 });
 
-after(async () => {
-  await upstream?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 function writeConfig(name: string, body: string): string {
   const path = join(dir, name);

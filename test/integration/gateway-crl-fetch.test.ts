@@ -35,8 +35,12 @@ import {
   type TestGateway,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
+import { at, defined } from '../helpers/assert.js';
 
 const { dir, cleanup } = tempDir('mtlskit-crl-fetch-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 const ca = join(dir, 'ca');
 const otherCa = join(dir, 'other');
 const pfxPass = join(dir, 'pfx.pass');
@@ -163,14 +167,14 @@ before(async () => {
   c1 = clientFiles('c1');
   c2 = clientFiles('c2');
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
+  registry = teardown.use(await openTestRegistry(dir));
   await registerInstitution(
     registry,
     'acme',
     readFileSync(join(ca, 'certs', 'ca.cert.pem'), 'utf8'),
     ['127.0.0.1'],
   );
-  upstream = await startEchoUpstream();
+  upstream = teardown.use(await startEchoUpstream());
   crlServer = createServer((req, res) => {
     if (req.url !== '/ca.crl') {
       res.writeHead(404).end();
@@ -179,27 +183,27 @@ before(async () => {
     res.writeHead(200, { 'content-type': 'application/pkix-crl' });
     res.end(served);
   });
+  teardown.defer(() => {
+    crlServer.closeAllConnections();
+    crlServer.close();
+  });
   await new Promise<void>((r) => crlServer.listen(0, '127.0.0.1', r));
   crlUrl = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/ca.crl`;
   await publishCrl();
-  gw = await startTestGateway({
-    registry,
-    upstream: upstream.url,
-    pki,
-    values: { admin: { listen: '127.0.0.1:0', tokenFile }, crl: { maxBytes: 4096 } },
-  });
-  admin = await createAdminClient({ url: gw.gateway.adminUrl() as string, tokenFile });
+  gw = teardown.use(
+    await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { admin: { listen: '127.0.0.1:0', tokenFile }, crl: { maxBytes: 4096 } },
+    }),
+  );
+  admin = teardown.use(
+    await createAdminClient({ url: gw.gateway.adminUrl() as string, tokenFile }),
+  );
 });
 
-after(async () => {
-  await admin?.close();
-  await gw?.close();
-  await upstream?.close();
-  crlServer?.closeAllConnections();
-  crlServer?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 describe('gateway CRL distribution', () => {
   test('a CRL URL added to the registry is downloaded at once; a revocation takes effect after a refresh, without a restart', async () => {
@@ -232,8 +236,8 @@ describe('gateway CRL distribution', () => {
     await publishCrl();
     const r = await refreshCli();
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const [res] = JSON.parse(r.stdout) as CrlRefreshResult[];
-    assert.deepEqual([res!.ok, res!.changed], [true, true]);
+    const res = at(JSON.parse(r.stdout) as CrlRefreshResult[], 0);
+    assert.deepEqual([res.ok, res.changed], [true, true]);
     assert.equal(
       await waitFor(
         async () => ((await outcome(c1)) === 'revoked' ? 'revoked' : undefined),
@@ -260,16 +264,18 @@ describe('gateway CRL distribution', () => {
     const list = JSON.parse(
       await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json']),
     ) as Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }>;
-    assert.equal(list[0]!.lastStatus, 'ok');
-    assert.equal(list[0]!.intervalSeconds, 3600);
+    assert.equal(at(list, 0).lastStatus, 'ok');
+    assert.equal(at(list, 0).intervalSeconds, 3600);
     assert.equal(
-      list[0]!.lastGoodSha256,
+      at(list, 0).lastGoodSha256,
       createHash('sha256').update(served).digest('hex'),
       'the fingerprint of the file as served',
     );
 
     const metrics = await (
-      await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)
+      await fetch(
+        `http://127.0.0.1:${defined(gw.gateway.opsAddress(), 'gw.gateway.opsAddress()').port}/metrics`,
+      )
     ).text();
     assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="stored"\} 2/);
     assert.match(
@@ -304,7 +310,7 @@ describe('gateway CRL distribution', () => {
       },
     ];
     for (const c of cases) {
-      const crlsBefore = (await registry.loadTrust('acme'))[0]!.crls.map((r) => r.pem);
+      const crlsBefore = at(await registry.loadTrust('acme'), 0).crls.map((r) => r.pem);
       const before = gw.lines.length;
       served = c.body;
       const r = await refresh();
@@ -317,15 +323,15 @@ describe('gateway CRL distribution', () => {
       assert.match(String(line.msg), /the last good CRL stays in service/);
       assert.match(String(line.msg), c.reason);
       assert.deepEqual(
-        (await registry.loadTrust('acme'))[0]!.crls.map((x) => x.pem),
+        at(await registry.loadTrust('acme'), 0).crls.map((x) => x.pem),
         crlsBefore,
         `${c.name}: nothing stored`,
       );
       assert.equal(await outcome(c1), 'revoked', `${c.name}: the revocation still holds`);
       assert.equal(await outcome(c2), 'ok');
-      const [src] = await registry.listCrlSources('acme');
-      assert.equal(src!.lastStatus, 'failed');
-      assert.match(src!.lastError!, c.reason);
+      const src = at(await registry.listCrlSources('acme'), 0);
+      assert.equal(src.lastStatus, 'failed');
+      assert.match(defined(src.lastError, 'the last error'), c.reason);
     }
     // The CLI says so and exits non-zero (4: refused by the onboarding checks).
     served = flipped;
@@ -335,7 +341,9 @@ describe('gateway CRL distribution', () => {
     const list = await mtls(['gateway', 'crl', 'url', 'list', '--registry', registry.path]);
     assert.match(list.stdout, /failed/);
     const metrics = await (
-      await fetch(`http://127.0.0.1:${gw.gateway.opsAddress()!.port}/metrics`)
+      await fetch(
+        `http://127.0.0.1:${defined(gw.gateway.opsAddress(), 'gw.gateway.opsAddress()').port}/metrics`,
+      )
     ).text();
     assert.match(metrics, /mtls_gateway_crl_fetches_total\{institution="acme",result="failed"\} 4/);
     served = good;
@@ -430,7 +438,9 @@ describe('gateway CRL distribution', () => {
         'a warning line',
       );
       const metrics = await (
-        await fetch(`http://127.0.0.1:${open.gateway.opsAddress()!.port}/metrics`)
+        await fetch(
+          `http://127.0.0.1:${defined(open.gateway.opsAddress(), 'open.gateway.opsAddress()').port}/metrics`,
+        )
       ).text();
       assert.match(
         metrics,

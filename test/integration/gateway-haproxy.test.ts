@@ -37,11 +37,14 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const CLIENT = '127.0.0.5';
 const STRANGER = '127.0.0.6';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-haproxy-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -50,17 +53,15 @@ const started: Array<{ stop(): Promise<void> }> = [];
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
+  registry = teardown.use(await openTestRegistry(dir));
   acme = await makeInstitution(dir, 'acme');
   await registerInstitution(registry, 'acme', acme.root.certPem, [CLIENT]);
-  upstream = await startEchoUpstream();
+  upstream = teardown.use(await startEchoUpstream());
 });
 
 after(async () => {
   for (const s of started.reverse()) await s.stop().catch(() => undefined);
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
+  await teardown.run();
 });
 
 async function gatewayWith(values: Record<string, unknown>): Promise<TestGateway> {

@@ -27,8 +27,11 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-hardening-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -39,23 +42,18 @@ let pipe2: TestInstitution;
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  upstream = await startEchoUpstream();
+  registry = teardown.use(await openTestRegistry(dir));
+  upstream = teardown.use(await startEchoUpstream());
   pipe = await makeInstitution(dir, 'pipe');
   reset = await makeInstitution(dir, 'reset');
   await registerInstitution(registry, 'pipe', pipe.root.certPem, ['127.0.0.1']);
   await registerInstitution(registry, 'reset', reset.root.certPem, ['127.0.0.40']);
   pipe2 = await makeInstitution(dir, 'pipe2');
   await registerInstitution(registry, 'pipe2', pipe2.root.certPem, ['127.0.0.41']);
-  gw = await startTestGateway({ registry, upstream: upstream.url, pki });
+  gw = teardown.use(await startTestGateway({ registry, upstream: upstream.url, pki }));
 });
 
-after(async () => {
-  await gw?.close();
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 /** A TLS 1.2 connection with a client certificate, collecting everything the gateway sends. */
 async function connect(

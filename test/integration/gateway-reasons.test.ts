@@ -29,8 +29,11 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-reasons-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -90,8 +93,8 @@ async function expectClosed(promise: Promise<unknown>): Promise<Error> {
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  upstream = await startEchoUpstream();
+  registry = teardown.use(await openTestRegistry(dir));
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   beta = await makeInstitution(dir, 'beta');
   frozen = await makeInstitution(dir, 'frozen');
@@ -110,23 +113,20 @@ before(async () => {
   await registry.addPinnedRule('pinned', { kind: 'subject_cn', value: 'pinned-good' });
   await registerInstitution(registry, 'revoker', revoker.root.certPem, ['127.0.0.7']);
   await uploadCrl(registry, 'revoker', revoker.root, [revokedLeaf.serialHex]);
-  gw = await startTestGateway({
-    registry,
-    upstream: upstream.url,
-    pki,
-    values: {
-      tls: { cert: pki.server.certPath, key: pki.server.keyPath, handshakeTimeoutMs: 400 },
-      limits: { maxBodyBytes: '1mb' },
-    },
-  });
+  gw = teardown.use(
+    await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: {
+        tls: { cert: pki.server.certPath, key: pki.server.keyPath, handshakeTimeoutMs: 400 },
+        limits: { maxBodyBytes: '1mb' },
+      },
+    }),
+  );
 });
 
-after(async () => {
-  await gw?.close();
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 describe('gateway reason codes', () => {
   test('ok: a registered institution reaches the upstream with its identity', async () => {

@@ -35,10 +35,13 @@ import {
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
 import { makeServerLeaf, tempDir } from '../helpers/pki.js';
+import { Teardown } from '../helpers/teardown.js';
 
 type Line = Record<string, unknown>;
 
 const { dir, cleanup } = tempDir('mtlskit-gw-workers-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 const registryPath = join(dir, 'registry.db');
 let pki: TestServerPki;
 let upstream: EchoUpstream;
@@ -49,19 +52,15 @@ const BETA_IP = '127.0.0.31';
 
 before(async () => {
   pki = await makeServerPki(dir);
-  upstream = await startEchoUpstream();
-  registry = await openSqliteRegistry(registryPath, { pollIntervalMs: 100 });
+  upstream = teardown.use(await startEchoUpstream());
+  registry = teardown.use(await openSqliteRegistry(registryPath, { pollIntervalMs: 100 }));
   acme = await makeInstitution(dir, 'acme');
   beta = await makeInstitution(dir, 'beta');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
   await registerInstitution(registry, 'beta', beta.root.certPem, [BETA_IP]);
 });
 
-after(async () => {
-  await registry?.close();
-  await upstream?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 /** A config whose server credential is a copy the test may replace or delete. */
 function writeConfig(

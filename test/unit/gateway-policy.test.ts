@@ -35,6 +35,7 @@ import type {
   RegistryChange,
 } from '../../src/gateway/registry/types.js';
 import { makeCa, makeLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
+import { at, defined } from '../helpers/assert.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-policy-');
 const cache = new CertInfoCache();
@@ -383,7 +384,10 @@ describe('gateway policy', () => {
       { chainParses: 2, crlParses: 2 },
       'a full rebuild with nothing changed parses nothing',
     );
-    assert.equal(s2.institutions.get('a')!.crls[0], s1.institutions.get('a')!.crls[0]);
+    assert.equal(
+      defined(s2.institutions.get('a'), "s2.institutions.get('a')").crls[0],
+      defined(s1.institutions.get('a'), "s1.institutions.get('a')").crls[0],
+    );
     const crlA2 = await buildCrl({
       signer: { privateKey: root.privateKey, certificate: root.certificate },
       entries: [{ serial: '03', revokedAt: new Date() }],
@@ -392,7 +396,7 @@ describe('gateway policy', () => {
     const s3 = await updateSnapshot(
       s2,
       new Set(['a']),
-      [data(crlA2.pem)[0]!],
+      [at(data(crlA2.pem), 0)],
       3,
       3,
       cache,
@@ -405,7 +409,9 @@ describe('gateway policy', () => {
       s2.institutions.get('b'),
       'an institution that did not change is carried over as is',
     );
-    assert.ok(s3.institutions.get('a')!.crls[0]!.revoked.has('3'));
+    assert.ok(
+      at(defined(s3.institutions.get('a'), "s3.institutions.get('a')").crls, 0).revoked.has('3'),
+    );
     assert.deepEqual(s3.matcher.match('192.0.2.2'), ['b']);
     const s4 = await updateSnapshot(s3, new Set(['b']), [], 4, 4, cache, new Date(), parses);
     assert.equal(
@@ -422,11 +428,11 @@ describe('gateway policy', () => {
     assert.equal(isIssuedBy(leaf, issuer), true);
     assert.equal(leaf.issuedByMemo.get(issuer.fingerprint), true);
     const small = new CertInfoCache(2);
-    const [a, b, c] = [root, sub, other].map(der);
-    const fa = small.get(a!).fingerprint;
-    const fb = small.get(b!).fingerprint;
-    small.get(a!);
-    small.get(c!);
+    const [a, b, c] = [der(root), der(sub), der(other)];
+    const fa = small.get(a).fingerprint;
+    const fb = small.get(b).fingerprint;
+    small.get(a);
+    small.get(c);
     assert.equal(small.has(fa), true, 'recently used: kept');
     assert.equal(small.has(fb), false, 'least recently used: evicted');
   });
