@@ -16,3 +16,10 @@ export function at<T>(arr: readonly T[], i: number, what = `element ${String(i)}
   assert.ok(value !== undefined, `expected ${what} (length ${String(arr.length)})`);
   return value;
 }
+
+/** The `code` of a Node.js system error (ECONNRESET…), else its message; for `.then(…, errorCode)`. */
+export function errorCode(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as NodeJS.ErrnoException).code;
+  return code ?? e.message;
+}

@@ -25,6 +25,7 @@ import {
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
 import { Teardown } from '../helpers/teardown.js';
+import { at } from '../helpers/assert.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-durable-');
 const teardown = new Teardown();
@@ -75,8 +76,8 @@ describe('audit durability', () => {
         assert.equal(r.status, 200);
         const rows = await stored(path);
         assert.equal(rows.length, 1, `${path} committed exactly once before its response`);
-        assert.equal(rows[0]?.status, 200);
-        assert.equal(rows[0]?.reason, 'ok');
+        assert.equal(at(rows, 0).status, 200);
+        assert.equal(at(rows, 0).reason, 'ok');
       }
       // Concurrent requests share commits and still each land once.
       const paths = Array.from({ length: 20 }, (_, i) => `/durable/many/${i}`);

@@ -25,6 +25,7 @@ import {
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
 import { Teardown } from '../helpers/teardown.js';
+import { errorCode } from '../helpers/assert.js';
 
 const CLI = 'dist/cli/main.js';
 const { dir, cleanup } = tempDir('mtlskit-gw-cli-');
@@ -250,10 +251,7 @@ describe('mtls gateway start', () => {
       cert: acme.client.certPem,
       key: acme.client.keyPem,
       path: '/late',
-    }).then(
-      () => 'served',
-      (e: NodeJS.ErrnoException) => e.code ?? e.message,
-    );
+    }).then(() => 'served', errorCode);
     assert.equal(refused, 'ECONNREFUSED', 'no new connections while draining');
     const results = await Promise.all(inFlight);
     assert.deepEqual(

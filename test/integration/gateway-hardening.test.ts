@@ -28,6 +28,7 @@ import {
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
 import { Teardown } from '../helpers/teardown.js';
+import { defined } from '../helpers/assert.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-hardening-');
 const teardown = new Teardown();
@@ -171,11 +172,14 @@ describe('gateway hardening', () => {
       '/no-host',
       /without a Host header field/,
     );
-    const rec = (await auditRecords(gw.gateway)).find(
-      (a) => a.kind === 'request' && /without a Host/.test(a.detail ?? ''),
+    const rec = defined(
+      (await auditRecords(gw.gateway)).find(
+        (a) => a.kind === 'request' && /without a Host/.test(a.detail ?? ''),
+      ),
+      'the audit record of the request without Host',
     );
-    assert.equal(rec?.path, '/no-host');
-    assert.equal(rec?.method, 'GET');
+    assert.equal(rec.path, '/no-host');
+    assert.equal(rec.method, 'GET');
     const old = await rawExchange('GET /http10 HTTP/1.0\r\n\r\n');
     assert.match(old, /^HTTP\/1\.1 200 /, old);
     assert.ok(upstream.requests.some((r) => r.url === '/http10'));

@@ -30,6 +30,7 @@ import {
 } from '../helpers/gateway-harness.js';
 import { makeRootCaPems, manyIp, registerMany } from '../helpers/many-institutions.js';
 import { Teardown } from '../helpers/teardown.js';
+import { errorCode } from '../helpers/assert.js';
 
 const MANY = 300;
 const { dir, cleanup } = tempDir('mtlskit-gw-many-');
@@ -131,7 +132,7 @@ describe(`${MANY} institutions`, () => {
       path: '/many',
     }).then(
       (r) => `status ${r.status} ${(r.json as { error?: string } | undefined)?.error ?? ''}`,
-      (e: NodeJS.ErrnoException) => `closed ${e.code ?? e.message}`,
+      (e: unknown) => `closed ${errorCode(e)}`,
     );
     assert.notEqual(wrong.slice(0, 10), 'status 200', wrong);
   });

@@ -30,6 +30,7 @@ import {
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
 import { Teardown } from '../helpers/teardown.js';
+import { errorCode } from '../helpers/assert.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-reasons-');
 const teardown = new Teardown();
@@ -198,10 +199,7 @@ describe('gateway reason codes', () => {
 
   test('ip_not_registered: an unknown source address is closed before the handshake', async () => {
     const err = await expectClosed(call(acme.client, '127.0.0.2'));
-    assert.match(
-      String((err as NodeJS.ErrnoException).code ?? err.message),
-      /ECONNRESET|socket hang up|EPIPE/,
-    );
+    assert.match(errorCode(err), /ECONNRESET|socket hang up|EPIPE/);
     const rec = await waitForAudit(
       gw.gateway,
       (r) => r.reason === 'ip_not_registered' && r.ip === '127.0.0.2',
@@ -363,7 +361,7 @@ describe('gateway reason codes', () => {
       path: '/big-body',
       headers: { 'content-length': String(2 * 1024 * 1024) },
       body: Buffer.alloc(0),
-    }).catch((e: Error) => e);
+    }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
     if (!(body instanceof Error)) {
       assert.equal(body.status, 413);
       assert.deepEqual(body.json, { error: 'bad_request' });
@@ -373,7 +371,7 @@ describe('gateway reason codes', () => {
       path: '/big-chunked',
       headers: { 'transfer-encoding': 'chunked' },
       body: Buffer.alloc(1536 * 1024, 7),
-    }).catch((e: Error) => e);
+    }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
     if (!(chunked instanceof Error)) assert.equal(chunked.status, 413);
     await waitForAudit(
       gw.gateway,

@@ -103,11 +103,12 @@ async function measure(
 
 describe('registry changes under load', () => {
   test('each change applies within 1 s while a steady loop never fails', async (t) => {
-    let stop = false;
+    // An object, not a let: the loop reads what the test body sets later.
+    const state = { stop: false };
     const loop: string[] = [];
     const keepAlive = new https.Agent({ keepAlive: true, maxSockets: 1 });
     const steady = (async () => {
-      for (let i = 0; i < 2_000 && !stop; i++) {
+      for (let i = 0; i < 2_000 && !state.stop; i++) {
         loop.push(await outcome(acme.client, '127.0.0.1', i % 2 === 0 ? keepAlive : undefined));
       }
     })();
@@ -156,7 +157,7 @@ describe('registry changes under load', () => {
         (o) => o === 'ok',
       );
     } finally {
-      stop = true;
+      state.stop = true;
       await steady;
       keepAlive.destroy();
     }

@@ -16,7 +16,7 @@ import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import {
   openSqliteRegistry,
   type SqliteRegistry,
@@ -36,6 +36,7 @@ import {
 } from '../helpers/gateway-harness.js';
 import { makeServerLeaf, tempDir } from '../helpers/pki.js';
 import { Teardown } from '../helpers/teardown.js';
+import { errorCode } from '../helpers/assert.js';
 
 type Line = Record<string, unknown>;
 
@@ -224,7 +225,8 @@ function requestSeeingCert(
         agent: false,
       },
       (res) => {
-        const fingerprint = (res.socket as tls.TLSSocket).getPeerCertificate().fingerprint256;
+        if (!(res.socket instanceof tls.TLSSocket)) throw new Error('an https answer without TLS');
+        const fingerprint = res.socket.getPeerCertificate().fingerprint256;
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, fingerprint }));
       },
@@ -525,10 +527,7 @@ describe('mtls gateway start --workers 2', () => {
                 key: beta.client.keyPem,
                 localAddress: BETA_IP,
                 path: '/beta',
-              }).then(
-                (r) => `served ${r.status}`,
-                (e: NodeJS.ErrnoException) => e.code ?? e.message,
-              ),
+              }).then((r) => `served ${r.status}`, errorCode),
             ),
           );
           assert.deepEqual(
@@ -642,10 +641,7 @@ describe('mtls gateway start --workers 2', () => {
           cert: acme.client.certPem,
           key: acme.client.keyPem,
           path: '/orphan',
-        }).then(
-          () => 'served',
-          (e: NodeJS.ErrnoException) => e.code ?? e.message,
-        );
+        }).then(() => 'served', errorCode);
       await waitFor(
         async () => (await attempt()) === 'ECONNREFUSED',
         15_000,
