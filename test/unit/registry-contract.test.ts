@@ -671,7 +671,7 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
     await pgAdmin(async (c) => {
       assert.deepEqual(
         (await c.query('SELECT version FROM once.schema_version ORDER BY version')).rows.map(
-          (r) => r.version,
+          (r: { version: number }) => r.version,
         ),
         [1, 2, 3],
       );

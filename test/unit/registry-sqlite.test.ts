@@ -157,7 +157,7 @@ describe('SQLite registry', () => {
 
   it("refuses a registry written by a newer schema, and another application's database", async () => {
     const newer = join(dir, 'newer.db');
-    (await openSqliteRegistry(newer)).close();
+    await (await openSqliteRegistry(newer)).close();
     const db = new Database(newer);
     db.prepare(
       `INSERT INTO schema_version (version, description, applied_at) VALUES (99, 'future', 'x')`,
