@@ -196,7 +196,10 @@ describe('mtls cert show', () => {
     const g = mtls(['cert', 'show', garbage]);
     assert.equal(g.status, 5);
     assert.match(g.stderr, /^error\[MTLS_PEM_INVALID\]: .*garbage\.pem/m);
-    assert.match(g.stderr, /^hint: /m);
+    assert.match(
+      g.stderr,
+      /^hint: Check that the file is PEM \(-----BEGIN …-----\) or DER and that it is not truncated\.$/m,
+    );
     assert.equal(g.stdout, '');
 
     const truncated = join(dir, 'truncated.der');
