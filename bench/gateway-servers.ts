@@ -377,7 +377,7 @@ export async function runRound(
   } finally {
     await Promise.all(
       children.map((c) =>
-        c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined,
+        c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve(),
       ),
     );
   }

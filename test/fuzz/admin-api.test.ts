@@ -20,21 +20,27 @@ import { encodePem } from '../../src/pki/pem.js';
 import { tempDir } from '../helpers/pki.js';
 import { pkiSeeds, type PkiSeeds } from './seeds.js';
 import { fuzz, selected } from './harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
 
 describe('fuzz: admin API request bodies', () => {
+  const teardown = new Teardown();
   let s: PkiSeeds;
   let tmp: ReturnType<typeof tempDir>;
   let registry: SqliteRegistry;
   let admin: RunningAdmin;
   before(async () => {
     s = await pkiSeeds();
+    teardown.defer(s.cleanup);
     tmp = tempDir('mtls-fuzz-admin-');
-    registry = await openSqliteRegistry(join(tmp.dir, 'registry.db'));
+    teardown.defer(tmp.cleanup);
+    registry = teardown.use(await openSqliteRegistry(join(tmp.dir, 'registry.db')));
     const tokenFile = join(tmp.dir, 'admin.token');
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    admin = await startAdminServer({ registry, port: 0, tokenFile, bodyLimit: 64 * 1024 });
+    admin = teardown.use(
+      await startAdminServer({ registry, port: 0, tokenFile, bodyLimit: 64 * 1024 }),
+    );
     await send(
       'POST',
       '/v1/institutions',
@@ -48,12 +54,7 @@ describe('fuzz: admin API request bodies', () => {
       Buffer.from(s.root.certPem),
     );
   });
-  after(async () => {
-    await admin?.close();
-    await registry?.close();
-    s.cleanup();
-    tmp.cleanup();
-  });
+  after(() => teardown.run());
 
   /** One request; a 4xx becomes the MtlsError it carries, anything else unexpected an Error. */
   async function send(method: string, path: string, type: string, body: Buffer): Promise<unknown> {

@@ -402,7 +402,7 @@ export async function fuzz(target: FuzzTarget): Promise<FuzzReport> {
   report.wallSeconds = (performance.now() - started) / 1000;
   report.cases = details.numRuns;
   if (details.failed) {
-    const input = details.counterexample?.[0] as Buffer | undefined;
+    const input = details.counterexample?.[0];
     report.nonCatalogue++;
     writeReport(report);
     const saved = input && LONG_RUN ? `\nsaved as ${saveRegression(target.name, input)}` : '';

@@ -135,7 +135,8 @@ describe('fuzz: TLS records and handshake messages from a server', () => {
           if (failure === undefined && malformed !== undefined)
             throw new Error(`the observer called parseable bytes malformed: ${malformed}`);
         }
-        if (failure !== undefined) throw failure;
+        if (failure !== undefined)
+          throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
         return parsed;
       },
     });

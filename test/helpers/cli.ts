@@ -43,8 +43,8 @@ export function runAsync(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(options.input ?? '');
@@ -63,14 +63,24 @@ export function run(
     env: { ...process.env, ...options.env },
     encoding: 'utf8',
   });
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The `--json` error document every command prints on failure. */
+export interface CliJsonError {
+  error: { code: string; message: string; hint?: string; details?: Record<string, unknown> };
+}
+
+/** Parses the `--json` error document of a failed command. */
+export function jsonError(stdout: string): CliJsonError['error'] {
+  return (JSON.parse(stdout) as CliJsonError).error;
 }
 
 /** A running `mtls …` whose stdout is JSON lines (the gateway's log), parsed as they arrive. */
 export interface JsonLogCli {
   child: ChildProcess;
   lines: Array<Record<string, unknown>>;
-  stderr(): string;
+  stderr: () => string;
   /** Settles with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
 }
@@ -81,7 +91,7 @@ export function spawnJsonLogCli(args: string[]): JsonLogCli {
   const lines: Array<Record<string, unknown>> = [];
   let buf = '';
   let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     buf += d.toString('utf8');
     let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
@@ -90,7 +100,7 @@ export function spawnJsonLogCli(args: string[]): JsonLogCli {
       if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
     }
   });
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return { child, lines, stderr: () => stderr, exited };
 }

@@ -59,8 +59,8 @@ export async function startHaproxy(gatewayPort: number): Promise<RunningHaproxy>
       },
     });
     let out = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
     const deadline = Date.now() + 5_000;
     const up =
       (await waitForPort(v1Port, deadline)) &&

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 
 /** A running test server. */
 export interface TestServer {
@@ -21,6 +21,21 @@ export interface TestServer {
 }
 
 /** Options for {@link startNodeServer}. */
+/** What the echo server of {@link startNodeServer} answers. */
+export interface EchoBody {
+  ok: true;
+  method: string;
+  path: string;
+  body: string;
+  contentType: string | null;
+  client: string | null;
+}
+
+/** Parses an echo server answer. */
+export function parseEcho(text: string): EchoBody {
+  return JSON.parse(text) as EchoBody;
+}
+
 export interface NodeServerOptions {
   certPem: string;
   keyPem: string;
@@ -63,8 +78,11 @@ export async function startNodeServer(options: NodeServerOptions): Promise<TestS
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (options.hang) return;
-      const peer = (req.socket as TLSSocket).getPeerCertificate?.();
-      const client = peer && peer.subject ? (peer.subject.CN as string) : null;
+      if (!(req.socket instanceof TLSSocket)) throw new Error('an https request without TLS');
+      const peer = req.socket.getPeerCertificate();
+      // An empty object when the client sent no certificate.
+      const cn = Object.keys(peer).length > 0 ? peer.subject.CN : undefined;
+      const client = typeof cn === 'string' ? cn : null;
       if (client) seen.push(client);
       const status = /^\/status\/(\d{3})/.exec(req.url ?? '');
       res.statusCode = status ? Number(status[1]) : 200;
@@ -200,7 +218,10 @@ export async function startOpensslServer(
         child,
         close: () =>
           new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve();
+            if (child.exitCode !== null) {
+              resolve();
+              return;
+            }
             child.once('exit', () => resolve());
             child.kill();
           }),

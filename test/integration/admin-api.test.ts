@@ -27,6 +27,8 @@ import {
   type TestCa,
   type TestLeaf,
 } from '../helpers/pki.js';
+import { Teardown } from '../helpers/teardown.js';
+import { at } from '../helpers/assert.js';
 
 const exec = promisify(execFile);
 const CLI = resolve('dist/cli/main.js');
@@ -86,8 +88,8 @@ function audit(over: Partial<AuditRecord>): AuditRecord {
 }
 
 describe('admin API', () => {
+  const teardown = new Teardown();
   let dir: string;
-  let cleanup: () => void;
   let registry: SqliteRegistry;
   let registryPath: string;
   let tokenFile: string;
@@ -100,31 +102,30 @@ describe('admin API', () => {
 
   before(async () => {
     if (!existsSync(CLI)) throw new Error('build the CLI first: npx tsc -p tsconfig.build.json');
-    ({ dir, cleanup } = tempDir('mtlskit-admin-'));
+    const tmp = tempDir('mtlskit-admin-');
+    dir = tmp.dir;
+    teardown.defer(tmp.cleanup);
     [acmeCa, adminCa] = await Promise.all([
       makeCa(dir, { name: 'Admin Acme CA' }),
       makeCa(dir, { name: 'Ops Admin CA' }),
     ]);
     serverLeaf = await makeServerLeaf(dir, adminCa);
     registryPath = join(dir, 'registry.db');
-    registry = await openSqliteRegistry(registryPath);
+    registry = teardown.use(await openSqliteRegistry(registryPath));
     tokenFile = join(dir, 'admin.token');
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    admin = await startAdminServer({
-      registry,
-      port: 0,
-      tokenFile,
-      bodyLimit: 64 * 1024,
-      onRequest: (e) => log.push(e),
-    });
-    client = await createAdminClient({ url: admin.url, tokenFile });
+    admin = teardown.use(
+      await startAdminServer({
+        registry,
+        port: 0,
+        tokenFile,
+        bodyLimit: 64 * 1024,
+        onRequest: (e) => log.push(e),
+      }),
+    );
+    client = teardown.use(await createAdminClient({ url: admin.url, tokenFile }));
   });
-  after(async () => {
-    await client?.close();
-    await admin?.close();
-    await registry?.close();
-    cleanup?.();
-  });
+  after(() => teardown.run());
 
   it('never starts open, and refuses unsafe listener settings', async () => {
     await assert.rejects(
@@ -234,7 +235,7 @@ describe('admin API', () => {
     );
 
     const added = await client.addCaChain('acme', acmeCa.certPem, 'acme-ca.pem');
-    assert.equal(added.certificates[0]!.subject.split(',')[0], 'CN=Admin Acme CA');
+    assert.equal(at(added.certificates, 0).subject.split(',')[0], 'CN=Admin Acme CA');
     assert.deepEqual(added.warnings, []);
     // The client refuses a private key before sending; the server refuses it too.
     await assert.rejects(
@@ -273,7 +274,7 @@ describe('admin API', () => {
     await viaJson.body.dump();
     const betaChains = await client.listCaChains('beta');
     assert.equal(betaChains.length, 1);
-    await client.removeCaChain('beta', betaChains[0]!.id);
+    await client.removeCaChain('beta', at(betaChains, 0).id);
     const der = Buffer.from(betaCa.certificate.rawData);
     assert.equal((await client.addCaChain('beta', der, 'beta.der')).certificates.length, 1);
 
@@ -312,7 +313,7 @@ describe('admin API', () => {
     assert.equal((await client.listCrls()).length, 1);
 
     const rule = await client.addRule('acme', { kind: 'subject_cn', value: 'api-client' });
-    assert.equal((await client.listRules('acme'))[0]!.id, rule.id);
+    assert.equal(at(await client.listRules('acme'), 0).id, rule.id);
     await client.removeRule('acme', rule.id);
 
     const detail = await client.getInstitution('acme');
@@ -348,7 +349,10 @@ describe('admin API', () => {
       recent.map((r) => r.reason),
       ['unknown_ca'],
     );
-    assert.equal((await client.queryAudit({ reason: 'ip_not_registered' }))[0]!.ip, '198.51.100.9');
+    assert.equal(
+      at(await client.queryAudit({ reason: 'ip_not_registered' }), 0).ip,
+      '198.51.100.9',
+    );
     assert.equal((await client.queryAudit({ limit: 2 })).length, 2);
     const badSince = await request(`${admin.url}/v1/audit?since=yesterday`, { headers: bearer() });
     assert.equal(badSince.statusCode, 400);

@@ -60,7 +60,7 @@ test('ca init: the guide layout, absolute dir, encrypted PKCS#8 key openssl read
     );
     assert.ok(
       iter.some((n) => n >= 600_000),
-      `iterations ${iter}`,
+      `iterations ${iter.join(', ')}`,
     );
     const pkey = run('openssl', [
       'pkey',
@@ -642,7 +642,7 @@ test('a signer killed with SIGKILL mid-run leaves a database the next run accept
     // Kill once it has signed a few.
     await new Promise<void>((resolve) => {
       let out = '';
-      child.stdout.on('data', (d) => {
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
         out += d;
         if ((out.match(/signed/g) ?? []).length >= 5) resolve();
       });

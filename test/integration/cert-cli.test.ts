@@ -13,6 +13,7 @@ import { createCsr } from '../../src/pki/csr.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { parseSubject } from '../../src/pki/names.js';
 import { makeCa, makeLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
+import { at } from '../helpers/assert.js';
 
 const CLI = resolve('dist/cli/main.js');
 
@@ -125,12 +126,13 @@ describe('mtls cert show', () => {
         revoked: Array<{ serial: string; reason: string }>;
       }>;
     };
-    assert.equal(j.objects[0]?.type, 'crl');
-    assert.equal(j.objects[0].crlNumber, '7');
+    const shown = at(j.objects, 0);
+    assert.equal(shown.type, 'crl');
+    assert.equal(shown.crlNumber, '7');
     // Serials compared as numbers: a random serial may start with a zero nibble,
     // which one hex rendering keeps and another drops.
     assert.deepEqual(
-      j.objects[0].revoked.map((x) => [BigInt(`0x${x.serial.replace(/:/g, '')}`), x.reason]),
+      shown.revoked.map((x) => [BigInt(`0x${x.serial.replace(/:/g, '')}`), x.reason]),
       [[BigInt(`0x${leaf.serialHex}`), 'keyCompromise']],
     );
   });
@@ -194,7 +196,10 @@ describe('mtls cert show', () => {
     const g = mtls(['cert', 'show', garbage]);
     assert.equal(g.status, 5);
     assert.match(g.stderr, /^error\[MTLS_PEM_INVALID\]: .*garbage\.pem/m);
-    assert.match(g.stderr, /^hint: /m);
+    assert.match(
+      g.stderr,
+      /^hint: Check that the file is PEM \(-----BEGIN …-----\) or DER and that it is not truncated\.$/m,
+    );
     assert.equal(g.stdout, '');
 
     const truncated = join(dir, 'truncated.der');

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, runCli } from '../helpers/cli.js';
+import { jsonError, run, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pki.js';
 
 test('cert verify --crl: revoked is refused with reason revoked, as openssl verify -crl_check says', async () => {
@@ -79,7 +79,8 @@ test('cert verify --crl: revoked is refused with reason revoked, as openssl veri
       '--json',
     ]);
     assert.equal(bad.code, 4, bad.stderr);
-    assert.equal(JSON.parse(bad.stdout).error.details.verification.reason, 'revoked');
+    const details = jsonError(bad.stdout).details as { verification: { reason: string } };
+    assert.equal(details.verification.reason, 'revoked');
     const sslBad = run('openssl', [
       'verify',
       '-crl_check',

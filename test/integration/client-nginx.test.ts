@@ -23,6 +23,7 @@ import {
   type TestCa,
   type TestLeaf,
 } from '../helpers/pki.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const DAY = 86_400_000;
 
@@ -41,8 +42,8 @@ describe(
   'the client behind nginx',
   { skip: haveNginx() ? false : 'nginx is not installed (apt-get install nginx-light)' },
   () => {
+    const teardown = new Teardown();
     let dir: string;
-    let cleanup: () => void;
     let ca: TestCa;
     let other: TestCa;
     let good: TestLeaf;
@@ -54,7 +55,9 @@ describe(
       loadClientCredentials({ certPath: l.certPath, keyPath: l.keyPath });
 
     before(async () => {
-      ({ dir, cleanup } = tempDir('mtlskit-nginx-'));
+      const tmp = tempDir('mtlskit-nginx-');
+      dir = tmp.dir;
+      teardown.defer(tmp.cleanup);
       ca = await makeCa(dir, { name: 'Acme Client CA' });
       other = await makeCa(dir, { name: 'Other Bank CA' });
       const server = await makeServerLeaf(dir, ca);
@@ -75,6 +78,7 @@ describe(
     ssl_verify_client on;
     location / { return 200 "hello $ssl_client_s_dn\\n"; }`,
       );
+      teardown.defer(() => on.stop());
       // The usual "optional" set-up: nginx lets the request in and the
       // location turns $ssl_client_verify into its own 495/496 status pages.
       optional = await startNginx(
@@ -92,11 +96,9 @@ describe(
       return 200 "hello $ssl_client_s_dn\\n";
     }`,
       );
+      teardown.defer(() => optional.stop());
     });
-    after(async () => {
-      await Promise.all([on?.stop(), optional?.stop()]);
-      cleanup();
-    });
+    after(() => teardown.run());
 
     const url = (n: RunningNginx, path = '/'): string => `https://localhost:${n.port}${path}`;
 

@@ -25,8 +25,8 @@ import {
   type TestCa,
   type TestLeaf,
 } from '../helpers/pki.js';
-import { startNodeServer, type TestServer } from '../helpers/tls-servers.js';
-import { run, runCli } from '../helpers/cli.js';
+import { parseEcho, startNodeServer, type TestServer } from '../helpers/tls-servers.js';
+import { jsonError, run, runCli } from '../helpers/cli.js';
 
 interface Fixture {
   dir: string;
@@ -130,7 +130,7 @@ test('library: a good call via an openssl .pfx (modern and RC2-40) and via PEM',
         ca: [f.ca.certPem],
       });
       assert.equal(res.status, 200);
-      assert.equal(JSON.parse(res.body.toString()).client, 'acme-client');
+      assert.equal(parseEcho(res.body.toString()).client, 'acme-client');
       assert.equal(res.tls.protocol, 'TLSv1.2');
       assert.equal(res.tls.clientCertificateRequested, true);
       assert.deepEqual(res.tls.acceptableCaNames, [
@@ -262,7 +262,7 @@ test('library: a server that accepts us but never answers is a timeout, not a re
       (e) => {
         assert.ok(isMtlsError(e, 'MTLS_TIMEOUT'), String(e));
         assert.equal(e.details?.verdict, 'timeout');
-        assert.equal((e.details?.outcome as { kind: string }).kind, 'timeout');
+        assert.equal((e.details.outcome as { kind: string }).kind, 'timeout');
         assert.match(e.message, /the mTLS handshake completed .* no HTTP answer in time/);
         assert.match(e.hint, /retry with a longer --timeout/);
         return true;
@@ -290,14 +290,14 @@ test('library: createMtlsDispatcher (undici) and createMtlsAgent (https.Agent) m
     const body = await new Promise<string>((resolve, reject) => {
       const req = httpsRequest(`${f.server.url}/agent`, { agent }, (res) => {
         let data = '';
-        res.on('data', (c) => (data += c));
+        res.setEncoding('utf8').on('data', (c: string) => (data += c));
         res.on('end', () => resolve(data));
       });
       req.on('error', reject);
       req.end();
     });
     agent.destroy();
-    assert.equal(JSON.parse(body).client, 'acme-client');
+    assert.equal(parseEcho(body).client, 'acme-client');
     // Pinned to TLS 1.2 by default: a TLS-1.3-only server is refused.
     const leaf = await makeServerLeaf(f.dir, f.ca, { file: 'srv13' });
     const s13 = await startNodeServer({
@@ -325,7 +325,7 @@ test('mtls request (CLI): .pfx and PEM calls, -d @file, -X, -H, -o, -v, --json',
     const pfxArgs = ['--pfx', f.pfx, '--password-file', f.passwordFile, '--ca-file', f.ca.certPath];
     const viaPfx = await runCli(['request', `${f.server.url}/hello`, ...pfxArgs]);
     assert.equal(viaPfx.code, 0, viaPfx.stderr);
-    assert.equal(JSON.parse(viaPfx.stdout).client, 'acme-client');
+    assert.equal(parseEcho(viaPfx.stdout).client, 'acme-client');
 
     const bodyFile = join(f.dir, 'payment.json');
     writeFileSync(bodyFile, '{"amount": 10}\n');
@@ -354,7 +354,7 @@ test('mtls request (CLI): .pfx and PEM calls, -d @file, -X, -H, -o, -v, --json',
     ]);
     assert.equal(put.code, 0, put.stderr);
     assert.equal(put.stdout, '', 'with -o the body goes to the file only');
-    const echoed = JSON.parse(readFileSync(out, 'utf8'));
+    const echoed = parseEcho(readFileSync(out, 'utf8'));
     assert.deepEqual(
       [echoed.method, echoed.body, echoed.contentType],
       ['PUT', '{"amount": 10}\n', 'application/json'],
@@ -380,15 +380,21 @@ test('mtls request (CLI): .pfx and PEM calls, -d @file, -X, -H, -o, -v, --json',
       { input: 'b=2' },
     );
     assert.equal(form.code, 0, form.stderr);
+    const formEcho = parseEcho(form.stdout);
     assert.deepEqual(
-      [JSON.parse(form.stdout).body, JSON.parse(form.stdout).contentType],
+      [formEcho.body, formEcho.contentType],
       ['a=1&b=2&{"amount": 10}\n', 'application/x-www-form-urlencoded'],
     );
 
     const json = await runCli(['request', `${f.server.url}/j`, '--json', ...pem]);
-    const parsed = JSON.parse(json.stdout);
+    const parsed = JSON.parse(json.stdout) as {
+      status: number;
+      body: { text: string };
+      tls: { protocol: string };
+      diagnosis: { verdict: string };
+    };
     assert.equal(parsed.status, 200);
-    assert.equal(JSON.parse(parsed.body.text).path, '/j');
+    assert.equal(parseEcho(parsed.body.text).path, '/j');
     assert.equal(parsed.tls.protocol, 'TLSv1.2');
     assert.equal(parsed.diagnosis.verdict, 'ok');
   } finally {
@@ -482,7 +488,7 @@ test('mtls request (CLI): wrong .pfx password, key mismatch, rejected client, -i
       ...pem,
     ]);
     assert.equal(failingJson.code, 6);
-    assert.deepEqual(JSON.parse(failingJson.stdout).error.details, {
+    assert.deepEqual(jsonError(failingJson.stdout).details, {
       status: 404,
       statusText: 'Not Found',
     });

@@ -23,8 +23,9 @@ import {
   type TestCa,
   type TestLeaf,
 } from '../helpers/pki.js';
-import { startNodeServer, type TestServer } from '../helpers/tls-servers.js';
+import { parseEcho, startNodeServer, type TestServer } from '../helpers/tls-servers.js';
 import { run, runCli } from '../helpers/cli.js';
+import { defined } from '../helpers/assert.js';
 
 /** A password with characters that break naive quoting in shells and config files. */
 const PASSWORD = `pa:ss "w\\rd' $HOME`;
@@ -160,7 +161,7 @@ async function expectWorks(
   const r = await runSnippet(f, call(f, lang, f.tls12, credentials), `${credentials}-12`);
   assert.equal(r.code, 0, `${lang}/${credentials} against TLS 1.2: ${r.stderr}`);
   assert.match(r.stdout, /HTTP status: 200/, `${lang} prints the status`);
-  const echoed = JSON.parse(/\{"ok":true.*\}/.exec(r.stdout)?.[0] ?? '{}');
+  const echoed = parseEcho(defined(/\{"ok":true.*\}/.exec(r.stdout), 'the echoed request')[0]);
   assert.deepEqual(
     [echoed.method, echoed.path, echoed.body, echoed.contentType, echoed.client],
     [
@@ -215,7 +216,7 @@ test('curl, node, python3 and java snippets get a 200 over TLS 1.2 mTLS and fail
   }
 });
 
-test('the python snippet for a .pfx names the PEM files, the commands that make them, and reads the .pfx password', async () => {
+test('the python snippet for a .pfx names the PEM files, the commands that make them, and reads the .pfx password', () => {
   const s = generateSnippet({
     lang: 'python',
     url: 'https://api.example.com/',
@@ -295,7 +296,7 @@ test('python with a .pfx from an intermediate CA: PEM files from mtls pfx unpack
       assert.equal(out.code, 0, `${route}: ${out.stderr}`);
       assert.match(out.stdout, /HTTP status: 200/);
       assert.equal(
-        JSON.parse(/\{"ok":true.*\}/.exec(out.stdout)?.[0] ?? '{}').client,
+        parseEcho(defined(/\{"ok":true.*\}/.exec(out.stdout), 'the echoed request')[0]).client,
         'chained-client',
         route,
       );

@@ -24,8 +24,12 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
+import { at } from '../helpers/assert.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-durable-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -33,17 +37,13 @@ let acme: TestInstitution;
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  upstream = await startEchoUpstream();
+  registry = teardown.use(await openTestRegistry(dir));
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
 });
 
-after(async () => {
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 /** Request records for `path` in the registry. */
 async function stored(path: string): Promise<AuditRecord[]> {
@@ -76,8 +76,8 @@ describe('audit durability', () => {
         assert.equal(r.status, 200);
         const rows = await stored(path);
         assert.equal(rows.length, 1, `${path} committed exactly once before its response`);
-        assert.equal(rows[0]?.status, 200);
-        assert.equal(rows[0]?.reason, 'ok');
+        assert.equal(at(rows, 0).status, 200);
+        assert.equal(at(rows, 0).reason, 'ok');
       }
       // Concurrent requests share commits and still each land once.
       const paths = Array.from({ length: 20 }, (_, i) => `/durable/many/${i}`);

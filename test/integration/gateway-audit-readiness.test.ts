@@ -25,8 +25,11 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-audit-ready-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -37,8 +40,8 @@ let auditFails = false;
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  upstream = await startEchoUpstream();
+  registry = teardown.use(await openTestRegistry(dir));
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
   // The registry seam of startGateway: everything is the real SQLite registry
@@ -57,20 +60,19 @@ before(async () => {
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   }) as Registry;
-  gw = await startTestGateway({
-    registry: failing,
-    upstream: upstream.url,
-    pki,
-    values: { audit: { flushIntervalMs: 50, maxFailureSeconds: 1 } },
-  });
+  gw = teardown.use(
+    await startTestGateway({
+      registry: failing,
+      upstream: upstream.url,
+      pki,
+      values: { audit: { flushIntervalMs: 50, maxFailureSeconds: 1 } },
+    }),
+  );
 });
 
 after(async () => {
   auditFails = false;
-  await gw?.close();
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
+  await teardown.run();
 });
 
 const readyz = async (): Promise<{

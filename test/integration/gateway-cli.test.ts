@@ -24,9 +24,13 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
+import { errorCode } from '../helpers/assert.js';
 
 const CLI = 'dist/cli/main.js';
 const { dir, cleanup } = tempDir('mtlskit-gw-cli-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let upstream: EchoUpstream;
 let acme: TestInstitution;
@@ -34,7 +38,7 @@ let registryPath: string;
 
 before(async () => {
   pki = await makeServerPki(dir);
-  upstream = await startEchoUpstream();
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   const registry = await openTestRegistry(dir);
   registryPath = registry.path;
@@ -42,10 +46,7 @@ before(async () => {
   await registry.close();
 });
 
-after(async () => {
-  await upstream?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 function writeConfig(name: string, body: string): string {
   const path = join(dir, name);
@@ -250,10 +251,7 @@ describe('mtls gateway start', () => {
       cert: acme.client.certPem,
       key: acme.client.keyPem,
       path: '/late',
-    }).then(
-      () => 'served',
-      (e: NodeJS.ErrnoException) => e.code ?? e.message,
-    );
+    }).then(() => 'served', errorCode);
     assert.equal(refused, 'ECONNREFUSED', 'no new connections while draining');
     const results = await Promise.all(inFlight);
     assert.deepEqual(

@@ -36,8 +36,12 @@ import {
   type TestGateway,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
+import { at, defined } from '../helpers/assert.js';
 
 const { dir, cleanup } = tempDir('mtlskit-crl-fetch-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 const ca = join(dir, 'ca');
 const otherCa = join(dir, 'other');
 const pfxPass = join(dir, 'pfx.pass');
@@ -49,8 +53,6 @@ let gw: TestGateway;
 let crlServer: Server;
 let admin: AdminClient;
 let crlUrl: string;
-/** Closes what before() opened, in the order opened. */
-const closers: Array<() => unknown> = [];
 /** What the CRL server answers on /ca.crl. */
 let served: Buffer = Buffer.alloc(0);
 
@@ -221,18 +223,14 @@ before(async () => {
   c1 = clientFiles('c1');
   c2 = clientFiles('c2');
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  const reg = registry;
-  closers.push(() => reg.close());
+  registry = teardown.use(await openTestRegistry(dir));
   await registerInstitution(
     registry,
     'acme',
     readFileSync(join(ca, 'certs', 'ca.cert.pem'), 'utf8'),
     ['127.0.0.1'],
   );
-  upstream = await startEchoUpstream();
-  const up = upstream;
-  closers.push(() => up.close());
+  upstream = teardown.use(await startEchoUpstream());
   crlServer = createServer((req, res) => {
     if (req.url !== '/ca.crl') {
       res.writeHead(404).end();
@@ -241,32 +239,27 @@ before(async () => {
     res.writeHead(200, { 'content-type': 'application/pkix-crl' });
     res.end(served);
   });
-  await new Promise<void>((r) => crlServer.listen(0, '127.0.0.1', r));
-  const server = crlServer;
-  closers.push(() => {
-    server.closeAllConnections();
-    server.close();
+  teardown.defer(() => {
+    crlServer.closeAllConnections();
+    crlServer.close();
   });
+  await new Promise<void>((r) => crlServer.listen(0, '127.0.0.1', r));
   crlUrl = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/ca.crl`;
   await publishCrl();
-  gw = await startTestGateway({
-    registry,
-    upstream: upstream.url,
-    pki,
-    values: { admin: { listen: '127.0.0.1:0', tokenFile }, crl: { maxBytes: 4096 } },
-  });
-  const gateway = gw;
-  closers.push(() => gateway.close());
-  admin = await createAdminClient({ url: gw.gateway.adminUrl() as string, tokenFile });
-  const client = admin;
-  closers.push(() => client.close());
+  gw = teardown.use(
+    await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { admin: { listen: '127.0.0.1:0', tokenFile }, crl: { maxBytes: 4096 } },
+    }),
+  );
+  admin = teardown.use(
+    await createAdminClient({ url: gw.gateway.adminUrl() as string, tokenFile }),
+  );
 });
 
-after(async () => {
-  // Last opened first; only what before() got to open.
-  for (let close = closers.pop(); close; close = closers.pop()) await close();
-  cleanup();
-});
+after(() => teardown.run());
 
 describe('gateway CRL distribution', () => {
   test('a CRL URL added to the registry is downloaded at once; a revocation takes effect after a refresh, without a restart', async () => {
@@ -299,8 +292,7 @@ describe('gateway CRL distribution', () => {
     await publishCrl();
     const r = await refreshCli();
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const [res] = (JSON.parse(r.stdout) as { items: CrlRefreshResult[] }).items;
-    assert.ok(res);
+    const res = at((JSON.parse(r.stdout) as { items: CrlRefreshResult[] }).items, 0);
     assert.deepEqual([res.ok, res.changed], [true, true]);
     assert.equal(
       await waitFor(
@@ -330,12 +322,10 @@ describe('gateway CRL distribution', () => {
         await ok(['gateway', 'crl', 'url', 'list', 'acme', '--registry', registry.path, '--json']),
       ) as { items: Array<{ lastStatus: string; lastGoodSha256: string; intervalSeconds: number }> }
     ).items;
-    const [source] = list;
-    assert.ok(source);
-    assert.equal(source.lastStatus, 'ok');
-    assert.equal(source.intervalSeconds, 3600);
+    assert.equal(at(list, 0).lastStatus, 'ok');
+    assert.equal(at(list, 0).intervalSeconds, 3600);
     assert.equal(
-      source.lastGoodSha256,
+      at(list, 0).lastGoodSha256,
       createHash('sha256').update(served).digest('hex'),
       'the fingerprint of the file as served',
     );
@@ -389,9 +379,9 @@ describe('gateway CRL distribution', () => {
       assert.deepEqual(await storedCrls(), crlsBefore, `${c.name}: nothing stored`);
       assert.equal(await outcome(c1), 'revoked', `${c.name}: the revocation still holds`);
       assert.equal(await outcome(c2), 'ok');
-      const [src] = await registry.listCrlSources('acme');
-      assert.equal(src?.lastStatus, 'failed');
-      assert.match(src.lastError ?? '', c.reason);
+      const src = at(await registry.listCrlSources('acme'), 0);
+      assert.equal(src.lastStatus, 'failed');
+      assert.match(defined(src.lastError, 'the last error'), c.reason);
     }
     // The CLI says so and exits non-zero (4: refused by the onboarding checks).
     served = flipped;

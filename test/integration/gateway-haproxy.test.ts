@@ -37,11 +37,14 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const CLIENT = '127.0.0.5';
 const STRANGER = '127.0.0.6';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-haproxy-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -50,17 +53,15 @@ const started: Array<{ stop(): Promise<void> }> = [];
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
+  registry = teardown.use(await openTestRegistry(dir));
   acme = await makeInstitution(dir, 'acme');
   await registerInstitution(registry, 'acme', acme.root.certPem, [CLIENT]);
-  upstream = await startEchoUpstream();
+  upstream = teardown.use(await startEchoUpstream());
 });
 
 after(async () => {
   for (const s of started.reverse()) await s.stop().catch(() => undefined);
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
+  await teardown.run();
 });
 
 async function gatewayWith(values: Record<string, unknown>): Promise<TestGateway> {
@@ -95,11 +96,12 @@ function requestAfterPrefix(
       raw.destroy();
       reject(new Error('request over the prefixed socket timed out'));
     }, 10_000);
-    raw.on('error', (e) => {
+    const fail = (e: Error): void => {
       clearTimeout(timer);
       reject(e);
-    });
-    raw.once('connect', async () => {
+    };
+    raw.on('error', fail);
+    const writePieces = async (): Promise<void> => {
       for (const p of pieces) {
         raw.write(p);
         await new Promise((r) => setTimeout(r, 30));
@@ -113,10 +115,7 @@ function requestAfterPrefix(
         minVersion: 'TLSv1.2',
         maxVersion: 'TLSv1.2',
       });
-      secure.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
+      secure.on('error', fail);
       const req = https.request(
         {
           createConnection: () => secure,
@@ -140,11 +139,11 @@ function requestAfterPrefix(
           });
         },
       );
-      req.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
+      req.on('error', fail);
       req.end();
+    };
+    raw.once('connect', () => {
+      writePieces().catch(fail);
     });
   });
 }
@@ -167,12 +166,19 @@ function sendAndWaitClose(
       clearTimeout(timer);
       resolve();
     });
-    raw.once('connect', async () => {
+    const writeBytes = async (): Promise<void> => {
       for (const b of bytes) {
         if (raw.destroyed) return;
         raw.write(b);
         await new Promise((r) => setTimeout(r, delayMs));
       }
+    };
+    raw.once('connect', () => {
+      writeBytes().catch((e: unknown) => {
+        clearTimeout(timer);
+        raw.destroy();
+        reject(e instanceof Error ? e : new Error(String(e)));
+      });
     });
   });
 }
@@ -502,6 +508,8 @@ describe(
         60_000,
         `workers start (stderr: ${cli.stderr()})`,
       );
+      const upTime = up.time;
+      assert.ok(typeof upTime === 'string', 'the start line carries an ISO time');
       const port = Number(String(up.listen).split(':').pop());
       const lb = await startHaproxy(port);
       started.push(lb);
@@ -550,7 +558,7 @@ describe(
             (r) =>
               r.reason === 'proxy_header_missing' &&
               /127\.0\.0\.1/.test(r.detail ?? '') &&
-              r.time > String(up.time ?? ''),
+              r.time > upTime,
           ),
         10_000,
         'proxy_header_missing from a worker',

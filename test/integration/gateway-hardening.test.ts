@@ -27,8 +27,12 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
+import { defined } from '../helpers/assert.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-hardening-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -39,23 +43,18 @@ let pipe2: TestInstitution;
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  upstream = await startEchoUpstream();
+  registry = teardown.use(await openTestRegistry(dir));
+  upstream = teardown.use(await startEchoUpstream());
   pipe = await makeInstitution(dir, 'pipe');
   reset = await makeInstitution(dir, 'reset');
   await registerInstitution(registry, 'pipe', pipe.root.certPem, ['127.0.0.1']);
   await registerInstitution(registry, 'reset', reset.root.certPem, ['127.0.0.40']);
   pipe2 = await makeInstitution(dir, 'pipe2');
   await registerInstitution(registry, 'pipe2', pipe2.root.certPem, ['127.0.0.41']);
-  gw = await startTestGateway({ registry, upstream: upstream.url, pki });
+  gw = teardown.use(await startTestGateway({ registry, upstream: upstream.url, pki }));
 });
 
-after(async () => {
-  await gw?.close();
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 /** A TLS 1.2 connection with a client certificate, collecting everything the gateway sends. */
 async function connect(
@@ -173,11 +172,14 @@ describe('gateway hardening', () => {
       '/no-host',
       /without a Host header field/,
     );
-    const rec = (await auditRecords(gw.gateway)).find(
-      (a) => a.kind === 'request' && /without a Host/.test(a.detail ?? ''),
+    const rec = defined(
+      (await auditRecords(gw.gateway)).find(
+        (a) => a.kind === 'request' && /without a Host/.test(a.detail ?? ''),
+      ),
+      'the audit record of the request without Host',
     );
-    assert.equal(rec?.path, '/no-host');
-    assert.equal(rec?.method, 'GET');
+    assert.equal(rec.path, '/no-host');
+    assert.equal(rec.method, 'GET');
     const old = await rawExchange('GET /http10 HTTP/1.0\r\n\r\n');
     assert.match(old, /^HTTP\/1\.1 200 /, old);
     assert.ok(upstream.requests.some((r) => r.url === '/http10'));

@@ -29,9 +29,13 @@ import {
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
 import { makeRootCaPems, manyIp, registerMany } from '../helpers/many-institutions.js';
+import { Teardown } from '../helpers/teardown.js';
+import { errorCode } from '../helpers/assert.js';
 
 const MANY = 300;
 const { dir, cleanup } = tempDir('mtlskit-gw-many-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let upstream: EchoUpstream;
 let acme: TestInstitution;
@@ -43,30 +47,23 @@ let many: TestGateway;
 
 before(async () => {
   pki = await makeServerPki(dir);
-  upstream = await startEchoUpstream();
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   beta = await makeInstitution(dir, 'beta');
   mkdirSync(join(dir, 'one'));
   mkdirSync(join(dir, 'many'));
-  oneReg = await openTestRegistry(join(dir, 'one'));
-  manyReg = await openTestRegistry(join(dir, 'many'));
+  oneReg = teardown.use(await openTestRegistry(join(dir, 'one')));
+  manyReg = teardown.use(await openTestRegistry(join(dir, 'many')));
   // acme on 127.0.0.1 in both, so openssl s_client (which cannot choose its source address) reaches acme's TLS server.
   await registerInstitution(oneReg, 'acme', acme.root.certPem, ['127.0.0.1']);
   await registerInstitution(manyReg, 'acme', acme.root.certPem, ['127.0.0.1']);
   await registerInstitution(manyReg, 'beta', beta.root.certPem, ['127.0.0.2']);
   await registerMany(manyReg, await makeRootCaPems(0, MANY));
-  one = await startTestGateway({ registry: oneReg, upstream: upstream.url, pki });
-  many = await startTestGateway({ registry: manyReg, upstream: upstream.url, pki });
+  one = teardown.use(await startTestGateway({ registry: oneReg, upstream: upstream.url, pki }));
+  many = teardown.use(await startTestGateway({ registry: manyReg, upstream: upstream.url, pki }));
 });
 
-after(async () => {
-  await one?.close();
-  await many?.close();
-  await upstream?.close();
-  await oneReg?.close();
-  await manyReg?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 /**
  * The CertificateRequest handshake message length, as `openssl s_client -msg`
@@ -135,7 +132,7 @@ describe(`${MANY} institutions`, () => {
       path: '/many',
     }).then(
       (r) => `status ${r.status} ${(r.json as { error?: string } | undefined)?.error ?? ''}`,
-      (e: NodeJS.ErrnoException) => `closed ${e.code ?? e.message}`,
+      (e: unknown) => `closed ${errorCode(e)}`,
     );
     assert.notEqual(wrong.slice(0, 10), 'status 200', wrong);
   });

@@ -28,8 +28,11 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-ops-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -40,8 +43,8 @@ const token = 'f'.repeat(40);
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  upstream = await startEchoUpstream();
+  registry = teardown.use(await openTestRegistry(dir));
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
   const pfxPath = join(dir, 'server.pfx');
@@ -56,23 +59,20 @@ before(async () => {
   );
   writeFileSync(join(dir, 'pfx.pass'), 's3cret\n');
   writeFileSync(tokenFile, `${token}\n`);
-  gw = await startTestGateway({
-    registry,
-    upstream: upstream.url,
-    pki,
-    values: {
-      tls: { pfx: pfxPath, pfxPasswordFile: join(dir, 'pfx.pass') },
-      admin: { listen: '127.0.0.1:0', tokenFile },
-    },
-  });
+  gw = teardown.use(
+    await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: {
+        tls: { pfx: pfxPath, pfxPasswordFile: join(dir, 'pfx.pass') },
+        admin: { listen: '127.0.0.1:0', tokenFile },
+      },
+    }),
+  );
 });
 
-after(async () => {
-  await gw?.close();
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 const ops = (path: string) => fetch(`http://127.0.0.1:${gw.gateway.opsAddress()?.port}${path}`);
 

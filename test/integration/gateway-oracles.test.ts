@@ -24,8 +24,11 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-oracles-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let upstream: EchoUpstream;
@@ -35,8 +38,8 @@ const many: Array<{ id: string; ca: TestCa; ip: string }> = [];
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  upstream = await startEchoUpstream();
+  registry = teardown.use(await openTestRegistry(dir));
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
   for (let i = 1; i <= 50; i++) {
@@ -46,15 +49,10 @@ before(async () => {
     await registerInstitution(registry, id, ca.certPem, [ip]);
     many.push({ id, ca, ip });
   }
-  gw = await startTestGateway({ registry, upstream: upstream.url, pki });
+  gw = teardown.use(await startTestGateway({ registry, upstream: upstream.url, pki }));
 });
 
-after(async () => {
-  await gw?.close();
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 const httpGet = (path: string): string =>
   `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;

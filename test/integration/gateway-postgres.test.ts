@@ -28,8 +28,11 @@ import {
 } from '../helpers/gateway-harness.js';
 import { tempDir } from '../helpers/pki.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-pg-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let upstream: EchoUpstream;
 let db: TestDatabase;
@@ -86,9 +89,10 @@ async function startInstance(name: string, workers: number): Promise<Instance> {
 
 before(async () => {
   pki = await makeServerPki(dir);
-  upstream = await startEchoUpstream();
+  upstream = teardown.use(await startEchoUpstream());
   db = await createTestDatabase('mtls_gw_shared');
-  registry = await openPostgresRegistry(db.url);
+  teardown.defer(() => db.drop());
+  registry = teardown.use(await openPostgresRegistry(db.url));
   acme = await makeInstitution(dir, 'acme');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
 });
@@ -96,10 +100,7 @@ before(async () => {
 after(async () => {
   for (const i of instances) i.child.kill('SIGTERM');
   await Promise.all(instances.map((i) => i.exited));
-  await registry?.close();
-  await db?.drop();
-  await upstream?.close();
-  cleanup();
+  await teardown.run();
 });
 
 /** One call from acme to an instance: the status, or `closed` before the handshake. */
@@ -118,8 +119,8 @@ describe('two gateway instances on one PostgreSQL registry', { timeout: 120_000 
     const paths: string[] = [];
     for (let i = 0; i < 10; i++) {
       for (const [name, inst] of [
-        ['a', a!],
-        ['b', b!],
+        ['a', a],
+        ['b', b],
       ] as const) {
         const path = `/pg-${name}-${i}`;
         paths.push(path);
@@ -149,15 +150,15 @@ describe('two gateway instances on one PostgreSQL registry', { timeout: 120_000 
     // Each instance, and on `a` both workers (connections land on either), must refuse.
     await waitFor(
       async () =>
-        (await attempt(a!.port, '/after-a')) === 'closed' &&
-        (await attempt(b!.port, '/after-b')) === 'closed',
+        (await attempt(a.port, '/after-a')) === 'closed' &&
+        (await attempt(b.port, '/after-b')) === 'closed',
       5_000,
       'the suspension to reach both instances',
     );
     const refusedWithin = Date.now() - suspendedAt;
     for (let i = 0; i < 6; i++)
       assert.equal(
-        await attempt(a!.port, `/after-a-${i}`),
+        await attempt(a.port, `/after-a-${i}`),
         'closed',
         'every worker of instance a refuses',
       );
@@ -166,7 +167,7 @@ describe('two gateway instances on one PostgreSQL registry', { timeout: 120_000 
     await registry.setInstitutionStatus('acme', 'active');
     await waitFor(
       async () =>
-        (await attempt(a!.port, '/back-a')) === 200 && (await attempt(b!.port, '/back-b')) === 200,
+        (await attempt(a.port, '/back-a')) === 200 && (await attempt(b.port, '/back-b')) === 200,
       5_000,
       'reactivation to reach both instances',
     );

@@ -29,8 +29,11 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-regfile-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 const path = join(dir, 'registry.db');
 let pki: TestServerPki;
 let registry: SqliteRegistry;
@@ -55,18 +58,13 @@ async function writeRegistryCopy(target: string, suspended: boolean): Promise<vo
 before(async () => {
   pki = await makeServerPki(dir);
   acme = await makeInstitution(dir, 'acme');
-  registry = await openSqliteRegistry(path, { pollIntervalMs: 100 });
+  registry = teardown.use(await openSqliteRegistry(path, { pollIntervalMs: 100 }));
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
-  upstream = await startEchoUpstream();
-  gw = await startTestGateway({ registry, upstream: upstream.url, pki });
+  upstream = teardown.use(await startEchoUpstream());
+  gw = teardown.use(await startTestGateway({ registry, upstream: upstream.url, pki }));
 });
 
-after(async () => {
-  await gw?.close();
-  await upstream?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 /** One call from acme: the status, or `closed` before the handshake. */
 const attempt = (p: string): Promise<number | 'closed'> =>

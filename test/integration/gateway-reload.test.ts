@@ -31,8 +31,11 @@ import {
   type TestInstitution,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
+import { Teardown } from '../helpers/teardown.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-reload-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 let pki: TestServerPki;
 let registry: SqliteRegistry;
 let other: SqliteRegistry;
@@ -43,28 +46,24 @@ let beta: TestInstitution;
 
 before(async () => {
   pki = await makeServerPki(dir);
-  registry = await openTestRegistry(dir);
-  other = await openSqliteRegistry(join(dir, 'registry.db'));
-  upstream = await startEchoUpstream();
+  registry = teardown.use(await openTestRegistry(dir));
+  other = teardown.use(await openSqliteRegistry(join(dir, 'registry.db')));
+  upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
   beta = await makeInstitution(dir, 'beta');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
   await registerInstitution(registry, 'beta', beta.root.certPem, ['127.0.0.30']);
-  gw = await startTestGateway({
-    registry,
-    upstream: upstream.url,
-    pki,
-    values: { registryPollMs: 250 },
-  });
+  gw = teardown.use(
+    await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { registryPollMs: 250 },
+    }),
+  );
 });
 
-after(async () => {
-  await gw?.close();
-  await upstream?.close();
-  await other?.close();
-  await registry?.close();
-  cleanup();
-});
+after(() => teardown.run());
 
 /** 'ok' for a 200, else the reason code or the connection error. */
 async function outcome(leaf: TestLeaf, localAddress: string, agent?: https.Agent): Promise<string> {
@@ -104,11 +103,12 @@ async function measure(
 
 describe('registry changes under load', () => {
   test('each change applies within 1 s while a steady loop never fails', async (t) => {
-    let stop = false;
+    // An object, not a let: the loop reads what the test body sets later.
+    const state = { stop: false };
     const loop: string[] = [];
     const keepAlive = new https.Agent({ keepAlive: true, maxSockets: 1 });
     const steady = (async () => {
-      for (let i = 0; i < 2_000 && !stop; i++) {
+      for (let i = 0; i < 2_000 && !state.stop; i++) {
         loop.push(await outcome(acme.client, '127.0.0.1', i % 2 === 0 ? keepAlive : undefined));
       }
     })();
@@ -157,7 +157,7 @@ describe('registry changes under load', () => {
         (o) => o === 'ok',
       );
     } finally {
-      stop = true;
+      state.stop = true;
       await steady;
       keepAlive.destroy();
     }

@@ -48,10 +48,14 @@ import {
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
 import { makeLeaf, makeServerLeaf, tempDir, type TestCa } from '../helpers/pki.js';
+import { Teardown } from '../helpers/teardown.js';
+import { errorCode } from '../helpers/assert.js';
 
 type Line = Record<string, unknown>;
 
 const { dir, cleanup } = tempDir('mtlskit-gw-workers-');
+const teardown = new Teardown();
+teardown.defer(cleanup);
 const registryPath = join(dir, 'registry.db');
 let pki: TestServerPki;
 let upstream: EchoUpstream;
@@ -59,35 +63,18 @@ let registry: SqliteRegistry;
 let acme: TestInstitution;
 let beta: TestInstitution;
 const BETA_IP = '127.0.0.31';
-/** Closes what before() opened, in the order opened. */
-const closers: Array<() => unknown> = [];
 
 before(async () => {
   pki = await makeServerPki(dir);
-  upstream = await startEchoUpstream();
-  const up = upstream;
-  closers.push(() => up.close());
-  registry = await openSqliteRegistry(registryPath, { pollIntervalMs: 100 });
-  const reg = registry;
-  closers.push(() => reg.close());
+  upstream = teardown.use(await startEchoUpstream());
+  registry = teardown.use(await openSqliteRegistry(registryPath, { pollIntervalMs: 100 }));
   acme = await makeInstitution(dir, 'acme');
   beta = await makeInstitution(dir, 'beta');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
   await registerInstitution(registry, 'beta', beta.root.certPem, [BETA_IP]);
 });
 
-after(async () => {
-  // Last opened first; only what before() got to open.
-  for (let close = closers.pop(); close; close = closers.pop()) await close();
-  cleanup();
-});
-
-/** A socket error's code (ECONNRESET, …), else its message. */
-function errorCode(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const code: unknown = (e as NodeJS.ErrnoException).code;
-  return typeof code === 'string' ? code : e.message;
-}
+after(() => teardown.run());
 
 /** A config whose server credential is a copy the test may replace or delete. */
 function writeConfig(
@@ -603,10 +590,7 @@ describe('mtls gateway start --workers 2', () => {
                 key: beta.client.keyPem,
                 localAddress: BETA_IP,
                 path: '/beta',
-              }).then(
-                (r) => `served ${r.status}`,
-                (e: unknown) => errorCode(e),
-              ),
+              }).then((r) => `served ${r.status}`, errorCode),
             ),
           );
           assert.deepEqual(
@@ -720,10 +704,7 @@ describe('mtls gateway start --workers 2', () => {
           cert: acme.client.certPem,
           key: acme.client.keyPem,
           path: '/orphan',
-        }).then(
-          () => 'served',
-          (e: unknown) => errorCode(e),
-        );
+        }).then(() => 'served', errorCode);
       await waitFor(
         async () => (await attempt()) === 'ECONNREFUSED',
         15_000,

@@ -75,7 +75,8 @@ before(async () => {
       maxVersion: 'TLSv1.2',
     },
     (req, res) => {
-      const s = req.socket as tls.TLSSocket;
+      const s = req.socket;
+      if (!(s instanceof tls.TLSSocket)) throw new Error('an https request without TLS');
       res.end(JSON.stringify({ cn: s.getPeerCertificate().subject.CN, protocol: s.getProtocol() }));
     },
   );
@@ -102,7 +103,7 @@ function get(options: https.RequestOptions): Promise<{ status: number; body: str
       },
       (res) => {
         let body = '';
-        res.on('data', (c) => (body += c));
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       },
     );
@@ -151,7 +152,7 @@ test('accepts our client via curl --cert/--key', async () => {
     `https://localhost:${port}/`,
   ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).cn, 'acme-client');
+  assert.equal((JSON.parse(r.stdout) as { cn: string }).cn, 'acme-client');
 });
 
 test('rejects a certificate from another CA, and a call without a certificate', async () => {

@@ -15,6 +15,8 @@ import {
   writePasswordFile,
   type PfxFixture,
 } from '../helpers/pfx-fixtures.js';
+import { at } from '../helpers/assert.js';
+import { jsonError } from '../helpers/cli.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 const PASSWORD = 'cli-pfx-password-42';
@@ -33,6 +35,19 @@ function mtls(args: string[], env: Record<string, string> = {}): Run {
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** The parts of `mtls pfx show --json` these tests read. */
+interface PfxShowJson {
+  flavour: string;
+  mac: { algorithm: string };
+  keyEncryption: { algorithm: string };
+  friendlyName: string;
+  privateKey: { text: string };
+  certificates: Array<{ role: string; sha256: string }>;
+}
+
+/** `flavour` of the `--json` answer of pfx export / convert. */
+const flavourOf = (stdout: string): string => (JSON.parse(stdout) as { flavour: string }).flavour;
 
 function assertError(r: Run, code: string, exit: number): void {
   assert.equal(r.status, exit, `exit status (stderr: ${r.stderr})`);
@@ -103,20 +118,20 @@ describe('mtls pfx (CLI)', () => {
       { MTLS_PFX_PASSWORD: PASSWORD },
     );
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).flavour, 'legacy-3des');
+    assert.equal(flavourOf(r.stdout), 'legacy-3des');
     const show = mtls(['pfx', 'show', out, '--json'], { MTLS_PFX_PASSWORD: PASSWORD });
     assert.equal(show.status, 0, show.stderr);
-    const d = JSON.parse(show.stdout);
+    const d = JSON.parse(show.stdout) as PfxShowJson;
     assert.equal(d.flavour, 'legacy-3des');
     assert.equal(d.mac.algorithm, 'sha1');
     assert.equal(d.keyEncryption.algorithm, 'pbeWithSHAAnd3-KeyTripleDES-CBC');
     assert.equal(d.friendlyName, 'Legacy Box');
     assert.equal(d.privateKey.text, 'EC P-256');
     assert.deepEqual(
-      d.certificates.map((c: { role: string }) => c.role),
+      d.certificates.map((c) => c.role),
       ['leaf', 'chain', 'chain'],
     );
-    assert.equal(d.certificates[0].sha256, fx.leafCert.fingerprint256);
+    assert.equal(at(d.certificates, 0).sha256, fx.leafCert.fingerprint256);
   });
 
   it('show prints algorithms, names and certificates but never key material', () => {
@@ -305,7 +320,7 @@ describe('mtls pfx (CLI)', () => {
       MTLS_PFX_PASSWORD: PASSWORD,
     });
     assert.equal(j.status, 0, j.stderr);
-    assert.equal(JSON.parse(j.stdout).flavour, 'legacy-3des');
+    assert.equal(flavourOf(j.stdout), 'legacy-3des');
     assert.match(
       openssl(['pkcs12', '-in', legacy, '-passin', `file:${pw}`, '-nokeys']),
       /BEGIN CERTIFICATE/,
@@ -337,7 +352,7 @@ describe('mtls pfx (CLI)', () => {
 
     const json = mtls(['pfx', 'show', fx.files.leaf, '--password-file', pw, '--json']);
     assert.equal(json.status, 5);
-    assert.equal(JSON.parse(json.stdout).error.code, 'MTLS_PEM_INVALID');
+    assert.equal(jsonError(json.stdout).code, 'MTLS_PEM_INVALID');
 
     assertError(
       mtls(['pfx', 'show', fx.path('missing.pfx'), '--password-file', pw]),

@@ -34,7 +34,7 @@ describe('PKCS#12 with node:tls', () => {
     });
     server.on('secureConnection', (socket) => {
       const peer = socket.getPeerCertificate();
-      const cn = peer.subject?.CN;
+      const cn = peer.subject.CN;
       seen.push({ authorized: socket.authorized, cn: Array.isArray(cn) ? cn.join('+') : cn });
       socket.end('hello\n');
     });

@@ -144,11 +144,11 @@ test("CA lock: a dead owner's lock is taken over, a live one times out naming it
     const lock = join(t.dir, '.mtls.lock');
     // pid 2^22+7 is above Linux's largest possible pid_max (2^22): never alive.
     writeFileSync(lock, `4194311\n${hostname()}\n2026-01-01T00:00:00Z\ndeadbeef\n`);
-    assert.equal(await withCaLock(lock, async () => 'ran', { timeoutMs: 5000 }), 'ran');
+    assert.equal(await withCaLock(lock, () => Promise.resolve('ran'), { timeoutMs: 5000 }), 'ran');
     assert.deepEqual(readdirSync(t.dir), []);
     writeFileSync(lock, `${process.pid}\n${hostname()}\n2026-01-01T00:00:00Z\nlive\n`);
     await assert.rejects(
-      withCaLock(lock, async () => 'no', { timeoutMs: 200 }),
+      withCaLock(lock, () => Promise.resolve('no'), { timeoutMs: 200 }),
       (e: Error & { code?: string }) => {
         assert.equal(e.code, 'MTLS_LOCK_TIMEOUT');
         assert.match(e.message, new RegExp(`pid ${process.pid}`));

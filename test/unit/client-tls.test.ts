@@ -42,6 +42,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toX509Name } from '../../src/pki/x509-name.js';
 import { parseSubject } from '../../src/pki/names.js';
+import { at } from '../helpers/assert.js';
 
 const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
 
@@ -87,13 +88,13 @@ test('a ClientHello offers exactly the one version asked for', () => {
     ['TLSv1.3', 0x0303],
   ] as const) {
     const rec = buildClientHello({ version, servername: 'api.example.com' });
-    const [r] = new TlsRecordReader().push(rec);
-    assert.equal(r?.type, 22);
-    const [msg] = new HandshakeReader().push(r!.fragment);
-    assert.equal(msg?.type, 1);
-    assert.equal(msg!.body.readUInt16BE(0), legacy, `${version} client_version`);
-    assert.ok(msg!.body.includes(Buffer.from('api.example.com')), 'SNI present');
-    const { types, versions } = helloExtensions(msg!.body);
+    const r = at(new TlsRecordReader().push(rec), 0, 'one TLS record');
+    assert.equal(r.type, 22);
+    const msg = at(new HandshakeReader().push(r.fragment), 0, 'one handshake message');
+    assert.equal(msg.type, 1);
+    assert.equal(msg.body.readUInt16BE(0), legacy, `${version} client_version`);
+    assert.ok(msg.body.includes(Buffer.from('api.example.com')), 'SNI present');
+    const { types, versions } = helloExtensions(msg.body);
     // supported_versions only for TLS 1.3, with 0x0304 alone, plus a key share (RFC 8446 §4.2.1, §4.2.8).
     assert.deepEqual(
       versions,
@@ -132,7 +133,7 @@ test('records and handshake messages are reassembled across chunk and record bou
     out.map((m) => m.type),
     [13, 14],
   );
-  const parsed = parseCertificateRequest(out[0]!.body, 0x0303);
+  const parsed = parseCertificateRequest(at(out, 0).body, 0x0303);
   assert.deepEqual(parsed.certificateTypes, ['rsa_sign', 'ecdsa_sign']);
   assert.deepEqual(parsed.signatureAlgorithms, ['ecdsa_secp256r1_sha256', 'rsa_pss_rsae_sha256']);
   assert.deepEqual(parsed.certificateAuthorities, []);

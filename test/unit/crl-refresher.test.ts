@@ -8,6 +8,8 @@ import {
   type CrlFetchOutcome,
   type CrlSource,
 } from '../../src/gateway/crl-refresher.js';
+import { waitFor } from '../helpers/gateway-harness.js';
+import { defined } from '../helpers/assert.js';
 
 /** A pino logger that keeps its lines for assertions. */
 function memoryLog(): { log: pino.Logger; lines: Record<string, unknown>[] } {
@@ -32,23 +34,22 @@ describe('CrlRefresher', () => {
     let serve: () => Buffer = () => Buffer.from('crl-1');
     const outcomes: CrlFetchOutcome[] = [];
     const r = new CrlRefresher({
-      listSources: async () => [source(1)],
-      fetchImpl: async (o: FetchCrlOptions) => ({
-        body: serve(),
-        finalUrl: o.url,
-        contentType: null,
-      }),
-      apply: async (_s, body) => {
+      listSources: () => Promise.resolve([source(1)]),
+      fetchImpl: (o: FetchCrlOptions) =>
+        Promise.resolve({ body: serve(), finalUrl: o.url, contentType: null }),
+      apply: (_s, body) => {
         if (body.toString() === 'tampered')
-          throw new MtlsError('MTLS_ONBOARD_REJECTED', 'the signature does not verify', {
-            details: { check: 'crl_signature' },
-          });
+          return Promise.reject(
+            new MtlsError('MTLS_ONBOARD_REJECTED', 'the signature does not verify', {
+              details: { check: 'crl_signature' },
+            }),
+          );
         stored.push(body.toString());
-        return {
+        return Promise.resolve({
           changed: true,
           thisUpdate: '2026-12-01T00:00:00.000Z',
           nextUpdate: '2026-12-08T00:00:00.000Z',
-        };
+        });
       },
       onOutcome: (o) => outcomes.push(o),
       log,
@@ -61,14 +62,14 @@ describe('CrlRefresher', () => {
     serve = () => Buffer.from('tampered');
     const second = await r.refresh(1);
     assert.equal(second.ok, false);
-    assert.equal(second.ok ? '' : second.code, 'MTLS_ONBOARD_REJECTED');
+    assert.equal(second.code, 'MTLS_ONBOARD_REJECTED');
     assert.deepEqual(stored, ['crl-1'], 'the refused download replaced nothing');
-    const warn = lines.find((l) => l.event === 'crl_refresh_failed');
-    assert.equal(warn?.check, 'crl_signature');
-    assert.match(
-      String(warn?.msg),
-      /last good CRL stays in service: the signature does not verify/,
+    const warn = defined(
+      lines.find((l) => l.event === 'crl_refresh_failed'),
+      'a crl_refresh_failed log line',
     );
+    assert.equal(warn.check, 'crl_signature');
+    assert.match(String(warn.msg), /last good CRL stays in service: the signature does not verify/);
     assert.ok(outcomes.length >= 2);
     await r.stop();
   });
@@ -78,24 +79,25 @@ describe('CrlRefresher', () => {
     let sources = [source(1), source(2)];
     const fetched: string[] = [];
     const r = new CrlRefresher({
-      listSources: async () => sources,
-      fetchImpl: async (o) => {
+      listSources: () => Promise.resolve(sources),
+      fetchImpl: (o) => {
         fetched.push(o.url);
-        return { body: Buffer.from('x'), finalUrl: o.url, contentType: null };
+        return Promise.resolve({ body: Buffer.from('x'), finalUrl: o.url, contentType: null });
       },
-      apply: async () => ({
-        changed: false,
-        thisUpdate: '2026-12-01T00:00:00.000Z',
-        nextUpdate: null,
-      }),
+      apply: () =>
+        Promise.resolve({
+          changed: false,
+          thisUpdate: '2026-12-01T00:00:00.000Z',
+          nextUpdate: null,
+        }),
       log,
     });
     await r.sync();
-    await new Promise((res) => setTimeout(res, 50));
+    await waitFor(() => fetched.length >= 2, 5_000, 'both first downloads');
     assert.deepEqual(fetched.sort(), ['http://crl.test/1.crl', 'http://crl.test/2.crl']);
     sources = [source(2, 'http://crl.test/2b.crl')];
     await r.sync();
-    await new Promise((res) => setTimeout(res, 50));
+    await waitFor(() => fetched.length >= 3, 5_000, 'the changed source download');
     assert.deepEqual(fetched.slice(2), ['http://crl.test/2b.crl']);
     await assert.rejects(
       r.refresh(1),
@@ -109,12 +111,12 @@ describe('CrlRefresher', () => {
     const { log } = memoryLog();
     let calls = 0;
     const r = new CrlRefresher({
-      listSources: async () => [source(1, 'http://crl.test/1.crl', 3600)],
-      fetchImpl: async () => {
+      listSources: () => Promise.resolve([source(1, 'http://crl.test/1.crl', 3600)]),
+      fetchImpl: () => {
         calls++;
-        throw new MtlsError('MTLS_NETWORK', 'CRL download failed: ECONNREFUSED');
+        return Promise.reject(new MtlsError('MTLS_NETWORK', 'CRL download failed: ECONNREFUSED'));
       },
-      apply: async () => assert.fail('nothing to apply'),
+      apply: () => assert.fail('nothing to apply'),
       retrySeconds: 0.05,
       log,
     });

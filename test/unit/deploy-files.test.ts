@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GATEWAY_ENV, loadGatewayConfig } from '../../src/gateway/config.js';
 import { tempDir } from '../helpers/pki.js';
+import { at } from '../helpers/assert.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const unitPath = join(root, 'deploy', 'mtls-gateway.service');
@@ -39,8 +40,8 @@ describe('deploy/ examples', () => {
   test('the systemd unit sets only environment variables the gateway reads, and no secret', () => {
     const known = new Set<string>([...Object.values(GATEWAY_ENV), 'PGPASSFILE']);
     const set = [...unit.matchAll(/^Environment=([A-Z0-9_]+)=(.*)$/gm)].map((m) => ({
-      name: m[1]!,
-      value: m[2]!,
+      name: at(m, 1),
+      value: at(m, 2),
     }));
     assert.ok(set.length > 0);
     for (const { name, value } of set) {

@@ -196,8 +196,10 @@ function isRaise(lit: ts.StringLiteralLike, builders: ReadonlyMap<string, number
   if ((ts.isVariableDeclaration(node) || ts.isParameter(node)) && node.initializer === child)
     return isErrorCodeType(node.type);
   const enclosingFn = (n: ts.Node): ts.SignatureDeclaration | undefined => {
-    for (let p: ts.Node | undefined = n; p; p = p.parent) if (ts.isFunctionLike(p)) return p;
-    return undefined;
+    for (let p = n; ; p = p.parent) {
+      if (ts.isFunctionLike(p)) return p;
+      if (ts.isSourceFile(p)) return undefined;
+    }
   };
   if (ts.isReturnStatement(node)) return isErrorCodeType(enclosingFn(node)?.type);
   if (ts.isArrowFunction(node) && node.body === child) return isErrorCodeType(node.type);

@@ -17,6 +17,7 @@ import { MtlsError } from '../../src/errors/index.js';
 import { AuditSink, makeAuditRecord } from '../../src/gateway/audit.js';
 import { warnIfOpsExposed } from '../../src/gateway/health.js';
 import type { AuditRecord, Registry } from '../../src/gateway/registry/types.js';
+import { at, defined } from '../helpers/assert.js';
 
 function logger(): { log: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
@@ -69,17 +70,17 @@ describe('audit sink', () => {
     const stored: AuditRecord[] = [];
     let r2Failures = 1;
     const registry = {
-      // Its throws become the rejections a registry gives.
-      appendAudit: (batch: AuditRecord[]): Promise<void> =>
-        Promise.resolve().then(() => {
-          if (batch.length > 1)
-            throw new MtlsError('MTLS_BAD_ARGUMENT', 'one record is invalid (test)');
-          const r = batch[0] as AuditRecord;
-          if (r.path === '/r2' && r2Failures-- > 0)
-            throw new MtlsError('MTLS_LOCK_TIMEOUT', 'busy (test)');
-          if (r.path === '/r4') throw new MtlsError('MTLS_BAD_ARGUMENT', 'invalid (test)');
-          stored.push(r);
-        }),
+      appendAudit(batch: AuditRecord[]): Promise<void> {
+        if (batch.length > 1)
+          return Promise.reject(new MtlsError('MTLS_BAD_ARGUMENT', 'one record is invalid (test)'));
+        const r = batch[0] as AuditRecord;
+        if (r.path === '/r2' && r2Failures-- > 0)
+          return Promise.reject(new MtlsError('MTLS_LOCK_TIMEOUT', 'busy (test)'));
+        if (r.path === '/r4')
+          return Promise.reject(new MtlsError('MTLS_BAD_ARGUMENT', 'invalid (test)'));
+        stored.push(r);
+        return Promise.resolve();
+      },
     } as unknown as Registry;
     const { log } = logger();
     const sink = new AuditSink({ registry, logger: log, flushIntervalMs: 60_000 });
@@ -120,8 +121,11 @@ describe('audit sink', () => {
       for (let n = 1; n <= 3; n++) sink.record(rec(n));
       const before = Date.now();
       await sink.flush();
-      const failed = lines.find((l) => typeof l.queued === 'number' && l.level === 50);
-      assert.equal(failed?.queued, 3, 'the three records put back are counted');
+      const failed = defined(
+        lines.find((l) => typeof l.queued === 'number' && l.level === 50),
+        'an error line counting the queued records',
+      );
+      assert.equal(failed.queued, 3, 'the three records put back are counted');
       assert.match(String(failed.msg), /3 record\(s\) stay queued/);
       const failure = sink.failure();
       assert.ok(failure && failure.sinceMs >= before - 5 && failure.sinceMs <= Date.now());
@@ -151,9 +155,9 @@ describe('ops listener exposure', () => {
     for (const host of ['0.0.0.0', '::', '10.1.2.3', '192.0.2.7', 'ops.example'])
       assert.equal(warnIfOpsExposed(host, log), true, host);
     assert.equal(lines.length, 5);
-    assert.equal(lines[0]?.level, 40);
+    assert.equal(at(lines, 0).level, 40);
     assert.match(
-      String(lines[0].msg),
+      String(at(lines, 0).msg),
       /bound to 0\.0\.0\.0, beyond loopback, without authentication/,
     );
   });

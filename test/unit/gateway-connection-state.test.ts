@@ -24,6 +24,7 @@ import type {
   TrustLookup,
   TrustSnapshot,
 } from '../../src/gateway/trust-cache.js';
+import { defined } from '../helpers/assert.js';
 
 const inst = (id: string): InstitutionContext =>
   ({ id, status: 'active' }) as unknown as InstitutionContext;
@@ -130,8 +131,9 @@ describe('connection state', () => {
       { kind: 'suspended', ip: '127.0.0.1', suspended: [inst('acme')], snapshot: snapshot(1) },
       'during the handshake',
     );
-    assert.equal(s?.reason, 'institution_suspended');
-    assert.equal(s.institutionId, 'acme');
+    const refusal = defined(s, 'a refusal');
+    assert.equal(refusal.reason, 'institution_suspended');
+    assert.equal(refusal.institutionId, 'acme');
     assert.equal(
       refusalForLookup(
         {

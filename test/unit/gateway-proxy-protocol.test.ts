@@ -15,13 +15,12 @@ const CLIENT_HELLO = Buffer.from('16030100c8010000c40303', 'hex');
 
 function ok(r: ProxyParseResult): Extract<ProxyParseResult, { kind: 'ok' }> {
   assert.equal(r.kind, 'ok', JSON.stringify(r));
-  return r as Extract<ProxyParseResult, { kind: 'ok' }>;
+  return r;
 }
 function invalid(r: ProxyParseResult, reason: string): string {
   assert.equal(r.kind, 'invalid', JSON.stringify(r));
-  const i = r as Extract<ProxyParseResult, { kind: 'invalid' }>;
-  assert.equal(i.reason, reason, i.detail);
-  return i.detail;
+  assert.equal(r.reason, reason, r.detail);
+  return r.detail;
 }
 const v1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 

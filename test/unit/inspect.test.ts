@@ -32,6 +32,7 @@ import {
   type ExtensionDescription,
 } from '../../src/pki/inspect/index.js';
 import { makeCa, makeLeaf, tempDir, type TestCa } from '../helpers/pki.js';
+import { defined } from '../helpers/assert.js';
 
 function openssl(args: string[], input?: string): string {
   const r = spawnSync('openssl', args, {
@@ -176,7 +177,7 @@ function assertCertificateMatchesOpenssl(file: string, d: CertificateDescription
   assert.equal(d.fingerprints.sha1, fp1, 'SHA-1 fingerprint');
 }
 
-function jsonRoundTrip<T>(v: T): void {
+function jsonRoundTrip(v: unknown): void {
   assert.deepEqual(JSON.parse(JSON.stringify(v)), v, 'the description survives JSON unchanged');
 }
 
@@ -858,9 +859,9 @@ describe('inspectPki: detection and bad input', () => {
     const r = await inspectPki({
       data,
       source: 'client.pfx',
-      password: async () => {
+      password: () => {
         asked++;
-        return 'pfx-pass';
+        return Promise.resolve('pfx-pass');
       },
     });
     assert.equal(asked, 1);
@@ -873,8 +874,9 @@ describe('inspectPki: detection and bad input', () => {
         'C = BR, ST = SP, O = Detect Root, CN = Detect Root',
       ],
     );
-    assert.equal(r.pkcs12?.friendlyName, 'pfx-leaf');
-    assert.equal(r.pkcs12?.privateKey?.text, 'EC P-256');
+    const p12 = defined(r.pkcs12, 'the PKCS#12 description');
+    assert.equal(p12.friendlyName, 'pfx-leaf');
+    assert.equal(p12.privateKey?.text, 'EC P-256');
     const text = renderInspectionText(r);
     assert.match(text, /Private key: EC P-256 \(matches the certificate; not shown\)/);
     const scalar = Buffer.from(

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { formatIpBytes, parseIpBytes } from '../../src/pki/ip-text.js';
+import { defined } from '../helpers/assert.js';
 
 const family = (text: string): number => {
   const b = parseIpBytes(text);
@@ -79,17 +80,27 @@ describe('IP text', () => {
 
   test('formats RFC 5952 text that parses back to the same bytes', () => {
     assert.equal(
-      formatIpBytes(parseIpBytes('2001:0db8:0000:0000:0001:0000:0000:0001')!),
+      formatIpBytes(
+        defined(
+          parseIpBytes('2001:0db8:0000:0000:0001:0000:0000:0001'),
+          "parseIpBytes('2001:0db8:0000:0000:0001:0000:000...",
+        ),
+      ),
       '2001:db8::1:0:0:1',
       'the first longest zero run is compressed (RFC 5952 §4.2.3)',
     );
     assert.equal(
-      formatIpBytes(parseIpBytes('2001:db8:0:1:1:1:1:1')!),
+      formatIpBytes(
+        defined(parseIpBytes('2001:db8:0:1:1:1:1:1'), "parseIpBytes('2001:db8:0:1:1:1:1:1')"),
+      ),
       '2001:db8:0:1:1:1:1:1',
       'a single zero group is not compressed (§4.2.2)',
     );
     // The gateway shows IPv4-mapped peers as the dotted quad itself (ip-match.ts), so the hex form here is never what a user reads for them.
-    assert.equal(formatIpBytes(parseIpBytes('::ffff:192.0.2.1')!), '::ffff:c000:201');
+    assert.equal(
+      formatIpBytes(defined(parseIpBytes('::ffff:192.0.2.1'), "parseIpBytes('::ffff:192.0.2.1')")),
+      '::ffff:c000:201',
+    );
     const bytes = fc.oneof(
       fc.uint8Array({ minLength: 4, maxLength: 4 }),
       fc
@@ -98,7 +109,10 @@ describe('IP text', () => {
     );
     fc.assert(
       fc.property(bytes, (b) =>
-        parseIpBytes(formatIpBytes(Buffer.from(b)))!.equals(Buffer.from(b)),
+        defined(
+          parseIpBytes(formatIpBytes(Buffer.from(b))),
+          'parseIpBytes(formatIpBytes(Buffer.from(b)))',
+        ).equals(Buffer.from(b)),
       ),
       { numRuns: 5_000, seed: 5952 },
     );

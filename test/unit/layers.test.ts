@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
+import { at, defined } from '../helpers/assert.js';
 
 const SRC = resolve(import.meta.dirname, '..', '..', 'src');
 
@@ -77,7 +78,8 @@ for (const file of files) {
 }
 
 /** `pki/der.ts` -> `pki`; `index.ts` -> `index.ts`. */
-const layerOf = (module: string): string => (module.includes('/') ? module.split('/')[0]! : module);
+const layerOf = (module: string): string =>
+  module.includes('/') ? at(module.split('/'), 0) : module;
 
 describe('layers: the import rules of the design', () => {
   test('the scanner sees the whole tree', () => {
@@ -128,16 +130,22 @@ describe('layers: the import rules of the design', () => {
       for (const w of next.get(v) ?? []) {
         if (!index.has(w)) {
           visit(w);
-          low.set(v, Math.min(low.get(v)!, low.get(w)!));
+          low.set(
+            v,
+            Math.min(defined(low.get(v), 'low.get(v)'), defined(low.get(w), 'low.get(w)')),
+          );
         } else if (onStack.has(w)) {
-          low.set(v, Math.min(low.get(v)!, index.get(w)!));
+          low.set(
+            v,
+            Math.min(defined(low.get(v), 'low.get(v)'), defined(index.get(w), 'index.get(w)')),
+          );
         }
       }
       if (low.get(v) === index.get(v)) {
         const component: string[] = [];
         let w: string;
         do {
-          w = stack.pop()!;
+          w = defined(stack.pop(), 'stack.pop()');
           onStack.delete(w);
           component.push(w);
         } while (w !== v);

@@ -24,6 +24,7 @@ import { parseSubject } from '../../src/pki/names.js';
 import { decodePemBlocks } from '../../src/pki/pem.js';
 import { BUILTIN_PROFILES, type ExtensionProfile } from '../../src/pki/profile.js';
 import { makeCa, makeLeaf, tempDir, type TestCa } from '../helpers/pki.js';
+import { at, defined } from '../helpers/assert.js';
 
 const DAY = 86_400_000;
 
@@ -97,7 +98,7 @@ describe('CA chain onboarding', () => {
   it('accepts a root, and a chain in any order, returning it issuing-CA first', () => {
     const single = validateCaChain(root.certPem, { source: 'ca.cert.pem' });
     assert.equal(single.certificates.length, 1);
-    assert.equal(single.certificates[0]!.selfSigned, true);
+    assert.equal(at(single.certificates, 0).selfSigned, true);
     assert.equal(single.subject, 'CN=Onb Root,O=Onb Root,ST=SP,C=BR');
     assert.deepEqual(single.warnings, []);
     for (const text of [inter.certPem + root.certPem, root.certPem + inter.certPem]) {
@@ -107,13 +108,13 @@ describe('CA chain onboarding', () => {
         ['CN=Onb Issuing', 'CN=Onb Root'],
       );
       assert.equal(v.fingerprints.length, 2);
-      assert.match(v.fingerprints[0]!, /^[0-9a-f]{64}$/);
+      assert.match(at(v.fingerprints, 0), /^[0-9a-f]{64}$/);
       assert.equal(decodePemBlocks(v.pem).length, 2);
-      assert.equal(v.certificates[0]!.key, 'EC P-256');
-      assert.equal(v.certificates[0]!.signatureAlgorithm, 'ecdsa-with-SHA256');
+      assert.equal(at(v.certificates, 0).key, 'EC P-256');
+      assert.equal(at(v.certificates, 0).signatureAlgorithm, 'ecdsa-with-SHA256');
     }
     // DER is accepted too.
-    const der = decodePemBlocks(root.certPem)[0]!.der;
+    const der = at(decodePemBlocks(root.certPem), 0).der;
     assert.equal(validateCaChain(der).certificates.length, 1);
   });
 
@@ -127,7 +128,7 @@ describe('CA chain onboarding', () => {
         )(e);
         assert.match((e as MtlsError).hint, /never private\/ca\.key\.pem/);
         assert.ok(
-          !(e as MtlsError).message.includes(root.keyPem.split('\n')[1]!),
+          !(e as MtlsError).message.includes(at(root.keyPem.split('\n'), 1)),
           'the key material is not echoed',
         );
         return true;
@@ -305,7 +306,7 @@ describe('CA chain onboarding', () => {
     const v = validateCaChain(soon.certPem, { source: 'soon.pem' });
     assert.equal(v.warnings.length, 1);
     assert.match(
-      v.warnings[0]!,
+      at(v.warnings, 0),
       /certificate #1 of 1 in soon\.pem \(CN=Onb Soon.*\) expires on .* \(in (9|10) days\)/,
     );
   });
@@ -346,7 +347,10 @@ describe('CA chain onboarding', () => {
         (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_NOT_FOUND',
       );
       assert.equal(
-        (await reg.loadTrust()).find((t) => t.institution.id === 'beta')!.chains.length,
+        defined(
+          (await reg.loadTrust()).find((t) => t.institution.id === 'beta'),
+          '(await reg.loadTrust()).find((t) => t.instituti...',
+        ).chains.length,
         0,
       );
     });
@@ -359,15 +363,15 @@ describe('CA chain onboarding', () => {
       });
       const r = await onboardCrls(reg, 'acme', crl.pem, { source: 'ca.crl.pem' });
       assert.equal(r.crls.length, 1);
-      assert.equal(r.validated[0]!.crlNumber, '5');
-      assert.equal(r.validated[0]!.revoked, 1);
-      assert.match(r.crls[0]!.pem, /-----BEGIN X509 CRL-----/);
+      assert.equal(at(r.validated, 0).crlNumber, '5');
+      assert.equal(at(r.validated, 0).revoked, 1);
+      assert.match(at(r.crls, 0).pem, /-----BEGIN X509 CRL-----/);
       assert.equal(r.unchanged, 0);
       // DER works; re-putting the same CRL stores nothing (no registry change); an older one is refused.
       const version = await reg.version();
       const again = await onboardCrls(reg, 'acme', crl.der);
       assert.equal(again.unchanged, 1);
-      assert.equal(again.crls[0]!.id, r.crls[0]!.id);
+      assert.equal(at(again.crls, 0).id, at(r.crls, 0).id);
       assert.equal(await reg.version(), version, 'a byte-identical CRL is not stored again');
       const older = await buildCrl({
         signer: { privateKey: root.privateKey, certificate: root.certificate },
@@ -420,9 +424,12 @@ describe('CA chain onboarding', () => {
         onboardCrls(reg, 'acme', root.certPem),
         rejected('not_a_crl', /not a CRL/),
       );
-      const stored = (await reg.loadTrust()).find((t) => t.institution.id === 'acme')!.crls;
+      const stored = defined(
+        (await reg.loadTrust()).find((t) => t.institution.id === 'acme'),
+        '(await reg.loadTrust()).find((t) => t.instituti...',
+      ).crls;
       assert.equal(stored.length, 1);
-      assert.equal(stored[0]!.pem, crl.pem);
+      assert.equal(at(stored, 0).pem, crl.pem);
     });
 
     it("refuses a re-issued copy of another institution's CA (same key, new certificate); the owner may re-issue its own", async () => {
@@ -444,7 +451,7 @@ describe('CA chain onboarding', () => {
           /certificate #1 in copy\.pem \(CN=Onb Root.*\) has the same public key \(SPKI SHA-256 [0-9a-f]{64}\) as a CA certificate registered to institution "acme"/,
         ),
       );
-      assert.equal((await reg.loadTrust('beta'))[0]!.chains.length, 0);
+      assert.equal(at(await reg.loadTrust('beta'), 0).chains.length, 0);
       const renewed = await onboardCaChain(reg, 'acme', copy, { source: 'renewed.pem' });
       assert.equal(renewed.chain.institutionId, 'acme');
     });
@@ -466,7 +473,7 @@ describe('CA chain onboarding', () => {
       // The new CA's first CRL (number 1) is not "older" than the old CA's number 5, and does not replace it.
       const newCrl = await crlOf(newCa, [], 1n);
       await onboardCrls(reg, 'rot', newCrl.pem, { source: 'new.crl.pem' });
-      let stored = (await reg.loadTrust('rot'))[0]!.crls;
+      let stored = at(await reg.loadTrust('rot'), 0).crls;
       assert.equal(stored.length, 2, 'each CA keeps its own CRL');
       assert.ok(
         stored.some((c) => c.pem === oldCrl.pem),
@@ -478,7 +485,7 @@ describe('CA chain onboarding', () => {
         (await crlOf(oldCa, ['0B', '0C'], 6n)).pem + (await crlOf(newCa, ['0D'], 2n)).pem;
       const r = await onboardCrls(reg, 'rot', both, { source: 'both.crl.pem' });
       assert.equal(r.crls.length, 2);
-      stored = (await reg.loadTrust('rot'))[0]!.crls;
+      stored = at(await reg.loadTrust('rot'), 0).crls;
       assert.deepEqual(stored.map((c) => c.id).sort(), r.crls.map((c) => c.id).sort());
       // Going back is still refused per CA, and two CRLs of one CA in one file are refused.
       await assert.rejects(
@@ -523,7 +530,7 @@ describe('CA chain onboarding', () => {
         ).pem,
       );
       assert.equal(
-        (await reg.loadTrust('legacy'))[0]!.crls.length,
+        at(await reg.loadTrust('legacy'), 0).crls.length,
         2,
         "the namesake's CRL does not replace it",
       );
@@ -552,7 +559,7 @@ describe('CA chain onboarding', () => {
           })
         ).pem,
       );
-      const crls = (await reg.loadTrust('legacy'))[0]!.crls;
+      const crls = at(await reg.loadTrust('legacy'), 0).crls;
       assert.equal(crls.length, 2, 'its own CA replaced it');
       assert.ok(crls.every((c) => c.issuerFingerprint !== null));
     });

@@ -10,6 +10,7 @@ import {
   readOpenSslConfig,
   type ParsedOpenSslConfig,
 } from '../../src/ca/openssl-cnf.js';
+import { defined } from '../helpers/assert.js';
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mtls-cnf-'));
@@ -56,9 +57,9 @@ test('sections, whitespace inside brackets, comments and the default section', (
   assert.equal(val(cfg, 'default', 'late'), 'yes');
   assert.equal(val(cfg, 'ca', 'default_ca'), 'CA_default');
   assert.equal(val(cfg, 'my  sect', 'a'), '1');
-  const e = cfg.get('ca', 'default_ca');
-  assert.equal(e?.file, '/cfg/openssl.cnf');
-  assert.equal(e?.line, 4);
+  const e = defined(cfg.get('ca', 'default_ca'), 'ca.default_ca');
+  assert.equal(e.file, '/cfg/openssl.cnf');
+  assert.equal(e.line, 4);
   // lookup falls back to the default section, get does not
   assert.equal(cfg.lookup('ca', 'g')?.value, 'global');
   assert.equal(cfg.get('ca', 'g'), undefined);
@@ -218,9 +219,9 @@ test('.include of a file and of a directory, relative to the including file', (t
     false,
   );
   assert.equal(val(cfg, 's', 'last'), '1');
-  const x = cfg.get('incsect', 'x');
-  assert.equal(x?.file, join(dir, 'sub', 'inc.cnf'));
-  assert.equal(x?.line, 3);
+  const x = defined(cfg.get('incsect', 'x'), 'incsect.x');
+  assert.equal(x.file, join(dir, 'sub', 'inc.cnf'));
+  assert.equal(x.line, 3);
   assert.deepEqual(cfg.files, [
     main,
     join(dir, 'sub', 'inc.cnf'),

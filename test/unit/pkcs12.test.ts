@@ -13,11 +13,15 @@ import {
 } from '../../src/pki/pkcs12/index.js';
 import { exportPrivateKeyPem } from '../../src/pki/keys.js';
 import { makePfxFixture, pkcs8, type PfxFixture } from '../helpers/pfx-fixtures.js';
+import { at, defined } from '../helpers/assert.js';
 
 const rejects =
   (code: ErrorCode) =>
   (e: unknown): boolean => {
-    assert.ok(isMtlsError(e, code), `expected ${code}, got ${String((e as Error)?.stack ?? e)}`);
+    assert.ok(
+      isMtlsError(e, code),
+      `expected ${code}, got ${e instanceof Error ? String(e.stack) : String(e)}`,
+    );
     return true;
   };
 
@@ -44,6 +48,9 @@ describe('PKCS#12 build and parse', () => {
   });
   after(() => fx.cleanup());
 
+  // Most tests are not about the work factor: 2048 iterations (the legacy
+  // default) instead of the modern 100,000 keeps each build and parse cheap.
+  // The default itself is checked by the test that builds without `iterations`.
   const build = (
     flavour: PfxFlavour,
     password = 'correct horse',
@@ -56,6 +63,7 @@ describe('PKCS#12 build and parse', () => {
       chain: [fx.rootCert.raw, fx.intermediateCert],
       password,
       flavour,
+      iterations: 2048,
       ...extra,
     });
 
@@ -73,11 +81,12 @@ describe('PKCS#12 build and parse', () => {
       assert.deepEqual(p.localKeyId, createHash('sha1').update(fx.leafCert.raw).digest());
       assert.equal(p.keyMatchesCertificate, true);
       assert.equal(p.keyCount, 1);
-      const leafEntry = p.certificates.find(
-        (c) => c.certificate.fingerprint256 === fx.leafCert.fingerprint256,
+      const leafEntry = defined(
+        p.certificates.find((c) => c.certificate.fingerprint256 === fx.leafCert.fingerprint256),
+        'the leaf entry',
       );
-      assert.equal(leafEntry?.friendlyName, 'ACME Client 01');
-      assert.deepEqual(leafEntry?.localKeyId, p.localKeyId);
+      assert.equal(leafEntry.friendlyName, 'ACME Client 01');
+      assert.deepEqual(leafEntry.localKeyId, p.localKeyId);
       // Chain certificates carry no attributes, as OpenSSL writes them.
       assert.ok(
         p.certificates
@@ -88,28 +97,43 @@ describe('PKCS#12 build and parse', () => {
   }
 
   it('modern uses PBES2 AES-256-CBC with PBKDF2-HMAC-SHA256 for key and certificates and a SHA-256 MAC', () => {
-    const a = parsePfx(build('modern'), 'correct horse').algorithms;
+    // The real default work factor: no `iterations` given.
+    const a = parsePfx(
+      buildPfx({ privateKey: fx.leafKey, certificate: fx.leafCert, password: 'correct horse' }),
+      'correct horse',
+    ).algorithms;
     assert.equal(a.flavour, 'modern');
     assert.equal(a.macAlgorithm, 'sha256');
     assert.equal(a.macIterations, 100_000);
     assert.equal(a.macSaltLength, 16);
     for (const e of [a.keyEncryption, a.certEncryption]) {
-      assert.equal(e?.scheme, 'pbes2');
-      assert.equal(e?.cipher, 'aes-256-cbc');
-      assert.equal(e?.kdf, 'PBKDF2-hmacWithSHA256');
-      assert.equal(e?.iterations, 100_000);
+      const enc = defined(e, 'an encryption description');
+      assert.equal(enc.scheme, 'pbes2');
+      assert.equal(enc.cipher, 'aes-256-cbc');
+      assert.equal(enc.kdf, 'PBKDF2-hmacWithSHA256');
+      assert.equal(enc.iterations, 100_000);
     }
   });
 
   it('legacy uses pbeWithSHAAnd3-KeyTripleDES-CBC for key and certificates and a SHA-1 MAC', () => {
-    const a = parsePfx(build('legacy'), 'correct horse').algorithms;
+    // The real legacy default work factor: no `iterations` given.
+    const a = parsePfx(
+      buildPfx({
+        privateKey: fx.leafKey,
+        certificate: fx.leafCert,
+        password: 'correct horse',
+        flavour: 'legacy',
+      }),
+      'correct horse',
+    ).algorithms;
     assert.equal(a.flavour, 'legacy-3des');
     assert.equal(a.macAlgorithm, 'sha1');
     assert.equal(a.macSaltLength, 8);
     assert.equal(a.macIterations, 2048);
     for (const e of [a.keyEncryption, a.certEncryption]) {
-      assert.equal(e?.algorithm, 'pbeWithSHAAnd3-KeyTripleDES-CBC');
-      assert.equal(e?.iterations, 2048);
+      const enc = defined(e, 'an encryption description');
+      assert.equal(enc.algorithm, 'pbeWithSHAAnd3-KeyTripleDES-CBC');
+      assert.equal(enc.iterations, 2048);
     }
   });
 
@@ -294,7 +318,7 @@ describe('PKCS#12 build and parse', () => {
     const l = parsePfx(legacy, 'new');
     assert.equal(l.algorithms.flavour, 'legacy-3des');
     assert.equal(l.friendlyName, 'kept name');
-    const modern = parsePfx(convertPfx(legacy, 'new'), 'new');
+    const modern = parsePfx(convertPfx(legacy, 'new', { iterations: 2048 }), 'new');
     assert.equal(modern.algorithms.flavour, 'modern');
     assert.deepEqual(pkcs8(modern.privateKey as never), pkcs8(fx.leafKey));
     assert.deepEqual(
@@ -325,12 +349,12 @@ describe('PKCS#12 build and parse', () => {
       d.certificates.map((c) => c.role),
       ['leaf', 'chain', 'chain'],
     );
-    const leaf = d.certificates[0];
-    assert.equal(leaf?.subject, 'C=BR, O=ACME Test, CN=ACME Client 01');
-    assert.equal(leaf?.issuer, 'C=BR, O=ACME Test, CN=ACME Test Issuing CA');
-    assert.equal(leaf?.serial, fx.leafCert.serialNumber.toUpperCase());
-    assert.equal(leaf?.sha256, fx.leafCert.fingerprint256);
-    assert.equal(leaf?.notAfter, new Date(fx.leafCert.validTo).toISOString());
+    const leaf = at(d.certificates, 0);
+    assert.equal(leaf.subject, 'C=BR, O=ACME Test, CN=ACME Client 01');
+    assert.equal(leaf.issuer, 'C=BR, O=ACME Test, CN=ACME Test Issuing CA');
+    assert.equal(leaf.serial, fx.leafCert.serialNumber.toUpperCase());
+    assert.equal(leaf.sha256, fx.leafCert.fingerprint256);
+    assert.equal(leaf.notAfter, new Date(fx.leafCert.validTo).toISOString());
     assert.ok(d.warnings.some((w) => /legacy flavour/.test(w)));
     const later = describePfx(parsePfx(build('modern'), 'correct horse'), {
       now: new Date(Date.now() + 400 * 86400_000),

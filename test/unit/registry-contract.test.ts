@@ -16,6 +16,7 @@ import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.j
 import type { AuditRecord, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
 import { pgAdmin, pgUrl } from '../helpers/postgres.js';
+import { at, defined } from '../helpers/assert.js';
 
 const fp = (c: TestCa): string =>
   new X509Certificate(Buffer.from(c.certificate.rawData)).fingerprint256
@@ -156,7 +157,9 @@ for (const backend of backends) {
         const chain = await reg.addCaChain('acme-bank', chainOf(caA));
         assert.deepEqual(chain.fingerprints, [fp(caA)]);
         const found = await reg.findChainByFingerprint(
-          fp(caA).toUpperCase().match(/../g)!.join(':'),
+          defined(fp(caA).toUpperCase().match(/../g), 'fp(caA).toUpperCase().match(/../g)').join(
+            ':',
+          ),
         );
         assert.equal(found?.id, chain.id);
         assert.equal(await reg.findChainByFingerprint('00'.repeat(32)), null);
@@ -262,7 +265,10 @@ for (const backend of backends) {
         );
 
         const trust = await reg.loadTrust();
-        const acme = trust.find((t) => t.institution.id === 'acme-bank')!;
+        const acme = defined(
+          trust.find((t) => t.institution.id === 'acme-bank'),
+          "trust.find((t) => t.institution.id === 'acme-ba...",
+        );
         assert.equal(acme.chains.length, 3);
         assert.deepEqual(
           acme.ips.map((i) => i.cidr),
@@ -271,7 +277,10 @@ for (const backend of backends) {
         assert.equal(acme.crls.length, 1);
         assert.equal(acme.rules.length, 2);
         assert.equal(
-          trust.find((t) => t.institution.id === 'beta')!.institution.status,
+          defined(
+            trust.find((t) => t.institution.id === 'beta'),
+            "trust.find((t) => t.institution.id === 'beta')",
+          ).institution.status,
           'suspended',
         );
 
@@ -329,7 +338,13 @@ for (const backend of backends) {
         );
         assert.equal(await reg.version(), v1, 'failed writes do not bump the version');
         const afterTrust = await reg.loadTrust();
-        assert.deepEqual(afterTrust.find((t) => t.institution.id === 'two')!.chains, []);
+        assert.deepEqual(
+          defined(
+            afterTrust.find((t) => t.institution.id === 'two'),
+            "afterTrust.find((t) => t.institution.id === 'two')",
+          ).chains,
+          [],
+        );
         assert.deepEqual(
           afterTrust.find((t) => t.institution.id === 'one'),
           before.find((t) => t.institution.id === 'one'),
@@ -353,7 +368,7 @@ for (const backend of backends) {
         assert.ok(await reg.getInstitution('ok'));
         assert.equal(got.length, 1, 'the other listeners still run');
         assert.equal(errors.length, 1);
-        assert.match(errors[0]!.message, /listener failed: listener bug/);
+        assert.match(at(errors, 0).message, /listener failed: listener bug/);
       } finally {
         await reg.close();
       }
@@ -424,7 +439,7 @@ for (const backend of backends) {
         assert.equal(await reg.version(), v, 'audit appends are not registry changes');
         const all = await reg.queryAudit({});
         assert.equal(all.length, 4);
-        assert.equal(all[all.length - 1]!.time, old);
+        assert.equal(at(all, all.length - 1).time, old);
         const since = new Date(Date.now() - 3600_000).toISOString();
         assert.equal((await reg.queryAudit({ since })).length, 3);
         const rejected = await reg.queryAudit({ since, outcome: 'rejected' });
@@ -436,10 +451,10 @@ for (const backend of backends) {
           ['unknown_ca'],
         );
         assert.equal(
-          (await reg.queryAudit({ reason: 'ip_not_registered' }))[0]!.ip,
+          at(await reg.queryAudit({ reason: 'ip_not_registered' }), 0).ip,
           '198.51.100.1',
         );
-        const req = (await reg.queryAudit({ institutionId: 'other' }))[0]!;
+        const req = at(await reg.queryAudit({ institutionId: 'other' }), 0);
         assert.equal(req.kind, 'request');
         assert.equal(req.status, 200);
         assert.equal(req.durationMs, 3.5);
@@ -641,17 +656,17 @@ for (const backend of backends) {
           error: 'MTLS_NETWORK: CRL download failed: ECONNREFUSED',
         });
         assert.equal(await reg.version(), v1, 'recording an outcome is not a registry change');
-        const [after] = await watcher.listCrlSources('acme');
-        assert.equal(after!.lastStatus, 'failed');
-        assert.equal(after!.lastFetchAt, '2030-01-01T01:00:00.000Z');
-        assert.match(after!.lastError!, /ECONNREFUSED/);
+        const after = at(await watcher.listCrlSources('acme'), 0);
+        assert.equal(after.lastStatus, 'failed');
+        assert.equal(after.lastFetchAt, '2030-01-01T01:00:00.000Z');
+        assert.match(defined(after.lastError, 'the last error'), /ECONNREFUSED/);
         assert.equal(
-          after!.lastGoodAt,
+          after.lastGoodAt,
           '2030-01-01T00:00:00.000Z',
           'the last good download is kept through a failure',
         );
-        assert.equal(after!.lastGoodSha256, 'ab'.repeat(32));
-        assert.equal(after!.lastGoodNextUpdate, '2030-01-07T00:00:00.000Z');
+        assert.equal(after.lastGoodSha256, 'ab'.repeat(32));
+        assert.equal(after.lastGoodNextUpdate, '2030-01-07T00:00:00.000Z');
         await reg.recordCrlFetch(9_999_999, { ok: false, at: '2030-01-01T01:00:00Z', error: 'x' });
 
         await assert.rejects(
@@ -689,7 +704,7 @@ for (const backend of backends) {
           reg.addIp('acme', '2001:db8::/47'),
           assertCode('MTLS_BAD_ARGUMENT', /wider than \/48/),
         );
-        assert.deepEqual((await reg.loadTrust('acme'))[0]!.ips, [], 'nothing stored');
+        assert.deepEqual(at(await reg.loadTrust('acme'), 0).ips, [], 'nothing stored');
         assert.equal((await reg.addIp('acme', '10.1.0.0/16')).cidr, '10.1.0.0/16');
         assert.equal((await reg.addIp('acme', '2001:db8::/48')).cidr, '2001:db8::/48');
         assert.equal(
@@ -715,7 +730,7 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
     await pgAdmin(async (c) => {
       assert.deepEqual(
         (await c.query('SELECT version FROM once.schema_version ORDER BY version')).rows.map(
-          (r) => r.version,
+          (r: { version: number }) => r.version,
         ),
         [1, 2, 3],
       );
@@ -743,7 +758,7 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
       await c.query(
         'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
       );
-      await c.query(MIGRATIONS[0]!.postgres);
+      await c.query(at(MIGRATIONS, 0).postgres);
       await c.query(`INSERT INTO schema_version VALUES (1, 'v1', 'x')`);
       await c.query(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`);
       await c.query(
@@ -752,9 +767,9 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
     }, pgUrl(PG_DB));
     const reg = await openPostgresRegistry(pgUrl(PG_DB), { schema: 'v1' });
     try {
-      const [old] = await reg.loadTrust('old');
+      const old = at(await reg.loadTrust('old'), 0);
       assert.deepEqual(
-        old!.crls.map((r) => [r.issuer, r.issuerFingerprint]),
+        old.crls.map((r) => [r.issuer, r.issuerFingerprint]),
         [['CN=Same', null]],
       );
       await reg.putCrl('old', {
@@ -764,7 +779,7 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
         thisUpdate: '2030-01-01T00:00:00Z',
         nextUpdate: null,
       });
-      assert.equal((await reg.loadTrust('old'))[0]!.crls.length, 2);
+      assert.equal(at(await reg.loadTrust('old'), 0).crls.length, 2);
     } finally {
       await reg.close();
     }

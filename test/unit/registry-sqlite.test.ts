@@ -22,6 +22,7 @@ import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/gateway/registry/mi
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord, RegistryChange } from '../../src/gateway/registry/types.js';
 import { tempDir } from '../helpers/pki.js';
+import { at } from '../helpers/assert.js';
 
 function assertCode(code: string, re?: RegExp) {
   return (e: unknown): boolean => {
@@ -156,7 +157,7 @@ describe('SQLite registry', () => {
 
   it("refuses a registry written by a newer schema, and another application's database", async () => {
     const newer = join(dir, 'newer.db');
-    (await openSqliteRegistry(newer)).close();
+    await (await openSqliteRegistry(newer)).close();
     const db = new Database(newer);
     db.prepare(
       `INSERT INTO schema_version (version, description, applied_at) VALUES (99, 'future', 'x')`,
@@ -239,7 +240,7 @@ describe('SQLite registry', () => {
     db.exec(
       'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
     );
-    db.exec(MIGRATIONS[0]!.sqlite);
+    db.exec(at(MIGRATIONS, 0).sqlite);
     db.prepare(`INSERT INTO schema_version VALUES (1, 'v1', 'x')`).run();
     db.prepare(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`).run();
     db.prepare(
@@ -248,13 +249,13 @@ describe('SQLite registry', () => {
     db.close();
     const reg = await openSqliteRegistry(path);
     try {
-      const [old] = await reg.loadTrust('old');
+      const old = at(await reg.loadTrust('old'), 0);
       assert.deepEqual(
-        old!.crls.map((c) => [c.id, c.issuer, c.issuerFingerprint]),
+        old.crls.map((c) => [c.id, c.issuer, c.issuerFingerprint]),
         [[7, 'CN=Same', null]],
       );
       const next = await reg.putCrl('old', {
-        pem: old!.crls[0]!.pem,
+        pem: at(old.crls, 0).pem,
         issuer: 'CN=Same',
         issuerFingerprint: 'cd'.repeat(32),
         thisUpdate: '2030-01-01T00:00:00Z',
@@ -262,12 +263,12 @@ describe('SQLite registry', () => {
       });
       assert.ok(next.id > 7, 'AUTOINCREMENT continues after the copied ids');
       assert.equal(
-        (await reg.loadTrust('old'))[0]!.crls.length,
+        at(await reg.loadTrust('old'), 0).crls.length,
         2,
         'the same issuer name from another CA no longer collides',
       );
       const replaced = await reg.putCrl('old', {
-        pem: old!.crls[0]!.pem,
+        pem: at(old.crls, 0).pem,
         issuer: 'CN=Same',
         issuerFingerprint: 'ef'.repeat(32),
         thisUpdate: '2030-01-01T00:00:00Z',
@@ -275,7 +276,7 @@ describe('SQLite registry', () => {
         replaces: 7,
       });
       assert.deepEqual(
-        (await reg.loadTrust('old'))[0]!.crls.map((c) => c.id),
+        at(await reg.loadTrust('old'), 0).crls.map((c) => c.id),
         [next.id, replaced.id],
         'the legacy row it replaces is gone',
       );

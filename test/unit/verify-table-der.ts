@@ -69,8 +69,9 @@ export function keyPool(): (type?: TableKeyType) => TableKey {
     rsa.set(type, list);
     // A handful of distinct RSA keys is enough: every case gets its own EC keys.
     const i = rsaNext++ % 4;
-    if (!list[i]) list[i] = newKey(type);
-    return list[i] as TableKey;
+    const key = list[i] ?? newKey(type);
+    list[i] = key;
+    return key;
   };
 }
 
@@ -85,7 +86,7 @@ const ATTR_OIDS: Readonly<Record<string, string>> = {
 };
 
 /** A Name from `[type, value]` pairs, one RDN each; `[]` is the empty name. */
-export function dn(...attrs: [keyof typeof ATTR_OIDS | string, string][]): Buffer {
+export function dn(...attrs: [string, string][]): Buffer {
   return derSequence(
     ...attrs.map(([type, value]) => {
       const oid = ATTR_OIDS[type] ?? type;
