@@ -169,9 +169,7 @@ export async function issueClientCertificate(
     // The certificate is in the database but its key never reached the disk:
     // revoke it, so no valid certificate exists whose key is lost, and say so.
     const cause =
-      e instanceof MtlsError
-        ? e
-        : new MtlsError('MTLS_FILE_WRITE', errorMessage(e), { cause: e });
+      e instanceof MtlsError ? e : new MtlsError('MTLS_FILE_WRITE', errorMessage(e), { cause: e });
     const revoked = await revokeCertificate({
       ca,
       serial: signed.serial,

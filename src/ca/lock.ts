@@ -46,11 +46,10 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
     return true;
   } catch (e) {
     if (errorCode(e) === 'EEXIST') return false;
-    throw new MtlsError(
-      'MTLS_FILE_WRITE',
-      `cannot create lock ${path}: ${errorCode(e)}`,
-      { subject: path, cause: e },
-    );
+    throw new MtlsError('MTLS_FILE_WRITE', `cannot create lock ${path}: ${errorCode(e)}`, {
+      subject: path,
+      cause: e,
+    });
   }
 }
 

@@ -26,7 +26,7 @@ interface LimboCase {
 const suite = JSON.parse(
   readFileSync(new URL('../fixtures/x509-limbo/x509-limbo.json', import.meta.url), 'utf8'),
 ) as { testcases: LimboCase[] };
-const der = (pem: string): Buffer => derBlocksOf(pem, ['CERTIFICATE'])[0] as Buffer;
+const der = (pem: string): Buffer => derBlocksOf(pem, ['CERTIFICATE'])[0];
 
 function run(c: LimboCase): { ok: boolean; reason?: string } {
   const r = verifyCertificate({
@@ -39,7 +39,7 @@ function run(c: LimboCase): { ok: boolean; reason?: string } {
     ...(c.max_chain_depth !== null ? { maxDepth: c.max_chain_depth } : {}),
     // limbo's model: every trusted certificate is a trust anchor, self-signed or not.
     partialChain: true,
-    crls: c.crls.map((p) => derBlocksOf(p, ['X509 CRL'])[0] as Buffer),
+    crls: c.crls.map((p) => derBlocksOf(p, ['X509 CRL'])[0]),
   });
   return r.ok ? { ok: true } : { ok: false, reason: `${r.reason}: ${r.detail}` };
 }
