@@ -259,7 +259,8 @@ describe('connection state over time (no registry change)', () => {
   test('fail_closed: the first request after the CRL passes nextUpdate is refused with crl_expired, as a new connection would be', async () => {
     const start = Date.now();
     const nextUpdate = Math.floor(start / 1000) * 1000 + 60_000; // CRL times have whole seconds
-    const ca = await makeCa(dir, { name: 'Clock Root A' });
+    // Back-dated like the leaf: a CA stamped "now" may start a second after `start` on a slow machine.
+    const ca = await makeCa(dir, { name: 'Clock Root A', notBefore: new Date(start - 3_600_000) });
     const leaf = await makeLeaf(dir, ca, { cn: 'clock-a', notBefore: new Date(start - 3_600_000) });
     const crl = await emptyCrl(ca, start, nextUpdate);
     const c = await clockedConnection(ca, leaf.certPem, crl, { crlStale: 'fail_closed' }, start);
@@ -297,7 +298,8 @@ describe('connection state over time (no registry change)', () => {
   test('fail_open_with_alarm: the connection stays accepted, with reason crl_expired', async () => {
     const start = Date.now();
     const nextUpdate = Math.floor(start / 1000) * 1000 + 60_000; // CRL times have whole seconds
-    const ca = await makeCa(dir, { name: 'Clock Root B' });
+    // Back-dated like the leaf: a CA stamped "now" may start a second after `start` on a slow machine.
+    const ca = await makeCa(dir, { name: 'Clock Root B', notBefore: new Date(start - 3_600_000) });
     const leaf = await makeLeaf(dir, ca, { cn: 'clock-b', notBefore: new Date(start - 3_600_000) });
     const c = await clockedConnection(
       ca,

@@ -136,8 +136,8 @@ describe('verifyCertificate agrees with openssl verify', () => {
     assert.deepEqual(
       r.path.map((p) => [p.depth, p.subject, p.trusted]),
       [
-        [0, 'C = BR, ST = SP, O = Test, CN = good', false],
-        [1, 'C = BR, ST = SP, O = Verify Root, CN = Verify Root', true],
+        [0, 'C=BR, ST=SP, O=Test, CN=good', false],
+        [1, 'C=BR, ST=SP, O=Verify Root, CN=Verify Root', true],
       ],
     );
     assert.deepEqual(r.warnings, []);
