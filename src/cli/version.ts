@@ -3,10 +3,12 @@
  * OpenSSL versions it runs on (the TLS and crypto behaviour depends on both).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../io/package-root.js';
 
-/** The `version` field of the package.json next to dist/ (or src/ under tests). */
+/** The `version` field of mtlskit's package.json. */
 export function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  const text = readFileSync(join(packageRoot(), 'package.json'), 'utf8');
   const parsed: unknown = JSON.parse(text);
   if (typeof parsed === 'object' && parsed !== null && 'version' in parsed) {
     const { version } = parsed;

@@ -1,5 +1,5 @@
 /**
- * Runs the built CLI (dist/cli/main.js) as a real process.
+ * Runs the built CLI (dist/bin/mtls.js) as a real process.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -31,7 +31,7 @@ import { Teardown } from '../helpers/teardown.js';
 import { at } from '../helpers/assert.js';
 
 const exec = promisify(execFile);
-const CLI = resolve('dist/cli/main.js');
+const CLI = resolve('dist/bin/mtls.js');
 const TOKEN = 'a3f9c2e41b7d8e6f0a1b2c3d4e5f6a7b';
 
 interface CliResult {

@@ -15,7 +15,7 @@ import { parseSubject } from '../../src/pki/names.js';
 import { makeCa, makeLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
 import { at } from '../helpers/assert.js';
 
-const CLI = resolve('dist/cli/main.js');
+const CLI = resolve('dist/bin/mtls.js');
 
 function mtls(
   args: string[],

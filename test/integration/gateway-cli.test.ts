@@ -27,7 +27,7 @@ import {
 import { Teardown } from '../helpers/teardown.js';
 import { errorCode } from '../helpers/assert.js';
 
-const CLI = 'dist/cli/main.js';
+const CLI = 'dist/bin/mtls.js';
 const { dir, cleanup } = tempDir('mtlskit-gw-cli-');
 const teardown = new Teardown();
 teardown.defer(cleanup);

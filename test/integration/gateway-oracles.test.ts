@@ -238,10 +238,10 @@ describe('gateway against curl, openssl and mtls request', () => {
 
   test(
     'mtls request makes a good call',
-    { skip: !existsSync('dist/cli/main.js') && 'build first (npm run build)' },
+    { skip: !existsSync('dist/bin/mtls.js') && 'build first (npm run build)' },
     async () => {
       const r = await run(process.execPath, [
-        'dist/cli/main.js',
+        'dist/bin/mtls.js',
         'request',
         `https://localhost:${gw.port}/via-mtls-request`,
         '--cert',

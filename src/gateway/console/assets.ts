@@ -3,10 +3,9 @@
  * them into `dist/gateway/console/assets`). Only the files named here are
  * served; nothing is fetched from elsewhere at run time.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../io/package-root.js';
 import { MtlsError } from '../../errors/index.js';
 
 /** The served files and their content types. */
@@ -17,15 +16,12 @@ export const CONSOLE_ASSETS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Where the built assets are: next to this module in the package
- * (`dist/gateway/console/assets`), or, when this module runs from `src`
- * (tests through tsx), in the package's `dist` after `npm run build`.
+ * Where the built assets are: `dist/gateway/console/assets` in the package,
+ * whether this module runs from `src` (tests through tsx), from `dist`, or
+ * from the bundled `mtls` command.
  */
 export function defaultAssetsDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const beside = join(here, 'assets');
-  if (existsSync(join(beside, 'index.html'))) return beside;
-  return join(here, '..', '..', '..', 'dist', 'gateway', 'console', 'assets');
+  return join(packageRoot(), 'dist', 'gateway', 'console', 'assets');
 }
 
 /** One loaded asset. */
