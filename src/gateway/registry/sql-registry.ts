@@ -249,6 +249,8 @@ export class SqlRegistry implements Registry {
   /** The change feed failed: the next good tick tells listeners to reload everything. */
   private feedBroken = false;
   private polling = false;
+  /** Ticks of the change feed so far (a tick during a read asks for one more read). */
+  private ticks = 0;
 
   constructor(
     protected readonly driver: SqlDriver,
@@ -397,18 +399,41 @@ export class SqlRegistry implements Registry {
     }
   }
 
-  /** One tick of the change feed: reads the counter and reports what moved. */
+  /**
+   * One tick of the change feed: reads the counter and reports what moved.
+   * Ticks during a read fold into one more read after it. Dropping them would
+   * lose a change: PostgreSQL's NOTIFY can arrive while the read started by
+   * the previous tick (or by the LISTEN catch-up) still sees the old version,
+   * and no further tick comes until the next write.
+   */
   private async poll(): Promise<void> {
+    this.ticks++;
     if (this.polling || !this.opened) return;
     this.polling = true;
+    try {
+      let seen: number;
+      do {
+        seen = this.ticks;
+        await this.pollOnce();
+      } while (this.ticks !== seen && this.isOpen());
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Whether the registry is open now (a method, so that it is read again after an await). */
+  private isOpen(): boolean {
+    return this.opened;
+  }
+
+  private async pollOnce(): Promise<void> {
     try {
       const [row] = await this.rows(
         'poll for registry changes (retrying)',
         'SELECT version, last_institution_id FROM registry_state WHERE id = 1',
       );
-      // close() may have run during the await (the type narrowing cannot know).
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
-      if (!this.opened) return;
+      // close() may have run during the await.
+      if (!this.isOpen()) return;
       const version = Number(row?.version);
       if (this.feedBroken || this.epoch !== this.driver.epoch) {
         // After an outage, or once the store at the configured location was
@@ -422,11 +447,8 @@ export class SqlRegistry implements Registry {
       this.observe(version, optStr(row?.last_institution_id));
     } catch (e) {
       // close() may have run during the await: a closed registry reports nothing.
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
-      if (this.opened)
+      if (this.isOpen())
         this.feedFailed(this.driver.mapError(e, 'poll for registry changes (retrying)'));
-    } finally {
-      this.polling = false;
     }
   }
 
