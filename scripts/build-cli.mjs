@@ -31,11 +31,15 @@ await build({
   platform: 'node',
   target: 'node20',
   chunkNames: 'chunk-[hash]',
-  external: ['better-sqlite3', 'pg', 'pg-native'],
+  external: ['better-sqlite3', 'pg', 'pg-native', 'reflect-metadata'],
   // CommonJS packages inside an ESM bundle call require() for Node built-ins
-  // and the external modules; ESM has no require of its own.
+  // and the external modules; ESM has no require of its own. Every chunk also
+  // installs the Reflect metadata polyfill before its own code runs:
+  // @peculiar/x509 (through tsyringe) demands it when it loads, and esbuild's
+  // code splitting does not promise that the chunk holding an entry's
+  // `import 'reflect-metadata'` evaluates before the chunk holding x509.
   banner: {
-    js: "import { createRequire as __mtlsCreateRequire } from 'node:module'; const require = __mtlsCreateRequire(import.meta.url);",
+    js: "import { createRequire as __mtlsCreateRequire } from 'node:module'; const require = __mtlsCreateRequire(import.meta.url); require('reflect-metadata');",
   },
   legalComments: 'eof',
   logLevel: 'warning',

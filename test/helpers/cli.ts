@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
 /** Path of the built CLI entry point. */
-export const CLI = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'cli', 'main.js');
+export const CLI = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'bin', 'mtls.js');
 
 /** Result of a CLI run. */
 export interface CliResult {

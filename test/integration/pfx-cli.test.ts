@@ -18,7 +18,7 @@ import {
 import { at } from '../helpers/assert.js';
 import { jsonError } from '../helpers/cli.js';
 
-const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
+const CLI = join(process.cwd(), 'dist', 'bin', 'mtls.js');
 const PASSWORD = 'cli-pfx-password-42';
 
 interface Run {
