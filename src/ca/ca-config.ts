@@ -20,7 +20,7 @@ import {
 } from './openssl-cnf.js';
 import type { PolicyRule } from './policy.js';
 import { looksLikeExtensionSection, parseExtensionSection } from './x509v3-config.js';
-import { errorCode, errorMessage } from '../errors/mtls-error.js';
+import { systemErrorText } from '../errors/mtls-error.js';
 
 /** `default_days` when the CA section has none (the guide's value; `openssl ca` itself would demand `-days`). */
 export const DEFAULT_CA_DAYS = 375;
@@ -307,11 +307,10 @@ function readAttrFile(
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new MtlsError(
-      'MTLS_FILE_READ',
-      `cannot read ${path}: ${errorCode(e) ?? errorMessage(e)}`,
-      { subject: path, cause: e },
-    );
+    throw new MtlsError('MTLS_FILE_READ', `cannot read ${path}: ${systemErrorText(e)}`, {
+      subject: path,
+      cause: e,
+    });
   }
   const attr = parseOpenSslConfig(text, { path, env });
   const e = attr.get('default', 'unique_subject');

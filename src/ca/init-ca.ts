@@ -18,7 +18,7 @@ import { caChainPath } from './ca-chain.js';
 import { withCrlDistributionPoint } from './crl-distribution.js';
 import { caLayout, type CaLayout } from './layout.js';
 import { renderOpenSslCnf } from './render-cnf.js';
-import { errorCode, errorMessage } from '../errors/mtls-error.js';
+import { errorCode, systemErrorText } from '../errors/mtls-error.js';
 
 /** Inputs for {@link initCa}. */
 export interface InitCaOptions {
@@ -156,7 +156,7 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     if (e instanceof MtlsError) throw e;
     throw new MtlsError(
       'MTLS_FILE_WRITE',
-      `cannot create the CA in ${dir}: ${errorCode(e) ?? errorMessage(e)}`,
+      `cannot create the CA in ${dir}: ${systemErrorText(e)}`,
       { subject: dir, cause: e },
     );
   }
@@ -192,9 +192,21 @@ export async function assertEmptyOrMissing(dir: string): Promise<void> {
       }
       return;
     }
-    if (code === 'ENOTDIR')
-      throw new MtlsError('MTLS_FILE_EXISTS', `${dir} exists and is a file`, { subject: dir });
-    throw new MtlsError('MTLS_FILE_READ', `cannot read ${dir}: ${code}`, {
+    if (code === 'ENOTDIR') {
+      // readdir says ENOTDIR both for a file at `dir` and for a file on the way to it.
+      const isFile = await fs.stat(dir).then(
+        (st) => st.isFile(),
+        () => false,
+      );
+      throw new MtlsError(
+        isFile ? 'MTLS_FILE_EXISTS' : 'MTLS_FILE_WRITE',
+        isFile
+          ? `${dir} exists and is a file`
+          : `cannot create the CA in ${dir}: ${systemErrorText(e)}`,
+        { subject: dir, hint: 'Choose a path whose parent is a directory.' },
+      );
+    }
+    throw new MtlsError('MTLS_FILE_READ', `cannot read ${dir}: ${systemErrorText(e)}`, {
       subject: dir,
       cause: e,
     });

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import { hostname } from 'node:os';
 import { MtlsError } from '../errors/index.js';
-import { errorCode } from '../errors/mtls-error.js';
+import { errorCode, systemErrorText } from '../errors/mtls-error.js';
 
 /** Options for {@link withCaLock}. */
 export interface CaLockOptions {
@@ -46,7 +46,7 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
     return true;
   } catch (e) {
     if (errorCode(e) === 'EEXIST') return false;
-    throw new MtlsError('MTLS_FILE_WRITE', `cannot create lock ${path}: ${errorCode(e)}`, {
+    throw new MtlsError('MTLS_FILE_WRITE', `cannot create lock ${path}: ${systemErrorText(e)}`, {
       subject: path,
       cause: e,
     });

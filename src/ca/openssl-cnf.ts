@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { MtlsError } from '../errors/index.js';
-import { errorCode, errorMessage } from '../errors/mtls-error.js';
+import { errorCode, systemErrorText } from '../errors/mtls-error.js';
 
 /** One `key = value` of a section, after quote, escape and variable processing. */
 export interface ConfigEntry {
@@ -469,7 +469,7 @@ function readInto(
   } catch (e) {
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `${from.file}:${from.line}: cannot read included file ${path}: ${errorCode(e) ?? errorMessage(e)}`,
+      `${from.file}:${from.line}: cannot read included file ${path}: ${systemErrorText(e)}`,
       {
         subject: path,
         cause: e,
@@ -601,7 +601,7 @@ export function readOpenSslConfig(
       });
     throw new MtlsError(
       'MTLS_FILE_READ',
-      `cannot read configuration file ${path}: ${code ?? errorMessage(e)}`,
+      `cannot read configuration file ${path}: ${systemErrorText(e)}`,
       { subject: path, cause: e },
     );
   }

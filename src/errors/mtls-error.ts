@@ -89,3 +89,49 @@ export function errorCode(e: unknown): string | undefined {
   if (typeof e !== 'object' || e === null || !('code' in e)) return undefined;
   return typeof e.code === 'string' ? e.code : undefined;
 }
+
+/**
+ * System errors in words, for messages people read: what strerror(3) says on
+ * Linux, lower-cased. The errno name stays beside the words (in parentheses)
+ * because it is what people search for.
+ */
+const SYSTEM_ERROR_WORDS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EEXIST: 'it already exists',
+  ENOTEMPTY: 'the directory is not empty',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'the file system is read-only',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files on the system',
+  EBUSY: 'the file or device is busy',
+  ENAMETOOLONG: 'the file name is too long',
+  ELOOP: 'too many levels of symbolic links',
+  EIO: 'input/output error',
+  EXDEV: 'the rename crosses file systems',
+  ETXTBSY: 'the file is a running program',
+  EAGAIN: 'resource temporarily unavailable',
+  EADDRINUSE: 'the address is already in use',
+  EADDRNOTAVAIL: 'the address is not on this machine',
+  ECONNREFUSED: 'the connection was refused',
+  ECONNRESET: 'the connection was reset by the peer',
+  ETIMEDOUT: 'the operation timed out',
+  EPIPE: 'the other end closed the pipe',
+  ENOTFOUND: 'the host name does not resolve',
+};
+
+/**
+ * A thrown value's cause in words: `permission denied (EACCES)` for a system
+ * error with a known errno name, the bare name for an unknown one, and the
+ * error's message otherwise.
+ */
+export function systemErrorText(e: unknown): string {
+  const code = errorCode(e);
+  if (code === undefined) return errorMessage(e);
+  const words = SYSTEM_ERROR_WORDS[code];
+  return words === undefined ? code : `${words} (${code})`;
+}

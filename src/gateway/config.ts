@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MtlsError } from '../errors/index.js';
+import { errorCode, errorMessage, systemErrorText } from '../errors/mtls-error.js';
 import { DEFAULT_IDENTITY_HEADERS } from './identity-headers.js';
 import { parseCidr } from './registry/cidr.js';
 
@@ -432,7 +433,7 @@ const listenString = z.union([z.string(), z.number().int()]).transform((v, ctx) 
   try {
     return parseListenAddress(String(v));
   } catch (e) {
-    ctx.addIssue({ code: 'custom', message: messageOf(e) });
+    ctx.addIssue({ code: 'custom', message: errorMessage(e) });
     return z.NEVER;
   }
 });
@@ -605,7 +606,7 @@ const schema = z.strictObject({
           // The registry's parser: canonical text, host bits refused, /0 refused.
           out.push(parseCidr(item, 'trustedProxies entry').text);
         } catch (e) {
-          ctx.addIssue({ code: 'custom', message: messageOf(e) });
+          ctx.addIssue({ code: 'custom', message: errorMessage(e) });
           return z.NEVER;
         }
       }
@@ -751,12 +752,6 @@ function parentOf(
   return { obj: cur, last };
 }
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
-/** The errno code (`ENOENT`) of a failed fs call. */
-const errnoCode = (e: unknown): string | undefined =>
-  e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -835,7 +830,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
     try {
       text = readFileSync(options.file, 'utf8');
     } catch (e) {
-      const code = errnoCode(e);
+      const code = errorCode(e);
       if (code === 'ENOENT')
         throw new MtlsError(
           'MTLS_FILE_NOT_FOUND',
@@ -844,7 +839,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
         );
       throw new MtlsError(
         'MTLS_FILE_READ',
-        `cannot read configuration file ${options.file}: ${code ?? messageOf(e)}`,
+        `cannot read configuration file ${options.file}: ${systemErrorText(e)}`,
         { subject: options.file },
       );
     }
@@ -854,7 +849,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
     } catch (e) {
       throw new MtlsError(
         'MTLS_CONFIG_INVALID',
-        `${options.file} is not valid YAML: ${messageOf(e).split('\n')[0] ?? ''}`,
+        `${options.file} is not valid YAML: ${errorMessage(e).split('\n')[0] ?? ''}`,
         {
           subject: options.file,
           hint: 'Fix the YAML syntax at the line shown (indentation with spaces, `key: value`).',

@@ -3,7 +3,7 @@
  * binds one (the gateway, the primary of workers).
  */
 import { MtlsError } from '../errors/index.js';
-import { errorCode, errorMessage } from '../errors/mtls-error.js';
+import { errorCode, systemErrorText } from '../errors/mtls-error.js';
 
 /**
  * Turns a listen error into MTLS_NETWORK naming the cause (a taken port is
@@ -16,7 +16,7 @@ export function listenFailure(e: unknown, subject: string, hint: string): MtlsEr
   const code = errorCode(e);
   return new MtlsError(
     'MTLS_NETWORK',
-    `cannot listen: ${code ?? errorMessage(e)}${code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`,
+    `cannot listen: ${systemErrorText(e)}${code === 'EADDRINUSE' ? ' (the port is taken)' : ''}`,
     { subject, cause: e, hint },
   );
 }

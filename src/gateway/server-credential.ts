@@ -10,7 +10,7 @@ import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
 import { assertKeyStrength, isEncryptedPrivateKey } from '../pki/keys.js';
 import { loadClientCredentials, type ClientCredentials } from '../tls/credentials.js';
-import { errorCode, errorMessage } from '../errors/mtls-error.js';
+import { errorCode, errorMessage, systemErrorText } from '../errors/mtls-error.js';
 
 /** Environment variable holding the PEM key passphrase when no file is given. */
 export const KEY_PASSPHRASE_ENV = 'MTLS_GATEWAY_KEY_PASSPHRASE';
@@ -54,11 +54,9 @@ async function mustExist(path: string, what: string): Promise<void> {
     const code = errorCode(e);
     if (code === 'ENOENT')
       throw new MtlsError('MTLS_FILE_NOT_FOUND', `${what} not found: ${path}`, { subject: path });
-    throw new MtlsError(
-      'MTLS_FILE_READ',
-      `cannot read ${what} ${path}: ${code ?? errorMessage(e)}`,
-      { subject: path },
-    );
+    throw new MtlsError('MTLS_FILE_READ', `cannot read ${what} ${path}: ${systemErrorText(e)}`, {
+      subject: path,
+    });
   }
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MtlsError } from '../errors/index.js';
-import { errorCode, errorMessage } from '../errors/mtls-error.js';
+import { errorCode, systemErrorText } from '../errors/mtls-error.js';
 
 /** Options for {@link writeFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -71,7 +71,7 @@ function writeError(path: string, e: unknown): MtlsError {
       { subject: path },
     );
   }
-  return new MtlsError('MTLS_FILE_WRITE', `cannot write ${path}: ${code ?? errorMessage(e)}`, {
+  return new MtlsError('MTLS_FILE_WRITE', `cannot write ${path}: ${systemErrorText(e)}`, {
     subject: path,
     cause: e,
   });
@@ -119,11 +119,10 @@ export async function readFileChecked(path: string, what = 'file'): Promise<Buff
         subject: path,
       });
     }
-    throw new MtlsError(
-      'MTLS_FILE_READ',
-      `cannot read ${what} ${path}: ${code ?? errorMessage(e)}`,
-      { subject: path, cause: e },
-    );
+    throw new MtlsError('MTLS_FILE_READ', `cannot read ${what} ${path}: ${systemErrorText(e)}`, {
+      subject: path,
+      cause: e,
+    });
   }
 }
 

@@ -7,7 +7,7 @@
 import { promises as fs, constants as fsc } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { MtlsError } from '../errors/index.js';
-import { errorCode, errorMessage } from '../errors/mtls-error.js';
+import { errorCode, systemErrorText } from '../errors/mtls-error.js';
 
 /**
  * Checks that `dir` is a writable directory, or can be created: its nearest
@@ -57,7 +57,7 @@ export async function makeOutDir(dir: string): Promise<void> {
   } catch (e) {
     throw new MtlsError(
       'MTLS_FILE_WRITE',
-      `cannot create --out-dir ${dir}: ${errorCode(e) ?? errorMessage(e)}`,
+      `cannot create --out-dir ${dir}: ${systemErrorText(e)}`,
       { subject: dir, cause: e },
     );
   }

@@ -288,3 +288,30 @@ test('gateway institution remove without a terminal needs --yes', async () => {
   ]);
   assert.equal(removed.code, 0, removed.stderr);
 });
+
+test('system errors are said in words, with the errno name beside them', async () => {
+  const file = join(dir, 'plain-file');
+  writeFileSync(file, 'not a directory\n');
+  // A path through a regular file fails the same way for root, unlike a mode-000 file.
+  const show = await runCli(['cert', 'show', join(file, 'cert.pem')]);
+  assert.equal(show.code, 5, show.stderr);
+  assert.match(
+    show.stderr,
+    /^error\[MTLS_FILE_READ\]: cannot read input file .*plain-file\/cert\.pem: a part of the path is not a directory \(ENOTDIR\)$/m,
+  );
+  const init = await runCli([
+    'ca',
+    'init',
+    join(file, 'ca'),
+    '--subject',
+    '/CN=x',
+    '--no-passphrase',
+    '--insecure',
+  ]);
+  assert.equal(init.code, 5, init.stderr);
+  assert.match(
+    init.stderr,
+    /^error\[MTLS_FILE_WRITE\]: cannot create the CA in .*plain-file\/ca: a part of the path is not a directory \(ENOTDIR\)$/m,
+  );
+  assert.doesNotMatch(`${show.stderr}${init.stderr}`, /: E[A-Z]+$/m, 'never a bare errno name');
+});

@@ -21,6 +21,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import { TLSSocket, type PeerCertificate } from 'node:tls';
 import { ERROR_CODES, MtlsError, toMtlsError } from '../../errors/index.js';
+import { systemErrorText } from '../../errors/mtls-error.js';
 import { readFileChecked } from '../../io/index.js';
 import type { Registry } from '../registry/types.js';
 import { dispatch, fail, HttpError, readBody } from './dispatch.js';
@@ -247,7 +248,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
       reject(
         new MtlsError(
           'MTLS_CONFIG_INVALID',
-          `the admin API cannot listen on ${host}:${port}: ${e.code ?? e.message}`,
+          `the admin API cannot listen on ${host}:${port}: ${systemErrorText(e)}`,
           {
             subject: 'admin.port',
             cause: e,
