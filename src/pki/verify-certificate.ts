@@ -56,7 +56,7 @@ export interface VerifiedCertificate {
   fingerprintSha256: string;
   notBefore: string;
   notAfter: string;
-  /** True when it came from the trusted set (`--ca`). */
+  /** True when it came from the trusted set (`--ca-file` in the CLI). */
   trusted: boolean;
 }
 
@@ -79,7 +79,7 @@ export interface VerifyWarning {
 export interface VerifyCertificateOptions {
   /** The end-entity certificate to check (parsed, or DER). */
   certificate: x509.X509Certificate | Uint8Array;
-  /** Trusted certificates (`--ca`): the trust anchors, and any intermediates the caller trusts. */
+  /** Trusted certificates (`--ca-file` in the CLI): the trust anchors, and any intermediates the caller trusts. */
   chain: (x509.X509Certificate | Uint8Array)[];
   /** Untrusted intermediates (`--untrusted`), used only to build the path. Default none. */
   untrusted?: (x509.X509Certificate | Uint8Array)[];
@@ -241,7 +241,7 @@ class Verifier {
             'untrusted_root',
             path,
             path.length - 1,
-            `the path ends at the self-signed "${nameText(top.cert.subject)}", which is not among the trusted (--ca) certificates`,
+            `the path ends at the self-signed "${nameText(top.cert.subject)}", which is not among the trusted certificates`,
           ),
         ]);
         return undefined;
@@ -278,7 +278,7 @@ class Verifier {
           'issuer_not_found',
           path,
           path.length - 1,
-          `no certificate in --ca or --untrusted issued "${nameText(top.cert.subject)}" (its issuer is "${nameText(top.cert.issuer)}")`,
+          `no trusted or untrusted certificate given issued "${nameText(top.cert.subject)}" (its issuer is "${nameText(top.cert.issuer)}")`,
         ),
       ]);
       return undefined;

@@ -5,8 +5,8 @@
 
 /** Every reason, with what it means. */
 export const VERIFY_REASON_TEXT = {
-  issuer_not_found: 'no certificate in --ca or --untrusted issued a certificate of the path',
-  untrusted_root: 'the path ends at a self-signed certificate that is not in --ca',
+  issuer_not_found: 'no certificate in --ca-file or --untrusted issued a certificate of the path',
+  untrusted_root: 'the path ends at a self-signed certificate that is not in --ca-file',
   signature_invalid: "a signature does not verify with its issuer's key",
   expired: 'a certificate is past its notAfter at the checked time',
   not_yet_valid: 'a certificate is before its notBefore at the checked time',
