@@ -36,6 +36,8 @@ import type {
   RegistryChange,
 } from './registry/types.js';
 
+/** How often an outage that goes on is reported again through `onError`. */
+const FAILURE_REMINDER_MS = 60_000;
 /** One CRL of an institution, parsed. */
 export interface CrlInfo {
   id: number;
@@ -133,7 +135,11 @@ export interface TrustCacheOptions {
   maxStaleMs?: number;
   /** Called after every successful rebuild. */
   onReload?: (snapshot: TrustSnapshot, previous: TrustSnapshot | null) => void;
-  /** Called when a rebuild or the change feed fails (the previous snapshot stays in service until it is too stale). */
+  /**
+   * Called when a rebuild or the change feed fails (the previous snapshot stays
+   * in service until it is too stale): once when an outage starts, again when
+   * the failure changes, and each minute while it lasts.
+   */
   onError?: (error: MtlsError) => void;
   /** Called when the snapshot becomes too stale to serve (true) and when a reload brings it back (false). */
   onStale?: (stale: boolean, detail: string) => void;
@@ -447,6 +453,8 @@ export class TrustCache {
   /** Time of the first failure not yet followed by a successful reload. */
   private failingSince: number | null = null;
   private staleReported = false;
+  /** The failure last passed to `onError` in this outage, and when. */
+  private reported: { message: string; at: number } | null = null;
 
   constructor(private readonly options: TrustCacheOptions) {
     this.certCache = options.certCache ?? new CertInfoCache();
@@ -578,7 +586,18 @@ export class TrustCache {
   /** Records a failure: the snapshot is unconfirmed from now on, and a reload is retried. */
   private fail(error: MtlsError): void {
     this.lastError = error;
-    this.options.onError?.(error);
+    // Retries run every poll period; an outage reported on each of them would
+    // bury the log. Report its first failure, a failure that says something
+    // new, and a reminder each minute while it lasts.
+    const now = Date.now();
+    if (
+      this.reported === null ||
+      this.reported.message !== error.message ||
+      now - this.reported.at >= FAILURE_REMINDER_MS
+    ) {
+      this.reported = { message: error.message, at: now };
+      this.options.onError?.(error);
+    }
     if (this.closed || !this.current) return;
     if (this.failingSince === null) {
       this.failingSince = Date.now();
@@ -602,6 +621,7 @@ export class TrustCache {
 
   private recovered(): void {
     this.lastError = null;
+    this.reported = null;
     this.failingSince = null;
     if (this.staleTimer) clearTimeout(this.staleTimer);
     this.staleTimer = undefined;

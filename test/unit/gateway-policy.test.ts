@@ -442,12 +442,17 @@ describe('gateway policy', () => {
 class FakeRegistry {
   version_ = 1;
   failing = false;
+  /** Reads refused while failing. */
+  refused = 0;
   loads: Array<string | undefined> = [];
   listener: ((c: RegistryChange) => void) | undefined;
   onFeedError: ((e: MtlsError) => void) | undefined;
   constructor(public data: InstitutionTrust[]) {}
   private check(): void {
-    if (this.failing) throw new MtlsError('MTLS_NETWORK', 'registry unreachable (test)');
+    if (this.failing) {
+      this.refused++;
+      throw new MtlsError('MTLS_NETWORK', 'registry unreachable (test)');
+    }
   }
   version(): Promise<number> {
     return Promise.resolve().then(() => {
@@ -519,7 +524,9 @@ describe('trust cache', () => {
       pollMs: 20,
       maxStaleMs: 1_000,
       onStale: (stale) => events.push(stale),
+      onError: (e) => errors.push(e.message),
     });
+    const errors: string[] = [];
     const state = (): HealthState => ({
       listening: true,
       draining: false,
@@ -556,6 +563,9 @@ describe('trust cache', () => {
       );
       assert.equal(await readyz(), 503);
       assert.deepEqual(events, [true]);
+      // Retried every poll period, reported once per distinct failure (the log stays readable).
+      assert.ok(fake.refused >= 10, `retried (${fake.refused} refused reads)`);
+      assert.deepEqual(errors, ['poll failed (test)', 'registry unreachable (test)']);
       fake.failing = false;
       await until(() => !tc.stale && tc.error === null, 'recovery by the retried reload');
       assert.equal(tc.lookup('192.0.2.1').kind, 'tenant');
