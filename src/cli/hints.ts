@@ -134,9 +134,16 @@ export function cliHint(err: MtlsError, cmd: Command | undefined): string {
     hint = `${ERROR_CODES.MTLS_BAD_PASSPHRASE.hint} ${badSecretAdvice() ?? ''}`.trim();
   if (!cmd) return hint;
   const accepted = acceptedFlags(cmd);
-  const advice = FLAG_ADVICE.find(
-    (a) => a.code === err.code && a.flags.every((f) => accepted.has(f)) && !hint.includes(a.text),
-  );
+  // A hint that already names flags was written by the CLI for this very case
+  // (a missing secret names the one flag it was reading): advice for the code
+  // in general would only add flags that are beside the point.
+  const advice =
+    flagsIn(hint).length > 0
+      ? undefined
+      : FLAG_ADVICE.find(
+          (a) =>
+            a.code === err.code && a.flags.every((f) => accepted.has(f)) && !hint.includes(a.text),
+        );
   if (advice) hint = advice.replace ? advice.text : `${hint} ${advice.text}`;
   if (flagsIn(hint).every((f) => accepted.has(f))) return hint;
   return `${ERROR_CODES[err.code].hint} Run \`${commandPath(cmd)} --help\` for its options.`;

@@ -169,7 +169,10 @@ describe(
         r.stderr,
         /^error\[MTLS_TLS_CLIENT_REJECTED\]: .*"The SSL certificate error".*expired/m,
       );
-      assert.match(r.stderr, /^hint: /m);
+      assert.match(
+        r.stderr,
+        /^hint: Your certificate has expired: issue a new one from the same CA \(`mtls ca issue NAME`\) and use it; the provider needs nothing new as long as the CA chain is unchanged\.$/m,
+      );
       assert.equal(r.stdout, '', 'the refusal page is not printed as if it were the answer');
 
       const open = await runCli(['request', url(optional, '/open'), '--ca-file', ca.certPath]);

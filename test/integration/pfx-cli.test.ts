@@ -49,10 +49,12 @@ interface PfxShowJson {
 /** `flavour` of the `--json` answer of pfx export / convert. */
 const flavourOf = (stdout: string): string => (JSON.parse(stdout) as { flavour: string }).flavour;
 
-function assertError(r: Run, code: string, exit: number): void {
+/** The exit status, the error code and the exact hint line (a hint the user can act on, not just any). */
+function assertError(r: Run, code: string, exit: number, hint: RegExp): void {
   assert.equal(r.status, exit, `exit status (stderr: ${r.stderr})`);
   assert.match(r.stderr, new RegExp(`^error\\[${code}\\]: `, 'm'));
-  assert.match(r.stderr, /^hint: /m);
+  const hintLine = r.stderr.split('\n').find((l) => l.startsWith('hint: '));
+  assert.match(hintLine ?? '(no hint)', hint);
 }
 
 describe('mtls pfx (CLI)', () => {
@@ -194,11 +196,21 @@ describe('mtls pfx (CLI)', () => {
     );
     const missing = fx.path('no-key-pass.pfx');
     const r1 = mtls(args(missing, []));
-    assertError(r1, 'MTLS_PASSPHRASE_REQUIRED', 3);
+    assertError(
+      r1,
+      'MTLS_PASSPHRASE_REQUIRED',
+      3,
+      /^hint: Pass --key-passphrase-file FILE or set MTLS_KEY_PASSPHRASE\.$/,
+    );
     assert.match(r1.stderr, /--key-passphrase-file/);
     assert.ok(!existsSync(missing));
     const wrong = fx.path('wrong-key-pass.pfx');
-    assertError(mtls(args(wrong, []), { MTLS_KEY_PASSPHRASE: 'nope' }), 'MTLS_BAD_PASSPHRASE', 4);
+    assertError(
+      mtls(args(wrong, []), { MTLS_KEY_PASSPHRASE: 'nope' }),
+      'MTLS_BAD_PASSPHRASE',
+      4,
+      /^hint: The passphrase or password is wrong for this file\. The key passphrase came from the environment variable MTLS_KEY_PASSPHRASE; check its value \(it is used exactly as set\)\.$/,
+    );
     assert.ok(!existsSync(wrong));
   });
 
@@ -216,14 +228,24 @@ describe('mtls pfx (CLI)', () => {
       '--password-file',
       pw,
     ]);
-    assertError(r, 'MTLS_KEY_MISMATCH', 4);
+    assertError(
+      r,
+      'MTLS_KEY_MISMATCH',
+      4,
+      /^hint: Use the private key that was generated together with this certificate's CSR\.$/,
+    );
     assert.ok(!existsSync(out));
   });
 
   it('export refuses to overwrite without --force (MTLS_FILE_EXISTS, exit 5, file untouched) and replaces with --force', () => {
     const out = fx.path('exists.pfx');
     writeFileSync(out, 'precious');
-    assertError(mtls(exportArgs(out)), 'MTLS_FILE_EXISTS', 5);
+    assertError(
+      mtls(exportArgs(out)),
+      'MTLS_FILE_EXISTS',
+      5,
+      /^hint: Choose another output path, or pass --force to replace the file\.$/,
+    );
     assert.equal(readFileSync(out, 'utf8'), 'precious');
     assert.equal(mtls(exportArgs(out, ['--force'])).status, 0);
     assert.ok(parsePfx(readFileSync(out), PASSWORD).privateKey);
@@ -251,6 +273,7 @@ describe('mtls pfx (CLI)', () => {
       ]),
       'MTLS_PEM_INVALID',
       5,
+      /^hint: Check that the file is PEM \(-----BEGIN …-----\) or DER and that it is not truncated\.$/,
     );
     assert.ok(!existsSync(out));
   });
@@ -261,6 +284,7 @@ describe('mtls pfx (CLI)', () => {
       mtls(['pfx', 'export', '--key', fx.files.leafKey, '--cert', fx.files.leaf, '--out', out]),
       'MTLS_PASSPHRASE_REQUIRED',
       3,
+      /^hint: Pass --password-file FILE or set MTLS_PFX_PASSWORD\.$/,
     );
     assert.ok(!existsSync(out));
   });
@@ -331,22 +355,40 @@ describe('mtls pfx (CLI)', () => {
     const good = fx.path('good.pfx');
     assert.equal(mtls(exportArgs(good)).status, 0);
     const wrongPw = writePasswordFile(fx, 'wrong.txt', 'not the password');
-    assertError(mtls(['pfx', 'show', good, '--password-file', wrongPw]), 'MTLS_BAD_PASSPHRASE', 4);
+    const wrongHint = new RegExp(
+      `^hint: The passphrase or password is wrong for this file\\. The \\.pfx password came from ${wrongPw}; only its first line is read, so check that line\\.$`,
+    );
+    assertError(
+      mtls(['pfx', 'show', good, '--password-file', wrongPw]),
+      'MTLS_BAD_PASSPHRASE',
+      4,
+      wrongHint,
+    );
     const out = fx.path('never.pfx');
     assertError(
       mtls(['pfx', 'convert', good, '--out', out, '--password-file', wrongPw]),
       'MTLS_BAD_PASSPHRASE',
       4,
+      wrongHint,
     );
     assert.ok(!existsSync(out));
 
     const truncated = fx.path('truncated.pfx');
     writeFileSync(truncated, readFileSync(good).subarray(0, 300));
-    assertError(mtls(['pfx', 'show', truncated, '--password-file', pw]), 'MTLS_DER_INVALID', 5);
+    const truncatedHint = new RegExp(
+      `^hint: The outer ASN\\.1 structure of ${truncated} is broken \\(truncated: element needs \\d+ bytes, \\d+ remain\\): the file is truncated or damaged; copy or export the \\.pfx again from its source\\.$`,
+    );
+    assertError(
+      mtls(['pfx', 'show', truncated, '--password-file', pw]),
+      'MTLS_DER_INVALID',
+      5,
+      truncatedHint,
+    );
     assertError(
       mtls(['pfx', 'convert', truncated, '--out', out, '--password-file', pw]),
       'MTLS_DER_INVALID',
       5,
+      truncatedHint,
     );
     assert.ok(!existsSync(out));
 
@@ -358,6 +400,7 @@ describe('mtls pfx (CLI)', () => {
       mtls(['pfx', 'show', fx.path('missing.pfx'), '--password-file', pw]),
       'MTLS_FILE_NOT_FOUND',
       5,
+      /^hint: Check the path\.$/,
     );
   });
 
@@ -377,6 +420,7 @@ describe('mtls pfx (CLI)', () => {
       ]),
       'MTLS_USAGE',
       2,
+      /^hint: Pass --legacy for older Java, Windows and macOS keystores, --modern \(the default\) otherwise, not both\.$/,
     );
     assert.ok(!existsSync(out));
   });

@@ -222,7 +222,9 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
 
 async function runConvert(input: string, opts: ConvertOptions): Promise<void> {
   if (opts.legacy && opts.modern)
-    throw new MtlsError('MTLS_USAGE', '--legacy and --modern exclude each other');
+    throw new MtlsError('MTLS_USAGE', '--legacy and --modern exclude each other', {
+      hint: 'Pass --legacy for older Java, Windows and macOS keystores, --modern (the default) otherwise, not both.',
+    });
   await assertCanWrite(opts.out, opts.force);
   const data = await readFileChecked(input, '.pfx file');
   const password = await pfxPassword(opts.passwordFile, `Password for ${basename(input)}: `, false);
