@@ -102,7 +102,7 @@ describe('fuzz: admin API request bodies', () => {
         Buffer.from(s.intermediate.certificate.rawData),
         Buffer.from(s.intermediate.certPem + s.root.certPem),
       ],
-      runs: 250,
+      runs: 500,
       parse: upload('POST', '/v1/institutions/acme/cas'),
     }),
   );
@@ -110,7 +110,7 @@ describe('fuzz: admin API request bodies', () => {
     fuzz({
       name: 'admin-crls',
       seeds: [...s.crls.map((d) => Buffer.from(encodePem('X509 CRL', d))), ...s.crls],
-      runs: 250,
+      runs: 500,
       parse: upload('PUT', '/v1/institutions/acme/crls'),
     }),
   );
@@ -154,7 +154,7 @@ describe('fuzz: admin API request bodies', () => {
     return fuzz({
       name: 'admin-json',
       seeds: bodies.map(([, , b]) => Buffer.from(b)),
-      runs: 500,
+      runs: 1000,
       parse: (b) => {
         const [method, path] = bodies[b.length % bodies.length] as [string, string, string];
         return send(method, path, 'application/json', b);

@@ -69,7 +69,7 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     return fuzz({
       name: 'openssl-cnf',
       seeds: [guide, Buffer.from(withIncludes)],
-      runs: 1000,
+      runs: 2000,
       parse: (b) => {
         const cfg = parseOpenSslConfig(b.toString('utf8'), {
           path: join(dir, 'openssl.cnf'),
@@ -107,7 +107,7 @@ describe('fuzz: configuration files and onboarding uploads', () => {
           '{"listen": "127.0.0.1:0", "upstream": "https://u.example", "registry": "sqlite:x.db", "tls": {"pfx": "s.pfx"}}\n',
         ),
       ],
-      runs: 500,
+      runs: 1000,
       parse: (b) => {
         writeFileSync(file, b);
         return loadGatewayConfig({ file, env: {} });
@@ -126,7 +126,7 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     fuzz({
       name: 'onboard-chain',
       seeds: chainSeeds(),
-      runs: 400,
+      runs: 800,
       parse: (b) => validateCaChain(b, { source: 'upload.pem', knownIssuers: [s.root.certPem] }),
     }),
   );
@@ -136,7 +136,7 @@ describe('fuzz: configuration files and onboarding uploads', () => {
     return fuzz({
       name: 'onboard-crl',
       seeds: [...s.crls, ...s.crls.map((d) => Buffer.from(encodePem('X509 CRL', d)))],
-      runs: 500,
+      runs: 1000,
       parse: (b) => validateCrls(b, cas, { source: 'upload.crl' }),
     });
   });

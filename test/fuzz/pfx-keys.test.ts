@@ -47,12 +47,12 @@ describe('fuzz: .pfx files and private keys', () => {
   };
 
   target('pfx-modern', () =>
-    fuzz({ name: 'pfx-modern', seeds: p.modern, parse: showPfx, runs: 300 }),
+    fuzz({ name: 'pfx-modern', seeds: p.modern, parse: showPfx, runs: 600 }),
   );
   target('pfx-legacy-3des', () =>
-    fuzz({ name: 'pfx-legacy-3des', seeds: p.legacy3des, parse: showPfx, runs: 300 }),
+    fuzz({ name: 'pfx-legacy-3des', seeds: p.legacy3des, parse: showPfx, runs: 600 }),
   );
-  target('pfx-rc2', () => fuzz({ name: 'pfx-rc2', seeds: p.rc2, parse: showPfx, runs: 300 }));
+  target('pfx-rc2', () => fuzz({ name: 'pfx-rc2', seeds: p.rc2, parse: showPfx, runs: 600 }));
 
   const keySeeds = (): Buffer[] => {
     const ec = s.leaf.privateKey;

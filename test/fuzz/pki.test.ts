@@ -43,21 +43,21 @@ describe('fuzz: certificates, CSRs and CRLs', () => {
       name: 'cert-der',
       seeds: s.certificates,
       parse: (b) => certShow(b, 'cert.der'),
-      runs: 500,
+      runs: 1000,
     }),
   );
   target('csr-der', () =>
-    fuzz({ name: 'csr-der', seeds: s.csrs, parse: (b) => certShow(b, 'request.der'), runs: 500 }),
+    fuzz({ name: 'csr-der', seeds: s.csrs, parse: (b) => certShow(b, 'request.der'), runs: 1000 }),
   );
   target('crl-der', () =>
-    fuzz({ name: 'crl-der', seeds: s.crls, parse: (b) => certShow(b, 'list.crl'), runs: 1000 }),
+    fuzz({ name: 'crl-der', seeds: s.crls, parse: (b) => certShow(b, 'list.crl'), runs: 2000 }),
   );
   target('pem', () =>
     fuzz({
       name: 'pem',
       seeds: s.pems.map((p) => Buffer.from(p)),
       parse: (b) => certShow(b, 'bundle.pem'),
-      runs: 1000,
+      runs: 2000,
     }),
   );
   target('parse-certificates', () =>
@@ -92,7 +92,7 @@ describe('fuzz: certificates, CSRs and CRLs', () => {
     fuzz({
       name: 'ca-sign-csr',
       seeds: s.csrs,
-      runs: 1000,
+      runs: 2000,
       parse: async (b) => {
         const csr = parseCsr(b, 'request.csr');
         await verifyCsrSignature(csr, 'request.csr');

@@ -84,7 +84,7 @@ describe('fuzz: PROXY protocol', () => {
     await fuzz({
       name: 'proxy-protocol',
       seeds,
-      runs: 1500,
+      runs: 3000,
       parse: (input) => {
         const whole = parseProxyHeader(input);
         checkResult(input, whole);

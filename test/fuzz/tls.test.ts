@@ -116,7 +116,7 @@ describe('fuzz: TLS records and handshake messages from a server', () => {
     await fuzz({
       name: 'tls-server-flight',
       seeds: flights,
-      runs: 1500,
+      runs: 3000,
       parse: (b) => {
         // The observer `mtls probe` uses must never throw, in one chunk or split, and
         // must call the bytes malformed exactly when the parsers refuse them.
