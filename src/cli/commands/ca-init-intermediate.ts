@@ -15,17 +15,14 @@ import { parseSubject } from '../../pki/names.js';
 import { openCaFromCli } from '../ca-context.js';
 import { out, outJson, style, withSpinner } from '../output.js';
 import { dnText } from '../format.js';
-import { CA_PASSPHRASE_MIN, readSecret } from '../secrets.js';
+import { readSecret } from '../secrets.js';
+import { keyLine, newCaSettings, type NewCaCliOptions } from './ca-init-shared.js';
 
 /** The `ca init` options this module reads. */
-export interface IntermediateCliOptions {
+export interface IntermediateCliOptions extends NewCaCliOptions {
   subject: string;
   keyType: string;
-  days?: number;
-  passphraseFile?: string;
-  passphrase: boolean;
   json?: boolean;
-  crlUrl?: string;
   intermediate?: boolean;
   parent?: string;
   parentPassphraseFile?: string;
@@ -51,26 +48,9 @@ export async function initIntermediateFromCli(
   await assertEmptyOrMissing(resolve(dir));
   const parent = await openCaFromCli(o.parent);
   const parentKey = await parentKeyFromCli(parent, o.parentPassphraseFile);
-  const passphrase = o.passphrase
-    ? await readSecret({
-        kind: 'caPassphrase',
-        file: o.passphraseFile,
-        prompt: 'New intermediate CA key passphrase: ',
-        minLength: CA_PASSPHRASE_MIN,
-        confirm: true,
-      })
-    : undefined;
+  const settings = await newCaSettings(o, 'New intermediate CA key passphrase: ');
   const r = await withSpinner(`generating the ${keyType} intermediate key`, () =>
-    initIntermediateCa({
-      dir,
-      subject,
-      keyType,
-      parent,
-      parentKey,
-      ...(o.days ? { days: o.days } : {}),
-      ...(o.crlUrl ? { crlUrl: o.crlUrl } : {}),
-      ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }),
-    }),
+    initIntermediateCa({ dir, subject, keyType, parent, parentKey, ...settings }),
   );
   if (o.json) {
     outJson('ca-init', r);
@@ -81,9 +61,7 @@ export async function initIntermediateFromCli(
   out(
     `  signed by    ${parent.certificate.subject} (serial ${r.parentSerial} in ${r.parentDir}/index.txt)`,
   );
-  out(
-    `  key          ${r.key}, ${r.keyEncrypted ? 'encrypted' : style('yellow', 'NOT encrypted')} → ${r.layout.caKey}`,
-  );
+  out(keyLine(r));
   out(`  certificate  ${r.layout.caCert} (pathlen 0, valid until ${r.notAfter.toISOString()})`);
   out(`  chain        ${r.chainPath} (intermediate + root: what \`mtls ca chain\` exports)`);
   out(`  SHA-256      ${r.fingerprintSha256}`);

@@ -29,8 +29,9 @@ import { info, out, outJson, style, warn, withSpinner } from '../output.js';
 import { stringOption } from '../option-values.js';
 import { crlNumberText, dnText } from '../format.js';
 import { ENV } from '../env.js';
-import { CA_PASSPHRASE_MIN, readSecret } from '../secrets.js';
+import { readSecret } from '../secrets.js';
 import { initIntermediateFromCli, type IntermediateCliOptions } from './ca-init-intermediate.js';
+import { keyLine, newCaSettings } from './ca-init-shared.js';
 import { registerCaLifecycleCommands } from './ca-lifecycle.js';
 
 const days = (v: string): number => {
@@ -153,24 +154,9 @@ export function registerCaCommands(program: Command): void {
         const subject = parseSubject(o.subject);
         const keyType = parseKeyType(o.keyType);
         await assertEmptyOrMissing(resolve(dir));
-        const passphrase = o.passphrase
-          ? await readSecret({
-              kind: 'caPassphrase',
-              file: o.passphraseFile,
-              prompt: 'New CA key passphrase: ',
-              confirm: true,
-              minLength: CA_PASSPHRASE_MIN,
-            })
-          : undefined;
+        const settings = await newCaSettings(o, 'New CA key passphrase: ');
         const r = await withSpinner(`generating ${keyType} CA key`, () =>
-          initCa({
-            dir,
-            subject,
-            keyType,
-            ...(o.days ? { days: o.days } : {}),
-            ...(o.crlUrl ? { crlUrl: o.crlUrl } : {}),
-            ...(passphrase === undefined ? { noPassphrase: true } : { passphrase }),
-          }),
+          initCa({ dir, subject, keyType, ...settings }),
         );
         if (o.json) {
           outJson('ca-init', r);
@@ -178,9 +164,7 @@ export function registerCaCommands(program: Command): void {
         }
         out(`${style('green', '✓')} CA created in ${r.layout.dir}`);
         out(`  subject      ${dnText(r.subject)}`);
-        out(
-          `  key          ${r.key}, ${r.keyEncrypted ? 'encrypted (AES-256-CBC, PBKDF2-HMAC-SHA256 600000)' : style('yellow', 'NOT encrypted')} → ${r.layout.caKey}`,
-        );
+        out(keyLine(r));
         out(`  certificate  ${r.layout.caCert} (valid until ${r.notAfter.toISOString()})`);
         out(`  SHA-256      ${r.fingerprintSha256}`);
         out(
