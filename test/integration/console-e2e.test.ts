@@ -12,6 +12,7 @@ import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'no
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import axe from 'axe-core';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import {
@@ -68,6 +69,40 @@ const call = (leaf: { certPem: string; keyPem: string }, path = '/'): Promise<nu
 /** A link of the console's main navigation. */
 const nav = (name: string) =>
   page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true });
+
+/** What the test reads of an axe-core violation. */
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  helpUrl: string;
+  nodes: { target: unknown[]; failureSummary?: string }[];
+}
+
+/**
+ * Runs axe-core's WCAG 2.0/2.1 A and AA rules on the page as it is shown and
+ * fails with one line per offending element. axe is evaluated through the
+ * DevTools protocol, which the console's CSP (script-src 'self') does not
+ * govern; the console is hash-routed, so one copy lasts until a reload.
+ */
+async function assertAccessible(where: string): Promise<void> {
+  if ((await page.evaluate('typeof window.axe')) !== 'object') await page.evaluate(axe.source);
+  const { violations } = await page.evaluate<{ violations: AxeViolation[] }>(
+    `window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })`,
+  );
+  const lines = violations.flatMap((v) => [
+    `${v.id} (${v.impact ?? 'no impact'}): ${v.help} <${v.helpUrl}>`,
+    ...v.nodes.map(
+      (n) =>
+        `    ${n.target.map(String).join(' ')}${n.failureSummary ? `: ${n.failureSummary.replace(/\s+/g, ' ')}` : ''}`,
+    ),
+  ]);
+  assert.equal(
+    violations.length,
+    0,
+    `axe found ${violations.length} violation(s) on ${where}:\n${lines.join('\n')}`,
+  );
+}
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -129,6 +164,7 @@ describe(
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('alert').getByText('the bearer token is not valid').waitFor();
       await shot('login');
+      await assertAccessible('the sign-in page with a refused token');
       assert.equal((await context.cookies()).length, 0, 'no cookie for a wrong token');
 
       await page.getByLabel('Admin token').fill(TOKEN);
@@ -152,6 +188,7 @@ describe(
       await page.getByText('Ready', { exact: true }).waitFor();
       await page.getByText(/Expires .* UTC/).waitFor();
       await shot('overview');
+      await assertAccessible('the overview');
     });
 
     it('adds an institution', async () => {
@@ -182,6 +219,7 @@ describe(
       assert.ok(!(await page.content()).includes('BEGIN'), 'no PEM echoed at all');
       assert.equal(await page.getByRole('button', { name: 'Store this chain' }).isDisabled(), true);
       assert.equal((await registry.loadTrust())[0]?.chains.length, 0, 'nothing stored');
+      await assertAccessible('the onboarding page with a refused chain');
     });
 
     it('checks a valid chain first, holds it back on a wrong expected fingerprint, and stores it on the right one', async () => {
@@ -217,6 +255,7 @@ describe(
         .fill(fingerprint.toLowerCase());
       await page.getByText('The expected fingerprint matches').waitFor();
       await shot('onboard');
+      await assertAccessible('the onboarding page with a checked chain');
       await page.getByRole('button', { name: 'Store this chain' }).click();
       await page.getByText(/Stored as chain \d+/).waitFor();
       const chains = (await registry.loadTrust())[0]?.chains ?? [];
@@ -231,6 +270,7 @@ describe(
       await page.getByText('127.0.0.1/32', { exact: true }).waitFor();
       await page.locator('.fingerprint').first().waitFor();
       await shot('institution');
+      await assertAccessible('the institution page');
 
       await eventually('the gateway accepts acme', async () =>
         (await call(acme.client, '/first')) === 200 ? true : undefined,
@@ -257,6 +297,7 @@ describe(
         /Fix: The institution must use a certificate from its registered CA/,
       );
       await shot('audit');
+      await assertAccessible('the audit trail with records');
 
       // Live updates: a new call appears on page 1 without reloading.
       const before = await table.locator('tbody tr').count();
@@ -291,6 +332,7 @@ describe(
       const row = page.locator('tr', { hasText: 'Acme Bank' });
       await row.getByText('active').waitFor();
       await shot('institutions');
+      await assertAccessible('the institutions list');
       await page.getByRole('button', { name: 'Suspend acme' }).click();
       await row.getByText('suspended').waitFor();
       assert.equal((await registry.loadTrust())[0]?.institution.status, 'suspended');
@@ -311,6 +353,7 @@ describe(
       await page.locator('table', { hasText: 'institution_suspended' }).waitFor();
       assert.ok((await page.locator('svg.chart rect').count()) >= 1);
       await shot('overview-traffic');
+      await assertAccessible('the overview with traffic');
     });
 
     it('refuses a cross-site POST carrying the session cookie, and a same-site call without the CSRF token', async () => {
