@@ -104,6 +104,68 @@ async function assertAccessible(where: string): Promise<void> {
   );
 }
 
+/** The focused element as the keyboard user sees it. */
+interface Focused {
+  tag: string;
+  text: string;
+  focusVisible: boolean;
+  indicator: string;
+}
+const focused = (): Promise<Focused> =>
+  page.evaluate<Focused>(`(() => {
+    const el = document.activeElement ?? document.body;
+    const cs = getComputedStyle(el);
+    const outline = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0;
+    const text = (el.getAttribute('aria-label') || el.labels?.[0]?.textContent || el.textContent || el.id || '').trim();
+    return {
+      tag: el.tagName.toLowerCase(),
+      text,
+      focusVisible: el.matches(':focus-visible'),
+      indicator: outline ? 'outline ' + cs.outlineWidth + ' ' + cs.outlineStyle + ' ' + cs.outlineColor : cs.boxShadow === 'none' ? '' : 'box-shadow ' + cs.boxShadow,
+    };
+  })()`);
+
+/**
+ * Presses `key` until the focused element's tag and text match, asserting on
+ * the way that every element the keyboard lands on shows where focus is.
+ */
+async function keyTo(key: 'Tab' | 'Shift+Tab', tag: string, text: RegExp): Promise<void> {
+  const seen: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press(key);
+    const f = await focused();
+    seen.push(`${f.tag} "${f.text.slice(0, 40)}"`);
+    // A date field's focus is on a part inside it (:focus-visible does not
+    // match the field itself), so the check is on the drawn ring.
+    assert.ok(
+      f.indicator,
+      `${f.tag} "${f.text}" reached by ${key} has no outline or box-shadow (:focus-visible ${f.focusVisible})`,
+    );
+    if (f.tag === tag && text.test(f.text)) return;
+  }
+  assert.fail(`${key} never reached ${tag} ${text}; focus went through ${seen.join(', ')}`);
+}
+
+/** After a page change the keyboard user is on the new page's main heading. */
+async function assertFocusOnHeading(name: string): Promise<void> {
+  await page.getByRole('heading', { name, level: 1 }).waitFor();
+  const f = await eventuallyFocused('h1', name);
+  assert.equal(
+    f.tag,
+    'h1',
+    `focus is on the heading ${name}, not ${f.tag} "${f.text.replace(/\s+/g, ' ').slice(0, 60)}"`,
+  );
+  assert.ok(f.indicator, `the focused heading ${name} shows focus`);
+}
+async function eventuallyFocused(tag: string, text: string): Promise<Focused> {
+  let f = await focused();
+  for (let i = 0; i < 40 && !(f.tag === tag && f.text === text); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    f = await focused();
+  }
+  return f;
+}
+
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
@@ -419,6 +481,38 @@ describe(
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();
       const after = await context.request.get(`${adminUrl}/console/api/session`);
       assert.equal(after.status(), 401, 'the session is gone');
+    });
+
+    it('is usable with the keyboard alone: visible focus everywhere, focus on the new heading after each page change', async () => {
+      await page.goto(consoleUrl);
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      // The sign-in page puts the cursor in the token field.
+      assert.equal((await eventuallyFocused('input', 'Admin token')).text, 'Admin token');
+      await page.keyboard.type(TOKEN);
+      await keyTo('Tab', 'button', /^Sign in$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Overview');
+
+      // The section links are before the page, in the header.
+      await keyTo('Shift+Tab', 'a', /^Institutions$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Institutions');
+      await keyTo('Tab', 'a', /^acme$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Acme Bank (acme)');
+
+      // The audit filter: type an address, submit with Space on the button.
+      await keyTo('Shift+Tab', 'a', /^Audit trail$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Audit trail');
+      await keyTo('Tab', 'input', /^IP$/);
+      await page.keyboard.type('127.0.0.1');
+      await keyTo('Tab', 'button', /^Filter$/);
+      await page.keyboard.press('Space');
+      await page.waitForURL(/ip=127\.0\.0\.1/);
+      await assertFocusOnHeading('Audit trail');
+      await page.locator('table.audit tbody tr', { hasText: '127.0.0.1' }).first().waitFor();
+      await shot('keyboard');
     });
 
     it('saved a screenshot of each page', () => {
