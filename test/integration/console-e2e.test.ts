@@ -159,7 +159,7 @@ async function assertFocusOnHeading(name: string): Promise<void> {
 }
 async function eventuallyFocused(tag: string, text: string): Promise<Focused> {
   let f = await focused();
-  for (let i = 0; i < 40 && !(f.tag === tag && f.text === text); i++) {
+  for (let i = 0; i < 40 && !(f.tag === tag && f.text.startsWith(text)); i++) {
     await new Promise((r) => setTimeout(r, 25));
     f = await focused();
   }
@@ -320,6 +320,8 @@ describe(
       await assertAccessible('the onboarding page with a checked chain');
       await page.getByRole('button', { name: 'Store this chain' }).click();
       await page.getByText(/Stored as chain \d+/).waitFor();
+      // The Store button is disabled now; focus is on what happened, not on the body.
+      assert.match((await eventuallyFocused('div', 'Stored as chain')).text, /^Stored as chain/);
       const chains = (await registry.loadTrust())[0]?.chains ?? [];
       assert.equal(chains.length, 1);
       assert.equal(chains[0]?.fingerprints[0], fingerprint.replace(/:/g, '').toLowerCase());
@@ -500,6 +502,11 @@ describe(
       await keyTo('Tab', 'a', /^acme$/);
       await page.keyboard.press('Enter');
       await assertFocusOnHeading('Acme Bank (acme)');
+      // The skip link moves focus into the page and leaves the route alone.
+      await keyTo('Shift+Tab', 'a', /^Skip to content$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Acme Bank (acme)');
+      assert.match(page.url(), /#\/institutions\/acme$/);
 
       // The audit filter: type an address, submit with Space on the button.
       await keyTo('Shift+Tab', 'a', /^Audit trail$/);

@@ -1254,6 +1254,14 @@ async function auditPage(): Promise<Node> {
 // ---- start ---------------------------------------------------------------
 
 window.addEventListener('hashchange', () => void render());
+// The page's routes live in the hash, so the skip link's own #main would
+// route to the overview; it moves focus to the page's heading instead.
+document.querySelector('a.skip')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  const heading = main().querySelector('h1');
+  if (heading) heading.tabIndex = -1;
+  (heading ?? main()).focus();
+});
 void (async () => {
   try {
     session = await call<Session>('GET', '/console/api/session');
