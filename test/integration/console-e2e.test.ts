@@ -148,7 +148,8 @@ async function keyTo(key: 'Tab' | 'Shift+Tab', tag: string, text: RegExp): Promi
 
 /** After a page change the keyboard user is on the new page's main heading. */
 async function assertFocusOnHeading(name: string): Promise<void> {
-  await page.getByRole('heading', { name, level: 1 }).waitFor();
+  // Shorter than the default 30 s: a page that does not come is a failure here.
+  await page.getByRole('heading', { name, level: 1 }).waitFor({ timeout: 5000 });
   const f = await eventuallyFocused('h1', name);
   assert.equal(
     f.tag,
