@@ -12,6 +12,7 @@ import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'no
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import axe from 'axe-core';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import {
@@ -68,6 +69,103 @@ const call = (leaf: { certPem: string; keyPem: string }, path = '/'): Promise<nu
 /** A link of the console's main navigation. */
 const nav = (name: string) =>
   page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name, exact: true });
+
+/** What the test reads of an axe-core violation. */
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  helpUrl: string;
+  nodes: { target: unknown[]; failureSummary?: string }[];
+}
+
+/**
+ * Runs axe-core's WCAG 2.0/2.1 A and AA rules on the page as it is shown and
+ * fails with one line per offending element. axe is evaluated through the
+ * DevTools protocol, which the console's CSP (script-src 'self') does not
+ * govern; the console is hash-routed, so one copy lasts until a reload.
+ */
+async function assertAccessible(where: string): Promise<void> {
+  if ((await page.evaluate('typeof window.axe')) !== 'object') await page.evaluate(axe.source);
+  const { violations } = await page.evaluate<{ violations: AxeViolation[] }>(
+    `window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })`,
+  );
+  const lines = violations.flatMap((v) => [
+    `${v.id} (${v.impact ?? 'no impact'}): ${v.help} <${v.helpUrl}>`,
+    ...v.nodes.map(
+      (n) =>
+        `    ${n.target.map(String).join(' ')}${n.failureSummary ? `: ${n.failureSummary.replace(/\s+/g, ' ')}` : ''}`,
+    ),
+  ]);
+  assert.equal(
+    violations.length,
+    0,
+    `axe found ${violations.length} violation(s) on ${where}:\n${lines.join('\n')}`,
+  );
+}
+
+/** The focused element as the keyboard user sees it. */
+interface Focused {
+  tag: string;
+  text: string;
+  focusVisible: boolean;
+  indicator: string;
+}
+const focused = (): Promise<Focused> =>
+  page.evaluate<Focused>(`(() => {
+    const el = document.activeElement ?? document.body;
+    const cs = getComputedStyle(el);
+    const outline = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0;
+    const text = (el.getAttribute('aria-label') || el.labels?.[0]?.textContent || el.textContent || el.id || '').trim();
+    return {
+      tag: el.tagName.toLowerCase(),
+      text,
+      focusVisible: el.matches(':focus-visible'),
+      indicator: outline ? 'outline ' + cs.outlineWidth + ' ' + cs.outlineStyle + ' ' + cs.outlineColor : cs.boxShadow === 'none' ? '' : 'box-shadow ' + cs.boxShadow,
+    };
+  })()`);
+
+/**
+ * Presses `key` until the focused element's tag and text match, asserting on
+ * the way that every element the keyboard lands on shows where focus is.
+ */
+async function keyTo(key: 'Tab' | 'Shift+Tab', tag: string, text: RegExp): Promise<void> {
+  const seen: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press(key);
+    const f = await focused();
+    seen.push(`${f.tag} "${f.text.slice(0, 40)}"`);
+    // A date field's focus is on a part inside it (:focus-visible does not
+    // match the field itself), so the check is on the drawn ring.
+    assert.ok(
+      f.indicator,
+      `${f.tag} "${f.text}" reached by ${key} has no outline or box-shadow (:focus-visible ${f.focusVisible})`,
+    );
+    if (f.tag === tag && text.test(f.text)) return;
+  }
+  assert.fail(`${key} never reached ${tag} ${text}; focus went through ${seen.join(', ')}`);
+}
+
+/** After a page change the keyboard user is on the new page's main heading. */
+async function assertFocusOnHeading(name: string): Promise<void> {
+  // Shorter than the default 30 s: a page that does not come is a failure here.
+  await page.getByRole('heading', { name, level: 1 }).waitFor({ timeout: 5000 });
+  const f = await eventuallyFocused('h1', name);
+  assert.equal(
+    f.tag,
+    'h1',
+    `focus is on the heading ${name}, not ${f.tag} "${f.text.replace(/\s+/g, ' ').slice(0, 60)}"`,
+  );
+  assert.ok(f.indicator, `the focused heading ${name} shows focus`);
+}
+async function eventuallyFocused(tag: string, text: string): Promise<Focused> {
+  let f = await focused();
+  for (let i = 0; i < 40 && !(f.tag === tag && f.text.startsWith(text)); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    f = await focused();
+  }
+  return f;
+}
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
@@ -129,6 +227,7 @@ describe(
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('alert').getByText('the bearer token is not valid').waitFor();
       await shot('login');
+      await assertAccessible('the sign-in page with a refused token');
       assert.equal((await context.cookies()).length, 0, 'no cookie for a wrong token');
 
       await page.getByLabel('Admin token').fill(TOKEN);
@@ -152,6 +251,7 @@ describe(
       await page.getByText('Ready', { exact: true }).waitFor();
       await page.getByText(/Expires .* UTC/).waitFor();
       await shot('overview');
+      await assertAccessible('the overview');
     });
 
     it('adds an institution', async () => {
@@ -182,6 +282,7 @@ describe(
       assert.ok(!(await page.content()).includes('BEGIN'), 'no PEM echoed at all');
       assert.equal(await page.getByRole('button', { name: 'Store this chain' }).isDisabled(), true);
       assert.equal((await registry.loadTrust())[0]?.chains.length, 0, 'nothing stored');
+      await assertAccessible('the onboarding page with a refused chain');
     });
 
     it('checks a valid chain first, holds it back on a wrong expected fingerprint, and stores it on the right one', async () => {
@@ -217,8 +318,11 @@ describe(
         .fill(fingerprint.toLowerCase());
       await page.getByText('The expected fingerprint matches').waitFor();
       await shot('onboard');
+      await assertAccessible('the onboarding page with a checked chain');
       await page.getByRole('button', { name: 'Store this chain' }).click();
       await page.getByText(/Stored as chain \d+/).waitFor();
+      // The Store button is disabled now; focus is on what happened, not on the body.
+      assert.match((await eventuallyFocused('div', 'Stored as chain')).text, /^Stored as chain/);
       const chains = (await registry.loadTrust())[0]?.chains ?? [];
       assert.equal(chains.length, 1);
       assert.equal(chains[0]?.fingerprints[0], fingerprint.replace(/:/g, '').toLowerCase());
@@ -231,6 +335,7 @@ describe(
       await page.getByText('127.0.0.1/32', { exact: true }).waitFor();
       await page.locator('.fingerprint').first().waitFor();
       await shot('institution');
+      await assertAccessible('the institution page');
 
       await eventually('the gateway accepts acme', async () =>
         (await call(acme.client, '/first')) === 200 ? true : undefined,
@@ -257,6 +362,7 @@ describe(
         /Fix: The institution must use a certificate from its registered CA/,
       );
       await shot('audit');
+      await assertAccessible('the audit trail with records');
 
       // Live updates: a new call appears on page 1 without reloading.
       const before = await table.locator('tbody tr').count();
@@ -291,6 +397,7 @@ describe(
       const row = page.locator('tr', { hasText: 'Acme Bank' });
       await row.getByText('active').waitFor();
       await shot('institutions');
+      await assertAccessible('the institutions list');
       await page.getByRole('button', { name: 'Suspend acme' }).click();
       await row.getByText('suspended').waitFor();
       assert.equal((await registry.loadTrust())[0]?.institution.status, 'suspended');
@@ -311,6 +418,7 @@ describe(
       await page.locator('table', { hasText: 'institution_suspended' }).waitFor();
       assert.ok((await page.locator('svg.chart rect').count()) >= 1);
       await shot('overview-traffic');
+      await assertAccessible('the overview with traffic');
     });
 
     it('refuses a cross-site POST carrying the session cookie, and a same-site call without the CSRF token', async () => {
@@ -376,6 +484,43 @@ describe(
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();
       const after = await context.request.get(`${adminUrl}/console/api/session`);
       assert.equal(after.status(), 401, 'the session is gone');
+    });
+
+    it('is usable with the keyboard alone: visible focus everywhere, focus on the new heading after each page change', async () => {
+      await page.goto(consoleUrl);
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      // The sign-in page puts the cursor in the token field.
+      assert.equal((await eventuallyFocused('input', 'Admin token')).text, 'Admin token');
+      await page.keyboard.type(TOKEN);
+      await keyTo('Tab', 'button', /^Sign in$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Overview');
+
+      // The section links are before the page, in the header.
+      await keyTo('Shift+Tab', 'a', /^Institutions$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Institutions');
+      await keyTo('Tab', 'a', /^acme$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Acme Bank (acme)');
+      // The skip link moves focus into the page and leaves the route alone.
+      await keyTo('Shift+Tab', 'a', /^Skip to content$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Acme Bank (acme)');
+      assert.match(page.url(), /#\/institutions\/acme$/);
+
+      // The audit filter: type an address, submit with Space on the button.
+      await keyTo('Shift+Tab', 'a', /^Audit trail$/);
+      await page.keyboard.press('Enter');
+      await assertFocusOnHeading('Audit trail');
+      await keyTo('Tab', 'input', /^IP$/);
+      await page.keyboard.type('127.0.0.1');
+      await keyTo('Tab', 'button', /^Filter$/);
+      await page.keyboard.press('Space');
+      await page.waitForURL(/ip=127\.0\.0\.1/);
+      await assertFocusOnHeading('Audit trail');
+      await page.locator('table.audit tbody tr', { hasText: '127.0.0.1' }).first().waitFor();
+      await shot('keyboard');
     });
 
     it('saved a screenshot of each page', () => {

@@ -277,6 +277,8 @@ function auditRow(r: AuditRecord): HTMLTableRowElement {
 
 function renderLogin(message?: string): void {
   stopPolling();
+  // The first page after signing in is a new page, whatever was shown before.
+  shownRoute = undefined;
   byId('nav').hidden = true;
   byId('who').replaceChildren();
   const error = h('div', {});
@@ -368,9 +370,34 @@ async function render(): Promise<void> {
     if (!signedIn()) return;
     view = errorBox(e);
   }
+  const before = document.activeElement;
   main().replaceChildren(view);
   const heading = main().querySelector('h1');
   document.title = `${heading?.textContent ?? 'Console'} · mtlskit console`;
+  placeFocus(before, heading);
+}
+
+/** The hash of the page last shown, to tell a page change from a refresh of the same page. */
+let shownRoute: string | undefined;
+
+/**
+ * Replacing the view removes the focused element when it was inside it, and
+ * the browser then drops focus to the body: a keyboard user would start over
+ * from the top and a screen reader would not say that anything changed. On a
+ * new page, focus goes to its heading; on the same page redrawn after an
+ * action, to the control of the same id if it is still there (the field one
+ * was typing in), else to the heading. Focus outside the view (the header)
+ * stays where it is on a redraw.
+ */
+function placeFocus(before: Element | null, heading: HTMLElement | null): void {
+  const newPage = location.hash !== shownRoute;
+  shownRoute = location.hash;
+  const lost = !document.activeElement || document.activeElement === document.body;
+  if (!newPage && !lost) return;
+  const again = !newPage && before?.id ? document.getElementById(before.id) : null;
+  const target = again ?? heading ?? main();
+  if (target === heading) heading.tabIndex = -1;
+  target.focus();
 }
 
 async function overviewPage(): Promise<Node> {
@@ -1035,15 +1062,18 @@ function onboardPage(id: string): Node {
       .then((r) => {
         current = undefined;
         store.disabled = true;
+        // The Store button is now disabled and so loses focus; the notice takes it.
+        const stored = h(
+          'div',
+          { class: 'notice', role: 'status', tabindex: -1 },
+          h('strong', {}, `Stored as chain ${r.chain.id}.`),
+        );
         result.replaceChildren(
-          h(
-            'div',
-            { class: 'notice', role: 'status' },
-            h('strong', {}, `Stored as chain ${r.chain.id}.`),
-          ),
+          stored,
           certTable(r.certificates),
           h('p', {}, h('a', { href: `#/institutions/${encodeURIComponent(id)}` }, `Back to ${id}`)),
         );
+        stored.focus();
       })
       .catch((err: unknown) =>
         result.replaceChildren(errorBox(err), h('p', {}, 'Nothing was stored.')),
@@ -1224,6 +1254,14 @@ async function auditPage(): Promise<Node> {
 // ---- start ---------------------------------------------------------------
 
 window.addEventListener('hashchange', () => void render());
+// The page's routes live in the hash, so the skip link's own #main would
+// route to the overview; it moves focus to the page's heading instead.
+document.querySelector('a.skip')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  const heading = main().querySelector('h1');
+  if (heading) heading.tabIndex = -1;
+  (heading ?? main()).focus();
+});
 void (async () => {
   try {
     session = await call<Session>('GET', '/console/api/session');
