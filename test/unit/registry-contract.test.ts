@@ -10,7 +10,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { MtlsError } from '../../src/errors/index.js';
 import { onboardCaChain } from '../../src/gateway/onboarding.js';
-import { openRegistry } from '../../src/gateway/registry/index.js';
+import { MIGRATIONS, openRegistry } from '../../src/gateway/registry/index.js';
 import { openPostgresRegistry } from '../../src/gateway/registry/postgres-registry.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
@@ -391,19 +391,23 @@ for (const backend of backends) {
         assert.equal(change.version, await cli.version());
         assert.equal(await gateway.version(), change.version);
         assert.ok(await gateway.getInstitution('remote'));
-        // Two writes between polls fold into one change with institutionId null.
+        // Writes that land between two polls are still reported one by one,
+        // each naming its institution (the change log), so a gateway rebuilds
+        // just that institution: registering one is three writes.
+        await cli.createInstitution({ id: 'other', name: 'Other' });
         await cli.addIp('remote', '192.0.2.10');
-        await cli.addIp('remote', '192.0.2.11');
-        const folded = await waitFor(
-          () => seen.find((c) => c.version === change.version + 2),
-          5000,
-        );
-        assert.ok(folded.institutionId === null || seen.length === 3);
+        await cli.addIp('other', '192.0.2.11');
+        await waitFor(() => seen.find((c) => c.version === change.version + 3), 5000);
+        assert.deepEqual(seen.slice(1), [
+          { institutionId: 'other', version: change.version + 1 },
+          { institutionId: 'remote', version: change.version + 2 },
+          { institutionId: 'other', version: change.version + 3 },
+        ]);
         stop();
         await cli.setInstitutionStatus('remote', 'suspended');
         await new Promise((r) => setTimeout(r, 300));
         assert.ok(
-          !seen.some((c) => c.version === change.version + 3),
+          !seen.some((c) => c.version === change.version + 4),
           'no calls after unsubscribing',
         );
       } finally {
@@ -732,7 +736,7 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
         (await c.query('SELECT version FROM once.schema_version ORDER BY version')).rows.map(
           (r: { version: number }) => r.version,
         ),
-        [1, 2, 3],
+        MIGRATIONS.map((m) => m.version),
       );
       await c.query('CREATE SCHEMA foreign_app');
       await c.query('CREATE TABLE foreign_app.orders (id int)');

@@ -329,6 +329,41 @@ describe('SQLite registry', () => {
     }
   });
 
+  it('writes folded between polls are reported one by one; a hole in the change log asks for a full reload', async () => {
+    const path = join(dir, 'changelog.db');
+    const writer = await openSqliteRegistry(path);
+    // A long poll period, so that every write below lands between two polls.
+    const reader = await openSqliteRegistry(path, { pollIntervalMs: 250 });
+    const other = new Database(path);
+    const changes: RegistryChange[] = [];
+    const stop = reader.onChange((c) => changes.push(c));
+    try {
+      const v0 = await writer.version();
+      await writer.createInstitution({ id: 'a', name: 'A' });
+      await writer.addIp('a', '192.0.2.1');
+      await waitFor(() => changes.find((c) => c.version === v0 + 2), 2_000);
+      assert.deepEqual(changes, [
+        { institutionId: 'a', version: v0 + 1 },
+        { institutionId: 'a', version: v0 + 2 },
+      ]);
+      // A store written before the log existed (or a reader further behind
+      // than the log reaches) has a hole: nothing says which institution changed.
+      other.exec('UPDATE registry_state SET version = version + 2 WHERE id = 1');
+      const full = await waitFor(() => changes.find((c) => c.version === v0 + 4), 2_000);
+      assert.equal(full.institutionId, null);
+      assert.equal(changes.length, 3, 'one full reload, not a change per version');
+      // The log picks up again after the hole.
+      await writer.addIp('a', '192.0.2.3');
+      const next = await waitFor(() => changes.find((c) => c.version === v0 + 5), 2_000);
+      assert.equal(next.institutionId, 'a');
+    } finally {
+      stop();
+      other.close();
+      await reader.close();
+      await writer.close();
+    }
+  });
+
   it('creates a new registry file mode 0600 (owner only), and its -wal and -shm too', async () => {
     const path = join(dir, 'private.db');
     const reg = await openSqliteRegistry(path);

@@ -195,6 +195,22 @@ CREATE TABLE crl_sources (
 `,
     ),
   },
+  {
+    version: 4,
+    description: 'change log: the institution each recent registry version changed',
+    // The change feed reads it when several writes land between two polls
+    // (registering an institution is three writes), so a reader can still
+    // rebuild just the institutions named instead of everything. Rows older
+    // than the last CHANGE_LOG_KEEP versions are pruned by the writes.
+    ...inBothDialects(
+      (t) => `
+CREATE TABLE registry_changes (
+  version ${t.bigint} PRIMARY KEY,
+  institution_id TEXT
+);
+`,
+    ),
+  },
 ];
 
 /** The schema version this build of mtlskit writes. */

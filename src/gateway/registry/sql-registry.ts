@@ -7,9 +7,11 @@
  * Every registry write runs in one transaction that first bumps the version
  * counter in `registry_state` (on PostgreSQL that row lock also serialises
  * writers, as SQLite's single writer does) and records which institution
- * changed. Each open registry compares that counter on every tick of the
- * driver's change feed, so another process's change reaches `onChange`
- * listeners within a poll interval or a NOTIFY.
+ * changed, in `registry_state` and in the `registry_changes` log. Each open
+ * registry compares that counter on every tick of the driver's change feed,
+ * so another process's change reaches `onChange` listeners within a poll
+ * interval or a NOTIFY; when several writes landed since the last tick, the
+ * log names each one's institution.
  */
 import { MtlsError } from '../../errors/index.js';
 import { assertWideRangeAllowed, normaliseCidr } from './cidr.js';
@@ -64,8 +66,34 @@ export interface SqlRegistryOptions {
   onError?: (error: MtlsError) => void;
 }
 
+/**
+ * How many recent versions the change log keeps. A reader that fell further
+ * behind (or a gap in the log: a store written before the log existed) gets
+ * one change with institution null, a full reload.
+ */
+const CHANGE_LOG_KEEP = 1000;
+
 const str = (v: unknown): string => String(v);
 const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : str(v));
+/**
+ * The institution each version after `from` up to `to` changed, from the
+ * change log, or null when the log does not hold every one of them.
+ */
+async function changesBetween(
+  q: SqlQuery,
+  from: number,
+  to: number,
+): Promise<Array<string | null> | null> {
+  if (to <= from || to - from > CHANGE_LOG_KEEP) return null;
+  const { rows } = await q.run(
+    'SELECT version, institution_id FROM registry_changes WHERE version > ? AND version <= ? ORDER BY version',
+    [from, to],
+  );
+  if (rows.length !== to - from || rows.some((r, i) => Number(r.version) !== from + 1 + i))
+    return null;
+  return rows.map((r) => optStr(r.institution_id));
+}
+
 const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /**
@@ -321,8 +349,9 @@ export class SqlRegistry implements Registry {
   }
 
   /**
-   * Runs a registry change in one transaction that bumps the version counter,
-   * then tells this process's listeners at once.
+   * Runs a registry change in one transaction that bumps the version counter
+   * and logs the institution it touched, then tells this process's listeners
+   * at once.
    */
   private async write<T>(
     action: string,
@@ -330,6 +359,8 @@ export class SqlRegistry implements Registry {
     fn: (q: SqlQuery) => Promise<T>,
   ): Promise<T> {
     let version = 0;
+    let seen = this.lastSeen;
+    let changes: Array<string | null> | null = null;
     const result = await this.tx('write', action, async (q) => {
       version = Number(
         (
@@ -339,25 +370,48 @@ export class SqlRegistry implements Registry {
           )
         ).rows[0]?.version,
       );
+      await q.run('INSERT INTO registry_changes (version, institution_id) VALUES (?, ?)', [
+        version,
+        institutionId,
+      ]);
+      await q.run('DELETE FROM registry_changes WHERE version <= ?', [version - CHANGE_LOG_KEEP]);
       const r = await fn(q);
       await this.driver.announce(q, version, institutionId);
+      // Inside the transaction, so the log read agrees with `version`.
+      seen = this.lastSeen;
+      changes = await changesBetween(q, seen, version);
       return r;
     });
-    this.observe(version, institutionId);
+    this.observe(seen, version, changes);
     return result;
   }
 
   /**
-   * Records a version read from the store and tells listeners when it moved.
-   * A step of one names its institution; anything else (several changes folded
-   * together, or a version that went back because the store was restored from
-   * a backup) asks for a full reload (institution null).
+   * Records a version read from the store and tells listeners what moved:
+   * one change per version not yet reported, naming its institution as the
+   * change log has it. A version that went back (a store restored from a
+   * backup), or a log that does not cover every version since the last one
+   * reported, asks for a full reload (one change with institution null).
+   * @param from - the last version reported when the store was read
+   * @param changes - the logged institution of each version after `from` up to `version`, or null when the log does not cover them
    */
-  private observe(version: number, institutionId: string | null): void {
-    if (version === this.lastSeen) return;
-    const single = version === this.lastSeen + 1;
+  private observe(
+    from: number,
+    version: number,
+    changes: ReadonlyArray<string | null> | null,
+  ): void {
+    const last = this.lastSeen;
+    if (version === last) return;
     this.lastSeen = version;
-    this.emit({ institutionId: single ? institutionId : null, version });
+    // Another read (a poll, or this process's own write) may have reported
+    // some of these versions since `from` was read: report only the rest.
+    const rest =
+      changes !== null && last >= from && last < version ? changes.slice(last - from) : null;
+    if (rest === null || rest.includes(null)) {
+      this.emit({ institutionId: null, version });
+      return;
+    }
+    rest.forEach((institutionId, i) => this.emit({ institutionId, version: last + 1 + i }));
   }
 
   /** Calls each listener; a throwing listener is reported and does not stop the others or fail the write. */
@@ -402,14 +456,19 @@ export class SqlRegistry implements Registry {
     if (this.polling || !this.opened) return;
     this.polling = true;
     try {
-      const [row] = await this.rows(
+      const from = this.lastSeen;
+      const { version, changes } = await this.tx(
+        'read',
         'poll for registry changes (retrying)',
-        'SELECT version, last_institution_id FROM registry_state WHERE id = 1',
+        async (q) => {
+          const [row] = (await q.run('SELECT version FROM registry_state WHERE id = 1')).rows;
+          const v = Number(row?.version);
+          return { version: v, changes: await changesBetween(q, from, v) };
+        },
       );
       // close() may have run during the await (the type narrowing cannot know).
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
       if (!this.opened) return;
-      const version = Number(row?.version);
       if (this.feedBroken || this.epoch !== this.driver.epoch) {
         // After an outage, or once the store at the configured location was
         // replaced, nothing said so far can be trusted: reload everything.
@@ -419,7 +478,7 @@ export class SqlRegistry implements Registry {
         this.emit({ institutionId: null, version });
         return;
       }
-      this.observe(version, optStr(row?.last_institution_id));
+      this.observe(from, version, changes);
     } catch (e) {
       // close() may have run during the await: a closed registry reports nothing.
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
