@@ -7,7 +7,12 @@
  * until a request succeeds. Each registry change the gateway applied is
  * listed with its time after the registration returned.
  *
- *   npx tsx bench/trust-newcomer.ts --many 2000 [--rounds 3] [--dir DIR]
+ *   npx tsx bench/trust-newcomer.ts --many 2000 [--rounds 3] [--load C] [--dir DIR]
+ *
+ * --load C keeps C request loops running during the rounds (a full handshake
+ * per request, from one more registered institution's IP); they run in this
+ * process, so they load the gateway's event loop as real clients would, and
+ * add the client side's TLS work on top.
  *
  * Run bench/trust-startup.ts with the same --many first (it builds the registry).
  */
@@ -32,6 +37,7 @@ const { values } = parseArgs({
   options: {
     many: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '3' },
+    load: { type: 'string', default: '0' },
     dir: { type: 'string', default: join(tmpdir(), 'mtlskit-trust-startup') },
   },
 });
@@ -71,6 +77,36 @@ async function accepted(who: TestInstitution, ip: string): Promise<boolean> {
 }
 
 const results: number[] = [];
+const load = { running: true };
+let loadRequests = 0;
+let loadErrors = 0;
+const loops: Array<Promise<void>> = [];
+const loadCount = Number(values.load);
+if (loadCount > 0) {
+  const loader = await makeInstitution(work, 'loader');
+  const ip = manyIp(n + 1000);
+  const v = validateCaChain(loader.root.certPem, { source: 'loader.pem' });
+  await writer.createInstitution({ id: loader.id, name: loader.id });
+  await writer.addCaChain(loader.id, {
+    pem: v.pem,
+    fingerprints: v.fingerprints,
+    subject: v.subject,
+    notAfter: v.notAfter,
+  });
+  await writer.addIp(loader.id, ip);
+  while (!(await accepted(loader, ip))) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < loadCount; i++)
+    loops.push(
+      (async () => {
+        while (load.running) {
+          if (await accepted(loader, ip)) loadRequests++;
+          else loadErrors++;
+        }
+      })(),
+    );
+  await new Promise((r) => setTimeout(r, 1_000));
+}
+const loadStart = performance.now();
 try {
   for (let round = 0; round < Number(values.rounds); round++) {
     const who = await makeInstitution(work, `newcomer-${round}`);
@@ -105,6 +141,12 @@ try {
     );
   }
 } finally {
+  load.running = false;
+  await Promise.all(loops);
+  if (loadCount > 0)
+    console.log(
+      `load: ${((loadRequests * 1000) / (performance.now() - loadStart)).toFixed(0)} req/s from ${loadCount} loops, ${loadErrors} failed`,
+    );
   await gw.close();
   await writer.close();
   await gatewayRegistry.close();
