@@ -14,6 +14,7 @@ import { MIGRATIONS, openRegistry } from '../../src/gateway/registry/index.js';
 import { openPostgresRegistry } from '../../src/gateway/registry/postgres-registry.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
+import { spkiSha256 } from '../../src/pki/spki-hash.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
 import { pgAdmin, pgUrl } from '../helpers/postgres.js';
 import { at, defined } from '../helpers/assert.js';
@@ -22,6 +23,9 @@ const fp = (c: TestCa): string =>
   new X509Certificate(Buffer.from(c.certificate.rawData)).fingerprint256
     .replace(/:/g, '')
     .toLowerCase();
+
+const spki = (c: TestCa): string =>
+  spkiSha256(new X509Certificate(Buffer.from(c.certificate.rawData)));
 
 function assertCode(code: string, re?: RegExp) {
   return (e: unknown): boolean => {
@@ -573,6 +577,43 @@ for (const backend of backends) {
       } finally {
         await a.close();
         await b.close();
+      }
+    });
+
+    it('finds registered CA certificates by public key; a chain whose PEM does not parse is listed as unindexed', async () => {
+      const reg = await backend.open('cakeys');
+      try {
+        await reg.createInstitution({ id: 'acme', name: 'Acme' });
+        await reg.createInstitution({ id: 'beta', name: 'Beta' });
+        await reg.createInstitution({ id: 'gamma', name: 'Gamma' });
+        const a = await reg.addCaChain('acme', chainOf(caA));
+        const b = await reg.addCaChain('beta', {
+          pem: inter.certPem + root.certPem,
+          fingerprints: [fp(inter), fp(root)],
+          subject: inter.subject,
+          notAfter: inter.certificate.notAfter.toISOString(),
+        });
+        assert.deepEqual(await reg.findCaKeys([]), { hits: [], unindexed: [] });
+        const found = await reg.findCaKeys([spki(root), spki(caA).toUpperCase(), 'ff'.repeat(32)]);
+        assert.deepEqual(found.hits, [
+          { institutionId: 'acme', chainId: a.id, position: 0, spkiSha256: spki(caA) },
+          { institutionId: 'beta', chainId: b.id, position: 1, spkiSha256: spki(root) },
+        ]);
+        assert.deepEqual(found.unindexed, []);
+        const broken = await reg.addCaChain('gamma', {
+          pem: '-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n',
+          fingerprints: ['cd'.repeat(32)],
+          subject: 'CN=Broken',
+          notAfter: new Date().toISOString(),
+        });
+        const again = await reg.findCaKeys([spki(caB)]);
+        assert.deepEqual(again.hits, []);
+        assert.deepEqual(
+          again.unindexed.map((c) => [c.institutionId, c.id]),
+          [['gamma', broken.id]],
+        );
+      } finally {
+        await reg.close();
       }
     });
 

@@ -14,6 +14,7 @@ import {
   closeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { MtlsError } from '../../src/errors/index.js';
 import { normaliseCidr, parseCidr } from '../../src/gateway/registry/cidr.js';
@@ -21,7 +22,8 @@ import { openRegistry, parseRegistryLocation } from '../../src/gateway/registry/
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/gateway/registry/migrations.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord, RegistryChange } from '../../src/gateway/registry/types.js';
-import { tempDir } from '../helpers/pki.js';
+import { spkiSha256 } from '../../src/pki/spki-hash.js';
+import { makeCa, tempDir } from '../helpers/pki.js';
 import { at } from '../helpers/assert.js';
 
 function assertCode(code: string, re?: RegExp) {
@@ -361,6 +363,39 @@ describe('SQLite registry', () => {
       other.close();
       await reader.close();
       await writer.close();
+    }
+  });
+
+  it('indexes the keys of CA certificates stored before the key index on the first key lookup', async () => {
+    const path = join(dir, 'cakeys.db');
+    const reg = await openSqliteRegistry(path);
+    const other = new Database(path);
+    try {
+      const ca = await makeCa(dir, { name: 'Key Index CA' });
+      const cert = new X509Certificate(ca.certPem);
+      const fingerprint = cert.fingerprint256.replace(/:/g, '').toLowerCase();
+      await reg.createInstitution({ id: 'old', name: 'Old' });
+      const chain = await reg.addCaChain('old', {
+        pem: ca.certPem,
+        fingerprints: [fingerprint],
+        subject: ca.subject,
+        notAfter: cert.validTo,
+      });
+      // As a store migrated from schema 4 holds it: no key on the row.
+      other.exec('UPDATE ca_certificates SET spki_sha256 = NULL');
+      const v = await reg.version();
+      const found = await reg.findCaKeys([spkiSha256(cert)]);
+      assert.deepEqual(found.hits, [
+        { institutionId: 'old', chainId: chain.id, position: 0, spkiSha256: spkiSha256(cert) },
+      ]);
+      assert.deepEqual(found.unindexed, []);
+      assert.deepEqual(other.prepare('SELECT spki_sha256 AS k FROM ca_certificates').all(), [
+        { k: spkiSha256(cert) },
+      ]);
+      assert.equal(await reg.version(), v, 'derived data: the registry version stays');
+    } finally {
+      other.close();
+      await reg.close();
     }
   });
 

@@ -211,6 +211,20 @@ CREATE TABLE registry_changes (
 `,
     ),
   },
+  {
+    version: 5,
+    description: 'the public key (SPKI SHA-256) of each registered CA certificate, indexed',
+    // Onboarding refuses a CA whose key another institution registered; with
+    // the key stored it asks the index instead of parsing every registered
+    // certificate. Rows stored before stay NULL until the first such lookup
+    // fills them in.
+    ...inBothDialects(
+      () => `
+ALTER TABLE ca_certificates ADD COLUMN spki_sha256 TEXT;
+CREATE INDEX ca_certificates_spki ON ca_certificates(spki_sha256);
+`,
+    ),
+  },
 ];
 
 /** The schema version this build of mtlskit writes. */

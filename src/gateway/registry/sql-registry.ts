@@ -14,12 +14,15 @@
  * log names each one's institution.
  */
 import { MtlsError } from '../../errors/index.js';
+import { loadCertificates } from '../../pki/pkcs12/certificates.js';
+import { spkiSha256 } from '../../pki/spki-hash.js';
 import { assertWideRangeAllowed, normaliseCidr } from './cidr.js';
 import { migrateRegistry } from './migrations.js';
 import type { SqlDriver, SqlQuery, SqlRow, SqlTransactionMode, SqlValue } from './sql-driver.js';
 import { AUDIT_REASONS } from './types.js';
 import type {
   AddCrlSourceInput,
+  CaKeyLookup,
   AddIpOptions,
   AuditLastCall,
   AuditMinuteCount,
@@ -146,6 +149,24 @@ const toChain = (r: SqlRow, fingerprints: string[]): CaChainRecord => ({
   notAfter: str(r.not_after),
   createdAt: str(r.created_at),
 });
+/**
+ * The public key (see {@link spkiSha256}) of each certificate in a chain's
+ * PEM, by certificate fingerprint; empty when the PEM does not parse, which
+ * leaves its keys unindexed (see `findCaKeys`).
+ */
+function caKeysOf(pem: string): Map<string, string> {
+  try {
+    return new Map(
+      loadCertificates(pem, 'CA chain').map((c) => [
+        normaliseFingerprint(c.fingerprint256),
+        spkiSha256(c),
+      ]),
+    );
+  } catch {
+    return new Map();
+  }
+}
+
 const toIp = (r: SqlRow): IpRecord => ({
   id: Number(r.id),
   institutionId: str(r.institution_id),
@@ -666,10 +687,11 @@ export class SqlRegistry implements Registry {
         ).rows,
         'the CA chain INSERT',
       );
+      const keys = caKeysOf(input.pem);
       for (const [i, fp] of input.fingerprints.entries()) {
         await q.run(
-          'INSERT INTO ca_certificates (chain_id, position, fingerprint, institution_id) VALUES (?, ?, ?, ?)',
-          [Number(row.id), i, fp, institutionId],
+          'INSERT INTO ca_certificates (chain_id, position, fingerprint, institution_id, spki_sha256) VALUES (?, ?, ?, ?, ?)',
+          [Number(row.id), i, fp, institutionId, keys.get(fp) ?? null],
         );
       }
       return toChain(row, input.fingerprints);
@@ -712,6 +734,61 @@ export class SqlRegistry implements Registry {
         )
       ).rows.map((r) => str(r.fingerprint));
       return toChain(row, fps);
+    });
+  }
+
+  /**
+   * The registered CA certificates with one of these public keys, and the
+   * chains whose keys could not be indexed. Certificates stored before the
+   * key index existed are indexed first (derived data: no version bump).
+   */
+  async findCaKeys(spkiSha256s: string[]): Promise<CaKeyLookup> {
+    const pending = await this.rows(
+      'find CA certificates without a key index',
+      'SELECT id, pem FROM ca_chains c WHERE EXISTS (SELECT 1 FROM ca_certificates f WHERE f.chain_id = c.id AND f.spki_sha256 IS NULL) ORDER BY id',
+    );
+    if (pending.length > 0) {
+      await this.tx('write', 'index the keys of registered CA certificates', async (q) => {
+        for (const r of pending) {
+          for (const [fp, spki] of caKeysOf(str(r.pem)))
+            await q.run(
+              'UPDATE ca_certificates SET spki_sha256 = ? WHERE chain_id = ? AND fingerprint = ? AND spki_sha256 IS NULL',
+              [spki, Number(r.id), fp],
+            );
+        }
+      });
+    }
+    const keys = [...new Set(spkiSha256s.map((k) => k.toLowerCase()))];
+    return this.tx('read', 'look up CA public keys', async (q) => {
+      const hits =
+        keys.length === 0
+          ? []
+          : (
+              await q.run(
+                `SELECT chain_id, position, institution_id, spki_sha256 FROM ca_certificates WHERE spki_sha256 IN (${keys.map(() => '?').join(', ')}) ORDER BY institution_id, chain_id, position`,
+                keys,
+              )
+            ).rows.map((r) => ({
+              institutionId: str(r.institution_id),
+              chainId: Number(r.chain_id),
+              position: Number(r.position),
+              spkiSha256: str(r.spki_sha256),
+            }));
+      const unindexed: CaChainRecord[] = [];
+      for (const row of (
+        await q.run(
+          'SELECT * FROM ca_chains c WHERE EXISTS (SELECT 1 FROM ca_certificates f WHERE f.chain_id = c.id AND f.spki_sha256 IS NULL) ORDER BY institution_id, id',
+        )
+      ).rows) {
+        const fps = (
+          await q.run(
+            'SELECT fingerprint FROM ca_certificates WHERE chain_id = ? ORDER BY position',
+            [Number(row.id)],
+          )
+        ).rows.map((r) => str(r.fingerprint));
+        unindexed.push(toChain(row, fps));
+      }
+      return { hits, unindexed };
     });
   }
 
