@@ -646,6 +646,8 @@ export class SqlRegistry implements Registry {
     chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string },
   ): Promise<CaChainRecord> {
     const input = validateChainInput(chain);
+    // Parsed before the transaction: the write lock is not held for it.
+    const keys = caKeysOf(input.pem);
     const now = new Date().toISOString();
     return this.write(`add a CA chain to ${institutionId}`, institutionId, async (q) => {
       await this.requireInstitution(q, institutionId);
@@ -687,7 +689,6 @@ export class SqlRegistry implements Registry {
         ).rows,
         'the CA chain INSERT',
       );
-      const keys = caKeysOf(input.pem);
       for (const [i, fp] of input.fingerprints.entries()) {
         await q.run(
           'INSERT INTO ca_certificates (chain_id, position, fingerprint, institution_id, spki_sha256) VALUES (?, ?, ?, ?, ?)',
