@@ -298,6 +298,8 @@ export class SqlRegistry implements Registry {
   /** The change feed failed: the next good tick tells listeners to reload everything. */
   private feedBroken = false;
   private polling = false;
+  /** A tick arrived while a poll was running. */
+  private pollAgain = false;
 
   constructor(
     protected readonly driver: SqlDriver,
@@ -474,8 +476,15 @@ export class SqlRegistry implements Registry {
 
   /** One tick of the change feed: reads the counter and reports what moved. */
   private async poll(): Promise<void> {
-    if (this.polling || !this.opened) return;
+    if (!this.opened) return;
+    if (this.polling) {
+      // The tick may announce a write this poll has already missed (its read
+      // ran first); PostgreSQL sends no further tick for it, so poll once more.
+      this.pollAgain = true;
+      return;
+    }
     this.polling = true;
+    this.pollAgain = false;
     try {
       const from = this.lastSeen;
       const { version, changes } = await this.tx(
@@ -507,6 +516,9 @@ export class SqlRegistry implements Registry {
         this.feedFailed(this.driver.mapError(e, 'poll for registry changes (retrying)'));
     } finally {
       this.polling = false;
+      // A tick may have set it during the awaits (the type narrowing cannot know).
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
+      if (this.pollAgain) void this.poll();
     }
   }
 
