@@ -651,6 +651,11 @@ export class TrustCache {
       }
     })().finally(() => {
       this.reloading = null;
+      // A change reported after the loop last looked, but before this ran,
+      // found a pass still "running" and only queued itself: run it now
+      // (after a failure the retry timer does that instead).
+      if (!this.closed && this.lastError === null && (this.pendingAll || this.pendingIds.size > 0))
+        void this.runReloads();
     });
     return this.reloading;
   }
