@@ -9,13 +9,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MtlsError } from '../errors/index.js';
 
 let cached: string | undefined;
 
 /**
  * The directory of the nearest package.json named `mtlskit` above this module.
- * @throws Error when there is none: the package was taken apart, which no
- *   install or build does
+ * @throws MTLS_INTERNAL when there is none: the package was taken apart,
+ *   which no install or build does
  */
 export function packageRoot(): string {
   if (cached !== undefined) return cached;
@@ -25,7 +26,11 @@ export function packageRoot(): string {
     if (existsSync(manifest) && manifestName(manifest) === 'mtlskit') return (cached = dir);
     const parent = dirname(dir);
     if (parent === dir)
-      throw new Error(`no mtlskit package.json above ${fileURLToPath(import.meta.url)}`);
+      throw new MtlsError(
+        'MTLS_INTERNAL',
+        `no mtlskit package.json above ${fileURLToPath(import.meta.url)}`,
+        { hint: 'Reinstall mtlskit (npm ci, then npm run build from a clone).' },
+      );
     dir = parent;
   }
 }
