@@ -161,12 +161,17 @@ export async function refreshCrlSources(
 export class CrlDistribution {
   private readonly refresher: CrlRefresher;
   private unsubscribe: (() => void) | undefined;
+  private syncing: Promise<void> | null = null;
+  /** Re-read every institution's sources on the next pass. */
+  private pendingAll = false;
+  /** Institutions whose sources to re-read on the next pass. */
+  private readonly pendingIds = new Set<string>();
 
   constructor(
     private readonly options: CrlDownloadOptions & { log: Logger; retrySeconds?: number },
   ) {
     this.refresher = new CrlRefresher({
-      listSources: () => options.registry.listCrlSources(),
+      listSources: (institutionId) => options.registry.listCrlSources(institutionId),
       apply: applier(options.registry),
       log: options.log,
       onOutcome: (o) => void record(o, options),
@@ -177,16 +182,48 @@ export class CrlDistribution {
 
   /** Schedules every registered source (each is fetched at once) and follows additions and removals. */
   async start(): Promise<void> {
-    await this.sync();
+    await this.sync(undefined);
     this.unsubscribe = this.options.registry.onChange(
-      () => void this.sync(),
+      (change) => this.requestSync(change.institutionId),
       () => undefined,
     );
   }
 
-  private async sync(): Promise<void> {
+  /**
+   * Re-reads the sources of the institution a change names (all of them for
+   * null). Changes arriving while a sync runs are gathered into the next
+   * one, so a burst of changes does not start a sync each.
+   */
+  private requestSync(institutionId: string | null): void {
+    if (institutionId === null) this.pendingAll = true;
+    else this.pendingIds.add(institutionId);
+    this.kick();
+  }
+
+  private kick(): void {
+    this.syncing ??= this.drain().finally(() => {
+      this.syncing = null;
+      // A change that arrived after the last pass looked: run again.
+      if (this.pendingAll || this.pendingIds.size > 0) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    // Let every change one registry poll reported join this pass.
+    await Promise.resolve();
+    while (this.pendingAll || this.pendingIds.size > 0) {
+      const all = this.pendingAll;
+      const ids = [...this.pendingIds];
+      this.pendingAll = false;
+      this.pendingIds.clear();
+      if (all) await this.sync(undefined);
+      else for (const id of ids) await this.sync(id);
+    }
+  }
+
+  private async sync(institutionId: string | undefined): Promise<void> {
     try {
-      await this.refresher.sync();
+      await this.refresher.sync(institutionId);
     } catch (e) {
       const err = toMtlsError(e);
       this.options.log.error(

@@ -46,8 +46,11 @@ export type CrlFetchOutcome =
 
 /** Options for {@link CrlRefresher}. */
 export interface CrlRefresherOptions {
-  /** The registered distribution points (read again on every {@link CrlRefresher.sync}). */
-  listSources: () => Promise<CrlSource[]>;
+  /**
+   * The registered distribution points, of every institution or of the one
+   * named (read again on every {@link CrlRefresher.sync}).
+   */
+  listSources: (institutionId?: string) => Promise<CrlSource[]>;
   /** Validates and stores one download; throws an MtlsError to refuse it. */
   apply: (source: CrlSource, body: Buffer) => Promise<ApplyCrlResult>;
   log: Logger;
@@ -91,10 +94,15 @@ export class CrlRefresher {
   /**
    * Reads the sources and schedules them: a new source is fetched at once, a
    * removed one is dropped, one whose URL or interval changed starts over.
+   * With `institutionId`, only that institution's sources are read and
+   * reconciled (a registry change names the institution it touched).
    */
-  async sync(): Promise<void> {
+  async sync(institutionId?: string): Promise<void> {
     if (this.stopped) return;
-    const sources = await this.options.listSources();
+    const listed = await this.options.listSources(institutionId);
+    const mine = (s: CrlSource): boolean =>
+      institutionId === undefined || s.institutionId === institutionId;
+    const sources = listed.filter(mine);
     const seen = new Set<number>();
     for (const source of sources) {
       seen.add(source.id);
@@ -111,7 +119,7 @@ export class CrlRefresher {
       this.arm(entry, 0);
     }
     for (const [id, entry] of this.scheduled) {
-      if (seen.has(id)) continue;
+      if (seen.has(id) || !mine(entry.source)) continue;
       if (entry.timer) clearTimeout(entry.timer);
       this.scheduled.delete(id);
       this.last.delete(id);

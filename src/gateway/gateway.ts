@@ -54,7 +54,7 @@ import type { AuditRecord, Registry } from './registry/types.js';
 import { RequestHandler } from './request-handler.js';
 import { loadServerCredential, type ServerCredential } from './server-credential.js';
 import { createTenantServer, type ClientOfSocket } from './tenant-server.js';
-import { TrustCache, type TrustSnapshot } from './trust-cache.js';
+import { newWarnings, TrustCache, type TrustSnapshot } from './trust-cache.js';
 
 export { classifyTlsClientError } from './tenant-server.js';
 
@@ -195,13 +195,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }),
     onReload: (snap, prev) => {
       metrics.registryVersion.set(snap.registryVersion);
-      let active = 0;
-      for (const i of snap.institutions.values()) if (i.status === 'active') active++;
-      metrics.institutions.set({ status: 'active' }, active);
-      metrics.institutions.set({ status: 'suspended' }, snap.institutions.size - active);
-      const old = new Set(prev?.warnings ?? []);
-      for (const w of snap.warnings)
-        if (!old.has(w)) logger.warn({ registryVersion: snap.registryVersion }, w);
+      metrics.institutions.set({ status: 'active' }, snap.activeCount);
+      metrics.institutions.set({ status: 'suspended' }, snap.institutions.size - snap.activeCount);
+      for (const w of newWarnings(snap, prev))
+        logger.warn({ registryVersion: snap.registryVersion }, w);
       if (prev)
         logger.info(
           {

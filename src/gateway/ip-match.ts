@@ -98,15 +98,29 @@ function maskOf(prefix128: number): bigint {
   return prefix128 === 0 ? 0n : (ALL_ONES << BigInt(128 - prefix128)) & ALL_ONES;
 }
 
+/** One prefix length's blocks: network address → values, plus the length's mask. */
+interface PrefixLevel<T> {
+  mask: bigint;
+  networks: Map<bigint, readonly T[]>;
+}
+
 /**
  * Maps CIDR blocks to values and finds every value whose block contains an
  * address. Blocks are indexed by prefix length (one map per length, keyed by
  * network address), so a lookup costs one mask and one map probe per distinct
  * prefix length registered (at most 129), however many blocks there are.
+ *
+ * A matcher never changes once another one was derived from it
+ * ({@link IpMatcher.derive}): the two share their prefix levels until one of
+ * them writes to a level, which then gets its own copy, so a trust snapshot
+ * still in use by a connection keeps the index it was built with while the
+ * next snapshot's index costs the changed blocks, not a rebuild of every one.
  */
 export class IpMatcher<T> {
-  /** Prefix length → network address → values, plus the length's mask. */
-  private readonly byPrefix = new Map<number, { mask: bigint; networks: Map<bigint, T[]> }>();
+  /** Prefix length → its level. */
+  private byPrefix = new Map<number, PrefixLevel<T>>();
+  /** Levels this matcher may write to (the others are shared with the matcher it was derived from). */
+  private readonly owned = new Set<number>();
   /** Prefix lengths present, longest first (most specific matches come first). */
   private prefixes: number[] = [];
   private count = 0;
@@ -117,16 +131,42 @@ export class IpMatcher<T> {
    */
   add(cidr: string | ParsedCidr, value: T): void {
     const parsed = typeof cidr === 'string' ? parseCidr(cidr) : cidr;
-    let level = this.byPrefix.get(parsed.prefix128);
-    if (!level) {
-      level = { mask: maskOf(parsed.prefix128), networks: new Map() };
-      this.byPrefix.set(parsed.prefix128, level);
-      this.prefixes = [...this.byPrefix.keys()].sort((a, b) => b - a);
-    }
-    const list = level.networks.get(parsed.network) ?? [];
-    list.push(value);
-    level.networks.set(parsed.network, list);
+    const level = this.ownLevel(parsed.prefix128);
+    // A new array, never a push: the old one may be shared with another matcher.
+    level.networks.set(parsed.network, [...(level.networks.get(parsed.network) ?? []), value]);
     this.count++;
+  }
+
+  /** Removes one block's entry for `value` (nothing when it is absent). */
+  remove(cidr: ParsedCidr, value: T): void {
+    const level = this.byPrefix.get(cidr.prefix128);
+    const list = level?.networks.get(cidr.network);
+    if (!list?.includes(value)) return;
+    const mine = this.ownLevel(cidr.prefix128);
+    const rest = list.filter((v) => v !== value);
+    if (rest.length > 0) mine.networks.set(cidr.network, rest);
+    else mine.networks.delete(cidr.network);
+    this.count -= list.length - rest.length;
+    if (mine.networks.size === 0) {
+      this.byPrefix.delete(cidr.prefix128);
+      this.owned.delete(cidr.prefix128);
+      this.prefixes = this.prefixes.filter((p) => p !== cidr.prefix128);
+    }
+  }
+
+  /**
+   * A matcher with the same blocks as this one, sharing its levels until
+   * either writes to one (see the class comment). Apply the changes to the
+   * copy with {@link remove} and {@link add}; this matcher stays as it is.
+   */
+  derive(): IpMatcher<T> {
+    const copy = new IpMatcher<T>();
+    copy.byPrefix = new Map(this.byPrefix);
+    copy.prefixes = this.prefixes;
+    copy.count = this.count;
+    // Both sides must copy a level before writing to it now.
+    this.owned.clear();
+    return copy;
   }
 
   /** Every value registered for a block containing `ip` (no duplicates; most specific block first). Unparseable input matches nothing. */
@@ -150,6 +190,19 @@ export class IpMatcher<T> {
   /** Number of blocks held. */
   get size(): number {
     return this.count;
+  }
+
+  /** The level of a prefix length, copied first when it is shared. */
+  private ownLevel(prefix128: number): PrefixLevel<T> {
+    const level = this.byPrefix.get(prefix128);
+    if (level && this.owned.has(prefix128)) return level;
+    const mine: PrefixLevel<T> = level
+      ? { mask: level.mask, networks: new Map(level.networks) }
+      : { mask: maskOf(prefix128), networks: new Map() };
+    this.byPrefix.set(prefix128, mine);
+    this.owned.add(prefix128);
+    if (!level) this.prefixes = [...this.byPrefix.keys()].sort((a, b) => b - a);
+    return mine;
   }
 }
 

@@ -3,7 +3,7 @@
  * registry trusts it, and refuses anything a careful operator would refuse,
  * naming the certificate (its subject and its position in the file).
  */
-import { createHash, createPrivateKey, X509Certificate as NodeX509 } from 'node:crypto';
+import { createPrivateKey, X509Certificate as NodeX509 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { certificatePublicKey, parseCertificates, toNodeCertificate } from '../pki/certificate.js';
@@ -16,6 +16,7 @@ import { formatRfc4514 } from '../pki/names.js';
 import { containsPrivateKey, decodePemBlocks, encodePem, isPem } from '../pki/pem.js';
 import { loadCertificates } from '../pki/pkcs12/certificates.js';
 import { readCertificateDer } from '../pki/read-x509.js';
+import { spkiSha256 } from '../pki/spki-hash.js';
 import { fromX509Name } from '../pki/x509-name.js';
 import type { CaChainRecord, CrlRecord, Registry } from './registry/types.js';
 import { errorMessage } from '../errors/mtls-error.js';
@@ -186,11 +187,6 @@ interface Parsed {
 
 const fpOf = (node: NodeX509): string => node.fingerprint256.replace(/:/g, '').toLowerCase();
 const dnOf = (name: x509.Name): string => formatRfc4514(fromX509Name(name));
-/** SHA-256 (lower-case hex) of a certificate's SubjectPublicKeyInfo DER. */
-const spkiOf = (node: NodeX509): string =>
-  createHash('sha256')
-    .update(node.publicKey.export({ type: 'spki', format: 'der' }))
-    .digest('hex');
 
 /** True when DER bytes parse as a private key (PKCS#8, PKCS#1 or SEC1). */
 function isDerPrivateKey(der: Buffer): boolean {
@@ -677,7 +673,9 @@ export async function onboardCaChain(
 /**
  * Refuses a chain holding a certificate whose public key is that of a CA
  * certificate registered to another institution (same key under any name:
- * only the key holder can have had it issued).
+ * only the key holder can have had it issued). The registry's key index
+ * answers for every registered certificate it could index; the few it could
+ * not (an unreadable stored PEM) are parsed here, as all of them once were.
  */
 async function assertKeysNotRegisteredElsewhere(
   registry: Registry,
@@ -688,24 +686,25 @@ async function assertKeysNotRegisteredElsewhere(
   // validated.pem holds validated.certificates, in the same order.
   const mine = loadCertificates(validated.pem, source).flatMap((node, i) => {
     const cert = validated.certificates[i];
-    return cert ? [{ spki: spkiOf(node), cert }] : [];
+    return cert ? [{ spki: spkiSha256(node), cert }] : [];
   });
-  for (const t of await registry.loadTrust()) {
-    if (t.institution.id === institutionId) continue;
-    for (const chain of t.chains) {
-      for (const node of loadCertificates(chain.pem, `chain ${chain.id} of ${t.institution.id}`)) {
-        const spki = spkiOf(node);
-        const hit = mine.find((m) => m.spki === spki);
-        if (!hit) continue;
-        throw reject(
-          'duplicate',
-          `certificate #${hit.cert.position} in ${source} (${hit.cert.subject}) has the same public key (SPKI SHA-256 ${spki}) as a CA certificate registered to institution "${t.institution.id}" (chain ${chain.id}); one CA key belongs to one institution`,
-          source,
-          "A re-issued or cross-signed copy of another institution's CA would let each pass as the other; check that the file came from this institution and that its CA has its own key.",
-          { position: hit.cert.position, institutionId: t.institution.id },
-        );
-      }
-    }
+  const refuse = (spki: string, owner: string, chainId: number): void => {
+    const hit = mine.find((m) => m.spki === spki);
+    if (!hit || owner === institutionId) return;
+    throw reject(
+      'duplicate',
+      `certificate #${hit.cert.position} in ${source} (${hit.cert.subject}) has the same public key (SPKI SHA-256 ${spki}) as a CA certificate registered to institution "${owner}" (chain ${chainId}); one CA key belongs to one institution`,
+      source,
+      "A re-issued or cross-signed copy of another institution's CA would let each pass as the other; check that the file came from this institution and that its CA has its own key.",
+      { position: hit.cert.position, institutionId: owner },
+    );
+  };
+  const { hits, unindexed } = await registry.findCaKeys(mine.map((m) => m.spki));
+  for (const h of hits) refuse(h.spkiSha256, h.institutionId, h.chainId);
+  for (const chain of unindexed) {
+    if (chain.institutionId === institutionId) continue;
+    for (const node of loadCertificates(chain.pem, `chain ${chain.id} of ${chain.institutionId}`))
+      refuse(spkiSha256(node), chain.institutionId, chain.id);
   }
 }
 

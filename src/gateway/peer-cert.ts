@@ -4,11 +4,11 @@
  * client does not cost an ASN.1 parse per connection.
  */
 import { createHash, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { isIssuedBy as x509IssuedBy } from '../pki/chain-order.js';
 import { dnValues, formatRfc4514, type DistinguishedName } from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
+import { readCertificateNames } from '../pki/certificate-names.js';
 import { errorMessage } from '../errors/mtls-error.js';
 
 /** What the gateway needs to know about a certificate. */
@@ -62,36 +62,49 @@ export function normalizeFingerprint(text: string): string {
 }
 
 /**
- * Parses a DER certificate.
+ * Parses a DER certificate. node:crypto does the parse (OpenSSL checks the
+ * whole structure); the Name encodings come from a walk over the
+ * TBSCertificate's framing, and the decoded DNs and their RFC 4514 text are
+ * computed on first use only: the gateway parses every registered CA
+ * certificate at start-up, and most are never displayed or matched against a
+ * pinned rule.
+ * @param fingerprint - the lower-case hex SHA-256 of `der`, when the caller already has it
  * @throws MTLS_DER_INVALID when the bytes are not a certificate
  */
-export function parseCertInfo(der: Buffer): CertInfo {
+export function parseCertInfo(der: Buffer, fingerprint?: string): CertInfo {
   let node: NodeX509;
-  let pec: x509.X509Certificate;
   try {
     node = new NodeX509(der);
-    pec = new x509.X509Certificate(der);
   } catch (e) {
     throw new MtlsError('MTLS_DER_INVALID', `certificate is not valid DER: ${errorMessage(e)}`, {
       cause: e,
     });
   }
-  const subjectNameDer = Buffer.from(pec.subjectName.toArrayBuffer());
-  const issuerNameDer = Buffer.from(pec.issuerName.toArrayBuffer());
-  const subjectDn = fromX509Name(pec.subjectName);
-  const issuerDn = fromX509Name(pec.issuerName);
+  const { subjectDer: subjectNameDer, issuerDer: issuerNameDer } = readCertificateNames(der);
+  const subjectDn = lazy(() => fromX509Name(subjectNameDer));
+  const issuerDn = lazy(() => fromX509Name(issuerNameDer));
+  const subject = lazy(() => formatRfc4514(subjectDn()));
+  const issuer = lazy(() => formatRfc4514(issuerDn()));
   const ekus = node.keyUsage;
   return {
     der,
     node,
-    subjectDn,
-    issuerDn,
-    subject: formatRfc4514(subjectDn),
-    issuer: formatRfc4514(issuerDn),
+    get subjectDn() {
+      return subjectDn();
+    },
+    get issuerDn() {
+      return issuerDn();
+    },
+    get subject() {
+      return subject();
+    },
+    get issuer() {
+      return issuer();
+    },
     subjectNameDer,
     issuerNameDer,
     serial: normalizeSerial(node.serialNumber),
-    fingerprint: createHash('sha256').update(der).digest('hex'),
+    fingerprint: fingerprint ?? sha256Hex(der),
     notBefore: new Date(node.validFrom),
     notAfter: new Date(node.validTo),
     isCa: node.ca,
@@ -102,6 +115,24 @@ export function parseCertInfo(der: Buffer): CertInfo {
     selfIssued: subjectNameDer.equals(issuerNameDer),
     issuedByMemo: new Map(),
   };
+}
+
+/** A value computed on the first call and remembered. */
+function lazy<T>(compute: () => T): () => T {
+  let done = false;
+  let value: T | undefined;
+  return () => {
+    if (!done) {
+      value = compute();
+      done = true;
+    }
+    // `done` is set only after `value` was assigned a T.
+    return value as T;
+  };
+}
+
+function sha256Hex(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex');
 }
 
 /** The CN and O values of a subject (pinned rules). */
@@ -147,7 +178,7 @@ export class CertInfoCache {
    * @throws MTLS_DER_INVALID
    */
   get(der: Buffer): CertInfo {
-    const key = createHash('sha256').update(der).digest('hex');
+    const key = sha256Hex(der);
     const hit = this.map.get(key);
     if (hit) {
       // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
@@ -155,7 +186,7 @@ export class CertInfoCache {
       this.map.set(key, hit);
       return hit;
     }
-    const info = parseCertInfo(der);
+    const info = parseCertInfo(der, key);
     this.map.set(key, info);
     if (this.map.size > this.max) {
       const [oldest] = this.map.keys();

@@ -91,11 +91,18 @@ export interface TrustSnapshot {
   /** Registry version it was built from. */
   registryVersion: number;
   institutions: ReadonlyMap<string, InstitutionContext>;
+  /** How many of {@link institutions} are active. */
+  activeCount: number;
+  /**
+   * The institutions rebuilt (or deleted) since the snapshot this one was
+   * derived from; null when every institution was built afresh.
+   */
+  changed: ReadonlySet<string> | null;
   /** Source IP → institution ids. */
   matcher: IpMatcher<string>;
   builtAt: Date;
-  /** Problems found while building (stale or unverifiable CRLs, unreadable entries), by institution id. */
-  warnings: string[];
+  /** Problems found while building (stale or unverifiable CRLs, unreadable entries), by institution id (computed on first read). */
+  readonly warnings: string[];
 }
 
 /** A cached per-institution (or per institution set) TLS server. */
@@ -340,23 +347,37 @@ async function buildInstitution(
   };
 }
 
-/** Assembles a snapshot from institution contexts (the IP index is rebuilt from their parsed blocks). */
+/**
+ * Assembles a snapshot from institution contexts and the IP index built from
+ * their parsed blocks.
+ */
 function assemble(
-  institutions: Map<string, InstitutionContext>,
+  institutions: ReadonlyMap<string, InstitutionContext>,
+  matcher: IpMatcher<string>,
+  activeCount: number,
+  changed: ReadonlySet<string> | null,
   registryVersion: number,
   generation: number,
   now: Date,
 ): TrustSnapshot {
-  const matcher = new IpMatcher<string>();
-  const ids = [...institutions.keys()].sort();
-  const warnings: string[] = [];
-  for (const id of ids) {
-    const inst = institutions.get(id);
-    if (!inst) continue;
-    for (const b of inst.blocks) matcher.add(b, id);
-    warnings.push(...inst.warnings);
-  }
-  return { generation, registryVersion, institutions, matcher, builtAt: now, warnings };
+  let warnings: string[] | undefined;
+  return {
+    generation,
+    registryVersion,
+    institutions,
+    activeCount,
+    changed,
+    matcher,
+    builtAt: now,
+    // Only diagnostics read it, so a change of one institution does not pay
+    // for gathering every institution's warnings.
+    get warnings() {
+      warnings ??= [...institutions.keys()]
+        .sort()
+        .flatMap((id) => institutions.get(id)?.warnings ?? []);
+      return warnings;
+    },
+  };
 }
 
 /**
@@ -378,13 +399,22 @@ export async function buildSnapshot(
   for (const t of trust)
     institutions.set(t.institution.id, await buildInstitution(t, certCache, parseCache, now));
   parseCache.retainOnly(new Set(institutions.keys()));
-  return assemble(institutions, registryVersion, generation, now);
+  const matcher = new IpMatcher<string>();
+  let active = 0;
+  for (const [id, inst] of institutions) {
+    for (const b of inst.blocks) matcher.add(b, id);
+    if (inst.status === 'active') active++;
+  }
+  return assemble(institutions, matcher, active, null, registryVersion, generation, now);
 }
 
 /**
  * Builds the next snapshot from `previous` by rebuilding only the named
  * institutions from `trust` (their current registry data; an id absent from
- * it was deleted). Every other institution is carried over as is.
+ * it was deleted). Every other institution is carried over as is, and the IP
+ * index is derived from the previous one by taking out and putting back the
+ * named institutions' blocks, so the work follows the change, not the
+ * registry's size.
  */
 export async function updateSnapshot(
   previous: TrustSnapshot,
@@ -397,13 +427,57 @@ export async function updateSnapshot(
   parseCache = new TrustParseCache(),
 ): Promise<TrustSnapshot> {
   const institutions = new Map(previous.institutions);
-  for (const id of changedIds) institutions.delete(id);
+  const matcher = previous.matcher.derive();
+  let active = previous.activeCount;
+  for (const id of changedIds) {
+    const old = institutions.get(id);
+    if (!old) continue;
+    for (const b of old.blocks) matcher.remove(b, id);
+    if (old.status === 'active') active--;
+    institutions.delete(id);
+  }
   for (const t of trust) {
-    if (changedIds.has(t.institution.id))
-      institutions.set(t.institution.id, await buildInstitution(t, certCache, parseCache, now));
+    const id = t.institution.id;
+    if (!changedIds.has(id)) continue;
+    const inst = await buildInstitution(t, certCache, parseCache, now);
+    // The same institution twice in `trust`: the later reading wins, as in buildSnapshot.
+    const twice = institutions.get(id);
+    if (twice) {
+      for (const b of twice.blocks) matcher.remove(b, id);
+      if (twice.status === 'active') active--;
+    }
+    institutions.set(id, inst);
+    for (const b of inst.blocks) matcher.add(b, id);
+    if (inst.status === 'active') active++;
   }
   for (const id of changedIds) if (!institutions.has(id)) parseCache.forget(id);
-  return assemble(institutions, registryVersion, generation, now);
+  return assemble(
+    institutions,
+    matcher,
+    active,
+    new Set(changedIds),
+    registryVersion,
+    generation,
+    now,
+  );
+}
+
+/**
+ * The warnings of `snapshot` that `previous` did not have (all of them
+ * without a previous snapshot). After an incremental update only the changed
+ * institutions can have new ones, so only theirs are compared.
+ */
+export function newWarnings(snapshot: TrustSnapshot, previous: TrustSnapshot | null): string[] {
+  if (!previous || snapshot.changed === null) {
+    const old = new Set(previous?.warnings ?? []);
+    return snapshot.warnings.filter((w) => !old.has(w));
+  }
+  const out: string[] = [];
+  for (const id of [...snapshot.changed].sort()) {
+    const old = new Set(previous.institutions.get(id)?.warnings ?? []);
+    for (const w of snapshot.institutions.get(id)?.warnings ?? []) if (!old.has(w)) out.push(w);
+  }
+  return out;
 }
 
 /**
@@ -436,6 +510,8 @@ export function issuedByAny(cert: CertInfo, anchors: readonly CertInfo[]): CertI
 export class TrustCache {
   private current: TrustSnapshot | null = null;
   private readonly servers = new Map<string, { caHash: string; tenant: TenantServer }>();
+  /** Institution id → keys of the cached servers it is part of. */
+  private readonly serverKeysOf = new Map<string, Set<string>>();
   private readonly certCache: CertInfoCache;
   private readonly parseCache: TrustParseCache;
   private readonly pollMs: number;
@@ -504,6 +580,7 @@ export class TrustCache {
   /** Drops every cached TLS server (after a server credential reload). */
   invalidateServers(): void {
     this.servers.clear();
+    this.serverKeysOf.clear();
   }
 
   /**
@@ -530,6 +607,9 @@ export class TrustCache {
   private runReloads(): Promise<void> {
     if (this.reloading) return this.reloading;
     this.reloading = (async () => {
+      // One registry poll reports every write it found, one change each, in
+      // one go: let them all join this pass instead of the first one alone.
+      await Promise.resolve();
       while (!this.closed && (this.pendingAll || this.pendingIds.size > 0 || !this.current)) {
         const all = this.pendingAll || !this.current;
         const ids = new Set(this.pendingIds);
@@ -579,6 +659,11 @@ export class TrustCache {
       }
     })().finally(() => {
       this.reloading = null;
+      // A change reported after the loop last looked, but before this ran,
+      // found a pass still "running" and only queued itself: run it now
+      // (after a failure the retry timer does that instead).
+      if (!this.closed && this.lastError === null && (this.pendingAll || this.pendingIds.size > 0))
+        void this.runReloads();
     });
     return this.reloading;
   }
@@ -647,10 +732,31 @@ export class TrustCache {
     return `the registry has been unreadable${since} (${this.lastError?.message ?? 'unknown error'}), longer than the ${this.maxStaleMs} ms the gateway may serve an unconfirmed trust snapshot; refusing connections (fail closed)`;
   }
 
+  /**
+   * Drops the cached servers whose institutions changed (their CAs or their
+   * existence); after an incremental update only the servers of the changed
+   * institutions are looked at. A server that survives is still checked
+   * against the current CA hash at lookup.
+   */
   private pruneServers(snapshot: TrustSnapshot): void {
-    for (const [key, entry] of this.servers) {
+    const keys =
+      snapshot.changed === null
+        ? [...this.servers.keys()]
+        : [...snapshot.changed].flatMap((id) => [...(this.serverKeysOf.get(id) ?? [])]);
+    for (const key of keys) {
+      const entry = this.servers.get(key);
+      if (!entry) continue;
       const hash = this.hashFor(key.split(','), snapshot);
-      if (hash === null || hash !== entry.caHash) this.servers.delete(key);
+      if (hash === null || hash !== entry.caHash) this.dropServer(key);
+    }
+  }
+
+  private dropServer(key: string): void {
+    this.servers.delete(key);
+    for (const id of key.split(',')) {
+      const keys = this.serverKeysOf.get(id);
+      keys?.delete(key);
+      if (keys?.size === 0) this.serverKeysOf.delete(id);
     }
   }
 
@@ -683,12 +789,13 @@ export class TrustCache {
     if (this.failingSince !== null && this.checkStale())
       return { kind: 'unavailable', ip: ipText, detail: this.staleDetail(), snapshot };
     if (ids.length === 0) return { kind: 'unregistered', ip: ipText, snapshot };
+    // Sorted by id: the index lists an address's institutions in the order
+    // they were added, which differs between a full build and updates.
     const all = ids
       .map((id) => snapshot.institutions.get(id))
-      .filter((i): i is InstitutionContext => i !== undefined);
-    const active = all
-      .filter((i) => i.status === 'active')
+      .filter((i): i is InstitutionContext => i !== undefined)
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const active = all.filter((i) => i.status === 'active');
     const suspended = all.filter((i) => i.status !== 'active');
     if (active.length === 0) return { kind: 'suspended', ip: ipText, suspended, snapshot };
     const key = active.map((i) => i.id).join(',');
@@ -709,6 +816,11 @@ export class TrustCache {
       }
       entry = { caHash, tenant: { key, server: this.options.serverFactory(caPems, key) } };
       this.servers.set(key, entry);
+      for (const inst of active) {
+        let keys = this.serverKeysOf.get(inst.id);
+        if (!keys) this.serverKeysOf.set(inst.id, (keys = new Set()));
+        keys.add(key);
+      }
     }
     return { kind: 'tenant', ip: ipText, tenant: entry.tenant, active, suspended, snapshot };
   }

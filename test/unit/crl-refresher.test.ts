@@ -107,6 +107,48 @@ describe('CrlRefresher', () => {
     await r.stop();
   });
 
+  it("a sync for one institution reads and reconciles only that institution's sources", async () => {
+    const { log } = memoryLog();
+    let sources = [source(1), source(2)];
+    const asked: Array<string | undefined> = [];
+    const fetched: string[] = [];
+    const r = new CrlRefresher({
+      listSources: (institutionId) => {
+        asked.push(institutionId);
+        return Promise.resolve(
+          sources.filter((s) => institutionId === undefined || s.institutionId === institutionId),
+        );
+      },
+      fetchImpl: (o) => {
+        fetched.push(o.url);
+        return Promise.resolve({ body: Buffer.from('x'), finalUrl: o.url, contentType: null });
+      },
+      apply: () =>
+        Promise.resolve({
+          changed: false,
+          thisUpdate: '2026-12-01T00:00:00.000Z',
+          nextUpdate: null,
+        }),
+      log,
+    });
+    await r.sync();
+    await waitFor(() => fetched.length >= 2, 5_000, 'both first downloads');
+    // inst-1's source goes away and inst-2's changes URL; only inst-1 is synced.
+    sources = [source(2, 'http://crl.test/2b.crl')];
+    await r.sync('inst-1');
+    assert.deepEqual(asked, [undefined, 'inst-1']);
+    await assert.rejects(
+      r.refresh(1),
+      (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_NOT_FOUND',
+    );
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(fetched.length, 2, "inst-2's schedule was not touched");
+    await r.sync('inst-2');
+    await waitFor(() => fetched.length >= 3, 5_000, 'the changed source download');
+    assert.deepEqual(fetched.slice(2), ['http://crl.test/2b.crl']);
+    await r.stop();
+  });
+
   it('retries a failed download sooner than its interval', async () => {
     const { log } = memoryLog();
     let calls = 0;

@@ -60,6 +60,37 @@ describe('ip matching', () => {
     assert.equal(m.size, 26);
   });
 
+  test('derive: the copy takes removals and additions, the original (still in use) keeps its blocks', () => {
+    const base = new IpMatcher<string>();
+    base.add('192.0.2.1', 'a');
+    base.add('192.0.2.1', 'b');
+    base.add('192.0.2.2', 'c');
+    base.add('198.51.100.0/24', 'net');
+    const next = base.derive();
+    next.remove(parseCidr('192.0.2.1'), 'a');
+    next.remove(parseCidr('198.51.100.0/24'), 'net');
+    next.remove(parseCidr('203.0.113.9'), 'absent');
+    next.add('192.0.2.3', 'd');
+    next.add('192.0.2.2', 'c2');
+    assert.deepEqual(next.match('192.0.2.1'), ['b']);
+    assert.deepEqual(next.match('192.0.2.2'), ['c', 'c2']);
+    assert.deepEqual(next.match('192.0.2.3'), ['d']);
+    assert.deepEqual(next.match('198.51.100.7'), [], 'the /24 level emptied and went away');
+    assert.equal(next.size, 4);
+    assert.deepEqual(base.match('192.0.2.1'), ['a', 'b']);
+    assert.deepEqual(base.match('192.0.2.2'), ['c']);
+    assert.deepEqual(base.match('192.0.2.3'), []);
+    assert.deepEqual(base.match('198.51.100.7'), ['net']);
+    assert.equal(base.size, 4);
+    // Writing to the original after deriving does not reach the copy either.
+    base.add('192.0.2.3', 'late');
+    assert.deepEqual(next.match('192.0.2.3'), ['d']);
+    const third = next.derive();
+    third.remove(parseCidr('192.0.2.3'), 'd');
+    assert.deepEqual(next.match('192.0.2.3'), ['d']);
+    assert.deepEqual(third.match('192.0.2.3'), []);
+  });
+
   test('normalisation and refusals', () => {
     assert.equal(normalizeIp('::ffff:127.0.0.1'), '127.0.0.1');
     assert.equal(normalizeIp('2001:DB8:0:0:0:0:0:1'), '2001:db8::1');

@@ -422,6 +422,48 @@ describe('gateway policy', () => {
     assert.deepEqual(s4.matcher.match('192.0.2.2'), []);
   });
 
+  test('an update answers as a full build of the same registry would, and leaves the previous snapshot as it was', async () => {
+    const before = [
+      trust('a', [root.certPem], { ips: ['192.0.2.1', '198.51.100.0/24'] }),
+      trust('b', [other.certPem], { ips: ['192.0.2.2'], status: 'suspended' }),
+      trust('c', [sub.certPem + root.certPem], { ips: ['192.0.2.1'] }),
+    ];
+    const after = [
+      // a moves off its /24, b becomes active, c is deleted, d is new
+      trust('a', [root.certPem], { ips: ['192.0.2.1'] }),
+      trust('b', [other.certPem], { ips: ['192.0.2.2'] }),
+      trust('d', [other.certPem], { ips: ['192.0.2.1', '203.0.113.0/24'] }),
+    ];
+    const parses = new TrustParseCache();
+    const s1 = await buildSnapshot(before, 1, 1, cache, new Date(), parses);
+    assert.equal(s1.changed, null);
+    assert.equal(s1.activeCount, 2);
+    const s2 = await updateSnapshot(
+      s1,
+      new Set(['a', 'b', 'c', 'd']),
+      after,
+      2,
+      2,
+      cache,
+      new Date(),
+      parses,
+    );
+    const full = await buildSnapshot(after, 2, 2, cache);
+    const probes = ['192.0.2.1', '192.0.2.2', '198.51.100.9', '203.0.113.4', '192.0.2.99'];
+    for (const ip of probes)
+      assert.deepEqual(s2.matcher.match(ip).sort(), full.matcher.match(ip).sort(), ip);
+    assert.equal(s2.matcher.size, full.matcher.size);
+    assert.deepEqual([...s2.institutions.keys()].sort(), [...full.institutions.keys()].sort());
+    assert.equal(s2.activeCount, 3);
+    assert.deepEqual([...(s2.changed ?? [])].sort(), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(s2.warnings, full.warnings);
+    // A connection that started on s1 still sees the registry as it was.
+    assert.deepEqual(s1.matcher.match('192.0.2.1').sort(), ['a', 'c']);
+    assert.deepEqual(s1.matcher.match('198.51.100.9'), ['a']);
+    assert.equal(s1.institutions.has('c'), true);
+    assert.equal(s1.activeCount, 2);
+  });
+
   test('issuer checks are memoised per pair, and the certificate cache evicts the least recently used', () => {
     const leaf = info(der(leafViaSub));
     const issuer = info(der(sub));

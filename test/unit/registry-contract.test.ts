@@ -10,10 +10,11 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { MtlsError } from '../../src/errors/index.js';
 import { onboardCaChain } from '../../src/gateway/onboarding.js';
-import { openRegistry } from '../../src/gateway/registry/index.js';
+import { MIGRATIONS, openRegistry } from '../../src/gateway/registry/index.js';
 import { openPostgresRegistry } from '../../src/gateway/registry/postgres-registry.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
+import { spkiSha256 } from '../../src/pki/spki-hash.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
 import { pgAdmin, pgUrl } from '../helpers/postgres.js';
 import { at, defined } from '../helpers/assert.js';
@@ -22,6 +23,9 @@ const fp = (c: TestCa): string =>
   new X509Certificate(Buffer.from(c.certificate.rawData)).fingerprint256
     .replace(/:/g, '')
     .toLowerCase();
+
+const spki = (c: TestCa): string =>
+  spkiSha256(new X509Certificate(Buffer.from(c.certificate.rawData)));
 
 function assertCode(code: string, re?: RegExp) {
   return (e: unknown): boolean => {
@@ -391,19 +395,23 @@ for (const backend of backends) {
         assert.equal(change.version, await cli.version());
         assert.equal(await gateway.version(), change.version);
         assert.ok(await gateway.getInstitution('remote'));
-        // Two writes between polls fold into one change with institutionId null.
+        // Writes that land between two polls are still reported one by one,
+        // each naming its institution (the change log), so a gateway rebuilds
+        // just that institution: registering one is three writes.
+        await cli.createInstitution({ id: 'other', name: 'Other' });
         await cli.addIp('remote', '192.0.2.10');
-        await cli.addIp('remote', '192.0.2.11');
-        const folded = await waitFor(
-          () => seen.find((c) => c.version === change.version + 2),
-          5000,
-        );
-        assert.ok(folded.institutionId === null || seen.length === 3);
+        await cli.addIp('other', '192.0.2.11');
+        await waitFor(() => seen.find((c) => c.version === change.version + 3), 5000);
+        assert.deepEqual(seen.slice(1), [
+          { institutionId: 'other', version: change.version + 1 },
+          { institutionId: 'remote', version: change.version + 2 },
+          { institutionId: 'other', version: change.version + 3 },
+        ]);
         stop();
         await cli.setInstitutionStatus('remote', 'suspended');
         await new Promise((r) => setTimeout(r, 300));
         assert.ok(
-          !seen.some((c) => c.version === change.version + 3),
+          !seen.some((c) => c.version === change.version + 4),
           'no calls after unsubscribing',
         );
       } finally {
@@ -572,6 +580,43 @@ for (const backend of backends) {
       }
     });
 
+    it('finds registered CA certificates by public key; a chain whose PEM does not parse is listed as unindexed', async () => {
+      const reg = await backend.open('cakeys');
+      try {
+        await reg.createInstitution({ id: 'acme', name: 'Acme' });
+        await reg.createInstitution({ id: 'beta', name: 'Beta' });
+        await reg.createInstitution({ id: 'gamma', name: 'Gamma' });
+        const a = await reg.addCaChain('acme', chainOf(caA));
+        const b = await reg.addCaChain('beta', {
+          pem: inter.certPem + root.certPem,
+          fingerprints: [fp(inter), fp(root)],
+          subject: inter.subject,
+          notAfter: inter.certificate.notAfter.toISOString(),
+        });
+        assert.deepEqual(await reg.findCaKeys([]), { hits: [], unindexed: [] });
+        const found = await reg.findCaKeys([spki(root), spki(caA).toUpperCase(), 'ff'.repeat(32)]);
+        assert.deepEqual(found.hits, [
+          { institutionId: 'acme', chainId: a.id, position: 0, spkiSha256: spki(caA) },
+          { institutionId: 'beta', chainId: b.id, position: 1, spkiSha256: spki(root) },
+        ]);
+        assert.deepEqual(found.unindexed, []);
+        const broken = await reg.addCaChain('gamma', {
+          pem: '-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n',
+          fingerprints: ['cd'.repeat(32)],
+          subject: 'CN=Broken',
+          notAfter: new Date().toISOString(),
+        });
+        const again = await reg.findCaKeys([spki(caB)]);
+        assert.deepEqual(again.hits, []);
+        assert.deepEqual(
+          again.unindexed.map((c) => [c.institutionId, c.id]),
+          [['gamma', broken.id]],
+        );
+      } finally {
+        await reg.close();
+      }
+    });
+
     it('keeps CRL distribution points: bounds checked, changes announced, fetch outcomes recorded without a version bump', async () => {
       const reg = await backend.open('crlsources');
       const watcher = await backend.open('crlsources');
@@ -732,7 +777,7 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
         (await c.query('SELECT version FROM once.schema_version ORDER BY version')).rows.map(
           (r: { version: number }) => r.version,
         ),
-        [1, 2, 3],
+        MIGRATIONS.map((m) => m.version),
       );
       await c.query('CREATE SCHEMA foreign_app');
       await c.query('CREATE TABLE foreign_app.orders (id int)');

@@ -14,6 +14,7 @@ import {
   closeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { MtlsError } from '../../src/errors/index.js';
 import { normaliseCidr, parseCidr } from '../../src/gateway/registry/cidr.js';
@@ -21,7 +22,8 @@ import { openRegistry, parseRegistryLocation } from '../../src/gateway/registry/
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/gateway/registry/migrations.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord, RegistryChange } from '../../src/gateway/registry/types.js';
-import { tempDir } from '../helpers/pki.js';
+import { spkiSha256 } from '../../src/pki/spki-hash.js';
+import { makeCa, tempDir } from '../helpers/pki.js';
 import { at } from '../helpers/assert.js';
 
 function assertCode(code: string, re?: RegExp) {
@@ -324,6 +326,74 @@ describe('SQLite registry', () => {
       assert.equal(change.institutionId, null);
     } finally {
       stop();
+      other.close();
+      await reg.close();
+    }
+  });
+
+  it('writes folded between polls are reported one by one; a hole in the change log asks for a full reload', async () => {
+    const path = join(dir, 'changelog.db');
+    const writer = await openSqliteRegistry(path);
+    // A long poll period, so that every write below lands between two polls.
+    const reader = await openSqliteRegistry(path, { pollIntervalMs: 250 });
+    const other = new Database(path);
+    const changes: RegistryChange[] = [];
+    const stop = reader.onChange((c) => changes.push(c));
+    try {
+      const v0 = await writer.version();
+      await writer.createInstitution({ id: 'a', name: 'A' });
+      await writer.addIp('a', '192.0.2.1');
+      await waitFor(() => changes.find((c) => c.version === v0 + 2), 2_000);
+      assert.deepEqual(changes, [
+        { institutionId: 'a', version: v0 + 1 },
+        { institutionId: 'a', version: v0 + 2 },
+      ]);
+      // A store written before the log existed (or a reader further behind
+      // than the log reaches) has a hole: nothing says which institution changed.
+      other.exec('UPDATE registry_state SET version = version + 2 WHERE id = 1');
+      const full = await waitFor(() => changes.find((c) => c.version === v0 + 4), 2_000);
+      assert.equal(full.institutionId, null);
+      assert.equal(changes.length, 3, 'one full reload, not a change per version');
+      // The log picks up again after the hole.
+      await writer.addIp('a', '192.0.2.3');
+      const next = await waitFor(() => changes.find((c) => c.version === v0 + 5), 2_000);
+      assert.equal(next.institutionId, 'a');
+    } finally {
+      stop();
+      other.close();
+      await reader.close();
+      await writer.close();
+    }
+  });
+
+  it('indexes the keys of CA certificates stored before the key index on the first key lookup', async () => {
+    const path = join(dir, 'cakeys.db');
+    const reg = await openSqliteRegistry(path);
+    const other = new Database(path);
+    try {
+      const ca = await makeCa(dir, { name: 'Key Index CA' });
+      const cert = new X509Certificate(ca.certPem);
+      const fingerprint = cert.fingerprint256.replace(/:/g, '').toLowerCase();
+      await reg.createInstitution({ id: 'old', name: 'Old' });
+      const chain = await reg.addCaChain('old', {
+        pem: ca.certPem,
+        fingerprints: [fingerprint],
+        subject: ca.subject,
+        notAfter: cert.validTo,
+      });
+      // As a store migrated from schema 4 holds it: no key on the row.
+      other.exec('UPDATE ca_certificates SET spki_sha256 = NULL');
+      const v = await reg.version();
+      const found = await reg.findCaKeys([spkiSha256(cert)]);
+      assert.deepEqual(found.hits, [
+        { institutionId: 'old', chainId: chain.id, position: 0, spkiSha256: spkiSha256(cert) },
+      ]);
+      assert.deepEqual(found.unindexed, []);
+      assert.deepEqual(other.prepare('SELECT spki_sha256 AS k FROM ca_certificates').all(), [
+        { k: spkiSha256(cert) },
+      ]);
+      assert.equal(await reg.version(), v, 'derived data: the registry version stays');
+    } finally {
       other.close();
       await reg.close();
     }

@@ -195,6 +195,36 @@ CREATE TABLE crl_sources (
 `,
     ),
   },
+  {
+    version: 4,
+    description: 'change log: the institution each recent registry version changed',
+    // The change feed reads it when several writes land between two polls
+    // (registering an institution is three writes), so a reader can still
+    // rebuild just the institutions named instead of everything. Rows older
+    // than the last CHANGE_LOG_KEEP versions are pruned by the writes.
+    ...inBothDialects(
+      (t) => `
+CREATE TABLE registry_changes (
+  version ${t.bigint} PRIMARY KEY,
+  institution_id TEXT
+);
+`,
+    ),
+  },
+  {
+    version: 5,
+    description: 'the public key (SPKI SHA-256) of each registered CA certificate, indexed',
+    // Onboarding refuses a CA whose key another institution registered; with
+    // the key stored it asks the index instead of parsing every registered
+    // certificate. Rows stored before stay NULL until the first such lookup
+    // fills them in.
+    ...inBothDialects(
+      () => `
+ALTER TABLE ca_certificates ADD COLUMN spki_sha256 TEXT;
+CREATE INDEX ca_certificates_spki ON ca_certificates(spki_sha256);
+`,
+    ),
+  },
 ];
 
 /** The schema version this build of mtlskit writes. */

@@ -7,17 +7,22 @@
  * Every registry write runs in one transaction that first bumps the version
  * counter in `registry_state` (on PostgreSQL that row lock also serialises
  * writers, as SQLite's single writer does) and records which institution
- * changed. Each open registry compares that counter on every tick of the
- * driver's change feed, so another process's change reaches `onChange`
- * listeners within a poll interval or a NOTIFY.
+ * changed, in `registry_state` and in the `registry_changes` log. Each open
+ * registry compares that counter on every tick of the driver's change feed,
+ * so another process's change reaches `onChange` listeners within a poll
+ * interval or a NOTIFY; when several writes landed since the last tick, the
+ * log names each one's institution.
  */
 import { MtlsError } from '../../errors/index.js';
+import { loadCertificates } from '../../pki/pkcs12/certificates.js';
+import { spkiSha256 } from '../../pki/spki-hash.js';
 import { assertWideRangeAllowed, normaliseCidr } from './cidr.js';
 import { migrateRegistry } from './migrations.js';
 import type { SqlDriver, SqlQuery, SqlRow, SqlTransactionMode, SqlValue } from './sql-driver.js';
 import { AUDIT_REASONS } from './types.js';
 import type {
   AddCrlSourceInput,
+  CaKeyLookup,
   AddIpOptions,
   AuditLastCall,
   AuditMinuteCount,
@@ -64,8 +69,34 @@ export interface SqlRegistryOptions {
   onError?: (error: MtlsError) => void;
 }
 
+/**
+ * How many recent versions the change log keeps. A reader that fell further
+ * behind (or a gap in the log: a store written before the log existed) gets
+ * one change with institution null, a full reload.
+ */
+const CHANGE_LOG_KEEP = 1000;
+
 const str = (v: unknown): string => String(v);
 const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : str(v));
+/**
+ * The institution each version after `from` up to `to` changed, from the
+ * change log, or null when the log does not hold every one of them.
+ */
+async function changesBetween(
+  q: SqlQuery,
+  from: number,
+  to: number,
+): Promise<Array<string | null> | null> {
+  if (to <= from || to - from > CHANGE_LOG_KEEP) return null;
+  const { rows } = await q.run(
+    'SELECT version, institution_id FROM registry_changes WHERE version > ? AND version <= ? ORDER BY version',
+    [from, to],
+  );
+  if (rows.length !== to - from || rows.some((r, i) => Number(r.version) !== from + 1 + i))
+    return null;
+  return rows.map((r) => optStr(r.institution_id));
+}
+
 const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /**
@@ -118,6 +149,24 @@ const toChain = (r: SqlRow, fingerprints: string[]): CaChainRecord => ({
   notAfter: str(r.not_after),
   createdAt: str(r.created_at),
 });
+/**
+ * The public key (see {@link spkiSha256}) of each certificate in a chain's
+ * PEM, by certificate fingerprint; empty when the PEM does not parse, which
+ * leaves its keys unindexed (see `findCaKeys`).
+ */
+function caKeysOf(pem: string): Map<string, string> {
+  try {
+    return new Map(
+      loadCertificates(pem, 'CA chain').map((c) => [
+        normaliseFingerprint(c.fingerprint256),
+        spkiSha256(c),
+      ]),
+    );
+  } catch {
+    return new Map();
+  }
+}
+
 const toIp = (r: SqlRow): IpRecord => ({
   id: Number(r.id),
   institutionId: str(r.institution_id),
@@ -323,8 +372,9 @@ export class SqlRegistry implements Registry {
   }
 
   /**
-   * Runs a registry change in one transaction that bumps the version counter,
-   * then tells this process's listeners at once.
+   * Runs a registry change in one transaction that bumps the version counter
+   * and logs the institution it touched, then tells this process's listeners
+   * at once.
    */
   private async write<T>(
     action: string,
@@ -332,6 +382,8 @@ export class SqlRegistry implements Registry {
     fn: (q: SqlQuery) => Promise<T>,
   ): Promise<T> {
     let version = 0;
+    let seen = this.lastSeen;
+    let changes: Array<string | null> | null = null;
     const result = await this.tx('write', action, async (q) => {
       version = Number(
         (
@@ -341,25 +393,48 @@ export class SqlRegistry implements Registry {
           )
         ).rows[0]?.version,
       );
+      await q.run('INSERT INTO registry_changes (version, institution_id) VALUES (?, ?)', [
+        version,
+        institutionId,
+      ]);
+      await q.run('DELETE FROM registry_changes WHERE version <= ?', [version - CHANGE_LOG_KEEP]);
       const r = await fn(q);
       await this.driver.announce(q, version, institutionId);
+      // Inside the transaction, so the log read agrees with `version`.
+      seen = this.lastSeen;
+      changes = await changesBetween(q, seen, version);
       return r;
     });
-    this.observe(version, institutionId);
+    this.observe(seen, version, changes);
     return result;
   }
 
   /**
-   * Records a version read from the store and tells listeners when it moved.
-   * A step of one names its institution; anything else (several changes folded
-   * together, or a version that went back because the store was restored from
-   * a backup) asks for a full reload (institution null).
+   * Records a version read from the store and tells listeners what moved:
+   * one change per version not yet reported, naming its institution as the
+   * change log has it. A version that went back (a store restored from a
+   * backup), or a log that does not cover every version since the last one
+   * reported, asks for a full reload (one change with institution null).
+   * @param from - the last version reported when the store was read
+   * @param changes - the logged institution of each version after `from` up to `version`, or null when the log does not cover them
    */
-  private observe(version: number, institutionId: string | null): void {
-    if (version === this.lastSeen) return;
-    const single = version === this.lastSeen + 1;
+  private observe(
+    from: number,
+    version: number,
+    changes: ReadonlyArray<string | null> | null,
+  ): void {
+    const last = this.lastSeen;
+    if (version === last) return;
     this.lastSeen = version;
-    this.emit({ institutionId: single ? institutionId : null, version });
+    // Another read (a poll, or this process's own write) may have reported
+    // some of these versions since `from` was read: report only the rest.
+    const rest =
+      changes !== null && last >= from && last < version ? changes.slice(last - from) : null;
+    if (rest === null || rest.includes(null)) {
+      this.emit({ institutionId: null, version });
+      return;
+    }
+    rest.forEach((institutionId, i) => this.emit({ institutionId, version: last + 1 + i }));
   }
 
   /** Calls each listener; a throwing listener is reported and does not stop the others or fail the write. */
@@ -428,13 +503,18 @@ export class SqlRegistry implements Registry {
 
   private async pollOnce(): Promise<void> {
     try {
-      const [row] = await this.rows(
+      const from = this.lastSeen;
+      const { version, changes } = await this.tx(
+        'read',
         'poll for registry changes (retrying)',
-        'SELECT version, last_institution_id FROM registry_state WHERE id = 1',
+        async (q) => {
+          const [row] = (await q.run('SELECT version FROM registry_state WHERE id = 1')).rows;
+          const v = Number(row?.version);
+          return { version: v, changes: await changesBetween(q, from, v) };
+        },
       );
       // close() may have run during the await.
       if (!this.isOpen()) return;
-      const version = Number(row?.version);
       if (this.feedBroken || this.epoch !== this.driver.epoch) {
         // After an outage, or once the store at the configured location was
         // replaced, nothing said so far can be trusted: reload everything.
@@ -444,7 +524,7 @@ export class SqlRegistry implements Registry {
         this.emit({ institutionId: null, version });
         return;
       }
-      this.observe(version, optStr(row?.last_institution_id));
+      this.observe(from, version, changes);
     } catch (e) {
       // close() may have run during the await: a closed registry reports nothing.
       if (this.isOpen())
@@ -588,6 +668,8 @@ export class SqlRegistry implements Registry {
     chain: { pem: string; fingerprints: string[]; subject: string; notAfter: string },
   ): Promise<CaChainRecord> {
     const input = validateChainInput(chain);
+    // Parsed before the transaction: the write lock is not held for it.
+    const keys = caKeysOf(input.pem);
     const now = new Date().toISOString();
     return this.write(`add a CA chain to ${institutionId}`, institutionId, async (q) => {
       await this.requireInstitution(q, institutionId);
@@ -631,8 +713,8 @@ export class SqlRegistry implements Registry {
       );
       for (const [i, fp] of input.fingerprints.entries()) {
         await q.run(
-          'INSERT INTO ca_certificates (chain_id, position, fingerprint, institution_id) VALUES (?, ?, ?, ?)',
-          [Number(row.id), i, fp, institutionId],
+          'INSERT INTO ca_certificates (chain_id, position, fingerprint, institution_id, spki_sha256) VALUES (?, ?, ?, ?, ?)',
+          [Number(row.id), i, fp, institutionId, keys.get(fp) ?? null],
         );
       }
       return toChain(row, input.fingerprints);
@@ -675,6 +757,61 @@ export class SqlRegistry implements Registry {
         )
       ).rows.map((r) => str(r.fingerprint));
       return toChain(row, fps);
+    });
+  }
+
+  /**
+   * The registered CA certificates with one of these public keys, and the
+   * chains whose keys could not be indexed. Certificates stored before the
+   * key index existed are indexed first (derived data: no version bump).
+   */
+  async findCaKeys(spkiSha256s: string[]): Promise<CaKeyLookup> {
+    const pending = await this.rows(
+      'find CA certificates without a key index',
+      'SELECT id, pem FROM ca_chains c WHERE EXISTS (SELECT 1 FROM ca_certificates f WHERE f.chain_id = c.id AND f.spki_sha256 IS NULL) ORDER BY id',
+    );
+    if (pending.length > 0) {
+      await this.tx('write', 'index the keys of registered CA certificates', async (q) => {
+        for (const r of pending) {
+          for (const [fp, spki] of caKeysOf(str(r.pem)))
+            await q.run(
+              'UPDATE ca_certificates SET spki_sha256 = ? WHERE chain_id = ? AND fingerprint = ? AND spki_sha256 IS NULL',
+              [spki, Number(r.id), fp],
+            );
+        }
+      });
+    }
+    const keys = [...new Set(spkiSha256s.map((k) => k.toLowerCase()))];
+    return this.tx('read', 'look up CA public keys', async (q) => {
+      const hits =
+        keys.length === 0
+          ? []
+          : (
+              await q.run(
+                `SELECT chain_id, position, institution_id, spki_sha256 FROM ca_certificates WHERE spki_sha256 IN (${keys.map(() => '?').join(', ')}) ORDER BY institution_id, chain_id, position`,
+                keys,
+              )
+            ).rows.map((r) => ({
+              institutionId: str(r.institution_id),
+              chainId: Number(r.chain_id),
+              position: Number(r.position),
+              spkiSha256: str(r.spki_sha256),
+            }));
+      const unindexed: CaChainRecord[] = [];
+      for (const row of (
+        await q.run(
+          'SELECT * FROM ca_chains c WHERE EXISTS (SELECT 1 FROM ca_certificates f WHERE f.chain_id = c.id AND f.spki_sha256 IS NULL) ORDER BY institution_id, id',
+        )
+      ).rows) {
+        const fps = (
+          await q.run(
+            'SELECT fingerprint FROM ca_certificates WHERE chain_id = ? ORDER BY position',
+            [Number(row.id)],
+          )
+        ).rows.map((r) => str(r.fingerprint));
+        unindexed.push(toChain(row, fps));
+      }
+      return { hits, unindexed };
     });
   }
 

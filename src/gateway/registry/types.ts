@@ -276,6 +276,22 @@ export interface AuditLastCall {
   time: string;
 }
 
+/** One registered CA certificate found by its public key. */
+export interface CaKeyHit {
+  institutionId: string;
+  chainId: number;
+  /** 0-based position of the certificate in its chain. */
+  position: number;
+  spkiSha256: string;
+}
+
+/** Result of {@link Registry.findCaKeys}. */
+export interface CaKeyLookup {
+  hits: CaKeyHit[];
+  /** Chains with a certificate whose key could not be indexed. */
+  unindexed: CaChainRecord[];
+}
+
 /** A registry change notification (used to rebuild cached TLS contexts). */
 export interface RegistryChange {
   institutionId: string | null;
@@ -307,6 +323,13 @@ export interface Registry {
   removeCaChain(institutionId: string, chainId: number): Promise<void>;
   /** Every fingerprint registered to any institution (duplicate detection). */
   findChainByFingerprint(fingerprint: string): Promise<CaChainRecord | null>;
+  /**
+   * The registered CA certificates whose public key is one of `spkiSha256s`
+   * (see `spkiSha256` in src/pki/spki-hash.ts), and the chains whose keys are
+   * not indexed (their PEM does not parse), which the caller must check
+   * itself. Chains stored before the index existed are indexed first.
+   */
+  findCaKeys(spkiSha256s: string[]): Promise<CaKeyLookup>;
 
   /** Registers an IP or CIDR; blocks wider than /16 (IPv4) or /48 (IPv6) need `options.allowWideRange`. */
   addIp(institutionId: string, cidr: string, options?: AddIpOptions): Promise<IpRecord>;
