@@ -12,7 +12,7 @@ import { crlNumberOf, parseCrls } from '../pki/crl.js';
 import { decodeOid, readDer, readDerChildren } from '../pki/der.js';
 import { algorithmName } from '../pki/inspect/oid-names.js';
 import { assertKeyStrength, describeKey, type KeyStrengthPolicy } from '../pki/keys.js';
-import { formatRfc4514 } from '../pki/names.js';
+import { formatDn } from '../pki/names.js';
 import { containsPrivateKey, decodePemBlocks, encodePem, isPem } from '../pki/pem.js';
 import { loadCertificates } from '../pki/pkcs12/certificates.js';
 import { readCertificateDer } from '../pki/read-x509.js';
@@ -186,7 +186,7 @@ interface Parsed {
 }
 
 const fpOf = (node: NodeX509): string => node.fingerprint256.replace(/:/g, '').toLowerCase();
-const dnOf = (name: x509.Name): string => formatRfc4514(fromX509Name(name));
+const dnOf = (name: x509.Name): string => formatDn(fromX509Name(name));
 
 /** True when DER bytes parse as a private key (PKCS#8, PKCS#1 or SEC1). */
 function isDerPrivateKey(der: Buffer): boolean {

@@ -6,7 +6,7 @@
 import { createHash, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { MtlsError } from '../errors/index.js';
 import { isIssuedBy as x509IssuedBy } from '../pki/chain-order.js';
-import { dnValues, formatRfc4514, type DistinguishedName } from '../pki/names.js';
+import { dnValues, formatDn, formatRfc4514, type DistinguishedName } from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
 import { readCertificateNames } from '../pki/certificate-names.js';
 import { errorMessage } from '../errors/mtls-error.js';
@@ -18,10 +18,15 @@ export interface CertInfo {
   node: NodeX509;
   subjectDn: DistinguishedName;
   issuerDn: DistinguishedName;
-  /** RFC 4514 subject. */
+  /** The subject for people (audit, logs, JSON): `C=BR, O=Acme, CN=x`, as {@link formatDn} prints every DN. */
   subject: string;
-  /** RFC 4514 issuer. */
+  /** The issuer for people, in the same form as {@link CertInfo.subject}. */
   issuer: string;
+  /**
+   * The subject and issuer as RFC 4514 §2 strings (most significant last:
+   * `CN=x,O=Acme,C=BR`), the machine form the upstream identity headers carry.
+   */
+  rfc4514: { subject: string; issuer: string };
   /** DER of the subject Name (for exact issuer matching). */
   subjectNameDer: Buffer;
   /** DER of the issuer Name. */
@@ -83,8 +88,12 @@ export function parseCertInfo(der: Buffer, fingerprint?: string): CertInfo {
   const { subjectDer: subjectNameDer, issuerDer: issuerNameDer } = readCertificateNames(der);
   const subjectDn = lazy(() => fromX509Name(subjectNameDer));
   const issuerDn = lazy(() => fromX509Name(issuerNameDer));
-  const subject = lazy(() => formatRfc4514(subjectDn()));
-  const issuer = lazy(() => formatRfc4514(issuerDn()));
+  const subject = lazy(() => formatDn(subjectDn()));
+  const issuer = lazy(() => formatDn(issuerDn()));
+  const rfc4514 = lazy(() => ({
+    subject: formatRfc4514(subjectDn()),
+    issuer: formatRfc4514(issuerDn()),
+  }));
   const ekus = node.keyUsage;
   return {
     der,
@@ -100,6 +109,9 @@ export function parseCertInfo(der: Buffer, fingerprint?: string): CertInfo {
     },
     get issuer() {
       return issuer();
+    },
+    get rfc4514() {
+      return rfc4514();
     },
     subjectNameDer,
     issuerNameDer,

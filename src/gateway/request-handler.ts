@@ -73,8 +73,8 @@ export function identityOf(decision: PolicyDecision): ClientIdentity {
     );
   return {
     institutionId: decision.institutionId,
-    subject: leaf.subject,
-    issuer: leaf.issuer,
+    subject: leaf.rfc4514.subject,
+    issuer: leaf.rfc4514.issuer,
     serial: leaf.serial,
     fingerprintSha256: leaf.fingerprint,
     certDer: leaf.der,

@@ -351,7 +351,7 @@ describe(
       await nav('Audit trail').click();
       await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
       const table = page.locator('table.audit');
-      await table.getByText('CN=acme-client,O=Test,ST=SP,C=BR').first().waitFor();
+      await table.getByText('C=BR, ST=SP, O=Test, CN=acme-client').first().waitFor();
       const refused = table.locator('tr', { hasText: 'unknown_ca' }).first();
       await refused.waitFor();
       const refusedText = await refused.innerText();

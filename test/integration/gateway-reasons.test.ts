@@ -166,7 +166,7 @@ describe('gateway reason codes', () => {
     assert.equal(conn.outcome, 'accepted');
     assert.equal(conn.tlsVersion, 'TLSv1.2');
     assert.match(conn.cipher ?? '', /^ECDHE-(ECDSA|RSA)-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)$/);
-    assert.equal(conn.subject, 'CN=acme-client,O=Test,ST=SP,C=BR');
+    assert.equal(conn.subject, 'C=BR, ST=SP, O=Test, CN=acme-client');
     assert.equal(conn.fingerprintSha256, createHash('sha256').update(der).digest('hex'));
     const reqRec = await waitForAudit(
       gw.gateway,
@@ -239,7 +239,7 @@ describe('gateway reason codes', () => {
     const stranger = await makeInstitution(dir, 'stranger');
     const rec = await expectRejected(stranger.client, 'unknown_ca');
     assert.match(rec.detail ?? '', /does not chain to a CA registered/);
-    assert.equal(rec.subject, 'CN=stranger-client,O=Test,ST=SP,C=BR');
+    assert.equal(rec.subject, 'C=BR, ST=SP, O=Test, CN=stranger-client');
   });
 
   test('expired: an expired client certificate gets 403', async () => {
@@ -478,7 +478,7 @@ describe('institution binding', () => {
   test("institution A's certificate from institution B's IP is rejected", async () => {
     const rec = await expectRejected(acme.client, 'unknown_ca', '127.0.0.4');
     assert.equal(rec.institutionId, 'beta', 'the operator sees whose IP it was');
-    assert.equal(rec.subject, 'CN=acme-client,O=Test,ST=SP,C=BR');
+    assert.equal(rec.subject, 'C=BR, ST=SP, O=Test, CN=acme-client');
   });
 
   test('two institutions behind one NAT address are each told apart by their chain', async () => {

@@ -200,6 +200,27 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Runs a subtest body and, when it fails, adds the gateway's own account to
+ * the error: every log line that is not an audit record, the last audit
+ * records and stderr. A failure here (a request refused, a worker gone) is
+ * only explainable from the processes' side, and CI keeps nothing else.
+ */
+async function withGatewayLog(gw: WorkersCli, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    const isAudit = (l: Line): boolean => String(l.msg).startsWith('audit');
+    const log = [
+      ...gw.lines.filter((l) => !isAudit(l)),
+      ...gw.lines.filter(isAudit).slice(-20),
+    ].map((l) => JSON.stringify(l));
+    if (e instanceof Error)
+      e.message += `\n--- gateway log ---\n${log.join('\n')}\n--- stderr ---\n${gw.stderr().slice(-2000)}`;
+    throw e;
+  }
+}
+
 interface ReadyBody {
   status: string;
   problems: string[];
@@ -475,9 +496,8 @@ describe('mtls gateway start --workers 2', () => {
         },
       );
 
-      await t.test(
-        'kill -9 of a worker: logged, restarted, and the service never stops',
-        async () => {
+      await t.test('kill -9 of a worker: logged, restarted, and the service never stops', () =>
+        withGatewayLog(gw, async () => {
           const victim = workerPids[0] as number;
           process.kill(victim, 'SIGKILL');
           const gap = await readyz(gw.opsPort);
@@ -532,12 +552,11 @@ describe('mtls gateway start --workers 2', () => {
           assert.ok(!alive(victim));
           const metrics = await opsGet(gw.opsPort, '/metrics');
           assert.equal(sample(metrics.body, 'mtls_gateway_worker_restarts_total'), 1);
-        },
+        }),
       );
 
-      await t.test(
-        'a registry change (suspension) applies in every worker within 1 s',
-        async (st) => {
+      await t.test('a registry change (suspension) applies in every worker within 1 s', (st) =>
+        withGatewayLog(gw, async () => {
           const ok = await mtlsRequest({
             port: gw.port,
             ca: pki.serverCa.certPem,
@@ -608,12 +627,11 @@ describe('mtls gateway start --workers 2', () => {
             'an audit line per refusal',
           );
           await registry.setInstitutionStatus('beta', 'active');
-        },
+        }),
       );
 
-      await t.test(
-        'SIGTERM: requests in flight complete, every process exits, code 0',
-        async () => {
+      await t.test('SIGTERM: requests in flight complete, every process exits, code 0', () =>
+        withGatewayLog(gw, async () => {
           const before = upstream.requests.length;
           const inFlight = [1, 2, 3].map((i) =>
             mtlsRequest({
@@ -644,7 +662,7 @@ describe('mtls gateway start --workers 2', () => {
           );
           for (const pid of [...workerPids, gw.child.pid as number])
             assert.ok(!alive(pid), `process ${pid} is gone`);
-        },
+        }),
       );
     } finally {
       if (gw.child.exitCode === null) {

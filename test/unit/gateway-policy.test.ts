@@ -127,7 +127,10 @@ describe('gateway policy', () => {
     assert.equal(d.institutionId, 'acme');
     assert.deepEqual(
       d.chain.map((c) => c.subject),
-      ['CN=Policy Issuing,O=Policy Issuing,ST=SP,C=BR', 'CN=Policy Root,O=Policy Root,ST=SP,C=BR'],
+      [
+        'C=BR, ST=SP, O=Policy Issuing, CN=Policy Issuing',
+        'C=BR, ST=SP, O=Policy Root, CN=Policy Root',
+      ],
     );
     const missing = await evaluateConnection(evidence(snap, leafViaSub, []), {}, info);
     assert.equal(missing.reason, 'unknown_ca', 'without the intermediate there is no path');
@@ -185,7 +188,10 @@ describe('gateway policy', () => {
     );
     const d = await evaluateConnection(evidence(snap, leafViaSub, [sub]), {}, info);
     assert.equal(d.reason, 'revoked');
-    assert.match(d.detail ?? '', /CA certificate "CN=Policy Issuing/);
+    assert.match(
+      d.detail ?? '',
+      /CA certificate "C=BR, ST=SP, O=Policy Issuing, CN=Policy Issuing"/,
+    );
 
     const impostor = await makeCa(dir, { name: 'Policy Issuing' });
     const forged = await buildCrl({
@@ -311,7 +317,7 @@ describe('gateway policy', () => {
     assert.equal(w.reason, 'weak_key', w.detail ?? '');
     assert.match(
       w.detail ?? '',
-      /intermediate CA certificate the client sent "CN=Weak Intermediate.*RSA 1024/,
+      /intermediate CA certificate the client sent "O=Weak, CN=Weak Intermediate".*RSA 1024/,
     );
   });
 
