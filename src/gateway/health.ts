@@ -79,6 +79,40 @@ export function readinessProblems(s: HealthState): string[] {
 }
 
 /**
+ * One instance's health from its worker processes' states, each figure as
+ * the worst worker has it, because a connection may land on any of them:
+ * listening and loaded only when every worker is, stale or draining when any
+ * is, the oldest registry version served, the earliest server certificate
+ * expiry (after a partial reload the old certificate is still served
+ * somewhere), and the longest audit outage with its error.
+ * @returns null when no worker answered
+ */
+export function combineHealth(states: readonly HealthState[]): HealthState | null {
+  const [first, ...rest] = states;
+  if (!first) return null;
+  let out: HealthState = { ...first };
+  for (const s of rest) {
+    const versions = [out.registryVersion, s.registryVersion].filter((v) => v !== null);
+    const expiries = [out.serverCertNotAfter, s.serverCertNotAfter].filter((v) => v !== null);
+    const auditWorse = (s.auditFailingSeconds ?? -1) > (out.auditFailingSeconds ?? -1);
+    out = {
+      listening: out.listening && s.listening,
+      draining: out.draining || s.draining,
+      trustLoaded: out.trustLoaded && s.trustLoaded,
+      trustStale: out.trustStale || s.trustStale,
+      registryVersion: versions.length ? Math.min(...versions) : null,
+      registryError: out.registryError ?? s.registryError,
+      // ISO 8601 UTC strings of one format order as the times they name.
+      serverCertNotAfter: expiries.sort()[0] ?? null,
+      auditFailingSeconds: auditWorse ? s.auditFailingSeconds : out.auditFailingSeconds,
+      auditError: auditWorse ? s.auditError : out.auditError,
+      auditMaxFailureSeconds: out.auditMaxFailureSeconds,
+    };
+  }
+  return out;
+}
+
+/**
  * Answers `/healthz`, `/readyz` and (with metrics) `/metrics`.
  * @returns false when the path is none of them (the caller answers 404)
  */

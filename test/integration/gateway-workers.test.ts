@@ -221,6 +221,27 @@ async function withGatewayLog(gw: WorkersCli, body: () => Promise<void>): Promis
   }
 }
 
+/** Signs in to the web console with the admin token and GETs one of its JSON endpoints. */
+async function consoleGet(
+  adminUrl: string,
+  token: string,
+  name: string,
+): Promise<Record<string, unknown>> {
+  const login = await fetch(`${adminUrl}/console/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+  assert.equal(login.status, 200, await login.clone().text());
+  const { csrf } = (await login.json()) as { csrf: string };
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const r = await fetch(`${adminUrl}/console/api/${name}`, {
+    headers: { cookie, 'x-mtls-csrf': csrf },
+  });
+  assert.equal(r.status, 200, await r.clone().text());
+  return (await r.json()) as Record<string, unknown>;
+}
+
 interface ReadyBody {
   status: string;
   problems: string[];
@@ -492,6 +513,12 @@ describe('mtls gateway start --workers 2', () => {
             servingPids(gw.lines, '/hup/').size,
             2,
             'both workers answered with the new certificate',
+          );
+          // The console's overview, served by the primary, shows the expiry every worker serves.
+          const overview = await consoleGet(gw.adminUrl as string, token, 'overview');
+          assert.equal(
+            overview.serverCertNotAfter,
+            new Date(new X509Certificate(next.certPem).validTo).toISOString(),
           );
         },
       );

@@ -1,13 +1,15 @@
 /**
  * The pieces of `--workers` that need no process: the `workers` key (file,
  * env, flag, `auto`, the CPU-count default, bad values) and the restart
- * policy (backoff, reset after a stable run, giving up on a crash loop).
+ * policy (backoff, reset after a stable run, giving up on a crash loop), and
+ * the instance's health made of its workers' states.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { isMtlsError } from '../../src/errors/index.js';
 import { loadGatewayConfig } from '../../src/gateway/config.js';
+import { combineHealth, type HealthState } from '../../src/gateway/health.js';
 import { decideRestart, DEFAULT_RESTART_POLICY } from '../../src/gateway/workers/restart-policy.js';
 
 const base = {
@@ -78,5 +80,58 @@ describe('restart policy', () => {
       delayMs: 1_000,
       quickFailures: 6,
     });
+  });
+});
+
+describe('instance health over its workers', () => {
+  const healthy: HealthState = {
+    listening: true,
+    draining: false,
+    trustLoaded: true,
+    trustStale: false,
+    registryVersion: 12,
+    registryError: null,
+    serverCertNotAfter: '2027-03-01T00:00:00.000Z',
+    auditFailingSeconds: null,
+    auditError: null,
+    auditMaxFailureSeconds: 60,
+  };
+
+  test('no worker answered: no health; one worker: its own', () => {
+    assert.equal(combineHealth([]), null);
+    assert.deepEqual(combineHealth([healthy]), healthy);
+  });
+
+  test('each figure as the worst worker has it', () => {
+    const lagging: HealthState = {
+      ...healthy,
+      registryVersion: 10,
+      registryError: 'SQLITE_BUSY: database is locked',
+      // Not reloaded yet after SIGHUP: still serving the older certificate.
+      serverCertNotAfter: '2027-01-15T00:00:00.000Z',
+      auditFailingSeconds: 5,
+      auditError: 'disk I/O error',
+    };
+    const stale: HealthState = { ...healthy, trustStale: true, auditFailingSeconds: 2 };
+    assert.deepEqual(combineHealth([healthy, lagging, stale]), {
+      ...healthy,
+      trustStale: true,
+      registryVersion: 10,
+      registryError: 'SQLITE_BUSY: database is locked',
+      serverCertNotAfter: '2027-01-15T00:00:00.000Z',
+      auditFailingSeconds: 5,
+      auditError: 'disk I/O error',
+    });
+    assert.equal(combineHealth([healthy, { ...healthy, listening: false }])?.listening, false);
+    assert.equal(combineHealth([healthy, { ...healthy, draining: true }])?.draining, true);
+    assert.equal(combineHealth([{ ...healthy, trustLoaded: false }, healthy])?.trustLoaded, false);
+  });
+
+  test('a worker without a certificate date or a registry version does not hide the others', () => {
+    const unknown: HealthState = { ...healthy, registryVersion: null, serverCertNotAfter: null };
+    const h = combineHealth([unknown, healthy]);
+    assert.ok(h);
+    assert.equal(h.registryVersion, 12);
+    assert.equal(h.serverCertNotAfter, '2027-03-01T00:00:00.000Z');
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
-import type { HealthState } from '../health.js';
+import type { ConsoleOptions } from '../console/handler.js';
 import type { Registry } from '../registry/types.js';
 import { startAdminServer, type AdminServerOptions, type RunningAdmin } from './server.js';
 
@@ -21,7 +21,7 @@ export interface StartConfiguredAdminOptions {
   /** Metrics and limits for CRL downloads asked for through the API. */
   crlDownload?: AdminServerOptions['crlDownload'];
   /** The gateway's health, shown on the web console's overview. */
-  health?: () => HealthState;
+  health?: ConsoleOptions['health'];
 }
 
 /** True when the configuration turns the admin API on (it never starts without authentication). */

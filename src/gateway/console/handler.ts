@@ -39,7 +39,7 @@ import {
 /** What the gateway tells the console beyond the registry (all optional). */
 export interface ConsoleOptions {
   /** The gateway's health (server certificate expiry, registry state) for the overview. */
-  health?: () => HealthState;
+  health?: () => HealthState | null | Promise<HealthState | null>;
   /** Session lifetime in seconds (default 8 hours). */
   sessionTtlSeconds?: number;
   /** Where the built assets are (default: the package's `dist/gateway/console/assets`). */
@@ -397,8 +397,11 @@ export async function createConsole(
     if (name === 'reasons') return sendJson(res, 200, { reasons: AUDIT_REASON_TEXTS });
     if (name === 'overview') {
       const now = Date.now();
-      const [act, ready] = await Promise.all([activity(registry, 60, now), deps.readiness()]);
-      const health = options.health?.();
+      const [act, ready, health] = await Promise.all([
+        activity(registry, 60, now),
+        deps.readiness(),
+        options.health?.(),
+      ]);
       return sendJson(res, 200, {
         now: new Date(now).toISOString(),
         ...act,

@@ -75,6 +75,7 @@ import type { GatewayConfig } from '../config.js';
 import { listenFailure } from '../listen-failure.js';
 import { CrlDistribution } from '../crl-distribution.js';
 import {
+  combineHealth,
   listenOps,
   readinessProblems,
   sendOpsResponse,
@@ -587,6 +588,8 @@ export async function startGatewayWorkers(
         logger,
         ready: allReady,
         crlDownload,
+        health: async () =>
+          combineHealth((await statuses(false)).flatMap((s) => (s.status ? [s.status.health] : []))),
       });
   } catch (e) {
     await ops?.close().catch(() => undefined);
