@@ -253,7 +253,11 @@ export interface StartGatewayProcessOptions {
   upstreamPort: number;
   certFile: string;
   keyFile: string;
-  /** `--workers N` is passed only when N > 1 (the flag comes with the workers mode). */
+  /**
+   * `--workers N`, always passed: the gateway's default is one worker per
+   * CPU, and the comparison needs the same number of processes serving as
+   * nginx's `worker_processes`.
+   */
   workers: number;
   durability?: 'batched' | 'durable';
   /** Directory for `node --cpu-prof` output. */
@@ -267,8 +271,18 @@ export interface GatewayProcess extends ServerProcess {
   logFile: string;
 }
 
+/** The installed command, as a provider runs it (`npm run build` makes it). */
+function builtCli(): string {
+  const cli = join(ROOT, 'dist/bin/mtls.js');
+  if (!existsSync(cli)) {
+    console.error('The bench runs the built CLI: run `npm run build` first.');
+    process.exit(2);
+  }
+  return cli;
+}
+
 /**
- * Starts `mtls gateway start` from the sources (through tsx) in its own
+ * Starts `mtls gateway start` (the built CLI, dist/bin/mtls.js) in its own
  * process, its JSON log (audit lines included) going to a file, as a
  * service manager would send it to one.
  */
@@ -286,10 +300,18 @@ export async function startGatewayProcess(o: StartGatewayProcessOptions): Promis
   writeFileSync(config, JSON.stringify(values, null, 2));
   const logFile = join(o.dir, `gateway-${o.label}.log`);
   const fd = openSync(logFile, 'w');
-  const execArgv = ['--import', 'tsx'];
+  const execArgv: string[] = [];
   if (o.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`);
-  const args = [...execArgv, join(ROOT, 'src/cli/main.ts'), 'gateway', 'start', '--config', config];
-  if (o.workers > 1) args.push('--workers', String(o.workers));
+  const args = [
+    ...execArgv,
+    builtCli(),
+    'gateway',
+    'start',
+    '--config',
+    config,
+    '--workers',
+    String(o.workers),
+  ];
   const t0 = performance.now();
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', fd, 'inherit'],

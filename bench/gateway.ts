@@ -19,7 +19,7 @@
  * the wire by `openssl s_client -msg`) and the time for one institution's
  * change to apply under load.
  *
- * Flags: --rounds N (7), --seconds S per round (3), --workers N (1; >1 passes
+ * Flags: --rounds N (7), --seconds S per round (3), --workers N (1; passes
  * `--workers N` to `mtls gateway start` and sets nginx worker_processes N),
  * --concurrency C per load process (8), --clients P load processes (2),
  * --modes new-p256,new-rsa,keepalive, --many N (10000; 0 skips),

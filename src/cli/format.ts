@@ -3,7 +3,7 @@
  * whichever library call produced them.
  */
 import { isMtlsError } from '../errors/index.js';
-import { formatDn, parseOneline, parseSubject } from '../pki/names.js';
+import { formatDn, parseOneline } from '../pki/names.js';
 
 /**
  * A DN in OpenSSL's oneline form (`/C=BR/ST=S\xC3\xA3o Paulo/CN=x`, as the CA
@@ -26,19 +26,6 @@ export function dnFromOneline(oneline: string): string {
  */
 export function dnText(name: string): string {
   return name.startsWith('/') ? dnFromOneline(name) : name;
-}
-
-/**
- * A DN written as an RFC 4514 string (most significant last, as the gateway's
- * admin API returns it) shown in the CLI's order, `C=BR, O=Acme, CN=x`.
- */
-export function dnFromRfc4514(rfc4514: string): string {
-  try {
-    return formatDn(parseSubject(rfc4514));
-  } catch (e) {
-    if (isMtlsError(e)) return rfc4514;
-    throw e;
-  }
 }
 
 /**

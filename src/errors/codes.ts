@@ -108,6 +108,11 @@ export const ERROR_CODES = {
     http: 401,
     hint: 'Present the admin client certificate or bearer token.',
   },
+  MTLS_RATE_LIMITED: {
+    exit: 4,
+    http: 429,
+    hint: 'Too many failed sign-ins came from this address; wait for the time the answer gives, then retry with the right credential.',
+  },
 
   MTLS_NETWORK: net(
     'Check the host, port and that a server is listening; check firewalls and the registered source IP.',

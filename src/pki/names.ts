@@ -182,6 +182,18 @@ function unescapeDnValue(v: string, input: string): string {
   return out;
 }
 
+/** Trims surrounding spaces, keeping a trailing one escaped as `\\ ` (RFC 4514 §2.4). */
+function trimUnescaped(text: string): string {
+  let s = text.trimStart();
+  for (;;) {
+    if (!s.endsWith(' ')) return s;
+    let slashes = 0;
+    for (let i = s.length - 2; i >= 0 && s[i] === '\\'; i--) slashes++;
+    if (slashes % 2 === 1) return s;
+    s = s.slice(0, -1);
+  }
+}
+
 function parseRfc4514(input: string): DistinguishedName {
   const rdns: string[] = [];
   let cur = '';
@@ -201,7 +213,7 @@ function parseRfc4514(input: string): DistinguishedName {
   const out: DistinguishedName = [];
   for (const rdn of rdns) {
     for (const atv of rdn.split(/(?<!\\)\+/)) {
-      const s = atv.trim();
+      const s = trimUnescaped(atv);
       if (!s)
         throw new MtlsError('MTLS_BAD_SUBJECT', `empty component in subject "${input}"`, {
           subject: 'subject',
@@ -215,7 +227,7 @@ function parseRfc4514(input: string): DistinguishedName {
         );
       out.push({
         type: normaliseType(s.slice(0, eq), input),
-        value: unescapeDnValue(s.slice(eq + 1).trim(), input),
+        value: unescapeDnValue(trimUnescaped(s.slice(eq + 1)), input),
       });
     }
   }
@@ -325,6 +337,35 @@ export function formatSlash(dn: DistinguishedName): string {
  */
 export function formatDn(dn: DistinguishedName): string {
   return dn.map((a) => `${a.type}=${escapeDnValue(a.value)}`).join(', ');
+}
+
+/**
+ * A stored DN string in the form {@link formatDn} prints. Registries written
+ * before DNs had one printed form hold RFC 4514 strings (`CN=x,O=y,C=BR`:
+ * most significant last, nothing after the commas); such a string is parsed
+ * and printed in certificate order. The two writers are told apart by their
+ * separators: RFC 4514 §2.4 escapes a leading space in a value, so an
+ * unescaped comma followed by anything but a space only ever comes from the
+ * compact RFC 4514 form. A string already in {@link formatDn}'s form, a
+ * single attribute, or one that does not parse comes back as it is.
+ */
+export function displayDn(stored: string): string {
+  let compact = false;
+  for (let i = 0; i < stored.length; i++) {
+    const c = stored[i];
+    if (c === '\\') i++;
+    else if (c === ',' && stored[i + 1] !== ' ') {
+      compact = true;
+      break;
+    }
+  }
+  if (!compact) return stored;
+  try {
+    return formatDn(parseRfc4514(stored));
+  } catch (e) {
+    if (e instanceof MtlsError) return stored;
+    throw e;
+  }
 }
 
 /**

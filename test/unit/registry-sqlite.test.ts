@@ -157,6 +157,39 @@ describe('SQLite registry', () => {
     }
   });
 
+  it('DNs stored in RFC 4514 form by older versions are read in the form every DN prints in', async () => {
+    const path = join(dir, 'dn-forms.db');
+    const reg = await openSqliteRegistry(path);
+    const other = new Database(path);
+    try {
+      const ca = await makeCa(dir, { name: 'Old Form CA' });
+      const cert = new X509Certificate(ca.certPem);
+      await reg.createInstitution({ id: 'oldform', name: 'Old Form' });
+      await reg.addCaChain('oldform', {
+        pem: ca.certPem,
+        fingerprints: [cert.fingerprint256.replace(/:/g, '').toLowerCase()],
+        subject: 'C=BR, O=Old Form CA, CN=Old Form CA',
+        notAfter: cert.validTo,
+      });
+      await reg.appendAudit([audit({ subject: 'C=BR, CN=new-form' })]);
+      // As a registry written before DNs had one printed form holds them.
+      other.exec(`UPDATE ca_chains SET subject = 'CN=Old Form CA,O=Old Form CA,C=BR'`);
+      other.exec(
+        `INSERT INTO audit_log (time, kind, ip, subject, issuer, outcome, reason) VALUES ('${new Date().toISOString()}', 'connection', '127.0.0.1', 'CN=old\\, client,O=Acme,C=BR', 'CN=Old Form CA,O=Old Form CA,C=BR', 'accepted', 'ok')`,
+      );
+      const [trust] = await reg.loadTrust();
+      assert.equal(trust?.chains[0]?.subject, 'C=BR, O=Old Form CA, CN=Old Form CA');
+      const subjects = (await reg.queryAudit({ limit: 10 })).map((r) => [r.subject, r.issuer]);
+      assert.deepEqual(subjects.sort(), [
+        ['C=BR, CN=new-form', 'CN=Acme CA'],
+        ['C=BR, O=Acme, CN=old\\, client', 'C=BR, O=Old Form CA, CN=Old Form CA'],
+      ]);
+    } finally {
+      other.close();
+      await reg.close();
+    }
+  });
+
   it("refuses a registry written by a newer schema, and another application's database", async () => {
     const newer = join(dir, 'newer.db');
     await (await openSqliteRegistry(newer)).close();

@@ -32,7 +32,6 @@ import { out, outJson, style, warn } from '../output.js';
 import { isOneOf } from '../option-values.js';
 import { confirmOrYes } from '../confirm.js';
 import { isErrorCode } from '../exit-help.js';
-import { dnFromRfc4514 } from '../format.js';
 import { isDurationText, parseDurationArg } from '../time-args.js';
 
 /** Environment variable naming the registry (path, sqlite:PATH or postgres:// URL). */
@@ -184,7 +183,7 @@ function printChains(chains: CaChainRecord[]): void {
     chains.map((c) => [
       c.id,
       c.institutionId,
-      dnFromRfc4514(c.subject),
+      c.subject,
       day(c.notAfter),
       c.fingerprints.length,
       ((top) => (top !== undefined ? displayFingerprint(top) : '-'))(c.fingerprints.at(-1)),
@@ -231,7 +230,7 @@ function printCrls(crls: CrlRecord[]): void {
     crls.map((c) => [
       c.id,
       c.institutionId,
-      dnFromRfc4514(c.issuer),
+      c.issuer,
       c.issuerFingerprint ? displayFingerprint(c.issuerFingerprint) : '-',
       c.thisUpdate,
       c.nextUpdate,
@@ -254,7 +253,7 @@ function printAudit(records: AuditRecord[]): void {
       r.reason,
       r.ip,
       r.institutionId,
-      r.subject === null ? null : dnFromRfc4514(r.subject),
+      r.subject === null ? null : r.subject,
       r.kind === 'request' ? `${r.method ?? ''} ${r.path ?? ''} ${r.status ?? ''}`.trim() : null,
       r.detail,
     ]),
@@ -434,7 +433,7 @@ function registerCa(g: Command): void {
         out(`registered CA chain ${r.chain.id} for ${institution}:`);
         for (const c of r.certificates) {
           out(
-            `  ${dnFromRfc4514(c.subject)}  (${c.key}, ${c.signatureAlgorithm}, until ${day(c.notAfter)}${c.selfSigned ? ', self-signed root' : ''})`,
+            `  ${c.subject}  (${c.key}, ${c.signatureAlgorithm}, until ${day(c.notAfter)}${c.selfSigned ? ', self-signed root' : ''})`,
           );
           out(`    SHA-256 ${displayFingerprint(c.fingerprint)}`);
         }
@@ -545,7 +544,7 @@ function registerCrl(g: Command): void {
       else
         for (const c of r.crls)
           out(
-            `registered CRL ${c.id} for ${institution}: issuer ${dnFromRfc4514(c.issuer)}, next update ${c.nextUpdate ?? '-'}`,
+            `registered CRL ${c.id} for ${institution}: issuer ${c.issuer}, next update ${c.nextUpdate ?? '-'}`,
           );
     });
   });

@@ -27,6 +27,7 @@ import type { Registry } from '../registry/types.js';
 import { dispatch, fail, HttpError, readBody } from './dispatch.js';
 import { createLocalAdmin, type LocalAdminOptions, type RegistryAdmin } from './operations.js';
 import { createConsole, type ConsoleApp, type ConsoleOptions } from '../console/handler.js';
+import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle.js';
 
 /** Default admin listener port. */
 export const DEFAULT_ADMIN_PORT = 8444;
@@ -74,6 +75,8 @@ export interface AdminServerOptions {
   crlDownload?: LocalAdminOptions['crlDownload'];
   /** Web console hook: what the console at /console/ shows beyond the registry. */
   console?: ConsoleOptions;
+  /** Limits on failed sign-ins per client address (bearer token, console sign-in). */
+  authThrottle?: AuthThrottleOptions;
 }
 
 /** A running admin API. */
@@ -193,6 +196,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
     bodyLimit,
     ready: options.ready,
     onRequest: options.onRequest,
+    throttle: new AuthThrottle(options.authThrottle),
   };
   // Web console hook: the console borrows this server's authentication, body limit and readiness.
   const consoleApp = await createConsole(
@@ -297,29 +301,73 @@ interface HandlerContext {
   bodyLimit: number;
   ready: AdminServerOptions['ready'];
   onRequest: AdminServerOptions['onRequest'];
+  /** Failed sign-ins per client address. */
+  throttle: AuthThrottle;
   /** Web console hook. */
   console: ConsoleApp;
 }
 
-/** Who is calling: a valid admin client certificate, or the bearer token. */
+/**
+ * Who is calling: a valid admin client certificate, or the bearer token. A
+ * certificate cannot be guessed, so it is accepted whatever the address's
+ * record; a token is checked only while the address has not failed too
+ * often (see auth-throttle.ts), and each refusal counts.
+ */
 function authenticate(
   req: IncomingMessage,
   ctx: Omit<HandlerContext, 'console'>,
   // Web console hook: the console's sign-in passes the token it was given.
   header = req.headers.authorization,
 ): string {
-  const sock = req.socket;
-  if (ctx.certAuth && sock instanceof TLSSocket && sock.authorized) {
-    // Node returns {} (no `raw`) when the peer sent no certificate, whatever its typings say.
-    const peer: Partial<PeerCertificate> = sock.getPeerCertificate(false);
-    const cert = peer.raw ? new NodeX509(peer.raw) : undefined;
-    // Likewise `keyUsage` (the EKU OIDs) is undefined without the extension.
-    const ekus: string[] | undefined = cert?.keyUsage;
-    // RFC 5280 §4.2.1.12: a certificate without the clientAuth EKU (or a CA
-    // certificate) is not an admin client credential, whatever OpenSSL allows.
-    if (cert && !cert.ca && ekus?.includes(CLIENT_AUTH_EKU))
-      return `cert:${cert.subject.replace(/\n/g, ',')}`;
+  const byCert = certificateActor(req, ctx);
+  if (byCert) return byCert;
+  const address = req.socket.remoteAddress ?? 'unknown';
+  const now = Date.now();
+  const wait = ctx.throttle.retryAfterSeconds(address, now);
+  if (wait > 0)
+    throw new HttpError(
+      429,
+      new MtlsError(
+        'MTLS_RATE_LIMITED',
+        `too many failed sign-ins from ${address}; this address is refused for ${wait} s more`,
+        { subject: address },
+      ),
+      { 'retry-after': String(wait) },
+    );
+  try {
+    const actor = tokenActor(header, ctx);
+    ctx.throttle.succeeded(address);
+    return actor;
+  } catch (e) {
+    ctx.throttle.failed(address, now);
+    throw e;
   }
+}
+
+/** The actor named by a valid admin client certificate, or undefined. */
+function certificateActor(
+  req: IncomingMessage,
+  ctx: Pick<HandlerContext, 'certAuth'>,
+): string | undefined {
+  const sock = req.socket;
+  if (!ctx.certAuth || !(sock instanceof TLSSocket) || !sock.authorized) return undefined;
+  // Node returns {} (no `raw`) when the peer sent no certificate, whatever its typings say.
+  const peer: Partial<PeerCertificate> = sock.getPeerCertificate(false);
+  const cert = peer.raw ? new NodeX509(peer.raw) : undefined;
+  // Likewise `keyUsage` (the EKU OIDs) is undefined without the extension.
+  const ekus: string[] | undefined = cert?.keyUsage;
+  // RFC 5280 §4.2.1.12: a certificate without the clientAuth EKU (or a CA
+  // certificate) is not an admin client credential, whatever OpenSSL allows.
+  if (cert && !cert.ca && ekus?.includes(CLIENT_AUTH_EKU))
+    return `cert:${cert.subject.replace(/\n/g, ',')}`;
+  return undefined;
+}
+
+/** The bearer token's actor, or a 401 naming what is missing or wrong. */
+function tokenActor(
+  header: string | undefined,
+  ctx: Pick<HandlerContext, 'tokenHash' | 'certAuth'>,
+): string {
   // RFC 6750 §2.1: Authorization: Bearer <token>.
   if (ctx.tokenHash && typeof header === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);

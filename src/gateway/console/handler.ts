@@ -150,6 +150,15 @@ function statusOf(e: unknown, err: MtlsError): number {
   return err.httpStatus;
 }
 
+/** Headers a dependency's error is answered with (the admin server's HttpError: Retry-After on a 429). */
+function headersOf(e: unknown): Record<string, string> {
+  if (!(e instanceof Error) || !('headers' in e) || typeof e.headers !== 'object' || !e.headers)
+    return {};
+  return Object.fromEntries(
+    Object.entries(e.headers).filter((kv): kv is [string, string] => typeof kv[1] === 'string'),
+  );
+}
+
 function errorOf(e: unknown): MtlsError {
   if (e instanceof ConsoleHttpError) return e.error;
   if (e instanceof Error && 'error' in e && e.error instanceof MtlsError) return e.error;
@@ -537,7 +546,7 @@ export async function createConsole(
           res.destroy();
           return status;
         }
-        return sendJson(res, status, errorBody(err));
+        return sendJson(res, status, errorBody(err), headersOf(e));
       }
     },
     sessionActor(req) {

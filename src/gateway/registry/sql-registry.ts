@@ -15,6 +15,7 @@
  */
 import { MtlsError } from '../../errors/index.js';
 import { loadCertificates } from '../../pki/pkcs12/certificates.js';
+import { displayDn } from '../../pki/names.js';
 import { spkiSha256 } from '../../pki/spki-hash.js';
 import { assertWideRangeAllowed, normaliseCidr } from './cidr.js';
 import { migrateRegistry } from './migrations.js';
@@ -78,6 +79,9 @@ const CHANGE_LOG_KEEP = 1000;
 
 const str = (v: unknown): string => String(v);
 const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : str(v));
+/** A stored DN (subject or issuer) as every DN is printed; older rows hold RFC 4514 strings. */
+const optDn = (v: unknown): string | null =>
+  v === null || v === undefined ? null : displayDn(str(v));
 /**
  * The institution each version after `from` up to `to` changed, from the
  * change log, or null when the log does not hold every one of them.
@@ -145,7 +149,7 @@ const toChain = (r: SqlRow, fingerprints: string[]): CaChainRecord => ({
   institutionId: str(r.institution_id),
   pem: str(r.pem),
   fingerprints,
-  subject: str(r.subject),
+  subject: displayDn(str(r.subject)),
   notAfter: str(r.not_after),
   createdAt: str(r.created_at),
 });
@@ -177,7 +181,7 @@ const toCrl = (r: SqlRow): CrlRecord => ({
   id: Number(r.id),
   institutionId: str(r.institution_id),
   pem: str(r.pem),
-  issuer: str(r.issuer),
+  issuer: displayDn(str(r.issuer)),
   issuerFingerprint: optStr(r.issuer_fingerprint),
   thisUpdate: str(r.this_update),
   nextUpdate: optStr(r.next_update),
@@ -252,8 +256,8 @@ const toAudit = (r: SqlRow): AuditRecord => ({
   kind: closedSet(AUDIT_KINDS, r.kind, 'audit_log.kind'),
   ip: str(r.ip),
   institutionId: optStr(r.institution_id),
-  subject: optStr(r.subject),
-  issuer: optStr(r.issuer),
+  subject: optDn(r.subject),
+  issuer: optDn(r.issuer),
   serial: optStr(r.serial),
   fingerprintSha256: optStr(r.fingerprint_sha256),
   tlsVersion: optStr(r.tls_version),
