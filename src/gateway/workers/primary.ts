@@ -589,7 +589,9 @@ export async function startGatewayWorkers(
         ready: allReady,
         crlDownload,
         health: async () =>
-          combineHealth((await statuses(false)).flatMap((s) => (s.status ? [s.status.health] : []))),
+          combineHealth(
+            (await statuses(false)).flatMap((s) => (s.status ? [s.status.health] : [])),
+          ),
       });
   } catch (e) {
     await ops?.close().catch(() => undefined);
