@@ -80,7 +80,7 @@ interface AxeViolation {
 }
 
 /**
- * Runs axe-core's WCAG 2.0/2.1 A and AA rules on the page as it is shown and
+ * Runs axe-core's WCAG 2.0, 2.1 and 2.2 A and AA rules on the page as it is shown and
  * fails with one line per offending element. axe is evaluated through the
  * DevTools protocol, which the console's CSP (script-src 'self') does not
  * govern; the console is hash-routed, so one copy lasts until a reload.
@@ -88,7 +88,7 @@ interface AxeViolation {
 async function assertAccessible(where: string): Promise<void> {
   if ((await page.evaluate('typeof window.axe')) !== 'object') await page.evaluate(axe.source);
   const { violations } = await page.evaluate<{ violations: AxeViolation[] }>(
-    `window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })`,
+    `window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })`,
   );
   const lines = violations.flatMap((v) => [
     `${v.id} (${v.impact ?? 'no impact'}): ${v.help} <${v.helpUrl}>`,
