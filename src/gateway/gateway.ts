@@ -366,6 +366,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       trustStale: trust.stale,
       registryVersion: trust.snapshot.registryVersion,
       registryError: trust.error?.message ?? null,
+      registryAppliedAt: trust.snapshot.builtAt.toISOString(),
       serverCertNotAfter: credential.notAfter.toISOString(),
       auditFailingSeconds: auditFailure
         ? Math.floor((Date.now() - auditFailure.sinceMs) / 1000)

@@ -33,6 +33,8 @@ export interface HealthState {
   registryVersion: number | null;
   /** Last registry reload error (a short failure does not make the gateway unready: the last good snapshot keeps serving until it is too stale). */
   registryError: string | null;
+  /** When the trust snapshot in service was built (ISO): the last registry change applied. */
+  registryAppliedAt: string | null;
   /** Server certificate expiry (ISO). */
   serverCertNotAfter: string | null;
   /** Seconds since audit writes to the registry started failing; null while they succeed. */
@@ -82,7 +84,8 @@ export function readinessProblems(s: HealthState): string[] {
  * One instance's health from its worker processes' states, each figure as
  * the worst worker has it, because a connection may land on any of them:
  * listening and loaded only when every worker is, stale or draining when any
- * is, the oldest registry version served, the earliest server certificate
+ * is, the oldest registry version served and the oldest snapshot, the
+ * earliest server certificate
  * expiry (after a partial reload the old certificate is still served
  * somewhere), and the longest audit outage with its error.
  * @returns null when no worker answered
@@ -94,6 +97,7 @@ export function combineHealth(states: readonly HealthState[]): HealthState | nul
   for (const s of rest) {
     const versions = [out.registryVersion, s.registryVersion].filter((v) => v !== null);
     const expiries = [out.serverCertNotAfter, s.serverCertNotAfter].filter((v) => v !== null);
+    const applied = [out.registryAppliedAt, s.registryAppliedAt].filter((v) => v !== null);
     const auditWorse = (s.auditFailingSeconds ?? -1) > (out.auditFailingSeconds ?? -1);
     out = {
       listening: out.listening && s.listening,
@@ -103,6 +107,7 @@ export function combineHealth(states: readonly HealthState[]): HealthState | nul
       registryVersion: versions.length ? Math.min(...versions) : null,
       registryError: out.registryError ?? s.registryError,
       // ISO 8601 UTC strings of one format order as the times they name.
+      registryAppliedAt: applied.sort()[0] ?? null,
       serverCertNotAfter: expiries.sort()[0] ?? null,
       auditFailingSeconds: auditWorse ? s.auditFailingSeconds : out.auditFailingSeconds,
       auditError: auditWorse ? s.auditError : out.auditError,

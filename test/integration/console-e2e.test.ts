@@ -250,6 +250,7 @@ describe(
       );
       await page.getByText('Ready', { exact: true }).waitFor();
       await page.getByText(/Expires .* UTC/).waitFor();
+      await page.getByText(/^Last change applied \d+ (s|min|h|days) ago$/).waitFor();
       await shot('overview');
       await assertAccessible('the overview');
     });

@@ -582,6 +582,7 @@ describe('trust cache', () => {
       trustStale: tc.stale,
       registryVersion: 1,
       registryError: tc.error?.message ?? null,
+      registryAppliedAt: null,
       serverCertNotAfter: null,
       auditFailingSeconds: null,
       auditError: null,

@@ -91,6 +91,7 @@ describe('instance health over its workers', () => {
     trustStale: false,
     registryVersion: 12,
     registryError: null,
+    registryAppliedAt: '2026-12-06T10:00:00.000Z',
     serverCertNotAfter: '2027-03-01T00:00:00.000Z',
     auditFailingSeconds: null,
     auditError: null,
@@ -107,6 +108,7 @@ describe('instance health over its workers', () => {
       ...healthy,
       registryVersion: 10,
       registryError: 'SQLITE_BUSY: database is locked',
+      registryAppliedAt: '2026-12-06T09:59:00.000Z',
       // Not reloaded yet after SIGHUP: still serving the older certificate.
       serverCertNotAfter: '2027-01-15T00:00:00.000Z',
       auditFailingSeconds: 5,
@@ -118,6 +120,7 @@ describe('instance health over its workers', () => {
       trustStale: true,
       registryVersion: 10,
       registryError: 'SQLITE_BUSY: database is locked',
+      registryAppliedAt: '2026-12-06T09:59:00.000Z',
       serverCertNotAfter: '2027-01-15T00:00:00.000Z',
       auditFailingSeconds: 5,
       auditError: 'disk I/O error',
@@ -128,10 +131,16 @@ describe('instance health over its workers', () => {
   });
 
   test('a worker without a certificate date or a registry version does not hide the others', () => {
-    const unknown: HealthState = { ...healthy, registryVersion: null, serverCertNotAfter: null };
+    const unknown: HealthState = {
+      ...healthy,
+      registryVersion: null,
+      registryAppliedAt: null,
+      serverCertNotAfter: null,
+    };
     const h = combineHealth([unknown, healthy]);
     assert.ok(h);
     assert.equal(h.registryVersion, 12);
     assert.equal(h.serverCertNotAfter, '2027-03-01T00:00:00.000Z');
+    assert.equal(h.registryAppliedAt, '2026-12-06T10:00:00.000Z');
   });
 });

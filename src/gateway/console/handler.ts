@@ -418,6 +418,7 @@ export async function createConsole(
         serverCertNotAfter: health?.serverCertNotAfter ?? null,
         registryVersion: health?.registryVersion ?? ready.version ?? null,
         registryError: health?.registryError ?? null,
+        registryAppliedAt: health?.registryAppliedAt ?? null,
         trustStale: health?.trustStale ?? null,
         auditFailingSeconds: health?.auditFailingSeconds ?? null,
       });

@@ -82,6 +82,8 @@ interface Overview {
   serverCertNotAfter: string | null;
   registryVersion: number | null;
   registryError: string | null;
+  /** When the gateway last applied a registry change (its trust snapshot was built). */
+  registryAppliedAt: string | null;
   trustStale: boolean | null;
   auditFailingSeconds: number | null;
 }
@@ -429,6 +431,9 @@ async function overviewPage(): Promise<Node> {
         { class: 'card' },
         h('h2', {}, 'Registry'),
         h('p', {}, `Version ${o.registryVersion ?? '—'}`),
+        o.registryAppliedAt
+          ? h('p', {}, `Last change applied ${age(o.registryAppliedAt)}`)
+          : null,
         o.trustStale
           ? h('p', { class: 'bad' }, 'Stale: the gateway cannot read the registry')
           : null,
