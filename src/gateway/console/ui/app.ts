@@ -431,9 +431,7 @@ async function overviewPage(): Promise<Node> {
         { class: 'card' },
         h('h2', {}, 'Registry'),
         h('p', {}, `Version ${o.registryVersion ?? '—'}`),
-        o.registryAppliedAt
-          ? h('p', {}, `Last change applied ${age(o.registryAppliedAt)}`)
-          : null,
+        o.registryAppliedAt ? h('p', {}, `Last change applied ${age(o.registryAppliedAt)}`) : null,
         o.trustStale
           ? h('p', { class: 'bad' }, 'Stale: the gateway cannot read the registry')
           : null,
