@@ -252,7 +252,7 @@ export async function startGatewayWorkers(
   let nextId = 1;
   const pending = new Map<
     number,
-    { resolve: (m: WorkerMessage | null) => void; timer: NodeJS.Timeout }
+    { worker: Worker; resolve: (m: WorkerMessage | null) => void; timer: NodeJS.Timeout }
   >();
   const exitWaiters = new Set<() => void>();
   let settleDone: (exit: WorkersExit) => void = () => undefined;
@@ -314,7 +314,7 @@ export async function startGatewayWorkers(
         pending.delete(id);
         resolve(null);
       }, timeoutMs);
-      pending.set(id, { resolve, timer });
+      pending.set(id, { worker, resolve, timer });
     });
   }
 
@@ -371,6 +371,14 @@ export async function startGatewayWorkers(
     if (!s) return;
     s.worker = null;
     s.ready = false;
+    // A dead worker answers nothing: its questions get "no answer" now, not
+    // after their timeout, so /readyz says at once that it is gone.
+    for (const [id, p] of pending)
+      if (p.worker === worker) {
+        pending.delete(id);
+        clearTimeout(p.timer);
+        p.resolve(null);
+      }
     for (const w of exitWaiters) w();
     if (stopping) return;
     if (!started) {
