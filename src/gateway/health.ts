@@ -80,14 +80,21 @@ export function readinessProblems(s: HealthState): string[] {
   return problems;
 }
 
+/** The smaller of two optional values (null when both are); ISO 8601 UTC strings order as the times they name. */
+function least<T extends number | string>(a: T | null, b: T | null): T | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return b < a ? b : a;
+}
+
 /**
  * One instance's health from its worker processes' states, each figure as
  * the worst worker has it, because a connection may land on any of them:
  * listening and loaded only when every worker is, stale or draining when any
  * is, the oldest registry version served and the oldest snapshot, the
- * earliest server certificate
- * expiry (after a partial reload the old certificate is still served
- * somewhere), and the longest audit outage with its error.
+ * earliest server certificate expiry (after a partial reload the old
+ * certificate is still served somewhere), and the longest audit outage with
+ * its error.
  * @returns null when no worker answered
  */
 export function combineHealth(states: readonly HealthState[]): HealthState | null {
@@ -95,20 +102,16 @@ export function combineHealth(states: readonly HealthState[]): HealthState | nul
   if (!first) return null;
   let out: HealthState = { ...first };
   for (const s of rest) {
-    const versions = [out.registryVersion, s.registryVersion].filter((v) => v !== null);
-    const expiries = [out.serverCertNotAfter, s.serverCertNotAfter].filter((v) => v !== null);
-    const applied = [out.registryAppliedAt, s.registryAppliedAt].filter((v) => v !== null);
     const auditWorse = (s.auditFailingSeconds ?? -1) > (out.auditFailingSeconds ?? -1);
     out = {
       listening: out.listening && s.listening,
       draining: out.draining || s.draining,
       trustLoaded: out.trustLoaded && s.trustLoaded,
       trustStale: out.trustStale || s.trustStale,
-      registryVersion: versions.length ? Math.min(...versions) : null,
+      registryVersion: least(out.registryVersion, s.registryVersion),
       registryError: out.registryError ?? s.registryError,
-      // ISO 8601 UTC strings of one format order as the times they name.
-      registryAppliedAt: applied.sort()[0] ?? null,
-      serverCertNotAfter: expiries.sort()[0] ?? null,
+      registryAppliedAt: least(out.registryAppliedAt, s.registryAppliedAt),
+      serverCertNotAfter: least(out.serverCertNotAfter, s.serverCertNotAfter),
       auditFailingSeconds: auditWorse ? s.auditFailingSeconds : out.auditFailingSeconds,
       auditError: auditWorse ? s.auditError : out.auditError,
       auditMaxFailureSeconds: out.auditMaxFailureSeconds,
