@@ -182,7 +182,7 @@ function unescapeDnValue(v: string, input: string): string {
   return out;
 }
 
-/** Trims surrounding spaces, keeping a trailing one escaped as `\\ ` (RFC 4514 §2.4). */
+/** Trims surrounding spaces, keeping a trailing one escaped as `\ ` (RFC 4514 §2.4). */
 function trimUnescaped(text: string): string {
   let s = text.trimStart();
   for (;;) {
