@@ -736,6 +736,38 @@ describe('mtls gateway start --workers 2', () => {
     }
   });
 
+  test('a worker killed again and again as it starts (an OOM loop): the supervisor gives up and points at the memory limit', async () => {
+    const gw = await startWorkersCli(writeConfig('oomloop').path);
+    const killed: number[] = [];
+    try {
+      // Kill worker 1 each time it is back, as an out-of-memory killer would.
+      while (gw.child.exitCode === null && killed.length < 12) {
+        const pid = await waitFor(
+          async () => {
+            if (gw.child.exitCode !== null) return -1;
+            const r = await readyz(gw.opsPort).catch(() => null);
+            const w = r?.body.workers.find((x) => x.worker === 1);
+            return w?.pid && !killed.includes(w.pid) ? w.pid : null;
+          },
+          30_000,
+          'worker 1 to be back',
+        );
+        if (pid < 0) break;
+        killed.push(pid);
+        process.kill(pid, 'SIGKILL');
+      }
+      assert.equal(await gw.exited, 1, gw.stderr());
+      // Five quick deaths in a row; a start slower than the stable-run bound would reset the count.
+      assert.ok(killed.length >= 5, `gave up after ${killed.length} kills`);
+      assert.match(
+        gw.stderr(),
+        /error\[MTLS_INTERNAL\]: gateway worker 1 died 5 times in a row soon after starting \(last: signal SIGKILL\)\nhint: Something sent the worker SIGKILL; most often the out-of-memory killer: look in `dmesg`/,
+      );
+    } finally {
+      if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
+    }
+  });
+
   test('kill -9 of the primary: its workers exit too, none serves unsupervised', async () => {
     const gw = await startWorkersCli(writeConfig('orphan').path);
     const pids = (await readyz(gw.opsPort)).body.workers.map((w) => w.pid as number);

@@ -10,7 +10,11 @@ import { availableParallelism } from 'node:os';
 import { isMtlsError } from '../../src/errors/index.js';
 import { loadGatewayConfig } from '../../src/gateway/config.js';
 import { combineHealth, type HealthState } from '../../src/gateway/health.js';
-import { decideRestart, DEFAULT_RESTART_POLICY } from '../../src/gateway/workers/restart-policy.js';
+import {
+  decideRestart,
+  DEFAULT_RESTART_POLICY,
+  silentDeathHint,
+} from '../../src/gateway/workers/restart-policy.js';
 
 const base = {
   upstream: 'http://127.0.0.1:8080',
@@ -80,6 +84,20 @@ describe('restart policy', () => {
       delayMs: 1_000,
       quickFailures: 6,
     });
+  });
+});
+
+describe('the hint when workers keep dying without an error of their own', () => {
+  test('SIGKILL points at the out-of-memory killer, another signal at a bug, an exit code at the log', () => {
+    assert.match(silentDeathHint('SIGKILL', null), /out-of-memory killer: look in `dmesg`/);
+    assert.equal(
+      silentDeathHint('SIGSEGV', null),
+      'The worker crashed on SIGSEGV: rerun with MTLS_DEBUG=1 and report its stderr as a bug in mtlskit.',
+    );
+    assert.match(
+      silentDeathHint(null, 7),
+      /^The worker exited with code 7 before reporting an error/,
+    );
   });
 });
 

@@ -93,7 +93,7 @@ import {
   type WorkerMessage,
   type WorkerStatusMessage,
 } from './messages.js';
-import { decideRestart, type RestartPolicyOptions } from './restart-policy.js';
+import { decideRestart, silentDeathHint, type RestartPolicyOptions } from './restart-policy.js';
 
 /** How long the primary waits for a worker's answer to a status request (`/readyz`, `/metrics`). */
 const STATUS_TIMEOUT_MS = 1_000;
@@ -403,6 +403,7 @@ export async function startGatewayWorkers(
         : new MtlsError(
             'MTLS_INTERNAL',
             `${why} (last: ${signal ? `signal ${signal}` : `exit code ${code}`})`,
+            { hint: silentDeathHint(signal, code) },
           );
       logger.fatal(
         { ...fields, err: { code: error.code, message: error.message } },

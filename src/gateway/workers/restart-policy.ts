@@ -59,3 +59,19 @@ export function decideRestart(
     quickFailures: n,
   };
 }
+
+/**
+ * What an operator should look at when a worker kept dying without reporting
+ * an error of its own, from how its last death looked.
+ * @param signal - the signal that ended it, or null
+ * @param code - its exit code, or null
+ */
+export function silentDeathHint(signal: string | null, code: number | null): string {
+  // SIGKILL cannot be caught, and the one sender that acts on its own is the
+  // kernel's out-of-memory killer (or a cgroup memory limit).
+  if (signal === 'SIGKILL')
+    return 'Something sent the worker SIGKILL; most often the out-of-memory killer: look in `dmesg` or the service manager (systemd MemoryMax=, a container limit), then give the service more memory or fewer workers.';
+  if (signal)
+    return `The worker crashed on ${signal}: rerun with MTLS_DEBUG=1 and report its stderr as a bug in mtlskit.`;
+  return `The worker exited with code ${code ?? 'unknown'} before reporting an error; its last log lines, before this one, say why.`;
+}
