@@ -27,6 +27,18 @@ const source = (
   intervalSeconds = 3600,
 ): CrlSource => ({ id, institutionId: `inst-${id}`, url, intervalSeconds });
 
+/** A download that records its URL, and a store that finds nothing new in it. */
+const recordingFetches = (
+  fetched: string[],
+): Pick<ConstructorParameters<typeof CrlRefresher>[0], 'fetchImpl' | 'apply'> => ({
+  fetchImpl: (o) => {
+    fetched.push(o.url);
+    return Promise.resolve({ body: Buffer.from('x'), finalUrl: o.url, contentType: null });
+  },
+  apply: () =>
+    Promise.resolve({ changed: false, thisUpdate: '2026-12-01T00:00:00.000Z', nextUpdate: null }),
+});
+
 describe('CrlRefresher', () => {
   it('fetches a new source at once, stores it, and keeps the last good CRL when a later download fails', async () => {
     const { log, lines } = memoryLog();
@@ -80,16 +92,7 @@ describe('CrlRefresher', () => {
     const fetched: string[] = [];
     const r = new CrlRefresher({
       listSources: () => Promise.resolve(sources),
-      fetchImpl: (o) => {
-        fetched.push(o.url);
-        return Promise.resolve({ body: Buffer.from('x'), finalUrl: o.url, contentType: null });
-      },
-      apply: () =>
-        Promise.resolve({
-          changed: false,
-          thisUpdate: '2026-12-01T00:00:00.000Z',
-          nextUpdate: null,
-        }),
+      ...recordingFetches(fetched),
       log,
     });
     await r.sync();
@@ -119,16 +122,7 @@ describe('CrlRefresher', () => {
           sources.filter((s) => institutionId === undefined || s.institutionId === institutionId),
         );
       },
-      fetchImpl: (o) => {
-        fetched.push(o.url);
-        return Promise.resolve({ body: Buffer.from('x'), finalUrl: o.url, contentType: null });
-      },
-      apply: () =>
-        Promise.resolve({
-          changed: false,
-          thisUpdate: '2026-12-01T00:00:00.000Z',
-          nextUpdate: null,
-        }),
+      ...recordingFetches(fetched),
       log,
     });
     await r.sync();
