@@ -140,6 +140,77 @@ test('ca status: 1 without a CRL, 0 when fresh, 1 near and past nextUpdate and w
   }
 });
 
+test("ca status alarms: an unpublished revocation, an unreadable CRL, another CA's CRL, the CA expiring or expired, a certificate expired with no successor; a missing CA exits 3, not 1", async () => {
+  const s = await setup();
+  const other = await setup();
+  try {
+    const at = (d: number): string => new Date(Date.now() + d * DAY).toISOString();
+    const issued = await mtls([
+      'ca',
+      'issue',
+      'short',
+      '--ca',
+      s.ca,
+      '--key-type',
+      'ec-p256',
+      '--days',
+      '10',
+      '--password-file',
+      s.pfxPass,
+    ]);
+    assert.equal(issued.code, 0, issued.stderr);
+    assert.equal((await mtls(['ca', 'crl', '--ca', s.ca])).code, 0);
+    // Two days after it expired; --crl-max-age keeps the CRL findings out of this one.
+    const expired = await status(s, '--at', at(12), '--crl-max-age', '30d');
+    assert.deepEqual([expired.code, expired.kinds], [1, ['certificate_expired']]);
+
+    const serial = run('openssl', [
+      'x509',
+      '-noout',
+      '-serial',
+      '-in',
+      join(s.ca, 'certs', 'short.cert.pem'),
+    ])
+      .stdout.trim()
+      .replace(/^serial=/, '');
+    assert.equal((await mtls(['ca', 'revoke', serial, '--ca', s.ca])).code, 0);
+    const unpublished = await mtls(['ca', 'status', '--ca', s.ca]);
+    assert.equal(unpublished.code, 1);
+    assert.match(
+      unpublished.stdout,
+      new RegExp(`ALARM \\[revocation_unpublished\\].*serial ${serial}.*not on the CRL`),
+    );
+    assert.equal((await mtls(['ca', 'crl', '--ca', s.ca])).code, 0);
+    assert.equal((await status(s)).code, 0, 'published: nothing left to do');
+
+    // The root lives 7300 days: 60 days before, a warning; after, an alarm.
+    assert.deepEqual((await status(s, '--at', at(7300 - 60), '--crl-max-age', '10000d')).kinds, [
+      'ca_expiring',
+      'crl_expired',
+    ]);
+    assert.ok((await status(s, '--at', at(7301))).kinds.includes('ca_expired'));
+
+    const crlPath = join(s.ca, 'crl', 'ca.crl.pem');
+    const good = readFileSync(crlPath);
+    writeFileSync(crlPath, '-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n');
+    assert.deepEqual((await status(s)).kinds, ['crl_unreadable']);
+    // The other CA has the same name: only the signature tells them apart.
+    assert.equal((await mtls(['ca', 'crl', '--ca', other.ca])).code, 0);
+    writeFileSync(crlPath, readFileSync(join(other.ca, 'crl', 'ca.crl.pem')));
+    assert.deepEqual((await status(s)).kinds, ['crl_wrong_issuer']);
+    writeFileSync(crlPath, good);
+    assert.equal((await status(s)).code, 0);
+
+    // A CA that cannot be opened is not "needs action": monitoring must tell them apart.
+    const missing = await mtls(['ca', 'status', '--ca', join(s.dir, 'absent'), '--json']);
+    assert.equal(missing.code, 3, missing.stdout + missing.stderr);
+    assert.match(missing.stdout, /"schema": ?"mtls\.error\/v1"/);
+  } finally {
+    s.cleanup();
+    other.cleanup();
+  }
+});
+
 test('cert needs-renewal: exit 0 inside the window or expired, 1 outside; errors are not 0 or 1', async () => {
   const s = await setup();
   try {
