@@ -9,7 +9,7 @@
 import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCa } from '../../src/ca/open-ca.js';
 import { caStatus } from '../../src/ca/status.js';
@@ -535,6 +535,113 @@ test('cert renew --reuse-key keeps the key; a revoked certificate and a foreign 
     } finally {
       other.cleanup();
     }
+  } finally {
+    s.cleanup();
+  }
+});
+
+test('cert renew of a certificate signed from a CSR: a .pfx only with --pfx (with the chain), never without a password, and --reuse-key needs the old key', async () => {
+  const s = await setup();
+  try {
+    const key = join(s.dir, 'csr-client.key.pem');
+    const csr = join(s.dir, 'csr-client.csr.pem');
+    const certPath = join(s.dir, 'csr-client.cert.pem');
+    const req = run('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-subj',
+      '/C=BR/ST=SP/O=Acme/CN=csr-client',
+      '-out',
+      csr,
+    ]);
+    assert.equal(req.code, 0, req.stderr);
+    const signed = await mtls(['ca', 'sign', csr, '--ca', s.ca, '--out', certPath]);
+    assert.equal(signed.code, 0, signed.stderr);
+    const index = (): string => readFileSync(join(s.ca, 'index.txt'), 'utf8');
+    const before = index();
+
+    const noPassword = await mtls(['cert', 'renew', certPath, '--ca', s.ca]);
+    assert.equal(noPassword.code, 3);
+    assert.match(
+      noPassword.stderr,
+      /error\[MTLS_PASSPHRASE_REQUIRED\]: no \.pfx password given[\s\S]*hint: Pass --password-file/,
+    );
+    assert.equal(index(), before, 'nothing signed');
+
+    const renewed = await mtls([
+      'cert',
+      'renew',
+      certPath,
+      '--ca',
+      s.ca,
+      '--password-file',
+      s.pfxPass,
+      '--json',
+    ]);
+    assert.equal(renewed.code, 0, renewed.stderr);
+    assert.equal((JSON.parse(renewed.stdout) as { pfxPath?: string }).pfxPath, undefined);
+    assert.equal(existsSync(join(s.dir, 'csr-client.pfx')), false, 'the old one had no .pfx');
+    // The new key, encrypted with the password, matches the new certificate.
+    const pub = (args: string[]): string => {
+      const r = run('openssl', args);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(
+      pub(['pkey', '-in', key, '-passin', `file:${s.pfxPass}`, '-pubout']),
+      pub(['x509', '-in', certPath, '-noout', '-pubkey']),
+    );
+
+    const withPfx = await mtls([
+      'cert',
+      'renew',
+      certPath,
+      '--ca',
+      s.ca,
+      '--pfx',
+      '--password-file',
+      s.pfxPass,
+    ]);
+    assert.equal(withPfx.code, 0, withPfx.stderr);
+    const pfx = pub([
+      'pkcs12',
+      '-in',
+      join(s.dir, 'csr-client.pfx'),
+      '-passin',
+      `file:${s.pfxPass}`,
+      '-nokeys',
+    ]);
+    assert.deepEqual(
+      [...pfx.matchAll(/^subject=.*CN = (.+)$/gm)].map((m) => m[1]),
+      ['csr-client', 'Acme Root CA'],
+    );
+
+    // --reuse-key without the old key next to the certificate (or in a .pfx).
+    rmSync(key);
+    rmSync(join(s.dir, 'csr-client.pfx'));
+    const reuse = await mtls([
+      'cert',
+      'renew',
+      certPath,
+      '--ca',
+      s.ca,
+      '--reuse-key',
+      '--password-file',
+      s.pfxPass,
+    ]);
+    assert.equal(reuse.code, 5, reuse.stderr);
+    assert.match(
+      reuse.stderr,
+      /error\[MTLS_FILE_NOT_FOUND\]: reusing the key: neither .* holds the old key/,
+    );
+    assert.match(reuse.stderr, /hint: Renew with a new key, or sign a CSR made with the old key/);
   } finally {
     s.cleanup();
   }
