@@ -10,10 +10,12 @@ import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { openCa } from '../../src/ca/open-ca.js';
 import { caStatus } from '../../src/ca/status.js';
-import { run, runAsync, runCli } from '../helpers/cli.js';
+import { run, runAsync, runCli, type CliResult } from '../helpers/cli.js';
 import { makeCa, makeServerLeaf, tempDir } from '../helpers/pki.js';
 import { startOpensslServer } from '../helpers/tls-servers.js';
 
@@ -799,6 +801,91 @@ test('intermediate: recorded by the root, pathlen 0 enforced, chain exported, an
     }
   } finally {
     s.cleanup();
+  }
+});
+
+test("the documented CRL schedule (deploy/mtls-crl.service, the README cron line) publishes a DER CRL that openssl verify -crl_download fetches from the certificates' distribution point", async () => {
+  const root = join(import.meta.dirname, '..', '..');
+  const t = tempDir();
+  const published = join(t.dir, 'ca.crl');
+  // The web server behind the CA's --crl-url: serves whatever is published now.
+  const web = createServer((req, res) => {
+    if (req.url !== '/ca.crl' || !existsSync(published)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/pkix-crl' });
+    res.end(readFileSync(published));
+  });
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(web.address() as AddressInfo).port}/ca.crl`;
+  const s = await setup(['--crl-url', url]);
+  try {
+    const issued = await mtls([
+      'ca',
+      'issue',
+      'c',
+      '--ca',
+      s.ca,
+      '--key-type',
+      'ec-p256',
+      '--password-file',
+      s.pfxPass,
+    ]);
+    assert.equal(issued.code, 0, issued.stderr);
+    /** A documented `mtls …` command line, run here on this CA. */
+    const runDocumented = async (line: string): Promise<void> => {
+      const args = line
+        .replaceAll('/srv/ca', s.ca)
+        .replaceAll('%d/ca-passphrase', s.pass)
+        .replaceAll('/etc/mtls/ca.pass', s.pass)
+        .replaceAll('/var/www/pki/ca.crl', published)
+        .split(/\s+/);
+      assert.match(args[0] ?? '', /(^|\/)mtls$/, line);
+      const r = await mtls(args.slice(1));
+      assert.equal(r.code, 0, `${line}: ${r.stdout}${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /deprecated/);
+    };
+    /** What a relying party that follows the distribution point says (OpenSSL reads DER only there). */
+    const relyingParty = (): Promise<CliResult> =>
+      runAsync('openssl', [
+        'verify',
+        '-crl_check',
+        '-crl_download',
+        '-CAfile',
+        join(s.ca, 'certs', 'ca.cert.pem'),
+        join(s.ca, 'certs', 'c.cert.pem'),
+      ]);
+
+    const unit = readFileSync(join(root, 'deploy', 'mtls-crl.service'), 'utf8');
+    const steps = [...unit.matchAll(/^ExecStart(?:Post)?=(.+)$/gm)].map((m) => m[1] ?? '');
+    assert.equal(steps.length, 2, 'renew and publish, then check');
+    for (const step of steps) await runDocumented(step);
+    const before = await relyingParty();
+    assert.equal(before.code, 0, before.stdout + before.stderr);
+    assert.match(before.stdout, /c\.cert\.pem: OK/);
+
+    // The README's crontab line, after a revocation: the next run publishes it.
+    assert.equal(
+      (await mtls(['ca', 'revoke', '--cert', join(s.ca, 'certs', 'c.cert.pem'), '--ca', s.ca]))
+        .code,
+      0,
+    );
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const cron = /^17 3 \* \* \* {2}(.+)$/m.exec(readme)?.[1];
+    assert.ok(cron, 'the README has the cron line');
+    for (const step of cron.split(' && ')) await runDocumented(step);
+    const after = await relyingParty();
+    assert.notEqual(after.code, 0);
+    assert.match(after.stdout + after.stderr, /certificate revoked/);
+
+    const noOut = await mtls(['ca', 'crl', '--ca-dir', s.ca, '--der']);
+    assert.equal(noOut.code, 2);
+    assert.match(noOut.stderr, /error\[MTLS_USAGE\]: --der says how to write --out/);
+  } finally {
+    s.cleanup();
+    t.cleanup();
+    web.close();
   }
 });
 
