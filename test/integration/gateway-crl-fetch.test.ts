@@ -648,6 +648,23 @@ describe('gateway CRL distribution', () => {
       );
       assert.equal(refused.outcome, 'rejected');
       assert.match(refused.detail ?? '', /past its nextUpdate/);
+      // fail_closed has its metric and log line too.
+      const closedMetrics = await (await fetch(`http://127.0.0.1:${opsPort(gw)}/metrics`)).text();
+      assert.match(
+        closedMetrics,
+        /mtls_gateway_connections_total\{outcome="rejected",reason="crl_expired"\} [1-9]/,
+      );
+      assert.ok(
+        gw.lines.some(
+          (l) =>
+            l.level === 40 &&
+            l.msg === 'audit connection rejected crl_expired' &&
+            /past its nextUpdate/.test(
+              String((l.audit as { detail?: string } | undefined)?.detail),
+            ),
+        ),
+        'a warning line naming the stale CRL',
+      );
       assert.equal(await outcome(c1), 'revoked', 'a stale CRL still revokes what it lists');
 
       const resp = await mtlsRequest({
