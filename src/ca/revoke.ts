@@ -76,6 +76,12 @@ export interface GenerateCrlOptions {
   days?: number;
   /** Also write the CRL here. */
   outPath?: string;
+  /**
+   * Encoding of {@link outPath} (default `pem`). `der` is what a CRL
+   * distribution point URL must serve (RFC 5280 §4.2.1.13: "a single DER
+   * encoded CRL"); fetchers such as OpenSSL's and Windows' read nothing else.
+   */
+  outFormat?: 'pem' | 'der';
   force?: boolean;
 }
 
@@ -135,7 +141,11 @@ export async function generateCrl(options: GenerateCrlOptions): Promise<Generate
     return { built, crlNumber, revoked: revoked.length };
   });
   if (options.outPath)
-    await writeFileAtomic(options.outPath, result.built.pem, { force: options.force ?? false });
+    await writeFileAtomic(
+      options.outPath,
+      options.outFormat === 'der' ? result.built.der : result.built.pem,
+      { force: options.force ?? false },
+    );
   const nextUpdate = result.built.crl.nextUpdate;
   // buildCrl always sets nextUpdate from `days`.
   if (!nextUpdate)

@@ -6,6 +6,7 @@
 import type { ErrorCode } from '../errors/index.js';
 import { alertCode, alertName, type TlsAlert } from '../tls/tls-record.js';
 import type { TlsVersionName, TlsVersionRange } from '../tls/versions.js';
+import { isCertificateVerifyCode } from '../tls/verify-codes.js';
 import {
   describeDifferences,
   type ClientCertificateProblem,
@@ -100,31 +101,6 @@ export const VERDICT_ERROR_CODES: Readonly<Record<Verdict, ErrorCode>> = {
   'server-untrusted': 'MTLS_TLS_SERVER_UNTRUSTED',
   'server-name-mismatch': 'MTLS_TLS_SERVER_UNTRUSTED',
 };
-
-/** Node's codes for a server chain that failed our verification (OpenSSL X509_V_ERR_* names, and Node's own). */
-const SERVER_VERIFY_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_CHAIN_TOO_LONG',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_PURPOSE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 /**
  * Reads the alert out of an OpenSSL error code as Node reports it:
@@ -239,7 +215,7 @@ export function classifyOutcome(input: ClassifyInput): Outcome {
       alert: received,
       detail: `the server sent the TLS alert ${received.name} (${received.code})`,
     });
-  if (code && SERVER_VERIFY_CODES.has(code)) {
+  if (isCertificateVerifyCode(code)) {
     return withCode({
       kind: 'server-certificate-rejected',
       detail: `we refused the server's certificate: ${message}`,

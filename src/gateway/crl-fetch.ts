@@ -7,6 +7,7 @@
  */
 import { MtlsError } from '../errors/index.js';
 import { errorCode, errorMessage } from '../errors/mtls-error.js';
+import { isCertificateVerifyCode } from '../tls/verify-codes.js';
 
 /** Options for {@link fetchCrl}. */
 export interface FetchCrlOptions {
@@ -149,7 +150,17 @@ export async function fetchCrl(options: FetchCrlOptions): Promise<FetchCrlResult
     }
     // fetch() wraps the socket error (ECONNREFUSED, ENOTFOUND, …) as its cause.
     const cause: unknown = e instanceof Error ? e.cause : undefined;
-    const why = errorCode(cause) ?? (cause instanceof Error ? cause.message : errorMessage(e));
+    const code = errorCode(cause);
+    if (isCertificateVerifyCode(code)) {
+      throw new MtlsError(
+        'MTLS_NETWORK',
+        `CRL download from ${url.href} failed: the server's TLS certificate does not verify (${code})`,
+        {
+          hint: "Publish the CRL over plain http (it is signed, RFC 5280 §4.2.1.13), or start the gateway with the CRL host's CA in NODE_EXTRA_CA_CERTS.",
+        },
+      );
+    }
+    const why = code ?? (cause instanceof Error ? cause.message : errorMessage(e));
     throw new MtlsError('MTLS_NETWORK', `CRL download from ${url.href} failed: ${why}`, {
       hint: 'Check the host name, the port and that the CRL server is reachable from the gateway.',
     });

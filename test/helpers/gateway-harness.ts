@@ -229,6 +229,9 @@ export interface MtlsRequestOptions {
   /** Client certificate and key PEM (omit both to send none). */
   cert?: string;
   key?: string;
+  /** A .pfx (client key, certificate and its chain) and its password, instead of cert/key. */
+  pfx?: Buffer;
+  passphrase?: string;
   /** The gateway's server CA (PEM). */
   ca: string;
   /** Source address on loopback (default 127.0.0.1). */
@@ -263,6 +266,7 @@ export function mtlsRequest(o: MtlsRequestOptions): Promise<MtlsResponse> {
         ca: o.ca,
         ...(o.cert ? { cert: o.cert } : {}),
         ...(o.key ? { key: o.key } : {}),
+        ...(o.pfx ? { pfx: o.pfx, passphrase: o.passphrase } : {}),
         localAddress: o.localAddress ?? '127.0.0.1',
         minVersion: o.minVersion ?? 'TLSv1.2',
         maxVersion: o.maxVersion ?? 'TLSv1.2',

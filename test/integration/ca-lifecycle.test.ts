@@ -6,11 +6,16 @@
  * certificate passes a real TLS 1.2 handshake with `openssl s_server`
  * trusting only the root.
  */
+import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { run, runAsync, runCli } from '../helpers/cli.js';
+import { openCa } from '../../src/ca/open-ca.js';
+import { caStatus } from '../../src/ca/status.js';
+import { run, runAsync, runCli, type CliResult } from '../helpers/cli.js';
 import { makeCa, makeServerLeaf, tempDir } from '../helpers/pki.js';
 import { startOpensslServer } from '../helpers/tls-servers.js';
 
@@ -137,6 +142,82 @@ test('ca status: 1 without a CRL, 0 when fresh, 1 near and past nextUpdate and w
     assert.equal((await status(s)).code, 0);
   } finally {
     s.cleanup();
+  }
+});
+
+test("ca status alarms: an unpublished revocation, an unreadable CRL, another CA's CRL, the CA expiring or expired, a certificate expired with no successor; a missing CA exits 3, not 1", async () => {
+  const s = await setup();
+  const other = await setup();
+  try {
+    // The exit codes are the CLI's (above and at the end); the findings in
+    // between are read in-process, one process fewer each.
+    const ca = await openCa(s.ca);
+    const kinds = async (daysAhead = 0, crlMaxAgeMs?: number): Promise<string[]> =>
+      (
+        await caStatus({
+          ca,
+          at: new Date(Date.now() + daysAhead * DAY),
+          ...(crlMaxAgeMs !== undefined ? { crlMaxAgeMs } : {}),
+        })
+      ).findings.map((f) => f.kind);
+    const issued = await mtls([
+      'ca',
+      'issue',
+      'short',
+      '--ca',
+      s.ca,
+      '--key-type',
+      'ec-p256',
+      '--days',
+      '10',
+      '--password-file',
+      s.pfxPass,
+    ]);
+    assert.equal(issued.code, 0, issued.stderr);
+    assert.equal((await mtls(['ca', 'crl', '--ca', s.ca])).code, 0);
+    // Two days after it expired (the CRL, renewed daily, is not the point here).
+    assert.deepEqual(await kinds(12, 30 * DAY), ['certificate_expired']);
+
+    const serial = run('openssl', [
+      'x509',
+      '-noout',
+      '-serial',
+      '-in',
+      join(s.ca, 'certs', 'short.cert.pem'),
+    ])
+      .stdout.trim()
+      .replace(/^serial=/, '');
+    assert.equal((await mtls(['ca', 'revoke', serial, '--ca', s.ca])).code, 0);
+    const unpublished = await mtls(['ca', 'status', '--ca', s.ca]);
+    assert.equal(unpublished.code, 1);
+    assert.match(
+      unpublished.stdout,
+      new RegExp(`ALARM \\[revocation_unpublished\\].*serial ${serial}.*not on the CRL`),
+    );
+    assert.equal((await mtls(['ca', 'crl', '--ca', s.ca])).code, 0);
+    assert.deepEqual(await kinds(), [], 'published: nothing left to do');
+
+    // The root lives 7300 days: 60 days before, a warning; after, an alarm.
+    assert.deepEqual(await kinds(7300 - 60), ['ca_expiring', 'crl_expired']);
+    assert.ok((await kinds(7301)).includes('ca_expired'));
+
+    const crlPath = join(s.ca, 'crl', 'ca.crl.pem');
+    const good = readFileSync(crlPath);
+    writeFileSync(crlPath, '-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n');
+    assert.deepEqual(await kinds(), ['crl_unreadable']);
+    // The other CA has the same name: only the signature tells them apart.
+    assert.equal((await mtls(['ca', 'crl', '--ca', other.ca])).code, 0);
+    writeFileSync(crlPath, readFileSync(join(other.ca, 'crl', 'ca.crl.pem')));
+    assert.deepEqual(await kinds(), ['crl_wrong_issuer']);
+    writeFileSync(crlPath, good);
+
+    // A CA that cannot be opened is not "needs action": monitoring must tell them apart.
+    const missing = await mtls(['ca', 'status', '--ca', join(s.dir, 'absent'), '--json']);
+    assert.equal(missing.code, 3, missing.stdout + missing.stderr);
+    assert.match(missing.stdout, /"schema": ?"mtls\.error\/v1"/);
+  } finally {
+    s.cleanup();
+    other.cleanup();
   }
 });
 
@@ -461,6 +542,113 @@ test('cert renew --reuse-key keeps the key; a revoked certificate and a foreign 
   }
 });
 
+test('cert renew of a certificate signed from a CSR: a .pfx only with --pfx (with the chain), never without a password, and --reuse-key needs the old key', async () => {
+  const s = await setup();
+  try {
+    const key = join(s.dir, 'csr-client.key.pem');
+    const csr = join(s.dir, 'csr-client.csr.pem');
+    const certPath = join(s.dir, 'csr-client.cert.pem');
+    const req = run('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-subj',
+      '/C=BR/ST=SP/O=Acme/CN=csr-client',
+      '-out',
+      csr,
+    ]);
+    assert.equal(req.code, 0, req.stderr);
+    const signed = await mtls(['ca', 'sign', csr, '--ca', s.ca, '--out', certPath]);
+    assert.equal(signed.code, 0, signed.stderr);
+    const index = (): string => readFileSync(join(s.ca, 'index.txt'), 'utf8');
+    const before = index();
+
+    const noPassword = await mtls(['cert', 'renew', certPath, '--ca', s.ca]);
+    assert.equal(noPassword.code, 3);
+    assert.match(
+      noPassword.stderr,
+      /error\[MTLS_PASSPHRASE_REQUIRED\]: no \.pfx password given[\s\S]*hint: Pass --password-file/,
+    );
+    assert.equal(index(), before, 'nothing signed');
+
+    const renewed = await mtls([
+      'cert',
+      'renew',
+      certPath,
+      '--ca',
+      s.ca,
+      '--password-file',
+      s.pfxPass,
+      '--json',
+    ]);
+    assert.equal(renewed.code, 0, renewed.stderr);
+    assert.equal((JSON.parse(renewed.stdout) as { pfxPath?: string }).pfxPath, undefined);
+    assert.equal(existsSync(join(s.dir, 'csr-client.pfx')), false, 'the old one had no .pfx');
+    // The new key, encrypted with the password, matches the new certificate.
+    const pub = (args: string[]): string => {
+      const r = run('openssl', args);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(
+      pub(['pkey', '-in', key, '-passin', `file:${s.pfxPass}`, '-pubout']),
+      pub(['x509', '-in', certPath, '-noout', '-pubkey']),
+    );
+
+    const withPfx = await mtls([
+      'cert',
+      'renew',
+      certPath,
+      '--ca',
+      s.ca,
+      '--pfx',
+      '--password-file',
+      s.pfxPass,
+    ]);
+    assert.equal(withPfx.code, 0, withPfx.stderr);
+    const pfx = pub([
+      'pkcs12',
+      '-in',
+      join(s.dir, 'csr-client.pfx'),
+      '-passin',
+      `file:${s.pfxPass}`,
+      '-nokeys',
+    ]);
+    assert.deepEqual(
+      [...pfx.matchAll(/^subject=.*CN = (.+)$/gm)].map((m) => m[1]),
+      ['csr-client', 'Acme Root CA'],
+    );
+
+    // --reuse-key without the old key next to the certificate (or in a .pfx).
+    rmSync(key);
+    rmSync(join(s.dir, 'csr-client.pfx'));
+    const reuse = await mtls([
+      'cert',
+      'renew',
+      certPath,
+      '--ca',
+      s.ca,
+      '--reuse-key',
+      '--password-file',
+      s.pfxPass,
+    ]);
+    assert.equal(reuse.code, 5, reuse.stderr);
+    assert.match(
+      reuse.stderr,
+      /error\[MTLS_FILE_NOT_FOUND\]: reusing the key: neither .* holds the old key/,
+    );
+    assert.match(reuse.stderr, /hint: Renew with a new key, or sign a CSR made with the old key/);
+  } finally {
+    s.cleanup();
+  }
+});
+
 test('intermediate: recorded by the root, pathlen 0 enforced, chain exported, and its client passes TLS 1.2 with s_server trusting only the root', async () => {
   const s = await setup();
   try {
@@ -613,6 +801,91 @@ test('intermediate: recorded by the root, pathlen 0 enforced, chain exported, an
     }
   } finally {
     s.cleanup();
+  }
+});
+
+test("the documented CRL schedule (deploy/mtls-crl.service, the README cron line) publishes a DER CRL that openssl verify -crl_download fetches from the certificates' distribution point", async () => {
+  const root = join(import.meta.dirname, '..', '..');
+  const t = tempDir();
+  const published = join(t.dir, 'ca.crl');
+  // The web server behind the CA's --crl-url: serves whatever is published now.
+  const web = createServer((req, res) => {
+    if (req.url !== '/ca.crl' || !existsSync(published)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/pkix-crl' });
+    res.end(readFileSync(published));
+  });
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(web.address() as AddressInfo).port}/ca.crl`;
+  const s = await setup(['--crl-url', url]);
+  try {
+    const issued = await mtls([
+      'ca',
+      'issue',
+      'c',
+      '--ca',
+      s.ca,
+      '--key-type',
+      'ec-p256',
+      '--password-file',
+      s.pfxPass,
+    ]);
+    assert.equal(issued.code, 0, issued.stderr);
+    /** A documented `mtls …` command line, run here on this CA. */
+    const runDocumented = async (line: string): Promise<void> => {
+      const args = line
+        .replaceAll('/srv/ca', s.ca)
+        .replaceAll('%d/ca-passphrase', s.pass)
+        .replaceAll('/etc/mtls/ca.pass', s.pass)
+        .replaceAll('/var/www/pki/ca.crl', published)
+        .split(/\s+/);
+      assert.match(args[0] ?? '', /(^|\/)mtls$/, line);
+      const r = await mtls(args.slice(1));
+      assert.equal(r.code, 0, `${line}: ${r.stdout}${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /deprecated/);
+    };
+    /** What a relying party that follows the distribution point says (OpenSSL reads DER only there). */
+    const relyingParty = (): Promise<CliResult> =>
+      runAsync('openssl', [
+        'verify',
+        '-crl_check',
+        '-crl_download',
+        '-CAfile',
+        join(s.ca, 'certs', 'ca.cert.pem'),
+        join(s.ca, 'certs', 'c.cert.pem'),
+      ]);
+
+    const unit = readFileSync(join(root, 'deploy', 'mtls-crl.service'), 'utf8');
+    const steps = [...unit.matchAll(/^ExecStart(?:Post)?=(.+)$/gm)].map((m) => m[1] ?? '');
+    assert.equal(steps.length, 2, 'renew and publish, then check');
+    for (const step of steps) await runDocumented(step);
+    const before = await relyingParty();
+    assert.equal(before.code, 0, before.stdout + before.stderr);
+    assert.match(before.stdout, /c\.cert\.pem: OK/);
+
+    // The README's crontab line, after a revocation: the next run publishes it.
+    assert.equal(
+      (await mtls(['ca', 'revoke', '--cert', join(s.ca, 'certs', 'c.cert.pem'), '--ca', s.ca]))
+        .code,
+      0,
+    );
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const cron = /^17 3 \* \* \* {2}(.+)$/m.exec(readme)?.[1];
+    assert.ok(cron, 'the README has the cron line');
+    for (const step of cron.split(' && ')) await runDocumented(step);
+    const after = await relyingParty();
+    assert.notEqual(after.code, 0);
+    assert.match(after.stdout + after.stderr, /certificate revoked/);
+
+    const noOut = await mtls(['ca', 'crl', '--ca-dir', s.ca, '--der']);
+    assert.equal(noOut.code, 2);
+    assert.match(noOut.stderr, /error\[MTLS_USAGE\]: --der says how to write --out/);
+  } finally {
+    s.cleanup();
+    t.cleanup();
+    web.close();
   }
 });
 

@@ -5,7 +5,10 @@
  * through the admin API, as the schedule would), and a revocation takes
  * effect without a restart. Refused downloads (tampered, another CA's,
  * oversized) keep the last good CRL in service with a log line naming the
- * institution, the URL and the reason; renewal through rollover; a CRL past
+ * institution, the URL and the reason; renewal through rollover (with
+ * `cert renew --revoke-old` too); an intermediate made by `ca init
+ * --intermediate` whose clients pass with only the root registered and whose
+ * CRL, like the root's, arrives by URL; a CRL past
  * its nextUpdate (made by `openssl ca -gencrl -crlsec`) under each
  * `crl.stale` policy, for new connections and for a kept-alive one.
  */
@@ -33,6 +36,7 @@ import {
   waitFor,
   waitForAudit,
   type EchoUpstream,
+  type MtlsResponse,
   type TestGateway,
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
@@ -53,8 +57,10 @@ let gw: TestGateway;
 let crlServer: Server;
 let admin: AdminClient;
 let crlUrl: string;
-/** What the CRL server answers on /ca.crl. */
+/** What the CRL server answers on /ca.crl (the root's CRL). */
 let served: Buffer = Buffer.alloc(0);
+/** …and on /issuing.crl (the intermediate's). */
+let servedIssuing: Buffer = Buffer.alloc(0);
 
 interface Client {
   serial: string;
@@ -88,7 +94,14 @@ function clientFiles(name: string): Client {
 }
 
 /** 'ok' for a 200, else the reason code the gateway answered. */
-async function outcome(c: Client): Promise<string> {
+function reasonOf(r: MtlsResponse): string {
+  return r.status === 200
+    ? 'ok'
+    : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`);
+}
+
+/** The status and reason of one call with `c`. */
+async function call(c: Client): Promise<[number, string]> {
   const r = await mtlsRequest({
     port: gw.port,
     ca: pki.serverCa.certPem,
@@ -96,9 +109,12 @@ async function outcome(c: Client): Promise<string> {
     key: c.keyPem,
     path: '/x',
   });
-  return r.status === 200
-    ? 'ok'
-    : ((r.json as { error?: string } | undefined)?.error ?? `status ${r.status}`);
+  return [r.status, reasonOf(r)];
+}
+
+/** 'ok' for a 200, else the reason code the gateway answered. */
+async function outcome(c: Client): Promise<string> {
+  return (await call(c))[1];
 }
 
 /** The port of a test gateway's ops listener. */
@@ -176,9 +192,9 @@ function refreshCli(): Promise<{ code: number; stdout: string; stderr: string }>
   ]);
 }
 
-/** The same through the admin API client (no CLI start-up on a loaded machine). */
+/** The same through the admin API client (no CLI start-up on a loaded machine), for the root's CRL. */
 async function refresh(): Promise<CrlRefreshResult> {
-  const [r] = await admin.refreshCrlSources('acme');
+  const [r] = await admin.refreshCrlSources('acme', crlUrl);
   assert.ok(r);
   return r;
 }
@@ -232,12 +248,13 @@ before(async () => {
   );
   upstream = teardown.use(await startEchoUpstream());
   crlServer = createServer((req, res) => {
-    if (req.url !== '/ca.crl') {
+    const body = { '/ca.crl': served, '/issuing.crl': servedIssuing }[req.url ?? ''];
+    if (!body) {
       res.writeHead(404).end();
       return;
     }
     res.writeHead(200, { 'content-type': 'application/pkix-crl' });
-    res.end(served);
+    res.end(body);
   });
   teardown.defer(() => {
     crlServer.closeAllConnections();
@@ -395,37 +412,174 @@ describe('gateway CRL distribution', () => {
     served = good;
   });
 
-  test('renewal through rollover: old and new certificates both pass; after revoking the old one and a refresh, only the new one does', async () => {
+  test('renewal through rollover: old and new certificates both pass; the old one gets 403 after revoking it (by serial, or with --revoke-old) and a CRL refresh', async () => {
+    const renew = async (revokeOld: boolean): Promise<{ oldSerial: string; oldRevoked: boolean }> =>
+      JSON.parse(
+        await ok([
+          'cert',
+          'renew',
+          join(ca, 'certs', 'c2.cert.pem'),
+          '--ca',
+          ca,
+          '--password-file',
+          pfxPass,
+          ...(revokeOld ? ['--revoke-old'] : []),
+          '--json',
+        ]),
+      ) as { oldSerial: string; oldRevoked: boolean };
+    /** Status and reason of a call, once the refreshed CRL is in service. */
+    const refusedOnceRefreshed = (c: Client): Promise<[number, string]> =>
+      waitFor(
+        async () => {
+          const r = await call(c);
+          return r[0] === 200 ? undefined : r;
+        },
+        3_000,
+        'the refreshed CRL in service',
+      );
+
+    // Clients switch at their pace; the old certificate is revoked afterwards.
     const old = c2;
-    const renewed = JSON.parse(
-      await ok([
-        'cert',
-        'renew',
-        join(ca, 'certs', 'c2.cert.pem'),
-        '--ca',
-        ca,
-        '--password-file',
-        pfxPass,
-        '--json',
-      ]),
-    ) as { serial: string; oldSerial: string };
+    const first = await renew(false);
+    assert.equal(first.oldRevoked, false);
     const fresh = clientFiles('c2');
     assert.notEqual(fresh.serial, old.serial);
-    assert.equal(await outcome(old), 'ok');
-    assert.equal(await outcome(fresh), 'ok');
-    await ok(['ca', 'revoke', renewed.oldSerial, '--ca', ca, '--reason', 'superseded']);
+    assert.deepEqual(await call(old), [200, 'ok']);
+    assert.deepEqual(await call(fresh), [200, 'ok']);
+    await ok(['ca', 'revoke', first.oldSerial, '--ca', ca, '--reason', 'superseded']);
     await publishCrl();
     assert.equal((await refresh()).changed, true);
-    assert.equal(
-      await waitFor(
-        async () => ((await outcome(old)) === 'revoked' ? 'revoked' : undefined),
-        3_000,
-        'old revoked',
-      ),
-      'revoked',
+    assert.deepEqual(await refusedOnceRefreshed(old), [403, 'revoked']);
+    assert.deepEqual(await call(fresh), [200, 'ok']);
+
+    // --revoke-old: revoked in the CA at once, yet both keep working until
+    // the CA publishes its CRL and the gateway downloads it.
+    const second = await renew(true);
+    assert.deepEqual([second.oldSerial, second.oldRevoked], [fresh.serial, true]);
+    const newest = clientFiles('c2');
+    assert.deepEqual(await call(fresh), [200, 'ok'], 'the gateway has not seen the revocation yet');
+    assert.deepEqual(await call(newest), [200, 'ok']);
+    await publishCrl();
+    assert.equal((await refresh()).changed, true);
+    assert.deepEqual(await refusedOnceRefreshed(fresh), [403, 'revoked']);
+    assert.deepEqual(await call(newest), [200, 'ok']);
+    const audit = await waitForAudit(
+      gw.gateway,
+      (a) =>
+        a.kind === 'connection' &&
+        a.reason === 'revoked' &&
+        a.serial === fresh.serial.replace(/^0+/, ''),
     );
-    assert.equal(await outcome(fresh), 'ok');
-    c2 = fresh;
+    assert.match(audit.detail ?? '', /is revoked by CRL/);
+    c2 = newest;
+  });
+
+  test("an intermediate made with ca init --intermediate: its client (a .pfx with the chain) passes with only the root registered; the intermediate's and the root's revocations both arrive by URL", async () => {
+    const issuing = join(dir, 'issuing');
+    await ok([
+      'ca',
+      'init',
+      issuing,
+      '--intermediate',
+      '--parent',
+      ca,
+      '--subject',
+      '/C=BR/ST=SP/O=Acme/CN=Acme Issuing CA',
+      '--key-type',
+      'ec-p256',
+      '--no-passphrase',
+      '--insecure',
+    ]);
+    for (const name of ['branch', 'kiosk'])
+      await ok([
+        'ca',
+        'issue',
+        name,
+        '--ca',
+        issuing,
+        '--key-type',
+        'ec-p256',
+        '--password-file',
+        pfxPass,
+      ]);
+    const viaPfx = async (name: string): Promise<[number, string]> => {
+      const r = await mtlsRequest({
+        port: gw.port,
+        ca: pki.serverCa.certPem,
+        pfx: readFileSync(join(issuing, 'certs', `${name}.pfx`)),
+        passphrase: 'pfx password',
+        path: `/${name}`,
+      });
+      return [r.status, reasonOf(r)];
+    };
+    const [acme] = await registry.loadTrust('acme');
+    assert.equal(defined(acme, 'acme').chains.length, 1, 'only the root is registered');
+    assert.deepEqual(await viaPfx('branch'), [200, 'ok']);
+    assert.deepEqual(await viaPfx('kiosk'), [200, 'ok']);
+
+    // The intermediate's CRL is refused until its certificate is registered too.
+    await ok(['ca', 'crl', '--ca', issuing]);
+    servedIssuing = readFileSync(join(issuing, 'crl', 'ca.crl.pem'));
+    const issuingUrl = crlUrl.replace(/ca\.crl$/, 'issuing.crl');
+    // Gateway-side registration through the admin API: the CLI's own path is tested above.
+    await admin.addCrlSource('acme', issuingUrl);
+    const unknown = await admin.refreshCrlSources('acme', issuingUrl);
+    assert.equal(at(unknown, 0).ok, false);
+    assert.match(
+      at(unknown, 0).error?.message ?? '',
+      /was not issued by any CA registered for this institution/,
+    );
+    await admin.addCaChain('acme', readFileSync(join(issuing, 'certs', 'ca-chain.cert.pem')));
+    await ok(['ca', 'revoke', '--cert', join(issuing, 'certs', 'kiosk.cert.pem'), '--ca', issuing]);
+    await ok(['ca', 'crl', '--ca', issuing]);
+    servedIssuing = readFileSync(join(issuing, 'crl', 'ca.crl.pem'));
+    const stored = await admin.refreshCrlSources('acme', issuingUrl);
+    assert.deepEqual([at(stored, 0).ok, at(stored, 0).changed], [true, true]);
+    assert.deepEqual(
+      await waitFor(
+        async () => {
+          const r = await viaPfx('kiosk');
+          return r[0] === 200 ? undefined : r;
+        },
+        3_000,
+        "the intermediate's CRL in service",
+      ),
+      [403, 'revoked'],
+    );
+    assert.deepEqual(await viaPfx('branch'), [200, 'ok']);
+
+    // The root revokes the intermediate: everything it issued is refused.
+    const intermediateSerial = run('openssl', [
+      'x509',
+      '-noout',
+      '-serial',
+      '-in',
+      join(issuing, 'certs', 'ca.cert.pem'),
+    ])
+      .stdout.trim()
+      .replace(/^serial=/, '');
+    await ok(['ca', 'revoke', intermediateSerial, '--ca', ca, '--reason', 'cessationOfOperation']);
+    await publishCrl();
+    assert.equal((await refresh()).changed, true);
+    assert.deepEqual(
+      await waitFor(
+        async () => {
+          const r = await viaPfx('branch');
+          return r[0] === 200 ? undefined : r;
+        },
+        3_000,
+        'the root CRL in service',
+      ),
+      [403, 'revoked'],
+    );
+    const record = await waitForAudit(
+      gw.gateway,
+      (a) =>
+        a.kind === 'connection' && a.reason === 'revoked' && /CA certificate/.test(a.detail ?? ''),
+    );
+    assert.match(record.detail ?? '', /Acme Issuing CA/);
+    assert.deepEqual(await call(c2), [200, 'ok'], "the root's own clients are unaffected");
+    await registry.removeCrlSource('acme', issuingUrl);
   });
 
   test('a CRL past its nextUpdate: fail_closed refuses with crl_expired (kept-alive connections too), fail_open_with_alarm accepts with the reason, a metric and a warning', async () => {
@@ -494,6 +648,23 @@ describe('gateway CRL distribution', () => {
       );
       assert.equal(refused.outcome, 'rejected');
       assert.match(refused.detail ?? '', /past its nextUpdate/);
+      // fail_closed has its metric and log line too.
+      const closedMetrics = await (await fetch(`http://127.0.0.1:${opsPort(gw)}/metrics`)).text();
+      assert.match(
+        closedMetrics,
+        /mtls_gateway_connections_total\{outcome="rejected",reason="crl_expired"\} [1-9]/,
+      );
+      assert.ok(
+        gw.lines.some(
+          (l) =>
+            l.level === 40 &&
+            l.msg === 'audit connection rejected crl_expired' &&
+            /past its nextUpdate/.test(
+              String((l.audit as { detail?: string } | undefined)?.detail),
+            ),
+        ),
+        'a warning line naming the stale CRL',
+      );
       assert.equal(await outcome(c1), 'revoked', 'a stale CRL still revokes what it lists');
 
       const resp = await mtlsRequest({

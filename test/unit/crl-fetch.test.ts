@@ -1,9 +1,14 @@
+import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { MtlsError } from '../../src/errors/index.js';
 import { fetchCrl, parseCrlUrl } from '../../src/gateway/crl-fetch.js';
+import { runAsync } from '../helpers/cli.js';
+import { makeCa, makeServerLeaf, tempDir } from '../helpers/pki.js';
 
 /** Asserts an MtlsError with `code` whose message matches `re`. */
 function fails(code: string, re: RegExp) {
@@ -146,5 +151,44 @@ describe('fetchCrl', () => {
         return true;
       },
     );
+  });
+
+  it('over HTTPS: downloads from a server the trust store vouches for, refuses one it does not', async () => {
+    const t = tempDir();
+    const ca = await makeCa(t.dir, { name: 'CRL host CA' });
+    const leaf = await makeServerLeaf(t.dir, ca);
+    const tlsServer = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/pkix-crl' });
+      res.end(body);
+    });
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+    const url = `https://localhost:${(tlsServer.address() as AddressInfo).port}/ca.crl`;
+    try {
+      // This process does not trust the CRL host's CA: no bytes are taken.
+      await assert.rejects(
+        fetchCrl({ url }),
+        fails(
+          'MTLS_NETWORK',
+          /CRL download from https:\/\/localhost:\d+\/ca\.crl failed: the server's TLS certificate does not verify \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/,
+        ),
+      );
+      // A gateway process started with the CA in its trust store
+      // (NODE_EXTRA_CA_CERTS) downloads it.
+      const root = join(import.meta.dirname, '..', '..');
+      const script = `import { fetchCrl } from ${JSON.stringify(join(root, 'src', 'gateway', 'crl-fetch.ts'))};
+const r = await fetchCrl({ url: ${JSON.stringify(url)} });
+process.stdout.write(r.body.toString('hex'));`;
+      const child = await runAsync(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script],
+        { env: { NODE_EXTRA_CA_CERTS: ca.certPath }, cwd: root },
+      );
+      assert.equal(child.code, 0, child.stderr);
+      assert.equal(child.stdout, body.toString('hex'));
+    } finally {
+      tlsServer.closeAllConnections();
+      tlsServer.close();
+      t.cleanup();
+    }
   });
 });

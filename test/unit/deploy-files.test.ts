@@ -83,4 +83,36 @@ describe('deploy/ examples', () => {
       }
     },
   );
+
+  test('the CRL renewal units: daily and catch-up timer, passphrase by credential, DER published, status checked; systemd-analyze accepts them', (t) => {
+    const service = readFileSync(join(root, 'deploy', 'mtls-crl.service'), 'utf8');
+    const timer = readFileSync(join(root, 'deploy', 'mtls-crl.timer'), 'utf8');
+    assert.match(timer, /^OnCalendar=daily$/m);
+    assert.match(timer, /^Persistent=true$/m, 'a run missed while the host was down still happens');
+    assert.match(service, /^Type=oneshot$/m);
+    assert.match(service, /^LoadCredential=ca-passphrase:\/etc\/mtls\/secrets\/ca\.pass$/m);
+    assert.match(
+      service,
+      /^ExecStart=\/usr\/local\/bin\/mtls ca crl .*--passphrase-file %d\/ca-passphrase .*--der/m,
+    );
+    assert.match(service, /^ExecStartPost=\/usr\/local\/bin\/mtls ca status /m);
+    assert.doesNotMatch(service, /^Environment=/m, 'no secret in the environment');
+    if (spawnSync('systemd-analyze', ['--version']).status !== 0) {
+      t.skip('systemd-analyze is not installed');
+      return;
+    }
+    const { dir, cleanup } = tempDir('mtlskit-unit-');
+    try {
+      const copy = join(dir, 'mtls-crl.service');
+      writeFileSync(copy, service.replaceAll('/usr/local/bin/mtls', '/bin/true'));
+      writeFileSync(join(dir, 'mtls-crl.timer'), timer);
+      const r = spawnSync('systemd-analyze', ['verify', copy, join(dir, 'mtls-crl.timer')], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr.trim(), '', r.stderr);
+    } finally {
+      cleanup();
+    }
+  });
 });

@@ -24,8 +24,9 @@ Checks, at --at (default now):
     window, that no newer valid certificate with the same subject replaces.
 
 Renew the CRL on a schedule (daily, with default_crl_days = 30) and run this
-check after it; see the README for a systemd timer and a cron line:
-  17 3 * * *  mtls ca crl --ca-dir /srv/ca --passphrase-file /etc/mtls/ca.pass && mtls ca status --ca-dir /srv/ca
+check after it (deploy/mtls-crl.service and .timer are the systemd form;
+this is one crontab line):
+  17 3 * * *  mtls ca crl --ca-dir /srv/ca --passphrase-file /etc/mtls/ca.pass --out /var/www/pki/ca.crl --der --force && mtls ca status --ca-dir /srv/ca
 
 Examples:
   $ mtls ca status --ca-dir ./myCA

@@ -436,26 +436,38 @@ serial is revoked (cessationOfOperation) and the error names it.
     .addOption(caDirAlias())
     .option('--days <n>', 'days until nextUpdate (default: default_crl_days)', days)
     .option('--out <file>', 'also write the CRL here')
+    .option(
+      '--der',
+      'write --out as DER, the encoding a CRL distribution point URL must serve (RFC 5280 §4.2.1.13)',
+    )
     .option('--force', 'overwrite --out')
     .addOption(passphraseFileOption())
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mtls ca crl --ca-dir ./myCA --out acme.crl.pem\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mtls ca crl --ca-dir ./myCA --out acme.crl.pem\n  mtls ca crl --ca-dir ./myCA --out /var/www/pki/ca.crl --der --force   # publish at the --crl-url\n',
+    )
     .action(
       async (o: {
         ca?: string;
         days?: number;
         out?: string;
+        der?: boolean;
         force?: boolean;
         passphraseFile?: string;
         json?: boolean;
       }) => {
+        if (o.der && !o.out)
+          throw new MtlsError('MTLS_USAGE', '--der says how to write --out; give --out FILE too');
         const ca = await openCaFromCli(o.ca);
         const caKey = await caKeyFromCli(ca, o.passphraseFile);
         const r = await generateCrl({
           ca,
           caKey,
           ...(o.days ? { days: o.days } : {}),
-          ...(o.out ? { outPath: o.out, force: o.force ?? false } : {}),
+          ...(o.out
+            ? { outPath: o.out, outFormat: o.der ? 'der' : 'pem', force: o.force ?? false }
+            : {}),
         });
         if (o.json) {
           outJson('ca-crl', { ...r, pem: undefined });
