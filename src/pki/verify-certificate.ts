@@ -42,7 +42,8 @@ export { VERIFY_REASONS, VERIFY_REASON_TEXT, type VerifyReason };
 export type VerifyPurpose = 'client' | 'server' | 'any';
 
 /** Codes of non-fatal findings. */
-export type VerifyWarningCode = 'eku_absent' | 'not_checked' | 'partial_chain' | 'no_crl';
+export type VerifyWarningCode =
+  'eku_absent' | 'not_checked' | 'partial_chain' | 'no_crl' | 'undecodable';
 
 /** One certificate of the path, as reported. */
 export interface VerifiedCertificate {
@@ -706,15 +707,25 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
     }
   }
   const pool: Node[] = [];
+  const undecodable: VerifyWarning[] = [];
   const seen = new Set<string>([leafNode.cert.fingerprint]);
   for (const [list, trusted] of [
     [options.chain, true],
     [options.untrusted ?? [], false],
   ] as const) {
-    for (const c of list) {
+    for (const [i, c] of list.entries()) {
       const n = toNode(derOf(c), trusted);
-      // An undecodable extra certificate cannot be an issuer; it is left out of path building.
-      if ('malformed' in n || seen.has(n.cert.fingerprint)) continue;
+      // An undecodable extra certificate cannot be an issuer: it is left out of path
+      // building, and said so, since the path may then end early for want of it.
+      if ('malformed' in n) {
+        undecodable.push({
+          code: 'undecodable',
+          message: `${trusted ? 'trusted' : 'untrusted'} certificate #${i + 1} cannot be decoded and was left out of path building: ${n.malformed}`,
+          certificate: unknownCert(n.fingerprint),
+        });
+        continue;
+      }
+      if (seen.has(n.cert.fingerprint)) continue;
       seen.add(n.cert.fingerprint);
       pool.push(n);
     }
@@ -726,7 +737,7 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
   const v = new Verifier(options, at, pool, crls);
   const { path, failures } = v.build(leaf);
   const chain = path.map(ref);
-  const warnings = dedupe(v.warnings);
+  const warnings = dedupe([...undecodable, ...v.warnings]);
   const [first] = failures;
   if (!first) return { ...base, ok: true, chain, path: chain, warnings };
   return {
