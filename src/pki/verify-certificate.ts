@@ -26,6 +26,7 @@ import { CRL_REASONS, parseCrlDer, type ParsedCrl } from './verify/crl-check.js'
 import { nameText } from './verify/distinguished-name.js';
 import { EXT, type KeyUsageBit } from './verify/extensions.js';
 import { matchesReferenceName, parseReferenceName } from './verify/host-name.js';
+import { crlScopeMismatch } from './verify/distribution-points.js';
 import { checkNameConstraints, constrainedNames } from './verify/name-constraints.js';
 import {
   parseCertificateDer,
@@ -546,6 +547,7 @@ class Verifier {
     const mine = this.crls.filter((crl) => crl.issuer.key === c.issuer.key);
     const t = Math.floor(this.at.getTime() / 1000) * 1000;
     let covered = false;
+    const scopedAway: string[] = [];
     for (const crl of mine) {
       const s = issuer.key.ok
         ? verifySignature(crl.tbs, crl.signature, crl.signatureAlgorithm, issuer.key.key)
@@ -557,7 +559,19 @@ class Verifier {
         );
         continue;
       }
-      covered = true;
+      // §6.3.3(b): a CRL scoped by issuingDistributionPoint to other certificates is no evidence.
+      const outOfScope = crlScopeMismatch(crl.issuingDistributionPoint, {
+        isCa: c.ext.basicConstraints?.ca === true,
+        ...(c.ext.crlDistributionPoints ? { distributionPoints: c.ext.crlDistributionPoints } : {}),
+      });
+      if (outOfScope) {
+        scopedAway.push(outOfScope);
+        continue;
+      }
+      // onlySomeReasons: a listed serial is revoked, an unlisted one is not shown good (§6.3.3(k)).
+      if (crl.issuingDistributionPoint?.onlySomeReasons)
+        scopedAway.push('a CRL covers only some revocation reasons (onlySomeReasons)');
+      else covered = true;
       if (crl.problems.length)
         fail(
           'crl_invalid',
@@ -592,7 +606,7 @@ class Verifier {
     if (!covered)
       this.warnings.push({
         code: 'no_crl',
-        message: `no CRL given for the issuer of "${nameText(c.subject)}"; its revocation status was not checked`,
+        message: `no CRL given for the issuer of "${nameText(c.subject)}" covers it${scopedAway.length ? ` (${[...new Set(scopedAway)].join('; ')})` : ''}; its revocation status was not checked`,
         certificate: ref(nodeAt(path, i), i),
       });
   }
