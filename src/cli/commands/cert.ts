@@ -315,7 +315,7 @@ Examples:
   $ mtls cert verify server.pem --ca-file root.pem --untrusted intermediate.pem --purpose server --at 2027-01-01
   $ mtls cert verify client.cert.pem --ca-file ca-chain.pem --purpose client --json
 
-Exit codes: 0 valid, 2 usage, 4 verification failed (error[MTLS_VERIFY_FAILED] names the certificate and the reason), 5 unreadable file.`,
+Exit codes: 0 valid, 2 usage, 4 verification failed (error[MTLS_VERIFY_FAILED] names the certificate and the reason; a certificate that cannot be decoded is malformed_certificate), 5 a file that cannot be read or holds no certificate or CRL, or a --ca-file that cannot be decoded.`,
     )
     .action((file: string, opts: VerifyOptions) => runVerify(file, opts));
 
