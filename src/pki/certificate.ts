@@ -12,7 +12,8 @@ import { MtlsError } from '../errors/index.js';
 import { buildExtensions } from './extensions.js';
 import { publicKeyOf, signingAlgorithmFor, toCryptoKeyPair } from './keys.js';
 import type { DistinguishedName } from './names.js';
-import { derBlocksOf } from './pem.js';
+import { readDer } from './der.js';
+import { decodePemBlocks, isPem } from './pem.js';
 import { at } from './bytes.js';
 import { readCertificateDer } from './read-x509.js';
 import type { ExtensionProfile, GeneralNameSpec } from './profile.js';
@@ -130,12 +131,51 @@ export function parseCertificates(
   return readCertificates(data, source);
 }
 
+/**
+ * The DER of every certificate in PEM (CERTIFICATE and OpenSSL's TRUSTED
+ * CERTIFICATE blocks) or DER input, not decoded further, so that a path
+ * validator can report a malformed certificate as its own finding. A TRUSTED
+ * CERTIFICATE block appends OpenSSL's trust settings after the certificate;
+ * only the certificate is kept.
+ * @throws MTLS_PEM_INVALID when there is no certificate block, or the input is empty
+ */
+export function certificateDers(
+  data: string | Uint8Array,
+  source = 'certificate',
+): [Buffer, ...Buffer[]] {
+  if (!isPem(data)) {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'binary') : Buffer.from(data);
+    if (buf.length === 0)
+      throw new MtlsError('MTLS_PEM_INVALID', `${source}: the file is empty`, { subject: source });
+    return [buf];
+  }
+  const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+  const ders = decodePemBlocks(text, source).flatMap((b, i) => {
+    if (b.label === 'CERTIFICATE') return [b.der];
+    if (b.label !== 'TRUSTED CERTIFICATE') return [];
+    // A block too short to hold its first element is passed on whole, to fail where it is decoded.
+    try {
+      return [readDer(b.der, 0, `PEM block ${i + 1} of ${source}`).raw];
+    } catch {
+      return [b.der];
+    }
+  });
+  const [first, ...rest] = ders;
+  if (!first)
+    throw new MtlsError(
+      'MTLS_PEM_INVALID',
+      `${source}: no CERTIFICATE / TRUSTED CERTIFICATE block found`,
+      { subject: source },
+    );
+  return [first, ...rest];
+}
+
 /** {@link parseCertificates}, typed as the non-empty list it always is. */
 function readCertificates(
   data: string | Uint8Array,
   source: string,
 ): [x509.X509Certificate, ...x509.X509Certificate[]] {
-  const [first, ...rest] = derBlocksOf(data, ['CERTIFICATE', 'TRUSTED CERTIFICATE'], source);
+  const [first, ...rest] = certificateDers(data, source);
   return [
     readCertificateDer(first, `certificate #1 in ${source}`),
     ...rest.map((der, i) => readCertificateDer(der, `certificate #${i + 2} in ${source}`)),

@@ -26,6 +26,7 @@ import { CRL_REASONS, parseCrlDer, type ParsedCrl } from './verify/crl-check.js'
 import { nameText } from './verify/distinguished-name.js';
 import { EXT, type KeyUsageBit } from './verify/extensions.js';
 import { matchesReferenceName, parseReferenceName } from './verify/host-name.js';
+import { crlScopeMismatch } from './verify/distribution-points.js';
 import { checkNameConstraints, constrainedNames } from './verify/name-constraints.js';
 import {
   parseCertificateDer,
@@ -42,7 +43,8 @@ export { VERIFY_REASONS, VERIFY_REASON_TEXT, type VerifyReason };
 export type VerifyPurpose = 'client' | 'server' | 'any';
 
 /** Codes of non-fatal findings. */
-export type VerifyWarningCode = 'eku_absent' | 'not_checked' | 'partial_chain' | 'no_crl';
+export type VerifyWarningCode =
+  'eku_absent' | 'not_checked' | 'partial_chain' | 'no_crl' | 'undecodable';
 
 /** One certificate of the path, as reported. */
 export interface VerifiedCertificate {
@@ -545,6 +547,7 @@ class Verifier {
     const mine = this.crls.filter((crl) => crl.issuer.key === c.issuer.key);
     const t = Math.floor(this.at.getTime() / 1000) * 1000;
     let covered = false;
+    const scopedAway: string[] = [];
     for (const crl of mine) {
       const s = issuer.key.ok
         ? verifySignature(crl.tbs, crl.signature, crl.signatureAlgorithm, issuer.key.key)
@@ -556,7 +559,19 @@ class Verifier {
         );
         continue;
       }
-      covered = true;
+      // §6.3.3(b): a CRL scoped by issuingDistributionPoint to other certificates is no evidence.
+      const outOfScope = crlScopeMismatch(crl.issuingDistributionPoint, {
+        isCa: c.ext.basicConstraints?.ca === true,
+        ...(c.ext.crlDistributionPoints ? { distributionPoints: c.ext.crlDistributionPoints } : {}),
+      });
+      if (outOfScope) {
+        scopedAway.push(outOfScope);
+        continue;
+      }
+      // onlySomeReasons: a listed serial is revoked, an unlisted one is not shown good (§6.3.3(k)).
+      if (crl.issuingDistributionPoint?.onlySomeReasons)
+        scopedAway.push('a CRL covers only some revocation reasons (onlySomeReasons)');
+      else covered = true;
       if (crl.problems.length)
         fail(
           'crl_invalid',
@@ -591,7 +606,7 @@ class Verifier {
     if (!covered)
       this.warnings.push({
         code: 'no_crl',
-        message: `no CRL given for the issuer of "${nameText(c.subject)}"; its revocation status was not checked`,
+        message: `no CRL given for the issuer of "${nameText(c.subject)}" covers it${scopedAway.length ? ` (${[...new Set(scopedAway)].join('; ')})` : ''}; its revocation status was not checked`,
         certificate: ref(nodeAt(path, i), i),
       });
   }
@@ -706,15 +721,25 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
     }
   }
   const pool: Node[] = [];
+  const undecodable: VerifyWarning[] = [];
   const seen = new Set<string>([leafNode.cert.fingerprint]);
   for (const [list, trusted] of [
     [options.chain, true],
     [options.untrusted ?? [], false],
   ] as const) {
-    for (const c of list) {
+    for (const [i, c] of list.entries()) {
       const n = toNode(derOf(c), trusted);
-      // An undecodable extra certificate cannot be an issuer; it is left out of path building.
-      if ('malformed' in n || seen.has(n.cert.fingerprint)) continue;
+      // An undecodable extra certificate cannot be an issuer: it is left out of path
+      // building, and said so, since the path may then end early for want of it.
+      if ('malformed' in n) {
+        undecodable.push({
+          code: 'undecodable',
+          message: `${trusted ? 'trusted' : 'untrusted'} certificate #${i + 1} cannot be decoded and was left out of path building: ${n.malformed}`,
+          certificate: unknownCert(n.fingerprint),
+        });
+        continue;
+      }
+      if (seen.has(n.cert.fingerprint)) continue;
       seen.add(n.cert.fingerprint);
       pool.push(n);
     }
@@ -726,7 +751,7 @@ export function verifyCertificate(options: VerifyCertificateOptions): VerifyResu
   const v = new Verifier(options, at, pool, crls);
   const { path, failures } = v.build(leaf);
   const chain = path.map(ref);
-  const warnings = dedupe(v.warnings);
+  const warnings = dedupe([...undecodable, ...v.warnings]);
   const [first] = failures;
   if (!first) return { ...base, ok: true, chain, path: chain, warnings };
   return {

@@ -6,13 +6,20 @@ import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildCrl } from '../../src/pki/crl.js';
 import { createCsr } from '../../src/pki/csr.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { parseSubject } from '../../src/pki/names.js';
-import { makeCa, makeLeaf, tempDir, type TestCa, type TestLeaf } from '../helpers/pki.js';
+import {
+  makeCa,
+  makeLeaf,
+  makeServerLeaf,
+  tempDir,
+  type TestCa,
+  type TestLeaf,
+} from '../helpers/pki.js';
 import { at } from '../helpers/assert.js';
 
 const CLI = resolve('dist/bin/mtls.js');
@@ -383,5 +390,267 @@ describe('mtls cert verify', () => {
     ]);
     assert.equal(g.status, 5);
     assert.match(g.stderr, /^error\[MTLS_PEM_INVALID\]/m);
+  });
+});
+
+/** One x509-limbo case, written out as the files a user would pass. */
+function limboCase(dir: string, id: string): { leaf: string; args: string[] } {
+  const suite = JSON.parse(
+    readFileSync(new URL('../fixtures/x509-limbo/x509-limbo.json', import.meta.url), 'utf8'),
+  ) as {
+    testcases: Array<{
+      id: string;
+      peer_certificate: string;
+      trusted_certs: string[];
+      untrusted_intermediates: string[];
+      validation_time: string | null;
+    }>;
+  };
+  const c = suite.testcases.find((t) => t.id === id);
+  assert.ok(c, id);
+  const stem = join(dir, id.replace(/[^a-z0-9]+/g, '-'));
+  writeFileSync(`${stem}.leaf.pem`, c.peer_certificate);
+  writeFileSync(`${stem}.ca.pem`, c.trusted_certs.join(''));
+  const args = ['--ca-file', `${stem}.ca.pem`, '--partial-chain', '--purpose', 'server'];
+  if (c.untrusted_intermediates.length) {
+    writeFileSync(`${stem}.int.pem`, c.untrusted_intermediates.join(''));
+    args.push('--untrusted', `${stem}.int.pem`);
+  }
+  args.push('--at', c.validation_time ?? '2025-06-01T00:00:00Z');
+  return { leaf: `${stem}.leaf.pem`, args };
+}
+
+describe('mtls cert verify: --name, --max-depth, repeated --crl, malformed input', () => {
+  let dir: string;
+  let cleanup: () => void;
+  let root: TestCa;
+  let inter: TestCa;
+  let client: TestLeaf;
+  let server: TestLeaf;
+  before(async () => {
+    ({ dir, cleanup } = tempDir());
+    root = await makeCa(dir, { name: 'Options Root' });
+    inter = await makeCa(dir, { name: 'Options Inter', issuer: root });
+    client = await makeLeaf(dir, inter, { cn: 'options-client' });
+    server = await makeServerLeaf(dir, inter);
+  });
+  after(() => cleanup());
+
+  const verify = (cert: string, ...args: string[]): ReturnType<typeof mtls> =>
+    mtls([
+      'cert',
+      'verify',
+      cert,
+      '--ca-file',
+      root.certPath,
+      '--untrusted',
+      inter.certPath,
+      ...args,
+    ]);
+  const reasonOf = (r: ReturnType<typeof mtls>): string =>
+    (JSON.parse(r.stdout) as { error: { details: { verification: { reason: string } } } }).error
+      .details.verification.reason;
+
+  it('--name: the SAN must match the DNS name or IP address (RFC 9525); a mismatch exits 4', () => {
+    for (const name of ['localhost', 'LOCALHOST', '127.0.0.1', '::1', '0:0:0:0:0:0:0:1'])
+      assert.equal(verify(server.certPath, '--purpose', 'server', '--name', name).status, 0, name);
+    for (const name of ['other.example', '127.0.0.2', 'sub.localhost']) {
+      const r = verify(server.certPath, '--purpose', 'server', '--name', name, '--json');
+      assert.equal(r.status, 4, `${name}: ${r.stderr}`);
+      assert.equal(reasonOf(r), 'name_mismatch', name);
+    }
+    // OpenSSL agrees on a match and a mismatch.
+    const ssl = (flag: string, name: string): number | null =>
+      spawnSync(
+        'openssl',
+        [
+          'verify',
+          '-CAfile',
+          root.certPath,
+          '-untrusted',
+          inter.certPath,
+          flag,
+          name,
+          server.certPath,
+        ],
+        { encoding: 'utf8' },
+      ).status;
+    assert.equal(ssl('-verify_hostname', 'localhost'), 0);
+    assert.notEqual(ssl('-verify_hostname', 'other.example'), 0);
+    assert.equal(ssl('-verify_ip', '::1'), 0);
+    assert.notEqual(ssl('-verify_ip', '127.0.0.2'), 0);
+  });
+
+  it('--max-depth: 0 intermediates refuses a path through one (path_too_long); out-of-range values are usage errors', () => {
+    assert.equal(verify(client.certPath, '--purpose', 'client', '--max-depth', '1').status, 0);
+    const r = verify(client.certPath, '--purpose', 'client', '--max-depth', '0', '--json');
+    assert.equal(r.status, 4, r.stderr);
+    assert.equal(reasonOf(r), 'path_too_long');
+    assert.equal(verify(client.certPath, '--purpose', 'client', '--max-depth', '255').status, 0);
+    for (const bad of ['-1', '256', 'two', '1.5']) {
+      const u = verify(client.certPath, '--purpose', 'client', '--max-depth', bad);
+      assert.equal(u.status, 2, bad);
+      assert.match(u.stderr, /^error\[MTLS_BAD_ARGUMENT\]: --max-depth .* from 0 to 255/m, bad);
+    }
+  });
+
+  it('--crl is repeatable: the root CRL revoking the intermediate refuses the client, as openssl -crl_check_all says', async () => {
+    const signer = (
+      ca: TestCa,
+    ): { privateKey: TestCa['privateKey']; certificate: TestCa['certificate'] } => ({
+      privateKey: ca.privateKey,
+      certificate: ca.certificate,
+    });
+    const interCrl = join(dir, 'inter.crl.pem');
+    writeFileSync(
+      interCrl,
+      (await buildCrl({ signer: signer(inter), crlNumber: 1n, entries: [] })).pem,
+    );
+    const goodRoot = join(dir, 'root-empty.crl.pem');
+    writeFileSync(
+      goodRoot,
+      (await buildCrl({ signer: signer(root), crlNumber: 1n, entries: [] })).pem,
+    );
+    const badRoot = join(dir, 'root-revoking.crl.pem');
+    writeFileSync(
+      badRoot,
+      (
+        await buildCrl({
+          signer: signer(root),
+          crlNumber: 2n,
+          entries: [
+            { serial: inter.certificate.serialNumber, revokedAt: new Date(), reasonCode: 2 },
+          ],
+        })
+      ).pem,
+    );
+    const ssl = (...crls: string[]): number | null =>
+      spawnSync(
+        'openssl',
+        [
+          'verify',
+          '-crl_check_all',
+          '-CAfile',
+          root.certPath,
+          '-untrusted',
+          inter.certPath,
+          ...crls.flatMap((c) => ['-CRLfile', c]),
+          client.certPath,
+        ],
+        { encoding: 'utf8' },
+      ).status;
+
+    const ok = verify(client.certPath, '--purpose', 'client', '--crl', interCrl, '--crl', goodRoot);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.doesNotMatch(ok.stderr, /no CRL given/);
+    assert.equal(ssl(interCrl, goodRoot), 0);
+
+    const revoked = verify(
+      client.certPath,
+      '--purpose',
+      'client',
+      '--crl',
+      interCrl,
+      '--crl',
+      badRoot,
+      '--json',
+    );
+    assert.equal(revoked.status, 4, revoked.stderr);
+    const v = (
+      JSON.parse(revoked.stdout) as {
+        error: {
+          details: {
+            verification: { reason: string; detail: string; certificate: { depth: number } };
+          };
+        };
+      }
+    ).error.details.verification;
+    assert.equal(v.reason, 'revoked');
+    assert.equal(v.certificate.depth, 1);
+    assert.match(v.detail, /reason: cACompromise/);
+    assert.notEqual(ssl(interCrl, badRoot), 0);
+
+    // One --crl only: the intermediate's status is unknown, which is said, not taken as good or bad.
+    const one = verify(client.certPath, '--purpose', 'client', '--crl', interCrl);
+    assert.equal(one.status, 0, one.stderr);
+    assert.match(one.stderr, /no CRL given for the issuer of "C=BR, ST=SP, O=Options Inter/);
+  });
+
+  it('a malformed certificate is a rejection (exit 4, malformed_certificate), never an unreadable file (exit 5)', () => {
+    // x509-limbo rfc5280::san::malformed: a leaf whose SAN is truncated DER.
+    const san = limboCase(dir, 'rfc5280::san::malformed');
+    const r = mtls(['cert', 'verify', san.leaf, ...san.args, '--json']);
+    assert.equal(r.status, 4, r.stderr);
+    assert.equal(reasonOf(r), 'malformed_certificate');
+    const text = mtls(['cert', 'verify', san.leaf, ...san.args]);
+    assert.equal(text.status, 4);
+    assert.match(
+      text.stderr,
+      /^error\[MTLS_VERIFY_FAILED\]: .*malformed_certificate.*subjectAltName/m,
+    );
+
+    // x509-limbo pathological::nc-dos-1: 4097 names against 4097 constraints. Refused within
+    // the work budget, and the message stays readable (the huge subject is cut short).
+    const dos = limboCase(dir, 'pathological::nc-dos-1');
+    const d = mtls(['cert', 'verify', dos.leaf, ...dos.args]);
+    assert.equal(d.status, 4, d.stderr.slice(0, 500));
+    assert.match(d.stderr, /^error\[MTLS_VERIFY_FAILED\]: .*work_limit_exceeded/m);
+    assert.match(d.stderr, /… \(\d+ more RDNs\)/);
+    assert.ok(d.stderr.length < 4000, `stderr is ${d.stderr.length} characters`);
+
+    // A truncated intermediate in --untrusted: left out (and said so), so the path ends early.
+    const interDer = Buffer.from(inter.certificate.rawData);
+    const broken = join(dir, 'broken-inter.pem');
+    writeFileSync(
+      broken,
+      `-----BEGIN CERTIFICATE-----\n${interDer.subarray(0, interDer.length - 20).toString('base64')}\n-----END CERTIFICATE-----\n`,
+    );
+    const b = mtls([
+      'cert',
+      'verify',
+      client.certPath,
+      '--ca-file',
+      root.certPath,
+      '--untrusted',
+      broken,
+      '--purpose',
+      'client',
+    ]);
+    assert.equal(b.status, 4, b.stderr);
+    assert.match(b.stderr, /issuer_not_found/);
+    assert.match(
+      b.stderr,
+      /untrusted certificate #1 cannot be decoded and was left out of path building/,
+    );
+  });
+
+  it("OpenSSL's TRUSTED CERTIFICATE form is read, for the trust anchor and the certificate", () => {
+    const trusted = (src: string, out: string): void => {
+      const r = spawnSync(
+        'openssl',
+        ['x509', '-in', src, '-trustout', '-addtrust', 'clientAuth', '-out', out],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+    };
+    const rootT = join(dir, 'root.trusted.pem');
+    const leafT = join(dir, 'client.trusted.pem');
+    trusted(root.certPath, rootT);
+    trusted(client.certPath, leafT);
+    const r = mtls([
+      'cert',
+      'verify',
+      leafT,
+      '--ca-file',
+      rootT,
+      '--untrusted',
+      inter.certPath,
+      '--purpose',
+      'client',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\(trust anchor\)/);
   });
 });

@@ -20,7 +20,7 @@ import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { initCa, openCa, signCsr, generateCrl, type OpenCa } from '../../src/ca/index.js';
 import { createCsr } from '../../src/pki/csr.js';
-import { generateKeyPair, type KeyType } from '../../src/pki/keys.js';
+import { generateKeyPair, KEY_TYPES, type KeyType } from '../../src/pki/keys.js';
 import { isMtlsError } from '../../src/errors/index.js';
 import { parseSubject } from '../../src/pki/names.js';
 import { buildCertificate } from '../../src/pki/certificate.js';
@@ -41,8 +41,13 @@ async function newCa(dir: string, keyType: KeyType, days = 3650): Promise<OpenCa
   return openCa(dir);
 }
 
-async function csrFor(keyType: KeyType, cn: string, san?: string): Promise<string> {
-  const keys = await generateKeyPair(keyType);
+async function csrFor(
+  keyType: KeyType,
+  cn: string,
+  san?: string,
+  keys?: Awaited<ReturnType<typeof generateKeyPair>>,
+): Promise<string> {
+  keys ??= await generateKeyPair(keyType);
   const csr = await createCsr({
     subject: parseSubject(`/C=BR/ST=SP/O=Acme/CN=${cn}`),
     privateKey: keys.privateKey,
@@ -72,18 +77,32 @@ const EKU_TEXT: Record<string, { openssl: string; certtool: string }> = {
   },
 };
 
-test('every profile x key type under a P-384 CA: keyUsage, EKU, ecdsa-with-SHA384 and validity, read by openssl and certtool', async (t) => {
+test('every profile x every key type under a P-384 CA: keyUsage, EKU, ecdsa-with-SHA384 and validity, read and verified by openssl and certtool', async (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
   const ca = await newCa(join(dir, 'ca'), 'ec-p384');
   const caPath = ca.config.certificate;
+  const caNotAfter = new Date(
+    (
+      /^notAfter=(.+)$/m.exec(
+        tool('openssl', ['x509', '-in', caPath, '-noout', '-enddate', '-dateopt', 'iso_8601']),
+      )?.[1] ?? ''
+    ).replace(' ', 'T'),
+  ).getTime();
   // The generated openssl.cnf names the same digest, so openssl ca agrees.
   assert.match(readFileSync(ca.config.configPath, 'utf8'), /^default_md\s+= sha384$/m);
-  const keyTypes: KeyType[] = ['rsa2048', 'ec-p256', 'ec-p384', 'ed25519'];
+  // Every key type mtlskit generates; one key each, shared by the three profiles.
+  const keyPairs = new Map<KeyType, Awaited<ReturnType<typeof generateKeyPair>>>();
+  for (const keyType of KEY_TYPES) keyPairs.set(keyType, await generateKeyPair(keyType));
   for (const profile of ['client', 'server', 'usr_cert'] as const) {
-    for (const keyType of keyTypes) {
+    for (const keyType of KEY_TYPES) {
       const cn = `${profile}-${keyType}`;
-      const csr = await csrFor(keyType, cn, profile === 'server' ? `${cn}.example` : undefined);
+      const csr = await csrFor(
+        keyType,
+        cn,
+        profile === 'server' ? `${cn}.example` : undefined,
+        keyPairs.get(keyType),
+      );
       const r = await signCsr({ ca, csr, profile, days: 90 });
       const certPath = join(dir, `${cn}.pem`);
       writeFileSync(certPath, r.pem);
@@ -124,9 +143,40 @@ test('every profile x key type under a P-384 CA: keyUsage, EKU, ecdsa-with-SHA38
       if (!(profile === 'usr_cert' && isRsa))
         assert.doesNotMatch(gnu, /Key encipherment/, `${what}: no keyEncipherment`);
 
-      // Validity: exactly the days asked for, inside the CA's.
+      // Validity: exactly the days asked for, inside the CA's, as openssl reads the fields.
       assert.equal(r.notAfter.getTime() - r.notBefore.getTime(), 90 * 86_400_000, what);
       assert.ok(r.notAfter <= ca.certificate.notAfter, what);
+      const dates = tool('openssl', [
+        'x509',
+        '-in',
+        certPath,
+        '-noout',
+        '-dates',
+        '-dateopt',
+        'iso_8601',
+      ]);
+      const field = (name: string): number =>
+        new Date(
+          (new RegExp(`^${name}=(.+)$`, 'm').exec(dates)?.[1] ?? '').replace(' ', 'T'),
+        ).getTime();
+      assert.equal(field('notBefore'), r.notBefore.getTime(), `${what}: notBefore`);
+      assert.equal(field('notAfter'), r.notAfter.getTime(), `${what}: notAfter`);
+      assert.ok(field('notAfter') <= caNotAfter, `${what}: notAfter inside the CA's`);
+      // GnuTLS verifies the chain for the purpose under its medium profile as well.
+      const eku = profile === 'server' ? '1.3.6.1.5.5.7.3.1' : '1.3.6.1.5.5.7.3.2';
+      const gv = run('certtool', [
+        '--verify',
+        '--verify-profile',
+        'medium',
+        '--verify-purpose',
+        eku,
+        '--load-ca-certificate',
+        caPath,
+        '--infile',
+        certPath,
+      ]);
+      assert.equal(gv.code, 0, `${what}: certtool --verify: ${gv.stdout}${gv.stderr}`);
+      assert.match(gv.stdout, /Chain verification output: Verified\./, what);
       const purpose = profile === 'server' ? 'sslserver' : 'sslclient';
       const v = run('openssl', [
         'verify',

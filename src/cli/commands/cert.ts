@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import { MtlsError } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
-import { parseCertificates } from '../../pki/certificate.js';
+import { certificateDers, parseCertificates } from '../../pki/certificate.js';
 import { assertPemOrDer, inspectPki, renderInspectionText } from '../../pki/inspect/index.js';
 import { decodePemBlocks, isPem } from '../../pki/pem.js';
 import {
@@ -115,6 +115,19 @@ async function loadCertificateFiles(
   return all;
 }
 
+/**
+ * The certificates of a file under verification (the certificate and
+ * --untrusted), as DER the validator decodes itself: a malformed certificate
+ * there is a verification failure (malformed_certificate, exit 4), not an
+ * unreadable file. Trust anchors (--ca-file) are still decoded up front,
+ * since a broken trust store is a configuration problem.
+ */
+async function loadCertificateDers(file: string, what: string): Promise<Buffer[]> {
+  const data = await readFileChecked(file, what);
+  assertPemOrDer(data, file);
+  return certificateDers(data, file);
+}
+
 function pathLine(c: VerifiedCertificate, anchorDepth: number | undefined): string {
   const anchor =
     c.depth === anchorDepth && c.trusted ? ' (trust anchor)' : c.trusted ? ' (trusted)' : '';
@@ -142,10 +155,11 @@ function printResult(file: string, r: VerifyResult): void {
 
 function parseMaxDepth(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 32) {
+  // 255: the largest depth pyca/cryptography takes (a u8); the path search has its own work budget.
+  if (!Number.isInteger(n) || n < 0 || n > 255) {
     throw new MtlsError(
       'MTLS_BAD_ARGUMENT',
-      `--max-depth ${value} is not a whole number from 0 to 32`,
+      `--max-depth ${value} is not a whole number from 0 to 255`,
       {
         subject: '--max-depth',
         hint: 'Give the largest number of intermediate CAs allowed between the certificate and the root, e.g. --max-depth 2.',
@@ -157,8 +171,7 @@ function parseMaxDepth(value: string): number {
 
 async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
   const at = opts.at !== undefined ? parseTimeArg(opts.at, '--at') : undefined;
-  const certs = readCertificates(await readFileChecked(file, 'certificate'), file);
-  const [certificate, ...bundled] = certs;
+  const [certificate, ...bundled] = await loadCertificateDers(file, 'certificate');
   if (!certificate)
     throw new MtlsError('MTLS_PEM_INVALID', `${file} holds no certificate`, { subject: file });
   if (bundled.length && !opts.json)
@@ -166,10 +179,9 @@ async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
       `${file}: using the first certificate; the other ${bundled.length} are used as untrusted intermediates`,
     );
   const chain = await loadCertificateFiles(opts.caFile, 'CA file');
-  const untrusted = [
-    ...bundled,
-    ...(await loadCertificateFiles(opts.untrusted ?? [], 'untrusted file')),
-  ];
+  const untrusted = [...bundled];
+  for (const f of opts.untrusted ?? [])
+    untrusted.push(...(await loadCertificateDers(f, 'untrusted file')));
   const result = verifyCertificate({
     certificate,
     chain,
@@ -303,7 +315,7 @@ Examples:
   $ mtls cert verify server.pem --ca-file root.pem --untrusted intermediate.pem --purpose server --at 2027-01-01
   $ mtls cert verify client.cert.pem --ca-file ca-chain.pem --purpose client --json
 
-Exit codes: 0 valid, 2 usage, 4 verification failed (error[MTLS_VERIFY_FAILED] names the certificate and the reason), 5 unreadable file.`,
+Exit codes: 0 valid, 2 usage, 4 verification failed (error[MTLS_VERIFY_FAILED] names the certificate and the reason; a certificate that cannot be decoded is malformed_certificate), 5 a file that cannot be read or holds no certificate or CRL, or a --ca-file that cannot be decoded.`,
     )
     .action((file: string, opts: VerifyOptions) => runVerify(file, opts));
 

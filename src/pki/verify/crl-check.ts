@@ -4,9 +4,11 @@
  * issuing CA's key. Such a CRL must be well formed (§5.1), carry a
  * non-critical cRLNumber (§5.2.3), have no unknown critical extension
  * (§5.2), be current (thisUpdate ≤ time ≤ nextUpdate), and its signer's
- * keyUsage, when present, must include cRLSign (§6.3.3(f)). Indirect and
- * delta CRLs are not supported: a critical issuingDistributionPoint or
- * deltaCRLIndicator is refused as unknown.
+ * keyUsage, when present, must include cRLSign (§6.3.3(f)). Its
+ * issuingDistributionPoint, when present, limits which certificates it covers
+ * (./distribution-points.ts). Indirect and delta CRLs are not supported: an
+ * indirect issuingDistributionPoint, or a critical deltaCRLIndicator (unknown),
+ * makes the CRL unusable.
  */
 import type { DerElement } from '../der.js';
 import { at } from '../bytes.js';
@@ -26,6 +28,10 @@ import {
   type AlgorithmIdentifier,
 } from './der-fields.js';
 import { decodeName, type DecodedName } from './distinguished-name.js';
+import {
+  decodeIssuingDistributionPoint,
+  type IssuingDistributionPoint,
+} from './distribution-points.js';
 
 /** A parsed CRL. */
 export interface ParsedCrl {
@@ -39,12 +45,15 @@ export interface ParsedCrl {
   revoked: Map<string, number | undefined>;
   /** Problems that make the CRL unusable (missing cRLNumber, unknown critical extensions). */
   problems: string[];
+  /** Its scope, when it has an issuingDistributionPoint (RFC 5280 §5.2.5). */
+  issuingDistributionPoint?: IssuingDistributionPoint;
 }
 
 const CRL_NUMBER = '2.5.29.20';
 const AKI = '2.5.29.35';
 const REASON_CODE = '2.5.29.21';
 const INVALIDITY_DATE = '2.5.29.24';
+const ISSUING_DISTRIBUTION_POINT = '2.5.29.28';
 
 /** Names of the reason codes (RFC 5280 §5.3.1). */
 export const CRL_REASONS = [
@@ -137,10 +146,26 @@ export function parseCrlDer(der: Buffer): ParsedCrl {
     }
   }
   let crlNumber = false;
+  let issuingDistributionPoint: IssuingDistributionPoint | undefined;
   const crlExtensions = tbs[i];
   if (crlExtensions?.tag === 0xa0) {
     const [seq] = children({ ...crlExtensions, tag: T.sequence }, T.sequence, 'crlExtensions');
-    const exts = extensions(seq, 'crlExtensions', problems, new Set([CRL_NUMBER, AKI]));
+    const exts = extensions(
+      seq,
+      'crlExtensions',
+      problems,
+      new Set([CRL_NUMBER, AKI, ISSUING_DISTRIBUTION_POINT]),
+    );
+    const idpExt = exts.get(ISSUING_DISTRIBUTION_POINT);
+    if (idpExt) {
+      issuingDistributionPoint = decodeIssuingDistributionPoint(idpExt.value);
+      // An indirect CRL names certificates of other issuers through certificateIssuer
+      // entries (§5.3.3), which this validator does not read.
+      if (issuingDistributionPoint.indirectCRL)
+        problems.push(
+          'it is an indirect CRL (issuingDistributionPoint indirectCRL), which is not supported',
+        );
+    }
     const n = exts.get(CRL_NUMBER);
     if (n) {
       integerBytes(one(n.value, 'cRLNumber'), 'cRLNumber');
@@ -168,5 +193,6 @@ export function parseCrlDer(der: Buffer): ParsedCrl {
     ...(nextUpdate ? { nextUpdate } : {}),
     revoked,
     problems,
+    ...(issuingDistributionPoint ? { issuingDistributionPoint } : {}),
   };
 }

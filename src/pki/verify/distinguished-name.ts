@@ -116,6 +116,9 @@ export function attributeValues(n: DecodedName, attributeOid: string): string[] 
     .map((a) => a.text);
 }
 
+/** The most RDNs {@link nameText} prints in full. */
+const MAX_SHOWN_RDNS = 16;
+
 /**
  * The display form every command uses (`C=BR, O=Acme, CN=x`: RFC 4514
  * attribute strings in certificate order), with OIDs for unnamed types.
@@ -131,7 +134,13 @@ export function nameText(n: DecodedName): string {
     [EMAIL_ADDRESS_OID]: 'emailAddress',
   };
   if (n.rdns.length === 0) return '(empty)';
-  return n.rdns
+  // A name of thousands of RDNs (the shape of name-constraint DoS inputs) would bury the
+  // reason under pages of text: show the head and count the rest.
+  const shown = n.rdns.length > MAX_SHOWN_RDNS ? n.rdns.slice(0, MAX_SHOWN_RDNS - 1) : n.rdns;
+  const text = shown
     .map((rdn) => rdn.map((a) => `${short[a.oid] ?? a.oid}=${escapeDnValue(a.text)}`).join('+'))
     .join(', ');
+  return shown.length < n.rdns.length
+    ? `${text}, … (${n.rdns.length - shown.length} more RDNs)`
+    : text;
 }

@@ -16,6 +16,7 @@ import {
   T,
 } from './der-fields.js';
 import { decodeGeneralName, decodeGeneralNames, type GeneralName } from './general-names.js';
+import { decodeCrlDistributionPoints, type DistributionPoint } from './distribution-points.js';
 
 /** Extension OIDs (RFC 5280 §4.2, and the few others the validator reads). */
 export const EXT = {
@@ -91,6 +92,7 @@ export interface DecodedExtensions {
   subjectAltName?: GeneralName[];
   nameConstraints?: { permitted?: GeneralSubtree[]; excluded?: GeneralSubtree[] };
   nsCertType?: Set<string>;
+  crlDistributionPoints?: DistributionPoint[];
 }
 
 function octets(value: Buffer, what: string): Buffer {
@@ -253,6 +255,9 @@ export function decodeExtensions(raw: readonly RawExtension[]): DecodedExtension
         break;
       case EXT.nsCertType:
         out.nsCertType = nsCertType(e.value);
+        break;
+      case EXT.crlDistributionPoints:
+        out.crlDistributionPoints = decodeCrlDistributionPoints(e.value);
         break;
       default:
         break;

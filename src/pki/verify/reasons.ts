@@ -34,7 +34,7 @@ export const VERIFY_REASON_TEXT = {
   name_mismatch: 'the certificate does not match --name (RFC 9525)',
   revoked: 'a CRL from the issuer lists the certificate',
   crl_invalid:
-    'a CRL given with --crl is malformed, badly signed, not yet valid, or its issuer may not sign CRLs',
+    'a CRL given with --crl is malformed, badly signed, not yet valid, indirect (not supported), or its issuer may not sign CRLs',
   crl_expired: 'a CRL needed for the path is past its nextUpdate',
   work_limit_exceeded: 'path building gave up after its work budget (pathological input)',
 } as const;
