@@ -16,7 +16,7 @@ import {
   loadGatewayConfig,
   type GatewayConfig,
 } from '../../src/gateway/config.js';
-import { ENV } from '../../src/cli/env.js';
+import { ENV } from '../../src/cli/shared-options.js';
 import { registerGatewayStartCommands } from '../../src/cli/commands/gateway-start.js';
 import { tempDir } from '../helpers/pki.js';
 

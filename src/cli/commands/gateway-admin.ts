@@ -30,16 +30,11 @@ import { normaliseFingerprint } from '../../gateway/registry/validate.js';
 import { assertNoPrivateKey } from '../../gateway/onboarding.js';
 import { out, outJson, style, warn } from '../output.js';
 import { isOneOf } from '../option-values.js';
+import { ENV, jsonOption } from '../shared-options.js';
 import { confirmOrYes } from '../confirm.js';
 import { isErrorCode } from '../exit-help.js';
 import { isDurationText, parseDurationArg } from '../time-args.js';
 
-/** Environment variable naming the registry (path, sqlite:PATH or postgres:// URL). */
-export const ENV_REGISTRY = 'MTLS_REGISTRY';
-/** Environment variable naming the admin API URL. */
-export const ENV_ADMIN_URL = 'MTLS_ADMIN_URL';
-/** Environment variable naming the admin token file. */
-export const ENV_ADMIN_TOKEN_FILE = 'MTLS_ADMIN_TOKEN_FILE';
 /** Registry used when neither --registry nor MTLS_REGISTRY is given. */
 export const DEFAULT_REGISTRY = './mtls-registry.db';
 
@@ -55,28 +50,28 @@ interface TargetOptions {
 
 const TARGET_HELP = `
 Target (one of):
-  --registry PATH        the registry file, sqlite:PATH or postgres://… (default $${ENV_REGISTRY} or ${DEFAULT_REGISTRY})
-  --admin URL            a running gateway's admin API ($${ENV_ADMIN_URL}), with
-                         --admin-token-file FILE ($${ENV_ADMIN_TOKEN_FILE}) or --admin-cert/--admin-key`;
+  --registry PATH        the registry file, sqlite:PATH or postgres://… (default $${ENV.registry} or ${DEFAULT_REGISTRY})
+  --admin URL            a running gateway's admin API ($${ENV.adminUrl}), with
+                         --admin-token-file FILE ($${ENV.adminTokenFile}) or --admin-cert/--admin-key`;
 
 function addTarget(cmd: Command): Command {
   return cmd
     .option(
       '--registry <path>',
-      `registry file, sqlite:PATH or postgres:// URL (default $${ENV_REGISTRY} or ${DEFAULT_REGISTRY})`,
+      `registry file, sqlite:PATH or postgres:// URL (default $${ENV.registry} or ${DEFAULT_REGISTRY})`,
     )
     .option(
       '--admin <url>',
-      `admin API base URL instead of the registry file (default $${ENV_ADMIN_URL})`,
+      `admin API base URL instead of the registry file (default $${ENV.adminUrl})`,
     )
     .option(
       '--admin-token-file <file>',
-      `file holding the admin bearer token (default $${ENV_ADMIN_TOKEN_FILE})`,
+      `file holding the admin bearer token (default $${ENV.adminTokenFile})`,
     )
     .option('--admin-cert <file>', 'admin client certificate (PEM) for an https admin API')
     .option('--admin-key <file>', 'its private key (PEM)')
     .option('--admin-ca <file>', 'CA that signed the admin API server certificate')
-    .option('--json', 'print JSON')
+    .addOption(jsonOption())
     .addHelpText('after', TARGET_HELP);
 }
 
@@ -91,14 +86,14 @@ async function openTarget(
   o: TargetOptions,
   registry: 'create' | 'existing',
 ): Promise<RegistryAdmin> {
-  const adminUrl = o.admin ?? process.env[ENV_ADMIN_URL];
+  const adminUrl = o.admin ?? process.env[ENV.adminUrl];
   if (adminUrl && o.registry) {
     throw new MtlsError('MTLS_USAGE', 'give either --registry or --admin, not both', {
       subject: '--admin',
     });
   }
   if (adminUrl) {
-    const tokenFile = o.adminTokenFile ?? process.env[ENV_ADMIN_TOKEN_FILE];
+    const tokenFile = o.adminTokenFile ?? process.env[ENV.adminTokenFile];
     if (!tokenFile && !o.adminCert) {
       throw new MtlsError(
         'MTLS_USAGE',
@@ -114,7 +109,7 @@ async function openTarget(
       ...(o.adminCa ? { caFile: o.adminCa } : {}),
     });
   }
-  const location = o.registry ?? process.env[ENV_REGISTRY] ?? DEFAULT_REGISTRY;
+  const location = o.registry ?? process.env[ENV.registry] ?? DEFAULT_REGISTRY;
   return createLocalAdmin(
     await openRegistry(location, { sqlite: { create: registry === 'create' } }),
     { ownsRegistry: true },
@@ -803,7 +798,7 @@ function registerAudit(g: Command): void {
       }
       if (o.institution !== undefined) q.institutionId = o.institution;
       if (o.limit !== undefined) q.limit = parseId(o.limit, '--limit');
-      const admin = Boolean(o.admin ?? process.env[ENV_ADMIN_URL]);
+      const admin = Boolean(o.admin ?? process.env[ENV.adminUrl]);
       // Against the admin API a duration goes as is and is evaluated on the server's clock.
       if (o.since !== undefined)
         q.since = admin && isDurationText(o.since) ? o.since.trim() : parseSince(o.since);
