@@ -89,9 +89,7 @@ export function registerCaCommands(program: Command): void {
     .description('build and run a private CA compatible with `openssl ca`');
 
   ca.command('init')
-    .description(
-      'create a CA directory: layout, openssl.cnf, encrypted key, self-signed root (guide steps 2-4)',
-    )
+    .description('create a CA directory: layout, openssl.cnf, encrypted key, self-signed root')
     .argument('<dir>', 'the CA directory to create (must not exist or be empty)')
     .requiredOption(
       '--subject <dn>',
@@ -218,7 +216,7 @@ export function registerCaCommands(program: Command): void {
     );
 
   ca.command('sign')
-    .description('sign CSR(s) under the CA policy and record them in index.txt (guide step 5.3)')
+    .description('sign CSR(s) under the CA policy and record them in index.txt')
     .argument('<csr...>', 'CSR file(s), PEM or DER')
     .addOption(caDirOption())
     .addOption(caDirAlias())
@@ -288,9 +286,7 @@ export function registerCaCommands(program: Command): void {
     );
 
   ca.command('issue')
-    .description(
-      'key + CSR + signed certificate + .pfx for one client, in one step (guide steps 5-7)',
-    )
+    .description('key + CSR + signed certificate + .pfx for one client, in one step')
     .argument('<name>', 'client name: the CN and the file name stem')
     .addOption(caDirOption())
     .addOption(caDirAlias())
@@ -458,9 +454,7 @@ serial is revoked (cessationOfOperation) and the error names it.
     );
 
   ca.command('chain')
-    .description(
-      'write the PUBLIC chain to send to the provider, with SHA-256 fingerprints (guide step 8)',
-    )
+    .description('write the PUBLIC chain to send to the provider, with SHA-256 fingerprints')
     .argument('[files...]', 'more certificate files (intermediates)')
     .addOption(caDirOption())
     .addOption(caDirAlias())
