@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MtlsError } from '../errors/index.js';
 import { errorCode, errorMessage, systemErrorText } from '../errors/mtls-error.js';
-import { DEFAULT_IDENTITY_HEADERS } from './identity-headers.js';
+import { DEFAULT_IDENTITY_HEADERS, type IdentityHeaderNames } from './identity-headers.js';
 import { parseCidr } from './registry/cidr.js';
 
 /** A host and port to listen on. */
@@ -94,15 +94,7 @@ export interface GatewayConfig {
     fetchTimeoutMs: number;
   };
   /** Names of the identity headers sent upstream. */
-  identityHeaders: {
-    institution: string;
-    subject: string;
-    issuer: string;
-    serial: string;
-    fingerprint: string;
-    clientCert: string;
-    clientCertChain: string;
-  };
+  identityHeaders: IdentityHeaderNames;
   /** Plain-HTTP operations listener for /healthz, /readyz and /metrics; null turns it off (default 127.0.0.1:9443). */
   ops: { listen: ListenAddress | null };
   /**

@@ -158,6 +158,62 @@ function parseId(value: string, what: string): number {
   return Number(value);
 }
 
+/** What {@link addListCommand} needs to know about one kind of record. */
+interface ListCommandSpec<T> {
+  description: string;
+  /** The command line shown under "Example:". */
+  example: string;
+  /** The `--json` document's schema name. */
+  schema: string;
+  list(admin: RegistryAdmin, institution: string | undefined): Promise<T[]>;
+  print(items: T[]): void;
+}
+
+/** `GROUP list [institution]`: one institution's records, or all, as text or `--json`. */
+function addListCommand<T>(group: Command, spec: ListCommandSpec<T>): void {
+  addTarget(
+    group
+      .command('list [institution]')
+      .description(spec.description)
+      .addHelpText('after', `\nExample:\n  ${spec.example}`),
+  ).action(async (institution: string | undefined, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const items = await spec.list(a, institution);
+      if (o.json) outJson(spec.schema, items);
+      else spec.print(items);
+    }),
+  );
+}
+
+/** What {@link addRemoveByIdCommand} needs to know about one kind of record. */
+interface RemoveByIdSpec {
+  /** The id argument's name (`chainId`). */
+  id: string;
+  /** The record, for people (`CA chain`). */
+  what: string;
+  description: string;
+  example: string;
+  schema: string;
+  remove(admin: RegistryAdmin, institution: string, id: number): Promise<void>;
+}
+
+/** `GROUP remove <institution> <id>`: one record by the numeric id its `list` shows. */
+function addRemoveByIdCommand(group: Command, spec: RemoveByIdSpec): void {
+  addTarget(
+    group
+      .command(`remove <institution> <${spec.id}>`)
+      .description(spec.description)
+      .addHelpText('after', `\nExample:\n  ${spec.example}`),
+  ).action(async (institution: string, idText: string, o: TargetOptions) => {
+    const id = parseId(idText, `${spec.what} id`);
+    await withTarget(o, 'existing', async (a) => {
+      await spec.remove(a, institution, id);
+      if (o.json) outJson(spec.schema, { ok: true, removed: id });
+      else out(`removed ${spec.what} ${id} from ${institution}`);
+    });
+  });
+}
+
 async function readUpload(path: string, what: string): Promise<string | Buffer> {
   const data = await readFileChecked(path, what);
   return isPem(data) ? data.toString('utf8') : data;
@@ -435,30 +491,20 @@ function registerCa(g: Command): void {
       });
     },
   );
-  addTarget(
-    ca
-      .command('list [institution]')
-      .description("list CA chains (one institution's, or all)")
-      .addHelpText('after', '\nExample:\n  mtls gateway ca list acme-bank'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const chains = await a.listCaChains(institution);
-      if (o.json) outJson('gateway-ca-list', chains);
-      else printChains(chains);
-    }),
-  );
-  addTarget(
-    ca
-      .command('remove <institution> <chainId>')
-      .description('remove one CA chain (see `ca list` for ids)')
-      .addHelpText('after', '\nExample:\n  mtls gateway ca remove acme-bank 3'),
-  ).action(async (institution: string, chainId: string, o: TargetOptions) => {
-    const id = parseId(chainId, 'chain id');
-    await withTarget(o, 'existing', async (a) => {
-      await a.removeCaChain(institution, id);
-      if (o.json) outJson('gateway-ca-remove', { ok: true, removed: id });
-      else out(`removed CA chain ${id} from ${institution}`);
-    });
+  addListCommand(ca, {
+    description: "list CA chains (one institution's, or all)",
+    example: 'mtls gateway ca list acme-bank',
+    schema: 'gateway-ca-list',
+    list: (a, institution) => a.listCaChains(institution),
+    print: printChains,
+  });
+  addRemoveByIdCommand(ca, {
+    id: 'chainId',
+    what: 'CA chain',
+    description: 'remove one CA chain (see `ca list` for ids)',
+    example: 'mtls gateway ca remove acme-bank 3',
+    schema: 'gateway-ca-remove',
+    remove: (a, institution, id) => a.removeCaChain(institution, id),
   });
 }
 
@@ -507,18 +553,13 @@ function registerIp(g: Command): void {
       else out(`removed ${norm} from ${institution}`);
     });
   });
-  addTarget(
-    ip
-      .command('list [institution]')
-      .description("list IPs (one institution's, or all)")
-      .addHelpText('after', '\nExample:\n  mtls gateway ip list --json'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const ips = await a.listIps(institution);
-      if (o.json) outJson('gateway-ip-list', ips);
-      else printIps(ips);
-    }),
-  );
+  addListCommand(ip, {
+    description: "list IPs (one institution's, or all)",
+    example: 'mtls gateway ip list --json',
+    schema: 'gateway-ip-list',
+    list: (a, institution) => a.listIps(institution),
+    print: printIps,
+  });
 }
 
 function registerCrl(g: Command): void {
@@ -543,30 +584,20 @@ function registerCrl(g: Command): void {
           );
     });
   });
-  addTarget(
-    crl
-      .command('list [institution]')
-      .description("list CRLs (one institution's, or all)")
-      .addHelpText('after', '\nExample:\n  mtls gateway crl list acme-bank'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const crls = await a.listCrls(institution);
-      if (o.json) outJson('gateway-crl-list', crls);
-      else printCrls(crls);
-    }),
-  );
-  addTarget(
-    crl
-      .command('remove <institution> <crlId>')
-      .description('remove one CRL (see `crl list` for ids)')
-      .addHelpText('after', '\nExample:\n  mtls gateway crl remove acme-bank 2'),
-  ).action(async (institution: string, crlId: string, o: TargetOptions) => {
-    const id = parseId(crlId, 'CRL id');
-    await withTarget(o, 'existing', async (a) => {
-      await a.removeCrl(institution, id);
-      if (o.json) outJson('gateway-crl-remove', { ok: true, removed: id });
-      else out(`removed CRL ${id} from ${institution}`);
-    });
+  addListCommand(crl, {
+    description: "list CRLs (one institution's, or all)",
+    example: 'mtls gateway crl list acme-bank',
+    schema: 'gateway-crl-list',
+    list: (a, institution) => a.listCrls(institution),
+    print: printCrls,
+  });
+  addRemoveByIdCommand(crl, {
+    id: 'crlId',
+    what: 'CRL',
+    description: 'remove one CRL (see `crl list` for ids)',
+    example: 'mtls gateway crl remove acme-bank 2',
+    schema: 'gateway-crl-remove',
+    remove: (a, institution, id) => a.removeCrl(institution, id),
   });
   registerCrlUrl(crl);
 }
@@ -613,20 +644,14 @@ function registerCrlUrl(crl: Command): void {
       else out(`added CRL URL ${r.url} for ${institution}, downloaded every ${r.intervalSeconds}s`);
     });
   });
-  addTarget(
-    url
-      .command('list [institution]')
-      .description(
-        'list CRL URLs with their last download: time, status, CRL age, nextUpdate and the last error',
-      )
-      .addHelpText('after', '\nExample:\n  mtls gateway crl url list acme-bank --json'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const sources = await a.listCrlSources(institution);
-      if (o.json) outJson('gateway-crl-url-list', sources);
-      else printCrlSources(sources);
-    }),
-  );
+  addListCommand(url, {
+    description:
+      'list CRL URLs with their last download: time, status, CRL age, nextUpdate and the last error',
+    example: 'mtls gateway crl url list acme-bank --json',
+    schema: 'gateway-crl-url-list',
+    list: (a, institution) => a.listCrlSources(institution),
+    print: printCrlSources,
+  });
   addTarget(
     url
       .command('remove <institution> <url>')
@@ -725,30 +750,20 @@ function registerRule(g: Command): void {
       });
     },
   );
-  addTarget(
-    rule
-      .command('list [institution]')
-      .description("list pinned rules (one institution's, or all)")
-      .addHelpText('after', '\nExample:\n  mtls gateway rule list acme-bank'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const rules = await a.listRules(institution);
-      if (o.json) outJson('gateway-rule-list', rules);
-      else printRules(rules);
-    }),
-  );
-  addTarget(
-    rule
-      .command('remove <institution> <ruleId>')
-      .description('remove one pinned rule (see `rule list` for ids)')
-      .addHelpText('after', '\nExample:\n  mtls gateway rule remove acme-bank 4'),
-  ).action(async (institution: string, ruleId: string, o: TargetOptions) => {
-    const id = parseId(ruleId, 'rule id');
-    await withTarget(o, 'existing', async (a) => {
-      await a.removeRule(institution, id);
-      if (o.json) outJson('gateway-rule-remove', { ok: true, removed: id });
-      else out(`removed rule ${id} from ${institution}`);
-    });
+  addListCommand(rule, {
+    description: "list pinned rules (one institution's, or all)",
+    example: 'mtls gateway rule list acme-bank',
+    schema: 'gateway-rule-list',
+    list: (a, institution) => a.listRules(institution),
+    print: printRules,
+  });
+  addRemoveByIdCommand(rule, {
+    id: 'ruleId',
+    what: 'rule',
+    description: 'remove one pinned rule (see `rule list` for ids)',
+    example: 'mtls gateway rule remove acme-bank 4',
+    schema: 'gateway-rule-remove',
+    remove: (a, institution, id) => a.removeRule(institution, id),
   });
 }
 
