@@ -25,7 +25,7 @@ export default tseslint.config(
       // `(x) => void log(x)` style arrows are clearer than a block body for callbacks.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
       // `_`-prefixed names are deliberate (a callback's position, a destructured
-      // rest); `catch (e)` often rethrows a different error and names e only to say so.
+      // rest); an unused `catch (e)` binding changes no behaviour, so it is not reported.
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
