@@ -163,8 +163,6 @@ interface ListCommandSpec<T> {
   description: string;
   /** The command line shown under "Example:". */
   example: string;
-  /** The `--json` document's schema name. */
-  schema: string;
   list(admin: RegistryAdmin, institution: string | undefined): Promise<T[]>;
   print(items: T[]): void;
 }
@@ -179,7 +177,7 @@ function addListCommand<T>(group: Command, spec: ListCommandSpec<T>): void {
   ).action(async (institution: string | undefined, o: TargetOptions) =>
     withTarget(o, 'existing', async (a) => {
       const items = await spec.list(a, institution);
-      if (o.json) outJson(spec.schema, items);
+      if (o.json) outJson(`gateway-${groupPath(group).join('-')}-list`, items);
       else spec.print(items);
     }),
   );
@@ -191,24 +189,29 @@ interface RemoveByIdSpec {
   id: string;
   /** The record, for people (`CA chain`). */
   what: string;
-  description: string;
-  example: string;
-  schema: string;
   remove(admin: RegistryAdmin, institution: string, id: number): Promise<void>;
 }
 
+/** The words after `mtls gateway` that lead to `group` (`crl url`). */
+const groupPath = (group: Command): string[] =>
+  group.parent && group.parent.name() !== 'gateway'
+    ? [...groupPath(group.parent), group.name()]
+    : [group.name()];
+
 /** `GROUP remove <institution> <id>`: one record by the numeric id its `list` shows. */
 function addRemoveByIdCommand(group: Command, spec: RemoveByIdSpec): void {
+  const path = groupPath(group).join(' ');
   addTarget(
     group
       .command(`remove <institution> <${spec.id}>`)
-      .description(spec.description)
-      .addHelpText('after', `\nExample:\n  ${spec.example}`),
+      .description(`remove one ${spec.what} (see \`${path} list\` for ids)`)
+      .addHelpText('after', `\nExample:\n  mtls gateway ${path} remove acme-bank 3`),
   ).action(async (institution: string, idText: string, o: TargetOptions) => {
     const id = parseId(idText, `${spec.what} id`);
     await withTarget(o, 'existing', async (a) => {
       await spec.remove(a, institution, id);
-      if (o.json) outJson(spec.schema, { ok: true, removed: id });
+      if (o.json)
+        outJson(`gateway-${groupPath(group).join('-')}-remove`, { ok: true, removed: id });
       else out(`removed ${spec.what} ${id} from ${institution}`);
     });
   });
@@ -494,16 +497,12 @@ function registerCa(g: Command): void {
   addListCommand(ca, {
     description: "list CA chains (one institution's, or all)",
     example: 'mtls gateway ca list acme-bank',
-    schema: 'gateway-ca-list',
     list: (a, institution) => a.listCaChains(institution),
     print: printChains,
   });
   addRemoveByIdCommand(ca, {
     id: 'chainId',
     what: 'CA chain',
-    description: 'remove one CA chain (see `ca list` for ids)',
-    example: 'mtls gateway ca remove acme-bank 3',
-    schema: 'gateway-ca-remove',
     remove: (a, institution, id) => a.removeCaChain(institution, id),
   });
 }
@@ -556,7 +555,6 @@ function registerIp(g: Command): void {
   addListCommand(ip, {
     description: "list IPs (one institution's, or all)",
     example: 'mtls gateway ip list --json',
-    schema: 'gateway-ip-list',
     list: (a, institution) => a.listIps(institution),
     print: printIps,
   });
@@ -587,16 +585,12 @@ function registerCrl(g: Command): void {
   addListCommand(crl, {
     description: "list CRLs (one institution's, or all)",
     example: 'mtls gateway crl list acme-bank',
-    schema: 'gateway-crl-list',
     list: (a, institution) => a.listCrls(institution),
     print: printCrls,
   });
   addRemoveByIdCommand(crl, {
     id: 'crlId',
     what: 'CRL',
-    description: 'remove one CRL (see `crl list` for ids)',
-    example: 'mtls gateway crl remove acme-bank 2',
-    schema: 'gateway-crl-remove',
     remove: (a, institution, id) => a.removeCrl(institution, id),
   });
   registerCrlUrl(crl);
@@ -648,7 +642,6 @@ function registerCrlUrl(crl: Command): void {
     description:
       'list CRL URLs with their last download: time, status, CRL age, nextUpdate and the last error',
     example: 'mtls gateway crl url list acme-bank --json',
-    schema: 'gateway-crl-url-list',
     list: (a, institution) => a.listCrlSources(institution),
     print: printCrlSources,
   });
@@ -753,16 +746,12 @@ function registerRule(g: Command): void {
   addListCommand(rule, {
     description: "list pinned rules (one institution's, or all)",
     example: 'mtls gateway rule list acme-bank',
-    schema: 'gateway-rule-list',
     list: (a, institution) => a.listRules(institution),
     print: printRules,
   });
   addRemoveByIdCommand(rule, {
     id: 'ruleId',
     what: 'rule',
-    description: 'remove one pinned rule (see `rule list` for ids)',
-    example: 'mtls gateway rule remove acme-bank 4',
-    schema: 'gateway-rule-remove',
     remove: (a, institution, id) => a.removeRule(institution, id),
   });
 }
