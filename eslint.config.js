@@ -24,6 +24,8 @@ export default tseslint.config(
       ],
       // `(x) => void log(x)` style arrows are clearer than a block body for callbacks.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // `_`-prefixed names are deliberate (a callback's position, a destructured
+      // rest); an unused `catch (e)` binding changes no behaviour, so it is not reported.
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
@@ -51,6 +53,8 @@ export default tseslint.config(
     },
   },
   {
+    // Build scripts and this config are plain JavaScript outside every tsconfig:
+    // there are no types to check them against.
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -475,7 +475,7 @@ export async function loadCaConfig(
       `${configPath}: no default_ca in the [ ca ] section, so there is no CA section to read`,
       {
         subject: configPath,
-        hint: 'Add\n[ ca ]\ndefault_ca = CA_default\nto the file (Step 3 of the guide).',
+        hint: 'Add\n[ ca ]\ndefault_ca = CA_default\nto the file, above the CA section.',
       },
     );
   }

@@ -1,6 +1,6 @@
 /**
  * `mtls ca chain`: the public chain the institution sends to the provider
- * (the guide's Step 8). It re-encodes certificates from DER, so nothing but
+ * (its CA certificates, never a key). It re-encodes certificates from DER, so nothing but
  * CERTIFICATE blocks can ever reach the output — never a private key.
  */
 import { MtlsError } from '../errors/index.js';

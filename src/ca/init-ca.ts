@@ -1,5 +1,6 @@
 /**
- * `mtls ca init`: the guide's Steps 2–4 in one call. Builds the whole CA in a
+ * `mtls ca init`: the CA directory, its openssl.cnf, the encrypted root key
+ * and the self-signed root certificate, in one call. Builds the whole CA in a
  * temporary sibling directory and renames it into place, so a failure or a
  * crash never leaves a half-made CA behind.
  */

@@ -1,6 +1,6 @@
 /**
- * `mtls ca issue NAME`: the guide's Steps 5–7 in one call — a client key, its
- * CSR, the signed certificate and a `.pfx`.
+ * `mtls ca issue NAME`: a client key, its CSR, the signed certificate
+ * and a `.pfx`, in one call.
  */
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ export interface IssueClientOptions {
   ca: OpenCa;
   /** The client's name: the CN, and the stem of the file names. */
   name: string;
-  /** Default rsa2048, as in the guide's Step 5. */
+  /** Default rsa2048 (what `openssl req -newkey` and the client profiles assume). */
   keyType?: KeyType;
   /** Default `client` (keyUsage + EKU clientAuth); `usr_cert` is the guide's own. */
   profile?: string;

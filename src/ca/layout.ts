@@ -1,5 +1,6 @@
 /**
- * The guide's CA directory layout (Step 2), as `mtls ca init` creates it.
+ * The CA directory layout `openssl ca` expects (certs/, crl/, newcerts/,
+ * private/, index.txt, serial, crlnumber), as `mtls ca init` creates it.
  */
 import { join } from 'node:path';
 

@@ -1,6 +1,8 @@
 /**
  * `mtls key new` and `mtls csr new`: a private key file and a CSR file, the
- * guide's Step 5.1–5.2 without its en-dash and double-genrsa traps.
+ * `openssl genrsa` + `openssl req -new` pair a hand-built CA runs, without
+ * a typed en dash breaking the CSR command or a second `genrsa` hitting the
+ * first one's read-only key.
  */
 import { assertCanWrite, readFileChecked, writeFileAtomic } from '../io/index.js';
 import { createCsr } from '../pki/csr.js';

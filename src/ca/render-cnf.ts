@@ -2,7 +2,8 @@
  * Writes openssl.cnf text: the inverse of {@link parseExtensionSection} for
  * extension profiles, and the complete configuration `mtls ca init` puts in a
  * new CA directory, which `openssl ca -config DIR/openssl.cnf` accepts as it
- * stands (the guide's Step 3 sections, an absolute `dir`, plus client_cert,
+ * stands ([ ca ], [ CA_default ], the policies, [ req ], usr_cert and v3_ca, with an
+ * absolute `dir`, plus client_cert,
  * server_cert, v3_intermediate_ca and crl_ext).
  */
 import { isAbsolute, relative } from 'node:path';
@@ -325,7 +326,7 @@ export interface RenderCnfOptions {
   defaultMd?: 'sha256' | 'sha384' | 'sha512';
   /** The active policy (default `policy_strict`, as in the guide). */
   policy?: 'policy_strict' | 'policy_loose';
-  /** `x509_extensions`: the profile `openssl ca` uses without `-extensions` (default `usr_cert`, the guide's Step 5 profile). */
+  /** `x509_extensions`: the profile `openssl ca` uses without `-extensions` (default `usr_cert`, the classic openssl.cnf client profile). */
   defaultProfile?: string;
   /** Extension profiles to write (default {@link BUILTIN_PROFILES}); crl_ext is added unless given. */
   profiles?: Readonly<Record<string, ExtensionProfile>>;

@@ -8,7 +8,7 @@ import { loadCaKey, openCa, type OpenCa } from '../ca/index.js';
 import { readFileChecked } from '../io/index.js';
 import { isEncryptedPrivateKey } from '../pki/keys.js';
 import { deprecatedAlias } from './deprecated.js';
-import { ENV } from './env.js';
+import { ENV } from './shared-options.js';
 import { readSecret } from './secrets.js';
 
 /** `--ca-dir DIR` default: MTLS_CA_DIR, else the current directory. */

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { ERROR_CODES, MtlsError, type ErrorCode } from '../errors/index.js';
-import { ENV, SECRETS } from './env.js';
+import { ENV, SECRETS, secretHint } from './shared-options.js';
 import { secretOrigins } from './secrets.js';
 
 /** Flag advice for one code, used when the command accepts every flag in `flags`. */
@@ -68,21 +68,12 @@ export const FLAG_ADVICE: readonly FlagAdvice[] = [
     flags: ['--ca-file'],
     text: 'Pass that CA with --ca-file FILE.',
   },
-  {
+  // A missing secret: the flag and variable of each kind a command may read.
+  ...(['pfxPassword', 'caPassphrase', 'keyPassphrase'] as const).map((kind): FlagAdvice => ({
     code: 'MTLS_PASSPHRASE_REQUIRED',
-    flags: ['--password-file'],
-    text: `Pass --password-file FILE or set ${ENV.pfxPassword}.`,
-  },
-  {
-    code: 'MTLS_PASSPHRASE_REQUIRED',
-    flags: ['--passphrase-file'],
-    text: `Pass --passphrase-file FILE or set ${ENV.caPassphrase}.`,
-  },
-  {
-    code: 'MTLS_PASSPHRASE_REQUIRED',
-    flags: ['--key-passphrase-file'],
-    text: `Pass --key-passphrase-file FILE or set ${ENV.keyPassphrase}.`,
-  },
+    flags: [SECRETS[kind].flag],
+    text: secretHint(kind),
+  })),
 ];
 
 /** Long flags named in a text (`--key-passphrase-file`), without `=value`. */

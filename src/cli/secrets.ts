@@ -4,7 +4,7 @@
  */
 import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
-import { SECRETS, type SecretKind } from './env.js';
+import { SECRETS, secretHint, type SecretKind } from './shared-options.js';
 import { readAllStdin } from './stdin.js';
 
 /** Fewest characters of a new CA key passphrase. */
@@ -75,7 +75,7 @@ export async function readSecret(src: SecretSource): Promise<string> {
   if (!process.stdin.isTTY) {
     throw new MtlsError('MTLS_PASSPHRASE_REQUIRED', `no ${what} given and no terminal to ask on`, {
       subject: flag,
-      hint: `Pass ${flag} FILE${envVar ? ` or set ${envVar}` : ''}.`,
+      hint: secretHint(src.kind, envVar !== undefined),
     });
   }
   let first = await promptHidden(src.prompt);

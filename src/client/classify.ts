@@ -77,7 +77,7 @@ export const VERDICTS = [
 export type Verdict = (typeof VERDICTS)[number];
 
 /**
- * The error code a failed `mtls request` reports for each verdict (exit code 6, DESIGN.md).
+ * The error code a failed `mtls request` reports for each verdict (all exit 6, network/TLS).
  * `ok` and `no-client-cert-requested` never become errors; they map to MTLS_INTERNAL
  * only so that the table is total.
  */

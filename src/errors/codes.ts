@@ -6,7 +6,7 @@
  * right from code, the admin API and the CLI alike. The CLI adds its flag
  * names (src/cli/hints.ts).
  *
- * Exit codes (DESIGN.md): 1 unexpected, 2 usage, 3 configuration,
+ * Exit codes: 1 unexpected, 2 usage, 3 configuration,
  * 4 policy or verification denied, 5 file I/O, 6 network/TLS.
  */
 export interface ErrorCodeInfo {

@@ -35,7 +35,7 @@ export class MtlsError extends Error {
     this.details = options.details;
   }
 
-  /** Process exit code for this error (DESIGN.md table). */
+  /** Process exit code for this error, from its entry in the catalogue (`ERROR_CODES`). */
   get exitCode(): number {
     return ERROR_CODES[this.code].exit;
   }

@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MtlsError } from '../errors/index.js';
 import { errorCode, errorMessage, systemErrorText } from '../errors/mtls-error.js';
-import { DEFAULT_IDENTITY_HEADERS } from './identity-headers.js';
+import { DEFAULT_IDENTITY_HEADERS, type IdentityHeaderNames } from './identity-headers.js';
 import { parseCidr } from './registry/cidr.js';
 
 /** A host and port to listen on. */
@@ -34,11 +34,11 @@ export interface GatewayConfig {
     cert: string | null;
     /** Server private key PEM (may be encrypted). */
     key: string | null;
-    /** File whose first line is the key passphrase (else env MTLS_GATEWAY_KEY_PASSPHRASE). */
+    /** File whose first line is the key passphrase (else env {@link KEY_PASSPHRASE_ENV}). */
     keyPassphraseFile: string | null;
     /** Server credential as PKCS#12 instead of cert + key. */
     pfx: string | null;
-    /** File whose first line is the .pfx password (else env MTLS_GATEWAY_PFX_PASSWORD). */
+    /** File whose first line is the .pfx password (else env {@link PFX_PASSWORD_ENV}). */
     pfxPasswordFile: string | null;
     /** Time allowed from TCP accept to a finished handshake (default 10 000 ms). */
     handshakeTimeoutMs: number;
@@ -94,15 +94,7 @@ export interface GatewayConfig {
     fetchTimeoutMs: number;
   };
   /** Names of the identity headers sent upstream. */
-  identityHeaders: {
-    institution: string;
-    subject: string;
-    issuer: string;
-    serial: string;
-    fingerprint: string;
-    clientCert: string;
-    clientCertChain: string;
-  };
+  identityHeaders: IdentityHeaderNames;
   /** Plain-HTTP operations listener for /healthz, /readyz and /metrics; null turns it off (default 127.0.0.1:9443). */
   ops: { listen: ListenAddress | null };
   /**
@@ -177,6 +169,14 @@ export const DEFAULT_LISTEN: ListenAddress = { host: '127.0.0.1', port: 8443 };
 /** Default operations listen address. */
 export const DEFAULT_OPS_LISTEN: ListenAddress = { host: '127.0.0.1', port: 9443 };
 
+/** Environment variable holding the server key passphrase when no file is given. */
+export const KEY_PASSPHRASE_ENV = 'MTLS_GATEWAY_KEY_PASSPHRASE';
+/** Environment variable holding the server .pfx password when no file is given. */
+export const PFX_PASSWORD_ENV = 'MTLS_GATEWAY_PFX_PASSWORD';
+
+/** Default admin API listen address. */
+const DEFAULT_ADMIN_LISTEN: ListenAddress = { host: '127.0.0.1', port: 8444 };
+
 /** Upper bound of `workers`: a typo such as 80 for 8 still starts, 10 000 does not. */
 const MAX_WORKERS = 1024;
 
@@ -195,6 +195,10 @@ interface KeyBase {
 interface OverridableKey extends KeyBase {
   /** The override's name; the `gateway start` flag is its kebab-case (`keyPassphraseFile` → `--key-passphrase-file`). */
   override: string;
+  /** The flag's value placeholder in `--help` (`host:port`). */
+  value: string;
+  /** The flag's `--help` line. */
+  help: string;
   /** The environment variable that overrides the file. */
   env: string;
   /** Its former name, still read, with a deprecation warning. */
@@ -213,16 +217,22 @@ const KEYS = {
   listen: {
     fix: 'write HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443',
     override: 'listen',
+    value: 'host:port',
+    help: `mTLS listen address (default ${formatListenAddress(DEFAULT_LISTEN)})`,
     env: 'MTLS_GATEWAY_LISTEN',
   },
   upstream: {
     fix: 'write the upstream origin as a URL, e.g. http://127.0.0.1:8080',
     override: 'upstream',
+    value: 'url',
+    help: 'upstream origin, e.g. http://127.0.0.1:8080',
     env: 'MTLS_GATEWAY_UPSTREAM',
   },
   registry: {
     fix: 'give the registry location: a SQLite file path (e.g. /var/lib/mtls/registry.db) or postgres://user@host/db',
     override: 'registry',
+    value: 'location',
+    help: 'registry: SQLite file path or postgres:// URL',
     env: 'MTLS_REGISTRY',
     envAlias: 'MTLS_GATEWAY_REGISTRY',
     file: 'unless-url',
@@ -230,30 +240,40 @@ const KEYS = {
   'tls.cert': {
     fix: 'give the server certificate PEM file (leaf first, then intermediates)',
     override: 'cert',
+    value: 'file',
+    help: 'server certificate PEM (leaf first, then intermediates)',
     env: 'MTLS_GATEWAY_CERT',
     file: true,
   },
   'tls.key': {
     fix: 'give the server private key PEM file',
     override: 'key',
+    value: 'file',
+    help: 'server private key PEM',
     env: 'MTLS_GATEWAY_KEY',
     file: true,
   },
   'tls.keyPassphraseFile': {
     fix: 'give a file whose first line is the key passphrase',
     override: 'keyPassphraseFile',
+    value: 'file',
+    help: `file holding the key passphrase (else env ${KEY_PASSPHRASE_ENV})`,
     env: 'MTLS_GATEWAY_KEY_PASSPHRASE_FILE',
     file: true,
   },
   'tls.pfx': {
     fix: 'give the server credential .pfx file, or use tls.cert + tls.key instead',
     override: 'pfx',
+    value: 'file',
+    help: 'server credential as .pfx instead of --cert/--key',
     env: 'MTLS_GATEWAY_PFX',
     file: true,
   },
   'tls.pfxPasswordFile': {
     fix: 'give a file whose first line is the .pfx password',
     override: 'pfxPasswordFile',
+    value: 'file',
+    help: `file holding the .pfx password (else env ${PFX_PASSWORD_ENV})`,
     env: 'MTLS_GATEWAY_PFX_PASSWORD_FILE',
     file: true,
   },
@@ -281,16 +301,22 @@ const KEYS = {
   'ops.listen': {
     fix: 'write HOST:PORT, e.g. 127.0.0.1:9443, or "off"',
     override: 'opsListen',
+    value: 'host:port|off',
+    help: `health and metrics listener (default ${formatListenAddress(DEFAULT_OPS_LISTEN)})`,
     env: 'MTLS_GATEWAY_OPS_LISTEN',
   },
   'admin.listen': {
     fix: 'write HOST:PORT, e.g. 127.0.0.1:8444',
     override: 'adminListen',
+    value: 'host:port',
+    help: `admin API listener (default ${formatListenAddress(DEFAULT_ADMIN_LISTEN)})`,
     env: 'MTLS_GATEWAY_ADMIN_LISTEN',
   },
   'admin.tokenFile': {
     fix: 'give a file whose first line is a long random token (openssl rand -hex 32 > admin.token)',
     override: 'adminTokenFile',
+    value: 'file',
+    help: 'bearer token file for the admin API (starts the admin API)',
     env: 'MTLS_ADMIN_TOKEN_FILE',
     envAlias: 'MTLS_GATEWAY_ADMIN_TOKEN_FILE',
     file: true,
@@ -310,6 +336,8 @@ const KEYS = {
   logLevel: {
     fix: 'use one of fatal, error, warn, info, debug, trace, silent',
     override: 'logLevel',
+    value: 'level',
+    help: 'fatal, error, warn, info, debug, trace or silent (default info)',
     env: 'MTLS_GATEWAY_LOG_LEVEL',
   },
   registryPollMs: {
@@ -319,17 +347,23 @@ const KEYS = {
   proxyProtocol: {
     fix: 'use off, required (every connection comes from a trusted balancer with a header) or optional',
     override: 'proxyProtocol',
+    value: 'mode',
+    help: 'read a PROXY protocol header first: off, required or optional (default off)',
     env: 'MTLS_GATEWAY_PROXY_PROTOCOL',
   },
   trustedProxies: {
     fix: "list the balancers' addresses or blocks, e.g. [10.0.0.5, 10.0.1.0/24] (flag --trusted-proxies 10.0.0.5,10.0.1.0/24)",
     override: 'trustedProxies',
+    value: 'cidrs',
+    help: 'comma-separated balancer addresses/CIDRs whose PROXY headers are believed',
     env: 'MTLS_GATEWAY_TRUSTED_PROXIES',
   },
   proxyHeaderTimeoutMs: { fix: 'give milliseconds between 100 and 60000, e.g. 5000' },
   workers: {
     fix: `give a whole number of processes from 1 to ${MAX_WORKERS}, or "auto" for one per CPU`,
     override: 'workers',
+    value: 'n|auto',
+    help: 'processes serving the mTLS port; 1 runs a single process (default: one per CPU)',
     env: 'MTLS_GATEWAY_WORKERS',
   },
 } as const satisfies Record<string, KeyInfo>;
@@ -353,8 +387,16 @@ export interface GatewayConfigKeyInfo {
   key: string;
   /** How to fix a bad value. */
   fix: string;
-  /** The override (flag attribute) name, the flag and the environment variable, when it has them. */
-  override?: { name: OverrideName; flag: string; env: string; envAlias?: string };
+  /** The override (flag attribute) name, the flag, its help and the environment variable, when it has them. */
+  override?: {
+    name: OverrideName;
+    flag: string;
+    /** `--flag <value>`, as `gateway start` declares it. */
+    flags: string;
+    help: string;
+    env: string;
+    envAlias?: string;
+  };
   /** Resolved as a file path (`unless-url`: not a `scheme:` location). */
   file?: true | 'unless-url';
 }
@@ -371,6 +413,8 @@ export const GATEWAY_CONFIG_KEYS: readonly GatewayConfigKeyInfo[] = Object.entri
           override: {
             name: info.override,
             flag: `--${kebab(info.override)}`,
+            flags: `--${kebab(info.override)} <${info.value}>`,
+            help: info.help,
             env: info.env,
             ...(info.envAlias === undefined ? {} : { envAlias: info.envAlias }),
           },
@@ -477,14 +521,7 @@ const schema = z.strictObject({
       pfxPasswordFile: nullablePath,
       handshakeTimeoutMs: ms(100, 120_000).default(10_000),
     })
-    .default({
-      cert: null,
-      key: null,
-      keyPassphraseFile: null,
-      pfx: null,
-      pfxPasswordFile: null,
-      handshakeTimeoutMs: 10_000,
-    }),
+    .prefault({}),
   limits: z
     .strictObject({
       maxHeaderBytes: byteSize(1024, 1024 * 1024).default(16 * 1024),
@@ -493,13 +530,7 @@ const schema = z.strictObject({
       requestTimeoutMs: ms(1000, 3_600_000).default(60_000),
       keepAliveTimeoutMs: ms(100, 600_000).default(5_000),
     })
-    .default({
-      maxHeaderBytes: 16 * 1024,
-      maxBodyBytes: 10 * 1024 * 1024,
-      maxConnections: 10_000,
-      requestTimeoutMs: 60_000,
-      keepAliveTimeoutMs: 5_000,
-    }),
+    .prefault({}),
   upstreamPool: z
     .strictObject({
       connections: z.number().int().positive().max(10_000).default(64),
@@ -508,26 +539,20 @@ const schema = z.strictObject({
       bodyTimeoutMs: ms(100, 3_600_000).default(30_000),
       keepAliveTimeoutMs: ms(100, 600_000).default(4_000),
     })
-    .default({
-      connections: 64,
-      connectTimeoutMs: 5_000,
-      responseTimeoutMs: 30_000,
-      bodyTimeoutMs: 30_000,
-      keepAliveTimeoutMs: 4_000,
-    }),
+    .prefault({}),
   policy: z
     .strictObject({
       minRsaBits: z.number().int().min(2048).max(16384).default(2048),
       minEcBits: z.number().int().min(256).max(521).default(256),
     })
-    .default({ minRsaBits: 2048, minEcBits: 256 }),
+    .prefault({}),
   crl: z
     .strictObject({
       stale: z.enum(['fail_closed', 'fail_open_with_alarm']).default('fail_closed'),
       maxBytes: byteSize(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
       fetchTimeoutMs: ms(100, 300_000).default(10_000),
     })
-    .default({ stale: 'fail_closed', maxBytes: 10 * 1024 * 1024, fetchTimeoutMs: 10_000 }),
+    .prefault({}),
   identityHeaders: z
     .strictObject({
       institution: headerName.default(DEFAULT_IDENTITY_HEADERS.institution),
@@ -538,7 +563,7 @@ const schema = z.strictObject({
       clientCert: headerName.default(DEFAULT_IDENTITY_HEADERS.clientCert),
       clientCertChain: headerName.default(DEFAULT_IDENTITY_HEADERS.clientCertChain),
     })
-    .default({ ...DEFAULT_IDENTITY_HEADERS }),
+    .prefault({}),
   ops: z
     .strictObject({
       listen: z
@@ -546,22 +571,16 @@ const schema = z.strictObject({
         .transform((v) => (v === 'off' || v === false || v === null ? null : v))
         .default({ ...DEFAULT_OPS_LISTEN }),
     })
-    .default({ listen: { ...DEFAULT_OPS_LISTEN } }),
+    .prefault({}),
   admin: z
     .strictObject({
-      listen: listenString.default({ host: '127.0.0.1', port: 8444 }),
+      listen: listenString.default({ ...DEFAULT_ADMIN_LISTEN }),
       tokenFile: nullablePath,
       clientCaFile: nullablePath,
       certFile: nullablePath,
       keyFile: nullablePath,
     })
-    .default({
-      listen: { host: '127.0.0.1', port: 8444 },
-      tokenFile: null,
-      clientCaFile: null,
-      certFile: null,
-      keyFile: null,
-    }),
+    .prefault({}),
   audit: z
     .strictObject({
       flushIntervalMs: ms(10, 5_000).default(250),
@@ -569,12 +588,7 @@ const schema = z.strictObject({
       durability: z.enum(['batched', 'durable']).default('batched'),
       maxFailureSeconds: z.number().int().min(1).max(86_400).default(30),
     })
-    .default({
-      flushIntervalMs: 250,
-      maxQueue: 10_000,
-      durability: 'batched',
-      maxFailureSeconds: 30,
-    }),
+    .prefault({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   registryPollMs: ms(50, 250).default(250),
   drainTimeoutMs: ms(0, 3_600_000).default(30_000),
@@ -695,7 +709,10 @@ function unwrap(s: z.ZodType): z.ZodType {
   let cur: z.ZodType = s;
   for (let i = 0; i < 5; i++) {
     const inner: unknown =
-      cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodNullable
+      cur instanceof z.ZodDefault ||
+      cur instanceof z.ZodPrefault ||
+      cur instanceof z.ZodOptional ||
+      cur instanceof z.ZodNullable
         ? cur.unwrap()
         : undefined;
     if (!(inner instanceof z.ZodType)) break;

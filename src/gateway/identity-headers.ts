@@ -17,16 +17,20 @@
  */
 import { rawHeaderPairs } from './raw-headers.js';
 
-/** Names of the identity headers (configurable). */
-export interface IdentityHeaderNames {
-  institution: string;
-  subject: string;
-  issuer: string;
-  serial: string;
-  fingerprint: string;
-  clientCert: string;
-  clientCertChain: string;
-}
+/**
+ * Names of the identity headers (configurable). A type alias, not an
+ * interface, so that its values can be listed as strings.
+ */
+export type IdentityHeaderNames = Record<
+  | 'institution'
+  | 'subject'
+  | 'issuer'
+  | 'serial'
+  | 'fingerprint'
+  | 'clientCert'
+  | 'clientCertChain',
+  string
+>;
 
 /** Default identity header names. */
 export const DEFAULT_IDENTITY_HEADERS: Readonly<IdentityHeaderNames> = Object.freeze({

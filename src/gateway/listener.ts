@@ -1,6 +1,7 @@
 /**
  * The mTLS listener: a plain TCP server that chooses trust by source IP
- * before any TLS byte is read (DESIGN "The gateway's core idea").
+ * before any TLS byte is read, so the handshake trusts only the CAs of the
+ * institutions registered for that address.
  *
  * 1. Accept TCP.
  * 2. Look up the institutions registered for the source address.

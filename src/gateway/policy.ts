@@ -22,8 +22,8 @@
  *    (RFC 5280 §6.3), using only CRLs whose signature verifies with the
  *    issuing CA's key. Node's `crl` option is deliberately not used: it makes
  *    OpenSSL demand a CRL for every CA on the path of every institution that
- *    shares the TLS server, so one institution's CRL would break the others
- *    (DESIGN "Gateway pitfalls"). A CRL past its nextUpdate still revokes
+ *    shares the TLS server, so one institution's CRL would break the others.
+ *    A CRL past its nextUpdate still revokes
  *    what it lists; beyond that, the certificates it covers follow
  *    `crlStale` (refused with `crl_expired`, or accepted with that reason on
  *    the decision as an alarm). When a

@@ -11,11 +11,7 @@ import { readFileChecked } from '../io/index.js';
 import { assertKeyStrength, isEncryptedPrivateKey } from '../pki/keys.js';
 import { loadClientCredentials, type ClientCredentials } from '../tls/credentials.js';
 import { errorCode, errorMessage, systemErrorText } from '../errors/mtls-error.js';
-
-/** Environment variable holding the PEM key passphrase when no file is given. */
-export const KEY_PASSPHRASE_ENV = 'MTLS_GATEWAY_KEY_PASSPHRASE';
-/** Environment variable holding the .pfx password when no file is given. */
-export const PFX_PASSWORD_ENV = 'MTLS_GATEWAY_PFX_PASSWORD';
+import { KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV } from './config.js';
 
 /** Where the credential comes from (the `tls` section of the configuration). */
 export interface ServerCredentialSource {

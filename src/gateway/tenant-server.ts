@@ -1,5 +1,5 @@
 /**
- * The per-institution TLS server (DESIGN "The gateway's core idea"): one
+ * The per-institution TLS server: one
  * `tls.Server` per set of institutions sharing a source address, trusting
  * exactly their CAs. It never listens: the listener hands it raw sockets with
  * `emit('connection')`. A failed handshake becomes one audit record here.
@@ -124,7 +124,7 @@ export function createTenantServer(options: TenantServerOptions): tls.Server {
     // Always an array: an absent `ca` would make node:tls trust its bundled public roots.
     ca: options.caPems,
     requestCert: true,
-    // DESIGN "core idea": OpenSSL still verifies the chain; we read its verdict
+    // OpenSSL still verifies the chain; we read its verdict
     // (socket.authorized / authorizationError) in the secureConnection handler
     // and evaluateConnection (policy.ts) refuses anything not authorized, so the
     // operator gets the reason in the audit instead of a silent drop.

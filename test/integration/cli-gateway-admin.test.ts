@@ -176,3 +176,44 @@ test('ip add refuses a wide range without --allow-wide-range and stores it with 
   ]);
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+test('rule remove takes the id rule list shows, says what it removed, and refuses an id that is not a number', async () => {
+  const reg = ['--registry', registry];
+  const add = await runCli([
+    'gateway',
+    'rule',
+    'add',
+    'acme',
+    '--cn',
+    'api-client',
+    '--json',
+    ...reg,
+  ]);
+  assert.equal(add.code, 0, add.stderr);
+  const id = (JSON.parse(add.stdout) as { id: number }).id;
+  const listed = await runCli(['gateway', 'rule', 'list', 'acme', '--json', ...reg]);
+  assert.deepEqual(
+    (JSON.parse(listed.stdout) as { items: { id: number; value: string }[] }).items.map((r) => [
+      r.id,
+      r.value,
+    ]),
+    [[id, 'api-client']],
+  );
+  const bad = await runCli(['gateway', 'rule', 'remove', 'acme', 'x1', ...reg]);
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.stderr,
+    'error[MTLS_BAD_ARGUMENT]: rule id "x1" is not a number\nhint: Take the id from the list command.\n',
+  );
+  const removed = await runCli(['gateway', 'rule', 'remove', 'acme', String(id), ...reg]);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.equal(removed.stdout, `removed rule ${id} from acme\n`);
+  const after = await runCli(['gateway', 'rule', 'list', 'acme', '--json', ...reg]);
+  assert.deepEqual((JSON.parse(after.stdout) as { items: unknown[] }).items, []);
+  const again = await runCli(['gateway', 'rule', 'remove', 'acme', String(id), '--json', ...reg]);
+  assert.equal(again.code, 4, again.stderr);
+  assert.equal(
+    (JSON.parse(again.stdout) as { error: { code: string } }).error.code,
+    'MTLS_NOT_FOUND',
+  );
+});

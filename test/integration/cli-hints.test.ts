@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCa } from '../../src/ca/index.js';
 import { ERROR_CODES, MtlsError, type ErrorCode } from '../../src/errors/index.js';
-import { ALL_ENV_NAMES } from '../../src/cli/env.js';
+import { ALL_ENV_NAMES } from '../../src/cli/shared-options.js';
 import { cliHint, flagsIn, acceptedFlags, commandPath } from '../../src/cli/hints.js';
 import { buildProgram, leafCommands } from '../../src/cli/program.js';
 import { runCli } from '../helpers/cli.js';

@@ -503,7 +503,7 @@ test("ca adopt --fix adds the guide's missing [crl_ext] and an absolute dir, and
   writeFileSync(join(caDir, 'serial'), '1000\n');
   const cnf = join(caDir, 'openssl.cnf');
   copyFileSync(new URL('../fixtures/guide-openssl.cnf', import.meta.url), cnf);
-  // Step 4 (P-256 to keep it fast); the guide's dir = ~/myCA points at HOME/myCA.
+  // The root key (P-256 to keep it fast); dir = ~/myCA points at HOME/myCA.
   const real = readFileSync(cnf, 'utf8').replace('dir = ~/myCA', `dir = ${caDir}`);
   const tmpCnf = join(home, 'abs.cnf');
   writeFileSync(tmpCnf, real);

@@ -82,10 +82,9 @@ describe('PKCS#12 with node:tls', () => {
     it(`tls.createSecureContext loads our ${flavour} .pfx and refuses a wrong passphrase`, () => {
       const pfx = ours(flavour);
       assert.ok(tls.createSecureContext({ pfx, passphrase: PASSWORD }));
-      assert.throws(
-        () => tls.createSecureContext({ pfx, passphrase: 'wrong' }),
-        /mac verify failure|bad decrypt|wrong/i,
-      );
+      assert.throws(() => tls.createSecureContext({ pfx, passphrase: 'wrong' }), {
+        message: 'mac verify failure',
+      });
     });
 
     it(`our ${flavour} .pfx authenticates a client in a TLS 1.2 mutual handshake (chain sent from the .pfx)`, async () => {

@@ -10,7 +10,7 @@ import { CRL_EXTENSIONS_PROFILE, renderOpenSslCnf } from '../../src/ca/render-cn
 import { parseSubject } from '../../src/pki/names.js';
 import { BUILTIN_PROFILES } from '../../src/pki/profile.js';
 
-/** Step 3 of the guide, verbatim (trailing spaces included). */
+/** A hand-written openssl.cnf as the reference integration guide gives it, verbatim (trailing spaces included). */
 const GUIDE_CNF = [
   '[ ca ]  ',
   'default_ca = CA_default',
@@ -100,7 +100,7 @@ function openssl(args: string[], cwd?: string): string {
   }
 }
 
-/** Step 2 of the guide (plus crlnumber, which the guide forgets). */
+/** A hand-made CA directory (plus crlnumber, which hand-made ones often lack). */
 function guideLayout(dir: string, attr?: string): void {
   for (const d of ['certs', 'crl', 'newcerts', 'private'])
     mkdirSync(join(dir, d), { recursive: true });
@@ -154,7 +154,7 @@ test("oracle: a CA built with the guide's own commands signs with openssl ca, an
   guideLayout(caDir);
   const cnf = join(caDir, 'openssl.cnf');
   writeFileSync(cnf, GUIDE_CNF.replace('dir = ~/myCA  ', `dir = ${caDir}  `));
-  // Step 4 (P-256 instead of RSA-4096 to keep the test fast), Step 5 with the en dash fixed.
+  // The root key and certificate (P-256 instead of RSA-4096 to keep the test fast), then a client CSR.
   openssl([
     'req',
     '-config',

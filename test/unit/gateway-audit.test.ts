@@ -130,7 +130,10 @@ describe('audit sink', () => {
       const failure = sink.failure();
       assert.ok(failure && failure.sinceMs >= before - 5 && failure.sinceMs <= Date.now());
       assert.match(failure.error, /disk I\/O error/);
-      await assert.rejects(sink.commit(rec(4)));
+      await assert.rejects(sink.commit(rec(4)), {
+        code: 'MTLS_FILE_WRITE',
+        message: 'disk I/O error',
+      });
       assert.equal(
         sink.failure()?.sinceMs,
         failure.sinceMs,

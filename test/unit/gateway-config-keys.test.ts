@@ -16,7 +16,7 @@ import {
   loadGatewayConfig,
   type GatewayConfig,
 } from '../../src/gateway/config.js';
-import { ENV } from '../../src/cli/env.js';
+import { ENV } from '../../src/cli/shared-options.js';
 import { registerGatewayStartCommands } from '../../src/cli/commands/gateway-start.js';
 import { tempDir } from '../helpers/pki.js';
 
@@ -108,15 +108,43 @@ describe('gateway config key table', () => {
     }
   });
 
-  test('gateway start declares each flag of the table, under the same attribute', () => {
+  test('the table and the schema name the same keys: every field has a row, every row a field', () => {
+    const cfg = loadGatewayConfig({ values: base, env: {} });
+    const rows = GATEWAY_CONFIG_KEYS.map((k) => k.key);
+    /** Dotted paths of the configuration's fields; a listen address is one field. */
+    const leaves = (v: unknown, path: string): string[] =>
+      v !== null && typeof v === 'object' && !Array.isArray(v) && !('port' in v)
+        ? Object.entries(v).flatMap(([k, x]) => leaves(x, path ? `${path}.${k}` : k))
+        : [path];
+    const uncovered = leaves(cfg, '').filter(
+      (p) => !rows.some((r) => p === r || p.startsWith(`${r}.`)),
+    );
+    assert.deepEqual(uncovered, [], 'fields without a row (fix hint) in the key table');
+    const missing = rows.filter((r) => field(cfg, r) === undefined);
+    assert.deepEqual(missing, [], 'rows naming no field of the configuration');
+  });
+
+  test('gateway start declares each flag of the table, under the same attribute, with its help', () => {
     const program = new Command();
     registerGatewayStartCommands(program);
     const start = program.commands
       .find((c) => c.name() === 'gateway')
       ?.commands.find((c) => c.name() === 'start');
     assert.ok(start);
-    const options = new Map(start.options.map((o) => [o.long, o.attributeName()]));
-    for (const k of overridable) assert.equal(options.get(k.o.flag), k.o.name, k.o.flag);
+    const options = new Map(start.options.map((o) => [o.long, o]));
+    for (const k of overridable) {
+      assert.equal(options.get(k.o.flag)?.attributeName(), k.o.name, k.o.flag);
+      assert.equal(options.get(k.o.flag)?.flags, k.o.flags, k.o.flag);
+      assert.ok(k.o.help.length > 10, `${k.o.flag} has a help line`);
+    }
+    assert.match(
+      options.get('--key-passphrase-file')?.description ?? '',
+      /\(else env MTLS_GATEWAY_KEY_PASSPHRASE\)$/,
+    );
+    assert.equal(
+      options.get('--listen')?.description,
+      'mTLS listen address (default 127.0.0.1:8443)',
+    );
   });
 
   test('registry and admin token: one variable with the management commands, old names deprecated', () => {

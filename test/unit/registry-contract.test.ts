@@ -339,6 +339,7 @@ for (const backend of backends) {
             subject: 'x',
             notAfter: new Date().toISOString(),
           }),
+          assertCode('MTLS_PRIVATE_KEY_IN_CHAIN'),
         );
         assert.equal(await reg.version(), v1, 'failed writes do not bump the version');
         const afterTrust = await reg.loadTrust();

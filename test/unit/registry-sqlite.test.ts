@@ -231,7 +231,10 @@ describe('SQLite registry', () => {
       assertCode('MTLS_CONFIG_INVALID', /not a SQLite database/)(e);
       const err = e as MtlsError;
       assert.ok(err.message.includes(text), err.message);
-      assert.match(err.hint, /Restore .* from backup|move it aside/);
+      assert.equal(
+        err.hint,
+        `Restore ${text} from backup, or move it aside and start with a new registry path (an empty registry is created there); \`sqlite3 ${text} 'PRAGMA integrity_check'\` shows the damage.`,
+      );
       return true;
     });
     // A real registry whose pages were overwritten after the header.

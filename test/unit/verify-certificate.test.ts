@@ -571,7 +571,7 @@ describe('verifyCertificate: where it deliberately differs from OpenSSL', () => 
     assert.equal(
       opensslAccepts(dir, c).ok,
       true,
-      'OpenSSL accepts it (DESIGN.md: gateway pitfalls)',
+      'OpenSSL accepts a CA certificate as a client certificate',
     );
     assertFails(ours(c), 'leaf_is_ca', 0);
   });

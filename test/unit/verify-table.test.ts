@@ -916,7 +916,7 @@ const ROWS: Row[] = [
     },
     expect: ['leaf_is_ca', 0],
     differs:
-      'OpenSSL accepts a CA certificate as a client or server certificate; an end entity here is never CA:TRUE (the gateway pitfall in DESIGN.md)',
+      "OpenSSL accepts a CA certificate as a client or server certificate; an end entity here is never CA:TRUE (OpenSSL's default purpose check lets it through)",
   },
   {
     rule: 'v1',

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { caStatus } from '../../ca/status.js';
 import { listCertificates, type CertificateRow } from '../../ca/list.js';
 import { caDirAlias, caDirOption, openCaFromCli } from '../ca-context.js';
+import { jsonOption } from '../shared-options.js';
 import { out, outJson, style } from '../output.js';
 import { crlNumberText, dnText } from '../format.js';
 import { parseDaysArg, parseDurationArg, parseTimeArg } from '../time-args.js';
@@ -99,7 +100,7 @@ export function registerCaLifecycleCommands(ca: Command): void {
     .option('--at <time>', 'check as of this time instead of now (ISO 8601)', (v) =>
       parseTimeArg(v, '--at'),
     )
-    .option('--json', 'machine-readable output')
+    .addOption(jsonOption())
     .addHelpText('after', STATUS_HELP)
     .action(
       async (o: {
@@ -161,7 +162,7 @@ export function registerCaLifecycleCommands(ca: Command): void {
     .option('--at <time>', 'states as of this time instead of now (ISO 8601)', (v) =>
       parseTimeArg(v, '--at'),
     )
-    .option('--json', 'machine-readable output')
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       "\nStates are computed at --at from each expiry date, whatever index.txt's letter says.\n\nExamples:\n  $ mtls ca list --ca-dir ./myCA\n  $ mtls ca list --ca-dir ./myCA --expiring 30d --json\n  $ mtls ca list --ca-dir ./myCA --revoked\n",

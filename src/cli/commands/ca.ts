@@ -28,7 +28,7 @@ import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-cont
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
 import { stringOption } from '../option-values.js';
 import { crlNumberText, dnText } from '../format.js';
-import { ENV } from '../env.js';
+import { ENV, forceOption, jsonOption, secretFileOption } from '../shared-options.js';
 import { readSecret } from '../secrets.js';
 import { initIntermediateFromCli, type IntermediateCliOptions } from './ca-init-intermediate.js';
 import { keyLine, newCaSettings } from './ca-init-shared.js';
@@ -42,12 +42,6 @@ const days = (v: string): number => {
     });
   return n;
 };
-
-const passphraseFileOption = (): Option =>
-  new Option(
-    '--passphrase-file <file>',
-    `file holding the CA key passphrase, - for stdin (else $${ENV.caPassphrase}, else a prompt)`,
-  );
 
 /**
  * An unencrypted CA key is a deliberate choice: `--no-passphrase` alone is
@@ -95,9 +89,7 @@ export function registerCaCommands(program: Command): void {
     .description('build and run a private CA compatible with `openssl ca`');
 
   ca.command('init')
-    .description(
-      'create a CA directory: layout, openssl.cnf, encrypted key, self-signed root (guide steps 2-4)',
-    )
+    .description('create a CA directory: layout, openssl.cnf, encrypted key, self-signed root')
     .argument('<dir>', 'the CA directory to create (must not exist or be empty)')
     .requiredOption(
       '--subject <dn>',
@@ -111,10 +103,10 @@ export function registerCaCommands(program: Command): void {
       "validity in days (default: root 7300; intermediate 3650 or the parent's remaining life)",
       days,
     )
-    .addOption(passphraseFileOption())
+    .addOption(secretFileOption('caPassphrase'))
     .option('--no-passphrase', 'store the CA key unencrypted; needs --insecure as well')
     .option('--insecure', 'confirm --no-passphrase: the CA key is written unencrypted')
-    .option('--json', 'machine-readable output')
+    .addOption(jsonOption())
     // Lifecycle: intermediates and CRL distribution points (src/cli/commands/ca-init-intermediate.ts).
     .option(
       '--crl-url <url>',
@@ -128,10 +120,7 @@ export function registerCaCommands(program: Command): void {
       '--parent <dir>',
       'with --intermediate: the root CA directory that signs it and records it in its index.txt',
     )
-    .option(
-      '--parent-passphrase-file <file>',
-      'file holding the parent CA key passphrase (else $MTLS_PARENT_CA_PASSPHRASE, else a prompt)',
-    )
+    .addOption(secretFileOption('parentCaPassphrase'))
     .addHelpText(
       'after',
       '\nExamples:\n  mtls ca init ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Root CA" --passphrase-file ca.pass --crl-url http://pki.acme.example/root.crl\n  mtls ca init ./issuing --intermediate --parent ./myCA --subject "/C=BR/ST=SP/O=Acme/CN=Acme Issuing CA 1" \\\n      --parent-passphrase-file ca.pass --passphrase-file issuing.pass --crl-url http://pki.acme.example/issuing.crl\n',
@@ -179,12 +168,12 @@ export function registerCaCommands(program: Command): void {
     )
     .argument('<dir>', 'the CA directory')
     .option('--config <file>', 'openssl.cnf (default DIR/openssl.cnf)')
-    .addOption(passphraseFileOption())
+    .addOption(secretFileOption('caPassphrase'))
     .option(
       '--fix',
       'apply safe repairs: create crlnumber/serial, unique_subject = no, add a missing [crl_ext] section, make a "~" dir absolute',
     )
-    .option('--json', 'machine-readable output')
+    .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  mtls ca adopt ~/myCA --fix\n')
     .action(
       async (
@@ -227,7 +216,7 @@ export function registerCaCommands(program: Command): void {
     );
 
   ca.command('sign')
-    .description('sign CSR(s) under the CA policy and record them in index.txt (guide step 5.3)')
+    .description('sign CSR(s) under the CA policy and record them in index.txt')
     .argument('<csr...>', 'CSR file(s), PEM or DER')
     .addOption(caDirOption())
     .addOption(caDirAlias())
@@ -235,9 +224,9 @@ export function registerCaCommands(program: Command): void {
     .option('--days <n>', 'validity in days (default: default_days, 375)', days)
     .option('--san <list>', 'extra subjectAltName, e.g. DNS:api.example,IP:10.0.0.1')
     .option('--out <file>', 'also write the certificate here (one CSR only)')
-    .option('--force', 'overwrite --out')
-    .addOption(passphraseFileOption())
-    .option('--json', 'machine-readable output')
+    .addOption(forceOption('--out'))
+    .addOption(secretFileOption('caPassphrase'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       '\nExamples:\n  mtls ca sign client.csr.pem --ca-dir ./myCA --profile client --out client.cert.pem\n  mtls ca sign api.csr.pem --ca-dir ./myCA --profile server --san DNS:api.example\n',
@@ -297,9 +286,7 @@ export function registerCaCommands(program: Command): void {
     );
 
   ca.command('issue')
-    .description(
-      'key + CSR + signed certificate + .pfx for one client, in one step (guide steps 5-7)',
-    )
+    .description('key + CSR + signed certificate + .pfx for one client, in one step')
     .argument('<name>', 'client name: the CN and the file name stem')
     .addOption(caDirOption())
     .addOption(caDirAlias())
@@ -316,13 +303,10 @@ export function registerCaCommands(program: Command): void {
       '--out-dir <dir>',
       "write all files here instead of the CA's certs/ and private/ (created 0700 if missing)",
     )
-    .option(
-      '--password-file <file>',
-      'file holding the .pfx password (else $MTLS_PFX_PASSWORD, else a prompt)',
-    )
-    .addOption(passphraseFileOption())
-    .option('--force', 'overwrite existing files')
-    .option('--json', 'machine-readable output')
+    .addOption(secretFileOption('pfxPassword'))
+    .addOption(secretFileOption('caPassphrase'))
+    .addOption(forceOption('each file written'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       '\nExample:\n  mtls ca issue acme-client --ca-dir ./myCA --password-file pfx.pass --passphrase-file ca.pass --out-dir ./acme\n',
@@ -402,7 +386,7 @@ serial is revoked (cessationOfOperation) and the error names it.
     .addOption(caDirAlias())
     .option('--cert <file>', 'the certificate to revoke, instead of a serial')
     .addOption(new Option('--reason <reason>', 'CRL reason').choices([...REVOCATION_REASONS]))
-    .option('--json', 'machine-readable output')
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       '\nExample:\n  mtls ca revoke 0B99EEC5224C3EE64D34E88302544A40 --ca-dir ./myCA --reason keyCompromise\n',
@@ -440,9 +424,9 @@ serial is revoked (cessationOfOperation) and the error names it.
       '--der',
       'write --out as DER, the encoding a CRL distribution point URL must serve (RFC 5280 §4.2.1.13)',
     )
-    .option('--force', 'overwrite --out')
-    .addOption(passphraseFileOption())
-    .option('--json', 'machine-readable output')
+    .addOption(forceOption('--out'))
+    .addOption(secretFileOption('caPassphrase'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       '\nExamples:\n  mtls ca crl --ca-dir ./myCA --out acme.crl.pem\n  mtls ca crl --ca-dir ./myCA --out /var/www/pki/ca.crl --der --force   # publish at the --crl-url\n',
@@ -482,16 +466,14 @@ serial is revoked (cessationOfOperation) and the error names it.
     );
 
   ca.command('chain')
-    .description(
-      'write the PUBLIC chain to send to the provider, with SHA-256 fingerprints (guide step 8)',
-    )
+    .description('write the PUBLIC chain to send to the provider, with SHA-256 fingerprints')
     .argument('[files...]', 'more certificate files (intermediates)')
     .addOption(caDirOption())
     .addOption(caDirAlias())
     .option('--no-ca', 'do not include a CA directory; use only the files given')
     .option('--out <file>', 'write the chain here (default: print it)')
-    .option('--force', 'overwrite --out')
-    .option('--json', 'machine-readable output')
+    .addOption(forceOption('--out'))
+    .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  mtls ca chain --ca-dir ./myCA --out acme-chain.pem\n')
     .action(
       async (
@@ -529,7 +511,7 @@ serial is revoked (cessationOfOperation) and the error names it.
     .description('summarise the CA and list the certificates in its database')
     .addOption(caDirOption())
     .addOption(caDirAlias())
-    .option('--json', 'machine-readable output')
+    .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  mtls ca show --ca-dir ./myCA --json\n')
     .action(async (o: { ca?: string; json?: boolean }) => {
       const ca = await openCaFromCli(o.ca);

@@ -10,6 +10,7 @@ import { readFileChecked } from '../../io/index.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-context.js';
+import { jsonOption, secretFileOption } from '../shared-options.js';
 import { info, out, outJson, style, warn, withSpinner } from '../output.js';
 import { dnText } from '../format.js';
 import { readSecret } from '../secrets.js';
@@ -68,15 +69,9 @@ export function registerCertRenewCommands(cert: Command): void {
       'revoke the old certificate (reason superseded) once the new one is written; then run `mtls ca crl`',
     )
     .option('--out-dir <dir>', 'write the new files here and leave the old ones untouched')
-    .option(
-      '--password-file <file>',
-      'file holding the .pfx/key password (else $MTLS_PFX_PASSWORD, else a prompt)',
-    )
-    .option(
-      '--passphrase-file <file>',
-      'file holding the CA key passphrase (else $MTLS_CA_PASSPHRASE, else a prompt)',
-    )
-    .option('--json', 'machine-readable output')
+    .addOption(secretFileOption('pfxPassword', { what: '.pfx/key password' }))
+    .addOption(secretFileOption('caPassphrase'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       `
@@ -163,7 +158,7 @@ Exit codes: 0 renewed, 2 usage, 3 configuration (no matching profile), 4 denied
     .option('--at <time>', 'decide as of this time instead of now (ISO 8601)', (v) =>
       parseTimeArg(v, '--at'),
     )
-    .option('--json', 'machine-readable output')
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       `

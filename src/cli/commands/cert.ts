@@ -22,7 +22,7 @@ import { collect } from '../http-args.js';
 import { parseTimeArg } from '../time-args.js';
 import { shortLine } from '../short-lines.js';
 import { info, out, outJson, style, warn } from '../output.js';
-import { ENV } from '../env.js';
+import { jsonOption, secretFileOption } from '../shared-options.js';
 import { readSecret } from '../secrets.js';
 import { registerCertRenewCommands } from './cert-renew.js';
 
@@ -229,11 +229,8 @@ Examples:
       'show a certificate (every one in a PEM bundle), CSR, CRL or .pfx as `openssl x509|req|crl -text` would',
     )
     .argument('<file>', 'PEM or DER certificate(s), CSR or CRL, or a .pfx/.p12')
-    .option(
-      '--password-file <file>',
-      `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt); only for PKCS#12`,
-    )
-    .option('--json', 'print every field as JSON')
+    .addOption(secretFileOption('pfxPassword', { what: '.pfx password (PKCS#12 only)' }))
+    .addOption(jsonOption('every field'))
     .option(
       '--short',
       'one line per certificate, CSR or CRL: name, issuer, serial, validity, key, SHA-256',
@@ -296,7 +293,7 @@ Exit codes: 0 shown, 3 password required, 4 wrong password, 5 unreadable or malf
       '--accept-any-eku',
       'accept anyExtendedKeyUsage in place of clientAuth/serverAuth (OpenSSL refuses it)',
     )
-    .option('--json', 'print the verification result as JSON')
+    .addOption(jsonOption('the verification result'))
     .addHelpText(
       'after',
       `

@@ -30,16 +30,11 @@ import { normaliseFingerprint } from '../../gateway/registry/validate.js';
 import { assertNoPrivateKey } from '../../gateway/onboarding.js';
 import { out, outJson, style, warn } from '../output.js';
 import { isOneOf } from '../option-values.js';
+import { ENV, jsonOption } from '../shared-options.js';
 import { confirmOrYes } from '../confirm.js';
 import { isErrorCode } from '../exit-help.js';
 import { isDurationText, parseDurationArg } from '../time-args.js';
 
-/** Environment variable naming the registry (path, sqlite:PATH or postgres:// URL). */
-export const ENV_REGISTRY = 'MTLS_REGISTRY';
-/** Environment variable naming the admin API URL. */
-export const ENV_ADMIN_URL = 'MTLS_ADMIN_URL';
-/** Environment variable naming the admin token file. */
-export const ENV_ADMIN_TOKEN_FILE = 'MTLS_ADMIN_TOKEN_FILE';
 /** Registry used when neither --registry nor MTLS_REGISTRY is given. */
 export const DEFAULT_REGISTRY = './mtls-registry.db';
 
@@ -55,28 +50,28 @@ interface TargetOptions {
 
 const TARGET_HELP = `
 Target (one of):
-  --registry PATH        the registry file, sqlite:PATH or postgres://… (default $${ENV_REGISTRY} or ${DEFAULT_REGISTRY})
-  --admin URL            a running gateway's admin API ($${ENV_ADMIN_URL}), with
-                         --admin-token-file FILE ($${ENV_ADMIN_TOKEN_FILE}) or --admin-cert/--admin-key`;
+  --registry PATH        the registry file, sqlite:PATH or postgres://… (default $${ENV.registry} or ${DEFAULT_REGISTRY})
+  --admin URL            a running gateway's admin API ($${ENV.adminUrl}), with
+                         --admin-token-file FILE ($${ENV.adminTokenFile}) or --admin-cert/--admin-key`;
 
 function addTarget(cmd: Command): Command {
   return cmd
     .option(
       '--registry <path>',
-      `registry file, sqlite:PATH or postgres:// URL (default $${ENV_REGISTRY} or ${DEFAULT_REGISTRY})`,
+      `registry file, sqlite:PATH or postgres:// URL (default $${ENV.registry} or ${DEFAULT_REGISTRY})`,
     )
     .option(
       '--admin <url>',
-      `admin API base URL instead of the registry file (default $${ENV_ADMIN_URL})`,
+      `admin API base URL instead of the registry file (default $${ENV.adminUrl})`,
     )
     .option(
       '--admin-token-file <file>',
-      `file holding the admin bearer token (default $${ENV_ADMIN_TOKEN_FILE})`,
+      `file holding the admin bearer token (default $${ENV.adminTokenFile})`,
     )
     .option('--admin-cert <file>', 'admin client certificate (PEM) for an https admin API')
     .option('--admin-key <file>', 'its private key (PEM)')
     .option('--admin-ca <file>', 'CA that signed the admin API server certificate')
-    .option('--json', 'print JSON')
+    .addOption(jsonOption())
     .addHelpText('after', TARGET_HELP);
 }
 
@@ -91,14 +86,14 @@ async function openTarget(
   o: TargetOptions,
   registry: 'create' | 'existing',
 ): Promise<RegistryAdmin> {
-  const adminUrl = o.admin ?? process.env[ENV_ADMIN_URL];
+  const adminUrl = o.admin ?? process.env[ENV.adminUrl];
   if (adminUrl && o.registry) {
     throw new MtlsError('MTLS_USAGE', 'give either --registry or --admin, not both', {
       subject: '--admin',
     });
   }
   if (adminUrl) {
-    const tokenFile = o.adminTokenFile ?? process.env[ENV_ADMIN_TOKEN_FILE];
+    const tokenFile = o.adminTokenFile ?? process.env[ENV.adminTokenFile];
     if (!tokenFile && !o.adminCert) {
       throw new MtlsError(
         'MTLS_USAGE',
@@ -114,7 +109,7 @@ async function openTarget(
       ...(o.adminCa ? { caFile: o.adminCa } : {}),
     });
   }
-  const location = o.registry ?? process.env[ENV_REGISTRY] ?? DEFAULT_REGISTRY;
+  const location = o.registry ?? process.env[ENV.registry] ?? DEFAULT_REGISTRY;
   return createLocalAdmin(
     await openRegistry(location, { sqlite: { create: registry === 'create' } }),
     { ownsRegistry: true },
@@ -161,6 +156,65 @@ function parseId(value: string, what: string): number {
       hint: 'Take the id from the list command.',
     });
   return Number(value);
+}
+
+/** What {@link addListCommand} needs to know about one kind of record. */
+interface ListCommandSpec<T> {
+  description: string;
+  /** The command line shown under "Example:". */
+  example: string;
+  list(admin: RegistryAdmin, institution: string | undefined): Promise<T[]>;
+  print(items: T[]): void;
+}
+
+/** `GROUP list [institution]`: one institution's records, or all, as text or `--json`. */
+function addListCommand<T>(group: Command, spec: ListCommandSpec<T>): void {
+  addTarget(
+    group
+      .command('list [institution]')
+      .description(spec.description)
+      .addHelpText('after', `\nExample:\n  ${spec.example}`),
+  ).action(async (institution: string | undefined, o: TargetOptions) =>
+    withTarget(o, 'existing', async (a) => {
+      const items = await spec.list(a, institution);
+      if (o.json) outJson(`gateway-${groupPath(group).join('-')}-list`, items);
+      else spec.print(items);
+    }),
+  );
+}
+
+/** What {@link addRemoveByIdCommand} needs to know about one kind of record. */
+interface RemoveByIdSpec {
+  /** The id argument's name (`chainId`). */
+  id: string;
+  /** The record, for people (`CA chain`). */
+  what: string;
+  remove(admin: RegistryAdmin, institution: string, id: number): Promise<void>;
+}
+
+/** The words after `mtls gateway` that lead to `group` (`crl url`). */
+const groupPath = (group: Command): string[] =>
+  group.parent && group.parent.name() !== 'gateway'
+    ? [...groupPath(group.parent), group.name()]
+    : [group.name()];
+
+/** `GROUP remove <institution> <id>`: one record by the numeric id its `list` shows. */
+function addRemoveByIdCommand(group: Command, spec: RemoveByIdSpec): void {
+  const path = groupPath(group).join(' ');
+  addTarget(
+    group
+      .command(`remove <institution> <${spec.id}>`)
+      .description(`remove one ${spec.what} (see \`${path} list\` for ids)`)
+      .addHelpText('after', `\nExample:\n  mtls gateway ${path} remove acme-bank 3`),
+  ).action(async (institution: string, idText: string, o: TargetOptions) => {
+    const id = parseId(idText, `${spec.what} id`);
+    await withTarget(o, 'existing', async (a) => {
+      await spec.remove(a, institution, id);
+      if (o.json)
+        outJson(`gateway-${groupPath(group).join('-')}-remove`, { ok: true, removed: id });
+      else out(`removed ${spec.what} ${id} from ${institution}`);
+    });
+  });
 }
 
 async function readUpload(path: string, what: string): Promise<string | Buffer> {
@@ -440,30 +494,16 @@ function registerCa(g: Command): void {
       });
     },
   );
-  addTarget(
-    ca
-      .command('list [institution]')
-      .description("list CA chains (one institution's, or all)")
-      .addHelpText('after', '\nExample:\n  mtls gateway ca list acme-bank'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const chains = await a.listCaChains(institution);
-      if (o.json) outJson('gateway-ca-list', chains);
-      else printChains(chains);
-    }),
-  );
-  addTarget(
-    ca
-      .command('remove <institution> <chainId>')
-      .description('remove one CA chain (see `ca list` for ids)')
-      .addHelpText('after', '\nExample:\n  mtls gateway ca remove acme-bank 3'),
-  ).action(async (institution: string, chainId: string, o: TargetOptions) => {
-    const id = parseId(chainId, 'chain id');
-    await withTarget(o, 'existing', async (a) => {
-      await a.removeCaChain(institution, id);
-      if (o.json) outJson('gateway-ca-remove', { ok: true, removed: id });
-      else out(`removed CA chain ${id} from ${institution}`);
-    });
+  addListCommand(ca, {
+    description: "list CA chains (one institution's, or all)",
+    example: 'mtls gateway ca list acme-bank',
+    list: (a, institution) => a.listCaChains(institution),
+    print: printChains,
+  });
+  addRemoveByIdCommand(ca, {
+    id: 'chainId',
+    what: 'CA chain',
+    remove: (a, institution, id) => a.removeCaChain(institution, id),
   });
 }
 
@@ -512,18 +552,12 @@ function registerIp(g: Command): void {
       else out(`removed ${norm} from ${institution}`);
     });
   });
-  addTarget(
-    ip
-      .command('list [institution]')
-      .description("list IPs (one institution's, or all)")
-      .addHelpText('after', '\nExample:\n  mtls gateway ip list --json'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const ips = await a.listIps(institution);
-      if (o.json) outJson('gateway-ip-list', ips);
-      else printIps(ips);
-    }),
-  );
+  addListCommand(ip, {
+    description: "list IPs (one institution's, or all)",
+    example: 'mtls gateway ip list --json',
+    list: (a, institution) => a.listIps(institution),
+    print: printIps,
+  });
 }
 
 function registerCrl(g: Command): void {
@@ -548,30 +582,16 @@ function registerCrl(g: Command): void {
           );
     });
   });
-  addTarget(
-    crl
-      .command('list [institution]')
-      .description("list CRLs (one institution's, or all)")
-      .addHelpText('after', '\nExample:\n  mtls gateway crl list acme-bank'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const crls = await a.listCrls(institution);
-      if (o.json) outJson('gateway-crl-list', crls);
-      else printCrls(crls);
-    }),
-  );
-  addTarget(
-    crl
-      .command('remove <institution> <crlId>')
-      .description('remove one CRL (see `crl list` for ids)')
-      .addHelpText('after', '\nExample:\n  mtls gateway crl remove acme-bank 2'),
-  ).action(async (institution: string, crlId: string, o: TargetOptions) => {
-    const id = parseId(crlId, 'CRL id');
-    await withTarget(o, 'existing', async (a) => {
-      await a.removeCrl(institution, id);
-      if (o.json) outJson('gateway-crl-remove', { ok: true, removed: id });
-      else out(`removed CRL ${id} from ${institution}`);
-    });
+  addListCommand(crl, {
+    description: "list CRLs (one institution's, or all)",
+    example: 'mtls gateway crl list acme-bank',
+    list: (a, institution) => a.listCrls(institution),
+    print: printCrls,
+  });
+  addRemoveByIdCommand(crl, {
+    id: 'crlId',
+    what: 'CRL',
+    remove: (a, institution, id) => a.removeCrl(institution, id),
   });
   registerCrlUrl(crl);
 }
@@ -618,20 +638,13 @@ function registerCrlUrl(crl: Command): void {
       else out(`added CRL URL ${r.url} for ${institution}, downloaded every ${r.intervalSeconds}s`);
     });
   });
-  addTarget(
-    url
-      .command('list [institution]')
-      .description(
-        'list CRL URLs with their last download: time, status, CRL age, nextUpdate and the last error',
-      )
-      .addHelpText('after', '\nExample:\n  mtls gateway crl url list acme-bank --json'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const sources = await a.listCrlSources(institution);
-      if (o.json) outJson('gateway-crl-url-list', sources);
-      else printCrlSources(sources);
-    }),
-  );
+  addListCommand(url, {
+    description:
+      'list CRL URLs with their last download: time, status, CRL age, nextUpdate and the last error',
+    example: 'mtls gateway crl url list acme-bank --json',
+    list: (a, institution) => a.listCrlSources(institution),
+    print: printCrlSources,
+  });
   addTarget(
     url
       .command('remove <institution> <url>')
@@ -730,30 +743,16 @@ function registerRule(g: Command): void {
       });
     },
   );
-  addTarget(
-    rule
-      .command('list [institution]')
-      .description("list pinned rules (one institution's, or all)")
-      .addHelpText('after', '\nExample:\n  mtls gateway rule list acme-bank'),
-  ).action(async (institution: string | undefined, o: TargetOptions) =>
-    withTarget(o, 'existing', async (a) => {
-      const rules = await a.listRules(institution);
-      if (o.json) outJson('gateway-rule-list', rules);
-      else printRules(rules);
-    }),
-  );
-  addTarget(
-    rule
-      .command('remove <institution> <ruleId>')
-      .description('remove one pinned rule (see `rule list` for ids)')
-      .addHelpText('after', '\nExample:\n  mtls gateway rule remove acme-bank 4'),
-  ).action(async (institution: string, ruleId: string, o: TargetOptions) => {
-    const id = parseId(ruleId, 'rule id');
-    await withTarget(o, 'existing', async (a) => {
-      await a.removeRule(institution, id);
-      if (o.json) outJson('gateway-rule-remove', { ok: true, removed: id });
-      else out(`removed rule ${id} from ${institution}`);
-    });
+  addListCommand(rule, {
+    description: "list pinned rules (one institution's, or all)",
+    example: 'mtls gateway rule list acme-bank',
+    list: (a, institution) => a.listRules(institution),
+    print: printRules,
+  });
+  addRemoveByIdCommand(rule, {
+    id: 'ruleId',
+    what: 'rule',
+    remove: (a, institution, id) => a.removeRule(institution, id),
   });
 }
 
@@ -803,7 +802,7 @@ function registerAudit(g: Command): void {
       }
       if (o.institution !== undefined) q.institutionId = o.institution;
       if (o.limit !== undefined) q.limit = parseId(o.limit, '--limit');
-      const admin = Boolean(o.admin ?? process.env[ENV_ADMIN_URL]);
+      const admin = Boolean(o.admin ?? process.env[ENV.adminUrl]);
       // Against the admin API a duration goes as is and is evaluated on the server's clock.
       if (o.since !== undefined)
         q.since = admin && isDurationText(o.since) ? o.since.trim() : parseSince(o.since);

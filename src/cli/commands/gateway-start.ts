@@ -6,6 +6,8 @@
 import type { Command } from 'commander';
 import {
   GATEWAY_CONFIG_KEYS,
+  KEY_PASSPHRASE_ENV,
+  PFX_PASSWORD_ENV,
   loadGatewayConfig,
   type GatewayConfigOverrides,
 } from '../../gateway/config.js';
@@ -28,7 +30,7 @@ const OVERRIDES = GATEWAY_CONFIG_KEYS.flatMap((k) => (k.override ? [k.override] 
 const HELP = `
 Configuration: a YAML file (--config), then environment variables, then flags
 (later wins). Environment (one per flag): ${OVERRIDES.map((o) => o.env).join(', ')};
-secrets: MTLS_GATEWAY_KEY_PASSPHRASE, MTLS_GATEWAY_PFX_PASSWORD.
+secrets: ${KEY_PASSPHRASE_ENV}, ${PFX_PASSWORD_ENV}.
 ${OVERRIDES.filter((o) => o.envAlias)
   .map((o) => `${o.envAlias ?? ''} still works, deprecated: set ${o.env}.`)
   .join('\n')}
@@ -82,46 +84,13 @@ export function registerGatewayStartCommands(program: Command): void {
     program
       .command('gateway')
       .description('the TLS-1.2 mTLS gateway: run it and manage its registry');
-  gateway
+  const start = gateway
     .command('start')
     .description('run the TLS-1.2 mTLS gateway in the foreground')
-    .option('-c, --config <file>', 'YAML configuration file')
-    .option('--listen <host:port>', 'mTLS listen address (default 127.0.0.1:8443)')
-    .option('--upstream <url>', 'upstream origin, e.g. http://127.0.0.1:8080')
-    .option('--registry <location>', 'registry: SQLite file path or postgres:// URL')
-    .option('--cert <file>', 'server certificate PEM (leaf first, then intermediates)')
-    .option('--key <file>', 'server private key PEM')
-    .option(
-      '--key-passphrase-file <file>',
-      'file holding the key passphrase (else env MTLS_GATEWAY_KEY_PASSPHRASE)',
-    )
-    .option('--pfx <file>', 'server credential as .pfx instead of --cert/--key')
-    .option(
-      '--pfx-password-file <file>',
-      'file holding the .pfx password (else env MTLS_GATEWAY_PFX_PASSWORD)',
-    )
-    .option('--ops-listen <host:port|off>', 'health and metrics listener (default 127.0.0.1:9443)')
-    .option('--admin-listen <host:port>', 'admin API listener (default 127.0.0.1:8444)')
-    .option(
-      '--admin-token-file <file>',
-      'bearer token file for the admin API (starts the admin API)',
-    )
-    .option(
-      '--log-level <level>',
-      'fatal, error, warn, info, debug, trace or silent (default info)',
-    )
-    .option(
-      '--workers <n|auto>',
-      'processes serving the mTLS port; 1 runs a single process (default: one per CPU)',
-    )
-    .option(
-      '--proxy-protocol <mode>',
-      'read a PROXY protocol header first: off, required or optional (default off)',
-    )
-    .option(
-      '--trusted-proxies <cidrs>',
-      'comma-separated balancer addresses/CIDRs whose PROXY headers are believed',
-    )
+    .option('-c, --config <file>', 'YAML configuration file');
+  // One flag per overridable configuration key, declared in the key table.
+  for (const o of OVERRIDES) start.option(o.flags, o.help);
+  start
     .option(
       '--check',
       'validate the configuration, the server credential and the registry, then exit',

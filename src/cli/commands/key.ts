@@ -11,9 +11,9 @@ import { findAttributeType, parseSubject, type DistinguishedName } from '../../p
 import { out, outJson, style, withSpinner } from '../output.js';
 import { stringOption } from '../option-values.js';
 import { dnText } from '../format.js';
-import { caDirAlias, caDirOption } from '../ca-context.js';
 import { deprecatedAlias } from '../deprecated.js';
-import { ENV } from '../env.js';
+import { caDirAlias, caDirOption } from '../ca-context.js';
+import { forceOption, jsonOption, secretFileOption } from '../shared-options.js';
 import { readSecret } from '../secrets.js';
 
 /** Registers `mtls key …` and `mtls csr …`. */
@@ -24,14 +24,11 @@ export function registerKeyCommands(program: Command): void {
     .description('generate a private key (PKCS#8, 0600, encrypted unless --no-passphrase)')
     .argument('<out>', 'output file')
     .addOption(new Option('--type <type>', 'key type').choices([...KEY_TYPES]).default('rsa2048'))
-    .option(
-      '--key-passphrase-file <file>',
-      `file holding the new key's passphrase (else $${ENV.keyPassphrase}, else a prompt)`,
-    )
+    .addOption(secretFileOption('keyPassphrase', { what: "new key's passphrase" }))
     .addOption(deprecatedAlias('--passphrase-file <file>', '--key-passphrase-file'))
     .option('--no-passphrase', 'write the key unencrypted')
-    .option('--force', 'overwrite')
-    .option('--json', 'machine-readable output')
+    .addOption(forceOption('OUT'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       '\nExample:\n  mtls key new client.key.pem --type ec-p256 --key-passphrase-file key.pass\n',
@@ -91,12 +88,9 @@ export function registerKeyCommands(program: Command): void {
     .option('--email <address>', 'emailAddress (with --ca-dir)')
     .option('--san <list>', 'subjectAltName, e.g. DNS:client.example,IP:203.0.113.7')
     .requiredOption('--out <file>', 'output file')
-    .option(
-      '--key-passphrase-file <file>',
-      `passphrase of an encrypted key (else $${ENV.keyPassphrase}, else a prompt)`,
-    )
-    .option('--force', 'overwrite')
-    .option('--json', 'machine-readable output')
+    .addOption(secretFileOption('keyPassphrase', { what: 'passphrase of an encrypted --key' }))
+    .addOption(forceOption('--out'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       '\nExamples:\n  mtls csr new --key client.key.pem --subject "/C=BR/ST=SP/O=Acme/CN=client" --out client.csr.pem\n  mtls csr new --key client.key.pem --ca-dir ./myCA --cn client --out client.csr.pem\n',

@@ -30,7 +30,14 @@ import {
 import { collect } from '../http-args.js';
 import { info, out, outJson, style, warn } from '../output.js';
 import { dnText } from '../format.js';
-import { ENV } from '../env.js';
+import {
+  ENV,
+  forceOption,
+  iterationsOption,
+  jsonOption,
+  secretFileOption,
+  secretHint,
+} from '../shared-options.js';
 import { readSecret } from '../secrets.js';
 
 /** Exit codes the pfx commands use (the full table is in `mtls --help`). */
@@ -70,18 +77,6 @@ interface ConvertOptions {
   json?: boolean;
 }
 
-function parseIterations(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new MtlsError(
-      'MTLS_BAD_ARGUMENT',
-      `--iterations must be a positive integer, got "${value}"`,
-      { subject: '--iterations' },
-    );
-  }
-  return n;
-}
-
 /** Reads the .pfx password: file, env, or a no-echo prompt. */
 function pfxPassword(file: string | undefined, prompt: string, confirm: boolean): Promise<string> {
   return readSecret({ kind: 'pfxPassword', file, prompt, confirm });
@@ -97,7 +92,7 @@ async function keyPassphrase(file: string | undefined, keyPath: string): Promise
         `${keyPath} is encrypted and no passphrase was given`,
         {
           subject: keyPath,
-          hint: `Pass --key-passphrase-file FILE or set ${ENV.keyPassphrase}.`,
+          hint: secretHint('keyPassphrase'),
         },
       );
     }
@@ -320,6 +315,9 @@ async function runUnpack(input: string, opts: UnpackOptions): Promise<void> {
   );
 }
 
+/** The `--iterations` defaults, by flavour. */
+const ITERATION_DEFAULTS = `${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy`;
+
 /**
  * Registers `mtls pfx export`, `mtls pfx show` and `mtls pfx convert`.
  * Passwords come from --password-file, MTLS_PFX_PASSWORD, or a no-echo prompt.
@@ -357,27 +355,17 @@ Passwords: --password-file FILE (first line), ${ENV.pfxPassword}, or a no-echo p
     .requiredOption('--out <file>', 'the .pfx to write')
     .option('--legacy', 'write the 3DES / SHA-1 flavour for old keystores')
     .option('--name <friendlyName>', 'friendlyName (default: the certificate CN)')
-    .option(
-      '--password-file <file>',
-      `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`,
-    )
-    .option(
-      '--key-passphrase-file <file>',
-      `file holding the key's passphrase (else ${ENV.keyPassphrase} or a prompt)`,
-    )
-    .option(
-      '--iterations <n>',
-      `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`,
-      parseIterations,
-    )
-    .option('--force', 'replace OUT if it exists')
-    .option('--json', 'print the result as JSON')
+    .addOption(secretFileOption('pfxPassword'))
+    .addOption(secretFileOption('keyPassphrase', { what: "key's passphrase" }))
+    .addOption(iterationsOption(ITERATION_DEFAULTS))
+    .addOption(forceOption('--out'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       `
 Examples:
   $ mtls pfx export --key client.key.pem --cert client.cert.pem --chain ca-chain.pem --out client.pfx
-  $ MTLS_PFX_PASSWORD=… mtls pfx export --key k.pem --cert c.pem --out client-legacy.pfx --legacy --name "ACME client"`,
+  $ ${ENV.pfxPassword}=… mtls pfx export --key k.pem --cert c.pem --out client-legacy.pfx --legacy --name "ACME client"`,
     )
     .addHelpText('after', EXIT_CODES)
     .action((opts: ExportOptions) => runExport(opts));
@@ -388,11 +376,8 @@ Examples:
       'show the algorithms, names and certificates of a .pfx (never the key or the password)',
     )
     .argument('<file>', 'the .pfx / .p12 file')
-    .option(
-      '--password-file <file>',
-      `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`,
-    )
-    .option('--json', 'print JSON')
+    .addOption(secretFileOption('pfxPassword'))
+    .addOption(jsonOption('the description'))
     .addHelpText(
       'after',
       `
@@ -412,23 +397,18 @@ Examples:
     .requiredOption('--out <file>', 'the .pfx to write')
     .option('--legacy', 'write the 3DES / SHA-1 flavour')
     .option('--modern', 'write the AES / SHA-256 flavour (the default)')
-    .option(
-      '--password-file <file>',
-      `file holding the input password (else ${ENV.pfxPassword} or a prompt)`,
-    )
-    .option(
-      '--new-password-file <file>',
-      `file holding the output password (else ${ENV.pfxNewPassword}, else the input password)`,
+    .addOption(secretFileOption('pfxPassword', { what: 'input password' }))
+    .addOption(
+      secretFileOption('pfxNewPassword', {
+        what: 'output password',
+        otherwise: `$${ENV.pfxNewPassword}, else the input password`,
+      }),
     )
     .option('--name <friendlyName>', "friendlyName (default: the input file's)")
     .option('--allow-no-mac', 'accept an input without an integrity MAC (refused by default)')
-    .option(
-      '--iterations <n>',
-      `encryption and MAC iterations (default ${DEFAULT_PFX_ITERATIONS} modern, ${LEGACY_PFX_ITERATIONS} legacy)`,
-      parseIterations,
-    )
-    .option('--force', 'replace OUT if it exists')
-    .option('--json', 'print the result as JSON')
+    .addOption(iterationsOption(ITERATION_DEFAULTS))
+    .addOption(forceOption('--out'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       `
@@ -448,21 +428,20 @@ Examples:
       'directory for NAME.cert.pem, NAME.chain.pem and NAME.key.pem (created 0700 if missing)',
     )
     .option('--name <stem>', 'file name stem (default: the input name without .pfx)')
-    .option(
-      '--password-file <file>',
-      `file holding the .pfx password (else ${ENV.pfxPassword} or a prompt)`,
-    )
-    .option(
-      '--key-passphrase-file <file>',
-      'encrypt the PEM key with this passphrase (default: the .pfx password)',
+    .addOption(secretFileOption('pfxPassword'))
+    .addOption(
+      secretFileOption('keyPassphrase', {
+        what: 'passphrase that encrypts the PEM key',
+        otherwise: 'the .pfx password',
+      }),
     )
     .option('--allow-no-mac', 'accept an input without an integrity MAC (refused by default)')
     .option(
       '--no-key-passphrase',
       "write the PEM key unencrypted (Go's LoadX509KeyPair needs this); keep it 0600",
     )
-    .option('--force', 'replace existing files')
-    .option('--json', 'print the result as JSON')
+    .addOption(forceOption('each file written'))
+    .addOption(jsonOption())
     .addHelpText(
       'after',
       `

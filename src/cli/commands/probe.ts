@@ -8,6 +8,7 @@ import { describeDifferences, type CertificateSummary } from '../../client/certi
 import { VERDICT_ERROR_CODES } from '../../client/classify.js';
 import { probeServer, type ProbeResult } from '../../client/probe.js';
 import { out, outJson, style } from '../output.js';
+import { jsonOption } from '../shared-options.js';
 import { addClientOptions, clientOptionsFromCli, type ClientCliOptions } from './request.js';
 
 interface ProbeCliOptions extends ClientCliOptions {
@@ -146,7 +147,7 @@ export function registerProbeCommands(program: Command): void {
       '--fail',
       'exit 6 (MTLS_HTTP_STATUS) when the request gets an HTTP status >= 400, as curl --fail',
     )
-    .option('--json', 'print the report as JSON');
+    .addOption(jsonOption('the report'));
   addClientOptions(cmd)
     .addHelpText(
       'after',

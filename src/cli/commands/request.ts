@@ -20,7 +20,7 @@ import { mtlsRequest, type MtlsRequestResult } from '../../client/request.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson, style, warn } from '../output.js';
 import { deprecatedAlias } from '../deprecated.js';
-import { ENV } from '../env.js';
+import { jsonOption, secretFileOption, forceOption } from '../shared-options.js';
 import { isOneOf } from '../option-values.js';
 import { readSecret } from '../secrets.js';
 
@@ -74,16 +74,10 @@ export function addClientOptions(cmd: Command): Command {
       '--pfx <file>',
       `client certificate and key as .pfx/.p12 (any flavour, RC2-40 included)`,
     )
-    .option(
-      '--password-file <file>',
-      `file holding the .pfx password (else $${ENV.pfxPassword}, else a prompt)`,
-    )
+    .addOption(secretFileOption('pfxPassword'))
     .option('--cert <file>', 'client certificate (PEM; the chain may follow the leaf)')
     .option('--key <file>', 'private key of --cert (PEM or DER PKCS#8)')
-    .option(
-      '--key-passphrase-file <file>',
-      `file holding the passphrase of an encrypted --key (else $${ENV.keyPassphrase}, else a prompt)`,
-    )
+    .addOption(secretFileOption('keyPassphrase', { what: 'passphrase of an encrypted --key' }))
     .option(
       '--ca-file <file>',
       "trusted CA certificates (PEM bundle) for the server's certificate (default: the system roots)",
@@ -327,7 +321,7 @@ export function registerRequestCommands(program: Command): void {
       collect,
     )
     .option('-o, --output <file>', 'write the body to FILE instead of stdout (atomically)')
-    .option('--force', 'let -o replace an existing file')
+    .addOption(forceOption('--output'))
     .option('-i, --include', 'print the status line and response headers before the body')
     .option(
       '-v, --verbose',
@@ -337,7 +331,7 @@ export function registerRequestCommands(program: Command): void {
       '--fail',
       'exit 6 (MTLS_HTTP_STATUS) on HTTP status >= 400, without printing the body, as curl --fail (see exit codes)',
     )
-    .option('--json', 'print status, headers, body, TLS details and the diagnosis as JSON');
+    .addOption(jsonOption('status, headers, body, TLS details and the diagnosis'));
   addClientOptions(cmd)
     .addHelpText(
       'after',

@@ -2,6 +2,7 @@
  * `mtls snippet --lang … URL`: write the same mTLS call for another platform.
  * Wiring only; the work is done by src/client/snippets.
  */
+import { forceOption, jsonOption } from '../shared-options.js';
 import type { Command } from 'commander';
 import { MtlsError } from '../../errors/index.js';
 import { readFileChecked, writeFileAtomic } from '../../io/index.js';
@@ -109,8 +110,8 @@ export function registerSnippetCommands(program: Command): void {
       `env variable for an encrypted key's passphrase (default ${DEFAULT_KEY_PASSPHRASE_ENV})`,
     )
     .option('--out <file>', 'write the code to FILE instead of stdout')
-    .option('--force', 'let --out replace an existing file')
-    .option('--json', 'print { lang, filename, code, run, notes } as JSON')
+    .addOption(forceOption('--out'))
+    .addOption(jsonOption('{ lang, filename, code, run, notes }'))
     .addHelpText(
       'after',
       `

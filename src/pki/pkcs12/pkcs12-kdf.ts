@@ -83,8 +83,8 @@ export function pkcs12Kdf(
     for (let r = 1; r < iterations; r++) A = createHash(digest).update(A).digest();
     A.copy(out, i * u);
     if (i === blocks - 1) break;
-    B.fill(A); // B is A repeated to v bytes (step 6B)
-    // I_j = (I_j + B + 1) mod 2^(8v) for every v-byte block of I (step 6C).
+    B.fill(A); // B is A repeated to v bytes (RFC 7292 App. B.2 step 6B)
+    // I_j = (I_j + B + 1) mod 2^(8v) for every v-byte block of I (RFC 7292 App. B.2 step 6C).
     for (let j = 0; j < I.length; j += v) {
       let carry = 1;
       for (let k = v - 1; k >= 0; k--) {
