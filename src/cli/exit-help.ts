@@ -43,3 +43,71 @@ export function exitCodesHelp(): string {
   });
   return `\nExit codes (errors print error[CODE] and hint:, or JSON with --json):\n${lines.join('\n')}\n`;
 }
+
+/**
+ * One outcome of a command's `Exit codes:` prose line. Either the catalogue
+ * codes the command raises for it (the exit number is looked up, so a change
+ * in the catalogue changes the help), or an outcome that is no error: 0, or
+ * the 1 by which a check such as `ca status` reports findings.
+ */
+export type ExitLinePart =
+  | { readonly codes: readonly [ErrorCode, ...ErrorCode[]]; readonly text: string }
+  | { readonly outcome: 0 | 1; readonly text: string };
+
+/** Commander's and the argument parsers' codes: every command can raise them. */
+export const USAGE_CODES = ['MTLS_USAGE', 'MTLS_BAD_ARGUMENT'] as const;
+/** An input file that is missing, unreadable, or neither the PEM nor the DER expected. */
+export const FILE_READ_CODES = [
+  'MTLS_FILE_NOT_FOUND',
+  'MTLS_FILE_READ',
+  'MTLS_PEM_INVALID',
+  'MTLS_DER_INVALID',
+] as const;
+/** An output file that exists (without --force) or cannot be written. */
+export const FILE_WRITE_CODES = ['MTLS_FILE_EXISTS', 'MTLS_FILE_WRITE'] as const;
+
+/** The exit code the catalogue gives `code`. */
+export function exitOf(code: ErrorCode): number {
+  return ERROR_CODES[code].exit;
+}
+
+/** The exit numbers a part stands for, ascending and without repeats. */
+export function partExits(part: ExitLinePart): number[] {
+  const exits = 'outcome' in part ? [part.outcome] : part.codes.map(exitOf);
+  return [...new Set(exits)].sort((a, b) => a - b);
+}
+
+/** `3`, `3-5` for a run, `3/5` for numbers with a gap. */
+function exitsText(exits: readonly number[]): string {
+  const runs: number[][] = [];
+  for (const e of exits) {
+    const run = runs.at(-1);
+    if (run?.at(-1) === e - 1) run.push(e);
+    else runs.push([e]);
+  }
+  return runs.map((r) => (r.length === 1 ? String(r[0]) : `${r[0]}-${r.at(-1)}`)).join('/');
+}
+
+const LINE_WIDTH = 100;
+
+/**
+ * A command's `Exit codes:` prose line ("Exit codes: 0 ok, 2 usage, 3 no
+ * password given, …"), parts ordered by exit and wrapped for the terminal.
+ */
+export function exitCodesLine(parts: readonly ExitLinePart[]): string {
+  const ordered = parts
+    .map((part) => ({ part, exits: partExits(part) }))
+    .sort((a, b) => (a.exits[0] ?? 0) - (b.exits[0] ?? 0));
+  const prose = `Exit codes: ${ordered.map(({ part, exits }) => `${exitsText(exits)} ${part.text}`).join(', ')}.`;
+  const lines: string[] = [];
+  let line = '';
+  // `>= 400` stays on one line.
+  for (const word of prose.split(/(?<!>=) /)) {
+    if (line !== '' && line.length + 1 + word.length > LINE_WIDTH) {
+      lines.push(line);
+      line = `  ${word}`;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return `\n${lines.join('\n')}`;
+}

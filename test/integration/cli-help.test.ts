@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Command } from 'commander';
 import { buildProgram, commandPath, leafCommands } from '../../src/cli/program.js';
-import { EXIT_MEANINGS } from '../../src/cli/exit-help.js';
+import { EXIT_MEANINGS, exitCodesLine } from '../../src/cli/exit-help.js';
+import { EXIT_LINES } from '../helpers/exit-lines.js';
 import { runCli } from '../helpers/cli.js';
 
 /** The full help text of a command, including the sections added after it. */
@@ -36,6 +37,26 @@ test('every leaf command has --help with the exit-code table and at least one ex
     if (!/^Examples?:/m.test(help)) problems.push(`${commandPath(leaf)}: no example`);
   }
   assert.deepEqual(problems, []);
+});
+
+test("a command's `Exit codes:` prose line is the one derived from the catalogue, never written by hand", async () => {
+  const program = await buildProgram(['node', 'mtls']);
+  const flat = (text: string): string => text.replace(/\s+/g, ' ');
+  const withLine: string[] = [];
+  const problems: string[] = [];
+  for (const leaf of leafCommands(program)) {
+    const help = helpOf(leaf);
+    const path = commandPath(leaf);
+    const lines = help.match(/^Exit codes: /gm) ?? [];
+    if (lines.length === 0) continue;
+    withLine.push(path);
+    const parts = EXIT_LINES[path];
+    if (!parts) problems.push(`${path}: an Exit codes line with no declared parts`);
+    else if (lines.length !== 1 || !flat(help).includes(flat(exitCodesLine(parts))))
+      problems.push(`${path}: its Exit codes line is not the derived one`);
+  }
+  assert.deepEqual(problems, []);
+  assert.deepEqual(withLine.sort(), Object.keys(EXIT_LINES).sort());
 });
 
 test('a commander usage error prints error[MTLS_USAGE] with a hint naming the command, exit 2', async () => {

@@ -10,6 +10,7 @@ import { jsonOption } from '../shared-options.js';
 import { out, outJson, style } from '../output.js';
 import { crlNumberText, dnText } from '../format.js';
 import { parseDaysArg, parseDurationArg, parseTimeArg } from '../time-args.js';
+import { FILE_READ_CODES, USAGE_CODES, exitCodesLine, type ExitLinePart } from '../exit-help.js';
 
 const STATUS_HELP = `
 Checks, at --at (default now):
@@ -32,11 +33,31 @@ this is one crontab line):
 Examples:
   $ mtls ca status --ca-dir ./myCA
   $ mtls ca status --ca-dir ./myCA --warn-days 60 --json
-  $ mtls ca status --ca-dir ./myCA --at 2027-06-01
+  $ mtls ca status --ca-dir ./myCA --at 2027-06-01`;
 
-Exit codes: 0 nothing needs action, 1 something needs action (each finding is
-printed; with --json, "ok": false and "findings"), 3 the CA cannot be opened,
-5 a file cannot be read.`;
+/**
+ * What `ca status`'s exits mean. Its 1 is an outcome, not an error: a
+ * scheduler or monitor alarms on any non-zero exit, and findings are what it
+ * is run for.
+ */
+export const CA_STATUS_EXITS: readonly ExitLinePart[] = [
+  { outcome: 0, text: 'nothing needs action' },
+  {
+    outcome: 1,
+    text: 'something needs action (each finding is printed; with --json, "ok": false and "findings")',
+  },
+  { codes: USAGE_CODES, text: 'usage' },
+  {
+    codes: [
+      'MTLS_CA_NOT_FOUND',
+      'MTLS_CA_CORRUPT',
+      'MTLS_CONFIG_INVALID',
+      'MTLS_CONFIG_UNSUPPORTED',
+    ],
+    text: 'the CA cannot be opened',
+  },
+  { codes: FILE_READ_CODES, text: 'a file cannot be read or decoded' },
+];
 
 function row(r: CertificateRow): string[] {
   const note =
@@ -102,6 +123,7 @@ export function registerCaLifecycleCommands(ca: Command): void {
     )
     .addOption(jsonOption())
     .addHelpText('after', STATUS_HELP)
+    .addHelpText('after', exitCodesLine(CA_STATUS_EXITS))
     .action(
       async (o: {
         ca?: string;

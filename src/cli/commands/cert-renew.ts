@@ -15,6 +15,13 @@ import { info, out, outJson, style, warn, withSpinner } from '../output.js';
 import { dnText } from '../format.js';
 import { readSecret } from '../secrets.js';
 import { parseDurationArg, parseTimeArg } from '../time-args.js';
+import {
+  FILE_READ_CODES,
+  FILE_WRITE_CODES,
+  USAGE_CODES,
+  exitCodesLine,
+  type ExitLinePart,
+} from '../exit-help.js';
 
 interface RenewOptions {
   ca?: string;
@@ -37,6 +44,39 @@ function parseWithin(v: string): { withinMs: number } | { withinFraction: number
   if (pct) return { withinFraction: Number(pct[1]) / 100 };
   return { withinMs: parseDurationArg(v, '--within') };
 }
+
+/** What `cert renew`'s exits mean. */
+export const CERT_RENEW_EXITS: readonly ExitLinePart[] = [
+  { outcome: 0, text: 'renewed' },
+  { codes: USAGE_CODES, text: 'usage' },
+  {
+    codes: [
+      'MTLS_RENEW_PROFILE_UNKNOWN',
+      'MTLS_PROFILE_UNKNOWN',
+      'MTLS_PASSPHRASE_REQUIRED',
+      'MTLS_CA_NOT_FOUND',
+      'MTLS_CA_CORRUPT',
+      'MTLS_CONFIG_INVALID',
+      'MTLS_CONFIG_UNSUPPORTED',
+    ],
+    text: 'configuration (no matching profile, no passphrase, a CA that cannot be opened)',
+  },
+  {
+    codes: [
+      'MTLS_ALREADY_REVOKED',
+      'MTLS_NOT_FOUND',
+      'MTLS_KEY_MISMATCH',
+      'MTLS_BAD_PASSPHRASE',
+      'MTLS_KEY_UNSUPPORTED',
+      'MTLS_POLICY_FIELD_MISMATCH',
+      'MTLS_POLICY_FIELD_MISSING',
+      'MTLS_SAN_REQUIRED',
+      'MTLS_VALIDITY_BEYOND_CA',
+    ],
+    text: 'denied (revoked, unknown serial, wrong key or passphrase, policy)',
+  },
+  { codes: [...FILE_READ_CODES, ...FILE_WRITE_CODES, 'MTLS_LOCK_TIMEOUT'], text: 'file I/O' },
+];
 
 /** Registers `mtls cert renew` and `mtls cert needs-renewal` on the `cert` command. */
 export function registerCertRenewCommands(cert: Command): void {
@@ -83,11 +123,9 @@ valid side by side (unique_subject = no), so clients switch over at their pace.
 Examples:
   $ mtls cert renew myCA/certs/acme-client.cert.pem --ca-dir myCA --password-file pfx.pass
   $ mtls cert renew 3F2A…9C --ca-dir myCA --reuse-key --password-file pfx.pass
-  $ mtls cert renew myCA/certs/acme-client.cert.pem --ca-dir myCA --revoke-old && mtls ca crl --ca-dir myCA
-
-Exit codes: 0 renewed, 2 usage, 3 configuration (no matching profile), 4 denied
-(revoked, wrong key, policy), 5 file I/O.`,
+  $ mtls cert renew myCA/certs/acme-client.cert.pem --ca-dir myCA --revoke-old && mtls ca crl --ca-dir myCA`,
     )
+    .addHelpText('after', exitCodesLine(CERT_RENEW_EXITS))
     .action(async (arg: string, o: RenewOptions) => {
       const ca = await openCaFromCli(o.ca);
       const days = o.days === undefined ? undefined : Number(o.days);

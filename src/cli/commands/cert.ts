@@ -25,6 +25,7 @@ import { info, out, outJson, style, warn } from '../output.js';
 import { jsonOption, secretFileOption } from '../shared-options.js';
 import { readSecret } from '../secrets.js';
 import { registerCertRenewCommands } from './cert-renew.js';
+import { FILE_READ_CODES, USAGE_CODES, exitCodesLine, type ExitLinePart } from '../exit-help.js';
 
 /** Environment variable holding the .pfx password (shared with `mtls pfx`). */
 
@@ -205,6 +206,32 @@ async function runVerify(file: string, opts: VerifyOptions): Promise<void> {
   if (opts.json) outJson('cert-verify', result);
 }
 
+/** What `cert show`'s exits mean. */
+export const CERT_SHOW_EXITS: readonly ExitLinePart[] = [
+  { outcome: 0, text: 'shown' },
+  { codes: USAGE_CODES, text: 'usage' },
+  { codes: ['MTLS_PASSPHRASE_REQUIRED'], text: 'password required' },
+  {
+    codes: ['MTLS_BAD_PASSPHRASE', 'MTLS_KEY_UNSUPPORTED'],
+    text: 'wrong password or an unsupported PKCS#12 algorithm',
+  },
+  { codes: FILE_READ_CODES, text: 'unreadable or malformed file' },
+];
+
+/** What `cert verify`'s exits mean. */
+export const CERT_VERIFY_EXITS: readonly ExitLinePart[] = [
+  { outcome: 0, text: 'valid' },
+  { codes: USAGE_CODES, text: 'usage' },
+  {
+    codes: ['MTLS_VERIFY_FAILED'],
+    text: 'verification failed (error[MTLS_VERIFY_FAILED] names the certificate and the reason; a certificate that cannot be decoded is malformed_certificate)',
+  },
+  {
+    codes: FILE_READ_CODES,
+    text: 'a file that cannot be read or holds no certificate or CRL, or a --ca-file that cannot be decoded',
+  },
+];
+
 /**
  * Registers `mtls cert show` and `mtls cert verify`.
  * `.pfx` passwords come from --password-file, MTLS_PFX_PASSWORD, or a no-echo prompt.
@@ -244,10 +271,9 @@ Examples:
   $ mtls cert show client.cert.pem
   $ mtls cert show ca/crl/ca.crl.pem --json
   $ mtls cert show ca-chain.pem --short
-  $ mtls cert show client.pfx --password-file pw.txt
-
-Exit codes: 0 shown, 3 password required, 4 wrong password, 5 unreadable or malformed file.`,
+  $ mtls cert show client.pfx --password-file pw.txt`,
     )
+    .addHelpText('after', exitCodesLine(CERT_SHOW_EXITS))
     .action((file: string, opts: ShowOptions) => runShow(file, opts));
 
   cert
@@ -310,10 +336,9 @@ Reason codes (closed set): ${VERIFY_REASONS.join(', ')}.
 Examples:
   $ mtls cert verify client.cert.pem --ca-file ca-chain.pem --purpose client
   $ mtls cert verify server.pem --ca-file root.pem --untrusted intermediate.pem --purpose server --at 2027-01-01
-  $ mtls cert verify client.cert.pem --ca-file ca-chain.pem --purpose client --json
-
-Exit codes: 0 valid, 2 usage, 4 verification failed (error[MTLS_VERIFY_FAILED] names the certificate and the reason; a certificate that cannot be decoded is malformed_certificate), 5 a file that cannot be read or holds no certificate or CRL, or a --ca-file that cannot be decoded.`,
+  $ mtls cert verify client.cert.pem --ca-file ca-chain.pem --purpose client --json`,
     )
+    .addHelpText('after', exitCodesLine(CERT_VERIFY_EXITS))
     .action((file: string, opts: VerifyOptions) => runVerify(file, opts));
 
   registerCertRenewCommands(cert);

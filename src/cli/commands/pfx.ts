@@ -39,11 +39,34 @@ import {
   secretHint,
 } from '../shared-options.js';
 import { readSecret } from '../secrets.js';
+import {
+  FILE_READ_CODES,
+  FILE_WRITE_CODES,
+  USAGE_CODES,
+  exitCodesLine,
+  type ExitLinePart,
+} from '../exit-help.js';
 
-/** Exit codes the pfx commands use (the full table is in `mtls --help`). */
-const EXIT_CODES = `
-Exit codes: 0 ok, 2 usage, 3 no password given, 4 wrong password or key/certificate mismatch,
-            5 file missing, exists, truncated or not PKCS#12.`;
+/** What the pfx commands' exits mean (the full table follows in each `--help`). */
+export const PFX_EXITS: readonly ExitLinePart[] = [
+  { outcome: 0, text: 'ok' },
+  { codes: USAGE_CODES, text: 'usage' },
+  { codes: ['MTLS_PASSPHRASE_REQUIRED'], text: 'no password given' },
+  {
+    codes: [
+      'MTLS_BAD_PASSPHRASE',
+      'MTLS_KEY_MISMATCH',
+      'MTLS_KEY_UNSUPPORTED',
+      'MTLS_VERIFY_FAILED',
+    ],
+    text: 'wrong password, key/certificate mismatch, an unsupported algorithm or no MAC',
+  },
+  {
+    codes: [...FILE_READ_CODES, ...FILE_WRITE_CODES],
+    text: 'file missing, unreadable, exists, truncated or not PKCS#12',
+  },
+];
+const EXIT_CODES = exitCodesLine(PFX_EXITS);
 
 interface ExportOptions {
   key: string;

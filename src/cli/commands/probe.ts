@@ -3,13 +3,19 @@
  * is done by src/client/probe.ts.
  */
 import type { Command } from 'commander';
-import { ERROR_CODES } from '../../errors/index.js';
 import { describeDifferences, type CertificateSummary } from '../../client/certificates.js';
 import { VERDICT_ERROR_CODES } from '../../client/classify.js';
 import { probeServer, type ProbeResult } from '../../client/probe.js';
 import { out, outJson, style } from '../output.js';
 import { jsonOption } from '../shared-options.js';
-import { addClientOptions, clientOptionsFromCli, type ClientCliOptions } from './request.js';
+import { USAGE_CODES, exitCodesLine, exitOf, type ExitLinePart } from '../exit-help.js';
+import {
+  CALL_FAILURE_CODES,
+  CLIENT_CREDENTIAL_EXITS,
+  addClientOptions,
+  clientOptionsFromCli,
+  type ClientCliOptions,
+} from './request.js';
 
 interface ProbeCliOptions extends ClientCliOptions {
   path?: string;
@@ -128,8 +134,29 @@ async function runProbe(target: string, opts: ProbeCliOptions): Promise<void> {
  */
 function probeExitCode(result: ProbeResult, fail: boolean): number {
   if (result.diagnosis.ok || (result.diagnosis.verdict === 'http-error' && !fail)) return 0;
-  return ERROR_CODES[VERDICT_ERROR_CODES[result.diagnosis.verdict]].exit;
+  return exitOf(VERDICT_ERROR_CODES[result.diagnosis.verdict]);
 }
+
+/** What `probe`'s exits mean. */
+export const PROBE_EXITS: readonly ExitLinePart[] = [
+  {
+    outcome: 0,
+    text: 'the call works (the handshake succeeded and the server answered, whatever the HTTP status: a 404 on the default path / still means mTLS works)',
+  },
+  { codes: USAGE_CODES, text: 'usage' },
+  {
+    codes: [
+      ...CLIENT_CREDENTIAL_EXITS.missing,
+      ...CLIENT_CREDENTIAL_EXITS.refused,
+      ...CLIENT_CREDENTIAL_EXITS.files,
+    ],
+    text: 'credential or file problems',
+  },
+  {
+    codes: [...CALL_FAILURE_CODES, 'MTLS_HTTP_STATUS'],
+    text: "the call fails (the report's verdict says why), or, with --fail, an HTTP status >= 400",
+  },
+];
 
 /**
  * Registers `mtls probe HOST:PORT`.
@@ -158,12 +185,12 @@ among them; 5 the server chain and expiry; 6 a full handshake and one GET, class
 
 Examples:
   $ mtls probe api.example.com:443 --pfx client.pfx --password-file pfx.pass
-  $ mtls probe 203.0.113.7:8443 --cert client.cert.pem --key client.key.pem --ca-file provider-ca.pem --json
-
-Exit codes: 0 the call works (the handshake succeeded and the server answered, whatever the HTTP
-  status: a 404 on the default path / still means mTLS works), 2 usage, 3-5 credential or file
-  problems, 6 the call fails (the report's verdict says why), or, with --fail, an HTTP status >= 400.
-  Exit code 6 is shared: with --fail, an HTTP error and a network/TLS failure both exit 6. Tell them
+  $ mtls probe 203.0.113.7:8443 --cert client.cert.pem --key client.key.pem --ca-file provider-ca.pem --json`,
+    )
+    .addHelpText(
+      'after',
+      `${exitCodesLine(PROBE_EXITS)}
+  Exit code ${exitOf('MTLS_HTTP_STATUS')} is shared: with --fail, an HTTP error and a network/TLS failure both exit ${exitOf('MTLS_HTTP_STATUS')}. Tell them
   apart by the verdict (http-error) or, with --json, by exchange.status, a number only when the
   server answered over HTTP (null otherwise).`,
     )

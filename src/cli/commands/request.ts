@@ -3,7 +3,7 @@
  * src/client/request.ts. Also home of the client options `mtls probe` shares.
  */
 import type { Command } from 'commander';
-import { MtlsError, isMtlsError } from '../../errors/index.js';
+import { MtlsError, isMtlsError, type ErrorCode } from '../../errors/index.js';
 import { readFileChecked, writeFileAtomic } from '../../io/index.js';
 import { isEncryptedPrivateKey } from '../../pki/keys.js';
 import { loadClientCredentials, type ClientCredentials } from '../../tls/credentials.js';
@@ -23,6 +23,14 @@ import { deprecatedAlias } from '../deprecated.js';
 import { jsonOption, secretFileOption, forceOption } from '../shared-options.js';
 import { isOneOf } from '../option-values.js';
 import { readSecret } from '../secrets.js';
+import {
+  FILE_READ_CODES,
+  FILE_WRITE_CODES,
+  USAGE_CODES,
+  exitCodesLine,
+  exitOf,
+  type ExitLinePart,
+} from '../exit-help.js';
 
 /** The client options `request` and `probe` share. */
 export interface ClientCliOptions {
@@ -306,6 +314,55 @@ async function runRequest(url: string, opts: RequestCliOptions): Promise<void> {
 }
 
 /**
+ * What the client's credentials and trust files can go wrong with, by exit;
+ * shared by `request` and `probe`, which load them the same way
+ * ({@link clientOptionsFromCli}).
+ */
+export const CLIENT_CREDENTIAL_EXITS = {
+  /** No password at hand, or a trust or TLS setting that cannot be used. */
+  missing: ['MTLS_PASSPHRASE_REQUIRED', 'MTLS_CONFIG_INVALID'],
+  /** The material is there but refused. */
+  refused: [
+    'MTLS_BAD_PASSPHRASE',
+    'MTLS_KEY_MISMATCH',
+    'MTLS_KEY_UNSUPPORTED',
+    'MTLS_KEY_TOO_WEAK',
+    'MTLS_PRIVATE_KEY_IN_CHAIN',
+  ],
+  /** A credential or CA file that cannot be read or decoded. */
+  files: FILE_READ_CODES,
+} as const satisfies Record<string, readonly [ErrorCode, ...ErrorCode[]]>;
+
+/** The failed calls: every code a failed handshake, connection or refusal is classified as. */
+export const CALL_FAILURE_CODES = [
+  'MTLS_NETWORK',
+  'MTLS_TIMEOUT',
+  'MTLS_TLS_HANDSHAKE',
+  'MTLS_TLS_VERSION',
+  'MTLS_TLS_SERVER_UNTRUSTED',
+  'MTLS_TLS_CLIENT_REJECTED',
+] as const;
+
+/** What `request`'s exits mean. */
+export const REQUEST_EXITS: readonly ExitLinePart[] = [
+  { outcome: 0, text: 'the call completed (any HTTP status without --fail)' },
+  { codes: USAGE_CODES, text: 'usage' },
+  {
+    codes: CLIENT_CREDENTIAL_EXITS.missing,
+    text: 'no password given or an unusable SSL_CERT_FILE or TLS setting',
+  },
+  {
+    codes: CLIENT_CREDENTIAL_EXITS.refused,
+    text: 'wrong password, key/certificate mismatch, a key OpenSSL refuses or a private key in --ca-file',
+  },
+  { codes: [...CLIENT_CREDENTIAL_EXITS.files, ...FILE_WRITE_CODES], text: 'file errors' },
+  {
+    codes: [...CALL_FAILURE_CODES, 'MTLS_HTTP_STATUS'],
+    text: `network/TLS failure (the message names the likely cause), an HTTP answer that refuses the client certificate (nginx's 400 "No required SSL certificate was sent" / "The SSL certificate error", 495, 496; Kong's 401; an mtlskit gateway's 403 reason), or HTTP status >= 400 with --fail`,
+  },
+];
+
+/**
  * Registers `mtls request URL`.
  */
 export function registerRequestCommands(program: Command): void {
@@ -343,14 +400,12 @@ Examples:
   $ mtls request https://api.example.com/v1/ping --pfx client.pfx --password-file pfx.pass --ca-file provider-ca.pem
   $ mtls request https://api.example.com/v1/pay -X POST -H "Content-Type: application/json" -d @payment.json \\
       --cert client.cert.pem --key client.key.pem -v
-  $ mtls request https://api.example.com/v1/report --pfx client.pfx -o report.pdf --resolve api.example.com:443:203.0.113.7
-
-Exit codes: 0 the call completed (any HTTP status without --fail), 2 usage, 3 no password given,
-  4 wrong password, key/certificate mismatch or a key OpenSSL refuses, 5 file errors,
-  6 network/TLS failure (the message names the likely cause), an HTTP answer that refuses the
-  client certificate (nginx's 400 "No required SSL certificate was sent" / "The SSL certificate
-  error", 495, 496; Kong's 401; an mtlskit gateway's 403 reason), or HTTP status >= 400 with --fail.
-  Exit code 6 is shared: tell the cases apart by the error code (MTLS_HTTP_STATUS for a plain HTTP
+  $ mtls request https://api.example.com/v1/report --pfx client.pfx -o report.pdf --resolve api.example.com:443:203.0.113.7`,
+    )
+    .addHelpText(
+      'after',
+      `${exitCodesLine(REQUEST_EXITS)}
+  Exit code ${exitOf('MTLS_HTTP_STATUS')} is shared: tell the cases apart by the error code (MTLS_HTTP_STATUS for a plain HTTP
   error with --fail, MTLS_TLS_CLIENT_REJECTED for a refused certificate) or, with --json, by
   error.details: only a plain HTTP error carries status without verdict.`,
     )

@@ -17,6 +17,7 @@ import { deprecatedAlias } from '../deprecated.js';
 import { collect, parseHeader, readRequestBody } from '../http-args.js';
 import { info, out, outJson } from '../output.js';
 import { isOneOf } from '../option-values.js';
+import { FILE_WRITE_CODES, USAGE_CODES, exitCodesLine, type ExitLinePart } from '../exit-help.js';
 
 interface SnippetCliOptions {
   lang: string;
@@ -75,6 +76,16 @@ async function runSnippet(url: string, opts: SnippetCliOptions): Promise<void> {
   for (const n of snippet.notes) info(`note: ${n}`);
 }
 
+/** What `snippet`'s exits mean. */
+export const SNIPPET_EXITS: readonly ExitLinePart[] = [
+  { outcome: 0, text: 'ok' },
+  { codes: USAGE_CODES, text: 'usage (unknown language, bad URL or header)' },
+  {
+    codes: ['MTLS_FILE_NOT_FOUND', 'MTLS_FILE_READ', ...FILE_WRITE_CODES],
+    text: 'file errors (an input that cannot be read, or --out exists without --force)',
+  },
+];
+
 /**
  * Registers `mtls snippet`.
  */
@@ -121,9 +132,8 @@ python and go read PEM only; with --pfx their code names PEM files and the opens
 Examples:
   $ mtls snippet --lang java https://api.example.com/v1/ping --pfx client.pfx --ca-file provider-ca.pem --out MtlsCall.java
   $ mtls snippet --lang python https://api.example.com/v1/pay -d @payment.json --cert client.cert.pem --key client.key.pem
-  $ mtls snippet --lang postman https://api.example.com/v1/ping --pfx client.pfx
-
-Exit codes: 0 ok, 2 usage (unknown language, bad URL or header), 5 file errors (--out exists without --force).`,
+  $ mtls snippet --lang postman https://api.example.com/v1/ping --pfx client.pfx`,
     )
+    .addHelpText('after', exitCodesLine(SNIPPET_EXITS))
     .action((url: string, opts: SnippetCliOptions) => runSnippet(url, opts));
 }
