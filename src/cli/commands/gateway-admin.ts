@@ -7,11 +7,9 @@
 import type { Command } from 'commander';
 import { MtlsError, type ErrorCode } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
-import { createAdminClient } from '../../gateway/admin/client.js';
-import { createLocalAdmin, type RegistryAdmin } from '../../gateway/admin/operations.js';
+import type { RegistryAdmin } from '../../gateway/admin/operations.js';
 import { parseSince } from '../../gateway/admin/since.js';
 import { assertWideRangeAllowed, parseCidr } from '../../gateway/registry/cidr.js';
-import { openRegistry } from '../../gateway/registry/index.js';
 import {
   AUDIT_REASONS,
   type AuditQuery,
@@ -101,6 +99,10 @@ async function openTarget(
         { subject: '--admin-token-file' },
       );
     }
+    // Loaded here, not at the top: each target pulls in a large graph (the
+    // HTTP client: undici; the local registry: SQLite), and a command needs
+    // only one of them, so the CLI starts without parsing the other.
+    const { createAdminClient } = await import('../../gateway/admin/client.js');
     return createAdminClient({
       url: adminUrl,
       ...(tokenFile ? { tokenFile } : {}),
@@ -110,6 +112,10 @@ async function openTarget(
     });
   }
   const location = o.registry ?? process.env[ENV.registry] ?? DEFAULT_REGISTRY;
+  const [{ createLocalAdmin }, { openRegistry }] = await Promise.all([
+    import('../../gateway/admin/operations.js'),
+    import('../../gateway/registry/index.js'),
+  ]);
   return createLocalAdmin(
     await openRegistry(location, { sqlite: { create: registry === 'create' } }),
     { ownsRegistry: true },

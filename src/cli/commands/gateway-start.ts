@@ -8,13 +8,8 @@ import {
   GATEWAY_CONFIG_KEYS,
   KEY_PASSPHRASE_ENV,
   PFX_PASSWORD_ENV,
-  loadGatewayConfig,
   type GatewayConfigOverrides,
-} from '../../gateway/config.js';
-import { startGateway } from '../../gateway/gateway.js';
-import { startGatewayWorkers } from '../../gateway/workers/primary.js';
-import { openRegistry } from '../../gateway/registry/index.js';
-import { loadServerCredential } from '../../gateway/server-credential.js';
+} from '../../gateway/config-keys.js';
 import { MtlsError } from '../../errors/index.js';
 import { info, warn } from '../output.js';
 
@@ -97,6 +92,12 @@ export function registerGatewayStartCommands(program: Command): void {
     )
     .addHelpText('after', HELP)
     .action(async (flags: StartFlags) => {
+      // The configuration loader (zod, yaml) and the gateway runtime (undici,
+      // pino, prom-client, the registry drivers) are imported when the command
+      // runs, not when it is registered: every `mtls gateway …` command
+      // registers this one, and the admin commands would otherwise parse all
+      // of it on each start.
+      const { loadGatewayConfig } = await import('../../gateway/config.js');
       const overrides: GatewayConfigOverrides = {};
       for (const { name } of OVERRIDES) {
         const v = flags[name];
@@ -108,6 +109,10 @@ export function registerGatewayStartCommands(program: Command): void {
         onDeprecated: warn,
       });
       if (flags.check) {
+        const [{ loadServerCredential }, { openRegistry }] = await Promise.all([
+          import('../../gateway/server-credential.js'),
+          import('../../gateway/registry/index.js'),
+        ]);
         const cred = await loadServerCredential(config.tls);
         // loadGatewayConfig requires `registry` unless told otherwise; this only narrows.
         if (config.registry === null)
@@ -131,6 +136,7 @@ export function registerGatewayStartCommands(program: Command): void {
       const signals = watchSignals();
       try {
         if (config.workers > 1) {
+          const { startGatewayWorkers } = await import('../../gateway/workers/primary.js');
           const gw = await startGatewayWorkers({ config });
           void signals.attach({
             close: () => gw.close(),
@@ -142,6 +148,7 @@ export function registerGatewayStartCommands(program: Command): void {
           if (!exit.ok) throw exit.error;
           return;
         }
+        const { startGateway } = await import('../../gateway/gateway.js');
         const gw = await startGateway({ config });
         await signals.attach({ close: () => gw.close(), reload: () => void gw.reloadCredential() });
       } finally {
