@@ -6,6 +6,9 @@
  * schema"). These readers touch every lazily decoded part once, here, and
  * turn a failure into MTLS_DER_INVALID naming the broken structure.
  */
+// @peculiar/x509 needs the polyfill; the PKCS#12 reader reaches this module
+// without going through an entry point that loads it.
+import 'reflect-metadata';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, CertificateList, type Extension as AsnExtension } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
