@@ -41,6 +41,16 @@ function part<T>(name: string, what: string, get: () => T): T {
 }
 
 /**
+ * Both forms of a Name that callers use: the text, and the DER the library
+ * re-encodes from its decoded values (issuer matching, DN formatting). An
+ * attribute whose value does not fit its type (a countryName sent as a
+ * UTCTime) prints but cannot be re-encoded, so both are made here.
+ */
+function nameForms(name: x509.Name): [string, ArrayBuffer] {
+  return [name.toString(), name.toArrayBuffer()];
+}
+
+/**
  * Decodes extensions through the library, one by one when the list as a
  * whole fails, so the message names the extension that is broken.
  */
@@ -75,8 +85,8 @@ export function readCertificateDer(
 ): x509.X509Certificate {
   const cert = part('the DER structure', what, () => new x509.X509Certificate(der));
   part('the serialNumber', what, () => cert.serialNumber);
-  part('the issuer name', what, () => cert.issuerName.toString());
-  part('the subject name', what, () => cert.subjectName.toString());
+  part('the issuer name', what, () => nameForms(cert.issuerName));
+  part('the subject name', what, () => nameForms(cert.subjectName));
   part('the validity', what, () => [cert.notBefore, cert.notAfter]);
   part('the signature algorithm', what, () => [cert.signatureAlgorithm, cert.signature]);
   part('the subjectPublicKeyInfo', what, () => cert.publicKey);
@@ -94,7 +104,7 @@ export function readCertificateDer(
  */
 export function readCrlDer(der: Uint8Array, what = 'the CRL'): x509.X509Crl {
   const crl = part('the DER structure', what, () => new x509.X509Crl(der));
-  part('the issuer name', what, () => crl.issuerName.toString());
+  part('the issuer name', what, () => nameForms(crl.issuerName));
   part('thisUpdate / nextUpdate', what, () => [crl.thisUpdate, crl.nextUpdate]);
   part('the signature algorithm', what, () => [crl.signatureAlgorithm, crl.signature]);
   checkExtensions(
@@ -125,7 +135,7 @@ export function readCrlDer(der: Uint8Array, what = 'the CRL'): x509.X509Crl {
  */
 export function readCsrDer(der: Uint8Array, what = 'the CSR'): x509.Pkcs10CertificateRequest {
   const csr = part('the DER structure', what, () => new x509.Pkcs10CertificateRequest(der));
-  part('the subject name', what, () => csr.subjectName.toString());
+  part('the subject name', what, () => nameForms(csr.subjectName));
   part('the signature algorithm', what, () => [csr.signatureAlgorithm, csr.signature]);
   part('the subjectPublicKeyInfo', what, () => csr.publicKey);
   part('the attributes', what, () => csr.attributes);
