@@ -14,6 +14,8 @@ import { Certificate, CertificateList, type Extension as AsnExtension } from '@p
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { EXTENSION_NAMES } from './inspect/oid-names.js';
+import type { DistinguishedName } from './names.js';
+import { fromX509Name } from './x509-name.js';
 
 /** `the authorityKeyIdentifier extension`, or the OID when unknown. */
 function extensionLabel(oid: string): string {
@@ -41,13 +43,14 @@ function part<T>(name: string, what: string, get: () => T): T {
 }
 
 /**
- * Both forms of a Name that callers use: the text, and the DER the library
- * re-encodes from its decoded values (issuer matching, DN formatting). An
- * attribute whose value does not fit its type (a countryName sent as a
- * UTCTime) prints but cannot be re-encoded, so both are made here.
+ * Every form of a Name that callers use: the text, and the DN read back from
+ * the DER the library re-encodes from its decoded values (issuer matching, DN
+ * formatting). An attribute whose value does not fit its type (a countryName
+ * sent as a UTCTime, an unknown tag) prints but cannot be re-encoded or read
+ * back, so both are done here.
  */
-function nameForms(name: x509.Name): [string, ArrayBuffer] {
-  return [name.toString(), name.toArrayBuffer()];
+function nameForms(name: x509.Name): [string, DistinguishedName] {
+  return [name.toString(), fromX509Name(name)];
 }
 
 /**
