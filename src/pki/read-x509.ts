@@ -6,11 +6,16 @@
  * schema"). These readers touch every lazily decoded part once, here, and
  * turn a failure into MTLS_DER_INVALID naming the broken structure.
  */
+// @peculiar/x509 needs the polyfill; the PKCS#12 reader reaches this module
+// without going through an entry point that loads it.
+import 'reflect-metadata';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, CertificateList, type Extension as AsnExtension } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 import { MtlsError } from '../errors/index.js';
 import { EXTENSION_NAMES } from './inspect/oid-names.js';
+import type { DistinguishedName } from './names.js';
+import { fromX509Name } from './x509-name.js';
 
 /** `the authorityKeyIdentifier extension`, or the OID when unknown. */
 function extensionLabel(oid: string): string {
@@ -35,6 +40,17 @@ function part<T>(name: string, what: string, get: () => T): T {
     if (e instanceof MtlsError) throw e;
     throw malformed(name, what, e);
   }
+}
+
+/**
+ * Every form of a Name that callers use: the text, and the DN read back from
+ * the DER the library re-encodes from its decoded values (issuer matching, DN
+ * formatting). An attribute whose value does not fit its type (a countryName
+ * sent as a UTCTime, an unknown tag) prints but cannot be re-encoded or read
+ * back, so both are done here.
+ */
+function nameForms(name: x509.Name): [string, DistinguishedName] {
+  return [name.toString(), fromX509Name(name)];
 }
 
 /**
@@ -72,8 +88,8 @@ export function readCertificateDer(
 ): x509.X509Certificate {
   const cert = part('the DER structure', what, () => new x509.X509Certificate(der));
   part('the serialNumber', what, () => cert.serialNumber);
-  part('the issuer name', what, () => cert.issuerName.toString());
-  part('the subject name', what, () => cert.subjectName.toString());
+  part('the issuer name', what, () => nameForms(cert.issuerName));
+  part('the subject name', what, () => nameForms(cert.subjectName));
   part('the validity', what, () => [cert.notBefore, cert.notAfter]);
   part('the signature algorithm', what, () => [cert.signatureAlgorithm, cert.signature]);
   part('the subjectPublicKeyInfo', what, () => cert.publicKey);
@@ -91,7 +107,7 @@ export function readCertificateDer(
  */
 export function readCrlDer(der: Uint8Array, what = 'the CRL'): x509.X509Crl {
   const crl = part('the DER structure', what, () => new x509.X509Crl(der));
-  part('the issuer name', what, () => crl.issuerName.toString());
+  part('the issuer name', what, () => nameForms(crl.issuerName));
   part('thisUpdate / nextUpdate', what, () => [crl.thisUpdate, crl.nextUpdate]);
   part('the signature algorithm', what, () => [crl.signatureAlgorithm, crl.signature]);
   checkExtensions(
@@ -122,7 +138,7 @@ export function readCrlDer(der: Uint8Array, what = 'the CRL'): x509.X509Crl {
  */
 export function readCsrDer(der: Uint8Array, what = 'the CSR'): x509.Pkcs10CertificateRequest {
   const csr = part('the DER structure', what, () => new x509.Pkcs10CertificateRequest(der));
-  part('the subject name', what, () => csr.subjectName.toString());
+  part('the subject name', what, () => nameForms(csr.subjectName));
   part('the signature algorithm', what, () => [csr.signatureAlgorithm, csr.signature]);
   part('the subjectPublicKeyInfo', what, () => csr.publicKey);
   part('the attributes', what, () => csr.attributes);

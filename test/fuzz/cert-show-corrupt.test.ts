@@ -7,12 +7,14 @@
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { openssl } from '../helpers/pfx-fixtures.js';
 import { tempDir } from '../helpers/pki.js';
 import { PFX_PASSWORD, pfxSeeds, pkiSeeds, type PkiSeeds } from './seeds.js';
-import { regressionInputs } from './harness.js';
+import { regressionInputs, selected } from './harness.js';
 
 /** Replaces the first occurrence of `find` (hex) by `replace` (hex, same length). */
 function patch(der: Buffer, find: string, replace: string): Buffer {
@@ -23,7 +25,8 @@ function patch(der: Buffer, find: string, replace: string): Buffer {
   return out;
 }
 
-describe('mtls cert show on corrupted files', () => {
+// In a filtered long run (`npm run fuzz -- pfx`) only when asked for: it needs a build.
+describe('mtls cert show on corrupted files', { skip: !selected('cert-show') }, () => {
   let s: PkiSeeds;
   let tmp: ReturnType<typeof tempDir>;
   before(async () => {
@@ -91,15 +94,54 @@ describe('mtls cert show on corrupted files', () => {
     );
   });
 
-  it('every regression fixture of the CRL and certificate targets fails with a catalogue error at the CLI', async () => {
+  it('a bit-flipped .pfx (no MAC, certificates in clear): exit 5, MTLS_DER_INVALID naming the public key of the certificate', async () => {
+    const fx = s.openssl;
+    openssl([
+      'pkcs12',
+      '-export',
+      '-inkey',
+      fx.files.leafKey,
+      '-in',
+      fx.files.leaf,
+      '-certpbe',
+      'NONE',
+      '-nomac',
+      '-passout',
+      `pass:${PFX_PASSWORD}`,
+      '-out',
+      fx.path('clear-certs.p12'),
+    ]);
+    const pfx = readFileSync(fx.path('clear-certs.p12'));
+    const leaf = new X509Certificate(readFileSync(fx.files.leaf)).raw;
+    const at = pfx.indexOf(leaf);
+    assert.ok(at >= 0, 'the certificate is stored in clear');
+    // The P-256 point in the leaf's subjectPublicKeyInfo: BIT STRING 03 42 00, then 04 (uncompressed).
+    const point = pfx.indexOf(Buffer.from('03420004', 'hex'), at) + 3;
+    assert.ok(point > at + 3 && point < at + leaf.length);
+    const flipped = Buffer.from(pfx);
+    flipped[point] = 0x05;
+    const pw = join(tmp.dir, 'pw.txt');
+    writeFileSync(pw, `${PFX_PASSWORD}\n`);
+    const r = await show('flipped.pfx', flipped, ['--password-file', pw]);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(
+      r.stderr,
+      /error\[MTLS_DER_INVALID\]: the subjectPublicKeyInfo of .*flipped\.pfx bag \d+ certificate is malformed/,
+    );
+    assert.match(r.stderr, /hint: The certificate is corrupt at its public key/);
+  });
+
+  it('every regression fixture of the CRL and certificate targets fails with a catalogue error at the CLI naming the file', async () => {
     for (const [target, ext] of [
       ['crl-der', 'crl'],
+      ['onboard-crl', 'crl'],
       ['cert-der', 'der'],
     ] as const) {
       for (const { input } of regressionInputs(target).slice(0, 3)) {
         const r = await show(`fixture.${ext}`, input);
         assert.ok(r.code === 0 || r.code === 5, r.stderr);
-        if (r.code === 5) assert.match(r.stderr, /error\[MTLS_(DER|PEM)_INVALID\]: .*\nhint: /);
+        if (r.code === 5)
+          assert.match(r.stderr, /error\[MTLS_DER_INVALID\]: .*fixture\.(crl|der).*\nhint: \S/);
       }
     }
   });

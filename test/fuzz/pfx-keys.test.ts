@@ -6,7 +6,9 @@
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { exportPrivateKeyPem, loadPrivateKey } from '../../src/pki/keys.js';
 import { buildPfx, describePfx, parsePfx } from '../../src/pki/pkcs12/index.js';
@@ -53,6 +55,68 @@ describe('fuzz: .pfx files and private keys', () => {
     fuzz({ name: 'pfx-legacy-3des', seeds: p.legacy3des, parse: showPfx, runs: 600 }),
   );
   target('pfx-rc2', () => fuzz({ name: 'pfx-rc2', seeds: p.rc2, parse: showPfx, runs: 600 }));
+  // Java's flavour: keytool writes its own attributes (a trusted-certificate
+  // usage OID on certificate-only entries) and PBES2 with HmacSHA256 in Java 17.
+  target('pfx-java', () => {
+    const keytool = (args: string[]): void => {
+      execFileSync(
+        'keytool',
+        [
+          // Low iteration counts keep each case cheap, as for the other seeds.
+          '-J-Dkeystore.pkcs12.certPbeIterationCount=1',
+          '-J-Dkeystore.pkcs12.keyPbeIterationCount=1',
+          '-J-Dkeystore.pkcs12.macIterationCount=1',
+          ...args,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    };
+    const source = s.openssl.path('for-java.p12');
+    writeFileSync(source, p.modern[0] as Buffer);
+    const keystore = s.openssl.path('java-keystore.p12');
+    const truststore = s.openssl.path('java-truststore.p12');
+    keytool([
+      '-importkeystore',
+      '-noprompt',
+      '-srckeystore',
+      source,
+      '-srcstoretype',
+      'PKCS12',
+      '-srcstorepass',
+      PFX_PASSWORD,
+      '-destkeystore',
+      keystore,
+      '-deststoretype',
+      'PKCS12',
+      '-deststorepass',
+      PFX_PASSWORD,
+    ]);
+    keytool([
+      '-importcert',
+      '-noprompt',
+      '-alias',
+      'fuzz root',
+      '-file',
+      s.openssl.files.root,
+      '-keystore',
+      truststore,
+      '-storetype',
+      'PKCS12',
+      '-storepass',
+      PFX_PASSWORD,
+    ]);
+    const seeds = [readFileSync(keystore), readFileSync(truststore)];
+    // Both seeds read as Java wrote them: the key entry with its chain, the trusted root alone.
+    const key = parsePfx(seeds[0] as Buffer, PFX_PASSWORD);
+    assert.deepEqual(pkcs8(key.privateKey as KeyObject), pkcs8(s.leaf.privateKey));
+    assert.equal(key.chain.length, 2);
+    const trust = parsePfx(seeds[1] as Buffer, PFX_PASSWORD);
+    assert.equal(trust.privateKey, undefined);
+    assert.deepEqual([trust.certificate?.raw, ...trust.chain.map((c) => c.raw)].filter(Boolean), [
+      new X509Certificate(readFileSync(s.openssl.files.root)).raw,
+    ]);
+    return fuzz({ name: 'pfx-java', seeds, parse: showPfx, runs: 600 });
+  });
 
   const keySeeds = (): Buffer[] => {
     const ec = s.leaf.privateKey;

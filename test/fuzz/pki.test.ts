@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { buildCertificate, parseCertificates } from '../../src/pki/certificate.js';
 import { buildCrl, parseCrls } from '../../src/pki/crl.js';
+import { checkCsr } from '../../src/ca/sign-csr.js';
 import { createCsr, parseCsr, verifyCsrSignature } from '../../src/pki/csr.js';
 import { inspectPki, renderInspectionText } from '../../src/pki/inspect/index.js';
-import { assertKeyStrength, generateKeyPair } from '../../src/pki/keys.js';
-import { formatRfc4514, type DistinguishedName } from '../../src/pki/names.js';
+import { fitKeyUsageToKey } from '../../src/pki/issuance-rules.js';
+import { generateKeyPair } from '../../src/pki/keys.js';
+import { assertSubjectBounds, formatRfc4514, type DistinguishedName } from '../../src/pki/names.js';
 import { BUILTIN_PROFILES, type ExtensionProfile } from '../../src/pki/profile.js';
 import { pkiSeeds, type PkiSeeds } from './seeds.js';
 import { LONG_RUN, fuzz, selected } from './harness.js';
@@ -87,7 +89,9 @@ describe('fuzz: certificates, CSRs and CRLs', () => {
         ]),
     }),
   );
-  // The reader `mtls ca sign` runs before any policy: parse, proof of possession, key strength.
+  // What `mtls ca sign` does with a CSR short of the CA's files: parse, proof of
+  // possession and key strength (checkCsr), keyUsage fitted to the key, subject
+  // bounds, then a certificate built with the CSR's key and subjectAltNames.
   target('ca-sign-csr', () =>
     fuzz({
       name: 'ca-sign-csr',
@@ -95,9 +99,24 @@ describe('fuzz: certificates, CSRs and CRLs', () => {
       runs: 2000,
       parse: async (b) => {
         const csr = parseCsr(b, 'request.csr');
-        await verifyCsrSignature(csr, 'request.csr');
-        assertKeyStrength(csr.publicKey, 'request.csr');
-        return formatRfc4514(csr.subject);
+        await checkCsr(csr, 'client_cert', false, 'request.csr');
+        const { profile } = fitKeyUsageToKey({
+          profile: BUILTIN_PROFILES.client_cert as ExtensionProfile,
+          publicKey: csr.publicKey,
+        });
+        assertSubjectBounds(csr.subject, 'request.csr');
+        const built = await buildCertificate({
+          subject: csr.subject,
+          publicKey: csr.publicKey,
+          signer: {
+            privateKey: s.intermediate.privateKey,
+            certificate: s.intermediate.certificate,
+          },
+          days: 1,
+          profile,
+          extraSubjectAltNames: csr.subjectAltNames,
+        });
+        return [formatRfc4514(csr.subject), built.serialHex];
       },
     }),
   );

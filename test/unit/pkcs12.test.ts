@@ -4,6 +4,7 @@ import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { isMtlsError, type ErrorCode } from '../../src/errors/index.js';
 import { readDer, readDerChildren, tlv } from '../../src/pki/der.js';
 import { berToDer } from '../../src/pki/pkcs12/ber.js';
+import { parseCertificateDer } from '../../src/pki/pkcs12/certificates.js';
 import {
   buildPfx,
   convertPfx,
@@ -360,5 +361,31 @@ describe('PKCS#12 build and parse', () => {
       now: new Date(Date.now() + 400 * 86400_000),
     });
     assert.ok(later.warnings.some((w) => /expired/.test(w)));
+  });
+});
+
+describe('a certificate bag whose DER is broken', () => {
+  let fx: PfxFixture;
+  before(() => {
+    fx = makePfxFixture('ec');
+  });
+  after(() => fx.cleanup());
+
+  it('is MTLS_DER_INVALID naming the bag and the schema that fails, not the PEM decoder OpenSSL tried last', () => {
+    const der = Buffer.from(fx.leafCert.raw);
+    // The validity SEQUENCE (two UTCTimes) turned into a SET.
+    const validity = der.indexOf(Buffer.from([0x30, 0x1e, 0x17]));
+    assert.ok(validity > 0);
+    der[validity] = 0x31;
+    assert.throws(
+      () => parseCertificateDer(der, 'client.pfx bag 1 certificate'),
+      (e: unknown) => {
+        assert.ok(isMtlsError(e, 'MTLS_DER_INVALID'));
+        assert.match(e.message, /client\.pfx bag 1 certificate is malformed \(.*Validity/);
+        assert.doesNotMatch(e.message, /PEM routines/);
+        assert.match(e.hint, /client\.pfx bag 1 certificate/);
+        return true;
+      },
+    );
   });
 });

@@ -29,7 +29,10 @@ export const TAG = {
 
 /** Throws MTLS_DER_INVALID naming what was being read. */
 export function invalid(what: string, why: string): never {
-  throw new MtlsError('MTLS_DER_INVALID', `${what} is not valid DER: ${why}`, { subject: what });
+  throw new MtlsError('MTLS_DER_INVALID', `${what} is not valid DER: ${why}`, {
+    subject: what,
+    hint: `The file is corrupt or truncated at the ${what}; get a fresh copy from its source (or re-export it) and try again.`,
+  });
 }
 
 /** Reads exactly one TLV spanning the whole buffer. */

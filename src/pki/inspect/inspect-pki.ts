@@ -144,6 +144,21 @@ export function assertPemOrDer(data: Uint8Array, source = 'input'): void {
   }
 }
 
+/** Puts the file's name in a description error: the describers know the broken part, not the file. */
+async function inFile<T>(source: string, describe: () => T | Promise<T>): Promise<T> {
+  try {
+    return await describe();
+  } catch (e) {
+    if (e instanceof MtlsError && e.code === 'MTLS_DER_INVALID' && !e.message.includes(source))
+      throw new MtlsError(e.code, `${source}: ${e.message}`, {
+        subject: source,
+        hint: e.hint,
+        cause: e,
+      });
+    throw e;
+  }
+}
+
 async function describeDer(
   der: Buffer,
   kind: Exclude<DerKind, 'pkcs12'>,
@@ -151,11 +166,11 @@ async function describeDer(
 ): Promise<PkiObjectDescription[]> {
   switch (kind) {
     case 'certificate':
-      return parseCertificates(der, source).map(describeCertificate);
+      return inFile(source, () => parseCertificates(der, source).map(describeCertificate));
     case 'csr':
-      return [await describeCsr(parseCsr(der, source))];
+      return [await inFile(source, () => describeCsr(parseCsr(der, source)))];
     case 'crl':
-      return parseCrls(der, source).map(describeCrl);
+      return inFile(source, () => parseCrls(der, source).map(describeCrl));
   }
 }
 
@@ -191,7 +206,7 @@ async function inspectPkcs12(
   return {
     source,
     format: 'pkcs12',
-    objects: certs.map(describeCertificate),
+    objects: await inFile(source, () => certs.map(describeCertificate)),
     pkcs12: describePfx(parsed, options.now ? { now: options.now } : {}),
     skipped: parsed.skippedBags.map((b) => ({ label: b, reason: 'PKCS#12 bag type not shown' })),
   };

@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { MtlsError } from '../../errors/index.js';
 import { decodeOid, readDer, readDerChildren } from '../der.js';
 import { derBlocksOf } from '../pem.js';
+import { readCertificateDer } from '../read-x509.js';
 import { errorMessage } from '../../errors/mtls-error.js';
 
 /** A certificate as DER, PEM text, or a node:crypto X509Certificate. */
@@ -27,10 +28,17 @@ export function parseCertificateDer(der: Buffer, what: string): X509Certificate 
   try {
     cert = new X509Certificate(der);
   } catch (e) {
+    // OpenSSL reports the last decoder it tried, often PEM's "no start line"
+    // for DER input; the boundary reader names the broken structure instead.
+    readCertificateDer(der, what);
     throw new MtlsError(
       'MTLS_DER_INVALID',
-      `${what} is not a valid X.509 certificate (${errorMessage(e)})`,
-      { subject: what, cause: e },
+      `${what} is not a valid X.509 certificate: OpenSSL refuses its DER encoding (${errorMessage(e)})`,
+      {
+        subject: what,
+        cause: e,
+        hint: `The certificate is corrupt; export ${what} again from its source.`,
+      },
     );
   }
   // OpenSSL accepts a malformed UTCTime/GeneralizedTime and prints it as it is; a date nobody can compare is corrupt.
