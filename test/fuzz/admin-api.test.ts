@@ -18,7 +18,7 @@ import {
   type SqliteRegistry,
 } from '../../src/gateway/registry/sqlite-registry.js';
 import { encodePem } from '../../src/pki/pem.js';
-import { tempDir } from '../helpers/pki.js';
+import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
 import { pkiSeeds, type PkiSeeds } from './seeds.js';
 import { LONG_RUN, fuzz, selected } from './harness.js';
 import { Teardown } from '../helpers/teardown.js';
@@ -31,11 +31,16 @@ describe('fuzz: admin API request bodies', () => {
   let tmp: ReturnType<typeof tempDir>;
   let registry: SqliteRegistry;
   let admin: RunningAdmin;
+  /** A root and issuing CA registered nowhere: the valid uploads of admin-cas. */
+  let uploadRoot: TestCa;
+  let uploadIssuing: TestCa;
   before(async () => {
     s = await pkiSeeds();
     teardown.defer(s.cleanup);
     tmp = tempDir('mtls-fuzz-admin-');
     teardown.defer(tmp.cleanup);
+    uploadRoot = await makeCa(tmp.dir, { name: 'Fuzz Upload Root' });
+    uploadIssuing = await makeCa(tmp.dir, { name: 'Fuzz Upload Issuing CA', issuer: uploadRoot });
     registry = teardown.use(await openSqliteRegistry(join(tmp.dir, 'registry.db')));
     const tokenFile = join(tmp.dir, 'admin.token');
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
@@ -53,6 +58,12 @@ describe('fuzz: admin API request bodies', () => {
       '/v1/institutions/acme/cas',
       'application/x-pem-file',
       Buffer.from(s.root.certPem),
+    );
+    await send(
+      'POST',
+      '/v1/institutions',
+      'application/json',
+      Buffer.from('{"id":"fresh","name":"Fresh"}'),
     );
   });
   after(() => teardown.run());
@@ -95,16 +106,37 @@ describe('fuzz: admin API request bodies', () => {
     });
   };
 
+  /**
+   * Uploads to an institution that holds no CA, then removes what was stored:
+   * a CA belongs to one institution and is refused as a duplicate once
+   * registered, so without this every valid input after the first would
+   * exercise only that refusal.
+   */
+  const uploadToEmpty = async (b: Buffer): Promise<unknown> => {
+    const status = await upload('POST', '/v1/institutions/fresh/cas')(b);
+    const res = await fetch(`${admin.url}/v1/institutions/fresh/cas`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const { items } = (await res.json()) as { items: Array<{ id: number }> };
+    for (const { id } of items) {
+      const del = await fetch(`${admin.url}/v1/institutions/fresh/cas/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.ok(del.ok, `DELETE chain ${id} answered ${del.status}`);
+    }
+    return status;
+  };
   target('admin-cas', () =>
     fuzz({
       name: 'admin-cas',
       seeds: [
-        Buffer.from(s.intermediate.certPem),
-        Buffer.from(s.intermediate.certificate.rawData),
-        Buffer.from(s.intermediate.certPem + s.root.certPem),
+        Buffer.from(uploadIssuing.certPem + uploadRoot.certPem),
+        Buffer.from(uploadRoot.certPem),
+        Buffer.from(uploadRoot.certificate.rawData),
       ],
       runs: 500,
-      parse: upload('POST', '/v1/institutions/acme/cas'),
+      parse: uploadToEmpty,
     }),
   );
   target('admin-crls', () =>
