@@ -66,6 +66,28 @@ export function run(
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * A new P-256 key (unencrypted) and a CSR for `subject` (`/C=BR/O=Acme/CN=x`),
+ * made by `openssl req`: a CSR from another tool, as an institution brings one.
+ */
+export function opensslEcCsr(keyPath: string, csrPath: string, subject: string): CliResult {
+  return run('openssl', [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-subj',
+    subject,
+    '-out',
+    csrPath,
+  ]);
+}
+
 /** The `--json` error document every command prints on failure. */
 export interface CliJsonError {
   error: { code: string; message: string; hint?: string; details?: Record<string, unknown> };

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, run } from '../helpers/cli.js';
+import { runCli, run, opensslEcCsr } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pki.js';
 
 let dir = '';
@@ -35,21 +35,7 @@ before(async () => {
   ]);
   assert.equal(r.code, 0, r.stderr);
   goodCsr = join(dir, 'good.csr');
-  run('openssl', [
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    join(dir, 'good.key'),
-    '-subj',
-    '/C=BR/ST=SP/O=Acme/CN=good',
-    '-out',
-    goodCsr,
-  ]);
+  opensslEcCsr(join(dir, 'good.key'), goodCsr, '/C=BR/ST=SP/O=Acme/CN=good');
 });
 after(() => cleanup());
 

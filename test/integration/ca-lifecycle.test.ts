@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { openCa } from '../../src/ca/open-ca.js';
 import { caStatus } from '../../src/ca/status.js';
-import { run, runAsync, runCli, type CliResult } from '../helpers/cli.js';
+import { run, runAsync, runCli, type CliResult, opensslEcCsr } from '../helpers/cli.js';
 import { makeCa, makeServerLeaf, tempDir } from '../helpers/pki.js';
 import { startOpensslServer } from '../helpers/tls-servers.js';
 
@@ -415,24 +415,7 @@ test('cert renew keeps subject, SANs and profile with a new key; --revoke-old is
     assert.doesNotMatch(ours, new RegExp(res.serial));
     const key = join(s.dir, 'o.key');
     const csr = join(s.dir, 'o.csr');
-    assert.equal(
-      run('openssl', [
-        'req',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-subj',
-        '/C=BR/ST=SP/O=Acme/CN=acme-client',
-        '-out',
-        csr,
-      ]).code,
-      0,
-    );
+    assert.equal(opensslEcCsr(key, csr, '/C=BR/ST=SP/O=Acme/CN=acme-client').code, 0);
     const signed = run('openssl', [
       'ca',
       '-config',
@@ -548,21 +531,7 @@ test('cert renew of a certificate signed from a CSR: a .pfx only with --pfx (wit
     const key = join(s.dir, 'csr-client.key.pem');
     const csr = join(s.dir, 'csr-client.csr.pem');
     const certPath = join(s.dir, 'csr-client.cert.pem');
-    const req = run('openssl', [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-subj',
-      '/C=BR/ST=SP/O=Acme/CN=csr-client',
-      '-out',
-      csr,
-    ]);
+    const req = opensslEcCsr(key, csr, '/C=BR/ST=SP/O=Acme/CN=csr-client');
     assert.equal(req.code, 0, req.stderr);
     const signed = await mtls(['ca', 'sign', csr, '--ca', s.ca, '--out', certPath]);
     assert.equal(signed.code, 0, signed.stderr);

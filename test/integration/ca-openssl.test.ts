@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, run } from '../helpers/cli.js';
+import { runCli, run, opensslEcCsr } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pki.js';
 
 const SUBJECT = '/C=BR/ST=SP/O=Acme/CN=Acme Root CA';
@@ -137,24 +137,7 @@ test('on a CA made by ca init, openssl ca signs, revokes and generates a CRL; ou
     const cnf = join(s.ca, 'openssl.cnf');
     const key = join(s.dir, 'c.key');
     const csr = join(s.dir, 'c.csr');
-    assert.equal(
-      run('openssl', [
-        'req',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-subj',
-        '/C=BR/ST=SP/O=Acme/CN=by-openssl',
-        '-out',
-        csr,
-      ]).code,
-      0,
-    );
+    assert.equal(opensslEcCsr(key, csr, '/C=BR/ST=SP/O=Acme/CN=by-openssl').code, 0);
     const signed = run('openssl', [
       'ca',
       '-config',
