@@ -24,7 +24,17 @@
  * --concurrency C per load process (8), --clients P load processes (2),
  * --modes new-p256,new-rsa,keepalive, --many N (10000; 0 skips),
  * --no-durable, --floor (adds a bare node:tls server, the floor any Node
- * server pays), --cpu-prof DIR (profile the gateway of each mode).
+ * server pays), --cpu-prof DIR (profile the gateway of each mode), --warmup S
+ * (15: seconds of untimed load on each server before its mode's rounds).
+ *
+ * Why a warm-up: V8 compiles the gateway's hot paths (node:http, undici, the
+ * policy and audit code) with its optimising compiler over the first
+ * several thousand requests, on a background thread whose CPU counts as the
+ * server's. Without it, the first rounds measure the compiler (seen: the
+ * gateway at 1.95 ms per new connection in its first 3 s, 1.26 ms after
+ * 20 s; the bare node:tls server 0.98 then 0.90 ms; nginx, compiled ahead of
+ * time, flat). A gateway in production runs warm, so the rounds measure that;
+ * the warm-up's own figures are printed as the cold cost.
  */
 import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
@@ -71,6 +81,7 @@ const { values: flags } = parseArgs({
     'no-durable': { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    warmup: { type: 'string', default: '15' },
   },
 });
 const ROUNDS = Number(flags.rounds);
@@ -79,6 +90,7 @@ const WORKERS = Number(flags.workers);
 const CONCURRENCY = Number(flags.concurrency);
 const CLIENTS = Number(flags.clients);
 const MANY = Number(flags.many);
+const WARMUP = Number(flags.warmup);
 
 const nginxBin = findNginx();
 if (!nginxBin) {
@@ -113,6 +125,14 @@ async function paired(
   job: Omit<LoadJob, 'port'>,
 ): Promise<Paired> {
   const results: RoundResult[][] = list.map(() => []);
+  if (WARMUP > 0) {
+    const cold: string[] = [];
+    for (const s of list) {
+      const r = await runRound(s, { ...job, durationMs: WARMUP * 1000 }, CLIENTS);
+      cold.push(`${s.name} ${f(r.cpuMsPerRequest)} ms/req ${r.requestsPerSecond.toFixed(0)} req/s`);
+    }
+    console.error(`  ${label} warm-up (${WARMUP} s each, not counted): ${cold.join(' | ')}`);
+  }
   for (let i = 0; i < ROUNDS; i++) {
     for (let k = 0; k < list.length; k++) {
       const idx = (i + k) % list.length;

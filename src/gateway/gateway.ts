@@ -255,7 +255,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     audit: (r) => audit.record(r),
     ...(cfg.audit.durability === 'durable' ? { commit: (r: AuditRecord) => audit.commit(r) } : {}),
     logger,
-    onForward: (delta) => (delta > 0 ? metrics.inFlight.inc() : metrics.inFlight.dec()),
+    onForward: (delta) => metrics.forwardDelta(delta),
   });
   let draining = false;
 
@@ -349,7 +349,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     },
     onProxyRefused: (peer, reason, detail) =>
       audit.record(makeAuditRecord({ kind: 'connection', ip: peer, reason, detail })),
-    onCountChange: (n) => metrics.openConnections.set(n),
+    onCountChange: (n) => metrics.setOpenConnections(n),
     onError: (e, ip) =>
       logger.error({ err: { message: e.message }, ip }, 'trust lookup failed; connection closed'),
   });

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../errors/index.js';
 import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
+import type { CertInfo } from './peer-cert.js';
 import {
   buildUpstreamHeaders,
   identityHeaderPairs,
@@ -144,11 +145,14 @@ export class RequestHandler {
   private inFlightCount = 0;
   private idleWaiters: Array<() => void> = [];
   /**
-   * Identity headers by decision: a decision object is replaced, never
-   * changed, when the connection is re-evaluated, so an entry can never
-   * outlive the identity it was computed from.
+   * Identity headers by client certificate, then by institution and path:
+   * they are a function of those alone (the parsed certificates come from
+   * the trust cache's shared cache, one object per certificate), so a client
+   * that opens a connection per request has its certificates base64-encoded
+   * and its names escaped once, not on every connection. Weakly held: an
+   * entry goes when its certificate leaves the certificate cache.
    */
-  private readonly identityCache = new WeakMap<PolicyDecision, Array<[string, string]>>();
+  private readonly identityCache = new WeakMap<CertInfo, Map<string, Array<[string, string]>>>();
 
   constructor(private readonly options: RequestHandlerOptions) {
     const limits = options.limits;
@@ -228,12 +232,22 @@ export class RequestHandler {
     this.server.close(() => undefined);
   }
 
-  /** The identity headers of an accepted decision, computed once per decision. */
+  /** The identity headers of an accepted decision (see {@link identityCache}). */
   private identityPairs(decision: PolicyDecision): Array<[string, string]> {
-    let pairs = this.identityCache.get(decision);
+    // identityOf throws for a decision without a certificate or institution.
+    const identity = identityOf(decision);
+    const leaf = decision.leaf;
+    if (!leaf) throw new MtlsError('MTLS_INTERNAL', 'an accepted connection has no certificate');
+    let byPath = this.identityCache.get(leaf);
+    if (!byPath) {
+      byPath = new Map<string, Array<[string, string]>>();
+      this.identityCache.set(leaf, byPath);
+    }
+    const key = `${identity.institutionId}\n${decision.chain.map((c) => c.fingerprint).join(',')}`;
+    let pairs = byPath.get(key);
     if (!pairs) {
-      pairs = identityHeaderPairs(identityOf(decision), this.options.identityHeaders);
-      this.identityCache.set(decision, pairs);
+      pairs = identityHeaderPairs(identity, this.options.identityHeaders);
+      byPath.set(key, pairs);
     }
     return pairs;
   }

@@ -126,6 +126,9 @@ export type TrustLookup =
       snapshot: TrustSnapshot;
     };
 
+/** Source addresses whose lookup {@link TrustCache} remembers per snapshot. */
+const LOOKUP_MEMO_MAX = 4096;
+
 /** Builds a TLS server that trusts exactly `caPems` (the gateway supplies it). */
 export type TenantServerFactory = (caPems: string[], key: string) => TlsServer;
 
@@ -531,6 +534,15 @@ export class TrustCache {
   private staleReported = false;
   /** The failure last passed to `onError` in this outage, and when. */
   private reported: { message: string; at: number } | null = null;
+  /**
+   * Lookups by source address against {@link memoOf}: an address's answer
+   * depends only on the snapshot and the cached servers, and a busy client
+   * reconnects from the same address, so the parse, the prefix walk and the
+   * server key are computed once per snapshot, not once per connection.
+   * Emptied when the snapshot or a cached server changes, and when full.
+   */
+  private readonly memo = new Map<string, TrustLookup>();
+  private memoOf: TrustSnapshot | null = null;
 
   constructor(private readonly options: TrustCacheOptions) {
     this.certCache = options.certCache ?? new CertInfoCache();
@@ -581,6 +593,7 @@ export class TrustCache {
   invalidateServers(): void {
     this.servers.clear();
     this.serverKeysOf.clear();
+    this.memo.clear();
   }
 
   /**
@@ -753,6 +766,7 @@ export class TrustCache {
 
   private dropServer(key: string): void {
     this.servers.delete(key);
+    this.memo.clear();
     for (const id of key.split(',')) {
       const keys = this.serverKeysOf.get(id);
       keys?.delete(key);
@@ -777,6 +791,23 @@ export class TrustCache {
    */
   lookup(remoteAddress: string): TrustLookup {
     const snapshot = this.snapshot;
+    if (this.memoOf !== snapshot) {
+      this.memo.clear();
+      this.memoOf = snapshot;
+    }
+    const hit = this.memo.get(remoteAddress);
+    // Staleness is a matter of the clock, never memoised.
+    if (hit && (this.failingSince === null || !this.checkStale())) return hit;
+    const found = this.findLookup(remoteAddress, snapshot);
+    if (found.kind !== 'unavailable') {
+      if (this.memo.size >= LOOKUP_MEMO_MAX) this.memo.clear();
+      this.memo.set(remoteAddress, found);
+    }
+    return found;
+  }
+
+  /** {@link lookup} without the memo. */
+  private findLookup(remoteAddress: string, snapshot: TrustSnapshot): TrustLookup {
     let ipText = remoteAddress;
     let ids: string[] = [];
     try {

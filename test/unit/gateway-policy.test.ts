@@ -562,6 +562,49 @@ describe('trust cache', () => {
     }
   });
 
+  test('lookups are remembered per source address, and forgotten when the registry or the server credential changes', async () => {
+    const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
+    let built = 0;
+    const tc = new TrustCache({
+      registry: fake as unknown as Registry,
+      serverFactory: () => {
+        built++;
+        return tls.createServer();
+      },
+      certCache: cache,
+    });
+    try {
+      await tc.start();
+      const first = tc.lookup('192.0.2.1');
+      assert.equal(first.kind, 'tenant');
+      assert.equal(
+        tc.lookup('192.0.2.1'),
+        first,
+        'the same address, the same snapshot: the same answer',
+      );
+      assert.equal(built, 1);
+      // A suspension is a new snapshot: the remembered answer must not outlive it.
+      fake.data[0] = trust('a', [root.certPem], { ips: ['192.0.2.1'], status: 'suspended' });
+      fake.change('a');
+      await until(() => tc.snapshot.generation === 2, 'the reload');
+      assert.equal(tc.lookup('192.0.2.1').kind, 'suspended');
+      fake.data[0] = trust('a', [root.certPem], { ips: ['192.0.2.1'] });
+      fake.change('a');
+      await until(() => tc.snapshot.generation === 3, 'the second reload');
+      const again = tc.lookup('192.0.2.1');
+      assert.ok(again.kind === 'tenant');
+      // A new server credential drops every TLS server: the next lookup builds one.
+      tc.invalidateServers();
+      const rebuilt = tc.lookup('192.0.2.1');
+      assert.ok(rebuilt.kind === 'tenant');
+      assert.notEqual(rebuilt.tenant.server, again.tenant.server);
+      assert.equal(built, 2);
+      assert.equal(tc.lookup('203.0.113.9').kind, 'unregistered');
+    } finally {
+      tc.stop();
+    }
+  });
+
   test('an unreadable registry: the old snapshot serves until the maximum staleness, then lookups fail closed and /readyz says 503', async () => {
     const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
     const events: boolean[] = [];
