@@ -79,8 +79,10 @@ export function peerCertificates(socket: tls.TLSSocket): {
   const peer = socket.getPeerX509Certificate();
   if (!peer) return { leafDer: null, presentedDer: [] };
   const presentedDer: Buffer[] = [];
-  const seen = new Set<string>([peer.fingerprint256]);
   let cur = peer.issuerCertificate;
+  // A client that sends its certificate alone (the common case) costs no digest here.
+  if (!cur) return { leafDer: peer.raw, presentedDer };
+  const seen = new Set<string>([peer.fingerprint256]);
   for (let i = 0; cur && !seen.has(cur.fingerprint256) && i < 10; i++) {
     seen.add(cur.fingerprint256);
     presentedDer.push(cur.raw);

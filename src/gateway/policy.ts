@@ -167,6 +167,46 @@ function describe(c: CertInfo): string {
 }
 
 /**
+ * Key-strength verdicts by certificate, then by role and policy: a
+ * certificate's key never changes, and a client that connects per request
+ * presents the same certificate every time. Weakly held, like the parsed
+ * certificates themselves.
+ */
+const keyVerdicts = new WeakMap<CertInfo, Map<string, string | null>>();
+
+/**
+ * Why a certificate's key is too weak for the policy (the message of
+ * `assertKeyStrength`), or null when it is strong enough; remembered per
+ * certificate, role and policy.
+ */
+function keyWeakness(
+  cert: CertInfo,
+  isLeaf: boolean,
+  policy: { minRsaBits?: number; minEcBits?: number },
+): string | null {
+  let verdicts = keyVerdicts.get(cert);
+  if (!verdicts) {
+    verdicts = new Map<string, string | null>();
+    keyVerdicts.set(cert, verdicts);
+  }
+  const key = `${isLeaf ? 'leaf' : 'sent'}|${policy.minRsaBits ?? ''}|${policy.minEcBits ?? ''}`;
+  const known = verdicts.get(key);
+  if (known !== undefined) return known;
+  let verdict: string | null = null;
+  try {
+    assertKeyStrength(
+      cert.publicKey,
+      `${isLeaf ? 'client certificate' : 'intermediate CA certificate the client sent'} ${describe(cert)}`,
+      policy,
+    );
+  } catch (e) {
+    verdict = errorMessage(e);
+  }
+  verdicts.set(key, verdict);
+  return verdict;
+}
+
+/**
  * Decides a connection. Pure apart from CRL signature checks (cached).
  * @param certInfo - parses DER (use the trust cache's shared parser)
  */
@@ -286,15 +326,8 @@ export async function evaluateConnection(
   };
   for (const c of [leaf, ...path]) {
     if (c !== leaf && inst.anchorFingerprints.has(c.fingerprint)) continue;
-    try {
-      assertKeyStrength(
-        c.publicKey,
-        `${c === leaf ? 'client certificate' : 'intermediate CA certificate the client sent'} ${describe(c)}`,
-        keyPolicy,
-      );
-    } catch (e) {
-      return reject('weak_key', errorMessage(e), inst.id, leaf, path);
-    }
+    const weak = keyWeakness(c, c === leaf, keyPolicy);
+    if (weak !== null) return reject('weak_key', weak, inst.id, leaf, path);
   }
   if (!leaf.ekus || !leaf.ekus.includes(CLIENT_AUTH)) {
     const has = leaf.ekus
