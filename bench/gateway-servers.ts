@@ -8,6 +8,7 @@ import { existsSync, openSync, readdirSync, readFileSync, writeFileSync, closeSy
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { TLS12_AEAD_CIPHERS } from '../src/tls/versions.js';
+import type { FloorLayer } from './gateway-floor.js';
 import type { LoadJob, LoadResult } from './gateway-load.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -150,21 +151,37 @@ export async function startUpstream(): Promise<ServerProcess> {
   return { name: 'upstream', pid: child.pid as number, port, stop: () => stopChild(child) };
 }
 
-/** Starts the bare node:tls floor (bench/gateway-floor.ts) in its own process. */
+/** What each floor layer (bench/gateway-floor.ts) is called in the bench's output. */
+const FLOOR_NAMES: Record<FloorLayer, string> = {
+  tls: 'node:tls floor',
+  http: 'node:http',
+  'http-undici': 'node:http+undici',
+};
+
+/**
+ * Starts one floor layer (bench/gateway-floor.ts: bare node:tls, node:http,
+ * or node:http forwarding through undici) in its own process.
+ * @param upstreamPort - the bench upstream, for `http-undici`
+ */
 export async function startFloor(
   certFile: string,
   keyFile: string,
   caFile: string,
+  layer: FloorLayer = 'tls',
+  upstreamPort?: number,
 ): Promise<ServerProcess> {
-  const child = fork(join(ROOT, 'bench/gateway-floor.ts'), [certFile, keyFile, caFile], {
+  const args = [layer, certFile, keyFile, caFile];
+  if (upstreamPort !== undefined) args.push(String(upstreamPort));
+  const child = fork(join(ROOT, 'bench/gateway-floor.ts'), args, {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const name = FLOOR_NAMES[layer];
   const port = await new Promise<number>((res, rej) => {
     child.once('message', (m: { port: number }) => res(m.port));
-    child.once('exit', (c) => rej(new Error(`node:tls floor exited (${c})`)));
+    child.once('exit', (c) => rej(new Error(`${name} exited (${c})`)));
   });
-  return { name: 'node:tls floor', pid: child.pid as number, port, stop: () => stopChild(child) };
+  return { name, pid: child.pid as number, port, stop: () => stopChild(child) };
 }
 
 /** Options for {@link startNginx}. */

@@ -24,7 +24,9 @@
  * --concurrency C per load process (8), --clients P load processes (2),
  * --modes new-p256,new-rsa,keepalive, --many N (10000; 0 skips),
  * --no-durable, --floor (adds a bare node:tls server, the floor any Node
- * server pays), --cpu-prof DIR (profile the gateway of each mode), --warmup S
+ * server pays), --layers (the floor, then node:http on it, then node:http
+ * forwarding through undici: what each layer under the gateway costs; see
+ * bench/gateway-floor.ts), --cpu-prof DIR (profile the gateway of each mode), --warmup S
  * (15: seconds of untimed load on each server before its mode's rounds).
  *
  * Why a warm-up: V8 compiles the gateway's hot paths (node:http, undici, the
@@ -67,6 +69,7 @@ import {
   type RoundResult,
   type ServerProcess,
 } from './gateway-servers.js';
+import type { FloorLayer } from './gateway-floor.js';
 import { makeInstitution } from '../test/helpers/gateway-harness.js';
 
 const { values: flags } = parseArgs({
@@ -80,6 +83,7 @@ const { values: flags } = parseArgs({
     many: { type: 'string', default: '10000' },
     'no-durable': { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
+    layers: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     warmup: { type: 'string', default: '15' },
   },
@@ -267,26 +271,41 @@ try {
       }),
     );
     const clientCa = (rsa ? pki.rsa : pki.ec).root.certPath;
-    const floor = flags.floor
-      ? track(await startFloor(cert.certPath, cert.keyPath, clientCa))
-      : null;
-    const p = await paired(mode, floor ? [gw, floor, ngx] : [gw, ngx], jobFor(pki, mode));
+    const layers: FloorLayer[] = flags.layers
+      ? ['tls', 'http', 'http-undici']
+      : flags.floor
+        ? ['tls']
+        : [];
+    const floors: ServerProcess[] = [];
+    for (const layer of layers)
+      floors.push(
+        track(await startFloor(cert.certPath, cert.keyPath, clientCa, layer, upstream.port)),
+      );
+    const p = await paired(mode, [gw, ...floors, ngx], jobFor(pki, mode));
     const last = p.results.length - 1;
     rows.push(
       `| ${mode} | ${f(medianOf(p.results[0], 'cpuMsPerRequest'))} ms | ${f(medianOf(p.results[last], 'cpuMsPerRequest'))} ms | **${f(p.cpuRatio[0] as number, 2)}x** | ${medianOf(p.results[0], 'requestsPerSecond').toFixed(0)} | ${medianOf(p.results[last], 'requestsPerSecond').toFixed(0)} | **${f(p.rpsRatio[0] as number, 2)}x** |` +
-        (floor
-          ? ` ${f(medianOf(p.results[1], 'cpuMsPerRequest'))} ms (${f(p.cpuRatio[1] as number, 2)}x) |`
-          : ''),
+        floors
+          .map(
+            (_, k) =>
+              ` ${f(medianOf(p.results[k + 1], 'cpuMsPerRequest'))} ms (${f(p.cpuRatio[k + 1] as number, 2)}x) |`,
+          )
+          .join(''),
     );
-    if (floor) await stop(floor);
+    for (const fl of floors) await stop(fl);
     await stop(ngx);
     await stop(gw);
   }
+  const floorNames = flags.layers
+    ? ['node:tls floor', 'node:http', 'node:http+undici']
+    : flags.floor
+      ? ['node:tls floor']
+      : [];
   console.log('\n## gateway vs nginx (paired medians over rounds)\n');
   console.log(
-    `| mode | gateway CPU/req | nginx CPU/req | CPU ratio | gateway req/s | nginx req/s | req/s ratio |${flags.floor ? ' node:tls floor CPU/req (vs nginx) |' : ''}`,
+    `| mode | gateway CPU/req | nginx CPU/req | CPU ratio | gateway req/s | nginx req/s | req/s ratio |${floorNames.map((n) => ` ${n} CPU/req (vs nginx) |`).join('')}`,
   );
-  console.log(`|---|---|---|---|---|---|---|${flags.floor ? '---|' : ''}`);
+  console.log(`|---|---|---|---|---|---|---|${floorNames.map(() => '---|').join('')}`);
   for (const r of rows) console.log(r);
 
   if (!flags['no-durable']) {
