@@ -66,15 +66,29 @@ export function parseIp(text: string): ParsedIp {
 }
 
 /**
+ * {@link normalizeIp}'s answers: every accepted connection asks for its
+ * peer's canonical address, and busy clients connect again and again from
+ * the same few addresses. Bounded, emptied when full.
+ */
+const normalized = new Map<string, string>();
+const NORMALIZED_MAX = 4096;
+
+/**
  * Canonical text of a socket's remote address: IPv4-mapped IPv6 becomes the
  * dotted quad, IPv6 is compressed (RFC 5952). Unparseable input comes back as is.
  */
 export function normalizeIp(text: string): string {
+  const known = normalized.get(text);
+  if (known !== undefined) return known;
+  let out: string;
   try {
-    return parseIp(text).text;
+    out = parseIp(text).text;
   } catch {
-    return text;
+    out = text;
   }
+  if (normalized.size >= NORMALIZED_MAX) normalized.clear();
+  normalized.set(text, out);
+  return out;
 }
 
 /**
