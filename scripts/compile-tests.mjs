@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compiles src/ and test/ to JavaScript in a mirror of the repository under
-// .tmp/test-js/, so the test files run on plain Node instead of through tsx.
+// .tmp/test-js-PID/, so the test files run on plain Node instead of through tsx.
 //
 // Why: tsx's module hooks run on a loader thread and see every module a test
 // process loads, node_modules included. Measured on Node 20: `--import tsx`
@@ -24,14 +24,40 @@ import { transform } from 'esbuild';
 /** The repository this script belongs to. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const root = REPO_ROOT;
-/** Where the mirror lives (gitignored). */
-export const MIRROR = join(root, '.tmp', 'test-js');
+const MIRRORS = join(root, '.tmp');
+/**
+ * Where this run's mirror lives (gitignored): one per process, so two runs in
+ * one checkout do not rebuild each other's files under their tests. The
+ * caller removes it with {@link removeMirror} when its tests are done.
+ */
+export const MIRROR = join(MIRRORS, `test-js-${process.pid}`);
 /** Directories compiled into the mirror; everything else at the root is linked. */
 const COMPILED = ['src', 'test'];
 
+/** True while process `pid` exists. */
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+};
+
+/** Removes this run's mirror. */
+export function removeMirror() {
+  rmSync(MIRROR, { recursive: true, force: true });
+}
+
 const { compilerOptions } = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8'));
 
-rmSync(MIRROR, { recursive: true, force: true });
+// Mirrors left by runs that were killed before they could remove theirs.
+mkdirSync(MIRRORS, { recursive: true });
+for (const name of readdirSync(MIRRORS)) {
+  const m = /^test-js-(\d+)$/.exec(name);
+  if (m && !alive(Number(m[1]))) rmSync(join(MIRRORS, name), { recursive: true, force: true });
+}
+removeMirror();
 mkdirSync(MIRROR, { recursive: true });
 for (const entry of readdirSync(root)) {
   if (COMPILED.includes(entry) || entry === '.tmp' || entry === '.git') continue;

@@ -28,10 +28,12 @@ if (files.length === 0) {
 const concurrency = process.env.MTLS_TEST_CONCURRENCY ?? '2';
 const viaTsx = process.env.MTLS_TEST_TSX === '1';
 let args;
+let done = () => {};
 if (viaTsx) {
   args = ['--import', 'tsx', ...files];
 } else {
-  const { MIRROR, REPO_ROOT } = await import('./compile-tests.mjs');
+  const { MIRROR, REPO_ROOT, removeMirror } = await import('./compile-tests.mjs');
+  done = removeMirror;
   args = [
     // As under tsx: stack traces name the .ts lines.
     '--enable-source-maps',
@@ -43,4 +45,5 @@ const r = spawnSync(
   ['--test', `--test-concurrency=${concurrency}`, ...passThrough, ...args],
   { stdio: 'inherit' },
 );
+done();
 process.exit(r.status ?? 1);
