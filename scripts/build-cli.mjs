@@ -15,6 +15,26 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
+/**
+ * Turns `import 'reflect-metadata'` into an empty module: the banner below
+ * already require()s the polyfill in every chunk. Left as an external ESM
+ * import, Node loads its ESM-to-CommonJS translator and lexes Reflect.js on
+ * every start, which cost about 0.04 s of a 0.13 s `mtls --version`.
+ */
+const reflectMetadataFromBanner = {
+  name: 'reflect-metadata-from-banner',
+  setup(b) {
+    b.onResolve({ filter: /^reflect-metadata$/ }, () => ({
+      path: 'reflect-metadata',
+      namespace: 'required-by-banner',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'required-by-banner' }, () => ({
+      contents: '',
+      loader: 'js',
+    }));
+  },
+};
+
 const out = 'dist/bin';
 rmSync(out, { recursive: true, force: true });
 await build({
@@ -29,9 +49,16 @@ await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
+  // The ES module builds of the packages that have one (@peculiar/*, asn1js,
+  // pvtsutils, tsyringe, tslib) rather than their CommonJS `main`: esbuild
+  // can drop what the CLI never uses and needs no CommonJS wrappers to run at
+  // start. `mtls cert show` loads 1.06 MB instead of 1.34 MB, and each command
+  // that reads a certificate starts about 0.03 s faster.
+  mainFields: ['module', 'main'],
   target: 'node20',
   chunkNames: 'chunk-[hash]',
-  external: ['better-sqlite3', 'pg', 'pg-native', 'reflect-metadata'],
+  external: ['better-sqlite3', 'pg', 'pg-native'],
+  plugins: [reflectMetadataFromBanner],
   // CommonJS packages inside an ESM bundle call require() for Node built-ins
   // and the external modules; ESM has no require of its own. Every chunk also
   // installs the Reflect metadata polyfill before its own code runs:

@@ -4,7 +4,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { Option } from 'commander';
-import { loadCaKey, openCa, type OpenCa } from '../ca/index.js';
+import type { OpenCa } from '../ca/index.js';
 import { readFileChecked } from '../io/index.js';
 import { isEncryptedPrivateKey } from '../pki/keys.js';
 import { deprecatedAlias } from './deprecated.js';
@@ -30,7 +30,10 @@ export function caDirOption(
 export const caDirAlias = (): Option => deprecatedAlias('--ca <dir>', '--ca-dir', 'ca');
 
 /** Opens the CA named by `--ca-dir`. */
-export function openCaFromCli(dir: string | undefined): Promise<OpenCa> {
+export async function openCaFromCli(dir: string | undefined): Promise<OpenCa> {
+  // Loaded here, not at the top: the options above are built for `--help`
+  // too, which has no use for the CA library and its x509 dependency.
+  const { openCa } = await import('../ca/index.js');
   return openCa(dir ?? defaultCaDir());
 }
 
@@ -39,6 +42,7 @@ export async function caKeyFromCli(
   ca: OpenCa,
   passphraseFile: string | undefined,
 ): Promise<KeyObject> {
+  const { loadCaKey } = await import('../ca/index.js');
   const data = await readFileChecked(ca.config.privateKey, 'CA private key');
   if (!isEncryptedPrivateKey(data)) return loadCaKey(ca, undefined, data);
   const passphrase = await readSecret({

@@ -706,10 +706,14 @@ describe('mtls gateway start --workers 2', () => {
     try {
       rmSync(config.keyPath);
       process.kill(pids[0] as number, 'SIGKILL');
+      // Cleared once the race is decided: a pending 60 s timer would keep this
+      // file's process alive for the rest of the minute after its last test.
+      let hung: NodeJS.Timeout | undefined;
       const code = await Promise.race([
         gw.exited,
-        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000)),
+        new Promise<'hung'>((r) => (hung = setTimeout(() => r('hung'), 60_000))),
       ]);
+      clearTimeout(hung);
       assert.equal(code, 5, `exit code of MTLS_FILE_NOT_FOUND (stderr: ${gw.stderr()})`);
       assert.match(
         gw.stderr(),

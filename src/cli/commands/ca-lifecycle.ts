@@ -3,8 +3,7 @@
  * table. Wiring only; the work is done by src/ca/status.ts and src/ca/list.ts.
  */
 import type { Command } from 'commander';
-import { caStatus } from '../../ca/status.js';
-import { listCertificates, type CertificateRow } from '../../ca/list.js';
+import type { CertificateRow } from '../../ca/list.js';
 import { caDirAlias, caDirOption, openCaFromCli } from '../ca-context.js';
 import { jsonOption } from '../shared-options.js';
 import { out, outJson, style } from '../output.js';
@@ -134,6 +133,8 @@ export function registerCaLifecycleCommands(ca: Command): void {
         at?: Date;
         json?: boolean;
       }) => {
+        // Loaded by the action (x509), as the other `ca` commands do.
+        const { caStatus } = await import('../../ca/status.js');
         const r = await caStatus({
           ca: await openCaFromCli(o.ca),
           warnDays: o.warnDays,
@@ -197,6 +198,7 @@ export function registerCaLifecycleCommands(ca: Command): void {
         at?: Date;
         json?: boolean;
       }) => {
+        const { listCertificates } = await import('../../ca/list.js');
         const r = await listCertificates({
           ca: await openCaFromCli(o.ca),
           ...(o.at ? { at: o.at } : {}),

@@ -2,26 +2,11 @@
  * `mtls ca …`: init, adopt, sign, issue, revoke, crl, chain, show.
  */
 import { Command, Option } from 'commander';
-import {
-  adoptCa,
-  assertEmptyOrMissing,
-  exportChain,
-  findProfile,
-  planIssue,
-  generateCrl,
-  initCa,
-  issueClientCertificate,
-  readDatabase,
-  REVOCATION_REASONS,
-  revokeCertificate,
-  signCsr,
-  type RevocationReason,
-} from '../../ca/index.js';
+import { REVOCATION_REASONS, type RevocationReason } from '../../ca/index-db.js';
 import { parseSanOption } from '../../ca/san-option.js';
 import { MtlsError } from '../../errors/index.js';
 import { assertCanWrite, readFileChecked } from '../../io/index.js';
 import { resolve } from 'node:path';
-import { fingerprintSha256 } from '../../pki/certificate.js';
 import { KEY_TYPES, parseKeyType } from '../../pki/keys.js';
 import { parseSubject } from '../../pki/names.js';
 import { caDirAlias, caDirOption, caKeyFromCli, openCaFromCli } from '../ca-context.js';
@@ -30,9 +15,19 @@ import { stringOption } from '../option-values.js';
 import { crlNumberText, dnText } from '../format.js';
 import { ENV, forceOption, jsonOption, secretFileOption } from '../shared-options.js';
 import { readSecret } from '../secrets.js';
-import { initIntermediateFromCli, type IntermediateCliOptions } from './ca-init-intermediate.js';
+import type { IntermediateCliOptions } from './ca-init-intermediate.js';
 import { keyLine, newCaSettings } from './ca-init-shared.js';
 import { registerCaLifecycleCommands } from './ca-lifecycle.js';
+
+/**
+ * The CA library, loaded by the action that runs: it pulls in @peculiar/x509,
+ * which `mtls ca --help` and a refused argument do not need (as
+ * gateway-start.ts does with the gateway).
+ */
+const caLibrary = (): Promise<typeof import('../../ca/index.js')> => import('../../ca/index.js');
+/** Certificate helpers (x509 too), loaded the same way. */
+const certificates = (): Promise<typeof import('../../pki/certificate.js')> =>
+  import('../../pki/certificate.js');
 
 const days = (v: string): number => {
   const n = Number(v);
@@ -139,7 +134,9 @@ export function registerCaCommands(program: Command): void {
         } & IntermediateCliOptions,
       ) => {
         assertNoPassphraseConfirmed(o);
-        if (o.intermediate || o.parent) return initIntermediateFromCli(dir, o);
+        if (o.intermediate || o.parent)
+          return (await import('./ca-init-intermediate.js')).initIntermediateFromCli(dir, o);
+        const { assertEmptyOrMissing, initCa } = await caLibrary();
         const subject = parseSubject(o.subject);
         const keyType = parseKeyType(o.keyType);
         await assertEmptyOrMissing(resolve(dir));
@@ -180,6 +177,7 @@ export function registerCaCommands(program: Command): void {
         dir: string,
         o: { config?: string; passphraseFile?: string; fix?: boolean; json?: boolean },
       ) => {
+        const { adoptCa } = await caLibrary();
         const passphrase =
           o.passphraseFile !== undefined || process.env[ENV.caPassphrase]
             ? await readSecret({
@@ -251,6 +249,7 @@ export function registerCaCommands(program: Command): void {
             'MTLS_USAGE',
             '--out takes one CSR; with several, certificates go to newcerts/',
           );
+        const { findProfile, signCsr } = await caLibrary();
         const ca = await openCaFromCli(o.ca);
         // Read every input before asking for the CA passphrase: a typo fails fast.
         const inputs = await Promise.all(
@@ -320,6 +319,8 @@ serial is revoked (cessationOfOperation) and the error names it.
 `,
     )
     .action(async (name: string, o: Record<string, string | boolean | number | undefined>) => {
+      const { issueClientCertificate, planIssue } = await caLibrary();
+      const { fingerprintSha256 } = await certificates();
       const ca = await openCaFromCli(stringOption(o.ca));
       const sans = o.san ? parseSanOption(String(o.san)) : undefined;
       const extra = [
@@ -396,6 +397,7 @@ serial is revoked (cessationOfOperation) and the error names it.
         serial: string | undefined,
         o: { ca?: string; cert?: string; reason?: RevocationReason; json?: boolean },
       ) => {
+        const { revokeCertificate } = await caLibrary();
         const ca = await openCaFromCli(o.ca);
         const r = await revokeCertificate({
           ca,
@@ -443,6 +445,7 @@ serial is revoked (cessationOfOperation) and the error names it.
       }) => {
         if (o.der && !o.out)
           throw new MtlsError('MTLS_USAGE', '--der says how to write --out; give --out FILE too');
+        const { generateCrl } = await caLibrary();
         const ca = await openCaFromCli(o.ca);
         const caKey = await caKeyFromCli(ca, o.passphraseFile);
         const r = await generateCrl({
@@ -480,6 +483,7 @@ serial is revoked (cessationOfOperation) and the error names it.
         files: string[],
         o: { ca?: string | boolean; out?: string; force?: boolean; json?: boolean },
       ) => {
+        const { exportChain } = await caLibrary();
         const ca =
           o.ca === false
             ? undefined
@@ -514,6 +518,8 @@ serial is revoked (cessationOfOperation) and the error names it.
     .addOption(jsonOption())
     .addHelpText('after', '\nExample:\n  mtls ca show --ca-dir ./myCA --json\n')
     .action(async (o: { ca?: string; json?: boolean }) => {
+      const { readDatabase } = await caLibrary();
+      const { fingerprintSha256 } = await certificates();
       const ca = await openCaFromCli(o.ca);
       const entries = await readDatabase(ca.config);
       const summary = {

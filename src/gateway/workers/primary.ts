@@ -294,7 +294,12 @@ export async function startGatewayWorkers(
 
   function send(worker: Worker, m: PrimaryMessage): boolean {
     if (!worker.isConnected()) return false;
-    worker.send(m);
+    // A worker killed a moment ago can still look connected, and the write
+    // then fails with EPIPE. Without a callback Node emits that as an 'error'
+    // on the Worker, which nothing listens to, so a /readyz at the wrong
+    // moment stopped the primary. The worker's exit (onExit) answers what
+    // was asked of it.
+    worker.send(m, () => undefined);
     return true;
   }
 

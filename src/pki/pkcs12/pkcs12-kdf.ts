@@ -3,7 +3,7 @@
  * pbeWithSHAAnd… ciphers (keys and IVs) and by the PKCS#12 MAC (its HMAC key)
  * in every flavour, including files whose bags use PBES2.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { MtlsError } from '../../errors/index.js';
 import { at } from '../bytes.js';
 
@@ -38,6 +38,18 @@ export function digestSize(digest: Pkcs12KdfDigest): number {
 export function bmpPassword(password: string): Buffer {
   return Buffer.concat([Buffer.from(password, 'utf16le').swap16(), Buffer.alloc(2)]);
 }
+
+/**
+ * One digest of `data`. The KDF runs its digest once per iteration (100,000
+ * times for the MAC key of a .pfx mtlskit writes), and Node's one-shot
+ * `crypto.hash` (Node 20.12+) does that in about half the time of a
+ * `createHash` object per round, with less garbage; older Node 20 releases
+ * use `createHash`.
+ */
+const digestOnce: (digest: Pkcs12KdfDigest, data: Buffer) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (digest, data) => crypto.hash(digest, data, 'buffer')
+    : (digest, data) => crypto.createHash(digest).update(data).digest();
 
 /** Repeats `src` to fill `v * ceil(src.length / v)` bytes (RFC 7292 App. B.2 steps 2, 3). */
 function stretch(src: Buffer, v: number): Buffer {
@@ -79,8 +91,8 @@ export function pkcs12Kdf(
   const out = Buffer.alloc(blocks * u);
   const B = Buffer.alloc(v);
   for (let i = 0; i < blocks; i++) {
-    let A = createHash(digest).update(D).update(I).digest();
-    for (let r = 1; r < iterations; r++) A = createHash(digest).update(A).digest();
+    let A: Buffer = crypto.createHash(digest).update(D).update(I).digest();
+    for (let r = 1; r < iterations; r++) A = digestOnce(digest, A);
     A.copy(out, i * u);
     if (i === blocks - 1) break;
     B.fill(A); // B is A repeated to v bytes (RFC 7292 App. B.2 step 6B)
