@@ -81,3 +81,56 @@ test('a tick during a read of the version counter gets a read of its own: the ch
   );
   assert.equal(seen[0]?.version, await writer.version());
 });
+
+test("a read that saw the store before this process's own write, returning after the write was reported, reports nothing more", async (t) => {
+  const { dir, cleanup } = tempDir('mtlskit-feed-');
+  t.after(cleanup);
+  const path = join(dir, 'registry.db');
+  const reg = new ProbedRegistry(path);
+  await reg.init();
+  t.after(() => reg.close());
+
+  const driver = reg.probedDriver;
+  let tick: (() => void) | undefined;
+  driver.watch = (fn) => {
+    tick = fn;
+    return () => undefined;
+  };
+  let release: (() => void) | undefined;
+  let heldReads = 0;
+  const transaction = driver.transaction.bind(driver);
+  driver.transaction = async <T>(
+    mode: SqlTransactionMode,
+    fn: (q: SqlQuery) => Promise<T>,
+  ): Promise<T> => {
+    const result = await transaction(mode, fn);
+    if (mode === 'read' && release === undefined) {
+      heldReads++;
+      await new Promise<void>((r) => (release = r));
+    }
+    return result;
+  };
+
+  const seen: RegistryChange[] = [];
+  const stop = reg.onChange((c) => seen.push(c));
+  t.after(stop);
+  assert.ok(tick, 'the registry started the feed');
+
+  tick(); // a poll reads the version counter before the write below
+  while (heldReads === 0) await new Promise((r) => setImmediate(r));
+  await reg.createInstitution({ id: 'own', name: 'Own' });
+  assert.deepEqual(
+    seen.map((c) => c.institutionId),
+    ['own'],
+    'the writer hears its own change at once',
+  );
+  release?.(); // the poll's older reading comes back now
+  await new Promise((r) => setTimeout(r, 50));
+  tick(); // and a later poll reads the store as it is
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(
+    seen.map((c) => [c.institutionId, c.version]),
+    [['own', await reg.version()]],
+    'no full reload for a reading that was merely older, and no second report of the write',
+  );
+});

@@ -428,7 +428,11 @@ export class SqlRegistry implements Registry {
     changes: ReadonlyArray<string | null> | null,
   ): void {
     const last = this.lastSeen;
-    if (version === last) return;
+    // Nothing newer than what was reported since this read began: the read
+    // saw the store before a write of this process that has been reported
+    // meanwhile (a poll racing the write). Taken as a step back, it would
+    // report a full reload and then the write a second time.
+    if (version >= from && version <= last) return;
     this.lastSeen = version;
     // Another read (a poll, or this process's own write) may have reported
     // some of these versions since `from` was read: report only the rest.
