@@ -29,67 +29,26 @@ class ProbedRegistry extends SqliteRegistry {
   }
 }
 
-test('a tick during a read of the version counter gets a read of its own: the change is reported', async (t) => {
-  const { dir, cleanup } = tempDir('mtlskit-feed-');
-  t.after(cleanup);
-  const path = join(dir, 'registry.db');
-  const writer = await openSqliteRegistry(path);
-  t.after(() => writer.close());
-  const reader = new ProbedRegistry(path);
-  await reader.init();
-  t.after(() => reader.close());
-
-  const driver = reader.probedDriver;
-  let tick: (() => void) | undefined;
-  driver.watch = (fn) => {
-    tick = fn;
-    return () => undefined;
-  };
-  // Reads finish (they saw the store as it was) but return only when released.
-  let release: (() => void) | undefined;
-  let heldReads = 0;
-  const transaction = driver.transaction.bind(driver);
-  driver.transaction = async <T>(
-    mode: SqlTransactionMode,
-    fn: (q: SqlQuery) => Promise<T>,
-  ): Promise<T> => {
-    const result = await transaction(mode, fn);
-    if (mode === 'read' && release === undefined) {
-      heldReads++;
-      await new Promise<void>((r) => (release = r));
-    }
-    return result;
-  };
-
-  const seen: RegistryChange[] = [];
-  const stop = reader.onChange((c) => seen.push(c));
-  t.after(stop);
-  assert.ok(tick, 'the registry started the feed');
-
-  tick(); // the read of the version counter starts, and sees the old version
-  while (heldReads === 0) await new Promise((r) => setImmediate(r));
-  await writer.createInstitution({ id: 'late', name: 'Late' });
-  tick(); // the NOTIFY of that write, while the first read is still out
-  release?.();
-
-  const deadline = Date.now() + 2_000;
-  while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(
-    seen.map((c) => c.institutionId),
-    ['late'],
-    'the write is reported once, naming its institution',
-  );
-  assert.equal(seen[0]?.version, await writer.version());
-});
-
-test("a read that saw the store before this process's own write, returning after the write was reported, reports nothing more", async (t) => {
-  const { dir, cleanup } = tempDir('mtlskit-feed-');
-  t.after(cleanup);
-  const path = join(dir, 'registry.db');
+/**
+ * A SQLite registry at `path` whose change feed the test drives: `tick()`
+ * stands for a NOTIFY or a poll timer, and the first read of the version
+ * counter finishes (it saw the store as it was) but returns only on
+ * `release()`. The registry is closed when the test ends.
+ */
+async function heldFeedRegistry(
+  t: { after: (fn: () => unknown) => void },
+  path: string,
+): Promise<{
+  reg: ProbedRegistry;
+  seen: RegistryChange[];
+  tick: () => void;
+  /** Resolves once the first read is held. */
+  readHeld: () => Promise<void>;
+  release: () => void;
+}> {
   const reg = new ProbedRegistry(path);
   await reg.init();
   t.after(() => reg.close());
-
   const driver = reg.probedDriver;
   let tick: (() => void) | undefined;
   driver.watch = (fn) => {
@@ -110,21 +69,60 @@ test("a read that saw the store before this process's own write, returning after
     }
     return result;
   };
-
   const seen: RegistryChange[] = [];
-  const stop = reg.onChange((c) => seen.push(c));
-  t.after(stop);
-  assert.ok(tick, 'the registry started the feed');
+  t.after(reg.onChange((c) => seen.push(c)));
+  const started = tick;
+  assert.ok(started, 'the registry started the feed');
+  return {
+    reg,
+    seen,
+    tick: started,
+    readHeld: async () => {
+      while (heldReads === 0) await new Promise((r) => setImmediate(r));
+    },
+    release: () => release?.(),
+  };
+}
+
+test('a tick during a read of the version counter gets a read of its own: the change is reported', async (t) => {
+  const { dir, cleanup } = tempDir('mtlskit-feed-');
+  t.after(cleanup);
+  const path = join(dir, 'registry.db');
+  const writer = await openSqliteRegistry(path);
+  t.after(() => writer.close());
+  const { seen, tick, readHeld, release } = await heldFeedRegistry(t, path);
+
+  tick(); // the read of the version counter starts, and sees the old version
+  await readHeld();
+  await writer.createInstitution({ id: 'late', name: 'Late' });
+  tick(); // the NOTIFY of that write, while the first read is still out
+  release();
+
+  const deadline = Date.now() + 2_000;
+  while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(
+    seen.map((c) => c.institutionId),
+    ['late'],
+    'the write is reported once, naming its institution',
+  );
+  assert.equal(seen[0]?.version, await writer.version());
+});
+
+test("a read that saw the store before this process's own write, returning after the write was reported, reports nothing more", async (t) => {
+  const { dir, cleanup } = tempDir('mtlskit-feed-');
+  t.after(cleanup);
+  const path = join(dir, 'registry.db');
+  const { reg, seen, tick, readHeld, release } = await heldFeedRegistry(t, path);
 
   tick(); // a poll reads the version counter before the write below
-  while (heldReads === 0) await new Promise((r) => setImmediate(r));
+  await readHeld();
   await reg.createInstitution({ id: 'own', name: 'Own' });
   assert.deepEqual(
     seen.map((c) => c.institutionId),
     ['own'],
     'the writer hears its own change at once',
   );
-  release?.(); // the poll's older reading comes back now
+  release(); // the poll's older reading comes back now
   await new Promise((r) => setTimeout(r, 50));
   tick(); // and a later poll reads the store as it is
   await new Promise((r) => setTimeout(r, 50));
