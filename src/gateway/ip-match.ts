@@ -8,6 +8,7 @@
  * registry's (registry/cidr.ts), so the gateway matches exactly what was stored.
  */
 import { MtlsError } from '../errors/index.js';
+import { BoundedMemo } from './memo.js';
 import { formatIpBytes, parseCidr as parseRegistryCidr, parseIpBytes } from './registry/cidr.js';
 
 const MAPPED_PREFIX = 0xffffn << 32n;
@@ -70,8 +71,7 @@ export function parseIp(text: string): ParsedIp {
  * peer's canonical address, and busy clients connect again and again from
  * the same few addresses. Bounded, emptied when full.
  */
-const normalized = new Map<string, string>();
-const NORMALIZED_MAX = 4096;
+const normalized = new BoundedMemo<string>(4096);
 
 /**
  * Canonical text of a socket's remote address: IPv4-mapped IPv6 becomes the
@@ -86,7 +86,6 @@ export function normalizeIp(text: string): string {
   } catch {
     out = text;
   }
-  if (normalized.size >= NORMALIZED_MAX) normalized.clear();
   normalized.set(text, out);
   return out;
 }

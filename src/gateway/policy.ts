@@ -32,6 +32,7 @@
  *    saying the CRL is unreadable; fail closed);
  * 5. applies the institution's pinned rules, if it has any.
  */
+import { PerObjectMemo } from './memo.js';
 import { assertKeyStrength } from '../pki/keys.js';
 import { EKU_OIDS } from '../pki/profile.js';
 import { subjectValues, isIssuedBy, normalizeFingerprint, type CertInfo } from './peer-cert.js';
@@ -169,10 +170,9 @@ function describe(c: CertInfo): string {
 /**
  * Key-strength verdicts by certificate, then by role and policy: a
  * certificate's key never changes, and a client that connects per request
- * presents the same certificate every time. Weakly held, like the parsed
- * certificates themselves.
+ * presents the same certificate every time.
  */
-const keyVerdicts = new WeakMap<CertInfo, Map<string, string | null>>();
+const keyVerdicts = new PerObjectMemo<CertInfo, string | null>();
 
 /**
  * Why a certificate's key is too weak for the policy (the message of
@@ -184,26 +184,19 @@ function keyWeakness(
   isLeaf: boolean,
   policy: { minRsaBits?: number; minEcBits?: number },
 ): string | null {
-  let verdicts = keyVerdicts.get(cert);
-  if (!verdicts) {
-    verdicts = new Map<string, string | null>();
-    keyVerdicts.set(cert, verdicts);
-  }
   const key = `${isLeaf ? 'leaf' : 'sent'}|${policy.minRsaBits ?? ''}|${policy.minEcBits ?? ''}`;
-  const known = verdicts.get(key);
-  if (known !== undefined) return known;
-  let verdict: string | null = null;
-  try {
-    assertKeyStrength(
-      cert.publicKey,
-      `${isLeaf ? 'client certificate' : 'intermediate CA certificate the client sent'} ${describe(cert)}`,
-      policy,
-    );
-  } catch (e) {
-    verdict = errorMessage(e);
-  }
-  verdicts.set(key, verdict);
-  return verdict;
+  return keyVerdicts.get(cert, key, () => {
+    try {
+      assertKeyStrength(
+        cert.publicKey,
+        `${isLeaf ? 'client certificate' : 'intermediate CA certificate the client sent'} ${describe(cert)}`,
+        policy,
+      );
+      return null;
+    } catch (e) {
+      return errorMessage(e);
+    }
+  });
 }
 
 /**

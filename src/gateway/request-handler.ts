@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../errors/index.js';
 import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
+import { PerObjectMemo } from './memo.js';
 import type { CertInfo } from './peer-cert.js';
 import {
   buildUpstreamHeaders,
@@ -149,10 +150,9 @@ export class RequestHandler {
    * they are a function of those alone (the parsed certificates come from
    * the trust cache's shared cache, one object per certificate), so a client
    * that opens a connection per request has its certificates base64-encoded
-   * and its names escaped once, not on every connection. Weakly held: an
-   * entry goes when its certificate leaves the certificate cache.
+   * and its names escaped once, not on every connection.
    */
-  private readonly identityCache = new WeakMap<CertInfo, Map<string, Array<[string, string]>>>();
+  private readonly identityCache = new PerObjectMemo<CertInfo, Array<[string, string]>>();
 
   constructor(private readonly options: RequestHandlerOptions) {
     const limits = options.limits;
@@ -238,18 +238,10 @@ export class RequestHandler {
     const identity = identityOf(decision);
     const leaf = decision.leaf;
     if (!leaf) throw new MtlsError('MTLS_INTERNAL', 'an accepted connection has no certificate');
-    let byPath = this.identityCache.get(leaf);
-    if (!byPath) {
-      byPath = new Map<string, Array<[string, string]>>();
-      this.identityCache.set(leaf, byPath);
-    }
     const key = `${identity.institutionId}\n${decision.chain.map((c) => c.fingerprint).join(',')}`;
-    let pairs = byPath.get(key);
-    if (!pairs) {
-      pairs = identityHeaderPairs(identity, this.options.identityHeaders);
-      byPath.set(key, pairs);
-    }
-    return pairs;
+    return this.identityCache.get(leaf, key, () =>
+      identityHeaderPairs(identity, this.options.identityHeaders),
+    );
   }
 
   /** Audits one request-stage event on an established connection. */

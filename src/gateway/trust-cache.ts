@@ -24,6 +24,7 @@ import * as x509 from '@peculiar/x509';
 import { MtlsError, toMtlsError } from '../errors/index.js';
 import { parseCrls } from '../pki/crl.js';
 import { derBlocksOf, encodePem } from '../pki/pem.js';
+import { BoundedMemo } from './memo.js';
 import { IpMatcher, parseCidr, parseIp, type ParsedCidr } from './ip-match.js';
 import { CertInfoCache, isIssuedBy, normalizeSerial, type CertInfo } from './peer-cert.js';
 import type {
@@ -125,9 +126,6 @@ export type TrustLookup =
       suspended: InstitutionContext[];
       snapshot: TrustSnapshot;
     };
-
-/** Source addresses whose lookup {@link TrustCache} remembers per snapshot. */
-const LOOKUP_MEMO_MAX = 4096;
 
 /** Builds a TLS server that trusts exactly `caPems` (the gateway supplies it). */
 export type TenantServerFactory = (caPems: string[], key: string) => TlsServer;
@@ -541,7 +539,7 @@ export class TrustCache {
    * server key are computed once per snapshot, not once per connection.
    * Emptied when the snapshot or a cached server changes, and when full.
    */
-  private readonly memo = new Map<string, TrustLookup>();
+  private readonly memo = new BoundedMemo<TrustLookup>(4096);
   private memoOf: TrustSnapshot | null = null;
 
   constructor(private readonly options: TrustCacheOptions) {
@@ -799,10 +797,7 @@ export class TrustCache {
     // Staleness is a matter of the clock, never memoised.
     if (hit && (this.failingSince === null || !this.checkStale())) return hit;
     const found = this.findLookup(remoteAddress, snapshot);
-    if (found.kind !== 'unavailable') {
-      if (this.memo.size >= LOOKUP_MEMO_MAX) this.memo.clear();
-      this.memo.set(remoteAddress, found);
-    }
+    if (found.kind !== 'unavailable') this.memo.set(remoteAddress, found);
     return found;
   }
 

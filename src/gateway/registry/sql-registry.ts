@@ -428,11 +428,12 @@ export class SqlRegistry implements Registry {
     changes: ReadonlyArray<string | null> | null,
   ): void {
     const last = this.lastSeen;
-    // Nothing newer than what was reported since this read began: the read
-    // saw the store before a write of this process that has been reported
-    // meanwhile (a poll racing the write). Taken as a step back, it would
-    // report a full reload and then the write a second time.
-    if (version >= from && version <= last) return;
+    if (version === last) return;
+    // A reading no newer than what was reported since it began: the read saw
+    // the store before a write of this process that was reported meanwhile
+    // (a poll racing the write). Taken as a step back, it would report a full
+    // reload and then the write a second time.
+    if (version >= from && version < last) return;
     this.lastSeen = version;
     // Another read (a poll, or this process's own write) may have reported
     // some of these versions since `from` was read: report only the rest.
