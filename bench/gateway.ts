@@ -88,13 +88,34 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '15' },
   },
 });
-const ROUNDS = Number(flags.rounds);
-const SECONDS = Number(flags.seconds);
-const WORKERS = Number(flags.workers);
-const CONCURRENCY = Number(flags.concurrency);
-const CLIENTS = Number(flags.clients);
-const MANY = Number(flags.many);
-const WARMUP = Number(flags.warmup);
+/** Exits 2 with the flag, its value and what it takes, for a bench that would otherwise measure nothing. */
+function badFlag(name: string, value: string, wants: string): never {
+  console.error(`bench:gateway: --${name} ${value}: ${wants}`);
+  process.exit(2);
+}
+
+/** A flag's number: an integer of at least `min` (or, with `fraction`, any number of at least `min`). */
+function numberFlag(name: keyof typeof flags, min: number, fraction = false): number {
+  const text = String(flags[name]);
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || (!fraction && !Number.isInteger(n)))
+    badFlag(name, text, `takes ${fraction ? 'a number' : 'a whole number'} of at least ${min}`);
+  return n;
+}
+
+const ROUNDS = numberFlag('rounds', 1);
+const SECONDS = numberFlag('seconds', 0.5, true);
+const WORKERS = numberFlag('workers', 1);
+const CONCURRENCY = numberFlag('concurrency', 1);
+const CLIENTS = numberFlag('clients', 1);
+const MANY = numberFlag('many', 0);
+const WARMUP = numberFlag('warmup', 0, true);
+const MODES = ['new-p256', 'new-rsa', 'keepalive'];
+const modes = flags.modes.split(',').filter(Boolean);
+for (const m of modes)
+  if (!MODES.includes(m))
+    badFlag('modes', flags.modes, `takes a comma-separated list of ${MODES.join(', ')}`);
+if (modes.length === 0) badFlag('modes', flags.modes, `takes at least one of ${MODES.join(', ')}`);
 
 const nginxBin = findNginx();
 if (!nginxBin) {
@@ -244,7 +265,7 @@ try {
   if (profDir) mkdirSync(profDir, { recursive: true });
 
   const rows: string[] = [];
-  for (const mode of flags.modes.split(',').filter(Boolean)) {
+  for (const mode of modes) {
     const rsa = mode === 'new-rsa';
     const cert = rsa ? pki.serverRsa : pki.server.server;
     const gw = track(
