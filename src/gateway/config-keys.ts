@@ -25,6 +25,8 @@ export const DEFAULT_OPS_LISTEN: ListenAddress = { host: '127.0.0.1', port: 9443
 export const KEY_PASSPHRASE_ENV = 'MTLS_GATEWAY_KEY_PASSPHRASE';
 /** Environment variable holding the server .pfx password when no file is given. */
 export const PFX_PASSWORD_ENV = 'MTLS_GATEWAY_PFX_PASSWORD';
+/** Environment variable holding the passphrase of `upstreamTls.key` when no file is given. */
+export const UPSTREAM_KEY_PASSPHRASE_ENV = 'MTLS_GATEWAY_UPSTREAM_KEY_PASSPHRASE';
 
 /** Default admin API listen address. */
 export const DEFAULT_ADMIN_LISTEN: ListenAddress = { host: '127.0.0.1', port: 8444 };
@@ -142,6 +144,25 @@ const KEYS = {
   'upstreamPool.responseTimeoutMs': { fix: 'give milliseconds, e.g. 30000' },
   'upstreamPool.bodyTimeoutMs': { fix: 'give milliseconds, e.g. 30000' },
   'upstreamPool.keepAliveTimeoutMs': { fix: 'give milliseconds, e.g. 4000' },
+  'upstreamTls.ca': {
+    fix: "give a PEM file of the CA certificate(s) that issued the upstream's certificate",
+    file: true,
+  },
+  'upstreamTls.cert': {
+    fix: 'give the PEM certificate the gateway presents to the upstream, with upstreamTls.key',
+    file: true,
+  },
+  'upstreamTls.key': {
+    fix: 'give the private key PEM of upstreamTls.cert (mode 0600, encrypted or not)',
+    file: true,
+  },
+  'upstreamTls.keyPassphraseFile': {
+    fix: `give a file whose first line is the passphrase of upstreamTls.key (or set ${UPSTREAM_KEY_PASSPHRASE_ENV})`,
+    file: true,
+  },
+  'upstreamTls.servername': {
+    fix: "give the DNS name on the upstream's certificate, e.g. api.internal",
+  },
   'policy.minRsaBits': { fix: 'give 2048 or more (NIST SP 800-57 Part 1 §5.6.1)' },
   'policy.minEcBits': { fix: 'give 256 or more' },
   'crl.stale': {

@@ -32,6 +32,7 @@ export {
   GATEWAY_ENV,
   KEY_PASSPHRASE_ENV,
   PFX_PASSWORD_ENV,
+  UPSTREAM_KEY_PASSPHRASE_ENV,
   formatListenAddress,
   type GatewayConfigKey,
   type GatewayConfigKeyInfo,
@@ -87,6 +88,22 @@ export interface GatewayConfig {
     bodyTimeoutMs: number;
     /** Idle keep-alive of pooled upstream connections (default 4 000 ms). */
     keepAliveTimeoutMs: number;
+  };
+  /**
+   * TLS to an `https:` upstream (all null by default: Node's bundled public
+   * roots, no client certificate, the name from the upstream URL).
+   */
+  upstreamTls: {
+    /** PEM file of the CAs trusted for the upstream's certificate (instead of the public roots). */
+    ca: string | null;
+    /** PEM certificate the gateway presents to the upstream (mTLS to the upstream). */
+    cert: string | null;
+    /** Its private key PEM (may be encrypted). */
+    key: string | null;
+    /** File whose first line is that key's passphrase (else env {@link UPSTREAM_KEY_PASSPHRASE_ENV}). */
+    keyPassphraseFile: string | null;
+    /** The name sent as SNI and checked against the upstream's certificate (default: the URL's host). */
+    servername: string | null;
   };
   /** Post-handshake policy. */
   policy: {
@@ -292,6 +309,22 @@ const schema = z.strictObject({
       responseTimeoutMs: ms(100, 3_600_000).default(30_000),
       bodyTimeoutMs: ms(100, 3_600_000).default(30_000),
       keepAliveTimeoutMs: ms(100, 600_000).default(4_000),
+    })
+    .prefault({}),
+  upstreamTls: z
+    .strictObject({
+      ca: nullablePath,
+      cert: nullablePath,
+      key: nullablePath,
+      keyPassphraseFile: nullablePath,
+      servername: z
+        .string()
+        .regex(
+          /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+          'is not a DNS name',
+        )
+        .nullable()
+        .default(null),
     })
     .prefault({}),
   policy: z
@@ -701,6 +734,22 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       {
         subject: missing.split(' ')[0] ?? missing,
       },
+    );
+  }
+  const ut = cfg.upstreamTls;
+  if ((ut.ca || ut.cert || ut.key || ut.servername) && !cfg.upstream.startsWith('https:')) {
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${source}: key \`upstreamTls\` is set but \`upstream\` (${cfg.upstream}) is not https:, so it would never be used; fix: make the upstream an https:// URL, or remove upstreamTls`,
+      { subject: 'upstreamTls' },
+    );
+  }
+  if (Boolean(ut.cert) !== Boolean(ut.key)) {
+    const missing = ut.cert ? 'upstreamTls.key' : 'upstreamTls.cert';
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `${source}: key \`${missing}\` is missing; fix: ${fixOf(missing)}`,
+      { subject: missing },
     );
   }
   if (

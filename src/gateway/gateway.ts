@@ -53,6 +53,7 @@ import { openRegistry } from './registry/index.js';
 import type { AuditRecord, Registry } from './registry/types.js';
 import { RequestHandler } from './request-handler.js';
 import { loadServerCredential, type ServerCredential } from './server-credential.js';
+import { loadUpstreamTls } from './upstream-tls.js';
 import { createTenantServer, type ClientOfSocket } from './tenant-server.js';
 import { newWarnings, TrustCache, type TrustSnapshot } from './trust-cache.js';
 
@@ -140,6 +141,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   }
 
   let credential: ServerCredential = await loadServerCredential(cfg.tls, env);
+  const upstreamTls = await loadUpstreamTls(cfg.upstreamTls, env);
   const ownRegistry = !options.registry;
   let registry: Registry;
   if (options.registry) {
@@ -178,6 +180,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     responseTimeoutMs: cfg.upstreamPool.responseTimeoutMs,
     bodyTimeoutMs: cfg.upstreamPool.bodyTimeoutMs,
     keepAliveTimeoutMs: cfg.upstreamPool.keepAliveTimeoutMs,
+    tls: upstreamTls,
   });
   const trust: TrustCache = new TrustCache({
     registry,
@@ -423,6 +426,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       ops: ops ? `${ops.address().address}:${ops.address().port}` : null,
       admin: admin?.url ?? null,
       upstream: cfg.upstream,
+      ...(upstreamTls?.client
+        ? {
+            upstreamClientCertificate: {
+              subject: upstreamTls.client.subject,
+              notAfter: upstreamTls.client.notAfter.toISOString(),
+            },
+          }
+        : {}),
       registryVersion: trust.snapshot.registryVersion,
       institutions: trust.snapshot.institutions.size,
       serverCertificate: {
@@ -449,9 +460,19 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     },
     reloadCredential: async () => {
       try {
+        // Both load before either is swapped: a failure keeps both in service.
         const next = await loadServerCredential(cfg.tls, env);
+        const nextUpstreamTls = upstreamTls ? await loadUpstreamTls(cfg.upstreamTls, env) : null;
         credential = next;
         trust.invalidateServers();
+        if (nextUpstreamTls) {
+          proxy.setTls(nextUpstreamTls);
+          const c = nextUpstreamTls.client;
+          logger.info(
+            c ? { upstreamClient: { subject: c.subject, notAfter: c.notAfter.toISOString() } } : {},
+            'upstream TLS settings reloaded',
+          );
+        }
         logger.info(
           {
             subject: next.subject,

@@ -11,6 +11,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { AuditReason } from './registry/types.js';
 import { errorCode, errorMessage } from '../errors/mtls-error.js';
 import { rawHeaderPairs } from './raw-headers.js';
+import type { UpstreamTls } from './upstream-tls.js';
 
 /** Options for {@link UpstreamProxy}. */
 export interface UpstreamProxyOptions {
@@ -28,6 +29,8 @@ export interface UpstreamProxyOptions {
   bodyTimeoutMs?: number;
   /** Pooled connection idle time (default 4 000 ms). */
   keepAliveTimeoutMs?: number;
+  /** TLS settings for an https: upstream (default: public roots, no client certificate). */
+  tls?: UpstreamTls | null;
 }
 
 /** What happened to one request. */
@@ -120,7 +123,7 @@ function classify(e: unknown): { status: number; detail: string } {
 
 /** The upstream connection pool and the forwarding logic. */
 export class UpstreamProxy {
-  private readonly pool: Pool;
+  private pool: Pool;
   private readonly basePath: string;
   private readonly origin: string;
 
@@ -128,13 +131,34 @@ export class UpstreamProxy {
     const u = new URL(options.upstream);
     this.origin = u.origin;
     this.basePath = u.pathname.replace(/\/+$/, '');
-    this.pool = new Pool(this.origin, {
-      connections: options.connections ?? 64,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
-      headersTimeout: options.responseTimeoutMs ?? 30_000,
-      bodyTimeout: options.bodyTimeoutMs ?? 30_000,
-      connect: { timeout: options.connectTimeoutMs ?? 5_000 },
+    this.pool = this.makePool(options.tls ?? null);
+  }
+
+  private makePool(tls: UpstreamTls | null): Pool {
+    const o = this.options;
+    return new Pool(this.origin, {
+      connections: o.connections ?? 64,
+      keepAliveTimeout: o.keepAliveTimeoutMs ?? 4_000,
+      headersTimeout: o.responseTimeoutMs ?? 30_000,
+      bodyTimeout: o.bodyTimeoutMs ?? 30_000,
+      connect: {
+        timeout: o.connectTimeoutMs ?? 5_000,
+        // node:tls checks the upstream's certificate against servername (RFC 6125).
+        ...(tls?.ca ? { ca: tls.ca } : {}),
+        ...(tls?.client ? { cert: tls.client.certPem, key: tls.client.keyPem } : {}),
+        ...(tls?.servername ? { servername: tls.servername } : {}),
+      },
     });
+  }
+
+  /**
+   * Puts new upstream TLS settings in service (SIGHUP): new requests open
+   * connections with them; the old pool closes once its requests finished.
+   */
+  setTls(tls: UpstreamTls | null): void {
+    const old = this.pool;
+    this.pool = this.makePool(tls);
+    void old.close().catch(() => undefined);
   }
 
   /**

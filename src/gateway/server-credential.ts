@@ -1,7 +1,9 @@
 /**
- * The gateway's own TLS credential: a PEM certificate chain and private key,
- * or a PKCS#12 (.pfx) file. Loaded at start and again on SIGHUP; a credential
- * that does not load keeps the previous one in service.
+ * The gateway's own TLS credentials: its server credential (a PEM
+ * certificate chain and private key, or a PKCS#12 .pfx file) and, for an
+ * https: upstream that asks for one, the client certificate it presents
+ * there. Loaded at start and again on SIGHUP; a credential that does not load
+ * keeps the previous one in service.
  */
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -12,6 +14,22 @@ import { assertKeyStrength, isEncryptedPrivateKey } from '../pki/keys.js';
 import { loadClientCredentials, type ClientCredentials } from '../tls/credentials.js';
 import { errorCode, errorMessage, systemErrorText } from '../errors/mtls-error.js';
 import { KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV } from './config.js';
+
+/** Which of the gateway's credentials is loaded: it names the files and the passphrase's sources in errors. */
+export interface CredentialRole {
+  /** `server` or `upstream client`: "the server certificate in …". */
+  name: string;
+  /** The environment variable holding the key passphrase when no file is given. */
+  passphraseEnv: string;
+  /** The configuration key (and flag) of the passphrase file, for the hint. */
+  passphraseKey: string;
+}
+
+const SERVER_ROLE: CredentialRole = {
+  name: 'server',
+  passphraseEnv: KEY_PASSPHRASE_ENV,
+  passphraseKey: 'tls.keyPassphraseFile (flag --key-passphrase-file)',
+};
 
 /** Where the credential comes from (the `tls` section of the configuration). */
 export interface ServerCredentialSource {
@@ -56,18 +74,23 @@ async function mustExist(path: string, what: string): Promise<void> {
   }
 }
 
-function check(creds: ClientCredentials, source: string, now: Date): ServerCredential {
+function check(
+  creds: ClientCredentials,
+  source: string,
+  now: Date,
+  role: CredentialRole = SERVER_ROLE,
+): ServerCredential {
   const leaf = creds.certificate;
-  assertKeyStrength(creds.privateKey, `server key in ${source}`);
+  assertKeyStrength(creds.privateKey, `${role.name} key in ${source}`);
   const notAfter = new Date(leaf.validTo);
   const notBefore = new Date(leaf.validFrom);
   if (notAfter <= now || notBefore > now) {
     throw new MtlsError(
       'MTLS_VERIFY_FAILED',
-      `the server certificate in ${source} is not valid now (valid ${notBefore.toISOString()} to ${notAfter.toISOString()})`,
+      `the ${role.name} certificate in ${source} is not valid now (valid ${notBefore.toISOString()} to ${notAfter.toISOString()})`,
       {
         subject: source,
-        hint: 'Renew the server certificate, then reload the gateway (SIGHUP) or start it again.',
+        hint: `Renew the ${role.name} certificate, then reload the gateway (SIGHUP) or start it again.`,
       },
     );
   }
@@ -81,7 +104,7 @@ function check(creds: ClientCredentials, source: string, now: Date): ServerCrede
   } catch (e) {
     throw new MtlsError(
       'MTLS_TLS_HANDSHAKE',
-      `OpenSSL refuses the server credential in ${source}: ${errorMessage(e)}`,
+      `OpenSSL refuses the ${role.name} credential in ${source}: ${errorMessage(e)}`,
       { subject: source, cause: e },
     );
   }
@@ -126,20 +149,41 @@ export async function loadServerCredential(
       { subject: 'tls' },
     );
   }
-  await mustExist(src.cert, 'server certificate');
-  await mustExist(src.key, 'server private key');
+  return loadPemCredential(
+    { cert: src.cert, key: src.key, keyPassphraseFile: src.keyPassphraseFile },
+    SERVER_ROLE,
+    env,
+    now,
+  );
+}
+
+/**
+ * Loads and checks a PEM certificate and private key for `role`, with the
+ * same checks as {@link loadServerCredential}. The passphrase of an encrypted
+ * key comes from `keyPassphraseFile`'s first line, else the role's
+ * environment variable.
+ * @throws as {@link loadServerCredential}
+ */
+export async function loadPemCredential(
+  src: { cert: string; key: string; keyPassphraseFile: string | null },
+  role: CredentialRole,
+  env: NodeJS.ProcessEnv = process.env,
+  now = new Date(),
+): Promise<ServerCredential> {
+  await mustExist(src.cert, `${role.name} certificate`);
+  await mustExist(src.key, `${role.name} private key`);
   let keyPassphrase: string | undefined;
-  if (isEncryptedPrivateKey(await readFileChecked(src.key, 'server private key'))) {
+  if (isEncryptedPrivateKey(await readFileChecked(src.key, `${role.name} private key`))) {
     if (src.keyPassphraseFile)
       keyPassphrase = await readFirstLine(src.keyPassphraseFile, 'key passphrase file');
-    else if (env[KEY_PASSPHRASE_ENV] !== undefined) keyPassphrase = env[KEY_PASSPHRASE_ENV];
+    else if (env[role.passphraseEnv] !== undefined) keyPassphrase = env[role.passphraseEnv];
     else {
       throw new MtlsError(
         'MTLS_PASSPHRASE_REQUIRED',
-        `server private key ${src.key} is encrypted and no passphrase was given`,
+        `${role.name} private key ${src.key} is encrypted and no passphrase was given`,
         {
           subject: src.key,
-          hint: `Set tls.keyPassphraseFile (flag --key-passphrase-file) or the environment variable ${KEY_PASSPHRASE_ENV}.`,
+          hint: `Set ${role.passphraseKey} or the environment variable ${role.passphraseEnv}.`,
         },
       );
     }
@@ -149,5 +193,5 @@ export async function loadServerCredential(
     keyPath: src.key,
     ...(keyPassphrase !== undefined ? { keyPassphrase } : {}),
   });
-  return check(creds, `${src.cert} + ${src.key}`, now);
+  return check(creds, `${src.cert} + ${src.key}`, now, role);
 }

@@ -99,6 +99,13 @@ describe('gateway config key table', () => {
         if (k.key === 'tls.pfx') doc.tls = {};
         if (sub === undefined) doc[k.key] = 'data/x';
         else doc[top ?? ''] = { ...(doc[top ?? ''] as object), [sub]: 'data/x' };
+        if (top === 'upstreamTls') {
+          // Only for an https: upstream, and a certificate only with its key.
+          doc.upstream = 'https://127.0.0.1:1';
+          const tlsDoc = doc.upstreamTls as Record<string, unknown>;
+          if (sub === 'cert') tlsDoc.key = 'data/y';
+          if (sub === 'key') tlsDoc.cert = 'data/y';
+        }
         writeFileSync(file, JSON.stringify(doc));
         const cfg = loadGatewayConfig({ file, env: {} });
         assert.equal(field(cfg, k.key), join(dir, 'conf', 'data', 'x'), k.key);

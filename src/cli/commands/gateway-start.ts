@@ -109,11 +109,15 @@ export function registerGatewayStartCommands(program: Command): void {
         onDeprecated: warn,
       });
       if (flags.check) {
-        const [{ loadServerCredential }, { openRegistry }] = await Promise.all([
-          import('../../gateway/server-credential.js'),
-          import('../../gateway/registry/index.js'),
-        ]);
+        const [{ loadServerCredential }, { loadUpstreamTls }, { openRegistry }] = await Promise.all(
+          [
+            import('../../gateway/server-credential.js'),
+            import('../../gateway/upstream-tls.js'),
+            import('../../gateway/registry/index.js'),
+          ],
+        );
         const cred = await loadServerCredential(config.tls);
+        const upstreamClient = (await loadUpstreamTls(config.upstreamTls))?.client;
         // loadGatewayConfig requires `registry` unless told otherwise; this only narrows.
         if (config.registry === null)
           throw new MtlsError('MTLS_CONFIG_INVALID', 'no registry is configured', {
@@ -123,7 +127,7 @@ export function registerGatewayStartCommands(program: Command): void {
         try {
           const trust = await registry.loadTrust();
           info(
-            `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; registry ${config.registry}: ${trust.length} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
+            `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; ${upstreamClient ? `upstream client certificate ${upstreamClient.subject}, valid until ${upstreamClient.notAfter.toISOString()}; ` : ''}registry ${config.registry}: ${trust.length} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
           );
         } finally {
           await registry.close();
