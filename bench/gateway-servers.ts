@@ -279,6 +279,8 @@ export interface StartGatewayProcessOptions {
   durability?: 'batched' | 'durable';
   /** Directory for `node --cpu-prof` output. */
   cpuProfDir?: string;
+  /** Extra Node/V8 flags for the gateway process (e.g. `--max-semi-space-size=64`). */
+  nodeFlags?: string[];
 }
 
 /** A started gateway process, with the time it took to start. */
@@ -319,6 +321,7 @@ export async function startGatewayProcess(o: StartGatewayProcessOptions): Promis
   const fd = openSync(logFile, 'w');
   const execArgv: string[] = [];
   if (o.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`);
+  execArgv.push(...(o.nodeFlags ?? []));
   const args = [
     ...execArgv,
     builtCli(),

@@ -27,7 +27,9 @@
  * server pays), --layers (the floor, then node:http on it, then node:http
  * forwarding through undici: what each layer under the gateway costs; see
  * bench/gateway-floor.ts), --cpu-prof DIR (profile the gateway of each mode), --warmup S
- * (15: seconds of untimed load on each server before its mode's rounds).
+ * (15: seconds of untimed load on each server before its mode's rounds),
+ * --variant NAME=FLAGS (repeatable: another gateway run with these Node or V8
+ * flags, e.g. `semi64=--max-semi-space-size=64`, in the same rounds).
  *
  * Why a warm-up: V8 compiles the gateway's hot paths (node:http, undici, the
  * policy and audit code) with its optimising compiler over the first
@@ -86,6 +88,7 @@ const { values: flags } = parseArgs({
     layers: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     warmup: { type: 'string', default: '15' },
+    variant: { type: 'string', multiple: true, default: [] },
   },
 });
 /** Exits 2 with the flag, its value and what it takes, for a bench that would otherwise measure nothing. */
@@ -116,6 +119,18 @@ for (const m of modes)
   if (!MODES.includes(m))
     badFlag('modes', flags.modes, `takes a comma-separated list of ${MODES.join(', ')}`);
 if (modes.length === 0) badFlag('modes', flags.modes, `takes at least one of ${MODES.join(', ')}`);
+/** `--variant NAME=FLAGS`: another gateway, run with these Node flags, in the same rounds. */
+const variants = flags.variant.map((v) => {
+  const eq = v.indexOf('=');
+  const name = v.slice(0, eq).trim();
+  const nodeFlags = v
+    .slice(eq + 1)
+    .split(/\s+/)
+    .filter(Boolean);
+  if (eq <= 0 || !name || nodeFlags.length === 0 || nodeFlags.some((f) => !f.startsWith('--')))
+    badFlag('variant', v, 'takes NAME=--flag[ --flag…] (Node or V8 flags for another gateway)');
+  return { name, nodeFlags };
+});
 
 const nginxBin = findNginx();
 if (!nginxBin) {
@@ -298,6 +313,22 @@ try {
         ? ['tls']
         : [];
     const floors: ServerProcess[] = [];
+    for (const v of variants)
+      floors.push(
+        track({
+          ...(await startGatewayProcess({
+            dir: work,
+            label: `${mode}-${v.name}`,
+            registry: regPath,
+            upstreamPort: upstream.port,
+            certFile: cert.certPath,
+            keyFile: cert.keyPath,
+            workers: WORKERS,
+            nodeFlags: v.nodeFlags,
+          })),
+          name: `gateway ${v.name}`,
+        }),
+      );
     for (const layer of layers)
       floors.push(
         track(await startFloor(cert.certPath, cert.keyPath, clientCa, layer, upstream.port)),
@@ -317,11 +348,15 @@ try {
     await stop(ngx);
     await stop(gw);
   }
-  const floorNames = flags.layers
-    ? ['node:tls floor', 'node:http', 'node:http+undici']
-    : flags.floor
-      ? ['node:tls floor']
-      : [];
+  const floorNames = variants
+    .map((v) => `gateway ${v.name}`)
+    .concat(
+      flags.layers
+        ? ['node:tls floor', 'node:http', 'node:http+undici']
+        : flags.floor
+          ? ['node:tls floor']
+          : [],
+    );
   console.log('\n## gateway vs nginx (paired medians over rounds)\n');
   console.log(
     `| mode | gateway CPU/req | nginx CPU/req | CPU ratio | gateway req/s | nginx req/s | req/s ratio |${floorNames.map((n) => ` ${n} CPU/req (vs nginx) |`).join('')}`,

@@ -44,15 +44,20 @@ export interface EchoUpstream {
   url: string;
   port: number;
   requests: EchoedRequest[];
+  /** Lets every `/stream` answer waiting after its first piece finish. */
+  releaseStreams(): void;
   close(): Promise<void>;
 }
 
 /**
  * Starts the echo upstream. `/slow?ms=N` waits N ms before answering;
- * `/status?code=N` answers with that status.
+ * `/status?code=N` answers with that status; `/stream` sends `first\n`
+ * (chunked), then waits for {@link EchoUpstream.releaseStreams} to send
+ * `second\n` and end.
  */
 export async function startEchoUpstream(): Promise<EchoUpstream> {
   const requests: EchoedRequest[] = [];
+  let waiting: Array<() => void> = [];
   const server = http.createServer((req, res) => {
     let bodyLength = 0;
     req.on('data', (d: Buffer) => {
@@ -67,6 +72,12 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       };
       requests.push(seen);
       const u = new URL(req.url ?? '/', 'http://x');
+      if (u.pathname === '/stream') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first\n');
+        waiting.push(() => res.end('second\n'));
+        return;
+      }
       const delay = u.pathname === '/slow' ? Number(u.searchParams.get('ms') ?? '0') : 0;
       const status = u.pathname === '/status' ? Number(u.searchParams.get('code') ?? '200') : 200;
       setTimeout(() => {
@@ -87,6 +98,11 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    releaseStreams: () => {
+      const w = waiting;
+      waiting = [];
+      for (const f of w) f();
+    },
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());

@@ -40,6 +40,7 @@ let gw: TestGateway;
 let pipe: TestInstitution;
 let reset: TestInstitution;
 let pipe2: TestInstitution;
+let streamer: TestInstitution;
 
 before(async () => {
   pki = await makeServerPki(dir);
@@ -51,6 +52,8 @@ before(async () => {
   await registerInstitution(registry, 'reset', reset.root.certPem, ['127.0.0.40']);
   pipe2 = await makeInstitution(dir, 'pipe2');
   await registerInstitution(registry, 'pipe2', pipe2.root.certPem, ['127.0.0.41']);
+  streamer = await makeInstitution(dir, 'streamer');
+  await registerInstitution(registry, 'streamer', streamer.root.certPem, ['127.0.0.42']);
   gw = teardown.use(await startTestGateway({ registry, upstream: upstream.url, pki }));
 });
 
@@ -104,6 +107,18 @@ describe('gateway hardening', () => {
     } finally {
       c.tls.destroy();
     }
+  });
+
+  test('a streaming answer reaches the client piece by piece, not held until the upstream ends it', async () => {
+    const { tls: s, received, closed } = await connect(streamer.client, '127.0.0.42');
+    s.write('GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    // The upstream sends its second piece only once the first reached the client.
+    await waitFor(() => received().includes('first'), 5_000, 'the first piece');
+    assert.equal(received().includes('second'), false);
+    upstream.releaseStreams();
+    await closed;
+    assert.match(received(), /^HTTP\/1\.1 200/);
+    assert.match(received(), /first\n[\s\S]*second\n/);
   });
 
   test('a client that resets the connection mid-request is audited', async () => {
