@@ -281,6 +281,8 @@ export interface StartGatewayProcessOptions {
   cpuProfDir?: string;
   /** Extra Node/V8 flags for the gateway process (e.g. `--max-semi-space-size=64`). */
   nodeFlags?: string[];
+  /** Another build's CLI (`…/dist/bin/mtls.js`) instead of this checkout's. */
+  cli?: string;
 }
 
 /** A started gateway process, with the time it took to start. */
@@ -324,7 +326,7 @@ export async function startGatewayProcess(o: StartGatewayProcessOptions): Promis
   execArgv.push(...(o.nodeFlags ?? []));
   const args = [
     ...execArgv,
-    builtCli(),
+    o.cli ?? builtCli(),
     'gateway',
     'start',
     '--config',

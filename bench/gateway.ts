@@ -29,7 +29,9 @@
  * bench/gateway-floor.ts), --cpu-prof DIR (profile the gateway of each mode), --warmup S
  * (15: seconds of untimed load on each server before its mode's rounds),
  * --variant NAME=FLAGS (repeatable: another gateway run with these Node or V8
- * flags, e.g. `semi64=--max-semi-space-size=64`, in the same rounds).
+ * flags, e.g. `semi64=--max-semi-space-size=64`, in the same rounds),
+ * --compare-cli NAME=PATH (repeatable: another build's gateway, its
+ * dist/bin/mtls.js, in the same rounds: a code change measured A/B).
  *
  * Why a warm-up: V8 compiles the gateway's hot paths (node:http, undici, the
  * policy and audit code) with its optimising compiler over the first
@@ -42,7 +44,7 @@
  */
 import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -89,6 +91,7 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'string' },
     warmup: { type: 'string', default: '15' },
     variant: { type: 'string', multiple: true, default: [] },
+    'compare-cli': { type: 'string', multiple: true, default: [] },
   },
 });
 /** Exits 2 with the flag, its value and what it takes, for a bench that would otherwise measure nothing. */
@@ -129,8 +132,17 @@ const variants = flags.variant.map((v) => {
     .filter(Boolean);
   if (eq <= 0 || !name || nodeFlags.length === 0 || nodeFlags.some((f) => !f.startsWith('--')))
     badFlag('variant', v, 'takes NAME=--flag[ --flag…] (Node or V8 flags for another gateway)');
-  return { name, nodeFlags };
+  return { name, nodeFlags, cli: undefined as string | undefined };
 });
+/** `--compare-cli NAME=PATH`: another build's gateway (its dist/bin/mtls.js), in the same rounds. */
+for (const v of flags['compare-cli']) {
+  const eq = v.indexOf('=');
+  const name = v.slice(0, eq).trim();
+  const cli = v.slice(eq + 1).trim();
+  if (eq <= 0 || !name || !existsSync(cli))
+    badFlag('compare-cli', v, "takes NAME=PATH to another build's dist/bin/mtls.js");
+  variants.push({ name, nodeFlags: [], cli });
+}
 
 const nginxBin = findNginx();
 if (!nginxBin) {
@@ -325,6 +337,7 @@ try {
             keyFile: cert.keyPath,
             workers: WORKERS,
             nodeFlags: v.nodeFlags,
+            ...(v.cli ? { cli: v.cli } : {}),
           })),
           name: `gateway ${v.name}`,
         }),
