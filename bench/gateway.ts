@@ -169,7 +169,13 @@ interface Paired {
   results: RoundResult[][];
   cpuRatio: number[];
   rpsRatio: number[];
+  /** The lowest and highest per-round ratio of each server: the spread the median hides. */
+  cpuRange: Array<[number, number]>;
+  rpsRange: Array<[number, number]>;
 }
+
+/** `[min, max]` of a list. */
+const range = (xs: number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
 
 async function paired(
   label: string,
@@ -201,16 +207,24 @@ async function paired(
     );
   }
   const base = results[results.length - 1] as RoundResult[];
+  const cpu = results.map((rs) =>
+    rs.map((x, i) => x.cpuMsPerRequest / (base[i] as RoundResult).cpuMsPerRequest),
+  );
+  const rps = results.map((rs) =>
+    rs.map((x, i) => x.requestsPerSecond / (base[i] as RoundResult).requestsPerSecond),
+  );
   return {
     results,
-    cpuRatio: results.map((rs) =>
-      median(rs.map((x, i) => x.cpuMsPerRequest / (base[i] as RoundResult).cpuMsPerRequest)),
-    ),
-    rpsRatio: results.map((rs) =>
-      median(rs.map((x, i) => x.requestsPerSecond / (base[i] as RoundResult).requestsPerSecond)),
-    ),
+    cpuRatio: cpu.map(median),
+    rpsRatio: rps.map(median),
+    cpuRange: cpu.map(range),
+    rpsRange: rps.map(range),
   };
 }
+
+/** A per-round ratio range as `1.41–1.79`. */
+const spread = (r: [number, number] | undefined): string =>
+  r ? `${f(r[0], 2)}–${f(r[1], 2)}` : 'n/a';
 
 const medianOf = (
   rs: RoundResult[] | undefined,
@@ -349,7 +363,7 @@ try {
     const p = await paired(mode, [gw, ...floors, ngx], jobFor(pki, mode));
     const last = p.results.length - 1;
     rows.push(
-      `| ${mode} | ${f(medianOf(p.results[0], 'cpuMsPerRequest'))} ms | ${f(medianOf(p.results[last], 'cpuMsPerRequest'))} ms | **${f(p.cpuRatio[0] as number, 2)}x** | ${medianOf(p.results[0], 'requestsPerSecond').toFixed(0)} | ${medianOf(p.results[last], 'requestsPerSecond').toFixed(0)} | **${f(p.rpsRatio[0] as number, 2)}x** |` +
+      `| ${mode} | ${f(medianOf(p.results[0], 'cpuMsPerRequest'))} ms | ${f(medianOf(p.results[last], 'cpuMsPerRequest'))} ms | **${f(p.cpuRatio[0] as number, 2)}x** (${spread(p.cpuRange[0])}) | ${medianOf(p.results[0], 'requestsPerSecond').toFixed(0)} | ${medianOf(p.results[last], 'requestsPerSecond').toFixed(0)} | **${f(p.rpsRatio[0] as number, 2)}x** (${spread(p.rpsRange[0])}) |` +
         floors
           .map(
             (_, k) =>
@@ -372,7 +386,7 @@ try {
     );
   console.log('\n## gateway vs nginx (paired medians over rounds)\n');
   console.log(
-    `| mode | gateway CPU/req | nginx CPU/req | CPU ratio | gateway req/s | nginx req/s | req/s ratio |${floorNames.map((n) => ` ${n} CPU/req (vs nginx) |`).join('')}`,
+    `| mode | gateway CPU/req | nginx CPU/req | CPU ratio (round range) | gateway req/s | nginx req/s | req/s ratio (round range) |${floorNames.map((n) => ` ${n} CPU/req (vs nginx) |`).join('')}`,
   );
   console.log(`|---|---|---|---|---|---|---|${floorNames.map(() => '---|').join('')}`);
   for (const r of rows) console.log(r);
