@@ -142,6 +142,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   let credential: ServerCredential = await loadServerCredential(cfg.tls, env);
   const upstreamTls = await loadUpstreamTls(cfg.upstreamTls, env);
+  for (const w of [...credential.warnings, ...(upstreamTls?.client?.warnings ?? [])])
+    logger.warn({ credentialWarning: true }, w);
   const ownRegistry = !options.registry;
   let registry: Registry;
   if (options.registry) {
@@ -465,6 +467,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         const nextUpstreamTls = upstreamTls ? await loadUpstreamTls(cfg.upstreamTls, env) : null;
         credential = next;
         trust.invalidateServers();
+        for (const w of [...next.warnings, ...(nextUpstreamTls?.client?.warnings ?? [])])
+          logger.warn({ credentialWarning: true }, w);
         if (nextUpstreamTls) {
           proxy.setTls(nextUpstreamTls);
           const c = nextUpstreamTls.client;

@@ -6,7 +6,7 @@
  * keeps the previous one in service.
  */
 import { constants as fsConstants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { MtlsError } from '../errors/index.js';
 import { readFileChecked } from '../io/index.js';
@@ -53,6 +53,28 @@ export interface ServerCredential {
   fingerprint: string;
   /** The file(s) it came from. */
   source: string;
+  /**
+   * Problems that do not stop the gateway, for the log and `--check`: a key
+   * file that others than its owner may read (OpenSSH and PostgreSQL refuse
+   * such a file; the gateway says so and how to fix it).
+   */
+  warnings: string[];
+}
+
+/**
+ * A warning when the file holding a private key grants any access to group
+ * or others (`mode & 0o077`), or null. A mode the process cannot read (the
+ * file went away meanwhile) is left to the loader's own error.
+ */
+export async function keyFileModeWarning(path: string, what: string): Promise<string | null> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode & 0o777;
+  } catch {
+    return null;
+  }
+  if ((mode & 0o077) === 0) return null;
+  return `${what} ${path} is accessible to group or others (mode 0${mode.toString(8)}); fix: chmod 600 ${path}`;
 }
 
 async function readFirstLine(path: string, what: string): Promise<string> {
@@ -115,6 +137,7 @@ function check(
     notAfter,
     fingerprint: leaf.fingerprint256.replace(/:/g, '').toLowerCase(),
     source,
+    warnings: [],
   };
 }
 
@@ -140,7 +163,10 @@ export async function loadServerCredential(
     const password = src.pfxPasswordFile
       ? await readFirstLine(src.pfxPasswordFile, '.pfx password file')
       : (env[PFX_PASSWORD_ENV] ?? '');
-    return check(await loadClientCredentials({ pfxPath: src.pfx, password }), src.pfx, now);
+    const cred = check(await loadClientCredentials({ pfxPath: src.pfx, password }), src.pfx, now);
+    const modeWarning = await keyFileModeWarning(src.pfx, 'server .pfx (it holds the private key)');
+    if (modeWarning) cred.warnings.push(modeWarning);
+    return cred;
   }
   if (!src.cert || !src.key) {
     throw new MtlsError(
@@ -193,5 +219,8 @@ export async function loadPemCredential(
     keyPath: src.key,
     ...(keyPassphrase !== undefined ? { keyPassphrase } : {}),
   });
-  return check(creds, `${src.cert} + ${src.key}`, now, role);
+  const cred = check(creds, `${src.cert} + ${src.key}`, now, role);
+  const modeWarning = await keyFileModeWarning(src.key, `${role.name} private key`);
+  if (modeWarning) cred.warnings.push(modeWarning);
+  return cred;
 }

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnJsonLogCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/pki.js';
@@ -145,6 +145,35 @@ describe('mtls gateway start', () => {
       r.stderr,
       /configuration OK; server certificate .*CN=localhost.*1 institution\(s\)/,
     );
+    assert.doesNotMatch(r.stderr, /warning/, 'a 0600 key draws no warning');
+  });
+
+  test('--check and the start warn about a key file others may read, and say how to fix it', async () => {
+    const openKey = join(dir, 'open.key.pem');
+    writeFileSync(openKey, pki.server.keyPem, { mode: 0o600 });
+    chmodSync(openKey, 0o644);
+    const cfg = writeConfig(
+      'open-key.yaml',
+      goodConfig().replace(`key: ${pki.server.keyPath}`, `key: ${openKey}`),
+    );
+    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--check']);
+    assert.equal(r.code, 0, 'a warning, not a refusal: the key is still the right key');
+    assert.match(
+      r.stderr,
+      /warning: server private key .*open\.key\.pem is accessible to group or others \(mode 0644\); fix: chmod 600 /,
+    );
+    const gw = await startCli(cfg);
+    try {
+      const line = await waitFor(
+        () => gw.lines.find((l) => l.credentialWarning === true),
+        5_000,
+        'the warning in the log',
+      );
+      assert.match(String(line.msg), /chmod 600/);
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
   });
 
   test('a corrupt registry file gives a clear error at start (exit 3)', async () => {

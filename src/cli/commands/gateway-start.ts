@@ -118,6 +118,7 @@ export function registerGatewayStartCommands(program: Command): void {
         );
         const cred = await loadServerCredential(config.tls);
         const upstreamClient = (await loadUpstreamTls(config.upstreamTls))?.client;
+        for (const w of [...cred.warnings, ...(upstreamClient?.warnings ?? [])]) warn(w);
         // loadGatewayConfig requires `registry` unless told otherwise; this only narrows.
         if (config.registry === null)
           throw new MtlsError('MTLS_CONFIG_INVALID', 'no registry is configured', {
