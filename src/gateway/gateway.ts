@@ -142,6 +142,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   let credential: ServerCredential = await loadServerCredential(cfg.tls, env);
   const upstreamTls = await loadUpstreamTls(cfg.upstreamTls, env);
+  /** The upstream client credential in service (replaced on reload). */
+  let upstreamClient = upstreamTls?.client ?? null;
   for (const w of [...credential.warnings, ...(upstreamTls?.client?.warnings ?? [])])
     logger.warn({ credentialWarning: true }, w);
   const ownRegistry = !options.registry;
@@ -224,6 +226,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         ? logger.error({ registryStale: true }, detail)
         : logger.warn({ registryStale: false }, detail),
   });
+  metrics.trackCertificates(() => [
+    { certificate: 'server', notAfter: credential.notAfter },
+    ...(upstreamClient
+      ? [{ certificate: 'upstream_client' as const, notAfter: upstreamClient.notAfter }]
+      : []),
+  ]);
   metrics.trackCrls(() => {
     try {
       return trust.snapshot;
@@ -471,6 +479,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           logger.warn({ credentialWarning: true }, w);
         if (nextUpstreamTls) {
           proxy.setTls(nextUpstreamTls);
+          upstreamClient = nextUpstreamTls.client;
           const c = nextUpstreamTls.client;
           logger.info(
             c ? { upstreamClient: { subject: c.subject, notAfter: c.notAfter.toISOString() } } : {},

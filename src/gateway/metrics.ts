@@ -54,7 +54,10 @@ export class GatewayMetrics {
   readonly crlAge: Gauge<'institution'>;
   /** Seconds until the earliest nextUpdate among an institution's CRLs (negative once past). */
   readonly crlNextUpdate: Gauge<'institution'>;
+  /** Seconds until each of the gateway's own certificates expires. */
+  readonly certificateExpiry: Gauge<'certificate'>;
   private snapshotOf: (() => TrustSnapshot | null) | undefined;
+  private certificatesOf: (() => readonly TrackedCertificate[]) | undefined;
   /**
    * Counts taken on the connection and request paths, handed to prom-client
    * when it collects (a scrape, or the workers' aggregation): a prom-client
@@ -146,7 +149,34 @@ export class GatewayMetrics {
       registers,
       aggregator: 'min',
     });
+    // The certificate that expires first, in any worker (after a partial
+    // reload the old one is still served somewhere), is what an alert needs.
+    this.certificateExpiry = new Gauge({
+      name: 'mtls_gateway_certificate_expiry_seconds',
+      help: "Seconds until the gateway's own certificate expires (negative once past): server, and upstream_client when upstreamTls presents one",
+      labelNames: ['certificate'],
+      registers,
+      aggregator: 'min',
+      collect: () => {
+        this.collectCertificates();
+      },
+    });
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'mtls_gateway_' });
+  }
+
+  /** Reads the certificate expiry gauge from the credentials in service at every scrape. */
+  trackCertificates(certificates: () => readonly TrackedCertificate[]): void {
+    this.certificatesOf = certificates;
+  }
+
+  private collectCertificates(): void {
+    this.certificateExpiry.reset();
+    const now = Date.now();
+    for (const c of this.certificatesOf?.() ?? [])
+      this.certificateExpiry.set(
+        { certificate: c.certificate },
+        (c.notAfter.getTime() - now) / 1000,
+      );
   }
 
   /** Reads the CRL gauges from the snapshot in service at every scrape. */
@@ -217,6 +247,12 @@ export class GatewayMetrics {
       t.n = 0;
     }
   }
+}
+
+/** One of the gateway's own certificates, for {@link GatewayMetrics.trackCertificates}. */
+export interface TrackedCertificate {
+  certificate: 'server' | 'upstream_client';
+  notAfter: Date;
 }
 
 /** Counts of one label set not yet handed to its counter. */

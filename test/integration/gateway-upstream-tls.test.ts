@@ -199,12 +199,23 @@ describe('upstream TLS', () => {
       ).client;
     try {
       assert.equal(await callOnce(), 'gateway-to-upstream');
-      const renewed = await makeLeaf(dir, clientCa, { cn: 'gateway-renewed' });
+      const expiry = async (): Promise<number> =>
+        Number(
+          /mtls_gateway_certificate_expiry_seconds\{certificate="upstream_client"\} (\S+)/.exec(
+            await gw.gateway.metrics.registry.metrics(),
+          )?.[1],
+        );
+      assert.ok(
+        Math.abs((await expiry()) - 30 * 86_400) < 120,
+        'the 30-day certificate in service',
+      );
+      const renewed = await makeLeaf(dir, clientCa, { cn: 'gateway-renewed', days: 90 });
       writeFileSync(certPath, renewed.certPem);
       writeFileSync(keyPath, renewed.keyPem, { mode: 0o600 });
       const r = await gw.gateway.reloadCredential();
       assert.equal(r.ok, true);
       assert.equal(await callOnce(), 'gateway-renewed');
+      assert.ok((await expiry()) > 89 * 86_400, 'the metric follows the renewed certificate');
       writeFileSync(keyPath, 'not a key\n', { mode: 0o600 });
       const broken = await gw.gateway.reloadCredential();
       assert.equal(broken.ok, false, 'a key that does not load is refused');

@@ -50,3 +50,31 @@ test('counts taken between scrapes are exposed exactly once, and the gauges read
   assert.equal(sample(text, 'mtls_gateway_open_connections'), 0);
   assert.equal(sample(text, 'mtls_gateway_requests_in_flight'), 0);
 });
+
+test("the certificate expiry gauge reads each of the gateway's own certificates at scrape time, negative once past", async () => {
+  const m = new GatewayMetrics(false);
+  let server = new Date(Date.now() + 10 * 86_400_000);
+  m.trackCertificates(() => [
+    { certificate: 'server', notAfter: server },
+    { certificate: 'upstream_client', notAfter: new Date(Date.now() - 3_600_000) },
+  ]);
+  let text = await m.registry.metrics();
+  const serverSeconds = sample(
+    text,
+    'mtls_gateway_certificate_expiry_seconds{certificate="server"}',
+  );
+  assert.ok(
+    serverSeconds !== undefined && Math.abs(serverSeconds - 864_000) < 5,
+    String(serverSeconds),
+  );
+  const upstream = sample(
+    text,
+    'mtls_gateway_certificate_expiry_seconds{certificate="upstream_client"}',
+  );
+  assert.ok(upstream !== undefined && Math.abs(upstream + 3_600) < 5, String(upstream));
+  // A renewed credential shows at the next scrape.
+  server = new Date(Date.now() + 90 * 86_400_000);
+  text = await m.registry.metrics();
+  const renewed = sample(text, 'mtls_gateway_certificate_expiry_seconds{certificate="server"}');
+  assert.ok(renewed !== undefined && renewed > 89 * 86_400, String(renewed));
+});
