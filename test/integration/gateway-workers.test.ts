@@ -455,6 +455,16 @@ describe('mtls gateway start --workers 2', () => {
             'the counter sums both workers',
           );
           assert.equal(sample(metrics.body, 'mtls_gateway_workers', '{state="serving"}'), 2);
+          const expiry = sample(
+            metrics.body,
+            'mtls_gateway_certificate_expiry_seconds',
+            '{certificate="server"}',
+          );
+          const notAfter = pki.server.certificate.notAfter.getTime();
+          assert.ok(
+            expiry !== null && Math.abs(expiry - (notAfter - Date.now()) / 1000) < 120,
+            `the earliest expiry across workers, not their sum: ${expiry}`,
+          );
           assert.equal(
             sample(metrics.body, 'mtls_gateway_registry_version'),
             await registry.version(),
