@@ -61,6 +61,9 @@ export interface ServerCredential {
   warnings: string[];
 }
 
+/** A certificate of the gateway's own that expires within this many days draws a warning. */
+export const EXPIRY_WARNING_DAYS = 14;
+
 /**
  * A warning when the file holding a private key grants any access to group
  * or others (`mode & 0o077`), or null. A mode the process cannot read (the
@@ -94,6 +97,15 @@ async function mustExist(path: string, what: string): Promise<void> {
       subject: path,
     });
   }
+}
+
+/** A warning (in a list, for the credential's warnings) when `notAfter` is within {@link EXPIRY_WARNING_DAYS}. */
+function expiryWarning(notAfter: Date, now: Date, what: string): string[] {
+  const days = (notAfter.getTime() - now.getTime()) / 86_400_000;
+  if (days >= EXPIRY_WARNING_DAYS) return [];
+  return [
+    `the ${what} expires on ${notAfter.toISOString()} (in ${Math.floor(days)} day${Math.floor(days) === 1 ? '' : 's'}); fix: renew it, then reload the gateway (SIGHUP)`,
+  ];
 }
 
 function check(
@@ -137,7 +149,7 @@ function check(
     notAfter,
     fingerprint: leaf.fingerprint256.replace(/:/g, '').toLowerCase(),
     source,
-    warnings: [],
+    warnings: expiryWarning(notAfter, now, `${role.name} certificate in ${source}`),
   };
 }
 

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnJsonLogCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/pki.js';
+import { makeServerLeaf, tempDir } from '../helpers/pki.js';
 import {
   makeInstitution,
   makeServerPki,
@@ -146,6 +146,22 @@ describe('mtls gateway start', () => {
       /configuration OK; server certificate .*CN=localhost.*1 institution\(s\)/,
     );
     assert.doesNotMatch(r.stderr, /warning/, 'a 0600 key draws no warning');
+  });
+
+  test('--check warns about a server certificate that expires within 14 days, with the fix', async () => {
+    const soon = await makeServerLeaf(dir, pki.serverCa, { days: 5, file: 'short-lived' });
+    const cfg = writeConfig(
+      'short-lived.yaml',
+      goodConfig()
+        .replace(`cert: ${pki.server.certPath}`, `cert: ${soon.certPath}`)
+        .replace(`key: ${pki.server.keyPath}`, `key: ${soon.keyPath}`),
+    );
+    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--check']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /warning: the server certificate in .*short-lived\.cert\.pem.* expires on \S+ \(in 4 days\); fix: renew it, then reload the gateway \(SIGHUP\)/,
+    );
   });
 
   test('--check and the start warn about a key file others may read, and say how to fix it', async () => {
