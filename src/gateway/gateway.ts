@@ -144,8 +144,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const upstreamTls = await loadUpstreamTls(cfg.upstreamTls, env);
   /** The upstream client credential in service (replaced on reload). */
   let upstreamClient = upstreamTls?.client ?? null;
-  for (const w of [...credential.warnings, ...(upstreamTls?.client?.warnings ?? [])])
-    logger.warn({ credentialWarning: true }, w);
+  /** Logs the warnings of the credentials just loaded (key file modes, near expiry). */
+  const logCredentialWarnings = (...loaded: Array<ServerCredential | null>): void => {
+    for (const c of loaded)
+      for (const w of c?.warnings ?? []) logger.warn({ credentialWarning: true }, w);
+  };
+  logCredentialWarnings(credential, upstreamClient);
   const ownRegistry = !options.registry;
   let registry: Registry;
   if (options.registry) {
@@ -436,11 +440,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       ops: ops ? `${ops.address().address}:${ops.address().port}` : null,
       admin: admin?.url ?? null,
       upstream: cfg.upstream,
-      ...(upstreamTls?.client
+      ...(upstreamClient
         ? {
             upstreamClientCertificate: {
-              subject: upstreamTls.client.subject,
-              notAfter: upstreamTls.client.notAfter.toISOString(),
+              subject: upstreamClient.subject,
+              notAfter: upstreamClient.notAfter.toISOString(),
             },
           }
         : {}),
@@ -475,12 +479,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         const nextUpstreamTls = upstreamTls ? await loadUpstreamTls(cfg.upstreamTls, env) : null;
         credential = next;
         trust.invalidateServers();
-        for (const w of [...next.warnings, ...(nextUpstreamTls?.client?.warnings ?? [])])
-          logger.warn({ credentialWarning: true }, w);
+        logCredentialWarnings(next, nextUpstreamTls?.client ?? null);
         if (nextUpstreamTls) {
           proxy.setTls(nextUpstreamTls);
           upstreamClient = nextUpstreamTls.client;
-          const c = nextUpstreamTls.client;
+          const c = upstreamClient;
           logger.info(
             c ? { upstreamClient: { subject: c.subject, notAfter: c.notAfter.toISOString() } } : {},
             'upstream TLS settings reloaded',

@@ -56,7 +56,8 @@ export interface ServerCredential {
   /**
    * Problems that do not stop the gateway, for the log and `--check`: a key
    * file that others than its owner may read (OpenSSH and PostgreSQL refuse
-   * such a file; the gateway says so and how to fix it).
+   * such a file; the gateway says so and how to fix it), and a certificate
+   * that expires within {@link EXPIRY_WARNING_DAYS} days.
    */
   warnings: string[];
 }
