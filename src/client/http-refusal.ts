@@ -28,6 +28,11 @@ export interface CertificateRefusal {
    * in the client's terms.
    */
   reason?: 'expired' | 'not-yet-valid' | 'revoked' | 'wrong-purpose' | 'untrusted';
+  /**
+   * The id mtlskit's gateway gave the request (its audit record's), for the
+   * provider's support to look the refusal up.
+   */
+  requestId?: string;
 }
 
 /**
@@ -47,7 +52,7 @@ const KONG: ReadonlyArray<{ text: string; kind: CertificateRefusalKind }> = [
 ];
 
 /**
- * mtlskit's gateway answers 403 `{"error":"<reason code>"}` for a certificate
+ * mtlskit's gateway answers 403 `{"error":"<reason code>","requestId":"<uuid>"}` for a certificate
  * its policy refused after the handshake; the codes that concern the
  * certificate are mapped to the client's words, the rest are not a
  * certificate refusal.
@@ -107,18 +112,28 @@ export function recognizeCertificateRefusal(
   }
   if (status === 403 && text.startsWith('{')) {
     let code: unknown;
+    let requestId: unknown;
     try {
       const parsed: unknown = JSON.parse(text);
-      code =
-        typeof parsed === 'object' && parsed !== null && 'error' in parsed
-          ? parsed.error
-          : undefined;
+      if (typeof parsed === 'object' && parsed !== null) {
+        code = 'error' in parsed ? parsed.error : undefined;
+        requestId = 'requestId' in parsed ? parsed.requestId : undefined;
+      }
     } catch {
       return undefined;
     }
     if (typeof code !== 'string') return undefined;
     const known = MTLSKIT[code];
-    if (known) return { ...known, server: 'mtlskit', said: `HTTP 403 with reason ${code}` };
+    if (!known) return undefined;
+    // Only an id that looks like one is repeated: the body is the server's text.
+    const id =
+      typeof requestId === 'string' && /^[0-9a-fA-F-]{36}$/.test(requestId) ? requestId : undefined;
+    return {
+      ...known,
+      server: 'mtlskit',
+      said: `HTTP 403 with reason ${code}${id ? ` (request id ${id})` : ''}`,
+      ...(id ? { requestId: id } : {}),
+    };
   }
   return undefined;
 }

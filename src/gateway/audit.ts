@@ -34,6 +34,8 @@ export interface AuditFields {
   path?: string | null;
   status?: number | null;
   durationMs?: number | null;
+  /** The request's id (request records only). */
+  requestId?: string | null;
   time?: Date;
 }
 
@@ -59,6 +61,7 @@ export function makeAuditRecord(f: AuditFields): AuditRecord {
     rec.path = f.path ?? null;
     rec.status = f.status ?? null;
     rec.durationMs = f.durationMs ?? null;
+    rec.requestId = f.requestId ?? null;
   }
   return rec;
 }

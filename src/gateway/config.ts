@@ -349,6 +349,7 @@ const schema = z.strictObject({
       fingerprint: headerName.default(DEFAULT_IDENTITY_HEADERS.fingerprint),
       clientCert: headerName.default(DEFAULT_IDENTITY_HEADERS.clientCert),
       clientCertChain: headerName.default(DEFAULT_IDENTITY_HEADERS.clientCertChain),
+      requestId: headerName.default(DEFAULT_IDENTITY_HEADERS.requestId),
     })
     .prefault({}),
   ops: z

@@ -8,6 +8,10 @@
  * - `X-Mtls-*` carry the institution id, subject and issuer (RFC 4514 strings,
  *   non-ASCII escaped as `\XX` per RFC 4514 §2.4), serial (upper-case hex)
  *   and SHA-256 fingerprint (lower-case hex).
+ * - `X-Request-Id` carries the id the gateway gave the request (a UUID,
+ *   RFC 9562 §5.4), the same one the client gets back and the audit record
+ *   holds. A client's own copy is replaced, as an edge proxy does, since
+ *   the id must name one audit record and nothing else.
  * - Other credentials (Authorization, cookies) pass through untouched.
  * - Incoming headers whose name holds an underscore are dropped, as nginx does
  *   by default (`underscores_in_headers off`): CGI, WSGI, PHP and Rack map both
@@ -28,7 +32,8 @@ export type IdentityHeaderNames = Record<
   | 'serial'
   | 'fingerprint'
   | 'clientCert'
-  | 'clientCertChain',
+  | 'clientCertChain'
+  | 'requestId',
   string
 >;
 
@@ -41,6 +46,7 @@ export const DEFAULT_IDENTITY_HEADERS: Readonly<IdentityHeaderNames> = Object.fr
   fingerprint: 'X-Mtls-Fingerprint-Sha256',
   clientCert: 'Client-Cert',
   clientCertChain: 'Client-Cert-Chain',
+  requestId: 'X-Request-Id',
 });
 
 /** The verified identity of one connection. */
@@ -161,6 +167,8 @@ export interface BuildUpstreamHeadersOptions {
   names?: IdentityHeaderNames;
   /** Client IP for X-Forwarded-For (the PROXY protocol source when a trusted balancer sent one). */
   clientIp: string;
+  /** The request's id, sent as the `requestId` header. */
+  requestId: string;
 }
 
 /**
@@ -178,8 +186,9 @@ export function hasUnderscore(name: string): boolean {
  * minus hop-by-hop headers (and those the Connection header names), minus every
  * spoofable identity or forwarding header, minus every header whose name holds
  * an underscore (see {@link hasUnderscore}); plus the gateway's identity headers,
- * `X-Forwarded-For` (the client address: the TCP peer, or the PROXY protocol
- * source when a trusted balancer sent one) and `X-Forwarded-Proto: https`.
+ * the request id, `X-Forwarded-For` (the client address: the TCP peer, or the
+ * PROXY protocol source when a trusted balancer sent one) and
+ * `X-Forwarded-Proto: https`.
  */
 export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): string[] {
   const names = options.names ?? DEFAULT_IDENTITY_HEADERS;
@@ -205,6 +214,7 @@ export function buildUpstreamHeaders(options: BuildUpstreamHeadersOptions): stri
   }
   for (const [n, v] of options.identityPairs ?? identityHeaderPairs(options.identity, names))
     out.push(n, v);
+  out.push(names.requestId, options.requestId);
   out.push('X-Forwarded-For', options.clientIp, 'X-Forwarded-Proto', 'https');
   return out;
 }

@@ -53,6 +53,8 @@ export interface ForwardOptions {
    * client gets 503 `{"error":"audit_unavailable"}` instead of the answer.
    */
   release?: (result: ForwardResult) => Promise<void>;
+  /** The request's id, for the error bodies the gateway writes itself. */
+  requestId?: string;
 }
 
 /** Response headers a proxy must not copy (RFC 9110 §7.6.1). */
@@ -83,18 +85,23 @@ class BodyTooLarge extends Error {
   }
 }
 
-/** Answers with a short JSON reason code and nothing else. */
+/**
+ * Answers with a short JSON reason code (and the request's id, when it has
+ * one, so that a client pasting the body into a ticket names its audit
+ * record) and nothing else.
+ */
 export function sendReason(
   res: ServerResponse,
   status: number,
   reason: string,
   close = false,
+  requestId?: string,
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = `${JSON.stringify({ error: reason })}\n`;
+  const body = `${JSON.stringify(requestId === undefined ? { error: reason } : { error: reason, requestId })}\n`;
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
@@ -172,10 +179,10 @@ export class UpstreamProxy {
     headers: string[],
     options: ForwardOptions = {},
   ): Promise<ForwardResult> {
-    const release = options.release;
+    const { release, requestId } = options;
     const url = req.url ?? '';
     if (!url.startsWith('/')) {
-      sendReason(res, 400, 'bad_request');
+      sendReason(res, 400, 'bad_request', false, requestId);
       return Promise.resolve({
         status: 400,
         reason: 'bad_request',
@@ -185,7 +192,7 @@ export class UpstreamProxy {
     const limit = this.options.maxBodyBytes;
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) {
-      sendReason(res, 413, 'bad_request', true);
+      sendReason(res, 413, 'bad_request', true, requestId);
       return Promise.resolve({
         status: 413,
         reason: 'bad_request',
@@ -245,7 +252,7 @@ export class UpstreamProxy {
         gate = release(result).then(
           () => true,
           () => {
-            if (!clientGone) sendReason(res, 503, 'audit_unavailable', true);
+            if (!clientGone) sendReason(res, 503, 'audit_unavailable', true, requestId);
             settle({ ...result, released: true });
             return false;
           },
@@ -284,7 +291,9 @@ export class UpstreamProxy {
           const out: Record<string, string | string[]> = {};
           for (const k in upstreamHeaders) {
             const v = upstreamHeaders[k];
-            if (v === undefined || HOP_BY_HOP_RESPONSE.has(k)) continue;
+            // A header the gateway set on the response already (the request
+            // id) is the gateway's answer; an upstream copy would replace it.
+            if (v === undefined || HOP_BY_HOP_RESPONSE.has(k) || res.hasHeader(k)) continue;
             out[k] = v;
           }
           status = statusCode;
@@ -337,6 +346,7 @@ export class UpstreamProxy {
               result.status,
               result.reason === 'bad_request' ? 'bad_request' : 'upstream_error',
               tooLarge !== null || hasBody,
+              requestId,
             );
             settle(result);
           });

@@ -4,6 +4,11 @@
  * snapshot in service, and forwards accepted requests with the identity
  * headers. Every request, refused or forwarded, becomes one audit record.
  *
+ * Every request gets an id (a random UUID, RFC 9562 §5.4): the upstream
+ * receives it, every answer carries it in the same header (and in the body
+ * of the gateway's own refusals), and the request's audit record holds it, so
+ * an institution quoting it to support names exactly one record.
+ *
  * What the client is told (the operator gets the reason and detail in the audit):
  * - the connection's certificate was refused: 403 `{"error":"<reason>"}`, `Connection: close`;
  * - a malformed request: 400 (431 for oversized headers, 408 on timeout) `{"error":"bad_request"}`,
@@ -12,6 +17,7 @@
  * - Upgrade / CONNECT: 501 `{"error":"bad_request"}` (not proxied);
  * - upstream failure: 502/504 `{"error":"upstream_error"}`.
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -33,6 +39,7 @@ import type { AuditReason, AuditRecord } from './registry/types.js';
 
 /** Optional request fields of a request audit record. */
 type RequestRecordExtra = {
+  requestId?: string | null;
   method?: string | null;
   path?: string | null;
   status?: number | null;
@@ -131,10 +138,13 @@ export function requestFault(
   return null;
 }
 
-/** A complete `Connection: close` response with a JSON reason, for a socket outside http.ServerResponse. */
-function rawReply(status: number, text: string): string {
-  const body = '{"error":"bad_request"}\n';
-  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`;
+/**
+ * A complete `Connection: close` response with a JSON reason and the request
+ * id (header and body), for a socket outside http.ServerResponse.
+ */
+function rawReply(status: number, text: string, idHeader: string, requestId: string): string {
+  const body = `${JSON.stringify({ error: 'bad_request', requestId })}\n`;
+  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${idHeader}: ${requestId}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** Parses, checks, forwards and audits requests on admitted connections; tracks them for the drain. */
@@ -276,13 +286,16 @@ export class RequestHandler {
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
+    const requestId = randomUUID();
+    res.setHeader(this.options.identityHeaders.requestId, requestId);
     const state = this.options.stateOf(req.socket);
     if (!state) {
-      sendReason(res, 403, 'bad_request', true);
+      sendReason(res, 403, 'bad_request', true, requestId);
       return;
     }
     const record = (reason: AuditReason, status: number, detail: string | null): AuditRecord =>
       this.requestRecord(state, reason, detail, {
+        requestId,
         method: req.method ?? null,
         path: requestPath(req),
         status,
@@ -302,7 +315,7 @@ export class RequestHandler {
       detail: string | null,
     ): Promise<void> => {
       if (commit) await commit(record(reason, status, detail)).catch(() => undefined);
-      sendReason(res, status, reason, true);
+      sendReason(res, status, reason, true, requestId);
       if (!commit) recordRequest(reason, status, detail);
     };
     this.inFlightCount++;
@@ -325,6 +338,7 @@ export class RequestHandler {
         identityPairs: this.identityPairs(decision),
         names: this.options.identityHeaders,
         clientIp: state.ip,
+        requestId,
       });
       this.options.onForward?.(1);
       try {
@@ -332,7 +346,9 @@ export class RequestHandler {
           req,
           res,
           headers,
-          commit ? { release: (r) => commit(record(r.reason, r.status, r.detail)) } : {},
+          commit
+            ? { requestId, release: (r) => commit(record(r.reason, r.status, r.detail)) }
+            : { requestId },
         );
         if (!result.released) recordRequest(result.reason, result.status, result.detail);
       } finally {
@@ -344,7 +360,7 @@ export class RequestHandler {
         { err: { code: err.code, message: err.message } },
         'request handling failed',
       );
-      sendReason(res, 502, 'upstream_error', true);
+      sendReason(res, 502, 'upstream_error', true, requestId);
       recordRequest('upstream_error', 502, `gateway error: ${err.message}`);
     } finally {
       this.active.delete(res);
@@ -372,6 +388,7 @@ export class RequestHandler {
             0,
             300,
           ),
+          { requestId: randomUUID() },
         );
       }
       return;
@@ -384,25 +401,28 @@ export class RequestHandler {
         : status === 408
           ? 'Request Timeout'
           : 'Bad Request';
-    socket.end(rawReply(status, text));
+    const requestId = randomUUID();
+    socket.end(rawReply(status, text, this.options.identityHeaders.requestId, requestId));
     if (state)
       this.auditRequest(
         state,
         'bad_request',
         `${code || 'parse error'}: ${err.message}`.slice(0, 300),
-        { status },
+        { status, requestId },
       );
   }
 
   private refuseUpgrade(req: http.IncomingMessage, socket: Duplex): void {
     const state = this.options.stateOf(socket);
-    socket.end(rawReply(501, 'Not Implemented'));
+    const requestId = randomUUID();
+    socket.end(rawReply(501, 'Not Implemented', this.options.identityHeaders.requestId, requestId));
     if (state) {
       this.auditRequest(
         state,
         'bad_request',
         `${req.method} with ${req.headers.upgrade ? `Upgrade: ${req.headers.upgrade}` : 'CONNECT'} is not proxied`,
         {
+          requestId,
           method: req.method ?? null,
           path: requestPath(req),
           status: 501,

@@ -5,6 +5,7 @@
  * address. Everything is on loopback.
  */
 import 'reflect-metadata';
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -53,7 +54,8 @@ export interface EchoUpstream {
  * Starts the echo upstream. `/slow?ms=N` waits N ms before answering;
  * `/status?code=N` answers with that status; `/stream` sends `first\n`
  * (chunked), then waits for {@link EchoUpstream.releaseStreams} to send
- * `second\n` and end.
+ * `second\n` and end; `/own-request-id` answers with an `X-Request-Id` of
+ * its own (`chosen-by-the-upstream`).
  */
 export async function startEchoUpstream(): Promise<EchoUpstream> {
   const requests: EchoedRequest[] = [];
@@ -86,6 +88,7 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body),
           'x-upstream': 'echo',
+          ...(u.pathname === '/own-request-id' ? { 'x-request-id': 'chosen-by-the-upstream' } : {}),
         });
         res.end(body);
       }, delay);
@@ -237,6 +240,23 @@ export interface MtlsResponse {
   body: string;
   /** Parsed JSON body, when it is JSON. */
   json: unknown;
+}
+
+/**
+ * The body the gateway refuses with, checked: `{"error": reason, "requestId": id}`
+ * with the same id in the `X-Request-Id` header. Returns the body with the id
+ * replaced by `"<id>"`, so a test can compare it whole.
+ */
+export function refusalBody(res: Pick<MtlsResponse, 'headers' | 'json'>): unknown {
+  const header = res.headers['x-request-id'];
+  assert.match(
+    String(header),
+    /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+  );
+  if (typeof res.json !== 'object' || res.json === null || !('requestId' in res.json))
+    assert.fail(`no requestId in ${JSON.stringify(res.json)}`);
+  assert.equal(res.json.requestId, header, 'the body and the header name the same request');
+  return { ...res.json, requestId: '<id>' };
 }
 
 /** Options for {@link mtlsRequest}. */

@@ -417,6 +417,25 @@ describe('admin API', () => {
     const badSince = await request(`${admin.url}/v1/audit?since=yesterday`, { headers: bearer() });
     assert.equal(badSince.statusCode, 400);
     await badSince.body.dump();
+    await registry.appendAudit([
+      audit({
+        kind: 'request',
+        path: '/pay',
+        status: 403,
+        requestId: '3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c',
+      }),
+    ]);
+    assert.deepEqual(
+      (await client.queryAudit({ requestId: '3F2B8C1E-5A7D-4E2F-9B1C-0D4E6F8A2B3C' })).map(
+        (r) => r.path,
+      ),
+      ['/pay'],
+    );
+    const badId = await request(`${admin.url}/v1/audit?requestId=42`, { headers: bearer() });
+    assert.equal(badId.statusCode, 400);
+    const badIdBody = (await badId.body.json()) as { error: { code: string; message: string } };
+    assert.equal(badIdBody.error.code, 'MTLS_BAD_ARGUMENT');
+    assert.match(badIdBody.error.message, /not a gateway request id/);
 
     await client.deleteInstitution('beta');
     assert.deepEqual(
@@ -623,6 +642,15 @@ describe('admin API', () => {
       await r.appendAudit([
         audit({ institutionId: 'gamma', reason: 'eku_missing' }),
         audit({ institutionId: 'gamma', outcome: 'accepted', reason: 'ok' }),
+        audit({
+          institutionId: 'gamma',
+          kind: 'request',
+          reason: 'revoked',
+          method: 'POST',
+          path: '/pay',
+          status: 403,
+          requestId: '3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c',
+        }),
       ]);
       await r.close();
       const auditJson = await cli([
@@ -640,13 +668,31 @@ describe('admin API', () => {
       assert.equal(auditJson.code, 0, auditJson.stderr);
       assert.deepEqual(
         (JSON.parse(auditJson.stdout) as { items: AuditRecord[] }).items.map((x) => x.reason),
-        ['eku_missing'],
+        ['revoked', 'eku_missing'],
       );
       const auditTable = await cli(['gateway', 'audit', '--since', '1h', ...reg]);
       assert.match(auditTable.stdout, /^TIME\s+KIND\s+OUTCOME\s+REASON/);
       assert.match(auditTable.stdout, /rejected\s+eku_missing\s+127\.0\.0\.1\s+gamma/);
       const badReason = await cli(['gateway', 'audit', '--reason', 'nope', ...reg]);
       assert.equal(badReason.code, 2);
+      // Support looks a call up by the id the institution quotes, in any case.
+      const byId = await cli([
+        'gateway',
+        'audit',
+        '--request-id',
+        '3F2B8C1E-5A7D-4E2F-9B1C-0D4E6F8A2B3C',
+        ...reg,
+      ]);
+      assert.equal(byId.code, 0, byId.stderr);
+      assert.match(byId.stdout, /REQUEST ID/);
+      assert.match(byId.stdout, /POST \/pay 403\s+3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c/);
+      assert.equal(byId.stdout.trim().split('\n').length, 2, byId.stdout);
+      const badId = await cli(['gateway', 'audit', '--request-id', 'yesterday', ...reg]);
+      assert.equal(badId.code, 2);
+      assert.match(
+        badId.stderr,
+        /error\[MTLS_BAD_ARGUMENT\]: --request-id "yesterday" is not a gateway request id/,
+      );
       // MTLS_REGISTRY is the default target.
       const viaEnv = await cli(['gateway', 'ip', 'list', 'gamma', '--json'], {
         MTLS_REGISTRY: file,
@@ -726,7 +772,28 @@ describe('admin API', () => {
       assert.match(crl.stdout, /registered CRL \d+ for delta: issuer C=BR, .*CN=CLI Delta CA/);
       await registry.appendAudit([
         audit({ institutionId: 'delta', reason: 'pinned_rule_mismatch' }),
+        audit({
+          institutionId: 'delta',
+          kind: 'request',
+          reason: 'ok',
+          outcome: 'accepted',
+          path: '/delta',
+          requestId: '0b6e8f3c-1d2a-4c5b-8e7f-9a0b1c2d3e4f',
+        }),
       ]);
+      const viaApi = await cli([
+        'gateway',
+        'audit',
+        '--request-id',
+        '0b6e8f3c-1d2a-4c5b-8e7f-9a0b1c2d3e4f',
+        '--json',
+        ...target,
+      ]);
+      assert.equal(viaApi.code, 0, viaApi.stderr);
+      assert.deepEqual(
+        (JSON.parse(viaApi.stdout) as { items: AuditRecord[] }).items.map((x) => x.path),
+        ['/delta'],
+      );
       const au = await cli([
         'gateway',
         'audit',

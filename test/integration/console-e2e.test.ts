@@ -390,7 +390,24 @@ describe(
         .trim()
         .split('\r\n');
       assert.match(csv[0] ?? '', /^id,time,kind,ip,institutionId,outcome,reason,/);
+      assert.match(csv[0] ?? '', /,requestId,detail$/);
       assert.ok(csv.length >= 2 && csv.slice(1).every((l) => l.includes(',rejected,unknown_ca,')));
+
+      // The refused call's request id (what the institution would quote) finds its one row.
+      const [refusal] = await registry.queryAudit({ reason: 'unknown_ca', ip: '127.0.0.1' });
+      const requestId = (await registry.queryAudit({ limit: 200 })).find(
+        (r) => r.path === '/stranger',
+      )?.requestId;
+      assert.ok(refusal && requestId, 'the refused request has a request id');
+      await page.getByLabel('Reason').selectOption('');
+      await page.getByLabel('Request id').fill(requestId.toUpperCase());
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForURL(/requestId=/);
+      const rows = await eventually('the one request', async () => {
+        const r = await table.locator('tbody tr').allInnerTexts();
+        return r.length === 1 && r[0]?.includes('/stranger') ? r : undefined;
+      });
+      assert.ok(rows[0]?.includes(requestId), rows[0]);
     });
 
     it('suspends the institution; its next call is refused and audited as institution_suspended', async () => {

@@ -13,6 +13,7 @@ import type { AuditRecord, Registry } from '../../src/gateway/registry/types.js'
 import type { SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import { tempDir } from '../helpers/pki.js';
 import {
+  refusalBody,
   makeInstitution,
   makeServerPki,
   mtlsRequest,
@@ -136,7 +137,7 @@ describe('audit durability', () => {
     try {
       const r = await call(gw.port, '/durable/down');
       assert.equal(r.status, 503);
-      assert.deepEqual(r.json, { error: 'audit_unavailable' });
+      assert.deepEqual(refusalBody(r), { error: 'audit_unavailable', requestId: '<id>' });
       assert.equal((await stored('/durable/down')).length, 0);
       failing = false;
       await gw.gateway.flushAudit();

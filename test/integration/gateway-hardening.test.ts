@@ -103,7 +103,10 @@ describe('gateway hardening', () => {
         ['/pipe-1'],
         `forwarded after the revocation: ${forwarded.join(', ')}`,
       );
-      assert.match(c.received(), /HTTP\/1\.1 403[\s\S]*\{"error":"revoked"\}/);
+      assert.match(
+        c.received(),
+        /HTTP\/1\.1 403[\s\S]*\{"error":"revoked","requestId":"[0-9a-f-]{36}"\}/,
+      );
     } finally {
       c.tls.destroy();
     }
@@ -158,13 +161,19 @@ describe('gateway hardening', () => {
     return c.received();
   }
 
-  /** Asserts the gateway's 400 refusal (same body and headers as its other refusals), nothing upstream, and a request audit record. */
+  /**
+   * Asserts the gateway's 400 refusal (same body and headers as its other
+   * refusals, the request id in both), nothing upstream, and a request audit
+   * record under that id.
+   */
   async function expectBadRequest(request: string, path: string, detail: RegExp): Promise<void> {
     const got = await rawExchange(request);
     assert.match(got, /^HTTP\/1\.1 400 /, got);
     assert.match(got, /\r\ncontent-type: application\/json\r\n/i);
     assert.match(got, /\r\nconnection: close\r\n/i);
-    assert.ok(got.endsWith('\r\n\r\n{"error":"bad_request"}\n'), got);
+    const id = /\r\nx-request-id: ([0-9a-f-]{36})\r\n/i.exec(got)?.[1];
+    assert.ok(id, `no X-Request-Id in ${got}`);
+    assert.ok(got.endsWith(`\r\n\r\n{"error":"bad_request","requestId":"${id}"}\n`), got);
     assert.equal(
       upstream.requests.some((r) => r.url === path),
       false,
@@ -179,6 +188,7 @@ describe('gateway hardening', () => {
     assert.equal(rec.outcome, 'rejected');
     assert.equal(rec.status, 400);
     assert.equal(rec.institutionId, 'pipe2');
+    assert.equal(rec.requestId, id);
   }
 
   test('an HTTP/1.1 request without Host gets 400 bad_request and an audit record; HTTP/1.0 without Host is served', async () => {

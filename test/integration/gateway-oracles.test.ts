@@ -34,6 +34,8 @@ let registry: SqliteRegistry;
 let upstream: EchoUpstream;
 let gw: TestGateway;
 let acme: TestInstitution;
+/** An institution registered nowhere: its certificate is refused with unknown_ca. */
+let stranger: TestInstitution;
 const many: Array<{ id: string; ca: TestCa; ip: string }> = [];
 
 before(async () => {
@@ -41,6 +43,7 @@ before(async () => {
   registry = teardown.use(await openTestRegistry(dir));
   upstream = teardown.use(await startEchoUpstream());
   acme = await makeInstitution(dir, 'acme');
+  stranger = await makeInstitution(dir, 'stranger');
   await registerInstitution(registry, 'acme', acme.root.certPem, ['127.0.0.1']);
   for (let i = 1; i <= 50; i++) {
     const id = `bank-${String(i).padStart(2, '0')}`;
@@ -57,30 +60,83 @@ after(() => teardown.run());
 const httpGet = (path: string): string =>
   `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
 
+/** curl as acme from 127.0.0.1, TLS 1.2 only, with more curl arguments before the URL. */
+const curlAsAcme = (path: string, ...extra: string[]) =>
+  run('curl', [
+    '-sS',
+    '--cert',
+    acme.client.certPath,
+    '--key',
+    acme.client.keyPath,
+    '--cacert',
+    pki.serverCa.certPath,
+    '--tlsv1.2',
+    '--tls-max',
+    '1.2',
+    '--interface',
+    '127.0.0.1',
+    ...extra,
+    `https://localhost:${gw.port}${path}`,
+  ]);
+
 describe('gateway against curl, openssl and mtls request', () => {
   test('curl --tlsv1.2 --tls-max 1.2 with a client certificate reaches the upstream', async () => {
-    const r = await run('curl', [
-      '-sS',
-      '--cert',
-      acme.client.certPath,
-      '--key',
-      acme.client.keyPath,
-      '--cacert',
-      pki.serverCa.certPath,
-      '--tlsv1.2',
-      '--tls-max',
-      '1.2',
-      '--interface',
-      '127.0.0.1',
-      '-H',
-      'Authorization: Bearer abc',
-      `https://localhost:${gw.port}/via-curl`,
-    ]);
+    const r = await curlAsAcme('/via-curl', '-H', 'Authorization: Bearer abc');
     assert.equal(r.code, 0, r.stderr);
     const seen = JSON.parse(r.stdout) as { url: string; headers: Record<string, string> };
     assert.equal(seen.url, '/via-curl');
     assert.equal(seen.headers['x-mtls-institution'], 'acme');
     assert.equal(seen.headers.authorization, 'Bearer abc');
+  });
+
+  test("every request gets the gateway's own id: the upstream, the client's answer and the audit record agree", async () => {
+    const curl = (path: string) =>
+      curlAsAcme(path, '-i', '-H', 'X-Request-Id: chosen-by-the-client');
+    const idOf = (head: string): string | undefined => /^x-request-id: (.*)\r$/im.exec(head)?.[1];
+    const r = await curl('/own-request-id');
+    assert.equal(r.code, 0, r.stderr);
+    const [head = '', body = ''] = r.stdout.split('\r\n\r\n');
+    const seen = JSON.parse(body) as { headers: Record<string, string> };
+    const id = seen.headers['x-request-id'] ?? '';
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(
+      idOf(head),
+      id,
+      "the answer carries the id the upstream got, not the upstream's own nor the client's",
+    );
+    assert.equal((head.match(/^x-request-id:/gim) ?? []).length, 1, head);
+    const rec = await waitForAudit(gw.gateway, (a) => a.requestId === id, 'the audit record');
+    assert.equal(rec.path, '/own-request-id');
+    assert.equal(rec.status, 200);
+    assert.deepEqual(
+      (await registry.queryAudit({ requestId: id })).map((a) => a.path),
+      ['/own-request-id'],
+    );
+    const again = await curl('/via-curl');
+    assert.notEqual(idOf(again.stdout), id, 'each request has its own id');
+  });
+
+  test('mtls request names the request id of a refused call, and the audit record has it', async () => {
+    const r = await run(process.execPath, [
+      'dist/bin/mtls.js',
+      'request',
+      `https://localhost:${gw.port}/refused`,
+      '--cert',
+      stranger.client.certPath,
+      '--key',
+      stranger.client.keyPath,
+      '--ca',
+      pki.serverCa.certPath,
+      '--resolve',
+      `localhost:${gw.port}:127.0.0.1`,
+    ]);
+    assert.notEqual(r.code, 0);
+    const id = /request id ([0-9a-f-]{36})/.exec(r.stderr)?.[1];
+    assert.ok(id, r.stderr);
+    assert.match(r.stderr, /unknown_ca/);
+    const rec = await waitForAudit(gw.gateway, (a) => a.requestId === id, 'the refusal record');
+    assert.equal(rec.reason, 'unknown_ca');
+    assert.equal(rec.status, 403);
   });
 
   test('curl without a client certificate gets 403 no_client_cert; curl with TLS 1.3 is refused', async () => {
@@ -96,7 +152,9 @@ describe('gateway against curl, openssl and mtls request', () => {
       '%{http_code}',
     ]);
     assert.equal(noCert.code, 0, noCert.stderr);
-    assert.deepEqual(noCert.stdout.trim().split('\n'), ['{"error":"no_client_cert"}', '403']);
+    const [body, status] = noCert.stdout.trim().split('\n');
+    assert.equal(status, '403');
+    assert.match(body ?? '', /^\{"error":"no_client_cert","requestId":"[0-9a-f-]{36}"\}$/);
     const tls13 = await run('curl', [
       '-sS',
       '--cert',

@@ -15,6 +15,7 @@ import type { SqliteRegistry } from '../../src/gateway/registry/sqlite-registry.
 import type { AuditRecord } from '../../src/gateway/registry/types.js';
 import { makeCa, makeLeaf, tempDir, type TestLeaf } from '../helpers/pki.js';
 import {
+  refusalBody,
   makeInstitution,
   makeServerPki,
   mtlsRequest,
@@ -69,7 +70,7 @@ async function expectRejected(
 ): Promise<AuditRecord> {
   const res = await call(leaf, localAddress, { path: `/probe-${reason}` });
   assert.equal(res.status, 403, `status for ${reason}: ${res.body}`);
-  assert.deepEqual(res.json, { error: reason });
+  assert.deepEqual(refusalBody(res), { error: reason, requestId: '<id>' });
   assert.equal(
     upstream.requests.some((r) => r.url === `/probe-${reason}`),
     false,
@@ -293,7 +294,7 @@ describe('gateway reason codes', () => {
       profile: 'server_cert',
     });
     const res = await call(serverOnly, '127.0.0.4');
-    assert.deepEqual(res.json, { error: 'eku_missing' });
+    assert.deepEqual(refusalBody(res), { error: 'eku_missing', requestId: '<id>' });
   });
 
   test('ca_certificate: a CA certificate used as client certificate gets 403', async () => {
@@ -356,7 +357,7 @@ describe('gateway reason codes', () => {
       headers: { 'x-filler': 'a'.repeat(20_000) },
     });
     assert.equal(big.status, 431);
-    assert.deepEqual(big.json, { error: 'bad_request' });
+    assert.deepEqual(refusalBody(big), { error: 'bad_request', requestId: '<id>' });
     const body = await call(acme.client, '127.0.0.1', {
       method: 'POST',
       path: '/big-body',
@@ -365,7 +366,7 @@ describe('gateway reason codes', () => {
     }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
     if (!(body instanceof Error)) {
       assert.equal(body.status, 413);
-      assert.deepEqual(body.json, { error: 'bad_request' });
+      assert.deepEqual(refusalBody(body), { error: 'bad_request', requestId: '<id>' });
     }
     const chunked = await call(acme.client, '127.0.0.1', {
       method: 'POST',
@@ -419,7 +420,7 @@ describe('gateway reason codes', () => {
         path: '/slow?ms=1500',
       });
       assert.equal(res.status, 504);
-      assert.deepEqual(res.json, { error: 'upstream_error' });
+      assert.deepEqual(refusalBody(res), { error: 'upstream_error', requestId: '<id>' });
       const rec = await waitForAudit(
         slow.gateway,
         (r) => r.kind === 'request' && r.reason === 'upstream_error',
@@ -461,7 +462,7 @@ describe('gateway reason codes', () => {
         502,
         'the client gets its answer even when the body was not forwarded',
       );
-      assert.deepEqual(res.json, { error: 'upstream_error' });
+      assert.deepEqual(refusalBody(res), { error: 'upstream_error', requestId: '<id>' });
       assert.equal(res.body.includes('ECONNREFUSED'), false, 'no internals to the client');
       const rec = await waitForAudit(
         dead.gateway,
@@ -496,8 +497,8 @@ describe('institution binding', () => {
     );
     const fromNatBOnly = await call(natA.client, '127.0.0.9');
     assert.deepEqual(
-      fromNatBOnly.json,
-      { error: 'unknown_ca' },
+      refusalBody(fromNatBOnly),
+      { error: 'unknown_ca', requestId: '<id>' },
       'nat-a is not registered for 127.0.0.9 (only nat-b 127.0.0.8/30 is)',
     );
     const natBFromBlock = await call(natB.client, '127.0.0.9');

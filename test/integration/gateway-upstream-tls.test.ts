@@ -22,6 +22,7 @@ import {
   type TestLeaf,
 } from '../helpers/pki.js';
 import {
+  refusalBody,
   makeInstitution,
   makeServerPki,
   mtlsRequest,
@@ -110,7 +111,7 @@ describe('upstream TLS', () => {
 
       const refused = await callThrough(up.url, null);
       assert.equal(refused.res.status, 502);
-      assert.deepEqual(refused.res.json, { error: 'upstream_error' });
+      assert.deepEqual(refusalBody(refused.res), { error: 'upstream_error', requestId: '<id>' });
       assert.equal(refused.res.body.includes('CERT'), false, 'no internals to the client');
       assert.match(
         refused.audit?.detail ?? '',

@@ -27,6 +27,26 @@ describe('client: mtlskit refusal codes', () => {
     assert.equal(recognizeCertificateRefusal(403, '{"error":"upstream_error"}'), undefined);
   });
 
+  test("the gateway's request id is carried into the diagnosis, and only when it is a UUID", () => {
+    const id = '3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c';
+    assert.deepEqual(
+      recognizeCertificateRefusal(403, `{"error":"revoked","requestId":"${id}"}\n`),
+      {
+        kind: 'certificate-refused',
+        reason: 'revoked',
+        server: 'mtlskit',
+        said: `HTTP 403 with reason revoked (request id ${id})`,
+        requestId: id,
+      },
+    );
+    const odd = recognizeCertificateRefusal(
+      403,
+      '{"error":"revoked","requestId":"\\u001b[31mcall us on 555"}',
+    );
+    assert.equal(odd?.requestId, undefined);
+    assert.equal(odd?.said, 'HTTP 403 with reason revoked');
+  });
+
   test('every certificate reason code of the gateway is recognised', () => {
     const certificateCodes = [
       'no_client_cert',

@@ -141,11 +141,14 @@ describe('identity headers', () => {
       'kept',
       'X-Custom-Subject',
       'spoof',
+      'x-request-id',
+      'chosen-by-the-client',
     ];
     const out = buildUpstreamHeaders({
       rawHeaders: raw,
       identity,
       clientIp: '203.0.113.7',
+      requestId: '3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c',
       names: {
         institution: 'X-Mtls-Institution',
         subject: 'X-Custom-Subject',
@@ -154,6 +157,7 @@ describe('identity headers', () => {
         fingerprint: 'X-Mtls-Fingerprint-Sha256',
         clientCert: 'Client-Cert',
         clientCertChain: 'Client-Cert-Chain',
+        requestId: 'X-Request-Id',
       },
     });
     const pairs: Array<[string, string]> = [];
@@ -174,6 +178,11 @@ describe('identity headers', () => {
     assert.deepEqual(get('client-cert-chain'), [':BA==:, :BQY=:']);
     assert.deepEqual(get('x-forwarded-client-cert'), []);
     assert.deepEqual(get('x-forwarded-for'), ['203.0.113.7']);
+    assert.deepEqual(
+      get('x-request-id'),
+      ['3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c'],
+      "the client's request id is replaced by the gateway's",
+    );
     for (const hop of ['connection', 'x-hop', 'keep-alive', 'transfer-encoding'])
       assert.deepEqual(get(hop), [], hop);
   });
@@ -193,7 +202,12 @@ describe('identity headers', () => {
       'X-Ok',
       'kept',
     ];
-    const out = buildUpstreamHeaders({ rawHeaders: raw, identity, clientIp: '203.0.113.7' });
+    const out = buildUpstreamHeaders({
+      rawHeaders: raw,
+      identity,
+      clientIp: '203.0.113.7',
+      requestId: '3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c',
+    });
     const names = out.filter((_, i) => i % 2 === 0);
     assert.deepEqual(
       names.filter((n) => n.includes('_')),
@@ -209,6 +223,7 @@ describe('identity headers', () => {
     assert.equal(toByteSequence(Buffer.from('hello')), ':aGVsbG8=:');
     assert.equal(headerSafe('a\r\nb'), 'a\\0D\\0Ab');
     assert.equal(isIdentityHeader('X-MTLS-anything'), true);
-    assert.equal(isIdentityHeader('X-Request-Id'), false);
+    assert.equal(isIdentityHeader('X-Request-Id'), true, 'the gateway sets the request id itself');
+    assert.equal(isIdentityHeader('X-Correlation-Id'), false);
   });
 });

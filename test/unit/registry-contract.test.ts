@@ -443,6 +443,7 @@ for (const backend of backends) {
             status: 200,
             durationMs: 3.5,
             institutionId: 'other',
+            requestId: '3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c',
           }),
         ]);
         assert.equal(await reg.version(), v, 'audit appends are not registry changes');
@@ -467,6 +468,30 @@ for (const backend of backends) {
         assert.equal(req.kind, 'request');
         assert.equal(req.status, 200);
         assert.equal(req.durationMs, 3.5);
+        assert.equal(req.requestId, '3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c');
+        // A request id is found in any case (support pastes it from a ticket).
+        const byId = await reg.queryAudit({ requestId: '3F2B8C1E-5A7D-4E2F-9B1C-0D4E6F8A2B3C' });
+        assert.deepEqual(
+          byId.map((r) => r.path),
+          ['/v1/x'],
+        );
+        assert.equal(
+          (await reg.queryAudit({ requestId: '00000000-0000-4000-8000-000000000000' })).length,
+          0,
+        );
+        assert.equal(
+          at(await reg.queryAudit({ reason: 'unknown_ca' }), 0).requestId,
+          null,
+          'a connection record has no request id',
+        );
+        await assert.rejects(
+          reg.queryAudit({ requestId: 'DROP TABLE audit_log' }),
+          assertCode('MTLS_BAD_ARGUMENT', /not a gateway request id/),
+        );
+        await assert.rejects(
+          reg.appendAudit([audit({ kind: 'request', requestId: 'not-an-id' })]),
+          assertCode('MTLS_BAD_ARGUMENT', /not a gateway request id/),
+        );
         assert.equal((await reg.queryAudit({ limit: 2 })).length, 2);
         await assert.rejects(
           reg.appendAudit([audit({ reason: 'because' as never })]),

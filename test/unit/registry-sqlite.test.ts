@@ -324,6 +324,45 @@ describe('SQLite registry', () => {
     }
   });
 
+  it('migrates a schema-5 file: audit records stored before keep their rows with no request id; new ones are found by theirs', async () => {
+    const path = join(dir, 'v5.db');
+    const db = new Database(path);
+    db.exec(
+      'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
+    for (const m of MIGRATIONS.filter((x) => x.version <= 5)) {
+      db.exec(m.sqlite);
+      db.prepare('INSERT INTO schema_version VALUES (?, ?, ?)').run(m.version, m.description, 'x');
+    }
+    db.prepare(
+      `INSERT INTO audit_log (time, kind, ip, outcome, reason, method, path, status) VALUES ('2030-01-01T00:00:00.000Z', 'request', '203.0.113.7', 'accepted', 'ok', 'GET', '/before', 200)`,
+    ).run();
+    db.close();
+    const reg = await openSqliteRegistry(path);
+    try {
+      const before = at(await reg.queryAudit({}), 0);
+      assert.equal(before.path, '/before');
+      assert.equal(before.requestId, null);
+      const id = '3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c';
+      await reg.appendAudit([audit({ kind: 'request', path: '/after', requestId: id })]);
+      assert.deepEqual(
+        (await reg.queryAudit({ requestId: id })).map((r) => r.path),
+        ['/after'],
+      );
+    } finally {
+      await reg.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      const v = check.prepare('SELECT MAX(version) AS v FROM schema_version').get() as {
+        v: number;
+      };
+      assert.equal(v.v, LATEST_SCHEMA_VERSION);
+    } finally {
+      check.close();
+    }
+  });
+
   it('an audit append waits at most auditBusyTimeoutMs for another process, not the 5 s registry busy timeout', async () => {
     const path = join(dir, 'busy.db');
     const reg = await openSqliteRegistry(path);

@@ -24,7 +24,7 @@ import { isPem } from '../../pki/pem.js';
 import { fingerprintSha256, parseCertificates } from '../../pki/certificate.js';
 import { colonHex } from '../../pki/inspect/asn1.js';
 import { normalizeFingerprint } from '../../gateway/peer-cert.js';
-import { normaliseFingerprint } from '../../gateway/registry/validate.js';
+import { normaliseFingerprint, validateRequestId } from '../../gateway/registry/validate.js';
 import { assertNoPrivateKey } from '../../gateway/onboarding.js';
 import { out, outJson, style, warn } from '../output.js';
 import { isOneOf } from '../option-values.js';
@@ -305,7 +305,18 @@ function printRules(rules: PinnedRule[]): void {
 }
 function printAudit(records: AuditRecord[]): void {
   table(
-    ['TIME', 'KIND', 'OUTCOME', 'REASON', 'IP', 'INSTITUTION', 'SUBJECT', 'REQUEST', 'DETAIL'],
+    [
+      'TIME',
+      'KIND',
+      'OUTCOME',
+      'REASON',
+      'IP',
+      'INSTITUTION',
+      'SUBJECT',
+      'REQUEST',
+      'REQUEST ID',
+      'DETAIL',
+    ],
     records.map((r) => [
       r.time,
       r.kind,
@@ -315,6 +326,7 @@ function printAudit(records: AuditRecord[]): void {
       r.institutionId,
       r.subject === null ? null : r.subject,
       r.kind === 'request' ? `${r.method ?? ''} ${r.path ?? ''} ${r.status ?? ''}`.trim() : null,
+      r.requestId ?? null,
       r.detail,
     ]),
   );
@@ -771,10 +783,14 @@ function registerAudit(g: Command): void {
       .option('--institution <id>', 'only this institution')
       .option('--outcome <outcome>', 'accepted or rejected')
       .option('--reason <reason>', `one of: ${AUDIT_REASONS.join(', ')}`)
+      .option(
+        '--request-id <uuid>',
+        'the request with this id (from the X-Request-Id answer header or an error body)',
+      )
       .option('--limit <n>', 'at most this many records (default 100, at most 10000)')
       .addHelpText(
         'after',
-        '\nExamples:\n  mtls gateway audit --since 1h --outcome rejected\n  mtls gateway audit --institution acme-bank --reason unknown_ca --json',
+        '\nExamples:\n  mtls gateway audit --since 1h --outcome rejected\n  mtls gateway audit --institution acme-bank --reason unknown_ca --json\n  mtls gateway audit --request-id 3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c',
       ),
   ).action(
     async (
@@ -783,6 +799,7 @@ function registerAudit(g: Command): void {
         institution?: string;
         outcome?: string;
         reason?: string;
+        requestId?: string;
         limit?: string;
       },
     ) => {
@@ -807,6 +824,7 @@ function registerAudit(g: Command): void {
         q.reason = reason;
       }
       if (o.institution !== undefined) q.institutionId = o.institution;
+      if (o.requestId !== undefined) q.requestId = validateRequestId(o.requestId, '--request-id');
       if (o.limit !== undefined) q.limit = parseId(o.limit, '--limit');
       const admin = Boolean(o.admin ?? process.env[ENV.adminUrl]);
       // Against the admin API a duration goes as is and is evaluated on the server's clock.

@@ -301,6 +301,7 @@ export class AdminClient implements RegistryAdmin {
       institution: q.institutionId,
       outcome: q.outcome,
       reason: q.reason,
+      requestId: q.requestId,
       limit: q.limit === undefined ? undefined : String(q.limit),
     };
     return this.send(R.queryAudit, { params: {}, query });

@@ -128,7 +128,7 @@ const ipBody = z
     return { cidr, allowWideRange: b.allowWideRange === true };
   });
 
-/** The audit filter: `since` (duration or ISO time), `institution`, `outcome`, `reason`, `limit`. */
+/** The audit filter: `since` (duration or ISO time), `institution`, `outcome`, `reason`, `requestId`, `limit`. */
 const auditQuery = z
   .object({
     since: z
@@ -145,6 +145,7 @@ const auditQuery = z
     institution: z.string().optional(),
     outcome: z.enum(['accepted', 'rejected']).optional(),
     reason: z.enum(AUDIT_REASONS).optional(),
+    requestId: z.string().optional(),
     limit: numericId.optional(),
   })
   .transform((q): AuditQuery => ({
@@ -152,6 +153,7 @@ const auditQuery = z
     ...(q.institution === undefined ? {} : { institutionId: q.institution }),
     ...(q.outcome === undefined ? {} : { outcome: q.outcome }),
     ...(q.reason === undefined ? {} : { reason: q.reason }),
+    ...(q.requestId === undefined ? {} : { requestId: q.requestId }),
     ...(q.limit === undefined ? {} : { limit: q.limit }),
   }));
 

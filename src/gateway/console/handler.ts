@@ -169,7 +169,7 @@ const isReason = (v: string): v is AuditReason =>
   // Widening the closed tuple to string[] only to ask includes(); the guard narrows back.
   (AUDIT_REASONS as readonly string[]).includes(v);
 
-/** Reads the audit filter of a console request (institution, ip, outcome, reason, from, to). */
+/** Reads the audit filter of a console request (institution, ip, requestId, outcome, reason, from, to). */
 function auditFilter(p: URLSearchParams): AuditQuery {
   const q: AuditQuery = {};
   const get = (k: string): string | undefined => {
@@ -180,6 +180,8 @@ function auditFilter(p: URLSearchParams): AuditQuery {
   if (inst !== undefined) q.institutionId = inst;
   const ip = get('ip');
   if (ip !== undefined) q.ip = ip;
+  const requestId = get('requestId');
+  if (requestId !== undefined) q.requestId = requestId;
   const outcome = get('outcome');
   if (outcome !== undefined) {
     if (outcome !== 'accepted' && outcome !== 'rejected')
@@ -223,6 +225,7 @@ const CSV_COLUMNS = [
   'path',
   'status',
   'durationMs',
+  'requestId',
   'detail',
 ] as const satisfies readonly (keyof AuditRecord)[];
 

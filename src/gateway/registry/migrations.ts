@@ -225,6 +225,19 @@ CREATE INDEX ca_certificates_spki ON ca_certificates(spki_sha256);
 `,
     ),
   },
+  {
+    version: 6,
+    description: 'the request id of each request audit record, indexed',
+    // The gateway gives every request an id, sends it upstream and to the
+    // client; support looks a call up by the id either side quotes. Records
+    // stored before stay NULL.
+    ...inBothDialects(
+      () => `
+ALTER TABLE audit_log ADD COLUMN request_id TEXT;
+CREATE INDEX audit_log_request_id ON audit_log(request_id);
+`,
+    ),
+  },
 ];
 
 /** The schema version this build of mtlskit writes. */

@@ -230,6 +230,7 @@ const AUDIT_COLUMNS = [
   'path',
   'status',
   'duration_ms',
+  'request_id',
 ];
 const auditValues = (r: AuditRecord): SqlValue[] => [
   r.time,
@@ -249,6 +250,7 @@ const auditValues = (r: AuditRecord): SqlValue[] => [
   r.path ?? null,
   r.status ?? null,
   r.durationMs ?? null,
+  r.requestId ?? null,
 ];
 const toAudit = (r: SqlRow): AuditRecord => ({
   id: Number(r.id),
@@ -269,11 +271,12 @@ const toAudit = (r: SqlRow): AuditRecord => ({
   path: optStr(r.path),
   status: optNum(r.status),
   durationMs: optNum(r.duration_ms),
+  requestId: optStr(r.request_id),
 });
 
 /**
  * Rows per audit INSERT, largest first. A batch is written as statements of
- * exactly these sizes (64 × 17 parameters stays under both stores' parameter
+ * exactly these sizes (64 × 18 parameters stays under both stores' parameter
  * limits), so the INSERT text takes three forms and each is prepared once:
  * a text per batch size made SQLite re-prepare the statement for almost every
  * flush (and evicted the other cached statements).
@@ -1175,6 +1178,7 @@ export class SqlRegistry implements Registry {
       ['ip = ?', q.ip],
       ['outcome = ?', q.outcome],
       ['reason = ?', q.reason],
+      ['request_id = ?', q.requestId],
       ['id > ?', q.afterId],
     ] as const) {
       if (value === undefined) continue;

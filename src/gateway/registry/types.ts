@@ -239,6 +239,12 @@ export interface AuditRecord {
   path?: string | null;
   status?: number | null;
   durationMs?: number | null;
+  /**
+   * The request's id (a UUID the gateway makes for each request): sent
+   * upstream and to the client in the request-id header, so a call one side
+   * quotes can be found here. Null for connection records.
+   */
+  requestId?: string | null;
 }
 
 /** Filter for {@link Registry.queryAudit}. */
@@ -252,6 +258,8 @@ export interface AuditQuery {
   ip?: string;
   outcome?: AuditOutcome;
   reason?: AuditReason;
+  /** The request with this id (see {@link AuditRecord.requestId}). */
+  requestId?: string;
   /** Only records with a larger id (the ones appended since that record). */
   afterId?: number;
   limit?: number;

@@ -197,7 +197,39 @@ export function validateAuditRecord(r: AuditRecord): AuditRecord {
   }
   if (typeof r.ip !== 'string' || r.ip === '')
     throw new MtlsError('MTLS_BAD_ARGUMENT', 'audit record has no ip', { subject: 'ip' });
-  return { ...r, time: canonicalTime(r.time, 'audit time'), reason: validateAuditReason(r.reason) };
+  const out = {
+    ...r,
+    time: canonicalTime(r.time, 'audit time'),
+    reason: validateAuditReason(r.reason),
+  };
+  if (r.requestId !== undefined && r.requestId !== null)
+    out.requestId = validateRequestId(r.requestId);
+  return out;
+}
+
+/** A request id as the gateway makes them: an RFC 9562 UUID, hex digits in lower case. */
+const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Checks a request id (see `AuditRecord.requestId`) and returns it in lower
+ * case, the form the gateway stores: one pasted from a log or a ticket in
+ * upper case still finds its record.
+ * @param subject - the field or option it came in, for the message (`requestId`, `--request-id`)
+ * @throws MTLS_BAD_ARGUMENT when it is not a UUID
+ */
+export function validateRequestId(id: unknown, subject = 'requestId'): string {
+  const text = typeof id === 'string' ? id.trim().toLowerCase() : '';
+  if (!REQUEST_ID.test(text)) {
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `${subject} ${JSON.stringify(id)} is not a gateway request id`,
+      {
+        subject,
+        hint: 'Give the UUID the gateway answered with, in its request-id header (X-Request-Id unless renamed) or its error body, e.g. 3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c.',
+      },
+    );
+  }
+  return text;
 }
 
 /** Default and maximum number of audit records one query returns. */
@@ -228,6 +260,7 @@ export function validateAuditQuery(
     }
     out.ip = q.ip;
   }
+  if (q.requestId !== undefined) out.requestId = validateRequestId(q.requestId);
   for (const key of ['afterId', 'offset'] as const) {
     const v = q[key];
     if (v === undefined) continue;

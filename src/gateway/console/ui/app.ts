@@ -34,6 +34,7 @@ interface AuditRecord {
   method?: string | null;
   path?: string | null;
   status?: number | null;
+  requestId?: string | null;
 }
 interface CertInfo {
   position: number;
@@ -271,6 +272,7 @@ function auditRow(r: AuditRecord): HTMLTableRowElement {
       'td',
       {},
       r.kind === 'request' ? `${r.method ?? ''} ${r.path ?? ''} ${r.status ?? ''}` : 'connection',
+      r.requestId ? [h('br'), h('code', { title: 'Request id' }, r.requestId)] : [],
     ),
   );
 }
@@ -1115,6 +1117,7 @@ async function auditPage(): Promise<Node> {
     institutions.map((i) => h('option', { value: i.id }, i.id)),
   );
   const ip = h('input', { id: 'f-ip', name: 'ip', size: 16 });
+  const requestId = h('input', { id: 'f-request', name: 'requestId', size: 38 });
   const outcome = h(
     'select',
     { id: 'f-outcome', name: 'outcome' },
@@ -1130,6 +1133,7 @@ async function auditPage(): Promise<Node> {
   const to = h('input', { id: 'f-to', name: 'to', type: 'datetime-local', step: 1 });
   inst.value = params.get('institution') ?? '';
   ip.value = params.get('ip') ?? '';
+  requestId.value = params.get('requestId') ?? '';
   outcome.value = params.get('outcome') ?? '';
   reason.value = params.get('reason') ?? '';
   const localOf = (iso: string | null): string => {
@@ -1143,6 +1147,7 @@ async function auditPage(): Promise<Node> {
     const q = new URLSearchParams();
     if (inst.value) q.set('institution', inst.value);
     if (ip.value.trim()) q.set('ip', ip.value.trim());
+    if (requestId.value.trim()) q.set('requestId', requestId.value.trim());
     if (outcome.value) q.set('outcome', outcome.value);
     if (reason.value) q.set('reason', reason.value);
     if (from.value) q.set('from', new Date(from.value).toISOString());
@@ -1208,6 +1213,7 @@ async function auditPage(): Promise<Node> {
       },
       h('label', { for: 'f-institution' }, 'Institution', inst),
       h('label', { for: 'f-ip' }, 'IP', ip),
+      h('label', { for: 'f-request' }, 'Request id', requestId),
       h('label', { for: 'f-outcome' }, 'Outcome', outcome),
       h('label', { for: 'f-reason' }, 'Reason', reason),
       h('label', { for: 'f-from' }, 'From', from),
