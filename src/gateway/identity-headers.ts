@@ -9,7 +9,7 @@
  *   non-ASCII escaped as `\XX` per RFC 4514 §2.4), serial (upper-case hex)
  *   and SHA-256 fingerprint (lower-case hex).
  * - `X-Request-Id` carries the id the gateway gave the request (a UUID,
- *   RFC 9562 §5.4), the same one the client gets back and the audit record
+ *   RFC 9562 §5.7), the same one the client gets back and the audit record
  *   holds. A client's own copy is replaced, as an edge proxy does, since
  *   the id must name one audit record and nothing else.
  * - Other credentials (Authorization, cookies) pass through untouched.

@@ -53,8 +53,19 @@ export interface ForwardOptions {
    * client gets 503 `{"error":"audit_unavailable"}` instead of the answer.
    */
   release?: (result: ForwardResult) => Promise<void>;
-  /** The request's id, for the error bodies the gateway writes itself. */
-  requestId?: string;
+  /** The request's id: sent to the client on every answer. */
+  requestId?: RequestIdHeader;
+}
+
+/**
+ * A request's id and the header that carries it. It goes into the header
+ * object of `writeHead` rather than through `res.setHeader` first: node:http
+ * takes a slower path for every header of a response that mixes the two.
+ */
+export interface RequestIdHeader {
+  /** The header name, as configured (`X-Request-Id`). */
+  header: string;
+  id: string;
 }
 
 /** Response headers a proxy must not copy (RFC 9110 §7.6.1). */
@@ -95,18 +106,19 @@ export function sendReason(
   status: number,
   reason: string,
   close = false,
-  requestId?: string,
+  requestId?: RequestIdHeader,
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = `${JSON.stringify(requestId === undefined ? { error: reason } : { error: reason, requestId })}\n`;
+  const body = `${JSON.stringify(requestId === undefined ? { error: reason } : { error: reason, requestId: requestId.id })}\n`;
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
   };
+  if (requestId) headers[requestId.header] = requestId.id;
   if (close) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(body);
@@ -180,6 +192,7 @@ export class UpstreamProxy {
     options: ForwardOptions = {},
   ): Promise<ForwardResult> {
     const { release, requestId } = options;
+    const idKey = requestId?.header.toLowerCase();
     const url = req.url ?? '';
     if (!url.startsWith('/')) {
       sendReason(res, 400, 'bad_request', false, requestId);
@@ -291,11 +304,11 @@ export class UpstreamProxy {
           const out: Record<string, string | string[]> = {};
           for (const k in upstreamHeaders) {
             const v = upstreamHeaders[k];
-            // A header the gateway set on the response already (the request
-            // id) is the gateway's answer; an upstream copy would replace it.
-            if (v === undefined || HOP_BY_HOP_RESPONSE.has(k) || res.hasHeader(k)) continue;
+            // The request id is the gateway's: an upstream copy gives way.
+            if (v === undefined || HOP_BY_HOP_RESPONSE.has(k) || k === idKey) continue;
             out[k] = v;
           }
+          if (requestId) out[requestId.header] = requestId.id;
           status = statusCode;
           if (release) {
             _c.pause();

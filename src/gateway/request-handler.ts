@@ -4,7 +4,7 @@
  * snapshot in service, and forwards accepted requests with the identity
  * headers. Every request, refused or forwarded, becomes one audit record.
  *
- * Every request gets an id (a random UUID, RFC 9562 §5.4): the upstream
+ * Every request gets an id (a UUID, see request-id.ts): the upstream
  * receives it, every answer carries it in the same header (and in the body
  * of the gateway's own refusals), and the request's audit record holds it, so
  * an institution quoting it to support names exactly one record.
@@ -17,7 +17,6 @@
  * - Upgrade / CONNECT: 501 `{"error":"bad_request"}` (not proxied);
  * - upstream failure: 502/504 `{"error":"upstream_error"}`.
  */
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +25,7 @@ import { MtlsError, toMtlsError } from '../errors/index.js';
 import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
 import { PerObjectMemo } from './memo.js';
+import { newRequestId } from './request-id.js';
 import type { CertInfo } from './peer-cert.js';
 import {
   buildUpstreamHeaders,
@@ -34,7 +34,12 @@ import {
   type IdentityHeaderNames,
 } from './identity-headers.js';
 import type { PolicyDecision } from './policy.js';
-import { sendReason, type ForwardOptions, type ForwardResult } from './proxy.js';
+import {
+  sendReason,
+  type ForwardOptions,
+  type ForwardResult,
+  type RequestIdHeader,
+} from './proxy.js';
 import type { AuditReason, AuditRecord } from './registry/types.js';
 
 /** Optional request fields of a request audit record. */
@@ -142,9 +147,9 @@ export function requestFault(
  * A complete `Connection: close` response with a JSON reason and the request
  * id (header and body), for a socket outside http.ServerResponse.
  */
-function rawReply(status: number, text: string, idHeader: string, requestId: string): string {
-  const body = `${JSON.stringify({ error: 'bad_request', requestId })}\n`;
-  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${idHeader}: ${requestId}\r\nConnection: close\r\n\r\n${body}`;
+function rawReply(status: number, text: string, requestId: RequestIdHeader): string {
+  const body = `${JSON.stringify({ error: 'bad_request', requestId: requestId.id })}\n`;
+  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${requestId.header}: ${requestId.id}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** Parses, checks, forwards and audits requests on admitted connections; tracks them for the drain. */
@@ -242,6 +247,11 @@ export class RequestHandler {
     this.server.close(() => undefined);
   }
 
+  /** A new request id with the header that carries it (`identityHeaders.requestId`). */
+  private requestIdHeader(): RequestIdHeader {
+    return { header: this.options.identityHeaders.requestId, id: newRequestId() };
+  }
+
   /** The identity headers of an accepted decision (see {@link identityCache}). */
   private identityPairs(decision: PolicyDecision): Array<[string, string]> {
     // identityOf throws for a decision without a certificate or institution.
@@ -286,11 +296,11 @@ export class RequestHandler {
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
-    const requestId = randomUUID();
-    res.setHeader(this.options.identityHeaders.requestId, requestId);
+    const idHeader = this.requestIdHeader();
+    const requestId = idHeader.id;
     const state = this.options.stateOf(req.socket);
     if (!state) {
-      sendReason(res, 403, 'bad_request', true, requestId);
+      sendReason(res, 403, 'bad_request', true, idHeader);
       return;
     }
     const record = (reason: AuditReason, status: number, detail: string | null): AuditRecord =>
@@ -315,7 +325,7 @@ export class RequestHandler {
       detail: string | null,
     ): Promise<void> => {
       if (commit) await commit(record(reason, status, detail)).catch(() => undefined);
-      sendReason(res, status, reason, true, requestId);
+      sendReason(res, status, reason, true, idHeader);
       if (!commit) recordRequest(reason, status, detail);
     };
     this.inFlightCount++;
@@ -347,8 +357,11 @@ export class RequestHandler {
           res,
           headers,
           commit
-            ? { requestId, release: (r) => commit(record(r.reason, r.status, r.detail)) }
-            : { requestId },
+            ? {
+                requestId: idHeader,
+                release: (r) => commit(record(r.reason, r.status, r.detail)),
+              }
+            : { requestId: idHeader },
         );
         if (!result.released) recordRequest(result.reason, result.status, result.detail);
       } finally {
@@ -360,7 +373,7 @@ export class RequestHandler {
         { err: { code: err.code, message: err.message } },
         'request handling failed',
       );
-      sendReason(res, 502, 'upstream_error', true, requestId);
+      sendReason(res, 502, 'upstream_error', true, idHeader);
       recordRequest('upstream_error', 502, `gateway error: ${err.message}`);
     } finally {
       this.active.delete(res);
@@ -388,7 +401,7 @@ export class RequestHandler {
             0,
             300,
           ),
-          { requestId: randomUUID() },
+          { requestId: newRequestId() },
         );
       }
       return;
@@ -401,28 +414,28 @@ export class RequestHandler {
         : status === 408
           ? 'Request Timeout'
           : 'Bad Request';
-    const requestId = randomUUID();
-    socket.end(rawReply(status, text, this.options.identityHeaders.requestId, requestId));
+    const requestId = this.requestIdHeader();
+    socket.end(rawReply(status, text, requestId));
     if (state)
       this.auditRequest(
         state,
         'bad_request',
         `${code || 'parse error'}: ${err.message}`.slice(0, 300),
-        { status, requestId },
+        { status, requestId: requestId.id },
       );
   }
 
   private refuseUpgrade(req: http.IncomingMessage, socket: Duplex): void {
     const state = this.options.stateOf(socket);
-    const requestId = randomUUID();
-    socket.end(rawReply(501, 'Not Implemented', this.options.identityHeaders.requestId, requestId));
+    const requestId = this.requestIdHeader();
+    socket.end(rawReply(501, 'Not Implemented', requestId));
     if (state) {
       this.auditRequest(
         state,
         'bad_request',
         `${req.method} with ${req.headers.upgrade ? `Upgrade: ${req.headers.upgrade}` : 'CONNECT'} is not proxied`,
         {
-          requestId,
+          requestId: requestId.id,
           method: req.method ?? null,
           path: requestPath(req),
           status: 501,

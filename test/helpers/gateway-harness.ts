@@ -251,7 +251,7 @@ export function refusalBody(res: Pick<MtlsResponse, 'headers' | 'json'>): unknow
   const header = res.headers['x-request-id'];
   assert.match(
     String(header),
-    /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
   );
   if (typeof res.json !== 'object' || res.json === null || !('requestId' in res.json))
     assert.fail(`no requestId in ${JSON.stringify(res.json)}`);
