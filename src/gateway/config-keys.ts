@@ -203,6 +203,9 @@ const KEYS = {
   'audit.flushIntervalMs': { fix: 'give milliseconds between 10 and 5000, e.g. 250' },
   'audit.maxQueue': { fix: 'give a positive integer, e.g. 10000' },
   'audit.maxFailureSeconds': { fix: 'give whole seconds between 1 and 86400, e.g. 30' },
+  'audit.retentionDays': {
+    fix: 'give whole days between 1 and 36500, e.g. 400 (PCI DSS 10.5.1 keeps 12 months), or null to keep every record',
+  },
   'audit.durability': {
     fix: 'give batched (records reach the registry within flushIntervalMs) or durable (committed before the response)',
   },

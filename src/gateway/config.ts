@@ -164,6 +164,12 @@ export interface GatewayConfig {
     durability: 'batched' | 'durable';
     /** `/readyz` reports not ready once registry writes have failed for this long (default 30 s). */
     maxFailureSeconds: number;
+    /**
+     * Registry audit records older than this many days are deleted, at start
+     * and hourly (default null: kept forever). The JSON log lines are not
+     * touched.
+     */
+    retentionDays: number | null;
   };
   /** pino log level (default info). */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -375,6 +381,7 @@ const schema = z.strictObject({
       maxQueue: z.number().int().positive().max(1_000_000).default(10_000),
       durability: z.enum(['batched', 'durable']).default('batched'),
       maxFailureSeconds: z.number().int().min(1).max(86_400).default(30),
+      retentionDays: z.number().int().min(1).max(36_500).nullable().default(null),
     })
     .prefault({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

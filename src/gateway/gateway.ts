@@ -36,6 +36,7 @@ import type { GatewayConfig } from './config.js';
 import { adminConfigured, startConfiguredAdmin } from './admin/from-config.js';
 import type { RunningAdmin } from './admin/server.js';
 import { ConnectionTracker, connectionAuditRecord, handshakeEvidence } from './connection-state.js';
+import { AuditRetention } from './audit-retention.js';
 import { CrlDistribution } from './crl-distribution.js';
 import {
   readinessProblems,
@@ -76,6 +77,11 @@ export interface StartGatewayOptions {
    * gateway worker passes false: its primary downloads for the instance.
    */
   crlFetch?: boolean;
+  /**
+   * Delete audit records past `audit.retentionDays` (default true). A gateway
+   * worker passes false: its primary does it for the instance.
+   */
+  auditRetention?: boolean;
 }
 
 /** Result of {@link RunningGateway.reloadCredential}. */
@@ -260,6 +266,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }
     : undefined;
   const crlDistribution = crlDownload ? new CrlDistribution({ registry, ...crlDownload }) : null;
+  const retention =
+    (options.auditRetention ?? true) && cfg.audit.retentionDays !== null
+      ? new AuditRetention({ registry, retentionDays: cfg.audit.retentionDays, logger })
+      : null;
   /** Last warning per institution about a stale CRL accepted under fail_open_with_alarm. */
   const staleWarned = new Map<string, number>();
   const requests = new RequestHandler({
@@ -313,9 +323,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   try {
     await trust.start();
     await crlDistribution?.start();
+    retention?.start();
   } catch (e) {
     trust.stop();
     await crlDistribution?.stop().catch(() => undefined);
+    await retention?.stop();
     await audit.close().catch(() => undefined);
     await proxy.destroy().catch(() => undefined);
     requests.closeAll();
@@ -395,6 +407,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const cleanupAfterFailedStart = async (): Promise<void> => {
     trust.stop();
     await crlDistribution?.stop().catch(() => undefined);
+    await retention?.stop();
     listener.stopAccepting();
     await ops?.close().catch(() => undefined);
     await admin?.close().catch(() => undefined);
@@ -537,6 +550,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         listener.destroyAll();
         trust.stop();
         await crlDistribution?.stop();
+        await retention?.stop();
         await ops?.close();
         await admin?.close();
         await proxy.destroy();

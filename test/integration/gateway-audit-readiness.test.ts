@@ -150,4 +150,44 @@ describe('readiness and the audit trail', () => {
         `${path} reached the registry exactly once`,
       );
   });
+  test('audit.retentionDays: a gateway starting on a registry deletes the records past it and keeps the others', async () => {
+    const old = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    const base = { kind: 'connection' as const, ip: '127.0.0.1', institutionId: 'acme' };
+    const record = (time: string, detail: string): AuditRecord => ({
+      ...base,
+      time,
+      detail,
+      subject: null,
+      issuer: null,
+      serial: null,
+      fingerprintSha256: null,
+      tlsVersion: null,
+      cipher: null,
+      outcome: 'accepted',
+      reason: 'ok',
+    });
+    await registry.appendAudit([
+      record(old, 'three days old'),
+      record(new Date().toISOString(), 'from today'),
+    ]);
+    const pruning = await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { audit: { flushIntervalMs: 50, retentionDays: 1 } },
+    });
+    try {
+      const line = await waitFor(
+        () => pruning.lines.find((l) => l.event === 'audit_retention') ?? null,
+        5_000,
+        'the retention log line',
+      );
+      assert.ok(Number(line.deleted) >= 1);
+      const details = (await registry.queryAudit({ limit: 1000 })).map((r) => r.detail);
+      assert.ok(!details.includes('three days old'), 'the old record is gone');
+      assert.ok(details.includes('from today'), 'the recent record stays');
+    } finally {
+      await pruning.close();
+    }
+  });
 });

@@ -511,6 +511,40 @@ for (const backend of backends) {
         await reg.close();
       }
     });
+    it('prunes audit records older than a time, oldest first, at most a limit per call', async () => {
+      const reg = await backend.open('audit_prune');
+      try {
+        const day = (n: number): string => new Date(Date.UTC(2030, 0, n)).toISOString();
+        await reg.appendAudit([
+          audit({ time: day(3), detail: 'third' }),
+          audit({ time: day(1), detail: 'first' }),
+          audit({ time: day(2), detail: 'second' }),
+          audit({ time: day(10), detail: 'kept' }),
+        ]);
+        const v = await reg.version();
+        assert.equal(await reg.pruneAudit(day(5), 2), 2);
+        assert.deepEqual(
+          (await reg.queryAudit({})).map((r) => r.detail),
+          ['kept', 'third'],
+          'the oldest two went first',
+        );
+        assert.equal(await reg.pruneAudit(day(5), 2), 1);
+        assert.equal(await reg.pruneAudit(day(5), 2), 0);
+        assert.equal(await reg.pruneAudit(day(10), 100), 0, 'a record at the cutoff stays');
+        assert.deepEqual(
+          (await reg.queryAudit({})).map((r) => r.detail),
+          ['kept'],
+        );
+        assert.equal(await reg.version(), v, 'pruning is not a registry change');
+        await assert.rejects(
+          reg.pruneAudit('last week', 10),
+          assertCode('MTLS_BAD_ARGUMENT', /before/),
+        );
+        await assert.rejects(reg.pruneAudit(day(5), 0), assertCode('MTLS_BAD_ARGUMENT', /limit/));
+      } finally {
+        await reg.close();
+      }
+    });
     it('filters the audit log by address, time range and id, pages it, and counts it per minute', async () => {
       const reg = await backend.open('audit_console');
       try {

@@ -1164,6 +1164,26 @@ export class SqlRegistry implements Registry {
   }
 
   /**
+   * Deletes up to `limit` audit records older than `before`, oldest first
+   * (the time index finds them), in one audit transaction.
+   * @throws MTLS_BAD_ARGUMENT for a bad time or a limit outside 1–100,000
+   */
+  async pruneAudit(before: string, limit: number): Promise<number> {
+    const cutoff = canonicalTime(before, 'before');
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 100_000)
+      throw new MtlsError('MTLS_BAD_ARGUMENT', `limit ${limit} must be between 1 and 100000`, {
+        subject: 'limit',
+      });
+    return this.tx('audit', 'prune audit records', async (q) => {
+      const r = await q.run(
+        'DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < ? ORDER BY time, id LIMIT ?)',
+        [cutoff, limit],
+      );
+      return r.changes;
+    });
+  }
+
+  /**
    * Audit records matching the query, newest first (default limit 100).
    * @throws MTLS_BAD_ARGUMENT for a bad filter
    */

@@ -389,6 +389,13 @@ export interface Registry {
   ): () => void;
 
   appendAudit(records: AuditRecord[]): Promise<void>;
+  /**
+   * Deletes up to `limit` audit records older than `before` (ISO), oldest
+   * first, in one transaction; returns how many went. Callers loop while it
+   * returns `limit`, so no single transaction holds the store for long.
+   * @throws MTLS_BAD_ARGUMENT for a bad time or limit
+   */
+  pruneAudit(before: string, limit: number): Promise<number>;
   queryAudit(query: AuditQuery): Promise<AuditRecord[]>;
   /**
    * Connection records (not request records) since `since` (ISO) counted per minute, outcome and reason,

@@ -73,6 +73,7 @@ import { adminConfigured, startConfiguredAdmin } from '../admin/from-config.js';
 import type { RunningAdmin } from '../admin/server.js';
 import type { GatewayConfig } from '../config.js';
 import { listenFailure } from '../listen-failure.js';
+import { AuditRetention } from '../audit-retention.js';
 import { CrlDistribution } from '../crl-distribution.js';
 import {
   combineHealth,
@@ -284,6 +285,11 @@ export async function startGatewayWorkers(
     fetch: { maxBytes: cfg.crl.maxBytes, timeoutMs: cfg.crl.fetchTimeoutMs },
   };
   const crlDistribution = new CrlDistribution({ registry, ...crlDownload });
+  // The workers start with auditRetention off: the primary prunes for the instance.
+  const retention =
+    cfg.audit.retentionDays === null
+      ? null
+      : new AuditRetention({ registry, retentionDays: cfg.audit.retentionDays, logger });
 
   const workerConfig: GatewayConfig = {
     ...cfg,
@@ -570,6 +576,7 @@ export async function startGatewayWorkers(
       await ops?.close();
       await admin?.close();
       await crlDistribution.stop();
+      await retention?.stop();
       await registry.close();
       logger.info('every worker stopped');
       settleDone(result);
@@ -636,6 +643,7 @@ export async function startGatewayWorkers(
   started = true;
   // After the workers serve: a CRL stored now reaches them through the change feed.
   await crlDistribution.start();
+  retention?.start();
   const address = listen.address;
   if (!address)
     throw new MtlsError('MTLS_INTERNAL', 'every worker is ready but none reported its address');

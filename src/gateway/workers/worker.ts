@@ -91,7 +91,13 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
       );
       try {
         // The primary downloads the CRLs for the whole instance (see primary.ts).
-        gateway = await startGateway({ config: m.config, logger, env, crlFetch: false });
+        gateway = await startGateway({
+          config: m.config,
+          logger,
+          env,
+          crlFetch: false,
+          auditRetention: false,
+        });
       } catch (e) {
         send({ mtls: 'start-failed', error: toWireError(e) });
         // Let the message leave before the channel closes with the process.

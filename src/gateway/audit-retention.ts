@@ -1,0 +1,108 @@
+/**
+ * Audit retention (`audit.retentionDays`): deletes registry audit records
+ * older than the retention, at start and then every hour, so the audit table
+ * stops growing with traffic. Without it a busy gateway fills its disk, and
+ * a registry that can no longer store audit records makes `/readyz` fail.
+ *
+ * The records go in chunks, one short transaction each, so the gateway's own
+ * audit writes (and, on SQLite, the other processes') never wait long for
+ * the lock. The JSON log lines are not touched: where they are shipped to
+ * (journald, a SIEM) is the long-term archive.
+ *
+ * One process per instance runs it (the primary, or the single process);
+ * several instances on one PostgreSQL each run it, which only repeats a
+ * delete that finds nothing.
+ */
+import type { Logger } from 'pino';
+import { toMtlsError } from '../errors/index.js';
+import type { Registry } from './registry/types.js';
+
+/** Records deleted per transaction. */
+export const PRUNE_CHUNK = 5_000;
+const DAY_MS = 86_400_000;
+
+/** Options for {@link AuditRetention}. */
+export interface AuditRetentionOptions {
+  registry: Pick<Registry, 'pruneAudit'>;
+  /** Records older than this many days are deleted. */
+  retentionDays: number;
+  logger: Logger;
+  /** Time between two passes (default one hour). */
+  intervalMs?: number;
+  /** The clock, in ms since the epoch (tests move it). */
+  now?: () => number;
+}
+
+/** Result of one {@link AuditRetention.runOnce} pass. */
+export interface RetentionPass {
+  /** The cutoff: records older than this went. */
+  before: string;
+  deleted: number;
+}
+
+/** Deletes audit records past the retention, now and periodically. */
+export class AuditRetention {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<RetentionPass | null> | null = null;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: AuditRetentionOptions) {
+    this.now = options.now ?? ((): number => Date.now());
+  }
+
+  /** Runs a first pass now (in the background) and then one every interval. */
+  start(): void {
+    this.stopped = false;
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs ?? 3_600_000);
+    this.timer.unref();
+  }
+
+  /** Stops the schedule and waits for a pass under way to finish its chunk. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** A pass unless one is under way; failures are logged and retried at the next one. */
+  private async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = this.runOnce();
+    try {
+      await this.running;
+    } catch (e) {
+      const err = toMtlsError(e);
+      this.options.logger.warn(
+        { err: { code: err.code, message: err.message }, event: 'audit_retention_failed' },
+        'audit retention: deleting old audit records failed; the next pass tries again',
+      );
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /**
+   * Deletes every record older than the retention, chunk by chunk, yielding
+   * to the event loop between chunks. Logs what went when anything did.
+   */
+  async runOnce(): Promise<RetentionPass> {
+    const before = new Date(this.now() - this.options.retentionDays * DAY_MS).toISOString();
+    let deleted = 0;
+    for (;;) {
+      const n = await this.options.registry.pruneAudit(before, PRUNE_CHUNK);
+      deleted += n;
+      if (n < PRUNE_CHUNK || this.stopped) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (deleted > 0) {
+      this.options.logger.info(
+        { event: 'audit_retention', deleted, before, retentionDays: this.options.retentionDays },
+        `audit retention: deleted ${deleted} audit record(s) older than ${before}`,
+      );
+    }
+    return { before, deleted };
+  }
+}
