@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { openSqliteRegistry } from '../src/gateway/registry/sqlite-registry.js';
 import type { AuditRecord } from '../src/gateway/registry/types.js';
 import { newRequestId } from '../src/gateway/request-id.js';
+import { auditRecord } from '../test/helpers/audit-record.js';
 
 const BATCH = 500;
 const FILL_BATCHES = 400;
@@ -32,26 +33,18 @@ const work = mkdtempSync(join(tmpdir(), 'mtlskit-bench-rid-'));
 
 /** One request record as the gateway writes it, with the mode's id. */
 function record(requestId: string | null): AuditRecord {
-  return {
-    time: new Date().toISOString(),
+  return auditRecord({
     kind: 'request',
     ip: '203.0.113.7',
-    institutionId: 'acme-bank',
     subject: 'C=BR, O=Acme Bank, CN=payments-client',
     issuer: 'C=BR, O=Acme Bank, CN=Acme Bank Issuing CA',
     serial: '1A2B3C4D5E6F',
-    fingerprintSha256: 'ab'.repeat(32),
-    tlsVersion: 'TLSv1.2',
-    cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256',
-    outcome: 'accepted',
-    reason: 'ok',
-    detail: null,
     method: 'POST',
     path: '/v1/payments',
     status: 200,
     durationMs: 3,
     requestId,
-  };
+  });
 }
 
 /** CPU µs per record for the timed batches of one mode, in a new registry. */

@@ -26,6 +26,7 @@ import {
   type TestServerPki,
 } from '../helpers/gateway-harness.js';
 import { Teardown } from '../helpers/teardown.js';
+import { auditRecord } from '../helpers/audit-record.js';
 
 const { dir, cleanup } = tempDir('mtlskit-gw-audit-ready-');
 const teardown = new Teardown();
@@ -152,20 +153,7 @@ describe('readiness and the audit trail', () => {
   });
   test('audit.retentionDays: a gateway starting on a registry deletes the records past it and keeps the others', async () => {
     const old = new Date(Date.now() - 3 * 86_400_000).toISOString();
-    const base = { kind: 'connection' as const, ip: '127.0.0.1', institutionId: 'acme' };
-    const record = (time: string, detail: string): AuditRecord => ({
-      ...base,
-      time,
-      detail,
-      subject: null,
-      issuer: null,
-      serial: null,
-      fingerprintSha256: null,
-      tlsVersion: null,
-      cipher: null,
-      outcome: 'accepted',
-      reason: 'ok',
-    });
+    const record = (time: string, detail: string): AuditRecord => auditRecord({ time, detail });
     await registry.appendAudit([
       record(old, 'three days old'),
       record(new Date().toISOString(), 'from today'),

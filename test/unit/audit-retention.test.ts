@@ -16,6 +16,7 @@ import type { AuditRecord } from '../../src/gateway/registry/types.js';
 import { memoryLogger } from '../helpers/gateway-harness.js';
 import { tempDir } from '../helpers/pki.js';
 import { defined } from '../helpers/assert.js';
+import { auditRecord } from '../helpers/audit-record.js';
 
 const { dir, cleanup } = tempDir('mtlskit-retention-');
 after(cleanup);
@@ -23,23 +24,8 @@ after(cleanup);
 const DAY = 86_400_000;
 const NOW = Date.UTC(2030, 5, 1);
 
-function audit(time: number, detail: string): AuditRecord {
-  return {
-    time: new Date(time).toISOString(),
-    kind: 'connection',
-    ip: '203.0.113.7',
-    institutionId: 'acme',
-    subject: null,
-    issuer: null,
-    serial: null,
-    fingerprintSha256: null,
-    tlsVersion: 'TLSv1.2',
-    cipher: null,
-    outcome: 'accepted',
-    reason: 'ok',
-    detail,
-  };
-}
+const audit = (time: number, detail: string): AuditRecord =>
+  auditRecord({ time: new Date(time).toISOString(), detail });
 
 describe('audit retention', () => {
   test('deletes every record older than the retention, in chunks, and keeps the rest', async () => {

@@ -13,11 +13,12 @@ import { onboardCaChain } from '../../src/gateway/onboarding.js';
 import { MIGRATIONS, openRegistry } from '../../src/gateway/registry/index.js';
 import { openPostgresRegistry } from '../../src/gateway/registry/postgres-registry.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
-import type { AuditRecord, Registry, RegistryChange } from '../../src/gateway/registry/types.js';
+import type { Registry, RegistryChange } from '../../src/gateway/registry/types.js';
 import { spkiSha256 } from '../../src/pki/spki-hash.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
 import { pgAdmin, pgUrl } from '../helpers/postgres.js';
 import { at, defined } from '../helpers/assert.js';
+import { auditRecord } from '../helpers/audit-record.js';
 
 const fp = (c: TestCa): string =>
   new X509Certificate(Buffer.from(c.certificate.rawData)).fingerprint256
@@ -50,24 +51,7 @@ function chainOf(ca: TestCa): {
   };
 }
 
-function audit(over: Partial<AuditRecord> = {}): AuditRecord {
-  return {
-    time: new Date().toISOString(),
-    kind: 'connection',
-    ip: '127.0.0.1',
-    institutionId: 'acme',
-    subject: 'CN=client',
-    issuer: 'CN=Acme CA',
-    serial: '01',
-    fingerprintSha256: 'ab'.repeat(32),
-    tlsVersion: 'TLSv1.2',
-    cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256',
-    outcome: 'accepted',
-    reason: 'ok',
-    detail: null,
-    ...over,
-  };
-}
+const audit = auditRecord;
 
 const waitFor = async <T>(get: () => T | undefined, ms: number): Promise<T> => {
   const end = Date.now() + ms;

@@ -21,10 +21,11 @@ import { normaliseCidr, parseCidr } from '../../src/gateway/registry/cidr.js';
 import { openRegistry, parseRegistryLocation } from '../../src/gateway/registry/index.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/gateway/registry/migrations.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
-import type { AuditRecord, RegistryChange } from '../../src/gateway/registry/types.js';
+import type { RegistryChange } from '../../src/gateway/registry/types.js';
 import { spkiSha256 } from '../../src/pki/spki-hash.js';
 import { makeCa, tempDir } from '../helpers/pki.js';
 import { at } from '../helpers/assert.js';
+import { auditRecord } from '../helpers/audit-record.js';
 
 function assertCode(code: string, re?: RegExp) {
   return (e: unknown): boolean => {
@@ -35,24 +36,7 @@ function assertCode(code: string, re?: RegExp) {
   };
 }
 
-function audit(over: Partial<AuditRecord> = {}): AuditRecord {
-  return {
-    time: new Date().toISOString(),
-    kind: 'connection',
-    ip: '127.0.0.1',
-    institutionId: 'acme',
-    subject: 'CN=client',
-    issuer: 'CN=Acme CA',
-    serial: '01',
-    fingerprintSha256: 'ab'.repeat(32),
-    tlsVersion: 'TLSv1.2',
-    cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256',
-    outcome: 'accepted',
-    reason: 'ok',
-    detail: null,
-    ...over,
-  };
-}
+const audit = auditRecord;
 
 const waitFor = async <T>(get: () => T | undefined, ms: number): Promise<T> => {
   const end = Date.now() + ms;
