@@ -49,6 +49,7 @@ import {
 } from '../helpers/gateway-harness.js';
 import { makeLeaf, makeServerLeaf, tempDir, type TestCa } from '../helpers/pki.js';
 import { Teardown } from '../helpers/teardown.js';
+import { auditRecord } from '../helpers/audit-record.js';
 import { errorCode } from '../helpers/assert.js';
 
 type Line = Record<string, unknown>;
@@ -371,6 +372,15 @@ describe('mtls gateway start --workers 2', () => {
       'admin:',
       '  listen: 127.0.0.1:0',
       `  tokenFile: ${tokenFile}`,
+      'audit:',
+      '  retentionDays: 5',
+    ]);
+    // Past the retention: the primary deletes it at start, for every worker.
+    await registry.appendAudit([
+      auditRecord({
+        time: new Date(Date.now() - 10 * 86_400_000).toISOString(),
+        detail: 'ten days old',
+      }),
     ]);
     const gw = await startWorkersCli(config.path);
     let workerPids: number[] = [];
@@ -380,6 +390,21 @@ describe('mtls gateway start --workers 2', () => {
       assert.equal(first.body.workers.length, 2);
       workerPids = first.body.workers.map((w) => w.pid as number);
       assert.equal(new Set(workerPids).size, 2, 'two distinct worker processes');
+
+      await t.test('audit retention runs in the primary alone', async () => {
+        const pruned = await waitFor(
+          () => gw.lines.find((l) => l.event === 'audit_retention'),
+          10_000,
+          'the retention log line',
+        );
+        assert.equal(pruned.pid, gw.child.pid, 'the primary pruned');
+        assert.equal(pruned.deleted, 1);
+        assert.equal(
+          (await registry.queryAudit({ limit: 1000 })).some((r) => r.detail === 'ten days old'),
+          false,
+        );
+        assert.equal(gw.lines.filter((l) => l.event === 'audit_retention').length, 1);
+      });
 
       await t.test(
         'a burst of mTLS calls: all succeed, both workers serve, one audit record each',
