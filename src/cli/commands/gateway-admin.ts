@@ -790,7 +790,7 @@ function registerAudit(g: Command): void {
       .option('--limit <n>', 'at most this many records (default 100, at most 10000)')
       .addHelpText(
         'after',
-        '\nExamples:\n  mtls gateway audit --since 1h --outcome rejected\n  mtls gateway audit --institution acme-bank --reason unknown_ca --json\n  mtls gateway audit --request-id 3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c',
+        '\nExamples:\n  mtls gateway audit --since 1h --outcome rejected\n  mtls gateway audit --institution acme-bank --reason unknown_ca --json\n  mtls gateway audit --request-id 01938f2a-6b1c-7d2e-9f3a-4b5c6d7e8f90',
       ),
   ).action(
     async (

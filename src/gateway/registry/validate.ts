@@ -225,7 +225,7 @@ export function validateRequestId(id: unknown, subject = 'requestId'): string {
       `${subject} ${JSON.stringify(id)} is not a gateway request id`,
       {
         subject,
-        hint: 'Give the UUID the gateway answered with, in its request-id header (X-Request-Id unless renamed) or its error body, e.g. 3f2b8c1e-5a7d-4e2f-9b1c-0d4e6f8a2b3c.',
+        hint: 'Give the UUID the gateway answered with, in its request-id header (X-Request-Id unless renamed) or its error body, e.g. 01938f2a-6b1c-7d2e-9f3a-4b5c6d7e8f90.',
       },
     );
   }
