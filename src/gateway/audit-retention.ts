@@ -21,6 +21,27 @@ import type { Registry } from './registry/types.js';
 export const PRUNE_CHUNK = 5_000;
 const DAY_MS = 86_400_000;
 
+/**
+ * Deletes every audit record older than `before` (ISO), {@link PRUNE_CHUNK}
+ * per transaction, yielding to the event loop between chunks, until none
+ * is left or `stop()` says so.
+ * @returns how many records went
+ * @throws MTLS_BAD_ARGUMENT for a bad time; the registry's errors as they come
+ */
+export async function pruneAuditBefore(
+  registry: Pick<Registry, 'pruneAudit'>,
+  before: string,
+  stop: () => boolean = () => false,
+): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const n = await registry.pruneAudit(before, PRUNE_CHUNK);
+    deleted += n;
+    if (n < PRUNE_CHUNK || stop()) return deleted;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Options for {@link AuditRetention}. */
 export interface AuditRetentionOptions {
   registry: Pick<Registry, 'pruneAudit'>;
@@ -33,9 +54,9 @@ export interface AuditRetentionOptions {
   now?: () => number;
 }
 
-/** Result of one {@link AuditRetention.runOnce} pass. */
-export interface RetentionPass {
-  /** The cutoff: records older than this went. */
+/** Result of one pruning: the cutoff and how many records older than it went. */
+export interface AuditPruneResult {
+  /** The cutoff (ISO): records older than this went. */
   before: string;
   deleted: number;
 }
@@ -43,7 +64,7 @@ export interface RetentionPass {
 /** Deletes audit records past the retention, now and periodically. */
 export class AuditRetention {
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<RetentionPass | null> | null = null;
+  private running: Promise<AuditPruneResult | null> | null = null;
   private stopped = false;
   private readonly now: () => number;
 
@@ -88,15 +109,9 @@ export class AuditRetention {
    * Deletes every record older than the retention, chunk by chunk, yielding
    * to the event loop between chunks. Logs what went when anything did.
    */
-  async runOnce(): Promise<RetentionPass> {
+  async runOnce(): Promise<AuditPruneResult> {
     const before = new Date(this.now() - this.options.retentionDays * DAY_MS).toISOString();
-    let deleted = 0;
-    for (;;) {
-      const n = await this.options.registry.pruneAudit(before, PRUNE_CHUNK);
-      deleted += n;
-      if (n < PRUNE_CHUNK || this.stopped) break;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    const deleted = await pruneAuditBefore(this.options.registry, before, () => this.stopped);
     if (deleted > 0) {
       this.options.logger.info(
         { event: 'audit_retention', deleted, before, retentionDays: this.options.retentionDays },

@@ -437,6 +437,23 @@ describe('admin API', () => {
     assert.equal(badIdBody.error.code, 'MTLS_BAD_ARGUMENT');
     assert.match(badIdBody.error.message, /not a gateway request id/);
 
+    // DELETE /v1/audit?before=: the 5-hour-old record goes, the rest stay.
+    const countBefore = (await client.queryAudit({ limit: 1000 })).length;
+    const pruned = await client.pruneAudit('2h');
+    assert.equal(pruned.deleted, 1);
+    assert.ok(Date.parse(pruned.before) < Date.now() - 7_000_000, pruned.before);
+    assert.equal((await client.queryAudit({ limit: 1000 })).length, countBefore - 1);
+    assert.equal((await client.queryAudit({ reason: 'revoked' })).length, 0);
+    const noCutoff = await request(`${admin.url}/v1/audit`, {
+      method: 'DELETE',
+      headers: bearer(),
+    });
+    assert.equal(noCutoff.statusCode, 400);
+    assert.match(
+      ((await noCutoff.body.json()) as { error: { message: string } }).error.message,
+      /before/,
+    );
+
     await client.deleteInstitution('beta');
     assert.deepEqual(
       (await client.listInstitutions()).map((i) => i.id),
@@ -693,6 +710,35 @@ describe('admin API', () => {
         badId.stderr,
         /error\[MTLS_BAD_ARGUMENT\]: --request-id "yesterday" is not a gateway request id/,
       );
+      const oldRecord = await openSqliteRegistry(file);
+      await oldRecord.appendAudit([
+        audit({
+          institutionId: 'gamma',
+          time: new Date(Date.now() - 3 * 86_400_000).toISOString(),
+          detail: 'three days old',
+        }),
+      ]);
+      await oldRecord.close();
+      const unconfirmed = await cli(['gateway', 'audit', 'prune', '--before', '2d', ...reg]);
+      assert.equal(unconfirmed.code, 2, unconfirmed.stderr);
+      assert.match(
+        unconfirmed.stderr,
+        /refusing without confirmation: Delete every audit record older than/,
+      );
+      const badBefore = await cli([
+        'gateway',
+        'audit',
+        'prune',
+        '--before',
+        'soon',
+        '--yes',
+        ...reg,
+      ]);
+      assert.equal(badBefore.code, 2);
+      assert.match(badBefore.stderr, /--before/);
+      const prunedCli = await cli(['gateway', 'audit', 'prune', '--before', '2d', '--yes', ...reg]);
+      assert.equal(prunedCli.code, 0, prunedCli.stderr);
+      assert.match(prunedCli.stdout, /^deleted 1 audit record\(s\) older than \d{4}-/);
       // MTLS_REGISTRY is the default target.
       const viaEnv = await cli(['gateway', 'ip', 'list', 'gamma', '--json'], {
         MTLS_REGISTRY: file,
@@ -794,6 +840,25 @@ describe('admin API', () => {
         (JSON.parse(viaApi.stdout) as { items: AuditRecord[] }).items.map((x) => x.path),
         ['/delta'],
       );
+      const pruneViaApi = await cli([
+        'gateway',
+        'audit',
+        'prune',
+        '--before',
+        '1d',
+        '--yes',
+        '--json',
+        ...target,
+      ]);
+      assert.equal(pruneViaApi.code, 0, pruneViaApi.stderr);
+      const prunedJson = JSON.parse(pruneViaApi.stdout) as {
+        schema: string;
+        deleted: number;
+        before: string;
+      };
+      assert.equal(prunedJson.schema, 'mtls.gateway-audit-prune/v1');
+      assert.equal(typeof prunedJson.deleted, 'number');
+      assert.ok(Date.parse(prunedJson.before) < Date.now() - 86_000_000);
       const au = await cli([
         'gateway',
         'audit',

@@ -775,7 +775,7 @@ function registerRule(g: Command): void {
 }
 
 function registerAudit(g: Command): void {
-  addTarget(
+  const audit = addTarget(
     g
       .command('audit')
       .description('query the audit trail (newest first)')
@@ -837,4 +837,36 @@ function registerAudit(g: Command): void {
       });
     },
   );
+  addTarget(
+    audit
+      .command('prune')
+      .description(
+        'delete audit records older than a time now (what audit.retentionDays does hourly); the JSON log lines stay',
+      )
+      .requiredOption(
+        '--before <when>',
+        'records older than this go: a duration back from now (400d) or an ISO time',
+      )
+      .option('--yes', 'do not ask for confirmation')
+      .addHelpText(
+        'after',
+        '\nExamples:\n  mtls gateway audit prune --before 400d --yes\n  mtls gateway audit prune --before 2026-01-01T00:00:00Z --admin https://127.0.0.1:8444 --yes',
+      ),
+  ).action(async (_own: unknown, cmd: Command) => {
+    // The target options are also `audit`'s, and commander gives them to the
+    // parent wherever they stand on the line: read both commands' options.
+    const o = cmd.optsWithGlobals<TargetOptions & { before: string; yes?: boolean }>();
+    const admin = Boolean(o.admin ?? process.env[ENV.adminUrl]);
+    // As for --since: against the admin API a duration is read on the server's clock.
+    const before =
+      admin && isDurationText(o.before)
+        ? o.before.trim()
+        : parseSince(o.before, new Date(), '--before');
+    await withTarget(o, 'existing', async (a) => {
+      await confirmOrYes(`Delete every audit record older than ${before}?`, o.yes);
+      const r = await a.pruneAudit(before);
+      if (o.json) outJson('gateway-audit-prune', r);
+      else out(`deleted ${r.deleted} audit record(s) older than ${r.before}`);
+    });
+  });
 }

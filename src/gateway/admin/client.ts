@@ -9,6 +9,7 @@ import { ERROR_CODES, MtlsError, type ErrorCode } from '../../errors/index.js';
 import { readFileChecked } from '../../io/index.js';
 import { isPem } from '../../pki/pem.js';
 import { assertNoPrivateKey } from '../onboarding.js';
+import type { AuditPruneResult } from '../audit-retention.js';
 import type { CrlRefreshResult } from '../crl-distribution.js';
 import type {
   AddIpOptions,
@@ -305,6 +306,9 @@ export class AdminClient implements RegistryAdmin {
       limit: q.limit === undefined ? undefined : String(q.limit),
     };
     return this.send(R.queryAudit, { params: {}, query });
+  }
+  pruneAudit(before: string): Promise<AuditPruneResult> {
+    return this.send(R.pruneAudit, { params: {}, query: { before } });
   }
   /** Closes the connection pool. */
   async close(): Promise<void> {

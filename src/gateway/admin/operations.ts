@@ -10,6 +10,7 @@ import {
   type CrlDownloadOptions,
   type CrlRefreshResult,
 } from '../crl-distribution.js';
+import { pruneAuditBefore, type AuditPruneResult } from '../audit-retention.js';
 import { onboardCaChain, onboardCrls, type ChainCertificateInfo } from '../onboarding.js';
 import type {
   AddIpOptions,
@@ -112,6 +113,12 @@ export interface RegistryAdmin {
   removeRule(institutionId: string, ruleId: number): Promise<void>;
   /** Audit records, newest first. */
   queryAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  /**
+   * Deletes every audit record older than `before` (ISO), in chunks: what
+   * `audit.retentionDays` does on its schedule, on demand (a disk filling up).
+   * @throws MTLS_BAD_ARGUMENT for a bad time
+   */
+  pruneAudit(before: string): Promise<AuditPruneResult>;
   /** Releases the registry or connection. */
   close(): Promise<void>;
 }
@@ -205,6 +212,9 @@ export function createLocalAdmin(
     listRules: (id) => collect(id, (t) => t.rules),
     removeRule: (id, ruleId) => registry.removePinnedRule(id, ruleId),
     queryAudit: (q) => registry.queryAudit(q),
+    async pruneAudit(before) {
+      return { before, deleted: await pruneAuditBefore(registry, before) };
+    },
     async close() {
       if (options.ownsRegistry) await registry.close();
     },

@@ -157,6 +157,20 @@ const auditQuery = z
     ...(q.limit === undefined ? {} : { limit: q.limit }),
   }));
 
+/** `DELETE /v1/audit?before=`: a duration back from now (`400d`) or an ISO time. */
+const pruneQuery = z.object({
+  before: required('give the cutoff: DELETE /v1/audit?before=400d (or an ISO time)').transform(
+    (v, ctx) => {
+      try {
+        return parseSince(v, new Date(), 'before');
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: toMtlsError(e).message });
+        return z.NEVER;
+      }
+    },
+  ),
+});
+
 /** Every admin API route, by name. */
 export const ADMIN_ROUTES = {
   listInstitutions: route({
@@ -441,6 +455,15 @@ export const ADMIN_ROUTES = {
     status: 200,
     items: true,
     call: (a, { query }) => a.queryAudit(query),
+  }),
+  pruneAudit: route({
+    method: 'DELETE',
+    path: '/v1/audit',
+    params: none,
+    query: pruneQuery,
+    body: noBody,
+    status: 200,
+    call: (a, { query }) => a.pruneAudit(query.before),
   }),
 };
 

@@ -6,10 +6,12 @@
 import { parseSinceText } from '../../pki/time-text.js';
 
 /**
- * Turns a `since` value into an ISO time.
+ * Turns a `since` value (or another time given the same way, such as the
+ * `before` of an audit prune) into an ISO time.
  * @param now - reference time (default now)
+ * @param what - the field or option, for the message (default `since`)
  * @throws MTLS_BAD_ARGUMENT for anything else
  */
-export function parseSince(value: string, now: Date = new Date()): string {
-  return parseSinceText(value, 'since', now).toISOString();
+export function parseSince(value: string, now: Date = new Date(), what = 'since'): string {
+  return parseSinceText(value, what, now).toISOString();
 }
