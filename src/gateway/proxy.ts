@@ -59,8 +59,9 @@ export interface ForwardOptions {
 
 /**
  * A request's id and the header that carries it. It goes into the header
- * object of `writeHead` rather than through `res.setHeader` first: node:http
- * takes a slower path for every header of a response that mixes the two.
+ * object of `writeHead` rather than through `res.setHeader` first: when a
+ * response already has a header set that way, node:http's `writeHead` takes
+ * its slower path and passes every other header through `setHeader` too.
  */
 export interface RequestIdHeader {
   /** The header name, as configured (`X-Request-Id`). */

@@ -9,7 +9,8 @@
  * of the gateway's own refusals), and the request's audit record holds it, so
  * an institution quoting it to support names exactly one record.
  *
- * What the client is told (the operator gets the reason and detail in the audit):
+ * What the client is told (the operator gets the reason and detail in the audit;
+ * every body below also carries `"requestId"`):
  * - the connection's certificate was refused: 403 `{"error":"<reason>"}`, `Connection: close`;
  * - a malformed request: 400 (431 for oversized headers, 408 on timeout) `{"error":"bad_request"}`,
  *   among them an HTTP/1.1 request without Host and a repeated singleton
