@@ -52,6 +52,8 @@ export interface AuditRetentionOptions {
   intervalMs?: number;
   /** The clock, in ms since the epoch (tests move it). */
   now?: () => number;
+  /** Told of every pass that finished without an error, and when (the metrics). */
+  onPass?: (result: AuditPruneResult, atMs: number) => void;
 }
 
 /** Result of one pruning: the cutoff and how many records older than it went. */
@@ -118,6 +120,7 @@ export class AuditRetention {
         `audit retention: deleted ${deleted} audit record(s) older than ${before}`,
       );
     }
+    this.options.onPass?.({ before, deleted }, this.now());
     return { before, deleted };
   }
 }

@@ -48,7 +48,7 @@ import {
 import { listenFailure } from './listen-failure.js';
 import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
-import { CrlFetchMetrics, GatewayMetrics } from './metrics.js';
+import { AuditTrailMetrics, CrlFetchMetrics, GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
 import { openRegistry } from './registry/index.js';
 import type { AuditRecord, Registry } from './registry/types.js';
@@ -78,8 +78,9 @@ export interface StartGatewayOptions {
    */
   crlFetch?: boolean;
   /**
-   * Delete audit records past `audit.retentionDays` (default true). A gateway
-   * worker passes false: its primary does it for the instance.
+   * Delete audit records past `audit.retentionDays`, and export the metrics
+   * about the registry's audit trail (default true). A gateway worker passes
+   * false: its primary does both for the instance.
    */
   auditRetention?: boolean;
 }
@@ -266,9 +267,24 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }
     : undefined;
   const crlDistribution = crlDownload ? new CrlDistribution({ registry, ...crlDownload }) : null;
+  // The instance-wide audit chores (retention, and the metrics about the
+  // audit trail) belong to one process: this one, unless it is a worker.
+  const ownsAuditTrail = options.auditRetention ?? true;
+  const auditTrail = ownsAuditTrail
+    ? new AuditTrailMetrics(
+        [metrics.registry],
+        () => registry.auditOldest(),
+        cfg.audit.retentionDays !== null,
+      )
+    : null;
   const retention =
-    (options.auditRetention ?? true) && cfg.audit.retentionDays !== null
-      ? new AuditRetention({ registry, retentionDays: cfg.audit.retentionDays, logger })
+    ownsAuditTrail && cfg.audit.retentionDays !== null
+      ? new AuditRetention({
+          registry,
+          retentionDays: cfg.audit.retentionDays,
+          logger,
+          onPass: (r, at) => auditTrail?.retentionPass(r.deleted, at),
+        })
       : null;
   /** Last warning per institution about a stale CRL accepted under fail_open_with_alarm. */
   const staleWarned = new Map<string, number>();

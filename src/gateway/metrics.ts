@@ -31,6 +31,84 @@ export class CrlFetchMetrics {
   }
 }
 
+/** How long a scrape waits for the registry's answer about the audit trail. */
+const AUDIT_OLDEST_TIMEOUT_MS = 2_000;
+
+/**
+ * The audit trail in the registry, as the process that prunes it (the single
+ * gateway process, or the primary with workers) sees it: registered only
+ * there, like {@link CrlFetchMetrics}. An SRE alerts on the oldest record
+ * falling behind the retention (retention not keeping up, so the table and
+ * the disk grow) and on the last successful retention pass growing old.
+ */
+export class AuditTrailMetrics {
+  /** Age of the oldest record in the registry, read at every scrape. */
+  readonly oldestAge: Gauge;
+  /** Records deleted by `audit.retentionDays`; only with a retention configured. */
+  readonly retentionDeleted: Counter | null;
+  /** When the last retention pass finished without an error; only with a retention configured. */
+  readonly retentionLastSuccess: Gauge | null;
+
+  /**
+   * @param registers - the prom-client registries to register with
+   * @param oldest - reads the oldest record's time (ISO) from the registry; null when there is none
+   * @param retention - whether `audit.retentionDays` is set (adds the retention metrics)
+   * @param now - the clock, in ms since the epoch
+   */
+  constructor(
+    registers: PromRegistry[],
+    oldest: () => Promise<string | null>,
+    retention: boolean,
+    now: () => number = Date.now,
+  ) {
+    // An age rather than a timestamp, as for the CRLs: a gauge without labels
+    // is never absent in prom-client, and an empty audit table reads 0, which
+    // no "older than the retention" alert mistakes for an ancient record.
+    this.oldestAge = new Gauge({
+      name: 'mtls_gateway_audit_oldest_record_age_seconds',
+      help: 'Age of the oldest audit record in the registry (0 when it holds none; NaN when the registry did not answer)',
+      registers,
+      // A registry that cannot answer (or not in time) reads NaN rather than
+      // failing the scrape: /readyz reports the registry itself.
+      collect: async () => {
+        const time = await withTimeout(oldest(), AUDIT_OLDEST_TIMEOUT_MS).catch(() => undefined);
+        this.oldestAge.set(
+          time === undefined ? NaN : time === null ? 0 : (now() - Date.parse(time)) / 1000,
+        );
+      },
+    });
+    this.retentionDeleted = retention
+      ? new Counter({
+          name: 'mtls_gateway_audit_retention_deleted_total',
+          help: 'Audit records deleted from the registry by audit.retentionDays',
+          registers,
+        })
+      : null;
+    this.retentionLastSuccess = retention
+      ? new Gauge({
+          name: 'mtls_gateway_audit_retention_last_success_timestamp_seconds',
+          help: 'When the last audit retention pass finished without an error (0 until one has; the first runs at start)',
+          registers,
+        })
+      : null;
+  }
+
+  /** Records one successful retention pass that deleted `deleted` records, finished at `atMs`. */
+  retentionPass(deleted: number, atMs: number): void {
+    this.retentionDeleted?.inc(deleted);
+    this.retentionLastSuccess?.set(atMs / 1000);
+  }
+}
+
+/** The promise's value, or a rejection once `ms` have passed. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** The gateway's metrics. */
 export class GatewayMetrics {
   /** The prom-client registry holding every metric below. */

@@ -174,6 +174,22 @@ describe('readiness and the audit trail', () => {
       const details = (await registry.queryAudit({ limit: 1000 })).map((r) => r.detail);
       assert.ok(!details.includes('three days old'), 'the old record is gone');
       assert.ok(details.includes('from today'), 'the recent record stays');
+      // What an SRE alerts on: the pass's deletions, its time, and the oldest record left.
+      const metrics = await (
+        await fetch(`http://127.0.0.1:${pruning.gateway.opsAddress()?.port}/metrics`)
+      ).text();
+      const value = (name: string): number =>
+        Number(
+          metrics
+            .split('\n')
+            .find((l) => l.startsWith(`${name} `))
+            ?.split(' ')[1],
+        );
+      assert.ok(value('mtls_gateway_audit_retention_deleted_total') >= 1, metrics);
+      const lastSuccess = value('mtls_gateway_audit_retention_last_success_timestamp_seconds');
+      assert.ok(Math.abs(Date.now() / 1000 - lastSuccess) < 60, String(lastSuccess));
+      const age = value('mtls_gateway_audit_oldest_record_age_seconds');
+      assert.ok(age >= 0 && age < 86_400, `the oldest record left is today's (${age} s)`);
     } finally {
       await pruning.close();
     }

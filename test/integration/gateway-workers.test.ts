@@ -494,6 +494,13 @@ describe('mtls gateway start --workers 2', () => {
             sample(metrics.body, 'mtls_gateway_registry_version'),
             await registry.version(),
           );
+          // The audit trail's metrics come from the primary, which pruned: once, not per worker.
+          assert.equal(sample(metrics.body, 'mtls_gateway_audit_retention_deleted_total'), 1);
+          const age = sample(metrics.body, 'mtls_gateway_audit_oldest_record_age_seconds');
+          assert.ok(
+            age !== null && age >= 0 && age < 600,
+            `the oldest record is this run's: ${age}`,
+          );
         },
       );
 

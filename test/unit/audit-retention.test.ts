@@ -74,8 +74,10 @@ describe('audit retention', () => {
   test('a registry that fails is logged with the reason, and the next pass tries again', async () => {
     let fail = true;
     let pruned = 0;
+    const passes: number[] = [];
     const { logger, lines } = memoryLogger();
     const retention = new AuditRetention({
+      onPass: (r) => passes.push(r.deleted),
       registry: {
         pruneAudit: () => {
           if (fail)
@@ -95,9 +97,12 @@ describe('audit retention', () => {
         await new Promise((r) => setTimeout(r, 10));
       const failed = lines.find((l) => l.event === 'audit_retention_failed');
       assert.match(JSON.stringify(failed?.err), /MTLS_LOCK_TIMEOUT/);
+      assert.deepEqual(passes, [], 'a failed pass is no success for the metrics');
       fail = false;
-      while (pruned === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while (passes.length === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
       assert.ok(pruned > 0, 'a later pass ran');
+      assert.equal(passes[0], 0, 'and counted as a success');
     } finally {
       await retention.stop();
     }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeAuditRecord } from '../../src/gateway/audit.js';
-import { GatewayMetrics } from '../../src/gateway/metrics.js';
+import { AuditTrailMetrics, GatewayMetrics } from '../../src/gateway/metrics.js';
+import { Registry as PromRegistry } from 'prom-client';
 
 /** The value of one exposed sample, by its full name and labels as Prometheus prints them. */
 function sample(text: string, series: string): number | undefined {
@@ -77,4 +78,49 @@ test("the certificate expiry gauge reads each of the gateway's own certificates 
   text = await m.registry.metrics();
   const renewed = sample(text, 'mtls_gateway_certificate_expiry_seconds{certificate="server"}');
   assert.ok(renewed !== undefined && renewed > 89 * 86_400, String(renewed));
+});
+
+test("the audit trail's oldest record is read from the registry at every scrape, as an age; NaN when the registry cannot say", async () => {
+  const prom = new PromRegistry();
+  const now = Date.UTC(2030, 0, 10);
+  let answer: () => Promise<string | null> = () => Promise.resolve('2030-01-08T00:00:00.000Z');
+  new AuditTrailMetrics(
+    [prom],
+    () => answer(),
+    false,
+    () => now,
+  );
+  const age = 'mtls_gateway_audit_oldest_record_age_seconds';
+  let text = await prom.metrics();
+  assert.equal(sample(text, age), 2 * 86_400);
+  assert.ok(!text.includes('retention'), 'no retention metrics without a retention');
+  // Pruned since: the next scrape reads the new oldest record.
+  answer = () => Promise.resolve('2030-01-09T23:00:00.000Z');
+  assert.equal(sample(await prom.metrics(), age), 3_600);
+  answer = () => Promise.resolve(null);
+  assert.equal(sample(await prom.metrics(), age), 0, 'an empty audit table has no old record');
+  // A registry that fails reads NaN (no alert on age fires on it); the scrape itself still answers.
+  answer = () => Promise.reject(new Error('database is locked'));
+  text = await prom.metrics();
+  assert.ok(Number.isNaN(sample(text, age)), text);
+});
+
+test('with a retention, each successful pass adds its deletions and sets the time of the last success', async () => {
+  const prom = new PromRegistry();
+  const trail = new AuditTrailMetrics([prom], () => Promise.resolve(null), true);
+  let text = await prom.metrics();
+  assert.equal(sample(text, 'mtls_gateway_audit_retention_deleted_total'), 0);
+  assert.equal(
+    sample(text, 'mtls_gateway_audit_retention_last_success_timestamp_seconds'),
+    0,
+    'never, until a pass has succeeded',
+  );
+  trail.retentionPass(5000, Date.UTC(2030, 0, 1));
+  trail.retentionPass(7, Date.UTC(2030, 0, 1, 1));
+  text = await prom.metrics();
+  assert.equal(sample(text, 'mtls_gateway_audit_retention_deleted_total'), 5007);
+  assert.equal(
+    sample(text, 'mtls_gateway_audit_retention_last_success_timestamp_seconds'),
+    Date.UTC(2030, 0, 1, 1) / 1000,
+  );
 });

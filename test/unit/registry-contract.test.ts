@@ -499,6 +499,7 @@ for (const backend of backends) {
       const reg = await backend.open('audit_prune');
       try {
         const day = (n: number): string => new Date(Date.UTC(2030, 0, n)).toISOString();
+        assert.equal(await reg.auditOldest(), null, 'no record yet');
         await reg.appendAudit([
           audit({ time: day(3), detail: 'third' }),
           audit({ time: day(1), detail: 'first' }),
@@ -506,7 +507,9 @@ for (const backend of backends) {
           audit({ time: day(10), detail: 'kept' }),
         ]);
         const v = await reg.version();
+        assert.equal(await reg.auditOldest(), day(1), 'the oldest record, not the first stored');
         assert.equal(await reg.pruneAudit(day(5), 2), 2);
+        assert.equal(await reg.auditOldest(), day(3));
         assert.deepEqual(
           (await reg.queryAudit({})).map((r) => r.detail),
           ['kept', 'third'],
@@ -519,6 +522,7 @@ for (const backend of backends) {
           (await reg.queryAudit({})).map((r) => r.detail),
           ['kept'],
         );
+        assert.equal(await reg.auditOldest(), day(10));
         assert.equal(await reg.version(), v, 'pruning is not a registry change');
         await assert.rejects(
           reg.pruneAudit('last week', 10),

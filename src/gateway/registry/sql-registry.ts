@@ -1183,6 +1183,16 @@ export class SqlRegistry implements Registry {
     });
   }
 
+  /** The time of the oldest audit record, or null for an empty audit table (see {@link Registry.auditOldest}). */
+  async auditOldest(): Promise<string | null> {
+    const rows = await this.rows(
+      'read the oldest audit record time',
+      'SELECT MIN(time) AS oldest FROM audit_log',
+    );
+    const oldest = rows[0]?.oldest;
+    return oldest === null || oldest === undefined ? null : str(oldest);
+  }
+
   /**
    * Audit records matching the query, newest first (default limit 100).
    * @throws MTLS_BAD_ARGUMENT for a bad filter

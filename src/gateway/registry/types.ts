@@ -396,6 +396,12 @@ export interface Registry {
    * @throws MTLS_BAD_ARGUMENT for a bad time or limit
    */
   pruneAudit(before: string, limit: number): Promise<number>;
+  /**
+   * The time (ISO) of the oldest audit record in the store, or null when it
+   * holds none: read through the time index, so it costs the same on an
+   * audit table of any size.
+   */
+  auditOldest(): Promise<string | null>;
   queryAudit(query: AuditQuery): Promise<AuditRecord[]>;
   /**
    * Connection records (not request records) since `since` (ISO) counted per minute, outcome and reason,

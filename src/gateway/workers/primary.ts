@@ -83,7 +83,7 @@ import {
   warnIfOpsExposed,
   type OpsServer,
 } from '../health.js';
-import { CrlFetchMetrics } from '../metrics.js';
+import { AuditTrailMetrics, CrlFetchMetrics } from '../metrics.js';
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
 import {
@@ -286,10 +286,20 @@ export async function startGatewayWorkers(
   };
   const crlDistribution = new CrlDistribution({ registry, ...crlDownload });
   // The workers start with auditRetention off: the primary prunes for the instance.
+  const auditTrail = new AuditTrailMetrics(
+    [primaryMetrics],
+    () => registry.auditOldest(),
+    cfg.audit.retentionDays !== null,
+  );
   const retention =
     cfg.audit.retentionDays === null
       ? null
-      : new AuditRetention({ registry, retentionDays: cfg.audit.retentionDays, logger });
+      : new AuditRetention({
+          registry,
+          retentionDays: cfg.audit.retentionDays,
+          logger,
+          onPass: (r, at) => auditTrail.retentionPass(r.deleted, at),
+        });
 
   const workerConfig: GatewayConfig = {
     ...cfg,
