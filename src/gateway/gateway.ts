@@ -50,7 +50,7 @@ import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
 import { AuditTrailMetrics, CrlFetchMetrics, GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
-import { openRegistry } from './registry/index.js';
+import { newerSchemaWarning, openRegistry } from './registry/index.js';
 import type { AuditRecord, Registry } from './registry/types.js';
 import { RequestHandler } from './request-handler.js';
 import { loadServerCredential, type ServerCredential } from './server-credential.js';
@@ -178,6 +178,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     });
   }
   await registry.init();
+  const schemaWarning = newerSchemaWarning(registry.schemaVersion());
+  if (schemaWarning) logger.warn({ registrySchema: registry.schemaVersion() }, schemaWarning);
 
   const metrics = new GatewayMetrics();
   const audit = new AuditSink({

@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { LATEST_SCHEMA_VERSION } from '../../src/gateway/registry/index.js';
+import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import { spawnJsonLogCli } from '../helpers/cli.js';
 import { makeServerLeaf, tempDir } from '../helpers/pki.js';
 import {
@@ -234,6 +237,60 @@ describe('mtls gateway start', () => {
       assert.match(r.stderr, /hint: .*institution add/);
       assert.equal(existsSync(missing), false, 'no empty registry was created');
     }
+  });
+
+  test('a rolling upgrade: a registry a newer build migrated serves with a warning when that build declares this one compatible; otherwise refused (exit 3)', async () => {
+    const shared = join(dir, 'rolling.db');
+    const reg = await openSqliteRegistry(shared);
+    await registerInstitution(reg, 'acme', acme.root.certPem, ['127.0.0.1']);
+    await reg.close();
+    const next = LATEST_SCHEMA_VERSION + 1;
+    const bump = (version: number, compatibleFrom: number): void => {
+      const db = new Database(shared);
+      db.prepare(
+        'INSERT INTO schema_version (version, description, applied_at, compatible_from) VALUES (?, ?, ?, ?)',
+      ).run(version, 'a later build', new Date().toISOString(), compatibleFrom);
+      db.close();
+    };
+    bump(next, LATEST_SCHEMA_VERSION);
+    const cfg = writeConfig(
+      'rolling.yaml',
+      goodConfig().replace(`registry: ${registryPath}`, `registry: ${shared}`),
+    );
+    const gw = await startCli(cfg);
+    try {
+      const warning = await waitFor(
+        () => gw.lines.find((l) => /newer than this build/.test(String(l.msg))),
+        5_000,
+        'the schema warning',
+      );
+      assert.equal(warning.level, 40, 'a warning');
+      assert.match(
+        String(warning.msg),
+        new RegExp(`schema version ${next} is newer.*upgrade mtlskit here`),
+      );
+      const res = await mtlsRequest({
+        port: gw.port,
+        ca: pki.serverCa.certPem,
+        cert: acme.client.certPem,
+        key: acme.client.keyPem,
+        path: '/rolling',
+      });
+      assert.equal(res.status, 200, 'it serves');
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+    bump(next + 1, next + 1);
+    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `error\\[MTLS_CONFIG_UNSUPPORTED\\]: .*rolling\\.db has registry schema version ${next + 1}, newer than this mtlskit understands \\(${LATEST_SCHEMA_VERSION}\\); builds of schema ${next + 1} or later may use it`,
+      ),
+    );
+    assert.match(r.stderr, /hint: Upgrade mtlskit on this host/);
   });
 
   test('SIGHUP with a broken credential keeps serving with the old one', async () => {

@@ -8,9 +8,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { MtlsError } from '../../src/errors/index.js';
 import { onboardCaChain } from '../../src/gateway/onboarding.js';
-import { MIGRATIONS, openRegistry } from '../../src/gateway/registry/index.js';
+import {
+  LATEST_SCHEMA_VERSION,
+  MIGRATIONS,
+  newerSchemaWarning,
+  openRegistry,
+} from '../../src/gateway/registry/index.js';
 import { openPostgresRegistry } from '../../src/gateway/registry/postgres-registry.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import type { Registry, RegistryChange } from '../../src/gateway/registry/types.js';
@@ -70,6 +76,8 @@ const PG_DB = `mtls_contract_${randomBytes(4).toString('hex')}`;
 interface Backend {
   name: string;
   open(name: string, onError?: (e: MtlsError) => void): Promise<Registry>;
+  /** Runs SQL on registry `name` behind the registry's back (as another build would). */
+  exec(name: string, sql: string): Promise<void>;
 }
 
 const { dir, cleanup } = tempDir('mtlskit-contract-');
@@ -81,11 +89,24 @@ const backends: Backend[] = [
         pollIntervalMs: 50,
         ...(onError ? { onError } : {}),
       }),
+    exec: (name, sql) => {
+      const db = new Database(join(dir, `${name}.db`));
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+      return Promise.resolve();
+    },
   },
   {
     name: 'PostgreSQL',
     open: (name, onError) =>
       openPostgresRegistry(pgUrl(PG_DB), { schema: name, ...(onError ? { onError } : {}) }),
+    exec: (name, sql) =>
+      pgAdmin(async (c) => {
+        await c.query(`SET search_path = ${name}; ${sql}`);
+      }, pgUrl(PG_DB)),
   },
 ];
 
@@ -404,6 +425,57 @@ for (const backend of backends) {
         await cli.close();
         await gateway.close();
       }
+    });
+
+    it('a store a newer build migrated: used when that build declares this one compatible, refused otherwise, never migrated back', async () => {
+      const next = LATEST_SCHEMA_VERSION + 1;
+      const fresh = await backend.open('newer');
+      assert.deepEqual(fresh.schemaVersion(), {
+        version: LATEST_SCHEMA_VERSION,
+        build: LATEST_SCHEMA_VERSION,
+        compatibleFrom: MIGRATIONS.at(-1)?.compatibleFrom,
+      });
+      assert.equal(newerSchemaWarning(fresh.schemaVersion()), null);
+      await fresh.close();
+      // A later, additive step (a nullable column) that declares this build's schema enough.
+      await backend.exec(
+        'newer',
+        `ALTER TABLE institutions ADD COLUMN contact TEXT; INSERT INTO schema_version (version, description, applied_at, compatible_from) VALUES (${next}, 'future additive', 'x', ${LATEST_SCHEMA_VERSION})`,
+      );
+      const reg = await backend.open('newer');
+      try {
+        assert.deepEqual(reg.schemaVersion(), {
+          version: next,
+          build: LATEST_SCHEMA_VERSION,
+          compatibleFrom: LATEST_SCHEMA_VERSION,
+        });
+        assert.match(
+          String(newerSchemaWarning(reg.schemaVersion())),
+          new RegExp(
+            `schema version ${next} is newer than this build's \\(${LATEST_SCHEMA_VERSION}\\).*upgrade mtlskit here`,
+          ),
+        );
+        // It reads and writes as usual.
+        await reg.createInstitution({ id: 'acme', name: 'Acme' });
+        await reg.appendAudit([audit({ institutionId: 'acme' })]);
+        assert.equal((await reg.queryAudit({ institutionId: 'acme' })).length, 1);
+      } finally {
+        await reg.close();
+      }
+      // A step this build cannot follow: refused, naming both versions and the fix.
+      await backend.exec(
+        'newer',
+        `INSERT INTO schema_version (version, description, applied_at, compatible_from) VALUES (${next + 1}, 'future breaking', 'x', ${next + 1})`,
+      );
+      await assert.rejects(
+        backend.open('newer'),
+        assertCode(
+          'MTLS_CONFIG_UNSUPPORTED',
+          new RegExp(
+            `schema version ${next + 1}, newer than this mtlskit understands \\(${LATEST_SCHEMA_VERSION}\\); builds of schema ${next + 1} or later`,
+          ),
+        ),
+      );
     });
 
     it('appends and queries the audit log with filters, newest first', async () => {

@@ -122,6 +122,18 @@ describe('SQLite registry', () => {
         MIGRATIONS.map((m) => m.version),
       );
       assert.equal(rows.at(-1)?.version, LATEST_SCHEMA_VERSION);
+      // From schema 7 on, each version records the oldest schema whose builds may use the store.
+      const declared = db
+        .prepare('SELECT version, compatible_from AS c FROM schema_version WHERE version >= 7')
+        .all() as { version: number; c: number | null }[];
+      assert.deepEqual(
+        declared.map((r) => [r.version, r.c]),
+        MIGRATIONS.filter((m) => m.version >= 7).map((m) => [
+          m.version,
+          m.compatibleFrom ?? m.version,
+        ]),
+      );
+      assert.deepEqual(at(declared, 0), { version: 7, c: 6 });
       const tables = (
         db.prepare(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[]
       ).map((t) => t.name);

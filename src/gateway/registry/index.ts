@@ -19,7 +19,12 @@ export {
   type PostgresRegistryOptions,
 } from './postgres-registry.js';
 export { normaliseCidr, parseCidr, parseIpBytes, formatIpBytes, type ParsedCidr } from './cidr.js';
-export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
+export {
+  LATEST_SCHEMA_VERSION,
+  MIGRATIONS,
+  newerSchemaWarning,
+  type Migration,
+} from './migrations.js';
 
 /** Options for {@link openRegistry}; each applies to its own store kind. */
 export interface OpenRegistryOptions {

@@ -8,12 +8,24 @@
  */
 import { MtlsError } from '../../errors/index.js';
 import type { SqlDialect, SqlDriver } from './sql-driver.js';
+import type { RegistrySchema } from './types.js';
 
 /** One schema step. */
 export interface Migration {
   /** 1, 2, … in order. */
   version: number;
   description: string;
+  /**
+   * The oldest schema version whose builds may go on using a store migrated
+   * to this one (recorded from version {@link COMPATIBILITY_RECORDED_FROM}
+   * on; absent: this version itself). Lower than `version` only for an
+   * additive step that older code neither reads nor breaks: a new table, a
+   * nullable column, an index. Never for a renamed, dropped or retyped
+   * column, a new NOT NULL without a default, or a constraint that older
+   * writes could violate. It is what lets several instances on one
+   * PostgreSQL be upgraded one at a time.
+   */
+  compatibleFrom?: number;
   /** DDL for SQLite. */
   sqlite: string;
   /** DDL for PostgreSQL. */
@@ -238,7 +250,24 @@ CREATE INDEX audit_log_request_id ON audit_log(request_id);
 `,
     ),
   },
+  {
+    version: 7,
+    description: 'schema_version records the oldest schema whose builds may use the store',
+    compatibleFrom: 6,
+    // A build meeting a store newer than itself used to refuse it outright,
+    // so with several instances on one PostgreSQL the first one upgraded
+    // locked the others out at their next restart. From here on a newer
+    // build says, per version, whether older builds may keep using the store.
+    ...inBothDialects(
+      () => `
+ALTER TABLE schema_version ADD COLUMN compatible_from INTEGER;
+`,
+    ),
+  },
 ];
+
+/** The first schema version whose `schema_version` row records {@link Migration.compatibleFrom}. */
+const COMPATIBILITY_RECORDED_FROM = 7;
 
 /** The schema version this build of mtlskit writes. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
@@ -247,8 +276,13 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version 
 export interface MigrationResult {
   /** Version before. */
   from: number;
-  /** Version after. */
+  /**
+   * Version after: {@link LATEST_SCHEMA_VERSION}, or `from` when a newer
+   * build wrote the store and declared it usable by this one.
+   */
   to: number;
+  /** The oldest schema whose builds may use the store, as its newest version declares. */
+  compatibleFrom: number;
 }
 
 /**
@@ -263,10 +297,18 @@ export async function migrateRegistry(driver: SqlDriver): Promise<MigrationResul
   return driver.transaction('migrate', async (q) => {
     const tables = await driver.tables(q);
     let from = 0;
+    let compatibleFrom = 0;
     if (tables.includes('schema_version')) {
       from = Number(
         (await q.run('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version')).rows[0]?.v,
       );
+      compatibleFrom = from;
+      if (from >= COMPATIBILITY_RECORDED_FROM) {
+        const declared = (
+          await q.run('SELECT compatible_from AS c FROM schema_version WHERE version = ?', [from])
+        ).rows[0]?.c;
+        if (declared !== null && declared !== undefined) compatibleFrom = Number(declared);
+      }
     } else if (tables.length > 0) {
       throw new MtlsError(
         'MTLS_CONFIG_INVALID',
@@ -281,32 +323,57 @@ export async function migrateRegistry(driver: SqlDriver): Promise<MigrationResul
         'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
       );
     }
-    assertKnownVersion(from, driver.where);
+    assertUsableVersion(from, compatibleFrom, driver.where);
+    if (from > LATEST_SCHEMA_VERSION) return { from, to: from, compatibleFrom };
     for (const m of MIGRATIONS) {
       if (m.version <= from) continue;
       await q.exec(m[driver.dialect]);
-      await q.run(
-        'INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)',
-        [m.version, m.description, new Date().toISOString()],
-      );
+      const applied = [m.version, m.description, new Date().toISOString()];
+      await (m.version >= COMPATIBILITY_RECORDED_FROM
+        ? q.run(
+            'INSERT INTO schema_version (version, description, applied_at, compatible_from) VALUES (?, ?, ?, ?)',
+            [...applied, m.compatibleFrom ?? m.version],
+          )
+        : q.run(
+            'INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)',
+            applied,
+          ));
     }
-    return { from, to: LATEST_SCHEMA_VERSION };
+    const latest = MIGRATIONS[MIGRATIONS.length - 1];
+    return {
+      from,
+      to: LATEST_SCHEMA_VERSION,
+      compatibleFrom: latest?.compatibleFrom ?? LATEST_SCHEMA_VERSION,
+    };
   });
 }
 
 /**
- * Refuses a store whose schema is newer than this build understands.
+ * Refuses a store whose schema is newer than this build understands, unless
+ * the build that wrote it declared it usable by this one
+ * ({@link Migration.compatibleFrom}).
  * @throws MTLS_CONFIG_UNSUPPORTED
  */
-export function assertKnownVersion(version: number, source: string): void {
-  if (version > LATEST_SCHEMA_VERSION) {
+export function assertUsableVersion(version: number, compatibleFrom: number, source: string): void {
+  if (version > LATEST_SCHEMA_VERSION && compatibleFrom > LATEST_SCHEMA_VERSION) {
     throw new MtlsError(
       'MTLS_CONFIG_UNSUPPORTED',
-      `${source} has registry schema version ${version}, newer than this mtlskit understands (${LATEST_SCHEMA_VERSION})`,
+      `${source} has registry schema version ${version}, newer than this mtlskit understands (${LATEST_SCHEMA_VERSION}); builds of schema ${compatibleFrom} or later may use it`,
       {
         subject: source,
         hint: 'Upgrade mtlskit on this host to the version that wrote the registry.',
       },
     );
   }
+}
+
+/**
+ * The warning for a store that a newer build migrated and declared usable by
+ * this one (see {@link Migration.compatibleFrom}), or null when the store is
+ * not newer. The host still runs: it is one instance of a rolling upgrade
+ * that has not reached it yet.
+ */
+export function newerSchemaWarning(schema: RegistrySchema | null): string | null {
+  if (!schema || schema.version <= schema.build) return null;
+  return `the registry's schema version ${schema.version} is newer than this build's (${schema.build}); the build that migrated it declares it usable from schema ${schema.compatibleFrom}, so this host runs on it: upgrade mtlskit here to finish the upgrade`;
 }

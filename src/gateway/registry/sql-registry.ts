@@ -18,7 +18,7 @@ import { loadCertificates } from '../../pki/pkcs12/certificates.js';
 import { displayDn } from '../../pki/names.js';
 import { spkiSha256 } from '../../pki/spki-hash.js';
 import { assertWideRangeAllowed, normaliseCidr } from './cidr.js';
-import { migrateRegistry } from './migrations.js';
+import { LATEST_SCHEMA_VERSION, migrateRegistry } from './migrations.js';
 import type { SqlDriver, SqlQuery, SqlRow, SqlTransactionMode, SqlValue } from './sql-driver.js';
 import { AUDIT_REASONS } from './types.js';
 import type {
@@ -40,6 +40,7 @@ import type {
   PinnedRule,
   PutCrlInput,
   Registry,
+  RegistrySchema,
   RegistryChange,
 } from './types.js';
 import {
@@ -299,6 +300,7 @@ export class SqlRegistry implements Registry {
   >();
   private stopWatch: (() => void) | undefined;
   private opened = false;
+  private schemaInfo: RegistrySchema | null = null;
   private closed = false;
   private lastSeen = 0;
   private epoch = 0;
@@ -328,7 +330,12 @@ export class SqlRegistry implements Registry {
       );
     try {
       await this.driver.open();
-      await migrateRegistry(this.driver);
+      const migrated = await migrateRegistry(this.driver);
+      this.schemaInfo = {
+        version: migrated.to,
+        build: LATEST_SCHEMA_VERSION,
+        compatibleFrom: migrated.compatibleFrom,
+      };
       this.opened = true;
       this.lastSeen = await this.version();
     } catch (e) {
@@ -337,6 +344,11 @@ export class SqlRegistry implements Registry {
       throw this.driver.mapError(e, 'open the registry');
     }
     this.epoch = this.driver.epoch;
+  }
+
+  /** The store's schema against this build's (see {@link RegistrySchema}); null until opened. */
+  schemaVersion(): RegistrySchema | null {
+    return this.schemaInfo;
   }
 
   /** Stops the change feed and closes the store. Idempotent. */

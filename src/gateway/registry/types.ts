@@ -312,10 +312,26 @@ export interface RegistryChange {
  * Write methods validate their input and throw MtlsError (MTLS_NOT_FOUND,
  * MTLS_CONFLICT, MTLS_ONBOARD_REJECTED, …).
  */
+/** A registry store's schema version against the one this build writes. */
+export interface RegistrySchema {
+  /** The store's schema version. */
+  version: number;
+  /** The schema version this build writes. */
+  build: number;
+  /**
+   * The oldest schema whose builds may use the store, as its newest version
+   * declares; a store newer than the build is open only when this is at most
+   * {@link build}.
+   */
+  compatibleFrom: number;
+}
+
 export interface Registry {
   /** Opens/migrates the store. */
   init(): Promise<void>;
   close(): Promise<void>;
+  /** The store's schema against this build's, once opened (null before). */
+  schemaVersion(): RegistrySchema | null;
 
   createInstitution(input: { id: string; name: string }): Promise<Institution>;
   getInstitution(id: string): Promise<Institution | null>;
