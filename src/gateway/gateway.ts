@@ -276,7 +276,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     ? new AuditTrailMetrics(
         [metrics.registry],
         () => registry.auditOldest(),
-        cfg.audit.retentionDays !== null,
+        cfg.audit.retentionDays,
       )
     : null;
   const retention =

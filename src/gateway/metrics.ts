@@ -44,6 +44,8 @@ const AUDIT_OLDEST_TIMEOUT_MS = 2_000;
 export class AuditTrailMetrics {
   /** Age of the oldest record in the registry, read at every scrape. */
   readonly oldestAge: Gauge;
+  /** `audit.retentionDays`, in seconds (Prometheus's base unit), so that an alert compares the oldest record's age with it; only with a retention configured. */
+  readonly retention: Gauge | null;
   /** Records deleted by `audit.retentionDays`; only with a retention configured. */
   readonly retentionDeleted: Counter | null;
   /** When the last retention pass finished without an error; only with a retention configured. */
@@ -52,13 +54,13 @@ export class AuditTrailMetrics {
   /**
    * @param registers - the prom-client registries to register with
    * @param oldest - reads the oldest record's time (ISO) from the registry; null when there is none
-   * @param retention - whether `audit.retentionDays` is set (adds the retention metrics)
+   * @param retentionDays - `audit.retentionDays`; null (no retention) leaves the retention metrics out
    * @param now - the clock, in ms since the epoch
    */
   constructor(
     registers: PromRegistry[],
     oldest: () => Promise<string | null>,
-    retention: boolean,
+    retentionDays: number | null,
     now: () => number = Date.now,
   ) {
     // An age rather than a timestamp, as for the CRLs: a gauge without labels
@@ -77,6 +79,15 @@ export class AuditTrailMetrics {
         );
       },
     });
+    const retention = retentionDays !== null;
+    this.retention = retention
+      ? new Gauge({
+          name: 'mtls_gateway_audit_retention_seconds',
+          help: 'audit.retentionDays in seconds: registry audit records older than this are deleted',
+          registers,
+        })
+      : null;
+    this.retention?.set((retentionDays ?? 0) * 86_400);
     this.retentionDeleted = retention
       ? new Counter({
           name: 'mtls_gateway_audit_retention_deleted_total',

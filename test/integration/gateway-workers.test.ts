@@ -51,6 +51,7 @@ import { makeLeaf, makeServerLeaf, tempDir, type TestCa } from '../helpers/pki.j
 import { Teardown } from '../helpers/teardown.js';
 import { auditRecord } from '../helpers/audit-record.js';
 import { errorCode } from '../helpers/assert.js';
+import { alertRuleMetricNames, havePromtool, promtool } from '../helpers/promtool.js';
 
 type Line = Record<string, unknown>;
 
@@ -494,6 +495,25 @@ describe('mtls gateway start --workers 2', () => {
             sample(metrics.body, 'mtls_gateway_registry_version'),
             await registry.version(),
           );
+          // Every metric the operator's alert rules name is served, and
+          // Prometheus's own linter accepts the exposition.
+          for (const name of alertRuleMetricNames())
+            assert.match(metrics.body, new RegExp(`^# TYPE ${name} `, 'm'), name);
+          if (havePromtool()) {
+            const lint = promtool(['check', 'metrics'], metrics.body);
+            // prom-client's own process metrics name three gauges *_total;
+            // they are its names, not ours. Anything else is a finding.
+            const findings = `${lint.stdout}${lint.stderr}`
+              .split('\n')
+              .filter((l) => l.trim() !== '')
+              .filter(
+                (l) =>
+                  !/^mtls_gateway_nodejs_active_(handles|requests|resources)_total non-counter/.test(
+                    l,
+                  ),
+              );
+            assert.deepEqual(findings, []);
+          }
           // The audit trail's metrics come from the primary, which pruned: once, not per worker.
           assert.equal(sample(metrics.body, 'mtls_gateway_audit_retention_deleted_total'), 1);
           const age = sample(metrics.body, 'mtls_gateway_audit_oldest_record_age_seconds');

@@ -87,7 +87,7 @@ test("the audit trail's oldest record is read from the registry at every scrape,
   new AuditTrailMetrics(
     [prom],
     () => answer(),
-    false,
+    null,
     () => now,
   );
   const age = 'mtls_gateway_audit_oldest_record_age_seconds';
@@ -105,10 +105,15 @@ test("the audit trail's oldest record is read from the registry at every scrape,
   assert.ok(Number.isNaN(sample(text, age)), text);
 });
 
-test('with a retention, each successful pass adds its deletions and sets the time of the last success', async () => {
+test('with a retention, its length is exposed, and each successful pass adds its deletions and sets the time of the last success', async () => {
   const prom = new PromRegistry();
-  const trail = new AuditTrailMetrics([prom], () => Promise.resolve(null), true);
+  const trail = new AuditTrailMetrics([prom], () => Promise.resolve(null), 400);
   let text = await prom.metrics();
+  assert.equal(
+    sample(text, 'mtls_gateway_audit_retention_seconds'),
+    400 * 86_400,
+    'the alert compares with it',
+  );
   assert.equal(sample(text, 'mtls_gateway_audit_retention_deleted_total'), 0);
   assert.equal(
     sample(text, 'mtls_gateway_audit_retention_last_success_timestamp_seconds'),

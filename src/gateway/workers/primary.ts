@@ -289,7 +289,7 @@ export async function startGatewayWorkers(
   const auditTrail = new AuditTrailMetrics(
     [primaryMetrics],
     () => registry.auditOldest(),
-    cfg.audit.retentionDays !== null,
+    cfg.audit.retentionDays,
   );
   const retention =
     cfg.audit.retentionDays === null
