@@ -459,6 +459,27 @@ for (const backend of backends) {
         await reg.createInstitution({ id: 'acme', name: 'Acme' });
         await reg.appendAudit([audit({ institutionId: 'acme' })]);
         assert.equal((await reg.queryAudit({ institutionId: 'acme' })).length, 1);
+        // A reason code the newer build has and this one does not: read as it
+        // is, not a failed query; writing one from here stays refused.
+        const minute = new Date().toISOString();
+        await backend.exec(
+          'newer',
+          `INSERT INTO audit_log (time, kind, ip, outcome, reason) VALUES ('${minute}', 'connection', '203.0.113.9', 'rejected', 'rate_limited')`,
+        );
+        assert.deepEqual(
+          (await reg.queryAudit({ ip: '203.0.113.9' })).map((r) => r.reason),
+          ['rate_limited'],
+        );
+        assert.deepEqual(
+          (await reg.auditPerMinute(minute.slice(0, 16)))
+            .filter((r) => r.outcome === 'rejected')
+            .map((r) => [r.reason, r.count]),
+          [['rate_limited', 1]],
+        );
+        await assert.rejects(
+          reg.appendAudit([audit({ reason: 'rate_limited' })]),
+          assertCode('MTLS_BAD_ARGUMENT', /audit reason "rate_limited" is not one of/),
+        );
       } finally {
         await reg.close();
       }

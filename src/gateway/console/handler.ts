@@ -23,6 +23,7 @@ import type {
   AuditOutcome,
   AuditQuery,
   AuditReason,
+  StoredAuditReason,
   AuditRecord,
   Registry,
 } from '../registry/types.js';
@@ -254,7 +255,7 @@ async function activity(
   now: number,
 ): Promise<{
   perMinute: { minute: string; accepted: number; rejected: number }[];
-  topReasons: { reason: AuditReason; count: number }[];
+  topReasons: { reason: StoredAuditReason; count: number }[];
 }> {
   const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
   const buckets = new Map<string, { minute: string; accepted: number; rejected: number }>();
@@ -262,7 +263,7 @@ async function activity(
     const minute = new Date(start + i * 60_000).toISOString().slice(0, 16);
     buckets.set(minute, { minute, accepted: 0, rejected: 0 });
   }
-  const reasons = new Map<AuditReason, number>();
+  const reasons = new Map<StoredAuditReason, number>();
   for (const row of await registry.auditPerMinute(new Date(start).toISOString())) {
     const b = buckets.get(row.minute);
     if (b) b[row.outcome] += row.count;

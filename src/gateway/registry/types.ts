@@ -215,6 +215,13 @@ export const AUDIT_REASONS = [
 ] as const;
 /** One reason code. */
 export type AuditReason = (typeof AUDIT_REASONS)[number];
+/**
+ * A reason code as stored: one of {@link AUDIT_REASONS}, or one a newer
+ * mtlskit wrote into a registry this build shares during a rolling upgrade.
+ * Writing accepts only the former; reading keeps the latter as it is, so one
+ * record this build has no words for does not fail a whole audit query.
+ */
+export type StoredAuditReason = AuditReason | (string & Record<never, never>);
 
 /** One audit record: a connection attempt or a request. */
 export interface AuditRecord {
@@ -232,7 +239,8 @@ export interface AuditRecord {
   tlsVersion: string | null;
   cipher: string | null;
   outcome: AuditOutcome;
-  reason: AuditReason;
+  /** Checked against {@link AUDIT_REASONS} when written; see {@link StoredAuditReason} for reading. */
+  reason: StoredAuditReason;
   /** Operator-only detail (OpenSSL's reason, upstream error); never sent to the client. */
   detail: string | null;
   method?: string | null;
@@ -272,7 +280,7 @@ export interface AuditMinuteCount {
   /** The minute, `YYYY-MM-DDTHH:MM` (UTC). */
   minute: string;
   outcome: AuditOutcome;
-  reason: AuditReason;
+  reason: StoredAuditReason;
   count: number;
 }
 
