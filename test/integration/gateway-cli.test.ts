@@ -146,7 +146,9 @@ describe('mtls gateway start', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /configuration OK; server certificate .*CN=localhost.*1 institution\(s\)/,
+      new RegExp(
+        `configuration OK; server certificate .*CN=localhost.*\\(schema ${LATEST_SCHEMA_VERSION}\\): 1 institution\\(s\\)`,
+      ),
     );
     assert.doesNotMatch(r.stderr, /warning/, 'a 0600 key draws no warning');
   });
@@ -257,6 +259,20 @@ describe('mtls gateway start', () => {
       'rolling.yaml',
       goodConfig().replace(`registry: ${registryPath}`, `registry: ${shared}`),
     );
+    const check = await run(process.execPath, [
+      CLI,
+      'gateway',
+      'start',
+      '--config',
+      cfg,
+      '--check',
+    ]);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(
+      check.stderr,
+      new RegExp(`warning: the registry's schema version ${next} is newer`),
+    );
+    assert.match(check.stderr, new RegExp(`\\(schema ${next}\\): 1 institution`));
     const gw = await startCli(cfg);
     try {
       const warning = await waitFor(

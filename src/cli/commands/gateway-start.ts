@@ -109,13 +109,15 @@ export function registerGatewayStartCommands(program: Command): void {
         onDeprecated: warn,
       });
       if (flags.check) {
-        const [{ loadServerCredential }, { loadUpstreamTls }, { openRegistry }] = await Promise.all(
-          [
-            import('../../gateway/server-credential.js'),
-            import('../../gateway/upstream-tls.js'),
-            import('../../gateway/registry/index.js'),
-          ],
-        );
+        const [
+          { loadServerCredential },
+          { loadUpstreamTls },
+          { openRegistry, newerSchemaWarning },
+        ] = await Promise.all([
+          import('../../gateway/server-credential.js'),
+          import('../../gateway/upstream-tls.js'),
+          import('../../gateway/registry/index.js'),
+        ]);
         const cred = await loadServerCredential(config.tls);
         const upstreamClient = (await loadUpstreamTls(config.upstreamTls))?.client;
         for (const w of [...cred.warnings, ...(upstreamClient?.warnings ?? [])]) warn(w);
@@ -127,8 +129,10 @@ export function registerGatewayStartCommands(program: Command): void {
         const registry = await openRegistry(config.registry, { sqlite: { create: false } });
         try {
           const trust = await registry.loadTrust();
+          const schemaWarning = newerSchemaWarning(registry.schemaVersion());
+          if (schemaWarning) warn(schemaWarning);
           info(
-            `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; ${upstreamClient ? `upstream client certificate ${upstreamClient.subject}, valid until ${upstreamClient.notAfter.toISOString()}; ` : ''}registry ${config.registry}: ${trust.length} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
+            `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; ${upstreamClient ? `upstream client certificate ${upstreamClient.subject}, valid until ${upstreamClient.notAfter.toISOString()}; ` : ''}registry ${config.registry} (schema ${registry.schemaVersion()?.version ?? '?'}): ${trust.length} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
           );
         } finally {
           await registry.close();
