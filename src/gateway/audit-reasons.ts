@@ -113,4 +113,9 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
       "The institution's CRL is past its nextUpdate and no fresh one has arrived, so revocation status is unknown.",
     fix: 'The institution must publish a fresh CRL (or you upload it), and check the CRL URL the gateway downloads from.',
   },
+  connection_limit: {
+    meaning:
+      'The address already had as many connections open as limits.maxConnectionsPerIp allows; the gateway closed this one before the handshake.',
+    fix: 'The institution must reuse its connections (keep-alive) or close the ones it leaks; raise the limit only if it really needs that many at once.',
+  },
 };

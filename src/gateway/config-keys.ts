@@ -137,6 +137,9 @@ const KEYS = {
   },
   'limits.maxBodyBytes': { fix: 'give bytes, e.g. 10485760 or "10mb"' },
   'limits.maxConnections': { fix: 'give a positive integer, e.g. 10000' },
+  'limits.maxConnectionsPerIp': {
+    fix: 'give a positive integer, e.g. 500, or null for no limit per address',
+  },
   'limits.requestTimeoutMs': { fix: 'give milliseconds, e.g. 60000' },
   'limits.keepAliveTimeoutMs': { fix: 'give milliseconds, e.g. 5000' },
   'upstreamPool.connections': { fix: 'give a positive integer, e.g. 64' },

@@ -71,6 +71,11 @@ export interface GatewayConfig {
     maxBodyBytes: number;
     /** Concurrent TCP connections on the mTLS listener (default 10 000). */
     maxConnections: number;
+    /**
+     * Concurrent connections from one client address (after the PROXY
+     * protocol), per gateway process; null (the default) sets no limit.
+     */
+    maxConnectionsPerIp: number | null;
     /** Time to receive a whole request (default 60 000 ms). */
     requestTimeoutMs: number;
     /** Idle keep-alive time between requests (default 5 000 ms). */
@@ -304,6 +309,7 @@ const schema = z.strictObject({
       maxHeaderBytes: byteSize(1024, 1024 * 1024).default(16 * 1024),
       maxBodyBytes: byteSize(0, 1024 ** 3 * 4).default(10 * 1024 * 1024),
       maxConnections: z.number().int().positive().default(10_000),
+      maxConnectionsPerIp: z.number().int().positive().nullable().default(null),
       requestTimeoutMs: ms(1000, 3_600_000).default(60_000),
       keepAliveTimeoutMs: ms(100, 600_000).default(5_000),
     })

@@ -357,6 +357,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     host: cfg.listen.host,
     port: cfg.listen.port,
     maxConnections: cfg.limits.maxConnections,
+    maxConnectionsPerIp: cfg.limits.maxConnectionsPerIp,
+    onLimited: (ip, lookup, limit) =>
+      audit.record(
+        makeAuditRecord({
+          kind: 'connection',
+          ip,
+          reason: 'connection_limit',
+          institutionId: lookup.active.length === 1 ? (lookup.active[0]?.id ?? null) : null,
+          detail: `${limit} connection(s) from this address are already open (limits.maxConnectionsPerIp); closed before the handshake`,
+        }),
+      ),
     trust,
     onRefused: (ip, lookup) => {
       if (lookup.kind === 'unavailable') {

@@ -62,6 +62,17 @@ export interface MtlsListenerOptions {
   port: number;
   /** Concurrent connections (net.Server maxConnections). */
   maxConnections: number;
+  /**
+   * Concurrent connections handed to the TLS servers from one client
+   * address (after the PROXY protocol); null or absent: no limit. Counted in
+   * this process only.
+   */
+  maxConnectionsPerIp?: number | null;
+  /**
+   * Called for a registered client's connection closed before the handshake
+   * because its address had `maxConnectionsPerIp` open (for the audit).
+   */
+  onLimited?: (ip: string, lookup: Extract<TrustLookup, { kind: 'tenant' }>, limit: number) => void;
   trust: TrustCache;
   /** Called for a connection closed before the handshake (for the audit). */
   onRefused: (
@@ -87,6 +98,8 @@ export class MtlsListener {
   private readonly sockets = new Set<net.Socket>();
   /** The client of each socket handed to a TLS server, by peer `address|port`, until it closes (see {@link clientOf}). */
   private readonly clients = new Map<string, ClientOfSocket>();
+  /** Connections handed over and still open, by client address (only with a per-address limit). */
+  private readonly openPerIp = new Map<string, number>();
   private readonly proxy: ListenerProxyProtocol | null;
   private readonly trusted = new IpMatcher<true>();
 
@@ -289,6 +302,24 @@ export class MtlsListener {
     if (lookup.kind !== 'tenant') {
       this.refuse(socket, ip, lookup);
       return;
+    }
+    // Strangers were refused above whatever their count; a registered
+    // address is held to its share, so that one institution cannot take
+    // every slot of maxConnections from the others.
+    const limit = this.options.maxConnectionsPerIp ?? null;
+    if (limit !== null) {
+      const open = this.openPerIp.get(ip) ?? 0;
+      if (open >= limit) {
+        this.options.onLimited?.(ip, lookup, limit);
+        reset(socket);
+        return;
+      }
+      this.openPerIp.set(ip, open + 1);
+      socket.once('close', () => {
+        const left = (this.openPerIp.get(ip) ?? 1) - 1;
+        if (left > 0) this.openPerIp.set(ip, left);
+        else this.openPerIp.delete(ip);
+      });
     }
     const key = `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
     this.clients.set(key, { ip, lookup });

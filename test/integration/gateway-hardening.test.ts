@@ -14,6 +14,7 @@ import { tempDir } from '../helpers/pki.js';
 import {
   makeInstitution,
   makeServerPki,
+  mtlsAttempt,
   openTestRegistry,
   registerInstitution,
   startEchoUpstream,
@@ -64,10 +65,11 @@ async function connect(
   leaf: { certPem: string; keyPem: string },
   localAddress: string,
   socket?: net.Socket,
+  port = gw.port,
 ): Promise<{ tls: tls.TLSSocket; received: () => string; closed: Promise<void> }> {
   let data = '';
   const s = tls.connect({
-    ...(socket ? { socket } : { host: '127.0.0.1', port: gw.port, localAddress }),
+    ...(socket ? { socket } : { host: '127.0.0.1', port, localAddress }),
     servername: 'localhost',
     ca: pki.serverCa.certPem,
     cert: leaf.certPem,
@@ -234,5 +236,65 @@ describe('gateway hardening', () => {
       '/two-cl',
       /Duplicate Content-Length/,
     );
+  });
+});
+
+describe('limits.maxConnectionsPerIp', () => {
+  test('one address at its limit is refused before the handshake and audited; other addresses are not affected; a closed connection frees its slot', async () => {
+    const limited = await makeInstitution(dir, 'limited');
+    await registerInstitution(registry, 'limited', limited.root.certPem, ['127.0.0.43']);
+    const capped = await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { limits: { maxConnectionsPerIp: 2 } },
+    });
+    try {
+      const call = (cert: TestInstitution, localAddress: string) =>
+        mtlsAttempt({
+          port: capped.port,
+          ca: pki.serverCa.certPem,
+          cert: cert.client.certPem,
+          key: cert.client.keyPem,
+          localAddress,
+        });
+      const first = await connect(limited.client, '127.0.0.43', undefined, capped.port);
+      const second = await connect(limited.client, '127.0.0.43', undefined, capped.port);
+      assert.equal(await call(limited, '127.0.0.43'), 'closed', 'a third connection');
+      const rec = await waitForAudit(
+        capped.gateway,
+        (a) => a.reason === 'connection_limit',
+        'the connection_limit record',
+      );
+      assert.equal(rec.kind, 'connection');
+      assert.equal(rec.outcome, 'rejected');
+      assert.equal(rec.ip, '127.0.0.43');
+      assert.equal(rec.institutionId, 'limited');
+      assert.equal(rec.subject, null, 'refused before any certificate was seen');
+      assert.match(rec.detail ?? '', /2 connection\(s\) from this address are already open/);
+      assert.equal(await call(pipe2, '127.0.0.41'), 200, 'another address is served meanwhile');
+      // Both held connections still work: the limit refuses new ones only.
+      first.tls.write(get('/held'));
+      await waitFor(
+        () => (/^HTTP\/1\.1 200 /.test(first.received()) ? true : undefined),
+        5_000,
+        'the held connection answers',
+      );
+      second.tls.destroy();
+      await second.closed;
+      await waitFor(
+        async () => ((await call(limited, '127.0.0.43')) === 200 ? true : undefined),
+        5_000,
+        'a slot freed by the close',
+      );
+      const metrics = await capped.gateway.metrics.registry.metrics();
+      assert.match(
+        metrics,
+        /mtls_gateway_connections_total\{outcome="rejected",reason="connection_limit"\} [1-9]/,
+      );
+      first.tls.destroy();
+    } finally {
+      await capped.close();
+    }
   });
 });

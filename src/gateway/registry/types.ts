@@ -212,6 +212,13 @@ export const AUDIT_REASONS = [
    * accepted and this reason marks the accepted record.
    */
   'crl_expired',
+  /**
+   * The client address already had `limits.maxConnectionsPerIp` connections
+   * open on this gateway process: closed before the handshake, so that one
+   * institution's connection leak or retry storm cannot take every
+   * connection slot (`limits.maxConnections`) from the others.
+   */
+  'connection_limit',
 ] as const;
 /** One reason code. */
 export type AuditReason = (typeof AUDIT_REASONS)[number];
