@@ -497,6 +497,18 @@ for (const backend of backends) {
           ),
         ),
       );
+      // Each step this build does not know must allow it: a later step that
+      // claims more than an earlier breaking one does not reopen the door.
+      const chain = await backend.open('newer_chain');
+      await chain.close();
+      await backend.exec(
+        'newer_chain',
+        `INSERT INTO schema_version (version, description, applied_at, compatible_from) VALUES (${next}, 'breaking', 'x', ${next}), (${next + 1}, 'additive', 'x', ${LATEST_SCHEMA_VERSION})`,
+      );
+      await assert.rejects(
+        backend.open('newer_chain'),
+        assertCode('MTLS_CONFIG_UNSUPPORTED', new RegExp(`builds of schema ${next} or later`)),
+      );
     });
 
     it('appends and queries the audit log with filters, newest first', async () => {

@@ -304,8 +304,13 @@ export async function migrateRegistry(driver: SqlDriver): Promise<MigrationResul
       );
       compatibleFrom = from;
       if (from >= COMPATIBILITY_RECORDED_FROM) {
+        // Every step this build does not know must allow it, so the strictest
+        // declaration among them decides, not only the newest one's.
         const declared = (
-          await q.run('SELECT compatible_from AS c FROM schema_version WHERE version = ?', [from])
+          await q.run(
+            'SELECT MAX(COALESCE(compatible_from, version)) AS c FROM schema_version WHERE version > ?',
+            [Math.min(from - 1, LATEST_SCHEMA_VERSION)],
+          )
         ).rows[0]?.c;
         if (declared !== null && declared !== undefined) compatibleFrom = Number(declared);
       }
