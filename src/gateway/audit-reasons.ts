@@ -118,4 +118,9 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
       'The address already had as many connections open as limits.maxConnectionsPerIp allows; the gateway closed this one before the handshake.',
     fix: 'The institution must reuse its connections (keep-alive) or close the ones it leaks; raise the limit only if it really needs that many at once.',
   },
+  rate_limited: {
+    meaning:
+      'The institution sent requests faster than limits.institutionRequestsPerSecond allows; this one got 429 and did not reach the API.',
+    fix: 'The institution must slow down and honour Retry-After (back off, do not retry at once); raise the limit if its normal traffic needs more.',
+  },
 };

@@ -137,6 +137,12 @@ const KEYS = {
   },
   'limits.maxBodyBytes': { fix: 'give bytes, e.g. 10485760 or "10mb"' },
   'limits.maxConnections': { fix: 'give a positive integer, e.g. 10000' },
+  'limits.institutionRequestsPerSecond': {
+    fix: 'give requests per second per institution, e.g. 100 (0.5 is one every 2 s), or null for no limit',
+  },
+  'limits.institutionRequestBurst': {
+    fix: 'give a positive integer, e.g. 200, or null for the rate itself',
+  },
   'limits.maxConnectionsPerIp': {
     fix: 'give a positive integer, e.g. 500, or null for no limit per address',
   },

@@ -76,6 +76,13 @@ export interface GatewayConfig {
      * protocol), per gateway process; null (the default) sets no limit.
      */
     maxConnectionsPerIp: number | null;
+    /**
+     * Sustained requests per second per institution, per gateway process
+     * (rate-limit.ts); null (the default) sets no limit. Over it: 429.
+     */
+    institutionRequestsPerSecond: number | null;
+    /** Requests an idle institution may send at once (default: the rate, at least 1). */
+    institutionRequestBurst: number | null;
     /** Time to receive a whole request (default 60 000 ms). */
     requestTimeoutMs: number;
     /** Idle keep-alive time between requests (default 5 000 ms). */
@@ -310,6 +317,8 @@ const schema = z.strictObject({
       maxBodyBytes: byteSize(0, 1024 ** 3 * 4).default(10 * 1024 * 1024),
       maxConnections: z.number().int().positive().default(10_000),
       maxConnectionsPerIp: z.number().int().positive().nullable().default(null),
+      institutionRequestsPerSecond: z.number().positive().max(1_000_000).nullable().default(null),
+      institutionRequestBurst: z.number().int().positive().max(1_000_000).nullable().default(null),
       requestTimeoutMs: ms(1000, 3_600_000).default(60_000),
       keepAliveTimeoutMs: ms(100, 600_000).default(5_000),
     })

@@ -51,6 +51,7 @@ import { MtlsListener } from './listener.js';
 import { AuditTrailMetrics, CrlFetchMetrics, GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
 import { newerSchemaWarning, openRegistry } from './registry/index.js';
+import { InstitutionRateLimit } from './rate-limit.js';
 import type { AuditRecord, Registry } from './registry/types.js';
 import { RequestHandler } from './request-handler.js';
 import { loadServerCredential, type ServerCredential } from './server-credential.js';
@@ -182,6 +183,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   if (schemaWarning) logger.warn({ registrySchema: registry.schemaVersion() }, schemaWarning);
 
   const metrics = new GatewayMetrics();
+  const perSecond = cfg.limits.institutionRequestsPerSecond;
+  const rateLimit =
+    perSecond === null
+      ? null
+      : new InstitutionRateLimit({
+          perSecond,
+          burst: cfg.limits.institutionRequestBurst ?? Math.max(1, Math.ceil(perSecond)),
+        });
   const audit = new AuditSink({
     registry,
     logger,
@@ -214,6 +223,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         logger,
       }),
     onReload: (snap, prev) => {
+      rateLimit?.retain(new Set(snap.institutions.keys()));
       metrics.registryVersion.set(snap.registryVersion);
       metrics.institutions.set({ status: 'active' }, snap.activeCount);
       metrics.institutions.set({ status: 'suspended' }, snap.institutions.size - snap.activeCount);
@@ -301,6 +311,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     ...(cfg.audit.durability === 'durable' ? { commit: (r: AuditRecord) => audit.commit(r) } : {}),
     logger,
     onForward: (delta) => metrics.forwardDelta(delta),
+    ...(rateLimit ? { rateLimit } : {}),
   });
   let draining = false;
 

@@ -100,7 +100,7 @@ class BodyTooLarge extends Error {
 /**
  * Answers with a short JSON reason code (and the request's id, when it has
  * one, so that a client pasting the body into a ticket names its audit
- * record) and nothing else.
+ * record) and nothing else but `extra` headers (Retry-After).
  */
 export function sendReason(
   res: ServerResponse,
@@ -108,6 +108,7 @@ export function sendReason(
   reason: string,
   close = false,
   requestId?: RequestIdHeader,
+  extra?: Record<string, string | number>,
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -121,6 +122,7 @@ export function sendReason(
   };
   if (requestId) headers[requestId.header] = requestId.id;
   if (close) headers.connection = 'close';
+  if (extra) Object.assign(headers, extra);
   res.writeHead(status, headers);
   res.end(body);
 }

@@ -27,6 +27,7 @@ import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
 import { PerObjectMemo } from './memo.js';
 import { newRequestId } from './request-id.js';
+import type { InstitutionRateLimit } from './rate-limit.js';
 import type { CertInfo } from './peer-cert.js';
 import {
   buildUpstreamHeaders,
@@ -76,6 +77,8 @@ export interface RequestHandlerOptions {
   logger: Logger;
   /** Called when a forward starts and ends (in-flight gauge). */
   onForward?: (delta: 1 | -1) => void;
+  /** Request rate limits per institution (`limits.institutionRequestsPerSecond`); none when absent. */
+  rateLimit?: Pick<InstitutionRateLimit, 'take'>;
 }
 
 /** The upstream identity of an accepted decision. */
@@ -316,17 +319,19 @@ export class RequestHandler {
       this.options.audit(record(reason, status, detail));
     const commit = this.options.commit;
     /**
-     * Answers `{"error":"<reason>"}` and closes. Durable: the record is
-     * committed before the refusal leaves; a refusal goes out even if the
-     * commit fails (the record stays queued).
+     * Answers `{"error":"<reason>"}` and closes (unless `keepAlive`). Durable:
+     * the record is committed before the refusal leaves; a refusal goes out
+     * even if the commit fails (the record stays queued).
      */
     const refuse = async (
       reason: AuditReason,
       status: number,
       detail: string | null,
+      keepAlive = false,
+      extra?: Record<string, string | number>,
     ): Promise<void> => {
       if (commit) await commit(record(reason, status, detail)).catch(() => undefined);
-      sendReason(res, status, reason, true, idHeader);
+      sendReason(res, status, reason, !keepAlive, idHeader, extra);
       if (!commit) recordRequest(reason, status, detail);
     };
     this.inFlightCount++;
@@ -341,6 +346,27 @@ export class RequestHandler {
       const fault = requestFault(req);
       if (fault) {
         await refuse('bad_request', 400, fault);
+        return;
+      }
+      const rate =
+        decision.institutionId === null
+          ? undefined
+          : this.options.rateLimit?.take(decision.institutionId);
+      if (rate && !rate.allowed) {
+        // The connection stays open for the institution's next (slower)
+        // request, so a retry storm does not turn into a handshake storm;
+        // unless a body was sent, which node:http would otherwise read to
+        // its end before that next request.
+        const hasBody =
+          req.headers['transfer-encoding'] !== undefined ||
+          Number(req.headers['content-length'] ?? 0) > 0;
+        await refuse(
+          'rate_limited',
+          429,
+          `over limits.institutionRequestsPerSecond; retry after ${rate.retryAfterSeconds} s`,
+          !hasBody,
+          { 'retry-after': rate.retryAfterSeconds },
+        );
         return;
       }
       const headers = buildUpstreamHeaders({

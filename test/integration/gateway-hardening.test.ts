@@ -298,3 +298,80 @@ describe('limits.maxConnectionsPerIp', () => {
     }
   });
 });
+
+/** The answers in what a keep-alive connection received, split at each status line. */
+const answersOf = (received: string): string[] =>
+  received.split(/(?=HTTP\/1\.1 \d{3} [A-Z])/).filter((a) => a !== '');
+
+describe('limits.institutionRequestsPerSecond', () => {
+  test('an institution over its rate gets 429 with Retry-After on a connection kept open, audited and not forwarded; another institution is not affected', async () => {
+    const busy = await makeInstitution(dir, 'busy');
+    await registerInstitution(registry, 'busy', busy.root.certPem, ['127.0.0.44']);
+    const limited = await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { limits: { institutionRequestsPerSecond: 1, institutionRequestBurst: 2 } },
+    });
+    try {
+      const c = await connect(busy.client, '127.0.0.44', undefined, limited.port);
+      // Three requests at once on one keep-alive connection: the burst of two, then one too many.
+      c.tls.write(get('/rate-1') + get('/rate-2') + get('/rate-3'));
+      await waitFor(
+        () => (answersOf(c.received()).length === 3 ? true : undefined),
+        5_000,
+        'three answers',
+      );
+      const answers = answersOf(c.received());
+      assert.match(defined(answers[0], 'first'), /^HTTP\/1\.1 200 /);
+      assert.match(defined(answers[1], 'second'), /^HTTP\/1\.1 200 /);
+      const third = defined(answers[2], 'third');
+      assert.match(third, /^HTTP\/1\.1 429 Too Many Requests\r\n/);
+      assert.match(third, /\r\nretry-after: 1\r\n/i);
+      assert.doesNotMatch(third, /\r\nconnection: close\r\n/i, 'the connection stays open');
+      const id = defined(/\r\nx-request-id: ([0-9a-f-]{36})\r\n/i.exec(third)?.[1], 'request id');
+      assert.ok(third.endsWith(`{"error":"rate_limited","requestId":"${id}"}\n`), third);
+      assert.equal(
+        upstream.requests.some((r) => r.url === '/rate-3'),
+        false,
+        'the refused request never reached the upstream',
+      );
+      const rec = await waitForAudit(
+        limited.gateway,
+        (a) => a.reason === 'rate_limited',
+        'the rate_limited record',
+      );
+      assert.equal(rec.kind, 'request');
+      assert.equal(rec.status, 429);
+      assert.equal(rec.institutionId, 'busy');
+      assert.equal(rec.path, '/rate-3');
+      assert.equal(rec.requestId, id);
+      // Another institution has its own bucket.
+      const other = await mtlsAttempt({
+        port: limited.port,
+        ca: pki.serverCa.certPem,
+        cert: pipe2.client.certPem,
+        key: pipe2.client.keyPem,
+        localAddress: '127.0.0.41',
+      });
+      assert.equal(other, 200);
+      // After Retry-After, the same connection is served again.
+      await new Promise((r) => setTimeout(r, 1_100));
+      c.tls.write(get('/rate-4'));
+      await waitFor(
+        () => (answersOf(c.received()).length === 4 ? true : undefined),
+        5_000,
+        'the fourth answer',
+      );
+      assert.match(defined(answersOf(c.received())[3], 'fourth'), /^HTTP\/1\.1 200 /);
+      c.tls.destroy();
+      const metrics = await limited.gateway.metrics.registry.metrics();
+      assert.match(
+        metrics,
+        /mtls_gateway_requests_total\{outcome="rejected",reason="rate_limited",status="4xx"\} 1\n/,
+      );
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -464,21 +464,21 @@ for (const backend of backends) {
         const minute = new Date().toISOString();
         await backend.exec(
           'newer',
-          `INSERT INTO audit_log (time, kind, ip, outcome, reason) VALUES ('${minute}', 'connection', '203.0.113.9', 'rejected', 'rate_limited')`,
+          `INSERT INTO audit_log (time, kind, ip, outcome, reason) VALUES ('${minute}', 'connection', '203.0.113.9', 'rejected', 'quota_exceeded')`,
         );
         assert.deepEqual(
           (await reg.queryAudit({ ip: '203.0.113.9' })).map((r) => r.reason),
-          ['rate_limited'],
+          ['quota_exceeded'],
         );
         assert.deepEqual(
           (await reg.auditPerMinute(minute.slice(0, 16)))
             .filter((r) => r.outcome === 'rejected')
             .map((r) => [r.reason, r.count]),
-          [['rate_limited', 1]],
+          [['quota_exceeded', 1]],
         );
         await assert.rejects(
-          reg.appendAudit([audit({ reason: 'rate_limited' })]),
-          assertCode('MTLS_BAD_ARGUMENT', /audit reason "rate_limited" is not one of/),
+          reg.appendAudit([audit({ reason: 'quota_exceeded' })]),
+          assertCode('MTLS_BAD_ARGUMENT', /audit reason "quota_exceeded" is not one of/),
         );
       } finally {
         await reg.close();

@@ -219,6 +219,12 @@ export const AUDIT_REASONS = [
    * connection slot (`limits.maxConnections`) from the others.
    */
   'connection_limit',
+  /**
+   * The institution sent requests faster than
+   * `limits.institutionRequestsPerSecond` allows (after its burst): answered
+   * 429 with Retry-After, not forwarded.
+   */
+  'rate_limited',
 ] as const;
 /** One reason code. */
 export type AuditReason = (typeof AUDIT_REASONS)[number];
