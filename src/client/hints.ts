@@ -38,6 +38,8 @@ function statusHint(status: number | undefined): string {
     return 'The mTLS handshake succeeded; the path does not exist on this server (HTTP 404): check the URL against the API documentation.';
   if (status === 421)
     return 'The server says the request went to the wrong host (HTTP 421): use the host name from its certificate in the URL.';
+  if (status === 429)
+    return 'The mTLS handshake succeeded; the server limits how fast you may call (HTTP 429): slow down, wait the seconds its Retry-After header names before retrying, and ask the provider for a higher limit if your normal traffic needs it.';
   if (status !== undefined && status >= 500) {
     return `The mTLS handshake succeeded; the server failed to handle the request (HTTP ${status}): retry later or send the provider the time of the call.`;
   }

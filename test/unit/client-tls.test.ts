@@ -413,6 +413,9 @@ test('outcomes: closed before the handshake, closed after it, refused, alert', (
     'no-client-cert-requested',
   );
   assert.match(hintFor('closed-before-handshake'), /IP/);
+  // A gateway's rate limit is not an authorization problem: the hint says to slow down.
+  assert.match(hintFor('http-error', { status: 429 }), /HTTP 429.*slow down.*Retry-After/);
+  assert.match(hintFor('http-error', { status: 403 }), /refused the request/);
 });
 
 test('snippets: TLS 1.2 pinned on every platform, passwords only from the environment', () => {
