@@ -375,6 +375,8 @@ describe('mtls gateway start --workers 2', () => {
       `  tokenFile: ${tokenFile}`,
       'audit:',
       '  retentionDays: 5',
+      'limits:',
+      '  maxConnectionsPerIp: 1000',
     ]);
     // Past the retention: the primary deletes it at start, for every worker.
     await registry.appendAudit([
@@ -391,6 +393,16 @@ describe('mtls gateway start --workers 2', () => {
       assert.equal(first.body.workers.length, 2);
       workerPids = first.body.workers.map((w) => w.pid as number);
       assert.equal(new Set(workerPids).size, 2, 'two distinct worker processes');
+
+      await t.test('a per-address limit is said to count per worker, once', () => {
+        const said = gw.lines.filter((l) => l.limit === 'limits.maxConnectionsPerIp');
+        assert.equal(said.length, 1);
+        assert.equal(said[0]?.pid, gw.child.pid, 'by the primary');
+        assert.match(
+          String(said[0]?.msg),
+          /\(1000\) counts per worker: with 2 workers one client may reach up to 2000 on this instance/,
+        );
+      });
 
       await t.test('audit retention runs in the primary alone', async () => {
         const pruned = await waitFor(

@@ -667,6 +667,18 @@ export async function startGatewayWorkers(
     },
     'gateway workers started',
   );
+  // Each worker counts its own connections and requests: say what the
+  // configured numbers mean for the instance, once.
+  for (const [key, value] of [
+    ['limits.maxConnectionsPerIp', cfg.limits.maxConnectionsPerIp],
+    ['limits.institutionRequestsPerSecond', cfg.limits.institutionRequestsPerSecond],
+  ] as const) {
+    if (value !== null)
+      logger.info(
+        { limit: key, perWorker: value, workers: slots.length },
+        `${key} (${value}) counts per worker: with ${slots.length} workers one client may reach up to ${value * slots.length} on this instance`,
+      );
+  }
 
   return {
     address: () => address,
