@@ -463,6 +463,65 @@ describe('PROXY protocol optional', () => {
 });
 
 describe(
+  'limits.maxConnectionsPerIp behind a real HAProxy',
+  { skip: !haveHaproxy() && 'haproxy is not installed (.ci/run installs it)' },
+  () => {
+    test("counts each client's PROXY source address, not the balancer's: one client at its limit, another served through the same balancer", async () => {
+      const OTHER = '127.0.0.7';
+      const beta = await makeInstitution(dir, 'beta');
+      await registerInstitution(registry, 'beta', beta.root.certPem, [OTHER]);
+      const gw = await gatewayWith({
+        proxyProtocol: 'required',
+        trustedProxies: ['127.0.0.1'],
+        limits: { maxConnectionsPerIp: 1 },
+      });
+      const lb = await startHaproxy(gw.port);
+      started.push(lb);
+      // One connection from CLIENT held open through the balancer.
+      const raw = net.connect({ host: '127.0.0.1', port: lb.v2Port, localAddress: CLIENT });
+      raw.on('error', () => undefined);
+      const held = tls.connect({
+        socket: raw,
+        servername: 'localhost',
+        ca: pki.serverCa.certPem,
+        cert: acme.client.certPem,
+        key: acme.client.keyPem,
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.2',
+      });
+      held.on('error', () => undefined);
+      await new Promise<void>((resolve, reject) => {
+        held.once('secureConnect', () => resolve());
+        held.once('error', reject);
+      });
+      try {
+        await waitForAudit(
+          gw.gateway,
+          (r) => r.kind === 'connection' && r.reason === 'ok' && r.ip === CLIENT,
+        );
+        const call = (cert: TestInstitution, localAddress: string, path: string) =>
+          mtlsRequest({
+            port: lb.v2Port,
+            ca: pki.serverCa.certPem,
+            cert: cert.client.certPem,
+            key: cert.client.keyPem,
+            localAddress,
+            path,
+          });
+        await expectClosed(call(acme, CLIENT, '/over-limit'));
+        const rec = await waitForAudit(gw.gateway, (r) => r.reason === 'connection_limit');
+        assert.equal(rec.ip, CLIENT, 'the PROXY source, not the balancer');
+        assert.equal(rec.institutionId, 'acme');
+        const other = await call(beta, OTHER, '/other-client');
+        assert.equal(other.status, 200, `${other.body}\nhaproxy: ${lb.output()}`);
+      } finally {
+        held.destroy();
+      }
+    });
+  },
+);
+
+describe(
   'PROXY protocol with --workers 2 behind HAProxy (the CLI, flags only)',
   { skip: !haveHaproxy() && 'haproxy is not installed (.ci/run installs it)' },
   () => {
