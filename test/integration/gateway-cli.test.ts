@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { LATEST_SCHEMA_VERSION } from '../../src/gateway/registry/index.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/gateway/registry/index.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import { spawnJsonLogCli } from '../helpers/cli.js';
 import { makeServerLeaf, tempDir } from '../helpers/pki.js';
@@ -238,6 +238,41 @@ describe('mtls gateway start', () => {
       );
       assert.match(r.stderr, /hint: .*institution add/);
       assert.equal(existsSync(missing), false, 'no empty registry was created');
+    }
+  });
+
+  test('--check on a registry an older build wrote: names its schema and that the start migrates it, and changes nothing', async () => {
+    const old = join(dir, 'schema6.db');
+    const db = new Database(old);
+    db.exec(
+      'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
+    for (const m of MIGRATIONS.filter((x) => x.version <= 6)) {
+      db.exec(m.sqlite);
+      db.prepare('INSERT INTO schema_version VALUES (?, ?, ?)').run(m.version, m.description, 'x');
+    }
+    db.prepare(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`).run();
+    db.close();
+    const cfg = writeConfig(
+      'schema6.yaml',
+      goodConfig().replace(`registry: ${registryPath}`, `registry: ${old}`),
+    );
+    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--check']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `schema6\\.db \\(schema 6; the start migrates it to ${LATEST_SCHEMA_VERSION}\\): 1 institution\\(s\\)`,
+      ),
+    );
+    const after = new Database(old, { readonly: true });
+    try {
+      const v = after.prepare('SELECT MAX(version) AS v FROM schema_version').get() as {
+        v: number;
+      };
+      assert.equal(v.v, 6, 'the check migrated nothing');
+    } finally {
+      after.close();
     }
   });
 

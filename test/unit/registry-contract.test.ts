@@ -949,6 +949,30 @@ describe('registry contract: PostgreSQL-specific refusals', () => {
     );
   });
 
+  it('opened with migrate: false (mtls gateway start --check), a missing schema is not created and an existing one is read as it is', async () => {
+    const peek = await openPostgresRegistry(pgUrl(PG_DB), { schema: 'peek', migrate: false });
+    assert.deepEqual(peek.schemaVersion(), {
+      version: 0,
+      build: LATEST_SCHEMA_VERSION,
+      compatibleFrom: 0,
+    });
+    await peek.close();
+    await pgAdmin(async (c) => {
+      const r = await c.query(
+        `SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'peek'`,
+      );
+      assert.equal(r.rows.length, 0, 'no schema was created');
+    }, pgUrl(PG_DB));
+    await (await openPostgresRegistry(pgUrl(PG_DB), { schema: 'peek' })).close();
+    const again = await openPostgresRegistry(pgUrl(PG_DB), { schema: 'peek', migrate: false });
+    try {
+      assert.equal(again.schemaVersion()?.version, LATEST_SCHEMA_VERSION);
+      assert.deepEqual(await again.loadTrust(), []);
+    } finally {
+      await again.close();
+    }
+  });
+
   it('migrates a schema-1 registry: CRLs are kept, and two CAs of one name may then each have one', async () => {
     const { MIGRATIONS } = await import('../../src/gateway/registry/migrations.js');
     await pgAdmin(async (c) => {

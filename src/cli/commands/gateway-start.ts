@@ -126,13 +126,32 @@ export function registerGatewayStartCommands(program: Command): void {
           throw new MtlsError('MTLS_CONFIG_INVALID', 'no registry is configured', {
             subject: 'registry',
           });
-        const registry = await openRegistry(config.registry, { sqlite: { create: false } });
+        // A check changes nothing: the schema is read, not migrated (the start migrates it).
+        const registry = await openRegistry(config.registry, {
+          sqlite: { create: false, migrate: false },
+          postgres: { migrate: false },
+        });
         try {
-          const trust = await registry.loadTrust();
-          const schemaWarning = newerSchemaWarning(registry.schemaVersion());
+          const schema = registry.schemaVersion();
+          const older = schema !== null && schema.version < schema.build;
+          // Trust is read with this build's queries, which need its schema;
+          // an older store is only counted.
+          const institutions =
+            schema?.version === 0
+              ? 0
+              : older
+                ? (await registry.listInstitutions()).length
+                : (await registry.loadTrust()).length;
+          const schemaWarning = newerSchemaWarning(schema);
           if (schemaWarning) warn(schemaWarning);
+          const schemaText =
+            schema?.version === 0
+              ? `empty; the start creates its schema ${schema.build}`
+              : older
+                ? `schema ${schema.version}; the start migrates it to ${schema.build}`
+                : `schema ${schema?.version ?? '?'}`;
           info(
-            `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; ${upstreamClient ? `upstream client certificate ${upstreamClient.subject}, valid until ${upstreamClient.notAfter.toISOString()}; ` : ''}registry ${config.registry} (schema ${registry.schemaVersion()?.version ?? '?'}): ${trust.length} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
+            `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; ${upstreamClient ? `upstream client certificate ${upstreamClient.subject}, valid until ${upstreamClient.notAfter.toISOString()}; ` : ''}registry ${config.registry} (${schemaText}): ${institutions} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
           );
         } finally {
           await registry.close();

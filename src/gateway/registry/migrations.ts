@@ -7,7 +7,7 @@
  * with the same schema as a new one.
  */
 import { MtlsError } from '../../errors/index.js';
-import type { SqlDialect, SqlDriver } from './sql-driver.js';
+import type { SqlDialect, SqlDriver, SqlQuery } from './sql-driver.js';
 import type { RegistrySchema } from './types.js';
 
 /** One schema step. */
@@ -295,41 +295,14 @@ export interface MigrationResult {
  */
 export async function migrateRegistry(driver: SqlDriver): Promise<MigrationResult> {
   return driver.transaction('migrate', async (q) => {
-    const tables = await driver.tables(q);
-    let from = 0;
-    let compatibleFrom = 0;
-    if (tables.includes('schema_version')) {
-      from = Number(
-        (await q.run('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version')).rows[0]?.v,
-      );
-      compatibleFrom = from;
-      if (from >= COMPATIBILITY_RECORDED_FROM) {
-        // Every step this build does not know must allow it, so the strictest
-        // declaration among them decides, not only the newest one's.
-        const declared = (
-          await q.run(
-            'SELECT MAX(COALESCE(compatible_from, version)) AS c FROM schema_version WHERE version > ?',
-            [Math.min(from - 1, LATEST_SCHEMA_VERSION)],
-          )
-        ).rows[0]?.c;
-        if (declared !== null && declared !== undefined) compatibleFrom = Number(declared);
-      }
-    } else if (tables.length > 0) {
-      throw new MtlsError(
-        'MTLS_CONFIG_INVALID',
-        `${driver.where} is not an mtlskit registry: it holds other tables (${tables.slice(0, 5).join(', ')}) and no schema_version`,
-        {
-          subject: driver.where,
-          hint: 'Point the registry setting at an mtlskit registry, or at a new file, schema or database to create an empty one.',
-        },
-      );
-    } else {
+    const { from, compatibleFrom, hasSchemaTable } = await readSchemaState(q, driver);
+    assertUsableVersion(from, compatibleFrom, driver.where);
+    if (from > LATEST_SCHEMA_VERSION) return { from, to: from, compatibleFrom };
+    if (!hasSchemaTable) {
       await q.exec(
         'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
       );
     }
-    assertUsableVersion(from, compatibleFrom, driver.where);
-    if (from > LATEST_SCHEMA_VERSION) return { from, to: from, compatibleFrom };
     for (const m of MIGRATIONS) {
       if (m.version <= from) continue;
       await q.exec(m[driver.dialect]);
@@ -351,6 +324,59 @@ export async function migrateRegistry(driver: SqlDriver): Promise<MigrationResul
       compatibleFrom: latest?.compatibleFrom ?? LATEST_SCHEMA_VERSION,
     };
   });
+}
+
+/**
+ * Reads a store's schema version without changing anything (a read
+ * transaction; nothing is created, nothing migrated): for checks that must
+ * not have side effects, such as `mtls gateway start --check`. `to` is the
+ * store's version as it is.
+ * @throws MTLS_CONFIG_INVALID when the store holds another application's tables
+ * @throws MTLS_CONFIG_UNSUPPORTED when it was written by a newer, incompatible mtlskit
+ */
+export async function inspectRegistry(driver: SqlDriver): Promise<MigrationResult> {
+  return driver.transaction('read', async (q) => {
+    const { from, compatibleFrom } = await readSchemaState(q, driver);
+    assertUsableVersion(from, compatibleFrom, driver.where);
+    return { from, to: from, compatibleFrom };
+  });
+}
+
+/** The store's schema version and the oldest schema allowed to use it (0 for an empty store). */
+async function readSchemaState(
+  q: SqlQuery,
+  driver: SqlDriver,
+): Promise<{ from: number; compatibleFrom: number; hasSchemaTable: boolean }> {
+  const tables = await driver.tables(q);
+  if (!tables.includes('schema_version')) {
+    if (tables.length > 0) {
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `${driver.where} is not an mtlskit registry: it holds other tables (${tables.slice(0, 5).join(', ')}) and no schema_version`,
+        {
+          subject: driver.where,
+          hint: 'Point the registry setting at an mtlskit registry, or at a new file, schema or database to create an empty one.',
+        },
+      );
+    }
+    return { from: 0, compatibleFrom: 0, hasSchemaTable: false };
+  }
+  const from = Number(
+    (await q.run('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version')).rows[0]?.v,
+  );
+  let compatibleFrom = from;
+  if (from >= COMPATIBILITY_RECORDED_FROM) {
+    // Every step this build does not know must allow it, so the strictest
+    // declaration among them decides, not only the newest one's.
+    const declared = (
+      await q.run(
+        'SELECT MAX(COALESCE(compatible_from, version)) AS c FROM schema_version WHERE version > ?',
+        [Math.min(from - 1, LATEST_SCHEMA_VERSION)],
+      )
+    ).rows[0]?.c;
+    if (declared !== null && declared !== undefined) compatibleFrom = Number(declared);
+  }
+  return { from, compatibleFrom, hasSchemaTable: true };
 }
 
 /**

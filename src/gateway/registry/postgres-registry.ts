@@ -24,7 +24,8 @@ export interface PostgresRegistryOptions {
   /** Receives errors of the change feed (once per outage), of idle pool connections, and of change listeners (default `process.emitWarning`). */
   onError?: (error: MtlsError) => void;
   /** Delay before re-establishing a dropped LISTEN connection, in ms (default 500). */
-  reconnectDelayMs?: number;
+  reconnectDelayMs?: number; /** Migrate the schema at open (default true); false only reads its version (`--check`). */
+  migrate?: boolean;
 }
 
 /** A description of the server without credentials, for messages. */
@@ -321,7 +322,10 @@ export class PostgresRegistry extends SqlRegistry {
   /** @throws MTLS_CONFIG_INVALID for a bad schema name or pool size */
   constructor(url: string, options: PostgresRegistryOptions = {}) {
     const driver = new PostgresDriver(url, options);
-    super(driver, options.onError ? { onError: options.onError } : {});
+    super(driver, {
+      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.migrate === false ? { migrate: false } : {}),
+    });
     this.where = driver.server;
     this.schema = driver.schema;
   }

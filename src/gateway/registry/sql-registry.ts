@@ -18,7 +18,7 @@ import { loadCertificates } from '../../pki/pkcs12/certificates.js';
 import { displayDn } from '../../pki/names.js';
 import { spkiSha256 } from '../../pki/spki-hash.js';
 import { assertWideRangeAllowed, normaliseCidr } from './cidr.js';
-import { LATEST_SCHEMA_VERSION, migrateRegistry } from './migrations.js';
+import { LATEST_SCHEMA_VERSION, inspectRegistry, migrateRegistry } from './migrations.js';
 import type { SqlDriver, SqlQuery, SqlRow, SqlTransactionMode, SqlValue } from './sql-driver.js';
 import type {
   AddCrlSourceInput,
@@ -67,6 +67,13 @@ export interface SqlRegistryOptions {
    * change listeners. Default: `process.emitWarning`.
    */
   onError?: (error: MtlsError) => void;
+  /**
+   * Bring the schema up to this build's at open (default true). False only
+   * reads it (see `inspectRegistry`): for checks that must change nothing.
+   * A store older than the build is then open for reading what its schema
+   * holds; {@link SqlRegistry.schemaVersion} says which.
+   */
+  migrate?: boolean;
 }
 
 /**
@@ -328,14 +335,17 @@ export class SqlRegistry implements Registry {
       );
     try {
       await this.driver.open();
-      const migrated = await migrateRegistry(this.driver);
+      const migrated = await (this.options.migrate === false
+        ? inspectRegistry(this.driver)
+        : migrateRegistry(this.driver));
       this.schemaInfo = {
         version: migrated.to,
         build: LATEST_SCHEMA_VERSION,
         compatibleFrom: migrated.compatibleFrom,
       };
       this.opened = true;
-      this.lastSeen = await this.version();
+      // An empty store opened without migrating has no version table yet.
+      this.lastSeen = migrated.to === 0 ? 0 : await this.version();
     } catch (e) {
       this.opened = false;
       await this.driver.close().catch(() => undefined);

@@ -60,7 +60,10 @@ export interface SqliteRegistryOptions {
    * Receives change-feed failures (once per outage) and errors thrown by
    * change listeners. Default: `process.emitWarning`.
    */
-  onError?: (error: MtlsError) => void;
+  onError?: (
+    error: MtlsError,
+  ) => void; /** Migrate the schema at open (default true); false only reads its version (`--check`). */
+  migrate?: boolean;
 }
 
 const CORRUPT_HINT = (path: string): string =>
@@ -158,7 +161,7 @@ class SqliteDriver implements SqlDriver {
   /** Transactions run one after another on the one connection. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
-  private readonly options: Required<Omit<SqliteRegistryOptions, 'onError'>>;
+  private readonly options: Required<Omit<SqliteRegistryOptions, 'onError' | 'migrate'>>;
 
   /** @throws MTLS_CONFIG_INVALID when an interval is out of range */
   constructor(path: string, options: SqliteRegistryOptions) {
@@ -442,7 +445,10 @@ export class SqliteRegistry extends SqlRegistry {
   /** @throws MTLS_CONFIG_INVALID when `pollIntervalMs`, `busyTimeoutMs` or `auditBusyTimeoutMs` is out of range */
   constructor(path: string, options: SqliteRegistryOptions = {}) {
     const driver = new SqliteDriver(path, options);
-    super(driver, options.onError ? { onError: options.onError } : {});
+    super(driver, {
+      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.migrate === false ? { migrate: false } : {}),
+    });
     this.path = driver.where;
   }
 }
