@@ -19,7 +19,7 @@ export interface RateLimitOptions {
   perSecond: number;
   /** Requests an idle institution may send at once (the bucket's size). */
   burst: number;
-  /** The clock, in ms (default `performance.now`-like monotonic time; tests move it). */
+  /** A monotonic clock in ms (default `performance.now`; tests move it). */
   now?: () => number;
 }
 

@@ -16,6 +16,8 @@
  *   among them an HTTP/1.1 request without Host and a repeated singleton
  *   header (see {@link requestFault});
  * - Upgrade / CONNECT: 501 `{"error":"bad_request"}` (not proxied);
+ * - over the institution's request rate (rate-limit.ts): 429
+ *   `{"error":"rate_limited"}` with Retry-After, the connection kept open;
  * - upstream failure: 502/504 `{"error":"upstream_error"}`.
  */
 import http from 'node:http';
