@@ -51,7 +51,7 @@ import { MtlsListener } from './listener.js';
 import { AuditTrailMetrics, CrlFetchMetrics, GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
 import { newerSchemaWarning, openRegistry } from './registry/index.js';
-import { InstitutionRateLimit } from './rate-limit.js';
+import { InstitutionRateLimit, rateLimitOf, type RateLimiter } from './rate-limit.js';
 import type { AuditRecord, Registry } from './registry/types.js';
 import { RequestHandler } from './request-handler.js';
 import { loadServerCredential, type ServerCredential } from './server-credential.js';
@@ -84,6 +84,12 @@ export interface StartGatewayOptions {
    * false: its primary does both for the instance.
    */
   auditRetention?: boolean;
+  /**
+   * The request rate limiter when `limits.institutionRequestsPerSecond` is
+   * set (default: buckets in this process). A gateway worker passes one that
+   * leases from its primary, so the limit holds for the instance.
+   */
+  rateLimit?: RateLimiter;
 }
 
 /** Result of {@link RunningGateway.reloadCredential}. */
@@ -183,14 +189,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   if (schemaWarning) logger.warn({ registrySchema: registry.schemaVersion() }, schemaWarning);
 
   const metrics = new GatewayMetrics();
-  const perSecond = cfg.limits.institutionRequestsPerSecond;
-  const rateLimit =
-    perSecond === null
-      ? null
-      : new InstitutionRateLimit({
-          perSecond,
-          burst: cfg.limits.institutionRequestBurst ?? Math.max(1, Math.ceil(perSecond)),
-        });
+  // A worker leases from its primary's buckets (rate-limit.ts); a single
+  // process holds its own.
+  const rate = rateLimitOf(cfg.limits);
+  const rateLimit: RateLimiter | null =
+    rate === null ? null : (options.rateLimit ?? new InstitutionRateLimit(rate));
   const audit = new AuditSink({
     registry,
     logger,
@@ -223,7 +226,6 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         logger,
       }),
     onReload: (snap, prev) => {
-      rateLimit?.retain(new Set(snap.institutions.keys()));
       metrics.registryVersion.set(snap.registryVersion);
       metrics.institutions.set({ status: 'active' }, snap.activeCount);
       metrics.institutions.set({ status: 'suspended' }, snap.institutions.size - snap.activeCount);

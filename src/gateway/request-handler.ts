@@ -29,7 +29,7 @@ import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
 import { PerObjectMemo } from './memo.js';
 import { newRequestId } from './request-id.js';
-import type { InstitutionRateLimit } from './rate-limit.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { CertInfo } from './peer-cert.js';
 import {
   buildUpstreamHeaders,
@@ -80,7 +80,7 @@ export interface RequestHandlerOptions {
   /** Called when a forward starts and ends (in-flight gauge). */
   onForward?: (delta: 1 | -1) => void;
   /** Request rate limits per institution (`limits.institutionRequestsPerSecond`); none when absent. */
-  rateLimit?: Pick<InstitutionRateLimit, 'take'>;
+  rateLimit?: RateLimiter;
 }
 
 /** The upstream identity of an accepted decision. */
@@ -350,10 +350,13 @@ export class RequestHandler {
         await refuse('bad_request', 400, fault);
         return;
       }
-      const rate =
+      let rate =
         decision.institutionId === null
           ? undefined
           : this.options.rateLimit?.take(decision.institutionId);
+      // Awaited only when a worker is asking its primary for tokens: no
+      // extra turn for the requests a held lease (or no limit) decides.
+      if (rate instanceof Promise) rate = await rate;
       if (rate && !rate.allowed) {
         // The connection stays open for the institution's next (slower)
         // request, so a retry storm does not turn into a handshake storm;

@@ -773,6 +773,51 @@ describe('mtls gateway start --workers 2', () => {
     }
   });
 
+  test("the request rate holds for the instance: workers lease tokens from the primary's buckets", async () => {
+    const config = writeConfig('rate', [
+      'limits:',
+      '  institutionRequestsPerSecond: 0.5',
+      '  institutionRequestBurst: 4',
+    ]);
+    const gw = await startWorkersCli(config.path);
+    try {
+      const started = Date.now();
+      const statuses: number[] = [];
+      // New connections, spread by the kernel over both workers; with a
+      // bucket per worker they could pass up to twice the burst.
+      for (let round = 0; round < 4 && servingPids(gw.lines, '/rate/').size < 2; round++) {
+        const results = await Promise.all(
+          Array.from({ length: 16 }, (_, i) =>
+            mtlsRequest({
+              port: gw.port,
+              ca: pki.serverCa.certPem,
+              cert: acme.client.certPem,
+              key: acme.client.keyPem,
+              path: `/rate/${round}-${i}`,
+            }),
+          ),
+        );
+        statuses.push(...results.map((r) => r.status));
+        await waitFor(
+          () =>
+            auditLines(gw.lines, (a) => String(a.path).startsWith('/rate/')).length >=
+            statuses.length,
+          5_000,
+          'the audit lines of the round',
+        );
+      }
+      assert.equal(servingPids(gw.lines, '/rate/').size, 2, 'both workers answered');
+      const allowed = statuses.filter((x) => x === 200).length;
+      // The burst, and one more token per 2 s of the test.
+      const most = 4 + Math.floor((Date.now() - started) / 2_000);
+      assert.ok(allowed >= 4 && allowed <= most, `${allowed} allowed, at most ${most}`);
+      assert.deepEqual([...new Set(statuses)].sort(), [200, 429], 'the rest were refused with 429');
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
   test('a worker that cannot start again: the supervisor backs off, gives up with the reason and leaves no process', async () => {
     const config = writeConfig('crashloop');
     const gw = await startWorkersCli(config.path);

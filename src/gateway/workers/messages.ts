@@ -27,6 +27,8 @@ export interface WorkerStartMessage {
   config: GatewayConfig;
   /** The worker's slot, 1…N; a restarted worker takes over its predecessor's slot. */
   slot: number;
+  /** N: how many workers share the instance (the size of a rate lease depends on it). */
+  workers: number;
 }
 
 /** Primary → worker: report health (and metrics when asked). */
@@ -47,9 +49,21 @@ export interface WorkerDrainMessage {
   mtls: 'drain';
 }
 
+/** Primary → worker: the answer to a {@link WorkerRateLeaseRequest}. */
+export interface WorkerRateLeaseGrant {
+  mtls: 'rate-lease';
+  id: number;
+  granted: number;
+  retryAfterSeconds: number;
+}
+
 /** Everything the primary sends. */
 export type PrimaryMessage =
-  WorkerStartMessage | WorkerStatusRequest | WorkerReloadRequest | WorkerDrainMessage;
+  | WorkerStartMessage
+  | WorkerStatusRequest
+  | WorkerReloadRequest
+  | WorkerDrainMessage
+  | WorkerRateLeaseGrant;
 
 /** Worker → primary: the worker listens for messages; the primary sends {@link WorkerStartMessage} next. */
 export interface WorkerHelloMessage {
@@ -84,16 +98,32 @@ export interface WorkerReloadMessage {
   result: WireReloadResult;
 }
 
+/** Worker → primary: tokens of an institution's request rate bucket, up to `want` (rate-limit.ts). */
+export interface WorkerRateLeaseRequest {
+  mtls: 'rate-lease';
+  id: number;
+  institution: string;
+  want: number;
+}
+
 /** Everything a worker sends. */
 export type WorkerMessage =
   | WorkerHelloMessage
   | WorkerReadyMessage
   | WorkerStartFailedMessage
   | WorkerStatusMessage
-  | WorkerReloadMessage;
+  | WorkerReloadMessage
+  | WorkerRateLeaseRequest;
 
-const PRIMARY_KINDS = new Set(['start', 'status', 'reload-credential', 'drain']);
-const WORKER_KINDS = new Set(['hello', 'ready', 'start-failed', 'status', 'reload-credential']);
+const PRIMARY_KINDS = new Set(['start', 'status', 'reload-credential', 'drain', 'rate-lease']);
+const WORKER_KINDS = new Set([
+  'hello',
+  'ready',
+  'start-failed',
+  'status',
+  'reload-credential',
+  'rate-lease',
+]);
 
 /** True when `m` is one of the primary's messages. */
 export function isPrimaryMessage(m: unknown): m is PrimaryMessage {

@@ -52,6 +52,13 @@
  *   the workers pick it up from the change feed like any other change; a
  *   byte-identical download stores nothing and wakes no one. The download
  *   counters live in the primary's own metrics, merged into `/metrics`.
+ * - **Request rate limits: the primary holds the buckets.** A per-worker
+ *   bucket would let an institution whose connections land on N workers
+ *   make N times the configured rate. Workers lease tokens in small batches
+ *   (rate-limit.ts), so the IPC round trip is paid once per batch, not per
+ *   request. Per-address connection limits stay per worker: counting every
+ *   connection's open and close in the primary would put IPC on every new
+ *   connection's path.
  * - **Signals.** SIGTERM (or {@link RunningGatewayWorkers.close}) drains every
  *   worker at once (each stops accepting, lets requests in flight finish up to
  *   `drainTimeoutMs`) and resolves when all have exited. SIGHUP reloads every
@@ -74,6 +81,7 @@ import type { RunningAdmin } from '../admin/server.js';
 import type { GatewayConfig } from '../config.js';
 import { listenFailure } from '../listen-failure.js';
 import { AuditRetention } from '../audit-retention.js';
+import { InstitutionRateLimit, rateLimitOf } from '../rate-limit.js';
 import { CrlDistribution } from '../crl-distribution.js';
 import {
   combineHealth,
@@ -301,6 +309,9 @@ export async function startGatewayWorkers(
           onPass: (r, at) => auditTrail.retentionPass(r.deleted, at),
         });
 
+  const rate = rateLimitOf(cfg.limits);
+  const rateBuckets = rate === null ? null : new InstitutionRateLimit(rate);
+
   const workerConfig: GatewayConfig = {
     ...cfg,
     workers: 1,
@@ -354,7 +365,7 @@ export async function startGatewayWorkers(
     const s = slotOf(worker);
     if (!s) return;
     if (m.mtls === 'hello') {
-      send(worker, { mtls: 'start', config: workerConfig, slot: s.slot });
+      send(worker, { mtls: 'start', config: workerConfig, slot: s.slot, workers: slots.length });
       return;
     }
     if (m.mtls === 'ready') {
@@ -367,6 +378,15 @@ export async function startGatewayWorkers(
           'worker restarted and serving',
         );
       if (startWaiter && slots.every((x) => x.ready)) startWaiter.resolve();
+      return;
+    }
+    if (m.mtls === 'rate-lease') {
+      // The instance's request rate buckets live here; workers lease tokens.
+      const g = rateBuckets?.takeUpTo(m.institution, m.want) ?? {
+        granted: m.want,
+        retryAfterSeconds: 0,
+      };
+      send(worker, { mtls: 'rate-lease', id: m.id, ...g });
       return;
     }
     if (m.mtls === 'start-failed') {
@@ -667,17 +687,14 @@ export async function startGatewayWorkers(
     },
     'gateway workers started',
   );
-  // Each worker counts its own connections and requests: say what the
-  // configured numbers mean for the instance, once.
-  for (const [key, value] of [
-    ['limits.maxConnectionsPerIp', cfg.limits.maxConnectionsPerIp],
-    ['limits.institutionRequestsPerSecond', cfg.limits.institutionRequestsPerSecond],
-  ] as const) {
-    if (value !== null)
-      logger.info(
-        { limit: key, perWorker: value, workers: slots.length },
-        `${key} (${value}) counts per worker: with ${slots.length} workers one client may reach up to ${value * slots.length} on this instance`,
-      );
+  // Each worker counts its own connections (the request rate is leased from
+  // here, so it holds for the instance): say what the number means, once.
+  if (cfg.limits.maxConnectionsPerIp !== null) {
+    const limit = cfg.limits.maxConnectionsPerIp;
+    logger.info(
+      { limit: 'limits.maxConnectionsPerIp', perWorker: limit, workers: slots.length },
+      `limits.maxConnectionsPerIp (${limit}) counts per worker: with ${slots.length} workers one client may reach up to ${limit * slots.length} on this instance`,
+    );
   }
 
   return {

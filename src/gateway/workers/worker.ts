@@ -15,12 +15,16 @@ import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../../errors/index.js';
 import { startGateway, type RunningGateway } from '../gateway.js';
+import { LeasedRateLimit, leaseBatch, rateLimitOf, type RateGrant } from '../rate-limit.js';
 import {
   isPrimaryMessage,
   type PrimaryMessage,
   type WireError,
   type WorkerMessage,
 } from './messages.js';
+
+/** How long a worker waits for its primary's answer to a rate lease. */
+const LEASE_TIMEOUT_MS = 1_000;
 
 /** Options for {@link runGatewayWorker}. */
 export interface RunGatewayWorkerOptions {
@@ -78,7 +82,34 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
     );
   };
 
+  // Request rate tokens leased from the primary's buckets (rate-limit.ts).
+  let leaseIds = 0;
+  const leaseWaiters = new Map<number, (g: RateGrant) => void>();
+  const lease = (institution: string, want: number): Promise<RateGrant> =>
+    new Promise<RateGrant>((resolve) => {
+      const id = ++leaseIds;
+      // A primary that does not answer is going away (and this worker with
+      // it): the request goes on rather than wait. The rate limit protects
+      // the upstream from overload; it is not a trust decision.
+      const timer = setTimeout(() => {
+        leaseWaiters.delete(id);
+        resolve({ granted: 1, retryAfterSeconds: 0 });
+      }, LEASE_TIMEOUT_MS);
+      timer.unref();
+      leaseWaiters.set(id, (g) => {
+        clearTimeout(timer);
+        resolve(g);
+      });
+      send({ mtls: 'rate-lease', id, institution, want });
+    });
+
   const onMessage = async (m: PrimaryMessage): Promise<void> => {
+    if (m.mtls === 'rate-lease') {
+      const waiter = leaseWaiters.get(m.id);
+      leaseWaiters.delete(m.id);
+      waiter?.({ granted: m.granted, retryAfterSeconds: m.retryAfterSeconds });
+      return;
+    }
     if (m.mtls === 'start') {
       if (gateway || stopping) return;
       logger = pino(
@@ -91,12 +122,21 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
       );
       try {
         // The primary downloads the CRLs for the whole instance (see primary.ts).
+        const rate = rateLimitOf(m.config.limits);
         gateway = await startGateway({
           config: m.config,
           logger,
           env,
           crlFetch: false,
           auditRetention: false,
+          ...(rate
+            ? {
+                rateLimit: new LeasedRateLimit({
+                  lease,
+                  batch: leaseBatch(rate.perSecond, rate.burst, m.workers),
+                }),
+              }
+            : {}),
         });
       } catch (e) {
         send({ mtls: 'start-failed', error: toWireError(e) });
