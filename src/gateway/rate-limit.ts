@@ -34,6 +34,8 @@ export interface RateGrant {
   granted: number;
   /** When none was granted: whole seconds until one is back (at least 1); else 0. */
   retryAfterSeconds: number;
+  /** When none was granted: milliseconds until one is back; else 0. */
+  retryAfterMs: number;
 }
 
 /** A limiter as the request handler uses it: synchronous while a decision is at hand. */
@@ -93,11 +95,13 @@ export class InstitutionRateLimit implements RateLimiter {
     const granted = Math.min(Math.max(0, Math.floor(n)), Math.floor(b.tokens));
     if (granted > 0) {
       b.tokens -= granted;
-      return { granted, retryAfterSeconds: 0 };
+      return { granted, retryAfterSeconds: 0, retryAfterMs: 0 };
     }
+    const retryAfterMs = (1 - b.tokens) / this.perMs;
     return {
       granted: 0,
-      retryAfterSeconds: Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000)),
+      retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+      retryAfterMs,
     };
   }
 
@@ -120,9 +124,10 @@ export interface LeasedRateLimitOptions {
   /** Tokens asked for at a time. */
   batch: number;
   /**
-   * How long leased tokens stay usable, and how long a refusal is repeated
-   * without asking again, in ms (default 1000): a worker that stops
-   * receiving an institution's requests does not hold its tokens for long.
+   * How long leased tokens stay usable, in ms (default 1000): a worker that
+   * stops receiving an institution's requests does not hold its tokens for
+   * long. A refusal is repeated without asking again until the primary's
+   * next token is due, at most this long.
    */
   ttlMs?: number;
   /** A monotonic clock in ms (default `performance.now`). */
@@ -181,7 +186,7 @@ export class LeasedRateLimit implements RateLimiter {
     const asked = this.options.lease(institutionId, this.options.batch).then((g) => {
       this.leases.set(institutionId, {
         tokens: g.granted,
-        until: this.now() + this.ttlMs,
+        until: this.now() + (g.granted > 0 ? this.ttlMs : Math.min(this.ttlMs, g.retryAfterMs)),
         retryAfterSeconds: g.granted > 0 ? 0 : g.retryAfterSeconds,
       });
     });

@@ -58,9 +58,21 @@ test('each institution has its own bucket; buckets that refilled are dropped, an
 test('takeUpTo grants what the bucket holds, up to the batch asked for', () => {
   const now = 0;
   const limit = new InstitutionRateLimit({ perSecond: 10, burst: 5, now: () => now });
-  assert.deepEqual(limit.takeUpTo('acme', 3), { granted: 3, retryAfterSeconds: 0 });
-  assert.deepEqual(limit.takeUpTo('acme', 3), { granted: 2, retryAfterSeconds: 0 });
-  assert.deepEqual(limit.takeUpTo('acme', 3), { granted: 0, retryAfterSeconds: 1 });
+  assert.deepEqual(limit.takeUpTo('acme', 3), {
+    granted: 3,
+    retryAfterSeconds: 0,
+    retryAfterMs: 0,
+  });
+  assert.deepEqual(limit.takeUpTo('acme', 3), {
+    granted: 2,
+    retryAfterSeconds: 0,
+    retryAfterMs: 0,
+  });
+  assert.deepEqual(limit.takeUpTo('acme', 3), {
+    granted: 0,
+    retryAfterSeconds: 1,
+    retryAfterMs: 100,
+  });
 });
 
 test("workers leasing from one primary's buckets stay within the instance's rate together", async () => {
@@ -119,4 +131,21 @@ test('requests waiting for a lease share one request to the primary, and a lease
   const sync = worker.take('acme');
   assert.deepEqual(sync, { allowed: true }, 'decided from the lease at hand, without a promise');
   assert.equal(leases, 1);
+});
+
+test("a worker refused by the primary asks again once the primary's next token is due, not a whole second later", async () => {
+  let now = 0;
+  const clock = () => now;
+  const primary = new InstitutionRateLimit({ perSecond: 100, burst: 1, now: clock });
+  const worker = new LeasedRateLimit({
+    lease: (id, n) => Promise.resolve(primary.takeUpTo(id, n)),
+    batch: 1,
+    now: clock,
+  });
+  assert.equal((await worker.take('acme')).allowed, true);
+  assert.deepEqual(await worker.take('acme'), { allowed: false, retryAfterSeconds: 1 });
+  now = 5;
+  assert.equal((await worker.take('acme')).allowed, false, 'within the 10 ms a token takes');
+  now = 11;
+  assert.equal((await worker.take('acme')).allowed, true, 'the next token, at 100/s');
 });

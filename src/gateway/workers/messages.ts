@@ -55,6 +55,7 @@ export interface WorkerRateLeaseGrant {
   id: number;
   granted: number;
   retryAfterSeconds: number;
+  retryAfterMs: number;
 }
 
 /** Everything the primary sends. */

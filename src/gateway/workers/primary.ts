@@ -385,6 +385,7 @@ export async function startGatewayWorkers(
       const g = rateBuckets?.takeUpTo(m.institution, m.want) ?? {
         granted: m.want,
         retryAfterSeconds: 0,
+        retryAfterMs: 0,
       };
       send(worker, { mtls: 'rate-lease', id: m.id, ...g });
       return;

@@ -93,7 +93,7 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
       // the upstream from overload; it is not a trust decision.
       const timer = setTimeout(() => {
         leaseWaiters.delete(id);
-        resolve({ granted: 1, retryAfterSeconds: 0 });
+        resolve({ granted: 1, retryAfterSeconds: 0, retryAfterMs: 0 });
       }, LEASE_TIMEOUT_MS);
       timer.unref();
       leaseWaiters.set(id, (g) => {
@@ -107,7 +107,11 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
     if (m.mtls === 'rate-lease') {
       const waiter = leaseWaiters.get(m.id);
       leaseWaiters.delete(m.id);
-      waiter?.({ granted: m.granted, retryAfterSeconds: m.retryAfterSeconds });
+      waiter?.({
+        granted: m.granted,
+        retryAfterSeconds: m.retryAfterSeconds,
+        retryAfterMs: m.retryAfterMs,
+      });
       return;
     }
     if (m.mtls === 'start') {
