@@ -14,7 +14,9 @@
  * delete that finds nothing.
  */
 import type { Logger } from 'pino';
+import type { Registry as PromRegistry } from 'prom-client';
 import { toMtlsError } from '../errors/index.js';
+import { AuditTrailMetrics } from './metrics.js';
 import type { Registry } from './registry/types.js';
 
 /** Records deleted per transaction. */
@@ -123,4 +125,31 @@ export class AuditRetention {
     this.options.onPass?.({ before, deleted }, this.now());
     return { before, deleted };
   }
+}
+
+/**
+ * The instance's audit chores, for the one process that owns them (the single
+ * gateway process, or the primary with workers): the audit-trail metrics,
+ * registered on `registers`, and the retention when `retentionDays` is set
+ * (returned, not started; its passes feed the metrics).
+ */
+export function auditTrailChores(o: {
+  registry: Pick<Registry, 'pruneAudit' | 'auditOldest'>;
+  retentionDays: number | null;
+  logger: Logger;
+  registers: PromRegistry[];
+}): AuditRetention | null {
+  const metrics = new AuditTrailMetrics(
+    o.registers,
+    () => o.registry.auditOldest(),
+    o.retentionDays,
+  );
+  return o.retentionDays === null
+    ? null
+    : new AuditRetention({
+        registry: o.registry,
+        retentionDays: o.retentionDays,
+        logger: o.logger,
+        onPass: (r, at) => metrics.retentionPass(r.deleted, at),
+      });
 }

@@ -36,7 +36,7 @@ import type { GatewayConfig } from './config.js';
 import { adminConfigured, startConfiguredAdmin } from './admin/from-config.js';
 import type { RunningAdmin } from './admin/server.js';
 import { ConnectionTracker, connectionAuditRecord, handshakeEvidence } from './connection-state.js';
-import { AuditRetention } from './audit-retention.js';
+import { auditTrailChores } from './audit-retention.js';
 import { CrlDistribution } from './crl-distribution.js';
 import {
   readinessProblems,
@@ -48,7 +48,7 @@ import {
 import { listenFailure } from './listen-failure.js';
 import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
-import { AuditTrailMetrics, CrlFetchMetrics, GatewayMetrics } from './metrics.js';
+import { CrlFetchMetrics, GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
 import { newerSchemaWarning, openRegistry } from './registry/index.js';
 import { InstitutionRateLimit, rateLimitOf, type RateLimiter } from './rate-limit.js';
@@ -283,21 +283,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const crlDistribution = crlDownload ? new CrlDistribution({ registry, ...crlDownload }) : null;
   // The instance-wide audit chores (retention, and the metrics about the
   // audit trail) belong to one process: this one, unless it is a worker.
-  const ownsAuditTrail = options.auditRetention ?? true;
-  const auditTrail = ownsAuditTrail
-    ? new AuditTrailMetrics(
-        [metrics.registry],
-        () => registry.auditOldest(),
-        cfg.audit.retentionDays,
-      )
-    : null;
   const retention =
-    ownsAuditTrail && cfg.audit.retentionDays !== null
-      ? new AuditRetention({
+    (options.auditRetention ?? true)
+      ? auditTrailChores({
           registry,
           retentionDays: cfg.audit.retentionDays,
           logger,
-          onPass: (r, at) => auditTrail?.retentionPass(r.deleted, at),
+          registers: [metrics.registry],
         })
       : null;
   /** Last warning per institution about a stale CRL accepted under fail_open_with_alarm. */

@@ -127,6 +127,19 @@ export function sendReason(
   res.end(body);
 }
 
+/**
+ * True when the request carries a body (a positive Content-Length, or
+ * Transfer-Encoding, RFC 9112 §6.3): one that node:http reads to its end
+ * before the next request on the connection.
+ */
+export function requestHasBody(req: Pick<IncomingMessage, 'headers'>): boolean {
+  const declared = req.headers['content-length'];
+  return (
+    (declared !== undefined && Number(declared) > 0) ||
+    req.headers['transfer-encoding'] !== undefined
+  );
+}
+
 function classify(e: unknown): { status: number; detail: string } {
   const cause: unknown = e instanceof Error ? e.cause : undefined;
   const code = errorCode(e) ?? errorCode(cause) ?? 'ERROR';
@@ -219,9 +232,7 @@ export class UpstreamProxy {
     for (const [name, value] of rawHeaderPairs(headers)) {
       if (!CONSUMED_REQUEST.has(name.toLowerCase())) forwardHeaders.push(name, value);
     }
-    const hasBody =
-      (declared !== undefined && Number(declared) > 0) ||
-      req.headers['transfer-encoding'] !== undefined;
+    const hasBody = requestHasBody(req);
     let tooLarge: BodyTooLarge | null = null;
     let body: Transform | null = null;
     if (hasBody) {

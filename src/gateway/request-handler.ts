@@ -39,6 +39,7 @@ import {
 } from './identity-headers.js';
 import type { PolicyDecision } from './policy.js';
 import {
+  requestHasBody,
   sendReason,
   type ForwardOptions,
   type ForwardResult,
@@ -362,14 +363,11 @@ export class RequestHandler {
         // request, so a retry storm does not turn into a handshake storm;
         // unless a body was sent, which node:http would otherwise read to
         // its end before that next request.
-        const hasBody =
-          req.headers['transfer-encoding'] !== undefined ||
-          Number(req.headers['content-length'] ?? 0) > 0;
         await refuse(
           'rate_limited',
           429,
           `over limits.institutionRequestsPerSecond; retry after ${rate.retryAfterSeconds} s`,
-          !hasBody,
+          !requestHasBody(req),
           { 'retry-after': rate.retryAfterSeconds },
         );
         return;

@@ -132,24 +132,22 @@ export function registerGatewayStartCommands(program: Command): void {
           postgres: { migrate: false },
         });
         try {
-          const schema = registry.schemaVersion();
-          const older = schema !== null && schema.version < schema.build;
           // Trust is read with this build's queries, which need its schema;
-          // an older store is only counted.
-          const institutions =
-            schema?.version === 0
-              ? 0
-              : older
-                ? (await registry.listInstitutions()).length
-                : (await registry.loadTrust()).length;
+          // an older store is only counted, and an empty one holds nothing.
+          const schema = registry.schemaVersion();
+          let institutions = 0;
+          let schemaText: string;
+          if (!schema || schema.version === 0) {
+            schemaText = `empty; the start creates its schema ${schema?.build ?? '?'}`;
+          } else if (schema.version < schema.build) {
+            institutions = (await registry.listInstitutions()).length;
+            schemaText = `schema ${schema.version}; the start migrates it to ${schema.build}`;
+          } else {
+            institutions = (await registry.loadTrust()).length;
+            schemaText = `schema ${schema.version}`;
+          }
           const schemaWarning = newerSchemaWarning(schema);
           if (schemaWarning) warn(schemaWarning);
-          const schemaText =
-            schema?.version === 0
-              ? `empty; the start creates its schema ${schema.build}`
-              : older
-                ? `schema ${schema.version}; the start migrates it to ${schema.build}`
-                : `schema ${schema?.version ?? '?'}`;
           info(
             `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; ${upstreamClient ? `upstream client certificate ${upstreamClient.subject}, valid until ${upstreamClient.notAfter.toISOString()}; ` : ''}registry ${config.registry} (${schemaText}): ${institutions} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
           );

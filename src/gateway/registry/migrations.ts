@@ -269,6 +269,9 @@ ALTER TABLE schema_version ADD COLUMN compatible_from INTEGER;
 /** The first schema version whose `schema_version` row records {@link Migration.compatibleFrom}. */
 const COMPATIBILITY_RECORDED_FROM = 7;
 
+/** What a migration declares: its `compatibleFrom`, or its own version. */
+const compatibleFromOf = (m: Migration): number => m.compatibleFrom ?? m.version;
+
 /** The schema version this build of mtlskit writes. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
@@ -310,7 +313,7 @@ export async function migrateRegistry(driver: SqlDriver): Promise<MigrationResul
       await (m.version >= COMPATIBILITY_RECORDED_FROM
         ? q.run(
             'INSERT INTO schema_version (version, description, applied_at, compatible_from) VALUES (?, ?, ?, ?)',
-            [...applied, m.compatibleFrom ?? m.version],
+            [...applied, compatibleFromOf(m)],
           )
         : q.run(
             'INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)',
@@ -321,7 +324,7 @@ export async function migrateRegistry(driver: SqlDriver): Promise<MigrationResul
     return {
       from,
       to: LATEST_SCHEMA_VERSION,
-      compatibleFrom: latest?.compatibleFrom ?? LATEST_SCHEMA_VERSION,
+      compatibleFrom: latest ? compatibleFromOf(latest) : LATEST_SCHEMA_VERSION,
     };
   });
 }

@@ -80,7 +80,7 @@ import { adminConfigured, startConfiguredAdmin } from '../admin/from-config.js';
 import type { RunningAdmin } from '../admin/server.js';
 import type { GatewayConfig } from '../config.js';
 import { listenFailure } from '../listen-failure.js';
-import { AuditRetention } from '../audit-retention.js';
+import { auditTrailChores } from '../audit-retention.js';
 import { InstitutionRateLimit, rateLimitOf } from '../rate-limit.js';
 import { CrlDistribution } from '../crl-distribution.js';
 import {
@@ -91,7 +91,7 @@ import {
   warnIfOpsExposed,
   type OpsServer,
 } from '../health.js';
-import { AuditTrailMetrics, CrlFetchMetrics } from '../metrics.js';
+import { CrlFetchMetrics } from '../metrics.js';
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
 import {
@@ -294,20 +294,12 @@ export async function startGatewayWorkers(
   };
   const crlDistribution = new CrlDistribution({ registry, ...crlDownload });
   // The workers start with auditRetention off: the primary prunes for the instance.
-  const auditTrail = new AuditTrailMetrics(
-    [primaryMetrics],
-    () => registry.auditOldest(),
-    cfg.audit.retentionDays,
-  );
-  const retention =
-    cfg.audit.retentionDays === null
-      ? null
-      : new AuditRetention({
-          registry,
-          retentionDays: cfg.audit.retentionDays,
-          logger,
-          onPass: (r, at) => auditTrail.retentionPass(r.deleted, at),
-        });
+  const retention = auditTrailChores({
+    registry,
+    retentionDays: cfg.audit.retentionDays,
+    logger,
+    registers: [primaryMetrics],
+  });
 
   const rate = rateLimitOf(cfg.limits);
   const rateBuckets = rate === null ? null : new InstitutionRateLimit(rate);
