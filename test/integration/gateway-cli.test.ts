@@ -10,7 +10,8 @@ import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/gateway/registry/index.js';
+import { LATEST_SCHEMA_VERSION } from '../../src/gateway/registry/index.js';
+import { writeOldRegistry } from '../helpers/old-registry.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import { spawnJsonLogCli } from '../helpers/cli.js';
 import { makeServerLeaf, tempDir } from '../helpers/pki.js';
@@ -243,16 +244,9 @@ describe('mtls gateway start', () => {
 
   test('--check on a registry an older build wrote: names its schema and that the start migrates it, and changes nothing', async () => {
     const old = join(dir, 'schema6.db');
-    const db = new Database(old);
-    db.exec(
-      'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    writeOldRegistry(old, 6, (db) =>
+      db.prepare(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`).run(),
     );
-    for (const m of MIGRATIONS.filter((x) => x.version <= 6)) {
-      db.exec(m.sqlite);
-      db.prepare('INSERT INTO schema_version VALUES (?, ?, ?)').run(m.version, m.description, 'x');
-    }
-    db.prepare(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`).run();
-    db.close();
     const cfg = writeConfig(
       'schema6.yaml',
       goodConfig().replace(`registry: ${registryPath}`, `registry: ${old}`),

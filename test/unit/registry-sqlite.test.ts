@@ -25,6 +25,7 @@ import type { RegistryChange } from '../../src/gateway/registry/types.js';
 import { spkiSha256 } from '../../src/pki/spki-hash.js';
 import { makeCa, tempDir } from '../helpers/pki.js';
 import { at } from '../helpers/assert.js';
+import { writeOldRegistry } from '../helpers/old-registry.js';
 import { auditRecord } from '../helpers/audit-record.js';
 
 function assertCode(code: string, re?: RegExp) {
@@ -270,17 +271,12 @@ describe('SQLite registry', () => {
 
   it('migrates a schema-1 file: CRLs keep their ids and rows; afterwards two CAs of one name each keep a CRL', async () => {
     const path = join(dir, 'v1.db');
-    const db = new Database(path);
-    db.exec(
-      'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
-    );
-    db.exec(at(MIGRATIONS, 0).sqlite);
-    db.prepare(`INSERT INTO schema_version VALUES (1, 'v1', 'x')`).run();
-    db.prepare(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`).run();
-    db.prepare(
-      `INSERT INTO crls (id, institution_id, issuer, pem, this_update, next_update, created_at) VALUES (7, 'old', 'CN=Same', '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', '2030-01-01T00:00:00.000Z', NULL, 'x')`,
-    ).run();
-    db.close();
+    writeOldRegistry(path, 1, (db) => {
+      db.prepare(`INSERT INTO institutions VALUES ('old', 'Old', 'active', 'x', 'x')`).run();
+      db.prepare(
+        `INSERT INTO crls (id, institution_id, issuer, pem, this_update, next_update, created_at) VALUES (7, 'old', 'CN=Same', '-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n', '2030-01-01T00:00:00.000Z', NULL, 'x')`,
+      ).run();
+    });
     const reg = await openSqliteRegistry(path);
     try {
       const old = at(await reg.loadTrust('old'), 0);
@@ -322,18 +318,13 @@ describe('SQLite registry', () => {
 
   it('migrates a schema-5 file: audit records stored before keep their rows with no request id; new ones are found by theirs', async () => {
     const path = join(dir, 'v5.db');
-    const db = new Database(path);
-    db.exec(
-      'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    writeOldRegistry(path, 5, (db) =>
+      db
+        .prepare(
+          `INSERT INTO audit_log (time, kind, ip, outcome, reason, method, path, status) VALUES ('2030-01-01T00:00:00.000Z', 'request', '203.0.113.7', 'accepted', 'ok', 'GET', '/before', 200)`,
+        )
+        .run(),
     );
-    for (const m of MIGRATIONS.filter((x) => x.version <= 5)) {
-      db.exec(m.sqlite);
-      db.prepare('INSERT INTO schema_version VALUES (?, ?, ?)').run(m.version, m.description, 'x');
-    }
-    db.prepare(
-      `INSERT INTO audit_log (time, kind, ip, outcome, reason, method, path, status) VALUES ('2030-01-01T00:00:00.000Z', 'request', '203.0.113.7', 'accepted', 'ok', 'GET', '/before', 200)`,
-    ).run();
-    db.close();
     const reg = await openSqliteRegistry(path);
     try {
       const before = at(await reg.queryAudit({}), 0);
