@@ -13,6 +13,7 @@ import { MtlsError } from '../errors/index.js';
 import { errorCode, errorMessage, systemErrorText } from '../errors/mtls-error.js';
 import { DEFAULT_IDENTITY_HEADERS, type IdentityHeaderNames } from './identity-headers.js';
 import { parseCidr } from './registry/cidr.js';
+import { MAX_REQUEST_RATE } from './registry/validate.js';
 import {
   DEFAULT_ADMIN_LISTEN,
   DEFAULT_LISTEN,
@@ -77,8 +78,9 @@ export interface GatewayConfig {
      */
     maxConnectionsPerIp: number | null;
     /**
-     * Sustained requests per second per institution, per gateway process
-     * (rate-limit.ts); null (the default) sets no limit. Over it: 429.
+     * Sustained requests per second per institution, per gateway instance
+     * (rate-limit.ts), for every institution without its own rate in the
+     * registry; null (the default) sets no limit. Over it: 429.
      */
     institutionRequestsPerSecond: number | null;
     /** Requests an idle institution may send at once (default: the rate, at least 1). */
@@ -317,8 +319,19 @@ const schema = z.strictObject({
       maxBodyBytes: byteSize(0, 1024 ** 3 * 4).default(10 * 1024 * 1024),
       maxConnections: z.number().int().positive().default(10_000),
       maxConnectionsPerIp: z.number().int().positive().nullable().default(null),
-      institutionRequestsPerSecond: z.number().positive().max(1_000_000).nullable().default(null),
-      institutionRequestBurst: z.number().int().positive().max(1_000_000).nullable().default(null),
+      institutionRequestsPerSecond: z
+        .number()
+        .positive()
+        .max(MAX_REQUEST_RATE)
+        .nullable()
+        .default(null),
+      institutionRequestBurst: z
+        .number()
+        .int()
+        .positive()
+        .max(MAX_REQUEST_RATE)
+        .nullable()
+        .default(null),
       requestTimeoutMs: ms(1000, 3_600_000).default(60_000),
       keepAliveTimeoutMs: ms(100, 600_000).default(5_000),
     })

@@ -190,10 +190,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   const metrics = new GatewayMetrics();
   // A worker leases from its primary's buckets (rate-limit.ts); a single
-  // process holds its own.
-  const rate = rateLimitOf(cfg.limits);
-  const rateLimit: RateLimiter | null =
-    rate === null ? null : (options.rateLimit ?? new InstitutionRateLimit(rate));
+  // process holds its own. Kept even with no rate configured: an
+  // institution's own rate may be set in the registry at any time.
+  const defaultRate = rateLimitOf(cfg.limits);
+  const rateLimiter: RateLimiter = options.rateLimit ?? new InstitutionRateLimit();
   const audit = new AuditSink({
     registry,
     logger,
@@ -305,7 +305,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     ...(cfg.audit.durability === 'durable' ? { commit: (r: AuditRecord) => audit.commit(r) } : {}),
     logger,
     onForward: (delta) => metrics.forwardDelta(delta),
-    ...(rateLimit ? { rateLimit } : {}),
+    rateLimit: {
+      limiter: rateLimiter,
+      rateOf: (id) => {
+        const own = trust.snapshot.institutions.get(id)?.requestRate ?? null;
+        if (own) return { rate: own, own: true };
+        return defaultRate && { rate: defaultRate, own: false };
+      },
+    },
   });
   let draining = false;
 

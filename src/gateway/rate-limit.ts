@@ -1,7 +1,10 @@
 /**
- * Request rate limits per institution: a token bucket per institution id
- * (`limits.institutionRequestsPerSecond`, `limits.institutionRequestBurst`),
- * the algorithm of nginx's `limit_req` and Envoy's local rate limit. An
+ * Request rate limits per institution: a token bucket per institution id,
+ * the algorithm of nginx's `limit_req` and Envoy's local rate limit. The
+ * rate is the institution's own (`mtls gateway institution rate`, in the
+ * registry) or else the gateway's `limits.institutionRequestsPerSecond` and
+ * `institutionRequestBurst`, and it is given with every take, so a change in
+ * the registry applies to the next request without resetting the bucket. An
  * institution that calls from several addresses or connections shares one
  * bucket, since it is one client of the API behind the gateway; one whose
  * client runs away (a retry storm) gets 429 instead of reaching the
@@ -14,13 +17,11 @@
  * up, and the instance as a whole stays within the rate however the kernel
  * spreads an institution's connections over the workers.
  */
+import type { RequestRate } from './registry/types.js';
+import { defaultBurst } from './registry/validate.js';
 
 /** Options for {@link InstitutionRateLimit}. */
 export interface RateLimitOptions {
-  /** Sustained requests per second per institution. */
-  perSecond: number;
-  /** Requests an idle institution may send at once (the bucket's size). */
-  burst: number;
   /** A monotonic clock in ms (default `performance.now`; tests move it). */
   now?: () => number;
 }
@@ -40,13 +41,16 @@ export interface RateGrant {
 
 /** A limiter as the request handler uses it: synchronous while a decision is at hand. */
 export interface RateLimiter {
-  take(institutionId: string): RateDecision | Promise<RateDecision>;
+  /** Takes one request's token from the institution's bucket, which holds `rate`. */
+  take(institutionId: string, rate: RequestRate): RateDecision | Promise<RateDecision>;
 }
 
 interface Bucket {
   tokens: number;
   /** When `tokens` was last brought up to date (ms, on the limiter's clock). */
   at: number;
+  /** The rate it was last taken under (for the sweep). */
+  rate: RequestRate;
 }
 
 /** Buckets untouched for long enough are full again, the same as absent: dropped every this many takes. */
@@ -56,12 +60,10 @@ const SWEEP_EVERY = 4096;
 export class InstitutionRateLimit implements RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly now: () => number;
-  private readonly perMs: number;
   private takes = 0;
 
-  constructor(private readonly options: RateLimitOptions) {
+  constructor(options: RateLimitOptions = {}) {
     this.now = options.now ?? ((): number => performance.now());
-    this.perMs = options.perSecond / 1000;
   }
 
   /**
@@ -69,35 +71,37 @@ export class InstitutionRateLimit implements RateLimiter {
    * empty, says how many whole seconds until one token is back (the
    * `Retry-After` of RFC 9110 §10.2.3, at least 1).
    */
-  take(institutionId: string): RateDecision {
-    const g = this.takeUpTo(institutionId, 1);
+  take(institutionId: string, rate: RequestRate): RateDecision {
+    const g = this.takeUpTo(institutionId, 1, rate);
     return g.granted === 1
       ? { allowed: true }
       : { allowed: false, retryAfterSeconds: g.retryAfterSeconds };
   }
 
   /**
-   * Takes up to `n` tokens from the institution's bucket, refilled for the
-   * time since it was last touched (a worker's lease).
+   * Takes up to `n` tokens from the institution's bucket, refilled at `rate`
+   * for the time since it was last touched (a worker's lease). A bucket
+   * whose rate changed keeps its tokens, up to the new burst.
    */
-  takeUpTo(institutionId: string, n: number): RateGrant {
+  takeUpTo(institutionId: string, n: number, rate: RequestRate): RateGrant {
     const now = this.now();
-    const burst = this.options.burst;
+    const perMs = rate.requestsPerSecond / 1000;
     if (++this.takes % SWEEP_EVERY === 0) this.sweep(now);
     let b = this.buckets.get(institutionId);
     if (!b) {
-      b = { tokens: burst, at: now };
+      b = { tokens: rate.burst, at: now, rate };
       this.buckets.set(institutionId, b);
     } else {
-      b.tokens = Math.min(burst, b.tokens + (now - b.at) * this.perMs);
+      b.tokens = Math.min(rate.burst, b.tokens + (now - b.at) * perMs);
       b.at = now;
+      b.rate = rate;
     }
     const granted = Math.min(Math.max(0, Math.floor(n)), Math.floor(b.tokens));
     if (granted > 0) {
       b.tokens -= granted;
       return { granted, retryAfterSeconds: 0, retryAfterMs: 0 };
     }
-    const retryAfterMs = (1 - b.tokens) / this.perMs;
+    const retryAfterMs = (1 - b.tokens) / perMs;
     return {
       granted: 0,
       retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
@@ -113,16 +117,17 @@ export class InstitutionRateLimit implements RateLimiter {
   /** Drops the buckets that have refilled completely: a new one starts full, which is the same. */
   private sweep(now: number): void {
     for (const [id, b] of this.buckets)
-      if (b.tokens + (now - b.at) * this.perMs >= this.options.burst) this.buckets.delete(id);
+      if (b.tokens + ((now - b.at) * b.rate.requestsPerSecond) / 1000 >= b.rate.burst)
+        this.buckets.delete(id);
   }
 }
 
 /** Options for {@link LeasedRateLimit}. */
 export interface LeasedRateLimitOptions {
-  /** Asks the holder of the buckets (the primary) for up to `n` tokens of an institution. */
-  lease: (institutionId: string, n: number) => Promise<RateGrant>;
-  /** Tokens asked for at a time. */
-  batch: number;
+  /** Asks the holder of the buckets (the primary) for up to `n` tokens of an institution's bucket of `rate`. */
+  lease: (institutionId: string, n: number, rate: RequestRate) => Promise<RateGrant>;
+  /** How many workers share the instance (a lease's size depends on it: {@link leaseBatch}). */
+  workers: number;
   /**
    * How long leased tokens stay usable, in ms (default 1000): a worker that
    * stops receiving an institution's requests does not hold its tokens for
@@ -158,8 +163,8 @@ export class LeasedRateLimit implements RateLimiter {
     this.ttlMs = options.ttlMs ?? 1_000;
   }
 
-  take(institutionId: string): RateDecision | Promise<RateDecision> {
-    return this.fromLease(institutionId) ?? this.renew(institutionId);
+  take(institutionId: string, rate: RequestRate): RateDecision | Promise<RateDecision> {
+    return this.fromLease(institutionId) ?? this.renew(institutionId, rate);
   }
 
   /** The decision the current lease gives, or null when a new lease is needed. */
@@ -175,7 +180,7 @@ export class LeasedRateLimit implements RateLimiter {
       : null;
   }
 
-  private async renew(institutionId: string): Promise<RateDecision> {
+  private async renew(institutionId: string, rate: RequestRate): Promise<RateDecision> {
     for (;;) {
       const inFlight = this.pending.get(institutionId);
       if (!inFlight) break;
@@ -183,7 +188,8 @@ export class LeasedRateLimit implements RateLimiter {
       const decided = this.fromLease(institutionId);
       if (decided) return decided;
     }
-    const asked = this.options.lease(institutionId, this.options.batch).then((g) => {
+    const batch = leaseBatch(rate, this.options.workers);
+    const asked = this.options.lease(institutionId, batch, rate).then((g) => {
       this.leases.set(institutionId, {
         tokens: g.granted,
         until: this.now() + (g.granted > 0 ? this.ttlMs : Math.min(this.ttlMs, g.retryAfterMs)),
@@ -193,7 +199,7 @@ export class LeasedRateLimit implements RateLimiter {
     const done = asked.finally(() => this.pending.delete(institutionId));
     this.pending.set(institutionId, done);
     await done;
-    return this.fromLease(institutionId) ?? this.renew(institutionId);
+    return this.fromLease(institutionId) ?? this.renew(institutionId, rate);
   }
 }
 
@@ -202,19 +208,23 @@ export class LeasedRateLimit implements RateLimiter {
  * and never more than a share of the burst, so that the workers' leases
  * together stay within the bucket; at least 1.
  */
-export function leaseBatch(perSecond: number, burst: number, workers: number): number {
-  return Math.max(1, Math.floor(Math.min(perSecond / 10, burst / (2 * workers))));
+export function leaseBatch(rate: RequestRate, workers: number): number {
+  return Math.max(1, Math.floor(Math.min(rate.requestsPerSecond / 10, rate.burst / (2 * workers))));
 }
 
 /**
- * The bucket settings of a configuration's `limits`, or null when no request
- * rate is set. The burst defaults to the rate (at least 1).
+ * The gateway's request rate for institutions without their own, from its
+ * configuration's `limits`, or null when none is set. The burst defaults to
+ * the rate, rounded up, as an institution's does.
  */
 export function rateLimitOf(limits: {
   institutionRequestsPerSecond: number | null;
   institutionRequestBurst: number | null;
-}): { perSecond: number; burst: number } | null {
+}): RequestRate | null {
   const perSecond = limits.institutionRequestsPerSecond;
   if (perSecond === null) return null;
-  return { perSecond, burst: limits.institutionRequestBurst ?? Math.max(1, Math.ceil(perSecond)) };
+  return {
+    requestsPerSecond: perSecond,
+    burst: limits.institutionRequestBurst ?? defaultBurst(perSecond),
+  };
 }

@@ -45,7 +45,7 @@ import {
   type ForwardResult,
   type RequestIdHeader,
 } from './proxy.js';
-import type { AuditReason, AuditRecord } from './registry/types.js';
+import type { AuditReason, AuditRecord, RequestRate } from './registry/types.js';
 
 /** Optional request fields of a request audit record. */
 type RequestRecordExtra = {
@@ -80,8 +80,22 @@ export interface RequestHandlerOptions {
   logger: Logger;
   /** Called when a forward starts and ends (in-flight gauge). */
   onForward?: (delta: 1 | -1) => void;
-  /** Request rate limits per institution (`limits.institutionRequestsPerSecond`); none when absent. */
-  rateLimit?: RateLimiter;
+  /** Request rate limits per institution; none when absent. */
+  rateLimit?: {
+    limiter: RateLimiter;
+    /**
+     * The institution's rate: its own from the registry, else the gateway's
+     * `limits.institutionRequestsPerSecond`; null when neither is set.
+     */
+    rateOf(institutionId: string): AppliedRate | null;
+  };
+}
+
+/** The request rate that applies to an institution. */
+export interface AppliedRate {
+  rate: RequestRate;
+  /** Its own rate from the registry (else the gateway's `limits`). */
+  own: boolean;
 }
 
 /** The upstream identity of an accepted decision. */
@@ -351,26 +365,31 @@ export class RequestHandler {
         await refuse('bad_request', 400, fault);
         return;
       }
-      let rate =
-        decision.institutionId === null
-          ? undefined
-          : this.options.rateLimit?.take(decision.institutionId);
-      // Awaited only when a worker is asking its primary for tokens: no
-      // extra turn for the requests a held lease (or no limit) decides.
-      if (rate instanceof Promise) rate = await rate;
-      if (rate && !rate.allowed) {
-        // The connection stays open for the institution's next (slower)
-        // request, so a retry storm does not turn into a handshake storm;
-        // unless a body was sent, which node:http would otherwise read to
-        // its end before that next request.
-        await refuse(
-          'rate_limited',
-          429,
-          `over limits.institutionRequestsPerSecond; retry after ${rate.retryAfterSeconds} s`,
-          !requestHasBody(req),
-          { 'retry-after': rate.retryAfterSeconds },
-        );
-        return;
+      const limit = this.options.rateLimit;
+      const id = decision.institutionId;
+      const applied = id === null || !limit ? null : limit.rateOf(id);
+      if (limit && id !== null && applied) {
+        let rate = limit.limiter.take(id, applied.rate);
+        // Awaited only when a worker is asking its primary for tokens: no
+        // extra turn for the requests a held lease (or no limit) decides.
+        if (rate instanceof Promise) rate = await rate;
+        if (!rate.allowed) {
+          // The connection stays open for the institution's next (slower)
+          // request, so a retry storm does not turn into a handshake storm;
+          // unless a body was sent, which node:http would otherwise read to
+          // its end before that next request.
+          const which = applied.own
+            ? "the institution's own request rate"
+            : 'limits.institutionRequestsPerSecond';
+          await refuse(
+            'rate_limited',
+            429,
+            `over ${which} (${applied.rate.requestsPerSecond}/s, burst ${applied.rate.burst}); retry after ${rate.retryAfterSeconds} s`,
+            !requestHasBody(req),
+            { 'retry-after': rate.retryAfterSeconds },
+          );
+          return;
+        }
       }
       const headers = buildUpstreamHeaders({
         rawHeaders: req.rawHeaders,

@@ -31,6 +31,7 @@ import type {
   CaChainRecord,
   CrlRecord,
   InstitutionStatus,
+  RequestRate,
   InstitutionTrust,
   PinnedRule,
   Registry,
@@ -60,6 +61,8 @@ export interface InstitutionContext {
   id: string;
   name: string;
   status: InstitutionStatus;
+  /** Its own request rate, or null for the gateway's `limits`. */
+  requestRate: RequestRate | null;
   /** Every certificate of every registered chain. */
   anchors: CertInfo[];
   /** Fingerprints of {@link anchors}. */
@@ -335,6 +338,7 @@ async function buildInstitution(
     id,
     name: t.institution.name,
     status: t.institution.status,
+    requestRate: t.institution.requestRate,
     anchors,
     anchorFingerprints: new Set(anchors.map((a) => a.fingerprint)),
     caPems: anchors.map((a) => encodePem('CERTIFICATE', a.der)),

@@ -8,15 +8,14 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../src/gateway/registry/index.js';
 
 /**
- * Writes a schema-`version` registry at `path` (at most 6), then runs `fill`
- * on it for the rows the test needs, and closes it.
+ * Writes a schema-`version` registry at `path`, then runs `fill` on it for
+ * the rows the test needs, and closes it.
  */
 export function writeOldRegistry(
   path: string,
   version: number,
   fill: (db: Database.Database) => void = () => undefined,
 ): void {
-  if (version > 6) throw new Error('from schema 7 on, open the registry with this build instead');
   const db = new Database(path);
   try {
     db.exec(
@@ -24,7 +23,19 @@ export function writeOldRegistry(
     );
     for (const m of MIGRATIONS.filter((x) => x.version <= version)) {
       db.exec(m.sqlite);
-      db.prepare('INSERT INTO schema_version VALUES (?, ?, ?)').run(m.version, m.description, 'x');
+      // From schema 7 on, a build records what each version allows (migrations.ts).
+      if (m.version >= 7) {
+        db.prepare('INSERT INTO schema_version VALUES (?, ?, ?, ?)').run(
+          m.version,
+          m.description,
+          'x',
+          m.compatibleFrom ?? m.version,
+        );
+      } else {
+        db.prepare(
+          'INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)',
+        ).run(m.version, m.description, 'x');
+      }
     }
     fill(db);
   } finally {

@@ -374,4 +374,68 @@ describe('limits.institutionRequestsPerSecond', () => {
       await limited.close();
     }
   });
+
+  test("an institution's own rate from the registry replaces the gateway's, on a running gateway and an open connection; cleared, the gateway's applies again", async () => {
+    const quota = await makeInstitution(dir, 'quota');
+    await registerInstitution(registry, 'quota', quota.root.certPem, ['127.0.0.45']);
+    // The gateway's own limit is strict; the institution's contract allows more.
+    const limited = await startTestGateway({
+      registry,
+      upstream: upstream.url,
+      pki,
+      values: { limits: { institutionRequestsPerSecond: 0.5, institutionRequestBurst: 1 } },
+    });
+    const burstOf = async (c: Awaited<ReturnType<typeof connect>>, tag: string, n: number) => {
+      const before = answersOf(c.received()).length;
+      c.tls.write(Array.from({ length: n }, (_, i) => get(`/${tag}-${i}`)).join(''));
+      await waitFor(
+        () => (answersOf(c.received()).length === before + n ? true : undefined),
+        5_000,
+        `${n} answers to ${tag}`,
+      );
+      return answersOf(c.received())
+        .slice(before)
+        .map((a) => Number(a.slice(9, 12)));
+    };
+    try {
+      const c = await connect(quota.client, '127.0.0.45', undefined, limited.port);
+      assert.deepEqual(await burstOf(c, 'default', 3), [200, 429, 429], "the gateway's burst of 1");
+      await registry.setInstitutionRequestRate('quota', { requestsPerSecond: 10, burst: 5 });
+      // Applied within the registry's poll: the same connection gets the bigger burst.
+      await waitFor(
+        async () => ((await burstOf(c, 'probe', 1))[0] === 200 ? true : undefined),
+        3_000,
+        'the institution rate applied',
+      );
+      // Refilled to its burst at 10/s; seven at once leave no time for another token.
+      await new Promise((r) => setTimeout(r, 600));
+      assert.deepEqual(await burstOf(c, 'own', 7), [200, 200, 200, 200, 200, 429, 429]);
+      const rec = await waitForAudit(
+        limited.gateway,
+        (a) => a.reason === 'rate_limited' && a.path === '/own-5',
+        'the refusal under its own rate',
+      );
+      assert.match(rec.detail ?? '', /over the institution's own request rate \(10\/s, burst 5\)/);
+      // Cleared: the gateway's limits again.
+      await registry.setInstitutionRequestRate('quota', null);
+      await new Promise((r) => setTimeout(r, 2_100));
+      await waitFor(
+        async () => ((await burstOf(c, 'back', 2)).join() === '200,429' ? true : undefined),
+        3_000,
+        "the gateway's limit applied again",
+      );
+      const back = await waitForAudit(
+        limited.gateway,
+        (a) => a.reason === 'rate_limited' && (a.path ?? '').startsWith('/back-'),
+        "the refusal under the gateway's limit",
+      );
+      assert.match(
+        back.detail ?? '',
+        /over limits\.institutionRequestsPerSecond \(0\.5\/s, burst 1\)/,
+      );
+      c.tls.destroy();
+    } finally {
+      await limited.close();
+    }
+  });
 });

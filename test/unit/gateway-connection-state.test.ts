@@ -188,7 +188,14 @@ async function clockedConnection(
   const snap = await buildSnapshot(
     [
       {
-        institution: { id: 'acme', name: 'Acme', status: 'active', createdAt: at, updatedAt: at },
+        institution: {
+          id: 'acme',
+          name: 'Acme',
+          status: 'active',
+          requestRate: null,
+          createdAt: at,
+          updatedAt: at,
+        },
         chains: [
           {
             id: 1,

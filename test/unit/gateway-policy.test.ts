@@ -59,7 +59,14 @@ function trust(
 ): InstitutionTrust {
   const now = new Date().toISOString();
   return {
-    institution: { id, name: id, status: opts.status ?? 'active', createdAt: now, updatedAt: now },
+    institution: {
+      id,
+      name: id,
+      status: opts.status ?? 'active',
+      requestRate: null,
+      createdAt: now,
+      updatedAt: now,
+    },
     chains: chains.map((pem, i) => ({
       id: i + 1,
       institutionId: id,

@@ -316,6 +316,75 @@ for (const backend of backends) {
       }
     });
 
+    it("keeps an institution's own request rate: checked, the burst defaulted, a registry change, cleared with null", async () => {
+      const reg = await backend.open('rates');
+      try {
+        const created = await reg.createInstitution({ id: 'gold', name: 'Gold' });
+        assert.equal(created.requestRate, null, "a new institution takes the gateway's limits");
+        const changes: Array<string | null> = [];
+        const off = reg.onChange((c) => changes.push(c.institutionId));
+        const v0 = await reg.version();
+        const set = await reg.setInstitutionRequestRate('gold', {
+          requestsPerSecond: 250.5,
+          burst: 500,
+        });
+        assert.deepEqual(set.requestRate, { requestsPerSecond: 250.5, burst: 500 });
+        assert.equal(await reg.version(), v0 + 1);
+        assert.deepEqual(
+          (await reg.setInstitutionRequestRate('gold', { requestsPerSecond: 0.5 })).requestRate,
+          { requestsPerSecond: 0.5, burst: 1 },
+          'the burst defaults to the rate, rounded up, at least 1',
+        );
+        assert.deepEqual(
+          (await reg.setInstitutionRequestRate('gold', { requestsPerSecond: 7.2 })).requestRate,
+          { requestsPerSecond: 7.2, burst: 8 },
+        );
+        // Read back the way the gateway reads it.
+        const [trust] = await reg.loadTrust('gold');
+        assert.deepEqual(trust?.institution.requestRate, { requestsPerSecond: 7.2, burst: 8 });
+        assert.deepEqual((await reg.getInstitution('gold'))?.requestRate, {
+          requestsPerSecond: 7.2,
+          burst: 8,
+        });
+        // Refused, naming the field, and nothing written.
+        const v1 = await reg.version();
+        for (const [rate, field] of [
+          [{ requestsPerSecond: 0 }, /requestsPerSecond 0/],
+          [{ requestsPerSecond: -5 }, /requestsPerSecond -5/],
+          [{ requestsPerSecond: Number.NaN }, /requestsPerSecond NaN/],
+          [{ requestsPerSecond: Number.POSITIVE_INFINITY }, /requestsPerSecond Infinity/],
+          [{ requestsPerSecond: 2_000_000 }, /at most 1000000/],
+          [{ requestsPerSecond: '10' as never }, /requestsPerSecond "10"/],
+          [{ requestsPerSecond: 10, burst: 0 }, /burst 0/],
+          [{ requestsPerSecond: 10, burst: 2.5 }, /burst 2.5/],
+        ] as const) {
+          await assert.rejects(
+            reg.setInstitutionRequestRate('gold', rate),
+            assertCode('MTLS_BAD_ARGUMENT', field),
+          );
+        }
+        await assert.rejects(
+          reg.setInstitutionRequestRate('nobody', { requestsPerSecond: 1 }),
+          assertCode('MTLS_NOT_FOUND', /nobody/),
+        );
+        assert.equal(await reg.version(), v1, 'refused writes do not bump the version');
+        // A status change keeps the rate; null returns the institution to the gateway's limits.
+        assert.deepEqual((await reg.setInstitutionStatus('gold', 'suspended')).requestRate, {
+          requestsPerSecond: 7.2,
+          burst: 8,
+        });
+        assert.equal((await reg.setInstitutionRequestRate('gold', null)).requestRate, null);
+        assert.equal((await reg.getInstitution('gold'))?.requestRate, null);
+        await waitFor(
+          () => (changes.filter((c) => c === 'gold').length >= 5 ? true : undefined),
+          2_000,
+        );
+        off();
+      } finally {
+        await reg.close();
+      }
+    });
+
     it('bumps the version once per write, and a failed write changes nothing', async () => {
       const reg = await backend.open('consistency');
       try {

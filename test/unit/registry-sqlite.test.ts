@@ -350,6 +350,51 @@ describe('SQLite registry', () => {
     }
   });
 
+  it("migrates a schema-7 file: its institutions take the gateway's limits until given a rate of their own", async () => {
+    const path = join(dir, 'v7.db');
+    writeOldRegistry(path, 7, (db) =>
+      db
+        .prepare(
+          `INSERT INTO institutions (id, name, status, created_at, updated_at) VALUES ('old', 'Old', 'active', 'x', 'x')`,
+        )
+        .run(),
+    );
+    const reg = await openSqliteRegistry(path);
+    try {
+      assert.equal(reg.schemaVersion()?.version, LATEST_SCHEMA_VERSION);
+      assert.equal((await reg.getInstitution('old'))?.requestRate, null);
+      assert.deepEqual(
+        (await reg.setInstitutionRequestRate('old', { requestsPerSecond: 3, burst: 6 }))
+          .requestRate,
+        { requestsPerSecond: 3, burst: 6 },
+      );
+    } finally {
+      await reg.close();
+    }
+    // A schema-7 build reads and writes institutions with SELECT * and named
+    // columns: the new ones do not get in its way, which is what the
+    // migration's declared compatibility promises.
+    const old = new Database(path);
+    try {
+      const declared = old
+        .prepare('SELECT compatible_from AS c FROM schema_version WHERE version = 8')
+        .get() as { c: number };
+      assert.equal(declared.c, 7);
+      old
+        .prepare(
+          `INSERT INTO institutions (id, name, status, created_at, updated_at) VALUES ('new', 'New', 'active', 'x', 'x')`,
+        )
+        .run();
+      old.prepare(`UPDATE institutions SET status = 'suspended' WHERE id = 'old'`).run();
+      assert.throws(
+        () => old.prepare(`UPDATE institutions SET rate_per_second = 0 WHERE id = 'old'`).run(),
+        /CHECK constraint failed/,
+      );
+    } finally {
+      old.close();
+    }
+  });
+
   it('an audit append waits at most auditBusyTimeoutMs for another process, not the 5 s registry busy timeout', async () => {
     const path = join(dir, 'busy.db');
     const reg = await openSqliteRegistry(path);

@@ -19,6 +19,7 @@ import {
   type CrlSourceRecord,
   type IpRecord,
   type PinnedRule,
+  type RequestRate,
 } from '../../gateway/registry/types.js';
 import { isPem } from '../../pki/pem.js';
 import { fingerprintSha256, parseCertificates } from '../../pki/certificate.js';
@@ -354,6 +355,30 @@ export function registerGatewayAdminCommands(gateway: Command): void {
   registerAudit(g);
 }
 
+/** An institution's request rate as `institution show` and `institution rate` say it. */
+function describeRequestRate(rate: RequestRate | null): string {
+  return rate
+    ? `its own, ${rate.requestsPerSecond} requests/s, burst ${rate.burst}`
+    : "each gateway's limits.institutionRequestsPerSecond (none when unset)";
+}
+
+/**
+ * `--requests-per-second`/`--burst`: a plain decimal number; the registry
+ * checks its range and names the field.
+ * @throws MTLS_BAD_ARGUMENT naming the flag
+ */
+const rateNumber =
+  (flag: string) =>
+  (value: string): number => {
+    if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(value)) {
+      throw new MtlsError('MTLS_BAD_ARGUMENT', `${flag} must be a number, got "${value}"`, {
+        subject: flag,
+        hint: `e.g. ${flag} 100`,
+      });
+    }
+    return Number(value);
+  };
+
 function registerInstitution(g: Command): void {
   const inst = g
     .command('institution')
@@ -415,6 +440,7 @@ function registerInstitution(g: Command): void {
       }
       out(`${style('bold', t.institution.id)}  ${t.institution.name}`);
       out(`status:  ${t.institution.status}`);
+      out(`rate:    ${describeRequestRate(t.institution.requestRate)}`);
       out(`created: ${t.institution.createdAt}   updated: ${t.institution.updatedAt}`);
       out('');
       out(style('bold', 'CA chains'));
@@ -447,6 +473,57 @@ function registerInstitution(g: Command): void {
       }),
     );
   }
+  addTarget(
+    inst
+      .command('rate <id>')
+      .description(
+        "set an institution's own request rate, in place of each gateway's limits.institutionRequestsPerSecond",
+      )
+      .option(
+        '--requests-per-second <n>',
+        'sustained requests per second (0.5 is one every 2 s)',
+        rateNumber('--requests-per-second'),
+      )
+      .option(
+        '--burst <n>',
+        'requests an idle institution may send at once (default: the rate)',
+        rateNumber('--burst'),
+      )
+      .option('--clear', "drop its own rate: each gateway's limits apply to it again")
+      .addHelpText(
+        'after',
+        '\nOver its rate, a request is answered 429 with Retry-After and audited as rate_limited; the\nrate holds for each gateway instance as a whole, and changes apply within 1 s.\n\nExamples:\n  mtls gateway institution rate acme-bank --requests-per-second 100 --burst 200\n  mtls gateway institution rate acme-bank --clear',
+      ),
+  ).action(
+    async (
+      id: string,
+      o: TargetOptions & { requestsPerSecond?: number; burst?: number; clear?: true },
+    ) => {
+      const clear = o.clear === true;
+      if (clear === (o.requestsPerSecond !== undefined) || (clear && o.burst !== undefined)) {
+        throw new MtlsError(
+          'MTLS_USAGE',
+          clear
+            ? '--clear takes no --requests-per-second or --burst'
+            : 'give --requests-per-second N (and optionally --burst N), or --clear',
+          {
+            subject: clear ? '--clear' : '--requests-per-second',
+            hint: `e.g. mtls gateway institution rate ${id} --requests-per-second 100 --burst 200`,
+          },
+        );
+      }
+      await withTarget(o, 'existing', async (a) => {
+        const r = await a.setInstitutionRequestRate(
+          id,
+          o.requestsPerSecond === undefined
+            ? null
+            : { requestsPerSecond: o.requestsPerSecond, burst: o.burst },
+        );
+        if (o.json) outJson('gateway-institution-rate', r);
+        else out(`institution ${r.id}: ${describeRequestRate(r.requestRate)}; applied within 1 s`);
+      });
+    },
+  );
   addTarget(
     inst
       .command('remove <id>')

@@ -23,6 +23,7 @@ import type {
   InstitutionTrust,
   IpRecord,
   PinnedRule,
+  RequestRateInput,
 } from '../registry/types.js';
 import type {
   AddCaChainResult,
@@ -202,6 +203,12 @@ export class AdminClient implements RegistryAdmin {
   /** PATCH /v1/institutions/:id */
   setInstitutionStatus(id: string, status: InstitutionStatus): Promise<Institution> {
     return this.send(R.setInstitutionStatus, { params: { id }, body: { status } });
+  }
+  /** PUT /v1/institutions/:id/request-rate, or DELETE it when `rate` is null */
+  setInstitutionRequestRate(id: string, rate: RequestRateInput | null): Promise<Institution> {
+    return rate === null
+      ? this.send(R.clearInstitutionRequestRate, { params: { id } })
+      : this.send(R.setInstitutionRequestRate, { params: { id }, body: rate });
   }
   /** DELETE /v1/institutions/:id */
   deleteInstitution(id: string): Promise<void> {

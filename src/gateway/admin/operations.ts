@@ -25,6 +25,7 @@ import type {
   IpRecord,
   PinnedRule,
   Registry,
+  RequestRateInput,
 } from '../registry/types.js';
 
 /** An institution with the size of what it has registered. */
@@ -58,6 +59,12 @@ export interface RegistryAdmin {
   getInstitution(id: string): Promise<InstitutionTrust>;
   /** @throws MTLS_NOT_FOUND */
   setInstitutionStatus(id: string, status: InstitutionStatus): Promise<Institution>;
+  /**
+   * Sets the institution's own request rate (the burst defaults to the rate),
+   * or with null returns it to each gateway's `limits`.
+   * @throws MTLS_BAD_ARGUMENT (naming `requestsPerSecond` or `burst`), MTLS_NOT_FOUND
+   */
+  setInstitutionRequestRate(id: string, rate: RequestRateInput | null): Promise<Institution>;
   /** @throws MTLS_NOT_FOUND */
   deleteInstitution(id: string): Promise<void>;
   /** Validates (onboarding) and stores a chain. @throws MTLS_ONBOARD_REJECTED, MTLS_NOT_FOUND */
@@ -170,6 +177,7 @@ export function createLocalAdmin(
     createInstitution: (input) => registry.createInstitution(input),
     getInstitution: trustOf,
     setInstitutionStatus: (id, status) => registry.setInstitutionStatus(id, status),
+    setInstitutionRequestRate: (id, rate) => registry.setInstitutionRequestRate(id, rate),
     deleteInstitution: (id) => registry.deleteInstitution(id),
     async addCaChain(institutionId, data, source) {
       const r = await onboardCaChain(

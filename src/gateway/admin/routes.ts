@@ -108,6 +108,16 @@ const statusBody = z.strictObject(
   },
 );
 
+/** The JSON body of `PUT /v1/institutions/:id/request-rate` (checked by the registry, which names the field). */
+const requestRateBody = z.strictObject({
+  requestsPerSecond: z.number({
+    error: 'is missing or not a number; e.g. {"requestsPerSecond": 100}',
+  }),
+  burst: z
+    .number({ error: 'is not a number; e.g. {"requestsPerSecond": 100, "burst": 200}' })
+    .optional(),
+});
+
 /** `POST …/ips`: `{cidr}` (or `{ip}`), `allowWideRange` to accept a block wider than the registry allows by default. */
 const ipBody = z
   .object({
@@ -212,6 +222,24 @@ export const ADMIN_ROUTES = {
     body: statusBody,
     status: 200,
     call: (a, { params, body }) => a.setInstitutionStatus(params.id, body.status),
+  }),
+  setInstitutionRequestRate: route({
+    method: 'PUT',
+    path: '/v1/institutions/:id/request-rate',
+    params: inst,
+    query: none,
+    body: requestRateBody,
+    status: 200,
+    call: (a, { params, body }) => a.setInstitutionRequestRate(params.id, body),
+  }),
+  clearInstitutionRequestRate: route({
+    method: 'DELETE',
+    path: '/v1/institutions/:id/request-rate',
+    params: inst,
+    query: none,
+    body: noBody,
+    status: 200,
+    call: (a, { params }) => a.setInstitutionRequestRate(params.id, null),
   }),
   deleteInstitution: route({
     method: 'DELETE',

@@ -264,6 +264,20 @@ ALTER TABLE schema_version ADD COLUMN compatible_from INTEGER;
 `,
     ),
   },
+  {
+    version: 8,
+    description: "an institution's own request rate",
+    // Nullable columns that schema-7 builds neither select nor write: they
+    // go on applying the gateway's limits to every institution until they
+    // are upgraded, which is what they did before.
+    compatibleFrom: 7,
+    ...inBothDialects(
+      (t) => `
+ALTER TABLE institutions ADD COLUMN rate_per_second ${t.double} CHECK (rate_per_second > 0);
+ALTER TABLE institutions ADD COLUMN rate_burst INTEGER CHECK (rate_burst >= 1);
+`,
+    ),
+  },
 ];
 
 /** The first schema version whose `schema_version` row records {@link Migration.compatibleFrom}. */

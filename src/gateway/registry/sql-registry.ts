@@ -35,6 +35,7 @@ import type {
   Institution,
   InstitutionStatus,
   InstitutionTrust,
+  RequestRateInput,
   IpRecord,
   PinnedRule,
   PutCrlInput,
@@ -55,6 +56,7 @@ import {
   validateCrlSourceInput,
   validateInstitutionId,
   validateInstitutionName,
+  validateRequestRate,
   validatePinnedRule,
   validateStatus,
 } from './validate.js';
@@ -147,6 +149,12 @@ const toInstitution = (r: SqlRow): Institution => ({
   id: str(r.id),
   name: str(r.name),
   status: closedSet(INSTITUTION_STATUSES, r.status, 'institutions.status'),
+  // Both columns are written together; a store migrated by a schema-7 build
+  // that has not been written by this one has neither.
+  requestRate:
+    r.rate_per_second === null || r.rate_per_second === undefined
+      ? null
+      : { requestsPerSecond: Number(r.rate_per_second), burst: Number(r.rate_burst) },
   createdAt: str(r.created_at),
   updatedAt: str(r.updated_at),
 });
@@ -672,6 +680,33 @@ export class SqlRegistry implements Registry {
             )
           ).rows,
           'the status UPDATE',
+        ),
+      );
+    });
+  }
+
+  /**
+   * Sets the institution's own request rate (the burst defaults to the rate),
+   * or with null returns it to the gateway's `limits`.
+   * @throws MTLS_BAD_ARGUMENT, MTLS_NOT_FOUND
+   */
+  async setInstitutionRequestRate(
+    id: string,
+    input: RequestRateInput | null,
+  ): Promise<Institution> {
+    const rate = input === null ? null : validateRequestRate(input);
+    const now = new Date().toISOString();
+    return this.write(`set request rate of ${id}`, id, async (q) => {
+      await this.requireInstitution(q, id);
+      return toInstitution(
+        returned(
+          (
+            await q.run(
+              'UPDATE institutions SET rate_per_second = ?, rate_burst = ?, updated_at = ? WHERE id = ? RETURNING *',
+              [rate?.requestsPerSecond ?? null, rate?.burst ?? null, now, id],
+            )
+          ).rows,
+          'the request rate UPDATE',
         ),
       );
     });

@@ -8,6 +8,24 @@ import type { MtlsError } from '../../errors/index.js';
 /** Institution status. */
 export type InstitutionStatus = 'active' | 'suspended';
 
+/**
+ * A request rate: a token bucket of `burst` tokens refilled at
+ * `requestsPerSecond` (the model of nginx's `limit_req` and Envoy's local
+ * rate limit).
+ */
+export interface RequestRate {
+  /** Sustained requests per second, more than 0 and at most 1,000,000 (0.5 is one every 2 s). */
+  requestsPerSecond: number;
+  /** Requests an idle client may send at once, a whole number from 1 to 1,000,000. */
+  burst: number;
+}
+
+/** A request rate as given: the burst defaults to the rate, rounded up (at least 1). */
+export interface RequestRateInput {
+  requestsPerSecond: number;
+  burst?: number | undefined;
+}
+
 /** A registered institution. */
 export interface Institution {
   /** Stable id (slug), e.g. `acme-bank`. */
@@ -15,6 +33,12 @@ export interface Institution {
   /** Display name. */
   name: string;
   status: InstitutionStatus;
+  /**
+   * Its own request rate, which replaces the gateway's
+   * `limits.institutionRequestsPerSecond`/`institutionRequestBurst` for it
+   * (a contract with a higher or lower quota); null: the gateway's limits.
+   */
+  requestRate: RequestRate | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -358,6 +382,12 @@ export interface Registry {
   getInstitution(id: string): Promise<Institution | null>;
   listInstitutions(): Promise<Institution[]>;
   setInstitutionStatus(id: string, status: InstitutionStatus): Promise<Institution>;
+  /**
+   * Sets the institution's own request rate, or with null returns it to the
+   * gateway's `limits`. A registry change: every gateway process applies it.
+   * @throws MTLS_BAD_ARGUMENT (naming the field), MTLS_NOT_FOUND
+   */
+  setInstitutionRequestRate(id: string, rate: RequestRateInput | null): Promise<Institution>;
   deleteInstitution(id: string): Promise<void>;
 
   /** Adds an already validated chain (validation lives in onboarding). */

@@ -14,6 +14,7 @@ import {
   type InstitutionStatus,
   type PinnedRule,
   type PutCrlInput,
+  type RequestRate,
 } from './types.js';
 
 const ID_RE = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
@@ -72,6 +73,59 @@ export function validateStatus(status: unknown): InstitutionStatus {
     );
   }
   return status;
+}
+
+/** The largest request rate and burst accepted (an institution's, and the gateway's `limits`). */
+export const MAX_REQUEST_RATE = 1_000_000;
+
+/** A value as an error names it: numbers as JavaScript prints them (NaN, Infinity), the rest as JSON. */
+const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : JSON.stringify(v));
+
+/** The burst of a rate given without one: the rate itself, rounded up, at least 1. */
+export function defaultBurst(requestsPerSecond: number): number {
+  return Math.max(1, Math.ceil(requestsPerSecond));
+}
+
+/**
+ * Checks a request rate and fills in its burst ({@link defaultBurst}).
+ * @throws MTLS_BAD_ARGUMENT naming `requestsPerSecond` or `burst`
+ */
+export function validateRequestRate(rate: {
+  requestsPerSecond: unknown;
+  burst?: unknown;
+}): RequestRate {
+  const { requestsPerSecond: perSecond, burst } = rate;
+  if (
+    typeof perSecond !== 'number' ||
+    !Number.isFinite(perSecond) ||
+    perSecond <= 0 ||
+    perSecond > MAX_REQUEST_RATE
+  ) {
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `requestsPerSecond ${shown(perSecond)} is not a number of requests per second above 0 and at most ${MAX_REQUEST_RATE}`,
+      { subject: 'requestsPerSecond', hint: 'Give e.g. 100, or 0.5 for one request every 2 s.' },
+    );
+  }
+  if (burst === undefined || burst === null) {
+    return { requestsPerSecond: perSecond, burst: defaultBurst(perSecond) };
+  }
+  if (
+    typeof burst !== 'number' ||
+    !Number.isInteger(burst) ||
+    burst < 1 ||
+    burst > MAX_REQUEST_RATE
+  ) {
+    throw new MtlsError(
+      'MTLS_BAD_ARGUMENT',
+      `burst ${shown(burst)} is not a whole number of requests from 1 to ${MAX_REQUEST_RATE}`,
+      {
+        subject: 'burst',
+        hint: 'Give the requests an idle institution may send at once, e.g. 200; leave it out for the rate itself.',
+      },
+    );
+  }
+  return { requestsPerSecond: perSecond, burst };
 }
 
 /**

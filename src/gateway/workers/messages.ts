@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from '../config.js';
 import type { HealthState } from '../health.js';
+import type { RequestRate } from '../registry/types.js';
 
 /** An error crossing the process boundary (an `MtlsError` in JSON form). */
 export interface WireError {
@@ -105,6 +106,8 @@ export interface WorkerRateLeaseRequest {
   id: number;
   institution: string;
   want: number;
+  /** The institution's rate as the worker's trust snapshot has it (its own, or the configured one). */
+  rate: RequestRate;
 }
 
 /** Everything a worker sends. */

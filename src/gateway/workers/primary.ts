@@ -81,7 +81,7 @@ import type { RunningAdmin } from '../admin/server.js';
 import type { GatewayConfig } from '../config.js';
 import { listenFailure } from '../listen-failure.js';
 import { auditTrailChores } from '../audit-retention.js';
-import { InstitutionRateLimit, rateLimitOf } from '../rate-limit.js';
+import { InstitutionRateLimit } from '../rate-limit.js';
 import { CrlDistribution } from '../crl-distribution.js';
 import {
   combineHealth,
@@ -301,8 +301,7 @@ export async function startGatewayWorkers(
     registers: [primaryMetrics],
   });
 
-  const rate = rateLimitOf(cfg.limits);
-  const rateBuckets = rate === null ? null : new InstitutionRateLimit(rate);
+  const rateBuckets = new InstitutionRateLimit();
 
   const workerConfig: GatewayConfig = {
     ...cfg,
@@ -374,11 +373,7 @@ export async function startGatewayWorkers(
     }
     if (m.mtls === 'rate-lease') {
       // The instance's request rate buckets live here; workers lease tokens.
-      const g = rateBuckets?.takeUpTo(m.institution, m.want) ?? {
-        granted: m.want,
-        retryAfterSeconds: 0,
-        retryAfterMs: 0,
-      };
+      const g = rateBuckets.takeUpTo(m.institution, m.want, m.rate);
       send(worker, { mtls: 'rate-lease', id: m.id, ...g });
       return;
     }

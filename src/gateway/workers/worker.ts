@@ -15,7 +15,8 @@ import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../../errors/index.js';
 import { startGateway, type RunningGateway } from '../gateway.js';
-import { LeasedRateLimit, leaseBatch, rateLimitOf, type RateGrant } from '../rate-limit.js';
+import { LeasedRateLimit, type RateGrant } from '../rate-limit.js';
+import type { RequestRate } from '../registry/types.js';
 import {
   isPrimaryMessage,
   type PrimaryMessage,
@@ -85,7 +86,7 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
   // Request rate tokens leased from the primary's buckets (rate-limit.ts).
   let leaseIds = 0;
   const leaseWaiters = new Map<number, (g: RateGrant) => void>();
-  const lease = (institution: string, want: number): Promise<RateGrant> =>
+  const lease = (institution: string, want: number, rate: RequestRate): Promise<RateGrant> =>
     new Promise<RateGrant>((resolve) => {
       const id = ++leaseIds;
       // A primary that does not answer is going away (and this worker with
@@ -100,7 +101,7 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
         clearTimeout(timer);
         resolve(g);
       });
-      send({ mtls: 'rate-lease', id, institution, want });
+      send({ mtls: 'rate-lease', id, institution, want, rate });
     });
 
   const onMessage = async (m: PrimaryMessage): Promise<void> => {
@@ -125,22 +126,15 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
         new LineBufferDestination(1),
       );
       try {
-        // The primary downloads the CRLs for the whole instance (see primary.ts).
-        const rate = rateLimitOf(m.config.limits);
+        // The primary downloads the CRLs for the whole instance (see primary.ts)
+        // and holds the request rate buckets.
         gateway = await startGateway({
           config: m.config,
           logger,
           env,
           crlFetch: false,
           auditRetention: false,
-          ...(rate
-            ? {
-                rateLimit: new LeasedRateLimit({
-                  lease,
-                  batch: leaseBatch(rate.perSecond, rate.burst, m.workers),
-                }),
-              }
-            : {}),
+          rateLimit: new LeasedRateLimit({ lease, workers: m.workers }),
         });
       } catch (e) {
         send({ mtls: 'start-failed', error: toWireError(e) });

@@ -60,7 +60,13 @@ interface InstitutionRow {
   lastRejected: string | null;
 }
 interface InstitutionDetail {
-  institution: { id: string; name: string; status: string; createdAt: string };
+  institution: {
+    id: string;
+    name: string;
+    status: string;
+    createdAt: string;
+    requestRate: { requestsPerSecond: number; burst: number } | null;
+  };
   chains: {
     id: number;
     subject: string;
@@ -700,6 +706,23 @@ async function institutionPage(id: string): Promise<Node> {
     ['subject_cn', 'subject_o', 'fingerprint_sha256'].map((k) => h('option', { value: k }, k)),
   );
   const ruleValue = h('input', { id: 'rule-value', required: true });
+  const own = d.institution.requestRate;
+  const rps = h('input', {
+    id: 'rate-rps',
+    type: 'number',
+    min: '0.001',
+    step: 'any',
+    required: true,
+    value: own ? String(own.requestsPerSecond) : '',
+  });
+  const burst = h('input', {
+    id: 'rate-burst',
+    type: 'number',
+    min: '1',
+    step: '1',
+    placeholder: 'the rate',
+    value: own ? String(own.burst) : '',
+  });
   return h(
     'section',
     {},
@@ -718,6 +741,46 @@ async function institutionPage(id: string): Promise<Node> {
       statusButton(id, d.institution.status),
     ),
     error,
+    h('h2', {}, 'Request rate'),
+    h(
+      'p',
+      { id: 'rate-now' },
+      own
+        ? `Its own: ${own.requestsPerSecond} requests/s, burst ${own.burst}, on each gateway instance. Over it, calls get 429 and are audited as rate_limited.`
+        : "Each gateway's limits.institutionRequestsPerSecond (no limit where it is unset).",
+    ),
+    h(
+      'form',
+      {
+        class: 'inline',
+        onsubmit: (e) => {
+          e.preventDefault();
+          const body: { requestsPerSecond: number; burst?: number } = {
+            requestsPerSecond: Number(rps.value),
+          };
+          if (burst.value.trim() !== '') body.burst = Number(burst.value);
+          act(call('PUT', `${base}/request-rate`, body), `Request rate of ${id} set`);
+        },
+      },
+      h('label', { for: 'rate-rps' }, 'Requests per second', rps),
+      h('label', { for: 'rate-burst' }, 'Burst', burst),
+      h('button', { type: 'submit' }, 'Set its rate'),
+      own
+        ? h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              onclick: () =>
+                act(
+                  call('DELETE', `${base}/request-rate`),
+                  `${id} is back to the gateway's limits`,
+                ),
+            },
+            "Use the gateway's limits",
+          )
+        : null,
+    ),
     h('h2', {}, 'CA chains'),
     h('p', {}, h('a', { href: `#/onboard/${encodeURIComponent(id)}` }, 'Onboard a CA chain…')),
     d.chains.length === 0
