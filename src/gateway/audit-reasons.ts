@@ -120,7 +120,7 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
   },
   rate_limited: {
     meaning:
-      'The institution sent requests faster than limits.institutionRequestsPerSecond allows; this one got 429 and did not reach the API.',
-    fix: 'The institution must slow down and honour Retry-After (back off, do not retry at once); raise the limit if its normal traffic needs more.',
+      'The institution sent requests faster than its request rate allows (its own, or else limits.institutionRequestsPerSecond); this one got 429 and did not reach the API.',
+    fix: 'The institution must slow down and honour Retry-After (back off, do not retry at once); if its contract allows more, give it its own rate with `mtls gateway institution rate`.',
   },
 };

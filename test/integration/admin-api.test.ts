@@ -394,6 +394,44 @@ describe('admin API', () => {
     assert.equal(patchName.statusCode, 400);
     await patchName.body.dump();
 
+    // An institution's own request rate: set, read back, refused naming the field, cleared.
+    assert.deepEqual(
+      (await client.setInstitutionRequestRate('beta', { requestsPerSecond: 20 })).requestRate,
+      { requestsPerSecond: 20, burst: 20 },
+    );
+    assert.deepEqual((await client.getInstitution('beta')).institution.requestRate, {
+      requestsPerSecond: 20,
+      burst: 20,
+    });
+    for (const [body, field] of [
+      ['{"requestsPerSecond":0}', /requestsPerSecond 0 is not/],
+      ['{"requestsPerSecond":10,"burst":1.5}', /burst 1\.5 is not/],
+      ['{"burst":3}', /requestsPerSecond.*is missing/],
+      ['{"requestsPerSecond":"10"}', /requestsPerSecond.*not a number/],
+      ['{"requestsPerSecond":10,"tier":"gold"}', /tier/],
+    ] as const) {
+      const bad = await request(`${admin.url}/v1/institutions/beta/request-rate`, {
+        method: 'PUT',
+        headers: { ...bearer(), 'content-type': 'application/json' },
+        body,
+      });
+      const text = await bad.body.text();
+      assert.equal(bad.statusCode, 400, `${body}: ${text}`);
+      const err = (JSON.parse(text) as { error: { code: string; message: string } }).error;
+      assert.equal(err.code, 'MTLS_BAD_ARGUMENT');
+      assert.match(err.message, field);
+    }
+    assert.deepEqual((await client.getInstitution('beta')).institution.requestRate, {
+      requestsPerSecond: 20,
+      burst: 20,
+    });
+    await assert.rejects(
+      client.setInstitutionRequestRate('nobody', { requestsPerSecond: 1 }),
+      (e: unknown) => e instanceof MtlsError && e.code === 'MTLS_NOT_FOUND',
+    );
+    assert.equal((await client.setInstitutionRequestRate('beta', null)).requestRate, null);
+    assert.equal((await registry.getInstitution('beta'))?.requestRate, null);
+
     await registry.appendAudit([
       audit({}),
       audit({ outcome: 'accepted', reason: 'ok' }),
@@ -795,6 +833,40 @@ describe('admin API', () => {
       assert.equal(
         (await cli(['gateway', 'ip', 'add', 'delta', '198.51.100.0/24', ...target])).code,
         0,
+      );
+      const rate = await cli([
+        'gateway',
+        'institution',
+        'rate',
+        'delta',
+        '--requests-per-second',
+        '2.5',
+        '--burst',
+        '10',
+        ...target,
+      ]);
+      assert.equal(rate.code, 0, rate.stderr);
+      assert.match(
+        rate.stdout,
+        /institution delta: its own, 2\.5 requests\/s, burst 10; applied within 1 s/,
+      );
+      assert.deepEqual((await registry.getInstitution('delta'))?.requestRate, {
+        requestsPerSecond: 2.5,
+        burst: 10,
+      });
+      const badRate = await cli([
+        'gateway',
+        'institution',
+        'rate',
+        'delta',
+        '--requests-per-second',
+        '2000000',
+        ...target,
+      ]);
+      assert.equal(badRate.code, 2, badRate.stderr);
+      assert.match(
+        badRate.stderr,
+        /MTLS_BAD_ARGUMENT.*requestsPerSecond 2000000 .*at most 1000000/,
       );
       const ips = await cli(['gateway', 'ip', 'list', '--json', ...target]);
       assert.ok(

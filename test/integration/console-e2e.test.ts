@@ -334,6 +334,22 @@ describe(
       await page.getByLabel('IP or CIDR').fill('127.0.0.1');
       await page.getByRole('button', { name: 'Add IP' }).click();
       await page.getByText('127.0.0.1/32', { exact: true }).waitFor();
+      // Its own request rate: set from the form, shown, stored; then cleared.
+      await page.getByLabel('Requests per second').fill('2.5');
+      await page.getByLabel('Burst').fill('10');
+      await page.getByRole('button', { name: 'Set its rate' }).click();
+      await page.getByText('Its own: 2.5 requests/s, burst 10', { exact: false }).waitFor();
+      assert.deepEqual((await registry.getInstitution('acme'))?.requestRate, {
+        requestsPerSecond: 2.5,
+        burst: 10,
+      });
+      // The browser's own checks (min, step) stop a burst of 0; the registry's range is past them.
+      await page.getByLabel('Requests per second').fill('2000000');
+      await page.getByRole('button', { name: 'Set its rate' }).click();
+      await page.getByRole('alert').getByText('requestsPerSecond 2000000 is not').waitFor();
+      await page.getByRole('button', { name: "Use the gateway's limits" }).click();
+      await page.getByText("Each gateway's limits.institutionRequestsPerSecond").waitFor();
+      assert.equal((await registry.getInstitution('acme'))?.requestRate, null);
       await page.locator('.fingerprint').first().waitFor();
       await shot('institution');
       await assertAccessible('the institution page');

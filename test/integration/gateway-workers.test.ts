@@ -812,7 +812,31 @@ describe('mtls gateway start --workers 2', () => {
       const most = 4 + Math.floor((Date.now() - started) / 2_000);
       assert.ok(allowed >= 4 && allowed <= most, `${allowed} allowed, at most ${most}`);
       assert.deepEqual([...new Set(statuses)].sort(), [200, 429], 'the rest were refused with 429');
+
+      // The institution's own rate, set in the registry: the workers pass it
+      // with their leases and the primary's bucket follows it.
+      await registry.setInstitutionRequestRate('acme', { requestsPerSecond: 1000, burst: 1000 });
+      const own = await waitFor(
+        async () => {
+          const results = await Promise.all(
+            Array.from({ length: 16 }, (_, i) =>
+              mtlsRequest({
+                port: gw.port,
+                ca: pki.serverCa.certPem,
+                cert: acme.client.certPem,
+                key: acme.client.keyPem,
+                path: `/own-rate/${i}`,
+              }),
+            ),
+          );
+          return results.every((r) => r.status === 200) ? results : undefined;
+        },
+        5_000,
+        "16 calls passing under the institution's own rate",
+      );
+      assert.equal(own.length, 16);
     } finally {
+      await registry.setInstitutionRequestRate('acme', null);
       gw.child.kill('SIGTERM');
       await gw.exited;
     }
