@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { LATEST_SCHEMA_VERSION } from '../../src/gateway/registry/index.js';
 import { writeOldRegistry } from '../helpers/old-registry.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import { spawnJsonLogCli } from '../helpers/cli.js';
 import { makeServerLeaf, tempDir } from '../helpers/pki.js';
@@ -267,6 +268,33 @@ describe('mtls gateway start', () => {
       assert.equal(v.v, 6, 'the check migrated nothing');
     } finally {
       after.close();
+    }
+  });
+
+  test('--check never prints the password of a PostgreSQL URL, and says where it belongs; an empty schema is left uncreated', async () => {
+    const db = await createTestDatabase('mtls_check');
+    try {
+      const url = new URL(db.url);
+      url.password = 'check-secret-pw';
+      const cfg = writeConfig(
+        'pg-check.yaml',
+        goodConfig().replace(`registry: ${registryPath}`, `registry: "${url.toString()}"`),
+      );
+      const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--check']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout + r.stderr, /check-secret-pw/);
+      assert.match(
+        r.stderr,
+        /warning: the registry URL postgres:\/\/[^:]+:\*\*\*@.* holds a password.*PGPASSFILE or PGPASSWORD/,
+      );
+      assert.match(
+        r.stderr + r.stdout,
+        new RegExp(
+          `registry postgres://[^:]+:\\*\\*\\*@[^ ]+/${db.name} \\(empty; the start creates its schema`,
+        ),
+      );
+    } finally {
+      await db.drop();
     }
   });
 

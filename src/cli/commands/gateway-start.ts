@@ -12,6 +12,10 @@ import {
 } from '../../gateway/config-keys.js';
 import { MtlsError } from '../../errors/index.js';
 import { info, warn } from '../output.js';
+import {
+  describeRegistryLocation,
+  registryUrlHasPassword,
+} from '../../gateway/registry/location.js';
 
 /** The command's flags: the config overrides plus --config and --check. */
 interface StartFlags extends GatewayConfigOverrides {
@@ -108,6 +112,11 @@ export function registerGatewayStartCommands(program: Command): void {
         overrides,
         onDeprecated: warn,
       });
+      if (config.registry !== null && registryUrlHasPassword(config.registry)) {
+        warn(
+          `the registry URL ${describeRegistryLocation(config.registry)} holds a password, which shows wherever the URL does (ps, unit files, shell history, this configuration); remove it and give it in PGPASSFILE or PGPASSWORD instead`,
+        );
+      }
       if (flags.check) {
         const [
           { loadServerCredential },
@@ -149,7 +158,7 @@ export function registerGatewayStartCommands(program: Command): void {
           const schemaWarning = newerSchemaWarning(schema);
           if (schemaWarning) warn(schemaWarning);
           info(
-            `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; ${upstreamClient ? `upstream client certificate ${upstreamClient.subject}, valid until ${upstreamClient.notAfter.toISOString()}; ` : ''}registry ${config.registry} (${schemaText}): ${institutions} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
+            `configuration OK; server certificate ${cred.subject}, valid until ${cred.notAfter.toISOString()}; ${upstreamClient ? `upstream client certificate ${upstreamClient.subject}, valid until ${upstreamClient.notAfter.toISOString()}; ` : ''}registry ${describeRegistryLocation(config.registry)} (${schemaText}): ${institutions} institution(s); ${config.workers === 1 ? 'one process' : `${config.workers} workers`}`,
           );
         } finally {
           await registry.close();

@@ -24,7 +24,8 @@ export interface PostgresRegistryOptions {
   /** Receives errors of the change feed (once per outage), of idle pool connections, and of change listeners (default `process.emitWarning`). */
   onError?: (error: MtlsError) => void;
   /** Delay before re-establishing a dropped LISTEN connection, in ms (default 500). */
-  reconnectDelayMs?: number; /** Migrate the schema at open (default true); false only reads its version (`--check`). */
+  reconnectDelayMs?: number;
+  /** Migrate the schema at open (default true); false only reads its version (`--check`). */
   migrate?: boolean;
 }
 
