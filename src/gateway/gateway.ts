@@ -48,14 +48,18 @@ import {
 import { listenFailure } from './listen-failure.js';
 import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
-import { CrlFetchMetrics, GatewayMetrics } from './metrics.js';
+import { CredentialReloadMetrics, CrlFetchMetrics, GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
 import { newerSchemaWarning, openRegistry } from './registry/index.js';
 import { InstitutionRateLimit, rateLimitOf, type RateLimiter } from './rate-limit.js';
 import type { AuditRecord, Registry } from './registry/types.js';
 import { RequestHandler } from './request-handler.js';
-import { loadServerCredential, type ServerCredential } from './server-credential.js';
-import { loadUpstreamTls } from './upstream-tls.js';
+import type { ServerCredential } from './server-credential.js';
+import {
+  loadGatewayCredentials,
+  logCredentialWarnings,
+  type GatewayCredentials,
+} from './credentials.js';
 import { createTenantServer, type ClientOfSocket } from './tenant-server.js';
 import { newWarnings, TrustCache, type TrustSnapshot } from './trust-cache.js';
 
@@ -90,6 +94,15 @@ export interface StartGatewayOptions {
    * leases from its primary, so the limit holds for the instance.
    */
   rateLimit?: RateLimiter;
+  /**
+   * The credentials to serve with, already loaded: a gateway worker gets its
+   * primary's (credentials.ts), and then never reads the credential files
+   * itself. Default: loaded from the configured files, at start and by
+   * {@link RunningGateway.reloadCredential}, with
+   * `mtls_gateway_credential_last_reload_successful` telling how the last
+   * reload went.
+   */
+  credentials?: GatewayCredentials;
 }
 
 /** Result of {@link RunningGateway.reloadCredential}. */
@@ -116,10 +129,11 @@ export interface RunningGateway {
   /** Rebuilds the trust snapshot now (changes are also picked up on their own within `registryPollMs`). */
   reloadTrust(): Promise<TrustSnapshot>;
   /**
-   * Loads the server credential again from the configured files. On failure
-   * the current credential stays in service and the error is logged and returned.
+   * Puts `next` in service, or without it loads the credentials again from
+   * the configured files. On failure the current ones stay in service and
+   * the error is logged and returned.
    */
-  reloadCredential(): Promise<ReloadCredentialResult>;
+  reloadCredential(next?: GatewayCredentials): Promise<ReloadCredentialResult>;
   /** Writes queued audit records to the registry. */
   flushAudit(): Promise<void>;
   /**
@@ -134,7 +148,7 @@ export interface RunningGateway {
  * Starts the gateway: loads the server credential, opens the registry, loads
  * trust, binds the mTLS listener and the operations listener.
  * @throws MTLS_CONFIG_INVALID (bad config, corrupt or missing registry), credential
- *   errors from {@link loadServerCredential}, MTLS_NETWORK when a port cannot be bound
+ *   errors from {@link loadGatewayCredentials}, MTLS_NETWORK when a port cannot be bound
  */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const cfg = options.config;
@@ -154,16 +168,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     );
   }
 
-  let credential: ServerCredential = await loadServerCredential(cfg.tls, env);
-  const upstreamTls = await loadUpstreamTls(cfg.upstreamTls, env);
+  const loaded = options.credentials ?? (await loadGatewayCredentials(cfg, env));
+  let credential: ServerCredential = loaded.server;
+  const upstreamTls = loaded.upstreamTls;
   /** The upstream client credential in service (replaced on reload). */
   let upstreamClient = upstreamTls?.client ?? null;
-  /** Logs the warnings of the credentials just loaded (key file modes, near expiry). */
-  const logCredentialWarnings = (...loaded: Array<ServerCredential | null>): void => {
-    for (const c of loaded)
-      for (const w of c?.warnings ?? []) logger.warn({ credentialWarning: true }, w);
-  };
-  logCredentialWarnings(credential, upstreamClient);
+  // A worker's primary has logged them already.
+  if (!options.credentials) logCredentialWarnings(logger, loaded);
   const ownRegistry = !options.registry;
   let registry: Registry;
   if (options.registry) {
@@ -189,6 +200,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   if (schemaWarning) logger.warn({ registrySchema: registry.schemaVersion() }, schemaWarning);
 
   const metrics = new GatewayMetrics();
+  // Exported by the process that reads the credential files: this one, or a
+  // worker's primary.
+  const reloadMetrics = options.credentials
+    ? null
+    : new CredentialReloadMetrics([metrics.registry]);
   // A worker leases from its primary's buckets (rate-limit.ts); a single
   // process holds its own. Kept even with no rate configured: an
   // institution's own rate may be set in the registry at any time.
@@ -526,14 +542,18 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       if (trust.error) throw trust.error;
       return trust.snapshot;
     },
-    reloadCredential: async () => {
+    reloadCredential: async (given) => {
       try {
         // Both load before either is swapped: a failure keeps both in service.
-        const next = await loadServerCredential(cfg.tls, env);
-        const nextUpstreamTls = upstreamTls ? await loadUpstreamTls(cfg.upstreamTls, env) : null;
+        const loadedNow = given ?? (await loadGatewayCredentials(cfg, env));
+        reloadMetrics?.record(true);
+        const next = loadedNow.server;
+        // The upstream's TLS settings in service change only where they were
+        // configured at start (the proxy was built with or without them).
+        const nextUpstreamTls = upstreamTls ? loadedNow.upstreamTls : null;
         credential = next;
         trust.invalidateServers();
-        logCredentialWarnings(next, nextUpstreamTls?.client ?? null);
+        if (!given) logCredentialWarnings(logger, loadedNow);
         if (nextUpstreamTls) {
           proxy.setTls(nextUpstreamTls);
           upstreamClient = nextUpstreamTls.client;
@@ -559,6 +579,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         };
       } catch (e) {
         const error = toMtlsError(e);
+        reloadMetrics?.record(false);
         logger.error(
           { err: { code: error.code, message: error.message } },
           'server credential reload failed; the previous credential stays in service',

@@ -31,6 +31,44 @@ export class CrlFetchMetrics {
   }
 }
 
+/**
+ * How the last reload of the gateway's own credentials went, registered once
+ * per instance by the process that reads the credential files (the single
+ * process, or the primary with workers), after the model of Prometheus's own
+ * `prometheus_config_last_reload_successful`. A refused reload keeps the
+ * previous credential in service, so nothing else shows it; but the files on
+ * disk are then ones a restart would refuse, which is what an alert must
+ * catch before the next restart does.
+ */
+export class CredentialReloadMetrics {
+  /** 1 while the files last read were loadable (at start, or the last reload), else 0. */
+  readonly lastReloadSuccessful: Gauge;
+  /** Reloads by outcome (`ok`, `failed`). */
+  readonly reloads: Counter<'outcome'>;
+
+  constructor(registers: PromRegistry[]) {
+    this.lastReloadSuccessful = new Gauge({
+      name: 'mtls_gateway_credential_last_reload_successful',
+      help: "1 when the gateway's credential files were loadable at start or at the last reload (SIGHUP), 0 when the last reload refused them and the previous credential stays in service",
+      registers,
+    });
+    this.lastReloadSuccessful.set(1);
+    this.reloads = new Counter({
+      name: 'mtls_gateway_credential_reloads_total',
+      help: "Reloads of the gateway's credential files (SIGHUP), by outcome (ok, failed)",
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['ok', 'failed']) this.reloads.inc({ outcome }, 0);
+  }
+
+  /** Records one reload's outcome. */
+  record(ok: boolean): void {
+    this.lastReloadSuccessful.set(ok ? 1 : 0);
+    this.reloads.inc({ outcome: ok ? 'ok' : 'failed' });
+  }
+}
+
 /** How long a scrape waits for the registry's answer about the audit trail. */
 const AUDIT_OLDEST_TIMEOUT_MS = 2_000;
 

@@ -242,9 +242,15 @@ describe('server credential reload', () => {
     assert.equal(broken.ok, false);
     assert.equal(await serverSerial(), before, 'the old credential stays in service');
     assert.ok(gw.lines.some((l) => String(l.msg).includes('server credential reload failed')));
+    // What an alert sees: the files a restart would read are broken.
+    const metric = async (): Promise<string> => gw.gateway.metrics.registry.metrics();
+    assert.match(await metric(), /\nmtls_gateway_credential_last_reload_successful 0\n/);
+    assert.match(await metric(), /\nmtls_gateway_credential_reloads_total\{outcome="failed"\} 1\n/);
     const fresh = await makeServerLeaf(dir, pki.serverCa, { file: 'server' });
     const good = await gw.gateway.reloadCredential();
     assert.equal(good.ok, true, good.ok ? '' : good.error.message);
+    assert.match(await metric(), /\nmtls_gateway_credential_last_reload_successful 1\n/);
+    assert.match(await metric(), /\nmtls_gateway_credential_reloads_total\{outcome="ok"\} 1\n/);
     const after = await serverSerial();
     assert.notEqual(after, before);
     assert.equal(after.replace(/^0+/, ''), fresh.serialHex.replace(/^0+/, ''));

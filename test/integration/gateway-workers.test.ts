@@ -82,6 +82,7 @@ after(() => teardown.run());
 function writeConfig(
   name: string,
   extra: string[] = [],
+  registry = registryPath,
 ): { path: string; certPath: string; keyPath: string } {
   const certPath = join(dir, `${name}.cert.pem`);
   const keyPath = join(dir, `${name}.key.pem`);
@@ -93,7 +94,7 @@ function writeConfig(
     [
       'listen: 127.0.0.1:0',
       `upstream: ${upstream.url}`,
-      `registry: ${registryPath}`,
+      `registry: ${registry}`,
       'tls:',
       `  cert: ${certPath}`,
       `  key: ${keyPath}`,
@@ -842,12 +843,78 @@ describe('mtls gateway start --workers 2', () => {
     }
   });
 
+  test('a reload the files fail keeps every worker on the credential in service, and a worker restarted after it serves that one too, not the broken files', async () => {
+    const config = writeConfig('badreload');
+    const gw = await startWorkersCli(config.path);
+    try {
+      const served = new X509Certificate(readFileSync(config.certPath)).fingerprint256;
+      writeFileSync(config.keyPath, 'not a key\n');
+      gw.child.kill('SIGHUP');
+      const failed = await waitFor(
+        () => gw.lines.find((l) => /server credential reload failed/.test(String(l.msg))),
+        10_000,
+        'the failed reload',
+      );
+      assert.equal(failed.level, 50);
+      assert.match(String(failed.msg), /every worker keeps the credential in service/);
+      const err = failed.err as { code: string; message: string };
+      assert.equal(err.code, 'MTLS_PEM_INVALID');
+      assert.match(err.message, /badreload\.key\.pem is not a readable private key/);
+      const metrics = (await opsGet(gw.opsPort, '/metrics')).body;
+      assert.equal(sample(metrics, 'mtls_gateway_credential_last_reload_successful'), 0);
+      assert.equal(
+        sample(metrics, 'mtls_gateway_credential_reloads_total', '{outcome="failed"}'),
+        1,
+      );
+      // A worker dies: its replacement starts with the primary's credential,
+      // where it used to read the broken key, crash five times and take the
+      // instance down with it.
+      const before = (await readyz(gw.opsPort)).body.workers.map((w) => w.pid as number);
+      process.kill(before[0] as number, 'SIGKILL');
+      const after = await waitFor(
+        async () => {
+          const r = await readyz(gw.opsPort);
+          const pids = r.body.workers.map((w) => w.pid as number);
+          return r.status === 200 && !pids.includes(before[0] as number) ? pids : null;
+        },
+        15_000,
+        'the worker restarted and ready',
+      );
+      assert.equal(after.length, 2);
+      assert.equal(gw.child.exitCode, null, 'the instance is up');
+      for (let i = 0; i < 8; i++) {
+        const s = await requestSeeingCert(gw.port, `/after-bad-reload/${i}`);
+        assert.equal(s.status, 200);
+        assert.equal(s.fingerprint, served, 'the credential in service, on every worker');
+      }
+      // Repaired files, reloaded: the metric says so.
+      copyFileSync(pki.server.keyPath, config.keyPath);
+      gw.child.kill('SIGHUP');
+      await waitFor(
+        () => gw.lines.find((l) => l.msg === 'server credential reloaded in every worker'),
+        10_000,
+        'the good reload',
+      );
+      const repaired = (await opsGet(gw.opsPort, '/metrics')).body;
+      assert.equal(sample(repaired, 'mtls_gateway_credential_last_reload_successful'), 1);
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
   test('a worker that cannot start again: the supervisor backs off, gives up with the reason and leaves no process', async () => {
-    const config = writeConfig('crashloop');
+    // Its own registry file, removed while the instance runs: a restarted
+    // worker opens it (never creating one) and cannot start.
+    const own = join(dir, 'crashloop.db');
+    const reg = await openSqliteRegistry(own);
+    await registerInstitution(reg, 'acme', acme.root.certPem, ['127.0.0.1']);
+    await reg.close();
+    const config = writeConfig('crashloop', [], own);
     const gw = await startWorkersCli(config.path);
     const pids = (await readyz(gw.opsPort)).body.workers.map((w) => w.pid as number);
     try {
-      rmSync(config.keyPath);
+      for (const f of [own, `${own}-wal`, `${own}-shm`]) rmSync(f, { force: true });
       process.kill(pids[0] as number, 'SIGKILL');
       // Cleared once the race is decided: a pending 60 s timer would keep this
       // file's process alive for the rest of the minute after its last test.
@@ -857,10 +924,10 @@ describe('mtls gateway start --workers 2', () => {
         new Promise<'hung'>((r) => (hung = setTimeout(() => r('hung'), 60_000))),
       ]);
       clearTimeout(hung);
-      assert.equal(code, 5, `exit code of MTLS_FILE_NOT_FOUND (stderr: ${gw.stderr()})`);
+      assert.equal(code, 3, `exit code of MTLS_CONFIG_INVALID (stderr: ${gw.stderr()})`);
       assert.match(
         gw.stderr(),
-        /error\[MTLS_FILE_NOT_FOUND\]: gateway worker 1 died 5 times in a row soon after starting; last error: .*crashloop\.key\.pem/,
+        /error\[MTLS_CONFIG_INVALID\]: gateway worker 1 died 5 times in a row soon after starting; last error: registry file .*crashloop\.db does not exist/,
       );
       const restarts = gw.lines
         .filter((l) => l.msg === 'worker exited unexpectedly; restarting it')

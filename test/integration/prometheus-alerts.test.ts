@@ -21,7 +21,7 @@ const skip = !havePromtool() && 'promtool is not installed (.ci/run installs pro
 test('promtool accepts the alert rules', { skip }, () => {
   const r = promtool(['check', 'rules', ALERT_RULES]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /SUCCESS: 13 rules found/);
+  assert.match(r.stdout, /SUCCESS: 14 rules found/);
 });
 
 test(
@@ -34,13 +34,14 @@ test(
   },
 );
 
-test('the rules name only gateway metrics, among them the audit trail, CRL, certificate and worker ones', () => {
+test('the rules name only gateway metrics, among them the audit trail, CRL, certificate, credential reload and worker ones', () => {
   assert.deepEqual(alertRuleMetricNames(), [
     'mtls_gateway_audit_oldest_record_age_seconds',
     'mtls_gateway_audit_retention_last_success_timestamp_seconds',
     'mtls_gateway_audit_retention_seconds',
     'mtls_gateway_certificate_expiry_seconds',
     'mtls_gateway_connections_total',
+    'mtls_gateway_credential_last_reload_successful',
     'mtls_gateway_crl_fetches_total',
     'mtls_gateway_crl_next_update_seconds',
     'mtls_gateway_requests_total',

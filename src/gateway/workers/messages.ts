@@ -5,7 +5,9 @@
  * Node's own cluster traffic) are never mistaken for ours.
  */
 import type { AddressInfo } from 'node:net';
+import { toMtlsError } from '../../errors/index.js';
 import type { GatewayConfig } from '../config.js';
+import type { WireCredentials } from '../credentials.js';
 import type { HealthState } from '../health.js';
 import type { RequestRate } from '../registry/types.js';
 
@@ -17,6 +19,17 @@ export interface WireError {
   subject?: string;
 }
 
+/** The JSON form of an error, to cross the process boundary. */
+export function toWireError(e: unknown): WireError {
+  const err = toMtlsError(e);
+  return {
+    code: err.code,
+    message: err.message,
+    hint: err.hint,
+    ...(err.subject === undefined ? {} : { subject: err.subject }),
+  };
+}
+
 /** What a worker answers to {@link WorkerReloadRequest}. */
 export type WireReloadResult =
   | { ok: true; subject: string; notAfter: string; fingerprint: string }
@@ -26,6 +39,8 @@ export type WireReloadResult =
 export interface WorkerStartMessage {
   mtls: 'start';
   config: GatewayConfig;
+  /** The credentials the instance serves with, loaded by the primary (credentials.ts). */
+  credentials: WireCredentials;
   /** The worker's slot, 1…N; a restarted worker takes over its predecessor's slot. */
   slot: number;
   /** N: how many workers share the instance (the size of a rate lease depends on it). */
@@ -39,10 +54,11 @@ export interface WorkerStatusRequest {
   metrics: boolean;
 }
 
-/** Primary → worker: load the server credential again. */
+/** Primary → worker: serve with these credentials, which the primary loaded again. */
 export interface WorkerReloadRequest {
   mtls: 'reload-credential';
   id: number;
+  credentials: WireCredentials;
 }
 
 /** Primary → worker: drain and exit 0. */

@@ -91,11 +91,18 @@ import {
   warnIfOpsExposed,
   type OpsServer,
 } from '../health.js';
-import { CrlFetchMetrics } from '../metrics.js';
+import { CredentialReloadMetrics, CrlFetchMetrics } from '../metrics.js';
+import {
+  credentialsToWire,
+  loadGatewayCredentials,
+  logCredentialWarnings,
+  type GatewayCredentials,
+} from '../credentials.js';
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
 import {
   isWorkerMessage,
+  toWireError,
   type PrimaryMessage,
   type WireError,
   type WireReloadResult,
@@ -228,6 +235,11 @@ export async function startGatewayWorkers(
       pino.destination({ dest: 1, sync: true }),
     );
 
+  // The credentials are read here, once for the instance: every worker,
+  // including one restarted later, serves the same ones (credentials.ts).
+  let credentials = await loadGatewayCredentials(cfg);
+  logCredentialWarnings(logger, credentials);
+
   // Opened here first, before any worker, so that the schema is migrated once
   // rather than by N workers racing, and so that a missing or corrupt file
   // fails the start with its own error. Never created here: a gateway pointed
@@ -286,6 +298,8 @@ export async function startGatewayWorkers(
       this.set({ state: 'serving' }, slots.filter((s) => s.ready).length);
     },
   });
+
+  const reloadMetrics = new CredentialReloadMetrics([primaryMetrics]);
 
   const crlDownload = {
     log: logger,
@@ -356,7 +370,13 @@ export async function startGatewayWorkers(
     const s = slotOf(worker);
     if (!s) return;
     if (m.mtls === 'hello') {
-      send(worker, { mtls: 'start', config: workerConfig, slot: s.slot, workers: slots.length });
+      send(worker, {
+        mtls: 'start',
+        config: workerConfig,
+        credentials: credentialsToWire(credentials),
+        slot: s.slot,
+        workers: slots.length,
+      });
       return;
     }
     if (m.mtls === 'ready') {
@@ -692,13 +712,40 @@ export async function startGatewayWorkers(
     workers: () =>
       slots.map((s) => ({ slot: s.slot, pid: s.worker?.process.pid ?? null, ready: s.ready })),
     reloadCredential: async () => {
+      let next: GatewayCredentials;
+      try {
+        next = await loadGatewayCredentials(cfg);
+      } catch (e) {
+        // Nothing was handed to any worker: all of them, and any restarted
+        // later, keep serving the credentials in service.
+        const error = toMtlsError(e);
+        reloadMetrics.record(false);
+        logger.error(
+          { err: { code: error.code, message: error.message } },
+          'server credential reload failed; every worker keeps the credential in service',
+        );
+        const wire = toWireError(error);
+        return slots.map((s) => ({
+          slot: s.slot,
+          pid: s.worker?.process.pid ?? null,
+          result: { ok: false, error: wire },
+        }));
+      }
+      reloadMetrics.record(true);
+      credentials = next;
+      logCredentialWarnings(logger, next);
+      const wireCredentials = credentialsToWire(next);
       const results = await Promise.all(
         slots.map(async (s): Promise<WorkerReloadResult> => {
           const worker = s.worker;
           const pid = worker?.process.pid ?? null;
           const m =
             worker && s.ready
-              ? await ask(worker, (id) => ({ mtls: 'reload-credential', id }), RELOAD_TIMEOUT_MS)
+              ? await ask(
+                  worker,
+                  (id) => ({ mtls: 'reload-credential', id, credentials: wireCredentials }),
+                  RELOAD_TIMEOUT_MS,
+                )
               : null;
           if (m?.mtls === 'reload-credential') return { slot: s.slot, pid, result: m.result };
           return {

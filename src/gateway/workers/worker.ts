@@ -15,12 +15,13 @@ import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../../errors/index.js';
 import { startGateway, type RunningGateway } from '../gateway.js';
+import { credentialsFromWire } from '../credentials.js';
 import { LeasedRateLimit, type RateGrant } from '../rate-limit.js';
 import type { RequestRate } from '../registry/types.js';
 import {
   isPrimaryMessage,
   type PrimaryMessage,
-  type WireError,
+  toWireError,
   type WorkerMessage,
 } from './messages.js';
 
@@ -31,17 +32,6 @@ const LEASE_TIMEOUT_MS = 1_000;
 export interface RunGatewayWorkerOptions {
   /** Environment for passphrases (default process.env, inherited from the primary). */
   env?: NodeJS.ProcessEnv;
-}
-
-/** The JSON form of an error, for the primary. */
-export function toWireError(e: unknown): WireError {
-  const err = toMtlsError(e);
-  return {
-    code: err.code,
-    message: err.message,
-    hint: err.hint,
-    ...(err.subject === undefined ? {} : { subject: err.subject }),
-  };
 }
 
 /**
@@ -135,6 +125,7 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
           crlFetch: false,
           auditRetention: false,
           rateLimit: new LeasedRateLimit({ lease, workers: m.workers }),
+          credentials: credentialsFromWire(m.credentials),
         });
       } catch (e) {
         send({ mtls: 'start-failed', error: toWireError(e) });
@@ -164,7 +155,7 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
       });
       return;
     }
-    const result = await gateway.reloadCredential();
+    const result = await gateway.reloadCredential(credentialsFromWire(m.credentials));
     send({
       mtls: 'reload-credential',
       id: m.id,
@@ -179,7 +170,11 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
   send({ mtls: 'hello' });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => void gateway?.reloadCredential());
+  // The primary reads the credential files and hands every worker the same
+  // result (credentials.ts); a worker reading them on its own would serve
+  // something else than its siblings. A SIGHUP sent to the whole process
+  // group reaches the primary too.
+  process.on('SIGHUP', () => undefined);
   // A primary that dies takes its workers along: node:cluster exits a worker
   // whose IPC channel closes unexpectedly, so none serves on unsupervised.
 }
