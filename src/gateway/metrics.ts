@@ -288,7 +288,15 @@ export class GatewayMetrics {
         this.collectCertificates();
       },
     });
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'mtls_gateway_' });
+    if (defaults) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'mtls_gateway_' });
+      // prom-client names three gauges `*_total`, which Prometheus reserves
+      // for counters (`promtool check metrics` refuses them, and a rate() on
+      // them is meaningless); the same counts by type remain, under
+      // `nodejs_active_handles`, `_requests` and `_resources`.
+      for (const kind of ['handles', 'requests', 'resources'])
+        this.registry.removeSingleMetric(`mtls_gateway_nodejs_active_${kind}_total`);
+    }
   }
 
   /** Reads the certificate expiry gauge from the credentials in service at every scrape. */

@@ -100,6 +100,7 @@ import {
 } from '../credentials.js';
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
+import { RetiredCounters, type MetricsJson } from './retired-counters.js';
 import {
   isWorkerMessage,
   toWireError,
@@ -180,6 +181,8 @@ interface Slot {
   restartTimer: NodeJS.Timeout | null;
   /** The last start failure a worker in this slot reported. */
   lastError: WireError | null;
+  /** The metrics its worker last reported to a scrape, retired with it when it dies. */
+  lastMetrics: MetricsJson | null;
 }
 
 /** The worker entry point next to this module (`.ts` under tsx, `.js` when built). */
@@ -264,6 +267,7 @@ export async function startGatewayWorkers(
     quickFailures: 0,
     restartTimer: null,
     lastError: null,
+    lastMetrics: null,
   }));
   let stopping = false;
   let started = false;
@@ -300,6 +304,7 @@ export async function startGatewayWorkers(
   });
 
   const reloadMetrics = new CredentialReloadMetrics([primaryMetrics]);
+  const retired = new RetiredCounters();
 
   const crlDownload = {
     log: logger,
@@ -420,6 +425,8 @@ export async function startGatewayWorkers(
     if (!s) return;
     s.worker = null;
     s.ready = false;
+    if (s.lastMetrics) retired.retire(s.lastMetrics);
+    s.lastMetrics = null;
     // A dead worker answers nothing: its questions get "no answer" now, not
     // after their timeout, so /readyz says at once that it is gone.
     for (const [id, p] of pending)
@@ -527,8 +534,17 @@ export async function startGatewayWorkers(
 
   async function answerMetrics(res: http.ServerResponse): Promise<void> {
     const all = await statuses(true);
+    // Kept only while the worker that answered still holds the slot: an
+    // answer that arrives after it died was not its last word, and must not
+    // be retired again with its successor.
+    for (const { slot, pid, status } of all)
+      if (status?.metrics && slot.worker && slot.worker.process.pid === pid)
+        slot.lastMetrics = status.metrics;
     const perWorker = all.flatMap(({ status }) => (status?.metrics ? [status.metrics] : []));
-    const merged = PromRegistry.merge([AggregatorRegistry.aggregate(perWorker), primaryMetrics]);
+    const merged = PromRegistry.merge([
+      AggregatorRegistry.aggregate([...perWorker, await retired.snapshot()]),
+      primaryMetrics,
+    ]);
     sendOpsResponse(res, 200, await merged.metrics(), merged.contentType);
   }
 
