@@ -18,7 +18,7 @@ export type MetricsJson = object[];
 const CUMULATIVE = new Set(['counter', 'histogram']);
 
 const cumulativeOf = (metrics: MetricsJson): MetricsJson =>
-  metrics.filter((m) => CUMULATIVE.has(String((m as { type?: unknown }).type)));
+  metrics.filter((m) => 'type' in m && CUMULATIVE.has(String(m.type)));
 
 /** The folded counters of the workers that died. */
 export class RetiredCounters {
