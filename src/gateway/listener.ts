@@ -29,6 +29,16 @@ import type { ClientOfSocket } from './tenant-server.js';
 import type { TrustCache, TrustLookup } from './trust-cache.js';
 
 /**
+ * The socket a server-side TLS socket wraps. node:tls keeps it as `_parent`
+ * (lib/_tls_wrap.js); the TLS socket itself forgets its peer's address once
+ * the connection is gone, and a handshake error is reported just then.
+ */
+function wrappedSocketOf(tlsSocket: object): object | undefined {
+  const parent: unknown = Reflect.get(tlsSocket, '_parent');
+  return typeof parent === 'object' && parent !== null ? parent : undefined;
+}
+
+/**
  * Whether the listener reads a PROXY protocol header first:
  * - `off`: never; the TCP peer is the client.
  * - `required`: every connection must come from a trusted proxy and start
@@ -96,8 +106,12 @@ export interface MtlsListenerOptions {
 export class MtlsListener {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  /** The client of each socket handed to a TLS server, by peer `address|port`, until it closes (see {@link clientOf}). */
-  private readonly clients = new Map<string, ClientOfSocket>();
+  /**
+   * The client of each socket handed to a TLS server (see {@link clientOf}),
+   * by the socket itself: gone with it, and found even after the connection
+   * has closed, when its address no longer is.
+   */
+  private readonly clients = new WeakMap<object, ClientOfSocket>();
   /** Connections handed over and still open, by client address (only with a per-address limit). */
   private readonly openPerIp = new Map<string, number>();
   private readonly proxy: ListenerProxyProtocol | null;
@@ -321,9 +335,7 @@ export class MtlsListener {
         else this.openPerIp.delete(ip);
       });
     }
-    const key = `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
-    this.clients.set(key, { ip, lookup });
-    socket.once('close', () => this.clients.delete(key));
+    this.clients.set(socket, { ip, lookup });
     lookup.tenant.server.emit('connection', socket);
   }
 
@@ -347,16 +359,14 @@ export class MtlsListener {
   }
 
   /**
-   * The client of a TLS socket this listener handed over (its address, after
-   * the PROXY protocol, and the lookup made for it), while the connection is
-   * open; undefined otherwise. Read it before destroying the socket: a
-   * destroyed socket no longer knows its peer.
+   * The client of a TLS socket over a socket this listener handed over (its
+   * address, after the PROXY protocol, and the lookup made for it), or of
+   * that socket itself; undefined for any other. It is known for as long as
+   * the socket object lives: a client that closes during the handshake is
+   * still audited with its address.
    */
-  clientOf(socket: {
-    remoteAddress?: string | undefined;
-    remotePort?: number | undefined;
-  }): ClientOfSocket | undefined {
-    return this.clients.get(`${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`);
+  clientOf(socket: object): ClientOfSocket | undefined {
+    return this.clients.get(wrappedSocketOf(socket) ?? socket);
   }
 
   /**

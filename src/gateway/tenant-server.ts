@@ -147,7 +147,8 @@ export function createTenantServer(options: TenantServerOptions): tls.Server {
     });
   });
   server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
-    // Read the client before destroying: a destroyed socket no longer knows its peer.
+    // The listener knows the client by the socket object, so it is known
+    // here too when the client closed before the handshake ended.
     const client = options.clientOf(socket);
     // node:tls leaves the socket open after a handshake timeout; close it.
     socket.destroy();

@@ -154,6 +154,27 @@ describe('gateway hardening', () => {
     assert.match(r.detail ?? '', /ECONNRESET: the client reset the connection/);
   });
 
+  test('a registered address that connects and closes before the handshake is audited with its address', async () => {
+    for (const end of ['close', 'reset'] as const) {
+      const raw = net.connect({ host: '127.0.0.1', port: gw.port, localAddress: '127.0.0.40' });
+      await new Promise<void>((resolve, reject) => {
+        raw.once('connect', () => resolve());
+        raw.once('error', reject);
+      });
+      raw.on('error', () => undefined);
+      const since = new Date().toISOString();
+      if (end === 'close') raw.end();
+      else raw.resetAndDestroy();
+      const rec = await waitForAudit(
+        gw.gateway,
+        (a) => a.kind === 'connection' && a.reason === 'bad_request' && a.time >= since,
+        `the record of a connection that ends with a ${end} before the handshake`,
+      );
+      assert.equal(rec.ip, '127.0.0.40', `the address, not "unknown" (${end})`);
+      assert.match(rec.detail ?? '', /closed the connection during the handshake|ECONNRESET/);
+    }
+  });
+
   /** Sends one raw request on a fresh accepted connection and returns what came back before the close. */
   async function rawExchange(request: string): Promise<string> {
     const c = await connect(pipe2.client, '127.0.0.41');
