@@ -837,6 +837,41 @@ describe('mtls gateway start --workers 2', () => {
         "16 calls passing under the institution's own rate",
       );
       assert.equal(own.length, 16);
+
+      // A stalled primary (SIGSTOP): the workers let requests through, say
+      // so once, and wait for it once every few seconds, not on every request.
+      await registry.setInstitutionRequestRate('acme', { requestsPerSecond: 0.5, burst: 1 });
+      await new Promise((r) => setTimeout(r, 1_500));
+      gw.child.kill('SIGSTOP');
+      try {
+        const t0 = Date.now();
+        const stalled: number[] = [];
+        for (let i = 0; i < 8; i++) {
+          const r = await mtlsRequest({
+            port: gw.port,
+            ca: pki.serverCa.certPem,
+            cert: acme.client.certPem,
+            key: acme.client.keyPem,
+            path: `/stalled/${i}`,
+          });
+          stalled.push(r.status);
+        }
+        const took = Date.now() - t0;
+        assert.deepEqual(
+          stalled,
+          stalled.map(() => 200),
+          'failing open: the limit guards the upstream, not trust',
+        );
+        // At most one 1 s wait per worker, where every request used to wait.
+        assert.ok(took < 4_500, `8 requests took ${took} ms`);
+        await waitFor(
+          () => gw.lines.find((l) => l.event === 'rate_lease_unanswered'),
+          5_000,
+          'the outage logged',
+        );
+      } finally {
+        gw.child.kill('SIGCONT');
+      }
     } finally {
       await registry.setInstitutionRequestRate('acme', null);
       gw.child.kill('SIGTERM');

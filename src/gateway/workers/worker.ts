@@ -27,6 +27,8 @@ import {
 
 /** How long a worker waits for its primary's answer to a rate lease. */
 const LEASE_TIMEOUT_MS = 1_000;
+/** How long requests pass without a lease after one went unanswered. */
+const LEASE_BYPASS_MS = 5_000;
 
 /** Options for {@link runGatewayWorker}. */
 export interface RunGatewayWorkerOptions {
@@ -76,23 +78,51 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
   // Request rate tokens leased from the primary's buckets (rate-limit.ts).
   let leaseIds = 0;
   const leaseWaiters = new Map<number, (g: RateGrant) => void>();
-  const lease = (institution: string, want: number, rate: RequestRate): Promise<RateGrant> =>
-    new Promise<RateGrant>((resolve) => {
+  // After a lease goes unanswered, requests pass without asking for
+  // LEASE_BYPASS_MS, so that a stalled primary costs one wait every few
+  // seconds rather than a second on every request; the outage is logged
+  // when it starts and when leases are answered again.
+  let bypassUntil = 0;
+  let unanswered = false;
+  const passing = (want: number): RateGrant => ({
+    granted: want,
+    retryAfterSeconds: 0,
+    retryAfterMs: 0,
+  });
+  const lease = (institution: string, want: number, rate: RequestRate): Promise<RateGrant> => {
+    if (performance.now() < bypassUntil) return Promise.resolve(passing(want));
+    return new Promise<RateGrant>((resolve) => {
       const id = ++leaseIds;
-      // A primary that does not answer is going away (and this worker with
-      // it): the request goes on rather than wait. The rate limit protects
-      // the upstream from overload; it is not a trust decision.
+      // A primary that does not answer is stalled or going away (and this
+      // worker with it): the request goes on rather than wait. The rate
+      // limit protects the upstream from overload; it is not a trust decision.
       const timer = setTimeout(() => {
         leaseWaiters.delete(id);
-        resolve({ granted: 1, retryAfterSeconds: 0, retryAfterMs: 0 });
+        bypassUntil = performance.now() + LEASE_BYPASS_MS;
+        if (!unanswered) {
+          unanswered = true;
+          logger?.warn(
+            { event: 'rate_lease_unanswered', timeoutMs: LEASE_TIMEOUT_MS },
+            `the primary did not answer a request rate lease within ${LEASE_TIMEOUT_MS} ms; requests pass without the rate limit until it answers again`,
+          );
+        }
+        resolve(passing(want));
       }, LEASE_TIMEOUT_MS);
       timer.unref();
       leaseWaiters.set(id, (g) => {
         clearTimeout(timer);
+        if (unanswered) {
+          unanswered = false;
+          logger?.info(
+            { event: 'rate_lease_answered' },
+            'the primary answers request rate leases again; the rate limit applies',
+          );
+        }
         resolve(g);
       });
       send({ mtls: 'rate-lease', id, institution, want, rate });
     });
+  };
 
   const onMessage = async (m: PrimaryMessage): Promise<void> => {
     if (m.mtls === 'rate-lease') {
