@@ -69,8 +69,9 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
     fix: "Check the institution's network path and that it speaks TLS to this port.",
   },
   bad_request: {
-    meaning: 'The HTTP request after the handshake was malformed.',
-    fix: 'The institution must send a well-formed HTTP/1.1 request.',
+    meaning:
+      'The HTTP request after the handshake was malformed, did not arrive in full within limits.requestTimeoutMs (status 408), or the client went away before its answer (status 499).',
+    fix: 'The institution must send a well-formed HTTP/1.1 request, all of it without stalling, and wait for the answer.',
   },
   upstream_error: {
     meaning: 'The call was accepted but the API behind the gateway failed or did not answer.',
