@@ -124,4 +124,9 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
       'The institution sent requests faster than its request rate allows (its own, or else limits.institutionRequestsPerSecond); this one got 429 and did not reach the API.',
     fix: 'The institution must slow down and honour Retry-After (back off, do not retry at once); if its contract allows more, give it its own rate with `mtls gateway institution rate`.',
   },
+  drain_timeout: {
+    meaning:
+      'The gateway was shutting down and the call was still in flight when its drain time (drainTimeoutMs) ran out, so the gateway closed the connection: the client got no answer (or only part of one), and the API may or may not have acted on the call.',
+    fix: "Nothing on the institution's side but to repeat the call if that is safe; if it recurs, the provider's operator gives the drain more time than the API's slowest calls take (drainTimeoutMs).",
+  },
 };

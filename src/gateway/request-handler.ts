@@ -19,7 +19,9 @@
  * - Upgrade / CONNECT: 501 `{"error":"bad_request"}` (not proxied);
  * - over the institution's request rate (rate-limit.ts): 429
  *   `{"error":"rate_limited"}` with Retry-After, the connection kept open;
- * - upstream failure: 502/504 `{"error":"upstream_error"}`.
+ * - upstream failure: 502/504 `{"error":"upstream_error"}`;
+ * - still in flight when the drain time runs out at shutdown: the connection
+ *   closed, no answer (or the rest of it) (`drain_timeout` in the audit).
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -61,7 +63,7 @@ type RequestRecordExtra = {
 /**
  * A request in flight that the gateway itself cut short: its audit record
  * says this, not what the forward saw of the cut (the client connection gone,
- * 499).
+ * 499, or the upstream pool destroyed, 502).
  */
 interface RequestCut {
   reason: AuditReason;
@@ -281,8 +283,26 @@ export class RequestHandler {
     return this.inFlightCount === 0;
   }
 
-  /** Cuts every connection still open and closes the server. */
-  closeAll(): void {
+  /**
+   * Cuts every connection still open and closes the server. A request still
+   * in flight (the drain time ran out) gets one audit record, `drain_timeout`,
+   * once its forward has ended (see {@link RequestCut}).
+   * @param drainTimeoutMs - the drain time that ran out, for that record's detail
+   */
+  closeAll(drainTimeoutMs?: number): void {
+    const waited = drainTimeoutMs === undefined ? '' : ` (${drainTimeoutMs} ms)`;
+    for (const res of this.active.keys()) {
+      this.cuts.set(res, {
+        reason: 'drain_timeout',
+        status: res.headersSent ? res.statusCode : null,
+        detail: `still in flight when the drain time${waited} ran out at shutdown: the gateway closed the connection ${res.headersSent ? 'during the response' : 'before the upstream answered'} and aborted the upstream request`,
+      });
+      // Sets res.destroyed at once (the socket's 'close' comes a turn later),
+      // so that a forward failing because the upstream pool is destroyed next
+      // reads it as the connection gone, never as an upstream failure to
+      // answer 502 or to commit as upstream_error.
+      res.destroy();
+    }
     this.server.closeAllConnections();
     this.server.close(() => undefined);
   }

@@ -3,8 +3,9 @@
  * a registry change, a client that resets the connection mid-request, and
  * requests the upstream could read differently from the gateway (no Host,
  * repeated singleton headers), which are refused with 400 and audited; the
- * per-address connection and per-institution rate limits; and a body that
- * does not arrive within limits.requestTimeoutMs, with its one audit record.
+ * per-address connection and per-institution rate limits; a body that does
+ * not arrive within limits.requestTimeoutMs, and a request cut by the drain
+ * timeout, each with its one accurate audit record.
  */
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
@@ -608,4 +609,58 @@ describe('limits.requestTimeoutMs', () => {
     assert.match(rec.detail ?? '', /^ECONNRESET: the client reset the connection/);
     await waitFor(async () => (await gauge(timed, 'mtls_gateway_requests_in_flight')) === 0);
   });
+});
+
+describe('drainTimeoutMs', () => {
+  let drained: TestInstitution;
+  before(async () => {
+    drained = await makeInstitution(dir, 'drained');
+    await registerInstitution(registry, 'drained', drained.root.certPem, ['127.0.0.49']);
+  });
+
+  for (const durability of ['batched', 'durable'] as const) {
+    test(`a request still in flight when the drain time runs out is audited as drain_timeout, not as an upstream error (audit ${durability})`, async () => {
+      const since = new Date().toISOString();
+      const path = `/slow?ms=3000&drain=${durability}`;
+      const draining = await startTestGateway({
+        registry,
+        upstream: upstream.url,
+        pki,
+        values: { audit: { flushIntervalMs: 50, durability } },
+      });
+      const call = mtlsAttempt({
+        port: draining.port,
+        ca: pki.serverCa.certPem,
+        cert: drained.client.certPem,
+        key: drained.client.keyPem,
+        localAddress: '127.0.0.49',
+        path,
+      });
+      await waitFor(() => upstream.requests.some((r) => r.url === path), 5_000, path);
+      await draining.gateway.close({ drainTimeoutMs: 500 });
+      assert.equal(await call, 'closed', 'the client gets no answer');
+      // The gateway does not close a registry it was given: its records are there.
+      const records = (await registry.queryAudit({ ip: '127.0.0.49', since })).filter(
+        (a) => a.kind === 'request',
+      );
+      assert.deepEqual(
+        records.map((a) => `${a.reason} ${a.status} ${a.path}`),
+        ['drain_timeout null /slow'],
+        'one record, with the reason the gateway cut the request for',
+      );
+      const rec = defined(records[0], 'the record');
+      assert.equal(rec.outcome, 'rejected');
+      assert.equal(rec.institutionId, 'drained');
+      assert.match(
+        rec.detail ?? '',
+        /^still in flight when the drain time \(500 ms\) ran out at shutdown: the gateway closed the connection before the upstream answered/,
+      );
+      const metrics = await draining.gateway.metrics.registry.metrics();
+      assert.match(
+        metrics,
+        /mtls_gateway_requests_total\{outcome="rejected",reason="drain_timeout",status="none"\} 1\n/,
+      );
+      assert.doesNotMatch(metrics, /reason="upstream_error"/, 'not counted as an upstream error');
+    });
+  }
 });
