@@ -69,8 +69,9 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
     fix: "Check the institution's network path and that it speaks TLS to this port.",
   },
   bad_request: {
-    meaning: 'The HTTP request after the handshake was malformed.',
-    fix: 'The institution must send a well-formed HTTP/1.1 request.',
+    meaning:
+      'The HTTP request after the handshake was malformed, did not arrive in full within limits.requestTimeoutMs (status 408), or the client went away before its answer (status 499).',
+    fix: 'The institution must send a well-formed HTTP/1.1 request, all of it without stalling, and wait for the answer.',
   },
   upstream_error: {
     meaning: 'The call was accepted but the API behind the gateway failed or did not answer.',
@@ -122,5 +123,10 @@ export const AUDIT_REASON_TEXTS: Readonly<Record<AuditReason, AuditReasonText>> 
     meaning:
       'The institution sent requests faster than its request rate allows (its own, or else limits.institutionRequestsPerSecond); this one got 429 and did not reach the API.',
     fix: 'The institution must slow down and honour Retry-After (back off, do not retry at once); if its contract allows more, give it its own rate with `mtls gateway institution rate`.',
+  },
+  drain_timeout: {
+    meaning:
+      'The gateway was shutting down and the call was still in flight when its drain time (drainTimeoutMs) ran out, so the gateway closed the connection: the client got no answer (or only part of one), and the API may or may not have acted on the call.',
+    fix: "Nothing on the institution's side but to repeat the call if that is safe; if it recurs, the provider's operator gives the drain more time than the API's slowest calls take (drainTimeoutMs).",
   },
 };

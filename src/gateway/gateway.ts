@@ -68,6 +68,12 @@ export { classifyTlsClientError } from './tenant-server.js';
 /** Time a rejected-but-handshaken client gets to send its request and read the 403. */
 const REJECTED_GRACE_MS = 5_000;
 
+/**
+ * Time the requests cut at the end of a drain get to end (their connections
+ * are destroyed and the upstream pool too, so this is a turn or two).
+ */
+const CUT_SETTLE_MS = 1_000;
+
 /** Options for {@link startGateway}. */
 export interface StartGatewayOptions {
   config: GatewayConfig;
@@ -608,7 +614,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
             { inFlight: requests.inFlight },
             'drain timeout: cutting requests still in flight',
           );
-        requests.closeAll();
+        requests.closeAll(timeout);
         listener.destroyAll();
         trust.stop();
         await crlDistribution?.stop();
@@ -616,6 +622,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         await ops?.close();
         await admin?.close();
         await proxy.destroy();
+        // The requests just cut end as their connections close; their audit
+        // records (drain_timeout) are written before the audit trail closes.
+        await requests.waitIdle(CUT_SETTLE_MS);
         await audit.close();
         if (ownRegistry) await registry.close();
         logger.info('gateway stopped');

@@ -293,6 +293,9 @@ export class UpstreamProxy {
         resolve(result);
       };
       const onDrain = (): void => controller?.resume();
+      // The response's 'close' (its socket destroyed) is what aborts the
+      // upstream request and its body for the client's side: a connection
+      // that is only half-closed, or still being read, keeps them going.
       const onClose = (): void => {
         if (res.writableFinished) return;
         clientGone = true;

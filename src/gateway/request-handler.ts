@@ -12,13 +12,16 @@
  * What the client is told (the operator gets the reason and detail in the audit;
  * every body below also carries `"requestId"`):
  * - the connection's certificate was refused: 403 `{"error":"<reason>"}`, `Connection: close`;
- * - a malformed request: 400 (431 for oversized headers, 408 on timeout) `{"error":"bad_request"}`,
- *   among them an HTTP/1.1 request without Host and a repeated singleton
- *   header (see {@link requestFault});
+ * - a malformed request: 400 (431 for oversized headers, 408 when it is not
+ *   complete within `limits.requestTimeoutMs`) `{"error":"bad_request"}`, and
+ *   the connection closed (see {@link replyAndClose}); among them an HTTP/1.1
+ *   request without Host and a repeated singleton header (see {@link requestFault});
  * - Upgrade / CONNECT: 501 `{"error":"bad_request"}` (not proxied);
  * - over the institution's request rate (rate-limit.ts): 429
  *   `{"error":"rate_limited"}` with Retry-After, the connection kept open;
- * - upstream failure: 502/504 `{"error":"upstream_error"}`.
+ * - upstream failure: 502/504 `{"error":"upstream_error"}`;
+ * - still in flight when the drain time runs out at shutdown: the connection
+ *   closed, no answer (or the rest of it) (`drain_timeout` in the audit).
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -29,6 +32,7 @@ import { makeAuditRecord } from './audit.js';
 import type { ConnectionState } from './connection-state.js';
 import { PerObjectMemo } from './memo.js';
 import { newRequestId } from './request-id.js';
+import { replyAndClose } from './reply-and-close.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { CertInfo } from './peer-cert.js';
 import {
@@ -55,6 +59,18 @@ type RequestRecordExtra = {
   status?: number | null;
   durationMs?: number | null;
 };
+
+/**
+ * A request in flight that the gateway itself cut short: its audit record
+ * says this, not what the forward saw of the cut (the client connection gone,
+ * 499, or the upstream pool destroyed, 502).
+ */
+interface RequestCut {
+  reason: AuditReason;
+  /** What the client got: the gateway's own answer, the upstream's status once it had started, or null for nothing. */
+  status: number | null;
+  detail: string;
+}
 
 /** Options for {@link RequestHandler}. */
 export interface RequestHandlerOptions {
@@ -177,7 +193,12 @@ function rawReply(status: number, text: string, requestId: RequestIdHeader): str
 export class RequestHandler {
   /** The HTTP server (never listening) that parses requests. */
   readonly server: http.Server;
-  private readonly active = new Set<http.ServerResponse>();
+  /** The responses of the requests in flight, with each request's id. */
+  private readonly active = new Map<http.ServerResponse, RequestIdHeader>();
+  /** Requests in flight the gateway cut (see {@link RequestCut}). */
+  private readonly cuts = new WeakMap<http.ServerResponse, RequestCut>();
+  /** Connections closed after the gateway's last answer (see {@link onClientError}). */
+  private readonly closing = new WeakSet<Duplex>();
   private draining = false;
   private inFlightCount = 0;
   private idleWaiters: Array<() => void> = [];
@@ -236,7 +257,7 @@ export class RequestHandler {
    */
   startDrain(): void {
     this.draining = true;
-    for (const res of this.active) if (!res.headersSent) res.shouldKeepAlive = false;
+    for (const res of this.active.keys()) if (!res.headersSent) res.shouldKeepAlive = false;
     this.server.closeIdleConnections();
   }
 
@@ -262,8 +283,26 @@ export class RequestHandler {
     return this.inFlightCount === 0;
   }
 
-  /** Cuts every connection still open and closes the server. */
-  closeAll(): void {
+  /**
+   * Cuts every connection still open and closes the server. A request still
+   * in flight (the drain time ran out) gets one audit record, `drain_timeout`,
+   * once its forward has ended (see {@link RequestCut}).
+   * @param drainTimeoutMs - the drain time that ran out, for that record's detail
+   */
+  closeAll(drainTimeoutMs?: number): void {
+    const waited = drainTimeoutMs === undefined ? '' : ` (${drainTimeoutMs} ms)`;
+    for (const res of this.active.keys()) {
+      this.cuts.set(res, {
+        reason: 'drain_timeout',
+        status: res.headersSent ? res.statusCode : null,
+        detail: `still in flight when the drain time${waited} ran out at shutdown: the gateway closed the connection ${res.headersSent ? 'during the response' : 'before the upstream answered'} and aborted the upstream request`,
+      });
+      // Sets res.destroyed at once (the socket's 'close' comes a turn later),
+      // so that a forward failing because the upstream pool is destroyed next
+      // reads it as the connection gone, never as an upstream failure to
+      // answer 502 or to commit as upstream_error.
+      res.destroy();
+    }
     this.server.closeAllConnections();
     this.server.close(() => undefined);
   }
@@ -324,7 +363,11 @@ export class RequestHandler {
       sendReason(res, 403, 'bad_request', true, idHeader);
       return;
     }
-    const record = (reason: AuditReason, status: number, detail: string | null): AuditRecord =>
+    const record = (
+      reason: AuditReason,
+      status: number | null,
+      detail: string | null,
+    ): AuditRecord =>
       this.requestRecord(state, reason, detail, {
         requestId,
         method: req.method ?? null,
@@ -332,8 +375,16 @@ export class RequestHandler {
         status,
         durationMs: Math.round(performance.now() - started),
       });
-    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void =>
-      this.options.audit(record(reason, status, detail));
+    /** Audits the request as the gateway cut it, if it did (see {@link RequestCut}). */
+    const recordCut = (): boolean => {
+      const cut = this.cuts.get(res);
+      if (cut) this.options.audit(record(cut.reason, cut.status, cut.detail));
+      return cut !== undefined;
+    };
+    /** Audits the request; as the gateway cut it, when it did. */
+    const recordRequest = (reason: AuditReason, status: number, detail: string | null): void => {
+      if (!recordCut()) this.options.audit(record(reason, status, detail));
+    };
     const commit = this.options.commit;
     /**
      * Answers `{"error":"<reason>"}` and closes (unless `keepAlive`). Durable:
@@ -352,7 +403,7 @@ export class RequestHandler {
       if (!commit) recordRequest(reason, status, detail);
     };
     this.inFlightCount++;
-    this.active.add(res);
+    this.active.set(res, idHeader);
     try {
       if (this.draining) res.shouldKeepAlive = false;
       const decision = await this.options.decide(state);
@@ -399,6 +450,8 @@ export class RequestHandler {
         clientIp: state.ip,
         requestId,
       });
+      // Cut while it waited for its decision or its rate: nothing to forward.
+      if (recordCut()) return;
       this.options.onForward?.(1);
       try {
         const result = await this.options.forward(
@@ -412,7 +465,9 @@ export class RequestHandler {
               }
             : { requestId: idHeader },
         );
-        if (!result.released) recordRequest(result.reason, result.status, result.detail);
+        // A released result is audited already: a cut after it is a second event.
+        if (!recordCut() && !result.released)
+          this.options.audit(record(result.reason, result.status, result.detail));
       } finally {
         this.options.onForward?.(-1);
       }
@@ -435,24 +490,76 @@ export class RequestHandler {
     }
   }
 
+  /** What node:http's request or headers timeout means, in the configuration's terms. */
+  private timeoutText(): string {
+    const { requestTimeout, headersTimeout } = this.server;
+    return `the request was not received in full within limits.requestTimeoutMs (${requestTimeout} ms${headersTimeout < requestTimeout ? `; its headers within ${headersTimeout} ms` : ''})`;
+  }
+
+  /**
+   * What a client error on `socket` is about: the request in flight whose
+   * body is still arriving there (its headers were parsed, so it is in
+   * {@link onRequest}), if any; and whether a response has started on the
+   * connection, so that no answer of the gateway's may be written into it.
+   * Walks the requests in flight, on this rare path only.
+   */
+  private requestsOn(socket: Duplex): {
+    receiving: http.ServerResponse | null;
+    responding: boolean;
+  } {
+    let receiving: http.ServerResponse | null = null;
+    let responding = false;
+    for (const res of this.active.keys()) {
+      if (res.req.socket !== socket) continue;
+      if (!res.req.complete) receiving = res;
+      if (res.headersSent) responding = true;
+    }
+    return { receiving, responding };
+  }
+
+  /**
+   * node:http's `clientError`: a parse error, the request or headers timeout
+   * (ERR_HTTP_REQUEST_TIMEOUT), or the connection failing. With this listener
+   * in place node:http does nothing else: its own handling (answer, then
+   * destroy the socket) is skipped, so closing the connection is up to this
+   * method.
+   *
+   * The request timeout fires while a request is still arriving, so for a
+   * slow body the request is already in {@link onRequest} and its body piped
+   * into the upstream request (proxy.ts). Ending only the gateway's side
+   * (`socket.end(answer)`) left the socket readable: the parser kept feeding
+   * every new body byte through `req` into the upstream request, the
+   * response never emitted `close` (on which the proxy aborts the upstream
+   * request), so the connection, its in-flight count and an upstream pool
+   * connection were held as long as the client kept sending, and the
+   * client's eventual close added a 499 record to the 408 one. So the answer
+   * goes out with {@link replyAndClose}, which destroys the socket right
+   * after: the response closes, the proxy aborts the upstream request and
+   * destroys its body, and the request's one audit record is the cut set
+   * here.
+   */
   private onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    if (this.closing.has(socket)) {
+      // The client's reaction to the gateway's last answer (its FIN in the
+      // middle of a body) belongs to the event audited already.
+      socket.destroy();
+      return;
+    }
     const state = this.options.stateOf(socket);
     const code = err.code ?? '';
+    const { receiving, responding } = this.requestsOn(socket);
     if (code === 'ECONNRESET' || !socket.writable) {
       // Nothing can be sent back, but the operator still learns that a request
       // (or a connection) ended abnormally and why.
       socket.destroy();
-      if (state) {
-        this.auditRequest(
-          state,
-          'bad_request',
-          `${code || 'socket not writable'}: the client ${code === 'ECONNRESET' ? 'reset the connection' : 'closed its side'} before a complete request could be answered (${err.message})`.slice(
-            0,
-            300,
-          ),
-          { requestId: newRequestId() },
+      const detail =
+        `${code || 'socket not writable'}: the client ${code === 'ECONNRESET' ? 'reset the connection' : 'closed its side'} before a complete request could be answered (${err.message})`.slice(
+          0,
+          300,
         );
-      }
+      if (receiving) this.cuts.set(receiving, { reason: 'bad_request', status: 499, detail });
+      else if (state)
+        this.auditRequest(state, 'bad_request', detail, { requestId: newRequestId() });
       return;
     }
     const status =
@@ -463,21 +570,30 @@ export class RequestHandler {
         : status === 408
           ? 'Request Timeout'
           : 'Bad Request';
-    const requestId = this.requestIdHeader();
-    socket.end(rawReply(status, text, requestId));
-    if (state)
-      this.auditRequest(
-        state,
-        'bad_request',
-        `${code || 'parse error'}: ${err.message}`.slice(0, 300),
-        { status, requestId: requestId.id },
-      );
+    const detail = `${
+      code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? `${code}: ${this.timeoutText()}`
+        : `${code || 'parse error'}: ${err.message}`
+    }${responding ? '; a response had started on the connection, so it was closed without this answer' : ''}`.slice(
+      0,
+      300,
+    );
+    // What the client got: this answer, or what had started instead.
+    const got = !responding ? status : receiving?.headersSent ? receiving.statusCode : null;
+    const requestId = (receiving && this.active.get(receiving)) ?? this.requestIdHeader();
+    this.closing.add(socket);
+    if (responding) socket.destroy();
+    else replyAndClose(socket, rawReply(status, text, requestId));
+    if (receiving) this.cuts.set(receiving, { reason: 'bad_request', status: got, detail });
+    else if (state)
+      this.auditRequest(state, 'bad_request', detail, { status: got, requestId: requestId.id });
   }
 
   private refuseUpgrade(req: http.IncomingMessage, socket: Duplex): void {
     const state = this.options.stateOf(socket);
     const requestId = this.requestIdHeader();
-    socket.end(rawReply(501, 'Not Implemented', requestId));
+    // node:http no longer reads this socket; only closing it ends the connection.
+    replyAndClose(socket, rawReply(501, 'Not Implemented', requestId));
     if (state) {
       this.auditRequest(
         state,

@@ -45,6 +45,8 @@ export interface EchoUpstream {
   url: string;
   port: number;
   requests: EchoedRequest[];
+  /** The URLs of requests whose connection closed before their body ended. */
+  aborted: string[];
   /** Lets every `/stream` answer waiting after its first piece finish. */
   releaseStreams(): void;
   close(): Promise<void>;
@@ -59,8 +61,12 @@ export interface EchoUpstream {
  */
 export async function startEchoUpstream(): Promise<EchoUpstream> {
   const requests: EchoedRequest[] = [];
+  const aborted: string[] = [];
   let waiting: Array<() => void> = [];
   const server = http.createServer((req, res) => {
+    req.once('close', () => {
+      if (!req.complete) aborted.push(req.url ?? '');
+    });
     let bodyLength = 0;
     req.on('data', (d: Buffer) => {
       bodyLength += d.length;
@@ -101,6 +107,7 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    aborted,
     releaseStreams: () => {
       const w = waiting;
       waiting = [];

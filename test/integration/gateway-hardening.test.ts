@@ -2,7 +2,10 @@
  * Connection-level hardening, over raw TLS sockets: pipelined requests after
  * a registry change, a client that resets the connection mid-request, and
  * requests the upstream could read differently from the gateway (no Host,
- * repeated singleton headers), which are refused with 400 and audited.
+ * repeated singleton headers), which are refused with 400 and audited; the
+ * per-address connection and per-institution rate limits; a body that does
+ * not arrive within limits.requestTimeoutMs, and a request cut by the drain
+ * timeout, each with its one accurate audit record.
  */
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
@@ -459,4 +462,226 @@ describe('limits.institutionRequestsPerSecond', () => {
       await limited.close();
     }
   });
+});
+
+/** The value of an unlabelled metric in the gateway's /metrics text. */
+async function gauge(g: TestGateway, name: string): Promise<number> {
+  const text = await g.gateway.metrics.registry.metrics();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return Number(defined(m?.[1], `${name} in the metrics`));
+}
+
+/** The request audit records from `ip` (flushed first). */
+async function requestRecordsFrom(g: TestGateway, ip: string) {
+  return (await auditRecords(g.gateway, { ip })).filter((a) => a.kind === 'request');
+}
+
+describe('limits.requestTimeoutMs', () => {
+  let timed: TestGateway;
+  let slowpoke: TestInstitution;
+  before(async () => {
+    slowpoke = await makeInstitution(dir, 'slowpoke');
+    await registerInstitution(registry, 'slowpoke', slowpoke.root.certPem, [
+      '127.0.0.46',
+      '127.0.0.47',
+      '127.0.0.48',
+    ]);
+    // The smallest timeout the configuration accepts.
+    timed = teardown.use(
+      await startTestGateway({
+        registry,
+        upstream: upstream.url,
+        pki,
+        values: { limits: { requestTimeoutMs: 1_000 } },
+      }),
+    );
+  });
+
+  /**
+   * Opens an accepted connection, sends a POST announcing a 1000-byte body
+   * and then one byte every 100 ms (for 10 s unless stopped); returns when
+   * the request is in flight at the gateway.
+   */
+  async function trickle(ip: string, path: string, read: boolean) {
+    const c = await connect(slowpoke.client, ip, undefined, timed.port);
+    if (!read) c.tls.pause();
+    c.tls.write(`POST ${path} HTTP/1.1\r\nHost: api\r\nContent-Length: 1000\r\n\r\n`);
+    const sentAt = Date.now();
+    let n = 0;
+    const timer = setInterval(() => {
+      if (c.tls.destroyed || ++n > 100) clearInterval(timer);
+      else c.tls.write('x');
+    }, 100);
+    await waitFor(async () => (await gauge(timed, 'mtls_gateway_requests_in_flight')) === 1);
+    return { ...c, sentAt, stop: () => clearInterval(timer) };
+  }
+
+  /** Waits for the connection to close, failing when it is still open after `ms`. */
+  async function closedWithin(closed: Promise<void>, ms: number, what: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      closed,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} still open after ${ms} ms`)), ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Asserts the request's one audit record and returns it. */
+  async function oneRecord(ip: string, path: string) {
+    await waitForAudit(
+      timed.gateway,
+      (a) => a.kind === 'request' && a.ip === ip,
+      `the record of ${path}`,
+    );
+    // A second record (the client's close seen as a 499) would follow at once.
+    await new Promise((r) => setTimeout(r, 300));
+    const records = await requestRecordsFrom(timed, ip);
+    assert.deepEqual(
+      records.map((a) => `${a.reason} ${a.status} ${a.path}`),
+      [`bad_request 408 ${path}`],
+      'exactly one request record',
+    );
+    return defined(records[0], 'the record');
+  }
+
+  test('a slow body from a client that reads nothing: the connection is closed soon after the timeout, the upstream request aborted, nothing left in flight, one 408 audit record', async () => {
+    const c = await trickle('127.0.0.46', '/trickle-unread', false);
+    try {
+      // node:http checks the timeout once a second (connectionsCheckingInterval).
+      await closedWithin(c.closed, 4_000, 'the connection of a client still sending its body');
+      assert.ok(Date.now() - c.sentAt >= 1_000, 'not before limits.requestTimeoutMs');
+      await waitFor(
+        () => upstream.aborted.includes('/trickle-unread'),
+        2_000,
+        'the upstream request aborted',
+      );
+      assert.equal(
+        upstream.requests.some((r) => r.url === '/trickle-unread'),
+        false,
+        'the upstream never got the whole body',
+      );
+      await waitFor(async () => (await gauge(timed, 'mtls_gateway_requests_in_flight')) === 0);
+      await waitFor(async () => (await gauge(timed, 'mtls_gateway_open_connections')) === 0);
+      const rec = await oneRecord('127.0.0.46', '/trickle-unread');
+      assert.equal(rec.method, 'POST');
+      assert.equal(rec.institutionId, 'slowpoke');
+      assert.match(
+        rec.detail ?? '',
+        /^ERR_HTTP_REQUEST_TIMEOUT: the request was not received in full within limits\.requestTimeoutMs \(1000 ms\)$/,
+      );
+    } finally {
+      c.stop();
+      c.tls.destroy();
+    }
+  });
+
+  test('a slow body from a client that reads: 408 with the request id, then the connection closes; one audit record under that id', async () => {
+    const c = await trickle('127.0.0.47', '/trickle-read', true);
+    try {
+      await closedWithin(c.closed, 4_000, 'the connection after the 408');
+      const got = c.received();
+      assert.match(got, /^HTTP\/1\.1 408 Request Timeout\r\n/, got);
+      assert.match(got, /\r\nconnection: close\r\n/i);
+      const id = defined(/\r\nx-request-id: ([0-9a-f-]{36})\r\n/i.exec(got)?.[1], 'a request id');
+      assert.ok(got.endsWith(`\r\n\r\n{"error":"bad_request","requestId":"${id}"}\n`), got);
+      await waitFor(
+        () => upstream.aborted.includes('/trickle-read'),
+        2_000,
+        'the upstream request aborted',
+      );
+      const rec = await oneRecord('127.0.0.47', '/trickle-read');
+      assert.equal(rec.requestId, id, 'the record of the request the client was answered for');
+      await waitFor(async () => (await gauge(timed, 'mtls_gateway_requests_in_flight')) === 0);
+    } finally {
+      c.stop();
+      c.tls.destroy();
+    }
+  });
+
+  test('a client that resets the connection in the middle of a forwarded body: the upstream request is aborted, one audit record (499, ECONNRESET)', async () => {
+    const raw = net.connect({ host: '127.0.0.1', port: timed.port, localAddress: '127.0.0.48' });
+    raw.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      raw.once('connect', () => resolve());
+      raw.once('error', reject);
+    });
+    const c = await connect(slowpoke.client, '127.0.0.48', raw, timed.port);
+    c.tls.write('POST /reset-mid-body HTTP/1.1\r\nHost: api\r\nContent-Length: 1000\r\n\r\nxx');
+    await waitFor(async () => (await gauge(timed, 'mtls_gateway_requests_in_flight')) === 1);
+    raw.resetAndDestroy();
+    await waitFor(
+      () => upstream.aborted.includes('/reset-mid-body'),
+      2_000,
+      'the upstream request aborted',
+    );
+    await waitForAudit(
+      timed.gateway,
+      (a) => a.kind === 'request' && a.ip === '127.0.0.48',
+      'the record of the reset request',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const records = await requestRecordsFrom(timed, '127.0.0.48');
+    assert.equal(records.length, 1, records.map((a) => a.detail).join('\n'));
+    const rec = defined(records[0], 'the record');
+    assert.equal(rec.reason, 'bad_request');
+    assert.equal(rec.status, 499);
+    assert.equal(rec.path, '/reset-mid-body');
+    assert.match(rec.detail ?? '', /^ECONNRESET: the client reset the connection/);
+    await waitFor(async () => (await gauge(timed, 'mtls_gateway_requests_in_flight')) === 0);
+  });
+});
+
+describe('drainTimeoutMs', () => {
+  let drained: TestInstitution;
+  before(async () => {
+    drained = await makeInstitution(dir, 'drained');
+    await registerInstitution(registry, 'drained', drained.root.certPem, ['127.0.0.49']);
+  });
+
+  for (const durability of ['batched', 'durable'] as const) {
+    test(`a request still in flight when the drain time runs out is audited as drain_timeout, not as an upstream error (audit ${durability})`, async () => {
+      const since = new Date().toISOString();
+      const path = `/slow?ms=3000&drain=${durability}`;
+      const draining = await startTestGateway({
+        registry,
+        upstream: upstream.url,
+        pki,
+        values: { audit: { flushIntervalMs: 50, durability } },
+      });
+      const call = mtlsAttempt({
+        port: draining.port,
+        ca: pki.serverCa.certPem,
+        cert: drained.client.certPem,
+        key: drained.client.keyPem,
+        localAddress: '127.0.0.49',
+        path,
+      });
+      await waitFor(() => upstream.requests.some((r) => r.url === path), 5_000, path);
+      await draining.gateway.close({ drainTimeoutMs: 500 });
+      assert.equal(await call, 'closed', 'the client gets no answer');
+      // The gateway does not close a registry it was given: its records are there.
+      const records = (await registry.queryAudit({ ip: '127.0.0.49', since })).filter(
+        (a) => a.kind === 'request',
+      );
+      assert.deepEqual(
+        records.map((a) => `${a.reason} ${a.status} ${a.path}`),
+        ['drain_timeout null /slow'],
+        'one record, with the reason the gateway cut the request for',
+      );
+      const rec = defined(records[0], 'the record');
+      assert.equal(rec.outcome, 'rejected');
+      assert.equal(rec.institutionId, 'drained');
+      assert.match(
+        rec.detail ?? '',
+        /^still in flight when the drain time \(500 ms\) ran out at shutdown: the gateway closed the connection before the upstream answered/,
+      );
+      const metrics = await draining.gateway.metrics.registry.metrics();
+      assert.match(
+        metrics,
+        /mtls_gateway_requests_total\{outcome="rejected",reason="drain_timeout",status="none"\} 1\n/,
+      );
+      assert.doesNotMatch(metrics, /reason="upstream_error"/, 'not counted as an upstream error');
+    });
+  }
 });

@@ -249,6 +249,14 @@ export const AUDIT_REASONS = [
    * 429 with Retry-After, not forwarded.
    */
   'rate_limited',
+  /**
+   * A request still in flight when the graceful drain's `drainTimeoutMs` ran
+   * out at shutdown: the gateway closed its connection (the client got no
+   * answer, or the rest of one) and aborted the upstream request. The
+   * gateway's own doing: neither the upstream failing (`upstream_error`) nor
+   * the client going away.
+   */
+  'drain_timeout',
 ] as const;
 /** One reason code. */
 export type AuditReason = (typeof AUDIT_REASONS)[number];
