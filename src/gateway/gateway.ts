@@ -55,6 +55,7 @@ import { InstitutionRateLimit, rateLimitOf, type RateLimiter } from './rate-limi
 import type { AuditRecord, Registry } from './registry/types.js';
 import { RequestHandler } from './request-handler.js';
 import type { ServerCredential } from './server-credential.js';
+import { secretFileModeWarnings } from './secret-files.js';
 import {
   loadGatewayCredentials,
   logCredentialWarnings,
@@ -180,7 +181,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   /** The upstream client credential in service (replaced on reload). */
   let upstreamClient = upstreamTls?.client ?? null;
   // A worker's primary has logged them already.
-  if (!options.credentials) logCredentialWarnings(logger, loaded);
+  if (!options.credentials) {
+    logCredentialWarnings(logger, loaded);
+    for (const w of await secretFileModeWarnings(cfg)) logger.warn({ fileModeWarning: true }, w);
+  }
   const ownRegistry = !options.registry;
   let registry: Registry;
   if (options.registry) {

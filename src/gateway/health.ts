@@ -170,12 +170,15 @@ export function handleHealthRequest(
  * @returns true when it warned
  */
 export function warnIfOpsExposed(host: string, logger: Pick<Logger, 'warn'>): boolean {
-  if (isLoopbackHost(host)) return false;
-  logger.warn(
-    { opsListen: host },
-    `the operations listener (/healthz, /readyz, /metrics) is bound to ${host}, beyond loopback, without authentication: firewall it or bind it to 127.0.0.1`,
-  );
-  return true;
+  const warning = opsExposureWarning(host);
+  if (warning) logger.warn({ opsListen: host }, warning);
+  return warning !== null;
+}
+
+/** The text of {@link warnIfOpsExposed}'s warning, or null on loopback (`--check` prints it). */
+export function opsExposureWarning(host: string): string | null {
+  if (isLoopbackHost(host)) return null;
+  return `the operations listener (/healthz, /readyz, /metrics) is bound to ${host}, beyond loopback, without authentication: firewall it or bind it to 127.0.0.1`;
 }
 
 /** A started operations listener. */

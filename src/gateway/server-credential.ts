@@ -23,12 +23,31 @@ export interface CredentialRole {
   passphraseEnv: string;
   /** The configuration key (and flag) of the passphrase file, for the hint. */
   passphraseKey: string;
+  /** What the certificate is for: its extended key usage, when it has one, must allow it. */
+  purpose: 'serverAuth' | 'clientAuth';
 }
 
 const SERVER_ROLE: CredentialRole = {
   name: 'server',
   passphraseEnv: KEY_PASSPHRASE_ENV,
   passphraseKey: 'tls.keyPassphraseFile (flag --key-passphrase-file)',
+  purpose: 'serverAuth',
+};
+
+/** RFC 5280 §4.2.1.12 key purposes. */
+const PURPOSE_OIDS = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+} as const;
+const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
+/** Names of the key purposes a certificate may carry instead (RFC 5280 §4.2.1.12). */
+const PURPOSE_NAMES: Readonly<Record<string, string>> = {
+  '1.3.6.1.5.5.7.3.1': 'serverAuth',
+  '1.3.6.1.5.5.7.3.2': 'clientAuth',
+  '1.3.6.1.5.5.7.3.3': 'codeSigning',
+  '1.3.6.1.5.5.7.3.4': 'emailProtection',
+  '1.3.6.1.5.5.7.3.8': 'timeStamping',
+  '1.3.6.1.5.5.7.3.9': 'OCSPSigning',
 };
 
 /** Where the credential comes from (the `tls` section of the configuration). */
@@ -66,8 +85,8 @@ export interface ServerCredential {
 export const EXPIRY_WARNING_DAYS = 14;
 
 /**
- * A warning when the file holding a private key grants any access to group
- * or others (`mode & 0o077`), or null. A mode the process cannot read (the
+ * A warning when a file holding a private key or another secret grants any
+ * access to group or others (`mode & 0o077`), or null. A mode the process cannot read (the
  * file went away meanwhile) is left to the loader's own error.
  */
 export async function keyFileModeWarning(path: string, what: string): Promise<string | null> {
@@ -126,6 +145,26 @@ function check(
       {
         subject: source,
         hint: `Renew the ${role.name} certificate, then reload the gateway (SIGHUP) or start it again.`,
+      },
+    );
+  }
+  // A certificate with an extended key usage is for those purposes only
+  // (RFC 5280 §4.2.1.12); OpenSSL, Java and browsers refuse it for another,
+  // so every peer would fail: better said now than by each of them.
+  // `keyUsage` is Node's name for the EKU OIDs; its typing leaves out that it
+  // is undefined without the extension.
+  const ekus = leaf.keyUsage as string[] | undefined;
+  if (
+    ekus &&
+    !ekus.includes(PURPOSE_OIDS[role.purpose]) &&
+    !ekus.includes(ANY_EXTENDED_KEY_USAGE)
+  ) {
+    throw new MtlsError(
+      'MTLS_CONFIG_INVALID',
+      `the ${role.name} certificate in ${source} is not for ${role.purpose}: its extended key usage allows only ${ekus.map((o) => PURPOSE_NAMES[o] ?? o).join(', ')}`,
+      {
+        subject: source,
+        hint: `Issue the ${role.name} certificate with extendedKeyUsage = ${role.purpose} (or without the extension); ${role.purpose === 'serverAuth' ? 'a client certificate cannot serve as the server certificate' : 'a server certificate cannot serve as a client certificate'}.`,
       },
     );
   }

@@ -68,6 +68,7 @@ export async function loadUpstreamTls(
             name: 'upstream client',
             passphraseEnv: UPSTREAM_KEY_PASSPHRASE_ENV,
             passphraseKey: 'upstreamTls.keyPassphraseFile',
+            purpose: 'clientAuth',
           },
           env,
           now,

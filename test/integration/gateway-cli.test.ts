@@ -15,7 +15,7 @@ import { writeOldRegistry } from '../helpers/old-registry.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.js';
 import { spawnJsonLogCli } from '../helpers/cli.js';
-import { makeServerLeaf, tempDir } from '../helpers/pki.js';
+import { makeLeaf, makeServerLeaf, tempDir } from '../helpers/pki.js';
 import {
   makeInstitution,
   makeServerPki,
@@ -197,6 +197,53 @@ describe('mtls gateway start', () => {
       gw.child.kill('SIGTERM');
       await gw.exited;
     }
+  });
+
+  test('--check refuses what the start would: a missing or short admin token, a client certificate as the server certificate; it warns about secret files others may read', async () => {
+    const check = async (name: string, body: string) => {
+      const r = await run(process.execPath, [
+        CLI,
+        'gateway',
+        'start',
+        '--config',
+        writeConfig(name, body),
+        '--check',
+      ]);
+      return { ...r, out: r.stdout + r.stderr };
+    };
+    const withToken = (path: string): string =>
+      `${goodConfig()}admin:\n  listen: 127.0.0.1:0\n  tokenFile: ${path}\n`;
+    const missing = await check('no-token.yaml', withToken(join(dir, 'absent.token')));
+    assert.equal(missing.code, 3, missing.out);
+    assert.match(missing.out, /error\[MTLS_CONFIG_INVALID\]: admin\.tokenFile: .*absent\.token/);
+    const shortToken = join(dir, 'short.token');
+    writeFileSync(shortToken, 'abc123\n', { mode: 0o600 });
+    const short = await check('short-token.yaml', withToken(shortToken));
+    assert.equal(short.code, 3, short.out);
+    assert.match(short.out, /holds a token shorter than 16 characters/);
+
+    const client = await makeLeaf(dir, pki.serverCa, { file: 'not-a-server' });
+    const asServer = await check(
+      'client-as-server.yaml',
+      goodConfig()
+        .replace(`cert: ${pki.server.certPath}`, `cert: ${client.certPath}`)
+        .replace(`key: ${pki.server.keyPath}`, `key: ${client.keyPath}`),
+    );
+    assert.equal(asServer.code, 3, asServer.out);
+    assert.match(
+      asServer.out,
+      /the server certificate in .*not-a-server.* is not for serverAuth: its extended key usage allows only clientAuth/,
+    );
+
+    const openToken = join(dir, 'open.token');
+    writeFileSync(openToken, `${'f'.repeat(32)}\n`);
+    chmodSync(openToken, 0o644);
+    const open = await check('open-token.yaml', withToken(openToken));
+    assert.equal(open.code, 0, open.out);
+    assert.match(
+      open.out,
+      /warning: admin token file \(admin\.tokenFile\) .*open\.token is accessible to group or others \(mode 0644\); fix: chmod 600/,
+    );
   });
 
   test('a corrupt registry file gives a clear error at start (exit 3)', async () => {

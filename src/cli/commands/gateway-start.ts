@@ -122,14 +122,27 @@ export function registerGatewayStartCommands(program: Command): void {
           { loadServerCredential },
           { loadUpstreamTls },
           { openRegistry, newerSchemaWarning },
+          { secretFileModeWarnings },
+          { adminConfigured, adminSettingsOf },
+          { loadAdminSettings },
+          { opsExposureWarning },
         ] = await Promise.all([
           import('../../gateway/server-credential.js'),
           import('../../gateway/upstream-tls.js'),
           import('../../gateway/registry/index.js'),
+          import('../../gateway/secret-files.js'),
+          import('../../gateway/admin/from-config.js'),
+          import('../../gateway/admin/server.js'),
+          import('../../gateway/health.js'),
         ]);
         const cred = await loadServerCredential(config.tls);
         const upstreamClient = (await loadUpstreamTls(config.upstreamTls))?.client;
         for (const w of [...cred.warnings, ...(upstreamClient?.warnings ?? [])]) warn(w);
+        for (const w of await secretFileModeWarnings(config)) warn(w);
+        // What the start would refuse or warn about beyond the credential.
+        if (adminConfigured(config.admin)) await loadAdminSettings(adminSettingsOf(config.admin));
+        const opsWarning = config.ops.listen && opsExposureWarning(config.ops.listen.host);
+        if (opsWarning) warn(opsWarning);
         // loadGatewayConfig requires `registry` unless told otherwise; this only narrows.
         if (config.registry === null)
           throw new MtlsError('MTLS_CONFIG_INVALID', 'no registry is configured', {

@@ -6,7 +6,12 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { ConsoleOptions } from '../console/handler.js';
 import type { Registry } from '../registry/types.js';
-import { startAdminServer, type AdminServerOptions, type RunningAdmin } from './server.js';
+import {
+  loadAdminSettings,
+  startAdminServer,
+  type AdminServerOptions,
+  type RunningAdmin,
+} from './server.js';
 
 /** Options for {@link startConfiguredAdmin}. */
 export interface StartConfiguredAdminOptions {
@@ -29,20 +34,28 @@ export function adminConfigured(admin: GatewayConfig['admin']): boolean {
   return Boolean(admin.tokenFile || admin.clientCaFile);
 }
 
-/**
- * Starts the admin API from the `admin` configuration section.
- * @throws the errors of {@link startAdminServer} (MTLS_CONFIG_INVALID, listen errors)
- */
-export function startConfiguredAdmin(options: StartConfiguredAdminOptions): Promise<RunningAdmin> {
-  const a = options.admin;
-  return startAdminServer({
-    registry: options.registry,
+/** The listener settings of the `admin` configuration section, as {@link loadAdminSettings} takes them. */
+export function adminSettingsOf(
+  a: GatewayConfig['admin'],
+): Parameters<typeof loadAdminSettings>[0] {
+  return {
     host: a.listen.host,
     port: a.listen.port,
     ...(a.tokenFile ? { tokenFile: a.tokenFile } : {}),
     ...(a.clientCaFile ? { clientCaFile: a.clientCaFile } : {}),
     ...(a.certFile ? { certFile: a.certFile } : {}),
     ...(a.keyFile ? { keyFile: a.keyFile } : {}),
+  };
+}
+
+/**
+ * Starts the admin API from the `admin` configuration section.
+ * @throws the errors of {@link startAdminServer} (MTLS_CONFIG_INVALID, listen errors)
+ */
+export function startConfiguredAdmin(options: StartConfiguredAdminOptions): Promise<RunningAdmin> {
+  return startAdminServer({
+    registry: options.registry,
+    ...adminSettingsOf(options.admin),
     ready: options.ready,
     ...(options.crlDownload ? { crlDownload: options.crlDownload } : {}),
     ...(options.health ? { console: { health: options.health } } : {}),

@@ -19,7 +19,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { TLSSocket, type PeerCertificate } from 'node:tls';
+import { createSecureContext, TLSSocket, type PeerCertificate } from 'node:tls';
 import { ERROR_CODES, MtlsError, toMtlsError } from '../../errors/index.js';
 import { systemErrorText } from '../../errors/mtls-error.js';
 import { readFileChecked } from '../../io/index.js';
@@ -97,13 +97,31 @@ const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
+/** What the admin API's listener settings come to, checked, with their files read. */
+export interface AdminSettings {
+  host: string;
+  port: number;
+  bodyLimit: number;
+  /** SHA-256 of the bearer token, when a token file is set. */
+  tokenHash: Buffer | undefined;
+  /** The admin clients' CA, when set (HTTPS then). */
+  clientCa: Buffer | undefined;
+  /** The HTTPS server credential, or null for plain HTTP (loopback only). */
+  tls: { cert: Buffer; key: Buffer } | null;
+}
+
 /**
- * Starts the admin API.
+ * Checks the admin API's settings and reads their files, as a start would,
+ * without listening: what {@link startAdminServer} does first, and what
+ * `mtls gateway start --check` runs so that it fails where the start would.
  * @throws MTLS_CONFIG_INVALID when no authentication is configured, a client
  * CA is given without a server certificate, a non-loopback address has no
- * TLS, a file is unreadable or the token too short, or the address is taken
+ * TLS, a file is unreadable, the token too short, or OpenSSL refuses the
+ * certificate and key
  */
-export async function startAdminServer(options: AdminServerOptions): Promise<RunningAdmin> {
+export async function loadAdminSettings(
+  options: Omit<AdminServerOptions, 'registry'>,
+): Promise<AdminSettings> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? DEFAULT_ADMIN_PORT;
   const bodyLimit = options.bodyLimit ?? DEFAULT_ADMIN_BODY_LIMIT;
@@ -184,6 +202,41 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
   const clientCa = options.clientCaFile
     ? await readConfigFile(options.clientCaFile, 'admin.clientCaFile')
     : undefined;
+  let tls: AdminSettings['tls'] = null;
+  if (options.certFile && options.keyFile) {
+    const cert = await readConfigFile(options.certFile, 'admin.certFile');
+    const key = await readConfigFile(options.keyFile, 'admin.keyFile');
+    try {
+      createSecureContext({
+        cert,
+        key,
+        ...(options.keyPassphrase !== undefined ? { passphrase: options.keyPassphrase } : {}),
+        ...(clientCa ? { ca: clientCa } : {}),
+      });
+    } catch (e) {
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        `admin certFile/keyFile cannot be used: ${e instanceof Error ? e.message : String(e)}`,
+        {
+          subject: 'admin.certFile',
+          cause: e,
+          hint: 'Check that the key belongs to the certificate and the passphrase is right.',
+        },
+      );
+    }
+    tls = { cert, key };
+  }
+  return { host, port, bodyLimit, tokenHash, clientCa, tls };
+}
+
+/**
+ * Starts the admin API.
+ * @throws the errors of {@link loadAdminSettings}, and MTLS_CONFIG_INVALID
+ * when the address is taken
+ */
+export async function startAdminServer(options: AdminServerOptions): Promise<RunningAdmin> {
+  const { host, port, bodyLimit, tokenHash, clientCa, tls } = await loadAdminSettings(options);
+  const useTls = tls !== null;
   const admin = createLocalAdmin(
     options.registry,
     options.crlDownload ? { crlDownload: options.crlDownload } : {},
@@ -213,34 +266,20 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
     void handle(req, res, { ...ctx, console: consoleApp });
   };
   let server: Server;
-  if (options.certFile && options.keyFile) {
-    const cert = await readConfigFile(options.certFile, 'admin.certFile');
-    const key = await readConfigFile(options.keyFile, 'admin.keyFile');
-    try {
-      server = createHttpsServer(
-        {
-          cert,
-          key,
-          ...(options.keyPassphrase !== undefined ? { passphrase: options.keyPassphrase } : {}),
-          minVersion: 'TLSv1.2',
-          // The handshake must also admit token callers without a certificate; every
-          // request then goes through authenticate(), which accepts a certificate
-          // only when socket.authorized is true (and it carries clientAuth, no CA:TRUE).
-          ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {}),
-        },
-        handler,
-      );
-    } catch (e) {
-      throw new MtlsError(
-        'MTLS_CONFIG_INVALID',
-        `admin certFile/keyFile cannot be used: ${e instanceof Error ? e.message : String(e)}`,
-        {
-          subject: 'admin.certFile',
-          cause: e,
-          hint: 'Check that the key belongs to the certificate and the passphrase is right.',
-        },
-      );
-    }
+  if (tls) {
+    server = createHttpsServer(
+      {
+        cert: tls.cert,
+        key: tls.key,
+        ...(options.keyPassphrase !== undefined ? { passphrase: options.keyPassphrase } : {}),
+        minVersion: 'TLSv1.2',
+        // The handshake must also admit token callers without a certificate; every
+        // request then goes through authenticate(), which accepts a certificate
+        // only when socket.authorized is true (and it carries clientAuth, no CA:TRUE).
+        ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+      },
+      handler,
+    );
   } else {
     server = createHttpServer(handler);
   }

@@ -101,6 +101,7 @@ import {
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
 import { RetiredCounters, type MetricsJson } from './retired-counters.js';
+import { secretFileModeWarnings } from '../secret-files.js';
 import {
   isWorkerMessage,
   toWireError,
@@ -242,6 +243,7 @@ export async function startGatewayWorkers(
   // including one restarted later, serves the same ones (credentials.ts).
   let credentials = await loadGatewayCredentials(cfg);
   logCredentialWarnings(logger, credentials);
+  for (const w of await secretFileModeWarnings(cfg)) logger.warn({ fileModeWarning: true }, w);
 
   // Opened here first, before any worker, so that the schema is migrated once
   // rather than by N workers racing, and so that a missing or corrupt file
