@@ -3,6 +3,7 @@
  * value is there (a map entry, a regex group, the first row) and says so.
  */
 import assert from 'node:assert/strict';
+import { MtlsError } from '../../src/errors/index.js';
 
 /** Fails the test with `what` when `value` is null or undefined; otherwise returns it. */
 export function defined<T>(value: T, what: string): NonNullable<T> {
@@ -22,4 +23,17 @@ export function errorCode(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
   const code = (e as NodeJS.ErrnoException).code;
   return code ?? e.message;
+}
+
+/**
+ * A predicate for `assert.rejects`/`assert.throws`: the error is an MtlsError
+ * with `code`, and its message matches `re` when given.
+ */
+export function assertCode(code: string, re?: RegExp): (e: unknown) => boolean {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof MtlsError, `expected MtlsError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (re) assert.match(e.message, re);
+    return true;
+  };
 }

@@ -9,7 +9,9 @@
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, renameSync, unlinkSync } from 'node:fs';
+import { existsSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { CLI } from '../helpers/cli.js';
 import { join } from 'node:path';
 import {
   openSqliteRegistry,
@@ -21,6 +23,7 @@ import {
   makeServerPki,
   mtlsAttempt,
   registerInstitution,
+  run,
   startEchoUpstream,
   startTestGateway,
   waitFor,
@@ -157,6 +160,73 @@ describe(
       renameSync(copy, path);
       await waitFor(async () => (await readyz()).status === 200, 5_000, '/readyz to recover');
       assert.equal(await attempt('/recovered'), 200);
+    });
+
+    test('`mtls gateway registry backup` and `restore` under a running gateway: the restore applies within a second, the file stays sound, the version only grows', async () => {
+      const live = await openSqliteRegistry(path, { pollIntervalMs: 100 });
+      try {
+        assert.equal(await attempt('/before-backup'), 200);
+        const backup = join(dir, 'backup.db');
+        const made = await run(process.execPath, [
+          CLI,
+          'gateway',
+          'registry',
+          'backup',
+          backup,
+          '--registry',
+          path,
+          '--json',
+        ]);
+        assert.equal(made.code, 0, made.stderr);
+        assert.equal((JSON.parse(made.stdout) as { institutions: number }).institutions, 1);
+        assert.equal(statSync(backup).mode & 0o777, 0o600, 'the copy holds the audit trail');
+
+        // A change after the backup, in service.
+        await live.setInstitutionStatus('acme', 'suspended');
+        await waitFor(async () => (await attempt('/suspended')) === 'closed', 3_000, 'suspended');
+        const versionBefore = await live.version();
+
+        const restored = await run(process.execPath, [
+          CLI,
+          'gateway',
+          'registry',
+          'restore',
+          backup,
+          '--registry',
+          path,
+          '--yes',
+        ]);
+        assert.equal(restored.code, 0, restored.stderr);
+        assert.match(restored.stdout, /restored .*backup\.db into .*registry\.db: 1 institution/);
+        const t0 = Date.now();
+        await waitFor(
+          async () => (await attempt('/after-restore')) === 200,
+          3_000,
+          'the restored (active) institution to apply',
+        );
+        assert.ok(Date.now() - t0 < 2_000, `applied in ${Date.now() - t0} ms`);
+        assert.ok((await live.version()) > versionBefore, 'the version moved forward, not back');
+        const check = new Database(path, { readonly: true });
+        try {
+          assert.deepEqual(check.pragma('integrity_check'), [{ integrity_check: 'ok' }]);
+        } finally {
+          check.close();
+        }
+        // Refused without a confirmation where no terminal can give one.
+        const unconfirmed = await run(process.execPath, [
+          CLI,
+          'gateway',
+          'registry',
+          'restore',
+          backup,
+          '--registry',
+          path,
+        ]);
+        assert.equal(unconfirmed.code, 2);
+        assert.match(unconfirmed.stderr, /refusing without confirmation/);
+      } finally {
+        await live.close();
+      }
     });
   },
 );

@@ -23,7 +23,7 @@ import type { Registry, RegistryChange } from '../../src/gateway/registry/types.
 import { spkiSha256 } from '../../src/pki/spki-hash.js';
 import { makeCa, tempDir, type TestCa } from '../helpers/pki.js';
 import { pgAdmin, pgUrl } from '../helpers/postgres.js';
-import { at, defined } from '../helpers/assert.js';
+import { at, defined, assertCode } from '../helpers/assert.js';
 import { auditRecord } from '../helpers/audit-record.js';
 
 const fp = (c: TestCa): string =>
@@ -33,15 +33,6 @@ const fp = (c: TestCa): string =>
 
 const spki = (c: TestCa): string =>
   spkiSha256(new X509Certificate(Buffer.from(c.certificate.rawData)));
-
-function assertCode(code: string, re?: RegExp) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof MtlsError, `expected MtlsError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  };
-}
 
 function chainOf(ca: TestCa): {
   pem: string;

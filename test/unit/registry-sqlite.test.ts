@@ -24,18 +24,9 @@ import { openSqliteRegistry } from '../../src/gateway/registry/sqlite-registry.j
 import type { RegistryChange } from '../../src/gateway/registry/types.js';
 import { spkiSha256 } from '../../src/pki/spki-hash.js';
 import { makeCa, tempDir } from '../helpers/pki.js';
-import { at } from '../helpers/assert.js';
+import { at, assertCode } from '../helpers/assert.js';
 import { writeOldRegistry } from '../helpers/old-registry.js';
 import { auditRecord } from '../helpers/audit-record.js';
-
-function assertCode(code: string, re?: RegExp) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof MtlsError, `expected MtlsError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  };
-}
 
 const audit = auditRecord;
 

@@ -31,6 +31,7 @@ import { out, outJson, style, warn } from '../output.js';
 import { isOneOf } from '../option-values.js';
 import { ENV, jsonOption } from '../shared-options.js';
 import { confirmOrYes } from '../confirm.js';
+import { registerRegistry } from './gateway-registry.js';
 import { isErrorCode } from '../exit-help.js';
 import { isDurationText, parseDurationArg } from '../time-args.js';
 
@@ -353,6 +354,7 @@ export function registerGatewayAdminCommands(gateway: Command): void {
   registerCrl(g);
   registerRule(g);
   registerAudit(g);
+  registerRegistry(g);
 }
 
 /** An institution's request rate as `institution show` and `institution rate` say it. */

@@ -310,7 +310,7 @@ class SqliteDriver implements SqlDriver {
         {
           subject: this.where,
           cause: e,
-          hint: `Put the registry back (mv the restored copy into place, or \`sqlite3 ${this.where} ".restore BACKUP"\`). Until then a gateway keeps its last trust snapshot only up to its maximum staleness, then refuses every connection.`,
+          hint: `Put the registry back: mv a complete copy into place (never cp over a registry in use), then \`mtls gateway registry restore BACKUP --registry ${this.where}\` for later restores. Until then a gateway keeps its last trust snapshot only up to its maximum staleness, then refuses every connection.`,
         },
       );
     }
