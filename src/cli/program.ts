@@ -3,7 +3,7 @@
  * sections, and the mapping of commander's own usage errors onto the error
  * catalogue (so they print like every other error, and as JSON with --json).
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { MtlsError } from '../errors/index.js';
 import { registerCommands } from './commands/index.js';
 import { exitCodesHelp } from './exit-help.js';
@@ -65,6 +65,14 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
 function applyDefaults(cmd: Command, argv: readonly string[]): void {
   // Commander prints its own "error: …" line unless told not to; ours goes through reportError.
   cmd.configureOutput({ outputError: () => undefined });
+  // Commander's help does not say which options are required; the reader
+  // would learn it from an error.
+  cmd.configureHelp({
+    optionDescription: (option) => {
+      const base = new Help().optionDescription(option);
+      return option.mandatory ? `${base} (required)` : base;
+    },
+  });
   cmd.exitOverride((err) => {
     if (NOT_ERRORS.has(err.code)) throw err;
     throw new UsageError(usageMessage(err, cmd, argv), cmd);

@@ -484,10 +484,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     if (ownRegistry) await registry.close().catch(() => undefined);
   };
   try {
-    await listener.start();
-    if (cfg.ops.listen) {
-      ops = await startOpsServer(cfg.ops.listen.host, cfg.ops.listen.port, healthState, metrics);
-      warnIfOpsExposed(cfg.ops.listen.host, logger);
+    await listener.start().catch((e: unknown) => {
+      throw listenFailure(e, 'listen', cfg.listen);
+    });
+    const opsListen = cfg.ops.listen;
+    if (opsListen) {
+      ops = await startOpsServer(opsListen.host, opsListen.port, healthState, metrics).catch(
+        (e: unknown) => {
+          throw listenFailure(e, 'ops.listen', opsListen);
+        },
+      );
+      warnIfOpsExposed(opsListen.host, logger);
     }
     if (adminConfigured(cfg.admin)) {
       admin = await startConfiguredAdmin({
@@ -507,11 +514,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     }
   } catch (e) {
     await cleanupAfterFailedStart();
-    throw listenFailure(
-      e,
-      'listen',
-      'Choose another port with --listen (or ops.listen), or stop the process holding it.',
-    );
+    throw e;
   }
   const addr = listener.address();
   logger.info(

@@ -162,7 +162,12 @@ describe('admin API', () => {
     );
     await assert.rejects(
       startAdminServer({ registry, port: admin.port, tokenFile }),
-      (e: unknown) => e instanceof MtlsError && /EADDRINUSE/.test(e.message),
+      (e: unknown) =>
+        e instanceof MtlsError &&
+        e.code === 'MTLS_NETWORK' &&
+        e.message.startsWith(`cannot listen on 127.0.0.1:${admin.port} (admin.listen): `) &&
+        /EADDRINUSE/.test(e.message) &&
+        /Another process holds/.test(e.hint),
     );
   });
 

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { LATEST_SCHEMA_VERSION } from '../../src/gateway/registry/index.js';
@@ -244,6 +245,39 @@ describe('mtls gateway start', () => {
       open.out,
       /warning: admin token file \(admin\.tokenFile\) .*open\.token is accessible to group or others \(mode 0644\); fix: chmod 600/,
     );
+  });
+
+  test('a listen address in use: exit 6, naming the address and its key, the mTLS listener and the ops listener alike', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      for (const [key, body] of [
+        ['listen', goodConfig().replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`)],
+        [
+          'ops.listen',
+          goodConfig().replace('ops:\n  listen: 127.0.0.1:0', `ops:\n  listen: 127.0.0.1:${port}`),
+        ],
+      ] as const) {
+        const r = await run(process.execPath, [
+          CLI,
+          'gateway',
+          'start',
+          '--config',
+          writeConfig(`in-use-${key}.yaml`, body),
+        ]);
+        assert.equal(r.code, 6, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `error\\[MTLS_NETWORK\\]: cannot listen on 127\\.0\\.0\\.1:${port} \\(${key.replace('.', '\\.')}\\): .*EADDRINUSE`,
+          ),
+        );
+        assert.match(r.stderr, new RegExp(`hint: Another process holds 127\\.0\\.0\\.1:${port}`));
+      }
+    } finally {
+      holder.close();
+    }
   });
 
   test('a corrupt registry file gives a clear error at start (exit 3)', async () => {

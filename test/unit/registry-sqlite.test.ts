@@ -221,7 +221,7 @@ describe('SQLite registry', () => {
       assert.ok(err.message.includes(text), err.message);
       assert.equal(
         err.hint,
-        `Restore ${text} from backup, or move it aside and start with a new registry path (an empty registry is created there); \`sqlite3 ${text} 'PRAGMA integrity_check'\` shows the damage.`,
+        `Put a backup in its place (a copy of it moved there with mv), or move it aside and register the institutions again in a new file (\`mtls gateway institution add\` creates it); \`sqlite3 ${text} 'PRAGMA integrity_check'\` shows the damage.`,
       );
       return true;
     });

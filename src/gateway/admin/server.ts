@@ -11,6 +11,7 @@
  * are `{"error": {code, message, hint}}` with the code's HTTP status.
  */
 import { isLoopbackHost } from '../ip-match.js';
+import { listenFailure } from '../listen-failure.js';
 import { createHash, timingSafeEqual, X509Certificate as NodeX509 } from 'node:crypto';
 import {
   createServer as createHttpServer,
@@ -21,7 +22,6 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import { createSecureContext, TLSSocket, type PeerCertificate } from 'node:tls';
 import { ERROR_CODES, MtlsError, toMtlsError } from '../../errors/index.js';
-import { systemErrorText } from '../../errors/mtls-error.js';
 import { readFileChecked } from '../../io/index.js';
 import type { Registry } from '../registry/types.js';
 import { dispatch, fail, HttpError, readBody } from './dispatch.js';
@@ -231,8 +231,8 @@ export async function loadAdminSettings(
 
 /**
  * Starts the admin API.
- * @throws the errors of {@link loadAdminSettings}, and MTLS_CONFIG_INVALID
- * when the address is taken
+ * @throws the errors of {@link loadAdminSettings}, and MTLS_NETWORK when the
+ * address cannot be bound (see listen-failure.ts)
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<RunningAdmin> {
   const { host, port, bodyLimit, tokenHash, clientCa, tls } = await loadAdminSettings(options);
@@ -288,20 +288,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => {
-      reject(
-        new MtlsError(
-          'MTLS_CONFIG_INVALID',
-          `the admin API cannot listen on ${host}:${port}: ${systemErrorText(e)}`,
-          {
-            subject: 'admin.port',
-            cause: e,
-            hint:
-              e.code === 'EADDRINUSE'
-                ? 'Another process uses that port; choose another admin port.'
-                : 'Check the admin host and port.',
-          },
-        ),
-      );
+      reject(listenFailure(e, 'admin.listen', { host, port }));
     };
     server.once('error', onError);
     server.listen(port, host, () => {

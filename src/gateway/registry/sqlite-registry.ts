@@ -67,7 +67,7 @@ export interface SqliteRegistryOptions {
 }
 
 const CORRUPT_HINT = (path: string): string =>
-  `Restore ${path} from backup, or move it aside and start with a new registry path (an empty registry is created there); \`sqlite3 ${path} 'PRAGMA integrity_check'\` shows the damage.`;
+  `Put a backup in its place (a copy of it moved there with mv), or move it aside and register the institutions again in a new file (\`mtls gateway institution add\` creates it); \`sqlite3 ${path} 'PRAGMA integrity_check'\` shows the damage.`;
 
 /**
  * Maps a better-sqlite3 error to an MtlsError naming the registry file.

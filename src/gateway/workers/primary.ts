@@ -654,9 +654,12 @@ export async function startGatewayWorkers(
   };
 
   try {
-    if (cfg.ops.listen) {
-      ops = await listenOps(cfg.ops.listen.host, cfg.ops.listen.port, handleOps);
-      warnIfOpsExposed(cfg.ops.listen.host, logger);
+    const opsListen = cfg.ops.listen;
+    if (opsListen) {
+      ops = await listenOps(opsListen.host, opsListen.port, handleOps).catch((e: unknown) => {
+        throw listenFailure(e, 'ops.listen', opsListen);
+      });
+      warnIfOpsExposed(opsListen.host, logger);
     }
     if (adminOn)
       admin = await startConfiguredAdmin({
@@ -673,11 +676,7 @@ export async function startGatewayWorkers(
   } catch (e) {
     await ops?.close().catch(() => undefined);
     await registry.close().catch(() => undefined);
-    throw listenFailure(
-      e,
-      'ops.listen',
-      'Choose another port for ops.listen (or admin.listen), or stop the process holding it.',
-    );
+    throw e;
   }
 
   // Must be set before the first fork: node:cluster freezes it then.
