@@ -707,11 +707,20 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   } else if (options.values) {
     raw = structuredClone(options.values);
   }
+  // Where each overridden key's value came from: a bad one is blamed on the
+  // flag or variable that set it, not on a file that may be right.
+  const setBy = new Map<string, string>();
   for (const k of GATEWAY_CONFIG_KEYS) {
     if (!k.override) continue;
-    const { name, env: envName, envAlias } = k.override;
-    const v = options.overrides?.[name] ?? readEnv(env, envName, envAlias, options.onDeprecated);
-    if (v !== undefined) setPath(raw, k.key, resolvePath(k, v, process.cwd()));
+    const { name, flag, env: envName, envAlias } = k.override;
+    const fromFlag = options.overrides?.[name];
+    const v = fromFlag ?? readEnv(env, envName, envAlias, options.onDeprecated);
+    if (v === undefined) continue;
+    setPath(raw, k.key, resolvePath(k, v, process.cwd()));
+    setBy.set(
+      k.key,
+      fromFlag !== undefined ? `the flag ${flag}` : `the environment variable ${envName}`,
+    );
   }
   const requireRegistry = options.requireRegistry ?? true;
   const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
@@ -741,15 +750,20 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   const other = zodIssues
     .filter((i) => i.code !== 'unrecognized_keys')
     .map((i) => describeIssue(i, raw));
-  const problems = [...unknown, ...missing, ...other];
+  const problems = [...unknown, ...missing, ...other].map((p) => {
+    const by = setBy.get(p.key);
+    return by ? { ...p, text: `${p.text} (the value comes from ${by})`, by } : p;
+  });
   if (problems.length > 0 || !result.success) {
     const first = problems[0] ?? { key: 'configuration', text: 'invalid configuration' };
+    const fromOverrides = problems.length > 0 && problems.every((p) => 'by' in p);
     throw new MtlsError(
       'MTLS_CONFIG_INVALID',
-      `${source}: ${problems.map((i) => i.text).join('; ')}`,
+      `${fromOverrides ? 'flags and environment' : source}: ${problems.map((i) => i.text).join('; ')}`,
       {
         subject: first.key,
         details: { keys: problems.map((i) => i.key) },
+        ...('by' in first ? { hint: `Fix ${first.by}.` } : {}),
       },
     );
   }

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -278,6 +278,36 @@ describe('mtls gateway start', () => {
     } finally {
       holder.close();
     }
+  });
+
+  test('a bad value from a flag or an environment variable is blamed on it, not on the configuration file', async () => {
+    const cfg = writeConfig('fine.yaml', goodConfig());
+    const flag = await run(process.execPath, [
+      CLI,
+      'gateway',
+      'start',
+      '--config',
+      cfg,
+      '--workers',
+      'abc',
+      '--check',
+    ]);
+    assert.equal(flag.code, 3, flag.stderr);
+    assert.match(
+      flag.stderr,
+      /error\[MTLS_CONFIG_INVALID\]: flags and environment: key `workers`: .*\(got "abc"\).*\(the value comes from the flag --workers\)\nhint: Fix the flag --workers\./,
+    );
+    assert.doesNotMatch(flag.stderr, /fine\.yaml/);
+    const fromEnv = spawnSync(
+      process.execPath,
+      [CLI, 'gateway', 'start', '--config', cfg, '--check'],
+      { env: { ...process.env, MTLS_GATEWAY_LISTEN: 'localhost' }, encoding: 'utf8' },
+    );
+    assert.equal(fromEnv.status, 3, fromEnv.stderr);
+    assert.match(
+      fromEnv.stderr,
+      /key `listen`: "localhost" has no port.*\(the value comes from the environment variable MTLS_GATEWAY_LISTEN\)\nhint: Fix the environment variable MTLS_GATEWAY_LISTEN\./,
+    );
   });
 
   test('a corrupt registry file gives a clear error at start (exit 3)', async () => {
