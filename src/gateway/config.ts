@@ -750,20 +750,22 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   const other = zodIssues
     .filter((i) => i.code !== 'unrecognized_keys')
     .map((i) => describeIssue(i, raw));
-  const problems = [...unknown, ...missing, ...other].map((p) => {
-    const by = setBy.get(p.key);
-    return by ? { ...p, text: `${p.text} (the value comes from ${by})`, by } : p;
-  });
+  const problems = [...unknown, ...missing, ...other].map(
+    (p): { key: string; text: string; by?: string } => {
+      const by = setBy.get(p.key);
+      return by ? { ...p, text: `${p.text} (the value comes from ${by})`, by } : p;
+    },
+  );
   if (problems.length > 0 || !result.success) {
     const first = problems[0] ?? { key: 'configuration', text: 'invalid configuration' };
-    const fromOverrides = problems.length > 0 && problems.every((p) => 'by' in p);
+    const fromOverrides = problems.length > 0 && problems.every((p) => p.by !== undefined);
     throw new MtlsError(
       'MTLS_CONFIG_INVALID',
       `${fromOverrides ? 'flags and environment' : source}: ${problems.map((i) => i.text).join('; ')}`,
       {
         subject: first.key,
         details: { keys: problems.map((i) => i.key) },
-        ...('by' in first ? { hint: `Fix ${first.by}.` } : {}),
+        ...(first.by === undefined ? {} : { hint: `Fix ${first.by}.` }),
       },
     );
   }
