@@ -229,6 +229,9 @@ const KEYS = {
     fix: 'give milliseconds between 50 and 250 (a change must reach new connections within 1 s, poll and rebuild included)',
   },
   drainTimeoutMs: { fix: 'give milliseconds, e.g. 30000' },
+  drainDelayMs: {
+    fix: "give milliseconds between 0 and 300000, e.g. 10000 (two or three of the balancer's health-check intervals)",
+  },
   proxyProtocol: {
     fix: 'use off, required (every connection comes from a trusted balancer with a header) or optional',
     override: 'proxyProtocol',

@@ -198,6 +198,14 @@ export interface GatewayConfig {
   /** Longest graceful drain on SIGTERM before open connections are cut (default 30 000 ms). */
   drainTimeoutMs: number;
   /**
+   * Time between SIGTERM and the drain (default 0): `/readyz` answers 503 at
+   * once while new connections are still accepted, so that a load balancer's
+   * health checks take the instance out before it stops accepting, and no
+   * client is refused meanwhile (Envoy's drain time, a Kubernetes preStop
+   * sleep). Kept-alive connections are asked to close after their next answer.
+   */
+  drainDelayMs: number;
+  /**
    * Gateway processes serving the mTLS listener (default: the number of CPUs
    * this process may use, `os.availableParallelism()`; `auto` means the same).
    * 1 runs the gateway in a single process; more runs a supervising primary
@@ -415,6 +423,7 @@ const schema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   registryPollMs: ms(50, 250).default(250),
   drainTimeoutMs: ms(0, 3_600_000).default(30_000),
+  drainDelayMs: ms(0, 300_000).default(0),
   workers: z
     .union([z.number(), z.string()])
     .transform((v, ctx) => {

@@ -146,9 +146,10 @@ export interface RunningGateway {
   /**
    * Graceful drain: stop accepting, let requests in flight finish (up to
    * `drainTimeoutMs`, default from the config), close idle keep-alive
-   * connections, then close everything. Idempotent.
+   * connections, then close everything; after `drainDelayMs` (default from
+   * the config) of not being ready while still accepting. Idempotent.
    */
-  close(options?: { drainTimeoutMs?: number }): Promise<void>;
+  close(options?: { drainTimeoutMs?: number; drainDelayMs?: number }): Promise<void>;
 }
 
 /**
@@ -605,6 +606,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       if (closing) return closing;
       closing = (async () => {
         draining = true;
+        const delay = opts.drainDelayMs ?? cfg.drainDelayMs;
+        if (delay > 0) {
+          // /readyz says 503 from now; connections are still accepted until
+          // the balancer's health checks have seen it.
+          requests.startDrain();
+          logger.info(
+            { drainDelayMs: delay },
+            'not ready; accepting connections for drainDelayMs while the balancer takes this instance out',
+          );
+          await new Promise((r) => setTimeout(r, delay));
+        }
         const timeout = opts.drainTimeoutMs ?? cfg.drainTimeoutMs;
         logger.info(
           {

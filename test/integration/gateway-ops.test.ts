@@ -17,6 +17,7 @@ import { makeCa, makeLeaf, tempDir } from '../helpers/pki.js';
 import {
   makeInstitution,
   makeServerPki,
+  mtlsAttempt,
   mtlsRequest,
   openTestRegistry,
   registerInstitution,
@@ -220,11 +221,34 @@ describe('gateway operations', () => {
       3_000,
       'the slow request',
     );
-    const closing = gw.gateway.close({ drainTimeoutMs: 3_000 });
+    // drainDelayMs: not ready at once, but still accepting until it has passed.
+    const closing = gw.gateway.close({ drainTimeoutMs: 3_000, drainDelayMs: 1_500 });
     const ready = await ops('/readyz');
     assert.equal(ready.status, 503);
     assert.match(await ready.text(), /draining/);
+    const call = (path: string) =>
+      mtlsAttempt({
+        port: gw.port,
+        ca: pki.serverCa.certPem,
+        cert: acme.client.certPem,
+        key: acme.client.keyPem,
+        path,
+      }).catch((e: unknown) => (e as NodeJS.ErrnoException).code ?? String(e));
+    assert.equal(
+      await call('/during-delay'),
+      200,
+      'a new connection during drainDelayMs is served',
+    );
     assert.equal((await slow).status, 200);
+    await waitFor(
+      async () => ((await call('/after-delay')) === 200 ? undefined : true),
+      5_000,
+      'new connections refused once the delay has passed',
+    );
+    assert.ok(
+      gw.lines.some((l) => /accepting connections for drainDelayMs/.test(String(l.msg))),
+      'the delay is logged',
+    );
     await closing;
   });
 });

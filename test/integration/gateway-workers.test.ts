@@ -38,6 +38,7 @@ import { CLI, spawnJsonLogCli } from '../helpers/cli.js';
 import {
   makeInstitution,
   makeServerPki,
+  mtlsAttempt,
   mtlsRequest,
   registerInstitution,
   run,
@@ -936,6 +937,45 @@ describe('mtls gateway start --workers 2', () => {
     } finally {
       gw.child.kill('SIGTERM');
       await gw.exited;
+    }
+  });
+
+  test('SIGTERM with drainDelayMs: /readyz says draining at once, every worker accepts until the delay has passed, then the instance drains and exits 0', async () => {
+    const gw = await startWorkersCli(writeConfig('delay', ['drainDelayMs: 1500']).path);
+    const call = (path: string): Promise<number | 'closed'> =>
+      mtlsAttempt({
+        port: gw.port,
+        ca: pki.serverCa.certPem,
+        cert: acme.client.certPem,
+        key: acme.client.keyPem,
+        path,
+      });
+    try {
+      assert.equal(await call('/before-term'), 200);
+      const termAt = Date.now();
+      gw.child.kill('SIGTERM');
+      const notReady = await waitFor(
+        async () => {
+          const r = await readyz(gw.opsPort);
+          return r.status === 503 ? r : null;
+        },
+        1_000,
+        '/readyz 503',
+      );
+      assert.match(notReady.body.problems.join('; '), /draining/);
+      const during = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => call(`/during-delay/${i}`)),
+      );
+      assert.ok(Date.now() - termAt < 1_500, 'still within the delay');
+      assert.deepEqual(
+        during,
+        during.map(() => 200),
+        'every call during the delay served',
+      );
+      assert.equal(await gw.exited, 0);
+      assert.ok(Date.now() - termAt >= 1_500, 'the drain waited for the delay');
+    } finally {
+      if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
     }
   });
 

@@ -327,6 +327,8 @@ export async function startGatewayWorkers(
   const workerConfig: GatewayConfig = {
     ...cfg,
     workers: 1,
+    // The primary waits drainDelayMs before it tells the workers to drain.
+    drainDelayMs: 0,
     ops: { listen: null },
     admin: { ...cfg.admin, tokenFile: null, clientCaFile: null },
   };
@@ -597,10 +599,19 @@ export async function startGatewayWorkers(
   let shuttingDown: Promise<void> | null = null;
 
   /** Drains every worker, then closes the primary's listeners and settles {@link done}. */
-  function shutdown(exit: WorkersExit): Promise<void> {
+  function shutdown(exit: WorkersExit, delayMs = 0): Promise<void> {
     if (shuttingDown) return shuttingDown;
     stopping = true;
     shuttingDown = (async () => {
+      if (delayMs > 0) {
+        // /readyz says "draining" from now; the workers accept on until the
+        // balancer's health checks have seen it.
+        logger.info(
+          { drainDelayMs: delayMs },
+          'not ready; every worker accepts connections for drainDelayMs while the balancer takes this instance out',
+        );
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
       for (const s of slots) {
         if (s.restartTimer) clearTimeout(s.restartTimer);
         s.restartTimer = null;
@@ -796,7 +807,7 @@ export async function startGatewayWorkers(
       }
       return results;
     },
-    close: () => shutdown({ ok: true }),
+    close: () => shutdown({ ok: true }, cfg.drainDelayMs),
     done,
   };
 }
