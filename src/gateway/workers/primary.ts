@@ -511,7 +511,8 @@ export async function startGatewayWorkers(
     const problems: string[] = stopping ? ['draining'] : [];
     for (const { slot, pid, status } of all) {
       const name = `worker ${slot.slot}${pid ? ` (pid ${pid})` : ''}`;
-      if (!slot.ready) problems.push(`${name}: not running (being restarted)`);
+      if (!slot.ready)
+        problems.push(`${name}: not running (${stopping ? 'drained' : 'being restarted'})`);
       else if (!status) problems.push(`${name}: no answer within ${STATUS_TIMEOUT_MS} ms`);
       else for (const p of readinessProblems(status.health)) problems.push(`${name}: ${p}`);
     }
