@@ -221,8 +221,9 @@ describe('admin API', () => {
     const noTok = await curl([`${admin.url}/v1/audit`]);
     assert.equal(noTok.status, 401);
     assert.ok(
-      log.some((e) => e.status === 401 && e.actor === null) &&
+      log.some((e) => e.status === 401 && e.actor === null && e.ip === '127.0.0.1') &&
         log.some((e) => e.status === 200 && e.actor === 'token'),
+      'a refused call is logged with who made it',
     );
     assert.ok(!JSON.stringify(log).includes(TOKEN), 'the token never reaches the request log');
   });

@@ -10,7 +10,7 @@
  * in `routes.ts` (the client builds its requests from the same table); errors
  * are `{"error": {code, message, hint}}` with the code's HTTP status.
  */
-import { isLoopbackHost } from '../ip-match.js';
+import { isLoopbackHost, normalizeIp } from '../ip-match.js';
 import { listenFailure } from '../listen-failure.js';
 import { createHash, timingSafeEqual, X509Certificate as NodeX509 } from 'node:crypto';
 import {
@@ -42,6 +42,8 @@ export interface AdminRequestLog {
   status: number;
   /** `token`, `cert:SUBJECT`, or null when unauthenticated. */
   actor: string | null;
+  /** The caller's address: who tried, when a sign-in fails. */
+  ip: string;
   durationMs: number;
   /** Error code when the request failed. */
   error?: string;
@@ -529,6 +531,7 @@ async function handle(
       path,
       status,
       actor,
+      ip: normalizeIp(req.socket.remoteAddress ?? '') || 'unknown',
       durationMs: Number(process.hrtime.bigint() - started) / 1e6,
       ...(errorCode ? { error: errorCode } : {}),
     });
