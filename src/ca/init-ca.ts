@@ -12,13 +12,19 @@ import { syncDir, writeFileAtomic } from '../io/index.js';
 import { buildCertificate, fingerprintSha256, parseCertificate } from '../pki/certificate.js';
 import { signatureHashFor } from '../pki/issuance-rules.js';
 import { describeKey, exportPrivateKeyPem, generateKeyPair, type KeyType } from '../pki/keys.js';
-import { formatSlash, parseSubject, type DistinguishedName } from '../pki/names.js';
+import {
+  dnValues,
+  findAttributeType,
+  formatSlash,
+  parseSubject,
+  type DistinguishedName,
+} from '../pki/names.js';
 import { fromX509Name } from '../pki/x509-name.js';
 import { BUILTIN_PROFILES, type ExtensionProfile } from '../pki/profile.js';
 import { caChainPath } from './ca-chain.js';
 import { withCrlDistributionPoint } from './crl-distribution.js';
 import { caLayout, type CaLayout } from './layout.js';
-import { renderOpenSslCnf } from './render-cnf.js';
+import { renderOpenSslCnf, STRICT_MATCH_FIELDS } from './render-cnf.js';
 import { errorCode, systemErrorText } from '../errors/mtls-error.js';
 
 /** Inputs for {@link initCa}. */
@@ -76,6 +82,22 @@ export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
     : typeof options.subject === 'string'
       ? parseSubject(options.subject)
       : options.subject;
+  // policy_strict (the guide's, which the CA directory is set up with) makes
+  // every certificate match the CA's C, ST and O; OpenSSL's `ca` refuses to
+  // issue when the CA itself lacks one ("the 'policy' is misconfigured"), so
+  // a CA without them could issue nothing: say so before creating it.
+  const short = (field: string): string => findAttributeType(field)?.short ?? field;
+  const lacking = STRICT_MATCH_FIELDS.filter((f) => dnValues(subject, f).length === 0).map(short);
+  if (lacking.length > 0) {
+    throw new MtlsError(
+      'MTLS_BAD_SUBJECT',
+      `the CA subject ${formatSlash(subject)} has no ${lacking.join(', ')}: policy_strict (the guide's policy) makes every certificate match the CA's ${STRICT_MATCH_FIELDS.map(short).join(', ')}, so this CA could issue nothing`,
+      {
+        subject: 'subject',
+        hint: `Give the CA subject ${lacking.map((f) => `${f}=…`).join(', ')}, e.g. /C=BR/ST=SP/O=Acme/CN=Acme Root CA.`,
+      },
+    );
+  }
   if (options.passphrase === undefined && !options.noPassphrase) {
     throw new MtlsError(
       'MTLS_PASSPHRASE_REQUIRED',

@@ -54,6 +54,17 @@ export function applyPolicy(options: ApplyPolicyOptions): ApplyPolicyResult {
     const values = dnValues(requested, t.short);
     if (rule === 'match') {
       const caValues = dnValues(caSubject, t.short);
+      if (caValues.length === 0) {
+        // OpenSSL's `ca` stops here too: "the 'policy' is misconfigured".
+        throw new MtlsError(
+          'MTLS_CONFIG_INVALID',
+          `${name} says ${t.long} = match, but the CA certificate has no ${t.long}: nothing can match it, so this CA can issue nothing under ${name}`,
+          {
+            subject: t.long,
+            hint: `Set ${t.long} = optional (or supplied) in [ ${name} ] of the CA's openssl.cnf, or use a CA whose subject has ${t.short}=….`,
+          },
+        );
+      }
       if (values.length === 0) {
         throw new MtlsError(
           'MTLS_POLICY_FIELD_MISSING',

@@ -312,6 +312,17 @@ const PROFILE_NOTES: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
+/**
+ * The subject fields `policy_strict` (the guide's policy, the default) makes
+ * every issued certificate match in the CA's own subject: a CA whose subject
+ * lacks one of them can issue nothing under it.
+ */
+export const STRICT_MATCH_FIELDS = [
+  'countryName',
+  'stateOrProvinceName',
+  'organizationName',
+] as const;
+
 /** Options for {@link renderOpenSslCnf}. */
 export interface RenderCnfOptions {
   /** The CA directory; must be absolute (OpenSSL expands neither `~` nor a relative path against the file). */
@@ -443,9 +454,7 @@ export function renderOpenSslCnf(options: RenderCnfOptions): string {
     `${table([
       "# Subject fields must equal the CA certificate's C, ST and O.",
       '[ policy_strict ]',
-      ['countryName', 'match'],
-      ['stateOrProvinceName', 'match'],
-      ['organizationName', 'match'],
+      ...STRICT_MATCH_FIELDS.map((f): [string, string] => [f, 'match']),
       ['organizationalUnitName', 'optional'],
       ['commonName', 'supplied'],
       ['emailAddress', 'optional'],

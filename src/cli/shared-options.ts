@@ -8,6 +8,9 @@
 import { Option } from 'commander';
 import { MtlsError } from '../errors/index.js';
 
+/** The registry the `gateway` management commands use without `--registry` or its variable. */
+export const DEFAULT_REGISTRY = './mtls-registry.db';
+
 /** Environment variable names, one per setting. */
 export const ENV = {
   /** Default CA directory for `--ca-dir`. */

@@ -207,7 +207,7 @@ test('a CA passphrase shorter than 8 characters is refused; --passphrase-file - 
       'init',
       join(dir, 'stdin'),
       '--subject',
-      '/C=BR/O=Acme/CN=Stdin',
+      '/C=BR/ST=SP/O=Acme/CN=Stdin',
       '--key-type',
       'ec-p256',
       '--passphrase-file',

@@ -5,10 +5,19 @@
 import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { formatIndex, parseIndex, reasonCode } from '../../src/ca/index-db.js';
 import { applyPolicy } from '../../src/ca/policy.js';
+import { initCa } from '../../src/ca/init-ca.js';
+import { assertCode } from '../helpers/assert.js';
 import { writeFilesAtomic } from '../../src/io/index.js';
 import { buildCertificate } from '../../src/pki/certificate.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
@@ -62,6 +71,40 @@ test('policy: a match field carries the CA value; unnamed fields are dropped', (
   });
   assert.equal(formatSlash(r.subject), '/C=BR/O=Acme/CN=client');
   assert.deepEqual(r.dropped, [{ type: 'L', value: 'Campinas' }]);
+});
+
+test("policy: a match field the CA's own subject lacks is a misconfigured policy, said as such, not a CSR to fix", () => {
+  assert.throws(
+    () =>
+      applyPolicy({
+        policy: [
+          { field: 'stateOrProvinceName', rule: 'match' },
+          { field: 'commonName', rule: 'supplied' },
+        ],
+        policyName: 'policy_strict',
+        caSubject: parseSubject('/C=BR/O=Acme/CN=Root'),
+        requested: parseSubject('/C=BR/O=Acme/CN=client'),
+      }),
+    assertCode(
+      'MTLS_CONFIG_INVALID',
+      /policy_strict says stateOrProvinceName = match, but the CA certificate has no stateOrProvinceName/,
+    ),
+  );
+});
+
+test('ca init refuses a subject without the C, ST and O that policy_strict matches, and creates nothing', async () => {
+  const { dir } = tempDir('mtlskit-ca-init-subject-');
+  const target = join(dir, 'ca');
+  await assert.rejects(
+    initCa({
+      dir: target,
+      subject: '/C=BR/O=Acme/CN=Root',
+      keyType: 'ec-p256',
+      noPassphrase: true,
+    }),
+    assertCode('MTLS_BAD_SUBJECT', /has no ST: policy_strict .* could issue nothing/),
+  );
+  assert.equal(existsSync(target), false);
 });
 
 test('AKI with issuer serial: a serial with its top bit set stays positive and openssl verifies the chain', async () => {

@@ -29,14 +29,11 @@ import { normaliseFingerprint, validateRequestId } from '../../gateway/registry/
 import { assertNoPrivateKey } from '../../gateway/onboarding.js';
 import { out, outJson, style, warn } from '../output.js';
 import { isOneOf } from '../option-values.js';
-import { ENV, jsonOption } from '../shared-options.js';
+import { DEFAULT_REGISTRY, ENV, jsonOption } from '../shared-options.js';
 import { confirmOrYes } from '../confirm.js';
 import { registerRegistry } from './gateway-registry.js';
 import { isErrorCode } from '../exit-help.js';
 import { isDurationText, parseDurationArg } from '../time-args.js';
-
-/** Registry used when neither --registry nor MTLS_REGISTRY is given. */
-export const DEFAULT_REGISTRY = './mtls-registry.db';
 
 interface TargetOptions {
   registry?: string;

@@ -8,8 +8,7 @@ import { MtlsError } from '../../errors/index.js';
 import { parseRegistryLocation } from '../../gateway/registry/location.js';
 import { confirmOrYes } from '../confirm.js';
 import { out, outJson } from '../output.js';
-import { ENV, forceOption, jsonOption } from '../shared-options.js';
-import { DEFAULT_REGISTRY } from './gateway-admin.js';
+import { DEFAULT_REGISTRY, ENV, forceOption, jsonOption } from '../shared-options.js';
 
 /** The SQLite file a `--registry` names; PostgreSQL has its own tools. */
 function sqlitePath(registry: string | undefined): string {
