@@ -78,6 +78,10 @@ const goodConfig = (): string =>
     '',
   ].join('\n');
 
+/** `mtls gateway start ARGS`, to its exit. */
+const gatewayStart = (...args: string[]) =>
+  run(process.execPath, [CLI, 'gateway', 'start', ...args]);
+
 /** A running CLI gateway with its parsed JSON log lines. */
 interface CliGateway {
   child: ChildProcess;
@@ -105,7 +109,7 @@ async function startCli(configPath: string): Promise<CliGateway> {
 describe('mtls gateway start', () => {
   test('a bad config gives a clear error naming the key and the fix (exit 3)', async () => {
     const typo = writeConfig('typo.yaml', goodConfig().replace('upstream:', 'upstrem:'));
-    const r1 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', typo]);
+    const r1 = await gatewayStart('--config', typo);
     assert.equal(r1.code, 3);
     assert.match(r1.stderr, /error\[MTLS_CONFIG_INVALID\]/);
     assert.match(r1.stderr, /unknown key `upstrem`; did you mean `upstream`\?/);
@@ -114,7 +118,7 @@ describe('mtls gateway start', () => {
       'listen.yaml',
       goodConfig().replace('listen: 127.0.0.1:0', 'listen: 127.0.0.1:99999'),
     );
-    const r2 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', badListen]);
+    const r2 = await gatewayStart('--config', badListen);
     assert.equal(r2.code, 3);
     assert.match(
       r2.stderr,
@@ -122,30 +126,23 @@ describe('mtls gateway start', () => {
     );
 
     const badType = writeConfig('type.yaml', `${goodConfig()}limits:\n  maxBodyBytes: lots\n`);
-    const r3 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', badType]);
+    const r3 = await gatewayStart('--config', badType);
     assert.equal(r3.code, 3);
     assert.match(r3.stderr, /key `limits\.maxBodyBytes`: "lots" is not a size/);
 
     const noCred = writeConfig('nocred.yaml', goodConfig().replace(/tls:\n.*\n.*\n/, ''));
-    const r4 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', noCred]);
+    const r4 = await gatewayStart('--config', noCred);
     assert.equal(r4.code, 3);
     assert.match(r4.stderr, /no server credential/);
 
     const yamlBroken = writeConfig('broken.yaml', 'listen: [unclosed\n');
-    const r5 = await run(process.execPath, [CLI, 'gateway', 'start', '--config', yamlBroken]);
+    const r5 = await gatewayStart('--config', yamlBroken);
     assert.equal(r5.code, 3);
     assert.match(r5.stderr, /is not valid YAML/);
   });
 
   test('--check validates config, credential and registry without serving', async () => {
-    const r = await run(process.execPath, [
-      CLI,
-      'gateway',
-      'start',
-      '--config',
-      writeConfig('check.yaml', goodConfig()),
-      '--check',
-    ]);
+    const r = await gatewayStart('--config', writeConfig('check.yaml', goodConfig()), '--check');
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
@@ -164,7 +161,7 @@ describe('mtls gateway start', () => {
         .replace(`cert: ${pki.server.certPath}`, `cert: ${soon.certPath}`)
         .replace(`key: ${pki.server.keyPath}`, `key: ${soon.keyPath}`),
     );
-    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--check']);
+    const r = await gatewayStart('--config', cfg, '--check');
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
@@ -180,7 +177,7 @@ describe('mtls gateway start', () => {
       'open-key.yaml',
       goodConfig().replace(`key: ${pki.server.keyPath}`, `key: ${openKey}`),
     );
-    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--check']);
+    const r = await gatewayStart('--config', cfg, '--check');
     assert.equal(r.code, 0, 'a warning, not a refusal: the key is still the right key');
     assert.match(
       r.stderr,
@@ -202,14 +199,7 @@ describe('mtls gateway start', () => {
 
   test('--check refuses what the start would: a missing or short admin token, a client certificate as the server certificate; it warns about secret files others may read', async () => {
     const check = async (name: string, body: string) => {
-      const r = await run(process.execPath, [
-        CLI,
-        'gateway',
-        'start',
-        '--config',
-        writeConfig(name, body),
-        '--check',
-      ]);
+      const r = await gatewayStart('--config', writeConfig(name, body), '--check');
       return { ...r, out: r.stdout + r.stderr };
     };
     const withToken = (path: string): string =>
@@ -259,13 +249,7 @@ describe('mtls gateway start', () => {
           goodConfig().replace('ops:\n  listen: 127.0.0.1:0', `ops:\n  listen: 127.0.0.1:${port}`),
         ],
       ] as const) {
-        const r = await run(process.execPath, [
-          CLI,
-          'gateway',
-          'start',
-          '--config',
-          writeConfig(`in-use-${key}.yaml`, body),
-        ]);
+        const r = await gatewayStart('--config', writeConfig(`in-use-${key}.yaml`, body));
         assert.equal(r.code, 6, r.stderr);
         assert.match(
           r.stderr,
@@ -282,16 +266,7 @@ describe('mtls gateway start', () => {
 
   test('a bad value from a flag or an environment variable is blamed on it, not on the configuration file', async () => {
     const cfg = writeConfig('fine.yaml', goodConfig());
-    const flag = await run(process.execPath, [
-      CLI,
-      'gateway',
-      'start',
-      '--config',
-      cfg,
-      '--workers',
-      'abc',
-      '--check',
-    ]);
+    const flag = await gatewayStart('--config', cfg, '--workers', 'abc', '--check');
     assert.equal(flag.code, 3, flag.stderr);
     assert.match(
       flag.stderr,
@@ -317,7 +292,7 @@ describe('mtls gateway start', () => {
       'corrupt.yaml',
       goodConfig().replace(`registry: ${registryPath}`, `registry: ${corrupt}`),
     );
-    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg]);
+    const r = await gatewayStart('--config', cfg);
     assert.equal(r.code, 3);
     assert.match(
       r.stderr,
@@ -333,15 +308,7 @@ describe('mtls gateway start', () => {
         `missing-${workers}.yaml`,
         goodConfig().replace(`registry: ${registryPath}`, `registry: ${missing}`),
       );
-      const r = await run(process.execPath, [
-        CLI,
-        'gateway',
-        'start',
-        '--config',
-        cfg,
-        '--workers',
-        workers,
-      ]);
+      const r = await gatewayStart('--config', cfg, '--workers', workers);
       assert.equal(r.code, 3, r.stderr);
       assert.match(
         r.stderr,
@@ -363,7 +330,7 @@ describe('mtls gateway start', () => {
       'schema6.yaml',
       goodConfig().replace(`registry: ${registryPath}`, `registry: ${old}`),
     );
-    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--check']);
+    const r = await gatewayStart('--config', cfg, '--check');
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
@@ -391,7 +358,7 @@ describe('mtls gateway start', () => {
         'pg-check.yaml',
         goodConfig().replace(`registry: ${registryPath}`, `registry: "${url.toString()}"`),
       );
-      const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg, '--check']);
+      const r = await gatewayStart('--config', cfg, '--check');
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stdout + r.stderr, /check-secret-pw/);
       assert.match(
@@ -427,14 +394,7 @@ describe('mtls gateway start', () => {
       'rolling.yaml',
       goodConfig().replace(`registry: ${registryPath}`, `registry: ${shared}`),
     );
-    const check = await run(process.execPath, [
-      CLI,
-      'gateway',
-      'start',
-      '--config',
-      cfg,
-      '--check',
-    ]);
+    const check = await gatewayStart('--config', cfg, '--check');
     assert.equal(check.code, 0, check.stderr);
     assert.match(
       check.stderr,
@@ -466,7 +426,7 @@ describe('mtls gateway start', () => {
       await gw.exited;
     }
     bump(next + 1, next + 1);
-    const r = await run(process.execPath, [CLI, 'gateway', 'start', '--config', cfg]);
+    const r = await gatewayStart('--config', cfg);
     assert.equal(r.code, 3, r.stderr);
     assert.match(
       r.stderr,

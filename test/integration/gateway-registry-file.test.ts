@@ -186,16 +186,18 @@ describe(
         await waitFor(async () => (await attempt('/suspended')) === 'closed', 3_000, 'suspended');
         const versionBefore = await live.version();
 
-        const restored = await run(process.execPath, [
-          CLI,
-          'gateway',
-          'registry',
-          'restore',
-          backup,
-          '--registry',
-          path,
-          '--yes',
-        ]);
+        const restore = (...extra: string[]) =>
+          run(process.execPath, [
+            CLI,
+            'gateway',
+            'registry',
+            'restore',
+            backup,
+            '--registry',
+            path,
+            ...extra,
+          ]);
+        const restored = await restore('--yes');
         assert.equal(restored.code, 0, restored.stderr);
         assert.match(restored.stdout, /restored .*backup\.db into .*registry\.db: 1 institution/);
         const t0 = Date.now();
@@ -213,15 +215,7 @@ describe(
           check.close();
         }
         // Refused without a confirmation where no terminal can give one.
-        const unconfirmed = await run(process.execPath, [
-          CLI,
-          'gateway',
-          'registry',
-          'restore',
-          backup,
-          '--registry',
-          path,
-        ]);
+        const unconfirmed = await restore();
         assert.equal(unconfirmed.code, 2);
         assert.match(unconfirmed.stderr, /refusing without confirmation/);
       } finally {

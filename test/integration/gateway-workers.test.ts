@@ -109,6 +109,17 @@ function writeConfig(
   return { path, certPath, keyPath };
 }
 
+/** What a call as acme on a new connection needs (the port and path vary). */
+const acmeCall = (port: number, path: string) => ({
+  port,
+  ca: pki.serverCa.certPem,
+  cert: acme.client.certPem,
+  key: acme.client.keyPem,
+  path,
+});
+/** One call as acme on a new connection. */
+const acmeRequest = (port: number, path: string) => mtlsRequest(acmeCall(port, path));
+
 /** A running `mtls gateway start --workers 2` with its parsed JSON log lines. */
 interface WorkersCli {
   child: ChildProcess;
@@ -607,15 +618,7 @@ describe('mtls gateway start --workers 2', () => {
             /worker 1( \(pid \d+\))?: (not running|no answer)/,
           );
           const during = await Promise.all(
-            Array.from({ length: 10 }, (_, i) =>
-              mtlsRequest({
-                port: gw.port,
-                ca: pki.serverCa.certPem,
-                cert: acme.client.certPem,
-                key: acme.client.keyPem,
-                path: `/after-kill/${i}`,
-              }),
-            ),
+            Array.from({ length: 10 }, (_, i) => acmeRequest(gw.port, `/after-kill/${i}`)),
           );
           assert.deepEqual(
             during.map((r) => r.status),
@@ -737,15 +740,7 @@ describe('mtls gateway start --workers 2', () => {
       await t.test('SIGTERM: requests in flight complete, every process exits, code 0', () =>
         withGatewayLog(gw, async () => {
           const before = upstream.requests.length;
-          const inFlight = [1, 2, 3].map((i) =>
-            mtlsRequest({
-              port: gw.port,
-              ca: pki.serverCa.certPem,
-              cert: acme.client.certPem,
-              key: acme.client.keyPem,
-              path: `/slow?ms=800&n=${i}`,
-            }),
-          );
+          const inFlight = [1, 2, 3].map((i) => acmeRequest(gw.port, `/slow?ms=800&n=${i}`));
           await waitFor(
             () => upstream.requests.length >= before + 3,
             5_000,
@@ -790,15 +785,7 @@ describe('mtls gateway start --workers 2', () => {
       // bucket per worker they could pass up to twice the burst.
       for (let round = 0; round < 4 && servingPids(gw.lines, '/rate/').size < 2; round++) {
         const results = await Promise.all(
-          Array.from({ length: 16 }, (_, i) =>
-            mtlsRequest({
-              port: gw.port,
-              ca: pki.serverCa.certPem,
-              cert: acme.client.certPem,
-              key: acme.client.keyPem,
-              path: `/rate/${round}-${i}`,
-            }),
-          ),
+          Array.from({ length: 16 }, (_, i) => acmeRequest(gw.port, `/rate/${round}-${i}`)),
         );
         statuses.push(...results.map((r) => r.status));
         await waitFor(
@@ -822,15 +809,7 @@ describe('mtls gateway start --workers 2', () => {
       const own = await waitFor(
         async () => {
           const results = await Promise.all(
-            Array.from({ length: 16 }, (_, i) =>
-              mtlsRequest({
-                port: gw.port,
-                ca: pki.serverCa.certPem,
-                cert: acme.client.certPem,
-                key: acme.client.keyPem,
-                path: `/own-rate/${i}`,
-              }),
-            ),
+            Array.from({ length: 16 }, (_, i) => acmeRequest(gw.port, `/own-rate/${i}`)),
           );
           return results.every((r) => r.status === 200) ? results : undefined;
         },
@@ -848,13 +827,7 @@ describe('mtls gateway start --workers 2', () => {
         const t0 = Date.now();
         const stalled: number[] = [];
         for (let i = 0; i < 8; i++) {
-          const r = await mtlsRequest({
-            port: gw.port,
-            ca: pki.serverCa.certPem,
-            cert: acme.client.certPem,
-            key: acme.client.keyPem,
-            path: `/stalled/${i}`,
-          });
+          const r = await acmeRequest(gw.port, `/stalled/${i}`);
           stalled.push(r.status);
         }
         const took = Date.now() - t0;
@@ -942,14 +915,7 @@ describe('mtls gateway start --workers 2', () => {
 
   test('SIGTERM with drainDelayMs: /readyz says draining at once, every worker accepts until the delay has passed, then the instance drains and exits 0', async () => {
     const gw = await startWorkersCli(writeConfig('delay', ['drainDelayMs: 1500']).path);
-    const call = (path: string): Promise<number | 'closed'> =>
-      mtlsAttempt({
-        port: gw.port,
-        ca: pki.serverCa.certPem,
-        cert: acme.client.certPem,
-        key: acme.client.keyPem,
-        path,
-      });
+    const call = (path: string): Promise<number | 'closed'> => mtlsAttempt(acmeCall(gw.port, path));
     try {
       assert.equal(await call('/before-term'), 200);
       const termAt = Date.now();
@@ -1067,13 +1033,7 @@ describe('mtls gateway start --workers 2', () => {
       await waitFor(() => pids.every((p) => !alive(p)), 15_000, 'the workers to exit');
       // The port closes with the last thread of the last worker.
       const attempt = (): Promise<string> =>
-        mtlsRequest({
-          port: gw.port,
-          ca: pki.serverCa.certPem,
-          cert: acme.client.certPem,
-          key: acme.client.keyPem,
-          path: '/orphan',
-        }).then(() => 'served', errorCode);
+        acmeRequest(gw.port, '/orphan').then(() => 'served', errorCode);
       await waitFor(
         async () => (await attempt()) === 'ECONNREFUSED',
         15_000,
