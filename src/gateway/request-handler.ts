@@ -199,6 +199,14 @@ export class RequestHandler {
   private readonly cuts = new WeakMap<http.ServerResponse, RequestCut>();
   /** Connections closed after the gateway's last answer (see {@link onClientError}). */
   private readonly closing = new WeakSet<Duplex>();
+  /**
+   * Connections whose request was answered (the upstream's early answer, a
+   * refusal) before its body had arrived: node:http goes on reading the rest,
+   * and an error meanwhile (the request timeout) belongs to that request,
+   * answered and audited already; a second answer on the connection would
+   * be one the client never asked for.
+   */
+  private readonly answeredEarly = new WeakSet<Duplex>();
   private draining = false;
   private inFlightCount = 0;
   private idleWaiters: Array<() => void> = [];
@@ -481,6 +489,11 @@ export class RequestHandler {
       recordRequest('upstream_error', 502, `gateway error: ${err.message}`);
     } finally {
       this.active.delete(res);
+      if (!req.complete) {
+        const socket = req.socket;
+        this.answeredEarly.add(socket);
+        req.once('end', () => this.answeredEarly.delete(socket));
+      }
       this.inFlightCount--;
       if (this.inFlightCount === 0) {
         const waiters = this.idleWaiters;
@@ -539,9 +552,10 @@ export class RequestHandler {
    * here.
    */
   private onClientError(err: Error & { code?: string }, socket: Duplex): void {
-    if (this.closing.has(socket)) {
+    if (this.closing.has(socket) || this.answeredEarly.has(socket)) {
       // The client's reaction to the gateway's last answer (its FIN in the
-      // middle of a body) belongs to the event audited already.
+      // middle of a body), or the rest of an answered request's body not
+      // arriving in time: part of an event audited already.
       socket.destroy();
       return;
     }

@@ -67,6 +67,13 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
     req.once('close', () => {
       if (!req.complete) aborted.push(req.url ?? '');
     });
+    if (req.url === '/early') {
+      // Answers before the body has arrived, as an API refusing a request
+      // by its headers does.
+      res.writeHead(501, { 'content-length': 2 });
+      res.end('no');
+      return;
+    }
     let bodyLength = 0;
     req.on('data', (d: Buffer) => {
       bodyLength += d.length;

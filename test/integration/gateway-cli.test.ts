@@ -206,7 +206,10 @@ describe('mtls gateway start', () => {
       `${goodConfig()}admin:\n  listen: 127.0.0.1:0\n  tokenFile: ${path}\n`;
     const missing = await check('no-token.yaml', withToken(join(dir, 'absent.token')));
     assert.equal(missing.code, 3, missing.out);
-    assert.match(missing.out, /error\[MTLS_CONFIG_INVALID\]: admin\.tokenFile: .*absent\.token/);
+    assert.match(
+      missing.out,
+      /error\[MTLS_CONFIG_INVALID\]: admin\.tokenFile not found: .*absent\.token/,
+    );
     const shortToken = join(dir, 'short.token');
     writeFileSync(shortToken, 'abc123\n', { mode: 0o600 });
     const short = await check('short-token.yaml', withToken(shortToken));

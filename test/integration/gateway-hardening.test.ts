@@ -485,6 +485,7 @@ describe('limits.requestTimeoutMs', () => {
       '127.0.0.46',
       '127.0.0.47',
       '127.0.0.48',
+      '127.0.0.61',
     ]);
     // The smallest timeout the configuration accepts.
     timed = teardown.use(
@@ -595,6 +596,28 @@ describe('limits.requestTimeoutMs', () => {
       await waitFor(async () => (await gauge(timed, 'mtls_gateway_requests_in_flight')) === 0);
     } finally {
       c.stop();
+      c.tls.destroy();
+    }
+  });
+
+  test('a slow body after the upstream has answered: the connection is closed at the timeout without a second, unasked-for answer; the one record is the answer', async () => {
+    const c = await connect(slowpoke.client, '127.0.0.61', undefined, timed.port);
+    c.tls.write('POST /early HTTP/1.1\r\nHost: api\r\nContent-Length: 1000\r\n\r\n');
+    const timer = setInterval(() => {
+      if (!c.tls.destroyed) c.tls.write('x');
+    }, 100);
+    try {
+      await closedWithin(c.closed, 4_000, 'the connection of a client still sending its body');
+      const statusLines = c.received().match(/^HTTP\/1\.1 \d{3} .*$/gm) ?? [];
+      assert.deepEqual(statusLines, ['HTTP/1.1 501 Not Implemented'], c.received());
+      await new Promise((r) => setTimeout(r, 300));
+      const records = await requestRecordsFrom(timed, '127.0.0.61');
+      assert.deepEqual(
+        records.map((a) => `${a.reason} ${a.status} ${a.path}`),
+        ['ok 501 /early'],
+      );
+    } finally {
+      clearInterval(timer);
       c.tls.destroy();
     }
   });

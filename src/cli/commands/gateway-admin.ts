@@ -370,10 +370,14 @@ const rateNumber =
   (flag: string) =>
   (value: string): number => {
     if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(value)) {
-      throw new MtlsError('MTLS_BAD_ARGUMENT', `${flag} must be a number, got "${value}"`, {
-        subject: flag,
-        hint: `e.g. ${flag} 100`,
-      });
+      throw new MtlsError(
+        'MTLS_BAD_ARGUMENT',
+        `${flag} must be a plain positive number, got "${value}"`,
+        {
+          subject: flag,
+          hint: `e.g. ${flag} 100`,
+        },
+      );
     }
     return Number(value);
   };

@@ -175,11 +175,16 @@ export async function loadAdminSettings(
       return await readFileChecked(path, key);
     } catch (e) {
       const err = toMtlsError(e);
-      throw new MtlsError('MTLS_CONFIG_INVALID', `${key}: ${err.message}`, {
-        subject: key,
-        cause: e,
-        hint: `Fix the path given for ${key}.`,
-      });
+      // The reader's message names the key already (it was given it as the file's description).
+      throw new MtlsError(
+        'MTLS_CONFIG_INVALID',
+        err.message.includes(key) ? err.message : `${key}: ${err.message}`,
+        {
+          subject: key,
+          cause: e,
+          hint: `Fix the path given for ${key}.`,
+        },
+      );
     }
   };
   let tokenHash: Buffer | undefined;
