@@ -144,6 +144,12 @@ export interface RunningGateway {
   /** Writes queued audit records to the registry. */
   flushAudit(): Promise<void>;
   /**
+   * The drain is coming (`drainDelayMs`): answers ask kept-alive clients to
+   * reconnect (`Connection: close`) and idle kept-alive connections are
+   * closed, while new connections are still accepted.
+   */
+  announceDrain(): void;
+  /**
    * Graceful drain: stop accepting, let requests in flight finish (up to
    * `drainTimeoutMs`, default from the config), close idle keep-alive
    * connections, then close everything; after `drainDelayMs` (default from
@@ -602,6 +608,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       }
     },
     flushAudit: () => audit.flush(),
+    announceDrain: () => requests.startDrain(),
     close: (opts = {}) => {
       if (closing) return closing;
       closing = (async () => {
@@ -610,7 +617,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         if (delay > 0) {
           // /readyz says 503 from now; connections are still accepted until
           // the balancer's health checks have seen it.
-          requests.startDrain();
+          gateway.announceDrain();
           logger.info(
             { drainDelayMs: delay },
             'not ready; accepting connections for drainDelayMs while the balancer takes this instance out',

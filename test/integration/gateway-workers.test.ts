@@ -916,7 +916,27 @@ describe('mtls gateway start --workers 2', () => {
   test('SIGTERM with drainDelayMs: /readyz says draining at once, every worker accepts until the delay has passed, then the instance drains and exits 0', async () => {
     const gw = await startWorkersCli(writeConfig('delay', ['drainDelayMs: 1500']).path);
     const call = (path: string): Promise<number | 'closed'> => mtlsAttempt(acmeCall(gw.port, path));
+    // A kept-alive connection, open and idle before the signal.
+    let received = '';
+    const kept = tls.connect({
+      host: '127.0.0.1',
+      port: gw.port,
+      servername: 'localhost',
+      ca: pki.serverCa.certPem,
+      cert: acme.client.certPem,
+      key: acme.client.keyPem,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.2',
+    });
+    kept.on('data', (d: Buffer) => (received += d.toString('utf8')));
+    kept.on('error', () => undefined);
+    const answers = (): string[] =>
+      received.match(/^HTTP\/1\.1 \d{3}[^]*?(?=HTTP\/1\.1 \d{3}|$)/g) ?? [];
     try {
+      await new Promise<void>((r) => kept.once('secureConnect', () => r()));
+      kept.write('GET /kept-1 HTTP/1.1\r\nHost: api\r\n\r\n');
+      await waitFor(() => (answers().length === 1 ? true : null), 5_000, 'the first answer');
+      assert.doesNotMatch(answers()[0] ?? '', /\r\nconnection: close\r\n/i);
       assert.equal(await call('/before-term'), 200);
       const termAt = Date.now();
       gw.child.kill('SIGTERM');
@@ -929,6 +949,13 @@ describe('mtls gateway start --workers 2', () => {
         '/readyz 503',
       );
       assert.match(notReady.body.problems.join('; '), /draining/);
+      // Idle, it is closed at once, so that its client reconnects through the
+      // balancer, which is taking this instance out.
+      await waitFor(
+        () => (kept.destroyed || kept.readableEnded ? true : null),
+        1_000,
+        'the idle kept-alive connection closed',
+      );
       const during = await Promise.all(
         Array.from({ length: 6 }, (_, i) => call(`/during-delay/${i}`)),
       );
@@ -941,6 +968,7 @@ describe('mtls gateway start --workers 2', () => {
       assert.equal(await gw.exited, 0);
       assert.ok(Date.now() - termAt >= 1_500, 'the drain waited for the delay');
     } finally {
+      kept.destroy();
       if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
     }
   });

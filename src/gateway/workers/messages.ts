@@ -66,6 +66,15 @@ export interface WorkerDrainMessage {
   mtls: 'drain';
 }
 
+/**
+ * Primary → worker: the drain follows in `drainDelayMs`; ask kept-alive
+ * clients to reconnect (through the balancer, which is taking the instance
+ * out) and go on accepting.
+ */
+export interface WorkerDrainNoticeMessage {
+  mtls: 'drain-notice';
+}
+
 /** Primary → worker: the answer to a {@link WorkerRateLeaseRequest}. */
 export interface WorkerRateLeaseGrant {
   mtls: 'rate-lease';
@@ -81,6 +90,7 @@ export type PrimaryMessage =
   | WorkerStatusRequest
   | WorkerReloadRequest
   | WorkerDrainMessage
+  | WorkerDrainNoticeMessage
   | WorkerRateLeaseGrant;
 
 /** Worker → primary: the worker listens for messages; the primary sends {@link WorkerStartMessage} next. */
@@ -135,7 +145,14 @@ export type WorkerMessage =
   | WorkerReloadMessage
   | WorkerRateLeaseRequest;
 
-const PRIMARY_KINDS = new Set(['start', 'status', 'reload-credential', 'drain', 'rate-lease']);
+const PRIMARY_KINDS = new Set([
+  'start',
+  'status',
+  'reload-credential',
+  'drain',
+  'drain-notice',
+  'rate-lease',
+]);
 const WORKER_KINDS = new Set([
   'hello',
   'ready',

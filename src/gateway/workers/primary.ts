@@ -607,6 +607,7 @@ export async function startGatewayWorkers(
       if (delayMs > 0) {
         // /readyz says "draining" from now; the workers accept on until the
         // balancer's health checks have seen it.
+        for (const s of slots) if (s.worker) send(s.worker, { mtls: 'drain-notice' });
         logger.info(
           { drainDelayMs: delayMs },
           'not ready; every worker accepts connections for drainDelayMs while the balancer takes this instance out',

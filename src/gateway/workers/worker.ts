@@ -176,6 +176,10 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
       return;
     }
     if (!gateway) return;
+    if (m.mtls === 'drain-notice') {
+      gateway.announceDrain();
+      return;
+    }
     if (m.mtls === 'status') {
       send({
         mtls: 'status',
