@@ -202,7 +202,8 @@ export interface GatewayConfig {
    * once while new connections are still accepted, so that a load balancer's
    * health checks take the instance out before it stops accepting, and no
    * client is refused meanwhile (Envoy's drain time, a Kubernetes preStop
-   * sleep). Kept-alive connections are asked to close after their next answer.
+   * sleep). Idle kept-alive connections are closed at once and busy ones
+   * after their next answer, so their clients reconnect through the balancer.
    */
   drainDelayMs: number;
   /**
