@@ -148,6 +148,24 @@ export async function makeServerPki(dir: string): Promise<TestServerPki> {
   return { serverCa, server };
 }
 
+/**
+ * What a client of the test gateway passes to `tls.connect`: TLS 1.2 only
+ * (the gateway's one version), the server CA, and `leaf` as its certificate.
+ */
+export function gatewayClientTls(
+  pki: TestServerPki,
+  leaf: { certPem: string; keyPem: string },
+): tls.ConnectionOptions {
+  return {
+    servername: 'localhost',
+    ca: pki.serverCa.certPem,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.2',
+  };
+}
+
 /** Makes an institution: a root CA and one good client certificate. */
 export async function makeInstitution(
   dir: string,

@@ -36,6 +36,7 @@ import {
   type TestGateway,
   type TestInstitution,
   type TestServerPki,
+  gatewayClientTls,
 } from '../helpers/gateway-harness.js';
 import { Teardown } from '../helpers/teardown.js';
 
@@ -108,12 +109,7 @@ function requestAfterPrefix(
       }
       const secure = tls.connect({
         socket: raw,
-        servername: 'localhost',
-        ca: pki.serverCa.certPem,
-        cert: leaf.certPem,
-        key: leaf.keyPem,
-        minVersion: 'TLSv1.2',
-        maxVersion: 'TLSv1.2',
+        ...gatewayClientTls(pki, leaf),
       });
       secure.on('error', fail);
       const req = https.request(
@@ -366,12 +362,7 @@ describe(
         raw.once('connect', () => {
           const secure = tls.connect({
             socket: wire,
-            servername: 'localhost',
-            ca: pki.serverCa.certPem,
-            cert: acme.client.certPem,
-            key: acme.client.keyPem,
-            minVersion: 'TLSv1.2',
-            maxVersion: 'TLSv1.2',
+            ...gatewayClientTls(pki, acme.client),
           });
           secure.on('error', reject);
           const req = http.request(
@@ -482,12 +473,7 @@ describe(
       raw.on('error', () => undefined);
       const held = tls.connect({
         socket: raw,
-        servername: 'localhost',
-        ca: pki.serverCa.certPem,
-        cert: acme.client.certPem,
-        key: acme.client.keyPem,
-        minVersion: 'TLSv1.2',
-        maxVersion: 'TLSv1.2',
+        ...gatewayClientTls(pki, acme.client),
       });
       held.on('error', () => undefined);
       await new Promise<void>((resolve, reject) => {

@@ -30,6 +30,7 @@ import {
   type TestGateway,
   type TestInstitution,
   type TestServerPki,
+  gatewayClientTls,
 } from '../helpers/gateway-harness.js';
 import { Teardown } from '../helpers/teardown.js';
 import { defined } from '../helpers/assert.js';
@@ -73,12 +74,7 @@ async function connect(
   let data = '';
   const s = tls.connect({
     ...(socket ? { socket } : { host: '127.0.0.1', port, localAddress }),
-    servername: 'localhost',
-    ca: pki.serverCa.certPem,
-    cert: leaf.certPem,
-    key: leaf.keyPem,
-    minVersion: 'TLSv1.2',
-    maxVersion: 'TLSv1.2',
+    ...gatewayClientTls(pki, leaf),
   });
   s.on('data', (d: Buffer) => (data += d.toString('utf8')));
   const closed = new Promise<void>((r) => s.once('close', () => r()));

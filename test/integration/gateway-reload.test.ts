@@ -30,6 +30,7 @@ import {
   type TestGateway,
   type TestInstitution,
   type TestServerPki,
+  gatewayClientTls,
 } from '../helpers/gateway-harness.js';
 import { Teardown } from '../helpers/teardown.js';
 
@@ -218,12 +219,7 @@ describe('server credential reload', () => {
           {
             port: gw.port,
             host: '127.0.0.1',
-            servername: 'localhost',
-            ca: pki.serverCa.certPem,
-            cert: acme.client.certPem,
-            key: acme.client.keyPem,
-            minVersion: 'TLSv1.2',
-            maxVersion: 'TLSv1.2',
+            ...gatewayClientTls(pki, acme.client),
           },
           () => {
             const serial = s.getPeerCertificate().serialNumber;

@@ -47,6 +47,7 @@ import {
   type EchoUpstream,
   type TestInstitution,
   type TestServerPki,
+  gatewayClientTls,
 } from '../helpers/gateway-harness.js';
 import { makeLeaf, makeServerLeaf, tempDir, type TestCa } from '../helpers/pki.js';
 import { Teardown } from '../helpers/teardown.js';
@@ -921,12 +922,7 @@ describe('mtls gateway start --workers 2', () => {
     const kept = tls.connect({
       host: '127.0.0.1',
       port: gw.port,
-      servername: 'localhost',
-      ca: pki.serverCa.certPem,
-      cert: acme.client.certPem,
-      key: acme.client.keyPem,
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.2',
+      ...gatewayClientTls(pki, acme.client),
     });
     kept.on('data', (d: Buffer) => (received += d.toString('utf8')));
     kept.on('error', () => undefined);
