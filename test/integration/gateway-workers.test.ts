@@ -608,7 +608,32 @@ describe('mtls gateway start --workers 2', () => {
             sample(text, 'mtls_gateway_connections_total', '{outcome="accepted",reason="ok"}') ?? 0;
           const before = accepted((await opsGet(gw.opsPort, '/metrics')).body);
           assert.ok(before > 10, `connections counted before the kill: ${before}`);
-          const victim = workerPids[0] as number;
+          // Calls after that scrape, never scraped: the victim's share of them
+          // must reach the totals through the primary's periodic reports.
+          const unscraped = await Promise.all(
+            Array.from({ length: 16 }, (_, i) => acmeRequest(gw.port, `/unscraped/${i}`)),
+          );
+          assert.deepEqual(
+            unscraped.map((r) => r.status),
+            unscraped.map(() => 200),
+          );
+          const served = await waitFor(
+            () => {
+              const pids = auditLines(
+                gw.lines,
+                (a) => a.kind === 'request' && String(a.path).startsWith('/unscraped/'),
+              ).map((l) => l.pid as number);
+              return pids.length === unscraped.length ? pids : null;
+            },
+            5_000,
+            'the audit lines of the unscraped calls',
+          );
+          // The worker that served the most of them, so the loss would show.
+          const victim = [...workerPids].sort(
+            (a, b) => served.filter((p) => p === b).length - served.filter((p) => p === a).length,
+          )[0] as number;
+          assert.ok(served.includes(victim), 'the victim served some of the unscraped calls');
+          await new Promise((r) => setTimeout(r, 2_500));
           process.kill(victim, 'SIGKILL');
           const gap = await readyz(gw.opsPort);
           assert.equal(gap.status, 503, 'not ready while a worker is missing');
@@ -656,9 +681,10 @@ describe('mtls gateway start --workers 2', () => {
           assert.equal(sample(metrics.body, 'mtls_gateway_worker_restarts_total'), 1);
           // The dead worker's counts stay in the totals: a counter that went
           // down would read as a reset to Prometheus, and rate() as a burst.
+          // So do the calls it served after the last scrape before its death.
           assert.ok(
-            accepted(metrics.body) >= before + during.length,
-            `accepted connections ${accepted(metrics.body)}, were ${before}, plus ${during.length}`,
+            accepted(metrics.body) >= before + unscraped.length + during.length,
+            `accepted connections ${accepted(metrics.body)}, were ${before}, plus ${unscraped.length} unscraped, plus ${during.length}`,
           );
         }),
       );

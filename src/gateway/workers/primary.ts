@@ -117,6 +117,15 @@ import { decideRestart, silentDeathHint, type RestartPolicyOptions } from './res
 const STATUS_TIMEOUT_MS = 1_000;
 /** How long the primary waits for a worker's credential reload. */
 const RELOAD_TIMEOUT_MS = 10_000;
+/**
+ * How often the primary takes every worker's counters between scrapes. A
+ * worker that dies takes with it what it counted since its last report
+ * (retired-counters.ts); taking one every second bounds that loss to about a
+ * second of its traffic, whatever the scrape interval. A report costs the
+ * worker one serialisation of its metrics registry.
+ */
+const COUNTER_REPORT_MS = 1_000;
+
 /** Time a draining worker gets beyond `drainTimeoutMs` (closing the registry, flushing the audit) before it is killed. */
 const DRAIN_GRACE_MS = 10_000;
 
@@ -182,7 +191,7 @@ interface Slot {
   restartTimer: NodeJS.Timeout | null;
   /** The last start failure a worker in this slot reported. */
   lastError: WireError | null;
-  /** The metrics its worker last reported to a scrape, retired with it when it dies. */
+  /** The metrics its worker last reported (to a scrape or the periodic report), retired with it when it dies. */
   lastMetrics: MetricsJson | null;
 }
 
@@ -537,7 +546,8 @@ export async function startGatewayWorkers(
     });
   }
 
-  async function answerMetrics(res: http.ServerResponse): Promise<void> {
+  /** Every running worker's metrics now, each kept as its slot's last report. */
+  async function workerMetrics(): Promise<MetricsJson[]> {
     const all = await statuses(true);
     // Kept only while the worker that answered still holds the slot: an
     // answer that arrives after it died was not its last word, and must not
@@ -545,7 +555,11 @@ export async function startGatewayWorkers(
     for (const { slot, pid, status } of all)
       if (status?.metrics && slot.worker && slot.worker.process.pid === pid)
         slot.lastMetrics = status.metrics;
-    const perWorker = all.flatMap(({ status }) => (status?.metrics ? [status.metrics] : []));
+    return all.flatMap(({ status }) => (status?.metrics ? [status.metrics] : []));
+  }
+
+  async function answerMetrics(res: http.ServerResponse): Promise<void> {
+    const perWorker = await workerMetrics();
     const merged = PromRegistry.merge([
       AggregatorRegistry.aggregate([...perWorker, await retired.snapshot()]),
       primaryMetrics,
@@ -598,6 +612,8 @@ export async function startGatewayWorkers(
   let ops: OpsServer | null = null;
   let admin: RunningAdmin | null = null;
   let shuttingDown: Promise<void> | null = null;
+  /** The periodic counter reports (see {@link COUNTER_REPORT_MS}), once the workers serve. */
+  let counterReports: NodeJS.Timeout | null = null;
 
   /** Drains every worker, then closes the primary's listeners and settles {@link done}. */
   function shutdown(exit: WorkersExit, delayMs = 0): Promise<void> {
@@ -640,6 +656,7 @@ export async function startGatewayWorkers(
         resolve(null);
       }
       pending.clear();
+      if (counterReports) clearInterval(counterReports);
       cluster.off('message', onMessage);
       cluster.off('exit', onExit);
       await ops?.close();
@@ -709,6 +726,13 @@ export async function startGatewayWorkers(
     startWaiter = null;
   }
   started = true;
+  let reporting = false;
+  counterReports = setInterval(() => {
+    if (reporting) return;
+    reporting = true;
+    void workerMetrics().finally(() => (reporting = false));
+  }, COUNTER_REPORT_MS);
+  counterReports.unref();
   // After the workers serve: a CRL stored now reaches them through the change feed.
   await crlDistribution.start();
   retention?.start();

@@ -7,7 +7,9 @@
  * worker's counters and histograms as it last reported them, folded into one
  * set, so each total only ever grows. Gauges describe a live process
  * (connections open, its memory) and go with it. What a worker counted after
- * the last scrape before it died is lost: a total may lag, never go back.
+ * its last report before it died is lost (the primary takes one at every
+ * scrape and every second between them): a total may lag by about a second
+ * of that worker's traffic, never go back.
  */
 import { AggregatorRegistry } from 'prom-client';
 
