@@ -36,6 +36,7 @@ import type { GatewayConfig } from './config.js';
 import { adminConfigured, startConfiguredAdmin } from './admin/from-config.js';
 import type { RunningAdmin } from './admin/server.js';
 import { ConnectionTracker, connectionAuditRecord, handshakeEvidence } from './connection-state.js';
+import type { ConnectionSlots } from './connection-slots.js';
 import { auditTrailChores } from './audit-retention.js';
 import { CrlDistribution } from './crl-distribution.js';
 import {
@@ -101,6 +102,12 @@ export interface StartGatewayOptions {
    * leases from its primary, so the limit holds for the instance.
    */
   rateLimit?: RateLimiter;
+  /**
+   * Where `limits.maxConnectionsPerIp` is counted (default: in this process).
+   * A gateway worker passes slots its primary holds, so the limit holds for
+   * the instance (connection-slots.ts).
+   */
+  connectionSlots?: ConnectionSlots;
   /**
    * The credentials to serve with, already loaded: a gateway worker gets its
    * primary's (credentials.ts), and then never reads the credential files
@@ -403,6 +410,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     port: cfg.listen.port,
     maxConnections: cfg.limits.maxConnections,
     maxConnectionsPerIp: cfg.limits.maxConnectionsPerIp,
+    ...(options.connectionSlots ? { connectionSlots: options.connectionSlots } : {}),
     onLimited: (ip, lookup, limit) =>
       audit.record(
         makeAuditRecord({

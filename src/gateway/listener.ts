@@ -24,6 +24,11 @@
 import net from 'node:net';
 import { MtlsError, toMtlsError } from '../errors/index.js';
 import { IpMatcher, normalizeIp } from './ip-match.js';
+import {
+  LocalConnectionSlots,
+  type ConnectionSlot,
+  type ConnectionSlots,
+} from './connection-slots.js';
 import { parseProxyHeader, type ProxyHeader, type ProxyParseResult } from './proxy-protocol.js';
 import type { ClientOfSocket } from './tenant-server.js';
 import type { TrustCache, TrustLookup } from './trust-cache.js';
@@ -74,10 +79,15 @@ export interface MtlsListenerOptions {
   maxConnections: number;
   /**
    * Concurrent connections handed to the TLS servers from one client
-   * address (after the PROXY protocol); null or absent: no limit. Counted in
-   * this process only.
+   * address (after the PROXY protocol); null or absent: no limit. Counted
+   * where {@link connectionSlots} counts.
    */
   maxConnectionsPerIp?: number | null;
+  /**
+   * Where the per-address slots are counted (default: in this process; a
+   * worker asks its primary, see connection-slots.ts).
+   */
+  connectionSlots?: ConnectionSlots;
   /**
    * Called for a registered client's connection closed before the handshake
    * because its address had `maxConnectionsPerIp` open (for the audit).
@@ -112,8 +122,7 @@ export class MtlsListener {
    * has closed, when its address no longer is.
    */
   private readonly clients = new WeakMap<object, ClientOfSocket>();
-  /** Connections handed over and still open, by client address (only with a per-address limit). */
-  private readonly openPerIp = new Map<string, number>();
+  private readonly slots: ConnectionSlots;
   private readonly proxy: ListenerProxyProtocol | null;
   private readonly trusted = new IpMatcher<true>();
 
@@ -122,6 +131,7 @@ export class MtlsListener {
       this.onConnection(socket),
     );
     this.server.maxConnections = options.maxConnections;
+    this.slots = options.connectionSlots ?? new LocalConnectionSlots();
     this.proxy =
       options.proxyProtocol && options.proxyProtocol.mode !== 'off' ? options.proxyProtocol : null;
     for (const cidr of this.proxy?.trustedProxies ?? []) this.trusted.add(cidr, true);
@@ -321,20 +331,52 @@ export class MtlsListener {
     // address is held to its share, so that one institution cannot take
     // every slot of maxConnections from the others.
     const limit = this.options.maxConnectionsPerIp ?? null;
-    if (limit !== null) {
-      const open = this.openPerIp.get(ip) ?? 0;
-      if (open >= limit) {
-        this.options.onLimited?.(ip, lookup, limit);
-        reset(socket);
-        return;
-      }
-      this.openPerIp.set(ip, open + 1);
-      socket.once('close', () => {
-        const left = (this.openPerIp.get(ip) ?? 1) - 1;
-        if (left > 0) this.openPerIp.set(ip, left);
-        else this.openPerIp.delete(ip);
-      });
+    if (limit === null) {
+      this.handOver(socket, ip, lookup);
+      return;
     }
+    const slot = this.slots.acquire(ip, limit);
+    if (!(slot instanceof Promise)) {
+      this.withSlot(socket, ip, lookup, limit, slot);
+      return;
+    }
+    // Bytes that arrive meanwhile wait in the socket's buffer; node:tls
+    // reads them when it wraps the socket, as after a PROXY header.
+    slot.then(
+      (taken) => this.withSlot(socket, ip, lookup, limit, taken),
+      (e: unknown) => {
+        this.options.onError?.(toMtlsError(e), ip);
+        socket.destroy();
+      },
+    );
+  }
+
+  /** Hands over a connection that got its address's slot, or refuses one that did not. */
+  private withSlot(
+    socket: net.Socket,
+    ip: string,
+    lookup: Extract<TrustLookup, { kind: 'tenant' }>,
+    limit: number,
+    slot: ConnectionSlot | null,
+  ): void {
+    if (!slot) {
+      this.options.onLimited?.(ip, lookup, limit);
+      reset(socket);
+      return;
+    }
+    if (socket.destroyed) {
+      slot.release();
+      return;
+    }
+    socket.once('close', () => slot.release());
+    this.handOver(socket, ip, lookup);
+  }
+
+  private handOver(
+    socket: net.Socket,
+    ip: string,
+    lookup: Extract<TrustLookup, { kind: 'tenant' }>,
+  ): void {
     this.clients.set(socket, { ip, lookup });
     lookup.tenant.server.emit('connection', socket);
   }

@@ -84,6 +84,14 @@ export interface WorkerRateLeaseGrant {
   retryAfterMs: number;
 }
 
+/** Primary → worker: the answer to a {@link WorkerConnectionSlotRequest}. */
+export interface WorkerConnectionSlotGrant {
+  mtls: 'conn-slot';
+  id: number;
+  /** False when the address already holds `limit` connections on the instance. */
+  granted: boolean;
+}
+
 /** Everything the primary sends. */
 export type PrimaryMessage =
   | WorkerStartMessage
@@ -91,7 +99,8 @@ export type PrimaryMessage =
   | WorkerReloadRequest
   | WorkerDrainMessage
   | WorkerDrainNoticeMessage
-  | WorkerRateLeaseGrant;
+  | WorkerRateLeaseGrant
+  | WorkerConnectionSlotGrant;
 
 /** Worker → primary: the worker listens for messages; the primary sends {@link WorkerStartMessage} next. */
 export interface WorkerHelloMessage {
@@ -136,6 +145,20 @@ export interface WorkerRateLeaseRequest {
   rate: RequestRate;
 }
 
+/** Worker → primary: one of the instance's `limit` connection slots for `ip` (connection-slots.ts). */
+export interface WorkerConnectionSlotRequest {
+  mtls: 'conn-slot';
+  id: number;
+  ip: string;
+  limit: number;
+}
+
+/** Worker → primary: a connection that held a granted slot closed. */
+export interface WorkerConnectionSlotRelease {
+  mtls: 'conn-slot-release';
+  ip: string;
+}
+
 /** Everything a worker sends. */
 export type WorkerMessage =
   | WorkerHelloMessage
@@ -143,7 +166,9 @@ export type WorkerMessage =
   | WorkerStartFailedMessage
   | WorkerStatusMessage
   | WorkerReloadMessage
-  | WorkerRateLeaseRequest;
+  | WorkerRateLeaseRequest
+  | WorkerConnectionSlotRequest
+  | WorkerConnectionSlotRelease;
 
 const PRIMARY_KINDS = new Set([
   'start',
@@ -152,6 +177,7 @@ const PRIMARY_KINDS = new Set([
   'drain',
   'drain-notice',
   'rate-lease',
+  'conn-slot',
 ]);
 const WORKER_KINDS = new Set([
   'hello',
@@ -160,6 +186,8 @@ const WORKER_KINDS = new Set([
   'status',
   'reload-credential',
   'rate-lease',
+  'conn-slot',
+  'conn-slot-release',
 ]);
 
 /** True when `m` is one of the primary's messages. */

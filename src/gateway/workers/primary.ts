@@ -56,9 +56,15 @@
  *   bucket would let an institution whose connections land on N workers
  *   make N times the configured rate. Workers lease tokens in small batches
  *   (rate-limit.ts), so the IPC round trip is paid once per batch, not per
- *   request. Per-address connection limits stay per worker: counting every
- *   connection's open and close in the primary would put IPC on every new
- *   connection's path.
+ *   request.
+ * - **Per-address connection limits: the primary holds the slots.** With a
+ *   count per worker an address could hold N times
+ *   `limits.maxConnectionsPerIp`. A worker asks for a slot on each
+ *   connection from a registered address and gives it back when the
+ *   connection closes (connection-slots.ts): one IPC round trip per
+ *   connection, and only when the limit is set, against a handshake that
+ *   costs far more. The slots are kept per worker, so a worker that dies
+ *   frees its own at once.
  * - **Signals.** SIGTERM (or {@link RunningGatewayWorkers.close}) drains every
  *   worker at once (each stops accepting, lets requests in flight finish up to
  *   `drainTimeoutMs`) and resolves when all have exited. SIGHUP reloads every
@@ -101,6 +107,7 @@ import {
 import { openRegistry } from '../registry/index.js';
 import type { Registry } from '../registry/types.js';
 import { RetiredCounters, type MetricsJson } from './retired-counters.js';
+import { InstanceConnectionSlots } from '../connection-slots.js';
 import { secretFileModeWarnings } from '../secret-files.js';
 import {
   isWorkerMessage,
@@ -332,6 +339,7 @@ export async function startGatewayWorkers(
   });
 
   const rateBuckets = new InstitutionRateLimit();
+  const connectionSlots = new InstanceConnectionSlots();
 
   const workerConfig: GatewayConfig = {
     ...cfg,
@@ -415,6 +423,15 @@ export async function startGatewayWorkers(
       send(worker, { mtls: 'rate-lease', id: m.id, ...g });
       return;
     }
+    if (m.mtls === 'conn-slot') {
+      const granted = connectionSlots.acquire(worker.id, m.ip, m.limit);
+      send(worker, { mtls: 'conn-slot', id: m.id, granted });
+      return;
+    }
+    if (m.mtls === 'conn-slot-release') {
+      connectionSlots.release(worker.id, m.ip);
+      return;
+    }
     if (m.mtls === 'start-failed') {
       s.lastError = m.error;
       if (started)
@@ -440,6 +457,8 @@ export async function startGatewayWorkers(
     s.ready = false;
     if (s.lastMetrics) retired.retire(s.lastMetrics);
     s.lastMetrics = null;
+    // Its connections died with it.
+    connectionSlots.releaseAll(worker.id);
     // A dead worker answers nothing: its questions get "no answer" now, not
     // after their timeout, so /readyz says at once that it is gone.
     for (const [id, p] of pending)
@@ -749,15 +768,6 @@ export async function startGatewayWorkers(
     },
     'gateway workers started',
   );
-  // Each worker counts its own connections (the request rate is leased from
-  // here, so it holds for the instance): say what the number means, once.
-  if (cfg.limits.maxConnectionsPerIp !== null) {
-    const limit = cfg.limits.maxConnectionsPerIp;
-    logger.info(
-      { limit: 'limits.maxConnectionsPerIp', perWorker: limit, workers: slots.length },
-      `limits.maxConnectionsPerIp (${limit}) counts per worker: with ${slots.length} workers one client may reach up to ${limit * slots.length} on this instance`,
-    );
-  }
 
   return {
     address: () => address,

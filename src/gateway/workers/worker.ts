@@ -16,6 +16,7 @@ import { pino, type Logger } from 'pino';
 import { MtlsError, toMtlsError } from '../../errors/index.js';
 import { startGateway, type RunningGateway } from '../gateway.js';
 import { credentialsFromWire } from '../credentials.js';
+import { LeasedConnectionSlots } from '../connection-slots.js';
 import { LeasedRateLimit, type RateGrant } from '../rate-limit.js';
 import type { RequestRate } from '../registry/types.js';
 import {
@@ -24,11 +25,12 @@ import {
   toWireError,
   type WorkerMessage,
 } from './messages.js';
+import { PrimaryQuestions } from './ask-primary.js';
 
-/** How long a worker waits for its primary's answer to a rate lease. */
-const LEASE_TIMEOUT_MS = 1_000;
-/** How long requests pass without a lease after one went unanswered. */
-const LEASE_BYPASS_MS = 5_000;
+/** How long a worker waits for its primary's answer to a rate lease or a connection slot. */
+const PRIMARY_ANSWER_TIMEOUT_MS = 1_000;
+/** How long the worker does without its primary's counts after a question went unanswered. */
+const PRIMARY_BYPASS_MS = 5_000;
 
 /** Options for {@link runGatewayWorker}. */
 export interface RunGatewayWorkerOptions {
@@ -75,64 +77,40 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
     );
   };
 
-  // Request rate tokens leased from the primary's buckets (rate-limit.ts).
-  let leaseIds = 0;
-  const leaseWaiters = new Map<number, (g: RateGrant) => void>();
-  // After a lease goes unanswered, requests pass without asking for
-  // LEASE_BYPASS_MS, so that a stalled primary costs one wait every few
-  // seconds rather than a second on every request; the outage is logged
-  // when it starts and when leases are answered again.
-  let bypassUntil = 0;
-  let unanswered = false;
-  const passing = (want: number): RateGrant => ({
-    granted: want,
-    retryAfterSeconds: 0,
-    retryAfterMs: 0,
+  // The instance's shared counts live in the primary: request rate tokens
+  // (rate-limit.ts) and connection slots (connection-slots.ts).
+  const primary = new PrimaryQuestions({
+    send,
+    timeoutMs: PRIMARY_ANSWER_TIMEOUT_MS,
+    bypassMs: PRIMARY_BYPASS_MS,
+    logger: () => logger,
   });
-  const lease = (institution: string, want: number, rate: RequestRate): Promise<RateGrant> => {
-    if (performance.now() < bypassUntil) return Promise.resolve(passing(want));
-    return new Promise<RateGrant>((resolve) => {
-      const id = ++leaseIds;
-      // A primary that does not answer is stalled or going away (and this
-      // worker with it): the request goes on rather than wait. The rate
-      // limit protects the upstream from overload; it is not a trust decision.
-      const timer = setTimeout(() => {
-        leaseWaiters.delete(id);
-        bypassUntil = performance.now() + LEASE_BYPASS_MS;
-        if (!unanswered) {
-          unanswered = true;
-          logger?.warn(
-            { event: 'rate_lease_unanswered', timeoutMs: LEASE_TIMEOUT_MS },
-            `the primary did not answer a request rate lease within ${LEASE_TIMEOUT_MS} ms; requests pass without the rate limit until it answers again`,
-          );
-        }
-        resolve(passing(want));
-      }, LEASE_TIMEOUT_MS);
-      timer.unref();
-      leaseWaiters.set(id, (g) => {
-        clearTimeout(timer);
-        if (unanswered) {
-          unanswered = false;
-          logger?.info(
-            { event: 'rate_lease_answered' },
-            'the primary answers request rate leases again; the rate limit applies',
-          );
-        }
-        resolve(g);
-      });
-      send({ mtls: 'rate-lease', id, institution, want, rate });
-    });
+  const lease = async (
+    institution: string,
+    want: number,
+    rate: RequestRate,
+  ): Promise<RateGrant> => {
+    const g = await primary.ask((id) => ({ mtls: 'rate-lease', id, institution, want, rate }));
+    // No answer: the request goes on rather than wait. The rate limit
+    // protects the upstream from overload; it is not a trust decision.
+    return g?.mtls === 'rate-lease' ? g : { granted: want, retryAfterSeconds: 0, retryAfterMs: 0 };
   };
+  const connectionSlots = new LeasedConnectionSlots({
+    ask: async (ip, limit, onLateGrant) => {
+      const g = await primary.ask(
+        (id) => ({ mtls: 'conn-slot', id, ip, limit }),
+        (late) => {
+          if (late.mtls === 'conn-slot' && late.granted) onLateGrant();
+        },
+      );
+      return g?.mtls === 'conn-slot' ? g.granted : null;
+    },
+    release: (ip) => send({ mtls: 'conn-slot-release', ip }),
+  });
 
   const onMessage = async (m: PrimaryMessage): Promise<void> => {
-    if (m.mtls === 'rate-lease') {
-      const waiter = leaseWaiters.get(m.id);
-      leaseWaiters.delete(m.id);
-      waiter?.({
-        granted: m.granted,
-        retryAfterSeconds: m.retryAfterSeconds,
-        retryAfterMs: m.retryAfterMs,
-      });
+    if (m.mtls === 'rate-lease' || m.mtls === 'conn-slot') {
+      primary.answer(m);
       return;
     }
     if (m.mtls === 'start') {
@@ -155,6 +133,7 @@ export function runGatewayWorker(options: RunGatewayWorkerOptions = {}): void {
           crlFetch: false,
           auditRetention: false,
           rateLimit: new LeasedRateLimit({ lease, workers: m.workers }),
+          connectionSlots,
           credentials: credentialsFromWire(m.credentials),
         });
       } catch (e) {
