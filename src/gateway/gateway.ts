@@ -286,6 +286,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         { err: { code: e.code, message: e.message } },
         'registry reload failed; the previous trust snapshot stays in service until it is too stale',
       ),
+    onUnannounced: (detail) => logger.warn({ event: 'registry_change_unannounced' }, detail),
     onStale: (stale, detail) =>
       stale
         ? logger.error({ registryStale: true }, detail)

@@ -12,11 +12,12 @@
  * ASN.1 on the event loop). Connections already accepted keep the server
  * they started on; new connections use the new snapshot.
  *
- * Fail closed: when the registry cannot be read (a failed reload or a failed
- * change feed) for longer than the maximum staleness (10 × the poll period,
- * at least 5 s), the snapshot is no longer trusted: lookups answer
- * `unavailable`, so new connections are refused before the handshake and
- * `/readyz` answers 503, until a reload succeeds.
+ * Fail closed: when the registry cannot be read (a failed reload, a failed
+ * change feed, or a heartbeat it does not answer in time, see
+ * registry-heartbeat.ts) for longer than the maximum staleness (10 × the
+ * poll period, at least 5 s), the snapshot is no longer trusted: lookups
+ * answer `unavailable`, so new connections are refused before the handshake
+ * and `/readyz` answers 503, until a reload succeeds.
  */
 import { createHash } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
@@ -25,6 +26,7 @@ import { MtlsError, toMtlsError } from '../errors/index.js';
 import { parseCrls } from '../pki/crl.js';
 import { derBlocksOf, encodePem } from '../pki/pem.js';
 import { BoundedMemo } from './memo.js';
+import { startRegistryHeartbeat } from './registry-heartbeat.js';
 import { IpMatcher, parseCidr, parseIp, type ParsedCidr } from './ip-match.js';
 import { CertInfoCache, isIssuedBy, normalizeSerial, type CertInfo } from './peer-cert.js';
 import type {
@@ -40,6 +42,8 @@ import type {
 
 /** How often an outage that goes on is reported again through `onError`. */
 const FAILURE_REMINDER_MS = 60_000;
+/** Distinct failures remembered per outage for {@link FAILURE_REMINDER_MS} (a bound, never expected to be reached). */
+const MAX_REPORTED_FAILURES = 32;
 /** One CRL of an institution, parsed. */
 export interface CrlInfo {
   id: number;
@@ -144,6 +148,10 @@ export interface TrustCacheOptions {
   pollMs?: number;
   /** How long the registry may stay unreadable before lookups fail closed (default max(5 000, 10 × pollMs) ms). */
   maxStaleMs?: number;
+  /** Time between two heartbeat questions (registry-heartbeat.ts; default 1 000 ms). */
+  heartbeatMs?: number;
+  /** Time a heartbeat answer may take before the registry counts as failing (default min(2 000, maxStaleMs / 2) ms). */
+  heartbeatTimeoutMs?: number;
   /** Called after every successful rebuild. */
   onReload?: (snapshot: TrustSnapshot, previous: TrustSnapshot | null) => void;
   /**
@@ -154,6 +162,8 @@ export interface TrustCacheOptions {
   onError?: (error: MtlsError) => void;
   /** Called when the snapshot becomes too stale to serve (true) and when a reload brings it back (false). */
   onStale?: (stale: boolean, detail: string) => void;
+  /** Called when the heartbeat finds a change the change feed did not announce (a full reload follows). */
+  onUnannounced?: (detail: string) => void;
   /** Shared certificate parse cache. */
   certCache?: CertInfoCache;
   /** Parsed chains and CRLs kept across snapshots (default: a new one). */
@@ -534,8 +544,11 @@ export class TrustCache {
   /** Time of the first failure not yet followed by a successful reload. */
   private failingSince: number | null = null;
   private staleReported = false;
-  /** The failure last passed to `onError` in this outage, and when. */
-  private reported: { message: string; at: number } | null = null;
+  /** The failures passed to `onError` in this outage, and when each was last. */
+  private readonly reported = new Map<string, number>();
+  private stopHeartbeat: (() => void) | undefined;
+  /** A registry version the heartbeat found ahead of the snapshot with no reload under way. */
+  private unannounced: number | null = null;
   /**
    * Lookups by source address against {@link memoOf}: an address's answer
    * depends only on the snapshot and the cached servers, and a busy client
@@ -564,6 +577,13 @@ export class TrustCache {
       (change: RegistryChange) => this.requestReload(change.institutionId),
       (error: MtlsError) => this.fail(error),
     );
+    this.stopHeartbeat = startRegistryHeartbeat({
+      version: () => this.options.registry.version(),
+      intervalMs: this.options.heartbeatMs ?? 1_000,
+      timeoutMs: this.options.heartbeatTimeoutMs ?? Math.min(2_000, this.maxStaleMs / 2),
+      onAnswer: (version) => this.heard(version),
+      onFailure: (error, since) => this.fail(error, since),
+    });
     return this.snapshot;
   }
 
@@ -589,6 +609,7 @@ export class TrustCache {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.staleTimer) clearTimeout(this.staleTimer);
     this.unsubscribe?.();
+    this.stopHeartbeat?.();
   }
 
   /** Drops every cached TLS server (after a server credential reload). */
@@ -683,26 +704,31 @@ export class TrustCache {
     return this.reloading;
   }
 
-  /** Records a failure: the snapshot is unconfirmed from now on, and a reload is retried. */
-  private fail(error: MtlsError): void {
+  /**
+   * Records a failure: the snapshot is unconfirmed from `since` (now, or
+   * when an unanswered heartbeat was asked), and a reload is retried.
+   */
+  private fail(error: MtlsError, since = Date.now()): void {
     this.lastError = error;
-    // Retries run every poll period; an outage reported on each of them would
-    // bury the log. Report its first failure, a failure that says something
-    // new, and a reminder each minute while it lasts.
+    // Retries run every poll period, and one outage fails in several ways at
+    // once (the reload, the change feed, the heartbeat), each reported on
+    // every retry: that would bury the log. Report each distinct failure
+    // once in the outage, and again each minute while it lasts.
     const now = Date.now();
-    if (
-      this.reported === null ||
-      this.reported.message !== error.message ||
-      now - this.reported.at >= FAILURE_REMINDER_MS
-    ) {
-      this.reported = { message: error.message, at: now };
+    const last = this.reported.get(error.message);
+    if (last === undefined || now - last >= FAILURE_REMINDER_MS) {
+      if (this.reported.size >= MAX_REPORTED_FAILURES) this.reported.clear();
+      this.reported.set(error.message, now);
       this.options.onError?.(error);
     }
     if (this.closed || !this.current) return;
     if (this.failingSince === null) {
-      this.failingSince = Date.now();
+      this.failingSince = since;
       if (this.staleTimer) clearTimeout(this.staleTimer);
-      this.staleTimer = setTimeout(() => this.checkStale(), this.maxStaleMs + 1);
+      this.staleTimer = setTimeout(
+        () => this.checkStale(),
+        Math.max(0, since + this.maxStaleMs + 1 - now),
+      );
       this.staleTimer.unref();
     }
     this.pendingAll = true;
@@ -719,9 +745,41 @@ export class TrustCache {
     this.retryTimer.unref();
   }
 
+  /**
+   * The heartbeat's answer: after a failure, the registry is back and a
+   * reload confirms it; otherwise a version still ahead of the snapshot a
+   * heartbeat after it was first seen, with no reload under way, is a change
+   * the feed did not announce.
+   */
+  private heard(version: number): void {
+    if (this.closed || !this.current) return;
+    if (this.failingSince !== null) {
+      this.requestReload(null);
+      return;
+    }
+    const behind =
+      version !== this.current.registryVersion &&
+      !this.reloading &&
+      !this.pendingAll &&
+      this.pendingIds.size === 0;
+    if (!behind) {
+      this.unannounced = null;
+      return;
+    }
+    if (this.unannounced !== version) {
+      this.unannounced = version;
+      return;
+    }
+    this.unannounced = null;
+    this.options.onUnannounced?.(
+      `registry version ${version} was not announced by the change feed (the snapshot in service has ${this.current.registryVersion}); reloading everything`,
+    );
+    this.requestReload(null);
+  }
+
   private recovered(): void {
     this.lastError = null;
-    this.reported = null;
+    this.reported.clear();
     this.failingSince = null;
     if (this.staleTimer) clearTimeout(this.staleTimer);
     this.staleTimer = undefined;

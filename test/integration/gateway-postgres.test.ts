@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { openPostgresRegistry } from '../../src/gateway/registry/postgres-registry.js';
 import type { Registry } from '../../src/gateway/registry/types.js';
@@ -42,23 +43,29 @@ let acme: TestInstitution;
 interface Instance {
   child: ChildProcess;
   port: number;
+  opsPort: number;
+  lines: Array<Record<string, unknown>>;
   exited: Promise<number | null>;
 }
 const instances: Instance[] = [];
 
-async function startInstance(name: string, workers: number): Promise<Instance> {
+async function startInstance(
+  name: string,
+  workers: number,
+  registryUrl = db.url,
+): Promise<Instance> {
   const path = join(dir, `${name}.yaml`);
   writeFileSync(
     path,
     [
       'listen: 127.0.0.1:0',
       `upstream: ${upstream.url}`,
-      `registry: ${db.url}`,
+      `registry: ${registryUrl}`,
       'tls:',
       `  cert: ${pki.server.certPath}`,
       `  key: ${pki.server.keyPath}`,
       'ops:',
-      '  listen: null',
+      '  listen: 127.0.0.1:0',
       'drainTimeoutMs: 3000',
       '',
     ].join('\n'),
@@ -78,7 +85,13 @@ async function startInstance(name: string, workers: number): Promise<Instance> {
       60_000,
       `${name} to start (stderr: ${stderr()})`,
     );
-    const instance = { child, port: Number(String(started.listen).split(':').pop()), exited };
+    const instance = {
+      child,
+      port: Number(String(started.listen).split(':').pop()),
+      opsPort: Number(String(started.ops).split(':').pop()),
+      lines,
+      exited,
+    };
     instances.push(instance);
     return instance;
   } catch (e) {
@@ -172,4 +185,140 @@ describe('two gateway instances on one PostgreSQL registry', { timeout: 120_000 
       'reactivation to reach both instances',
     );
   });
+
+  test('a link to PostgreSQL that hangs (no error, no answer): the gateway fails closed after the maximum staleness, then recovers', async () => {
+    const link = teardown.use(await startFreezableRelay(new URL(db.url)));
+    const relayed = new URL(db.url);
+    relayed.host = `127.0.0.1:${link.port}`;
+    const c = await startInstance('hang', 1, relayed.toString());
+    assert.equal(await attempt(c.port, '/before-hang'), 200);
+    const reasons = (): string[] =>
+      c.lines.flatMap((l) =>
+        typeof l.audit === 'object' && l.audit !== null
+          ? [String((l.audit as { reason?: unknown }).reason)]
+          : [],
+      );
+    link.freeze();
+    try {
+      await hangThenRecover(c, link, reasons);
+    } finally {
+      link.thaw();
+      if (c.child.exitCode === null) c.child.kill('SIGKILL');
+    }
+  });
 });
+
+/** The hang test's body, with the link frozen: fails closed, then recovers once thawed. */
+async function hangThenRecover(
+  c: Instance,
+  link: { thaw(): void },
+  reasons: () => string[],
+): Promise<void> {
+  const frozenAt = Date.now();
+  // Written past the hung link: this instance cannot learn of it.
+  await registry.setInstitutionStatus('acme', 'suspended');
+  const refused = await waitFor(
+    async () => {
+      const r = await attempt(c.port, '/during-hang');
+      return r === 'closed' && reasons().includes('registry_unavailable') ? r : null;
+    },
+    20_000,
+    'refusals as registry_unavailable while the link hangs',
+  );
+  assert.equal(refused, 'closed');
+  const took = Date.now() - frozenAt;
+  // The maximum staleness (5 s) from the heartbeat that went unanswered, not TCP's 15 minutes.
+  assert.ok(took >= 4_000 && took < 12_000, `failed closed after ${took} ms`);
+  const ready = await fetch(`http://127.0.0.1:${c.opsPort}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.match(JSON.stringify(await ready.json()), /registry/);
+
+  link.thaw();
+  await waitFor(
+    async () =>
+      (await fetch(`http://127.0.0.1:${c.opsPort}/readyz`)).status === 200 ? true : null,
+    20_000,
+    '/readyz 200 once the link answers again',
+  );
+  // The suspension written during the hang applies.
+  assert.equal(await attempt(c.port, '/after-hang'), 'closed');
+  await waitFor(
+    () => (reasons().includes('institution_suspended') ? true : null),
+    5_000,
+    'the refusal as institution_suspended',
+  );
+  await registry.setInstitutionStatus('acme', 'active');
+  await waitFor(
+    async () => ((await attempt(c.port, '/back-after-hang')) === 200 ? true : null),
+    5_000,
+    'reactivation to reach the instance',
+  );
+  c.child.kill('SIGTERM');
+  assert.equal(await c.exited, 0);
+}
+
+/**
+ * A TCP relay to PostgreSQL whose link can hang: frozen, it stops moving
+ * bytes either way and opens no new upstream connection, but closes nothing,
+ * as a partition that drops packets does.
+ */
+async function startFreezableRelay(target: URL): Promise<{
+  port: number;
+  freeze(): void;
+  thaw(): void;
+  close(): Promise<void>;
+}> {
+  let frozen = false;
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  const waiting: Array<() => void> = [];
+  const clients = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    clients.add(client);
+    client.once('close', () => clients.delete(client));
+    client.on('error', () => undefined);
+    const connect = (): void => {
+      const upstreamSocket = net.connect(Number(target.port || 5432), target.hostname);
+      upstreamSocket.on('error', () => client.destroy());
+      client.on('close', () => upstreamSocket.destroy());
+      upstreamSocket.on('close', () => client.destroy());
+      client.pipe(upstreamSocket);
+      upstreamSocket.pipe(client);
+      const pair: [net.Socket, net.Socket] = [client, upstreamSocket];
+      pairs.add(pair);
+      client.once('close', () => pairs.delete(pair));
+    };
+    if (frozen) {
+      client.pause();
+      waiting.push(connect);
+    } else connect();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    freeze: () => {
+      frozen = true;
+      for (const [a, b] of pairs) {
+        a.unpipe();
+        b.unpipe();
+        a.pause();
+        b.pause();
+      }
+    },
+    thaw: () => {
+      frozen = false;
+      for (const [a, b] of pairs) {
+        a.pipe(b);
+        b.pipe(a);
+      }
+      for (const connect of waiting.splice(0)) connect();
+    },
+    close: async () => {
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
+      for (const client of clients) client.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -509,8 +509,10 @@ class FakeRegistry {
       throw new MtlsError('MTLS_NETWORK', 'registry unreachable (test)');
     }
   }
+  /** While set, every read waits until it is cleared (a link that neither answers nor fails). */
+  hang: Promise<void> | null = null;
   version(): Promise<number> {
-    return Promise.resolve().then(() => {
+    return (this.hang ?? Promise.resolve()).then(() => {
       this.check();
       return this.version_;
     });
@@ -531,6 +533,10 @@ class FakeRegistry {
     this.version_++;
     this.listener?.({ institutionId: id, version: this.version_ });
   }
+  /** A write the change feed does not announce. */
+  silentChange(): void {
+    this.version_++;
+  }
 }
 
 const until = async (check: () => boolean, what: string, ms = 5_000): Promise<void> => {
@@ -542,6 +548,61 @@ const until = async (check: () => boolean, what: string, ms = 5_000): Promise<vo
 };
 
 describe('trust cache', () => {
+  test('a registry that hangs, neither answering nor failing: unconfirmed from the unanswered heartbeat, refused after the maximum staleness, back once it answers', async () => {
+    const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
+    const errors: string[] = [];
+    const tc = new TrustCache({
+      registry: fake as unknown as Registry,
+      serverFactory: () => tls.createServer(),
+      certCache: cache,
+      maxStaleMs: 300,
+      heartbeatMs: 20,
+      heartbeatTimeoutMs: 60,
+      onError: (e) => errors.push(e.message),
+    });
+    try {
+      await tc.start();
+      let release = (): void => undefined;
+      fake.hang = new Promise((r) => (release = r));
+      const hungAt = Date.now();
+      await until(() => tc.stale, 'the fail-closed state', 2_000);
+      const took = Date.now() - hungAt;
+      assert.ok(took >= 250 && took < 1_000, `stale after ${took} ms`);
+      assert.equal(tc.lookup('192.0.2.1').kind, 'unavailable');
+      assert.deepEqual(errors, [
+        'the registry did not answer within 60 ms (a hung connection or server)',
+      ]);
+      fake.hang = null;
+      release();
+      await until(() => !tc.stale && tc.lookup('192.0.2.1').kind === 'tenant', 'the recovery');
+    } finally {
+      tc.stop();
+    }
+  });
+
+  test('a change the feed did not announce: the heartbeat finds the version ahead and reloads everything', async () => {
+    const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
+    const said: string[] = [];
+    const tc = new TrustCache({
+      registry: fake as unknown as Registry,
+      serverFactory: () => tls.createServer(),
+      certCache: cache,
+      heartbeatMs: 20,
+      onUnannounced: (d) => said.push(d),
+    });
+    try {
+      await tc.start();
+      fake.data[0] = trust('a', [root.certPem], { ips: ['192.0.2.1'], status: 'suspended' });
+      fake.silentChange();
+      await until(() => tc.lookup('192.0.2.1').kind === 'suspended', 'the reload');
+      assert.deepEqual(fake.loads, [undefined, undefined], 'one full reload');
+      assert.equal(said.length, 1);
+      assert.match(said[0] ?? '', /registry version 2 was not announced by the change feed/);
+    } finally {
+      tc.stop();
+    }
+  });
+
   test('a change reloads only the institution it names', async () => {
     const fake = new FakeRegistry([
       trust('a', [root.certPem], { ips: ['192.0.2.1'] }),

@@ -29,6 +29,16 @@ export interface PostgresRegistryOptions {
   migrate?: boolean;
 }
 
+/** Time to establish a connection to PostgreSQL. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Time PostgreSQL may take to answer one query (node-postgres `query_timeout`). */
+const QUERY_TIMEOUT_MS = 30_000;
+
+/** True for node-postgres's own error when a query was not answered within `query_timeout`. */
+function isQueryTimeout(e: unknown): boolean {
+  return /^Query read timeout$/.test(errorMessage(e));
+}
+
 /** A description of the server without credentials, for messages. */
 function describeUrl(url: string): string {
   try {
@@ -56,6 +66,13 @@ export function mapPgError(e: unknown, where: string, action: string): MtlsError
       'MTLS_NETWORK',
       `cannot reach PostgreSQL at ${where} to ${action} (${code || msg})`,
       'Check that PostgreSQL is running and the host and port in the registry URL are right.',
+    );
+  }
+  if (isQueryTimeout(e)) {
+    return make(
+      'MTLS_NETWORK',
+      `PostgreSQL at ${where} did not answer within ${QUERY_TIMEOUT_MS / 1000} s to ${action}`,
+      'Check the network path to PostgreSQL and the server itself (a hung failover, a lock held for long); the connection was dropped.',
     );
   }
   if (code === '28P01' || code === '28000') {
@@ -184,6 +201,18 @@ class PostgresDriver implements SqlDriver {
       connectionString: this.url,
       options: `-c search_path=${this.schema}`,
       types: typesOf(driver),
+      // A link that hangs (packets dropped, a server stopped mid-failover)
+      // must fail rather than wait for TCP's retransmission timeout, about 15
+      // minutes: a connection is made within 10 s, a query answered within
+      // 30 s (registry queries take milliseconds; an audit search over a long
+      // trail is the slowest), and idle connections, the LISTEN one among
+      // them, are probed with TCP keep-alive. The trust cache's heartbeat
+      // notices a hang much sooner (registry-heartbeat.ts); these bound what
+      // a hung query holds.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     };
   }
 
@@ -232,11 +261,15 @@ class PostgresDriver implements SqlDriver {
       await client.query('COMMIT');
       return result;
     } catch (e) {
-      // A connection that cannot even roll back is dropped, not returned to the pool.
-      broken = await client.query('ROLLBACK').then(
-        () => false,
-        () => true,
-      );
+      // A connection that cannot even roll back is dropped, not returned to
+      // the pool; so is one whose query timed out, which would only queue the
+      // ROLLBACK behind the query still outstanding on it.
+      broken =
+        isQueryTimeout(e) ||
+        (await client.query('ROLLBACK').then(
+          () => false,
+          () => true,
+        ));
       throw e;
     } finally {
       client.release(broken);
