@@ -580,6 +580,35 @@ describe('trust cache', () => {
     }
   });
 
+  test('an outage that fails in two ways at once is logged once per way, not on every retry', async () => {
+    const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
+    const errors: string[] = [];
+    const tc = new TrustCache({
+      registry: fake as unknown as Registry,
+      serverFactory: () => tls.createServer(),
+      certCache: cache,
+      pollMs: 10,
+      heartbeatMs: 10,
+      onError: (e) => errors.push(e.message),
+    });
+    try {
+      await tc.start();
+      fake.failing = true;
+      for (let i = 0; i < 10; i++) {
+        fake.onFeedError?.(new MtlsError('MTLS_NETWORK', 'cannot listen for changes (test)'));
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      assert.ok(fake.refused >= 5, `reads retried: ${fake.refused}`);
+      assert.deepEqual([...errors].sort(), [
+        'cannot listen for changes (test)',
+        'registry unreachable (test)',
+      ]);
+    } finally {
+      fake.failing = false;
+      tc.stop();
+    }
+  });
+
   test('a change the feed did not announce: the heartbeat finds the version ahead and reloads everything', async () => {
     const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
     const said: string[] = [];
