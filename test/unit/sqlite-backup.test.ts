@@ -7,7 +7,7 @@
 import 'reflect-metadata';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -34,6 +34,37 @@ test('a backup is a private, whole copy; refused over an existing file without f
   await assert.rejects(backupSqliteRegistry(live, out), assertCode('MTLS_FILE_EXISTS'));
   await reg.createInstitution({ id: 'beta', name: 'Beta' });
   assert.equal((await backupSqliteRegistry(live, out, { force: true })).institutions, 2);
+  await reg.close();
+});
+
+test('a backup is one file, and a restore leaves nothing beside it (a nightly job must not pile up -wal and -shm files)', async () => {
+  const sub = join(dir, 'nightly');
+  mkdirSync(sub);
+  const live = join(dir, 'live3.db');
+  const reg = await openSqliteRegistry(live);
+  await reg.createInstitution({ id: 'acme', name: 'Acme' });
+  const out = join(sub, 'b.db');
+  await backupSqliteRegistry(live, out);
+  assert.deepEqual(readdirSync(sub), ['b.db']);
+  await restoreSqliteRegistry(live, out);
+  assert.deepEqual(readdirSync(sub), ['b.db'], 'nothing left beside the backup by the restore');
+  // A backup in WAL mode (an older build's, or a copy made otherwise): the
+  // sidecars opening it creates are removed too.
+  const wal = join(sub, 'wal.db');
+  const w = new Database(wal);
+  w.pragma('journal_mode = WAL');
+  w.close();
+  await backupSqliteRegistry(live, join(sub, 'tmp.db'));
+  const copy = new Database(join(sub, 'tmp.db'));
+  copy.pragma('journal_mode = WAL');
+  copy.close();
+  renameSync(join(sub, 'tmp.db'), wal);
+  await restoreSqliteRegistry(live, wal);
+  assert.deepEqual(readdirSync(sub).sort(), ['b.db', 'wal.db']);
+  assert.deepEqual(
+    (await reg.listInstitutions()).map((i) => i.id),
+    ['acme'],
+  );
   await reg.close();
 });
 

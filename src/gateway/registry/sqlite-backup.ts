@@ -102,9 +102,14 @@ export async function backupSqliteRegistry(
     // Created empty with its final mode first: the copy holds the audit trail.
     closeSync(openSync(tmp, 'w', 0o600));
     await source.backup(tmp);
-    const copy = new Database(tmp, { readonly: true });
+    const copy = new Database(tmp);
     let result: SqliteCopyResult;
     try {
+      // The copy inherits the live file's WAL mode, and a WAL file leaves
+      // -wal and -shm files beside it wherever it is opened. A backup is one
+      // file: rollback-journal mode, whose sidecars go when it closes. A
+      // restore into the live (WAL) file keeps the live file's mode.
+      copy.pragma('journal_mode = DELETE');
       result = describe(copy);
     } finally {
       copy.close();
@@ -138,6 +143,10 @@ export async function restoreSqliteRegistry(
   const live = openExisting(path, 'registry file');
   const liveVersion = describe(live).version;
   live.close();
+  // A backup in WAL mode (a copy made otherwise, or by an older build) gets
+  // -wal and -shm files when opened, even read-only: removed after, unless
+  // they were there before.
+  const sidecars = [`${backup}-wal`, `${backup}-shm`].filter((f) => !existsSync(f));
   let source = openExisting(backup, 'backup');
   const tmp = `${path}.restore-${process.pid}`;
   try {
@@ -189,6 +198,6 @@ export async function restoreSqliteRegistry(
     );
   } finally {
     if (source.open) source.close();
-    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
+    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, ...sidecars]) rmSync(f, { force: true });
   }
 }
