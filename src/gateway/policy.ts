@@ -247,6 +247,20 @@ export async function evaluateConnection(
   }
   const [match] = matches;
   if (!match) {
+    // An institution's own registered CA certificate, presented as the
+    // client certificate: no path leads from an anchor to itself, but the
+    // fault to report is the misuse, with the institution it belongs to.
+    const owner = leaf.isCa
+      ? evidence.active.find((i) => i.anchorFingerprints.has(leaf.fingerprint))
+      : undefined;
+    if (owner) {
+      return reject(
+        'ca_certificate',
+        `the client certificate ${describe(leaf)} is the CA certificate institution ${owner.id} registered (basicConstraints CA:TRUE); issue a client certificate from it instead`,
+        owner.id,
+        leaf,
+      );
+    }
     for (const inst of evidence.suspended) {
       if (buildInstitutionPath(leaf, presented, inst)) {
         return reject(

@@ -306,6 +306,14 @@ describe('gateway reason codes', () => {
     );
     assert.match(rec.detail ?? '', /CA:TRUE/);
     assert.equal(rec.institutionId, 'beta');
+    // The institution's registered root itself: the same fault, not unknown_ca.
+    const root = await expectRejected(
+      { certPem: beta.root.certPem, keyPem: beta.root.keyPem },
+      'ca_certificate',
+      '127.0.0.4',
+    );
+    assert.match(root.detail ?? '', /is the CA certificate institution beta registered/);
+    assert.equal(root.institutionId, 'beta');
   });
 
   test('weak_key: an RSA-1024 client key gets 403', async () => {
