@@ -15,8 +15,11 @@
  * - a malformed request: 400 (431 for oversized headers, 408 when it is not
  *   complete within `limits.requestTimeoutMs`) `{"error":"bad_request"}`, and
  *   the connection closed (see {@link replyAndClose}); among them an HTTP/1.1
- *   request without Host and a repeated singleton header (see {@link requestFault});
- * - Upgrade / CONNECT: 501 `{"error":"bad_request"}` (not proxied);
+ *   request without Host, a repeated singleton header and a fragment in the
+ *   target (see {@link requestFault});
+ * - Upgrade / CONNECT, or a transfer coding other than chunked: 501
+ *   `{"error":"bad_request"}` (not proxied); an HTTP major version other
+ *   than 1: 505;
  * - over the institution's request rate (rate-limit.ts): 429
  *   `{"error":"rate_limited"}` with Retry-After, the connection kept open;
  * - upstream failure: 502/504 `{"error":"upstream_error"}`;
@@ -151,21 +154,48 @@ export function requestPath(req: http.IncomingMessage): string | null {
  */
 const SINGLETON_HEADERS = new Set(['host', 'content-type', 'authorization']);
 
+/** Why a request is refused before forwarding: the status to answer and the operator detail. */
+export interface RequestFault {
+  status: 400 | 501 | 505;
+  detail: string;
+}
+
 /**
- * Why a parsed request must not be forwarded, or null when it may: an
- * HTTP/1.1 request without Host (RFC 9112 §3.2: the server must answer 400),
- * or a {@link SINGLETON_HEADERS} field sent more than once. node:http would
- * answer the missing Host itself, before the gateway could audit it, so the
- * parser runs with `requireHostHeader: false` and the check is here.
+ * Why a parsed request must not be forwarded, or null when it may. Each is a
+ * request the gateway and the upstream could read two ways, or one the
+ * gateway cannot pass on as it came:
+ * - an HTTP major version other than 1 (RFC 9110 §15.6.6: 505); node:http's
+ *   parser takes `HTTP/2.0` in text form;
+ * - an HTTP/1.1 request without Host (RFC 9112 §3.2: 400). node:http would
+ *   answer it itself, before the gateway could audit it, so the parser runs
+ *   with `requireHostHeader: false` and the check is here;
+ * - a {@link SINGLETON_HEADERS} field sent more than once (400);
+ * - a transfer coding other than chunked (RFC 9112 §6.1: 501). node:http
+ *   decodes chunked only; `gzip, chunked` would reach the upstream as the
+ *   gzip bytes, with no coding named, as if they were the body;
+ * - a fragment in the request target (400): origin-form has none (RFC 9112
+ *   §3.2.1), and a client sends it only to be misread.
  */
 export function requestFault(
-  req: Pick<http.IncomingMessage, 'httpVersionMajor' | 'httpVersionMinor' | 'rawHeaders'>,
-): string | null {
+  req: Pick<http.IncomingMessage, 'httpVersionMajor' | 'httpVersionMinor' | 'rawHeaders' | 'url'>,
+): RequestFault | null {
+  if (req.httpVersionMajor !== 1) {
+    return {
+      status: 505,
+      detail: `HTTP/${req.httpVersionMajor}.${req.httpVersionMinor} is not supported; the gateway speaks HTTP/1.1 (RFC 9110 §15.6.6)`,
+    };
+  }
   const raw = req.rawHeaders;
   let seen: Map<string, number> | null = null;
   let host = false;
+  let codings: string[] | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
+    if (name === 'transfer-encoding') {
+      codings ??= [];
+      for (const c of (raw[i + 1] ?? '').split(',')) codings.push(c.trim().toLowerCase());
+      continue;
+    }
     if (!SINGLETON_HEADERS.has(name)) continue;
     if (name === 'host') host = true;
     seen ??= new Map();
@@ -173,10 +203,27 @@ export function requestFault(
   }
   if (seen) {
     for (const [name, n] of seen)
-      if (n > 1) return `${n} ${name} header fields; at most one is allowed (RFC 9110 §5.3)`;
+      if (n > 1)
+        return {
+          status: 400,
+          detail: `${n} ${name} header fields; at most one is allowed (RFC 9110 §5.3)`,
+        };
   }
-  const v11 = req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1);
-  if (v11 && !host) return 'an HTTP/1.1 request without a Host header field (RFC 9112 §3.2)';
+  if (req.httpVersionMinor >= 1 && !host)
+    return {
+      status: 400,
+      detail: 'an HTTP/1.1 request without a Host header field (RFC 9112 §3.2)',
+    };
+  if (codings && (codings.length !== 1 || codings[0] !== 'chunked'))
+    return {
+      status: 501,
+      detail: `transfer coding "${codings.join(', ')}" is not implemented; only chunked is (RFC 9112 §6.1)`,
+    };
+  if (req.url?.includes('#'))
+    return {
+      status: 400,
+      detail: 'a fragment (#) in the request target; origin-form has none (RFC 9112 §3.2.1)',
+    };
   return null;
 }
 
@@ -421,7 +468,7 @@ export class RequestHandler {
       }
       const fault = requestFault(req);
       if (fault) {
-        await refuse('bad_request', 400, fault);
+        await refuse('bad_request', fault.status, fault.detail);
         return;
       }
       const limit = this.options.rateLimit;

@@ -188,9 +188,14 @@ describe('gateway hardening', () => {
    * refusals, the request id in both), nothing upstream, and a request audit
    * record under that id.
    */
-  async function expectBadRequest(request: string, path: string, detail: RegExp): Promise<void> {
+  async function expectBadRequest(
+    request: string,
+    path: string,
+    detail: RegExp,
+    status = 400,
+  ): Promise<void> {
     const got = await rawExchange(request);
-    assert.match(got, /^HTTP\/1\.1 400 /, got);
+    assert.match(got, new RegExp(`^HTTP/1\\.1 ${status} `), got);
     assert.match(got, /\r\ncontent-type: application\/json\r\n/i);
     assert.match(got, /\r\nconnection: close\r\n/i);
     const id = /\r\nx-request-id: ([0-9a-f-]{36})\r\n/i.exec(got)?.[1];
@@ -208,7 +213,7 @@ describe('gateway hardening', () => {
     );
     assert.equal(rec.reason, 'bad_request');
     assert.equal(rec.outcome, 'rejected');
-    assert.equal(rec.status, 400);
+    assert.equal(rec.status, status);
     assert.equal(rec.institutionId, 'pipe2');
     assert.equal(rec.requestId, id);
   }
@@ -255,6 +260,34 @@ describe('gateway hardening', () => {
       'POST /two-cl HTTP/1.1\r\nHost: api\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx',
       '/two-cl',
       /Duplicate Content-Length/,
+    );
+  });
+
+  test('a transfer coding other than chunked gets 501: the upstream must never get gzip bytes passed off as the body', async () => {
+    await expectBadRequest(
+      'POST /te-gzip HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+      '/te-gzip',
+      /transfer coding "gzip, chunked" is not implemented/,
+      501,
+    );
+    // chunked itself, in any case, passes.
+    const ok = await rawExchange(
+      'POST /te-upper HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: CHUNKED\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    );
+    assert.match(ok, /^HTTP\/1\.1 200 /, ok);
+  });
+
+  test('a fragment in the request target gets 400, and an HTTP major version other than 1 gets 505', async () => {
+    await expectBadRequest(
+      'GET /frag#part HTTP/1.1\r\nHost: api\r\n\r\n',
+      '/frag#part',
+      /a fragment \(#\) in the request target/,
+    );
+    await expectBadRequest(
+      'GET /two-oh HTTP/2.0\r\nHost: api\r\n\r\n',
+      '/two-oh',
+      /HTTP\/2\.0 is not supported/,
+      505,
     );
   });
 });
