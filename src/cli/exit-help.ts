@@ -30,8 +30,13 @@ export function codesByExit(): Map<number, ErrorCode[]> {
   return groups;
 }
 
-/** The `Exit codes:` help section: every exit code with its meaning and a few of its catalogue codes. */
-export function exitCodesHelp(): string {
+/**
+ * The `Exit codes:` help section: every exit code with its meaning and a few
+ * of its catalogue codes. `json` says whether the command prints its errors
+ * as JSON with `--json` (`yes`, `no`), or, for the program's own help, that
+ * some commands do (`some`).
+ */
+export function exitCodesHelp(json: 'yes' | 'no' | 'some' = 'some'): string {
   const groups = codesByExit();
   const lines = Object.entries(EXIT_MEANINGS).map(([exit, meaning]) => {
     const codes = groups.get(Number(exit)) ?? [];
@@ -41,7 +46,12 @@ export function exitCodesHelp(): string {
         : ` [${codes.slice(0, 3).join(', ')}${codes.length > 3 ? ', …' : ''}]`;
     return `  ${exit.padStart(3)}  ${meaning}${sample}`;
   });
-  return `\nExit codes (errors print error[CODE] and hint:, or JSON with --json):\n${lines.join('\n')}\n`;
+  const how = {
+    yes: ', or JSON with --json',
+    no: '',
+    some: ', or JSON with --json where a command has it',
+  }[json];
+  return `\nExit codes (errors print error[CODE] and hint:${how}):\n${lines.join('\n')}\n`;
 }
 
 /**

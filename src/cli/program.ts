@@ -77,7 +77,11 @@ function applyDefaults(cmd: Command, argv: readonly string[]): void {
     if (NOT_ERRORS.has(err.code)) throw err;
     throw new UsageError(usageMessage(err, cmd, argv), cmd);
   });
-  if (cmd.commands.length === 0 && cmd.parent) cmd.addHelpText('after', exitCodesHelp());
+  if (cmd.commands.length === 0 && cmd.parent)
+    cmd.addHelpText(
+      'after',
+      exitCodesHelp(cmd.options.some((o) => o.long === '--json') ? 'yes' : 'no'),
+    );
   for (const sub of cmd.commands) applyDefaults(sub, argv);
 }
 

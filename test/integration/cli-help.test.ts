@@ -35,6 +35,13 @@ test('every leaf command has --help with the exit-code table and at least one ex
         problems.push(`${commandPath(leaf)}: exit ${exit} missing`);
     }
     if (!/^Examples?:/m.test(help)) problems.push(`${commandPath(leaf)}: no example`);
+    // The table promises JSON errors only where the command takes --json.
+    const promises = /^Exit codes \(.*or JSON with --json\)/m.test(help);
+    const takes = leaf.options.some((o) => o.long === '--json');
+    if (promises !== takes)
+      problems.push(
+        `${commandPath(leaf)}: the exit table ${promises ? 'promises' : 'omits'} --json, which the command ${takes ? 'takes' : 'does not take'}`,
+      );
   }
   assert.deepEqual(problems, []);
 });
