@@ -49,6 +49,7 @@ import {
 import { listenFailure } from './listen-failure.js';
 import { LineBufferDestination } from './log-destination.js';
 import { MtlsListener } from './listener.js';
+import { withTimeout } from './with-timeout.js';
 import { CredentialReloadMetrics, CrlFetchMetrics, GatewayMetrics } from './metrics.js';
 import { UpstreamProxy } from './proxy.js';
 import { newerSchemaWarning, openRegistry } from './registry/index.js';
@@ -75,6 +76,12 @@ const REJECTED_GRACE_MS = 5_000;
  * are destroyed and the upstream pool too, so this is a turn or two).
  */
 const CUT_SETTLE_MS = 1_000;
+/**
+ * Time the last audit write, and then the registry's close, each get at stop
+ * (a healthy registry takes milliseconds; PostgreSQL gives up on a query
+ * after 30 s, longer than a supervisor waits).
+ */
+const REGISTRY_CLOSE_MS = 5_000;
 
 /** Options for {@link startGateway}. */
 export interface StartGatewayOptions {
@@ -660,8 +667,24 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         // The requests just cut end as their connections close; their audit
         // records (drain_timeout) are written before the audit trail closes.
         await requests.waitIdle(CUT_SETTLE_MS);
-        await audit.close();
-        if (ownRegistry) await registry.close();
+        // A registry that hangs (see registry-heartbeat.ts) must not hold the
+        // stop for ever: the last audit batch and the close get a bound each.
+        // Records that could not be stored are in the log lines already.
+        await withTimeout(audit.close(), REGISTRY_CLOSE_MS, 'the last audit write').catch(
+          (e: unknown) =>
+            logger.error(
+              { err: { code: toMtlsError(e).code, message: toMtlsError(e).message } },
+              'audit records not stored in the registry at stop; they are in the log lines',
+            ),
+        );
+        if (ownRegistry)
+          await withTimeout(registry.close(), REGISTRY_CLOSE_MS, 'closing the registry').catch(
+            (e: unknown) =>
+              logger.error(
+                { err: { code: toMtlsError(e).code, message: toMtlsError(e).message } },
+                'the registry did not close in time; stopping without it',
+              ),
+          );
         logger.info('gateway stopped');
         ownLog?.end();
       })();

@@ -9,6 +9,7 @@ import {
   Registry as PromRegistry,
   collectDefaultMetrics,
 } from 'prom-client';
+import { withTimeout } from './with-timeout.js';
 import type { AuditRecord } from './registry/types.js';
 import type { TrustSnapshot } from './trust-cache.js';
 
@@ -147,15 +148,6 @@ export class AuditTrailMetrics {
     this.retentionDeleted?.inc(deleted);
     this.retentionLastSuccess?.set(atMs / 1000);
   }
-}
-
-/** The promise's value, or a rejection once `ms` have passed. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** The gateway's metrics. */

@@ -191,6 +191,8 @@ describe('two gateway instances on one PostgreSQL registry', { timeout: 120_000 
     const relayed = new URL(db.url);
     relayed.host = `127.0.0.1:${link.port}`;
     const c = await startInstance('hang', 1, relayed.toString());
+    // A second instance on the same link, stopped while it hangs.
+    const stopped = await startInstance('hang-stop', 1, relayed.toString());
     assert.equal(await attempt(c.port, '/before-hang'), 200);
     const reasons = (): string[] =>
       c.lines.flatMap((l) =>
@@ -200,10 +202,10 @@ describe('two gateway instances on one PostgreSQL registry', { timeout: 120_000 
       );
     link.freeze();
     try {
-      await hangThenRecover(c, link, reasons);
+      await hangThenRecover(c, link, reasons, stopped);
     } finally {
       link.thaw();
-      if (c.child.exitCode === null) c.child.kill('SIGKILL');
+      for (const i of [c, stopped]) if (i.child.exitCode === null) i.child.kill('SIGKILL');
     }
   });
 });
@@ -213,6 +215,7 @@ async function hangThenRecover(
   c: Instance,
   link: { thaw(): void },
   reasons: () => string[],
+  stopped: Instance,
 ): Promise<void> {
   const frozenAt = Date.now();
   // Written past the hung link: this instance cannot learn of it.
@@ -232,6 +235,17 @@ async function hangThenRecover(
   const ready = await fetch(`http://127.0.0.1:${c.opsPort}/readyz`);
   assert.equal(ready.status, 503);
   assert.match(JSON.stringify(await ready.json()), /registry/);
+
+  // SIGTERM while the registry hangs: the last audit write and the close
+  // are given up on after 5 s each, and the process exits.
+  const termAt = Date.now();
+  stopped.child.kill('SIGTERM');
+  assert.equal(await stopped.exited, 0);
+  const stopTook = Date.now() - termAt;
+  assert.ok(stopTook < 20_000, `stopped in ${stopTook} ms`);
+  assert.ok(
+    stopped.lines.some((l) => l.msg === 'the registry did not close in time; stopping without it'),
+  );
 
   link.thaw();
   await waitFor(

@@ -632,7 +632,9 @@ describe('mtls gateway start --workers 2', () => {
             gap.body.problems.join('; '),
             // Before the primary has seen the exit the worker does not answer; after, it is
             // being restarted and has no pid yet. Either way it must be named.
-            /worker 1( \(pid \d+\))?: (not running|no answer)/,
+            new RegExp(
+              `worker ${workerPids.indexOf(victim) + 1}( \\(pid \\d+\\))?: (not running|no answer)`,
+            ),
           );
           const during = await Promise.all(
             Array.from({ length: 10 }, (_, i) => acmeRequest(gw.port, `/after-kill/${i}`)),

@@ -201,9 +201,15 @@ export function registerGatewayStartCommands(program: Command): void {
         await signals.attach({ close: () => gw.close(), reload: () => void gw.reloadCredential() });
       } finally {
         signals.detach();
+        // Stopped: a handle left open (a registry connection that hangs,
+        // given up on at stop) must not keep the process running.
+        setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
       }
     });
 }
+
+/** Time the stopped gateway's process gets to end by itself before it exits anyway. */
+const EXIT_GRACE_MS = 1_000;
 
 /** What the signals act on once the gateway runs. */
 interface SignalTarget {
