@@ -215,7 +215,7 @@ export class UpstreamProxy {
       return Promise.resolve({
         status: 400,
         reason: 'bad_request',
-        detail: `request target "${url.slice(0, 100)}" is not in origin form (RFC 9112 §3.2.1)`,
+        detail: `request target "${url.slice(0, 100)}" is not in origin form (RFC 9112 §3.2.1); the gateway fronts one upstream and takes no absolute-form target, whose host could disagree with Host`,
       });
     }
     const limit = this.options.maxBodyBytes;
