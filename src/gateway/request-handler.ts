@@ -18,8 +18,8 @@
  *   request without Host, a repeated singleton header and a fragment in the
  *   target (see {@link requestFault});
  * - Upgrade / CONNECT, or a transfer coding other than chunked: 501
- *   `{"error":"bad_request"}` (not proxied); an HTTP major version other
- *   than 1: 505;
+ *   `{"error":"bad_request"}` (not proxied); `HTTP/2.0` or `HTTP/0.9` in
+ *   text form: 505;
  * - over the institution's request rate (rate-limit.ts): 429
  *   `{"error":"rate_limited"}` with Retry-After, the connection kept open;
  * - upstream failure: 502/504 `{"error":"upstream_error"}`;
@@ -164,8 +164,9 @@ export interface RequestFault {
  * Why a parsed request must not be forwarded, or null when it may. Each is a
  * request the gateway and the upstream could read two ways, or one the
  * gateway cannot pass on as it came:
- * - an HTTP major version other than 1 (RFC 9110 §15.6.6: 505); node:http's
- *   parser takes `HTTP/2.0` in text form;
+ * - an HTTP major version other than 1 (RFC 9110 §15.6.6: 505): node:http's
+ *   parser takes `HTTP/2.0` and `HTTP/0.9` in text form (and refuses other
+ *   versions itself, as a parse error: 400);
  * - an HTTP/1.1 request without Host (RFC 9112 §3.2: 400). node:http would
  *   answer it itself, before the gateway could audit it, so the parser runs
  *   with `requireHostHeader: false` and the check is here;
