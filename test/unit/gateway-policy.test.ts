@@ -24,6 +24,7 @@ import { startOpsServer, type HealthState } from '../../src/gateway/health.js';
 import {
   buildSnapshot,
   TrustCache,
+  type TrustCacheOptions,
   TrustParseCache,
   updateSnapshot,
   type TrustSnapshot,
@@ -539,6 +540,15 @@ class FakeRegistry {
   }
 }
 
+/** A trust cache over a fake registry, with this file's shared certificate cache. */
+const trustCacheOver = (fake: FakeRegistry, options: Partial<TrustCacheOptions> = {}): TrustCache =>
+  new TrustCache({
+    registry: fake as unknown as Registry,
+    serverFactory: () => tls.createServer(),
+    certCache: cache,
+    ...options,
+  });
+
 const until = async (check: () => boolean, what: string, ms = 5_000): Promise<void> => {
   const end = Date.now() + ms;
   while (!check()) {
@@ -551,10 +561,7 @@ describe('trust cache', () => {
   test('a registry that hangs, neither answering nor failing: unconfirmed from the unanswered heartbeat, refused after the maximum staleness, back once it answers', async () => {
     const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
     const errors: string[] = [];
-    const tc = new TrustCache({
-      registry: fake as unknown as Registry,
-      serverFactory: () => tls.createServer(),
-      certCache: cache,
+    const tc = trustCacheOver(fake, {
       maxStaleMs: 300,
       heartbeatMs: 20,
       heartbeatTimeoutMs: 60,
@@ -583,10 +590,7 @@ describe('trust cache', () => {
   test('an outage that fails in two ways at once is logged once per way, not on every retry', async () => {
     const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
     const errors: string[] = [];
-    const tc = new TrustCache({
-      registry: fake as unknown as Registry,
-      serverFactory: () => tls.createServer(),
-      certCache: cache,
+    const tc = trustCacheOver(fake, {
       pollMs: 10,
       heartbeatMs: 10,
       onError: (e) => errors.push(e.message),
@@ -612,10 +616,7 @@ describe('trust cache', () => {
   test('a change the feed did not announce: the heartbeat finds the version ahead and reloads everything', async () => {
     const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
     const said: string[] = [];
-    const tc = new TrustCache({
-      registry: fake as unknown as Registry,
-      serverFactory: () => tls.createServer(),
-      certCache: cache,
+    const tc = trustCacheOver(fake, {
       heartbeatMs: 20,
       onUnannounced: (d) => said.push(d),
     });
@@ -637,11 +638,7 @@ describe('trust cache', () => {
       trust('a', [root.certPem], { ips: ['192.0.2.1'] }),
       trust('b', [other.certPem], { ips: ['192.0.2.2'] }),
     ]);
-    const tc = new TrustCache({
-      registry: fake as unknown as Registry,
-      serverFactory: () => tls.createServer(),
-      certCache: cache,
-    });
+    const tc = trustCacheOver(fake);
     try {
       const first = await tc.start();
       assert.deepEqual(fake.loads, [undefined]);
@@ -705,10 +702,7 @@ describe('trust cache', () => {
   test('an unreadable registry: the old snapshot serves until the maximum staleness, then lookups fail closed and /readyz says 503', async () => {
     const fake = new FakeRegistry([trust('a', [root.certPem], { ips: ['192.0.2.1'] })]);
     const events: boolean[] = [];
-    const tc = new TrustCache({
-      registry: fake as unknown as Registry,
-      serverFactory: () => tls.createServer(),
-      certCache: cache,
+    const tc = trustCacheOver(fake, {
       pollMs: 20,
       maxStaleMs: 1_000,
       onStale: (stale) => events.push(stale),
